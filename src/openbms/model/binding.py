@@ -1,0 +1,56 @@
+"""Binding URIs: where a point lives on the wire, e.g. ``bacnet://1001/analog-input,3``."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from openbms.errors import BindingError
+
+__all__ = ["Binding", "parse_binding"]
+
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    """A parsed binding URI.
+
+    ``scheme`` names the driver, ``device`` the device the driver groups reads
+    by (the URI authority), ``path`` the object on it, ``params`` the query
+    options and ``fragment`` a selector inside a payload (``#value``).
+    """
+
+    scheme: str
+    device: str
+    path: str
+    params: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+    fragment: str = ""
+    uri: str = ""
+
+    def __str__(self) -> str:
+        return self.uri
+
+
+def parse_binding(uri: str) -> Binding:
+    """Parse ``scheme://device/path?k=v#fragment``; raise BindingError saying what is wrong."""
+    if not isinstance(uri, str) or not uri.strip():
+        raise BindingError("a binding must be a non-empty URI such as 'sim://hq/zone-1/temp'")
+    if "://" not in uri:
+        raise BindingError(f"binding {uri!r} has no scheme: expected 'driver://device/path'")
+    parts = urlsplit(uri)
+    scheme = parts.scheme
+    if not _SCHEME.match(scheme):
+        raise BindingError(f"binding {uri!r} has an invalid scheme {scheme!r}")
+    device = unquote(parts.netloc)
+    if not device:
+        raise BindingError(f"binding {uri!r} names no device: expected 'driver://device/path'")
+    path = unquote(parts.path.lstrip("/"))
+    if not path:
+        raise BindingError(f"binding {uri!r} names no object: expected a path after the device")
+    try:
+        params = dict(parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query)))
+    except ValueError as err:
+        raise BindingError(f"binding {uri!r} has a malformed query: {err}") from err
+    return Binding(scheme, device, path, params, unquote(parts.fragment), uri)

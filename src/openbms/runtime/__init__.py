@@ -1,0 +1,1 @@
+"""Runtime: app lifecycle, bus, current-value cache, clock."""
