@@ -9,7 +9,7 @@ from typing import Literal, Protocol
 from openbms.model.sample import Sample
 from openbms.model.site import HistoryPolicy
 
-__all__ = ["HistorianStats", "Historian", "Rollup", "RollupRow"]
+__all__ = ["Historian", "HistorianStats", "Rollup", "RollupRow"]
 
 Rollup = Literal["hour", "day"]
 

@@ -1,0 +1,156 @@
+"""The SQLite history schema and the SQL that maintains it.
+
+History is append-only and keyed by (point, time). Samples first land in an
+append-only ``inbox`` (a rowid table: an insert is an append, the cheapest
+write SQLite has); a merge moves them, sorted, into ``history``, a
+``WITHOUT ROWID`` table clustered by (pid, ts), so that one point's range is a
+contiguous read. Measured on the 2-core machine with 10 000 points: direct
+inserts into ``history`` reach ~150 k samples/s end to end, inbox + sorted
+merge ~250 k/s, because the merge is one SQL statement that runs without the
+GIL while Python keeps producing (see docs/historian.md).
+"""
+
+from __future__ import annotations
+
+__all__ = ["DDL", "SCHEMA_VERSION"]
+
+SCHEMA_VERSION = 1
+
+HOUR = 3600
+
+DDL = (
+    # One row per point ever seen: the integer key history uses, and the point's policies.
+    """CREATE TABLE IF NOT EXISTS series (
+        pid INTEGER PRIMARY KEY,
+        point TEXT NOT NULL UNIQUE,
+        raw_days REAL,
+        rollup_days REAL,
+        tz TEXT NOT NULL DEFAULT 'UTC'
+    )""",
+    """CREATE TABLE IF NOT EXISTS inbox (
+        pid INTEGER NOT NULL,
+        ts REAL NOT NULL,
+        value,
+        status INTEGER NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS history (
+        pid INTEGER NOT NULL,
+        ts REAL NOT NULL,
+        value,
+        status INTEGER NOT NULL,
+        PRIMARY KEY (pid, ts)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS latest (
+        pid INTEGER PRIMARY KEY,
+        ts REAL NOT NULL,
+        value,
+        status INTEGER NOT NULL
+    )""",
+    # Buckets whose rollups must be recomputed: filled by the merge, emptied by the rollup pass.
+    """CREATE TABLE IF NOT EXISTS rollup_dirty (
+        pid INTEGER NOT NULL,
+        start REAL NOT NULL,
+        PRIMARY KEY (pid, start)
+    ) WITHOUT ROWID""",
+    *(
+        f"""CREATE TABLE IF NOT EXISTS rollup_{name} (
+        pid INTEGER NOT NULL,
+        start REAL NOT NULL,
+        count INTEGER NOT NULL,
+        min REAL,
+        max REAL,
+        sum REAL,
+        tw_sum REAL,
+        covered REAL NOT NULL,
+        last,
+        last_ts REAL,
+        PRIMARY KEY (pid, start)
+    ) WITHOUT ROWID"""
+        for name in ("hour", "day")
+    ),
+)
+
+# Move inbox rows up to a rowid into history, sorted so B-tree inserts stay local.
+# Rows older than their point's raw retention are not kept (they would be deleted
+# at the next retention pass, after corrupting the rollups they touched).
+MERGE_HISTORY = """
+INSERT OR REPLACE INTO history (pid, ts, value, status)
+SELECT i.pid, i.ts, i.value, i.status
+FROM inbox i JOIN series s ON s.pid = i.pid
+WHERE i.rowid <= :hi AND (s.raw_days IS NULL OR i.ts >= :now - s.raw_days * 86400.0)
+ORDER BY i.pid, i.ts
+"""
+
+# A new sample changes its own hour, and the next hour when its value is held
+# into it (it may be the value carried in at the next hour's start).
+MARK_DIRTY = f"""
+INSERT OR IGNORE INTO rollup_dirty (pid, start)
+SELECT pid, CAST(ts / {HOUR} AS INTEGER) * {HOUR} FROM inbox WHERE rowid <= :hi
+UNION
+SELECT pid, (CAST(ts / {HOUR} AS INTEGER) + 1) * {HOUR} FROM inbox
+WHERE rowid <= :hi AND ts + :hold > (CAST(ts / {HOUR} AS INTEGER) + 1) * {HOUR}
+"""
+
+MERGE_LATEST = """
+INSERT INTO latest (pid, ts, value, status)
+SELECT pid, max(ts), value, status FROM inbox WHERE rowid <= :hi GROUP BY pid
+ON CONFLICT (pid) DO UPDATE SET ts = excluded.ts, value = excluded.value, status = excluded.status
+WHERE excluded.ts >= latest.ts
+"""
+
+CLEAR_INBOX = "DELETE FROM inbox WHERE rowid <= :hi"
+
+# Recompute hourly rollups for the buckets in the temp table _todo(pid, start).
+# Each value holds from its timestamp until the next sample, for at most :hold
+# seconds, clipped to the bucket; the last value before the bucket is carried in.
+# A NULL value (offline, fault) holds nothing: it ends the previous value's hold.
+ROLLUP_HOURS = f"""
+WITH rows AS (
+    SELECT d.pid, d.start AS b, h.ts, h.value, 0 AS carry
+    FROM _todo d JOIN history h ON h.pid = d.pid AND h.ts >= d.start AND h.ts < d.start + {HOUR}
+    UNION ALL
+    SELECT d.pid, d.start, c.ts, c.value, 1
+    FROM _todo d JOIN history c ON c.pid = d.pid AND c.ts = (
+        SELECT max(ts) FROM history
+        WHERE pid = d.pid AND ts < d.start AND ts >= d.start - :hold)
+),
+w AS (
+    SELECT pid, b, ts, value, carry,
+        LEAD(ts) OVER (PARTITION BY pid, b ORDER BY ts) AS nts,
+        LAST_VALUE(value) OVER (PARTITION BY pid, b ORDER BY ts
+            ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS lv
+    FROM rows
+),
+seg AS (
+    SELECT pid, b, ts, value, carry, lv,
+        MAX(ts, b) AS s0,
+        MIN(COALESCE(nts, b + {HOUR}), ts + :hold, b + {HOUR}) AS s1
+    FROM w
+)
+INSERT OR REPLACE INTO rollup_hour (pid, start, count, min, max, sum, tw_sum, covered, last, last_ts)
+SELECT pid, b,
+    count(value) FILTER (WHERE carry = 0),
+    min(value) FILTER (WHERE carry = 0),
+    max(value) FILTER (WHERE carry = 0),
+    sum(value) FILTER (WHERE carry = 0),
+    sum(value * (s1 - s0)) FILTER (WHERE value IS NOT NULL AND s1 > s0),
+    coalesce(sum(s1 - s0) FILTER (WHERE value IS NOT NULL AND s1 > s0), 0.0),
+    max(lv) FILTER (WHERE carry = 0),
+    max(ts) FILTER (WHERE carry = 0)
+FROM seg GROUP BY pid, b
+"""
+
+# Recompute daily rollups from hourly ones for the days in _days(pid, start, stop);
+# a day is local midnight to midnight in the point's time zone (23 or 25 hours across DST).
+ROLLUP_DAYS = """
+INSERT OR REPLACE INTO rollup_day (pid, start, count, min, max, sum, tw_sum, covered, last, last_ts)
+SELECT d.pid, d.start,
+    coalesce(sum(h.count), 0), min(h.min), max(h.max), sum(h.sum), sum(h.tw_sum),
+    coalesce(sum(h.covered), 0.0),
+    (SELECT x.last FROM rollup_hour x
+     WHERE x.pid = d.pid AND x.start >= d.start AND x.start < d.stop AND x.count > 0
+     ORDER BY x.start DESC LIMIT 1),
+    max(h.last_ts)
+FROM _days d JOIN rollup_hour h ON h.pid = d.pid AND h.start >= d.start AND h.start < d.stop
+GROUP BY d.pid, d.start
+"""

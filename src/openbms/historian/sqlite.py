@@ -1,0 +1,678 @@
+"""The embedded historian: one SQLite file in WAL mode, one writer thread.
+
+Flow of a sample::
+
+    ingest() ─▶ outbox (list of batches, in memory) ─▶ writer: INSERT INTO inbox, COMMIT
+                                                         └─▶ merge: inbox ─sorted─▶ history,
+                                                             latest, rollup_dirty; clear inbox
+    rollup pass (periodic, and before a rollup query): rollup_dirty ─▶ rollup_hour ─▶ rollup_day
+
+``ingest`` runs on the event loop and only appends a reference to the batch.
+A sample is durable once its inbox commit returns; a crash loses at most the
+outbox, i.e. one flush interval. Inbox rows left by a crash are merged when
+the file is next opened. History queries read ``history``: what is committed
+becomes visible there within ``merge_interval`` (``flush()`` forces both).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from openbms.errors import HistorianError
+from openbms.historian import schema
+from openbms.historian.base import HistorianStats, Rollup, RollupRow
+from openbms.model.sample import STATUS_CODES, STATUSES, Sample
+from openbms.model.site import HistoryPolicy
+from openbms.runtime.clock import Clock, WallClock
+
+__all__ = ["SQLiteHistorian"]
+
+log = logging.getLogger(__name__)
+
+_HOUR = schema.HOUR
+
+
+class SQLiteHistorian:
+    """The SQLite history store.
+
+    ``flush_count`` samples or ``flush_interval`` seconds, whichever comes
+    first, make one inbox commit. ``merge_rows`` rows or ``merge_interval``
+    seconds make one merge into history. ``max_hold`` (≤ 1 hour) bounds how
+    long a value counts in time-weighted means after its timestamp when no
+    newer sample came. ``max_backlog`` bounds the outbox: past it, the oldest
+    batches are dropped and counted (``stats().dropped``), which only happens
+    when the disk cannot keep up for a long time.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        clock: Clock | None = None,
+        flush_count: int = 50_000,
+        flush_interval: float = 1.0,
+        merge_rows: int = 250_000,
+        merge_interval: float = 1.0,
+        rollup_interval: float = 60.0,
+        retention_interval: float = 3600.0,
+        max_hold: float = 900.0,
+        max_backlog: int = 2_000_000,
+        synchronous: str = "NORMAL",
+    ) -> None:
+        if not 0 < max_hold <= _HOUR:
+            raise ValueError("max_hold must be in (0, 3600] seconds")
+        if synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+            raise ValueError(f"synchronous must be OFF, NORMAL, FULL or EXTRA, not {synchronous!r}")
+        self.path = Path(path)
+        self.clock: Clock = clock or WallClock()
+        self.flush_count = flush_count
+        self.flush_interval = flush_interval
+        self.merge_rows = merge_rows
+        self.merge_interval = merge_interval
+        self.rollup_interval = rollup_interval
+        self.retention_interval = retention_interval
+        self.max_hold = max_hold
+        self.max_backlog = max_backlog
+        self.synchronous = synchronous.upper()
+
+        # Event-loop side. The outbox holds references to published batches.
+        self._outbox: list[Sequence[Sample]] = []
+        self._outbox_n = 0
+        self._outbox_since: float | None = None
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._writing = 0  # samples handed to the writer thread, not yet committed
+        # COV state per filtered point: [deadband, max_interval, last value, last ts, last status]
+        self._cov: dict[str, list[Any]] = {}
+        self._disabled: frozenset[str] = frozenset()
+        self._policies: dict[str, HistoryPolicy] = {}
+        self._timezones: dict[str, str] = {}
+
+        # Writer-thread side: all writes go through one connection on one thread.
+        self._wexec = ThreadPoolExecutor(1, thread_name_prefix="historian-writer")
+        self._rexec = ThreadPoolExecutor(1, thread_name_prefix="historian-reader")
+        self._w: sqlite3.Connection | None = None
+        self._r: sqlite3.Connection | None = None
+        self._pids: dict[str, int] = {}
+        self._names: dict[int, str] = {}
+        self._inbox_rows = 0
+        self._last_merge = 0.0
+        self._last_rollup = 0.0
+        self._last_retention = 0.0
+        self._failing = False
+
+        self._received = 0
+        self._filtered = 0
+        self._stored = 0
+        self._dropped = 0
+        self._flushes = 0
+        self._late = 0
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Open (or create) the file, merge what a crash left in the inbox, start the writer."""
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(self._wexec, self._open_writer)
+            await loop.run_in_executor(self._rexec, self._open_reader)
+        except sqlite3.Error as err:
+            raise HistorianError(f"cannot open history database {self.path}: {err}") from err
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._task = asyncio.create_task(self._writer_loop(), name="historian-writer")
+
+    async def stop(self) -> None:
+        """Flush everything accepted, bring rollups up to date, close the file."""
+        if self._task is None:
+            return
+        self._stopping = True
+        assert self._wake is not None
+        self._wake.set()
+        await self._task
+        self._task = None
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._wexec, self._close_writer)
+        await loop.run_in_executor(self._rexec, self._close_reader)
+        self._wexec.shutdown(wait=True)
+        self._rexec.shutdown(wait=True)
+
+    async def __aenter__(self) -> SQLiteHistorian:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def configure(
+        self, policies: dict[str, HistoryPolicy], timezones: dict[str, str] | None = None
+    ) -> None:
+        """Set per-point history policies and, for daily rollups, each point's time zone."""
+        self._policies = dict(policies)
+        self._timezones = dict(timezones or {})
+        self._disabled = frozenset(p for p, pol in policies.items() if not pol.enabled)
+        cov: dict[str, list[Any]] = {}
+        for point, pol in policies.items():
+            if pol.enabled and (pol.deadband is not None or pol.max_interval is not None):
+                old = self._cov.get(point)
+                cov[point] = [pol.deadband, pol.max_interval, *(old[2:] if old else (None, None, None))]
+        self._cov = cov
+        if self._wake is not None:  # retention and tz reach the series table via the writer
+            self._request_flush()
+
+    # ------------------------------------------------------------------ hot path
+
+    def ingest(self, samples: Sequence[Sample]) -> None:
+        """Accept samples for storage. A bus callback: O(1) per batch when no point is filtered.
+
+        The historian keeps a reference to ``samples``: callers must not mutate it afterwards.
+        """
+        n = len(samples)
+        if not n:
+            return
+        self._received += n
+        if self._cov or self._disabled:
+            samples = self._filter(samples)
+            self._filtered += n - len(samples)
+            n = len(samples)
+            if not n:
+                return
+        self._outbox.append(samples)
+        self._outbox_n += n
+        if self._outbox_since is None:
+            self._outbox_since = time.monotonic()
+        if self._outbox_n >= self.flush_count and self._wake is not None:
+            self._wake.set()
+        if self._outbox_n > self.max_backlog:
+            self._drop_oldest()
+
+    def _filter(self, samples: Sequence[Sample]) -> list[Sample]:
+        """Apply COV deadband, max interval and disabled history to a batch."""
+        cov = self._cov
+        disabled = self._disabled
+        out = []
+        append = out.append
+        for s in samples:
+            point = s[0]
+            st = cov.get(point)
+            if st is None:
+                if point not in disabled:
+                    append(s)
+                continue
+            deadband, max_interval, last_v, last_ts, last_status = st
+            value = s[2]
+            keep = (
+                last_ts is None
+                or s[3] is not last_status
+                or (max_interval is not None and s[1] - last_ts >= max_interval)
+                or value is None
+                or last_v is None
+                or deadband is None
+                or not isinstance(value, int | float)
+                or abs(value - last_v) > deadband
+            )
+            if keep:
+                st[2] = value
+                st[3] = s[1]
+                st[4] = s[3]
+                append(s)
+        return out
+
+    def _drop_oldest(self) -> None:
+        while self._outbox_n > self.max_backlog and self._outbox:
+            batch = self._outbox.pop(0)
+            self._outbox_n -= len(batch)
+            self._dropped += len(batch)
+        log.error(
+            "history backlog above %d samples: the disk is not keeping up; dropped %d so far",
+            self.max_backlog,
+            self._dropped,
+        )
+
+    def stats(self) -> HistorianStats:
+        """Counters, O(1). ``backlog`` is samples accepted but not yet committed."""
+        return HistorianStats(
+            received=self._received,
+            filtered=self._filtered,
+            stored=self._stored,
+            backlog=self._outbox_n + self._writing,
+            dropped=self._dropped,
+            flushes=self._flushes,
+            late=self._late,
+        )
+
+    # ------------------------------------------------------------------ writer task
+
+    def _request_flush(self) -> None:
+        if self._outbox_since is None:
+            self._outbox_since = time.monotonic() - self.flush_interval
+        assert self._wake is not None
+        self._wake.set()
+
+    async def flush(self) -> None:
+        """Commit everything accepted so far and merge it, so queries see it."""
+        if self._task is None:
+            raise HistorianError("the historian is not running")
+        await self._drain()
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._wexec, self._merge)
+
+    async def _drain(self) -> None:
+        while self._outbox_n or self._writing:
+            batch = self._take()
+            if batch:
+                await self._write(batch)
+            else:
+                await asyncio.sleep(0.001)
+
+    def _take(self) -> list[Sequence[Sample]]:
+        batch, self._outbox, self._outbox_n, self._outbox_since = self._outbox, [], 0, None
+        self._writing += sum(len(b) for b in batch)
+        return batch
+
+    async def _write(self, batch: list[Sequence[Sample]]) -> None:
+        loop = asyncio.get_running_loop()
+        n = sum(len(b) for b in batch)
+        try:
+            await loop.run_in_executor(self._wexec, self._write_inbox, batch)
+        except sqlite3.Error as err:
+            # Keep the samples (at the front, order preserved) and retry after a pause.
+            self._outbox[:0] = batch
+            self._outbox_n += n
+            self._outbox_since = self._outbox_since or time.monotonic()
+            if not self._failing:
+                log.error("history write failed, will retry: %s", err)
+                self._failing = True
+            await asyncio.sleep(min(5.0, self.flush_interval))
+        else:
+            if self._failing:
+                log.warning("history writes recovered")
+                self._failing = False
+            self._stored += n
+            self._flushes += 1
+        finally:
+            self._writing -= n
+
+    async def _writer_loop(self) -> None:
+        assert self._wake is not None
+        loop = asyncio.get_running_loop()
+        while True:
+            since = self._outbox_since
+            if since is None:
+                timeout = self.merge_interval
+            else:
+                timeout = max(0.0, since + self.flush_interval - time.monotonic())
+            if not self._stopping and self._outbox_n < self.flush_count:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout)
+                self._wake.clear()
+            due = self._outbox_since is not None and (
+                self._outbox_n >= self.flush_count
+                or time.monotonic() - self._outbox_since >= self.flush_interval
+            )
+            if (due or self._stopping) and self._outbox_n:
+                await self._write(self._take())
+            try:
+                await loop.run_in_executor(self._wexec, self._maintain, self._stopping)
+            except sqlite3.Error as err:
+                log.error("history maintenance failed: %s", err)
+            if self._stopping and not self._outbox_n:
+                return
+
+    # ------------------------------------------------------------------ writer thread
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute(f"PRAGMA synchronous={self.synchronous}")
+        db.execute("PRAGMA cache_size=-65536")
+        db.execute("PRAGMA temp_store=MEMORY")
+        return db
+
+    def _open_writer(self) -> None:
+        db = self._w = self._connect()
+        db.execute("PRAGMA wal_autocheckpoint=4000")
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > schema.SCHEMA_VERSION:
+            raise sqlite3.DatabaseError(
+                f"history schema version {version} is newer than this openbms "
+                f"({schema.SCHEMA_VERSION}); upgrade openbms"
+            )
+        db.execute("BEGIN IMMEDIATE")
+        for ddl in schema.DDL:
+            db.execute(ddl)
+        db.execute(f"PRAGMA user_version={schema.SCHEMA_VERSION}")
+        db.execute("COMMIT")
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS _todo (pid INTEGER, start REAL)")
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS _days (pid INTEGER, start REAL, stop REAL)")
+        for pid, point in db.execute("SELECT pid, point FROM series"):
+            self._pids[point] = pid
+            self._names[pid] = point
+        self._inbox_rows = db.execute("SELECT count(*) FROM inbox").fetchone()[0]
+        if self._inbox_rows:
+            log.warning("merging %d samples left in the inbox by an unclean stop", self._inbox_rows)
+            self._merge()
+            self._rollup_pass(None)
+
+    def _open_reader(self) -> None:
+        self._r = self._connect()
+        self._r.execute("PRAGMA query_only=ON")
+
+    def _close_writer(self) -> None:
+        if self._w is not None:
+            self._merge()
+            self._rollup_pass(None)
+            self._w.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._w.close()
+            self._w = None
+
+    def _close_reader(self) -> None:
+        if self._r is not None:
+            self._r.close()
+            self._r = None
+
+    def _pid_rows(self, batch: list[Sequence[Sample]]) -> Iterator[tuple[int, float, Any, int]]:
+        pids = self._pids
+        codes = STATUS_CODES
+        for samples in batch:
+            for s in samples:
+                pid = pids.get(s[0])
+                if pid is None:
+                    pid = self._new_series(s[0])
+                yield pid, s[1], s[2], codes[s[3]]
+
+    def _new_series(self, point: str) -> int:
+        assert self._w is not None
+        pol = self._policies.get(point)
+        cur = self._w.execute(
+            "INSERT INTO series (point, raw_days, rollup_days, tz) VALUES (?, ?, ?, ?)",
+            (
+                point,
+                pol.raw_days if pol else None,
+                pol.rollup_days if pol else None,
+                self._timezones.get(point, "UTC"),
+            ),
+        )
+        pid = cur.lastrowid
+        assert pid is not None
+        self._pids[point] = pid
+        self._names[pid] = point
+        return pid
+
+    def _write_inbox(self, batch: list[Sequence[Sample]]) -> None:
+        db = self._w
+        assert db is not None
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            cur = db.executemany("INSERT INTO inbox VALUES (?, ?, ?, ?)", self._pid_rows(batch))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        self._inbox_rows += cur.rowcount
+
+    def _maintain(self, force: bool) -> None:
+        """Periodic work on the writer thread: merge, rollups, retention, policies."""
+        now = time.monotonic()
+        if self._inbox_rows and (
+            force or self._inbox_rows >= self.merge_rows or now - self._last_merge >= self.merge_interval
+        ):
+            self._merge()
+        if force or now - self._last_rollup >= self.rollup_interval:
+            self._rollup_pass(None)
+            self._last_rollup = now
+        if now - self._last_retention >= self.retention_interval:
+            self._sync_series()
+            self._apply_retention()
+            self._last_retention = now
+
+    def _merge(self) -> None:
+        db = self._w
+        assert db is not None
+        self._last_merge = time.monotonic()
+        hi = db.execute("SELECT max(rowid) FROM inbox").fetchone()[0]
+        if hi is None:
+            self._inbox_rows = 0
+            return
+        params = {"hi": hi, "now": self.clock.now(), "hold": self.max_hold}
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            late = db.execute(
+                "SELECT count(*) FROM inbox i JOIN latest l ON l.pid = i.pid "
+                "WHERE i.rowid <= :hi AND i.ts < l.ts",
+                params,
+            ).fetchone()[0]
+            db.execute(schema.MERGE_HISTORY, params)
+            db.execute(schema.MARK_DIRTY, params)
+            db.execute(schema.MERGE_LATEST, params)
+            db.execute(schema.CLEAR_INBOX, params)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        self._late += late
+        self._inbox_rows = 0  # this thread is the only writer: everything up to hi is gone
+
+    def _rollup_pass(self, pid: int | None) -> None:
+        """Recompute the rollups of dirty buckets (of one point, or of all)."""
+        db = self._w
+        assert db is not None
+        where, args = ("WHERE pid = ?", (pid,)) if pid is not None else ("", ())
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("DELETE FROM _todo")
+            db.execute(f"INSERT INTO _todo SELECT pid, start FROM rollup_dirty {where}", args)
+            if db.execute("SELECT count(*) FROM _todo").fetchone()[0]:
+                db.execute(schema.ROLLUP_HOURS, {"hold": self.max_hold})
+                db.execute("DELETE FROM _days")
+                db.executemany("INSERT INTO _days VALUES (?, ?, ?)", self._days_of_todo(db))
+                db.execute(schema.ROLLUP_DAYS)
+                db.execute(f"DELETE FROM rollup_dirty {where}", args)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def _days_of_todo(self, db: sqlite3.Connection) -> list[tuple[int, float, float]]:
+        """The local days (in each point's time zone) that the dirty hours fall in."""
+        tz_of = dict(db.execute("SELECT pid, tz FROM series WHERE pid IN (SELECT pid FROM _todo)"))
+        days: set[tuple[int, float, float]] = set()
+        zones: dict[str, ZoneInfo] = {}
+        for pid, start in db.execute("SELECT pid, start FROM _todo"):
+            name = tz_of.get(pid, "UTC")
+            tz = zones.get(name) or zones.setdefault(name, ZoneInfo(name))
+            days.add((pid, *local_day(start, tz)))
+        return list(days)
+
+    def _sync_series(self) -> None:
+        """Write each point's retention and time zone into the series table."""
+        db = self._w
+        assert db is not None
+        rows = []
+        for point, pid in self._pids.items():
+            pol = self._policies.get(point)
+            rows.append(
+                (
+                    pol.raw_days if pol else None,
+                    pol.rollup_days if pol else None,
+                    self._timezones.get(point, "UTC"),
+                    pid,
+                )
+            )
+        db.execute("BEGIN IMMEDIATE")
+        db.executemany("UPDATE series SET raw_days = ?, rollup_days = ?, tz = ? WHERE pid = ?", rows)
+        db.execute("COMMIT")
+
+    def _apply_retention(self) -> None:
+        """Delete raw samples and rollups older than each point's retention."""
+        db = self._w
+        assert db is not None
+        now = self.clock.now()
+        cutoffs = db.execute(
+            "SELECT pid, raw_days, rollup_days FROM series "
+            "WHERE raw_days IS NOT NULL OR rollup_days IS NOT NULL"
+        ).fetchall()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for pid, raw_days, rollup_days in cutoffs:
+                # Per point, so each delete is a range scan of the primary key.
+                if raw_days is not None:
+                    db.execute(
+                        "DELETE FROM history WHERE pid = ? AND ts < ?", (pid, now - raw_days * 86400)
+                    )
+                if rollup_days is not None:
+                    for table in ("rollup_hour", "rollup_day"):
+                        db.execute(
+                            f"DELETE FROM {table} WHERE pid = ? AND start < ?",
+                            (pid, now - rollup_days * 86400),
+                        )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    async def apply_retention(self) -> None:
+        """Apply retention now (it also runs every ``retention_interval``)."""
+        loop = asyncio.get_running_loop()
+        await self.flush()
+        await loop.run_in_executor(self._wexec, self._sync_series)
+        await loop.run_in_executor(self._wexec, self._apply_retention)
+
+    async def refresh_rollups(self) -> None:
+        """Bring every rollup up to date now (it also runs every ``rollup_interval``)."""
+        await self.flush()
+        await asyncio.get_running_loop().run_in_executor(self._wexec, self._rollup_pass, None)
+
+    # ------------------------------------------------------------------ queries
+
+    async def _read(self, fn: Any, *args: Any) -> Any:
+        if self._r is None:
+            raise HistorianError("the historian is not running")
+        return await asyncio.get_running_loop().run_in_executor(self._rexec, fn, *args)
+
+    def _pid(self, point: str) -> int | None:
+        return self._pids.get(point)
+
+    async def raw(self, point: str, since: float, until: float) -> list[Sample]:
+        """Stored samples of one point with ``since <= ts < until``, in time order."""
+        pid = self._pid(point)
+        if pid is None:
+            return []
+        rows = await self._read(
+            self._fetch,
+            "SELECT ts, value, status FROM history WHERE pid = ? AND ts >= ? AND ts < ? ORDER BY ts",
+            (pid, since, until),
+        )
+        statuses = STATUSES
+        return [Sample(point, ts, v, statuses[st]) for ts, v, st in rows]
+
+    def _fetch(self, sql: str, args: Sequence[Any]) -> list[tuple[Any, ...]]:
+        assert self._r is not None
+        return self._r.execute(sql, args).fetchall()
+
+    async def rollups(
+        self, point: str, rollup: Rollup, since: float, until: float
+    ) -> list[RollupRow]:
+        """Rollups of one point whose bucket starts in ``[since, until)``, brought up to date first."""
+        if rollup not in ("hour", "day"):
+            raise ValueError(f"rollup must be 'hour' or 'day', not {rollup!r}")
+        pid = self._pid(point)
+        if pid is None:
+            return []
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._wexec, self._rollup_pass, pid)
+        rows = await self._read(
+            self._fetch,
+            "SELECT start, count, min, max, sum, tw_sum, covered, last, last_ts "
+            f"FROM rollup_{rollup} WHERE pid = ? AND start >= ? AND start < ? ORDER BY start",
+            (pid, since, until),
+        )
+        return [
+            RollupRow(
+                point=point,
+                start=start,
+                count=count,
+                min=mn,
+                max=mx,
+                mean=(total / count) if count else None,
+                tw_mean=(tw / covered) if covered and tw is not None else None,
+                covered=covered,
+                last=last,
+                last_ts=last_ts,
+            )
+            for start, count, mn, mx, total, tw, covered, last, last_ts in rows
+        ]
+
+    async def last_values(self, points: Iterable[str] | None = None) -> dict[str, Sample]:
+        """The latest stored sample of each point (of all points when ``points`` is None)."""
+        rows = await self._read(
+            self._fetch, "SELECT pid, ts, value, status FROM latest", ()
+        )
+        names = self._names
+        statuses = STATUSES
+        result = {names[pid]: Sample(names[pid], ts, v, statuses[st]) for pid, ts, v, st in rows}
+        if points is None:
+            return result
+        return {p: result[p] for p in points if p in result}
+
+    def points(self) -> list[str]:
+        """Every point with history."""
+        return sorted(self._pids)
+
+    async def iter_raw(
+        self, points: Sequence[str], since: float, until: float, chunk: int = 10_000
+    ) -> Any:
+        """Yield lists of samples of several points over a range, point by point, for export."""
+        for point in points:
+            pid = self._pid(point)
+            if pid is None:
+                continue
+            start = since
+            while True:
+                rows = await self._read(
+                    self._fetch,
+                    "SELECT ts, value, status FROM history WHERE pid = ? AND ts >= ? AND ts < ? "
+                    "ORDER BY ts LIMIT ?",
+                    (pid, start, until, chunk),
+                )
+                if not rows:
+                    break
+                yield [Sample(point, ts, v, STATUSES[st]) for ts, v, st in rows]
+                if len(rows) < chunk:
+                    break
+                start = math.nextafter(rows[-1][0], math.inf)
+
+    async def count(self, points: Sequence[str], since: float, until: float) -> int:
+        """How many stored samples the points have in a range (to size a progress bar)."""
+        pids = [p for p in (self._pid(x) for x in points) if p is not None]
+        if not pids:
+            return 0
+        marks = ",".join("?" * len(pids))
+        rows = await self._read(
+            self._fetch,
+            f"SELECT count(*) FROM history WHERE pid IN ({marks}) AND ts >= ? AND ts < ?",
+            (*pids, since, until),
+        )
+        return int(rows[0][0])
+
+
+def local_day(ts: float, tz: ZoneInfo) -> tuple[float, float]:
+    """The local day containing ``ts``, as UTC epoch seconds ``[midnight, next midnight)``."""
+    local = datetime.fromtimestamp(ts, tz)
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    # Adding a day to an aware datetime keeps wall time: the next local midnight, 23–25 h on.
+    nxt = (midnight + timedelta(days=1)).replace(tzinfo=tz)
+    return midnight.timestamp(), nxt.timestamp()
