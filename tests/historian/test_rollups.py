@@ -117,7 +117,7 @@ async def test_hourly_rollups_equal_brute_force_with_gaps_and_out_of_order_data(
             await h.refresh_rollups()
     await h.flush()
     for p, series in truth.items():
-        rows = await h.rollups(p, "hour", 0, 2e9)
+        rows = (await h.rollups(p, "hour", 0, 2e9)).rows()
         assert_rows_match(rows, expected_hours(series, HOLD))
     await h.stop()
 
@@ -131,7 +131,7 @@ async def test_daily_rollups_follow_local_days_across_dst(tmp_path):
     series = random_series(rng, 1500)
     h.ingest([Sample("s/e/a", t, v, "ok") for t, v in series])
     await h.flush()
-    rows = await h.rollups("s/e/a", "day", 0, 2e9)
+    rows = (await h.rollups("s/e/a", "day", 0, 2e9)).rows()
     hours = expected_hours(series, HOLD)
     days = sorted({local_day(b, tz) for b in hours})
     assert any(stop - start == 23 * HOUR for start, stop in days), "the data must span spring-forward"
@@ -146,12 +146,12 @@ async def test_late_sample_corrects_rollups_already_computed(tmp_path):
     series = [(T0 + i * 60.0, float(i)) for i in range(120)]
     h.ingest([Sample("s/e/a", t, v) for t, v in series])
     await h.flush()
-    before = await h.rollups("s/e/a", "hour", T0, T0 + 2 * HOUR)
+    before = (await h.rollups("s/e/a", "hour", T0, T0 + 2 * HOUR)).rows()
     assert before[0].max == 59.0
     late = (T0 + 30.5 * 60, 1000.0)
     h.ingest([Sample("s/e/a", *late)])
     await h.flush()
-    after = await h.rollups("s/e/a", "hour", T0, T0 + 2 * HOUR)
+    after = (await h.rollups("s/e/a", "hour", T0, T0 + 2 * HOUR)).rows()
     assert_rows_match(after, {b: e for b, e in expected_hours(sorted([*series, late]), HOLD).items()
                               if b < T0 + 2 * HOUR})
     assert after[0].max == 1000.0 and after[0].count == 61
@@ -167,7 +167,7 @@ async def test_duplicate_writes_are_idempotent(tmp_path):
         h.ingest(list(batch))
         await h.flush()
     assert await h.raw("s/e/a", T0, T0 + 1000) == batch
-    rows = await h.rollups("s/e/a", "hour", T0, T0 + HOUR)
+    rows = (await h.rollups("s/e/a", "hour", T0, T0 + HOUR)).rows()
     assert rows[0].count == 100
     await h.stop()
 
@@ -184,7 +184,7 @@ async def test_retention_deletes_old_raw_and_rollups_per_point(tmp_path):
     short = await h.raw("s/e/short", 0, 2e9)
     assert short and min(s.ts for s in short) >= cutoff_raw
     assert len(await h.raw("s/e/keep", 0, 2e9)) == 240
-    hours = await h.rollups("s/e/short", "hour", 0, 2e9)
+    hours = (await h.rollups("s/e/short", "hour", 0, 2e9)).rows()
     assert hours and min(r.start for r in hours) >= clock.now() - 5 * 86400
     assert len(await h.rollups("s/e/keep", "hour", 0, 2e9)) >= 240
     # A sample older than the raw retention is not stored (it would corrupt its rollup).

@@ -37,6 +37,39 @@ class RollupRow:
 
 
 @dataclass(frozen=True, slots=True)
+class RollupSeries:
+    """Rollups of one point as columns, one tuple per field, in bucket order.
+
+    Columnar because charts and exports want columns and building one object
+    per bucket costs more than the query itself. ``rows()`` gives RollupRows.
+    """
+
+    point: str
+    start: tuple[float, ...] = ()
+    count: tuple[int, ...] = ()
+    min: tuple[float | None, ...] = ()
+    max: tuple[float | None, ...] = ()
+    mean: tuple[float | None, ...] = ()
+    tw_mean: tuple[float | None, ...] = ()
+    covered: tuple[float, ...] = ()
+    last: tuple[float | None, ...] = ()
+    last_ts: tuple[float | None, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.start)
+
+    def rows(self) -> list[RollupRow]:
+        """One RollupRow per bucket."""
+        return [
+            RollupRow(self.point, *cols)
+            for cols in zip(
+                self.start, self.count, self.min, self.max, self.mean, self.tw_mean,
+                self.covered, self.last, self.last_ts, strict=True,
+            )
+        ]
+
+
+@dataclass(frozen=True, slots=True)
 class HistorianStats:
     """Counters readable in O(1), exported as metrics."""
 
@@ -76,7 +109,7 @@ class Historian(Protocol):
         """Stored samples of one point with ``since <= ts < until``, in time order."""
         ...
 
-    async def rollups(self, point: str, rollup: Rollup, since: float, until: float) -> list[RollupRow]:
+    async def rollups(self, point: str, rollup: Rollup, since: float, until: float) -> RollupSeries:
         """Hourly or daily rollups whose bucket starts in ``[since, until)``."""
         ...
 

@@ -122,7 +122,7 @@ async def export_history(
     try:
         if rollup:
             for point in points:
-                rows = [_rollup_row(r) for r in await historian.rollups(point, rollup, since, until)]
+                rows = [_rollup_row(r) for r in (await historian.rollups(point, rollup, since, until)).rows()]
                 if rows:
                     writer.write(rows)
                 total += len(rows)

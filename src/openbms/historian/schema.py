@@ -12,13 +12,32 @@ GIL while Python keeps producing (see docs/historian.md).
 
 from __future__ import annotations
 
-__all__ = ["DDL", "SCHEMA_VERSION"]
+__all__ = ["INBOX_DDL", "MAIN_DDL", "SCHEMA_VERSION"]
 
 SCHEMA_VERSION = 1
 
 HOUR = 3600
 
-DDL = (
+#: The inbox file: appended to by the writer thread only.
+INBOX_DDL = (
+    """CREATE TABLE IF NOT EXISTS inbox (
+        pid INTEGER NOT NULL,
+        ts REAL NOT NULL,
+        value,
+        status INTEGER NOT NULL
+    )""",
+    # Points the writer has numbered but the merger has not copied into series yet.
+    """CREATE TABLE IF NOT EXISTS new_series (
+        pid INTEGER PRIMARY KEY,
+        point TEXT NOT NULL,
+        raw_days REAL,
+        rollup_days REAL,
+        tz TEXT NOT NULL
+    )""",
+)
+
+#: The main file: written by the merger thread only.
+MAIN_DDL = (
     # One row per point ever seen: the integer key history uses, and the point's policies.
     """CREATE TABLE IF NOT EXISTS series (
         pid INTEGER PRIMARY KEY,
@@ -26,12 +45,6 @@ DDL = (
         raw_days REAL,
         rollup_days REAL,
         tz TEXT NOT NULL DEFAULT 'UTC'
-    )""",
-    """CREATE TABLE IF NOT EXISTS inbox (
-        pid INTEGER NOT NULL,
-        ts REAL NOT NULL,
-        value,
-        status INTEGER NOT NULL
     )""",
     """CREATE TABLE IF NOT EXISTS history (
         pid INTEGER NOT NULL,
@@ -70,7 +83,8 @@ DDL = (
     ),
 )
 
-# Move inbox rows up to a rowid into history, sorted so B-tree inserts stay local.
+# Move inbox rows up to a rowid into history, sorted so B-tree inserts stay local
+# (of two samples with the same point and time, the later arrival wins).
 # Rows older than their point's raw retention are not kept (they would be deleted
 # at the next retention pass, after corrupting the rollups they touched).
 MERGE_HISTORY = """
@@ -78,22 +92,41 @@ INSERT OR REPLACE INTO history (pid, ts, value, status)
 SELECT i.pid, i.ts, i.value, i.status
 FROM inbox i JOIN series s ON s.pid = i.pid
 WHERE i.rowid <= :hi AND (s.raw_days IS NULL OR i.ts >= :now - s.raw_days * 86400.0)
-ORDER BY i.pid, i.ts
+ORDER BY i.pid, i.ts, i.rowid
+"""
+
+COPY_SERIES = """
+INSERT OR IGNORE INTO series (pid, point, raw_days, rollup_days, tz)
+SELECT pid, point, raw_days, rollup_days, tz FROM new_series
+"""
+
+# One pass over the merged inbox rows per point: their time span and newest row
+# (SQLite returns the bare columns of the row that holds max(ts)).
+SPAN = """
+INSERT INTO _span (pid, first, newest, value, status)
+SELECT pid, min(ts), max(ts), value, status FROM inbox WHERE rowid <= :hi GROUP BY pid
 """
 
 # A new sample changes its own hour, and the next hour when its value is held
-# into it (it may be the value carried in at the next hour's start).
+# into it (it may be the value carried in at the next hour's start). Every hour
+# between a point's first and newest merged sample is marked: late samples in
+# between are covered, and an hour with nothing in it recomputes to nothing.
 MARK_DIRTY = f"""
-INSERT OR IGNORE INTO rollup_dirty (pid, start)
-SELECT pid, CAST(ts / {HOUR} AS INTEGER) * {HOUR} FROM inbox WHERE rowid <= :hi
-UNION
-SELECT pid, (CAST(ts / {HOUR} AS INTEGER) + 1) * {HOUR} FROM inbox
-WHERE rowid <= :hi AND ts + :hold > (CAST(ts / {HOUR} AS INTEGER) + 1) * {HOUR}
+WITH RECURSIVE hours (pid, start, stop) AS (
+    SELECT pid, CAST(first / {HOUR} AS INTEGER) * {HOUR},
+        CASE WHEN newest + :hold > (CAST(newest / {HOUR} AS INTEGER) + 1) * {HOUR}
+            THEN (CAST(newest / {HOUR} AS INTEGER) + 1) * {HOUR}
+            ELSE CAST(newest / {HOUR} AS INTEGER) * {HOUR} END
+    FROM _span
+    UNION ALL
+    SELECT pid, start + {HOUR}, stop FROM hours WHERE start < stop
+)
+INSERT OR IGNORE INTO rollup_dirty (pid, start) SELECT pid, start FROM hours
 """
 
 MERGE_LATEST = """
 INSERT INTO latest (pid, ts, value, status)
-SELECT pid, max(ts), value, status FROM inbox WHERE rowid <= :hi GROUP BY pid
+SELECT pid, newest, value, status FROM _span WHERE true
 ON CONFLICT (pid) DO UPDATE SET ts = excluded.ts, value = excluded.value, status = excluded.status
 WHERE excluded.ts >= latest.ts
 """

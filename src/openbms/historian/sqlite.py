@@ -1,17 +1,21 @@
-"""The embedded historian: one SQLite file in WAL mode, one writer thread.
+"""The embedded historian: SQLite in WAL mode, a writer thread and a merger thread.
 
 Flow of a sample::
 
-    ingest() ─▶ outbox (list of batches, in memory) ─▶ writer: INSERT INTO inbox, COMMIT
-                                                         └─▶ merge: inbox ─sorted─▶ history,
-                                                             latest, rollup_dirty; clear inbox
-    rollup pass (periodic, and before a rollup query): rollup_dirty ─▶ rollup_hour ─▶ rollup_day
+    ingest() ─▶ outbox (batches, in memory)
+       writer thread ─▶ FILE.inbox: INSERT INTO inbox, COMMIT          (durable here)
+       merger thread ─▶ FILE: inbox ─sorted─▶ history, latest, rollup_dirty; then clear inbox
+                        rollup pass: rollup_dirty ─▶ rollup_hour ─▶ rollup_day
 
 ``ingest`` runs on the event loop and only appends a reference to the batch.
 A sample is durable once its inbox commit returns; a crash loses at most the
-outbox, i.e. one flush interval. Inbox rows left by a crash are merged when
-the file is next opened. History queries read ``history``: what is committed
-becomes visible there within ``merge_interval`` (``flush()`` forces both).
+outbox, i.e. one flush interval. The inbox is a separate file so that
+appending to it never waits for a merge: the merger reads it through ATTACH
+(WAL readers do not block writers) and writes only the main file. Merged
+rows are deleted from the inbox in a second transaction; a crash between the
+two leaves rows that are merged again at the next start, which changes
+nothing (merges are idempotent). History queries read the main file: what is
+committed becomes visible within ``merge_interval`` (``flush()`` forces it).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import math
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,7 +35,7 @@ from zoneinfo import ZoneInfo
 
 from openbms.errors import HistorianError
 from openbms.historian import schema
-from openbms.historian.base import HistorianStats, Rollup, RollupRow
+from openbms.historian.base import HistorianStats, Rollup, RollupSeries
 from openbms.model.sample import STATUS_CODES, STATUSES, Sample
 from openbms.model.site import HistoryPolicy
 from openbms.runtime.clock import Clock, WallClock
@@ -41,10 +45,14 @@ __all__ = ["SQLiteHistorian"]
 log = logging.getLogger(__name__)
 
 _HOUR = schema.HOUR
+#: 16 KiB pages: fewer, fuller B-tree pages per point; measured best for the merge.
+PAGE_SIZE = 16384
+#: Fold the WAL back every ~16 MiB, so readers never walk a long WAL.
+CHECKPOINT_PAGES = 1000
 
 
 class SQLiteHistorian:
-    """The SQLite history store.
+    """The SQLite history store, in ``path`` and ``path.inbox``.
 
     ``flush_count`` samples or ``flush_interval`` seconds, whichever comes
     first, make one inbox commit. ``merge_rows`` rows or ``merge_interval``
@@ -52,7 +60,11 @@ class SQLiteHistorian:
     long a value counts in time-weighted means after its timestamp when no
     newer sample came. ``max_backlog`` bounds the outbox: past it, the oldest
     batches are dropped and counted (``stats().dropped``), which only happens
-    when the disk cannot keep up for a long time.
+    when the disk cannot keep up for a long time. ``cache_mb`` is SQLite's
+    page cache per connection.
+
+    Flush and merge cadences run on real monotonic time (they pace I/O); the
+    injected clock gives "now" for retention.
     """
 
     def __init__(
@@ -62,19 +74,21 @@ class SQLiteHistorian:
         clock: Clock | None = None,
         flush_count: int = 50_000,
         flush_interval: float = 1.0,
-        merge_rows: int = 250_000,
+        merge_rows: int = 500_000,
         merge_interval: float = 1.0,
         rollup_interval: float = 60.0,
         retention_interval: float = 3600.0,
         max_hold: float = 900.0,
         max_backlog: int = 2_000_000,
         synchronous: str = "NORMAL",
+        cache_mb: int = 32,
     ) -> None:
         if not 0 < max_hold <= _HOUR:
             raise ValueError("max_hold must be in (0, 3600] seconds")
         if synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
             raise ValueError(f"synchronous must be OFF, NORMAL, FULL or EXTRA, not {synchronous!r}")
         self.path = Path(path)
+        self.inbox_path = self.path.with_name(self.path.name + ".inbox")
         self.clock: Clock = clock or WallClock()
         self.flush_count = flush_count
         self.flush_interval = flush_interval
@@ -85,6 +99,7 @@ class SQLiteHistorian:
         self.max_hold = max_hold
         self.max_backlog = max_backlog
         self.synchronous = synchronous.upper()
+        self.cache_mb = cache_mb
 
         # Event-loop side. The outbox holds references to published batches.
         self._outbox: list[Sequence[Sample]] = []
@@ -92,6 +107,7 @@ class SQLiteHistorian:
         self._outbox_since: float | None = None
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
+        self._maint: asyncio.Future[None] | None = None
         self._stopping = False
         self._writing = 0  # samples handed to the writer thread, not yet committed
         # COV state per filtered point: [deadband, max_interval, last value, last ts, last status]
@@ -100,14 +116,20 @@ class SQLiteHistorian:
         self._policies: dict[str, HistoryPolicy] = {}
         self._timezones: dict[str, str] = {}
 
-        # Writer-thread side: all writes go through one connection on one thread.
+        # One thread per connection: the writer appends to the inbox file, the
+        # merger owns the main file, the reader answers queries.
         self._wexec = ThreadPoolExecutor(1, thread_name_prefix="historian-writer")
+        self._mexec = ThreadPoolExecutor(1, thread_name_prefix="historian-merger")
         self._rexec = ThreadPoolExecutor(1, thread_name_prefix="historian-reader")
         self._w: sqlite3.Connection | None = None
+        self._m: sqlite3.Connection | None = None
         self._r: sqlite3.Connection | None = None
         self._pids: dict[str, int] = {}
         self._names: dict[int, str] = {}
-        self._inbox_rows = 0
+        self._next_pid = 1
+        self._last: dict[str, Sample] = {}
+        self._appended = 0  # rows the writer put in the inbox (writer thread only)
+        self._merged = 0  # rows the merger took out of it (merger thread only)
         self._last_merge = 0.0
         self._last_rollup = 0.0
         self._last_retention = 0.0
@@ -123,19 +145,21 @@ class SQLiteHistorian:
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        """Open (or create) the file, merge what a crash left in the inbox, start the writer."""
+        """Open (or create) the files, merge what a crash left in the inbox, start the writer."""
         loop = asyncio.get_running_loop()
         try:
+            await loop.run_in_executor(self._mexec, self._open_merger)
             await loop.run_in_executor(self._wexec, self._open_writer)
             await loop.run_in_executor(self._rexec, self._open_reader)
         except sqlite3.Error as err:
+            await self._close_all()
             raise HistorianError(f"cannot open history database {self.path}: {err}") from err
         self._wake = asyncio.Event()
         self._stopping = False
         self._task = asyncio.create_task(self._writer_loop(), name="historian-writer")
 
     async def stop(self) -> None:
-        """Flush everything accepted, bring rollups up to date, close the file."""
+        """Flush everything accepted, bring rollups up to date, close the files."""
         if self._task is None:
             return
         self._stopping = True
@@ -143,11 +167,18 @@ class SQLiteHistorian:
         self._wake.set()
         await self._task
         self._task = None
+        if self._maint is not None:
+            with contextlib.suppress(sqlite3.Error):
+                await self._maint
+        await self._close_all()
+
+    async def _close_all(self) -> None:
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._wexec, self._close_writer)
+        await loop.run_in_executor(self._mexec, self._close_merger)
         await loop.run_in_executor(self._rexec, self._close_reader)
-        self._wexec.shutdown(wait=True)
-        self._rexec.shutdown(wait=True)
+        for ex in (self._wexec, self._mexec, self._rexec):
+            ex.shutdown(wait=True)
 
     async def __aenter__(self) -> SQLiteHistorian:
         await self.start()
@@ -169,8 +200,7 @@ class SQLiteHistorian:
                 old = self._cov.get(point)
                 cov[point] = [pol.deadband, pol.max_interval, *(old[2:] if old else (None, None, None))]
         self._cov = cov
-        if self._wake is not None:  # retention and tz reach the series table via the writer
-            self._request_flush()
+        self._last_retention = 0.0  # retention and time zones reach the series table soon
 
     # ------------------------------------------------------------------ hot path
 
@@ -255,19 +285,12 @@ class SQLiteHistorian:
 
     # ------------------------------------------------------------------ writer task
 
-    def _request_flush(self) -> None:
-        if self._outbox_since is None:
-            self._outbox_since = time.monotonic() - self.flush_interval
-        assert self._wake is not None
-        self._wake.set()
-
     async def flush(self) -> None:
         """Commit everything accepted so far and merge it, so queries see it."""
         if self._task is None:
             raise HistorianError("the historian is not running")
         await self._drain()
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._wexec, self._merge)
+        await asyncio.get_running_loop().run_in_executor(self._mexec, self._merge)
 
     async def _drain(self) -> None:
         while self._outbox_n or self._writing:
@@ -307,7 +330,6 @@ class SQLiteHistorian:
 
     async def _writer_loop(self) -> None:
         assert self._wake is not None
-        loop = asyncio.get_running_loop()
         while True:
             since = self._outbox_since
             if since is None:
@@ -324,27 +346,38 @@ class SQLiteHistorian:
             )
             if (due or self._stopping) and self._outbox_n:
                 await self._write(self._take())
-            try:
-                await loop.run_in_executor(self._wexec, self._maintain, self._stopping)
-            except sqlite3.Error as err:
-                log.error("history maintenance failed: %s", err)
+            self._kick_maintenance()
             if self._stopping and not self._outbox_n:
                 return
 
-    # ------------------------------------------------------------------ writer thread
+    def _kick_maintenance(self) -> None:
+        """Start merge/rollup/retention work on the merger thread unless some is running."""
+        if self._maint is not None and not self._maint.done():
+            return
+        loop = asyncio.get_running_loop()
+        self._maint = loop.run_in_executor(self._mexec, self._maintain, self._stopping)
+        self._maint.add_done_callback(self._maintenance_done)
 
-    def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+    def _maintenance_done(self, fut: Future[None] | asyncio.Future[None]) -> None:
+        if not fut.cancelled() and (err := fut.exception()) is not None:
+            log.error("history maintenance failed, will retry: %s", err)
+
+    # ------------------------------------------------------------------ connections
+
+    def _connect(self, path: Path) -> sqlite3.Connection:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+        db.execute(f"PRAGMA page_size={PAGE_SIZE}")  # only takes effect when the file is new
         db.execute("PRAGMA journal_mode=WAL")
         db.execute(f"PRAGMA synchronous={self.synchronous}")
-        db.execute("PRAGMA cache_size=-65536")
+        db.execute(f"PRAGMA cache_size=-{self.cache_mb * 1024}")
         db.execute("PRAGMA temp_store=MEMORY")
+        db.execute(f"PRAGMA wal_autocheckpoint={CHECKPOINT_PAGES}")
         return db
 
-    def _open_writer(self) -> None:
-        db = self._w = self._connect()
-        db.execute("PRAGMA wal_autocheckpoint=4000")
+    def _open_merger(self) -> None:
+        """Merger thread: create or check the main file, attach the inbox, recover."""
+        db = self._m = self._connect(self.path)
         version = db.execute("PRAGMA user_version").fetchone()[0]
         if version > schema.SCHEMA_VERSION:
             raise sqlite3.DatabaseError(
@@ -352,62 +385,95 @@ class SQLiteHistorian:
                 f"({schema.SCHEMA_VERSION}); upgrade openbms"
             )
         db.execute("BEGIN IMMEDIATE")
-        for ddl in schema.DDL:
+        for ddl in schema.MAIN_DDL:
             db.execute(ddl)
         db.execute(f"PRAGMA user_version={schema.SCHEMA_VERSION}")
         db.execute("COMMIT")
+        db.execute("ATTACH DATABASE ? AS ib", (str(self.inbox_path),))
+        db.execute("PRAGMA ib.journal_mode=WAL")
+        db.execute(f"PRAGMA ib.synchronous={self.synchronous}")
+        db.execute("BEGIN IMMEDIATE")
+        for ddl in schema.INBOX_DDL:
+            db.execute(ddl.replace("IF NOT EXISTS ", "IF NOT EXISTS ib.", 1))
+        db.execute("COMMIT")
         db.execute("CREATE TEMP TABLE IF NOT EXISTS _todo (pid INTEGER, start REAL)")
         db.execute("CREATE TEMP TABLE IF NOT EXISTS _days (pid INTEGER, start REAL, stop REAL)")
+        db.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS _span "
+            "(pid INTEGER PRIMARY KEY, first REAL, newest REAL, value, status INTEGER)"
+        )
+        left = db.execute("SELECT count(*) FROM ib.inbox").fetchone()[0]
+        if left:
+            log.warning("merging %d samples left in the inbox by an unclean stop", left)
+        self._merge()
+        if left:
+            self._rollup_pass(None)
         for pid, point in db.execute("SELECT pid, point FROM series"):
             self._pids[point] = pid
             self._names[pid] = point
-        self._inbox_rows = db.execute("SELECT count(*) FROM inbox").fetchone()[0]
-        if self._inbox_rows:
-            log.warning("merging %d samples left in the inbox by an unclean stop", self._inbox_rows)
-            self._merge()
-            self._rollup_pass(None)
+        self._next_pid = max(self._names, default=0) + 1
+        for pid, ts, value, status in db.execute("SELECT pid, ts, value, status FROM latest"):
+            point = self._names[pid]
+            self._last[point] = Sample(point, ts, value, STATUSES[status])
+
+    def _open_writer(self) -> None:
+        self._w = self._connect(self.inbox_path)
 
     def _open_reader(self) -> None:
-        self._r = self._connect()
+        self._r = self._connect(self.path)
         self._r.execute("PRAGMA query_only=ON")
+        self._r.execute("PRAGMA mmap_size=268435456")  # reads map pages instead of copying them
 
     def _close_writer(self) -> None:
         if self._w is not None:
-            self._merge()
-            self._rollup_pass(None)
-            self._w.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self._w.close()
             self._w = None
+
+    def _close_merger(self) -> None:
+        if self._m is not None:
+            self._merge()
+            self._rollup_pass(None)
+            self._m.execute("PRAGMA main.wal_checkpoint(TRUNCATE)")
+            self._m.execute("PRAGMA ib.wal_checkpoint(TRUNCATE)")
+            self._m.close()
+            self._m = None
 
     def _close_reader(self) -> None:
         if self._r is not None:
             self._r.close()
             self._r = None
 
-    def _pid_rows(self, batch: list[Sequence[Sample]]) -> Iterator[tuple[int, float, Any, int]]:
+    # ------------------------------------------------------------------ writer thread
+
+    def _pid_rows(self, batch: list[Sequence[Sample]], new: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """Inbox rows of a batch; numbers new points into ``new``; keeps the latest-value mirror."""
         pids = self._pids
         codes = STATUS_CODES
+        last = self._last
+        rows = []
+        append = rows.append
         for samples in batch:
             for s in samples:
-                pid = pids.get(s[0])
+                point = s[0]
+                pid = pids.get(point)
                 if pid is None:
-                    pid = self._new_series(s[0])
-                yield pid, s[1], s[2], codes[s[3]]
+                    pid = self._number(point, new)
+                cur = last.get(point)
+                if cur is None or s[1] >= cur[1]:
+                    last[point] = s
+                else:
+                    self._late += 1
+                append((pid, s[1], s[2], codes[s[3]]))
+        return rows
 
-    def _new_series(self, point: str) -> int:
-        assert self._w is not None
+    def _number(self, point: str, new: list[tuple[Any, ...]]) -> int:
+        pid = self._next_pid
+        self._next_pid += 1
         pol = self._policies.get(point)
-        cur = self._w.execute(
-            "INSERT INTO series (point, raw_days, rollup_days, tz) VALUES (?, ?, ?, ?)",
-            (
-                point,
-                pol.raw_days if pol else None,
-                pol.rollup_days if pol else None,
-                self._timezones.get(point, "UTC"),
-            ),
-        )
-        pid = cur.lastrowid
-        assert pid is not None
+        new.append((
+            pid, point, pol.raw_days if pol else None, pol.rollup_days if pol else None,
+            self._timezones.get(point, "UTC"),
+        ))
         self._pids[point] = pid
         self._names[pid] = point
         return pid
@@ -415,20 +481,31 @@ class SQLiteHistorian:
     def _write_inbox(self, batch: list[Sequence[Sample]]) -> None:
         db = self._w
         assert db is not None
+        new: list[tuple[Any, ...]] = []
+        # A list, not a generator: executemany would re-take the GIL per row to call
+        # the generator, and wait for the busy event loop each time (a GIL convoy).
+        rows = self._pid_rows(batch, new)
         db.execute("BEGIN IMMEDIATE")
         try:
-            cur = db.executemany("INSERT INTO inbox VALUES (?, ?, ?, ?)", self._pid_rows(batch))
+            if new:
+                db.executemany("INSERT OR IGNORE INTO new_series VALUES (?, ?, ?, ?, ?)", new)
+            db.executemany("INSERT INTO inbox VALUES (?, ?, ?, ?)", rows)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
+            for _, point, *_rest in new:  # numbered again on the retry
+                self._names.pop(self._pids.pop(point), None)
             raise
-        self._inbox_rows += cur.rowcount
+        self._appended += len(rows)
+
+    # ------------------------------------------------------------------ merger thread
 
     def _maintain(self, force: bool) -> None:
-        """Periodic work on the writer thread: merge, rollups, retention, policies."""
+        """Periodic work on the merger thread: merge, rollups, retention, policies."""
         now = time.monotonic()
-        if self._inbox_rows and (
-            force or self._inbox_rows >= self.merge_rows or now - self._last_merge >= self.merge_interval
+        pending = self._appended - self._merged
+        if pending and (
+            force or pending >= self.merge_rows or now - self._last_merge >= self.merge_interval
         ):
             self._merge()
         if force or now - self._last_rollup >= self.rollup_interval:
@@ -440,38 +517,43 @@ class SQLiteHistorian:
             self._last_retention = now
 
     def _merge(self) -> None:
-        db = self._w
+        """Move committed inbox rows into history, then take them out of the inbox."""
+        db = self._m
         assert db is not None
         self._last_merge = time.monotonic()
-        hi = db.execute("SELECT max(rowid) FROM inbox").fetchone()[0]
+        hi = db.execute("SELECT max(rowid) FROM ib.inbox").fetchone()[0]
         if hi is None:
-            self._inbox_rows = 0
             return
         params = {"hi": hi, "now": self.clock.now(), "hold": self.max_hold}
-        db.execute("BEGIN IMMEDIATE")
+        # Deferred: only the main file is written here, so the writer keeps appending.
+        db.execute("BEGIN")
         try:
-            late = db.execute(
-                "SELECT count(*) FROM inbox i JOIN latest l ON l.pid = i.pid "
-                "WHERE i.rowid <= :hi AND i.ts < l.ts",
-                params,
-            ).fetchone()[0]
+            db.execute(schema.COPY_SERIES)
             db.execute(schema.MERGE_HISTORY, params)
+            db.execute("DELETE FROM _span")
+            db.execute(schema.SPAN, params)
             db.execute(schema.MARK_DIRTY, params)
             db.execute(schema.MERGE_LATEST, params)
-            db.execute(schema.CLEAR_INBOX, params)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
-        self._late += late
-        self._inbox_rows = 0  # this thread is the only writer: everything up to hi is gone
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            n = db.execute("DELETE FROM ib.inbox WHERE rowid <= ?", (hi,)).rowcount
+            db.execute("DELETE FROM ib.new_series WHERE pid IN (SELECT pid FROM main.series)")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        self._merged += n
 
     def _rollup_pass(self, pid: int | None) -> None:
         """Recompute the rollups of dirty buckets (of one point, or of all)."""
-        db = self._w
+        db = self._m
         assert db is not None
         where, args = ("WHERE pid = ?", (pid,)) if pid is not None else ("", ())
-        db.execute("BEGIN IMMEDIATE")
+        db.execute("BEGIN")
         try:
             db.execute("DELETE FROM _todo")
             db.execute(f"INSERT INTO _todo SELECT pid, start FROM rollup_dirty {where}", args)
@@ -485,6 +567,9 @@ class SQLiteHistorian:
         except BaseException:
             db.execute("ROLLBACK")
             raise
+        if pid is None:
+            # Readers pay for every page still in the WAL: fold it back after each full pass.
+            db.execute("PRAGMA main.wal_checkpoint(PASSIVE)")
 
     def _days_of_todo(self, db: sqlite3.Connection) -> list[tuple[int, float, float]]:
         """The local days (in each point's time zone) that the dirty hours fall in."""
@@ -499,33 +584,31 @@ class SQLiteHistorian:
 
     def _sync_series(self) -> None:
         """Write each point's retention and time zone into the series table."""
-        db = self._w
+        db = self._m
         assert db is not None
         rows = []
-        for point, pid in self._pids.items():
+        for point, pid in list(self._pids.items()):
             pol = self._policies.get(point)
-            rows.append(
-                (
-                    pol.raw_days if pol else None,
-                    pol.rollup_days if pol else None,
-                    self._timezones.get(point, "UTC"),
-                    pid,
-                )
-            )
-        db.execute("BEGIN IMMEDIATE")
+            rows.append((
+                pol.raw_days if pol else None,
+                pol.rollup_days if pol else None,
+                self._timezones.get(point, "UTC"),
+                pid,
+            ))
+        db.execute("BEGIN")
         db.executemany("UPDATE series SET raw_days = ?, rollup_days = ?, tz = ? WHERE pid = ?", rows)
         db.execute("COMMIT")
 
     def _apply_retention(self) -> None:
         """Delete raw samples and rollups older than each point's retention."""
-        db = self._w
+        db = self._m
         assert db is not None
         now = self.clock.now()
         cutoffs = db.execute(
             "SELECT pid, raw_days, rollup_days FROM series "
             "WHERE raw_days IS NOT NULL OR rollup_days IS NOT NULL"
         ).fetchall()
-        db.execute("BEGIN IMMEDIATE")
+        db.execute("BEGIN")
         try:
             for pid, raw_days, rollup_days in cutoffs:
                 # Per point, so each delete is a range scan of the primary key.
@@ -548,13 +631,13 @@ class SQLiteHistorian:
         """Apply retention now (it also runs every ``retention_interval``)."""
         loop = asyncio.get_running_loop()
         await self.flush()
-        await loop.run_in_executor(self._wexec, self._sync_series)
-        await loop.run_in_executor(self._wexec, self._apply_retention)
+        await loop.run_in_executor(self._mexec, self._sync_series)
+        await loop.run_in_executor(self._mexec, self._apply_retention)
 
     async def refresh_rollups(self) -> None:
         """Bring every rollup up to date now (it also runs every ``rollup_interval``)."""
         await self.flush()
-        await asyncio.get_running_loop().run_in_executor(self._wexec, self._rollup_pass, None)
+        await asyncio.get_running_loop().run_in_executor(self._mexec, self._rollup_pass, None)
 
     # ------------------------------------------------------------------ queries
 
@@ -585,48 +668,36 @@ class SQLiteHistorian:
 
     async def rollups(
         self, point: str, rollup: Rollup, since: float, until: float
-    ) -> list[RollupRow]:
+    ) -> RollupSeries:
         """Rollups of one point whose bucket starts in ``[since, until)``, brought up to date first."""
         if rollup not in ("hour", "day"):
             raise ValueError(f"rollup must be 'hour' or 'day', not {rollup!r}")
         pid = self._pid(point)
         if pid is None:
-            return []
+            return RollupSeries(point)
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._wexec, self._rollup_pass, pid)
+        await loop.run_in_executor(self._mexec, self._rollup_pass, pid)
         rows = await self._read(
             self._fetch,
-            "SELECT start, count, min, max, sum, tw_sum, covered, last, last_ts "
-            f"FROM rollup_{rollup} WHERE pid = ? AND start >= ? AND start < ? ORDER BY start",
+            "SELECT start, count, min, max, CASE WHEN count > 0 THEN sum / count END,"
+            " CASE WHEN covered > 0 THEN tw_sum / covered END, covered, last, last_ts"
+            f" FROM rollup_{rollup} WHERE pid = ? AND start >= ? AND start < ? ORDER BY start",
             (pid, since, until),
         )
-        return [
-            RollupRow(
-                point=point,
-                start=start,
-                count=count,
-                min=mn,
-                max=mx,
-                mean=(total / count) if count else None,
-                tw_mean=(tw / covered) if covered and tw is not None else None,
-                covered=covered,
-                last=last,
-                last_ts=last_ts,
-            )
-            for start, count, mn, mx, total, tw, covered, last, last_ts in rows
-        ]
+        if not rows:
+            return RollupSeries(point)
+        return RollupSeries(point, *zip(*rows, strict=True))
 
     async def last_values(self, points: Iterable[str] | None = None) -> dict[str, Sample]:
-        """The latest stored sample of each point (of all points when ``points`` is None)."""
-        rows = await self._read(
-            self._fetch, "SELECT pid, ts, value, status FROM latest", ()
-        )
-        names = self._names
-        statuses = STATUSES
-        result = {names[pid]: Sample(names[pid], ts, v, statuses[st]) for pid, ts, v, st in rows}
+        """The latest sample of each point (of all points when ``points`` is None).
+
+        Served from memory: the writer keeps the newest sample it committed per
+        point, loaded from the ``latest`` table at start so a restart starts warm.
+        """
+        last = self._last
         if points is None:
-            return result
-        return {p: result[p] for p in points if p in result}
+            return dict(last)
+        return {p: last[p] for p in points if p in last}
 
     def points(self) -> list[str]:
         """Every point with history."""
