@@ -26,7 +26,7 @@ import logging
 import math
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -61,7 +61,7 @@ class SQLiteHistorian:
     newer sample came. ``max_backlog`` bounds the outbox: past it, the oldest
     batches are dropped and counted (``stats().dropped``), which only happens
     when the disk cannot keep up for a long time. ``cache_mb`` is SQLite's
-    page cache per connection.
+    page cache for merges (queries get half of it).
 
     Flush and merge cadences run on real monotonic time (they pace I/O); the
     injected clock gives "now" for retention.
@@ -108,6 +108,7 @@ class SQLiteHistorian:
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._maint: asyncio.Future[None] | None = None
+        self._committed: asyncio.Event | None = None
         self._stopping = False
         self._writing = 0  # samples handed to the writer thread, not yet committed
         # COV state per filtered point: [deadband, max_interval, last value, last ts, last status]
@@ -127,6 +128,7 @@ class SQLiteHistorian:
         self._pids: dict[str, int] = {}
         self._names: dict[int, str] = {}
         self._next_pid = 1
+        self._first_unsaved = 1  # the first point number not yet committed to new_series
         self._last: dict[str, Sample] = {}
         self._appended = 0  # rows the writer put in the inbox (writer thread only)
         self._merged = 0  # rows the merger took out of it (merger thread only)
@@ -155,6 +157,7 @@ class SQLiteHistorian:
             await self._close_all()
             raise HistorianError(f"cannot open history database {self.path}: {err}") from err
         self._wake = asyncio.Event()
+        self._committed = asyncio.Event()
         self._stopping = False
         self._task = asyncio.create_task(self._writer_loop(), name="historian-writer")
 
@@ -285,6 +288,14 @@ class SQLiteHistorian:
 
     # ------------------------------------------------------------------ writer task
 
+    async def wait_backlog(self, limit: int) -> None:
+        """Wait until at most ``limit`` samples await their commit (backpressure for bulk loads)."""
+        while self._outbox_n + self._writing > limit and self._committed is not None:
+            self._committed.clear()
+            if self._wake is not None:
+                self._wake.set()
+            await self._committed.wait()
+
     async def flush(self) -> None:
         """Commit everything accepted so far and merge it, so queries see it."""
         if self._task is None:
@@ -325,6 +336,8 @@ class SQLiteHistorian:
                 self._failing = False
             self._stored += n
             self._flushes += 1
+            if self._committed is not None:
+                self._committed.set()
         finally:
             self._writing -= n
 
@@ -364,20 +377,20 @@ class SQLiteHistorian:
 
     # ------------------------------------------------------------------ connections
 
-    def _connect(self, path: Path) -> sqlite3.Connection:
+    def _connect(self, path: Path, cache_mb: int) -> sqlite3.Connection:
         path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
         db.execute(f"PRAGMA page_size={PAGE_SIZE}")  # only takes effect when the file is new
         db.execute("PRAGMA journal_mode=WAL")
         db.execute(f"PRAGMA synchronous={self.synchronous}")
-        db.execute(f"PRAGMA cache_size=-{self.cache_mb * 1024}")
+        db.execute(f"PRAGMA cache_size=-{cache_mb * 1024}")
         db.execute("PRAGMA temp_store=MEMORY")
         db.execute(f"PRAGMA wal_autocheckpoint={CHECKPOINT_PAGES}")
         return db
 
     def _open_merger(self) -> None:
         """Merger thread: create or check the main file, attach the inbox, recover."""
-        db = self._m = self._connect(self.path)
+        db = self._m = self._connect(self.path, self.cache_mb)
         version = db.execute("PRAGMA user_version").fetchone()[0]
         if version > schema.SCHEMA_VERSION:
             raise sqlite3.DatabaseError(
@@ -411,16 +424,16 @@ class SQLiteHistorian:
         for pid, point in db.execute("SELECT pid, point FROM series"):
             self._pids[point] = pid
             self._names[pid] = point
-        self._next_pid = max(self._names, default=0) + 1
+        self._next_pid = self._first_unsaved = max(self._names, default=0) + 1
         for pid, ts, value, status in db.execute("SELECT pid, ts, value, status FROM latest"):
             point = self._names[pid]
             self._last[point] = Sample(point, ts, value, STATUSES[status])
 
     def _open_writer(self) -> None:
-        self._w = self._connect(self.inbox_path)
+        self._w = self._connect(self.inbox_path, 2)  # appends only: the cache barely matters
 
     def _open_reader(self) -> None:
-        self._r = self._connect(self.path)
+        self._r = self._connect(self.path, max(4, self.cache_mb // 2))
         self._r.execute("PRAGMA query_only=ON")
         self._r.execute("PRAGMA mmap_size=268435456")  # reads map pages instead of copying them
 
@@ -445,25 +458,24 @@ class SQLiteHistorian:
 
     # ------------------------------------------------------------------ writer thread
 
-    def _pid_rows(self, batch: list[Sequence[Sample]], new: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-        """Inbox rows of a batch; numbers new points into ``new``; keeps the latest-value mirror."""
+    def _pid_rows(self, samples: Sequence[Sample], new: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """Inbox rows of samples; numbers new points into ``new``; keeps the latest-value mirror."""
         pids = self._pids
         codes = STATUS_CODES
         last = self._last
         rows = []
         append = rows.append
-        for samples in batch:
-            for s in samples:
-                point = s[0]
-                pid = pids.get(point)
-                if pid is None:
-                    pid = self._number(point, new)
-                cur = last.get(point)
-                if cur is None or s[1] >= cur[1]:
-                    last[point] = s
-                else:
-                    self._late += 1
-                append((pid, s[1], s[2], codes[s[3]]))
+        for s in samples:
+            point = s[0]
+            pid = pids.get(point)
+            if pid is None:
+                pid = self._number(point, new)
+            cur = last.get(point)
+            if cur is None or s[1] >= cur[1]:
+                last[point] = s
+            else:
+                self._late += 1
+            append((pid, s[1], s[2], codes[s[3]]))
         return rows
 
     def _number(self, point: str, new: list[tuple[Any, ...]]) -> int:
@@ -482,21 +494,29 @@ class SQLiteHistorian:
         db = self._w
         assert db is not None
         new: list[tuple[Any, ...]] = []
-        # A list, not a generator: executemany would re-take the GIL per row to call
-        # the generator, and wait for the busy event loop each time (a GIL convoy).
-        rows = self._pid_rows(batch, new)
+        n = 0
         db.execute("BEGIN IMMEDIATE")
         try:
-            if new:
-                db.executemany("INSERT OR IGNORE INTO new_series VALUES (?, ?, ?, ?, ?)", new)
-            db.executemany("INSERT INTO inbox VALUES (?, ?, ?, ?)", rows)
+            for samples in batch:
+                # Rows as a list, one published batch at a time: a generator would make
+                # executemany re-take the GIL per row (a convoy with the busy event loop),
+                # and one list for the whole outbox would double its memory.
+                rows = self._pid_rows(samples, new)
+                if new:
+                    db.executemany("INSERT OR IGNORE INTO new_series VALUES (?, ?, ?, ?, ?)", new)
+                    new.clear()
+                db.executemany("INSERT INTO inbox VALUES (?, ?, ?, ?)", rows)
+                n += len(rows)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
-            for _, point, *_rest in new:  # numbered again on the retry
+            # Points numbered in this transaction are numbered again on the retry.
+            for point in [p for p, pid in self._pids.items() if pid >= self._first_unsaved]:
                 self._names.pop(self._pids.pop(point), None)
+            self._next_pid = self._first_unsaved
             raise
-        self._appended += len(rows)
+        self._first_unsaved = self._next_pid
+        self._appended += n
 
     # ------------------------------------------------------------------ merger thread
 

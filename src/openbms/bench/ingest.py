@@ -1,0 +1,59 @@
+"""``ingest``: samples created as Python objects, through the bus and the historian, committed.
+
+10 000 points, one sample each per round, rounds one second apart. The bus
+feeds the historian and the current-value cache, as in ``openbms run``. The
+clock stops when the last sample is committed and merged into history.
+Production is paced by the historian's backlog (as slow devices pace a real
+site), so memory stays bounded and the figure is a sustained rate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+
+from openbms.bench import Figure
+from openbms.historian.sqlite import SQLiteHistorian
+from openbms.model.sample import OK, Sample
+from openbms.runtime.bus import Bus
+from openbms.runtime.cache import CurrentValueCache
+
+POINTS = 10_000
+
+
+async def _ingest(path: Path, rounds: int) -> tuple[float, int]:
+    ids = [f"bench/equip-{i // 20}/pt-{i % 20}" for i in range(POINTS)]
+    bus = Bus()
+    cache = CurrentValueCache()
+    historian = SQLiteHistorian(path)
+    await historian.start()
+    bus.subscribe_callback("*", historian.ingest, name="historian")
+    bus.subscribe_callback("*", cache.update, name="cache")
+    start_ts = time.time() - rounds
+    t0 = time.perf_counter()
+    for r in range(rounds):
+        ts = start_ts + r
+        base = r * 0.01
+        bus.publish([Sample(p, ts, base + i, OK) for i, p in enumerate(ids)])
+        await asyncio.sleep(0)
+        await historian.wait_backlog(200_000)
+    await historian.flush()
+    elapsed = time.perf_counter() - t0
+    stored = historian.stats().stored
+    await historian.stop()
+    return elapsed, stored
+
+
+def run(quick: bool = False) -> Iterator[Figure]:
+    """Figures: ingest.samples_per_s, ingest.rss_mb."""
+    rounds = 60 if quick else 300
+    with tempfile.TemporaryDirectory(prefix="openbms-bench-") as tmp:
+        elapsed, stored = asyncio.run(_ingest(Path(tmp) / "history.db", rounds))
+        rss = psutil.Process().memory_info().rss / 2**20
+    yield "ingest.samples_per_s", round(stored / elapsed), "1/s"
+    yield "ingest.rss_mb", round(rss, 1), "MB"
