@@ -186,3 +186,17 @@ async def test_a_file_that_is_not_a_database_gives_a_clear_error_and_is_left_alo
     with pytest.raises(HistorianError, match="cannot open history database"):
         await h.start()
     assert path.read_bytes() == b"this is not a database" * 100
+
+
+async def test_a_second_owner_is_refused_and_a_read_only_reader_sees_committed_data(tmp_path, clock):
+    path = tmp_path / "h.db"
+    async with SQLiteHistorian(path, clock=clock) as owner:
+        owner.ingest([Sample("s/e/a", T0 + i, float(i)) for i in range(10)])
+        await owner.flush()
+        with pytest.raises(HistorianError, match="in use by another openbms process"):
+            await SQLiteHistorian(path, clock=clock).start()
+        async with SQLiteHistorian(path, clock=clock, readonly=True) as reader:
+            assert len(await reader.raw("s/e/a", 0, 2e9)) == 10
+            assert (await reader.last_values())["s/e/a"].value == 9.0
+    async with SQLiteHistorian(path, clock=clock) as again:  # the lock went with the owner
+        assert len(await again.raw("s/e/a", 0, 2e9)) == 10

@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
 import math
+import os
 import sqlite3
 import time
 from collections.abc import Iterable, Sequence
@@ -82,6 +84,7 @@ class SQLiteHistorian:
         max_backlog: int = 2_000_000,
         synchronous: str = "NORMAL",
         cache_mb: int = 32,
+        readonly: bool = False,
     ) -> None:
         if not 0 < max_hold <= _HOUR:
             raise ValueError("max_hold must be in (0, 3600] seconds")
@@ -100,6 +103,8 @@ class SQLiteHistorian:
         self.max_backlog = max_backlog
         self.synchronous = synchronous.upper()
         self.cache_mb = cache_mb
+        self.readonly = readonly
+        self._lock_fd: int | None = None
 
         # Event-loop side. The outbox holds references to published batches.
         self._outbox: list[Sequence[Sample]] = []
@@ -147,8 +152,20 @@ class SQLiteHistorian:
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        """Open (or create) the files, merge what a crash left in the inbox, start the writer."""
+        """Open (or create) the files, merge what a crash left in the inbox, start the writer.
+
+        One process owns a history file at a time (a lock file beside it); a
+        second one gets HistorianError, or opens it ``readonly`` for queries.
+        """
         loop = asyncio.get_running_loop()
+        if self.readonly:
+            try:
+                await loop.run_in_executor(self._rexec, self._open_readonly)
+            except sqlite3.Error as err:
+                await self._close_all()
+                raise HistorianError(f"cannot read history database {self.path}: {err}") from err
+            return
+        self._lock()
         try:
             await loop.run_in_executor(self._mexec, self._open_merger)
             await loop.run_in_executor(self._wexec, self._open_writer)
@@ -163,6 +180,9 @@ class SQLiteHistorian:
 
     async def stop(self) -> None:
         """Flush everything accepted, bring rollups up to date, close the files."""
+        if self.readonly:
+            await self._close_all()
+            return
         if self._task is None:
             return
         self._stopping = True
@@ -182,6 +202,43 @@ class SQLiteHistorian:
         await loop.run_in_executor(self._rexec, self._close_reader)
         for ex in (self._wexec, self._mexec, self._rexec):
             ex.shutdown(wait=True)
+        self._unlock()
+
+    def _lock(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise HistorianError(
+                f"history database {self.path} is in use by another openbms process "
+                f"(pid {holder}); stop it, or open the history read-only"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._lock_fd = fd
+
+    def _unlock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing releases the flock
+            self._lock_fd = None
+
+    def _open_readonly(self) -> None:
+        """Reader only, for queries while another process owns the file."""
+        if not self.path.exists():
+            raise sqlite3.OperationalError("no such file")
+        self._r = sqlite3.connect(
+            f"file:{self.path}?mode=ro", uri=True, check_same_thread=False, isolation_level=None
+        )
+        self._r.execute("PRAGMA mmap_size=268435456")
+        for pid, point in self._r.execute("SELECT pid, point FROM series"):
+            self._pids[point] = pid
+            self._names[pid] = point
+        for pid, ts, value, status in self._r.execute("SELECT pid, ts, value, status FROM latest"):
+            point = self._names[pid]
+            self._last[point] = Sample(point, ts, value, STATUSES[status])
 
     async def __aenter__(self) -> SQLiteHistorian:
         await self.start()
@@ -299,7 +356,7 @@ class SQLiteHistorian:
     async def flush(self) -> None:
         """Commit everything accepted so far and merge it, so queries see it."""
         if self._task is None:
-            raise HistorianError("the historian is not running")
+            raise HistorianError("the historian is not running (or is read-only)")
         await self._drain()
         await asyncio.get_running_loop().run_in_executor(self._mexec, self._merge)
 
@@ -695,8 +752,8 @@ class SQLiteHistorian:
         pid = self._pid(point)
         if pid is None:
             return RollupSeries(point)
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._mexec, self._rollup_pass, pid)
+        if not self.readonly:  # read-only: as fresh as the owner's last rollup pass
+            await asyncio.get_running_loop().run_in_executor(self._mexec, self._rollup_pass, pid)
         rows = await self._read(
             self._fetch,
             "SELECT start, count, min, max, CASE WHEN count > 0 THEN sum / count END,"

@@ -1,0 +1,89 @@
+"""Helpers shared by CLI commands: where a site's files are, time arguments, the historian."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from openbms.errors import HistorianError
+from openbms.historian.sqlite import SQLiteHistorian
+
+__all__ = [
+    "DirOption",
+    "console",
+    "data_dir",
+    "err_console",
+    "fail",
+    "open_history",
+    "parse_time",
+]
+
+console = Console()
+err_console = Console(stderr=True)
+
+DirOption = typer.Option(
+    None,
+    "--dir",
+    "-d",
+    help="The site folder (site files and data/). Default: $OPENBMS_DIR or the current folder.",
+    show_default=False,
+)
+
+_RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d|w)\s*$")
+_UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def site_dir(directory: Path | None) -> Path:
+    """The site folder: ``--dir``, else $OPENBMS_DIR, else the current folder."""
+    return Path(directory or os.environ.get("OPENBMS_DIR") or ".").resolve()
+
+
+def data_dir(directory: Path | None) -> Path:
+    """Where history and state live for a site folder."""
+    return site_dir(directory) / "data"
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print an error in plain words and return the Exit to raise."""
+    err_console.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code)
+
+
+def parse_time(text: str | None, now: float | None = None) -> float:
+    """Epoch seconds from 'now', a duration ago ('90m', '2h', '7d') or ISO 8601 (UTC if no zone)."""
+    now = time.time() if now is None else now
+    if text is None or text.strip().lower() == "now":
+        return now
+    m = _RELATIVE.match(text)
+    if m:
+        return now - float(m.group(1)) * _UNITS[m.group(2)]
+    try:
+        dt = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r} is not a time: use 'now', a duration ago such as 90m, 2h or 7d, "
+            "or ISO 8601 such as 2026-11-24T08:00 or 2026-11-24"
+        ) from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.timestamp()
+
+
+async def open_history(directory: Path | None) -> SQLiteHistorian:
+    """The site's historian: owned when no server runs, else read-only beside it."""
+    path = data_dir(directory) / "history.db"
+    if not path.exists():
+        raise fail(f"no history at {path}: run 'openbms run' in the site folder first")
+    historian = SQLiteHistorian(path)
+    try:
+        await historian.start()
+    except HistorianError:
+        historian = SQLiteHistorian(path, readonly=True)
+        await historian.start()
+    return historian
