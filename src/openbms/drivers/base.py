@@ -1,0 +1,77 @@
+"""The driver interface: what BACnet, Modbus, MQTT, REST and sim drivers implement.
+
+A driver only reads and writes. Polling schedules, batching, timeouts,
+retries, backoff and offline marking belong to the DriverManager, so a
+driver stays small. Native values become plain Python values here; nothing
+protocol-specific passes this boundary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple, Protocol, runtime_checkable
+
+from openbms.model.binding import Binding
+from openbms.model.sample import Value
+
+__all__ = ["ChangeCallback", "Driver", "Reading"]
+
+
+class Reading(NamedTuple):
+    """One binding's result from a read: a value and a status, or a status and an error."""
+
+    value: Value
+    status: str = "ok"
+    error: str | None = None
+
+
+#: Called by a subscribing driver when a device reports a change: (binding, value, status).
+ChangeCallback = Callable[[Binding, Value, str], None]
+
+
+@runtime_checkable
+class Driver(Protocol):
+    """A protocol driver. ``name`` is the binding URI scheme it serves."""
+
+    name: str
+
+    async def start(self) -> None:
+        """Open sockets and sessions."""
+        ...
+
+    async def stop(self) -> None:
+        """Close everything; pending calls fail."""
+        ...
+
+    def device_key(self, binding: Binding) -> str:
+        """The device a binding belongs to: reads are grouped and health is tracked per device."""
+        ...
+
+    def max_batch(self, device: str) -> int:
+        """How many bindings one ``read`` of this device may carry."""
+        ...
+
+    async def read(self, device: str, bindings: Sequence[Binding]) -> list[Reading]:
+        """Read bindings of one device, one Reading per binding in order.
+
+        A problem with one point is a Reading with status ``fault`` and an
+        error; a device that does not answer raises DeviceUnreachable.
+        """
+        ...
+
+    async def write(self, binding: Binding, value: Value, priority: int | None) -> None:
+        """Write ``value`` at ``priority`` (1–16; None when the protocol has none).
+
+        ``value`` None releases that priority. Raises WriteRefused or DeviceUnreachable.
+        """
+        ...
+
+    async def subscribe(
+        self, device: str, bindings: Sequence[Binding], on_change: ChangeCallback
+    ) -> bool:
+        """Ask the device to report changes; False when it cannot (the manager then polls)."""
+        ...
+
+    async def discover(self, **options: Any) -> list[dict[str, Any]]:
+        """Find devices and points; each dict describes one point (optional capability)."""
+        ...

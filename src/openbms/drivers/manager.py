@@ -1,0 +1,263 @@
+"""The driver manager owns polling, so drivers only read and write.
+
+Points are grouped by (driver, device, interval). Each group has one task
+that reads its points in batches of the driver's ``max_batch``, stamps the
+readings with the clock, and publishes one bus batch per read. First polls
+are spread over the interval so a thousand devices do not fire at once.
+
+A read that times out or raises is retried ``retries`` times with
+exponential backoff and jitter. When a device still does not answer, its
+points are published once as ``offline`` (logged once), and it is tried
+again at a growing interval, capped at ``max_backoff``. When it answers
+again its points return with their real values (logged once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from openbms.drivers.base import Driver, Reading
+from openbms.errors import DeviceUnreachable, DriverError, OpenBMSError
+from openbms.model.binding import Binding
+from openbms.model.sample import OFFLINE, Sample, Value
+from openbms.model.site import DriverSettings
+from openbms.runtime.bus import Bus
+from openbms.runtime.clock import Clock
+
+__all__ = ["DeviceHealth", "DriverManager", "PointBinding"]
+
+log = logging.getLogger(__name__)
+
+
+class PointBinding(NamedTuple):
+    """A point the manager polls: its id, its parsed binding and its poll interval in seconds."""
+
+    point: str
+    binding: Binding
+    interval: float
+
+
+@dataclass(slots=True)
+class DeviceHealth:
+    """What the manager knows about one device."""
+
+    driver: str
+    device: str
+    points: int
+    state: str = "unknown"  # unknown → ok | offline
+    last_ok: float | None = None
+    last_error: str | None = None
+    consecutive_failures: int = 0
+    reads: int = 0
+    read_errors: int = 0
+    point_faults: int = 0
+    subscribed: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        """For the API and status output."""
+        return {k: getattr(self, k) for k in self.__slots__}  # type: ignore[attr-defined]
+
+
+@dataclass(slots=True)
+class _Group:
+    driver: Driver
+    device: str
+    interval: float
+    points: list[PointBinding]
+    batches: list[list[PointBinding]] = field(default_factory=list)
+    offset: float = 0.0
+
+
+class DriverManager:
+    """Polls every configured point through its driver and publishes samples on the bus."""
+
+    def __init__(
+        self,
+        bus: Bus,
+        clock: Clock,
+        drivers: Mapping[str, Driver],
+        points: Sequence[PointBinding],
+        settings: Mapping[str, DriverSettings] | None = None,
+        seed: int | None = None,
+    ) -> None:
+        self.bus = bus
+        self.clock = clock
+        self.drivers = dict(drivers)
+        self.settings = {name: (settings or {}).get(name) or DriverSettings() for name in drivers}
+        self._by_point = {p.point: p for p in points}
+        self._groups = self._plan(points)
+        self._health: dict[tuple[str, str], DeviceHealth] = {}
+        for g in self._groups:
+            key = (g.driver.name, g.device)
+            h = self._health.get(key)
+            if h is None:
+                self._health[key] = DeviceHealth(g.driver.name, g.device, len(g.points))
+            else:
+                h.points += len(g.points)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._rng = random.Random(seed)
+
+    def _plan(self, points: Sequence[PointBinding]) -> list[_Group]:
+        groups: dict[tuple[str, str, float], _Group] = {}
+        for p in points:
+            driver = self.drivers.get(p.binding.scheme)
+            if driver is None:
+                raise DriverError(f"point {p.point}: no driver for {p.binding.scheme}:// bindings")
+            device = driver.device_key(p.binding)
+            key = (driver.name, device, p.interval)
+            g = groups.get(key)
+            if g is None:
+                g = groups[key] = _Group(driver, device, p.interval, [])
+            g.points.append(p)
+        # Spread first polls: within each interval, groups start evenly apart.
+        by_interval: dict[float, list[_Group]] = {}
+        for g in groups.values():
+            size = max(1, g.driver.max_batch(g.device))
+            g.batches = [g.points[i : i + size] for i in range(0, len(g.points), size)]
+            by_interval.setdefault(g.interval, []).append(g)
+        for interval, gs in by_interval.items():
+            for i, g in enumerate(gs):
+                g.offset = interval * i / len(gs)
+        return list(groups.values())
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Start one polling task per device group."""
+        for g in self._groups:
+            self._tasks.append(
+                asyncio.create_task(self._run(g), name=f"poll {g.driver.name}://{g.device}")
+            )
+
+    async def stop(self) -> None:
+        """Cancel polling and wait for the tasks to end."""
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+
+    # ------------------------------------------------------------------ polling
+
+    async def _run(self, g: _Group) -> None:
+        health = self._health[(g.driver.name, g.device)]
+        settings = self.settings[g.driver.name]
+        interval = g.interval
+        if await self._subscribe(g, health):
+            interval = max(5 * g.interval, 300.0)  # changes arrive by themselves; poll to confirm
+        await self.clock.sleep(g.offset)
+        while True:
+            started = self.clock.monotonic()
+            ok = await self._poll(g, health, settings)
+            if ok:
+                wait = interval
+            else:  # offline: back off, up to max_backoff, with jitter
+                wait = min(settings.max_backoff, interval * 2 ** min(health.consecutive_failures, 16))
+                wait *= self._rng.uniform(0.8, 1.2)
+            await self.clock.sleep(max(0.0, started + wait - self.clock.monotonic()))
+
+    async def _subscribe(self, g: _Group, health: DeviceHealth) -> bool:
+        def on_change(binding: Binding, value: Value, status: str) -> None:
+            point = self._point_of(g, binding)
+            if point is not None:
+                self.bus.publish([Sample(point, self.clock.now(), value, status)])
+
+        try:
+            health.subscribed = bool(
+                await g.driver.subscribe(g.device, [p.binding for p in g.points], on_change)
+            )
+        except (OpenBMSError, Exception) as err:  # a refused subscription means polling
+            log.info("%s://%s: no change subscriptions (%s); polling", g.driver.name, g.device, err)
+            health.subscribed = False
+        return health.subscribed
+
+    @staticmethod
+    def _point_of(g: _Group, binding: Binding) -> str | None:
+        for p in g.points:
+            if p.binding.uri == binding.uri:
+                return p.point
+        return None
+
+    async def _poll(self, g: _Group, health: DeviceHealth, settings: DriverSettings) -> bool:
+        """Read every batch of a group once; False when the device did not answer."""
+        for batch in g.batches:
+            readings = await self._read_with_retries(g, batch, health, settings)
+            if readings is None:
+                self._mark_offline(g, health)
+                return False
+            now = self.clock.now()
+            samples = []
+            for p, r in zip(batch, readings, strict=False):
+                if r.status == "fault":
+                    health.point_faults += 1
+                samples.append(Sample(p.point, now, r.value, r.status))
+            self.bus.publish(samples)
+        if health.state == "offline":
+            log.warning("%s://%s answers again after %d failed polls", g.driver.name, g.device,
+                        health.consecutive_failures)
+        health.state = "ok"
+        health.consecutive_failures = 0
+        health.last_ok = self.clock.now()
+        return True
+
+    async def _read_with_retries(
+        self, g: _Group, batch: list[PointBinding], health: DeviceHealth, settings: DriverSettings
+    ) -> list[Reading] | None:
+        bindings = [p.binding for p in batch]
+        attempts = 1 + (settings.retries if health.state != "offline" else 0)
+        for attempt in range(attempts):
+            health.reads += 1
+            try:
+                async with asyncio.timeout(settings.timeout):
+                    readings = await g.driver.read(g.device, bindings)
+            except TimeoutError:
+                error = f"no answer within {settings.timeout:g} s"
+            except DeviceUnreachable as err:
+                error = str(err)
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:  # a driver bug must not stop polling
+                error = f"{type(err).__name__}: {err}"
+                log.debug("driver %s raised on %s", g.driver.name, g.device, exc_info=True)
+            else:
+                if len(readings) != len(bindings):
+                    error = (f"driver returned {len(readings)} readings for {len(bindings)} "
+                             "points")
+                else:
+                    return readings
+            health.read_errors += 1
+            health.last_error = error
+            if attempt + 1 < attempts:
+                backoff = min(settings.max_backoff, 0.5 * 2**attempt) * self._rng.uniform(0.5, 1.5)
+                await self.clock.sleep(backoff)
+        return None
+
+    def _mark_offline(self, g: _Group, health: DeviceHealth) -> None:
+        health.consecutive_failures += 1
+        if health.state == "offline":
+            return
+        health.state = "offline"
+        log.warning("%s://%s is offline: %s; its %d points are marked offline",
+                    g.driver.name, g.device, health.last_error, health.points)
+        now = self.clock.now()
+        # Every group of this device (several poll intervals) goes offline together.
+        samples = [Sample(p.point, now, None, OFFLINE) for other in self._groups
+                   if other.driver is g.driver and other.device == g.device for p in other.points]
+        self.bus.publish(samples)
+
+    # ------------------------------------------------------------------ writes and health
+
+    async def write(self, point: str, value: Value, priority: int | None = None) -> None:
+        """Write a point through its driver (the arbiter calls this; nothing else should)."""
+        p = self._by_point.get(point)
+        if p is None:
+            raise DriverError(f"point {point!r} has no binding to write to")
+        await self.drivers[p.binding.scheme].write(p.binding, value, priority)
+
+    def health(self) -> dict[str, DeviceHealth]:
+        """Per device, keyed ``driver://device``."""
+        return {f"{d}://{dev}": h for (d, dev), h in self._health.items()}

@@ -1,0 +1,54 @@
+"""Which drivers exist: binding URI schemes mapped to factories, imported lazily.
+
+The core never imports a protocol library: a driver module is imported only
+when a site uses its scheme.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+from openbms.errors import DriverError
+from openbms.model.site import DriverSettings
+from openbms.runtime.clock import Clock
+
+__all__ = ["create_driver", "known_drivers", "register_driver"]
+
+Factory = Callable[[DriverSettings, Clock], Any]
+
+#: scheme → "module:factory", or None for a driver that is planned but not installed.
+_BUILTIN: dict[str, str | None] = {
+    "sim": "openbms.drivers.sim.driver:SimDriver",
+    "bacnet": None,
+    "modbus": None,
+    "mqtt": None,
+    "rest": None,
+}
+_REGISTERED: dict[str, Factory] = {}
+
+
+def register_driver(scheme: str, factory: Factory) -> None:
+    """Make ``scheme://`` bindings served by ``factory(settings, clock)`` (plug-ins, tests)."""
+    _REGISTERED[scheme] = factory
+
+
+def known_drivers() -> tuple[str, ...]:
+    """Every scheme a binding may use."""
+    return tuple(sorted({*_BUILTIN, *_REGISTERED}))
+
+
+def create_driver(scheme: str, settings: DriverSettings, clock: Clock) -> Any:
+    """A new driver for ``scheme``."""
+    if scheme in _REGISTERED:
+        return _REGISTERED[scheme](settings, clock)
+    if scheme not in _BUILTIN:
+        raise DriverError(f"no driver for {scheme}:// bindings: known drivers are "
+                          f"{', '.join(known_drivers())}")
+    target = _BUILTIN[scheme]
+    if target is None:
+        raise DriverError(f"the {scheme} driver is not available in this version of openbms")
+    module, _, name = target.partition(":")
+    factory = getattr(importlib.import_module(module), name)
+    return factory(settings, clock)
