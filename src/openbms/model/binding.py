@@ -39,10 +39,13 @@ def parse_binding(uri: str) -> Binding:
         raise BindingError("a binding must be a non-empty URI such as 'sim://hq/zone-1/temp'")
     if "://" not in uri:
         raise BindingError(f"binding {uri!r} has no scheme: expected 'driver://device/path'")
-    parts = urlsplit(uri)
-    scheme = parts.scheme
+    scheme = uri.split("://", 1)[0]
     if not _SCHEME.match(scheme):
-        raise BindingError(f"binding {uri!r} has an invalid scheme {scheme!r}")
+        raise BindingError(
+            f"binding {uri!r} has an invalid driver name {scheme!r}: expected lower-case "
+            "letters and digits such as 'bacnet' or 'sim'"
+        )
+    parts = urlsplit(uri)
     device = unquote(parts.netloc)
     if not device:
         raise BindingError(f"binding {uri!r} names no device: expected 'driver://device/path'")

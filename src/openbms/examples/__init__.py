@@ -1,0 +1,1 @@
+"""Example sites that ship with openbms (``openbms init`` copies one)."""
