@@ -1,1 +1,155 @@
-"""openbms.db."""
+"""Configuration and state in a SQL database (SQLite by default, PostgreSQL at scale).
+
+``migrate`` brings a database to the current schema with Alembic;
+``open_state`` opens it; ``sync_site`` makes it match a site file.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+
+from openbms.db.schema import audit_log, equipment, metadata, points, sites, spaces
+from openbms.model.site import SiteConfig
+
+__all__ = ["SyncReport", "load_points", "metadata", "migrate", "open_state", "record_audit",
+           "sync_site"]
+
+_MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def _alembic_config(url: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(_MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def open_state(url: str) -> sa.Engine:
+    """An engine for the state database; SQLite gets WAL, foreign keys and a busy timeout."""
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"timeout": 30})
+
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+def migrate(url: str) -> None:
+    """Upgrade the database at ``url`` to the newest schema (creating it if needed)."""
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = open_state(url)
+    try:
+        with engine.begin() as conn:
+            cfg = _alembic_config(url)
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+    finally:
+        engine.dispose()
+
+
+@dataclass(frozen=True, slots=True)
+class SyncReport:
+    """What ``sync_site`` changed, per kind of row: (added, changed, removed)."""
+
+    spaces: tuple[int, int, int]
+    equipment: tuple[int, int, int]
+    points: tuple[int, int, int]
+
+    def __str__(self) -> str:
+        return ", ".join(f"{name} +{a} ~{c} -{r}" for name, (a, c, r) in
+                         (("spaces", self.spaces), ("equipment", self.equipment),
+                          ("points", self.points)))
+
+
+def _same(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Equal but for updated_at (Python equality: 13 from JSON equals 13.0 from the config)."""
+    return all(old.get(k) == v for k, v in new.items() if k != "updated_at")
+
+
+def _sync_table(conn: sa.Connection, table: sa.Table, site_id: str, key: tuple[str, ...],
+                rows: list[dict[str, Any]]) -> tuple[int, int, int]:
+    existing = {tuple(r[k] for k in key): dict(r)
+                for r in conn.execute(sa.select(table).where(table.c.site_id == site_id)).mappings()}
+    wanted = {tuple(r[k] for k in key): r for r in rows}
+    added = changed = 0
+    for k, row in wanted.items():
+        old = existing.get(k)
+        if old is None:
+            conn.execute(table.insert().values(**row))
+            added += 1
+        elif not _same(old, row):
+            cond = sa.and_(*(table.c[name] == value for name, value in zip(key, k, strict=True)))
+            conn.execute(table.update().where(cond).values(**row))
+            changed += 1
+    removed = 0
+    for k in existing.keys() - wanted.keys():
+        cond = sa.and_(*(table.c[name] == value for name, value in zip(key, k, strict=True)))
+        conn.execute(table.delete().where(cond))
+        removed += 1
+    return added, changed, removed
+
+
+def sync_site(engine: sa.Engine, cfg: SiteConfig, now: float | None = None) -> SyncReport:
+    """Make the stored site, spaces, equipment and points match ``cfg``, in one transaction."""
+    now = time.time() if now is None else now
+    s = cfg.site
+    site_row = {"id": s.id, "name": s.name, "timezone": s.timezone, "area_m2": s.area_m2,
+                "latitude": s.latitude, "longitude": s.longitude, "updated_at": now}
+    space_rows = [{"site_id": s.id, "id": sp.id, "name": sp.name, "kind": sp.kind,
+                   "parent_id": sp.parent, "area_m2": sp.area_m2, "updated_at": now}
+                  for sp in cfg.spaces]
+    equip_rows = [{"site_id": s.id, "id": e.id, "type": e.type, "name": e.name,
+                   "space_id": e.space, "feeds": list(e.feeds), "tags": list(e.tags),
+                   "updated_at": now} for e in cfg.equipment]
+    point_rows = [{
+        "id": pid, "site_id": s.id, "equipment_id": e.id, "name": p.name, "kind": p.kind,
+        "unit": p.unit, "description": p.description, "tags": list(p.tags), "brick": p.brick,
+        "states": list(p.states) if p.states else None, "writable": p.writable,
+        "limits": p.limits.model_dump() if p.limits else None,
+        "relinquish_default": p.relinquish_default, "binding": p.binding, "poll": p.poll,
+        "history": p.history.model_dump(), "updated_at": now,
+    } for pid, e, p in cfg.points()]
+    with engine.begin() as conn:
+        if conn.execute(sa.select(sites.c.id).where(sites.c.id == s.id)).first() is None:
+            conn.execute(sites.insert().values(**site_row))
+        else:
+            conn.execute(sites.update().where(sites.c.id == s.id).values(**site_row))
+        return SyncReport(
+            spaces=_sync_table(conn, spaces, s.id, ("id",), space_rows),
+            equipment=_sync_table(conn, equipment, s.id, ("id",), equip_rows),
+            points=_sync_table(conn, points, s.id, ("id",), point_rows),
+        )
+
+
+def load_points(engine: sa.Engine, site_id: str) -> list[dict[str, Any]]:
+    """The stored points of a site, as dicts, ordered by id."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(points).where(points.c.site_id == site_id).order_by(points.c.id)
+        ).mappings()
+        return [dict(r) for r in rows]
+
+
+def record_audit(engine: sa.Engine, actor: str, action: str, target: str = "",
+                 details: dict[str, Any] | None = None, remote_addr: str | None = None,
+                 now: float | None = None) -> None:
+    """Append one entry to the audit log."""
+    with engine.begin() as conn:
+        conn.execute(audit_log.insert().values(
+            ts=time.time() if now is None else now, actor=actor, action=action, target=target,
+            details=details or {}, remote_addr=remote_addr))

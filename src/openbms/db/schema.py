@@ -1,0 +1,117 @@
+"""Configuration and state tables (SQLAlchemy Core), portable to SQLite and PostgreSQL.
+
+Times are epoch seconds (UTC) in double-precision columns, as everywhere in
+openbms: no time-zone conversion can creep in between the two backends.
+JSON columns hold lists and small documents (tags, limits, policies).
+History does not live here: it belongs to the historian backends.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+__all__ = ["audit_log", "commands", "equipment", "metadata", "points", "sites", "spaces"]
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+Time = sa.Float(precision=53)
+
+sites = sa.Table(
+    "sites", metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False, server_default=""),
+    sa.Column("timezone", sa.String(64), nullable=False, server_default="UTC"),
+    sa.Column("area_m2", sa.Float, nullable=True),
+    sa.Column("latitude", sa.Float, nullable=True),
+    sa.Column("longitude", sa.Float, nullable=True),
+    sa.Column("updated_at", Time, nullable=False),
+)
+
+spaces = sa.Table(
+    "spaces", metadata,
+    sa.Column("site_id", sa.String(64), sa.ForeignKey("sites.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False, server_default=""),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("parent_id", sa.String(64), nullable=True),
+    sa.Column("area_m2", sa.Float, nullable=True),
+    sa.Column("updated_at", Time, nullable=False),
+)
+
+equipment = sa.Table(
+    "equipment", metadata,
+    sa.Column("site_id", sa.String(64), sa.ForeignKey("sites.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False, server_default=""),
+    sa.Column("space_id", sa.String(64), nullable=True),
+    sa.Column("feeds", sa.JSON, nullable=False),
+    sa.Column("tags", sa.JSON, nullable=False),
+    sa.Column("updated_at", Time, nullable=False),
+)
+
+points = sa.Table(
+    "points", metadata,
+    sa.Column("id", sa.String(200), primary_key=True),  # site/equipment/name
+    sa.Column("site_id", sa.String(64), sa.ForeignKey("sites.id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("equipment_id", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("unit", sa.String(32), nullable=True),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    sa.Column("tags", sa.JSON, nullable=False),
+    sa.Column("brick", sa.String(128), nullable=True),
+    sa.Column("states", sa.JSON, nullable=True),
+    sa.Column("writable", sa.Boolean, nullable=False),
+    sa.Column("limits", sa.JSON, nullable=True),
+    sa.Column("relinquish_default", sa.JSON, nullable=True),
+    sa.Column("binding", sa.Text, nullable=True),
+    sa.Column("poll", sa.Float, nullable=True),
+    sa.Column("history", sa.JSON, nullable=False),
+    sa.Column("updated_at", Time, nullable=False),
+    sa.Index(None, "site_id", "equipment_id"),
+)
+
+commands = sa.Table(
+    "commands", metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("point_id", sa.String(200), nullable=False),
+    sa.Column("value", sa.JSON, nullable=True),
+    sa.Column("priority", sa.Integer, nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("requested_by", sa.String(200), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False, server_default=""),
+    sa.Column("release", sa.Boolean, nullable=False),
+    sa.Column("expires_at", Time, nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("updated_at", Time, nullable=False),
+    sa.Column("error", sa.Text, nullable=False, server_default=""),
+    sa.CheckConstraint("priority BETWEEN 1 AND 16", name="ck_commands_priority"),
+    sa.Index(None, "point_id", "status"),
+    sa.Index(None, "created_at"),
+)
+
+audit_log = sa.Table(
+    "audit_log", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
+              autoincrement=True),
+    sa.Column("ts", Time, nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("target", sa.String(200), nullable=False, server_default=""),
+    sa.Column("details", sa.JSON, nullable=False),
+    sa.Column("remote_addr", sa.String(64), nullable=True),
+    sa.Index(None, "ts"),
+    sa.Index(None, "actor", "ts"),
+)

@@ -1,0 +1,22 @@
+"""Shared fixtures: real services on loopback, temporary databases."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.fixtures.services import postgres_server
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A real PostgreSQL for the session (skipped, or failed in CI, when unavailable)."""
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    """A new SQLite state database."""
+    return f"sqlite:///{tmp_path / 'state.db'}"
