@@ -6,11 +6,11 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from tests.config.test_loader import EXAMPLE
 
 from openbms.config import load_sites
 from openbms.db import load_points, metadata, migrate, open_state, record_audit, sync_site
 from openbms.db.schema import audit_log, sites
-from tests.config.test_loader import EXAMPLE
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -57,3 +57,9 @@ async def test_malformed_bindings_are_faults_with_a_reason_and_offline_devices_r
     sim.set_offline("d")
     with pytest.raises(DeviceUnreachable):
         await sim.read("d", [parse_binding("sim://d/x")])
+
+
+def test_a_constant_bool_point_reads_what_its_value_says():
+    sim = SimDriver(clock=ManualClock())
+    assert sim.value_at(parse_binding("sim://d/f?wave=constant&value=1&kind=bool"), 0) is True
+    assert sim.value_at(parse_binding("sim://d/f?wave=constant&value=0&kind=bool"), 0) is False

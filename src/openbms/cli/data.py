@@ -33,9 +33,13 @@ def _age(seconds: float) -> str:
     return f"{seconds / 86400:.0f} d"
 
 
-def _fmt(value: object) -> str:
+def _fmt(value: object, kind: str = "number", states: tuple[str, ...] | None = None) -> str:
     if value is None:
         return "—"
+    if kind == "bool":
+        return "on" if value else "off"
+    if kind == "enum" and states and isinstance(value, int | float) and 0 <= int(value) < len(states):
+        return states[int(value)]
     if isinstance(value, float):
         return f"{value:.6g}"
     return str(value)
@@ -77,7 +81,7 @@ def register(app: typer.Typer) -> None:
             status = s.status if s else "no data"
             table.add_row(
                 pid,
-                _fmt(s.value) if s else "—",
+                _fmt(s.value, p.kind, p.states) if s else "—",
                 p.unit or "",
                 f"[{_STATUS_STYLE.get(status, 'dim')}]{status}[/]",
                 _age(now - s.ts) + " ago" if s else "—",

@@ -160,13 +160,12 @@ def _doc_loc(loc: tuple[Any, ...], data: Any) -> Path_:
     out: list[str | int] = []
     node = data
     for step in loc:
-        if isinstance(node, dict) and step in node:
+        in_dict = isinstance(node, dict) and step in node
+        in_list = isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node)
+        if in_dict or in_list:
             out.append(step)
             node = node[step]
-        elif isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node):
-            out.append(step)
-            node = node[step]
-        elif isinstance(node, dict) and isinstance(step, str) and not out[-1:] == [step]:
+        elif isinstance(node, dict) and isinstance(step, str) and out[-1:] != [step]:
             out.append(step)  # a missing or unknown key: keep it, it names the problem
             node = None
         else:

@@ -63,15 +63,15 @@ def _parse(binding: Binding, driver_seed: int) -> _Wave:
         except ValueError:
             raise PointError(f"{binding}: {key}={p[key]!r} is not a number") from None
 
-    lo, hi = num("min", 0.0), num("max", 100.0)
+    kind = p.get("kind", "number")
+    if kind not in ("number", "bool"):
+        raise PointError(f"{binding}: kind={kind!r}; expected number or bool")
+    lo, hi = num("min", 0.0), num("max", 1.0 if kind == "bool" else 100.0)
     if lo > hi:
         raise PointError(f"{binding}: min ({lo:g}) is above max ({hi:g})")
     period = num("period", 3600.0)
     if period <= 0:
         raise PointError(f"{binding}: period must be positive")
-    kind = p.get("kind", "number")
-    if kind not in ("number", "bool"):
-        raise PointError(f"{binding}: kind={kind!r}; expected number or bool")
     digest = hashlib.blake2b(f"{driver_seed}:{binding.uri}".encode(), digest_size=8).digest()
     return _Wave(wave, lo, hi, period, num("phase", 0.0), num("noise", 0.0), num("value", lo),
                  num("step", (hi - lo) / 100), kind == "bool", int.from_bytes(digest, "big"))

@@ -1,0 +1,208 @@
+"""The openbms process: components started in order, stopped in reverse, on one event loop.
+
+Start order: state database → historian → bus subscribers (historian, cache)
+→ drivers → driver manager (polling). Stop is the reverse, so by the time the
+historian stops no sample is in flight, and it flushes before the files
+close. SIGTERM and SIGINT stop the process gracefully.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from openbms.drivers.base import Driver
+from openbms.drivers.manager import DriverManager, PointBinding
+from openbms.drivers.registry import create_driver
+from openbms.historian.sqlite import SQLiteHistorian
+from openbms.model.binding import parse_binding
+from openbms.model.site import DriverSettings, SiteConfig
+from openbms.runtime.bus import Bus
+from openbms.runtime.cache import CurrentValueCache
+from openbms.runtime.clock import Clock, WallClock
+
+__all__ = ["Runtime", "RuntimeStatus"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeStatus:
+    """A snapshot for status lines and health checks."""
+
+    uptime: float
+    points: int
+    devices: int
+    devices_offline: int
+    samples: int
+    stored: int
+    backlog: int
+    dropped: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Runtime:
+    """One openbms process for one or more sites.
+
+    ``data_dir`` holds ``history.db`` and ``state.db``; ``state_url`` replaces
+    the state database (e.g. PostgreSQL). Everything that reads time uses
+    ``clock``.
+    """
+
+    def __init__(
+        self,
+        sites: list[SiteConfig],
+        data_dir: Path,
+        *,
+        clock: Clock | None = None,
+        state_url: str | None = None,
+        historian_options: dict[str, Any] | None = None,
+    ) -> None:
+        self.sites = sites
+        self.data_dir = Path(data_dir)
+        self.clock: Clock = clock or WallClock()
+        self.state_url = state_url or f"sqlite:///{self.data_dir / 'state.db'}"
+        self.bus = Bus()
+        self.cache = CurrentValueCache()
+        self.historian = SQLiteHistorian(
+            self.data_dir / "history.db", clock=self.clock, **(historian_options or {})
+        )
+        self.drivers: dict[str, Driver] = {}
+        self.manager: DriverManager | None = None
+        self._started = 0.0
+        self._stop = asyncio.Event()
+        self._stack: list[tuple[str, Callable[[], Any]]] = []
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Start every component in order; on a failure, stop what started and re-raise."""
+        self._started = time.monotonic()
+        try:
+            await self._start_state()
+            await self._start_historian()
+            await self._start_drivers()
+        except BaseException:
+            await self.stop()
+            raise
+        log.info(
+            "openbms running: %d sites, %d points, %d drivers",
+            len(self.sites), sum(len(s.points()) for s in self.sites), len(self.drivers),
+        )
+
+    async def stop(self) -> None:
+        """Stop components in reverse order. Safe to call twice."""
+        while self._stack:
+            name, stop = self._stack.pop()
+            try:
+                result = stop()
+                if asyncio.iscoroutine(result):
+                    await result
+            except Exception:
+                log.exception("error while stopping %s", name)
+        log.info("openbms stopped")
+
+    def request_stop(self) -> None:
+        """Ask ``run_forever`` to return (what SIGTERM and SIGINT do)."""
+        self._stop.set()
+
+    async def run_forever(self, on_tick: Callable[[RuntimeStatus], None] | None = None,
+                          tick: float = 5.0) -> None:
+        """Start, run until SIGTERM/SIGINT or ``request_stop``, then stop gracefully."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self.request_stop)
+        await self.start()
+        try:
+            while not self._stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), tick)
+                if on_tick is not None:
+                    on_tick(self.status())
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.remove_signal_handler(sig)
+            await self.stop()
+
+    # ------------------------------------------------------------------ components
+
+    async def _start_state(self) -> None:
+        from openbms.db import migrate, open_state, sync_site
+
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(migrate, self.state_url)
+        engine = open_state(self.state_url)
+        self._stack.append(("state database", engine.dispose))
+        now = self.clock.now()
+        for site in self.sites:
+            report = await asyncio.to_thread(sync_site, engine, site, now)
+            log.info("site %s configuration synced: %s", site.site.id, report)
+        self.state = engine
+
+    async def _start_historian(self) -> None:
+        policies = {}
+        zones = {}
+        for site in self.sites:
+            for pid, _equip, point in site.points():
+                policies[pid] = point.history
+                zones[pid] = site.site.timezone
+        self.historian.configure(policies, zones)
+        await self.historian.start()
+        self._stack.append(("historian", self.historian.stop))
+        self.bus.subscribe_callback("*", self.historian.ingest, name="historian")
+        self.bus.subscribe_callback("*", self.cache.update, name="cache")
+
+    async def _start_drivers(self) -> None:
+        bindings: list[PointBinding] = []
+        settings: dict[str, DriverSettings] = {}
+        for site in self.sites:
+            for name, s in site.drivers.items():
+                settings.setdefault(name, s)
+            for pid, _equip, point in site.points():
+                if point.binding is None:
+                    continue
+                binding = parse_binding(point.binding)
+                driver_settings = settings.get(binding.scheme) or site.drivers.get(
+                    binding.scheme, DriverSettings()
+                )
+                if not driver_settings.enabled:
+                    continue
+                settings.setdefault(binding.scheme, driver_settings)
+                bindings.append(
+                    PointBinding(pid, binding, point.poll or driver_settings.poll_interval)
+                )
+        for scheme in sorted({b.binding.scheme for b in bindings}):
+            driver = create_driver(scheme, settings[scheme], self.clock)
+            await driver.start()
+            self.drivers[scheme] = driver
+            self._stack.append((f"driver {scheme}", driver.stop))
+        self.manager = DriverManager(self.bus, self.clock, self.drivers, bindings, settings)
+        await self.manager.start()
+        self._stack.append(("driver manager", self.manager.stop))
+
+    # ------------------------------------------------------------------ status
+
+    def status(self) -> RuntimeStatus:
+        """Counters for a status line; cheap."""
+        health = self.manager.health() if self.manager else {}
+        offline = sum(1 for h in health.values() if h.state == "offline")
+        hs = self.historian.stats()
+        return RuntimeStatus(
+            uptime=time.monotonic() - self._started,
+            points=sum(len(s.points()) for s in self.sites),
+            devices=len(health),
+            devices_offline=offline,
+            samples=hs.received,
+            stored=hs.stored,
+            backlog=hs.backlog,
+            dropped=hs.dropped,
+        )

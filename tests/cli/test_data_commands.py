@@ -1,0 +1,92 @@
+"""openbms history, export, points and bench, on a real history file."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import shutil
+import time
+
+import pytest
+from tests.config.test_loader import EXAMPLE
+from typer.testing import CliRunner
+
+from openbms.cli.common import parse_time
+from openbms.cli.main import app
+from openbms.historian.export import iso
+from openbms.historian.sqlite import SQLiteHistorian
+from openbms.model import Sample
+
+NOW = time.time()
+BASE = (NOW // 3600 - 3) * 3600  # an hour boundary three to four hours ago
+runner = CliRunner()
+
+
+@pytest.fixture
+def site(tmp_path):
+    shutil.copy(EXAMPLE / "site.yaml", tmp_path / "site.yaml")
+
+    async def fill() -> None:
+        async with SQLiteHistorian(tmp_path / "data" / "history.db") as h:
+            h.ingest([Sample("hq/ahu-1/sat", BASE + i * 60, 12.0 + i / 100)
+                      for i in range(120)])
+            h.ingest([Sample("hq/ahu-1/fan-cmd", NOW - 10, True)])
+
+    asyncio.run(fill())
+    return tmp_path
+
+
+def test_history_prints_raw_samples_and_rollups(site):
+    since, until = iso(BASE + 3600), iso(BASE + 5400)
+    result = runner.invoke(app, ["history", "hq/ahu-1/sat", "--since", since, "--until", until,
+                                 "-d", str(site)])
+    assert result.exit_code == 0, result.output
+    assert "hq/ahu-1/sat: 30 samples" in result.output
+    rows = runner.invoke(app, ["history", "hq/ahu-1/sat", "--since", "5h", "--rollup", "hour",
+                               "--format", "csv", "-d", str(site)])
+    parsed = list(csv.DictReader(io.StringIO(rows.stdout)))
+    assert sum(int(r["count"]) for r in parsed) == 120
+
+
+def test_history_refuses_unknown_points_and_bad_times_with_plain_words(site):
+    unknown = runner.invoke(app, ["history", "hq/ahu-1/nope", "-d", str(site)])
+    assert unknown.exit_code == 1 and "no history for point 'hq/ahu-1/nope'" in unknown.output
+    bad = runner.invoke(app, ["history", "hq/ahu-1/sat", "--since", "yesterday", "-d", str(site)])
+    assert bad.exit_code != 0 and "is not a time" in bad.output
+
+
+def test_export_writes_every_row_in_the_format_of_the_extension(site, tmp_path):
+    out = tmp_path / "out.jsonl"
+    result = runner.invoke(app, ["export", str(out), "--points", "hq/ahu-1/*", "--since", "1d",
+                                 "-d", str(site)])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 121 and {r["point"] for r in rows} == {"hq/ahu-1/sat", "hq/ahu-1/fan-cmd"}
+    assert "wrote 121 rows" in result.output
+
+
+def test_points_shows_latest_values_by_kind(site):
+    result = runner.invoke(app, ["points", "hq/ahu-1/*", "-d", str(site)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    line = next(x for x in result.output.splitlines() if "hq/ahu-1/fan-cmd " in x)
+    assert " on " in line
+    assert "no data" in next(x for x in result.output.splitlines() if "hq/ahu-1/rat " in x)
+
+
+def test_parse_time_accepts_durations_iso_and_now():
+    assert parse_time("now", now=1000.0) == 1000.0
+    assert parse_time("90m", now=10_000.0) == 10_000.0 - 5400
+    assert parse_time("2026-11-24T08:00Z") == parse_time("2026-11-24T08:00")
+
+
+def test_bench_prints_only_name_value_unit_lines():
+    result = runner.invoke(app, ["bench", "query", "--quick"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.strip().splitlines()
+    assert [line.split()[0] for line in lines] == [
+        "query.last_values_ms", "query.raw_day_ms", "query.rollup_year_ms"]
+    for line in lines:
+        _, value, unit = line.split()
+        assert float(value) >= 0 and unit == "ms"
