@@ -60,7 +60,7 @@ class DeviceHealth:
 
     def as_dict(self) -> dict[str, Any]:
         """For the API and status output."""
-        return {k: getattr(self, k) for k in self.__slots__}  # type: ignore[attr-defined]
+        return {k: getattr(self, k) for k in self.__slots__}
 
 
 @dataclass(slots=True)

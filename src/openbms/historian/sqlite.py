@@ -292,7 +292,7 @@ class SQLiteHistorian:
         """Apply COV deadband, max interval and disabled history to a batch."""
         cov = self._cov
         disabled = self._disabled
-        out = []
+        out: list[Sample] = []
         append = out.append
         for s in samples:
             point = s[0]
@@ -520,7 +520,7 @@ class SQLiteHistorian:
         pids = self._pids
         codes = STATUS_CODES
         last = self._last
-        rows = []
+        rows: list[tuple[Any, ...]] = []
         append = rows.append
         for s in samples:
             point = s[0]

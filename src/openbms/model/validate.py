@@ -78,8 +78,8 @@ def check_site(data: Any, drivers: Collection[str]) -> list[Problem]:
                              f"unknown parent space {parent!r}: expected one of the space ids"))
     # Parent cycles: follow parents from each space.
     parents = {s["id"]: s.get("parent") for _, s in spaces if isinstance(s.get("id"), str)}
-    for i, space in spaces:
-        start = space.get("id")
+    for i, entry in spaces:
+        start = entry.get("id")
         seen_chain = {start}
         node = parents.get(start)
         while isinstance(node, str) and node in parents:
@@ -94,10 +94,10 @@ def check_site(data: Any, drivers: Collection[str]) -> list[Problem]:
     equip_ids, dup = _ids("equipment", equipment, ("equipment",))
     problems += dup
     for i, equip in equipment:
-        space = equip.get("space")
-        if isinstance(space, str) and space not in space_ids:
+        where = equip.get("space")
+        if isinstance(where, str) and where not in space_ids:
             problems.append((("equipment", i, "space"),
-                             f"unknown space {space!r}: expected one of the space ids"))
+                             f"unknown space {where!r}: expected one of the space ids"))
         feeds = equip.get("feeds")
         if isinstance(feeds, list | tuple):
             for j, target in enumerate(feeds):
