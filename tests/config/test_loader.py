@@ -64,7 +64,7 @@ def test_every_problem_of_a_bad_file_is_reported_at_its_position(tmp_path):
         (5, 3): "unknown driver 'bacnett'",
         (8, 9): "duplicate space id 'floor-1'",
         (11, 12): "unknown space 'attic'",
-        (12, 13): "unknown equipment 'vav-9'",
+        (12, 13): "unknown equipment 'vav-9': expected one of the equipment ids",
         (15, 15): "unknown unit 'degc': did you mean",
         (17, 15): "'poll' must be a number, not 'fast'",
         (18, 15): "duplicate point name 'sat'",

@@ -47,6 +47,13 @@ def _ids(kind: str, entries: list[tuple[int, dict[str, Any]]], base: Path,
     return seen, problems
 
 
+def _ref(value: Any, known: Collection[str], at: Path, what: str) -> list[Problem]:
+    """A problem when ``value`` names an id that is not in ``known``."""
+    if isinstance(value, str) and value not in known:
+        return [(at, f"unknown {what} {value!r}: expected one of the {what} ids")]
+    return []
+
+
 def check_site(data: Any, drivers: Collection[str]) -> list[Problem]:
     """Every whole-site problem of a site document."""
     if not isinstance(data, dict):
@@ -72,10 +79,7 @@ def check_site(data: Any, drivers: Collection[str]) -> list[Problem]:
     space_ids, dup = _ids("space", spaces, ("spaces",))
     problems += dup
     for i, space in spaces:
-        parent = space.get("parent")
-        if isinstance(parent, str) and parent not in space_ids:
-            problems.append((("spaces", i, "parent"),
-                             f"unknown parent space {parent!r}: expected one of the space ids"))
+        problems += _ref(space.get("parent"), space_ids, ("spaces", i, "parent"), "space")
     # Parent cycles: follow parents from each space.
     parents = {s["id"]: s.get("parent") for _, s in spaces if isinstance(s.get("id"), str)}
     for i, entry in spaces:
@@ -94,16 +98,11 @@ def check_site(data: Any, drivers: Collection[str]) -> list[Problem]:
     equip_ids, dup = _ids("equipment", equipment, ("equipment",))
     problems += dup
     for i, equip in equipment:
-        where = equip.get("space")
-        if isinstance(where, str) and where not in space_ids:
-            problems.append((("equipment", i, "space"),
-                             f"unknown space {where!r}: expected one of the space ids"))
+        problems += _ref(equip.get("space"), space_ids, ("equipment", i, "space"), "space")
         feeds = equip.get("feeds")
         if isinstance(feeds, list | tuple):
             for j, target in enumerate(feeds):
-                if isinstance(target, str) and target not in equip_ids:
-                    problems.append((("equipment", i, "feeds", j),
-                                     f"unknown equipment {target!r}: expected an equipment id"))
+                problems += _ref(target, equip_ids, ("equipment", i, "feeds", j), "equipment")
         points = _items(equip.get("points"))
         _, dup = _ids("point", points, ("equipment", i, "points"), key="name")
         problems += dup
