@@ -6,6 +6,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+import numpy as np
+
 from openbms.model.sample import Sample
 from openbms.model.site import HistoryPolicy
 
@@ -36,37 +38,46 @@ class RollupRow:
     last_ts: float | None
 
 
-@dataclass(frozen=True, slots=True)
-class RollupSeries:
-    """Rollups of one point as columns, one tuple per field, in bucket order.
+#: The fields of a rollup row, in the order RollupSeries keeps them.
+ROLLUP_FIELDS = ("start", "count", "min", "max", "mean", "tw_mean", "covered", "last", "last_ts")
 
-    Columnar because charts and exports want columns and building one object
-    per bucket costs more than the query itself. ``rows()`` gives RollupRows.
+
+class RollupSeries:
+    """Rollups of one point in bucket order, as one float64 array with a row per bucket.
+
+    Columns follow ``ROLLUP_FIELDS``; ``series.tw_mean`` (and the other field
+    names) is a column, a numpy view, as charts want it; missing values are
+    NaN. ``rows()`` gives RollupRow objects with None for missing values.
     """
 
-    point: str
-    start: tuple[float, ...] = ()
-    count: tuple[int, ...] = ()
-    min: tuple[float | None, ...] = ()
-    max: tuple[float | None, ...] = ()
-    mean: tuple[float | None, ...] = ()
-    tw_mean: tuple[float | None, ...] = ()
-    covered: tuple[float, ...] = ()
-    last: tuple[float | None, ...] = ()
-    last_ts: tuple[float | None, ...] = ()
+    __slots__ = ("array", "point")
+
+    def __init__(self, point: str, array: np.ndarray | None = None) -> None:
+        self.point = point
+        self.array = array if array is not None else np.empty((0, len(ROLLUP_FIELDS)))
 
     def __len__(self) -> int:
-        return len(self.start)
+        return int(self.array.shape[0])
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        try:
+            return self.array[:, ROLLUP_FIELDS.index(name)]
+        except ValueError:
+            raise AttributeError(name) from None
 
     def rows(self) -> list[RollupRow]:
         """One RollupRow per bucket."""
-        return [
-            RollupRow(self.point, *cols)
-            for cols in zip(
-                self.start, self.count, self.min, self.max, self.mean, self.tw_mean,
-                self.covered, self.last, self.last_ts, strict=True,
-            )
-        ]
+        out = []
+        for start, count, mn, mx, mean, tw, covered, last, last_ts in self.array.tolist():
+            out.append(RollupRow(
+                self.point, start, int(count), _none(mn), _none(mx), _none(mean), _none(tw),
+                covered, _none(last), _none(last_ts),
+            ))
+        return out
+
+
+def _none(x: float) -> float | None:
+    return None if x != x else x  # NaN is the only value unequal to itself
 
 
 @dataclass(frozen=True, slots=True)

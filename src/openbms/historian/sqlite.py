@@ -35,9 +35,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
+
 from openbms.errors import HistorianError
 from openbms.historian import schema
-from openbms.historian.base import HistorianStats, Rollup, RollupSeries
+from openbms.historian.base import ROLLUP_FIELDS, HistorianStats, Rollup, RollupSeries
 from openbms.model.sample import STATUS_CODES, STATUSES, Sample
 from openbms.model.site import HistoryPolicy
 from openbms.runtime.clock import Clock, WallClock
@@ -135,6 +137,9 @@ class SQLiteHistorian:
         self._next_pid = 1
         self._first_unsaved = 1  # the first point number not yet committed to new_series
         self._last: dict[str, Sample] = {}
+        # Points whose rollups may be stale: set by merges, cleared by rollup passes. A query
+        # of a clean point skips the trip to the merger thread.
+        self._dirty_pids: set[int] = set()
         self._appended = 0  # rows the writer put in the inbox (writer thread only)
         self._merged = 0  # rows the merger took out of it (merger thread only)
         self._last_merge = 0.0
@@ -448,6 +453,7 @@ class SQLiteHistorian:
     def _open_merger(self) -> None:
         """Merger thread: create or check the main file, attach the inbox, recover."""
         db = self._m = self._connect(self.path, self.cache_mb)
+        db.create_function("pack_rollup", 9, schema.pack_rollup, deterministic=True)
         version = db.execute("PRAGMA user_version").fetchone()[0]
         if version > schema.SCHEMA_VERSION:
             raise sqlite3.DatabaseError(
@@ -612,6 +618,7 @@ class SQLiteHistorian:
             db.execute(schema.MARK_DIRTY, params)
             db.execute(schema.MERGE_LATEST, params)
             db.execute("COMMIT")
+            self._dirty_pids.update(pid for (pid,) in db.execute("SELECT pid FROM _span"))
         except BaseException:
             db.execute("ROLLBACK")
             raise
@@ -630,6 +637,11 @@ class SQLiteHistorian:
         db = self._m
         assert db is not None
         where, args = ("WHERE pid = ?", (pid,)) if pid is not None else ("", ())
+        # Cleared before the pass: a merge racing with it marks the point again.
+        if pid is None:
+            self._dirty_pids.clear()
+        else:
+            self._dirty_pids.discard(pid)
         db.execute("BEGIN")
         try:
             db.execute("DELETE FROM _todo")
@@ -752,18 +764,21 @@ class SQLiteHistorian:
         pid = self._pid(point)
         if pid is None:
             return RollupSeries(point)
-        if not self.readonly:  # read-only: as fresh as the owner's last rollup pass
+        # Read-only: as fresh as the owner's last rollup pass.
+        if not self.readonly and pid in self._dirty_pids:
             await asyncio.get_running_loop().run_in_executor(self._mexec, self._rollup_pass, pid)
-        rows = await self._read(
-            self._fetch,
-            "SELECT start, count, min, max, CASE WHEN count > 0 THEN sum / count END,"
-            " CASE WHEN covered > 0 THEN tw_sum / covered END, covered, last, last_ts"
-            f" FROM rollup_{rollup} WHERE pid = ? AND start >= ? AND start < ? ORDER BY start",
+        blob = await self._read(
+            self._fetch_packed,
+            f"SELECT packed FROM rollup_{rollup} WHERE pid = ? AND start >= ? AND start < ? "
+            "ORDER BY start",
             (pid, since, until),
         )
-        if not rows:
-            return RollupSeries(point)
-        return RollupSeries(point, *zip(*rows, strict=True))
+        array = np.frombuffer(blob, dtype="<f8").reshape(-1, len(ROLLUP_FIELDS))
+        return RollupSeries(point, array)
+
+    def _fetch_packed(self, sql: str, args: Sequence[Any]) -> bytes:
+        assert self._r is not None
+        return b"".join([row[0] for row in self._r.execute(sql, args)])
 
     async def last_values(self, points: Iterable[str] | None = None) -> dict[str, Sample]:
         """The latest sample of each point (of all points when ``points`` is None).
