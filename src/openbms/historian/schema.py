@@ -120,6 +120,13 @@ WHERE i.rowid <= :hi AND (s.raw_days IS NULL OR i.ts >= :now - s.raw_days * 8640
 ORDER BY i.pid, i.ts, i.rowid
 """
 
+# The same without the retention filter, when no point has raw retention: the join
+# costs a lookup per row.
+MERGE_HISTORY_ALL = """
+INSERT OR REPLACE INTO history (pid, ts, value, status)
+SELECT pid, ts, value, status FROM inbox WHERE rowid <= :hi ORDER BY pid, ts, rowid
+"""
+
 COPY_SERIES = """
 INSERT OR IGNORE INTO series (pid, point, raw_days, rollup_days, tz)
 SELECT pid, point, raw_days, rollup_days, tz FROM new_series

@@ -612,7 +612,9 @@ class SQLiteHistorian:
         db.execute("BEGIN")
         try:
             db.execute(schema.COPY_SERIES)
-            db.execute(schema.MERGE_HISTORY, params)
+            retention = db.execute(
+                "SELECT 1 FROM series WHERE raw_days IS NOT NULL LIMIT 1").fetchone()
+            db.execute(schema.MERGE_HISTORY if retention else schema.MERGE_HISTORY_ALL, params)
             db.execute("DELETE FROM _span")
             db.execute(schema.SPAN, params)
             db.execute(schema.MARK_DIRTY, params)
