@@ -21,7 +21,7 @@ Factory = Callable[[DriverSettings, Clock], Any]
 #: scheme → "module:factory", or None for a driver that is planned but not installed.
 _BUILTIN: dict[str, str | None] = {
     "sim": "openbms.drivers.sim.driver:SimDriver",
-    "bacnet": None,
+    "bacnet": "openbms.drivers.bacnet.driver:BACnetDriver",
     "modbus": None,
     "mqtt": None,
     "rest": None,

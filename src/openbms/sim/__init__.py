@@ -1,0 +1,1 @@
+"""Simulated equipment served over real protocols (BACnet now; the building emulator later)."""

@@ -1,0 +1,239 @@
+"""Simulated BACnet/IP devices on loopback, served by bacpypes3.
+
+One process hosts many devices, each an Application bound to its own
+127.x address (all on one UDP port: broadcasts to 127.255.255.255 reach every
+device). Objects are described by a declarative table of ObjectSpec rows;
+present values are settable from Python (the building emulator drives them)
+and network writes are visible to Python. Devices can be made to misbehave
+for tests: reject ReadPropertyMultiple, stop answering, restart.
+
+This module imports bacpypes3: it belongs to the simulator and the BACnet
+driver side, never to the core.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bacpypes3.apdu import ReadPropertyMultipleRequest, RejectPDU, RejectReason
+from bacpypes3.app import Application
+from bacpypes3.errors import ExecutionError
+from bacpypes3.local.analog import AnalogInputObject, AnalogOutputObject, AnalogValueObjectCmd
+from bacpypes3.local.binary import BinaryInputObject, BinaryOutputObject, BinaryValueObjectCmd
+from bacpypes3.local.cmd import Commandable
+from bacpypes3.local.device import DeviceObject
+from bacpypes3.local.multistate import MultiStateValueObject
+from bacpypes3.local.networkport import NetworkPortObject
+
+__all__ = ["DEVICE_PORT", "ObjectSpec", "SimulatedBACnet", "SimulatedDevice"]
+
+class MultiStateValueObjectCmd(Commandable, MultiStateValueObject):  # type: ignore[misc]
+    """A commandable multi-state value (bacpypes3 ships analog and binary ones only)."""
+
+
+#: The standard BACnet/IP port; clients on this machine must use another (bacpypes3 routes a
+#: packet to its own port back into itself).
+DEVICE_PORT = 47808
+
+_CLASSES: dict[str, Any] = {
+    "analog-input": AnalogInputObject,
+    "analog-output": AnalogOutputObject,
+    "analog-value": AnalogValueObjectCmd,
+    "binary-input": BinaryInputObject,
+    "binary-output": BinaryOutputObject,
+    "binary-value": BinaryValueObjectCmd,
+    "multi-state-value": MultiStateValueObjectCmd,
+}
+_COMMANDABLE = {"analog-output", "analog-value", "binary-output", "binary-value",
+                "multi-state-value"}
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectSpec:
+    """One object of a simulated device."""
+
+    type: str
+    instance: int
+    name: str
+    value: float | bool | int = 0
+    units: str | None = None  # bacpypes3 EngineeringUnits attribute name, e.g. "degreesCelsius"
+    description: str = ""
+    states: tuple[str, ...] = ()  # multi-state values
+
+    @property
+    def commandable(self) -> bool:
+        return self.type in _COMMANDABLE
+
+
+def _binary(value: Any) -> str:
+    return "active" if value and value != "inactive" else "inactive"
+
+
+def _make_object(spec: ObjectSpec) -> Any:
+    cls = _CLASSES[spec.type]
+    kw: dict[str, Any] = {"objectIdentifier": (spec.type, spec.instance), "objectName": spec.name,
+                          "description": spec.description}
+    if spec.type.startswith("binary"):
+        kw["presentValue"] = _binary(spec.value)
+    elif spec.type == "multi-state-value":
+        kw["presentValue"] = int(spec.value) or 1
+        kw["numberOfStates"] = max(1, len(spec.states))
+        if spec.states:
+            kw["stateText"] = list(spec.states)
+    else:
+        kw["presentValue"] = float(spec.value)
+        if spec.units:
+            kw["units"] = spec.units
+    if spec.commandable:
+        kw["relinquishDefault"] = kw["presentValue"]
+    return cls(**kw)
+
+
+class _DeviceApp(Application):  # type: ignore[misc]
+    """An Application that can be told to reject ReadPropertyMultiple or to go silent."""
+
+    reject_rpm = False
+    silent = False
+    delay = 0.0
+
+    async def indication(self, apdu: Any) -> None:
+        if self.silent:
+            return
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if self.reject_rpm and isinstance(apdu, ReadPropertyMultipleRequest):
+            reject = RejectPDU(apdu.apduInvokeID, RejectReason.unrecognizedService, context=apdu)
+            await self.response(reject)
+            return
+        await super().indication(apdu)
+
+    async def do_WritePropertyRequest(self, apdu: Any) -> None:
+        # The standard: an input's present value is writable only while it is out of
+        # service (bacpypes3's local objects accept the write regardless).
+        oid = apdu.objectIdentifier
+        if str(oid[0]) in ("analog-input", "binary-input", "multi-state-input") and (
+            str(apdu.propertyIdentifier) == "present-value"
+        ):
+            obj = self.get_object_id(oid)
+            if obj is not None and not obj.outOfService:
+                raise ExecutionError("property", "writeAccessDenied")
+        await super().do_WritePropertyRequest(apdu)
+
+
+class SimulatedDevice:
+    """One BACnet/IP device: a device object, a network port and the objects of its specs."""
+
+    def __init__(self, instance: int, address: str, specs: Sequence[ObjectSpec],
+                 name: str | None = None, port: int = DEVICE_PORT) -> None:
+        self.instance = instance
+        self.ip = address
+        self.port = port
+        self.name = name or f"sim-device-{instance}"
+        self.specs = tuple(specs)
+        self.app: _DeviceApp | None = None
+        self.objects: dict[tuple[str, int], Any] = {}
+        self._reject_rpm = False
+        self._delay = 0.0
+
+    @property
+    def address(self) -> str:
+        """``ip:port`` as a BACnet address string."""
+        return f"{self.ip}:{self.port}"
+
+    def start(self) -> None:
+        """Bind the device's socket and serve (call from a running event loop)."""
+        device = DeviceObject(objectIdentifier=("device", self.instance), objectName=self.name,
+                              vendorIdentifier=999, maxApduLengthAccepted=1476,
+                              segmentationSupported="segmented-both")
+        port = NetworkPortObject(f"{self.ip}/8:{self.port}", objectIdentifier=("network-port", 1),
+                                 objectName="NetworkPort-1")
+        self.objects = {(s.type, s.instance): _make_object(s) for s in self.specs}
+        self.app = _DeviceApp.from_object_list([device, port, *self.objects.values()])
+        self.app.reject_rpm = self._reject_rpm
+        self.app.delay = self._delay
+
+    def stop(self) -> None:
+        """Close the socket."""
+        if self.app is not None:
+            self.app.close()
+            self.app = None
+
+    def restart(self) -> None:
+        """Stop and start again: values and priority arrays go back to their specs."""
+        self.stop()
+        self.start()
+
+    def set_value(self, obj: tuple[str, int], value: Any) -> None:
+        """Set a present value from Python (a commandable object takes it at priority 16)."""
+        o = self.objects[obj]
+        if obj[0].startswith("binary"):
+            value = _binary(value)
+        o.presentValue = value
+
+    def value(self, obj: tuple[str, int]) -> Any:
+        """The present value as Python sees it (network writes included)."""
+        v = self.objects[obj].presentValue
+        if obj[0].startswith("binary"):
+            return str(v) == "active"
+        return float(v) if obj[0].startswith("analog") else int(v)
+
+    def priority_array(self, obj: tuple[str, int]) -> list[Any]:
+        """The 16 slots of a commandable object (None where empty)."""
+        out = []
+        for slot in self.objects[obj].priorityArray:
+            kind = slot._choice if hasattr(slot, "_choice") else None
+            out.append(None if kind in (None, "null") else getattr(slot, kind))
+        return out
+
+    def reject_rpm(self, on: bool = True) -> None:
+        """Answer ReadPropertyMultiple with a reject, as old controllers do."""
+        self._reject_rpm = on
+        if self.app is not None:
+            self.app.reject_rpm = on
+
+    def set_silent(self, on: bool = True) -> None:
+        """Stop answering (the socket stays bound), or answer again."""
+        if self.app is not None:
+            self.app.silent = on
+
+    def set_delay(self, seconds: float) -> None:
+        """Answer every request after ``seconds``."""
+        self._delay = seconds
+        if self.app is not None:
+            self.app.delay = seconds
+
+
+class SimulatedBACnet:
+    """Many simulated devices in this process, each on its own 127.x address."""
+
+    def __init__(self, devices: Iterable[SimulatedDevice]) -> None:
+        self.devices = {d.instance: d for d in devices}
+
+    @classmethod
+    def build(cls, count: int, specs: Sequence[ObjectSpec], first_instance: int = 1001,
+              subnet: str = "127.0.1", port: int = DEVICE_PORT) -> SimulatedBACnet:
+        """``count`` devices with the same objects, at subnet.1, subnet.2, …"""
+        if count > 250:
+            raise ValueError("at most 250 devices per subnet")
+        return cls(SimulatedDevice(first_instance + i, f"{subnet}.{i + 1}", specs, port=port)
+                   for i in range(count))
+
+    def start(self) -> None:
+        """Start every device."""
+        for d in self.devices.values():
+            d.start()
+
+    def stop(self) -> None:
+        """Stop every device."""
+        for d in self.devices.values():
+            d.stop()
+
+    def __getitem__(self, instance: int) -> SimulatedDevice:
+        return self.devices[instance]
+
+    def address_map(self) -> dict[int, str]:
+        """Device instance → ``ip:port``."""
+        return {i: d.address for i, d in self.devices.items()}

@@ -1,0 +1,144 @@
+"""The BACnet driver against simulated bacpypes3 devices over loopback UDP."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+
+import pytest
+
+from openbms.drivers.bacnet import BACnetDriver
+from openbms.drivers.manager import DriverManager, PointBinding
+from openbms.errors import WriteRefused
+from openbms.model import DriverSettings, parse_binding
+from openbms.runtime.bus import Bus
+from openbms.runtime.clock import WallClock
+from openbms.sim.bacnet import ObjectSpec, SimulatedBACnet
+from tests.fixtures.waiting import eventually
+
+SPECS = (
+    ObjectSpec("analog-input", 1, "SA-T", 13.5, "degreesCelsius", "Supply air temperature"),
+    ObjectSpec("analog-value", 2, "SA-SP", 13.0, "degreesCelsius", "Supply air setpoint"),
+    ObjectSpec("binary-output", 3, "FAN-C", False, description="Supply fan command"),
+    ObjectSpec("multi-state-value", 4, "MODE", 2, states=("off", "occupied", "unoccupied")),
+)
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+async def bacnet() -> AsyncIterator[tuple[SimulatedBACnet, BACnetDriver]]:
+    # Devices and the client on different free ports: SO_REUSEPORT would let a second
+    # bind to a busy port succeed silently and steal packets.
+    sim = SimulatedBACnet.build(4, SPECS, port=free_udp_port(), subnet="127.0.7")
+    sim.start()
+    driver = BACnetDriver(DriverSettings(address=f"127.0.0.1/8:{free_udp_port()}",
+                                         devices=sim.address_map(), timeout=2))
+    await driver.start()
+    try:
+        yield sim, driver
+    finally:
+        await driver.stop()
+        sim.stop()
+
+
+def b(device: int, obj: str) -> object:
+    return parse_binding(f"bacnet://{device}/{obj}")
+
+
+async def test_values_of_every_object_type_are_read_in_one_rpm(bacnet):
+    _sim, driver = bacnet
+    readings = await driver.read("1002", [b(1002, "analog-input,1"), b(1002, "analog-value,2"),
+                                          b(1002, "binary-output,3"),
+                                          b(1002, "multi-state-value,4")])
+    assert [r.value for r in readings] == [13.5, 13.0, False, 2]
+    assert all(r.status == "ok" for r in readings)
+    assert driver.rpm_requests == 1 and driver.rp_requests == 0
+
+
+async def test_values_set_in_the_device_reach_the_bus_through_the_manager(bacnet):
+    sim, driver = bacnet
+    bus = Bus()
+    got = []
+    bus.subscribe_callback("*", got.extend)
+    points = [PointBinding(f"hq/ahu-{d}/sat", b(d, "analog-input,1"), 0.2) for d in (1001, 1002)]
+    manager = DriverManager(bus, WallClock(), {"bacnet": driver}, points,
+                            {"bacnet": driver.settings})
+    sim[1002].set_value(("analog-input", 1), 21.25)
+    await manager.start()
+    try:
+        await eventually(lambda: {s.point for s in got} >= {"hq/ahu-1001/sat", "hq/ahu-1002/sat"},
+                         "both devices' samples")
+    finally:
+        await manager.stop()
+    latest = {s.point: s for s in got}
+    assert latest["hq/ahu-1002/sat"].value == 21.25
+    assert latest["hq/ahu-1001/sat"].value == 13.5
+
+
+async def test_a_device_that_rejects_rpm_is_read_object_by_object_and_remembered(bacnet):
+    sim, driver = bacnet
+    sim[1003].reject_rpm()
+    bindings = [b(1003, "analog-input,1"), b(1003, "analog-value,2")]
+    assert [r.value for r in await driver.read("1003", bindings)] == [13.5, 13.0]
+    rpm = driver.rpm_requests
+    assert [r.value for r in await driver.read("1003", bindings)] == [13.5, 13.0]
+    assert driver.rpm_requests == rpm  # not tried again
+    assert driver.rp_requests == 4
+
+
+async def test_write_at_priority_8_and_release_change_the_value_and_the_priority_array(bacnet):
+    sim, driver = bacnet
+    sp = b(1001, "analog-value,2")
+    await driver.write(sp, 15.5, 8)
+    assert (await driver.read("1001", [sp]))[0].value == 15.5
+    array = await driver.priority_array(sp)
+    assert array[7] == 15.5 and array.count(None) == 15
+    assert sim[1001].value(("analog-value", 2)) == 15.5  # visible to the emulator
+    await driver.write(sp, None, 8)
+    assert (await driver.read("1001", [sp]))[0].value == 13.0  # relinquish default
+    assert (await driver.priority_array(sp)) == [None] * 16
+    fan = b(1001, "binary-output,3")
+    await driver.write(fan, True, 8)
+    assert sim[1001].value(("binary-output", 3)) is True
+
+
+async def test_unknown_objects_and_malformed_bindings_are_faults_not_crashes(bacnet):
+    _sim, driver = bacnet
+    readings = await driver.read("1001", [b(1001, "analog-input,99"), b(1001, "no-such,1"),
+                                          b(1001, "analog-input,1")])
+    assert [r.status for r in readings] == ["fault", "fault", "ok"]
+    assert "unknown-object" in readings[0].error
+    assert "is not a BACnet object" in readings[1].error
+
+
+async def test_a_refused_write_is_a_write_refused_error(bacnet):
+    _, driver = bacnet
+    with pytest.raises(WriteRefused, match="refused"):
+        await driver.write(b(1001, "analog-input,1"), 50.0, 8)  # inputs are not writable
+
+
+async def test_a_device_that_stops_answering_goes_offline_and_returns_by_itself(bacnet):
+    sim, driver = bacnet
+    bus = Bus()
+    got = []
+    bus.subscribe_callback("*", got.extend)
+    settings = DriverSettings(timeout=0.5, retries=0, max_backoff=0.5)
+    manager = DriverManager(bus, WallClock(), {"bacnet": driver},
+                            [PointBinding("hq/d/sat", b(1004, "analog-input,1"), 0.2)],
+                            {"bacnet": settings})
+    await manager.start()
+    try:
+        await eventually(lambda: bool(got), "a first sample")
+        sim[1004].set_silent(True)
+        await eventually(lambda: manager.health()["bacnet://1004"].state == "offline", "offline")
+        assert got[-1].status == "offline" and got[-1].value is None
+        sim[1004].set_silent(False)
+        await eventually(lambda: manager.health()["bacnet://1004"].state == "ok", "recovery")
+    finally:
+        await manager.stop()
+    assert got[-1].status == "ok" and got[-1].value == 13.5
