@@ -20,6 +20,7 @@ Settings (``drivers: bacnet:`` in the site file):
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -105,7 +106,15 @@ class BACnetDriver:
                                  objectName="NetworkPort-1")
         try:
             self.app = Application.from_object_list([device, port])
-        except (OSError, ValueError) as err:
+            # The socket is bound by a task: a started driver has it ready.
+            for layer in self.app.link_layers.values():
+                server = getattr(layer, "server", None)
+                if server is not None:
+                    await asyncio.wait_for(asyncio.gather(*server._transport_tasks), 10)
+        except (OSError, ValueError, TimeoutError) as err:
+            if self.app is not None:
+                self.app.close()
+                self.app = None
             raise DriverError(f"bacnet: cannot bind {self.address}: {err}") from err
 
     async def stop(self) -> None:

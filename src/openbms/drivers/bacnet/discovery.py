@@ -1,0 +1,294 @@
+"""BACnet discovery: Who-Is/I-Am, object lists, object properties, and a site file from them.
+
+Who-Is is sent as a raw BACnet/IP broadcast datagram through the client's
+own socket, to each broadcast target (``ip:port``): bacpypes3 0.0.110 sends a
+"broadcast" to its own port, which on one machine (clients and devices on
+different ports) never reaches a device. Devices answer with I-Am to the
+sender, and bacpypes3 collects those as usual.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bacpypes3.apdu import ErrorRejectAbortNack
+from bacpypes3.pdu import Address
+from bacpypes3.primitivedata import ObjectIdentifier
+
+from openbms.errors import DeviceUnreachable, DriverError
+
+__all__ = ["DeviceInfo", "ObjectInfo", "guess", "who_is_datagram"]
+
+#: Object types that become points.
+POINT_TYPES = ("analog-input", "analog-output", "analog-value", "binary-input", "binary-output",
+               "binary-value", "multi-state-input", "multi-state-output", "multi-state-value")
+
+_UNITS = {  # BACnet EngineeringUnits → openbms unit symbol (the common ones)
+    "degrees-celsius": "degC", "degrees-fahrenheit": "degF", "percent": "%",
+    "percent-relative-humidity": "%RH", "kilowatts": "kW", "watts": "W",
+    "kilowatt-hours": "kWh", "pascals": "Pa", "kilopascals": "kPa",
+    "liters-per-second": "L/s", "cubic-meters-per-hour": "m3/h",
+    "cubic-feet-per-minute": "cfm", "parts-per-million": "ppm", "volts": "V", "amperes": "A",
+    "hertz": "Hz", "revolutions-per-minute": "rpm", "seconds": "s", "minutes": "min",
+    "hours": "h", "delta-degrees-kelvin": "deltaK", "us-gallons-per-minute": "gpm",
+    "pounds-force-per-square-inch": "psi", "inches-of-water": "inH2O",
+}
+
+
+@dataclass(slots=True)
+class DeviceInfo:
+    """A device that answered Who-Is."""
+
+    instance: int
+    address: str
+    max_apdu: int
+    segmentation: str
+    vendor: int
+    name: str = ""
+    objects: list[ObjectInfo] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ObjectInfo:
+    """One object of a device, with what discovery read of it."""
+
+    type: str
+    instance: int
+    name: str = ""
+    description: str = ""
+    units: str | None = None
+    value: Any = None
+    status: str = "ok"
+
+
+def _context_unsigned(tag: int, value: int) -> bytes:
+    length = max(1, (value.bit_length() + 7) // 8)
+    return bytes([(tag << 4) | 0x08 | length]) + value.to_bytes(length, "big")
+
+
+def who_is_datagram(low: int | None = None, high: int | None = None) -> bytes:
+    """A BACnet/IP Original-Broadcast-NPDU carrying Who-Is (with a range when given)."""
+    apdu = b"\x10\x08"  # unconfirmed request, who-is
+    if low is not None and high is not None:
+        apdu += _context_unsigned(0, low) + _context_unsigned(1, high)
+    npdu = b"\x01\x00"  # version 1, no network layer addressing
+    length = 4 + len(npdu) + len(apdu)
+    return b"\x81\x0b" + length.to_bytes(2, "big") + npdu + apdu
+
+
+async def who_is(app: Any, targets: Sequence[str], low: int | None = None,
+                 high: int | None = None, timeout: float = 3.0,
+                 directed: Sequence[str] = ()) -> list[DeviceInfo]:
+    """Devices answering Who-Is: broadcast to ``targets`` (``ip:port``), or sent to ``directed``.
+
+    The client's own device (instance 4194302) is never listed.
+    """
+    found: dict[int, DeviceInfo] = {}
+    pending = []
+    for address in directed:
+        pending.append(app.who_is(low, high, Address(address), timeout=timeout))
+    if targets:
+        # Register the I-Am collector through bacpypes3 (it sends its own broadcast to the
+        # client's port, where nobody listens), then broadcast for real to each target.
+        pending.append(app.who_is(low, high, timeout=timeout))
+        transport = _transport(app)
+        datagram = who_is_datagram(low, high)
+        for target in targets:
+            host, _, port = target.rpartition(":")
+            transport.sendto(datagram, (host, int(port or 47808)))
+    for i_ams in await asyncio.gather(*pending):
+        for i_am in i_ams:
+            oid = i_am.iAmDeviceIdentifier
+            if oid[1] == 4194302:
+                continue
+            found[oid[1]] = DeviceInfo(
+                instance=oid[1], address=str(i_am.pduSource),
+                max_apdu=int(i_am.maxAPDULengthAccepted),
+                segmentation=str(i_am.segmentationSupported), vendor=int(i_am.vendorID))
+    return [found[k] for k in sorted(found)]
+
+
+def _transport(app: Any) -> Any:
+    for layer in app.link_layers.values():
+        server = getattr(layer, "server", None)
+        if server is not None and server.local_transport is not None:
+            return server.local_transport
+    raise DriverError("bacnet: the client has no IPv4 socket to broadcast from")
+
+
+async def read_objects(app: Any, device: DeviceInfo,
+                       progress: Callable[[int], None] | None = None) -> None:
+    """Fill ``device.name`` and ``device.objects`` (object list, then each object's properties)."""
+    addr = Address(device.address)
+    dev_oid = ObjectIdentifier(("device", device.instance))
+    try:
+        device.name = str(await app.read_property(addr, dev_oid, "object-name"))
+        try:
+            objects = list(await app.read_property(addr, dev_oid, "object-list"))
+        except ErrorRejectAbortNack:
+            # No segmentation: read the list's length, then entry by entry.
+            count = int(await app.read_property(addr, dev_oid, "object-list", array_index=0))
+            objects = [await app.read_property(addr, dev_oid, "object-list", array_index=i)
+                       for i in range(1, count + 1)]
+    except ErrorRejectAbortNack as err:
+        raise DeviceUnreachable(f"bacnet device {device.instance}: {err}") from None
+    wanted = [o for o in objects if str(o[0]) in POINT_TYPES]
+    for i in range(0, len(wanted), 20):
+        chunk = wanted[i : i + 20]
+        request: list[Any] = []
+        for oid in chunk:
+            props = ["object-name", "description", "present-value", "status-flags"]
+            if str(oid[0]).startswith("analog"):
+                props.append("units")
+            request += [oid, props]
+        try:
+            result = await app.read_property_multiple(addr, request)
+        except ErrorRejectAbortNack:
+            result = []
+            for oid in chunk:  # no RPM: one property at a time
+                for prop in ("object-name", "description", "present-value"):
+                    try:
+                        result.append((oid, prop, None, await app.read_property(addr, oid, prop)))
+                    except ErrorRejectAbortNack:
+                        continue
+        props_of: dict[tuple[str, int], dict[str, Any]] = {}
+        for oid, prop, _index, value in result:
+            if type(value).__name__ != "ErrorType":
+                props_of.setdefault((str(oid[0]), int(oid[1])), {})[str(prop)] = value
+        for oid in chunk:
+            key = (str(oid[0]), int(oid[1]))
+            p = props_of.get(key, {})
+            units = str(p["units"]) if "units" in p else None
+            device.objects.append(ObjectInfo(
+                type=key[0], instance=key[1], name=str(p.get("object-name", "")),
+                description=str(p.get("description", "") or ""),
+                units=_UNITS.get(units, units) if units and units != "no-units" else None,
+                value=p.get("present-value"),
+            ))
+        if progress:
+            progress(len(chunk))
+
+
+# ---------------------------------------------------------------------------- guessing
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A name pattern and what it tells: point name, Haystack tags, Brick class."""
+
+    pattern: str
+    name: str
+    tags: tuple[str, ...]
+    brick: str
+
+
+#: Common vendor abbreviations, most specific first (Trane, JCI, Siemens, Distech styles).
+RULES: tuple[Rule, ...] = (
+    Rule(r"(SA|DA|SUP|DISCH)[-_ ]?(T|TEMP)(?![-_ ]?SP)", "sat", ("discharge", "air", "temp", "sensor"),
+         "Supply_Air_Temperature_Sensor"),
+    Rule(r"(SA|DA|SUP|DISCH)[-_ ]?(T|TEMP)[-_ ]?(SP|STPT)", "sat-sp", ("discharge", "air", "temp", "sp"),
+         "Supply_Air_Temperature_Setpoint"),
+    Rule(r"(RA|RET)[-_ ]?(T|TEMP)", "rat", ("return", "air", "temp", "sensor"),
+         "Return_Air_Temperature_Sensor"),
+    Rule(r"(MA|MIX)[-_ ]?(T|TEMP)", "mat", ("mixed", "air", "temp", "sensor"),
+         "Mixed_Air_Temperature_Sensor"),
+    Rule(r"(OA|OUT|OSA)[-_ ]?(T|TEMP)|^OAT$", "oat", ("outside", "air", "temp", "sensor"),
+         "Outside_Air_Temperature_Sensor"),
+    Rule(r"(ZN|ZONE|RM|SPACE)[-_ ]?(T|TEMP)[-_ ]?(SP|STPT)", "zone-sp", ("zone", "air", "temp", "sp"),
+         "Zone_Air_Temperature_Setpoint"),
+    Rule(r"(ZN|ZONE|RM|SPACE)[-_ ]?(T|TEMP)", "zone-temp", ("zone", "air", "temp", "sensor"),
+         "Zone_Air_Temperature_Sensor"),
+    Rule(r"CHWS[-_ ]?T|CHWST", "chwst", ("chilled", "water", "leaving", "temp", "sensor"),
+         "Chilled_Water_Supply_Temperature_Sensor"),
+    Rule(r"CHWR[-_ ]?T|CHWRT", "chwrt", ("chilled", "water", "entering", "temp", "sensor"),
+         "Chilled_Water_Return_Temperature_Sensor"),
+    Rule(r"HWS[-_ ]?T|HWST", "hwst", ("hot", "water", "leaving", "temp", "sensor"),
+         "Hot_Water_Supply_Temperature_Sensor"),
+    Rule(r"(FAN|SF)[-_ ]?(S|STAT|STATUS)$", "fan-status", ("fan", "run", "sensor"), "Fan_Status"),
+    Rule(r"(FAN|SF)[-_ ]?(C|CMD|SS)$", "fan-cmd", ("fan", "cmd"), "Fan_Start_Stop_Command"),
+    Rule(r"(FAN|SF)[-_ ]?(SPD|SPEED|VFD)", "fan-speed", ("fan", "speed", "cmd"), "Fan_Speed_Command"),
+    Rule(r"(DSP|DUCT[-_ ]?SP|STATIC)", "dsp", ("discharge", "air", "pressure", "sensor"),
+         "Supply_Air_Static_Pressure_Sensor"),
+    Rule(r"(DMPR|DAMPER|DPR)", "damper", ("damper", "cmd"), "Damper_Position_Command"),
+    Rule(r"(FLOW|CFM|AIRFLOW)", "airflow", ("air", "flow", "sensor"), "Air_Flow_Sensor"),
+    Rule(r"(KW|DEMAND|POWER)$", "kw", ("elec", "power", "sensor"), "Electric_Power_Sensor"),
+    Rule(r"(KWH|ENERGY)", "kwh", ("elec", "energy", "sensor"), "Electric_Energy_Sensor"),
+    Rule(r"(RH|HUM)", "rh", ("air", "humidity", "sensor"), "Humidity_Sensor"),
+    Rule(r"CO2", "co2", ("air", "co2", "sensor"), "CO2_Sensor"),
+)
+
+
+def slug(text: str) -> str:
+    """A valid openbms id from any text."""
+    s = re.sub(r"[^a-z0-9_.-]+", "-", text.lower()).strip("-._")
+    return (s or "x")[:64]
+
+
+def guess(obj: ObjectInfo) -> tuple[str, tuple[str, ...], str | None]:
+    """A point name, tags and Brick class for an object, from its name and description."""
+    text = obj.name.upper()
+    for rule in RULES:
+        if re.search(rule.pattern, text):
+            return rule.name, rule.tags, rule.brick
+    tags: tuple[str, ...] = ("sensor",) if obj.type.endswith("input") else ("cmd",)
+    if obj.units in ("degC", "degF"):
+        tags = ("temp", *tags)
+    return slug(obj.name), tags, None
+
+
+_EQUIP = (("AHU", "ahu"), ("RTU", "rtu"), ("VAV", "vav"), ("FCU", "fcu"), ("CH", "chiller"),
+          ("BLR", "boiler"), ("BOIL", "boiler"), ("PUMP", "pump"), ("METER", "meter"),
+          ("MTR", "meter"))
+
+
+def equipment_type(name: str) -> str:
+    """An equipment type guessed from a device name."""
+    upper = name.upper()
+    for key, kind in _EQUIP:
+        if key in upper:
+            return kind
+    return "other"
+
+
+def site_document(site_id: str, devices: Sequence[DeviceInfo],
+                  driver_settings: dict[str, Any]) -> dict[str, Any]:
+    """A site document (ready for YAML) with one equipment per device and a point per object."""
+    equipment = []
+    used: set[str] = set()
+    for dev in devices:
+        base = slug(dev.name or f"device-{dev.instance}")
+        eid = base if base not in used else f"{base}-{dev.instance}"
+        used.add(eid)
+        points = []
+        names: set[str] = set()
+        for obj in dev.objects:
+            name, tags, brick = guess(obj)
+            unique, n = name, 2
+            while unique in names:
+                unique, n = f"{name}-{n}", n + 1
+            names.add(unique)
+            point: dict[str, Any] = {"name": unique}
+            if obj.type.startswith("binary"):
+                point["kind"] = "bool"
+            if obj.units:
+                point["unit"] = obj.units
+            if obj.description or obj.name:
+                point["description"] = obj.description or obj.name
+            point["tags"] = list(tags)
+            if brick:
+                point["brick"] = brick
+            if obj.type.endswith(("output", "value")):
+                point["writable"] = True
+            point["binding"] = f"bacnet://{dev.instance}/{obj.type},{obj.instance}"
+            points.append(point)
+        equipment.append({"id": eid, "type": equipment_type(dev.name), "name": dev.name,
+                          "points": points})
+    return {
+        "site": {"id": slug(site_id), "name": site_id, "timezone": "UTC"},
+        "drivers": {"bacnet": driver_settings},
+        "equipment": equipment,
+    }

@@ -1,0 +1,87 @@
+"""BACnet discovery against 20+ simulated devices over loopback."""
+
+from __future__ import annotations
+
+import yaml
+
+from openbms.config import load_site
+from openbms.drivers.bacnet import BACnetDriver
+from openbms.drivers.bacnet.discovery import (
+    ObjectInfo,
+    guess,
+    read_objects,
+    site_document,
+    who_is,
+    who_is_datagram,
+)
+from openbms.model import DriverSettings
+from openbms.sim.bacnet import ObjectSpec, SimulatedBACnet
+from tests.integration.test_bacnet import free_udp_port
+
+AHU = (
+    ObjectSpec("analog-input", 1, "SA-T", 13.5, "degreesCelsius", "Supply air temperature"),
+    ObjectSpec("analog-value", 2, "SA-T-SP", 13.0, "degreesCelsius", "Supply air setpoint"),
+    ObjectSpec("analog-input", 3, "OAT", 8.0, "degreesCelsius"),
+    ObjectSpec("binary-output", 4, "SF-C", False, description="Supply fan command"),
+    ObjectSpec("binary-input", 5, "SF-S", False),
+    ObjectSpec("analog-output", 6, "SF-SPD", 50.0, "percent"),
+    ObjectSpec("multi-state-value", 7, "MODE", 1, states=("off", "occupied")),
+    ObjectSpec("analog-input", 8, "ZN-T", 21.0, "degreesCelsius"),
+)
+
+
+async def test_who_is_finds_every_device_and_discovery_reads_complete_object_lists(tmp_path):
+    port = free_udp_port()
+    sim = SimulatedBACnet.build(22, AHU, port=port, subnet="127.0.8")
+    for i, dev in enumerate(sim.devices.values()):
+        dev.name = f"AHU-{i + 1}"
+    sim.start()
+    driver = BACnetDriver(DriverSettings(address=f"127.0.0.1/8:{free_udp_port()}"))
+    await driver.start()
+    try:
+        devices = await who_is(driver.app, [f"127.255.255.255:{port}"], timeout=2)
+        assert [d.instance for d in devices] == list(range(1001, 1023))
+        ranged = await who_is(driver.app, [f"127.255.255.255:{port}"], 1005, 1007, timeout=2)
+        assert [d.instance for d in ranged] == [1005, 1006, 1007]
+        directed = await who_is(driver.app, [], directed=[sim[1010].address], timeout=2)
+        assert [d.instance for d in directed] == [1010]
+        seen = []
+        for dev in devices:
+            await read_objects(driver.app, dev, seen.append)
+        assert all(len(d.objects) == len(AHU) for d in devices)
+        assert sum(seen) == 22 * len(AHU)
+        first = devices[0]
+        assert first.name == "AHU-1"
+        sat = next(o for o in first.objects if o.name == "SA-T")
+        assert (sat.units, sat.description, float(sat.value)) == ("degC", "Supply air temperature",
+                                                                 13.5)
+        doc = site_document("Discovered", devices, {"address": driver.address})
+        path = tmp_path / "site.yaml"
+        path.write_text(yaml.safe_dump(doc, sort_keys=False))
+        site = load_site(path)  # the generated file passes every check
+        ahu1 = site.equipment[0]
+        assert ahu1.id == "ahu-1" and ahu1.type == "ahu"
+        names = {p.name: p for p in ahu1.points}
+        assert set(names) >= {"sat", "sat-sp", "oat", "fan-cmd", "fan-status", "fan-speed",
+                              "zone-temp"}
+        assert names["sat"].binding == "bacnet://1001/analog-input,1"
+        assert names["sat"].tags == ("discharge", "air", "temp", "sensor")
+        assert names["fan-cmd"].kind == "bool" and names["fan-cmd"].writable
+    finally:
+        await driver.stop()
+        sim.stop()
+
+
+def test_who_is_datagrams_encode_the_range():
+    assert who_is_datagram() == bytes.fromhex("810b0008 0100 1008".replace(" ", ""))
+    ranged = who_is_datagram(1005, 70000)
+    assert ranged[-7:] == bytes.fromhex("0a03ed" "1b011170")  # tag0 len2 1005, tag1 len3 70000
+    assert int.from_bytes(ranged[2:4], "big") == len(ranged)
+
+
+def test_names_guess_points_tags_and_brick_classes():
+    assert guess(ObjectInfo("analog-input", 1, "AHU1.DA-T"))[0] == "sat"
+    assert guess(ObjectInfo("analog-value", 1, "ZN-T-SP"))[0] == "zone-sp"
+    assert guess(ObjectInfo("analog-input", 1, "CHWST"))[2] == "Chilled_Water_Supply_Temperature_Sensor"
+    name, tags, brick = guess(ObjectInfo("analog-input", 9, "Widget Level", units="degC"))
+    assert (name, tags, brick) == ("widget-level", ("temp", "sensor"), None)
