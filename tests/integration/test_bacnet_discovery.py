@@ -39,11 +39,11 @@ async def test_who_is_finds_every_device_and_discovery_reads_complete_object_lis
     driver = BACnetDriver(DriverSettings(address=f"127.0.0.1/8:{free_udp_port()}"))
     await driver.start()
     try:
-        devices = await who_is(driver.app, [f"127.255.255.255:{port}"], timeout=2)
+        devices = await who_is(driver.app, [f"127.255.255.255:{port}"], listen=2)
         assert [d.instance for d in devices] == list(range(1001, 1023))
-        ranged = await who_is(driver.app, [f"127.255.255.255:{port}"], 1005, 1007, timeout=2)
+        ranged = await who_is(driver.app, [f"127.255.255.255:{port}"], 1005, 1007, listen=2)
         assert [d.instance for d in ranged] == [1005, 1006, 1007]
-        directed = await who_is(driver.app, [], directed=[sim[1010].address], timeout=2)
+        directed = await who_is(driver.app, [], directed=[sim[1010].address], listen=2)
         assert [d.instance for d in directed] == [1010]
         seen = []
         for dev in devices:

@@ -81,20 +81,21 @@ def who_is_datagram(low: int | None = None, high: int | None = None) -> bytes:
 
 
 async def who_is(app: Any, targets: Sequence[str], low: int | None = None,
-                 high: int | None = None, timeout: float = 3.0,
+                 high: int | None = None, listen: float = 3.0,
                  directed: Sequence[str] = ()) -> list[DeviceInfo]:
     """Devices answering Who-Is: broadcast to ``targets`` (``ip:port``), or sent to ``directed``.
 
-    The client's own device (instance 4194302) is never listed.
+    I-Ams are collected for ``listen`` seconds. The client's own device
+    (instance 4194302) is never listed.
     """
     found: dict[int, DeviceInfo] = {}
     pending = []
     for address in directed:
-        pending.append(app.who_is(low, high, Address(address), timeout=timeout))
+        pending.append(app.who_is(low, high, Address(address), timeout=listen))
     if targets:
         # Register the I-Am collector through bacpypes3 (it sends its own broadcast to the
         # client's port, where nobody listens), then broadcast for real to each target.
-        pending.append(app.who_is(low, high, timeout=timeout))
+        pending.append(app.who_is(low, high, timeout=listen))
         transport = _transport(app)
         datagram = who_is_datagram(low, high)
         for target in targets:
