@@ -237,3 +237,47 @@ class SimulatedBACnet:
     def address_map(self) -> dict[int, str]:
         """Device instance → ``ip:port``."""
         return {i: d.address for i, d in self.devices.items()}
+
+
+#: A small air handler, for demos and command-line tests.
+AHU_OBJECTS = (
+    ObjectSpec("analog-input", 1, "SA-T", 13.5, "degreesCelsius", "Supply air temperature"),
+    ObjectSpec("analog-value", 2, "SA-T-SP", 13.0, "degreesCelsius", "Supply air setpoint"),
+    ObjectSpec("analog-input", 3, "RA-T", 22.0, "degreesCelsius", "Return air temperature"),
+    ObjectSpec("binary-output", 4, "SF-C", True, description="Supply fan command"),
+    ObjectSpec("binary-input", 5, "SF-S", True, description="Supply fan status"),
+    ObjectSpec("analog-output", 6, "SF-SPD", 65.0, "percent", "Supply fan speed"),
+)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Serve simulated air handlers until interrupted: ``python -m openbms.sim.bacnet``."""
+    import argparse
+    import signal
+
+    parser = argparse.ArgumentParser(description="Serve simulated BACnet/IP air handlers.")
+    parser.add_argument("--count", type=int, default=5)
+    parser.add_argument("--port", type=int, default=DEVICE_PORT)
+    parser.add_argument("--subnet", default="127.0.1")
+    parser.add_argument("--first", type=int, default=1001, help="first device instance")
+    args = parser.parse_args(argv)
+
+    async def serve() -> None:
+        sim = SimulatedBACnet.build(args.count, AHU_OBJECTS, args.first, args.subnet, args.port)
+        for i, dev in enumerate(sim.devices.values()):
+            dev.name = f"AHU-{i + 1}"
+        sim.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        print(f"serving {args.count} devices on {args.subnet}.1-{args.count}:{args.port}",
+              flush=True)
+        await stop.wait()
+        sim.stop()
+
+    asyncio.run(serve())
+
+
+if __name__ == "__main__":
+    main()
