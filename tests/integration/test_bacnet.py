@@ -37,7 +37,7 @@ async def bacnet() -> AsyncIterator[tuple[SimulatedBACnet, BACnetDriver]]:
     sim = SimulatedBACnet.build(4, SPECS, port=free_udp_port(), subnet="127.0.7")
     sim.start()
     driver = BACnetDriver(DriverSettings(address=f"127.0.0.1/8:{free_udp_port()}",
-                                         devices=sim.address_map(), timeout=2))
+                                         devices=sim.address_map(), timeout=2, cov=False))
     await driver.start()
     try:
         yield sim, driver
@@ -127,7 +127,7 @@ async def test_a_device_that_stops_answering_goes_offline_and_returns_by_itself(
     bus = Bus()
     got = []
     bus.subscribe_callback("*", got.extend)
-    settings = DriverSettings(timeout=0.5, retries=0, max_backoff=0.5)
+    settings = DriverSettings(timeout=0.5, retries=0, max_backoff=0.5, cov=False)
     manager = DriverManager(bus, WallClock(), {"bacnet": driver},
                             [PointBinding("hq/d/sat", b(1004, "analog-input,1"), 0.2)],
                             {"bacnet": settings})

@@ -148,7 +148,7 @@ class DriverManager:
         settings = self.settings[g.driver.name]
         interval = g.interval
         if await self._subscribe(g, health):
-            interval = max(5 * g.interval, 300.0)  # changes arrive by themselves; poll to confirm
+            interval = max(5 * g.interval, 60.0)  # changes arrive by themselves; poll to confirm
         await self.clock.sleep(g.offset)
         while True:
             started = self.clock.monotonic()

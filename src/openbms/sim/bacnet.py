@@ -18,7 +18,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bacpypes3.apdu import ReadPropertyMultipleRequest, RejectPDU, RejectReason
+from bacpypes3.apdu import (
+    ReadPropertyMultipleRequest,
+    RejectPDU,
+    RejectReason,
+    SubscribeCOVRequest,
+)
 from bacpypes3.app import Application
 from bacpypes3.errors import ExecutionError
 from bacpypes3.local.analog import AnalogInputObject, AnalogOutputObject, AnalogValueObjectCmd
@@ -62,6 +67,7 @@ class ObjectSpec:
     units: str | None = None  # bacpypes3 EngineeringUnits attribute name, e.g. "degreesCelsius"
     description: str = ""
     states: tuple[str, ...] = ()  # multi-state values
+    cov_increment: float = 0.0  # analog objects report changes larger than this (0: any)
 
     @property
     def commandable(self) -> bool:
@@ -85,6 +91,7 @@ def _make_object(spec: ObjectSpec) -> Any:
             kw["stateText"] = list(spec.states)
     else:
         kw["presentValue"] = float(spec.value)
+        kw["covIncrement"] = float(spec.cov_increment)
         if spec.units:
             kw["units"] = spec.units
     if spec.commandable:
@@ -96,6 +103,7 @@ class _DeviceApp(Application):  # type: ignore[misc]
     """An Application that can be told to reject ReadPropertyMultiple or to go silent."""
 
     reject_rpm = False
+    reject_cov = False
     silent = False
     delay = 0.0
 
@@ -104,6 +112,10 @@ class _DeviceApp(Application):  # type: ignore[misc]
             return
         if self.delay:
             await asyncio.sleep(self.delay)
+        if self.reject_cov and isinstance(apdu, SubscribeCOVRequest):
+            reject = RejectPDU(apdu.apduInvokeID, RejectReason.unrecognizedService, context=apdu)
+            await self.response(reject)
+            return
         if self.reject_rpm and isinstance(apdu, ReadPropertyMultipleRequest):
             reject = RejectPDU(apdu.apduInvokeID, RejectReason.unrecognizedService, context=apdu)
             await self.response(reject)
@@ -136,6 +148,7 @@ class SimulatedDevice:
         self.app: _DeviceApp | None = None
         self.objects: dict[tuple[str, int], Any] = {}
         self._reject_rpm = False
+        self._reject_cov = False
         self._delay = 0.0
 
     @property
@@ -153,6 +166,7 @@ class SimulatedDevice:
         self.objects = {(s.type, s.instance): _make_object(s) for s in self.specs}
         self.app = _DeviceApp.from_object_list([device, port, *self.objects.values()])
         self.app.reject_rpm = self._reject_rpm
+        self.app.reject_cov = self._reject_cov
         self.app.delay = self._delay
 
     def stop(self) -> None:
@@ -193,6 +207,12 @@ class SimulatedDevice:
         self._reject_rpm = on
         if self.app is not None:
             self.app.reject_rpm = on
+
+    def reject_cov(self, on: bool = True) -> None:
+        """Refuse SubscribeCOV, as devices without COV support do."""
+        self._reject_cov = on
+        if self.app is not None:
+            self.app.reject_cov = on
 
     def set_silent(self, on: bool = True) -> None:
         """Stop answering (the socket stays bound), or answer again."""

@@ -15,7 +15,10 @@ Settings (``drivers: bacnet:`` in the site file):
   Who-Is cannot find (other subnets without a BBMD);
 - ``broadcast``: where Who-Is goes to resolve the others (default
   ``255.255.255.255:47808``);
-- ``max_batch``: objects per ReadPropertyMultiple (default 50).
+- ``max_batch``: objects per ReadPropertyMultiple (default 50);
+- ``cov``: subscribe to changes of value (default true); ``cov_lifetime``
+  (seconds, default 300; renewed every half lifetime, which also restores
+  subscriptions lost when a device restarts); ``cov_confirmed`` (default false).
 """
 
 from __future__ import annotations
@@ -91,6 +94,11 @@ class BACnetDriver:
         self._addresses: dict[str, Address] = {}
         self._objids: dict[str, ObjectIdentifier] = {}
         self._no_rpm: set[str] = set()
+        self._cov = bool(extra.get("cov", True))
+        self._cov_lifetime = int(extra.get("cov_lifetime", 300))
+        self._cov_confirmed = bool(extra.get("cov_confirmed", False))
+        self._cov_tasks: list[asyncio.Task[None]] = []
+        self._subscriptions: list[Any] = []
         self.app: Application | None = None
         self.rpm_requests = 0
         self.rp_requests = 0
@@ -118,7 +126,15 @@ class BACnetDriver:
             raise DriverError(f"bacnet: cannot bind {self.address}: {err}") from err
 
     async def stop(self) -> None:
-        """Close the socket."""
+        """Cancel subscriptions (best effort), close the socket."""
+        for task in self._cov_tasks:
+            task.cancel()
+        await asyncio.gather(*self._cov_tasks, return_exceptions=True)
+        self._cov_tasks.clear()
+        for scm in self._subscriptions:
+            if scm.refresh_subscription_handle:
+                scm.refresh_subscription_handle.cancel()
+        self._subscriptions.clear()
         if self.app is not None:
             self.app.close()
             self.app = None
@@ -294,7 +310,70 @@ class BACnetDriver:
 
     async def subscribe(self, device: str, bindings: Sequence[Binding],
                         on_change: ChangeCallback) -> bool:
-        return False  # COV comes in the next increment; the manager polls meanwhile
+        """SubscribeCOV to every object of a device; False (poll instead) if the device refuses.
+
+        Subscriptions are all or nothing per device, so no point is left unpolled.
+        """
+        if not self._cov or self.app is None:
+            return False
+        addr = await self._address(device)
+        subs: list[tuple[Binding, Any]] = []
+        try:
+            for b in bindings:
+                scm = self.app.change_of_value(
+                    addr, self._objid(b), issue_confirmed_notifications=self._cov_confirmed,
+                    lifetime=self._cov_lifetime)
+                await scm.__aenter__()
+                # We renew ourselves: bacpypes3 stops renewing after one failed renewal.
+                if scm.refresh_subscription_handle:
+                    scm.refresh_subscription_handle.cancel()
+                subs.append((b, scm))
+        except (ErrorRejectAbortNack, PointError) as err:
+            log.info("bacnet device %s refuses change-of-value subscriptions (%s): polling",
+                     device, err)
+            for _, scm in subs:
+                self.app._cov_contexts.pop((scm.address, scm.subscriber_process_identifier), None)
+            return False
+        self._subscriptions += [scm for _, scm in subs]
+        for b, scm in subs:
+            self._cov_tasks.append(asyncio.create_task(self._notifications(b, scm, on_change)))
+        self._cov_tasks.append(asyncio.create_task(self._renew(device, [scm for _, scm in subs])))
+        return True
+
+    async def _notifications(self, binding: Binding, scm: Any, on_change: ChangeCallback) -> None:
+        """Turn one subscription's notifications into change callbacks."""
+        status = OK
+        value: Value = None
+        while True:
+            prop, raw = await scm.get_value()
+            if str(prop) == "present-value":
+                value = _plain(raw)
+                on_change(binding, value, status)
+            elif str(prop) == "status-flags":
+                new = _status(raw)
+                if new != status and value is not None:  # a status change alone is news too
+                    on_change(binding, value, new)
+                status = new
+
+    async def _renew(self, device: str, subs: list[Any]) -> None:
+        """Renew a device's subscriptions every half lifetime; restores them after a restart."""
+        failing = False
+        while True:
+            await asyncio.sleep(max(1.0, self._cov_lifetime / 2))
+            errors = 0
+            for scm in subs:
+                try:
+                    await scm.refresh_subscription()
+                except ErrorRejectAbortNack:
+                    errors += 1
+                if scm.refresh_subscription_handle:
+                    scm.refresh_subscription_handle.cancel()
+            if errors and not failing:
+                log.warning("bacnet device %s: %d subscriptions could not be renewed; retrying",
+                            device, errors)
+            elif failing and not errors:
+                log.warning("bacnet device %s: subscriptions renewed again", device)
+            failing = bool(errors)
 
     async def discover(self, **options: Any) -> list[dict[str, Any]]:
         return []
