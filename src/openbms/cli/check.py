@@ -6,7 +6,13 @@ from pathlib import Path
 
 import typer
 
-from openbms.cli.common import console, err_console
+from openbms.cli.common import console
+
+__all__ = ["register"]
+
+
+def _plural(n: int, noun: str, plural: str | None = None) -> str:
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
 
 
 def register(app: typer.Typer) -> None:
@@ -18,24 +24,23 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the problems, no summary."),
     ) -> None:
         """Validate site files: every problem as file:line:column: message. Exit 1 on problems."""
-        from openbms.config import load_sites, site_files
+        from openbms.config import load_sites
         from openbms.errors import ConfigError
 
         try:
             sites = load_sites(path)
         except ConfigError as err:
+            # Plain print, one line each: editors and CI jump to file:line:column, and rich
+            # would wrap long lines and read [brackets] in messages as markup.
             for issue in err.issues:
-                print(issue)
+                typer.echo(str(issue))
             if not quiet:
                 files = len({i.file for i in err.issues})
-                noun = "problem" if len(err.issues) == 1 else "problems"
-                err_console.print(f"[red]{len(err.issues)} {noun}[/red] in {files} "
-                                  f"file{'s' if files != 1 else ''}")
+                console.print(f"[red]{_plural(len(err.issues), 'problem')} in "
+                              f"{_plural(files, 'file')}[/red]", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
         if not quiet:
             equipment = sum(len(s.equipment) for s in sites)
             points = sum(len(s.points()) for s in sites)
-            files = len(site_files(path))
-            console.print(f"[green]ok[/green]: {len(sites)} site{'s' if len(sites) != 1 else ''} "
-                          f"in {files} file{'s' if files != 1 else ''}, {equipment} equipment, "
-                          f"{points} points")
+            console.print(f"[green]ok: {_plural(len(sites), 'site')}, {equipment} equipment, "
+                          f"{_plural(points, 'point')}[/green]", highlight=False, soft_wrap=True)

@@ -1,5 +1,12 @@
-"""Site configuration files: loading and validation with file:line:column errors."""
+"""Site configuration files: loading and validation with ``file:line:column`` errors."""
 
-from openbms.config.loader import check_path, load_site, load_sites, site_files
+from openbms.config.loader import (
+    FALLBACK_DRIVERS,
+    check_path,
+    default_drivers,
+    load_site,
+    load_sites,
+    site_files,
+)
 
-__all__ = ["check_path", "load_site", "load_sites", "site_files"]
+__all__ = ["FALLBACK_DRIVERS", "check_path", "default_drivers", "load_site", "load_sites", "site_files"]

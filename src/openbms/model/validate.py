@@ -1,125 +1,202 @@
 """Checks that need the whole site: ids, references, units, bindings, drivers, time zones.
 
-``check_site`` works on the site in document form (plain dicts and lists, as
-read from YAML or ``SiteConfig.model_dump()``) and tolerates parts of the
-wrong type, so that it reports its problems even when the schema check found
-others: a user fixing a file sees every problem at once. The API runs it on
-edits too. Each problem is ``(path, message)``, the path in document terms,
-e.g. ``("equipment", 2, "points", 0, "unit")``.
+The schema (``openbms.model.site``) checks each value on its own; this module
+checks how they fit together. ``check_site`` takes a validated
+:class:`~openbms.model.site.SiteConfig` (as the API has after an edit) or the
+site in document form, plain dicts and lists as read from YAML. The document
+form lets the loader report these problems in the same run as the schema's,
+even when the schema found others, so a user fixing a file sees every problem
+at once; parts of the wrong type are skipped here because the schema already
+reports them.
+
+Each problem is ``(location, message)``. The location is a path in the input
+document, e.g. ``("equipment", 2, "points", 0, "unit")``; the message says
+what is wrong and what was expected.
 """
 
 from __future__ import annotations
 
+import difflib
 import zoneinfo
-from collections.abc import Collection
-from typing import Any
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any, TypeGuard
 
 from openbms.errors import BindingError
 from openbms.model.binding import parse_binding
+from openbms.model.site import SiteConfig
 from openbms.model.units import close_matches, lookup
 
-__all__ = ["Problem", "check_site"]
+__all__ = ["Location", "Problem", "check_site"]
 
-Path = tuple[str | int, ...]
-Problem = tuple[Path, str]
+#: Where a problem is in the input document: keys and list indices from the top.
+Location = tuple[str | int, ...]
+Problem = tuple[Location, str]
+
+#: How many known names a message lists before it says "…".
+_LIST_AT_MOST = 8
 
 
-def _items(value: Any) -> list[tuple[int, dict[str, Any]]]:
-    """The dict entries of a list, with their indices (anything else is the schema's business)."""
-    if not isinstance(value, list | tuple):
+def check_site(cfg: SiteConfig | Mapping[str, Any], drivers: Collection[str]) -> list[Problem]:
+    """Every whole-site problem of a site, in document order.
+
+    ``drivers`` are the names a binding's scheme and a ``drivers:`` key may
+    use. An empty list means the site is consistent.
+    """
+    data: Any = cfg.model_dump() if isinstance(cfg, SiteConfig) else cfg
+    if not isinstance(data, Mapping):
         return []
-    return [(i, x) for i, x in enumerate(value) if isinstance(x, dict)]
+    known_drivers = sorted(drivers)
+    problems: list[Problem] = []
+    problems += _check_site_block(data.get("site"))
+    problems += _check_driver_names(data.get("drivers"), known_drivers)
+
+    spaces = _entries(data.get("spaces"))
+    space_ids, found = _unique_ids("space", spaces, ("spaces",), "id")
+    problems += found
+    for i, space in spaces:
+        problems += _reference(space.get("parent"), space_ids, ("spaces", i, "parent"), "space")
+    problems += _parent_cycles(spaces)
+
+    equipment = _entries(data.get("equipment"))
+    equipment_ids, found = _unique_ids("equipment", equipment, ("equipment",), "id")
+    problems += found
+    for i, equip in equipment:
+        at: Location = ("equipment", i)
+        problems += _reference(equip.get("space"), space_ids, (*at, "space"), "space")
+        feeds = equip.get("feeds")
+        if _is_list(feeds):
+            for j, target in enumerate(feeds):
+                if target == equip.get("id"):
+                    problems.append(((*at, "feeds", j), f"equipment {target!r} feeds itself: "
+                                     "expected the ids of the equipment it serves"))
+                else:
+                    problems += _reference(target, equipment_ids, (*at, "feeds", j), "equipment")
+        points = _entries(equip.get("points"))
+        _, found = _unique_ids("point", points, (*at, "points"), "name",
+                               scope=f" in equipment {equip.get('id')!r}")
+        problems += found
+        for j, point in points:
+            problems += _check_point(point, (*at, "points", j), drivers, known_drivers)
+    return problems
 
 
-def _ids(kind: str, entries: list[tuple[int, dict[str, Any]]], base: Path,
-         key: str = "id") -> tuple[dict[str, int], list[Problem]]:
-    seen: dict[str, int] = {}
+# ---------------------------------------------------------------------------- site and drivers
+
+
+def _check_site_block(site: Any) -> list[Problem]:
+    if not isinstance(site, Mapping) or not isinstance(site.get("timezone"), str):
+        return []
+    tz = site["timezone"]
+    try:
+        zoneinfo.ZoneInfo(tz)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        hint = difflib.get_close_matches(tz, sorted(zoneinfo.available_timezones()), n=1)
+        return [(("site", "timezone"), f"unknown time zone {tz!r}"
+                 + (f": did you mean {hint[0]!r}?" if hint else "")
+                 + " (expected an IANA name such as 'Europe/London' or 'America/New_York')")]
+    return []
+
+
+def _check_driver_names(section: Any, known: list[str]) -> list[Problem]:
+    if not isinstance(section, Mapping):
+        return []
+    return [(("drivers", name), f"unknown driver {name!r}{_did_you_mean(name, known)} "
+             f"(expected one of: {', '.join(known)})")
+            for name in section if name not in known]
+
+
+# ---------------------------------------------------------------------------- ids and references
+
+
+def _is_list(value: Any) -> TypeGuard[Sequence[Any]]:
+    return isinstance(value, Sequence) and not isinstance(value, str)
+
+
+def _entries(value: Any) -> list[tuple[int, Mapping[str, Any]]]:
+    """The mapping entries of a list with their indices (anything else is the schema's business)."""
+    if not _is_list(value):
+        return []
+    return [(i, x) for i, x in enumerate(value) if isinstance(x, Mapping)]
+
+
+def _unique_ids(kind: str, entries: list[tuple[int, Mapping[str, Any]]], base: Location, key: str,
+                scope: str = "") -> tuple[list[str], list[Problem]]:
+    """The ids of ``entries`` in order, and a problem for every id seen before."""
+    first: dict[str, int] = {}
     problems: list[Problem] = []
     for i, entry in entries:
         ident = entry.get(key)
         if not isinstance(ident, str):
             continue
-        if ident in seen:
-            problems.append(((*base, i, key), f"duplicate {kind} {key} {ident!r} "
-                             f"(first defined as entry {seen[ident] + 1}); {key}s must be unique"))
+        if ident in first:
+            problems.append(((*base, i, key), f"duplicate {kind} {key} {ident!r}{scope} (entry "
+                             f"{i + 1}; entry {first[ident] + 1} has it already): expected each "
+                             f"{kind} {key} once"))
         else:
-            seen[ident] = i
-    return seen, problems
+            first[ident] = i
+    return list(first), problems
 
 
-def _ref(value: Any, known: Collection[str], at: Path, what: str) -> list[Problem]:
-    """A problem when ``value`` names an id that is not in ``known``."""
-    if isinstance(value, str) and value not in known:
-        return [(at, f"unknown {what} {value!r}: expected one of the {what} ids")]
-    return []
-
-
-def check_site(data: Any, drivers: Collection[str]) -> list[Problem]:
-    """Every whole-site problem of a site document."""
-    if not isinstance(data, dict):
+def _reference(value: Any, known: list[str], at: Location, kind: str) -> list[Problem]:
+    """A problem when ``value`` names an id that is not one of ``known``."""
+    if not isinstance(value, str) or value in known:
         return []
+    if not known:
+        return [(at, f"unknown {kind} {value!r}: this site defines no {kind} ids")]
+    return [(at, f"unknown {kind} {value!r}{_did_you_mean(value, known)} "
+             f"(expected one of the {kind} ids: {_listing(known)})")]
+
+
+def _did_you_mean(value: str, known: Sequence[str]) -> str:
+    hint = difflib.get_close_matches(value, list(known), n=1)
+    return f": did you mean {hint[0]!r}?" if hint else ""
+
+
+def _listing(names: Sequence[str]) -> str:
+    shown = ", ".join(names[:_LIST_AT_MOST])
+    return shown + (", …" if len(names) > _LIST_AT_MOST else "")
+
+
+def _parent_cycles(spaces: list[tuple[int, Mapping[str, Any]]]) -> list[Problem]:
+    """A problem for every space that is, through its parents, inside itself."""
+    parent: dict[str, str] = {}
+    for _, space in spaces:
+        ident, up = space.get("id"), space.get("parent")
+        if isinstance(ident, str) and isinstance(up, str) and ident not in parent:
+            parent[ident] = up
     problems: list[Problem] = []
-    site = data.get("site")
-    if isinstance(site, dict) and isinstance(site.get("timezone"), str):
-        tz = site["timezone"]
-        try:
-            zoneinfo.ZoneInfo(tz)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            problems.append((("site", "timezone"), f"unknown time zone {tz!r}: expected an IANA "
-                             "name such as 'Europe/London' or 'America/New_York'"))
-
-    known = sorted(drivers)
-    if isinstance(data.get("drivers"), dict):
-        for name in data["drivers"]:
-            if name not in drivers:
-                problems.append((("drivers", name), f"unknown driver {name!r}: expected one of "
-                                 f"{', '.join(known)}"))
-
-    spaces = _items(data.get("spaces"))
-    space_ids, dup = _ids("space", spaces, ("spaces",))
-    problems += dup
     for i, space in spaces:
-        problems += _ref(space.get("parent"), space_ids, ("spaces", i, "parent"), "space")
-    # Parent cycles: follow parents from each space.
-    parents = {s["id"]: s.get("parent") for _, s in spaces if isinstance(s.get("id"), str)}
-    for i, entry in spaces:
-        start = entry.get("id")
-        seen_chain = {start}
-        node = parents.get(start)
-        while isinstance(node, str) and node in parents:
-            if node in seen_chain:
-                problems.append((("spaces", i, "parent"),
-                                 f"space {start!r} is inside itself (parent cycle)"))
-                break
-            seen_chain.add(node)
-            node = parents.get(node)
-
-    equipment = _items(data.get("equipment"))
-    equip_ids, dup = _ids("equipment", equipment, ("equipment",))
-    problems += dup
-    for i, equip in equipment:
-        problems += _ref(equip.get("space"), space_ids, ("equipment", i, "space"), "space")
-        feeds = equip.get("feeds")
-        if isinstance(feeds, list | tuple):
-            for j, target in enumerate(feeds):
-                problems += _ref(target, equip_ids, ("equipment", i, "feeds", j), "equipment")
-        points = _items(equip.get("points"))
-        _, dup = _ids("point", points, ("equipment", i, "points"), key="name")
-        problems += dup
-        for j, point in points:
-            problems += _check_point(point, ("equipment", i, "points", j), drivers, known)
+        start = space.get("id")
+        if not isinstance(start, str) or parent.get(start) is None:
+            continue
+        chain = [start]
+        node = parent.get(start)
+        # Stops: at the top, at an unknown parent, or on meeting any space twice. Only a
+        # space on the loop is reported; one merely below a loop is not itself wrong.
+        while node is not None and node not in chain:
+            chain.append(node)
+            node = parent.get(node)
+        if node == start:
+            loop = " → ".join([*chain, start])
+            problems.append((("spaces", i, "parent"), f"space {start!r} is inside itself ({loop}): "
+                             "expected parents to lead up to a space without a parent"))
     return problems
 
 
-def _check_point(point: dict[str, Any], at: Path, drivers: Collection[str],
-                 known: list[str]) -> list[Problem]:
+# ---------------------------------------------------------------------------- points
+
+
+def _check_point(point: Mapping[str, Any], at: Location, drivers: Collection[str],
+                 known_drivers: list[str]) -> list[Problem]:
     problems: list[Problem] = []
     unit = point.get("unit")
     if isinstance(unit, str) and lookup(unit) is None:
         hint = close_matches(unit)
         problems.append(((*at, "unit"), f"unknown unit {unit!r}"
-                         + (f": did you mean {' or '.join(map(repr, hint))}?" if hint else
-                            ": see docs/configuration.md for the list of units")))
+                         + (f": did you mean {' or '.join(map(repr, hint))}?" if hint else "")
+                         + " (expected a unit symbol such as degC, %, kW, Pa or L/s; "
+                           "docs/configuration.md lists them all)"))
+
     binding = point.get("binding")
     if isinstance(binding, str):
         try:
@@ -128,24 +205,52 @@ def _check_point(point: dict[str, Any], at: Path, drivers: Collection[str],
             problems.append(((*at, "binding"), str(err)))
         else:
             if parsed.scheme not in drivers:
-                problems.append(((*at, "binding"), f"unknown driver {parsed.scheme!r} in binding: "
-                                 f"expected one of {', '.join(known)}"))
+                problems.append(((*at, "binding"), f"unknown driver {parsed.scheme!r} in binding "
+                                 f"{binding!r}{_did_you_mean(parsed.scheme, known_drivers)} "
+                                 f"(expected one of: {', '.join(known_drivers)})"))
+
     kind = point.get("kind", "number")
+    states = point.get("states")
     default = point.get("relinquish_default")
     if default is not None:
-        states = point.get("states")
-        if kind == "number" and (isinstance(default, bool) or not isinstance(default, int | float)):
-            problems.append(((*at, "relinquish_default"),
-                             f"a number point needs a number here, not {default!r}"))
-        elif kind == "bool" and not isinstance(default, bool):
-            problems.append(((*at, "relinquish_default"),
-                             f"a bool point needs true or false here, not {default!r}"))
-        elif kind == "enum" and isinstance(states, list | tuple) and default not in states:
-            problems.append(((*at, "relinquish_default"),
-                             f"{default!r} is not one of this point's states: {', '.join(states)}"))
-    if kind != "number" and isinstance(point.get("limits"), dict):
-        lim = point["limits"]
-        if lim.get("min") is not None or lim.get("max") is not None:
-            problems.append(((*at, "limits"), f"min/max limits only apply to number points, "
-                             f"not {kind}"))
+        problems += _check_default(default, kind, states, (*at, "relinquish_default"))
+
+    limits = point.get("limits")
+    if isinstance(limits, Mapping):
+        bounds = [k for k in ("min", "max") if limits.get(k) is not None]
+        if kind != "number" and bounds:
+            problems.append(((*at, "limits", bounds[0]), f"'{bounds[0]}' limits a {kind} point: "
+                             "min and max apply to number points only (a bool point may have "
+                             "min_on, min_off and min_interval)"))
+        elif kind == "number" and _is_number(default):
+            lo, hi = limits.get("min"), limits.get("max")
+            if (_is_number(lo) and default < lo) or (_is_number(hi) and default > hi):
+                problems.append(((*at, "relinquish_default"), f"relinquish_default {default:g} is "
+                                 f"outside the write limits: expected a value from "
+                                 f"{_bound(lo)} to {_bound(hi)}"))
     return problems
+
+
+def _is_number(value: Any) -> TypeGuard[int | float]:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _bound(value: Any) -> str:
+    return f"{value:g}" if _is_number(value) else "any"
+
+
+def _check_default(default: Any, kind: Any, states: Any, at: Location) -> list[Problem]:
+    """The relinquish default must be a value the point can take."""
+    if not isinstance(default, int | float | str):
+        return []  # a list or mapping: the schema reports it
+    if kind == "number" and not _is_number(default):
+        return [(at, f"relinquish_default {default!r} is not a number: a number point needs a "
+                 "number here")]
+    if kind == "bool" and not isinstance(default, bool):
+        return [(at, f"relinquish_default {default!r} is not true or false: a bool point needs "
+                 "true or false here")]
+    if kind == "enum" and _is_list(states) and default not in states:
+        labels = ", ".join(repr(s) for s in states)
+        return [(at, f"relinquish_default {default!r} is not a state of this enum point: "
+                 f"expected one of {labels}")]
+    return []

@@ -20,6 +20,7 @@ from bacpypes3.pdu import Address
 from bacpypes3.primitivedata import ObjectIdentifier
 
 from openbms.errors import DeviceUnreachable, DriverError
+from openbms.model.units import from_bacnet
 
 __all__ = ["DeviceInfo", "ObjectInfo", "guess", "who_is_datagram"]
 
@@ -27,16 +28,6 @@ __all__ = ["DeviceInfo", "ObjectInfo", "guess", "who_is_datagram"]
 POINT_TYPES = ("analog-input", "analog-output", "analog-value", "binary-input", "binary-output",
                "binary-value", "multi-state-input", "multi-state-output", "multi-state-value")
 
-_UNITS = {  # BACnet EngineeringUnits → openbms unit symbol (the common ones)
-    "degrees-celsius": "degC", "degrees-fahrenheit": "degF", "percent": "%",
-    "percent-relative-humidity": "%RH", "kilowatts": "kW", "watts": "W",
-    "kilowatt-hours": "kWh", "pascals": "Pa", "kilopascals": "kPa",
-    "liters-per-second": "L/s", "cubic-meters-per-hour": "m3/h",
-    "cubic-feet-per-minute": "cfm", "parts-per-million": "ppm", "volts": "V", "amperes": "A",
-    "hertz": "Hz", "revolutions-per-minute": "rpm", "seconds": "s", "minutes": "min",
-    "hours": "h", "delta-degrees-kelvin": "deltaK", "us-gallons-per-minute": "gpm",
-    "pounds-force-per-square-inch": "psi", "inches-of-water": "inH2O",
-}
 
 
 @dataclass(slots=True)
@@ -163,11 +154,13 @@ async def read_objects(app: Any, device: DeviceInfo,
         for oid in chunk:
             key = (str(oid[0]), int(oid[1]))
             p = props_of.get(key, {})
-            units = str(p["units"]) if "units" in p else None
+            unit = from_bacnet(str(p["units"])) if "units" in p else None
             device.objects.append(ObjectInfo(
                 type=key[0], instance=key[1], name=str(p.get("object-name", "")),
                 description=str(p.get("description", "") or ""),
-                units=_UNITS.get(units, units) if units and units != "no-units" else None,
+                # A BACnet unit openbms does not know is left out rather than written as an
+                # unknown unit that would fail 'openbms check'.
+                units=unit.symbol if unit is not None and unit.symbol != "ratio" else None,
                 value=p.get("present-value"),
             ))
         if progress:
