@@ -78,3 +78,14 @@ def test_discover_writes_a_site_file_that_checks(devices, tmp_path):
     assert yaml.safe_load(out.read_text())["drivers"]["bacnet"]["broadcast"].endswith(str(port))
     again = runner.invoke(app, ["bacnet", "discover", str(out), *client()])
     assert again.exit_code == 1 and "exists" in again.output
+
+
+def test_bacnet_benchmark_prints_its_figures_and_nothing_else():
+    result = runner.invoke(app, ["bench", "bacnet", "--quick"])
+    assert result.exit_code == 0, result.output
+    names = [line.split()[0] for line in result.stdout.strip().splitlines()]
+    assert names == ["bacnet.points_per_s", "bacnet.cycle_s", "bacnet.client_cpu_ms_per_point",
+                     "bacnet.cov_latency_p50_ms", "bacnet.cov_latency_p99_ms",
+                     "bacnet.cov_received"]
+    received = int(result.stdout.strip().splitlines()[-1].split()[1])
+    assert received > 0  # notifications arrived through the driver

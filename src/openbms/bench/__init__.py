@@ -17,6 +17,7 @@ Figure = tuple[str, float, str]
 BENCHMARKS: dict[str, str] = {
     "ingest": "ingest",
     "query": "query",
+    "bacnet": "bacnet",
 }
 
 

@@ -274,16 +274,35 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Serve simulated air handlers until interrupted: ``python -m openbms.sim.bacnet``."""
     import argparse
     import signal
+    import sys
+    import time
 
     parser = argparse.ArgumentParser(description="Serve simulated BACnet/IP air handlers.")
     parser.add_argument("--count", type=int, default=5)
     parser.add_argument("--port", type=int, default=DEVICE_PORT)
     parser.add_argument("--subnet", default="127.0.1")
     parser.add_argument("--first", type=int, default=1001, help="first device instance")
+    parser.add_argument("--points", type=int, default=0,
+                        help="serve this many analog inputs per device instead of an air handler")
+    parser.add_argument("--changes", type=int, default=0,
+                        help="when a line arrives on stdin, set the first device's analog-input 1 "
+                             "to 1, 2, … every --changes-every s, printing 'change K MONOTONIC'")
+    parser.add_argument("--changes-every", type=float, default=0.05)
     args = parser.parse_args(argv)
+    specs = AHU_OBJECTS if not args.points else tuple(
+        ObjectSpec("analog-input", i, f"AI-{i}", float(i), "degreesCelsius")
+        for i in range(1, args.points + 1))
+
+    async def change(sim: SimulatedBACnet) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+        device = sim[args.first]
+        for k in range(1, args.changes + 1):
+            device.set_value(("analog-input", 1), float(k))
+            print(f"change {k} {time.monotonic():.6f}", flush=True)
+            await asyncio.sleep(args.changes_every)
 
     async def serve() -> None:
-        sim = SimulatedBACnet.build(args.count, AHU_OBJECTS, args.first, args.subnet, args.port)
+        sim = SimulatedBACnet.build(args.count, specs, args.first, args.subnet, args.port)
         for i, dev in enumerate(sim.devices.values()):
             dev.name = f"AHU-{i + 1}"
         sim.start()
@@ -293,7 +312,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             loop.add_signal_handler(sig, stop.set)
         print(f"serving {args.count} devices on {args.subnet}.1-{args.count}:{args.port}",
               flush=True)
+        changer = asyncio.create_task(change(sim)) if args.changes else None
         await stop.wait()
+        if changer is not None:
+            changer.cancel()
         sim.stop()
 
     asyncio.run(serve())

@@ -15,7 +15,9 @@ Settings (``drivers: bacnet:`` in the site file):
   Who-Is cannot find (other subnets without a BBMD);
 - ``broadcast``: where Who-Is goes to resolve the others (default
   ``255.255.255.255:47808``);
-- ``max_batch``: objects per ReadPropertyMultiple (default 50);
+- ``max_batch``: objects per ReadPropertyMultiple (default 25, which fits one
+  APDU without segmentation);
+- ``max_in_flight``: requests outstanding at once across devices (default 16);
 - ``cov``: subscribe to changes of value (default true); ``cov_lifetime``
   (seconds, default 300; renewed every half lifetime, which also restores
   subscriptions lost when a device restarts); ``cov_confirmed`` (default false).
@@ -88,7 +90,11 @@ class BACnetDriver:
         extra = self.settings.model_extra or {}
         self.address: str = str(extra.get("address", "127.0.0.1/8:47809"))
         self.broadcast: str = str(extra.get("broadcast", "255.255.255.255:47808"))
-        self._max_batch = int(extra.get("max_batch", 50))
+        # 25 objects of present value + status flags fit one 1476-byte APDU unsegmented.
+        self._max_batch = int(extra.get("max_batch", 25))
+        # Requests in flight at once, across devices: a BACnet network (and many small
+        # controllers) cannot take hundreds of simultaneous requests.
+        self._in_flight = asyncio.Semaphore(int(extra.get("max_in_flight", 16)))
         self._static: dict[str, str] = {str(k): str(v) for k, v in
                                         (extra.get("devices") or {}).items()}
         self._addresses: dict[str, Address] = {}
@@ -221,7 +227,8 @@ class BACnetDriver:
             request += [oid, ["present-value", "status-flags"]]
         self.rpm_requests += 1
         try:
-            result = await self.app.read_property_multiple(addr, request)
+            async with self._in_flight:
+                result = await self.app.read_property_multiple(addr, request)
         except RejectPDU:
             raise
         except ErrorRejectAbortNack as err:
@@ -246,7 +253,8 @@ class BACnetDriver:
         for i, oid in wanted:
             self.rp_requests += 1
             try:
-                pv = await self.app.read_property(addr, oid, "present-value")
+                async with self._in_flight:
+                    pv = await self.app.read_property(addr, oid, "present-value")
             except ErrorPDU as err:
                 out[i] = Reading(None, FAULT, f"bacnet device {device}: {oid[0]},{oid[1]}: {err}")
                 continue
