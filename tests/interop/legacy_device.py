@@ -9,13 +9,20 @@ from bacpypes.app import BIPSimpleApplication
 from bacpypes.core import deferred, run, stop
 from bacpypes.local.device import LocalDeviceObject
 from bacpypes.local.object import AnalogValueCmdObject, BinaryOutputCmdObject
-from bacpypes.object import AnalogInputObject
+from bacpypes.object import AnalogInputObject, register_object_type
 from bacpypes.service.cov import ChangeOfValueServices
 from bacpypes.service.object import ReadWritePropertyMultipleServices
 
 
 class Application(BIPSimpleApplication, ReadWritePropertyMultipleServices, ChangeOfValueServices):
     pass
+
+
+# The legacy stack builds an object's property table from its class only when the class is
+# registered (its own samples do this for commandable objects); unregistered, the
+# read-only present value of the base class wins and every write is refused.
+for _cls in (AnalogValueCmdObject, BinaryOutputCmdObject):
+    register_object_type(_cls, vendor_id=15)
 
 
 def main() -> None:

@@ -57,3 +57,23 @@ async def test_the_driver_reads_and_discovers_a_device_of_another_stack(legacy_d
         assert names["ZN-T"].units == "degC" and names["ZN-T"].description == "Zone temperature"
     finally:
         await driver.stop()
+
+
+async def test_writes_and_releases_at_a_priority_on_a_device_of_another_stack(legacy_device):
+    driver = BACnetDriver(DriverSettings(address=f"127.0.0.1/8:{free_udp_port()}",
+                                         devices={"2001": legacy_device}, cov=False))
+    await driver.start()
+    sp = parse_binding("bacnet://2001/analog-value,2")
+    fan = parse_binding("bacnet://2001/binary-output,3")
+    try:
+        await driver.write(sp, 19.5, 8)
+        assert (await driver.read("2001", [sp]))[0].value == 19.5
+        array = await driver.priority_array(sp)
+        assert array[7] == 19.5 and array.count(None) == 15
+        await driver.write(fan, True, 8)
+        assert (await driver.read("2001", [fan]))[0].value is True
+        await driver.write(sp, None, 8)
+        await driver.write(fan, None, 8)
+        assert [r.value for r in await driver.read("2001", [sp, fan])] == [22.0, False]
+    finally:
+        await driver.stop()
