@@ -14,7 +14,7 @@ from typing import Any, NamedTuple, Protocol, runtime_checkable
 from openbms.model.binding import Binding
 from openbms.model.sample import Value
 
-__all__ = ["ChangeCallback", "Driver", "Reading"]
+__all__ = ["ChangeCallback", "Driver", "DriverBase", "Reading"]
 
 
 class Reading(NamedTuple):
@@ -75,3 +75,42 @@ class Driver(Protocol):
     async def discover(self, **options: Any) -> list[dict[str, Any]]:
         """Find devices and points; each dict describes one point (optional capability)."""
         ...
+
+
+class DriverBase:
+    """Defaults a driver may inherit: async context manager, devices by URI authority,
+    a fixed batch size, no change subscriptions, no discovery."""
+
+    name: str = ""
+    batch_size: int = 100
+
+    async def start(self) -> None:
+        """Open sockets and sessions (nothing by default)."""
+
+    async def stop(self) -> None:
+        """Close everything (nothing by default)."""
+
+    async def __aenter__(self) -> DriverBase:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def device_key(self, binding: Binding) -> str:
+        """The URI authority names the device."""
+        return binding.device
+
+    def max_batch(self, device: str) -> int:
+        """``batch_size`` bindings per read."""
+        return self.batch_size
+
+    async def subscribe(
+        self, device: str, bindings: Sequence[Binding], on_change: ChangeCallback
+    ) -> bool:
+        """No change notifications: the manager polls."""
+        return False
+
+    async def discover(self, **options: Any) -> list[dict[str, Any]]:
+        """Nothing to discover."""
+        return []

@@ -38,7 +38,7 @@ from bacpypes3.local.networkport import NetworkPortObject
 from bacpypes3.pdu import Address
 from bacpypes3.primitivedata import Null, ObjectIdentifier
 
-from openbms.drivers.base import ChangeCallback, Reading
+from openbms.drivers.base import ChangeCallback, DriverBase, Reading
 from openbms.errors import DeviceUnreachable, DriverError, PointError, WriteRefused
 from openbms.model.binding import Binding
 from openbms.model.sample import FAULT, OK, OVERRIDDEN, STALE, Value
@@ -80,7 +80,7 @@ def _status(flags: Any) -> str:
     return OK
 
 
-class BACnetDriver:
+class BACnetDriver(DriverBase):
     """BACnet/IP client."""
 
     name = "bacnet"
@@ -144,16 +144,6 @@ class BACnetDriver:
         if self.app is not None:
             self.app.close()
             self.app = None
-
-    async def __aenter__(self) -> BACnetDriver:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
-    def device_key(self, binding: Binding) -> str:
-        return binding.device
 
     def max_batch(self, device: str) -> int:
         return self._max_batch
@@ -382,6 +372,3 @@ class BACnetDriver:
             elif failing and not errors:
                 log.warning("bacnet device %s: subscriptions renewed again", device)
             failing = bool(errors)
-
-    async def discover(self, **options: Any) -> list[dict[str, Any]]:
-        return []

@@ -17,9 +17,8 @@ import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from openbms.drivers.base import ChangeCallback, Reading
+from openbms.drivers.base import DriverBase, Reading
 from openbms.errors import DeviceUnreachable, PointError, WriteRefused
 from openbms.model.binding import Binding
 from openbms.model.sample import Value
@@ -77,10 +76,11 @@ def _parse(binding: Binding, driver_seed: int) -> _Wave:
                  num("step", (hi - lo) / 100), kind == "bool", int.from_bytes(digest, "big"))
 
 
-class SimDriver:
+class SimDriver(DriverBase):
     """Simulated devices and points."""
 
     name = "sim"
+    batch_size = 500
 
     def __init__(self, settings: DriverSettings | None = None, clock: Clock | None = None,
                  seed: int = 0) -> None:
@@ -94,25 +94,6 @@ class SimDriver:
         self._offline: set[str] = set()
         self._fail_next: dict[str, int] = {}
         self._reads: dict[str, int] = {}
-
-    async def start(self) -> None:
-        """Nothing to open."""
-
-    async def stop(self) -> None:
-        """Nothing to close."""
-
-    async def __aenter__(self) -> SimDriver:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
-    def device_key(self, binding: Binding) -> str:
-        return binding.device
-
-    def max_batch(self, device: str) -> int:
-        return 500
 
     # ------------------------------------------------------------------ test controls
 
@@ -220,11 +201,3 @@ class SimDriver:
         slots[level - 1] = value
         if all(v is None for v in slots):
             del self._written[binding.uri]
-
-    async def subscribe(
-        self, device: str, bindings: Sequence[Binding], on_change: ChangeCallback
-    ) -> bool:
-        return False
-
-    async def discover(self, **options: Any) -> list[dict[str, Any]]:
-        return []
