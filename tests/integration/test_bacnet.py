@@ -9,11 +9,11 @@ import pytest
 
 from openbms.drivers.bacnet import BACnetDriver
 from openbms.drivers.manager import DriverManager, PointBinding
-from openbms.errors import WriteRefused
+from openbms.errors import PointError, WriteRefused
 from openbms.model import DriverSettings, parse_binding
 from openbms.runtime.bus import Bus
 from openbms.runtime.clock import WallClock
-from openbms.sim.bacnet import ObjectSpec, SimulatedBACnet
+from openbms.sim.bacnet import ObjectSpec, SimulatedBACnet, SimulatedDevice
 from tests.fixtures.waiting import eventually
 
 SPECS = (
@@ -142,3 +142,56 @@ async def test_a_device_that_stops_answering_goes_offline_and_returns_by_itself(
     finally:
         await manager.stop()
     assert got[-1].status == "ok" and got[-1].value == 13.5
+
+
+def _analog_specs(n: int) -> list[ObjectSpec]:
+    return [ObjectSpec("analog-input", k, f"T-{k}", float(k), "degreesCelsius") for k in range(1, n + 1)]
+
+
+async def _small_device(max_apdu: int, n: int):
+    sim = SimulatedBACnet([SimulatedDevice(2001, "127.0.8.1", _analog_specs(n), port=free_udp_port(),
+                                           max_apdu=max_apdu, segmentation="no-segmentation")])
+    sim.start()
+    driver = BACnetDriver(DriverSettings(address=f"127.0.0.1/8:{free_udp_port()}",
+                                         devices=sim.address_map(), timeout=2, cov=False))
+    await driver.start()
+    return sim, driver
+
+
+async def test_batches_fit_the_apdu_the_device_announces_in_its_i_am():
+    sim, driver = await _small_device(480, 40)
+    try:
+        readings = await driver.read("2001", [b(2001, f"analog-input,{k}") for k in range(1, 41)])
+        assert [r.value for r in readings] == [float(k) for k in range(1, 41)]
+        assert all(r.status == "ok" for r in readings)
+        # 17 objects' replies fit 480 bytes: 17 + 17 + 6.
+        assert driver.rpm_requests == 3
+    finally:
+        await driver.stop()
+        sim.stop()
+
+
+async def test_a_device_that_aborts_for_size_gets_smaller_batches_and_keeps_them():
+    sim, driver = await _small_device(480, 40)
+    try:
+        driver._objects["2001"] = 40  # as if its I-Am had overstated its buffer
+        readings = await driver.read("2001", [b(2001, f"analog-input,{k}") for k in range(1, 41)])
+        assert [r.value for r in readings] == [float(k) for k in range(1, 41)]
+        assert driver._objects["2001"] == 20  # 40 aborted; 20 (23 bytes each) fit 480
+        before = driver.rpm_requests
+        await driver.read("2001", [b(2001, f"analog-input,{k}") for k in range(1, 41)])
+        assert driver.rpm_requests - before == 2
+    finally:
+        await driver.stop()
+        sim.stop()
+
+
+async def test_a_garbled_reply_fails_that_read_only_and_the_driver_reads_on(bacnet):
+    sim, driver = bacnet
+    sim[1002].garble_rpm()
+    with pytest.raises(PointError, match="malformed ReadPropertyMultiple reply"):
+        await driver.read("1002", [b(1002, "analog-input,1")])
+    sim[1002].garble_rpm(None)
+    readings = await driver.read("1002", [b(1002, "analog-input,1")])
+    assert readings[0].value == 13.5 and readings[0].status == "ok"
+    assert "1002" not in driver._no_lean  # a glitch is not remembered against the device

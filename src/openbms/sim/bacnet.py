@@ -19,6 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from bacpypes3.apdu import (
+    AbortPDU,
+    AbortReason,
+    APCISequence,
+    ComplexAckPDU,
     ReadPropertyMultipleRequest,
     RejectPDU,
     RejectReason,
@@ -106,6 +110,17 @@ class _DeviceApp(Application):  # type: ignore[misc]
     reject_cov = False
     silent = False
     delay = 0.0
+    garble: bytes | None = None
+    max_response = 0  # a device that cannot segment cannot send more than its APDU
+
+    async def response(self, apdu: Any) -> None:
+        if (self.max_response and isinstance(apdu, APCISequence)
+                and isinstance(apdu, ComplexAckPDU)
+                and len(apdu.encode().pduData) + 3 > self.max_response):
+            abort = AbortPDU(True, apdu.apduInvokeID, AbortReason.segmentationNotSupported)
+            abort.pduDestination = apdu.pduDestination
+            apdu = abort
+        await super().response(apdu)
 
     async def indication(self, apdu: Any) -> None:
         if self.silent:
@@ -119,6 +134,12 @@ class _DeviceApp(Application):  # type: ignore[misc]
         if self.reject_rpm and isinstance(apdu, ReadPropertyMultipleRequest):
             reject = RejectPDU(apdu.apduInvokeID, RejectReason.unrecognizedService, context=apdu)
             await self.response(reject)
+            return
+        if self.garble is not None and isinstance(apdu, ReadPropertyMultipleRequest):
+            ack = ComplexAckPDU(apdu.apduService, apdu.apduInvokeID)
+            ack.pduDestination = apdu.pduSource
+            ack.put_data(self.garble)
+            await self.response(ack)
             return
         await super().indication(apdu)
 
@@ -139,8 +160,13 @@ class SimulatedDevice:
     """One BACnet/IP device: a device object, a network port and the objects of its specs."""
 
     def __init__(self, instance: int, address: str, specs: Sequence[ObjectSpec],
-                 name: str | None = None, port: int = DEVICE_PORT) -> None:
+                 name: str | None = None, port: int = DEVICE_PORT, max_apdu: int = 1476,
+                 segmentation: str = "segmented-both") -> None:
         self.instance = instance
+        # What the device object (and so its I-Am) says: small controllers take 480 or
+        # 206 bytes and cannot segment, which the client's batching has to respect.
+        self.max_apdu = max_apdu
+        self.segmentation = segmentation
         self.ip = address
         self.port = port
         self.name = name or f"sim-device-{instance}"
@@ -149,6 +175,7 @@ class SimulatedDevice:
         self.objects: dict[tuple[str, int], Any] = {}
         self._reject_rpm = False
         self._reject_cov = False
+        self._garble: bytes | None = None
         self._delay = 0.0
 
     @property
@@ -159,8 +186,8 @@ class SimulatedDevice:
     def start(self) -> None:
         """Bind the device's socket and serve (call from a running event loop)."""
         device = DeviceObject(objectIdentifier=("device", self.instance), objectName=self.name,
-                              vendorIdentifier=999, maxApduLengthAccepted=1476,
-                              segmentationSupported="segmented-both")
+                              vendorIdentifier=999, maxApduLengthAccepted=self.max_apdu,
+                              segmentationSupported=self.segmentation)
         port = NetworkPortObject(f"{self.ip}/8:{self.port}", objectIdentifier=("network-port", 1),
                                  objectName="NetworkPort-1")
         self.objects = {(s.type, s.instance): _make_object(s) for s in self.specs}
@@ -168,6 +195,8 @@ class SimulatedDevice:
         self.app.reject_rpm = self._reject_rpm
         self.app.reject_cov = self._reject_cov
         self.app.delay = self._delay
+        self.app.garble = self._garble
+        self.app.max_response = self.max_apdu if self.segmentation == "no-segmentation" else 0
 
     def stop(self) -> None:
         """Close the socket."""
@@ -207,6 +236,12 @@ class SimulatedDevice:
         self._reject_rpm = on
         if self.app is not None:
             self.app.reject_rpm = on
+
+    def garble_rpm(self, data: bytes | None = b"\x0c\x00\x00\x00\x01\x1e\x29") -> None:
+        """Answer ReadPropertyMultiple with an acknowledgement of these bytes (None: answer well)."""
+        self._garble = data
+        if self.app is not None:
+            self.app.garble = data
 
     def reject_cov(self, on: bool = True) -> None:
         """Refuse SubscribeCOV, as devices without COV support do."""

@@ -1,8 +1,13 @@
 """The BACnet/IP driver on bacpypes3: ``bacnet://<device-instance>/<object-type>,<instance>``.
 
 Reads use ReadPropertyMultiple (present value and status flags), batched per
-device; a device that rejects RPM is remembered and read object by object
-with ReadProperty. Writes put the present value at a priority (1–16) and
+device so that each acknowledgement fits one APDU of the device's size (from
+its I-Am; halved and remembered if the device still aborts for size), with
+the request and the acknowledgement coded by :mod:`.wire` rather than by
+bacpypes3's generic sequences (the polling hot path). A device that rejects
+RPM is remembered and read object by object with ReadProperty; a device
+whose acknowledgement the lean codec cannot parse is remembered and read
+through bacpypes3's own RPM. Writes put the present value at a priority (1–16) and
 release with null. BACnet errors, rejects and aborts (which bacpypes3 raises
 as BaseException) become openbms errors here and never escape the driver.
 
@@ -15,8 +20,10 @@ Settings (``drivers: bacnet:`` in the site file):
   Who-Is cannot find (other subnets without a BBMD);
 - ``broadcast``: where Who-Is goes to resolve the others (default
   ``255.255.255.255:47808``);
-- ``max_batch``: objects per ReadPropertyMultiple (default 25, which fits one
-  APDU without segmentation);
+- ``max_batch``: objects the driver manager hands over per read (default 250);
+  the driver splits them into requests whose replies fit each device's APDU
+  (learned from its I-Am: 52 objects in 1476 bytes, 17 in 480), capped by
+  ``max_objects`` if set;
 - ``max_in_flight``: requests outstanding at once across devices (default 16);
 - ``cov``: subscribe to changes of value (default true); ``cov_lifetime``
   (seconds, default 300; renewed every half lifetime, which also restores
@@ -30,14 +37,25 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from bacpypes3.apdu import AbortPDU, ErrorPDU, ErrorRejectAbortNack, RejectPDU
+from bacpypes3.apdu import (
+    AbortPDU,
+    AbortReason,
+    APCISequence,
+    ComplexAckPDU,
+    ConfirmedRequestPDU,
+    ErrorPDU,
+    ErrorRejectAbortNack,
+    RejectPDU,
+)
 from bacpypes3.app import Application
-from bacpypes3.basetypes import BinaryPV
+from bacpypes3.basetypes import BinaryPV, ErrorClass, ErrorCode
+from bacpypes3.comm import ServiceAccessPoint
 from bacpypes3.local.device import DeviceObject
 from bacpypes3.local.networkport import NetworkPortObject
 from bacpypes3.pdu import Address
 from bacpypes3.primitivedata import Null, ObjectIdentifier
 
+from openbms.drivers.bacnet import wire
 from openbms.drivers.base import ChangeCallback, DriverBase, Reading
 from openbms.errors import DeviceUnreachable, DriverError, PointError, WriteRefused
 from openbms.model.binding import Binding
@@ -66,6 +84,33 @@ def _plain(value: Any) -> Value:
     return str(value)
 
 
+# Aborts that mean "the reply does not fit": the batch is too big for this device.
+_TOO_BIG = {int(AbortReason.bufferOverflow), int(AbortReason.segmentationNotSupported),
+            int(AbortReason.apduTooLong)}
+
+
+def _status_bits(flags: int | None) -> str:
+    """Sample status from the status-flags octet (in-alarm, fault, overridden, out-of-service)."""
+    if not flags:
+        return OK
+    if flags & 0x40:
+        return FAULT
+    if flags & 0x10:
+        return STALE
+    if flags & 0x20:
+        return OVERRIDDEN
+    return OK
+
+
+def _error_text(code: str) -> str:
+    """'2/31' (error class/code numbers) as 'property/unknown-object'."""
+    try:
+        cls, num = (int(x) for x in code.split("/"))
+        return f"{ErrorClass(cls)}/{ErrorCode(num)}"
+    except (ValueError, TypeError, KeyError):
+        return code
+
+
 def _status(flags: Any) -> str:
     """Sample status from BACnet status flags (fault, out-of-service, overridden)."""
     if flags is None:
@@ -90,8 +135,13 @@ class BACnetDriver(DriverBase):
         extra = self.settings.model_extra or {}
         self.address: str = str(extra.get("address", "127.0.0.1/8:47809"))
         self.broadcast: str = str(extra.get("broadcast", "255.255.255.255:47808"))
-        # 25 objects of present value + status flags fit one 1476-byte APDU unsegmented.
-        self._max_batch = int(extra.get("max_batch", 25))
+        self._max_batch = int(extra.get("max_batch", 250))
+        self._max_objects = int(extra.get("max_objects", 0))  # a cap; 0: the device's APDU
+        self._objects: dict[str, int] = {}  # per device: objects per RPM request
+        self._keys: dict[str, tuple[int, int]] = {}
+        self._requests: dict[tuple[int, ...], bytes] = {}  # encoded RPM service data
+        self._lean: set[tuple[Address, int]] = set()  # requests whose ack we decode ourselves
+        self._no_lean: set[str] = set()
         # Requests in flight at once, across devices: a BACnet network (and many small
         # controllers) cannot take hundreds of simultaneous requests.
         self._in_flight = asyncio.Semaphore(int(extra.get("max_in_flight", 16)))
@@ -108,6 +158,7 @@ class BACnetDriver(DriverBase):
         self.app: Application | None = None
         self.rpm_requests = 0
         self.rp_requests = 0
+        self.decode_errors = 0
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -120,6 +171,7 @@ class BACnetDriver(DriverBase):
                                  objectName="NetworkPort-1")
         try:
             self.app = Application.from_object_list([device, port])
+            self._hook_acks(self.app)
             # The socket is bound by a task: a started driver has it ready.
             for layer in self.app.link_layers.values():
                 server = getattr(layer, "server", None)
@@ -159,6 +211,7 @@ class BACnetDriver(DriverBase):
                 raise PointError(f"{binding}: {binding.path!r} is not a BACnet object such as "
                                  "'analog-input,3'") from err
             self._objids[binding.path] = oid
+            self._keys[binding.path] = (int(oid[0]), int(oid[1]))
         return oid
 
     async def _address(self, device: str) -> Address:
@@ -178,8 +231,59 @@ class BACnetDriver(DriverBase):
                 raise DeviceUnreachable(f"bacnet device {device} did not answer Who-Is "
                                         f"(sent to {self.broadcast})")
             addr = i_ams[0].pduSource
+            self._learn(device, i_ams[0])
         self._addresses[device] = addr
         return addr
+
+    def _learn(self, device: str, i_am: Any) -> None:
+        """Objects per request from a device's I-Am (max APDU length accepted)."""
+        try:
+            size = int(i_am.maxAPDULengthAccepted)
+        except (TypeError, ValueError):
+            return
+        objects = wire.max_objects(size)
+        self._objects[device] = min(objects, self._max_objects) if self._max_objects else objects
+
+    async def _objects_per_request(self, device: str, addr: Address) -> int:
+        """How many objects one RPM of this device may ask for (learned once)."""
+        known = self._objects.get(device)
+        if known is not None:
+            return known
+        assert self.app is not None
+        i_ams: list[Any] = []
+        if device in self._static and device.isdigit():
+            # A directed Who-Is: the device's I-Am says how big a reply it can send.
+            try:
+                i_ams = await self.app.who_is(int(device), int(device), addr, timeout=1)
+            except ErrorRejectAbortNack:
+                i_ams = []
+        if i_ams:
+            self._learn(device, i_ams[0])
+            return self._objects[device]
+        # Not learned (tried again next time): BACnet/IP's usual size, halved on a size abort.
+        guess = wire.max_objects(1476)
+        return min(guess, self._max_objects) if self._max_objects else guess
+
+    def _hook_acks(self, app: Application) -> None:
+        """Let the acknowledgements of our own RPM requests past bacpypes3's generic decoder.
+
+        The application service access point decodes every complex ack into a
+        ``Sequence``; for requests the lean path sent (and only those: discovery's
+        RPMs on the same application are decoded as usual) the undecoded ack goes
+        on to the waiting future and :func:`wire.decode_rpm_ack` reads its bytes.
+        """
+        asap = app.asap
+        generic = asap.sap_response
+        lean = self._lean
+
+        async def sap_response(apdu: Any) -> None:
+            if (type(apdu) is ComplexAckPDU and apdu.apduService == wire.SERVICE_RPM
+                    and (apdu.pduSource, apdu.apduInvokeID) in lean):
+                await ServiceAccessPoint.sap_response(asap, apdu)
+            else:
+                await generic(apdu)
+
+        asap.sap_response = sap_response
 
     # ------------------------------------------------------------------ reads
 
@@ -197,17 +301,103 @@ class BACnetDriver(DriverBase):
                 out[i] = Reading(None, FAULT, str(err))
         wanted = [(i, o) for i, o in enumerate(objids) if o is not None]
         if wanted:
-            if device in self._no_rpm:
-                out.update(await self._read_each(device, addr, wanted))
-            else:
-                try:
-                    out.update(await self._read_multiple(device, addr, wanted))
-                except RejectPDU as err:
-                    log.info("bacnet device %s rejects ReadPropertyMultiple (%s): reading "
-                             "object by object", device, err)
-                    self._no_rpm.add(device)
+            try:
+                if device in self._no_rpm:
                     out.update(await self._read_each(device, addr, wanted))
+                elif device not in self._no_lean:
+                    out.update(await self._read_lean(device, addr, wanted, bindings))
+                else:
+                    size = await self._objects_per_request(device, addr)
+                    for i in range(0, len(wanted), size):
+                        out.update(await self._read_multiple(device, addr, wanted[i : i + size]))
+            except RejectPDU as err:
+                log.info("bacnet device %s rejects ReadPropertyMultiple (%s): reading "
+                         "object by object", device, err)
+                self._no_rpm.add(device)
+                out.update(await self._read_each(device, addr, wanted))
         return [out[i] for i in range(len(bindings))]
+
+    async def _read_lean(self, device: str, addr: Address, wanted: list[tuple[int, ObjectIdentifier]],
+                         bindings: Sequence[Binding]) -> dict[int, Reading]:
+        """RPM in requests that fit the device's APDU, all at once (the in-flight limit paces)."""
+        size = await self._objects_per_request(device, addr)
+        chunks = [wanted[i : i + size] for i in range(0, len(wanted), size)]
+        keys = [[self._keys[bindings[i].path] for i, _ in chunk] for chunk in chunks]
+        if len(chunks) == 1:
+            results = [await self._rpm(device, addr, keys[0])]
+        else:
+            results = await asyncio.gather(*(self._rpm(device, addr, k) for k in keys))
+        out: dict[int, Reading] = {}
+        for chunk, chunk_keys, result in zip(chunks, keys, results, strict=True):
+            if result is None:  # the codec could not read this device's reply
+                out.update(await self._read_multiple(device, addr, chunk))
+                continue
+            for (i, _), key in zip(chunk, chunk_keys, strict=True):
+                got = result.get(key)
+                if got is None:
+                    out[i] = Reading(None, FAULT, f"bacnet device {device}: {key[0]},{key[1]}: "
+                                     "missing from the reply")
+                elif got[2] is not None:
+                    out[i] = Reading(None, FAULT, f"bacnet device {device}: {key[0]},{key[1]}: "
+                                     f"{_error_text(got[2])}")
+                else:
+                    out[i] = Reading(got[0], _status_bits(got[1]))
+        return out
+
+    async def _rpm(self, device: str, addr: Address,
+                   keys: list[tuple[int, int]]) -> dict[tuple[int, int], wire.ObjectResult] | None:
+        """One lean RPM; None when the reply does not parse (the device is then read generically)."""
+        assert self.app is not None
+        data = self._requests.get(tuple(k for key in keys for k in key))
+        if data is None:
+            data = wire.encode_rpm_request(keys)
+            if len(self._requests) < 100_000:
+                self._requests[tuple(k for key in keys for k in key)] = data
+        apdu = ConfirmedRequestPDU(wire.SERVICE_RPM)
+        apdu.pduDestination = addr
+        apdu.put_data(data)
+        self.rpm_requests += 1
+        try:
+            async with self._in_flight:
+                future = self.app.request(apdu)
+                mark = (addr, apdu.apduInvokeID)
+                self._lean.add(mark)
+                try:
+                    ack = await future
+                finally:
+                    self._lean.discard(mark)
+        except RejectPDU:
+            raise
+        except AbortPDU as err:
+            if getattr(err, "apduAbortRejectReason", None) in _TOO_BIG and len(keys) > 1:
+                half = max(1, len(keys) // 2)
+                self._objects[device] = half
+                log.warning("bacnet device %s: a reply for %d objects is too big; asking for %d "
+                            "at a time", device, len(keys), half)
+                parts = [await self._rpm(device, addr, keys[i : i + half])
+                         for i in range(0, len(keys), half)]
+                if any(p is None for p in parts):
+                    return None
+                return {k: v for p in parts if p is not None for k, v in p.items()}
+            raise self._translate(device, err) from None
+        except ErrorRejectAbortNack as err:
+            raise self._translate(device, err) from None
+        if isinstance(ack, APCISequence) or not isinstance(ack, ComplexAckPDU):
+            return None
+        try:
+            return wire.decode_rpm_ack(bytes(ack.pduData))
+        except wire.WireError as err:
+            self.decode_errors += 1
+            try:
+                APCISequence.decode(ack)
+            except Exception:  # bacpypes3's decoders raise many kinds
+                # Garbage, not a limit of our codec: this read fails, the next may not.
+                raise PointError(f"bacnet device {device}: malformed ReadPropertyMultiple "
+                                 f"reply: {err}") from None
+            self._no_lean.add(device)
+            log.warning("bacnet device %s: its ReadPropertyMultiple replies need the generic "
+                        "decoder (%s); using it for this device", device, err)
+            return None
 
     async def _read_multiple(self, device: str, addr: Address,
                              wanted: list[tuple[int, ObjectIdentifier]]) -> dict[int, Reading]:
