@@ -1,0 +1,1 @@
+"""Alarms: rules on points, the alarm lifecycle, and notifications."""
