@@ -195,3 +195,20 @@ async def test_a_garbled_reply_fails_that_read_only_and_the_driver_reads_on(bacn
     readings = await driver.read("1002", [b(1002, "analog-input,1")])
     assert readings[0].value == 13.5 and readings[0].status == "ok"
     assert "1002" not in driver._no_lean  # a glitch is not remembered against the device
+
+
+async def test_units_the_device_reports_are_checked_against_the_points(bacnet):
+    _sim, driver = bacnet
+    assert await driver.units("1001", [b(1001, "analog-input,1"), b(1001, "binary-output,3"),
+                                       b(1001, "analog-input,99")]) == ["degC", None, None]
+    bus = Bus()
+    points = [PointBinding("hq/ahu/sat", b(1001, "analog-input,1"), 0.2, "degC"),
+              PointBinding("hq/ahu/sp", b(1001, "analog-value,2"), 0.2, "°F")]
+    manager = DriverManager(bus, WallClock(), {"bacnet": driver}, points, {"bacnet": driver.settings})
+    await manager.start()
+    try:
+        health = manager.health()["bacnet://1001"]
+        await eventually(lambda: bool(health.unit_mismatches), "a unit mismatch")
+    finally:
+        await manager.stop()
+    assert health.unit_mismatches == ["hq/ahu/sp: configured in °F, the device reports degC"]

@@ -35,7 +35,7 @@ def main() -> None:
                                      presentValue=21.5, units="degreesCelsius",
                                      statusFlags=[0, 0, 0, 0], description="Zone temperature"))
     app.add_object(AnalogValueCmdObject(objectName="ZN-T-SP", objectIdentifier=("analogValue", 2),
-                                        presentValue=22.0, relinquishDefault=22.0,
+                                        presentValue=22.0, relinquishDefault=22.0, covIncrement=0.1,
                                         units="degreesCelsius", statusFlags=[0, 0, 0, 0]))
     app.add_object(BinaryOutputCmdObject(objectName="FAN-C", objectIdentifier=("binaryOutput", 3),
                                          presentValue="inactive", relinquishDefault="inactive",

@@ -13,6 +13,7 @@ import pytest
 from openbms.drivers.bacnet import BACnetDriver
 from openbms.drivers.bacnet.discovery import read_objects, who_is
 from openbms.model import DriverSettings, parse_binding
+from tests.fixtures.waiting import eventually
 from tests.integration.test_bacnet import free_udp_port
 
 IP = "127.0.14.1"
@@ -76,4 +77,28 @@ async def test_writes_and_releases_at_a_priority_on_a_device_of_another_stack(le
         await driver.write(fan, None, 8)
         assert [r.value for r in await driver.read("2001", [sp, fan])] == [22.0, False]
     finally:
+        await driver.stop()
+
+
+@pytest.mark.parametrize("confirmed", [False, True], ids=["unconfirmed", "confirmed"])
+async def test_cov_notifications_from_a_device_of_another_stack(legacy_device, confirmed):
+    driver = BACnetDriver(DriverSettings(address=f"127.0.0.1/8:{free_udp_port()}",
+                                         devices={"2001": legacy_device}, cov=True,
+                                         cov_confirmed=confirmed, cov_lifetime=60))
+    await driver.start()
+    sp = parse_binding("bacnet://2001/analog-value,2")
+    fan = parse_binding("bacnet://2001/binary-output,3")
+    got: list[tuple[str, object, str]] = []
+    try:
+        assert await driver.subscribe("2001", [sp, fan], lambda b, v, s: got.append((b.path, v, s)))
+        # The other stack sends the initial values on subscription, then each change.
+        await eventually(lambda: {p for p, _, _ in got} == {"analog-value,2", "binary-output,3"},
+                         "the initial notifications")
+        await driver.write(sp, 18.5, 8)
+        await driver.write(fan, True, 8)
+        await eventually(lambda: ("analog-value,2", 18.5, "ok") in got, "the setpoint's change")
+        await eventually(lambda: ("binary-output,3", True, "ok") in got, "the fan's change")
+    finally:
+        await driver.write(sp, None, 8)
+        await driver.write(fan, None, 8)
         await driver.stop()

@@ -76,6 +76,13 @@ class Driver(Protocol):
         """Find devices and points; each dict describes one point (optional capability)."""
         ...
 
+    async def units(self, device: str, bindings: Sequence[Binding]) -> list[str | None]:
+        """The unit each binding's device reports, as a canonical symbol (None: not known).
+
+        The manager compares them with the points' configured units once per device.
+        """
+        ...
+
 
 class DriverBase:
     """Defaults a driver may inherit: async context manager, devices by URI authority,
@@ -114,3 +121,7 @@ class DriverBase:
     async def discover(self, **options: Any) -> list[dict[str, Any]]:
         """Nothing to discover."""
         return []
+
+    async def units(self, device: str, bindings: Sequence[Binding]) -> list[str | None]:
+        """Devices that do not describe their units."""
+        return [None] * len(bindings)

@@ -26,6 +26,7 @@ from openbms.errors import DeviceUnreachable, DriverError, OpenBMSError
 from openbms.model.binding import Binding
 from openbms.model.sample import OFFLINE, Sample, Value
 from openbms.model.site import DriverSettings
+from openbms.model.units import lookup
 from openbms.runtime.bus import Bus
 from openbms.runtime.clock import Clock
 
@@ -35,11 +36,13 @@ log = logging.getLogger(__name__)
 
 
 class PointBinding(NamedTuple):
-    """A point the manager polls: its id, its parsed binding and its poll interval in seconds."""
+    """A point the manager polls: its id, its parsed binding, its poll interval in seconds,
+    and its configured unit (checked once against what the device reports)."""
 
     point: str
     binding: Binding
     interval: float
+    unit: str | None = None
 
 
 @dataclass(slots=True)
@@ -57,6 +60,7 @@ class DeviceHealth:
     read_errors: int = 0
     point_faults: int = 0
     subscribed: bool = False
+    unit_mismatches: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """For the API and status output."""
@@ -100,6 +104,7 @@ class DriverManager:
             else:
                 h.points += len(g.points)
         self._tasks: list[asyncio.Task[None]] = []
+        self._units_checked: set[tuple[str, str, float]] = set()
         self._rng = random.Random(seed)
 
     def _plan(self, points: Sequence[PointBinding]) -> list[_Group]:
@@ -196,6 +201,11 @@ class DriverManager:
                     health.point_faults += 1
                 samples.append(Sample(p.point, now, r.value, r.status))
             self.bus.publish(samples)
+        key = (g.driver.name, g.device, g.interval)
+        if key not in self._units_checked:
+            self._units_checked.add(key)
+            if any(p.unit for p in g.points):
+                self._tasks.append(asyncio.create_task(self._check_units(g, health, settings)))
         if health.state == "offline":
             log.warning("%s://%s answers again after %d failed polls", g.driver.name, g.device,
                         health.consecutive_failures)
@@ -235,6 +245,27 @@ class DriverManager:
                 backoff = min(settings.max_backoff, 0.5 * 2**attempt) * self._rng.uniform(0.5, 1.5)
                 await self.clock.sleep(backoff)
         return None
+
+    async def _check_units(self, g: _Group, health: DeviceHealth, settings: DriverSettings) -> None:
+        """Once per device: the units it reports against the points' configured units."""
+        checked = [p for p in g.points if p.unit]
+        try:
+            async with asyncio.timeout(max(settings.timeout, 1.0) * 4):
+                reported = await g.driver.units(g.device, [p.binding for p in checked])
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:  # a check that cannot run is not a failure of the device
+            log.debug("%s://%s: units not checked: %s", g.driver.name, g.device, err)
+            return
+        for p, theirs in zip(checked, reported, strict=False):
+            if theirs is None or p.unit is None:
+                continue
+            ours = lookup(p.unit)
+            if ours is not None and ours.symbol == theirs:
+                continue
+            text = f"{p.point}: configured in {p.unit}, the device reports {theirs}"
+            health.unit_mismatches.append(text)
+            log.warning("%s://%s: unit mismatch: %s", g.driver.name, g.device, text)
 
     def _mark_offline(self, g: _Group, health: DeviceHealth) -> None:
         health.consecutive_failures += 1

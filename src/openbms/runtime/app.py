@@ -178,7 +178,8 @@ class Runtime:
                     continue
                 settings.setdefault(binding.scheme, driver_settings)
                 bindings.append(
-                    PointBinding(pid, binding, point.poll or driver_settings.poll_interval)
+                    PointBinding(pid, binding, point.poll or driver_settings.poll_interval,
+                                 point.unit)
                 )
         for scheme in sorted({b.binding.scheme for b in bindings}):
             driver = create_driver(scheme, settings[scheme], self.clock)
@@ -190,6 +191,11 @@ class Runtime:
         self._stack.append(("driver manager", self.manager.stop))
 
     # ------------------------------------------------------------------ status
+
+    def devices(self) -> list[dict[str, Any]]:
+        """Every device's health (state, last answer, errors, unit mismatches), for status and the API."""
+        health = self.manager.health() if self.manager else {}
+        return [{"id": key, **h.as_dict()} for key, h in sorted(health.items())]
 
     def status(self) -> RuntimeStatus:
         """Counters for a status line; cheap."""

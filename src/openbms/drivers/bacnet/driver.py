@@ -61,6 +61,7 @@ from openbms.errors import DeviceUnreachable, DriverError, PointError, WriteRefu
 from openbms.model.binding import Binding
 from openbms.model.sample import FAULT, OK, OVERRIDDEN, STALE, Value
 from openbms.model.site import DriverSettings
+from openbms.model.units import from_bacnet
 from openbms.runtime.clock import Clock
 
 __all__ = ["BACnetDriver"]
@@ -109,6 +110,20 @@ def _error_text(code: str) -> str:
         return f"{ErrorClass(cls)}/{ErrorCode(num)}"
     except (ValueError, TypeError, KeyError):
         return code
+
+
+# Object types with a ``units`` property.
+_UNIT_TYPES = {"analog-input", "analog-output", "analog-value", "large-analog-value",
+               "integer-value", "positive-integer-value", "accumulator", "pulse-converter",
+               "loop"}
+
+
+def _unit_symbol(value: Any) -> str | None:
+    """A bacpypes3 EngineeringUnits value as an openbms unit symbol (None: unknown or an error)."""
+    if value is None or type(value).__name__ == "ErrorType":
+        return None
+    unit = from_bacnet(str(value))
+    return unit.symbol if unit is not None else None
 
 
 def _status(flags: Any) -> str:
@@ -398,6 +413,45 @@ class BACnetDriver(DriverBase):
             log.warning("bacnet device %s: its ReadPropertyMultiple replies need the generic "
                         "decoder (%s); using it for this device", device, err)
             return None
+
+    async def units(self, device: str, bindings: Sequence[Binding]) -> list[str | None]:
+        """The ``units`` property of each analog object, as a canonical symbol (once per device)."""
+        if self.app is None:
+            raise DriverError("the bacnet driver is not started")
+        addr = await self._address(device)
+        wanted: list[tuple[int, ObjectIdentifier]] = []
+        for i, b in enumerate(bindings):
+            try:
+                oid = self._objid(b)
+            except PointError:
+                continue
+            if str(oid[0]) in _UNIT_TYPES:
+                wanted.append((i, oid))
+        found: dict[int, str | None] = {}
+        size = await self._objects_per_request(device, addr)
+        for start in range(0, len(wanted), size):
+            chunk = wanted[start : start + size]
+            try:
+                if device in self._no_rpm:
+                    raise RejectPDU()
+                request: list[Any] = []
+                for _, oid in chunk:
+                    request += [oid, ["units"]]
+                async with self._in_flight:
+                    result = await self.app.read_property_multiple(addr, request)
+                by_oid = {tuple(oid): value for oid, _prop, _index, value in result}
+                for i, oid in chunk:
+                    found[i] = _unit_symbol(by_oid.get(tuple(oid)))
+            except RejectPDU:
+                for i, oid in chunk:
+                    try:
+                        async with self._in_flight:
+                            found[i] = _unit_symbol(await self.app.read_property(addr, oid, "units"))
+                    except ErrorRejectAbortNack:
+                        found[i] = None
+            except ErrorRejectAbortNack as err:
+                raise self._translate(device, err) from None
+        return [found.get(i) for i in range(len(bindings))]
 
     async def _read_multiple(self, device: str, addr: Address,
                              wanted: list[tuple[int, ObjectIdentifier]]) -> dict[int, Reading]:
