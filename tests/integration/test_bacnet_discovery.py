@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 import yaml
+from bacpypes3.apdu import AbortPDU
+from bacpypes3.pdu import Address
+from bacpypes3.primitivedata import ObjectIdentifier
 
 from openbms.config import load_site
 from openbms.drivers.bacnet import BACnetDriver
@@ -15,7 +19,7 @@ from openbms.drivers.bacnet.discovery import (
     who_is_datagram,
 )
 from openbms.model import DriverSettings
-from openbms.sim.bacnet import ObjectSpec, SimulatedBACnet
+from openbms.sim.bacnet import ObjectSpec, SimulatedBACnet, SimulatedDevice
 from tests.integration.test_bacnet import free_udp_port
 
 AHU = (
@@ -85,3 +89,29 @@ def test_names_guess_points_tags_and_brick_classes():
     assert guess(ObjectInfo("analog-input", 1, "CHWST"))[2] == "Chilled_Water_Supply_Temperature_Sensor"
     name, tags, brick = guess(ObjectInfo("analog-input", 9, "Widget Level", units="degC"))
     assert (name, tags, brick) == ("widget-level", ("temp", "sensor"), None)
+
+
+async def test_a_small_device_that_cannot_segment_is_read_index_by_index():
+    specs = [ObjectSpec("analog-input", k, f"ZN-T-{k}", 20.0 + k, "degreesCelsius",
+                        f"Zone {k} temperature") for k in range(1, 61)]
+    port = free_udp_port()
+    sim = SimulatedBACnet([SimulatedDevice(3001, "127.0.9.1", specs, port=port, max_apdu=206,
+                                           segmentation="no-segmentation")])
+    sim.start()
+    driver = BACnetDriver(DriverSettings(address=f"127.0.0.1/8:{free_udp_port()}"))
+    await driver.start()
+    try:
+        (dev,) = await who_is(driver.app, [], directed=[sim[3001].address], listen=2)
+        assert (dev.max_apdu, dev.segmentation) == (206, "no-segmentation")
+        whole = driver.app.read_property(Address(dev.address), ObjectIdentifier("device,3001"),
+                                         "object-list")
+        with pytest.raises(AbortPDU):  # 62 identifiers do not fit 206 bytes
+            await whole
+        await read_objects(driver.app, dev)
+        assert [o.instance for o in dev.objects] == list(range(1, 61))  # complete, in order
+        last = dev.objects[-1]
+        assert (last.name, last.description, last.units, float(last.value)) == (
+            "ZN-T-60", "Zone 60 temperature", "degC", 80.0)
+    finally:
+        await driver.stop()
+        sim.stop()

@@ -129,8 +129,12 @@ async def read_objects(app: Any, device: DeviceInfo,
     except ErrorRejectAbortNack as err:
         raise DeviceUnreachable(f"bacnet device {device.instance}: {err}") from None
     wanted = [o for o in objects if str(o[0]) in POINT_TYPES]
-    for i in range(0, len(wanted), 20):
-        chunk = wanted[i : i + 20]
+    # Names and descriptions make replies long (about 120 bytes an object): a device that
+    # cannot segment gets as many objects per request as fit its APDU.
+    sends_segments = device.segmentation in ("segmented-both", "segmented-transmit")
+    size = 20 if sends_segments else max(1, min(20, (device.max_apdu - 3) // 120))
+    for i in range(0, len(wanted), size):
+        chunk = wanted[i : i + size]
         request: list[Any] = []
         for oid in chunk:
             props = ["object-name", "description", "present-value", "status-flags"]
@@ -141,8 +145,9 @@ async def read_objects(app: Any, device: DeviceInfo,
             result = await app.read_property_multiple(addr, request)
         except ErrorRejectAbortNack:
             result = []
-            for oid in chunk:  # no RPM: one property at a time
-                for prop in ("object-name", "description", "present-value"):
+            for oid in chunk:  # no RPM, or too big a reply: one property at a time
+                extra = ("units",) if str(oid[0]).startswith("analog") else ()
+                for prop in ("object-name", "description", "present-value", "status-flags", *extra):
                     try:
                         result.append((oid, prop, None, await app.read_property(addr, oid, prop)))
                     except ErrorRejectAbortNack:
