@@ -287,7 +287,27 @@ class DriverManager:
         p = self._by_point.get(point)
         if p is None:
             raise DriverError(f"point {point!r} has no binding to write to")
-        await self.drivers[p.binding.scheme].write(p.binding, value, priority)
+        driver = self.drivers[p.binding.scheme]
+        timeout = self.settings[driver.name].timeout * 2
+        try:
+            async with asyncio.timeout(timeout):
+                await driver.write(p.binding, value, priority)
+        except TimeoutError:
+            raise DeviceUnreachable(f"{point}: no answer to the write within {timeout:g} s") from None
+
+    async def read_point(self, point: str) -> Reading:
+        """Read one point now (the arbiter's read-back after a write)."""
+        p = self._by_point.get(point)
+        if p is None:
+            raise DriverError(f"point {point!r} has no binding to read")
+        driver = self.drivers[p.binding.scheme]
+        timeout = self.settings[driver.name].timeout * 2
+        try:
+            async with asyncio.timeout(timeout):
+                (reading,) = await driver.read(driver.device_key(p.binding), [p.binding])
+        except TimeoutError:
+            raise DeviceUnreachable(f"{point}: no answer within {timeout:g} s") from None
+        return reading
 
     def health(self) -> dict[str, DeviceHealth]:
         """Per device, keyed ``driver://device``."""

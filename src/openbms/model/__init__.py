@@ -4,6 +4,8 @@ from openbms.model.binding import Binding, parse_binding
 from openbms.model.command import Command, CommandSource, CommandStatus
 from openbms.model.sample import FAULT, OFFLINE, OK, OVERRIDDEN, STALE, STATUSES, Sample, Value
 from openbms.model.site import (
+    CommandPolicy,
+    ControlSettings,
     DriverSettings,
     Equipment,
     HistoryPolicy,
@@ -23,8 +25,10 @@ __all__ = [
     "STATUSES",
     "Binding",
     "Command",
+    "CommandPolicy",
     "CommandSource",
     "CommandStatus",
+    "ControlSettings",
     "DriverSettings",
     "Equipment",
     "HistoryPolicy",

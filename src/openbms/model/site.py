@@ -12,6 +12,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 __all__ = [
+    "CommandPolicy",
+    "ControlSettings",
     "DriverSettings",
     "Equipment",
     "EquipmentType",
@@ -72,6 +74,24 @@ class WriteLimits(_Strict):
         return self
 
 
+class CommandPolicy(_Strict):
+    """How the arbiter writes a point to its device.
+
+    ``effective`` (the default): openbms arbitrates the 16 priority slots and
+    writes the winning value to the device at ``priority`` (for devices with
+    a priority array; ignored by protocols without one). ``passthrough``: each
+    slot's value goes to the device at its own priority and the device
+    arbitrates (BACnet commandable objects), so a local override at the panel
+    still wins.
+    """
+
+    mode: Literal["effective", "passthrough"] = "effective"
+    priority: int = Field(default=16, ge=1, le=16, description="device priority in effective mode")
+    verify: bool = Field(default=True, description="read back after each write")
+    tolerance: float | None = Field(default=None, ge=0,
+                                    description="read-back difference accepted (numbers)")
+
+
 class Point(_Strict):
     """One value of one thing in a building, as configured.
 
@@ -89,6 +109,7 @@ class Point(_Strict):
     writable: bool = False
     limits: WriteLimits | None = None
     relinquish_default: float | bool | str | None = None
+    command: CommandPolicy = CommandPolicy()
     binding: str | None = None
     poll: float | None = Field(default=None, gt=0, description="seconds; default from the driver")
     history: HistoryPolicy = HistoryPolicy()
@@ -149,10 +170,20 @@ class DriverSettings(BaseModel):
     max_backoff: float = Field(default=60.0, gt=0, description="seconds")
 
 
+class ControlSettings(_Strict):
+    """Supervisory control settings of a site."""
+
+    dry_run: bool = Field(default=False, description="log what would be written; write nothing")
+    reassert_interval: float = Field(
+        default=300.0, gt=0,
+        description="seconds; at most one re-assertion per point when its device drifts")
+
+
 class SiteConfig(_Strict):
     """A whole site file: the site, its drivers, spaces and equipment."""
 
     site: Site
+    control: ControlSettings = ControlSettings()
     drivers: dict[str, DriverSettings] = {}
     spaces: tuple[Space, ...] = ()
     equipment: tuple[Equipment, ...] = ()

@@ -1,7 +1,8 @@
 """The openbms process: components started in order, stopped in reverse, on one event loop.
 
 Start order: state database → historian → bus subscribers (historian, cache)
-→ drivers → driver manager (polling). Stop is the reverse, so by the time the
+→ drivers → driver manager (polling) → arbiter (priority arrays restored from
+the stored commands, unexpired overrides written again). Stop is the reverse, so by the time the
 historian stops no sample is in flight, and it flushes before the files
 close. SIGTERM and SIGINT stop the process gracefully.
 """
@@ -18,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from openbms.control.arbiter import Arbiter
+from openbms.control.commands import CommandStore
 from openbms.drivers.base import Driver
 from openbms.drivers.manager import DriverManager, PointBinding
 from openbms.drivers.registry import create_driver
@@ -76,6 +79,8 @@ class Runtime:
         )
         self.drivers: dict[str, Driver] = {}
         self.manager: DriverManager | None = None
+        self.arbiter: Arbiter | None = None
+        self.state: Any = None
         self._started = 0.0
         self._stop = asyncio.Event()
         self._stack: list[tuple[str, Callable[[], Any]]] = []
@@ -89,6 +94,7 @@ class Runtime:
             await self._start_state()
             await self._start_historian()
             await self._start_drivers()
+            await self._start_control()
         except BaseException:
             await self.stop()
             raise
@@ -189,6 +195,22 @@ class Runtime:
         self.manager = DriverManager(self.bus, self.clock, self.drivers, bindings, settings)
         await self.manager.start()
         self._stack.append(("driver manager", self.manager.stop))
+
+    async def _start_control(self) -> None:
+        assert self.manager is not None
+        self.arbiter = Arbiter(self.sites, self.manager, self.clock, CommandStore(self.state),
+                               on_command=self._command_changed)
+        await self.arbiter.start()
+        self._stack.append(("arbiter", self.arbiter.stop))
+        if self.arbiter.controlled():
+            self.bus.subscribe_callback("*", self.arbiter.on_samples, name="arbiter")
+
+    def _command_changed(self, cmd: Any) -> None:
+        self.bus.publish_event("command", {
+            "id": cmd.id, "point": cmd.point, "value": cmd.value, "priority": cmd.priority,
+            "release": cmd.release, "status": str(cmd.status), "error": cmd.error,
+            "source": str(cmd.source), "requested_by": cmd.requested_by,
+            "updated_at": cmd.updated_at})
 
     # ------------------------------------------------------------------ status
 

@@ -1,0 +1,484 @@
+"""The arbiter: a 16-level priority array per writable point, and the only way to equipment.
+
+Every command (from operators, the API, schedules, logic programs and
+optimisers) lands in a priority slot of its point. The effective value is
+the value of the lowest-numbered non-empty slot, else the point's
+relinquish default (BACnet's meaning: 1 manual life safety … 8 manual
+operator … 16 lowest). The arbiter then writes to the device:
+
+- ``effective`` mode (the default): the effective value, at the point's
+  device priority, only when it changes; ``passthrough`` mode: each slot's
+  change at its own priority, and the device arbitrates (BACnet commandable
+  objects, where a panel override must still win).
+- Safety first: a value outside the point's ``limits`` (min/max), of the wrong
+  type, at a priority outside 1–16, or for an unknown or read-only point is
+  refused with the reason, and nothing is written. A write that would come
+  sooner than ``min_interval`` after the last, or would switch a binary
+  output before ``min_on``/``min_off`` has passed, is held back and made
+  when allowed, with the value that is effective then (the command stays
+  ``executing`` meanwhile).
+- After a write it reads the point back and fails the command if the
+  device reports something else. A timed override (``expires_at``)
+  releases itself. A device that drifts from the written value (it
+  restarted, or lost its array) gets the value re-asserted, at most once per
+  ``reassert_interval``; a point whose write could not reach its device is
+  written again when the device answers.
+- A site in ``dry_run`` logs what would be written and writes nothing.
+
+Commands persist in the state database (:class:`CommandStore`); at start the
+arbiter rebuilds the arrays from them and re-applies unexpired overrides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from openbms.control.commands import DEFAULT_PRIORITY, CommandStore, new_command_id
+from openbms.drivers.base import Reading
+from openbms.errors import CommandError, DeviceUnreachable, DriverError, WriteRefused
+from openbms.model.command import Command, CommandSource, CommandStatus
+from openbms.model.sample import OFFLINE, OK, Sample, Value
+from openbms.model.site import Point, SiteConfig
+from openbms.runtime.clock import Clock
+
+__all__ = ["Arbiter", "PointIO"]
+
+log = logging.getLogger(__name__)
+
+_UNSET: Any = object()  # nothing written yet
+_REASSERT_GRACE = 10.0  # seconds after a write during which a differing sample is not drift
+
+
+class PointIO(Protocol):
+    """What the arbiter needs of the drivers (the driver manager provides it)."""
+
+    async def write(self, point: str, value: Value, priority: int | None = None) -> None: ...
+
+    async def read_point(self, point: str) -> Reading: ...
+
+
+@dataclass(slots=True)
+class _Controlled:
+    """One writable point: its configuration and its priority array."""
+
+    id: str
+    site: str
+    point: Point
+    dry_run: bool
+    reassert_interval: float
+    slots: list[Command | None]
+    written: Any = _UNSET  # the value last written in effective mode (None: released)
+    written_at: float = -math.inf
+    switched_at: float = -math.inf  # when a binary output last changed state
+    needs_write: bool = False
+    dirty: set[int] | None = None  # passthrough: priorities changed and not yet written
+    held: list[Command] | None = None  # commands waiting for a held-back write
+    waiting: asyncio.Task[None] | None = None
+    last_reassert: float = -math.inf
+    lock: asyncio.Lock | None = None
+
+    def effective(self) -> Value:
+        for c in self.slots:
+            if c is not None:
+                return c.value
+        return self.point.relinquish_default
+
+
+class Arbiter:
+    """Priority arrays, safety checks and the command lifecycle for every writable point."""
+
+    def __init__(self, sites: Iterable[SiteConfig], io: PointIO, clock: Clock,
+                 store: CommandStore | None = None,
+                 on_command: Callable[[Command], None] | None = None) -> None:
+        self.io = io
+        self.clock = clock
+        self.store = store
+        self.on_command = on_command
+        self._points: dict[str, _Controlled] = {}
+        for cfg in sites:
+            for pid, _equip, point in cfg.points():
+                if point.writable:
+                    self._points[pid] = _Controlled(
+                        pid, cfg.site.id, point, cfg.control.dry_run,
+                        cfg.control.reassert_interval, [None] * 16)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._expiry: dict[str, asyncio.Task[None]] = {}
+        self.writes = 0
+        self.dry_writes = 0
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Rebuild the priority arrays from the stored commands and write what they say."""
+        if self.store is None:
+            return
+        now = self.clock.now()
+        expired: list[Command] = []
+        for cmd in await asyncio.to_thread(self.store.holding):
+            ctl = self._points.get(cmd.point)
+            if ctl is None or cmd.release:
+                continue
+            if cmd.expires_at is not None and cmd.expires_at <= now:
+                cmd.status, cmd.updated_at = CommandStatus.EXPIRED, now
+                expired.append(cmd)
+                continue
+            ctl.slots[cmd.priority - 1] = cmd
+            if cmd.expires_at is not None:
+                self._schedule_expiry(ctl, cmd)
+        if expired:
+            await asyncio.to_thread(self.store.update, expired)
+        for ctl in self._points.values():
+            if any(ctl.slots):
+                log.info("%s: restoring its priority array (effective %r)", ctl.id, ctl.effective())
+                await self._apply(ctl, force=True)
+
+    async def stop(self) -> None:
+        """Cancel held-back writes and expiry timers (the commands stay recorded)."""
+        tasks = [*self._tasks, *self._expiry.values(),
+                 *(c.waiting for c in self._points.values() if c.waiting is not None)]
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._tasks.clear()
+        self._expiry.clear()
+
+    # ------------------------------------------------------------------ commands
+
+    async def command(self, point: str, value: Value, priority: int | None = None, *,
+                      source: CommandSource | str = CommandSource.OPERATOR,
+                      requested_by: str = "", reason: str = "",
+                      duration: float | None = None, expires_at: float | None = None) -> Command:
+        """Set ``point`` to ``value`` at ``priority`` (the source's default if None).
+
+        Returns the command once it is written, held back, or failed. Raises
+        :class:`CommandError` for a request that is refused before anything is
+        written (the refusal is recorded too).
+        """
+        return await self._submit(point, value, priority, source, requested_by, reason,
+                                  duration, expires_at, release=False)
+
+    async def release(self, point: str, priority: int | None = None, *,
+                      source: CommandSource | str = CommandSource.OPERATOR,
+                      requested_by: str = "", reason: str = "") -> Command:
+        """Empty ``point``'s slot at ``priority``: the next slot (or the default) takes over."""
+        return await self._submit(point, None, priority, source, requested_by, reason,
+                                  None, None, release=True)
+
+    def priority_array(self, point: str) -> list[Value]:
+        """The 16 slots (None where empty)."""
+        ctl = self._get(point)
+        return [c.value if c is not None else None for c in ctl.slots]
+
+    def slots(self, point: str) -> list[Command | None]:
+        """The 16 slots with the commands that hold them."""
+        return list(self._get(point).slots)
+
+    def effective(self, point: str) -> Value:
+        """The value the arbiter wants the device to have."""
+        return self._get(point).effective()
+
+    def controlled(self) -> list[str]:
+        """Ids of every writable point."""
+        return list(self._points)
+
+    def _get(self, point: str) -> _Controlled:
+        ctl = self._points.get(point)
+        if ctl is None:
+            raise CommandError(f"{point}: no such writable point")
+        return ctl
+
+    async def _submit(self, point: str, value: Value, priority: int | None,
+                      source: CommandSource | str, requested_by: str, reason: str,
+                      duration: float | None, expires_at: float | None, *,
+                      release: bool) -> Command:
+        now = self.clock.now()
+        try:
+            src = CommandSource(source)
+        except ValueError:
+            raise CommandError(f"unknown command source {source!r} (expected one of: "
+                               f"{', '.join(s.value for s in CommandSource)})") from None
+        prio = DEFAULT_PRIORITY[src] if priority is None else priority
+        if duration is not None:
+            if not (isinstance(duration, int | float) and duration > 0 and math.isfinite(duration)):
+                raise CommandError(f"duration must be a positive number of seconds, not {duration!r}")
+            expires_at = now + duration
+        cmd = Command(id=new_command_id(), point=point, value=value,
+                      priority=prio if isinstance(prio, int) and 1 <= prio <= 16 else 16,
+                      source=src, requested_by=requested_by, reason=reason, release=release,
+                      expires_at=expires_at, created_at=now, updated_at=now)
+        ctl = self._points.get(point)
+        try:
+            if ctl is None:
+                raise CommandError(f"{point}: no such point, or it is not writable")
+            if not isinstance(prio, int) or isinstance(prio, bool) or not 1 <= prio <= 16:
+                raise CommandError(f"{point}: priority must be a whole number from 1 to 16, "
+                                   f"not {prio!r}")
+            if expires_at is not None and expires_at <= now:
+                raise CommandError(f"{point}: the override would expire before it starts")
+            if not release:
+                cmd.value = self._checked(ctl, value)
+        except CommandError as err:
+            if ctl is not None:  # an unknown point is not recorded against a point id
+                cmd.status, cmd.error = CommandStatus.FAILED, str(err)
+                await self._record(cmd, new=True)
+            raise
+        await self._record(cmd, new=True)
+        previous = ctl.slots[prio - 1]
+        if previous is not None and previous.id != cmd.id:
+            self._cancel_expiry(previous)
+            previous.status, previous.updated_at = CommandStatus.SUPERSEDED, now
+            await self._record(previous)
+        ctl.slots[prio - 1] = None if release else cmd
+        if cmd.expires_at is not None and not release:
+            self._schedule_expiry(ctl, cmd)
+        cmd.status, cmd.updated_at = CommandStatus.EXECUTING, now
+        await self._apply(ctl, cmd, changed_priority=prio)
+        return cmd
+
+    def _checked(self, ctl: _Controlled, value: Value) -> Value:
+        """The value in the point's type, or CommandError saying what was expected."""
+        p = ctl.point
+        if p.kind == "bool":
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, int) and value in (0, 1):
+                return bool(value)
+            raise CommandError(f"{ctl.id}: expected true or false, not {value!r}")
+        if p.kind == "enum":
+            states = p.states or ()
+            if isinstance(value, str) and value in states:
+                return states.index(value) + 1
+            if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= len(states):
+                return value
+            raise CommandError(f"{ctl.id}: expected a state 1–{len(states)} or one of "
+                               f"{', '.join(states)}; not {value!r}")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise CommandError(f"{ctl.id}: expected a number, not {value!r}")
+        limits = p.limits
+        if limits is not None:
+            if limits.min is not None and value < limits.min:
+                raise CommandError(f"{ctl.id}: {value:g} is below the point's minimum "
+                                   f"{limits.min:g}{' ' + p.unit if p.unit else ''}")
+            if limits.max is not None and value > limits.max:
+                raise CommandError(f"{ctl.id}: {value:g} is above the point's maximum "
+                                   f"{limits.max:g}{' ' + p.unit if p.unit else ''}")
+        return float(value)
+
+    # ------------------------------------------------------------------ writing
+
+    async def _apply(self, ctl: _Controlled, cmd: Command | None = None, *,
+                     changed_priority: int | None = None, force: bool = False) -> None:
+        """Bring the device in line with the array, now or as soon as safety allows."""
+        if ctl.lock is None:
+            ctl.lock = asyncio.Lock()
+        async with ctl.lock:
+            await self._apply_locked(ctl, cmd, changed_priority, force)
+
+    async def _apply_locked(self, ctl: _Controlled, cmd: Command | None,
+                            changed_priority: int | None, force: bool) -> None:
+        now = self.clock.now()
+        desired = ctl.effective()
+        passthrough = ctl.point.command.mode == "passthrough"
+        if ctl.dirty is None:
+            ctl.dirty, ctl.held = set(), []
+        assert ctl.held is not None
+        if changed_priority is not None:
+            ctl.dirty.add(changed_priority)
+        if cmd is not None:
+            ctl.held.append(cmd)
+        if not force and not ctl.needs_write and (
+                not ctl.dirty if passthrough else _same(desired, ctl.written)):
+            await self._settle(ctl, CommandStatus.COMPLETED)  # nothing to change
+            return
+        wait = self._hold_back(ctl, desired, now)
+        if wait > 0:
+            ctl.needs_write = True
+            if ctl.waiting is None or ctl.waiting.done():
+                ctl.waiting = asyncio.create_task(self._later(ctl, now + wait))
+            log.debug("%s: write of %r held back %.1f s by its limits", ctl.id, desired, wait)
+            return  # the commands stay executing until the held-back write is made
+        if passthrough:
+            prios = set(ctl.dirty)
+            if force:
+                prios |= {i + 1 for i, c in enumerate(ctl.slots) if c is not None}
+            writes = [(p, _slot_value(ctl, p)) for p in sorted(prios)]
+        else:
+            writes = [(ctl.point.command.priority, desired)]
+        try:
+            for prio, value in writes:
+                await self._write(ctl, value, prio)
+                ctl.dirty.discard(prio)
+        except (WriteRefused, DeviceUnreachable, DriverError) as err:
+            await self._failed_write(ctl, cmd, err)
+            return
+        if isinstance(desired, bool) and not _same(desired, ctl.written):
+            ctl.switched_at = now
+        ctl.written, ctl.written_at, ctl.needs_write = desired, now, False
+        error = await self._verify(ctl, desired)
+        if error:
+            log.warning("%s", error)
+        await self._settle(ctl, CommandStatus.FAILED if error else CommandStatus.COMPLETED, error)
+
+    def _hold_back(self, ctl: _Controlled, desired: Value, now: float) -> float:
+        """Seconds to wait before this write is safe (0: now)."""
+        limits = ctl.point.limits
+        if limits is None or ctl.written is _UNSET:
+            return 0.0
+        wait = 0.0
+        if limits.min_interval:
+            wait = max(wait, ctl.written_at + limits.min_interval - now)
+        if ctl.point.kind == "bool" and isinstance(ctl.written, bool) and isinstance(desired, bool) \
+                and desired != ctl.written:
+            hold = limits.min_on if ctl.written else limits.min_off
+            if hold:
+                wait = max(wait, ctl.switched_at + hold - now)
+        return wait
+
+    async def _later(self, ctl: _Controlled, until: float) -> None:
+        await self.clock.sleep(until - self.clock.now())
+        ctl.waiting = None
+        await self._apply(ctl, force=True)
+
+    async def _write(self, ctl: _Controlled, value: Value, priority: int | None) -> None:
+        if ctl.dry_run:
+            self.dry_writes += 1
+            log.info("dry run: would write %s = %r at priority %s", ctl.id, value, priority)
+            return
+        self.writes += 1
+        await self.io.write(ctl.id, value, priority)
+
+    async def _verify(self, ctl: _Controlled, desired: Value) -> str:
+        """'' when the device reports what was written, else why not."""
+        if ctl.dry_run or not ctl.point.command.verify or desired is None:
+            return ""
+        try:
+            reading = await self.io.read_point(ctl.id)
+        except (DriverError, TimeoutError) as err:
+            return f"{ctl.id}: written, but reading it back failed: {err}"
+        if reading.status == OFFLINE or reading.value is None:
+            return f"{ctl.id}: written, but reading it back gave no value ({reading.error or reading.status})"
+        if ctl.point.command.mode == "passthrough":
+            return ""  # the device arbitrates: a higher slot at the panel may rightly win
+        if not _close(reading.value, desired, ctl.point.command.tolerance):
+            return (f"{ctl.id}: wrote {desired!r} but the device reports {reading.value!r} "
+                    "(a local override, a clamp in the device, or a wrong binding?)")
+        return ""
+
+    async def _failed_write(self, ctl: _Controlled, cmd: Command | None, err: Exception) -> None:
+        assert ctl.held is not None
+        if isinstance(err, DeviceUnreachable):
+            # Kept: written when the device answers again (the commands stay executing).
+            ctl.needs_write = True
+            log.warning("%s: device unreachable (%s); the write will be made when it answers",
+                        ctl.id, err)
+            for c in ctl.held:
+                c.error, c.updated_at = f"device unreachable, will retry: {err}", self.clock.now()
+                await self._record(c)
+            return
+        log.warning("%s: write refused: %s", ctl.id, err)
+        # A refused value leaves the array: what was effective before stays effective.
+        for c in ctl.held:
+            slot = ctl.slots[c.priority - 1]
+            if not c.release and slot is not None and slot.id == c.id:
+                ctl.slots[c.priority - 1] = None
+                self._cancel_expiry(c)
+        ctl.needs_write = False
+        await self._settle(ctl, CommandStatus.FAILED, str(err))
+
+    async def _settle(self, ctl: _Controlled, status: CommandStatus, error: str = "") -> None:
+        """The commands waiting on this point's write are done, with ``status``."""
+        held, ctl.held = ctl.held or [], []
+        now = self.clock.now()
+        for c in held:
+            if c.status in (CommandStatus.PENDING, CommandStatus.EXECUTING):
+                c.status, c.error, c.updated_at = status, error, now
+                await self._record(c)
+
+    # ------------------------------------------------------------------ expiry
+
+    def _schedule_expiry(self, ctl: _Controlled, cmd: Command) -> None:
+        assert cmd.expires_at is not None
+        self._cancel_expiry(cmd)
+        self._expiry[cmd.id] = asyncio.create_task(self._expire(ctl, cmd))
+
+    def _cancel_expiry(self, cmd: Command) -> None:
+        task = self._expiry.pop(cmd.id, None)
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+
+    async def _expire(self, ctl: _Controlled, cmd: Command) -> None:
+        assert cmd.expires_at is not None
+        await self.clock.sleep(cmd.expires_at - self.clock.now())
+        self._expiry.pop(cmd.id, None)
+        if ctl.slots[cmd.priority - 1] is not cmd:
+            return
+        ctl.slots[cmd.priority - 1] = None
+        cmd.status, cmd.updated_at = CommandStatus.EXPIRED, self.clock.now()
+        await self._record(cmd)
+        log.info("%s: the override at priority %d expired", ctl.id, cmd.priority)
+        await self._apply(ctl, changed_priority=cmd.priority)
+
+    # ------------------------------------------------------------------ device state
+
+    def on_samples(self, samples: Sequence[Sample]) -> None:
+        """Bus callback: re-assert a drifted or unwritten point when its device answers."""
+        points = self._points
+        for s in samples:
+            ctl = points.get(s.point)
+            if ctl is None or s.status == OFFLINE:
+                continue
+            if ctl.needs_write and (ctl.waiting is None or ctl.waiting.done()):
+                self._spawn(self._apply(ctl, force=True))
+            elif (s.status == OK and ctl.written is not _UNSET and ctl.written is not None
+                  and ctl.point.command.mode == "effective" and any(ctl.slots)
+                  and not _close(s.value, ctl.written, ctl.point.command.tolerance)
+                  and s.ts - ctl.last_reassert >= ctl.reassert_interval
+                  and s.ts - ctl.written_at >= _REASSERT_GRACE):
+                ctl.last_reassert = s.ts
+                log.warning("%s: the device reports %r instead of %r (restarted or overridden "
+                            "locally?); re-asserting", ctl.id, s.value, ctl.written)
+                self._spawn(self._apply(ctl, force=True))
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ------------------------------------------------------------------ records
+
+    async def _record(self, cmd: Command, new: bool = False) -> None:
+        if self.store is not None:
+            if new:
+                await asyncio.to_thread(self.store.add, cmd)
+            else:
+                await asyncio.to_thread(self.store.update, [cmd])
+        if self.on_command is not None:
+            self.on_command(cmd)
+
+
+def _slot_value(ctl: _Controlled, priority: int | None) -> Value:
+    if priority is None:
+        return None
+    c = ctl.slots[priority - 1]
+    return c.value if c is not None else None
+
+
+def _same(a: Any, b: Any) -> bool:
+    if a is _UNSET or b is _UNSET:
+        return False
+    return (bool(a == b) and type(a) is type(b)) or (a is None and b is None)
+
+
+def _close(reported: Any, wanted: Any, tolerance: float | None) -> bool:
+    """Whether a read-back value matches: numbers within tolerance (REAL is float32)."""
+    if isinstance(wanted, bool) or isinstance(reported, bool):
+        return bool(reported) == bool(wanted) if isinstance(reported, bool | int) else False
+    if isinstance(wanted, int | float) and isinstance(reported, int | float):
+        tol = tolerance if tolerance is not None else max(1e-4, abs(wanted) * 1e-6)
+        return abs(float(reported) - float(wanted)) <= tol
+    return bool(reported == wanted)
