@@ -1,0 +1,45 @@
+"""Schedules: weekly time→value events, exception days and holiday calendars, DST-correct.
+
+Modelled on BACnet's Schedule and Calendar objects. A :class:`Schedule`
+writes its value into the arbiter at its priority for each of its target
+points; a null value releases that priority slot. Times are epoch seconds
+(UTC floats); event times are wall clock in the schedule's (or site's) time
+zone. See ``docs/schedules.md`` for the semantics and the YAML form.
+
+- models and loading: :class:`Schedule`, :class:`Calendar`, :func:`load_schedules`
+- evaluation (pure): :func:`value_at`, :func:`transitions`, :func:`next_transition`
+- running: :class:`ScheduleRunner`, driven by a clock
+"""
+
+from openbms.control.schedules._dates import Calendar, CalendarRef, DateRule, RangeRule, RecurringRule
+from openbms.control.schedules._engine import Calendars, Transition, next_transition, transitions, value_at
+from openbms.control.schedules._model import (
+    Event,
+    Schedule,
+    ScheduleDocument,
+    ScheduleException,
+    Weekly,
+    load_schedules,
+)
+from openbms.control.schedules._runner import ApplyFn, ScheduleRunner
+
+__all__ = [
+    "ApplyFn",
+    "Calendar",
+    "CalendarRef",
+    "Calendars",
+    "DateRule",
+    "Event",
+    "RangeRule",
+    "RecurringRule",
+    "Schedule",
+    "ScheduleDocument",
+    "ScheduleException",
+    "ScheduleRunner",
+    "Transition",
+    "Weekly",
+    "load_schedules",
+    "next_transition",
+    "transitions",
+    "value_at",
+]
