@@ -1,0 +1,745 @@
+"""The alarm engine: rules watch samples, alarms go through their lifecycle, events go out.
+
+::
+
+                 condition                 acknowledge
+    normal ───────────────▶ active-unacked ───────────▶ active-acked
+      ▲                        │      ▲                      │
+      │ acknowledge   cleared  │      │ condition again      │ cleared
+      │                        ▼      │                      │
+      └──────────────── returned-unacked                     │
+      ▲                                                      │
+      └──────────────────────────────────────────────────────┘
+
+An event-type alarm (``change_of_state``) goes ``normal → active-unacked``
+and back to ``normal`` when acknowledged. Shelving is a flag beside the
+state: a shelved alarm still changes state, but its events carry
+``shelved=True`` and no notification goes out for them.
+
+The engine is fed batches of samples (``feed``, the bus callback) and ticked
+(``tick``) for what depends on time alone: delays, silence, the end of a
+flapping hold, shelving expiry. Both are synchronous and cheap: rules are
+indexed by point id, a sample costs a dict lookup and a comparison, and
+nothing is logged or validated per sample. Time comes from the injected
+clock (not from sample timestamps, which a device's clock may skew), so a
+delay measured by ``feed`` and one measured by ``tick`` agree.
+"""
+
+from __future__ import annotations
+
+import logging
+import string
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from openbms.alarms.rules import (
+    AlarmRule,
+    ChangeOfStateRule,
+    CommRule,
+    ExpressionRule,
+    HighLimitRule,
+    LowLimitRule,
+    StateRule,
+)
+from openbms.errors import OpenBMSError
+from openbms.model.sample import OK, OVERRIDDEN, Sample, Value
+from openbms.runtime.clock import Clock
+
+__all__ = [
+    "ACTIVE_ACKED",
+    "ACTIVE_UNACKED",
+    "ALARM_STATES",
+    "NORMAL",
+    "RETURNED_UNACKED",
+    "Alarm",
+    "AlarmEngine",
+    "AlarmError",
+    "AlarmEvent",
+    "Note",
+    "Transition",
+]
+
+log = logging.getLogger(__name__)
+
+NORMAL = "normal"
+ACTIVE_UNACKED = "active-unacked"
+ACTIVE_ACKED = "active-acked"
+RETURNED_UNACKED = "returned-unacked"
+ALARM_STATES = (NORMAL, ACTIVE_UNACKED, ACTIVE_ACKED, RETURNED_UNACKED)
+_ACTIVE = frozenset({ACTIVE_UNACKED, ACTIVE_ACKED})
+_GOOD = frozenset({OK, OVERRIDDEN})  # statuses whose value can be trusted
+
+SNAPSHOT_VERSION = 1
+
+
+class AlarmError(OpenBMSError):
+    """An alarm operation was refused: unknown alarm, nothing to acknowledge, bad shelving time."""
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmEvent:
+    """Something happened to an alarm; what the lead persists and pushes to clients.
+
+    ``action`` is one of ``raise`` (normal → active), ``reactivate`` (returned
+    → active before an acknowledgement), ``return`` (the condition cleared),
+    ``repeat`` (an event-type alarm fired again before it was acknowledged),
+    ``flapping`` (the flapping guard now holds the alarm), ``ack``, ``note``,
+    ``shelve`` and ``unshelve``. For the last five and ``flapping``,
+    ``from_state == to_state`` unless an acknowledgement ended the alarm.
+    """
+
+    alarm_id: str
+    rule_id: str
+    point: str
+    ts: float
+    action: str
+    from_state: str
+    to_state: str
+    value: Value
+    message: str
+    who: str | None = None
+    note: str | None = None
+    priority: int = 100
+    alarm_class: str = ""
+    shelved: bool = False
+    flap_count: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict."""
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """One line of an alarm's history."""
+
+    ts: float
+    action: str
+    from_state: str
+    to_state: str
+    value: Value = None
+    who: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """A note an operator added to an alarm."""
+
+    ts: float
+    who: str
+    text: str
+
+
+@dataclass(slots=True)
+class Alarm:
+    """The alarm of one rule: its state and what happened to it. ``get`` and ``active`` return copies."""
+
+    id: str
+    rule_id: str
+    point: str
+    name: str
+    priority: int
+    alarm_class: str
+    event_type: bool = False
+    state: str = NORMAL
+    value: Value = None
+    message: str = ""
+    active_since: float | None = None
+    changed_ts: float | None = None
+    acked_by: str | None = None
+    acked_ts: float | None = None
+    shelved_until: float | None = None
+    shelved_by: str | None = None
+    shelve_reason: str | None = None
+    flapping: bool = False
+    flap_count: int = 0
+    count: int = 0
+    notes: list[Note] = field(default_factory=list)
+    history: deque[Transition] = field(default_factory=deque)
+
+    @property
+    def shelved(self) -> bool:
+        """True while shelved."""
+        return self.shelved_until is not None
+
+    @property
+    def active(self) -> bool:
+        """True while the alarm is anything but normal."""
+        return self.state != NORMAL
+
+    def copy(self) -> Alarm:
+        """A copy that the caller may keep and change."""
+        return Alarm(**{f: getattr(self, f) for f in _ALARM_FIELDS if f not in ("notes", "history")},
+                     notes=list(self.notes), history=deque(self.history, maxlen=self.history.maxlen))
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict (the API's view, and part of the engine's snapshot)."""
+        d = {f: getattr(self, f) for f in _ALARM_FIELDS if f not in ("notes", "history")}
+        d["shelved"] = self.shelved
+        d["notes"] = [asdict(n) for n in self.notes]
+        d["history"] = [asdict(t) for t in self.history]
+        return d
+
+
+_ALARM_FIELDS = tuple(Alarm.__dataclass_fields__)
+_RESTORED = ("state", "value", "message", "active_since", "changed_ts", "acked_by", "acked_ts",
+             "shelved_until", "shelved_by", "shelve_reason", "flapping", "flap_count", "count")
+
+
+class _Message(dict[str, Any]):
+    """Template fields; a field without a value renders as a dash."""
+
+    def __missing__(self, key: str) -> str:
+        return "-"
+
+
+# ---------------------------------------------------------------------- trackers
+
+
+class _Tracker:
+    """Watches one rule: turns samples into a condition (True, False, or None for unknown)."""
+
+    __slots__ = ("alarm", "cond", "due", "hold_until", "pending", "rule", "status", "toggles", "value")
+
+    def __init__(self, rule: AlarmRule, alarm: Alarm) -> None:
+        self.rule = rule
+        self.alarm = alarm
+        self.cond = False  # the condition in force (after delays)
+        self.pending: bool | None = None  # a condition waiting for its delay
+        self.due = 0.0
+        self.hold_until: float | None = None  # the flapping guard's release time
+        self.toggles: deque[float] = deque()
+        self.status: str = OK
+        self.value: Value = None  # the last trusted value seen
+
+    def delays(self) -> tuple[float, float]:
+        return getattr(self.rule, "on_delay_s", 0.0), getattr(self.rule, "off_delay_s", 0.0)
+
+    def observe(self, s: Sample, engine: AlarmEngine) -> bool | None:
+        """The raw condition this sample shows."""
+        raise NotImplementedError
+
+    def context(self, value: Value) -> _Message:
+        r = self.rule
+        return _Message(name=r.name or r.id, rule=r.id, point=r.display_point, value=value,
+                        priority=r.priority, status=self.status, **{"class": r.alarm_class})
+
+
+class _High(_Tracker):
+    __slots__ = ("clear_below", "limit")
+
+    def __init__(self, rule: HighLimitRule, alarm: Alarm) -> None:
+        super().__init__(rule, alarm)
+        self.limit = rule.limit
+        self.clear_below = rule.limit - rule.deadband
+
+    def observe(self, s: Sample, engine: AlarmEngine) -> bool | None:
+        v = s[2]
+        # A stale, offline or faulty value proves nothing: comm rules report those.
+        if s[3] not in _GOOD or v is None or isinstance(v, str):
+            return None
+        self.value = v
+        if v > self.limit:
+            return True
+        if v < self.clear_below:
+            return False
+        return self.cond  # inside the deadband nothing changes (and a pending change is cancelled)
+
+    def context(self, value: Value) -> _Message:
+        m = super().context(value)
+        m.update(limit=self.limit, deadband=self.limit - self.clear_below)
+        return m
+
+
+class _Low(_High):
+    __slots__ = ()
+
+    def __init__(self, rule: LowLimitRule, alarm: Alarm) -> None:
+        _Tracker.__init__(self, rule, alarm)
+        self.limit = rule.limit
+        self.clear_below = rule.limit + rule.deadband  # here: clear above
+
+    def observe(self, s: Sample, engine: AlarmEngine) -> bool | None:
+        v = s[2]
+        if s[3] not in _GOOD or v is None or isinstance(v, str):
+            return None
+        self.value = v
+        if v < self.limit:
+            return True
+        if v > self.clear_below:
+            return False
+        return self.cond
+
+    def context(self, value: Value) -> _Message:
+        m = _Tracker.context(self, value)
+        m.update(limit=self.limit, deadband=self.clear_below - self.limit)
+        return m
+
+
+class _State(_Tracker):
+    __slots__ = ("states",)
+
+    def __init__(self, rule: StateRule, alarm: Alarm) -> None:
+        super().__init__(rule, alarm)
+        # (type, value) pairs, so that the state `1` never matches `true`.
+        self.states = frozenset((type(x), x) for x in rule.alarm_states)
+
+    def observe(self, s: Sample, engine: AlarmEngine) -> bool | None:
+        v = s[2]
+        if s[3] not in _GOOD or v is None:
+            return None
+        self.value = v
+        if isinstance(v, float) and v.is_integer():
+            v = int(v)  # enum states arrive as 2.0 from some protocols
+        return (type(v), v) in self.states
+
+    def context(self, value: Value) -> _Message:
+        m = super().context(value)
+        m["states"] = ", ".join(str(x) for x in getattr(self.rule, "alarm_states", ()))
+        return m
+
+
+class _ChangeOfState(_Tracker):
+    __slots__ = ()
+
+    def observe(self, s: Sample, engine: AlarmEngine) -> bool | None:
+        v = s[2]
+        if s[3] not in _GOOD or v is None:
+            return None
+        last, self.value = self.value, v
+        if last is not None and v != last:
+            engine._fire(self, v)
+        return None
+
+
+class _Comm(_Tracker):
+    __slots__ = ("last_seen", "silence", "statuses")
+
+    def __init__(self, rule: CommRule, alarm: Alarm, now: float) -> None:
+        super().__init__(rule, alarm)
+        self.statuses = frozenset(rule.statuses)
+        self.silence = rule.silence_after
+        self.last_seen = now
+
+    def delays(self) -> tuple[float, float]:
+        return getattr(self.rule, "delay_s", 0.0), 0.0
+
+    def observe(self, s: Sample, engine: AlarmEngine) -> bool | None:
+        self.last_seen = engine._now
+        self.status = self.value = s[3]
+        return s[3] in self.statuses
+
+    def context(self, value: Value) -> _Message:
+        m = super().context(value)
+        m["delay"] = getattr(self.rule, "delay_s", 0.0)
+        return m
+
+
+class _Expression(_Tracker):
+    __slots__ = ("expr",)
+
+    def __init__(self, rule: ExpressionRule, alarm: Alarm) -> None:
+        super().__init__(rule, alarm)
+        self.expr = rule.compiled
+
+    def observe(self, s: Sample, engine: AlarmEngine) -> bool | None:
+        result = self.expr.evaluate(engine._values)
+        return None if result is None else bool(result)
+
+    def context(self, value: Value) -> _Message:
+        m = super().context(value)
+        m["expression"] = self.expr.text
+        return m
+
+
+# ---------------------------------------------------------------------- the engine
+
+
+class AlarmEngine:
+    """Evaluates alarm rules on samples and runs each alarm's lifecycle.
+
+    ``on_event`` receives every :class:`AlarmEvent`, synchronously; it must be
+    quick (queue the work) and an exception it raises is counted and logged,
+    never propagated. Disabled rules are left out.
+    """
+
+    def __init__(self, rules: Iterable[AlarmRule], clock: Clock,
+                 on_event: Callable[[AlarmEvent], None] | None = None, *, history_limit: int = 100) -> None:
+        self._clock = clock
+        self._on_event = on_event
+        self._history_limit = history_limit
+        self._now = clock.now()
+        self._alarms: dict[str, Alarm] = {}
+        self._trackers: dict[str, _Tracker] = {}
+        self._by_point: dict[str, tuple[_Tracker, ...]] = {}
+        self._comm: list[_Comm] = []
+        self._values: dict[str, Value] = {}  # latest trusted values of points expressions read
+        self._expr_points: frozenset[str] = frozenset()
+        self._timed: dict[_Tracker, None] = {}  # trackers with a pending delay or a flapping hold
+        self._shelved: dict[str, None] = {}
+        self.samples = 0
+        self.events = 0
+        self.event_errors = 0
+        index: dict[str, list[_Tracker]] = {}
+        expr_points: set[str] = set()
+        for rule in rules:
+            if not rule.enabled:
+                continue
+            if rule.id in self._alarms:
+                raise AlarmError(f"alarm rule '{rule.id}' is defined twice")
+            alarm = Alarm(id=rule.id, rule_id=rule.id, point=rule.display_point, name=rule.name or rule.id,
+                          priority=rule.priority, alarm_class=rule.alarm_class, event_type=rule.event_type,
+                          history=deque(maxlen=history_limit))
+            tracker = self._tracker(rule, alarm)
+            self._alarms[rule.id] = alarm
+            self._trackers[rule.id] = tracker
+            for p in rule.points:
+                index.setdefault(p, []).append(tracker)
+            if isinstance(tracker, _Expression):
+                expr_points.update(rule.points)
+        self._by_point = {p: tuple(ts) for p, ts in index.items()}
+        self._expr_points = frozenset(expr_points)
+
+    def _tracker(self, rule: AlarmRule, alarm: Alarm) -> _Tracker:
+        if isinstance(rule, HighLimitRule):
+            return _High(rule, alarm)
+        if isinstance(rule, LowLimitRule):
+            return _Low(rule, alarm)
+        if isinstance(rule, StateRule):
+            return _State(rule, alarm)
+        if isinstance(rule, ChangeOfStateRule):
+            return _ChangeOfState(rule, alarm)
+        if isinstance(rule, CommRule):
+            comm = _Comm(rule, alarm, self._now)
+            self._comm.append(comm)
+            return comm
+        return _Expression(rule, alarm)
+
+    # ------------------------------------------------------------------ input
+
+    @property
+    def points(self) -> frozenset[str]:
+        """The point ids the rules read (what to subscribe to on the bus)."""
+        return frozenset(self._by_point)
+
+    def feed(self, samples: Sequence[Sample]) -> None:
+        """Evaluate a batch of samples (the bus callback)."""
+        by_point = self._by_point
+        now = self._now = self._clock.now()
+        expr_points = self._expr_points
+        self.samples += len(samples)
+        for s in samples:
+            trackers = by_point.get(s[0])
+            if trackers is None:
+                continue
+            if s[0] in expr_points:
+                self._values[s[0]] = s[2] if s[3] in _GOOD else None
+            for t in trackers:
+                self._condition(t, t.observe(s, self), now)
+
+    def tick(self, now: float | None = None) -> None:
+        """Apply what time alone decides: delays, silence, flapping holds, shelving expiry."""
+        now = self._now = self._clock.now() if now is None else now
+        for t in list(self._timed):
+            if t.pending is not None and now >= t.due:
+                cond, t.pending = t.pending, None
+                self._apply(t, cond, now)
+            if t.hold_until is not None and now >= t.hold_until:
+                t.hold_until = None
+                if not t.cond:
+                    self._clear(t, now)
+            if t.pending is None and t.hold_until is None:
+                self._timed.pop(t, None)
+        for c in self._comm:
+            if c.silence is not None and not c.cond and c.pending is not True \
+                    and now - c.last_seen >= c.silence:
+                c.status = c.value = "silent"
+                self._apply(c, True, now)
+        for alarm_id in list(self._shelved):
+            alarm = self._alarms[alarm_id]
+            if alarm.shelved_until is not None and now >= alarm.shelved_until:
+                self._unshelve(alarm, "system", "shelving expired", now)
+
+    async def run(self, interval: float = 1.0) -> None:
+        """Tick every ``interval`` seconds of the engine's clock, until cancelled."""
+        while True:
+            self.tick()
+            await self._clock.sleep(interval)
+
+    # ------------------------------------------------------------------ conditions and lifecycle
+
+    def _condition(self, t: _Tracker, raw: bool | None, now: float) -> None:
+        if raw is None:  # unknown: hold what is in force, forget what was pending
+            t.pending = None
+            return
+        if raw is t.cond:
+            t.pending = None
+            return
+        if t.pending is raw:
+            if now >= t.due:
+                t.pending = None
+                self._apply(t, raw, now)
+            return
+        on_delay, off_delay = t.delays()
+        delay = on_delay if raw else off_delay
+        if delay <= 0:
+            self._apply(t, raw, now)
+            return
+        t.pending = raw
+        t.due = now + delay
+        self._timed[t] = None
+
+    def _apply(self, t: _Tracker, cond: bool, now: float) -> None:
+        """The condition in force changes (its delay, if any, has passed)."""
+        t.cond = cond
+        a = t.alarm
+        flap = t.rule.flapping
+        toggles = t.toggles
+        if flap.enabled:
+            toggles.append(now)
+            while toggles and toggles[0] <= now - flap.window_s:
+                toggles.popleft()
+        value = self._value_of(t)
+        if cond:
+            if a.state in _ACTIVE:  # held by the flapping guard: one alarm, counted
+                t.hold_until = None
+                a.flap_count += 1
+                a.value = value
+                return
+            a.value = value
+            a.message = self._render(t, value)
+            a.count += 1
+            if a.state == NORMAL:
+                a.active_since = now
+                a.acked_by = a.acked_ts = None
+                a.flapping = False
+                a.flap_count = 0
+                self._transition(a, "raise", ACTIVE_UNACKED, now)
+            else:
+                self._transition(a, "reactivate", ACTIVE_UNACKED, now)
+            return
+        if a.state not in _ACTIVE:
+            return
+        if flap.enabled and len(toggles) > flap.changes:
+            if not a.flapping:
+                a.flapping = True
+                a.flap_count = len(toggles)
+                self._transition(a, "flapping", a.state, now,
+                                 note=f"{len(toggles)} changes within {flap.window_s:g} s")
+            else:
+                a.flap_count += 1
+            t.hold_until = now + flap.window_s
+            self._timed[t] = None
+            return
+        self._clear(t, now)
+
+    def _clear(self, t: _Tracker, now: float) -> None:
+        a = t.alarm
+        if a.state not in _ACTIVE:
+            return
+        a.flapping = False
+        a.value = self._value_of(t)
+        self._transition(a, "return", RETURNED_UNACKED if a.state == ACTIVE_UNACKED else NORMAL, now)
+
+    def _fire(self, t: _Tracker, value: Value) -> None:
+        """An event-type alarm fires (a change of state)."""
+        now = self._now
+        a = t.alarm
+        flap = t.rule.flapping
+        a.value = value
+        a.message = self._render(t, value)
+        a.count += 1
+        if a.state == NORMAL:
+            t.toggles.clear()
+            a.active_since = now
+            a.acked_by = a.acked_ts = None
+            a.flapping = False
+            a.flap_count = 0
+            self._transition(a, "raise", ACTIVE_UNACKED, now)
+            return
+        if flap.enabled:
+            t.toggles.append(now)
+            while t.toggles and t.toggles[0] <= now - flap.window_s:
+                t.toggles.popleft()
+            if len(t.toggles) >= flap.changes:
+                if not a.flapping:
+                    a.flapping = True
+                    self._transition(a, "flapping", a.state, now,
+                                     note=f"{len(t.toggles) + 1} changes within {flap.window_s:g} s")
+                a.flap_count += 1
+                return
+        self._transition(a, "repeat", a.state, now)
+
+    def _value_of(self, t: _Tracker) -> Value:
+        if isinstance(t, _Expression):
+            return self._values.get(t.rule.display_point)
+        return t.value
+
+    def _render(self, t: _Tracker, value: Value) -> str:
+        template = t.rule.template
+        ctx = t.context(value)
+        try:
+            return template.format_map(ctx)
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+            # A format spec that does not fit the value (``{value:.1f}`` of None): plain values.
+            return "".join(text + ("" if f is None else str(ctx[f]))
+                           for text, f, _, _ in string.Formatter().parse(template))
+
+    def _transition(self, a: Alarm, action: str, to_state: str, now: float, *, who: str | None = None,
+                    note: str | None = None) -> None:
+        from_state = a.state
+        a.state = to_state
+        if from_state != to_state:
+            a.changed_ts = now
+        a.history.append(Transition(now, action, from_state, to_state, a.value, who, note))
+        event = AlarmEvent(a.id, a.rule_id, a.point, now, action, from_state, to_state, a.value, a.message,
+                           who, note, a.priority, a.alarm_class, a.shelved, a.flap_count)
+        self.events += 1
+        if self._on_event is None:
+            return
+        try:
+            self._on_event(event)
+        except Exception:
+            self.event_errors += 1
+            if self.event_errors == 1:  # once: a broken consumer would otherwise log per event
+                log.exception("the alarm event consumer failed (counted in event_errors from now on)")
+
+    # ------------------------------------------------------------------ operators
+
+    def _alarm(self, alarm_id: str) -> Alarm:
+        try:
+            return self._alarms[alarm_id]
+        except KeyError:
+            raise AlarmError(f"no alarm '{alarm_id}'") from None
+
+    def acknowledge(self, alarm_id: str, who: str, note: str | None = None) -> Alarm:
+        """Acknowledge an unacknowledged alarm; returns it (a copy) in its new state."""
+        a = self._alarm(alarm_id)
+        now = self._now = self._clock.now()
+        if a.state == ACTIVE_UNACKED:
+            to_state = NORMAL if a.event_type else ACTIVE_ACKED
+        elif a.state == RETURNED_UNACKED:
+            to_state = NORMAL
+        else:
+            raise AlarmError(f"alarm '{alarm_id}' is {a.state}: there is nothing to acknowledge")
+        a.acked_by, a.acked_ts = who, now
+        if to_state == NORMAL:
+            a.flapping = False
+            t = self._trackers[alarm_id]
+            if a.event_type:
+                t.toggles.clear()
+        self._transition(a, "ack", to_state, now, who=who, note=note)
+        return a.copy()
+
+    def add_note(self, alarm_id: str, who: str, note: str) -> None:
+        """Add an operator's note to an alarm (in any state)."""
+        a = self._alarm(alarm_id)
+        now = self._now = self._clock.now()
+        a.notes.append(Note(now, who, note))
+        self._transition(a, "note", a.state, now, who=who, note=note)
+
+    def shelve(self, alarm_id: str, until_ts: float, who: str, reason: str = "") -> None:
+        """Shelve an alarm until ``until_ts``: it keeps its lifecycle but notifies no one."""
+        a = self._alarm(alarm_id)
+        now = self._now = self._clock.now()
+        if until_ts <= now:
+            raise AlarmError(f"cannot shelve alarm '{alarm_id}' until {until_ts}: that is not in the future")
+        a.shelved_until, a.shelved_by, a.shelve_reason = until_ts, who, reason
+        self._shelved[alarm_id] = None
+        self._transition(a, "shelve", a.state, now, who=who, note=reason)
+
+    def unshelve(self, alarm_id: str, who: str, note: str | None = None) -> None:
+        """End an alarm's shelving now."""
+        a = self._alarm(alarm_id)
+        if not a.shelved:
+            raise AlarmError(f"alarm '{alarm_id}' is not shelved")
+        self._unshelve(a, who, note, self._clock.now())
+
+    def _unshelve(self, a: Alarm, who: str, note: str | None, now: float) -> None:
+        a.shelved_until = a.shelved_by = a.shelve_reason = None
+        self._shelved.pop(a.id, None)
+        self._transition(a, "unshelve", a.state, now, who=who, note=note)
+
+    # ------------------------------------------------------------------ views
+
+    def get(self, alarm_id: str) -> Alarm:
+        """One alarm (a copy); ``AlarmError`` when there is no such alarm."""
+        return self._alarm(alarm_id).copy()
+
+    def active(self) -> list[Alarm]:
+        """Alarms not in ``normal`` (copies), most urgent first, then oldest first."""
+        found = [a for a in self._alarms.values() if a.state != NORMAL]
+        found.sort(key=lambda a: (a.priority, a.active_since or 0.0, a.id))
+        return [a.copy() for a in found]
+
+    def alarms(self) -> list[Alarm]:
+        """Every alarm (copies), in rule order."""
+        return [a.copy() for a in self._alarms.values()]
+
+    def history(self, alarm_id: str) -> list[Transition]:
+        """An alarm's latest transitions, oldest first (bounded by ``history_limit``)."""
+        return list(self._alarm(alarm_id).history)
+
+    def stats(self) -> dict[str, int]:
+        """Counters for metrics."""
+        return {"rules": len(self._alarms), "active": sum(a.state != NORMAL for a in self._alarms.values()),
+                "shelved": len(self._shelved), "samples": self.samples, "events": self.events,
+                "event_errors": self.event_errors}
+
+    # ------------------------------------------------------------------ persistence
+
+    def snapshot(self) -> dict[str, Any]:
+        """The engine's state as JSON-able data, for ``restore`` after a restart.
+
+        Alarms in ``normal`` with no history are left out. Pending delays are
+        not kept: the next samples start them again.
+        """
+        alarms: dict[str, Any] = {}
+        for rule_id, a in self._alarms.items():
+            if a.state == NORMAL and not a.history and not a.notes and not a.shelved:
+                continue
+            t = self._trackers[rule_id]
+            d = a.to_dict()
+            d["condition"] = t.cond
+            d["hold_until"] = t.hold_until
+            d["last_value"] = t.value
+            alarms[rule_id] = d
+        return {"version": SNAPSHOT_VERSION, "ts": self._clock.now(), "alarms": alarms}
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        """Take back a ``snapshot``. Alarms of rules that no longer exist are ignored.
+
+        Silence timers start again from now: a restart is not a loss of communication.
+        """
+        if state.get("version") != SNAPSHOT_VERSION:
+            raise AlarmError(f"cannot restore an alarm snapshot of version {state.get('version')!r} "
+                             f"(this openbms reads version {SNAPSHOT_VERSION})")
+        now = self._now = self._clock.now()
+        for rule_id, d in state.get("alarms", {}).items():
+            a = self._alarms.get(rule_id)
+            if a is None:
+                continue
+            if d.get("state") not in ALARM_STATES:
+                raise AlarmError(f"alarm snapshot: '{rule_id}' has an unknown state {d.get('state')!r}")
+            for f in _RESTORED:
+                if f in d:
+                    setattr(a, f, d[f])
+            a.notes = [Note(**n) for n in d.get("notes", ())]
+            a.history = deque((Transition(**h) for h in d.get("history", ())), maxlen=self._history_limit)
+            t = self._trackers[rule_id]
+            t.cond = bool(d.get("condition", a.state in _ACTIVE))
+            t.value = d.get("last_value")
+            t.pending = None
+            t.toggles.clear()
+            t.hold_until = d.get("hold_until")
+            if t.hold_until is not None:
+                self._timed[t] = None
+            if a.shelved:
+                self._shelved[rule_id] = None
+            else:
+                self._shelved.pop(rule_id, None)
+        for c in self._comm:
+            c.last_seen = now

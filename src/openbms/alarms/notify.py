@@ -1,0 +1,494 @@
+"""Alarm notifications: webhooks and e-mail, routed by class and priority, sent off the engine's path.
+
+The engine calls ``Notifier.submit(event)`` synchronously; it only decides
+whether anyone is to be told and queues the event. A worker task sends, so a
+slow SMTP server or a webhook retrying with backoff never holds up samples.
+Senders never raise: a failure is logged (the first of a run of failures at
+warning, its recovery at info) and counted in ``failed``.
+
+What is sent: an alarm being raised (``raise``), and, on routes with
+``on_return``, its condition clearing (``return``). Nothing is ever sent for
+a shelved alarm.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import http.client
+import json
+import logging
+import os
+import smtplib
+import ssl
+import urllib.error
+import urllib.request
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from email.message import EmailMessage
+from typing import Annotated, Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from openbms.alarms.engine import AlarmEvent
+from openbms.runtime.clock import Clock, WallClock
+
+try:  # httpx is the preferred client; the standard library does the same job without it.
+    import httpx
+except ImportError:  # pragma: no cover - depends on the environment
+    httpx = None  # type: ignore[assignment, unused-ignore]
+
+__all__ = [
+    "EmailNotifier",
+    "EmailTarget",
+    "NotificationsConfig",
+    "Notifier",
+    "Route",
+    "RouteConfig",
+    "Sender",
+    "WebhookNotifier",
+    "WebhookTarget",
+]
+
+log = logging.getLogger(__name__)
+
+#: Actions that notify: a raise always, a return only on routes that ask for it.
+RAISE = "raise"
+RETURN = "return"
+
+
+class _Transient(Exception):
+    """A failure worth retrying (connection refused, timeout, 5xx, SMTP 4xx)."""
+
+
+class _Permanent(Exception):
+    """A failure that retrying will not fix (4xx, SMTP 5xx, refused login)."""
+
+
+class Sender(Protocol):
+    """Something that delivers one alarm event somewhere."""
+
+    name: str
+    sent: int
+    failed: int
+
+    async def send(self, event: AlarmEvent) -> bool:
+        """Deliver ``event``; True when delivered. Never raises."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        ...
+
+
+def payload(event: AlarmEvent) -> dict[str, Any]:
+    """The JSON body of a webhook: the event's fields."""
+    return event.to_dict()
+
+
+class _Retrying:
+    """Retries with exponential backoff, counting and logging as the module docstring says."""
+
+    def __init__(self, name: str, retries: int, backoff: float, max_backoff: float,
+                 clock: Clock | None) -> None:
+        if retries < 0 or backoff < 0:
+            raise ValueError("retries and backoff must not be negative")
+        self.name = name
+        self.retries = retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.clock: Clock = clock or WallClock()
+        self.sent = 0
+        self.failed = 0
+        self.attempts = 0
+        self.last_error: str | None = None
+        self._failing = False
+
+    async def _attempt(self, event: AlarmEvent) -> None:
+        raise NotImplementedError
+
+    async def send(self, event: AlarmEvent) -> bool:
+        """Deliver ``event``, retrying transient failures; True when delivered. Never raises."""
+        for attempt in range(self.retries + 1):
+            self.attempts += 1
+            try:
+                await self._attempt(event)
+            except _Transient as err:
+                self.last_error = str(err)
+            except _Permanent as err:
+                self.last_error = str(err)
+                break
+            except Exception as err:  # a sender must never break the worker
+                self.last_error = f"{type(err).__name__}: {err}"
+                break
+            else:
+                self.sent += 1
+                if self._failing:
+                    self._failing = False
+                    log.info("notifier %s delivers again", self.name)
+                return True
+            if attempt < self.retries:
+                await self.clock.sleep(min(self.max_backoff, self.backoff * 2 ** attempt))
+        self.failed += 1
+        if not self._failing:
+            self._failing = True
+            log.warning("notifier %s could not deliver alarm %s (%s): %s; later failures are counted "
+                        "until it recovers", self.name, event.alarm_id, event.action, self.last_error)
+        else:
+            log.debug("notifier %s failed again: %s", self.name, self.last_error)
+        return False
+
+    async def aclose(self) -> None:
+        """Nothing to release by default."""
+
+
+class WebhookNotifier(_Retrying):
+    """POSTs each event as JSON to ``url``; retries connection errors and 5xx, never 4xx.
+
+    Uses ``httpx.AsyncClient`` when httpx is installed (``client="auto"``), the
+    standard library in a thread otherwise.
+    """
+
+    def __init__(self, url: str, headers: Mapping[str, str] | None = None, timeout: float = 5.0,
+                 retries: int = 3, backoff: float = 1.0, *, max_backoff: float = 60.0,
+                 clock: Clock | None = None, name: str = "",
+                 client: Literal["auto", "httpx", "stdlib"] = "auto") -> None:
+        super().__init__(name or f"webhook {url}", retries, backoff, max_backoff, clock)
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"a webhook URL starts with http:// or https://, not {url!r}")
+        if client == "httpx" and httpx is None:
+            raise ValueError("client='httpx' but httpx is not installed")
+        self.url = url
+        self.headers = {"Content-Type": "application/json", "User-Agent": "openbms", **(headers or {})}
+        self.timeout = timeout
+        self._use_httpx = httpx is not None and client != "stdlib"
+        self._client: Any = None
+
+    async def _attempt(self, event: AlarmEvent) -> None:
+        body = json.dumps(payload(event), default=str).encode()
+        if self._use_httpx:
+            status = await self._post_httpx(body)
+        else:
+            status = await asyncio.to_thread(self._post_stdlib, body)
+        if 200 <= status < 300:
+            return
+        if status >= 500:
+            raise _Transient(f"HTTP {status} from {self.url}")
+        raise _Permanent(f"HTTP {status} from {self.url} (not retried)")
+
+    async def _post_httpx(self, body: bytes) -> int:
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=self.timeout)
+        try:
+            response = await self._client.post(self.url, content=body, headers=self.headers)
+        except httpx.TransportError as err:
+            raise _Transient(f"{type(err).__name__}: {err}") from err
+        return int(response.status_code)
+
+    def _post_stdlib(self, body: bytes) -> int:
+        request = urllib.request.Request(self.url, data=body, headers=self.headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as err:
+            err.close()
+            return int(err.code)
+        except (urllib.error.URLError, http.client.HTTPException, OSError) as err:
+            raise _Transient(f"{type(err).__name__}: {getattr(err, 'reason', err)}") from err
+
+    async def aclose(self) -> None:
+        """Close the HTTP client."""
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.aclose()
+
+
+class EmailNotifier(_Retrying):
+    """Sends each event as a plain-text e-mail with the standard library's smtplib, in a thread.
+
+    ``starttls`` upgrades a plain connection (port 587); ``use_ssl`` connects
+    with TLS from the start (port 465). ``username``/``password`` log in.
+    Connection failures and SMTP 4xx replies are retried; 5xx are not.
+    """
+
+    def __init__(self, host: str, port: int = 25, sender: str = "openbms@localhost",
+                 recipients: Sequence[str] = (), *, starttls: bool = False, use_ssl: bool = False,
+                 username: str | None = None, password: str | None = None, timeout: float = 10.0,
+                 retries: int = 2, backoff: float = 2.0, max_backoff: float = 60.0,
+                 clock: Clock | None = None, name: str = "") -> None:
+        super().__init__(name or f"e-mail via {host}:{port}", retries, backoff, max_backoff, clock)
+        if not recipients:
+            raise ValueError("an e-mail notifier needs at least one recipient")
+        self.host = host
+        self.port = port
+        self.sender = sender
+        self.recipients = tuple(recipients)
+        self.starttls = starttls
+        self.use_ssl = use_ssl
+        self.username = username
+        self.password = password
+        self.timeout = timeout
+
+    def message(self, event: AlarmEvent) -> EmailMessage:
+        """The e-mail for ``event``."""
+        what = {"raise": "ALARM", "return": "returned to normal"}.get(event.action, event.action)
+        msg = EmailMessage()
+        msg["Subject"] = f"[{event.alarm_class} P{event.priority}] {what}: {event.message}"[:200]
+        msg["From"] = self.sender
+        msg["To"] = ", ".join(self.recipients)
+        lines = [event.message, "",
+                 f"alarm:    {event.alarm_id}", f"point:    {event.point}", f"value:    {event.value}",
+                 f"state:    {event.from_state} -> {event.to_state}", f"class:    {event.alarm_class}",
+                 f"priority: {event.priority}", f"time:     {event.ts:.0f} (Unix time, UTC)"]
+        if event.flap_count:
+            lines.append(f"flapping: {event.flap_count} changes")
+        msg.set_content("\n".join(lines) + "\n")
+        return msg
+
+    async def _attempt(self, event: AlarmEvent) -> None:
+        await asyncio.to_thread(self._send_sync, self.message(event))
+
+    def _send_sync(self, msg: EmailMessage) -> None:
+        try:
+            smtp: smtplib.SMTP
+            if self.use_ssl:
+                smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout,
+                                        context=ssl.create_default_context())
+            else:
+                smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            with smtp:
+                if self.starttls:
+                    smtp.starttls(context=ssl.create_default_context())
+                if self.username:
+                    smtp.login(self.username, self.password or "")
+                smtp.send_message(msg, self.sender, list(self.recipients))
+        except smtplib.SMTPResponseException as err:
+            text = f"SMTP {err.smtp_code}: {err.smtp_error!r}"
+            raise (_Transient(text) if 400 <= err.smtp_code < 500 else _Permanent(text)) from err
+        except smtplib.SMTPRecipientsRefused as err:
+            raise _Permanent(f"recipients refused: {', '.join(err.recipients)}") from err
+        except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError) as err:
+            raise _Transient(f"{type(err).__name__}: {err}") from err
+        except smtplib.SMTPException as err:
+            raise _Permanent(f"{type(err).__name__}: {err}") from err
+
+
+# ---------------------------------------------------------------------- routing
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Which alarms go to which senders.
+
+    ``classes`` None means every class; ``max_priority`` keeps alarms at
+    least that urgent (priority 1 is the most urgent); ``on_return`` also
+    sends when the condition clears.
+    """
+
+    targets: tuple[str, ...]
+    classes: frozenset[str] | None = None
+    max_priority: int = 255
+    on_return: bool = False
+
+    def matches(self, event: AlarmEvent) -> bool:
+        """True when this route sends ``event``."""
+        if event.action != RAISE and not (self.on_return and event.action == RETURN):
+            return False
+        if self.classes is not None and event.alarm_class not in self.classes:
+            return False
+        return event.priority <= self.max_priority
+
+
+class Notifier:
+    """Chooses senders by route and sends from a worker task: ``submit`` never blocks.
+
+    Use as ``async with Notifier(...)`` or ``await start()`` / ``await stop()``.
+    A full queue drops the newest event and counts it in ``dropped``.
+    """
+
+    def __init__(self, senders: Mapping[str, Sender], routes: Sequence[Route], *,
+                 maxsize: int = 1000) -> None:
+        for route in routes:
+            unknown = [t for t in route.targets if t not in senders]
+            if unknown:
+                raise ValueError(f"a notification route names unknown targets: {', '.join(unknown)}")
+        self.senders = dict(senders)
+        self.routes = tuple(routes)
+        self._queue: asyncio.Queue[tuple[AlarmEvent, tuple[Sender, ...]]] = asyncio.Queue(maxsize)
+        self._task: asyncio.Task[None] | None = None
+        self.queued = 0
+        self.dropped = 0
+        self.suppressed = 0  # events of shelved alarms
+
+    @classmethod
+    def from_config(cls, config: NotificationsConfig, clock: Clock | None = None) -> Notifier:
+        """Build senders and routes from the ``notifications:`` section of a site file."""
+        senders: dict[str, Sender] = {}
+        for name, target in config.targets.items():
+            if isinstance(target, WebhookTarget):
+                senders[name] = WebhookNotifier(target.url, target.headers, target.timeout, target.retries,
+                                                target.backoff, clock=clock, name=name)
+            else:
+                password = target.password
+                if target.password_env:
+                    password = os.environ.get(target.password_env, password)
+                senders[name] = EmailNotifier(
+                    target.host, target.port, target.sender, target.recipients, starttls=target.starttls,
+                    use_ssl=target.use_ssl, username=target.username, password=password,
+                    timeout=target.timeout, retries=target.retries, backoff=target.backoff,
+                    clock=clock, name=name)
+        routes = [Route(tuple(r.notify), frozenset(r.classes) if r.classes is not None else None,
+                        r.max_priority, r.on_return) for r in config.routes]
+        return cls(senders, routes)
+
+    def targets_for(self, event: AlarmEvent) -> tuple[Sender, ...]:
+        """The senders that ``event`` goes to (none for a shelved alarm)."""
+        if event.shelved:
+            return ()
+        names: dict[str, None] = {}
+        for route in self.routes:
+            if route.matches(event):
+                names.update(dict.fromkeys(route.targets))
+        return tuple(self.senders[n] for n in names)
+
+    def submit(self, event: AlarmEvent) -> None:
+        """Queue ``event`` for the senders it goes to; usable as the engine's ``on_event``."""
+        if event.shelved:
+            if event.action in (RAISE, RETURN):
+                self.suppressed += 1
+            return
+        targets = self.targets_for(event)
+        if not targets:
+            return
+        try:
+            self._queue.put_nowait((event, targets))
+        except asyncio.QueueFull:
+            self.dropped += 1
+            if self.dropped == 1 or self.dropped % 1000 == 0:
+                log.warning("alarm notification queue full: %d notifications dropped so far", self.dropped)
+            return
+        self.queued += 1
+
+    @property
+    def backlog(self) -> int:
+        """Notifications waiting to be sent."""
+        return self._queue.qsize()
+
+    @property
+    def sent(self) -> int:
+        """Deliveries, all senders together."""
+        return sum(s.sent for s in self.senders.values())
+
+    @property
+    def failed(self) -> int:
+        """Failed deliveries (after retries), all senders together."""
+        return sum(s.failed for s in self.senders.values())
+
+    async def start(self) -> None:
+        """Start the worker."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="alarm-notifier")
+
+    async def join(self) -> None:
+        """Wait until everything queued so far has been sent (or has failed)."""
+        await self._queue.join()
+
+    async def stop(self, drain: float = 5.0) -> None:
+        """Send what is queued (for at most ``drain`` seconds), then stop and close the senders."""
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._queue.join(), drain)
+            except TimeoutError:
+                log.warning("alarm notifier stopped with %d notifications unsent", self._queue.qsize())
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        for sender in self.senders.values():
+            await sender.aclose()
+
+    async def __aenter__(self) -> Notifier:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def _run(self) -> None:
+        queue = self._queue
+        while True:
+            event, targets = await queue.get()
+            try:
+                await asyncio.gather(*(s.send(event) for s in targets), return_exceptions=True)
+            finally:
+                queue.task_done()
+
+
+# ---------------------------------------------------------------------- configuration
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+TargetName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=64)]
+
+
+class WebhookTarget(_Strict):
+    """A webhook: each notification is POSTed as JSON."""
+
+    type: Literal["webhook"]
+    url: Annotated[str, StringConstraints(pattern=r"^https?://\S+$")]
+    headers: dict[str, str] = {}
+    timeout: float = Field(default=5.0, gt=0, description="seconds per request")
+    retries: int = Field(default=3, ge=0)
+    backoff: float = Field(default=1.0, ge=0, description="seconds before the first retry, doubling")
+
+
+class EmailTarget(_Strict):
+    """An SMTP server and who receives the e-mails."""
+
+    type: Literal["email"]
+    host: str
+    port: int = Field(default=25, ge=1, le=65535)
+    sender: str
+    recipients: tuple[str, ...] = Field(min_length=1)
+    starttls: bool = False
+    use_ssl: bool = False
+    username: str | None = None
+    password: str | None = None
+    password_env: str | None = Field(default=None, description="environment variable holding the password")
+    timeout: float = Field(default=10.0, gt=0)
+    retries: int = Field(default=2, ge=0)
+    backoff: float = Field(default=2.0, ge=0)
+
+    @model_validator(mode="after")
+    def _tls(self) -> EmailTarget:
+        if self.starttls and self.use_ssl:
+            raise ValueError("choose one of 'starttls' (port 587) and 'use_ssl' (port 465)")
+        return self
+
+
+class RouteConfig(_Strict):
+    """One route: alarms of these classes, at least this urgent, go to these targets."""
+
+    notify: tuple[TargetName, ...] = Field(min_length=1)
+    classes: tuple[str, ...] | None = None
+    max_priority: int = Field(default=255, ge=1, le=255)
+    on_return: bool = False
+
+
+class NotificationsConfig(_Strict):
+    """The ``notifications:`` section of a site file."""
+
+    targets: dict[TargetName, Annotated[WebhookTarget | EmailTarget, Field(discriminator="type")]] = {}
+    routes: tuple[RouteConfig, ...] = ()
+
+    @model_validator(mode="after")
+    def _known_targets(self) -> NotificationsConfig:
+        for i, route in enumerate(self.routes):
+            for name in route.notify:
+                if name not in self.targets:
+                    known = ", ".join(sorted(self.targets)) or "none defined"
+                    raise ValueError(f"routes[{i}] notifies unknown target '{name}' (targets: {known})")
+        return self

@@ -1,0 +1,258 @@
+"""Alarm rules as configured (pydantic v2): the ``alarms:`` list of a site file.
+
+Six kinds, told apart by ``type``:
+
+=================  ==========================================================
+``high``/``low``   a number above/below a limit, with deadband and delays
+``state``          a binary or enum point in one of its alarm states
+``change_of_state``  any change of a binary/enum: an event, acknowledged only
+``comm``           stale/offline status, or no sample at all, for a while
+``expression``     a condition over several points (``openbms.alarms.expression``)
+=================  ==========================================================
+
+Rules are built once when a site loads, never per sample; the engine turns
+them into small trackers indexed by point id.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Iterable
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
+
+from openbms.alarms.expression import Expression
+
+__all__ = [
+    "AlarmRule",
+    "ChangeOfStateRule",
+    "CommRule",
+    "ExpressionRule",
+    "Flapping",
+    "HighLimitRule",
+    "LowLimitRule",
+    "StateRule",
+    "check_rules",
+    "parse_rules",
+]
+
+#: Rule ids are short, URL-safe and lower-case: an alarm's id is its rule's id.
+RuleId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=64)]
+PointRef = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:/-]+$", max_length=200)]
+AlarmClass = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]*$", max_length=32)]
+
+#: The names a message template may use, e.g. ``"{name}: {point} is {value:.1f}"``.
+MESSAGE_FIELDS = frozenset({
+    "name", "rule", "point", "value", "priority", "class", "limit", "deadband", "states",
+    "expression", "status", "delay",
+})
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, populate_by_name=True)
+
+
+class Flapping(_Strict):
+    """The flapping guard: past ``changes`` condition changes within ``window_s`` the alarm stays active.
+
+    A held alarm counts further changes (``flap_count``) and clears only once
+    its condition has stayed normal for a whole ``window_s``.
+    """
+
+    enabled: bool = True
+    changes: int = Field(default=5, ge=1)
+    window_s: float = Field(default=600.0, gt=0)
+
+
+class _Rule(_Strict):
+    """What every rule has."""
+
+    #: True for rules whose alarms are events: nothing to return from, acknowledging ends them.
+    event_type: ClassVar[bool] = False
+    default_message: ClassVar[str] = "{name}"
+
+    id: RuleId
+    name: str = ""
+    priority: int = Field(default=100, ge=1, le=255, description="1 most urgent … 255 least (BACnet-like)")
+    alarm_class: AlarmClass = Field(default="maintenance", alias="class")
+    message: str | None = Field(default=None, description="template; None uses the rule type's default")
+    enabled: bool = True
+    flapping: Flapping = Flapping()
+
+    @field_validator("message")
+    @classmethod
+    def _template(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        try:
+            fields = [f for _, f, _, _ in string.Formatter().parse(value) if f is not None]
+        except ValueError as err:
+            raise ValueError(f"message template: {err} (write a literal brace as {{{{ or }}}})") from None
+        for f in fields:
+            if f not in MESSAGE_FIELDS:
+                known = ", ".join(sorted(MESSAGE_FIELDS))
+                raise ValueError(f"message template: unknown field {{{f}}}; known fields: {known}")
+        return value
+
+    @property
+    def points(self) -> tuple[str, ...]:
+        """Every point the rule reads."""
+        point = getattr(self, "point", None)
+        return (point,) if isinstance(point, str) else ()
+
+    @property
+    def display_point(self) -> str:
+        """The point an alarm of this rule is shown on."""
+        return self.points[0]
+
+    @property
+    def template(self) -> str:
+        """The message template in force."""
+        return self.message if self.message is not None else self.default_message
+
+
+class _Delays(_Strict):
+    on_delay_s: float = Field(default=0.0, ge=0, description="condition must hold this long to raise")
+    off_delay_s: float = Field(default=0.0, ge=0, description="condition must be gone this long to clear")
+
+
+class HighLimitRule(_Rule, _Delays):
+    """Alarm while a number is above ``limit``; clears below ``limit - deadband``."""
+
+    default_message: ClassVar[str] = "{name}: {point} is {value}, above the limit {limit}"
+    type: Literal["high"]
+    point: PointRef
+    limit: float
+    deadband: float = Field(default=0.0, ge=0)
+
+
+class LowLimitRule(_Rule, _Delays):
+    """Alarm while a number is below ``limit``; clears above ``limit + deadband``."""
+
+    default_message: ClassVar[str] = "{name}: {point} is {value}, below the limit {limit}"
+    type: Literal["low"]
+    point: PointRef
+    limit: float
+    deadband: float = Field(default=0.0, ge=0)
+
+
+class StateRule(_Rule, _Delays):
+    """Alarm while a binary or enum point is in one of ``alarm_states`` (true/false, a label or a number)."""
+
+    default_message: ClassVar[str] = "{name}: {point} is {value}"
+    type: Literal["state"]
+    point: PointRef
+    alarm_states: tuple[bool | int | str, ...] = Field(min_length=1)
+
+
+class ChangeOfStateRule(_Rule):
+    """Every change of a binary or enum point is an event that needs only acknowledging."""
+
+    event_type: ClassVar[bool] = True
+    default_message: ClassVar[str] = "{name}: {point} changed to {value}"
+    type: Literal["change_of_state"]
+    point: PointRef
+
+
+class CommRule(_Rule):
+    """Communication loss: a ``stale``/``offline`` status for ``delay_s``, or no sample for ``silence_s``.
+
+    ``silence_s`` defaults to ``delay_s``; points that report only on change
+    need a longer one. ``detect_silence: false`` watches the status only.
+    """
+
+    default_message: ClassVar[str] = "{name}: no communication with {point} ({status})"
+    type: Literal["comm"]
+    point: PointRef
+    delay_s: float = Field(default=60.0, ge=0)
+    silence_s: float | None = Field(default=None, gt=0)
+    detect_silence: bool = True
+    statuses: tuple[Literal["stale", "offline", "fault"], ...] = Field(default=("stale", "offline"),
+                                                                       min_length=1)
+
+    @property
+    def silence_after(self) -> float | None:
+        """Seconds without any sample before communication is lost; None when not watched."""
+        if not self.detect_silence:
+            return None
+        after = self.silence_s if self.silence_s is not None else self.delay_s
+        return after if after > 0 else None
+
+
+class ExpressionRule(_Rule, _Delays):
+    """Alarm while an expression over points is true, e.g. ```a/ahu-1/sat` > `a/ahu-1/sat-sp` + 3``.
+
+    ``point`` is where the alarm is shown; by default the first point the
+    expression reads.
+    """
+
+    default_message: ClassVar[str] = "{name}: {expression}"
+    type: Literal["expression"]
+    expression: str
+    point: PointRef | None = None
+    _compiled: Expression = PrivateAttr()
+
+    @field_validator("expression")
+    @classmethod
+    def _valid(cls, value: str) -> str:
+        # ExpressionError is a ValueError: pydantic reports it on this field, column included.
+        if not Expression(value).points:
+            raise ValueError("the expression reads no point: refer to points as `site/equip/point`")
+        return value
+
+    @model_validator(mode="after")
+    def _compile(self) -> ExpressionRule:
+        self._compiled = Expression(self.expression)
+        return self
+
+    @property
+    def compiled(self) -> Expression:
+        """The compiled expression."""
+        return self._compiled
+
+    @property
+    def points(self) -> tuple[str, ...]:
+        return self._compiled.points
+
+    @property
+    def display_point(self) -> str:
+        return self.point or self._compiled.points[0]
+
+
+AlarmRule = Annotated[
+    HighLimitRule | LowLimitRule | StateRule | ChangeOfStateRule | CommRule | ExpressionRule,
+    Field(discriminator="type"),
+]
+
+_RULES: TypeAdapter[list[AlarmRule]] = TypeAdapter(list[AlarmRule])
+
+
+def parse_rules(data: Iterable[Any]) -> list[AlarmRule]:
+    """Validate the ``alarms:`` list of a site file (raises pydantic's ``ValidationError``)."""
+    return _RULES.validate_python(list(data))
+
+
+def check_rules(rules: Iterable[AlarmRule], known_points: Iterable[str] | None = None) -> list[str]:
+    """Problems that need all the rules (and the site's points): duplicate ids, unknown points."""
+    problems: list[str] = []
+    seen: set[str] = set()
+    known = set(known_points) if known_points is not None else None
+    for rule in rules:
+        if rule.id in seen:
+            problems.append(f"alarm rule '{rule.id}' is defined twice")
+        seen.add(rule.id)
+        if known is not None:
+            for p in dict.fromkeys((*rule.points, rule.display_point)):
+                if p not in known:
+                    problems.append(f"alarm rule '{rule.id}' refers to unknown point '{p}'")
+    return problems
