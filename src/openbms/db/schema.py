@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-__all__ = ["audit_log", "commands", "equipment", "metadata", "points", "sites", "spaces"]
+__all__ = ["alarm_events", "audit_log", "commands", "equipment", "metadata", "points", "program_versions",
+           "programs", "runtime_state", "sites", "spaces"]
 
 metadata = sa.MetaData(
     naming_convention={
@@ -114,4 +115,55 @@ audit_log = sa.Table(
     sa.Column("remote_addr", sa.String(64), nullable=True),
     sa.Index(None, "ts"),
     sa.Index(None, "actor", "ts"),
+)
+
+programs = sa.Table(
+    "programs", metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("site_id", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False, server_default=""),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("active_version", sa.Integer, nullable=True),
+    sa.Column("updated_at", Time, nullable=False),
+    sa.Index(None, "site_id"),
+)
+
+program_versions = sa.Table(
+    "program_versions", metadata,
+    sa.Column("program_id", sa.String(64), sa.ForeignKey("programs.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("definition", sa.JSON, nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False, server_default=""),
+    sa.Column("comment", sa.Text, nullable=False, server_default=""),
+)
+
+alarm_events = sa.Table(
+    "alarm_events", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
+              autoincrement=True),
+    sa.Column("alarm_id", sa.String(200), nullable=False),
+    sa.Column("rule_id", sa.String(200), nullable=False),
+    sa.Column("site_id", sa.String(64), nullable=False),
+    sa.Column("point_id", sa.String(200), nullable=False, server_default=""),
+    sa.Column("ts", Time, nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("from_state", sa.String(32), nullable=False),
+    sa.Column("to_state", sa.String(32), nullable=False),
+    sa.Column("value", sa.JSON, nullable=True),
+    sa.Column("message", sa.Text, nullable=False, server_default=""),
+    sa.Column("who", sa.String(200), nullable=False, server_default=""),
+    sa.Column("note", sa.Text, nullable=False, server_default=""),
+    sa.Column("priority", sa.Integer, nullable=False),
+    sa.Column("alarm_class", sa.String(64), nullable=False, server_default=""),
+    sa.Index(None, "alarm_id", "ts"),
+    sa.Index(None, "site_id", "ts"),
+)
+
+runtime_state = sa.Table(
+    "runtime_state", metadata,
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("value", sa.JSON, nullable=False),
+    sa.Column("updated_at", Time, nullable=False),
 )
