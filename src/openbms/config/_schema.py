@@ -65,14 +65,14 @@ def _is_model(annotation: Any) -> bool:
     return isinstance(annotation, type) and issubclass(annotation, BaseModel)
 
 
-def _walk(loc: tuple[Any, ...]) -> tuple[Location, Any]:
+def _walk(loc: tuple[Any, ...], root: type[BaseModel] = SiteConfig) -> tuple[Location, Any]:
     """The document location of a pydantic ``loc``, and the annotation found there.
 
     A union of plain types (``float | bool | str``) reports one error per member
     with the member's name appended to ``loc``; those names are dropped.
     """
     out: list[str | int] = []
-    annotation: Any = SiteConfig
+    annotation: Any = root
     steps = list(loc)
     while steps:
         step = steps.pop(0)
@@ -94,9 +94,9 @@ def _walk(loc: tuple[Any, ...]) -> tuple[Location, Any]:
     return tuple(out), _optional_inner(annotation)
 
 
-def _model_at(loc: Location) -> type[BaseModel] | None:
+def _model_at(loc: Location, root: type[BaseModel] = SiteConfig) -> type[BaseModel] | None:
     """The model that describes the mapping at ``loc``."""
-    _, annotation = _walk(loc)
+    _, annotation = _walk(loc, root)
     return annotation if _is_model(annotation) else None
 
 
@@ -188,7 +188,8 @@ def _join(words: list[str], last: str = " or ") -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + last + words[-1]
 
 
-def _message(kind: str, e: Any, loc: Location, annotation: Any, data: Any) -> tuple[str, bool]:
+def _message(kind: str, e: Any, loc: Location, annotation: Any, data: Any,
+             root: type[BaseModel] = SiteConfig) -> tuple[str, bool]:
     """The sentence for one pydantic error, and whether it is about the key."""
     value = e.get("input")
     ctx = e.get("ctx") or {}
@@ -196,7 +197,7 @@ def _message(kind: str, e: Any, loc: Location, annotation: Any, data: Any) -> tu
     if kind == "missing":
         return f"missing required key {loc[-1]!r} in {_where(loc[:-1], data)}", False
     if kind == "extra_forbidden":
-        model = _model_at(loc[:-1])
+        model = _model_at(loc[:-1], root)
         fields = list(model.model_fields) if model else []
         hint = difflib.get_close_matches(str(loc[-1]), fields, n=1)
         msg = f"unknown key {loc[-1]!r}" + (f": did you mean {hint[0]!r}?" if hint else "")
@@ -229,8 +230,9 @@ def _message(kind: str, e: Any, loc: Location, annotation: Any, data: Any) -> tu
     return f"{subject}: {str(e['msg']).lower()} (got {_given(value)})", False
 
 
-def schema_issues(err: ValidationError, data: Any) -> list[SchemaIssue]:
-    """Every error of a failed ``SiteConfig.model_validate(data)``, in plain words."""
+def schema_issues(err: ValidationError, data: Any,
+                  root: type[BaseModel] = SiteConfig) -> list[SchemaIssue]:
+    """Every error of a failed ``root.model_validate(data)`` (a site file), in plain words."""
     issues: list[SchemaIssue] = []
     # A value that fits no member of a union gets one error per member: say it once,
     # naming everything that would have fitted.
@@ -238,7 +240,7 @@ def schema_issues(err: ValidationError, data: Any) -> list[SchemaIssue]:
     union_value: dict[Location, Any] = {}
     for e in err.errors(include_url=False):
         kind = e["type"]
-        loc, annotation = _walk(e["loc"])
+        loc, annotation = _walk(e["loc"], root)
         if len(loc) < len(e["loc"]) and kind in _EXPECTED:
             if loc not in union_expected:
                 union_expected[loc] = []
@@ -247,7 +249,7 @@ def schema_issues(err: ValidationError, data: Any) -> list[SchemaIssue]:
             if _EXPECTED[kind] not in union_expected[loc]:
                 union_expected[loc].append(_EXPECTED[kind])
             continue
-        msg, about_key = _message(kind, e, loc, annotation, data)
+        msg, about_key = _message(kind, e, loc, annotation, data, root)
         issues.append((loc, msg, about_key))
     out: list[SchemaIssue] = []
     for loc, msg, about_key in issues:

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 from openbms.config._schema import schema_issues
 from openbms.config._yaml import Document, Position, parse
+from openbms.config.sitefile import SiteFile, check_control
 from openbms.errors import ConfigError, ConfigIssue
 from openbms.model.site import SiteConfig
 from openbms.model.validate import check_site
@@ -91,9 +92,9 @@ def _check_document(doc: Document, drivers: Collection[str]) -> tuple[SiteConfig
         return None, found
     config = None
     try:
-        config = SiteConfig.model_validate(data)
+        config = SiteFile.model_validate(data)
     except ValidationError as err:
-        for loc, message, about_key in schema_issues(err, data):
+        for loc, message, about_key in schema_issues(err, data, SiteFile):
             if not doc.is_broken(loc):
                 found.append((doc.position(loc, key=about_key), message))
     for loc, message in check_site(data, drivers):
@@ -101,6 +102,9 @@ def _check_document(doc: Document, drivers: Collection[str]) -> tuple[SiteConfig
         about_key = len(loc) == 2 and loc[0] == "drivers"
         if not doc.is_broken(loc):
             found.append((doc.position(loc, key=about_key), message))
+    if config is not None:
+        for loc, message in check_control(config):
+            found.append((doc.position(loc), message))
     return config, found
 
 

@@ -15,11 +15,12 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
-from openbms.db.schema import audit_log, equipment, metadata, points, sites, spaces
+from openbms.db.schema import audit_log, equipment, metadata, points, runtime_state, sites, spaces
 from openbms.model.site import SiteConfig
 
-__all__ = ["SyncReport", "load_points", "metadata", "migrate", "open_state", "record_audit",
-           "sync_site"]
+__all__ = ["SyncReport", "load_points", "load_state", "metadata", "migrate", "open_state",
+           "record_audit", "save_state", "sync_site"]
+
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -153,3 +154,19 @@ def record_audit(engine: sa.Engine, actor: str, action: str, target: str = "",
         conn.execute(audit_log.insert().values(
             ts=time.time() if now is None else now, actor=actor, action=action, target=target,
             details=details or {}, remote_addr=remote_addr))
+
+
+def save_state(engine: sa.Engine, key: str, value: Any, now: float) -> None:
+    """Keep a JSON-able value under ``key`` (an alarm engine's snapshot, say), replacing the last."""
+    with engine.begin() as conn:
+        done = conn.execute(runtime_state.update().where(runtime_state.c.key == key)
+                            .values(value=value, updated_at=now)).rowcount
+        if not done:
+            conn.execute(runtime_state.insert().values(key=key, value=value, updated_at=now))
+
+
+def load_state(engine: sa.Engine, key: str) -> Any:
+    """The value kept under ``key``, or None."""
+    with engine.connect() as conn:
+        return conn.execute(sa.select(runtime_state.c.value)
+                            .where(runtime_state.c.key == key)).scalar()

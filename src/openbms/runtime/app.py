@@ -19,11 +19,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from openbms.alarms.service import AlarmService
+from openbms.config.sitefile import SiteFile
 from openbms.control.arbiter import Arbiter
 from openbms.control.commands import CommandStore
+from openbms.control.schedules import Schedule, ScheduleRunner
 from openbms.drivers.base import Driver
 from openbms.drivers.manager import DriverManager, PointBinding
 from openbms.drivers.registry import create_driver
+from openbms.errors import CommandError
 from openbms.historian.sqlite import SQLiteHistorian
 from openbms.model.binding import parse_binding
 from openbms.model.site import DriverSettings, SiteConfig
@@ -34,6 +38,13 @@ from openbms.runtime.clock import Clock, WallClock
 __all__ = ["Runtime", "RuntimeStatus"]
 
 log = logging.getLogger(__name__)
+
+
+def _canceller(task: asyncio.Task[Any]) -> Callable[[], Any]:
+    async def cancel() -> None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    return cancel
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +91,9 @@ class Runtime:
         self.drivers: dict[str, Driver] = {}
         self.manager: DriverManager | None = None
         self.arbiter: Arbiter | None = None
+        self.alarms: dict[str, AlarmService] = {}
+        self.schedules: dict[str, ScheduleRunner] = {}
+        self._background: set[asyncio.Task[Any]] = set()
         self.state: Any = None
         self._started = 0.0
         self._stop = asyncio.Event()
@@ -204,6 +218,42 @@ class Runtime:
         self._stack.append(("arbiter", self.arbiter.stop))
         if self.arbiter.controlled():
             self.bus.subscribe_callback("*", self.arbiter.on_samples, name="arbiter")
+        for site in self.sites:
+            if not isinstance(site, SiteFile):
+                continue
+            if site.alarms:
+                service = AlarmService(site.site.id, site.alarms, site.notifications, self.clock,
+                                       self.bus, self.state)
+                await service.start()
+                self.alarms[site.site.id] = service
+                self._stack.append((f"alarms of {site.site.id}", service.stop))
+            if site.schedules:
+                runner = ScheduleRunner(site.schedules, site.calendars, self.clock,
+                                        self._schedule_changed,
+                                        timezones={site.site.id: site.site.timezone})
+                self.schedules[site.site.id] = runner
+                task = asyncio.create_task(runner.run(), name=f"schedules of {site.site.id}")
+                self._stack.append((f"schedules of {site.site.id}", _canceller(task)))
+
+    def _schedule_changed(self, schedule: Schedule, value: Any, ts: float) -> None:
+        """A schedule's value changed: command (or release) its targets at its priority."""
+        for target in schedule.targets:
+            task = asyncio.create_task(self._schedule_write(schedule, target, value))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _schedule_write(self, schedule: Schedule, target: str, value: Any) -> None:
+        assert self.arbiter is not None
+        who, why = f"schedule:{schedule.id}", f"schedule {schedule.name or schedule.id}"
+        try:
+            if value is None:
+                await self.arbiter.release(target, schedule.priority, source="schedule",
+                                           requested_by=who, reason=why)
+            else:
+                await self.arbiter.command(target, value, schedule.priority, source="schedule",
+                                           requested_by=who, reason=why)
+        except CommandError as err:
+            log.warning("schedule %s could not command %s: %s", schedule.id, target, err)
 
     def _command_changed(self, cmd: Any) -> None:
         self.bus.publish_event("command", {
