@@ -280,3 +280,21 @@ async def test_commands_survive_a_restart_and_unexpired_overrides_are_reapplied(
     await eventually(lambda: store.get(kept.id).status == "expired", "the restored override's expiry")
     assert arb2.effective(SP) == 20
     await arb2.stop()
+
+
+async def test_a_programs_successive_values_update_its_own_command_rather_than_pile_up(tmp_path):
+    url = f"sqlite:///{tmp_path}/state.db"
+    migrate(url)
+    store = CommandStore(open_state(url))
+    clock = ManualClock(T0)
+    arb, io, driver = rig(site(), clock, store)
+    first = await arb.command(SP, 14, 10, source="logic", requested_by="program:ahu")
+    for k in range(5):
+        await clock.advance(60)
+        again = await arb.command(SP, 15 + k, 10, source="logic", requested_by="program:ahu")
+        assert again.id == first.id and again.status == "completed"
+    assert dev_array(driver, SP_URI)[15] == 19 and len(io.writes) == 6
+    (row,) = store.query(point=SP)
+    assert (row.value, row.status, row.source) == (19.0, "completed", "logic")
+    other = await arb.command(SP, 16, 10, source="logic", requested_by="program:other")
+    assert other.id != first.id and store.get(first.id).status == "superseded"

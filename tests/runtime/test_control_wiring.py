@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 
+from tests.fixtures.waiting import eventually
+
 from openbms.config import load_sites
 from openbms.model import parse_binding
 from openbms.runtime.app import Runtime
 from openbms.runtime.clock import ManualClock
-from tests.fixtures.waiting import eventually
 
 SITE = """\
 site: {id: t, timezone: Europe/London}

@@ -51,6 +51,7 @@ __all__ = ["Arbiter", "PointIO"]
 log = logging.getLogger(__name__)
 
 _UNSET: Any = object()  # nothing written yet
+_CONTINUOUS = (CommandSource.LOGIC, CommandSource.OPTIMISER)
 _REASSERT_GRACE = 10.0  # seconds after a write during which a differing sample is not drift
 
 
@@ -227,8 +228,17 @@ class Arbiter:
                 cmd.status, cmd.error = CommandStatus.FAILED, str(err)
                 await self._record(cmd, new=True)
             raise
-        await self._record(cmd, new=True)
         previous = ctl.slots[prio - 1]
+        if (not release and previous is not None and src in _CONTINUOUS
+                and previous.source == src and previous.requested_by == requested_by
+                and expires_at is None and previous.expires_at is None):
+            # A program's or optimiser's next value for its own slot: the same command row,
+            # updated, rather than one row per change (a PID output changes every few seconds).
+            previous.value, previous.updated_at = cmd.value, now
+            previous.status, previous.error = CommandStatus.EXECUTING, ""
+            await self._apply(ctl, previous, changed_priority=prio)
+            return previous
+        await self._record(cmd, new=True)
         if previous is not None and previous.id != cmd.id:
             self._cancel_expiry(previous)
             previous.status, previous.updated_at = CommandStatus.SUPERSEDED, now
