@@ -284,11 +284,7 @@ class DriverManager:
 
     async def write(self, point: str, value: Value, priority: int | None = None) -> None:
         """Write a point through its driver (the arbiter calls this; nothing else should)."""
-        p = self._by_point.get(point)
-        if p is None:
-            raise DriverError(f"point {point!r} has no binding to write to")
-        driver = self.drivers[p.binding.scheme]
-        timeout = self.settings[driver.name].timeout * 2
+        driver, p, timeout = self._target(point)
         try:
             async with asyncio.timeout(timeout):
                 await driver.write(p.binding, value, priority)
@@ -297,17 +293,21 @@ class DriverManager:
 
     async def read_point(self, point: str) -> Reading:
         """Read one point now (the arbiter's read-back after a write)."""
-        p = self._by_point.get(point)
-        if p is None:
-            raise DriverError(f"point {point!r} has no binding to read")
-        driver = self.drivers[p.binding.scheme]
-        timeout = self.settings[driver.name].timeout * 2
+        driver, p, timeout = self._target(point)
         try:
             async with asyncio.timeout(timeout):
                 (reading,) = await driver.read(driver.device_key(p.binding), [p.binding])
         except TimeoutError:
             raise DeviceUnreachable(f"{point}: no answer within {timeout:g} s") from None
         return reading
+
+    def _target(self, point: str) -> tuple[Driver, PointBinding, float]:
+        """A point's driver, binding and the time a single request to it may take."""
+        p = self._by_point.get(point)
+        if p is None:
+            raise DriverError(f"point {point!r} has no binding")
+        driver = self.drivers[p.binding.scheme]
+        return driver, p, self.settings[driver.name].timeout * 2
 
     def health(self) -> dict[str, DeviceHealth]:
         """Per device, keyed ``driver://device``."""
