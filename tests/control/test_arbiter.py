@@ -257,21 +257,26 @@ async def test_commands_survive_a_restart_and_unexpired_overrides_are_reapplied(
     url = f"sqlite:///{tmp_path}/state.db"
     migrate(url)
     clock = ManualClock(T0)
-    arb, _io, _driver = rig(site(), clock, CommandStore(open_state(url)))
+    arb, _io, driver = rig(site(), clock, CommandStore(open_state(url)))
+    fan = "sim://ahu-1/fan-cmd?wave=constant&value=0&kind=bool"
     await arb.command(SP, 20, 12, source="schedule")
     await clock.advance(60)
     kept = await arb.command(SP, 17, 8, duration=3600, requested_by="ops")
     await clock.advance(60)
     await arb.command(FAN, True, 7, duration=60)
+    assert dev_array(driver, fan)[15] is True
     await arb.stop()
 
     await clock.advance(300)  # down for five minutes: the fan override expired meanwhile
+    await driver.write(parse_binding(SP_URI), None, 16)  # and the controller restarted
     store = CommandStore(open_state(url))
-    arb2, io2, driver2 = rig(site(), clock, store)  # a fresh device too
+    arb2, io2, _ = rig(site(), clock, store, driver=driver)  # the same device
     await arb2.start()
     assert arb2.priority_array(SP)[7] == 17 and arb2.priority_array(SP)[11] == 20
-    assert dev_array(driver2, SP_URI)[15] == 17
+    await eventually(lambda: dev_array(driver, SP_URI)[15] == 17, "the override written again")
+    # The expired override is not applied, and the device that still held it is released.
     assert arb2.priority_array(FAN) == [None] * 16
+    await eventually(lambda: dev_array(driver, fan)[15] is False, "the expired override undone")
     assert store.get(kept.id).status == "completed"
     assert [c.status for c in store.query(point=FAN)] == ["expired"]
     assert (SP, 17.0, 16) in io2.writes
@@ -280,6 +285,84 @@ async def test_commands_survive_a_restart_and_unexpired_overrides_are_reapplied(
     await eventually(lambda: store.get(kept.id).status == "expired", "the restored override's expiry")
     assert arb2.effective(SP) == 20
     await arb2.stop()
+
+
+async def test_a_restart_does_not_wait_for_an_offline_device(tmp_path):
+    url = f"sqlite:///{tmp_path}/state.db"
+    migrate(url)
+    clock = ManualClock(T0)
+    arb, _io, driver = rig(site(), clock, CommandStore(open_state(url)))
+    await arb.command(SP, 20, 8)
+    await arb.stop()
+    driver.set_offline("ahu-1")
+    arb2, _io2, _ = rig(site(), clock, CommandStore(open_state(url)), driver=driver)
+    await arb2.start()  # returns at once: the write waits for the device
+    assert arb2.effective(SP) == 20
+    driver.set_offline("ahu-1", False)
+    await clock.advance(30)
+    arb2.on_samples([Sample(SP, clock.now(), 13.0, "ok")])
+    await eventually(lambda: dev_array(driver, SP_URI)[15] == 20, "the write once the device answers")
+
+
+async def test_life_safety_priorities_are_not_held_back_by_minimum_on_times():
+    clock = ManualClock(T0)
+    arb, _io, driver = rig(site(), clock)
+    fan = "sim://ahu-1/fan-cmd?wave=constant&value=0&kind=bool"
+    await arb.command(FAN, True, 8)
+    await clock.advance(10)
+    smoke = await arb.command(FAN, False, 1, reason="smoke detected")
+    assert smoke.status == "completed" and dev_array(driver, fan)[15] is False
+
+
+async def test_concurrent_commands_at_one_priority_leave_exactly_one_holder():
+    import asyncio
+
+    clock = ManualClock(T0)
+    arb, _io, _driver = rig(site(), clock)
+    cmds = await asyncio.gather(*(arb.command(SP, 14 + k, 8) for k in range(6)))
+    holder = arb.slots(SP)[7]
+    assert holder is cmds[-1]  # the last submitted wins
+    assert sorted(c.status for c in cmds if c is not holder) == ["superseded"] * 5
+
+
+async def test_a_refused_write_leaves_the_previous_command_in_effect():
+    clock = ManualClock(T0)
+    cfg = site()
+    arb, _io, driver = rig(cfg, clock)
+    first = await arb.command(SP, 20, 8)
+    await clock.advance(60)
+    driver_write = driver.write
+
+    async def refuse(binding, value, priority):  # the device refuses 25 (a clamp of its own)
+        if value == 25.0:
+            from openbms.errors import WriteRefused
+            raise WriteRefused("value-out-of-range")
+        await driver_write(binding, value, priority)
+
+    driver.write = refuse
+    refused = await arb.command(SP, 25, 8)
+    assert refused.status == "failed" and "value-out-of-range" in refused.error
+    assert first.status == "completed" and arb.slots(SP)[7] is first
+    assert arb.effective(SP) == 20 and dev_array(driver, SP_URI)[15] == 20
+
+
+async def test_a_read_back_mismatch_restores_the_previous_value_and_is_not_re_asserted_in_a_loop():
+    clock = ManualClock(T0)
+    arb, io, driver = rig(site(), clock)
+    first = await arb.command(SP, 20, 8)
+    await clock.advance(60)
+    await driver.write(parse_binding(SP_URI), 24.0, 1)  # a panel override at priority 1
+    second = await arb.command(SP, 18, 8)
+    assert second.status == "failed" and "device reports 24.0" in second.error
+    assert arb.slots(SP)[7] is first
+    await clock.advance(61)  # the rate limit holds the write-back for a minute
+    await eventually(lambda: dev_array(driver, SP_URI)[15] == 20, "the previous value written back")
+    writes = len(io.writes)
+    for _ in range(5):  # the device keeps showing the panel's value: no re-assertion storm
+        await clock.advance(120)
+        arb.on_samples([Sample(SP, clock.now(), 24.0, "ok")])
+    await clock.advance(1)
+    assert len(io.writes) == writes
 
 
 async def test_a_programs_successive_values_update_its_own_command_rather_than_pile_up(tmp_path):

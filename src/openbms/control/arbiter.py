@@ -52,6 +52,8 @@ log = logging.getLogger(__name__)
 
 _UNSET: Any = object()  # nothing written yet
 _CONTINUOUS = (CommandSource.LOGIC, CommandSource.OPTIMISER)
+_SAFETY = 5  # priorities 1–5 (life safety, critical equipment) are never held back
+_RESTORE_IN_FLIGHT = 8
 _REASSERT_GRACE = 10.0  # seconds after a write during which a differing sample is not drift
 
 
@@ -81,6 +83,7 @@ class _Controlled:
     held: list[Command] | None = None  # commands waiting for a held-back write
     waiting: asyncio.Task[None] | None = None
     last_reassert: float = -math.inf
+    mismatch: Any = _UNSET  # what the device reported instead of the value written
     lock: asyncio.Lock | None = None
 
     def effective(self) -> Value:
@@ -111,18 +114,29 @@ class Arbiter:
         self._expiry: dict[str, asyncio.Task[None]] = {}
         self.writes = 0
         self.dry_writes = 0
+        self._created = -math.inf
 
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        """Rebuild the priority arrays from the stored commands and write what they say."""
+        """Rebuild the priority arrays from the stored commands, then write what they say.
+
+        Every point with a command history is written again, also one whose overrides
+        all expired while openbms was down (its device may still hold the override).
+        The writes run in the background, a few at a time, so that an offline device
+        does not hold up the start; they are made when the device answers.
+        """
         if self.store is None:
             return
         now = self.clock.now()
         expired: list[Command] = []
+        touched: set[str] = set()
         for cmd in await asyncio.to_thread(self.store.holding):
             ctl = self._points.get(cmd.point)
-            if ctl is None or cmd.release:
+            if ctl is None:
+                continue
+            touched.add(cmd.point)
+            if cmd.release:
                 continue
             if cmd.expires_at is not None and cmd.expires_at <= now:
                 cmd.status, cmd.updated_at = CommandStatus.EXPIRED, now
@@ -133,10 +147,16 @@ class Arbiter:
                 self._schedule_expiry(ctl, cmd)
         if expired:
             await asyncio.to_thread(self.store.update, expired)
-        for ctl in self._points.values():
-            if any(ctl.slots):
-                log.info("%s: restoring its priority array (effective %r)", ctl.id, ctl.effective())
+        limit = asyncio.Semaphore(_RESTORE_IN_FLIGHT)
+
+        async def restore(ctl: _Controlled) -> None:
+            async with limit:
                 await self._apply(ctl, force=True)
+
+        for point in sorted(touched):
+            ctl = self._points[point]
+            log.info("%s: restoring its priority array (effective %r)", ctl.id, ctl.effective())
+            self._spawn(restore(ctl))
 
     async def stop(self) -> None:
         """Cancel held-back writes and expiry timers (the commands stay recorded)."""
@@ -204,10 +224,17 @@ class Arbiter:
             raise CommandError(f"unknown command source {source!r} (expected one of: "
                                f"{', '.join(s.value for s in CommandSource)})") from None
         prio = DEFAULT_PRIORITY[src] if priority is None else priority
+        # Strictly increasing creation times: the newest command of a slot is unambiguous.
+        now = self._created = max(now, self._created + 1e-6)
         if duration is not None:
-            if not (isinstance(duration, int | float) and duration > 0 and math.isfinite(duration)):
+            if not (isinstance(duration, int | float) and not isinstance(duration, bool)
+                    and duration > 0 and math.isfinite(duration)):
                 raise CommandError(f"duration must be a positive number of seconds, not {duration!r}")
             expires_at = now + duration
+        elif expires_at is not None and not (isinstance(expires_at, int | float)
+                                             and not isinstance(expires_at, bool)
+                                             and math.isfinite(expires_at)):
+            raise CommandError(f"expires_at must be a time (epoch seconds), not {expires_at!r}")
         cmd = Command(id=new_command_id(), point=point, value=value,
                       priority=prio if isinstance(prio, int) and 1 <= prio <= 16 else 16,
                       source=src, requested_by=requested_by, reason=reason, release=release,
@@ -228,6 +255,13 @@ class Arbiter:
                 cmd.status, cmd.error = CommandStatus.FAILED, str(err)
                 await self._record(cmd, new=True)
             raise
+        async with self._lock(ctl):
+            return await self._submit_locked(ctl, cmd, src, requested_by, expires_at, release, now)
+
+    async def _submit_locked(self, ctl: _Controlled, cmd: Command, src: CommandSource,
+                             requested_by: str, expires_at: float | None, release: bool,
+                             now: float) -> Command:
+        prio = cmd.priority
         previous = ctl.slots[prio - 1]
         if (not release and previous is not None and src in _CONTINUOUS
                 and previous.source == src and previous.requested_by == requested_by
@@ -236,19 +270,33 @@ class Arbiter:
             # updated, rather than one row per change (a PID output changes every few seconds).
             previous.value, previous.updated_at = cmd.value, now
             previous.status, previous.error = CommandStatus.EXECUTING, ""
-            await self._apply(ctl, previous, changed_priority=prio)
+            await self._apply_locked(ctl, previous, prio, False)
             return previous
+        cmd.status = CommandStatus.EXECUTING
         await self._record(cmd, new=True)
-        if previous is not None and previous.id != cmd.id:
-            self._cancel_expiry(previous)
-            previous.status, previous.updated_at = CommandStatus.SUPERSEDED, now
-            await self._record(previous)
         ctl.slots[prio - 1] = None if release else cmd
-        if cmd.expires_at is not None and not release:
+        await self._apply_locked(ctl, cmd, prio, False)
+        if cmd.status == CommandStatus.FAILED and not release:
+            # Not in effect (refused, or the device shows another value): what held the
+            # slot before holds it again, and the device is brought back in line.
+            if ctl.slots[prio - 1] is cmd or ctl.slots[prio - 1] is None:
+                ctl.slots[prio - 1] = previous
+            if not _same(ctl.effective(), ctl.written):
+                ctl.needs_write = True
+                self._spawn(self._apply(ctl, changed_priority=prio, force=True))
+            return cmd
+        if previous is not None and previous is not cmd:
+            self._cancel_expiry(previous)
+            previous.status, previous.updated_at = CommandStatus.SUPERSEDED, self.clock.now()
+            await self._record(previous)
+        if cmd.expires_at is not None and not release and ctl.slots[prio - 1] is cmd:
             self._schedule_expiry(ctl, cmd)
-        cmd.status, cmd.updated_at = CommandStatus.EXECUTING, now
-        await self._apply(ctl, cmd, changed_priority=prio)
         return cmd
+
+    def _lock(self, ctl: _Controlled) -> asyncio.Lock:
+        if ctl.lock is None:
+            ctl.lock = asyncio.Lock()
+        return ctl.lock
 
     def _checked(self, ctl: _Controlled, value: Value) -> Value:
         """The value in the point's type, or CommandError saying what was expected."""
@@ -284,9 +332,7 @@ class Arbiter:
     async def _apply(self, ctl: _Controlled, cmd: Command | None = None, *,
                      changed_priority: int | None = None, force: bool = False) -> None:
         """Bring the device in line with the array, now or as soon as safety allows."""
-        if ctl.lock is None:
-            ctl.lock = asyncio.Lock()
-        async with ctl.lock:
+        async with self._lock(ctl):
             await self._apply_locked(ctl, cmd, changed_priority, force)
 
     async def _apply_locked(self, ctl: _Controlled, cmd: Command | None,
@@ -312,6 +358,9 @@ class Arbiter:
                 ctl.waiting = asyncio.create_task(self._later(ctl, now + wait))
             log.debug("%s: write of %r held back %.1f s by its limits", ctl.id, desired, wait)
             return  # the commands stay executing until the held-back write is made
+        if ctl.waiting is not None and not ctl.waiting.done() and ctl.waiting is not asyncio.current_task():
+            ctl.waiting.cancel()  # a safety priority writes now; nothing is left to wait for
+            ctl.waiting = None
         if passthrough:
             prios = set(ctl.dirty)
             if force:
@@ -329,7 +378,8 @@ class Arbiter:
         if isinstance(desired, bool) and not _same(desired, ctl.written):
             ctl.switched_at = now
         ctl.written, ctl.written_at, ctl.needs_write = desired, now, False
-        error = await self._verify(ctl, desired)
+        error, reported = await self._verify(ctl, desired)
+        ctl.mismatch = reported if error else _UNSET
         if error:
             log.warning("%s", error)
         await self._settle(ctl, CommandStatus.FAILED if error else CommandStatus.COMPLETED, error)
@@ -339,6 +389,9 @@ class Arbiter:
         limits = ctl.point.limits
         if limits is None or ctl.written is _UNSET:
             return 0.0
+        active = next((i + 1 for i, c in enumerate(ctl.slots) if c is not None), 17)
+        if active <= _SAFETY:
+            return 0.0  # life safety and critical equipment control wait for nothing
         wait = 0.0
         if limits.min_interval:
             wait = max(wait, ctl.written_at + limits.min_interval - now)
@@ -362,22 +415,23 @@ class Arbiter:
         self.writes += 1
         await self.io.write(ctl.id, value, priority)
 
-    async def _verify(self, ctl: _Controlled, desired: Value) -> str:
-        """'' when the device reports what was written, else why not."""
+    async def _verify(self, ctl: _Controlled, desired: Value) -> tuple[str, Any]:
+        """('', None) when the device reports what was written, else (why not, what it reports)."""
         if ctl.dry_run or not ctl.point.command.verify or desired is None:
-            return ""
+            return "", None
         try:
             reading = await self.io.read_point(ctl.id)
         except (DriverError, TimeoutError) as err:
-            return f"{ctl.id}: written, but reading it back failed: {err}"
+            return f"{ctl.id}: written, but reading it back failed: {err}", _UNSET
         if reading.status == OFFLINE or reading.value is None:
-            return f"{ctl.id}: written, but reading it back gave no value ({reading.error or reading.status})"
+            return (f"{ctl.id}: written, but reading it back gave no value "
+                    f"({reading.error or reading.status})", _UNSET)
         if ctl.point.command.mode == "passthrough":
-            return ""  # the device arbitrates: a higher slot at the panel may rightly win
+            return "", None  # the device arbitrates: a higher slot at the panel may rightly win
         if not _close(reading.value, desired, ctl.point.command.tolerance):
             return (f"{ctl.id}: wrote {desired!r} but the device reports {reading.value!r} "
-                    "(a local override, a clamp in the device, or a wrong binding?)")
-        return ""
+                    "(a local override, a clamp in the device, or a wrong binding?)", reading.value)
+        return "", None
 
     async def _failed_write(self, ctl: _Controlled, cmd: Command | None, err: Exception) -> None:
         assert ctl.held is not None
@@ -440,18 +494,25 @@ class Arbiter:
         points = self._points
         for s in samples:
             ctl = points.get(s.point)
-            if ctl is None or s.status == OFFLINE:
+            if ctl is None or s.status == OFFLINE or ctl.dry_run:
                 continue
-            if ctl.needs_write and (ctl.waiting is None or ctl.waiting.done()):
-                self._spawn(self._apply(ctl, force=True))
-            elif (s.status == OK and ctl.written is not _UNSET and ctl.written is not None
-                  and ctl.point.command.mode == "effective" and any(ctl.slots)
-                  and not _close(s.value, ctl.written, ctl.point.command.tolerance)
-                  and s.ts - ctl.last_reassert >= ctl.reassert_interval
-                  and s.ts - ctl.written_at >= _REASSERT_GRACE):
+            if ctl.needs_write:
+                if ctl.waiting is None or ctl.waiting.done():
+                    self._spawn(self._apply(ctl, force=True))
+                continue
+            if s.status != OK or not any(ctl.slots) or ctl.written is _UNSET:
+                continue
+            expected = ctl.effective() if ctl.point.command.mode == "passthrough" else ctl.written
+            if expected is None or _close(s.value, expected, ctl.point.command.tolerance):
+                ctl.mismatch = _UNSET
+                continue
+            if ctl.mismatch is not _UNSET and _close(s.value, ctl.mismatch, ctl.point.command.tolerance):
+                continue  # the difference already reported on read-back: wait for it to change
+            if (s.ts - ctl.last_reassert >= ctl.reassert_interval
+                    and s.ts - ctl.written_at >= _REASSERT_GRACE):
                 ctl.last_reassert = s.ts
                 log.warning("%s: the device reports %r instead of %r (restarted or overridden "
-                            "locally?); re-asserting", ctl.id, s.value, ctl.written)
+                            "locally?); re-asserting", ctl.id, s.value, expected)
                 self._spawn(self._apply(ctl, force=True))
 
     def _spawn(self, coro: Awaitable[None]) -> None:
