@@ -48,7 +48,7 @@ def test_check_quiet_prints_only_the_problems(runner, tmp_path):
 def test_check_of_a_good_site_summarises_it_and_exits_0(runner):
     result = runner.invoke(app, ["check", str(EXAMPLE)])
     assert result.exit_code == 0, result.output
-    assert result.stdout.strip() == "ok: 1 site, 7 equipment, 34 points"
+    assert result.stdout.strip() == "ok: 1 site, 13 equipment, 46 points"
     quiet = runner.invoke(app, ["check", "-q", str(EXAMPLE / "site.yaml")])
     assert (quiet.exit_code, quiet.stdout) == (0, "")
 

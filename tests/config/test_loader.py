@@ -300,8 +300,10 @@ def test_the_example_office_loads_with_the_documented_contents():
     assert (cfg.site.id, cfg.site.timezone, cfg.site.area_m2) == ("hq", "Europe/London", 2400)
     assert [s.id for s in cfg.spaces if s.kind == "zone"] == [
         "zone-north", "zone-south", "zone-east", "zone-west", "zone-core"]
-    assert sorted(e.type for e in cfg.equipment) == ["ahu", "meter", "vav", "vav", "vav", "vav", "weather"]
-    assert len(cfg.points()) == 34
+    assert sorted(e.type for e in cfg.equipment) == [
+        "ahu", "boiler", "boiler", "chiller", "chiller", "meter", "plant", "plant",
+        "vav", "vav", "vav", "vav", "weather"]
+    assert len(cfg.points()) == 46
     ids = {pid for pid, _, _ in cfg.points()}
     assert {"hq/ahu-1/sat", "hq/ahu-1/sat-sp", "hq/vav-north/zone-temp", "hq/meter-main/kwh"} <= ids
     assert all(p.binding and p.binding.startswith("sim://") for _, _, p in cfg.points())

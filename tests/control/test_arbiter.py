@@ -377,7 +377,9 @@ async def test_a_programs_successive_values_update_its_own_command_rather_than_p
         again = await arb.command(SP, 15 + k, 10, source="logic", requested_by="program:ahu")
         assert again.id == first.id and again.status == "completed"
     assert dev_array(driver, SP_URI)[15] == 19 and len(io.writes) == 6
+    await arb.flush()  # status changes are stored in batches, moments later
     (row,) = store.query(point=SP)
     assert (row.value, row.status, row.source) == (19.0, "completed", "logic")
     other = await arb.command(SP, 16, 10, source="logic", requested_by="program:other")
+    await arb.flush()
     assert other.id != first.id and store.get(first.id).status == "superseded"

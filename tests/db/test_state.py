@@ -44,7 +44,7 @@ def test_sync_site_adds_changes_and_removes_to_match_the_file(state_url):
     engine = open_state(state_url)
     (site,) = load_sites(EXAMPLE)
     first = sync_site(engine, site, now=1000.0)
-    assert first.points == (34, 0, 0) and first.equipment == (7, 0, 0)
+    assert first.points == (46, 0, 0) and first.equipment == (13, 0, 0)
     assert sync_site(engine, site, now=2000.0).points == (0, 0, 0)  # nothing changed
     ahu = next(e for e in site.equipment if e.id == "ahu-1")
     sat = ahu.points[0].model_copy(update={"unit": "degF"})

@@ -90,3 +90,32 @@ async def test_schedules_command_through_the_arbiter_and_alarms_are_kept_across_
     db = sqlite3.connect(tmp_path / "data" / "state.db")
     assert db.execute("SELECT count(*) FROM alarm_events").fetchone()[0] == 1
     db.close()
+
+
+async def test_the_example_site_deploys_its_programs_once_and_they_command_through_the_arbiter(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    examples = Path(__file__).parents[2] / "src" / "openbms" / "examples"
+    shutil.copytree(examples / "office", tmp_path / "office")
+    shutil.copytree(examples / "programs", tmp_path / "programs")
+    clock = ManualClock(START)
+    rt = Runtime(load_sites(tmp_path / "office"), tmp_path / "data", clock=clock)
+    await rt.start()
+    try:
+        assert rt.programs is not None
+        assert sorted(rt.programs.loaded()) == ["ahu-1-control", "chw-plant-control", "hw-plant-control"]
+        for _ in range(30):
+            await clock.advance(1)
+        await eventually(lambda: any(c is not None and str(c.source) == "logic"
+                                     for p in rt.arbiter.controlled()
+                                     for c in rt.arbiter.slots(p)), "a program's command")
+    finally:
+        await rt.stop()
+    rt2 = Runtime(load_sites(tmp_path / "office"), tmp_path / "data", clock=clock)
+    await rt2.start()
+    try:
+        assert rt2.program_store is not None
+        assert [p.latest_version for p in rt2.program_store.list()] == [1, 1, 1]  # unchanged files
+    finally:
+        await rt2.stop()

@@ -18,6 +18,7 @@ BENCHMARKS: dict[str, str] = {
     "ingest": "ingest",
     "query": "query",
     "bacnet": "bacnet",
+    "control": "control",
 }
 
 

@@ -78,8 +78,8 @@ def _read_text(path: Path) -> tuple[str | None, str]:
                       f"({err.reason}); expected a YAML file saved as UTF-8")
 
 
-def _check_document(doc: Document, drivers: Collection[str]) -> tuple[SiteConfig | None,
-                                                                       list[tuple[Position, str]]]:
+def _check_document(doc: Document, drivers: Collection[str],
+                    doc_path: Path | None = None) -> tuple[SiteConfig | None, list[tuple[Position, str]]]:
     found = list(doc.issues)
     data = doc.data
     if data is None and not found:
@@ -102,7 +102,8 @@ def _check_document(doc: Document, drivers: Collection[str]) -> tuple[SiteConfig
         about_key = len(loc) == 2 and loc[0] == "drivers"
         if not doc.is_broken(loc):
             found.append((doc.position(loc, key=about_key), message))
-    if config is not None:
+    if isinstance(config, SiteFile):
+        config._source = doc_path
         for loc, message in check_control(config):
             found.append((doc.position(loc), message))
     return config, found
@@ -116,7 +117,7 @@ def _read(path: Path, drivers: Collection[str]) -> _FileResult:
         result.issues.append(ConfigIssue(name, 1, 1, why))
         return result
     doc = parse(text)
-    config, found = _check_document(doc, drivers)
+    config, found = _check_document(doc, drivers, path)
     site = doc.data.get("site") if isinstance(doc.data, dict) else None
     if isinstance(site, dict) and isinstance(site.get("id"), str):
         result.site_id = site["id"]

@@ -9,12 +9,14 @@ are checked against the site's points when the file loads.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from pydantic import model_validator
+from pydantic import Field, PrivateAttr, model_validator
 
 from openbms.alarms.notify import NotificationsConfig
 from openbms.alarms.rules import AlarmRule, check_rules
+from openbms.control.programs import ProgramError, catalog_from_sites, parse_program, validate_program
 from openbms.control.schedules import Calendar, Schedule
 from openbms.model.site import SiteConfig
 
@@ -30,6 +32,14 @@ class SiteFile(SiteConfig):
     schedules: tuple[Schedule, ...] = ()
     alarms: tuple[AlarmRule, ...] = ()
     notifications: NotificationsConfig = NotificationsConfig()
+    programs: tuple[str, ...] = Field(
+        default=(), description="logic program files (JSON), relative to this file")
+    _source: Path | None = PrivateAttr(default=None)
+
+    def program_paths(self) -> list[Path]:
+        """The program files, resolved against the site file's folder."""
+        base = self._source.parent if self._source is not None else Path.cwd()
+        return [base / p for p in self.programs]
 
     @model_validator(mode="before")
     @classmethod
@@ -80,6 +90,18 @@ def check_control(cfg: SiteFile) -> list[Problem]:
             elif point.kind != sched.kind:
                 problems.append((where, f"schedule '{sched.id}' is a {sched.kind} schedule but "
                                  f"'{target}' is a {point.kind} point"))
+    catalog = catalog_from_sites([cfg]) if cfg.programs else {}
+    for i, path in enumerate(cfg.program_paths()):
+        try:
+            program = parse_program(path)
+        except ProgramError as err:
+            problems += [(("programs", i), f"{path.name}: {issue}") for issue in err.issues]
+            continue
+        except OSError as err:
+            problems.append((("programs", i), f"cannot read the program file {path}: {err.strerror}"))
+            continue
+        problems += [(("programs", i), f"{path.name}: {issue}")
+                     for issue in validate_program(program, catalog)]
     for message in check_rules(cfg.alarms, points):
         index = next((i for i, r in enumerate(cfg.alarms) if f"'{r.id}'" in message), None)
         problems.append((("alarms", index) if index is not None else ("alarms",), message))

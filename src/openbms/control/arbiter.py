@@ -54,6 +54,7 @@ _UNSET: Any = object()  # nothing written yet
 _CONTINUOUS = (CommandSource.LOGIC, CommandSource.OPTIMISER)
 _SAFETY = 5  # priorities 1–5 (life safety, critical equipment) are never held back
 _RESTORE_IN_FLIGHT = 8
+_FLUSH_DELAY = 0.0  # changes made while a flush runs share the next transaction
 _REASSERT_GRACE = 10.0  # seconds after a write during which a differing sample is not drift
 
 
@@ -115,6 +116,10 @@ class Arbiter:
         self.writes = 0
         self.dry_writes = 0
         self._created = -math.inf
+        self._inserts: dict[str, Command] = {}
+        self._updates: dict[str, Command] = {}
+        self._flusher: asyncio.Task[None] | None = None
+        self._flush_lock = asyncio.Lock()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -167,6 +172,10 @@ class Arbiter:
         await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks.clear()
         self._expiry.clear()
+        if self._flusher is not None:
+            self._flusher.cancel()
+            await asyncio.gather(self._flusher, return_exceptions=True)
+        await self.flush()
 
     # ------------------------------------------------------------------ commands
 
@@ -523,13 +532,32 @@ class Arbiter:
     # ------------------------------------------------------------------ records
 
     async def _record(self, cmd: Command, new: bool = False) -> None:
+        """Keep a command's state: a new command is stored before anything is written for it;
+        status changes are stored in batches moments later, by one writer."""
         if self.store is not None:
             if new:
-                await asyncio.to_thread(self.store.add, cmd)
-            else:
-                await asyncio.to_thread(self.store.update, [cmd])
+                self._inserts[cmd.id] = cmd
+                await self.flush()
+            elif cmd.id not in self._inserts:
+                self._updates[cmd.id] = cmd
+                if self._flusher is None or self._flusher.done():
+                    self._flusher = asyncio.create_task(self._flush_soon())
         if self.on_command is not None:
             self.on_command(cmd)
+
+    async def _flush_soon(self) -> None:
+        await asyncio.sleep(_FLUSH_DELAY)
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Store every command change not stored yet (one transaction, one thread)."""
+        if self.store is None:
+            return
+        async with self._flush_lock:
+            inserts, self._inserts = list(self._inserts.values()), {}
+            updates, self._updates = list(self._updates.values()), {}
+            if inserts or updates:
+                await asyncio.to_thread(self.store.write, inserts, updates)
 
 
 def _slot_value(ctl: _Controlled, priority: int | None) -> Value:

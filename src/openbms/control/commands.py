@@ -32,6 +32,11 @@ DEFAULT_PRIORITY = {
 
 _LIVE = (CommandStatus.PENDING, CommandStatus.EXECUTING, CommandStatus.COMPLETED)
 
+_UPDATE = (commands.update().where(commands.c.id == sa.bindparam("b_id"))
+           .values(status=sa.bindparam("status"), value=sa.bindparam("value"),
+                   error=sa.bindparam("error"), updated_at=sa.bindparam("updated_at"),
+                   expires_at=sa.bindparam("expires_at")))
+
 
 def new_command_id() -> str:
     """A random, URL-safe command id."""
@@ -67,18 +72,25 @@ class CommandStore:
         with self.engine.begin() as conn:
             conn.execute(commands.insert().values(**_row(cmd)))
 
+    def write(self, new: Iterable[Command], changed: Iterable[Command]) -> None:
+        """Record new commands and save changed ones, in one transaction."""
+        rows = [_row(c) for c in new]
+        with self.engine.begin() as conn:
+            if rows:
+                conn.execute(commands.insert(), rows)
+            self._update(conn, changed)
+
     def update(self, cmds: Iterable[Command]) -> None:
         """Save the status, value, error and times of commands already recorded."""
+        with self.engine.begin() as conn:
+            self._update(conn, cmds)
+
+    @staticmethod
+    def _update(conn: sa.Connection, cmds: Iterable[Command]) -> None:
         rows = [{"b_id": c.id, "status": str(c.status), "value": c.value, "error": c.error,
                  "updated_at": c.updated_at, "expires_at": c.expires_at} for c in cmds]
-        if not rows:
-            return
-        stmt = (commands.update().where(commands.c.id == sa.bindparam("b_id"))
-                .values(status=sa.bindparam("status"), value=sa.bindparam("value"),
-                        error=sa.bindparam("error"), updated_at=sa.bindparam("updated_at"),
-                        expires_at=sa.bindparam("expires_at")))
-        with self.engine.begin() as conn:
-            conn.execute(stmt, rows)
+        if rows:
+            conn.execute(_UPDATE, rows)
 
     def get(self, command_id: str) -> Command | None:
         """One command by id."""

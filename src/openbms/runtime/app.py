@@ -23,6 +23,14 @@ from openbms.alarms.service import AlarmService
 from openbms.config.sitefile import SiteFile
 from openbms.control.arbiter import Arbiter
 from openbms.control.commands import CommandStore
+from openbms.control.programs import (
+    ProgramEngine,
+    ProgramError,
+    ProgramStore,
+    arbiter_write,
+    catalog_from_sites,
+    parse_program,
+)
 from openbms.control.schedules import Schedule, ScheduleRunner
 from openbms.drivers.base import Driver
 from openbms.drivers.manager import DriverManager, PointBinding
@@ -38,6 +46,19 @@ from openbms.runtime.clock import Clock, WallClock
 __all__ = ["Runtime", "RuntimeStatus"]
 
 log = logging.getLogger(__name__)
+
+
+def _deploy_if_changed(store: ProgramStore, program: Any, catalog: Any, path: Path) -> None:
+    """A site file's program: saved and deployed when it differs from what is deployed."""
+    try:
+        current = store.get(program.id).program
+    except ProgramError:
+        current = None
+    if current == program:
+        return
+    version = store.save(program, created_by="site file", comment=str(path))
+    store.deploy(program.id, version, by="site file", catalog=catalog)
+    log.info("program %s: version %d deployed from %s", program.id, version, path)
 
 
 def _canceller(task: asyncio.Task[Any]) -> Callable[[], Any]:
@@ -93,6 +114,8 @@ class Runtime:
         self.arbiter: Arbiter | None = None
         self.alarms: dict[str, AlarmService] = {}
         self.schedules: dict[str, ScheduleRunner] = {}
+        self.programs: ProgramEngine | None = None
+        self.program_store: ProgramStore | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self.state: Any = None
         self._started = 0.0
@@ -234,6 +257,39 @@ class Runtime:
                 self.schedules[site.site.id] = runner
                 task = asyncio.create_task(runner.run(), name=f"schedules of {site.site.id}")
                 self._stack.append((f"schedules of {site.site.id}", _canceller(task)))
+
+        await self._start_programs()
+
+    async def _start_programs(self) -> None:
+        """Deploy the site files' programs (a changed file is a new version), then run what is deployed."""
+        assert self.arbiter is not None
+        store = self.program_store = ProgramStore(self.state, now=self.clock.now)
+        catalog = catalog_from_sites(self.sites)
+        for site in self.sites:
+            if not isinstance(site, SiteFile):
+                continue
+            for path in site.program_paths():
+                program = parse_program(path)
+                await asyncio.to_thread(_deploy_if_changed, store, program, catalog, path)
+        engine = self.programs = ProgramEngine(catalog, self.clock, arbiter_write(self.arbiter))
+        for deployed in await asyncio.to_thread(store.deployed):
+            try:
+                engine.load(deployed.program, deployed.version)
+            except ProgramError as err:
+                log.error("program %s version %d does not run: %s", deployed.program.id,
+                          deployed.version, err)
+        if not engine.loaded():
+            return
+        self.bus.subscribe_callback("*", engine.feed, name="programs")
+        engine.feed(list(self.cache.snapshot().values()))  # start from the latest values
+        task = asyncio.create_task(engine.run(), name="programs")
+
+        async def stop() -> None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await engine.stop()
+
+        self._stack.append(("programs", stop))
 
     def _schedule_changed(self, schedule: Schedule, value: Any, ts: float) -> None:
         """A schedule's value changed: command (or release) its targets at its priority."""

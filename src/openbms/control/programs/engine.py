@@ -1,0 +1,600 @@
+"""Running logic programs: event-driven on input changes, periodic for time-based blocks.
+
+Each loaded program is compiled once (at ``load``) into flat lists: a value
+slot per output port, the blocks in topological order, and for every slot
+the blocks and outputs it feeds. At run time nothing is looked up by name
+and no pydantic model is touched:
+
+- ``feed(samples)`` (a bus callback) finds the input nodes of each sample's
+  point through one dict, stores the value (``None`` unless the sample is
+  ``ok`` or ``overridden``) and, when it changed, marks the blocks it feeds.
+  The programs touched are evaluated on the next turn of the event loop, so
+  a burst of samples costs one evaluation per program.
+- An evaluation steps the marked blocks in topological order; a block whose
+  outputs change marks the blocks downstream, so only what depends on the
+  change is computed and a diamond is computed once. A block that breaks
+  cycles (``delay``) feeds blocks earlier in the order on the *next*
+  evaluation: that is what "the previous step's value" means.
+- ``tick(now)`` evaluates the time-based blocks (PID, timers, staging…) of
+  every program whose period has come; ``run()`` calls it on the clock.
+- An output is written only when its value changed since the last write; an
+  unknown (``None``) value releases the program's slot (``release_when_none``).
+  Writes go through one writer task per program, in order, latest value per
+  slot, so a slow device never holds up another program's evaluation.
+- Errors are isolated per program: a block that raises or a refused write is
+  counted, logged (at most once a minute per program) and recorded in
+  ``status()``. After ``max_errors`` consecutive errors the program is marked
+  failed, stops, and its slots are released; the other programs carry on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from openbms.control.blocks import Block
+from openbms.control.programs.model import VALUE_PORT, Program, ProgramError
+from openbms.control.programs.validate import Analysis, Catalog, PointInfo, analyse
+from openbms.errors import CommandError
+from openbms.model.sample import OK, OVERRIDDEN, Sample, Value
+from openbms.runtime.clock import Clock
+
+__all__ = ["ProgramEngine", "ProgramState", "ProgramStatus", "WriteFn", "arbiter_write"]
+
+log = logging.getLogger(__name__)
+
+#: ``write(point, value, priority, program_id)``: command ``value`` (``None``: release the slot).
+WriteFn = Callable[[str, Value, int, str], Awaitable[None]]
+ProgramState = Literal["running", "disabled", "failed"]
+
+RUNNING: ProgramState = "running"
+DISABLED: ProgramState = "disabled"
+FAILED: ProgramState = "failed"
+
+_UNSET: Any = object()  # an output never written
+_GOOD = frozenset({OK, OVERRIDDEN})
+_LOG_EVERY = 60.0  # seconds between warnings about one program's errors
+
+
+def arbiter_write(arbiter: Any) -> WriteFn:
+    """The ``write`` that commands through an :class:`~openbms.control.arbiter.Arbiter` as ``logic``.
+
+    ``requested_by`` is ``program:<id>``. A command the arbiter accepted but
+    could not carry out (the device refused it) raises ``CommandError`` too, so
+    the program's status shows it.
+    """
+
+    async def write(point: str, value: Value, priority: int, program_id: str) -> None:
+        who = f"program:{program_id}"
+        if value is None:
+            cmd = await arbiter.release(point, priority, source="logic", requested_by=who,
+                                        reason="program output unknown")
+        else:
+            cmd = await arbiter.command(point, value, priority, source="logic", requested_by=who,
+                                        reason="logic program")
+        if str(cmd.status) == "failed":
+            raise CommandError(cmd.error or f"{point}: the write failed")
+
+    return write
+
+
+@dataclass(frozen=True, slots=True)
+class ProgramStatus:
+    """How a loaded program is doing."""
+
+    id: str
+    site: str
+    name: str
+    version: int
+    state: ProgramState
+    last_run: float | None
+    runs: int
+    writes: int
+    errors: int
+    last_error: str
+    last_error_at: float | None
+    outputs: dict[str, Value]  # output node id → the value last commanded (None: released or never)
+
+
+class _BlockRun:
+    __slots__ = ("block", "id", "ins", "outs")
+
+    def __init__(self, node_id: str, block: Block) -> None:
+        self.id = node_id
+        self.block = block
+        self.ins: list[tuple[str, int]] = []  # (input port, slot)
+        self.outs: list[tuple[str, int]] = []  # (output port, slot)
+
+
+class _OutputRun:
+    __slots__ = ("enum", "id", "point", "priority", "release", "sent", "slot")
+
+    def __init__(self, node_id: str, point: str, priority: int, release: bool, slot: int,
+                 enum: bool) -> None:
+        self.id = node_id
+        self.point = point
+        self.priority = priority
+        self.release = release
+        self.slot = slot
+        self.enum = enum
+        self.sent: Any = _UNSET
+
+
+class _Run:
+    """One loaded program, compiled."""
+
+    def __init__(self, program: Program, version: int) -> None:
+        self.program = program
+        self.id = program.id
+        self.version = version
+        self.period = program.period_s
+        self.values: list[Value] = []
+        self.slot_of: dict[tuple[str, str], int] = {}  # (node, port) → slot
+        self.consumers: list[list[int]] = []  # slot → block indices
+        self.feeds: list[list[int]] = []  # slot → output indices
+        self.blocks: list[_BlockRun] = []
+        self.outputs: list[_OutputRun] = []
+        self.inputs: dict[str, list[int]] = {}  # point → slots
+        self.time_based: list[int] = []
+        self.dirty: list[bool] = []
+        self.heap: list[int] = []
+        self.deferred: set[int] = set()
+        self.changed: set[int] = set()  # outputs whose source changed
+        self.state: ProgramState = RUNNING
+        self.next_tick = 0.0
+        self.runs = 0
+        self.writes = 0
+        self.errors = 0
+        self.consecutive = 0
+        self.last_run: float | None = None
+        self.last_error = ""
+        self.last_error_at: float | None = None
+        self.last_log = -_LOG_EVERY
+        self.quiet = 0  # errors not logged since the last warning
+
+    def slot(self, node: str, port: str) -> int:
+        s = self.slot_of.get((node, port))
+        if s is None:
+            s = self.slot_of[(node, port)] = len(self.values)
+            self.values.append(None)
+            self.consumers.append([])
+            self.feeds.append([])
+        return s
+
+    def mark(self, slot: int) -> None:
+        """A slot's value changed: mark what it feeds."""
+        dirty, heap = self.dirty, self.heap
+        for j in self.consumers[slot]:
+            if not dirty[j]:
+                dirty[j] = True
+                heapq.heappush(heap, j)
+        for o in self.feeds[slot]:
+            self.changed.add(o)
+
+    def mark_all(self) -> None:
+        for j in range(len(self.blocks)):
+            if not self.dirty[j]:
+                self.dirty[j] = True
+                heapq.heappush(self.heap, j)
+        self.changed.update(range(len(self.outputs)))
+
+
+def _compile(program: Program, version: int, a: Analysis, catalog: Catalog) -> _Run:
+    run = _Run(program, version)
+    index = {b: i for i, b in enumerate(a.order)}
+    for b in a.order:
+        block = a.blocks[b]
+        run.blocks.append(_BlockRun(b, block))
+        if block.time_based:
+            run.time_based.append(index[b])
+    run.dirty = [False] * len(run.blocks)
+    for n in program.inputs:
+        run.inputs.setdefault(n.point, []).append(run.slot(n.id, VALUE_PORT))
+    for c in program.constants:
+        run.values[run.slot(c.id, VALUE_PORT)] = c.value
+    output_index: dict[str, int] = {}
+    for node in program.outputs:
+        output_index[node.id] = len(run.outputs)
+        info = PointInfo(*catalog[node.point])
+        run.outputs.append(_OutputRun(node.id, node.point, node.priority, node.release_when_none, -1,
+                                      info.kind == "enum"))
+    for e in a.edges:
+        s = run.slot(e.src, e.src_port)
+        if e.src in index and (e.src_port, s) not in run.blocks[index[e.src]].outs:
+            run.blocks[index[e.src]].outs.append((e.src_port, s))
+        if e.dst in index:
+            run.blocks[index[e.dst]].ins.append((e.dst_port, s))
+            run.consumers[s].append(index[e.dst])
+        else:
+            o = output_index[e.dst]
+            run.outputs[o].slot = s
+            run.feeds[s].append(o)
+    return run
+
+
+class ProgramEngine:
+    """Loads, runs and reports on logic programs; writes through ``write`` (bound to the arbiter).
+
+    Construct it with the sites' point catalog, the clock and a write
+    function, subscribe ``feed`` to the bus, and run ``run()`` as a task.
+    """
+
+    def __init__(self, catalog: Catalog, clock: Clock, write: WriteFn, *, max_errors: int = 3) -> None:
+        if max_errors < 1:
+            raise ValueError("max_errors must be at least 1")
+        self.catalog = catalog
+        self.clock = clock
+        self._write = write
+        self.max_errors = max_errors
+        self._runs: dict[str, _Run] = {}
+        self._by_point: dict[str, list[tuple[_Run, int]]] = {}
+        self._latest: dict[str, Value] = {}  # last value of every point a program reads
+        self._dirty: dict[str, _Run] = {}
+        self._scheduled = False
+        self._pending: dict[str, dict[tuple[str, int], Value]] = {}  # program → (point, priority) → value
+        self._writers: dict[str, asyncio.Task[None]] = {}
+        self.samples = 0  # samples fed that a program reads
+
+    # ------------------------------------------------------------------ loading
+
+    def load(self, program: Program, version: int) -> None:
+        """Validate and start ``program`` (replacing a loaded version of it, bumplessly).
+
+        Raises :class:`ProgramError` listing every issue; the running version,
+        if any, then carries on untouched. Blocks with the same id and kind as
+        in the running version continue from its state (a PID's integral, a
+        running timer); outputs the new version no longer has are released.
+        """
+        a = analyse(program, self.catalog)
+        if a.issues:
+            raise ProgramError(a.issues, program.id)
+        run = _compile(program, version, a, self.catalog)
+        old = self._runs.get(program.id)
+        if old is not None:
+            self._carry(old, run)
+            self._unindex(old)
+        else:
+            for point, slots in run.inputs.items():
+                if point in self._latest:
+                    for s in slots:
+                        run.values[s] = self._latest[point]
+        self._runs[program.id] = run
+        for point, slots in run.inputs.items():
+            entries = self._by_point.setdefault(point, [])
+            entries.extend((run, s) for s in slots)
+        run.next_tick = self.clock.now() + run.period
+        run.mark_all()
+        self._dirty[run.id] = run
+        self._schedule()
+        log.info("program %s version %d loaded (%d blocks)", run.id, version, len(run.blocks))
+
+    def _carry(self, old: _Run, new: _Run) -> None:
+        """Bumpless redeploy: input values, block state and output history move to the new version."""
+        old_blocks = {b.id: b.block for b in old.blocks}
+        same = {b.id for b in new.blocks if b.id in old_blocks and old_blocks[b.id].kind == b.block.kind}
+        for (node, port), s in new.slot_of.items():
+            o = old.slot_of.get((node, port))
+            if o is not None and node in same:  # what the block gave last, so nothing looks changed
+                new.values[s] = old.values[o]
+        for point, slots in new.inputs.items():
+            for s in slots:
+                new.values[s] = self._latest.get(point)
+        for b in new.blocks:
+            if b.id in same:
+                try:
+                    b.block.restore(old_blocks[b.id].state())
+                except Exception as err:  # a state the new parameters cannot take: start afresh
+                    log.warning("program %s: block %r starts afresh (%s)", new.id, b.id, err)
+                    b.block.reset()
+        kept = {(o.point, o.priority): o for o in old.outputs}
+        for out in new.outputs:
+            prev = kept.pop((out.point, out.priority), None)
+            if prev is not None:
+                out.sent = prev.sent
+        pending = self._pending.setdefault(new.id, {})
+        for out in kept.values():  # commanded by the old version only
+            if out.sent is not _UNSET and out.sent is not None:
+                pending[(out.point, out.priority)] = None
+
+    def _unindex(self, run: _Run) -> None:
+        for point in run.inputs:
+            entries = [e for e in self._by_point.get(point, ()) if e[0] is not run]
+            if entries:
+                self._by_point[point] = entries
+            else:
+                self._by_point.pop(point, None)
+        self._dirty.pop(run.id, None)
+
+    async def unload(self, program_id: str) -> None:
+        """Stop a program and release every slot it commanded."""
+        run = self._runs.pop(program_id, None)
+        if run is None:
+            return
+        self._unindex(run)
+        self._release_all(run)
+        await self._settle(program_id)
+        self._pending.pop(program_id, None)
+        log.info("program %s unloaded", program_id)
+
+    async def disable(self, program_id: str) -> None:
+        """Stop evaluating a program (it stays loaded) and release its slots."""
+        run = self._get(program_id)
+        run.state = DISABLED
+        self._release_all(run)
+        await self._settle(program_id)
+        log.info("program %s disabled", program_id)
+
+    def enable(self, program_id: str) -> None:
+        """Run a disabled or failed program again, from a full evaluation, re-commanding its outputs."""
+        run = self._get(program_id)
+        if run.state != RUNNING:
+            log.info("program %s enabled again (was %s)", program_id, run.state)
+        run.state = RUNNING
+        run.consecutive = 0
+        for o in run.outputs:
+            o.sent = _UNSET
+        run.next_tick = self.clock.now() + run.period
+        run.mark_all()
+        self._dirty[run.id] = run
+        self._schedule()
+
+    def _get(self, program_id: str) -> _Run:
+        run = self._runs.get(program_id)
+        if run is None:
+            raise KeyError(f"no program {program_id!r} is loaded")
+        return run
+
+    def loaded(self) -> list[str]:
+        """Ids of the loaded programs."""
+        return list(self._runs)
+
+    # ------------------------------------------------------------------ events
+
+    def feed(self, samples: Sequence[Sample]) -> None:
+        """Bus callback: new values for the programs' inputs; changed ones trigger an evaluation."""
+        by_point = self._by_point
+        latest = self._latest
+        dirty = self._dirty
+        for s in samples:
+            targets = by_point.get(s[0])
+            if targets is None:
+                continue
+            self.samples += 1
+            v = s[2] if s[3] in _GOOD else None
+            latest[s[0]] = v
+            for run, slot in targets:
+                values = run.values
+                old = values[slot]
+                if v is old or (v == old and type(v) is type(old)):
+                    continue
+                values[slot] = v
+                run.mark(slot)
+                if run.state is RUNNING:
+                    dirty[run.id] = run
+        if dirty and not self._scheduled:
+            self._schedule()
+
+    def _schedule(self) -> None:
+        if self._scheduled:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop yet: the first tick evaluates
+        self._scheduled = True
+        loop.call_soon(self._run_dirty)
+
+    def _run_dirty(self) -> None:
+        self._scheduled = False
+        if not self._dirty:
+            return
+        runs = list(self._dirty.values())
+        self._dirty.clear()
+        now = self.clock.now()
+        for run in runs:
+            if run.state is RUNNING:
+                self._evaluate(run, now)
+
+    async def tick(self, now: float) -> None:
+        """Evaluate the time-based blocks of every running program whose period has come."""
+        self._run_dirty()
+        for run in list(self._runs.values()):
+            if run.state is not RUNNING or now < run.next_tick:
+                continue
+            run.next_tick += run.period
+            if run.next_tick <= now:  # late (a busy loop, a jump of the clock): no catching up
+                run.next_tick = now + run.period
+            dirty, heap = run.dirty, run.heap
+            for j in run.time_based:
+                if not dirty[j]:
+                    dirty[j] = True
+                    heapq.heappush(heap, j)
+            self._evaluate(run, now)
+
+    async def run(self) -> None:
+        """Tick on the clock until cancelled."""
+        while True:
+            now = self.clock.now()
+            await self.tick(now)
+            due = min((r.next_tick for r in self._runs.values() if r.state is RUNNING),
+                      default=now + 1.0)
+            await self.clock.sleep(max(0.0, min(due, now + 1.0) - self.clock.now()))
+
+    # ------------------------------------------------------------------ evaluation
+
+    def _evaluate(self, run: _Run, now: float) -> None:
+        values, blocks, dirty, heap = run.values, run.blocks, run.dirty, run.heap
+        consumers, feeds, changed = run.consumers, run.feeds, run.changed
+        if run.deferred:
+            for j in run.deferred:
+                if not dirty[j]:
+                    dirty[j] = True
+                    heapq.heappush(heap, j)
+            run.deferred.clear()
+        run.runs += 1
+        run.last_run = now
+        failed = False
+        while heap:
+            i = heapq.heappop(heap)
+            dirty[i] = False
+            b = blocks[i]
+            try:
+                result = b.block.step(now, {port: values[slot] for port, slot in b.ins})
+            except Exception as err:
+                failed = True
+                self._error(run, f"block {b.id!r} ({b.block.kind}) raised {type(err).__name__}: {err}")
+                if run.state is not RUNNING:
+                    for j in heap:
+                        dirty[j] = False
+                    heap.clear()
+                    return
+                continue
+            for port, slot in b.outs:
+                v = result.get(port)
+                old = values[slot]
+                if v is old or (v == old and type(v) is type(old)):
+                    continue
+                values[slot] = v
+                for j in consumers[slot]:
+                    if j > i:
+                        if not dirty[j]:
+                            dirty[j] = True
+                            heapq.heappush(heap, j)
+                    else:  # through a delay: the next evaluation sees it
+                        run.deferred.add(j)
+                for o in feeds[slot]:
+                    changed.add(o)
+        queued = self._queue_outputs(run) if changed else False
+        if not failed and not queued:
+            run.consecutive = 0
+
+    def _queue_outputs(self, run: _Run) -> bool:
+        pending: dict[tuple[str, int], Value] | None = None
+        for o_index in run.changed:
+            o = run.outputs[o_index]
+            if o.slot < 0:
+                continue
+            v = run.values[o.slot]
+            if v is None:
+                if not o.release or o.sent is _UNSET or o.sent is None:
+                    continue
+            elif o.enum and isinstance(v, float) and v.is_integer():
+                v = int(v)
+            sent = o.sent
+            if sent is not _UNSET and (v is sent or (v == sent and type(v) is type(sent))):
+                continue
+            o.sent = v
+            if pending is None:
+                pending = self._pending.setdefault(run.id, {})
+            pending.pop((o.point, o.priority), None)  # re-inserted last: writes keep their order
+            pending[(o.point, o.priority)] = v
+        run.changed.clear()
+        if pending is None:
+            return False
+        self._start_writer(run.id)
+        return True
+
+    def _release_all(self, run: _Run) -> None:
+        pending = self._pending.setdefault(run.id, {})
+        for o in run.outputs:
+            if o.sent is not _UNSET and o.sent is not None:
+                pending[(o.point, o.priority)] = None
+            o.sent = _UNSET
+        if pending:
+            self._start_writer(run.id)
+
+    # ------------------------------------------------------------------ writing
+
+    def _start_writer(self, program_id: str) -> None:
+        task = self._writers.get(program_id)
+        if task is None or task.done():
+            self._writers[program_id] = asyncio.get_running_loop().create_task(
+                self._drain(program_id), name=f"program:{program_id}:writes")
+
+    async def _drain(self, program_id: str) -> None:
+        pending = self._pending.get(program_id)
+        while pending:
+            (point, priority), value = next(iter(pending.items()))
+            del pending[(point, priority)]
+            try:
+                await self._write(point, value, priority, program_id)
+            except CommandError as err:
+                self._write_failed(program_id, f"write refused: {err}")
+            except Exception as err:  # whatever a write function raises must not stop the others
+                self._write_failed(program_id, f"write failed: {type(err).__name__}: {err}")
+            else:
+                run = self._runs.get(program_id)
+                if run is not None:
+                    run.writes += 1
+                    if run.state is RUNNING:
+                        run.consecutive = 0
+            pending = self._pending.get(program_id)
+
+    def _write_failed(self, program_id: str, message: str) -> None:
+        run = self._runs.get(program_id)
+        if run is None:
+            log.warning("program %s (unloaded): %s", program_id, message)
+        else:
+            self._error(run, message)
+
+    async def _settle(self, program_id: str) -> None:
+        task = self._writers.get(program_id)
+        if task is not None and not task.done():
+            await task
+
+    async def idle(self) -> None:
+        """Wait until every triggered evaluation has run and every write it caused is made."""
+        while True:
+            if self._scheduled or self._dirty:
+                self._run_dirty()
+            tasks = [t for t in self._writers.values() if not t.done()]
+            if not tasks:
+                return
+            await asyncio.gather(*tasks)
+
+    async def stop(self) -> None:
+        """Finish the writes under way. Slots stay commanded: the arbiter restores them at start."""
+        await self.idle()
+
+    # ------------------------------------------------------------------ errors and status
+
+    def _error(self, run: _Run, message: str) -> None:
+        run.errors += 1
+        run.last_error = message
+        run.last_error_at = self.clock.now()
+        if run.state is FAILED:
+            return
+        run.consecutive += 1
+        if run.consecutive >= self.max_errors and run.state is RUNNING:
+            run.state = FAILED
+            log.error("program %s failed after %d consecutive errors; its slots are released. Last: %s",
+                      run.id, run.consecutive, message)
+            self._dirty.pop(run.id, None)
+            self._release_all(run)
+            return
+        mono = self.clock.monotonic()
+        if mono - run.last_log >= _LOG_EVERY:
+            more = f" ({run.quiet} more since the last warning)" if run.quiet else ""
+            log.warning("program %s: %s%s", run.id, message, more)
+            run.last_log, run.quiet = mono, 0
+        else:
+            run.quiet += 1
+
+    def status(self, program_id: str | None = None) -> dict[str, ProgramStatus]:
+        """Per loaded program (or just ``program_id``): state, version, runs, errors, output values."""
+        runs: Iterable[_Run] = self._runs.values() if program_id is None else [self._get(program_id)]
+        return {r.id: ProgramStatus(
+            id=r.id, site=r.program.site, name=r.program.name, version=r.version, state=r.state,
+            last_run=r.last_run, runs=r.runs, writes=r.writes, errors=r.errors,
+            last_error=r.last_error, last_error_at=r.last_error_at,
+            outputs={o.id: (None if o.sent is _UNSET else o.sent) for o in r.outputs},
+        ) for r in runs}
+
+    def values(self, program_id: str) -> dict[str, Value]:
+        """The current value of every wired port (``"node.port"``), for the dashboard's live view."""
+        run = self._get(program_id)
+        return {f"{node}.{port}": run.values[s] for (node, port), s in run.slot_of.items()}
