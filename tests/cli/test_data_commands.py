@@ -26,7 +26,7 @@ runner = CliRunner()
 
 @pytest.fixture
 def site(tmp_path):
-    shutil.copy(EXAMPLE / "site.yaml", tmp_path / "site.yaml")
+    shutil.copytree(EXAMPLE, tmp_path, dirs_exist_ok=True)
 
     async def fill() -> None:
         async with SQLiteHistorian(tmp_path / "data" / "history.db") as h:

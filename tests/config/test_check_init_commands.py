@@ -63,7 +63,9 @@ def test_init_copies_the_example_and_the_copy_checks_clean(runner, tmp_path):
     target = tmp_path / "mybuilding"
     result = runner.invoke(app, ["init", str(target)])
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in target.iterdir()) == ["site.yaml"]
+    assert sorted(p.name for p in target.iterdir()) == ["programs", "site.yaml"]
+    programs = sorted(p.name for p in (target / "programs").iterdir())
+    assert programs == ["ahu.json", "boiler.json", "chiller.json"]
     assert (target / "site.yaml").read_bytes() == (EXAMPLE / "site.yaml").read_bytes()
     assert f"created {target / 'site.yaml'}" in result.stdout
     assert f"openbms check {target}" in result.stdout and f"openbms run -d {target}" in result.stdout

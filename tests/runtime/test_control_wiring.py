@@ -98,7 +98,6 @@ async def test_the_example_site_deploys_its_programs_once_and_they_command_throu
 
     examples = Path(__file__).parents[2] / "src" / "openbms" / "examples"
     shutil.copytree(examples / "office", tmp_path / "office")
-    shutil.copytree(examples / "programs", tmp_path / "programs")
     clock = ManualClock(START)
     rt = Runtime(load_sites(tmp_path / "office"), tmp_path / "data", clock=clock)
     await rt.start()

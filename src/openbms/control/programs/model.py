@@ -200,7 +200,7 @@ def parse_program(data: str | bytes | dict[str, Any] | Path) -> Program:
 
 def example_names() -> list[str]:
     """Names of the example programs that ship with openbms (``ahu``, ``boiler``, ``chiller``)."""
-    folder = resources.files("openbms.examples") / "programs"
+    folder = resources.files("openbms.examples") / "office" / "programs"
     return sorted(p.name.removesuffix(".json") for p in folder.iterdir() if p.name.endswith(".json"))
 
 
@@ -210,5 +210,6 @@ def load_example(name: str) -> Program:
     if name not in names:
         raise ProgramError([ProgramIssue("program", f"no example program {name!r} "
                                                     f"(examples: {', '.join(names)})")])
-    text = (resources.files("openbms.examples") / "programs" / f"{name}.json").read_text(encoding="utf-8")
+    folder = resources.files("openbms.examples") / "office" / "programs"
+    text = (folder / f"{name}.json").read_text(encoding="utf-8")
     return parse_program(text)
