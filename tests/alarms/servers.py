@@ -24,6 +24,8 @@ class HttpServer:
 
     url: str = ""
     statuses: list[int] = field(default_factory=list)
+    #: Extra headers of the scripted responses, one dict per entry of ``statuses``, in step with it.
+    response_headers: list[dict[str, str]] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
 
@@ -44,9 +46,12 @@ def http_server(path: str = "/hook") -> Iterator[HttpServer]:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             with lock:
                 status = state.statuses.pop(0) if state.statuses else 200
+                extra = state.response_headers.pop(0) if state.response_headers else {}
                 state.requests.append({"path": self.path, "status": status, "body": body})
                 state.headers.append(dict(self.headers))
             self.send_response(status)
+            for name, value in extra.items():
+                self.send_header(name, value)
             self.send_header("Content-Length", "0")
             self.end_headers()
 

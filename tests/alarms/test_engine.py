@@ -13,6 +13,7 @@ from openbms.alarms import (
     RETURNED_UNACKED,
     AlarmEngine,
     AlarmError,
+    Expression,
     parse_rules,
 )
 from openbms.model.sample import OFFLINE, OVERRIDDEN, STALE, Sample
@@ -116,6 +117,30 @@ def test_a_failing_event_consumer_never_breaks_the_engine():
     engine.feed([Sample(SAT, clock.now(), 35.0)])
     assert engine.get("sat-high").state == ACTIVE_UNACKED
     assert engine.event_errors == 1
+
+
+async def test_a_rule_that_raises_never_stops_the_rest_of_the_batch(harness, monkeypatch, caplog):
+    # MemoryError used to escape feed(): the samples after it in the batch were never evaluated.
+    real = Expression.evaluate
+
+    def evaluate(self, values):
+        if "boom" in self.text:
+            raise MemoryError
+        return real(self, values)
+
+    monkeypatch.setattr(Expression, "evaluate", evaluate)
+    h = harness({"id": "oom", "type": "expression", "expression": "`a/b/c` > 0 or 'boom' == ''"},
+                {"id": "hot", "type": "expression", "expression": "`a/b/c` > 30"}, HIGH)
+    for _ in range(3):
+        h.engine.feed([Sample("a/b/c", h.clock.now(), 40.0), Sample(SAT, h.clock.now(), 35.0)])
+    assert h.state("hot") == ACTIVE_UNACKED and h.state("sat-high") == ACTIVE_UNACKED
+    assert h.state("oom") == NORMAL
+    assert h.engine.stats()["rule_errors"] == 3
+    warnings = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "'oom'" in warnings[0].getMessage()  # rate-limited
+    await h.advance(300)
+    h.feed("a/b/c", 41.0)
+    assert len([r for r in caplog.records if r.levelname == "WARNING"]) == 2
 
 
 def test_disabled_rules_are_left_out(harness):
@@ -382,7 +407,8 @@ async def test_shelving_marks_events_and_unshelves_automatically(harness):
     await h.advance(1)
     alarm = h.engine.get("sat-high")
     assert not alarm.shelved and alarm.shelve_reason is None
-    assert (h.events[-1].action, h.events[-1].who, h.events[-1].shelved) == ("unshelve", "system", False)
+    assert [(e.action, e.who, e.shelved) for e in h.events[-2:]] == [
+        ("unshelve", "system", False), ("reannunciate", "system", False)]  # still active: told now
     h.feed(SAT, 20.0)
     assert h.events[-1].shelved is False
 
@@ -397,6 +423,61 @@ def test_shelving_rules(harness):
     h.engine.unshelve("sat-high", "bob", "done early")
     assert not h.engine.get("sat-high").shelved
     assert h.actions() == ["shelve", "unshelve"]
+
+
+async def test_an_alarm_raised_while_shelved_is_reannunciated_when_shelving_expires(harness):
+    h = harness(HIGH)
+    h.engine.shelve("sat-high", h.clock.now() + 3600, "alice", "sensor being replaced")
+    h.feed(SAT, 45.0)  # a real over-temperature, while shelved: no one is told yet
+    notified = [e for e in h.events if not e.shelved and e.action in ("raise", "reannunciate")]
+    assert notified == []
+    await h.advance(3600)
+    last = h.events[-1]
+    assert (last.action, last.shelved, last.to_state, last.value) == \
+        ("reannunciate", False, ACTIVE_UNACKED, 45.0)
+    assert last.message == h.engine.get("sat-high").message
+
+
+def test_a_manual_unshelve_reannunciates_an_active_alarm_but_not_a_normal_one(harness):
+    h = harness(HIGH)
+    h.engine.shelve("sat-high", h.clock.now() + 60, "alice")
+    h.engine.unshelve("sat-high", "bob")
+    assert h.actions() == ["shelve", "unshelve"]  # normal: nothing to announce
+    h.engine.shelve("sat-high", h.clock.now() + 60, "alice")
+    h.feed(SAT, 40.0)
+    h.engine.unshelve("sat-high", "bob", "sensor fixed")
+    assert h.actions()[-2:] == ["unshelve", "reannunciate"]
+    assert h.events[-1].who == "bob"
+
+
+@pytest.mark.parametrize("until", [float("nan"), float("inf"), 8 * 86400.0])
+def test_shelving_must_end_within_the_maximum(harness, until):
+    h = harness(HIGH)
+    with pytest.raises(AlarmError, match="cannot shelve"):
+        h.engine.shelve("sat-high", h.clock.now() + until, "alice")
+    assert not h.engine.get("sat-high").shelved and h.events == []
+
+
+async def test_the_maximum_shelving_time_is_configurable():
+    clock = ManualClock()
+    engine = AlarmEngine(parse_rules([HIGH]), clock, max_shelve_s=3600)
+    with pytest.raises(AlarmError, match="at most 3600 s"):
+        engine.shelve("sat-high", clock.now() + 3601, "alice")
+    engine.shelve("sat-high", clock.now() + 3600, "alice")
+    assert engine.get("sat-high").shelved
+    with pytest.raises(ValueError, match="max_shelve_s"):
+        AlarmEngine([], clock, max_shelve_s=float("inf"))
+
+
+def test_a_restored_shelving_without_an_end_is_bounded(harness):
+    h = harness(HIGH)
+    h.engine.shelve("sat-high", h.clock.now() + 60, "alice")
+    state = json.loads(json.dumps(h.engine.snapshot()))
+    state["alarms"]["sat-high"]["shelved_until"] = 1e300  # as an engine without the limit may have saved
+    clock = ManualClock(h.clock.now())
+    engine = AlarmEngine(parse_rules([HIGH]), clock)
+    engine.restore(state)
+    assert engine.get("sat-high").shelved_until == clock.now() + engine.max_shelve_s
 
 
 # ---------------------------------------------------------------------- persistence
@@ -435,7 +516,8 @@ async def test_snapshot_and_restore_round_trip_through_json(harness):
     engine.tick()
     assert not engine.get("door").shelved  # its shelving expired on time
     assert engine.get("flappy").state == RETURNED_UNACKED  # its flapping hold ended on time
-    assert sorted(e.action for e in events) == ["return", "return", "unshelve"]
+    # The door alarm is still unacknowledged when its shelving ends: it is announced again.
+    assert sorted(e.action for e in events) == ["reannunciate", "return", "return", "unshelve"]
 
 
 def test_restore_ignores_removed_rules_and_refuses_other_versions(harness):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import pydantic
 import pytest
 
-from openbms.alarms import Expression, ExpressionError
+from openbms.alarms import Expression, ExpressionError, parse_rules
 
 VALUES = {"hq/ahu-1/sat": 20.0, "hq/ahu-1/sat-sp": 16.0, "hq/ahu-1/fan-s": True, "hq/ch-1/mode": "cooling"}
 
@@ -84,3 +85,49 @@ def test_columns_stay_right_after_many_point_references():
     with pytest.raises(ExpressionError) as err:
         Expression(text)
     assert err.value.column == text.index("oops") + 1
+
+
+# ---------------------------------------------------------------------- bounded evaluation
+
+
+@pytest.mark.parametrize("text", [
+    "`a/b/c` > 0 and 'a' * 999999999 == 'b'",
+    "`a/b/c` > 0 and '%999999999d' % 1 == 'b'",
+    "`a/b/c` > 0 and '%.999999999f' % 1.0 == 'b'",
+    "`a/b/c` > 0 and 'ab' * 99999 * 99999 * 99 == 'x'",
+    "`a/b/c` > 0 and " + "*".join(["9" * 40] * 40) + " > 0",
+    "`a/b/c` + 'x' == 'x'",
+    "-'x' == 'x' or `a/b/c`",
+    "max('a', 'b') == 'b' or `a/b/c`",
+    "'a' < 'b' or `a/b/c`",
+])
+def test_text_arithmetic_and_huge_numbers_are_unknown_at_once(text):
+    # Each of these used to block the event loop for seconds or raise MemoryError out of evaluate().
+    assert Expression(text).evaluate({"a/b/c": 1.0}) is None
+
+
+def test_text_is_still_compared_for_equality_and_numbers_computed():
+    e = Expression("`a/b/c` == 'on' and `a/b/d` * 2 % 3 == 1")
+    assert e.evaluate({"a/b/c": "on", "a/b/d": 5}) is True
+    assert Expression("`a/b/c` != 'on'").evaluate({"a/b/c": 3.0}) is True
+
+
+def test_an_integer_constant_beyond_the_limit_is_refused():
+    with pytest.raises(ExpressionError, match="column 11: the number is too large"):
+        Expression("`a/b/c` > " + "9" * 100)
+
+
+@pytest.mark.parametrize("text", [
+    "`a/b/c` > " + "-" * 1500 + "1",
+    "not " * 400 + "`a/b/c`",
+    "`a/b/c`" + " + 1" * 490 + " > 0",
+])
+def test_deep_nesting_is_refused_with_a_column_not_a_recursion_error(text):
+    with pytest.raises(ExpressionError, match="nested too deeply") as err:
+        Expression(text)
+    assert 1 <= err.value.column <= len(text)
+
+
+def test_a_deep_expression_in_a_rule_is_a_validation_error():
+    with pytest.raises(pydantic.ValidationError, match="nested too deeply"):
+        parse_rules([{"id": "x", "type": "expression", "expression": "`a/b/c` > " + "-" * 1500 + "1"}])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import logging
@@ -105,6 +106,34 @@ async def test_webhook_gives_up_after_its_retries_without_raising_and_logs_once(
     assert len(warnings) == 1 and "could not deliver" in warnings[0].getMessage()
 
 
+async def test_webhook_retries_429_and_408_waiting_as_retry_after_asks_within_the_cap(client):
+    clock = RecordingClock()
+    with http_server() as server:
+        server.statuses = [429, 408, 429]
+        server.response_headers = [{"Retry-After": "7"}, {}, {"Retry-After": "3600"}]
+        hook = WebhookNotifier(server.url, retries=3, backoff=0.5, max_backoff=60, clock=clock, client=client)
+        assert await hook.send(event()) is True
+        await hook.aclose()
+    assert [r["status"] for r in server.requests] == [429, 408, 429, 200]
+    assert clock.slept == [7.0, 1.0, 60]  # Retry-After, else the backoff; never beyond max_backoff
+
+
+async def test_webhook_logs_a_new_kind_of_failure_at_warning_even_while_failing(client, caplog):
+    # The first failure used to set a flag that sent every later failure, a real outage too, to debug.
+    with http_server() as server:
+        server.statuses = [400]
+        hook = WebhookNotifier(server.url, retries=0, clock=RecordingClock(), client=client)
+        with caplog.at_level(logging.DEBUG, logger="openbms.alarms.notify"):
+            assert await hook.send(event()) is False
+            hook.url = f"http://127.0.0.1:{free_port()}/hook"  # the receiver goes down
+            assert await hook.send(event()) is False
+            assert await hook.send(event()) is False  # the same outage: counted, not logged again
+        await hook.aclose()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 2 and "HTTP 400" in warnings[0] and "HTTP 400" not in warnings[1]
+    assert hook.failed == 3
+
+
 def test_webhook_refuses_a_url_that_is_not_http():
     with pytest.raises(ValueError, match="http:// or https://"):
         WebhookNotifier("ftp://example.com/hook")
@@ -168,6 +197,22 @@ async def test_email_is_received_by_aiosmtpd():
     assert msg["Subject"].startswith("[comfort P50] returned to normal:")
 
 
+async def test_email_of_a_multi_line_message_has_a_one_line_subject():
+    # A YAML block-scalar expression spans lines; a device's text value may carry CR/LF.
+    multi = event(message="hot: `a/b/t1` > 30 and\n`a/b/t2` > 30", value="fault\r\nBcc: x@evil.example")
+    async with smtp_server() as server:
+        mailer = EmailNotifier("127.0.0.1", server.port, "bms@example.com", ["ops@example.com"], retries=0)
+        assert await mailer.send(multi) is True
+        assert await mailer.send(event(message="a\tb\x00\x1b[31mc\u2028d")) is True
+    [(_, rcpts, data), (_, _, data2)] = server.messages
+    assert rcpts == ["ops@example.com"]
+    msg = email.message_from_bytes(data, policy=email.policy.default)
+    assert msg["Subject"] == "[comfort P50] ALARM: hot: `a/b/t1` > 30 and `a/b/t2` > 30"
+    assert msg["Bcc"] is None and "`a/b/t2` > 30" in msg.get_content()
+    subject = email.message_from_bytes(data2, policy=email.policy.default)["Subject"]
+    assert subject == "[comfort P50] ALARM: a b [31mc d"
+
+
 def test_email_needs_a_recipient():
     with pytest.raises(ValueError, match="at least one recipient"):
         EmailNotifier("127.0.0.1", 25, "bms@example.com", [])
@@ -214,6 +259,88 @@ async def test_engine_to_webhook_routes_by_class_and_priority_and_never_for_shel
             [("fire", "raise"), ("fire", "return")]
         assert [r["body"]["alarm_id"] for r in comfort.requests] == ["zone"]
         assert notifier.suppressed == 1 and notifier.sent == 3 and notifier.failed == 0
+
+
+class FakeSender:
+    """A sender that records events; ``gate`` (when set) holds each send until released."""
+
+    def __init__(self, name: str, ok: bool = True) -> None:
+        self.name, self.ok = name, ok
+        self.sent = self.failed = 0
+        self.events: list[AlarmEvent] = []
+        self.gate: asyncio.Event | None = None
+
+    async def send(self, e: AlarmEvent) -> bool:
+        self.events.append(e)
+        if self.gate is not None:
+            await self.gate.wait()
+        if self.ok:
+            self.sent += 1
+        else:
+            self.failed += 1
+        return self.ok
+
+    async def aclose(self) -> None:
+        pass
+
+
+async def test_a_hanging_target_does_not_hold_up_another_targets_notifications():
+    hook, mail = FakeSender("hook"), FakeSender("mail")
+    hook.gate = asyncio.Event()  # the webhook hangs
+    notifier = Notifier({"hook": hook, "mail": mail},
+                        [Route(("hook",)), Route(("mail",), classes=frozenset({"life-safety"}))])
+    async with notifier:
+        notifier.submit(event(alarm_id="ahu-filter"))
+        notifier.submit(event(alarm_id="boiler-flame-fail", alarm_class="life-safety", priority=1))
+        await eventually(lambda: mail.sent == 1, "the life-safety e-mail")
+        assert hook.sent == 0 and len(hook.events) == 1  # still hanging on the first event
+        assert notifier.stats()["mail"]["sent"] == 1 and notifier.stats()["hook"]["backlog"] == 1
+        hook.gate.set()
+        await notifier.join()
+    assert [e.alarm_id for e in mail.events] == ["boiler-flame-fail"]
+    assert (notifier.sent, notifier.queued) == (3, 3)
+
+
+async def test_a_target_that_keeps_failing_trips_its_breaker_and_backs_off():
+    clock = ManualClock()
+    down = FakeSender("hook", ok=False)
+    notifier = Notifier({"hook": down}, [Route(("hook",))], failure_threshold=2, cooldown=10,
+                        max_cooldown=15, clock=clock)
+    async with notifier:
+        for i in range(6):
+            notifier.submit(event(alarm_id=f"a{i}"))
+        await eventually(lambda: notifier.stats()["hook"]["breaker_open"], "the breaker to open")
+        await asyncio.sleep(0.05)
+        assert len(down.events) == 2  # no attempt while open: the other events wait
+        stats = notifier.stats()["hook"]
+        assert (stats["backlog"], stats["breaker_trips"], stats["failures_in_a_row"]) == (3, 1, 2)
+        await clock.advance(10)
+        await eventually(lambda: len(down.events) == 3, "a probe after the cooldown")
+        await clock.advance(10)  # the cooldown doubled (at most 15 s): no probe yet
+        await asyncio.sleep(0.05)
+        assert len(down.events) == 3
+        down.ok = True
+        await clock.advance(5)
+        await eventually(lambda: len(down.events) == 6, "the backlog after recovery")
+        await notifier.join()
+    stats = notifier.stats()["hook"]
+    assert (stats["sent"], stats["failed"], stats["breaker_open"], stats["backlog"]) == (3, 3, False, 0)
+
+
+async def test_an_alarm_raised_while_shelved_is_notified_when_shelving_expires():
+    clock = ManualClock()
+    hook = FakeSender("hook")
+    notifier = Notifier({"hook": hook}, [Route(("hook",), on_return=True)])
+    engine = AlarmEngine(parse_rules([{"id": "hi", "type": "high", "point": "a/b/t", "limit": 30}]), clock,
+                         notifier.submit)
+    async with notifier:
+        engine.shelve("hi", clock.now() + 3600, "ops", "sensor being replaced")
+        engine.feed([Sample("a/b/t", clock.now(), 45.0)])
+        await clock.advance(3600)
+        engine.tick()
+        await notifier.join()
+    assert [(e.action, e.value) for e in hook.events] == [("reannunciate", 45.0)]
+    assert notifier.suppressed == 1
 
 
 async def test_submit_never_blocks_and_counts_what_a_full_queue_drops():

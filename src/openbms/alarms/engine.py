@@ -14,7 +14,10 @@
 An event-type alarm (``change_of_state``) goes ``normal → active-unacked``
 and back to ``normal`` when acknowledged. Shelving is a flag beside the
 state: a shelved alarm still changes state, but its events carry
-``shelved=True`` and no notification goes out for them.
+``shelved=True`` and no notification goes out for them. Shelving always
+ends (at most ``max_shelve_s`` ahead), and when it ends, by an operator or
+by expiry, with the alarm still active, a ``reannunciate`` event follows the
+``unshelve`` one, so what was raised in silence is notified after all.
 
 The engine is fed batches of samples (``feed``, the bus callback) and ticked
 (``tick``) for what depends on time alone: delays, silence, the end of a
@@ -28,6 +31,7 @@ delay measured by ``feed`` and one measured by ``tick`` agree.
 from __future__ import annotations
 
 import logging
+import math
 import string
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -72,6 +76,10 @@ _ACTIVE = frozenset({ACTIVE_UNACKED, ACTIVE_ACKED})
 _GOOD = frozenset({OK, OVERRIDDEN})  # statuses whose value can be trusted
 
 SNAPSHOT_VERSION = 1
+#: The longest an alarm may be shelved by default: shelving is for a job in hand, not for ever.
+MAX_SHELVE_S = 7 * 86400.0
+#: A rule whose evaluation fails is logged at most this often (seconds of the engine's clock).
+RULE_ERROR_LOG_S = 300.0
 
 
 class AlarmError(OpenBMSError):
@@ -86,8 +94,10 @@ class AlarmEvent:
     → active before an acknowledgement), ``return`` (the condition cleared),
     ``repeat`` (an event-type alarm fired again before it was acknowledged),
     ``flapping`` (the flapping guard now holds the alarm), ``ack``, ``note``,
-    ``shelve`` and ``unshelve``. For the last five and ``flapping``,
-    ``from_state == to_state`` unless an acknowledgement ended the alarm.
+    ``shelve``, ``unshelve`` and ``reannunciate`` (shelving ended while the
+    alarm is active: notified like a ``raise``). For the last six and
+    ``flapping``, ``from_state == to_state`` unless an acknowledgement ended
+    the alarm.
     """
 
     alarm_id: str
@@ -363,11 +373,16 @@ class AlarmEngine:
 
     ``on_event`` receives every :class:`AlarmEvent`, synchronously; it must be
     quick (queue the work) and an exception it raises is counted and logged,
-    never propagated. Disabled rules are left out.
+    never propagated. Disabled rules are left out. ``max_shelve_s`` bounds
+    how far ahead ``shelve`` may set the end of shelving.
     """
 
     def __init__(self, rules: Iterable[AlarmRule], clock: Clock,
-                 on_event: Callable[[AlarmEvent], None] | None = None, *, history_limit: int = 100) -> None:
+                 on_event: Callable[[AlarmEvent], None] | None = None, *, history_limit: int = 100,
+                 max_shelve_s: float = MAX_SHELVE_S) -> None:
+        if not (math.isfinite(max_shelve_s) and max_shelve_s > 0):
+            raise ValueError(f"max_shelve_s must be a positive number of seconds, not {max_shelve_s!r}")
+        self.max_shelve_s = max_shelve_s
         self._clock = clock
         self._on_event = on_event
         self._history_limit = history_limit
@@ -383,6 +398,9 @@ class AlarmEngine:
         self.samples = 0
         self.events = 0
         self.event_errors = 0
+        self.rule_errors = 0  # evaluations that raised: counted, logged at most every RULE_ERROR_LOG_S
+        self._rule_errors_logged = 0
+        self._rule_error_logged_at: float | None = None
         index: dict[str, list[_Tracker]] = {}
         expr_points: set[str] = set()
         for rule in rules:
@@ -438,7 +456,22 @@ class AlarmEngine:
             if s[0] in expr_points:
                 self._values[s[0]] = s[2] if s[3] in _GOOD else None
             for t in trackers:
-                self._condition(t, t.observe(s, self), now)
+                try:
+                    self._condition(t, t.observe(s, self), now)
+                except Exception as err:  # MemoryError and RecursionError too: one rule never stops a batch
+                    self._rule_failed(t, err, now)
+
+    def _rule_failed(self, t: _Tracker, err: Exception, now: float) -> None:
+        """Count a rule whose evaluation raised; warn at most once every ``RULE_ERROR_LOG_S`` seconds."""
+        self.rule_errors += 1
+        last = self._rule_error_logged_at
+        if last is not None and 0 <= now - last < RULE_ERROR_LOG_S:
+            return
+        since = self.rule_errors - self._rule_errors_logged
+        self._rule_error_logged_at, self._rule_errors_logged = now, self.rule_errors
+        log.warning("alarm rule '%s' could not be evaluated (%s: %s); its alarm is left as it was "
+                    "(%d rule evaluation errors since the last warning, %d in all)",
+                    t.rule.id, type(err).__name__, err, since, self.rule_errors)
 
     def tick(self, now: float | None = None) -> None:
         """Apply what time alone decides: delays, silence, flapping holds, shelving expiry."""
@@ -642,11 +675,20 @@ class AlarmEngine:
         self._transition(a, "note", a.state, now, who=who, note=note)
 
     def shelve(self, alarm_id: str, until_ts: float, who: str, reason: str = "") -> None:
-        """Shelve an alarm until ``until_ts``: it keeps its lifecycle but notifies no one."""
+        """Shelve an alarm until ``until_ts``: it keeps its lifecycle but notifies no one.
+
+        ``until_ts`` must be finite, in the future and at most ``max_shelve_s`` ahead (else ``AlarmError``).
+        """
         a = self._alarm(alarm_id)
         now = self._now = self._clock.now()
+        if not isinstance(until_ts, int | float) or not math.isfinite(until_ts):
+            raise AlarmError(f"cannot shelve alarm '{alarm_id}' until {until_ts!r}: "
+                             "give a time in Unix seconds")
         if until_ts <= now:
             raise AlarmError(f"cannot shelve alarm '{alarm_id}' until {until_ts}: that is not in the future")
+        if until_ts - now > self.max_shelve_s:
+            raise AlarmError(f"cannot shelve alarm '{alarm_id}' for {until_ts - now:.0f} s: at most "
+                             f"{self.max_shelve_s:.0f} s ({self.max_shelve_s / 86400:g} days) at a time")
         a.shelved_until, a.shelved_by, a.shelve_reason = until_ts, who, reason
         self._shelved[alarm_id] = None
         self._transition(a, "shelve", a.state, now, who=who, note=reason)
@@ -662,6 +704,9 @@ class AlarmEngine:
         a.shelved_until = a.shelved_by = a.shelve_reason = None
         self._shelved.pop(a.id, None)
         self._transition(a, "unshelve", a.state, now, who=who, note=note)
+        if a.state in _ACTIVE:
+            # Whatever was raised (or still stood) in silence is announced now that someone listens.
+            self._transition(a, "reannunciate", a.state, now, who=who)
 
     # ------------------------------------------------------------------ views
 
@@ -687,7 +732,7 @@ class AlarmEngine:
         """Counters for metrics."""
         return {"rules": len(self._alarms), "active": sum(a.state != NORMAL for a in self._alarms.values()),
                 "shelved": len(self._shelved), "samples": self.samples, "events": self.events,
-                "event_errors": self.event_errors}
+                "event_errors": self.event_errors, "rule_errors": self.rule_errors}
 
     # ------------------------------------------------------------------ persistence
 
@@ -738,6 +783,10 @@ class AlarmEngine:
             if t.hold_until is not None:
                 self._timed[t] = None
             if a.shelved:
+                until = a.shelved_until
+                if not isinstance(until, int | float) or not math.isfinite(until) \
+                        or until - now > self.max_shelve_s:
+                    a.shelved_until = now + self.max_shelve_s  # a snapshot from before the limit existed
                 self._shelved[rule_id] = None
             else:
                 self._shelved.pop(rule_id, None)

@@ -12,6 +12,13 @@ Everything else (attribute access, subscripts, other names and calls,
 lambdas, comprehensions, ``**``) is refused when the expression is compiled,
 with its line and column, so nothing unexpected ever runs. Compiling builds a
 tree of closures once; evaluating one costs a few function calls.
+
+Evaluation is bounded, because it runs on the event loop for every sample:
+arithmetic, ordering comparisons, ``abs``, ``min`` and ``max`` take numbers
+only (text may only be compared with ``==``/``!=``; ``'a' * 10**9`` or
+``'%.9999999f' % 1`` would otherwise block the loop or exhaust memory), an
+integer result larger than ``MAX_INT_BITS`` bits is unknown, and the tree may
+be at most ``MAX_DEPTH`` levels deep and ``MAX_NODES`` nodes large.
 """
 
 from __future__ import annotations
@@ -33,25 +40,61 @@ __all__ = ["FUNCTIONS", "Expression", "ExpressionError"]
 FUNCTIONS: dict[str, Callable[..., Any]] = {"abs": abs, "min": min, "max": max}
 
 MAX_LENGTH = 2000
+#: Nesting limit of the syntax tree (``a + b + …`` nests one level per ``+``): compiling and
+#: evaluating recurse, so an unbounded depth would end in RecursionError.
+MAX_DEPTH = 150
+#: Size limit of the syntax tree (points, constants, operators, calls).
+MAX_NODES = 1500
+#: An integer beyond this many bits is no measurement: the result is unknown (no huge-number arithmetic).
+MAX_INT_BITS = 256
 
 _CONSTANTS = {"true": True, "false": False, "True": True, "False": False}
 _ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _POINT_ID = re.compile(r"[A-Za-z0-9_.:/-]+")
+
+
+def _number(x: Any) -> int | float:
+    """``x`` when it is a number (bools count, as in Python), else TypeError: the result is unknown."""
+    if isinstance(x, int | float):
+        if isinstance(x, int) and x.bit_length() > MAX_INT_BITS:
+            raise OverflowError("the number is too large")
+        return x
+    raise TypeError(f"{type(x).__name__} is not a number")
+
+
+def _numeric(op: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """``op`` on numbers only, its integer results bounded: text never repeats nor %-formats."""
+
+    def apply(a: Any, b: Any) -> Any:
+        return _number(op(_number(a), _number(b)))
+
+    return apply
+
+
+def _numeric_call(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``func`` (abs, min, max) on numbers only: ``max('a', 'b')`` is unknown, like text arithmetic."""
+
+    def call(*args: Any) -> Any:
+        return func(*(_number(a) for a in args))
+
+    return call
+
+
 _BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
-    ast.Add: operator.add,
-    ast.Sub: operator.sub,
-    ast.Mult: operator.mul,
-    ast.Div: operator.truediv,
-    ast.FloorDiv: operator.floordiv,
-    ast.Mod: operator.mod,
+    ast.Add: _numeric(operator.add),
+    ast.Sub: _numeric(operator.sub),
+    ast.Mult: _numeric(operator.mul),
+    ast.Div: _numeric(operator.truediv),
+    ast.FloorDiv: _numeric(operator.floordiv),
+    ast.Mod: _numeric(operator.mod),
 }
 _COMPARE: dict[type[ast.cmpop], Callable[[Any, Any], Any]] = {
     ast.Eq: operator.eq,
     ast.NotEq: operator.ne,
-    ast.Lt: operator.lt,
-    ast.LtE: operator.le,
-    ast.Gt: operator.gt,
-    ast.GtE: operator.ge,
+    ast.Lt: _numeric(operator.lt),
+    ast.LtE: _numeric(operator.le),
+    ast.Gt: _numeric(operator.gt),
+    ast.GtE: _numeric(operator.ge),
 }
 _WHAT = {
     ast.Attribute: "attribute access",
@@ -92,7 +135,8 @@ class Expression:
     ``points`` lists the point ids it reads, in order of first use.
     ``evaluate`` returns ``None`` (unknown) when a referenced point has no
     value in ``values`` (or ``None``), or when the arithmetic fails (division
-    by zero, comparing text with a number): an unknown result changes no alarm.
+    by zero, arithmetic on text, ordering text and numbers, a number out of
+    range): an unknown result changes no alarm.
     """
 
     __slots__ = ("_fn", "_lead", "_refs", "_source", "points", "text")
@@ -116,13 +160,21 @@ class Expression:
                     from None
             message = f"syntax error: {err.msg or 'invalid syntax'}"
             raise _error_at(text, self._lead + err.offset - 1, message) from None
-        except (ValueError, RecursionError, MemoryError) as err:
+        except RecursionError:
+            raise ExpressionError(f"the expression is nested too deeply (at most {MAX_DEPTH} levels)") \
+                from None
+        except (ValueError, MemoryError) as err:
             raise ExpressionError(f"cannot parse the expression: {err}") from None
         for token in tokenize.generate_tokens(io.StringIO(stripped).readline):
             if token.type == tokenize.COMMENT:
                 raise _error_at(text, self._lead + token.start[1], "comments (#) are not allowed")
+        self._check_size(tree.body)
         points: dict[str, None] = {}
-        self._fn = self._compile(tree.body, points)
+        try:
+            self._fn = self._compile(tree.body, points)
+        except RecursionError:  # _check_size keeps well below the limit; this is the last line of defence
+            raise ExpressionError(f"the expression is nested too deeply (at most {MAX_DEPTH} levels)") \
+                from None
         self.points: tuple[str, ...] = tuple(points)
         del self._refs, self._source, self._lead
 
@@ -136,11 +188,26 @@ class Expression:
                 return None
         try:
             result: Value = self._fn(values)
-        except (ArithmeticError, TypeError, ValueError):
+        except (ArithmeticError, TypeError, ValueError, MemoryError, RecursionError):
             return None
         return result
 
     # ------------------------------------------------------------------ compiling
+
+    def _check_size(self, root: ast.AST) -> None:
+        """Refuse a tree deeper than ``MAX_DEPTH`` or larger than ``MAX_NODES``, without recursing."""
+        stack: list[tuple[ast.AST, int]] = [(root, 1)]
+        nodes = 0
+        while stack:
+            node, depth = stack.pop()
+            if isinstance(node, ast.expr_context | ast.operator | ast.unaryop | ast.cmpop | ast.boolop):
+                continue  # Load, Add, Not…: part of their parent, not a level of their own
+            nodes += 1
+            if depth > MAX_DEPTH:
+                raise self._error(node, f"the expression is nested too deeply (at most {MAX_DEPTH} levels)")
+            if nodes > MAX_NODES:
+                raise self._error(node, f"the expression is too large (at most {MAX_NODES} terms)")
+            stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
 
     def _error(self, node: ast.AST, message: str) -> ExpressionError:
         # ast columns count UTF-8 bytes; people count characters.
@@ -151,6 +218,8 @@ class Expression:
     def _compile(self, node: ast.AST, points: dict[str, None]) -> _Fn:
         if isinstance(node, ast.Constant):
             value = node.value
+            if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > MAX_INT_BITS:
+                raise self._error(node, "the number is too large")
             if isinstance(value, bool | int | float | str):
                 return lambda _v: value
             raise self._error(node, f"constant {value!r} is not allowed")
@@ -175,9 +244,9 @@ class Expression:
             if isinstance(node.op, ast.Not):
                 return lambda v: not inner(v)
             if isinstance(node.op, ast.USub):
-                return lambda v: -inner(v)
+                return lambda v: -_number(inner(v))
             if isinstance(node.op, ast.UAdd):
-                return lambda v: +inner(v)
+                return lambda v: +_number(inner(v))
             raise self._error(node, "the operator '~' is not allowed")
         if isinstance(node, ast.BinOp):
             op = _BINARY.get(type(node.op))
@@ -222,9 +291,9 @@ class Expression:
                 raise self._error(node, f"{node.func.id}() needs at least one argument")
             if node.func.id == "abs" and len(node.args) != 1:
                 raise self._error(node, "abs() takes one argument")
-            func = FUNCTIONS[node.func.id]
+            func = _numeric_call(FUNCTIONS[node.func.id])
             args = [self._compile(a, points) for a in node.args]
-            if len(args) == 1 and func is not abs:
+            if len(args) == 1 and node.func.id != "abs":
                 raise self._error(node, f"{node.func.id}() needs at least two arguments")
             return lambda v: func(*(a(v) for a in args))
         what = _WHAT.get(type(node), type(node).__name__)

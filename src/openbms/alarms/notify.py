@@ -1,24 +1,32 @@
 """Alarm notifications: webhooks and e-mail, routed by class and priority, sent off the engine's path.
 
 The engine calls ``Notifier.submit(event)`` synchronously; it only decides
-whether anyone is to be told and queues the event. A worker task sends, so a
-slow SMTP server or a webhook retrying with backoff never holds up samples.
-Senders never raise: a failure is logged (the first of a run of failures at
-warning, its recovery at info) and counted in ``failed``.
+whether anyone is to be told and queues the event. Each target (sender) has
+its own bounded queue and worker task, so a slow SMTP server or a webhook
+retrying with backoff never holds up samples, nor another target's
+notifications. A target whose events keep failing trips a circuit breaker:
+its worker stops trying for a cooldown that doubles while it stays down, the
+events waiting meanwhile (up to the queue's bound), and the next event probes
+it. Senders never raise: a failure is logged (the first of a run of failures,
+and any failure of another kind, at warning; its recovery at info) and
+counted in ``failed``.
 
-What is sent: an alarm being raised (``raise``), and, on routes with
-``on_return``, its condition clearing (``return``). Nothing is ever sent for
-a shelved alarm.
+What is sent: an alarm being raised (``raise``) or re-annunciated when its
+shelving ends while it is still active (``reannunciate``), and, on routes
+with ``on_return``, its condition clearing (``return``). Nothing is ever
+sent for a shelved alarm.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import email.utils
 import http.client
 import json
 import logging
+import math
 import os
+import re
 import smtplib
 import ssl
 import urllib.error
@@ -52,16 +60,31 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Actions that notify: a raise always, a return only on routes that ask for it.
+#: Actions that notify: a raise (or re-annunciation) always, a return only on routes that ask for it.
 RAISE = "raise"
+REANNUNCIATE = "reannunciate"
 RETURN = "return"
+_RAISES = frozenset({RAISE, REANNUNCIATE})
 
 
-class _Transient(Exception):
-    """A failure worth retrying (connection refused, timeout, 5xx, SMTP 4xx)."""
+class _Failure(Exception):
+    """A failed attempt. ``kind`` names the failure without its details ("HTTP 503", "ConnectError"):
+    a run of failures of one kind is logged once."""
+
+    def __init__(self, message: str, kind: str | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind or message
+        self.retry_after = retry_after
 
 
-class _Permanent(Exception):
+class _Transient(_Failure):
+    """A failure worth retrying (connection refused, timeout, 408, 429, 5xx, SMTP 4xx).
+
+    ``retry_after`` is the wait the server asked for (``Retry-After``), in seconds.
+    """
+
+
+class _Permanent(_Failure):
     """A failure that retrying will not fix (4xx, SMTP 5xx, refused login)."""
 
 
@@ -102,7 +125,9 @@ class _Retrying:
         self.failed = 0
         self.attempts = 0
         self.last_error: str | None = None
-        self._failing = False
+        # The kind of failure last logged at warning, or None while delivering: a repeat of it goes to
+        # debug, a different one (a real outage after a refused message, say) to warning again.
+        self._failing: str | None = None
 
     async def _attempt(self, event: AlarmEvent) -> None:
         raise NotImplementedError
@@ -111,29 +136,31 @@ class _Retrying:
         """Deliver ``event``, retrying transient failures; True when delivered. Never raises."""
         for attempt in range(self.retries + 1):
             self.attempts += 1
+            retry_after: float | None = None
             try:
                 await self._attempt(event)
             except _Transient as err:
-                self.last_error = str(err)
+                self.last_error, kind, retry_after = str(err), err.kind, err.retry_after
             except _Permanent as err:
-                self.last_error = str(err)
+                self.last_error, kind = str(err), err.kind
                 break
             except Exception as err:  # a sender must never break the worker
-                self.last_error = f"{type(err).__name__}: {err}"
+                self.last_error, kind = f"{type(err).__name__}: {err}", type(err).__name__
                 break
             else:
                 self.sent += 1
-                if self._failing:
-                    self._failing = False
+                if self._failing is not None:
+                    self._failing = None
                     log.info("notifier %s delivers again", self.name)
                 return True
             if attempt < self.retries:
-                await self.clock.sleep(min(self.max_backoff, self.backoff * 2 ** attempt))
+                delay = self.backoff * 2 ** attempt if retry_after is None else retry_after
+                await self.clock.sleep(min(self.max_backoff, delay))
         self.failed += 1
-        if not self._failing:
-            self._failing = True
-            log.warning("notifier %s could not deliver alarm %s (%s): %s; later failures are counted "
-                        "until it recovers", self.name, event.alarm_id, event.action, self.last_error)
+        if self._failing != kind:
+            self._failing = kind
+            log.warning("notifier %s could not deliver alarm %s (%s): %s; later failures like it are "
+                        "counted until it recovers", self.name, event.alarm_id, event.action, self.last_error)
         else:
             log.debug("notifier %s failed again: %s", self.name, self.last_error)
         return False
@@ -142,8 +169,32 @@ class _Retrying:
         """Nothing to release by default."""
 
 
+def _retry_after(value: str | None, now: float) -> float | None:
+    """Seconds from a ``Retry-After`` header (delay-seconds or an HTTP date); None when absent or bad."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    seconds = when.timestamp() - now
+    return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
+#: HTTP statuses worth retrying besides 5xx: request timeout, too many requests.
+_RETRY_STATUSES = frozenset({408, 429})
+
+
 class WebhookNotifier(_Retrying):
-    """POSTs each event as JSON to ``url``; retries connection errors and 5xx, never 4xx.
+    """POSTs each event as JSON to ``url``; retries connection errors, 408, 429 and 5xx, no other 4xx.
+
+    A ``Retry-After`` header on a retried response sets the wait before the
+    next attempt (at most ``max_backoff``) in place of the exponential backoff.
 
     Uses ``httpx.AsyncClient`` when httpx is installed (``client="auto"``), the
     standard library in a thread otherwise.
@@ -167,34 +218,38 @@ class WebhookNotifier(_Retrying):
     async def _attempt(self, event: AlarmEvent) -> None:
         body = json.dumps(payload(event), default=str).encode()
         if self._use_httpx:
-            status = await self._post_httpx(body)
+            status, retry_after = await self._post_httpx(body)
         else:
-            status = await asyncio.to_thread(self._post_stdlib, body)
+            status, retry_after = await asyncio.to_thread(self._post_stdlib, body)
         if 200 <= status < 300:
             return
-        if status >= 500:
-            raise _Transient(f"HTTP {status} from {self.url}")
-        raise _Permanent(f"HTTP {status} from {self.url} (not retried)")
+        if status >= 500 or status in _RETRY_STATUSES:
+            raise _Transient(f"HTTP {status} from {self.url}", f"HTTP {status}",
+                             _retry_after(retry_after, self.clock.now()))
+        raise _Permanent(f"HTTP {status} from {self.url} (not retried)", f"HTTP {status}")
 
-    async def _post_httpx(self, body: bytes) -> int:
+    async def _post_httpx(self, body: bytes) -> tuple[int, str | None]:
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=self.timeout)
         try:
             response = await self._client.post(self.url, content=body, headers=self.headers)
         except httpx.TransportError as err:
-            raise _Transient(f"{type(err).__name__}: {err}") from err
-        return int(response.status_code)
+            raise _Transient(f"{type(err).__name__}: {err}", type(err).__name__) from err
+        return int(response.status_code), response.headers.get("Retry-After")
 
-    def _post_stdlib(self, body: bytes) -> int:
+    def _post_stdlib(self, body: bytes) -> tuple[int, str | None]:
         request = urllib.request.Request(self.url, data=body, headers=self.headers, method="POST")
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                return int(response.status)
+                return int(response.status), response.headers.get("Retry-After")
         except urllib.error.HTTPError as err:
+            retry_after = err.headers.get("Retry-After") if err.headers is not None else None
             err.close()
-            return int(err.code)
+            return int(err.code), retry_after
         except (urllib.error.URLError, http.client.HTTPException, OSError) as err:
-            raise _Transient(f"{type(err).__name__}: {getattr(err, 'reason', err)}") from err
+            reason = getattr(err, "reason", err)  # URLError wraps what failed: refused, timed out…
+            kind = type(reason).__name__ if isinstance(reason, BaseException) else type(err).__name__
+            raise _Transient(f"{type(err).__name__}: {reason}", kind) from err
 
     async def aclose(self) -> None:
         """Close the HTTP client."""
@@ -231,9 +286,12 @@ class EmailNotifier(_Retrying):
 
     def message(self, event: AlarmEvent) -> EmailMessage:
         """The e-mail for ``event``."""
-        what = {"raise": "ALARM", "return": "returned to normal"}.get(event.action, event.action)
+        what = {RAISE: "ALARM", REANNUNCIATE: "ALARM (unshelved)", RETURN: "returned to normal"}.get(
+            event.action, event.action)
         msg = EmailMessage()
-        msg["Subject"] = f"[{event.alarm_class} P{event.priority}] {what}: {event.message}"[:200]
+        # A header must be one line: a multi-line expression, or a device's text value with CR/LF in
+        # it, would make EmailMessage refuse the subject (and could inject headers).
+        msg["Subject"] = _one_line(f"[{event.alarm_class} P{event.priority}] {what}: {event.message}")[:200]
         msg["From"] = self.sender
         msg["To"] = ", ".join(self.recipients)
         lines = [event.message, "",
@@ -264,13 +322,23 @@ class EmailNotifier(_Retrying):
                 smtp.send_message(msg, self.sender, list(self.recipients))
         except smtplib.SMTPResponseException as err:
             text = f"SMTP {err.smtp_code}: {err.smtp_error!r}"
-            raise (_Transient(text) if 400 <= err.smtp_code < 500 else _Permanent(text)) from err
+            kind = f"SMTP {err.smtp_code}"
+            raise (_Transient(text, kind) if 400 <= err.smtp_code < 500 else _Permanent(text, kind)) from err
         except smtplib.SMTPRecipientsRefused as err:
-            raise _Permanent(f"recipients refused: {', '.join(err.recipients)}") from err
+            text = f"recipients refused: {', '.join(err.recipients)}"
+            raise _Permanent(text, "recipients refused") from err
         except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError) as err:
-            raise _Transient(f"{type(err).__name__}: {err}") from err
+            raise _Transient(f"{type(err).__name__}: {err}", type(err).__name__) from err
         except smtplib.SMTPException as err:
-            raise _Permanent(f"{type(err).__name__}: {err}") from err
+            raise _Permanent(f"{type(err).__name__}: {err}", type(err).__name__) from err
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _one_line(text: str) -> str:
+    """``text`` with control characters and runs of white space (line breaks too) as single spaces."""
+    return " ".join(_CONTROL.sub(" ", text).split())
 
 
 # ---------------------------------------------------------------------- routing
@@ -292,32 +360,65 @@ class Route:
 
     def matches(self, event: AlarmEvent) -> bool:
         """True when this route sends ``event``."""
-        if event.action != RAISE and not (self.on_return and event.action == RETURN):
+        if event.action not in _RAISES and not (self.on_return and event.action == RETURN):
             return False
         if self.classes is not None and event.alarm_class not in self.classes:
             return False
         return event.priority <= self.max_priority
 
 
+class _Lane:
+    """One target's queue, worker and circuit breaker: a slow or failing target delays only itself."""
+
+    __slots__ = ("cooldown", "dropped", "failures", "name", "open_until", "queue", "queued", "sender", "task",
+                 "trips")
+
+    def __init__(self, name: str, sender: Sender, maxsize: int) -> None:
+        self.name = name
+        self.sender = sender
+        self.queue: asyncio.Queue[AlarmEvent] = asyncio.Queue(maxsize)
+        self.task: asyncio.Task[None] | None = None
+        self.queued = 0
+        self.dropped = 0
+        self.failures = 0  # events failed in a row
+        self.open_until: float | None = None  # the breaker is open until then
+        self.cooldown = 0.0
+        self.trips = 0
+
+    def stats(self) -> dict[str, Any]:
+        return {"backlog": self.queue.qsize(), "queued": self.queued, "dropped": self.dropped,
+                "sent": self.sender.sent, "failed": self.sender.failed, "failures_in_a_row": self.failures,
+                "breaker_open": self.open_until is not None, "breaker_trips": self.trips}
+
+
 class Notifier:
-    """Chooses senders by route and sends from a worker task: ``submit`` never blocks.
+    """Chooses senders by route and sends from one worker task per target: ``submit`` never blocks.
 
     Use as ``async with Notifier(...)`` or ``await start()`` / ``await stop()``.
-    A full queue drops the newest event and counts it in ``dropped``.
+    Each target's queue holds at most ``maxsize`` events; a full one drops
+    the newest event for that target and counts it in ``dropped``. After
+    ``failure_threshold`` events in a row fail on a target, its breaker opens:
+    the worker waits ``cooldown`` seconds (doubling, at most ``max_cooldown``,
+    while the target keeps failing) before it tries the next event.
     """
 
     def __init__(self, senders: Mapping[str, Sender], routes: Sequence[Route], *,
-                 maxsize: int = 1000) -> None:
+                 maxsize: int = 1000, failure_threshold: int = 3, cooldown: float = 30.0,
+                 max_cooldown: float = 600.0, clock: Clock | None = None) -> None:
         for route in routes:
             unknown = [t for t in route.targets if t not in senders]
             if unknown:
                 raise ValueError(f"a notification route names unknown targets: {', '.join(unknown)}")
+        if failure_threshold < 1 or cooldown < 0 or max_cooldown < cooldown:
+            raise ValueError("failure_threshold must be at least 1 and 0 <= cooldown <= max_cooldown")
         self.senders = dict(senders)
         self.routes = tuple(routes)
-        self._queue: asyncio.Queue[tuple[AlarmEvent, tuple[Sender, ...]]] = asyncio.Queue(maxsize)
-        self._task: asyncio.Task[None] | None = None
-        self.queued = 0
-        self.dropped = 0
+        self.failure_threshold = failure_threshold
+        self.cooldown = cooldown
+        self.max_cooldown = max_cooldown
+        self.clock: Clock = clock or WallClock()
+        self._lanes = {name: _Lane(name, sender, maxsize) for name, sender in self.senders.items()}
+        self._started = False
         self.suppressed = 0  # events of shelved alarms
 
     @classmethod
@@ -339,40 +440,53 @@ class Notifier:
                     clock=clock, name=name)
         routes = [Route(tuple(r.notify), frozenset(r.classes) if r.classes is not None else None,
                         r.max_priority, r.on_return) for r in config.routes]
-        return cls(senders, routes)
+        return cls(senders, routes, clock=clock)
 
-    def targets_for(self, event: AlarmEvent) -> tuple[Sender, ...]:
-        """The senders that ``event`` goes to (none for a shelved alarm)."""
+    def _target_names(self, event: AlarmEvent) -> tuple[str, ...]:
         if event.shelved:
             return ()
         names: dict[str, None] = {}
         for route in self.routes:
             if route.matches(event):
                 names.update(dict.fromkeys(route.targets))
-        return tuple(self.senders[n] for n in names)
+        return tuple(names)
+
+    def targets_for(self, event: AlarmEvent) -> tuple[Sender, ...]:
+        """The senders that ``event`` goes to (none for a shelved alarm)."""
+        return tuple(self.senders[n] for n in self._target_names(event))
 
     def submit(self, event: AlarmEvent) -> None:
-        """Queue ``event`` for the senders it goes to; usable as the engine's ``on_event``."""
+        """Queue ``event`` for each target it goes to; usable as the engine's ``on_event``."""
         if event.shelved:
-            if event.action in (RAISE, RETURN):
+            if event.action in (RAISE, REANNUNCIATE, RETURN):
                 self.suppressed += 1
             return
-        targets = self.targets_for(event)
-        if not targets:
-            return
-        try:
-            self._queue.put_nowait((event, targets))
-        except asyncio.QueueFull:
-            self.dropped += 1
-            if self.dropped == 1 or self.dropped % 1000 == 0:
-                log.warning("alarm notification queue full: %d notifications dropped so far", self.dropped)
-            return
-        self.queued += 1
+        for name in self._target_names(event):
+            lane = self._lanes[name]
+            try:
+                lane.queue.put_nowait(event)
+            except asyncio.QueueFull:
+                lane.dropped += 1
+                if lane.dropped == 1 or lane.dropped % 1000 == 0:
+                    log.warning("alarm notification queue of %s full: %d notifications dropped so far",
+                                name, lane.dropped)
+                continue
+            lane.queued += 1
+
+    @property
+    def queued(self) -> int:
+        """Notifications queued so far (one per event and target)."""
+        return sum(lane.queued for lane in self._lanes.values())
+
+    @property
+    def dropped(self) -> int:
+        """Notifications dropped because a target's queue was full."""
+        return sum(lane.dropped for lane in self._lanes.values())
 
     @property
     def backlog(self) -> int:
-        """Notifications waiting to be sent."""
-        return self._queue.qsize()
+        """Notifications waiting to be sent, all targets together."""
+        return sum(lane.queue.qsize() for lane in self._lanes.values())
 
     @property
     def sent(self) -> int:
@@ -384,26 +498,36 @@ class Notifier:
         """Failed deliveries (after retries), all senders together."""
         return sum(s.failed for s in self.senders.values())
 
+    def stats(self) -> dict[str, dict[str, Any]]:
+        """Counters per target: backlog, queued, dropped, sent, failed, and the breaker's state."""
+        return {name: lane.stats() for name, lane in self._lanes.items()}
+
     async def start(self) -> None:
-        """Start the worker."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="alarm-notifier")
+        """Start one worker per target."""
+        if self._started:
+            return
+        self._started = True
+        for lane in self._lanes.values():
+            lane.task = asyncio.create_task(self._run(lane), name=f"alarm-notifier {lane.name}")
 
     async def join(self) -> None:
         """Wait until everything queued so far has been sent (or has failed)."""
-        await self._queue.join()
+        await asyncio.gather(*(lane.queue.join() for lane in self._lanes.values()))
 
     async def stop(self, drain: float = 5.0) -> None:
         """Send what is queued (for at most ``drain`` seconds), then stop and close the senders."""
-        if self._task is not None:
+        if self._started:
             try:
-                await asyncio.wait_for(self._queue.join(), drain)
+                await asyncio.wait_for(self.join(), drain)
             except TimeoutError:
-                log.warning("alarm notifier stopped with %d notifications unsent", self._queue.qsize())
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                log.warning("alarm notifier stopped with %d notifications unsent", self.backlog)
+            tasks = [lane.task for lane in self._lanes.values() if lane.task is not None]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for lane in self._lanes.values():
+                lane.task = None
+            self._started = False
         for sender in self.senders.values():
             await sender.aclose()
 
@@ -414,14 +538,42 @@ class Notifier:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    async def _run(self) -> None:
-        queue = self._queue
+    async def _run(self, lane: _Lane) -> None:
+        queue = lane.queue
         while True:
-            event, targets = await queue.get()
+            event = await queue.get()
             try:
-                await asyncio.gather(*(s.send(event) for s in targets), return_exceptions=True)
+                if lane.open_until is not None:
+                    wait = lane.open_until - self.clock.now()
+                    if wait > 0:
+                        await self.clock.sleep(wait)
+                try:
+                    ok = await lane.sender.send(event)
+                except Exception as err:  # a Sender is not to raise; one that does must not stop the lane
+                    log.debug("notifier %s raised %s: %s", lane.name, type(err).__name__, err)
+                    ok = False
+                self._outcome(lane, ok)
             finally:
                 queue.task_done()
+
+    def _outcome(self, lane: _Lane, ok: bool) -> None:
+        """Close the breaker on a delivery; open it (or keep it open, longer) on failures in a row."""
+        if ok:
+            if lane.open_until is not None:
+                log.info("notifier %s delivers again: its circuit breaker is closed", lane.name)
+            lane.failures, lane.open_until, lane.cooldown = 0, None, 0.0
+            return
+        lane.failures += 1
+        if lane.open_until is None and lane.failures < self.failure_threshold:
+            return
+        if lane.open_until is None:
+            lane.trips += 1
+            lane.cooldown = self.cooldown
+            log.warning("notifier %s: %d notifications in a row failed; trying again in %g s, its "
+                        "notifications wait meanwhile", lane.name, lane.failures, lane.cooldown)
+        else:
+            lane.cooldown = min(self.max_cooldown, max(lane.cooldown * 2, self.cooldown))
+        lane.open_until = self.clock.now() + lane.cooldown
 
 
 # ---------------------------------------------------------------------- configuration

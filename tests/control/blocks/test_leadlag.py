@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime
 
 import pytest
@@ -141,3 +142,41 @@ def test_runtime_hours_survive_a_redeploy():
 def test_unit_count_is_bounded(n):
     with pytest.raises(ValueError, match="parameter 'n'"):
         create_block("leadlag", {"n": n})
+
+
+def test_runtime_mode_does_not_swap_the_lag_every_step():
+    # With runtimes close, the lag used to alternate every minute (AB, AC, AB, AC…): short cycling.
+    block = create_block("leadlag", {"n": 3})
+    seen = {tuple(running(block.step(1000.0 + 60 * k, {"demand": 2}), 3)) for k in range(12)}
+    assert seen == {(1, 2)}
+
+
+@pytest.mark.parametrize(("n", "demand"), [(3, 2), (4, 2), (4, 3)])
+def test_runtime_mode_swaps_units_only_past_the_threshold(n, demand):
+    threshold = 2.0
+    block = create_block("leadlag", {"n": n, "threshold_h": threshold})
+    changes, previous = [], None
+    for k in range(0, 12 * 60 + 1):  # 12 h, one step a minute
+        units = running(block.step(k * 60.0, {"demand": demand}), n)
+        assert len(units) == demand
+        if units != previous:
+            changes.append(k / 60)
+            previous = units
+    assert changes[0] == 0.0 and len(changes) > 2  # it does rotate
+    gaps = [b - a for a, b in itertools.pairwise(changes)]
+    assert min(gaps) >= threshold  # no swap until a unit is threshold_h ahead
+    hours = [block.state()[f"hours_{i}"] for i in range(1, n + 1)]
+    assert max(hours) - min(hours) <= threshold + 0.1  # and the runtimes stay balanced
+
+
+def test_runtime_mode_keeps_running_lags_when_demand_changes():
+    block = create_block("leadlag", {"n": 4})
+    runtimes = {"runtime_1": 10.0, "runtime_2": 30.0, "runtime_3": 20.0, "runtime_4": 0.0}
+    assert running(block.step(0.0, {"demand": 1, **runtimes}), 4) == [4]
+    assert running(block.step(60.0, {"demand": 2, **runtimes}), 4) == [1, 4]  # the least-run idle unit starts
+    assert running(block.step(120.0, {"demand": 3, **runtimes}), 4) == [1, 3, 4]
+    # Demand falls: the running lag that has run most stops, the others carry on.
+    assert running(block.step(180.0, {"demand": 2, **runtimes}), 4) == [1, 4]
+    # A faulted lag is replaced, and its return does not take the place back.
+    assert running(block.step(240.0, {"demand": 2, "fault_1": True, **runtimes}), 4) == [3, 4]
+    assert running(block.step(300.0, {"demand": 2, **runtimes}), 4) == [3, 4]

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from openbms.control.blocks import create_block
+from openbms.control.blocks.base import as_number
 
 quick = settings(database=None, deadline=None, max_examples=200)
 
@@ -142,3 +143,17 @@ def test_rate_limit_without_rates_follows_the_input():
         100.0,
         -5.0,
     ]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [10**400, -(10**400), "1e400", "nan", float("inf"), "abc", None],
+    ids=["10**400", "-10**400", "1e400", "nan", "inf", "abc", "None"],
+)
+def test_as_number_of_a_value_beyond_float_is_none(value):
+    # 10**400 used to raise OverflowError out of every block's step.
+    assert as_number(value) is None
+
+
+def test_a_huge_integer_input_is_unknown_not_a_crash():
+    assert create_block("add", {}).step(0.0, {"in1": 10**400, "in2": 1})["out"] is None

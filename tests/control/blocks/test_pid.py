@@ -265,3 +265,55 @@ def test_time_going_backwards_counts_as_no_time():
 def test_limits_must_be_ordered():
     with pytest.raises(ValueError, match=r"out_min \(5.0\) must be below out_max \(1.0\)"):
         Pid(action="direct", kp=1.0, out_min=5.0, out_max=1.0)
+
+
+def _settled_loop() -> tuple[Pid, float, float]:
+    """A loop run 300 s at a constant 1 K error; returns it, the time of its last step and its output."""
+    pid = Pid(action="reverse", kp=2.0, ti=300.0)
+    t = T0
+    for _ in range(30):
+        out = pid.step(t, {"pv": 20.0, "sp": 21.0})["out"]
+        t += 10.0
+    assert isinstance(out, float)
+    return pid, t - 10.0, out
+
+
+def test_restore_after_an_outage_continues_without_a_bump():
+    pid, last, out = _settled_loop()
+    restored = Pid(action="reverse", kp=2.0, ti=300.0)
+    restored.restore(pid.state())
+    # Two hours later: only max_dt_s (60 s) of the error is integrated, from the output it had.
+    after = restored.step(last + 7200.0, {"pv": 20.0, "sp": 21.0})["out"]
+    assert after == pytest.approx(out + 2.0 * 1.0 * 60.0 / 300.0)  # was 52.0: kp·e·7200/ti in one step
+
+
+def test_a_long_gap_between_steps_integrates_at_most_max_dt_and_continues_bumplessly():
+    pid, last, out = _settled_loop()
+    # The pv moved while no step ran: the output continues from where it was, not from P + I afresh.
+    after = pid.step(last + 3600.0, {"pv": 20.5, "sp": 21.0})["out"]
+    assert after == pytest.approx(out + 2.0 * 0.5 * 60.0 / 300.0)
+    following = pid.step(last + 3610.0, {"pv": 20.5, "sp": 21.0})["out"]
+    assert following == pytest.approx(after + 2.0 * 0.5 * 10.0 / 300.0)  # then integrates normally
+
+
+def test_max_dt_s_is_a_parameter():
+    pid = Pid(action="reverse", kp=2.0, ti=300.0, max_dt_s=7200.0)
+    pid.step(T0, {"pv": 20.0, "sp": 21.0})
+    assert pid.step(T0 + 3600.0, {"pv": 20.0, "sp": 21.0})["out"] == pytest.approx(2.0 + 2.0 * 3600.0 / 300.0)
+    with pytest.raises(ValueError, match="max_dt_s"):
+        Pid(action="reverse", kp=1.0, max_dt_s=0)
+
+
+def test_a_same_instant_step_does_not_hide_a_pv_change_from_the_derivative():
+    def run(extra_step_at_10: bool) -> float:
+        pid = Pid(action="direct", kp=1.0, td=60.0, out_min=-100.0)
+        pid.step(T0, {"pv": 20.0, "sp": 20.0})
+        pid.step(T0 + 10.0, {"pv": 20.0, "sp": 20.0})
+        if extra_step_at_10:  # a second event at the same instant sees the new pv
+            pid.step(T0 + 10.0, {"pv": 21.0, "sp": 20.0})
+        out = pid.step(T0 + 20.0, {"pv": 21.0, "sp": 20.0})["out"]
+        assert isinstance(out, float)
+        return out
+
+    assert run(True) == pytest.approx(run(False))
+    assert run(False) > 1.0  # the derivative acts on the rise (it was lost: 1.0, P alone)

@@ -106,3 +106,11 @@ def test_only_the_configured_stages_are_outputs():
 def test_thresholds_must_leave_a_band():
     with pytest.raises(ValueError, match=r"down \(90.0\) must be below up \(80.0\)"):
         create_block("staging", {"stages": 2, "down": 90.0})
+
+
+def test_a_clock_stepped_back_keeps_the_delay_already_counted():
+    block = create_block("staging", BASE)
+    drive(block, 90.0, 0.0, 200.0)  # above 'up' for 190 s (last step at 190) of the 300 s delay
+    assert block.step(190.0 - 3600.0, {"load": 90.0})["stages"] == 0  # stepped back an hour: no time
+    assert block.step(289.0 - 3600.0, {"load": 90.0})["stages"] == 0
+    assert block.step(300.0 - 3600.0, {"load": 90.0})["stages"] == 1  # 190 s + 110 s: the delay is met

@@ -146,3 +146,24 @@ def test_time_delay_survives_a_redeploy():
     again = create_block("delay", {"t": 20})
     again.restore(json.loads(json.dumps(block.state())))
     assert run(again, [(50, 50), (55, 55)]) == run(block, [(50, 50), (55, 55)]) == [30, 35]
+
+
+def test_a_clock_stepped_back_does_not_stall_the_timers():
+    # Timers kept absolute instants: an hour's step back blocked them for an hour.
+    on = create_block("delay_on", {"t": 60})
+    assert on.step(1000.0, {"x": True})["out"] is False
+    assert on.step(1030.0, {"x": True})["out"] is False
+    assert on.step(1030.0 - 3600.0, {"x": True})["out"] is False  # the clock steps back an hour: no time
+    assert on.step(1060.0 - 3600.0, {"x": True})["out"] is True  # 30 s before + 30 s after the step
+
+    pulse = create_block("pulse", {"t": 60})
+    assert pulse.step(1000.0, {"x": True})["out"] is True
+    assert pulse.step(1030.0, {"x": True})["out"] is True
+    assert pulse.step(1030.0 - 3600.0, {"x": True})["out"] is True
+    assert pulse.step(1060.0 - 3600.0, {"x": False})["out"] is False  # ended after its 60 s, not an hour on
+
+    delay = create_block("delay", {"t": 60})
+    delay.step(1000.0, {"x": 1})
+    delay.step(1030.0, {"x": 2})
+    assert delay.step(1030.0 - 3600.0, {"x": 3})["out"] is None
+    assert delay.step(1060.0 - 3600.0, {"x": 4})["out"] == 1

@@ -29,6 +29,7 @@ __all__ = [
     "as_bool",
     "as_number",
     "clamp",
+    "shifted",
     "suggest",
 ]
 
@@ -68,13 +69,10 @@ def as_number(value: Value) -> float | None:
         return None
     if isinstance(value, bool):
         return 1.0 if value else 0.0
-    if isinstance(value, int | float):
+    try:
         number = float(value)
-    else:
-        try:
-            number = float(value)
-        except ValueError:
-            return None
+    except (TypeError, ValueError, OverflowError):  # text that is no number; an int beyond float range
+        return None
     return number if math.isfinite(number) else None
 
 
@@ -90,6 +88,11 @@ def as_bool(value: Value) -> bool | None:
     if word in _FALSE_WORDS:
         return False
     return None
+
+
+def shifted(ts: float | None, delta: float) -> float | None:
+    """An instant moved by ``delta`` seconds; ``None`` (no instant) stays ``None``."""
+    return None if ts is None else ts + delta
 
 
 def clamp(value: float, low: float | None, high: float | None) -> float:
@@ -138,7 +141,10 @@ class Block:
     ``step`` does the shared work: it fills missing optional inputs with their
     port default, coerces values to each port's type (a value that cannot be
     coerced becomes ``None``), and works out ``dt`` from successive ``now``
-    values (0 on the first step, and 0 if time goes backwards).
+    values (0 on the first step, and 0 if time goes backwards). When the clock
+    steps back, ``_shift`` moves the block's stored instants back by as much,
+    so a timer keeps the time it had already counted instead of waiting out
+    the size of the step.
 
     ``inputs`` and ``outputs`` list every port the kind can have; blocks whose
     ports depend on a parameter (``leadlag``, ``staging``) narrow them per
@@ -189,7 +195,11 @@ class Block:
             else:
                 values[name] = value
         last = self._last_now
-        dt = 0.0 if last is None or now < last else now - last
+        if last is not None and now < last:
+            self._shift(now - last)  # the clock stepped back: no time passed, timers re-anchor
+            dt = 0.0
+        else:
+            dt = 0.0 if last is None else now - last
         self._last_now = now
         return self._compute(now, dt, values)
 
@@ -215,6 +225,9 @@ class Block:
 
     def _reset(self) -> None:
         """Initialise the internal state (called by ``__init__`` and ``reset``)."""
+
+    def _shift(self, delta: float) -> None:
+        """Move every stored instant (epoch seconds) by ``delta`` (< 0): the clock stepped back."""
 
     def _state(self) -> dict[str, Value]:
         return {}

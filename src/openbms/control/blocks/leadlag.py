@@ -48,7 +48,12 @@ class LeadLag(Block):
     runtime (``runtime_i`` input in hours when given, else counted by the block
     from its own ``run_i`` outputs); it changes only when the current lead has
     run more than ``threshold_h`` hours longer than that unit, so leads do not
-    flap. Lags follow in order of increasing runtime.
+    flap. Lags are sticky: a running lag keeps running while it is needed;
+    when demand rises the idle units with the least runtime start, when it
+    falls the running lags with the most runtime stop, and a running lag is
+    swapped for an idle unit only once it has run more than ``threshold_h``
+    hours longer than that unit (one swap per step). So units never short-cycle
+    because their runtimes are close.
 
     ``calendar`` mode: the lead is unit ``1 + floor((now − rotate_offset_s) /
     rotate_every_s) mod n``, lags follow cyclically (lead, lead+1, …). This is
@@ -119,6 +124,26 @@ class LeadLag(Block):
         lead = self._lead
         return [lead, *sorted((i for i in range(n) if i != lead), key=lambda i: (runtimes[i], i))]
 
+    def _sticky(self, order: list[int], needed: int, runtimes: list[float]) -> set[int]:
+        """Runtime mode: the lead (``order[0]``) runs; running lags keep running unless past the threshold."""
+        if needed <= 0 or not order:
+            return set()
+        lead = order[0]
+
+        def by_runtime(i: int) -> tuple[float, int]:
+            return runtimes[i], i
+
+        running = sorted((i for i in order[1:] if self._running[i]), key=by_runtime)
+        lags = running[: needed - 1]  # demand fell: the lags that ran most stop
+        idle = sorted((i for i in order[1:] if i not in lags), key=by_runtime)
+        while len(lags) < needed - 1 and idle:  # demand rose (or a lag faulted): the least-run idle start
+            lags.append(idle.pop(0))
+        if lags and idle:
+            most = max(lags, key=by_runtime)
+            if runtimes[most] - runtimes[idle[0]] > self.params.threshold_h:
+                lags[lags.index(most)] = idle[0]
+        return {lead, *lags}
+
     def _compute(self, now: float, dt: float, inputs: dict[str, Value]) -> dict[str, Value]:
         n = self.params.n
         for i in range(n):
@@ -132,7 +157,10 @@ class LeadLag(Block):
                 given = as_number(inputs[f"runtime_{i + 1}"])
                 runtimes.append(self._hours[i] if given is None else given)
             order = [i for i in self._order(now, runtimes, healthy) if healthy[i]]
-            chosen = set(order[:needed])
+            if self.params.mode == "runtime":
+                chosen = self._sticky(order, needed, runtimes)
+            else:
+                chosen = set(order[:needed])
             self._running = [i in chosen for i in range(n)]
             self._out_lead = order[0] + 1 if order else 0
         outputs: dict[str, Value] = {f"run_{i + 1}": self._running[i] for i in range(n)}

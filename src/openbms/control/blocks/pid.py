@@ -32,6 +32,12 @@ class PidParams(BlockParams):
     tt: float | None = pydantic.Field(
         None, gt=0, description="anti-windup tracking time, s; default sqrt(ti*td), or ti without td"
     )
+    max_dt_s: float = pydantic.Field(
+        60.0,
+        gt=0,
+        description="longest step integrated, s; a longer gap (an outage, a restore) integrates this much "
+        "and continues bumplessly",
+    )
 
     @pydantic.model_validator(mode="after")
     def _check_limits(self) -> PidParams:
@@ -64,8 +70,13 @@ class Pid(Block):
 
     Bumpless transfer (with integral action, ``ti > 0``): whenever the loop
     (re)starts driving the output (after being disabled, after pv/sp were
-    unknown, after a parameter change or a restore with different tuning) the
-    integral is rebalanced so the output continues from its last value.
+    unknown, after a parameter change, after ``restore``, or after a gap
+    between steps longer than ``max_dt_s``) the integral is rebalanced so the
+    output continues from its last value. The integral and the anti-windup
+    never integrate more than ``max_dt_s`` in one step: an outage of two hours
+    is not two hours of error. The derivative compares ``pv`` with the value
+    of the last step where time advanced, so a second step at the same
+    instant cannot hide a change of ``pv`` from it.
 
     While ``enable`` is false the output is ``track`` when given, otherwise
     ``out_min``. With ``pv``, ``sp`` or
@@ -122,12 +133,23 @@ class Pid(Block):
             error = math.copysign(max(0.0, abs(error) - p.deadband), error)
         feedforward = as_number(inputs["feedforward"]) or 0.0
 
-        if p.td > 0 and self._last_pv is not None and dt > 0:
+        if dt > p.max_dt_s:
+            # A gap (an outage, a stalled runner): what happened in it is unknown. Start the derivative
+            # afresh and let the output continue from where it was, as after a restart.
+            self._last_pv = None
+            self._derivative = 0.0
+            self._rebalance = True
+            dt = p.max_dt_s
+        if p.td == 0:
+            self._derivative = 0.0
+            self._last_pv = pv
+        elif self._last_pv is None:
+            self._last_pv = pv
+        elif dt > 0:
+            # Only where time advanced: a same-instant step keeps the older pv, so its change still counts.
             tf = p.td / p.d_filter
             self._derivative = (tf * self._derivative - sign * p.kp * p.td * (pv - self._last_pv)) / (tf + dt)
-        elif p.td == 0:
-            self._derivative = 0.0
-        self._last_pv = pv
+            self._last_pv = pv
         proportional = p.kp * error
 
         if p.ti > 0:
@@ -166,4 +188,6 @@ class Pid(Block):
         self._out = as_number(state.get("out"))
         if self._out is not None:
             self._out = clamp(self._out, p.out_min, p.out_max)
+        # Same tuning: the saved integral continues exactly. A restore after a long pause is caught as a
+        # gap longer than max_dt_s by the first step, which then rebalances.
         self._rebalance = state.get("tuning") != f"{p.kp}/{p.ti}/{p.td}/{p.action}"

@@ -7,7 +7,7 @@ from typing import ClassVar
 
 import pydantic
 
-from openbms.control.blocks.base import Block, BlockParams, Port, Value, as_number
+from openbms.control.blocks.base import Block, BlockParams, Port, Value, as_number, shifted
 
 __all__ = ["Staging", "StagingParams"]
 
@@ -75,6 +75,12 @@ class Staging(Block):
         self._last_change: float | None = None
         self._up_since: float | None = None
         self._down_since: float | None = None
+
+    def _shift(self, delta: float) -> None:
+        self._changed_at = [shifted(t, delta) for t in self._changed_at]
+        self._last_change = shifted(self._last_change, delta)
+        self._up_since = shifted(self._up_since, delta)
+        self._down_since = shifted(self._down_since, delta)
 
     def _held_for(self, since: float | None, now: float) -> float:
         start = since if since is not None else now

@@ -2,7 +2,9 @@
 
 Time comes only from ``now``. For ``delay_on`` and ``delay_off`` an unknown
 input counts as false (a condition that cannot be confirmed is not held
-true); ``pulse`` ignores unknown inputs when looking for a rising edge.
+true); ``pulse`` ignores unknown inputs when looking for a rising edge. A
+clock stepped back counts as no time passing: each timer keeps what it had
+already counted (``Block._shift``).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import ClassVar
 
 import pydantic
 
-from openbms.control.blocks.base import Block, BlockParams, Port, Value, as_bool, as_number
+from openbms.control.blocks.base import Block, BlockParams, Port, Value, as_bool, as_number, shifted
 
 __all__ = ["Delay", "DelayOff", "DelayOn", "Pulse"]
 
@@ -53,6 +55,9 @@ class DelayOn(Block):
     def _reset(self) -> None:
         self._since: float | None = None
 
+    def _shift(self, delta: float) -> None:
+        self._since = shifted(self._since, delta)
+
     def _compute(self, now: float, dt: float, inputs: dict[str, Value]) -> dict[str, Value]:
         if inputs["x"] is not True:
             self._since = None
@@ -82,6 +87,9 @@ class DelayOff(Block):
     def _reset(self) -> None:
         self._out = False
         self._off_since: float | None = None
+
+    def _shift(self, delta: float) -> None:
+        self._off_since = shifted(self._off_since, delta)
 
     def _compute(self, now: float, dt: float, inputs: dict[str, Value]) -> dict[str, Value]:
         if inputs["x"] is True:
@@ -119,6 +127,9 @@ class Pulse(Block):
     def _reset(self) -> None:
         self._previous = False
         self._started: float | None = None
+
+    def _shift(self, delta: float) -> None:
+        self._started = shifted(self._started, delta)
 
     def _compute(self, now: float, dt: float, inputs: dict[str, Value]) -> dict[str, Value]:
         x = inputs["x"]
@@ -159,6 +170,9 @@ class Delay(Block):
     def _reset(self) -> None:
         self._out: Value = self.params.initial
         self._history: list[tuple[float, Value]] = []
+
+    def _shift(self, delta: float) -> None:
+        self._history = [(ts + delta, value) for ts, value in self._history]
 
     def _compute(self, now: float, dt: float, inputs: dict[str, Value]) -> dict[str, Value]:
         x = inputs["x"]
