@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-__all__ = ["alarm_events", "audit_log", "commands", "equipment", "metadata", "points", "program_versions",
-           "programs", "runtime_state", "sites", "spaces"]
+__all__ = ["alarm_events", "api_tokens", "audit_log", "commands", "equipment", "login_failures", "metadata",
+           "points", "program_versions", "programs", "refresh_tokens", "runtime_state", "site_grants",
+           "sites", "spaces", "users"]
 
 metadata = sa.MetaData(
     naming_convention={
@@ -166,4 +167,78 @@ runtime_state = sa.Table(
     sa.Column("key", sa.String(200), primary_key=True),
     sa.Column("value", sa.JSON, nullable=False),
     sa.Column("updated_at", Time, nullable=False),
+)
+
+
+# ---------------------------------------------------------------------- API users and tokens
+
+users = sa.Table(
+    "users", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("email", sa.String(254), nullable=False, unique=True),  # stored lower-case
+    sa.Column("name", sa.String(200), nullable=False, server_default=""),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("locked_until", Time, nullable=True),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("updated_at", Time, nullable=False),
+    sa.Column("password_changed_at", Time, nullable=False),
+    sa.Column("last_login_at", Time, nullable=True),
+)
+
+# A user's role on one site; site_id "*" grants the role on every site.
+site_grants = sa.Table(
+    "site_grants", metadata,
+    sa.Column("user_id", sa.String(36), sa.ForeignKey("users.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("site_id", sa.String(64), primary_key=True),
+    sa.Column("role", sa.String(32), nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False, server_default=""),
+)
+
+# Failed logins of known accounts, for the lockout window.
+login_failures = sa.Table(
+    "login_failures", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
+              autoincrement=True),
+    sa.Column("user_id", sa.String(36), sa.ForeignKey("users.id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("ts", Time, nullable=False),
+    sa.Column("remote_addr", sa.String(64), nullable=True),
+    sa.Index(None, "user_id", "ts"),
+)
+
+# Opaque refresh tokens, stored as SHA-256; one family per login, rotated on every refresh.
+refresh_tokens = sa.Table(
+    "refresh_tokens", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("user_id", sa.String(36), sa.ForeignKey("users.id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("family_id", sa.String(36), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("expires_at", Time, nullable=False),
+    sa.Column("used_at", Time, nullable=True),
+    sa.Column("revoked_at", Time, nullable=True),
+    sa.Column("remote_addr", sa.String(64), nullable=True),
+    sa.Index(None, "family_id"),
+    sa.Index(None, "user_id"),
+)
+
+# Long-lived tokens for machines, stored as SHA-256; ``role`` narrows the user's roles.
+api_tokens = sa.Table(
+    "api_tokens", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("user_id", sa.String(36), sa.ForeignKey("users.id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("prefix", sa.String(16), nullable=False),
+    sa.Column("role", sa.String(32), nullable=True),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("expires_at", Time, nullable=True),
+    sa.Column("last_used_at", Time, nullable=True),
+    sa.Column("revoked_at", Time, nullable=True),
+    sa.Index(None, "user_id"),
 )

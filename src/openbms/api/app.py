@@ -1,0 +1,174 @@
+"""The FastAPI application: ``create_app`` mounts every router on one state database.
+
+To add a resource: write ``openbms/api/routes/<name>.py`` with a ``router``
+whose every route declares ``public()``, ``authenticated()`` or
+``require(permission, site_param=…)`` (see ``openbms.api.permissions``), and
+add its name to ``ROUTE_MODULES``. A route that declares nothing is caught by
+``undeclared_routes`` (and the permission-matrix test).
+
+The app runs in the runtime's process and event loop (``openbms run``); given
+a ``runtime``, it uses the runtime's state database and reports its health
+and metrics. Blocking work (SQL, Argon2) goes to worker threads.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, FastAPI
+from fastapi.openapi.utils import get_openapi
+from starlette.concurrency import run_in_threadpool
+
+from openbms import __version__
+from openbms.api.accounts import ensure_admin_from_env
+from openbms.api.context import ApiContext
+from openbms.api.errors import FieldError, Problem, install_error_handlers
+from openbms.api.metrics import MetricsMiddleware
+from openbms.api.permissions import PUBLIC, access_table
+from openbms.api.ratelimit import RateLimiter
+from openbms.api.security import Passwords, new_secret
+from openbms.api.settings import ApiSettings
+from openbms.db import load_state, migrate, open_state, save_state
+
+__all__ = ["ROUTE_MODULES", "create_app", "resolve_secret"]
+
+log = logging.getLogger(__name__)
+
+#: Modules under openbms.api.routes that are mounted; each defines ``router``.
+ROUTE_MODULES = ("health", "docs", "auth", "users", "tokens", "audit")
+
+SECRET_STATE_KEY = "api:secret"
+_MIN_SECRET = {"HS256": 32, "HS384": 48, "HS512": 64}
+
+
+def resolve_secret(engine: sa.Engine, settings: ApiSettings) -> str:
+    """The signing key: the configured one, else the one kept in the state database (made on first use)."""
+    if settings.secret_key:
+        need = _MIN_SECRET.get(settings.algorithm, 32)
+        if len(settings.secret_key.encode()) < need:
+            raise ValueError(
+                f"OPENBMS_SECRET_KEY is too short for {settings.algorithm}: use at least {need} "
+                "random bytes, e.g. python -c 'import secrets; print(secrets.token_urlsafe(64))'"
+            )
+        return settings.secret_key
+    stored = load_state(engine, SECRET_STATE_KEY)
+    if isinstance(stored, str) and stored:
+        return stored
+    secret = new_secret()
+    save_state(engine, SECRET_STATE_KEY, secret, settings.now())
+    log.info("generated the API signing key and kept it in the state database")
+    return secret
+
+
+def create_app(
+    runtime: Any = None,
+    *,
+    state_url: str | None = None,
+    engine: sa.Engine | None = None,
+    settings: ApiSettings | None = None,
+    routers: Iterable[APIRouter] = (),
+) -> FastAPI:
+    """The openbms API.
+
+    The state database is ``engine``, else ``state_url`` (migrated and opened at
+    start, closed at stop), else the runtime's (which must be started before
+    the app). ``routers`` are mounted after the built-in ones (tests use it).
+    """
+    settings = settings or ApiSettings.from_env()
+    ctx = ApiContext(
+        settings=settings,
+        passwords=Passwords(),
+        limiter=RateLimiter(settings.now),
+        runtime=runtime,
+        state_engine=engine,
+    )
+    if engine is None and state_url is None and runtime is None:
+        raise ValueError("create_app needs a state database: engine=, state_url= or a runtime")
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        owned: sa.Engine | None = None
+        try:
+            if ctx.state_engine is None and state_url is not None:
+                await run_in_threadpool(migrate, state_url)
+                ctx.state_engine = owned = open_state(state_url)
+            ctx.secret = await ctx.run(resolve_secret, ctx.engine, settings)
+            admin = await ctx.run(ensure_admin_from_env, ctx.engine, passwords=ctx.passwords, now=ctx.now())
+            if admin is not None:
+                log.info("admin account from OPENBMS_ADMIN_EMAIL is ready")
+        except Exception as err:
+            ctx.startup_error = err
+            if owned is not None:
+                owned.dispose()
+                ctx.state_engine = None
+            raise
+        try:
+            yield
+        finally:
+            if owned is not None:
+                owned.dispose()
+                ctx.state_engine = None
+
+    app = FastAPI(
+        title="openbms",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        swagger_ui_oauth2_redirect_url=None,
+        description="Building management API. Errors are application/problem+json.",
+    )
+    app.state.openbms = ctx
+    install_error_handlers(app)
+    for name in ROUTE_MODULES:
+        app.include_router(importlib.import_module(f"openbms.api.routes.{name}").router)
+    for router in routers:
+        app.include_router(router)
+    app.add_middleware(MetricsMiddleware, metrics=ctx.metrics)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema, plus: bearer security on non-public operations, problem+json error bodies."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    components = schema.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    schemas["FieldError"] = FieldError.model_json_schema()
+    problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    problem.pop("$defs", None)
+    schemas["Problem"] = problem
+    components["securitySchemes"] = {
+        "bearer": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An access token from /api/v1/auth/login, or an API token (obms_…).",
+        }
+    }
+    problem_body = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    secured = {
+        (r.path, method.lower())
+        for r in access_table(app)
+        if r.access and PUBLIC not in r.access
+        for method in r.methods
+    }
+    for path, operations in schema.get("paths", {}).items():
+        for method, op in operations.items():
+            responses = op.setdefault("responses", {})
+            if "422" in responses:
+                responses["422"] = {"description": "Validation error", "content": problem_body}
+            responses.setdefault("default", {"description": "Error", "content": problem_body})
+            if (path, method) in secured:
+                op["security"] = [{"bearer": []}]
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    app.openapi_schema = schema
+    return schema

@@ -1,0 +1,100 @@
+"""What every request handler reaches through ``request.app.state``: the API's context."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection
+
+from openbms.api.metrics import Metrics
+from openbms.api.ratelimit import RateLimiter
+from openbms.api.security import Passwords
+from openbms.api.settings import ApiSettings
+from openbms.db import record_audit
+from openbms.db.schema import sites
+
+__all__ = ["ApiContext", "client_addr", "get_context"]
+
+T = TypeVar("T")
+
+_SITES_TTL = 2.0
+
+
+@dataclass(eq=False)
+class ApiContext:
+    """Settings, state database, password hasher, rate limiter, metrics, and the runtime if any."""
+
+    settings: ApiSettings
+    passwords: Passwords
+    limiter: RateLimiter
+    metrics: Metrics = field(default_factory=Metrics)
+    runtime: Any = None
+    state_engine: sa.Engine | None = None
+    secret: str = ""
+    startup_error: BaseException | None = None
+    _sites: frozenset[str] = frozenset()
+    _sites_read_at: float = float("-inf")
+
+    @property
+    def engine(self) -> sa.Engine:
+        """The state database: the one given, else the runtime's (open once the runtime started)."""
+        engine = self.state_engine or getattr(self.runtime, "state", None)
+        if engine is None:
+            raise RuntimeError(
+                "the API has no state database: pass engine= or state_url=, or start the runtime"
+            )
+        return engine
+
+    def now(self) -> float:
+        """The API's clock."""
+        return self.settings.now()
+
+    async def run(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run blocking (database, hashing) work in a worker thread."""
+        return await run_in_threadpool(functools.partial(fn, *args, **kwargs))
+
+    async def audit(
+        self,
+        actor: str,
+        action: str,
+        target: str = "",
+        details: dict[str, Any] | None = None,
+        remote_addr: str | None = None,
+    ) -> None:
+        """Append to the audit log."""
+        await self.run(
+            record_audit, self.engine, actor[:200], action, target[:200], details, remote_addr, self.now()
+        )
+
+    async def site_exists(self, site_id: str) -> bool:
+        """Whether the state database knows ``site_id`` (read at most every 2 s)."""
+        now = self.now()
+        if site_id in self._sites and now - self._sites_read_at <= _SITES_TTL:
+            return True
+        self._sites = frozenset(await self.run(self._read_sites))
+        self._sites_read_at = now
+        return site_id in self._sites
+
+    def forget_sites(self) -> None:
+        """Re-read the site list on the next check (call after creating or deleting a site)."""
+        self._sites_read_at = float("-inf")
+
+    def _read_sites(self) -> list[str]:
+        with self.engine.connect() as conn:
+            return list(conn.execute(sa.select(sites.c.id)).scalars())
+
+
+def get_context(conn: HTTPConnection) -> ApiContext:
+    """The context of the app serving ``conn``."""
+    ctx: ApiContext = conn.app.state.openbms
+    return ctx
+
+
+def client_addr(conn: HTTPConnection) -> str | None:
+    """The client's address (behind a proxy, run uvicorn with --proxy-headers to get the real one)."""
+    return conn.client.host if conn.client else None

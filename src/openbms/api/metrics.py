@@ -1,0 +1,122 @@
+"""Prometheus counters of the API, and the runtime's bus and historian numbers, as text.
+
+Counted by a plain ASGI middleware (no per-request allocation beyond a dict
+lookup); the route *template* is the label, never the raw path, so the
+number of series stays bounded.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = ["Metrics", "MetricsMiddleware"]
+
+
+def _esc(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+class Metrics:
+    """Counters kept by the API."""
+
+    def __init__(self) -> None:
+        self.requests: Counter[tuple[str, str, int]] = Counter()
+        self.logins = 0
+        self.login_failures = 0
+        self.refresh_reuse = 0
+
+    def render(self, runtime: Any = None, rate_limited: int = 0) -> str:
+        """The Prometheus text exposition (format 0.0.4)."""
+        out: list[str] = [
+            "# HELP openbms_api_requests_total HTTP requests answered, by route template, method and status.",
+            "# TYPE openbms_api_requests_total counter",
+        ]
+        for (route, method, status), n in sorted(self.requests.items()):
+            out.append(
+                f'openbms_api_requests_total{{route="{_esc(route)}",method="{method}",status="{status}"}} {n}'
+            )
+        for name, help_, value in (
+            ("openbms_api_logins_total", "Successful logins.", self.logins),
+            (
+                "openbms_api_login_failures_total",
+                "Failed logins (wrong password, unknown account, locked).",
+                self.login_failures,
+            ),
+            (
+                "openbms_api_refresh_reuse_total",
+                "Reused refresh tokens (their family was revoked).",
+                self.refresh_reuse,
+            ),
+            ("openbms_api_rate_limited_total", "Requests refused by the rate limiter.", rate_limited),
+        ):
+            out += [f"# HELP {name} {help_}", f"# TYPE {name} counter", f"{name} {value}"]
+        if runtime is not None:
+            out += _runtime_metrics(runtime)
+        return "\n".join(out) + "\n"
+
+
+def _runtime_metrics(runtime: Any) -> list[str]:
+    out: list[str] = []
+    bus = getattr(runtime, "bus", None)
+    if bus is not None and hasattr(bus, "stats"):
+        bs = bus.stats()
+        out += [
+            "# HELP openbms_bus_published_total Samples published on the bus.",
+            "# TYPE openbms_bus_published_total counter",
+            f"openbms_bus_published_total {bs.published}",
+            "# HELP openbms_bus_events_total Events published on the bus.",
+            "# TYPE openbms_bus_events_total counter",
+            f"openbms_bus_events_total {bs.events}",
+            "# HELP openbms_bus_subscriber_total Per subscriber: delivered, dropped, errors.",
+            "# TYPE openbms_bus_subscriber_total counter",
+        ]
+        for sub, counts in sorted(bs.subscribers.items()):
+            for what, n in sorted(counts.items()):
+                if what != "waiting":
+                    out.append(f'openbms_bus_subscriber_total{{subscriber="{_esc(sub)}",what="{what}"}} {n}')
+    historian = getattr(runtime, "historian", None)
+    if historian is not None and hasattr(historian, "stats"):
+        hs = historian.stats()
+        for field in ("received", "filtered", "stored", "dropped", "flushes", "late"):
+            name = f"openbms_historian_{field}_total"
+            out += [
+                f"# HELP {name} Historian samples {field}.",
+                f"# TYPE {name} counter",
+                f"{name} {getattr(hs, field)}",
+            ]
+        out += [
+            "# HELP openbms_historian_backlog Samples waiting to be written.",
+            "# TYPE openbms_historian_backlog gauge",
+            f"openbms_historian_backlog {hs.backlog}",
+        ]
+    return out
+
+
+class MetricsMiddleware:
+    """Counts every HTTP response by route template, method and status."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path_format", None) or getattr(route, "path", None) or "<unmatched>"
+            self.metrics.requests[(template, scope.get("method", ""), status)] += 1

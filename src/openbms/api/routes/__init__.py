@@ -1,0 +1,1 @@
+"""One module per resource, each with a ``router``; ``openbms.api.app`` lists the modules it mounts."""

@@ -1,0 +1,106 @@
+"""``/api/v1/health`` (liveness and component status) and ``/metrics`` (Prometheus): no login needed.
+
+Neither tells anything about sites, points or users: counts and states only.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import BaseModel
+
+from openbms import __version__
+from openbms.api.context import ApiContext, get_context
+from openbms.api.permissions import public
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["health"])
+
+_STARTED = time.monotonic()
+
+
+class Health(BaseModel):
+    """``ok``, ``degraded`` (running, something is wrong) or ``down`` (answered with 503)."""
+
+    status: Literal["ok", "degraded", "down"]
+    version: str
+    uptime: float
+    components: dict[str, dict[str, Any]]
+
+
+def _db_ok(ctx: ApiContext) -> bool:
+    try:
+        with ctx.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        return True
+    except (sa.exc.SQLAlchemyError, RuntimeError):
+        return False
+
+
+def _runtime_components(runtime: Any) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    st = runtime.status()
+    out["historian"] = {
+        "status": "degraded" if st.dropped else "ok",
+        "received": st.samples,
+        "stored": st.stored,
+        "backlog": st.backlog,
+        "dropped": st.dropped,
+    }
+    out["drivers"] = {
+        "status": "degraded" if st.devices_offline else "ok",
+        "devices": st.devices,
+        "offline": st.devices_offline,
+        "points": st.points,
+    }
+    return out
+
+
+@router.get(
+    "/api/v1/health",
+    response_model=Health,
+    dependencies=[public()],
+    responses={503: {"model": Health, "description": "The state database does not answer."}},
+)
+async def health(request: Request) -> Any:
+    """Liveness, and the state of each component when a runtime is attached."""
+    ctx = get_context(request)
+    db = await ctx.run(_db_ok, ctx)
+    components: dict[str, dict[str, Any]] = {"state_db": {"status": "ok" if db else "down"}}
+    if ctx.runtime is not None:
+        try:
+            components.update(_runtime_components(ctx.runtime))
+        except Exception as err:  # a status that cannot be read is itself a finding, not a 500
+            components["runtime"] = {"status": "degraded", "error": type(err).__name__}
+    status: Literal["ok", "degraded", "down"] = "ok"
+    if not db:
+        status = "down"
+    elif any(c["status"] != "ok" for c in components.values()):
+        status = "degraded"
+    body = Health(
+        status=status,
+        version=__version__,
+        uptime=round(time.monotonic() - _STARTED, 3),
+        components=components,
+    )
+    return JSONResponse(body.model_dump(), status_code=503 if status == "down" else 200)
+
+
+@router.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    dependencies=[public()],
+    responses={200: {"content": {"text/plain": {}}}},
+)
+async def metrics(request: Request) -> PlainTextResponse:
+    """Prometheus text format: requests by route and status, logins, rate limiting, bus and historian."""
+    ctx = get_context(request)
+    return PlainTextResponse(
+        ctx.metrics.render(ctx.runtime, ctx.limiter.limited),
+        media_type="text/plain; version=0.0.4; charset=utf-8",
+    )

@@ -1,0 +1,169 @@
+"""Passwords (Argon2id), access tokens (JWT, one configured HMAC algorithm) and opaque tokens.
+
+Pure functions and small classes: no database, no request. The clock is
+passed in, so expiry is tested without sleeping.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+__all__ = [
+    "API_TOKEN_PREFIX",
+    "AccessClaims",
+    "InvalidToken",
+    "Passwords",
+    "decode_access_token",
+    "encode_access_token",
+    "new_api_token",
+    "new_id",
+    "new_refresh_token",
+    "new_secret",
+    "token_hash",
+]
+
+API_TOKEN_PREFIX = "obms_"
+_HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
+
+
+class InvalidToken(Exception):
+    """A token that is malformed, tampered with, expired, of the wrong kind or algorithm."""
+
+
+class Passwords:
+    """Argon2id hashing with argon2-cffi; ``needs_rehash`` when the parameters changed."""
+
+    def __init__(self, hasher: PasswordHasher | None = None) -> None:
+        self.hasher = hasher or PasswordHasher()
+        # Verified against when the account does not exist, so timing does not tell.
+        self._dummy = self.hasher.hash(secrets.token_urlsafe(16))
+
+    def hash(self, password: str) -> str:
+        """A new Argon2id hash of ``password``."""
+        return self.hasher.hash(password)
+
+    def verify(self, stored: str | None, password: str) -> bool:
+        """Whether ``password`` matches ``stored`` (None: spend the same time, answer False)."""
+        try:
+            return self.hasher.verify(stored or self._dummy, password) and stored is not None
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+
+    def needs_rehash(self, stored: str) -> bool:
+        """Whether ``stored`` was made with other parameters than the current ones."""
+        try:
+            return self.hasher.check_needs_rehash(stored)
+        except InvalidHashError:
+            return True
+
+
+def new_id() -> str:
+    """A random UUID, as text."""
+    return str(uuid.uuid4())
+
+
+def new_secret() -> str:
+    """A random signing key (512 bits)."""
+    return secrets.token_urlsafe(64)
+
+
+def new_refresh_token() -> str:
+    """An opaque refresh token (256 bits)."""
+    return secrets.token_urlsafe(32)
+
+
+def new_api_token() -> str:
+    """An API token (256 bits) with a recognisable prefix, so it is told apart from a JWT."""
+    return API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def token_hash(token: str) -> str:
+    """SHA-256 of an opaque token: enough for high-entropy random tokens, and indexable."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    """What an access token says: whose it is, its id, its session (refresh family) and times."""
+
+    sub: str
+    jti: str
+    sid: str | None
+    iat: float
+    exp: float
+
+
+def encode_access_token(
+    secret: str, algorithm: str, *, sub: str, sid: str | None, now: float, ttl: float, issuer: str = "openbms"
+) -> tuple[str, AccessClaims]:
+    """A signed access token and its claims."""
+    if algorithm not in _HMAC_ALGORITHMS:
+        raise ValueError(f"unsupported JWT algorithm {algorithm!r}: use one of {sorted(_HMAC_ALGORITHMS)}")
+    claims = AccessClaims(sub=sub, jti=uuid.uuid4().hex, sid=sid, iat=int(now), exp=int(now + ttl))
+    payload: dict[str, Any] = {
+        "sub": sub,
+        "jti": claims.jti,
+        "iat": claims.iat,
+        "exp": claims.exp,
+        "typ": "access",
+        "iss": issuer,
+    }
+    if sid is not None:
+        payload["sid"] = sid
+    return jwt.encode(payload, secret, algorithm=algorithm), claims
+
+
+def decode_access_token(
+    token: str, secret: str, algorithm: str, *, now: float, issuer: str = "openbms", leeway: float = 0.0
+) -> AccessClaims:
+    """The claims of a valid access token, else InvalidToken.
+
+    Only ``algorithm`` is accepted (never ``none``, never another one, whatever
+    the header says); expiry is checked against ``now``, not the wall clock.
+    """
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.InvalidTokenError as err:
+        raise InvalidToken("malformed token") from err
+    if header.get("alg") != algorithm:
+        raise InvalidToken(f"token algorithm {header.get('alg')!r} is not accepted")
+    try:
+        payload = jwt.decode(
+            token,
+            secret,
+            algorithms=[algorithm],
+            issuer=issuer,
+            options={
+                "require": ["sub", "jti", "iat", "exp", "typ"],
+                "verify_exp": False,
+                "verify_iat": False,
+                "verify_nbf": False,
+            },
+        )
+    except jwt.InvalidTokenError as err:
+        raise InvalidToken("invalid token") from err
+    if payload.get("typ") != "access":
+        raise InvalidToken("not an access token")
+    exp, iat = payload["exp"], payload["iat"]
+    if not isinstance(exp, int | float) or not isinstance(iat, int | float):
+        raise InvalidToken("invalid token times")
+    if now >= exp + leeway:
+        raise InvalidToken("token expired")
+    if iat > now + 60 + leeway:
+        raise InvalidToken("token issued in the future")
+    sid = payload.get("sid")
+    return AccessClaims(
+        sub=str(payload["sub"]),
+        jti=str(payload["jti"]),
+        sid=str(sid) if sid is not None else None,
+        iat=float(iat),
+        exp=float(exp),
+    )

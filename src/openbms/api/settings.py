@@ -1,0 +1,57 @@
+"""The API's settings: token lifetimes, lockout, rate limits, the secret, and the clock.
+
+Everything that reads the time reads ``now``, so tests move the clock instead
+of sleeping.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+__all__ = ["ApiSettings", "Rate"]
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """A token bucket: ``burst`` requests at once, refilled at ``per_minute`` a minute."""
+
+    burst: int
+    per_minute: float
+
+
+@dataclass(frozen=True, slots=True)
+class ApiSettings:
+    """How the API authenticates, limits and times things.
+
+    ``secret_key`` signs access tokens (HS256). None means: $OPENBMS_SECRET_KEY,
+    else a random key kept in the state database so restarts keep sessions.
+    """
+
+    secret_key: str | None = None
+    algorithm: str = "HS256"
+    issuer: str = "openbms"
+    access_ttl: float = 15 * 60
+    refresh_ttl: float = 7 * 86400
+    password_min_length: int = 10
+    lockout_failures: int = 5
+    lockout_window: float = 15 * 60
+    lockout_duration: float = 15 * 60
+    login_rate_ip: Rate = Rate(burst=20, per_minute=20)
+    login_rate_account: Rate = Rate(burst=10, per_minute=10)
+    write_rate_user: Rate = Rate(burst=60, per_minute=600)
+    write_rate_ip: Rate = Rate(burst=120, per_minute=1200)
+    api_token_max_days: int = 3650
+    docs: bool = True
+    now: Callable[[], float] = field(default=time.time, compare=False)
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> ApiSettings:
+        """Settings from the environment (OPENBMS_SECRET_KEY), with keyword overrides."""
+        values: dict[str, object] = {}
+        if os.environ.get("OPENBMS_SECRET_KEY"):
+            values["secret_key"] = os.environ["OPENBMS_SECRET_KEY"]
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]
