@@ -8,6 +8,8 @@ import sqlite3
 import subprocess
 import sys
 
+import httpx
+
 from openbms.config import load_sites
 from openbms.runtime.app import Runtime
 from openbms.runtime.clock import ManualClock
@@ -52,15 +54,22 @@ async def test_runtime_polls_into_cache_and_history_and_stops_in_order(tmp_path)
 def test_sigterm_stops_openbms_run_cleanly_with_everything_flushed(tmp_path):
     (tmp_path / "site.yaml").write_text(FAST_SITE)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "openbms.cli", "run", "-d", str(tmp_path), "--status-every", "0.3"],
+        [sys.executable, "-m", "openbms.cli", "run", "-d", str(tmp_path), "--status-every", "0.3",
+         "--port", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env={**os.environ, "COLUMNS": "200"},
     )
     assert proc.stdout is not None
     lines = []
+    answered: list[dict] = []
     try:
         for line in proc.stdout:
             lines.append(line)
+            if line.startswith("API: "):
+                base = line.split()[1].removesuffix("/api/v1")
+                health = httpx.get(f"{base}/api/v1/health", timeout=10)
+                assert health.status_code == 200, health.text
+                answered.append(health.json())
             if " stored" in line and not line.split(" stored")[0].endswith(" 0"):
                 break
         proc.send_signal(signal.SIGTERM)
@@ -72,6 +81,7 @@ def test_sigterm_stops_openbms_run_cleanly_with_everything_flushed(tmp_path):
         proc.stdout.close()
     output = "".join(lines) + rest
     assert proc.returncode == 0, output
+    assert answered, output  # the API answered while the site ran
     assert "stopped cleanly" in output
     data = tmp_path / "data"
     db = sqlite3.connect(data / "history.db")

@@ -35,11 +35,13 @@ def _load(root: Path) -> list:
         raise fail(f"{len(err.issues)} problem(s) in the site configuration: nothing started") from err
 
 
-def _serve(root: Path, data: Path | None, status_every: float, show: list[str] | None = None) -> None:
+def _serve(root: Path, data: Path | None, status_every: float, show: list[str] | None = None,
+           api: tuple[str, int] | None = None) -> None:
     from openbms.runtime.app import Runtime
 
     sites = _load(root)
-    runtime = Runtime(sites, data or root / "data", state_url=os.environ.get("OPENBMS_DATABASE_URL"))
+    runtime = Runtime(sites, data or root / "data", state_url=os.environ.get("OPENBMS_DATABASE_URL"),
+                      api=api)
     last = [time.monotonic(), 0]
 
     def tick(st: RuntimeStatus) -> None:
@@ -57,8 +59,16 @@ def _serve(root: Path, data: Path | None, status_every: float, show: list[str] |
             line += " · " + " ".join(parts)
         console.print(line)
 
+    def started(st: RuntimeStatus) -> None:
+        if runtime.api is not None and not announced:
+            announced.append(True)
+            console.print(f"API: [bold]{runtime.api.url}/api/v1[/bold] · interactive docs "
+                          f"[bold]{runtime.api.url}/docs[/bold]")
+        tick(st)
+
+    announced: list[bool] = []
     try:
-        asyncio.run(runtime.run_forever(on_tick=tick, tick=status_every))
+        asyncio.run(runtime.run_forever(on_tick=started, tick=status_every))
     except HistorianError as err:
         raise fail(str(err)) from err
     except OpenBMSError as err:
@@ -74,11 +84,16 @@ def register(app: typer.Typer) -> None:
         directory: Path = DirOption,
         data: Path | None = typer.Option(None, "--data", help="Data folder (default: DIR/data)."),
         status_every: float = typer.Option(10.0, "--status-every", help="Seconds between status lines."),
+        host: str = typer.Option("127.0.0.1", "--host", envvar="OPENBMS_HOST",
+                                 help="Address the API listens on (0.0.0.0: every interface)."),
+        port: int = typer.Option(8080, "--port", envvar="OPENBMS_PORT", min=0, max=65535,
+                                 help="API port (0: any free port)."),
+        no_api: bool = typer.Option(False, "--no-api", help="Run without the API."),
     ) -> None:
-        """Run openbms for the site folder: drivers, historian, control. Ctrl-C stops it cleanly."""
+        """Run openbms for the site folder: drivers, historian, control, API. Ctrl-C stops it cleanly."""
         root = site_dir(directory)
         console.print(f"openbms: running the site in [bold]{root}[/bold] (Ctrl-C to stop)")
-        _serve(root, data, status_every)
+        _serve(root, data, status_every, api=None if no_api else (host, port))
 
     @app.command()
     def demo(
@@ -86,6 +101,10 @@ def register(app: typer.Typer) -> None:
             Path("demo"), "--dir", "-d", help="Where the demo site folder is created."
         ),
         status_every: float = typer.Option(5.0, "--status-every", help="Seconds between status lines."),
+        host: str = typer.Option("127.0.0.1", "--host", envvar="OPENBMS_HOST",
+                                 help="Address the API listens on."),
+        port: int = typer.Option(8080, "--port", envvar="OPENBMS_PORT", min=0, max=65535,
+                                 help="API port (0: any free port)."),
     ) -> None:
         """Run the example office on simulated equipment and show what it is doing."""
         root = directory.resolve()
@@ -98,13 +117,31 @@ def register(app: typer.Typer) -> None:
         sites = _load(root)
         show = [pid for cfg in sites for pid, eq, p in cfg.points()
                 if p.name in ("sat", "oat", "kw") or (eq.type == "vav" and p.name == "zone-temp")][:6]
+        email, password = _demo_admin(root)
         console.print(
             f"openbms demo: {sum(len(s.points()) for s in sites)} points of the example office "
             "on the [bold]sim[/bold] driver (simulated equipment), history in "
             f"[bold]{root / 'data'}[/bold].\n"
-            "The building emulator, API and dashboard arrive in later releases; meanwhile, "
-            f"in another terminal: [cyan]openbms points -d {root}[/cyan] or "
-            f"[cyan]openbms history -d {root} {show[0] if show else 'POINT'} --since 10m[/cyan].\n"
+            f"Sign in to the API as [bold]{email}[/bold] with the password [bold]{password}[/bold].\n"
             "Ctrl-C stops it cleanly."
         )
-        _serve(root, None, status_every, show)
+        _serve(root, None, status_every, show, api=(host, port))
+
+
+def _demo_admin(root: Path) -> tuple[str, str]:
+    """The demo's admin: the environment's if set, else one with a random password kept in the
+    demo folder (so a second start shows the same login). Never a fixed password."""
+    import secrets
+
+    if os.environ.get("OPENBMS_ADMIN_EMAIL") and os.environ.get("OPENBMS_ADMIN_PASSWORD"):
+        return os.environ["OPENBMS_ADMIN_EMAIL"], "(the one in OPENBMS_ADMIN_PASSWORD)"
+    login = root / "data" / "demo-login"
+    if login.exists():
+        email, password = login.read_text().split("\n")[:2]
+    else:
+        email, password = "admin@demo.openbms.local", secrets.token_urlsafe(12)
+        login.parent.mkdir(parents=True, exist_ok=True)
+        login.write_text(f"{email}\n{password}\n")
+        login.chmod(0o600)
+    os.environ["OPENBMS_ADMIN_EMAIL"], os.environ["OPENBMS_ADMIN_PASSWORD"] = email, password
+    return email, password

@@ -2,7 +2,8 @@
 
 Start order: state database → historian → bus subscribers (historian, cache)
 → drivers → driver manager (polling) → arbiter (priority arrays restored from
-the stored commands, unexpired overrides written again). Stop is the reverse, so by the time the
+the stored commands, unexpired overrides written again) → alarms, schedules,
+logic programs → the API (last in, first out). Stop is the reverse, so by the time the
 historian stops no sample is in flight, and it flushes before the files
 close. SIGTERM and SIGINT stop the process gracefully.
 """
@@ -35,7 +36,7 @@ from openbms.control.schedules import Schedule, ScheduleRunner
 from openbms.drivers.base import Driver
 from openbms.drivers.manager import DriverManager, PointBinding
 from openbms.drivers.registry import create_driver
-from openbms.errors import CommandError
+from openbms.errors import CommandError, OpenBMSError
 from openbms.historian.sqlite import SQLiteHistorian
 from openbms.model.binding import parse_binding
 from openbms.model.site import DriverSettings, SiteConfig
@@ -99,6 +100,7 @@ class Runtime:
         clock: Clock | None = None,
         state_url: str | None = None,
         historian_options: dict[str, Any] | None = None,
+        api: tuple[str, int] | None = None,
     ) -> None:
         self.sites = sites
         self.data_dir = Path(data_dir)
@@ -114,6 +116,8 @@ class Runtime:
         self.arbiter: Arbiter | None = None
         self.alarms: dict[str, AlarmService] = {}
         self.schedules: dict[str, ScheduleRunner] = {}
+        self.api_address = api
+        self.api: Any = None  # the ApiServer once started
         self.programs: ProgramEngine | None = None
         self.program_store: ProgramStore | None = None
         self._background: set[asyncio.Task[Any]] = set()
@@ -132,6 +136,8 @@ class Runtime:
             await self._start_historian()
             await self._start_drivers()
             await self._start_control()
+            if self.api_address is not None:
+                await self._start_api(*self.api_address)
         except BaseException:
             await self.stop()
             raise
@@ -290,6 +296,19 @@ class Runtime:
             await engine.stop()
 
         self._stack.append(("programs", stop))
+
+    async def _start_api(self, host: str, port: int) -> None:
+        from openbms.api import create_app
+        from openbms.api.server import ApiServer
+
+        server = ApiServer(create_app(self), host, port)
+        try:
+            await server.start()
+        except (RuntimeError, OSError) as err:
+            raise OpenBMSError(f"the API cannot start on {host}:{port}: {err}") from err
+        self.api = server
+        self._stack.append(("api", server.stop))
+        log.info("API listening on %s", server.url)
 
     def _schedule_changed(self, schedule: Schedule, value: Any, ts: float) -> None:
         """A schedule's value changed: command (or release) its targets at its priority."""
