@@ -40,7 +40,8 @@ __all__ = ["ROUTE_MODULES", "create_app", "resolve_secret"]
 log = logging.getLogger(__name__)
 
 #: Modules under openbms.api.routes that are mounted; each defines ``router``.
-ROUTE_MODULES = ("health", "docs", "auth", "users", "tokens", "audit")
+ROUTE_MODULES = ("health", "docs", "auth", "users", "tokens", "audit", "sites", "points", "history",
+                 "commands", "alarms", "schedules", "programs", "devices", "ws")
 
 SECRET_STATE_KEY = "api:secret"
 _MIN_SECRET = {"HS256": 32, "HS384": 48, "HS512": 64}
