@@ -177,6 +177,30 @@ class Arbiter:
             await asyncio.gather(self._flusher, return_exceptions=True)
         await self.flush()
 
+    def reconfigure(self, sites: Iterable[SiteConfig]) -> None:
+        """Follow a configuration change: points that stay keep their priority arrays and
+        state (with their new settings), new writable points start empty, removed ones go."""
+        seen: set[str] = set()
+        for cfg in sites:
+            for pid, _equip, point in cfg.points():
+                if not point.writable:
+                    continue
+                seen.add(pid)
+                ctl = self._points.get(pid)
+                if ctl is None:
+                    self._points[pid] = _Controlled(pid, cfg.site.id, point, cfg.control.dry_run,
+                                                    cfg.control.reassert_interval, [None] * 16)
+                else:
+                    ctl.point, ctl.dry_run = point, cfg.control.dry_run
+                    ctl.reassert_interval = cfg.control.reassert_interval
+        for pid in set(self._points) - seen:
+            ctl = self._points.pop(pid)
+            for c in ctl.slots:
+                if c is not None:
+                    self._cancel_expiry(c)
+            if ctl.waiting is not None:
+                ctl.waiting.cancel()
+
     # ------------------------------------------------------------------ commands
 
     async def command(self, point: str, value: Value, priority: int | None = None, *,

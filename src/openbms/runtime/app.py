@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import shutil
 import signal
 import time
 from collections.abc import Callable
@@ -20,7 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from openbms.alarms.service import AlarmService
+from openbms.config import load_site
 from openbms.config.sitefile import SiteFile
 from openbms.control.arbiter import Arbiter
 from openbms.control.commands import CommandStore
@@ -36,7 +41,7 @@ from openbms.control.schedules import Schedule, ScheduleRunner
 from openbms.drivers.base import Driver
 from openbms.drivers.manager import DriverManager, PointBinding
 from openbms.drivers.registry import create_driver
-from openbms.errors import CommandError, OpenBMSError
+from openbms.errors import CommandError, ConfigError, ConfigIssue, OpenBMSError
 from openbms.historian.sqlite import SQLiteHistorian
 from openbms.model.binding import parse_binding
 from openbms.model.site import DriverSettings, SiteConfig
@@ -47,6 +52,35 @@ from openbms.runtime.clock import Clock, WallClock
 __all__ = ["Runtime", "RuntimeStatus"]
 
 log = logging.getLogger(__name__)
+
+
+def _write_site(cfg: SiteConfig, path: Path) -> SiteConfig:
+    """Write ``cfg`` to ``path`` as YAML, checked by loading it back; the old file stays as ``.bak``."""
+    doc = cfg.model_dump(mode="json", exclude_defaults=True, by_alias=True)
+    doc = {"site": doc.pop("site"), **doc}  # the site first, as people write it
+    text = ("# Written by openbms after a change through the API; the previous version is in\n"
+            f"# {path.name}.bak. Comments of the previous version are not kept.\n"
+            + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100))
+    tmp = path.with_name(f".{path.name}.new")
+    tmp.write_text(text, encoding="utf-8")
+    try:
+        loaded = load_site(tmp)
+    except ConfigError as err:
+        tmp.unlink(missing_ok=True)
+        raise ConfigError([ConfigIssue(str(path), i.line, i.column, i.message) for i in err.issues]) \
+            from None
+    if path.exists():
+        shutil.copyfile(path, path.with_name(path.name + ".bak"))
+    os.replace(tmp, path)
+    if isinstance(loaded, SiteFile):
+        loaded._source = path
+    return loaded
+
+
+def sync_site_config(engine: Any, cfg: SiteConfig, now: float) -> None:
+    from openbms.db import sync_site
+
+    sync_site(engine, cfg, now)
 
 
 def _deploy_if_changed(store: ProgramStore, program: Any, catalog: Any, path: Path) -> None:
@@ -120,6 +154,8 @@ class Runtime:
         self.api: Any = None  # the ApiServer once started
         self.programs: ProgramEngine | None = None
         self.program_store: ProgramStore | None = None
+        self._schedule_tasks: dict[str, asyncio.Task[None]] = {}
+        self._config_lock = asyncio.Lock()
         self._background: set[asyncio.Task[Any]] = set()
         self.state: Any = None
         self._started = 0.0
@@ -210,7 +246,8 @@ class Runtime:
         self.bus.subscribe_callback("*", self.historian.ingest, name="historian")
         self.bus.subscribe_callback("*", self.cache.update, name="cache")
 
-    async def _start_drivers(self) -> None:
+    def _bindings(self) -> tuple[list[PointBinding], dict[str, DriverSettings]]:
+        """Every polled point of every site, and each driver's settings (the first site's win)."""
         bindings: list[PointBinding] = []
         settings: dict[str, DriverSettings] = {}
         for site in self.sites:
@@ -230,14 +267,27 @@ class Runtime:
                     PointBinding(pid, binding, point.poll or driver_settings.poll_interval,
                                  point.unit)
                 )
-        for scheme in sorted({b.binding.scheme for b in bindings}):
+        return bindings, settings
+
+    async def _start_drivers(self) -> None:
+        bindings, settings = self._bindings()
+        await self._ensure_drivers(bindings, settings)
+        self.manager = DriverManager(self.bus, self.clock, self.drivers, bindings, settings)
+        await self.manager.start()
+
+        async def stop_manager() -> None:  # whichever manager is current at stop
+            if self.manager is not None:
+                await self.manager.stop()
+
+        self._stack.append(("driver manager", stop_manager))
+
+    async def _ensure_drivers(self, bindings: list[PointBinding],
+                              settings: dict[str, DriverSettings]) -> None:
+        for scheme in sorted({b.binding.scheme for b in bindings} - set(self.drivers)):
             driver = create_driver(scheme, settings[scheme], self.clock)
             await driver.start()
             self.drivers[scheme] = driver
             self._stack.append((f"driver {scheme}", driver.stop))
-        self.manager = DriverManager(self.bus, self.clock, self.drivers, bindings, settings)
-        await self.manager.start()
-        self._stack.append(("driver manager", self.manager.stop))
 
     async def _start_control(self) -> None:
         assert self.manager is not None
@@ -248,23 +298,84 @@ class Runtime:
         if self.arbiter.controlled():
             self.bus.subscribe_callback("*", self.arbiter.on_samples, name="arbiter")
         for site in self.sites:
-            if not isinstance(site, SiteFile):
-                continue
-            if site.alarms:
-                service = AlarmService(site.site.id, site.alarms, site.notifications, self.clock,
-                                       self.bus, self.state)
-                await service.start()
-                self.alarms[site.site.id] = service
-                self._stack.append((f"alarms of {site.site.id}", service.stop))
-            if site.schedules:
-                runner = ScheduleRunner(site.schedules, site.calendars, self.clock,
-                                        self._schedule_changed,
-                                        timezones={site.site.id: site.site.timezone})
-                self.schedules[site.site.id] = runner
-                task = asyncio.create_task(runner.run(), name=f"schedules of {site.site.id}")
-                self._stack.append((f"schedules of {site.site.id}", _canceller(task)))
+            await self._start_site_services(site)
 
+        async def stop_services() -> None:
+            for site_id in list(self.alarms) + list(self._schedule_tasks):
+                await self._stop_site_services(site_id)
+
+        self._stack.append(("alarms and schedules", stop_services))
         await self._start_programs()
+
+    async def _start_site_services(self, site: SiteConfig) -> None:
+        """A site's alarms and schedules."""
+        if not isinstance(site, SiteFile):
+            return
+        sid = site.site.id
+        if site.alarms:
+            service = AlarmService(sid, site.alarms, site.notifications, self.clock, self.bus,
+                                   self.state)
+            await service.start()
+            self.alarms[sid] = service
+        if site.schedules:
+            runner = ScheduleRunner(site.schedules, site.calendars, self.clock, self._schedule_changed,
+                                    timezones={sid: site.site.timezone})
+            self.schedules[sid] = runner
+            self._schedule_tasks[sid] = asyncio.create_task(runner.run(), name=f"schedules of {sid}")
+
+    async def _stop_site_services(self, site_id: str) -> None:
+        service = self.alarms.pop(site_id, None)
+        if service is not None:
+            await service.stop()
+        task = self._schedule_tasks.pop(site_id, None)
+        self.schedules.pop(site_id, None)
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    # ------------------------------------------------------------------ configuration changes
+
+    async def apply_site(self, cfg: SiteConfig) -> None:
+        """Make ``cfg`` the configuration of its site, in its file and in everything running.
+
+        The new configuration is checked like a site file (a problem raises
+        :class:`ConfigError` with the file's line and column, and changes nothing),
+        written over the site's YAML file (the old one is kept as ``.bak``), synced to
+        the state database, and applied: polling restarts with the new points, the
+        arbiter keeps the priority arrays of the points that stay, history policies
+        change, and the site's alarms and schedules restart. Logic programs keep
+        running; a program that used a removed point reports it.
+        """
+        async with self._config_lock:
+            index = next((i for i, s in enumerate(self.sites) if s.site.id == cfg.site.id), None)
+            if index is None:
+                raise ConfigError([ConfigIssue("", 1, 1, f"no site {cfg.site.id!r} is running")])
+            old = self.sites[index]
+            path = getattr(old, "_source", None) or self.data_dir / f"{cfg.site.id}.yaml"
+            new = await asyncio.to_thread(_write_site, cfg, Path(path))
+            self.sites[index] = new
+            await asyncio.to_thread(sync_site_config, self.state, new, self.clock.now())
+            await self._reapply()
+            await self._stop_site_services(new.site.id)
+            await self._start_site_services(new)
+            log.info("site %s: configuration changed and applied (%s)", new.site.id, path)
+
+    async def _reapply(self) -> None:
+        """Polling, control and history follow ``self.sites``."""
+        bindings, settings = self._bindings()
+        await self._ensure_drivers(bindings, settings)
+        if self.manager is not None:
+            await self.manager.stop()
+        self.manager = DriverManager(self.bus, self.clock, self.drivers, bindings, settings)
+        await self.manager.start()
+        if self.arbiter is not None:
+            self.arbiter.io = self.manager
+            self.arbiter.reconfigure(self.sites)
+        policies, zones = {}, {}
+        for site in self.sites:
+            for pid, _equip, point in site.points():
+                policies[pid], zones[pid] = point.history, site.site.timezone
+        self.historian.configure(policies, zones)
 
     async def _start_programs(self) -> None:
         """Deploy the site files' programs (a changed file is a new version), then run what is deployed."""
