@@ -1,0 +1,96 @@
+/**
+ * Every REST endpoint the dashboard calls, in one place, so that checking the
+ * dashboard against the API means reading this file.
+ */
+import type { ApiClient, Query } from "./client";
+import type {
+  Alarm,
+  Command,
+  Equipment,
+  History,
+  Me,
+  Page,
+  PointDetail,
+  PointSummary,
+  PriorityArray,
+  Site,
+  Value,
+} from "./types";
+
+const V1 = "/api/v1";
+const enc = encodeURIComponent;
+const site = (s: string) => `${V1}/sites/${enc(s)}`;
+const point = (s: string, equip: string, name: string) => `${site(s)}/points/${enc(equip)}/${enc(name)}`;
+
+/** Every page of a cursor-paginated list (bounded, for lists the dashboard shows whole). */
+export async function all<T>(
+  api: ApiClient,
+  path: string,
+  query: Query = {},
+  maxPages = 20,
+): Promise<T[]> {
+  const out: T[] = [];
+  let cursor: string | null = null;
+  for (let i = 0; i < maxPages; i++) {
+    const page: Page<T> = await api.get<Page<T>>(path, { ...query, limit: 1000, cursor });
+    out.push(...page.items);
+    if (!page.next_cursor) break;
+    cursor = page.next_cursor;
+  }
+  return out;
+}
+
+export const endpoints = {
+  me: (api: ApiClient) => api.get<Me>(`${V1}/auth/me`),
+  sites: (api: ApiClient) => all<Site>(api, `${V1}/sites`),
+  site: (api: ApiClient, s: string) => api.get<Site>(site(s)),
+  equipment: (api: ApiClient, s: string) => all<Equipment>(api, `${site(s)}/equipment`),
+  points: (api: ApiClient, s: string, filter: { equipment?: string; tag?: string; q?: string } = {}) =>
+    all<PointSummary>(api, `${site(s)}/points`, filter),
+  point: (api: ApiClient, s: string, equip: string, name: string) =>
+    api.get<PointDetail>(point(s, equip, name)),
+  priorityArray: (api: ApiClient, s: string, equip: string, name: string) =>
+    api.get<PriorityArray>(`${point(s, equip, name)}/priority-array`),
+  command: (
+    api: ApiClient,
+    s: string,
+    equip: string,
+    name: string,
+    body: { value: Value; priority?: number; duration_s?: number; reason: string },
+  ) => api.post<Command>(`${point(s, equip, name)}/commands`, body),
+  release: (api: ApiClient, s: string, equip: string, name: string, body: { priority?: number; reason: string }) =>
+    api.post<Command>(`${point(s, equip, name)}/release`, body),
+  commandStatus: (api: ApiClient, s: string, id: string) => api.get<Command>(`${site(s)}/commands/${enc(id)}`),
+  history: (
+    api: ApiClient,
+    s: string,
+    q: { points: string[]; since: number; until: number; rollup: "raw" | "hour" | "day" },
+    signal?: AbortSignal,
+  ) =>
+    api.get<History>(
+      `${site(s)}/history`,
+      { points: q.points, since: q.since.toFixed(3), until: q.until.toFixed(3), rollup: q.rollup },
+      signal,
+    ),
+  /** The CSV download URL's path and query (fetched with the token, then saved). */
+  historyCsv: (api: ApiClient, s: string, q: { points: string[]; since: number; until: number; rollup: string }) =>
+    api.request<Response>("GET", `${site(s)}/history`, {
+      query: { points: q.points, since: q.since.toFixed(0), until: q.until.toFixed(0), rollup: q.rollup, format: "csv" },
+      raw: true,
+    }),
+  alarms: (api: ApiClient, s: string, filter: Query = {}) => all<Alarm>(api, `${site(s)}/alarms`, filter),
+  ackMany: (api: ApiClient, s: string, ids: string[], note?: string) =>
+    api.post<{ results: { id: string; acknowledged: boolean; error: string | null }[] }>(`${site(s)}/alarms/ack`, {
+      ids,
+      ...(note ? { note } : {}),
+    }),
+  ack: (api: ApiClient, s: string, id: string, note?: string) =>
+    api.post<Alarm>(`${site(s)}/alarms/${enc(id)}/ack`, note ? { note } : {}),
+  note: (api: ApiClient, s: string, id: string, note: string) =>
+    api.post<Alarm>(`${site(s)}/alarms/${enc(id)}/notes`, { note }),
+  shelve: (api: ApiClient, s: string, id: string, duration_s: number, reason: string) =>
+    api.post<Alarm>(`${site(s)}/alarms/${enc(id)}/shelve`, { duration_s, reason }),
+  unshelve: (api: ApiClient, s: string, id: string) => api.post<Alarm>(`${site(s)}/alarms/${enc(id)}/unshelve`, {}),
+  /** Stub pages: a list as the API gives it. */
+  list: (api: ApiClient, path: string) => api.get<Page<Record<string, unknown>>>(`${V1}${path}`, { limit: 200 }),
+};

@@ -1,0 +1,174 @@
+/** The API's shapes the dashboard reads (from src/openbms/api/routes/*.py). Times are epoch seconds. */
+
+export type Value = number | boolean | string | null;
+
+export interface Page<T> {
+  items: T[];
+  next_cursor: string | null;
+}
+
+export interface Me {
+  id: string;
+  email: string;
+  name: string;
+  via: "session" | "api_token";
+  token_role: string | null;
+  /** site id (or "*") → role */
+  grants: Record<string, string>;
+  /** site id (or "*") → permissions */
+  permissions: Record<string, string[]>;
+}
+
+export interface Site {
+  id: string;
+  name: string;
+  timezone: string;
+  latitude: number | null;
+  longitude: number | null;
+  spaces: number;
+  equipment: number;
+  points: number;
+}
+
+export interface Equipment {
+  id: string;
+  type: string;
+  name: string;
+  space: string | null;
+  feeds: string[];
+  tags: string[];
+  points: string[];
+}
+
+export interface PointSummary {
+  id: string;
+  site: string;
+  equipment: string;
+  name: string;
+  kind: "number" | "bool" | "enum";
+  unit: string | null;
+  description: string;
+  tags: string[];
+  writable: boolean;
+  value: Value;
+  status: string | null;
+  ts: number | null;
+}
+
+export interface PointDetail extends PointSummary {
+  states: string[] | null;
+  limits: { min: number | null; max: number | null } | null;
+  relinquish_default: Value;
+  priority_array: Value[] | null;
+  effective: Value;
+}
+
+export interface Slot {
+  priority: number;
+  value: Value;
+  command_id: string | null;
+  source: string | null;
+  requested_by: string | null;
+  reason: string | null;
+  since: number | null;
+  expires_at: number | null;
+}
+
+export interface PriorityArray {
+  point: string;
+  effective: Value;
+  active_priority: number | null;
+  relinquish_default: Value;
+  slots: Slot[];
+}
+
+export type CommandStatus = "pending" | "executing" | "completed" | "failed" | "superseded" | "expired";
+
+export interface Command {
+  id: string;
+  point: string;
+  value: Value;
+  priority: number;
+  source: string;
+  requested_by: string;
+  reason: string;
+  release: boolean;
+  expires_at: number | null;
+  status: CommandStatus;
+  error: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface HistorySample {
+  ts: number;
+  value: Value;
+  status: string;
+}
+
+export interface HistoryRollup {
+  start: number;
+  count: number;
+  min: number | null;
+  max: number | null;
+  mean: number | null;
+  tw_mean: number | null;
+  covered: number;
+  last: number | null;
+  last_ts: number | null;
+}
+
+export interface HistorySeries {
+  point: string;
+  unit: string | null;
+  samples?: HistorySample[] | null;
+  rollups?: HistoryRollup[] | null;
+}
+
+export interface History {
+  site: string;
+  since: number;
+  until: number;
+  rollup: "raw" | "hour" | "day";
+  series: HistorySeries[];
+}
+
+export type AlarmState = "normal" | "active-unacked" | "active-acked" | "returned-unacked";
+
+export interface Alarm {
+  id: string;
+  site: string;
+  rule_id: string;
+  point: string;
+  name: string;
+  priority: number;
+  alarm_class: string;
+  event_type: boolean;
+  state: AlarmState;
+  value: Value;
+  message: string;
+  active_since: number | null;
+  changed_ts: number | null;
+  acked_by: string | null;
+  acked_ts: number | null;
+  shelved: boolean;
+  shelved_until: number | null;
+  shelved_by: string | null;
+  shelve_reason: string | null;
+  flapping: boolean;
+  count: number;
+  notes: { ts: number; who: string; text: string }[];
+}
+
+/** The payload of a WebSocket `alarm` message (an alarm event). */
+export interface AlarmEvent {
+  alarm_id: string;
+  site: string;
+  point: string;
+  ts: number;
+  action: string;
+  from_state: string;
+  to_state: string;
+  message: string;
+  priority: number;
+}

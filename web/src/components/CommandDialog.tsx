@@ -1,0 +1,249 @@
+/**
+ * Command a writable point: a value (or a release) at a priority, for a
+ * duration, with a reason. Shows the point's priority array and follows the
+ * command's status (pending → executing → completed | failed …) live.
+ */
+import { useEffect, useRef, useState } from "preact/hooks";
+import { endpoints } from "../api/endpoints";
+import { ApiError } from "../api/problem";
+import type { Command, PointDetail, PriorityArray, Value } from "../api/types";
+import { useApp } from "../context";
+import { formatTime, formatValue } from "../lib/format";
+import { Field, FormErrors } from "./Field";
+
+const DURATIONS: { label: string; s: number | null }[] = [
+  { label: "Until released", s: null },
+  { label: "10 minutes", s: 600 },
+  { label: "30 minutes", s: 1800 },
+  { label: "1 hour", s: 3600 },
+  { label: "4 hours", s: 14400 },
+  { label: "24 hours", s: 86400 },
+];
+const FINAL = new Set(["completed", "failed", "superseded", "expired"]);
+
+function parseValue(text: string, point: PointDetail): Value {
+  if (point.kind === "bool") return text === "true";
+  if (point.kind === "enum") return text;
+  const n = Number(text);
+  return text.trim() === "" || !Number.isFinite(n) ? text : n;
+}
+
+export function CommandDialog(props: { site: string; point: PointDetail; onClose: () => void }) {
+  const { api, live } = useApp();
+  const { point, site } = props;
+  const ref = useRef<HTMLDialogElement>(null);
+  const [mode, setMode] = useState<"write" | "release">("write");
+  const [value, setValue] = useState(point.kind === "bool" ? "true" : point.kind === "enum" ? point.states?.[0] ?? "" : String(point.value ?? ""));
+  const [priority, setPriority] = useState(8);
+  const [duration, setDuration] = useState<number | null>(600);
+  const [reason, setReason] = useState("");
+  const [errors, setErrors] = useState<{ fields: Record<string, string>; general: string[] }>({ fields: {}, general: [] });
+  const [busy, setBusy] = useState(false);
+  const [cmd, setCmd] = useState<Command | null>(null);
+  const [array, setArray] = useState<PriorityArray | null>(null);
+
+  const loadArray = () =>
+    endpoints.priorityArray(api, site, point.equipment, point.name).then(setArray, () => setArray(null));
+
+  useEffect(() => {
+    ref.current?.showModal();
+    void loadArray();
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, []);
+
+  // Follow the command: WebSocket `command` messages, and a poll in case the stream is down.
+  useEffect(() => {
+    if (!cmd || FINAL.has(cmd.status)) return;
+    const off = live.onMessage((msg) => {
+      const c = msg.command as Partial<Command> | undefined;
+      if (msg.type === "command" && c?.id === cmd.id) setCmd((prev) => (prev ? { ...prev, ...c } as Command : prev));
+    });
+    const unsub = live.subscribe({ type: "subscribe", commands: [site] });
+    const poll = setInterval(() => {
+      endpoints.commandStatus(api, site, cmd.id).then((c) => setCmd(c), () => {});
+    }, 2000);
+    return () => {
+      off();
+      unsub();
+      clearInterval(poll);
+    };
+  }, [cmd?.id, cmd && FINAL.has(cmd.status)]);
+
+  useEffect(() => {
+    if (cmd && FINAL.has(cmd.status)) void loadArray();
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [cmd?.status]);
+
+  const submit = async (ev: Event) => {
+    ev.preventDefault();
+    const fields: Record<string, string> = {};
+    if (!reason.trim()) fields.reason = "Say why: the reason is kept with the command.";
+    if (mode === "write" && point.kind === "number" && !Number.isFinite(Number(value))) fields.value = "Enter a number.";
+    if (Object.keys(fields).length) {
+      setErrors({ fields, general: [] });
+      return;
+    }
+    setBusy(true);
+    setErrors({ fields: {}, general: [] });
+    try {
+      const c =
+        mode === "write"
+          ? await endpoints.command(api, site, point.equipment, point.name, {
+              value: parseValue(value, point),
+              priority,
+              ...(duration ? { duration_s: duration } : {}),
+              reason: reason.trim(),
+            })
+          : await endpoints.release(api, site, point.equipment, point.name, { priority, reason: reason.trim() });
+      setCmd(c);
+    } catch (err) {
+      if (err instanceof ApiError) setErrors({ fields: err.fields, general: err.general });
+      else setErrors({ fields: {}, general: [String(err)] });
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const close = () => {
+    ref.current?.close();
+    props.onClose();
+  };
+  const limits = point.limits;
+  const hint =
+    point.kind === "number" && limits && (limits.min !== null || limits.max !== null)
+      ? `Between ${limits.min ?? "−∞"} and ${limits.max ?? "∞"} ${point.unit ?? ""}`.trim()
+      : undefined;
+
+  return (
+    <dialog ref={ref} class="dialog" aria-labelledby="cmd-title" onClose={props.onClose} onCancel={props.onClose}>
+      <form onSubmit={submit} noValidate>
+        <h2 id="cmd-title">Command {point.id}</h2>
+        <p class="muted">
+          Now: {formatValue(point.value, point)} · status {point.status ?? "unknown"}
+        </p>
+        <fieldset class="segmented">
+          <legend>Action</legend>
+          <label>
+            <input type="radio" name="mode" checked={mode === "write"} onChange={() => setMode("write")} /> Set a value
+          </label>
+          <label>
+            <input type="radio" name="mode" checked={mode === "release"} onChange={() => setMode("release")} /> Release
+          </label>
+        </fieldset>
+        {mode === "write" && (
+          <Field id="cmd-value" label={`Value${point.unit ? ` (${point.unit})` : ""}`} error={errors.fields.value} hint={hint}>
+            {(aria) =>
+              point.kind === "bool" ? (
+                <select {...aria} value={value} onChange={(e) => setValue(e.currentTarget.value)}>
+                  <option value="true">On</option>
+                  <option value="false">Off</option>
+                </select>
+              ) : point.kind === "enum" ? (
+                <select {...aria} value={value} onChange={(e) => setValue(e.currentTarget.value)}>
+                  {(point.states ?? []).map((s) => (
+                    <option key={s} value={s}>
+                      {s}
+                    </option>
+                  ))}
+                </select>
+              ) : (
+                <input {...aria} type="number" step="any" inputMode="decimal" required value={value} onInput={(e) => setValue(e.currentTarget.value)} />
+              )
+            }
+          </Field>
+        )}
+        <div class="row">
+          <Field id="cmd-priority" label="Priority" error={errors.fields.priority} hint="1 is highest; 8 is manual operator">
+            {(aria) => (
+              <select {...aria} value={String(priority)} onChange={(e) => setPriority(Number(e.currentTarget.value))}>
+                {Array.from({ length: 16 }, (_, i) => i + 1).map((p) => (
+                  <option key={p} value={p}>
+                    {p}
+                    {p === 8 ? " (manual operator)" : ""}
+                  </option>
+                ))}
+              </select>
+            )}
+          </Field>
+          {mode === "write" && (
+            <Field id="cmd-duration" label="For" error={errors.fields.duration_s}>
+              {(aria) => (
+                <select {...aria} value={String(duration)} onChange={(e) => setDuration(e.currentTarget.value === "null" ? null : Number(e.currentTarget.value))}>
+                  {DURATIONS.map((d) => (
+                    <option key={d.label} value={String(d.s)}>
+                      {d.label}
+                    </option>
+                  ))}
+                </select>
+              )}
+            </Field>
+          )}
+        </div>
+        <Field id="cmd-reason" label="Reason" error={errors.fields.reason}>
+          {(aria) => <input {...aria} type="text" required maxLength={500} value={reason} onInput={(e) => setReason(e.currentTarget.value)} />}
+        </Field>
+        <FormErrors messages={errors.general} />
+        {cmd && (
+          <p class={`progress progress--${cmd.status}`} role="status" aria-live="polite">
+            Command {cmd.release ? "release" : formatValue(cmd.value, point)} at priority {cmd.priority}: <strong>{cmd.status}</strong>
+            {cmd.error ? ` — ${cmd.error}` : ""}
+            {cmd.expires_at ? ` · until ${formatTime(cmd.expires_at * 1000)}` : ""}
+          </p>
+        )}
+        <div class="actions">
+          <button type="button" class="btn" onClick={close}>
+            Close
+          </button>
+          <button type="submit" class="btn btn--primary" disabled={busy}>
+            {busy ? "Sending…" : mode === "write" ? "Send command" : "Release"}
+          </button>
+        </div>
+        <PriorityTable array={array} point={point} />
+      </form>
+    </dialog>
+  );
+}
+
+function PriorityTable(props: { array: PriorityArray | null; point: PointDetail }) {
+  const a = props.array;
+  if (!a) return null;
+  const used = a.slots.filter((s) => s.value !== null || s.command_id);
+  return (
+    <section aria-labelledby="pa-title">
+      <h3 id="pa-title">Priority array</h3>
+      <p>
+        Effective value <strong>{formatValue(a.effective, props.point)}</strong>
+        {a.active_priority ? ` from priority ${a.active_priority}` : " (relinquish default)"}; relinquish default{" "}
+        {formatValue(a.relinquish_default, props.point)}.
+      </p>
+      {used.length === 0 ? (
+        <p class="muted">Every slot is empty.</p>
+      ) : (
+        <div class="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Priority</th>
+                <th scope="col">Value</th>
+                <th scope="col">By</th>
+                <th scope="col">Reason</th>
+                <th scope="col">Until</th>
+              </tr>
+            </thead>
+            <tbody>
+              {used.map((s) => (
+                <tr key={s.priority} class={s.priority === a.active_priority ? "row--active" : ""}>
+                  <td>{s.priority}</td>
+                  <td>{formatValue(s.value, props.point)}</td>
+                  <td>{s.requested_by ?? s.source ?? "—"}</td>
+                  <td>{s.reason ?? ""}</td>
+                  <td>{s.expires_at ? formatTime(s.expires_at * 1000) : "—"}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,114 @@
+/** Small hooks shared by the pages: loading API data, live samples, the clock. */
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { ApiError } from "./api/problem";
+import type { LiveStatus } from "./api/ws";
+import type { Value } from "./api/types";
+import { useApp } from "./context";
+
+export interface Loaded<T> {
+  data: T | null;
+  error: ApiError | null;
+  loading: boolean;
+  reload: () => void;
+}
+
+/** Run `load` when `deps` change; keeps the last data while reloading. */
+export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): Loaded<T> {
+  const [state, setState] = useState<{ data: T | null; error: ApiError | null; loading: boolean }>({
+    data: null,
+    error: null,
+    loading: true,
+  });
+  const [tick, setTick] = useState(0);
+  useEffect(() => {
+    let alive = true;
+    setState((s) => ({ ...s, loading: true }));
+    load().then(
+      (data) => alive && setState({ data, error: null, loading: false }),
+      (err: unknown) =>
+        alive &&
+        setState((s) => ({
+          data: s.data,
+          error: err instanceof ApiError ? err : new ApiError({ type: "about:blank", title: String(err), status: 0 }),
+          loading: false,
+        })),
+    );
+    return () => {
+      alive = false;
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [...deps, tick]);
+  return { ...state, reload: () => setTick((t) => t + 1) };
+}
+
+/** A live sample: [ts (s), value, status]. */
+export type LiveSample = [number, Value, string];
+
+/**
+ * The latest sample of every point matching `patterns` from the WebSocket
+ * (`samples` messages: [[point, ts, value, status], …]). The first message
+ * after subscribing is a snapshot of the current values.
+ */
+export function useLiveSamples(patterns: string[]): Map<string, LiveSample> {
+  const { live } = useApp();
+  const [, render] = useState(0);
+  const values = useRef(new Map<string, LiveSample>());
+  const key = patterns.join("\n");
+  useEffect(() => {
+    values.current = new Map();
+    if (patterns.length === 0) return;
+    let pending = false;
+    const off = live.onMessage((msg) => {
+      if (msg.type !== "samples" || !Array.isArray(msg.samples)) return;
+      for (const s of msg.samples as unknown[]) {
+        if (!Array.isArray(s) || typeof s[0] !== "string") continue;
+        values.current.set(s[0], [Number(s[1]), s[2] as Value, String(s[3] ?? "ok")]);
+      }
+      // Coalesce a burst of messages into one render per frame.
+      if (!pending) {
+        pending = true;
+        requestAnimationFrame(() => {
+          pending = false;
+          render((n) => n + 1);
+        });
+      }
+    });
+    const unsubscribe = live.subscribe({ type: "subscribe", points: patterns });
+    return () => {
+      off();
+      unsubscribe();
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [live, key]);
+  return values.current;
+}
+
+export function useLiveStatus(): LiveStatus {
+  const { live } = useApp();
+  const [status, setStatus] = useState(live.status);
+  useEffect(() => live.onStatus(setStatus), [live]);
+  return status;
+}
+
+/** Whether values from the live feed may be called current. */
+export function useLive(): boolean {
+  const s = useLiveStatus();
+  return s.state === "connected" && !s.stale;
+}
+
+/** The time, re-rendering every `everyMs` (ages like "12 s ago" and staleness move on their own). */
+export function useNow(everyMs = 5000): number {
+  const [now, setNow] = useState(Date.now());
+  useEffect(() => {
+    const id = setInterval(() => setNow(Date.now()), everyMs);
+    return () => clearInterval(id);
+  }, [everyMs]);
+  return now;
+}
+
+/** A stable memo of a string list. */
+export function useList(list: string[]): string[] {
+  const key = list.join("\n");
+  // eslint-disable-next-line react-hooks/exhaustive-deps
+  return useMemo(() => list, [key]);
+}

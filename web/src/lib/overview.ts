@@ -1,0 +1,51 @@
+/** The site overview's key values, found by the points' Haystack tags. */
+import type { PointSummary } from "../api/types";
+
+const has = (p: PointSummary, ...tags: string[]) => tags.every((t) => p.tags.includes(t));
+const usable = (p: PointSummary) => p.status !== "offline" && p.status !== "fault" && typeof p.value === "number";
+
+export interface KeyPoints {
+  outdoorAir: PointSummary | null;
+  supplyAir: PointSummary[];
+  zoneTemps: PointSummary[];
+  /** A cumulative energy register (preferred) or a demand point of a site meter. */
+  energy: PointSummary | null;
+  demand: PointSummary | null;
+}
+
+/** outside air temp sensor; discharge air temp sensor; zone air temp sensor; elec energy / power. */
+export function keyPoints(points: PointSummary[]): KeyPoints {
+  const sensors = points.filter((p) => p.tags.includes("sensor"));
+  return {
+    outdoorAir: sensors.find((p) => has(p, "outside", "air", "temp")) ?? null,
+    supplyAir: sensors.filter((p) => has(p, "discharge", "air", "temp")),
+    zoneTemps: sensors.filter((p) => has(p, "zone", "air", "temp")),
+    energy: sensors.find((p) => has(p, "energy") && p.unit === "kWh") ?? null,
+    demand: sensors.find((p) => has(p, "power") && p.unit === "kW") ?? null,
+  };
+}
+
+/** The coolest and warmest zone now (only zones with a current value count). */
+export function zoneSpread(zones: PointSummary[]): { min: PointSummary; max: PointSummary } | null {
+  const ok = zones.filter(usable);
+  if (ok.length === 0) return null;
+  let min = ok[0]!;
+  let max = ok[0]!;
+  for (const p of ok) {
+    if ((p.value as number) < (min.value as number)) min = p;
+    if ((p.value as number) > (max.value as number)) max = p;
+  }
+  return { min, max };
+}
+
+/** Equipment health for the overview: ok, offline, in alarm or overridden (worst first). */
+export type EquipState = "alarm" | "offline" | "overridden" | "ok" | "unknown";
+
+export function equipmentState(points: PointSummary[], alarmedPoints: Set<string>): EquipState {
+  if (points.some((p) => alarmedPoints.has(p.id))) return "alarm";
+  if (points.length > 0 && points.every((p) => p.status === "offline" || p.status === "fault")) return "offline";
+  if (points.some((p) => p.status === "offline" || p.status === "fault")) return "offline";
+  if (points.some((p) => p.status === "overridden")) return "overridden";
+  if (points.length === 0 || points.every((p) => p.status === null)) return "unknown";
+  return "ok";
+}

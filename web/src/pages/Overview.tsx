@@ -1,0 +1,166 @@
+/**
+ * A site at a glance: key values (outdoor air, supply air, zone spread),
+ * active alarms, energy today against yesterday, and equipment by type with status.
+ */
+import { endpoints } from "../api/endpoints";
+import type { PointSummary } from "../api/types";
+import { StatusDot, ValueText } from "../components/Value";
+import { useApp } from "../context";
+import { useLive, useLiveSamples, useLoad, useNow } from "../hooks";
+import { energyFromDemand, energyFromRegister, dayBounds } from "../lib/energy";
+import { formatValue } from "../lib/format";
+import { equipmentState, keyPoints, zoneSpread } from "../lib/overview";
+import { href } from "../router";
+import { LoadState } from "./common";
+
+const STATE_LABEL = { alarm: "in alarm", offline: "offline", overridden: "overridden", ok: "ok", unknown: "no data yet" };
+
+export function Overview(props: { site: string }) {
+  const { api } = useApp();
+  const { site } = props;
+  const info = useLoad(() => endpoints.site(api, site), [api, site]);
+  const equipment = useLoad(() => endpoints.equipment(api, site), [api, site]);
+  const points = useLoad(() => endpoints.points(api, site), [api, site]);
+  const alarms = useLoad(() => endpoints.alarms(api, site), [api, site]);
+  const samples = useLiveSamples([`${site}/*`]);
+  const live = useLive();
+  const now = useNow();
+
+  // REST values, overlaid by live samples as they arrive.
+  // (Not memoised: the live map changes in place, and a few hundred points are cheap.)
+  const current: PointSummary[] = (points.data ?? []).map((p) => {
+    const s = samples.get(p.id);
+    return s ? { ...p, ts: s[0], value: s[1], status: s[2] } : p;
+  });
+  const keys = keyPoints(current);
+  const spread = zoneSpread(keys.zoneTemps);
+  const alarmed = new Set((alarms.data ?? []).filter((a) => a.state !== "normal").map((a) => a.point));
+  const active = (alarms.data ?? []).filter((a) => a.state === "active-unacked" || a.state === "active-acked");
+  const unacked = (alarms.data ?? []).filter((a) => a.state.endsWith("unacked"));
+
+  const byType = new Map<string, { id: string; name: string; state: ReturnType<typeof equipmentState> }[]>();
+  for (const e of equipment.data ?? []) {
+    const pts = current.filter((p) => p.equipment === e.id);
+    const list = byType.get(e.type) ?? [];
+    list.push({ id: e.id, name: e.name || e.id, state: equipmentState(pts, alarmed) });
+    byType.set(e.type, list);
+  }
+
+  return (
+    <main id="main">
+      <h1>{info.data?.name || site}</h1>
+      <LoadState {...points} />
+      <section class="tiles" aria-label="Key values">
+        <Tile label="Outdoor air">
+          {keys.outdoorAir ? <PointValue p={keys.outdoorAir} now={now} live={live} /> : <span class="muted">no sensor</span>}
+        </Tile>
+        <Tile label="Supply air">
+          {keys.supplyAir.length === 0 ? (
+            <span class="muted">no sensor</span>
+          ) : (
+            keys.supplyAir.map((p) => (
+              <div key={p.id}>
+                <span class="muted small">{p.equipment}</span> <PointValue p={p} now={now} live={live} />
+              </div>
+            ))
+          )}
+        </Tile>
+        <Tile label="Zone temperatures">
+          {spread ? (
+            <span>
+              {formatValue(spread.min.value, spread.min)} – {formatValue(spread.max.value, spread.max)}
+              <span class="muted small"> ({keys.zoneTemps.length} zones{live ? "" : ", last known"})</span>
+            </span>
+          ) : (
+            <span class="muted">no zone values</span>
+          )}
+        </Tile>
+        <Tile label="Active alarms">
+          <a href={href(`/sites/${site}/alarms`)} class={`big${unacked.length ? " text--alarm" : ""}`}>
+            {alarms.data ? active.length : "…"}
+          </a>
+          {unacked.length > 0 && <span class="muted small"> {unacked.length} unacknowledged</span>}
+        </Tile>
+        <EnergyTile site={site} register={keys.energy} demand={keys.demand} />
+      </section>
+
+      <section aria-labelledby="equip-title">
+        <h2 id="equip-title">Equipment</h2>
+        <LoadState {...equipment} />
+        <div class="groups">
+          {[...byType.entries()].sort().map(([type, list]) => (
+            <section key={type} class="card">
+              <h3>{type.toUpperCase()}</h3>
+              <ul class="equip-list">
+                {list.map((e) => (
+                  <li key={e.id}>
+                    <StatusDot tone={e.state} label={STATE_LABEL[e.state]} />
+                    <a href={href(`/sites/${site}/equipment/${encodeURIComponent(e.id)}`)}>{e.name}</a>
+                    <span class="muted small">{STATE_LABEL[e.state]}</span>
+                  </li>
+                ))}
+              </ul>
+            </section>
+          ))}
+        </div>
+      </section>
+    </main>
+  );
+}
+
+function Tile(props: { label: string; children: preact.ComponentChildren }) {
+  return (
+    <div class="tile card">
+      <h2 class="tile__label">{props.label}</h2>
+      <div class="tile__value">{props.children}</div>
+    </div>
+  );
+}
+
+function PointValue(props: { p: PointSummary; now: number; live: boolean }) {
+  const p = props.p;
+  return <ValueText value={p.value} status={p.status} tsMs={p.ts === null ? null : p.ts * 1000} nowMs={props.now} live={props.live} point={p} />;
+}
+
+function EnergyTile(props: { site: string; register: PointSummary | null; demand: PointSummary | null }) {
+  const { api } = useApp();
+  const meter = props.register ?? props.demand;
+  const energy = useLoad(async () => {
+    if (!meter) return null;
+    const now = Date.now();
+    const { yesterday } = dayBounds(now);
+    // From two hours before yesterday's midnight, so a register has a reading at midnight.
+    const h = await endpoints.history(api, props.site, {
+      points: [meter.id],
+      since: (yesterday - 2 * 3_600_000) / 1000,
+      until: now / 1000 + 1,
+      rollup: "hour",
+    });
+    const rollups = h.series[0]?.rollups ?? [];
+    return meter === props.register ? energyFromRegister(rollups, now) : energyFromDemand(rollups, now);
+  }, [api, props.site, meter?.id]);
+  const kwh = (v: number | null | undefined) => (v === null || v === undefined ? "—" : formatValue(v, { unit: "kWh" }));
+  const e = energy.data;
+  const change =
+    e && e.todayKwh !== null && e.yesterdaySameTimeKwh ? ((e.todayKwh - e.yesterdaySameTimeKwh) / e.yesterdaySameTimeKwh) * 100 : null;
+  return (
+    <div class="tile card">
+      <h2 class="tile__label">Energy today</h2>
+      <div class="tile__value">
+        {!meter ? (
+          <span class="muted">no meter</span>
+        ) : energy.error ? (
+          <span class="muted">history unavailable</span>
+        ) : (
+          <>
+            <span class="big">{kwh(e?.todayKwh)}</span>
+            <div class="muted small">
+              yesterday {kwh(e?.yesterdayKwh)}
+              {change !== null && ` · ${change >= 0 ? "+" : ""}${change.toFixed(0)}% vs same time yesterday`}
+            </div>
+          </>
+        )}
+      </div>
+    </div>
+  );
+}

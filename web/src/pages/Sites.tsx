@@ -1,0 +1,33 @@
+/** The sites the user may see; one site opens its overview directly. */
+import { useEffect } from "preact/hooks";
+import { endpoints } from "../api/endpoints";
+import { useApp } from "../context";
+import { useLoad } from "../hooks";
+import { href, navigate } from "../router";
+import { LoadState } from "./common";
+
+export function Sites() {
+  const { api } = useApp();
+  const sites = useLoad(() => endpoints.sites(api), [api]);
+  useEffect(() => {
+    if (sites.data?.length === 1) navigate(`/sites/${sites.data[0]!.id}`, true);
+  }, [sites.data]);
+  return (
+    <main id="main">
+      <h1>Sites</h1>
+      <LoadState {...sites} />
+      <ul class="cards">
+        {sites.data?.map((s) => (
+          <li key={s.id} class="card">
+            <a href={href(`/sites/${encodeURIComponent(s.id)}`)}>
+              <strong>{s.name || s.id}</strong>
+            </a>
+            <p class="muted">
+              {s.equipment} equipment · {s.points} points · {s.timezone}
+            </p>
+          </li>
+        ))}
+      </ul>
+    </main>
+  );
+}

@@ -1,0 +1,19 @@
+/** Loading and error states every page shows the same way. */
+import type { ApiError } from "../api/problem";
+
+export function LoadState(props: { loading: boolean; error: ApiError | null; data: unknown; reload?: () => void }) {
+  if (props.error) {
+    return (
+      <div class="banner banner--error" role="alert">
+        <span>{props.error.status === 404 ? "Not found, or not yours to see." : props.error.message}</span>
+        {props.reload && (
+          <button type="button" class="btn btn--small" onClick={props.reload}>
+            Try again
+          </button>
+        )}
+      </div>
+    );
+  }
+  if (props.loading && props.data === null) return <p class="muted" role="status">Loading…</p>;
+  return null;
+}

@@ -1,0 +1,68 @@
+/**
+ * Hash routing (#/sites/hq/equipment/ahu-1): works from any URL the server
+ * serves index.html at, and the page survives a reload.
+ */
+import { useEffect, useState } from "preact/hooks";
+
+export type Route =
+  | { name: "sign-in"; next: string }
+  | { name: "sites" }
+  | { name: "overview"; site: string }
+  | { name: "equipment"; site: string; equip: string }
+  | { name: "alarms"; site: string }
+  | { name: "list"; site: string | null; what: ListPage }
+  | { name: "energy"; site: string }
+  | { name: "not-found"; path: string };
+
+/** The pages that for now show their list from the API as a table. */
+export type ListPage = "schedules" | "programs" | "devices" | "users" | "tokens" | "audit";
+const SITE_LISTS = new Set(["schedules", "programs", "devices"]);
+const ADMIN_LISTS = new Set(["users", "tokens", "audit"]);
+
+/** The path part of the current hash ("/sites/hq"). */
+export function currentPath(): string {
+  return location.hash.replace(/^#/, "") || "/";
+}
+
+export function parseRoute(path: string): Route {
+  const [pathname = "/", search = ""] = path.split("?");
+  const parts = pathname.split("/").filter(Boolean).map(decodeURIComponent);
+  const [a, b, c, d] = parts;
+  if (a === "sign-in") return { name: "sign-in", next: new URLSearchParams(search).get("next") || "/" };
+  if (!a) return { name: "sites" };
+  if (a === "sites" && !b) return { name: "sites" };
+  if (a === "sites" && b) {
+    if (!c) return { name: "overview", site: b };
+    if (c === "equipment" && d && parts.length === 4) return { name: "equipment", site: b, equip: d };
+    if (c === "alarms" && parts.length === 3) return { name: "alarms", site: b };
+    if (c === "energy" && parts.length === 3) return { name: "energy", site: b };
+    if (SITE_LISTS.has(c) && parts.length === 3) return { name: "list", site: b, what: c as ListPage };
+  }
+  if (a === "admin" && b && ADMIN_LISTS.has(b) && parts.length === 2) return { name: "list", site: null, what: b as ListPage };
+  return { name: "not-found", path };
+}
+
+export function href(path: string): string {
+  return `#${path}`;
+}
+
+export function navigate(path: string, replace = false): void {
+  if (replace) history.replaceState(null, "", href(path));
+  else location.hash = path;
+  if (replace) dispatchEvent(new HashChangeEvent("hashchange"));
+}
+
+/** The sign-in page, remembering where to come back to. */
+export function signInPath(next: string): string {
+  return next && !next.startsWith("/sign-in") && next !== "/" ? `/sign-in?next=${encodeURIComponent(next)}` : "/sign-in";
+}
+
+export function useRoute(): Route {
+  const [path, setPath] = useState(currentPath);
+  useEffect(() => {
+    const on = () => setPath(currentPath());
+    addEventListener("hashchange", on);
+    return () => removeEventListener("hashchange", on);
+  }, []);
+  return parseRoute(path);
+}
