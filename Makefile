@@ -6,9 +6,18 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench venv clean
+WEB_STAMP := src/openbms/web_static/index.html
+WEB_SRC   := $(shell find web/src web/index.html web/package-lock.json web/vite.config.ts -type f 2>/dev/null)
+
+.PHONY: demo test lint bench venv web clean
 
 venv: $(STAMP)
+
+# The dashboard (Node.js 20 + npm): built into the package's static files, never committed.
+web: $(WEB_STAMP)
+
+$(WEB_STAMP): $(WEB_SRC)
+	cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build
 
 # Re-install only when the project's dependencies change.
 $(STAMP): pyproject.toml
@@ -17,12 +26,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev,postgres,parquet]"
 	@touch $(STAMP)
 
-demo: $(STAMP)
+demo: $(STAMP) $(WEB_STAMP)
 	$(BIN)/openbms demo
 
-test: $(STAMP)
+test: $(STAMP) $(WEB_STAMP)
 	@test -x /usr/lib/postgresql/15/bin/initdb || echo "note: PostgreSQL 15 is not installed (apt-get install postgresql-15); its tests will be skipped"
 	$(BIN)/ruff check src tests
+	cd web && npm run typecheck && npm test
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
@@ -33,4 +43,5 @@ bench: $(STAMP)
 	$(BIN)/openbms bench all
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache build dist src/*.egg-info demo
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache build dist src/*.egg-info demo \
+		web/node_modules src/openbms/web_static

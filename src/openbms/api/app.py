@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 #: Modules under openbms.api.routes that are mounted; each defines ``router``.
 ROUTE_MODULES = ("health", "docs", "auth", "users", "tokens", "audit", "sites", "points", "history",
-                 "commands", "alarms", "schedules", "programs", "devices", "ws")
+                 "commands", "alarms", "schedules", "programs", "devices", "ws", "web")
 
 SECRET_STATE_KEY = "api:secret"
 _MIN_SECRET = {"HS256": 32, "HS384": 48, "HS512": 64}
