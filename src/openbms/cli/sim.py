@@ -1,4 +1,5 @@
-"""``openbms sim run``: the building emulator in batch, printing KPIs as ``name value unit`` lines."""
+"""``openbms sim run`` (batch, printing KPIs as ``name value unit`` lines) and ``openbms sim serve`` (live,
+over BACnet/IP)."""
 
 from __future__ import annotations
 
@@ -65,6 +66,43 @@ def run(
                             progress=lambda f: bar.update(task, completed=f))
     for figure, value, unit in kpis.lines():
         print(f"{figure} {value:.6g} {unit}", flush=True)
+
+
+@sim_app.command("serve")
+def serve(
+    speed: float = typer.Option(60.0, "--speed", min=0.001,
+                                help="Simulated seconds per real second (60: a minute a second)."),
+    subnet: str = typer.Option("127.0.20", "--subnet", help="Devices at SUBNET.1, .2, … (loopback)."),
+    port: int = typer.Option(47808, "--port", min=1, max=65535, help="The devices' UDP port."),
+    start: str | None = typer.Option(
+        None, "--start", help="Local standard time to start at, e.g. 2025-04-07T06:00 (default now)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the synthetic weather and the occupants."),
+    sequence: str = typer.Option("none", "--sequence",
+                                 help="none (control comes over BACnet), baseline or improved."),
+    climate: str = typer.Option("london", "--climate", help="Synthetic weather's climate."),
+) -> None:
+    """Serve the emulated office over BACnet/IP in live mode until Ctrl-C."""
+    import asyncio
+    import sys
+
+    from openbms.sim.building.live import demo_emulator, parse_start
+    from openbms.sim.building.live import serve as serve_live
+
+    try:
+        first = parse_start(start)
+    except ValueError:
+        raise fail(f"--start {start!r} is not a date such as 2025-04-07 or 2025-04-07T06:00") from None
+    try:
+        emulator = demo_emulator(speed, subnet, port, first, seed,
+                                 None if sequence == "none" else sequence, climate)
+    except ValueError as err:
+        raise fail(str(err), code=2) from None
+    err_console.print(f"serving the emulated office over BACnet/IP at ×{speed:g} "
+                      f"({len(emulator.face.devices) if emulator.face else 0} devices); Ctrl-C stops")
+    try:
+        asyncio.run(serve_live(emulator, sys.stdout))
+    except OSError as err:
+        raise fail(f"cannot bind the devices on {subnet}.x:{port}: {err}") from None
 
 
 def register(app: typer.Typer) -> None:

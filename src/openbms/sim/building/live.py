@@ -1,0 +1,244 @@
+"""Live mode: the emulated building stepped in real time (or faster) and served over BACnet/IP.
+
+``LiveEmulator`` keeps a ``Building``'s time on a clock: an
+``AcceleratedClock`` (real time × ``speed``; ``--speed 60`` is one simulated
+minute per real second) by default, or any ``Clock`` the openbms runtime
+shares (a ``ManualClock`` in tests). Before each step it applies the
+network's writes, after catching up it publishes the present values
+(``BuildingFace``). Supervisory control comes from outside over BACnet; a
+built-in sequence can run as the controllers' local program instead.
+
+``python -m openbms.sim.building.live`` (and ``openbms sim serve``) serve it
+until Ctrl-C or SIGTERM, printing one ``device GROUP INSTANCE ADDRESS NAME``
+line per device, a ``clock START ANCHOR SPEED`` line, then ``ready``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import TextIO
+
+from openbms.runtime.clock import Clock
+from openbms.sim.bacnet import DEVICE_PORT
+from openbms.sim.building.bacnet import BuildingFace, describe
+from openbms.sim.building.baseline import SEQUENCES
+from openbms.sim.building.building import MAX_STEP, Building
+from openbms.sim.building.weather import CLIMATES, Climate, SyntheticWeather
+
+__all__ = ["LIVE_CLIMATES", "AcceleratedClock", "LiveEmulator", "demo_emulator", "main", "serve"]
+
+_log = logging.getLogger(__name__)
+
+#: London-like weather for the demo site (Europe/London, UK bank holidays): mean 11.3 °C,
+#: January about 4.5 °C and July 18 °C, cloudier than the inland presets.
+LONDON = Climate("temperate maritime (4A, London-like)", 51.51, -0.13, 0.0, 11.3, 6.8, 4.0,
+                 front_sigma=3.0, dew_depression=3.5, cloudiness=0.6)
+
+#: Climates ``serve`` offers: London (the demo's) and the synthetic-weather presets.
+LIVE_CLIMATES: dict[str, Climate] = {"london": LONDON, **CLIMATES}
+
+
+class AcceleratedClock:
+    """Simulated time that runs ``speed`` times faster than the wall clock.
+
+    ``now()`` is ``start + speed × (wall − anchor)``: two processes given the
+    same ``start``, ``anchor`` and ``speed`` share one clock. ``sleep`` sleeps
+    ``seconds / speed`` of real time. ``source`` is the wall clock (injectable).
+    """
+
+    def __init__(self, start: float, speed: float = 1.0, anchor: float | None = None,
+                 source: Callable[[], float] = time.time) -> None:
+        if not speed > 0 or not math.isfinite(speed):
+            raise ValueError(f"speed must be a positive number, not {speed!r}")
+        self.start, self.speed, self._source = float(start), float(speed), source
+        self.anchor = source() if anchor is None else float(anchor)
+
+    def now(self) -> float:
+        return self.start + self.speed * (self._source() - self.anchor)
+
+    def monotonic(self) -> float:
+        return self.now()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds) / self.speed)
+
+
+class LiveEmulator:
+    """Steps a building to follow a clock, with its BACnet face (if any) in step.
+
+    ``step`` is the simulated seconds between updates (default: one real
+    second's worth, 1–60 s). The building starts at the clock's time: a clock
+    more than ``max_lag`` seconds ahead of the building is refused rather than
+    caught up step by step.
+    """
+
+    def __init__(self, building: Building, clock: Clock | None = None, *, speed: float = 1.0,
+                 step: float | None = None, face: BuildingFace | None = None,
+                 sequence: Callable[[Building], None] | None = None, max_lag: float = 86400.0) -> None:
+        self.building = building
+        self.clock: Clock = clock or AcceleratedClock(building.timestamp, speed)
+        rate = getattr(self.clock, "speed", speed)
+        self.step = float(step) if step is not None else min(MAX_STEP, max(1.0, rate))
+        if not self.step > 0:
+            raise ValueError("step must be positive")
+        self.face = face
+        self.sequence = sequence
+        self.max_lag = max_lag
+        self.steps = 0
+        self._task: asyncio.Task[None] | None = None
+
+    # --- stepping -------------------------------------------------------------------------------
+
+    def advance_to(self, when: float) -> int:
+        """Step the building up to ``when`` (POSIX seconds), then publish; the steps taken."""
+        b = self.building
+        lag = when - b.timestamp
+        if lag > self.max_lag:
+            raise RuntimeError(f"the clock is {lag / 3600:.1f} h ahead of the building: start the "
+                               "building at the clock's time")
+        # Whole steps only: the building stays on a grid of ``step`` seconds, at most one step
+        # behind the clock, so a run is the same whatever the timing of the wake-ups.
+        taken = 0
+        for _ in range(max(0, math.floor(lag / self.step + 1e-9))):
+            dt = self.step
+            if self.face is not None:
+                if self.sequence is not None:
+                    self.face.run_sequence(self.sequence)
+                self.face.apply_writes()
+            elif self.sequence is not None:
+                self.sequence(b)
+            b.step(dt)
+            taken += 1
+        self.steps += taken
+        if self.face is not None:
+            self.face.publish()
+        return taken
+
+    async def run(self) -> None:
+        """Follow the clock until cancelled: sleep until the next step is due, then catch up."""
+        while True:
+            due = self.building.timestamp + self.step
+            await self.clock.sleep(due - self.clock.now())
+            self.advance_to(self.clock.now())
+            await asyncio.sleep(0)  # let the devices answer between steps, even when catching up
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Bind the devices (if any) and start stepping in the background."""
+        if self._task is not None:
+            return
+        if self.face is not None:
+            self.face.start()
+            try:
+                await self.face.bound()
+            except OSError:
+                self.face.stop()
+                raise
+        self._task = asyncio.create_task(self.run(), name="openbms-live-emulator")
+
+    async def stop(self) -> None:
+        """Stop stepping and close the devices' sockets."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self.face is not None:
+            self.face.stop()
+
+    async def __aenter__(self) -> LiveEmulator:
+        await self.start()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.stop()
+
+
+def demo_emulator(speed: float = 60.0, subnet: str = "127.0.20", port: int = DEVICE_PORT,
+                  start: datetime | None = None, seed: int = 0, sequence: str | None = None,
+                  climate: str = "london", anchor: float | None = None) -> LiveEmulator:
+    """The demo building (default office, London-like weather) served on ``subnet``, at ``speed``.
+
+    ``start`` is the building's local standard time (naive) or an aware
+    datetime; default now. ``sequence`` is ``None`` (supervisory control
+    comes over BACnet), ``"baseline"`` or ``"improved"``. Use as
+    ``async with demo_emulator() as emu:``; ``emu.clock`` is the simulated clock.
+    """
+    if sequence is not None and sequence not in SEQUENCES:
+        raise ValueError(f"unknown sequence {sequence!r}: expected one of {', '.join(SEQUENCES)}")
+    if climate not in LIVE_CLIMATES:
+        raise ValueError(f"unknown climate {climate!r}: expected one of {', '.join(LIVE_CLIMATES)}")
+    building = Building(weather=SyntheticWeather(seed, LIVE_CLIMATES[climate]),
+                        start=start or datetime.now(UTC), seed=seed)
+    face = BuildingFace(building, subnet=subnet, port=port)
+    clock = AcceleratedClock(building.timestamp, speed, anchor)
+    return LiveEmulator(building, clock, face=face,
+                        sequence=SEQUENCES[sequence]() if sequence else None)
+
+
+async def serve(emulator: LiveEmulator, out: TextIO | None = None, stop: asyncio.Event | None = None) -> None:
+    """Serve until SIGINT/SIGTERM (or ``stop`` is set), printing the devices; stop cleanly."""
+    import signal
+
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    signals = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+            signals.append(sig)
+    try:
+        async with emulator:
+            if out is not None and emulator.face is not None:
+                for group, instance, address, name, _count in describe(emulator.face):
+                    print(f"device {group} {instance} {address} {name}", file=out)
+                clock = emulator.clock
+                if isinstance(clock, AcceleratedClock):
+                    print(f"clock {clock.start:.3f} {clock.anchor:.6f} {clock.speed:g}", file=out)
+                print("ready", file=out, flush=True)
+            await stop.wait()
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+
+
+def parse_start(text: str | None) -> datetime | None:
+    """``--start``: a date or date-time in the building's local standard time, or None for now."""
+    if not text or text == "now":
+        return None
+    return datetime.fromisoformat(text)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m openbms.sim.building.live``: serve the demo building until interrupted."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(description="Serve the emulated building over BACnet/IP, live.")
+    parser.add_argument("--speed", type=float, default=60.0, help="simulated seconds per real second")
+    parser.add_argument("--subnet", default="127.0.20", help="devices at SUBNET.1, .2, …")
+    parser.add_argument("--port", type=int, default=DEVICE_PORT)
+    parser.add_argument("--start", default=None,
+                        help="local standard time, e.g. 2025-04-07T06:00 (default now)")
+    parser.add_argument("--anchor", type=float, default=None,
+                        help="wall-clock POSIX time at which the building is at --start (default now)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--sequence", default="none", choices=("none", *SEQUENCES))
+    parser.add_argument("--climate", default="london", choices=tuple(LIVE_CLIMATES))
+    args = parser.parse_args(argv)
+    emulator = demo_emulator(args.speed, args.subnet, args.port, parse_start(args.start), args.seed,
+                             None if args.sequence == "none" else args.sequence, args.climate, args.anchor)
+    asyncio.run(serve(emulator, sys.stdout))
+
+
+if __name__ == "__main__":
+    main()
