@@ -36,15 +36,16 @@ def _load(root: Path) -> list:
 
 
 def _serve(root: Path, data: Path | None, status_every: float, show: list[str] | None = None,
-           api: tuple[str, int] | None = None) -> None:
+           api: tuple[str, int] | None = None, emulator_speed: float | None = None,
+           open_browser: bool = False) -> None:
     from openbms.runtime.app import Runtime
 
     sites = _load(root)
-    runtime = Runtime(sites, data or root / "data", state_url=os.environ.get("OPENBMS_DATABASE_URL"),
-                      api=api)
     last = [time.monotonic(), 0]
+    holder: dict[str, Runtime] = {}
 
     def tick(st: RuntimeStatus) -> None:
+        runtime = holder["runtime"]
         now = time.monotonic()
         rate = (st.samples - last[1]) / max(1e-9, now - last[0])
         last[0], last[1] = now, st.samples
@@ -60,19 +61,44 @@ def _serve(root: Path, data: Path | None, status_every: float, show: list[str] |
         console.print(line)
 
     def started(st: RuntimeStatus) -> None:
+        runtime = holder["runtime"]
         if runtime.api is not None and not announced:
             announced.append(True)
-            console.print(f"API: [bold]{runtime.api.url}/api/v1[/bold] · interactive docs "
-                          f"[bold]{runtime.api.url}/docs[/bold]")
+            url = runtime.api.url
+            console.print(f"Dashboard: [bold]{url}/[/bold] · API: [bold]{url}/api/v1[/bold] · "
+                          f"interactive docs [bold]{url}/docs[/bold]")
+            if open_browser:
+                import webbrowser
+
+                webbrowser.open(f"{url}/")
         tick(st)
 
     announced: list[bool] = []
+
+    async def main() -> None:
+        state_url = os.environ.get("OPENBMS_DATABASE_URL")
+        if emulator_speed is None:
+            runtime = holder["runtime"] = Runtime(sites, data or root / "data", state_url=state_url,
+                                                  api=api)
+            await runtime.run_forever(on_tick=started, tick=status_every)
+            return
+        from openbms.sim.building.live import demo_emulator
+
+        async with demo_emulator(speed=emulator_speed) as emulator:
+            console.print(f"building emulator: {len(emulator.face.devices)} BACnet devices on "
+                          f"127.0.20.x, simulated time ×{emulator_speed:g}")
+            runtime = holder["runtime"] = Runtime(sites, data or root / "data", state_url=state_url,
+                                                  api=api, clock=emulator.clock)
+            await runtime.run_forever(on_tick=started, tick=status_every)
+
     try:
-        asyncio.run(runtime.run_forever(on_tick=started, tick=status_every))
+        asyncio.run(main())
     except HistorianError as err:
         raise fail(str(err)) from err
     except OpenBMSError as err:
         raise fail(str(err)) from err
+    except OSError as err:
+        raise fail(f"cannot start: {err}") from err
     console.print("[green]stopped cleanly[/green]: history flushed")
 
 
@@ -102,30 +128,42 @@ def register(app: typer.Typer) -> None:
         ),
         status_every: float = typer.Option(5.0, "--status-every", help="Seconds between status lines."),
         host: str = typer.Option("127.0.0.1", "--host", envvar="OPENBMS_HOST",
-                                 help="Address the API listens on."),
+                                 help="Address the API and dashboard listen on."),
         port: int = typer.Option(8080, "--port", envvar="OPENBMS_PORT", min=0, max=65535,
-                                 help="API port (0: any free port)."),
+                                 help="API and dashboard port (0: any free port)."),
+        speed: float = typer.Option(60.0, "--speed", min=1.0, max=3600.0,
+                                    help="Simulated seconds per real second."),
+        example: str = typer.Option("building", "--example",
+                                    help="building: the emulated building over BACnet; "
+                                         "office: the office on simulated values (sim driver)."),
+        no_browser: bool = typer.Option(False, "--no-browser", help="Do not open a web browser."),
     ) -> None:
-        """Run the example office on simulated equipment and show what it is doing."""
+        """A live building on this machine: the emulator, openbms, the API and the dashboard."""
+        if example not in ("building", "office"):
+            raise fail(f"unknown example {example!r}: expected building or office")
+        folder = "demo" if example == "building" else "office"
         root = directory.resolve()
         if not (root / "site.yaml").exists():
-            src = resources.files("openbms.examples") / "office"
+            src = resources.files("openbms.examples") / folder
             root.mkdir(parents=True, exist_ok=True)
-            with resources.as_file(src) as folder:
-                shutil.copytree(folder, root, dirs_exist_ok=True)
-            console.print(f"created the demo site in [bold]{root}[/bold] from the example office")
+            with resources.as_file(src) as tree:
+                shutil.copytree(tree, root, dirs_exist_ok=True)
+            console.print(f"created the demo site in [bold]{root}[/bold] from the {example} example")
         sites = _load(root)
         show = [pid for cfg in sites for pid, eq, p in cfg.points()
-                if p.name in ("sat", "oat", "kw") or (eq.type == "vav" and p.name == "zone-temp")][:6]
+                if p.name in ("sat", "oat", "kw", "oa-t", "sa-t", "elec-kw")
+                or (eq.type == "vav" and p.name in ("zone-temp", "zn-t"))][:6]
         email, password = _demo_admin(root)
+        what = ("the emulated office building, served over BACnet/IP on loopback"
+                if example == "building" else "the example office on the sim driver")
         console.print(
-            f"openbms demo: {sum(len(s.points()) for s in sites)} points of the example office "
-            "on the [bold]sim[/bold] driver (simulated equipment), history in "
+            f"openbms demo: {sum(len(s.points()) for s in sites)} points of {what}; history in "
             f"[bold]{root / 'data'}[/bold].\n"
-            f"Sign in to the API as [bold]{email}[/bold] with the password [bold]{password}[/bold].\n"
+            f"Sign in as [bold]{email}[/bold] with the password [bold]{password}[/bold].\n"
             "Ctrl-C stops it cleanly."
         )
-        _serve(root, None, status_every, show, api=(host, port))
+        _serve(root, None, status_every, show, api=(host, port),
+               emulator_speed=speed if example == "building" else None, open_browser=not no_browser)
 
 
 def _demo_admin(root: Path) -> tuple[str, str]:
