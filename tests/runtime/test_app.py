@@ -65,8 +65,8 @@ def test_sigterm_stops_openbms_run_cleanly_with_everything_flushed(tmp_path):
     try:
         for line in proc.stdout:
             lines.append(line)
-            if line.startswith("API: "):
-                base = line.split()[1].removesuffix("/api/v1")
+            if line.startswith("Dashboard: "):
+                base = line.split()[1].rstrip("/")
                 health = httpx.get(f"{base}/api/v1/health", timeout=10)
                 assert health.status_code == 200, health.text
                 answered.append(health.json())

@@ -120,6 +120,7 @@ class Arbiter:
         self._updates: dict[str, Command] = {}
         self._flusher: asyncio.Task[None] | None = None
         self._flush_lock = asyncio.Lock()
+        self._stopping = False
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -164,7 +165,12 @@ class Arbiter:
             self._spawn(restore(ctl))
 
     async def stop(self) -> None:
-        """Cancel held-back writes and expiry timers (the commands stay recorded)."""
+        """Cancel held-back writes and expiry timers (the commands stay recorded).
+
+        From here on, new commands are refused (not recorded) and nothing is written:
+        the drivers stop next, and a shutdown must not mark commands failed.
+        """
+        self._stopping = True
         tasks = [*self._tasks, *self._expiry.values(),
                  *(c.waiting for c in self._points.values() if c.waiting is not None)]
         for t in tasks:
@@ -250,6 +256,8 @@ class Arbiter:
                       source: CommandSource | str, requested_by: str, reason: str,
                       duration: float | None, expires_at: float | None, *,
                       release: bool) -> Command:
+        if self._stopping:
+            raise CommandError(f"{point}: openbms is stopping; the command was not taken")
         now = self.clock.now()
         try:
             src = CommandSource(source)
@@ -365,6 +373,8 @@ class Arbiter:
     async def _apply(self, ctl: _Controlled, cmd: Command | None = None, *,
                      changed_priority: int | None = None, force: bool = False) -> None:
         """Bring the device in line with the array, now or as soon as safety allows."""
+        if self._stopping:
+            return
         async with self._lock(ctl):
             await self._apply_locked(ctl, cmd, changed_priority, force)
 
@@ -524,6 +534,8 @@ class Arbiter:
 
     def on_samples(self, samples: Sequence[Sample]) -> None:
         """Bus callback: re-assert a drifted or unwritten point when its device answers."""
+        if self._stopping:
+            return
         points = self._points
         for s in samples:
             ctl = points.get(s.point)

@@ -295,6 +295,13 @@ class Runtime:
                                on_command=self._command_changed)
         await self.arbiter.start()
         self._stack.append(("arbiter", self.arbiter.stop))
+
+        async def cancel_background() -> None:  # schedule writes under way: before the arbiter stops
+            for task in list(self._background):
+                task.cancel()
+            await asyncio.gather(*self._background, return_exceptions=True)
+
+        self._stack.append(("commands under way", cancel_background))
         if self.arbiter.controlled():
             self.bus.subscribe_callback("*", self.arbiter.on_samples, name="arbiter")
         for site in self.sites:
@@ -376,6 +383,8 @@ class Runtime:
             for pid, _equip, point in site.points():
                 policies[pid], zones[pid] = point.history, site.site.timezone
         self.historian.configure(policies, zones)
+        if self.programs is not None:  # programs deployed from now on are checked against the new points
+            self.programs.catalog = catalog_from_sites(self.sites)
 
     async def _start_programs(self) -> None:
         """Deploy the site files' programs (a changed file is a new version), then run what is deployed."""
@@ -395,8 +404,8 @@ class Runtime:
             except ProgramError as err:
                 log.error("program %s version %d does not run: %s", deployed.program.id,
                           deployed.version, err)
-        if not engine.loaded():
-            return
+        # Subscribed and ticking even with nothing deployed: a program deployed later through
+        # the API gets its inputs and its periodic evaluations.
         self.bus.subscribe_callback("*", engine.feed, name="programs")
         engine.feed(list(self.cache.snapshot().values()))  # start from the latest values
         task = asyncio.create_task(engine.run(), name="programs")

@@ -1,7 +1,355 @@
-"""``/api/v1`` routes: alarms."""
+"""``/api/v1`` routes: a site's alarms — list, acknowledge, annotate, shelve — and their history.
+
+Alarms are those of the site's running alarm engine; their ids are the ids of
+the rules in the site file. Acknowledgements, notes and shelving are made in
+the caller's name and recorded in the audit log (``alarm.ack``,
+``alarm.note``, ``alarm.shelve``, ``alarm.unshelve``) as well as in the
+alarm's own history. ``GET …/alarms/history`` reads the stored events (the
+``alarm_events`` table), which the engine writes moments after they happen.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Any, Literal
 
-router = APIRouter(tags=["alarms"])
+import sqlalchemy as sa
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field, model_validator
+
+from openbms.alarms.engine import ALARM_STATES, Alarm, AlarmEngine, AlarmError
+from openbms.api.auth import Principal
+from openbms.api.context import ApiContext, client_addr, get_context
+from openbms.api.control_common import keyset_page, runtime_of, site_config
+from openbms.api.errors import ApiError, conflict, invalid_field, not_found
+from openbms.api.pagination import Cursor, Limit, Page, decode_cursor, page
+from openbms.api.permissions import require
+from openbms.db.schema import alarm_events
+from openbms.model.sample import Value
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1", tags=["alarms"])
+
+AlarmState = Literal["normal", "active-unacked", "active-acked", "returned-unacked"]
+assert set(ALARM_STATES) == set(AlarmState.__args__)  # type: ignore[attr-defined]
+AlarmAction = Literal["raise", "reactivate", "return", "repeat", "flapping", "ack", "note", "shelve",
+                      "unshelve", "reannunciate"]
+
+
+class NoteOut(BaseModel):
+    """A note an operator added."""
+
+    ts: float
+    who: str
+    text: str
+
+
+class TransitionOut(BaseModel):
+    """One line of an alarm's recent history (the latest 100 are kept in memory)."""
+
+    ts: float
+    action: str
+    from_state: str
+    to_state: str
+    value: Value = None
+    who: str | None = None
+    note: str | None = None
+
+
+class AlarmOut(BaseModel):
+    """An alarm: its rule, state, acknowledgement, shelving, notes and recent history."""
+
+    id: str
+    site: str
+    rule_id: str
+    point: str
+    name: str
+    priority: int
+    alarm_class: str
+    event_type: bool
+    state: AlarmState
+    value: Value
+    message: str
+    active_since: float | None
+    changed_ts: float | None
+    acked_by: str | None
+    acked_ts: float | None
+    shelved: bool
+    shelved_until: float | None
+    shelved_by: str | None
+    shelve_reason: str | None
+    flapping: bool
+    flap_count: int
+    count: int
+    notes: list[NoteOut]
+    history: list[TransitionOut]
+
+
+class AckRequest(BaseModel):
+    """Acknowledge, optionally with a note."""
+
+    note: str | None = Field(None, max_length=2000)
+
+
+class BulkAckRequest(BaseModel):
+    """Acknowledge several alarms of the site at once."""
+
+    ids: list[str] = Field(min_length=1, max_length=1000)
+    note: str | None = Field(None, max_length=2000)
+
+
+class BulkAckResult(BaseModel):
+    """What became of one alarm of a bulk acknowledgement."""
+
+    id: str
+    acknowledged: bool
+    state: AlarmState | None = None
+    error: str | None = None
+
+
+class BulkAckOut(BaseModel):
+    """One result per id, in the order given."""
+
+    results: list[BulkAckResult]
+
+
+class NoteRequest(BaseModel):
+    """A note to add to the alarm."""
+
+    note: str = Field(min_length=1, max_length=2000)
+
+
+class ShelveRequest(BaseModel):
+    """Shelve until a time (``until``, epoch seconds) or for ``duration_s`` seconds — one of the two."""
+
+    until: float | None = Field(None, description="Epoch seconds; at most 7 days ahead.")
+    duration_s: float | None = Field(None, gt=0)
+    reason: str = Field(min_length=1, max_length=2000)
+
+    @model_validator(mode="after")
+    def _one_end(self) -> ShelveRequest:
+        if (self.until is None) == (self.duration_s is None):
+            raise ValueError("give either 'until' (epoch seconds) or 'duration_s', not both or neither")
+        return self
+
+
+class UnshelveRequest(BaseModel):
+    """End shelving now, optionally with a note."""
+
+    note: str | None = Field(None, max_length=2000)
+
+
+class AlarmEventOut(BaseModel):
+    """A stored alarm event."""
+
+    id: int
+    alarm_id: str
+    rule_id: str
+    point: str
+    ts: float
+    action: str
+    from_state: str
+    to_state: str
+    value: Value
+    message: str
+    who: str
+    note: str
+    priority: int
+    alarm_class: str
+
+
+def _engine(request: Request, site_id: str) -> AlarmEngine | None:
+    runtime = runtime_of(request)
+    site_config(runtime, site_id)
+    service = runtime.alarms.get(site_id)
+    return None if service is None else service.engine
+
+
+def _existing(request: Request, site_id: str, alarm_id: str) -> AlarmEngine:
+    engine = _engine(request, site_id)
+    if engine is None:
+        raise not_found(f"no alarm {alarm_id!r} on site {site_id!r}")
+    try:
+        engine.get(alarm_id)
+    except AlarmError:
+        raise not_found(f"no alarm {alarm_id!r} on site {site_id!r}") from None
+    return engine
+
+
+def _out(site_id: str, alarm: Alarm) -> AlarmOut:
+    return AlarmOut.model_validate({**alarm.to_dict(), "site": site_id})
+
+
+async def _audit(request: Request, user: Principal, action: str, site_id: str, alarm_id: str,
+                 details: dict[str, Any]) -> None:
+    await get_context(request).audit(user.actor, action, f"{site_id}/{alarm_id}", details,
+                                     client_addr(request))
+
+
+@router.get("/sites/{site_id}/alarms", response_model=Page[AlarmOut])
+async def list_alarms(
+    site_id: str, request: Request,
+    state: AlarmState | None = Query(None),
+    alarm_class: str | None = Query(None, alias="class", max_length=100),
+    priority: int | None = Query(None, ge=0, le=255, description="Exactly this priority."),
+    max_priority: int | None = Query(None, ge=0, le=255, description="This priority or more urgent."),
+    shelved: bool | None = Query(None),
+    include_normal: bool = Query(False, description="Also alarms in the normal state (to shelve one)."),
+    limit: int = Limit,
+    cursor: str | None = Cursor,
+    user: Principal = require("alarms:read", site_param="site_id"),
+) -> Page[AlarmOut]:
+    """The site's active alarms (anything but ``normal``), most urgent first, then oldest first."""
+    engine = _engine(request, site_id)
+    alarms = [] if engine is None else (engine.alarms() if include_normal else engine.active())
+    found = [a for a in alarms
+             if (state is None or a.state == state)
+             and (alarm_class is None or a.alarm_class == alarm_class)
+             and (priority is None or a.priority == priority)
+             and (max_priority is None or a.priority <= max_priority)
+             and (shelved is None or a.shelved == shelved)]
+    found.sort(key=_order)
+    items, next_cursor = keyset_page(found, _order, limit, cursor)
+    return Page[AlarmOut](items=[_out(site_id, a) for a in items], next_cursor=next_cursor)
+
+
+def _order(a: Alarm) -> list[Any]:
+    return [a.priority, a.active_since or 0.0, a.id]  # the engine's order
+
+
+def _history(ctx: ApiContext, site_id: str, alarm_id: str | None, action: str | None,
+             since: float | None, until: float | None, after: dict[str, Any], limit: int) -> list[Any]:
+    c = alarm_events.c
+    q = sa.select(alarm_events).where(c.site_id == site_id).order_by(c.ts.desc(), c.id.desc()).limit(limit)
+    if alarm_id is not None:
+        q = q.where(c.alarm_id == alarm_id)
+    if action is not None:
+        q = q.where(c.action == action)
+    if since is not None:
+        q = q.where(c.ts >= since)
+    if until is not None:
+        q = q.where(c.ts < until)
+    if after:
+        q = q.where(sa.or_(c.ts < after["ts"], sa.and_(c.ts == after["ts"], c.id < after["id"])))
+    with ctx.engine.connect() as conn:
+        return list(conn.execute(q))
+
+
+@router.get("/sites/{site_id}/alarms/history", response_model=Page[AlarmEventOut])
+async def alarm_history(
+    site_id: str, request: Request,
+    alarm_id: str | None = Query(None, max_length=200),
+    action: AlarmAction | None = Query(None),
+    since: float | None = Query(None, description="Epoch seconds, included."),
+    until: float | None = Query(None, description="Epoch seconds, excluded."),
+    limit: int = Limit,
+    cursor: str | None = Cursor,
+    user: Principal = require("alarms:read", site_param="site_id"),
+) -> Page[AlarmEventOut]:
+    """The site's stored alarm events, newest first: raises, returns, acknowledgements, notes, shelving."""
+    runtime_of(request)
+    after = decode_cursor(cursor)
+    if after and not (isinstance(after.get("ts"), int | float) and isinstance(after.get("id"), int)):
+        raise ApiError(400, "invalid cursor: pass the next_cursor of the previous page as it was")
+    ctx = get_context(request)
+    rows = await ctx.run(_history, ctx, site_id, alarm_id, action, since, until, after, limit + 1)
+    items, next_cursor = page(rows, limit, lambda r: {"ts": r.ts, "id": r.id})
+    return Page[AlarmEventOut](items=[AlarmEventOut(
+        id=r.id, alarm_id=r.alarm_id, rule_id=r.rule_id, point=r.point_id, ts=r.ts, action=r.action,
+        from_state=r.from_state, to_state=r.to_state, value=r.value, message=r.message, who=r.who,
+        note=r.note, priority=r.priority, alarm_class=r.alarm_class) for r in items],
+        next_cursor=next_cursor)
+
+
+@router.post("/sites/{site_id}/alarms/ack", response_model=BulkAckOut)
+async def acknowledge_many(
+    site_id: str, body: BulkAckRequest, request: Request,
+    user: Principal = require("alarms:ack", site_param="site_id"),
+) -> BulkAckOut:
+    """Acknowledge several alarms; each result says whether it was acknowledged, or why not."""
+    engine = _engine(request, site_id)
+    results = []
+    for alarm_id in body.ids:
+        if engine is None:
+            results.append(BulkAckResult(id=alarm_id, acknowledged=False, error="no such alarm"))
+            continue
+        try:
+            alarm = engine.acknowledge(alarm_id, user.actor, body.note)
+        except AlarmError as err:
+            results.append(BulkAckResult(id=alarm_id, acknowledged=False, error=str(err)))
+            continue
+        results.append(BulkAckResult(id=alarm_id, acknowledged=True,
+                                     state=alarm.state))  # type: ignore[arg-type]
+        await _audit(request, user, "alarm.ack", site_id, alarm_id, {"note": body.note, "state": alarm.state})
+    return BulkAckOut(results=results)
+
+
+@router.get("/sites/{site_id}/alarms/{alarm_id}", response_model=AlarmOut)
+async def get_alarm(
+    site_id: str, alarm_id: str, request: Request,
+    user: Principal = require("alarms:read", site_param="site_id"),
+) -> AlarmOut:
+    """One alarm, in any state."""
+    return _out(site_id, _existing(request, site_id, alarm_id).get(alarm_id))
+
+
+@router.post("/sites/{site_id}/alarms/{alarm_id}/ack", response_model=AlarmOut)
+async def acknowledge(
+    site_id: str, alarm_id: str, request: Request, body: AckRequest | None = None,
+    user: Principal = require("alarms:ack", site_param="site_id"),
+) -> AlarmOut:
+    """Acknowledge an unacknowledged alarm (409 when there is nothing to acknowledge)."""
+    engine = _existing(request, site_id, alarm_id)
+    note = body.note if body is not None else None
+    try:
+        alarm = engine.acknowledge(alarm_id, user.actor, note)
+    except AlarmError as err:
+        raise conflict(str(err)) from None
+    await _audit(request, user, "alarm.ack", site_id, alarm_id, {"note": note, "state": alarm.state})
+    return _out(site_id, alarm)
+
+
+@router.post("/sites/{site_id}/alarms/{alarm_id}/notes", response_model=AlarmOut, status_code=201)
+async def add_note(
+    site_id: str, alarm_id: str, body: NoteRequest, request: Request,
+    user: Principal = require("alarms:ack", site_param="site_id"),
+) -> AlarmOut:
+    """Add a note to an alarm, in any state."""
+    engine = _existing(request, site_id, alarm_id)
+    engine.add_note(alarm_id, user.actor, body.note)
+    await _audit(request, user, "alarm.note", site_id, alarm_id, {"note": body.note})
+    return _out(site_id, engine.get(alarm_id))
+
+
+@router.post("/sites/{site_id}/alarms/{alarm_id}/shelve", response_model=AlarmOut)
+async def shelve(
+    site_id: str, alarm_id: str, body: ShelveRequest, request: Request,
+    user: Principal = require("alarms:ack", site_param="site_id"),
+) -> AlarmOut:
+    """Shelve an alarm (in any state) until a time at most 7 days ahead: it notifies no one meanwhile."""
+    engine = _existing(request, site_id, alarm_id)
+    runtime = runtime_of(request)
+    until = body.until if body.until is not None else runtime.clock.now() + (body.duration_s or 0.0)
+    try:
+        engine.shelve(alarm_id, until, user.actor, body.reason)
+    except AlarmError as err:
+        raise invalid_field(["body", "until" if body.until is not None else "duration_s"], str(err)) \
+            from None
+    await _audit(request, user, "alarm.shelve", site_id, alarm_id, {"until": until, "reason": body.reason})
+    return _out(site_id, engine.get(alarm_id))
+
+
+@router.post("/sites/{site_id}/alarms/{alarm_id}/unshelve", response_model=AlarmOut)
+async def unshelve(
+    site_id: str, alarm_id: str, request: Request, body: UnshelveRequest | None = None,
+    user: Principal = require("alarms:ack", site_param="site_id"),
+) -> AlarmOut:
+    """End an alarm's shelving now (409 when it is not shelved); an active alarm is announced again."""
+    engine = _existing(request, site_id, alarm_id)
+    note = body.note if body is not None else None
+    try:
+        engine.unshelve(alarm_id, user.actor, note)
+    except AlarmError as err:
+        raise conflict(str(err)) from None
+    await _audit(request, user, "alarm.unshelve", site_id, alarm_id, {"note": note})
+    return _out(site_id, engine.get(alarm_id))

@@ -1,7 +1,244 @@
-"""``/api/v1`` routes: commands."""
+"""``/api/v1`` routes: commands to writable points, their status, and priority arrays.
+
+Every write goes through the arbiter: ``POST …/commands`` fills a slot of the
+point's priority array (8, manual operator, unless the body names another),
+optionally for ``duration_s`` seconds, and ``POST …/release`` empties one. A
+request the arbiter refuses (out of limits, wrong kind, read-only point) is a
+422 problem with its reason, and nothing is written. Every request — refused
+ones too — is recorded in the audit log; the commands themselves are kept in
+the ``commands`` table, which ``GET …/commands`` reads.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Any, Literal
 
-router = APIRouter(tags=["commands"])
+import sqlalchemy as sa
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+
+from openbms.api.auth import Principal
+from openbms.api.context import ApiContext, client_addr, get_context
+from openbms.api.control_common import command_source, runtime_of, site_config, site_point
+from openbms.api.errors import ApiError, invalid_field, not_found
+from openbms.api.pagination import Cursor, Limit, Page, decode_cursor, page
+from openbms.api.permissions import require
+from openbms.db.schema import commands
+from openbms.errors import CommandError
+from openbms.model.command import Command
+from openbms.model.sample import Value
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1", tags=["commands"])
+
+CommandStatusName = Literal["pending", "executing", "completed", "failed", "superseded", "expired"]
+_POINT = "/sites/{site_id}/points/{equip_id}/{name}"
+
+
+class CommandRequest(BaseModel):
+    """Set a point: ``value`` at ``priority`` (8 by default), for ``duration_s`` seconds if given."""
+
+    value: bool | int | float | str = Field(
+        description="A number, true/false, or an enum state (label or number). To release, POST …/release.")
+    priority: int | None = Field(None, ge=1, le=16, description="1 (highest) … 16; 8 is manual operator.")
+    duration_s: float | None = Field(
+        None, gt=0, le=366 * 86400, description="A timed override: released by itself after this long.")
+    reason: str = Field(min_length=1, max_length=500, description="Why: kept with the command.")
+
+
+class ReleaseRequest(BaseModel):
+    """Empty the slot at ``priority`` (8 by default): the next slot or the relinquish default takes over."""
+
+    priority: int | None = Field(None, ge=1, le=16)
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class CommandOut(BaseModel):
+    """A command and its status (``pending → executing → completed | failed | superseded | expired``)."""
+
+    id: str
+    point: str
+    value: Value
+    priority: int
+    source: str
+    requested_by: str
+    reason: str
+    release: bool
+    expires_at: float | None
+    status: CommandStatusName
+    error: str
+    created_at: float
+    updated_at: float
+
+
+class Slot(BaseModel):
+    """One level of a priority array; every field but ``priority`` is null while it is empty."""
+
+    priority: int
+    value: Value = None
+    command_id: str | None = None
+    source: str | None = None
+    requested_by: str | None = None
+    reason: str | None = None
+    since: float | None = None
+    expires_at: float | None = None
+
+
+class PriorityArray(BaseModel):
+    """A writable point's 16 slots, the winning one and the value the device is given."""
+
+    point: str
+    effective: Value
+    active_priority: int | None = Field(description="The winning slot; null: the relinquish default holds")
+    relinquish_default: Value
+    slots: list[Slot]
+
+
+def _out(cmd: Command) -> CommandOut:
+    return CommandOut(
+        id=cmd.id, point=cmd.point, value=cmd.value, priority=cmd.priority, source=str(cmd.source),
+        requested_by=cmd.requested_by, reason=cmd.reason, release=cmd.release,
+        expires_at=cmd.expires_at, status=str(cmd.status),  # type: ignore[arg-type]
+        error=cmd.error, created_at=cmd.created_at, updated_at=cmd.updated_at)
+
+
+def _row_out(row: Any) -> CommandOut:
+    return CommandOut(
+        id=row.id, point=row.point_id, value=row.value, priority=row.priority, source=row.source,
+        requested_by=row.requested_by, reason=row.reason, release=row.release,
+        expires_at=row.expires_at, status=row.status, error=row.error or "",
+        created_at=row.created_at, updated_at=row.updated_at)
+
+
+async def _submit(request: Request, user: Principal, site_id: str, equip_id: str, name: str,
+                  value: Value, priority: int | None, duration_s: float | None, reason: str,
+                  release: bool) -> CommandOut:
+    runtime = runtime_of(request)
+    point_id, _point = site_point(site_config(runtime, site_id), equip_id, name)
+    ctx = get_context(request)
+    action = "command.release" if release else "command.write"
+    details: dict[str, Any] = {"priority": priority, "reason": reason}
+    if not release:
+        details.update(value=value, duration_s=duration_s)
+    try:
+        if release:
+            cmd = await runtime.arbiter.release(point_id, priority, source=command_source(user),
+                                                requested_by=user.actor, reason=reason)
+        else:
+            cmd = await runtime.arbiter.command(point_id, value, priority, source=command_source(user),
+                                                requested_by=user.actor, reason=reason,
+                                                duration=duration_s)
+    except CommandError as err:
+        await ctx.audit(user.actor, action, point_id, {**details, "refused": str(err)}, client_addr(request))
+        raise ApiError(422, str(err), type="urn:openbms:problem:command-refused",
+                       title="Command refused") from err
+    await ctx.audit(user.actor, action, point_id,
+                    {**details, "priority": cmd.priority, "command_id": cmd.id, "status": str(cmd.status),
+                     **({"error": cmd.error} if cmd.error else {})},
+                    client_addr(request))
+    return _out(cmd)
+
+
+@router.post(_POINT + "/commands", response_model=CommandOut, status_code=201)
+async def command_point(
+    site_id: str, equip_id: str, name: str, body: CommandRequest, request: Request,
+    user: Principal = require("commands:write", site_param="site_id"),
+) -> CommandOut:
+    """Command a point at a priority (8 by default), optionally for ``duration_s`` seconds.
+
+    The answer is the command once written, held back (``executing``) or
+    failed at the device (``failed``, with ``error``); a refused request is a 422.
+    """
+    return await _submit(request, user, site_id, equip_id, name, body.value, body.priority,
+                         body.duration_s, body.reason, release=False)
+
+
+@router.post(_POINT + "/release", response_model=CommandOut, status_code=201)
+async def release_point(
+    site_id: str, equip_id: str, name: str, body: ReleaseRequest, request: Request,
+    user: Principal = require("commands:write", site_param="site_id"),
+) -> CommandOut:
+    """Release a point's slot at a priority (8 by default)."""
+    return await _submit(request, user, site_id, equip_id, name, None, body.priority, None,
+                         body.reason, release=True)
+
+
+@router.get(_POINT + "/priority-array", response_model=PriorityArray)
+async def priority_array(
+    site_id: str, equip_id: str, name: str, request: Request,
+    user: Principal = require("points:read", site_param="site_id"),
+) -> PriorityArray:
+    """The point's 16 slots: value, command, source, who and expiry of each, and the winner."""
+    runtime = runtime_of(request)
+    point_id, point = site_point(site_config(runtime, site_id), equip_id, name)
+    if not point.writable:
+        raise not_found(f"point {point_id!r} is not writable: it has no priority array")
+    held = runtime.arbiter.slots(point_id)
+    slots = [
+        Slot(priority=i + 1) if c is None else
+        Slot(priority=i + 1, value=c.value, command_id=c.id, source=str(c.source),
+             requested_by=c.requested_by, reason=c.reason, since=c.created_at, expires_at=c.expires_at)
+        for i, c in enumerate(held)
+    ]
+    active = next((i + 1 for i, c in enumerate(held) if c is not None), None)
+    return PriorityArray(point=point_id, effective=runtime.arbiter.effective(point_id),
+                         active_priority=active, relinquish_default=point.relinquish_default, slots=slots)
+
+
+def _query(ctx: ApiContext, site_id: str, point: str | None, status: str | None,
+           after: dict[str, Any], limit: int) -> list[Any]:
+    q = (sa.select(commands).where(commands.c.point_id.startswith(f"{site_id}/", autoescape=True))
+         .order_by(commands.c.created_at.desc(), commands.c.id.desc()).limit(limit))
+    if point is not None:
+        q = q.where(commands.c.point_id == point)
+    if status is not None:
+        q = q.where(commands.c.status == status)
+    if after:
+        q = q.where(sa.or_(commands.c.created_at < after["t"],
+                           sa.and_(commands.c.created_at == after["t"], commands.c.id < after["id"])))
+    with ctx.engine.connect() as conn:
+        return list(conn.execute(q))
+
+
+@router.get("/sites/{site_id}/commands", response_model=Page[CommandOut])
+async def list_commands(
+    site_id: str, request: Request,
+    point: str | None = Query(None, max_length=200, description="A point id, site/equipment/point."),
+    status: CommandStatusName | None = Query(None),
+    limit: int = Limit,
+    cursor: str | None = Cursor,
+    user: Principal = require("commands:read", site_param="site_id"),
+) -> Page[CommandOut]:
+    """The site's commands, newest first (refused ones included, as ``failed``)."""
+    runtime = runtime_of(request)
+    if point is not None and not point.startswith(f"{site_id}/"):
+        raise invalid_field(["query", "point"], f"{point!r} is not a point of site {site_id!r}")
+    after = decode_cursor(cursor)
+    if after and not (isinstance(after.get("t"), int | float) and isinstance(after.get("id"), str)):
+        raise ApiError(400, "invalid cursor: pass the next_cursor of the previous page as it was")
+    await runtime.arbiter.flush()  # status changes are stored in batches: read the latest
+    ctx = get_context(request)
+    rows = await ctx.run(_query, ctx, site_id, point, status, after, limit + 1)
+    items, next_cursor = page(rows, limit, lambda r: {"t": r.created_at, "id": r.id})
+    return Page[CommandOut](items=[_row_out(r) for r in items], next_cursor=next_cursor)
+
+
+def _get(ctx: ApiContext, command_id: str) -> Any:
+    with ctx.engine.connect() as conn:
+        return conn.execute(sa.select(commands).where(commands.c.id == command_id)).first()
+
+
+@router.get("/sites/{site_id}/commands/{command_id}", response_model=CommandOut)
+async def get_command(
+    site_id: str, command_id: str, request: Request,
+    user: Principal = require("commands:read", site_param="site_id"),
+) -> CommandOut:
+    """One command and its current status."""
+    runtime = runtime_of(request)
+    await runtime.arbiter.flush()
+    ctx = get_context(request)
+    row = await ctx.run(_get, ctx, command_id)
+    if row is None or not row.point_id.startswith(f"{site_id}/"):
+        raise not_found(f"no command {command_id!r} on site {site_id!r}")
+    return _row_out(row)

@@ -1,7 +1,87 @@
-"""``/api/v1`` routes: devices."""
+"""``/api/v1/sites/{site}/devices``: health of the devices serving a site's points (``devices:read``).
+
+The driver manager tracks health per device (``driver://device``); a site's
+devices are those its points' bindings name. Unit mismatches are reported for
+the site's own points only.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
 
-router = APIRouter(tags=["devices"])
+from openbms.api.auth import Principal
+from openbms.api.pagination import Cursor, Limit, Page
+from openbms.api.permissions import require
+from openbms.api.resources_common import paginate, runtime_of, site_config
+from openbms.errors import BindingError
+from openbms.model.binding import parse_binding
+
+__all__ = ["DeviceOut", "router"]
+
+router = APIRouter(prefix="/api/v1", tags=["devices"])
+
+
+class DeviceOut(BaseModel):
+    """What the driver manager knows about one device."""
+
+    id: str = Field(description="driver://device")
+    driver: str
+    device: str
+    state: str = Field(description="unknown (not polled yet), ok or offline")
+    points: int = Field(description="how many of the site's points it serves")
+    last_ok: float | None = Field(description="epoch seconds of the last good answer")
+    last_error: str | None
+    consecutive_failures: int
+    reads: int
+    errors: int = Field(description="failed reads")
+    point_faults: int
+    subscribed: bool
+    unit_mismatches: list[str]
+
+
+@router.get("/sites/{site_id}/devices", response_model=Page[DeviceOut])
+async def list_devices(
+    request: Request,
+    site_id: str,
+    limit: int = Limit,
+    cursor: str | None = Cursor,
+    user: Principal = require("devices:read", site_param="site_id"),
+) -> Page[DeviceOut]:
+    """The devices of the site's points and their health, by id."""
+    runtime = runtime_of(request)
+    served: dict[str, list[str]] = {}
+    for pid, _equip, point in site_config(request, site_id).points():
+        if point.binding is None:
+            continue
+        try:
+            binding = parse_binding(point.binding)
+        except BindingError:
+            continue
+        driver = runtime.drivers.get(binding.scheme)
+        if driver is not None:
+            served.setdefault(f"{binding.scheme}://{driver.device_key(binding)}", []).append(pid)
+    health = runtime.manager.health() if runtime.manager is not None else {}
+    devices = []
+    for key in sorted(served.keys() & health.keys()):
+        h, pids = health[key], served[key]
+        own = tuple(f"{pid}:" for pid in pids)
+        devices.append(
+            DeviceOut(
+                id=key,
+                driver=h.driver,
+                device=h.device,
+                state=h.state,
+                points=len(pids),
+                last_ok=h.last_ok,
+                last_error=h.last_error,
+                consecutive_failures=h.consecutive_failures,
+                reads=h.reads,
+                errors=h.read_errors,
+                point_faults=h.point_faults,
+                subscribed=h.subscribed,
+                unit_mismatches=[m for m in h.unit_mismatches if m.startswith(own)],
+            )
+        )
+    items, next_cursor = paginate(devices, lambda d: d.id, limit, cursor)
+    return Page[DeviceOut](items=items, next_cursor=next_cursor)

@@ -1,7 +1,261 @@
-"""``/api/v1`` routes: history."""
+"""``/api/v1/sites/{site}/history``: raw samples and hour or day rollups of points (``history:read``).
+
+JSON by default; ``format=csv`` and ``format=jsonl`` stream a download with
+the columns of ``openbms export`` (``openbms.historian.export``). Every
+requested point must be a point of the site: any other answers the 404 an
+unknown point gets, so history never tells what another site holds. A
+request that would carry more than ``MAX_JSON_ROWS`` (JSON) or
+``MAX_EXPORT_ROWS`` (downloads) rows is a 422 saying how to narrow it.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import csv
+import io
+import json
+import math
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
+from typing import Any, Literal
 
-router = APIRouter(tags=["history"])
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, Field
+
+from openbms.api.auth import Principal
+from openbms.api.errors import invalid_field, not_found
+from openbms.api.permissions import require
+from openbms.api.resources_common import finite, runtime_of, site_config
+from openbms.historian.base import RollupRow
+from openbms.historian.export import RAW_COLUMNS, ROLLUP_COLUMNS, iso
+from openbms.model.sample import Value
+
+__all__ = ["MAX_EXPORT_ROWS", "MAX_JSON_ROWS", "MAX_POINTS", "router"]
+
+router = APIRouter(prefix="/api/v1", tags=["history"])
+
+MAX_POINTS = 100
+MAX_JSON_ROWS = 200_000
+MAX_EXPORT_ROWS = 5_000_000
+DEFAULT_SPAN = 86_400.0
+_LATEST = 253_402_300_799.0  # 9999-12-31T23:59:59Z
+_WIDTH = {"hour": 3_600.0, "day": 86_400.0}
+_MEDIA = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
+
+
+class SampleOut(BaseModel):
+    """One stored sample."""
+
+    ts: float = Field(description="epoch seconds")
+    value: Value
+    status: str
+
+
+class RollupOut(BaseModel):
+    """Aggregates of one bucket ``[start, start + 1 hour or day)`` (days are the site's local days)."""
+
+    start: float
+    count: int
+    min: float | None
+    max: float | None
+    mean: float | None
+    tw_mean: float | None = Field(description="time-weighted mean")
+    covered: float = Field(description="seconds tw_mean covers")
+    last: float | None
+    last_ts: float | None
+
+
+class SeriesOut(BaseModel):
+    """The history of one point: ``samples`` for raw, ``rollups`` for hour and day."""
+
+    point: str
+    unit: str | None
+    samples: list[SampleOut] | None = None
+    rollups: list[RollupOut] | None = None
+
+
+class HistoryOut(BaseModel):
+    """The history of several points over ``[since, until)``."""
+
+    site: str
+    since: float
+    until: float
+    rollup: Literal["raw", "hour", "day"]
+    series: list[SeriesOut]
+
+
+def parse_time(text: str | None, name: str) -> float | None:
+    """Epoch seconds from epoch seconds or ISO 8601 (without an offset: UTC); 422 if neither."""
+    if text is None or not text.strip():
+        return None
+    text = text.strip()
+    try:
+        value = float(text)
+    except ValueError:
+        try:
+            dt = datetime.fromisoformat(text)
+        except ValueError:
+            raise invalid_field(
+                ["query", name], "expected ISO 8601 (2024-05-01T08:00:00Z) or epoch seconds"
+            ) from None
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=UTC)
+        value = dt.timestamp()
+    if not (math.isfinite(value) and 0 <= value <= _LATEST):
+        raise invalid_field(["query", name], "expected a time between 1970 and 9999")
+    return value
+
+
+def _point_ids(request: Request, site_id: str, requested: Sequence[str]) -> list[tuple[str, str | None]]:
+    """The site's point ids (and units) named by ``requested`` (``equip/name`` or ``site/equip/name``)."""
+    units = {pid: p.unit for pid, _e, p in site_config(request, site_id).points()}
+    wanted: list[str] = []
+    for item in requested:
+        for raw in item.split(","):
+            token = raw.strip()
+            if token:
+                wanted.append(token)
+    if not wanted:
+        raise invalid_field(["query", "points"], "name at least one point: points=equipment/name,…")
+    out: dict[str, str | None] = {}
+    for token in wanted:
+        pid = token if token.count("/") == 2 else f"{site_id}/{token}"
+        if not pid.startswith(f"{site_id}/") or pid not in units:
+            # The same answer for another site's point as for one that does not exist.
+            raise not_found(f"no point {token!r}")
+        out[pid] = units[pid]
+    if len(out) > MAX_POINTS:
+        raise invalid_field(["query", "points"], f"at most {MAX_POINTS} points per request, not {len(out)}")
+    return list(out.items())
+
+
+def _too_many(rows: int, limit: int, fmt: str) -> Exception:
+    hint = "a shorter range or a rollup (rollup=hour or day)"
+    if fmt == "json":
+        hint += ", or download it with format=csv or format=jsonl"
+    return invalid_field(
+        ["query", "since"],
+        f"this asks for about {rows} rows, more than the {limit} allowed: use {hint}",
+        "too_many_rows",
+    )
+
+
+async def _stream(
+    historian: Any, points: list[str], rollup: str, since: float, until: float, fmt: str
+) -> AsyncIterator[bytes]:
+    columns = RAW_COLUMNS if rollup == "raw" else ROLLUP_COLUMNS
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+
+    def emit(rows: list[tuple[Any, ...]]) -> bytes:
+        if fmt == "csv":
+            writer.writerows(rows)
+        else:
+            buf.write("".join(json.dumps(dict(zip(columns, r, strict=True))) + "\n" for r in rows))
+        data = buf.getvalue().encode()
+        buf.seek(0)
+        buf.truncate()
+        return data
+
+    if fmt == "csv":
+        yield emit([tuple(columns)])
+    if rollup == "raw":
+        async for chunk in historian.iter_raw(points, since, until):
+            yield emit([(s.point, iso(s.ts), s.ts, finite(s.value), s.status) for s in chunk])
+        return
+    for point in points:
+        rows = (await historian.rollups(point, rollup, since, until)).rows()
+        if rows:
+            yield emit([(r.point, iso(r.start), *_rollup_values(r)) for r in rows])
+
+
+_ROLLUP_KEYS = ("start", "count", "min", "max", "mean", "tw_mean", "covered", "last", "last_ts")
+
+
+def _rollup_values(r: RollupRow) -> tuple[Any, ...]:
+    return tuple(finite(getattr(r, key)) for key in _ROLLUP_KEYS)
+
+
+def _filename(site_id: str, rollup: str, since: float, fmt: str) -> str:
+    stamp = datetime.fromtimestamp(since, UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{site_id}-history-{rollup}-{stamp}.{fmt}"
+
+
+@router.get(
+    "/sites/{site_id}/history",
+    response_model=HistoryOut,
+    responses={
+        200: {
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "application/x-ndjson": {"schema": {"type": "string"}},
+            }
+        }
+    },
+)
+async def get_history(
+    request: Request,
+    site_id: str,
+    points: list[str] = Query(
+        ..., description="Point ids (equipment/name or site/equipment/name), comma-separated or repeated."
+    ),
+    since: str | None = Query(
+        None, max_length=64, description="Start (ISO 8601 or epoch s); default until - 1 day."
+    ),
+    until: str | None = Query(
+        None, max_length=64, description="End, excluded (ISO 8601 or epoch s); default now."
+    ),
+    rollup: Literal["raw", "hour", "day"] = Query("raw", description="Raw samples or hourly/daily rollups."),
+    format: Literal["json", "csv", "jsonl"] = Query(
+        "json", description="JSON, or a CSV / JSON lines download."
+    ),
+    user: Principal = require("history:read", site_param="site_id"),
+) -> Any:
+    """History of several points of the site: raw or rolled up, as JSON or a download."""
+    runtime = runtime_of(request)
+    pairs = _point_ids(request, site_id, points)
+    end = parse_time(until, "until")
+    end = runtime.clock.now() if end is None else end
+    start = parse_time(since, "since")
+    start = end - DEFAULT_SPAN if start is None else start
+    if start >= end:
+        raise invalid_field(["query", "since"], "since must be before until")
+    ids = [pid for pid, _unit in pairs]
+    historian = runtime.historian
+    limit = MAX_JSON_ROWS if format == "json" else MAX_EXPORT_ROWS
+    if rollup == "raw":
+        rows = await historian.count(ids, start, end)
+    else:
+        rows = len(ids) * math.ceil((end - start) / _WIDTH[rollup])
+    if rows > limit:
+        raise _too_many(rows, limit, format)
+    if format != "json":
+        return StreamingResponse(
+            _stream(historian, ids, rollup, start, end, format),
+            media_type=_MEDIA[format],
+            headers={
+                "Content-Disposition": f'attachment; filename="{_filename(site_id, rollup, start, format)}"'
+            },
+        )
+    series: list[dict[str, Any]] = []
+    for pid, unit in pairs:
+        if rollup == "raw":
+            samples = await historian.raw(pid, start, end)
+            series.append(
+                {
+                    "point": pid,
+                    "unit": unit,
+                    "samples": [{"ts": s.ts, "value": finite(s.value), "status": s.status} for s in samples],
+                }
+            )
+        else:
+            rollups = (await historian.rollups(pid, rollup, start, end)).rows()
+            series.append(
+                {
+                    "point": pid,
+                    "unit": unit,
+                    "rollups": [dict(zip(_ROLLUP_KEYS, _rollup_values(r), strict=True)) for r in rollups],
+                }
+            )
+    # Built by hand, not through the response model: a day of samples is thousands of rows.
+    return JSONResponse({"site": site_id, "since": start, "until": end, "rollup": rollup, "series": series})

@@ -1,7 +1,350 @@
-"""``/api/v1`` routes: points."""
+"""Points: configuration, tags and current values (``points:read``), and their changes (``points:write``).
+
+A point's id is ``site/equipment/name``; its resource is
+``/sites/{site}/points/{equipment}/{name}``. Current values come from the
+runtime's current-value cache, never from a database. Changes go through
+``Runtime.apply_site``, which rewrites the site's YAML file and applies the
+change to polling, control and history.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from collections.abc import Iterable, Sequence
 
-router = APIRouter(tags=["points"])
+from fastapi import APIRouter, Path, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from openbms.api.auth import Principal
+from openbms.api.errors import conflict, invalid_field
+from openbms.api.pagination import Cursor, Limit, Page
+from openbms.api.permissions import require, visible_sites
+from openbms.api.resources_common import (
+    audit,
+    change_site,
+    find_point,
+    finite,
+    paginate,
+    replace_equipment,
+    runtime_of,
+    site_config,
+    validation_problem,
+)
+from openbms.model.sample import Value
+from openbms.model.site import (
+    CommandPolicy,
+    Equipment,
+    HistoryPolicy,
+    Point,
+    PointKind,
+    SiteConfig,
+    WriteLimits,
+)
+
+__all__ = ["PointDetail", "PointSummary", "router"]
+
+router = APIRouter(prefix="/api/v1", tags=["points"])
+
+#: Through the API, no point polls faster than this (a typo must not flood a device).
+MIN_POLL = 0.1
+
+EquipId = Path(max_length=64, description="The point's equipment id.")
+PointName = Path(max_length=64, description="The point's name within its equipment.")
+
+
+class PointSummary(BaseModel):
+    """A point as lists show it: what it is, and its current value from the cache."""
+
+    id: str = Field(description="site/equipment/name")
+    site: str
+    equipment: str
+    name: str
+    kind: PointKind
+    unit: str | None
+    description: str
+    tags: list[str]
+    writable: bool
+    value: Value = Field(description="the newest value, null when there is none")
+    status: str | None = Field(
+        description="ok, stale, fault, offline or overridden; null before the first value"
+    )
+    ts: float | None = Field(description="epoch seconds of the newest value")
+
+
+class PointDetail(PointSummary):
+    """A point's whole configuration, its current value and, when writable, its priority array."""
+
+    brick: str | None
+    states: list[str] | None
+    limits: WriteLimits | None
+    relinquish_default: float | bool | str | None
+    command: CommandPolicy
+    binding: str | None
+    poll: float | None
+    history: HistoryPolicy
+    priority_array: list[Value] | None = Field(
+        default=None, description="the 16 slots, priority 1 first (null where empty); writable points only"
+    )
+    effective: Value = Field(default=None, description="the value the arbiter wants (writable points only)")
+
+
+class PointCreate(Point):
+    """A new point: its equipment and its configuration."""
+
+    equipment: str = Field(max_length=64, description="the id of the equipment the point belongs to")
+    poll: float | None = Field(default=None, ge=MIN_POLL, description="seconds; default from the driver")
+
+
+class PointPatch(BaseModel):
+    """Fields of a point to change; the others stay. ``null`` clears an optional field."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: PointKind | None = None
+    unit: str | None = None
+    description: str | None = None
+    tags: list[str] | None = None
+    brick: str | None = None
+    states: list[str] | None = None
+    writable: bool | None = None
+    limits: WriteLimits | None = None
+    relinquish_default: float | bool | str | None = None
+    command: CommandPolicy | None = None
+    binding: str | None = None
+    poll: float | None = Field(default=None, ge=MIN_POLL)
+    history: HistoryPolicy | None = None
+
+
+Entry = tuple[str, str, Equipment, Point]  # point id, site id, equipment, point
+
+
+def _entries(cfgs: Iterable[SiteConfig]) -> list[Entry]:
+    return sorted(
+        (
+            (f"{c.site.id}/{e.id}/{p.name}", c.site.id, e, p)
+            for c in cfgs
+            for e in c.equipment
+            for p in e.points
+        ),
+        key=lambda entry: entry[0],
+    )
+
+
+def _matches(
+    entry: Entry,
+    equipment: str | None,
+    tags: Sequence[str],
+    kind: str | None,
+    writable: bool | None,
+    q: str | None,
+) -> bool:
+    pid, _site, equip, point = entry
+    if equipment is not None and equip.id != equipment:
+        return False
+    if kind is not None and point.kind != kind:
+        return False
+    if writable is not None and point.writable != writable:
+        return False
+    if tags and not set(tags) <= set(point.tags):
+        return False
+    if q:
+        needle = q.casefold()
+        return needle in pid.casefold() or needle in point.description.casefold()
+    return True
+
+
+def _summaries(request: Request, entries: Sequence[Entry]) -> list[PointSummary]:
+    values = runtime_of(request).cache.get_many(e[0] for e in entries)
+    out = []
+    for pid, site, equip, point in entries:
+        sample = values.get(pid)
+        out.append(
+            PointSummary(
+                id=pid,
+                site=site,
+                equipment=equip.id,
+                name=point.name,
+                kind=point.kind,
+                unit=point.unit,
+                description=point.description,
+                tags=list(point.tags),
+                writable=point.writable,
+                value=finite(sample.value) if sample else None,
+                status=sample.status if sample else None,
+                ts=sample.ts if sample else None,
+            )
+        )
+    return out
+
+
+def _detail(request: Request, site_id: str, equip: Equipment, point: Point) -> PointDetail:
+    runtime = runtime_of(request)
+    pid = f"{site_id}/{equip.id}/{point.name}"
+    sample = runtime.cache.get(pid)
+    priority_array = effective = None
+    if point.writable and runtime.arbiter is not None and pid in runtime.arbiter.controlled():
+        priority_array = [finite(v) for v in runtime.arbiter.priority_array(pid)]
+        effective = finite(runtime.arbiter.effective(pid))
+    config = point.model_dump(exclude={"name", "kind", "unit", "description", "tags", "writable"})
+    return PointDetail(
+        id=pid,
+        site=site_id,
+        equipment=equip.id,
+        name=point.name,
+        kind=point.kind,
+        unit=point.unit,
+        description=point.description,
+        tags=list(point.tags),
+        writable=point.writable,
+        value=finite(sample.value) if sample else None,
+        status=sample.status if sample else None,
+        ts=sample.ts if sample else None,
+        priority_array=priority_array,
+        effective=effective,
+        **config,
+    )
+
+
+TagQuery = Query([], description="Only points with this tag; repeat it for points with all of them.")
+TextQuery = Query(None, max_length=200, description="Text in the point's id or description (any case).")
+KindQuery = Query(None, description="Only points of this kind.")
+WritableQuery = Query(None, description="Only writable (true) or read-only (false) points.")
+
+
+@router.get("/sites/{site_id}/points", response_model=Page[PointSummary])
+async def list_points(
+    request: Request,
+    site_id: str,
+    equipment: str | None = Query(None, max_length=64, description="Only the points of this equipment."),
+    tag: list[str] = TagQuery,
+    kind: PointKind | None = KindQuery,
+    writable: bool | None = WritableQuery,
+    q: str | None = TextQuery,
+    limit: int = Limit,
+    cursor: str | None = Cursor,
+    user: Principal = require("points:read", site_param="site_id"),
+) -> Page[PointSummary]:
+    """The site's points with their current values, by id, filtered."""
+    found = [
+        e for e in _entries([site_config(request, site_id)]) if _matches(e, equipment, tag, kind, writable, q)
+    ]
+    items, next_cursor = paginate(found, lambda e: e[0], limit, cursor)
+    return Page[PointSummary](items=_summaries(request, items), next_cursor=next_cursor)
+
+
+@router.get("/points", response_model=Page[PointSummary])
+async def search_points(
+    request: Request,
+    site: str | None = Query(None, max_length=64, description="Only the points of this site."),
+    equipment: str | None = Query(None, max_length=64, description="Only the points of this equipment."),
+    tag: list[str] = TagQuery,
+    kind: PointKind | None = KindQuery,
+    writable: bool | None = WritableQuery,
+    q: str | None = TextQuery,
+    limit: int = Limit,
+    cursor: str | None = Cursor,
+    user: Principal = require("points:read", site_param="site"),
+) -> Page[PointSummary]:
+    """Points of every site the caller may see (or of ``site``), by id, filtered."""
+    runtime = runtime_of(request)
+    wanted = (
+        [site] if site is not None else visible_sites(user, [s.site.id for s in runtime.sites], "points:read")
+    )
+    cfgs = [s for s in runtime.sites if s.site.id in wanted]
+    found = [e for e in _entries(cfgs) if _matches(e, equipment, tag, kind, writable, q)]
+    items, next_cursor = paginate(found, lambda e: e[0], limit, cursor)
+    return Page[PointSummary](items=_summaries(request, items), next_cursor=next_cursor)
+
+
+@router.get("/sites/{site_id}/points/{equip_id}/{name}", response_model=PointDetail)
+async def get_point(
+    request: Request,
+    site_id: str,
+    equip_id: str = EquipId,
+    name: str = PointName,
+    user: Principal = require("points:read", site_param="site_id"),
+) -> PointDetail:
+    """A point: configuration, current value, and priority array if writable."""
+    equip, point = find_point(site_config(request, site_id), equip_id, name)
+    return _detail(request, site_id, equip, point)
+
+
+@router.post("/sites/{site_id}/points", response_model=PointDetail, status_code=201)
+async def create_point(
+    request: Request,
+    site_id: str,
+    body: PointCreate,
+    response: Response,
+    user: Principal = require("points:write", site_param="site_id"),
+) -> PointDetail:
+    """Add a point to an equipment (409 if the equipment has a point of that name)."""
+    point = Point.model_validate(body.model_dump(exclude={"equipment"}))
+
+    def change(cfg: SiteConfig) -> SiteConfig:
+        equip = next((e for e in cfg.equipment if e.id == body.equipment), None)
+        if equip is None:
+            raise invalid_field(
+                ["body", "equipment"], f"site {site_id!r} has no equipment {body.equipment!r}"
+            )
+        if any(p.name == point.name for p in equip.points):
+            raise conflict(f"equipment {equip.id!r} already has a point {point.name!r}")
+        return replace_equipment(cfg, equip.model_copy(update={"points": (*equip.points, point)}))
+
+    cfg = await change_site(request, site_id, change)
+    pid = f"{site_id}/{body.equipment}/{point.name}"
+    await audit(request, user, "point.create", pid, point.model_dump(mode="json", exclude_defaults=True))
+    response.headers["Location"] = f"/api/v1/sites/{site_id}/points/{body.equipment}/{point.name}"
+    equip, created = find_point(cfg, body.equipment, point.name)
+    return _detail(request, site_id, equip, created)
+
+
+@router.patch("/sites/{site_id}/points/{equip_id}/{name}", response_model=PointDetail)
+async def update_point(
+    request: Request,
+    site_id: str,
+    body: PointPatch,
+    equip_id: str = EquipId,
+    name: str = PointName,
+    user: Principal = require("points:write", site_param="site_id"),
+) -> PointDetail:
+    """Change a point's configuration (a nested object such as ``limits`` is replaced whole)."""
+    changes = body.model_dump(exclude_unset=True)
+
+    def change(cfg: SiteConfig) -> SiteConfig:
+        equip, old = find_point(cfg, equip_id, name)
+        try:
+            new = Point.model_validate({**old.model_dump(), **changes})
+        except ValidationError as err:
+            raise validation_problem(err) from err
+        points = tuple(new if p.name == name else p for p in equip.points)
+        return replace_equipment(cfg, equip.model_copy(update={"points": points}))
+
+    cfg = await change_site(request, site_id, change)
+    await audit(
+        request,
+        user,
+        "point.update",
+        f"{site_id}/{equip_id}/{name}",
+        body.model_dump(mode="json", exclude_unset=True),
+    )
+    equip, point = find_point(cfg, equip_id, name)
+    return _detail(request, site_id, equip, point)
+
+
+@router.delete("/sites/{site_id}/points/{equip_id}/{name}", status_code=204, response_class=Response)
+async def delete_point(
+    request: Request,
+    site_id: str,
+    equip_id: str = EquipId,
+    name: str = PointName,
+    user: Principal = require("points:write", site_param="site_id"),
+) -> Response:
+    """Remove a point (a 409 lists what still refers to it: schedules, alarms)."""
+
+    def change(cfg: SiteConfig) -> SiteConfig:
+        equip, _point = find_point(cfg, equip_id, name)
+        points = tuple(p for p in equip.points if p.name != name)
+        return replace_equipment(cfg, equip.model_copy(update={"points": points}))
+
+    await change_site(request, site_id, change, removal=True)
+    await audit(request, user, "point.delete", f"{site_id}/{equip_id}/{name}", {})
+    return Response(status_code=204)

@@ -1,7 +1,388 @@
-"""``/api/v1`` routes: programs."""
+"""``/api/v1`` routes: a site's logic programs — versions, validation, deployment, live values.
+
+Programs are kept version by version in the state database
+(:class:`~openbms.control.programs.ProgramStore`); saving a version deploys
+nothing. ``deploy`` validates the version against the site's points, makes
+it the active one and loads it into the running engine; ``rollback`` returns
+to the version deployed before; ``disable`` stops it and releases its slots.
+The store records deployments, rollbacks, enables and disables in the audit
+log in the caller's name (``program.deploy`` …); saves are audited as
+``program.save``. Program ids are unique across sites: a program belongs to
+exactly one, and is not found under another.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import dataclasses
+import re
+from typing import Any, Literal
 
-router = APIRouter(tags=["programs"])
+from fastapi import APIRouter, Body, Path, Query, Request
+from pydantic import BaseModel, Field
+
+from openbms.api.auth import Principal
+from openbms.api.context import ApiContext, client_addr, get_context
+from openbms.api.control_common import keyset_page, runtime_of, site_config
+from openbms.api.errors import ApiError, conflict, not_found
+from openbms.api.pagination import Cursor, Limit, Page
+from openbms.api.permissions import require
+from openbms.control.programs import (
+    Program,
+    ProgramEngine,
+    ProgramError,
+    ProgramInfo,
+    ProgramIssue,
+    ProgramStore,
+    ProgramVersion,
+    parse_program,
+    validate_program,
+)
+from openbms.model.sample import Value
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1", tags=["programs"])
+
+_ID_PATTERN = r"^[a-z0-9][a-z0-9_.-]*$"
+_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+# ------------------------------------------------------------------------------ models
+
+
+class IssueOut(BaseModel):
+    """One problem of a program: where (``wires[3].to``) and what is wrong."""
+
+    path: str
+    message: str
+
+
+class ValidationOut(BaseModel):
+    """Whether a program could run on the site's points, and every problem if not."""
+
+    valid: bool
+    issues: list[IssueOut]
+
+
+class ProgramStatusOut(BaseModel):
+    """How the running engine is doing with the program."""
+
+    version: int
+    state: Literal["running", "disabled", "failed"]
+    last_run: float | None
+    runs: int
+    writes: int
+    errors: int
+    last_error: str
+    last_error_at: float | None
+    outputs: dict[str, Value] = Field(description="Per output, the value last commanded (null: none).")
+
+
+class ProgramSummary(BaseModel):
+    """A program: its deployed and latest versions, whether it is enabled, and how it runs."""
+
+    id: str
+    site: str
+    name: str
+    enabled: bool
+    active_version: int | None
+    latest_version: int
+    updated_at: float
+    status: ProgramStatusOut | None = Field(description="Null when the engine does not run it.")
+
+
+class ProgramDetail(ProgramSummary):
+    """A version of a program (the deployed one unless asked), with the engine's live values."""
+
+    version: int
+    created_at: float
+    created_by: str
+    comment: str
+    program: Program
+    values: dict[str, Value] | None = Field(
+        description="The live value of every wired port ('node.port') while the engine runs it.")
+
+
+class VersionOut(BaseModel):
+    """One stored version."""
+
+    version: int
+    created_at: float
+    created_by: str
+    comment: str
+    deployed: bool
+
+
+class SaveRequest(BaseModel):
+    """A new version of the program: its JSON document, and why it changed."""
+
+    program: dict[str, Any] = Field(description="The program document (docs/programs.md).")
+    comment: str = Field("", max_length=2000)
+
+
+class SavedOut(BaseModel):
+    """The version just saved, and what would stop it from deploying (empty: it can)."""
+
+    id: str
+    version: int
+    issues: list[IssueOut]
+
+
+class DeployRequest(BaseModel):
+    """The version to deploy."""
+
+    version: int = Field(ge=1)
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+def _parts(path: str) -> list[str | int]:
+    """``"wires[3].to"`` → ``["wires", 3, "to"]``."""
+    return [int(index) if index else name for name, index in _PATH_PART.findall(path)]
+
+
+def _issues(issues: list[ProgramIssue]) -> list[IssueOut]:
+    return [IssueOut(path=i.path, message=i.message) for i in issues]
+
+
+def _invalid(issues: list[ProgramIssue], prefix: list[str | int], detail: str) -> ApiError:
+    errors = [{"loc": [*prefix, *_parts(i.path)] if i.path != "program" else prefix, "msg": i.message,
+               "type": "program"} for i in issues]
+    return ApiError(422, detail, type="urn:openbms:problem:validation-error", errors=errors)
+
+
+def _parts_of(request: Request, site_id: str) -> tuple[Any, ProgramStore, ProgramEngine]:
+    runtime = runtime_of(request)
+    site_config(runtime, site_id)
+    if runtime.program_store is None or runtime.programs is None:
+        raise ApiError(503, "the logic program engine is not running")
+    return runtime, runtime.program_store, runtime.programs
+
+
+def _info(store: ProgramStore, site_id: str, program_id: str) -> ProgramInfo:
+    for info in store.list(site_id):
+        if info.id == program_id:
+            return info
+    raise not_found(f"no program {program_id!r} on site {site_id!r}")
+
+
+def _status(engine: ProgramEngine, program_id: str) -> ProgramStatusOut | None:
+    try:
+        status = engine.status(program_id)[program_id]
+    except KeyError:
+        return None
+    fields = dataclasses.asdict(status)
+    return ProgramStatusOut.model_validate({k: fields[k] for k in ProgramStatusOut.model_fields})
+
+
+def _summary(info: ProgramInfo, engine: ProgramEngine) -> ProgramSummary:
+    return ProgramSummary(id=info.id, site=info.site, name=info.name, enabled=info.enabled,
+                          active_version=info.active_version, latest_version=info.latest_version,
+                          updated_at=info.updated_at, status=_status(engine, info.id))
+
+
+def _detail(info: ProgramInfo, stored: ProgramVersion, engine: ProgramEngine) -> ProgramDetail:
+    status = _status(engine, info.id)
+    values = engine.values(info.id) if status is not None else None
+    return ProgramDetail(
+        **_summary(info, engine).model_dump(exclude={"status"}), status=status,
+        version=stored.version, created_at=stored.created_at, created_by=stored.created_by,
+        comment=stored.comment, program=stored.program, values=values)
+
+
+async def _current(ctx: ApiContext, store: ProgramStore, engine: ProgramEngine, site_id: str,
+                   program_id: str) -> ProgramDetail:
+    info = await ctx.run(_info, store, site_id, program_id)
+    stored = await ctx.run(store.get, program_id)
+    return _detail(info, stored, engine)
+
+
+def _check_site(program: Program, site_id: str) -> list[ProgramIssue]:
+    if program.site != site_id:
+        return [ProgramIssue("site", f"the program is for site {program.site!r}, not {site_id!r}")]
+    return []
+
+
+# ------------------------------------------------------------------------------ reading
+
+
+@router.get("/sites/{site_id}/programs", response_model=Page[ProgramSummary])
+async def list_programs(
+    site_id: str, request: Request, limit: int = Limit, cursor: str | None = Cursor,
+    user: Principal = require("programs:read", site_param="site_id"),
+) -> Page[ProgramSummary]:
+    """The site's programs by id, with their versions and the engine's status."""
+    _runtime, store, engine = _parts_of(request, site_id)
+    found = await get_context(request).run(store.list, site_id)
+    items, next_cursor = keyset_page(found, lambda p: [p.id], limit, cursor)
+    return Page[ProgramSummary](items=[_summary(p, engine) for p in items], next_cursor=next_cursor)
+
+
+@router.post("/sites/{site_id}/programs/validate", response_model=ValidationOut)
+async def validate(
+    site_id: str, request: Request,
+    program: dict[str, Any] = Body(description="A program document (docs/programs.md)."),
+    user: Principal = require("programs:write", site_param="site_id"),
+) -> ValidationOut:
+    """Check a program against the site's points without saving it: every problem, with its path."""
+    _runtime, _store, engine = _parts_of(request, site_id)
+    try:
+        parsed = parse_program(program)
+    except ProgramError as err:
+        return ValidationOut(valid=False, issues=_issues(err.issues))
+    issues = _check_site(parsed, site_id) + validate_program(parsed, engine.catalog)
+    return ValidationOut(valid=not issues, issues=_issues(issues))
+
+
+@router.get("/sites/{site_id}/programs/{program_id}", response_model=ProgramDetail)
+async def get_program(
+    site_id: str, program_id: str, request: Request,
+    version: int | None = Query(None, ge=1, description="Default: the deployed version, else the latest."),
+    user: Principal = require("programs:read", site_param="site_id"),
+) -> ProgramDetail:
+    """A program's document (``version``, else the deployed one, else the latest), status, live values."""
+    _runtime, store, engine = _parts_of(request, site_id)
+    ctx = get_context(request)
+    info = await ctx.run(_info, store, site_id, program_id)
+    try:
+        stored = await ctx.run(store.get, program_id, version)
+    except ProgramError:
+        raise not_found(f"program {program_id!r} has no version {version}") from None
+    return _detail(info, stored, engine)
+
+
+@router.get("/sites/{site_id}/programs/{program_id}/versions", response_model=Page[VersionOut])
+async def list_versions(
+    site_id: str, program_id: str, request: Request, limit: int = Limit, cursor: str | None = Cursor,
+    user: Principal = require("programs:read", site_param="site_id"),
+) -> Page[VersionOut]:
+    """Every stored version, oldest first, and which one is deployed."""
+    _runtime, store, _engine = _parts_of(request, site_id)
+    ctx = get_context(request)
+    info = await ctx.run(_info, store, site_id, program_id)
+    versions = await ctx.run(store.versions, program_id)
+    items, next_cursor = keyset_page(versions, lambda v: [v.version], limit, cursor)
+    return Page[VersionOut](items=[VersionOut(
+        version=v.version, created_at=v.created_at, created_by=v.created_by, comment=v.comment,
+        deployed=v.version == info.active_version) for v in items], next_cursor=next_cursor)
+
+
+# ------------------------------------------------------------------------------ changing
+
+
+@router.put("/sites/{site_id}/programs/{program_id}", response_model=SavedOut, status_code=201)
+async def save_program(
+    site_id: str, body: SaveRequest, request: Request,
+    program_id: str = Path(pattern=_ID_PATTERN, max_length=64),
+    user: Principal = require("programs:write", site_param="site_id"),
+) -> SavedOut:
+    """Save a new version (nothing is deployed); ``id`` and ``site`` default to the URL's.
+
+    A document of the wrong shape is a 422 naming each field; problems with
+    the site's points do not stop the save, and are listed in ``issues``.
+    """
+    _runtime, store, engine = _parts_of(request, site_id)
+    document = {"id": program_id, "site": site_id, **body.program}
+    try:
+        program = parse_program(document)
+    except ProgramError as err:
+        raise _invalid(err.issues, ["body", "program"], f"{len(err.issues)} invalid field(s)") from None
+    wrong = [ProgramIssue("id", f"the id {program.id!r} differs from the URL's {program_id!r}")
+             ] if program.id != program_id else []
+    wrong += _check_site(program, site_id)
+    if wrong:
+        raise _invalid(wrong, ["body", "program"], f"{len(wrong)} invalid field(s)")
+    ctx = get_context(request)
+    taken = [p for p in await ctx.run(store.list) if p.id == program_id and p.site != site_id]
+    if taken:
+        raise conflict(f"the program id {program_id!r} is already used: choose another")
+    version = await ctx.run(store.save, program, user.actor, body.comment)
+    await ctx.audit(user.actor, "program.save", program_id,
+                    {"site": site_id, "version": version, "comment": body.comment}, client_addr(request))
+    return SavedOut(id=program_id, version=version,
+                    issues=_issues(validate_program(program, engine.catalog)))
+
+
+@router.post("/sites/{site_id}/programs/{program_id}/deploy", response_model=ProgramDetail)
+async def deploy(
+    site_id: str, program_id: str, body: DeployRequest, request: Request,
+    user: Principal = require("programs:deploy", site_param="site_id"),
+) -> ProgramDetail:
+    """Validate a version, make it the active one and run it (a running version hands over bumplessly)."""
+    _runtime, store, engine = _parts_of(request, site_id)
+    ctx = get_context(request)
+    await ctx.run(_info, store, site_id, program_id)
+    try:
+        stored = await ctx.run(store.get, program_id, body.version)
+    except ProgramError:
+        raise not_found(f"program {program_id!r} has no version {body.version}") from None
+    try:
+        await ctx.run(store.deploy, program_id, body.version, user.actor, engine.catalog)
+        engine.load(stored.program, stored.version)
+    except ProgramError as err:
+        raise _invalid(err.issues, ["program"],
+                       f"version {body.version} cannot run: {len(err.issues)} problem(s)") from None
+    return await _current(ctx, store, engine, site_id, program_id)
+
+
+@router.post("/sites/{site_id}/programs/{program_id}/rollback", response_model=ProgramDetail)
+async def rollback(
+    site_id: str, program_id: str, request: Request,
+    user: Principal = require("programs:deploy", site_param="site_id"),
+) -> ProgramDetail:
+    """Deploy again the version deployed before the current one (409 when there is none)."""
+    _runtime, store, engine = _parts_of(request, site_id)
+    ctx = get_context(request)
+    await ctx.run(_info, store, site_id, program_id)
+    try:
+        version = await ctx.run(store.rollback, program_id, user.actor)
+    except ProgramError as err:
+        raise conflict("; ".join(i.message for i in err.issues)) from None
+    stored = await ctx.run(store.get, program_id, version)
+    try:
+        engine.load(stored.program, version)
+    except ProgramError as err:
+        raise _invalid(err.issues, ["program"], f"version {version} is deployed again but cannot run "
+                       f"on the site's points: {len(err.issues)} problem(s)") from None
+    return await _current(ctx, store, engine, site_id, program_id)
+
+
+@router.post("/sites/{site_id}/programs/{program_id}/disable", response_model=ProgramDetail)
+async def disable(
+    site_id: str, program_id: str, request: Request,
+    user: Principal = require("programs:deploy", site_param="site_id"),
+) -> ProgramDetail:
+    """Stop a program and release its slots; its active version stays for ``enable``."""
+    _runtime, store, engine = _parts_of(request, site_id)
+    ctx = get_context(request)
+    await ctx.run(_info, store, site_id, program_id)
+    await ctx.run(store.disable, program_id, user.actor)
+    if program_id in engine.loaded():
+        await engine.disable(program_id)
+    return await _current(ctx, store, engine, site_id, program_id)
+
+
+@router.post("/sites/{site_id}/programs/{program_id}/enable", response_model=ProgramDetail)
+async def enable(
+    site_id: str, program_id: str, request: Request,
+    user: Principal = require("programs:deploy", site_param="site_id"),
+) -> ProgramDetail:
+    """Run the active version again (409 when no version was ever deployed)."""
+    _runtime, store, engine = _parts_of(request, site_id)
+    ctx = get_context(request)
+    await ctx.run(_info, store, site_id, program_id)
+    try:
+        await ctx.run(store.enable, program_id, user.actor)
+    except ProgramError as err:
+        raise conflict("; ".join(i.message for i in err.issues)) from None
+    if program_id in engine.loaded():
+        engine.enable(program_id)
+    else:
+        stored = await ctx.run(store.get, program_id)
+        try:
+            engine.load(stored.program, stored.version)
+        except ProgramError as err:
+            raise _invalid(err.issues, ["program"], f"version {stored.version} cannot run on the "
+                           f"site's points: {len(err.issues)} problem(s)") from None
+    return await _current(ctx, store, engine, site_id, program_id)

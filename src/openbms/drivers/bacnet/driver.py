@@ -292,11 +292,16 @@ class BACnetDriver(DriverBase):
         lean = self._lean
 
         async def sap_response(apdu: Any) -> None:
-            if (type(apdu) is ComplexAckPDU and apdu.apduService == wire.SERVICE_RPM
-                    and (apdu.pduSource, apdu.apduInvokeID) in lean):
-                await ServiceAccessPoint.sap_response(asap, apdu)
-            else:
-                await generic(apdu)
+            try:
+                if (type(apdu) is ComplexAckPDU and apdu.apduService == wire.SERVICE_RPM
+                        and (apdu.pduSource, apdu.apduInvokeID) in lean):
+                    await ServiceAccessPoint.sap_response(asap, apdu)
+                else:
+                    await generic(apdu)
+            except asyncio.InvalidStateError:
+                # A late reply to a request that timed out or was cancelled (at shutdown):
+                # bacpypes3 would set the result of a future that is done already.
+                log.debug("bacnet: a late reply from %s dropped", apdu.pduSource)
 
         asap.sap_response = sap_response
 

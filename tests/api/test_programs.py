@@ -1,0 +1,162 @@
+"""Logic programs over HTTP: validate, save versions, deploy into the engine, roll back, disable."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from openbms.db.schema import audit_log
+from tests.api.live import live  # noqa: F401  (the fixture)
+from tests.fixtures.waiting import eventually
+
+PROGRAMS = "/api/v1/sites/hq/programs"
+
+
+def _program(setpoint: float, **extra) -> dict:
+    """Holds AHU-1's supply-air setpoint at a constant, at the logic priority (10)."""
+    return {"name": "SAT hold", "period_s": 1,
+            "constants": [{"id": "sp", "value": setpoint}],
+            "outputs": [{"id": "out", "point": "hq/ahu-1/sat-sp"}],
+            "wires": [{"from": "sp", "to": "out"}], **extra}
+
+
+def _slot10(live) -> object:  # noqa: F811
+    return live.runtime.arbiter.priority_array("hq/ahu-1/sat-sp")[9]
+
+
+async def test_validation_lists_every_problem_with_its_path_and_saves_nothing(live):  # noqa: F811
+    r = await live.post("fm", f"{PROGRAMS}/validate", json={"id": "p", "site": "hq", **_program(14)})
+    assert r.status_code == 200, r.text
+    assert r.json() == {"valid": True, "issues": []}
+
+    bad = {"id": "p", "site": "hq", "inputs": [{"id": "t", "point": "hq/vav-1/zone-tmp"}],
+           "blocks": [{"id": "c", "block": "pdi"}],
+           "outputs": [{"id": "o", "point": "hq/vav-1/zone-temp"}], "wires": [{"from": "t", "to": "o"}]}
+    found = (await live.post("fm", f"{PROGRAMS}/validate", json=bad)).json()["issues"]
+    issues = {i["path"]: i["message"] for i in found}
+    assert "did you mean 'hq/vav-1/zone-temp'" in issues["inputs[0].point"]
+    assert "unknown block kind 'pdi'" in issues["blocks[0].block"]
+    assert "not writable" in issues["outputs[0].point"]
+
+    shape = (await live.post("fm", f"{PROGRAMS}/validate", json={"id": "p", "site": "hq", "period_s": 0,
+                                                                   "colour": "red"})).json()
+    assert shape["valid"] is False
+    assert {i["path"] for i in shape["issues"]} == {"period_s", "colour"}
+    other = (await live.post("fm", f"{PROGRAMS}/validate", json={"id": "p", "site": "lab"})).json()
+    assert other["issues"][0]["path"] == "site"
+    assert (await live.get("fm", PROGRAMS)).json()["items"] == []
+
+
+async def test_save_deploy_run_rollback_disable_and_enable(live):  # noqa: F811
+    r = await live.put("fm", f"{PROGRAMS}/sat-hold", json={"program": _program(14), "comment": "first"})
+    assert r.status_code == 201, r.text
+    assert r.json() == {"id": "sat-hold", "version": 1, "issues": []}
+    r = await live.put("fm", f"{PROGRAMS}/sat-hold", json={"program": _program(15), "comment": "warmer"})
+    assert r.json()["version"] == 2
+    assert _slot10(live) is None  # saving deploys nothing
+
+    listed = (await live.get("viewer", PROGRAMS)).json()["items"]
+    assert [(p["id"], p["active_version"], p["latest_version"], p["status"]) for p in listed] == [
+        ("sat-hold", None, 2, None)]
+    latest = (await live.get("viewer", f"{PROGRAMS}/sat-hold")).json()
+    assert latest["version"] == 2 and latest["program"]["constants"][0]["value"] == 15
+    assert latest["program"]["wires"] == [{"from": "sp", "to": "out"}]
+    assert latest["created_by"] == "fm@example.com"
+
+    r = await live.post("fm", f"{PROGRAMS}/sat-hold/deploy", json={"version": 1})
+    assert r.status_code == 200, r.text
+    deployed = r.json()
+    assert deployed["active_version"] == 1 and deployed["enabled"] is True and deployed["version"] == 1
+    await eventually(lambda: _slot10(live) == 14, "the program's command")
+    running = (await live.get("viewer", f"{PROGRAMS}/sat-hold")).json()
+    assert running["status"]["state"] == "running" and running["status"]["version"] == 1
+    assert running["status"]["runs"] >= 1 and running["status"]["outputs"] == {"out": 14}
+    assert running["values"] == {"sp.value": 14}
+    array = (await live.get("viewer", "/api/v1/sites/hq/points/ahu-1/sat-sp/priority-array")).json()
+    assert array["slots"][9]["requested_by"] == "program:sat-hold" and array["effective"] == 14
+
+    assert (await live.post("fm", f"{PROGRAMS}/sat-hold/deploy", json={"version": 2})).status_code == 200
+    await eventually(lambda: _slot10(live) == 15, "version 2's command")
+    r = await live.post("fm", f"{PROGRAMS}/sat-hold/rollback")
+    assert r.status_code == 200, r.text
+    assert r.json()["active_version"] == 1
+    await eventually(lambda: _slot10(live) == 14, "back to version 1")
+    assert (await live.post("fm", f"{PROGRAMS}/sat-hold/rollback")).status_code == 409  # nothing before 1
+
+    r = await live.post("fm", f"{PROGRAMS}/sat-hold/disable")
+    assert r.status_code == 200 and r.json()["enabled"] is False and r.json()["status"]["state"] == "disabled"
+    await eventually(lambda: _slot10(live) is None, "the program's slot released")
+    r = await live.post("fm", f"{PROGRAMS}/sat-hold/enable")
+    assert r.status_code == 200 and r.json()["status"]["state"] == "running"
+    await eventually(lambda: _slot10(live) == 14, "the program commanding again")
+
+    versions = (await live.get("viewer", f"{PROGRAMS}/sat-hold/versions")).json()["items"]
+    assert [(v["version"], v["comment"], v["deployed"]) for v in versions] == [
+        (1, "first", True), (2, "warmer", False)]
+    assert (await live.get("viewer", f"{PROGRAMS}/sat-hold", params={"version": 2})).json()["version"] == 2
+    assert (await live.get("viewer", f"{PROGRAMS}/sat-hold", params={"version": 9})).status_code == 404
+    assert (await live.post("fm", f"{PROGRAMS}/sat-hold/deploy", json={"version": 9})).status_code == 404
+    with live.runtime.state.connect() as conn:
+        actions = [(r.action, r.actor) for r in conn.execute(
+            sa.select(audit_log).where(audit_log.c.target == "sat-hold").order_by(audit_log.c.id))]
+    assert actions == [("program.save", "fm@example.com"), ("program.save", "fm@example.com"),
+                       ("program.deploy", "fm@example.com"), ("program.deploy", "fm@example.com"),
+                       ("program.rollback", "fm@example.com"), ("program.disable", "fm@example.com"),
+                       ("program.enable", "fm@example.com")]
+
+
+async def test_a_version_that_cannot_run_is_saved_but_not_deployed(live):  # noqa: F811
+    broken = _program(14, outputs=[{"id": "out", "point": "hq/vav-1/zone-temp"}])
+    r = await live.put("fm", f"{PROGRAMS}/broken", json={"program": broken})
+    assert r.status_code == 201, r.text
+    assert r.json()["issues"][0]["path"] == "outputs[0].point"
+    r = await live.post("fm", f"{PROGRAMS}/broken/deploy", json={"version": 1})
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+    assert r.json()["errors"][0]["loc"] == ["program", "outputs", 0, "point"]
+    info = (await live.get("fm", f"{PROGRAMS}/broken")).json()
+    assert info["active_version"] is None and info["status"] is None
+    assert (await live.post("fm", f"{PROGRAMS}/broken/enable")).status_code == 409
+
+
+async def test_a_bad_document_is_refused_field_by_field(live):  # noqa: F811
+    r = await live.put("fm", f"{PROGRAMS}/p", json={"program": {"blocks": [{"id": "b", "block": "pid",
+                                                                            "colour": "red"}]}})
+    assert r.status_code == 422
+    assert r.json()["errors"] == [{"loc": ["body", "program", "blocks", 0, "colour"], "msg": "unknown field",
+                                   "type": "program"}]
+    r = await live.put("fm", f"{PROGRAMS}/p", json={"program": {"site": "lab"}})
+    assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["body", "program", "site"]
+    r = await live.put("fm", f"{PROGRAMS}/p", json={"program": {"id": "q"}})
+    assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["body", "program", "id"]
+    assert (await live.get("fm", PROGRAMS)).json()["items"] == []
+
+
+async def test_program_ids_belong_to_one_site(live):  # noqa: F811
+    lab = {"constants": [{"id": "c", "value": 20}], "outputs": [{"id": "o", "point": "lab/fc-1/sp"}],
+           "wires": [{"from": "c", "to": "o"}]}
+    r = await live.put("admin", "/api/v1/sites/lab/programs/shared", json={"program": lab})
+    assert r.status_code == 201
+    r = await live.put("admin", f"{PROGRAMS}/shared", json={"program": _program(14)})
+    assert r.status_code == 409
+    assert (await live.get("admin", f"{PROGRAMS}/shared")).status_code == 404
+    assert (await live.post("admin", f"{PROGRAMS}/shared/deploy", json={"version": 1})).status_code == 404
+    assert (await live.get("admin", "/api/v1/sites/lab/programs/shared")).status_code == 200
+
+
+async def test_operators_and_viewers_cannot_change_programs_and_other_sites_stay_hidden(live):  # noqa: F811
+    assert (await live.put("fm", f"{PROGRAMS}/sat-hold", json={"program": _program(14)})).status_code == 201
+    for user in ("viewer", "operator"):
+        r = await live.put(user, f"{PROGRAMS}/sat-hold", json={"program": _program(14)})
+        assert r.status_code == 403
+        assert (await live.post(user, f"{PROGRAMS}/validate", json={})).status_code == 403
+        for action in ("disable", "enable", "rollback"):
+            assert (await live.post(user, f"{PROGRAMS}/sat-hold/{action}")).status_code == 403
+        r = await live.post(user, f"{PROGRAMS}/sat-hold/deploy", json={"version": 1})
+        assert r.status_code == 403
+        assert (await live.get(user, f"{PROGRAMS}/sat-hold")).status_code == 200
+    for path in (PROGRAMS, f"{PROGRAMS}/sat-hold", f"{PROGRAMS}/sat-hold/versions"):
+        r = await live.get("labviewer", path)
+        assert r.status_code == 404 and r.json()["detail"] == "no site 'hq'"
+    r = await live.post("labviewer", f"{PROGRAMS}/sat-hold/deploy", json={"version": 1})
+    assert r.status_code == 404
+    assert (await live.get("viewer", f"{PROGRAMS}/nope")).status_code == 404
+    assert _slot10(live) is None
