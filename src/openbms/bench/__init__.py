@@ -19,6 +19,7 @@ BENCHMARKS: dict[str, str] = {
     "query": "query",
     "bacnet": "bacnet",
     "control": "control",
+    "api": "api",
 }
 
 
