@@ -9,6 +9,7 @@ revoked role or a disabled account takes effect at once.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -72,7 +73,8 @@ def bearer_token(conn: HTTPConnection) -> str | None:
     return token.strip()
 
 
-def _load(ctx: ApiContext, token: str, now: float) -> Principal | None:
+def _load(ctx: ApiContext, token: str, now: float) -> tuple[Principal, float] | None:
+    """The principal and when its token expires (on the API's clock), or None."""
     engine = ctx.engine
     if token.startswith(API_TOKEN_PREFIX):
         with engine.begin() as conn:
@@ -82,6 +84,7 @@ def _load(ctx: ApiContext, token: str, now: float) -> Principal | None:
             user = accounts.user_row(conn, user_id=row["user_id"])
             if user is None or user["disabled"]:
                 return None
+            ends = row["expires_at"] if row["expires_at"] is not None else float("inf")
             return Principal(
                 user["id"],
                 user["email"],
@@ -90,7 +93,7 @@ def _load(ctx: ApiContext, token: str, now: float) -> Principal | None:
                 via="api_token",
                 token_id=row["id"],
                 token_role=row["role"],
-            )
+            ), float(ends)
     s = ctx.settings
     try:
         claims = decode_access_token(token, ctx.secret, s.algorithm, now=now, issuer=s.issuer)
@@ -110,12 +113,31 @@ def _load(ctx: ApiContext, token: str, now: float) -> Principal | None:
             via="session",
             session_id=claims.sid,
             token_id=claims.jti,
-        )
+        ), float(claims.exp)
 
 
 async def principal_for_token(ctx: ApiContext, token: str) -> Principal | None:
-    """The principal a bearer token stands for, or None (for the WebSocket, which has no headers to spare)."""
-    return await ctx.run(_load, ctx, token, ctx.now())
+    """The principal a bearer token stands for, or None (for the WebSocket, which has no headers to spare).
+
+    A sign-in is kept for ``auth_cache_s`` seconds (default 2): a burst of requests
+    with one token reads the user, session and grants once. Changes made through the
+    API empty the cache at once; changes made elsewhere (``openbms user``) take
+    effect within those seconds. An access token past its expiry is never served.
+    """
+    ttl = ctx.settings.auth_cache_s
+    if ttl > 0:
+        hit = ctx.principals.get(token)
+        if hit is not None and hit[1] > time.monotonic() and ctx.now() < hit[2]:
+            return hit[0]
+    loaded = await ctx.run(_load, ctx, token, ctx.now())
+    if loaded is None:
+        return None
+    principal, ends = loaded
+    if ttl > 0:
+        if len(ctx.principals) > 10_000:
+            ctx.principals.clear()
+        ctx.principals[token] = (principal, time.monotonic() + ttl, ends)  # never past the token's expiry
+    return principal
 
 
 async def authenticate(conn: HTTPConnection) -> Principal:

@@ -23,6 +23,8 @@ __all__ = ["ApiContext", "client_addr", "get_context"]
 T = TypeVar("T")
 
 _SITES_TTL = 2.0
+#: Audited actions after which a cached sign-in may be wrong.
+_ACCESS_CHANGES = ("auth.logout", "auth.password_change", "auth.refresh_reuse", "token.revoke", "user.")
 
 
 @dataclass(eq=False)
@@ -37,6 +39,9 @@ class ApiContext:
     state_engine: sa.Engine | None = None
     secret: str = ""
     startup_error: BaseException | None = None
+    #: token → (principal, monotonic expiry): a request's sign-in without the database,
+    #: for ``settings.auth_cache_s`` seconds (emptied when the API changes access).
+    principals: dict[str, tuple[Any, float, float]] = field(default_factory=dict)
     _sites: frozenset[str] = frozenset()
     _sites_read_at: float = float("-inf")
 
@@ -66,7 +71,9 @@ class ApiContext:
         details: dict[str, Any] | None = None,
         remote_addr: str | None = None,
     ) -> None:
-        """Append to the audit log."""
+        """Append to the audit log (a change of who may do what also empties the sign-in cache)."""
+        if action.startswith(_ACCESS_CHANGES):
+            self.principals.clear()
         await self.run(
             record_audit, self.engine, actor[:200], action, target[:200], details, remote_addr, self.now()
         )

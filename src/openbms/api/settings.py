@@ -44,6 +44,8 @@ class ApiSettings:
     write_rate_user: Rate = Rate(burst=60, per_minute=600)
     write_rate_ip: Rate = Rate(burst=120, per_minute=1200)
     api_token_max_days: int = 3650
+    #: Seconds a token's sign-in (user, session, grants) is reused without the database.
+    auth_cache_s: float = 2.0
     docs: bool = True
     now: Callable[[], float] = field(default=time.time, compare=False)
 

@@ -753,6 +753,20 @@ class SQLiteHistorian:
         statuses = STATUSES
         return [Sample(point, ts, v, statuses[st]) for ts, v, st in rows]
 
+    async def raw_rows(self, point: str, since: float, until: float,
+                       limit: int | None = None) -> list[tuple[float, Any, int]]:
+        """Like :meth:`raw` but plain ``(ts, value, status code)`` rows (``STATUSES[code]``),
+        at most ``limit`` of them: for answers built straight from the rows."""
+        pid = self._pid(point)
+        if pid is None:
+            return []
+        sql = "SELECT ts, value, status FROM history WHERE pid = ? AND ts >= ? AND ts < ? ORDER BY ts"
+        args: tuple[Any, ...] = (pid, since, until)
+        if limit is not None:
+            sql += " LIMIT ?"
+            args += (limit,)
+        return await self._read(self._fetch, sql, args)
+
     def _fetch(self, sql: str, args: Sequence[Any]) -> list[tuple[Any, ...]]:
         assert self._r is not None
         return self._r.execute(sql, args).fetchall()
