@@ -8,6 +8,7 @@ import { Alarms } from "./pages/Alarms";
 import { EquipmentPage } from "./pages/Equipment";
 import { Energy, ListStub } from "./pages/Lists";
 import { Overview } from "./pages/Overview";
+import { ScheduleEditor, Schedules } from "./pages/Schedules";
 import { SignIn } from "./pages/SignIn";
 import { Sites } from "./pages/Sites";
 import { currentPath, href, navigate, signInPath, useRoute, type Route } from "./router";
@@ -89,6 +90,10 @@ function Page(props: { route: Route }) {
       return <Alarms site={r.site} />;
     case "energy":
       return <Energy site={r.site} />;
+    case "schedules":
+      return <Schedules site={r.site} />;
+    case "schedule":
+      return <ScheduleEditor site={r.site} id={r.schedule} />;
     case "list":
       return <ListStub site={r.site} what={r.what} />;
     case "not-found":

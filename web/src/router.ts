@@ -12,11 +12,13 @@ export type Route =
   | { name: "alarms"; site: string }
   | { name: "list"; site: string | null; what: ListPage }
   | { name: "energy"; site: string }
+  | { name: "schedules"; site: string }
+  | { name: "schedule"; site: string; schedule: string }
   | { name: "not-found"; path: string };
 
 /** The pages that for now show their list from the API as a table. */
-export type ListPage = "schedules" | "programs" | "devices" | "users" | "tokens" | "audit";
-const SITE_LISTS = new Set(["schedules", "programs", "devices"]);
+export type ListPage = "programs" | "devices" | "users" | "tokens" | "audit";
+const SITE_LISTS = new Set(["programs", "devices"]);
 const ADMIN_LISTS = new Set(["users", "tokens", "audit"]);
 
 /** The path part of the current hash ("/sites/hq"). */
@@ -36,6 +38,8 @@ export function parseRoute(path: string): Route {
     if (c === "equipment" && d && parts.length === 4) return { name: "equipment", site: b, equip: d };
     if (c === "alarms" && parts.length === 3) return { name: "alarms", site: b };
     if (c === "energy" && parts.length === 3) return { name: "energy", site: b };
+    if (c === "schedules" && parts.length === 3) return { name: "schedules", site: b };
+    if (c === "schedules" && d && parts.length === 4) return { name: "schedule", site: b, schedule: d };
     if (SITE_LISTS.has(c) && parts.length === 3) return { name: "list", site: b, what: c as ListPage };
   }
   if (a === "admin" && b && ADMIN_LISTS.has(b) && parts.length === 2) return { name: "list", site: null, what: b as ListPage };

@@ -16,6 +16,8 @@ import type {
   Site,
   Value,
 } from "./types";
+import type { Schedule } from "../lib/schedule";
+import type { CalendarInfo, ScheduleView, Transitions } from "./types";
 
 const V1 = "/api/v1";
 const enc = encodeURIComponent;
@@ -91,6 +93,17 @@ export const endpoints = {
   shelve: (api: ApiClient, s: string, id: string, duration_s: number, reason: string) =>
     api.post<Alarm>(`${site(s)}/alarms/${enc(id)}/shelve`, { duration_s, reason }),
   unshelve: (api: ApiClient, s: string, id: string) => api.post<Alarm>(`${site(s)}/alarms/${enc(id)}/unshelve`, {}),
+  schedules: (api: ApiClient, s: string) => all<ScheduleView>(api, `${site(s)}/schedules`),
+  schedule: (api: ApiClient, s: string, id: string) => api.get<ScheduleView>(`${site(s)}/schedules/${enc(id)}`),
+  /** Without a window: the next 48 hours from the server's clock (`since` tells its time). */
+  transitions: (api: ApiClient, s: string, id: string, window: { since?: number; until?: number } = {}) =>
+    api.get<Transitions>(`${site(s)}/schedules/${enc(id)}/transitions`, {
+      since: window.since?.toFixed(0),
+      until: window.until?.toFixed(0),
+    }),
+  putSchedule: (api: ApiClient, s: string, id: string, body: Omit<Schedule, "id" | "site">) =>
+    api.request<ScheduleView>("PUT", `${site(s)}/schedules/${enc(id)}`, { body }),
+  calendars: (api: ApiClient, s: string) => all<CalendarInfo>(api, `${site(s)}/calendars`),
   /** Stub pages: a list as the API gives it. */
   list: (api: ApiClient, path: string) => api.get<Page<Record<string, unknown>>>(`${V1}${path}`, { limit: 200 }),
 };

@@ -172,3 +172,35 @@ export interface AlarmEvent {
   message: string;
   priority: number;
 }
+
+/** A moment a schedule's value changes (or the value in force at a window's start). */
+export interface Transition {
+  ts: number;
+  /** The same instant in the schedule's time zone, ISO 8601 with its offset. */
+  local: string;
+  value: Value;
+  /** "weekly", "exception:<name>" or "default" */
+  source: string;
+}
+
+export interface ScheduleView {
+  schedule: import("../lib/schedule").Schedule;
+  timezone: string;
+  current: Transition;
+  next: Transition | null;
+}
+
+export interface Transitions {
+  schedule_id: string;
+  timezone: string;
+  since: number;
+  until: number;
+  initial: Transition;
+  transitions: Transition[];
+}
+
+export interface CalendarInfo {
+  id: string;
+  name: string;
+  entries: import("../lib/schedule").When[];
+}

@@ -70,9 +70,10 @@ export function CommandDialog(props: { site: string; point: PointDetail; onClose
   }, [cmd?.id, cmd && FINAL.has(cmd.status)]);
 
   useEffect(() => {
+    // A new command (a release after a write both answer "completed") reloads it too.
     if (cmd && FINAL.has(cmd.status)) void loadArray();
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [cmd?.status]);
+  }, [cmd?.id, cmd?.status]);
 
   const submit = async (ev: Event) => {
     ev.preventDefault();

@@ -179,19 +179,19 @@ export function Alarms(props: { site: string }) {
                 {mayAck && (
                   <div class="actions actions--left">
                     {a.state.endsWith("unacked") && (
-                      <button type="button" class="btn btn--small btn--primary" onClick={() => setActing({ kind: "ack", ids: [a.id] })}>
+                      <button type="button" class="btn btn--small btn--primary" aria-label={`Acknowledge ${a.name}`} onClick={() => setActing({ kind: "ack", ids: [a.id] })}>
                         Acknowledge
                       </button>
                     )}
-                    <button type="button" class="btn btn--small" onClick={() => setActing({ kind: "note", ids: [a.id] })}>
+                    <button type="button" class="btn btn--small" aria-label={`Add a note to ${a.name}`} onClick={() => setActing({ kind: "note", ids: [a.id] })}>
                       Add note
                     </button>
                     {a.shelved ? (
-                      <button type="button" class="btn btn--small" onClick={() => endpoints.unshelve(api, site, a.id).then(alarms.reload)}>
+                      <button type="button" class="btn btn--small" aria-label={`Unshelve ${a.name}`} onClick={() => endpoints.unshelve(api, site, a.id).then(alarms.reload)}>
                         Unshelve
                       </button>
                     ) : (
-                      <button type="button" class="btn btn--small" onClick={() => setActing({ kind: "shelve", ids: [a.id] })}>
+                      <button type="button" class="btn btn--small" aria-label={`Shelve ${a.name}`} onClick={() => setActing({ kind: "shelve", ids: [a.id] })}>
                         Shelve…
                       </button>
                     )}

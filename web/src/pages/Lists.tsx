@@ -11,7 +11,6 @@ import { endpoints } from "../api/endpoints";
 import { LoadState } from "./common";
 
 const PAGES: Record<ListPage, { title: string; path: (site: string) => string; columns?: string[]; note: string }> = {
-  schedules: { title: "Schedules", path: (s) => `/sites/${s}/schedules`, note: "The weekly grid editor, exception calendar and tomorrow's preview come next." },
   programs: {
     title: "Logic programs",
     path: (s) => `/sites/${s}/programs`,
@@ -29,18 +28,13 @@ export function ListStub(props: { site: string | null; what: ListPage }) {
   const page = PAGES[props.what];
   const path = page.path(encodeURIComponent(props.site ?? ""));
   const list = useLoad(() => endpoints.list(api, path), [api, path]);
-  // A schedule answers {schedule, timezone, current, next}: flatten what a table can show.
-  const items = (list.data?.items ?? []).map((i) =>
-    props.what === "schedules" && i.schedule
-      ? { id: (i.schedule as { id?: string }).id, timezone: i.timezone, now: (i.current as { value?: unknown })?.value, next_at: (i.next as { local?: string } | null)?.local ?? null, next_value: (i.next as { value?: unknown } | null)?.value }
-      : i,
-  );
+  const items = list.data?.items ?? [];
   return (
     <main id="main">
       <h1>{page.title}</h1>
       {page.note && <p class="muted">{page.note}</p>}
       <LoadState {...list} />
-      {list.data && <DataTable items={items} caption={page.title} columns={props.what === "schedules" ? undefined : page.columns} />}
+      {list.data && <DataTable items={items} caption={page.title} columns={page.columns} />}
     </main>
   );
 }

@@ -2,6 +2,7 @@
  * A site at a glance: key values (outdoor air, supply air, zone spread),
  * active alarms, energy today against yesterday, and equipment by type with status.
  */
+import { useEffect } from "preact/hooks";
 import { endpoints } from "../api/endpoints";
 import type { PointSummary } from "../api/types";
 import { StatusDot, ValueText } from "../components/Value";
@@ -33,6 +34,11 @@ export function Overview(props: { site: string }) {
     return s ? { ...p, ts: s[0], value: s[1], status: s[2] } : p;
   });
   const keys = keyPoints(current);
+  const hasLive = samples.size > 0 && points.data !== null;
+  // "First meaningful view": the overview with live values (docs/benchmarks.md reads this mark).
+  useEffect(() => {
+    if (hasLive && performance.getEntriesByName("openbms:live-values").length === 0) performance.mark("openbms:live-values");
+  }, [hasLive]);
   const spread = zoneSpread(keys.zoneTemps);
   const alarmed = new Set((alarms.data ?? []).filter((a) => a.state !== "normal").map((a) => a.point));
   const active = (alarms.data ?? []).filter((a) => a.state === "active-unacked" || a.state === "active-acked");
@@ -50,7 +56,7 @@ export function Overview(props: { site: string }) {
     <main id="main">
       <h1>{info.data?.name || site}</h1>
       <LoadState {...points} />
-      <section class="tiles" aria-label="Key values">
+      <section class="tiles" aria-label="Key values" data-live={hasLive ? "yes" : "no"}>
         <Tile label="Outdoor air">
           {keys.outdoorAir ? <PointValue p={keys.outdoorAir} now={now} live={live} /> : <span class="muted">no sensor</span>}
         </Tile>

@@ -1,0 +1,1 @@
+"""End-to-end tests: the dashboard in a real headless Chromium against a live demo building."""
