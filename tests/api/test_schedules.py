@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 import yaml
 
+from openbms.api import create_app
 from openbms.config import load_site
 from openbms.control.schedules import transitions
 from tests.api.live import live  # noqa: F401  (the fixture)
@@ -205,3 +207,14 @@ async def test_calendars_are_shared_by_schedules_and_kept_while_used(live):  # n
     assert (await live.delete("fm", "/api/v1/sites/hq/calendars/holidays")).status_code == 204
     assert load_site(live.folder / "hq.yaml").calendars == ()
     assert (await live.get("viewer", "/api/v1/sites/hq/calendars/holidays")).status_code == 404
+
+
+def test_the_schema_declares_the_201_of_a_put_that_creates():
+    """A PUT that creates a schedule or calendar answers 201 with JSON, as the OpenAPI document says."""
+    paths = create_app(engine=sa.create_engine("sqlite://")).openapi()["paths"]
+    for path, model in (("/api/v1/sites/{site_id}/schedules/{schedule_id}", "ScheduleView"),
+                        ("/api/v1/sites/{site_id}/calendars/{calendar_id}", "Calendar")):
+        responses = paths[path]["put"]["responses"]
+        for status in ("200", "201"):
+            schema = responses[status]["content"]["application/json"]["schema"]
+            assert schema == {"$ref": f"#/components/schemas/{model}"}, (path, status)

@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+from openbms.api.settings import ApiSettings, Rate
 from tests.fixtures.services import require_service
 
 T = TypeVar("T")
@@ -137,7 +138,12 @@ def running_demo(base: Path) -> Iterator[Demo]:
         await emulator.start()
         try:
             sites = load_sites(demo_dir) + load_sites(office_dir)
-            runtime = Runtime(sites, base / "data", api=("127.0.0.1", 0), clock=emulator.clock)
+            # One browser signs in for every page at two widths: more than the login rate
+            # limit allows one address (tested in tests/api/test_auth.py).
+            settings = ApiSettings.from_env(login_rate_ip=Rate(burst=1000, per_minute=1000),
+                                            login_rate_account=Rate(burst=1000, per_minute=1000))
+            runtime = Runtime(sites, base / "data", api=("127.0.0.1", 0), clock=emulator.clock,
+                              api_settings=settings)
             await runtime.start()
         except BaseException:
             await emulator.stop()
@@ -169,7 +175,9 @@ def running_demo(base: Path) -> Iterator[Demo]:
         loop.close()
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an event loop running on the main
+# thread while it is open, which would break every asyncio test that runs after these.
+@pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     """The demo building (emulator + runtime + API + dashboard) for the whole session."""
     _check_services()
@@ -177,7 +185,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(demo: Demo) -> Iterator[Any]:
     """Headless Chromium (Debian's; no Playwright browser download)."""
     from playwright.sync_api import expect, sync_playwright

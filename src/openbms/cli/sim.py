@@ -3,12 +3,17 @@ over BACnet/IP)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from openbms.cli.common import err_console, fail
+
+if TYPE_CHECKING:
+    from openbms.sim.building import Building, Kpis
 
 __all__ = ["register"]
 
@@ -20,6 +25,9 @@ def run(
     days: float = typer.Option(14.0, "--days", min=0.01, help="Days to simulate (after a one-day warm-up)."),
     start: str = typer.Option("2025-04-07", "--start", help="First counted day, local standard time."),
     baseline: bool = typer.Option(False, "--baseline", help="Run the conventional baseline sequence."),
+    programs: Path | None = typer.Option(
+        None, "--programs", help="Co-simulate this site (a folder with a site.yaml) or these program "
+                                 "JSON files (with the demo site) instead of the example programs."),
     sequence: str | None = typer.Option(
         None, "--sequence", help="A built-in sequence: 'baseline' or 'improved'."),
     seed: int = typer.Option(0, "--seed", help="Seed of the synthetic weather and the occupants."),
@@ -28,7 +36,11 @@ def run(
     step: float = typer.Option(60.0, "--step", min=1.0, max=900.0,
                                help="Seconds between control decisions (physics steps at most 60 s)."),
 ) -> None:
-    """Simulate the emulated office and print its KPIs: 'name value unit' lines, for scripts to read."""
+    """Simulate the emulated office and print its KPIs: 'name value unit' lines, for scripts to read.
+
+    Without --baseline, --sequence or --programs, openbms's example control programs and schedules
+    (the demo site's) control the building, co-simulated in this process.
+    """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from openbms.sim.building import CLIMATES, SEQUENCES, Building, EpwWeather, SyntheticWeather
@@ -36,10 +48,10 @@ def run(
     if baseline and sequence not in (None, "baseline"):
         raise fail("--baseline and --sequence choose the same thing: give one of them")
     name = "baseline" if baseline else sequence
-    if name is None:
-        raise fail("running openbms's own control programs against the emulator is not wired yet: "
-                   "use --baseline, or --sequence improved for the built-in improved sequence", code=2)
-    if name not in SEQUENCES:
+    if name is not None and programs is not None:
+        raise fail("--programs runs openbms's control programs instead of a built-in sequence: "
+                   "give --programs or --baseline/--sequence, not both", code=2)
+    if name is not None and name not in SEQUENCES:
         raise fail(f"unknown sequence {name!r}: expected one of {', '.join(SEQUENCES)}", code=2)
     try:
         first = datetime.fromisoformat(start)
@@ -59,13 +71,36 @@ def run(
         raise fail(f"unknown climate {climate!r}: expected one of {', '.join(CLIMATES)}", code=2)
 
     building = Building(weather=source, start=first - timedelta(days=1), seed=seed)
-    with Progress(TextColumn(f"[bold]{name}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+    label = name or "programs"
+    with Progress(TextColumn(f"[bold]{label}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                   TimeElapsedColumn(), console=err_console, transient=True) as bar:
-        task = bar.add_task(name, total=1.0)
-        kpis = building.run(days * 86400.0, SEQUENCES[name](), dt=step, warmup=86400.0,
-                            progress=lambda f: bar.update(task, completed=f))
+        task = bar.add_task(label, total=1.0)
+        if name is not None:
+            kpis = building.run(days * 86400.0, SEQUENCES[name](), dt=step, warmup=86400.0,
+                                progress=lambda f: bar.update(task, completed=f))
+        else:
+            kpis = _cosimulate(building, programs, days, step, lambda f: bar.update(task, completed=f))
     for figure, value, unit in kpis.lines():
         print(f"{figure} {value:.6g} {unit}", flush=True)
+
+
+def _cosimulate(building: Building, programs: Path | None, days: float, step: float,
+                progress: Callable[[float], None]) -> Kpis:
+    """openbms's schedules and programs (the demo site's, or those at ``programs``) running ``building``."""
+    from openbms.control.programs import ProgramError
+    from openbms.errors import ConfigError
+    from openbms.sim.building.cosim import cosimulate, load_control
+
+    try:
+        site, loaded = load_control(programs)
+    except ConfigError as err:
+        raise fail(f"the site does not load: {err}") from None
+    except (ProgramError, ValueError, OSError) as err:
+        raise fail(str(err)) from None
+    try:
+        return cosimulate(site, loaded, building, days * 86400.0, step=step, progress=progress)
+    except ValueError as err:
+        raise fail(f"cannot co-simulate: {err}") from None
 
 
 @sim_app.command("serve")

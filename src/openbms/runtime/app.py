@@ -135,6 +135,7 @@ class Runtime:
         state_url: str | None = None,
         historian_options: dict[str, Any] | None = None,
         api: tuple[str, int] | None = None,
+        api_settings: Any = None,
     ) -> None:
         self.sites = sites
         self.data_dir = Path(data_dir)
@@ -151,6 +152,7 @@ class Runtime:
         self.alarms: dict[str, AlarmService] = {}
         self.schedules: dict[str, ScheduleRunner] = {}
         self.api_address = api
+        self.api_settings = api_settings  # openbms.api.ApiSettings; None: from the environment
         self.api: Any = None  # the ApiServer once started
         self.programs: ProgramEngine | None = None
         self.program_store: ProgramStore | None = None
@@ -421,7 +423,7 @@ class Runtime:
         from openbms.api import create_app
         from openbms.api.server import ApiServer
 
-        server = ApiServer(create_app(self), host, port)
+        server = ApiServer(create_app(self, settings=self.api_settings), host, port)
         try:
             await server.start()
         except (RuntimeError, OSError) as err:

@@ -33,13 +33,6 @@ def test_sim_run_is_reproducible_and_takes_a_seed():
     assert a.stdout == b.stdout != c.stdout
 
 
-def test_sim_run_without_a_sequence_says_what_is_missing():
-    result = runner.invoke(app, ["sim", "run", "--days", "1"])
-    assert result.exit_code == 2
-    assert result.stdout == ""
-    assert "not wired yet" in " ".join(result.stderr.split())
-
-
 def test_sim_run_reads_an_epw_file(tmp_path):
     from tests.sim.building.test_weather import _epw_text
 

@@ -246,7 +246,8 @@ async def schedule_transitions(
                           initial=_transition(why, tz), transitions=[_transition(t, tz) for t in changes])
 
 
-@router.put("/sites/{site_id}/schedules/{schedule_id}", response_model=ScheduleView)
+@router.put("/sites/{site_id}/schedules/{schedule_id}", response_model=ScheduleView,
+            responses={201: {"model": ScheduleView, "description": "Created"}})
 async def put_schedule(
     site_id: str, body: ScheduleBody, request: Request, response: Response,
     schedule_id: str = Path(pattern=_ID_PATTERN, max_length=64),
@@ -335,7 +336,8 @@ async def get_calendar(
     return _calendar(cfg, calendar_id)
 
 
-@router.put("/sites/{site_id}/calendars/{calendar_id}", response_model=Calendar)
+@router.put("/sites/{site_id}/calendars/{calendar_id}", response_model=Calendar,
+            responses={201: {"model": Calendar, "description": "Created"}})
 async def put_calendar(
     site_id: str, body: CalendarBody, request: Request, response: Response,
     calendar_id: str = Path(pattern=_ID_PATTERN, max_length=64),
