@@ -37,11 +37,12 @@ from openbms.control.programs import (
     catalog_from_sites,
     parse_program,
 )
-from openbms.control.schedules import Schedule, ScheduleRunner
+from openbms.control.schedules import ScheduleRunner
+from openbms.control.wiring import schedule_commands
 from openbms.drivers.base import Driver
 from openbms.drivers.manager import DriverManager, PointBinding
 from openbms.drivers.registry import create_driver
-from openbms.errors import CommandError, ConfigError, ConfigIssue, OpenBMSError
+from openbms.errors import ConfigError, ConfigIssue, OpenBMSError
 from openbms.historian.sqlite import SQLiteHistorian
 from openbms.model.binding import parse_binding
 from openbms.model.site import DriverSettings, SiteConfig
@@ -327,7 +328,8 @@ class Runtime:
             await service.start()
             self.alarms[sid] = service
         if site.schedules:
-            runner = ScheduleRunner(site.schedules, site.calendars, self.clock, self._schedule_changed,
+            runner = ScheduleRunner(site.schedules, site.calendars, self.clock,
+                                    schedule_commands(lambda: self.arbiter, self._background),
                                     timezones={sid: site.site.timezone})
             self.schedules[sid] = runner
             self._schedule_tasks[sid] = asyncio.create_task(runner.run(), name=f"schedules of {sid}")
@@ -431,26 +433,6 @@ class Runtime:
         self.api = server
         self._stack.append(("api", server.stop))
         log.info("API listening on %s", server.url)
-
-    def _schedule_changed(self, schedule: Schedule, value: Any, ts: float) -> None:
-        """A schedule's value changed: command (or release) its targets at its priority."""
-        for target in schedule.targets:
-            task = asyncio.create_task(self._schedule_write(schedule, target, value))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
-
-    async def _schedule_write(self, schedule: Schedule, target: str, value: Any) -> None:
-        assert self.arbiter is not None
-        who, why = f"schedule:{schedule.id}", f"schedule {schedule.name or schedule.id}"
-        try:
-            if value is None:
-                await self.arbiter.release(target, schedule.priority, source="schedule",
-                                           requested_by=who, reason=why)
-            else:
-                await self.arbiter.command(target, value, schedule.priority, source="schedule",
-                                           requested_by=who, reason=why)
-        except CommandError as err:
-            log.warning("schedule %s could not command %s: %s", schedule.id, target, err)
 
     def _command_changed(self, cmd: Any) -> None:
         self.bus.publish_event("command", {

@@ -39,10 +39,11 @@ from openbms.control.programs import (
 )
 from openbms.control.programs.model import Program
 from openbms.control.schedules import Schedule, ScheduleRunner
+from openbms.control.wiring import schedule_commands
 from openbms.drivers.base import Driver, DriverBase, Reading
 from openbms.drivers.manager import DriverManager, PointBinding
 from openbms.drivers.registry import create_driver
-from openbms.errors import CommandError, PointError, WriteRefused
+from openbms.errors import PointError, WriteRefused
 from openbms.model.binding import Binding, parse_binding
 from openbms.model.sample import FAULT, Value
 from openbms.model.site import DriverSettings, SiteConfig
@@ -306,7 +307,7 @@ class CoSimulation:
         schedules: Sequence[Schedule] = getattr(self.site, "schedules", ())
         if schedules:
             self.schedules = ScheduleRunner(schedules, getattr(self.site, "calendars", ()), self.clock,
-                                            self._schedule_changed,
+                                            schedule_commands(lambda: self.arbiter, self._writes),
                                             timezones={self.site.site.id: building_timezone(self.building)})
             self._tasks.append(asyncio.create_task(self.schedules.run(), name="schedules"))
         engine = self.engine = ProgramEngine(catalog_from_sites([self.site]), self.clock,
@@ -342,26 +343,6 @@ class CoSimulation:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
-
-    def _schedule_changed(self, schedule: Schedule, value: Any, ts: float) -> None:
-        """As ``Runtime``: a schedule's new value commands (or releases) its targets at its priority."""
-        for target in schedule.targets:
-            task = asyncio.create_task(self._schedule_write(schedule, target, value))
-            self._writes.add(task)
-            task.add_done_callback(self._writes.discard)
-
-    async def _schedule_write(self, schedule: Schedule, target: str, value: Any) -> None:
-        assert self.arbiter is not None
-        who, why = f"schedule:{schedule.id}", f"schedule {schedule.name or schedule.id}"
-        try:
-            if value is None:
-                await self.arbiter.release(target, schedule.priority, source="schedule",
-                                           requested_by=who, reason=why)
-            else:
-                await self.arbiter.command(target, value, schedule.priority, source="schedule",
-                                           requested_by=who, reason=why)
-        except CommandError as err:
-            _log.warning("schedule %s could not command %s: %s", schedule.id, target, err)
 
     async def _settle(self) -> None:
         """Let every evaluation and write caused so far reach the building."""
