@@ -6,7 +6,11 @@ import { ConnectionBanner, ConnectionIndicator } from "./components/Connection";
 import { Ctx, type AppContext } from "./context";
 import { Alarms } from "./pages/Alarms";
 import { EquipmentPage } from "./pages/Equipment";
-import { Energy, ListStub } from "./pages/Lists";
+import { ListStub } from "./pages/Lists";
+import { Energy } from "./pages/Energy";
+import { Points } from "./pages/Points";
+import { ProgramPage, Programs } from "./pages/Programs";
+import { Audit, Tokens, Users } from "./pages/Admin";
 import { Overview } from "./pages/Overview";
 import { ScheduleEditor, Schedules } from "./pages/Schedules";
 import { SignIn } from "./pages/SignIn";
@@ -96,6 +100,18 @@ function Page(props: { route: Route }) {
       return <ScheduleEditor site={r.site} id={r.schedule} />;
     case "list":
       return <ListStub site={r.site} what={r.what} />;
+    case "points":
+      return <Points />;
+    case "programs":
+      return <Programs site={r.site} />;
+    case "program":
+      return <ProgramPage site={r.site} id={r.program} />;
+    case "users":
+      return <Users />;
+    case "tokens":
+      return <Tokens />;
+    case "audit":
+      return <Audit />;
     case "not-found":
     case "sign-in":
       return (
@@ -132,6 +148,7 @@ function Header(props: { route: Route; site: string | null; me: Me | null; onSig
       <nav id="nav" aria-label="Main" class={open ? "open" : ""}>
         <ul>
           {link("/sites", "Sites")}
+          {link("/points", "Points")}
           {s && link(`/sites/${s}`, "Overview")}
           {s && link(`/sites/${s}/alarms`, "Alarms")}
           {s && link(`/sites/${s}/schedules`, "Schedules")}

@@ -14,12 +14,17 @@ export type Route =
   | { name: "energy"; site: string }
   | { name: "schedules"; site: string }
   | { name: "schedule"; site: string; schedule: string }
+  | { name: "points" }
+  | { name: "programs"; site: string }
+  | { name: "program"; site: string; program: string }
+  | { name: "users" }
+  | { name: "tokens" }
+  | { name: "audit" }
   | { name: "not-found"; path: string };
 
 /** The pages that for now show their list from the API as a table. */
-export type ListPage = "programs" | "devices" | "users" | "tokens" | "audit";
-const SITE_LISTS = new Set(["programs", "devices"]);
-const ADMIN_LISTS = new Set(["users", "tokens", "audit"]);
+export type ListPage = "devices";
+const SITE_LISTS = new Set(["devices"]);
 
 /** The path part of the current hash ("/sites/hq"). */
 export function currentPath(): string {
@@ -33,6 +38,7 @@ export function parseRoute(path: string): Route {
   if (a === "sign-in") return { name: "sign-in", next: new URLSearchParams(search).get("next") || "/" };
   if (!a) return { name: "sites" };
   if (a === "sites" && !b) return { name: "sites" };
+  if (a === "points" && !b) return { name: "points" };
   if (a === "sites" && b) {
     if (!c) return { name: "overview", site: b };
     if (c === "equipment" && d && parts.length === 4) return { name: "equipment", site: b, equip: d };
@@ -40,9 +46,11 @@ export function parseRoute(path: string): Route {
     if (c === "energy" && parts.length === 3) return { name: "energy", site: b };
     if (c === "schedules" && parts.length === 3) return { name: "schedules", site: b };
     if (c === "schedules" && d && parts.length === 4) return { name: "schedule", site: b, schedule: d };
+    if (c === "programs" && parts.length === 3) return { name: "programs", site: b };
+    if (c === "programs" && d && parts.length === 4) return { name: "program", site: b, program: d };
     if (SITE_LISTS.has(c) && parts.length === 3) return { name: "list", site: b, what: c as ListPage };
   }
-  if (a === "admin" && b && ADMIN_LISTS.has(b) && parts.length === 2) return { name: "list", site: null, what: b as ListPage };
+  if (a === "admin" && parts.length === 2 && (b === "users" || b === "tokens" || b === "audit")) return { name: b };
   return { name: "not-found", path };
 }
 

@@ -18,6 +18,7 @@ import type {
 } from "./types";
 import type { Schedule } from "../lib/schedule";
 import type { CalendarInfo, ScheduleView, Transitions } from "./types";
+import type { AuditEntry, ProgramDetail, ProgramSummary, ProgramVersion, TokenOut, UserOut } from "./types";
 
 const V1 = "/api/v1";
 const enc = encodeURIComponent;
@@ -104,6 +105,39 @@ export const endpoints = {
   putSchedule: (api: ApiClient, s: string, id: string, body: Omit<Schedule, "id" | "site">) =>
     api.request<ScheduleView>("PUT", `${site(s)}/schedules/${enc(id)}`, { body }),
   calendars: (api: ApiClient, s: string) => all<CalendarInfo>(api, `${site(s)}/calendars`),
+  /** GET /points across every site the user may see; `qs` from lib/search's searchQueryString. */
+  searchPoints: (api: ApiClient, qs: string) => api.get<Page<PointSummary>>(`${V1}/points${qs}`),
+  programs: (api: ApiClient, s: string) => all<ProgramSummary>(api, `${site(s)}/programs`),
+  program: (api: ApiClient, s: string, id: string, version?: number) =>
+    api.get<ProgramDetail>(`${site(s)}/programs/${enc(id)}`, { version }),
+  programVersions: (api: ApiClient, s: string, id: string) => all<ProgramVersion>(api, `${site(s)}/programs/${enc(id)}/versions`),
+  validateProgram: (api: ApiClient, s: string, program: unknown) =>
+    api.post<{ valid: boolean; issues: { path: string; message: string }[] }>(`${site(s)}/programs/validate`, program),
+  saveProgram: (api: ApiClient, s: string, id: string, program: unknown, comment: string) =>
+    api.request<{ id: string; version: number; issues: { path: string; message: string }[] }>(
+      "PUT",
+      `${site(s)}/programs/${enc(id)}`,
+      { body: { program, comment } },
+    ),
+  deployProgram: (api: ApiClient, s: string, id: string, version: number) =>
+    api.post<ProgramDetail>(`${site(s)}/programs/${enc(id)}/deploy`, { version }),
+  programAction: (api: ApiClient, s: string, id: string, action: "rollback" | "disable" | "enable") =>
+    api.post<ProgramDetail>(`${site(s)}/programs/${enc(id)}/${action}`, {}),
+  users: (api: ApiClient) => all<UserOut>(api, `${V1}/users`),
+  createUser: (api: ApiClient, body: { email: string; name: string; password: string; grants: Record<string, string> }) =>
+    api.post<UserOut>(`${V1}/users`, body),
+  updateUser: (api: ApiClient, id: string, body: { disabled?: boolean; name?: string }) =>
+    api.request<UserOut>("PATCH", `${V1}/users/${enc(id)}`, { body }),
+  grant: (api: ApiClient, id: string, s: string, role: string) =>
+    api.request<unknown>("PUT", `${V1}/users/${enc(id)}/grants/${enc(s)}`, { body: { role } }),
+  revokeGrant: (api: ApiClient, id: string, s: string) =>
+    api.request<void>("DELETE", `${V1}/users/${enc(id)}/grants/${enc(s)}`),
+  tokens: (api: ApiClient) => all<TokenOut>(api, `${V1}/tokens`),
+  createToken: (api: ApiClient, body: { name: string; role?: string | null; expires_in_days?: number | null }) =>
+    api.post<TokenOut & { token: string }>(`${V1}/tokens`, body),
+  revokeToken: (api: ApiClient, id: string) => api.request<void>("DELETE", `${V1}/tokens/${enc(id)}`),
+  audit: (api: ApiClient, filter: { actor?: string; action?: string; since?: number; cursor?: string | null }) =>
+    api.get<Page<AuditEntry>>(`${V1}/audit`, { ...filter, since: filter.since?.toFixed(0), limit: 50 }),
   /** Stub pages: a list as the API gives it. */
   list: (api: ApiClient, path: string) => api.get<Page<Record<string, unknown>>>(`${V1}${path}`, { limit: 200 }),
 };

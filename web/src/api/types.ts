@@ -204,3 +204,80 @@ export interface CalendarInfo {
   name: string;
   entries: import("../lib/schedule").When[];
 }
+
+export interface ProgramStatus {
+  version: number;
+  state: "running" | "disabled" | "failed";
+  last_run: number | null;
+  runs: number;
+  writes: number;
+  errors: number;
+  last_error: string;
+  last_error_at: number | null;
+  outputs: Record<string, Value>;
+}
+
+export interface ProgramSummary {
+  id: string;
+  site: string;
+  name: string;
+  enabled: boolean;
+  active_version: number | null;
+  latest_version: number;
+  updated_at: number;
+  status: ProgramStatus | null;
+}
+
+export interface ProgramDetail extends ProgramSummary {
+  version: number;
+  created_at: number;
+  created_by: string;
+  comment: string;
+  program: import("../lib/graph").ProgramDoc;
+  /** "node.port" → live value, while the engine runs it. */
+  values: Record<string, Value> | null;
+}
+
+export interface ProgramVersion {
+  version: number;
+  created_at: number;
+  created_by: string;
+  comment: string;
+  deployed: boolean;
+}
+
+export type Role = "viewer" | "operator" | "facility_manager" | "admin";
+export const ROLES: readonly Role[] = ["viewer", "operator", "facility_manager", "admin"];
+
+export interface UserOut {
+  id: string;
+  email: string;
+  name: string;
+  disabled: boolean;
+  locked: boolean;
+  grants: Record<string, Role>;
+  created_at: number;
+  updated_at: number;
+  last_login_at: number | null;
+}
+
+export interface TokenOut {
+  id: string;
+  name: string;
+  prefix: string;
+  role: Role | null;
+  created_at: number;
+  expires_at: number | null;
+  last_used_at: number | null;
+  revoked_at: number | null;
+}
+
+export interface AuditEntry {
+  id: number;
+  ts: number;
+  actor: string;
+  action: string;
+  target: string;
+  details: Record<string, unknown>;
+  remote_addr: string | null;
+}

@@ -132,7 +132,7 @@ export function EquipmentPage(props: { site: string; equip: string }) {
 }
 
 /** A trend chart with preset ranges, zoom by dragging, pan and zoom-out buttons, CSV export. */
-export function Trend(props: { site: string; points: string[]; labels: Record<string, string> }) {
+export function Trend(props: { site: string; points: string[]; labels: Record<string, string>; title?: string }) {
   const { api } = useApp();
   const [theme] = useTheme();
   const [range, setRange] = useState<{ since: number; until: number; preset: string | null }>(() => {
@@ -169,8 +169,8 @@ export function Trend(props: { site: string; points: string[]; labels: Record<st
   };
 
   return (
-    <section aria-labelledby="trend-title" class="card">
-      <h2 id="trend-title">Trend</h2>
+    <section aria-labelledby={`trend-title-${props.site}`} class="card">
+      <h2 id={`trend-title-${props.site}`}>{props.title ?? "Trend"}</h2>
       <div class="toolbar" role="toolbar" aria-label="Chart range">
         <label class="inline">
           Range{" "}

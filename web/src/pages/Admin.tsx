@@ -1,0 +1,464 @@
+/**
+ * Administration: users (create with a role and site grants, change roles,
+ * disable), API tokens (create — shown once —, revoke) and the audit log.
+ * Users and the audit log are for admins on every site; API tokens are each
+ * user's own (admins may revoke anyone's through the API).
+ */
+import { useState } from "preact/hooks";
+import { endpoints } from "../api/endpoints";
+import { ApiError } from "../api/problem";
+import { ROLES, type AuditEntry, type Role, type UserOut } from "../api/types";
+import { Field, FormErrors } from "../components/Field";
+import { useApp } from "../context";
+import { useLoad } from "../hooks";
+import { formatTime } from "../lib/format";
+import { isAdmin } from "../lib/roles";
+import { LoadState } from "./common";
+
+const roleWord = (r: string) => r.replace(/_/g, " ");
+
+function NotYours(props: { title: string }) {
+  return (
+    <main id="main">
+      <h1>{props.title}</h1>
+      <p class="banner banner--warn" role="alert">
+        Not yours to see: this page is for administrators of every site.
+      </p>
+    </main>
+  );
+}
+
+interface FormErr {
+  fields: Record<string, string>;
+  general: string[];
+}
+const noErr: FormErr = { fields: {}, general: [] };
+const toErr = (err: unknown): FormErr =>
+  err instanceof ApiError ? { fields: err.fields, general: err.general } : { fields: {}, general: [String(err)] };
+
+export function Users() {
+  const { api, me } = useApp();
+  const users = useLoad(() => (isAdmin(me) ? endpoints.users(api) : Promise.resolve([] as UserOut[])), [api, me]);
+  const sites = useLoad(() => endpoints.sites(api), [api]);
+  const [msg, setMsg] = useState<{ tone: "info" | "error"; text: string } | null>(null);
+  if (me && !isAdmin(me)) return <NotYours title="Users" />;
+  const siteIds = ["*", ...(sites.data ?? []).map((s) => s.id)];
+
+  const act = async (done: string, run: () => Promise<unknown>) => {
+    setMsg(null);
+    try {
+      await run();
+      setMsg({ tone: "info", text: done });
+      users.reload();
+    } catch (err) {
+      setMsg({ tone: "error", text: err instanceof ApiError ? err.message : String(err) });
+    }
+  };
+
+  return (
+    <main id="main">
+      <h1>Users</h1>
+      <CreateUser siteIds={siteIds} onCreated={(u) => { setMsg({ tone: "info", text: `User ${u.email} created.` }); users.reload(); }} />
+      {msg && <p class={`banner banner--${msg.tone}`} role={msg.tone === "error" ? "alert" : "status"}>{msg.text}</p>}
+      <LoadState {...users} />
+      {users.data && (
+        <div class="table-wrap">
+          <table class="users">
+            <caption class="sr-only">Users</caption>
+            <thead>
+              <tr>
+                <th scope="col">User</th>
+                <th scope="col">Roles by site</th>
+                <th scope="col" class="hide-sm">Last sign-in</th>
+                <th scope="col">State</th>
+              </tr>
+            </thead>
+            <tbody>
+              {users.data.map((u) => (
+                <tr key={u.id}>
+                  <th scope="row">
+                    {u.email}
+                    {u.name && <div class="muted small">{u.name}</div>}
+                  </th>
+                  <td>
+                    <Grants user={u} siteIds={siteIds} act={act} />
+                  </td>
+                  <td class="hide-sm">{formatTime(u.last_login_at === null ? null : u.last_login_at * 1000)}</td>
+                  <td>
+                    {u.disabled ? "disabled" : u.locked ? "locked" : "active"}{" "}
+                    {u.id !== me?.id && (
+                      <button
+                        type="button"
+                        class="btn btn--small"
+                        aria-label={`${u.disabled ? "Enable" : "Disable"} ${u.email}`}
+                        onClick={() => act(`${u.email} ${u.disabled ? "enabled" : "disabled"}.`, () => endpoints.updateUser(api, u.id, { disabled: !u.disabled }))}
+                      >
+                        {u.disabled ? "Enable" : "Disable"}
+                      </button>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </main>
+  );
+}
+
+function Grants(props: { user: UserOut; siteIds: string[]; act: (done: string, run: () => Promise<unknown>) => void }) {
+  const { api } = useApp();
+  const u = props.user;
+  const [site, setSite] = useState("");
+  const [role, setRole] = useState<Role>("viewer");
+  const free = props.siteIds.filter((s) => !(s in u.grants));
+  return (
+    <div>
+      <ul class="grants">
+        {Object.entries(u.grants).map(([s, r]) => (
+          <li key={s}>
+            <label class="inline">
+              <span>{s === "*" ? "every site" : s}</span>
+              <select
+                aria-label={`Role of ${u.email} on ${s === "*" ? "every site" : s}`}
+                value={r}
+                onChange={(e) => props.act(`${u.email} is now ${roleWord(e.currentTarget.value)} on ${s}.`, () => endpoints.grant(api, u.id, s, e.currentTarget.value))}
+              >
+                {ROLES.map((x) => (
+                  <option key={x} value={x}>{roleWord(x)}</option>
+                ))}
+              </select>
+            </label>{" "}
+            <button type="button" class="btn btn--small" aria-label={`Remove ${u.email}'s role on ${s}`} onClick={() => props.act(`${u.email} no longer has a role on ${s}.`, () => endpoints.revokeGrant(api, u.id, s))}>
+              Remove
+            </button>
+          </li>
+        ))}
+      </ul>
+      {free.length > 0 && (
+        <form
+          class="inline small"
+          onSubmit={(e) => {
+            e.preventDefault();
+            const s = site || free[0]!;
+            props.act(`${u.email} is now ${roleWord(role)} on ${s}.`, () => endpoints.grant(api, u.id, s, role));
+          }}
+        >
+          <select aria-label={`Site to grant ${u.email}`} value={site || free[0]} onChange={(e) => setSite(e.currentTarget.value)}>
+            {free.map((s) => (
+              <option key={s} value={s}>{s === "*" ? "every site" : s}</option>
+            ))}
+          </select>
+          <select aria-label={`Role to grant ${u.email}`} value={role} onChange={(e) => setRole(e.currentTarget.value as Role)}>
+            {ROLES.map((x) => (
+              <option key={x} value={x}>{roleWord(x)}</option>
+            ))}
+          </select>
+          <button type="submit" class="btn btn--small">Grant</button>
+        </form>
+      )}
+    </div>
+  );
+}
+
+function CreateUser(props: { siteIds: string[]; onCreated: (u: UserOut) => void }) {
+  const { api } = useApp();
+  const [f, setF] = useState({ email: "", name: "", password: "", role: "viewer" as Role, site: "" });
+  const [err, setErr] = useState<FormErr>(noErr);
+  const [busy, setBusy] = useState(false);
+  const set = (k: keyof typeof f) => (e: Event) => setF({ ...f, [k]: (e.currentTarget as HTMLInputElement).value });
+  const site = f.site || props.siteIds[1] || "*";
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setErr(noErr);
+    try {
+      const u = await endpoints.createUser(api, { email: f.email, name: f.name, password: f.password, grants: { [site]: f.role } });
+      setF({ email: "", name: "", password: "", role: "viewer", site: "" });
+      props.onCreated(u);
+    } catch (x) {
+      setErr(toErr(x));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <details class="card">
+      <summary>New user</summary>
+      <form onSubmit={submit} aria-label="New user">
+        <FormErrors messages={err.general} />
+        <div class="row">
+          <Field id="nu-email" label="E-mail" error={err.fields.email}>
+            {(a) => <input {...a} type="email" required value={f.email} onInput={set("email")} autoComplete="off" />}
+          </Field>
+          <Field id="nu-name" label="Name" error={err.fields.name}>
+            {(a) => <input {...a} value={f.name} onInput={set("name")} />}
+          </Field>
+          <Field id="nu-password" label="Password" error={err.fields.password} hint="At least 10 characters.">
+            {(a) => <input {...a} type="password" required value={f.password} onInput={set("password")} autoComplete="new-password" />}
+          </Field>
+          <Field id="nu-role" label="Role" error={err.fields.grants}>
+            {(a) => (
+              <select {...a} value={f.role} onChange={set("role")}>
+                {ROLES.map((x) => (
+                  <option key={x} value={x}>{roleWord(x)}</option>
+                ))}
+              </select>
+            )}
+          </Field>
+          <Field id="nu-site" label="On site">
+            {(a) => (
+              <select {...a} value={site} onChange={set("site")}>
+                {props.siteIds.map((s) => (
+                  <option key={s} value={s}>{s === "*" ? "every site" : s}</option>
+                ))}
+              </select>
+            )}
+          </Field>
+        </div>
+        <div class="actions actions--left">
+          <button type="submit" class="btn btn--primary" disabled={busy}>Create user</button>
+        </div>
+      </form>
+    </details>
+  );
+}
+
+export function Tokens() {
+  const { api, me } = useApp();
+  const tokens = useLoad(() => endpoints.tokens(api), [api]);
+  const [f, setF] = useState({ name: "", role: "", days: "365" });
+  const [err, setErr] = useState<FormErr>(noErr);
+  const [created, setCreated] = useState<{ name: string; token: string } | null>(null);
+  const [copied, setCopied] = useState(false);
+  const [msg, setMsg] = useState<string | null>(null);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setErr(noErr);
+    setCreated(null);
+    setCopied(false);
+    try {
+      const t = await endpoints.createToken(api, {
+        name: f.name,
+        role: f.role || null,
+        expires_in_days: f.days ? Number(f.days) : null,
+      });
+      setCreated({ name: t.name, token: t.token });
+      setF({ ...f, name: "" });
+      tokens.reload();
+    } catch (x) {
+      setErr(toErr(x));
+    }
+  };
+  const copy = async () => {
+    if (!created) return;
+    try {
+      await navigator.clipboard.writeText(created.token);
+      setCopied(true);
+    } catch {
+      // No clipboard (plain http): select the text for Ctrl+C instead.
+      const el = document.getElementById("new-token") as HTMLInputElement | null;
+      el?.select();
+    }
+  };
+  return (
+    <main id="main">
+      <h1>API tokens</h1>
+      <p class="muted">Tokens let scripts and machines use the API as you (at most the role chosen). {me && !isAdmin(me) ? "These are your own tokens." : ""}</p>
+      <form class="card" onSubmit={submit} aria-label="New API token">
+        <h2>New token</h2>
+        <FormErrors messages={err.general} />
+        <div class="row">
+          <Field id="tk-name" label="Token name" error={err.fields.name}>
+            {(a) => <input {...a} required value={f.name} onInput={(e) => setF({ ...f, name: e.currentTarget.value })} placeholder="energy export" />}
+          </Field>
+          <Field id="tk-role" label="At most role" error={err.fields.role}>
+            {(a) => (
+              <select {...a} value={f.role} onChange={(e) => setF({ ...f, role: e.currentTarget.value })}>
+                <option value="">my own roles</option>
+                {ROLES.map((x) => (
+                  <option key={x} value={x}>{roleWord(x)}</option>
+                ))}
+              </select>
+            )}
+          </Field>
+          <Field id="tk-days" label="Expires after (days)" error={err.fields.expires_in_days} hint="Empty: never.">
+            {(a) => <input {...a} type="number" min={1} max={3650} value={f.days} onInput={(e) => setF({ ...f, days: e.currentTarget.value })} />}
+          </Field>
+        </div>
+        <div class="actions actions--left">
+          <button type="submit" class="btn btn--primary">Create token</button>
+        </div>
+      </form>
+      {created && (
+        <div class="banner banner--info new-token" role="status">
+          <p>
+            Token “{created.name}” created. Copy it now: <strong>it will not be shown again</strong>.
+          </p>
+          <div class="inline">
+            <input id="new-token" aria-label="New token" readOnly value={created.token} size={48} onFocus={(e) => e.currentTarget.select()} />
+            <button type="button" class="btn btn--small" onClick={copy}>
+              {copied ? "Copied" : "Copy"}
+            </button>
+            <button type="button" class="btn btn--small" onClick={() => setCreated(null)}>
+              Done
+            </button>
+          </div>
+        </div>
+      )}
+      {msg && <p class="banner banner--info" role="status">{msg}</p>}
+      <LoadState {...tokens} />
+      {tokens.data && tokens.data.length === 0 && <p class="muted">No tokens yet.</p>}
+      {tokens.data && tokens.data.length > 0 && (
+        <div class="table-wrap">
+          <table class="tokens">
+            <caption class="sr-only">API tokens</caption>
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Starts with</th>
+                <th scope="col">Role</th>
+                <th scope="col" class="hide-sm">Created</th>
+                <th scope="col" class="hide-sm">Expires</th>
+                <th scope="col" class="hide-sm">Last used</th>
+                <th scope="col">State</th>
+              </tr>
+            </thead>
+            <tbody>
+              {tokens.data.map((t) => (
+                <tr key={t.id}>
+                  <th scope="row">{t.name}</th>
+                  <td><code>{t.prefix}…</code></td>
+                  <td>{t.role ? roleWord(t.role) : "own roles"}</td>
+                  <td class="hide-sm">{formatTime(t.created_at * 1000)}</td>
+                  <td class="hide-sm">{t.expires_at ? formatTime(t.expires_at * 1000) : "never"}</td>
+                  <td class="hide-sm">{t.last_used_at ? formatTime(t.last_used_at * 1000) : "never"}</td>
+                  <td>
+                    {t.revoked_at ? (
+                      `revoked ${formatTime(t.revoked_at * 1000)}`
+                    ) : (
+                      <button
+                        type="button"
+                        class="btn btn--small"
+                        aria-label={`Revoke ${t.name}`}
+                        onClick={async () => {
+                          if (!confirm(`Revoke the token “${t.name}”? Scripts using it stop working at once.`)) return;
+                          try {
+                            await endpoints.revokeToken(api, t.id);
+                            setMsg(`Token “${t.name}” revoked.`);
+                          } catch (x) {
+                            setMsg(x instanceof ApiError ? x.message : String(x));
+                          }
+                          tokens.reload();
+                        }}
+                      >
+                        Revoke
+                      </button>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </main>
+  );
+}
+
+/** `2026-11-30T18:00` (a datetime-local input, local time) → epoch s; empty → undefined. */
+export function localToEpoch(v: string): number | undefined {
+  if (!v) return undefined;
+  const t = new Date(v).getTime();
+  return Number.isFinite(t) ? t / 1000 : undefined;
+}
+
+export function Audit() {
+  const { api, me } = useApp();
+  const [form, setForm] = useState({ actor: "", action: "", since: "" });
+  const [filter, setFilter] = useState(form);
+  const [extra, setExtra] = useState<{ items: AuditEntry[]; cursor: string | null } | null>(null);
+  const first = useLoad(
+    () => (isAdmin(me) ? endpoints.audit(api, { actor: filter.actor || undefined, action: filter.action || undefined, since: localToEpoch(filter.since) }) : Promise.resolve(null)),
+    [api, me, filter],
+  );
+  if (me && !isAdmin(me)) return <NotYours title="Audit log" />;
+  const items = [...(first.data?.items ?? []), ...(extra?.items ?? [])];
+  const cursor = extra ? extra.cursor : first.data?.next_cursor ?? null;
+  const more = async () => {
+    const page = await endpoints.audit(api, { actor: filter.actor || undefined, action: filter.action || undefined, since: localToEpoch(filter.since), cursor });
+    setExtra({ items: [...(extra?.items ?? []), ...page.items], cursor: page.next_cursor });
+  };
+  return (
+    <main id="main">
+      <h1>Audit log</h1>
+      <form
+        class="card"
+        aria-label="Filter the audit log"
+        onSubmit={(e) => {
+          e.preventDefault();
+          setExtra(null);
+          setFilter({ ...form });
+        }}
+      >
+        <div class="row">
+          <div class="field">
+            <label for="au-actor">Actor</label>
+            <input id="au-actor" value={form.actor} onInput={(e) => setForm({ ...form, actor: e.currentTarget.value })} placeholder="admin@example.com" />
+          </div>
+          <div class="field">
+            <label for="au-action">Action</label>
+            <input id="au-action" value={form.action} onInput={(e) => setForm({ ...form, action: e.currentTarget.value })} placeholder="user.create or auth.*" />
+          </div>
+          <div class="field">
+            <label for="au-since">Since</label>
+            <input id="au-since" type="datetime-local" value={form.since} onInput={(e) => setForm({ ...form, since: e.currentTarget.value })} />
+          </div>
+        </div>
+        <div class="actions actions--left">
+          <button type="submit" class="btn btn--primary">Filter</button>
+          <button type="button" class="btn" onClick={() => { const empty = { actor: "", action: "", since: "" }; setForm(empty); setExtra(null); setFilter(empty); }}>
+            Clear
+          </button>
+        </div>
+      </form>
+      <LoadState {...first} />
+      {first.data && items.length === 0 && <p class="muted">No entries.</p>}
+      {items.length > 0 && (
+        <div class="table-wrap">
+          <table class="audit">
+            <caption class="sr-only">Audit log, newest first</caption>
+            <thead>
+              <tr>
+                <th scope="col">When</th>
+                <th scope="col">Who</th>
+                <th scope="col">What</th>
+                <th scope="col">Target</th>
+                <th scope="col" class="hide-sm">Details</th>
+                <th scope="col" class="hide-sm">From</th>
+              </tr>
+            </thead>
+            <tbody>
+              {items.map((a) => (
+                <tr key={a.id}>
+                  <td>{formatTime(a.ts * 1000)}</td>
+                  <td>{a.actor}</td>
+                  <td>{a.action}</td>
+                  <td>{a.target}</td>
+                  <td class="hide-sm small"><code>{JSON.stringify(a.details)}</code></td>
+                  <td class="hide-sm">{a.remote_addr ?? "—"}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {cursor && (
+        <button type="button" class="btn" onClick={more}>
+          Older entries
+        </button>
+      )}
+    </main>
+  );
+}

@@ -1,0 +1,420 @@
+/**
+ * Logic programs: the site's list, and one program as a graph with live
+ * values on its wires, its status and versions, and (for those allowed) a
+ * JSON editor with validate, save as a new version, deploy, roll back,
+ * disable and enable.
+ */
+import { useEffect, useMemo, useState } from "preact/hooks";
+import { endpoints } from "../api/endpoints";
+import { ApiError } from "../api/problem";
+import type { ProgramDetail, Value } from "../api/types";
+import { useApp } from "../context";
+import { useLive, useLiveSamples, useLoad } from "../hooks";
+import { formatTime, formatValue } from "../lib/format";
+import { layoutProgram, wireValue, type GraphLayout, type ProgramDoc } from "../lib/graph";
+import { formatIssue, issuesFromProblem, parseProgramText, type ProgramIssue } from "../lib/programIssues";
+import { can } from "../lib/roles";
+import { href } from "../router";
+import { LoadState } from "./common";
+
+export function Programs(props: { site: string }) {
+  const { api } = useApp();
+  const list = useLoad(() => endpoints.programs(api, props.site), [api, props.site]);
+  return (
+    <main id="main">
+      <nav aria-label="Breadcrumb" class="crumbs">
+        <a href={href(`/sites/${props.site}`)}>{props.site}</a> / <span aria-current="page">Programs</span>
+      </nav>
+      <h1>Logic programs</h1>
+      <LoadState {...list} />
+      {list.data && list.data.length === 0 && <p class="muted">This site has no logic programs.</p>}
+      {list.data && list.data.length > 0 && (
+        <div class="table-wrap">
+          <table>
+            <caption class="sr-only">Logic programs of {props.site}</caption>
+            <thead>
+              <tr>
+                <th scope="col">Program</th>
+                <th scope="col">State</th>
+                <th scope="col">Deployed</th>
+                <th scope="col" class="hide-sm">Latest</th>
+                <th scope="col" class="hide-sm">Changed</th>
+              </tr>
+            </thead>
+            <tbody>
+              {list.data.map((p) => (
+                <tr key={p.id}>
+                  <th scope="row">
+                    <a href={href(`/sites/${props.site}/programs/${p.id}`)}>{p.name || p.id}</a>
+                    <div class="muted small">{p.id}</div>
+                  </th>
+                  <td>{stateText(p.enabled, p.status?.state)}</td>
+                  <td>{p.active_version === null ? "none" : `v${p.active_version}`}</td>
+                  <td class="hide-sm">v{p.latest_version}</td>
+                  <td class="hide-sm">{formatTime(p.updated_at * 1000)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </main>
+  );
+}
+
+function stateText(enabled: boolean, state: string | undefined): string {
+  if (!enabled) return "disabled";
+  return state ?? "not running";
+}
+
+export function ProgramPage(props: { site: string; id: string }) {
+  const { api, me } = useApp();
+  const { site, id } = props;
+  const [tick, setTick] = useState(0);
+  const detail = useLoad(() => endpoints.program(api, site, id), [api, site, id, tick]);
+  const versions = useLoad(() => endpoints.programVersions(api, site, id), [api, site, id, tick]);
+  const [message, setMessage] = useState<{ tone: "info" | "error"; text: string } | null>(null);
+  const mayWrite = can(me, "programs:write", site);
+  const mayDeploy = can(me, "programs:deploy", site);
+
+  // The engine's values on the wires: refreshed every few seconds.
+  const [values, setValues] = useState<Record<string, Value> | null>(null);
+  useEffect(() => {
+    setValues(detail.data?.values ?? null);
+  }, [detail.data]);
+  useEffect(() => {
+    let alive = true;
+    const t = setInterval(() => {
+      endpoints.program(api, site, id).then(
+        (d) => alive && setValues(d.values ?? null),
+        () => {},
+      );
+    }, 3000);
+    return () => {
+      alive = false;
+      clearInterval(t);
+    };
+  }, [api, site, id]);
+
+  const reload = () => setTick((t) => t + 1);
+  const act = async (what: string, run: () => Promise<unknown>) => {
+    setMessage(null);
+    try {
+      await run();
+      setMessage({ tone: "info", text: what });
+      reload();
+    } catch (err) {
+      const e = err instanceof ApiError ? err : null;
+      const issues = e ? issuesFromProblem(e.problem.errors) : [];
+      const text = issues.length
+        ? issues.map((i) => formatIssue(i, detail.data?.program ?? null)).join(" ")
+        : e?.status === 409
+          ? e.message
+          : String(e?.message ?? err);
+      setMessage({ tone: "error", text });
+    }
+  };
+
+  const d = detail.data;
+  return (
+    <main id="main">
+      <nav aria-label="Breadcrumb" class="crumbs">
+        <a href={href(`/sites/${site}`)}>{site}</a> / <a href={href(`/sites/${site}/programs`)}>Programs</a> /{" "}
+        <span aria-current="page">{id}</span>
+      </nav>
+      <h1>{d?.name || id}</h1>
+      <LoadState {...detail} />
+      {message && (
+        <p class={`banner banner--${message.tone}`} role={message.tone === "error" ? "alert" : "status"}>
+          {message.text}
+        </p>
+      )}
+      {d && (
+        <>
+          <section class="card" aria-labelledby="prog-status">
+            <h2 id="prog-status">Status</h2>
+            <p>
+              <strong>{stateText(d.enabled, d.status?.state)}</strong>
+              {" · "}deployed {d.active_version === null ? "none" : `v${d.active_version}`} · latest v{d.latest_version} · showing v{d.version}
+              {d.status && (
+                <span class="muted small">
+                  {" "}
+                  · {d.status.runs} runs, {d.status.writes} writes, {d.status.errors} errors
+                  {d.status.last_run ? `, last run ${formatTime(d.status.last_run * 1000)}` : ""}
+                </span>
+              )}
+            </p>
+            {d.status?.last_error && <p class="text--alarm">Last error: {d.status.last_error}</p>}
+            {d.program.description && <p class="muted small">{d.program.description}</p>}
+            {mayDeploy && (
+              <div class="actions actions--left">
+                {d.active_version !== d.latest_version && (
+                  <button type="button" class="btn btn--primary" onClick={() => act(`Version ${d.latest_version} deployed.`, () => endpoints.deployProgram(api, site, id, d.latest_version))}>
+                    Deploy v{d.latest_version}
+                  </button>
+                )}
+                <button type="button" class="btn" onClick={() => act("Rolled back to the version deployed before.", () => endpoints.programAction(api, site, id, "rollback"))}>
+                  Roll back
+                </button>
+                {d.enabled ? (
+                  <button type="button" class="btn" onClick={() => act("Program disabled; its slots are released.", () => endpoints.programAction(api, site, id, "disable"))}>
+                    Disable
+                  </button>
+                ) : (
+                  <button type="button" class="btn" onClick={() => act("Program enabled.", () => endpoints.programAction(api, site, id, "enable"))}>
+                    Enable
+                  </button>
+                )}
+              </div>
+            )}
+          </section>
+          <ProgramGraph doc={d.program} values={values} />
+          {mayWrite && <ProgramEditor site={site} detail={d} mayDeploy={mayDeploy} onSaved={reload} />}
+          <section class="card" aria-labelledby="prog-versions">
+            <h2 id="prog-versions">Versions</h2>
+            <LoadState {...versions} />
+            <div class="table-wrap">
+              <table>
+                <caption class="sr-only">Versions of {id}</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">Version</th>
+                    <th scope="col">Saved</th>
+                    <th scope="col">By</th>
+                    <th scope="col">Why</th>
+                    {mayDeploy && <th scope="col"><span class="sr-only">Deploy</span></th>}
+                  </tr>
+                </thead>
+                <tbody>
+                  {[...(versions.data ?? [])].sort((a, b) => b.version - a.version).map((v) => (
+                    <tr key={v.version} class={v.deployed ? "row--active" : ""}>
+                      <th scope="row">
+                        v{v.version}
+                        {v.deployed && <span class="tag"> deployed</span>}
+                      </th>
+                      <td>{formatTime(v.created_at * 1000)}</td>
+                      <td>{v.created_by}</td>
+                      <td>{v.comment || "—"}</td>
+                      {mayDeploy && (
+                        <td>
+                          {!v.deployed && (
+                            <button type="button" class="btn btn--small" aria-label={`Deploy version ${v.version}`} onClick={() => act(`Version ${v.version} deployed.`, () => endpoints.deployProgram(api, site, id, v.version))}>
+                              Deploy
+                            </button>
+                          )}
+                        </td>
+                      )}
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          </section>
+        </>
+      )}
+    </main>
+  );
+}
+
+/** The program drawn: inputs left, outputs right, the value on each wire. */
+export function ProgramGraph(props: { doc: ProgramDoc; values: Record<string, Value> | null }) {
+  const { doc } = props;
+  const layout: GraphLayout | null = useMemo(() => {
+    try {
+      return layoutProgram(doc);
+    } catch {
+      return null;
+    }
+  }, [doc]);
+  const points = useMemo(() => [...doc.inputs.map((i) => i.point), ...doc.outputs.map((o) => o.point)], [doc]);
+  const samples = useLiveSamples(points);
+  const liveOk = useLive();
+  const live = new Map<string, Value>();
+  if (liveOk) for (const [p, s] of samples) if (s[2] === "ok" || s[2] === "overridden") live.set(p, s[1]);
+  if (!layout) return <p class="muted">This program cannot be drawn.</p>;
+  const outputOf = (id: string) => doc.outputs.find((o) => o.id === id);
+  const inputOf = (id: string) => doc.inputs.find((o) => o.id === id);
+  const show = (v: Value | undefined) => (v === undefined ? "" : formatValue(v));
+  return (
+    <section class="card" aria-labelledby="prog-graph">
+      <h2 id="prog-graph">Graph</h2>
+      <div class="graph-wrap">
+        <svg
+          class="program-graph"
+          viewBox={`0 0 ${layout.width} ${layout.height}`}
+          width={layout.width}
+          height={layout.height}
+          role="img"
+          aria-label={`Program ${doc.id}: ${doc.inputs.length} inputs, ${doc.blocks.length} blocks, ${doc.outputs.length} outputs`}
+        >
+          {layout.edges.map((e) => {
+            const v = wireValue(e, doc, props.values, live);
+            const mx = (e.x1 + e.x2) / 2;
+            return (
+              <g key={`${e.from}>${e.to}`} class="wire">
+                <path d={`M${e.x1},${e.y1} C${mx},${e.y1} ${mx},${e.y2} ${e.x2},${e.y2}`} fill="none" />
+                {v !== undefined && (
+                  <text x={e.x1 + 6} y={e.y1 - 4} class="wire__value">
+                    {show(v)}
+                  </text>
+                )}
+                <title>{`${e.from} → ${e.to}${v !== undefined ? `: ${show(v)}` : ""}`}</title>
+              </g>
+            );
+          })}
+          {layout.nodes.map((n) => {
+            const point = n.kind === "input" ? inputOf(n.id)?.point : n.kind === "output" ? outputOf(n.id)?.point : undefined;
+            const liveV = point !== undefined ? live.get(point) : undefined;
+            return (
+              <g key={n.id} class={`node node--${n.kind}`} data-node={n.id}>
+                <rect x={n.x} y={n.y} width={n.w} height={n.h} rx={6} />
+                <text x={n.x + 8} y={n.y + 16} class="node__title">
+                  {n.id}
+                </text>
+                <text x={n.x + 8} y={n.y + 30} class="node__sub">
+                  {n.kind === "block" ? n.sub : short(n.sub)}
+                  {liveV !== undefined ? ` = ${show(liveV)}` : ""}
+                </text>
+                {n.inPorts.map((p) => (
+                  <text key={`i${p.port}`} x={n.x + 6} y={p.y + 4} class="node__port">
+                    {n.kind === "block" ? p.port : ""}
+                  </text>
+                ))}
+                {n.outPorts.map((p) => (
+                  <text key={`o${p.port}`} x={n.x + n.w - 6} y={p.y + 4} class="node__port" text-anchor="end">
+                    {n.kind === "block" ? p.port : ""}
+                  </text>
+                ))}
+              </g>
+            );
+          })}
+        </svg>
+      </div>
+      <p class="muted small">Inputs on the left, outputs on the right; values on wires are live (inputs from the points, the rest from the engine every 3 s).</p>
+    </section>
+  );
+}
+
+const short = (point: string) => point.split("/").slice(1).join("/") || point;
+
+function ProgramEditor(props: { site: string; detail: ProgramDetail; mayDeploy: boolean; onSaved: () => void }) {
+  const { api } = useApp();
+  const { site, detail } = props;
+  const [text, setText] = useState(() => JSON.stringify(detail.program, null, 2));
+  const [comment, setComment] = useState("");
+  const [issues, setIssues] = useState<string[] | null>(null);
+  const [note, setNote] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  useEffect(() => {
+    setText(JSON.stringify(detail.program, null, 2));
+  }, [detail.program]);
+
+  const check = (): ProgramDoc | null => {
+    const parsed = parseProgramText(text);
+    if (parsed.error) {
+      setIssues([parsed.error]);
+      return null;
+    }
+    return parsed.doc;
+  };
+  const show = (list: ProgramIssue[], doc: ProgramDoc | null) => setIssues(list.map((i) => formatIssue(i, doc)));
+  const fail = (err: unknown, doc: ProgramDoc | null) => {
+    if (err instanceof ApiError && err.problem.errors?.length) show(issuesFromProblem(err.problem.errors), doc);
+    else setIssues([err instanceof ApiError ? err.message : String(err)]);
+  };
+
+  const validate = async () => {
+    setNote(null);
+    const doc = check();
+    if (!doc) return;
+    setBusy(true);
+    try {
+      const res = await endpoints.validateProgram(api, site, doc);
+      if (res.valid) {
+        setIssues([]);
+        setNote("Valid: no problems found.");
+      } else show(res.issues, doc);
+    } catch (err) {
+      fail(err, doc);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const save = async (deploy: boolean) => {
+    setNote(null);
+    const doc = check();
+    if (!doc) return;
+    setBusy(true);
+    try {
+      const res = await endpoints.saveProgram(api, site, detail.id, doc, comment);
+      show(res.issues, doc);
+      let msg = `Saved as version ${res.version}.`;
+      if (deploy && res.issues.length === 0) {
+        await endpoints.deployProgram(api, site, detail.id, res.version);
+        msg = `Saved and deployed version ${res.version}.`;
+      } else if (deploy) msg += " Not deployed: fix the problems listed first.";
+      setNote(msg);
+      setComment("");
+      props.onSaved();
+    } catch (err) {
+      fail(err, doc);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <section class="card" aria-labelledby="prog-edit">
+      <h2 id="prog-edit">Edit</h2>
+      <div class="program-editor">
+        <div class="field">
+          <label for="prog-json">Program JSON (version {detail.version})</label>
+          <textarea
+            id="prog-json"
+            rows={18}
+            spellcheck={false}
+            value={text}
+            onInput={(e) => setText(e.currentTarget.value)}
+            aria-invalid={!!issues?.length}
+            aria-describedby="prog-issues"
+          />
+        </div>
+        <div id="prog-issues" class="program-issues" aria-live="polite">
+          <h3>Problems</h3>
+          {issues === null ? (
+            <p class="muted small">Validate to check the program against the site's points and blocks.</p>
+          ) : issues.length === 0 ? (
+            <p class="small">None.</p>
+          ) : (
+            <ul class="error-list" role="alert">
+              {issues.map((m, i) => (
+                <li key={i}>{m}</li>
+              ))}
+            </ul>
+          )}
+          {note && <p class="banner banner--info" role="status">{note}</p>}
+        </div>
+      </div>
+      <div class="field">
+        <label for="prog-comment">Why (kept with the version)</label>
+        <input id="prog-comment" value={comment} onInput={(e) => setComment(e.currentTarget.value)} maxLength={2000} />
+      </div>
+      <div class="actions actions--left">
+        <button type="button" class="btn" onClick={validate} disabled={busy}>
+          Validate
+        </button>
+        <button type="button" class="btn btn--primary" onClick={() => save(false)} disabled={busy}>
+          Save as new version
+        </button>
+        {props.mayDeploy && (
+          <button type="button" class="btn" onClick={() => save(true)} disabled={busy}>
+            Save and deploy
+          </button>
+        )}
+        <button type="button" class="btn" onClick={() => { setText(JSON.stringify(detail.program, null, 2)); setIssues(null); setNote(null); }} disabled={busy}>
+          Discard changes
+        </button>
+      </div>
+    </section>
+  );
+}
