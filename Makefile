@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 WEB_STAMP := src/openbms/web_static/index.html
 WEB_SRC   := $(shell find web/src web/index.html web/package-lock.json web/vite.config.ts -type f 2>/dev/null)
 
-.PHONY: demo test lint bench venv web clean
+.PHONY: demo test lint bench venv web wheel clean
 
 venv: $(STAMP)
 
@@ -25,6 +25,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev,postgres,parquet]"
 	@touch $(STAMP)
+
+# A wheel with the dashboard built in (dist/openbms-*.whl).
+wheel: $(STAMP) $(WEB_STAMP)
+	$(BIN)/python -m pip wheel --no-deps --quiet -w dist .
 
 demo: $(STAMP) $(WEB_STAMP)
 	$(BIN)/openbms demo
