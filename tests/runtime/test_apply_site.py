@@ -6,8 +6,8 @@ import pytest
 from tests.fixtures.waiting import eventually
 
 from openbms.config import load_site, load_sites
-from openbms.errors import ConfigError
-from openbms.model import Point
+from openbms.errors import ConfigError, OpenBMSError
+from openbms.model import DriverSettings, Point
 from openbms.runtime.app import Runtime
 from openbms.runtime.clock import ManualClock
 
@@ -79,5 +79,27 @@ async def test_a_bad_change_says_where_and_changes_nothing(tmp_path):
         assert str(tmp_path / "site.yaml") in str(info.value)
         assert (tmp_path / "site.yaml").read_text() == SITE
         assert rt.sites[0] is cfg
+    finally:
+        await rt.stop()
+
+
+async def test_a_change_that_cannot_be_applied_puts_back_the_file_and_the_running_site(tmp_path):
+    (tmp_path / "site.yaml").write_text(SITE)
+    rt = Runtime(load_sites(tmp_path), tmp_path / "data", clock=ManualClock(1_780_000_000.0))
+    await rt.start()
+    try:
+        (cfg,) = rt.sites
+        ahu = cfg.equipment[0]
+        # Valid on paper, but its driver cannot start: no such interface address.
+        bacnet = Point(name="rat", unit="degC", binding="bacnet://1001/analog-input,1")
+        changed = cfg.model_copy(update={
+            "drivers": {**cfg.drivers, "bacnet": DriverSettings(address="192.0.2.250/24:47809")},
+            "equipment": (ahu.model_copy(update={"points": (*ahu.points, bacnet)}),)})
+        with pytest.raises(OpenBMSError, match="the previous configuration was restored"):
+            await rt.apply_site(changed)
+        assert load_site(tmp_path / "site.yaml").equipment[0].points[-1].name == "sp"
+        assert rt.sites[0] is cfg
+        assert rt.manager is not None and "t/ahu/rat" not in rt.manager._by_point
+        assert rt.arbiter is not None and "t/ahu/sp" in rt.arbiter.controlled()
     finally:
         await rt.stop()

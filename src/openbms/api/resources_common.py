@@ -48,6 +48,16 @@ VALIDATION = "urn:openbms:problem:validation-error"
 _locks: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary()
 
 
+def edit_lock(runtime: Any) -> asyncio.Lock:
+    """The one lock every configuration change of a runtime holds while it reads a site, changes
+    it and applies it (points, spaces, equipment, schedules, calendars alike), so that two
+    changes never start from the same configuration and one of them is lost."""
+    lock = _locks.get(runtime)
+    if lock is None:
+        lock = _locks[runtime] = asyncio.Lock()
+    return lock
+
+
 def finite(value: Any) -> Any:
     """``value``, or None for NaN and infinities (JSON has no such numbers)."""
     return None if isinstance(value, float) and not math.isfinite(value) else value
@@ -125,10 +135,7 @@ async def change_site(
     for a ``removal`` (a DELETE, which has no body to blame) a 409.
     """
     runtime = runtime_of(request)
-    lock = _locks.get(runtime)
-    if lock is None:
-        lock = _locks[runtime] = asyncio.Lock()
-    async with lock:
+    async with edit_lock(runtime):
         new = change(site_config(request, site_id))
         try:
             await runtime.apply_site(new)

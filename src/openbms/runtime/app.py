@@ -364,12 +364,32 @@ class Runtime:
             old = self.sites[index]
             path = getattr(old, "_source", None) or self.data_dir / f"{cfg.site.id}.yaml"
             new = await asyncio.to_thread(_write_site, cfg, Path(path))
-            self.sites[index] = new
-            await asyncio.to_thread(sync_site_config, self.state, new, self.clock.now())
-            await self._reapply()
-            await self._stop_site_services(new.site.id)
-            await self._start_site_services(new)
+            try:
+                await self._switch(index, new)
+            except Exception as err:
+                # Written but not applicable (a driver that cannot start, say): the file and
+                # everything running go back to the configuration that ran before.
+                log.error("site %s: the change could not be applied (%s); restoring the previous "
+                          "configuration", cfg.site.id, err)
+                backup = Path(path).with_name(Path(path).name + ".bak")
+                if backup.exists():
+                    await asyncio.to_thread(shutil.copyfile, backup, path)
+                try:
+                    await self._switch(index, old)
+                except Exception:
+                    log.exception("site %s: restoring the previous configuration failed too",
+                                  cfg.site.id)
+                raise OpenBMSError(f"site {cfg.site.id}: the change could not be applied ({err}); "
+                                   "the previous configuration was restored") from err
             log.info("site %s: configuration changed and applied (%s)", new.site.id, path)
+
+    async def _switch(self, index: int, cfg: SiteConfig) -> None:
+        """Make ``cfg`` the running configuration of ``self.sites[index]``."""
+        self.sites[index] = cfg
+        await asyncio.to_thread(sync_site_config, self.state, cfg, self.clock.now())
+        await self._reapply()
+        await self._stop_site_services(cfg.site.id)
+        await self._start_site_services(cfg)
 
     async def _reapply(self) -> None:
         """Polling, control and history follow ``self.sites``."""

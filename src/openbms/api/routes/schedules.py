@@ -11,9 +11,7 @@ priority, the slots it held are released, so no value is left behind.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import weakref
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -32,6 +30,7 @@ from openbms.api.control_common import (
 from openbms.api.errors import conflict, invalid_field, not_found
 from openbms.api.pagination import Cursor, Limit, Page
 from openbms.api.permissions import require
+from openbms.api.resources_common import edit_lock
 from openbms.config.sitefile import SiteFile, check_control
 from openbms.control.schedules import (
     Calendar,
@@ -57,15 +56,8 @@ MAX_WINDOW_S = 366 * 86400.0
 DEFAULT_WINDOW_S = 48 * 3600.0
 MAX_TIME = 1e10  # epoch seconds: the year 2286
 
-# One configuration change of a runtime at a time: each reads the site, changes it and applies it.
-_locks: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary()
-
-
-def _lock(runtime: Any) -> asyncio.Lock:
-    lock = _locks.get(runtime)
-    if lock is None:
-        lock = _locks[runtime] = asyncio.Lock()
-    return lock
+# One configuration change of a runtime at a time, shared with the points/spaces/equipment routes.
+_lock = edit_lock
 
 
 # ------------------------------------------------------------------------------ models
