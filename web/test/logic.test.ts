@@ -115,6 +115,14 @@ describe("site overview", () => {
     expect(k.energy?.id).toBe("hq/meter-main/kwh");
     expect(k.demand?.id).toBe("hq/meter-main/kw");
   });
+  it("takes supply air from air handlers, not the VAV boxes' discharge air, when types are known", () => {
+    const withVav = [...pts, point("hq/vav-n/da-t", ["discharge", "air", "temp", "sensor"])];
+    expect(keyPoints(withVav).supplyAir.map((p) => p.id)).toEqual(["hq/ahu-1/sat", "hq/vav-n/da-t"]);
+    const types = { "ahu-1": "ahu", "vav-n": "vav", weather: "weather" };
+    expect(keyPoints(withVav, types).supplyAir.map((p) => p.id)).toEqual(["hq/ahu-1/sat"]);
+    // No air handler among the types: every discharge air sensor, rather than none.
+    expect(keyPoints(withVav, { "vav-n": "vav" }).supplyAir).toHaveLength(2);
+  });
   it("computes the zone spread from zones with a current value only", () => {
     const spread = zoneSpread(keyPoints(pts).zoneTemps)!;
     expect(spread.min.value).toBe(21.5);

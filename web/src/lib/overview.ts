@@ -13,12 +13,22 @@ export interface KeyPoints {
   demand: PointSummary | null;
 }
 
-/** outside air temp sensor; discharge air temp sensor; zone air temp sensor; elec energy / power. */
-export function keyPoints(points: PointSummary[]): KeyPoints {
+/** Equipment whose discharge air is "supply air" in the overview (not a VAV box's reheated air). */
+const AIR_HANDLERS = new Set(["ahu", "rtu", "fcu"]);
+
+/**
+ * outside air temp sensor; discharge air temp sensor (of air handlers when the equipment types
+ * are known); zone air temp sensor; elec energy / power.
+ */
+export function keyPoints(points: PointSummary[], equipmentTypes?: Record<string, string>): KeyPoints {
   const sensors = points.filter((p) => p.tags.includes("sensor"));
+  const discharge = sensors.filter((p) => has(p, "discharge", "air", "temp"));
+  const handled = equipmentTypes
+    ? discharge.filter((p) => AIR_HANDLERS.has(equipmentTypes[p.equipment] ?? ""))
+    : [];
   return {
     outdoorAir: sensors.find((p) => has(p, "outside", "air", "temp")) ?? null,
-    supplyAir: sensors.filter((p) => has(p, "discharge", "air", "temp")),
+    supplyAir: handled.length > 0 ? handled : discharge,
     zoneTemps: sensors.filter((p) => has(p, "zone", "air", "temp")),
     energy: sensors.find((p) => has(p, "energy") && p.unit === "kWh") ?? null,
     demand: sensors.find((p) => has(p, "power") && p.unit === "kW") ?? null,

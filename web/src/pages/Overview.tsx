@@ -33,7 +33,9 @@ export function Overview(props: { site: string }) {
     const s = samples.get(p.id);
     return s ? { ...p, ts: s[0], value: s[1], status: s[2] } : p;
   });
-  const keys = keyPoints(current);
+  const types: Record<string, string> = {};
+  for (const e of equipment.data ?? []) types[e.id] = e.type;
+  const keys = keyPoints(current, types);
   const hasLive = samples.size > 0 && points.data !== null;
   // "First meaningful view": the overview with live values (docs/benchmarks.md reads this mark).
   useEffect(() => {
