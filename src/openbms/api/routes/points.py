@@ -179,29 +179,14 @@ def _summaries(request: Request, entries: Sequence[Entry]) -> list[PointSummary]
 def _detail(request: Request, site_id: str, equip: Equipment, point: Point) -> PointDetail:
     runtime = runtime_of(request)
     pid = f"{site_id}/{equip.id}/{point.name}"
-    sample = runtime.cache.get(pid)
+    (summary,) = _summaries(request, [(pid, site_id, equip, point)])
     priority_array = effective = None
     if point.writable and runtime.arbiter is not None and pid in runtime.arbiter.controlled():
         priority_array = [finite(v) for v in runtime.arbiter.priority_array(pid)]
         effective = finite(runtime.arbiter.effective(pid))
     config = point.model_dump(exclude={"name", "kind", "unit", "description", "tags", "writable"})
-    return PointDetail(
-        id=pid,
-        site=site_id,
-        equipment=equip.id,
-        name=point.name,
-        kind=point.kind,
-        unit=point.unit,
-        description=point.description,
-        tags=list(point.tags),
-        writable=point.writable,
-        value=finite(sample.value) if sample else None,
-        status=sample.status if sample else None,
-        ts=sample.ts if sample else None,
-        priority_array=priority_array,
-        effective=effective,
-        **config,
-    )
+    return PointDetail(**summary.model_dump(), priority_array=priority_array, effective=effective,
+                       **config)
 
 
 TagQuery = Query([], description="Only points with this tag; repeat it for points with all of them.")
