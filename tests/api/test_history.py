@@ -64,6 +64,27 @@ async def test_raw_history_of_several_points(live: Live, stored: float):
     assert zone["samples"][3]["value"] == 13.0
 
 
+async def test_a_repeated_request_sees_samples_stored_since(live: Live, stored: float):
+    """Recent raw history is kept in memory for repeated requests; what the historian stores reaches it."""
+    # An "until" in the past: the runtime is storing the point's polled samples now too.
+    params = {"points": "ahu-1/sat", "since": stored, "until": stored + 4 * 3600}
+    first = (await live.get("viewer", "/api/v1/sites/hq/history", params=params)).json()["series"][0]
+    assert len(first["samples"]) == 60 * HOURS
+    newer = stored + 60 * 60 * HOURS
+    faults = [Sample("hq/ahu-1/sat", newer + m, float("nan"), "fault") for m in range(3)]
+    live.runtime.historian.ingest(faults)
+    await live.runtime.historian.flush()
+    again = (await live.get("viewer", "/api/v1/sites/hq/history", params=params)).json()["series"][0]
+    assert again["samples"][: 60 * HOURS] == first["samples"]
+    assert again["samples"][60 * HOURS :] == [{"ts": s.ts, "value": None, "status": "fault"} for s in faults]
+    late = stored + 30.5  # between two stored samples
+    live.runtime.historian.ingest([Sample("hq/ahu-1/sat", late, 99.0, "ok")])
+    await live.runtime.historian.flush()
+    last = (await live.get("viewer", "/api/v1/sites/hq/history", params=params)).json()["series"][0]
+    assert last["samples"][1] == {"ts": late, "value": 99.0, "status": "ok"}
+    assert len(last["samples"]) == 60 * HOURS + 4
+
+
 async def test_times_may_be_iso_8601_and_points_repeated(live: Live, stored: float):
     since = datetime.fromtimestamp(stored, ZoneInfo("UTC")).isoformat().replace("+00:00", "Z")
     until = datetime.fromtimestamp(stored + 600, ZoneInfo("Europe/London")).isoformat()

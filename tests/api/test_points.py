@@ -174,6 +174,8 @@ async def test_a_created_point_is_in_the_yaml_file_and_gets_polled(live: Live):
     equip = next(e for e in on_disk.equipment if e.id == "ahu-1")
     assert [p.name for p in equip.points][-1] == "mat"
     assert "hq/ahu-1/mat" in ids(await live.get("viewer", "/api/v1/sites/hq/points", params={"tag": "mixed"}))
+    # The unfiltered list (served from an index of the site's points) has it too.
+    assert "hq/ahu-1/mat" in ids(await live.get("viewer", "/api/v1/sites/hq/points", params={"limit": 1000}))
     sample = await eventually(lambda: live.runtime.cache.get("hq/ahu-1/mat"))
     assert sample is not None and sample.value == 17.5
     got = (await live.get("viewer", "/api/v1/sites/hq/points/ahu-1/mat")).json()

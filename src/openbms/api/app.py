@@ -40,7 +40,7 @@ __all__ = ["ROUTE_MODULES", "create_app", "resolve_secret"]
 log = logging.getLogger(__name__)
 
 #: Modules under openbms.api.routes that are mounted; each defines ``router``.
-ROUTE_MODULES = ("health", "docs", "auth", "users", "tokens", "audit", "sites", "points", "history",
+ROUTE_MODULES = ("points", "history", "health", "docs", "auth", "users", "tokens", "audit", "sites",
                  "commands", "alarms", "schedules", "programs", "devices", "ws", "web")
 
 SECRET_STATE_KEY = "api:secret"
@@ -111,6 +111,7 @@ def create_app(
         try:
             yield
         finally:
+            await ctx.close()
             if owned is not None:
                 owned.dispose()
                 ctx.state_engine = None

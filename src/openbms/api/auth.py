@@ -129,11 +129,12 @@ async def principal_for_token(ctx: ApiContext, token: str) -> Principal | None:
         hit = ctx.principals.get(token)
         if hit is not None and hit[1] > time.monotonic() and ctx.now() < hit[2]:
             return hit[0]
-    loaded = await ctx.run(_load, ctx, token, ctx.now())
+    generation = ctx.access_generation
+    loaded = await ctx.once(("principal", token, generation), _load, ctx, token, ctx.now())
     if loaded is None:
         return None
     principal, ends = loaded
-    if ttl > 0:
+    if ttl > 0 and generation == ctx.access_generation:
         if len(ctx.principals) > 10_000:
             ctx.principals.clear()
         ctx.principals[token] = (principal, time.monotonic() + ttl, ends)  # never past the token's expiry

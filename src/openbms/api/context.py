@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ import sqlalchemy as sa
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
+from openbms.api.history_tail import HistoryTails
 from openbms.api.metrics import Metrics
 from openbms.api.ratelimit import RateLimiter
 from openbms.api.security import Passwords
@@ -42,6 +44,11 @@ class ApiContext:
     #: token → (principal, monotonic expiry): a request's sign-in without the database,
     #: for ``settings.auth_cache_s`` seconds (emptied when the API changes access).
     principals: dict[str, tuple[Any, float, float]] = field(default_factory=dict)
+    #: bumped whenever ``principals`` is emptied for an access change: a sign-in read
+    #: before the change is then not kept
+    access_generation: int = 0
+    _inflight: dict[Any, asyncio.Future[Any]] = field(default_factory=dict)
+    _tails: HistoryTails | None = None
     _sites: frozenset[str] = frozenset()
     _sites_read_at: float = float("-inf")
 
@@ -63,6 +70,39 @@ class ApiContext:
         """Run blocking (database, hashing) work in a worker thread."""
         return await run_in_threadpool(functools.partial(fn, *args, **kwargs))
 
+    async def once(self, key: Any, fn: Callable[..., T], /, *args: Any) -> T:
+        """``run(fn, *args)``, shared by every caller asking with ``key`` while it runs.
+
+        When a cache expires under load, fifty requests in flight would otherwise
+        all read the same rows at once, each in a worker thread of its own.
+        """
+        pending = self._inflight.get(key)
+        if pending is None:
+            pending = self._inflight[key] = asyncio.ensure_future(self.run(fn, *args))
+            pending.add_done_callback(lambda _f: self._inflight.pop(key, None))
+        return await asyncio.shield(pending)
+
+    def history_tails(self, historian: Any) -> HistoryTails:
+        """The cache of recent raw history over ``historian`` (a new one when the historian changed)."""
+        tails = self._tails
+        if tails is None or tails.historian is not historian:
+            if tails is not None:
+                tails.clear()
+            budget = int(self.settings.history_cache_mb * (1 << 20))
+            tails = self._tails = HistoryTails(historian, budget_bytes=budget)
+        return tails
+
+    async def close(self) -> None:
+        """Release what the context holds (at the app's shutdown)."""
+        if self._tails is not None:
+            await self._tails.close()
+            self._tails = None
+
+    def forget_principals(self) -> None:
+        """Empty the sign-in cache (and have sign-ins being read now not kept)."""
+        self.principals.clear()
+        self.access_generation += 1
+
     async def audit(
         self,
         actor: str,
@@ -73,7 +113,7 @@ class ApiContext:
     ) -> None:
         """Append to the audit log (a change of who may do what also empties the sign-in cache)."""
         if action.startswith(_ACCESS_CHANGES):
-            self.principals.clear()
+            self.forget_principals()
         await self.run(
             record_audit, self.engine, actor[:200], action, target[:200], details, remote_addr, self.now()
         )
@@ -83,7 +123,7 @@ class ApiContext:
         now = self.now()
         if site_id in self._sites and now - self._sites_read_at <= _SITES_TTL:
             return True
-        self._sites = frozenset(await self.run(self._read_sites))
+        self._sites = frozenset(await self.once("sites", self._read_sites))
         self._sites_read_at = now
         return site_id in self._sites
 

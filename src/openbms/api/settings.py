@@ -46,14 +46,26 @@ class ApiSettings:
     api_token_max_days: int = 3650
     #: Seconds a token's sign-in (user, session, grants) is reused without the database.
     auth_cache_s: float = 2.0
+    #: Memory for recent raw history kept encoded for trend requests (0: none); see history_tail.
+    history_cache_mb: float = 64.0
     docs: bool = True
     now: Callable[[], float] = field(default=time.time, compare=False)
 
     @classmethod
     def from_env(cls, **overrides: object) -> ApiSettings:
-        """Settings from the environment (OPENBMS_SECRET_KEY), with keyword overrides."""
+        """Settings from the environment (OPENBMS_SECRET_KEY, OPENBMS_HISTORY_CACHE_MB), with overrides."""
         values: dict[str, object] = {}
         if os.environ.get("OPENBMS_SECRET_KEY"):
             values["secret_key"] = os.environ["OPENBMS_SECRET_KEY"]
+        cache = os.environ.get("OPENBMS_HISTORY_CACHE_MB", "").strip()
+        if cache:
+            try:
+                values["history_cache_mb"] = float(cache)
+            except ValueError:
+                raise ValueError(
+                    f"OPENBMS_HISTORY_CACHE_MB must be a number of megabytes (0 for none), not {cache!r}"
+                ) from None
+            if not values["history_cache_mb"] >= 0:  # type: ignore[operator]
+                raise ValueError(f"OPENBMS_HISTORY_CACHE_MB must be 0 or more, not {cache!r}")
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

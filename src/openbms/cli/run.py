@@ -80,7 +80,7 @@ def _serve(root: Path, data: Path | None, status_every: float, show: list[str] |
         if emulator_speed is None:
             runtime = holder["runtime"] = Runtime(sites, data or root / "data", state_url=state_url,
                                                   api=api)
-            await runtime.run_forever(on_tick=started, tick=status_every)
+            await runtime.run_forever(on_tick=started, tick=status_every, freeze_gc=True)
             return
         from openbms.sim.building.live import demo_emulator
 
@@ -89,7 +89,7 @@ def _serve(root: Path, data: Path | None, status_every: float, show: list[str] |
                           f"127.0.20.x, simulated time ×{emulator_speed:g}")
             runtime = holder["runtime"] = Runtime(sites, data or root / "data", state_url=state_url,
                                                   api=api, clock=emulator.clock)
-            await runtime.run_forever(on_tick=started, tick=status_every)
+            await runtime.run_forever(on_tick=started, tick=status_every, freeze_gc=True)
 
     try:
         asyncio.run(main())

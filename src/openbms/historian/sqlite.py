@@ -27,6 +27,7 @@ import logging
 import math
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -142,6 +143,10 @@ class SQLiteHistorian:
         self._dirty_pids: set[int] = set()
         self._appended = 0  # rows the writer put in the inbox (writer thread only)
         self._merged = 0  # rows the merger took out of it (merger thread only)
+        # Watched points → the oldest time a merge wrote since the watcher last asked
+        # (-inf: anything may have changed); see watch() and changed_since_last().
+        self._watched: dict[int, float | None] = {}
+        self._watch_lock = threading.Lock()
         self._last_merge = 0.0
         self._last_rollup = 0.0
         self._last_retention = 0.0
@@ -620,7 +625,9 @@ class SQLiteHistorian:
             db.execute(schema.MARK_DIRTY, params)
             db.execute(schema.MERGE_LATEST, params)
             db.execute("COMMIT")
-            self._dirty_pids.update(pid for (pid,) in db.execute("SELECT pid FROM _span"))
+            spans = db.execute("SELECT pid, first FROM _span").fetchall()
+            self._dirty_pids.update(pid for pid, _first in spans)
+            self._note_changes(spans)
         except BaseException:
             db.execute("ROLLBACK")
             raise
@@ -717,6 +724,48 @@ class SQLiteHistorian:
         except BaseException:
             db.execute("ROLLBACK")
             raise
+        self._note_changes([(pid, -math.inf) for pid, raw_days, _r in cutoffs if raw_days is not None])
+
+    def _note_changes(self, spans: Iterable[tuple[int, float]]) -> None:
+        """Tell watchers which points' stored samples changed, from which time on (merger thread)."""
+        if not self._watched:
+            return
+        with self._watch_lock:
+            watched = self._watched
+            for pid, first in spans:
+                if pid in watched:
+                    old = watched[pid]
+                    watched[pid] = first if old is None else min(old, first)
+
+    def watch(self, point: str) -> bool:
+        """Start noting changes of ``point``'s stored samples (False: not stored here, or read-only).
+
+        For a cache of recent samples kept above the historian: after ``watch``,
+        ``changed_since_last`` tells whether anything was merged or deleted since
+        it was last asked, and from which time on.
+        """
+        pid = self._pid(point)
+        if pid is None or self.readonly:
+            return False
+        with self._watch_lock:
+            self._watched[pid] = None
+        return True
+
+    def unwatch(self, point: str) -> None:
+        """Stop noting changes of ``point``."""
+        pid = self._pid(point)
+        with self._watch_lock:
+            self._watched.pop(pid, None)  # type: ignore[arg-type]
+
+    def changed_since_last(self, point: str) -> float | None:
+        """The oldest sample time changed since the last call (-inf: any), or None for no change."""
+        pid = self._pid(point)
+        with self._watch_lock:
+            if pid not in self._watched:
+                return -math.inf
+            first = self._watched[pid]
+            self._watched[pid] = None
+        return first
 
     async def apply_retention(self) -> None:
         """Apply retention now (it also runs every ``retention_interval``)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from openbms.model.sample import Sample
 
@@ -31,6 +31,10 @@ class CurrentValueCache:
     def get(self, point: str) -> Sample | None:
         """The newest sample of a point, or None."""
         return self._values.get(point)
+
+    def getter(self) -> Callable[[str], Sample | None]:
+        """``get`` without a method call per point (the dict's own ``get``), for loops over many points."""
+        return self._values.get
 
     def get_many(self, points: Iterable[str]) -> dict[str, Sample | None]:
         """The newest sample of each point (None where there is none)."""

@@ -24,9 +24,11 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from openbms.api.auth import Principal
+from openbms.api.context import get_context
 from openbms.api.errors import invalid_field, not_found
 from openbms.api.permissions import require
 from openbms.api.resources_common import finite, runtime_of, site_config
+from openbms.api.site_index import site_index
 from openbms.historian.base import RollupRow
 from openbms.historian.export import RAW_COLUMNS, ROLLUP_COLUMNS, iso
 from openbms.model.sample import STATUSES, Value
@@ -109,7 +111,7 @@ def parse_time(text: str | None, name: str) -> float | None:
 
 def _point_ids(request: Request, site_id: str, requested: Sequence[str]) -> list[tuple[str, str | None]]:
     """The site's point ids (and units) named by ``requested`` (``equip/name`` or ``site/equip/name``)."""
-    units = {pid: p.unit for pid, _e, p in site_config(request, site_id).points()}
+    units = site_index(site_config(request, site_id)).units
     wanted: list[str] = []
     for item in requested:
         for raw in item.split(","):
@@ -243,8 +245,17 @@ async def get_history(
     series: list[dict[str, Any]] = []
     left = limit
     statuses = STATUSES
+    tails = get_context(request).history_tails(historian)
     for pid, unit in pairs:
         if rollup == "raw":
+            kept = await tails.samples(pid, start, end)
+            if kept is not None:
+                encoded, n = kept
+                left -= n
+                if left < 0:
+                    raise _too_many(await historian.count(ids, start, end), limit, format)
+                series.append({"point": pid, "unit": unit, "samples": orjson.Fragment(encoded)})
+                continue
             got = await historian.raw_rows(pid, start, end, left + 1)
             left -= len(got)
             if left < 0:
@@ -253,7 +264,8 @@ async def get_history(
                 {
                     "point": pid,
                     "unit": unit,
-                    "samples": [{"ts": ts, "value": finite(v), "status": statuses[st]} for ts, v, st in got],
+                    # orjson writes NaN and infinities as null
+                    "samples": [{"ts": ts, "value": v, "status": statuses[st]} for ts, v, st in got],
                 }
             )
         else:

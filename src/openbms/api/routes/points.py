@@ -9,26 +9,28 @@ change to polling, control and history.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from typing import Any
 
+import orjson
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from openbms.api.auth import Principal
-from openbms.api.errors import conflict, invalid_field
-from openbms.api.pagination import Cursor, Limit, Page
+from openbms.api.errors import bad_request, conflict, invalid_field
+from openbms.api.pagination import Cursor, Limit, Page, decode_cursor, page
 from openbms.api.permissions import require, visible_sites
 from openbms.api.resources_common import (
     audit,
     change_site,
     find_point,
     finite,
-    paginate,
     replace_equipment,
     runtime_of,
     site_config,
     validation_problem,
 )
+from openbms.api.site_index import Entry, SiteIndex, describe, site_index
 from openbms.model.sample import Value
 from openbms.model.site import (
     CommandPolicy,
@@ -114,21 +116,6 @@ class PointPatch(BaseModel):
     history: HistoryPolicy | None = None
 
 
-Entry = tuple[str, str, Equipment, Point]  # point id, site id, equipment, point
-
-
-def _entries(cfgs: Iterable[SiteConfig]) -> list[Entry]:
-    return sorted(
-        (
-            (f"{c.site.id}/{e.id}/{p.name}", c.site.id, e, p)
-            for c in cfgs
-            for e in c.equipment
-            for p in e.points
-        ),
-        key=lambda entry: entry[0],
-    )
-
-
 def _matches(
     entry: Entry,
     equipment: str | None,
@@ -152,40 +139,66 @@ def _matches(
     return True
 
 
-def _summaries(request: Request, entries: Sequence[Entry]) -> list[PointSummary]:
-    values = runtime_of(request).cache.get_many(e[0] for e in entries)
+def _summary_rows(request: Request, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` (a SiteIndex's descriptions) with each point's current value, status and time."""
+    get = runtime_of(request).cache.getter()
     out = []
-    for pid, site, equip, point in entries:
-        sample = values.get(pid)
-        out.append(
-            PointSummary(
-                id=pid,
-                site=site,
-                equipment=equip.id,
-                name=point.name,
-                kind=point.kind,
-                unit=point.unit,
-                description=point.description,
-                tags=list(point.tags),
-                writable=point.writable,
-                value=finite(sample.value) if sample else None,
-                status=sample.status if sample else None,
-                ts=sample.ts if sample else None,
-            )
-        )
+    for row in rows:
+        sample = get(row["id"])
+        if sample is None:
+            out.append({**row, "value": None, "status": None, "ts": None})
+        else:
+            out.append({**row, "value": sample.value, "status": sample.status, "ts": sample.ts})
     return out
+
+
+def _page(
+    request: Request,
+    indexes: Sequence[SiteIndex],
+    filters: tuple[str | None, Sequence[str], str | None, bool | None, str | None],
+    limit: int,
+    cursor: str | None,
+) -> Response:
+    """A page of points of ``indexes`` matching ``filters``, after ``cursor``, as JSON.
+
+    Built from plain dicts and encoded with orjson (NaN and infinities become
+    null), not through the response model: a page is a hundred points, asked
+    for every few seconds by every open dashboard.
+    """
+    after = decode_cursor(cursor).get("after")
+    if after is not None and not isinstance(after, str):
+        raise bad_request("invalid cursor: pass the next_cursor of the previous page as it was")
+    unfiltered = not any(f for f in filters)
+    if len(indexes) == 1 and unfiltered:
+        index = indexes[0]
+        start = index.after(after)
+        rows = index.described[start : start + limit + 1]
+    else:
+        found = [
+            (entry[0], index.described[i])
+            for index in indexes
+            for i, entry in enumerate(index.entries)
+            if (after is None or entry[0] > after) and (unfiltered or _matches(entry, *filters))
+        ]
+        if len(indexes) > 1:
+            found.sort(key=lambda pair: pair[0])
+        rows = [row for _pid, row in found[: limit + 1]]
+    items, next_cursor = page(rows, limit, lambda row: {"after": row["id"]})
+    body = {"items": _summary_rows(request, items), "next_cursor": next_cursor}
+    return Response(orjson.dumps(body), media_type="application/json")
 
 
 def _detail(request: Request, site_id: str, equip: Equipment, point: Point) -> PointDetail:
     runtime = runtime_of(request)
     pid = f"{site_id}/{equip.id}/{point.name}"
-    (summary,) = _summaries(request, [(pid, site_id, equip, point)])
+    (summary,) = _summary_rows(request, [describe(pid, site_id, equip, point)])
+    summary["value"] = finite(summary["value"])
     priority_array = effective = None
     if point.writable and runtime.arbiter is not None and pid in runtime.arbiter.controlled():
         priority_array = [finite(v) for v in runtime.arbiter.priority_array(pid)]
         effective = finite(runtime.arbiter.effective(pid))
     config = point.model_dump(exclude={"name", "kind", "unit", "description", "tags", "writable"})
-    return PointDetail(**summary.model_dump(), priority_array=priority_array, effective=effective,
+    return PointDetail(**summary, priority_array=priority_array, effective=effective,
                        **config)
 
 
@@ -207,13 +220,10 @@ async def list_points(
     limit: int = Limit,
     cursor: str | None = Cursor,
     user: Principal = require("points:read", site_param="site_id"),
-) -> Page[PointSummary]:
+) -> Response:
     """The site's points with their current values, by id, filtered."""
-    found = [
-        e for e in _entries([site_config(request, site_id)]) if _matches(e, equipment, tag, kind, writable, q)
-    ]
-    items, next_cursor = paginate(found, lambda e: e[0], limit, cursor)
-    return Page[PointSummary](items=_summaries(request, items), next_cursor=next_cursor)
+    index = site_index(site_config(request, site_id))
+    return _page(request, [index], (equipment, tag, kind, writable, q), limit, cursor)
 
 
 @router.get("/points", response_model=Page[PointSummary])
@@ -228,16 +238,14 @@ async def search_points(
     limit: int = Limit,
     cursor: str | None = Cursor,
     user: Principal = require("points:read", site_param="site"),
-) -> Page[PointSummary]:
+) -> Response:
     """Points of every site the caller may see (or of ``site``), by id, filtered."""
     runtime = runtime_of(request)
     wanted = (
         [site] if site is not None else visible_sites(user, [s.site.id for s in runtime.sites], "points:read")
     )
-    cfgs = [s for s in runtime.sites if s.site.id in wanted]
-    found = [e for e in _entries(cfgs) if _matches(e, equipment, tag, kind, writable, q)]
-    items, next_cursor = paginate(found, lambda e: e[0], limit, cursor)
-    return Page[PointSummary](items=_summaries(request, items), next_cursor=next_cursor)
+    indexes = [site_index(s) for s in runtime.sites if s.site.id in wanted]
+    return _page(request, indexes, (equipment, tag, kind, writable, q), limit, cursor)
 
 
 @router.get("/sites/{site_id}/points/{equip_id}/{name}", response_model=PointDetail)

@@ -1,0 +1,78 @@
+"""A site's points sorted and described once per configuration, for the read routes.
+
+A page of points or a history request looks points up by id many times a
+second; walking and sorting the site's configuration on every request cost
+more than the rest of the request together. The index is built on first use
+of a configuration and kept until the site's configuration is replaced
+(``Runtime.apply_site`` swaps the ``SiteConfig`` object, which is immutable,
+so its identity says whether the index is current).
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+from typing import Any
+
+from openbms.model.site import Equipment, Point, SiteConfig
+
+__all__ = ["Entry", "SiteIndex", "describe", "site_index"]
+
+Entry = tuple[str, str, Equipment, Point]  # point id, site id, equipment, point
+
+
+@dataclass(frozen=True, slots=True)
+class SiteIndex:
+    """The points of one configuration of a site, sorted by id."""
+
+    cfg: SiteConfig
+    entries: list[Entry]
+    ids: list[str]
+    units: dict[str, str | None]
+    #: per entry, what a point summary says that does not change with its value
+    described: list[dict[str, Any]]
+
+    def after(self, key: str | None) -> int:
+        """The position of the first entry whose id sorts after ``key`` (0 for None)."""
+        return 0 if key is None else bisect.bisect_right(self.ids, key)
+
+
+def describe(pid: str, site: str, equip: Equipment, point: Point) -> dict[str, Any]:
+    """What a point summary says of a point apart from its current value."""
+    return {
+        "id": pid,
+        "site": site,
+        "equipment": equip.id,
+        "name": point.name,
+        "kind": point.kind,
+        "unit": point.unit,
+        "description": point.description,
+        "tags": list(point.tags),
+        "writable": point.writable,
+    }
+
+
+def _build(cfg: SiteConfig) -> SiteIndex:
+    entries = sorted(
+        ((f"{cfg.site.id}/{e.id}/{p.name}", cfg.site.id, e, p) for e in cfg.equipment for p in e.points),
+        key=lambda entry: entry[0],
+    )
+    return SiteIndex(
+        cfg=cfg,
+        entries=entries,
+        ids=[e[0] for e in entries],
+        units={pid: point.unit for pid, _s, _e, point in entries},
+        described=[describe(*entry) for entry in entries],
+    )
+
+
+_INDEXES: dict[str, SiteIndex] = {}
+
+
+def site_index(cfg: SiteConfig) -> SiteIndex:
+    """The index of ``cfg``, built on its first use."""
+    index = _INDEXES.get(cfg.site.id)
+    if index is None or index.cfg is not cfg:
+        index = _INDEXES[cfg.site.id] = _build(cfg)
+    return index
+
