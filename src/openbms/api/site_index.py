@@ -11,7 +11,7 @@ so its identity says whether the index is current).
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from openbms.model.site import Equipment, Point, SiteConfig
@@ -31,6 +31,8 @@ class SiteIndex:
     units: dict[str, str | None]
     #: per entry, what a point summary says that does not change with its value
     described: list[dict[str, Any]]
+    #: encoded unfiltered pages: (start, limit) → (current-value cache, its version, JSON)
+    pages: dict[tuple[int, int], tuple[Any, int, bytes]] = field(default_factory=dict)
 
     def after(self, key: str | None) -> int:
         """The position of the first entry whose id sorts after ``key`` (0 for None)."""

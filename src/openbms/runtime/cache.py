@@ -18,9 +18,12 @@ class CurrentValueCache:
 
     def __init__(self) -> None:
         self._values: dict[str, Sample] = {}
+        #: changes with every batch taken: what was built from the values stays valid while it is equal
+        self.version = 0
 
     def update(self, batch: Sequence[Sample]) -> None:
         """Take the newest sample of each point in ``batch``; older samples never overwrite."""
+        self.version += 1
         values = self._values
         get = values.get
         for s in batch:

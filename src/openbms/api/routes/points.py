@@ -152,6 +152,10 @@ def _summary_rows(request: Request, rows: Sequence[dict[str, Any]]) -> list[dict
     return out
 
 
+#: Encoded unfiltered pages kept per site index (they are dropped with the index).
+_MAX_PAGES = 64
+
+
 def _page(
     request: Request,
     indexes: Sequence[SiteIndex],
@@ -172,20 +176,32 @@ def _page(
     if len(indexes) == 1 and unfiltered:
         index = indexes[0]
         start = index.after(after)
-        rows = index.described[start : start + limit + 1]
-    else:
-        found = [
-            (entry[0], index.described[i])
-            for index in indexes
-            for i, entry in enumerate(index.entries)
-            if (after is None or entry[0] > after) and (unfiltered or _matches(entry, *filters))
-        ]
-        if len(indexes) > 1:
-            found.sort(key=lambda pair: pair[0])
-        rows = [row for _pid, row in found[: limit + 1]]
+        # Many dashboards show the same page: it is encoded once per change of the values.
+        cache = runtime_of(request).cache
+        version = cache.version
+        hit = index.pages.get((start, limit))
+        if hit is None or hit[0] is not cache or hit[1] != version:
+            rows = index.described[start : start + limit + 1]
+            if len(index.pages) >= _MAX_PAGES:
+                index.pages.clear()
+            hit = index.pages[(start, limit)] = (cache, version, _encode_page(request, rows, limit))
+        return Response(hit[2], media_type="application/json")
+    found = [
+        (entry[0], index.described[i])
+        for index in indexes
+        for i, entry in enumerate(index.entries)
+        if (after is None or entry[0] > after) and (unfiltered or _matches(entry, *filters))
+    ]
+    if len(indexes) > 1:
+        found.sort(key=lambda pair: pair[0])
+    rows = [row for _pid, row in found[: limit + 1]]
+    return Response(_encode_page(request, rows, limit), media_type="application/json")
+
+
+def _encode_page(request: Request, rows: Sequence[dict[str, Any]], limit: int) -> bytes:
+    """The page of ``rows`` (fetched with ``limit + 1``) with current values, as JSON."""
     items, next_cursor = page(rows, limit, lambda row: {"after": row["id"]})
-    body = {"items": _summary_rows(request, items), "next_cursor": next_cursor}
-    return Response(orjson.dumps(body), media_type="application/json")
+    return orjson.dumps({"items": _summary_rows(request, items), "next_cursor": next_cursor})
 
 
 def _detail(request: Request, site_id: str, equip: Equipment, point: Point) -> PointDetail:
