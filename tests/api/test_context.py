@@ -65,3 +65,26 @@ def test_the_history_cache_size_comes_from_the_environment(monkeypatch):
         monkeypatch.setenv("OPENBMS_HISTORY_CACHE_MB", bad)
         with pytest.raises(ValueError, match="OPENBMS_HISTORY_CACHE_MB"):
             ApiSettings.from_env()
+
+
+async def test_a_site_created_while_the_site_list_is_read_is_found():
+    ctx = _context()
+    db = ["a"]
+    gate = threading.Event()
+
+    def read() -> tuple[list[str], float]:
+        began = time.monotonic()
+        seen = list(db)
+        gate.wait(5)
+        return seen, began
+
+    ctx._read_sites = read  # type: ignore[method-assign]
+    first = asyncio.create_task(ctx.site_exists("a"))
+    await asyncio.sleep(0.05)
+    db.append("b")  # the new site is committed while that read runs
+    second = asyncio.create_task(ctx.site_exists("b"))
+    await asyncio.sleep(0.05)
+    gate.set()
+    assert await first
+    assert await second  # the read it joined began before the site existed: it read again
+    assert not await ctx.site_exists("c")

@@ -161,3 +161,116 @@ async def test_the_tail_keeps_at_most_max_rows_of_the_newest(tmp_path, clock):
         assert got is not None and orjson.loads(got[0]) == await _db(h, P, T0 + 100, math.inf)
         assert await tails.samples(P, T0, math.inf) is None  # 120 rows from T0: more than a tail holds
         await tails.close()
+
+
+# ---------------------------------------------------------------------- races and limits (from a review)
+
+
+async def test_a_refresh_that_cuts_the_tail_leaves_the_waiting_request_to_the_database(tmp_path, clock):
+    async with SQLiteHistorian(tmp_path / "h.db", clock=clock) as h:
+        h.ingest([Sample(P, T0 + i, float(i)) for i in range(90)])
+        await h.flush()
+        tails = HistoryTails(h, max_rows=100)
+        assert await _same(tails, h, P, T0, math.inf) == 90
+        h.ingest([Sample(P, T0 + 90 + i, float(i)) for i in range(20)])  # 110 > max_rows: the tail is cut
+        await h.flush()
+        assert await tails.samples(P, T0, math.inf) is None  # not what the cut tail holds
+        await _same(tails, h, P, T0 + 60, math.inf)
+        await tails.close()
+
+
+async def test_more_new_samples_than_a_tail_holds_drop_it(tmp_path, clock):
+    async with SQLiteHistorian(tmp_path / "h.db", clock=clock) as h:
+        h.ingest([Sample(P, T0 + i, float(i)) for i in range(50)])
+        await h.flush()
+        tails = HistoryTails(h, max_rows=100)
+        await _same(tails, h, P, T0, math.inf)
+        h.ingest([Sample(P, T0 + 50 + i, float(i)) for i in range(200)])  # one merge of 200
+        await h.flush()
+        assert await tails.samples(P, T0 + 200, math.inf) is None
+        assert len(tails) == 0 and h.changed_since_last(P) == -math.inf  # dropped, unwatched
+        assert await _same(tails, h, P, T0 + 200, math.inf) == 50  # loaded afresh from there
+        await tails.close()
+
+
+async def test_requests_during_a_reload_wait_for_it_and_miss_no_change(tmp_path, clock):
+    async with SQLiteHistorian(tmp_path / "h.db", clock=clock) as h:
+        h.ingest([Sample(P, T0 + i * 60, float(i)) for i in range(100)])
+        await h.flush()
+        tails = HistoryTails(h)
+        await _same(tails, h, P, T0 + 3000, math.inf)  # a tail from T0 + 3000
+        real, gate = h.raw_rows, asyncio.Event()
+
+        async def gated(point, since, until, limit=None):
+            rows = await real(point, since, until, limit)
+            if since == T0:
+                await gate.wait()  # the reload has read, and is installed later
+            return rows
+
+        h.raw_rows = gated  # type: ignore[method-assign]
+        reload = asyncio.create_task(tails.samples(P, T0, math.inf))
+        await asyncio.sleep(0.05)
+        h.ingest([Sample(P, T0 + 4000.5, 99.0, "ok")])  # a late sample inside both spans, after that read
+        await h.flush()
+        meanwhile = asyncio.create_task(tails.samples(P, T0 + 3000, math.inf))
+        await asyncio.sleep(0.05)
+        assert not meanwhile.done()  # waits for the reload instead of taking the change from the old tail
+        gate.set()
+        await reload
+        await meanwhile
+        h.raw_rows = real  # type: ignore[method-assign]
+        assert await _same(tails, h, P, T0, math.inf) == 101
+        await tails.close()
+
+
+async def test_a_tail_evicted_while_its_replacement_loads_is_not_replaced_unwatched(tmp_path, clock):
+    async with SQLiteHistorian(tmp_path / "h.db", clock=clock) as h:
+        h.ingest([Sample(p, T0 + i, float(i)) for p in ("s/e/a", "s/e/b") for i in range(100)])
+        await h.flush()
+        probe = HistoryTails(h)
+        await probe.samples("s/e/a", T0 + 50, math.inf)
+        half = probe.nbytes
+        await probe.close()
+        tails = HistoryTails(h, budget_bytes=int(half * 1.5))
+        await tails.samples("s/e/a", T0 + 50, math.inf)
+        real, gate = h.raw_rows, asyncio.Event()
+
+        async def gated(point, since, until, limit=None):
+            rows = await real(point, since, until, limit)
+            if point == "s/e/a" and since == T0:
+                await gate.wait()
+            return rows
+
+        h.raw_rows = gated  # type: ignore[method-assign]
+        reload = asyncio.create_task(tails.samples("s/e/a", T0, math.inf))
+        await asyncio.sleep(0.05)
+        await _same(tails, h, "s/e/b", T0 + 50, math.inf)  # evicts a's tail (and unwatches a)
+        gate.set()
+        assert await reload is None  # the reload cannot trust what it read: the database answers
+        h.raw_rows = real  # type: ignore[method-assign]
+        await _same(tails, h, "s/e/a", T0, math.inf)
+        refreshes = tails.refreshes
+        for _ in range(5):
+            await _same(tails, h, "s/e/a", T0, math.inf)
+        assert tails.refreshes == refreshes  # watched: no change, no re-read
+        await tails.close()
+
+
+async def test_a_point_too_long_to_keep_is_not_read_again_on_every_request(tmp_path, clock):
+    async with SQLiteHistorian(tmp_path / "h.db", clock=clock) as h:
+        h.ingest([Sample(P, T0 + i, float(i)) for i in range(2000)])
+        await h.flush()
+        tails = HistoryTails(h, max_rows=1000)
+        real, read = h.raw_rows, []
+
+        async def counting(point, since, until, limit=None):
+            rows = await real(point, since, until, limit)
+            read.append(len(rows))
+            return rows
+
+        h.raw_rows = counting  # type: ignore[method-assign]
+        for _ in range(3):
+            assert await tails.samples(P, T0, T0 + 10) is None
+        assert read == [1001]  # tried once, then remembered
+        assert await _same(tails, h, P, T0 + 1500, math.inf) == 500  # a later since still fits
+        await tails.close()

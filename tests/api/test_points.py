@@ -70,6 +70,14 @@ async def test_a_repeated_page_shows_each_new_value(live: Live):
         assert first["status"] == "stale"
 
 
+async def test_writable_false_alone_filters(live: Live):
+    r = await live.get("viewer", "/api/v1/sites/hq/points", params={"writable": "false"})
+    items = r.json()["items"]
+    assert items and not any(p["writable"] for p in items)
+    r = await live.get("viewer", "/api/v1/points", params={"writable": "false"})
+    assert r.json()["items"] and not any(p["writable"] for p in r.json()["items"])
+
+
 async def test_points_filter_by_equipment_tags_kind_writable_and_text(live: Live):
     base = "/api/v1/sites/hq/points"
     assert ids(await live.get("viewer", base, params={"equipment": "vav-1"})) == [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -123,7 +124,13 @@ class ApiContext:
         now = self.now()
         if site_id in self._sites and now - self._sites_read_at <= _SITES_TTL:
             return True
-        self._sites = frozenset(await self.once("sites", self._read_sites))
+        asked = time.monotonic()
+        while True:
+            # A read that began before this request may predate the site: then read again.
+            names, began = await self.once("sites", self._read_sites)
+            if site_id in names or began >= asked:
+                break
+        self._sites = frozenset(names)
         self._sites_read_at = now
         return site_id in self._sites
 
@@ -131,9 +138,11 @@ class ApiContext:
         """Re-read the site list on the next check (call after creating or deleting a site)."""
         self._sites_read_at = float("-inf")
 
-    def _read_sites(self) -> list[str]:
+    def _read_sites(self) -> tuple[list[str], float]:
+        """The site ids, and when (monotonic) the read began."""
+        began = time.monotonic()
         with self.engine.connect() as conn:
-            return list(conn.execute(sa.select(sites.c.id)).scalars())
+            return list(conn.execute(sa.select(sites.c.id)).scalars()), began
 
 
 def get_context(conn: HTTPConnection) -> ApiContext:

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import bisect
-import contextlib
 import logging
 import math
+import time
 from collections import OrderedDict
 from typing import Any
 
@@ -34,6 +34,9 @@ from openbms.model.sample import STATUSES
 __all__ = ["HistoryTails"]
 
 log = logging.getLogger(__name__)
+
+#: Seconds a point found too long to keep from some ``since`` is not tried again from there.
+UNFIT_FOR = 60.0
 
 #: Per-sample bookkeeping besides the encoded bytes: list slots, the float, the bytes header.
 _OVERHEAD = 80
@@ -73,6 +76,8 @@ class HistoryTails:
         self._tails: OrderedDict[str, _Tail] = OrderedDict()
         self._loading: dict[str, asyncio.Future[_Tail | None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        #: points found with more than max_rows samples from a since on: (since, until when to believe it)
+        self._too_long: dict[str, tuple[float, float]] = {}
         self.nbytes = 0
         self.hits = self.loads = self.refreshes = 0
 
@@ -88,19 +93,23 @@ class HistoryTails:
         if not self.enabled:
             return None
         tail = self._tails.get(point)
-        if tail is None or since < tail.since:
+        covered = tail is not None and since >= tail.since
+        if point in self._loading or not covered:
+            # A load in flight is waited for: the tail it replaces takes no change notes meanwhile.
+            if not covered and self._unfit(point, since):
+                return None
             tail = await self._load(point, since)
             if tail is None:
                 return None
         else:
             self.hits += 1
-            self._take_changes(point, tail)
-            if tail.task is not None:
-                await asyncio.shield(tail.task)
-                if self._tails.get(point) is not tail:
-                    return None  # it failed, or was evicted meanwhile: read the historian
-        if self._tails.get(point) is tail:
-            self._tails.move_to_end(point)
+        assert tail is not None
+        self._take_changes(point, tail)
+        if tail.task is not None:
+            await asyncio.shield(tail.task)
+        if self._tails.get(point) is not tail or since < tail.since:
+            return None  # dropped, evicted or cut to fewer rows meanwhile: read the historian
+        self._tails.move_to_end(point)
         lo = bisect.bisect_left(tail.ts, since)
         hi = bisect.bisect_left(tail.ts, until, lo)
         return b"[" + b",".join(tail.frags[lo:hi]) + b"]", hi - lo
@@ -111,15 +120,19 @@ class HistoryTails:
             self._drop(point)
 
     async def close(self) -> None:
-        """Forget every tail and wait for refreshes in flight."""
-        for task in list(self._tasks):
+        """Forget every tail, after the loads and refreshes in flight are cancelled."""
+        pending: list[asyncio.Future[Any]] = [*self._tasks, *self._loading.values()]
+        for task in pending:
             task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await asyncio.gather(*pending, return_exceptions=True)
         self.clear()
 
     # ------------------------------------------------------------------ loading
+
+    def _unfit(self, point: str, since: float) -> bool:
+        """Whether ``point`` had more than ``max_rows`` samples from ``since`` on, lately."""
+        known = self._too_long.get(point)
+        return known is not None and since <= known[0] and time.monotonic() < known[1]
 
     async def _load(self, point: str, since: float) -> _Tail | None:
         pending = self._loading.get(point)
@@ -127,6 +140,8 @@ class HistoryTails:
             pending = self._loading[point] = asyncio.ensure_future(self._fetch_tail(point, since))
             pending.add_done_callback(lambda _f: self._loading.pop(point, None))
         tail = await asyncio.shield(pending)
+        if tail is None:
+            tail = self._tails.get(point)  # a load that failed leaves the tail there was
         # A load for a later ``since`` may have been in flight: it does not cover this request.
         return tail if tail is not None and tail.since <= since else None
 
@@ -135,12 +150,24 @@ class HistoryTails:
         old = self._tails.get(point)
         if old is None and not historian.watch(point):
             return None
-        # A tail being replaced keeps its change notes: they cost at most one needless refresh.
-        rows = await historian.raw_rows(point, since, math.inf, self.max_rows + 1)
+        # The tail being replaced keeps its change notes (they cost at most one needless
+        # refresh); requests wait for this load instead of taking them.
+        try:
+            rows = await historian.raw_rows(point, since, math.inf, self.max_rows + 1)
+        except BaseException:
+            if old is None:
+                historian.unwatch(point)
+            raise
+        if self._tails.get(point) is not old:
+            return None  # the old tail was evicted or dropped meanwhile: its point is unwatched
         if len(rows) > self.max_rows:
             if old is None:
                 historian.unwatch(point)
+            if len(self._too_long) > 10_000:
+                self._too_long.clear()
+            self._too_long[point] = (since, time.monotonic() + UNFIT_FOR)
             return None
+        self._too_long.pop(point, None)
         self.loads += 1
         tail = _Tail(since, rows)
         if old is not None:
@@ -183,6 +210,9 @@ class HistoryTails:
                 rows = await self.historian.raw_rows(point, start, math.inf, self.max_rows + 1)
                 if self._tails.get(point) is not tail:
                     return  # evicted or replaced meanwhile
+                if len(rows) > self.max_rows:  # more than a tail holds: rows past the limit were not read
+                    self._drop(point)
+                    return
                 self._apply(tail, rows, replace)
                 if tail.pending is None:
                     return

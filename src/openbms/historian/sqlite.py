@@ -748,7 +748,7 @@ class SQLiteHistorian:
         if pid is None or self.readonly:
             return False
         with self._watch_lock:
-            self._watched[pid] = None
+            self._watched.setdefault(pid, None)  # already watched: its notes stay
         return True
 
     def unwatch(self, point: str) -> None:

@@ -172,7 +172,8 @@ def _page(
     after = decode_cursor(cursor).get("after")
     if after is not None and not isinstance(after, str):
         raise bad_request("invalid cursor: pass the next_cursor of the previous page as it was")
-    unfiltered = not any(f for f in filters)
+    equipment, tags, kind, writable, q = filters
+    unfiltered = equipment is None and not tags and kind is None and writable is None and not q
     if len(indexes) == 1 and unfiltered:
         index = indexes[0]
         start = index.after(after)
