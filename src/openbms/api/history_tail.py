@@ -194,11 +194,6 @@ class HistoryTails:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def settled(self) -> None:
-        """Wait for the refreshes in flight."""
-        while self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-
     async def _refresh(self, point: str, tail: _Tail, changed: float) -> None:
         try:
             while True:
