@@ -3,19 +3,57 @@
 The runtime owns the process's signals (SIGTERM/SIGINT stop it gracefully),
 so uvicorn must not install its own handlers; stopping the runtime stops the
 server, which finishes the requests in flight.
+
+What the connection says is taken from the API's settings
+(``openbms.api.settings.ApiSettings``), not from uvicorn's defaults:
+
+- ``X-Forwarded-For``/``-Proto`` are believed only from ``trusted_proxies``
+  (uvicorn believes 127.0.0.1 by default, which let any local client, or a
+  proxy that passes the header through, choose the address that login rate
+  limits and the audit see);
+- ``tls_cert``/``tls_key`` serve HTTPS, and every answer then carries
+  ``Strict-Transport-Security``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from collections.abc import Generator
 from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
 
-__all__ = ["ApiServer"]
+from openbms.api.settings import ApiSettings
+
+__all__ = ["ApiServer", "uvicorn_options"]
+
+
+def uvicorn_options(settings: ApiSettings) -> dict[str, Any]:
+    """uvicorn's connection options for ``settings``: proxies believed, TLS files, fixed headers."""
+    options: dict[str, Any] = {
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": list(settings.trusted_proxies),
+    }
+    if settings.tls:
+        options["ssl_certfile"] = settings.tls_cert
+        options["ssl_keyfile"] = settings.tls_key
+        if settings.hsts_max_age:
+            options["headers"] = [("strict-transport-security", f"max-age={settings.hsts_max_age}")]
+    return options
+
+
+def _check_tls(certfile: str, keyfile: str | None) -> None:
+    """Load the pair once before serving, so a wrong file is named instead of uvicorn's 'PEM lib'."""
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(certfile, keyfile)
+    except (ssl.SSLError, OSError) as err:
+        raise RuntimeError(
+            f"cannot use the TLS certificate {certfile} with the key {keyfile}: {err} "
+            "(expected PEM files, the key matching the certificate and not encrypted)"
+        ) from err
 
 
 class _EmbeddedServer(uvicorn.Server):
@@ -25,7 +63,11 @@ class _EmbeddedServer(uvicorn.Server):
 
 
 class ApiServer:
-    """Serve ``app`` on ``host:port`` (0: any free port) in the running loop."""
+    """Serve ``app`` on ``host:port`` (0: any free port) in the running loop.
+
+    Proxy trust and TLS come from ``settings``, by default the settings of the
+    openbms app (``app.state.openbms.settings``); explicit ``options`` win.
+    """
 
     def __init__(
         self,
@@ -34,8 +76,13 @@ class ApiServer:
         port: int = 8080,
         *,
         start_timeout: float = 30.0,
+        settings: ApiSettings | None = None,
         **options: Any,
     ) -> None:
+        if settings is None:
+            settings = getattr(getattr(app.state, "openbms", None), "settings", None)
+        for key, value in uvicorn_options(settings or ApiSettings()).items():
+            options.setdefault(key, value)
         options.setdefault("log_config", None)  # logging is configured by openbms, not uvicorn
         options.setdefault("lifespan", "on")
         self.server = _EmbeddedServer(uvicorn.Config(app, host=host, port=port, **options))
@@ -54,11 +101,16 @@ class ApiServer:
 
     @property
     def url(self) -> str:
-        """The base URL, e.g. http://127.0.0.1:8080."""
-        return f"http://{self.host}:{self.port}"
+        """The base URL, e.g. http://127.0.0.1:8080 (https:// with TLS)."""
+        scheme = "https" if self.server.config.is_ssl else "http"
+        return f"{scheme}://{self.host}:{self.port}"
 
     async def start(self) -> None:
         """Start serving; raise if the app fails to start (a bad admin password, a port in use…)."""
+        config = self.server.config
+        if config.ssl_certfile:
+            await asyncio.to_thread(_check_tls, str(config.ssl_certfile),
+                                    str(config.ssl_keyfile) if config.ssl_keyfile else None)
         self._task = asyncio.create_task(self._serve(), name="api server")
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.start_timeout

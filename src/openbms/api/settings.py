@@ -1,4 +1,4 @@
-"""The API's settings: token lifetimes, lockout, rate limits, the secret, and the clock.
+"""The API's settings: token lifetimes, lockout, rate limits, the secret, TLS, proxies, the clock.
 
 Everything that reads the time reads ``now``, so tests move the clock instead
 of sleeping.
@@ -6,6 +6,7 @@ of sleeping.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import time
 from collections.abc import Callable
@@ -28,6 +29,13 @@ class ApiSettings:
 
     ``secret_key`` signs access tokens (HS256). None means: $OPENBMS_SECRET_KEY,
     else a random key kept in the state database so restarts keep sessions.
+
+    ``trusted_proxies`` are the addresses (or networks) of reverse proxies whose
+    ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed; with none (the
+    default) those headers are ignored, so no client can choose the address
+    that rate limits and the audit see. ``tls_cert`` and ``tls_key`` (PEM
+    files, both or neither) make the API serve HTTPS itself, with
+    ``Strict-Transport-Security: max-age=hsts_max_age`` on every answer.
     """
 
     secret_key: str | None = None
@@ -49,14 +57,56 @@ class ApiSettings:
     #: Memory for recent raw history kept encoded for trend requests (0: none); see history_tail.
     history_cache_mb: float = 64.0
     docs: bool = True
+    trusted_proxies: tuple[str, ...] = ()
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    #: Seconds browsers keep to HTTPS after an answer over TLS (0: no Strict-Transport-Security).
+    hsts_max_age: int = 365 * 86400
     now: Callable[[], float] = field(default=time.time, compare=False)
+
+    def __post_init__(self) -> None:
+        proxies = tuple(p.strip() for p in self.trusted_proxies if p.strip())
+        for proxy in proxies:
+            if proxy == "*":
+                continue
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"trusted proxy {proxy!r} is not an address or a network: expected e.g. "
+                    "127.0.0.1, 10.0.0.0/8 or ::1 (or * for any, only behind a firewall)"
+                ) from None
+        object.__setattr__(self, "trusted_proxies", proxies)
+        if (self.tls_cert is None) != (self.tls_key is None):
+            given, missing = ("certificate", "key") if self.tls_cert else ("key", "certificate")
+            raise ValueError(f"TLS needs a certificate and a key: the {given} is set but not the {missing}")
+        for what, path in (("certificate", self.tls_cert), ("key", self.tls_key)):
+            if path is not None and not os.path.isfile(path):
+                raise ValueError(f"the TLS {what} file {path} does not exist (expected a PEM file)")
+        if self.hsts_max_age < 0:
+            raise ValueError(f"hsts_max_age must be 0 or more seconds, not {self.hsts_max_age}")
+
+    @property
+    def tls(self) -> bool:
+        """Whether the API serves HTTPS itself."""
+        return self.tls_cert is not None
 
     @classmethod
     def from_env(cls, **overrides: object) -> ApiSettings:
-        """Settings from the environment (OPENBMS_SECRET_KEY, OPENBMS_HISTORY_CACHE_MB), with overrides."""
+        """Settings from the environment, with overrides.
+
+        OPENBMS_SECRET_KEY, OPENBMS_HISTORY_CACHE_MB, OPENBMS_TRUSTED_PROXIES
+        (comma-separated addresses or networks), OPENBMS_TLS_CERT and OPENBMS_TLS_KEY.
+        """
         values: dict[str, object] = {}
         if os.environ.get("OPENBMS_SECRET_KEY"):
             values["secret_key"] = os.environ["OPENBMS_SECRET_KEY"]
+        proxies = os.environ.get("OPENBMS_TRUSTED_PROXIES", "").strip()
+        if proxies:
+            values["trusted_proxies"] = tuple(p for p in proxies.split(",") if p.strip())
+        for name, key in (("OPENBMS_TLS_CERT", "tls_cert"), ("OPENBMS_TLS_KEY", "tls_key")):
+            if os.environ.get(name, "").strip():
+                values[key] = os.environ[name].strip()
         cache = os.environ.get("OPENBMS_HISTORY_CACHE_MB", "").strip()
         if cache:
             try:
