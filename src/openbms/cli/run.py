@@ -35,9 +35,35 @@ def _load(root: Path) -> list:
         raise fail(f"{len(err.issues)} problem(s) in the site configuration: nothing started") from err
 
 
+TlsCertOption = typer.Option(None, "--tls-cert", envvar="OPENBMS_TLS_CERT", exists=True, dir_okay=False,
+                             help="Serve HTTPS with this PEM certificate (chain); needs --tls-key.")
+TlsKeyOption = typer.Option(None, "--tls-key", envvar="OPENBMS_TLS_KEY", exists=True, dir_okay=False,
+                            help="The certificate's PEM private key (not encrypted).")
+TrustedProxyOption = typer.Option(
+    None, "--trusted-proxy", help="Address or network of a reverse proxy whose X-Forwarded-For is "
+    "believed (repeatable; default: none, or $OPENBMS_TRUSTED_PROXIES, comma-separated).")
+
+
+def _api_settings(tls_cert: Path | None, tls_key: Path | None, trusted_proxies: list[str] | None) -> object:
+    """The API's settings: the environment's, with the command line's TLS files and proxies."""
+    from openbms.api.settings import ApiSettings
+
+    overrides: dict[str, object] = {}
+    if tls_cert is not None:
+        overrides["tls_cert"] = str(tls_cert)
+    if tls_key is not None:
+        overrides["tls_key"] = str(tls_key)
+    if trusted_proxies:
+        overrides["trusted_proxies"] = tuple(trusted_proxies)
+    try:
+        return ApiSettings.from_env(**overrides)
+    except ValueError as err:
+        raise fail(f"API settings: {err}") from err
+
+
 def _serve(root: Path, data: Path | None, status_every: float, show: list[str] | None = None,
            api: tuple[str, int] | None = None, emulator_speed: float | None = None,
-           open_browser: bool = False) -> None:
+           open_browser: bool = False, api_settings: object = None) -> None:
     from openbms.runtime.app import Runtime
 
     sites = _load(root)
@@ -79,7 +105,7 @@ def _serve(root: Path, data: Path | None, status_every: float, show: list[str] |
         state_url = os.environ.get("OPENBMS_DATABASE_URL")
         if emulator_speed is None:
             runtime = holder["runtime"] = Runtime(sites, data or root / "data", state_url=state_url,
-                                                  api=api)
+                                                  api=api, api_settings=api_settings)
             await runtime.run_forever(on_tick=started, tick=status_every, freeze_gc=True)
             return
         from openbms.sim.building.live import demo_emulator
@@ -88,7 +114,7 @@ def _serve(root: Path, data: Path | None, status_every: float, show: list[str] |
             console.print(f"building emulator: {len(emulator.face.devices)} BACnet devices on "
                           f"127.0.20.x, simulated time ×{emulator_speed:g}")
             runtime = holder["runtime"] = Runtime(sites, data or root / "data", state_url=state_url,
-                                                  api=api, clock=emulator.clock)
+                                                  api=api, clock=emulator.clock, api_settings=api_settings)
             await runtime.run_forever(on_tick=started, tick=status_every, freeze_gc=True)
 
     try:
@@ -115,11 +141,15 @@ def register(app: typer.Typer) -> None:
         port: int = typer.Option(8080, "--port", envvar="OPENBMS_PORT", min=0, max=65535,
                                  help="API port (0: any free port)."),
         no_api: bool = typer.Option(False, "--no-api", help="Run without the API."),
+        tls_cert: Path | None = TlsCertOption,
+        tls_key: Path | None = TlsKeyOption,
+        trusted_proxy: list[str] | None = TrustedProxyOption,
     ) -> None:
         """Run openbms for the site folder: drivers, historian, control, API. Ctrl-C stops it cleanly."""
         root = site_dir(directory)
+        settings = None if no_api else _api_settings(tls_cert, tls_key, trusted_proxy)
         console.print(f"openbms: running the site in [bold]{root}[/bold] (Ctrl-C to stop)")
-        _serve(root, data, status_every, api=None if no_api else (host, port))
+        _serve(root, data, status_every, api=None if no_api else (host, port), api_settings=settings)
 
     @app.command()
     def demo(
@@ -137,10 +167,14 @@ def register(app: typer.Typer) -> None:
                                     help="building: the emulated building over BACnet; "
                                          "office: the office on simulated values (sim driver)."),
         no_browser: bool = typer.Option(False, "--no-browser", help="Do not open a web browser."),
+        tls_cert: Path | None = TlsCertOption,
+        tls_key: Path | None = TlsKeyOption,
+        trusted_proxy: list[str] | None = TrustedProxyOption,
     ) -> None:
         """A live building on this machine: the emulator, openbms, the API and the dashboard."""
         if example not in ("building", "office"):
             raise fail(f"unknown example {example!r}: expected building or office")
+        settings = _api_settings(tls_cert, tls_key, trusted_proxy)
         folder = "demo" if example == "building" else "office"
         root = directory.resolve()
         if not (root / "site.yaml").exists():
@@ -163,7 +197,8 @@ def register(app: typer.Typer) -> None:
             "Ctrl-C stops it cleanly."
         )
         _serve(root, None, status_every, show, api=(host, port),
-               emulator_speed=speed if example == "building" else None, open_browser=not no_browser)
+               emulator_speed=speed if example == "building" else None, open_browser=not no_browser,
+               api_settings=settings)
 
 
 def _demo_admin(root: Path) -> tuple[str, str]:
