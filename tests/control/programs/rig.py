@@ -78,7 +78,7 @@ class Rig:
     """The engine wired to a real arbiter, driver manager and SimDriver."""
 
     def __init__(self, cfg: SiteConfig | None = None, clock: Clock | None = None,
-                 max_errors: int = 3) -> None:
+                 max_errors: int = 3, **engine: Any) -> None:
         self.cfg = cfg or site()
         self.clock = clock or ManualClock(T0)
         self.driver = SimDriver(clock=self.clock)
@@ -89,7 +89,7 @@ class Rig:
         self.io = Recorder(self.manager)
         self.arbiter = Arbiter([self.cfg], self.io, self.clock)
         self.engine = ProgramEngine(catalog_from_sites([self.cfg]), self.clock,
-                                    arbiter_write(self.arbiter), max_errors=max_errors)
+                                    arbiter_write(self.arbiter), max_errors=max_errors, **engine)
         self.bus.subscribe_callback("*", self.engine.feed, name="programs")
 
     async def publish(self, values: Mapping[str, Value], status: str = "ok") -> None:

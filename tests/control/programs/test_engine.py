@@ -94,7 +94,7 @@ async def test_a_loop_without_a_delay_is_refused_and_the_running_version_stays()
     with pytest.raises(ProgramError, match="a loop that no delay breaks: s → t → s"):
         rig.engine.load(bad, 2)
     await rig.engine.idle()
-    assert rig.engine.status()["p1"].version == 1 and rig.slot(OUT1) == 20
+    assert rig.engine.status(site="hq")["p1"].version == 1 and rig.slot(OUT1) == 20
 
 
 async def test_a_block_that_raises_fails_its_program_only(probe):
@@ -104,21 +104,21 @@ async def test_a_block_that_raises_fails_its_program_only(probe):
     await rig.publish({A: 5.0, pid("c"): 1.0})
     assert rig.slot(OUT1) == 5.0
     await rig.publish({A: 13.0})  # the first error: counted, the program runs on
-    status = rig.engine.status()["bad"]
+    status = rig.engine.status(site="hq")["bad"]
     assert (status.state, status.errors) == ("running", 1)
     assert "block 'c1' (probe) raised ValueError: probe 'bad.c1' cannot take 13" in status.last_error
     await rig.tick(5)  # c1 is time-based: the next periods raise again
     await rig.tick(5)
-    status = rig.engine.status()["bad"]
+    status = rig.engine.status(site="hq")["bad"]
     assert (status.state, status.errors) == ("failed", 3)
     assert rig.slot(OUT1) is None  # a failed program hands its slots back
     await rig.publish({pid("c"): 2.0})
-    assert rig.slot(OUT2) == 2.0 and rig.engine.status()["good"].state == "running"
+    assert rig.slot(OUT2) == 2.0 and rig.engine.status(site="hq")["good"].state == "running"
     await rig.publish({A: 4.0})
     assert rig.slot(OUT1) is None  # the failed program stays stopped…
     rig.engine.enable("bad")  # …until it is enabled (or a new version is deployed)
     await rig.engine.idle()
-    assert rig.slot(OUT1) == 4.0 and rig.engine.status()["bad"].state == "running"
+    assert rig.slot(OUT1) == 4.0 and rig.engine.status(site="hq")["bad"].state == "running"
 
 
 async def test_a_refused_write_is_an_error_of_its_program_and_the_others_carry_on():
@@ -128,12 +128,12 @@ async def test_a_refused_write_is_an_error_of_its_program_and_the_others_carry_o
                                 outputs=[{"id": "o", "point": pid(out)}],
                                 wires=[{"from": "x", "to": "o"}]), 1)
     await rig.publish({A: 80.0, B: 21.0})  # out1 takes 0–50
-    status = rig.engine.status()["p1"]
+    status = rig.engine.status(site="hq")["p1"]
     assert (status.state, status.errors, status.writes) == ("running", 1, 0)
     assert "write refused: hq/plant/out1: 80 is above the point's maximum 50 degC" in status.last_error
     assert rig.slot(OUT1) is None and rig.slot(OUT2) == 21.0
     await rig.publish({A: 30.0})
-    assert rig.slot(OUT1) == 30.0 and rig.engine.status()["p1"].writes == 1
+    assert rig.slot(OUT1) == 30.0 and rig.engine.status(site="hq")["p1"].writes == 1
 
 
 async def test_outputs_are_written_only_when_they_change_and_none_releases():
@@ -146,15 +146,15 @@ async def test_outputs_are_written_only_when_they_change_and_none_releases():
         wires=[{"from": "x", "to": "lim.x"}, {"from": "lim.out", "to": "o"}, {"from": "y", "to": "keep"}]), 1)
     await rig.publish({A: 25.0, B: 5.0})
     assert rig.slot(OUT1) == 20.0 and rig.slot(OUT2) == 5.0
-    commands = rig.engine.status()["p1"].writes
+    commands = rig.engine.status(site="hq")["p1"].writes
     await rig.publish({A: 30.0, B: 5.0})  # still 20 after the limit; b unchanged
-    assert rig.engine.status()["p1"].writes == commands
+    assert rig.engine.status(site="hq")["p1"].writes == commands
     await rig.publish({A: 15.0})
     assert rig.slot(OUT1) == 15.0
     await rig.publish({A: 15.0, B: 5.0}, status="offline")  # offline: the values arrive as None
     assert rig.slot(OUT1) is None  # released: the relinquish default or a lower slot takes over
     assert rig.slot(OUT2) == 5.0  # release_when_none false: the last command stays
-    assert rig.engine.status()["p1"].outputs == {"o": None, "keep": 5.0}
+    assert rig.engine.status(site="hq")["p1"].outputs == {"o": None, "keep": 5.0}
 
 
 async def test_time_based_blocks_run_on_the_period_of_their_program():
@@ -175,7 +175,7 @@ async def test_time_based_blocks_run_on_the_period_of_their_program():
         for _ in range(6):
             await rig.clock.advance(10)
             await rig.engine.idle()
-        runs = rig.engine.status()["p1"].runs
+        runs = rig.engine.status(site="hq")["p1"].runs
         assert runs >= 6
         assert rig.slot(OUT1) > first  # the integral acts without any input change
     finally:
@@ -208,7 +208,7 @@ async def test_a_redeploy_carries_block_state_over_bumplessly():
     after = rig.slot(OUT1)
     assert isinstance(after, float) and before < after < before + 0.5  # no bump back to P only
     assert rig.slot(OUT2) is None  # an output the new version dropped is released
-    assert rig.engine.status()["p1"].version == 2
+    assert rig.engine.status(site="hq")["p1"].version == 2
 
 
 async def test_disable_releases_and_enable_commands_again():
@@ -217,7 +217,7 @@ async def test_disable_releases_and_enable_commands_again():
                             wires=[{"from": "x", "to": "o"}]), 1)
     await rig.publish({A: 12.0})
     await rig.engine.disable("p1")
-    assert rig.slot(OUT1) is None and rig.engine.status()["p1"].state == "disabled"
+    assert rig.slot(OUT1) is None and rig.engine.status(site="hq")["p1"].state == "disabled"
     await rig.publish({A: 13.0})
     assert rig.slot(OUT1) is None
     rig.engine.enable("p1")
@@ -238,4 +238,4 @@ async def test_an_enum_output_gets_a_state_number_and_a_bool_output_a_bool():
                {"from": "x", "to": "pick.x"}, {"from": "pick.out", "to": "mode"}]), 1)
     await rig.publish({A: 30.0})
     assert rig.slot(pid("bflag")) is True and rig.slot(pid("mode")) == 3
-    assert rig.engine.status()["p1"].errors == 0
+    assert rig.engine.status(site="hq")["p1"].errors == 0

@@ -66,7 +66,7 @@ async def test_the_ahu_program_commands_setpoint_valves_and_damper_on_sim_points
     assert rig.slot(OAD) == 20.0 and rig.device_array(OAD)[9] == 20.0
     await rig.publish({FAN: False})  # the fan stops: the valves close
     assert rig.slot(CLG) == 0.0 and rig.slot(HTG) == 0.0
-    status = rig.engine.status()[ahu.id]
+    status = rig.engine.status(ahu.id)[ahu.id]
     assert (status.state, status.errors) == ("running", 0)
     writer = {c.requested_by for p in (SAT_SP, CLG, OAD) for c in rig.arbiter.slots(p) if c}
     assert writer == {f"program:{ahu.id}"}
@@ -171,7 +171,7 @@ async def test_the_ahu_program_commands_a_bacnet_device_at_its_priority():
         await eventually(lambda: device.priority_array(("analog-output", 8))[9] == 20.0,
                          "the damper back at its minimum position")
         assert all(v is None for i, v in enumerate(device.priority_array(("analog-output", 8))) if i != 9)
-        assert engine.status()[ahu.id].errors == 0
+        assert engine.status(ahu.id)[ahu.id].errors == 0
     finally:
         await engine.stop()
         await manager.stop()

@@ -62,7 +62,7 @@ async def test_deploy_disable_enable_and_rollback_drive_the_engine(store):
     assert rig.slot(OUT1) == 20.0
     store.deploy("p1", 2, by="ann")
     await apply(store, rig.engine, "p1")
-    assert rig.slot(OUT1) == 25.0 and rig.engine.status()["p1"].version == 2
+    assert rig.slot(OUT1) == 25.0 and rig.engine.status(site="hq")["p1"].version == 2
     store.deploy("p1", 3, by="ann")
     await apply(store, rig.engine, "p1")
     assert rig.slot(OUT1) == 30.0
@@ -78,7 +78,7 @@ async def test_deploy_disable_enable_and_rollback_drive_the_engine(store):
 
     store.disable("p1")
     await apply(store, rig.engine, "p1")
-    assert rig.slot(OUT1) is None and rig.engine.status()["p1"].state == "disabled"
+    assert rig.slot(OUT1) is None and rig.engine.status(site="hq")["p1"].state == "disabled"
     assert store.deployed() == []
     store.enable("p1")
     await apply(store, rig.engine, "p1")

@@ -176,7 +176,7 @@ def test_the_document_shape_is_checked_with_paths():
                        "blocks": [{"id": "b.1", "block": "pid", "colour": "red"}],
                        "outputs": [{"id": "o", "point": "hq/plant/out1", "priority": 17}]})
     found = [str(i) for i in err.value.issues]
-    assert found[0].startswith("period_s: Input should be greater than 0")
+    assert found[0].startswith("period_s: Input should be greater than or equal to 1")
     assert any(m.startswith("blocks[0].id: String should match pattern") for m in found)
     assert "blocks[0].colour: unknown field" in found
     assert any(m.startswith("outputs[0].priority: Input should be less than or equal to 16") for m in found)

@@ -9,8 +9,10 @@ its period, and commands its outputs through the arbiter.
 
 from __future__ import annotations
 
-from openbms.control.programs.engine import ProgramEngine, ProgramStatus, WriteFn, arbiter_write
+from openbms.control.programs.engine import Prepared, ProgramEngine, ProgramStatus, WriteFn, arbiter_write
 from openbms.control.programs.model import (
+    LIMITS,
+    Limits,
     Program,
     ProgramError,
     ProgramIssue,
@@ -22,8 +24,11 @@ from openbms.control.programs.store import ProgramInfo, ProgramStore, ProgramVer
 from openbms.control.programs.validate import Catalog, PointInfo, catalog_from_sites, validate_program
 
 __all__ = [
+    "LIMITS",
     "Catalog",
+    "Limits",
     "PointInfo",
+    "Prepared",
     "Program",
     "ProgramEngine",
     "ProgramError",

@@ -25,6 +25,15 @@ and no pydantic model is touched:
   counted, logged (at most once a minute per program) and recorded in
   ``status()``. After ``max_errors`` consecutive errors the program is marked
   failed, stops, and its slots are released; the other programs carry on.
+- Every evaluation is charged the CPU time it took (the event loop's thread
+  time). A program over its budget (``Limits.run_cpu_s`` for one evaluation,
+  ``Limits.minute_cpu_s`` per minute of the clock) is stopped the same way:
+  state ``failed``, the reason in ``last_error``, one error logged, slots
+  released. Every site's drivers, alarms and control share this loop.
+- Programs are keyed by (site, id): two sites may each have a program ``ahu``.
+  ``prepare`` (validate and compile) touches no engine state and may run in a
+  worker thread; ``install`` puts the result in service on the loop.
+  ``load_in_thread`` does both, so a big program never stalls the loop.
 """
 
 from __future__ import annotations
@@ -32,18 +41,19 @@ from __future__ import annotations
 import asyncio
 import heapq
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from openbms.control.blocks import Block
-from openbms.control.programs.model import VALUE_PORT, Program, ProgramError
+from openbms.control.programs.model import LIMITS, VALUE_PORT, Limits, Program, ProgramError
 from openbms.control.programs.validate import Analysis, Catalog, PointInfo, analyse
 from openbms.errors import CommandError
 from openbms.model.sample import OK, OVERRIDDEN, Sample, Value
 from openbms.runtime.clock import Clock
 
-__all__ = ["ProgramEngine", "ProgramState", "ProgramStatus", "WriteFn", "arbiter_write"]
+__all__ = ["Prepared", "ProgramEngine", "ProgramState", "ProgramStatus", "WriteFn", "arbiter_write"]
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +66,10 @@ DISABLED: ProgramState = "disabled"
 FAILED: ProgramState = "failed"
 
 _UNSET: Any = object()  # an output never written
+_Key = tuple[str, str]  # (site, program id)
 _GOOD = frozenset({OK, OVERRIDDEN})
 _LOG_EVERY = 60.0  # seconds between warnings about one program's errors
+_BUDGET_WINDOW = 60.0  # seconds of the clock over which ``Limits.minute_cpu_s`` is counted
 
 
 def arbiter_write(arbiter: Any) -> WriteFn:
@@ -98,6 +110,8 @@ class ProgramStatus:
     last_error: str
     last_error_at: float | None
     outputs: dict[str, Value]  # output node id → the value last commanded (None: released or never)
+    cpu_s: float = 0.0  # CPU seconds spent evaluating it since it was loaded
+    cpu_minute_s: float = 0.0  # of those, in the current minute (the budget's window)
 
 
 class _BlockRun:
@@ -130,6 +144,7 @@ class _Run:
     def __init__(self, program: Program, version: int) -> None:
         self.program = program
         self.id = program.id
+        self.key = (program.site, program.id)
         self.version = version
         self.period = program.period_s
         self.values: list[Value] = []
@@ -155,6 +170,9 @@ class _Run:
         self.last_error_at: float | None = None
         self.last_log = -_LOG_EVERY
         self.quiet = 0  # errors not logged since the last warning
+        self.cpu = 0.0  # CPU seconds of its evaluations
+        self.window_cpu = 0.0  # of those, since window_start
+        self.window_start: float | None = None
 
     def slot(self, node: str, port: str) -> int:
         s = self.slot_of.get((node, port))
@@ -216,6 +234,13 @@ def _compile(program: Program, version: int, a: Analysis, catalog: Catalog) -> _
     return run
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A program validated and compiled by :meth:`ProgramEngine.prepare`, ready to ``install``."""
+
+    run: _Run
+
+
 class ProgramEngine:
     """Loads, runs and reports on logic programs; writes through ``write`` (bound to the arbiter).
 
@@ -223,20 +248,23 @@ class ProgramEngine:
     function, subscribe ``feed`` to the bus, and run ``run()`` as a task.
     """
 
-    def __init__(self, catalog: Catalog, clock: Clock, write: WriteFn, *, max_errors: int = 3) -> None:
+    def __init__(self, catalog: Catalog, clock: Clock, write: WriteFn, *, max_errors: int = 3,
+                 limits: Limits = LIMITS, cpu: Callable[[], float] = time.thread_time) -> None:
         if max_errors < 1:
             raise ValueError("max_errors must be at least 1")
         self.catalog = catalog
         self.clock = clock
         self._write = write
         self.max_errors = max_errors
-        self._runs: dict[str, _Run] = {}
+        self.limits = limits
+        self._cpu = cpu  # CPU seconds of the loop's thread: what an evaluation costs every site
+        self._runs: dict[_Key, _Run] = {}
         self._by_point: dict[str, list[tuple[_Run, int]]] = {}
         self._latest: dict[str, Value] = {}  # last value of every point a program reads
-        self._dirty: dict[str, _Run] = {}
+        self._dirty: dict[_Key, _Run] = {}
         self._scheduled = False
-        self._pending: dict[str, dict[tuple[str, int], Value]] = {}  # program → (point, priority) → value
-        self._writers: dict[str, asyncio.Task[None]] = {}
+        self._pending: dict[_Key, dict[tuple[str, int], Value]] = {}  # program → (point, priority) → value
+        self._writers: dict[_Key, asyncio.Task[None]] = {}
         self.samples = 0  # samples fed that a program reads
 
     # ------------------------------------------------------------------ loading
@@ -248,12 +276,27 @@ class ProgramEngine:
         if any, then carries on untouched. Blocks with the same id and kind as
         in the running version continue from its state (a PID's integral, a
         running timer); outputs the new version no longer has are released.
+        This validates on the calling thread: in a running loop prefer
+        :meth:`load_in_thread`.
         """
+        self.install(self.prepare(program, version))
+
+    async def load_in_thread(self, program: Program, version: int) -> None:
+        """:meth:`load`, with the validation and compilation in a worker thread."""
+        self.install(await asyncio.to_thread(self.prepare, program, version))
+
+    def prepare(self, program: Program, version: int) -> Prepared:
+        """Validate and compile ``program`` (``ProgramError`` with every issue); safe in a worker thread."""
         a = analyse(program, self.catalog)
         if a.issues:
             raise ProgramError(a.issues, program.id)
-        run = _compile(program, version, a, self.catalog)
-        old = self._runs.get(program.id)
+        return Prepared(_compile(program, version, a, self.catalog))
+
+    def install(self, prepared: Prepared) -> None:
+        """Start a prepared program, replacing its running version (on the event loop's thread)."""
+        run = prepared.run
+        version = run.version
+        old = self._runs.get(run.key)
         if old is not None:
             self._carry(old, run)
             self._unindex(old)
@@ -262,15 +305,16 @@ class ProgramEngine:
                 if point in self._latest:
                     for s in slots:
                         run.values[s] = self._latest[point]
-        self._runs[program.id] = run
+        self._runs[run.key] = run
         for point, slots in run.inputs.items():
             entries = self._by_point.setdefault(point, [])
             entries.extend((run, s) for s in slots)
         run.next_tick = self.clock.now() + run.period
         run.mark_all()
-        self._dirty[run.id] = run
+        self._dirty[run.key] = run
         self._schedule()
-        log.info("program %s version %d loaded (%d blocks)", run.id, version, len(run.blocks))
+        log.info("program %s/%s version %d loaded (%d blocks)", run.program.site, run.id, version,
+                 len(run.blocks))
 
     def _carry(self, old: _Run, new: _Run) -> None:
         """Bumpless redeploy: input values, block state and output history move to the new version."""
@@ -295,7 +339,7 @@ class ProgramEngine:
             prev = kept.pop((out.point, out.priority), None)
             if prev is not None:
                 out.sent = prev.sent
-        pending = self._pending.setdefault(new.id, {})
+        pending = self._pending.setdefault(new.key, {})
         for out in kept.values():  # commanded by the old version only
             if out.sent is not _UNSET and out.sent is not None:
                 pending[(out.point, out.priority)] = None
@@ -307,50 +351,65 @@ class ProgramEngine:
                 self._by_point[point] = entries
             else:
                 self._by_point.pop(point, None)
-        self._dirty.pop(run.id, None)
+        self._dirty.pop(run.key, None)
 
-    async def unload(self, program_id: str) -> None:
+    async def unload(self, program_id: str, site: str | None = None) -> None:
         """Stop a program and release every slot it commanded."""
-        run = self._runs.pop(program_id, None)
-        if run is None:
+        try:
+            run = self._get(program_id, site)
+        except KeyError:
             return
+        del self._runs[run.key]
         self._unindex(run)
         self._release_all(run)
-        await self._settle(program_id)
-        self._pending.pop(program_id, None)
-        log.info("program %s unloaded", program_id)
+        await self._settle(run.key)
+        self._pending.pop(run.key, None)
+        log.info("program %s/%s unloaded", run.program.site, program_id)
 
-    async def disable(self, program_id: str) -> None:
+    async def disable(self, program_id: str, site: str | None = None) -> None:
         """Stop evaluating a program (it stays loaded) and release its slots."""
-        run = self._get(program_id)
+        run = self._get(program_id, site)
         run.state = DISABLED
         self._release_all(run)
-        await self._settle(program_id)
-        log.info("program %s disabled", program_id)
+        await self._settle(run.key)
+        log.info("program %s/%s disabled", run.program.site, program_id)
 
-    def enable(self, program_id: str) -> None:
+    def enable(self, program_id: str, site: str | None = None) -> None:
         """Run a disabled or failed program again, from a full evaluation, re-commanding its outputs."""
-        run = self._get(program_id)
+        run = self._get(program_id, site)
         if run.state != RUNNING:
-            log.info("program %s enabled again (was %s)", program_id, run.state)
+            log.info("program %s/%s enabled again (was %s)", run.program.site, program_id, run.state)
         run.state = RUNNING
         run.consecutive = 0
+        run.window_cpu, run.window_start = 0.0, None
         for o in run.outputs:
             o.sent = _UNSET
         run.next_tick = self.clock.now() + run.period
         run.mark_all()
-        self._dirty[run.id] = run
+        self._dirty[run.key] = run
         self._schedule()
 
-    def _get(self, program_id: str) -> _Run:
-        run = self._runs.get(program_id)
-        if run is None:
+    def _get(self, program_id: str, site: str | None = None) -> _Run:
+        """The program ``program_id`` of ``site``; without a site, the only program of that id."""
+        if site is not None:
+            run = self._runs.get((site, program_id))
+            if run is None:
+                raise KeyError(f"no program {program_id!r} of site {site!r} is loaded")
+            return run
+        found = [r for r in self._runs.values() if r.id == program_id]
+        if not found:
             raise KeyError(f"no program {program_id!r} is loaded")
-        return run
+        if len(found) > 1:
+            raise KeyError(f"programs {program_id!r} of several sites are loaded: name the site")
+        return found[0]
 
-    def loaded(self) -> list[str]:
-        """Ids of the loaded programs."""
-        return list(self._runs)
+    def loaded(self, site: str | None = None) -> list[str]:
+        """Ids of the loaded programs (of ``site``); without a site an id may repeat."""
+        return [r.id for r in self._runs.values() if site is None or r.program.site == site]
+
+    def is_loaded(self, program_id: str, site: str) -> bool:
+        """Whether ``site``'s program ``program_id`` is loaded."""
+        return (site, program_id) in self._runs
 
     # ------------------------------------------------------------------ events
 
@@ -374,7 +433,7 @@ class ProgramEngine:
                 values[slot] = v
                 run.mark(slot)
                 if run.state is RUNNING:
-                    dirty[run.id] = run
+                    dirty[run.key] = run
         if dirty and not self._scheduled:
             self._schedule()
 
@@ -427,6 +486,13 @@ class ProgramEngine:
     # ------------------------------------------------------------------ evaluation
 
     def _evaluate(self, run: _Run, now: float) -> None:
+        start = self._cpu()
+        try:
+            self._step(run, now)
+        finally:
+            self._charge(run, self._cpu() - start)
+
+    def _step(self, run: _Run, now: float) -> None:
         values, blocks, dirty, heap = run.values, run.blocks, run.dirty, run.heap
         consumers, feeds, changed = run.consumers, run.feeds, run.changed
         if run.deferred:
@@ -489,60 +555,60 @@ class ProgramEngine:
                 continue
             o.sent = v
             if pending is None:
-                pending = self._pending.setdefault(run.id, {})
+                pending = self._pending.setdefault(run.key, {})
             pending.pop((o.point, o.priority), None)  # re-inserted last: writes keep their order
             pending[(o.point, o.priority)] = v
         run.changed.clear()
         if pending is None:
             return False
-        self._start_writer(run.id)
+        self._start_writer(run.key)
         return True
 
     def _release_all(self, run: _Run) -> None:
-        pending = self._pending.setdefault(run.id, {})
+        pending = self._pending.setdefault(run.key, {})
         for o in run.outputs:
             if o.sent is not _UNSET and o.sent is not None:
                 pending[(o.point, o.priority)] = None
             o.sent = _UNSET
         if pending:
-            self._start_writer(run.id)
+            self._start_writer(run.key)
 
     # ------------------------------------------------------------------ writing
 
-    def _start_writer(self, program_id: str) -> None:
-        task = self._writers.get(program_id)
+    def _start_writer(self, key: _Key) -> None:
+        task = self._writers.get(key)
         if task is None or task.done():
-            self._writers[program_id] = asyncio.get_running_loop().create_task(
-                self._drain(program_id), name=f"program:{program_id}:writes")
+            self._writers[key] = asyncio.get_running_loop().create_task(
+                self._drain(key), name=f"program:{key[0]}/{key[1]}:writes")
 
-    async def _drain(self, program_id: str) -> None:
-        pending = self._pending.get(program_id)
+    async def _drain(self, key: _Key) -> None:
+        pending = self._pending.get(key)
         while pending:
             (point, priority), value = next(iter(pending.items()))
             del pending[(point, priority)]
             try:
-                await self._write(point, value, priority, program_id)
+                await self._write(point, value, priority, key[1])
             except CommandError as err:
-                self._write_failed(program_id, f"write refused: {err}")
+                self._write_failed(key, f"write refused: {err}")
             except Exception as err:  # whatever a write function raises must not stop the others
-                self._write_failed(program_id, f"write failed: {type(err).__name__}: {err}")
+                self._write_failed(key, f"write failed: {type(err).__name__}: {err}")
             else:
-                run = self._runs.get(program_id)
+                run = self._runs.get(key)
                 if run is not None:
                     run.writes += 1
                     if run.state is RUNNING:
                         run.consecutive = 0
-            pending = self._pending.get(program_id)
+            pending = self._pending.get(key)
 
-    def _write_failed(self, program_id: str, message: str) -> None:
-        run = self._runs.get(program_id)
+    def _write_failed(self, key: _Key, message: str) -> None:
+        run = self._runs.get(key)
         if run is None:
-            log.warning("program %s (unloaded): %s", program_id, message)
+            log.warning("program %s/%s (unloaded): %s", key[0], key[1], message)
         else:
             self._error(run, message)
 
-    async def _settle(self, program_id: str) -> None:
-        task = self._writers.get(program_id)
+    async def _settle(self, key: _Key) -> None:
+        task = self._writers.get(key)
         if task is not None and not task.done():
             await task
 
@@ -571,30 +637,68 @@ class ProgramEngine:
         run.consecutive += 1
         if run.consecutive >= self.max_errors and run.state is RUNNING:
             run.state = FAILED
-            log.error("program %s failed after %d consecutive errors; its slots are released. Last: %s",
-                      run.id, run.consecutive, message)
-            self._dirty.pop(run.id, None)
+            log.error("program %s/%s failed after %d consecutive errors; its slots are released. "
+                      "Last: %s", run.program.site, run.id, run.consecutive, message)
+            self._dirty.pop(run.key, None)
             self._release_all(run)
             return
         mono = self.clock.monotonic()
         if mono - run.last_log >= _LOG_EVERY:
             more = f" ({run.quiet} more since the last warning)" if run.quiet else ""
-            log.warning("program %s: %s%s", run.id, message, more)
+            log.warning("program %s/%s: %s%s", run.program.site, run.id, message, more)
             run.last_log, run.quiet = mono, 0
         else:
             run.quiet += 1
 
-    def status(self, program_id: str | None = None) -> dict[str, ProgramStatus]:
-        """Per loaded program (or just ``program_id``): state, version, runs, errors, output values."""
-        runs: Iterable[_Run] = self._runs.values() if program_id is None else [self._get(program_id)]
-        return {r.id: ProgramStatus(
+    def _charge(self, run: _Run, spent: float) -> None:
+        """Count an evaluation's CPU time; stop the program when it is over its budget."""
+        run.cpu += spent
+        mono = self.clock.monotonic()
+        if run.window_start is None or mono - run.window_start >= _BUDGET_WINDOW:
+            run.window_start, run.window_cpu = mono, 0.0
+        run.window_cpu += spent
+        if run.state is not RUNNING:
+            return
+        limits = self.limits
+        if spent > limits.run_cpu_s:
+            reason = (f"one evaluation took {spent:.3f} s of CPU, over the budget of {limits.run_cpu_s:g} s "
+                      "per evaluation")
+        elif run.window_cpu > limits.minute_cpu_s:
+            reason = (f"its evaluations took {run.window_cpu:.3f} s of CPU within a minute, over the "
+                      f"budget of {limits.minute_cpu_s:g} s per minute")
+        else:
+            return
+        run.state = FAILED
+        run.errors += 1
+        run.last_error = f"stopped: {reason}"
+        run.last_error_at = self.clock.now()
+        log.error("program %s/%s stopped and its slots released: %s", run.program.site, run.id, reason)
+        self._dirty.pop(run.key, None)
+        for j in run.heap:
+            run.dirty[j] = False
+        run.heap.clear()
+        self._release_all(run)
+
+    def status(self, program_id: str | None = None, site: str | None = None) -> dict[str, ProgramStatus]:
+        """Per loaded program (or just ``program_id``): state, version, runs, errors, output values.
+
+        Keyed by program id when ``site`` or ``program_id`` is given, else by ``site/id``
+        (two sites may each have a program of one id).
+        """
+        if program_id is not None:
+            runs: Iterable[_Run] = [self._get(program_id, site)]
+        else:
+            runs = [r for r in self._runs.values() if site is None or r.program.site == site]
+        qualify = program_id is None and site is None
+        return {(f"{r.program.site}/{r.id}" if qualify else r.id): ProgramStatus(
             id=r.id, site=r.program.site, name=r.program.name, version=r.version, state=r.state,
             last_run=r.last_run, runs=r.runs, writes=r.writes, errors=r.errors,
             last_error=r.last_error, last_error_at=r.last_error_at,
             outputs={o.id: (None if o.sent is _UNSET else o.sent) for o in r.outputs},
+            cpu_s=r.cpu, cpu_minute_s=r.window_cpu,
         ) for r in runs}
 
-    def values(self, program_id: str) -> dict[str, Value]:
+    def values(self, program_id: str, site: str | None = None) -> dict[str, Value]:
         """The current value of every wired port (``"node.port"``), for the dashboard's live view."""
-        run = self._get(program_id)
+        run = self._get(program_id, site)
         return {f"{node}.{port}": run.values[s] for (node, port), s in run.slot_of.items()}

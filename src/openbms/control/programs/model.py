@@ -20,6 +20,7 @@ types, units, loops) is :mod:`openbms.control.programs.validate`'s job.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -32,9 +33,11 @@ from openbms.errors import OpenBMSError
 from openbms.model.sample import Value
 
 __all__ = [
+    "LIMITS",
     "BlockNode",
     "ConstantNode",
     "InputNode",
+    "Limits",
     "OutputNode",
     "Program",
     "ProgramError",
@@ -53,6 +56,33 @@ NodeId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_-]*$
 
 #: The port of an input, constant or output node.
 VALUE_PORT = "value"
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one program may ask of the process: every site's control shares one event loop.
+
+    The sizes bound what validating, compiling and evaluating a program can
+    cost; the CPU budget (``run_cpu_s`` per evaluation, ``minute_cpu_s`` per
+    minute of the runtime's clock) is enforced by the engine, which stops a
+    program over it and releases its outputs.
+    """
+
+    min_period_s: float = 1.0
+    max_period_s: float = 86_400.0
+    max_blocks: int = 2_000
+    max_inputs: int = 1_000
+    max_constants: int = 1_000
+    max_outputs: int = 500
+    max_wires: int = 8_000
+    max_document_bytes: int = 1_000_000  # the program's JSON text
+    max_programs_per_site: int = 200
+    run_cpu_s: float = 0.25
+    minute_cpu_s: float = 3.0
+
+
+#: The limits in force (docs/programs.md, "Limits").
+LIMITS = Limits()
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,14 +165,14 @@ class Program(_Strict):
 
     id: ProgramId
     site: ProgramId
-    name: str = ""
-    description: str = ""
-    period_s: float = Field(default=5.0, gt=0)
-    inputs: list[InputNode] = []
-    constants: list[ConstantNode] = []
-    blocks: list[BlockNode] = []
-    outputs: list[OutputNode] = []
-    wires: list[Wire] = []
+    name: str = Field(default="", max_length=200)
+    description: str = Field(default="", max_length=4000)
+    period_s: float = Field(default=5.0, ge=LIMITS.min_period_s, le=LIMITS.max_period_s, allow_inf_nan=False)
+    inputs: list[InputNode] = Field(default=[], max_length=LIMITS.max_inputs)
+    constants: list[ConstantNode] = Field(default=[], max_length=LIMITS.max_constants)
+    blocks: list[BlockNode] = Field(default=[], max_length=LIMITS.max_blocks)
+    outputs: list[OutputNode] = Field(default=[], max_length=LIMITS.max_outputs)
+    wires: list[Wire] = Field(default=[], max_length=LIMITS.max_wires)
     layout: dict[str, Any] = {}
 
     def to_json_dict(self) -> dict[str, Any]:
@@ -174,19 +204,80 @@ def _path(loc: tuple[int | str, ...]) -> str:
     return out or "program"
 
 
-def parse_program(data: str | bytes | dict[str, Any] | Path) -> Program:
-    """A program from JSON text, a file or parsed data; ``ProgramError`` lists each problem by path."""
+_LISTS = (("inputs", "max_inputs"), ("constants", "max_constants"), ("blocks", "max_blocks"),
+          ("outputs", "max_outputs"), ("wires", "max_wires"))
+_MAX_DEPTH = 32  # of nested objects and lists inside a document (params, layout)
+_MAX_ISSUES = 50
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _precheck(data: dict[str, Any], limits: Limits, measure: bool) -> list[ProgramIssue]:
+    """Limits checked on the raw data, before a model is built for each of 100 000 nodes."""
+    issues: list[ProgramIssue] = []
+    for name, limit_name in _LISTS:
+        items = data.get(name)
+        limit = getattr(limits, limit_name)
+        if isinstance(items, list) and len(items) > limit:
+            issues.append(ProgramIssue(name, f"{len(items)} {name}; a program may have at most {limit}"))
+    stack: list[tuple[object, tuple[int | str, ...]]] = [(data, ())]
+    while stack and len(issues) < _MAX_ISSUES:
+        value, loc = stack.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            issues.append(ProgramIssue(_path(loc), f"{value} is not a finite number"))
+        elif isinstance(value, dict | list):
+            if len(loc) > _MAX_DEPTH:
+                issues.append(ProgramIssue(_path(loc), f"nested more than {_MAX_DEPTH} levels deep"))
+                continue
+            items_of = value.items() if isinstance(value, dict) else enumerate(value)
+            stack.extend((v, (*loc, k)) for k, v in items_of)
+    if measure and not issues:
+        size = len(json.dumps(data, ensure_ascii=False).encode())
+        if size > limits.max_document_bytes:
+            issues.append(_too_big(size, limits))
+    return issues
+
+
+def _too_big(size: int, limits: Limits) -> ProgramIssue:
+    return ProgramIssue("program", f"the document is {size} bytes; a program may have at most "
+                                   f"{limits.max_document_bytes}")
+
+
+def parse_program(data: str | bytes | dict[str, Any] | Path, *, limits: Limits = LIMITS) -> Program:
+    """A program from JSON text, a file or parsed data; ``ProgramError`` lists each problem by path.
+
+    The document is held to ``limits`` (size, node and wire counts, nesting,
+    finite numbers) before it is modelled, so an oversized one costs little.
+    Parsing a large document takes a while: call it off the event loop.
+    """
+    measure = True
     try:
         if isinstance(data, Path):
-            data = data.read_text(encoding="utf-8")
+            size = data.stat().st_size
+            if size > limits.max_document_bytes:
+                raise ProgramError([_too_big(size, limits)])
+            data = data.read_bytes()
         if isinstance(data, str | bytes):
+            size = len(data.encode() if isinstance(data, str) else data)
+            if size > limits.max_document_bytes:
+                raise ProgramError([_too_big(size, limits)])
             data = json.loads(data)
-    except (OSError, ValueError) as err:
+            measure = False
+    except (OSError, ValueError, RecursionError) as err:
+        if isinstance(err, ProgramError):
+            raise
         raise ProgramError([ProgramIssue("program", f"not valid JSON: {err}")]) from None
+    if not isinstance(data, dict):
+        raise ProgramError([ProgramIssue("program", f"a program is a JSON object, not {_shown(data)}")])
+    issues = _precheck(data, limits, measure)
+    if issues:
+        raise ProgramError(issues)
     try:
         return Program.model_validate(data)
     except pydantic.ValidationError as err:
-        issues = []
         for e in err.errors(include_url=False):
             where = _path(tuple(p for p in e["loc"] if p != "function-after"))
             if e["type"] == "extra_forbidden":
@@ -194,7 +285,7 @@ def parse_program(data: str | bytes | dict[str, Any] | Path) -> Program:
             elif e["type"] == "missing":
                 issues.append(ProgramIssue(where, "is required"))
             else:
-                issues.append(ProgramIssue(where, f"{e['msg']} (got {e['input']!r})"))
+                issues.append(ProgramIssue(where, f"{e['msg']} (got {_shown(e['input'])})"))
         raise ProgramError(issues) from None
 
 

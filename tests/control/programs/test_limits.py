@@ -1,0 +1,161 @@
+"""What one program may cost the process: sizes and periods refused when parsed, CPU stopped when run."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from openbms.control.programs import LIMITS, Limits, ProgramError, parse_program
+from tests.control.programs.rig import Rig, pid, program
+
+OUT1 = pid("out1")
+
+
+def issues_of(data: object) -> dict[str, str]:
+    with pytest.raises(ProgramError) as err:
+        parse_program(data)  # type: ignore[arg-type]
+    return {i.path: i.message for i in err.value.issues}
+
+
+def doc(**parts: object) -> dict[str, object]:
+    return {"id": "p1", "site": "hq", **parts}
+
+
+def many_blocks(n: int) -> dict[str, object]:
+    return doc(blocks=[{"id": f"b{i}", "block": "pid", "params": {"kp": 1}} for i in range(n)])
+
+
+def test_a_period_shorter_than_a_second_is_refused_where_it_is_written():
+    found = issues_of(doc(period_s=0.000001))
+    assert found["period_s"].startswith("Input should be greater than or equal to 1 (got 1e-06)")
+    assert "period_s" in issues_of(doc(period_s=10 * 86_400))
+    assert parse_program(doc(period_s=1)).period_s == 1
+
+
+def test_a_program_over_the_size_limits_is_refused_before_its_nodes_are_modelled():
+    assert issues_of(many_blocks(100_000)) == {
+        "blocks": "100000 blocks; a program may have at most 2000"}
+    wires = [{"from": "a", "to": f"b{i}.pv"} for i in range(LIMITS.max_wires + 1)]
+    assert issues_of(doc(wires=wires)) == {
+        "wires": f"{LIMITS.max_wires + 1} wires; a program may have at most {LIMITS.max_wires}"}
+    assert len(parse_program(many_blocks(LIMITS.max_blocks)).blocks) == LIMITS.max_blocks
+
+
+def test_an_oversized_document_is_refused_as_text_as_data_and_as_a_file(tmp_path: Path):
+    big = doc(description="", layout={"note": "x" * LIMITS.max_document_bytes})
+    message = "a program may have at most 1000000"
+    assert message in issues_of(big)["program"]
+    assert message in issues_of(json.dumps(big))["program"]
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps(big))
+    assert message in issues_of(path)["program"]
+
+
+def test_numbers_must_be_finite_and_documents_shallow():
+    text = '{"id": "p1", "site": "hq", "constants": [{"id": "k", "value": NaN}],' \
+           ' "blocks": [{"id": "b", "block": "pid", "params": {"kp": Infinity}}]}'
+    assert issues_of(text) == {"constants[0].value": "nan is not a finite number",
+                               "blocks[0].params.kp": "inf is not a finite number"}
+    deep: dict[str, object] = {}
+    for _ in range(40):
+        deep = {"x": deep}
+    (path, message), = issues_of(doc(layout=deep)).items()
+    assert path.startswith("layout.x.x") and message == "nested more than 32 levels deep"
+    assert issues_of("[" * 100_000)["program"].startswith("not valid JSON")
+    assert issues_of("[1, 2]") == {"program": "a program is a JSON object, not [1, 2]"}
+
+
+def test_a_refused_value_is_shown_shortened():
+    found = issues_of(doc(name="n" * 1000))
+    assert found["name"].startswith("String should have at most 200 characters (got 'nnnn")
+    assert len(found["name"]) < 200
+
+
+# ----------------------------------------------------------------------------- the CPU budget
+
+
+class FakeCpu:
+    """A CPU clock that moves ``per_call`` seconds each time it is read: what each evaluation costs."""
+
+    def __init__(self) -> None:
+        self.total = 0.0
+        self.per_call = 0.0
+
+    def __call__(self) -> float:
+        self.total += self.per_call
+        return self.total
+
+
+def holding(value: float, prog_id: str = "p1", out: str = OUT1) -> object:
+    return program(id=prog_id, period_s=20, constants=[{"id": "k", "value": value}],
+                   outputs=[{"id": "o", "point": out}], wires=[{"from": "k", "to": "o"}])
+
+
+async def test_an_evaluation_over_the_budget_stops_its_program_releases_its_outputs_and_logs_once(caplog):
+    cpu = FakeCpu()
+    rig = Rig(limits=Limits(run_cpu_s=0.5, minute_cpu_s=100), cpu=cpu)
+    rig.engine.load(holding(20), 1)
+    rig.engine.load(holding(30, "p2", pid("out2")), 1)
+    await rig.engine.idle()
+    await rig.tick(20)
+    assert rig.slot(OUT1) == 20.0 and rig.engine.status(site="hq")["p1"].state == "running"
+    cpu.per_call = 0.6  # the next evaluations take 0.6 s each
+    with caplog.at_level(logging.ERROR, logger="openbms.control.programs.engine"):
+        await rig.tick(20)
+        await rig.tick(20)
+        await rig.tick(20)
+    status = rig.engine.status(site="hq")
+    assert status["p1"].state == status["p2"].state == "failed"
+    assert status["p1"].last_error == ("stopped: one evaluation took 0.600 s of CPU, over the budget of "
+                                       "0.5 s per evaluation")
+    assert rig.slot(OUT1) is None and rig.slot(pid("out2")) is None  # released through the arbiter
+    assert [r.getMessage().split(":")[0] for r in caplog.records] == [
+        "program hq/p1 stopped and its slots released", "program hq/p2 stopped and its slots released"]
+    runs = status["p1"].runs
+    await rig.tick(20)
+    assert rig.engine.status(site="hq")["p1"].runs == runs  # stopped means not evaluated
+    cpu.per_call = 0.0
+    rig.engine.enable("p1", site="hq")
+    await rig.engine.idle()
+    await rig.tick(20)
+    assert rig.slot(OUT1) == 20.0 and rig.engine.status(site="hq")["p1"].state == "running"
+
+
+async def test_the_budget_per_minute_counts_evaluations_in_the_minute_of_the_clock():
+    cpu = FakeCpu()
+    rig = Rig(limits=Limits(run_cpu_s=1, minute_cpu_s=0.7), cpu=cpu)
+    rig.engine.load(program(inputs=[{"id": "x", "point": pid("a")}], outputs=[{"id": "o", "point": OUT1}],
+                            wires=[{"from": "x", "to": "o"}]), 1)
+    await rig.engine.idle()
+    cpu.per_call = 0.2  # 0.2 s per evaluation
+    for i in range(15):  # one every 20 s of the clock: 0.6 s a minute, within the budget
+        await rig.clock.advance(20)
+        await rig.publish({pid("a"): float(i)})
+    status = rig.engine.status("p1")["p1"]
+    assert (status.state, status.runs) == ("running", 16) and status.cpu_s == pytest.approx(15 * 0.2)
+    assert rig.slot(OUT1) == 14.0
+    for i in range(4):  # three more in the minute that began with the last one make 0.8 s
+        await rig.publish({pid("a"): 20.0 + i})
+    status = rig.engine.status("p1")["p1"]
+    assert status.state == "failed" and status.runs == 16 + 3  # the fourth is not evaluated
+    assert "within a minute, over the budget of 0.7 s per minute" in status.last_error
+    assert rig.slot(OUT1) is None
+
+
+async def test_a_real_program_over_a_tiny_budget_is_stopped_by_its_measured_cpu_time():
+    rig = Rig(limits=Limits(run_cpu_s=1e-9))
+    blocks = [{"id": f"s{i}", "block": "add", "params": {}} for i in range(200)]
+    wires = [{"from": "k", "to": "s0.in1"}, {"from": "k", "to": "s0.in2"}]
+    wires += [w for i in range(1, 200) for w in ({"from": f"s{i - 1}.out", "to": f"s{i}.in1"},
+                                                 {"from": "k", "to": f"s{i}.in2"})]
+    wires.append({"from": "s199.out", "to": "o"})
+    rig.engine.load(program(constants=[{"id": "k", "value": 0.0}], blocks=blocks,
+                            outputs=[{"id": "o", "point": OUT1}], wires=wires), 1)
+    await rig.engine.idle()
+    status = rig.engine.status("p1")["p1"]
+    assert status.state == "failed" and status.cpu_s > 0
+    assert status.last_error.startswith("stopped: one evaluation took")
+    assert rig.slot(OUT1) is None
