@@ -10,9 +10,11 @@ operator … 16 lowest). The arbiter then writes to the device:
   device priority, only when it changes; ``passthrough`` mode: each slot's
   change at its own priority, and the device arbitrates (BACnet commandable
   objects, where a panel override must still win).
-- Safety first: a value outside the point's ``limits`` (min/max), of the wrong
-  type, at a priority outside 1–16, or for an unknown or read-only point is
-  refused with the reason, and nothing is written. A write that would come
+- Safety first: a value outside the point's ``limits`` (min/max), a number
+  that is not finite or beyond ±``MAX_VALUE`` (1e9, whatever the limits), a
+  value of the wrong type, at a priority outside 1–16, or for an unknown or
+  read-only point is refused with the reason, and nothing is written; nor is
+  an effective value (a relinquish default) that is not such a number. A write that would come
   sooner than ``min_interval`` after the last, or would switch a binary
   output before ``min_on``/``min_off`` has passed, is held back and made
   when allowed, with the value that is effective then (the command stays
@@ -43,7 +45,7 @@ from openbms.drivers.base import Reading
 from openbms.errors import CommandError, DeviceUnreachable, DriverError, WriteRefused
 from openbms.model.command import Command, CommandSource, CommandStatus
 from openbms.model.sample import OFFLINE, OK, Sample, Value
-from openbms.model.site import Point, SiteConfig
+from openbms.model.site import Point, SiteConfig, value_problem
 from openbms.runtime.clock import Clock
 
 __all__ = ["Arbiter", "PointIO"]
@@ -356,14 +358,19 @@ class Arbiter:
                 return value
             raise CommandError(f"{ctl.id}: expected a state 1–{len(states)} or one of "
                                f"{', '.join(states)}; not {value!r}")
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        if isinstance(value, bool) or not isinstance(value, int | float):
             raise CommandError(f"{ctl.id}: expected a number, not {value!r}")
+        problem = value_problem(value)
+        if problem is not None:  # whatever the limits say: NaN, infinities, ±1e300
+            raise CommandError(f"{ctl.id}: {problem}")
         limits = p.limits
         if limits is not None:
-            if limits.min is not None and value < limits.min:
+            # ``not value >= min``, not ``value < min``: a NaN limit (a configuration that
+            # skipped validation) then refuses every value instead of none.
+            if limits.min is not None and not value >= limits.min:
                 raise CommandError(f"{ctl.id}: {value:g} is below the point's minimum "
                                    f"{limits.min:g}{' ' + p.unit if p.unit else ''}")
-            if limits.max is not None and value > limits.max:
+            if limits.max is not None and not value <= limits.max:
                 raise CommandError(f"{ctl.id}: {value:g} is above the point's maximum "
                                    f"{limits.max:g}{' ' + p.unit if p.unit else ''}")
         return float(value)
@@ -411,6 +418,15 @@ class Arbiter:
             writes = [(p, _slot_value(ctl, p)) for p in sorted(prios)]
         else:
             writes = [(ctl.point.command.priority, desired)]
+        unsafe = next((why for _p, v in writes if (why := value_problem(v)) is not None), None)
+        if unsafe is not None:
+            # Commands are checked when they arrive, so only a relinquish default that skipped
+            # validation gets here: the device keeps what it has rather than receive it.
+            error = f"{ctl.id}: not written: {unsafe}"
+            log.error("%s", error)
+            ctl.needs_write = False
+            await self._settle(ctl, CommandStatus.FAILED, error)
+            return
         try:
             for prio, value in writes:
                 await self._write(ctl, value, prio)
