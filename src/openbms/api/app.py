@@ -26,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 
 from openbms import __version__
 from openbms.api.accounts import ensure_admin_from_env
+from openbms.api.body_limit import BodyLimitMiddleware, BodyLimits
 from openbms.api.context import ApiContext
 from openbms.api.errors import FieldError, Problem, install_error_handlers
 from openbms.api.metrics import MetricsMiddleware
@@ -35,7 +36,7 @@ from openbms.api.security import Passwords, new_secret
 from openbms.api.settings import ApiSettings
 from openbms.db import load_state, migrate, open_state, save_state
 
-__all__ = ["ROUTE_MODULES", "create_app", "resolve_secret"]
+__all__ = ["ROUTE_MODULES", "BodyLimits", "body_limits_of", "create_app", "resolve_secret"]
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,15 @@ def resolve_secret(engine: sa.Engine, settings: ApiSettings) -> str:
     return secret
 
 
+def body_limits_of(settings: ApiSettings) -> BodyLimits:
+    """The request body limits: the settings' ``max_body_bytes`` and ``max_program_body_bytes`` if set."""
+    default = BodyLimits()
+    return BodyLimits(
+        default=getattr(settings, "max_body_bytes", None) or default.default,
+        programs=getattr(settings, "max_program_body_bytes", None) or default.programs,
+    )
+
+
 def create_app(
     runtime: Any = None,
     *,
@@ -75,12 +85,14 @@ def create_app(
     engine: sa.Engine | None = None,
     settings: ApiSettings | None = None,
     routers: Iterable[APIRouter] = (),
+    body_limits: BodyLimits | None = None,
 ) -> FastAPI:
     """The openbms API.
 
     The state database is ``engine``, else ``state_url`` (migrated and opened at
     start, closed at stop), else the runtime's (which must be started before
     the app). ``routers`` are mounted after the built-in ones (tests use it).
+    ``body_limits`` caps request bodies (default: ``body_limits_of(settings)``).
     """
     settings = settings or ApiSettings.from_env()
     ctx = ApiContext(
@@ -134,6 +146,7 @@ def create_app(
         app.include_router(importlib.import_module(f"openbms.api.routes.{name}").router)
     for router in routers:
         app.include_router(router)
+    app.add_middleware(BodyLimitMiddleware, limits=body_limits or body_limits_of(settings))
     app.add_middleware(MetricsMiddleware, metrics=ctx.metrics)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

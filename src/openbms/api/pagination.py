@@ -6,9 +6,14 @@ Keyset pagination, not offsets: pages stay stable while rows are appended.
 
     @router.get("", response_model=Page[Thing])
     def list_things(limit: int = Limit, cursor: str | None = Cursor):
-        after = decode_cursor(cursor)            # {} on the first page
+        after = decode_cursor(cursor, {"id": str})   # {} on the first page
         rows = query(after_id=after.get("id"), limit=limit + 1)
         return page(rows, limit, lambda row: {"id": row.id})
+
+A client can send anything as a cursor, so a decoded one is checked before a
+query sees it: a flat object of strings, booleans, finite numbers and integers
+a database column holds (never NaN, an infinity or a 30-digit integer); given
+``fields``, exactly those keys with those types. Anything else is the same 400.
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Sequence
+import math
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
 from fastapi import Query
@@ -45,17 +51,47 @@ def encode_cursor(position: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None) -> dict[str, Any]:
-    """The position a cursor stands for; ``{}`` for none; a 400 problem for a bad one."""
+_INVALID = "invalid cursor: pass the next_cursor of the previous page as it was"
+_INT64 = 1 << 63
+
+#: What a cursor field may be: ``float`` takes integers too; ``int`` never takes a bool.
+FieldType = type[str] | type[int] | type[float] | type[bool]
+
+
+def _scalar(value: Any) -> bool:
+    if isinstance(value, bool | str):
+        return True
+    if isinstance(value, int):
+        return -_INT64 <= value < _INT64
+    return isinstance(value, float) and math.isfinite(value)
+
+
+def _fits(value: Any, kind: FieldType) -> bool:
+    if kind is bool or isinstance(value, bool):
+        return kind is bool and isinstance(value, bool)
+    if kind is float:
+        return isinstance(value, int | float)
+    return isinstance(value, kind)
+
+
+def decode_cursor(cursor: str | None, fields: Mapping[str, FieldType] | None = None) -> dict[str, Any]:
+    """The position a cursor stands for; ``{}`` for none; a 400 problem for a bad one.
+
+    With ``fields`` (name → type), a cursor must hold exactly those fields, of those types.
+    """
     if not cursor:
         return {}
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         position = json.loads(raw)
-    except (binascii.Error, ValueError, UnicodeDecodeError) as err:
-        raise ApiError(400, "invalid cursor: pass the next_cursor of the previous page as it was") from err
-    if not isinstance(position, dict):
-        raise ApiError(400, "invalid cursor: pass the next_cursor of the previous page as it was")
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError) as err:
+        raise ApiError(400, _INVALID) from err
+    if not isinstance(position, dict) or not all(_scalar(v) for v in position.values()):
+        raise ApiError(400, _INVALID)
+    if fields is not None and (
+        position.keys() != fields.keys() or not all(_fits(position[k], t) for k, t in fields.items())
+    ):
+        raise ApiError(400, _INVALID)
     return position
 
 

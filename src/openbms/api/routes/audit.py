@@ -81,7 +81,7 @@ async def list_audit(
 ) -> Page[AuditEntry]:
     """Audit entries, newest first, filtered."""
     ctx = get_context(request)
-    pos = decode_cursor(cursor).get("id")
+    pos = decode_cursor(cursor, {"id": int}).get("id")
     rows = await ctx.run(
         _query,
         ctx,
@@ -90,7 +90,7 @@ async def list_audit(
         target=target,
         since=since,
         until=until,
-        before_id=int(pos) if isinstance(pos, int) else None,
+        before_id=pos,
         limit=limit + 1,
     )
     items, nxt = page(rows, limit, lambda r: {"id": r["id"]})

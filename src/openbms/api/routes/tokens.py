@@ -92,8 +92,8 @@ async def list_tokens(
 ) -> Page[TokenOut]:
     """The caller's API tokens, newest first, revoked ones included."""
     ctx = get_context(request)
-    pos = decode_cursor(cursor)
-    after = (float(pos["c"]), str(pos["i"])) if "c" in pos and "i" in pos else None
+    pos = decode_cursor(cursor, {"c": float, "i": str})
+    after = (float(pos["c"]), pos["i"]) if pos else None
     rows = await ctx.run(accounts.list_api_tokens, ctx.engine, user.user_id, after=after, limit=limit + 1)
     items, nxt = page(rows, limit, lambda r: {"c": r["created_at"], "i": r["id"]})
     return Page[TokenOut](items=[_out(r) for r in items], next_cursor=nxt)

@@ -125,10 +125,8 @@ async def list_users(
 ) -> Page[UserOut]:
     """Every account, by e-mail."""
     ctx = get_context(request)
-    after = decode_cursor(cursor).get("email")
-    rows = await ctx.run(
-        accounts.list_users, ctx.engine, after_email=str(after) if after else None, limit=limit + 1
-    )
+    after = decode_cursor(cursor, {"email": str}).get("email")
+    rows = await ctx.run(accounts.list_users, ctx.engine, after_email=after, limit=limit + 1)
     items, nxt = page(rows, limit, lambda r: {"email": r["email"]})
     now = ctx.now()
     return Page[UserOut](items=[_out(r, now) for r in items], next_cursor=nxt)

@@ -41,10 +41,21 @@ async def home() -> Response:
     return _index()
 
 
+#: The longest asset path looked up: the build's names are short; a longer one is a 404 at once.
+MAX_ASSET_NAME = 255
+
+
 @router.get("/assets/{name:path}", dependencies=[public()])
 async def asset(name: str) -> Response:
     """The dashboard's files (content-hashed names: cached for a long time)."""
-    path = (STATIC / "assets" / name).resolve()
-    if not path.is_file() or (STATIC / "assets").resolve() not in path.parents:
-        raise not_found(f"no dashboard file {name!r}")
+    missing = not_found(f"no dashboard file {name[:80]!r}{'…' if len(name) > 80 else ''}")
+    if len(name) > MAX_ASSET_NAME or "\0" in name:
+        raise missing
+    try:
+        path = (STATIC / "assets" / name).resolve()
+        found = path.is_file() and (STATIC / "assets").resolve() in path.parents
+    except (OSError, ValueError):  # a name the file system refuses (too long a component, say)
+        found = False
+    if not found:
+        raise missing
     return FileResponse(path, headers={"Cache-Control": "public, max-age=31536000, immutable"})
