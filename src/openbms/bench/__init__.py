@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterator
 
-__all__ = ["BENCHMARKS", "Figure", "load"]
+__all__ = ["BENCHMARKS", "LONG", "Figure", "load"]
 
 Figure = tuple[str, float, str]
 
@@ -20,9 +20,13 @@ BENCHMARKS: dict[str, str] = {
     "bacnet": "bacnet",
     "control": "control",
     "api": "api",
+    "soak": "soak",
 }
 
+#: Benchmarks that ``all`` leaves out: a soak is a test of hours, run on its own.
+LONG: frozenset[str] = frozenset({"soak"})
 
-def load(name: str) -> Callable[[bool], Iterator[Figure]]:
+
+def load(name: str) -> Callable[..., Iterator[Figure]]:
     """The ``run`` function of a benchmark."""
     return importlib.import_module(f"openbms.bench.{BENCHMARKS[name]}").run  # type: ignore[no-any-return]

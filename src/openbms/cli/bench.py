@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from openbms.bench import BENCHMARKS, load
+from openbms.bench import BENCHMARKS, LONG, load
 from openbms.cli.common import fail
 
 
@@ -15,11 +15,20 @@ def register(app: typer.Typer) -> None:
     def bench(
         name: str = typer.Argument(..., help=f"One of: {', '.join(BENCHMARKS)}, or 'all'."),
         quick: bool = typer.Option(False, "--quick", help="Smaller and faster, less precise."),
+        hours: float | None = typer.Option(
+            None, "--hours", min=0.001, max=168.0,
+            help="soak only: how long to run (default 1 h; 3 min with --quick)."),
     ) -> None:
-        """Measure this machine: prints 'name value unit' lines, for scripts to read."""
-        names = list(BENCHMARKS) if name == "all" else [name]
+        """Measure this machine: prints 'name value unit' lines, for scripts to read.
+
+        'all' runs every benchmark but the soak, which runs on its own for hours.
+        """
+        names = [n for n in BENCHMARKS if n not in LONG] if name == "all" else [name]
+        if hours is not None and names != ["soak"]:
+            raise fail("--hours is for the soak benchmark only: openbms bench soak --hours H")
         for n in names:
             if n not in BENCHMARKS:
                 raise fail(f"unknown benchmark {n!r}: expected one of {', '.join(BENCHMARKS)} or all")
-            for figure, value, unit in load(n)(quick):
+            extra = {"hours": hours} if hours is not None else {}
+            for figure, value, unit in load(n)(quick, **extra):
                 print(f"{figure} {value:g} {unit}", flush=True)
