@@ -9,10 +9,10 @@ import pytest
 
 from openbms.drivers.bacnet import BACnetDriver
 from openbms.drivers.manager import DriverManager, PointBinding
-from openbms.errors import PointError, WriteRefused
+from openbms.errors import DriverError, PointError, WriteRefused
 from openbms.model import DriverSettings, parse_binding
 from openbms.runtime.bus import Bus
-from openbms.runtime.clock import WallClock
+from openbms.runtime.clock import ManualClock, WallClock
 from openbms.sim.bacnet import ObjectSpec, SimulatedBACnet, SimulatedDevice
 from tests.fixtures.waiting import eventually
 
@@ -80,15 +80,61 @@ async def test_values_set_in_the_device_reach_the_bus_through_the_manager(bacnet
     assert latest["hq/ahu-1001/sat"].value == 13.5
 
 
-async def test_a_device_that_rejects_rpm_is_read_object_by_object_and_remembered(bacnet):
+async def test_a_device_that_rejects_rpm_three_times_in_a_row_is_read_object_by_object(bacnet):
     sim, driver = bacnet
     sim[1003].reject_rpm()
     bindings = [b(1003, "analog-input,1"), b(1003, "analog-value,2")]
+    for _ in range(3):  # each rejected read is made with ReadProperty
+        assert [r.value for r in await driver.read("1003", bindings)] == [13.5, 13.0]
+    assert driver.rpm_requests == 3 and driver.rp_requests == 6
     assert [r.value for r in await driver.read("1003", bindings)] == [13.5, 13.0]
-    rpm = driver.rpm_requests
-    assert [r.value for r in await driver.read("1003", bindings)] == [13.5, 13.0]
-    assert driver.rpm_requests == rpm  # not tried again
-    assert driver.rp_requests == 4
+    assert driver.rpm_requests == 3  # not tried again before the re-probe
+    assert driver.rp_requests == 8
+
+
+async def test_rpm_is_probed_again_after_a_back_off_that_doubles_up_to_its_cap():
+    clock = ManualClock()
+    sim = SimulatedBACnet([SimulatedDevice(2101, "127.0.8.2", _analog_specs(2), port=free_udp_port())])
+    sim.start()
+    driver = BACnetDriver(DriverSettings(address=f"127.0.0.1/8:{free_udp_port()}",
+                                         devices=sim.address_map(), timeout=2, cov=False,
+                                         rpm_refusals=2, rpm_reprobe=600, rpm_reprobe_max=1500),
+                          clock=clock)
+    await driver.start()
+    bindings = [b(2101, "analog-input,1"), b(2101, "analog-input,2")]
+
+    async def read() -> tuple[int, int]:
+        """Read; how many RPM and RP requests that took."""
+        rpm, rp = driver.rpm_requests, driver.rp_requests
+        assert [r.value for r in await driver.read("2101", bindings)] == [1.0, 2.0]
+        return driver.rpm_requests - rpm, driver.rp_requests - rp
+
+    try:
+        sim[2101].reject_rpm()
+        assert [await read(), await read()] == [(1, 2), (1, 2)]  # two rejects: object by object
+        await clock.advance(599)
+        assert await read() == (0, 2)
+        await clock.advance(1)
+        assert await read() == (1, 2)  # the probe, refused: 1 200 s to the next
+        await clock.advance(1199)
+        assert await read() == (0, 2)
+        await clock.advance(1)
+        assert await read() == (1, 2)  # refused again: 2 400 s, capped at 1 500
+        sim[2101].reject_rpm(False)  # e.g. a firmware update, or the rejects were spoofed
+        await clock.advance(1499)
+        assert await read() == (0, 2)
+        await clock.advance(1)
+        assert [await read(), await read()] == [(1, 0), (1, 0)]  # RPM is back, and stays
+    finally:
+        await driver.stop()
+        sim.stop()
+
+
+async def test_bad_rpm_fallback_settings_are_refused_with_the_setting_named():
+    for name, value in (("rpm_refusals", 0), ("rpm_reprobe", -1), ("rpm_reprobe", "soon"),
+                        ("rpm_reprobe_max", 1e9), ("rpm_refusals", True)):
+        with pytest.raises(DriverError, match=rf"drivers\.bacnet\.{name}: expected a number from"):
+            BACnetDriver(DriverSettings(**{name: value}))
 
 
 async def test_write_at_priority_8_and_release_change_the_value_and_the_priority_array(bacnet):

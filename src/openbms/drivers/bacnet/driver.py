@@ -4,8 +4,17 @@ Reads use ReadPropertyMultiple (present value and status flags), batched per
 device so that each acknowledgement fits one APDU of the device's size (from
 its I-Am; halved and remembered if the device still aborts for size), with
 the request and the acknowledgement coded by :mod:`.wire` rather than by
-bacpypes3's generic sequences (the polling hot path). A device that rejects
-RPM is remembered and read object by object with ReadProperty; a device
+bacpypes3's generic sequences (the polling hot path). A Reject can be spoofed
+by anyone who can send a datagram from the device's address, so one is not
+enough to give up on RPM::
+
+    RPM ──reject──▶ RPM (1 of 3) ──reject──▶ RPM (2 of 3) ──reject──▶ ReadProperty
+     ▲  ◀─────────────── an accepted RPM resets the count ──────┘        │
+     │                                                                   │ after the back-off
+     └───────────── accepted ◀── one RPM probe ◀─────────────────────────┘
+                                     └─ rejected: ReadProperty, back-off doubled (capped)
+
+The reads of a request that was rejected are made with ReadProperty. A device
 whose acknowledgement the lean codec cannot parse is remembered and read
 through bacpypes3's own RPM. Writes put the present value at a priority (1–16) and
 release with null. BACnet errors, rejects and aborts (which bacpypes3 raises
@@ -25,6 +34,10 @@ Settings (``drivers: bacnet:`` in the site file):
   (learned from its I-Am: 52 objects in 1476 bytes, 17 in 480), capped by
   ``max_objects`` if set;
 - ``max_in_flight``: requests outstanding at once across devices (default 16);
+- ``rpm_refusals``: consecutive rejects of ReadPropertyMultiple before a device
+  is read object by object (default 3); ``rpm_reprobe``: seconds until RPM is
+  tried again (default 600, doubled after each refused probe up to
+  ``rpm_reprobe_max``, default 3600);
 - ``cov``: subscribe to changes of value (default true); ``cov_lifetime``
   (seconds, default 300; renewed every half lifetime, which also restores
   subscriptions lost when a device restarts); ``cov_confirmed`` (default false).
@@ -55,18 +68,20 @@ from bacpypes3.local.networkport import NetworkPortObject
 from bacpypes3.pdu import Address
 from bacpypes3.primitivedata import Null, ObjectIdentifier
 
-from openbms.drivers.bacnet import wire
+from openbms.drivers.bacnet import noise, wire
 from openbms.drivers.base import ChangeCallback, DriverBase, Reading
 from openbms.errors import DeviceUnreachable, DriverError, PointError, WriteRefused
 from openbms.model.binding import Binding
 from openbms.model.sample import FAULT, OK, OVERRIDDEN, STALE, Value
 from openbms.model.site import DriverSettings
 from openbms.model.units import from_bacnet
-from openbms.runtime.clock import Clock
+from openbms.runtime.clock import Clock, WallClock
 
 __all__ = ["BACnetDriver"]
 
 log = logging.getLogger(__name__)
+# What devices, or anyone spoofing them, can make happen at will: rate-limited (see noise.py).
+noise_log = logging.getLogger(noise.NOISE_LOGGER)
 
 _WRITE_REFUSALS = {"write-access-denied", "value-out-of-range", "invalid-data-type",
                    "invalid-array-index", "optional-functionality-not-supported"}
@@ -140,6 +155,19 @@ def _status(flags: Any) -> str:
     return OK
 
 
+def _number(extra: dict[str, Any], name: str, default: float, low: float, high: float) -> float:
+    """A numeric setting within [low, high], or a DriverError that names it."""
+    value = extra.get(name, default)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if isinstance(value, bool) or not low <= number <= high:  # NaN fails the comparison too
+        raise DriverError(f"drivers.bacnet.{name}: expected a number from {low:g} to {high:g}, "
+                          f"got {value!r}")
+    return number
+
+
 class BACnetDriver(DriverBase):
     """BACnet/IP client."""
 
@@ -147,7 +175,12 @@ class BACnetDriver(DriverBase):
 
     def __init__(self, settings: DriverSettings | None = None, clock: Clock | None = None) -> None:
         self.settings = settings or DriverSettings()
+        self._clock: Clock = clock or WallClock()
         extra = self.settings.model_extra or {}
+        self._rpm_refusals = int(_number(extra, "rpm_refusals", 3, 1, 100))
+        self._rpm_reprobe = _number(extra, "rpm_reprobe", 600.0, 0.001, 86_400.0)
+        self._rpm_reprobe_max = max(self._rpm_reprobe,
+                                    _number(extra, "rpm_reprobe_max", 3600.0, 0.001, 7 * 86_400.0))
         self.address: str = str(extra.get("address", "127.0.0.1/8:47809"))
         self.broadcast: str = str(extra.get("broadcast", "255.255.255.255:47808"))
         self._max_batch = int(extra.get("max_batch", 250))
@@ -164,7 +197,11 @@ class BACnetDriver(DriverBase):
                                         (extra.get("devices") or {}).items()}
         self._addresses: dict[str, Address] = {}
         self._objids: dict[str, ObjectIdentifier] = {}
-        self._no_rpm: set[str] = set()
+        # RPM refusals: rejects in a row (until the threshold), then when to probe RPM again
+        # (monotonic) and the back-off that set that time.
+        self._refused: dict[str, int] = {}
+        self._no_rpm: dict[str, float] = {}
+        self._backoff: dict[str, float] = {}
         self._cov = bool(extra.get("cov", True))
         self._cov_lifetime = int(extra.get("cov_lifetime", 300))
         self._cov_confirmed = bool(extra.get("cov_confirmed", False))
@@ -173,6 +210,7 @@ class BACnetDriver(DriverBase):
         self.app: Application | None = None
         self.rpm_requests = 0
         self.rp_requests = 0
+        self.rpm_rejects = 0
         self.decode_errors = 0
 
     # ------------------------------------------------------------------ lifecycle
@@ -187,6 +225,8 @@ class BACnetDriver(DriverBase):
         try:
             self.app = Application.from_object_list([device, port])
             self._hook_acks(self.app)
+            noise.install()
+            noise.attribute_senders(self.app)
             # The socket is bound by a task: a started driver has it ready.
             for layer in self.app.link_layers.values():
                 server = getattr(layer, "server", None)
@@ -301,7 +341,7 @@ class BACnetDriver(DriverBase):
             except asyncio.InvalidStateError:
                 # A late reply to a request that timed out or was cancelled (at shutdown):
                 # bacpypes3 would set the result of a future that is done already.
-                log.debug("bacnet: a late reply from %s dropped", apdu.pduSource)
+                noise_log.debug("bacnet: a late reply from %s dropped", apdu.pduSource)
 
         asap.sap_response = sap_response
 
@@ -322,20 +362,61 @@ class BACnetDriver(DriverBase):
         wanted = [(i, o) for i, o in enumerate(objids) if o is not None]
         if wanted:
             try:
-                if device in self._no_rpm:
+                if not self._use_rpm(device):
                     out.update(await self._read_each(device, addr, wanted))
-                elif device not in self._no_lean:
-                    out.update(await self._read_lean(device, addr, wanted, bindings))
                 else:
-                    size = await self._objects_per_request(device, addr)
-                    for i in range(0, len(wanted), size):
-                        out.update(await self._read_multiple(device, addr, wanted[i : i + size]))
+                    if device not in self._no_lean:
+                        out.update(await self._read_lean(device, addr, wanted, bindings))
+                    else:
+                        size = await self._objects_per_request(device, addr)
+                        for i in range(0, len(wanted), size):
+                            out.update(await self._read_multiple(device, addr,
+                                                                 wanted[i : i + size]))
+                    if device in self._refused or device in self._no_rpm:
+                        self._rpm_accepted(device)
             except RejectPDU as err:
-                log.info("bacnet device %s rejects ReadPropertyMultiple (%s): reading "
-                         "object by object", device, err)
-                self._no_rpm.add(device)
+                self._rpm_refused(device, err)
                 out.update(await self._read_each(device, addr, wanted))
         return [out[i] for i in range(len(bindings))]
+
+    def _use_rpm(self, device: str) -> bool:
+        """RPM, unless the device refused it and its next probe is not due yet."""
+        probe_at = self._no_rpm.get(device)
+        return probe_at is None or self._clock.monotonic() >= probe_at
+
+    def _rpm_accepted(self, device: str) -> None:
+        self._refused.pop(device, None)
+        if self._no_rpm.pop(device, None) is not None:
+            self._backoff.pop(device, None)
+            log.info("bacnet device %s accepts ReadPropertyMultiple again: reading by RPM", device)
+
+    def _rpm_refused(self, device: str, err: BaseException) -> None:
+        """Count a reject of RPM; read object by object after enough of them in a row.
+
+        Anyone who can send a datagram from the device's address can reject a
+        request for it, so the evidence has to repeat, and RPM is probed again later.
+        """
+        self.rpm_rejects += 1
+        if device in self._no_rpm:  # a probe was refused: the device still means it
+            backoff = min(self._backoff.get(device, self._rpm_reprobe) * 2, self._rpm_reprobe_max)
+            self._backoff[device] = backoff
+            self._no_rpm[device] = self._clock.monotonic() + backoff
+            noise_log.info("bacnet device %s still rejects ReadPropertyMultiple (%s): trying "
+                           "again in %.0f s", device, err, backoff)
+            return
+        refused = self._refused.get(device, 0) + 1
+        if refused < self._rpm_refusals:
+            self._refused[device] = refused
+            noise_log.info("bacnet device %s rejected ReadPropertyMultiple (%s): %d of %d "
+                           "in a row before reading object by object", device, err, refused,
+                           self._rpm_refusals)
+            return
+        self._refused.pop(device, None)
+        self._backoff[device] = self._rpm_reprobe
+        self._no_rpm[device] = self._clock.monotonic() + self._rpm_reprobe
+        log.info("bacnet device %s rejected ReadPropertyMultiple %d times in a row (%s): reading "
+                 "object by object, and trying RPM again in %.0f s", device, refused, err,
+                 self._rpm_reprobe)
 
     async def _read_lean(self, device: str, addr: Address, wanted: list[tuple[int, ObjectIdentifier]],
                          bindings: Sequence[Binding]) -> dict[int, Reading]:
