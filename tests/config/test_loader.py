@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -342,3 +344,112 @@ def test_a_second_yaml_document_in_a_file_is_refused(tmp_path):
     (issue,) = check_path(write(tmp_path, "site: {id: a}\n---\nsite: {id: b}\n"))
     assert (issue.line, issue.column) == (2, 1)
     assert issue.message.startswith("a site file holds one YAML document, but a second one starts here")
+
+
+# ---------------------------------------------------------------- hostile files (issue 12, item 3)
+# Each must end in a file:line:column (or file-level) problem, promptly and without a traceback.
+
+
+def billion_laughs(levels: int = 9) -> str:
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, levels + 1)]
+    return "site: {id: hq}\nlaughs:\n" + "".join(f"  {line}\n" for line in lines)
+
+
+def _limit_memory() -> None:  # pragma: no cover - runs in the child before exec
+    import resource
+
+    # Before the fix the bomb grew by 100 MB/s: a failing run must not take the machine with it.
+    resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+
+
+def test_a_billion_laughs_alias_bomb_is_refused_by_check_with_its_position(tmp_path):
+    path = write(tmp_path, billion_laughs())
+    # A child process with a timeout: before the fix this never ended, and a test must not hang CI.
+    proc = subprocess.run([sys.executable, "-c", "from openbms.cli.main import main; main()", "check",
+                           str(path)], capture_output=True, text=True, timeout=120,
+                          preexec_fn=_limit_memory)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    assert f"{path}:8:12: aliases (*name) repeat more than 100000 values" in proc.stdout
+
+
+def test_a_billion_laughs_refusal_points_at_the_alias_that_goes_over(tmp_path):
+    (issue,) = check_path(write(tmp_path, billion_laughs(levels=6)))
+    # Levels 1-4 repeat 74 718 values, each alias of level 5 another 66 430: its first goes over.
+    assert (issue.line, issue.column) == (8, 12)
+    assert issue.message.startswith("aliases (*name) repeat more than 100000 values")
+
+
+def test_aliases_used_a_reasonable_number_of_times_still_load(tmp_path):
+    points = "".join(f"      - {{<<: *p, name: p{i}}}\n" for i in range(300))
+    text = ("site: {id: hq}\nx-defaults: &p {unit: degC, binding: 'sim://a/b', kind: number}\n"
+            "equipment:\n  - id: ahu-1\n    type: ahu\n    points:\n" + points)
+    issues = check_path(write(tmp_path, text))
+    assert [i.message for i in issues] == ["unknown key 'x-defaults' (expected one of: site, control, "
+                                           "drivers, spaces, equipment, calendars, schedules, alarms, "
+                                           "notifications, programs)"]
+
+
+@pytest.mark.parametrize("text, where", [
+    ("site: " + "[" * 100_000 + "]" * 100_000 + "\n", (1, 106)),
+    ("site: " + "{a: " * 3_000 + "1" + "}" * 3_000 + "\n", (1, 403)),
+    ("site:\n" + "".join("  " * n + "- \n" for n in range(1, 120)), (101, 201)),
+])
+def test_a_document_nested_too_deeply_is_one_problem_at_the_level_that_goes_over(tmp_path, text, where):
+    (issue,) = check_path(write(tmp_path, text))
+    assert ((issue.line, issue.column), issue.message) == (
+        where, "nested too deeply: at most 100 levels of mappings and lists inside one another")
+
+
+def test_aliases_cannot_nest_a_document_deeper_than_the_limit(tmp_path):
+    # Each anchor is 60 levels deep and holds the previous one: nesting grows with every alias.
+    lines = ["site: {id: hq}"]
+    for i in range(40):
+        inner = f"*d{i - 1}" if i else "1"
+        lines.append(f"d{i}: &d{i} " + "[" * 60 + inner + "]" * 60)
+    issues = check_path(write(tmp_path, "\n".join(lines) + "\n"))
+    deep = [i for i in issues if "nested too deeply" in i.message]
+    assert len(deep) == 1, issues
+    # d1's alias of d0, 60 lists inside 61 levels: the alias is where it goes over.
+    assert (deep[0].line, deep[0].column) == (3, 69)
+
+
+@pytest.mark.parametrize("char, name", [("\x00", "U+0000"), ("\x07", "U+0007"), ("\ufffe", "U+FFFE")])
+def test_a_character_yaml_refuses_is_reported_at_its_line_and_column(tmp_path, char, name):
+    (issue,) = check_path(write(tmp_path, f"site:\n  id: hq\n  name: Head{char}quarters\n"))
+    assert (issue.line, issue.column) == (3, 13)
+    assert issue.message == (f"character {name} is not allowed in a YAML file: expected printable text "
+                             "(remove it, or write it as an escape such as \"\\x07\" inside double quotes)")
+
+
+def test_a_file_larger_than_the_limit_is_refused_before_it_is_parsed(tmp_path):
+    path = tmp_path / "site.yaml"
+    with path.open("w", encoding="utf-8") as f:
+        f.write("site: {id: hq}\n")
+        line = "# " + "x" * 1021 + "\n"
+        for _ in range(16 * 1024 + 1):
+            f.write(line)
+    (issue,) = check_path(path)
+    assert (issue.line, issue.column) == (1, 1)
+    assert issue.message == ("the file is larger than 16 MB, the limit for a site file: expected a "
+                             "smaller file, or OPENBMS_MAX_SITE_FILE_MB set to allow a larger one")
+
+
+def test_the_size_limit_is_set_by_the_environment(tmp_path, monkeypatch):
+    path = write(tmp_path, "site: {id: hq}\n" + "# padding\n" * 30_000)  # 300 kB
+    assert check_path(path) == []
+    monkeypatch.setenv("OPENBMS_MAX_SITE_FILE_MB", "0.25")
+    (issue,) = check_path(path)
+    assert issue.message.startswith("the file is larger than 0.25 MB, the limit for a site file")
+    monkeypatch.setenv("OPENBMS_MAX_SITE_FILE_MB", "lots")
+    (issue,) = check_path(path)
+    assert issue.message == ("OPENBMS_MAX_SITE_FILE_MB is 'lots': expected a positive number of "
+                             "megabytes (the default is 16)")
+
+
+def test_a_number_too_long_to_convert_is_reported_without_a_date_hint(tmp_path):
+    (issue,) = check_path(write(tmp_path, "site: {id: hq, area_m2: " + "9" * 5000 + "}\n"))
+    assert (issue.line, issue.column) == (1, 25)
+    assert issue.message == ("'99999999999999999999999999999999…' (5000 characters) has too many digits "
+                             "for a number (at most 4300): put it in quotes if it is text")

@@ -4,24 +4,44 @@ PyYAML's ``safe_load`` drops positions and silently keeps the last of two
 equal keys. Here the node tree is composed with the safe loader and turned
 into data by hand, so every key and value keeps its line and column, and a
 repeated key is reported instead of lost.
+
+A site file may come from anyone who can write to the folder or call the
+configuration API, so parsing is bounded and never raises::
+
+    text ──reader──▶ a character YAML refuses (NUL…)        → issue at its line:column
+         ──composer─▶ more than MAX_DEPTH levels             → issue at the level that goes over
+         ──builder──▶ aliases repeating > MAX_ALIAS_VALUES   → issue at the alias ("billion laughs")
+                      (and nesting past MAX_DEPTH through aliases)
+
+The size of the file itself is the loader's to bound, before it is read.
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
-__all__ = ["Document", "Location", "Position", "parse"]
+__all__ = ["MAX_ALIAS_VALUES", "MAX_DEPTH", "Document", "Location", "Position", "parse"]
 
 #: A path in the document: keys and list indices from the top.
 Location = tuple[str | int, ...]
 #: 1-based (line, column).
 Position = tuple[int, int]
 
+#: Levels of mappings and lists inside one another (the top mapping is level 1). A site file
+#: needs fewer than ten; the limit keeps composing and building far from Python's recursion limit.
+MAX_DEPTH = 100
+#: Values that aliases (``*name``) and merge keys (``<<: *name``) may repeat in one document, in
+#: all: a few hundred points sharing defaults repeat a few thousand, a "billion laughs" 10**9.
+MAX_ALIAS_VALUES = 100_000
+
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _NULL_TAG = "tag:yaml.org,2002:null"
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+_INT_TAG = "tag:yaml.org,2002:int"
 
 
 @dataclass(slots=True)
@@ -64,34 +84,121 @@ def _mark(node: yaml.Node) -> Position:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
+def _too_deep(max_depth: int) -> str:
+    return f"nested too deeply: at most {max_depth} levels of mappings and lists inside one another"
+
+
+def _short(text: str) -> str:
+    """``text`` quoted, cut to a readable length: a message never repeats a 5 000-digit scalar."""
+    return repr(text) if len(text) <= 32 else f"{text[:32] + '…'!r} ({len(text)} characters)"
+
+
+# Where an alias was written: (id of the node holding it, its list index or id of its key node).
+_Slot = tuple[int, int | None]
+
+
+class _TooDeep(yaml.composer.ComposerError):
+    """More levels than ``max_depth``: reported at the mapping or list that goes over."""
+
+
+class _Loader(yaml.SafeLoader):
+    """The safe loader, counting levels while it composes and noting where each alias is written."""
+
+    def __init__(self, text: str, max_depth: int) -> None:
+        super().__init__(text)
+        self.max_depth = max_depth
+        self.depth = 0
+        self.aliases: dict[_Slot, Position] = {}
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            # The composer hands back the anchored node itself: only here is the alias's own place known.
+            self.aliases[_slot(parent, index)] = (event.start_mark.line + 1, event.start_mark.column + 1)
+        collection = isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent)
+        if collection:
+            self.depth += 1
+            if self.depth > self.max_depth:
+                raise _TooDeep(None, None, _too_deep(self.max_depth), event.start_mark)
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            if collection:
+                self.depth -= 1
+
+
+def _slot(parent: yaml.Node | None, index: Any) -> _Slot:
+    return id(parent), index if isinstance(index, int) or index is None else id(index)
+
+
+class _TooMany(Exception):
+    """Aliases repeat more values than allowed: the whole document is refused."""
+
+    def __init__(self, position: Position) -> None:
+        self.position = position
+
+
 class _Builder:
     """Turns a composed node tree into plain data, recording positions and problems."""
 
-    def __init__(self, loader: yaml.SafeLoader, doc: Document) -> None:
+    def __init__(self, loader: _Loader, doc: Document, max_depth: int, max_alias_values: int) -> None:
         self.loader = loader
         self.doc = doc
         self.active: set[int] = set()
+        self.built: set[int] = set()
+        self.max_depth = max_depth
+        self.max_alias_values = max_alias_values
+        self.repeated = 0  # values built a second time or more: what aliases added
+        self.alias_at: Position | None = None  # the alias being expanded, outermost
+        self.depth = 0
+        self.too_deep = False
 
-    def build(self, node: yaml.Node, loc: Location) -> Any:
-        self.doc.values[loc] = _mark(node)
+    def build(self, node: yaml.Node, loc: Location, slot: _Slot = (0, None)) -> Any:
+        here = self.doc.values[loc] = _mark(node)
+        outer_alias = self.alias_at
+        if id(node) in self.built:
+            self.repeated += 1
+            if outer_alias is None:
+                self.alias_at = self.loader.aliases.get(slot) or self._near(loc)
+            if self.repeated > self.max_alias_values:
+                raise _TooMany(self.alias_at or here)
+        collection = isinstance(node, yaml.MappingNode | yaml.SequenceNode)
+        if collection and self.depth >= self.max_depth:
+            # Only aliases get here: the composer refused deeper text. Point at the alias that nested
+            # it, once: an alias of that alias nests deeper still, and would only repeat the news.
+            if not self.too_deep:
+                self.doc.issues.append((self.alias_at or here, _too_deep(self.max_depth)))
+                self.too_deep = True
+            self.doc.broken.add(loc)
+            self.alias_at = outer_alias
+            return None
         if id(node) in self.active:
             # `&a [*a]` is legal YAML; a site file has no use for a structure that contains itself.
             self.doc.issues.append((_mark(node), "an alias refers to the node that contains it: "
                                     "expected a plain tree of keys and values"))
             self.doc.broken.add(loc)
+            self.alias_at = outer_alias
             return None
+        self.built.add(id(node))
         self.active.add(id(node))
+        self.depth += collection
         try:
             if isinstance(node, yaml.MappingNode):
                 return self._mapping(node, loc)
             if isinstance(node, yaml.SequenceNode):
-                return [self.build(item, (*loc, i)) for i, item in enumerate(node.value)]
+                return [self.build(item, (*loc, i), (id(node), i)) for i, item in enumerate(node.value)]
             value, ok = self._scalar(node)
             if not ok:
                 self.doc.broken.add(loc)
             return value
         finally:
             self.active.discard(id(node))
+            self.depth -= collection
+            self.alias_at = outer_alias
+
+    def _near(self, loc: Location) -> Position | None:
+        """Where a value whose alias has no recorded place is (a merged key): its key, else its holder."""
+        return self.doc.keys.get(loc) or (self.doc.position(loc[:-1]) if loc else None)
 
     def _scalar(self, node: yaml.Node) -> tuple[Any, bool]:
         """The value of a scalar, and False (with the problem recorded) when it has none."""
@@ -100,9 +207,14 @@ class _Builder:
         except yaml.constructor.ConstructorError as err:
             self.doc.issues.append((_mark(node), f"YAML error: {err.problem}"))
         except ValueError as err:
-            # A timestamp-looking scalar that is no date, e.g. 2024-13-45.
-            self.doc.issues.append((_mark(node), f"{node.value!r} looks like a date but is not "
-                                    f"one ({err}): put it in quotes if it is text"))
+            text = _short(str(node.value))
+            if node.tag == _TIMESTAMP_TAG:  # a timestamp-looking scalar that is no date, e.g. 2024-13-45
+                message = f"{text} looks like a date but is not one ({err})"
+            elif node.tag == _INT_TAG and "digits" in str(err):
+                message = f"{text} has too many digits for a number (at most {sys.get_int_max_str_digits()})"
+            else:
+                message = f"{text} is not a valid {node.tag.rsplit(':', 1)[-1]} ({err})"
+            self.doc.issues.append((_mark(node), f"{message}: put it in quotes if it is text"))
         return None, False
 
     def _mapping(self, node: yaml.MappingNode, loc: Location) -> dict[str, Any]:
@@ -131,7 +243,7 @@ class _Builder:
                     continue
             first[key] = (_mark(key_node), is_own)
             self.doc.keys[(*loc, key)] = _mark(key_node)
-            out[key] = self.build(value_node, (*loc, key))
+            out[key] = self.build(value_node, (*loc, key), _slot(node, key_node))
         return out
 
     def _key(self, node: yaml.Node) -> str | None:
@@ -146,6 +258,8 @@ class _Builder:
 
 
 def _syntax_message(err: yaml.MarkedYAMLError) -> str:
+    if isinstance(err, _TooDeep):
+        return err.problem or ""
     if isinstance(err, yaml.composer.ComposerError) and "another document" in (err.problem or ""):
         return ("a site file holds one YAML document, but a second one starts here: put each "
                 "site in its own file")
@@ -156,14 +270,37 @@ def _syntax_message(err: yaml.MarkedYAMLError) -> str:
     return message
 
 
-def parse(text: str) -> Document:
-    """The document in ``text`` with positions; YAML problems in ``issues``, never raised."""
+def _reader_message(err: yaml.reader.ReaderError) -> str:
+    if isinstance(err.character, int):
+        return (f"character U+{err.character:04X} is not allowed in a YAML file: expected printable "
+                "text (remove it, or write it as an escape such as \"\\x07\" inside double quotes)")
+    return f"YAML error: {err.reason}"  # pragma: no cover - bytes are decoded before parsing
+
+
+def parse(text: str, *, max_depth: int = MAX_DEPTH, max_alias_values: int = MAX_ALIAS_VALUES) -> Document:
+    """The document in ``text`` with positions; YAML problems in ``issues``, never raised.
+
+    A document nested deeper than ``max_depth`` levels, or whose aliases repeat
+    more than ``max_alias_values`` values, is refused with one issue and no data.
+    """
     doc = Document()
-    loader = yaml.SafeLoader(text)
+    loader: _Loader | None = None
     try:
+        loader = _Loader(text, max_depth)  # the reader checks every character here
         node = loader.get_single_node()
         if node is not None:
-            doc.data = _Builder(loader, doc).build(node, ())
+            doc.data = _Builder(loader, doc, max_depth, max_alias_values).build(node, ())
+    except yaml.reader.ReaderError as err:
+        line = text.count("\n", 0, err.position) + 1
+        column = err.position - (text.rfind("\n", 0, err.position) + 1) + 1
+        doc.issues.append(((line, column), _reader_message(err)))
+    except _TooMany as over:
+        doc.data = None
+        doc.keys.clear()
+        doc.values.clear()
+        doc.issues = [(over.position, f"aliases (*name) repeat more than {max_alias_values} values: "
+                       "expected each anchor (&name) repeated a few times, not aliases of aliases "
+                       "multiplying into a 'billion laughs'")]
     except yaml.MarkedYAMLError as err:
         doc.data = None
         mark = err.problem_mark or err.context_mark
@@ -173,5 +310,6 @@ def parse(text: str) -> Document:
         doc.data = None
         doc.issues.append(((1, 1), f"YAML error: {err}"))
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return doc

@@ -13,10 +13,15 @@ A file is checked in three passes, and all three report before anything fails:
 A folder is every ``*.yaml`` and ``*.yml`` file in it, and a site id may be
 used by one file only. Positions are 1-based. Either every site loads, or
 ``ConfigError`` lists every problem in every file.
+
+A file larger than ``MAX_FILE_MB`` megabytes (``OPENBMS_MAX_SITE_FILE_MB`` in
+the environment) is refused before it is read; the YAML pass bounds nesting
+and aliases (``openbms.config._yaml``), so no file can hang a check or a start.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +41,12 @@ __all__ = ["FALLBACK_DRIVERS", "check_path", "default_drivers", "load_site", "lo
 FALLBACK_DRIVERS: tuple[str, ...] = ("sim", "bacnet", "modbus", "mqtt", "rest")
 
 _SUFFIXES = (".yaml", ".yml")
+
+#: The largest site file read, in megabytes (2**20 bytes), unless ``OPENBMS_MAX_SITE_FILE_MB``
+#: says otherwise. The demo's 300 points take 100 KB, so 16 MB is tens of thousands of points,
+#: and checking that many takes seconds; a file of 50 MB took half a minute.
+MAX_FILE_MB = 16
+_MAX_FILE_ENV = "OPENBMS_MAX_SITE_FILE_MB"
 
 
 def default_drivers() -> tuple[str, ...]:
@@ -58,16 +69,37 @@ class _FileResult:
     site_id_at: Position = (1, 1)
 
 
+def _max_file_bytes() -> tuple[int | None, str]:
+    """The size limit of a site file in bytes, or None and why the setting is wrong."""
+    setting = os.environ.get(_MAX_FILE_ENV, "").strip()
+    try:
+        mb = float(setting) if setting else float(MAX_FILE_MB)
+    except ValueError:
+        mb = 0.0
+    if not 0 < mb < 2**20:  # NaN fails this too
+        return None, (f"{_MAX_FILE_ENV} is {setting!r}: expected a positive number of megabytes "
+                      f"(the default is {MAX_FILE_MB})")
+    return int(mb * 2**20), ""
+
+
 def _read_text(path: Path) -> tuple[str | None, str]:
     """The text of a file, or None and why it cannot be read."""
+    limit, why = _max_file_bytes()
+    if limit is None:
+        return None, why
     try:
-        raw = path.read_bytes()
+        # Read one byte past the limit rather than trust the size: /dev/zero or a growing file has none.
+        with path.open("rb") as f:
+            raw = f.read(limit + 1)
     except FileNotFoundError:
         return None, "no such file: expected a site file (*.yaml) or a folder of them"
     except IsADirectoryError:
         return None, "this is a folder: expected a site file (load_sites reads folders)"
     except OSError as err:
         return None, f"cannot read the file: {err.strerror or err}"
+    if len(raw) > limit:
+        return None, (f"the file is larger than {limit / 2**20:g} MB, the limit for a site file: "
+                      f"expected a smaller file, or {_MAX_FILE_ENV} set to allow a larger one")
     try:
         # utf-8-sig: Windows editors may start the file with a byte-order mark.
         return raw.decode("utf-8-sig"), ""
