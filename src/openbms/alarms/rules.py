@@ -12,6 +12,11 @@ Six kinds, told apart by ``type``:
 
 Rules are built once when a site loads, never per sample; the engine turns
 them into small trackers indexed by point id.
+
+Every number is finite (NaN would make a limit never trip: every comparison
+with NaN is false). Limits and deadbands are at most :data:`MAX_THRESHOLD` in
+magnitude (wider than a device value's bound: a meter's running total in Wh
+is compared, never written), delays and windows at most a week.
 """
 
 from __future__ import annotations
@@ -32,8 +37,10 @@ from pydantic import (
 )
 
 from openbms.alarms.expression import Expression
+from openbms.model.site import MAX_INTERVAL_S
 
 __all__ = [
+    "MAX_THRESHOLD",
     "AlarmRule",
     "ChangeOfStateRule",
     "CommRule",
@@ -58,8 +65,14 @@ MESSAGE_FIELDS = frozenset({
 })
 
 
+#: The largest magnitude of an alarm limit or deadband.
+MAX_THRESHOLD = 1e15
+_WEEK = MAX_INTERVAL_S
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, populate_by_name=True,
+                              allow_inf_nan=False)
 
 
 class Flapping(_Strict):
@@ -70,8 +83,8 @@ class Flapping(_Strict):
     """
 
     enabled: bool = True
-    changes: int = Field(default=5, ge=1)
-    window_s: float = Field(default=600.0, gt=0)
+    changes: int = Field(default=5, ge=1, le=10_000)
+    window_s: float = Field(default=600.0, gt=0, le=_WEEK)
 
 
 class _Rule(_Strict):
@@ -122,8 +135,10 @@ class _Rule(_Strict):
 
 
 class _Delays(_Strict):
-    on_delay_s: float = Field(default=0.0, ge=0, description="condition must hold this long to raise")
-    off_delay_s: float = Field(default=0.0, ge=0, description="condition must be gone this long to clear")
+    on_delay_s: float = Field(default=0.0, ge=0, le=_WEEK,
+                              description="condition must hold this long to raise")
+    off_delay_s: float = Field(default=0.0, ge=0, le=_WEEK,
+                               description="condition must be gone this long to clear")
 
 
 class HighLimitRule(_Rule, _Delays):
@@ -132,8 +147,8 @@ class HighLimitRule(_Rule, _Delays):
     default_message: ClassVar[str] = "{name}: {point} is {value}, above the limit {limit}"
     type: Literal["high"]
     point: PointRef
-    limit: float
-    deadband: float = Field(default=0.0, ge=0)
+    limit: float = Field(ge=-MAX_THRESHOLD, le=MAX_THRESHOLD)
+    deadband: float = Field(default=0.0, ge=0, le=MAX_THRESHOLD)
 
 
 class LowLimitRule(_Rule, _Delays):
@@ -142,8 +157,8 @@ class LowLimitRule(_Rule, _Delays):
     default_message: ClassVar[str] = "{name}: {point} is {value}, below the limit {limit}"
     type: Literal["low"]
     point: PointRef
-    limit: float
-    deadband: float = Field(default=0.0, ge=0)
+    limit: float = Field(ge=-MAX_THRESHOLD, le=MAX_THRESHOLD)
+    deadband: float = Field(default=0.0, ge=0, le=MAX_THRESHOLD)
 
 
 class StateRule(_Rule, _Delays):
@@ -174,8 +189,8 @@ class CommRule(_Rule):
     default_message: ClassVar[str] = "{name}: no communication with {point} ({status})"
     type: Literal["comm"]
     point: PointRef
-    delay_s: float = Field(default=60.0, ge=0)
-    silence_s: float | None = Field(default=None, gt=0)
+    delay_s: float = Field(default=60.0, ge=0, le=_WEEK)
+    silence_s: float | None = Field(default=None, gt=0, le=_WEEK)
     detect_silence: bool = True
     statuses: tuple[Literal["stale", "offline", "fault"], ...] = Field(default=("stale", "offline"),
                                                                        min_length=1)

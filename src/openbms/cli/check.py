@@ -1,18 +1,45 @@
-"""``openbms check PATH``: validate site files and print every problem."""
+"""``openbms check PATH``: validate site files and print every problem, then every warning.
+
+A problem (exit 1) stops a site from loading. A warning is allowed but unsafe
+(a writable number point without write limits); it is printed as
+``file:line:column: warning: message`` and changes the exit status only with
+``--strict``.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import typer
 
 from openbms.cli.common import console
+from openbms.model.site import SiteConfig
 
 __all__ = ["register"]
 
 
 def _plural(n: int, noun: str, plural: str | None = None) -> str:
     return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
+def _warnings(path: Path, sites: Sequence[SiteConfig]) -> list[str]:
+    """Every warning of the loaded ``sites`` of ``path``, as ``file:line:column: warning: …``."""
+    from openbms.config import site_files
+    from openbms.config._yaml import parse
+    from openbms.model.validate import site_warnings
+
+    lines: list[str] = []
+    # load_sites returns one site per file, in site_files' order, when nothing is wrong.
+    for file, cfg in zip(site_files(path), sites, strict=False):
+        found = site_warnings(cfg)
+        if not found:
+            continue
+        doc = parse(file.read_text(encoding="utf-8-sig"))
+        for loc, message in found:
+            line, column = doc.position(loc)
+            lines.append(f"{file}:{line}:{column}: warning: {message}")
+    return lines
 
 
 def register(app: typer.Typer) -> None:
@@ -22,8 +49,13 @@ def register(app: typer.Typer) -> None:
     def check(
         path: Path = typer.Argument(Path("."), help="A site file, or a folder of them."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the problems, no summary."),
+        strict: bool = typer.Option(False, "--strict", help="Exit 1 on warnings too."),
     ) -> None:
-        """Validate site files: every problem as file:line:column: message. Exit 1 on problems."""
+        """Validate site files: every problem as file:line:column: message. Exit 1 on problems.
+
+        Warnings (allowed but unsafe, such as a writable number point without write
+        limits) follow as file:line:column: warning: message; they fail only with --strict.
+        """
         from openbms.config import load_sites
         from openbms.errors import ConfigError
 
@@ -39,8 +71,16 @@ def register(app: typer.Typer) -> None:
                 console.print(f"[red]{_plural(len(err.issues), 'problem')} in "
                               f"{_plural(files, 'file')}[/red]", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
+        warnings = _warnings(path, sites)
+        for line in warnings:
+            typer.echo(line)
         if not quiet:
             equipment = sum(len(s.equipment) for s in sites)
             points = sum(len(s.points()) for s in sites)
-            console.print(f"[green]ok: {_plural(len(sites), 'site')}, {equipment} equipment, "
-                          f"{_plural(points, 'point')}[/green]", highlight=False, soft_wrap=True)
+            noted = f", {_plural(len(warnings), 'warning')}" if warnings else ""
+            colour = "yellow" if warnings else "green"
+            console.print(f"[{colour}]ok: {_plural(len(sites), 'site')}, {equipment} equipment, "
+                          f"{_plural(points, 'point')}{noted}[/{colour}]", highlight=False,
+                          soft_wrap=True)
+        if strict and warnings:
+            raise typer.Exit(1)

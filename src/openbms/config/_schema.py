@@ -79,8 +79,14 @@ def _walk(loc: tuple[Any, ...], root: type[BaseModel] = SiteConfig) -> tuple[Loc
         annotation = _optional_inner(annotation)
         origin = typing.get_origin(annotation)
         if origin in (typing.Union, types.UnionType):
-            annotation = None  # ``step`` names a union member: not part of the document
-            continue
+            # A union picked by a validator of its own (a calendar's date rules) reports the
+            # chosen model's field, not the member's name: that step is in the document.
+            member = next((m for m in map(_optional_inner, typing.get_args(annotation))
+                           if _is_model(m) and isinstance(step, str) and step in m.model_fields), None)
+            if member is None:
+                annotation = None  # ``step`` names a union member: not part of the document
+                continue
+            annotation = member
         out.append(step)
         if _is_model(annotation):
             fields = annotation.model_fields

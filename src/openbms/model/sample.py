@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "STATUS_CODES",
     "Sample",
     "Value",
+    "finite_or_fault",
 ]
 
 #: Sample status values. Plain interned strings: comparing them is a pointer check.
@@ -42,3 +44,19 @@ class Sample(NamedTuple):
     ts: float
     value: Value
     status: str = OK
+
+
+_INF = math.inf
+
+
+def finite_or_fault(value: Value, status: str) -> tuple[Value, str]:
+    """``(value, status)``, or ``(None, FAULT)`` when ``value`` is a NaN or an infinity.
+
+    Called where a driver's reading becomes a sample: a sensor that answers NaN
+    (a broken thermistor, an unset register) is a faulty reading, not a number;
+    stored as a number it would poison every rollup and alarm comparison after it.
+    One type check and one chained comparison: cheap enough for every sample.
+    """
+    if value.__class__ is float and not -_INF < value < _INF:  # type: ignore[operator]
+        return None, FAULT
+    return value, status

@@ -12,6 +12,10 @@ reports them.
 Each problem is ``(location, message)``. The location is a path in the input
 document, e.g. ``("equipment", 2, "points", 0, "unit")``; the message says
 what is wrong and what was expected.
+
+``site_warnings`` finds what is allowed but unsafe (a writable number point
+without write limits): ``openbms check`` prints these as warnings, and they
+never stop a site from loading.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from openbms.model.binding import parse_binding
 from openbms.model.site import SiteConfig
 from openbms.model.units import close_matches, lookup
 
-__all__ = ["Location", "Problem", "check_site"]
+__all__ = ["Location", "Problem", "check_site", "site_warnings"]
 
 #: Where a problem is in the input document: keys and list indices from the top.
 Location = tuple[str | int, ...]
@@ -78,6 +82,27 @@ def check_site(cfg: SiteConfig | Mapping[str, Any], drivers: Collection[str]) ->
         for j, point in points:
             problems += _check_point(point, (*at, "points", j), drivers, known_drivers)
     return problems
+
+
+def site_warnings(cfg: SiteConfig) -> list[Problem]:
+    """What a valid site allows but should not: each writable number point without ``min`` or
+    ``max`` write limits (the arbiter then bounds it only by ±1e9)."""
+    warnings: list[Problem] = []
+    for i, equip in enumerate(cfg.equipment):
+        for j, point in enumerate(equip.points):
+            if not point.writable or point.kind != "number":
+                continue
+            limits = point.limits
+            missing = [k for k in ("min", "max") if limits is None or getattr(limits, k) is None]
+            if missing:
+                at: Location = ("equipment", i, "points", j) if limits is None else \
+                    ("equipment", i, "points", j, "limits")
+                words = " and ".join(f"'{k}'" for k in missing)
+                warnings.append((at, f"writable point '{cfg.point_id(equip, point)}' has no {words} "
+                                 f"write limit{'s' if len(missing) > 1 else ''}: any command up to "
+                                 "±1e9 reaches the device; add limits: {min: …, max: …} with the "
+                                 "range the equipment is safe in"))
+    return warnings
 
 
 # ---------------------------------------------------------------------------- site and drivers

@@ -9,7 +9,6 @@ models only check that a document makes sense.
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
 import zoneinfo
 from collections.abc import Iterable
@@ -28,7 +27,7 @@ from pydantic_core import InitErrorDetails
 
 from openbms.control.schedules._dates import WEEKDAYS, Calendar, CalendarRef, WhenRule, _error, _Strict
 from openbms.model.sample import Value
-from openbms.model.site import Id, PointKind
+from openbms.model.site import Id, PointKind, value_problem
 
 __all__ = [
     "Event",
@@ -48,12 +47,16 @@ _TIME = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
 
 
 def _scalar_value(value: Any) -> Value:
-    """A schedule value is a JSON scalar; which scalar is checked against the schedule's kind."""
-    if value is None or isinstance(value, bool | int | str):
+    """A schedule value is a JSON scalar; which scalar is checked against the schedule's kind.
+
+    A number is finite and within ±``MAX_VALUE``: a schedule's values go to devices.
+    """
+    if value is None or isinstance(value, bool | str):
         return value
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise _error("schedule_value", "a value must be a finite number")
+    if isinstance(value, int | float):
+        problem = value_problem(value)
+        if problem is not None:
+            raise _error("schedule_value", problem)
         return value
     raise _error("schedule_value", "a value must be a number, true/false, a state (number or text) "
                  f"or null to release, not {type(value).__name__}")
