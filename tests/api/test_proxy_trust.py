@@ -52,6 +52,15 @@ async def test_a_trusted_proxy_s_forwarded_for_is_the_client_address(make_api: M
     assert codes == [401, 401, 401, 429]
 
 
+async def test_an_address_the_client_put_before_the_proxy_s_is_not_the_client(make_api: MakeApi):
+    api = await make_api(trusted_proxies=("127.0.0.1",))
+    # A proxy appending to the header: the client wrote the first address, the proxy the last.
+    r = await api.client.post("/api/v1/auth/login", headers={"X-Forwarded-For": "10.9.9.9, 198.51.100.7"},
+                              json={"email": "someone@example.com", "password": "wrong password"})
+    assert r.status_code == 401
+    assert _audited_addresses(api) == {"198.51.100.7"}
+
+
 async def test_only_the_listed_proxies_are_believed(make_api: MakeApi):
     api = await make_api(login_rate_ip=TIGHT, trusted_proxies=("127.0.0.1",))
     # A client on another loopback address is not the proxy: its header is ignored.
