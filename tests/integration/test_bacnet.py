@@ -194,12 +194,13 @@ def _analog_specs(n: int) -> list[ObjectSpec]:
     return [ObjectSpec("analog-input", k, f"T-{k}", float(k), "degreesCelsius") for k in range(1, n + 1)]
 
 
-async def _small_device(max_apdu: int, n: int):
+async def _small_device(max_apdu: int, n: int, clock: ManualClock | None = None):
     sim = SimulatedBACnet([SimulatedDevice(2001, "127.0.8.1", _analog_specs(n), port=free_udp_port(),
                                            max_apdu=max_apdu, segmentation="no-segmentation")])
     sim.start()
     driver = BACnetDriver(DriverSettings(address=f"127.0.0.1/8:{free_udp_port()}",
-                                         devices=sim.address_map(), timeout=2, cov=False))
+                                         devices=sim.address_map(), timeout=2, cov=False),
+                          clock=clock)
     await driver.start()
     return sim, driver
 
@@ -227,6 +228,32 @@ async def test_a_device_that_aborts_for_size_gets_smaller_batches_and_keeps_them
         before = driver.rpm_requests
         await driver.read("2001", [b(2001, f"analog-input,{k}") for k in range(1, 41)])
         assert driver.rpm_requests - before == 2
+    finally:
+        await driver.stop()
+        sim.stop()
+
+
+async def test_a_device_that_really_aborts_for_size_is_tried_at_its_announced_size_less_often():
+    clock = ManualClock()
+    sim, driver = await _small_device(480, 40, clock)
+    bindings = [b(2001, f"analog-input,{k}") for k in range(1, 41)]
+
+    async def requests() -> int:
+        before = driver.rpm_requests
+        readings = await driver.read("2001", bindings)
+        assert [r.value for r in readings] == [float(k) for k in range(1, 41)]
+        return driver.rpm_requests - before
+
+    try:
+        driver._objects["2001"] = driver._announced["2001"] = 40  # as if its I-Am overstated
+        assert await requests() == 3  # 40 aborted, then 20 + 20
+        assert await requests() == 2
+        await clock.advance(600)
+        assert await requests() == 3  # the announced 40 tried again: aborted; next in 1 200 s
+        await clock.advance(600)
+        assert await requests() == 2
+        await clock.advance(600)
+        assert await requests() == 3
     finally:
         await driver.stop()
         sim.stop()

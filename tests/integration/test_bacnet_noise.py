@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 
@@ -40,6 +40,11 @@ GARBAGE = (b"\x00", b"\x81\x0a\x00\x05\x01", b"\x81\x0a\x00\x08\x01\x00\x30\x01"
 def reject(invoke_id: int) -> bytes:
     """A Reject-PDU (unrecognized-service) in a BVLL original-unicast-NPDU."""
     return bytes([0x81, 0x0A, 0x00, 0x09, 0x01, 0x00, 0x60, invoke_id, 0x09])
+
+
+def abort_for_size(invoke_id: int) -> bytes:
+    """An Abort-PDU from the server (segmentation-not-supported): "the reply does not fit"."""
+    return bytes([0x81, 0x0A, 0x00, 0x09, 0x01, 0x00, 0x71, invoke_id, 0x04])
 
 
 def local_address(driver: BACnetDriver) -> tuple[str, int]:
@@ -81,8 +86,9 @@ async def read(driver: BACnetDriver) -> tuple[int, int]:
     return driver.rpm_requests - rpm, driver.rp_requests - rp
 
 
-async def read_with_a_spoofed_reject(sim: SimulatedDevice, driver: BACnetDriver) -> tuple[int, int]:
-    """A read whose RPM is answered by a Reject sent from the device's address, not by the device."""
+async def read_with_a_spoofed_reject(sim: SimulatedDevice, driver: BACnetDriver,
+                                     pdu: Callable[[int], bytes] = reject) -> tuple[int, int]:
+    """A read whose RPM is answered by a Reject (or ``pdu``) sent from the device's address."""
     assert driver.app is not None and sim.app is not None
     sim.set_silent(True)  # the device's own reply never comes: the spoofed one decides
     rpm, rp = driver.rpm_requests, driver.rp_requests
@@ -94,7 +100,7 @@ async def read_with_a_spoofed_reject(sim: SimulatedDevice, driver: BACnetDriver)
 
     await eventually(lambda: bool(in_flight()), "the RPM request in flight")
     transport = next(iter(sim.app.link_layers.values())).server.local_transport
-    transport.sendto(reject(in_flight()[0]), local_address(driver))
+    transport.sendto(pdu(in_flight()[0]), local_address(driver))
     sim.set_silent(False)  # before the driver sees the reject: its fallback reads are answered
     readings = await task
     assert [(r.value, r.status) for r in readings] == [(13.5, "ok"), (13.0, "ok")]
@@ -121,6 +127,19 @@ async def test_rpm_comes_back_by_a_probe_after_three_spoofed_rejects_in_a_row(de
     assert await read(driver) == (0, 2)  # three in a row: object by object for now
     await clock.advance(600)  # the default back-off
     assert await read(driver) == (1, 0)  # the probe is accepted: RPM again
+    assert await read(driver) == (1, 0)
+
+
+async def test_a_spoofed_abort_for_size_shrinks_requests_only_until_the_back_off(device):
+    sim, driver, clock = device
+    assert await read(driver) == (1, 0)
+    # The read goes on in two requests of one object: the abort said two do not fit.
+    assert await read_with_a_spoofed_reject(sim, driver, abort_for_size) == (3, 0)
+    assert await read(driver) == (2, 0)
+    await clock.advance(599)
+    assert await read(driver) == (2, 0)
+    await clock.advance(1)
+    assert await read(driver) == (1, 0)  # the announced size (52 objects) again
     assert await read(driver) == (1, 0)
 
 

@@ -2,7 +2,9 @@
 
 Reads use ReadPropertyMultiple (present value and status flags), batched per
 device so that each acknowledgement fits one APDU of the device's size (from
-its I-Am; halved and remembered if the device still aborts for size), with
+its I-Am; halved if the device still aborts for size, and the announced size
+tried again after the same back-off as RPM's below, since an Abort can be
+spoofed too), with
 the request and the acknowledgement coded by :mod:`.wire` rather than by
 bacpypes3's generic sequences (the polling hot path). A Reject can be spoofed
 by anyone who can send a datagram from the device's address, so one is not
@@ -37,7 +39,9 @@ Settings (``drivers: bacnet:`` in the site file):
 - ``rpm_refusals``: consecutive rejects of ReadPropertyMultiple before a device
   is read object by object (default 3); ``rpm_reprobe``: seconds until RPM is
   tried again (default 600, doubled after each refused probe up to
-  ``rpm_reprobe_max``, default 3600);
+  ``rpm_reprobe_max``, default 3600); a device whose requests were made smaller
+  after aborts for size is given its announced size again after the same
+  back-off (doubled each time it has to shrink again, same cap);
 - ``cov``: subscribe to changes of value (default true); ``cov_lifetime``
   (seconds, default 300; renewed every half lifetime, which also restores
   subscriptions lost when a device restarts); ``cov_confirmed`` (default false).
@@ -186,6 +190,9 @@ class BACnetDriver(DriverBase):
         self._max_batch = int(extra.get("max_batch", 250))
         self._max_objects = int(extra.get("max_objects", 0))  # a cap; 0: the device's APDU
         self._objects: dict[str, int] = {}  # per device: objects per RPM request
+        self._announced: dict[str, int] = {}  # ... as its I-Am says
+        self._shrunk: dict[str, float] = {}  # when to try the announced size again (monotonic)
+        self._shrink_backoff: dict[str, float] = {}
         self._keys: dict[str, tuple[int, int]] = {}
         self._requests: dict[tuple[int, ...], bytes] = {}  # encoded RPM service data
         self._lean: set[tuple[Address, int]] = set()  # requests whose ack we decode ourselves
@@ -298,9 +305,13 @@ class BACnetDriver(DriverBase):
             return
         objects = wire.max_objects(size)
         self._objects[device] = min(objects, self._max_objects) if self._max_objects else objects
+        self._announced[device] = self._objects[device]
 
     async def _objects_per_request(self, device: str, addr: Address) -> int:
         """How many objects one RPM of this device may ask for (learned once)."""
+        due = self._shrunk.get(device)
+        if due is not None and self._clock.monotonic() >= due:
+            self._regrow(device)
         known = self._objects.get(device)
         if known is not None:
             return known
@@ -318,6 +329,19 @@ class BACnetDriver(DriverBase):
         # Not learned (tried again next time): BACnet/IP's usual size, halved on a size abort.
         guess = wire.max_objects(1476)
         return min(guess, self._max_objects) if self._max_objects else guess
+
+    def _regrow(self, device: str) -> None:
+        """Ask for the announced number of objects again (the aborts for size may have been spoofed)."""
+        del self._shrunk[device]
+        backoff = self._shrink_backoff.get(device, self._rpm_reprobe)
+        self._shrink_backoff[device] = min(backoff * 2, self._rpm_reprobe_max)
+        announced = self._announced.get(device)
+        if announced is None:
+            self._objects.pop(device, None)  # learned or guessed again
+        else:
+            self._objects[device] = announced
+        noise_log.info("bacnet device %s: asking for %s objects per request again", device,
+                       announced or "as many")
 
     def _hook_acks(self, app: Application) -> None:
         """Let the acknowledgements of our own RPM requests past bacpypes3's generic decoder.
@@ -473,8 +497,11 @@ class BACnetDriver(DriverBase):
             if getattr(err, "apduAbortRejectReason", None) in _TOO_BIG and len(keys) > 1:
                 half = max(1, len(keys) // 2)
                 self._objects[device] = half
-                log.warning("bacnet device %s: a reply for %d objects is too big; asking for %d "
-                            "at a time", device, len(keys), half)
+                if device not in self._shrunk:
+                    self._shrunk[device] = self._clock.monotonic() + self._shrink_backoff.get(
+                        device, self._rpm_reprobe)
+                noise_log.warning("bacnet device %s: a reply for %d objects is too big; asking for "
+                                  "%d at a time", device, len(keys), half)
                 parts = [await self._rpm(device, addr, keys[i : i + half])
                          for i in range(0, len(keys), half)]
                 if any(p is None for p in parts):
