@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import socket
 import time
 from collections.abc import AsyncIterator
@@ -339,3 +340,34 @@ def test_parse_reads_subscriptions_and_names_what_is_wrong():
     req = parse('{"type": "subscribe", "points": "hq/*", "alarms": true, "commands": ["hq", "hq"]}')
     assert (req.points, req.alarms, req.commands) == (("hq/*",), ("*",), ("hq",))
     assert parse('{"type": "unsubscribe", "all": true}').all
+
+
+# ---------------------------------------------------------------------- hostile messages
+
+
+async def test_a_deeply_nested_or_huge_message_is_an_error_reply_and_the_connection_stays(
+        live: Live, caplog: pytest.LogCaptureFixture):  # noqa: F811
+    async with signed_in(live, "viewer") as s:
+        for bad in ("[" * 100_000, "[" * 60_000, '{"type": "ping", "x": ' + "[" * 50 + "]" * 50 + "}",
+                    json.dumps({"type": "subscribe", "points": ["x" * 200] * 400}),
+                    b"\xff" + b"[" * 1000):
+            n = len(s.messages)
+            await s.ws.send(bad)
+            await eventually(lambda n=n: s.of_type("error", n), f"an error for {bad[:20]!r}")
+        pong = await s.request({"type": "ping", "id": 1}, "pong")
+    assert [e["error"] for e in s.of_type("error")] == ["too_large", "too_deep", "too_deep", "too_large",
+                                                         "bad_json"]
+    assert pong == {"type": "pong", "id": 1} and s.closed is None
+    assert all(len(e["message"]) < 300 for e in s.of_type("error"))
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_a_hostile_first_message_is_refused_4401_without_an_error_logged(
+        live: Live, caplog: pytest.LogCaptureFixture):  # noqa: F811
+    for first in ("[" * 100_000, "x" * 200_000, b"\x00\xff" * 10):
+        async with stream(ws_url(live)) as s:
+            await s.ws.send(first)
+            await eventually(lambda s=s: s.closed is not None, "the refusal")
+        assert s.code == 4401 and "authentication required" in s.reason
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert ws_hub(live.runtime.api.app).refused == 3

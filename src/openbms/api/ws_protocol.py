@@ -10,6 +10,9 @@ A client sends JSON objects with a ``type``:
 * ``{"type": "ping"}`` (answered ``pong``) and ``{"type": "pong"}`` (ignored).
 
 Anything else is answered with an ``error`` message; the connection stays open.
+``parse`` never raises anything but ``ProtocolError``, whatever the client sends:
+a message over ``max_message_bytes`` (64 KiB) is ``too_large``, one nested
+deeper than ``MAX_DEPTH`` levels is ``too_deep``, one that is not JSON ``bad_json``.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ __all__ = [
     "CLOSE_FORBIDDEN",
     "CLOSE_TOO_SLOW",
     "CLOSE_UNAUTHENTICATED",
+    "MAX_DEPTH",
+    "MAX_MESSAGE_BYTES",
     "ProtocolError",
     "Request",
     "WsSettings",
@@ -40,6 +45,11 @@ CLOSE_TOO_SLOW = 4008
 _MAX_PATTERN = 256
 _MAX_ID = 100
 _MAX_TOKEN = 4096
+#: The most bytes of one client message (200 patterns of 256 characters fit in 64 KiB).
+MAX_MESSAGE_BYTES = 64 * 1024
+#: The deepest nesting of a client message's JSON (a subscribe is 2 deep).
+MAX_DEPTH = 8
+_SHOWN = 60
 _GLOB = frozenset("*?[")
 
 
@@ -64,6 +74,7 @@ class WsSettings:
     max_patterns: int = 200
     max_pending_replies: int = 1_000
     max_samples_per_message: int = 5_000
+    max_message_bytes: int = MAX_MESSAGE_BYTES
 
 
 class ProtocolError(Exception):
@@ -116,16 +127,50 @@ def _strings(value: Any, what: str, rid: str | int | None, *, allow_true: bool =
         raise ProtocolError("invalid", f"{what!r} must be {hint}", rid)
     for v in value:
         if not v or len(v) > _MAX_PATTERN or any(c.isspace() or ord(c) < 32 for c in v):
-            raise ProtocolError("invalid", f"{what!r}: {v[:_MAX_PATTERN]!r} is not a valid pattern", rid)
+            raise ProtocolError("invalid", f"{what!r}: {_shown(v)} is not a valid pattern", rid)
     return tuple(dict.fromkeys(value))
 
 
-def parse(data: str | bytes) -> Request:
-    """A client message, or ``ProtocolError`` saying what is wrong with it."""
+def _size(data: str | bytes, most: int) -> int:
+    """The bytes of ``data`` (UTF-8 for text), counted only as far as needed to compare with ``most``."""
+    if isinstance(data, bytes) or len(data) * 4 <= most or len(data) > most:
+        return len(data)
+    return len(data.encode("utf-8", "surrogatepass"))
+
+
+def _depth_within(value: Any, most: int) -> bool:
+    """Whether ``value`` nests at most ``most`` lists and objects deep (without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        elif not isinstance(item, list):
+            continue
+        if depth > most:
+            return False
+        stack.extend((v, depth + 1) for v in item if isinstance(v, dict | list))
+    return True
+
+
+def _shown(value: Any) -> str:
+    scalar = isinstance(value, str | int | float | bool) or value is None
+    text = repr(value) if scalar else type(value).__name__
+    return text if len(text) <= _SHOWN else text[:_SHOWN] + "…"
+
+
+def parse(data: str | bytes, max_bytes: int = MAX_MESSAGE_BYTES) -> Request:
+    """A client message, or ``ProtocolError`` saying what is wrong with it (never another exception)."""
+    if _size(data, max_bytes) > max_bytes:
+        raise ProtocolError("too_large", f"a message has at most {max_bytes} bytes")
     try:
         msg = json.loads(data)
+    except RecursionError:
+        raise ProtocolError("too_deep", f"a message nests at most {MAX_DEPTH} levels") from None
     except (ValueError, UnicodeDecodeError) as err:
-        raise ProtocolError("bad_json", f"not a JSON message: {err}") from None
+        raise ProtocolError("bad_json", f"not a JSON message: {str(err)[:200]}") from None
+    if not _depth_within(msg, MAX_DEPTH):
+        raise ProtocolError("too_deep", f"a message nests at most {MAX_DEPTH} levels")
     if not isinstance(msg, dict):
         raise ProtocolError("invalid", "a message is a JSON object with a 'type'")
     rid = msg.get("id")
@@ -143,7 +188,8 @@ def parse(data: str | bytes) -> Request:
     if kind in ("subscribe", "unsubscribe"):
         unknown = set(msg) - {"type", "id", "points", "sites", "alarms", "commands", "all"}
         if unknown:
-            raise ProtocolError("invalid", f"unknown field(s): {', '.join(sorted(unknown))}", rid)
+            shown = ", ".join(_shown(k) for k in sorted(unknown)[:5]) + (", …" if len(unknown) > 5 else "")
+            raise ProtocolError("invalid", f"unknown field(s): {shown}", rid)
         everything = msg.get("all", False)
         if (kind == "subscribe" and "all" in msg) or not isinstance(everything, bool):
             raise ProtocolError("invalid", "'all' is only for unsubscribe, and is true or false", rid)
@@ -163,7 +209,7 @@ def parse(data: str | bytes) -> Request:
                 raise ProtocolError("invalid", f"'sites' takes site ids, not patterns: {site!r}", rid)
         return req
     raise ProtocolError(
-        "unknown_type", f"unknown message type {kind!r}: auth, subscribe, unsubscribe or ping", rid
+        "unknown_type", f"unknown message type {_shown(kind)}: auth, subscribe, unsubscribe or ping", rid
     )
 
 

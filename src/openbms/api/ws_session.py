@@ -159,7 +159,7 @@ class WsSession:
             if data is None:
                 data = message.get("bytes") or b""
             try:
-                await self._handle(parse(data))
+                await self._handle(parse(data, self.settings.max_message_bytes))
             except ProtocolError as err:
                 self._reply(err.as_message())
 

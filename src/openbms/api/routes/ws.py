@@ -71,7 +71,7 @@ async def _first_message_token(ws: WebSocket, settings: WsSettings, hub: WsHub) 
     if message["type"] == "websocket.disconnect":
         return None
     try:
-        req = parse(message.get("text") or message.get("bytes") or b"")
+        req = parse(message.get("text") or message.get("bytes") or b"", settings.max_message_bytes)
     except ProtocolError:
         req = None
     if req is None or req.type != "auth" or req.token is None:
