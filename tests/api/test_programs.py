@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from collections.abc import Iterator, Mapping
+
 import sqlalchemy as sa
 
+from openbms.control.programs import Limits
 from openbms.db.schema import audit_log
 from tests.api.live import live  # noqa: F401  (the fixture)
 from tests.fixtures.waiting import eventually
@@ -97,7 +102,7 @@ async def test_save_deploy_run_rollback_disable_and_enable(live):  # noqa: F811
     assert (await live.post("fm", f"{PROGRAMS}/sat-hold/deploy", json={"version": 9})).status_code == 404
     with live.runtime.state.connect() as conn:
         actions = [(r.action, r.actor) for r in conn.execute(
-            sa.select(audit_log).where(audit_log.c.target == "sat-hold").order_by(audit_log.c.id))]
+            sa.select(audit_log).where(audit_log.c.target == "hq/sat-hold").order_by(audit_log.c.id))]
     assert actions == [("program.save", "fm@example.com"), ("program.save", "fm@example.com"),
                        ("program.deploy", "fm@example.com"), ("program.deploy", "fm@example.com"),
                        ("program.rollback", "fm@example.com"), ("program.disable", "fm@example.com"),
@@ -130,16 +135,30 @@ async def test_a_bad_document_is_refused_field_by_field(live):  # noqa: F811
     assert (await live.get("fm", PROGRAMS)).json()["items"] == []
 
 
-async def test_program_ids_belong_to_one_site(live):  # noqa: F811
+async def test_program_ids_are_per_site_and_another_sites_programs_change_no_answer(live):  # noqa: F811
     lab = {"constants": [{"id": "c", "value": 20}], "outputs": [{"id": "o", "point": "lab/fc-1/sp"}],
            "wires": [{"from": "c", "to": "o"}]}
+    before = await live.put("fm", f"{PROGRAMS}/fresh", json={"program": _program(14)})
     r = await live.put("admin", "/api/v1/sites/lab/programs/shared", json={"program": lab})
     assert r.status_code == 201
-    r = await live.put("admin", f"{PROGRAMS}/shared", json={"program": _program(14)})
-    assert r.status_code == 409
-    assert (await live.get("admin", f"{PROGRAMS}/shared")).status_code == 404
-    assert (await live.post("admin", f"{PROGRAMS}/shared/deploy", json={"version": 1})).status_code == 404
-    assert (await live.get("admin", "/api/v1/sites/lab/programs/shared")).status_code == 200
+    after = await live.put("fm", f"{PROGRAMS}/shared", json={"program": _program(14)})
+    assert (before.status_code, after.status_code) == (201, 201)  # an id used on lab answers as any other
+    assert after.json() == {"id": "shared", "version": 1, "issues": []}
+    assert (await live.post("admin", f"{PROGRAMS}/shared/deploy", json={"version": 1})).status_code == 200
+    assert (await live.post("admin", "/api/v1/sites/lab/programs/shared/deploy",
+                            json={"version": 1})).status_code == 200
+    await eventually(lambda: _slot10(live) == 14, "hq's program commanding hq")
+    await eventually(lambda: live.runtime.arbiter.priority_array("lab/fc-1/sp")[9] == 20,
+                     "lab's program of the same id commanding lab")
+    hq = (await live.get("admin", f"{PROGRAMS}/shared")).json()
+    lab_seen = (await live.get("admin", "/api/v1/sites/lab/programs/shared")).json()
+    assert (hq["site"], hq["status"]["outputs"], lab_seen["site"], lab_seen["status"]["outputs"]) == (
+        "hq", {"out": 14}, "lab", {"o": 20})
+    assert (await live.post("admin", f"{PROGRAMS}/shared/disable")).status_code == 200
+    await eventually(lambda: _slot10(live) is None, "hq's program released")
+    lab_after = (await live.get("admin", "/api/v1/sites/lab/programs/shared")).json()
+    assert lab_after["enabled"] is True and lab_after["status"]["state"] == "running"
+    assert [p["id"] for p in (await live.get("fm", PROGRAMS)).json()["items"]] == ["fresh", "shared"]
 
 
 async def test_operators_and_viewers_cannot_change_programs_and_other_sites_stay_hidden(live):  # noqa: F811
@@ -160,3 +179,90 @@ async def test_operators_and_viewers_cannot_change_programs_and_other_sites_stay
     assert r.status_code == 404
     assert (await live.get("viewer", f"{PROGRAMS}/nope")).status_code == 404
     assert _slot10(live) is None
+
+
+class GatedCatalog(Mapping):
+    """The engine's point catalog, holding up the first lookup until the test opens the gate."""
+
+    def __init__(self, inner: Mapping, events: list[str]) -> None:
+        self.inner = inner
+        self.events = events
+        self.entered = threading.Event()
+        self.opened = threading.Event()
+
+    def __getitem__(self, key: str) -> object:
+        if not self.entered.is_set():
+            self.entered.set()
+            if not self.opened.wait(20):  # only so that a loop blocked by the validation is let go
+                self.events.append("the gate gave up waiting")
+        return self.inner[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.inner)
+
+    def __len__(self) -> int:
+        return len(self.inner)
+
+
+def _chain(n: int) -> dict:
+    """A valid program of ``n`` add blocks in a row, from the supply-air temperature to its setpoint."""
+    blocks = [{"id": f"s{i}", "block": "add", "params": {}} for i in range(n)]
+    wires = [{"from": "sat", "to": "s0.in1"}, {"from": "zero", "to": "s0.in2"}]
+    for i in range(1, n):
+        wires += [{"from": f"s{i - 1}.out", "to": f"s{i}.in1"}, {"from": "zero", "to": f"s{i}.in2"}]
+    return {"id": "big", "site": "hq", "inputs": [{"id": "sat", "point": "hq/ahu-1/sat"}],
+            "constants": [{"id": "zero", "value": 0}], "blocks": blocks,
+            "outputs": [{"id": "o", "point": "hq/ahu-1/sat-sp"}],
+            "wires": [*wires, {"from": f"s{n - 1}.out", "to": "o"}]}
+
+
+async def test_health_is_served_while_a_large_program_validates(live):  # noqa: F811
+    events: list[str] = []
+    engine = live.runtime.programs
+    gate = GatedCatalog(engine.catalog, events)
+    engine.catalog = gate
+    try:
+        validating = asyncio.create_task(live.post("fm", f"{PROGRAMS}/validate", json=_chain(2000)))
+        assert await asyncio.to_thread(gate.entered.wait, 30)  # the validation is under way
+        for _ in range(3):
+            r = await live.get("anonymous", "/api/v1/health")
+            events.append(f"health {r.status_code}")
+        events.append("gate opened")
+        gate.opened.set()
+        r = await validating
+        events.append(f"validated {r.json()['valid']}")
+    finally:
+        engine.catalog = gate.inner
+    assert events == ["health 200", "health 200", "health 200", "gate opened", "validated True"]
+
+
+async def test_program_limits_are_field_errors_and_a_program_over_its_cpu_budget_stops(live):  # noqa: F811
+    r = await live.put("fm", f"{PROGRAMS}/fast", json={"program": _program(14, period_s=0.000001)})
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+    (error,) = r.json()["errors"]
+    assert error["loc"] == ["body", "program", "period_s"]
+    assert error["msg"].startswith("Input should be greater than or equal to 1")
+    huge = _chain(2001)
+    r = await live.put("fm", f"{PROGRAMS}/huge", json={"program": huge})
+    assert r.status_code == 422
+    assert r.json()["errors"] == [{"loc": ["body", "program", "blocks"],
+                                   "msg": "2001 blocks; a program may have at most 2000", "type": "program"}]
+    found = (await live.post("fm", f"{PROGRAMS}/validate", json=huge)).json()
+    assert found == {"valid": False, "issues": [{"path": "blocks",
+                                                 "message": "2001 blocks; a program may have at most 2000"}]}
+
+    live.runtime.program_store.limits = Limits(max_programs_per_site=1)
+    assert (await live.put("fm", f"{PROGRAMS}/sat-hold", json={"program": _program(14)})).status_code == 201
+    r = await live.put("fm", f"{PROGRAMS}/other", json={"program": _program(14)})
+    assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["body", "program", "id"]
+    assert "already has 1 programs, the most a site may have (1)" in r.json()["errors"][0]["msg"]
+
+    assert (await live.post("fm", f"{PROGRAMS}/sat-hold/deploy", json={"version": 1})).status_code == 200
+    await eventually(lambda: _slot10(live) == 14, "the program's command")
+    live.runtime.programs.limits = Limits(run_cpu_s=1e-9)  # any evaluation is over this budget
+    await live.post("fm", f"{PROGRAMS}/sat-hold/deploy", json={"version": 1})  # evaluated afresh
+    await eventually(lambda: _slot10(live) is None, "the stopped program's slot released")
+    status = (await live.get("viewer", f"{PROGRAMS}/sat-hold")).json()["status"]
+    assert status["state"] == "failed" and status["cpu_s"] > 0
+    assert status["last_error"].startswith("stopped: one evaluation took")
+    assert "over the budget of 1e-09 s per evaluation" in status["last_error"]

@@ -118,26 +118,29 @@ audit_log = sa.Table(
     sa.Index(None, "actor", "ts"),
 )
 
+# A program belongs to one site, and its id is unique within that site only: two sites may each
+# have a program "ahu", and a site cannot learn another's program ids from a refused save.
 programs = sa.Table(
     "programs", metadata,
+    sa.Column("site_id", sa.String(64), primary_key=True),
     sa.Column("id", sa.String(64), primary_key=True),
-    sa.Column("site_id", sa.String(64), nullable=False),
     sa.Column("name", sa.String(200), nullable=False, server_default=""),
     sa.Column("enabled", sa.Boolean, nullable=False),
     sa.Column("active_version", sa.Integer, nullable=True),
     sa.Column("updated_at", Time, nullable=False),
-    sa.Index(None, "site_id"),
 )
 
 program_versions = sa.Table(
     "program_versions", metadata,
-    sa.Column("program_id", sa.String(64), sa.ForeignKey("programs.id", ondelete="CASCADE"),
-              primary_key=True),
+    sa.Column("site_id", sa.String(64), primary_key=True),
+    sa.Column("program_id", sa.String(64), primary_key=True),
     sa.Column("version", sa.Integer, primary_key=True),
     sa.Column("definition", sa.JSON, nullable=False),
     sa.Column("created_at", Time, nullable=False),
     sa.Column("created_by", sa.String(200), nullable=False, server_default=""),
     sa.Column("comment", sa.Text, nullable=False, server_default=""),
+    sa.ForeignKeyConstraint(["site_id", "program_id"], ["programs.site_id", "programs.id"],
+                            ondelete="CASCADE"),
 )
 
 alarm_events = sa.Table(

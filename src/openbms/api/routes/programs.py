@@ -7,8 +7,13 @@ it the active one and loads it into the running engine; ``rollback`` returns
 to the version deployed before; ``disable`` stops it and releases its slots.
 The store records deployments, rollbacks, enables and disables in the audit
 log in the caller's name (``program.deploy`` …); saves are audited as
-``program.save``. Program ids are unique across sites: a program belongs to
-exactly one, and is not found under another.
+``program.save``. Program ids are per site: two sites may each have a
+program ``ahu``, and nothing a site's users see depends on another site's
+programs.
+
+Documents are held to the program limits (docs/programs.md), and parsing,
+validating and compiling run in worker threads, so a large program never
+holds up the event loop every site's drivers, alarms and control share.
 """
 
 from __future__ import annotations
@@ -76,6 +81,8 @@ class ProgramStatusOut(BaseModel):
     last_error: str
     last_error_at: float | None
     outputs: dict[str, Value] = Field(description="Per output, the value last commanded (null: none).")
+    cpu_s: float = Field(0.0, description="CPU seconds its evaluations took since it was loaded.")
+    cpu_minute_s: float = Field(0.0, description="Of those, in the current minute (the budget's window).")
 
 
 class ProgramSummary(BaseModel):
@@ -161,15 +168,15 @@ def _parts_of(request: Request, site_id: str) -> tuple[Any, ProgramStore, Progra
 
 
 def _info(store: ProgramStore, site_id: str, program_id: str) -> ProgramInfo:
-    for info in store.list(site_id):
-        if info.id == program_id:
-            return info
-    raise not_found(f"no program {program_id!r} on site {site_id!r}")
+    info = store.info(program_id, site_id)
+    if info is None:
+        raise not_found(f"no program {program_id!r} on site {site_id!r}")
+    return info
 
 
-def _status(engine: ProgramEngine, program_id: str) -> ProgramStatusOut | None:
+def _status(engine: ProgramEngine, site_id: str, program_id: str) -> ProgramStatusOut | None:
     try:
-        status = engine.status(program_id)[program_id]
+        status = engine.status(program_id, site=site_id)[program_id]
     except KeyError:
         return None
     fields = dataclasses.asdict(status)
@@ -179,12 +186,12 @@ def _status(engine: ProgramEngine, program_id: str) -> ProgramStatusOut | None:
 def _summary(info: ProgramInfo, engine: ProgramEngine) -> ProgramSummary:
     return ProgramSummary(id=info.id, site=info.site, name=info.name, enabled=info.enabled,
                           active_version=info.active_version, latest_version=info.latest_version,
-                          updated_at=info.updated_at, status=_status(engine, info.id))
+                          updated_at=info.updated_at, status=_status(engine, info.site, info.id))
 
 
 def _detail(info: ProgramInfo, stored: ProgramVersion, engine: ProgramEngine) -> ProgramDetail:
-    status = _status(engine, info.id)
-    values = engine.values(info.id) if status is not None else None
+    status = _status(engine, info.site, info.id)
+    values = engine.values(info.id, site=info.site) if status is not None else None
     return ProgramDetail(
         **_summary(info, engine).model_dump(exclude={"status"}), status=status,
         version=stored.version, created_at=stored.created_at, created_by=stored.created_by,
@@ -194,7 +201,7 @@ def _detail(info: ProgramInfo, stored: ProgramVersion, engine: ProgramEngine) ->
 async def _current(ctx: ApiContext, store: ProgramStore, engine: ProgramEngine, site_id: str,
                    program_id: str) -> ProgramDetail:
     info = await ctx.run(_info, store, site_id, program_id)
-    stored = await ctx.run(store.get, program_id)
+    stored = await ctx.run(store.get, program_id, site=site_id)
     return _detail(info, stored, engine)
 
 
@@ -202,6 +209,15 @@ def _check_site(program: Program, site_id: str) -> list[ProgramIssue]:
     if program.site != site_id:
         return [ProgramIssue("site", f"the program is for site {program.site!r}, not {site_id!r}")]
     return []
+
+
+def _validate(document: dict[str, Any], site_id: str, engine: ProgramEngine) -> list[ProgramIssue]:
+    """Every problem of a document on the site's points (in a worker thread: it may be large)."""
+    try:
+        parsed = parse_program(document)
+    except ProgramError as err:
+        return err.issues
+    return _check_site(parsed, site_id) + validate_program(parsed, engine.catalog)
 
 
 # ------------------------------------------------------------------------------ reading
@@ -227,11 +243,7 @@ async def validate(
 ) -> ValidationOut:
     """Check a program against the site's points without saving it: every problem, with its path."""
     _runtime, _store, engine = _parts_of(request, site_id)
-    try:
-        parsed = parse_program(program)
-    except ProgramError as err:
-        return ValidationOut(valid=False, issues=_issues(err.issues))
-    issues = _check_site(parsed, site_id) + validate_program(parsed, engine.catalog)
+    issues = await get_context(request).run(_validate, program, site_id, engine)
     return ValidationOut(valid=not issues, issues=_issues(issues))
 
 
@@ -246,7 +258,7 @@ async def get_program(
     ctx = get_context(request)
     info = await ctx.run(_info, store, site_id, program_id)
     try:
-        stored = await ctx.run(store.get, program_id, version)
+        stored = await ctx.run(store.get, program_id, version, site=site_id)
     except ProgramError:
         raise not_found(f"program {program_id!r} has no version {version}") from None
     return _detail(info, stored, engine)
@@ -261,7 +273,7 @@ async def list_versions(
     _runtime, store, _engine = _parts_of(request, site_id)
     ctx = get_context(request)
     info = await ctx.run(_info, store, site_id, program_id)
-    versions = await ctx.run(store.versions, program_id)
+    versions = await ctx.run(store.versions, program_id, site=site_id)
     items, next_cursor = keyset_page(versions, lambda v: [v.version], limit, cursor)
     return Page[VersionOut](items=[VersionOut(
         version=v.version, created_at=v.created_at, created_by=v.created_by, comment=v.comment,
@@ -283,9 +295,10 @@ async def save_program(
     the site's points do not stop the save, and are listed in ``issues``.
     """
     _runtime, store, engine = _parts_of(request, site_id)
+    ctx = get_context(request)
     document = {"id": program_id, "site": site_id, **body.program}
     try:
-        program = parse_program(document)
+        program = await ctx.run(parse_program, document)
     except ProgramError as err:
         raise _invalid(err.issues, ["body", "program"], f"{len(err.issues)} invalid field(s)") from None
     wrong = [ProgramIssue("id", f"the id {program.id!r} differs from the URL's {program_id!r}")
@@ -293,15 +306,14 @@ async def save_program(
     wrong += _check_site(program, site_id)
     if wrong:
         raise _invalid(wrong, ["body", "program"], f"{len(wrong)} invalid field(s)")
-    ctx = get_context(request)
-    taken = [p for p in await ctx.run(store.list) if p.id == program_id and p.site != site_id]
-    if taken:
-        raise conflict(f"the program id {program_id!r} is already used: choose another")
-    version = await ctx.run(store.save, program, user.actor, body.comment)
-    await ctx.audit(user.actor, "program.save", program_id,
+    try:
+        version = await ctx.run(store.save, program, user.actor, body.comment)
+    except ProgramError as err:  # the site has as many programs as it may
+        raise _invalid(err.issues, ["body", "program"], "; ".join(i.message for i in err.issues)) from None
+    await ctx.audit(user.actor, "program.save", f"{site_id}/{program_id}",
                     {"site": site_id, "version": version, "comment": body.comment}, client_addr(request))
     return SavedOut(id=program_id, version=version,
-                    issues=_issues(validate_program(program, engine.catalog)))
+                    issues=_issues(await ctx.run(validate_program, program, engine.catalog)))
 
 
 @router.post("/sites/{site_id}/programs/{program_id}/deploy", response_model=ProgramDetail)
@@ -314,15 +326,16 @@ async def deploy(
     ctx = get_context(request)
     await ctx.run(_info, store, site_id, program_id)
     try:
-        stored = await ctx.run(store.get, program_id, body.version)
+        stored = await ctx.run(store.get, program_id, body.version, site=site_id)
     except ProgramError:
         raise not_found(f"program {program_id!r} has no version {body.version}") from None
-    try:
-        await ctx.run(store.deploy, program_id, body.version, user.actor, engine.catalog)
-        engine.load(stored.program, stored.version)
+    try:  # validated and compiled in a worker thread; the store changes only when it can run
+        prepared = await ctx.run(engine.prepare, stored.program, stored.version)
     except ProgramError as err:
         raise _invalid(err.issues, ["program"],
                        f"version {body.version} cannot run: {len(err.issues)} problem(s)") from None
+    await ctx.run(store.deploy, program_id, body.version, user.actor, site=site_id)
+    engine.install(prepared)
     return await _current(ctx, store, engine, site_id, program_id)
 
 
@@ -336,12 +349,12 @@ async def rollback(
     ctx = get_context(request)
     await ctx.run(_info, store, site_id, program_id)
     try:
-        version = await ctx.run(store.rollback, program_id, user.actor)
+        version = await ctx.run(store.rollback, program_id, user.actor, site=site_id)
     except ProgramError as err:
         raise conflict("; ".join(i.message for i in err.issues)) from None
-    stored = await ctx.run(store.get, program_id, version)
+    stored = await ctx.run(store.get, program_id, version, site=site_id)
     try:
-        engine.load(stored.program, version)
+        engine.install(await ctx.run(engine.prepare, stored.program, version))
     except ProgramError as err:
         raise _invalid(err.issues, ["program"], f"version {version} is deployed again but cannot run "
                        f"on the site's points: {len(err.issues)} problem(s)") from None
@@ -357,9 +370,9 @@ async def disable(
     _runtime, store, engine = _parts_of(request, site_id)
     ctx = get_context(request)
     await ctx.run(_info, store, site_id, program_id)
-    await ctx.run(store.disable, program_id, user.actor)
-    if program_id in engine.loaded():
-        await engine.disable(program_id)
+    await ctx.run(store.disable, program_id, user.actor, site=site_id)
+    if engine.is_loaded(program_id, site_id):
+        await engine.disable(program_id, site=site_id)
     return await _current(ctx, store, engine, site_id, program_id)
 
 
@@ -373,15 +386,15 @@ async def enable(
     ctx = get_context(request)
     await ctx.run(_info, store, site_id, program_id)
     try:
-        await ctx.run(store.enable, program_id, user.actor)
+        await ctx.run(store.enable, program_id, user.actor, site=site_id)
     except ProgramError as err:
         raise conflict("; ".join(i.message for i in err.issues)) from None
-    if program_id in engine.loaded():
-        engine.enable(program_id)
+    if engine.is_loaded(program_id, site_id):
+        engine.enable(program_id, site=site_id)
     else:
-        stored = await ctx.run(store.get, program_id)
+        stored = await ctx.run(store.get, program_id, site=site_id)
         try:
-            engine.load(stored.program, stored.version)
+            engine.install(await ctx.run(engine.prepare, stored.program, stored.version))
         except ProgramError as err:
             raise _invalid(err.issues, ["program"], f"version {stored.version} cannot run on the "
                            f"site's points: {len(err.issues)} problem(s)") from None

@@ -11,11 +11,17 @@ finds the previous one.
 Block state (a PID's integral, timers, lead-lag runtime) is not stored: after
 a restart the blocks start afresh. A redeploy in a running engine keeps it
 (see :meth:`ProgramEngine.load`).
+
+A program is known by its site and its id: two sites may each have a
+program ``ahu``. Every method takes ``site``; without it, the program of that
+id is found when only one site has one (``ProgramError`` otherwise). The
+audit log names a program ``site/id``.
 """
 
 from __future__ import annotations
 
 import builtins
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,11 +29,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from openbms.control.programs.model import Program, ProgramError, ProgramIssue, parse_program
+from openbms.control.programs.model import LIMITS, Limits, Program, ProgramError, ProgramIssue, parse_program
 from openbms.control.programs.validate import Catalog, validate_program
 from openbms.db.schema import audit_log, program_versions, programs
 
 __all__ = ["ProgramInfo", "ProgramStore", "ProgramVersion"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,99 +63,136 @@ class ProgramInfo:
 
 
 class ProgramStore:
-    """Versioned programs in the ``programs`` and ``program_versions`` tables."""
+    """Versioned programs in the ``programs`` and ``program_versions`` tables, keyed by site and id."""
 
-    def __init__(self, engine: sa.Engine, now: Callable[[], float] = time.time) -> None:
+    def __init__(self, engine: sa.Engine, now: Callable[[], float] = time.time,
+                 limits: Limits = LIMITS) -> None:
         self.engine = engine
         self._now = now
+        self.limits = limits
+
+    # ------------------------------------------------------------------ keys
+
+    def _site(self, conn: sa.Connection, program_id: str, site: str | None) -> str:
+        """``site``, or the only site with a program ``program_id``."""
+        if site is not None:
+            return site
+        found = conn.execute(sa.select(programs.c.site_id).where(programs.c.id == program_id)).scalars().all()
+        if not found:
+            raise ProgramError([ProgramIssue(program_id, "no such program")], program_id)
+        if len(found) > 1:
+            raise ProgramError([ProgramIssue(program_id, f"sites {', '.join(sorted(found))} each have a "
+                                                         "program of this id: name the site")], program_id)
+        return str(found[0])
+
+    @staticmethod
+    def _is(site: str, program_id: str) -> Any:
+        return sa.and_(programs.c.site_id == site, programs.c.id == program_id)
+
+    @staticmethod
+    def _versions_of(site: str, program_id: str) -> Any:
+        return sa.and_(program_versions.c.site_id == site, program_versions.c.program_id == program_id)
 
     # ------------------------------------------------------------------ writing
 
     def save(self, program: Program, created_by: str = "", comment: str = "") -> int:
-        """Store ``program`` as a new version (it is not deployed); returns the version number."""
+        """Store ``program`` as a new version (it is not deployed); returns the version number.
+
+        A new program is refused (``ProgramError``) when its site already has
+        ``limits.max_programs_per_site``.
+        """
         now = self._now()
+        site = program.site
         with self.engine.begin() as conn:
-            row = conn.execute(sa.select(programs.c.id).where(programs.c.id == program.id)).first()
+            row = conn.execute(sa.select(programs.c.id).where(self._is(site, program.id))).first()
             if row is None:
-                conn.execute(programs.insert().values(id=program.id, site_id=program.site,
-                                                      name=program.name, enabled=False,
-                                                      active_version=None, updated_at=now))
+                count = conn.execute(sa.select(sa.func.count()).select_from(programs)
+                                     .where(programs.c.site_id == site)).scalar() or 0
+                limit = self.limits.max_programs_per_site
+                if count >= limit:
+                    issue = ProgramIssue("id", f"site {site!r} already has {count} programs, the most a "
+                                               f"site may have ({limit})")
+                    raise ProgramError([issue], program.id)
+                conn.execute(programs.insert().values(id=program.id, site_id=site, name=program.name,
+                                                      enabled=False, active_version=None, updated_at=now))
             else:
-                conn.execute(programs.update().where(programs.c.id == program.id)
-                             .values(site_id=program.site, name=program.name, updated_at=now))
+                conn.execute(programs.update().where(self._is(site, program.id))
+                             .values(name=program.name, updated_at=now))
             latest = conn.execute(sa.select(sa.func.max(program_versions.c.version))
-                                  .where(program_versions.c.program_id == program.id)).scalar()
+                                  .where(self._versions_of(site, program.id))).scalar()
             version = (latest or 0) + 1
             conn.execute(program_versions.insert().values(
-                program_id=program.id, version=version, definition=program.to_json_dict(),
+                site_id=site, program_id=program.id, version=version, definition=program.to_json_dict(),
                 created_at=now, created_by=created_by, comment=comment))
         return version
 
     def deploy(self, program_id: str, version: int, by: str = "",
-               catalog: Catalog | None = None) -> None:
+               catalog: Catalog | None = None, *, site: str | None = None) -> None:
         """Make ``version`` the active one and enable the program.
 
         With a ``catalog`` the version is validated first and ``ProgramError``
         raised (nothing changed) if it cannot run.
         """
-        stored = self.get(program_id, version)
+        stored = self.get(program_id, version, site=site)
         if catalog is not None:
             issues = validate_program(stored.program, catalog)
             if issues:
                 raise ProgramError(issues, program_id)
-        self._activate(program_id, version, by, "program.deploy")
+        self._activate(stored.program.site, program_id, version, by, "program.deploy")
 
-    def rollback(self, program_id: str, by: str = "") -> int:
+    def rollback(self, program_id: str, by: str = "", *, site: str | None = None) -> int:
         """Deploy again the version deployed before the current one; returns it.
 
         Successive rollbacks walk back through the deployments. ``ProgramError``
         when there is no earlier deployment.
         """
-        history = self._deployments(program_id)
-        current = self._row(program_id).active_version
+        row = self._row(program_id, site)
+        history = self._deployments(row.site_id, program_id)
+        current = row.active_version
         if current is None or len(history) < 2 or history[-1] != current:
             raise ProgramError([ProgramIssue(program_id, "no earlier deployed version to roll back to")],
                                program_id)
         previous = history[-2]
-        self._activate(program_id, previous, by, "program.rollback")
+        self._activate(row.site_id, program_id, previous, by, "program.rollback")
         return previous
 
-    def disable(self, program_id: str, by: str = "") -> None:
+    def disable(self, program_id: str, by: str = "", *, site: str | None = None) -> None:
         """Stop the program (its active version stays)."""
-        self._set_enabled(program_id, False, by)
+        self._set_enabled(program_id, site, False, by)
 
-    def enable(self, program_id: str, by: str = "") -> None:
+    def enable(self, program_id: str, by: str = "", *, site: str | None = None) -> None:
         """Run the active version again; ``ProgramError`` if none was ever deployed."""
-        if self._row(program_id).active_version is None:
+        if self._row(program_id, site).active_version is None:
             raise ProgramError([ProgramIssue(program_id, "no version is deployed; deploy one first")],
                                program_id)
-        self._set_enabled(program_id, True, by)
+        self._set_enabled(program_id, site, True, by)
 
-    def _activate(self, program_id: str, version: int, by: str, action: str) -> None:
+    def _activate(self, site: str, program_id: str, version: int, by: str, action: str) -> None:
         now = self._now()
         with self.engine.begin() as conn:
-            conn.execute(programs.update().where(programs.c.id == program_id)
+            conn.execute(programs.update().where(self._is(site, program_id))
                          .values(active_version=version, enabled=True, updated_at=now))
-            conn.execute(audit_log.insert().values(ts=now, actor=by, action=action, target=program_id,
+            conn.execute(audit_log.insert().values(ts=now, actor=by, action=action,
+                                                   target=f"{site}/{program_id}",
                                                    details={"version": version}))
 
-    def _set_enabled(self, program_id: str, enabled: bool, by: str) -> None:
-        self._row(program_id)
+    def _set_enabled(self, program_id: str, site: str | None, enabled: bool, by: str) -> None:
+        site = self._row(program_id, site).site_id
         now = self._now()
         with self.engine.begin() as conn:
-            conn.execute(programs.update().where(programs.c.id == program_id)
+            conn.execute(programs.update().where(self._is(site, program_id))
                          .values(enabled=enabled, updated_at=now))
             conn.execute(audit_log.insert().values(
                 ts=now, actor=by, action="program.enable" if enabled else "program.disable",
-                target=program_id, details={}))
+                target=f"{site}/{program_id}", details={}))
 
-    def _deployments(self, program_id: str) -> builtins.list[int]:
+    def _deployments(self, site: str, program_id: str) -> builtins.list[int]:
         """The deployment stack: each deploy pushes its version, each rollback pops one."""
         stack: builtins.list[int] = []
         with self.engine.connect() as conn:
             rows = conn.execute(
                 sa.select(audit_log.c.action, audit_log.c.details)
-                .where(audit_log.c.target == program_id,
+                .where(audit_log.c.target == f"{site}/{program_id}",
                        audit_log.c.action.in_(("program.deploy", "program.rollback")))
                 .order_by(audit_log.c.id))
             for action, details in rows:
@@ -159,53 +204,73 @@ class ProgramStore:
 
     # ------------------------------------------------------------------ reading
 
-    def _row(self, program_id: str) -> Any:
+    def _row(self, program_id: str, site: str | None = None) -> Any:
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(programs).where(programs.c.id == program_id)).first()
+            site = self._site(conn, program_id, site)
+            row = conn.execute(sa.select(programs).where(self._is(site, program_id))).first()
         if row is None:
             raise ProgramError([ProgramIssue(program_id, "no such program")], program_id)
         return row
 
-    def get(self, program_id: str, version: int | None = None) -> ProgramVersion:
+    def get(self, program_id: str, version: int | None = None, *, site: str | None = None) -> ProgramVersion:
         """A version of a program: ``version``, else the deployed one, else the latest saved."""
+        row = self._row(program_id, site)
         if version is None:
-            version = self._row(program_id).active_version
-        query = sa.select(program_versions).where(program_versions.c.program_id == program_id)
+            version = row.active_version
+        query = sa.select(program_versions).where(self._versions_of(row.site_id, program_id))
         query = (query.where(program_versions.c.version == version) if version is not None
                  else query.order_by(program_versions.c.version.desc()).limit(1))
         with self.engine.connect() as conn:
-            row = conn.execute(query).first()
-        if row is None:
+            found = conn.execute(query).first()
+        if found is None:
             what = f"version {version}" if version is not None else "any version"
             raise ProgramError([ProgramIssue(program_id, f"no {what} is stored")], program_id)
-        return ProgramVersion(parse_program(row.definition), row.version, row.created_at,
-                              row.created_by, row.comment)
+        return ProgramVersion(parse_program(found.definition), found.version, found.created_at,
+                              found.created_by, found.comment)
 
     def list(self, site: str | None = None) -> builtins.list[ProgramInfo]:
-        """Every program (of ``site``), by id."""
-        latest = (sa.select(program_versions.c.program_id,
+        """Every program (of ``site``), by site and id."""
+        latest = (sa.select(program_versions.c.site_id, program_versions.c.program_id,
                             sa.func.max(program_versions.c.version).label("latest"))
-                  .group_by(program_versions.c.program_id).subquery())
+                  .group_by(program_versions.c.site_id, program_versions.c.program_id).subquery())
         query = (sa.select(programs, latest.c.latest)
-                 .join(latest, latest.c.program_id == programs.c.id, isouter=True)
-                 .order_by(programs.c.id))
+                 .join(latest, sa.and_(latest.c.site_id == programs.c.site_id,
+                                       latest.c.program_id == programs.c.id), isouter=True)
+                 .order_by(programs.c.site_id, programs.c.id))
         if site is not None:
             query = query.where(programs.c.site_id == site)
         with self.engine.connect() as conn:
             return [ProgramInfo(r.id, r.site_id, r.name, r.enabled, r.active_version, r.latest or 0,
                                 r.updated_at) for r in conn.execute(query)]
 
-    def versions(self, program_id: str) -> builtins.list[ProgramVersion]:
+    def info(self, program_id: str, site: str) -> ProgramInfo | None:
+        """``site``'s program ``program_id``, or None."""
+        found = [p for p in self.list(site) if p.id == program_id]
+        return found[0] if found else None
+
+    def versions(self, program_id: str, *, site: str | None = None) -> builtins.list[ProgramVersion]:
         """Every stored version of a program, oldest first."""
-        self._row(program_id)
+        site = self._row(program_id, site).site_id
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(program_versions)
-                                .where(program_versions.c.program_id == program_id)
+                                .where(self._versions_of(site, program_id))
                                 .order_by(program_versions.c.version)).all()
         return [ProgramVersion(parse_program(r.definition), r.version, r.created_at, r.created_by,
                                r.comment) for r in rows]
 
     def deployed(self, site: str | None = None) -> builtins.list[ProgramVersion]:
-        """The active version of every enabled program (of ``site``): what an engine should run."""
-        return [self.get(p.id, p.active_version) for p in self.list(site)
-                if p.enabled and p.active_version is not None]
+        """The active version of every enabled program (of ``site``): what an engine should run.
+
+        A stored version that no longer passes the program limits (a period
+        under a second saved before they existed) is logged and left out, so
+        it cannot keep the others from running.
+        """
+        found: builtins.list[ProgramVersion] = []
+        for p in self.list(site):
+            if not p.enabled or p.active_version is None:
+                continue
+            try:
+                found.append(self.get(p.id, p.active_version, site=p.site))
+            except ProgramError as err:
+                log.error("program %s/%s version %d is not run: %s", p.site, p.id, p.active_version, err)
+        return found
