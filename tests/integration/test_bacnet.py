@@ -270,6 +270,51 @@ async def test_a_garbled_reply_fails_that_read_only_and_the_driver_reads_on(bacn
     assert "1002" not in driver._no_lean  # a glitch is not remembered against the device
 
 
+# An RPM acknowledgement for analog-input,1 whose present value is constructed ([0] {1}):
+# bacpypes3 reads it, the lean codec does not.
+_CONSTRUCTED = bytes.fromhex("0c00000001" "1e" "2955" "4e" "0e2101" "0f" "4f" "1f")
+
+
+async def test_the_lean_codec_is_tried_again_after_a_device_needed_the_generic_decoder():
+    clock = ManualClock()
+    sim = SimulatedBACnet([SimulatedDevice(2201, "127.0.8.3", _analog_specs(1), port=free_udp_port())])
+    sim.start()
+    driver = BACnetDriver(DriverSettings(address=f"127.0.0.1/8:{free_udp_port()}",
+                                         devices=sim.address_map(), timeout=2, cov=False),
+                          clock=clock)
+    await driver.start()
+
+    async def lean_tries() -> int:
+        """Read; how many replies the lean codec was given and could not read."""
+        before = driver.decode_errors
+        try:
+            await driver.read("2201", [b(2201, "analog-input,1")])
+        except PointError as err:  # bacpypes3 decodes the sequence but not the value's type
+            assert "malformed ReadPropertyMultiple reply (InvalidTag" in str(err)
+        return driver.decode_errors - before
+
+    try:
+        sim[2201].garble_rpm(_CONSTRUCTED)
+        with pytest.raises(PointError, match="malformed ReadPropertyMultiple reply"):
+            await driver.read("2201", [b(2201, "analog-input,1")])  # not bacpypes3's InvalidTag
+        assert driver.decode_errors == 1  # the lean codec failed: bacpypes3's decoder for 600 s
+        assert await lean_tries() == 0
+        await clock.advance(600)
+        assert await lean_tries() == 1  # still unreadable: 1 200 s to the next try
+        await clock.advance(600)
+        assert await lean_tries() == 0
+        await clock.advance(600)
+        assert await lean_tries() == 1  # and 2 400 s to the one after
+        sim[2201].garble_rpm(None)
+        await clock.advance(2400)
+        assert await lean_tries() == 0 and "2201" not in driver._no_lean  # lean again
+        sim[2201].garble_rpm(_CONSTRUCTED)
+        assert await lean_tries() == 1  # the very next read used it
+    finally:
+        await driver.stop()
+        sim.stop()
+
+
 async def test_units_the_device_reports_are_checked_against_the_points(bacnet):
     _sim, driver = bacnet
     assert await driver.units("1001", [b(1001, "analog-input,1"), b(1001, "binary-output,3"),

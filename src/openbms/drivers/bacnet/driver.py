@@ -17,8 +17,9 @@ enough to give up on RPM::
                                      └─ rejected: ReadProperty, back-off doubled (capped)
 
 The reads of a request that was rejected are made with ReadProperty. A device
-whose acknowledgement the lean codec cannot parse is remembered and read
-through bacpypes3's own RPM. Writes put the present value at a priority (1–16) and
+whose acknowledgement the lean codec cannot parse (but bacpypes3 can) is read
+through bacpypes3's own RPM, and the lean codec is tried again after the same
+back-off. Writes put the present value at a priority (1–16) and
 release with null. BACnet errors, rejects and aborts (which bacpypes3 raises
 as BaseException) become openbms errors here and never escape the driver.
 
@@ -67,6 +68,7 @@ from bacpypes3.apdu import (
 from bacpypes3.app import Application
 from bacpypes3.basetypes import BinaryPV, ErrorClass, ErrorCode
 from bacpypes3.comm import ServiceAccessPoint
+from bacpypes3.errors import DecodingError, RejectException
 from bacpypes3.local.device import DeviceObject
 from bacpypes3.local.networkport import NetworkPortObject
 from bacpypes3.pdu import Address
@@ -196,7 +198,9 @@ class BACnetDriver(DriverBase):
         self._keys: dict[str, tuple[int, int]] = {}
         self._requests: dict[tuple[int, ...], bytes] = {}  # encoded RPM service data
         self._lean: set[tuple[Address, int]] = set()  # requests whose ack we decode ourselves
-        self._no_lean: set[str] = set()
+        # Devices whose replies need bacpypes3's decoder: when to try ours again (monotonic).
+        self._no_lean: dict[str, float] = {}
+        self._lean_backoff: dict[str, float] = {}
         # Requests in flight at once, across devices: a BACnet network (and many small
         # controllers) cannot take hundreds of simultaneous requests.
         self._in_flight = asyncio.Semaphore(int(extra.get("max_in_flight", 16)))
@@ -389,7 +393,7 @@ class BACnetDriver(DriverBase):
                 if not self._use_rpm(device):
                     out.update(await self._read_each(device, addr, wanted))
                 else:
-                    if device not in self._no_lean:
+                    if self._use_lean(device):
                         out.update(await self._read_lean(device, addr, wanted, bindings))
                     else:
                         size = await self._objects_per_request(device, addr)
@@ -513,7 +517,7 @@ class BACnetDriver(DriverBase):
         if isinstance(ack, APCISequence) or not isinstance(ack, ComplexAckPDU):
             return None
         try:
-            return wire.decode_rpm_ack(bytes(ack.pduData))
+            result = wire.decode_rpm_ack(bytes(ack.pduData))
         except wire.WireError as err:
             self.decode_errors += 1
             try:
@@ -522,10 +526,34 @@ class BACnetDriver(DriverBase):
                 # Garbage, not a limit of our codec: this read fails, the next may not.
                 raise PointError(f"bacnet device {device}: malformed ReadPropertyMultiple "
                                  f"reply: {err}") from None
-            self._no_lean.add(device)
-            log.warning("bacnet device %s: its ReadPropertyMultiple replies need the generic "
-                        "decoder (%s); using it for this device", device, err)
+            self._lean_refused(device, err)
             return None
+        if device in self._no_lean:  # a probe of our decoder worked
+            del self._no_lean[device]
+            self._lean_backoff.pop(device, None)
+            log.info("bacnet device %s: its ReadPropertyMultiple replies are decoded by the lean "
+                     "codec again", device)
+        return result
+
+    def _use_lean(self, device: str) -> bool:
+        """Our decoder, unless this device's replies needed bacpypes3's and no probe is due."""
+        probe_at = self._no_lean.get(device)
+        return probe_at is None or self._clock.monotonic() >= probe_at
+
+    def _lean_refused(self, device: str, err: Exception) -> None:
+        """Use bacpypes3's decoder for a while (a spoofed reply may be what did not parse)."""
+        if device in self._no_lean:  # the probe failed too
+            backoff = min(self._lean_backoff.get(device, self._rpm_reprobe) * 2,
+                          self._rpm_reprobe_max)
+            noise_log.info("bacnet device %s: its ReadPropertyMultiple replies still need the "
+                           "generic decoder (%s); trying ours again in %.0f s", device, err, backoff)
+        else:
+            backoff = self._rpm_reprobe
+            log.warning("bacnet device %s: its ReadPropertyMultiple replies need the generic "
+                        "decoder (%s); using it for this device, and trying ours again in %.0f s",
+                        device, err, backoff)
+        self._lean_backoff[device] = backoff
+        self._no_lean[device] = self._clock.monotonic() + backoff
 
     async def units(self, device: str, bindings: Sequence[Binding]) -> list[str | None]:
         """The ``units`` property of each analog object, as a canonical symbol (once per device)."""
@@ -580,6 +608,9 @@ class BACnetDriver(DriverBase):
             raise
         except ErrorRejectAbortNack as err:
             raise self._translate(device, err) from None
+        except (DecodingError, RejectException) as err:  # bacpypes3 cannot read the reply either
+            raise PointError(f"bacnet device {device}: malformed ReadPropertyMultiple reply "
+                             f"({type(err).__name__}: {err})") from None
         values: dict[tuple[Any, str], Any] = {}
         for oid, prop, _index, value in result:
             values[(tuple(oid), str(prop))] = value

@@ -40,6 +40,9 @@ LABELS: dict[tuple[str, str], str] = {
     (NOISE_LOGGER, "bacnet device %s still rejects ReadPropertyMultiple (%s): trying "
                    "again in %.0f s"):
         "refused ReadPropertyMultiple probes",
+    (NOISE_LOGGER, "bacnet device %s: its ReadPropertyMultiple replies still need the generic "
+                   "decoder (%s); trying ours again in %.0f s"):
+        "replies the lean codec could not read",
     (NOISE_LOGGER, "bacnet device %s: a reply for %d objects is too big; asking for %d at a time"):
         "aborts for size",
 }
