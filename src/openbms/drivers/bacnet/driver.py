@@ -2,13 +2,15 @@
 
 Reads use ReadPropertyMultiple (present value and status flags), batched per
 device so that each acknowledgement fits one APDU of the device's size (from
-its I-Am; halved if the device still aborts for size, and the announced size
-tried again after the same back-off as RPM's below, since an Abort can be
-spoofed too), with
-the request and the acknowledgement coded by :mod:`.wire` rather than by
-bacpypes3's generic sequences (the polling hot path). A Reject can be spoofed
-by anyone who can send a datagram from the device's address, so one is not
-enough to give up on RPM::
+its I-Am; halved if the device still aborts for size), with the request and
+the acknowledgement coded by :mod:`.wire` rather than by bacpypes3's generic
+sequences (the polling hot path).
+
+Rejects, aborts and replies can be spoofed by anyone who can send a datagram
+from a device's address, so none of them switches a device to a slower way
+for good: RPM is given up only after rejects in a row, and every switch (to
+ReadProperty, to smaller requests, to bacpypes3's decoder) is tried back after
+a back-off that doubles while the device keeps it up::
 
     RPM ──reject──▶ RPM (1 of 3) ──reject──▶ RPM (2 of 3) ──reject──▶ ReadProperty
      ▲  ◀─────────────── an accepted RPM resets the count ──────┘        │
@@ -22,6 +24,8 @@ through bacpypes3's own RPM, and the lean codec is tried again after the same
 back-off. Writes put the present value at a priority (1–16) and
 release with null. BACnet errors, rejects and aborts (which bacpypes3 raises
 as BaseException) become openbms errors here and never escape the driver.
+What the network makes bacpypes3 (or this driver) log is rate-limited: see
+:mod:`.noise`.
 
 Settings (``drivers: bacnet:`` in the site file):
 
