@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -202,6 +203,23 @@ def test_a_damaged_backup_is_refused_before_anything_is_written(tmp_path):
         fh.seek(5000)
         fh.write(b"\xff" * 64)
     with pytest.raises(BackupError, match=r"history\.db does not match the backup's manifest"):
+        restore(tmp_path / "bk", tmp_path / "r", tmp_path / "r" / "data")
+    assert not (tmp_path / "r" / "site.yaml").exists()
+
+
+def test_a_postgresql_dump_without_a_database_to_restore_into_is_refused_before_anything_is_written(
+        tmp_path):
+    site, data = _site(tmp_path)
+    with writing(data / "history.db") as writer:
+        writer.wait_commits(1)
+    backup(site, data, tmp_path / "bk", now=NOW)
+    dump = tmp_path / "bk" / "data" / "state.pgdump"
+    dump.write_bytes(b"PGDMP")
+    manifest = json.loads((tmp_path / "bk" / "manifest.json").read_text())
+    manifest["files"].append({"path": "data/state.pgdump", "size": 5,
+                              "sha256": hashlib.sha256(b"PGDMP").hexdigest()})
+    (tmp_path / "bk" / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(BackupError, match="a PostgreSQL dump: set OPENBMS_DATABASE_URL"):
         restore(tmp_path / "bk", tmp_path / "r", tmp_path / "r" / "data")
     assert not (tmp_path / "r" / "site.yaml").exists()
 

@@ -385,6 +385,9 @@ def restore(src: Path, site: Path, data: Path, *, state_url: str | None = None, 
         raise BackupError(f"openbms ({who}) is running on {data}: stop it before restoring into it, "
                           "or restore into another folder")
     targets = {f["path"]: _target(f["path"], site, data, state_url) for f in files}
+    if None in targets.values() and (not state_url or _state_kind(state_url) != "postgresql"):
+        raise BackupError("this backup's state database is a PostgreSQL dump: set OPENBMS_DATABASE_URL "
+                          "to the (empty) PostgreSQL database to restore it into; nothing was restored")
     if not overwrite:
         existing = [str(t) for t in targets.values() if t is not None and t.exists()]
         if existing:
@@ -404,9 +407,7 @@ def restore(src: Path, site: Path, data: Path, *, state_url: str | None = None, 
         for f in files:
             target = targets[f["path"]]
             if target is None:  # a PostgreSQL dump
-                if not state_url or _state_kind(state_url) != "postgresql":
-                    raise BackupError("this backup's state database is a PostgreSQL dump: set "
-                                      "OPENBMS_DATABASE_URL to the PostgreSQL database to restore it into")
+                assert state_url is not None
                 _pg_restore(state_url, src / f["path"], overwrite, tick)
             else:
                 _put(src / f["path"], target, tick, f["path"])
