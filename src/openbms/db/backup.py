@@ -486,6 +486,7 @@ def _check_integrity(path: Path, tick: Progress) -> None:
     except sqlite3.Error as err:
         raise BackupError(f"the restored {path} cannot be checked: {err}") from err
     if rows != ["ok"]:
-        raise BackupError(f"the restored {path} fails PRAGMA integrity_check: " + "; ".join(rows[:5]))
+        raise BackupError(f"the restored {path} fails PRAGMA integrity_check ({'; '.join(rows[:5])}): "
+                          "do not run openbms on it; restore another backup with --overwrite")
     tick(what, 1, 1)
 
