@@ -224,6 +224,26 @@ def test_a_postgresql_dump_without_a_database_to_restore_into_is_refused_before_
     assert not (tmp_path / "r" / "site.yaml").exists()
 
 
+def test_a_restored_database_that_fails_its_integrity_check_is_reported(tmp_path):
+    site, data = _site(tmp_path)
+    with writing(data / "history.db") as writer:
+        writer.wait_commits(20)
+    backup(site, data, tmp_path / "bk", now=NOW)
+    copy = tmp_path / "bk" / "data" / "history.db"
+    with copy.open("r+b") as fh:  # damaged inside a b-tree page, after the checksum was taken…
+        for page in range(1, copy.stat().st_size // 16384):  # every b-tree page's header but the first
+            fh.seek(16384 * page)
+            fh.write(b"\x0d\xff\xff\xff\xff\xff\xff\xff")
+    manifest = json.loads((tmp_path / "bk" / "manifest.json").read_text())
+    for f in manifest["files"]:  # … and the checksum made to match, as a bad disk under the backup would
+        if f["path"] == "data/history.db":
+            f["sha256"] = hashlib.sha256(copy.read_bytes()).hexdigest()
+    (tmp_path / "bk" / "manifest.json").write_text(json.dumps(manifest))
+    damaged = r"the restored .*history\.db (fails PRAGMA integrity_check|cannot be checked)"
+    with pytest.raises(BackupError, match=damaged):
+        restore(tmp_path / "bk", tmp_path / "r", tmp_path / "r" / "data")
+
+
 def test_a_manifest_naming_a_file_outside_the_backup_is_refused(tmp_path):
     (tmp_path / "bk").mkdir()
     (tmp_path / "bk" / "manifest.json").write_text(json.dumps({
