@@ -14,11 +14,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from openbms.control.commands import CommandStore, new_command_id
+from openbms.db import migrate, open_state
 from openbms.errors import CommandError
-from openbms.model import SiteConfig
+from openbms.model import Command, CommandSource, CommandStatus, SiteConfig
 from openbms.model.site import MAX_VALUE, Equipment, Point, Site, WriteLimits
 from openbms.runtime.clock import ManualClock
 from tests.control.test_arbiter import SP, SP_URI, dev_array, rig
+from tests.fixtures.waiting import eventually
 
 T0 = 1_780_000_000.0
 
@@ -106,3 +109,28 @@ async def test_whatever_is_commanded_the_device_gets_a_finite_number_within_boun
         with pytest.raises(CommandError):
             await arb.command(SP, value, priority=1)
         assert io.writes == []
+
+
+async def test_a_stored_command_beyond_the_bound_is_not_restored_at_start(tmp_path):
+    # Before issue 12 a NaN limit let 1e300 complete; the command table still holds it.
+    url = f"sqlite:///{tmp_path}/state.db"
+    migrate(url)
+    store = CommandStore(open_state(url))
+    poisoned = Command(id=new_command_id(), point=SP, value=1e300, priority=8,
+                       source=CommandSource.OPERATOR, requested_by="old", status=CommandStatus.COMPLETED,
+                       created_at=T0 - 60, updated_at=T0 - 60)
+    sane = Command(id=new_command_id(), point=SP, value=15.0, priority=12,
+                   source=CommandSource.SCHEDULE, requested_by="sched", status=CommandStatus.COMPLETED,
+                   created_at=T0 - 120, updated_at=T0 - 120)
+    store.write([poisoned, sane], [])
+    clock = ManualClock(T0)
+    arb, io, _driver = rig(site_without_limits(), clock, store)
+    await arb.start()
+    await eventually(lambda: bool(io.writes), "the restored array written")
+    assert io.writes == [(SP, 15.0, 16)]
+    assert arb.priority_array(SP)[7] is None and arb.effective(SP) == 15.0
+    await arb.flush()
+    restored = store.get(poisoned.id)
+    assert restored is not None and restored.status == "failed"
+    assert "not restored" in restored.error and "out of bounds" in restored.error
+    await arb.stop()

@@ -28,7 +28,9 @@ operator … 16 lowest). The arbiter then writes to the device:
 - A site in ``dry_run`` logs what would be written and writes nothing.
 
 Commands persist in the state database (:class:`CommandStore`); at start the
-arbiter rebuilds the arrays from them and re-applies unexpired overrides.
+arbiter rebuilds the arrays from them and re-applies unexpired overrides (a
+stored value the checks above would refuse now is not restored: it is marked
+failed with the reason).
 """
 
 from __future__ import annotations
@@ -137,7 +139,7 @@ class Arbiter:
         if self.store is None:
             return
         now = self.clock.now()
-        expired: list[Command] = []
+        dropped: list[Command] = []  # expired, or refused now
         touched: set[str] = set()
         for cmd in await asyncio.to_thread(self.store.holding):
             ctl = self._points.get(cmd.point)
@@ -148,13 +150,24 @@ class Arbiter:
                 continue
             if cmd.expires_at is not None and cmd.expires_at <= now:
                 cmd.status, cmd.updated_at = CommandStatus.EXPIRED, now
-                expired.append(cmd)
+                dropped.append(cmd)
+                continue
+            try:
+                # Checked again: the table may hold what an older openbms let through
+                # (±1e300 past a NaN limit), or what the limits no longer allow.
+                cmd.value = self._checked(ctl, cmd.value)
+            except CommandError as err:
+                log.warning("%s: a stored command at priority %d is not restored: %s",
+                            ctl.id, cmd.priority, err)
+                cmd.status, cmd.error, cmd.updated_at = (CommandStatus.FAILED,
+                                                         f"not restored: {err}", now)
+                dropped.append(cmd)
                 continue
             ctl.slots[cmd.priority - 1] = cmd
             if cmd.expires_at is not None:
                 self._schedule_expiry(ctl, cmd)
-        if expired:
-            await asyncio.to_thread(self.store.update, expired)
+        if dropped:
+            await asyncio.to_thread(self.store.update, dropped)
         limit = asyncio.Semaphore(_RESTORE_IN_FLIGHT)
 
         async def restore(ctl: _Controlled) -> None:
