@@ -40,6 +40,7 @@ __all__ = [
     "record_login_success",
     "refresh_family_of",
     "revoke_api_token",
+    "revoke_api_tokens",
     "revoke_family",
     "revoke_grant",
     "revoke_sessions",
@@ -173,7 +174,11 @@ def update_user(
     disabled: bool | None = None,
     now: float | None = None,
 ) -> dict[str, Any]:
-    """Change a user; a new password or disabling ends the user's sessions."""
+    """Change a user; disabling ends the user's sessions, a new password forgets the failed logins.
+
+    API tokens are kept either way (``revoke_api_tokens`` ends them): a disabled
+    user's tokens are refused while disabled, and work again once re-enabled.
+    """
     now = time.time() if now is None else now
     values: dict[str, Any] = {"updated_at": now}
     if email is not None:
@@ -190,6 +195,8 @@ def update_user(
                 raise AccountError(f"no user {user_id!r}", "not_found")
             if disabled:
                 _revoke_sessions(conn, user_id, now)
+            if password_hash is not None:  # a reset starts the lockout count afresh
+                conn.execute(login_failures.delete().where(login_failures.c.user_id == user_id))
             row = user_row(conn, user_id=user_id)
     except sa.exc.IntegrityError as err:
         raise AccountError(f"a user with e-mail {values.get('email')!r} already exists", "exists") from err
@@ -548,6 +555,16 @@ def revoke_api_token(
         if row["revoked_at"] is None:
             conn.execute(api_tokens.update().where(api_tokens.c.id == token_id).values(revoked_at=now))
         return {**row, "revoked_at": row["revoked_at"] or now}
+
+
+def revoke_api_tokens(engine: sa.Engine, user_id: str, *, now: float) -> int:
+    """Revoke every live API token of a user: how many were revoked."""
+    with engine.begin() as conn:
+        return conn.execute(
+            api_tokens.update()
+            .where(api_tokens.c.user_id == user_id, api_tokens.c.revoked_at.is_(None))
+            .values(revoked_at=now)
+        ).rowcount
 
 
 def find_api_token(conn: sa.Connection, token: str, now: float) -> dict[str, Any] | None:

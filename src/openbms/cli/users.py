@@ -1,9 +1,11 @@
-"""``openbms user add|list|passwd``: the API's accounts, straight in the state database.
+"""``openbms user add|list|passwd|disable|enable``: the API's accounts, straight in the state database.
 
 The first admin is made here (or from OPENBMS_ADMIN_EMAIL and
 OPENBMS_ADMIN_PASSWORD at start): there is no default password. Passwords are
 asked twice, hidden, never taken from the command line where ``ps`` and the
-shell history would keep them.
+shell history would keep them. A new password or disabling keeps the
+account's API tokens unless ``--revoke-tokens`` is given (a disabled account's
+tokens are refused until it is enabled again).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 import typer
@@ -42,7 +45,9 @@ def _ask_password(min_length: int = 10) -> str:
 
 def register(app: typer.Typer) -> None:
     """Add the ``user`` command group."""
-    users = typer.Typer(help="Accounts of the API: add, list, change a password.", no_args_is_help=True)
+    users = typer.Typer(
+        help="Accounts of the API: add, list, change a password, disable, enable.", no_args_is_help=True
+    )
     app.add_typer(users, name="user")
 
     @users.command("add")
@@ -120,24 +125,90 @@ def register(app: typer.Typer) -> None:
     @users.command("passwd")
     def passwd(
         email: str = typer.Argument(..., help="The account's e-mail address."),
+        revoke_tokens: bool = RevokeTokens,
         directory: Path = DirOption,
     ) -> None:
-        """Set an account's password (asks twice); its sessions end and a lockout is lifted."""
-        from openbms.api.accounts import normalize_email, revoke_sessions, update_user, user_row
+        """Set an account's password (asks twice); its sessions end, its lockout and failed logins go."""
+        from openbms.api.accounts import revoke_api_tokens, revoke_sessions, update_user
         from openbms.api.security import Passwords
         from openbms.db import record_audit
 
         engine = _engine(directory)
         try:
-            with engine.connect() as conn:
-                row = user_row(conn, email=normalize_email(email))
-            if row is None:
-                raise fail(f"no user {email!r}: see 'openbms user list'")
+            row = _user(engine, email)
             password = _ask_password()
             now = datetime.now(UTC).timestamp()
             update_user(engine, row["id"], password_hash=Passwords().hash(password), now=now)
             revoke_sessions(engine, row["id"], now=now)
-            record_audit(engine, "cli", "user.password_reset", row["email"], {"user_id": row["id"]}, now=now)
+            details: dict[str, Any] = {"user_id": row["id"]}
+            if revoke_tokens:
+                details["tokens_revoked"] = revoke_api_tokens(engine, row["id"], now=now)
+            record_audit(engine, "cli", "user.password_reset", row["email"], details, now=now)
         finally:
             engine.dispose()
-        console.print(f"[green]password changed[/green] for {row['email']}")
+        console.print(f"[green]password changed[/green] for {row['email']}{_revoked(details)}")
+
+    @users.command("disable")
+    def disable(
+        email: str = typer.Argument(..., help="The account's e-mail address."),
+        revoke_tokens: bool = RevokeTokens,
+        directory: Path = DirOption,
+    ) -> None:
+        """Disable an account: it cannot log in, its sessions end, its API tokens are refused."""
+        from openbms.api.accounts import revoke_api_tokens, update_user
+        from openbms.db import record_audit
+
+        engine = _engine(directory)
+        try:
+            row = _user(engine, email)
+            now = datetime.now(UTC).timestamp()
+            update_user(engine, row["id"], disabled=True, now=now)
+            details: dict[str, Any] = {"user_id": row["id"]}
+            if revoke_tokens:
+                details["tokens_revoked"] = revoke_api_tokens(engine, row["id"], now=now)
+            record_audit(engine, "cli", "user.disable", row["email"], details, now=now)
+        finally:
+            engine.dispose()
+        console.print(f"[yellow]disabled[/yellow] {row['email']}{_revoked(details)}")
+
+    @users.command("enable")
+    def enable(
+        email: str = typer.Argument(..., help="The account's e-mail address."),
+        directory: Path = DirOption,
+    ) -> None:
+        """Enable a disabled account again (its API tokens not revoked work again)."""
+        from openbms.api.accounts import update_user
+        from openbms.db import record_audit
+
+        engine = _engine(directory)
+        try:
+            row = _user(engine, email)
+            now = datetime.now(UTC).timestamp()
+            update_user(engine, row["id"], disabled=False, now=now)
+            record_audit(engine, "cli", "user.enable", row["email"], {"user_id": row["id"]}, now=now)
+        finally:
+            engine.dispose()
+        console.print(f"[green]enabled[/green] {row['email']}")
+
+
+RevokeTokens = typer.Option(
+    False, "--revoke-tokens", help="Also revoke every API token of the account (kept otherwise)."
+)
+
+
+def _user(engine: sa.Engine, email: str) -> dict[str, Any]:
+    from openbms.api.accounts import AccountError, normalize_email, user_row
+
+    try:
+        with engine.connect() as conn:
+            row = user_row(conn, email=normalize_email(email))
+    except AccountError as err:
+        raise fail(str(err)) from err
+    if row is None:
+        raise fail(f"no user {email!r}: see 'openbms user list'")
+    return row
+
+
+def _revoked(details: dict[str, Any]) -> str:
+    n = details.get("tokens_revoked")
+    return "" if n is None else f"; {n} API token(s) revoked"

@@ -57,6 +57,9 @@ class PasswordChange(BaseModel):
 
     current_password: str = Field(min_length=1, max_length=1024)
     new_password: str = Field(min_length=1, max_length=1024)
+    revoke_tokens: bool = Field(
+        default=False, description="Also revoke every one of your API tokens (they are kept otherwise)."
+    )
 
 
 class Me(BaseModel):
@@ -214,7 +217,10 @@ async def logout(
 async def change_password(
     body: PasswordChange, request: Request, user: Principal = authenticated()
 ) -> Response:
-    """Change one's password (the current one is required); every other session of the user ends."""
+    """Change one's password (the current one is required); every other session of the user ends.
+
+    API tokens are kept unless ``revoke_tokens`` is true.
+    """
     require_session(user)
     ctx, addr, s = get_context(request), client_addr(request), get_context(request).settings
     now = ctx.now()
@@ -246,13 +252,12 @@ async def change_password(
     ended = await ctx.run(
         accounts.revoke_sessions, ctx.engine, user.user_id, now=now, except_family=user.session_id
     )
-    await ctx.audit(
-        user.actor,
-        "auth.password_change",
-        user.actor,
-        {"user_id": user.user_id, "other_sessions_ended": ended},
-        addr,
-    )
+    details: dict[str, Any] = {"user_id": user.user_id, "other_sessions_ended": ended}
+    if body.revoke_tokens:
+        details["tokens_revoked"] = await ctx.run(
+            accounts.revoke_api_tokens, ctx.engine, user.user_id, now=now
+        )
+    await ctx.audit(user.actor, "auth.password_change", user.actor, details, addr)
     return Response(status_code=204)
 
 

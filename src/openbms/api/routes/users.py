@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from openbms.api import accounts
@@ -64,6 +64,10 @@ class UserUpdate(BaseModel):
     name: str | None = Field(default=None, max_length=200)
     password: str | None = Field(default=None, min_length=1, max_length=1024)
     disabled: bool | None = None
+    revoke_tokens: bool = Field(
+        default=False,
+        description="Also revoke every API token of the user (a new password or disabling keeps them).",
+    )
 
 
 class GrantIn(BaseModel):
@@ -183,7 +187,11 @@ async def get_user(user_id: str, request: Request, user: Principal = require("us
 async def update_user(
     user_id: str, body: UserUpdate, request: Request, user: Principal = require("users:admin")
 ) -> UserOut:
-    """Change e-mail, name, password or disabled; a new password or disabling ends the user's sessions."""
+    """Change e-mail, name, password or disabled; a new password or disabling ends the user's sessions.
+
+    API tokens are kept unless ``revoke_tokens`` is true (a disabled user's tokens are
+    refused until the account is enabled again).
+    """
     ctx = get_context(request)
     before, grants = await _get(ctx, user_id)
     if body.disabled and user_id == user.user_id:
@@ -216,6 +224,8 @@ async def update_user(
     }
     if password_hash is not None:
         changes["password"] = "changed"
+    if body.revoke_tokens:
+        changes["tokens_revoked"] = await ctx.run(accounts.revoke_api_tokens, ctx.engine, user_id, now=now)
     action = "user.update"
     if "disabled" in changes:
         action = "user.disable" if row["disabled"] else "user.enable"
@@ -226,17 +236,29 @@ async def update_user(
 
 
 @router.delete("/{user_id}", status_code=204, response_class=Response)
-async def disable_user(user_id: str, request: Request, user: Principal = require("users:admin")) -> Response:
-    """Disable an account (accounts are never deleted: the audit log keeps naming them)."""
+async def disable_user(
+    user_id: str,
+    request: Request,
+    revoke_tokens: bool = Query(False, description="Also revoke every API token of the user."),
+    user: Principal = require("users:admin"),
+) -> Response:
+    """Disable an account and end its sessions (accounts are never deleted: the audit log keeps naming them).
+
+    Its API tokens are refused while it is disabled, and revoked for good with ``revoke_tokens=true``.
+    """
     ctx = get_context(request)
     before, _grants = await _get(ctx, user_id)
     if user_id == user.user_id:
         raise conflict("you cannot disable your own account")
+    details: dict[str, Any] = {"user_id": user_id}
     if not before["disabled"]:
         await ctx.run(accounts.update_user, ctx.engine, user_id, disabled=True, now=ctx.now())
-        await ctx.audit(
-            user.actor, "user.disable", before["email"], {"user_id": user_id}, client_addr(request)
+    if revoke_tokens:
+        details["tokens_revoked"] = await ctx.run(
+            accounts.revoke_api_tokens, ctx.engine, user_id, now=ctx.now()
         )
+    if not before["disabled"] or revoke_tokens:
+        await ctx.audit(user.actor, "user.disable", before["email"], details, client_addr(request))
     return Response(status_code=204)
 
 
