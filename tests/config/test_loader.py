@@ -453,3 +453,30 @@ def test_a_number_too_long_to_convert_is_reported_without_a_date_hint(tmp_path):
     assert (issue.line, issue.column) == (1, 25)
     assert issue.message == ("'99999999999999999999999999999999…' (5000 characters) has too many digits "
                              "for a number (at most 4300): put it in quotes if it is text")
+
+
+@pytest.mark.parametrize("value, kind", [
+    # Found by fuzzing (tests/fuzz): PyYAML's constructors raised IndexError, KeyError or
+    # AttributeError on an explicit tag over a scalar of another kind.
+    ("!!int ''", "int"), ("!!float ''", "float"), ("!!bool ''", "bool"),
+    ("!!bool maybe", "bool"), ("!!timestamp ''", "timestamp"), ("!!timestamp x", "timestamp"),
+    ("!!int abc", "int"), ("!!float 1e", "float"),
+])
+def test_an_explicit_tag_on_a_scalar_of_another_kind_is_a_problem_at_the_value(tmp_path, value, kind):
+    (issue,) = check_path(write(tmp_path, f"site: {{id: hq, area_m2: {value}}}\n"))
+    assert (issue.line, issue.column) == (1, 25)
+    assert issue.message.endswith(f"is not a valid {kind}: expected a {kind} after the tag !!{kind}, "
+                                  "or no tag")
+
+
+def test_a_check_that_breaks_on_odd_input_is_one_problem_at_the_file_not_a_traceback(tmp_path):
+    # Found by fuzzing: a schedule's `timezone: yes` reached zoneinfo as True, whose TypeError
+    # escaped `openbms check`. Until that check refuses non-text itself, the loader must still answer.
+    issues = check_path(write(tmp_path, "site: {id: hq, timezone: UTC}\nschedules:\n"
+                                        "  - {id: s1, timezone: yes}\n"))
+    assert issues
+    for issue in issues:
+        assert "time zone" in issue.message or (
+            (issue.line, issue.column) == (1, 1) and issue.message.startswith(
+                "openbms could not finish checking this file (TypeError: ") and issue.message.endswith(
+                "this is a defect in openbms; please report it with the file")), issue

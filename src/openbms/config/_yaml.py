@@ -206,14 +206,20 @@ class _Builder:
             return self.loader.construct_object(node, deep=True), True
         except yaml.constructor.ConstructorError as err:
             self.doc.issues.append((_mark(node), f"YAML error: {err.problem}"))
-        except ValueError as err:
+        except (ValueError, ArithmeticError, LookupError, AttributeError, TypeError) as err:
+            # PyYAML's constructors trust the resolver: an explicit tag on a scalar that is not of
+            # its kind (`!!int ''`, `!!bool x`, `!!timestamp 1`) fails with whatever error comes first.
             text = _short(str(node.value))
-            if node.tag == _TIMESTAMP_TAG:  # a timestamp-looking scalar that is no date, e.g. 2024-13-45
-                message = f"{text} looks like a date but is not one ({err})"
-            elif node.tag == _INT_TAG and "digits" in str(err):
+            kind = str(node.tag).rsplit(":", 1)[-1]
+            if node.tag == _INT_TAG and "digits" in str(err):
                 message = f"{text} has too many digits for a number (at most {sys.get_int_max_str_digits()})"
+            elif node.tag == _TIMESTAMP_TAG and isinstance(err, ValueError) and node.style is None \
+                    and str(node.value)[:1].isdigit():  # plain 2024-13-45, resolved as a date
+                message = f"{text} looks like a date but is not one ({err})"
             else:
-                message = f"{text} is not a valid {node.tag.rsplit(':', 1)[-1]} ({err})"
+                self.doc.issues.append((_mark(node), f"{text} is not a valid {kind}: expected a "
+                                        f"{kind} after the tag !!{kind}, or no tag"))
+                return None, False
             self.doc.issues.append((_mark(node), f"{message}: put it in quotes if it is text"))
         return None, False
 

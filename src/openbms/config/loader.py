@@ -21,6 +21,7 @@ and aliases (``openbms.config._yaml``), so no file can hang a check or a start.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ from openbms.model.site import SiteConfig
 from openbms.model.validate import check_site
 
 __all__ = ["FALLBACK_DRIVERS", "check_path", "default_drivers", "load_site", "load_sites", "site_files"]
+
+_log = logging.getLogger(__name__)
 
 #: The drivers a binding may name when the driver registry cannot be imported.
 FALLBACK_DRIVERS: tuple[str, ...] = ("sim", "bacnet", "modbus", "mqtt", "rest")
@@ -110,8 +113,24 @@ def _read_text(path: Path) -> tuple[str | None, str]:
                       f"({err.reason}); expected a YAML file saved as UTF-8")
 
 
+#: How a problem that is openbms's own, not the file's, begins.
+DEFECT = "openbms could not finish checking this file"
+
+
 def _check_document(doc: Document, drivers: Collection[str],
                     doc_path: Path | None = None) -> tuple[SiteConfig | None, list[tuple[Position, str]]]:
+    try:
+        return _check_passes(doc, drivers, doc_path)
+    except Exception as err:
+        # A check that breaks on odd input is a defect of openbms (the fuzzers look for them), but
+        # the person at the terminal still gets a problem at the file, not a traceback.
+        _log.debug("checking %s failed", doc_path or "a site file", exc_info=True)
+        return None, [*doc.issues, ((1, 1), f"{DEFECT} ({type(err).__name__}: {str(err)[:200]}): "
+                                    "this is a defect in openbms; please report it with the file")]
+
+
+def _check_passes(doc: Document, drivers: Collection[str],
+                  doc_path: Path | None) -> tuple[SiteConfig | None, list[tuple[Position, str]]]:
     found = list(doc.issues)
     data = doc.data
     if data is None and not found:
