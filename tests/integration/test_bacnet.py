@@ -330,3 +330,34 @@ async def test_units_the_device_reports_are_checked_against_the_points(bacnet):
     finally:
         await manager.stop()
     assert health.unit_mismatches == ["hq/ahu/sp: configured in °F, the device reports degC"]
+
+
+async def test_stopping_with_a_request_in_flight_leaves_no_retry_to_fail_on_the_closed_socket(caplog):
+    # A read to a silent device is cancelled by the stop; bacpypes3 keeps the transaction's retry
+    # timer, which used to fire after the socket closed: "Task exception was never retrieved".
+    import asyncio
+    import gc
+
+    sim = SimulatedBACnet.build(1, SPECS, port=free_udp_port(), subnet="127.0.7")
+    sim.start()
+    driver = BACnetDriver(DriverSettings(address=f"127.0.0.1/8:{free_udp_port()}",
+                                         devices=sim.address_map(), timeout=5, cov=False))
+    await driver.start()
+    try:
+        device = str(next(iter(sim.address_map())))
+        await driver.read(device, [b(int(device), "analog-input,1")])  # the device is known
+        sim[int(device)].set_silent(True)
+        read = asyncio.create_task(driver.read(device, [b(int(device), "analog-input,1")]))
+        await asyncio.sleep(0.3)
+        read.cancel()
+        await asyncio.gather(read, return_exceptions=True)
+        await driver.stop()
+        caplog.set_level("ERROR", logger="asyncio")
+        await asyncio.sleep(4.0)  # past bacpypes3's 3 s APDU timeout, when the retry would go out
+        gc.collect()
+        await asyncio.sleep(0)
+    finally:
+        await driver.stop()
+        sim.stop()
+    errors = [r for r in caplog.records if r.name == "asyncio"]
+    assert not errors, [r.getMessage() for r in errors]

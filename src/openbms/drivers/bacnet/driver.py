@@ -264,6 +264,12 @@ class BACnetDriver(DriverBase):
                 scm.refresh_subscription_handle.cancel()
         self._subscriptions.clear()
         if self.app is not None:
+            # bacpypes3 keeps each transaction's retry timer after its request was cancelled; one
+            # firing after the socket closed fails in a task nobody awaits ("Task exception was
+            # never retrieved" at every stop with a read in flight). Stop them first.
+            asap = self.app.asap
+            for transaction in (*asap.clientTransactions, *asap.serverTransactions):
+                transaction.stop_timer()
             self.app.close()
             self.app = None
 
