@@ -82,7 +82,15 @@ def _none(x: float) -> float | None:
 
 @dataclass(frozen=True, slots=True)
 class HistorianStats:
-    """Counters readable in O(1), exported as metrics."""
+    """Counters readable in O(1), exported as metrics and read by health checks.
+
+    ``backlog`` is samples accepted but not yet durable and ``backlog_age`` the
+    seconds the oldest of them has waited (0 when none). ``write_errors`` counts
+    failed commits of accepted samples, ``maintenance_errors`` failed merges,
+    rollups and retention passes; ``failing`` is true while the latest attempt of
+    either failed. ``last_error`` (with ``last_error_at``, the runtime clock's
+    time) stays readable after a recovery.
+    """
 
     received: int
     filtered: int
@@ -91,6 +99,12 @@ class HistorianStats:
     dropped: int
     flushes: int
     late: int
+    backlog_age: float = 0.0
+    write_errors: int = 0
+    maintenance_errors: int = 0
+    failing: bool = False
+    last_error: str | None = None
+    last_error_at: float | None = None
 
 
 class Historian(Protocol):

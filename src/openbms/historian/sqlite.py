@@ -26,6 +26,7 @@ import fcntl
 import logging
 import math
 import os
+import shutil
 import sqlite3
 import threading
 import time
@@ -54,6 +55,8 @@ _HOUR = schema.HOUR
 PAGE_SIZE = 16384
 #: Fold the WAL back every ~16 MiB, so readers never walk a long WAL.
 CHECKPOINT_PAGES = 1000
+#: Failed writes a stop tries before it gives up on the samples still waiting (a disk still full).
+STOP_ATTEMPTS = 3
 
 
 class SQLiteHistorian:
@@ -150,7 +153,16 @@ class SQLiteHistorian:
         self._last_merge = 0.0
         self._last_rollup = 0.0
         self._last_retention = 0.0
-        self._failing = False
+        # Failures, said once each way (STYLE habit 8) and counted; read by health checks.
+        self._failing = False  # the writer's last inbox commit failed
+        self._maint_failing = False  # the merger's last merge, rollup or retention pass failed
+        self._write_errors = 0
+        self._maint_errors = 0
+        self._last_error: str | None = None
+        self._last_error_at: float | None = None  # the injected clock's time
+        # Monotonic time the oldest sample not yet committed was accepted (None: nothing waits).
+        self._pending_since: float | None = None
+        self._dropping = False
 
         self._received = 0
         self._filtered = 0
@@ -293,6 +305,8 @@ class SQLiteHistorian:
         self._outbox_n += n
         if self._outbox_since is None:
             self._outbox_since = time.monotonic()
+            if self._pending_since is None:
+                self._pending_since = self._outbox_since
         if self._outbox_n >= self.flush_count and self._wake is not None:
             self._wake.set()
         if self._outbox_n > self.max_backlog:
@@ -335,14 +349,19 @@ class SQLiteHistorian:
             batch = self._outbox.pop(0)
             self._outbox_n -= len(batch)
             self._dropped += len(batch)
-        log.error(
-            "history backlog above %d samples: the disk is not keeping up; dropped %d so far",
-            self.max_backlog,
-            self._dropped,
-        )
+        if not self._dropping:  # said once, until a commit succeeds again
+            self._dropping = True
+            log.error(
+                "history backlog above %d samples: the disk is not keeping up; dropping the "
+                "oldest (%d so far)%s",
+                self.max_backlog, self._dropped,
+                f"; last error: {self._last_error}" if self._last_error else "",
+            )
 
     def stats(self) -> HistorianStats:
-        """Counters, O(1). ``backlog`` is samples accepted but not yet committed."""
+        """Counters, O(1). ``backlog`` is samples accepted but not yet committed,
+        ``backlog_age`` how long the oldest of them has waited (seconds, 0 when none)."""
+        since = self._pending_since
         return HistorianStats(
             received=self._received,
             filtered=self._filtered,
@@ -351,7 +370,28 @@ class SQLiteHistorian:
             dropped=self._dropped,
             flushes=self._flushes,
             late=self._late,
+            backlog_age=0.0 if since is None else max(0.0, time.monotonic() - since),
+            write_errors=self._write_errors,
+            maintenance_errors=self._maint_errors,
+            failing=self._failing or self._maint_failing,
+            last_error=self._last_error,
+            last_error_at=self._last_error_at,
         )
+
+    def _note_error(self, where: str, err: BaseException) -> str:
+        """Keep ``err`` as the last error; its one-line description."""
+        text = f"{where}: {err}"
+        self._last_error = text
+        self._last_error_at = self.clock.now()
+        return text
+
+    def _free_space(self) -> str:
+        """Free space of the data folder, for a failure's log line (not on the hot path)."""
+        try:
+            free = shutil.disk_usage(self.path.parent).free
+        except OSError as err:
+            return f"free space unknown: {err}"
+        return f"{free / 1e6:.1f} MB free in {self.path.parent}"
 
     # ------------------------------------------------------------------ writer task
 
@@ -392,24 +432,42 @@ class SQLiteHistorian:
             # Keep the samples (at the front, order preserved) and retry after a pause.
             self._outbox[:0] = batch
             self._outbox_n += n
-            self._outbox_since = self._outbox_since or time.monotonic()
+            self._outbox_since = self._pending_since or time.monotonic()
+            self._write_errors += 1
+            text = self._note_error(self.inbox_path.name, err)
             if not self._failing:
-                log.error("history write failed, will retry: %s", err)
                 self._failing = True
+                log.error(
+                    "history writes failing (%s; %s): %d samples kept in memory, retried every "
+                    "%g s, dropped past %d",
+                    text, self._free_space(), self._outbox_n + self._writing - n,
+                    min(5.0, self.flush_interval), self.max_backlog,
+                )
+            self._writing -= n
             await asyncio.sleep(min(5.0, self.flush_interval))
+        except BaseException:
+            self._writing -= n
+            raise
         else:
+            self._writing -= n
             if self._failing:
-                log.warning("history writes recovered")
                 self._failing = False
+                log.warning("history writes recovered after %d failed attempts in all",
+                            self._write_errors)
             self._stored += n
             self._flushes += 1
+            self._dropping = False
+            if not self._outbox_n and not self._writing:
+                self._pending_since = None
+            elif self._pending_since is not None:
+                # The committed batch held the oldest samples; the outbox's first is next.
+                self._pending_since = self._outbox_since or self._pending_since
             if self._committed is not None:
                 self._committed.set()
-        finally:
-            self._writing -= n
 
     async def _writer_loop(self) -> None:
         assert self._wake is not None
+        stop_failures = 0
         while True:
             since = self._outbox_since
             if since is None:
@@ -425,10 +483,23 @@ class SQLiteHistorian:
                 or time.monotonic() - self._outbox_since >= self.flush_interval
             )
             if (due or self._stopping) and self._outbox_n:
+                errors = self._write_errors
                 await self._write(self._take())
+                if self._stopping and self._write_errors > errors:
+                    stop_failures += 1
+                    if stop_failures >= STOP_ATTEMPTS:
+                        self._give_up()
             self._kick_maintenance()
             if self._stopping and not self._outbox_n:
                 return
+
+    def _give_up(self) -> None:
+        """Stopping while writes keep failing (a disk still full): count the rest as dropped, say so."""
+        lost = self._outbox_n
+        self._outbox, self._outbox_n, self._outbox_since, self._pending_since = [], 0, None, None
+        self._dropped += lost
+        log.error("history: stopping with %d samples that could not be written after %d attempts "
+                  "(%s); they are lost", lost, STOP_ATTEMPTS, self._last_error)
 
     def _kick_maintenance(self) -> None:
         """Start merge/rollup/retention work on the merger thread unless some is running."""
@@ -439,8 +510,23 @@ class SQLiteHistorian:
         self._maint.add_done_callback(self._maintenance_done)
 
     def _maintenance_done(self, fut: Future[None] | asyncio.Future[None]) -> None:
-        if not fut.cancelled() and (err := fut.exception()) is not None:
-            log.error("history maintenance failed, will retry: %s", err)
+        """On the event loop: count a failed pass; say the first failure and the recovery once."""
+        if fut.cancelled():
+            return
+        err = fut.exception()
+        if err is None:
+            if self._maint_failing:
+                self._maint_failing = False
+                log.warning("history maintenance (merges, rollups, retention) recovered after %d "
+                            "failed passes in all", self._maint_errors)
+            return
+        self._maint_errors += 1
+        text = self._note_error(self.path.name, err)
+        if not self._maint_failing:
+            self._maint_failing = True
+            log.error("history maintenance failing (%s; %s): committed samples wait in %s and "
+                      "queries do not see them yet; retried every %g s",
+                      text, self._free_space(), self.inbox_path.name, self.merge_interval)
 
     # ------------------------------------------------------------------ connections
 
@@ -512,10 +598,15 @@ class SQLiteHistorian:
 
     def _close_merger(self) -> None:
         if self._m is not None:
-            self._merge()
-            self._rollup_pass(None)
-            self._m.execute("PRAGMA main.wal_checkpoint(TRUNCATE)")
-            self._m.execute("PRAGMA ib.wal_checkpoint(TRUNCATE)")
+            try:
+                self._merge()
+                self._rollup_pass(None)
+                self._m.execute("PRAGMA main.wal_checkpoint(TRUNCATE)")
+                self._m.execute("PRAGMA ib.wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error as err:
+                # What the inbox holds is durable: the next start merges it (a disk still full).
+                log.error("history: closing before merging everything (%s: %s); the next start "
+                          "merges the rest", self.path.name, err)
             self._m.close()
             self._m = None
 
@@ -526,8 +617,10 @@ class SQLiteHistorian:
 
     # ------------------------------------------------------------------ writer thread
 
-    def _pid_rows(self, samples: Sequence[Sample], new: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-        """Inbox rows of samples; numbers new points into ``new``; keeps the latest-value mirror."""
+    def _pid_rows(self, samples: Sequence[Sample], new: list[tuple[Any, ...]],
+                  undo: dict[str, Sample | None]) -> list[tuple[Any, ...]]:
+        """Inbox rows of samples; numbers new points into ``new``; keeps the latest-value mirror,
+        noting in ``undo`` what each point's entry was before this transaction."""
         pids = self._pids
         codes = STATUS_CODES
         last = self._last
@@ -540,6 +633,8 @@ class SQLiteHistorian:
                 pid = self._number(point, new)
             cur = last.get(point)
             if cur is None or s[1] >= cur[1]:
+                if point not in undo:
+                    undo[point] = cur
                 last[point] = s
             else:
                 self._late += 1
@@ -562,6 +657,8 @@ class SQLiteHistorian:
         db = self._w
         assert db is not None
         new: list[tuple[Any, ...]] = []
+        undo: dict[str, Sample | None] = {}
+        late = self._late
         n = 0
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -569,7 +666,7 @@ class SQLiteHistorian:
                 # Rows as a list, one published batch at a time: a generator would make
                 # executemany re-take the GIL per row (a convoy with the busy event loop),
                 # and one list for the whole outbox would double its memory.
-                rows = self._pid_rows(samples, new)
+                rows = self._pid_rows(samples, new, undo)
                 if new:
                     db.executemany("INSERT OR IGNORE INTO new_series VALUES (?, ?, ?, ?, ?)", new)
                     new.clear()
@@ -577,11 +674,20 @@ class SQLiteHistorian:
                 n += len(rows)
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
-            # Points numbered in this transaction are numbered again on the retry.
+            # Undone before the rollback (which cannot fail, but order says what matters): points
+            # numbered in this transaction are numbered again on the retry, so their series rows
+            # are written with it; the latest-value mirror and the late count forget this attempt.
             for point in [p for p, pid in self._pids.items() if pid >= self._first_unsaved]:
                 self._names.pop(self._pids.pop(point), None)
             self._next_pid = self._first_unsaved
+            last = self._last
+            for point, old in undo.items():
+                if old is None:
+                    last.pop(point, None)
+                else:
+                    last[point] = old
+            self._late = late
+            _rollback(db)
             raise
         self._first_unsaved = self._next_pid
         self._appended += n
@@ -629,7 +735,7 @@ class SQLiteHistorian:
             self._dirty_pids.update(pid for pid, _first in spans)
             self._note_changes(spans)
         except BaseException:
-            db.execute("ROLLBACK")
+            _rollback(db)
             raise
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -637,7 +743,7 @@ class SQLiteHistorian:
             db.execute("DELETE FROM ib.new_series WHERE pid IN (SELECT pid FROM main.series)")
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            _rollback(db)
             raise
         self._merged += n
 
@@ -663,7 +769,7 @@ class SQLiteHistorian:
                 db.execute(f"DELETE FROM rollup_dirty {where}", args)
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            _rollback(db)
             raise
         if pid is None:
             # Readers pay for every page still in the WAL: fold it back after each full pass.
@@ -694,8 +800,13 @@ class SQLiteHistorian:
                 pid,
             ))
         db.execute("BEGIN")
-        db.executemany("UPDATE series SET raw_days = ?, rollup_days = ?, tz = ? WHERE pid = ?", rows)
-        db.execute("COMMIT")
+        try:
+            db.executemany("UPDATE series SET raw_days = ?, rollup_days = ?, tz = ? WHERE pid = ?",
+                           rows)
+            db.execute("COMMIT")
+        except BaseException:
+            _rollback(db)
+            raise
 
     def _apply_retention(self) -> None:
         """Delete raw samples and rollups older than each point's retention."""
@@ -722,7 +833,7 @@ class SQLiteHistorian:
                         )
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            _rollback(db)
             raise
         self._note_changes([(pid, -math.inf) for pid, raw_days, _r in cutoffs if raw_days is not None])
 
@@ -895,6 +1006,18 @@ class SQLiteHistorian:
             (*pids, since, until),
         )
         return int(rows[0][0])
+
+
+def _rollback(db: sqlite3.Connection) -> None:
+    """Roll back the open transaction, if SQLite has not already done it.
+
+    On SQLITE_FULL, SQLITE_IOERR and a few others SQLite rolls the transaction
+    back itself; a second ROLLBACK would fail with "cannot rollback - no
+    transaction is active" and hide the real error, which is re-raised instead.
+    """
+    if db.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            db.execute("ROLLBACK")
 
 
 def local_day(ts: float, tz: ZoneInfo) -> tuple[float, float]:
