@@ -8,7 +8,7 @@ from alembic import command
 
 from openbms.control.programs import Limits, Program, ProgramError, ProgramStore
 from openbms.db import _alembic_config, migrate, open_state
-from openbms.db.schema import audit_log
+from openbms.db.schema import audit_log, program_versions
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -107,4 +107,22 @@ def test_the_migration_keeps_programs_versions_and_deployments(state_url):
         cfg.attributes["connection"] = conn
         with pytest.raises(RuntimeError, match="program ids used on several sites: ahu"):
             command.downgrade(cfg, "0003")
+    engine.dispose()
+
+
+def test_a_stored_version_the_limits_now_refuse_is_reported_and_the_others_still_run(state_url, caplog):
+    migrate(state_url)
+    engine = open_state(state_url)
+    store = ProgramStore(engine)
+    store.save(holding("hq", 20, "good"))
+    store.deploy("good", 1, site="hq")
+    store.save(holding("hq", 20, "fast"))
+    store.deploy("fast", 1, site="hq")
+    fast = {**holding("hq", 20, "fast").to_json_dict(), "period_s": 0.000001}  # saved before the limits
+    with engine.begin() as conn:
+        conn.execute(program_versions.update().where(program_versions.c.program_id == "fast")
+                     .values(definition=fast))
+    assert [d.program.id for d in store.deployed()] == ["good"]
+    assert "program hq/fast version 1 is not run: 1 problem:\nperiod_s: Input should be greater than or " \
+           "equal to 1 (got 1e-06)" in caplog.text
     engine.dispose()

@@ -19,7 +19,6 @@ holds up the event loop every site's drivers, alarms and control share.
 from __future__ import annotations
 
 import dataclasses
-import re
 from typing import Any, Literal
 
 from fastapi import APIRouter, Body, Path, Query, Request
@@ -42,6 +41,7 @@ from openbms.control.programs import (
     parse_program,
     validate_program,
 )
+from openbms.control.programs.model import path_parts
 from openbms.model.sample import Value
 
 __all__ = ["router"]
@@ -49,7 +49,6 @@ __all__ = ["router"]
 router = APIRouter(prefix="/api/v1", tags=["programs"])
 
 _ID_PATTERN = r"^[a-z0-9][a-z0-9_.-]*$"
-_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
 # ------------------------------------------------------------------------------ models
@@ -144,17 +143,12 @@ class DeployRequest(BaseModel):
 # ------------------------------------------------------------------------------ helpers
 
 
-def _parts(path: str) -> list[str | int]:
-    """``"wires[3].to"`` → ``["wires", 3, "to"]``."""
-    return [int(index) if index else name for name, index in _PATH_PART.findall(path)]
-
-
 def _issues(issues: list[ProgramIssue]) -> list[IssueOut]:
     return [IssueOut(path=i.path, message=i.message) for i in issues]
 
 
 def _invalid(issues: list[ProgramIssue], prefix: list[str | int], detail: str) -> ApiError:
-    errors = [{"loc": [*prefix, *_parts(i.path)] if i.path != "program" else prefix, "msg": i.message,
+    errors = [{"loc": [*prefix, *path_parts(i.path)], "msg": i.message,
                "type": "program"} for i in issues]
     return ApiError(422, detail, type="urn:openbms:problem:validation-error", errors=errors)
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -46,6 +47,7 @@ __all__ = [
     "example_names",
     "load_example",
     "parse_program",
+    "path_parts",
     "split_endpoint",
 ]
 
@@ -194,14 +196,29 @@ def split_endpoint(text: str) -> tuple[str, str]:
     return node, (port if dot else VALUE_PORT)
 
 
+_PLAIN_KEY = re.compile(r'^[^.\[\]"]+$')
+_PATH_PART = re.compile(r'([^.\[\]"]+)|\[(\d+)\]|\[("(?:[^"\\]|\\.)*")\]')
+
+
 def _path(loc: tuple[int | str, ...]) -> str:
+    """``("wires", 3, "to")`` → ``"wires[3].to"``; a key that is not plain is quoted: ``params["a.b"]``."""
     out = ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
+        elif _PLAIN_KEY.match(part):
+            out += f".{part}" if out else part
         else:
-            out += f".{part}" if out else str(part)
+            out += f"[{json.dumps(part)}]"
     return out or "program"
+
+
+def path_parts(path: str) -> list[str | int]:
+    """``"wires[3].to"`` → ``["wires", 3, "to"]``: an issue's path as the parts of the document."""
+    if path == "program":
+        return []
+    return [int(index) if index else (json.loads(quoted) if quoted else name)
+            for name, index, quoted in _PATH_PART.findall(path)]
 
 
 _LISTS = (("inputs", "max_inputs"), ("constants", "max_constants"), ("blocks", "max_blocks"),
