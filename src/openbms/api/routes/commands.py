@@ -11,11 +11,12 @@ the ``commands`` table, which ``GET …/commands`` reads.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from openbms.api.auth import Principal
 from openbms.api.context import ApiContext, client_addr, get_context
@@ -45,6 +46,17 @@ class CommandRequest(BaseModel):
     duration_s: float | None = Field(
         None, gt=0, le=366 * 86400, description="A timed override: released by itself after this long.")
     reason: str = Field(min_length=1, max_length=500, description="Why: kept with the command.")
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _finite(cls, value: object) -> object:
+        # JSON has no NaN or infinities, but some clients write them; one clear error rather
+        # than one per member of the union. The bound (|x| <= 1e9) is the arbiter's, which
+        # refuses with the reason and records the refusal.
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"{value!r} is not a finite number: expected a number, true/false "
+                             "or a state")
+        return value
 
 
 class ReleaseRequest(BaseModel):

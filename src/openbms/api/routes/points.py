@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Path, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from openbms.api.auth import Principal
 from openbms.api.errors import bad_request, conflict, invalid_field
@@ -33,6 +33,7 @@ from openbms.api.resources_common import (
 from openbms.api.site_index import Entry, SiteIndex, describe, site_index
 from openbms.model.sample import Value
 from openbms.model.site import (
+    MAX_INTERVAL_S,
     CommandPolicy,
     Equipment,
     HistoryPolicy,
@@ -40,6 +41,7 @@ from openbms.model.site import (
     PointKind,
     SiteConfig,
     WriteLimits,
+    value_problem,
 )
 
 __all__ = ["PointDetail", "PointSummary", "router"]
@@ -93,13 +95,17 @@ class PointCreate(Point):
     """A new point: its equipment and its configuration."""
 
     equipment: str = Field(max_length=64, description="the id of the equipment the point belongs to")
-    poll: float | None = Field(default=None, ge=MIN_POLL, description="seconds; default from the driver")
+    poll: float | None = Field(default=None, ge=MIN_POLL, le=MAX_INTERVAL_S,
+                               description="seconds; default from the driver")
 
 
 class PointPatch(BaseModel):
-    """Fields of a point to change; the others stay. ``null`` clears an optional field."""
+    """Fields of a point to change; the others stay. ``null`` clears an optional field.
 
-    model_config = ConfigDict(extra="forbid")
+    No number may be NaN or infinite (JSON has neither, but some clients write them).
+    """
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     kind: PointKind | None = None
     unit: str | None = None
@@ -112,8 +118,16 @@ class PointPatch(BaseModel):
     relinquish_default: float | bool | str | None = None
     command: CommandPolicy | None = None
     binding: str | None = None
-    poll: float | None = Field(default=None, ge=MIN_POLL)
+    poll: float | None = Field(default=None, ge=MIN_POLL, le=MAX_INTERVAL_S)
     history: HistoryPolicy | None = None
+
+    @field_validator("relinquish_default", mode="before")
+    @classmethod
+    def _default_in_bounds(cls, value: object) -> object:
+        problem = value_problem(value)
+        if problem is not None:
+            raise ValueError(f"relinquish_default {problem}")
+        return value
 
 
 def _matches(

@@ -27,7 +27,7 @@ from openbms.api.resources_common import (
     site_config,
     validation_problem,
 )
-from openbms.model.site import Equipment, EquipmentType, SiteConfig, Space
+from openbms.model.site import MAX_VALUE, Equipment, EquipmentType, SiteConfig, Space
 
 __all__ = ["router"]
 
@@ -78,12 +78,12 @@ class EquipmentPatch(BaseModel):
 class SpacePatch(BaseModel):
     """Fields of a space to change; the others stay."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: str | None = None
     kind: Literal["building", "floor", "zone", "room", "outdoor"] | None = None
     parent: str | None = None
-    area_m2: float | None = None
+    area_m2: float | None = Field(default=None, gt=0, le=MAX_VALUE)
 
 
 def _site_out(cfg: SiteConfig) -> SiteOut:
