@@ -10,7 +10,8 @@
     │   ├── PointError         the device answered, but not for this point (unknown object…)
     │   └── WriteRefused       the device refused a write (access denied, out of range…)
     ├── HistorianError         the history store failed (disk, schema, corrupt file)
-    └── CommandError           a command was refused before anything was written
+    ├── CommandError           a command was refused before anything was written
+    └── BackupError            a backup or restore could not be made (the message says what to do)
 
 Libraries' exceptions are translated at the boundary where they are caught
 (``raise DriverError(...) from err``); users read what failed and what to do.
@@ -21,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "BackupError",
     "BindingError",
     "CommandError",
     "ConfigError",
@@ -86,3 +88,7 @@ class HistorianError(OpenBMSError):
 
 class CommandError(OpenBMSError):
     """A command was refused before anything was written to equipment."""
+
+
+class BackupError(OpenBMSError):
+    """A backup or restore could not be made; the message says what to do."""

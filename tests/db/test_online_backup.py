@@ -19,7 +19,8 @@ import pytest
 import sqlalchemy as sa
 
 from openbms.db import migrate, open_state, record_audit
-from openbms.db.backup import BackupError, backup, restore, running_pid
+from openbms.db.backup import backup, restore, running_pid
+from openbms.errors import BackupError
 from openbms.historian.sqlite import SQLiteHistorian
 from openbms.model import Sample
 

@@ -57,8 +57,8 @@ def register(app: typer.Typer) -> None:
         History and state are copied with SQLite's backup API from one consistent
         snapshot (pg_dump for a PostgreSQL state database in $OPENBMS_DATABASE_URL).
         """
-        from openbms.db.backup import BackupError
         from openbms.db.backup import backup as run_backup
+        from openbms.errors import BackupError
 
         root = site_dir(directory)
         folder = (data or root / "data").resolve()
@@ -87,8 +87,8 @@ def register(app: typer.Typer) -> None:
         Refuses while openbms runs on that data folder; checks every file against the
         backup's checksums before, and PRAGMA integrity_check on every database after.
         """
-        from openbms.db.backup import BackupError
         from openbms.db.backup import restore as run_restore
+        from openbms.errors import BackupError
 
         root = site_dir(directory)
         folder = (data or root / "data").resolve()

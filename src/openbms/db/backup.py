@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from openbms.errors import OpenBMSError
+from openbms.errors import BackupError
 
 __all__ = [
     "BackupError",
@@ -69,10 +69,6 @@ _SIDE_SUFFIXES = ("-wal", "-shm", "-journal", ".lock", ".restoring")
 #: ``progress(what, done, total)``: ``what`` names the file, done/total count pages or bytes
 #: (total 0: not known yet).
 Progress = Callable[[str, int, int], None]
-
-
-class BackupError(OpenBMSError):
-    """A backup or restore could not be made; the message says what to do."""
 
 
 @dataclass(frozen=True, slots=True)
