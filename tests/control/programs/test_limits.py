@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from openbms.control.programs import LIMITS, Limits, ProgramError, parse_program
+from openbms.control.programs import LIMITS, Limits, ProgramError, parse_program, validate_program
 from tests.control.programs.rig import Rig, pid, program
 
 OUT1 = pid("out1")
@@ -159,3 +159,21 @@ async def test_a_real_program_over_a_tiny_budget_is_stopped_by_its_measured_cpu_
     assert status.state == "failed" and status.cpu_s > 0
     assert status.last_error.startswith("stopped: one evaluation took")
     assert rig.slot(OUT1) is None
+
+
+def test_a_program_file_names_the_line_of_each_problem(tmp_path: Path):
+    path = tmp_path / "ahu.json"
+    path.write_text('{\n  "id": "p1", "site": "hq",\n  "period_s": 0.000001,\n  "blocks": [\n'
+                    '    {"id": "b", "block": "pid", "params": {"kp": 1}},\n    {"id": "c"}\n  ]\n}\n')
+    with pytest.raises(ProgramError) as err:
+        parse_program(path)
+    assert [str(i) for i in err.value.issues] == [
+        "line 3: period_s: Input should be greater than or equal to 1 (got 1e-06)",
+        "line 6: blocks[1].block: is required"]
+    path.write_text(path.read_text().replace("0.000001", "5").replace('{"id": "c"}',
+                                                                        '{"id": "c", "block": "pdi"}'))
+    found = [str(i) for i in validate_program(parse_program(path), {})]
+    assert found == [
+        "line 5: blocks[0].params: block 'pid': invalid parameters: parameter 'action' is required",
+        "line 6: blocks[1].block: unknown block kind 'pdi'; did you mean 'pid'?"]
+    assert validate_program(parse_program(json.loads(path.read_text())), {})[0].line is None  # data: no lines

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import weakref
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -49,6 +50,7 @@ __all__ = [
     "parse_program",
     "path_parts",
     "split_endpoint",
+    "with_lines",
 ]
 
 #: Program ids are like site ids: they appear in URLs and in ``requested_by=program:<id>``.
@@ -89,13 +91,15 @@ LIMITS = Limits()
 
 @dataclass(frozen=True, slots=True)
 class ProgramIssue:
-    """One problem of a program: where (``wires[3].to``) and what is wrong."""
+    """One problem of a program: where (``wires[3].to``, and the line when it came from a file) and what."""
 
     path: str
     message: str
+    line: int | None = None
 
     def __str__(self) -> str:
-        return f"{self.path}: {self.message}"
+        where = f"line {self.line}: " if self.line is not None else ""
+        return f"{where}{self.path}: {self.message}"
 
 
 class ProgramError(OpenBMSError, ValueError):
@@ -263,6 +267,92 @@ def _too_big(size: int, limits: Limits) -> ProgramIssue:
                                    f"{limits.max_document_bytes}")
 
 
+def _source_lines(text: str) -> dict[str, int]:
+    """The line of every value of a JSON document, by its path (``wires[3].to``).
+
+    A scanner of the tokens, without recursion: the text has already been
+    parsed, so it is well formed.
+    """
+    lines: dict[str, int] = {}
+    stack: list[list[Any]] = []  # [kind "o" or "a", key or index (None: a key is next), its loc]
+    line, i, n = 1, 0, len(text)
+
+    def here() -> tuple[int | str, ...]:
+        if not stack:
+            return ()
+        top = stack[-1]
+        return (*top[2], top[1])
+
+    def done() -> None:  # a value ended: the next key, or the next index
+        if stack:
+            top = stack[-1]
+            top[1] = None if top[0] == "o" else top[1] + 1
+
+    while i < n:
+        c = text[i]
+        if c == "\n":
+            line += 1
+            i += 1
+        elif c in " \t\r,:":
+            i += 1
+        elif c == '"':
+            j = i + 1
+            while j < n and text[j] != '"':
+                j += 2 if text[j] == "\\" else 1
+            token, i = text[i:j + 1], j + 1
+            if stack and stack[-1][0] == "o" and stack[-1][1] is None:
+                stack[-1][1] = json.loads(token)
+            else:
+                lines.setdefault(_path(here()), line)
+                done()
+        elif c in "{[":
+            loc = here()
+            lines.setdefault(_path(loc), line)
+            stack.append(["o", None, loc] if c == "{" else ["a", 0, loc])
+            i += 1
+        elif c in "}]":
+            stack.pop()
+            done()
+            i += 1
+        else:  # a number, true, false, null
+            j = i
+            while j < n and text[j] not in " \t\r\n,:]}":
+                j += 1
+            lines.setdefault(_path(here()), line)
+            done()
+            i = j
+    return lines
+
+
+#: The text of programs parsed from text or files, by ``id()`` while the program lives: read for
+#: the lines of issues only when there are some.
+_SOURCES: dict[int, str] = {}
+
+
+def _remember_source(program: Program, text: str) -> None:
+    _SOURCES[id(program)] = text
+    weakref.finalize(program, _SOURCES.pop, id(program), None)
+
+
+def with_lines(program: Program, issues: list[ProgramIssue]) -> list[ProgramIssue]:
+    """``issues`` with the line of each in the file or text ``program`` was parsed from, if any."""
+    text = _SOURCES.get(id(program))
+    return _locate(issues, _source_lines(text)) if text is not None and issues else issues
+
+
+def _locate(issues: list[ProgramIssue], lines: dict[str, int]) -> list[ProgramIssue]:
+    out = []
+    for issue in issues:
+        parts = path_parts(issue.path)
+        line = None
+        while line is None and parts:  # a missing field: the line of the object that lacks it
+            line = lines.get(_path(tuple(parts)))
+            parts.pop()
+        out.append(ProgramIssue(issue.path, issue.message,
+                                line if line is not None else lines.get("program")))
+    return out
+
+
 def parse_program(data: str | bytes | dict[str, Any] | Path, *, limits: Limits = LIMITS) -> Program:
     """A program from JSON text, a file or parsed data; ``ProgramError`` lists each problem by path.
 
@@ -271,6 +361,7 @@ def parse_program(data: str | bytes | dict[str, Any] | Path, *, limits: Limits =
     Parsing a large document takes a while: call it off the event loop.
     """
     measure = True
+    text: str | None = None
     try:
         if isinstance(data, Path):
             size = data.stat().st_size
@@ -281,7 +372,8 @@ def parse_program(data: str | bytes | dict[str, Any] | Path, *, limits: Limits =
             size = len(data.encode() if isinstance(data, str) else data)
             if size > limits.max_document_bytes:
                 raise ProgramError([_too_big(size, limits)])
-            data = json.loads(data)
+            text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
+            data = json.loads(text)
             measure = False
     except (OSError, ValueError, RecursionError) as err:
         if isinstance(err, ProgramError):
@@ -291,9 +383,9 @@ def parse_program(data: str | bytes | dict[str, Any] | Path, *, limits: Limits =
         raise ProgramError([ProgramIssue("program", f"a program is a JSON object, not {_shown(data)}")])
     issues = _precheck(data, limits, measure)
     if issues:
-        raise ProgramError(issues)
+        raise ProgramError(_locate(issues, _source_lines(text)) if text is not None else issues)
     try:
-        return Program.model_validate(data)
+        program = Program.model_validate(data)
     except pydantic.ValidationError as err:
         for e in err.errors(include_url=False):
             where = _path(tuple(p for p in e["loc"] if p != "function-after"))
@@ -303,7 +395,10 @@ def parse_program(data: str | bytes | dict[str, Any] | Path, *, limits: Limits =
                 issues.append(ProgramIssue(where, "is required"))
             else:
                 issues.append(ProgramIssue(where, f"{e['msg']} (got {_shown(e['input'])})"))
-        raise ProgramError(issues) from None
+        raise ProgramError(_locate(issues, _source_lines(text)) if text is not None else issues) from None
+    if text is not None:
+        _remember_source(program, text)
+    return program
 
 
 def example_names() -> list[str]:

@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 from openbms.control.blocks import BLOCKS, Block, create_block
 from openbms.control.blocks.base import suggest
-from openbms.control.programs.model import VALUE_PORT, Program, ProgramIssue, split_endpoint
+from openbms.control.programs.model import VALUE_PORT, Program, ProgramIssue, split_endpoint, with_lines
 from openbms.model.site import SiteConfig
 from openbms.model.units import lookup
 
@@ -70,8 +70,11 @@ class Analysis:
 
 
 def validate_program(program: Program, catalog: Catalog) -> list[ProgramIssue]:
-    """Every problem that would stop ``program`` from running on the points of ``catalog``."""
-    return analyse(program, catalog).issues
+    """Every problem that would stop ``program`` from running on the points of ``catalog``.
+
+    A program parsed from a file or text gets the line of each problem too.
+    """
+    return with_lines(program, analyse(program, catalog).issues)
 
 
 def _type_of_kind(kind: str) -> str:
