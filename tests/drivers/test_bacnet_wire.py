@@ -21,6 +21,7 @@ from bacpypes3.basetypes import (
 )
 from bacpypes3.constructeddata import Any
 from bacpypes3.primitivedata import (
+    Boolean,
     CharacterString,
     Double,
     Integer,
@@ -144,3 +145,14 @@ def test_a_complex_ack_pdu_carries_the_service_data_the_codec_reads():
     pdu = ComplexAckPDU(14, 3)
     pdu.put_data(_ack([("analog-input,1", [_element("present-value", Real(7.0))])]))
     assert wire.decode_rpm_ack(bytes(pdu.pduData)) == {(0, 1): (7.0, None, None)}
+
+
+def test_status_flags_that_are_not_a_bit_string_are_ignored():
+    # Found by fuzzing (tests/fuzz): an Unsigned 1024 or a Boolean as status-flags became the
+    # "flags byte", 1024 or True, which the driver reads bit by bit as fault, overridden…
+    data = _ack([("analog-input,1", [_element("present-value", Real(1.0)),
+                                     _element("status-flags", Unsigned(1024))]),
+                 ("analog-input,2", [_element("status-flags", Boolean(True))]),
+                 ("analog-input,3", [_element("status-flags", StatusFlags([1, 0, 0, 1]))])])
+    got = wire.decode_rpm_ack(data)
+    assert got == {(0, 1): (1.0, None, None), (0, 2): (None, None, None), (0, 3): (None, 0x90, None)}
