@@ -4,14 +4,25 @@
 ``{loc, msg, type}`` — for validation errors. Routes raise ``ApiError`` (or a
 helper below); FastAPI's own HTTP and validation errors, unknown routes and
 unexpected exceptions are translated here too, so no other shape escapes.
+
+A write that fails because the disk or the database is full (SQLite's
+SQLITE_FULL, PostgreSQL's disk_full, ENOSPC/EDQUOT from the file system), from
+any route, answers 503 ``urn:openbms:problem:storage-full`` with a
+Retry-After, not 500: the server is fine, its storage is not, and the request
+can be repeated once space is freed. It is logged once per minute, not per request.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
+import sqlite3
+import threading
+import time
 from http import HTTPStatus
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -20,6 +31,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 __all__ = [
     "PROBLEM_JSON",
+    "STORAGE_FULL",
     "ApiError",
     "FieldError",
     "Problem",
@@ -31,12 +43,19 @@ __all__ = [
     "not_found",
     "problem_response",
     "site_not_found",
+    "storage_full",
     "unauthorized",
 ]
 
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+#: The problem type of a write refused because the disk or the database is full.
+STORAGE_FULL = "urn:openbms:problem:storage-full"
+#: Seconds a client is told to wait before repeating a request refused for a full storage.
+STORAGE_RETRY_AFTER = 30
+#: At most one log line per this many seconds about requests refused for a full storage.
+STORAGE_LOG_EVERY = 60.0
 
 
 class FieldError(BaseModel):
@@ -183,7 +202,76 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def storage_full(exc: BaseException) -> bool:
+    """Whether ``exc``, or an error it wraps or was raised from, says the storage is full."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        err = todo.pop()
+        if err is None or id(err) in seen:
+            continue
+        seen.add(id(err))
+        if isinstance(err, sqlite3.Error) and getattr(err, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+            return True
+        if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if getattr(err, "sqlstate", None) == "53100":  # PostgreSQL disk_full (psycopg)
+            return True
+        orig = getattr(err, "orig", None)  # SQLAlchemy's DBAPIError wraps the driver's error
+        todo += [orig if isinstance(orig, BaseException) else None, err.__cause__, err.__context__]
+    return False
+
+
+class _Throttle:
+    """Say something at most once per ``every`` seconds; count what was not said."""
+
+    def __init__(self, every: float) -> None:
+        self.every = every
+        self._last = -float("inf")
+        self._quiet = 0
+        self._lock = threading.Lock()
+
+    def due(self) -> int | None:
+        """None: stay quiet; else how many were kept quiet since the last time."""
+        with self._lock:
+            now = time.monotonic()
+            if now - self._last < self.every:
+                self._quiet += 1
+                return None
+            self._last, quiet, self._quiet = now, self._quiet, 0
+            return quiet
+
+
+_storage_log = _Throttle(STORAGE_LOG_EVERY)
+
+
+def _storage_full_response(request: Request, exc: BaseException) -> JSONResponse:
+    quiet = _storage_log.due()
+    if quiet is not None:
+        log.error("storage full: %s %s refused with 503 (%s: %s)%s", request.method,
+                  request.url.path, type(exc).__name__, exc,
+                  f"; {quiet} more refused since the last message" if quiet else "")
+    return problem_response(
+        request, 503,
+        "the server's storage is full (database or disk is full): nothing was changed; "
+        "repeat the request once space is freed",
+        type=STORAGE_FULL, title="Storage full",
+        headers={"Retry-After": str(STORAGE_RETRY_AFTER)},
+    )
+
+
+async def _storage_error(request: Request, exc: Exception) -> JSONResponse:
+    """Database errors: 503 when the storage is full, else as unexpected."""
+    if request.scope.get("type") != "http":  # a WebSocket's errors are its session's to handle
+        raise exc
+    if storage_full(exc):
+        return _storage_full_response(request, exc)
+    return await _unexpected(request, exc)
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    if storage_full(exc):  # wrapped in another error on its way here
+        return _storage_full_response(request, exc)
     log.exception("unexpected error in %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(request, 500, "an unexpected error happened; it has been logged")
 
@@ -193,4 +281,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    # Handled before the catch-all, so a full storage is answered (and logged) once, not re-raised.
+    # (A full disk met otherwise, ENOSPC say, reaches the catch-all, which checks for it too.)
+    for storage in (sa.exc.OperationalError, sqlite3.OperationalError):
+        app.add_exception_handler(storage, _storage_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -92,6 +92,52 @@ def _runtime_metrics(runtime: Any) -> list[str]:
             "# TYPE openbms_historian_backlog gauge",
             f"openbms_historian_backlog {hs.backlog}",
         ]
+        for name, kind, help_, value in (
+            ("openbms_historian_backlog_age_seconds", "gauge",
+             "How long the oldest sample not yet written has waited.", getattr(hs, "backlog_age", 0)),
+            ("openbms_historian_write_errors_total", "counter",
+             "Failed commits of accepted samples (retried).", getattr(hs, "write_errors", 0)),
+            ("openbms_historian_maintenance_errors_total", "counter",
+             "Failed merges, rollup and retention passes (retried).",
+             getattr(hs, "maintenance_errors", 0)),
+            ("openbms_historian_failing", "gauge",
+             "1 while the historian's latest write or merge failed.", int(getattr(hs, "failing", 0))),
+        ):
+            out += [f"# HELP {name} {help_}", f"# TYPE {name} {kind}", f"{name} {_num(value)}"]
+    checks = getattr(runtime, "health", None)
+    if callable(checks):
+        out += _health_metrics(checks())
+    return out
+
+
+def _num(value: float | int | None) -> str:
+    """A sample value; NaN when unknown (Prometheus' way)."""
+    return "NaN" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _health_metrics(components: dict[str, dict[str, Any]]) -> list[str]:
+    """The figures of health's disk and event-loop checks, and each check's state."""
+    disk = components.get("disk", {})
+    loop = components.get("event_loop", {})
+    out: list[str] = []
+    for name, help_, value in (
+        ("openbms_disk_free_bytes", "Free bytes on the data folder's filesystem.",
+         disk.get("free_bytes")),
+        ("openbms_disk_total_bytes", "Size of the data folder's filesystem.", disk.get("total_bytes")),
+        ("openbms_event_loop_lag_p99_seconds",
+         "99th percentile of the event loop's wake-up delay over the watchdog's window.",
+         loop.get("lag_p99")),
+        ("openbms_event_loop_lag_max_seconds",
+         "Worst event loop wake-up delay over the watchdog's window.", loop.get("lag_max")),
+    ):
+        out += [f"# HELP {name} {help_}", f"# TYPE {name} gauge", f"{name} {_num(value)}"]
+    out += [
+        "# HELP openbms_health_degraded 1 when a health check says degraded, by component.",
+        "# TYPE openbms_health_degraded gauge",
+    ]
+    for component, result in sorted(components.items()):
+        out.append(f'openbms_health_degraded{{component="{_esc(component)}"}} '
+                   f"{int(result.get('status') != 'ok')}")
     return out
 
 

@@ -50,6 +50,7 @@ from openbms.model.site import DriverSettings, SiteConfig
 from openbms.runtime.bus import Bus
 from openbms.runtime.cache import CurrentValueCache
 from openbms.runtime.clock import Clock, WallClock
+from openbms.runtime.health import HealthLimits, HealthMonitor
 
 __all__ = ["Runtime", "RuntimeStatus"]
 
@@ -136,7 +137,8 @@ class Runtime:
 
     ``data_dir`` holds ``history.db`` and ``state.db``; ``state_url`` replaces
     the state database (e.g. PostgreSQL). Everything that reads time uses
-    ``clock``.
+    ``clock``. ``health_limits`` say when health turns ``degraded`` (default:
+    ``HealthLimits.from_env()``, the OPENBMS_HEALTH_* variables).
     """
 
     def __init__(
@@ -149,6 +151,7 @@ class Runtime:
         historian_options: dict[str, Any] | None = None,
         api: tuple[str, int] | None = None,
         api_settings: Any = None,
+        health_limits: HealthLimits | None = None,
     ) -> None:
         self.sites = sites
         self.data_dir = Path(data_dir)
@@ -159,6 +162,12 @@ class Runtime:
         self.historian = SQLiteHistorian(
             self.data_dir / "history.db", clock=self.clock, **(historian_options or {})
         )
+        if health_limits is None:
+            try:
+                health_limits = HealthLimits.from_env()
+            except ValueError as err:
+                raise OpenBMSError(str(err)) from None
+        self.health_monitor = HealthMonitor(self.data_dir, self.historian, health_limits)
         self.drivers: dict[str, Driver] = {}
         self.manager: DriverManager | None = None
         self.arbiter: Arbiter | None = None
@@ -189,6 +198,9 @@ class Runtime:
             await self._start_control()
             if self.api_address is not None:
                 await self._start_api(*self.api_address)
+            # Last: start-up's own work on the loop is not a stall of the running system.
+            await self.health_monitor.start()
+            self._stack.append(("health monitor", self.health_monitor.stop))
         except BaseException:
             await self.stop()
             raise
@@ -485,6 +497,10 @@ class Runtime:
         """Every device's health (state, last answer, errors, unit mismatches), for status and the API."""
         health = self.manager.health() if self.manager else {}
         return [{"id": key, **h.as_dict()} for key, h in sorted(health.items())]
+
+    def health(self) -> dict[str, dict[str, Any]]:
+        """Disk, event loop and historian checks (status, reasons, figures), for health and metrics."""
+        return self.health_monitor.check()
 
     def status(self) -> RuntimeStatus:
         """Counters for a status line; cheap."""

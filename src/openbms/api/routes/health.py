@@ -1,6 +1,10 @@
 """``/api/v1/health`` (liveness and component status) and ``/metrics`` (Prometheus): no login needed.
 
 Neither tells anything about sites, points or users: counts and states only.
+With a runtime attached, health says ``degraded`` with its reasons when the
+data folder's disk is low, the historian's oldest unstored sample is too old
+or its writes fail, samples were dropped, devices are offline, or the event
+loop lags (see ``openbms.runtime.health``).
 """
 
 from __future__ import annotations
@@ -25,11 +29,16 @@ _STARTED = time.monotonic()
 
 
 class Health(BaseModel):
-    """``ok``, ``degraded`` (running, something is wrong) or ``down`` (answered with 503)."""
+    """``ok``, ``degraded`` (running, something is wrong) or ``down`` (answered with 503).
+
+    ``reasons`` lists what is wrong, each prefixed by its component; each
+    component has its own ``status``, ``reasons`` (when it checks any) and figures.
+    """
 
     status: Literal["ok", "degraded", "down"]
     version: str
     uptime: float
+    reasons: list[str] = []
     components: dict[str, dict[str, Any]]
 
 
@@ -45,13 +54,17 @@ def _db_ok(ctx: ApiContext) -> bool:
 def _runtime_components(runtime: Any) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     st = runtime.status()
-    out["historian"] = {
-        "status": "degraded" if st.dropped else "ok",
-        "received": st.samples,
-        "stored": st.stored,
-        "backlog": st.backlog,
-        "dropped": st.dropped,
-    }
+    checks = getattr(runtime, "health", None)
+    if callable(checks):  # disk, event loop and historian, with reasons and figures
+        out.update(checks())
+    else:
+        out["historian"] = {
+            "status": "degraded" if st.dropped else "ok",
+            "received": st.samples,
+            "stored": st.stored,
+            "backlog": st.backlog,
+            "dropped": st.dropped,
+        }
     out["drivers"] = {
         "status": "degraded" if st.devices_offline else "ok",
         "devices": st.devices,
@@ -82,10 +95,17 @@ async def health(request: Request) -> Any:
         status = "down"
     elif any(c["status"] != "ok" for c in components.values()):
         status = "degraded"
+    reasons = [f"{name}: {why}" for name, c in components.items() for why in c.get("reasons", ())]
+    drivers = components.get("drivers", {})
+    if drivers.get("offline"):
+        reasons.append(f"drivers: {drivers['offline']} of {drivers['devices']} devices offline")
+    if not db:
+        reasons.insert(0, "state_db: the state database does not answer")
     body = Health(
         status=status,
         version=__version__,
         uptime=round(time.monotonic() - _STARTED, 3),
+        reasons=reasons,
         components=components,
     )
     return JSONResponse(body.model_dump(), status_code=503 if status == "down" else 200)
