@@ -371,3 +371,15 @@ async def test_a_hostile_first_message_is_refused_4401_without_an_error_logged(
         assert s.code == 4401 and "authentication required" in s.reason
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert ws_hub(live.runtime.api.app).refused == 3
+
+
+async def test_a_subscription_to_a_site_not_granted_is_audited(live: Live):  # noqa: F811
+    async with signed_in(live, "labviewer") as s:
+        for _ in range(3):
+            reply = await s.request({"type": "subscribe", "id": 1, "points": ["hq/ahu-1/*"]}, "subscribed")
+            assert reply["error"] == "not_found"
+    r = await live.get("admin", "/api/v1/audit", params={"action": "access.denied"})
+    [row] = r.json()["items"]
+    assert row["actor"] == "labviewer@example.com" and row["target"] == "hq"
+    assert {k: row["details"][k] for k in ("method", "route", "reason", "count")} == {
+        "method": "WEBSOCKET", "route": "/api/v1/ws subscribe", "reason": "no role on the site", "count": 3}

@@ -32,6 +32,7 @@ from openbms.api.errors import FieldError, Problem, install_error_handlers
 from openbms.api.metrics import MetricsMiddleware
 from openbms.api.permissions import PUBLIC, access_table
 from openbms.api.ratelimit import RateLimiter
+from openbms.api.refusals import Refusals
 from openbms.api.security import Passwords, new_secret
 from openbms.api.settings import ApiSettings
 from openbms.db import load_state, migrate, open_state, save_state
@@ -125,6 +126,10 @@ def create_app(
         try:
             yield
         finally:
+            try:
+                await refusals_of.flush(ctx)
+            except Exception as err:  # the database went first: the counts since the last write are lost
+                log.warning("could not write the last counts of refused requests: %s", err)
             await ctx.close()
             if owned is not None:
                 owned.dispose()
@@ -141,6 +146,7 @@ def create_app(
         description="Building management API. Errors are application/problem+json.",
     )
     app.state.openbms = ctx
+    app.state.refusals = refusals_of = Refusals()
     install_error_handlers(app)
     for name in ROUTE_MODULES:
         app.include_router(importlib.import_module(f"openbms.api.routes.{name}").router)

@@ -18,6 +18,8 @@ With a site (``site_param`` names a path or query parameter, or ``site_of``
 computes it from the request), a caller with no role on that site gets the
 same 404 as for a site that does not exist — never a 403 that would confirm
 it exists; a caller who sees the site but lacks the permission gets 403.
+Either refusal is audited (``access.denied``, folded per minute: see
+``openbms.api.refusals``).
 Without a site, the caller needs the permission on at least one site, and the
 route filters what it returns with ``visible_sites``. Writes (any method but
 GET, HEAD, OPTIONS) are rate limited per user and per client address.
@@ -34,7 +36,8 @@ from starlette.requests import HTTPConnection
 
 from openbms.api.auth import Principal, authenticate
 from openbms.api.context import client_addr, get_context
-from openbms.api.errors import forbidden, site_not_found
+from openbms.api.errors import ApiError, forbidden, site_not_found
+from openbms.api.refusals import Refusal, Refusals
 from openbms.api.roles import GLOBAL_PERMISSIONS, PERMISSIONS, ROLE_PERMISSIONS, ROLES
 
 __all__ = [
@@ -48,7 +51,10 @@ __all__ = [
     "access_table",
     "authenticated",
     "public",
+    "refusals",
+    "refused",
     "require",
+    "session_only",
     "undeclared_routes",
     "visible_sites",
 ]
@@ -134,20 +140,66 @@ def require(
         site_id = site_id_of(conn)
         if permission in GLOBAL_PERMISSIONS or site_id is None:
             if not principal.can(permission):
-                raise forbidden(f"this needs the {permission!r} permission")
+                raise await refused(conn, principal, forbidden(f"this needs the {permission!r} permission"),
+                                    "lacks the permission", permission=permission)
             return principal
         if not principal.sees(site_id):
-            raise site_not_found(site_id)
+            raise await refused(conn, principal, site_not_found(site_id), "no role on the site",
+                                permission=permission, site=site_id)
         if check_site_exists and not await get_context(conn).site_exists(site_id):
             raise site_not_found(site_id)
         if not principal.can(permission, site_id):
-            raise forbidden(f"this needs the {permission!r} permission on site {site_id!r}")
+            raise await refused(
+                conn, principal, forbidden(f"this needs the {permission!r} permission on site {site_id!r}"),
+                "lacks the permission on the site", permission=permission, site=site_id)
         return principal
 
     _require.__name__ = f"require_{permission.replace(':', '_')}"
     return _mark(
         _require, Access("permission", permission, site_param or ("<computed>" if site_of else None))
     )
+
+
+def refusals(conn: HTTPConnection) -> Refusals:
+    """The app's audit of refusals (made on first use)."""
+    found = getattr(conn.app.state, "refusals", None)
+    if not isinstance(found, Refusals):
+        found = conn.app.state.refusals = Refusals()
+    return found
+
+
+async def refused(
+    conn: HTTPConnection,
+    principal: Principal,
+    error: ApiError,
+    reason: str,
+    *,
+    permission: str | None = None,
+    site: str | None = None,
+) -> ApiError:
+    """Audit that ``principal`` was refused ``conn`` for ``reason``; ``error``, for the caller to raise."""
+    route = getattr(conn.scope.get("route"), "path", None) or conn.url.path
+    refusal = Refusal(
+        actor=principal.actor,
+        method=str(conn.scope.get("method") or conn.scope["type"].upper()),
+        route=str(route)[:200],
+        path=conn.url.path,
+        site=site,
+        reason=reason,
+        status=error.status,
+        permission=permission,
+        via=principal.via,
+        remote_addr=client_addr(conn),
+    )
+    await refusals(conn).record(get_context(conn), refusal)
+    return error
+
+
+async def session_only(conn: HTTPConnection, principal: Principal) -> None:
+    """A 403 (audited) unless the caller logged in with a password: API tokens may not manage credentials."""
+    if principal.via != "session":
+        raise await refused(conn, principal, ApiError(403, "this needs a login session, not an API token"),
+                            "needs a login session")
 
 
 def _limit_writes(conn: HTTPConnection, principal: Principal) -> None:

@@ -30,6 +30,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from openbms.api.auth import Principal
 from openbms.api.context import ApiContext
+from openbms.api.permissions import refusals
+from openbms.api.refusals import Refusal
 from openbms.api.roles import ALL_SITES
 from openbms.api.ws_auth import reload_principal
 from openbms.api.ws_protocol import (
@@ -187,7 +189,17 @@ class WsSession:
             else:
                 site = literal_site(pattern)
             if site is not None and not await self._visible_site(site, permission):
+                if not self.principal.can(permission, site):
+                    await self._audit_refusal(site, permission, req.type)
                 raise ProtocolError("not_found", f"no site {site!r}", req.id)
+
+    async def _audit_refusal(self, site: str, permission: str, kind: str) -> None:
+        seen = self.principal.sees(site)
+        reason = "lacks the permission on the site" if seen else "no role on the site"
+        await refusals(self.ws).record(self.ctx, Refusal(
+            actor=self.principal.actor, method="WEBSOCKET", route=f"/api/v1/ws {kind}",
+            path=self.ws.url.path, site=site, reason=reason, status=404, permission=permission,
+            via=self.principal.via, remote_addr=self.ws.client.host if self.ws.client else None))
 
     async def _subscribe(self, req: Request) -> None:
         wanted = list(dict.fromkeys([*(f"{s}/*" for s in req.sites), *req.points]))

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from openbms.api.auth import Principal
 from openbms.api.context import ApiContext, get_context
 from openbms.api.pagination import Cursor, Limit, Page, decode_cursor, page
-from openbms.api.permissions import require
+from openbms.api.permissions import refusals, require
 from openbms.db.schema import audit_log
 
 __all__ = ["router"]
@@ -79,8 +79,9 @@ async def list_audit(
     cursor: str | None = Cursor,
     user: Principal = require("audit:read"),
 ) -> Page[AuditEntry]:
-    """Audit entries, newest first, filtered."""
+    """Audit entries, newest first, filtered (refusals with their latest counts)."""
     ctx = get_context(request)
+    await refusals(request).flush(ctx)
     pos = decode_cursor(cursor, {"id": int}).get("id")
     rows = await ctx.run(
         _query,

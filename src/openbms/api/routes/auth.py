@@ -9,10 +9,10 @@ from pydantic import BaseModel, Field
 
 from openbms.api import accounts
 from openbms.api.accounts import AccountError
-from openbms.api.auth import Principal, require_session
+from openbms.api.auth import Principal
 from openbms.api.context import ApiContext, client_addr, get_context
 from openbms.api.errors import ApiError, invalid_field, unauthorized
-from openbms.api.permissions import authenticated, public
+from openbms.api.permissions import authenticated, public, session_only
 from openbms.api.roles import ALL_SITES, GLOBAL_PERMISSIONS, PERMISSIONS, ROLE_PERMISSIONS
 from openbms.api.security import encode_access_token
 
@@ -221,7 +221,7 @@ async def change_password(
 
     API tokens are kept unless ``revoke_tokens`` is true.
     """
-    require_session(user)
+    await session_only(request, user)
     ctx, addr, s = get_context(request), client_addr(request), get_context(request).settings
     now = ctx.now()
     row = await ctx.run(_user_by_id, ctx, user.user_id)

@@ -13,11 +13,11 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
 from openbms.api import accounts
-from openbms.api.auth import Principal, require_session
+from openbms.api.auth import Principal
 from openbms.api.context import client_addr, get_context
 from openbms.api.errors import not_found
 from openbms.api.pagination import Cursor, Limit, Page, decode_cursor, page
-from openbms.api.permissions import authenticated
+from openbms.api.permissions import authenticated, session_only
 from openbms.api.routes.users import Role
 
 __all__ = ["router"]
@@ -63,7 +63,7 @@ async def create_token(
     body: TokenCreate, request: Request, user: Principal = authenticated()
 ) -> TokenCreated:
     """A new API token for the caller. Keep the ``token``: it cannot be shown again."""
-    require_session(user)
+    await session_only(request, user)
     ctx = get_context(request)
     now = ctx.now()
     expires = now + body.expires_in_days * 86400 if body.expires_in_days else None
