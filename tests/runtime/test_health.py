@@ -170,3 +170,18 @@ async def test_the_disk_check_uses_percent_or_megabytes_whichever_is_stricter(tm
             assert neither.check()["disk"]["status"] == "degraded"
             assert by_pct.check()["disk"]["free_percent"] == 0
             disk.free()
+
+
+async def test_a_backlog_near_its_bound_degrades_health_before_anything_is_dropped(tmp_path):
+    from openbms.model import Sample
+
+    # Not started: nothing writes, so the backlog only grows, as on a disk that cannot keep up.
+    historian = SQLiteHistorian(tmp_path / "h.db", max_backlog=100)
+    monitor = HealthMonitor(tmp_path, historian, HealthLimits(max_backlog_share=0.5))
+    historian.ingest([Sample("s/e/a", 1_700_000_000.0 + i, 1.0) for i in range(50)])
+    assert monitor.check()["historian"]["status"] == "ok"
+    historian.ingest([Sample("s/e/a", 1_700_000_100.0, 1.0)])
+    check = monitor.check()["historian"]
+    assert check["status"] == "degraded" and check["dropped"] == 0
+    assert check["reasons"] == ["backlog of 51 samples above 50% of its bound (100); "
+                                "the oldest are dropped past it"]

@@ -41,7 +41,8 @@ class HealthLimits:
 
     The disk is low when its free space is below ``min_free_percent`` of its size
     *or* below ``min_free_mb`` (0 turns either off). The historian is behind when
-    its oldest unstored sample has waited more than ``max_backlog_age`` seconds.
+    its oldest unstored sample has waited more than ``max_backlog_age`` seconds,
+    or its backlog is above ``max_backlog_share`` of the bound past which it drops.
     The event loop lags when, over the last ``lag_window`` seconds, the 99th
     percentile of its wake-up delay exceeds ``max_loop_lag_p99`` or the worst
     exceeds ``max_loop_lag``.
@@ -50,6 +51,7 @@ class HealthLimits:
     min_free_percent: float = 5.0
     min_free_mb: float = 500.0
     max_backlog_age: float = 30.0
+    max_backlog_share: float = 0.5
     max_loop_lag_p99: float = 0.25
     max_loop_lag: float = 1.0
     disk_interval: float = 5.0
@@ -61,6 +63,9 @@ class HealthLimits:
             value = getattr(self, f.name)
             if not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
                 raise ValueError(f"health limit {f.name} must be a finite number >= 0, not {value!r}")
+        if self.max_backlog_share > 1:
+            raise ValueError(f"health limit max_backlog_share must be at most 1, "
+                             f"not {self.max_backlog_share!r}")
         if self.min_free_percent > 100:
             raise ValueError(f"health limit min_free_percent must be at most 100, "
                              f"not {self.min_free_percent!r}")
@@ -245,6 +250,11 @@ class HealthMonitor:
         if st.backlog_age > lim.max_backlog_age:
             reasons.append(f"oldest unstored sample waited {st.backlog_age:.1f} s, "
                            f"above {lim.max_backlog_age:g} s")
+        bound = getattr(self.historian, "max_backlog", None)
+        if bound and st.backlog > bound * lim.max_backlog_share:
+            # At a high sample rate the bound comes before the age limit: say so before dropping.
+            reasons.append(f"backlog of {st.backlog} samples above {lim.max_backlog_share:.0%} of "
+                           f"its bound ({bound}); the oldest are dropped past it")
         if st.dropped:
             reasons.append(f"{st.dropped} samples dropped (backlog over its bound)")
         return {
