@@ -90,3 +90,32 @@ async def test_a_granted_request_and_an_unknown_site_for_an_all_sites_admin_are_
     assert (await api.client.get("/api/v1/users", headers=admin)).status_code == 200
     assert (await api.client.get("/api/v1/sites/nowhere/points", headers=admin)).status_code == 404
     assert await _audit_rows(api, admin) == []
+
+
+async def test_counts_are_written_every_ten_seconds_and_at_shutdown(engine):
+    import httpx
+
+    from openbms.api import ApiSettings, create_app
+    from openbms.api.accounts import create_user
+    from openbms.api.security import Passwords
+    from tests.api.conftest import PASSWORD, FakeClock, add_sites, serve
+
+    clock = FakeClock(1_000_020.0)  # 20 s into a minute
+    app = create_app(engine=engine, settings=ApiSettings(now=clock))
+    create_user(engine, "lab@example.com", Passwords().hash(PASSWORD), grants={"lab": "viewer"})
+    add_sites(engine, "hq", "lab")
+    served = await serve(app)
+    api = Api(app, httpx.AsyncClient(base_url=served.url, timeout=30), served.url, engine, clock)
+    try:
+        lab = await api.bearer("lab@example.com")
+        for _ in range(4):
+            await api.client.get("/api/v1/sites/hq/points", headers=lab)
+        assert [e["details"]["count"] for e in api.audit(ACTION)] == [1]  # not yet written
+        clock.advance(10)
+        await api.client.get("/api/v1/sites/hq/points", headers=lab)
+        assert [e["details"]["count"] for e in api.audit(ACTION)] == [5]
+        await api.client.get("/api/v1/sites/hq/points", headers=lab)
+    finally:
+        await api.client.aclose()
+        await served.stop()
+    assert [e["details"]["count"] for e in api.audit(ACTION)] == [6]
