@@ -131,3 +131,25 @@ def test_deep_nesting_is_refused_with_a_column_not_a_recursion_error(text):
 def test_a_deep_expression_in_a_rule_is_a_validation_error():
     with pytest.raises(pydantic.ValidationError, match="nested too deeply"):
         parse_rules([{"id": "x", "type": "expression", "expression": "`a/b/c` > " + "-" * 1500 + "1"}])
+
+
+# ---------------------------------------------------------------- found by fuzzing (tests/fuzz)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    # A lone surrogate (JSON's "\ud800" reaches Python as one) escaped as UnicodeEncodeError.
+    ("`a/b/c` > 1 or \ud800", "column 16: character U+D800 is not allowed in an expression"),
+    ("`a/b/c` >\n \udfff", "line 2, column 2: character U+DFFF is not allowed in an expression"),
+    ("`a/b/c` > 1\x00", "column 12: character U+0000 is not allowed in an expression"),
+])
+def test_a_character_that_is_not_text_is_refused_at_its_column(text, message):
+    with pytest.raises(ExpressionError) as err:
+        Expression(text)
+    assert str(err.value) == message
+
+
+def test_a_point_value_beyond_the_integer_limit_is_unknown_even_untouched():
+    # The documented bound held for computed integers, not for a point's value passed through.
+    for text in ("`a/b/c`", "(`a/b/c`)", " `a/b/c`\n"):
+        assert Expression(text).evaluate({"a/b/c": 2**256}) is None, text
+        assert Expression(text).evaluate({"a/b/c": 2**255}) == 2**255, text

@@ -51,6 +51,7 @@ MAX_INT_BITS = 256
 _CONSTANTS = {"true": True, "false": False, "True": True, "False": False}
 _ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _POINT_ID = re.compile(r"[A-Za-z0-9_.:/-]+")
+_UNREADABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def _number(x: Any) -> int | float:
@@ -147,6 +148,10 @@ class Expression:
         self.text = text
         if not text.strip():
             raise ExpressionError("the expression is empty")
+        if bad := _UNREADABLE.search(text):
+            # A NUL would stop the parser; a lone surrogate (JSON may carry "\ud800") cannot be encoded.
+            raise _error_at(text, bad.start(), f"character U+{ord(bad.group()):04X} is not allowed in "
+                            "an expression")
         # One line of the same length: a YAML block may span lines, and every index still maps back.
         source, self._refs = _substitute(text)
         self._source = source = source.replace("\r", " ").replace("\n", " ")
@@ -190,6 +195,8 @@ class Expression:
             result: Value = self._fn(values)
         except (ArithmeticError, TypeError, ValueError, MemoryError, RecursionError):
             return None
+        if isinstance(result, int) and result.bit_length() > MAX_INT_BITS:
+            return None  # a point's own huge value, passed through untouched: no measurement either
         return result
 
     # ------------------------------------------------------------------ compiling
