@@ -147,3 +147,21 @@ async def test_a_read_returning_the_wrong_number_of_readings_counts_as_a_failure
     assert m.health()["sim://a"].state == "offline"
     assert "2 points" in m.health()["sim://a"].last_error
     await m.stop()
+
+
+async def test_a_nan_or_infinite_reading_is_a_fault_without_a_value_never_a_number(clock):
+    # A sensor that answers NaN (a broken thermistor) must not poison rollups and alarms as a number.
+    bus, sim = Bus(), SimDriver(clock=clock)
+    got = []
+    bus.subscribe_callback("*", got.extend)
+    pts = [PointBinding(f"hq/a/{name}", parse_binding(f"sim://a/{name}?value={value}"), 10.0)
+           for name, value in (("nan", "nan"), ("inf", "inf"), ("ninf", "-inf"), ("ok", "21.5"))]
+    m = DriverManager(bus, clock, {"sim": sim}, pts)
+    await started(m)
+    await clock.advance(1)
+    await m.stop()
+    last = {s.point: s for s in got}
+    assert {p: (s.value, s.status) for p, s in last.items()} == {
+        "hq/a/nan": (None, "fault"), "hq/a/inf": (None, "fault"), "hq/a/ninf": (None, "fault"),
+        "hq/a/ok": (21.5, "ok")}
+    assert m.health()["sim://a"].point_faults >= 3

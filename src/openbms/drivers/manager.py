@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 from openbms.drivers.base import Driver, Reading
 from openbms.errors import DeviceUnreachable, DriverError, OpenBMSError
 from openbms.model.binding import Binding
-from openbms.model.sample import OFFLINE, Sample, Value
+from openbms.model.sample import OFFLINE, Sample, Value, finite_or_fault
 from openbms.model.site import DriverSettings
 from openbms.model.units import lookup
 from openbms.runtime.bus import Bus
@@ -169,6 +169,7 @@ class DriverManager:
         def on_change(binding: Binding, value: Value, status: str) -> None:
             point = self._point_of(g, binding)
             if point is not None:
+                value, status = finite_or_fault(value, status)
                 self.bus.publish([Sample(point, self.clock.now(), value, status)])
 
         try:
@@ -197,9 +198,10 @@ class DriverManager:
             now = self.clock.now()
             samples = []
             for p, r in zip(batch, readings, strict=False):
-                if r.status == "fault":
+                value, status = finite_or_fault(r.value, r.status)
+                if status == "fault":
                     health.point_faults += 1
-                samples.append(Sample(p.point, now, r.value, r.status))
+                samples.append(Sample(p.point, now, value, status))
             self.bus.publish(samples)
         key = (g.driver.name, g.device, g.interval)
         if key not in self._units_checked:
