@@ -52,6 +52,7 @@ async def test_a_full_disk_is_logged_once_with_its_cause_counted_and_recovers_wi
             assert st.last_error is not None and "database or disk is full" in st.last_error
             assert st.stored == len(before) and st.backlog == len(during) and st.dropped == 0
             assert st.backlog_age > 0
+            assert st.late == 0  # retries of the same samples are not "late"
             logged = _messages(caplog)
             assert not any("cannot rollback" in m for m in logged), logged
             writes = [m for m in logged if m.startswith("history writes failing")]
