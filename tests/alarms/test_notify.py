@@ -384,3 +384,16 @@ async def test_notifications_config_builds_the_notifier():
 def test_notifications_config_refuses_a_route_to_an_unknown_target():
     with pytest.raises(ValidationError, match="unknown target 'pager'"):
         NotificationsConfig.model_validate({"routes": [{"notify": ["pager"]}]})
+
+
+@pytest.mark.parametrize("field,value", [
+    ("timeout", float("inf")), ("timeout", float("nan")), ("timeout", 3601.0), ("backoff", float("inf")),
+    ("backoff", 86400.0), ("retries", 10**9),
+])
+@pytest.mark.parametrize("kind", ["webhook", "email"])
+def test_notification_targets_refuse_infinite_nan_and_absurd_delivery_settings(kind, field, value):
+    target = ({"type": "webhook", "url": "http://127.0.0.1:9/hook"} if kind == "webhook" else
+              {"type": "email", "host": "127.0.0.1", "sender": "a@b.c", "recipients": ["d@e.f"]})
+    with pytest.raises(ValidationError, match=field):
+        NotificationsConfig.model_validate({"targets": {"t": {**target, field: value}}})
+    NotificationsConfig.model_validate({"targets": {"t": target}})  # the defaults are fine

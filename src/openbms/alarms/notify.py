@@ -580,7 +580,13 @@ class Notifier:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, allow_inf_nan=False)
+
+
+#: Bounds of a target's delivery settings: a timeout of an hour or a retry storm helps nobody.
+_MAX_TIMEOUT_S = 300.0
+_MAX_BACKOFF_S = 3600.0
+_MAX_RETRIES = 100
 
 
 TargetName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=64)]
@@ -592,9 +598,10 @@ class WebhookTarget(_Strict):
     type: Literal["webhook"]
     url: Annotated[str, StringConstraints(pattern=r"^https?://\S+$")]
     headers: dict[str, str] = {}
-    timeout: float = Field(default=5.0, gt=0, description="seconds per request")
-    retries: int = Field(default=3, ge=0)
-    backoff: float = Field(default=1.0, ge=0, description="seconds before the first retry, doubling")
+    timeout: float = Field(default=5.0, gt=0, le=_MAX_TIMEOUT_S, description="seconds per request")
+    retries: int = Field(default=3, ge=0, le=_MAX_RETRIES)
+    backoff: float = Field(default=1.0, ge=0, le=_MAX_BACKOFF_S,
+                           description="seconds before the first retry, doubling")
 
 
 class EmailTarget(_Strict):
@@ -610,9 +617,9 @@ class EmailTarget(_Strict):
     username: str | None = None
     password: str | None = None
     password_env: str | None = Field(default=None, description="environment variable holding the password")
-    timeout: float = Field(default=10.0, gt=0)
-    retries: int = Field(default=2, ge=0)
-    backoff: float = Field(default=2.0, ge=0)
+    timeout: float = Field(default=10.0, gt=0, le=_MAX_TIMEOUT_S)
+    retries: int = Field(default=2, ge=0, le=_MAX_RETRIES)
+    backoff: float = Field(default=2.0, ge=0, le=_MAX_BACKOFF_S)
 
     @model_validator(mode="after")
     def _tls(self) -> EmailTarget:
