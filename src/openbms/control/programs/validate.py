@@ -64,6 +64,8 @@ class Analysis:
     blocks: dict[str, Block] = field(default_factory=dict)  # block node id → a fresh instance
     edges: list[Edge] = field(default_factory=list)
     order: list[str] = field(default_factory=list)  # block ids in evaluation order
+    point_of: dict[str, str] = field(default_factory=dict)  # input or output node id → its point
+    constant_values: dict[str, object] = field(default_factory=dict)  # constant node id → its value
 
     def add(self, path: str, message: str) -> None:
         self.issues.append(ProgramIssue(path, message))
@@ -104,6 +106,10 @@ def _hint(name: str, known: list[str]) -> str:
 def analyse(program: Program, catalog: Catalog) -> Analysis:
     """Validate ``program`` and resolve its graph (see :class:`Analysis`)."""
     a = Analysis()
+    for node in (*program.inputs, *program.outputs):  # the first node of an id, as before
+        a.point_of.setdefault(node.id, node.point)
+    for c in program.constants:
+        a.constant_values.setdefault(c.id, c.value)
     where: dict[str, str] = {}  # node id → its path, for messages
     points: dict[str, PointInfo] = {}
 
@@ -183,11 +189,10 @@ def _resolve(a: Analysis, program: Program, i: int, source: str, to: str,
     dst, dst_port = split_endpoint(to)
     ok = True
     src_type = dst_type = "any"
-    node_ids = list(a.kinds)
 
     kind = a.kinds.get(src)
     if kind is None:
-        a.add(f"wires[{i}].from", f"no node {src!r}{_hint(src, node_ids)}")
+        a.add(f"wires[{i}].from", f"no node {src!r}{_hint(src, list(a.kinds))}")
         ok = False
     elif kind == "output":
         a.add(f"wires[{i}].from", f"{src!r} is an output: a wire starts at an input, a constant or "
@@ -207,14 +212,14 @@ def _resolve(a: Analysis, program: Program, i: int, source: str, to: str,
         a.add(f"wires[{i}].from", f"{kind} {src!r} has no port {src_port!r}; its only port is 'value'")
         ok = False
     elif kind == "input":
-        info = points.get(_point_of(program, src))
+        info = points.get(a.point_of.get(src, ""))
         src_type = _type_of_kind(info.kind) if info else "any"
     else:
-        src_type = _type_of_value(next(c.value for c in program.constants if c.id == src))
+        src_type = _type_of_value(a.constant_values.get(src))
 
     kind = a.kinds.get(dst)
     if kind is None:
-        a.add(f"wires[{i}].to", f"no node {dst!r}{_hint(dst, node_ids)}")
+        a.add(f"wires[{i}].to", f"no node {dst!r}{_hint(dst, list(a.kinds))}")
         ok = False
     elif kind in ("input", "constant"):
         a.add(f"wires[{i}].to", f"{dst!r} is {'an' if kind == 'input' else 'a'} {kind}: a wire ends at "
@@ -234,7 +239,7 @@ def _resolve(a: Analysis, program: Program, i: int, source: str, to: str,
         a.add(f"wires[{i}].to", f"output {dst!r} has no port {dst_port!r}; its only port is 'value'")
         ok = False
     else:
-        info = points.get(_point_of(program, dst))
+        info = points.get(a.point_of.get(dst, ""))
         dst_type = _type_of_kind(info.kind) if info else "any"
 
     if not ok:
@@ -250,16 +255,6 @@ def _resolve(a: Analysis, program: Program, i: int, source: str, to: str,
     return Edge(i, src, src_port, dst, dst_port)
 
 
-def _point_of(program: Program, node_id: str) -> str:
-    for i in program.inputs:
-        if i.id == node_id:
-            return i.point
-    for o in program.outputs:
-        if o.id == node_id:
-            return o.point
-    return ""
-
-
 def _check_units(a: Analysis, program: Program, points: dict[str, PointInfo]) -> None:
     """Ports with a unit get that unit; a block's ``same`` ports all get one unit."""
     feeding: dict[str, list[Edge]] = {}
@@ -271,7 +266,7 @@ def _check_units(a: Analysis, program: Program, points: dict[str, PointInfo]) ->
     def unit_of(node: str, port: str) -> str | None:
         kind = a.kinds.get(node)
         if kind == "input":
-            info = points.get(_point_of(program, node))
+            info = points.get(a.point_of.get(node, ""))
             return info.unit if info else None
         block = a.blocks.get(node)
         if block is None:
@@ -322,7 +317,7 @@ def _check_units(a: Analysis, program: Program, points: dict[str, PointInfo]) ->
     for e in a.edges:
         if a.kinds.get(e.dst) != "output":
             continue
-        info = points.get(_point_of(program, e.dst))
+        info = points.get(a.point_of.get(e.dst, ""))
         unit = unit_of(e.src, e.src_port)
         if info is not None and info.unit and unit and not _same_unit(unit, info.unit):
             a.add(f"wires[{e.wire}]", f"unit mismatch: output {e.dst!r} writes a point in {info.unit} "
