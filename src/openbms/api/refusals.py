@@ -155,9 +155,10 @@ class Refusals:
                                  .values(details=dict(row.details)))
                     row.written, row.written_at = row.details["count"], now
             if new is not None and refusal is not None:
-                target = refusal.site or refusal.path[:200] if new.details["route"] != _OTHER else ""
-                result = conn.execute(audit_log.insert().values(
+                target = (refusal.site or refusal.path[:200]) if new.details["route"] != _OTHER else ""
+                row_id = conn.execute(audit_log.insert().values(
                     ts=now, actor=refusal.actor[:200], action=ACTION, target=target,
-                    details=dict(new.details), remote_addr=refusal.remote_addr))
-                new.row_id = int(result.inserted_primary_key[0])
+                    details=dict(new.details), remote_addr=refusal.remote_addr)).inserted_primary_key
+                assert row_id is not None
+                new.row_id = int(row_id[0])
                 new.written, new.written_at = new.details["count"], now
