@@ -126,9 +126,9 @@ def _health_metrics(components: dict[str, dict[str, Any]]) -> list[str]:
         ("openbms_disk_total_bytes", "Size of the data folder's filesystem.", disk.get("total_bytes")),
         ("openbms_event_loop_lag_p99_seconds",
          "99th percentile of the event loop's wake-up delay over the watchdog's window.",
-         loop.get("lag_p99")),
+         loop.get("lag_p99_s")),
         ("openbms_event_loop_lag_max_seconds",
-         "Worst event loop wake-up delay over the watchdog's window.", loop.get("lag_max")),
+         "Worst event loop wake-up delay over the watchdog's window.", loop.get("lag_max_s")),
     ):
         out += [f"# HELP {name} {help_}", f"# TYPE {name} gauge", f"{name} {_num(value)}"]
     out += [

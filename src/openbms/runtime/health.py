@@ -239,7 +239,7 @@ class HealthMonitor:
             reasons.append(f"event loop stalled {worst:.3f} s in the last {self.loop.window:g} s, "
                            f"above {lim.max_loop_lag:g} s")
         return {"status": "degraded" if reasons else "ok", "reasons": reasons,
-                "lag_p99": round(p99, 4), "lag_max": round(worst, 4), "window": self.loop.window}
+                "lag_p99_s": round(p99, 4), "lag_max_s": round(worst, 4), "window_s": self.loop.window}
 
     def _historian(self) -> dict[str, Any]:
         st = self.historian.stats()
