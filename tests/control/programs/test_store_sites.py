@@ -126,3 +126,27 @@ def test_a_stored_version_the_limits_now_refuse_is_reported_and_the_others_still
     assert "program hq/fast version 1 is not run: 1 problem:\nperiod_s: Input should be greater than or " \
            "equal to 1 (got 1e-06)" in caplog.text
     engine.dispose()
+
+
+def test_the_migration_goes_back_while_every_id_is_on_one_site(state_url):
+    migrate(state_url)
+    engine = open_state(state_url)
+    store = ProgramStore(engine)
+    store.save(holding("hq", 20))
+    store.save(holding("hq", 21))
+    store.deploy("ahu", 2, by="ann", site="hq")
+    cfg = _alembic_config(state_url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0003")
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT id, site_id, active_version FROM programs")).all() == [
+            ("ahu", "hq", 2)]
+        assert conn.execute(sa.text("SELECT program_id, version FROM program_versions ORDER BY version")
+                            ).all() == [("ahu", 1), ("ahu", 2)]
+        assert conn.execute(sa.select(audit_log.c.target)).scalars().all() == ["ahu"]
+    engine.dispose()
+    migrate(state_url)  # and forward again
+    engine = open_state(state_url)
+    assert ProgramStore(engine).get("ahu", site="hq").version == 2
+    engine.dispose()
