@@ -77,6 +77,27 @@ def test_any_json_object_parses_or_gives_issues_at_paths_of_the_document(data):
 
 
 @BOUNDED
+@given(st.dictionaries(fields, json_values, max_size=8), st.sampled_from([None, 1, 2]))
+def test_the_same_object_as_text_gives_the_same_issues_each_on_a_line_of_the_text(data, indent):
+    document = {"id": "p1", "site": "hq", **data}
+    text = json.dumps(document, indent=indent)
+    try:
+        parse_program(document)
+    except ProgramError as err:
+        expected = [(i.path, i.message) for i in err.issues]
+    else:
+        expected = []
+    try:
+        parse_program(text)
+    except ProgramError as err:
+        assert [(i.path, i.message) for i in err.issues] == expected
+        lines = text.count("\n") + 1
+        assert all(i.line is not None and 1 <= i.line <= lines for i in err.issues)
+    else:
+        assert expected == []
+
+
+@BOUNDED
 @given(st.text(max_size=200) | st.binary(max_size=200).map(bytes))
 def test_any_text_parses_or_gives_issues(text):
     try:
