@@ -110,16 +110,17 @@ class _Loader(yaml.SafeLoader):
         self.depth = 0
         self.aliases: dict[_Slot, Position] = {}
 
-    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         event = self.peek_event()
-        if isinstance(event, yaml.AliasEvent):
+        mark = event.start_mark
+        if isinstance(event, yaml.AliasEvent) and mark is not None:
             # The composer hands back the anchored node itself: only here is the alias's own place known.
-            self.aliases[_slot(parent, index)] = (event.start_mark.line + 1, event.start_mark.column + 1)
+            self.aliases[_slot(parent, index)] = (mark.line + 1, mark.column + 1)
         collection = isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent)
         if collection:
             self.depth += 1
             if self.depth > self.max_depth:
-                raise _TooDeep(None, None, _too_deep(self.max_depth), event.start_mark)
+                raise _TooDeep(None, None, _too_deep(self.max_depth), mark)
         try:
             return super().compose_node(parent, index)
         finally:
@@ -213,8 +214,8 @@ class _Builder:
             kind = str(node.tag).rsplit(":", 1)[-1]
             if node.tag == _INT_TAG and "digits" in str(err):
                 message = f"{text} has too many digits for a number (at most {sys.get_int_max_str_digits()})"
-            elif node.tag == _TIMESTAMP_TAG and isinstance(err, ValueError) and node.style is None \
-                    and str(node.value)[:1].isdigit():  # plain 2024-13-45, resolved as a date
+            elif node.tag == _TIMESTAMP_TAG and isinstance(err, ValueError) \
+                    and str(node.value)[:1].isdigit():  # 2024-13-45, resolved or tagged as a date
                 message = f"{text} looks like a date but is not one ({err})"
             else:
                 self.doc.issues.append((_mark(node), f"{text} is not a valid {kind}: expected a "

@@ -169,7 +169,7 @@ def decode_rpm_ack(data: bytes) -> dict[tuple[int, int], ObjectResult]:
                         if number == 9 and key[0] in _BINARY_TYPES:
                             got = got == 1
                         value = got
-                    elif prop == STATUS_FLAGS and number == 8:  # a bit string, nothing else
+                    elif prop == STATUS_FLAGS and number == 8 and isinstance(got, int):  # a bit string only
                         flags = got
                 elif head == 0x5E:  # [5] error: class, code (enumerated)
                     number, _, lvt, i = _tag(data, i + 1)
