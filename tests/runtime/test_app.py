@@ -104,3 +104,17 @@ def test_a_bad_site_file_starts_nothing_and_says_why(tmp_path):
     assert "site.yaml:4:5: unknown key 'typo'" in result.stdout
     assert "nothing started" in result.stderr
     assert not (tmp_path / "data").exists()
+
+
+async def test_api_settings_that_are_wrong_in_the_environment_stop_the_start_with_a_message(tmp_path,
+                                                                                         monkeypatch):
+    import pytest
+
+    from openbms.errors import OpenBMSError
+
+    monkeypatch.setenv("OPENBMS_TRUSTED_PROXIES", "not-an-address")
+    (tmp_path / "site.yaml").write_text(FAST_SITE)
+    rt = Runtime(load_sites(tmp_path), tmp_path / "data", api=("127.0.0.1", 0))
+    with pytest.raises(OpenBMSError, match=r"the API cannot start.*not-an-address"):
+        await rt.start()
+    await rt.stop()

@@ -475,10 +475,10 @@ class Runtime:
         from openbms.api import create_app
         from openbms.api.server import ApiServer
 
-        server = ApiServer(create_app(self, settings=self.api_settings), host, port)
-        try:
+        try:  # settings read from the environment here may be wrong: a message, not a traceback
+            server = ApiServer(create_app(self, settings=self.api_settings), host, port)
             await server.start()
-        except (RuntimeError, OSError) as err:
+        except (RuntimeError, OSError, ValueError) as err:
             raise OpenBMSError(f"the API cannot start on {host}:{port}: {err}") from err
         self.api = server
         self._stack.append(("api", server.stop))
