@@ -106,8 +106,10 @@ def _hint(name: str, known: list[str]) -> str:
 def analyse(program: Program, catalog: Catalog) -> Analysis:
     """Validate ``program`` and resolve its graph (see :class:`Analysis`)."""
     a = Analysis()
-    for node in (*program.inputs, *program.outputs):  # the first node of an id, as before
-        a.point_of.setdefault(node.id, node.point)
+    for n in program.inputs:  # the first node of an id, as before
+        a.point_of.setdefault(n.id, n.point)
+    for o in program.outputs:
+        a.point_of.setdefault(o.id, o.point)
     for c in program.constants:
         a.constant_values.setdefault(c.id, c.value)
     where: dict[str, str] = {}  # node id → its path, for messages
