@@ -9,7 +9,7 @@ import shutil
 import time
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -61,6 +61,15 @@ def _api_settings(tls_cert: Path | None, tls_key: Path | None, trusted_proxies: 
         raise fail(f"API settings: {err}") from err
 
 
+def degraded_note(health: dict[str, dict[str, Any]]) -> str:
+    """`` · degraded: reasons`` for a status line when a health check is not ok, else nothing."""
+    bad = [c for c in health.values() if c.get("status") != "ok"]
+    if not bad:
+        return ""
+    reasons = [r for c in bad for r in c.get("reasons", ())]
+    return f" · [yellow]degraded: {'; '.join(reasons) or 'see /api/v1/health'}[/yellow]"
+
+
 def _serve(root: Path, data: Path | None, status_every: float, show: list[str] | None = None,
            api: tuple[str, int] | None = None, emulator_speed: float | None = None,
            open_browser: bool = False, api_settings: object = None) -> None:
@@ -79,6 +88,7 @@ def _serve(root: Path, data: Path | None, status_every: float, show: list[str] |
         line = (f"[dim]{time.strftime('%H:%M:%S')}[/dim] {st.points} points on {st.devices} "
                 f"devices{offline} · {rate:,.0f} samples/s · {st.stored:,} stored · "
                 f"backlog {st.backlog:,}")
+        line += degraded_note(runtime.health())
         if show:
             values = runtime.cache.get_many(show)
             parts = [f"{p.split('/')[-2]}/{p.split('/')[-1]}={s.value:.4g}" for p, s in values.items()
