@@ -10,7 +10,7 @@ from openbms.config import check_path
 
 from .targets import site_yaml
 
-FUZZ = settings(max_examples=150, deadline=None,
+FUZZ = settings(max_examples=100, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 # Pieces of YAML syntax, so that generated text reaches the parser's corners rather than its
