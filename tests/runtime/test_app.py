@@ -118,3 +118,34 @@ async def test_api_settings_that_are_wrong_in_the_environment_stop_the_start_wit
     with pytest.raises(OpenBMSError, match=r"the API cannot start.*not-an-address"):
         await rt.start()
     await rt.stop()
+
+
+def _site_with_program(folder, site: str) -> None:
+    import json
+
+    (folder / f"{site}.yaml").write_text(
+        f"site: {{id: {site}, timezone: UTC}}\n"
+        "drivers:\n  sim: {poll_interval: 1}\n"
+        "equipment:\n  - id: ahu\n    points:\n"
+        '      - {name: oat, unit: degC, binding: "sim://ahu/oat?value=12"}\n'
+        "      - {name: sp, unit: degC, writable: true, limits: {min: 10, max: 30}, relinquish_default: 20,"
+        ' binding: "sim://ahu/sp"}\n'
+        f"programs:\n  - {site}-hold.json\n")
+    (folder / f"{site}-hold.json").write_text(json.dumps({
+        "id": "hold", "site": site, "name": "hold", "period_s": 10,
+        "inputs": [{"id": "oat", "point": f"{site}/ahu/oat"}],
+        "blocks": [], "outputs": [{"id": "sp", "point": f"{site}/ahu/sp", "priority": 10}],
+        "wires": [{"from": "oat", "to": "sp"}]}))
+
+
+async def test_two_sites_may_each_have_a_program_of_the_same_id(tmp_path):
+    _site_with_program(tmp_path, "a")
+    _site_with_program(tmp_path, "b")
+    clock = ManualClock(1_700_000_000.0)
+    rt = Runtime(load_sites(tmp_path), tmp_path / "data", clock=clock)
+    await rt.start()
+    try:
+        status = rt.programs.status()
+        assert {"a/hold", "b/hold"} <= set(status), status
+    finally:
+        await rt.stop()

@@ -89,13 +89,13 @@ def sync_site_config(engine: Any, cfg: SiteConfig, now: float) -> None:
 def _deploy_if_changed(store: ProgramStore, program: Any, catalog: Any, path: Path) -> None:
     """A site file's program: saved and deployed when it differs from what is deployed."""
     try:
-        current = store.get(program.id).program
+        current = store.get(program.id, site=program.site).program
     except ProgramError:
         current = None
     if current == program:
         return
     version = store.save(program, created_by="site file", comment=str(path))
-    store.deploy(program.id, version, by="site file", catalog=catalog)
+    store.deploy(program.id, version, by="site file", catalog=catalog, site=program.site)
     log.info("program %s: version %d deployed from %s", program.id, version, path)
 
 
@@ -449,12 +449,12 @@ class Runtime:
             if not isinstance(site, SiteFile):
                 continue
             for path in site.program_paths():
-                program = parse_program(path)
+                program = await asyncio.to_thread(parse_program, path)
                 await asyncio.to_thread(_deploy_if_changed, store, program, catalog, path)
         engine = self.programs = ProgramEngine(catalog, self.clock, arbiter_write(self.arbiter))
         for deployed in await asyncio.to_thread(store.deployed):
-            try:
-                engine.load(deployed.program, deployed.version)
+            try:  # validated and compiled in a worker thread: a big program never stalls the loop
+                await engine.load_in_thread(deployed.program, deployed.version)
             except ProgramError as err:
                 log.error("program %s version %d does not run: %s", deployed.program.id,
                           deployed.version, err)
