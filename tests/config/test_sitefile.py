@@ -89,3 +89,15 @@ def test_control_problems_are_reported_at_their_line(tmp_path, change, line, mes
     found = [(i.line, i.message) for i in info.value.issues]
     assert any(message in m for _, m in found), found
     assert any(ln == line and message in m for ln, m in found), found
+
+
+def test_a_program_file_problem_names_the_file_and_its_line(tmp_path):
+    (tmp_path / "hold.json").write_text(
+        '{\n  "id": "hold",\n  "site": "hq",\n  "period_s": 0.001,\n'
+        '  "inputs": [], "blocks": [], "outputs": [], "wires": []\n}\n')
+    path = tmp_path / "site.yaml"
+    path.write_text(HEAD + "programs:\n  - hold.json\n")
+    with pytest.raises(ConfigError) as info:
+        load_site(path)
+    messages = [i.message for i in info.value.issues]
+    assert any(m.startswith("hold.json:4: period_s: ") for m in messages), messages

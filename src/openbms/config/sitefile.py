@@ -16,7 +16,13 @@ from pydantic import Field, PrivateAttr, model_validator
 
 from openbms.alarms.notify import NotificationsConfig
 from openbms.alarms.rules import AlarmRule, check_rules
-from openbms.control.programs import ProgramError, catalog_from_sites, parse_program, validate_program
+from openbms.control.programs import (
+    ProgramError,
+    ProgramIssue,
+    catalog_from_sites,
+    parse_program,
+    validate_program,
+)
 from openbms.control.schedules import Calendar, Schedule
 from openbms.model.site import SiteConfig
 
@@ -95,14 +101,20 @@ def check_control(cfg: SiteFile) -> list[Problem]:
         try:
             program = parse_program(path)
         except ProgramError as err:
-            problems += [(("programs", i), f"{path.name}: {issue}") for issue in err.issues]
+            problems += [(("programs", i), _in_file(path, issue)) for issue in err.issues]
             continue
         except OSError as err:
             problems.append((("programs", i), f"cannot read the program file {path}: {err.strerror}"))
             continue
-        problems += [(("programs", i), f"{path.name}: {issue}")
+        problems += [(("programs", i), _in_file(path, issue))
                      for issue in validate_program(program, catalog)]
     for message in check_rules(cfg.alarms, points):
         index = next((i for i, r in enumerate(cfg.alarms) if f"'{r.id}'" in message), None)
         problems.append((("alarms", index) if index is not None else ("alarms",), message))
     return problems
+
+
+def _in_file(path: Path, issue: ProgramIssue) -> str:
+    """A program's problem as ``file:line: where: what`` (``file: where: what`` without a line)."""
+    at = f"{path.name}:{issue.line}" if issue.line is not None else path.name
+    return f"{at}: {issue.path}: {issue.message}"
