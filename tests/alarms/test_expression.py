@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pydantic
 import pytest
 
@@ -153,3 +155,18 @@ def test_a_point_value_beyond_the_integer_limit_is_unknown_even_untouched():
     for text in ("`a/b/c`", "(`a/b/c`)", " `a/b/c`\n"):
         assert Expression(text).evaluate({"a/b/c": 2**256}) is None, text
         assert Expression(text).evaluate({"a/b/c": 2**255}) == 2**255, text
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("`a/b/c` > 1and true", "column 11: syntax error: invalid decimal literal"),
+    ("`a/b/c` == '\\d'", "column 12: syntax error: invalid escape sequence '\\d'"),
+])
+def test_what_python_only_warns_about_is_refused_whatever_the_warning_filters(text, message):
+    # Found by fuzzing outside pytest: Python compiled `1and true` with a SyntaxWarning on stderr
+    # (once per process), so the same text was accepted in production and refused under -W error.
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with pytest.raises(ExpressionError) as err:
+            Expression(text)
+    assert str(err.value) == message
+    assert seen == []

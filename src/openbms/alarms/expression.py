@@ -28,6 +28,7 @@ import io
 import operator
 import re
 import tokenize
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -158,7 +159,12 @@ class Expression:
         stripped = source.lstrip(" \t")
         self._lead = len(source) - len(stripped)  # leading blanks would be an "unexpected indent"
         try:
-            tree = ast.parse(stripped, mode="eval")
+            with warnings.catch_warnings():
+                # `1and x`, `'\d'`: Python warns and goes on, once per process and onto stderr, or
+                # refuses them where warnings are errors. Refuse them always, at their column.
+                warnings.simplefilter("error", SyntaxWarning)
+                warnings.simplefilter("error", DeprecationWarning)
+                tree = ast.parse(stripped, mode="eval")
         except SyntaxError as err:
             if not err.offset:  # Python gives no column when the text ends too early
                 raise _error_at(text, len(text.rstrip()), "syntax error: the expression is incomplete") \
