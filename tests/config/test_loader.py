@@ -475,3 +475,17 @@ def test_a_check_that_breaks_on_odd_input_is_one_problem_at_the_file_not_a_trace
             (issue.line, issue.column) == (1, 1) and issue.message.startswith(
                 "openbms could not finish checking this file (TypeError: ") and issue.message.endswith(
                 "this is a defect in openbms; please report it with the file")), issue
+
+
+def test_a_binding_urllib_refuses_is_a_problem_not_a_traceback(tmp_path):
+    # Found by atheris: `sim://ahu-[/sat` made urllib raise ValueError("Invalid IPv6 URL") out of
+    # parse_binding (model/binding.py), through every check. Until that raises a BindingError,
+    # the loader must still answer.
+    issues = check_path(write(tmp_path, "site: {id: hq}\nequipment:\n  - id: ahu-1\n    type: ahu\n"
+                                        "    points:\n      - {name: sat, unit: degC, binding: "
+                                        "'sim://ahu-[/sat'}\n"))
+    assert issues
+    for issue in issues:
+        assert "sim://ahu-[/sat" in issue.message or (
+            (issue.line, issue.column) == (1, 1) and issue.message.startswith(
+                "openbms could not finish checking this file (ValueError: Invalid IPv6 URL)")), issue
