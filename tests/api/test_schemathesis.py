@@ -99,6 +99,19 @@ def flatmap_query(context: Any, query: dict[str, Any] | None) -> Any:
     return st.one_of(real.map(lambda values: {**query, **values}), st.just(query))
 
 
+#: Framing headers belong to the HTTP server: uvicorn's parser refuses a malformed one with its own
+#: text/plain 400 before openbms sees the request.
+_FRAMING = frozenset({"content-length", "transfer-encoding", "host", "connection", "expect"})
+
+
+@schema.hook
+def map_headers(context: Any, headers: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Generated headers without the framing ones (see _FRAMING)."""
+    if not headers:
+        return headers
+    return {k: v for k, v in headers.items() if k.lower() not in _FRAMING}
+
+
 # ------------------------------------------------------------------------------ a running openbms
 
 

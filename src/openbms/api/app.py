@@ -71,12 +71,8 @@ def resolve_secret(engine: sa.Engine, settings: ApiSettings) -> str:
 
 
 def body_limits_of(settings: ApiSettings) -> BodyLimits:
-    """The request body limits: the settings' ``max_body_bytes`` and ``max_program_body_bytes`` if set."""
-    default = BodyLimits()
-    return BodyLimits(
-        default=getattr(settings, "max_body_bytes", None) or default.default,
-        programs=getattr(settings, "max_program_body_bytes", None) or default.programs,
-    )
+    """The request body limits: the settings' ``max_body_bytes`` and ``max_program_body_bytes``."""
+    return BodyLimits(default=settings.max_body_bytes, programs=settings.max_program_body_bytes)
 
 
 def create_app(

@@ -36,6 +36,8 @@ def uvicorn_options(settings: ApiSettings) -> dict[str, Any]:
     options: dict[str, Any] = {
         "proxy_headers": bool(settings.trusted_proxies),
         "forwarded_allow_ips": list(settings.trusted_proxies),
+        # A WebSocket frame bigger than this is refused (close 1009) before it is buffered.
+        "ws_max_size": settings.ws_max_frame_bytes,
     }
     if settings.tls:
         options["ssl_certfile"] = settings.tls_cert

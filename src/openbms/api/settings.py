@@ -62,6 +62,11 @@ class ApiSettings:
     tls_key: str | None = None
     #: Seconds browsers keep to HTTPS after an answer over TLS (0: no Strict-Transport-Security).
     hsts_max_age: int = 365 * 86400
+    #: The largest request body (bytes), counted as it streams: 413 beyond; programs may be larger.
+    max_body_bytes: int = 1 << 20
+    max_program_body_bytes: int = 8 << 20
+    #: The largest WebSocket frame uvicorn buffers (bytes); the protocol's own limit is 64 KiB a message.
+    ws_max_frame_bytes: int = 128 << 10
     now: Callable[[], float] = field(default=time.time, compare=False)
 
     def __post_init__(self) -> None:
@@ -85,6 +90,10 @@ class ApiSettings:
                 raise ValueError(f"the TLS {what} file {path} does not exist (expected a PEM file)")
         if self.hsts_max_age < 0:
             raise ValueError(f"hsts_max_age must be 0 or more seconds, not {self.hsts_max_age}")
+        for name in ("max_body_bytes", "max_program_body_bytes", "ws_max_frame_bytes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not 1024 <= value <= 1 << 30:
+                raise ValueError(f"{name} must be a number of bytes from 1024 to 1 GiB, not {value!r}")
 
     @property
     def tls(self) -> bool:
