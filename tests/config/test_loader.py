@@ -464,28 +464,20 @@ def test_an_explicit_tag_on_a_scalar_of_another_kind_is_a_problem_at_the_value(t
                                   "or no tag")
 
 
-def test_a_check_that_breaks_on_odd_input_is_one_problem_at_the_file_not_a_traceback(tmp_path):
+def test_a_schedule_timezone_that_is_not_text_is_a_problem_at_its_value(tmp_path):
     # Found by fuzzing: a schedule's `timezone: yes` reached zoneinfo as True, whose TypeError
-    # escaped `openbms check`. Until that check refuses non-text itself, the loader must still answer.
+    # escaped `openbms check` (then the loader's safety net answered for it).
     issues = check_path(write(tmp_path, "site: {id: hq, timezone: UTC}\nschedules:\n"
                                         "  - {id: s1, timezone: yes}\n"))
-    assert issues
-    for issue in issues:
-        assert "time zone" in issue.message or (
-            (issue.line, issue.column) == (1, 1) and issue.message.startswith(
-                "openbms could not finish checking this file (TypeError: ") and issue.message.endswith(
-                "this is a defect in openbms; please report it with the file")), issue
+    assert [(i.line, i.column) for i in issues] == [(3, 24)], issues
+    assert "expected an iana time zone name as text, not true" in issues[0].message.lower()
 
 
-def test_a_binding_urllib_refuses_is_a_problem_not_a_traceback(tmp_path):
+def test_a_binding_urllib_refuses_is_a_problem_at_the_binding(tmp_path):
     # Found by atheris: `sim://ahu-[/sat` made urllib raise ValueError("Invalid IPv6 URL") out of
-    # parse_binding (model/binding.py), through every check. Until that raises a BindingError,
-    # the loader must still answer.
+    # parse_binding (model/binding.py), through every check.
     issues = check_path(write(tmp_path, "site: {id: hq}\nequipment:\n  - id: ahu-1\n    type: ahu\n"
                                         "    points:\n      - {name: sat, unit: degC, binding: "
                                         "'sim://ahu-[/sat'}\n"))
-    assert issues
-    for issue in issues:
-        assert "sim://ahu-[/sat" in issue.message or (
-            (issue.line, issue.column) == (1, 1) and issue.message.startswith(
-                "openbms could not finish checking this file (ValueError: Invalid IPv6 URL)")), issue
+    assert len(issues) == 1 and issues[0].line == 6, issues
+    assert "binding 'sim://ahu-[/sat' is not a valid URI" in issues[0].message

@@ -45,7 +45,11 @@ def parse_binding(uri: str) -> Binding:
             f"binding {uri!r} has an invalid driver name {scheme!r}: expected lower-case "
             "letters and digits such as 'bacnet' or 'sim'"
         )
-    parts = urlsplit(uri)
+    try:
+        parts = urlsplit(uri)
+    except ValueError as err:  # e.g. "Invalid IPv6 URL" for a '[' in the device
+        raise BindingError(f"binding {uri!r} is not a valid URI ({err}): expected 'driver://device/path'"
+                           ) from err
     device = unquote(parts.netloc)
     if not device:
         raise BindingError(f"binding {uri!r} names no device: expected 'driver://device/path'")

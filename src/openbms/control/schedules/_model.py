@@ -136,6 +136,8 @@ class ScheduleException(_Strict):
 def _check_timezone(value: str | None) -> str | None:
     if value is None:
         return None
+    if not isinstance(value, str):
+        raise _error("timezone", f"expected an IANA time zone name as text, not {value!r}")
     try:
         zoneinfo.ZoneInfo(value)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
