@@ -12,8 +12,9 @@ Keyset pagination, not offsets: pages stay stable while rows are appended.
 
 A client can send anything as a cursor, so a decoded one is checked before a
 query sees it: a flat object of strings, booleans, finite numbers and integers
-a database column holds (never NaN, an infinity or a 30-digit integer); given
-``fields``, exactly those keys with those types. Anything else is the same 400.
+a database column holds (never NaN, an infinity or a 30-digit integer), or short
+lists of them (a sort key); given ``fields``, exactly those keys with those
+types. Anything else is the same 400.
 """
 
 from __future__ import annotations
@@ -58,6 +59,17 @@ _INT64 = 1 << 63
 FieldType = type[str] | type[int] | type[float] | type[bool]
 
 
+#: The most fields of a sort key held as a list (keyset pages: ``{"k": [class, ts, id]}``).
+_MAX_KEY = 8
+
+
+def _field(value: Any) -> bool:
+    """A scalar, or a short flat list of scalars (a sort key)."""
+    if isinstance(value, list):
+        return len(value) <= _MAX_KEY and all(_scalar(v) for v in value)
+    return _scalar(value)
+
+
 def _scalar(value: Any) -> bool:
     if isinstance(value, bool | str):
         return True
@@ -86,7 +98,7 @@ def decode_cursor(cursor: str | None, fields: Mapping[str, FieldType] | None = N
         position = json.loads(raw)
     except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError) as err:
         raise ApiError(400, _INVALID) from err
-    if not isinstance(position, dict) or not all(_scalar(v) for v in position.values()):
+    if not isinstance(position, dict) or not all(_field(v) for v in position.values()):
         raise ApiError(400, _INVALID)
     if fields is not None and (
         position.keys() != fields.keys() or not all(_fits(position[k], t) for k, t in fields.items())

@@ -160,7 +160,7 @@ def paginate(
     items: Sequence[T], key: Callable[[T], str], limit: int, cursor: str | None
 ) -> tuple[list[T], str | None]:
     """A page of ``items`` (sorted by ``key``) after the cursor's key, and the next cursor."""
-    after = decode_cursor(cursor).get("after")
+    after = decode_cursor(cursor, {"after": str}).get("after")
     if after is not None:
         if not isinstance(after, str):
             raise bad_request("invalid cursor: pass the next_cursor of the previous page as it was")

@@ -20,7 +20,7 @@ from openbms.alarms.engine import ALARM_STATES, Alarm, AlarmEngine, AlarmError
 from openbms.api.auth import Principal
 from openbms.api.context import ApiContext, client_addr, get_context
 from openbms.api.control_common import keyset_page, runtime_of, site_config
-from openbms.api.errors import ApiError, conflict, invalid_field, not_found
+from openbms.api.errors import conflict, invalid_field, not_found
 from openbms.api.pagination import Cursor, Limit, Page, decode_cursor, page
 from openbms.api.permissions import require
 from openbms.db.schema import alarm_events
@@ -248,9 +248,7 @@ async def alarm_history(
 ) -> Page[AlarmEventOut]:
     """The site's stored alarm events, newest first: raises, returns, acknowledgements, notes, shelving."""
     runtime_of(request)
-    after = decode_cursor(cursor)
-    if after and not (isinstance(after.get("ts"), int | float) and isinstance(after.get("id"), int)):
-        raise ApiError(400, "invalid cursor: pass the next_cursor of the previous page as it was")
+    after = decode_cursor(cursor, {"ts": float, "id": int})
     ctx = get_context(request)
     rows = await ctx.run(_history, ctx, site_id, alarm_id, action, since, until, after, limit + 1)
     items, next_cursor = page(rows, limit, lambda r: {"ts": r.ts, "id": r.id})

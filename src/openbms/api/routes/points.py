@@ -183,7 +183,7 @@ def _page(
     null), not through the response model: a page is a hundred points, asked
     for every few seconds by every open dashboard.
     """
-    after = decode_cursor(cursor).get("after")
+    after = decode_cursor(cursor, {"after": str}).get("after")
     if after is not None and not isinstance(after, str):
         raise bad_request("invalid cursor: pass the next_cursor of the previous page as it was")
     equipment, tags, kind, writable, q = filters
