@@ -54,6 +54,18 @@ def migrate(url: str) -> None:
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     engine = open_state(url)
+    if url.startswith("sqlite"):
+        # Python's sqlite3 commits before each DDL statement unless it leaves transactions to us: a
+        # migration that rebuilds a table and fails half-way would keep the drop and lose the rows.
+        # SQLAlchemy's recipe for pysqlite: no implicit transactions, and BEGIN on begin().
+        @sa.event.listens_for(engine, "connect")
+        def _no_implicit(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None
+
+        @sa.event.listens_for(engine, "begin")
+        def _begin(conn: sa.Connection) -> None:
+            conn.exec_driver_sql("BEGIN")
+
     try:
         with engine.begin() as conn:
             cfg = _alembic_config(url)
