@@ -12,7 +12,10 @@
 
 The bytes are counted as they stream in, so a chunked body without a
 Content-Length is held to the same limit. The limit is per route prefix: 1 MiB
-by default, more for the routes that take a program document (``BodyLimits``).
+by default, more for the routes that take a program document (``BodyLimits``),
+and 64 KiB for a request without an ``Authorization`` header (signing in needs
+no more; FastAPI reads and decodes a body before it checks who sent it, so an
+anonymous sender must not get to make the loop decode megabytes).
 
 Before answering 413, up to ``DRAIN_BYTES`` more of the body are read and
 dropped: a client still sending when the server closes would otherwise see
@@ -42,20 +45,23 @@ _PROGRAMS = re.compile(r"^/api/v1/sites/[^/]+/programs(/|$)")
 
 @dataclass(frozen=True, slots=True)
 class BodyLimits:
-    """The most bytes a request body may have: ``programs`` on the program routes, ``default`` elsewhere."""
+    """The most bytes a request body may have: ``programs`` on the program routes, ``default`` elsewhere,
+    and at most ``anonymous`` without credentials."""
 
     default: int = 1 << 20
-    programs: int = 8 << 20
+    programs: int = 2 << 20  # a program document is at most 1 MB (programs.LIMITS), with its envelope
+    anonymous: int = 64 << 10
 
     def __post_init__(self) -> None:
-        for name in ("default", "programs"):
+        for name in ("default", "programs", "anonymous"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"BodyLimits.{name} must be a positive number of bytes, not {value!r}")
 
-    def for_path(self, path: str) -> int:
-        """The limit for a request to ``path``."""
-        return self.programs if _PROGRAMS.match(path) else self.default
+    def for_path(self, path: str, signed: bool = True) -> int:
+        """The limit for a request to ``path``, with credentials (``signed``) or without."""
+        limit = self.programs if _PROGRAMS.match(path) else self.default
+        return limit if signed else min(limit, self.anonymous)
 
 
 class BodyTooLarge(HTTPException):
@@ -83,8 +89,9 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.limits.for_path(scope.get("path", ""))
-        declared = Headers(scope=scope).get("content-length")
+        headers = Headers(scope=scope)
+        limit = self.limits.for_path(scope.get("path", ""), "authorization" in headers)
+        declared = headers.get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
             if declared.isdigit() and int(declared) <= limit + DRAIN_BYTES:
                 await _drain(receive, DRAIN_BYTES)

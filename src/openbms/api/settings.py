@@ -64,7 +64,7 @@ class ApiSettings:
     hsts_max_age: int = 365 * 86400
     #: The largest request body (bytes), counted as it streams: 413 beyond; programs may be larger.
     max_body_bytes: int = 1 << 20
-    max_program_body_bytes: int = 8 << 20
+    max_program_body_bytes: int = 2 << 20
     #: The largest WebSocket frame uvicorn buffers (bytes); the protocol's own limit is 64 KiB a message.
     ws_max_frame_bytes: int = 128 << 10
     now: Callable[[], float] = field(default=time.time, compare=False)
