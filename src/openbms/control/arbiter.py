@@ -200,7 +200,13 @@ class Arbiter:
 
     def reconfigure(self, sites: Iterable[SiteConfig]) -> None:
         """Follow a configuration change: points that stay keep their priority arrays and
-        state (with their new settings), new writable points start empty, removed ones go."""
+        state (with their new settings), new writable points start empty, removed ones go.
+
+        A held command the new settings refuse (a limit lowered below it, a kind changed
+        under it) leaves its slot at once and is marked failed with the reason, as at
+        start; the device then gets the new effective value (in the background, as soon
+        as the point's limits allow), also when only the relinquish default changed.
+        """
         seen: set[str] = set()
         for cfg in sites:
             for pid, _equip, point in cfg.points():
@@ -214,6 +220,10 @@ class Arbiter:
                 else:
                     ctl.point, ctl.dry_run = point, cfg.control.dry_run
                     ctl.reassert_interval = cfg.control.reassert_interval
+                    refused = self._withdraw_refused(ctl)
+                    if refused or (ctl.written is not _UNSET
+                                   and not _same(ctl.effective(), ctl.written)):
+                        self._spawn(self._reapply(ctl, refused))
         for pid in set(self._points) - seen:
             ctl = self._points.pop(pid)
             for c in ctl.slots:
@@ -221,6 +231,41 @@ class Arbiter:
                     self._cancel_expiry(c)
             if ctl.waiting is not None:
                 ctl.waiting.cancel()
+
+    def _withdraw_refused(self, ctl: _Controlled) -> list[Command]:
+        """Empty the slots whose command the point's (new) settings refuse; those commands,
+        marked failed with the reason (to be recorded by the caller)."""
+        now = self.clock.now()
+        refused: list[Command] = []
+        for i, c in enumerate(ctl.slots):
+            if c is None:
+                continue
+            try:
+                c.value = self._checked(ctl, c.value)
+            except CommandError as err:
+                log.warning("%s: the command at priority %d is withdrawn after a configuration "
+                            "change: %s", ctl.id, i + 1, err)
+                ctl.slots[i] = None
+                self._cancel_expiry(c)
+                c.status, c.error, c.updated_at = (
+                    CommandStatus.FAILED, f"withdrawn after a configuration change: {err}", now)
+                refused.append(c)
+        return refused
+
+    async def _reapply(self, ctl: _Controlled, refused: list[Command]) -> None:
+        """After a settings change: record the withdrawn commands, then write the point."""
+        async with self._lock(ctl):
+            # Checked again under the lock: a command checked against the old settings may
+            # have taken its slot while this waited.
+            refused = [*refused, *self._withdraw_refused(ctl)]
+            for c in refused:
+                await self._record(c)
+            if self._stopping or self._points.get(ctl.id) is not ctl:
+                return
+            if ctl.dirty is None:
+                ctl.dirty, ctl.held = set(), []
+            ctl.dirty.update(c.priority for c in refused)  # passthrough: released on the device
+            await self._apply_locked(ctl, None, None, True)
 
     # ------------------------------------------------------------------ commands
 
