@@ -170,3 +170,27 @@ def test_what_python_only_warns_about_is_refused_whatever_the_warning_filters(te
             Expression(text)
     assert str(err.value) == message
     assert seen == []
+
+
+def test_compiling_an_expression_leaves_other_threads_warnings_alone():
+    # Found by review: the warning filters were switched to "error" around ast.parse, process-wide,
+    # so a DeprecationWarning in another thread at that moment was raised as an exception.
+    import threading
+
+    stop = threading.Event()
+
+    def compile_forever() -> None:
+        while not stop.is_set():
+            Expression("`a/b/c` > 1 and '\\n' != 'x'")
+
+    worker = threading.Thread(target=compile_forever)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        worker.start()
+        try:
+            for _ in range(5000):
+                warnings.warn("a library's deprecation", DeprecationWarning, stacklevel=1)
+        finally:
+            stop.set()
+            worker.join()
+    assert len([w for w in seen if "a library's deprecation" in str(w.message)]) == 5000

@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import ast
 import io
+import itertools
 import operator
 import re
 import tokenize
-import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -158,13 +158,12 @@ class Expression:
         self._source = source = source.replace("\r", " ").replace("\n", " ")
         stripped = source.lstrip(" \t")
         self._lead = len(source) - len(stripped)  # leading blanks would be an "unexpected indent"
+        # `1and x`, `'\d'`: Python warns and goes on, once per process and onto stderr, or refuses
+        # them where warnings are errors. Refuse them always, at their column, found in the tokens:
+        # changing the warning filters around ast.parse would change them for every thread.
+        _refuse_warned(text, stripped, self._lead)
         try:
-            with warnings.catch_warnings():
-                # `1and x`, `'\d'`: Python warns and goes on, once per process and onto stderr, or
-                # refuses them where warnings are errors. Refuse them always, at their column.
-                warnings.simplefilter("error", SyntaxWarning)
-                warnings.simplefilter("error", DeprecationWarning)
-                tree = ast.parse(stripped, mode="eval")
+            tree = ast.parse(stripped, mode="eval")
         except SyntaxError as err:
             if not err.offset:  # Python gives no column when the text ends too early
                 raise _error_at(text, len(text.rstrip()), "syntax error: the expression is incomplete") \
@@ -311,6 +310,33 @@ class Expression:
             return lambda v: func(*(a(v) for a in args))
         what = _WHAT.get(type(node), type(node).__name__)
         raise self._error(node, f"{what} is not allowed in an alarm expression")
+
+
+#: What may follow a backslash in a string literal without Python warning about it.
+_ESCAPES = frozenset("\n\\'\"abfnrtv01234567xNuU")
+_LITERALS = {"0x": "hexadecimal", "0o": "octal", "0b": "binary"}
+
+
+def _refuse_warned(text: str, source: str, lead: int) -> None:
+    """Refuse what Python's parser only warns about: a number run into a name, an invalid escape."""
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return  # ast.parse reports it, with its column
+    for prev, tok in itertools.pairwise(tokens):
+        if prev.type == tokenize.NUMBER and tok.type == tokenize.NAME and prev.end == tok.start:
+            kind = _LITERALS.get(prev.string[:2].lower(), "decimal")
+            raise _error_at(text, lead + prev.start[1], f"syntax error: invalid {kind} literal")
+    for tok in tokens:
+        if tok.type != tokenize.STRING:
+            continue
+        prefix = tok.string[:len(tok.string) - len(tok.string.lstrip("rRbBuUfF"))]
+        if "r" in prefix.lower():
+            continue
+        for escape in re.finditer(r"\\(.)", tok.string, re.S):
+            if escape.group(1) not in _ESCAPES:
+                raise _error_at(text, lead + tok.start[1],
+                                f"syntax error: invalid escape sequence '\\{escape.group(1)}'")
 
 
 def _error_at(text: str, index: int, message: str) -> ExpressionError:
