@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from openbms.control.arbiter import Arbiter
@@ -37,6 +37,12 @@ def _command(name: str, unit: str | None = "degC", kind: str = "number", **extra
 
 def site(site_id: str = "hq") -> SiteConfig:
     """One plant with sensors a, b, c (°C), p (Pa), flag (bool) and commandable out1…out4 (°C, 0–50)."""
+    if site_id != "hq":  # a simulated plant of its own
+        cfg = site().model_dump(mode="json", exclude_none=True)
+        cfg["site"]["id"] = site_id
+        for point in cfg["equipment"][0]["points"]:
+            point["binding"] = point["binding"].replace("sim://plant/", f"sim://{site_id}-plant/")
+        return SiteConfig.model_validate(cfg)
     return SiteConfig.model_validate({
         "site": {"id": site_id},
         "equipment": [{"id": "plant", "points": [
@@ -78,17 +84,18 @@ class Rig:
     """The engine wired to a real arbiter, driver manager and SimDriver."""
 
     def __init__(self, cfg: SiteConfig | None = None, clock: Clock | None = None,
-                 max_errors: int = 3, **engine: Any) -> None:
+                 max_errors: int = 3, *, more_sites: Sequence[SiteConfig] = (), **engine: Any) -> None:
         self.cfg = cfg or site()
+        sites = [self.cfg, *more_sites]
         self.clock = clock or ManualClock(T0)
         self.driver = SimDriver(clock=self.clock)
         self.bus = Bus()
-        points = [PointBinding(p, parse_binding(pt.binding), 10.0) for p, _e, pt in self.cfg.points()
-                  if pt.binding]
+        points = [PointBinding(p, parse_binding(pt.binding), 10.0) for cfg in sites
+                  for p, _e, pt in cfg.points() if pt.binding]
         self.manager = DriverManager(self.bus, self.clock, {"sim": self.driver}, points)
         self.io = Recorder(self.manager)
-        self.arbiter = Arbiter([self.cfg], self.io, self.clock)
-        self.engine = ProgramEngine(catalog_from_sites([self.cfg]), self.clock,
+        self.arbiter = Arbiter(sites, self.io, self.clock)
+        self.engine = ProgramEngine(catalog_from_sites(sites), self.clock,
                                     arbiter_write(self.arbiter), max_errors=max_errors, **engine)
         self.bus.subscribe_callback("*", self.engine.feed, name="programs")
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from pathlib import Path
 
 import pytest
 
-from openbms.control.programs import LIMITS, Limits, ProgramError, parse_program, validate_program
-from tests.control.programs.rig import Rig, pid, program
+from openbms.control.programs import LIMITS, Limits, Program, ProgramError, parse_program, validate_program
+from openbms.model import Sample
+from tests.control.programs.rig import Rig, pid, program, site
 
 OUT1 = pid("out1")
 
@@ -89,6 +91,16 @@ class FakeCpu:
         return self.total
 
 
+class FakeTimer:
+    """The budget windows' timer (the process's monotonic seconds), moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def holding(value: float, prog_id: str = "p1", out: str = OUT1) -> object:
     return program(id=prog_id, period_s=20, constants=[{"id": "k", "value": value}],
                    outputs=[{"id": "o", "point": out}], wires=[{"from": "k", "to": "o"}])
@@ -124,14 +136,20 @@ async def test_an_evaluation_over_the_budget_stops_its_program_releases_its_outp
     assert rig.slot(OUT1) == 20.0 and rig.engine.status(site="hq")["p1"].state == "running"
 
 
-async def test_the_budget_per_minute_counts_evaluations_in_the_minute_of_the_clock():
-    cpu = FakeCpu()
-    rig = Rig(limits=Limits(run_cpu_s=1, minute_cpu_s=0.7), cpu=cpu)
-    rig.engine.load(program(inputs=[{"id": "x", "point": pid("a")}], outputs=[{"id": "o", "point": OUT1}],
-                            wires=[{"from": "x", "to": "o"}]), 1)
+def passing(prog_id: str = "p1") -> Program:
+    """a → out1."""
+    return program(id=prog_id, inputs=[{"id": "x", "point": pid("a")}], outputs=[{"id": "o", "point": OUT1}],
+                   wires=[{"from": "x", "to": "o"}])
+
+
+async def test_the_budget_per_minute_counts_evaluations_in_the_minute_of_the_timer():
+    cpu, timer = FakeCpu(), FakeTimer()
+    rig = Rig(limits=Limits(run_cpu_s=1, minute_cpu_s=0.7), cpu=cpu, timer=timer)
+    rig.engine.load(passing(), 1)
     await rig.engine.idle()
     cpu.per_call = 0.2  # 0.2 s per evaluation
-    for i in range(15):  # one every 20 s of the clock: 0.6 s a minute, within the budget
+    for i in range(15):  # one every 20 s: 0.6 s a minute, within the budget
+        timer.now += 20
         await rig.clock.advance(20)
         await rig.publish({pid("a"): float(i)})
     status = rig.engine.status("p1")["p1"]
@@ -143,6 +161,132 @@ async def test_the_budget_per_minute_counts_evaluations_in_the_minute_of_the_clo
     assert status.state == "failed" and status.runs == 16 + 3  # the fourth is not evaluated
     assert "within a minute, over the budget of 0.7 s per minute" in status.last_error
     assert rig.slot(OUT1) is None
+
+
+async def test_the_budget_minute_is_the_process_timer_not_the_faster_domain_clock():
+    cpu, timer = FakeCpu(), FakeTimer()
+    rig = Rig(limits=Limits(run_cpu_s=1, minute_cpu_s=0.7), cpu=cpu, timer=timer)
+    rig.engine.load(passing(), 1)
+    await rig.engine.idle()
+    cpu.per_call = 0.2
+    for i in range(4):  # the demo at ×24: a minute of the clock is 2.5 s of the process
+        await rig.clock.advance(60)
+        timer.now += 2.5
+        await rig.publish({pid("a"): float(i)})
+    status = rig.engine.status("p1")["p1"]
+    assert (status.state, status.runs) == ("failed", 5)  # 4 × 0.2 s in 10 s of the timer
+    assert "0.800 s of CPU within a minute, over the budget of 0.7 s per minute" in status.last_error
+    assert status.cpu_minute_s == pytest.approx(0.8)
+    rig.engine.enable("p1")
+    for i in range(6):  # at 1×: a new minute of the timer each time, so 0.2 s a minute
+        await rig.clock.advance(60)
+        timer.now += 60
+        await rig.publish({pid("a"): 10.0 + i})
+    status = rig.engine.status("p1")["p1"]
+    assert status.state == "running" and status.cpu_minute_s == pytest.approx(0.2)
+    assert rig.slot(OUT1) == 15.0
+    timer.now += 60  # a minute with no evaluation: nothing spent in it
+    assert rig.engine.status("p1")["p1"].cpu_minute_s == 0.0
+
+
+# ----------------------------------------------------------------------------- sharing the event loop
+
+
+def probing(prog_id: str) -> Program:
+    """a → a time-based probe tagged ``prog_id`` (period 5 s)."""
+    return program(id=prog_id, period_s=5, inputs=[{"id": "x", "point": pid("a")}],
+                   blocks=[{"id": "b", "block": "probe", "params": {"tag": prog_id}}],
+                   wires=[{"from": "x", "to": "b.in1"}])
+
+
+async def other_task(steps: list[str], turns: int) -> None:
+    """A driver, the API or the alarms: work that needs ``turns`` turns of the event loop."""
+    for _ in range(turns):
+        steps.append("other")
+        await asyncio.sleep(0)
+
+
+async def test_a_tick_gives_the_loop_back_between_programs_once_a_slice_of_cpu_is_spent(probe):
+    cpu = FakeCpu()
+    rig = Rig(cpu=cpu)  # the default limits: a slice is 0.02 s, an evaluation may take 0.25 s
+    for prog_id in ("p1", "p2", "p3"):
+        rig.engine.load(probing(prog_id), 1)
+    await rig.engine.idle()
+    await rig.clock.advance(5)
+    probe.clear()
+    other = asyncio.create_task(other_task(probe, 3))
+    await rig.engine.tick(rig.clock.now())  # cheap evaluations: all in one turn of the loop
+    await other
+    assert probe == ["p1", "p2", "p3", "other", "other", "other"]
+    cpu.per_call = 0.05  # each evaluation is over a slice
+    await rig.clock.advance(5)
+    probe.clear()
+    other = asyncio.create_task(other_task(probe, 3))
+    await rig.engine.tick(rig.clock.now())
+    await other
+    assert probe == ["p1", "other", "p2", "other", "p3", "other"]  # in order, the others in between
+    assert {s.state for s in rig.engine.status(site="hq").values()} == {"running"}
+
+
+async def test_an_event_driven_pass_gives_the_loop_back_between_programs_once_a_slice_is_spent(probe):
+    cpu = FakeCpu()
+    rig = Rig(cpu=cpu)
+    for prog_id in ("p1", "p2", "p3"):
+        rig.engine.load(probing(prog_id), 1)
+    await rig.engine.idle()
+    probe.clear()
+    cpu.per_call = 0.05
+    rig.bus.publish([Sample(pid("a"), rig.clock.now(), 1.0, "ok")])  # all three read a
+    await asyncio.create_task(other_task(probe, 3))
+    assert probe == ["p1", "other", "p2", "other", "p3", "other"]
+    await rig.engine.idle()
+    assert [s.runs for s in rig.engine.status(site="hq").values()] == [2, 2, 2]  # each once for the sample
+
+
+# ----------------------------------------------------------------------------- the site's budget
+
+
+def holding_at(site_id: str, prog_id: str, value: float, out: str, **parts: object) -> Program:
+    return Program.model_validate({
+        "id": prog_id, "site": site_id, "period_s": 20, "constants": [{"id": "k", "value": value}],
+        "outputs": [{"id": "o", "point": f"{site_id}/plant/{out}"}], "wires": [{"from": "k", "to": "o"}],
+        **parts})
+
+
+async def test_a_site_over_its_budget_loses_its_most_expensive_program_and_other_sites_run_on(caplog):
+    cpu, timer = FakeCpu(), FakeTimer()
+    rig = Rig(limits=Limits(run_cpu_s=1, minute_cpu_s=10, site_minute_cpu_s=1.0), cpu=cpu, timer=timer,
+              more_sites=[site("annex")])
+    rig.engine.load(holding_at("hq", "cheap", 20, "out2"), 1)
+    busy = holding_at("hq", "busy", 30, "out1", inputs=[{"id": "x", "point": pid("a")}],
+                      blocks=[{"id": "m", "block": "max", "params": {}}],
+                      wires=[{"from": "k", "to": "m.in1"}, {"from": "x", "to": "m.in2"},
+                             {"from": "m.out", "to": "o"}])
+    rig.engine.load(busy, 1)
+    rig.engine.load(holding_at("annex", "cheap", 40, "out1"), 1)
+    await rig.engine.idle()
+    assert (rig.slot(OUT1), rig.slot(pid("out2")), rig.slot("annex/plant/out1")) == (30.0, 20.0, 40.0)
+    cpu.per_call = 0.2
+    for i in range(3):  # busy is evaluated on every sample of a: 0.6 s
+        await rig.publish({pid("a"): float(i)})
+    await rig.tick(20)  # cheap 0.2 s, busy 0.8 s: hq at 1.0 s, within its budget
+    assert {s.state for s in rig.engine.status().values()} == {"running"}
+    with caplog.at_level(logging.ERROR, logger="openbms.control.programs.engine"):
+        await rig.tick(20)  # cheap first: hq at 1.2 s, and busy (0.8 s) is the most expensive
+        await rig.tick(20)
+    status = rig.engine.status()
+    assert {k: s.state for k, s in status.items()} == {
+        "hq/cheap": "running", "hq/busy": "failed", "annex/cheap": "running"}
+    assert status["hq/busy"].last_error == (
+        "stopped: the programs of site 'hq' took 1.200 s of CPU within a minute, over the site's budget "
+        "of 1 s per minute, and this one the most (0.800 s)")
+    assert [r.getMessage().split(":")[0] for r in caplog.records] == [
+        "program hq/busy stopped and its slots released"]
+    assert rig.slot(OUT1) is None and rig.slot(pid("out2")) == 20.0  # busy's slot released, cheap's held
+    assert rig.slot("annex/plant/out1") == 40.0
+    assert status["hq/cheap"].cpu_minute_s == pytest.approx(0.6)  # 1.2 s minus busy's share
+    assert status["annex/cheap"].runs == status["hq/cheap"].runs == 4
+    assert status["annex/cheap"].cpu_minute_s == pytest.approx(0.6)  # annex was never near its budget
 
 
 async def test_a_real_program_over_a_tiny_budget_is_stopped_by_its_measured_cpu_time():

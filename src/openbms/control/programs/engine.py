@@ -17,6 +17,11 @@ and no pydantic model is touched:
   evaluation: that is what "the previous step's value" means.
 - ``tick(now)`` evaluates the time-based blocks (PID, timers, staging…) of
   every program whose period has come; ``run()`` calls it on the clock.
+- Neither pass holds the loop for all programs of all sites: once the
+  evaluations of a pass have used ``Limits.slice_cpu_s`` of CPU, the loop
+  is given back (drivers, API, alarms run) before the next program, in the
+  same order. ``tick`` awaits its way through the due programs; the
+  event-driven pass leaves the rest marked and carries on at the next turn.
 - An output is written only when its value changed since the last write; an
   unknown (``None``) value releases the program's slot (``release_when_none``).
   Writes go through one writer task per program, in order, latest value per
@@ -27,9 +32,15 @@ and no pydantic model is touched:
   failed, stops, and its slots are released; the other programs carry on.
 - Every evaluation is charged the CPU time it took (the event loop's thread
   time). A program over its budget (``Limits.run_cpu_s`` for one evaluation,
-  ``Limits.minute_cpu_s`` per minute of the clock) is stopped the same way:
-  state ``failed``, the reason in ``last_error``, one error logged, slots
-  released. Every site's drivers, alarms and control share this loop.
+  ``Limits.minute_cpu_s`` per minute) is stopped the same way: state
+  ``failed``, the reason in ``last_error``, one error logged, slots released.
+  A site whose running programs together take more than
+  ``Limits.site_minute_cpu_s`` in a minute loses its most expensive one of
+  that minute the same way (then the next, while still over), so one site
+  cannot starve the others. The minute is one of this process's monotonic
+  timer (``timer``), not of the runtime's clock: at ×24 a domain minute is
+  2.5 s of CPU time that could be spent. Every site's drivers, alarms and
+  control share this loop.
 - Programs are keyed by (site, id): two sites may each have a program ``ahu``.
   ``prepare`` (validate and compile) touches no engine state and may run in a
   worker thread; ``install`` puts the result in service on the loop.
@@ -69,7 +80,7 @@ _UNSET: Any = object()  # an output never written
 _Key = tuple[str, str]  # (site, program id)
 _GOOD = frozenset({OK, OVERRIDDEN})
 _LOG_EVERY = 60.0  # seconds between warnings about one program's errors
-_BUDGET_WINDOW = 60.0  # seconds of the clock over which ``Limits.minute_cpu_s`` is counted
+_BUDGET_WINDOW = 60.0  # seconds of the timer over which the per-minute CPU budgets are counted
 
 
 def arbiter_write(arbiter: Any) -> WriteFn:
@@ -111,7 +122,7 @@ class ProgramStatus:
     last_error_at: float | None
     outputs: dict[str, Value]  # output node id → the value last commanded (None: released or never)
     cpu_s: float = 0.0  # CPU seconds spent evaluating it since it was loaded
-    cpu_minute_s: float = 0.0  # of those, in the current minute (the budget's window)
+    cpu_minute_s: float = 0.0  # of those, in its site's current budget minute (of the timer)
 
 
 class _BlockRun:
@@ -171,8 +182,8 @@ class _Run:
         self.last_log = -_LOG_EVERY
         self.quiet = 0  # errors not logged since the last warning
         self.cpu = 0.0  # CPU seconds of its evaluations
-        self.window_cpu = 0.0  # of those, since window_start
-        self.window_start: float | None = None
+        self.window_cpu = 0.0  # of those, in its site's budget window ``epoch``
+        self.epoch = 0
 
     def slot(self, node: str, port: str) -> int:
         s = self.slot_of.get((node, port))
@@ -234,6 +245,17 @@ def _compile(program: Program, version: int, a: Analysis, catalog: Catalog) -> _
     return run
 
 
+class _SiteBudget:
+    """One site's CPU in the current budget window (all its programs' windows are this one)."""
+
+    __slots__ = ("cpu", "epoch", "start")
+
+    def __init__(self) -> None:
+        self.cpu = 0.0  # charged in this window; at least what its running programs took
+        self.epoch = 0  # which window; a program's ``window_cpu`` of another epoch is stale
+        self.start: float | None = None  # the timer when this window began
+
+
 @dataclass(frozen=True, slots=True)
 class Prepared:
     """A program validated and compiled by :meth:`ProgramEngine.prepare`, ready to ``install``."""
@@ -249,7 +271,8 @@ class ProgramEngine:
     """
 
     def __init__(self, catalog: Catalog, clock: Clock, write: WriteFn, *, max_errors: int = 3,
-                 limits: Limits = LIMITS, cpu: Callable[[], float] = time.thread_time) -> None:
+                 limits: Limits = LIMITS, cpu: Callable[[], float] = time.thread_time,
+                 timer: Callable[[], float] = time.monotonic) -> None:
         if max_errors < 1:
             raise ValueError("max_errors must be at least 1")
         self.catalog = catalog
@@ -258,6 +281,8 @@ class ProgramEngine:
         self.max_errors = max_errors
         self.limits = limits
         self._cpu = cpu  # CPU seconds of the loop's thread: what an evaluation costs every site
+        self._timer = timer  # the budget windows' seconds: this process's, not the (fast) domain clock's
+        self._sites: dict[str, _SiteBudget] = {}
         self._runs: dict[_Key, _Run] = {}
         self._by_point: dict[str, list[tuple[_Run, int]]] = {}
         self._latest: dict[str, Value] = {}  # last value of every point a program reads
@@ -381,7 +406,7 @@ class ProgramEngine:
             log.info("program %s/%s enabled again (was %s)", run.program.site, program_id, run.state)
         run.state = RUNNING
         run.consecutive = 0
-        run.window_cpu, run.window_start = 0.0, None
+        run.window_cpu = 0.0  # a fresh share of its site's current window
         for o in run.outputs:
             o.sent = _UNSET
         run.next_tick = self.clock.now() + run.period
@@ -449,21 +474,50 @@ class ProgramEngine:
 
     def _run_dirty(self) -> None:
         self._scheduled = False
-        if not self._dirty:
-            return
-        runs = list(self._dirty.values())
-        self._dirty.clear()
+        self._evaluate_dirty()
+
+    def _evaluate_dirty(self) -> float:
+        """Evaluate the triggered programs in order for one slice; the rest go on at the loop's next turn.
+
+        Returns the CPU seconds spent.
+        """
+        dirty = self._dirty
+        if not dirty:
+            return 0.0
+        runs = list(dirty.values())
+        dirty.clear()
         now = self.clock.now()
-        for run in runs:
+        slice_s = self.limits.slice_cpu_s
+        spent = 0.0
+        for i, run in enumerate(runs):
+            if spent >= slice_s:  # give the loop back; the rest keep their place, ahead of newcomers
+                rest = {r.key: r for r in runs[i:] if r.state is RUNNING}
+                rest.update(dirty)
+                dirty.clear()
+                dirty.update(rest)
+                self._schedule()
+                break
             if run.state is RUNNING:
-                self._evaluate(run, now)
+                spent += self._evaluate(run, now)
+        return spent
 
     async def tick(self, now: float) -> None:
-        """Evaluate the time-based blocks of every running program whose period has come."""
-        self._run_dirty()
+        """Evaluate the time-based blocks of every running program whose period has come.
+
+        The loop is given back whenever the evaluations have used a slice of
+        CPU (``Limits.slice_cpu_s``), so this returns when every due program
+        has been evaluated, in load order, but other tasks ran in between.
+        """
+        spent = self._evaluate_dirty()
+        slice_s = self.limits.slice_cpu_s
         for run in list(self._runs.values()):
             if run.state is not RUNNING or now < run.next_tick:
                 continue
+            if spent >= slice_s:
+                await asyncio.sleep(0)  # the drivers, the API and the alarms run between two programs
+                spent = 0.0
+                if run.state is not RUNNING or now < run.next_tick or self._runs.get(run.key) is not run:
+                    continue  # stopped, re-enabled or replaced meanwhile
             run.next_tick += run.period
             if run.next_tick <= now:  # late (a busy loop, a jump of the clock): no catching up
                 run.next_tick = now + run.period
@@ -472,7 +526,8 @@ class ProgramEngine:
                 if not dirty[j]:
                     dirty[j] = True
                     heapq.heappush(heap, j)
-            self._evaluate(run, now)
+            self._dirty.pop(run.key, None)  # this evaluation steps what a sample marked too
+            spent += self._evaluate(run, now)
 
     async def run(self) -> None:
         """Tick on the clock until cancelled."""
@@ -485,12 +540,15 @@ class ProgramEngine:
 
     # ------------------------------------------------------------------ evaluation
 
-    def _evaluate(self, run: _Run, now: float) -> None:
+    def _evaluate(self, run: _Run, now: float) -> float:
+        """Step ``run``'s marked blocks and charge it; returns the CPU seconds it took."""
         start = self._cpu()
         try:
             self._step(run, now)
         finally:
-            self._charge(run, self._cpu() - start)
+            spent = self._cpu() - start
+            self._charge(run, spent)
+        return spent
 
     def _step(self, run: _Run, now: float) -> None:
         values, blocks, dirty, heap = run.values, run.blocks, run.dirty, run.heap
@@ -615,8 +673,10 @@ class ProgramEngine:
     async def idle(self) -> None:
         """Wait until every triggered evaluation has run and every write it caused is made."""
         while True:
-            if self._scheduled or self._dirty:
-                self._run_dirty()
+            while self._dirty:
+                self._evaluate_dirty()
+                if self._dirty:
+                    await asyncio.sleep(0)  # a slice is spent: let the loop turn, as it would anyway
             tasks = [t for t in self._writers.values() if not t.done()]
             if not tasks:
                 return
@@ -650,24 +710,58 @@ class ProgramEngine:
         else:
             run.quiet += 1
 
+    def _window(self, site_id: str) -> _SiteBudget:
+        """``site_id``'s budget window, a new one when a minute of the timer has passed."""
+        site = self._sites.get(site_id)
+        if site is None:
+            site = self._sites[site_id] = _SiteBudget()
+        t = self._timer()
+        if site.start is None or t - site.start >= _BUDGET_WINDOW:
+            site.start, site.cpu = t, 0.0
+            site.epoch += 1
+        return site
+
     def _charge(self, run: _Run, spent: float) -> None:
-        """Count an evaluation's CPU time; stop the program when it is over its budget."""
+        """Count an evaluation's CPU time; stop the program (or its site's costliest) when over budget."""
         run.cpu += spent
-        mono = self.clock.monotonic()
-        if run.window_start is None or mono - run.window_start >= _BUDGET_WINDOW:
-            run.window_start, run.window_cpu = mono, 0.0
+        site = self._window(run.program.site)
+        if run.epoch != site.epoch:
+            run.epoch, run.window_cpu = site.epoch, 0.0
         run.window_cpu += spent
-        if run.state is not RUNNING:
-            return
+        site.cpu += spent
         limits = self.limits
-        if spent > limits.run_cpu_s:
-            reason = (f"one evaluation took {spent:.3f} s of CPU, over the budget of {limits.run_cpu_s:g} s "
-                      "per evaluation")
-        elif run.window_cpu > limits.minute_cpu_s:
-            reason = (f"its evaluations took {run.window_cpu:.3f} s of CPU within a minute, over the "
-                      f"budget of {limits.minute_cpu_s:g} s per minute")
-        else:
-            return
+        if run.state is RUNNING:
+            if spent > limits.run_cpu_s:
+                self._stop(run, f"one evaluation took {spent:.3f} s of CPU, over the budget of "
+                                f"{limits.run_cpu_s:g} s per evaluation")
+            elif run.window_cpu > limits.minute_cpu_s:
+                self._stop(run, f"its evaluations took {run.window_cpu:.3f} s of CPU within a minute, over "
+                                f"the budget of {limits.minute_cpu_s:g} s per minute")
+        if site.cpu > limits.site_minute_cpu_s:
+            self._over_site(run.program.site, site)
+
+    def _over_site(self, site_id: str, site: _SiteBudget) -> None:
+        """The site's count is over its budget: stop its costliest running programs until it is not.
+
+        ``site.cpu`` also holds what programs since stopped or replaced took;
+        only running programs count, so it is recounted here (rarely: only
+        when over).
+        """
+        limit = self.limits.site_minute_cpu_s
+        while True:
+            running = [r for r in self._runs.values()
+                       if r.program.site == site_id and r.state is RUNNING and r.epoch == site.epoch]
+            total = sum(r.window_cpu for r in running)
+            if total <= limit:
+                site.cpu = total
+                return
+            top = max(running, key=lambda r: r.window_cpu)
+            self._stop(top, f"the programs of site {site_id!r} took {total:.3f} s of CPU within a minute, "
+                            f"over the site's budget of {limit:g} s per minute, and this one the most "
+                            f"({top.window_cpu:.3f} s)")
+
+    def _stop(self, run: _Run, reason: str) -> None:
+        """Stop ``run`` as over budget: failed, reported once, slots released."""
         run.state = FAILED
         run.errors += 1
         run.last_error = f"stopped: {reason}"
@@ -690,12 +784,20 @@ class ProgramEngine:
         else:
             runs = [r for r in self._runs.values() if site is None or r.program.site == site]
         qualify = program_id is None and site is None
+        t = self._timer()
+
+        def this_minute(r: _Run) -> float:
+            budget = self._sites.get(r.program.site)
+            if budget is None or budget.start is None or r.epoch != budget.epoch:
+                return 0.0
+            return r.window_cpu if t - budget.start < _BUDGET_WINDOW else 0.0
+
         return {(f"{r.program.site}/{r.id}" if qualify else r.id): ProgramStatus(
             id=r.id, site=r.program.site, name=r.program.name, version=r.version, state=r.state,
             last_run=r.last_run, runs=r.runs, writes=r.writes, errors=r.errors,
             last_error=r.last_error, last_error_at=r.last_error_at,
             outputs={o.id: (None if o.sent is _UNSET else o.sent) for o in r.outputs},
-            cpu_s=r.cpu, cpu_minute_s=r.window_cpu,
+            cpu_s=r.cpu, cpu_minute_s=this_minute(r),
         ) for r in runs}
 
     def values(self, program_id: str, site: str | None = None) -> dict[str, Value]:

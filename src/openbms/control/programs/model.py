@@ -67,9 +67,12 @@ class Limits:
     """What one program may ask of the process: every site's control shares one event loop.
 
     The sizes bound what validating, compiling and evaluating a program can
-    cost; the CPU budget (``run_cpu_s`` per evaluation, ``minute_cpu_s`` per
-    minute of the runtime's clock) is enforced by the engine, which stops a
-    program over it and releases its outputs.
+    cost; the CPU budgets (``run_cpu_s`` per evaluation, ``minute_cpu_s`` per
+    program and ``site_minute_cpu_s`` for all of a site's programs per minute
+    of the process's monotonic timer, not of the runtime's clock, which may
+    run faster) are enforced by the engine, which stops a program over them
+    and releases its outputs. ``slice_cpu_s`` is how much evaluation the
+    engine does before it gives the event loop back to the other tasks.
     """
 
     min_period_s: float = 1.0
@@ -83,6 +86,8 @@ class Limits:
     max_programs_per_site: int = 200
     run_cpu_s: float = 0.25
     minute_cpu_s: float = 3.0
+    site_minute_cpu_s: float = 20.0  # a third of a core for one site's programs together
+    slice_cpu_s: float = 0.02  # evaluations between two turns of the event loop
 
 
 #: The limits in force (docs/programs.md, "Limits").
