@@ -21,7 +21,8 @@ def test_every_item_is_seen_once_paging_with_the_next_cursor():
 
 
 @pytest.mark.parametrize("position", [{"k": [[1]]}, {"k": [float("inf")]}, {"k": list(range(100))},
-                                      {"k": "a"}, {"k": [1], "x": {}}])
+                                      {"k": "a"}, {"k": [1], "x": {}}, {"k": []}, {"k": ["a"], "z": 1},
+                                      {"z": 1}])
 def test_a_tampered_keyset_cursor_is_a_400(position):
     import base64
     import json

@@ -132,7 +132,9 @@ async def test_rpm_is_probed_again_after_a_back_off_that_doubles_up_to_its_cap()
 
 async def test_bad_rpm_fallback_settings_are_refused_with_the_setting_named():
     for name, value in (("rpm_refusals", 0), ("rpm_reprobe", -1), ("rpm_reprobe", "soon"),
-                        ("rpm_reprobe_max", 1e9), ("rpm_refusals", True)):
+                        ("rpm_reprobe_max", 1e9), ("rpm_refusals", True),
+                        ("max_in_flight", 0), ("max_batch", -1), ("max_objects", "many"),
+                        ("cov_lifetime", 1e9)):
         with pytest.raises(DriverError, match=rf"drivers\.bacnet\.{name}: expected a number from"):
             BACnetDriver(DriverSettings(**{name: value}))
 

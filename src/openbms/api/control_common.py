@@ -97,8 +97,8 @@ def keyset_page(
     """
     position = decode_cursor(cursor)
     after = position.get("k")
-    if after is not None:
-        if not isinstance(after, list):
+    if position:
+        if position.keys() != {"k"} or not isinstance(after, list) or not after:
             raise ApiError(400, "invalid cursor: pass the next_cursor of the previous page as it was")
         try:
             items = [i for i in items if key(i) > after]

@@ -193,8 +193,8 @@ class BACnetDriver(DriverBase):
                                     _number(extra, "rpm_reprobe_max", 3600.0, 0.001, 7 * 86_400.0))
         self.address: str = str(extra.get("address", "127.0.0.1/8:47809"))
         self.broadcast: str = str(extra.get("broadcast", "255.255.255.255:47808"))
-        self._max_batch = int(extra.get("max_batch", 250))
-        self._max_objects = int(extra.get("max_objects", 0))  # a cap; 0: the device's APDU
+        self._max_batch = int(_number(extra, "max_batch", 250, 1, 10_000))
+        self._max_objects = int(_number(extra, "max_objects", 0, 0, 10_000))  # a cap; 0: the device's APDU
         self._objects: dict[str, int] = {}  # per device: objects per RPM request
         self._announced: dict[str, int] = {}  # ... as its I-Am says
         self._shrunk: dict[str, float] = {}  # when to try the announced size again (monotonic)
@@ -207,7 +207,7 @@ class BACnetDriver(DriverBase):
         self._lean_backoff: dict[str, float] = {}
         # Requests in flight at once, across devices: a BACnet network (and many small
         # controllers) cannot take hundreds of simultaneous requests.
-        self._in_flight = asyncio.Semaphore(int(extra.get("max_in_flight", 16)))
+        self._in_flight = asyncio.Semaphore(int(_number(extra, "max_in_flight", 16, 1, 1_000)))
         self._static: dict[str, str] = {str(k): str(v) for k, v in
                                         (extra.get("devices") or {}).items()}
         self._addresses: dict[str, Address] = {}
@@ -218,7 +218,7 @@ class BACnetDriver(DriverBase):
         self._no_rpm: dict[str, float] = {}
         self._backoff: dict[str, float] = {}
         self._cov = bool(extra.get("cov", True))
-        self._cov_lifetime = int(extra.get("cov_lifetime", 300))
+        self._cov_lifetime = int(_number(extra, "cov_lifetime", 300, 1, 86_400))
         self._cov_confirmed = bool(extra.get("cov_confirmed", False))
         self._cov_tasks: list[asyncio.Task[None]] = []
         self._subscriptions: list[Any] = []
