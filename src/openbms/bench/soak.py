@@ -21,7 +21,10 @@ stored and backlog, and the event loop's lag where the health answer has it).
 Figures (stdout, ``name value unit``): duration; resident memory at the end
 of the warm-up (the first 20 % of the run, at most 15 min) and at the end,
 and its growth per hour fitted over the rest (least squares, so a single
-garbage-collection step does not decide it); the history database's growth
+garbage-collection step does not decide it), and that of its anonymous part
+alone (resident memory less file-backed pages: the historian maps up to 256 MB
+of its database for reads, and those pages are the history, not a leak); the
+history database's growth
 per hour and bytes per stored sample (the growth that is the history
 itself); the WAL's largest size; event-loop lag p99 and max (of the health
 answers' figures); requests, HTTP errors, WebSocket messages and
@@ -80,8 +83,10 @@ class _Tally:
     command_failures: int = 0
     acks: int = 0
     notes: list[str] = field(default_factory=list)
-    # (elapsed s, rss bytes, history db bytes, wal bytes, stored samples, lag p99 ms, lag max ms)
-    rows: list[tuple[float, int, int, int, int, float | None, float | None]] = field(default_factory=list)
+    # (elapsed s, rss bytes, history db bytes, wal bytes, stored samples, lag p99 ms, lag max ms,
+    #  anonymous rss bytes: the process's own memory, without the mapped database pages)
+    rows: list[tuple[float, int, int, int, int, float | None, float | None, int]] = field(
+        default_factory=list)
 
     def note(self, text: str) -> None:
         if len(self.notes) < 20:
@@ -319,9 +324,11 @@ async def _soak(folder: Path, seconds: float) -> list[Figure]:
                 health = await get("/api/v1/health") or {}
                 stored = int(health.get("components", {}).get("historian", {}).get("stored", 0) or 0)
                 p99, top = _lag(health)
-                rss = proc.memory_info().rss
+                mem = proc.memory_info()
+                rss = mem.rss
                 tally.rows.append((elapsed, rss, _file_size(history_db),
-                                   _file_size(history_db.with_name("history.db-wal")), stored, p99, top))
+                                   _file_size(history_db.with_name("history.db-wal")), stored, p99, top,
+                                   rss - getattr(mem, "shared", 0)))
                 progress.update(bar, completed=elapsed,
                                 description=f"RSS {rss / 2**20:.0f} MB · {stored:,} stored · "
                                             f"{tally.requests:,} requests · {tally.http_errors} errors")
@@ -355,6 +362,8 @@ def _figures(t: _Tally, server_errors: int, stopping_errors: int) -> list[Figure
         ("soak.rss_after_warmup_mb", round(after[0][1] / 2**20, 1) if after else math.nan, "MB"),
         ("soak.rss_end_mb", round(rows[-1][1] / 2**20, 1) if rows else math.nan, "MB"),
         ("soak.rss_growth_mb_per_h", round(_slope_per_hour(xs, [r[1] / 2**20 for r in after]), 2), "MB/h"),
+        ("soak.rss_anon_growth_mb_per_h", round(_slope_per_hour(xs, [r[7] / 2**20 for r in after]), 2),
+         "MB/h"),
         ("soak.history_growth_mb_per_h", round(_slope_per_hour(xs, [r[2] / 2**20 for r in after]), 2),
          "MB/h"),
         ("soak.history_bytes_per_sample", round(db_growth / stored, 1) if stored > 0 else math.nan, "B"),
