@@ -208,33 +208,26 @@ async def _soak(folder: Path, seconds: float) -> list[Figure]:
         api = httpx.AsyncClient(base_url=url, timeout=30, headers=headers,
                                 limits=httpx.Limits(max_connections=20))
 
-        async def get(path: str, **params: Any) -> Any:
+        async def call(method: str, path: str, body: dict[str, Any] | None = None, **params: Any) -> Any:
+            """The answer's JSON, or None with the failure counted and noted."""
             tally.requests += 1
             try:
-                r = await api.get(path, params=params)
+                r = await api.request(method, path, json=body, params=params)
             except httpx.HTTPError as err:
                 tally.http_errors += 1
-                tally.note(f"GET {path}: {type(err).__name__}: {err}")
-                return None
-            if r.status_code != 200:
-                tally.http_errors += 1
-                tally.note(f"GET {path}: {r.status_code} {r.text[:200]}")
-                return None
-            return r.json()
-
-        async def post(path: str, body: dict[str, Any]) -> Any:
-            tally.requests += 1
-            try:
-                r = await api.post(path, json=body)
-            except httpx.HTTPError as err:
-                tally.http_errors += 1
-                tally.note(f"POST {path}: {type(err).__name__}: {err}")
+                tally.note(f"{method} {path}: {type(err).__name__}: {err}")
                 return None
             if r.status_code >= 300:
                 tally.http_errors += 1
-                tally.note(f"POST {path}: {r.status_code} {r.text[:200]}")
+                tally.note(f"{method} {path}: {r.status_code} {r.text[:200]}")
                 return None
             return r.json()
+
+        def get(path: str, **params: Any) -> Any:
+            return call("GET", path, **params)
+
+        def post(path: str, body: dict[str, Any]) -> Any:
+            return call("POST", path, body)
 
         points = (await get(f"/api/v1/sites/{SITE}/points", limit=500)) or {"items": []}
         items = points.get("items", [])
