@@ -243,6 +243,27 @@ async def test_an_event_driven_pass_gives_the_loop_back_between_programs_once_a_
     assert [s.runs for s in rig.engine.status(site="hq").values()] == [2, 2, 2]  # each once for the sample
 
 
+async def test_a_program_unloaded_while_a_tick_gives_the_loop_back_is_not_evaluated(probe):
+    cpu = FakeCpu()
+    rig = Rig(cpu=cpu)
+    for prog_id in ("p1", "p2", "p3"):
+        rig.engine.load(probing(prog_id), 1)
+    await rig.engine.idle()
+    await rig.clock.advance(5)
+    probe.clear()
+    cpu.per_call = 0.05
+
+    async def unload_p2() -> None:  # the API, between two programs of the tick
+        probe.append("unload p2")
+        await rig.engine.unload("p2", site="hq")
+
+    task = asyncio.create_task(unload_p2())
+    await rig.engine.tick(rig.clock.now())
+    await task
+    assert probe == ["p1", "unload p2", "p3"]
+    assert rig.engine.loaded(site="hq") == ["p1", "p3"]
+
+
 # ----------------------------------------------------------------------------- the site's budget
 
 
