@@ -9,8 +9,13 @@ import subprocess
 import sys
 
 import httpx
+import sqlalchemy as sa
+from tests.fixtures.waiting import eventually
 
 from openbms.config import load_sites
+from openbms.control.commands import CommandStore
+from openbms.db import open_state
+from openbms.db.schema import program_versions
 from openbms.runtime.app import Runtime
 from openbms.runtime.clock import ManualClock
 
@@ -120,17 +125,22 @@ async def test_api_settings_that_are_wrong_in_the_environment_stop_the_start_wit
     await rt.stop()
 
 
-def _site_with_program(folder, site: str) -> None:
+def _site_with_program(folder, site: str, *, listed: bool = True, oat: bool = True) -> None:
+    """A site whose program ``hold`` commands its ``oat`` (12) to ``sp`` at priority 10.
+
+    ``listed=False``: the site file does not name the program (as one deployed through
+    the API); ``oat=False``: the point the program reads is gone from the site.
+    """
     import json
 
     (folder / f"{site}.yaml").write_text(
         f"site: {{id: {site}, timezone: UTC}}\n"
         "drivers:\n  sim: {poll_interval: 1}\n"
         "equipment:\n  - id: ahu\n    points:\n"
-        '      - {name: oat, unit: degC, binding: "sim://ahu/oat?value=12"}\n'
-        "      - {name: sp, unit: degC, writable: true, limits: {min: 10, max: 30}, relinquish_default: 20,"
+        + ('      - {name: oat, unit: degC, binding: "sim://ahu/oat?value=12"}\n' if oat else "")
+        + "      - {name: sp, unit: degC, writable: true, limits: {min: 10, max: 30}, relinquish_default: 20,"
         ' binding: "sim://ahu/sp"}\n'
-        f"programs:\n  - {site}-hold.json\n")
+        + (f"programs:\n  - {site}-hold.json\n" if listed else ""))
     (folder / f"{site}-hold.json").write_text(json.dumps({
         "id": "hold", "site": site, "name": "hold", "period_s": 10,
         "inputs": [{"id": "oat", "point": f"{site}/ahu/oat"}],
@@ -149,3 +159,64 @@ async def test_two_sites_may_each_have_a_program_of_the_same_id(tmp_path):
         assert {"a/hold", "b/hold"} <= set(status), status
     finally:
         await rt.stop()
+
+
+SP = "a/ahu/sp"
+
+
+async def _hold_runs_then_stops(tmp_path, clock: ManualClock) -> None:
+    """A first run: the program ``hold`` commands 12 at priority 10; the command table keeps it."""
+    _site_with_program(tmp_path, "a")
+    rt = Runtime(load_sites(tmp_path), tmp_path / "data", clock=clock)
+    await rt.start()
+    try:
+        for _ in range(30):
+            if rt.arbiter.priority_array(SP)[9] == 12:
+                break
+            await clock.advance(1)
+        assert rt.arbiter.priority_array(SP)[9] == 12
+    finally:
+        await rt.stop()
+
+
+async def _restart_finds_hold_failed_and_released(tmp_path, clock: ManualClock, why: str) -> None:
+    rt = Runtime(load_sites(tmp_path), tmp_path / "data", clock=clock)
+    await rt.start()
+    try:
+        await eventually(lambda: rt.arbiter.priority_array(SP)[9] is None,
+                         "the slot of the program that does not run released")
+        assert rt.arbiter.effective(SP) == 20
+        status = rt.program_status("hold", "a")
+        assert status is not None and status.state == "failed" and status.version == 1
+        assert status.last_error.startswith("not started: ") and why in status.last_error
+        assert not rt.programs.is_loaded("hold", "a")
+        await rt.arbiter.flush()
+        state = open_state(rt.state_url)
+        try:  # the release is kept: the next start restores nothing into the slot
+            held = [c for c in CommandStore(state).holding() if c.point == SP and c.priority == 10]
+        finally:
+            state.dispose()
+        assert len(held) == 1 and held[0].release and held[0].requested_by == "program:hold"
+        assert "does not run" in held[0].reason
+    finally:
+        await rt.stop()
+
+
+async def test_a_program_the_limits_now_refuse_releases_its_restored_slot_and_shows_failed(tmp_path):
+    clock = ManualClock(1_700_000_000.0)
+    await _hold_runs_then_stops(tmp_path, clock)
+    # As if saved (through the API) before the limits existed: the stored version now fails them.
+    _site_with_program(tmp_path, "a", listed=False)
+    state = open_state(f"sqlite:///{tmp_path / 'data' / 'state.db'}")
+    with state.begin() as conn:
+        definition = conn.execute(sa.select(program_versions.c.definition)).scalar_one()
+        conn.execute(program_versions.update().values(definition={**definition, "period_s": 0.000001}))
+    state.dispose()
+    await _restart_finds_hold_failed_and_released(tmp_path, clock, "period_s")
+
+
+async def test_a_program_that_no_longer_validates_releases_its_restored_slot_and_shows_failed(tmp_path):
+    clock = ManualClock(1_700_000_000.0)
+    await _hold_runs_then_stops(tmp_path, clock)
+    _site_with_program(tmp_path, "a", listed=False, oat=False)  # the point it reads is gone
+    await _restart_finds_hold_failed_and_released(tmp_path, clock, "a/ahu/oat")

@@ -33,6 +33,7 @@ from openbms.control.commands import CommandStore
 from openbms.control.programs import (
     ProgramEngine,
     ProgramError,
+    ProgramStatus,
     ProgramStore,
     arbiter_write,
     catalog_from_sites,
@@ -43,9 +44,10 @@ from openbms.control.wiring import schedule_commands
 from openbms.drivers.base import Driver
 from openbms.drivers.manager import DriverManager, PointBinding
 from openbms.drivers.registry import create_driver
-from openbms.errors import ConfigError, ConfigIssue, OpenBMSError
+from openbms.errors import CommandError, ConfigError, ConfigIssue, OpenBMSError
 from openbms.historian.sqlite import SQLiteHistorian
 from openbms.model.binding import parse_binding
+from openbms.model.command import CommandSource
 from openbms.model.site import DriverSettings, SiteConfig
 from openbms.runtime.bus import Bus
 from openbms.runtime.cache import CurrentValueCache
@@ -178,6 +180,8 @@ class Runtime:
         self.api: Any = None  # the ApiServer once started
         self.programs: ProgramEngine | None = None
         self.program_store: ProgramStore | None = None
+        # Deployed and enabled programs that did not start, keyed by (site, id): see program_status.
+        self.program_failures: dict[tuple[str, str], ProgramStatus] = {}
         self._schedule_tasks: dict[str, asyncio.Task[None]] = {}
         self._config_lock = asyncio.Lock()
         self._background: set[asyncio.Task[Any]] = set()
@@ -452,12 +456,22 @@ class Runtime:
                 program = await asyncio.to_thread(parse_program, path)
                 await asyncio.to_thread(_deploy_if_changed, store, program, catalog, path)
         engine = self.programs = ProgramEngine(catalog, self.clock, arbiter_write(self.arbiter))
-        for deployed in await asyncio.to_thread(store.deployed):
+        deployed, refused = await asyncio.to_thread(store.deployments)
+        for info, err in refused:  # a stored version the limits now refuse (logged by the store)
+            self._program_not_run(info.site, info.id, info.name, info.active_version or 0, str(err))
+        for d in deployed:
             try:  # validated and compiled in a worker thread: a big program never stalls the loop
-                await engine.load_in_thread(deployed.program, deployed.version)
+                await engine.load_in_thread(d.program, d.version)
             except ProgramError as err:
-                log.error("program %s version %d does not run: %s", deployed.program.id,
-                          deployed.version, err)
+                log.error("program %s/%s version %d does not run: %s", d.program.site, d.program.id,
+                          d.version, err)
+                self._program_not_run(d.program.site, d.program.id, d.program.name, d.version,
+                                      str(err))
+            except Exception as err:  # one program's compile error must not stop every site
+                log.exception("program %s/%s version %d does not run", d.program.site,
+                              d.program.id, d.version)
+                self._program_not_run(d.program.site, d.program.id, d.program.name, d.version,
+                                      f"{type(err).__name__}: {err}")
         # Subscribed and ticking even with nothing deployed: a program deployed later through
         # the API gets its inputs and its periodic evaluations.
         self.bus.subscribe_callback("*", engine.feed, name="programs")
@@ -470,6 +484,49 @@ class Runtime:
             await engine.stop()
 
         self._stack.append(("programs", stop))
+
+    def _program_not_run(self, site_id: str, program_id: str, name: str, version: int,
+                         why: str) -> None:
+        """A deployed, enabled program that does not start: failed, and its slots released.
+
+        The arbiter restored the program's commands from the command table and nothing
+        would ever release them: they are released here as the engine releases a stopped
+        program's outputs (``logic``, ``program:<id>``, on its site's points). The releases
+        run as tasks, so a device that does not answer holds up no start.
+        """
+        assert self.arbiter is not None
+        arbiter, who = self.arbiter, f"program:{program_id}"
+        self.program_failures[(site_id, program_id)] = ProgramStatus(
+            id=program_id, site=site_id, name=name, version=version, state="failed", last_run=None,
+            runs=0, writes=0, errors=1, last_error=f"not started: {why}",
+            last_error_at=self.clock.now(), outputs={})
+
+        async def release(point: str, priority: int) -> None:
+            try:
+                await arbiter.release(point, priority, source=CommandSource.LOGIC, requested_by=who,
+                                      reason=f"program {site_id}/{program_id} does not run")
+            except CommandError as err:
+                log.error("program %s/%s: its slot on %s at priority %d is not released: %s",
+                          site_id, program_id, point, priority, err)
+
+        site = next((s for s in self.sites if s.site.id == site_id), None)
+        for pid, _equip, point in site.points() if site is not None else ():
+            if not point.writable:
+                continue
+            for priority, cmd in enumerate(arbiter.slots(pid), start=1):
+                if cmd is not None and cmd.source == CommandSource.LOGIC and cmd.requested_by == who:
+                    log.warning("program %s/%s does not run: releasing %s at priority %d", site_id,
+                                program_id, pid, priority)
+                    task = asyncio.create_task(release(pid, priority))
+                    self._background.add(task)
+                    task.add_done_callback(self._background.discard)
+
+    def program_status(self, program_id: str, site: str) -> ProgramStatus | None:
+        """How ``site``'s program runs, or why it did not start (state ``failed``); None: not run."""
+        if self.programs is not None and self.programs.is_loaded(program_id, site):
+            self.program_failures.pop((site, program_id), None)  # deployed again since, and running
+            return self.programs.status(program_id, site=site)[program_id]
+        return self.program_failures.get((site, program_id))
 
     async def _start_api(self, host: str, port: int) -> None:
         from openbms.api import create_app

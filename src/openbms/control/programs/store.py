@@ -263,9 +263,17 @@ class ProgramStore:
 
         A stored version that no longer passes the program limits (a period
         under a second saved before they existed) is logged and left out, so
-        it cannot keep the others from running.
+        it cannot keep the others from running (:meth:`deployments` says which).
         """
+        return self.deployments(site)[0]
+
+    def deployments(self, site: str | None = None) -> tuple[builtins.list[ProgramVersion],
+                                                            builtins.list[tuple[ProgramInfo, ProgramError]]]:
+        """What :meth:`deployed` returns, and the enabled programs whose active version cannot be
+        read back under the current limits, each with why (the runtime marks those failed and
+        releases the slots they still hold)."""
         found: builtins.list[ProgramVersion] = []
+        refused: builtins.list[tuple[ProgramInfo, ProgramError]] = []
         for p in self.list(site):
             if not p.enabled or p.active_version is None:
                 continue
@@ -273,4 +281,5 @@ class ProgramStore:
                 found.append(self.get(p.id, p.active_version, site=p.site))
             except ProgramError as err:
                 log.error("program %s/%s version %d is not run: %s", p.site, p.id, p.active_version, err)
-        return found
+                refused.append((p, err))
+        return found, refused
