@@ -310,8 +310,10 @@ class CoSimulation:
                                             schedule_commands(lambda: self.arbiter, self._writes),
                                             timezones={self.site.site.id: building_timezone(self.building)})
             self._tasks.append(asyncio.create_task(self.schedules.run(), name="schedules"))
+        # Budgets per simulated minute: a co-simulation runs days in seconds, and a program's cost
+        # is judged against the building's time it controls, not against the wall.
         engine = self.engine = ProgramEngine(catalog_from_sites([self.site]), self.clock,
-                                             arbiter_write(arbiter))
+                                             arbiter_write(arbiter), timer=self.clock.monotonic)
         for program in self.programs:
             try:
                 engine.load(program, 1)
