@@ -198,8 +198,34 @@ async def _restart_finds_hold_failed_and_released(tmp_path, clock: ManualClock, 
             state.dispose()
         assert len(held) == 1 and held[0].release and held[0].requested_by == "program:hold"
         assert "does not run" in held[0].reason
+        await _the_api_shows_hold_failed(rt, why)
     finally:
         await rt.stop()
+
+
+async def _the_api_shows_hold_failed(rt: Runtime, why: str) -> None:
+    from openbms.api import create_app
+    from openbms.api.accounts import create_user
+    from openbms.api.security import Passwords
+    from openbms.api.settings import ApiSettings
+
+    create_user(rt.state, "viewer@example.com", Passwords().hash("viewer password 1"), grants={"a": "viewer"})
+    app = create_app(rt, settings=ApiSettings(secret_key="a test key of thirty-two bytes!!"))
+    transport = httpx.ASGITransport(app=app)
+    async with app.router.lifespan_context(app), \
+            httpx.AsyncClient(transport=transport, base_url="http://openbms") as client:
+        r = await client.post("/api/v1/auth/login",
+                              json={"email": "viewer@example.com", "password": "viewer password 1"})
+        client.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
+        listed = (await client.get("/api/v1/sites/a/programs")).json()["items"]
+        one = await client.get("/api/v1/sites/a/programs/hold")
+    assert [p["status"]["state"] for p in listed if p["id"] == "hold"] == ["failed"], listed
+    if why == "period_s":  # the stored document itself fails the limits: said so, not "not found"
+        assert one.status_code == 409 and "period_s" in one.json()["detail"], one.text
+    else:
+        assert one.status_code == 200, one.text
+        assert one.json()["status"]["state"] == "failed" and why in one.json()["status"]["last_error"]
+        assert one.json()["values"] is None
 
 
 async def test_a_program_the_limits_now_refuse_releases_its_restored_slot_and_shows_failed(tmp_path):

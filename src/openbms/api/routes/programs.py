@@ -168,35 +168,39 @@ def _info(store: ProgramStore, site_id: str, program_id: str) -> ProgramInfo:
     return info
 
 
-def _status(engine: ProgramEngine, site_id: str, program_id: str) -> ProgramStatusOut | None:
-    try:
-        status = engine.status(program_id, site=site_id)[program_id]
-    except KeyError:
+def _status(runtime: Any, site_id: str, program_id: str) -> ProgramStatusOut | None:
+    """How the program runs, or why it did not start at the last start (``failed``); None: not run."""
+    status = runtime.program_status(program_id, site_id)
+    if status is None:
         return None
     fields = dataclasses.asdict(status)
     return ProgramStatusOut.model_validate({k: fields[k] for k in ProgramStatusOut.model_fields})
 
 
-def _summary(info: ProgramInfo, engine: ProgramEngine) -> ProgramSummary:
+def _summary(info: ProgramInfo, runtime: Any) -> ProgramSummary:
     return ProgramSummary(id=info.id, site=info.site, name=info.name, enabled=info.enabled,
                           active_version=info.active_version, latest_version=info.latest_version,
-                          updated_at=info.updated_at, status=_status(engine, info.site, info.id))
+                          updated_at=info.updated_at, status=_status(runtime, info.site, info.id))
 
 
-def _detail(info: ProgramInfo, stored: ProgramVersion, engine: ProgramEngine) -> ProgramDetail:
-    status = _status(engine, info.site, info.id)
-    values = engine.values(info.id, site=info.site) if status is not None else None
+def _detail(info: ProgramInfo, stored: ProgramVersion, runtime: Any) -> ProgramDetail:
+    status = _status(runtime, info.site, info.id)
+    engine: ProgramEngine = runtime.programs
+    values = engine.values(info.id, site=info.site) if engine.is_loaded(info.id, info.site) else None
     return ProgramDetail(
-        **_summary(info, engine).model_dump(exclude={"status"}), status=status,
+        **_summary(info, runtime).model_dump(exclude={"status"}), status=status,
         version=stored.version, created_at=stored.created_at, created_by=stored.created_by,
         comment=stored.comment, program=stored.program, values=values)
 
 
-async def _current(ctx: ApiContext, store: ProgramStore, engine: ProgramEngine, site_id: str,
+async def _current(ctx: ApiContext, store: ProgramStore, runtime: Any, site_id: str,
                    program_id: str) -> ProgramDetail:
     info = await ctx.run(_info, store, site_id, program_id)
-    stored = await ctx.run(store.get, program_id, site=site_id)
-    return _detail(info, stored, engine)
+    try:
+        stored = await ctx.run(store.get, program_id, site=site_id)
+    except ProgramError as err:  # e.g. a stored version the program limits now refuse
+        raise conflict(f"program {program_id!r}: its version cannot be used: {err}") from None
+    return _detail(info, stored, runtime)
 
 
 def _check_site(program: Program, site_id: str) -> list[ProgramIssue]:
@@ -223,10 +227,10 @@ async def list_programs(
     user: Principal = require("programs:read", site_param="site_id"),
 ) -> Page[ProgramSummary]:
     """The site's programs by id, with their versions and the engine's status."""
-    _runtime, store, engine = _parts_of(request, site_id)
+    runtime, store, _engine = _parts_of(request, site_id)
     found = await get_context(request).run(store.list, site_id)
     items, next_cursor = keyset_page(found, lambda p: [p.id], limit, cursor)
-    return Page[ProgramSummary](items=[_summary(p, engine) for p in items], next_cursor=next_cursor)
+    return Page[ProgramSummary](items=[_summary(p, runtime) for p in items], next_cursor=next_cursor)
 
 
 @router.post("/sites/{site_id}/programs/validate", response_model=ValidationOut)
@@ -248,14 +252,16 @@ async def get_program(
     user: Principal = require("programs:read", site_param="site_id"),
 ) -> ProgramDetail:
     """A program's document (``version``, else the deployed one, else the latest), status, live values."""
-    _runtime, store, engine = _parts_of(request, site_id)
+    runtime, store, _engine = _parts_of(request, site_id)
     ctx = get_context(request)
     info = await ctx.run(_info, store, site_id, program_id)
     try:
         stored = await ctx.run(store.get, program_id, version, site=site_id)
-    except ProgramError:
-        raise not_found(f"program {program_id!r} has no version {version}") from None
-    return _detail(info, stored, engine)
+    except ProgramError as err:
+        if any(i.message.endswith("is stored") for i in err.issues):
+            raise not_found(f"program {program_id!r} has no version {version}") from None
+        raise conflict(f"program {program_id!r}: its version cannot be used: {err}") from None
+    return _detail(info, stored, runtime)
 
 
 @router.get("/sites/{site_id}/programs/{program_id}/versions", response_model=Page[VersionOut])
@@ -316,7 +322,7 @@ async def deploy(
     user: Principal = require("programs:deploy", site_param="site_id"),
 ) -> ProgramDetail:
     """Validate a version, make it the active one and run it (a running version hands over bumplessly)."""
-    _runtime, store, engine = _parts_of(request, site_id)
+    runtime, store, engine = _parts_of(request, site_id)
     ctx = get_context(request)
     await ctx.run(_info, store, site_id, program_id)
     try:
@@ -330,7 +336,7 @@ async def deploy(
                        f"version {body.version} cannot run: {len(err.issues)} problem(s)") from None
     await ctx.run(store.deploy, program_id, body.version, user.actor, site=site_id)
     engine.install(prepared)
-    return await _current(ctx, store, engine, site_id, program_id)
+    return await _current(ctx, store, runtime, site_id, program_id)
 
 
 @router.post("/sites/{site_id}/programs/{program_id}/rollback", response_model=ProgramDetail)
@@ -339,7 +345,7 @@ async def rollback(
     user: Principal = require("programs:deploy", site_param="site_id"),
 ) -> ProgramDetail:
     """Deploy again the version deployed before the current one (409 when there is none)."""
-    _runtime, store, engine = _parts_of(request, site_id)
+    runtime, store, engine = _parts_of(request, site_id)
     ctx = get_context(request)
     await ctx.run(_info, store, site_id, program_id)
     try:
@@ -352,7 +358,7 @@ async def rollback(
     except ProgramError as err:
         raise _invalid(err.issues, ["program"], f"version {version} is deployed again but cannot run "
                        f"on the site's points: {len(err.issues)} problem(s)") from None
-    return await _current(ctx, store, engine, site_id, program_id)
+    return await _current(ctx, store, runtime, site_id, program_id)
 
 
 @router.post("/sites/{site_id}/programs/{program_id}/disable", response_model=ProgramDetail)
@@ -361,13 +367,13 @@ async def disable(
     user: Principal = require("programs:deploy", site_param="site_id"),
 ) -> ProgramDetail:
     """Stop a program and release its slots; its active version stays for ``enable``."""
-    _runtime, store, engine = _parts_of(request, site_id)
+    runtime, store, engine = _parts_of(request, site_id)
     ctx = get_context(request)
     await ctx.run(_info, store, site_id, program_id)
     await ctx.run(store.disable, program_id, user.actor, site=site_id)
     if engine.is_loaded(program_id, site_id):
         await engine.disable(program_id, site=site_id)
-    return await _current(ctx, store, engine, site_id, program_id)
+    return await _current(ctx, store, runtime, site_id, program_id)
 
 
 @router.post("/sites/{site_id}/programs/{program_id}/enable", response_model=ProgramDetail)
@@ -376,7 +382,7 @@ async def enable(
     user: Principal = require("programs:deploy", site_param="site_id"),
 ) -> ProgramDetail:
     """Run the active version again (409 when no version was ever deployed)."""
-    _runtime, store, engine = _parts_of(request, site_id)
+    runtime, store, engine = _parts_of(request, site_id)
     ctx = get_context(request)
     await ctx.run(_info, store, site_id, program_id)
     try:
@@ -392,4 +398,4 @@ async def enable(
         except ProgramError as err:
             raise _invalid(err.issues, ["program"], f"version {stored.version} cannot run on the "
                            f"site's points: {len(err.issues)} problem(s)") from None
-    return await _current(ctx, store, engine, site_id, program_id)
+    return await _current(ctx, store, runtime, site_id, program_id)
