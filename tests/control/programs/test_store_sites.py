@@ -150,3 +150,22 @@ def test_the_migration_goes_back_while_every_id_is_on_one_site(state_url):
     engine = open_state(state_url)
     assert ProgramStore(engine).get("ahu", site="hq").version == 2
     engine.dispose()
+
+
+def test_drafts_beyond_the_limit_are_pruned_oldest_first_and_deployed_versions_kept(state_url):
+    # Saving is open to every facility manager: without a bound, drafts could fill the database.
+    migrate(state_url)
+    engine = open_state(state_url)
+    store = ProgramStore(engine, limits=Limits(max_drafts_per_program=3))
+    for value in range(1, 4):
+        store.save(holding("hq", value))
+    store.deploy("ahu", 2, by="ann", site="hq")
+    for value in range(4, 9):
+        store.save(holding("hq", value))
+    assert sorted(v.version for v in store.versions("ahu", site="hq")) == [2, 6, 7, 8]
+    assert store.get("ahu", site="hq").version == 2  # the deployed one stays, and stays active
+    store.deploy("ahu", 8, by="ann", site="hq")
+    assert store.rollback("ahu", site="hq") == 2  # the rollback history is intact
+    store.save(holding("annex", 1))  # another site's drafts are its own
+    assert [v.version for v in store.versions("ahu", site="annex")] == [1]
+    engine.dispose()

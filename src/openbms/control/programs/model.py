@@ -84,6 +84,8 @@ class Limits:
     max_wires: int = 8_000
     max_document_bytes: int = 1_000_000  # the program's JSON text
     max_programs_per_site: int = 200
+    #: Versions never deployed kept per program (the oldest go); every deployed version is kept.
+    max_drafts_per_program: int = 100
     run_cpu_s: float = 0.25
     minute_cpu_s: float = 3.0
     site_minute_cpu_s: float = 20.0  # a third of a core for one site's programs together

@@ -124,7 +124,27 @@ class ProgramStore:
             conn.execute(program_versions.insert().values(
                 site_id=site, program_id=program.id, version=version, definition=program.to_json_dict(),
                 created_at=now, created_by=created_by, comment=comment))
+            self._prune(conn, site, program.id)
         return version
+
+    def _prune(self, conn: sa.Connection, site: str, program_id: str) -> None:
+        """Drop the oldest versions never deployed beyond ``limits.max_drafts_per_program``.
+
+        Saving is open to every facility manager and never deletes on its own, so without this
+        one user could fill the state database with drafts. Deployed versions (the rollback
+        history, and the audit's) are all kept.
+        """
+        deployed = {int(details["version"]) for (details,) in conn.execute(
+            sa.select(audit_log.c.details).where(audit_log.c.target == f"{site}/{program_id}",
+                                                 audit_log.c.action == "program.deploy"))}
+        active = conn.execute(sa.select(programs.c.active_version).where(self._is(site, program_id))).scalar()
+        drafts = [v for (v,) in conn.execute(
+            sa.select(program_versions.c.version).where(self._versions_of(site, program_id))
+            .order_by(program_versions.c.version.desc())) if v not in deployed and v != active]
+        old = drafts[self.limits.max_drafts_per_program:]
+        if old:
+            conn.execute(program_versions.delete().where(self._versions_of(site, program_id),
+                                                         program_versions.c.version.in_(old)))
 
     def deploy(self, program_id: str, version: int, by: str = "",
                catalog: Catalog | None = None, *, site: str | None = None) -> None:
