@@ -141,6 +141,11 @@ async def test_a_spoofed_abort_for_size_shrinks_requests_only_until_the_back_off
     await clock.advance(1)
     assert await read(driver) == (1, 0)  # the announced size (52 objects) again
     assert await read(driver) == (1, 0)
+    # An hour later, another spoofed Abort: one base back-off again, not a doubled one for good.
+    await clock.advance(3600)
+    assert await read_with_a_spoofed_reject(sim, driver, abort_for_size) == (3, 0)
+    await clock.advance(600)
+    assert await read(driver) == (1, 0)
 
 
 def driver_limiter() -> logsafe.NoiseLimiter:

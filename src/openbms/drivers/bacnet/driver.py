@@ -199,6 +199,7 @@ class BACnetDriver(DriverBase):
         self._announced: dict[str, int] = {}  # ... as its I-Am says
         self._shrunk: dict[str, float] = {}  # when to try the announced size again (monotonic)
         self._shrink_backoff: dict[str, float] = {}
+        self._regrown: dict[str, float] = {}  # when the announced size was asked for again (monotonic)
         self._keys: dict[str, tuple[int, int]] = {}
         self._requests: dict[tuple[int, ...], bytes] = {}  # encoded RPM service data
         self._lean: set[tuple[Address, int]] = set()  # requests whose ack we decode ourselves
@@ -347,8 +348,7 @@ class BACnetDriver(DriverBase):
     def _regrow(self, device: str) -> None:
         """Ask for the announced number of objects again (the aborts for size may have been spoofed)."""
         del self._shrunk[device]
-        backoff = self._shrink_backoff.get(device, self._rpm_reprobe)
-        self._shrink_backoff[device] = min(backoff * 2, self._rpm_reprobe_max)
+        self._regrown[device] = self._clock.monotonic()
         announced = self._announced.get(device)
         if announced is None:
             self._objects.pop(device, None)  # learned or guessed again
@@ -512,8 +512,16 @@ class BACnetDriver(DriverBase):
                 half = max(1, len(keys) // 2)
                 self._objects[device] = half
                 if device not in self._shrunk:
-                    self._shrunk[device] = self._clock.monotonic() + self._shrink_backoff.get(
-                        device, self._rpm_reprobe)
+                    now = self._clock.monotonic()
+                    backoff = self._shrink_backoff.get(device, self._rpm_reprobe)
+                    regrown = self._regrown.pop(device, None)
+                    # Aborted again within a back-off of asking for the announced size: the device
+                    # means it, wait longer. Later (or the first time): one Abort, perhaps spoofed,
+                    # costs one back-off of the base length, never a longer one for good.
+                    backoff = (min(backoff * 2, self._rpm_reprobe_max)
+                               if regrown is not None and now - regrown < backoff else self._rpm_reprobe)
+                    self._shrink_backoff[device] = backoff
+                    self._shrunk[device] = now + backoff
                 noise_log.warning("bacnet device %s: a reply for %d objects is too big; asking for "
                                   "%d at a time", device, len(keys), half)
                 parts = [await self._rpm(device, addr, keys[i : i + half])
