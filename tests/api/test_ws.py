@@ -364,11 +364,16 @@ async def test_a_deeply_nested_or_huge_message_is_an_error_reply_and_the_connect
 
 async def test_a_hostile_first_message_is_refused_4401_without_an_error_logged(
         live: Live, caplog: pytest.LogCaptureFixture):  # noqa: F811
-    for first in ("[" * 100_000, "x" * 200_000, b"\x00\xff" * 10):
+    for first in ("[" * 100_000, "x" * 120_000, b"\x00\xff" * 10):
         async with stream(ws_url(live)) as s:
             await s.ws.send(first)
             await eventually(lambda s=s: s.closed is not None, "the refusal")
         assert s.code == 4401 and "authentication required" in s.reason
+    # A frame over the server's limit (128 KiB) is refused by the server before it is read: 1009.
+    async with stream(ws_url(live)) as s:
+        await s.ws.send("x" * 200_000)
+        await eventually(lambda s=s: s.closed is not None, "the refusal")
+    assert s.code == 1009
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert ws_hub(live.runtime.api.app).refused == 3
 
