@@ -57,6 +57,6 @@ def finite_or_fault(value: Value, status: str) -> tuple[Value, str]:
     stored as a number it would poison every rollup and alarm comparison after it.
     One type check and one chained comparison: cheap enough for every sample.
     """
-    if value.__class__ is float and not -_INF < value < _INF:  # type: ignore[operator]
+    if value.__class__ is float and not -_INF < value < _INF:
         return None, FAULT
     return value, status
