@@ -18,10 +18,10 @@ from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
-    field_validator,
     model_validator,
 )
 
@@ -37,6 +37,7 @@ __all__ = [
     "HistoryPolicy",
     "Point",
     "PointKind",
+    "RelinquishDefault",
     "Site",
     "SiteConfig",
     "Space",
@@ -76,6 +77,17 @@ def value_problem(value: object) -> str | None:
         return f"{shown} is out of bounds: expected a number from {-MAX_VALUE:g} to {MAX_VALUE:g}"
     return None
 
+
+def _relinquish_in_bounds(value: object) -> object:
+    # Checked before the union, so that a NaN or 1e300 gets one clear message, not one per member.
+    problem = value_problem(value)
+    if problem is not None:
+        raise ValueError(f"relinquish_default {problem}")
+    return value
+
+
+#: A point's relinquish default: a number within bounds, a bool, a state label, or none.
+RelinquishDefault = Annotated[float | bool | str | None, BeforeValidator(_relinquish_in_bounds)]
 
 #: A value bound for a device or its limits: finite, ``|x| <= MAX_VALUE``.
 Quantity = Annotated[float, Field(allow_inf_nan=False, ge=-MAX_VALUE, le=MAX_VALUE)]
@@ -161,20 +173,11 @@ class Point(_Strict):
     states: tuple[str, ...] | None = Field(default=None, description="labels of an enum point")
     writable: bool = False
     limits: WriteLimits | None = None
-    relinquish_default: float | bool | str | None = None
+    relinquish_default: RelinquishDefault = None
     command: CommandPolicy = CommandPolicy()
     binding: str | None = None
     poll: Interval | None = Field(default=None, description="seconds; default from the driver")
     history: HistoryPolicy = HistoryPolicy()
-
-    @field_validator("relinquish_default", mode="before")
-    @classmethod
-    def _default_in_bounds(cls, value: object) -> object:
-        # Checked before the union, so that a NaN or 1e300 gets one clear message, not one per member.
-        problem = value_problem(value)
-        if problem is not None:
-            raise ValueError(f"relinquish_default {problem}")
-        return value
 
     @model_validator(mode="after")
     def _kind_rules(self) -> Point:

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Path, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from openbms.api.auth import Principal
 from openbms.api.errors import bad_request, conflict, invalid_field
@@ -39,9 +39,9 @@ from openbms.model.site import (
     HistoryPolicy,
     Point,
     PointKind,
+    RelinquishDefault,
     SiteConfig,
     WriteLimits,
-    value_problem,
 )
 
 __all__ = ["PointDetail", "PointSummary", "router"]
@@ -115,19 +115,11 @@ class PointPatch(BaseModel):
     states: list[str] | None = None
     writable: bool | None = None
     limits: WriteLimits | None = None
-    relinquish_default: float | bool | str | None = None
+    relinquish_default: RelinquishDefault = None
     command: CommandPolicy | None = None
     binding: str | None = None
     poll: float | None = Field(default=None, ge=MIN_POLL, le=MAX_INTERVAL_S)
     history: HistoryPolicy | None = None
-
-    @field_validator("relinquish_default", mode="before")
-    @classmethod
-    def _default_in_bounds(cls, value: object) -> object:
-        problem = value_problem(value)
-        if problem is not None:
-            raise ValueError(f"relinquish_default {problem}")
-        return value
 
 
 def _matches(
