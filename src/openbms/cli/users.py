@@ -11,6 +11,7 @@ tokens are refused until it is enabled again).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -129,23 +130,15 @@ def register(app: typer.Typer) -> None:
         directory: Path = DirOption,
     ) -> None:
         """Set an account's password (asks twice); its sessions end, its lockout and failed logins go."""
-        from openbms.api.accounts import revoke_api_tokens, revoke_sessions, update_user
+        from openbms.api.accounts import revoke_sessions, update_user
         from openbms.api.security import Passwords
-        from openbms.db import record_audit
 
-        engine = _engine(directory)
-        try:
-            row = _user(engine, email)
+        def change(engine: sa.Engine, row: dict[str, Any], now: float) -> None:
             password = _ask_password()
-            now = datetime.now(UTC).timestamp()
             update_user(engine, row["id"], password_hash=Passwords().hash(password), now=now)
             revoke_sessions(engine, row["id"], now=now)
-            details: dict[str, Any] = {"user_id": row["id"]}
-            if revoke_tokens:
-                details["tokens_revoked"] = revoke_api_tokens(engine, row["id"], now=now)
-            record_audit(engine, "cli", "user.password_reset", row["email"], details, now=now)
-        finally:
-            engine.dispose()
+
+        row, details = _change_user(directory, email, "user.password_reset", change, revoke_tokens)
         console.print(f"[green]password changed[/green] for {row['email']}{_revoked(details)}")
 
     @users.command("disable")
@@ -155,20 +148,11 @@ def register(app: typer.Typer) -> None:
         directory: Path = DirOption,
     ) -> None:
         """Disable an account: it cannot log in, its sessions end, its API tokens are refused."""
-        from openbms.api.accounts import revoke_api_tokens, update_user
-        from openbms.db import record_audit
+        from openbms.api.accounts import update_user
 
-        engine = _engine(directory)
-        try:
-            row = _user(engine, email)
-            now = datetime.now(UTC).timestamp()
-            update_user(engine, row["id"], disabled=True, now=now)
-            details: dict[str, Any] = {"user_id": row["id"]}
-            if revoke_tokens:
-                details["tokens_revoked"] = revoke_api_tokens(engine, row["id"], now=now)
-            record_audit(engine, "cli", "user.disable", row["email"], details, now=now)
-        finally:
-            engine.dispose()
+        row, details = _change_user(
+            directory, email, "user.disable",
+            lambda engine, row, now: update_user(engine, row["id"], disabled=True, now=now), revoke_tokens)
         console.print(f"[yellow]disabled[/yellow] {row['email']}{_revoked(details)}")
 
     @users.command("enable")
@@ -178,17 +162,32 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Enable a disabled account again (its API tokens not revoked work again)."""
         from openbms.api.accounts import update_user
-        from openbms.db import record_audit
 
-        engine = _engine(directory)
-        try:
-            row = _user(engine, email)
-            now = datetime.now(UTC).timestamp()
-            update_user(engine, row["id"], disabled=False, now=now)
-            record_audit(engine, "cli", "user.enable", row["email"], {"user_id": row["id"]}, now=now)
-        finally:
-            engine.dispose()
+        row, _details = _change_user(
+            directory, email, "user.enable",
+            lambda engine, row, now: update_user(engine, row["id"], disabled=False, now=now))
         console.print(f"[green]enabled[/green] {row['email']}")
+
+
+def _change_user(directory: Path, email: str, action: str,
+                 change: Callable[[sa.Engine, dict[str, Any], float], None],
+                 revoke_tokens: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Find the account, ``change`` it, revoke its API tokens if asked, and audit ``action``."""
+    from openbms.api.accounts import revoke_api_tokens
+    from openbms.db import record_audit
+
+    engine = _engine(directory)
+    try:
+        row = _user(engine, email)
+        now = datetime.now(UTC).timestamp()
+        change(engine, row, now)
+        details: dict[str, Any] = {"user_id": row["id"]}
+        if revoke_tokens:
+            details["tokens_revoked"] = revoke_api_tokens(engine, row["id"], now=now)
+        record_audit(engine, "cli", action, row["email"], details, now=now)
+    finally:
+        engine.dispose()
+    return row, details
 
 
 RevokeTokens = typer.Option(
