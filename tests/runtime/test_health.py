@@ -185,3 +185,16 @@ async def test_a_backlog_near_its_bound_degrades_health_before_anything_is_dropp
     assert check["status"] == "degraded" and check["dropped"] == 0
     assert check["reasons"] == ["backlog of 51 samples above 50% of its bound (100); "
                                 "the oldest are dropped past it"]
+
+
+async def test_the_sqlite_page_cache_comes_from_the_environment_and_bad_values_say_so(tmp_path, monkeypatch):
+    from openbms.errors import OpenBMSError
+
+    monkeypatch.setenv("OPENBMS_SQLITE_CACHE_MB", "3")
+    assert Runtime([], tmp_path / "a").historian.cache_mb == 3
+    monkeypatch.delenv("OPENBMS_SQLITE_CACHE_MB")
+    assert Runtime([], tmp_path / "b").historian.cache_mb == 32
+    for bad in ("lots", "0", "1.5"):
+        monkeypatch.setenv("OPENBMS_SQLITE_CACHE_MB", bad)
+        with pytest.raises(OpenBMSError, match="OPENBMS_SQLITE_CACHE_MB"):
+            Runtime([], tmp_path / "c")

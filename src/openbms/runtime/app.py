@@ -119,6 +119,21 @@ def freeze_startup_objects() -> None:
     gc.freeze()
 
 
+
+def _sqlite_cache_mb() -> int:
+    """The history store's SQLite page cache in MB: OPENBMS_SQLITE_CACHE_MB, else 32."""
+    raw = os.environ.get("OPENBMS_SQLITE_CACHE_MB", "").strip()
+    if not raw:
+        return 32
+    try:
+        value = int(raw)
+    except ValueError:
+        raise OpenBMSError(f"OPENBMS_SQLITE_CACHE_MB={raw!r}: expected a whole number of megabytes") from None
+    if not 1 <= value <= 65536:
+        raise OpenBMSError(f"OPENBMS_SQLITE_CACHE_MB={raw!r}: expected 1 to 65536 megabytes")
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class RuntimeStatus:
     """A snapshot for status lines and health checks."""
@@ -161,9 +176,10 @@ class Runtime:
         self.state_url = state_url or f"sqlite:///{self.data_dir / 'state.db'}"
         self.bus = Bus()
         self.cache = CurrentValueCache()
-        self.historian = SQLiteHistorian(
-            self.data_dir / "history.db", clock=self.clock, **(historian_options or {})
-        )
+        options = dict(historian_options or {})
+        if "cache_mb" not in options:
+            options["cache_mb"] = _sqlite_cache_mb()
+        self.historian = SQLiteHistorian(self.data_dir / "history.db", clock=self.clock, **options)
         if health_limits is None:
             try:
                 health_limits = HealthLimits.from_env()
