@@ -6,11 +6,11 @@ import asyncio
 
 import pytest
 
-from openbms.drivers.base import Reading
 from openbms.drivers.manager import DriverManager, PointBinding
 from openbms.drivers.sim import SimDriver
 from openbms.errors import DriverError
 from openbms.model import DriverSettings, parse_binding
+from openbms.model.sample import Reading
 from openbms.runtime.bus import Bus
 from openbms.runtime.clock import ManualClock
 

@@ -43,10 +43,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from openbms.control.commands import DEFAULT_PRIORITY, CommandStore, new_command_id
-from openbms.drivers.base import Reading
 from openbms.errors import CommandError, DeviceUnreachable, DriverError, WriteRefused
 from openbms.model.command import Command, CommandSource, CommandStatus
-from openbms.model.sample import OFFLINE, OK, Sample, Value
+from openbms.model.sample import OFFLINE, OK, Reading, Sample, Value
 from openbms.model.site import Point, SiteConfig, value_problem
 from openbms.runtime.clock import Clock
 

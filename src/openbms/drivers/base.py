@@ -9,21 +9,12 @@ protocol-specific passes this boundary.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from openbms.model.binding import Binding
-from openbms.model.sample import Value
+from openbms.model.sample import Reading, Value
 
-__all__ = ["ChangeCallback", "Driver", "DriverBase", "Reading"]
-
-
-class Reading(NamedTuple):
-    """One binding's result from a read: a value and a status, or a status and an error."""
-
-    value: Value
-    status: str = "ok"
-    error: str | None = None
-
+__all__ = ["ChangeCallback", "Driver", "DriverBase"]
 
 #: Called by a subscribing driver when a device reports a change: (binding, value, status).
 ChangeCallback = Callable[[Binding, Value, str], None]

@@ -21,10 +21,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from openbms.drivers.base import Driver, Reading
+from openbms.drivers.base import Driver
 from openbms.errors import DeviceUnreachable, DriverError, OpenBMSError
 from openbms.model.binding import Binding
-from openbms.model.sample import OFFLINE, Sample, Value, finite_or_fault
+from openbms.model.sample import OFFLINE, Reading, Sample, Value, finite_or_fault
 from openbms.model.site import DriverSettings
 from openbms.model.units import lookup
 from openbms.runtime.bus import Bus

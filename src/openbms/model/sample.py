@@ -1,4 +1,4 @@
-"""The hot-path value: a Sample is a plain tuple, cheap to create and to store."""
+"""The hot-path values: a Sample (and a driver's Reading) is a plain tuple, cheap to create and to store."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ __all__ = [
     "STALE",
     "STATUSES",
     "STATUS_CODES",
+    "Reading",
     "Sample",
     "Value",
     "finite_or_fault",
@@ -44,6 +45,17 @@ class Sample(NamedTuple):
     ts: float
     value: Value
     status: str = OK
+
+
+class Reading(NamedTuple):
+    """One binding's result from a driver's read: a value and a status, or a status and an error.
+
+    The driver manager stamps it with the clock and the point's id to make a ``Sample``.
+    """
+
+    value: Value
+    status: str = OK
+    error: str | None = None
 
 
 _INF = math.inf

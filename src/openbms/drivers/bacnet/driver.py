@@ -79,10 +79,10 @@ from bacpypes3.pdu import Address
 from bacpypes3.primitivedata import Null, ObjectIdentifier
 
 from openbms.drivers.bacnet import noise, wire
-from openbms.drivers.base import ChangeCallback, DriverBase, Reading
+from openbms.drivers.base import ChangeCallback, DriverBase
 from openbms.errors import DeviceUnreachable, DriverError, PointError, WriteRefused
 from openbms.model.binding import Binding
-from openbms.model.sample import FAULT, OK, OVERRIDDEN, STALE, Value
+from openbms.model.sample import FAULT, OK, OVERRIDDEN, STALE, Reading, Value
 from openbms.model.site import DriverSettings
 from openbms.model.units import from_bacnet
 from openbms.runtime.clock import Clock, WallClock

@@ -18,10 +18,10 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from openbms.drivers.base import DriverBase, Reading
+from openbms.drivers.base import DriverBase
 from openbms.errors import DeviceUnreachable, PointError, WriteRefused
 from openbms.model.binding import Binding
-from openbms.model.sample import Value
+from openbms.model.sample import Reading, Value
 from openbms.model.site import DriverSettings
 from openbms.runtime.clock import Clock
 

@@ -40,12 +40,12 @@ from openbms.control.programs import (
 from openbms.control.programs.model import Program
 from openbms.control.schedules import Schedule, ScheduleRunner
 from openbms.control.wiring import schedule_commands
-from openbms.drivers.base import Driver, DriverBase, Reading
+from openbms.drivers.base import Driver, DriverBase
 from openbms.drivers.manager import DriverManager, PointBinding
 from openbms.drivers.registry import create_driver
 from openbms.errors import PointError, WriteRefused
 from openbms.model.binding import Binding, parse_binding
-from openbms.model.sample import FAULT, Value
+from openbms.model.sample import FAULT, Reading, Value
 from openbms.model.site import DriverSettings, SiteConfig
 from openbms.runtime.bus import Bus
 from openbms.runtime.cache import CurrentValueCache
