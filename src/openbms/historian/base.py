@@ -1,19 +1,38 @@
-"""The storage interface every historian backend implements (SQLite now, PostgreSQL later)."""
+"""The history store contract: everything its callers use, and nothing a store keeps to itself.
+
+::
+
+    bus ──ingest()──▶ store ◀── flush(), wait_backlog()           writes (ingest never blocks)
+                        ├──▶ last_values(), points()              latest values, the point index
+                        ├──▶ raw(), raw_rows(), count()            raw queries
+                        ├──▶ iter_raw()                            streaming export, chunk by chunk
+                        ├──▶ rollups(), refresh_rollups()          hourly and daily rollups
+                        ├──▶ watch(), changed_since_last()         change notes for caches above it
+                        ├──▶ apply_retention()                     per-point retention
+                        └──▶ stats()                               O(1) counters for health and metrics
+
+A store is chosen by :func:`openbms.historian.open_historian` from a URL;
+``SQLiteHistorian`` (``historian/sqlite.py``) is the one today. Every store
+passes the same conformance suite (``tests/historian/test_conformance.py``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, Self, runtime_checkable
 
 import numpy as np
 
-from openbms.model.sample import Sample
+from openbms.model.sample import Sample, Value
 from openbms.model.site import HistoryPolicy
 
-__all__ = ["Historian", "HistorianStats", "Rollup", "RollupRow"]
+__all__ = ["Historian", "HistorianStats", "RawRow", "Rollup", "RollupRow", "RollupSeries"]
 
 Rollup = Literal["hour", "day"]
+
+#: One stored sample as a plain row: ``(ts, value, status code)``; ``STATUSES[code]`` is the status.
+RawRow = tuple[float, Value, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,39 +126,137 @@ class HistorianStats:
     last_error_at: float | None = None
 
 
+@runtime_checkable
 class Historian(Protocol):
-    """Keeps every sample. ``ingest`` is the hot path: it never blocks and never does I/O."""
+    """Keeps every sample. ``ingest`` is the hot path: it never blocks and never does I/O.
+
+    Times are UTC epoch seconds and ranges are half-open, ``[since, until)``.
+    A point no sample was ever stored for is not an error: queries of it
+    answer empty. Queries see what ``flush`` (or the store's own cadence) made
+    durable and visible.
+    """
+
+    @property
+    def max_backlog(self) -> int:
+        """Samples the store holds in memory at most before it drops the oldest (counted)."""
+        ...
+
+    # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        """Open the store and start the writer."""
+        """Open the store and start the writer; HistorianError when it cannot be opened."""
         ...
 
     async def stop(self) -> None:
-        """Flush everything accepted so far, then close."""
+        """Flush everything accepted so far, bring rollups up to date, then close."""
         ...
 
-    def configure(self, policies: dict[str, HistoryPolicy]) -> None:
-        """Set per-point history policies (COV deadband, max interval, retention)."""
+    async def __aenter__(self) -> Self:
+        """``start()``; the store itself."""
         ...
+
+    async def __aexit__(self, *exc: object) -> None:
+        """``stop()``."""
+        ...
+
+    def configure(
+        self, policies: Mapping[str, HistoryPolicy], timezones: Mapping[str, str] | None = None
+    ) -> None:
+        """Set per-point history policies (COV deadband, max interval, retention, enabled)
+        and each point's IANA time zone, in which its daily rollups run (UTC when not given)."""
+        ...
+
+    # ------------------------------------------------------------------ writes
 
     def ingest(self, samples: Sequence[Sample]) -> None:
-        """Accept samples for storage (a bus subscriber callback)."""
+        """Accept samples for storage (a bus subscriber callback).
+
+        The store may keep a reference to ``samples``: callers must not mutate it afterwards.
+        A later sample of the same (point, time) replaces the earlier one.
+        """
         ...
 
     async def flush(self) -> None:
         """Make everything accepted so far durable and visible to queries."""
         ...
 
+    async def wait_backlog(self, limit: int) -> None:
+        """Wait until at most ``limit`` accepted samples await their write (bulk-load backpressure)."""
+        ...
+
+    # ------------------------------------------------------------------ latest values
+
+    async def last_values(self, points: Iterable[str] | None = None) -> dict[str, Sample]:
+        """The latest sample of each point (all points when ``points`` is None).
+
+        Latest by time, not by arrival: a late sample does not replace a newer one.
+        Kept across a restart, so a restarted system starts warm.
+        """
+        ...
+
+    def points(self) -> list[str]:
+        """Every point with stored history, sorted."""
+        ...
+
+    # ------------------------------------------------------------------ raw queries
+
     async def raw(self, point: str, since: float, until: float) -> list[Sample]:
         """Stored samples of one point with ``since <= ts < until``, in time order."""
         ...
 
-    async def rollups(self, point: str, rollup: Rollup, since: float, until: float) -> RollupSeries:
-        """Hourly or daily rollups whose bucket starts in ``[since, until)``."""
+    async def raw_rows(
+        self, point: str, since: float, until: float, limit: int | None = None
+    ) -> list[RawRow]:
+        """Like :meth:`raw`, but plain rows, at most ``limit`` of them: for answers built from rows."""
         ...
 
-    async def last_values(self, points: Iterable[str] | None = None) -> dict[str, Sample]:
-        """The latest stored sample of each point (all points when ``points`` is None)."""
+    async def count(self, points: Sequence[str], since: float, until: float) -> int:
+        """How many samples ``points`` have stored in ``[since, until)`` (to size an export)."""
+        ...
+
+    def iter_raw(
+        self, points: Sequence[str], since: float, until: float, chunk: int = 10_000
+    ) -> AsyncIterator[list[Sample]]:
+        """Stored samples of several points, point by point in the order given and in time order
+        within a point, as lists of at most ``chunk`` samples: an export streams them."""
+        ...
+
+    # ------------------------------------------------------------------ rollups
+
+    async def rollups(self, point: str, rollup: Rollup, since: float, until: float) -> RollupSeries:
+        """Hourly or daily rollups whose bucket starts in ``[since, until)``, up to date with
+        every sample flushed (a late sample has corrected the buckets it falls in)."""
+        ...
+
+    async def refresh_rollups(self) -> None:
+        """Flush, then bring every rollup up to date now (stores also do it on their own cadence)."""
+        ...
+
+    # ------------------------------------------------------------------ change notes
+
+    def watch(self, point: str) -> bool:
+        """Start noting changes of ``point``'s stored samples, for a cache kept above the store.
+
+        False when the store cannot note them (the point has no history yet, or
+        the store is read-only): the caller reads the store instead.
+        """
+        ...
+
+    def unwatch(self, point: str) -> None:
+        """Stop noting changes of ``point`` (nothing when it was not watched)."""
+        ...
+
+    def changed_since_last(self, point: str) -> float | None:
+        """The oldest sample time whose stored samples changed (added, replaced or deleted)
+        since the last call; ``-inf`` when anything may have changed (or ``point`` is not
+        watched), None when nothing changed."""
+        ...
+
+    # ------------------------------------------------------------------ retention, stats
+
+    async def apply_retention(self) -> None:
+        """Flush, then delete raw samples and rollups older than each point's retention now
+        (stores also do it on their own cadence)."""
         ...
 
     def stats(self) -> HistorianStats:

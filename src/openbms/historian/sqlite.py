@@ -1,4 +1,7 @@
-"""The embedded historian: SQLite in WAL mode, a writer thread and a merger thread.
+"""The embedded history store: SQLite in WAL mode, a writer thread and a merger thread.
+
+It implements the store contract, ``Historian`` in ``historian/base.py``;
+open it through ``open_historian("sqlite:///PATH")`` (``historian/factory.py``).
 
 Flow of a sample::
 
@@ -30,18 +33,18 @@ import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
 from openbms.errors import HistorianError
 from openbms.historian import schema
-from openbms.historian.base import ROLLUP_FIELDS, HistorianStats, Rollup, RollupSeries
+from openbms.historian.base import ROLLUP_FIELDS, HistorianStats, RawRow, Rollup, RollupSeries
 from openbms.model.sample import STATUS_CODES, STATUSES, Sample
 from openbms.model.site import HistoryPolicy
 from openbms.runtime.clock import Clock, WallClock
@@ -57,6 +60,8 @@ PAGE_SIZE = 16384
 CHECKPOINT_PAGES = 1000
 #: Failed writes a stop tries before it gives up on the samples still waiting (a disk still full).
 STOP_ATTEMPTS = 3
+
+_T = TypeVar("_T")
 
 
 class SQLiteHistorian:
@@ -270,7 +275,7 @@ class SQLiteHistorian:
         await self.stop()
 
     def configure(
-        self, policies: dict[str, HistoryPolicy], timezones: dict[str, str] | None = None
+        self, policies: Mapping[str, HistoryPolicy], timezones: Mapping[str, str] | None = None
     ) -> None:
         """Set per-point history policies and, for daily rollups, each point's time zone."""
         self._policies = dict(policies)
@@ -865,8 +870,10 @@ class SQLiteHistorian:
     def unwatch(self, point: str) -> None:
         """Stop noting changes of ``point``."""
         pid = self._pid(point)
+        if pid is None:
+            return
         with self._watch_lock:
-            self._watched.pop(pid, None)  # type: ignore[arg-type]
+            self._watched.pop(pid, None)
 
     def changed_since_last(self, point: str) -> float | None:
         """The oldest sample time changed since the last call (-inf: any), or None for no change."""
@@ -892,7 +899,7 @@ class SQLiteHistorian:
 
     # ------------------------------------------------------------------ queries
 
-    async def _read(self, fn: Any, *args: Any) -> Any:
+    async def _read(self, fn: Callable[..., _T], *args: object) -> _T:
         if self._r is None:
             raise HistorianError("the historian is not running")
         return await asyncio.get_running_loop().run_in_executor(self._rexec, fn, *args)
@@ -914,7 +921,7 @@ class SQLiteHistorian:
         return [Sample(point, ts, v, statuses[st]) for ts, v, st in rows]
 
     async def raw_rows(self, point: str, since: float, until: float,
-                       limit: int | None = None) -> list[tuple[float, Any, int]]:
+                       limit: int | None = None) -> list[RawRow]:
         """Like :meth:`raw` but plain ``(ts, value, status code)`` rows (``STATUSES[code]``),
         at most ``limit`` of them: for answers built straight from the rows."""
         pid = self._pid(point)
@@ -927,7 +934,7 @@ class SQLiteHistorian:
             args += (limit,)
         return await self._read(self._fetch, sql, args)
 
-    def _fetch(self, sql: str, args: Sequence[Any]) -> list[tuple[Any, ...]]:
+    def _fetch(self, sql: str, args: Sequence[Any]) -> list[Any]:
         assert self._r is not None
         return self._r.execute(sql, args).fetchall()
 
@@ -973,7 +980,7 @@ class SQLiteHistorian:
 
     async def iter_raw(
         self, points: Sequence[str], since: float, until: float, chunk: int = 10_000
-    ) -> Any:
+    ) -> AsyncIterator[list[Sample]]:
         """Yield lists of samples of several points over a range, point by point, for export."""
         for point in points:
             pid = self._pid(point)
