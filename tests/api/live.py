@@ -26,7 +26,7 @@ import pytest
 from openbms.api.accounts import create_user
 from openbms.api.security import Passwords
 from openbms.config import load_sites
-from openbms.runtime.app import Runtime
+from openbms.service.runtime import Runtime
 
 PASSWORD = "correct horse battery"
 

@@ -48,7 +48,7 @@ from openbms.api.accounts import create_user
 from openbms.api.ratelimit import Rate
 from openbms.api.security import Passwords
 from openbms.config import load_sites
-from openbms.runtime.app import Runtime
+from openbms.service.runtime import Runtime
 from tests.api.live import HQ, LAB, PASSWORD, USERS
 
 EXAMPLES = 25

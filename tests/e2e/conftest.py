@@ -117,7 +117,7 @@ def running_demo(base: Path) -> Iterator[Demo]:
     from openbms.api.accounts import create_user, ensure_admin
     from openbms.api.security import Passwords
     from openbms.config import load_sites
-    from openbms.runtime.app import Runtime
+    from openbms.service.runtime import Runtime
     from openbms.sim.building.live import demo_emulator
 
     subnet = f"127.0.{random.randint(100, 250)}"

@@ -17,8 +17,8 @@ from openbms.config import load_sites
 from openbms.control.commands import CommandStore
 from openbms.db import open_state
 from openbms.db.schema import program_versions
-from openbms.runtime.app import Runtime
 from openbms.runtime.clock import ManualClock
+from openbms.service.runtime import Runtime
 
 FAST_SITE = """\
 site: {id: t, timezone: Europe/Paris}

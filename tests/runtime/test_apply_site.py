@@ -8,8 +8,8 @@ from tests.fixtures.waiting import eventually
 from openbms.config import load_site, load_sites
 from openbms.errors import ConfigError, OpenBMSError
 from openbms.model import DriverSettings, Point
-from openbms.runtime.app import Runtime
 from openbms.runtime.clock import ManualClock
+from openbms.service.runtime import Runtime
 
 SITE = """\
 # a comment that an API change will not keep

@@ -9,8 +9,8 @@ from tests.fixtures.waiting import eventually
 
 from openbms.config import load_sites
 from openbms.model import parse_binding
-from openbms.runtime.app import Runtime
 from openbms.runtime.clock import ManualClock
+from openbms.service.runtime import Runtime
 
 SITE = """\
 site: {id: t, timezone: Europe/London}

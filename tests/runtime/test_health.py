@@ -21,8 +21,8 @@ from openbms.api.accounts import create_user
 from openbms.api.security import Passwords
 from openbms.config import load_sites
 from openbms.historian.sqlite import SQLiteHistorian
-from openbms.runtime.app import Runtime
-from openbms.runtime.health import HealthLimits, HealthMonitor
+from openbms.service.health import HealthLimits, HealthMonitor
+from openbms.service.runtime import Runtime
 
 PASSWORD = "correct horse battery"
 
@@ -98,12 +98,12 @@ async def test_a_full_data_disk_degrades_health_refuses_logins_with_503_and_reco
                 assert 'openbms_health_degraded{component="disk"} 0' in text
         finally:
             await rt.stop()
-    health_logs = [r.getMessage() for r in caplog.records if r.name == "openbms.runtime.health"]
+    health_logs = [r.getMessage() for r in caplog.records if r.name == "openbms.service.health"]
     assert [m.split(":")[1].strip() for m in health_logs] == ["disk degraded", "disk ok again"], health_logs
 
 
 async def test_a_blocked_event_loop_turns_health_degraded_once_and_back(tmp_path, caplog):
-    caplog.set_level(logging.INFO, logger="openbms.runtime.health")
+    caplog.set_level(logging.INFO, logger="openbms.service.health")
     limits = HealthLimits(min_free_mb=0, min_free_percent=0, lag_interval=0.02, lag_window=0.4,
                           max_loop_lag=0.5, max_loop_lag_p99=0.5)
     async with SQLiteHistorian(tmp_path / "h.db") as historian:

@@ -1,6 +1,6 @@
 """What the control routes (commands, alarms, schedules, programs) share.
 
-The running :class:`~openbms.runtime.app.Runtime` and a site's configuration
+The running :class:`~openbms.service.runtime.Runtime` and a site's configuration
 as it runs, who a caller is in a command or an alarm's history, keyset
 pagination of lists kept in memory, and pydantic errors turned into the
 field-level 422 problem.

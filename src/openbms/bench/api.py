@@ -229,7 +229,7 @@ async def _bench(folder: Path, quick: bool) -> list[Figure]:
     from openbms.api.accounts import create_user
     from openbms.api.security import Passwords
     from openbms.config import load_sites
-    from openbms.runtime.app import Runtime, freeze_startup_objects
+    from openbms.service.runtime import Runtime, freeze_startup_objects
 
     sites = folder / "sites"
     sites.mkdir()

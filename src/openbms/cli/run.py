@@ -17,7 +17,7 @@ from openbms.cli.common import DirOption, console, fail, site_dir
 from openbms.errors import ConfigError, HistorianError, OpenBMSError
 
 if TYPE_CHECKING:
-    from openbms.runtime.app import RuntimeStatus
+    from openbms.service.runtime import RuntimeStatus
 
 __all__ = ["register"]
 
@@ -73,7 +73,7 @@ def degraded_note(health: dict[str, dict[str, Any]]) -> str:
 def _serve(root: Path, data: Path | None, status_every: float, show: list[str] | None = None,
            api: tuple[str, int] | None = None, emulator_speed: float | None = None,
            open_browser: bool = False, api_settings: object = None) -> None:
-    from openbms.runtime.app import Runtime
+    from openbms.service.runtime import Runtime
 
     sites = _load(root)
     last = [time.monotonic(), 0]

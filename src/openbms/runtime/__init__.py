@@ -1,1 +1,4 @@
-"""Runtime: app lifecycle, bus, current-value cache, clock."""
+"""The floor every part may stand on: the bus, the current-value cache and the clock.
+
+The process that assembles and runs a site is in ``openbms.service``.
+"""

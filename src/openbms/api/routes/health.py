@@ -4,7 +4,7 @@ Neither tells anything about sites, points or users: counts and states only.
 With a runtime attached, health says ``degraded`` with its reasons when the
 data folder's disk is low, the historian's oldest unstored sample is too old
 or its writes fail, samples were dropped, devices are offline, or the event
-loop lags (see ``openbms.runtime.health``).
+loop lags (see ``openbms.service.health``).
 """
 
 from __future__ import annotations

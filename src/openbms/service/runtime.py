@@ -6,6 +6,12 @@ the stored commands, unexpired overrides written again) → alarms, schedules,
 logic programs → the API (last in, first out). Stop is the reverse, so by the time the
 historian stops no sample is in flight, and it flushes before the files
 close. SIGTERM and SIGINT stop the process gracefully.
+
+The parts between the historian and the programs are built and wired to the
+bus by the one ``Assembly`` (``openbms.service.assembly``); the ``Runtime``
+adds what a process has and a co-simulation or a benchmark has not: the state
+database and its stores, site files written back after a change, the API and
+the health monitor.
 """
 
 from __future__ import annotations
@@ -35,24 +41,21 @@ from openbms.control.programs import (
     ProgramError,
     ProgramStatus,
     ProgramStore,
-    arbiter_write,
     catalog_from_sites,
     parse_program,
 )
 from openbms.control.schedules import ScheduleRunner
-from openbms.control.wiring import schedule_commands
 from openbms.drivers.base import Driver
-from openbms.drivers.manager import DriverManager, PointBinding
-from openbms.drivers.registry import create_driver
+from openbms.drivers.manager import DriverManager
 from openbms.errors import CommandError, ConfigError, ConfigIssue, OpenBMSError
 from openbms.historian.sqlite import SQLiteHistorian
-from openbms.model.binding import parse_binding
 from openbms.model.command import CommandSource
-from openbms.model.site import DriverSettings, SiteConfig
+from openbms.model.site import SiteConfig
 from openbms.runtime.bus import Bus
 from openbms.runtime.cache import CurrentValueCache
 from openbms.runtime.clock import Clock, WallClock
-from openbms.runtime.health import HealthLimits, HealthMonitor
+from openbms.service.assembly import Assembly
+from openbms.service.health import HealthLimits, HealthMonitor
 
 __all__ = ["Runtime", "RuntimeStatus"]
 
@@ -174,8 +177,9 @@ class Runtime:
         self.data_dir = Path(data_dir)
         self.clock: Clock = clock or WallClock()
         self.state_url = state_url or f"sqlite:///{self.data_dir / 'state.db'}"
-        self.bus = Bus()
-        self.cache = CurrentValueCache()
+        #: The bus, the cache and the parts wired to them (drivers, manager, arbiter, site
+        #: services, programs): see ``openbms.service.assembly``.
+        self.assembly = Assembly(sites, self.clock)
         options = dict(historian_options or {})
         if "cache_mb" not in options:
             options["cache_mb"] = _sqlite_cache_mb()
@@ -186,25 +190,58 @@ class Runtime:
             except ValueError as err:
                 raise OpenBMSError(str(err)) from None
         self.health_monitor = HealthMonitor(self.data_dir, self.historian, health_limits)
-        self.drivers: dict[str, Driver] = {}
-        self.manager: DriverManager | None = None
-        self.arbiter: Arbiter | None = None
-        self.alarms: dict[str, AlarmService] = {}
-        self.schedules: dict[str, ScheduleRunner] = {}
         self.api_address = api
         self.api_settings = api_settings  # openbms.api.ApiSettings; None: from the environment
         self.api: Any = None  # the ApiServer once started
-        self.programs: ProgramEngine | None = None
         self.program_store: ProgramStore | None = None
         # Deployed and enabled programs that did not start, keyed by (site, id): see program_status.
         self.program_failures: dict[tuple[str, str], ProgramStatus] = {}
-        self._schedule_tasks: dict[str, asyncio.Task[None]] = {}
         self._config_lock = asyncio.Lock()
-        self._background: set[asyncio.Task[Any]] = set()
         self.state: Any = None
         self._started = 0.0
         self._stop = asyncio.Event()
-        self._stack: list[tuple[str, Callable[[], Any]]] = []
+
+    # ------------------------------------------------------------------ the assembled parts
+
+    @property
+    def bus(self) -> Bus:
+        """The bus every sample and event goes through."""
+        return self.assembly.bus
+
+    @property
+    def cache(self) -> CurrentValueCache:
+        """The latest sample of every point."""
+        return self.assembly.cache
+
+    @property
+    def drivers(self) -> dict[str, Driver]:
+        """The started drivers by binding scheme."""
+        return self.assembly.drivers
+
+    @property
+    def manager(self) -> DriverManager | None:
+        """The driver manager that polls now (a new one after a configuration change)."""
+        return self.assembly.manager
+
+    @property
+    def arbiter(self) -> Arbiter | None:
+        """The priority arrays and commands of every writable point."""
+        return self.assembly.arbiter
+
+    @property
+    def alarms(self) -> dict[str, AlarmService]:
+        """Each site's running alarm service, by site id."""
+        return self.assembly.alarms
+
+    @property
+    def schedules(self) -> dict[str, ScheduleRunner]:
+        """Each site's schedule runner, by site id."""
+        return self.assembly.schedules
+
+    @property
+    def programs(self) -> ProgramEngine | None:
+        """The logic program engine."""
+        return self.assembly.programs
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -220,7 +257,7 @@ class Runtime:
                 await self._start_api(*self.api_address)
             # Last: start-up's own work on the loop is not a stall of the running system.
             await self.health_monitor.start()
-            self._stack.append(("health monitor", self.health_monitor.stop))
+            self.assembly.on_stop("health monitor", self.health_monitor.stop)
         except BaseException:
             await self.stop()
             raise
@@ -231,14 +268,7 @@ class Runtime:
 
     async def stop(self) -> None:
         """Stop components in reverse order. Safe to call twice."""
-        while self._stack:
-            name, stop = self._stack.pop()
-            try:
-                result = stop()
-                if asyncio.iscoroutine(result):
-                    await result
-            except Exception:
-                log.exception("error while stopping %s", name)
+        await self.assembly.stop()
         log.info("openbms stopped")
 
     def request_stop(self) -> None:
@@ -279,7 +309,7 @@ class Runtime:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         await asyncio.to_thread(migrate, self.state_url)
         engine = open_state(self.state_url)
-        self._stack.append(("state database", engine.dispose))
+        self.assembly.on_stop("state database", engine.dispose)
         now = self.clock.now()
         for site in self.sites:
             report = await asyncio.to_thread(sync_site, engine, site, now)
@@ -287,112 +317,15 @@ class Runtime:
         self.state = engine
 
     async def _start_historian(self) -> None:
-        policies = {}
-        zones = {}
-        for site in self.sites:
-            for pid, _equip, point in site.points():
-                policies[pid] = point.history
-                zones[pid] = site.site.timezone
-        self.historian.configure(policies, zones)
-        await self.historian.start()
-        self._stack.append(("historian", self.historian.stop))
-        self.bus.subscribe_callback("*", self.historian.ingest, name="historian")
-        self.bus.subscribe_callback("*", self.cache.update, name="cache")
-
-    def _bindings(self) -> tuple[list[PointBinding], dict[str, DriverSettings]]:
-        """Every polled point of every site, and each driver's settings (the first site's win)."""
-        bindings: list[PointBinding] = []
-        settings: dict[str, DriverSettings] = {}
-        for site in self.sites:
-            for name, s in site.drivers.items():
-                settings.setdefault(name, s)
-            for pid, _equip, point in site.points():
-                if point.binding is None:
-                    continue
-                binding = parse_binding(point.binding)
-                driver_settings = settings.get(binding.scheme) or site.drivers.get(
-                    binding.scheme, DriverSettings()
-                )
-                if not driver_settings.enabled:
-                    continue
-                settings.setdefault(binding.scheme, driver_settings)
-                bindings.append(
-                    PointBinding(pid, binding, point.poll or driver_settings.poll_interval,
-                                 point.unit)
-                )
-        return bindings, settings
+        await self.assembly.start_history(self.historian)
 
     async def _start_drivers(self) -> None:
-        bindings, settings = self._bindings()
-        await self._ensure_drivers(bindings, settings)
-        self.manager = DriverManager(self.bus, self.clock, self.drivers, bindings, settings)
-        await self.manager.start()
-
-        async def stop_manager() -> None:  # whichever manager is current at stop
-            if self.manager is not None:
-                await self.manager.stop()
-
-        self._stack.append(("driver manager", stop_manager))
-
-    async def _ensure_drivers(self, bindings: list[PointBinding],
-                              settings: dict[str, DriverSettings]) -> None:
-        for scheme in sorted({b.binding.scheme for b in bindings} - set(self.drivers)):
-            driver = create_driver(scheme, settings[scheme], self.clock)
-            await driver.start()
-            self.drivers[scheme] = driver
-            self._stack.append((f"driver {scheme}", driver.stop))
+        await self.assembly.start_drivers()
 
     async def _start_control(self) -> None:
-        assert self.manager is not None
-        self.arbiter = Arbiter(self.sites, self.manager, self.clock, CommandStore(self.state),
-                               on_command=self._command_changed)
-        await self.arbiter.start()
-        self._stack.append(("arbiter", self.arbiter.stop))
-
-        async def cancel_background() -> None:  # schedule writes under way: before the arbiter stops
-            for task in list(self._background):
-                task.cancel()
-            await asyncio.gather(*self._background, return_exceptions=True)
-
-        self._stack.append(("commands under way", cancel_background))
-        if self.arbiter.controlled():
-            self.bus.subscribe_callback("*", self.arbiter.on_samples, name="arbiter")
-        for site in self.sites:
-            await self._start_site_services(site)
-
-        async def stop_services() -> None:
-            for site_id in list(self.alarms) + list(self._schedule_tasks):
-                await self._stop_site_services(site_id)
-
-        self._stack.append(("alarms and schedules", stop_services))
+        await self.assembly.start_arbiter(CommandStore(self.state), on_command=self._command_changed)
+        await self.assembly.start_site_services(self.state)
         await self._start_programs()
-
-    async def _start_site_services(self, site: SiteConfig) -> None:
-        """A site's alarms and schedules."""
-        if not isinstance(site, SiteFile):
-            return
-        sid = site.site.id
-        if site.alarms:
-            service = AlarmService(sid, site.alarms, site.notifications, self.clock, self.bus,
-                                   self.state)
-            await service.start()
-            self.alarms[sid] = service
-        if site.schedules:
-            runner = ScheduleRunner(site.schedules, site.calendars, self.clock,
-                                    schedule_commands(lambda: self.arbiter, self._background),
-                                    timezones={sid: site.site.timezone})
-            self.schedules[sid] = runner
-            self._schedule_tasks[sid] = asyncio.create_task(runner.run(), name=f"schedules of {sid}")
-
-    async def _stop_site_services(self, site_id: str) -> None:
-        service = self.alarms.pop(site_id, None)
-        if service is not None:
-            await service.stop()
-        task = self._schedule_tasks.pop(site_id, None)
-        self.schedules.pop(site_id, None)
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
 
     # ------------------------------------------------------------------ configuration changes
 
@@ -437,32 +370,12 @@ class Runtime:
         """Make ``cfg`` the running configuration of ``self.sites[index]``."""
         self.sites[index] = cfg
         await asyncio.to_thread(sync_site_config, self.state, cfg, self.clock.now())
-        await self._reapply()
-        await self._stop_site_services(cfg.site.id)
-        await self._start_site_services(cfg)
-
-    async def _reapply(self) -> None:
-        """Polling, control and history follow ``self.sites``."""
-        bindings, settings = self._bindings()
-        await self._ensure_drivers(bindings, settings)
-        if self.manager is not None:
-            await self.manager.stop()
-        self.manager = DriverManager(self.bus, self.clock, self.drivers, bindings, settings)
-        await self.manager.start()
-        if self.arbiter is not None:
-            self.arbiter.io = self.manager
-            self.arbiter.reconfigure(self.sites)
-        policies, zones = {}, {}
-        for site in self.sites:
-            for pid, _equip, point in site.points():
-                policies[pid], zones[pid] = point.history, site.site.timezone
-        self.historian.configure(policies, zones)
-        if self.programs is not None:  # programs deployed from now on are checked against the new points
-            self.programs.catalog = catalog_from_sites(self.sites)
+        await self.assembly.reconfigure()  # polling, control and history follow self.sites
+        await self.assembly.stop_site(cfg.site.id)
+        await self.assembly.start_site(cfg)
 
     async def _start_programs(self) -> None:
         """Deploy the site files' programs (a changed file is a new version), then run what is deployed."""
-        assert self.arbiter is not None
         store = self.program_store = ProgramStore(self.state, now=self.clock.now)
         catalog = catalog_from_sites(self.sites)
         for site in self.sites:
@@ -471,35 +384,27 @@ class Runtime:
             for path in site.program_paths():
                 program = await asyncio.to_thread(parse_program, path)
                 await asyncio.to_thread(_deploy_if_changed, store, program, catalog, path)
-        engine = self.programs = ProgramEngine(catalog, self.clock, arbiter_write(self.arbiter))
-        deployed, refused = await asyncio.to_thread(store.deployments)
-        for info, err in refused:  # a stored version the limits now refuse (logged by the store)
-            self._program_not_run(info.site, info.id, info.name, info.active_version or 0, str(err))
-        for d in deployed:
-            try:  # validated and compiled in a worker thread: a big program never stalls the loop
-                await engine.load_in_thread(d.program, d.version)
-            except ProgramError as err:
-                log.error("program %s/%s version %d does not run: %s", d.program.site, d.program.id,
-                          d.version, err)
-                self._program_not_run(d.program.site, d.program.id, d.program.name, d.version,
+
+        async def load_deployed(engine: ProgramEngine) -> None:
+            deployed, refused = await asyncio.to_thread(store.deployments)
+            for info, err in refused:  # a stored version the limits now refuse (logged by the store)
+                self._program_not_run(info.site, info.id, info.name, info.active_version or 0,
                                       str(err))
-            except Exception as err:  # one program's compile error must not stop every site
-                log.exception("program %s/%s version %d does not run", d.program.site,
-                              d.program.id, d.version)
-                self._program_not_run(d.program.site, d.program.id, d.program.name, d.version,
-                                      f"{type(err).__name__}: {err}")
-        # Subscribed and ticking even with nothing deployed: a program deployed later through
-        # the API gets its inputs and its periodic evaluations.
-        self.bus.subscribe_callback("*", engine.feed, name="programs")
-        engine.feed(list(self.cache.snapshot().values()))  # start from the latest values
-        task = asyncio.create_task(engine.run(), name="programs")
+            for d in deployed:
+                try:  # validated and compiled in a worker thread: a big program never stalls the loop
+                    await engine.load_in_thread(d.program, d.version)
+                except ProgramError as err:
+                    log.error("program %s/%s version %d does not run: %s", d.program.site,
+                              d.program.id, d.version, err)
+                    self._program_not_run(d.program.site, d.program.id, d.program.name, d.version,
+                                          str(err))
+                except Exception as err:  # one program's compile error must not stop every site
+                    log.exception("program %s/%s version %d does not run", d.program.site,
+                                  d.program.id, d.version)
+                    self._program_not_run(d.program.site, d.program.id, d.program.name, d.version,
+                                          f"{type(err).__name__}: {err}")
 
-        async def stop() -> None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            await engine.stop()
-
-        self._stack.append(("programs", stop))
+        await self.assembly.start_programs(load_deployed)
 
     def _program_not_run(self, site_id: str, program_id: str, name: str, version: int,
                          why: str) -> None:
@@ -533,9 +438,7 @@ class Runtime:
                 if cmd is not None and cmd.source == CommandSource.LOGIC and cmd.requested_by == who:
                     log.warning("program %s/%s does not run: releasing %s at priority %d", site_id,
                                 program_id, pid, priority)
-                    task = asyncio.create_task(release(pid, priority))
-                    self._background.add(task)
-                    task.add_done_callback(self._background.discard)
+                    self.assembly.run_in_background(release(pid, priority))
 
     def program_status(self, program_id: str, site: str) -> ProgramStatus | None:
         """How ``site``'s program runs, or why it did not start (state ``failed``); None: not run."""
@@ -554,7 +457,7 @@ class Runtime:
         except (RuntimeError, OSError, ValueError) as err:
             raise OpenBMSError(f"the API cannot start on {host}:{port}: {err}") from err
         self.api = server
-        self._stack.append(("api", server.stop))
+        self.assembly.on_stop("api", server.stop)
         log.info("API listening on %s", server.url)
 
     def _command_changed(self, cmd: Any) -> None:

@@ -1,0 +1,358 @@
+"""The one assembly: a site's control and history parts, built from its configuration and wired to the bus.
+
+::
+
+    drivers ─▶ driver manager ─▶ bus ──▶ historian          start_history
+                    ▲                 ├─▶ current-value cache start_history
+                    │                 ├─▶ arbiter            start_arbiter (when a point is writable)
+                    │                 ├─▶ logic programs     start_programs
+                    │                 └─▶ alarms             start_site_services (their own rules' points)
+                    └── arbiter ◀── schedules, programs, the API's commands
+
+``Assembly`` is the only code that subscribes these parts to the bus and the
+only place a driver manager, an arbiter, a schedule runner, an alarm service
+or a program engine is made for a running system. ``Runtime`` (``openbms
+run``), the co-simulation and the benchmarks build theirs with it, calling the
+steps they need in this order: history, drivers, arbiter, site services,
+programs. Each step pushes how to undo it on one stack; ``stop`` undoes them
+in reverse, so the programs stop before the arbiter they write to, the
+arbiter before the driver manager, and the historian after every producer.
+
+``subscriptions`` lists what the assembly subscribed, in order: a new bus
+subscriber (an MQTT bridge, a second store) is one more step here, and every
+user of the assembly gets it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+from openbms.alarms.service import AlarmService
+from openbms.config.sitefile import SiteFile
+from openbms.control.arbiter import Arbiter, PointIO
+from openbms.control.commands import CommandStore
+from openbms.control.programs import ProgramEngine, arbiter_write, catalog_from_sites
+from openbms.control.schedules import ScheduleRunner
+from openbms.control.wiring import schedule_commands
+from openbms.drivers.base import Driver
+from openbms.drivers.manager import DriverManager, PointBinding
+from openbms.drivers.registry import create_driver
+from openbms.model.binding import parse_binding
+from openbms.model.command import Command
+from openbms.model.sample import Sample
+from openbms.model.site import DriverSettings, HistoryPolicy, SiteConfig
+from openbms.runtime.bus import Bus
+from openbms.runtime.cache import CurrentValueCache
+from openbms.runtime.clock import Clock
+
+__all__ = ["Assembly", "HistoryStore"]
+
+log = logging.getLogger(__name__)
+
+StopFn = Callable[[], Any]
+
+
+class HistoryStore(Protocol):
+    """What the assembly needs of a history store: its policies, its life, and the bus's batches."""
+
+    def configure(self, policies: Mapping[str, HistoryPolicy],
+                  timezones: Mapping[str, str] | None = None) -> None: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def ingest(self, samples: Sequence[Sample]) -> None: ...
+
+
+class Assembly:
+    """The running parts of ``sites`` on one bus and one clock, started step by step, stopped in reverse.
+
+    ``sites`` is kept by reference: whoever changes a site in it calls
+    ``reconfigure`` (polling, control and history follow the list). The parts
+    are attributes (``historian``, ``drivers``, ``manager``, ``arbiter``,
+    ``alarms``, ``schedules``, ``programs``), None or empty until started.
+    ``background`` holds command tasks under way (schedule writes, releases),
+    cancelled before the arbiter stops.
+    """
+
+    def __init__(self, sites: list[SiteConfig], clock: Clock, *, bus: Bus | None = None,
+                 cache: CurrentValueCache | None = None) -> None:
+        self.sites = sites
+        self.clock = clock
+        self.bus = bus if bus is not None else Bus()
+        self.cache = cache if cache is not None else CurrentValueCache()
+        self.historian: HistoryStore | None = None
+        self.drivers: dict[str, Driver] = {}
+        self.manager: DriverManager | None = None
+        self.arbiter: Arbiter | None = None
+        self.alarms: dict[str, AlarmService] = {}
+        self.schedules: dict[str, ScheduleRunner] = {}
+        self.programs: ProgramEngine | None = None
+        self.background: set[asyncio.Task[Any]] = set()
+        #: The names of the bus subscriptions made here, in the order made.
+        self.subscriptions: list[str] = []
+        self._schedule_tasks: dict[str, asyncio.Task[None]] = {}
+        self._state: Any = None
+        self._timezones: dict[str, str] = {}
+        self._min_interval = 0.0
+        self._seed: int | None = None
+        self._stack: list[tuple[str, StopFn]] = []
+
+    # ------------------------------------------------------------------ the stack
+
+    def on_stop(self, name: str, stop: StopFn) -> None:
+        """Undo ``stop`` (a function or a coroutine function) at ``stop()``, before what came earlier."""
+        self._stack.append((name, stop))
+
+    async def stop(self) -> None:
+        """Undo every step in reverse order; a part that fails to stop is logged, the rest still stop.
+
+        Safe to call twice.
+        """
+        while self._stack:
+            name, stop = self._stack.pop()
+            try:
+                result = stop()
+                if asyncio.iscoroutine(result):
+                    await result
+            except Exception:
+                log.exception("error while stopping %s", name)
+
+    def _subscribe(self, name: str, callback: Callable[[Sequence[Sample]], None]) -> None:
+        self.bus.subscribe_callback("*", callback, name=name)
+        self.subscriptions.append(name)
+
+    # ------------------------------------------------------------------ history
+
+    def history_policies(self) -> tuple[dict[str, HistoryPolicy], dict[str, str]]:
+        """Every point's history policy, and its site's time zone (for daily rollups)."""
+        policies: dict[str, HistoryPolicy] = {}
+        zones: dict[str, str] = {}
+        for site in self.sites:
+            for pid, _equip, point in site.points():
+                policies[pid] = point.history
+                zones[pid] = site.site.timezone
+        return policies, zones
+
+    async def start_history(self, historian: HistoryStore | None) -> None:
+        """The historian (configured with the sites' policies, started) and the cache on the bus.
+
+        ``None``: the cache only (a co-simulation keeps no history).
+        """
+        if historian is not None:
+            historian.configure(*self.history_policies())
+            await historian.start()
+            self.historian = historian
+            self.on_stop("historian", historian.stop)
+            self._subscribe("historian", historian.ingest)
+        self._subscribe("cache", self.cache.update)
+
+    # ------------------------------------------------------------------ drivers
+
+    def bindings(self) -> tuple[list[PointBinding], dict[str, DriverSettings]]:
+        """Every polled point of every site, and each driver's settings (the first site's win).
+
+        A disabled driver's points are not polled. Each interval is at least the
+        minimum given to ``start_drivers``.
+        """
+        bindings: list[PointBinding] = []
+        settings: dict[str, DriverSettings] = {}
+        for site in self.sites:
+            for name, s in site.drivers.items():
+                settings.setdefault(name, s)
+            for pid, _equip, point in site.points():
+                if point.binding is None:
+                    continue
+                binding = parse_binding(point.binding)
+                driver_settings = settings.get(binding.scheme) or site.drivers.get(
+                    binding.scheme, DriverSettings()
+                )
+                if not driver_settings.enabled:
+                    continue
+                settings.setdefault(binding.scheme, driver_settings)
+                interval = max(point.poll or driver_settings.poll_interval, self._min_interval)
+                bindings.append(PointBinding(pid, binding, interval, point.unit))
+        return bindings, settings
+
+    async def start_drivers(self, drivers: Mapping[str, Driver] | None = None, *,
+                            min_interval: float = 0.0, seed: int | None = None,
+                            poll: bool = True) -> DriverManager:
+        """The drivers the bindings need (``drivers`` first, else ``create_driver``), then the manager.
+
+        ``min_interval``: no point is polled more often (a co-simulation's step).
+        ``seed``: the manager's jitter, for a reproducible run. ``poll`` False: the
+        manager writes and reads on request but never polls (a benchmark that
+        publishes its own samples).
+        """
+        self._min_interval, self._seed = float(min_interval), seed
+        for scheme, driver in (drivers or {}).items():
+            await self._add_driver(scheme, driver)
+        bindings, settings = self.bindings()
+        await self._ensure_drivers(bindings, settings)
+        self.manager = DriverManager(self.bus, self.clock, self.drivers, bindings, settings,
+                                     seed=self._seed)
+        if poll:
+            await self.manager.start()
+
+        async def stop_manager() -> None:  # whichever manager is current at stop
+            if self.manager is not None:
+                await self.manager.stop()
+
+        self.on_stop("driver manager", stop_manager)
+        return self.manager
+
+    async def _add_driver(self, scheme: str, driver: Driver) -> None:
+        await driver.start()
+        self.drivers[scheme] = driver
+        self.on_stop(f"driver {scheme}", driver.stop)
+
+    async def _ensure_drivers(self, bindings: list[PointBinding],
+                              settings: dict[str, DriverSettings]) -> None:
+        for scheme in sorted({b.binding.scheme for b in bindings} - set(self.drivers)):
+            await self._add_driver(scheme, create_driver(scheme, settings[scheme], self.clock))
+
+    # ------------------------------------------------------------------ control
+
+    async def start_arbiter(self, commands: CommandStore | None = None, *,
+                            on_command: Callable[[Command], None] | None = None,
+                            io: PointIO | None = None) -> Arbiter:
+        """The arbiter over the driver manager (or ``io``), its stored commands restored.
+
+        ``commands`` None: commands are not kept (a co-simulation). The arbiter
+        hears the bus when a point is writable (to re-assert drifted values).
+        """
+        if io is None:
+            if self.manager is None:
+                raise RuntimeError("start_drivers comes before start_arbiter")
+            io = self.manager
+        arbiter = self.arbiter = Arbiter(self.sites, io, self.clock, commands, on_command=on_command)
+        await arbiter.start()
+        self.on_stop("arbiter", arbiter.stop)
+
+        async def cancel_background() -> None:  # schedule writes under way: before the arbiter stops
+            for task in list(self.background):
+                task.cancel()
+            await asyncio.gather(*self.background, return_exceptions=True)
+
+        self.on_stop("commands under way", cancel_background)
+        if arbiter.controlled():
+            self._subscribe("arbiter", arbiter.on_samples)
+        return arbiter
+
+    def run_in_background(self, coro: Awaitable[Any], name: str | None = None) -> None:
+        """A command task (a release, say) that ``stop`` cancels before the arbiter stops."""
+        task = asyncio.ensure_future(coro)
+        if name is not None:
+            task.set_name(name)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
+    async def start_site_services(self, state: Any = None, *,
+                                  timezones: Mapping[str, str] | None = None) -> None:
+        """Every site's alarms (with a state database ``state``; None: no alarms) and schedules.
+
+        ``timezones``: a site's schedules run in this zone instead of the site's own.
+        """
+        self._state, self._timezones = state, dict(timezones or {})
+        for site in self.sites:
+            await self.start_site(site)
+
+        async def stop_services() -> None:
+            for site_id in list(self.alarms) + list(self._schedule_tasks):
+                await self.stop_site(site_id)
+
+        self.on_stop("alarms and schedules", stop_services)
+
+    async def start_site(self, site: SiteConfig) -> None:
+        """A site's alarms and schedules."""
+        if not isinstance(site, SiteFile):
+            return
+        sid = site.site.id
+        if site.alarms and self._state is not None:
+            service = AlarmService(sid, site.alarms, site.notifications, self.clock, self.bus,
+                                   self._state)
+            await service.start()
+            self.alarms[sid] = service
+            if service.engine.points:  # the service subscribes to its rules' points itself
+                self.subscriptions.append(f"alarms {sid}")
+        if site.schedules:
+            runner = ScheduleRunner(site.schedules, site.calendars, self.clock,
+                                    schedule_commands(lambda: self.arbiter, self.background),
+                                    timezones={sid: self._timezones.get(sid, site.site.timezone)})
+            self.schedules[sid] = runner
+            self._schedule_tasks[sid] = asyncio.create_task(runner.run(), name=f"schedules of {sid}")
+
+    async def stop_site(self, site_id: str) -> None:
+        """Stop a site's alarms and schedules."""
+        service = self.alarms.pop(site_id, None)
+        if service is not None:
+            await service.stop()
+            if f"alarms {site_id}" in self.subscriptions:
+                self.subscriptions.remove(f"alarms {site_id}")
+        task = self._schedule_tasks.pop(site_id, None)
+        self.schedules.pop(site_id, None)
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def start_programs(self, load: Callable[[ProgramEngine], Awaitable[None]] | None = None, *,
+                             timer: Callable[[], float] | None = None,
+                             ticking: bool = True) -> ProgramEngine:
+        """The logic program engine, writing through the arbiter, on the bus.
+
+        ``load`` puts programs in before the engine hears the bus. ``timer``: the
+        engine's budget clock (default the process's). ``ticking`` False: no periodic
+        task and no start from the cache's latest values; the caller ticks the
+        engine (a co-simulation, once a step).
+        """
+        if self.arbiter is None:
+            raise RuntimeError("start_arbiter comes before start_programs")
+        engine = self.programs = ProgramEngine(catalog_from_sites(self.sites), self.clock,
+                                               arbiter_write(self.arbiter),
+                                               timer=time.monotonic if timer is None else timer)
+        if load is not None:
+            await load(engine)
+        # Subscribed even with nothing loaded: a program deployed later through the API
+        # gets its inputs and its periodic evaluations.
+        self._subscribe("programs", engine.feed)
+        task: asyncio.Task[None] | None = None
+        if ticking:
+            engine.feed(list(self.cache.snapshot().values()))  # start from the latest values
+            task = asyncio.create_task(engine.run(), name="programs")
+
+        async def stop() -> None:
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+            await engine.stop()
+
+        self.on_stop("programs", stop)
+        return engine
+
+    # ------------------------------------------------------------------ configuration changes
+
+    async def reconfigure(self) -> None:
+        """Polling, control, history and the programs' catalogue follow ``sites`` (after a change).
+
+        The site services of a changed site are restarted by the caller
+        (``stop_site`` and ``start_site``).
+        """
+        bindings, settings = self.bindings()
+        await self._ensure_drivers(bindings, settings)
+        if self.manager is not None:
+            await self.manager.stop()
+        self.manager = DriverManager(self.bus, self.clock, self.drivers, bindings, settings,
+                                     seed=self._seed)
+        await self.manager.start()
+        if self.arbiter is not None:
+            self.arbiter.io = self.manager
+            self.arbiter.reconfigure(self.sites)
+        if self.historian is not None:
+            self.historian.configure(*self.history_policies())
+        if self.programs is not None:  # programs deployed from now on are checked against the new points
+            self.programs.catalog = catalog_from_sites(self.sites)
