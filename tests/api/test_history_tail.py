@@ -101,7 +101,9 @@ async def test_points_not_kept_fall_back_to_the_database(tmp_path, clock):
         assert await small.samples("s/e/never-stored", T0, math.inf) is None
         assert len(small) == 0
         assert await HistoryTails(h, budget_bytes=0).samples(P, T0, math.inf) is None
-        assert await HistoryTails(object()).samples(P, T0, math.inf) is None  # a historian without watch
+        # A store that does not note changes (read-only beside its owner) gets no tails.
+        async with SQLiteHistorian(tmp_path / "h.db", clock=clock, readonly=True) as reader:
+            assert await HistoryTails(reader).samples(P, T0, math.inf) is None
 
 
 async def test_eviction_keeps_the_budget_and_the_least_recently_used_goes_first(tmp_path, clock):

@@ -8,13 +8,13 @@ the answer's pieces cuts that to a slice and a join.
 For each point asked for (up to ``max_rows`` samples from the ``since`` of
 the request that loaded it), a *tail* keeps every stored sample from then on,
 each as its JSON object. The historian notes what its merges and retention
-change for watched points (``SQLiteHistorian.watch``); on each use a tail
+change for watched points (``Historian.watch``, part of the store contract); on each use a tail
 takes those notes: new samples after its newest are fetched and appended,
 anything older (a late sample, retention) reloads it, and the request waits
 for that (one refresh per point at a time, shared by the requests that came
 meanwhile), so an answer holds what a database read would. Tails are evicted
-least recently used beyond ``budget_bytes``. A historian without ``watch`` (PostgreSQL) gets
-no tails: every request reads the database.
+least recently used beyond ``budget_bytes``. A point the store does not watch (``watch``
+answers False: no history yet, or a read-only store) gets no tail: its requests read the store.
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ import logging
 import math
 import time
 from collections import OrderedDict
-from typing import Any
 
 import orjson
 
+from openbms.historian.base import Historian, RawRow
 from openbms.model.sample import STATUSES
 
 __all__ = ["HistoryTails"]
@@ -45,7 +45,7 @@ _OVERHEAD = 80
 class _Tail:
     __slots__ = ("frags", "nbytes", "pending", "since", "task", "ts")
 
-    def __init__(self, since: float, rows: list[tuple[float, Any, int]]) -> None:
+    def __init__(self, since: float, rows: list[RawRow]) -> None:
         self.since = since
         self.ts: list[float] = [r[0] for r in rows]
         self.frags: list[bytes] = _encode(rows)
@@ -59,7 +59,7 @@ class _Tail:
         return self.ts[-1] if self.ts else math.nextafter(self.since, -math.inf)
 
 
-def _encode(rows: list[tuple[float, Any, int]]) -> list[bytes]:
+def _encode(rows: list[RawRow]) -> list[bytes]:
     dumps = orjson.dumps
     statuses = STATUSES
     return [dumps({"ts": ts, "value": v, "status": statuses[st]}) for ts, v, st in rows]
@@ -68,11 +68,13 @@ def _encode(rows: list[tuple[float, Any, int]]) -> list[bytes]:
 class HistoryTails:
     """Encoded recent samples of the points asked for, over ``historian`` (see the module)."""
 
-    def __init__(self, historian: Any, *, budget_bytes: int = 64 << 20, max_rows: int = 50_000) -> None:
+    def __init__(
+        self, historian: Historian, *, budget_bytes: int = 64 << 20, max_rows: int = 50_000
+    ) -> None:
         self.historian = historian
         self.budget_bytes = budget_bytes
         self.max_rows = max_rows
-        self.enabled = budget_bytes > 0 and callable(getattr(historian, "watch", None))
+        self.enabled = budget_bytes > 0
         self._tails: OrderedDict[str, _Tail] = OrderedDict()
         self._loading: dict[str, asyncio.Future[_Tail | None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -88,7 +90,7 @@ class HistoryTails:
         """The JSON array of ``point``'s stored samples in ``[since, until)`` and their number.
 
         None when the point is not kept (not stored yet, too many samples since
-        ``since``, no tails with this historian): read the historian instead.
+        ``since``, not watched by the store, no budget): read the historian instead.
         """
         if not self.enabled:
             return None
@@ -121,7 +123,8 @@ class HistoryTails:
 
     async def close(self) -> None:
         """Forget every tail, after the loads and refreshes in flight are cancelled."""
-        pending: list[asyncio.Future[Any]] = [*self._tasks, *self._loading.values()]
+        pending: list[asyncio.Future[_Tail | None] | asyncio.Task[None]] = [
+            *self._tasks, *self._loading.values()]
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
@@ -219,7 +222,7 @@ class HistoryTails:
         finally:
             tail.task = None
 
-    def _apply(self, tail: _Tail, rows: list[tuple[float, Any, int]], replace: bool) -> None:
+    def _apply(self, tail: _Tail, rows: list[RawRow], replace: bool) -> None:
         before = tail.nbytes
         if replace:
             fresh = _Tail(tail.since, rows)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from openbms.bench import Figure
-from openbms.historian.sqlite import SQLiteHistorian
+from openbms.historian import open_historian
 from openbms.model.sample import OK, Sample
 
 POINTS = 10_000
@@ -35,7 +35,7 @@ async def _median_ms(fn: Callable[[], Awaitable[Any]], repeat: int) -> float:
 
 
 async def _query(path: Path, quick: bool) -> list[Figure]:
-    historian = SQLiteHistorian(path)
+    historian = open_historian(path)
     await historian.start()
     end = float(int(time.time() // 86400) * 86400)
     start = end - YEAR

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 
 from openbms.errors import HistorianError
-from openbms.historian.sqlite import SQLiteHistorian
+from openbms.historian import Historian, open_historian
 
 __all__ = [
     "DirOption",
@@ -75,15 +75,15 @@ def parse_time(text: str | None, now: float | None = None) -> float:
     return dt.timestamp()
 
 
-async def open_history(directory: Path | None) -> SQLiteHistorian:
+async def open_history(directory: Path | None) -> Historian:
     """The site's historian: owned when no server runs, else read-only beside it."""
     path = data_dir(directory) / "history.db"
     if not path.exists():
         raise fail(f"no history at {path}: run 'openbms run' in the site folder first")
-    historian = SQLiteHistorian(path)
+    historian = open_historian(path)
     try:
         await historian.start()
     except HistorianError:
-        historian = SQLiteHistorian(path, readonly=True)
+        historian = open_historian(path, readonly=True)
         await historian.start()
     return historian

@@ -14,8 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from openbms.historian.base import Rollup, RollupRow
-from openbms.historian.sqlite import SQLiteHistorian
+from openbms.historian.base import Historian, Rollup, RollupRow
 from openbms.model.sample import Sample
 
 __all__ = ["FORMATS", "export_history", "iso"]
@@ -102,7 +101,7 @@ class _Writer:
 
 
 async def export_history(
-    historian: SQLiteHistorian,
+    historian: Historian,
     points: Sequence[str],
     since: float,
     until: float,
