@@ -5,12 +5,13 @@ The site file that runs against the building served over BACnet
 bindings) runs here unchanged: ``BuildingDriver`` stands in for the BACnet
 driver and reads and writes the ``Building`` directly, translating each
 binding to the emulator point that ``BuildingFace`` would serve as that
-object (``bacnet_points``). ``CoSimulation`` assembles what ``Runtime``
-starts for control — a bus, the driver manager, the arbiter, the schedule
-runner and the logic programs — on a ``ManualClock``, and moves the clock
-and the building forward together, as fast as the machine allows. The
-state database, historian, alarms and API are left out: nothing here needs
-them, and the KPIs come from the building's meters.
+object (``bacnet_points``). ``CoSimulation`` builds what ``Runtime``
+starts for control with the same ``Assembly`` (``openbms.service.assembly``)
+— a bus and its cache, the driver manager, the arbiter, the schedule runner
+and the logic programs — on a ``ManualClock``, and moves the clock and the
+building forward together, as fast as the machine allows. The state
+database, historian, alarms and API are left out: nothing here needs them,
+and the KPIs come from the building's meters.
 
 One step of ``step`` seconds (60 by default): the building advances, the
 clock follows it (the driver manager polls, the schedules fire at their
@@ -30,18 +31,11 @@ from pathlib import Path
 from typing import Any
 
 from openbms.control.arbiter import Arbiter
-from openbms.control.programs import (
-    ProgramEngine,
-    ProgramError,
-    arbiter_write,
-    catalog_from_sites,
-    parse_program,
-)
+from openbms.control.programs import ProgramEngine, ProgramError, parse_program
 from openbms.control.programs.model import Program
-from openbms.control.schedules import Schedule, ScheduleRunner
-from openbms.control.wiring import schedule_commands
+from openbms.control.schedules import ScheduleRunner
 from openbms.drivers.base import Driver, DriverBase
-from openbms.drivers.manager import DriverManager, PointBinding
+from openbms.drivers.manager import DriverManager
 from openbms.drivers.registry import create_driver
 from openbms.errors import PointError, WriteRefused
 from openbms.model.binding import Binding, parse_binding
@@ -50,6 +44,7 @@ from openbms.model.site import DriverSettings, SiteConfig
 from openbms.runtime.bus import Bus
 from openbms.runtime.cache import CurrentValueCache
 from openbms.runtime.clock import Clock, ManualClock
+from openbms.service.assembly import Assembly
 from openbms.sim.building.bacnet import _FIRST_VAV_HOST, DEVICE_HOSTS, object_type
 from openbms.sim.building.building import Building
 from openbms.sim.building.faults import FailedSensor
@@ -271,73 +266,64 @@ class CoSimulation:
             raise ValueError("the step must be a positive number of seconds")
         self.site, self.building, self.step = site, building, float(step)
         self.clock = ManualClock(building.timestamp)
-        self.bus = Bus()
-        self.cache = CurrentValueCache()
+        #: The parts, built and wired to the bus as ``Runtime`` builds its own.
+        self.assembly = Assembly([site], self.clock)
         self.drivers = cosim_drivers(site, building, self.clock)
         self.programs = _site_programs(site) if programs is None else list(programs)
-        self.manager: DriverManager | None = None
-        self.arbiter: Arbiter | None = None
-        self.schedules: ScheduleRunner | None = None
         self.engine: ProgramEngine | None = None
-        self._tasks: list[asyncio.Task[None]] = []
-        self._writes: set[asyncio.Task[None]] = set()
 
-    def _bindings(self) -> tuple[list[PointBinding], dict[str, DriverSettings]]:
-        """Every bound point, polled at its interval rounded up to the step."""
-        settings = {name: self.site.drivers.get(name, DriverSettings()) for name in self.drivers}
-        bindings = []
-        for pid, _equip, point in self.site.points():
-            if point.binding is None:
-                continue
-            b = parse_binding(point.binding)
-            interval = point.poll or settings[b.scheme].poll_interval
-            bindings.append(PointBinding(pid, b, max(interval, self.step), point.unit))
-        return bindings, settings
+    @property
+    def bus(self) -> Bus:
+        """The bus the driver manager publishes on."""
+        return self.assembly.bus
+
+    @property
+    def cache(self) -> CurrentValueCache:
+        """The latest sample of every point."""
+        return self.assembly.cache
+
+    @property
+    def manager(self) -> DriverManager | None:
+        """The driver manager (polls at most once a step)."""
+        return self.assembly.manager
+
+    @property
+    def arbiter(self) -> Arbiter | None:
+        """The priority arrays the schedules and programs write into."""
+        return self.assembly.arbiter
+
+    @property
+    def schedules(self) -> ScheduleRunner | None:
+        """The site's schedule runner, if it has schedules."""
+        return self.assembly.schedules.get(self.site.site.id)
 
     async def start(self) -> None:
         """Start polling, the arbiter, the schedules and the programs, as ``Runtime`` does."""
-        bindings, settings = self._bindings()
-        self.bus.subscribe_callback("*", self.cache.update, name="cache")
-        self.manager = DriverManager(self.bus, self.clock, self.drivers, bindings, settings, seed=0)
-        await self.manager.start()
-        arbiter = self.arbiter = Arbiter([self.site], self.manager, self.clock)
-        await arbiter.start()
-        if arbiter.controlled():
-            self.bus.subscribe_callback("*", arbiter.on_samples, name="arbiter")
-        schedules: Sequence[Schedule] = getattr(self.site, "schedules", ())
-        if schedules:
-            self.schedules = ScheduleRunner(schedules, getattr(self.site, "calendars", ()), self.clock,
-                                            schedule_commands(lambda: self.arbiter, self._writes),
-                                            timezones={self.site.site.id: building_timezone(self.building)})
-            self._tasks.append(asyncio.create_task(self.schedules.run(), name="schedules"))
+        assembly = self.assembly
+        await assembly.start_history(None)  # the cache only: the KPIs come from the building
+        # Every bound point, polled at its interval rounded up to the step.
+        await assembly.start_drivers(self.drivers, min_interval=self.step, seed=0)
+        await assembly.start_arbiter()
+        await assembly.start_site_services(
+            timezones={self.site.site.id: building_timezone(self.building)})
+
+        async def load(engine: ProgramEngine) -> None:
+            for program in self.programs:
+                try:
+                    engine.load(program, 1)
+                except ProgramError as err:
+                    raise ValueError(f"program {program.id} does not run: {err}") from err
+
         # Budgets per simulated minute: a co-simulation runs days in seconds, and a program's cost
-        # is judged against the building's time it controls, not against the wall.
-        engine = self.engine = ProgramEngine(catalog_from_sites([self.site]), self.clock,
-                                             arbiter_write(arbiter), timer=self.clock.monotonic)
-        for program in self.programs:
-            try:
-                engine.load(program, 1)
-            except ProgramError as err:
-                raise ValueError(f"program {program.id} does not run: {err}") from err
-        self.bus.subscribe_callback("*", engine.feed, name="programs")
-        # The programs tick from ``advance``, once a step: a task waking every second on the
-        # ManualClock would cost more than the building's physics.
+        # is judged against the building's time it controls, not against the wall. The programs
+        # tick from ``advance``, once a step: a task waking every second on the ManualClock would
+        # cost more than the building's physics.
+        self.engine = await assembly.start_programs(load, timer=self.clock.monotonic, ticking=False)
         await self._settle()
 
     async def stop(self) -> None:
         """Stop in reverse order."""
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, *self._writes, return_exceptions=True)
-        self._tasks.clear()
-        if self.engine is not None:
-            await self.engine.stop()
-        if self.arbiter is not None:
-            await self.arbiter.stop()
-        if self.manager is not None:
-            await self.manager.stop()
-        for driver in self.drivers.values():
-            await driver.stop()
+        await self.assembly.stop()
 
     async def __aenter__(self) -> CoSimulation:
         await self.start()
@@ -350,7 +336,7 @@ class CoSimulation:
         """Let every evaluation and write caused so far reach the building."""
         assert self.engine is not None
         await self.engine.idle()
-        while pending := [t for t in self._writes if not t.done()]:
+        while pending := [t for t in self.assembly.background if not t.done()]:
             await asyncio.gather(*pending, return_exceptions=True)
             await self.engine.idle()
 
