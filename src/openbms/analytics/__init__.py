@@ -1,0 +1,1 @@
+"""Analytics over the historian's rollups: energy by meter and period (``energy``)."""
