@@ -10,12 +10,12 @@ import logging
 import sqlite3
 
 import pytest
-from tests.fixtures.small_disk import small_disk
-from tests.fixtures.waiting import eventually
 
 from openbms.historian.sqlite import SQLiteHistorian
 from openbms.model import Sample
 from openbms.runtime.clock import ManualClock
+from tests.fixtures.small_disk import small_disk
+from tests.fixtures.waiting import eventually
 
 T0 = 1_700_000_000.0
 LOGGER = "openbms.historian.sqlite"
