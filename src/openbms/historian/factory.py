@@ -1,8 +1,9 @@
 """Pick the history store a configuration names: ``sqlite:///PATH`` or a plain path, today.
 
-This is the one place a store is constructed; a new store (PostgreSQL) adds
-its scheme here and its module beside ``sqlite.py``, and passes the
-conformance suite in ``tests/historian/test_conformance.py``.
+This is the one place a store is constructed: another store adds its scheme
+here and its module beside ``sqlite.py``, implements ``Historian``
+(``base.py``) and passes the conformance suite
+(``tests/historian/test_conformance.py``).
 """
 
 from __future__ import annotations
