@@ -19,6 +19,7 @@ Everything here is pure: rollup rows in, numbers out.
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -163,6 +164,6 @@ class MeterSeries:
                 kw = None if v is None else v * self._meter.scale
             else:
                 kw = self.energy(r.start, r.start + HOUR)
-            if kw is not None and (best is None or kw > best[0]):
+            if kw is not None and math.isfinite(kw) and (best is None or kw > best[0]):
                 best = (kw, r.start)
         return best

@@ -417,7 +417,7 @@ async def get_energy(
                 "site_meter": "siteMeter" in equip.tags,
                 "buckets": out,
                 "previous_same_time_kwh": finite(same),
-                "peak": None if peak is None else {"kw": finite(peak[0]), "at": peak[1]},
+                "peak": None if peak is None else {"kw": peak[0], "at": peak[1]},
             }
         )
     return {"site": site_id, "timezone": cfg.site.timezone, "bucket": bucket, "until": end, "series": series}
