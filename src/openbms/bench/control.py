@@ -2,8 +2,9 @@
 
 1 000 copies of a small program (input → reset → limit → output), each on
 its own sim points, run in one engine behind the real arbiter and driver
-manager, as in ``openbms run``. A thin recorder in front of the driver
-manager notes when each write is handed to the driver. Single: one sample
+manager, built by the same ``Assembly`` as in ``openbms run`` (the manager
+does not poll: the samples are the benchmark's). A thin recorder in front of
+the driver manager notes when each write is handed to the driver. Single: one sample
 at a time, each to a different program, timed from ``bus.publish`` to the
 write (evaluation, the arbiter's checks and its command record included).
 Burst: 100 samples for 100 programs in one bus batch (as one poll of a
@@ -20,16 +21,15 @@ from collections.abc import Iterator
 from typing import Any
 
 from openbms.bench import Figure
-from openbms.control.arbiter import Arbiter
 from openbms.control.commands import CommandStore
-from openbms.control.programs import Program, ProgramEngine, arbiter_write, catalog_from_sites
+from openbms.control.programs import Program, ProgramEngine
 from openbms.db import migrate, open_state
-from openbms.drivers.manager import DriverManager, PointBinding
+from openbms.drivers.manager import DriverManager
 from openbms.drivers.sim.driver import SimDriver
-from openbms.model import Sample, SiteConfig, parse_binding
+from openbms.model import Sample, SiteConfig
 from openbms.model.sample import Value
-from openbms.runtime.bus import Bus
 from openbms.runtime.clock import WallClock
+from openbms.service.assembly import Assembly
 
 PROGRAMS = 1000
 
@@ -79,23 +79,26 @@ def _p(values: list[float], q: float) -> float:
 async def _bench(singles: int, bursts: int, burst: int) -> list[Figure]:
     clock = WallClock()
     cfg = _site(PROGRAMS)
-    driver = SimDriver(clock=clock)
-    bus = Bus()
-    points = [PointBinding(p, parse_binding(pt.binding), 10.0) for p, _e, pt in cfg.points() if pt.binding]
-    manager = DriverManager(Bus(), clock, {"sim": driver}, points)
+    assembly = Assembly([cfg], clock)
+    manager = await assembly.start_drivers({"sim": SimDriver(clock=clock)}, poll=False)
     recorder = _Recorder(manager)
     # Commands recorded in a SQLite state database, as `openbms run` does.
     tmp = tempfile.TemporaryDirectory(prefix="openbms-bench-")
     url = f"sqlite:///{tmp.name}/state.db"
     migrate(url)
     state = open_state(url)
-    arbiter = Arbiter([cfg], recorder, clock, CommandStore(state))
-    engine = ProgramEngine(catalog_from_sites([cfg]), clock, arbiter_write(arbiter))
-    bus.subscribe_callback("*", engine.feed, name="programs")
-    t0 = time.perf_counter()
-    for i in range(PROGRAMS):
-        engine.load(_program(i), 1)
-    load_s = time.perf_counter() - t0
+    await assembly.start_arbiter(CommandStore(state), io=recorder)
+    load_s = 0.0
+
+    async def load(engine: ProgramEngine) -> None:
+        nonlocal load_s
+        t0 = time.perf_counter()
+        for i in range(PROGRAMS):
+            engine.load(_program(i), 1)
+        load_s = time.perf_counter() - t0
+
+    engine = await assembly.start_programs(load, ticking=False)  # evaluated on input changes only
+    bus = assembly.bus
     await engine.idle()
     loop = asyncio.get_running_loop()
     samples = 0
@@ -124,12 +127,12 @@ async def _bench(singles: int, bursts: int, burst: int) -> list[Figure]:
         units = [(r * burst + k) % PROGRAMS for k in range(burst)]
         bursty += await send(units, 10.0 + r * 0.25)
     errors = sum(s.errors for s in engine.status().values())
-    await engine.stop()
-    await arbiter.stop()
+    loaded = len(engine.loaded())
+    await assembly.stop()
     state.dispose()
     tmp.cleanup()
     return [
-        ("control.programs_loaded", len(engine.loaded()), "1"),
+        ("control.programs_loaded", loaded, "1"),
         ("control.samples", samples, "1"),
         ("control.latency_p50_ms", round(statistics.median(single), 3), "ms"),
         ("control.latency_p99_ms", round(_p(single, 0.99), 3), "ms"),

@@ -1,7 +1,8 @@
 """``ingest``: samples created as Python objects, through the bus and the historian, committed.
 
 10 000 points, one sample each per round, rounds one second apart. The bus
-feeds the historian and the current-value cache, as in ``openbms run``. The
+feeds the historian and the current-value cache, wired by the same
+``Assembly`` as in ``openbms run``. The
 clock stops when the last sample is committed and merged into history.
 Production is paced by the historian's backlog (as slow devices pace a real
 site), so memory stays bounded and the figure is a sustained rate. The rate
@@ -23,20 +24,18 @@ import psutil
 from openbms.bench import Figure
 from openbms.historian.sqlite import SQLiteHistorian
 from openbms.model.sample import OK, Sample
-from openbms.runtime.bus import Bus
-from openbms.runtime.cache import CurrentValueCache
+from openbms.runtime.clock import WallClock
+from openbms.service.assembly import Assembly
 
 POINTS = 10_000
 
 
 async def _ingest(path: Path, rounds: int) -> tuple[float, int]:
     ids = [f"bench/equip-{i // 20}/pt-{i % 20}" for i in range(POINTS)]
-    bus = Bus()
-    cache = CurrentValueCache()
+    assembly = Assembly([], WallClock())
     historian = SQLiteHistorian(path)
-    await historian.start()
-    bus.subscribe_callback("*", historian.ingest, name="historian")
-    bus.subscribe_callback("*", cache.update, name="cache")
+    await assembly.start_history(historian)  # started, and on the bus with the cache
+    bus = assembly.bus
     start_ts = time.time() - rounds
     t0 = time.perf_counter()
     for r in range(rounds):
@@ -48,7 +47,7 @@ async def _ingest(path: Path, rounds: int) -> tuple[float, int]:
     await historian.flush()
     elapsed = time.perf_counter() - t0
     stored = historian.stats().stored
-    await historian.stop()
+    await assembly.stop()
     return elapsed, stored
 
 
