@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from openbms.cli.main import app
 from openbms.errors import WriteRefused
 from openbms.model.binding import parse_binding
+from openbms.service.assembly import Assembly
 from openbms.sim.building import BaselineSequence, Building, FailedSensor
 from openbms.sim.building.bacnet import BuildingFace
 from openbms.sim.building.cosim import (
@@ -153,6 +154,20 @@ async def test_the_schedules_start_the_ahu_and_the_programs_reach_the_building(d
         assert building.get("hwp-1/enable") is True  # the plant program: heating with the fan
         assert float(building.get("ahu-1/airflow")) > 0
         assert all(s.errors == 0 for s in cosim.engine.status().values())
+
+
+async def test_the_cosimulation_is_wired_by_the_same_assembly_as_the_runtime(demo):
+    site, programs = demo
+    async with CoSimulation(site, Building(start=datetime(2025, 1, 6)), programs) as cosim:
+        assert isinstance(cosim.assembly, Assembly)
+        # No historian and no alarms here: the cache, the arbiter and the programs, in that order.
+        assert cosim.assembly.subscriptions == ["cache", "arbiter", "programs"]
+        assert set(cosim.bus.stats().subscribers) == set(cosim.assembly.subscriptions)
+        assert cosim.arbiter is cosim.assembly.arbiter and cosim.engine is cosim.assembly.programs
+        assert cosim.schedules is not None  # the demo's schedules, on the building's time
+        await cosim.advance(600)
+        assert all(s["delivered"] > 0 for s in cosim.bus.stats().subscribers.values())
+        assert len(cosim.cache) == sum(1 for _pid, _e, p in site.points() if p.binding)
 
 
 def test_the_example_programs_use_less_energy_than_the_baseline_without_more_discomfort(demo):
