@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { HistoryRollup, Me, PointSummary } from "../src/api/types";
+import type { Me, PointSummary } from "../src/api/types";
 import { toChartData } from "../src/lib/chart";
-import { energyFromDemand, energyFromRegister } from "../src/lib/energy";
 import { displayValue, formatAge, formatValue, toMs, unitLabel } from "../src/lib/format";
 import { equipmentState, keyPoints, zoneSpread } from "../src/lib/overview";
 import { can, canCommand } from "../src/lib/roles";
@@ -135,38 +134,6 @@ describe("site overview", () => {
     expect(equipmentState([...ok, point("hq/a/y", [], { status: "overridden" })], new Set())).toBe("overridden");
     expect(equipmentState([...ok, point("hq/a/y", [], { status: "offline" })], new Set())).toBe("offline");
     expect(equipmentState(ok, new Set(["hq/a/x"]))).toBe("alarm");
-  });
-});
-
-describe("energy today vs yesterday", () => {
-  // Local midnight of an arbitrary day, and noon that day.
-  const midnight = new Date(2024, 4, 2).getTime();
-  const noon = midnight + 12 * H;
-  const hours = (from: number, n: number, f: (i: number) => Partial<HistoryRollup>): HistoryRollup[] =>
-    Array.from({ length: n }, (_, i) => ({
-      start: (from + i * H) / 1000, count: 60, min: null, max: null, mean: null, tw_mean: null, covered: 3600, last: null, last_ts: null, ...f(i),
-    }));
-
-  it("integrates hourly mean kW into kWh", () => {
-    const rollups = hours(midnight - DAY, 36, () => ({ tw_mean: 50 }));
-    const e = energyFromDemand(rollups, noon);
-    expect(e.yesterdayKwh).toBe(24 * 50);
-    expect(e.todayKwh).toBe(12 * 50);
-    expect(e.yesterdaySameTimeKwh).toBe(12 * 50);
-  });
-
-  it("differences a cumulative register across midnights", () => {
-    // 100 kWh an hour; the reading at the end of each hour.
-    // The query starts two hours before yesterday's midnight, to have a reading at it.
-    const from = midnight - DAY - 2 * H;
-    const rollups = hours(from, 38, (i) => ({ last: 1000 + (i + 1) * 100, last_ts: (from + (i + 1) * H - 1) / 1000 }));
-    const e = energyFromRegister(rollups, noon);
-    expect(e.yesterdayKwh).toBe(2400);
-    expect(e.todayKwh).toBe(1200);
-  });
-
-  it("gives null without data", () => {
-    expect(energyFromDemand([], noon)).toEqual({ todayKwh: null, yesterdayKwh: null, yesterdaySameTimeKwh: null });
   });
 });
 

@@ -1,14 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { HistoryRollup } from "../src/api/types";
-import {
-  bucketsFromDemand,
-  bucketsFromRegister,
-  compare,
-  meterKind,
-  peakDemand,
-  sumBuckets,
-  total,
-} from "../src/lib/energy";
+import type { EnergyBucket } from "../src/api/types";
+import { compare, dayLabel, hasData, hourLabel, lastAndBefore, sumBuckets, sumKwh } from "../src/lib/energy";
 import { depths, layoutProgram, splitRef, wireValue, type ProgramDoc } from "../src/lib/graph";
 import { describePath, formatIssue, issuesFromProblem, parseProgramText, pathParts } from "../src/lib/programIssues";
 import { bySite, isEmptySearch, parseSearch, searchQueryString } from "../src/lib/search";
@@ -143,62 +135,43 @@ describe("program issues in plain words", () => {
   });
 });
 
-const roll = (start: number, o: Partial<HistoryRollup>): HistoryRollup => ({
-  start,
-  count: 1,
-  min: null,
-  max: null,
-  mean: null,
-  tw_mean: null,
-  covered: 3600,
-  last: null,
-  last_ts: null,
-  ...o,
-});
+describe("energy as the API gives it", () => {
+  // Buckets as GET /sites/{site}/energy sends them: a site in Los Angeles, the day clocks went forward.
+  const LA_MIDNIGHT = Date.UTC(2026, 2, 8, 8) / 1000; // 2026-03-08 00:00 PST
+  const day = (date: string, start: number, hours: number, kwh: number | null): EnergyBucket => ({ start, end: start + hours * 3600, date, kwh });
+  const hour = (start: number, kwh: number | null): EnergyBucket => ({ start, end: start + 3600, date: null, kwh });
 
-describe("energy from rollups", () => {
-  it("classifies meters", () => {
-    expect(meterKind({ unit: "kWh", tags: [] })).toBe("register");
-    expect(meterKind({ unit: "kW", tags: ["elec", "power"] })).toBe("demand");
-    expect(meterKind({ unit: "kW", tags: ["thermal"] })).toBeNull();
-    expect(meterKind({ unit: "degC", tags: ["temp"] })).toBeNull();
+  it("labels a day by the site's date and an hour by the site's clock, whatever the browser's zone", () => {
+    const zone = process.env.TZ;
+    try {
+      for (const tz of ["UTC", "Pacific/Kiritimati", "Pacific/Honolulu"]) {
+        process.env.TZ = tz;
+        expect(dayLabel(day("2026-03-08", LA_MIDNIGHT, 23, 184), "America/Los_Angeles", "en-GB")).toBe("Sun 8 Mar");
+        expect(hourLabel(hour(LA_MIDNIGHT, 8), "America/Los_Angeles", "en-GB")).toBe("Sun 00:00");
+        // 10:00 UTC that day is 03:00 in Los Angeles: the hour after 02:00 was skipped.
+        expect(hourLabel(hour(LA_MIDNIGHT + 2 * 3600, 8), "America/Los_Angeles", "en-GB")).toBe("Sun 03:00");
+      }
+    } finally {
+      if (zone === undefined) delete process.env.TZ;
+      else process.env.TZ = zone;
+    }
   });
 
-  it("takes differences of a register's last readings, null at the start and after a reset", () => {
-    const b = bucketsFromRegister([
-      roll(7200, { last: 130 }),
-      roll(0, { last: 100 }),
-      roll(3600, { last: 110 }),
-      roll(10800, { last: 5 }),
-      roll(14400, { last: 12 }),
-    ]);
-    expect(b.map((x) => x.kwh)).toEqual([null, 10, 20, null, 7]);
-    expect(bucketsFromRegister([roll(0, { min: 96, last: 100 }), roll(3600, { last: 103 })]).map((x) => x.kwh)).toEqual([4, 3]);
-  });
-
-  it("integrates kW over the time covered", () => {
-    const b = bucketsFromDemand([roll(0, { tw_mean: 10 }), roll(3600, { tw_mean: 20, covered: 1800 }), roll(7200, {})]);
-    expect(b.map((x) => x.kwh)).toEqual([10, 10, null]);
-  });
-
-  it("totals, compares and finds the peak", () => {
-    const list = [
-      { start: 0, kwh: 5 },
-      { start: 3600, kwh: null },
-      { start: 7200, kwh: 7 },
-    ];
-    expect(total(list, 0, 7200)).toBe(5);
-    expect(total(list, 0, 10800)).toBe(12);
-    expect(total(list, 3600, 7200)).toBeNull();
+  it("totals the last buckets against the ones before, without data as null", () => {
+    const list = [hour(0, 5), hour(3600, null), hour(7200, 7), hour(10800, 1)];
+    expect(lastAndBefore(list, 2)).toEqual({ last: [list[2], list[3]], before: [list[0], list[1]] });
+    expect(sumKwh(lastAndBefore(list, 2).last)).toBe(8);
+    expect(sumKwh([hour(0, null)])).toBeNull();
+    expect(hasData([hour(0, null)])).toBe(false);
+    expect(hasData(list)).toBe(true);
     expect(compare(12, 10)).toEqual({ delta: 2, pct: 20 });
     expect(compare(null, 10)).toEqual({ delta: null, pct: null });
     expect(compare(3, 0)).toEqual({ delta: 3, pct: null });
-    expect(peakDemand("demand", [roll(0, { max: 12 }), roll(3600, { max: 30 })])).toEqual({ kw: 30, at: 3600 });
-    expect(peakDemand("register", [roll(0, { last: 0 }), roll(3600, { last: 4 }), roll(7200, { last: 14 })])).toEqual({ kw: 10, at: 7200 });
-    expect(sumBuckets([[{ start: 0, kwh: 1 }], [{ start: 0, kwh: 2 }, { start: 3600, kwh: null }]])).toEqual([
-      { start: 0, kwh: 3 },
-      { start: 3600, kwh: null },
-    ]);
+  });
+
+  it("adds the meters up bucket by bucket", () => {
+    expect(sumBuckets([[hour(0, 1)], [hour(0, 2), hour(3600, null)]])).toEqual([hour(0, 3), hour(3600, null)]);
+    expect(sumBuckets([[hour(0, null)], [hour(0, 4)]])).toEqual([hour(0, 4)]);
   });
 });
 

@@ -5,7 +5,9 @@
 import type { ApiClient, Query } from "./client";
 import type {
   Alarm,
+  AlarmEvent,
   Command,
+  Energy,
   Equipment,
   History,
   Me,
@@ -48,6 +50,7 @@ export const endpoints = {
   sites: (api: ApiClient) => all<Site>(api, `${V1}/sites`),
   site: (api: ApiClient, s: string) => api.get<Site>(site(s)),
   equipment: (api: ApiClient, s: string) => all<Equipment>(api, `${site(s)}/equipment`),
+  equipmentItem: (api: ApiClient, s: string, equip: string) => api.get<Equipment>(`${site(s)}/equipment/${enc(equip)}`),
   points: (api: ApiClient, s: string, filter: { equipment?: string; tag?: string; q?: string } = {}) =>
     all<PointSummary>(api, `${site(s)}/points`, filter),
   point: (api: ApiClient, s: string, equip: string, name: string) =>
@@ -75,6 +78,12 @@ export const endpoints = {
       { points: q.points, since: q.since.toFixed(3), until: q.until.toFixed(3), rollup: q.rollup },
       signal,
     ),
+  /**
+   * Energy of the site's meters (all of them, site meters first, unless `points` names some) per
+   * hour or per local day of the site: the last `count` buckets up to now, computed by the server.
+   */
+  energy: (api: ApiClient, s: string, q: { bucket: "hour" | "day"; count: number; points?: string[] }) =>
+    api.get<Energy>(`${site(s)}/energy`, { bucket: q.bucket, count: q.count, points: q.points }),
   /** The CSV download URL's path and query (fetched with the token, then saved). */
   historyCsv: (api: ApiClient, s: string, q: { points: string[]; since: number; until: number; rollup: string }) =>
     api.request<Response>("GET", `${site(s)}/history`, {
@@ -82,6 +91,8 @@ export const endpoints = {
       raw: true,
     }),
   alarms: (api: ApiClient, s: string, filter: Query = {}) => all<Alarm>(api, `${site(s)}/alarms`, filter),
+  /** The newest alarm events (one page). */
+  alarmEvents: (api: ApiClient, s: string, limit = 200) => api.get<Page<AlarmEvent>>(`${site(s)}/alarms/history`, { limit }),
   ackMany: (api: ApiClient, s: string, ids: string[], note?: string) =>
     api.post<{ results: { id: string; acknowledged: boolean; error: string | null }[] }>(`${site(s)}/alarms/ack`, {
       ids,

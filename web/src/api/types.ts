@@ -133,6 +133,53 @@ export interface History {
   series: HistorySeries[];
 }
 
+/** The energy of one hour or one local day of the site (computed by the server). */
+export interface EnergyBucket {
+  start: number;
+  end: number;
+  /** The site's local date of a day (YYYY-MM-DD); null for hours. */
+  date: string | null;
+  kwh: number | null;
+}
+
+export interface MeterEnergy {
+  point: string;
+  equipment: string;
+  name: string;
+  description: string;
+  unit: string | null;
+  kind: "register" | "demand";
+  site_meter: boolean;
+  buckets: EnergyBucket[];
+  /** The bucket before the last, up to the same local time of day. */
+  previous_same_time_kwh: number | null;
+  peak: { kw: number; at: number } | null;
+}
+
+export interface Energy {
+  site: string;
+  timezone: string;
+  bucket: "hour" | "day";
+  until: number;
+  series: MeterEnergy[];
+}
+
+/** A stored alarm event (GET …/alarms/history). */
+export interface AlarmEvent {
+  id: number;
+  alarm_id: string;
+  rule_id: string;
+  point: string;
+  ts: number;
+  action: string;
+  from_state: string;
+  to_state: string;
+  value: Value;
+  message: string;
+  who: string;
+  note: string;
+}
+
 export type AlarmState = "normal" | "active-unacked" | "active-acked" | "returned-unacked";
 
 export interface Alarm {

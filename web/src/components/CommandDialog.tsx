@@ -9,6 +9,7 @@ import { ApiError } from "../api/problem";
 import type { Command, PointDetail, PriorityArray, Value } from "../api/types";
 import { useApp } from "../context";
 import { formatTime, formatValue } from "../lib/format";
+import { DataTable } from "./DataTable";
 import { Field, FormErrors } from "./Field";
 
 const DURATIONS: { label: string; s: number | null }[] = [
@@ -217,34 +218,19 @@ function PriorityTable(props: { array: PriorityArray | null; point: PointDetail 
         {a.active_priority ? ` from priority ${a.active_priority}` : " (relinquish default)"}; relinquish default{" "}
         {formatValue(a.relinquish_default, props.point)}.
       </p>
-      {used.length === 0 ? (
-        <p class="muted">Every slot is empty.</p>
-      ) : (
-        <div class="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Priority</th>
-                <th scope="col">Value</th>
-                <th scope="col">By</th>
-                <th scope="col">Reason</th>
-                <th scope="col">Until</th>
-              </tr>
-            </thead>
-            <tbody>
-              {used.map((s) => (
-                <tr key={s.priority} class={s.priority === a.active_priority ? "row--active" : ""}>
-                  <td>{s.priority}</td>
-                  <td>{formatValue(s.value, props.point)}</td>
-                  <td>{s.requested_by ?? s.source ?? "—"}</td>
-                  <td>{s.reason ?? ""}</td>
-                  <td>{s.expires_at ? formatTime(s.expires_at * 1000) : "—"}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <DataTable
+        rows={used}
+        rowKey={(s) => s.priority}
+        rowClass={(s) => (s.priority === a.active_priority ? "row--active" : "")}
+        empty={<p class="muted">Every slot is empty.</p>}
+        columns={[
+          { key: "priority", header: "Priority", cell: (s) => s.priority },
+          { key: "value", header: "Value", cell: (s) => formatValue(s.value, props.point) },
+          { key: "by", header: "By", cell: (s) => s.requested_by ?? s.source ?? "—" },
+          { key: "reason", header: "Reason", cell: (s) => s.reason ?? "" },
+          { key: "until", header: "Until", cell: (s) => (s.expires_at ? formatTime(s.expires_at * 1000) : "—") },
+        ]}
+      />
     </section>
   );
 }

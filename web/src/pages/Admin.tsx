@@ -8,6 +8,7 @@ import { useState } from "preact/hooks";
 import { endpoints } from "../api/endpoints";
 import { ApiError } from "../api/problem";
 import { ROLES, type AuditEntry, type Role, type UserOut } from "../api/types";
+import { DataTable } from "../components/DataTable";
 import { Field, FormErrors } from "../components/Field";
 import { useApp } from "../context";
 import { useLoad } from "../hooks";
@@ -62,46 +63,52 @@ export function Users() {
       {msg && <p class={`banner banner--${msg.tone}`} role={msg.tone === "error" ? "alert" : "status"}>{msg.text}</p>}
       <LoadState {...users} />
       {users.data && (
-        <div class="table-wrap">
-          <table class="users">
-            <caption class="sr-only">Users</caption>
-            <thead>
-              <tr>
-                <th scope="col">User</th>
-                <th scope="col">Roles by site</th>
-                <th scope="col" class="hide-sm">Last sign-in</th>
-                <th scope="col">State</th>
-              </tr>
-            </thead>
-            <tbody>
-              {users.data.map((u) => (
-                <tr key={u.id}>
-                  <th scope="row">
-                    {u.email}
-                    {u.name && <div class="muted small">{u.name}</div>}
-                  </th>
-                  <td>
-                    <Grants user={u} siteIds={siteIds} act={act} />
-                  </td>
-                  <td class="hide-sm">{formatTime(u.last_login_at === null ? null : u.last_login_at * 1000)}</td>
-                  <td>
-                    {u.disabled ? "disabled" : u.locked ? "locked" : "active"}{" "}
-                    {u.id !== me?.id && (
-                      <button
-                        type="button"
-                        class="btn btn--small"
-                        aria-label={`${u.disabled ? "Enable" : "Disable"} ${u.email}`}
-                        onClick={() => act(`${u.email} ${u.disabled ? "enabled" : "disabled"}.`, () => endpoints.updateUser(api, u.id, { disabled: !u.disabled }))}
-                      >
-                        {u.disabled ? "Enable" : "Disable"}
-                      </button>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          class="users"
+          rows={users.data}
+          rowKey={(u) => u.id}
+          caption="Users"
+          columns={[
+            {
+              key: "user",
+              header: "User",
+              rowHeader: true,
+              cell: (u) => (
+                <>
+                  {u.email}
+                  {u.name && <div class="muted small">{u.name}</div>}
+                </>
+              ),
+            },
+            { key: "roles", header: "Roles by site", cell: (u) => <Grants user={u} siteIds={siteIds} act={act} /> },
+            {
+              key: "last-login",
+              header: "Last sign-in",
+              headClass: "hide-sm",
+              cellClass: "hide-sm",
+              cell: (u) => formatTime(u.last_login_at === null ? null : u.last_login_at * 1000),
+            },
+            {
+              key: "state",
+              header: "State",
+              cell: (u) => (
+                <>
+                  {u.disabled ? "disabled" : u.locked ? "locked" : "active"}{" "}
+                  {u.id !== me?.id && (
+                    <button
+                      type="button"
+                      class="btn btn--small"
+                      aria-label={`${u.disabled ? "Enable" : "Disable"} ${u.email}`}
+                      onClick={() => act(`${u.email} ${u.disabled ? "enabled" : "disabled"}.`, () => endpoints.updateUser(api, u.id, { disabled: !u.disabled }))}
+                    >
+                      {u.disabled ? "Enable" : "Disable"}
+                    </button>
+                  )}
+                </>
+              ),
+            },
+          ]}
+        />
       )}
     </main>
   );
@@ -311,57 +318,46 @@ export function Tokens() {
       <LoadState {...tokens} />
       {tokens.data && tokens.data.length === 0 && <p class="muted">No tokens yet.</p>}
       {tokens.data && tokens.data.length > 0 && (
-        <div class="table-wrap">
-          <table class="tokens">
-            <caption class="sr-only">API tokens</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Starts with</th>
-                <th scope="col">Role</th>
-                <th scope="col" class="hide-sm">Created</th>
-                <th scope="col" class="hide-sm">Expires</th>
-                <th scope="col" class="hide-sm">Last used</th>
-                <th scope="col">State</th>
-              </tr>
-            </thead>
-            <tbody>
-              {tokens.data.map((t) => (
-                <tr key={t.id}>
-                  <th scope="row">{t.name}</th>
-                  <td><code>{t.prefix}…</code></td>
-                  <td>{t.role ? roleWord(t.role) : "own roles"}</td>
-                  <td class="hide-sm">{formatTime(t.created_at * 1000)}</td>
-                  <td class="hide-sm">{t.expires_at ? formatTime(t.expires_at * 1000) : "never"}</td>
-                  <td class="hide-sm">{t.last_used_at ? formatTime(t.last_used_at * 1000) : "never"}</td>
-                  <td>
-                    {t.revoked_at ? (
-                      `revoked ${formatTime(t.revoked_at * 1000)}`
-                    ) : (
-                      <button
-                        type="button"
-                        class="btn btn--small"
-                        aria-label={`Revoke ${t.name}`}
-                        onClick={async () => {
-                          if (!confirm(`Revoke the token “${t.name}”? Scripts using it stop working at once.`)) return;
-                          try {
-                            await endpoints.revokeToken(api, t.id);
-                            setMsg(`Token “${t.name}” revoked.`);
-                          } catch (x) {
-                            setMsg(x instanceof ApiError ? x.message : String(x));
-                          }
-                          tokens.reload();
-                        }}
-                      >
-                        Revoke
-                      </button>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          class="tokens"
+          rows={tokens.data}
+          rowKey={(t) => t.id}
+          caption="API tokens"
+          columns={[
+            { key: "name", header: "Name", rowHeader: true, cell: (t) => t.name },
+            { key: "prefix", header: "Starts with", cell: (t) => <code>{t.prefix}…</code> },
+            { key: "role", header: "Role", cell: (t) => (t.role ? roleWord(t.role) : "own roles") },
+            { key: "created", header: "Created", headClass: "hide-sm", cellClass: "hide-sm", cell: (t) => formatTime(t.created_at * 1000) },
+            { key: "expires", header: "Expires", headClass: "hide-sm", cellClass: "hide-sm", cell: (t) => (t.expires_at ? formatTime(t.expires_at * 1000) : "never") },
+            { key: "last-used", header: "Last used", headClass: "hide-sm", cellClass: "hide-sm", cell: (t) => (t.last_used_at ? formatTime(t.last_used_at * 1000) : "never") },
+            {
+              key: "state",
+              header: "State",
+              cell: (t) =>
+                t.revoked_at ? (
+                  `revoked ${formatTime(t.revoked_at * 1000)}`
+                ) : (
+                  <button
+                    type="button"
+                    class="btn btn--small"
+                    aria-label={`Revoke ${t.name}`}
+                    onClick={async () => {
+                      if (!confirm(`Revoke the token “${t.name}”? Scripts using it stop working at once.`)) return;
+                      try {
+                        await endpoints.revokeToken(api, t.id);
+                        setMsg(`Token “${t.name}” revoked.`);
+                      } catch (x) {
+                        setMsg(x instanceof ApiError ? x.message : String(x));
+                      }
+                      tokens.reload();
+                    }}
+                  >
+                    Revoke
+                  </button>
+                ),
+            },
+          ]}
+        />
       )}
     </main>
   );
@@ -426,33 +422,20 @@ export function Audit() {
       <LoadState {...first} />
       {first.data && items.length === 0 && <p class="muted">No entries.</p>}
       {items.length > 0 && (
-        <div class="table-wrap">
-          <table class="audit">
-            <caption class="sr-only">Audit log, newest first</caption>
-            <thead>
-              <tr>
-                <th scope="col">When</th>
-                <th scope="col">Who</th>
-                <th scope="col">What</th>
-                <th scope="col">Target</th>
-                <th scope="col" class="hide-sm">Details</th>
-                <th scope="col" class="hide-sm">From</th>
-              </tr>
-            </thead>
-            <tbody>
-              {items.map((a) => (
-                <tr key={a.id}>
-                  <td>{formatTime(a.ts * 1000)}</td>
-                  <td>{a.actor}</td>
-                  <td>{a.action}</td>
-                  <td>{a.target}</td>
-                  <td class="hide-sm small"><code>{JSON.stringify(a.details)}</code></td>
-                  <td class="hide-sm">{a.remote_addr ?? "—"}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          class="audit"
+          rows={items}
+          rowKey={(a) => a.id}
+          caption="Audit log, newest first"
+          columns={[
+            { key: "when", header: "When", cell: (a) => formatTime(a.ts * 1000) },
+            { key: "who", header: "Who", cell: (a) => a.actor },
+            { key: "what", header: "What", cell: (a) => a.action },
+            { key: "target", header: "Target", cell: (a) => a.target },
+            { key: "details", header: "Details", headClass: "hide-sm", cellClass: "hide-sm small", cell: (a) => <code>{JSON.stringify(a.details)}</code> },
+            { key: "from", header: "From", headClass: "hide-sm", cellClass: "hide-sm", cell: (a) => a.remote_addr ?? "—" },
+          ]}
+        />
       )}
       {cursor && (
         <button type="button" class="btn" onClick={more}>

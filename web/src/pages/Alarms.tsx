@@ -6,7 +6,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { endpoints } from "../api/endpoints";
 import { ApiError } from "../api/problem";
-import { DataTable } from "../components/DataTable";
+import { ObjectTable } from "../components/DataTable";
 import { Field, FormErrors } from "../components/Field";
 import { useApp } from "../context";
 import { useLoad, useNow } from "../hooks";
@@ -313,12 +313,12 @@ function AlarmAction(props: { site: string; kind: "note" | "shelve" | "ack"; ids
 
 function AlarmHistory(props: { site: string }) {
   const { api } = useApp();
-  const events = useLoad(() => api.get<{ items: Record<string, unknown>[] }>(`/api/v1/sites/${encodeURIComponent(props.site)}/alarms/history`, { limit: 200 }), [api, props.site]);
+  const events = useLoad(() => endpoints.alarmEvents(api, props.site), [api, props.site]);
   return (
     <>
       <LoadState {...events} />
       {events.data && (
-        <DataTable items={events.data.items} caption="Alarm events, newest first" columns={["ts", "alarm_id", "action", "from_state", "to_state", "who", "message", "note"]} />
+        <ObjectTable items={events.data.items} caption="Alarm events, newest first" columns={["ts", "alarm_id", "action", "from_state", "to_state", "who", "message", "note"]} />
       )}
     </>
   );

@@ -1,55 +1,37 @@
 /**
  * Energy: per meter (kWh registers, kW demand points of electricity meters)
  * the consumption by hour over the last 48 hours and by day over the last 14
- * days, peak demand, and each against the period before.
+ * days of the site (in its time zone), peak demand, and each against the
+ * period before: all computed by the API (GET /sites/{site}/energy).
  */
 import { endpoints } from "../api/endpoints";
-import type { HistoryRollup, PointSummary } from "../api/types";
+import type { MeterEnergy } from "../api/types";
+import { DataTable } from "../components/DataTable";
 import { useApp } from "../context";
 import { useLoad } from "../hooks";
-import { buckets, compare, meterKind, peakDemand, sumBuckets, total, type EnergyBucket, type MeterKind } from "../lib/energy";
+import { compare, dayLabel, hasData, hourLabel, lastAndBefore, sumBuckets, sumKwh, type EnergyBucket } from "../lib/energy";
 import { formatTime, formatValue } from "../lib/format";
 import { href } from "../router";
 import { LoadState } from "./common";
 
-const H = 3600;
-const DAY = 86_400;
-
-interface MeterEnergy {
-  point: PointSummary;
-  kind: MeterKind;
+interface MeterEnergyView {
+  meter: MeterEnergy;
   hours: EnergyBucket[];
   days: EnergyBucket[];
-  peak: { kw: number; at: number } | null;
 }
 
 export function Energy(props: { site: string }) {
   const { api } = useApp();
   const { site } = props;
   const data = useLoad(async () => {
-    const [points, equipment] = await Promise.all([endpoints.points(api, site), endpoints.equipment(api, site)]);
-    // The site's own meters (equipment tagged siteMeter) first: they are the site's totals.
-    const siteMeters = new Set(equipment.filter((e) => e.tags.includes("siteMeter")).map((e) => e.id));
-    const meters = points
-      .sort((a, b) => Number(siteMeters.has(b.equipment)) - Number(siteMeters.has(a.equipment)))
-      .map((p) => ({ p, kind: meterKind(p) }))
-      .filter((m): m is { p: PointSummary; kind: MeterKind } => m.kind !== null && m.p.kind === "number");
-    const nowS = Date.now() / 1000;
-    const hourStart = Math.floor(nowS / H) * H;
-    if (meters.length === 0) return { nowS, hourStart, meters: [] as MeterEnergy[], hasSiteMeter: false };
-    const ids = meters.map((m) => m.p.id);
-    // One bucket more than shown: a register's first bucket needs the reading before it.
+    // The server finds the site's meters (site meters first) and cuts hours and the site's local days.
     const [hourly, daily] = await Promise.all([
-      endpoints.history(api, site, { points: ids, since: hourStart - 48 * H, until: nowS + 1, rollup: "hour" }),
-      endpoints.history(api, site, { points: ids, since: hourStart - 29 * DAY, until: nowS + 1, rollup: "day" }),
+      endpoints.energy(api, site, { bucket: "hour", count: 48 }),
+      endpoints.energy(api, site, { bucket: "day", count: 14 }),
     ]);
-    const rollupsOf = (h: typeof hourly, id: string): HistoryRollup[] =>
-      h.series.find((s) => s.point === id || s.point.endsWith(`/${id.split("/").slice(1).join("/")}`))?.rollups ?? [];
-    const out: MeterEnergy[] = meters.map(({ p, kind }) => {
-      const hr = rollupsOf(hourly, p.id);
-      return { point: p, kind, hours: buckets(kind, hr), days: buckets(kind, rollupsOf(daily, p.id)), peak: peakDemand(kind, hr) };
-    });
-    return { nowS, hourStart, meters: out, hasSiteMeter: meters.some((m) => siteMeters.has(m.p.equipment)), siteMeters };
+    const days = new Map(daily.series.map((s) => [s.point, s.buckets]));
+    const meters: MeterEnergyView[] = hourly.series.map((m) => ({ meter: m, hours: m.buckets, days: days.get(m.point) ?? [] }));
+    return { timeZone: hourly.timezone, meters, hasSiteMeter: meters.some((m) => m.meter.site_meter) };
   }, [api, site]);
 
   const d = data.data;
@@ -70,19 +52,19 @@ export function Energy(props: { site: string }) {
               hours={sumBuckets(d.meters.map((m) => m.hours))}
               days={sumBuckets(d.meters.map((m) => m.days))}
               peak={null}
-              nowS={d.nowS}
+              timeZone={d.timeZone}
             />
           )}
-          {d.meters.map((m) => (
+          {d.meters.map(({ meter: m, hours, days }) => (
             <MeterCard
-              key={m.point.id}
-              title={`${m.point.equipment}/${m.point.name}`}
-              site={!!d.siteMeters?.has(m.point.equipment)}
-              sub={`${m.point.description || ""}${m.kind === "demand" ? " (energy integrated from kW)" : " (register readings)"}`}
-              hours={m.hours}
-              days={m.days}
+              key={m.point}
+              title={`${m.equipment}/${m.name}`}
+              site={m.site_meter}
+              sub={`${m.description || ""}${m.kind === "demand" ? " (energy integrated from kW)" : " (register readings)"}`}
+              hours={hours}
+              days={days}
               peak={m.peak}
-              nowS={d.nowS}
+              timeZone={d.timeZone}
             />
           ))}
         </>
@@ -105,14 +87,17 @@ function Change(props: { current: number | null; previous: number | null }) {
   );
 }
 
-function MeterCard(props: { site?: boolean; title: string; sub: string; hours: EnergyBucket[]; days: EnergyBucket[]; peak: { kw: number; at: number } | null; nowS: number }) {
-  const { nowS } = props;
-  const last24 = total(props.hours, nowS - 24 * H, nowS + H);
-  const prev24 = total(props.hours, nowS - 48 * H, nowS - 24 * H);
-  const last7 = total(props.days, nowS - 7 * DAY, nowS + DAY);
-  const prev7 = total(props.days, nowS - 14 * DAY, nowS - 7 * DAY);
-  const hours = props.hours.filter((b) => b.start >= nowS - 48 * H);
-  const days = props.days.filter((b) => b.start >= nowS - 14 * DAY);
+function MeterCard(props: { site?: boolean; title: string; sub: string; hours: EnergyBucket[]; days: EnergyBucket[]; peak: { kw: number; at: number } | null; timeZone: string }) {
+  const { timeZone } = props;
+  // The server gave 48 hours and 14 of the site's days, the current one last.
+  const h24 = lastAndBefore(props.hours, 24);
+  const d7 = lastAndBefore(props.days, 7);
+  const last24 = sumKwh(h24.last);
+  const prev24 = sumKwh(h24.before);
+  const last7 = sumKwh(d7.last);
+  const prev7 = sumKwh(d7.before);
+  const hours = props.hours;
+  const days = props.days;
   return (
     <section class="card meter" aria-label={`Energy of ${props.title}`}>
       <h2>
@@ -139,53 +124,44 @@ function MeterCard(props: { site?: boolean; title: string; sub: string; hours: E
           </div>
         )}
       </div>
-      <Bars title="By hour, last 48 hours" list={hours} label={(s) => new Date(s * 1000).toLocaleString(undefined, { weekday: "short", hour: "2-digit", minute: "2-digit" })} />
-      <Bars title="By day, last 14 days" list={days} label={(s) => new Date(s * 1000).toLocaleDateString(undefined, { weekday: "short", day: "numeric", month: "short" })} table />
+      <Bars title="By hour, last 48 hours" list={hours} label={(b) => hourLabel(b, timeZone)} />
+      <Bars title="By day, last 14 days" list={days} label={(b) => dayLabel(b, timeZone)} table />
     </section>
   );
 }
 
 /** Bars in SVG (one per bucket), with the numbers in a table for the days (and for screen readers). */
-function Bars(props: { title: string; list: EnergyBucket[]; label: (s: number) => string; table?: boolean }) {
+function Bars(props: { title: string; list: EnergyBucket[]; label: (b: EnergyBucket) => string; table?: boolean }) {
   const max = Math.max(0, ...props.list.map((b) => b.kwh ?? 0));
   const n = props.list.length;
-  if (n === 0) return <p class="muted small">{props.title}: no data yet.</p>;
+  if (!hasData(props.list)) return <p class="muted small">{props.title}: no data yet.</p>;
   const W = 600;
   const Hh = 80;
   const bw = W / Math.max(n, 1);
   return (
     <figure class="bars">
       <figcaption class="small">{props.title}</figcaption>
-      <svg viewBox={`0 0 ${W} ${Hh}`} preserveAspectRatio="none" role="img" aria-label={`${props.title}: ${props.list.map((b) => `${props.label(b.start)} ${kwh(b.kwh)}`).join("; ")}`}>
+      <svg viewBox={`0 0 ${W} ${Hh}`} preserveAspectRatio="none" role="img" aria-label={`${props.title}: ${props.list.map((b) => `${props.label(b)} ${kwh(b.kwh)}`).join("; ")}`}>
         {props.list.map((b, i) => {
           const h = max > 0 && b.kwh !== null ? (b.kwh / max) * (Hh - 2) : 0;
           return (
             <rect key={b.start} x={i * bw + 1} y={Hh - h} width={Math.max(1, bw - 2)} height={h} class={b.kwh === null ? "bar bar--gap" : "bar"}>
-              <title>{`${props.label(b.start)}: ${kwh(b.kwh)}`}</title>
+              <title>{`${props.label(b)}: ${kwh(b.kwh)}`}</title>
             </rect>
           );
         })}
       </svg>
       {props.table && (
-        <div class="table-wrap">
-          <table class="small">
-            <caption class="sr-only">{props.title}</caption>
-            <thead>
-              <tr>
-                <th scope="col">Day</th>
-                <th scope="col">Energy</th>
-              </tr>
-            </thead>
-            <tbody>
-              {[...props.list].reverse().map((b) => (
-                <tr key={b.start}>
-                  <th scope="row">{props.label(b.start)}</th>
-                  <td>{kwh(b.kwh)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          class="small"
+          rows={[...props.list].reverse()}
+          rowKey={(b) => b.start}
+          caption={props.title}
+          columns={[
+            { key: "day", header: "Day", rowHeader: true, cell: (b) => props.label(b) },
+            { key: "energy", header: "Energy", cell: (b) => kwh(b.kwh) },
+          ]}
+        />
       )}
     </figure>
   );

@@ -9,6 +9,7 @@ import { ApiError } from "../api/problem";
 import type { PointDetail, PointSummary } from "../api/types";
 import { Chart } from "../components/Chart";
 import { CommandDialog } from "../components/CommandDialog";
+import { DataTable } from "../components/DataTable";
 import { ValueText } from "../components/Value";
 import { useApp } from "../context";
 import { useLive, useLiveSamples, useLoad, useNow } from "../hooks";
@@ -23,7 +24,7 @@ import { LoadState } from "./common";
 export function EquipmentPage(props: { site: string; equip: string }) {
   const { api, me } = useApp();
   const { site, equip } = props;
-  const info = useLoad(() => api.get<{ name: string; type: string }>(`/api/v1/sites/${encodeURIComponent(site)}/equipment/${encodeURIComponent(equip)}`), [api, site, equip]);
+  const info = useLoad(() => endpoints.equipmentItem(api, site, equip), [api, site, equip]);
   const points = useLoad(() => endpoints.points(api, site, { equipment: equip }), [api, site, equip]);
   const samples = useLiveSamples([`${site}/${equip}/*`]);
   const live = useLive();
@@ -61,61 +62,68 @@ export function EquipmentPage(props: { site: string; equip: string }) {
       <h1>{info.data?.name || equip}</h1>
       <LoadState {...points} />
       {cmdError && <p class="banner banner--error" role="alert">{cmdError}</p>}
-      <div class="table-wrap">
-        <table class="points">
-          <caption class="sr-only">Points of {equip}, updated live</caption>
-          <thead>
-            <tr>
-              <th scope="col">Chart</th>
-              <th scope="col">Point</th>
-              <th scope="col">Value</th>
-              <th scope="col" class="hide-sm">Unit</th>
-              <th scope="col" class="hide-sm">Updated</th>
-              {mayCommand && <th scope="col"><span class="sr-only">Command</span></th>}
-            </tr>
-          </thead>
-          <tbody>
-            {rows.map((p) => {
+      <DataTable
+        class="points"
+        rows={rows}
+        rowKey={(p) => p.id}
+        caption={`Points of ${equip}, updated live`}
+        columns={[
+          {
+            key: "chart",
+            header: "Chart",
+            cell: (p) => (
+              <input
+                type="checkbox"
+                aria-label={`Chart ${p.name}`}
+                checked={chosen.includes(p.id)}
+                disabled={p.kind === "enum"}
+                onChange={() => toggle(p.id)}
+              />
+            ),
+          },
+          {
+            key: "point",
+            header: "Point",
+            rowHeader: true,
+            cell: (p) => (
+              <>
+                {p.name}
+                {p.description && <div class="muted small">{p.description}</div>}
+              </>
+            ),
+          },
+          {
+            key: "value",
+            header: "Value",
+            cell: (p) => <ValueText value={p.value} status={p.status} tsMs={p.ts === null ? null : p.ts * 1000} nowMs={now} live={live} point={p} />,
+          },
+          { key: "unit", header: "Unit", headClass: "hide-sm", cellClass: "hide-sm", cell: (p) => unitLabel(p.unit) },
+          {
+            key: "updated",
+            header: "Updated",
+            headClass: "hide-sm",
+            cellClass: "hide-sm",
+            cell: (p) => {
               const tsMs = p.ts === null ? null : p.ts * 1000;
               return (
-                <tr key={p.id}>
-                  <td>
-                    <input
-                      type="checkbox"
-                      aria-label={`Chart ${p.name}`}
-                      checked={chosen.includes(p.id)}
-                      disabled={p.kind === "enum"}
-                      onChange={() => toggle(p.id)}
-                    />
-                  </td>
-                  <th scope="row">
-                    {p.name}
-                    {p.description && <div class="muted small">{p.description}</div>}
-                  </th>
-                  <td>
-                    <ValueText value={p.value} status={p.status} tsMs={tsMs} nowMs={now} live={live} point={p} />
-                  </td>
-                  <td class="hide-sm">{unitLabel(p.unit)}</td>
-                  <td class="hide-sm">
-                    <time dateTime={tsMs ? new Date(tsMs).toISOString() : undefined} title={formatTime(tsMs)}>
-                      {formatAge(tsMs, now)}
-                    </time>
-                  </td>
-                  {mayCommand && (
-                    <td>
-                      {p.writable && (
-                        <button type="button" class="btn btn--small" onClick={() => openCommand(p)} aria-label={`Command ${p.name}`}>
-                          Command…
-                        </button>
-                      )}
-                    </td>
-                  )}
-                </tr>
+                <time dateTime={tsMs ? new Date(tsMs).toISOString() : undefined} title={formatTime(tsMs)}>
+                  {formatAge(tsMs, now)}
+                </time>
               );
-            })}
-          </tbody>
-        </table>
-      </div>
+            },
+          },
+          mayCommand && {
+            key: "command",
+            header: <span class="sr-only">Command</span>,
+            cell: (p) =>
+              p.writable && (
+                <button type="button" class="btn btn--small" onClick={() => openCommand(p)} aria-label={`Command ${p.name}`}>
+                  Command…
+                </button>
+              ),
+          },
+        ]}
+      />
       <Trend site={site} points={chosen} labels={Object.fromEntries(rows.map((p) => [p.id, p.name]))} />
       {commanding && mayCommand && (
         <CommandDialog

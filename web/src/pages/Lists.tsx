@@ -4,7 +4,7 @@
 import { useApp } from "../context";
 import { useLoad } from "../hooks";
 import type { ListPage } from "../router";
-import { DataTable } from "../components/DataTable";
+import { ObjectTable } from "../components/DataTable";
 import { endpoints } from "../api/endpoints";
 import { LoadState } from "./common";
 
@@ -23,7 +23,7 @@ export function ListStub(props: { site: string | null; what: ListPage }) {
       <h1>{page.title}</h1>
       {page.note && <p class="muted">{page.note}</p>}
       <LoadState {...list} />
-      {list.data && <DataTable items={items} caption={page.title} columns={page.columns} />}
+      {list.data && <ObjectTable items={items} caption={page.title} columns={page.columns} />}
     </main>
   );
 }

@@ -8,7 +8,6 @@ import type { PointSummary } from "../api/types";
 import { StatusDot, ValueText } from "../components/Value";
 import { useApp } from "../context";
 import { useLive, useLiveSamples, useLoad, useNow } from "../hooks";
-import { energyFromDemand, energyFromRegister, dayBounds } from "../lib/energy";
 import { formatValue } from "../lib/format";
 import { equipmentState, keyPoints, zoneSpread } from "../lib/overview";
 import { href } from "../router";
@@ -135,17 +134,12 @@ function EnergyTile(props: { site: string; register: PointSummary | null; demand
   const meter = props.register ?? props.demand;
   const energy = useLoad(async () => {
     if (!meter) return null;
-    const now = Date.now();
-    const { yesterday } = dayBounds(now);
-    // From two hours before yesterday's midnight, so a register has a reading at midnight.
-    const h = await endpoints.history(api, props.site, {
-      points: [meter.id],
-      since: (yesterday - 2 * 3_600_000) / 1000,
-      until: now / 1000 + 1,
-      rollup: "hour",
-    });
-    const rollups = h.series[0]?.rollups ?? [];
-    return meter === props.register ? energyFromRegister(rollups, now) : energyFromDemand(rollups, now);
+    // Today and yesterday are the site's days, cut by the server; of the site's meters, the key one.
+    const e = await endpoints.energy(api, props.site, { bucket: "day", count: 2 });
+    const m = e.series.find((x) => x.point === props.register?.id) ?? e.series.find((x) => x.point === props.demand?.id) ?? e.series[0];
+    if (!m) return { todayKwh: null, yesterdayKwh: null, yesterdaySameTimeKwh: null };
+    const [yesterday, today] = m.buckets;
+    return { todayKwh: today?.kwh ?? null, yesterdayKwh: yesterday?.kwh ?? null, yesterdaySameTimeKwh: m.previous_same_time_kwh };
   }, [api, props.site, meter?.id]);
   const kwh = (v: number | null | undefined) => (v === null || v === undefined ? "—" : formatValue(v, { unit: "kWh" }));
   const e = energy.data;

@@ -7,6 +7,7 @@ import { useState } from "preact/hooks";
 import { endpoints } from "../api/endpoints";
 import { ApiError } from "../api/problem";
 import type { PointSummary } from "../api/types";
+import { DataTable } from "../components/DataTable";
 import { ValueText } from "../components/Value";
 import { useApp } from "../context";
 import { useLive, useLoad, useNow } from "../hooks";
@@ -122,37 +123,41 @@ export function Points() {
           {results.length === 0 ? (
             <p class="muted">No point matches.</p>
           ) : (
-            <div class="table-wrap">
-              <table class="points">
-                <caption class="sr-only">Points found</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Chart</th>
-                    <th scope="col">Point</th>
-                    <th scope="col">Value</th>
-                    <th scope="col" class="hide-sm">Tags</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {results.map((p) => (
-                    <tr key={p.id}>
-                      <td>
-                        <input type="checkbox" aria-label={`Chart ${p.id}`} checked={isSelected(p.id)} disabled={p.kind === "enum"} onChange={() => toggle(p)} />
-                      </td>
-                      <th scope="row">
-                        <a href={href(`/sites/${p.site}/equipment/${p.equipment}`)}>{p.id}</a>
-                        {p.description && <div class="muted small">{p.description}</div>}
-                      </th>
-                      <td>
-                        <ValueText value={p.value} status={p.status} tsMs={p.ts === null ? null : p.ts * 1000} nowMs={now} live={live} point={p} />{" "}
-                        <span class="muted small">{unitLabel(p.unit)}</span>
-                      </td>
-                      <td class="hide-sm small">{p.tags.join(", ")}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <DataTable
+              class="points"
+              rows={results}
+              rowKey={(p) => p.id}
+              caption="Points found"
+              columns={[
+                {
+                  key: "chart",
+                  header: "Chart",
+                  cell: (p) => <input type="checkbox" aria-label={`Chart ${p.id}`} checked={isSelected(p.id)} disabled={p.kind === "enum"} onChange={() => toggle(p)} />,
+                },
+                {
+                  key: "point",
+                  header: "Point",
+                  rowHeader: true,
+                  cell: (p) => (
+                    <>
+                      <a href={href(`/sites/${p.site}/equipment/${p.equipment}`)}>{p.id}</a>
+                      {p.description && <div class="muted small">{p.description}</div>}
+                    </>
+                  ),
+                },
+                {
+                  key: "value",
+                  header: "Value",
+                  cell: (p) => (
+                    <>
+                      <ValueText value={p.value} status={p.status} tsMs={p.ts === null ? null : p.ts * 1000} nowMs={now} live={live} point={p} />{" "}
+                      <span class="muted small">{unitLabel(p.unit)}</span>
+                    </>
+                  ),
+                },
+                { key: "tags", header: "Tags", headClass: "hide-sm", cellClass: "hide-sm small", cell: (p) => p.tags.join(", ") },
+              ]}
+            />
           )}
           {cursor && (
             <button type="button" class="btn" onClick={() => run(true)} disabled={busy}>

@@ -8,6 +8,7 @@ import { useEffect, useMemo, useState } from "preact/hooks";
 import { endpoints } from "../api/endpoints";
 import { ApiError } from "../api/problem";
 import type { ProgramDetail, Value } from "../api/types";
+import { DataTable } from "../components/DataTable";
 import { useApp } from "../context";
 import { useLive, useLiveSamples, useLoad } from "../hooks";
 import { formatTime, formatValue } from "../lib/format";
@@ -29,34 +30,28 @@ export function Programs(props: { site: string }) {
       <LoadState {...list} />
       {list.data && list.data.length === 0 && <p class="muted">This site has no logic programs.</p>}
       {list.data && list.data.length > 0 && (
-        <div class="table-wrap">
-          <table>
-            <caption class="sr-only">Logic programs of {props.site}</caption>
-            <thead>
-              <tr>
-                <th scope="col">Program</th>
-                <th scope="col">State</th>
-                <th scope="col">Deployed</th>
-                <th scope="col" class="hide-sm">Latest</th>
-                <th scope="col" class="hide-sm">Changed</th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.data.map((p) => (
-                <tr key={p.id}>
-                  <th scope="row">
-                    <a href={href(`/sites/${props.site}/programs/${p.id}`)}>{p.name || p.id}</a>
-                    <div class="muted small">{p.id}</div>
-                  </th>
-                  <td>{stateText(p.enabled, p.status?.state)}</td>
-                  <td>{p.active_version === null ? "none" : `v${p.active_version}`}</td>
-                  <td class="hide-sm">v{p.latest_version}</td>
-                  <td class="hide-sm">{formatTime(p.updated_at * 1000)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          rows={list.data}
+          rowKey={(p) => p.id}
+          caption={`Logic programs of ${props.site}`}
+          columns={[
+            {
+              key: "program",
+              header: "Program",
+              rowHeader: true,
+              cell: (p) => (
+                <>
+                  <a href={href(`/sites/${props.site}/programs/${p.id}`)}>{p.name || p.id}</a>
+                  <div class="muted small">{p.id}</div>
+                </>
+              ),
+            },
+            { key: "state", header: "State", cell: (p) => stateText(p.enabled, p.status?.state) },
+            { key: "deployed", header: "Deployed", cell: (p) => (p.active_version === null ? "none" : `v${p.active_version}`) },
+            { key: "latest", header: "Latest", headClass: "hide-sm", cellClass: "hide-sm", cell: (p) => `v${p.latest_version}` },
+            { key: "changed", header: "Changed", headClass: "hide-sm", cellClass: "hide-sm", cell: (p) => formatTime(p.updated_at * 1000) },
+          ]}
+        />
       )}
     </main>
   );
@@ -173,42 +168,38 @@ export function ProgramPage(props: { site: string; id: string }) {
           <section class="card" aria-labelledby="prog-versions">
             <h2 id="prog-versions">Versions</h2>
             <LoadState {...versions} />
-            <div class="table-wrap">
-              <table>
-                <caption class="sr-only">Versions of {id}</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Version</th>
-                    <th scope="col">Saved</th>
-                    <th scope="col">By</th>
-                    <th scope="col">Why</th>
-                    {mayDeploy && <th scope="col"><span class="sr-only">Deploy</span></th>}
-                  </tr>
-                </thead>
-                <tbody>
-                  {[...(versions.data ?? [])].sort((a, b) => b.version - a.version).map((v) => (
-                    <tr key={v.version} class={v.deployed ? "row--active" : ""}>
-                      <th scope="row">
-                        v{v.version}
-                        {v.deployed && <span class="tag"> deployed</span>}
-                      </th>
-                      <td>{formatTime(v.created_at * 1000)}</td>
-                      <td>{v.created_by}</td>
-                      <td>{v.comment || "—"}</td>
-                      {mayDeploy && (
-                        <td>
-                          {!v.deployed && (
-                            <button type="button" class="btn btn--small" aria-label={`Deploy version ${v.version}`} onClick={() => act(`Version ${v.version} deployed.`, () => endpoints.deployProgram(api, site, id, v.version))}>
-                              Deploy
-                            </button>
-                          )}
-                        </td>
-                      )}
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <DataTable
+              rows={[...(versions.data ?? [])].sort((a, b) => b.version - a.version)}
+              rowKey={(v) => v.version}
+              rowClass={(v) => (v.deployed ? "row--active" : "")}
+              caption={`Versions of ${id}`}
+              columns={[
+                {
+                  key: "version",
+                  header: "Version",
+                  rowHeader: true,
+                  cell: (v) => (
+                    <>
+                      v{v.version}
+                      {v.deployed && <span class="tag"> deployed</span>}
+                    </>
+                  ),
+                },
+                { key: "saved", header: "Saved", cell: (v) => formatTime(v.created_at * 1000) },
+                { key: "by", header: "By", cell: (v) => v.created_by },
+                { key: "why", header: "Why", cell: (v) => v.comment || "—" },
+                mayDeploy && {
+                  key: "deploy",
+                  header: <span class="sr-only">Deploy</span>,
+                  cell: (v) =>
+                    !v.deployed && (
+                      <button type="button" class="btn btn--small" aria-label={`Deploy version ${v.version}`} onClick={() => act(`Version ${v.version} deployed.`, () => endpoints.deployProgram(api, site, id, v.version))}>
+                        Deploy
+                      </button>
+                    ),
+                },
+              ]}
+            />
           </section>
         </>
       )}
