@@ -73,7 +73,7 @@ def readings() -> list[tuple[float, float]]:
 
 
 def reading_before(ts: float) -> float:
-    """The register's last reading in an hour before the one holding ``ts`` (hourly rollups keep each last)."""
+    """The register's last reading in an hour before the one holding ``ts`` (hourly rollups)."""
     return [v for t, v in readings() if t < (ts // 3600) * 3600][-1]
 
 
@@ -177,3 +177,14 @@ async def test_a_point_that_is_no_meter_and_too_many_buckets_are_refused(west):
     assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["query", "count"]
     r = await client.get("/api/v1/sites/west/energy", params={"points": "sub/nope"})
     assert r.status_code == 404
+
+
+async def test_a_day_past_the_last_calendar_day_is_refused_not_an_error(west):
+    _runtime, client = west
+    last = {"until": "9999-12-31T23:59:59Z"}
+    r = await client.get("/api/v1/sites/west/energy", params={**last, "bucket": "hour"})
+    assert r.status_code == 200, r.text
+    # That day ends at 10000-01-01, which no calendar reaches: a 422 saying so, not a 500.
+    r = await client.get("/api/v1/sites/west/energy", params={**last, "bucket": "day"})
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["loc"] == ["query", "until"]

@@ -379,7 +379,10 @@ async def get_energy(
     meters = _meters(request, site_id, points)
     end = parse_time(until, "until")
     end = runtime.clock.now() if end is None else end
-    spans = hour_spans(count, end) if bucket == "hour" else day_spans(count, end, tz)
+    try:
+        spans = hour_spans(count, end) if bucket == "hour" else day_spans(count, end, tz)
+    except (OverflowError, ValueError):  # a local day past 9999-12-31
+        raise invalid_field(["query", "until"], "expected a time before 9999-12-30") from None
     # A day before the first bucket: a register's reading at its start.
     since = spans[0].start - 86_400.0
     rows = len(meters) * math.ceil((end - since) / HOUR)
