@@ -19,7 +19,7 @@ from openbms.alarms import (
     WebhookNotifier,
     parse_rules,
 )
-from openbms.alarms.notify import NotificationsConfig
+from openbms.model.alarm import NotificationsConfig
 from openbms.model.sample import Sample
 from openbms.runtime.clock import ManualClock
 from tests.alarms.servers import http_server, smtp_server

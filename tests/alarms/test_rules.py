@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from openbms.alarms import check_rules, parse_rules
-from openbms.alarms.rules import CommRule, ExpressionRule, HighLimitRule
+from openbms.model.alarm import CommRule, ExpressionRule, HighLimitRule
 
 
 def test_every_rule_type_parses_with_its_defaults():

@@ -7,8 +7,8 @@ import textwrap
 import pytest
 
 from openbms.config import load_site
-from openbms.config.sitefile import SiteFile
 from openbms.errors import ConfigError
+from openbms.model.site import SiteConfig
 
 HEAD = """\
 site:
@@ -62,7 +62,7 @@ def test_a_site_file_carries_its_calendars_schedules_alarms_and_notifications(tm
     path = tmp_path / "site.yaml"
     path.write_text(GOOD)
     cfg = load_site(path)
-    assert isinstance(cfg, SiteFile)
+    assert isinstance(cfg, SiteConfig)
     (sched,) = cfg.schedules
     assert sched.site == "hq" and sched.targets == ("hq/ahu-1/occ",)
     assert [c.id for c in cfg.calendars] == ["uk-holidays"]

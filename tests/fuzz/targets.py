@@ -24,10 +24,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from openbms.alarms.expression import MAX_INT_BITS, Expression, ExpressionError
 from openbms.config._yaml import parse
 from openbms.config.loader import DEFECT, FALLBACK_DRIVERS, _check_document
 from openbms.drivers.bacnet import wire
+from openbms.model.expression import MAX_INT_BITS, Expression, ExpressionError
 from openbms.model.site import SiteConfig
 
 __all__ = ["alarm_expression", "rpm_ack", "site_yaml"]

@@ -1,9 +1,10 @@
 """Alarms: rules on points, the alarm lifecycle, and notifications.
 
-``rules`` holds the configuration models of the ``alarms:`` list of a site
-file, ``expression`` the safe evaluator of expression rules, ``engine`` the
-engine that runs each alarm's lifecycle, and ``notify`` the webhook and
-e-mail notifiers with their router. Wiring, in short::
+The rules and notification settings are part of the site model
+(``openbms.model.alarm``, expressions in ``openbms.model.expression``);
+``rules`` checks a list of them as a whole, ``engine`` runs each alarm's
+lifecycle, and ``notify`` holds the webhook and e-mail notifiers with their
+router. Wiring, in short::
 
     engine = AlarmEngine(rules, clock, on_event=lambda e: (store(e), notifier.submit(e)))
     bus.subscribe_callback(sorted(engine.points), engine.feed, name="alarms")
@@ -22,15 +23,10 @@ from openbms.alarms.engine import (
     Note,
     Transition,
 )
-from openbms.alarms.expression import Expression, ExpressionError
-from openbms.alarms.notify import (
-    EmailNotifier,
-    NotificationsConfig,
-    Notifier,
-    Route,
-    WebhookNotifier,
-)
-from openbms.alarms.rules import AlarmRule, check_rules, parse_rules
+from openbms.alarms.notify import EmailNotifier, Notifier, Route, WebhookNotifier
+from openbms.alarms.rules import check_rules, parse_rules
+from openbms.model.alarm import AlarmRule, NotificationsConfig
+from openbms.model.expression import Expression, ExpressionError
 
 __all__ = [
     "ACTIVE_ACKED",

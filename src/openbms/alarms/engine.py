@@ -38,7 +38,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from openbms.alarms.rules import (
+from openbms.errors import OpenBMSError
+from openbms.model.alarm import (
     AlarmRule,
     ChangeOfStateRule,
     CommRule,
@@ -47,7 +48,6 @@ from openbms.alarms.rules import (
     LowLimitRule,
     StateRule,
 )
-from openbms.errors import OpenBMSError
 from openbms.model.sample import OK, OVERRIDDEN, Sample, Value
 from openbms.runtime.clock import Clock
 

@@ -34,11 +34,10 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
-from typing import Annotated, Any, Literal, Protocol
-
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from typing import Any, Literal, Protocol
 
 from openbms.alarms.engine import AlarmEvent
+from openbms.model.alarm import NotificationsConfig, WebhookTarget
 from openbms.runtime.clock import Clock, WallClock
 
 try:  # httpx is the preferred client; the standard library does the same job without it.
@@ -48,14 +47,10 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 __all__ = [
     "EmailNotifier",
-    "EmailTarget",
-    "NotificationsConfig",
     "Notifier",
     "Route",
-    "RouteConfig",
     "Sender",
     "WebhookNotifier",
-    "WebhookTarget",
 ]
 
 log = logging.getLogger(__name__)
@@ -574,80 +569,3 @@ class Notifier:
         else:
             lane.cooldown = min(self.max_cooldown, max(lane.cooldown * 2, self.cooldown))
         lane.open_until = self.clock.now() + lane.cooldown
-
-
-# ---------------------------------------------------------------------- configuration
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, allow_inf_nan=False)
-
-
-#: Bounds of a target's delivery settings: a timeout of an hour or a retry storm helps nobody.
-_MAX_TIMEOUT_S = 300.0
-_MAX_BACKOFF_S = 3600.0
-_MAX_RETRIES = 100
-
-
-TargetName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=64)]
-
-
-class WebhookTarget(_Strict):
-    """A webhook: each notification is POSTed as JSON."""
-
-    type: Literal["webhook"]
-    url: Annotated[str, StringConstraints(pattern=r"^https?://\S+$")]
-    headers: dict[str, str] = {}
-    timeout: float = Field(default=5.0, gt=0, le=_MAX_TIMEOUT_S, description="seconds per request")
-    retries: int = Field(default=3, ge=0, le=_MAX_RETRIES)
-    backoff: float = Field(default=1.0, ge=0, le=_MAX_BACKOFF_S,
-                           description="seconds before the first retry, doubling")
-
-
-class EmailTarget(_Strict):
-    """An SMTP server and who receives the e-mails."""
-
-    type: Literal["email"]
-    host: str
-    port: int = Field(default=25, ge=1, le=65535)
-    sender: str
-    recipients: tuple[str, ...] = Field(min_length=1)
-    starttls: bool = False
-    use_ssl: bool = False
-    username: str | None = None
-    password: str | None = None
-    password_env: str | None = Field(default=None, description="environment variable holding the password")
-    timeout: float = Field(default=10.0, gt=0, le=_MAX_TIMEOUT_S)
-    retries: int = Field(default=2, ge=0, le=_MAX_RETRIES)
-    backoff: float = Field(default=2.0, ge=0, le=_MAX_BACKOFF_S)
-
-    @model_validator(mode="after")
-    def _tls(self) -> EmailTarget:
-        if self.starttls and self.use_ssl:
-            raise ValueError("choose one of 'starttls' (port 587) and 'use_ssl' (port 465)")
-        return self
-
-
-class RouteConfig(_Strict):
-    """One route: alarms of these classes, at least this urgent, go to these targets."""
-
-    notify: tuple[TargetName, ...] = Field(min_length=1)
-    classes: tuple[str, ...] | None = None
-    max_priority: int = Field(default=255, ge=1, le=255)
-    on_return: bool = False
-
-
-class NotificationsConfig(_Strict):
-    """The ``notifications:`` section of a site file."""
-
-    targets: dict[TargetName, Annotated[WebhookTarget | EmailTarget, Field(discriminator="type")]] = {}
-    routes: tuple[RouteConfig, ...] = ()
-
-    @model_validator(mode="after")
-    def _known_targets(self) -> NotificationsConfig:
-        for i, route in enumerate(self.routes):
-            for name in route.notify:
-                if name not in self.targets:
-                    known = ", ".join(sorted(self.targets)) or "none defined"
-                    raise ValueError(f"routes[{i}] notifies unknown target '{name}' (targets: {known})")
-        return self

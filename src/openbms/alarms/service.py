@@ -20,10 +20,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from openbms.alarms.engine import AlarmEngine, AlarmEvent
-from openbms.alarms.notify import NotificationsConfig, Notifier
-from openbms.alarms.rules import AlarmRule
+from openbms.alarms.notify import Notifier
 from openbms.db import load_state, save_state
 from openbms.db.schema import alarm_events
+from openbms.model.alarm import AlarmRule, NotificationsConfig
 from openbms.runtime.bus import Bus
 from openbms.runtime.clock import Clock
 

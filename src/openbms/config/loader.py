@@ -8,7 +8,9 @@ A file is checked in three passes, and all three report before anything fails:
    (``SiteConfig.model_validate``, its errors put in plain words by
    ``openbms.config._schema``);
 3. the whole-site checks of ``openbms.model.validate``: ids, references,
-   units, bindings, drivers, time zones.
+   units, bindings, drivers, time zones; and those of the site's control
+   (``openbms.config.checks``): schedules, calendars and alarms against the
+   points, and the program files.
 
 A folder is every ``*.yaml`` and ``*.yml`` file in it, and a site id may be
 used by one file only. Positions are 1-based. Either every site loads, or
@@ -31,7 +33,7 @@ from pydantic import ValidationError
 
 from openbms.config._schema import schema_issues
 from openbms.config._yaml import Document, Position, parse
-from openbms.config.sitefile import SiteFile, check_control
+from openbms.config.checks import check_control
 from openbms.errors import ConfigError, ConfigIssue
 from openbms.model.site import SiteConfig
 from openbms.model.validate import check_site
@@ -143,9 +145,9 @@ def _check_passes(doc: Document, drivers: Collection[str],
         return None, found
     config = None
     try:
-        config = SiteFile.model_validate(data)
+        config = SiteConfig.model_validate(data).with_source(doc_path)
     except ValidationError as err:
-        for loc, message, about_key in schema_issues(err, data, SiteFile):
+        for loc, message, about_key in schema_issues(err, data, SiteConfig):
             if not doc.is_broken(loc):
                 found.append((doc.position(loc, key=about_key), message))
     for loc, message in check_site(data, drivers):
@@ -153,8 +155,7 @@ def _check_passes(doc: Document, drivers: Collection[str],
         about_key = len(loc) == 2 and loc[0] == "drivers"
         if not doc.is_broken(loc):
             found.append((doc.position(loc, key=about_key), message))
-    if isinstance(config, SiteFile):
-        config._source = doc_path
+    if config is not None:
         for loc, message in check_control(config):
             found.append((doc.position(loc), message))
     return config, found

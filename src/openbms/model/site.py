@@ -1,8 +1,16 @@
-"""Configuration models: a site, its spaces, equipment and points (pydantic v2).
+"""The site model (pydantic v2): a site, its spaces, equipment and points, and what runs on it.
 
-These describe a building. They are built once when a site file loads or the
-API changes it, never per sample. Semantic checks that need the whole site
-(duplicate ids, references, units, bindings) live in ``openbms.model.validate``.
+:class:`SiteConfig` is the one model of a site, whether it was loaded from a
+file, built in code or changed through the API. Besides the building it
+carries the site's supervisory control: holiday ``calendars`` and
+``schedules`` (``openbms.model.calendar``, ``openbms.model.schedule``),
+``alarms`` and their ``notifications`` (``openbms.model.alarm``) and the
+logic ``programs`` files; each section is empty unless configured.
+
+These are built once when a site file loads or the API changes it, never per
+sample. Semantic checks that need the whole site (duplicate ids, references,
+units, bindings) live in ``openbms.model.validate``; those that need control
+behaviour (schedules against points, program files) in ``openbms.config``.
 
 Every number here is finite (NaN and infinities are refused model-wide: a NaN
 limit switches a limit off, since every comparison with NaN is false) and
@@ -14,16 +22,25 @@ bounded where a sane bound exists: values that may reach a device or limit one
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    model_validator,
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, model_validator
+
+from openbms.model.alarm import AlarmRule, NotificationsConfig
+from openbms.model.calendar import Calendar
+from openbms.model.fields import (
+    MAX_INTERVAL_S,
+    MAX_RETENTION_DAYS,
+    MAX_VALUE,
+    Delay,
+    Id,
+    Interval,
+    PointKind,
+    Quantity,
+    value_problem,
 )
+from openbms.model.schedule import Schedule
 
 __all__ = [
     "MAX_INTERVAL_S",
@@ -45,38 +62,6 @@ __all__ = [
     "value_problem",
 ]
 
-#: Ids are short, URL-safe and lower-case: they become parts of point ids and URLs.
-Id = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=64)]
-
-PointKind = Literal["number", "bool", "enum"]
-
-#: The largest magnitude of a value that may be written to a device, limit one, or be a
-#: point's default: far beyond any physical setpoint, far below where a float stops
-#: being exact to a unit (so a typo of 1e300 is refused, not sent).
-MAX_VALUE = 1e9
-#: The longest interval (poll, write spacing, minimum on/off, history interval): a week.
-MAX_INTERVAL_S = 7 * 86400.0
-#: The longest retention: a century.
-MAX_RETENTION_DAYS = 36500.0
-
-def value_problem(value: object) -> str | None:
-    """Why ``value`` is a number that no device may be given, or None when it is not one.
-
-    Booleans, text and None pass (whether they fit a point is another question).
-    """
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    if isinstance(value, float) and not math.isfinite(value):
-        return (f"{value!r} is not a finite number: expected a number from {-MAX_VALUE:g} to "
-                f"{MAX_VALUE:g}")
-    if not -MAX_VALUE <= value <= MAX_VALUE:
-        # A huge int has no float and (past 4 300 digits) no str: say how big it is instead.
-        shown = (f"{value:g}" if isinstance(value, float) else
-                 f"{value}" if value.bit_length() < 64 else
-                 f"a whole number of about {int(value.bit_length() * 0.30103) + 1} digits")
-        return f"{shown} is out of bounds: expected a number from {-MAX_VALUE:g} to {MAX_VALUE:g}"
-    return None
-
 
 def _relinquish_in_bounds(value: object) -> object:
     # Checked before the union, so that a NaN or 1e300 gets one clear message, not one per member.
@@ -88,12 +73,6 @@ def _relinquish_in_bounds(value: object) -> object:
 
 #: A point's relinquish default: a number within bounds, a bool, a state label, or none.
 RelinquishDefault = Annotated[float | bool | str | None, BeforeValidator(_relinquish_in_bounds)]
-
-#: A value bound for a device or its limits: finite, ``|x| <= MAX_VALUE``.
-Quantity = Annotated[float, Field(allow_inf_nan=False, ge=-MAX_VALUE, le=MAX_VALUE)]
-#: Seconds: finite, positive (or zero where said), at most a week.
-Interval = Annotated[float, Field(allow_inf_nan=False, gt=0, le=MAX_INTERVAL_S)]
-Delay = Annotated[float, Field(allow_inf_nan=False, ge=0, le=MAX_INTERVAL_S)]
 
 EquipmentType = Literal[
     "ahu", "vav", "fcu", "rtu", "chiller", "boiler", "pump", "fan", "cooling-tower",
@@ -255,13 +234,55 @@ class ControlSettings(_Strict):
 
 
 class SiteConfig(_Strict):
-    """A whole site file: the site, its drivers, spaces and equipment."""
+    """A whole site: the building (site, drivers, spaces, equipment) and its supervisory control.
+
+    The control sections (``calendars``, ``schedules``, ``alarms``,
+    ``notifications``, ``programs``) are empty unless configured, so every site
+    has them. A schedule need not repeat ``site:``; it is this site's.
+    """
 
     site: Site
     control: ControlSettings = ControlSettings()
     drivers: dict[str, DriverSettings] = {}
     spaces: tuple[Space, ...] = ()
     equipment: tuple[Equipment, ...] = ()
+    calendars: tuple[Calendar, ...] = ()
+    schedules: tuple[Schedule, ...] = ()
+    alarms: tuple[AlarmRule, ...] = ()
+    notifications: NotificationsConfig = NotificationsConfig()
+    programs: tuple[str, ...] = Field(
+        default=(), description="logic program files (JSON), relative to this file")
+    _source: Path | None = PrivateAttr(default=None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _schedules_belong_to_the_site(cls, data: Any) -> Any:
+        """A schedule in a site file need not repeat ``site:``; it is the file's site."""
+        if not isinstance(data, dict):
+            return data
+        site = data.get("site")
+        schedules = data.get("schedules")
+        if isinstance(site, dict) and isinstance(schedules, list):
+            data = dict(data)
+            data["schedules"] = [{"site": site.get("id"), **s} if isinstance(s, dict) and "site" not in s
+                                 else s for s in schedules]
+        return data
+
+    @property
+    def source(self) -> Path | None:
+        """The file this site was loaded from; None for a site built in code."""
+        return self._source
+
+    def with_source(self, path: Path | None) -> SiteConfig:
+        """This site, as loaded from ``path`` (program files are found next to it)."""
+        located = self.model_copy()
+        located._source = path
+        return located
+
+    def program_paths(self) -> list[Path]:
+        """The program files, resolved against the site file's folder (the working folder without one)."""
+        base = self._source.parent if self._source is not None else Path.cwd()
+        return [base / p for p in self.programs]
 
     def point_id(self, equipment: Equipment, point: Point) -> str:
         """The stable id of a point: ``site/equipment/name``."""

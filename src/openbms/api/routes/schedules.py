@@ -31,20 +31,14 @@ from openbms.api.errors import conflict, invalid_field, not_found
 from openbms.api.pagination import Cursor, Limit, Page
 from openbms.api.permissions import require
 from openbms.api.resources_common import edit_lock
-from openbms.config.sitefile import SiteFile, check_control
-from openbms.control.schedules import (
-    Calendar,
-    Schedule,
-    ScheduleException,
-    Transition,
-    Weekly,
-    next_transition,
-    transitions,
-    value_at,
-)
+from openbms.config.checks import check_control
+from openbms.control.schedules import Transition, next_transition, transitions, value_at
 from openbms.errors import CommandError, ConfigError
+from openbms.model.calendar import Calendar
+from openbms.model.fields import PointKind
 from openbms.model.sample import Value
-from openbms.model.site import PointKind
+from openbms.model.schedule import Schedule, ScheduleException, Weekly
+from openbms.model.site import SiteConfig
 
 __all__ = ["router"]
 
@@ -118,15 +112,12 @@ class CalendarBody(Calendar):
 # ------------------------------------------------------------------------------ helpers
 
 
-def _site_file(request: Request, site_id: str) -> tuple[Any, SiteFile]:
+def _site_file(request: Request, site_id: str) -> tuple[Any, SiteConfig]:
     runtime = runtime_of(request)
-    cfg = site_config(runtime, site_id)
-    if not isinstance(cfg, SiteFile):
-        raise conflict(f"site {site_id!r} is not configured from a site file: it has no schedules")
-    return runtime, cfg
+    return runtime, site_config(runtime, site_id)
 
 
-def _tz(schedule: Schedule, cfg: SiteFile) -> str:
+def _tz(schedule: Schedule, cfg: SiteConfig) -> str:
     return schedule.timezone or cfg.site.timezone
 
 
@@ -135,7 +126,7 @@ def _transition(t: Transition, tz: str) -> TransitionOut:
     return TransitionOut(ts=t.ts, local=local, value=t.value, source=t.source)
 
 
-def _view(schedule: Schedule, cfg: SiteFile, now: float) -> ScheduleView:
+def _view(schedule: Schedule, cfg: SiteConfig, now: float) -> ScheduleView:
     tz = _tz(schedule, cfg)
     _value, why = value_at(schedule, now, cfg.calendars, timezone=tz)
     upcoming = next_transition(schedule, now, cfg.calendars, timezone=tz)
@@ -143,14 +134,14 @@ def _view(schedule: Schedule, cfg: SiteFile, now: float) -> ScheduleView:
                         next=None if upcoming is None else _transition(upcoming, tz))
 
 
-def _schedule(cfg: SiteFile, schedule_id: str) -> Schedule:
+def _schedule(cfg: SiteConfig, schedule_id: str) -> Schedule:
     for s in cfg.schedules:
         if s.id == schedule_id:
             return s
     raise not_found(f"no schedule {schedule_id!r} on site {cfg.site.id!r}")
 
 
-def _check(cfg: SiteFile, section: str, index: int) -> None:
+def _check(cfg: SiteConfig, section: str, index: int) -> None:
     """The whole-site checks of the changed configuration; problems of the changed entry by field."""
     errors = []
     for loc, message in check_control(cfg):
@@ -163,7 +154,7 @@ def _check(cfg: SiteFile, section: str, index: int) -> None:
         raise validation_problem(errors)
 
 
-async def _apply(runtime: Any, cfg: SiteFile) -> None:
+async def _apply(runtime: Any, cfg: SiteConfig) -> None:
     """``runtime.apply_site``, its file:line:column issues as a 422 problem."""
     try:
         await runtime.apply_site(cfg)
@@ -311,7 +302,7 @@ async def list_calendars(
     return Page[Calendar](items=items, next_cursor=next_cursor)
 
 
-def _calendar(cfg: SiteFile, calendar_id: str) -> Calendar:
+def _calendar(cfg: SiteConfig, calendar_id: str) -> Calendar:
     for c in cfg.calendars:
         if c.id == calendar_id:
             return c

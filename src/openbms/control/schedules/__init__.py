@@ -6,14 +6,17 @@ points; a null value releases that priority slot. Times are epoch seconds
 (UTC floats); event times are wall clock in the schedule's (or site's) time
 zone. See ``docs/schedules.md`` for the semantics and the YAML form.
 
-- models and loading: :class:`Schedule`, :class:`Calendar`, :func:`load_schedules`
+- models and loading: :class:`Schedule`, :class:`Calendar`, :func:`load_schedules`, part of
+  the site model (``openbms.model.schedule``, ``openbms.model.calendar``) and named here too
+  because the functions below take them
 - evaluation (pure): :func:`value_at`, :func:`transitions`, :func:`next_transition`
 - running: :class:`ScheduleRunner`, driven by a clock
 """
 
-from openbms.control.schedules._dates import Calendar, CalendarRef, DateRule, RangeRule, RecurringRule
 from openbms.control.schedules._engine import Calendars, Transition, next_transition, transitions, value_at
-from openbms.control.schedules._model import (
+from openbms.control.schedules._runner import ApplyFn, ScheduleRunner
+from openbms.model.calendar import Calendar, CalendarRef, DateRule, RangeRule, RecurringRule
+from openbms.model.schedule import (
     Event,
     Schedule,
     ScheduleDocument,
@@ -21,7 +24,6 @@ from openbms.control.schedules._model import (
     Weekly,
     load_schedules,
 )
-from openbms.control.schedules._runner import ApplyFn, ScheduleRunner
 
 __all__ = [
     "ApplyFn",

@@ -20,9 +20,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from openbms.control.schedules._dates import Calendar, CalendarRef, When
-from openbms.control.schedules._model import Event, Schedule
+from openbms.model.calendar import Calendar, CalendarRef, When
 from openbms.model.sample import Value
+from openbms.model.schedule import Event, Schedule
 
 __all__ = ["Calendars", "Transition", "next_transition", "transitions", "value_at"]
 

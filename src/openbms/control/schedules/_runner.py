@@ -6,10 +6,10 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from openbms.control.schedules._dates import Calendar
 from openbms.control.schedules._engine import Calendars, next_transition, same_value, value_at
-from openbms.control.schedules._model import Schedule
+from openbms.model.calendar import Calendar
 from openbms.model.sample import Value
+from openbms.model.schedule import Schedule
 from openbms.runtime.clock import Clock
 
 __all__ = ["ApplyFn", "ScheduleRunner"]

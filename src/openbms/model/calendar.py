@@ -1,4 +1,4 @@
-"""Date rules and calendars: which days an exception applies to.
+"""Date rules and holiday calendars (pydantic v2): which days a schedule's exception applies to.
 
 A rule matches local dates (the schedule's time zone decides what "today"
 is). The YAML shorthands, a bare date, ``"12-25"`` and ``"start..end"``, are
@@ -24,7 +24,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from openbms.model.site import Id
+from openbms.model.fields import Id
 
 __all__ = [
     "WEEKDAYS",

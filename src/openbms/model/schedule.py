@@ -1,9 +1,10 @@
-"""Schedule and calendar configuration (pydantic v2): what a schedule says, not what it does.
+"""Schedule configuration (pydantic v2): what a schedule says, not what it does.
 
 The shapes follow BACnet's Schedule object: a weekly list of time→value
 events per weekday and exceptions for special days (their date rules and the
-shared calendars are in ``_dates``). Evaluation lives in ``_engine``; these
-models only check that a document makes sense.
+shared calendars are in ``openbms.model.calendar``). Evaluation and running
+live in ``openbms.control.schedules``; these models only check that a
+document makes sense.
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails
 
-from openbms.control.schedules._dates import WEEKDAYS, Calendar, CalendarRef, WhenRule, _error, _Strict
+from openbms.model.calendar import WEEKDAYS, Calendar, CalendarRef, WhenRule, _error, _Strict
+from openbms.model.fields import Id, PointKind, value_problem
 from openbms.model.sample import Value
-from openbms.model.site import Id, PointKind, value_problem
 
 __all__ = [
     "Event",

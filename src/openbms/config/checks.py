@@ -1,0 +1,86 @@
+"""The checks of a site's supervisory control that need control behaviour.
+
+A site (:class:`~openbms.model.site.SiteConfig`) carries what runs on it:
+holiday ``calendars``, ``schedules``, ``alarms``, alarm ``notifications`` and
+logic ``programs``. The model checks each entry on its own; what needs the
+whole site, or the control packages, is checked here, for every site file
+that loads and every change the API makes: references between schedules,
+calendars, alarms and points, and the program files (parsed and validated
+against the site's points).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from openbms.alarms.rules import check_rules
+from openbms.control.programs import (
+    ProgramError,
+    ProgramIssue,
+    catalog_from_sites,
+    parse_program,
+    validate_program,
+)
+from openbms.model.site import SiteConfig
+
+__all__ = ["check_control"]
+
+Problem = tuple[tuple[str | int, ...], str]
+
+
+def check_control(cfg: SiteConfig) -> list[Problem]:
+    """What needs the whole file: references between schedules, calendars, alarms and points."""
+    problems: list[Problem] = []
+    points = {pid: p for pid, _e, p in cfg.points()}
+    calendars: dict[str, int] = {}
+    for i, cal in enumerate(cfg.calendars):
+        if cal.id in calendars:
+            problems.append((("calendars", i, "id"), f"calendar id '{cal.id}' is used twice"))
+        calendars.setdefault(cal.id, i)
+    seen: dict[str, int] = {}
+    for i, sched in enumerate(cfg.schedules):
+        if sched.id in seen:
+            problems.append((("schedules", i, "id"), f"schedule id '{sched.id}' is used twice "
+                             f"(also schedules[{seen[sched.id]}])"))
+        seen.setdefault(sched.id, i)
+        if sched.site != cfg.site.id:
+            problems.append((("schedules", i, "site"), f"schedule '{sched.id}' is for site "
+                             f"'{sched.site}', but this file describes '{cfg.site.id}'"))
+        for j, ref in sched.calendar_refs():
+            if ref not in calendars:
+                known = ", ".join(sorted(calendars)) or "none are defined"
+                problems.append((("schedules", i, "exceptions", j, "when", "calendar"),
+                                 f"unknown calendar '{ref}' (calendars: {known})"))
+        for j, target in enumerate(sched.targets):
+            point = points.get(target)
+            where = ("schedules", i, "targets", j)
+            if point is None:
+                problems.append((where, f"schedule '{sched.id}' targets unknown point '{target}'"))
+            elif not point.writable:
+                problems.append((where, f"schedule '{sched.id}' targets '{target}', which is not "
+                                 "writable"))
+            elif point.kind != sched.kind:
+                problems.append((where, f"schedule '{sched.id}' is a {sched.kind} schedule but "
+                                 f"'{target}' is a {point.kind} point"))
+    catalog = catalog_from_sites([cfg]) if cfg.programs else {}
+    for i, path in enumerate(cfg.program_paths()):
+        try:
+            program = parse_program(path)
+        except ProgramError as err:
+            problems += [(("programs", i), _in_file(path, issue)) for issue in err.issues]
+            continue
+        except OSError as err:
+            problems.append((("programs", i), f"cannot read the program file {path}: {err.strerror}"))
+            continue
+        problems += [(("programs", i), _in_file(path, issue))
+                     for issue in validate_program(program, catalog)]
+    for message in check_rules(cfg.alarms, points):
+        index = next((i for i, r in enumerate(cfg.alarms) if f"'{r.id}'" in message), None)
+        problems.append((("alarms", index) if index is not None else ("alarms",), message))
+    return problems
+
+
+def _in_file(path: Path, issue: ProgramIssue) -> str:
+    """A program's problem as ``file:line: where: what`` (``file: where: what`` without a line)."""
+    at = f"{path.name}:{issue.line}" if issue.line is not None else path.name
+    return f"{at}: {issue.path}: {issue.message}"
