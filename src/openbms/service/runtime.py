@@ -104,13 +104,6 @@ def _deploy_if_changed(store: ProgramStore, program: Any, catalog: Any, path: Pa
     log.info("program %s: version %d deployed from %s", program.id, version, path)
 
 
-def _canceller(task: asyncio.Task[Any]) -> Callable[[], Any]:
-    async def cancel() -> None:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-    return cancel
-
-
 def freeze_startup_objects() -> None:
     """Keep what start-up built out of later garbage collections (``gc.freeze``).
 
