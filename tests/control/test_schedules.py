@@ -15,17 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from openbms.control.schedules import (
-    Calendar,
-    RecurringRule,
-    Schedule,
-    ScheduleRunner,
-    Transition,
-    load_schedules,
-    next_transition,
-    transitions,
-    value_at,
-)
+from openbms.control.schedules import ScheduleRunner, Transition, next_transition, transitions, value_at
+from openbms.model.calendar import Calendar, RecurringRule
+from openbms.model.schedule import Schedule, load_schedules
 from openbms.runtime.clock import ManualClock
 
 LONDON = ZoneInfo("Europe/London")
