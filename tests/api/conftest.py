@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from fastapi import APIRouter, FastAPI
 
 from openbms.api import ApiSettings, create_app
-from openbms.api.accounts import create_user
-from openbms.api.security import Passwords
+from openbms.api.auth.accounts import create_user
+from openbms.api.auth.passwords import Passwords
 from openbms.api.server import ApiServer
 from openbms.db import migrate, open_state
 from openbms.db.schema import sites

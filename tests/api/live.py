@@ -23,8 +23,8 @@ from typing import Any
 import httpx
 import pytest
 
-from openbms.api.accounts import create_user
-from openbms.api.security import Passwords
+from openbms.api.auth.accounts import create_user
+from openbms.api.auth.passwords import Passwords
 from openbms.config import load_sites
 from openbms.service.runtime import Runtime
 

@@ -6,9 +6,9 @@ import asyncio
 import threading
 import time
 
+from openbms.api.auth.passwords import Passwords
 from openbms.api.context import ApiContext
 from openbms.api.ratelimit import RateLimiter
-from openbms.api.security import Passwords
 from openbms.api.settings import ApiSettings
 
 

@@ -35,9 +35,9 @@ from websockets.exceptions import ConnectionClosed
 
 from openbms.alarms.rules import HighLimitRule
 from openbms.api import create_app
-from openbms.api.permissions import Access, access_table, require, undeclared_routes
+from openbms.api.auth.permissions import Access, access_table, require, undeclared_routes
+from openbms.api.auth.roles import GLOBAL_PERMISSIONS, effective_role, role_allows
 from openbms.api.ratelimit import Rate
-from openbms.api.roles import GLOBAL_PERMISSIONS, effective_role, role_allows
 from openbms.api.routes.web import STATIC
 from tests.api.live import PASSWORD, USERS, Live, live  # noqa: F401  (the fixture)
 from tests.fixtures.waiting import eventually

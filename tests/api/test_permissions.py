@@ -8,8 +8,7 @@ import pytest
 from fastapi import APIRouter, FastAPI
 
 from openbms.api import create_app
-from openbms.api.auth import Principal
-from openbms.api.permissions import (
+from openbms.api.auth.permissions import (
     access_table,
     authenticated,
     public,
@@ -17,7 +16,8 @@ from openbms.api.permissions import (
     undeclared_routes,
     visible_sites,
 )
-from openbms.api.roles import GLOBAL_PERMISSIONS, PERMISSIONS, ROLE_PERMISSIONS, ROLES, effective_role
+from openbms.api.auth.principal import Principal
+from openbms.api.auth.roles import GLOBAL_PERMISSIONS, PERMISSIONS, ROLE_PERMISSIONS, ROLES, effective_role
 from tests.api.conftest import Api, MakeApi, add_sites
 
 # A tiny router, for tests only, that shows the mechanism later routers use.

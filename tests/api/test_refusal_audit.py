@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from openbms.api.refusals import ACTION
+from openbms.api.auth.refusals import ACTION
 from tests.api.conftest import Api
 
 COMMAND = "/api/v1/sites/hq/points/ahu-1/sat-sp/commands"
@@ -96,8 +96,8 @@ async def test_counts_are_written_every_ten_seconds_and_at_shutdown(engine):
     import httpx
 
     from openbms.api import ApiSettings, create_app
-    from openbms.api.accounts import create_user
-    from openbms.api.security import Passwords
+    from openbms.api.auth.accounts import create_user
+    from openbms.api.auth.passwords import Passwords
     from tests.api.conftest import PASSWORD, FakeClock, add_sites, serve
 
     clock = FakeClock(1_000_020.0)  # 20 s into a minute

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 
-from openbms.api.accounts import create_user
-from openbms.api.security import Passwords
+from openbms.api.auth.accounts import create_user
+from openbms.api.auth.passwords import Passwords
 from openbms.config import load_site
 from openbms.model.site import DriverSettings, Equipment, Point, Site, SiteConfig
 from openbms.service.runtime import Runtime

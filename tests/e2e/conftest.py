@@ -114,8 +114,8 @@ def running_demo(base: Path) -> Iterator[Demo]:
 
     Used by the ``demo`` fixture and by ``bench_dashboard.py``.
     """
-    from openbms.api.accounts import create_user, ensure_admin
-    from openbms.api.security import Passwords
+    from openbms.api.auth.accounts import create_user, ensure_admin
+    from openbms.api.auth.passwords import Passwords
     from openbms.config import load_sites
     from openbms.service.runtime import Runtime
     from openbms.sim.building.live import demo_emulator

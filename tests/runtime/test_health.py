@@ -17,8 +17,8 @@ from tests.fixtures.small_disk import small_disk
 from tests.fixtures.waiting import eventually
 from tests.runtime.test_app import FAST_SITE
 
-from openbms.api.accounts import create_user
-from openbms.api.security import Passwords
+from openbms.api.auth.accounts import create_user
+from openbms.api.auth.passwords import Passwords
 from openbms.config import load_sites
 from openbms.historian.sqlite import SQLiteHistorian
 from openbms.service.health import HealthLimits, HealthMonitor

@@ -2,7 +2,7 @@
 
 To add a resource: write ``openbms/api/routes/<name>.py`` with a ``router``
 whose every route declares ``public()``, ``authenticated()`` or
-``require(permission, site_param=…)`` (see ``openbms.api.permissions``), and
+``require(permission, site_param=…)`` (see ``openbms.api.auth.permissions``), and
 add its name to ``ROUTE_MODULES``. A route that declares nothing is caught by
 ``undeclared_routes`` (and the permission-matrix test).
 
@@ -25,15 +25,16 @@ from fastapi.openapi.utils import get_openapi
 from starlette.concurrency import run_in_threadpool
 
 from openbms import __version__
-from openbms.api.accounts import ensure_admin_from_env
+from openbms.api.auth.accounts import ensure_admin_from_env
+from openbms.api.auth.passwords import Passwords
+from openbms.api.auth.permissions import PUBLIC, access_table
+from openbms.api.auth.refusals import Refusals
+from openbms.api.auth.tokens import new_secret
 from openbms.api.body_limit import BodyLimitMiddleware, BodyLimits
 from openbms.api.context import ApiContext
 from openbms.api.errors import FieldError, Problem, install_error_handlers
 from openbms.api.metrics import MetricsMiddleware
-from openbms.api.permissions import PUBLIC, access_table
 from openbms.api.ratelimit import RateLimiter
-from openbms.api.refusals import Refusals
-from openbms.api.security import Passwords, new_secret
 from openbms.api.settings import ApiSettings
 from openbms.db import load_state, migrate, open_state, save_state
 

@@ -13,10 +13,10 @@ import sqlalchemy as sa
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
+from openbms.api.auth.passwords import Passwords
 from openbms.api.history_tail import HistoryTails
 from openbms.api.metrics import Metrics
 from openbms.api.ratelimit import RateLimiter
-from openbms.api.security import Passwords
 from openbms.api.settings import ApiSettings
 from openbms.db import record_audit
 from openbms.db.schema import sites

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 from starlette.requests import HTTPConnection
 
-from openbms.api.auth import Principal
+from openbms.api.auth.principal import Principal
 from openbms.api.context import get_context
 from openbms.api.errors import ApiError, site_not_found
 from openbms.api.pagination import decode_cursor, encode_cursor

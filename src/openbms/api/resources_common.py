@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 from starlette.requests import Request
 
-from openbms.api.auth import Principal
+from openbms.api.auth.principal import Principal
 from openbms.api.context import client_addr, get_context
 from openbms.api.errors import ApiError, bad_request, not_found, site_not_found
 from openbms.api.pagination import decode_cursor, page

@@ -28,12 +28,12 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from openbms.api.auth import Principal
+from openbms.api.auth.permissions import refusals
+from openbms.api.auth.principal import Principal
+from openbms.api.auth.refusals import Refusal
+from openbms.api.auth.roles import ALL_SITES
+from openbms.api.auth.websocket import reload_principal
 from openbms.api.context import ApiContext
-from openbms.api.permissions import refusals
-from openbms.api.refusals import Refusal
-from openbms.api.roles import ALL_SITES
-from openbms.api.ws_auth import reload_principal
 from openbms.api.ws_protocol import (
     CLOSE_FORBIDDEN,
     CLOSE_TOO_SLOW,

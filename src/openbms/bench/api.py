@@ -226,8 +226,8 @@ async def _pick(url: str, token: str, wanted: str, fallback: str, what: str) -> 
 
 
 async def _bench(folder: Path, quick: bool) -> list[Figure]:
-    from openbms.api.accounts import create_user
-    from openbms.api.security import Passwords
+    from openbms.api.auth.accounts import create_user
+    from openbms.api.auth.passwords import Passwords
     from openbms.config import load_sites
     from openbms.service.runtime import Runtime, freeze_startup_objects
 

@@ -8,10 +8,10 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
-from openbms.api.auth import Principal
+from openbms.api.auth.permissions import refusals, require
+from openbms.api.auth.principal import Principal
 from openbms.api.context import ApiContext, get_context
 from openbms.api.pagination import Cursor, Limit, Page, decode_cursor, page
-from openbms.api.permissions import refusals, require
 from openbms.db.schema import audit_log
 
 __all__ = ["router"]

@@ -7,14 +7,14 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
-from openbms.api import accounts
-from openbms.api.accounts import AccountError
-from openbms.api.auth import Principal
+from openbms.api.auth import accounts
+from openbms.api.auth.accounts import AccountError
+from openbms.api.auth.permissions import authenticated, public, session_only
+from openbms.api.auth.principal import Principal
+from openbms.api.auth.roles import ALL_SITES, GLOBAL_PERMISSIONS, PERMISSIONS, ROLE_PERMISSIONS
+from openbms.api.auth.tokens import encode_access_token
 from openbms.api.context import ApiContext, client_addr, get_context
 from openbms.api.errors import ApiError, invalid_field, unauthorized
-from openbms.api.permissions import authenticated, public, session_only
-from openbms.api.roles import ALL_SITES, GLOBAL_PERMISSIONS, PERMISSIONS, ROLE_PERMISSIONS
-from openbms.api.security import encode_access_token
 
 __all__ = ["router"]
 

@@ -18,12 +18,12 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field, field_validator
 
-from openbms.api.auth import Principal
+from openbms.api.auth.permissions import require
+from openbms.api.auth.principal import Principal
 from openbms.api.context import ApiContext, client_addr, get_context
 from openbms.api.control_common import command_source, runtime_of, site_config, site_point
 from openbms.api.errors import ApiError, invalid_field, not_found
 from openbms.api.pagination import Cursor, Limit, Page, decode_cursor, page
-from openbms.api.permissions import require
 from openbms.db.schema import commands
 from openbms.errors import CommandError
 from openbms.model.command import Command

@@ -10,9 +10,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
-from openbms.api.auth import Principal
+from openbms.api.auth.permissions import require
+from openbms.api.auth.principal import Principal
 from openbms.api.pagination import Cursor, Limit, Page
-from openbms.api.permissions import require
 from openbms.api.resources_common import paginate, runtime_of, site_config
 from openbms.errors import BindingError
 from openbms.model.binding import parse_binding

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
+from openbms.api.auth.permissions import public
 from openbms.api.errors import not_found
-from openbms.api.permissions import public
 
 __all__ = ["router"]
 

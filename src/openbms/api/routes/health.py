@@ -18,8 +18,8 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel
 
 from openbms import __version__
+from openbms.api.auth.permissions import public
 from openbms.api.context import ApiContext, get_context
-from openbms.api.permissions import public
 
 __all__ = ["router"]
 

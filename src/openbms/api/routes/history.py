@@ -29,10 +29,10 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from openbms.analytics.energy import HOUR, Meter, MeterSeries, day_spans, hour_spans, meter_of, same_time_in
-from openbms.api.auth import Principal
+from openbms.api.auth.permissions import require
+from openbms.api.auth.principal import Principal
 from openbms.api.context import get_context
 from openbms.api.errors import invalid_field, not_found
-from openbms.api.permissions import require
 from openbms.api.resources_common import finite, runtime_of, site_config
 from openbms.api.site_index import Entry, site_index
 from openbms.historian.base import RollupRow

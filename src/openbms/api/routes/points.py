@@ -16,10 +16,10 @@ import orjson
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from openbms.api.auth import Principal
+from openbms.api.auth.permissions import require, visible_sites
+from openbms.api.auth.principal import Principal
 from openbms.api.errors import bad_request, conflict, invalid_field
 from openbms.api.pagination import Cursor, Limit, Page, decode_cursor, page
-from openbms.api.permissions import require, visible_sites
 from openbms.api.resources_common import (
     audit,
     change_site,

@@ -24,12 +24,12 @@ from typing import Any, Literal
 from fastapi import APIRouter, Body, Path, Query, Request
 from pydantic import BaseModel, Field
 
-from openbms.api.auth import Principal
+from openbms.api.auth.permissions import require
+from openbms.api.auth.principal import Principal
 from openbms.api.context import ApiContext, client_addr, get_context
 from openbms.api.control_common import keyset_page, runtime_of, site_config
 from openbms.api.errors import ApiError, conflict, not_found
 from openbms.api.pagination import Cursor, Limit, Page
-from openbms.api.permissions import require
 from openbms.control.programs import (
     Program,
     ProgramEngine,

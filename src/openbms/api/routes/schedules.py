@@ -18,7 +18,8 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from openbms.api.auth import Principal
+from openbms.api.auth.permissions import require
+from openbms.api.auth.principal import Principal
 from openbms.api.context import client_addr, get_context
 from openbms.api.control_common import (
     keyset_page,
@@ -29,7 +30,6 @@ from openbms.api.control_common import (
 )
 from openbms.api.errors import conflict, invalid_field, not_found
 from openbms.api.pagination import Cursor, Limit, Page
-from openbms.api.permissions import require
 from openbms.api.resources_common import edit_lock
 from openbms.config.checks import check_control
 from openbms.control.schedules import Transition, next_transition, transitions, value_at

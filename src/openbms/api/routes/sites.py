@@ -13,10 +13,10 @@ from typing import Literal
 from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from openbms.api.auth import Principal
+from openbms.api.auth.permissions import require, visible_sites
+from openbms.api.auth.principal import Principal
 from openbms.api.errors import conflict, not_found
 from openbms.api.pagination import Cursor, Limit, Page
-from openbms.api.permissions import require, visible_sites
 from openbms.api.resources_common import (
     audit,
     change_site,

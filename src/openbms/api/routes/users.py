@@ -12,14 +12,14 @@ from typing import Any, Literal
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from openbms.api import accounts
-from openbms.api.accounts import AccountError
-from openbms.api.auth import Principal
+from openbms.api.auth import accounts
+from openbms.api.auth.accounts import AccountError
+from openbms.api.auth.permissions import require
+from openbms.api.auth.principal import Principal
+from openbms.api.auth.roles import ALL_SITES
 from openbms.api.context import ApiContext, client_addr, get_context
 from openbms.api.errors import ApiError, conflict, invalid_field, not_found
 from openbms.api.pagination import Cursor, Limit, Page, decode_cursor, page
-from openbms.api.permissions import require
-from openbms.api.roles import ALL_SITES
 
 __all__ = ["Role", "router"]
 

@@ -12,8 +12,8 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
+from openbms.api.auth.permissions import public
 from openbms.api.errors import not_found
-from openbms.api.permissions import public
 
 __all__ = ["STATIC", "router"]
 

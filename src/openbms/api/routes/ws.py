@@ -13,10 +13,10 @@ import contextlib
 
 from fastapi import APIRouter, Depends, FastAPI, WebSocket
 
-from openbms.api.auth import bearer_token
+from openbms.api.auth.permissions import _ACCESS_ATTR, AUTHENTICATED
+from openbms.api.auth.principal import bearer_token
+from openbms.api.auth.websocket import authenticate_token
 from openbms.api.context import get_context
-from openbms.api.permissions import _ACCESS_ATTR, AUTHENTICATED
-from openbms.api.ws_auth import authenticate_token
 from openbms.api.ws_protocol import (
     CLOSE_FORBIDDEN,
     CLOSE_UNAUTHENTICATED,

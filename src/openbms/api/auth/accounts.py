@@ -16,8 +16,9 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 
-from openbms.api.roles import ALL_SITES, ROLES
-from openbms.api.security import Passwords, new_api_token, new_id, new_refresh_token, token_hash
+from openbms.api.auth.passwords import Passwords
+from openbms.api.auth.roles import ALL_SITES, ROLES
+from openbms.api.auth.tokens import new_api_token, new_id, new_refresh_token, token_hash
 from openbms.db.schema import api_tokens, login_failures, refresh_tokens, site_grants, users
 from openbms.errors import OpenBMSError
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from openbms.api import accounts
-from openbms.api.auth import Principal, principal_for_token
+from openbms.api.auth import accounts
+from openbms.api.auth.principal import Principal, principal_for_token
 from openbms.api.context import ApiContext
 
 __all__ = ["authenticate_token", "reload_principal"]

@@ -19,7 +19,7 @@ computes it from the request), a caller with no role on that site gets the
 same 404 as for a site that does not exist — never a 403 that would confirm
 it exists; a caller who sees the site but lacks the permission gets 403.
 Either refusal is audited (``access.denied``, folded per minute: see
-``openbms.api.refusals``).
+``openbms.api.auth.refusals``).
 Without a site, the caller needs the permission on at least one site, and the
 route filters what it returns with ``visible_sites``. Writes (any method but
 GET, HEAD, OPTIONS) are rate limited per user and per client address.
@@ -34,11 +34,11 @@ from typing import Any, Literal
 from fastapi import Depends, FastAPI
 from starlette.requests import HTTPConnection
 
-from openbms.api.auth import Principal, authenticate
+from openbms.api.auth.principal import Principal, authenticate
+from openbms.api.auth.refusals import Refusal, Refusals
+from openbms.api.auth.roles import GLOBAL_PERMISSIONS, PERMISSIONS, ROLE_PERMISSIONS, ROLES
 from openbms.api.context import client_addr, get_context
 from openbms.api.errors import ApiError, forbidden, site_not_found
-from openbms.api.refusals import Refusal, Refusals
-from openbms.api.roles import GLOBAL_PERMISSIONS, PERMISSIONS, ROLE_PERMISSIONS, ROLES
 
 __all__ = [
     "PERMISSIONS",
@@ -120,7 +120,7 @@ def require(
     permission fails at import time, not at request time.
     """
     if permission not in PERMISSIONS:
-        raise KeyError(f"unknown permission {permission!r}: add it to openbms.api.roles.PERMISSIONS")
+        raise KeyError(f"unknown permission {permission!r}: add it to openbms.api.auth.roles.PERMISSIONS")
     if permission in GLOBAL_PERMISSIONS and (site_param or site_of):
         raise ValueError(f"{permission!r} is not about one site: declare it without site_param")
 

@@ -1,4 +1,4 @@
-"""Passwords (Argon2id), access tokens (JWT, one configured HMAC algorithm) and opaque tokens.
+"""Access tokens (JWT, one configured HMAC algorithm), opaque tokens (refresh, API) and random ids.
 
 Pure functions and small classes: no database, no request. The clock is
 passed in, so expiry is tested without sleeping.
@@ -13,14 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 __all__ = [
     "API_TOKEN_PREFIX",
     "AccessClaims",
     "InvalidToken",
-    "Passwords",
     "decode_access_token",
     "encode_access_token",
     "new_api_token",
@@ -36,33 +33,6 @@ _HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
 
 class InvalidToken(Exception):
     """A token that is malformed, tampered with, expired, of the wrong kind or algorithm."""
-
-
-class Passwords:
-    """Argon2id hashing with argon2-cffi; ``needs_rehash`` when the parameters changed."""
-
-    def __init__(self, hasher: PasswordHasher | None = None) -> None:
-        self.hasher = hasher or PasswordHasher()
-        # Verified against when the account does not exist, so timing does not tell.
-        self._dummy = self.hasher.hash(secrets.token_urlsafe(16))
-
-    def hash(self, password: str) -> str:
-        """A new Argon2id hash of ``password``."""
-        return self.hasher.hash(password)
-
-    def verify(self, stored: str | None, password: str) -> bool:
-        """Whether ``password`` matches ``stored`` (None: spend the same time, answer False)."""
-        try:
-            return self.hasher.verify(stored or self._dummy, password) and stored is not None
-        except (VerifyMismatchError, VerificationError, InvalidHashError):
-            return False
-
-    def needs_rehash(self, stored: str) -> bool:
-        """Whether ``stored`` was made with other parameters than the current ones."""
-        try:
-            return self.hasher.check_needs_rehash(stored)
-        except InvalidHashError:
-            return True
 
 
 def new_id() -> str:

@@ -16,11 +16,11 @@ from typing import Literal
 
 from starlette.requests import HTTPConnection
 
-from openbms.api import accounts
+from openbms.api.auth import accounts
+from openbms.api.auth.roles import ALL_SITES, GLOBAL_PERMISSIONS, effective_role, role_allows
+from openbms.api.auth.tokens import API_TOKEN_PREFIX, InvalidToken, decode_access_token
 from openbms.api.context import ApiContext, get_context
 from openbms.api.errors import ApiError, unauthorized
-from openbms.api.roles import ALL_SITES, GLOBAL_PERMISSIONS, effective_role, role_allows
-from openbms.api.security import API_TOKEN_PREFIX, InvalidToken, decode_access_token
 
 __all__ = ["Principal", "authenticate", "bearer_token", "principal_for_token"]
 
