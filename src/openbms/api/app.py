@@ -3,8 +3,8 @@
 To add a resource: write ``openbms/api/routes/<name>.py`` with a ``router``
 whose every route declares ``public()``, ``authenticated()`` or
 ``require(permission, site_param=…)`` (see ``openbms.api.auth.permissions``), and
-add its name to ``ROUTE_MODULES``. A route that declares nothing is caught by
-``undeclared_routes`` (and the permission-matrix test).
+add its router to ``ROUTERS`` in ``openbms.api.routes``. A route that declares
+nothing is caught by ``undeclared_routes`` (and the permission-matrix test).
 
 The app runs in the runtime's process and event loop (``openbms run``); given
 a ``runtime``, it uses the runtime's state database and reports its health
@@ -13,7 +13,6 @@ and metrics. Blocking work (SQL, Argon2) goes to worker threads.
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -35,18 +34,13 @@ from openbms.api.context import ApiContext
 from openbms.api.errors import FieldError, Problem, install_error_handlers
 from openbms.api.metrics import MetricsMiddleware
 from openbms.api.ratelimit import RateLimiter
+from openbms.api.routes import ROUTERS
 from openbms.api.settings import ApiSettings
 from openbms.db import load_state, migrate, open_state, save_state
 
-__all__ = ["ROUTE_MODULES", "BodyLimits", "body_limits_of", "create_app", "resolve_secret"]
+__all__ = ["BodyLimits", "body_limits_of", "create_app", "resolve_secret"]
 
 log = logging.getLogger(__name__)
-
-#: Modules under openbms.api.routes that are mounted; each defines ``router``. FastAPI
-#: tries routes in this order: the reads every open dashboard repeats (points, history)
-#: come first, which took a fifth off their cost; "web" (the dashboard's catch-all) last.
-ROUTE_MODULES = ("points", "history", "health", "docs", "auth", "users", "tokens", "audit", "sites",
-                 "commands", "alarms", "schedules", "programs", "devices", "ws", "web")
 
 SECRET_STATE_KEY = "api:secret"
 _MIN_SECRET = {"HS256": 32, "HS384": 48, "HS512": 64}
@@ -145,9 +139,7 @@ def create_app(
     app.state.openbms = ctx
     app.state.refusals = refusals_of = Refusals()
     install_error_handlers(app)
-    for name in ROUTE_MODULES:
-        app.include_router(importlib.import_module(f"openbms.api.routes.{name}").router)
-    for router in routers:
+    for router in (*ROUTERS, *routers):
         app.include_router(router)
     app.add_middleware(BodyLimitMiddleware, limits=body_limits or body_limits_of(settings))
     app.add_middleware(MetricsMiddleware, metrics=ctx.metrics)
