@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from openbms.api.control_common import keyset_page
 from openbms.api.errors import ApiError
-from openbms.api.pagination import encode_cursor
+from openbms.api.helpers import encode_cursor, keyset_page
 
 
 def test_every_item_is_seen_once_paging_with_the_next_cursor():

@@ -8,7 +8,7 @@ from argon2 import PasswordHasher
 from openbms.api.auth.passwords import Passwords
 from openbms.api.auth.tokens import InvalidToken, decode_access_token, encode_access_token
 from openbms.api.errors import ApiError
-from openbms.api.pagination import decode_cursor, encode_cursor, page
+from openbms.api.helpers import decode_cursor, encode_cursor, page
 from openbms.api.ratelimit import RateLimited, RateLimiter
 from openbms.api.settings import Rate
 from tests.api.conftest import FakeClock

@@ -20,9 +20,8 @@ from openbms.alarms.engine import ALARM_STATES, Alarm, AlarmEngine, AlarmError
 from openbms.api.auth.permissions import require
 from openbms.api.auth.principal import Principal
 from openbms.api.context import ApiContext, client_addr, get_context
-from openbms.api.control_common import keyset_page, runtime_of, site_config
 from openbms.api.errors import conflict, invalid_field, not_found
-from openbms.api.pagination import Cursor, Limit, Page, decode_cursor, page
+from openbms.api.helpers import Cursor, Limit, Page, decode_cursor, keyset_page, page, runtime_of, site_config
 from openbms.db.schema import alarm_events
 from openbms.model.sample import Value
 

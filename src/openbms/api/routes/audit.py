@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from openbms.api.auth.permissions import refusals, require
 from openbms.api.auth.principal import Principal
 from openbms.api.context import ApiContext, get_context
-from openbms.api.pagination import Cursor, Limit, Page, decode_cursor, page
+from openbms.api.helpers import Cursor, Limit, Page, decode_cursor, page
 from openbms.db.schema import audit_log
 
 __all__ = ["router"]

@@ -21,9 +21,18 @@ from pydantic import BaseModel, Field, field_validator
 from openbms.api.auth.permissions import require
 from openbms.api.auth.principal import Principal
 from openbms.api.context import ApiContext, client_addr, get_context
-from openbms.api.control_common import command_source, runtime_of, site_config, site_point
 from openbms.api.errors import ApiError, invalid_field, not_found
-from openbms.api.pagination import Cursor, Limit, Page, decode_cursor, page
+from openbms.api.helpers import (
+    Cursor,
+    Limit,
+    Page,
+    command_source,
+    decode_cursor,
+    find_point,
+    page,
+    runtime_of,
+    site_config,
+)
 from openbms.db.schema import commands
 from openbms.errors import CommandError
 from openbms.model.command import Command
@@ -127,7 +136,8 @@ async def _submit(request: Request, user: Principal, site_id: str, equip_id: str
                   value: Value, priority: int | None, duration_s: float | None, reason: str,
                   release: bool) -> CommandOut:
     runtime = runtime_of(request)
-    point_id, _point = site_point(site_config(runtime, site_id), equip_id, name)
+    cfg = site_config(runtime, site_id)
+    point_id = cfg.point_id(*find_point(cfg, equip_id, name))
     ctx = get_context(request)
     action = "command.release" if release else "command.write"
     details: dict[str, Any] = {"priority": priority, "reason": reason}
@@ -183,7 +193,9 @@ async def priority_array(
 ) -> PriorityArray:
     """The point's 16 slots: value, command, source, who and expiry of each, and the winner."""
     runtime = runtime_of(request)
-    point_id, point = site_point(site_config(runtime, site_id), equip_id, name)
+    cfg = site_config(runtime, site_id)
+    equip, point = find_point(cfg, equip_id, name)
+    point_id = cfg.point_id(equip, point)
     if not point.writable:
         raise not_found(f"point {point_id!r} is not writable: it has no priority array")
     held = runtime.arbiter.slots(point_id)

@@ -12,8 +12,7 @@ from pydantic import BaseModel, Field
 
 from openbms.api.auth.permissions import require
 from openbms.api.auth.principal import Principal
-from openbms.api.pagination import Cursor, Limit, Page
-from openbms.api.resources_common import paginate, runtime_of, site_config
+from openbms.api.helpers import Cursor, Limit, Page, keyset_page, runtime_of, site_config
 from openbms.errors import BindingError
 from openbms.model.binding import parse_binding
 
@@ -51,7 +50,7 @@ async def list_devices(
     """The devices of the site's points and their health, by id."""
     runtime = runtime_of(request)
     served: dict[str, list[str]] = {}
-    for pid, _equip, point in site_config(request, site_id).points():
+    for pid, _equip, point in site_config(runtime_of(request), site_id).points():
         if point.binding is None:
             continue
         try:
@@ -83,5 +82,5 @@ async def list_devices(
                 unit_mismatches=[m for m in h.unit_mismatches if m.startswith(own)],
             )
         )
-    items, next_cursor = paginate(devices, lambda d: d.id, limit, cursor)
+    items, next_cursor = keyset_page(devices, lambda d: [d.id], limit, cursor)
     return Page[DeviceOut](items=items, next_cursor=next_cursor)

@@ -33,7 +33,7 @@ from openbms.api.auth.permissions import require
 from openbms.api.auth.principal import Principal
 from openbms.api.context import get_context
 from openbms.api.errors import invalid_field, not_found
-from openbms.api.resources_common import finite, runtime_of, site_config
+from openbms.api.helpers import finite, runtime_of, site_config
 from openbms.api.site_index import Entry, site_index
 from openbms.historian.base import RollupRow
 from openbms.historian.export import RAW_COLUMNS, ROLLUP_COLUMNS, iso
@@ -117,7 +117,7 @@ def parse_time(text: str | None, name: str) -> float | None:
 
 def _point_ids(request: Request, site_id: str, requested: Sequence[str]) -> list[tuple[str, str | None]]:
     """The site's point ids (and units) named by ``requested`` (``equip/name`` or ``site/equip/name``)."""
-    units = site_index(site_config(request, site_id)).units
+    units = site_index(site_config(runtime_of(request), site_id)).units
     wanted: list[str] = []
     for item in requested:
         for raw in item.split(","):
@@ -341,7 +341,7 @@ class EnergyOut(BaseModel):
 
 def _meters(request: Request, site_id: str, requested: Sequence[str] | None) -> list[tuple[Entry, Meter]]:
     """The meters asked for (every meter of the site, site meters first, when none are named)."""
-    index = site_index(site_config(request, site_id))
+    index = site_index(site_config(runtime_of(request), site_id))
     by_id = {entry[0]: entry for entry in index.entries}
     if requested:
         out = []
@@ -374,7 +374,7 @@ async def get_energy(
 ) -> Any:
     """Energy of the site's meters per hour or local day, from the historian's hourly rollups."""
     runtime = runtime_of(request)
-    cfg = site_config(request, site_id)
+    cfg = site_config(runtime_of(request), site_id)
     tz = ZoneInfo(cfg.site.timezone)
     meters = _meters(request, site_id, points)
     end = parse_time(until, "until")

@@ -19,12 +19,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from openbms.api.auth.permissions import require, visible_sites
 from openbms.api.auth.principal import Principal
 from openbms.api.errors import bad_request, conflict, invalid_field
-from openbms.api.pagination import Cursor, Limit, Page, decode_cursor, page
-from openbms.api.resources_common import (
+from openbms.api.helpers import (
+    Cursor,
+    Limit,
+    Page,
     audit,
     change_site,
+    decode_cursor,
     find_point,
     finite,
+    page,
     replace_equipment,
     runtime_of,
     site_config,
@@ -245,7 +249,7 @@ async def list_points(
     user: Principal = require("points:read", site_param="site_id"),
 ) -> Response:
     """The site's points with their current values, by id, filtered."""
-    index = site_index(site_config(request, site_id))
+    index = site_index(site_config(runtime_of(request), site_id))
     return _page(request, [index], (equipment, tag, kind, writable, q), limit, cursor)
 
 
@@ -280,7 +284,7 @@ async def get_point(
     user: Principal = require("points:read", site_param="site_id"),
 ) -> PointDetail:
     """A point: configuration, current value, and priority array if writable."""
-    equip, point = find_point(site_config(request, site_id), equip_id, name)
+    equip, point = find_point(site_config(runtime_of(request), site_id), equip_id, name)
     return _detail(request, site_id, equip, point)
 
 

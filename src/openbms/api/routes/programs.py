@@ -27,9 +27,8 @@ from pydantic import BaseModel, Field
 from openbms.api.auth.permissions import require
 from openbms.api.auth.principal import Principal
 from openbms.api.context import ApiContext, client_addr, get_context
-from openbms.api.control_common import keyset_page, runtime_of, site_config
 from openbms.api.errors import ApiError, conflict, not_found
-from openbms.api.pagination import Cursor, Limit, Page
+from openbms.api.helpers import Cursor, Limit, Page, keyset_page, runtime_of, site_config
 from openbms.control.programs import (
     Program,
     ProgramEngine,

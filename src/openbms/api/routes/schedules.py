@@ -21,16 +21,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from openbms.api.auth.permissions import require
 from openbms.api.auth.principal import Principal
 from openbms.api.context import client_addr, get_context
-from openbms.api.control_common import (
+from openbms.api.errors import conflict, invalid_field, not_found
+from openbms.api.helpers import (
+    Cursor,
+    Limit,
+    Page,
+    edit_lock,
     keyset_page,
-    pydantic_problem,
     runtime_of,
     site_config,
     validation_problem,
 )
-from openbms.api.errors import conflict, invalid_field, not_found
-from openbms.api.pagination import Cursor, Limit, Page
-from openbms.api.resources_common import edit_lock
 from openbms.config.checks import check_control
 from openbms.control.schedules import Transition, next_transition, transitions, value_at
 from openbms.errors import CommandError, ConfigError
@@ -49,10 +50,6 @@ _ID_PATTERN = r"^[a-z0-9][a-z0-9_.-]*$"
 MAX_WINDOW_S = 366 * 86400.0
 DEFAULT_WINDOW_S = 48 * 3600.0
 MAX_TIME = 1e10  # epoch seconds: the year 2286
-
-# One configuration change of a runtime at a time, shared with the points/spaces/equipment routes.
-_lock = edit_lock
-
 
 # ------------------------------------------------------------------------------ models
 
@@ -245,9 +242,9 @@ async def put_schedule(
     try:
         schedule = Schedule.model_validate({**fields, "id": schedule_id, "site": site_id})
     except ValidationError as err:
-        raise pydantic_problem(err) from None
+        raise validation_problem(err, strip_value_error=False) from None
     runtime = runtime_of(request)
-    async with _lock(runtime):
+    async with edit_lock(runtime):
         _runtime, cfg = _site_file(request, site_id)
         old = next((s for s in cfg.schedules if s.id == schedule_id), None)
         if old is None:
@@ -276,7 +273,7 @@ async def delete_schedule(
 ) -> Response:
     """Delete a schedule from the site file; the slots it held are released."""
     runtime = runtime_of(request)
-    async with _lock(runtime):
+    async with edit_lock(runtime):
         _runtime, cfg = _site_file(request, site_id)
         old = _schedule(cfg, schedule_id)
         changed = cfg.model_copy(update={"schedules": tuple(s for s in cfg.schedules if s.id != schedule_id)})
@@ -331,7 +328,7 @@ async def put_calendar(
         raise invalid_field(["body", "id"], f"the id {body.id!r} differs from the URL's {calendar_id!r}")
     calendar = Calendar(id=calendar_id, name=body.name, entries=body.entries)
     runtime = runtime_of(request)
-    async with _lock(runtime):
+    async with edit_lock(runtime):
         _runtime, cfg = _site_file(request, site_id)
         old = next((c for c in cfg.calendars if c.id == calendar_id), None)
         calendars = ((*cfg.calendars, calendar) if old is None
@@ -355,7 +352,7 @@ async def delete_calendar(
 ) -> Response:
     """Delete a calendar no schedule uses (409 naming the schedules that do)."""
     runtime = runtime_of(request)
-    async with _lock(runtime):
+    async with edit_lock(runtime):
         _runtime, cfg = _site_file(request, site_id)
         _calendar(cfg, calendar_id)
         users = [s.id for s in cfg.schedules if any(ref == calendar_id for _j, ref in s.calendar_refs())]

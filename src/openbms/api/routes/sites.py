@@ -16,12 +16,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from openbms.api.auth.permissions import require, visible_sites
 from openbms.api.auth.principal import Principal
 from openbms.api.errors import conflict, not_found
-from openbms.api.pagination import Cursor, Limit, Page
-from openbms.api.resources_common import (
+from openbms.api.helpers import (
+    Cursor,
+    Limit,
+    Page,
     audit,
     change_site,
     find_equipment,
-    paginate,
+    keyset_page,
     replace_equipment,
     runtime_of,
     site_config,
@@ -124,7 +126,7 @@ async def list_sites(
     runtime = runtime_of(request)
     visible = set(visible_sites(user, [s.site.id for s in runtime.sites], "sites:read"))
     cfgs = sorted((s for s in runtime.sites if s.site.id in visible), key=lambda s: s.site.id)
-    items, next_cursor = paginate(cfgs, lambda s: s.site.id, limit, cursor)
+    items, next_cursor = keyset_page(cfgs, lambda s: [s.site.id], limit, cursor)
     return Page[SiteOut](items=[_site_out(s) for s in items], next_cursor=next_cursor)
 
 
@@ -133,7 +135,7 @@ async def get_site(
     request: Request, site_id: str, user: Principal = require("sites:read", site_param="site_id")
 ) -> SiteOut:
     """One site."""
-    return _site_out(site_config(request, site_id))
+    return _site_out(site_config(runtime_of(request), site_id))
 
 
 # ---------------------------------------------------------------------- spaces
@@ -148,8 +150,8 @@ async def list_spaces(
     user: Principal = require("sites:read", site_param="site_id"),
 ) -> Page[Space]:
     """The site's spaces, by id."""
-    spaces = sorted(site_config(request, site_id).spaces, key=lambda s: s.id)
-    items, next_cursor = paginate(spaces, lambda s: s.id, limit, cursor)
+    spaces = sorted(site_config(runtime_of(request), site_id).spaces, key=lambda s: s.id)
+    items, next_cursor = keyset_page(spaces, lambda s: [s.id], limit, cursor)
     return Page[Space](items=items, next_cursor=next_cursor)
 
 
@@ -168,7 +170,7 @@ async def get_space(
     user: Principal = require("sites:read", site_param="site_id"),
 ) -> Space:
     """One space."""
-    return _find_space(site_config(request, site_id), space_id)
+    return _find_space(site_config(runtime_of(request), site_id), space_id)
 
 
 @router.post("/sites/{site_id}/spaces", response_model=Space, status_code=201)
@@ -248,8 +250,8 @@ async def list_equipment(
     user: Principal = require("sites:read", site_param="site_id"),
 ) -> Page[EquipmentOut]:
     """The site's equipment, by id."""
-    equipment = sorted(site_config(request, site_id).equipment, key=lambda e: e.id)
-    items, next_cursor = paginate(equipment, lambda e: e.id, limit, cursor)
+    equipment = sorted(site_config(runtime_of(request), site_id).equipment, key=lambda e: e.id)
+    items, next_cursor = keyset_page(equipment, lambda e: [e.id], limit, cursor)
     return Page[EquipmentOut](items=[_equipment_out(e) for e in items], next_cursor=next_cursor)
 
 
@@ -261,7 +263,7 @@ async def get_equipment(
     user: Principal = require("sites:read", site_param="site_id"),
 ) -> EquipmentOut:
     """One equipment."""
-    return _equipment_out(find_equipment(site_config(request, site_id), equip_id))
+    return _equipment_out(find_equipment(site_config(runtime_of(request), site_id), equip_id))
 
 
 @router.post("/sites/{site_id}/equipment", response_model=EquipmentOut, status_code=201)

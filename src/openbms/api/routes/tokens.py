@@ -17,7 +17,7 @@ from openbms.api.auth.permissions import authenticated, session_only
 from openbms.api.auth.principal import Principal
 from openbms.api.context import client_addr, get_context
 from openbms.api.errors import not_found
-from openbms.api.pagination import Cursor, Limit, Page, decode_cursor, page
+from openbms.api.helpers import Cursor, Limit, Page, decode_cursor, page
 from openbms.api.routes.users import Role
 
 __all__ = ["router"]

@@ -19,7 +19,7 @@ from openbms.api.auth.principal import Principal
 from openbms.api.auth.roles import ALL_SITES
 from openbms.api.context import ApiContext, client_addr, get_context
 from openbms.api.errors import ApiError, conflict, invalid_field, not_found
-from openbms.api.pagination import Cursor, Limit, Page, decode_cursor, page
+from openbms.api.helpers import Cursor, Limit, Page, decode_cursor, page
 
 __all__ = ["Role", "router"]
 
