@@ -19,7 +19,7 @@ from websockets.exceptions import ConnectionClosed
 from openbms.api.auth.accounts import create_user, revoke_grant
 from openbms.api.auth.passwords import Passwords
 from openbms.api.routes.ws import ws_hub
-from openbms.api.ws_protocol import WsSettings, parse
+from openbms.api.ws.protocol import WsSettings, parse
 from openbms.model.sample import OK, Sample
 from tests.api.live import PASSWORD, Live, live  # noqa: F401
 from tests.fixtures.waiting import eventually

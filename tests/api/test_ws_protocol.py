@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from openbms.api.ws_protocol import MAX_DEPTH, MAX_MESSAGE_BYTES, ProtocolError, Request, parse
+from openbms.api.ws.protocol import MAX_DEPTH, MAX_MESSAGE_BYTES, ProtocolError, Request, parse
 
 BOUNDED = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -17,14 +17,14 @@ from openbms.api.auth.permissions import _ACCESS_ATTR, AUTHENTICATED
 from openbms.api.auth.principal import bearer_token
 from openbms.api.auth.websocket import authenticate_token
 from openbms.api.context import get_context
-from openbms.api.ws_protocol import (
+from openbms.api.ws.protocol import (
     CLOSE_FORBIDDEN,
     CLOSE_UNAUTHENTICATED,
     ProtocolError,
     WsSettings,
     parse,
 )
-from openbms.api.ws_session import WsHub, WsSession
+from openbms.api.ws.session import WsHub, WsSession
 
 __all__ = ["router", "ws_hub", "ws_settings"]
 

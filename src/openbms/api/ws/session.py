@@ -34,7 +34,7 @@ from openbms.api.auth.refusals import Refusal
 from openbms.api.auth.roles import ALL_SITES
 from openbms.api.auth.websocket import reload_principal
 from openbms.api.context import ApiContext
-from openbms.api.ws_protocol import (
+from openbms.api.ws.protocol import (
     CLOSE_FORBIDDEN,
     CLOSE_TOO_SLOW,
     CLOSE_UNAUTHENTICATED,
