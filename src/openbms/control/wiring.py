@@ -1,4 +1,4 @@
-"""Glue between the schedule runner and the arbiter, shared by the runtime and the co-simulation."""
+"""Glue between the schedule runner and the arbiter, used by the assembly (``openbms.service.assembly``)."""
 
 from __future__ import annotations
 
