@@ -22,7 +22,7 @@ from pathlib import Path
 import psutil
 
 from openbms.bench import Figure
-from openbms.historian.sqlite import SQLiteHistorian
+from openbms.historian import open_historian
 from openbms.model.sample import OK, Sample
 from openbms.runtime.clock import WallClock
 from openbms.service.assembly import Assembly
@@ -33,7 +33,7 @@ POINTS = 10_000
 async def _ingest(path: Path, rounds: int) -> tuple[float, int]:
     ids = [f"bench/equip-{i // 20}/pt-{i % 20}" for i in range(POINTS)]
     assembly = Assembly([], WallClock())
-    historian = SQLiteHistorian(path)
+    historian = open_historian(path)
     await assembly.start_history(historian)  # started, and on the bus with the cache
     bus = assembly.bus
     start_ts = time.time() - rounds

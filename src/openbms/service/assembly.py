@@ -32,7 +32,6 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from openbms.alarms.service import AlarmService
-from openbms.config.sitefile import SiteFile
 from openbms.control.arbiter import Arbiter, PointIO
 from openbms.control.commands import CommandStore
 from openbms.control.programs import ProgramEngine, arbiter_write, catalog_from_sites
@@ -270,8 +269,6 @@ class Assembly:
 
     async def start_site(self, site: SiteConfig) -> None:
         """A site's alarms and schedules."""
-        if not isinstance(site, SiteFile):
-            return
         sid = site.site.id
         if site.alarms and self._state is not None:
             service = AlarmService(sid, site.alarms, site.notifications, self.clock, self.bus,

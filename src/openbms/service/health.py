@@ -30,6 +30,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from openbms.historian import Historian
+
 __all__ = ["DiskProbe", "HealthLimits", "HealthMonitor", "LoopWatchdog"]
 
 log = logging.getLogger(__name__)
@@ -167,11 +169,11 @@ class LoopWatchdog:
 class HealthMonitor:
     """The disk probe and the loop watchdog of one process, and the checks over them.
 
-    ``historian`` is anything with ``stats()`` (the historian); ``data_dir`` the
+    ``historian`` is the history store (its ``stats()`` and ``max_backlog``); ``data_dir`` the
     folder whose filesystem holds the databases.
     """
 
-    def __init__(self, data_dir: Path, historian: Any, limits: HealthLimits | None = None) -> None:
+    def __init__(self, data_dir: Path, historian: Historian, limits: HealthLimits | None = None) -> None:
         self.limits = limits or HealthLimits()
         self.historian = historian
         self.disk = DiskProbe(Path(data_dir), self.limits.disk_interval)
@@ -250,7 +252,7 @@ class HealthMonitor:
         if st.backlog_age > lim.max_backlog_age:
             reasons.append(f"oldest unstored sample waited {st.backlog_age:.1f} s, "
                            f"above {lim.max_backlog_age:g} s")
-        bound = getattr(self.historian, "max_backlog", None)
+        bound = self.historian.max_backlog
         if bound and st.backlog > bound * lim.max_backlog_share:
             # At a high sample rate the bound comes before the age limit: say so before dropping.
             reasons.append(f"backlog of {st.backlog} samples above {lim.max_backlog_share:.0%} of "

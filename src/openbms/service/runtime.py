@@ -33,7 +33,6 @@ import yaml
 
 from openbms.alarms.service import AlarmService
 from openbms.config import load_site
-from openbms.config.sitefile import SiteFile
 from openbms.control.arbiter import Arbiter
 from openbms.control.commands import CommandStore
 from openbms.control.programs import (
@@ -48,7 +47,7 @@ from openbms.control.schedules import ScheduleRunner
 from openbms.drivers.base import Driver
 from openbms.drivers.manager import DriverManager
 from openbms.errors import CommandError, ConfigError, ConfigIssue, OpenBMSError
-from openbms.historian.sqlite import SQLiteHistorian
+from openbms.historian import Historian, open_historian
 from openbms.model.command import CommandSource
 from openbms.model.site import SiteConfig
 from openbms.runtime.bus import Bus
@@ -80,9 +79,7 @@ def _write_site(cfg: SiteConfig, path: Path) -> SiteConfig:
     if path.exists():
         shutil.copyfile(path, path.with_name(path.name + ".bak"))
     os.replace(tmp, path)
-    if isinstance(loaded, SiteFile):
-        loaded._source = path
-    return loaded
+    return loaded.with_source(path)
 
 
 def sync_site_config(engine: Any, cfg: SiteConfig, now: float) -> None:
@@ -176,7 +173,7 @@ class Runtime:
         options = dict(historian_options or {})
         if "cache_mb" not in options:
             options["cache_mb"] = _sqlite_cache_mb()
-        self.historian = SQLiteHistorian(self.data_dir / "history.db", clock=self.clock, **options)
+        self.historian: Historian = open_historian(self.data_dir / "history.db", clock=self.clock, **options)
         if health_limits is None:
             try:
                 health_limits = HealthLimits.from_env()
@@ -338,7 +335,7 @@ class Runtime:
             if index is None:
                 raise ConfigError([ConfigIssue("", 1, 1, f"no site {cfg.site.id!r} is running")])
             old = self.sites[index]
-            path = getattr(old, "_source", None) or self.data_dir / f"{cfg.site.id}.yaml"
+            path = old.source or self.data_dir / f"{cfg.site.id}.yaml"
             new = await asyncio.to_thread(_write_site, cfg, Path(path))
             try:
                 await self._switch(index, new)
@@ -372,8 +369,6 @@ class Runtime:
         store = self.program_store = ProgramStore(self.state, now=self.clock.now)
         catalog = catalog_from_sites(self.sites)
         for site in self.sites:
-            if not isinstance(site, SiteFile):
-                continue
             for path in site.program_paths():
                 program = await asyncio.to_thread(parse_program, path)
                 await asyncio.to_thread(_deploy_if_changed, store, program, catalog, path)

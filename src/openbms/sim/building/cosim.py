@@ -93,7 +93,7 @@ def load_control(path: Path | None = None) -> tuple[SiteConfig, list[Program]]:
 
 
 def _site_programs(site: SiteConfig) -> list[Program]:
-    paths = site.program_paths() if hasattr(site, "program_paths") else []
+    paths = site.program_paths()
     return [parse_program(p) for p in paths]
 
 
