@@ -108,3 +108,43 @@ async def test_a_second_owner_is_refused_and_a_read_only_reader_sees_committed_d
             assert (await reader.last_values())["s/e/a"].value == 9.0
     async with SQLiteHistorian(path, clock=clock) as again:  # the lock went with the owner
         assert len(await again.raw("s/e/a", 0, 2e9)) == 10
+
+
+async def test_a_rollup_query_during_a_rollup_pass_waits_for_it_not_reading_empty_buckets(tmp_path, clock):
+    """The periodic pass clears the dirty marks before it writes; a query in between must wait for it."""
+    import asyncio
+    import threading
+
+    from openbms.historian import schema
+
+    class Gate:
+        """The merger's connection, held at the hourly rollup statement until ``go`` is set."""
+
+        def __init__(self, db: sqlite3.Connection) -> None:
+            self.db, self.entered, self.go = db, threading.Event(), threading.Event()
+
+        def execute(self, sql, *args):
+            if sql is schema.ROLLUP_HOURS:
+                self.entered.set()
+                self.go.wait(30)
+            return self.db.execute(sql, *args)
+
+        def __getattr__(self, name):
+            return getattr(self.db, name)
+
+    async with SQLiteHistorian(tmp_path / "h.db", clock=clock, rollup_interval=3600) as h:
+        h.ingest([Sample("p", T0 + 60 * i, float(i)) for i in range(120)])
+        await h.flush()
+        gate = h._m = Gate(h._m)
+        loop = asyncio.get_running_loop()
+        periodic = loop.run_in_executor(h._mexec, h._rollup_pass, None)  # as the store's own cadence runs it
+        assert await asyncio.to_thread(gate.entered.wait, 30)
+        query = asyncio.create_task(h.rollups("p", "hour", T0 - 3600, T0 + 3 * 3600))
+        await asyncio.sleep(0.3)  # before the fix the query answered here, from unwritten buckets
+        gate.go.set()
+        await periodic
+        series = await query
+        h._m = gate.db
+    assert [int(c) for c in series.count] == [sum(1 for i in range(120) if s <= T0 + 60 * i < s + 3600)
+                                              for s in series.start]
+    assert sum(series.count) == 120

@@ -149,6 +149,7 @@ class SQLiteHistorian:
         # Points whose rollups may be stale: set by merges, cleared by rollup passes. A query
         # of a clean point skips the trip to the merger thread.
         self._dirty_pids: set[int] = set()
+        self._passes = 0  # rollup passes running in the merger thread
         self._appended = 0  # rows the writer put in the inbox (writer thread only)
         self._merged = 0  # rows the merger took out of it (merger thread only)
         # Watched points → the oldest time a merge wrote since the watcher last asked
@@ -757,11 +758,23 @@ class SQLiteHistorian:
         db = self._m
         assert db is not None
         where, args = ("WHERE pid = ?", (pid,)) if pid is not None else ("", ())
-        # Cleared before the pass: a merge racing with it marks the point again.
+        # Cleared before the pass: a merge racing with it marks the point again. While a pass
+        # runs, a rollup query waits for it (``rollups``): the point is no longer dirty, but
+        # its buckets are not written yet.
+        self._passes += 1
         if pid is None:
             self._dirty_pids.clear()
         else:
             self._dirty_pids.discard(pid)
+        try:
+            self._rollup_transaction(db, where, args)
+        finally:
+            self._passes -= 1
+        if pid is None:
+            # Readers pay for every page still in the WAL: fold it back after each full pass.
+            db.execute("PRAGMA main.wal_checkpoint(PASSIVE)")
+
+    def _rollup_transaction(self, db: sqlite3.Connection, where: str, args: tuple[Any, ...]) -> None:
         db.execute("BEGIN")
         try:
             db.execute("DELETE FROM _todo")
@@ -776,9 +789,6 @@ class SQLiteHistorian:
         except BaseException:
             _rollback(db)
             raise
-        if pid is None:
-            # Readers pay for every page still in the WAL: fold it back after each full pass.
-            db.execute("PRAGMA main.wal_checkpoint(PASSIVE)")
 
     def _days_of_todo(self, db: sqlite3.Connection) -> list[tuple[int, float, float]]:
         """The local days (in each point's time zone) that the dirty hours fall in."""
@@ -948,7 +958,7 @@ class SQLiteHistorian:
         if pid is None:
             return RollupSeries(point)
         # Read-only: as fresh as the owner's last rollup pass.
-        if not self.readonly and pid in self._dirty_pids:
+        if not self.readonly and (pid in self._dirty_pids or self._passes):
             await asyncio.get_running_loop().run_in_executor(self._mexec, self._rollup_pass, pid)
         blob = await self._read(
             self._fetch_packed,
