@@ -6,6 +6,7 @@ import httpx
 
 from openbms.api.auth.accounts import create_user
 from openbms.api.auth.passwords import Passwords
+from openbms.api.server import serve
 from openbms.config import load_site
 from openbms.model.site import DriverSettings, Equipment, Point, Site, SiteConfig
 from openbms.service.runtime import Runtime
@@ -24,7 +25,7 @@ def _site() -> SiteConfig:
 
 
 async def test_a_site_built_in_code_gets_its_schedules_listed_and_edited(tmp_path):
-    runtime = Runtime([_site()], tmp_path / "data", api=("127.0.0.1", 0))
+    runtime = Runtime([_site()], tmp_path / "data", api=("127.0.0.1", 0), api_front=serve)
     await runtime.start()
     try:
         create_user(runtime.state, "fm@example.com", Passwords().hash(PASSWORD),

@@ -47,6 +47,7 @@ from openbms.api import create_app
 from openbms.api.auth.accounts import create_user
 from openbms.api.auth.passwords import Passwords
 from openbms.api.ratelimit import Rate
+from openbms.api.server import serve
 from openbms.config import load_sites
 from openbms.service.runtime import Runtime
 from tests.api.live import HQ, LAB, PASSWORD, USERS
@@ -143,7 +144,7 @@ def _site_files(folder: Path) -> Path:
 
 
 async def _start(folder: Path, data: Path) -> Runtime:
-    runtime = Runtime(load_sites(folder), data, api=("127.0.0.1", 0))
+    runtime = Runtime(load_sites(folder), data, api=("127.0.0.1", 0), api_front=serve)
     await runtime.start()
     passwords = Passwords()
     for email, grants in USERS.items():

@@ -116,6 +116,7 @@ def running_demo(base: Path) -> Iterator[Demo]:
     """
     from openbms.api.auth.accounts import create_user, ensure_admin
     from openbms.api.auth.passwords import Passwords
+    from openbms.api.server import serve
     from openbms.config import load_sites
     from openbms.service.runtime import Runtime
     from openbms.sim.building.live import demo_emulator
@@ -142,8 +143,8 @@ def running_demo(base: Path) -> Iterator[Demo]:
             # limit allows one address (tested in tests/api/test_auth.py).
             settings = ApiSettings.from_env(login_rate_ip=Rate(burst=1000, per_minute=1000),
                                             login_rate_account=Rate(burst=1000, per_minute=1000))
-            runtime = Runtime(sites, base / "data", api=("127.0.0.1", 0), clock=emulator.clock,
-                              api_settings=settings)
+            runtime = Runtime(sites, base / "data", api=("127.0.0.1", 0), api_front=serve,
+                              clock=emulator.clock, api_settings=settings)
             await runtime.start()
         except BaseException:
             await emulator.stop()

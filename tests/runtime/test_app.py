@@ -10,9 +10,11 @@ import subprocess
 import sys
 
 import httpx
+import pytest
 import sqlalchemy as sa
 from tests.fixtures.waiting import eventually
 
+from openbms.api.server import serve
 from openbms.config import load_sites
 from openbms.control.commands import CommandStore
 from openbms.db import open_state
@@ -120,7 +122,7 @@ async def test_api_settings_that_are_wrong_in_the_environment_stop_the_start_wit
 
     monkeypatch.setenv("OPENBMS_TRUSTED_PROXIES", "not-an-address")
     (tmp_path / "site.yaml").write_text(FAST_SITE)
-    rt = Runtime(load_sites(tmp_path), tmp_path / "data", api=("127.0.0.1", 0))
+    rt = Runtime(load_sites(tmp_path), tmp_path / "data", api=("127.0.0.1", 0), api_front=serve)
     with pytest.raises(OpenBMSError, match=r"the API cannot start.*not-an-address"):
         await rt.start()
     await rt.stop()
@@ -248,3 +250,9 @@ async def test_a_program_that_no_longer_validates_releases_its_restored_slot_and
     await _hold_runs_then_stops(tmp_path, clock)
     _site_with_program(tmp_path, "a", listed=False, oat=False)  # the point it reads is gone
     await _restart_finds_hold_failed_and_released(tmp_path, clock, "a/ahu/oat")
+
+
+def test_an_api_address_without_a_front_to_serve_it_is_refused_at_once(tmp_path):
+    # The service layer does not import the API: whoever starts the process hands it the front.
+    with pytest.raises(ValueError, match="api_front"):
+        Runtime([], tmp_path / "data", api=("127.0.0.1", 0))

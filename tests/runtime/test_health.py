@@ -19,6 +19,7 @@ from tests.runtime.test_app import FAST_SITE
 
 from openbms.api.auth.accounts import create_user
 from openbms.api.auth.passwords import Passwords
+from openbms.api.server import serve
 from openbms.config import load_sites
 from openbms.historian.sqlite import SQLiteHistorian
 from openbms.service.health import HealthLimits, HealthMonitor
@@ -36,7 +37,7 @@ async def test_a_full_data_disk_degrades_health_refuses_logins_with_503_and_reco
     limits = HealthLimits(min_free_mb=1, min_free_percent=0, max_backlog_age=3600,
                           disk_interval=0.05, max_loop_lag=60, max_loop_lag_p99=60)
     with small_disk(tmp_path / "disk", "24m") as disk:
-        rt = Runtime(sites, disk.path / "data", api=("127.0.0.1", 0), health_limits=limits,
+        rt = Runtime(sites, disk.path / "data", api=("127.0.0.1", 0), api_front=serve, health_limits=limits,
                      historian_options={"flush_interval": 0.05, "merge_interval": 0.05})
         await rt.start()
         try:

@@ -28,7 +28,7 @@ from fastapi import FastAPI
 
 from openbms.api.settings import ApiSettings
 
-__all__ = ["ApiServer", "uvicorn_options"]
+__all__ = ["ApiServer", "serve", "uvicorn_options"]
 
 
 def uvicorn_options(settings: ApiSettings) -> dict[str, Any]:
@@ -142,3 +142,15 @@ class ApiServer:
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         self._task = None
+
+
+async def serve(runtime: Any, host: str, port: int, settings: ApiSettings | None) -> ApiServer:
+    """The API over ``runtime``, serving on ``host:port``: the front a Runtime is given (``api_front``).
+
+    ``settings`` None: from the environment (``ApiSettings.from_env``).
+    """
+    from openbms.api.app import create_app  # the app imports the routes; the server module stays light
+
+    server = ApiServer(create_app(runtime, settings=settings), host, port)
+    await server.start()
+    return server

@@ -228,6 +228,7 @@ async def _pick(url: str, token: str, wanted: str, fallback: str, what: str) -> 
 async def _bench(folder: Path, quick: bool) -> list[Figure]:
     from openbms.api.auth.accounts import create_user
     from openbms.api.auth.passwords import Passwords
+    from openbms.api.server import serve
     from openbms.config import load_sites
     from openbms.service.runtime import Runtime, freeze_startup_objects
 
@@ -238,7 +239,7 @@ async def _bench(folder: Path, quick: bool) -> list[Figure]:
     data.mkdir()
     now = time.time()
     await _write_history(data / "history.db", now)
-    runtime = Runtime(load_sites(sites), data, api=("127.0.0.1", 0))
+    runtime = Runtime(load_sites(sites), data, api=("127.0.0.1", 0), api_front=serve)
     await runtime.start()
     freeze_startup_objects()  # as openbms run does
     seconds = 3.0 if quick else 10.0

@@ -73,6 +73,7 @@ def degraded_note(health: dict[str, dict[str, Any]]) -> str:
 def _serve(root: Path, data: Path | None, status_every: float, show: list[str] | None = None,
            api: tuple[str, int] | None = None, emulator_speed: float | None = None,
            open_browser: bool = False, api_settings: object = None) -> None:
+    from openbms.api.server import serve
     from openbms.service.runtime import Runtime
 
     sites = _load(root)
@@ -115,7 +116,7 @@ def _serve(root: Path, data: Path | None, status_every: float, show: list[str] |
         state_url = os.environ.get("OPENBMS_DATABASE_URL")
         if emulator_speed is None:
             runtime = holder["runtime"] = Runtime(sites, data or root / "data", state_url=state_url,
-                                                  api=api, api_settings=api_settings)
+                                                  api=api, api_front=serve, api_settings=api_settings)
             await runtime.run_forever(on_tick=started, tick=status_every, freeze_gc=True)
             return
         from openbms.sim.building.live import demo_emulator
@@ -124,7 +125,8 @@ def _serve(root: Path, data: Path | None, status_every: float, show: list[str] |
             console.print(f"building emulator: {len(emulator.face.devices)} BACnet devices on "
                           f"127.0.20.x, simulated time ×{emulator_speed:g}")
             runtime = holder["runtime"] = Runtime(sites, data or root / "data", state_url=state_url,
-                                                  api=api, clock=emulator.clock, api_settings=api_settings)
+                                                  api=api, api_front=serve, clock=emulator.clock,
+                                                  api_settings=api_settings)
             await runtime.run_forever(on_tick=started, tick=status_every, freeze_gc=True)
 
     try:

@@ -24,10 +24,10 @@ import os
 import shutil
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
@@ -142,6 +142,21 @@ class RuntimeStatus:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+class ServedApi(Protocol):
+    """An API being served: its address, and how it stops (``openbms.api.server.ApiServer``)."""
+
+    @property
+    def url(self) -> str: ...
+
+    async def stop(self) -> None: ...
+
+
+#: What serves the API over a runtime: ``(runtime, host, port, settings)`` → a started
+#: server (``openbms.api.server.serve``). The service layer does not import the API
+#: (the API sits above it); whoever starts the process hands the front in.
+ApiFront = Callable[["Runtime", str, int, Any], Awaitable[ServedApi]]
+
+
 class Runtime:
     """One openbms process for one or more sites.
 
@@ -160,6 +175,7 @@ class Runtime:
         state_url: str | None = None,
         historian_options: dict[str, Any] | None = None,
         api: tuple[str, int] | None = None,
+        api_front: ApiFront | None = None,
         api_settings: Any = None,
         health_limits: HealthLimits | None = None,
     ) -> None:
@@ -180,9 +196,12 @@ class Runtime:
             except ValueError as err:
                 raise OpenBMSError(str(err)) from None
         self.health_monitor = HealthMonitor(self.data_dir, self.historian, health_limits)
+        if api is not None and api_front is None:
+            raise ValueError("an API address needs an api_front to serve it (openbms.api.server.serve)")
         self.api_address = api
+        self.api_front = api_front
         self.api_settings = api_settings  # openbms.api.ApiSettings; None: from the environment
-        self.api: Any = None  # the ApiServer once started
+        self.api: Any = None  # the served API (ServedApi) once started
         self.program_store: ProgramStore | None = None
         # Deployed and enabled programs that did not start, keyed by (site, id): see program_status.
         self.program_failures: dict[tuple[str, str], ProgramStatus] = {}
@@ -436,12 +455,9 @@ class Runtime:
         return self.program_failures.get((site, program_id))
 
     async def _start_api(self, host: str, port: int) -> None:
-        from openbms.api import create_app
-        from openbms.api.server import ApiServer
-
+        assert self.api_front is not None  # checked when the runtime was built
         try:  # settings read from the environment here may be wrong: a message, not a traceback
-            server = ApiServer(create_app(self, settings=self.api_settings), host, port)
-            await server.start()
+            server = await self.api_front(self, host, port, self.api_settings)
         except (RuntimeError, OSError, ValueError) as err:
             raise OpenBMSError(f"the API cannot start on {host}:{port}: {err}") from err
         self.api = server
