@@ -14,13 +14,12 @@ from fastapi import APIRouter, FastAPI
 
 from openbms.api import ApiSettings, create_app
 from openbms.api.auth.accounts import create_user
-from openbms.api.auth.passwords import Passwords
 from openbms.api.server import ApiServer
 from openbms.db import migrate, open_state
 from openbms.db.schema import sites
+from tests.api.live import password_hash
 
 PASSWORD = "correct horse battery"
-_PASSWORDS = Passwords()
 
 
 class FakeClock:
@@ -48,7 +47,7 @@ class Api:
 
     def add_user(self, email: str, grants: dict[str, str], password: str = PASSWORD) -> str:
         """A user straight in the database; its id."""
-        return create_user(self.engine, email, _PASSWORDS.hash(password), grants=grants)["id"]
+        return create_user(self.engine, email, password_hash(password), grants=grants)["id"]
 
     async def login(self, email: str, password: str = PASSWORD) -> dict[str, Any]:
         """The token pair of a successful login."""

@@ -15,7 +15,9 @@ on ``*``), ``fm`` (facility manager on hq), ``operator`` (operator on hq),
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import functools
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ import pytest
 
 from openbms.api.auth.accounts import create_user
 from openbms.api.auth.passwords import Passwords
+from openbms.api.server import serve
 from openbms.config import load_sites
 from openbms.service.runtime import Runtime
 
@@ -106,6 +109,17 @@ USERS = {
 }
 
 
+@functools.cache
+def password_hash(password: str = PASSWORD) -> str:
+    """An Argon2id hash of ``password``, made once per test process.
+
+    Every user of every live runtime may share it (each hash carries its own salt, and
+    a login verifies against it as against any other); hashing anew for each user of
+    each test cost about a second of Argon2 per test.
+    """
+    return Passwords().hash(password)
+
+
 @dataclasses.dataclass
 class Live:
     """The running runtime, its API's base URL, and a client per user."""
@@ -137,23 +151,25 @@ async def live(tmp_path: Path) -> AsyncIterator[Live]:
     folder.mkdir()
     (folder / "hq.yaml").write_text(HQ)
     (folder / "lab.yaml").write_text(LAB)
-    runtime = Runtime(load_sites(folder), tmp_path / "data", api=("127.0.0.1", 0))
+    runtime = Runtime(load_sites(folder), tmp_path / "data", api=("127.0.0.1", 0), api_front=serve)
     await runtime.start()
     clients: dict[str, httpx.AsyncClient] = {}
     try:
-        passwords = Passwords()
         for email, grants in USERS.items():
-            create_user(runtime.state, f"{email}@example.com", passwords.hash(PASSWORD), grants=grants)
+            create_user(runtime.state, f"{email}@example.com", password_hash(), grants=grants)
         url = runtime.api.url
         anonymous = httpx.AsyncClient(base_url=url, timeout=30)
         clients["anonymous"] = anonymous
-        for email in USERS:
+
+        async def login(email: str) -> None:
             r = await anonymous.post("/api/v1/auth/login",
                                      json={"email": f"{email}@example.com", "password": PASSWORD})
             assert r.status_code == 200, r.text
             token = r.json()["access_token"]
             clients[email] = httpx.AsyncClient(base_url=url, timeout=30,
                                                headers={"Authorization": f"Bearer {token}"})
+
+        await asyncio.gather(*(login(email) for email in USERS))
         yield Live(runtime, url, clients, folder)
     finally:
         for c in clients.values():

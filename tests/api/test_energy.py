@@ -19,10 +19,11 @@ import httpx
 import pytest
 
 from openbms.api.auth.accounts import create_user
-from openbms.api.auth.passwords import Passwords
+from openbms.api.server import serve
 from openbms.config import load_sites
 from openbms.model.sample import Sample
 from openbms.service.runtime import Runtime
+from tests.api.live import password_hash
 
 LA = ZoneInfo("America/Los_Angeles")
 PASSWORD = "correct horse battery"
@@ -91,11 +92,10 @@ async def west(tmp_path: Path, in_utc: None) -> AsyncIterator[tuple[Runtime, htt
     folder = tmp_path / "sites"
     folder.mkdir()
     (folder / "west.yaml").write_text(SITE)
-    runtime = Runtime(load_sites(folder), tmp_path / "data", api=("127.0.0.1", 0))
+    runtime = Runtime(load_sites(folder), tmp_path / "data", api=("127.0.0.1", 0), api_front=serve)
     await runtime.start()
     try:
-        hashed = Passwords().hash(PASSWORD)
-        create_user(runtime.state, "viewer@example.com", hashed, grants={"west": "viewer"})
+        create_user(runtime.state, "viewer@example.com", password_hash(PASSWORD), grants={"west": "viewer"})
         async with httpx.AsyncClient(base_url=runtime.api.url, timeout=30) as anonymous:
             r = await anonymous.post(
                 "/api/v1/auth/login", json={"email": "viewer@example.com", "password": PASSWORD}
