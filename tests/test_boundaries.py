@@ -74,7 +74,10 @@ def test_the_layer_check_fails_on_a_wrong_import(tmp_path):
         f.write("\nfrom openbms.api import app as _wrong  # noqa\n")
     with (copy / "openbms" / "runtime" / "bus.py").open("a") as f:
         f.write("\nimport openbms.drivers.manager as _wrong  # noqa\n")
+    with (copy / "openbms" / "api" / "errors.py").open("a") as f:
+        f.write("\nimport openbms.drivers.bacnet as _wrong  # noqa\n")
     result = _lint_imports(copy, tmp_path)
     assert result.returncode != 0
     assert "openbms.model is not allowed to import openbms.api" in result.stdout
     assert "openbms.runtime is not allowed to import openbms.drivers" in result.stdout
+    assert "openbms.api is not allowed to import openbms.drivers" in result.stdout

@@ -33,7 +33,7 @@ def test_memory_growth_is_fitted_over_the_run_after_the_warm_up():
 def test_loop_lag_is_read_from_a_health_component_in_ms_or_s():
     ms = {"status": "ok", "lag_p99_ms": 2.5, "lag_max_ms": 40}
     assert _lag({"components": {"event_loop": ms}}) == (2.5, 40)
-    # As /api/v1/health says it (runtime/health.py): seconds, with a window.
+    # As /api/v1/health says it (service/health.py): seconds, with a window.
     seconds = {"status": "ok", "reasons": [], "lag_p99_s": 0.002, "lag_max_s": 0.05, "window_s": 60}
     assert _lag({"components": {"event_loop": seconds}}) == (2.0, 50.0)
     assert _lag({"components": {"historian": {"stored": 1}}}) == (None, None)

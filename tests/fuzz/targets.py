@@ -36,7 +36,7 @@ _PLAIN = (type(None), bool, int, float, str)
 
 #: Defects the fuzzers found in checks this suite does not own, reported and awaiting their fix
 #: (each also has a regression test that the loader still answers with a problem, never a crash):
-#: a schedule's ``timezone`` that is not text reaches ``zoneinfo`` (control/schedules/_model.py);
+#: a schedule's ``timezone`` that is not text reaches ``zoneinfo`` (model/schedule.py);
 #: a binding such as ``sim://a-[/b`` makes ``urlsplit`` raise ValueError (model/binding.py).
 KNOWN_DEFECTS: tuple[str, ...] = ()  # messages of defects found and not fixed yet (none)
 

@@ -8,7 +8,7 @@ Six kinds, told apart by ``type``:
 ``state``          a binary or enum point in one of its alarm states
 ``change_of_state``  any change of a binary/enum: an event, acknowledged only
 ``comm``           stale/offline status, or no sample at all, for a while
-``expression``     a condition over several points (``openbms.alarms.expression``)
+``expression``     a condition over several points (``openbms.model.expression``)
 =================  ==========================================================
 
 Rules are built once when a site loads, never per sample; the engine
