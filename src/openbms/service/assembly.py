@@ -29,7 +29,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from openbms.alarms.service import AlarmService
 from openbms.control.arbiter import Arbiter, PointIO
@@ -40,6 +40,7 @@ from openbms.control.wiring import schedule_commands
 from openbms.drivers.base import Driver
 from openbms.drivers.manager import DriverManager, PointBinding
 from openbms.drivers.registry import create_driver
+from openbms.historian import Historian
 from openbms.model.binding import parse_binding
 from openbms.model.command import Command
 from openbms.model.sample import Sample
@@ -48,24 +49,11 @@ from openbms.runtime.bus import Bus
 from openbms.runtime.cache import CurrentValueCache
 from openbms.runtime.clock import Clock
 
-__all__ = ["Assembly", "HistoryStore"]
+__all__ = ["Assembly"]
 
 log = logging.getLogger(__name__)
 
 StopFn = Callable[[], Any]
-
-
-class HistoryStore(Protocol):
-    """What the assembly needs of a history store: its policies, its life, and the bus's batches."""
-
-    def configure(self, policies: Mapping[str, HistoryPolicy],
-                  timezones: Mapping[str, str] | None = None) -> None: ...
-
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
-
-    def ingest(self, samples: Sequence[Sample]) -> None: ...
 
 
 class Assembly:
@@ -85,7 +73,7 @@ class Assembly:
         self.clock = clock
         self.bus = bus if bus is not None else Bus()
         self.cache = cache if cache is not None else CurrentValueCache()
-        self.historian: HistoryStore | None = None
+        self.historian: Historian | None = None
         self.drivers: dict[str, Driver] = {}
         self.manager: DriverManager | None = None
         self.arbiter: Arbiter | None = None
@@ -138,7 +126,7 @@ class Assembly:
                 zones[pid] = site.site.timezone
         return policies, zones
 
-    async def start_history(self, historian: HistoryStore | None) -> None:
+    async def start_history(self, historian: Historian | None) -> None:
         """The historian (configured with the sites' policies, started) and the cache on the bus.
 
         ``None``: the cache only (a co-simulation keeps no history).

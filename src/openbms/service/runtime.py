@@ -179,7 +179,6 @@ class Runtime:
         api_settings: Any = None,
         health_limits: HealthLimits | None = None,
     ) -> None:
-        self.sites = sites
         self.data_dir = Path(data_dir)
         self.clock: Clock = clock or WallClock()
         self.state_url = state_url or f"sqlite:///{self.data_dir / 'state.db'}"
@@ -211,6 +210,11 @@ class Runtime:
         self._stop = asyncio.Event()
 
     # ------------------------------------------------------------------ the assembled parts
+
+    @property
+    def sites(self) -> list[SiteConfig]:
+        """The running sites' configurations (the assembly's list: one list, changed by ``apply_site``)."""
+        return self.assembly.sites
 
     @property
     def bus(self) -> Bus:
