@@ -73,9 +73,11 @@ def readings() -> list[tuple[float, float]]:
     return out
 
 
-def reading_before(ts: float) -> float:
-    """The register's last reading in an hour before the one holding ``ts`` (hourly rollups)."""
-    return [v for t, v in readings() if t < (ts // 3600) * 3600][-1]
+def reading_at(ts: float) -> float:
+    """The register at ``ts`` as its hourly rollups know it: a straight line between hours' last readings."""
+    hourly = [(t, v) for t, v in readings() if t % 3600 == 2700]  # each hour's last reading, at :45
+    (t0, v0), (t1, v1) = next((a, b) for a, b in itertools.pairwise(hourly) if a[0] <= ts <= b[0])
+    return v0 + (v1 - v0) * (ts - t0) / (t1 - t0)
 
 
 @pytest.fixture
@@ -134,17 +136,20 @@ async def test_daily_energy_is_cut_at_the_sites_midnight_not_the_machines(west, 
     assert [b["date"] for b in days] == ["2026-03-07", "2026-03-08", "2026-03-09"]
     assert [b["start"] for b in days] == [midnight(date(2026, 3, d)) for d in (7, 8, 9)]
     assert [b["end"] - b["start"] for b in days] == [24 * 3600, 23 * 3600, 24 * 3600]
-    # Each Los Angeles day at its own power, for its own hours: 23 on the 8th; today to 10:30, by the hour.
-    assert [b["kwh"] for b in days] == [7 * 24, 8 * 23, 9 * 11]
-    # Yesterday up to 10:30 local (00:00–10:30 is 9.5 hours that day), by the hour: ten hours.
-    assert demand["previous_same_time_kwh"] == 8 * 10
+    # Each Los Angeles day at its own power, for its own hours: 23 on the 8th; today to 10:30.
+    assert [b["kwh"] for b in days] == [7 * 24, 8 * 23, 9 * 10.5]
+    # Yesterday up to 10:30 local: 00:00–10:30 is 9.5 hours that day (clocks went forward at 02:00).
+    assert demand["previous_same_time_kwh"] == 8 * 9.5
     assert demand["peak"] == {"kw": 9, "at": midnight(date(2026, 3, 9))}
     register = meters["west/main/energy"]["buckets"]
     bounds = [midnight(date(2026, 3, d)) for d in (7, 8, 9)] + [until]
-    want = [reading_before(b) - reading_before(a) for a, b in itertools.pairwise(bounds)]
+    want = [reading_at(b) - reading_at(a) for a, b in itertools.pairwise(bounds)]
     assert [b["kwh"] for b in register] == pytest.approx(want)
-    # From the last reading before one midnight to the last before the next: 23:45 to 23:45, 23 hours.
-    assert register[1]["kwh"] == pytest.approx(7 * 0.25 + 8 * 22.75)
+    # The register's days are the demand's, but for the straight line across a midnight where power changes.
+    assert [b["kwh"] for b in register] == pytest.approx([7 * 24, 8 * 23, 9 * 10.5], abs=0.2)
+    # Yesterday to 10:30 is as long as today to 10:30 for the register too.
+    same = reading_at(midnight(date(2026, 3, 8)) + 9.5 * 3600) - reading_at(midnight(date(2026, 3, 8)))
+    assert meters["west/main/energy"]["previous_same_time_kwh"] == pytest.approx(same)
     # The same answer whatever the server's own zone.
     monkeypatch.setenv("TZ", "Pacific/Kiritimati")
     time.tzset()
@@ -161,10 +166,15 @@ async def test_hourly_energy_and_named_points(west):
         midnight(date(2026, 3, 8)) + h * 3600 for h in range(4)
     ]
     assert all(b["date"] is None for b in demand["buckets"])
-    assert [b["kwh"] for b in demand["buckets"]] == [8, 8, 8, 8]
+    # The last hour to 04:59:59, a second short.
+    assert [b["kwh"] for b in demand["buckets"]] == pytest.approx([8, 8, 8, 8 * 3599 / 3600])
     assert [b["start"] for b in register["buckets"]] == [b["start"] for b in demand["buckets"]]
-    # A register counts from the last reading before each hour: 23:45 (at 7 kW) for the first.
-    assert [b["kwh"] for b in register["buckets"]] == pytest.approx([7 * 0.25 + 8 * 0.75, 8, 8, 8])
+    # A register's reading at each hour's start is interpolated between the hours' last readings.
+    bounds = [b["start"] for b in register["buckets"]] + [until]
+    want = [reading_at(b) - reading_at(a) for a, b in itertools.pairwise(bounds)]
+    assert [b["kwh"] for b in register["buckets"]] == pytest.approx(want)
+    # The hour before, to the same minute: not nothing (the reading at 03:59:59 is between 03:45 and 04:45).
+    assert register["previous_same_time_kwh"] == pytest.approx(8 * 3599 / 3600)
 
 
 async def test_a_point_that_is_no_meter_and_too_many_buckets_are_refused(west):
@@ -188,3 +198,4 @@ async def test_a_day_past_the_last_calendar_day_is_refused_not_an_error(west):
     r = await client.get("/api/v1/sites/west/energy", params={**last, "bucket": "day"})
     assert r.status_code == 422, r.text
     assert r.json()["errors"][0]["loc"] == ["query", "until"]
+

@@ -27,8 +27,10 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from openbms.historian.base import RollupRow
+from openbms.model.units import lookup
 
 __all__ = [
+    "GAP",
     "HOUR",
     "Meter",
     "MeterKind",
@@ -41,6 +43,8 @@ __all__ = [
 ]
 
 HOUR = 3600.0
+#: Register readings further apart than this are an outage: nothing is interpolated across it.
+GAP = 2 * HOUR
 MeterKind = Literal["register", "demand"]
 
 # A unit's factor to kWh (registers) or kW (demand).
@@ -61,7 +65,9 @@ def meter_of(kind: str, unit: str | None, tags: Sequence[str]) -> Meter | None:
     """The meter a point is, or None: a number in kWh/Wh/MWh, or in kW/W/MW tagged elec, meter or energy."""
     if kind != "number":
         return None
-    u = (unit or "").lower()
+    # The unit's symbol first ("kilowatt-hours" is kWh); a spelling the table does not know, in any case.
+    known = lookup(unit) if unit else None
+    u = (known.symbol if known is not None else unit or "").lower()
     if u in _REGISTER:
         return Meter("register", _REGISTER[u])
     if u in _DEMAND and any(t in tags for t in _METER_TAGS):
@@ -110,60 +116,94 @@ def same_time_in(previous: Span, current: Span, until: float, tz: ZoneInfo) -> f
 
 
 class MeterSeries:
-    """One meter's hourly rollups (sorted by start), asked for energy over periods."""
+    """One meter's hourly rollups (sorted by start), asked for energy over periods.
 
-    __slots__ = ("_demand", "_hours", "_last", "_last_ts", "_meter", "_starts")
+    A register's reading between two hourly last readings is interpolated
+    linearly, so a period's end and the same time yesterday are the same
+    instants whatever the hour; readings further apart than ``GAP`` (an outage)
+    or going backwards (a reset) are not interpolated: their energy is unknown,
+    and a period counts only what the readings on each side of it show. A
+    demand hour that a period's start or end cuts counts its part in the
+    period, so a day ends at the same instant for both kinds of meter.
+    """
+
+    __slots__ = ("_covered", "_first_low", "_hours", "_kw", "_last", "_last_ts", "_meter", "_starts")
 
     def __init__(self, meter: Meter, hourly: Sequence[RollupRow]) -> None:
         self._meter = meter
         self._hours = sorted(hourly, key=lambda r: r.start)
         self._starts = [r.start for r in self._hours]
-        self._demand = [self._hour_kwh(r) for r in self._hours] if meter.kind == "demand" else []
+        self._kw: list[float | None] = []
+        self._covered: list[float] = []
+        if meter.kind == "demand":
+            for r in self._hours:
+                kw = r.tw_mean if r.tw_mean is not None else r.mean
+                self._kw.append(None if kw is None else kw * meter.scale)
+                self._covered.append(r.covered if r.covered > 0 else HOUR)
         readings = [(r.last_ts, r.last) for r in self._hours if r.last is not None and r.last_ts is not None]
         self._last_ts: list[float] = [ts for ts, _v in readings]
         self._last: list[float] = [v for _ts, v in readings]
-
-    def _hour_kwh(self, r: RollupRow) -> float | None:
-        kw = r.tw_mean if r.tw_mean is not None else r.mean
-        if kw is None:
-            return None
-        return kw * self._meter.scale * (r.covered if r.covered > 0 else HOUR) / HOUR
-
-    def reading_at(self, ts: float) -> float | None:
-        """A register's last reading at or before ``ts`` (to the hour: rollups keep each hour's last)."""
-        i = bisect.bisect_right(self._last_ts, ts) - 1
-        return None if i < 0 else self._last[i]
+        # The lowest reading of the hour holding the first reading: the count before it in that hour.
+        first = next((r for r in self._hours if r.last is not None and r.last_ts is not None), None)
+        self._first_low = None if first is None or first.min is None else first.min
 
     def energy(self, start: float, end: float) -> float | None:
-        """kWh over ``[start, end)``: None when nothing is known, or a register went backwards (a reset)."""
-        lo = bisect.bisect_left(self._starts, start)
-        hi = bisect.bisect_left(self._starts, end)
+        """kWh over ``[start, end)``: None when nothing is known of it."""
         if self._meter.kind == "demand":
-            values = [v for v in self._demand[lo:hi] if v is not None]
-            return sum(values) if values else None
-        first = self.reading_at(start)
-        if first is None:
-            # No reading before the period: count from the lowest reading of its first hour.
-            first = next((r.min for r in self._hours[lo:hi] if r.min is not None), None)
-        last = self.reading_at(end)
-        if first is None or last is None or last < first or lo == hi:
-            return None
-        return (last - first) * self._meter.scale
+            return self._demand(start, end)
+        got = self._register(start, end)
+        return None if got is None else got[0]
+
+    def _demand(self, start: float, end: float) -> float | None:
+        lo = bisect.bisect_right(self._starts, start - HOUR)
+        hi = bisect.bisect_left(self._starts, end)
+        total: float | None = None
+        for i in range(lo, hi):
+            kw = self._kw[i]
+            h = self._starts[i]
+            overlap = min(h + HOUR, end) - max(h, start)
+            if kw is None or overlap <= 0:
+                continue
+            # The part of the hour in the period, but no more than the mean covers (an hour in progress).
+            total = (total or 0.0) + kw * min(self._covered[i], overlap) / HOUR
+        return total
+
+    def _register(self, start: float, end: float) -> tuple[float, float] | None:
+        """kWh over ``[start, end)`` and the seconds of it the readings cover, or None."""
+        ts, vs = self._last_ts, self._last
+        total: float | None = None
+        covered = 0.0
+        if ts and start <= ts[0] < end and self._first_low is not None and self._first_low <= vs[0]:
+            # No reading before the meter's first: count from the lowest reading of its first hour.
+            total = (vs[0] - self._first_low) * self._meter.scale
+        for j in range(max(bisect.bisect_right(ts, start) - 1, 0), len(ts) - 1):
+            a, b = ts[j], ts[j + 1]
+            if a >= end:
+                break
+            overlap = min(b, end) - max(a, start)
+            if overlap <= 0 or b - a > GAP or vs[j + 1] < vs[j]:
+                continue  # outside, an outage or a reset: unknown
+            total = (total or 0.0) + (vs[j + 1] - vs[j]) * self._meter.scale * overlap / (b - a)
+            covered += overlap
+        return None if total is None else (total, covered)
 
     def peak(self, start: float, end: float) -> tuple[float, float] | None:
         """The highest demand over ``[start, end)`` in kW and the start of its hour.
 
-        A demand point's highest hourly maximum; a register's largest energy in one hour.
+        A demand point's highest hourly maximum; a register's largest energy in
+        one hour that its readings cover whole (not an hour beside an outage).
         """
         best: tuple[float, float] | None = None
         lo = bisect.bisect_left(self._starts, start)
         hi = bisect.bisect_left(self._starts, end)
         for r in self._hours[lo:hi]:
+            kw: float | None = None
             if self._meter.kind == "demand":
                 v = r.max if r.max is not None else r.tw_mean if r.tw_mean is not None else r.mean
                 kw = None if v is None else v * self._meter.scale
             else:
-                kw = self.energy(r.start, r.start + HOUR)
+                got = self._register(r.start, r.start + HOUR)
+                kw = got[0] if got is not None and got[1] >= HOUR - 1e-6 else None
             if kw is not None and math.isfinite(kw) and (best is None or kw > best[0]):
                 best = (kw, r.start)
         return best

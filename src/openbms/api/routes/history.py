@@ -28,14 +28,24 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
-from openbms.analytics.energy import HOUR, Meter, MeterSeries, day_spans, hour_spans, meter_of, same_time_in
+from openbms.analytics.energy import (
+    GAP,
+    HOUR,
+    Meter,
+    MeterSeries,
+    Span,
+    day_spans,
+    hour_spans,
+    meter_of,
+    same_time_in,
+)
 from openbms.api.auth.permissions import require
 from openbms.api.auth.principal import Principal
 from openbms.api.context import get_context
 from openbms.api.errors import invalid_field, not_found
 from openbms.api.helpers import finite, runtime_of, site_config
 from openbms.api.site_index import Entry, site_index
-from openbms.historian.base import RollupRow
+from openbms.historian.base import RollupRow, RollupSeries
 from openbms.historian.export import RAW_COLUMNS, ROLLUP_COLUMNS, iso
 from openbms.model.sample import STATUSES, Value
 
@@ -360,6 +370,31 @@ def _meters(request: Request, site_id: str, requested: Sequence[str] | None) -> 
     return sorted(found, key=lambda em: "siteMeter" not in em[0][2].tags)
 
 
+def _energy_of(
+    meter: Meter, rollups: RollupSeries, spans: Sequence[Span], end: float, tz: ZoneInfo
+) -> dict[str, Any]:
+    """One meter's buckets, same time in the bucket before and peak."""
+    got = MeterSeries(meter, rollups.rows())
+    buckets = [
+        {
+            "start": s.start,
+            "end": s.end,
+            "date": None if s.date is None else s.date.isoformat(),
+            "kwh": finite(got.energy(s.start, min(s.end, end))),
+        }
+        for s in spans
+    ]
+    same = None
+    if len(spans) > 1:
+        same = got.energy(spans[-2].start, same_time_in(spans[-2], spans[-1], end, tz))
+    peak = got.peak(spans[0].start, end)
+    return {
+        "buckets": buckets,
+        "previous_same_time_kwh": finite(same),
+        "peak": None if peak is None else {"kw": peak[0], "at": peak[1]},
+    }
+
+
 @router.get("/sites/{site_id}/energy", response_model=EnergyOut)
 async def get_energy(
     request: Request,
@@ -383,9 +418,9 @@ async def get_energy(
         spans = hour_spans(count, end) if bucket == "hour" else day_spans(count, end, tz)
     except (OverflowError, ValueError):  # a local day past 9999-12-31
         raise invalid_field(["query", "until"], "expected a time before 9999-12-30") from None
-    # A day before the first bucket: a register's reading at its start.
+    # A day before the first bucket and two hours past the last: a register's readings around their ends.
     since = spans[0].start - 86_400.0
-    rows = len(meters) * math.ceil((end - since) / HOUR)
+    rows = len(meters) * math.ceil((end + GAP - since) / HOUR)
     if rows > MAX_JSON_ROWS:
         raise invalid_field(
             ["query", "count"],
@@ -395,20 +430,8 @@ async def get_energy(
         )
     series: list[dict[str, Any]] = []
     for (pid, _site, equip, point), meter in meters:
-        got = MeterSeries(meter, (await runtime.historian.rollups(pid, "hour", since, end)).rows())
-        out = [
-            {
-                "start": s.start,
-                "end": s.end,
-                "date": None if s.date is None else s.date.isoformat(),
-                "kwh": finite(got.energy(s.start, min(s.end, end))),
-            }
-            for s in spans
-        ]
-        same = None
-        if len(spans) > 1:
-            same = got.energy(spans[-2].start, same_time_in(spans[-2], spans[-1], end, tz))
-        peak = got.peak(spans[0].start, end)
+        rollups = await runtime.historian.rollups(pid, "hour", since, end + GAP)
+        got = _energy_of(meter, rollups, spans, end, tz)
         series.append(
             {
                 "point": pid,
@@ -418,9 +441,7 @@ async def get_energy(
                 "unit": point.unit,
                 "kind": meter.kind,
                 "site_meter": "siteMeter" in equip.tags,
-                "buckets": out,
-                "previous_same_time_kwh": finite(same),
-                "peak": None if peak is None else {"kw": peak[0], "at": peak[1]},
+                **got,
             }
         )
     return {"site": site_id, "timezone": cfg.site.timezone, "bucket": bucket, "until": end, "series": series}
