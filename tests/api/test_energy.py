@@ -8,6 +8,7 @@ day clocks go forward (2026-03-08).
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import date, datetime, timedelta
@@ -19,6 +20,7 @@ import httpx
 import pytest
 
 from openbms.api.auth.accounts import create_user
+from openbms.api.routes import history
 from openbms.api.server import serve
 from openbms.config import load_sites
 from openbms.model.sample import Sample
@@ -199,3 +201,20 @@ async def test_a_day_past_the_last_calendar_day_is_refused_not_an_error(west):
     assert r.status_code == 422, r.text
     assert r.json()["errors"][0]["loc"] == ["query", "until"]
 
+
+async def test_the_energy_of_each_meter_is_computed_off_the_event_loop(west, monkeypatch):
+    """Rows to numbers is seconds of arithmetic at the row cap: a worker thread does it, never the loop."""
+    _runtime, client = west
+    threads: list[int] = []
+    compute = history._energy_of
+
+    def watched(*args: Any) -> dict[str, Any]:
+        threads.append(threading.get_ident())
+        return compute(*args)
+
+    monkeypatch.setattr(history, "_energy_of", watched)
+    body = await energy(client, bucket="day", count=3, until=midnight(date(2026, 3, 9)) + 10.5 * 3600)
+    assert len(threads) == len(body["series"]) == 2
+    # The test, the server and its event loop share one thread: the computation was not on it.
+    assert threading.get_ident() not in threads
+    assert body["series"][1]["buckets"][0]["kwh"] == 7 * 24
