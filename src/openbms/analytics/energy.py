@@ -9,7 +9,9 @@ A meter is a number point that counts energy or measures power::
 
 Periods are hours (UTC hours: a site's hours but for the few zones whose offset
 is not whole hours) or the site's local days, midnight to midnight in its time
-zone, 23 or 25 hours long on a daylight-saving change. The dashboard shows
+zone, 23 or 25 hours long on a daylight-saving change. A period may start or end
+inside an hour (now, the same time yesterday, midnight at +05:30): a register's
+reading there is interpolated, a demand hour counts its part (``MeterSeries``). The dashboard shows
 what this module computes: no calendar arithmetic happens in a browser, whose
 time zone may not be the site's.
 

@@ -313,7 +313,7 @@ class EnergyBucketOut(BaseModel):
     start: float
     end: float
     date: str | None = Field(None, description="the local date of a day (YYYY-MM-DD); null for hours")
-    kwh: float | None = Field(description="null: no data, or a register reset within")
+    kwh: float | None = Field(description="null: nothing known of it (no readings, or only a gap or a reset)")
 
 
 class PeakOut(BaseModel):
