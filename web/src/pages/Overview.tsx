@@ -3,7 +3,9 @@
  * active alarms, energy today against yesterday, and equipment by type with status.
  */
 import { useEffect } from "preact/hooks";
+import type { ApiClient } from "../api/client";
 import { endpoints } from "../api/endpoints";
+import { ApiError } from "../api/problem";
 import type { PointSummary } from "../api/types";
 import { StatusDot, ValueText } from "../components/Value";
 import { useApp } from "../context";
@@ -129,18 +131,37 @@ function PointValue(props: { p: PointSummary; now: number; live: boolean }) {
   return <ValueText value={p.value} status={p.status} tsMs={p.ts === null ? null : p.ts * 1000} nowMs={props.now} live={props.live} point={p} />;
 }
 
+/** The Overview's energy figures for one point: null when the API answers it is not a meter. */
+export interface EnergyToday {
+  todayKwh: number | null;
+  yesterdayKwh: number | null;
+  yesterdaySameTimeKwh: number | null;
+}
+
+/**
+ * Today, yesterday and yesterday to this time of one meter, as the server cuts the site's days.
+ * Only that point is asked for, so no other meter's figures can stand under its name; a point the
+ * API refuses as no meter (422) gives null, shown as "—".
+ */
+export async function energyToday(api: ApiClient, site: string, point: string): Promise<EnergyToday | null> {
+  let e;
+  try {
+    e = await endpoints.energy(api, site, { bucket: "day", count: 2, points: [point] });
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 422) return null;
+    throw err;
+  }
+  const m = e.series.find((x) => x.point === point);
+  if (!m) return null;
+  const [yesterday, today] = m.buckets;
+  return { todayKwh: today?.kwh ?? null, yesterdayKwh: yesterday?.kwh ?? null, yesterdaySameTimeKwh: m.previous_same_time_kwh };
+}
+
 function EnergyTile(props: { site: string; register: PointSummary | null; demand: PointSummary | null }) {
   const { api } = useApp();
   const meter = props.register ?? props.demand;
-  const energy = useLoad(async () => {
-    if (!meter) return null;
-    // Today and yesterday are the site's days, cut by the server; of the site's meters, the key one.
-    const e = await endpoints.energy(api, props.site, { bucket: "day", count: 2 });
-    const m = e.series.find((x) => x.point === props.register?.id) ?? e.series.find((x) => x.point === props.demand?.id) ?? e.series[0];
-    if (!m) return { todayKwh: null, yesterdayKwh: null, yesterdaySameTimeKwh: null };
-    const [yesterday, today] = m.buckets;
-    return { todayKwh: today?.kwh ?? null, yesterdayKwh: yesterday?.kwh ?? null, yesterdaySameTimeKwh: m.previous_same_time_kwh };
-  }, [api, props.site, meter?.id]);
+  // Of the site's key points, the register (or else the demand point); today and yesterday are the site's days.
+  const energy = useLoad(async () => (meter ? energyToday(api, props.site, meter.id) : null), [api, props.site, meter?.id]);
   const kwh = (v: number | null | undefined) => (v === null || v === undefined ? "—" : formatValue(v, { unit: "kWh" }));
   const e = energy.data;
   const change =
