@@ -36,6 +36,7 @@ demo: $(STAMP) $(WEB_STAMP)
 test: $(STAMP) $(WEB_STAMP)
 	@test -x /usr/lib/postgresql/15/bin/initdb || echo "note: PostgreSQL 15 is not installed (apt-get install postgresql-15); its tests will be skipped"
 	$(BIN)/ruff check src tests
+	$(BIN)/mypy
 	cd web && npm run typecheck && npm test
 	$(BIN)/pytest -q
 
