@@ -35,6 +35,7 @@ from openbms.config._schema import schema_issues
 from openbms.config._yaml import Document, Position, parse
 from openbms.config.checks import check_control
 from openbms.errors import ConfigError, ConfigIssue
+from openbms.model.schemes import BUILTIN_SCHEMES, known_schemes
 from openbms.model.site import SiteConfig
 from openbms.model.validate import check_site
 
@@ -42,8 +43,8 @@ __all__ = ["FALLBACK_DRIVERS", "check_path", "default_drivers", "load_site", "lo
 
 _log = logging.getLogger(__name__)
 
-#: The drivers a binding may name when the driver registry cannot be imported.
-FALLBACK_DRIVERS: tuple[str, ...] = ("sim", "bacnet", "modbus", "mqtt", "rest")
+#: The drivers that ship with openbms: what a binding may name when no plug-in is registered.
+FALLBACK_DRIVERS: tuple[str, ...] = BUILTIN_SCHEMES
 
 _SUFFIXES = (".yaml", ".yml")
 
@@ -55,12 +56,12 @@ _MAX_FILE_ENV = "OPENBMS_MAX_SITE_FILE_MB"
 
 
 def default_drivers() -> tuple[str, ...]:
-    """The drivers a binding may name: the registry's, plug-ins included."""
-    try:
-        from openbms.drivers.registry import known_drivers
-    except ImportError:
-        return FALLBACK_DRIVERS
-    return tuple(known_drivers())
+    """The drivers a binding may name: the builtin ones and every plug-in registered so far.
+
+    The names come from ``openbms.model.schemes``, where the drivers' registry puts
+    them: checking a file imports no driver.
+    """
+    return known_schemes()
 
 
 @dataclass(slots=True)
@@ -198,8 +199,8 @@ def site_files(path: str | Path) -> list[Path]:
 def load_site(path: str | Path, drivers: Collection[str] | None = None) -> SiteConfig:
     """The site of one file; ``ConfigError`` lists every problem.
 
-    ``drivers`` are the names bindings may use; by default those the driver
-    registry knows.
+    ``drivers`` are the names bindings may use; by default ``default_drivers()``
+    (the builtin drivers and the plug-ins given to ``register_driver``).
     """
     result = _read(Path(path), default_drivers() if drivers is None else drivers)
     if result.issues or result.config is None:

@@ -1,7 +1,9 @@
 """Which drivers exist: binding URI schemes mapped to factories, imported lazily.
 
 The core never imports a protocol library: a driver module is imported only
-when a site uses its scheme.
+when a site uses its scheme. The schemes' names live below, in
+``openbms.model.schemes``: ``register_driver`` adds a plug-in's there, so the
+configuration checks accept its bindings without importing this module.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from openbms.errors import DriverError
+from openbms.model.schemes import known_schemes, register_scheme
 from openbms.model.site import DriverSettings
 from openbms.runtime.clock import Clock
 
@@ -19,6 +22,7 @@ __all__ = ["create_driver", "known_drivers", "register_driver"]
 Factory = Callable[[DriverSettings, Clock], Any]
 
 #: scheme → "module:factory", or None for a driver that is planned but not installed.
+#: Its keys are ``openbms.model.schemes.BUILTIN_SCHEMES`` (tests/drivers/test_registry.py checks).
 _BUILTIN: dict[str, str | None] = {
     "sim": "openbms.drivers.sim.driver:SimDriver",
     "bacnet": "openbms.drivers.bacnet.driver:BACnetDriver",
@@ -30,13 +34,18 @@ _REGISTERED: dict[str, Factory] = {}
 
 
 def register_driver(scheme: str, factory: Factory) -> None:
-    """Make ``scheme://`` bindings served by ``factory(settings, clock)`` (plug-ins, tests)."""
+    """Make ``scheme://`` bindings served by ``factory(settings, clock)`` (plug-ins, tests).
+
+    Site files may use the scheme from then on; a name no binding could carry
+    raises ``BindingError``.
+    """
+    register_scheme(scheme)
     _REGISTERED[scheme] = factory
 
 
 def known_drivers() -> tuple[str, ...]:
     """Every scheme a binding may use."""
-    return tuple(sorted({*_BUILTIN, *_REGISTERED}))
+    return known_schemes()
 
 
 def create_driver(scheme: str, settings: DriverSettings, clock: Clock) -> Any:
