@@ -13,9 +13,9 @@ import sqlalchemy as sa
 from fastapi import APIRouter, FastAPI
 
 from openbms.api import ApiSettings, create_app
-from openbms.api.auth.accounts import create_user
 from openbms.api.server import ApiServer
 from openbms.db import migrate, open_state
+from openbms.db.accounts import create_user
 from openbms.db.schema import sites
 from tests.api.live import password_hash
 

@@ -25,10 +25,10 @@ from typing import Any
 import httpx
 import pytest
 
-from openbms.api.auth.accounts import create_user
 from openbms.api.auth.passwords import Passwords
 from openbms.api.server import serve
 from openbms.config import load_sites
+from openbms.db.accounts import create_user
 from openbms.service.runtime import Runtime
 
 PASSWORD = "correct horse battery"

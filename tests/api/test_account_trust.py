@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
-from openbms.api.auth.accounts import create_api_token, create_user, user_row
 from openbms.api.auth.passwords import Passwords
 from openbms.cli.main import app as cli
 from openbms.db import migrate, open_state
+from openbms.db.accounts import create_api_token, create_user, user_row
 from tests.api.conftest import PASSWORD, Api
 
 NEW = "a brand new password"
@@ -55,7 +55,7 @@ async def test_a_cli_reset_forgets_the_failed_logins_too(api: Api, tmp_path, mon
     engine = open_state(url)
     try:
         create_user(engine, "ops@example.com", Passwords().hash(PASSWORD), grants={"hq": "operator"})
-        from openbms.api.auth.accounts import record_login_failure
+        from openbms.db.accounts import record_login_failure
 
         with engine.connect() as conn:
             uid = user_row(conn, email="ops@example.com")["id"]  # type: ignore[index]

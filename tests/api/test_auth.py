@@ -236,8 +236,8 @@ async def test_admin_from_environment_is_created_then_updated(make_api: MakeApi,
 
 async def test_a_short_admin_password_from_the_environment_stops_the_start(engine, monkeypatch):
     from openbms.api import create_app
-    from openbms.api.auth.accounts import AccountError
     from openbms.api.server import ApiServer
+    from openbms.db.accounts import AccountError
 
     monkeypatch.setenv("OPENBMS_ADMIN_EMAIL", "ops@example.com")
     monkeypatch.setenv("OPENBMS_ADMIN_PASSWORD", "short")

@@ -19,10 +19,10 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from openbms.api.auth.accounts import create_user
 from openbms.api.routes import history
 from openbms.api.server import serve
 from openbms.config import load_sites
+from openbms.db.accounts import create_user
 from openbms.model.sample import Sample
 from openbms.service.runtime import Runtime
 from tests.api.live import password_hash

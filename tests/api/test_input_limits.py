@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from openbms.api import ApiSettings, create_app
-from openbms.api.auth.accounts import create_user
 from openbms.api.auth.passwords import Passwords
+from openbms.db.accounts import create_user
 from tests.api.conftest import PASSWORD, Api, FakeClock, serve
 from tests.api.live import Live, live  # noqa: F401
 

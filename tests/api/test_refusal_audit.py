@@ -96,8 +96,8 @@ async def test_counts_are_written_every_ten_seconds_and_at_shutdown(engine):
     import httpx
 
     from openbms.api import ApiSettings, create_app
-    from openbms.api.auth.accounts import create_user
     from openbms.api.auth.passwords import Passwords
+    from openbms.db.accounts import create_user
     from tests.api.conftest import PASSWORD, FakeClock, add_sites, serve
 
     clock = FakeClock(1_000_020.0)  # 20 s into a minute

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import httpx
 
-from openbms.api.auth.accounts import create_user
 from openbms.api.auth.passwords import Passwords
 from openbms.api.server import serve
 from openbms.config import load_site
+from openbms.db.accounts import create_user
 from openbms.model.site import DriverSettings, Equipment, Point, Site, SiteConfig
 from openbms.service.runtime import Runtime
 from tests.fixtures.waiting import eventually

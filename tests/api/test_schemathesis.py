@@ -44,11 +44,11 @@ from hypothesis import strategies as st
 from schemathesis import checks
 
 from openbms.api import create_app
-from openbms.api.auth.accounts import create_user
 from openbms.api.auth.passwords import Passwords
 from openbms.api.ratelimit import Rate
 from openbms.api.server import serve
 from openbms.config import load_sites
+from openbms.db.accounts import create_user
 from openbms.service.runtime import Runtime
 from tests.api.live import HQ, LAB, PASSWORD, USERS
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from openbms.api.auth.tokens import token_hash
+from openbms.db.accounts import token_hash
 from openbms.db.schema import api_tokens
 from tests.api.conftest import Api
 

@@ -16,10 +16,10 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from openbms.api.auth.accounts import create_user, revoke_grant
 from openbms.api.auth.passwords import Passwords
 from openbms.api.routes.ws import ws_hub
 from openbms.api.ws.protocol import WsSettings, parse
+from openbms.db.accounts import create_user, revoke_grant
 from openbms.model.sample import OK, Sample
 from tests.api.live import PASSWORD, Live, live  # noqa: F401
 from tests.fixtures.waiting import eventually

@@ -5,10 +5,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from openbms.api.auth.accounts import grants_of, user_row
 from openbms.api.auth.passwords import Passwords
 from openbms.cli.main import app
 from openbms.db import open_state
+from openbms.db.accounts import grants_of, user_row
 from openbms.db.schema import audit_log
 
 runner = CliRunner()

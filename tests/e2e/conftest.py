@@ -114,10 +114,10 @@ def running_demo(base: Path) -> Iterator[Demo]:
 
     Used by the ``demo`` fixture and by ``bench_dashboard.py``.
     """
-    from openbms.api.auth.accounts import create_user, ensure_admin
     from openbms.api.auth.passwords import Passwords
     from openbms.api.server import serve
     from openbms.config import load_sites
+    from openbms.db.accounts import create_user, ensure_admin
     from openbms.service.runtime import Runtime
     from openbms.sim.building.live import demo_emulator
 

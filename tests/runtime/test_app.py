@@ -209,9 +209,9 @@ async def _restart_finds_hold_failed_and_released(tmp_path, clock: ManualClock, 
 
 async def _the_api_shows_hold_failed(rt: Runtime, why: str) -> None:
     from openbms.api import create_app
-    from openbms.api.auth.accounts import create_user
     from openbms.api.auth.passwords import Passwords
     from openbms.api.settings import ApiSettings
+    from openbms.db.accounts import create_user
 
     create_user(rt.state, "viewer@example.com", Passwords().hash("viewer password 1"), grants={"a": "viewer"})
     app = create_app(rt, settings=ApiSettings(secret_key="a test key of thirty-two bytes!!"))

@@ -17,10 +17,10 @@ from tests.fixtures.small_disk import small_disk
 from tests.fixtures.waiting import eventually
 from tests.runtime.test_app import FAST_SITE
 
-from openbms.api.auth.accounts import create_user
 from openbms.api.auth.passwords import Passwords
 from openbms.api.server import serve
 from openbms.config import load_sites
+from openbms.db.accounts import create_user
 from openbms.historian.sqlite import SQLiteHistorian
 from openbms.service.health import HealthLimits, HealthMonitor
 from openbms.service.runtime import Runtime

@@ -14,17 +14,16 @@ and metrics. Blocking work (SQL, Argon2) goes to worker threads.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterable
+import os
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.concurrency import run_in_threadpool
 
 from openbms import __version__
-from openbms.api.auth.accounts import ensure_admin_from_env
 from openbms.api.auth.passwords import Passwords
 from openbms.api.auth.permissions import PUBLIC, access_table
 from openbms.api.auth.refusals import Refusals
@@ -36,9 +35,10 @@ from openbms.api.metrics import MetricsMiddleware
 from openbms.api.ratelimit import RateLimiter
 from openbms.api.routes import ROUTERS
 from openbms.api.settings import ApiSettings
-from openbms.db import load_state, migrate, open_state, save_state
+from openbms.db import StateEngine, load_state, migrate, open_state, save_state
+from openbms.db.accounts import AccountError, ensure_admin
 
-__all__ = ["BodyLimits", "body_limits_of", "create_app", "resolve_secret"]
+__all__ = ["BodyLimits", "body_limits_of", "create_app", "ensure_admin_from_env", "resolve_secret"]
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ SECRET_STATE_KEY = "api:secret"
 _MIN_SECRET = {"HS256": 32, "HS384": 48, "HS512": 64}
 
 
-def resolve_secret(engine: sa.Engine, settings: ApiSettings) -> str:
+def resolve_secret(engine: StateEngine, settings: ApiSettings) -> str:
     """The signing key: the configured one, else the one kept in the state database (made on first use)."""
     if settings.secret_key:
         need = _MIN_SECRET.get(settings.algorithm, 32)
@@ -65,6 +65,28 @@ def resolve_secret(engine: sa.Engine, settings: ApiSettings) -> str:
     return secret
 
 
+def ensure_admin_from_env(
+    engine: StateEngine,
+    *,
+    environ: Mapping[str, str] | None = None,
+    passwords: Passwords | None = None,
+    now: float | None = None,
+) -> str | None:
+    """Create or update the admin named by OPENBMS_ADMIN_EMAIL / OPENBMS_ADMIN_PASSWORD; its id, or None.
+
+    Both must be set (one without the other is an error: a half-configured
+    unattended setup should not start with no way in).
+    """
+    env = os.environ if environ is None else environ
+    email, password = env.get("OPENBMS_ADMIN_EMAIL"), env.get("OPENBMS_ADMIN_PASSWORD")
+    if not email and not password:
+        return None
+    if not email or not password:
+        raise AccountError("set both OPENBMS_ADMIN_EMAIL and OPENBMS_ADMIN_PASSWORD, or neither")
+    uid, _created = ensure_admin(engine, email, password, passwords=passwords or Passwords(), now=now)
+    return uid
+
+
 def body_limits_of(settings: ApiSettings) -> BodyLimits:
     """The request body limits: the settings' ``max_body_bytes`` and ``max_program_body_bytes``."""
     return BodyLimits(default=settings.max_body_bytes, programs=settings.max_program_body_bytes)
@@ -74,7 +96,7 @@ def create_app(
     runtime: Any = None,
     *,
     state_url: str | None = None,
-    engine: sa.Engine | None = None,
+    engine: StateEngine | None = None,
     settings: ApiSettings | None = None,
     routers: Iterable[APIRouter] = (),
     body_limits: BodyLimits | None = None,
@@ -99,7 +121,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        owned: sa.Engine | None = None
+        owned: StateEngine | None = None
         try:
             if ctx.state_engine is None and state_url is not None:
                 await run_in_threadpool(migrate, state_url)

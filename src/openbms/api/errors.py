@@ -22,12 +22,13 @@ import time
 from http import HTTPStatus
 from typing import Any
 
-import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from openbms.db import STORAGE_ERRORS
 
 __all__ = [
     "PROBLEM_JSON",
@@ -283,6 +284,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     # Handled before the catch-all, so a full storage is answered (and logged) once, not re-raised.
     # (A full disk met otherwise, ENOSPC say, reaches the catch-all, which checks for it too.)
-    for storage in (sa.exc.OperationalError, sqlite3.OperationalError):
+    for storage in STORAGE_ERRORS:
         app.add_exception_handler(storage, _storage_error)
     app.add_exception_handler(Exception, _unexpected)

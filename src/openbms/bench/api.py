@@ -226,10 +226,10 @@ async def _pick(url: str, token: str, wanted: str, fallback: str, what: str) -> 
 
 
 async def _bench(folder: Path, quick: bool) -> list[Figure]:
-    from openbms.api.auth.accounts import create_user
     from openbms.api.auth.passwords import Passwords
     from openbms.api.server import serve
     from openbms.config import load_sites
+    from openbms.db.accounts import create_user
     from openbms.service.runtime import Runtime, freeze_startup_objects
 
     sites = folder / "sites"

@@ -34,7 +34,7 @@ def _engine(directory: Path | None) -> sa.Engine:
 
 
 def _ask_password(min_length: int = 10) -> str:
-    from openbms.api.auth.accounts import AccountError, check_password
+    from openbms.db.accounts import AccountError, check_password
 
     password: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
@@ -62,15 +62,15 @@ def register(app: typer.Typer) -> None:
         directory: Path = DirOption,
     ) -> None:
         """Create an account with a role on one or more sites (asks for the password twice)."""
-        from openbms.api.auth.accounts import (
+        from openbms.api.auth.passwords import Passwords
+        from openbms.db import record_audit
+        from openbms.db.accounts import (
             AccountError,
             check_role,
             check_site,
             create_user,
             normalize_email,
         )
-        from openbms.api.auth.passwords import Passwords
-        from openbms.db import record_audit
 
         try:
             email = normalize_email(email)
@@ -107,7 +107,7 @@ def register(app: typer.Typer) -> None:
     @users.command("list")
     def list_(directory: Path = DirOption) -> None:
         """Table of the accounts and their roles."""
-        from openbms.api.auth.accounts import list_users
+        from openbms.db.accounts import list_users
 
         engine = _engine(directory)
         try:
@@ -136,8 +136,8 @@ def register(app: typer.Typer) -> None:
         directory: Path = DirOption,
     ) -> None:
         """Set an account's password (asks twice); its sessions end, its lockout and failed logins go."""
-        from openbms.api.auth.accounts import revoke_sessions, update_user
         from openbms.api.auth.passwords import Passwords
+        from openbms.db.accounts import revoke_sessions, update_user
 
         def change(engine: sa.Engine, row: dict[str, Any], now: float) -> None:
             password = _ask_password()
@@ -154,7 +154,7 @@ def register(app: typer.Typer) -> None:
         directory: Path = DirOption,
     ) -> None:
         """Disable an account: it cannot log in, its sessions end, its API tokens are refused."""
-        from openbms.api.auth.accounts import update_user
+        from openbms.db.accounts import update_user
 
         row, details = _change_user(
             directory, email, "user.disable",
@@ -167,7 +167,7 @@ def register(app: typer.Typer) -> None:
         directory: Path = DirOption,
     ) -> None:
         """Enable a disabled account again (its API tokens not revoked work again)."""
-        from openbms.api.auth.accounts import update_user
+        from openbms.db.accounts import update_user
 
         row, _details = _change_user(
             directory, email, "user.enable",
@@ -179,8 +179,8 @@ def _change_user(directory: Path, email: str, action: str,
                  change: Callable[[sa.Engine, dict[str, Any], float], None],
                  revoke_tokens: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
     """Find the account, ``change`` it, revoke its API tokens if asked, and audit ``action``."""
-    from openbms.api.auth.accounts import revoke_api_tokens
     from openbms.db import record_audit
+    from openbms.db.accounts import revoke_api_tokens
 
     engine = _engine(directory)
     try:
@@ -202,7 +202,7 @@ RevokeTokens = typer.Option(
 
 
 def _user(engine: sa.Engine, email: str) -> dict[str, Any]:
-    from openbms.api.auth.accounts import AccountError, normalize_email, user_row
+    from openbms.db.accounts import AccountError, normalize_email, user_row
 
     try:
         with engine.connect() as conn:

@@ -2,14 +2,21 @@
 
 ``migrate`` brings a database to the current schema with Alembic;
 ``open_state`` opens it; ``sync_site`` makes it match a site file.
+
+This package is the only one above the stores that writes SQL for the state
+database: the API holds a ``StateEngine`` and calls functions here and in
+``openbms.db.accounts`` (users, grants, sessions, API tokens), never
+SQLAlchemy itself. ``STORAGE_ERRORS`` are the errors a failing database raises.
 """
 
 from __future__ import annotations
 
+import sqlite3
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import sqlalchemy as sa
 from alembic import command
@@ -18,8 +25,15 @@ from alembic.config import Config
 from openbms.db.schema import audit_log, equipment, metadata, points, runtime_state, sites, spaces
 from openbms.model.site import SiteConfig
 
-__all__ = ["SyncReport", "load_points", "load_state", "metadata", "migrate", "open_state",
-           "record_audit", "save_state", "sync_site"]
+__all__ = ["STORAGE_ERRORS", "StateEngine", "SyncReport", "audit_entries", "load_points", "load_state",
+           "metadata", "migrate", "open_state", "ping", "record_audit", "save_state", "sync_site",
+           "write_audit"]
+
+#: The handle of an open state database (what ``open_state`` returns), for callers that only pass it on.
+StateEngine: TypeAlias = sa.Engine
+
+#: What a failing state database raises (locked, disk full, gone): the API answers these, not a 500.
+STORAGE_ERRORS: tuple[type[Exception], ...] = (sa.exc.OperationalError, sqlite3.OperationalError)
 
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
@@ -166,6 +180,56 @@ def record_audit(engine: sa.Engine, actor: str, action: str, target: str = "",
         conn.execute(audit_log.insert().values(
             ts=time.time() if now is None else now, actor=actor, action=action, target=target,
             details=details or {}, remote_addr=remote_addr))
+
+
+def write_audit(engine: sa.Engine, updates: Iterable[tuple[int, dict[str, Any]]],
+                new: dict[str, Any] | None = None) -> int | None:
+    """Replace the details of audit rows (id, details) and append ``new`` (an audit row's columns),
+    in one transaction: the new row's id, or None without one."""
+    with engine.begin() as conn:
+        for row_id, details in updates:
+            conn.execute(audit_log.update().where(audit_log.c.id == row_id).values(details=details))
+        if new is None:
+            return None
+        key = conn.execute(audit_log.insert().values(**new)).inserted_primary_key
+        assert key is not None
+        return int(key[0])
+
+
+def audit_entries(engine: sa.Engine, *, actor: str | None = None, action: str | None = None,
+                  target: str | None = None, since: float | None = None, until: float | None = None,
+                  before_id: int | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """Audit rows, newest first: by exact ``actor`` and ``target``, ``action`` exact or a prefix
+    ending in ``*``, ``since`` <= ts < ``until``, and ids below ``before_id``."""
+    q = sa.select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
+    if actor:
+        q = q.where(audit_log.c.actor == actor)
+    if action:
+        q = q.where(
+            audit_log.c.action.like(action[:-1].replace("%", r"\%").replace("_", r"\_") + "%", escape="\\")
+            if action.endswith("*")
+            else audit_log.c.action == action
+        )
+    if target:
+        q = q.where(audit_log.c.target == target)
+    if since is not None:
+        q = q.where(audit_log.c.ts >= since)
+    if until is not None:
+        q = q.where(audit_log.c.ts < until)
+    if before_id is not None:
+        q = q.where(audit_log.c.id < before_id)
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def ping(engine: sa.Engine) -> bool:
+    """Whether the database answers a query."""
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        return True
+    except sa.exc.SQLAlchemyError:
+        return False
 
 
 def save_state(engine: sa.Engine, key: str, value: Any, now: float) -> None:

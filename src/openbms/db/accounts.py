@@ -2,40 +2,57 @@
 
 Synchronous functions over a SQLAlchemy engine, shared by the API (which runs
 them in a worker thread) and the ``openbms user`` commands. Password hashing
-is the caller's (it is slow and needs no transaction).
+is the caller's (it is slow and needs no transaction): ``ensure_admin`` takes
+a ``PasswordHasher`` (the API's ``openbms.api.auth.passwords.Passwords``).
+
+What a grant may hold is stored here: ``ROLES`` (the API's permission table,
+``openbms.api.auth.roles``, gives each its permissions) and ``ALL_SITES``. The
+opaque tokens (refresh, API) are made here too and kept only as a SHA-256.
+The API reaches the accounts through the functions that take an engine
+(``find_user``, ``user_with_grants``, ``api_token_holder``, ``session_holder``…);
+those that take a connection are for composing them here and in tests.
 """
 
 from __future__ import annotations
 
-import os
+import hashlib
 import re
+import secrets
 import time
+import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
 
 import sqlalchemy as sa
 
-from openbms.api.auth.passwords import Passwords
-from openbms.api.auth.roles import ALL_SITES, ROLES
-from openbms.api.auth.tokens import new_api_token, new_id, new_refresh_token, token_hash
 from openbms.db.schema import api_tokens, login_failures, refresh_tokens, site_grants, users
 from openbms.errors import OpenBMSError
 
 __all__ = [
+    "ALL_SITES",
+    "API_TOKEN_PREFIX",
+    "MAX_PASSWORD",
+    "ROLES",
     "AccountError",
+    "Holder",
+    "PasswordHasher",
     "RefreshOutcome",
+    "api_token_holder",
     "check_password",
     "check_role",
     "check_site",
     "create_api_token",
     "create_user",
     "ensure_admin",
-    "ensure_admin_from_env",
     "find_api_token",
+    "find_user",
     "grants_of",
     "list_api_tokens",
     "list_users",
+    "new_api_token",
+    "new_id",
+    "new_refresh_token",
     "normalize_email",
     "record_login_failure",
     "record_login_success",
@@ -47,11 +64,22 @@ __all__ = [
     "revoke_sessions",
     "rotate_refresh",
     "session_alive",
+    "session_holder",
     "set_grant",
     "start_session",
+    "token_hash",
     "update_user",
     "user_row",
+    "user_with_grants",
 ]
+
+#: A grant on this site id holds on every site.
+ALL_SITES = "*"
+#: The roles a grant may hold, from the least to the most (``openbms.api.auth.roles`` gives each
+#: its permissions; a test checks that both name the same roles).
+ROLES: tuple[str, ...] = ("viewer", "operator", "facility_manager", "admin")
+#: How an API token starts, so it is told apart from a JWT.
+API_TOKEN_PREFIX = "obms_"
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 _SITE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -64,6 +92,37 @@ class AccountError(OpenBMSError):
     def __init__(self, message: str, reason: Literal["invalid", "exists", "not_found"] = "invalid") -> None:
         super().__init__(message)
         self.reason = reason
+
+
+class PasswordHasher(Protocol):
+    """What ``ensure_admin`` needs of a password hasher (the API's ``Passwords`` is one)."""
+
+    def hash(self, password: str) -> str: ...
+
+    def verify(self, stored: str | None, password: str) -> bool: ...
+
+
+# ---------------------------------------------------------------------- opaque tokens and ids
+
+
+def new_id() -> str:
+    """A random UUID, as text."""
+    return str(uuid.uuid4())
+
+
+def new_refresh_token() -> str:
+    """An opaque refresh token (256 bits)."""
+    return secrets.token_urlsafe(32)
+
+
+def new_api_token() -> str:
+    """An API token (256 bits) with a recognisable prefix, so it is told apart from a JWT."""
+    return API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def token_hash(token: str) -> str:
+    """SHA-256 of an opaque token: enough for high-entropy random tokens, and indexable."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 # ---------------------------------------------------------------------- validation
@@ -117,6 +176,53 @@ def grants_of(conn: sa.Connection, user_id: str) -> dict[str, str]:
         sa.select(site_grants.c.site_id, site_grants.c.role).where(site_grants.c.user_id == user_id)
     )
     return {site: role for site, role in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class Holder:
+    """An enabled user who holds a credential: the user's row, grants, and the API token's row if one."""
+
+    user: dict[str, Any]
+    grants: dict[str, str] = field(default_factory=dict)
+    token: dict[str, Any] | None = None
+
+
+def find_user(
+    engine: sa.Engine, *, user_id: str | None = None, email: str | None = None
+) -> dict[str, Any] | None:
+    """One user, by id or by (normalized) e-mail, or None."""
+    with engine.connect() as conn:
+        return user_row(conn, user_id=user_id, email=email)
+
+
+def user_with_grants(engine: sa.Engine, user_id: str) -> tuple[dict[str, Any], dict[str, str]] | None:
+    """One user and its grants, read together, or None."""
+    with engine.connect() as conn:
+        row = user_row(conn, user_id=user_id)
+        return (row, grants_of(conn, user_id)) if row else None
+
+
+def api_token_holder(engine: sa.Engine, token: str, now: float) -> Holder | None:
+    """Who a presented API token stands for: its live row, its enabled user and grants, or None."""
+    with engine.begin() as conn:  # a write: the token's last use
+        row = find_api_token(conn, token, now)
+        if row is None:
+            return None
+        user = user_row(conn, user_id=row["user_id"])
+        if user is None or user["disabled"]:
+            return None
+        return Holder(user, grants_of(conn, user["id"]), row)
+
+
+def session_holder(engine: sa.Engine, user_id: str, session_id: str | None) -> Holder | None:
+    """The enabled user ``user_id`` and grants, if the session (when given) was not ended; else None."""
+    with engine.connect() as conn:
+        user = user_row(conn, user_id=user_id)
+        if user is None or user["disabled"]:
+            return None
+        if session_id is not None and not session_alive(conn, session_id):
+            return None
+        return Holder(user, grants_of(conn, user_id))
 
 
 def create_user(
@@ -268,7 +374,7 @@ def ensure_admin(
     email: str,
     password: str,
     *,
-    passwords: Passwords | None = None,
+    passwords: PasswordHasher,
     min_length: int = 10,
     now: float | None = None,
 ) -> tuple[str, bool]:
@@ -276,38 +382,16 @@ def ensure_admin(
     now = time.time() if now is None else now
     email = normalize_email(email)
     check_password(password, min_length)
-    pw = passwords or Passwords()
     with engine.connect() as conn:
         existing = user_row(conn, email=email)
     if existing is None:
-        row = create_user(engine, email, pw.hash(password), grants={ALL_SITES: "admin"}, by="setup", now=now)
+        row = create_user(engine, email, passwords.hash(password), grants={ALL_SITES: "admin"}, by="setup",
+                          now=now)
         return row["id"], True
-    new_hash = None if pw.verify(existing["password_hash"], password) else pw.hash(password)
+    new_hash = None if passwords.verify(existing["password_hash"], password) else passwords.hash(password)
     update_user(engine, existing["id"], password_hash=new_hash, disabled=False, now=now)
     set_grant(engine, existing["id"], ALL_SITES, "admin", by="setup", now=now)
     return existing["id"], False
-
-
-def ensure_admin_from_env(
-    engine: sa.Engine,
-    *,
-    environ: Mapping[str, str] | None = None,
-    passwords: Passwords | None = None,
-    now: float | None = None,
-) -> str | None:
-    """Create or update the admin named by OPENBMS_ADMIN_EMAIL / OPENBMS_ADMIN_PASSWORD; its id, or None.
-
-    Both must be set (one without the other is an error: a half-configured
-    unattended setup should not start with no way in).
-    """
-    env = os.environ if environ is None else environ
-    email, password = env.get("OPENBMS_ADMIN_EMAIL"), env.get("OPENBMS_ADMIN_PASSWORD")
-    if not email and not password:
-        return None
-    if not email or not password:
-        raise AccountError("set both OPENBMS_ADMIN_EMAIL and OPENBMS_ADMIN_PASSWORD, or neither")
-    uid, _created = ensure_admin(engine, email, password, passwords=passwords, now=now)
-    return uid
 
 
 # ---------------------------------------------------------------------- lockout

@@ -1,6 +1,6 @@
 """Passwords: Argon2id hashing with argon2-cffi, and the same time spent when the account does not exist.
 
-No database, no request: the caller stores the hash (``openbms.api.auth.accounts``).
+No database, no request: the caller stores the hash (``openbms.db.accounts``).
 """
 
 from __future__ import annotations

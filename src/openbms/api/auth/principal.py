@@ -16,11 +16,11 @@ from typing import Literal
 
 from starlette.requests import HTTPConnection
 
-from openbms.api.auth import accounts
 from openbms.api.auth.roles import ALL_SITES, GLOBAL_PERMISSIONS, effective_role, role_allows
-from openbms.api.auth.tokens import API_TOKEN_PREFIX, InvalidToken, decode_access_token
+from openbms.api.auth.tokens import InvalidToken, decode_access_token
 from openbms.api.context import ApiContext, get_context
 from openbms.api.errors import ApiError, unauthorized
+from openbms.db.accounts import API_TOKEN_PREFIX, api_token_holder, session_holder
 
 __all__ = ["Principal", "authenticate", "bearer_token", "principal_for_token"]
 
@@ -75,45 +75,39 @@ def bearer_token(conn: HTTPConnection) -> str | None:
 
 def _load(ctx: ApiContext, token: str, now: float) -> tuple[Principal, float] | None:
     """The principal and when its token expires (on the API's clock), or None."""
-    engine = ctx.engine
     if token.startswith(API_TOKEN_PREFIX):
-        with engine.begin() as conn:
-            row = accounts.find_api_token(conn, token, now)
-            if row is None:
-                return None
-            user = accounts.user_row(conn, user_id=row["user_id"])
-            if user is None or user["disabled"]:
-                return None
-            ends = row["expires_at"] if row["expires_at"] is not None else float("inf")
-            return Principal(
-                user["id"],
-                user["email"],
-                user["name"],
-                accounts.grants_of(conn, user["id"]),
-                via="api_token",
-                token_id=row["id"],
-                token_role=row["role"],
-            ), float(ends)
+        holder = api_token_holder(ctx.engine, token, now)
+        if holder is None or holder.token is None:
+            return None
+        user, row = holder.user, holder.token
+        ends = row["expires_at"] if row["expires_at"] is not None else float("inf")
+        return Principal(
+            user["id"],
+            user["email"],
+            user["name"],
+            holder.grants,
+            via="api_token",
+            token_id=row["id"],
+            token_role=row["role"],
+        ), float(ends)
     s = ctx.settings
     try:
         claims = decode_access_token(token, ctx.secret, s.algorithm, now=now, issuer=s.issuer)
     except InvalidToken:
         return None
-    with engine.connect() as conn:
-        user = accounts.user_row(conn, user_id=claims.sub)
-        if user is None or user["disabled"]:
-            return None
-        if claims.sid is not None and not accounts.session_alive(conn, claims.sid):
-            return None
-        return Principal(
-            user["id"],
-            user["email"],
-            user["name"],
-            accounts.grants_of(conn, user["id"]),
-            via="session",
-            session_id=claims.sid,
-            token_id=claims.jti,
-        ), float(claims.exp)
+    holder = session_holder(ctx.engine, claims.sub, claims.sid)
+    if holder is None:
+        return None
+    user = holder.user
+    return Principal(
+        user["id"],
+        user["email"],
+        user["name"],
+        holder.grants,
+        via="session",
+        session_id=claims.sid,
+        token_id=claims.jti,
+    ), float(claims.exp)
 
 
 async def principal_for_token(ctx: ApiContext, token: str) -> Principal | None:
@@ -128,7 +122,8 @@ async def principal_for_token(ctx: ApiContext, token: str) -> Principal | None:
     if ttl > 0:
         hit = ctx.principals.get(token)
         if hit is not None and hit[1] > time.monotonic() and ctx.now() < hit[2]:
-            return hit[0]
+            cached: Principal = hit[0]  # the context keeps principals untyped (it cannot import this module)
+            return cached
     generation = ctx.access_generation
     loaded = await ctx.once(("principal", token, generation), _load, ctx, token, ctx.now())
     if loaded is None:

@@ -24,9 +24,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlalchemy as sa
-
-from openbms.db.schema import audit_log
+from openbms.db import StateEngine, write_audit
 
 __all__ = ["ACTION", "Refusal", "Refusals"]
 
@@ -145,20 +143,20 @@ class Refusals:
         """Rows whose count changed since written."""
         return [r for r in self._rows.values() if r.row_id is not None and r.written != r.details["count"]]
 
-    def write(self, engine: sa.Engine, rows: list[_Row], new: _Row | None, refusal: Refusal | None,
+    def write(self, engine: StateEngine, rows: list[_Row], new: _Row | None, refusal: Refusal | None,
               now: float) -> None:
-        """Update ``rows`` and insert ``new`` (blocking: run it in a worker thread)."""
-        with engine.begin() as conn:
-            for row in rows:
-                if row.row_id is not None and row.written != row.details["count"]:
-                    conn.execute(audit_log.update().where(audit_log.c.id == row.row_id)
-                                 .values(details=dict(row.details)))
-                    row.written, row.written_at = row.details["count"], now
-            if new is not None and refusal is not None:
-                target = (refusal.site or refusal.path[:200]) if new.details["route"] != _OTHER else ""
-                row_id = conn.execute(audit_log.insert().values(
-                    ts=now, actor=refusal.actor[:200], action=ACTION, target=target,
-                    details=dict(new.details), remote_addr=refusal.remote_addr)).inserted_primary_key
-                assert row_id is not None
-                new.row_id = int(row_id[0])
-                new.written, new.written_at = new.details["count"], now
+        """Update ``rows`` and insert ``new``, in one transaction (blocking: run it in a worker thread)."""
+        # Each row's details as of now: the event loop may count on while this thread writes.
+        updates = [(row.row_id, row, dict(row.details)) for row in rows
+                   if row.row_id is not None and row.written != row.details["count"]]
+        entry: dict[str, Any] | None = None
+        if new is not None and refusal is not None:
+            target = (refusal.site or refusal.path[:200]) if new.details["route"] != _OTHER else ""
+            entry = {"ts": now, "actor": refusal.actor[:200], "action": ACTION, "target": target,
+                     "details": dict(new.details), "remote_addr": refusal.remote_addr}
+        row_id = write_audit(engine, [(rid, details) for rid, _row, details in updates], entry)
+        for _rid, row, details in updates:  # only once the transaction is committed
+            row.written, row.written_at = details["count"], now
+        if new is not None and entry is not None and row_id is not None:
+            new.row_id = row_id
+            new.written, new.written_at = entry["details"]["count"], now

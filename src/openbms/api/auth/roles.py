@@ -2,12 +2,16 @@
 
 A user holds one role per site (``site_grants``); a grant on ``"*"`` holds on
 every site. Permissions in ``GLOBAL_PERMISSIONS`` concern no single site
-(users, the audit log), so they need the role on ``"*"``.
+(users, the audit log), so they need the role on ``"*"``. The role names and
+``ALL_SITES`` are those the state database stores (``openbms.db.accounts``);
+this table gives each its permissions, in the same order (a test checks it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+
+from openbms.db.accounts import ALL_SITES, ROLES
 
 __all__ = [
     "ALL_SITES",
@@ -19,8 +23,6 @@ __all__ = [
     "role_allows",
     "role_rank",
 ]
-
-ALL_SITES = "*"
 
 #: Every permission, with what it allows. Read permissions cover lists, searches and exports.
 PERMISSIONS: Mapping[str, str] = {
@@ -70,15 +72,13 @@ _CONFIGURE = _OPERATE | {
     "programs:deploy",
 }
 
-#: Each role's permissions, from the least to the most.
+#: Each role's permissions, from the least to the most (``ROLES``' order).
 ROLE_PERMISSIONS: Mapping[str, frozenset[str]] = {
     "viewer": _READ,
     "operator": frozenset(_OPERATE),
     "facility_manager": frozenset(_CONFIGURE),
     "admin": frozenset(PERMISSIONS),
 }
-
-ROLES: tuple[str, ...] = tuple(ROLE_PERMISSIONS)
 
 
 def role_rank(role: str) -> int:

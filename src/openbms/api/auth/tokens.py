@@ -1,12 +1,12 @@
-"""Access tokens (JWT, one configured HMAC algorithm), opaque tokens (refresh, API) and random ids.
+"""Access tokens (JWT, one configured HMAC algorithm) and their signing key.
 
 Pure functions and small classes: no database, no request. The clock is
-passed in, so expiry is tested without sleeping.
+passed in, so expiry is tested without sleeping. The opaque tokens (refresh,
+API) are made and kept hashed with the accounts: ``openbms.db.accounts``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -15,19 +15,13 @@ from typing import Any
 import jwt
 
 __all__ = [
-    "API_TOKEN_PREFIX",
     "AccessClaims",
     "InvalidToken",
     "decode_access_token",
     "encode_access_token",
-    "new_api_token",
-    "new_id",
-    "new_refresh_token",
     "new_secret",
-    "token_hash",
 ]
 
-API_TOKEN_PREFIX = "obms_"
 _HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
 
 
@@ -35,29 +29,9 @@ class InvalidToken(Exception):
     """A token that is malformed, tampered with, expired, of the wrong kind or algorithm."""
 
 
-def new_id() -> str:
-    """A random UUID, as text."""
-    return str(uuid.uuid4())
-
-
 def new_secret() -> str:
     """A random signing key (512 bits)."""
     return secrets.token_urlsafe(64)
-
-
-def new_refresh_token() -> str:
-    """An opaque refresh token (256 bits)."""
-    return secrets.token_urlsafe(32)
-
-
-def new_api_token() -> str:
-    """An API token (256 bits) with a recognisable prefix, so it is told apart from a JWT."""
-    return API_TOKEN_PREFIX + secrets.token_urlsafe(32)
-
-
-def token_hash(token: str) -> str:
-    """SHA-256 of an opaque token: enough for high-entropy random tokens, and indexable."""
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

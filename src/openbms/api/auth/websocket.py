@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from openbms.api.auth import accounts
 from openbms.api.auth.principal import Principal, principal_for_token
 from openbms.api.context import ApiContext
+from openbms.db.accounts import api_token_holder, session_holder
 
 __all__ = ["authenticate_token", "reload_principal"]
 
@@ -28,16 +28,13 @@ async def authenticate_token(ctx: ApiContext, token: str | None) -> Principal | 
 
 
 def _reload(ctx: ApiContext, principal: Principal, token: str, now: float) -> Principal | None:
-    with ctx.engine.begin() as conn:
-        user = accounts.user_row(conn, user_id=principal.user_id)
-        if user is None or user["disabled"]:
-            return None
-        if principal.via == "api_token":
-            if accounts.find_api_token(conn, token, now) is None:
-                return None
-        elif principal.session_id is not None and not accounts.session_alive(conn, principal.session_id):
-            return None
-        return dataclasses.replace(principal, grants=accounts.grants_of(conn, principal.user_id))
+    if principal.via == "api_token":
+        holder = api_token_holder(ctx.engine, token, now)
+    else:
+        holder = session_holder(ctx.engine, principal.user_id, principal.session_id)
+    if holder is None or holder.user["id"] != principal.user_id:
+        return None
+    return dataclasses.replace(principal, grants=holder.grants)
 
 
 async def reload_principal(ctx: ApiContext, principal: Principal, token: str) -> Principal | None:

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from openbms.api.auth.permissions import refusals, require
 from openbms.api.auth.principal import Principal
-from openbms.api.context import ApiContext, get_context
+from openbms.api.context import get_context
 from openbms.api.helpers import Cursor, Limit, Page, decode_cursor, page
-from openbms.db.schema import audit_log
+from openbms.db import audit_entries
 
 __all__ = ["router"]
 
@@ -29,38 +28,6 @@ class AuditEntry(BaseModel):
     target: str
     details: dict[str, Any]
     remote_addr: str | None
-
-
-def _query(
-    ctx: ApiContext,
-    *,
-    actor: str | None,
-    action: str | None,
-    target: str | None,
-    since: float | None,
-    until: float | None,
-    before_id: int | None,
-    limit: int,
-) -> list[dict[str, Any]]:
-    q = sa.select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
-    if actor:
-        q = q.where(audit_log.c.actor == actor)
-    if action:
-        q = q.where(
-            audit_log.c.action.like(action[:-1].replace("%", r"\%").replace("_", r"\_") + "%", escape="\\")
-            if action.endswith("*")
-            else audit_log.c.action == action
-        )
-    if target:
-        q = q.where(audit_log.c.target == target)
-    if since is not None:
-        q = q.where(audit_log.c.ts >= since)
-    if until is not None:
-        q = q.where(audit_log.c.ts < until)
-    if before_id is not None:
-        q = q.where(audit_log.c.id < before_id)
-    with ctx.engine.connect() as conn:
-        return [dict(r) for r in conn.execute(q).mappings()]
 
 
 @router.get("", response_model=Page[AuditEntry])
@@ -84,8 +51,8 @@ async def list_audit(
     await refusals(request).flush(ctx)
     pos = decode_cursor(cursor, {"id": int}).get("id")
     rows = await ctx.run(
-        _query,
-        ctx,
+        audit_entries,
+        ctx.engine,
         actor=actor,
         action=action,
         target=target,

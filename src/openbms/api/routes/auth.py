@@ -7,14 +7,14 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
-from openbms.api.auth import accounts
-from openbms.api.auth.accounts import AccountError
 from openbms.api.auth.permissions import authenticated, public, session_only
 from openbms.api.auth.principal import Principal
 from openbms.api.auth.roles import ALL_SITES, GLOBAL_PERMISSIONS, PERMISSIONS, ROLE_PERMISSIONS
 from openbms.api.auth.tokens import encode_access_token
 from openbms.api.context import ApiContext, client_addr, get_context
 from openbms.api.errors import ApiError, invalid_field, unauthorized
+from openbms.db import accounts
+from openbms.db.accounts import AccountError
 
 __all__ = ["router"]
 
@@ -93,7 +93,7 @@ async def login(body: LoginRequest, request: Request) -> TokenPair:
         email = body.email.strip().lower()
     ctx.limiter.hit("login-account", email, s.login_rate_account)
     now = ctx.now()
-    user = await ctx.run(_user_by_email, ctx, email)
+    user = await ctx.run(accounts.find_user, ctx.engine, email=email)
     # Always verify (a dummy hash for unknown accounts), so timing tells nothing either.
     ok = await ctx.run(ctx.passwords.verify, user["password_hash"] if user else None, body.password)
     reason = None
@@ -144,11 +144,6 @@ async def login(body: LoginRequest, request: Request) -> TokenPair:
     return _pair(ctx, user["id"], family, refresh, now)
 
 
-def _user_by_email(ctx: ApiContext, email: str) -> dict[str, Any] | None:
-    with ctx.engine.connect() as conn:
-        return accounts.user_row(conn, email=email)
-
-
 @router.post("/refresh", response_model=TokenPair, dependencies=[public()])
 async def refresh(body: RefreshRequest, request: Request) -> TokenPair:
     """A new token pair for a refresh token, which is spent; spending one twice ends its whole session."""
@@ -161,7 +156,7 @@ async def refresh(body: RefreshRequest, request: Request) -> TokenPair:
     if outcome.status == "reused":
         assert outcome.user_id is not None
         ctx.metrics.refresh_reuse += 1
-        user = await ctx.run(_user_by_id, ctx, outcome.user_id)
+        user = await ctx.run(accounts.find_user, ctx.engine, user_id=outcome.user_id)
         who = str(user["email"]) if user else outcome.user_id
         await ctx.audit(
             who,
@@ -175,11 +170,6 @@ async def refresh(body: RefreshRequest, request: Request) -> TokenPair:
         raise unauthorized("invalid or expired refresh token")
     assert outcome.user_id and outcome.family_id and outcome.token
     return _pair(ctx, outcome.user_id, outcome.family_id, outcome.token, now)
-
-
-def _user_by_id(ctx: ApiContext, user_id: str) -> dict[str, Any] | None:
-    with ctx.engine.connect() as conn:
-        return accounts.user_row(conn, user_id=user_id)
 
 
 @router.post("/logout", status_code=204, response_class=Response)
@@ -224,7 +214,7 @@ async def change_password(
     await session_only(request, user)
     ctx, addr, s = get_context(request), client_addr(request), get_context(request).settings
     now = ctx.now()
-    row = await ctx.run(_user_by_id, ctx, user.user_id)
+    row = await ctx.run(accounts.find_user, ctx.engine, user_id=user.user_id)
     assert row is not None
     if not await ctx.run(ctx.passwords.verify, str(row["password_hash"]), body.current_password):
         # A stolen access token must not become a way to guess the password: this counts as a failed login.

@@ -12,7 +12,6 @@ from __future__ import annotations
 import time
 from typing import Any, Literal
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel
@@ -20,6 +19,7 @@ from pydantic import BaseModel
 from openbms import __version__
 from openbms.api.auth.permissions import public
 from openbms.api.context import ApiContext, get_context
+from openbms.db import ping
 
 __all__ = ["router"]
 
@@ -44,11 +44,10 @@ class Health(BaseModel):
 
 def _db_ok(ctx: ApiContext) -> bool:
     try:
-        with ctx.engine.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
-        return True
-    except (sa.exc.SQLAlchemyError, RuntimeError):
+        engine = ctx.engine
+    except RuntimeError:  # no state database (yet)
         return False
+    return ping(engine)
 
 
 def _runtime_components(runtime: Any) -> dict[str, dict[str, Any]]:

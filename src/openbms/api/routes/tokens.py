@@ -12,13 +12,13 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
-from openbms.api.auth import accounts
 from openbms.api.auth.permissions import authenticated, session_only
 from openbms.api.auth.principal import Principal
 from openbms.api.context import client_addr, get_context
 from openbms.api.errors import not_found
 from openbms.api.helpers import Cursor, Limit, Page, decode_cursor, page
 from openbms.api.routes.users import Role
+from openbms.db import accounts
 
 __all__ = ["router"]
 

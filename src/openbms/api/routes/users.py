@@ -12,14 +12,14 @@ from typing import Any, Literal
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from openbms.api.auth import accounts
-from openbms.api.auth.accounts import AccountError
 from openbms.api.auth.permissions import require
 from openbms.api.auth.principal import Principal
 from openbms.api.auth.roles import ALL_SITES
 from openbms.api.context import ApiContext, client_addr, get_context
 from openbms.api.errors import ApiError, conflict, invalid_field, not_found
 from openbms.api.helpers import Cursor, Limit, Page, decode_cursor, page
+from openbms.db import accounts
+from openbms.db.accounts import AccountError
 
 __all__ = ["Role", "router"]
 
@@ -99,14 +99,8 @@ def _out(row: dict[str, Any], now: float, grants: dict[str, str] | None = None) 
     )
 
 
-def _load(ctx: ApiContext, user_id: str) -> tuple[dict[str, Any], dict[str, str]] | None:
-    with ctx.engine.connect() as conn:
-        row = accounts.user_row(conn, user_id=user_id)
-        return (row, accounts.grants_of(conn, user_id)) if row else None
-
-
 async def _get(ctx: ApiContext, user_id: str) -> tuple[dict[str, Any], dict[str, str]]:
-    found = await ctx.run(_load, ctx, user_id)
+    found = await ctx.run(accounts.user_with_grants, ctx.engine, user_id)
     if found is None:
         raise not_found(f"no user {user_id!r}")
     return found
