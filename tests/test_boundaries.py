@@ -67,7 +67,7 @@ def test_the_layers_hold(tmp_path):
 
 
 def test_the_layer_check_fails_on_a_wrong_import(tmp_path):
-    """The model importing the API (or the runtime a driver) breaks the contract, by name."""
+    """The model importing the API (the runtime a driver, a route SQLAlchemy) breaks a contract, by name."""
     copy = tmp_path / "src"
     shutil.copytree(SRC, copy / "openbms", ignore=shutil.ignore_patterns("__pycache__", "web_static"))
     with (copy / "openbms" / "model" / "units.py").open("a") as f:
@@ -76,8 +76,12 @@ def test_the_layer_check_fails_on_a_wrong_import(tmp_path):
         f.write("\nimport openbms.drivers.manager as _wrong  # noqa\n")
     with (copy / "openbms" / "api" / "errors.py").open("a") as f:
         f.write("\nimport openbms.drivers.bacnet as _wrong  # noqa\n")
+    with (copy / "openbms" / "api" / "routes" / "health.py").open("a") as f:
+        f.write("\nimport sqlalchemy.exc as _wrong_sql  # noqa\n")
     result = _lint_imports(copy, tmp_path)
     assert result.returncode != 0
     assert "openbms.model is not allowed to import openbms.api" in result.stdout
     assert "openbms.runtime is not allowed to import openbms.drivers" in result.stdout
     assert "openbms.api is not allowed to import openbms.drivers" in result.stdout
+    assert "openbms.api is not allowed to import sqlalchemy" in result.stdout
+    assert "openbms.api.routes.health -> sqlalchemy" in result.stdout
