@@ -3,7 +3,9 @@
 The devices run in a child process (``python -m openbms.sim.bacnet``) on
 loopback, sharing the machine's two cores with the client, as the issue
 asks. Full cycles read every point of every device once, all devices
-concurrently, through the BACnet driver (ReadPropertyMultiple). CPU is the
+concurrently, through the BACnet driver (ReadPropertyMultiple), which the
+same ``Assembly`` as in ``openbms run`` builds from the site (its driver
+manager does not poll: the benchmark reads the driver itself). CPU is the
 polling process's own (user + system) divided by points read, which stays
 meaningful on a noisy machine. COV latency: the child changes a value and
 prints when (CLOCK_MONOTONIC, shared by processes), the client notes when the
@@ -22,8 +24,9 @@ import time
 from collections.abc import Iterator
 
 from openbms.bench import Figure
-from openbms.drivers.bacnet import BACnetDriver
-from openbms.model import DriverSettings, parse_binding
+from openbms.model import Binding, SiteConfig
+from openbms.runtime.clock import WallClock
+from openbms.service.assembly import Assembly
 
 SUBNET = "127.0.30"
 
@@ -34,6 +37,17 @@ def _free_udp_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _site(port: int, instances: range, points: int) -> SiteConfig:
+    """One site: the simulated devices, ``points`` analog inputs each, over loopback."""
+    return SiteConfig.model_validate({
+        "site": {"id": "bench"},
+        "drivers": {"bacnet": {"address": f"127.0.0.1/8:{_free_udp_port()}", "cov": True, "timeout": 30,
+                               "devices": {str(i): f"{SUBNET}.{i - 1000}:{port}" for i in instances}}},
+        "equipment": [{"id": f"dev-{i}", "points": [
+            {"name": f"ai-{k}", "binding": f"bacnet://{i}/analog-input,{k}"} for k in range(1, points + 1)]}
+            for i in instances]})
+
+
 async def _bench(child: subprocess.Popen[str], port: int, devices: int, points: int,
                  cycles: int, changes: int) -> list[Figure]:
     assert child.stdin is not None and child.stdout is not None
@@ -41,12 +55,12 @@ async def _bench(child: subprocess.Popen[str], port: int, devices: int, points: 
     if not line.startswith("serving"):
         raise RuntimeError(f"the simulator did not start: {line!r}")
     instances = range(1001, 1001 + devices)
-    address = {str(i): f"{SUBNET}.{i - 1000}:{port}" for i in instances}
-    driver = BACnetDriver(DriverSettings(address=f"127.0.0.1/8:{_free_udp_port()}",
-                                         devices=address, cov=True, timeout=30))
-    await driver.start()
-    bindings = {str(i): [parse_binding(f"bacnet://{i}/analog-input,{k}")
-                         for k in range(1, points + 1)] for i in instances}
+    assembly = Assembly([_site(port, instances, points)], WallClock())
+    await assembly.start_drivers(poll=False)  # the driver, started; the manager built, not polling
+    driver = assembly.drivers["bacnet"]
+    bindings: dict[str, list[Binding]] = {}
+    for point in assembly.bindings()[0]:  # device by device, each device's points in order
+        bindings.setdefault(point.binding.device, []).append(point.binding)
 
     size = driver.max_batch("")
 
@@ -84,7 +98,7 @@ async def _bench(child: subprocess.Popen[str], port: int, devices: int, points: 
             _, k, t = line.split()
             sent[int(k)] = float(t)
     await asyncio.sleep(0.5)
-    await driver.stop()
+    await assembly.stop()
     latencies = sorted((arrivals[k] - t) * 1000 for k, t in sent.items() if k in arrivals)
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] if latencies else float("nan")
     return [

@@ -18,16 +18,14 @@ import statistics
 import tempfile
 import time
 from collections.abc import Iterator
-from typing import Any
 
 from openbms.bench import Figure
+from openbms.control.arbiter import PointIO
 from openbms.control.commands import CommandStore
 from openbms.control.programs import Program, ProgramEngine
 from openbms.db import migrate, open_state
-from openbms.drivers.manager import DriverManager
-from openbms.drivers.sim.driver import SimDriver
 from openbms.model import Sample, SiteConfig
-from openbms.model.sample import Value
+from openbms.model.sample import Reading, Value
 from openbms.runtime.clock import WallClock
 from openbms.service.assembly import Assembly
 
@@ -37,7 +35,7 @@ PROGRAMS = 1000
 class _Recorder:
     """The driver manager, noting when a write for an awaited point is handed to it."""
 
-    def __init__(self, manager: DriverManager) -> None:
+    def __init__(self, manager: PointIO) -> None:
         self.manager = manager
         self.waiting: dict[str, asyncio.Future[float]] = {}
 
@@ -47,7 +45,7 @@ class _Recorder:
             fut.set_result(time.perf_counter())
         await self.manager.write(point, value, priority)
 
-    async def read_point(self, point: str) -> Any:
+    async def read_point(self, point: str) -> Reading:
         return await self.manager.read_point(point)
 
 
@@ -80,7 +78,7 @@ async def _bench(singles: int, bursts: int, burst: int) -> list[Figure]:
     clock = WallClock()
     cfg = _site(PROGRAMS)
     assembly = Assembly([cfg], clock)
-    manager = await assembly.start_drivers({"sim": SimDriver(clock=clock)}, poll=False)
+    manager = await assembly.start_drivers(poll=False)  # the sim driver from the registry, as in openbms run
     recorder = _Recorder(manager)
     # Commands recorded in a SQLite state database, as `openbms run` does.
     tmp = tempfile.TemporaryDirectory(prefix="openbms-bench-")
