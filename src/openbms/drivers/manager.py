@@ -19,11 +19,12 @@ import logging
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from openbms.drivers.base import Driver
 from openbms.errors import DeviceUnreachable, DriverError, OpenBMSError
 from openbms.model.binding import Binding
+from openbms.model.device import DeviceHealth
 from openbms.model.sample import OFFLINE, Reading, Sample, Value, finite_or_fault
 from openbms.model.site import DriverSettings
 from openbms.model.units import lookup
@@ -43,28 +44,6 @@ class PointBinding(NamedTuple):
     binding: Binding
     interval: float
     unit: str | None = None
-
-
-@dataclass(slots=True)
-class DeviceHealth:
-    """What the manager knows about one device."""
-
-    driver: str
-    device: str
-    points: int
-    state: str = "unknown"  # unknown → ok | offline
-    last_ok: float | None = None
-    last_error: str | None = None
-    consecutive_failures: int = 0
-    reads: int = 0
-    read_errors: int = 0
-    point_faults: int = 0
-    subscribed: bool = False
-    unit_mismatches: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        """For the API and status output."""
-        return {k: getattr(self, k) for k in self.__slots__}
 
 
 @dataclass(slots=True)
