@@ -133,14 +133,26 @@ def _insert(engine: sa.Engine, rows: list[dict[str, Any]]) -> None:
 
 
 def alarm_history(engine: sa.Engine, site: str | None = None, alarm_id: str | None = None,
-                  limit: int = 100, before: float | None = None) -> list[dict[str, Any]]:
-    """Stored alarm events, newest first."""
-    q = sa.select(alarm_events).order_by(alarm_events.c.ts.desc(), alarm_events.c.id.desc())
+                  limit: int = 100, before: float | None = None, *, action: str | None = None,
+                  since: float | None = None, after: tuple[float, int] | None = None
+                  ) -> list[dict[str, Any]]:
+    """Stored alarm events, newest first (by time, then id): optionally one site's, one alarm's,
+    one action's, from ``since`` (included) to ``before`` (excluded), or after the (ts, id)
+    ``after`` of a previous page."""
+    c = alarm_events.c
+    q = sa.select(alarm_events).order_by(c.ts.desc(), c.id.desc())
     if site is not None:
-        q = q.where(alarm_events.c.site_id == site)
+        q = q.where(c.site_id == site)
     if alarm_id is not None:
-        q = q.where(alarm_events.c.alarm_id == alarm_id)
+        q = q.where(c.alarm_id == alarm_id)
+    if action is not None:
+        q = q.where(c.action == action)
+    if since is not None:
+        q = q.where(c.ts >= since)
     if before is not None:
-        q = q.where(alarm_events.c.ts < before)
+        q = q.where(c.ts < before)
+    if after is not None:
+        ts, event_id = after
+        q = q.where(sa.or_(c.ts < ts, sa.and_(c.ts == ts, c.id < event_id)))
     with engine.connect() as conn:
         return [dict(r._mapping) for r in conn.execute(q.limit(limit))]

@@ -20,6 +20,8 @@ from openbms.api.ratelimit import RateLimiter
 from openbms.api.settings import ApiSettings
 from openbms.db import record_audit
 from openbms.db.schema import sites
+from openbms.historian import Historian
+from openbms.service.protocols import Services
 
 __all__ = ["ApiContext", "client_addr", "get_context"]
 
@@ -38,7 +40,7 @@ class ApiContext:
     passwords: Passwords
     limiter: RateLimiter
     metrics: Metrics = field(default_factory=Metrics)
-    runtime: Any = None
+    runtime: Services | None = None
     state_engine: sa.Engine | None = None
     secret: str = ""
     startup_error: BaseException | None = None
@@ -56,7 +58,7 @@ class ApiContext:
     @property
     def engine(self) -> sa.Engine:
         """The state database: the one given, else the runtime's (open once the runtime started)."""
-        engine = self.state_engine or getattr(self.runtime, "state", None)
+        engine = self.state_engine or (self.runtime.state if self.runtime is not None else None)
         if engine is None:
             raise RuntimeError(
                 "the API has no state database: pass engine= or state_url=, or start the runtime"
@@ -83,7 +85,7 @@ class ApiContext:
             pending.add_done_callback(lambda _f: self._inflight.pop(key, None))
         return await asyncio.shield(pending)
 
-    def history_tails(self, historian: Any) -> HistoryTails:
+    def history_tails(self, historian: Historian) -> HistoryTails:
         """The cache of recent raw history over ``historian`` (a new one when the historian changed)."""
         tails = self._tails
         if tails is None or tails.historian is not historian:

@@ -3,9 +3,10 @@
 One function per job, with one signature: a route that needs one of these
 imports it from here rather than writing its own.
 
-**The running site.** ``runtime_of(request)`` is the running
-:class:`~openbms.service.runtime.Runtime` (a 503 problem when the API runs
-without one: tests, tools); ``site_config(runtime, site_id)`` the
+**The running site.** ``runtime_of(request)`` is the running system, typed
+as the services it offers (:class:`~openbms.service.protocols.Services`; a
+503 problem when the API runs without one: tests, tools);
+``site_config(runtime, site_id)`` the
 configuration a site runs with; ``find_equipment`` and ``find_point`` look
 in it (404 problems).
 
@@ -33,24 +34,22 @@ types. Anything else is the same 400.
 (``{loc, msg, type}`` each) for a body checked by hand: from a pydantic
 ``ValidationError`` or from field errors already in that shape.
 
-**Configuration edits** go one way only: a route builds a new ``SiteConfig``
-from the running one and hands it to ``Runtime.apply_site`` (``change_site``),
-which validates it, writes the site's YAML file, syncs the state database and
-applies it. So the YAML files (configuration as code) and the API never
-disagree. Edits of one runtime are serialised by ``edit_lock``, because
-``apply_site`` only sees the result of a read-modify-write, and two concurrent
-edits must not lose one another.
+**Configuration edits** go one way only: a route hands a function from the
+running ``SiteConfig`` to a new one to the service's ``change_site``
+(``change_site`` here turns its refusals into problems), which holds the one
+configuration lock from reading the site to applying the result, validates
+it, writes the site's YAML file, syncs the state database and applies it. So
+the YAML files (configuration as code) and the API never disagree, and two
+concurrent edits never lose one another.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import json
 import math
-import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
 from fastapi import Query
@@ -62,6 +61,7 @@ from openbms.api.context import client_addr, get_context
 from openbms.api.errors import ApiError, not_found, site_not_found
 from openbms.errors import ConfigError
 from openbms.model.site import Equipment, Point, SiteConfig
+from openbms.service.protocols import Services
 
 __all__ = [
     "VALIDATION",
@@ -72,7 +72,6 @@ __all__ = [
     "change_site",
     "command_source",
     "decode_cursor",
-    "edit_lock",
     "encode_cursor",
     "find_equipment",
     "find_point",
@@ -94,21 +93,20 @@ VALIDATION = "urn:openbms:problem:validation-error"
 # ------------------------------------------------------------------------------ the running site
 
 
-def runtime_of(conn: HTTPConnection) -> Any:
-    """The running Runtime; a 503 problem when the API runs without one (tests, tools)."""
+def runtime_of(conn: HTTPConnection) -> Services:
+    """The running system's services; a 503 problem when the API runs without one (tests, tools)."""
     runtime = get_context(conn).runtime
     if runtime is None:
         raise ApiError(503, "this API runs without a building runtime: no sites are loaded")
     return runtime
 
 
-def site_config(runtime: Any, site_id: str) -> SiteConfig:
+def site_config(runtime: Services, site_id: str) -> SiteConfig:
     """The configuration ``site_id`` runs with; the site 404 when it does not run here."""
-    for cfg in runtime.sites:
-        if cfg.site.id == site_id:
-            found: SiteConfig = cfg
-            return found
-    raise site_not_found(site_id)
+    cfg = runtime.site(site_id)
+    if cfg is None:
+        raise site_not_found(site_id)
+    return cfg
 
 
 def find_equipment(cfg: SiteConfig, equip_id: str) -> Equipment:
@@ -299,21 +297,9 @@ def _config_problem(err: ConfigError, removal: bool) -> ApiError:
 
 # ------------------------------------------------------------------------------ configuration edits
 
-_locks: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary()
-
-
-def edit_lock(runtime: Any) -> asyncio.Lock:
-    """The one lock every configuration change of a runtime holds while it reads a site, changes
-    it and applies it (points, spaces, equipment, schedules, calendars alike), so that two
-    changes never start from the same configuration and one of them is lost."""
-    lock = _locks.get(runtime)
-    if lock is None:
-        lock = _locks[runtime] = asyncio.Lock()
-    return lock
-
-
 async def change_site(
-    request: Request, site_id: str, change: Callable[[SiteConfig], SiteConfig], *, removal: bool = False
+    request: Request, site_id: str, change: Callable[[SiteConfig], SiteConfig | Awaitable[SiteConfig]], *,
+    removal: bool = False,
 ) -> SiteConfig:
     """Apply ``change`` to the running configuration of ``site_id``; the configuration now running.
 
@@ -322,13 +308,11 @@ async def change_site(
     for a ``removal`` (a DELETE, which has no body to blame) a 409.
     """
     runtime = runtime_of(request)
-    async with edit_lock(runtime):
-        new = change(site_config(runtime, site_id))
-        try:
-            await runtime.apply_site(new)
-        except ConfigError as err:
-            raise _config_problem(err, removal) from err
-        return site_config(runtime, site_id)
+    site_config(runtime, site_id)  # 404 for a site that does not run here
+    try:
+        return await runtime.change_site(site_id, change)
+    except ConfigError as err:
+        raise _config_problem(err, removal) from err
 
 
 def replace_equipment(cfg: SiteT, equip: Equipment) -> SiteT:

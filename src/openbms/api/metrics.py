@@ -12,6 +12,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from openbms.service.protocols import Services
+
 __all__ = ["Metrics", "MetricsMiddleware"]
 
 
@@ -28,7 +30,7 @@ class Metrics:
         self.login_failures = 0
         self.refresh_reuse = 0
 
-    def render(self, runtime: Any = None, rate_limited: int = 0) -> str:
+    def render(self, runtime: Services | None = None, rate_limited: int = 0) -> str:
         """The Prometheus text exposition (format 0.0.4)."""
         out: list[str] = [
             "# HELP openbms_api_requests_total HTTP requests answered, by route template, method and status.",
@@ -58,55 +60,49 @@ class Metrics:
         return "\n".join(out) + "\n"
 
 
-def _runtime_metrics(runtime: Any) -> list[str]:
+def _runtime_metrics(runtime: Services) -> list[str]:
     out: list[str] = []
-    bus = getattr(runtime, "bus", None)
-    if bus is not None and hasattr(bus, "stats"):
-        bs = bus.stats()
+    bs = runtime.bus.stats()
+    out += [
+        "# HELP openbms_bus_published_total Samples published on the bus.",
+        "# TYPE openbms_bus_published_total counter",
+        f"openbms_bus_published_total {bs.published}",
+        "# HELP openbms_bus_events_total Events published on the bus.",
+        "# TYPE openbms_bus_events_total counter",
+        f"openbms_bus_events_total {bs.events}",
+        "# HELP openbms_bus_subscriber_total Per subscriber: delivered, dropped, errors.",
+        "# TYPE openbms_bus_subscriber_total counter",
+    ]
+    for sub, counts in sorted(bs.subscribers.items()):
+        for what, n in sorted(counts.items()):
+            if what != "waiting":
+                out.append(f'openbms_bus_subscriber_total{{subscriber="{_esc(sub)}",what="{what}"}} {n}')
+    hs = runtime.historian.stats()
+    for field in ("received", "filtered", "stored", "dropped", "flushes", "late"):
+        name = f"openbms_historian_{field}_total"
         out += [
-            "# HELP openbms_bus_published_total Samples published on the bus.",
-            "# TYPE openbms_bus_published_total counter",
-            f"openbms_bus_published_total {bs.published}",
-            "# HELP openbms_bus_events_total Events published on the bus.",
-            "# TYPE openbms_bus_events_total counter",
-            f"openbms_bus_events_total {bs.events}",
-            "# HELP openbms_bus_subscriber_total Per subscriber: delivered, dropped, errors.",
-            "# TYPE openbms_bus_subscriber_total counter",
+            f"# HELP {name} Historian samples {field}.",
+            f"# TYPE {name} counter",
+            f"{name} {getattr(hs, field)}",
         ]
-        for sub, counts in sorted(bs.subscribers.items()):
-            for what, n in sorted(counts.items()):
-                if what != "waiting":
-                    out.append(f'openbms_bus_subscriber_total{{subscriber="{_esc(sub)}",what="{what}"}} {n}')
-    historian = getattr(runtime, "historian", None)
-    if historian is not None and hasattr(historian, "stats"):
-        hs = historian.stats()
-        for field in ("received", "filtered", "stored", "dropped", "flushes", "late"):
-            name = f"openbms_historian_{field}_total"
-            out += [
-                f"# HELP {name} Historian samples {field}.",
-                f"# TYPE {name} counter",
-                f"{name} {getattr(hs, field)}",
-            ]
-        out += [
-            "# HELP openbms_historian_backlog Samples waiting to be written.",
-            "# TYPE openbms_historian_backlog gauge",
-            f"openbms_historian_backlog {hs.backlog}",
-        ]
-        for name, kind, help_, value in (
-            ("openbms_historian_backlog_age_seconds", "gauge",
-             "How long the oldest sample not yet written has waited.", getattr(hs, "backlog_age", 0)),
-            ("openbms_historian_write_errors_total", "counter",
-             "Failed commits of accepted samples (retried).", getattr(hs, "write_errors", 0)),
-            ("openbms_historian_maintenance_errors_total", "counter",
-             "Failed merges, rollup and retention passes (retried).",
-             getattr(hs, "maintenance_errors", 0)),
-            ("openbms_historian_failing", "gauge",
-             "1 while the historian's latest write or merge failed.", int(getattr(hs, "failing", 0))),
-        ):
-            out += [f"# HELP {name} {help_}", f"# TYPE {name} {kind}", f"{name} {_num(value)}"]
-    checks = getattr(runtime, "health", None)
-    if callable(checks):
-        out += _health_metrics(checks())
+    out += [
+        "# HELP openbms_historian_backlog Samples waiting to be written.",
+        "# TYPE openbms_historian_backlog gauge",
+        f"openbms_historian_backlog {hs.backlog}",
+    ]
+    for name, kind, help_, value in (
+        ("openbms_historian_backlog_age_seconds", "gauge",
+         "How long the oldest sample not yet written has waited.", hs.backlog_age),
+        ("openbms_historian_write_errors_total", "counter",
+         "Failed commits of accepted samples (retried).", hs.write_errors),
+        ("openbms_historian_maintenance_errors_total", "counter",
+         "Failed merges, rollup and retention passes (retried).",
+         hs.maintenance_errors),
+        ("openbms_historian_failing", "gauge",
+         "1 while the historian's latest write or merge failed.", int(hs.failing)),
+    ):
+        out += [f"# HELP {name} {help_}", f"# TYPE {name} {kind}", f"{name} {_num(value)}"]
+    out += _health_metrics(runtime.health())
     return out
 
 

@@ -27,6 +27,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from openbms.api.settings import ApiSettings
+from openbms.service.protocols import Services
 
 __all__ = ["ApiServer", "serve", "uvicorn_options"]
 
@@ -144,7 +145,7 @@ class ApiServer:
         self._task = None
 
 
-async def serve(runtime: Any, host: str, port: int, settings: ApiSettings | None) -> ApiServer:
+async def serve(runtime: Services, host: str, port: int, settings: ApiSettings | None) -> ApiServer:
     """The API over ``runtime``, serving on ``host:port``: the front a Runtime is given (``api_front``).
 
     ``settings`` None: from the environment (``ApiSettings.from_env``).

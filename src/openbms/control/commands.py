@@ -99,15 +99,24 @@ class CommandStore:
         return _command(row) if row is not None else None
 
     def query(self, point: str | None = None, status: str | None = None, limit: int = 100,
-             before: float | None = None) -> list[Command]:
-        """Newest first, optionally for one point, one status, or older than ``before``."""
+              before: float | None = None, *, site: str | None = None,
+              after: tuple[float, str] | None = None) -> list[Command]:
+        """Newest first (by creation, then id), optionally for one site (its points' prefix), one
+        point, one status, older than ``before``, or after the (created_at, id) ``after`` of a
+        previous page."""
         q = sa.select(commands).order_by(commands.c.created_at.desc(), commands.c.id.desc())
+        if site is not None:
+            q = q.where(commands.c.point_id.startswith(f"{site}/", autoescape=True))
         if point is not None:
             q = q.where(commands.c.point_id == point)
         if status is not None:
             q = q.where(commands.c.status == status)
         if before is not None:
             q = q.where(commands.c.created_at < before)
+        if after is not None:
+            t, cid = after
+            q = q.where(sa.or_(commands.c.created_at < t,
+                               sa.and_(commands.c.created_at == t, commands.c.id < cid)))
         with self.engine.connect() as conn:
             return [_command(r) for r in conn.execute(q.limit(limit))]
 

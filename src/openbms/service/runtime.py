@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import inspect
 import logging
 import os
 import shutil
@@ -29,9 +30,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+import sqlalchemy as sa
 import yaml
 
-from openbms.alarms.service import AlarmService
+from openbms.alarms.engine import AlarmEngine
+from openbms.alarms.service import AlarmService, alarm_history
 from openbms.config import load_site
 from openbms.control.arbiter import Arbiter
 from openbms.control.commands import CommandStore
@@ -46,15 +49,18 @@ from openbms.control.programs import (
 from openbms.control.schedules import ScheduleRunner
 from openbms.drivers.base import Driver
 from openbms.drivers.manager import DriverManager
-from openbms.errors import CommandError, ConfigError, ConfigIssue, OpenBMSError
+from openbms.errors import BindingError, CommandError, ConfigError, ConfigIssue, OpenBMSError
 from openbms.historian import Historian, open_historian
+from openbms.model.binding import parse_binding
 from openbms.model.command import CommandSource
 from openbms.model.site import SiteConfig
 from openbms.runtime.bus import Bus
 from openbms.runtime.cache import CurrentValueCache
 from openbms.runtime.clock import Clock, WallClock
 from openbms.service.assembly import Assembly
+from openbms.service.commands import CommandDesk
 from openbms.service.health import HealthLimits, HealthMonitor
+from openbms.service.protocols import DeviceReport, Services
 
 __all__ = ["Runtime", "RuntimeStatus"]
 
@@ -154,11 +160,12 @@ class ServedApi(Protocol):
 #: What serves the API over a runtime: ``(runtime, host, port, settings)`` → a started
 #: server (``openbms.api.server.serve``). The service layer does not import the API
 #: (the API sits above it); whoever starts the process hands the front in.
-ApiFront = Callable[["Runtime", str, int, Any], Awaitable[ServedApi]]
+ApiFront = Callable[[Services, str, int, Any], Awaitable[ServedApi]]
 
 
 class Runtime:
-    """One openbms process for one or more sites.
+    """One openbms process for one or more sites: the services the API serves from
+    (``openbms.service.protocols.Services``).
 
     ``data_dir`` holds ``history.db`` and ``state.db``; ``state_url`` replaces
     the state database (e.g. PostgreSQL). Everything that reads time uses
@@ -204,8 +211,10 @@ class Runtime:
         self.program_store: ProgramStore | None = None
         # Deployed and enabled programs that did not start, keyed by (site, id): see program_status.
         self.program_failures: dict[tuple[str, str], ProgramStatus] = {}
+        #: The one lock of configuration changes (``change_site``).
         self._config_lock = asyncio.Lock()
-        self.state: Any = None
+        self.state: sa.Engine | None = None
+        self._commands = CommandDesk(lambda: self.assembly.arbiter)
         self._started = 0.0
         self._stop = asyncio.Event()
 
@@ -336,28 +345,51 @@ class Runtime:
         await self.assembly.start_drivers()
 
     async def _start_control(self) -> None:
-        await self.assembly.start_arbiter(CommandStore(self.state), on_command=self._command_changed)
+        assert self.state is not None  # started before control
+        store = self._commands.store = CommandStore(self.state)
+        await self.assembly.start_arbiter(store, on_command=self._command_changed)
         await self.assembly.start_site_services(self.state)
         await self._start_programs()
 
     # ------------------------------------------------------------------ configuration changes
 
-    async def apply_site(self, cfg: SiteConfig) -> None:
-        """Make ``cfg`` the configuration of its site, in its file and in everything running.
+    def site(self, site_id: str) -> SiteConfig | None:
+        """The running configuration of ``site_id``; None: no such site runs."""
+        return next((s for s in self.sites if s.site.id == site_id), None)
 
-        The new configuration is checked like a site file (a problem raises
+    async def apply_site(self, cfg: SiteConfig) -> None:
+        """Make ``cfg`` the configuration of its site (``change_site`` with a change that ignores
+        what runs now)."""
+        await self.change_site(cfg.site.id, lambda _running: cfg)
+
+    async def change_site(self, site_id: str,
+                          change: Callable[[SiteConfig], SiteConfig | Awaitable[SiteConfig]]) -> SiteConfig:
+        """Apply ``change`` to the running configuration of ``site_id``, in its file and in
+        everything running; the configuration now running.
+
+        The one configuration lock is held from reading the site to applying the
+        result, so two changes never start from the same configuration. The new
+        configuration is checked like a site file (a problem raises
         :class:`ConfigError` with the file's line and column, and changes nothing),
         written over the site's YAML file (the old one is kept as ``.bak``), synced to
         the state database, and applied: polling restarts with the new points, the
         arbiter keeps the priority arrays of the points that stay, history policies
-        change, and the site's alarms and schedules restart. Logic programs keep
-        running; a program that used a removed point reports it.
+        change, and the site's alarms and schedules restart; the slots a changed or
+        deleted schedule held and no longer writes are released. Logic programs keep
+        running; a program that used a removed point reports it. ``change`` may be a
+        coroutine function (to check in a worker thread, say); whatever it raises
+        propagates and nothing changes.
         """
         async with self._config_lock:
-            index = next((i for i, s in enumerate(self.sites) if s.site.id == cfg.site.id), None)
+            index = next((i for i, s in enumerate(self.sites) if s.site.id == site_id), None)
             if index is None:
-                raise ConfigError([ConfigIssue("", 1, 1, f"no site {cfg.site.id!r} is running")])
+                raise ConfigError([ConfigIssue("", 1, 1, f"no site {site_id!r} is running")])
             old = self.sites[index]
+            changed = change(old)
+            cfg = await changed if inspect.isawaitable(changed) else changed
+            if cfg.site.id != site_id:
+                raise ConfigError([ConfigIssue("", 1, 1, f"a change of site {site_id!r} cannot "
+                                                         f"rename it to {cfg.site.id!r}")])
             path = old.source or self.data_dir / f"{cfg.site.id}.yaml"
             new = await asyncio.to_thread(_write_site, cfg, Path(path))
             try:
@@ -378,6 +410,28 @@ class Runtime:
                 raise OpenBMSError(f"site {cfg.site.id}: the change could not be applied ({err}); "
                                    "the previous configuration was restored") from err
             log.info("site %s: configuration changed and applied (%s)", new.site.id, path)
+            await self._release_schedule_slots(old, new)
+            return self.sites[index]
+
+    async def _release_schedule_slots(self, old: SiteConfig, new: SiteConfig) -> None:
+        """Release the slots each schedule of ``old`` held that ``new`` no longer writes (all of
+        them for a deleted schedule): nothing else would ever release them."""
+        if self.arbiter is None:
+            return
+        kept = {s.id: {(t, s.priority) for t in s.targets} for s in new.schedules}
+        for schedule in old.schedules:
+            who = f"schedule:{schedule.id}"
+            for target in schedule.targets:
+                if (target, schedule.priority) in kept.get(schedule.id, ()):
+                    continue
+                try:
+                    slot = self._commands.slots(target)[schedule.priority - 1]
+                    if slot is not None and slot.requested_by == who:
+                        await self._commands.release(
+                            target, schedule.priority, source=CommandSource.SCHEDULE, requested_by=who,
+                            reason=f"schedule {schedule.id} changed or deleted")
+                except CommandError:  # the point is gone, or no longer writable
+                    continue
 
     async def _switch(self, index: int, cfg: SiteConfig) -> None:
         """Make ``cfg`` the running configuration of ``self.sites[index]``."""
@@ -389,6 +443,7 @@ class Runtime:
 
     async def _start_programs(self) -> None:
         """Deploy the site files' programs (a changed file is a new version), then run what is deployed."""
+        assert self.state is not None  # started before programs
         store = self.program_store = ProgramStore(self.state, now=self.clock.now)
         catalog = catalog_from_sites(self.sites)
         for site in self.sites:
@@ -474,6 +529,46 @@ class Runtime:
             "release": cmd.release, "status": str(cmd.status), "error": cmd.error,
             "source": str(cmd.source), "requested_by": cmd.requested_by,
             "updated_at": cmd.updated_at})
+
+    # ------------------------------------------------------------------ services for the API
+
+    @property
+    def commands(self) -> CommandDesk:
+        """Commands and priority arrays (a write raises ``RuntimeError`` before control starts)."""
+        return self._commands
+
+    def site_devices(self, site_id: str) -> list[DeviceReport]:
+        """The devices serving ``site_id``'s points that the driver manager polls, by id."""
+        cfg = self.site(site_id)
+        served: dict[str, list[str]] = {}
+        for pid, _equip, point in cfg.points() if cfg is not None else ():
+            if point.binding is None:
+                continue
+            try:
+                binding = parse_binding(point.binding)
+            except BindingError:
+                continue
+            driver = self.drivers.get(binding.scheme)
+            if driver is not None:
+                served.setdefault(f"{binding.scheme}://{driver.device_key(binding)}", []).append(pid)
+        health = self.manager.health() if self.manager is not None else {}
+        return [DeviceReport(key, health[key], tuple(served[key]))
+                for key in sorted(served.keys() & health.keys())]
+
+    def alarm_engine(self, site_id: str) -> AlarmEngine | None:
+        """The running alarm engine of ``site_id`` (None: its alarms do not run)."""
+        service = self.alarms.get(site_id)
+        return None if service is None else service.engine
+
+    async def alarm_events(self, site_id: str, *, alarm_id: str | None = None, action: str | None = None,
+                           since: float | None = None, until: float | None = None,
+                           after: tuple[float, int] | None = None,
+                           limit: int = 100) -> list[dict[str, Any]]:
+        """The site's stored alarm events, newest first (read in a worker thread)."""
+        if self.state is None:
+            return []
+        return await asyncio.to_thread(alarm_history, self.state, site_id, alarm_id, limit, until,
+                                       action=action, since=since, after=after)
 
     # ------------------------------------------------------------------ status
 

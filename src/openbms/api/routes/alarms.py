@@ -12,17 +12,15 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field, model_validator
 
 from openbms.alarms.engine import ALARM_STATES, Alarm, AlarmEngine, AlarmError
 from openbms.api.auth.permissions import require
 from openbms.api.auth.principal import Principal
-from openbms.api.context import ApiContext, client_addr, get_context
+from openbms.api.context import client_addr, get_context
 from openbms.api.errors import conflict, invalid_field, not_found
 from openbms.api.helpers import Cursor, Limit, Page, decode_cursor, keyset_page, page, runtime_of, site_config
-from openbms.db.schema import alarm_events
 from openbms.model.sample import Value
 
 __all__ = ["router"]
@@ -160,8 +158,7 @@ class AlarmEventOut(BaseModel):
 def _engine(request: Request, site_id: str) -> AlarmEngine | None:
     runtime = runtime_of(request)
     site_config(runtime, site_id)
-    service = runtime.alarms.get(site_id)
-    return None if service is None else service.engine
+    return runtime.alarm_engine(site_id)
 
 
 def _existing(request: Request, site_id: str, alarm_id: str) -> AlarmEngine:
@@ -216,24 +213,6 @@ def _order(a: Alarm) -> list[Any]:
     return [a.priority, a.active_since or 0.0, a.id]  # the engine's order
 
 
-def _history(ctx: ApiContext, site_id: str, alarm_id: str | None, action: str | None,
-             since: float | None, until: float | None, after: dict[str, Any], limit: int) -> list[Any]:
-    c = alarm_events.c
-    q = sa.select(alarm_events).where(c.site_id == site_id).order_by(c.ts.desc(), c.id.desc()).limit(limit)
-    if alarm_id is not None:
-        q = q.where(c.alarm_id == alarm_id)
-    if action is not None:
-        q = q.where(c.action == action)
-    if since is not None:
-        q = q.where(c.ts >= since)
-    if until is not None:
-        q = q.where(c.ts < until)
-    if after:
-        q = q.where(sa.or_(c.ts < after["ts"], sa.and_(c.ts == after["ts"], c.id < after["id"])))
-    with ctx.engine.connect() as conn:
-        return list(conn.execute(q))
-
-
 @router.get("/sites/{site_id}/alarms/history", response_model=Page[AlarmEventOut])
 async def alarm_history(
     site_id: str, request: Request,
@@ -246,15 +225,17 @@ async def alarm_history(
     user: Principal = require("alarms:read", site_param="site_id"),
 ) -> Page[AlarmEventOut]:
     """The site's stored alarm events, newest first: raises, returns, acknowledgements, notes, shelving."""
-    runtime_of(request)
+    runtime = runtime_of(request)
     after = decode_cursor(cursor, {"ts": float, "id": int})
-    ctx = get_context(request)
-    rows = await ctx.run(_history, ctx, site_id, alarm_id, action, since, until, after, limit + 1)
-    items, next_cursor = page(rows, limit, lambda r: {"ts": r.ts, "id": r.id})
+    rows = await runtime.alarm_events(site_id, alarm_id=alarm_id, action=action, since=since, until=until,
+                                      after=(after["ts"], after["id"]) if after else None,
+                                      limit=limit + 1)
+    items, next_cursor = page(rows, limit, lambda r: {"ts": r["ts"], "id": r["id"]})
     return Page[AlarmEventOut](items=[AlarmEventOut(
-        id=r.id, alarm_id=r.alarm_id, rule_id=r.rule_id, point=r.point_id, ts=r.ts, action=r.action,
-        from_state=r.from_state, to_state=r.to_state, value=r.value, message=r.message, who=r.who,
-        note=r.note, priority=r.priority, alarm_class=r.alarm_class) for r in items],
+        id=r["id"], alarm_id=r["alarm_id"], rule_id=r["rule_id"], point=r["point_id"], ts=r["ts"],
+        action=r["action"], from_state=r["from_state"], to_state=r["to_state"], value=r["value"],
+        message=r["message"], who=r["who"], note=r["note"], priority=r["priority"],
+        alarm_class=r["alarm_class"]) for r in items],
         next_cursor=next_cursor)
 
 

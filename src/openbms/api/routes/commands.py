@@ -14,13 +14,12 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field, field_validator
 
 from openbms.api.auth.permissions import require
 from openbms.api.auth.principal import Principal
-from openbms.api.context import ApiContext, client_addr, get_context
+from openbms.api.context import client_addr, get_context
 from openbms.api.errors import ApiError, invalid_field, not_found
 from openbms.api.helpers import (
     Cursor,
@@ -33,7 +32,6 @@ from openbms.api.helpers import (
     runtime_of,
     site_config,
 )
-from openbms.db.schema import commands
 from openbms.errors import CommandError
 from openbms.model.command import Command
 from openbms.model.sample import Value
@@ -124,14 +122,6 @@ def _out(cmd: Command) -> CommandOut:
         error=cmd.error, created_at=cmd.created_at, updated_at=cmd.updated_at)
 
 
-def _row_out(row: Any) -> CommandOut:
-    return CommandOut(
-        id=row.id, point=row.point_id, value=row.value, priority=row.priority, source=row.source,
-        requested_by=row.requested_by, reason=row.reason, release=row.release,
-        expires_at=row.expires_at, status=row.status, error=row.error or "",
-        created_at=row.created_at, updated_at=row.updated_at)
-
-
 async def _submit(request: Request, user: Principal, site_id: str, equip_id: str, name: str,
                   value: Value, priority: int | None, duration_s: float | None, reason: str,
                   release: bool) -> CommandOut:
@@ -145,10 +135,10 @@ async def _submit(request: Request, user: Principal, site_id: str, equip_id: str
         details.update(value=value, duration_s=duration_s)
     try:
         if release:
-            cmd = await runtime.arbiter.release(point_id, priority, source=command_source(user),
+            cmd = await runtime.commands.release(point_id, priority, source=command_source(user),
                                                 requested_by=user.actor, reason=reason)
         else:
-            cmd = await runtime.arbiter.command(point_id, value, priority, source=command_source(user),
+            cmd = await runtime.commands.command(point_id, value, priority, source=command_source(user),
                                                 requested_by=user.actor, reason=reason,
                                                 duration=duration_s)
     except CommandError as err:
@@ -198,7 +188,7 @@ async def priority_array(
     point_id = cfg.point_id(equip, point)
     if not point.writable:
         raise not_found(f"point {point_id!r} is not writable: it has no priority array")
-    held = runtime.arbiter.slots(point_id)
+    held = runtime.commands.slots(point_id)
     slots = [
         Slot(priority=i + 1) if c is None else
         Slot(priority=i + 1, value=c.value, command_id=c.id, source=str(c.source),
@@ -206,23 +196,8 @@ async def priority_array(
         for i, c in enumerate(held)
     ]
     active = next((i + 1 for i, c in enumerate(held) if c is not None), None)
-    return PriorityArray(point=point_id, effective=runtime.arbiter.effective(point_id),
+    return PriorityArray(point=point_id, effective=runtime.commands.effective(point_id),
                          active_priority=active, relinquish_default=point.relinquish_default, slots=slots)
-
-
-def _query(ctx: ApiContext, site_id: str, point: str | None, status: str | None,
-           after: dict[str, Any], limit: int) -> list[Any]:
-    q = (sa.select(commands).where(commands.c.point_id.startswith(f"{site_id}/", autoescape=True))
-         .order_by(commands.c.created_at.desc(), commands.c.id.desc()).limit(limit))
-    if point is not None:
-        q = q.where(commands.c.point_id == point)
-    if status is not None:
-        q = q.where(commands.c.status == status)
-    if after:
-        q = q.where(sa.or_(commands.c.created_at < after["t"],
-                           sa.and_(commands.c.created_at == after["t"], commands.c.id < after["id"])))
-    with ctx.engine.connect() as conn:
-        return list(conn.execute(q))
 
 
 @router.get("/sites/{site_id}/commands", response_model=Page[CommandOut])
@@ -239,16 +214,11 @@ async def list_commands(
     if point is not None and not point.startswith(f"{site_id}/"):
         raise invalid_field(["query", "point"], f"{point!r} is not a point of site {site_id!r}")
     after = decode_cursor(cursor, {"t": float, "id": str})
-    await runtime.arbiter.flush()  # status changes are stored in batches: read the latest
-    ctx = get_context(request)
-    rows = await ctx.run(_query, ctx, site_id, point, status, after, limit + 1)
-    items, next_cursor = page(rows, limit, lambda r: {"t": r.created_at, "id": r.id})
-    return Page[CommandOut](items=[_row_out(r) for r in items], next_cursor=next_cursor)
-
-
-def _get(ctx: ApiContext, command_id: str) -> Any:
-    with ctx.engine.connect() as conn:
-        return conn.execute(sa.select(commands).where(commands.c.id == command_id)).first()
+    found = await runtime.commands.recent(site_id, point=point, status=status,
+                                          after=(after["t"], after["id"]) if after else None,
+                                          limit=limit + 1)
+    items, next_cursor = page(found, limit, lambda c: {"t": c.created_at, "id": c.id})
+    return Page[CommandOut](items=[_out(c) for c in items], next_cursor=next_cursor)
 
 
 @router.get("/sites/{site_id}/commands/{command_id}", response_model=CommandOut)
@@ -257,10 +227,7 @@ async def get_command(
     user: Principal = require("commands:read", site_param="site_id"),
 ) -> CommandOut:
     """One command and its current status."""
-    runtime = runtime_of(request)
-    await runtime.arbiter.flush()
-    ctx = get_context(request)
-    row = await ctx.run(_get, ctx, command_id)
-    if row is None or not row.point_id.startswith(f"{site_id}/"):
+    cmd = await runtime_of(request).commands.find(command_id)
+    if cmd is None or not cmd.point.startswith(f"{site_id}/"):
         raise not_found(f"no command {command_id!r} on site {site_id!r}")
-    return _row_out(row)
+    return _out(cmd)

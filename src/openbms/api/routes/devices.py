@@ -1,8 +1,8 @@
 """``/api/v1/sites/{site}/devices``: health of the devices serving a site's points (``devices:read``).
 
-The driver manager tracks health per device (``driver://device``); a site's
-devices are those its points' bindings name. Unit mismatches are reported for
-the site's own points only.
+The running system tracks health per device (``driver://device``,
+``Services.site_devices``); a site's devices are those its points' bindings
+name. Unit mismatches are reported for the site's own points only.
 """
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ from pydantic import BaseModel, Field
 from openbms.api.auth.permissions import require
 from openbms.api.auth.principal import Principal
 from openbms.api.helpers import Cursor, Limit, Page, keyset_page, runtime_of, site_config
-from openbms.errors import BindingError
-from openbms.model.binding import parse_binding
 
 __all__ = ["DeviceOut", "router"]
 
@@ -49,29 +47,18 @@ async def list_devices(
 ) -> Page[DeviceOut]:
     """The devices of the site's points and their health, by id."""
     runtime = runtime_of(request)
-    served: dict[str, list[str]] = {}
-    for pid, _equip, point in site_config(runtime_of(request), site_id).points():
-        if point.binding is None:
-            continue
-        try:
-            binding = parse_binding(point.binding)
-        except BindingError:
-            continue
-        driver = runtime.drivers.get(binding.scheme)
-        if driver is not None:
-            served.setdefault(f"{binding.scheme}://{driver.device_key(binding)}", []).append(pid)
-    health = runtime.manager.health() if runtime.manager is not None else {}
+    site_config(runtime, site_id)  # 404 for a site that does not run here
     devices = []
-    for key in sorted(served.keys() & health.keys()):
-        h, pids = health[key], served[key]
-        own = tuple(f"{pid}:" for pid in pids)
+    for report in runtime.site_devices(site_id):
+        h = report.health
+        own = tuple(f"{pid}:" for pid in report.points)
         devices.append(
             DeviceOut(
-                id=key,
+                id=report.id,
                 driver=h.driver,
                 device=h.device,
                 state=h.state,
-                points=len(pids),
+                points=len(report.points),
                 last_ok=h.last_ok,
                 last_error=h.last_error,
                 consecutive_failures=h.consecutive_failures,

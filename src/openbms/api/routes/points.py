@@ -221,9 +221,9 @@ def _detail(request: Request, site_id: str, equip: Equipment, point: Point) -> P
     (summary,) = _summary_rows(request, [describe(pid, site_id, equip, point)])
     summary["value"] = finite(summary["value"])
     priority_array = effective = None
-    if point.writable and runtime.arbiter is not None and pid in runtime.arbiter.controlled():
-        priority_array = [finite(v) for v in runtime.arbiter.priority_array(pid)]
-        effective = finite(runtime.arbiter.effective(pid))
+    if point.writable and runtime.commands.controls(pid):
+        priority_array = [finite(None if c is None else c.value) for c in runtime.commands.slots(pid)]
+        effective = finite(runtime.commands.effective(pid))
     config = point.model_dump(exclude={"name", "kind", "unit", "description", "tags", "writable"})
     return PointDetail(**summary, priority_array=priority_array, effective=effective,
                        **config)

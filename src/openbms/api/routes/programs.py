@@ -1,7 +1,7 @@
 """``/api/v1`` routes: a site's logic programs — versions, validation, deployment, live values.
 
 Programs are kept version by version in the state database
-(:class:`~openbms.control.programs.ProgramStore`); saving a version deploys
+(``ProgramStore``, reached as ``Services.program_store``); saving a version deploys
 nothing. ``deploy`` validates the version against the site's points, makes
 it the active one and loads it into the running engine; ``rollback`` returns
 to the version deployed before; ``disable`` stops it and releases its slots.
@@ -35,13 +35,13 @@ from openbms.control.programs import (
     ProgramError,
     ProgramInfo,
     ProgramIssue,
-    ProgramStore,
     ProgramVersion,
     parse_program,
     validate_program,
 )
 from openbms.control.programs.model import path_parts
 from openbms.model.sample import Value
+from openbms.service.protocols import ProgramRepository, Services
 
 __all__ = ["router"]
 
@@ -152,7 +152,7 @@ def _invalid(issues: list[ProgramIssue], prefix: list[str | int], detail: str) -
     return ApiError(422, detail, type="urn:openbms:problem:validation-error", errors=errors)
 
 
-def _parts_of(request: Request, site_id: str) -> tuple[Any, ProgramStore, ProgramEngine]:
+def _parts_of(request: Request, site_id: str) -> tuple[Services, ProgramRepository, ProgramEngine]:
     runtime = runtime_of(request)
     site_config(runtime, site_id)
     if runtime.program_store is None or runtime.programs is None:
@@ -160,14 +160,14 @@ def _parts_of(request: Request, site_id: str) -> tuple[Any, ProgramStore, Progra
     return runtime, runtime.program_store, runtime.programs
 
 
-def _info(store: ProgramStore, site_id: str, program_id: str) -> ProgramInfo:
+def _info(store: ProgramRepository, site_id: str, program_id: str) -> ProgramInfo:
     info = store.info(program_id, site_id)
     if info is None:
         raise not_found(f"no program {program_id!r} on site {site_id!r}")
     return info
 
 
-def _status(runtime: Any, site_id: str, program_id: str) -> ProgramStatusOut | None:
+def _status(runtime: Services, site_id: str, program_id: str) -> ProgramStatusOut | None:
     """How the program runs, or why it did not start at the last start (``failed``); None: not run."""
     status = runtime.program_status(program_id, site_id)
     if status is None:
@@ -176,23 +176,24 @@ def _status(runtime: Any, site_id: str, program_id: str) -> ProgramStatusOut | N
     return ProgramStatusOut.model_validate({k: fields[k] for k in ProgramStatusOut.model_fields})
 
 
-def _summary(info: ProgramInfo, runtime: Any) -> ProgramSummary:
+def _summary(info: ProgramInfo, runtime: Services) -> ProgramSummary:
     return ProgramSummary(id=info.id, site=info.site, name=info.name, enabled=info.enabled,
                           active_version=info.active_version, latest_version=info.latest_version,
                           updated_at=info.updated_at, status=_status(runtime, info.site, info.id))
 
 
-def _detail(info: ProgramInfo, stored: ProgramVersion, runtime: Any) -> ProgramDetail:
+def _detail(info: ProgramInfo, stored: ProgramVersion, runtime: Services) -> ProgramDetail:
     status = _status(runtime, info.site, info.id)
-    engine: ProgramEngine = runtime.programs
-    values = engine.values(info.id, site=info.site) if engine.is_loaded(info.id, info.site) else None
+    engine = runtime.programs
+    values = (engine.values(info.id, site=info.site)
+              if engine is not None and engine.is_loaded(info.id, info.site) else None)
     return ProgramDetail(
         **_summary(info, runtime).model_dump(exclude={"status"}), status=status,
         version=stored.version, created_at=stored.created_at, created_by=stored.created_by,
         comment=stored.comment, program=stored.program, values=values)
 
 
-async def _current(ctx: ApiContext, store: ProgramStore, runtime: Any, site_id: str,
+async def _current(ctx: ApiContext, store: ProgramRepository, runtime: Services, site_id: str,
                    program_id: str) -> ProgramDetail:
     info = await ctx.run(_info, store, site_id, program_id)
     try:

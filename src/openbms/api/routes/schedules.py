@@ -12,7 +12,7 @@ priority, the slots it held are released, so no value is left behind.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from collections.abc import Awaitable, Callable
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -26,7 +26,6 @@ from openbms.api.helpers import (
     Cursor,
     Limit,
     Page,
-    edit_lock,
     keyset_page,
     runtime_of,
     site_config,
@@ -34,12 +33,13 @@ from openbms.api.helpers import (
 )
 from openbms.config.checks import check_control
 from openbms.control.schedules import Transition, next_transition, transitions, value_at
-from openbms.errors import CommandError, ConfigError
+from openbms.errors import ConfigError
 from openbms.model.calendar import Calendar
 from openbms.model.fields import PointKind
 from openbms.model.sample import Value
 from openbms.model.schedule import Schedule, ScheduleException, Weekly
 from openbms.model.site import SiteConfig
+from openbms.service.protocols import Services
 
 __all__ = ["router"]
 
@@ -109,7 +109,7 @@ class CalendarBody(Calendar):
 # ------------------------------------------------------------------------------ helpers
 
 
-def _site_file(request: Request, site_id: str) -> tuple[Any, SiteConfig]:
+def _site_file(request: Request, site_id: str) -> tuple[Services, SiteConfig]:
     runtime = runtime_of(request)
     return runtime, site_config(runtime, site_id)
 
@@ -151,29 +151,18 @@ def _check(cfg: SiteConfig, section: str, index: int) -> None:
         raise validation_problem(errors)
 
 
-async def _apply(runtime: Any, cfg: SiteConfig) -> None:
-    """``runtime.apply_site``, its file:line:column issues as a 422 problem."""
+async def _change(request: Request, site_id: str,
+                  change: Callable[[SiteConfig], Awaitable[SiteConfig]]) -> SiteConfig:
+    """The service's ``change_site`` (one lock from reading the site to applying it; the slots a
+    changed or deleted schedule no longer writes are released), its file:line:column issues as a
+    422 problem."""
+    runtime = runtime_of(request)
+    site_config(runtime, site_id)  # 404 for a site that does not run here
     try:
-        await runtime.apply_site(cfg)
+        return await runtime.change_site(site_id, change)
     except ConfigError as err:
         raise validation_problem([{"loc": ["body"], "msg": f"line {i.line}, column {i.column}: {i.message}",
                                    "type": "config"} for i in err.issues]) from None
-
-
-async def _release_orphans(runtime: Any, old: Schedule, new: Schedule | None) -> None:
-    """Release the slots ``old`` held that ``new`` no longer writes (all of them when deleted)."""
-    kept = set() if new is None else {(t, new.priority) for t in new.targets}
-    who = f"schedule:{old.id}"
-    for target in old.targets:
-        if (target, old.priority) in kept:
-            continue
-        try:
-            slot = runtime.arbiter.slots(target)[old.priority - 1]
-        except CommandError:  # the point is gone, or no longer writable
-            continue
-        if slot is not None and slot.requested_by == who:
-            await runtime.arbiter.release(target, old.priority, source="schedule", requested_by=who,
-                                          reason=f"schedule {old.id} changed or deleted")
 
 
 # ------------------------------------------------------------------------------ schedules
@@ -243,9 +232,10 @@ async def put_schedule(
         schedule = Schedule.model_validate({**fields, "id": schedule_id, "site": site_id})
     except ValidationError as err:
         raise validation_problem(err, strip_value_error=False) from None
-    runtime = runtime_of(request)
-    async with edit_lock(runtime):
-        _runtime, cfg = _site_file(request, site_id)
+    old: Schedule | None = None
+
+    async def put(cfg: SiteConfig) -> SiteConfig:
+        nonlocal old
         old = next((s for s in cfg.schedules if s.id == schedule_id), None)
         if old is None:
             schedules = (*cfg.schedules, schedule)
@@ -254,16 +244,15 @@ async def put_schedule(
         changed = cfg.model_copy(update={"schedules": schedules})
         index = next(i for i, s in enumerate(schedules) if s.id == schedule_id)
         await get_context(request).run(_check, changed, "schedules", index)
-        await _apply(runtime, changed)
-        if old is not None:
-            await _release_orphans(runtime, old, schedule)
+        return changed
+
+    cfg = await _change(request, site_id, put)
     await get_context(request).audit(
         user.actor, "schedule.create" if old is None else "schedule.update", f"{site_id}/{schedule_id}",
         {"schedule": schedule.model_dump(mode="json", exclude_defaults=True)}, client_addr(request))
     if old is None:
         response.status_code = 201
-    _runtime, cfg = _site_file(request, site_id)
-    return _view(_schedule(cfg, schedule_id), cfg, runtime.clock.now())
+    return _view(_schedule(cfg, schedule_id), cfg, runtime_of(request).clock.now())
 
 
 @router.delete("/sites/{site_id}/schedules/{schedule_id}", status_code=204)
@@ -272,13 +261,11 @@ async def delete_schedule(
     user: Principal = require("schedules:write", site_param="site_id"),
 ) -> Response:
     """Delete a schedule from the site file; the slots it held are released."""
-    runtime = runtime_of(request)
-    async with edit_lock(runtime):
-        _runtime, cfg = _site_file(request, site_id)
-        old = _schedule(cfg, schedule_id)
-        changed = cfg.model_copy(update={"schedules": tuple(s for s in cfg.schedules if s.id != schedule_id)})
-        await _apply(runtime, changed)
-        await _release_orphans(runtime, old, None)
+    async def delete(cfg: SiteConfig) -> SiteConfig:
+        _schedule(cfg, schedule_id)  # 404
+        return cfg.model_copy(update={"schedules": tuple(s for s in cfg.schedules if s.id != schedule_id)})
+
+    await _change(request, site_id, delete)
     await get_context(request).audit(user.actor, "schedule.delete", f"{site_id}/{schedule_id}", {},
                                      client_addr(request))
     return Response(status_code=204)
@@ -327,16 +314,19 @@ async def put_calendar(
     if body.id is not None and body.id != calendar_id:
         raise invalid_field(["body", "id"], f"the id {body.id!r} differs from the URL's {calendar_id!r}")
     calendar = Calendar(id=calendar_id, name=body.name, entries=body.entries)
-    runtime = runtime_of(request)
-    async with edit_lock(runtime):
-        _runtime, cfg = _site_file(request, site_id)
+    old: Calendar | None = None
+
+    async def put(cfg: SiteConfig) -> SiteConfig:
+        nonlocal old
         old = next((c for c in cfg.calendars if c.id == calendar_id), None)
         calendars = ((*cfg.calendars, calendar) if old is None
                      else tuple(calendar if c.id == calendar_id else c for c in cfg.calendars))
         changed = cfg.model_copy(update={"calendars": calendars})
         index = next(i for i, c in enumerate(calendars) if c.id == calendar_id)
         await get_context(request).run(_check, changed, "calendars", index)
-        await _apply(runtime, changed)
+        return changed
+
+    await _change(request, site_id, put)
     await get_context(request).audit(
         user.actor, "calendar.create" if old is None else "calendar.update", f"{site_id}/{calendar_id}",
         {"calendar": calendar.model_dump(mode="json", exclude_defaults=True)}, client_addr(request))
@@ -351,15 +341,14 @@ async def delete_calendar(
     user: Principal = require("schedules:write", site_param="site_id"),
 ) -> Response:
     """Delete a calendar no schedule uses (409 naming the schedules that do)."""
-    runtime = runtime_of(request)
-    async with edit_lock(runtime):
-        _runtime, cfg = _site_file(request, site_id)
-        _calendar(cfg, calendar_id)
+    async def delete(cfg: SiteConfig) -> SiteConfig:
+        _calendar(cfg, calendar_id)  # 404
         users = [s.id for s in cfg.schedules if any(ref == calendar_id for _j, ref in s.calendar_refs())]
         if users:
             raise conflict(f"calendar {calendar_id!r} is used by schedule(s) {', '.join(users)}")
-        changed = cfg.model_copy(update={"calendars": tuple(c for c in cfg.calendars if c.id != calendar_id)})
-        await _apply(runtime, changed)
+        return cfg.model_copy(update={"calendars": tuple(c for c in cfg.calendars if c.id != calendar_id)})
+
+    await _change(request, site_id, delete)
     await get_context(request).audit(user.actor, "calendar.delete", f"{site_id}/{calendar_id}", {},
                                      client_addr(request))
     return Response(status_code=204)

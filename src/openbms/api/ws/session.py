@@ -47,6 +47,7 @@ from openbms.api.ws.protocol import (
 )
 from openbms.model.sample import Sample
 from openbms.runtime.bus import EventSubscription, Subscription
+from openbms.service.protocols import Services
 
 __all__ = ["WsHub", "WsSession"]
 
@@ -82,7 +83,7 @@ class WsHub:
 class WsSession:
     """One authenticated connection; ``run()`` serves it until either side closes."""
 
-    def __init__(self, ws: WebSocket, ctx: ApiContext, runtime: Any, principal: Principal, token: str,
+    def __init__(self, ws: WebSocket, ctx: ApiContext, runtime: Services, principal: Principal, token: str,
                  settings: WsSettings, hub: WsHub) -> None:
         self.ws = ws
         self.ctx = ctx
@@ -448,7 +449,7 @@ class WsSession:
     # ------------------------------------------------------------------ helpers
 
     def _sites(self) -> list[str]:
-        ids = [cfg.site.id for cfg in getattr(self.runtime, "sites", ())]
+        ids = [cfg.site.id for cfg in self.runtime.sites]
         return [s for s in ids if self.principal.can("points:read", s)]
 
     def _unsubscribe_all(self) -> None:

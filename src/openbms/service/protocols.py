@@ -1,0 +1,246 @@
+"""What the API is typed against: the services a running openbms offers.
+
+The API (``openbms.api``) sits above the service layer and knows the running
+system only through these protocols; :class:`~openbms.service.runtime.Runtime`
+implements them. A route calls a service; it never reaches a driver, the
+driver manager, a store's tables or another lock.
+
+- :class:`SiteConfigs`: the running sites' configurations, and changing one
+  under the one configuration lock (read, change, check, write, apply).
+- :class:`Commands`: commands and priority arrays (every write to a point goes
+  through the arbiter) and the stored commands.
+- :class:`Devices`: the health of the devices serving a site's points.
+- :class:`Alarms`: a site's running alarm engine and its stored events.
+- :class:`Programs`: the program versions kept in the state database.
+- :class:`Services`: all of them, with the clock, the bus, the latest-value
+  cache and the historian (history queries: :class:`~openbms.historian.Historian`).
+
+This module imports no driver (import-linter checks it: the API imports it).
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+
+from openbms.alarms.engine import AlarmEngine
+from openbms.control.programs import Program, ProgramEngine, ProgramInfo, ProgramStatus, ProgramVersion
+from openbms.historian import Historian
+from openbms.model.command import Command, CommandSource
+from openbms.model.device import DeviceHealth
+from openbms.model.sample import Value
+from openbms.model.site import SiteConfig
+from openbms.runtime.bus import Bus
+from openbms.runtime.cache import CurrentValueCache
+from openbms.runtime.clock import Clock
+
+__all__ = [
+    "Alarms",
+    "Commands",
+    "DeviceReport",
+    "Devices",
+    "ProgramRepository",
+    "ProgramStatus",
+    "Services",
+    "SiteConfigs",
+    "StatusCounters",
+]
+
+
+class SiteConfigs(Protocol):
+    """The running sites' configurations, and how one changes."""
+
+    @property
+    def sites(self) -> Sequence[SiteConfig]:
+        """Every running site's configuration."""
+        ...
+
+    def site(self, site_id: str) -> SiteConfig | None:
+        """The running configuration of ``site_id``; None: no such site runs."""
+        ...
+
+    async def change_site(self, site_id: str,
+                          change: Callable[[SiteConfig], SiteConfig | Awaitable[SiteConfig]]) -> SiteConfig:
+        """Apply ``change`` to the running configuration of ``site_id``; the configuration now running.
+
+        Every change holds the one configuration lock from reading the site to
+        applying the result, so two changes never start from the same
+        configuration; the slots a changed or deleted schedule no longer writes
+        are released. ``change`` may be a coroutine function, and may raise
+        (nothing changes); a result the site rejects raises
+        ``ConfigError`` (nothing changes); a result that cannot be applied raises
+        ``OpenBMSError`` (the previous configuration is restored).
+        """
+        ...
+
+
+class Commands(Protocol):
+    """Commands and priority arrays: the arbiter, and the commands it stored."""
+
+    async def command(self, point: str, value: Value, priority: int | None = None, *,
+                      source: CommandSource | str = ..., requested_by: str = "", reason: str = "",
+                      duration: float | None = None) -> Command:
+        """Set ``point`` to ``value`` at ``priority``: the command once written, held back or failed.
+
+        Raises ``CommandError`` for a request refused before anything is written.
+        """
+        ...
+
+    async def release(self, point: str, priority: int | None = None, *,
+                      source: CommandSource | str = ..., requested_by: str = "",
+                      reason: str = "") -> Command:
+        """Empty ``point``'s slot at ``priority``."""
+        ...
+
+    def controls(self, point: str) -> bool:
+        """Whether ``point`` has a priority array (a writable point of a running site)."""
+        ...
+
+    def slots(self, point: str) -> list[Command | None]:
+        """The 16 slots of ``point``'s priority array (None where empty)."""
+        ...
+
+    def effective(self, point: str) -> Value:
+        """What ``point``'s priority array makes it: the highest slot held, else its default."""
+        ...
+
+    async def recent(self, site_id: str, *, point: str | None = None, status: str | None = None,
+                     after: tuple[float, str] | None = None, limit: int = 100) -> list[Command]:
+        """The site's stored commands, newest first (after the (created_at, id) ``after``), all
+        changes stored first."""
+        ...
+
+    async def find(self, command_id: str) -> Command | None:
+        """One stored command (its changes stored first); None: no such command."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceReport:
+    """A device serving a site's points: its health and which of the site's points it serves."""
+
+    id: str  # driver://device
+    health: DeviceHealth
+    points: tuple[str, ...]
+
+
+class Devices(Protocol):
+    """The health of the devices serving a site's points."""
+
+    def site_devices(self, site_id: str) -> list[DeviceReport]:
+        """The devices of ``site_id``'s points that the driver manager polls, by id."""
+        ...
+
+
+class Alarms(Protocol):
+    """A site's alarms: the running engine, and the events it stored."""
+
+    def alarm_engine(self, site_id: str) -> AlarmEngine | None:
+        """The running alarm engine of ``site_id`` (None: its alarms do not run)."""
+        ...
+
+    async def alarm_events(self, site_id: str, *, alarm_id: str | None = None, action: str | None = None,
+                           since: float | None = None, until: float | None = None,
+                           after: tuple[float, int] | None = None,
+                           limit: int = 100) -> list[dict[str, Any]]:
+        """The site's stored alarm events (rows of ``alarm_events``), newest first."""
+        ...
+
+
+class ProgramRepository(Protocol):
+    """Program versions in the state database (``openbms.control.programs.ProgramStore``).
+
+    Blocking: call from a worker thread.
+    """
+
+    def save(self, program: Program, created_by: str = "", comment: str = "") -> int: ...
+
+    def deploy(self, program_id: str, version: int, by: str = "", *, site: str | None = None) -> None: ...
+
+    def rollback(self, program_id: str, by: str = "", *, site: str | None = None) -> int: ...
+
+    def disable(self, program_id: str, by: str = "", *, site: str | None = None) -> None: ...
+
+    def enable(self, program_id: str, by: str = "", *, site: str | None = None) -> None: ...
+
+    def get(self, program_id: str, version: int | None = None, *,
+            site: str | None = None) -> ProgramVersion: ...
+
+    def list(self, site: str | None = None) -> builtins.list[ProgramInfo]: ...
+
+    def info(self, program_id: str, site: str) -> ProgramInfo | None: ...
+
+    def versions(self, program_id: str, *, site: str | None = None) -> builtins.list[ProgramVersion]: ...
+
+
+class Programs(Protocol):
+    """Logic programs: the versions kept, the running engine, and how each program runs."""
+
+    @property
+    def program_store(self) -> ProgramRepository | None: ...
+
+    @property
+    def programs(self) -> ProgramEngine | None: ...
+
+    def program_status(self, program_id: str, site: str) -> ProgramStatus | None:
+        """How ``site``'s program runs, or why it did not start; None: not run."""
+        ...
+
+
+class StatusCounters(Protocol):
+    """A snapshot of the process's counters (``openbms.service.runtime.RuntimeStatus``)."""
+
+    @property
+    def uptime(self) -> float: ...
+    @property
+    def points(self) -> int: ...
+    @property
+    def devices(self) -> int: ...
+    @property
+    def devices_offline(self) -> int: ...
+    @property
+    def samples(self) -> int: ...
+    @property
+    def stored(self) -> int: ...
+    @property
+    def backlog(self) -> int: ...
+    @property
+    def dropped(self) -> int: ...
+
+
+class Services(SiteConfigs, Devices, Alarms, Programs, Protocol):
+    """Everything the API serves from: a running openbms (``Runtime``)."""
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def bus(self) -> Bus: ...
+
+    @property
+    def cache(self) -> CurrentValueCache: ...
+
+    @property
+    def historian(self) -> Historian: ...
+
+    @property
+    def commands(self) -> Commands:
+        """Commands and priority arrays (a write raises ``RuntimeError`` before control starts)."""
+        ...
+
+    @property
+    def state(self) -> sa.Engine | None:
+        """The state database once started."""
+        ...
+
+    def health(self) -> dict[str, dict[str, Any]]:
+        """Disk, event loop and historian checks (status, reasons, figures)."""
+        ...
+
+    def status(self) -> StatusCounters:
+        """Counters for a status line; cheap."""
+        ...
