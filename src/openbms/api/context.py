@@ -7,7 +7,7 @@ import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 from starlette.concurrency import run_in_threadpool
@@ -22,6 +22,9 @@ from openbms.db import record_audit
 from openbms.db.schema import sites
 from openbms.historian import Historian
 from openbms.service.protocols import Services
+
+if TYPE_CHECKING:  # the principal module reads the context: no import cycle at run time
+    from openbms.api.auth.principal import Principal
 
 __all__ = ["ApiContext", "client_addr", "get_context"]
 
@@ -46,7 +49,7 @@ class ApiContext:
     startup_error: BaseException | None = None
     #: token → (principal, monotonic expiry): a request's sign-in without the database,
     #: for ``settings.auth_cache_s`` seconds (emptied when the API changes access).
-    principals: dict[str, tuple[Any, float, float]] = field(default_factory=dict)
+    principals: dict[str, tuple[Principal, float, float]] = field(default_factory=dict)
     #: bumped whenever ``principals`` is emptied for an access change: a sign-in read
     #: before the change is then not kept
     access_generation: int = 0

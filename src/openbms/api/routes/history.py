@@ -46,7 +46,7 @@ from openbms.api.context import get_context
 from openbms.api.errors import invalid_field, not_found
 from openbms.api.helpers import finite, runtime_of, site_config
 from openbms.api.site_index import Entry, site_index
-from openbms.historian.base import RollupRow, RollupSeries
+from openbms.historian.base import Historian, RollupRow, RollupSeries
 from openbms.historian.export import RAW_COLUMNS, ROLLUP_COLUMNS, iso
 from openbms.model.sample import STATUSES, Value
 
@@ -161,7 +161,7 @@ def _too_many(rows: int, limit: int, fmt: str) -> Exception:
 
 
 async def _stream(
-    historian: Any, points: list[str], rollup: str, since: float, until: float, fmt: str
+    historian: Historian, points: list[str], rollup: str, since: float, until: float, fmt: str
 ) -> AsyncIterator[bytes]:
     columns = RAW_COLUMNS if rollup == "raw" else ROLLUP_COLUMNS
     buf = io.StringIO()
@@ -183,8 +183,9 @@ async def _stream(
         async for chunk in historian.iter_raw(points, since, until):
             yield emit([(s.point, iso(s.ts), s.ts, finite(s.value), s.status) for s in chunk])
         return
+    period: Literal["hour", "day"] = "day" if rollup == "day" else "hour"
     for point in points:
-        rows = (await historian.rollups(point, rollup, since, until)).rows()
+        rows = (await historian.rollups(point, period, since, until)).rows()
         if rows:
             yield emit([(r.point, iso(r.start), *_rollup_values(r)) for r in rows])
 
