@@ -176,7 +176,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _change_user(directory: Path, email: str, action: str,
-                 change: Callable[[sa.Engine, dict[str, Any], float], None],
+                 change: Callable[[sa.Engine, dict[str, Any], float], object],
                  revoke_tokens: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
     """Find the account, ``change`` it, revoke its API tokens if asked, and audit ``action``."""
     from openbms.db import record_audit
@@ -202,11 +202,10 @@ RevokeTokens = typer.Option(
 
 
 def _user(engine: sa.Engine, email: str) -> dict[str, Any]:
-    from openbms.db.accounts import AccountError, normalize_email, user_row
+    from openbms.db.accounts import AccountError, find_user, normalize_email
 
     try:
-        with engine.connect() as conn:
-            row = user_row(conn, email=normalize_email(email))
+        row = find_user(engine, email=normalize_email(email))
     except AccountError as err:
         raise fail(str(err)) from err
     if row is None:
