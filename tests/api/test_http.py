@@ -63,12 +63,17 @@ async def test_health_answers_without_login(api: Api):
 
 
 class _FakeRuntime:
-    """Just what health and metrics read from a Runtime."""
+    """Just what health and metrics read from the running system (``Services``)."""
+
+    state = None
 
     def __init__(self) -> None:
         self.bus = Bus()
         self.bus.subscribe_callback("*", lambda samples: None, name="historian")
         self.historian = SimpleNamespace(stats=lambda: HistorianStats(10, 0, 9, 1, 0, 3, 0))
+
+    def health(self) -> dict[str, dict[str, object]]:
+        return {}
 
     def status(self) -> SimpleNamespace:
         return SimpleNamespace(
