@@ -9,7 +9,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import sqlalchemy as sa
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
@@ -18,8 +17,7 @@ from openbms.api.history_tail import HistoryTails
 from openbms.api.metrics import Metrics
 from openbms.api.ratelimit import RateLimiter
 from openbms.api.settings import ApiSettings
-from openbms.db import record_audit
-from openbms.db.schema import sites
+from openbms.db import StateEngine, record_audit, site_ids
 from openbms.historian import Historian
 from openbms.service.protocols import Services
 
@@ -44,7 +42,7 @@ class ApiContext:
     limiter: RateLimiter
     metrics: Metrics = field(default_factory=Metrics)
     runtime: Services | None = None
-    state_engine: sa.Engine | None = None
+    state_engine: StateEngine | None = None
     secret: str = ""
     startup_error: BaseException | None = None
     #: token → (principal, monotonic expiry): a request's sign-in without the database,
@@ -59,7 +57,7 @@ class ApiContext:
     _sites_read_at: float = float("-inf")
 
     @property
-    def engine(self) -> sa.Engine:
+    def engine(self) -> StateEngine:
         """The state database: the one given, else the runtime's (open once the runtime started)."""
         engine = self.state_engine or (self.runtime.state if self.runtime is not None else None)
         if engine is None:
@@ -146,8 +144,7 @@ class ApiContext:
     def _read_sites(self) -> tuple[list[str], float]:
         """The site ids, and when (monotonic) the read began."""
         began = time.monotonic()
-        with self.engine.connect() as conn:
-            return list(conn.execute(sa.select(sites.c.id)).scalars()), began
+        return site_ids(self.engine), began
 
 
 def get_context(conn: HTTPConnection) -> ApiContext:

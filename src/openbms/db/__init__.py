@@ -26,8 +26,8 @@ from openbms.db.schema import audit_log, equipment, metadata, points, runtime_st
 from openbms.model.site import SiteConfig
 
 __all__ = ["STORAGE_ERRORS", "StateEngine", "SyncReport", "audit_entries", "load_points", "load_state",
-           "metadata", "migrate", "open_state", "ping", "record_audit", "save_state", "sync_site",
-           "write_audit"]
+           "metadata", "migrate", "open_state", "ping", "record_audit", "save_state", "site_ids",
+           "sync_site", "write_audit"]
 
 #: The handle of an open state database (what ``open_state`` returns), for callers that only pass it on.
 StateEngine: TypeAlias = sa.Engine
@@ -161,6 +161,12 @@ def sync_site(engine: sa.Engine, cfg: SiteConfig, now: float | None = None) -> S
             equipment=_sync_table(conn, equipment, s.id, ("id",), equip_rows),
             points=_sync_table(conn, points, s.id, ("id",), point_rows),
         )
+
+
+def site_ids(engine: sa.Engine) -> list[str]:
+    """The ids of the sites the state database knows."""
+    with engine.connect() as conn:
+        return list(conn.execute(sa.select(sites.c.id)).scalars())
 
 
 def load_points(engine: sa.Engine, site_id: str) -> list[dict[str, Any]]:
