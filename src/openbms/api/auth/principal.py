@@ -122,8 +122,7 @@ async def principal_for_token(ctx: ApiContext, token: str) -> Principal | None:
     if ttl > 0:
         hit = ctx.principals.get(token)
         if hit is not None and hit[1] > time.monotonic() and ctx.now() < hit[2]:
-            cached: Principal = hit[0]  # the context keeps principals untyped (it cannot import this module)
-            return cached
+            return hit[0]
     generation = ctx.access_generation
     loaded = await ctx.once(("principal", token, generation), _load, ctx, token, ctx.now())
     if loaded is None:
