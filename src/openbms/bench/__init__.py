@@ -29,4 +29,4 @@ LONG: frozenset[str] = frozenset({"soak"})
 
 def load(name: str) -> Callable[..., Iterator[Figure]]:
     """The ``run`` function of a benchmark."""
-    return importlib.import_module(f"openbms.bench.{BENCHMARKS[name]}").run  # type: ignore[no-any-return]
+    return importlib.import_module(f"openbms.bench.{BENCHMARKS[name]}").run

@@ -30,7 +30,7 @@ def _driver(address: str, devices: dict[str, str] | None = None) -> Any:
     from openbms.drivers.bacnet import BACnetDriver
     from openbms.model import DriverSettings
 
-    return BACnetDriver(DriverSettings(address=address, devices=devices or {}))
+    return BACnetDriver(DriverSettings.model_validate({"address": address, "devices": devices or {}}))
 
 
 def _run(coro: Any) -> Any:

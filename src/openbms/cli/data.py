@@ -160,7 +160,7 @@ def register(app: typer.Typer) -> None:
         start, end = parse_time(since), parse_time(until)
         if end <= start:
             raise fail(f"--until ({iso(end)}) must be after --since ({iso(start)})")
-        kind: Literal["csv", "jsonl", "parquet"] = chosen  # type: ignore[assignment]
+        kind: Literal["csv", "jsonl", "parquet"] = chosen
 
         async def run_export() -> int:
             h = await open_history(directory)

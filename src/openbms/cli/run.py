@@ -122,6 +122,7 @@ def _serve(root: Path, data: Path | None, status_every: float, show: list[str] |
         from openbms.sim.building.live import demo_emulator
 
         async with demo_emulator(speed=emulator_speed) as emulator:
+            assert emulator.face is not None  # started by the context manager
             console.print(f"building emulator: {len(emulator.face.devices)} BACnet devices on "
                           f"127.0.20.x, simulated time ×{emulator_speed:g}")
             runtime = holder["runtime"] = Runtime(sites, data or root / "data", state_url=state_url,

@@ -39,7 +39,7 @@ from bacpypes3.local.networkport import NetworkPortObject
 
 __all__ = ["DEVICE_PORT", "ObjectSpec", "SimulatedBACnet", "SimulatedDevice"]
 
-class MultiStateValueObjectCmd(Commandable, MultiStateValueObject):  # type: ignore[misc]
+class MultiStateValueObjectCmd(Commandable, MultiStateValueObject):
     """A commandable multi-state value (bacpypes3 ships analog and binary ones only)."""
 
 
@@ -103,7 +103,7 @@ def _make_object(spec: ObjectSpec) -> Any:
     return cls(**kw)
 
 
-class _DeviceApp(Application):  # type: ignore[misc]
+class _DeviceApp(Application):
     """An Application that can be told to reject ReadPropertyMultiple or to go silent."""
 
     reject_rpm = False
