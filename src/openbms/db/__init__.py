@@ -3,10 +3,11 @@
 ``migrate`` brings a database to the current schema with Alembic;
 ``open_state`` opens it; ``sync_site`` makes it match a site file.
 
-This package is the only one above the stores that writes SQL for the state
-database: the API holds a ``StateEngine`` and calls functions here and in
-``openbms.db.accounts`` (users, grants, sessions, API tokens), never
-SQLAlchemy itself. ``STORAGE_ERRORS`` are the errors a failing database raises.
+The API writes no SQL (an import rule checks that it does not import
+SQLAlchemy): it holds the database as a ``StateEngine`` and calls functions
+here (the audit log, the runtime state, ``ping``) and in
+``openbms.db.accounts`` (users, grants, sessions, API tokens), or a service.
+``STORAGE_ERRORS`` are the errors a failing database raises.
 """
 
 from __future__ import annotations
