@@ -246,6 +246,7 @@ async def _bench(folder: Path, quick: bool) -> list[Figure]:
     loop = asyncio.get_running_loop()
     errors = 0
     try:
+        assert runtime.state is not None  # open once started
         create_user(runtime.state, EMAIL, Passwords().hash(PASSWORD), grants={SITE: "viewer"})
         url = runtime.api.url
         token = await _login(url)

@@ -20,6 +20,7 @@ from openbms import __version__
 from openbms.api.auth.permissions import public
 from openbms.api.context import ApiContext, get_context
 from openbms.db import ping
+from openbms.service.protocols import Services
 
 __all__ = ["router"]
 
@@ -50,20 +51,9 @@ def _db_ok(ctx: ApiContext) -> bool:
     return ping(engine)
 
 
-def _runtime_components(runtime: Any) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
+def _runtime_components(runtime: Services) -> dict[str, dict[str, Any]]:
     st = runtime.status()
-    checks = getattr(runtime, "health", None)
-    if callable(checks):  # disk, event loop and historian, with reasons and figures
-        out.update(checks())
-    else:
-        out["historian"] = {
-            "status": "degraded" if st.dropped else "ok",
-            "received": st.samples,
-            "stored": st.stored,
-            "backlog": st.backlog,
-            "dropped": st.dropped,
-        }
+    out = dict(runtime.health())  # disk, event loop and historian, with reasons and figures
     out["drivers"] = {
         "status": "degraded" if st.devices_offline else "ok",
         "devices": st.devices,
