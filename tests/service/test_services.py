@@ -137,3 +137,32 @@ async def test_site_devices_name_the_points_each_device_serves(tmp_path):
         assert rt.site_devices("other") == []
     finally:
         await rt.stop()
+
+
+async def test_overrides_are_the_slots_people_hold_and_say_which_one_wins(tmp_path):
+    rt = await _runtime(tmp_path)
+    services: Services = rt
+    try:
+        await eventually(lambda: rt.commands.slots("t/ahu/fan")[11] is not None, "the schedule wrote fan")
+        # The schedule's slot is the building's own control: no override.
+        assert services.commands.overrides("t") == [] and services.commands.override("t/ahu/fan") is None
+        before = services.commands.version
+        await services.commands.command("t/ahu/fan", True, 8, requested_by="ann", reason="hot")
+        await services.commands.command("t/ahu/fan", False, 10, source="api", requested_by="bms", reason="x")
+        await services.commands.command("t/ahu/occ", True, 9, source="logic", requested_by="program:p")
+        assert services.commands.version != before  # caches of the arrays renew
+        held = services.commands.overrides("t")
+        assert [(o.command.point, o.command.priority, o.command.requested_by, o.winning) for o in held] == [
+            ("t/ahu/fan", 8, "ann", True), ("t/ahu/fan", 10, "bms", False)]
+        winner = services.commands.override("t/ahu/fan")
+        assert winner is not None and winner.priority == 8 and winner.reason == "hot"
+        assert services.commands.override("t/ahu/occ") is None  # logic wins there
+        assert services.commands.override("t/ahu/sat") is None  # read-only: no array
+        assert services.commands.overrides("other") == []
+
+        await services.commands.release("t/ahu/fan", 8, requested_by="ann", reason="done")
+        winner = services.commands.override("t/ahu/fan")
+        assert winner is not None and winner.priority == 10  # the API's slot wins now
+        assert [o.winning for o in services.commands.overrides("t")] == [True]
+    finally:
+        await rt.stop()

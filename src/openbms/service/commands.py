@@ -2,7 +2,10 @@
 
 Writes go to the arbiter that runs now (a configuration change may replace
 its points, never the arbiter); queries read the ``commands`` table after the
-arbiter stored its pending changes, in a worker thread.
+arbiter stored its pending changes, in a worker thread. Overrides (slots held
+by an operator or through the API) are read from the priority arrays in memory;
+``version`` changes with every command the arbiter reports (``changed``) so a
+cache of what the arrays say knows when it is stale.
 """
 
 from __future__ import annotations
@@ -12,8 +15,10 @@ from collections.abc import Callable
 
 from openbms.control.arbiter import Arbiter
 from openbms.control.commands import CommandStore
+from openbms.errors import CommandError
 from openbms.model.command import Command, CommandSource
 from openbms.model.sample import Value
+from openbms.service.protocols import MANUAL_SOURCES, Override
 
 __all__ = ["CommandDesk"]
 
@@ -25,6 +30,15 @@ class CommandDesk:
         self._arbiter = arbiter
         #: Where the commands are kept (set once the state database is open); None: nowhere yet.
         self.store = store
+        self._version = 0
+
+    @property
+    def version(self) -> int:
+        return self._version
+
+    def changed(self, cmd: Command | None = None) -> None:
+        """A command changed (the arbiter's ``on_command``): what the arrays say may have too."""
+        self._version += 1
 
     @property
     def arbiter(self) -> Arbiter:
@@ -36,14 +50,21 @@ class CommandDesk:
     async def command(self, point: str, value: Value, priority: int | None = None, *,
                       source: CommandSource | str = CommandSource.OPERATOR, requested_by: str = "",
                       reason: str = "", duration: float | None = None) -> Command:
-        return await self.arbiter.command(point, value, priority, source=source,
-                                          requested_by=requested_by, reason=reason, duration=duration)
+        try:
+            return await self.arbiter.command(point, value, priority, source=source,
+                                              requested_by=requested_by, reason=reason,
+                                              duration=duration)
+        finally:
+            self.changed()  # the slot has its new holder now (the arbiter reported it before)
 
     async def release(self, point: str, priority: int | None = None, *,
                       source: CommandSource | str = CommandSource.OPERATOR, requested_by: str = "",
                       reason: str = "") -> Command:
-        return await self.arbiter.release(point, priority, source=source, requested_by=requested_by,
-                                          reason=reason)
+        try:
+            return await self.arbiter.release(point, priority, source=source,
+                                              requested_by=requested_by, reason=reason)
+        finally:
+            self.changed()
 
     def controls(self, point: str) -> bool:
         arbiter = self._arbiter()
@@ -54,6 +75,30 @@ class CommandDesk:
 
     def effective(self, point: str) -> Value:
         return self.arbiter.effective(point)
+
+    def overrides(self, site_id: str) -> list[Override]:
+        arbiter = self._arbiter()
+        if arbiter is None:
+            return []
+        prefix = f"{site_id}/"
+        found: list[Override] = []
+        for point in sorted(p for p in arbiter.controlled() if p.startswith(prefix)):
+            slots = arbiter.slots(point)
+            winner = next((c for c in slots if c is not None), None)
+            found.extend(Override(c, c is winner) for c in slots
+                         if c is not None and c.source in MANUAL_SOURCES)
+        return found
+
+    def override(self, point: str) -> Command | None:
+        arbiter = self._arbiter()
+        if arbiter is None:
+            return None
+        try:
+            slots = arbiter.slots(point)
+        except CommandError:  # no priority array
+            return None
+        winner = next((c for c in slots if c is not None), None)
+        return winner if winner is not None and winner.source in MANUAL_SOURCES else None
 
     async def recent(self, site_id: str, *, point: str | None = None, status: str | None = None,
                      after: tuple[float, str] | None = None, limit: int = 100) -> list[Command]:

@@ -8,7 +8,7 @@ driver manager, a store's tables or another lock.
 - :class:`SiteConfigs`: the running sites' configurations, and changing one
   under the one configuration lock (read, change, check, write, apply).
 - :class:`Commands`: commands and priority arrays (every write to a point goes
-  through the arbiter) and the stored commands.
+  through the arbiter), the stored commands, and the overrides people hold.
 - :class:`Devices`: the health of the devices serving a site's points.
 - :class:`Alarms`: a site's running alarm engine and its stored events.
 - :class:`Programs`: the program versions kept in the state database.
@@ -39,10 +39,12 @@ from openbms.runtime.cache import CurrentValueCache
 from openbms.runtime.clock import Clock
 
 __all__ = [
+    "MANUAL_SOURCES",
     "Alarms",
     "Commands",
     "DeviceReport",
     "Devices",
+    "Override",
     "ProgramRepository",
     "ProgramStatus",
     "Services",
@@ -78,8 +80,29 @@ class SiteConfigs(Protocol):
         ...
 
 
+#: The sources of an override: a person (operator) or a machine through the API, never
+#: a schedule, a logic program or an optimiser (they are the building's own control).
+MANUAL_SOURCES = frozenset({CommandSource.OPERATOR, CommandSource.API})
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    """A slot of a point's priority array held by a manual source (``MANUAL_SOURCES``).
+
+    ``winning``: it is the highest slot held, so the point's effective value is its value.
+    """
+
+    command: Command
+    winning: bool
+
+
 class Commands(Protocol):
     """Commands and priority arrays: the arbiter, and the commands it stored."""
+
+    @property
+    def version(self) -> int:
+        """A number that changes whenever a priority array may have changed (for caches)."""
+        ...
 
     async def command(self, point: str, value: Value, priority: int | None = None, *,
                       source: CommandSource | str = ..., requested_by: str = "", reason: str = "",
@@ -106,6 +129,15 @@ class Commands(Protocol):
 
     def effective(self, point: str) -> Value:
         """What ``point``'s priority array makes it: the highest slot held, else its default."""
+        ...
+
+    def overrides(self, site_id: str) -> list[Override]:
+        """Every slot of ``site_id``'s points held by a manual source, by point then priority."""
+        ...
+
+    def override(self, point: str) -> Command | None:
+        """The command of ``point``'s winning slot when a manual source holds it; else None
+        (also for a point without a priority array)."""
         ...
 
     async def recent(self, site_id: str, *, point: str | None = None, status: str | None = None,

@@ -524,6 +524,7 @@ class Runtime:
         log.info("API listening on %s", server.url)
 
     def _command_changed(self, cmd: Any) -> None:
+        self._commands.changed(cmd)  # caches of the priority arrays (the API's point pages) renew
         self.bus.publish_event("command", {
             "id": cmd.id, "point": cmd.point, "value": cmd.value, "priority": cmd.priority,
             "release": cmd.release, "status": str(cmd.status), "error": cmd.error,
