@@ -2,7 +2,10 @@
 
 A point's id is ``site/equipment/name``; its resource is
 ``/sites/{site}/points/{equipment}/{name}``. Current values come from the
-runtime's current-value cache, never from a database. Changes go through
+runtime's current-value cache, never from a database; a writable point whose
+winning slot is held by an operator or through the API carries that
+``override`` (priority, who, why, since, until), from the priority arrays in
+memory. Changes go through
 ``Runtime.apply_site``, which rewrites the site's YAML file and applies the
 change to polling, control and history.
 """
@@ -35,6 +38,7 @@ from openbms.api.helpers import (
     validation_problem,
 )
 from openbms.api.site_index import Entry, SiteIndex, describe, site_index
+from openbms.model.command import Command
 from openbms.model.sample import Value
 from openbms.model.site import (
     MAX_INTERVAL_S,
@@ -48,7 +52,7 @@ from openbms.model.site import (
     WriteLimits,
 )
 
-__all__ = ["PointDetail", "PointSummary", "router"]
+__all__ = ["PointDetail", "PointOverride", "PointSummary", "router"]
 
 router = APIRouter(prefix="/api/v1", tags=["points"])
 
@@ -59,8 +63,28 @@ EquipId = Path(max_length=64, description="The point's equipment id.")
 PointName = Path(max_length=64, description="The point's name within its equipment.")
 
 
+class PointOverride(BaseModel):
+    """The winning slot of a point's priority array when a person or the API holds it."""
+
+    priority: int = Field(description="1 (highest) … 16; 8 is manual operator")
+    value: Value = Field(description="the value held")
+    source: str = Field(description="operator or api")
+    by: str = Field(description="who asked")
+    reason: str
+    since: float = Field(description="epoch seconds the command was made")
+    until: float | None = Field(description="epoch seconds it expires; null: until released")
+    command_id: str
+
+
+def override_of(cmd: Command) -> dict[str, Any]:
+    """A ``PointOverride`` as a plain dict (point pages are encoded without the models)."""
+    return {"priority": cmd.priority, "value": finite(cmd.value), "source": str(cmd.source),
+            "by": cmd.requested_by, "reason": cmd.reason, "since": cmd.created_at,
+            "until": cmd.expires_at, "command_id": cmd.id}
+
+
 class PointSummary(BaseModel):
-    """A point as lists show it: what it is, and its current value from the cache."""
+    """A point as lists show it: what it is, its current value from the cache, and its override."""
 
     id: str = Field(description="site/equipment/name")
     site: str
@@ -76,6 +100,11 @@ class PointSummary(BaseModel):
         description="ok, stale, fault, offline or overridden; null before the first value"
     )
     ts: float | None = Field(description="epoch seconds of the newest value")
+    override: PointOverride | None = Field(
+        default=None,
+        description="the winning slot when an operator or the API holds it (the value is overridden); "
+                    "null otherwise",
+    )
 
 
 class PointDetail(PointSummary):
@@ -150,15 +179,21 @@ def _matches(
 
 
 def _summary_rows(request: Request, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``rows`` (a SiteIndex's descriptions) with each point's current value, status and time."""
-    get = runtime_of(request).cache.getter()
+    """``rows`` (a SiteIndex's descriptions) with each point's current value, status, time and
+    override."""
+    runtime = runtime_of(request)
+    get = runtime.cache.getter()
+    held = runtime.commands.override
     out = []
     for row in rows:
         sample = get(row["id"])
+        cmd = held(row["id"]) if row["writable"] else None
+        override = None if cmd is None else override_of(cmd)
         if sample is None:
-            out.append({**row, "value": None, "status": None, "ts": None})
+            out.append({**row, "value": None, "status": None, "ts": None, "override": override})
         else:
-            out.append({**row, "value": sample.value, "status": sample.status, "ts": sample.ts})
+            out.append({**row, "value": sample.value, "status": sample.status, "ts": sample.ts,
+                        "override": override})
     return out
 
 
@@ -187,15 +222,18 @@ def _page(
     if len(indexes) == 1 and unfiltered:
         index = indexes[0]
         start = index.after(after)
-        # Many dashboards show the same page: it is encoded once per change of the values.
-        cache = runtime_of(request).cache
+        # Many dashboards show the same page: it is encoded once per change of the values or
+        # of the priority arrays (a page says which values are overridden).
+        runtime = runtime_of(request)
+        cache = runtime.cache
         version = cache.version
+        arrays = (cache, runtime.commands.version)
         hit = index.pages.get((start, limit))
-        if hit is None or hit[0] is not cache or hit[1] != version:
+        if hit is None or hit[0] != arrays or hit[1] != version:
             rows = index.described[start : start + limit + 1]
             if len(index.pages) >= _MAX_PAGES:
                 index.pages.clear()
-            hit = index.pages[(start, limit)] = (cache, version, _encode_page(request, rows, limit))
+            hit = index.pages[(start, limit)] = (arrays, version, _encode_page(request, rows, limit))
         return Response(hit[2], media_type="application/json")
     found = [
         (entry[0], index.described[i])
