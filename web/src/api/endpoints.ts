@@ -151,4 +151,7 @@ export const endpoints = {
     api.get<Page<AuditEntry>>(`${V1}/audit`, { ...filter, since: filter.since?.toFixed(0), limit: 50 }),
   /** Stub pages: a list as the API gives it. */
   list: (api: ApiClient, path: string) => api.get<Page<Record<string, unknown>>>(`${V1}${path}`, { limit: 200 }),
+  /** The slots of the site's priority arrays an operator or the API holds, by point then priority. */
+  overrides: (api: ApiClient, s: string, filter: { equipment?: string } = {}) =>
+    all<import("./types").OverrideItem>(api, `${site(s)}/overrides`, filter),
 };

@@ -328,3 +328,41 @@ export interface AuditEntry {
   details: Record<string, unknown>;
   remote_addr: string | null;
 }
+
+/** The winning slot of a point's priority array when a person (operator) or the API holds it. */
+export interface PointOverride {
+  priority: number;
+  value: Value;
+  source: string;
+  by: string;
+  reason: string;
+  since: number;
+  /** Epoch seconds it expires; null: until released. */
+  until: number | null;
+  command_id: string;
+}
+
+/** Point summaries and details carry their override (null: the value is not overridden). */
+export interface PointSummary {
+  override?: PointOverride | null;
+}
+
+/** A slot held by an operator or the API (GET /sites/{site}/overrides). */
+export interface OverrideItem {
+  point: string;
+  equipment: string;
+  name: string;
+  kind: "number" | "bool" | "enum";
+  unit: string | null;
+  states: string[] | null;
+  priority: number;
+  value: Value;
+  source: string;
+  requested_by: string;
+  reason: string;
+  since: number;
+  expires_at: number | null;
+  /** The highest slot held: the point's value is this override's. */
+  winning: boolean;
+  command_id: string;
+}
