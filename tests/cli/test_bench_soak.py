@@ -41,9 +41,11 @@ def test_loop_lag_is_read_from_a_health_component_in_ms_or_s():
 
 @pytest.mark.slow
 def test_a_short_soak_drives_the_demo_and_prints_only_figures(tmp_path):
+    # 43 s, not 90: long enough for every client to act (the operator's first command comes at 20 s)
+    # and for the sampler (every 10 s) to take several rows; every figure line is checked below.
     env = {**os.environ, "TMPDIR": str(tmp_path)}
     proc = subprocess.run(
-        [sys.executable, "-m", "openbms.cli", "bench", "soak", "--hours", "0.025"],
+        [sys.executable, "-m", "openbms.cli", "bench", "soak", "--hours", "0.012"],
         capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]
     figures = {}
@@ -51,10 +53,16 @@ def test_a_short_soak_drives_the_demo_and_prints_only_figures(tmp_path):
         name, value, unit = line.split(" ")  # nothing but 'name value unit' on stdout
         figures[name] = float(value)
         assert name.startswith("soak.") and unit
+    assert list(figures) == [name for name, _value, _unit in _figures(_Tally(), 0, 0)]  # every one, once
+    assert 0 < figures["soak.hours"] <= 0.012
     assert figures["soak.samples_stored"] > 100, proc.stderr[-4000:]
     assert figures["soak.requests"] > 20 and figures["soak.ws_messages"] > 0
     assert figures["soak.commands"] >= 1, proc.stderr[-4000:]
-    assert figures["soak.rss_end_mb"] > 20
+    assert figures["soak.rss_end_mb"] > 20 and figures["soak.rss_after_warmup_mb"] > 20
+    assert figures["soak.wal_max_mb"] >= 0
+    counts = [v for name, v in figures.items() if name not in (
+        "soak.hours", "soak.building_hours") and not name.endswith(("_mb", "_per_h", "_ms", "_sample"))]
+    assert all(v >= 0 and v == int(v) for v in counts), figures
     assert figures["soak.server_stop_error_lines"] == 0, proc.stderr[-4000:]  # the demo stops cleanly
     assert not list(tmp_path.glob("openbms-soak-*"))  # its folder is removed
 
