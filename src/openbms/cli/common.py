@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import fnmatch
+import math
 import os
 import re
 import time
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,6 +16,7 @@ from rich.console import Console
 
 from openbms.errors import HistorianError
 from openbms.historian import Historian, open_historian
+from openbms.model import Sample
 
 __all__ = [
     "DirOption",
@@ -20,8 +24,10 @@ __all__ = [
     "data_dir",
     "err_console",
     "fail",
+    "match_hint",
     "open_history",
     "parse_time",
+    "site_now",
 ]
 
 console = Console()
@@ -87,3 +93,27 @@ async def open_history(directory: Path | None) -> Historian:
         historian = open_historian(path, readonly=True)
         await historian.start()
     return historian
+
+
+def site_now(latest: Iterable[Sample]) -> float:
+    """The site's time, as the history tells it: the newest stored sample's stamp when it is ahead of
+    this machine's clock, else this machine's clock.
+
+    openbms stamps every sample with its runtime's clock, and in the demo (or a co-simulation) that
+    clock runs faster than the wall: the building is hours ahead after a few minutes. Ages and
+    ``--since 2h`` are measured from this time, so they are never negative and a "last 2 hours"
+    holds the building's last two hours. ``latest``: the latest sample of every point.
+    """
+    newest = max((s.ts for s in latest), default=0.0)
+    return max(time.time(), math.nextafter(newest, math.inf))  # after it: an ``--until now`` holds it
+
+
+def match_hint(pattern: str, ids: Sequence[str]) -> str:
+    """What to try when ``pattern`` matched none of ``ids``: the site-prefixed pattern that matches
+    (a point id starts with its site: ``ahu-1/*`` is ``demo/ahu-1/*``), else where to find the ids."""
+    sites = sorted({i.split("/", 1)[0] for i in ids})
+    better = [f"{site}/{pattern}" for site in sites
+              if any(fnmatch.fnmatchcase(i, f"{site}/{pattern}") for i in ids)]
+    if better:
+        return f"point ids start with the site: did you mean {' or '.join(repr(b) for b in better[:3])}?"
+    return "see 'openbms points' for the ids" + (f" (such as {ids[0]!r})" if ids else "")

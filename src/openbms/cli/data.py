@@ -10,12 +10,24 @@ from pathlib import Path
 from typing import Literal
 
 import typer
+from rich import box
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from openbms.cli.common import DirOption, console, fail, open_history, parse_time, site_dir
+from openbms.cli.common import (
+    DirOption,
+    console,
+    fail,
+    match_hint,
+    open_history,
+    parse_time,
+    site_dir,
+    site_now,
+)
 from openbms.errors import ConfigError
 from openbms.historian.export import FORMATS, export_history, iso
+from openbms.model import Sample
+from openbms.model.site import Point
 
 __all__ = ["register"]
 
@@ -24,6 +36,8 @@ _STATUS_STYLE = {"ok": "green", "stale": "yellow", "fault": "red", "offline": "r
 
 
 def _age(seconds: float) -> str:
+    """How long ago, measured on the site's clock (``site_now``); never negative."""
+    seconds = max(0.0, seconds)
     if seconds < 90:
         return f"{seconds:.0f} s"
     if seconds < 5400:
@@ -45,6 +59,42 @@ def _fmt(value: object, kind: str = "number", states: tuple[str, ...] | None = N
     return str(value)
 
 
+def _points_table(configured: list[tuple[str, Point]], last: dict[str, Sample], now: float,
+                  width: int) -> Table:
+    """The points table; under 100 columns, the kind is left out and writable is ``w``.
+
+    A point id is never cut: the other columns give way first (at 80 columns
+    ``demo/ahu-1/fan-cmd`` and ``demo/ahu-1/fan-status`` stay two ids).
+    """
+    wide = width >= 100
+    table = Table(title=f"{len(configured)} points", title_justify="left", box=box.SIMPLE_HEAD,
+                  pad_edge=False, caption=None if wide else "w: writable", caption_justify="left")
+    table.add_column("point", no_wrap=True, overflow="fold", min_width=min(
+        40, max(len(pid) for pid, _ in configured)))
+    table.add_column("value", justify="right", overflow="fold")
+    table.add_column("unit", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("age", justify="right", no_wrap=True)
+    if wide:
+        table.add_column("kind")
+    table.add_column("writable" if wide else "w")
+    for pid, p in configured:
+        s = last.get(pid)
+        status = s.status if s else "no data"
+        row = [
+            pid,
+            _fmt(s.value, p.kind, p.states) if s else "—",
+            p.unit or "",
+            f"[{_STATUS_STYLE.get(status, 'dim')}]{status}[/]",
+            _age(now - s.ts) if s else "—",
+        ]
+        if wide:
+            row.append(p.kind)
+        row.append(("yes" if wide else "w") if p.writable else "")
+        table.add_row(*row)
+    return table
+
+
 def register(app: typer.Typer) -> None:
     """Add ``points``, ``history`` and ``export``."""
 
@@ -61,34 +111,23 @@ def register(app: typer.Typer) -> None:
             sites = load_sites(root)
         except ConfigError as err:
             raise fail(f"the site configuration has problems (see 'openbms check'):\n{err}") from err
-        configured = [(pid, p) for cfg in sites for pid, _, p in cfg.points()
-                      if fnmatch.fnmatchcase(pid, pattern)]
-        last = {}
+        every = [(pid, p) for cfg in sites for pid, _, p in cfg.points()]
+        configured = [(pid, p) for pid, p in every if fnmatch.fnmatchcase(pid, pattern)]
+        if not configured:
+            raise fail(f"no point matches {pattern!r}: {match_hint(pattern, [pid for pid, _ in every])}")
+        last: dict[str, Sample] = {}
+        now = time.time()
         if (root / "data" / "history.db").exists():
-            async def latest() -> dict:
+            async def latest() -> tuple[dict[str, Sample], float]:
                 h = await open_history(directory)
                 try:
-                    return await h.last_values([pid for pid, _ in configured])
+                    everything = await h.last_values()
+                    return everything, site_now(everything.values())
                 finally:
                     await h.stop()
-            last = asyncio.run(latest())
-        table = Table(title=f"{len(configured)} points", title_justify="left")
-        for col in ("point", "value", "unit", "status", "updated", "kind", "writable"):
-            table.add_column(col, justify="right" if col in ("value", "updated") else "left")
-        now = time.time()
-        for pid, p in configured:
-            s = last.get(pid)
-            status = s.status if s else "no data"
-            table.add_row(
-                pid,
-                _fmt(s.value, p.kind, p.states) if s else "—",
-                p.unit or "",
-                f"[{_STATUS_STYLE.get(status, 'dim')}]{status}[/]",
-                _age(now - s.ts) + " ago" if s else "—",
-                p.kind,
-                "yes" if p.writable else "",
-            )
-        console.print(table)
+            every_last, now = asyncio.run(latest())
+            last = {pid: every_last[pid] for pid, _ in configured if pid in every_last}
+        console.print(_points_table(configured, last, now, console.width))
 
     @app.command()
     def history(
@@ -104,15 +143,18 @@ def register(app: typer.Typer) -> None:
             raise fail(f"--rollup {rollup!r}: expected hour or day")
         if output not in ("table", "csv", "jsonl"):
             raise fail(f"--format {output!r}: expected table, csv or jsonl")
-        start, end = parse_time(since), parse_time(until)
-        if end <= start:
-            raise fail(f"--until ({iso(end)}) must be after --since ({iso(start)})")
+        parse_time(since), parse_time(until)  # a bad time is refused before the history opens
 
         async def query() -> None:
             h = await open_history(directory)
             try:
-                if point not in h.points():
-                    raise fail(f"no history for point {point!r}: see 'openbms points' for ids")
+                known = h.points()
+                if point not in known:
+                    raise fail(f"no history for point {point!r}: {match_hint(point, known)}")
+                now = site_now((await h.last_values()).values())
+                start, end = parse_time(since, now), parse_time(until, now)
+                if end <= start:
+                    raise fail(f"--until ({iso(end)}) must be after --since ({iso(start)})")
                 if output != "table":
                     await export_history(h, [point], start, end, sys.stdout, output,  # type: ignore[arg-type]
                                          rollup=rollup)  # type: ignore[arg-type]
@@ -157,17 +199,20 @@ def register(app: typer.Typer) -> None:
             raise fail(f"cannot tell the format of {output.name!r}: use --format csv, jsonl or parquet")
         if rollup not in (None, "hour", "day"):
             raise fail(f"--rollup {rollup!r}: expected hour or day")
-        start, end = parse_time(since), parse_time(until)
-        if end <= start:
-            raise fail(f"--until ({iso(end)}) must be after --since ({iso(start)})")
+        parse_time(since), parse_time(until)  # a bad time is refused before the history opens
         kind: Literal["csv", "jsonl", "parquet"] = chosen
 
         async def run_export() -> int:
             h = await open_history(directory)
             try:
-                chosen_points = [p for p in h.points() if fnmatch.fnmatchcase(p, pattern)]
+                known = h.points()
+                chosen_points = [p for p in known if fnmatch.fnmatchcase(p, pattern)]
                 if not chosen_points:
-                    raise fail(f"no point with history matches {pattern!r}")
+                    raise fail(f"no point with history matches {pattern!r}: {match_hint(pattern, known)}")
+                now = site_now((await h.last_values()).values())
+                start, end = parse_time(since, now), parse_time(until, now)
+                if end <= start:
+                    raise fail(f"--until ({iso(end)}) must be after --since ({iso(start)})")
                 total = len(chosen_points) if rollup else await h.count(chosen_points, start, end)
                 with Progress(
                     TextColumn("[bold]exporting"), BarColumn(), MofNCompleteColumn(),
