@@ -12,6 +12,7 @@ import { Points } from "./pages/Points";
 import { ProgramPage, Programs } from "./pages/Programs";
 import { Audit, Tokens, Users } from "./pages/Admin";
 import { Overview } from "./pages/Overview";
+import { Overrides } from "./pages/Overrides";
 import { ScheduleEditor, Schedules } from "./pages/Schedules";
 import { SignIn } from "./pages/SignIn";
 import { Sites } from "./pages/Sites";
@@ -92,6 +93,8 @@ function Page(props: { route: Route }) {
       return <EquipmentPage site={r.site} equip={r.equip} />;
     case "alarms":
       return <Alarms site={r.site} />;
+    case "overrides":
+      return <Overrides site={r.site} />;
     case "energy":
       return <Energy site={r.site} />;
     case "schedules":
@@ -151,6 +154,7 @@ function Header(props: { route: Route; site: string | null; me: Me | null; onSig
           {link("/points", "Points")}
           {s && link(`/sites/${s}`, "Overview")}
           {s && link(`/sites/${s}/alarms`, "Alarms")}
+          {s && link(`/sites/${s}/overrides`, "Overrides")}
           {s && link(`/sites/${s}/schedules`, "Schedules")}
           {s && link(`/sites/${s}/programs`, "Programs")}
           {s && link(`/sites/${s}/energy`, "Energy")}

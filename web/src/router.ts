@@ -10,6 +10,7 @@ export type Route =
   | { name: "overview"; site: string }
   | { name: "equipment"; site: string; equip: string }
   | { name: "alarms"; site: string }
+  | { name: "overrides"; site: string }
   | { name: "list"; site: string | null; what: ListPage }
   | { name: "energy"; site: string }
   | { name: "schedules"; site: string }
@@ -43,6 +44,7 @@ export function parseRoute(path: string): Route {
     if (!c) return { name: "overview", site: b };
     if (c === "equipment" && d && parts.length === 4) return { name: "equipment", site: b, equip: d };
     if (c === "alarms" && parts.length === 3) return { name: "alarms", site: b };
+    if (c === "overrides" && parts.length === 3) return { name: "overrides", site: b };
     if (c === "energy" && parts.length === 3) return { name: "energy", site: b };
     if (c === "schedules" && parts.length === 3) return { name: "schedules", site: b };
     if (c === "schedules" && d && parts.length === 4) return { name: "schedule", site: b, schedule: d };

@@ -9,6 +9,7 @@ import { ApiError } from "../api/problem";
 import type { Command, PointDetail, PriorityArray, Value } from "../api/types";
 import { useApp } from "../context";
 import { formatTime, formatValue } from "../lib/format";
+import { overrideLabel } from "../lib/overrides";
 import { DataTable } from "./DataTable";
 import { Field, FormErrors } from "./Field";
 
@@ -122,6 +123,7 @@ export function CommandDialog(props: { site: string; point: PointDetail; onClose
         <h2 id="cmd-title">Command {point.id}</h2>
         <p class="muted">
           Now: {formatValue(point.value, point)} · status {point.status ?? "unknown"}
+          {point.override && ` · ${overrideLabel(point.override)}`}
         </p>
         <fieldset class="segmented">
           <legend>Action</legend>

@@ -55,7 +55,8 @@ export function equipmentState(points: PointSummary[], alarmedPoints: Set<string
   if (points.some((p) => alarmedPoints.has(p.id))) return "alarm";
   if (points.length > 0 && points.every((p) => p.status === "offline" || p.status === "fault")) return "offline";
   if (points.some((p) => p.status === "offline" || p.status === "fault")) return "offline";
-  if (points.some((p) => p.status === "overridden")) return "overridden";
+  // Overridden: by the device (status) or by a person holding the winning slot (the API's `override`).
+  if (points.some((p) => p.status === "overridden" || p.override)) return "overridden";
   if (points.length === 0 || points.every((p) => p.status === null)) return "unknown";
   return "ok";
 }

@@ -1,19 +1,22 @@
 /**
  * A site at a glance: key values (outdoor air, supply air, zone spread),
- * active alarms, energy today against yesterday, and equipment by type with status.
+ * active alarms, active overrides, energy today against yesterday, and equipment by type with
+ * status (an overridden point named, with its priority, who and until when).
  */
 import { useEffect } from "preact/hooks";
 import type { ApiClient } from "../api/client";
 import { endpoints } from "../api/endpoints";
 import { ApiError } from "../api/problem";
 import type { PointSummary } from "../api/types";
-import { StatusDot, ValueText } from "../components/Value";
+import { OverrideMark, StatusDot, ValueText } from "../components/Value";
 import { useApp } from "../context";
 import { useLive, useLiveSamples, useLoad, useNow } from "../hooks";
 import { formatValue } from "../lib/format";
 import { equipmentState, keyPoints, zoneSpread } from "../lib/overview";
+import { overrideCounts, winningByPoint } from "../lib/overrides";
 import { href } from "../router";
 import { LoadState } from "./common";
+import { useOverrides } from "./Overrides";
 
 const STATE_LABEL = { alarm: "in alarm", offline: "offline", overridden: "overridden", ok: "ok", unknown: "no data yet" };
 
@@ -24,16 +27,21 @@ export function Overview(props: { site: string }) {
   const equipment = useLoad(() => endpoints.equipment(api, site), [api, site]);
   const points = useLoad(() => endpoints.points(api, site), [api, site]);
   const alarms = useLoad(() => endpoints.alarms(api, site), [api, site]);
+  const overrides = useOverrides(site);
   const samples = useLiveSamples([`${site}/*`]);
   const live = useLive();
   const now = useNow();
 
   // REST values, overlaid by live samples as they arrive.
   // (Not memoised: the live map changes in place, and a few hundred points are cheap.)
+  // Overrides from the list, which follows commands live (the points' own were true when loaded).
+  const held = overrides.data ? winningByPoint(overrides.data) : null;
   const current: PointSummary[] = (points.data ?? []).map((p) => {
     const s = samples.get(p.id);
-    return s ? { ...p, ts: s[0], value: s[1], status: s[2] } : p;
+    const o = held ? { override: held.get(p.id) ?? null } : {};
+    return s ? { ...p, ts: s[0], value: s[1], status: s[2], ...o } : { ...p, ...o };
   });
+  const counts = overrides.data ? overrideCounts(overrides.data) : null;
   const types: Record<string, string> = {};
   for (const e of equipment.data ?? []) types[e.id] = e.type;
   const keys = keyPoints(current, types);
@@ -47,11 +55,11 @@ export function Overview(props: { site: string }) {
   const active = (alarms.data ?? []).filter((a) => a.state === "active-unacked" || a.state === "active-acked");
   const unacked = (alarms.data ?? []).filter((a) => a.state.endsWith("unacked"));
 
-  const byType = new Map<string, { id: string; name: string; state: ReturnType<typeof equipmentState> }[]>();
+  const byType = new Map<string, { id: string; name: string; state: ReturnType<typeof equipmentState>; held: PointSummary[] }[]>();
   for (const e of equipment.data ?? []) {
     const pts = current.filter((p) => p.equipment === e.id);
     const list = byType.get(e.type) ?? [];
-    list.push({ id: e.id, name: e.name || e.id, state: equipmentState(pts, alarmed) });
+    list.push({ id: e.id, name: e.name || e.id, state: equipmentState(pts, alarmed), held: pts.filter((p) => p.override) });
     byType.set(e.type, list);
   }
 
@@ -90,6 +98,17 @@ export function Overview(props: { site: string }) {
           </a>
           {unacked.length > 0 && <span class="muted small"> {unacked.length} unacknowledged</span>}
         </Tile>
+        <Tile label="Active overrides">
+          <a
+            href={href(`/sites/${site}/overrides`)}
+            class={`big${counts?.points ? " text--override" : ""}`}
+            aria-label={counts ? `${counts.points} point${counts.points === 1 ? "" : "s"} overridden` : "overrides loading"}
+            data-overrides={counts?.points ?? ""}
+          >
+            {counts ? counts.points : "…"}
+          </a>
+          {counts && counts.slots > counts.points && <span class="muted small"> {counts.slots} slots held</span>}
+        </Tile>
         <EnergyTile site={site} register={keys.energy} demand={keys.demand} />
       </section>
 
@@ -106,6 +125,13 @@ export function Overview(props: { site: string }) {
                     <StatusDot tone={e.state} label={STATE_LABEL[e.state]} />
                     <a href={href(`/sites/${site}/equipment/${encodeURIComponent(e.id)}`)}>{e.name}</a>
                     <span class="muted small">{STATE_LABEL[e.state]}</span>
+                    {e.held.map((p) => (
+                      <span key={p.id} class="small held">
+                        {" "}
+                        {p.name} {formatValue(p.override?.value ?? null, p)}
+                        {p.override && <OverrideMark override={p.override} />}
+                      </span>
+                    ))}
                   </li>
                 ))}
               </ul>

@@ -1,0 +1,197 @@
+/**
+ * A site's active overrides: every slot of a priority array an operator or the API holds, with
+ * who, why, since and until when, and whether it wins; each released from here with a reason
+ * (through the point's release endpoint). The list follows commands live.
+ */
+import { useEffect, useRef, useState } from "preact/hooks";
+import { endpoints } from "../api/endpoints";
+import { ApiError } from "../api/problem";
+import type { OverrideItem } from "../api/types";
+import { DataTable } from "../components/DataTable";
+import { Field, FormErrors } from "../components/Field";
+import { useApp } from "../context";
+import { useLoad, type Loaded } from "../hooks";
+import { formatTime, formatValue } from "../lib/format";
+import { overrideCounts } from "../lib/overrides";
+import { canCommand } from "../lib/roles";
+import { href } from "../router";
+import { LoadState } from "./common";
+
+/** The site's overrides, loaded again whenever a command of the site changes (WebSocket `command` messages). */
+export function useOverrides(site: string): Loaded<OverrideItem[]> {
+  const { api, live } = useApp();
+  const loaded = useLoad(() => endpoints.overrides(api, site), [api, site]);
+  const reload = useRef(loaded.reload);
+  reload.current = loaded.reload;
+  useEffect(() => {
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    const off = live.onMessage((msg) => {
+      if (msg.type !== "command" || timer !== null) return;
+      // A burst of status changes (executing → completed, superseded) is one reload.
+      timer = setTimeout(() => {
+        timer = null;
+        reload.current();
+      }, 250);
+    });
+    const unsubscribe = live.subscribe({ type: "subscribe", commands: [site] });
+    return () => {
+      off();
+      unsubscribe();
+      if (timer !== null) clearTimeout(timer);
+    };
+  }, [live, site]);
+  return loaded;
+}
+
+const slotKey = (o: OverrideItem) => `${o.point}@${o.priority}`;
+
+export function Overrides(props: { site: string }) {
+  const { api, me } = useApp();
+  const { site } = props;
+  const overrides = useOverrides(site);
+  const mayRelease = canCommand(me, site);
+  const [releasing, setReleasing] = useState<OverrideItem | null>(null);
+  const [reason, setReason] = useState("");
+  const [errors, setErrors] = useState<{ fields: Record<string, string>; general: string[] }>({ fields: {}, general: [] });
+  const [busy, setBusy] = useState(false);
+  const [done, setDone] = useState<string | null>(null);
+  const reasonInput = useRef<HTMLInputElement>(null);
+  useEffect(() => {
+    if (releasing) reasonInput.current?.focus();
+  }, [releasing]);
+  const items = overrides.data ?? [];
+  const counts = overrideCounts(items);
+
+  const release = async (ev: Event) => {
+    ev.preventDefault();
+    if (!releasing) return;
+    if (!reason.trim()) {
+      setErrors({ fields: { reason: "Say why: the reason is kept with the release." }, general: [] });
+      return;
+    }
+    setBusy(true);
+    setErrors({ fields: {}, general: [] });
+    try {
+      const cmd = await endpoints.release(api, site, releasing.equipment, releasing.name, {
+        priority: releasing.priority,
+        reason: reason.trim(),
+      });
+      setDone(`Released ${releasing.point} at priority ${releasing.priority}: ${cmd.status}${cmd.error ? ` — ${cmd.error}` : ""}`);
+      setReleasing(null);
+      setReason("");
+      overrides.reload();
+    } catch (err) {
+      if (err instanceof ApiError) setErrors({ fields: err.fields, general: err.general });
+      else setErrors({ fields: {}, general: [String(err)] });
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <main id="main">
+      <h1>Overrides</h1>
+      <p class="muted">
+        Points held by an operator or through the API, at any priority. Schedules and logic programs are the building's own
+        control and are not listed.
+      </p>
+      <LoadState {...overrides} />
+      {overrides.data && (
+        <p role="status" class="override-summary">
+          {counts.points === 0
+            ? "No point is overridden."
+            : `${counts.points} point${counts.points === 1 ? "" : "s"} overridden`}
+          {counts.slots > counts.points && ` · ${counts.slots} slots held`}
+        </p>
+      )}
+      {done && (
+        <p class="banner" role="status">
+          {done}
+        </p>
+      )}
+      {releasing && (
+        <form class="card" aria-labelledby="release-title" onSubmit={release} noValidate>
+          <h2 id="release-title">
+            Release {releasing.point} at priority {releasing.priority}
+          </h2>
+          <p class="muted">
+            Held at {formatValue(releasing.value, releasing)} by {releasing.requested_by || releasing.source}. The next slot, or
+            the relinquish default, takes over.
+          </p>
+          <Field id="release-reason" label="Reason" error={errors.fields.reason}>
+            {(aria) => (
+              <input
+                {...aria}
+                type="text"
+                required
+                maxLength={500}
+                value={reason}
+                onInput={(e) => setReason(e.currentTarget.value)}
+                ref={reasonInput}
+              />
+            )}
+          </Field>
+          <FormErrors messages={errors.general} />
+          <div class="actions">
+            <button type="button" class="btn" onClick={() => setReleasing(null)}>
+              Cancel
+            </button>
+            <button type="submit" class="btn btn--primary" disabled={busy}>
+              {busy ? "Releasing…" : "Release"}
+            </button>
+          </div>
+        </form>
+      )}
+      {overrides.data && (
+        <DataTable
+          class="overrides"
+          rows={items}
+          rowKey={slotKey}
+          caption="Active overrides"
+          rowClass={(o) => (o.winning ? "row--active" : "")}
+          empty={null}
+          columns={[
+            {
+              key: "point",
+              header: "Point",
+              rowHeader: true,
+              cell: (o) => <a href={href(`/sites/${site}/equipment/${encodeURIComponent(o.equipment)}`)}>{o.point}</a>,
+            },
+            {
+              key: "priority",
+              header: "Priority",
+              cell: (o) => (
+                <>
+                  {o.priority} <span class="muted small">{o.winning ? "in effect" : "held under a higher slot"}</span>
+                </>
+              ),
+            },
+            { key: "value", header: "Value", cell: (o) => formatValue(o.value, o) },
+            { key: "by", header: "By", cell: (o) => `${o.requested_by || "—"} (${o.source})` },
+            { key: "reason", header: "Reason", headClass: "hide-sm", cellClass: "hide-sm", cell: (o) => o.reason },
+            { key: "since", header: "Since", headClass: "hide-sm", cellClass: "hide-sm small", cell: (o) => formatTime(o.since * 1000) },
+            { key: "until", header: "Until", cell: (o) => (o.expires_at === null ? "until released" : formatTime(o.expires_at * 1000)) },
+            mayRelease && {
+              key: "release",
+              header: <span class="sr-only">Release</span>,
+              cell: (o) => (
+                <button
+                  type="button"
+                  class="btn btn--small"
+                  aria-label={`Release ${o.point} at priority ${o.priority}`}
+                  onClick={() => {
+                    setReleasing(o);
+                    setErrors({ fields: {}, general: [] });
+                    setDone(null);
+                  }}
+                >
+                  Release
+                </button>
+              ),
+            },
+          ]}
+        />
+      )}
+    </main>
+  );
+}
