@@ -59,6 +59,7 @@ from openbms.runtime.cache import CurrentValueCache
 from openbms.runtime.clock import Clock, WallClock
 from openbms.service.assembly import Assembly
 from openbms.service.commands import CommandDesk
+from openbms.service.faults import FaultControl
 from openbms.service.health import HealthLimits, HealthMonitor
 from openbms.service.protocols import DeviceReport, Services
 
@@ -185,8 +186,12 @@ class Runtime:
         api_front: ApiFront | None = None,
         api_settings: Any = None,
         health_limits: HealthLimits | None = None,
+        faults: FaultControl | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
+        #: The emulated building's faults, when the process runs one (``openbms demo``): see
+        #: ``openbms.service.faults``.
+        self.faults = faults
         self.clock: Clock = clock or WallClock()
         self.state_url = state_url or f"sqlite:///{self.data_dir / 'state.db'}"
         #: The bus, the cache and the parts wired to them (drivers, manager, arbiter, site
