@@ -3,7 +3,7 @@
 The building emulator (``openbms.sim``) sits above the API and the services:
 neither may import it. So whoever starts the process with an emulator (the
 demo's wiring in ``openbms.cli.run``) hands the ``Runtime`` an object that
-answers :class:`FaultControl` (``openbms.sim.building.remote.BuildingFaults``),
+answers :class:`FaultControl` (``openbms.sim.building.fault_catalogue.BuildingFaults``),
 as it hands in the API front; the API's ``/api/v1/emulator/faults`` and
 ``openbms sim fault`` reach it through :func:`faults_of`. A runtime over a
 real building has none.
