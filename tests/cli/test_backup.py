@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from tests.fixtures.services import postgres_server
 from tests.fixtures.waiting import eventually
 from tests.runtime.test_app import FAST_SITE
 
@@ -108,12 +107,21 @@ def test_backup_of_a_folder_that_never_ran_says_so(tmp_path):
 
 
 @pytest.mark.service
-def test_a_postgresql_state_database_is_dumped_and_restored_into_an_empty_database(tmp_path):
+def test_a_postgresql_state_database_is_dumped_and_restored_into_an_empty_database(tmp_path, postgres_url):
     site = tmp_path / "site"
     (site / "data").mkdir(parents=True)
     (site / "site.yaml").write_text(FAST_SITE)
     sqlite3.connect(site / "data" / "history.db").close()  # the historian's file (empty here)
-    with postgres_server() as url:
+    # Two databases of their own on the session's server: the one backed up and the empty one restored
+    # into (the server's own database is shared with other tests).
+    server = postgres_url.rsplit("/", 1)[0]
+    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    names = ("backup_source", "backup_restored")
+    with admin.connect() as conn:
+        for name in names:
+            conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    try:
+        url, target = (f"{server}/{name}" for name in names)
         migrate(url)
         engine = open_state(url)
         record_audit(engine, "ops@example.com", "test.before_backup", now=1.0)
@@ -123,11 +131,6 @@ def test_a_postgresql_state_database_is_dumped_and_restored_into_an_empty_databa
                                "-d", str(site)], capture_output=True, text=True, timeout=300, env=env)
         assert done.returncode == 0, done.stdout + done.stderr
         assert (tmp_path / "bk" / "data" / "state.pgdump").stat().st_size > 0
-        admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text("CREATE DATABASE restored"))
-        admin.dispose()
-        target = url.rsplit("/", 1)[0] + "/restored"
         env["OPENBMS_DATABASE_URL"] = target
         args = [sys.executable, "-m", "openbms.cli", "restore", str(tmp_path / "bk"),
                 "-d", str(tmp_path / "r")]
@@ -143,3 +146,8 @@ def test_a_postgresql_state_database_is_dumped_and_restored_into_an_empty_databa
                                timeout=300, env=env)
         assert again.returncode == 1
         assert "already holds" in again.stderr and "--overwrite" in again.stderr
+    finally:
+        with admin.connect() as conn:
+            for name in names:
+                conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
