@@ -76,7 +76,14 @@ export function Overrides(props: { site: string }) {
         priority: releasing.priority,
         reason: reason.trim(),
       });
-      setDone(`Released ${releasing.point} at priority ${releasing.priority}: ${cmd.status}${cmd.error ? ` — ${cmd.error}` : ""}`);
+      const what = `Released ${releasing.point} at priority ${releasing.priority}`;
+      setDone(
+        cmd.status === "failed"
+          ? `${what}, but the device was not written: ${cmd.error}`
+          : cmd.status === "executing"
+            ? `${what}; the device gets its new value as soon as the point's write limits allow.`
+            : `${what}.`,
+      );
       setReleasing(null);
       setReason("");
       overrides.reload();
