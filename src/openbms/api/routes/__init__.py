@@ -19,6 +19,7 @@ from openbms.api.routes import (
     commands,
     devices,
     docs,
+    faults,
     health,
     history,
     overrides,
@@ -53,6 +54,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     schedules.router,
     programs.router,
     devices.router,
+    faults.router,
     ws.router,
     web.router,
 )
