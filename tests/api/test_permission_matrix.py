@@ -287,6 +287,7 @@ CALLS: dict[tuple[str, str], Call] = {
     ("POST", _POINT + "/release"): Call(body={"reason": "matrix"}, ok=_ok(201)),
     ("GET", _POINT + "/priority-array"): Call(),
     ("GET", _SITE + "/overrides"): Call(),
+    ("GET", _SITE + "/operation"): Call(),
     ("GET", _SITE + "/commands"): Call(),
     ("GET", _SITE + "/commands/{command_id}"): Call(),
     # alarms: acknowledging twice, or unshelving what is not shelved, is a 409 about the state
