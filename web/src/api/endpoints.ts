@@ -154,4 +154,6 @@ export const endpoints = {
   /** The slots of the site's priority arrays an operator or the API holds, by point then priority. */
   overrides: (api: ApiClient, s: string, filter: { equipment?: string } = {}) =>
     all<import("./types").OverrideItem>(api, `${site(s)}/overrides`, filter),
+  /** What each equipment is doing now: modes, key values, comfort, off while scheduled on (server-side). */
+  operation: (api: ApiClient, s: string) => api.get<import("./types").SiteOperation>(`${site(s)}/operation`),
 };

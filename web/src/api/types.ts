@@ -366,3 +366,31 @@ export interface OverrideItem {
   winning: boolean;
   command_id: string;
 }
+
+/** What one equipment is doing (GET /sites/{site}/operation); null where its points do not tell. */
+export interface EquipmentOperation {
+  id: string;
+  type: string;
+  name: string;
+  occupancy: "occupied" | "unoccupied" | null;
+  conditioning: "heating" | "cooling" | "heating and cooling" | "idle" | null;
+  running: boolean | null;
+  /** The values an overview shows for it: point ids, labelled. */
+  key_values: { label: string; point: string }[];
+  comfort: { point: string; value: number; low: number | null; high: number | null; state: "below" | "within" | "above" } | null;
+  /** Points a schedule holds on while no run sensor says the equipment runs. */
+  scheduled_on_but_off: {
+    point: string;
+    schedule: string;
+    priority: number;
+    winning_priority: number | null;
+    winning_source: string | null;
+  }[];
+}
+
+export interface SiteOperation {
+  site: string;
+  zones_outside_comfort: number;
+  off_while_scheduled_on: number;
+  equipment: EquipmentOperation[];
+}
