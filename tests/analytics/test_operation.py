@@ -83,6 +83,10 @@ def test_key_values_follow_the_table_of_roles():
     ops = _run({})
     assert [(k.label, k.point) for k in ops["ahu"].key_values] == [("supply air", "s/ahu/sat")]
     assert [k.label for k in ops["vav"].key_values] == ["zone temperature"]
+    # A VAV box's discharge air is not the building's supply air.
+    box = CFG.model_copy(update={"equipment": (CFG.equipment[0].model_copy(update={"type": "vav"}),)})
+    (op,) = site_operation(box, lambda p: None, lambda p: [None] * 16)
+    assert [(k.label, k.point) for k in op.key_values] == [("discharge air", "s/ahu/sat")]
     assert [k.label for k in ops["boilers"].key_values] == ["hot water"]
     assert [k.point for k in ops["meter"].key_values] == ["s/meter/kw"]
 

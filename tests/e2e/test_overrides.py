@@ -59,7 +59,7 @@ def test_an_override_shows_on_the_overview_and_in_the_list_and_its_release_clear
     expect(count).to_have_accessible_name("1 point overridden")
     ahu = page.locator(".equip-list li").filter(
         has=page.get_by_role("link", name=re.compile("Air handling unit 1")))
-    expect(ahu).to_contain_text("overridden")
+    # (Its state dot may say "in alarm", which outranks "overridden": the mark is what shows the override.)
     expect(ahu.locator("[data-override-priority='8']")).to_have_attribute(
         "title",
         re.compile(rf"^Overridden at priority 8 by {re.escape(email)} until .+ \(e2e: supply air trial\)$"))

@@ -92,3 +92,30 @@ describe("the overrides page's route", () => {
     expect(parseRoute("/sites/hq/overrides/x").name).toBe("not-found");
   });
 });
+
+describe("what the building is doing, in words", () => {
+  it("says the modes the server worked out, leaving out what it does not know", async () => {
+    const { modeWords } = await import("../src/lib/overview");
+    expect(modeWords({ occupancy: "occupied", conditioning: "heating", running: true })).toEqual(["occupied", "heating", "running"]);
+    expect(modeWords({ occupancy: null, conditioning: "idle", running: false })).toEqual(["off"]);
+    expect(modeWords({ occupancy: null, conditioning: null, running: null })).toEqual([]);
+  });
+
+  it("names a zone outside its band with the band, and nothing for one within", async () => {
+    const { comfortWords } = await import("../src/lib/overview");
+    const zone = { point: "hq/vav-1/zone-temp", value: 11.6, low: 21, high: 24, state: "below" as const };
+    expect(comfortWords(zone, "degC")).toBe("11.6 °C, below its band 21.0–24.0 °C");
+    expect(comfortWords({ ...zone, value: 26, high: null, state: "above" }, "degC")).toBe("26.0 °C, above its band from 21.0 °C");
+    expect(comfortWords({ ...zone, state: "within" }, "degC")).toBeNull();
+    expect(comfortWords(null, "degC")).toBeNull();
+  });
+
+  it("says who holds an equipment off that a schedule wants on", async () => {
+    const { scheduleMissWords } = await import("../src/lib/overview");
+    const miss = { point: "hq/ahu-1/fan", schedule: "schedule:occ", priority: 12, winning_priority: 12, winning_source: "schedule" };
+    expect(scheduleMissWords(miss)).toBe("Off while scheduled on");
+    expect(scheduleMissWords({ ...miss, winning_priority: 8, winning_source: "operator" })).toBe(
+      "Off while scheduled on (held at priority 8 by an operator)",
+    );
+  });
+});

@@ -56,21 +56,28 @@ Conditioning = Literal["heating", "cooling", "heating and cooling", "idle"]
 
 @dataclass(frozen=True, slots=True)
 class KeyRole:
-    """A key value an overview shows: the first point of an equipment carrying all ``tags``."""
+    """A key value an overview shows: the first point of an equipment carrying all ``tags``
+    (of an equipment of one of ``types``, when given) not already shown under another role."""
 
     label: str
     tags: frozenset[str]
+    types: frozenset[str] | None = None
 
 
-def _role(label: str, *tags: str) -> KeyRole:
-    return KeyRole(label, frozenset(tags))
+def _role(label: str, *tags: str, types: tuple[str, ...] | None = None) -> KeyRole:
+    return KeyRole(label, frozenset(tags), None if types is None else frozenset(types))
+
+
+_AIR_HANDLERS = ("ahu", "rtu", "fcu")
 
 
 #: The key values per equipment, in the order shown (a row adds one).
 KEY_ROLES: tuple[KeyRole, ...] = (
     _role("zone temperature", "zone", "air", "temp", "sensor"),
-    _role("supply air", "discharge", "air", "temp", "sensor"),
-    _role("supply air setpoint", "discharge", "air", "temp", "sp"),
+    # An air handler's discharge air is the building's supply air; a VAV box's is its own (reheated).
+    _role("supply air", "discharge", "air", "temp", "sensor", types=_AIR_HANDLERS),
+    _role("supply air setpoint", "discharge", "air", "temp", "sp", types=_AIR_HANDLERS),
+    _role("discharge air", "discharge", "air", "temp", "sensor"),
     _role("chilled water", "chilled", "water", "leaving", "temp", "sensor"),
     _role("hot water", "hot", "water", "leaving", "temp", "sensor"),
     _role("fan speed", "fan", "speed"),
@@ -164,9 +171,12 @@ def _equipment(cfg: SiteConfig, equip: Equipment, sample: Lookup, slots: Slots) 
     value = {p.name: sample(pid[p.name]) for p in equip.points}
     running = _running(equip, value)
     occupancy = _occupancy(equip, value)
-    keys = []
+    keys: list[KeyValue] = []
     for role in KEY_ROLES:
-        found = next((p for p in equip.points if role.tags <= set(p.tags)), None)
+        if role.types is not None and equip.type not in role.types:
+            continue
+        found = next((p for p in equip.points if role.tags <= set(p.tags)
+                      and all(k.point != pid[p.name] for k in keys)), None)
         if found is not None:
             keys.append(KeyValue(role.label, pid[found.name]))
     return EquipmentOperation(

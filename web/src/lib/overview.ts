@@ -1,5 +1,6 @@
 /** The site overview's key values, found by the points' Haystack tags. */
-import type { PointSummary } from "../api/types";
+import type { EquipmentOperation, PointSummary } from "../api/types";
+import { formatValue } from "./format";
 
 const has = (p: PointSummary, ...tags: string[]) => tags.every((t) => p.tags.includes(t));
 const usable = (p: PointSummary) => p.status !== "offline" && p.status !== "fault" && typeof p.value === "number";
@@ -59,4 +60,38 @@ export function equipmentState(points: PointSummary[], alarmedPoints: Set<string
   if (points.some((p) => p.status === "overridden" || p.override)) return "overridden";
   if (points.length === 0 || points.every((p) => p.status === null)) return "unknown";
   return "ok";
+}
+
+/** The words of an equipment's mode on the overview ("occupied", "heating", "running"), as the server worked it out. */
+export function modeWords(op: Pick<EquipmentOperation, "occupancy" | "conditioning" | "running">): string[] {
+  const words: string[] = [];
+  if (op.occupancy) words.push(op.occupancy);
+  if (op.conditioning && op.conditioning !== "idle") words.push(op.conditioning);
+  if (op.running !== null) words.push(op.running ? "running" : "off");
+  return words;
+}
+
+/** "15.0 °C, below its band 21.0–24.0 °C" for a zone outside its band; null when within or unknown. */
+export function comfortWords(comfort: EquipmentOperation["comfort"], unit: string | null): string | null {
+  if (!comfort || comfort.state === "within") return null;
+  const f = (v: number | null) => (v === null ? "…" : formatValue(v, { kind: "number", unit }));
+  const bare = (v: number) => formatValue(v, { kind: "number", unit: null });
+  const band = comfort.low !== null && comfort.high !== null ? `${bare(comfort.low)}–${f(comfort.high)}` : comfort.low !== null ? `from ${f(comfort.low)}` : `up to ${f(comfort.high)}`;
+  return `${f(comfort.value)}, ${comfort.state} its band ${band}`;
+}
+
+const SOURCE_WORDS: Record<string, string> = {
+  operator: "an operator",
+  api: "the API",
+  logic: "a logic program",
+  optimiser: "the optimiser",
+};
+
+/** "Off while scheduled on (held off at priority 8 by an operator)" for an equipment a schedule wants running. */
+export function scheduleMissWords(miss: EquipmentOperation["scheduled_on_but_off"][number]): string {
+  const held =
+    miss.winning_source && miss.winning_source !== "schedule"
+      ? ` (held at priority ${miss.winning_priority} by ${SOURCE_WORDS[miss.winning_source] ?? miss.winning_source})`
+      : "";
+  return `Off while scheduled on${held}`;
 }

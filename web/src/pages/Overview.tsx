@@ -1,18 +1,19 @@
 /**
  * A site at a glance: key values (outdoor air, supply air, zone spread),
- * active alarms, active overrides, energy today against yesterday, and equipment by type with
- * status (an overridden point named, with its priority, who and until when).
+ * active alarms, active overrides, comfort and schedule misses, energy today against yesterday,
+ * and equipment by type with status, mode and key values (an overridden point named, with its
+ * priority, who and until when). Modes and comfort are the server's (GET …/operation).
  */
 import { useEffect } from "preact/hooks";
 import type { ApiClient } from "../api/client";
 import { endpoints } from "../api/endpoints";
 import { ApiError } from "../api/problem";
-import type { PointSummary } from "../api/types";
+import type { EquipmentOperation, PointSummary } from "../api/types";
 import { OverrideMark, StatusDot, ValueText } from "../components/Value";
 import { useApp } from "../context";
 import { useLive, useLiveSamples, useLoad, useNow } from "../hooks";
 import { formatValue } from "../lib/format";
-import { equipmentState, keyPoints, zoneSpread } from "../lib/overview";
+import { comfortWords, equipmentState, keyPoints, modeWords, scheduleMissWords, zoneSpread } from "../lib/overview";
 import { overrideCounts, winningByPoint } from "../lib/overrides";
 import { href } from "../router";
 import { LoadState } from "./common";
@@ -28,6 +29,13 @@ export function Overview(props: { site: string }) {
   const points = useLoad(() => endpoints.points(api, site), [api, site]);
   const alarms = useLoad(() => endpoints.alarms(api, site), [api, site]);
   const overrides = useOverrides(site);
+  const operation = useLoad(() => endpoints.operation(api, site), [api, site]);
+  // The server works modes and comfort out from the values: asked again as they move on.
+  useEffect(() => {
+    const id = setInterval(operation.reload, OPERATION_EVERY_MS);
+    return () => clearInterval(id);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [api, site]);
   const samples = useLiveSamples([`${site}/*`]);
   const live = useLive();
   const now = useNow();
@@ -55,13 +63,16 @@ export function Overview(props: { site: string }) {
   const active = (alarms.data ?? []).filter((a) => a.state === "active-unacked" || a.state === "active-acked");
   const unacked = (alarms.data ?? []).filter((a) => a.state.endsWith("unacked"));
 
-  const byType = new Map<string, { id: string; name: string; state: ReturnType<typeof equipmentState>; held: PointSummary[] }[]>();
+  const byId = new Map(current.map((p) => [p.id, p]));
+  const ops = new Map((operation.data?.equipment ?? []).map((o) => [o.id, o]));
+  const byType = new Map<string, EquipRow[]>();
   for (const e of equipment.data ?? []) {
     const pts = current.filter((p) => p.equipment === e.id);
     const list = byType.get(e.type) ?? [];
-    list.push({ id: e.id, name: e.name || e.id, state: equipmentState(pts, alarmed), held: pts.filter((p) => p.override) });
+    list.push({ id: e.id, name: e.name || e.id, state: equipmentState(pts, alarmed), held: pts.filter((p) => p.override), op: ops.get(e.id) ?? null });
     byType.set(e.type, list);
   }
+  const op = operation.data;
 
   return (
     <main id="main">
@@ -109,6 +120,20 @@ export function Overview(props: { site: string }) {
           </a>
           {counts && counts.slots > counts.points && <span class="muted small"> {counts.slots} slots held</span>}
         </Tile>
+        <Tile label="Comfort and schedules">
+          {op ? (
+            <ul class="plain small">
+              <li class={op.zones_outside_comfort ? "text--alarm" : ""} data-zones-outside={op.zones_outside_comfort}>
+                {op.zones_outside_comfort} zone{op.zones_outside_comfort === 1 ? "" : "s"} outside {op.zones_outside_comfort === 1 ? "its" : "their"} comfort band
+              </li>
+              <li class={op.off_while_scheduled_on ? "text--alarm" : ""} data-off-scheduled-on={op.off_while_scheduled_on}>
+                {op.off_while_scheduled_on} equipment off while scheduled on
+              </li>
+            </ul>
+          ) : (
+            <span class="muted">{operation.error ? "unavailable" : "…"}</span>
+          )}
+        </Tile>
         <EnergyTile site={site} register={keys.energy} demand={keys.demand} />
       </section>
 
@@ -121,17 +146,13 @@ export function Overview(props: { site: string }) {
               <h3>{type.toUpperCase()}</h3>
               <ul class="equip-list">
                 {list.map((e) => (
-                  <li key={e.id}>
-                    <StatusDot tone={e.state} label={STATE_LABEL[e.state]} />
-                    <a href={href(`/sites/${site}/equipment/${encodeURIComponent(e.id)}`)}>{e.name}</a>
-                    <span class="muted small">{STATE_LABEL[e.state]}</span>
-                    {e.held.map((p) => (
-                      <span key={p.id} class="small held">
-                        {" "}
-                        {p.name} {formatValue(p.override?.value ?? null, p)}
-                        {p.override && <OverrideMark override={p.override} />}
-                      </span>
-                    ))}
+                  <li key={e.id} data-equipment={e.id}>
+                    <div class="equip-list__head">
+                      <StatusDot tone={e.state} label={STATE_LABEL[e.state]} />
+                      <a href={href(`/sites/${site}/equipment/${encodeURIComponent(e.id)}`)}>{e.name}</a>
+                      <span class="muted small">{STATE_LABEL[e.state]}</span>
+                    </div>
+                    <EquipDetail e={e} points={byId} now={now} live={live} />
                   </li>
                 ))}
               </ul>
@@ -140,6 +161,60 @@ export function Overview(props: { site: string }) {
         </div>
       </section>
     </main>
+  );
+}
+
+/** How often the overview asks the server again what the equipment is doing. */
+const OPERATION_EVERY_MS = 15_000;
+
+interface EquipRow {
+  id: string;
+  name: string;
+  state: ReturnType<typeof equipmentState>;
+  held: PointSummary[];
+  op: EquipmentOperation | null;
+}
+
+/** Under an equipment's name: its mode, key values (live), a zone outside its band, a schedule it misses, its overrides. */
+function EquipDetail(props: { e: EquipRow; points: Map<string, PointSummary>; now: number; live: boolean }) {
+  const { e, points } = props;
+  const op = e.op;
+  const modes = op ? modeWords(op) : [];
+  const zone = op?.comfort ? points.get(op.comfort.point) : undefined;
+  const comfort = op ? comfortWords(op.comfort, zone?.unit ?? null) : null;
+  const keys = (op?.key_values ?? []).map((k) => ({ ...k, p: points.get(k.point) })).filter((k) => k.p);
+  // A held key value is marked where it stands; the other held points are named after the key values.
+  const held = e.held.filter((p) => !keys.some((k) => k.point === p.id));
+  if (!modes.length && !keys.length && !comfort && !op?.scheduled_on_but_off.length && !held.length) return null;
+  return (
+    <div class="equip-list__detail small">
+      {modes.map((m) => (
+        <span key={m} class={`mode mode--${m.replace(/ /g, "-")}`}>
+          {m}
+        </span>
+      ))}
+      {keys.map((k) => (
+        <span key={k.point} class="keyval">
+          <span class="muted">{k.label}</span> <PointValue p={k.p!} now={props.now} live={props.live} />
+        </span>
+      ))}
+      {comfort && (
+        <span class="text--alarm" data-comfort={op?.comfort?.state}>
+          {comfort}
+        </span>
+      )}
+      {op?.scheduled_on_but_off.map((m) => (
+        <span key={m.point} class="text--alarm" data-scheduled-on-but-off={m.point}>
+          {scheduleMissWords(m)}
+        </span>
+      ))}
+      {held.map((p) => (
+        <span key={p.id} class="held">
+          {p.name} {formatValue(p.override?.value ?? null, p)}
+          {p.override && <OverrideMark override={p.override} />}
+        </span>
+      ))}
+    </div>
   );
 }
 
