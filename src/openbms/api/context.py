@@ -1,4 +1,12 @@
-"""What every request handler reaches through ``request.app.state``: the API's context."""
+"""What every request handler reaches through ``request.app.state``: the API's context.
+
+Two clocks, on purpose. ``building_now()`` is the runtime's clock (the one
+clock of the building: in the accelerated demo and in co-simulation it runs
+faster than the wall): audit rows, ranges and the ``now`` the API tells its
+clients. ``now()`` is the wall (``ApiSettings.now``): what protects access —
+token and session lifetimes, lockouts, rate limits, caches — stays in real
+time, or a demo at 3600× would expire a 15-minute token in a quarter second.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +15,7 @@ import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from starlette.concurrency import run_in_threadpool
@@ -19,12 +28,13 @@ from openbms.api.ratelimit import RateLimiter
 from openbms.api.settings import ApiSettings
 from openbms.db import StateEngine, record_audit, site_ids
 from openbms.historian import Historian
+from openbms.runtime.clock import clock_rate
 from openbms.service.protocols import Services
 
 if TYPE_CHECKING:  # the principal module reads the context: no import cycle at run time
     from openbms.api.auth.principal import Principal
 
-__all__ = ["ApiContext", "client_addr", "get_context"]
+__all__ = ["ApiContext", "client_addr", "get_context", "iso_time"]
 
 T = TypeVar("T")
 
@@ -67,8 +77,23 @@ class ApiContext:
         return engine
 
     def now(self) -> float:
-        """The API's clock."""
+        """The wall clock (``ApiSettings.now``): tokens, sessions, lockouts, rate limits, caches."""
         return self.settings.now()
+
+    def building_now(self) -> float:
+        """The runtime's clock when a runtime is attached, else the wall: what records are
+        stamped with and what ranges are measured from."""
+        return self.runtime.clock.now() if self.runtime is not None else self.settings.now()
+
+    def building_rate(self) -> float:
+        """Seconds of ``building_now`` per real second (1 without a runtime; see ``clock_rate``)."""
+        return clock_rate(self.runtime.clock) if self.runtime is not None else 1.0
+
+    def clock_fields(self) -> dict[str, Any]:
+        """What the API tells clients of its clock (health, the WebSocket's ``clock`` message):
+        ``now`` (ISO 8601 with the UTC offset), ``now_ts`` (epoch s) and ``clock_rate``."""
+        now = self.building_now()
+        return {"now": iso_time(now), "now_ts": now, "clock_rate": self.building_rate()}
 
     async def run(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Run blocking (database, hashing) work in a worker thread."""
@@ -115,11 +140,13 @@ class ApiContext:
         details: dict[str, Any] | None = None,
         remote_addr: str | None = None,
     ) -> None:
-        """Append to the audit log (a change of who may do what also empties the sign-in cache)."""
+        """Append to the audit log, stamped by the building's clock (a change of who may do what
+        also empties the sign-in cache)."""
         if action.startswith(_ACCESS_CHANGES):
             self.forget_principals()
         await self.run(
-            record_audit, self.engine, actor[:200], action, target[:200], details, remote_addr, self.now()
+            record_audit, self.engine, actor[:200], action, target[:200], details, remote_addr,
+            self.building_now(),
         )
 
     async def site_exists(self, site_id: str) -> bool:
@@ -145,6 +172,11 @@ class ApiContext:
         """The site ids, and when (monotonic) the read began."""
         began = time.monotonic()
         return site_ids(self.engine), began
+
+
+def iso_time(ts: float) -> str:
+    """Epoch seconds as ISO 8601 in UTC with its offset (``+00:00``), to the millisecond."""
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
 
 
 def get_context(conn: HTTPConnection) -> ApiContext:

@@ -1,7 +1,13 @@
 """Time is injected: everything that reads the clock or sleeps takes a Clock.
 
 ``WallClock`` is real time. ``ManualClock`` only moves when told to, so tests
-of schedules, overrides, alarm delays and rollups run in milliseconds.
+of schedules, overrides, alarm delays and rollups run in milliseconds. The
+demo's ``AcceleratedClock`` (``openbms.sim.building.live``) runs ``speed`` times
+faster than the wall.
+
+``clock_rate`` says how many of a clock's seconds pass per real second (1 for
+the wall, the demo's speed, 0 for a clock moved by hand), so that a client
+told the time once can follow it between messages.
 """
 
 from __future__ import annotations
@@ -9,10 +15,11 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import math
 import time
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
-__all__ = ["Clock", "ManualClock", "WallClock"]
+__all__ = ["Clock", "ManualClock", "Paced", "WallClock", "clock_rate"]
 
 
 class Clock(Protocol):
@@ -28,6 +35,16 @@ class Clock(Protocol):
 
     async def sleep(self, seconds: float) -> None:
         """Sleep for ``seconds`` of this clock's time."""
+        ...
+
+
+@runtime_checkable
+class Paced(Protocol):
+    """A clock that says how fast it runs: ``speed`` of its seconds per real second."""
+
+    @property
+    def speed(self) -> float:
+        """Seconds of this clock per second of the wall (0: it moves only when told to)."""
         ...
 
 
@@ -49,7 +66,8 @@ class ManualClock:
 
     Sleepers wake, in deadline order, as the clock passes their deadline.
     ``advance`` yields to the event loop after each wake so that woken tasks
-    run before time moves on, as they would in real time.
+    run before time moves on, as they would in real time. Its rate is 0:
+    between two moves, no time passes.
     """
 
     def __init__(self, start: float = 1_700_000_000.0) -> None:
@@ -94,3 +112,15 @@ class ManualClock:
         self._now = when
         for _ in range(5):
             await asyncio.sleep(0)
+
+
+def clock_rate(clock: Clock) -> float:
+    """How many of ``clock``'s seconds pass per real second: 0 for a ``ManualClock``, a
+    ``Paced`` clock's ``speed``, else 1.0 (real time)."""
+    if isinstance(clock, ManualClock):
+        return 0.0
+    if isinstance(clock, Paced):
+        speed = clock.speed
+        if isinstance(speed, int | float) and math.isfinite(speed) and speed >= 0:
+            return float(speed)
+    return 1.0

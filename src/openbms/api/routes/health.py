@@ -5,6 +5,11 @@ With a runtime attached, health says ``degraded`` with its reasons when the
 data folder's disk is low, the historian's oldest unstored sample is too old
 or its writes fail, samples were dropped, devices are offline, or the event
 loop lags (see ``openbms.service.health``).
+
+Health also tells the server's clock, the one every client measures ranges
+and ages from: ``now`` (ISO 8601, UTC offset), ``now_ts`` (epoch seconds)
+and ``clock_rate`` (its seconds per real second: 1 in real time, the demo's
+speed, 0 for a clock moved by hand), so a client can follow it between calls.
 """
 
 from __future__ import annotations
@@ -14,11 +19,11 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from openbms import __version__
 from openbms.api.auth.permissions import public
-from openbms.api.context import ApiContext, get_context
+from openbms.api.context import ApiContext, get_context, iso_time
 from openbms.db import ping
 from openbms.service.protocols import Services
 
@@ -41,6 +46,12 @@ class Health(BaseModel):
     uptime: float
     reasons: list[str] = []
     components: dict[str, dict[str, Any]]
+    now: str = Field(description="the server's (the building's) current time, ISO 8601 with its UTC offset")
+    now_ts: float = Field(description="the same instant in epoch seconds")
+    clock_rate: float = Field(
+        description="seconds of the server's clock per real second: 1 in real time, N in a demo run "
+        "N times faster, 0 for a clock that moves only when told to"
+    )
 
 
 def _db_ok(ctx: ApiContext) -> bool:
@@ -79,6 +90,11 @@ async def health(request: Request) -> Any:
             components.update(_runtime_components(ctx.runtime))
         except Exception as err:  # a status that cannot be read is itself a finding, not a 500
             components["runtime"] = {"status": "degraded", "error": type(err).__name__}
+    try:
+        clock = ctx.clock_fields()
+    except Exception as err:  # a clock that cannot be read is a finding too: tell the wall's time
+        components["clock"] = {"status": "degraded", "error": type(err).__name__}
+        clock = {"now": iso_time(ctx.now()), "now_ts": ctx.now(), "clock_rate": 1.0}
     status: Literal["ok", "degraded", "down"] = "ok"
     if not db:
         status = "down"
@@ -91,6 +107,7 @@ async def health(request: Request) -> Any:
     if not db:
         reasons.insert(0, "state_db: the state database does not answer")
     body = Health(
+        **clock,
         status=status,
         version=__version__,
         uptime=round(time.monotonic() - _STARTED, 3),

@@ -10,11 +10,20 @@ requested point must be a point of the site: any other answers the 404 an
 unknown point gets, so history never tells what another site holds. A
 request that would carry more than ``MAX_JSON_ROWS`` (JSON) or
 ``MAX_EXPORT_ROWS`` (downloads) rows is a 422 saying how to narrow it.
+
+Trends tell the truth with two more things in each JSON series: ``kind`` and
+``step`` (true when the value holds until the next sample: bool and enum
+points, and number points stored on change, with a ``deadband``: draw them
+as steps), and, with ``prior=true``, ``prior``: the last sample before
+``since`` (null when there is none), so a point unchanged in the window is
+drawn from the value it held when the window opened. Ranges without
+``until`` end at the runtime's clock (the building's time).
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import csv
 import io
 import json
@@ -90,8 +99,15 @@ class SeriesOut(BaseModel):
 
     point: str
     unit: str | None
+    kind: Literal["number", "bool", "enum"]
+    step: bool = Field(
+        description="the value holds until the next sample (bool, enum, or stored on change): draw steps"
+    )
     samples: list[SampleOut] | None = None
     rollups: list[RollupOut] | None = None
+    prior: SampleOut | None = Field(
+        None, description="with prior=true: the last sample before `since` (null: none stored)"
+    )
 
 
 class HistoryOut(BaseModel):
@@ -147,6 +163,51 @@ def _point_ids(request: Request, site_id: str, requested: Sequence[str]) -> list
     if len(out) > MAX_POINTS:
         raise invalid_field(["query", "points"], f"at most {MAX_POINTS} points per request, not {len(out)}")
     return list(out.items())
+
+
+def _shape(request: Request, site_id: str, pid: str) -> dict[str, Any]:
+    """``kind`` and ``step`` of a point of the site (known to be one: ``_point_ids`` checked)."""
+    index = site_index(site_config(runtime_of(request), site_id))
+    point = index.entries[bisect.bisect_left(index.ids, pid)][3]
+    step = point.kind != "number" or point.history.deadband is not None
+    return {"kind": point.kind, "step": step}
+
+
+#: How far back ``prior`` looks: hourly rollups for two days, then daily ones for a year.
+_PRIOR_HOURS = 48
+_PRIOR_DAYS = 366
+
+
+async def prior_sample(historian: Historian, point: str, since: float) -> dict[str, Any] | None:
+    """The last stored sample of ``point`` before ``since`` (up to a year back), or None.
+
+    The raw samples of the hour holding ``since`` first; else the newest rollup
+    of the two days before, then of the year before, says when the last one
+    was, and that sample is read raw (or, when retention dropped it, its
+    rollup's ``last`` value stands in, with status ``ok``).
+    """
+    hour = math.floor(since / 3600.0) * 3600.0
+    rows = await historian.raw_rows(point, hour, since)
+    if rows:
+        ts, value, status = rows[-1]
+        return {"ts": ts, "value": value, "status": STATUSES[status]}
+    found: RollupRow | None = None
+    windows: tuple[tuple[Literal["hour", "day"], float, float], ...] = (
+        ("hour", hour - _PRIOR_HOURS * 3600.0, hour),
+        ("day", since - _PRIOR_DAYS * 86400.0, hour - _PRIOR_HOURS * 3600.0))
+    for period, start, end in windows:
+        got = [r for r in (await historian.rollups(point, period, start, end)).rows()
+               if r.last_ts is not None and r.last_ts < since]
+        if got:
+            found = max(got, key=lambda r: r.last_ts or 0.0)
+            break
+    if found is None or found.last_ts is None:
+        return None
+    exact = await historian.raw_rows(point, found.last_ts, math.nextafter(found.last_ts, math.inf))
+    if exact:
+        ts, value, status = exact[-1]
+        return {"ts": ts, "value": value, "status": STATUSES[status]}
+    return {"ts": found.last_ts, "value": finite(found.last), "status": "ok"}
 
 
 def _too_many(rows: int, limit: int, fmt: str) -> Exception:
@@ -230,10 +291,17 @@ async def get_history(
     format: Literal["json", "csv", "jsonl"] = Query(
         "json", description="JSON, or a CSV / JSON lines download."
     ),
+    prior: bool = Query(
+        False,
+        description="JSON only: each series also carries `prior`, the last sample before `since`, "
+        "so a point unchanged in the range is drawn from the value it held",
+    ),
     user: Principal = require("history:read", site_param="site_id"),
 ) -> Any:
     """History of several points of the site: raw or rolled up, as JSON or a download."""
     runtime = runtime_of(request)
+    if prior and format != "json":
+        raise invalid_field(["query", "prior"], "prior is for JSON answers: leave it out of a download")
     pairs = _point_ids(request, site_id, points)
     end = parse_time(until, "until")
     end = runtime.clock.now() if end is None else end
@@ -265,6 +333,9 @@ async def get_history(
     statuses = STATUSES
     tails = get_context(request).history_tails(historian)
     for pid, unit in pairs:
+        head = {"point": pid, "unit": unit, **_shape(request, site_id, pid)}
+        if prior:
+            head["prior"] = await prior_sample(historian, pid, start)
         if rollup == "raw":
             kept = await tails.samples(pid, start, end)
             if kept is not None:
@@ -272,7 +343,7 @@ async def get_history(
                 left -= n
                 if left < 0:
                     raise _too_many(await historian.count(ids, start, end), limit, format)
-                series.append({"point": pid, "unit": unit, "samples": orjson.Fragment(encoded)})
+                series.append({**head, "samples": orjson.Fragment(encoded)})
                 continue
             got = await historian.raw_rows(pid, start, end, left + 1)
             left -= len(got)
@@ -280,8 +351,7 @@ async def get_history(
                 raise _too_many(await historian.count(ids, start, end), limit, format)
             series.append(
                 {
-                    "point": pid,
-                    "unit": unit,
+                    **head,
                     # orjson writes NaN and infinities as null
                     "samples": [{"ts": ts, "value": v, "status": statuses[st]} for ts, v, st in got],
                 }
@@ -290,8 +360,7 @@ async def get_history(
             rollups = (await historian.rollups(pid, rollup, start, end)).rows()
             series.append(
                 {
-                    "point": pid,
-                    "unit": unit,
+                    **head,
                     "rollups": [dict(zip(_ROLLUP_KEYS, _rollup_values(r), strict=True)) for r in rollups],
                 }
             )

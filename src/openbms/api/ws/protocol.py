@@ -10,6 +10,10 @@ A client sends JSON objects with a ``type``:
 * ``{"type": "ping"}`` (answered ``pong``) and ``{"type": "pong"}`` (ignored).
 
 Anything else is answered with an ``error`` message; the connection stays open.
+The server sends ``ready``, then ``clock`` (``now``, ``now_ts``, ``clock_rate``:
+the building's time, as ``GET /api/v1/health`` tells it), then replies,
+``samples`` (a snapshot carries the clock's fields too), ``alarm``, ``command``
+and, on a quiet stream, ``ping`` (with the clock's fields).
 ``parse`` never raises anything but ``ProtocolError``, whatever the client sends:
 a message over ``max_message_bytes`` (64 KiB) is ``too_large``, one nested
 deeper than ``MAX_DEPTH`` levels is ``too_deep``, one that is not JSON ``bad_json``.

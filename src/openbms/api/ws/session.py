@@ -10,6 +10,11 @@ Three tasks per connection, none of them ever called by the bus:
   ``stall_timeout``, and reads the user's grants again every
   ``recheck_interval`` so that a revoked site stops flowing on open streams.
 
+The server's clock travels with the stream: a ``clock`` message after
+``ready``, and ``now``/``now_ts``/``clock_rate`` (as in ``GET /health``) in
+every snapshot and every idle ``ping``, so a client measures ranges and ages
+from the building's time, never its own.
+
 Samples come from one bus ``Subscription`` per connection: bounded, it keeps
 only the newest value per point while its client is behind, and counts what
 it dropped. Events come from bounded event subscriptions. So the runtime
@@ -120,6 +125,7 @@ class WsSession:
         self.hub.opened += 1
         self._reply({"type": "ready", "user": self.principal.email, "sites": self._sites(),
                      "interval_ms": round(self.settings.interval * 1000)})
+        self._reply({"type": "clock", **self.ctx.clock_fields()})
         tasks = [asyncio.create_task(self._receiver(), name=f"ws {self.id} receiver"),
                  asyncio.create_task(self._sender(), name=f"ws {self.id} sender"),
                  asyncio.create_task(self._monitor(), name=f"ws {self.id} monitor")]
@@ -224,8 +230,9 @@ class WsSession:
         self._reply({"type": "subscribed", "id": req.id, **self.subscriptions()})
         if added:
             # The current values first, then changes (the new subscription queues them from now on).
+            clock = self.ctx.clock_fields()
             for chunk in self._chunks(snapshot) or [[]]:
-                self._reply({"type": "samples", "snapshot": True, "samples": chunk})
+                self._reply({"type": "samples", "snapshot": True, "samples": chunk, **clock})
 
     def _unsubscribe(self, req: Request) -> None:
         if req.all:
@@ -368,7 +375,8 @@ class WsSession:
                 if not messages:
                     if loop.time() - last_sent < settings.idle_ping:
                         continue
-                    messages = [encode({"type": "ping"})]  # keeps proxies from closing a quiet stream
+                    # keeps proxies from closing a quiet stream, and the client's clock in step
+                    messages = [encode({"type": "ping", **self.ctx.clock_fields()})]
                 for text in messages:
                     self._sending_since = loop.time()
                     await self.ws.send_text(text)
