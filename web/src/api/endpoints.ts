@@ -156,4 +156,18 @@ export const endpoints = {
     all<import("./types").OverrideItem>(api, `${site(s)}/overrides`, filter),
   /** What each equipment is doing now: modes, key values, comfort, off while scheduled on (server-side). */
   operation: (api: ApiClient, s: string) => api.get<import("./types").SiteOperation>(`${site(s)}/operation`),
+  /** Liveness, and the server's clock (`now_ts`, `clock_rate`) that every range and age is measured from. */
+  health: (api: ApiClient) => api.get<import("./types").Health>(`${V1}/health`),
+  /** History for a trend: each series with its kind, whether it steps, and the sample before `since` (`prior`). */
+  trend: (
+    api: ApiClient,
+    s: string,
+    q: { points: string[]; since: number; until: number; rollup: "raw" | "hour" | "day" },
+    signal?: AbortSignal,
+  ) =>
+    api.get<import("./types").TrendHistory>(
+      `${site(s)}/history`,
+      { points: q.points, since: q.since.toFixed(3), until: q.until.toFixed(3), rollup: q.rollup, prior: "true" },
+      signal,
+    ),
 };

@@ -394,3 +394,27 @@ export interface SiteOperation {
   off_while_scheduled_on: number;
   equipment: EquipmentOperation[];
 }
+
+/** GET /api/v1/health: the server's clock as well as its state (the dashboard's clock reads it). */
+export interface Health {
+  status: "ok" | "degraded" | "down";
+  version: string;
+  /** The server's (the building's) time, ISO 8601 with its offset. */
+  now: string;
+  now_ts: number;
+  /** Server seconds per real second: 1 real time, N a demo run N times faster, 0 a clock moved by hand. */
+  clock_rate: number;
+}
+
+/** A history series as GET /history?prior=true answers: how to draw it, and the value it held before `since`. */
+export interface TrendSeries extends HistorySeries {
+  kind: "number" | "bool" | "enum";
+  /** The value holds until the next sample (bool, enum, stored on change): draw steps. */
+  step: boolean;
+  /** The last sample before `since` (null: none stored). */
+  prior?: HistorySample | null;
+}
+
+export interface TrendHistory extends History {
+  series: TrendSeries[];
+}
