@@ -119,15 +119,19 @@ def _serve(root: Path, data: Path | None, status_every: float, show: list[str] |
                                                   api=api, api_front=serve, api_settings=api_settings)
             await runtime.run_forever(on_tick=started, tick=status_every, freeze_gc=True)
             return
+        from openbms.sim.building.fault_catalogue import BuildingFaults
         from openbms.sim.building.live import demo_emulator
 
         async with demo_emulator(speed=emulator_speed) as emulator:
             assert emulator.face is not None  # started by the context manager
             console.print(f"building emulator: {len(emulator.face.devices)} BACnet devices on "
-                          f"127.0.20.x, simulated time ×{emulator_speed:g}")
+                          f"127.0.20.x, simulated time ×{emulator_speed:g}; faults: "
+                          "'openbms sim fault list' or the dashboard's Admin page")
+            # The building's faults go to the API through the runtime (the API may not import sim).
             runtime = holder["runtime"] = Runtime(sites, data or root / "data", state_url=state_url,
                                                   api=api, api_front=serve, clock=emulator.clock,
-                                                  api_settings=api_settings)
+                                                  api_settings=api_settings,
+                                                  faults=BuildingFaults(emulator.building))
             await runtime.run_forever(on_tick=started, tick=status_every, freeze_gc=True)
 
     try:

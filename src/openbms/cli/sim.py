@@ -1,5 +1,5 @@
-"""``openbms sim run`` (batch, printing KPIs as ``name value unit`` lines) and ``openbms sim serve`` (live,
-over BACnet/IP)."""
+"""``openbms sim run`` (batch, printing KPIs as ``name value unit`` lines), ``openbms sim serve`` (live,
+over BACnet/IP) and ``openbms sim fault`` (the running demo's faults: ``openbms.cli.sim_faults``)."""
 
 from __future__ import annotations
 
@@ -141,5 +141,8 @@ def serve(
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``sim``."""
+    """Add ``sim`` (and its ``fault`` commands, ``openbms.cli.sim_faults``)."""
+    from openbms.cli.sim_faults import fault_app
+
+    sim_app.add_typer(fault_app, name="fault")
     app.add_typer(sim_app, name="sim")
