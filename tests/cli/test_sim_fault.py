@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from tests.fixtures.waiting import eventually
 from typer.testing import CliRunner
 
 from openbms.cli.main import app
-from tests.fixtures.waiting import eventually
 
 runner = CliRunner()
 CHILLER = "/api/v1/sites/demo/points/chiller-plant"
@@ -123,9 +123,11 @@ async def test_a_fault_injected_from_the_cli_trips_the_chiller_raises_its_alarm_
             await until(returned, "the alarm returned to normal")
 
             unknown = fault("inject", "chiller-trip:ch-9", demo=demo, url=url)
-            assert unknown.exit_code == 1 and "no fault 'chiller-trip:ch-9'" in " ".join(unknown.output.split())
+            assert unknown.exit_code == 1
+            assert "no fault 'chiller-trip:ch-9'" in " ".join(unknown.output.split())
             bad = fault("inject", "stuck-damper:ahu-1", "150", demo=demo, url=url)
-            assert bad.exit_code == 1 and "must be from 0 to 100 %, not 150" in " ".join(bad.output.split())
+            assert bad.exit_code == 1
+            assert "must be from 0 to 100 %, not 150" in " ".join(bad.output.split())
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
