@@ -170,4 +170,11 @@ export const endpoints = {
       { points: q.points, since: q.since.toFixed(3), until: q.until.toFixed(3), rollup: q.rollup, prior: "true" },
       signal,
     ),
+  /** The emulated building's faults (admins; a 409 where openbms runs no emulator, i.e. outside `openbms demo`). */
+  emulatorFaults: (api: ApiClient) => api.get<import("./types").EmulatorFaultList>(`${V1}/emulator/faults`),
+  /** Inject a fault (its value: null for the fault's default). */
+  injectFault: (api: ApiClient, id: string, value: number | null) =>
+    api.request<import("./types").EmulatorFault>("PUT", `${V1}/emulator/faults/${enc(id)}`, { body: { value } }),
+  clearFault: (api: ApiClient, id: string) =>
+    api.request<import("./types").EmulatorFault>("DELETE", `${V1}/emulator/faults/${enc(id)}`),
 };

@@ -418,3 +418,29 @@ export interface TrendSeries extends HistorySeries {
 export interface TrendHistory extends History {
   series: TrendSeries[];
 }
+
+/** One fault of the emulated building (GET /api/v1/emulator/faults, `openbms demo` only; admins). */
+export interface EmulatorFault {
+  /** kind:target, e.g. `chiller-trip:ch-1`, `failed-sensor:ahu-1/oat`. */
+  id: string;
+  /** stuck-damper, failed-sensor, fouled-coil or chiller-trip. */
+  kind: string;
+  target: string;
+  label: string;
+  description: string;
+  /** The fault's number (position, reading, capacity); null: it takes none. */
+  parameter: string | null;
+  unit: string | null;
+  minimum: number | null;
+  maximum: number | null;
+  /** Used when an injection gives no value (null for a failed sensor: it reads nothing). */
+  default: number | null;
+  active: boolean;
+  /** The number in force while active (null: none, or no reading). */
+  value: number | null;
+}
+
+export interface EmulatorFaultList {
+  items: EmulatorFault[];
+  active: number;
+}
