@@ -1,9 +1,11 @@
-/** Small hooks shared by the pages: loading API data, live samples, the clock. */
+/** Small hooks shared by the pages: loading API data, live samples, the server's clock. */
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { endpoints } from "./api/endpoints";
 import { ApiError } from "./api/problem";
 import type { LiveStatus } from "./api/ws";
 import type { Value } from "./api/types";
 import { useApp } from "./context";
+import { serverClock } from "./lib/clock";
 
 export interface Loaded<T> {
   data: T | null;
@@ -96,8 +98,42 @@ export function useLive(): boolean {
   return s.state === "connected" && !s.stale;
 }
 
-/** The time, re-rendering every `everyMs` (ages like "12 s ago" and staleness move on their own). */
+let healthAsked = false;
+
+/**
+ * The server's time (epoch ms, lib/clock), re-rendering every `everyMs` and
+ * whenever the server tells its time: ages like "12 s ago", staleness and
+ * every range are measured from it, never from the browser's clock (the
+ * building may run faster than the wall). The first caller asks GET /health
+ * for the time if the live connection has not told it yet.
+ */
 export function useNow(everyMs = 5000): number {
+  const { api } = useApp();
+  const [now, setNow] = useState(() => serverClock.now());
+  useEffect(() => {
+    if (!serverClock.synced && !healthAsked) {
+      healthAsked = true;
+      endpoints.health(api).then(
+        (h) => serverClock.update(h),
+        () => {
+          healthAsked = false; // the live connection's clock message will do, or the next page asks again
+        },
+      );
+    }
+    const tick = () => setNow(serverClock.now());
+    tick();
+    const id = setInterval(tick, everyMs);
+    const off = serverClock.onUpdate(tick);
+    return () => {
+      clearInterval(id);
+      off();
+    };
+  }, [api, everyMs]);
+  return now;
+}
+
+/** The browser's own time (epoch ms), for what is about the browser: reconnection countdowns. */
+export function useWallNow(everyMs = 1000): number {
   const [now, setNow] = useState(Date.now());
   useEffect(() => {
     const id = setInterval(() => setNow(Date.now()), everyMs);

@@ -2,8 +2,11 @@
  * The live connection: one WebSocket to /api/v1/ws that reconnects with
  * backoff, re-sends every subscription after reconnecting, and says whether
  * the data on screen can be trusted (connected, reconnecting, offline; stale
- * when nothing has arrived for a while).
+ * when nothing has arrived for a while). The server's clock rides along
+ * (`clock` messages, snapshots and pings carry `now_ts`): every such message
+ * sets the dashboard's server clock (lib/clock).
  */
+import { serverClock, type ServerClock } from "../lib/clock";
 import { DEFAULT_BACKOFF, backoffDelay, type BackoffOptions } from "./backoff";
 
 export type ConnectionState = "connecting" | "connected" | "reconnecting" | "offline";
@@ -63,6 +66,8 @@ export interface LiveClientOptions {
   staleAfterMs?: number;
   /** Failed attempts in a row after which the state says offline (retries continue). */
   offlineAfterAttempts?: number;
+  /** The clock that messages telling the server's time set (default: the dashboard's one). */
+  clock?: ServerClock;
 }
 
 const OPEN = 1;
@@ -97,6 +102,7 @@ export class LiveClient {
       backoff: DEFAULT_BACKOFF,
       staleAfterMs: 40_000,
       offlineAfterAttempts: 4,
+      clock: serverClock,
       ...opts,
     };
   }
@@ -218,6 +224,7 @@ export class LiveClient {
         return;
       }
       if (!msg || typeof msg.type !== "string") return;
+      if (typeof msg.now_ts === "number") this.opts.clock.update(msg);
       // The server pings a quiet stream every 25 s: proof of life, answered so proxies see traffic both ways.
       if (msg.type === "ping") socket.send(JSON.stringify({ type: "pong" }));
       for (const fn of this.messageListeners) fn(msg);

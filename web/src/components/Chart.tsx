@@ -1,15 +1,34 @@
 /**
  * A uPlot trend: several points on one time axis, one y axis per unit.
  * Drag across the plot to zoom in (the parent refetches with the rollup the
- * new range calls for); the buttons pan and zoom out by keyboard.
+ * new range calls for); the buttons pan and zoom out by keyboard. The x axis
+ * is the range asked for (`data.range`), so a range with one sample or none
+ * still has a sane axis, and an empty one says "No data in this range".
+ * Hovering shows a crosshair, its time and every series' value in the legend.
+ * Series that hold their value until the next sample are drawn as steps.
  */
 import { useEffect, useRef } from "preact/hooks";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
-import type { ChartData } from "../lib/chart";
-import { unitLabel } from "../lib/format";
+import { dataSpan, type ChartData } from "../lib/chart";
+import { formatTime, unitLabel } from "../lib/format";
 
 const PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#d97706", "#9333ea", "#0891b2", "#db2777", "#65a30d"];
+
+/** What uPlot draws: the data, or the range's two ends with no values when there are none. */
+function aligned(d: ChartData): uPlot.AlignedData {
+  if ((d.empty || d.data[0]?.length === 0) && d.range) {
+    return [d.range, ...d.series.map(() => [null, null])] as unknown as uPlot.AlignedData;
+  }
+  return d.data as uPlot.AlignedData;
+}
+
+/** Y range: the data's, padded; a flat line or no data still gets an axis. */
+function yRange(_u: uPlot, min: number | null, max: number | null): uPlot.Range.MinMax {
+  if (min === null || max === null || !Number.isFinite(min) || !Number.isFinite(max)) return [0, 1];
+  if (min === max) return [min - 1, max + 1];
+  return uPlot.rangeNum(min, max, 0.1, true);
+}
 
 export function Chart(props: {
   data: ChartData;
@@ -22,6 +41,11 @@ export function Chart(props: {
   const plot = useRef<uPlot | null>(null);
   const onZoom = useRef(props.onZoom);
   onZoom.current = props.onZoom;
+  const range = useRef(props.data.range ?? null);
+  range.current = props.data.range ?? null;
+  const { units, series } = props.data;
+  // The plot is rebuilt only when what it draws changes shape; new data for the same series is set in place.
+  const shape = JSON.stringify([series.map((s) => [s.point, s.axis, s.step ?? false]), units, props.labels]);
 
   useEffect(() => {
     const el = box.current;
@@ -29,7 +53,8 @@ export function Chart(props: {
     const css = getComputedStyle(el);
     const fg = css.getPropertyValue("--fg-muted").trim() || "#666";
     const grid = css.getPropertyValue("--border").trim() || "#ddd";
-    const { data, units, series } = props.data;
+    const { units, series } = props.data;
+    const stepped = uPlot.paths.stepped?.({ align: 1 });
     const axes: uPlot.Axis[] = [
       { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid } },
       ...units.map(
@@ -44,21 +69,26 @@ export function Chart(props: {
         }),
       ),
     ];
+    const scales: uPlot.Scales = {
+      x: { time: true, range: (_u, min, max) => range.current ?? [min, max] },
+    };
+    units.forEach((_u, i) => (scales[`u${i}`] = { range: yRange }));
     const opts: uPlot.Options = {
       width: el.clientWidth || 600,
       height: props.height ?? 320,
-      scales: { x: { time: true } },
+      scales,
       axes,
-      cursor: { drag: { x: true, y: false, setScale: false } },
+      cursor: { x: true, y: true, drag: { x: true, y: false, setScale: false } },
       legend: { live: true },
       series: [
-        {},
+        { label: "Time", value: (_u, v) => (v === null || v === undefined ? "—" : formatTime(v * 1000)) },
         ...series.map(
           (s, i): uPlot.Series => ({
             label: props.labels[s.point] ?? s.point,
             scale: `u${s.axis}`,
             stroke: PALETTE[i % PALETTE.length],
             width: 1.5,
+            paths: s.step ? stepped : undefined,
             value: (_u, v) => (v === null || v === undefined ? "—" : `${v.toFixed(2)} ${unitLabel(s.unit)}`),
           }),
         ),
@@ -75,7 +105,7 @@ export function Chart(props: {
         ],
       },
     };
-    const u = new uPlot(opts, data as uPlot.AlignedData, el);
+    const u = new uPlot(opts, aligned(props.data), el);
     plot.current = u;
     const ro = new ResizeObserver(() => u.setSize({ width: el.clientWidth, height: props.height ?? 320 }));
     ro.observe(el);
@@ -84,7 +114,32 @@ export function Chart(props: {
       u.destroy();
       plot.current = null;
     };
-  }, [props.data, props.theme, props.height]);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [shape, props.theme, props.height]);
 
-  return <div ref={box} class="chart" role="img" aria-label={`Trend of ${props.data.series.map((s) => props.labels[s.point] ?? s.point).join(", ")}`} />;
+  useEffect(() => {
+    plot.current?.setData(aligned(props.data));
+  }, [props.data]);
+
+  const span = dataSpan(props.data);
+  return (
+    <div class="chart-wrap" style={{ position: "relative" }}>
+      <div
+        ref={box}
+        class="chart"
+        role="img"
+        aria-label={`Trend of ${series.map((s) => props.labels[s.point] ?? s.point).join(", ")}`}
+        data-range-since={props.data.range?.[0]}
+        data-range-until={props.data.range?.[1]}
+        data-span-from={span?.[0]}
+        data-span-to={span?.[1]}
+        data-values={span?.[2] ?? 0}
+      />
+      {props.data.empty && (
+        <p class="chart__empty muted" role="status" style={{ position: "absolute", top: "40%", left: 0, right: 0, textAlign: "center", pointerEvents: "none", margin: 0 }}>
+          No data in this range
+        </p>
+      )}
+    </div>
+  );
 }

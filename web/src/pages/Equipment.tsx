@@ -1,9 +1,10 @@
 /**
  * One piece of equipment: its points live (value, unit, status, last update,
- * override marker), a trend of the points chosen, and the command dialog for
+ * override marker), a trend of the points chosen (remembered per equipment in
+ * this browser), and the command dialog for
  * those allowed to command.
  */
-import { useMemo, useState } from "preact/hooks";
+import { useEffect, useMemo, useState } from "preact/hooks";
 import { endpoints } from "../api/endpoints";
 import { ApiError } from "../api/problem";
 import type { PointDetail, PointSummary } from "../api/types";
@@ -13,13 +14,33 @@ import { DataTable } from "../components/DataTable";
 import { ValueText } from "../components/Value";
 import { useApp } from "../context";
 import { useLive, useLiveSamples, useLoad, useNow } from "../hooks";
-import { toChartData } from "../lib/chart";
+import { trendData } from "../lib/chart";
 import { formatAge, formatTime, unitLabel } from "../lib/format";
 import { canCommand } from "../lib/roles";
 import { chooseRollup, RANGES } from "../lib/rollup";
 import { href } from "../router";
 import { useTheme } from "../theme";
 import { LoadState } from "./common";
+
+const chosenKey = (site: string, equip: string) => `openbms.trend.${site}/${equip}`;
+
+/** The points the user last charted for this equipment (this browser), or none. */
+function chosenPoints(site: string, equip: string): string[] {
+  try {
+    const list: unknown = JSON.parse(localStorage.getItem(chosenKey(site, equip)) ?? "[]");
+    return Array.isArray(list) ? list.filter((x): x is string => typeof x === "string") : [];
+  } catch {
+    return [];
+  }
+}
+
+function rememberPoints(site: string, equip: string, ids: string[]): void {
+  try {
+    localStorage.setItem(chosenKey(site, equip), JSON.stringify(ids));
+  } catch {
+    // Private mode or a full storage: the choice lasts for this page only.
+  }
+}
 
 export function EquipmentPage(props: { site: string; equip: string }) {
   const { api, me } = useApp();
@@ -29,7 +50,14 @@ export function EquipmentPage(props: { site: string; equip: string }) {
   const samples = useLiveSamples([`${site}/${equip}/*`]);
   const live = useLive();
   const now = useNow(2000);
-  const [selected, setSelected] = useState<string[]>([]);
+  const [selected, setSelectedState] = useState<string[]>(() => chosenPoints(site, equip));
+  useEffect(() => setSelectedState(chosenPoints(site, equip)), [site, equip]);
+  const setSelected = (update: (cur: string[]) => string[]) =>
+    setSelectedState((cur) => {
+      const next = update(cur);
+      rememberPoints(site, equip, next);
+      return next;
+    });
   const [commanding, setCommanding] = useState<PointDetail | null>(null);
   const [cmdError, setCmdError] = useState<string | null>(null);
   const mayCommand = canCommand(me, site);
@@ -39,7 +67,9 @@ export function EquipmentPage(props: { site: string; equip: string }) {
     return s ? { ...p, ts: s[0], value: s[1], status: s[2] } : p;
   });
   // Chart the first two sensors until the user picks.
-  const chosen = selected.length ? selected : rows.filter((p) => p.kind === "number").slice(0, 2).map((p) => p.id);
+  // The points chosen last time on this equipment (those it still has), else the first two sensors.
+  const kept = points.data ? selected.filter((id) => rows.some((p) => p.id === id)) : selected;
+  const chosen = kept.length ? kept : rows.filter((p) => p.kind === "number").slice(0, 2).map((p) => p.id);
   const toggle = (id: string) => setSelected((cur) => {
     const base = cur.length ? cur : chosen;
     return base.includes(id) ? base.filter((x) => x !== id) : [...base, id];
@@ -139,35 +169,75 @@ export function EquipmentPage(props: { site: string; equip: string }) {
   );
 }
 
-/** A trend chart with preset ranges, zoom by dragging, pan and zoom-out buttons, CSV export. */
+/** A trend's range: the last `ms` up to the server's now (following live data), or fixed ends (epoch ms). */
+export type TrendRange = { mode: "relative"; preset: string; ms: number } | { mode: "absolute"; since: number; until: number };
+
+/** `<input type="datetime-local">` text for epoch ms (the browser's zone), and back. */
+function localInput(ms: number): string {
+  const d = new Date(ms);
+  const p = (n: number) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+}
+
+/**
+ * A trend chart: a relative range that follows live data (the last 6 hours up to the
+ * server's now, moving with it) or absolute ends, zoom by dragging, pan and zoom-out
+ * buttons, CSV export. Times are the server's (the building's), never the browser's.
+ */
 export function Trend(props: { site: string; points: string[]; labels: Record<string, string>; title?: string }) {
   const { api } = useApp();
   const [theme] = useTheme();
-  const [range, setRange] = useState<{ since: number; until: number; preset: string | null }>(() => {
-    const until = Date.now();
-    return { since: until - 6 * 3_600_000, until, preset: "6h" };
-  });
-  const rollup = chooseRollup(range.since, range.until);
+  const now = useNow(5000);
+  const [range, setRange] = useState<TrendRange>({ mode: "relative", preset: "6h", ms: 6 * 3_600_000 });
+  const [custom, setCustom] = useState<{ since: string; until: string } | null>(null);
+  // A relative range moves with the server's clock, in steps of 1/300 of its span (at least a second),
+  // so a slow clock does not refetch on every tick and an accelerated one follows every tick.
+  let since: number;
+  let until: number;
+  if (range.mode === "relative") {
+    const quantum = Math.max(1000, range.ms / 300);
+    until = Math.ceil(now / quantum) * quantum;
+    since = until - range.ms;
+  } else {
+    ({ since, until } = range);
+  }
+  const rollup = chooseRollup(since, until);
   const key = props.points.join(",");
   const history = useLoad(
     () =>
       props.points.length
-        ? endpoints.history(api, props.site, { points: props.points, since: range.since / 1000, until: range.until / 1000, rollup })
+        ? endpoints.trend(api, props.site, { points: props.points, since: since / 1000, until: until / 1000, rollup })
         : Promise.resolve(null),
-    [api, props.site, key, range.since, range.until, rollup],
+    [api, props.site, key, since, until, rollup],
   );
-  const data = useMemo(() => (history.data ? toChartData(history.data) : null), [history.data]);
+  const data = useMemo(() => (history.data ? trendData(history.data, now / 1000) : null), [history.data]); // eslint-disable-line react-hooks/exhaustive-deps
 
   const preset = (id: string) => {
+    if (id === "custom") {
+      setCustom({ since: localInput(since), until: localInput(until) });
+      return;
+    }
     const r = RANGES.find((x) => x.id === id)!;
-    const until = Date.now();
-    setRange({ since: until - r.ms, until, preset: id });
+    setCustom(null);
+    setRange({ mode: "relative", preset: id, ms: r.ms });
   };
-  const span = range.until - range.since;
-  const pan = (dir: -1 | 1) => setRange((r) => ({ since: r.since + (dir * span) / 2, until: r.until + (dir * span) / 2, preset: null }));
-  const zoomOut = () => setRange((r) => ({ since: r.since - span / 2, until: Math.min(Date.now(), r.until + span / 2), preset: null }));
+  const absolute = (a: number, b: number) => {
+    setCustom(null);
+    setRange({ mode: "absolute", since: a, until: b });
+  };
+  const span = until - since;
+  const pan = (dir: -1 | 1) => absolute(since + (dir * span) / 2, until + (dir * span) / 2);
+  const zoomOut = () => absolute(since - span / 2, Math.min(now, until + span / 2));
+  const applyCustom = () => {
+    if (!custom) return;
+    const a = new Date(custom.since).getTime();
+    const b = new Date(custom.until).getTime();
+    if (Number.isFinite(a) && Number.isFinite(b) && a < b) absolute(a, b);
+  };
+  const customError =
+    custom && !(new Date(custom.since).getTime() < new Date(custom.until).getTime()) ? "The start must be before the end." : null;
   const download = async () => {
-    const res = await endpoints.historyCsv(api, props.site, { points: props.points, since: range.since / 1000, until: range.until / 1000, rollup });
+    const res = await endpoints.historyCsv(api, props.site, { points: props.points, since: since / 1000, until: until / 1000, rollup });
     const url = URL.createObjectURL(await res.blob());
     const a = document.createElement("a");
     a.href = url;
@@ -175,6 +245,8 @@ export function Trend(props: { site: string; points: string[]; labels: Record<st
     a.click();
     setTimeout(() => URL.revokeObjectURL(url), 1000);
   };
+  const following = range.mode === "relative";
+  const selectValue = custom ? "custom" : following ? range.preset : "";
 
   return (
     <section aria-labelledby={`trend-title-${props.site}`} class="card">
@@ -182,36 +254,67 @@ export function Trend(props: { site: string; points: string[]; labels: Record<st
       <div class="toolbar" role="toolbar" aria-label="Chart range">
         <label class="inline">
           Range{" "}
-          <select value={range.preset ?? ""} onChange={(e) => e.currentTarget.value && preset(e.currentTarget.value)}>
-            {range.preset === null && <option value="">Custom</option>}
+          <select value={selectValue} onChange={(e) => preset(e.currentTarget.value)}>
+            {selectValue === "" && <option value="">Fixed range</option>}
             {RANGES.map((r) => (
               <option key={r.id} value={r.id}>
-                {r.label}
+                Last {r.label}
               </option>
             ))}
+            <option value="custom">From… to…</option>
           </select>
         </label>
         <button type="button" class="btn btn--small" onClick={() => pan(-1)} aria-label="Earlier">
           ←
         </button>
-        <button type="button" class="btn btn--small" onClick={() => pan(1)} aria-label="Later" disabled={range.until >= Date.now() - 1000}>
+        <button type="button" class="btn btn--small" onClick={() => pan(1)} aria-label="Later" disabled={following || until >= now}>
           →
         </button>
         <button type="button" class="btn btn--small" onClick={zoomOut}>
           Zoom out
         </button>
+        {!following && (
+          <button type="button" class="btn btn--small" onClick={() => preset(RANGES.find((r) => r.ms >= span)?.id ?? "1y")}>
+            Follow live
+          </button>
+        )}
         <button type="button" class="btn btn--small" onClick={download} disabled={!props.points.length}>
           Export CSV
         </button>
-        <span class="muted small">
-          {formatTime(range.since)} – {formatTime(range.until)} · {rollup === "raw" ? "raw samples" : `${rollup}ly means`} · drag on the chart to zoom
+        <span class="muted small" data-testid="trend-range">
+          {formatTime(since)} – {following ? "now" : formatTime(until)} · {rollup === "raw" ? "raw samples" : `${rollup}ly means`}
+          {following ? " · following live" : ""} · drag on the chart to zoom
         </span>
       </div>
+      {custom && (
+        <form
+          class="toolbar"
+          aria-label="Custom range"
+          onSubmit={(e) => {
+            e.preventDefault();
+            applyCustom();
+          }}
+        >
+          <label class="inline">
+            From <input type="datetime-local" value={custom.since} onInput={(e) => setCustom({ ...custom, since: e.currentTarget.value })} />
+          </label>
+          <label class="inline">
+            To <input type="datetime-local" value={custom.until} onInput={(e) => setCustom({ ...custom, until: e.currentTarget.value })} />
+          </label>
+          <button type="submit" class="btn btn--small" disabled={customError !== null}>
+            Show
+          </button>
+          <button type="button" class="btn btn--small" onClick={() => setCustom(null)}>
+            Cancel
+          </button>
+          {customError && <span class="field-error" role="alert">{customError}</span>}
+        </form>
+      )}
       <LoadState {...history} />
       {props.points.length === 0 ? (
         <p class="muted">Tick points in the table to chart them.</p>
       ) : data ? (
-        <Chart data={data} labels={props.labels} theme={theme} onZoom={(a, b) => setRange({ since: a * 1000, until: b * 1000, preset: null })} />
+        <Chart data={data} labels={props.labels} theme={theme} onZoom={(a, b) => absolute(a * 1000, b * 1000)} />
       ) : null}
     </section>
   );
