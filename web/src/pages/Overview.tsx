@@ -113,10 +113,12 @@ export function Overview(props: { site: string }) {
           <a
             href={href(`/sites/${site}/overrides`)}
             class={`big${counts?.points ? " text--override" : ""}`}
-            aria-label={counts ? `${counts.points} point${counts.points === 1 ? "" : "s"} overridden` : "overrides loading"}
+            aria-label={
+              counts ? `${counts.points} point${counts.points === 1 ? "" : "s"} overridden` : overrides.error ? "overrides unavailable" : "overrides loading"
+            }
             data-overrides={counts?.points ?? ""}
           >
-            {counts ? counts.points : "…"}
+            {counts ? counts.points : overrides.error ? "—" : "…"}
           </a>
           {counts && counts.slots > counts.points && <span class="muted small"> {counts.slots} slots held</span>}
         </Tile>
