@@ -2,12 +2,14 @@
  * Administration: users (create with a role and site grants, change roles,
  * disable), API tokens (create — shown once —, revoke) and the audit log.
  * Users and the audit log are for admins on every site; API tokens are each
- * user's own (admins may revoke anyone's through the API).
+ * user's own (admins may revoke anyone's through the API). In `openbms demo`,
+ * the Users page also offers the emulated building's faults (`EmulatorFaults`)
+ * to inject and clear, so alarms and fault detection can be shown live.
  */
 import { useState } from "preact/hooks";
 import { endpoints } from "../api/endpoints";
 import { ApiError } from "../api/problem";
-import { ROLES, type AuditEntry, type Role, type UserOut } from "../api/types";
+import { ROLES, type AuditEntry, type EmulatorFault, type Role, type UserOut } from "../api/types";
 import { DataTable } from "../components/DataTable";
 import { Field, FormErrors } from "../components/Field";
 import { useApp } from "../context";
@@ -110,6 +112,7 @@ export function Users() {
           ]}
         />
       )}
+      <EmulatorFaults />
     </main>
   );
 }
@@ -442,6 +445,175 @@ export function Audit() {
           Older entries
         </button>
       )}
+    </main>
+  );
+}
+
+const FAULT_KINDS: { id: string; label: string }[] = [
+  { id: "", label: "Every kind" },
+  { id: "chiller-trip", label: "Chiller trips" },
+  { id: "stuck-damper", label: "Stuck dampers" },
+  { id: "failed-sensor", label: "Failed sensors" },
+  { id: "fouled-coil", label: "Fouled coils" },
+];
+
+/** What a fault holds while active: "40 %", "no reading", or "active" for one without a number. */
+export function faultState(f: EmulatorFault): string {
+  if (!f.active) return "";
+  if (f.parameter === null) return "active";
+  if (f.value === null) return "no reading";
+  return f.unit ? `${f.value} ${f.unit}` : String(f.value);
+}
+
+/**
+ * The emulated building's faults, injected and cleared live (admins, and only
+ * where openbms runs the demo's emulator: elsewhere the API answers 409 and
+ * this shows nothing, or a note on the stand-alone page). A fault's number
+ * (a stuck damper's position, a failed sensor's reading, a fouled coil's
+ * capacity) is typed beside it; empty means the fault's default.
+ */
+export function EmulatorFaults(props: { standalone?: boolean }) {
+  const { api, me } = useApp();
+  const faults = useLoad(() => (isAdmin(me) ? endpoints.emulatorFaults(api) : Promise.resolve(null)), [api, me]);
+  const [kind, setKind] = useState("");
+  const [activeOnly, setActiveOnly] = useState(false);
+  const [values, setValues] = useState<Record<string, string>>({});
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const [msg, setMsg] = useState<{ tone: "info" | "error"; text: string } | null>(null);
+  const [busy, setBusy] = useState<string | null>(null);
+  if (!me || !isAdmin(me)) return null;
+  if (faults.error?.status === 409) {
+    return props.standalone ? <p class="muted">{faults.error.message}</p> : null;
+  }
+  const act = async (f: EmulatorFault, inject: boolean) => {
+    setMsg(null);
+    setErrors({ ...errors, [f.id]: "" });
+    const text = (values[f.id] ?? "").trim();
+    const value = inject && text !== "" ? Number(text) : null;
+    if (inject && text !== "" && !Number.isFinite(value)) {
+      setErrors({ ...errors, [f.id]: `Expected a number${f.unit ? ` in ${f.unit}` : ""}, or nothing for the default.` });
+      return;
+    }
+    setBusy(f.id);
+    try {
+      const done = inject ? await endpoints.injectFault(api, f.id, value) : await endpoints.clearFault(api, f.id);
+      setMsg({ tone: "info", text: `${inject ? "Injected" : "Cleared"}: ${done.label}${inject && faultState(done) !== "active" ? ` (${faultState(done)})` : ""}.` });
+      faults.reload();
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 422) setErrors({ ...errors, [f.id]: err.message });
+      else setMsg({ tone: "error", text: err instanceof ApiError ? err.message : String(err) });
+    } finally {
+      setBusy(null);
+    }
+  };
+  const rows = (faults.data?.items ?? []).filter((f) => (!kind || f.kind === kind) && (!activeOnly || f.active));
+  return (
+    <section class="card emulator-faults" aria-labelledby="faults-title">
+      <h2 id="faults-title">Emulated building faults</h2>
+      <p class="muted">
+        Inject a fault into the demo's building to see alarms and fault detection react; clear it to repair it.
+        {faults.data && ` ${faults.data.active} active.`}
+      </p>
+      <div class="toolbar">
+        <div class="field">
+          <label for="flt-kind">Kind</label>
+          <select id="flt-kind" value={kind} onChange={(e) => setKind(e.currentTarget.value)}>
+            {FAULT_KINDS.map((k) => (
+              <option key={k.id} value={k.id}>{k.label}</option>
+            ))}
+          </select>
+        </div>
+        <label class="check">
+          <input type="checkbox" checked={activeOnly} onChange={(e) => setActiveOnly(e.currentTarget.checked)} /> Active only
+        </label>
+      </div>
+      {msg && <p class={`banner banner--${msg.tone}`} role={msg.tone === "error" ? "alert" : "status"}>{msg.text}</p>}
+      <LoadState {...faults} />
+      {faults.data && (
+        <DataTable
+          class="faults"
+          rows={rows}
+          rowKey={(f) => f.id}
+          caption="Faults of the emulated building"
+          empty={<p class="muted">No fault matches.</p>}
+          rowClass={(f) => (f.active ? "row--active" : "")}
+          columns={[
+            {
+              key: "fault",
+              header: "Fault",
+              rowHeader: true,
+              cell: (f) => (
+                <>
+                  {f.label}
+                  <div class="muted small">
+                    <code>{f.id}</code>
+                  </div>
+                </>
+              ),
+            },
+            { key: "state", header: "In force", cell: (f) => (f.active ? <span class="tag tag--new">{faultState(f)}</span> : "—") },
+            {
+              key: "value",
+              header: "Value",
+              cell: (f) => {
+                if (f.parameter === null) return null;
+                const id = `flt-v-${f.id.replace(/[^a-z0-9-]/gi, "-")}`;
+                const err = errors[f.id];
+                const range = f.minimum !== null && f.maximum !== null && f.kind !== "failed-sensor" ? `${f.minimum}–${f.maximum}` : "";
+                return (
+                  <div class={`field field--inline${err ? " field--error" : ""}`}>
+                    <label class="sr-only" for={id}>{`${f.parameter} for ${f.label}${f.unit ? `, ${f.unit}` : ""}`}</label>
+                    <input
+                      id={id}
+                      inputMode="decimal"
+                      size={6}
+                      value={values[f.id] ?? ""}
+                      placeholder={f.default === null ? "none" : String(f.default)}
+                      aria-invalid={!!err}
+                      aria-describedby={err ? `${id}-error` : undefined}
+                      onInput={(e) => setValues({ ...values, [f.id]: e.currentTarget.value })}
+                    />{" "}
+                    <span class="muted small">{[f.unit, range].filter(Boolean).join(" ")}</span>
+                    {err && (
+                      <small id={`${id}-error`} class="error" role="alert">
+                        {err}
+                      </small>
+                    )}
+                  </div>
+                );
+              },
+            },
+            {
+              key: "act",
+              header: <span class="sr-only">Actions</span>,
+              cell: (f) => (
+                <>
+                  <button type="button" class="btn btn--small" disabled={busy === f.id} aria-label={`${f.active ? "Change" : "Inject"} ${f.label}`} onClick={() => act(f, true)}>
+                    {f.active ? "Change" : "Inject"}
+                  </button>{" "}
+                  {f.active && (
+                    <button type="button" class="btn btn--small" disabled={busy === f.id} aria-label={`Clear ${f.label}`} onClick={() => act(f, false)}>
+                      Clear
+                    </button>
+                  )}
+                </>
+              ),
+            },
+          ]}
+        />
+      )}
+    </section>
+  );
+}
+
+/** The faults on a page of their own (for a route such as /admin/faults). */
+export function Faults() {
+  const { me } = useApp();
+  if (me && !isAdmin(me)) return <NotYours title="Emulated building faults" />;
+  return (
+    <main id="main">
+      <h1>Emulated building faults</h1>
+      <EmulatorFaults standalone />
     </main>
   );
 }
