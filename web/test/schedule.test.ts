@@ -230,6 +230,7 @@ describe("days in the schedule's time zone", () => {
 
   it("describes date rules in words", () => {
     expect(describeWhen({ calendar: "uk-holidays" })).toBe("the days of calendar uk-holidays");
+    expect(describeWhen({ holidays: "GB-ENG" })).toBe("the public holidays of GB-ENG");
     expect(describeWhen({ month: 5, weekday: "monday", nth: -1 })).toBe("the last Monday of May");
     expect(describeWhen({ month: 12, day: 25 })).toBe("25 December every year");
     expect(describeWhen({ start: "2026-12-24", end: "2027-01-01" })).toBe("2026-12-24 to 2027-01-01");

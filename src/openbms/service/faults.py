@@ -5,7 +5,7 @@ neither may import it. So whoever starts the process with an emulator (the
 demo's wiring in ``openbms.cli.run``) hands the ``Runtime`` an object that
 answers :class:`FaultControl` (``openbms.sim.building.fault_catalogue.BuildingFaults``),
 as it hands in the API front; the API's ``/api/v1/emulator/faults`` and
-``openbms sim fault`` reach it through :func:`faults_of`. A runtime over a
+``openbms sim fault`` reach it as ``Services.faults``. A runtime over a
 real building has none.
 
 Each fault of the catalogue has an id (``kind:target``: ``chiller-trip:ch-1``,
@@ -17,9 +17,9 @@ a fouled coil's remaining capacity).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
-__all__ = ["FaultControl", "FaultInfo", "HasFaults", "UnknownFault", "faults_of"]
+__all__ = ["FaultControl", "FaultInfo", "UnknownFault"]
 
 
 class UnknownFault(LookupError):
@@ -69,16 +69,3 @@ class FaultControl(Protocol):
     def clear(self, fault_id: str) -> FaultInfo:
         """Repair the fault (nothing happens if it is not active); :class:`UnknownFault` as ``inject``."""
         ...
-
-
-@runtime_checkable
-class HasFaults(Protocol):
-    """A running system handed a fault control (``Runtime(faults=…)``)."""
-
-    @property
-    def faults(self) -> FaultControl | None: ...
-
-
-def faults_of(services: object) -> FaultControl | None:
-    """The emulated building's faults of a running system, or None when it runs no emulator."""
-    return services.faults if isinstance(services, HasFaults) else None

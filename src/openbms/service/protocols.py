@@ -37,6 +37,7 @@ from openbms.model.site import SiteConfig
 from openbms.runtime.bus import Bus
 from openbms.runtime.cache import CurrentValueCache
 from openbms.runtime.clock import Clock
+from openbms.service.faults import FaultControl
 
 __all__ = [
     "MANUAL_SOURCES",
@@ -267,6 +268,11 @@ class Services(SiteConfigs, Devices, Alarms, Programs, Protocol):
     @property
     def state(self) -> sa.Engine | None:
         """The state database once started."""
+        ...
+
+    @property
+    def faults(self) -> FaultControl | None:
+        """The emulated building's faults, when the process runs one (``openbms demo``); else None."""
         ...
 
     def health(self) -> dict[str, dict[str, Any]]:

@@ -21,6 +21,7 @@ export type When =
   | { date: string }
   | { start: string; end: string; weekdays?: string[] }
   | { calendar: string }
+  | { holidays: string }
   | { month?: number | null; day?: number | null; weekday?: string | null; nth?: number | null };
 
 export interface ScheduleException {
@@ -382,6 +383,7 @@ const NTH: Record<string, string> = { "1": "first", "2": "second", "3": "third",
 /** A date rule in words: "2026-12-25", "2026-12-24 to 2027-01-01", "calendar uk-holidays", "the last Monday of May". */
 export function describeWhen(when: When): string {
   if ("calendar" in when) return `the days of calendar ${when.calendar}`;
+  if ("holidays" in when) return `the public holidays of ${when.holidays}`;
   if ("date" in when) return when.date;
   if ("start" in when) {
     const days = when.weekdays?.length ? ` (${when.weekdays.join(", ")} only)` : "";

@@ -19,7 +19,7 @@ from openbms.api.auth.permissions import require
 from openbms.api.auth.principal import Principal
 from openbms.api.errors import conflict, invalid_field, not_found
 from openbms.api.helpers import audit, runtime_of
-from openbms.service.faults import FaultControl, FaultInfo, UnknownFault, faults_of
+from openbms.service.faults import FaultControl, FaultInfo, UnknownFault
 
 __all__ = ["router"]
 
@@ -67,7 +67,7 @@ def _out(info: FaultInfo) -> Fault:
 
 
 def _control(request: Request) -> FaultControl:
-    control = faults_of(runtime_of(request))
+    control = runtime_of(request).faults
     if control is None:
         raise conflict("this openbms runs no emulated building: faults are injected in 'openbms demo'")
     return control
