@@ -11,6 +11,12 @@ high alarm, a schedule) and ``lab`` (one sensor, one writable setpoint), on the
 ``sim`` driver polled every 0.2 s. Users (password ``PASSWORD``): ``admin`` (admin
 on ``*``), ``fm`` (facility manager on hq), ``operator`` (operator on hq),
 ``viewer`` (viewer on hq), ``labviewer`` (viewer on lab only).
+
+Its passwords are Argon2id at the lowest cost (``FAST_PASSWORDS``): the fixture
+logs five users in for every test that uses it, and at the production cost
+that was over a second of hashing per test. What a login checks is the same;
+the production parameters are tested where they matter (``test_units.py``,
+and every test of the ``api`` fixture logs in against them).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from typing import Any
 
 import httpx
 import pytest
+from argon2 import PasswordHasher
 
 from openbms.api.auth.passwords import Passwords
 from openbms.api.server import serve
@@ -120,6 +127,17 @@ def password_hash(password: str = PASSWORD) -> str:
     return Passwords().hash(password)
 
 
+#: The live runtime's hasher: Argon2id, one pass over 8 KiB (argon2-cffi's floor), so its hashes need no
+#: rehash at login and a login costs microseconds. For hashes of the live runtime's users only.
+FAST_PASSWORDS = Passwords(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+
+
+@functools.cache
+def fast_password_hash(password: str = PASSWORD) -> str:
+    """A hash of ``password`` for a user of the ``live`` runtime (its logins check it with FAST_PASSWORDS)."""
+    return FAST_PASSWORDS.hash(password)
+
+
 @dataclasses.dataclass
 class Live:
     """The running runtime, its API's base URL, and a client per user."""
@@ -153,10 +171,11 @@ async def live(tmp_path: Path) -> AsyncIterator[Live]:
     (folder / "lab.yaml").write_text(LAB)
     runtime = Runtime(load_sites(folder), tmp_path / "data", api=("127.0.0.1", 0), api_front=serve)
     await runtime.start()
+    runtime.api.app.state.openbms.passwords = FAST_PASSWORDS
     clients: dict[str, httpx.AsyncClient] = {}
     try:
         for email, grants in USERS.items():
-            create_user(runtime.state, f"{email}@example.com", password_hash(), grants=grants)
+            create_user(runtime.state, f"{email}@example.com", fast_password_hash(), grants=grants)
         url = runtime.api.url
         anonymous = httpx.AsyncClient(base_url=url, timeout=30)
         clients["anonymous"] = anonymous

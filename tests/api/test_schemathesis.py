@@ -22,7 +22,9 @@ answer must not be a 5xx, must match the schema declared for its status
   instance, after the rest.
 
 Settings: ``EXAMPLES`` examples per operation, no deadline, derandomised (the
-same cases every run), no example database.
+same cases every run), no example database. The instances' passwords are
+Argon2id at the lowest cost (``FAST_PASSWORDS`` of ``tests/api/live.py``): the
+answers are under test here, not the hashing cost.
 """
 
 from __future__ import annotations
@@ -44,13 +46,12 @@ from hypothesis import strategies as st
 from schemathesis import checks
 
 from openbms.api import create_app
-from openbms.api.auth.passwords import Passwords
 from openbms.api.ratelimit import Rate
 from openbms.api.server import serve
 from openbms.config import load_sites
 from openbms.db.accounts import create_user
 from openbms.service.runtime import Runtime
-from tests.api.live import HQ, LAB, PASSWORD, USERS
+from tests.api.live import FAST_PASSWORDS, HQ, LAB, PASSWORD, USERS, fast_password_hash
 
 EXAMPLES = 25
 CHECKS = [checks.not_a_server_error, checks.response_schema_conformance, checks.content_type_conformance,
@@ -146,11 +147,13 @@ def _site_files(folder: Path) -> Path:
 async def _start(folder: Path, data: Path) -> Runtime:
     runtime = Runtime(load_sites(folder), data, api=("127.0.0.1", 0), api_front=serve)
     await runtime.start()
-    passwords = Passwords()
     for email, grants in USERS.items():
-        create_user(runtime.state, f"{email}@example.com", passwords.hash(PASSWORD), grants=grants)
+        create_user(runtime.state, f"{email}@example.com", fast_password_hash(), grants=grants)
     # Thousands of requests from one address in a few seconds: this checks answers, not rate limits.
+    # Nor password hashing: each logout case logs in first, and each password change checks one; at
+    # the production cost of Argon2 that was most of the destructive test's time (see tests/api/live.py).
     ctx = runtime.api.app.state.openbms
+    ctx.passwords = FAST_PASSWORDS
     unlimited = Rate(burst=1_000_000, per_minute=1_000_000)
     ctx.settings = dataclasses.replace(ctx.settings, login_rate_ip=unlimited, login_rate_account=unlimited,
                                        write_rate_user=unlimited, write_rate_ip=unlimited)
@@ -181,7 +184,8 @@ def _serve(tmp: Path) -> Iterator[Served]:
         with requests.Session() as session:
             served = Served(runtime.api.url, runtime, run, {}, session)
             served.tokens = {user: served.login(user) for user in USERS}
-            assert httpx.get(f"{served.url}/openapi.json").json() == schema.raw_schema
+            # 30 s, not httpx's 5: the first /openapi.json builds the document, slow on a loaded machine.
+            assert httpx.get(f"{served.url}/openapi.json", timeout=30).json() == schema.raw_schema
             _setup(served)
             yield served
     finally:
