@@ -254,7 +254,7 @@ export function Trend(props: { site: string; points: string[]; labels: Record<st
       <div class="toolbar" role="toolbar" aria-label="Chart range">
         <label class="inline">
           Range{" "}
-          <select value={selectValue} onChange={(e) => preset(e.currentTarget.value)}>
+          <select aria-label="Range" value={selectValue} onChange={(e) => preset(e.currentTarget.value)}>
             {selectValue === "" && <option value="">Fixed range</option>}
             {RANGES.map((r) => (
               <option key={r.id} value={r.id}>
