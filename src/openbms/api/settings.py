@@ -1,7 +1,10 @@
 """The API's settings: token lifetimes, lockout, rate limits, the secret, TLS, proxies, the clock.
 
 Everything that reads the time reads ``now``, so tests move the clock instead
-of sleeping.
+of sleeping. ``now`` is the wall: what protects access (token and session
+lifetimes, lockouts, rate limits) runs in real time even when the building's
+clock (the runtime's, ``ApiContext.building_now``) runs faster, as in the
+accelerated demo.
 """
 
 from __future__ import annotations
@@ -67,6 +70,7 @@ class ApiSettings:
     max_program_body_bytes: int = 2 << 20
     #: The largest WebSocket frame uvicorn buffers (bytes); the protocol's own limit is 64 KiB a message.
     ws_max_frame_bytes: int = 128 << 10
+    #: The wall clock of access (tokens, sessions, lockouts, rate limits); records use the runtime's.
     now: Callable[[], float] = field(default=time.time, compare=False)
 
     def __post_init__(self) -> None:
