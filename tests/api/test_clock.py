@@ -158,6 +158,20 @@ async def test_audit_rows_are_stamped_by_the_runtimes_clock_and_sign_in_keeps_re
     assert (await building.client.get("/api/v1/auth/me")).status_code == 200
 
 
+async def test_a_refused_requests_audit_row_is_stamped_by_the_runtimes_clock(building: Building):
+    create_user(building.runtime.state, "lab@example.com", password_hash(), grants={"lab": "viewer"})
+    r = await building.client.post(
+        "/api/v1/auth/login", json={"email": "lab@example.com", "password": PASSWORD}
+    )
+    lab = {"Authorization": f"Bearer {r.json()['access_token']}"}
+    await building.clock.advance(300)
+    r = await building.client.get("/api/v1/sites/hq/points", headers=lab)
+    assert r.status_code == 404  # no role on the site: refused, and audited
+    await building.runtime.api.app.state.refusals.flush(building.runtime.api.app.state.openbms)
+    rows = audit_entries(building.runtime.state, action="access.denied")
+    assert rows and [row["ts"] for row in rows] == [T0 + 300]
+
+
 async def test_history_ranges_end_at_the_buildings_time(building: Building):
     r = await building.client.get("/api/v1/sites/hq/history", params={"points": "ahu-1/sat"})
     assert r.status_code == 200, r.text

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 from openbms.historian.base import HistorianStats
 from openbms.runtime.bus import Bus
+from openbms.runtime.clock import WallClock
 from tests.api.conftest import Api, MakeApi
 
 PROBLEM_KEYS = {"type", "title", "status", "detail", "instance"}
@@ -66,6 +67,7 @@ class _FakeRuntime:
     """Just what health and metrics read from the running system (``Services``)."""
 
     state = None
+    clock = WallClock()
 
     def __init__(self) -> None:
         self.bus = Bus()

@@ -1,6 +1,6 @@
 /** The live connection's state in the header, and a banner when data on screen may be old. */
 import { useApp } from "../context";
-import { useLiveStatus, useNow } from "../hooks";
+import { useLiveStatus, useWallNow } from "../hooks";
 
 export function ConnectionIndicator() {
   const s = useLiveStatus();
@@ -18,7 +18,7 @@ export function ConnectionIndicator() {
 export function ConnectionBanner() {
   const { live } = useApp();
   const s = useLiveStatus();
-  const now = useNow(1000);
+  const now = useWallNow(1000);  // retryAt is the browser's own clock
   if (s.state === "connected" && !s.stale) return null;
   if (s.state === "connecting") return null;
   const wait = s.retryAt ? Math.max(0, Math.ceil((s.retryAt - now) / 1000)) : null;

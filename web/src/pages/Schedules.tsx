@@ -11,7 +11,7 @@ import { ApiError } from "../api/problem";
 import type { Transition, Transitions } from "../api/types";
 import { FormErrors } from "../components/Field";
 import { useApp } from "../context";
-import { useLoad } from "../hooks";
+import { useLoad, useNow } from "../hooks";
 import { can } from "../lib/roles";
 import {
   addEvent,
@@ -112,6 +112,7 @@ export function ScheduleEditor(props: { site: string; id: string }) {
   const [version, setVersion] = useState(0);
   // The server's clock (the emulator's in the demo), from the preview: "tomorrow" is the server's.
   const [serverNow, setServerNow] = useState<number | null>(null);
+  const clockNow = useNow();  // the server's clock (ms) until the preview tells its own
 
   useEffect(() => {
     if (!view.data) return;
@@ -251,7 +252,7 @@ export function ScheduleEditor(props: { site: string; id: string }) {
                   onClick={() =>
                     update((d) => ({
                       ...d,
-                      exceptions: [...d.exceptions, newException(kind, localDate(localMidnight(serverNow ?? Date.now() / 1000, tz, 1), tz), d.exceptions.map((e) => e.name))],
+                      exceptions: [...d.exceptions, newException(kind, localDate(localMidnight(serverNow ?? clockNow / 1000, tz, 1), tz), d.exceptions.map((e) => e.name))],
                     }))
                   }
                 >

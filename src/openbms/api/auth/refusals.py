@@ -129,7 +129,7 @@ class Refusals:
         if not due and new is None:
             return
         try:
-            await ctx.run(self.write, ctx.engine, due, new, refusal, now)
+            await ctx.run(self.write, ctx.engine, due, new, refusal, now, ctx.building_now())
         except Exception as err:  # the audit must not turn a refusal into a 500
             log.warning("could not write the audit of a refusal: %s", err)
 
@@ -144,16 +144,19 @@ class Refusals:
         return [r for r in self._rows.values() if r.row_id is not None and r.written != r.details["count"]]
 
     def write(self, engine: StateEngine, rows: list[_Row], new: _Row | None, refusal: Refusal | None,
-              now: float) -> None:
-        """Update ``rows`` and insert ``new``, in one transaction (blocking: run it in a worker thread)."""
+              now: float, ts: float | None = None) -> None:
+        """Update ``rows`` and insert ``new``, in one transaction (blocking: run it in a worker thread).
+
+        ``now`` is the wall clock the counting windows run on; ``ts`` stamps a new row (the
+        building's clock, as every record; ``now`` when not given)."""
         # Each row's details as of now: the event loop may count on while this thread writes.
         updates = [(row.row_id, row, dict(row.details)) for row in rows
                    if row.row_id is not None and row.written != row.details["count"]]
         entry: dict[str, Any] | None = None
         if new is not None and refusal is not None:
             target = (refusal.site or refusal.path[:200]) if new.details["route"] != _OTHER else ""
-            entry = {"ts": now, "actor": refusal.actor[:200], "action": ACTION, "target": target,
-                     "details": dict(new.details), "remote_addr": refusal.remote_addr}
+            entry = {"ts": now if ts is None else ts, "actor": refusal.actor[:200], "action": ACTION,
+                     "target": target, "details": dict(new.details), "remote_addr": refusal.remote_addr}
         row_id = write_audit(engine, [(rid, details) for rid, _row, details in updates], entry)
         for _rid, row, details in updates:  # only once the transaction is committed
             row.written, row.written_at = details["count"], now
