@@ -59,6 +59,16 @@ def test_passwords_are_argon2id_and_rehashed_when_parameters_change():
     assert Passwords().needs_rehash(stored)
 
 
+def test_an_unknown_account_is_checked_against_a_hash_of_the_same_parameters_made_once():
+    # Same parameters as the real hashes (so an unknown account costs the same time), and made once
+    # per process and parameter set, not at every API start.
+    default, cheap = Passwords(), Passwords(PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1))
+    assert Passwords()._dummy is default._dummy
+    assert PasswordHasher().check_needs_rehash(cheap._dummy)
+    assert not PasswordHasher().check_needs_rehash(default._dummy)
+    assert not cheap.hasher.check_needs_rehash(cheap._dummy)
+
+
 def test_access_tokens_check_algorithm_expiry_and_kind():
     secret = "k" * 64
     token, _claims = encode_access_token(secret, "HS256", sub="u1", sid="f1", now=1000.0, ttl=900)
