@@ -98,3 +98,28 @@ def test_an_override_shows_on_the_overview_and_in_the_list_and_its_release_clear
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Overview").click()
     expect(count).to_have_attribute("data-overrides", "0")
     expect(ahu.locator("[data-override-priority]")).to_have_count(0)
+
+
+def test_the_equipment_page_marks_an_override_made_elsewhere_live_and_unmarks_its_release(
+        demo: Demo, page: Any) -> None:
+    expect = _expect()
+    sign_in(page, demo, path=f"/sites/{SITE}/equipment/ahu-1")
+    row = page.locator("table.points tbody tr").filter(
+        has=page.get_by_role("rowheader", name=re.compile("^sat-sp")))
+    expect(row).to_have_count(1)
+    mark = row.locator("[data-override-priority]")
+    expect(mark).to_have_count(0)
+
+    # Made through the API while the page is open: the mark follows it without a reload.
+    with _api(demo) as api:
+        r = api.post(f"/api/v1/sites/{SITE}/points/ahu-1/sat-sp/commands",
+                     json={"value": 16, "priority": 8, "duration_s": 3600, "reason": "e2e: live mark"})
+        assert r.status_code == 201, r.text
+    expect(mark).to_have_attribute("data-override-priority", "8")
+    expect(mark).to_have_attribute("title", re.compile(r"\(e2e: live mark\)$"))
+
+    with _api(demo) as api:
+        r = api.post(f"/api/v1/sites/{SITE}/points/ahu-1/sat-sp/release",
+                     json={"priority": 8, "reason": "e2e: live mark over"})
+        assert r.status_code == 201, r.text
+    expect(mark).to_have_count(0)

@@ -15,12 +15,14 @@ import { ValueText } from "../components/Value";
 import { useApp } from "../context";
 import { useLive, useLiveSamples, useLoad, useNow } from "../hooks";
 import { trendData } from "../lib/chart";
+import { winningByPoint } from "../lib/overrides";
 import { formatAge, formatTime, unitLabel } from "../lib/format";
 import { canCommand } from "../lib/roles";
 import { chooseRollup, RANGES } from "../lib/rollup";
 import { href } from "../router";
 import { useTheme } from "../theme";
 import { LoadState } from "./common";
+import { useOverrides } from "./Overrides";
 
 const chosenKey = (site: string, equip: string) => `openbms.trend.${site}/${equip}`;
 
@@ -62,6 +64,9 @@ export function EquipmentPage(props: { site: string; equip: string }) {
   const [cmdError, setCmdError] = useState<string | null>(null);
   const mayCommand = canCommand(me, site);
 
+  // Overrides follow every command live (the points' own `override` is as of their loading).
+  const overrides = useOverrides(site);
+  const held = useMemo(() => (overrides.data ? winningByPoint(overrides.data) : null), [overrides.data]);
   const rows: PointSummary[] = (points.data ?? []).map((p) => {
     const s = samples.get(p.id);
     return s ? { ...p, ts: s[0], value: s[1], status: s[2] } : p;
@@ -125,7 +130,7 @@ export function EquipmentPage(props: { site: string; equip: string }) {
           {
             key: "value",
             header: "Value",
-            cell: (p) => <ValueText value={p.value} status={p.status} tsMs={p.ts === null ? null : p.ts * 1000} nowMs={now} live={live} point={p} />,
+            cell: (p) => <ValueText value={p.value} status={p.status} tsMs={p.ts === null ? null : p.ts * 1000} nowMs={now} live={live} point={p} override={held ? held.get(p.id) ?? null : undefined} />,
           },
           { key: "unit", header: "Unit", headClass: "hide-sm", cellClass: "hide-sm", cell: (p) => unitLabel(p.unit) },
           {
