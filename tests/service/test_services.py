@@ -46,7 +46,8 @@ def _add_point(name: str):
     def change(cfg: SiteConfig) -> SiteConfig:
         ahu = cfg.equipment[0]
         point = Point(name=name, unit="degC", binding=f"sim://ahu/{name}?wave=constant&value=1")
-        return cfg.model_copy(update={"equipment": (ahu.model_copy(update={"points": (*ahu.points, point)}),)})
+        ahu = ahu.model_copy(update={"points": (*ahu.points, point)})
+        return cfg.model_copy(update={"equipment": (ahu,)})
     return change
 
 
@@ -58,7 +59,8 @@ async def test_concurrent_changes_of_one_site_both_apply(tmp_path):
             await asyncio.sleep(0.05)  # another change starts meanwhile: it must wait, not read this cfg
             return _add_point("rat")(cfg)
 
-        await asyncio.gather(services.change_site("t", slow_add), services.change_site("t", _add_point("mat")))
+        await asyncio.gather(services.change_site("t", slow_add),
+                             services.change_site("t", _add_point("mat")))
         cfg = services.site("t")
         assert cfg is not None
         assert [p.name for p in cfg.equipment[0].points] == ["sat", "occ", "fan", "rat", "mat"]
