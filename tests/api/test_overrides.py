@@ -132,14 +132,15 @@ async def test_a_point_page_shows_an_override_as_soon_as_it_is_made_and_not_afte
     cmd = r.json()
     points = _by_id((await client.get("/api/v1/sites/q/points")).json()["items"])
     assert points["q/ahu/sp"]["override"] == {
-        "priority": 8, "value": 20, "source": "operator", "by": "admin@example.com", "reason": "hold",
-        "since": cmd["created_at"], "until": cmd["expires_at"], "command_id": cmd["id"]}
+        "priority": 8, "value": 20, "source": "operator", "requested_by": "admin@example.com",
+        "reason": "hold", "since": cmd["created_at"], "expires_at": cmd["expires_at"],
+        "command_id": cmd["id"]}
     assert points["q/ahu/temp"]["override"] is None  # read-only
     # Search across sites carries it too, and so does the point itself.
     found = _by_id((await client.get("/api/v1/points", params={"q": "sp"})).json()["items"])
     assert found["q/ahu/sp"]["override"]["priority"] == 8
     detail = (await client.get(path)).json()
-    assert detail["override"]["by"] == "admin@example.com" and detail["priority_array"][7] == 20
+    assert detail["override"]["requested_by"] == "admin@example.com" and detail["priority_array"][7] == 20
 
     r = await client.post(f"{path}/release", json={"reason": "done"})
     assert r.status_code == 201, r.text

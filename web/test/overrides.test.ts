@@ -42,10 +42,10 @@ const point = (id: string, extra: Partial<PointSummary> = {}): PointSummary => (
 
 describe("overrides", () => {
   it("word who holds a point, at which priority, until when and why", () => {
-    expect(overrideLabel({ priority: 8, by: "ann@example.com", until: null, reason: "hot call" })).toBe(
+    expect(overrideLabel({ priority: 8, requested_by: "ann@example.com", expires_at: null, reason: "hot call" })).toBe(
       "Overridden at priority 8 by ann@example.com, until released (hot call)",
     );
-    const timed = overrideLabel({ priority: 9, by: "", until: 1_700_000_600, reason: "" });
+    const timed = overrideLabel({ priority: 9, requested_by: "", expires_at: 1_700_000_600, reason: "" });
     expect(timed).toMatch(/^Overridden at priority 9 until \d+ \w+ 2023, \d\d:\d\d:\d\d$/);
   });
 
@@ -56,7 +56,7 @@ describe("overrides", () => {
     const winners = winningByPoint(items);
     expect([...winners.keys()]).toEqual(["hq/vav-1/zone-sp", "hq/ahu-1/fan"]);
     expect(winners.get("hq/vav-1/zone-sp")).toEqual(asPointOverride(items[0]!));
-    expect(asPointOverride(item("hq/ahu-1/fan", 8, true, { expires_at: 5 }))).toMatchObject({ by: "ann@example.com", until: 5 });
+    expect(asPointOverride(item("hq/ahu-1/fan", 8, true, { expires_at: 5 }))).toMatchObject({ requested_by: "ann@example.com", expires_at: 5 });
   });
 
   it("make equipment with a point held by a person overridden, below alarms and offline", () => {

@@ -334,11 +334,11 @@ export interface PointOverride {
   priority: number;
   value: Value;
   source: string;
-  by: string;
+  requested_by: string;
   reason: string;
   since: number;
   /** Epoch seconds it expires; null: until released. */
-  until: number | null;
+  expires_at: number | null;
   command_id: string;
 }
 

@@ -6,9 +6,9 @@ import type { OverrideItem, PointOverride } from "../api/types";
 import { formatTime } from "./format";
 
 /** "Overridden at priority 8 by ann@example.com until 14 Mar 2025, 09:41:07 (hot call)". */
-export function overrideLabel(o: Pick<PointOverride, "priority" | "by" | "until" | "reason">): string {
-  const who = o.by ? ` by ${o.by}` : "";
-  const until = o.until === null ? ", until released" : ` until ${formatTime(o.until * 1000)}`;
+export function overrideLabel(o: Pick<PointOverride, "priority" | "requested_by" | "expires_at" | "reason">): string {
+  const who = o.requested_by ? ` by ${o.requested_by}` : "";
+  const until = o.expires_at === null ? ", until released" : ` until ${formatTime(o.expires_at * 1000)}`;
   const why = o.reason ? ` (${o.reason})` : "";
   return `Overridden at priority ${o.priority}${who}${until}${why}`;
 }
@@ -19,10 +19,10 @@ export function asPointOverride(o: OverrideItem): PointOverride {
     priority: o.priority,
     value: o.value,
     source: o.source,
-    by: o.requested_by,
+    requested_by: o.requested_by,
     reason: o.reason,
     since: o.since,
-    until: o.expires_at,
+    expires_at: o.expires_at,
     command_id: o.command_id,
   };
 }

@@ -69,18 +69,18 @@ class PointOverride(BaseModel):
     priority: int = Field(description="1 (highest) … 16; 8 is manual operator")
     value: Value = Field(description="the value held")
     source: str = Field(description="operator or api")
-    by: str = Field(description="who asked")
+    requested_by: str = Field(description="who asked")
     reason: str
     since: float = Field(description="epoch seconds the command was made")
-    until: float | None = Field(description="epoch seconds it expires; null: until released")
+    expires_at: float | None = Field(description="epoch seconds it expires; null: until released")
     command_id: str
 
 
 def override_of(cmd: Command) -> dict[str, Any]:
     """A ``PointOverride`` as a plain dict (point pages are encoded without the models)."""
     return {"priority": cmd.priority, "value": finite(cmd.value), "source": str(cmd.source),
-            "by": cmd.requested_by, "reason": cmd.reason, "since": cmd.created_at,
-            "until": cmd.expires_at, "command_id": cmd.id}
+            "requested_by": cmd.requested_by, "reason": cmd.reason, "since": cmd.created_at,
+            "expires_at": cmd.expires_at, "command_id": cmd.id}
 
 
 class PointSummary(BaseModel):
