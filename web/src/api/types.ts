@@ -444,3 +444,14 @@ export interface EmulatorFaultList {
   items: EmulatorFault[];
   active: number;
 }
+
+/** One line of an alarm's recent history (`history` of GET …/alarms: the latest 100, oldest first). */
+export interface AlarmTransition {
+  ts: number;
+  action: string;
+  from_state: string;
+  to_state: string;
+  value: Value;
+  who: string | null;
+  note: string | null;
+}
