@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 
 from openbms.control.programs import (
     Program,
@@ -12,6 +13,7 @@ from openbms.control.programs import (
     catalog_from_sites,
 )
 from openbms.db import migrate, open_state
+from openbms.db.schema import audit_log
 from tests.control.programs.rig import Rig, pid, program, site
 
 OUT1 = pid("out1")
@@ -104,3 +106,35 @@ def test_enable_needs_a_deployed_version_and_unknown_programs_are_errors(store):
         store.enable("p1")
     with pytest.raises(ProgramError, match="no such program"):
         store.disable("nope")
+
+
+def test_saving_the_latest_document_again_makes_no_new_version(store):
+    assert store.save(constant(20), "ann", "first") == 1
+    assert store.save(constant(20), "bob", "again") == 1  # the same document: version 1 answers
+    assert store.save(constant(22), "bob", "warmer") == 2
+    assert store.save(constant(22), "bob", "warmer, twice") == 2
+    assert store.save(constant(20), "ann", "back") == 3  # equal to an older one, not the latest: new
+    assert [(v.version, v.created_by, v.comment) for v in store.versions("p1")] == [
+        (1, "ann", "first"), (2, "bob", "warmer"), (3, "ann", "back")]
+    (info,) = store.list(site="hq")
+    assert info.latest_version == 3
+
+
+def test_deploy_rollback_and_disable_keep_their_reason_in_the_audit(store):
+    store.save(constant(20))
+    store.save(constant(22))
+    store.deploy("p1", 1, by="ann", reason="first run")
+    store.deploy("p1", 2, by="ann", reason="warmer for the visit")
+    assert store.rollback("p1", by="bob", reason="too warm") == 1
+    store.disable("p1", by="bob", reason="commissioning the valve")
+    store.enable("p1", by="bob")
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.select(audit_log.c.action, audit_log.c.actor, audit_log.c.details)
+                            .where(audit_log.c.target == "hq/p1").order_by(audit_log.c.id)).all()
+    assert [tuple(r) for r in rows] == [
+        ("program.deploy", "ann", {"version": 1, "reason": "first run"}),
+        ("program.deploy", "ann", {"version": 2, "reason": "warmer for the visit"}),
+        ("program.rollback", "bob", {"version": 1, "reason": "too warm"}),
+        ("program.disable", "bob", {"reason": "commissioning the valve"}),
+        ("program.enable", "bob", {}),
+    ]

@@ -1,12 +1,14 @@
 """Programs and their versions in the state database (SQLAlchemy Core, SQLite or PostgreSQL).
 
-Every ``save`` adds a version (1, 2, 3…) with who saved it and why; versions
-are never changed or deleted. ``deploy`` makes one version the active one and
-enables the program; ``disable``/``enable`` switch it off and on without
-changing the version; ``rollback`` returns to the version that was deployed
-before the current one. Deployments are recorded in the audit log
-(``program.deploy``, ``program.rollback``), which is also where ``rollback``
-finds the previous one.
+Every ``save`` adds a version (1, 2, 3…) with who saved it and why, unless
+the document is the same as the latest version's (then that version is the
+answer and nothing is stored); versions are never changed or deleted.
+``deploy`` makes one version the active one and enables the program;
+``disable``/``enable`` switch it off and on without changing the version;
+``rollback`` returns to the version that was deployed before the current one.
+Deployments are recorded in the audit log (``program.deploy``,
+``program.rollback``) with the reason given, which is also where
+``rollback`` finds the previous one.
 
 Block state (a PID's integral, timers, lead-lag runtime) is not stored: after
 a restart the blocks start afresh. A redeploy in a running engine keeps it
@@ -62,6 +64,11 @@ class ProgramInfo:
     updated_at: float
 
 
+def _details(details: dict[str, Any], reason: str) -> dict[str, Any]:
+    """An audit row's details, with why when one was given."""
+    return {**details, "reason": reason} if reason else details
+
+
 class ProgramStore:
     """Versioned programs in the ``programs`` and ``program_versions`` tables, keyed by site and id."""
 
@@ -98,6 +105,8 @@ class ProgramStore:
     def save(self, program: Program, created_by: str = "", comment: str = "") -> int:
         """Store ``program`` as a new version (it is not deployed); returns the version number.
 
+        A document equal to the latest version's is not stored again: the
+        latest version's number is returned (saving twice makes one version).
         A new program is refused (``ProgramError``) when its site already has
         ``limits.max_programs_per_site``.
         """
@@ -115,14 +124,18 @@ class ProgramStore:
                     raise ProgramError([issue], program.id)
                 conn.execute(programs.insert().values(id=program.id, site_id=site, name=program.name,
                                                       enabled=False, active_version=None, updated_at=now))
-            else:
+            definition = program.to_json_dict()
+            last = conn.execute(sa.select(program_versions.c.version, program_versions.c.definition)
+                                .where(self._versions_of(site, program.id))
+                                .order_by(program_versions.c.version.desc()).limit(1)).first()
+            if last is not None and last.definition == definition:
+                return int(last.version)
+            if row is not None:
                 conn.execute(programs.update().where(self._is(site, program.id))
                              .values(name=program.name, updated_at=now))
-            latest = conn.execute(sa.select(sa.func.max(program_versions.c.version))
-                                  .where(self._versions_of(site, program.id))).scalar()
-            version = (latest or 0) + 1
+            version = (last.version if last is not None else 0) + 1
             conn.execute(program_versions.insert().values(
-                site_id=site, program_id=program.id, version=version, definition=program.to_json_dict(),
+                site_id=site, program_id=program.id, version=version, definition=definition,
                 created_at=now, created_by=created_by, comment=comment))
             self._prune(conn, site, program.id)
         return version
@@ -147,8 +160,8 @@ class ProgramStore:
                                                          program_versions.c.version.in_(old)))
 
     def deploy(self, program_id: str, version: int, by: str = "",
-               catalog: Catalog | None = None, *, site: str | None = None) -> None:
-        """Make ``version`` the active one and enable the program.
+               catalog: Catalog | None = None, *, site: str | None = None, reason: str = "") -> None:
+        """Make ``version`` the active one and enable the program; ``reason`` is kept in the audit.
 
         With a ``catalog`` the version is validated first and ``ProgramError``
         raised (nothing changed) if it cannot run.
@@ -158,9 +171,9 @@ class ProgramStore:
             issues = validate_program(stored.program, catalog)
             if issues:
                 raise ProgramError(issues, program_id)
-        self._activate(stored.program.site, program_id, version, by, "program.deploy")
+        self._activate(stored.program.site, program_id, version, by, "program.deploy", reason)
 
-    def rollback(self, program_id: str, by: str = "", *, site: str | None = None) -> int:
+    def rollback(self, program_id: str, by: str = "", *, site: str | None = None, reason: str = "") -> int:
         """Deploy again the version deployed before the current one; returns it.
 
         Successive rollbacks walk back through the deployments. ``ProgramError``
@@ -173,30 +186,30 @@ class ProgramStore:
             raise ProgramError([ProgramIssue(program_id, "no earlier deployed version to roll back to")],
                                program_id)
         previous = history[-2]
-        self._activate(row.site_id, program_id, previous, by, "program.rollback")
+        self._activate(row.site_id, program_id, previous, by, "program.rollback", reason)
         return previous
 
-    def disable(self, program_id: str, by: str = "", *, site: str | None = None) -> None:
+    def disable(self, program_id: str, by: str = "", *, site: str | None = None, reason: str = "") -> None:
         """Stop the program (its active version stays)."""
-        self._set_enabled(program_id, site, False, by)
+        self._set_enabled(program_id, site, False, by, reason)
 
-    def enable(self, program_id: str, by: str = "", *, site: str | None = None) -> None:
+    def enable(self, program_id: str, by: str = "", *, site: str | None = None, reason: str = "") -> None:
         """Run the active version again; ``ProgramError`` if none was ever deployed."""
         if self._row(program_id, site).active_version is None:
             raise ProgramError([ProgramIssue(program_id, "no version is deployed; deploy one first")],
                                program_id)
-        self._set_enabled(program_id, site, True, by)
+        self._set_enabled(program_id, site, True, by, reason)
 
-    def _activate(self, site: str, program_id: str, version: int, by: str, action: str) -> None:
+    def _activate(self, site: str, program_id: str, version: int, by: str, action: str, reason: str) -> None:
         now = self._now()
         with self.engine.begin() as conn:
             conn.execute(programs.update().where(self._is(site, program_id))
                          .values(active_version=version, enabled=True, updated_at=now))
             conn.execute(audit_log.insert().values(ts=now, actor=by, action=action,
                                                    target=f"{site}/{program_id}",
-                                                   details={"version": version}))
+                                                   details=_details({"version": version}, reason)))
 
-    def _set_enabled(self, program_id: str, site: str | None, enabled: bool, by: str) -> None:
+    def _set_enabled(self, program_id: str, site: str | None, enabled: bool, by: str, reason: str) -> None:
         site = self._row(program_id, site).site_id
         now = self._now()
         with self.engine.begin() as conn:
@@ -204,7 +217,7 @@ class ProgramStore:
                          .values(enabled=enabled, updated_at=now))
             conn.execute(audit_log.insert().values(
                 ts=now, actor=by, action="program.enable" if enabled else "program.disable",
-                target=f"{site}/{program_id}", details={}))
+                target=f"{site}/{program_id}", details=_details({}, reason)))
 
     def _deployments(self, site: str, program_id: str) -> builtins.list[int]:
         """The deployment stack: each deploy pushes its version, each rollback pops one."""
