@@ -94,7 +94,7 @@ async def _world(live: Live) -> World:  # noqa: F811
         base = f"/api/v1/sites/{site}"
         await world.ok("PUT", f"{base}/programs/{site}-prog",
                        json={"program": _program(site, f"{equip}/{name}", value)})
-        await world.ok("POST", f"{base}/programs/{site}-prog/deploy", json={"version": 1})
+        await world.ok("POST", f"{base}/programs/{site}-prog/deploy", json={"version": 1, "reason": "matrix"})
         command = await world.ok("POST", f"{base}/points/{equip}/{name}/commands",
                                  json={"value": value, "reason": "matrix"})
         world.ids[site] = {
@@ -320,8 +320,8 @@ CALLS: dict[tuple[str, str], Call] = {
     ("GET", _PROGRAM + "/versions"): Call(),
     ("PUT", _PROGRAM): Call(
         body=lambda r: {"program": _program(r.site, f"{r.params['equip_id']}/{r.params['name']}", 20)},
-        ok=_ok(201)),
-    ("POST", _PROGRAM + "/deploy"): Call(body={"version": 1}),
+        ok=_ok(200, 201)),  # 200: the same document as the latest version (a second allowed user)
+    ("POST", _PROGRAM + "/deploy"): Call(body={"version": 1, "reason": "matrix"}),
     ("POST", _PROGRAM + "/rollback"): Call(ok=_ok(200, 409)),
     ("POST", _PROGRAM + "/disable"): Call(),
     ("POST", _PROGRAM + "/enable"): Call(),

@@ -24,6 +24,10 @@ def _program(setpoint: float, **extra) -> dict:
             "wires": [{"from": "sp", "to": "out"}], **extra}
 
 
+def _deploy(version: int) -> dict:
+    return {"version": version, "reason": "test"}
+
+
 def _slot10(live) -> object:  # noqa: F811
     return live.runtime.arbiter.priority_array("hq/ahu-1/sat-sp")[9]
 
@@ -54,7 +58,7 @@ async def test_validation_lists_every_problem_with_its_path_and_saves_nothing(li
 async def test_save_deploy_run_rollback_disable_and_enable(live):  # noqa: F811
     r = await live.put("fm", f"{PROGRAMS}/sat-hold", json={"program": _program(14), "comment": "first"})
     assert r.status_code == 201, r.text
-    assert r.json() == {"id": "sat-hold", "version": 1, "issues": []}
+    assert r.json() == {"id": "sat-hold", "version": 1, "issues": [], "created": True, "note": ""}
     r = await live.put("fm", f"{PROGRAMS}/sat-hold", json={"program": _program(15), "comment": "warmer"})
     assert r.json()["version"] == 2
     assert _slot10(live) is None  # saving deploys nothing
@@ -67,7 +71,7 @@ async def test_save_deploy_run_rollback_disable_and_enable(live):  # noqa: F811
     assert latest["program"]["wires"] == [{"from": "sp", "to": "out"}]
     assert latest["created_by"] == "fm@example.com"
 
-    r = await live.post("fm", f"{PROGRAMS}/sat-hold/deploy", json={"version": 1})
+    r = await live.post("fm", f"{PROGRAMS}/sat-hold/deploy", json=_deploy(1))
     assert r.status_code == 200, r.text
     deployed = r.json()
     assert deployed["active_version"] == 1 and deployed["enabled"] is True and deployed["version"] == 1
@@ -79,7 +83,7 @@ async def test_save_deploy_run_rollback_disable_and_enable(live):  # noqa: F811
     array = (await live.get("viewer", "/api/v1/sites/hq/points/ahu-1/sat-sp/priority-array")).json()
     assert array["slots"][9]["requested_by"] == "program:sat-hold" and array["effective"] == 14
 
-    assert (await live.post("fm", f"{PROGRAMS}/sat-hold/deploy", json={"version": 2})).status_code == 200
+    assert (await live.post("fm", f"{PROGRAMS}/sat-hold/deploy", json=_deploy(2))).status_code == 200
     await eventually(lambda: _slot10(live) == 15, "version 2's command")
     r = await live.post("fm", f"{PROGRAMS}/sat-hold/rollback")
     assert r.status_code == 200, r.text
@@ -99,7 +103,7 @@ async def test_save_deploy_run_rollback_disable_and_enable(live):  # noqa: F811
         (1, "first", True), (2, "warmer", False)]
     assert (await live.get("viewer", f"{PROGRAMS}/sat-hold", params={"version": 2})).json()["version"] == 2
     assert (await live.get("viewer", f"{PROGRAMS}/sat-hold", params={"version": 9})).status_code == 404
-    assert (await live.post("fm", f"{PROGRAMS}/sat-hold/deploy", json={"version": 9})).status_code == 404
+    assert (await live.post("fm", f"{PROGRAMS}/sat-hold/deploy", json=_deploy(9))).status_code == 404
     with live.runtime.state.connect() as conn:
         actions = [(r.action, r.actor) for r in conn.execute(
             sa.select(audit_log).where(audit_log.c.target == "hq/sat-hold").order_by(audit_log.c.id))]
@@ -114,7 +118,7 @@ async def test_a_version_that_cannot_run_is_saved_but_not_deployed(live):  # noq
     r = await live.put("fm", f"{PROGRAMS}/broken", json={"program": broken})
     assert r.status_code == 201, r.text
     assert r.json()["issues"][0]["path"] == "outputs[0].point"
-    r = await live.post("fm", f"{PROGRAMS}/broken/deploy", json={"version": 1})
+    r = await live.post("fm", f"{PROGRAMS}/broken/deploy", json=_deploy(1))
     assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
     assert r.json()["errors"][0]["loc"] == ["program", "outputs", 0, "point"]
     info = (await live.get("fm", f"{PROGRAMS}/broken")).json()
@@ -143,10 +147,10 @@ async def test_program_ids_are_per_site_and_another_sites_programs_change_no_ans
     assert r.status_code == 201
     after = await live.put("fm", f"{PROGRAMS}/shared", json={"program": _program(14)})
     assert (before.status_code, after.status_code) == (201, 201)  # an id used on lab answers as any other
-    assert after.json() == {"id": "shared", "version": 1, "issues": []}
-    assert (await live.post("admin", f"{PROGRAMS}/shared/deploy", json={"version": 1})).status_code == 200
+    assert after.json() == {"id": "shared", "version": 1, "issues": [], "created": True, "note": ""}
+    assert (await live.post("admin", f"{PROGRAMS}/shared/deploy", json=_deploy(1))).status_code == 200
     assert (await live.post("admin", "/api/v1/sites/lab/programs/shared/deploy",
-                            json={"version": 1})).status_code == 200
+                            json=_deploy(1))).status_code == 200
     await eventually(lambda: _slot10(live) == 14, "hq's program commanding hq")
     await eventually(lambda: live.runtime.arbiter.priority_array("lab/fc-1/sp")[9] == 20,
                      "lab's program of the same id commanding lab")
@@ -169,13 +173,13 @@ async def test_operators_and_viewers_cannot_change_programs_and_other_sites_stay
         assert (await live.post(user, f"{PROGRAMS}/validate", json={})).status_code == 403
         for action in ("disable", "enable", "rollback"):
             assert (await live.post(user, f"{PROGRAMS}/sat-hold/{action}")).status_code == 403
-        r = await live.post(user, f"{PROGRAMS}/sat-hold/deploy", json={"version": 1})
+        r = await live.post(user, f"{PROGRAMS}/sat-hold/deploy", json=_deploy(1))
         assert r.status_code == 403
         assert (await live.get(user, f"{PROGRAMS}/sat-hold")).status_code == 200
     for path in (PROGRAMS, f"{PROGRAMS}/sat-hold", f"{PROGRAMS}/sat-hold/versions"):
         r = await live.get("labviewer", path)
         assert r.status_code == 404 and r.json()["detail"] == "no site 'hq'"
-    r = await live.post("labviewer", f"{PROGRAMS}/sat-hold/deploy", json={"version": 1})
+    r = await live.post("labviewer", f"{PROGRAMS}/sat-hold/deploy", json=_deploy(1))
     assert r.status_code == 404
     assert (await live.get("viewer", f"{PROGRAMS}/nope")).status_code == 404
     assert _slot10(live) is None
@@ -257,12 +261,58 @@ async def test_program_limits_are_field_errors_and_a_program_over_its_cpu_budget
     assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["body", "program", "id"]
     assert "already has 1 programs, the most a site may have (1)" in r.json()["errors"][0]["msg"]
 
-    assert (await live.post("fm", f"{PROGRAMS}/sat-hold/deploy", json={"version": 1})).status_code == 200
+    assert (await live.post("fm", f"{PROGRAMS}/sat-hold/deploy", json=_deploy(1))).status_code == 200
     await eventually(lambda: _slot10(live) == 14, "the program's command")
     live.runtime.programs.limits = Limits(run_cpu_s=1e-9)  # any evaluation is over this budget
-    await live.post("fm", f"{PROGRAMS}/sat-hold/deploy", json={"version": 1})  # evaluated afresh
+    await live.post("fm", f"{PROGRAMS}/sat-hold/deploy", json=_deploy(1))  # evaluated afresh
     await eventually(lambda: _slot10(live) is None, "the stopped program's slot released")
     status = (await live.get("viewer", f"{PROGRAMS}/sat-hold")).json()["status"]
     assert status["state"] == "failed" and status["cpu_s"] > 0
     assert status["last_error"].startswith("stopped: one evaluation took")
     assert "over the budget of 1e-09 s per evaluation" in status["last_error"]
+
+
+async def test_saving_the_same_document_twice_makes_one_version_and_says_so(live):  # noqa: F811
+    first = await live.put("fm", f"{PROGRAMS}/sat-hold", json={"program": _program(14), "comment": "first"})
+    assert (first.status_code, first.json()["version"], first.json()["created"]) == (201, 1, True)
+    again = await live.put("fm", f"{PROGRAMS}/sat-hold", json={"program": _program(14), "comment": "again"})
+    assert again.status_code == 200, again.text
+    body = again.json()
+    assert (body["version"], body["created"], body["issues"]) == (1, False, [])
+    assert "version 1 holds this document already" in body["note"]
+    changed = await live.put("fm", f"{PROGRAMS}/sat-hold", json={"program": _program(15)})
+    assert (changed.status_code, changed.json()["version"]) == (201, 2)
+    versions = (await live.get("viewer", f"{PROGRAMS}/sat-hold/versions")).json()["items"]
+    assert [(v["version"], v["comment"]) for v in versions] == [(1, "first"), (2, "")]
+    with live.runtime.state.connect() as conn:
+        saves = conn.execute(sa.select(sa.func.count()).select_from(audit_log).where(
+            audit_log.c.target == "hq/sat-hold", audit_log.c.action == "program.save")).scalar()
+    assert saves == 2  # the save that stored nothing is not audited as one
+
+
+async def test_a_deploy_needs_a_reason_and_every_reason_is_audited(live):  # noqa: F811
+    await live.put("fm", f"{PROGRAMS}/sat-hold", json={"program": _program(14)})
+    await live.put("fm", f"{PROGRAMS}/sat-hold", json={"program": _program(15)})
+    for body in ({"version": 1}, {"version": 1, "reason": ""}, {"version": 1, "reason": "   "}):
+        r = await live.post("fm", f"{PROGRAMS}/sat-hold/deploy", json=body)
+        assert r.status_code == 422, (body, r.text)
+        assert r.headers["content-type"] == "application/problem+json"
+        assert ["body", "reason"] in [e["loc"] for e in r.json()["errors"]]
+    assert (await live.get("viewer", f"{PROGRAMS}/sat-hold")).json()["active_version"] is None
+
+    r = await live.post("fm", f"{PROGRAMS}/sat-hold/deploy", json={"version": 1, "reason": "winter setpoint"})
+    assert r.status_code == 200, r.text
+    r = await live.post("fm", f"{PROGRAMS}/sat-hold/deploy", json={"version": 2, "reason": " trial "})
+    assert r.status_code == 200, r.text
+    r = await live.post("fm", f"{PROGRAMS}/sat-hold/rollback", json={"reason": "zones too warm"})
+    assert r.status_code == 200 and r.json()["active_version"] == 1
+    r = await live.post("fm", f"{PROGRAMS}/sat-hold/disable", json={"reason": "valve work"})
+    assert r.status_code == 200
+    assert (await live.post("fm", f"{PROGRAMS}/sat-hold/enable")).status_code == 200  # a reason is optional
+    with live.runtime.state.connect() as conn:
+        rows = [(r.action, r.details.get("reason")) for r in conn.execute(
+            sa.select(audit_log).where(audit_log.c.target == "hq/sat-hold",
+                                       audit_log.c.action != "program.save").order_by(audit_log.c.id))]
+    assert rows == [("program.deploy", "winter setpoint"), ("program.deploy", "trial"),
+                    ("program.rollback", "zones too warm"), ("program.disable", "valve work"),
+                    ("program.enable", None)]

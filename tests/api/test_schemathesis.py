@@ -209,7 +209,7 @@ def _setup(served: Served) -> None:
                    "outputs": [{"id": "out", "point": "hq/ahu-1/sat-sp"}],
                    "wires": [{"from": "sp", "to": "out"}]}
         ok("PUT", "/api/v1/sites/hq/programs/sat-hold", json={"program": program})
-        ok("POST", "/api/v1/sites/hq/programs/sat-hold/deploy", json={"version": 1})
+        ok("POST", "/api/v1/sites/hq/programs/sat-hold/deploy", json={"version": 1, "reason": "schemathesis"})
         ok("PUT", "/api/v1/sites/hq/calendars/holidays", json={"entries": ["12-25"]})
         command = ok("POST", "/api/v1/sites/hq/points/vav-1/zone-sp/commands",
                      json={"value": 23, "reason": "schemathesis", "duration_s": 3600})

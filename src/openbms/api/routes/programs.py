@@ -6,10 +6,12 @@ nothing. ``deploy`` validates the version against the site's points, makes
 it the active one and loads it into the running engine; ``rollback`` returns
 to the version deployed before; ``disable`` stops it and releases its slots.
 The store records deployments, rollbacks, enables and disables in the audit
-log in the caller's name (``program.deploy`` …); saves are audited as
-``program.save``. Program ids are per site: two sites may each have a
-program ``ahu``, and nothing a site's users see depends on another site's
-programs.
+log in the caller's name with their reason (``program.deploy`` …): a deploy
+must say why, the others may; saves are audited as ``program.save``. Saving
+the latest version's document again stores nothing: the answer is that
+version (200, ``created`` false), so "save and deploy" twice makes one version.
+Program ids are per site: two sites may each have a program ``ahu``, and
+nothing a site's users see depends on another site's programs.
 
 Documents are held to the program limits (docs/programs.md), and parsing,
 validating and compiling run in worker threads, so a large program never
@@ -21,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Literal
 
-from fastapi import APIRouter, Body, Path, Query, Request
+from fastapi import APIRouter, Body, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from openbms.api.auth.permissions import require
@@ -126,17 +128,31 @@ class SaveRequest(BaseModel):
 
 
 class SavedOut(BaseModel):
-    """The version just saved, and what would stop it from deploying (empty: it can)."""
+    """The version just saved (or the latest, when it holds the same document), and what would stop
+    it from deploying (empty: it can)."""
 
     id: str
     version: int
     issues: list[IssueOut]
+    created: bool = Field(True, description="False: the document is the latest version's; nothing was saved.")
+    note: str = Field("", description="Why no version was made, when none was.")
+
+
+_REASON = Field(max_length=2000, description="Why: kept in the audit log with the change.")
 
 
 class DeployRequest(BaseModel):
-    """The version to deploy."""
+    """The version to deploy, and why."""
 
     version: int = Field(ge=1)
+    reason: str = Field(min_length=1, max_length=2000, pattern=r"\S",
+                        description="Why this version is deployed (required): kept in the audit log.")
+
+
+class ActionRequest(BaseModel):
+    """Why a program is rolled back, disabled or enabled (optional): kept in the audit log."""
+
+    reason: str = _REASON
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -201,6 +217,10 @@ async def _current(ctx: ApiContext, store: ProgramRepository, runtime: Services,
     except ProgramError as err:  # e.g. a stored version the program limits now refuse
         raise conflict(f"program {program_id!r}: its version cannot be used: {err}") from None
     return _detail(info, stored, runtime)
+
+
+def _why(body: ActionRequest | None) -> str:
+    return body.reason.strip() if body is not None else ""
 
 
 def _check_site(program: Program, site_id: str) -> list[ProgramIssue]:
@@ -283,16 +303,20 @@ async def list_versions(
 # ------------------------------------------------------------------------------ changing
 
 
-@router.put("/sites/{site_id}/programs/{program_id}", response_model=SavedOut, status_code=201)
+@router.put("/sites/{site_id}/programs/{program_id}", response_model=SavedOut, status_code=201,
+            responses={200: {"model": SavedOut, "description": "The latest version holds this document: "
+                                                                "no new version"}})
 async def save_program(
-    site_id: str, body: SaveRequest, request: Request,
+    site_id: str, body: SaveRequest, request: Request, response: Response,
     program_id: str = Path(pattern=_ID_PATTERN, max_length=64),
     user: Principal = require("programs:write", site_param="site_id"),
 ) -> SavedOut:
     """Save a new version (nothing is deployed); ``id`` and ``site`` default to the URL's.
 
     A document of the wrong shape is a 422 naming each field; problems with
-    the site's points do not stop the save, and are listed in ``issues``.
+    the site's points do not stop the save, and are listed in ``issues``. A
+    document equal to the latest version's makes no version: the answer is
+    that version, 200 with ``created`` false (201 when a version is made).
     """
     _runtime, store, engine = _parts_of(request, site_id)
     ctx = get_context(request)
@@ -306,14 +330,19 @@ async def save_program(
     wrong += _check_site(program, site_id)
     if wrong:
         raise _invalid(wrong, ["body", "program"], f"{len(wrong)} invalid field(s)")
+    before = await ctx.run(store.info, program_id, site_id)
     try:
         version = await ctx.run(store.save, program, user.actor, body.comment)
     except ProgramError as err:  # the site has as many programs as it may
         raise _invalid(err.issues, ["body", "program"], "; ".join(i.message for i in err.issues)) from None
+    issues = _issues(await ctx.run(validate_program, program, engine.catalog))
+    if before is not None and version <= before.latest_version:
+        response.status_code = 200
+        return SavedOut(id=program_id, version=version, issues=issues, created=False,
+                        note=f"version {version} holds this document already: no new version was saved")
     await ctx.audit(user.actor, "program.save", f"{site_id}/{program_id}",
                     {"site": site_id, "version": version, "comment": body.comment}, client_addr(request))
-    return SavedOut(id=program_id, version=version,
-                    issues=_issues(await ctx.run(validate_program, program, engine.catalog)))
+    return SavedOut(id=program_id, version=version, issues=issues, created=True, note="")
 
 
 @router.post("/sites/{site_id}/programs/{program_id}/deploy", response_model=ProgramDetail)
@@ -321,7 +350,10 @@ async def deploy(
     site_id: str, program_id: str, body: DeployRequest, request: Request,
     user: Principal = require("programs:deploy", site_param="site_id"),
 ) -> ProgramDetail:
-    """Validate a version, make it the active one and run it (a running version hands over bumplessly)."""
+    """Validate a version, make it the active one and run it (a running version hands over bumplessly).
+
+    ``reason`` is required and kept in the audit log (``program.deploy``).
+    """
     runtime, store, engine = _parts_of(request, site_id)
     ctx = get_context(request)
     await ctx.run(_info, store, site_id, program_id)
@@ -334,14 +366,15 @@ async def deploy(
     except ProgramError as err:
         raise _invalid(err.issues, ["program"],
                        f"version {body.version} cannot run: {len(err.issues)} problem(s)") from None
-    await ctx.run(store.deploy, program_id, body.version, user.actor, site=site_id)
+    await ctx.run(store.deploy, program_id, body.version, user.actor, site=site_id,
+                  reason=body.reason.strip())
     engine.install(prepared)
     return await _current(ctx, store, runtime, site_id, program_id)
 
 
 @router.post("/sites/{site_id}/programs/{program_id}/rollback", response_model=ProgramDetail)
 async def rollback(
-    site_id: str, program_id: str, request: Request,
+    site_id: str, program_id: str, request: Request, body: ActionRequest | None = None,
     user: Principal = require("programs:deploy", site_param="site_id"),
 ) -> ProgramDetail:
     """Deploy again the version deployed before the current one (409 when there is none)."""
@@ -349,7 +382,7 @@ async def rollback(
     ctx = get_context(request)
     await ctx.run(_info, store, site_id, program_id)
     try:
-        version = await ctx.run(store.rollback, program_id, user.actor, site=site_id)
+        version = await ctx.run(store.rollback, program_id, user.actor, site=site_id, reason=_why(body))
     except ProgramError as err:
         raise conflict("; ".join(i.message for i in err.issues)) from None
     stored = await ctx.run(store.get, program_id, version, site=site_id)
@@ -363,14 +396,14 @@ async def rollback(
 
 @router.post("/sites/{site_id}/programs/{program_id}/disable", response_model=ProgramDetail)
 async def disable(
-    site_id: str, program_id: str, request: Request,
+    site_id: str, program_id: str, request: Request, body: ActionRequest | None = None,
     user: Principal = require("programs:deploy", site_param="site_id"),
 ) -> ProgramDetail:
     """Stop a program and release its slots; its active version stays for ``enable``."""
     runtime, store, engine = _parts_of(request, site_id)
     ctx = get_context(request)
     await ctx.run(_info, store, site_id, program_id)
-    await ctx.run(store.disable, program_id, user.actor, site=site_id)
+    await ctx.run(store.disable, program_id, user.actor, site=site_id, reason=_why(body))
     if engine.is_loaded(program_id, site_id):
         await engine.disable(program_id, site=site_id)
     return await _current(ctx, store, runtime, site_id, program_id)
@@ -378,7 +411,7 @@ async def disable(
 
 @router.post("/sites/{site_id}/programs/{program_id}/enable", response_model=ProgramDetail)
 async def enable(
-    site_id: str, program_id: str, request: Request,
+    site_id: str, program_id: str, request: Request, body: ActionRequest | None = None,
     user: Principal = require("programs:deploy", site_param="site_id"),
 ) -> ProgramDetail:
     """Run the active version again (409 when no version was ever deployed)."""
@@ -386,7 +419,7 @@ async def enable(
     ctx = get_context(request)
     await ctx.run(_info, store, site_id, program_id)
     try:
-        await ctx.run(store.enable, program_id, user.actor, site=site_id)
+        await ctx.run(store.enable, program_id, user.actor, site=site_id, reason=_why(body))
     except ProgramError as err:
         raise conflict("; ".join(i.message for i in err.issues)) from None
     if engine.is_loaded(program_id, site_id):
