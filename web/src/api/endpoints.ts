@@ -177,4 +177,13 @@ export const endpoints = {
     api.request<import("./types").EmulatorFault>("PUT", `${V1}/emulator/faults/${enc(id)}`, { body: { value } }),
   clearFault: (api: ApiClient, id: string) =>
     api.request<import("./types").EmulatorFault>("DELETE", `${V1}/emulator/faults/${enc(id)}`),
+  /** Save a program's document as a new version; the latest version (200, `created` false) when it holds the same document. */
+  saveProgramVersion: (api: ApiClient, s: string, id: string, program: unknown, comment: string) =>
+    api.request<import("./types").SavedProgram>("PUT", `${site(s)}/programs/${enc(id)}`, { body: { program, comment } }),
+  /** Deploy a version, saying why (required; kept in the audit log). */
+  deployProgramVersion: (api: ApiClient, s: string, id: string, version: number, reason: string) =>
+    api.post<ProgramDetail>(`${site(s)}/programs/${enc(id)}/deploy`, { version, reason }),
+  /** Roll back, disable or enable a program, with why (kept in the audit log). */
+  changeProgram: (api: ApiClient, s: string, id: string, action: "rollback" | "disable" | "enable", reason: string) =>
+    api.post<ProgramDetail>(`${site(s)}/programs/${enc(id)}/${action}`, { reason }),
 };

@@ -455,3 +455,12 @@ export interface AlarmTransition {
   who: string | null;
   note: string | null;
 }
+
+/** A saved program version: `created` false when the latest version held the same document (then `note` says so). */
+export interface SavedProgram {
+  id: string;
+  version: number;
+  issues: { path: string; message: string }[];
+  created: boolean;
+  note: string;
+}
