@@ -2,13 +2,16 @@
  * Logic programs: the site's list, and one program as a graph with live
  * values on its wires, its status and versions, and (for those allowed) a
  * JSON editor with validate, save as a new version, deploy, roll back,
- * disable and enable.
+ * disable and enable. Every deploy, rollback, disable and enable is confirmed
+ * in a dialog that names the version, what runs now, and asks why (kept in
+ * the audit log).
  */
-import { useEffect, useMemo, useState } from "preact/hooks";
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { endpoints } from "../api/endpoints";
 import { ApiError } from "../api/problem";
-import type { ProgramDetail, Value } from "../api/types";
+import type { ProgramDetail, ProgramVersion, Value } from "../api/types";
 import { DataTable } from "../components/DataTable";
+import { Field } from "../components/Field";
 import { useApp } from "../context";
 import { useLive, useLiveSamples, useLoad } from "../hooks";
 import { formatTime, formatValue } from "../lib/format";
@@ -69,6 +72,7 @@ export function ProgramPage(props: { site: string; id: string }) {
   const detail = useLoad(() => endpoints.program(api, site, id), [api, site, id, tick]);
   const versions = useLoad(() => endpoints.programVersions(api, site, id), [api, site, id, tick]);
   const [message, setMessage] = useState<{ tone: "info" | "error"; text: string } | null>(null);
+  const [pending, setPending] = useState<PendingChange | null>(null);
   const mayWrite = can(me, "programs:write", site);
   const mayDeploy = can(me, "programs:deploy", site);
 
@@ -144,19 +148,19 @@ export function ProgramPage(props: { site: string; id: string }) {
             {mayDeploy && (
               <div class="actions actions--left">
                 {d.active_version !== d.latest_version && (
-                  <button type="button" class="btn btn--primary" onClick={() => act(`Version ${d.latest_version} deployed.`, () => endpoints.deployProgram(api, site, id, d.latest_version))}>
+                  <button type="button" class="btn btn--primary" onClick={() => setPending({ action: "deploy", version: d.latest_version })}>
                     Deploy v{d.latest_version}
                   </button>
                 )}
-                <button type="button" class="btn" onClick={() => act("Rolled back to the version deployed before.", () => endpoints.programAction(api, site, id, "rollback"))}>
+                <button type="button" class="btn" onClick={() => setPending({ action: "rollback" })}>
                   Roll back
                 </button>
                 {d.enabled ? (
-                  <button type="button" class="btn" onClick={() => act("Program disabled; its slots are released.", () => endpoints.programAction(api, site, id, "disable"))}>
+                  <button type="button" class="btn" onClick={() => setPending({ action: "disable" })}>
                     Disable
                   </button>
                 ) : (
-                  <button type="button" class="btn" onClick={() => act("Program enabled.", () => endpoints.programAction(api, site, id, "enable"))}>
+                  <button type="button" class="btn" onClick={() => setPending({ action: "enable" })}>
                     Enable
                   </button>
                 )}
@@ -164,7 +168,32 @@ export function ProgramPage(props: { site: string; id: string }) {
             )}
           </section>
           <ProgramGraph doc={d.program} values={values} />
-          {mayWrite && <ProgramEditor site={site} detail={d} mayDeploy={mayDeploy} onSaved={reload} />}
+          {mayWrite && (
+            <ProgramEditor
+              site={site}
+              detail={d}
+              mayDeploy={mayDeploy}
+              onSaved={reload}
+              onDeploy={(version, reason) => setPending({ action: "deploy", version, reason })}
+            />
+          )}
+          {pending && (
+            <ConfirmChange
+              detail={d}
+              versions={versions.data ?? []}
+              change={pending}
+              onCancel={() => setPending(null)}
+              onConfirm={async (reason) => {
+                const change = pending;
+                setPending(null);
+                await act(doneText(change), () =>
+                  change.action === "deploy"
+                    ? endpoints.deployProgramVersion(api, site, id, change.version ?? d.latest_version, reason)
+                    : endpoints.changeProgram(api, site, id, change.action, reason),
+                );
+              }}
+            />
+          )}
           <section class="card" aria-labelledby="prog-versions">
             <h2 id="prog-versions">Versions</h2>
             <LoadState {...versions} />
@@ -193,7 +222,7 @@ export function ProgramPage(props: { site: string; id: string }) {
                   header: <span class="sr-only">Deploy</span>,
                   cell: (v) =>
                     !v.deployed && (
-                      <button type="button" class="btn btn--small" aria-label={`Deploy version ${v.version}`} onClick={() => act(`Version ${v.version} deployed.`, () => endpoints.deployProgram(api, site, id, v.version))}>
+                      <button type="button" class="btn btn--small" aria-label={`Deploy version ${v.version}`} onClick={() => setPending({ action: "deploy", version: v.version })}>
                         Deploy
                       </button>
                     ),
@@ -288,7 +317,14 @@ export function ProgramGraph(props: { doc: ProgramDoc; values: Record<string, Va
 
 const short = (point: string) => point.split("/").slice(1).join("/") || point;
 
-function ProgramEditor(props: { site: string; detail: ProgramDetail; mayDeploy: boolean; onSaved: () => void }) {
+function ProgramEditor(props: {
+  site: string;
+  detail: ProgramDetail;
+  mayDeploy: boolean;
+  onSaved: () => void;
+  /** Ask to deploy a version (the page confirms it and asks why). */
+  onDeploy: (version: number, reason: string) => void;
+}) {
   const { api } = useApp();
   const { site, detail } = props;
   const [text, setText] = useState(() => JSON.stringify(detail.program, null, 2));
@@ -337,16 +373,16 @@ function ProgramEditor(props: { site: string; detail: ProgramDetail; mayDeploy: 
     if (!doc) return;
     setBusy(true);
     try {
-      const res = await endpoints.saveProgram(api, site, detail.id, doc, comment);
+      const res = await endpoints.saveProgramVersion(api, site, detail.id, doc, comment);
       show(res.issues, doc);
-      let msg = `Saved as version ${res.version}.`;
-      if (deploy && res.issues.length === 0) {
-        await endpoints.deployProgram(api, site, detail.id, res.version);
-        msg = `Saved and deployed version ${res.version}.`;
-      } else if (deploy) msg += " Not deployed: fix the problems listed first.";
+      const running = detail.enabled && detail.active_version === res.version;
+      let msg = res.created ? `Saved as version ${res.version}.` : `No new version: version ${res.version} holds this program already.`;
+      if (deploy && res.issues.length > 0) msg += " Not deployed: fix the problems listed first.";
+      else if (deploy && running) msg += " It is deployed and running.";
       setNote(msg);
       setComment("");
       props.onSaved();
+      if (deploy && res.issues.length === 0 && !running) props.onDeploy(res.version, comment.trim());
     } catch (err) {
       fail(err, doc);
     } finally {
@@ -407,5 +443,103 @@ function ProgramEditor(props: { site: string; detail: ProgramDetail; mayDeploy: 
         </button>
       </div>
     </section>
+  );
+}
+
+/** A change the page asks to confirm: deploy a version, roll back, disable or enable. */
+export interface PendingChange {
+  action: "deploy" | "rollback" | "disable" | "enable";
+  version?: number;
+  /** The reason to start from (Save and deploy: the version's comment). */
+  reason?: string;
+}
+
+function doneText(c: PendingChange): string {
+  switch (c.action) {
+    case "deploy":
+      return `Version ${c.version} deployed.`;
+    case "rollback":
+      return "Rolled back to the version deployed before.";
+    case "disable":
+      return "Program disabled; its slots are released.";
+    default:
+      return "Program enabled.";
+  }
+}
+
+const versionText = (v: ProgramVersion | undefined, n: number) =>
+  v ? `v${n}, saved ${formatTime(v.created_at * 1000)} by ${v.created_by || "—"}${v.comment ? ` (“${v.comment}”)` : ""}` : `v${n}`;
+
+/** The confirmation of a change to what runs: which version, what runs now, and why (required). */
+function ConfirmChange(props: {
+  detail: ProgramDetail;
+  versions: ProgramVersion[];
+  change: PendingChange;
+  onConfirm: (reason: string) => Promise<void>;
+  onCancel: () => void;
+}) {
+  const { detail: d, change } = props;
+  const ref = useRef<HTMLDialogElement>(null);
+  const [reason, setReason] = useState(change.reason ?? "");
+  const [error, setError] = useState<string | undefined>(undefined);
+  const [busy, setBusy] = useState(false);
+  useEffect(() => ref.current?.showModal(), []);
+  const find = (n: number | null | undefined) => props.versions.find((v) => v.version === n);
+  const active = d.active_version;
+  const now =
+    active === null ? "Nothing is deployed." : `Now ${d.enabled ? "running" : "deployed (disabled)"}: ${versionText(find(active), active)}.`;
+  const name = d.name || d.id;
+  const title =
+    change.action === "deploy"
+      ? `Deploy version ${change.version} of ${name}?`
+      : change.action === "rollback"
+        ? `Roll back ${name}?`
+        : change.action === "disable"
+          ? `Disable ${name}?`
+          : `Enable ${name}?`;
+  const what =
+    change.action === "deploy"
+      ? `Deploys ${versionText(find(change.version), change.version ?? 0)}.`
+      : change.action === "rollback"
+        ? "Deploys again the version deployed before the current one."
+        : change.action === "disable"
+          ? "Stops the program and releases the points it commands."
+          : `Runs the deployed version${active !== null ? ` (v${active})` : ""} again.`;
+  const older = change.action === "deploy" && active !== null && change.version !== undefined && change.version < active;
+  const close = () => {
+    ref.current?.close();
+    props.onCancel();
+  };
+  const submit = async (ev: Event) => {
+    ev.preventDefault();
+    if (!reason.trim()) return setError("Say why: it is kept in the audit log.");
+    setBusy(true);
+    ref.current?.close();
+    await props.onConfirm(reason.trim());
+  };
+  return (
+    <dialog ref={ref} class="dialog" aria-labelledby="pc-title" onCancel={props.onCancel}>
+      <form onSubmit={submit} noValidate>
+        <h2 id="pc-title">{title}</h2>
+        <p>{what}</p>
+        <p class="muted">{now}</p>
+        {older && (
+          <p class="banner banner--error" role="alert">
+            Version {change.version} is older than the deployed version {active}.
+          </p>
+        )}
+        <Field id="pc-reason" label="Reason" error={error}>
+          {(aria) => <textarea {...aria} rows={3} maxLength={2000} value={reason} onInput={(e) => setReason(e.currentTarget.value)} />}
+        </Field>
+        <div class="actions">
+          <button type="button" class="btn" onClick={close}>
+            Cancel
+          </button>
+          <button type="submit" class="btn btn--primary" disabled={busy}>
+            {change.action === "deploy" ? `Deploy v${change.version}` : change.action === "rollback" ? "Roll back" : change.action === "disable" ? "Disable" : "Enable"}
+          </button>
+        </div>
+      </form>
+    </dialog>
   );
 }
