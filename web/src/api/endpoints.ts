@@ -186,4 +186,7 @@ export const endpoints = {
   /** Roll back, disable or enable a program, with why (kept in the audit log). */
   changeProgram: (api: ApiClient, s: string, id: string, action: "rollback" | "disable" | "enable", reason: string) =>
     api.post<ProgramDetail>(`${site(s)}/programs/${enc(id)}/${action}`, { reason }),
+  /** Energy up to a given instant (epoch s, the server's `until` of an earlier answer): two bucket sizes of one moment. */
+  energyUntil: (api: ApiClient, s: string, q: { bucket: "hour" | "day"; count: number; until: number; points?: string[] }) =>
+    api.get<Energy>(`${site(s)}/energy`, { bucket: q.bucket, count: q.count, until: q.until.toFixed(3), points: q.points }),
 };
