@@ -60,3 +60,37 @@ export function dayLabel(b: EnergyBucket, timeZone: string, locale?: string): st
   const at = b.date ? new Date(`${b.date}T12:00:00Z`) : new Date(b.start * 1000);
   return at.toLocaleDateString(locale, { weekday: "short", day: "numeric", month: "short", timeZone: b.date ? "UTC" : timeZone });
 }
+
+/** A meter's own name for its card: its description, else its point name (never its equipment's tags). */
+export function meterTitle(m: { name: string; description: string }): string {
+  return m.description.trim() || m.name;
+}
+
+/**
+ * The y axis of a bar chart from 0 to at least `max`: round steps (1, 2, 2.5 or 5 × 10^k),
+ * about `count` of them; [0, 1] when there is nothing above zero.
+ */
+export function axisTicks(max: number, count = 4): number[] {
+  if (!(max > 0) || !Number.isFinite(max)) return [0, 1];
+  const raw = max / Math.max(1, count);
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = ([1, 2, 2.5, 5, 10].find((f) => f * mag >= raw - 1e-12) ?? 10) * mag;
+  const top = Math.ceil(max / step - 1e-9) * step;
+  const ticks: number[] = [];
+  for (let i = 0; i * step <= top + step * 1e-9; i++) ticks.push(Number((i * step).toPrecision(12)));
+  return ticks;
+}
+
+/** Which of `n` bars get a label under the x axis: at most `most`, evenly spaced, the last always. */
+export function labelledBars(n: number, most = 8): number[] {
+  if (n <= 0) return [];
+  const every = Math.max(1, Math.ceil(n / Math.max(1, most)));
+  const out: number[] = [];
+  for (let i = (n - 1) % every; i < n; i += every) out.push(i);
+  return out;
+}
+
+/** A tick's number without trailing noise ("2.5", "1 000" as the locale writes it). */
+export function tickLabel(v: number, locale?: string): string {
+  return v.toLocaleString(locale, { maximumFractionDigits: 2 });
+}

@@ -9,7 +9,7 @@ import type { MeterEnergy } from "../api/types";
 import { DataTable } from "../components/DataTable";
 import { useApp } from "../context";
 import { useLoad } from "../hooks";
-import { compare, dayLabel, hasData, hourLabel, lastAndBefore, sumBuckets, sumKwh, type EnergyBucket } from "../lib/energy";
+import { axisTicks, compare, dayLabel, hasData, hourLabel, labelledBars, lastAndBefore, meterTitle, sumBuckets, sumKwh, tickLabel, type EnergyBucket } from "../lib/energy";
 import { formatTime, formatValue } from "../lib/format";
 import { href } from "../router";
 import { LoadState } from "./common";
@@ -25,10 +25,10 @@ export function Energy(props: { site: string }) {
   const { site } = props;
   const data = useLoad(async () => {
     // The server finds the site's meters (site meters first) and cuts hours and the site's local days.
-    const [hourly, daily] = await Promise.all([
-      endpoints.energy(api, site, { bucket: "hour", count: 48 }),
-      endpoints.energy(api, site, { bucket: "day", count: 14 }),
-    ]);
+    // Both up to the same instant (the server's now of the first answer): the last 7 days then hold the
+    // last 24 hours, whatever the building's clock did between the two requests.
+    const hourly = await endpoints.energy(api, site, { bucket: "hour", count: 48 });
+    const daily = await endpoints.energyUntil(api, site, { bucket: "day", count: 14, until: hourly.until });
     const days = new Map(daily.series.map((s) => [s.point, s.buckets]));
     const meters: MeterEnergyView[] = hourly.series.map((m) => ({ meter: m, hours: m.buckets, days: days.get(m.point) ?? [] }));
     return { timeZone: hourly.timezone, meters, hasSiteMeter: meters.some((m) => m.meter.site_meter) };
@@ -47,6 +47,7 @@ export function Energy(props: { site: string }) {
         <>
           {d.meters.length > 1 && !d.hasSiteMeter && (
             <MeterCard
+              id="All meters"
               title="All meters"
               sub={`the sum of the ${d.meters.length} meters below (a sub-meter is counted with its parent)`}
               hours={sumBuckets(d.meters.map((m) => m.hours))}
@@ -55,18 +56,28 @@ export function Energy(props: { site: string }) {
               timeZone={d.timeZone}
             />
           )}
-          {d.meters.map(({ meter: m, hours, days }) => (
-            <MeterCard
-              key={m.point}
-              title={`${m.equipment}/${m.name}`}
-              site={m.site_meter}
-              sub={`${m.description || ""}${m.kind === "demand" ? " (energy integrated from kW)" : " (register readings)"}`}
-              hours={hours}
-              days={days}
-              peak={m.peak}
-              timeZone={d.timeZone}
-            />
-          ))}
+          {[true, false].map((siteMeters) => {
+            const group = d.meters.filter((m) => m.meter.site_meter === siteMeters);
+            if (group.length === 0) return null;
+            return (
+              <section key={String(siteMeters)} aria-label={siteMeters ? "Site meters" : "Equipment meters"}>
+                {/* Said once for the group, not on every card: each card is titled by its own meter. */}
+                <h2>{siteMeters ? "Site meters" : "Equipment meters"}</h2>
+                {group.map(({ meter: m, hours, days }) => (
+                  <MeterCard
+                    key={m.point}
+                    id={`${m.equipment}/${m.name}`}
+                    title={meterTitle(m)}
+                    sub={`${m.equipment}/${m.name}${m.kind === "demand" ? ": energy integrated from kW" : ": register readings"}`}
+                    hours={hours}
+                    days={days}
+                    peak={m.peak}
+                    timeZone={d.timeZone}
+                  />
+                ))}
+              </section>
+            );
+          })}
         </>
       )}
     </main>
@@ -87,7 +98,7 @@ function Change(props: { current: number | null; previous: number | null }) {
   );
 }
 
-function MeterCard(props: { site?: boolean; title: string; sub: string; hours: EnergyBucket[]; days: EnergyBucket[]; peak: { kw: number; at: number } | null; timeZone: string }) {
+function MeterCard(props: { id: string; title: string; sub: string; hours: EnergyBucket[]; days: EnergyBucket[]; peak: { kw: number; at: number } | null; timeZone: string }) {
   const { timeZone } = props;
   // The server gave 48 hours and 14 of the site's days, the current one last.
   const h24 = lastAndBefore(props.hours, 24);
@@ -99,11 +110,8 @@ function MeterCard(props: { site?: boolean; title: string; sub: string; hours: E
   const hours = props.hours;
   const days = props.days;
   return (
-    <section class="card meter" aria-label={`Energy of ${props.title}`}>
-      <h2>
-        {props.title}
-        {props.site && <span class="tag"> site meter</span>}
-      </h2>
+    <section class="card meter" aria-label={`Energy of ${props.id}`}>
+      <h3 data-testid="meter-title">{props.title}</h3>
       {props.sub.trim() && <p class="muted small">{props.sub.trim()}</p>}
       <div class="tiles">
         <div class="tile">
@@ -130,26 +138,52 @@ function MeterCard(props: { site?: boolean; title: string; sub: string; hours: E
   );
 }
 
-/** Bars in SVG (one per bucket), with the numbers in a table for the days (and for screen readers). */
-function Bars(props: { title: string; list: EnergyBucket[]; label: (b: EnergyBucket) => string; table?: boolean }) {
-  const max = Math.max(0, ...props.list.map((b) => b.kwh ?? 0));
+/**
+ * Bars in SVG (one per bucket) on axes: kWh ticks and grid lines on the left, the buckets'
+ * labels under some bars; the numbers in a table for the days (and for screen readers).
+ */
+export function Bars(props: { title: string; list: EnergyBucket[]; label: (b: EnergyBucket) => string; table?: boolean }) {
   const n = props.list.length;
   if (!hasData(props.list)) return <p class="muted small">{props.title}: no data yet.</p>;
+  const ticks = axisTicks(Math.max(0, ...props.list.map((b) => b.kwh ?? 0)));
+  const top = ticks[ticks.length - 1] ?? 1;
+  // The plot inside the axes' margins, in viewBox units (the SVG keeps its aspect: text is not stretched).
   const W = 600;
-  const Hh = 80;
-  const bw = W / Math.max(n, 1);
+  const Hh = 170;
+  const L = 52;
+  const R = 6;
+  const T = 14;
+  const B = 22;
+  const pw = W - L - R;
+  const ph = Hh - T - B;
+  const bw = pw / Math.max(n, 1);
+  const y = (v: number) => T + ph - (v / top) * ph;
   return (
     <figure class="bars">
       <figcaption class="small">{props.title}</figcaption>
-      <svg viewBox={`0 0 ${W} ${Hh}`} preserveAspectRatio="none" role="img" aria-label={`${props.title}: ${props.list.map((b) => `${props.label(b)} ${kwh(b.kwh)}`).join("; ")}`}>
+      <svg viewBox={`0 0 ${W} ${Hh}`} style={{ height: "auto" }} role="img" aria-label={`${props.title}: ${props.list.map((b) => `${props.label(b)} ${kwh(b.kwh)}`).join("; ")}`}>
+        <g class="axis axis--y" font-size="11" fill="currentColor">
+          <text x={L - 6} y={T - 4} text-anchor="end" class="axis-unit">kWh</text>
+          {ticks.map((t) => (
+            <g key={t}>
+              <line x1={L} x2={W - R} y1={y(t)} y2={y(t)} stroke="currentColor" stroke-opacity={t === 0 ? 0.6 : 0.15} />
+              <text class="axis-tick" x={L - 6} y={y(t) + 4} text-anchor="end">{tickLabel(t)}</text>
+            </g>
+          ))}
+        </g>
         {props.list.map((b, i) => {
-          const h = max > 0 && b.kwh !== null ? (b.kwh / max) * (Hh - 2) : 0;
+          const h = b.kwh !== null && b.kwh > 0 ? (b.kwh / top) * ph : 0;
           return (
-            <rect key={b.start} x={i * bw + 1} y={Hh - h} width={Math.max(1, bw - 2)} height={h} class={b.kwh === null ? "bar bar--gap" : "bar"}>
+            <rect key={b.start} x={L + i * bw + 1} y={T + ph - h} width={Math.max(1, bw - 2)} height={h} class={b.kwh === null ? "bar bar--gap" : "bar"}>
               <title>{`${props.label(b)}: ${kwh(b.kwh)}`}</title>
             </rect>
           );
         })}
+        <g class="axis axis--x" font-size="11" fill="currentColor">
+          {labelledBars(n).map((i) => (
+            <text key={i} class="axis-tick" x={L + (i + 0.5) * bw} y={Hh - 6} text-anchor="middle">{props.label(props.list[i]!)}</text>
+          ))}
+        </g>
       </svg>
       {props.table && (
         <DataTable
