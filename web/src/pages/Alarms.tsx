@@ -10,6 +10,7 @@ import { ObjectTable } from "../components/DataTable";
 import { Field, FormErrors } from "../components/Field";
 import { useApp } from "../context";
 import { useLoad, useNow } from "../hooks";
+import { ackNote, filterAlarms, hiddenShelvedText, type AlarmWithHistory, type ShelvedFilter } from "../lib/alarms";
 import { formatAge, formatTime, formatValue } from "../lib/format";
 import { canAck } from "../lib/roles";
 import { LoadState } from "./common";
@@ -26,7 +27,7 @@ export function Alarms(props: { site: string }) {
   const { site } = props;
   const [state, setState] = useState("");
   const [maxPriority, setMaxPriority] = useState("");
-  const [shelved, setShelved] = useState("false");
+  const [shelved, setShelved] = useState<ShelvedFilter>("false");
   const [text, setText] = useState("");
   const [fresh, setFresh] = useState<Set<string>>(new Set());
   const [picked, setPicked] = useState<Set<string>>(new Set());
@@ -36,14 +37,14 @@ export function Alarms(props: { site: string }) {
   const now = useNow(10_000);
   const mayAck = canAck(me, site);
 
+  // Shelved or not, every alarm is loaded: the page filters them, so it can tell how many it hides.
   const alarms = useLoad(
     () =>
       endpoints.alarms(api, site, {
         state: state || undefined,
         max_priority: maxPriority || undefined,
-        shelved: shelved === "" ? undefined : shelved,
-      }),
-    [api, site, state, maxPriority, shelved],
+      }) as Promise<AlarmWithHistory[]>,
+    [api, site, state, maxPriority],
   );
   const reload = useRef(alarms.reload);
   reload.current = alarms.reload;
@@ -68,10 +69,8 @@ export function Alarms(props: { site: string }) {
     };
   }, [live, site]);
 
-  const q = text.trim().toLowerCase();
-  const list = (alarms.data ?? [])
-    .filter((a) => !q || `${a.name} ${a.point} ${a.message} ${a.alarm_class}`.toLowerCase().includes(q))
-    .sort((a, b) => a.priority - b.priority || (b.changed_ts ?? 0) - (a.changed_ts ?? 0));
+  const { shown: list, hiddenShelved } = filterAlarms(alarms.data ?? [], shelved, text);
+  const hiddenText = hiddenShelvedText(hiddenShelved);
   const unackedIds = list.filter((a) => a.state.endsWith("unacked")).map((a) => a.id);
   const toggle = (id: string) =>
     setPicked((s) => {
@@ -117,7 +116,7 @@ export function Alarms(props: { site: string }) {
             </label>
             <label class="inline">
               Shelved{" "}
-              <select value={shelved} onChange={(e) => setShelved(e.currentTarget.value)}>
+              <select value={shelved} onChange={(e) => setShelved(e.currentTarget.value as ShelvedFilter)}>
                 <option value="false">Hide</option>
                 <option value="true">Only shelved</option>
                 <option value="">Show all</option>
@@ -138,7 +137,20 @@ export function Alarms(props: { site: string }) {
             </div>
           )}
           <LoadState {...alarms} />
-          {alarms.data && list.length === 0 && <p class="muted">No alarms match.</p>}
+          {alarms.data && (list.length === 0 || hiddenText) && (
+            <p class="muted" data-testid="alarms-hidden">
+              {list.length === 0 ? "No alarms match." : ""}
+              {hiddenText && (
+                <>
+                  {list.length === 0 ? " " : ""}
+                  {hiddenText}{" "}
+                  <button type="button" class="btn btn--small btn--link" onClick={() => setShelved("")}>
+                    Show shelved alarms
+                  </button>
+                </>
+              )}
+            </p>
+          )}
           <ul class="alarm-list">
             {list.map((a) => (
               <li
@@ -164,6 +176,11 @@ export function Alarms(props: { site: string }) {
                   {a.acked_by ? ` · acknowledged by ${a.acked_by}` : ""}
                   {a.count > 1 ? ` · ${a.count} times` : ""}
                 </p>
+                {ackNote(a) && (
+                  <p class="ack-note small" data-testid="ack-note">
+                    <span class="muted">Acknowledged with the note:</span> {ackNote(a)}
+                  </p>
+                )}
                 {a.notes.length > 0 && (
                   <ul class="notes">
                     {a.notes.map((n) => (
