@@ -12,6 +12,7 @@ import type { EquipmentOperation, PointSummary } from "../api/types";
 import { OverrideMark, StatusDot, ValueText } from "../components/Value";
 import { useApp } from "../context";
 import { useLive, useLiveSamples, useLoad, useNow } from "../hooks";
+import { alarmsTileLabel } from "../lib/alarms";
 import { formatValue } from "../lib/format";
 import { comfortWords, equipmentState, keyPoints, modeWords, scheduleMissWords, zoneSpread } from "../lib/overview";
 import { overrideCounts, winningByPoint } from "../lib/overrides";
@@ -104,7 +105,11 @@ export function Overview(props: { site: string }) {
           )}
         </Tile>
         <Tile label="Active alarms">
-          <a href={href(`/sites/${site}/alarms`)} class={`big${unacked.length ? " text--alarm" : ""}`}>
+          <a
+            href={href(`/sites/${site}/alarms`)}
+            class={`big${unacked.length ? " text--alarm" : ""}`}
+            aria-label={alarms.error ? "alarms unavailable" : alarmsTileLabel(alarms.data ? active.length : null, unacked.length)}
+          >
             {alarms.data ? active.length : "…"}
           </a>
           {unacked.length > 0 && <span class="muted small"> {unacked.length} unacknowledged</span>}
