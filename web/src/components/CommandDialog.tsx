@@ -8,6 +8,7 @@ import { endpoints } from "../api/endpoints";
 import { ApiError } from "../api/problem";
 import type { Command, PointDetail, PriorityArray, Value } from "../api/types";
 import { useApp } from "../context";
+import { useLiveStatus } from "../hooks";
 import { formatTime, formatValue } from "../lib/format";
 import { overrideLabel } from "../lib/overrides";
 import { DataTable } from "./DataTable";
@@ -43,13 +44,24 @@ export function CommandDialog(props: { site: string; point: PointDetail; onClose
   const [busy, setBusy] = useState(false);
   const [cmd, setCmd] = useState<Command | null>(null);
   const [array, setArray] = useState<PriorityArray | null>(null);
+  const connState = useLiveStatus().state;
+  const linkDown = connState === "reconnecting" || connState === "offline";
+  // The button that opened the dialog gets the focus back however it closes (Escape too:
+  // the page unmounts the dialog on cancel, before the browser could restore the focus).
+  const opener = useRef<HTMLElement | null>(null);
 
   const loadArray = () =>
     endpoints.priorityArray(api, site, point.equipment, point.name).then(setArray, () => setArray(null));
 
   useEffect(() => {
+    const active = document.activeElement;
+    opener.current = active instanceof HTMLElement && active !== document.body ? active : null;
     ref.current?.showModal();
     void loadArray();
+    return () => {
+      const el = opener.current;
+      if (el?.isConnected) el.focus();
+    };
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, []);
 
@@ -187,6 +199,11 @@ export function CommandDialog(props: { site: string; point: PointDetail; onClose
           {(aria) => <input {...aria} type="text" required maxLength={500} value={reason} onInput={(e) => setReason(e.currentTarget.value)} />}
         </Field>
         <FormErrors messages={errors.general} />
+        {linkDown && (
+          <p class="banner banner--warn" id="cmd-dialog-offline">
+            The live connection is down: commands wait until it is back.
+          </p>
+        )}
         {cmd && (
           <p class={`progress progress--${cmd.status}`} role="status" aria-live="polite">
             Command {cmd.release ? "release" : formatValue(cmd.value, point)} at priority {cmd.priority}: <strong>{cmd.status}</strong>
@@ -198,7 +215,7 @@ export function CommandDialog(props: { site: string; point: PointDetail; onClose
           <button type="button" class="btn" onClick={close}>
             Close
           </button>
-          <button type="submit" class="btn btn--primary" disabled={busy}>
+          <button type="submit" class="btn btn--primary" disabled={busy || linkDown} aria-describedby={linkDown ? "cmd-dialog-offline" : undefined}>
             {busy ? "Sending…" : mode === "write" ? "Send command" : "Release"}
           </button>
         </div>

@@ -13,7 +13,7 @@ import { CommandDialog } from "../components/CommandDialog";
 import { DataTable } from "../components/DataTable";
 import { ValueText } from "../components/Value";
 import { useApp } from "../context";
-import { useLive, useLiveSamples, useLoad, useNow } from "../hooks";
+import { useLive, useLiveSamples, useLiveStatus, useLoad, useNow } from "../hooks";
 import { trendData } from "../lib/chart";
 import { winningByPoint } from "../lib/overrides";
 import { formatAge, formatTime, unitLabel } from "../lib/format";
@@ -21,7 +21,7 @@ import { canCommand } from "../lib/roles";
 import { chooseRollup, RANGES } from "../lib/rollup";
 import { href } from "../router";
 import { useTheme } from "../theme";
-import { LoadState } from "./common";
+import { LoadState, NotFound } from "./common";
 import { useOverrides } from "./Overrides";
 
 const chosenKey = (site: string, equip: string) => `openbms.trend.${site}/${equip}`;
@@ -51,6 +51,9 @@ export function EquipmentPage(props: { site: string; equip: string }) {
   const points = useLoad(() => endpoints.points(api, site, { equipment: equip }), [api, site, equip]);
   const samples = useLiveSamples([`${site}/${equip}/*`]);
   const live = useLive();
+  // Commands wait while the live connection is down: their progress and the values they change could not be followed.
+  const connState = useLiveStatus().state;
+  const linkDown = connState === "reconnecting" || connState === "offline";
   const now = useNow(2000);
   const [selected, setSelectedState] = useState<string[]>(() => chosenPoints(site, equip));
   useEffect(() => setSelectedState(chosenPoints(site, equip)), [site, equip]);
@@ -89,6 +92,10 @@ export function EquipmentPage(props: { site: string; equip: string }) {
     }
   };
 
+  if (info.error?.status === 404) {
+    return <NotFound what={`Equipment “${equip}” on site ${site}`} back={{ href: href(`/sites/${site}`), label: `Back to ${site}` }} />;
+  }
+
   return (
     <main id="main">
       <nav aria-label="Breadcrumb" class="crumbs">
@@ -96,6 +103,11 @@ export function EquipmentPage(props: { site: string; equip: string }) {
       </nav>
       <h1>{info.data?.name || equip}</h1>
       <LoadState {...points} />
+      {mayCommand && linkDown && (
+        <p class="muted small" id="cmd-offline">
+          Commands are unavailable while the live connection is down.
+        </p>
+      )}
       {cmdError && <p class="banner banner--error" role="alert">{cmdError}</p>}
       <DataTable
         class="points"
@@ -152,7 +164,14 @@ export function EquipmentPage(props: { site: string; equip: string }) {
             header: <span class="sr-only">Command</span>,
             cell: (p) =>
               p.writable && (
-                <button type="button" class="btn btn--small" onClick={() => openCommand(p)} aria-label={`Command ${p.name}`}>
+                <button
+                  type="button"
+                  class="btn btn--small"
+                  onClick={() => openCommand(p)}
+                  aria-label={`Command ${p.name}`}
+                  disabled={linkDown}
+                  aria-describedby={linkDown ? "cmd-offline" : undefined}
+                >
                   Command…
                 </button>
               ),

@@ -1,4 +1,4 @@
-/** Loading and error states every page shows the same way. */
+/** Loading, error and not-found states every page shows the same way. */
 import type { ApiError } from "../api/problem";
 
 export function LoadState(props: { loading: boolean; error: ApiError | null; data: unknown; reload?: () => void }) {
@@ -16,4 +16,17 @@ export function LoadState(props: { loading: boolean; error: ApiError | null; dat
   }
   if (props.loading && props.data === null) return <p class="muted" role="status">Loading…</p>;
   return null;
+}
+
+/** A page whose subject does not exist (or is not the user's to see): says so, with a way back. */
+export function NotFound(props: { what: string; back: { href: string; label: string } }) {
+  return (
+    <main id="main">
+      <h1>Not found</h1>
+      <p role="alert">{props.what} does not exist, or is not yours to see.</p>
+      <p>
+        <a href={props.back.href}>{props.back.label}</a>
+      </p>
+    </main>
+  );
 }
