@@ -189,4 +189,7 @@ export const endpoints = {
   /** Energy up to a given instant (epoch s, the server's `until` of an earlier answer): two bucket sizes of one moment. */
   energyUntil: (api: ApiClient, s: string, q: { bucket: "hour" | "day"; count: number; until: number; points?: string[] }) =>
     api.get<Energy>(`${site(s)}/energy`, { bucket: q.bucket, count: q.count, until: q.until.toFixed(3), points: q.points }),
+  /** Create (201) or replace (200) a holiday calendar; the schedules that use it follow at once. */
+  putCalendar: (api: ApiClient, s: string, id: string, body: { name: string; entries: CalendarInfo["entries"] }) =>
+    api.request<CalendarInfo>("PUT", `${site(s)}/calendars/${enc(id)}`, { body }),
 };
