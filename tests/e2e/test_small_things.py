@@ -129,3 +129,36 @@ def test_command_buttons_wait_while_the_live_connection_is_down(demo: Demo, page
     page.get_by_role("button", name=re.compile("^Retry now")).click()
     expect(button).to_be_enabled()
     expect(page.get_by_text("Commands are unavailable while the live connection is down.")).to_have_count(0)
+
+
+def test_a_holiday_calendar_is_edited_on_the_schedules_page(demo: Demo, page: Any) -> None:
+    expect = _expect()
+    sign_in(page, demo, path=f"/sites/{SITE}/schedules")
+    calendar = page.locator("details", has_text="England and Wales bank holidays")
+    calendar.locator("summary").click()
+    form = calendar.get_by_role("form", name="Edit calendar England and Wales bank holidays")
+    first = form.get_by_role("group", name=re.compile("^Entry 1"))
+    expect(first.get_by_label("Country")).to_have_value("GB-ENG")
+
+    form.get_by_label("New entry").select_option(label="A date")
+    form.get_by_role("button", name="Add entry").click()
+    added = form.get_by_role("group", name=re.compile("^Entry 2"))
+    form.get_by_role("button", name="Save calendar").click()
+    # Checked before it is sent: the problem beside its field.
+    expect(added.get_by_role("alert")).to_have_text("Enter a date, as YYYY-MM-DD.")
+    expect(added.get_by_label("Date")).to_have_attribute("aria-invalid", "true")
+    added.get_by_label("Date").fill("2026-12-24")
+    form.get_by_role("button", name="Save calendar").click()
+    expect(form.get_by_role("status")).to_have_text("Saved.")
+    expect(calendar.locator("summary")).to_contain_text("2 entries)")
+
+    # What only the server knows comes back beside its field.
+    country = first.get_by_label("Country")
+    country.fill("XX")
+    form.get_by_role("button", name="Save calendar").click()
+    expect(first.get_by_role("alert")).to_contain_text("XX")
+    country.fill("GB-ENG")
+    form.get_by_role("button", name="Remove entry 2").click()
+    form.get_by_role("button", name="Save calendar").click()
+    expect(form.get_by_role("status")).to_have_text("Saved.")
+    expect(calendar.locator("summary")).to_contain_text("1 entry)")

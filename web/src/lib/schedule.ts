@@ -477,3 +477,124 @@ export function localDate(epochS: number, tz: string): string {
   const p = parts(epochS * 1000, tz);
   return `${p.y}-${String(p.m).padStart(2, "0")}-${String(p.d).padStart(2, "0")}`;
 }
+
+// ------------------------------------------------------------------ calendars
+
+/** The kinds of calendar entry the editor writes; "kept" is a rule it shows in words and keeps as it came. */
+export type CalendarEntryKind = "date" | "range" | "yearly" | "holidays" | "kept";
+
+export const CALENDAR_ENTRY_KINDS: { id: Exclude<CalendarEntryKind, "kept">; label: string }[] = [
+  { id: "date", label: "A date" },
+  { id: "range", label: "A range of dates" },
+  { id: "yearly", label: "The same day every year" },
+  { id: "holidays", label: "A country's public holidays" },
+];
+
+/** One calendar entry as typed: a date, a range, a month-day ("12-25") or a holidays code ("GB-ENG"). */
+export interface CalendarEntryDraft {
+  kind: CalendarEntryKind;
+  date: string;
+  start: string;
+  end: string;
+  /** "MM-DD" of a yearly day. */
+  monthDay: string;
+  holidays: string;
+  kept: When | null;
+}
+
+export interface CalendarDraft {
+  name: string;
+  entries: CalendarEntryDraft[];
+}
+
+const BLANK_ENTRY: CalendarEntryDraft = { kind: "date", date: "", start: "", end: "", monthDay: "", holidays: "", kept: null };
+
+/** An empty entry of a kind (a new row of the calendar editor). */
+export function newCalendarEntry(kind: Exclude<CalendarEntryKind, "kept">, date = ""): CalendarEntryDraft {
+  return { ...BLANK_ENTRY, kind, date: kind === "date" ? date : "", start: kind === "range" ? date : "", end: kind === "range" ? date : "" };
+}
+
+function entryDraft(when: When): CalendarEntryDraft {
+  if ("date" in when) return { ...BLANK_ENTRY, kind: "date", date: when.date };
+  if ("start" in when && !when.weekdays?.length) return { ...BLANK_ENTRY, kind: "range", start: when.start, end: when.end };
+  if ("holidays" in when) return { ...BLANK_ENTRY, kind: "holidays", holidays: when.holidays };
+  if ("month" in when && when.month && when.day && !when.weekday && !when.nth) {
+    const p = (n: number) => String(n).padStart(2, "0");
+    return { ...BLANK_ENTRY, kind: "yearly", monthDay: `${p(when.month)}-${p(when.day)}` };
+  }
+  return { ...BLANK_ENTRY, kind: "kept", kept: when };
+}
+
+/** A calendar as the editor holds it. */
+export function toCalendarDraft(c: { name: string; entries: readonly When[] }): CalendarDraft {
+  return { name: c.name, entries: c.entries.map(entryDraft) };
+}
+
+const MONTH_DAY = /^(\d{1,2})-(\d{1,2})$/;
+const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+function monthDay(text: string): { month: number; day: number } | null {
+  const m = MONTH_DAY.exec(text.trim());
+  if (!m) return null;
+  const month = Number(m[1]);
+  const day = Number(m[2]);
+  return month >= 1 && month <= 12 && day >= 1 && day <= DAYS_IN_MONTH[month - 1]! ? { month, day } : null;
+}
+
+/** Problems of a calendar draft by field (`name`, `entries.0.date`, `entries.1.end` …); empty when it can be saved. */
+export function validateCalendar(d: CalendarDraft): Record<string, string> {
+  const errors: Record<string, string> = {};
+  d.entries.forEach((x, i) => {
+    const base = `entries.${i}`;
+    if (x.kind === "date" && !validDate(x.date)) errors[`${base}.date`] = "Enter a date, as YYYY-MM-DD.";
+    if (x.kind === "range") {
+      if (!validDate(x.start)) errors[`${base}.start`] = "Enter the first day, as YYYY-MM-DD.";
+      if (!validDate(x.end)) errors[`${base}.end`] = "Enter the last day, as YYYY-MM-DD.";
+      else if (validDate(x.start) && x.end < x.start) errors[`${base}.end`] = "The range ends before it starts.";
+    }
+    if (x.kind === "yearly" && !monthDay(x.monthDay)) errors[`${base}.month`] = "Enter a month and day, as MM-DD (12-25).";
+    if (x.kind === "holidays" && !x.holidays.trim()) errors[`${base}.holidays`] = "Enter a country (or region) code, such as GB-ENG.";
+  });
+  return errors;
+}
+
+/** The PUT body of a calendar (`{name, entries}`), from a draft that validates. */
+export function calendarBody(d: CalendarDraft): { name: string; entries: When[] } {
+  const entries = d.entries.map((x): When => {
+    switch (x.kind) {
+      case "date":
+        return { date: x.date };
+      case "range":
+        return { start: x.start, end: x.end };
+      case "yearly": {
+        const md = monthDay(x.monthDay)!;
+        return { month: md.month, day: md.day };
+      }
+      case "holidays":
+        return { holidays: x.holidays.trim() };
+      case "kept":
+        return x.kept!;
+    }
+  });
+  return { name: d.name.trim(), entries };
+}
+
+/**
+ * A calendar PUT's field errors → the editor's fields: the server names the rule
+ * it tried (`entries.0.function-before[…].RangeRule.end`); a yearly day's `month`
+ * or `day` is one box, shown at `month`; a rule it could not place at the entry's first box.
+ */
+export function calendarFieldErrors(fields: Record<string, string>, d: CalendarDraft): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [path, msg] of Object.entries(serverFieldErrors(fields))) {
+    let key = path.replace(/\.HolidaysRule/g, "").replace(/^(entries\.\d+)\.day$/, "$1.month");
+    const whole = /^entries\.(\d+)$/.exec(key);
+    if (whole) {
+      const x = d.entries[Number(whole[1])];
+      const first = x ? ({ date: "date", range: "start", yearly: "month", holidays: "holidays", kept: "kept" } as const)[x.kind] : "date";
+      key = `${key}.${first}`;
+    }
+    out[key] = out[key] ? `${out[key]} ${msg}` : msg;
+  }
+  return out;
+}

@@ -3,18 +3,22 @@
  * editor — the weekly grid (per weekday, time → value events), the exception
  * calendar (a date, a range or a calendar's days, with their own events) and
  * "what happens tomorrow", read from the server's transitions so that it
- * follows the server's clock and the schedule's time zone.
+ * follows the server's clock and the schedule's time zone. Holiday calendars
+ * are listed with the schedules, and edited there by those who may.
  */
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { endpoints } from "../api/endpoints";
 import { ApiError } from "../api/problem";
-import type { Transition, Transitions } from "../api/types";
+import type { CalendarInfo, Transition, Transitions } from "../api/types";
 import { FormErrors } from "../components/Field";
 import { useApp } from "../context";
 import { useLoad, useNow } from "../hooks";
 import { can } from "../lib/roles";
 import {
   addEvent,
+  CALENDAR_ENTRY_KINDS,
+  calendarBody,
+  calendarFieldErrors,
   copyDay,
   DAY_LABELS,
   daySegments,
@@ -25,13 +29,19 @@ import {
   localDate,
   localDayLabel,
   localMidnight,
+  newCalendarEntry,
   newException,
   normalizeDraft,
   serverFieldErrors,
   toBody,
+  toCalendarDraft,
   toDraft,
   validate,
+  validateCalendar,
   WEEKDAYS,
+  type CalendarDraft,
+  type CalendarEntryDraft,
+  type CalendarEntryKind,
   type EventDraft,
   type ExceptionDraft,
   type ScheduleDraft,
@@ -43,7 +53,8 @@ import { href } from "../router";
 import { LoadState } from "./common";
 
 export function Schedules(props: { site: string }) {
-  const { api } = useApp();
+  const { api, me } = useApp();
+  const mayEdit = can(me, "schedules:write", props.site);
   const list = useLoad(() => endpoints.schedules(api, props.site), [api, props.site]);
   const calendars = useLoad(() => endpoints.calendars(api, props.site), [api, props.site]);
   return (
@@ -81,13 +92,17 @@ export function Schedules(props: { site: string }) {
         {calendars.data?.map((c) => (
           <details key={c.id}>
             <summary>
-              {c.name || c.id} <span class="muted small">({c.id}, {c.entries.length} entries)</span>
+              {c.name || c.id} <span class="muted small">({c.id}, {c.entries.length} {c.entries.length === 1 ? "entry" : "entries"})</span>
             </summary>
-            <ul>
-              {c.entries.map((e, i) => (
-                <li key={i}>{describeWhen(e)}</li>
-              ))}
-            </ul>
+            {mayEdit ? (
+              <CalendarEditor site={props.site} calendar={c} onSaved={calendars.reload} />
+            ) : (
+              <ul>
+                {c.entries.map((e, i) => (
+                  <li key={i}>{describeWhen(e)}</li>
+                ))}
+              </ul>
+            )}
           </details>
         ))}
       </section>
@@ -96,6 +111,128 @@ export function Schedules(props: { site: string }) {
 }
 
 type Errors = Record<string, string>;
+
+const ENTRY_KIND_LABEL: Record<CalendarEntryKind, string> = {
+  ...Object.fromEntries(CALENDAR_ENTRY_KINDS.map((k) => [k.id, k.label])),
+  kept: "A rule of the site file",
+} as Record<CalendarEntryKind, string>;
+
+/** One holiday calendar's entries, edited in place and saved with PUT …/calendars/{id}; problems beside their fields. */
+function CalendarEditor(props: { site: string; calendar: CalendarInfo; onSaved: () => void }) {
+  const { api } = useApp();
+  const c = props.calendar;
+  const [draft, setDraft] = useState<CalendarDraft>(() => toCalendarDraft(c));
+  const [errors, setErrors] = useState<Errors>({});
+  const [general, setGeneral] = useState<string[]>([]);
+  const [busy, setBusy] = useState(false);
+  const [saved, setSaved] = useState(false);
+  const [addKind, setAddKind] = useState<Exclude<CalendarEntryKind, "kept">>("date");
+  const key = JSON.stringify(c);
+  useEffect(() => setDraft(toCalendarDraft(c)), [key]); // eslint-disable-line react-hooks/exhaustive-deps
+  const id = (path: string) => `cal-${c.id}-${path}`;
+  const edit = (next: CalendarDraft) => {
+    setDraft(next);
+    setSaved(false);
+  };
+  const setEntry = (i: number, patch: Partial<CalendarEntryDraft>) => edit({ ...draft, entries: draft.entries.map((x, j) => (j === i ? { ...x, ...patch } : x)) });
+  const remove = (i: number) => {
+    edit({ ...draft, entries: draft.entries.filter((_, j) => j !== i) });
+    setErrors({});
+  };
+
+  const save = async (ev: Event) => {
+    ev.preventDefault();
+    const found = validateCalendar(draft);
+    setErrors(found);
+    setGeneral([]);
+    if (Object.keys(found).length) return;
+    setBusy(true);
+    try {
+      await endpoints.putCalendar(api, props.site, c.id, calendarBody(draft));
+      setSaved(true);
+      props.onSaved();
+    } catch (err) {
+      if (err instanceof ApiError) {
+        setErrors(calendarFieldErrors(err.fields, draft));
+        setGeneral(err.general.length || Object.keys(err.fields).length ? err.general : [err.message]);
+      } else setGeneral([String(err)]);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <form class="calendar-editor" aria-label={`Edit calendar ${c.name || c.id}`} onSubmit={save} noValidate>
+      <TextField id={id("name")} label="Name" value={draft.name} error={errors.name} onInput={(v) => edit({ ...draft, name: v })} />
+      {draft.entries.length === 0 && <p class="muted">No entries: the calendar matches no day.</p>}
+      {draft.entries.map((x, i) => {
+        const base = `entries.${i}`;
+        return (
+          <fieldset key={i} class="calendar-entry">
+            <legend>
+              Entry {i + 1}: {ENTRY_KIND_LABEL[x.kind].toLowerCase()}
+            </legend>
+            <div class="row">
+              {x.kind === "date" && <TextField id={id(`${base}.date`)} type="date" label="Date" value={x.date} error={errors[`${base}.date`]} onInput={(v) => setEntry(i, { date: v })} />}
+              {x.kind === "range" && (
+                <>
+                  <TextField id={id(`${base}.start`)} type="date" label="From" value={x.start} error={errors[`${base}.start`]} onInput={(v) => setEntry(i, { start: v })} />
+                  <TextField id={id(`${base}.end`)} type="date" label="To (included)" value={x.end} error={errors[`${base}.end`]} onInput={(v) => setEntry(i, { end: v })} />
+                </>
+              )}
+              {x.kind === "yearly" && (
+                <TextField id={id(`${base}.month`)} label="Month and day" narrow value={x.monthDay} hint="MM-DD, e.g. 12-25" error={errors[`${base}.month`]} onInput={(v) => setEntry(i, { monthDay: v })} />
+              )}
+              {x.kind === "holidays" && (
+                <TextField id={id(`${base}.holidays`)} label="Country" narrow value={x.holidays} hint="e.g. GB-ENG, US, DE-BY" error={errors[`${base}.holidays`]} onInput={(v) => setEntry(i, { holidays: v })} />
+              )}
+              {x.kind === "kept" && x.kept && (
+                <p class="muted">
+                  {describeWhen(x.kept)} (kept as it is)
+                  {errors[`${base}.kept`] && (
+                    <small class="error" role="alert">
+                      {" "}
+                      {errors[`${base}.kept`]}
+                    </small>
+                  )}
+                </p>
+              )}
+            </div>
+            <button type="button" class="btn btn--small" aria-label={`Remove entry ${i + 1}`} onClick={() => remove(i)}>
+              Remove
+            </button>
+          </fieldset>
+        );
+      })}
+      <div class="toolbar">
+        <label class="inline">
+          New entry{" "}
+          <select value={addKind} onChange={(e) => setAddKind(e.currentTarget.value as Exclude<CalendarEntryKind, "kept">)}>
+            {CALENDAR_ENTRY_KINDS.map((k) => (
+              <option key={k.id} value={k.id}>
+                {k.label}
+              </option>
+            ))}
+          </select>
+        </label>
+        <button type="button" class="btn btn--small" onClick={() => edit({ ...draft, entries: [...draft.entries, newCalendarEntry(addKind)] })}>
+          Add entry
+        </button>
+      </div>
+      <FormErrors messages={general} />
+      <div class="actions actions--left">
+        <button type="submit" class="btn btn--primary btn--small" disabled={busy}>
+          {busy ? "Saving…" : "Save calendar"}
+        </button>
+        {saved && (
+          <span class="muted small" role="status">
+            Saved.
+          </span>
+        )}
+      </div>
+    </form>
+  );
+}
 
 export function ScheduleEditor(props: { site: string; id: string }) {
   const { api, me } = useApp();
