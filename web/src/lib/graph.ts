@@ -1,7 +1,10 @@
 /**
- * A logic program as a graph: inputs, blocks and outputs laid out in columns
- * by topological depth (inputs first, outputs last, each block one column
- * right of the deepest block feeding it), wires as lines between ports.
+ * A logic program as a graph: inputs, constants, blocks and outputs laid out
+ * in columns by topological depth (inputs and constants first, outputs last,
+ * each block one column right of the deepest block feeding it), wires as
+ * lines between the named ports. A node with a position in the document's
+ * `layout` (`{"pid1": {"x": 220, "y": 40}}`) is drawn there instead; the
+ * drawing grows to hold every node, so nothing is cut off.
  */
 import type { Value } from "../api/types";
 
@@ -12,18 +15,21 @@ export interface ProgramDoc {
   description?: string;
   period_s?: number;
   inputs: { id: string; point: string }[];
+  constants?: { id: string; value: unknown }[];
   blocks: { id: string; block: string; params?: Record<string, unknown> }[];
   outputs: { id: string; point: string; priority?: number }[];
   wires: { from: string; to: string }[];
+  /** The dashboard's: node id → its position ({x, y}, the node's top left corner). */
+  layout?: Record<string, unknown>;
   [key: string]: unknown;
 }
 
-export type NodeKind = "input" | "block" | "output";
+export type NodeKind = "input" | "constant" | "block" | "output";
 
 export interface GraphNode {
   id: string;
   kind: NodeKind;
-  /** The block type, or the point of an input or output. */
+  /** The block type, the point of an input or output, or a constant's value. */
   sub: string;
   depth: number;
   x: number;
@@ -74,6 +80,7 @@ export function depths(doc: ProgramDoc): Map<string, number> {
     sources.get(to)!.push(from);
   }
   for (const i of doc.inputs) depth.set(i.id, 0);
+  for (const c of doc.constants ?? []) depth.set(c.id, 0);
   const visiting = new Set<string>();
   const blockDepth = (id: string): number => {
     const known = depth.get(id);
@@ -101,11 +108,20 @@ const PORT_GAP = 18;
 const HEAD = 38;
 const PAD = 16;
 
+/** A node's position stored in the document's `layout` ({x, y} of finite numbers), or null. */
+export function storedPosition(doc: ProgramDoc, id: string): { x: number; y: number } | null {
+  const p = doc.layout?.[id];
+  if (typeof p !== "object" || p === null) return null;
+  const { x, y } = p as { x?: unknown; y?: unknown };
+  return typeof x === "number" && typeof y === "number" && Number.isFinite(x) && Number.isFinite(y) ? { x, y } : null;
+}
+
 /** Where every node and wire goes in the SVG. */
 export function layoutProgram(doc: ProgramDoc): GraphLayout {
   const depth = depths(doc);
   const all: { id: string; kind: NodeKind; sub: string }[] = [
     ...doc.inputs.map((i) => ({ id: i.id, kind: "input" as const, sub: i.point })),
+    ...(doc.constants ?? []).map((c) => ({ id: c.id, kind: "constant" as const, sub: String(c.value) })),
     ...doc.blocks.map((b) => ({ id: b.id, kind: "block" as const, sub: b.block })),
     ...doc.outputs.map((o) => ({ id: o.id, kind: "output" as const, sub: o.point })),
   ];
@@ -129,7 +145,6 @@ export function layoutProgram(doc: ProgramDoc): GraphLayout {
     columns.get(d)!.push(n);
   }
   const nodes = new Map<string, GraphNode>();
-  let height = 0;
   const sortedDepths = [...columns.keys()].sort((a, b) => a - b);
   // Columns are numbered in order (a program without blocks has inputs next to outputs).
   sortedDepths.forEach((d, col) => {
@@ -149,22 +164,32 @@ export function layoutProgram(doc: ProgramDoc): GraphLayout {
       const ins = inPorts.get(n.id) ?? [];
       const outs = outPorts.get(n.id) ?? [];
       const h = HEAD + Math.max(1, ins.length, outs.length) * PORT_GAP;
-      const x = PAD + col * COL_W;
-      const portY = (k: number, count: number) => y + HEAD + (count > 0 ? k * PORT_GAP + PORT_GAP / 2 : 0) - 4;
+      const at = storedPosition(doc, n.id) ?? { x: PAD + col * COL_W, y };
+      const portY = (k: number) => at.y + HEAD + k * PORT_GAP + PORT_GAP / 2 - 4;
       nodes.set(n.id, {
         ...n,
         depth: d,
-        x,
-        y,
+        x: at.x,
+        y: at.y,
         w: NODE_W,
         h,
-        inPorts: ins.map((port, k) => ({ port, y: portY(k, ins.length) })),
-        outPorts: outs.map((port, k) => ({ port, y: portY(k, outs.length) })),
+        inPorts: ins.map((port, k) => ({ port, y: portY(k) })),
+        outPorts: outs.map((port, k) => ({ port, y: portY(k) })),
       });
-      y += h + GAP;
+      if (!storedPosition(doc, n.id)) y += h + GAP;
     }
-    height = Math.max(height, y - GAP + PAD);
   });
+  // Stored positions may lie left of or above the margin: shift everything so every node shows.
+  const placed = [...nodes.values()];
+  const dx = placed.length ? PAD - Math.min(PAD, ...placed.map((n) => n.x)) : 0;
+  const dy = placed.length ? PAD - Math.min(PAD, ...placed.map((n) => n.y)) : 0;
+  for (const n of placed) {
+    n.x += dx;
+    n.y += dy;
+    for (const p of [...n.inPorts, ...n.outPorts]) p.y += dy;
+  }
+  const width = Math.max(PAD * 2 + NODE_W, ...placed.map((n) => n.x + n.w + PAD));
+  const height = Math.max(PAD * 2, ...placed.map((n) => n.y + n.h + PAD));
   const edges: GraphEdge[] = [];
   for (const w of doc.wires ?? []) {
     const f = splitRef(w.from);
@@ -182,7 +207,18 @@ export function layoutProgram(doc: ProgramDoc): GraphLayout {
       y2: b.inPorts.find((p) => p.port === t.port)?.y ?? b.y + b.h / 2,
     });
   }
-  return { nodes: [...nodes.values()], edges, width: PAD * 2 + Math.max(0, sortedDepths.length - 1) * COL_W + NODE_W, height };
+  return { nodes: placed, edges, width, height };
+}
+
+/** A wire's SVG path: a curve leaving its source port to the right and entering its target port from the left. */
+export function wirePath(e: Pick<GraphEdge, "x1" | "y1" | "x2" | "y2">): string {
+  const bend = Math.max(40, Math.abs(e.x2 - e.x1) / 2);
+  return `M${e.x1},${e.y1} C${e.x1 + bend},${e.y1} ${e.x2 - bend},${e.y2} ${e.x2},${e.y2}`;
+}
+
+/** The zoom that fits the whole drawing in `width` pixels (at most 1: a small program is not blown up). */
+export function fitZoom(layout: Pick<GraphLayout, "width">, width: number): number {
+  return layout.width > 0 && width > 0 ? Math.min(1, width / layout.width) : 1;
 }
 
 /**

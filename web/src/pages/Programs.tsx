@@ -15,7 +15,7 @@ import { Field } from "../components/Field";
 import { useApp } from "../context";
 import { useLive, useLiveSamples, useLoad } from "../hooks";
 import { formatTime, formatValue } from "../lib/format";
-import { layoutProgram, wireValue, type GraphLayout, type ProgramDoc } from "../lib/graph";
+import { fitZoom, layoutProgram, wirePath, wireValue, type GraphLayout, type ProgramDoc } from "../lib/graph";
 import { formatIssue, issuesFromProblem, parseProgramText, type ProgramIssue } from "../lib/programIssues";
 import { can } from "../lib/roles";
 import { href } from "../router";
@@ -248,6 +248,8 @@ export function ProgramGraph(props: { doc: ProgramDoc; values: Record<string, Va
   }, [doc]);
   const points = useMemo(() => [...doc.inputs.map((i) => i.point), ...doc.outputs.map((o) => o.point)], [doc]);
   const samples = useLiveSamples(points);
+  const [zoom, setZoom] = useState(1);
+  const wrap = useRef<HTMLDivElement>(null);
   const liveOk = useLive();
   const live = new Map<string, Value>();
   if (liveOk) for (const [p, s] of samples) if (s[2] === "ok" || s[2] === "overridden") live.set(p, s[1]);
@@ -258,30 +260,30 @@ export function ProgramGraph(props: { doc: ProgramDoc; values: Record<string, Va
   return (
     <section class="card" aria-labelledby="prog-graph">
       <h2 id="prog-graph">Graph</h2>
-      <div class="graph-wrap">
+      <div class="actions actions--left" role="group" aria-label="Zoom">
+        <button type="button" class="btn btn--small" onClick={() => setZoom((z) => Math.max(0.25, z / 1.25))} aria-label="Zoom out">
+          −
+        </button>
+        <button type="button" class="btn btn--small" onClick={() => setZoom(1)} aria-label="Actual size">
+          {Math.round(zoom * 100)} %
+        </button>
+        <button type="button" class="btn btn--small" onClick={() => setZoom((z) => Math.min(4, z * 1.25))} aria-label="Zoom in">
+          +
+        </button>
+        <button type="button" class="btn btn--small" onClick={() => wrap.current && setZoom(fitZoom(layout, wrap.current.clientWidth))}>
+          Fit
+        </button>
+      </div>
+      <div class="graph-wrap" ref={wrap} style={{ overflow: "auto", maxHeight: "75vh" }}>
         <svg
           class="program-graph"
           viewBox={`0 0 ${layout.width} ${layout.height}`}
-          width={layout.width}
-          height={layout.height}
+          width={layout.width * zoom}
+          height={layout.height * zoom}
           role="img"
           aria-label={`Program ${doc.id}: ${doc.inputs.length} inputs, ${doc.blocks.length} blocks, ${doc.outputs.length} outputs`}
         >
-          {layout.edges.map((e) => {
-            const v = wireValue(e, doc, props.values, live);
-            const mx = (e.x1 + e.x2) / 2;
-            return (
-              <g key={`${e.from}>${e.to}`} class="wire">
-                <path d={`M${e.x1},${e.y1} C${mx},${e.y1} ${mx},${e.y2} ${e.x2},${e.y2}`} fill="none" />
-                {v !== undefined && (
-                  <text x={e.x1 + 6} y={e.y1 - 4} class="wire__value">
-                    {show(v)}
-                  </text>
-                )}
-                <title>{`${e.from} → ${e.to}${v !== undefined ? `: ${show(v)}` : ""}`}</title>
-              </g>
-            );
-          })}
+          {/* Blocks first, wires over them: a wire that crosses a block stays in sight. */}
           {layout.nodes.map((n) => {
             const point = n.kind === "input" ? inputOf(n.id)?.point : n.kind === "output" ? outputOf(n.id)?.point : undefined;
             const liveV = point !== undefined ? live.get(point) : undefined;
@@ -296,21 +298,44 @@ export function ProgramGraph(props: { doc: ProgramDoc; values: Record<string, Va
                   {liveV !== undefined ? ` = ${show(liveV)}` : ""}
                 </text>
                 {n.inPorts.map((p) => (
-                  <text key={`i${p.port}`} x={n.x + 6} y={p.y + 4} class="node__port">
-                    {n.kind === "block" ? p.port : ""}
-                  </text>
+                  <g key={`i${p.port}`} data-port={`${n.id}.${p.port}`}>
+                    <circle cx={n.x} cy={p.y} r={3} class="node__pin" style={{ fill: "var(--accent)" }} />
+                    <text x={n.x + 6} y={p.y + 4} class="node__port">
+                      {n.kind === "block" ? p.port : ""}
+                    </text>
+                  </g>
                 ))}
                 {n.outPorts.map((p) => (
-                  <text key={`o${p.port}`} x={n.x + n.w - 6} y={p.y + 4} class="node__port" text-anchor="end">
-                    {n.kind === "block" ? p.port : ""}
-                  </text>
+                  <g key={`o${p.port}`} data-port={`${n.id}.${p.port}`}>
+                    <circle cx={n.x + n.w} cy={p.y} r={3} class="node__pin" style={{ fill: "var(--accent)" }} />
+                    <text x={n.x + n.w - 6} y={p.y + 4} class="node__port" text-anchor="end">
+                      {n.kind === "block" ? p.port : ""}
+                    </text>
+                  </g>
                 ))}
+              </g>
+            );
+          })}
+          {layout.edges.map((e) => {
+            const v = wireValue(e, doc, props.values, live);
+            return (
+              <g key={`${e.from}>${e.to}`} class="wire" data-from={e.from} data-to={e.to}>
+                <path d={wirePath(e)} fill="none" />
+                {v !== undefined && (
+                  <text x={e.x1 + 6} y={e.y1 - 4} class="wire__value">
+                    {show(v)}
+                  </text>
+                )}
+                <title>{`${e.from} → ${e.to}${v !== undefined ? `: ${show(v)}` : ""}`}</title>
               </g>
             );
           })}
         </svg>
       </div>
-      <p class="muted small">Inputs on the left, outputs on the right; values on wires are live (inputs from the points, the rest from the engine every 3 s).</p>
+      <p class="muted small">
+        Inputs on the left, outputs on the right (or where the program's layout puts them); values on wires are live (inputs from the points, the rest from the
+        engine every 3 s). Scroll or zoom to see a large program.
+      </p>
     </section>
   );
 }
@@ -524,7 +549,7 @@ function ConfirmChange(props: {
         <p>{what}</p>
         <p class="muted">{now}</p>
         {older && (
-          <p class="banner banner--error" role="alert">
+          <p class="banner banner--error">
             Version {change.version} is older than the deployed version {active}.
           </p>
         )}
