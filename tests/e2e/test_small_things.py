@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Demo, sign_in
+from tests.e2e.conftest import Demo, shoot, sign_in
 
 pytestmark = [pytest.mark.service, pytest.mark.slow]
 
@@ -67,6 +67,7 @@ def test_an_acknowledgement_note_shows_on_the_alarm_and_hidden_shelved_alarms_ar
         expect(alarm).to_have_count(0)
         hint = page.get_by_test_id("alarms-hidden")
         expect(hint).to_contain_text(re.compile(r"\d+ shelved alarms? (is|are) hidden"))
+        shoot(page, "alarms-shelved-hidden")
         hint.get_by_role("button", name="Show shelved alarms").click()
         expect(alarm).to_be_visible()
         expect(alarm.locator(".tag", has_text="shelved")).to_be_visible()
@@ -151,6 +152,7 @@ def test_a_holiday_calendar_is_edited_on_the_schedules_page(demo: Demo, page: An
     form.get_by_role("button", name="Save calendar").click()
     expect(form.get_by_role("status")).to_have_text("Saved.")
     expect(calendar.locator("summary")).to_contain_text("2 entries)")
+    shoot(page, "calendar-editor")
 
     # What only the server knows comes back beside its field.
     country = first.get_by_label("Country")

@@ -181,10 +181,10 @@ function CalendarEditor(props: { site: string; calendar: CalendarInfo; onSaved: 
                 </>
               )}
               {x.kind === "yearly" && (
-                <TextField id={id(`${base}.month`)} label="Month and day" narrow value={x.monthDay} hint="MM-DD, e.g. 12-25" error={errors[`${base}.month`]} onInput={(v) => setEntry(i, { monthDay: v })} />
+                <TextField id={id(`${base}.month`)} label="Month and day" value={x.monthDay} hint="MM-DD, e.g. 12-25" error={errors[`${base}.month`]} onInput={(v) => setEntry(i, { monthDay: v })} />
               )}
               {x.kind === "holidays" && (
-                <TextField id={id(`${base}.holidays`)} label="Country" narrow value={x.holidays} hint="e.g. GB-ENG, US, DE-BY" error={errors[`${base}.holidays`]} onInput={(v) => setEntry(i, { holidays: v })} />
+                <TextField id={id(`${base}.holidays`)} label="Country" value={x.holidays} hint="e.g. GB-ENG, US, DE-BY" error={errors[`${base}.holidays`]} onInput={(v) => setEntry(i, { holidays: v })} />
               )}
               {x.kind === "kept" && x.kept && (
                 <p class="muted">
