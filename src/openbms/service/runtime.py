@@ -104,7 +104,8 @@ def _deploy_if_changed(store: ProgramStore, program: Any, catalog: Any, path: Pa
     if current == program:
         return
     version = store.save(program, created_by="site file", comment=str(path))
-    store.deploy(program.id, version, by="site file", catalog=catalog, site=program.site)
+    store.deploy(program.id, version, by="site file", catalog=catalog, site=program.site,
+                 reason=f"changed in {path}")
     log.info("program %s: version %d deployed from %s", program.id, version, path)
 
 

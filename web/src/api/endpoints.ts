@@ -124,16 +124,6 @@ export const endpoints = {
   programVersions: (api: ApiClient, s: string, id: string) => all<ProgramVersion>(api, `${site(s)}/programs/${enc(id)}/versions`),
   validateProgram: (api: ApiClient, s: string, program: unknown) =>
     api.post<{ valid: boolean; issues: { path: string; message: string }[] }>(`${site(s)}/programs/validate`, program),
-  saveProgram: (api: ApiClient, s: string, id: string, program: unknown, comment: string) =>
-    api.request<{ id: string; version: number; issues: { path: string; message: string }[] }>(
-      "PUT",
-      `${site(s)}/programs/${enc(id)}`,
-      { body: { program, comment } },
-    ),
-  deployProgram: (api: ApiClient, s: string, id: string, version: number) =>
-    api.post<ProgramDetail>(`${site(s)}/programs/${enc(id)}/deploy`, { version }),
-  programAction: (api: ApiClient, s: string, id: string, action: "rollback" | "disable" | "enable") =>
-    api.post<ProgramDetail>(`${site(s)}/programs/${enc(id)}/${action}`, {}),
   users: (api: ApiClient) => all<UserOut>(api, `${V1}/users`),
   createUser: (api: ApiClient, body: { email: string; name: string; password: string; grants: Record<string, string> }) =>
     api.post<UserOut>(`${V1}/users`, body),
