@@ -68,13 +68,16 @@ def test_a_24h_trend_of_the_fast_demo_holds_the_building_hours_that_passed(demo:
         page.wait_for_timeout(500)
     chart = page.locator(".chart[data-range-until]")
     expect(chart).to_have_count(1)
-    # The trend refetches as the server's clock moves; wait for one that spans HELD hours or more.
+    # The trend refetches as the server's clock moves; wait for one that spans HELD hours or more
+    # and ends where the building's clock is now (a refetch made before the last hours passed ends
+    # a little earlier: on a loaded machine that was 9.9 of the 10 hours).
     page.wait_for_function(
-        """(held) => {
+        """([held, end]) => {
             const c = document.querySelector('.chart[data-span-to]');
-            return c && Number(c.dataset.spanTo) - Number(c.dataset.spanFrom) >= held * 3600;
+            return c && Number(c.dataset.spanTo) - Number(c.dataset.spanFrom) >= held * 3600
+                && Number(c.dataset.rangeUntil) >= end;
         }""",
-        arg=HELD,
+        arg=[HELD, started + PASSED * HOUR],
         timeout=60_000,
     )
     since, until = _attr(chart, "data-range-since"), _attr(chart, "data-range-until")
