@@ -61,9 +61,15 @@ export function dayLabel(b: EnergyBucket, timeZone: string, locale?: string): st
   return at.toLocaleDateString(locale, { weekday: "short", day: "numeric", month: "short", timeZone: b.date ? "UTC" : timeZone });
 }
 
-/** A meter's own name for its card: its description, else its point name (never its equipment's tags). */
-export function meterTitle(m: { name: string; description: string }): string {
-  return m.description.trim() || m.name;
+/**
+ * Each meter's own name for its card, in order: its description, else its point name (never its
+ * equipment's tags); a description two meters share gets the point name too ("Chiller electric power (ch-1-kw)").
+ */
+export function meterTitles(meters: readonly { name: string; description: string }[]): string[] {
+  const own = meters.map((m) => m.description.trim() || m.name);
+  const seen = new Map<string, number>();
+  for (const t of own) seen.set(t, (seen.get(t) ?? 0) + 1);
+  return own.map((t, i) => ((seen.get(t) ?? 0) > 1 && t !== meters[i]!.name ? `${t} (${meters[i]!.name})` : t));
 }
 
 /**
@@ -93,4 +99,15 @@ export function labelledBars(n: number, most = 8): number[] {
 /** A tick's number without trailing noise ("2.5", "1 000" as the locale writes it). */
 export function tickLabel(v: number, locale?: string): string {
   return v.toLocaleString(locale, { maximumFractionDigits: 2 });
+}
+
+/** An hour under a chart's axis: the site's clock time only ("14:00"). */
+export function hourTick(b: EnergyBucket, timeZone: string, locale?: string): string {
+  return new Date(b.start * 1000).toLocaleTimeString(locale, { hour: "2-digit", minute: "2-digit", timeZone });
+}
+
+/** A day under a chart's axis: the site's date without the weekday ("8 Mar"). */
+export function dayTick(b: EnergyBucket, timeZone: string, locale?: string): string {
+  const at = b.date ? new Date(`${b.date}T12:00:00Z`) : new Date(b.start * 1000);
+  return at.toLocaleDateString(locale, { day: "numeric", month: "short", timeZone: b.date ? "UTC" : timeZone });
 }

@@ -9,7 +9,7 @@ import type { MeterEnergy } from "../api/types";
 import { DataTable } from "../components/DataTable";
 import { useApp } from "../context";
 import { useLoad } from "../hooks";
-import { axisTicks, compare, dayLabel, hasData, hourLabel, labelledBars, lastAndBefore, meterTitle, sumBuckets, sumKwh, tickLabel, type EnergyBucket } from "../lib/energy";
+import { axisTicks, compare, dayLabel, dayTick, hasData, hourLabel, hourTick, labelledBars, lastAndBefore, meterTitles, sumBuckets, sumKwh, tickLabel, type EnergyBucket } from "../lib/energy";
 import { formatTime, formatValue } from "../lib/format";
 import { href } from "../router";
 import { LoadState } from "./common";
@@ -31,7 +31,8 @@ export function Energy(props: { site: string }) {
     const daily = await endpoints.energyUntil(api, site, { bucket: "day", count: 14, until: hourly.until });
     const days = new Map(daily.series.map((s) => [s.point, s.buckets]));
     const meters: MeterEnergyView[] = hourly.series.map((m) => ({ meter: m, hours: m.buckets, days: days.get(m.point) ?? [] }));
-    return { timeZone: hourly.timezone, meters, hasSiteMeter: meters.some((m) => m.meter.site_meter) };
+    const titles = new Map(meterTitles(hourly.series).map((t, i) => [hourly.series[i]!.point, t]));
+    return { timeZone: hourly.timezone, meters, titles, hasSiteMeter: meters.some((m) => m.meter.site_meter) };
   }, [api, site]);
 
   const d = data.data;
@@ -67,7 +68,7 @@ export function Energy(props: { site: string }) {
                   <MeterCard
                     key={m.point}
                     id={`${m.equipment}/${m.name}`}
-                    title={meterTitle(m)}
+                    title={d.titles.get(m.point) ?? m.name}
                     sub={`${m.equipment}/${m.name}${m.kind === "demand" ? ": energy integrated from kW" : ": register readings"}`}
                     hours={hours}
                     days={days}
@@ -121,7 +122,7 @@ function MeterCard(props: { id: string; title: string; sub: string; hours: Energ
         </div>
         <div class="tile">
           <div class="tile__label">Last 7 days</div>
-          <div class="tile__value">{kwh(last7)}</div>
+          <div class="tile__value" data-testid="energy-7d">{kwh(last7)}</div>
           <div class="small">vs the 7 days before: <Change current={last7} previous={prev7} /></div>
         </div>
         {props.peak && (
@@ -132,59 +133,64 @@ function MeterCard(props: { id: string; title: string; sub: string; hours: Energ
           </div>
         )}
       </div>
-      <Bars title="By hour, last 48 hours" list={hours} label={(b) => hourLabel(b, timeZone)} />
-      <Bars title="By day, last 14 days" list={days} label={(b) => dayLabel(b, timeZone)} table />
+      <Bars title="By hour, last 48 hours" list={hours} label={(b) => hourLabel(b, timeZone)} tick={(b) => hourTick(b, timeZone)} />
+      <Bars title="By day, last 14 days" list={days} label={(b) => dayLabel(b, timeZone)} tick={(b) => dayTick(b, timeZone)} table />
     </section>
   );
 }
 
 /**
- * Bars in SVG (one per bucket) on axes: kWh ticks and grid lines on the left, the buckets'
- * labels under some bars; the numbers in a table for the days (and for screen readers).
+ * Bars in SVG (one per bucket) on axes: kWh ticks and grid lines on the left, labels under some
+ * bars; the numbers in a table for the days (and for screen readers). The SVG stretches to the
+ * box; the tick labels are HTML placed by percentages, so they stay legible at any width.
  */
-export function Bars(props: { title: string; list: EnergyBucket[]; label: (b: EnergyBucket) => string; table?: boolean }) {
+export function Bars(props: { title: string; list: EnergyBucket[]; label: (b: EnergyBucket) => string; tick?: (b: EnergyBucket) => string; table?: boolean }) {
   const n = props.list.length;
   if (!hasData(props.list)) return <p class="muted small">{props.title}: no data yet.</p>;
   const ticks = axisTicks(Math.max(0, ...props.list.map((b) => b.kwh ?? 0)));
   const top = ticks[ticks.length - 1] ?? 1;
-  // The plot inside the axes' margins, in viewBox units (the SVG keeps its aspect: text is not stretched).
+  const tick = props.tick ?? props.label;
   const W = 600;
-  const Hh = 170;
-  const L = 52;
-  const R = 6;
-  const T = 14;
-  const B = 22;
-  const pw = W - L - R;
-  const ph = Hh - T - B;
-  const bw = pw / Math.max(n, 1);
-  const y = (v: number) => T + ph - (v / top) * ph;
+  const Hh = 100;
+  const bw = W / Math.max(n, 1);
+  const pct = (v: number) => 100 - (v / top) * 100;
+  const left = "3.5em";
+  const right = "2.5em";
   return (
     <figure class="bars">
-      <figcaption class="small">{props.title}</figcaption>
-      <svg viewBox={`0 0 ${W} ${Hh}`} style={{ height: "auto" }} role="img" aria-label={`${props.title}: ${props.list.map((b) => `${props.label(b)} ${kwh(b.kwh)}`).join("; ")}`}>
-        <g class="axis axis--y" font-size="11" fill="currentColor">
-          <text x={L - 6} y={T - 4} text-anchor="end" class="axis-unit">kWh</text>
+      <figcaption class="small">
+        {props.title} <span class="axis-unit muted">(kWh)</span>
+      </figcaption>
+      <div class="bars__plot" style={{ position: "relative", height: "150px", padding: `0.6em ${right} 1.6em ${left}`, fontSize: "0.75rem" }}>
+        <div class="axis axis--y" aria-hidden="true">
           {ticks.map((t) => (
-            <g key={t}>
-              <line x1={L} x2={W - R} y1={y(t)} y2={y(t)} stroke="currentColor" stroke-opacity={t === 0 ? 0.6 : 0.15} />
-              <text class="axis-tick" x={L - 6} y={y(t) + 4} text-anchor="end">{tickLabel(t)}</text>
-            </g>
+            <span key={t} class="axis-tick" style={{ position: "absolute", left: 0, width: "3em", textAlign: "right", top: `calc(0.6em + (100% - 2.2em) * ${pct(t) / 100} - 0.6em)` }}>
+              {tickLabel(t)}
+            </span>
           ))}
-        </g>
-        {props.list.map((b, i) => {
-          const h = b.kwh !== null && b.kwh > 0 ? (b.kwh / top) * ph : 0;
-          return (
-            <rect key={b.start} x={L + i * bw + 1} y={T + ph - h} width={Math.max(1, bw - 2)} height={h} class={b.kwh === null ? "bar bar--gap" : "bar"}>
-              <title>{`${props.label(b)}: ${kwh(b.kwh)}`}</title>
-            </rect>
-          );
-        })}
-        <g class="axis axis--x" font-size="11" fill="currentColor">
-          {labelledBars(n).map((i) => (
-            <text key={i} class="axis-tick" x={L + (i + 0.5) * bw} y={Hh - 6} text-anchor="middle">{props.label(props.list[i]!)}</text>
+        </div>
+        <svg viewBox={`0 0 ${W} ${Hh}`} preserveAspectRatio="none" style={{ width: "100%", height: "100%" }} role="img" aria-label={`${props.title}: ${props.list.map((b) => `${props.label(b)} ${kwh(b.kwh)}`).join("; ")}`}>
+          {ticks.map((t) => (
+            <line key={t} x1={0} x2={W} y1={(pct(t) * Hh) / 100} y2={(pct(t) * Hh) / 100} stroke="currentColor" stroke-opacity={t === 0 ? 0.6 : 0.15} vector-effect="non-scaling-stroke" />
           ))}
-        </g>
-      </svg>
+          {props.list.map((b, i) => {
+            const h = b.kwh !== null && b.kwh > 0 ? (b.kwh / top) * Hh : 0;
+            return (
+              <rect key={b.start} x={i * bw + bw * 0.1} y={Hh - h} width={bw * 0.8} height={h} class={b.kwh === null ? "bar bar--gap" : "bar"}>
+                <title>{`${props.label(b)}: ${kwh(b.kwh)}`}</title>
+              </rect>
+            );
+          })}
+        </svg>
+        <div class="axis axis--x" aria-hidden="true">
+          {labelledBars(n, 4).map((i) => (
+            // Centred under its bar (the plot's right padding leaves room for the last one's half).
+            <span key={i} class="axis-tick" style={{ position: "absolute", bottom: 0, whiteSpace: "nowrap", transform: "translateX(-50%)", left: `calc(${left} + (100% - ${left} - ${right}) * ${(i + 0.5) / n})` }}>
+              {tick(props.list[i]!)}
+            </span>
+          ))}
+        </div>
+      </div>
       {props.table && (
         <DataTable
           class="small"
