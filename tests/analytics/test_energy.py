@@ -130,3 +130,19 @@ def test_days_in_a_half_hour_zone_end_at_the_same_instant_for_demand_and_registe
     for series in (MeterSeries(Meter("demand", 1.0), hourly(power)),
                    MeterSeries(Meter("register", 1.0), hourly(readings))):
         assert [series.energy(d.start, d.end) for d in days] == [pytest.approx(5, abs=0.2)] * 2
+
+
+def test_a_partly_covered_demand_hour_cut_by_midnight_is_counted_once():
+    kolkata = ZoneInfo("Asia/Kolkata")  # local midnight is half past a UTC hour
+    midnight = datetime(2026, 6, 2, tzinfo=kolkata).timestamp()
+    hour = midnight - 1800
+    # The meter's data begins at 40 past the hour that midnight cuts (after midnight): 10 kW for 3 h 20 min.
+    power = [(hour + 2400 + 60 * i, 10.0) for i in range(200)]
+    series = MeterSeries(Meter("demand", 1.0), hourly(power))
+    before, after = day_spans(2, midnight + 3600, kolkata)
+    assert series.energy(before.start, before.end) is None or series.energy(before.start, before.end) == 0
+    exists = 10 * 200 / 60
+    assert series.energy(after.start, after.end) == pytest.approx(exists, abs=0.2)
+    # Two periods that meet inside the hour share it, they do not each take it whole.
+    halves = (series.energy(hour, midnight) or 0.0) + (series.energy(midnight, hour + 3600) or 0.0)
+    assert halves == pytest.approx(10 / 3)

@@ -129,7 +129,7 @@ class MeterSeries:
     period, so a day ends at the same instant for both kinds of meter.
     """
 
-    __slots__ = ("_covered", "_first_low", "_hours", "_kw", "_last", "_last_ts", "_meter", "_starts")
+    __slots__ = ("_covered", "_first_low", "_from", "_hours", "_kw", "_last", "_last_ts", "_meter", "_starts")
 
     def __init__(self, meter: Meter, hourly: Sequence[RollupRow]) -> None:
         self._meter = meter
@@ -137,11 +137,22 @@ class MeterSeries:
         self._starts = [r.start for r in self._hours]
         self._kw: list[float | None] = []
         self._covered: list[float] = []
+        self._from: list[float] = []
         if meter.kind == "demand":
+            previous: RollupRow | None = None
             for r in self._hours:
                 kw = r.tw_mean if r.tw_mean is not None else r.mean
                 self._kw.append(None if kw is None else kw * meter.scale)
-                self._covered.append(r.covered if r.covered > 0 else HOUR)
+                covered = min(r.covered, HOUR) if r.covered > 0 else HOUR
+                self._covered.append(covered)
+                # Where in the hour its mean holds: from its start when the hour before had a value to
+                # carry in (the data stops inside it: an hour in progress, an outage), else up to its
+                # end (the data begins inside it). Periods that cut the hour share that stretch, so the
+                # same seconds are never counted in both.
+                carried = previous is not None and previous.start == r.start - HOUR and (
+                    previous.tw_mean is not None or previous.mean is not None)
+                self._from.append(r.start if carried else r.start + HOUR - covered)
+                previous = r
         readings = [(r.last_ts, r.last) for r in self._hours if r.last is not None and r.last_ts is not None]
         self._last_ts: list[float] = [ts for ts, _v in readings]
         self._last: list[float] = [v for _ts, v in readings]
@@ -162,12 +173,12 @@ class MeterSeries:
         total: float | None = None
         for i in range(lo, hi):
             kw = self._kw[i]
-            h = self._starts[i]
-            overlap = min(h + HOUR, end) - max(h, start)
+            held = self._from[i]
+            # The part of the stretch the mean covers that lies in the period.
+            overlap = min(held + self._covered[i], end) - max(held, start)
             if kw is None or overlap <= 0:
                 continue
-            # The part of the hour in the period, but no more than the mean covers (an hour in progress).
-            total = (total or 0.0) + kw * min(self._covered[i], overlap) / HOUR
+            total = (total or 0.0) + kw * overlap / HOUR
         return total
 
     def _register(self, start: float, end: float) -> tuple[float, float] | None:
