@@ -109,6 +109,13 @@ def test_a_zone_is_outside_its_band_only_past_the_tolerance():
     assert lost["vav"].comfort is None
 
 
+def test_a_value_that_is_not_finite_tells_nothing():
+    # A device may say ok with a NaN: no comfort verdict on it, and nothing JSON cannot carry.
+    assert _run({"vav/zone-temp": float("nan"), "vav/eff-htg-sp": 21.0})["vav"].comfort is None
+    c = _run({"vav/zone-temp": 12.0, "vav/eff-htg-sp": float("inf"), "vav/eff-clg-sp": 24.0})["vav"].comfort
+    assert c is not None and c.low is None and c.high == 24.0
+
+
 def test_equipment_off_while_a_schedule_holds_it_on_names_what_wins():
     on = _slot("s/ahu/fan-cmd", True, 12, CommandSource.SCHEDULE, "schedule:occupancy")
     off = _slot("s/ahu/fan-cmd", False, 8, CommandSource.OPERATOR, "ann")

@@ -168,3 +168,22 @@ async def test_overrides_are_the_slots_people_hold_and_say_which_one_wins(tmp_pa
         assert [o.winning for o in services.commands.overrides("t")] == [True]
     finally:
         await rt.stop()
+
+
+async def test_a_schedule_slot_that_cannot_be_released_does_not_undo_the_applied_change(tmp_path, caplog):
+    rt = await _runtime(tmp_path)
+    try:
+        await eventually(lambda: rt.commands.slots("t/ahu/fan")[11] is not None, "the schedule wrote fan")
+
+        async def failing_release(*args, **kwargs):  # the state database refusing the write (disk full)
+            raise RuntimeError("disk full")
+
+        rt.commands.release = failing_release  # type: ignore[method-assign]
+        cfg = rt.sites[0]
+        (schedule,) = cfg.schedules
+        applied = await rt.change_site("t", lambda c: c.model_copy(update={"schedules": (
+            schedule.model_copy(update={"targets": ("t/ahu/occ",)}),)}))
+        assert applied.schedules[0].targets == ("t/ahu/occ",)  # applied, and said so
+        assert "was not released" in caplog.text
+    finally:
+        await rt.stop()

@@ -24,6 +24,7 @@ and the priority arrays' slots in, answers out; no I/O, no clock.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -151,7 +152,9 @@ def _number(s: Sample | None) -> float | None:
         return None
     assert s is not None
     v = s.value
-    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+    if not isinstance(v, int | float) or isinstance(v, bool):
+        return None
+    return float(v) if math.isfinite(v) else None
 
 
 def _flag(s: Sample | None) -> bool | None:

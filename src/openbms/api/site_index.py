@@ -4,7 +4,7 @@ A page of points or a history request looks points up by id many times a
 second; walking and sorting the site's configuration on every request cost
 more than the rest of the request together. The index is built on first use
 of a configuration and kept until the site's configuration is replaced
-(``Runtime.apply_site`` swaps the ``SiteConfig`` object, which is immutable,
+(the service's ``change_site`` swaps the ``SiteConfig`` object, which is immutable,
 so its identity says whether the index is current).
 """
 

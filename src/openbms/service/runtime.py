@@ -438,6 +438,9 @@ class Runtime:
                             reason=f"schedule {schedule.id} changed or deleted")
                 except CommandError:  # the point is gone, or no longer writable
                     continue
+                except Exception:  # the change is applied: a failed release must not undo it
+                    log.exception("site %s: the slot schedule %s held on %s at priority %d was not "
+                                  "released", new.site.id, schedule.id, target, schedule.priority)
 
     async def _switch(self, index: int, cfg: SiteConfig) -> None:
         """Make ``cfg`` the running configuration of ``self.sites[index]``."""

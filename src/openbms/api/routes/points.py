@@ -6,7 +6,7 @@ runtime's current-value cache, never from a database; a writable point whose
 winning slot is held by an operator or through the API carries that
 ``override`` (priority, who, why, since, until), from the priority arrays in
 memory. Changes go through
-``Runtime.apply_site``, which rewrites the site's YAML file and applies the
+the service's ``change_site``, which rewrites the site's YAML file and applies the
 change to polling, control and history.
 """
 

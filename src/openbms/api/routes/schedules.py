@@ -1,7 +1,7 @@
 """``/api/v1`` routes: a site's schedules and holiday calendars, their values now and to come.
 
 Schedules and calendars live in the site file: a change builds the site's new
-configuration and hands it to ``Runtime.apply_site``, which checks it, writes
+configuration and hands it to the service's ``change_site``, which checks it, writes
 the YAML file (the previous one kept as ``.bak``) and restarts the site's
 schedule runner. A change is checked field by field first, so a mistake is a
 422 problem naming the field (``["body", "weekly", "monday", 0, "time"]``).

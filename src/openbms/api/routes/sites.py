@@ -1,6 +1,6 @@
 """``/api/v1/sites``: the sites a user may see, their spaces and equipment (``sites:read``, ``sites:write``).
 
-Changes go through ``Runtime.apply_site``: the site's YAML file is rewritten
+Changes go through the service's ``change_site``: the site's YAML file is rewritten
 and the running site follows, so the file and the API never disagree. A
 space or equipment still in use (by equipment, child spaces or points) is a
 409; delete or move what uses it first.
