@@ -234,3 +234,16 @@ def shoot(page: Any, name: str) -> None:
         page.wait_for_timeout(150)  # let the layout (and uPlot's resize) settle; not an assertion
         page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
     page.set_viewport_size(before)
+
+
+@contextmanager
+def admin_api(demo: Demo) -> Iterator[Any]:
+    """An httpx client of the demo's API signed in as its admin (a person: its commands are an operator's)."""
+    import httpx
+
+    with httpx.Client(base_url=demo.url, timeout=30) as client:
+        email, password = demo.users["admin"]
+        r = client.post("/api/v1/auth/login", json={"email": email, "password": password})
+        assert r.status_code == 200, r.text
+        client.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
+        yield client

@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.e2e.conftest import Demo, shoot, sign_in
+from tests.e2e.conftest import Demo, admin_api, shoot, sign_in
 
 pytestmark = [pytest.mark.service, pytest.mark.slow]
 
@@ -30,14 +28,6 @@ ELEC = f"{SITE}/meters/elec-kwh"
 STEP = 1.0
 
 
-@contextmanager
-def _api(demo: Demo) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=demo.url, timeout=30) as client:
-        email, password = demo.users["admin"]
-        r = client.post("/api/v1/auth/login", json={"email": email, "password": password})
-        assert r.status_code == 200, r.text
-        client.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
-        yield client
 
 
 def _readings(api: httpx.Client, point: str) -> tuple[float, float]:
@@ -61,7 +51,7 @@ def test_the_energy_page_names_each_meter_and_its_numbers_and_charts_tell_the_tr
         demo: Demo, page: Any) -> None:
     from playwright.sync_api import expect
 
-    with _api(demo) as api:
+    with admin_api(demo) as api:
         # Heat the building so that the gas meter counts: boilers and their pump on at priority 8.
         for point in ("boiler-plant/hwp-1-en", "boiler-plant/blr-1-en", "boiler-plant/blr-2-en"):
             r = api.post(f"/api/v1/sites/{SITE}/points/{point}/commands",

@@ -9,14 +9,11 @@ Playwright's auto-waiting expectations; nothing asserts a duration.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.e2e.conftest import Demo, shoot, sign_in
+from tests.e2e.conftest import Demo, admin_api, shoot, sign_in
 
 pytestmark = [pytest.mark.service, pytest.mark.slow]
 
@@ -30,15 +27,6 @@ def _expect() -> Any:
     return expect
 
 
-@contextmanager
-def _api(demo: Demo) -> Iterator[httpx.Client]:
-    """An API client signed in as the demo's admin (a person: its commands are the operator's)."""
-    with httpx.Client(base_url=demo.url, timeout=30) as client:
-        email, password = demo.users["admin"]
-        r = client.post("/api/v1/auth/login", json={"email": email, "password": password})
-        assert r.status_code == 200, r.text
-        client.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
-        yield client
 
 
 def test_an_override_shows_on_the_overview_and_in_the_list_and_its_release_clears_it(
@@ -50,7 +38,7 @@ def test_an_override_shows_on_the_overview_and_in_the_list_and_its_release_clear
     expect(count).to_have_attribute("data-overrides", "0")
 
     # Made through the API while the overview is open: the count follows it live (no reload).
-    with _api(demo) as api:
+    with admin_api(demo) as api:
         r = api.post(f"/api/v1/sites/{SITE}/points/ahu-1/sat-sp/commands",
                      json={"value": 15, "priority": 8, "duration_s": 3600, "reason": "e2e: supply air trial"})
         assert r.status_code == 201, r.text
@@ -88,7 +76,7 @@ def test_an_override_shows_on_the_overview_and_in_the_list_and_its_release_clear
     expect(row).to_have_count(0)
     expect(page.get_by_text("No point is overridden.")).to_be_visible()
 
-    with _api(demo) as api:
+    with admin_api(demo) as api:
         array = api.get(f"/api/v1/sites/{SITE}/points/ahu-1/sat-sp/priority-array").json()
         assert array["slots"][7]["value"] is None
         newest = api.get(f"/api/v1/sites/{SITE}/commands", params={"point": POINT, "limit": 1}).json()
@@ -111,14 +99,14 @@ def test_the_equipment_page_marks_an_override_made_elsewhere_live_and_unmarks_it
     expect(mark).to_have_count(0)
 
     # Made through the API while the page is open: the mark follows it without a reload.
-    with _api(demo) as api:
+    with admin_api(demo) as api:
         r = api.post(f"/api/v1/sites/{SITE}/points/ahu-1/sat-sp/commands",
                      json={"value": 16, "priority": 8, "duration_s": 3600, "reason": "e2e: live mark"})
         assert r.status_code == 201, r.text
     expect(mark).to_have_attribute("data-override-priority", "8")
     expect(mark).to_have_attribute("title", re.compile(r"\(e2e: live mark\)$"))
 
-    with _api(demo) as api:
+    with admin_api(demo) as api:
         r = api.post(f"/api/v1/sites/{SITE}/points/ahu-1/sat-sp/release",
                      json={"priority": 8, "reason": "e2e: live mark over"})
         assert r.status_code == 201, r.text

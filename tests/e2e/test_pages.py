@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Demo, shoot, sign_in
+from tests.e2e.conftest import Demo, admin_api, shoot, sign_in
 
 pytestmark = [pytest.mark.service, pytest.mark.slow]
 
@@ -150,12 +150,7 @@ def _wait_for_energy(demo: Demo, point: str) -> None:
     """Until the API knows some energy of ``point`` in the last 24 hours. The page loads once, and the
     energy comes from hourly rollups: opened in the demo's first building hour (6 real minutes at
     the e2e demo's 10x, when this test runs alone) it shows no figure yet."""
-    import httpx
-
-    email, password = demo.users["admin"]
-    with httpx.Client(base_url=demo.url, timeout=30) as client:
-        r = client.post("/api/v1/auth/login", json={"email": email, "password": password})
-        client.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
+    with admin_api(demo) as client:
         for _ in range(960):  # 8 real minutes: past the demo's first building hour
             r = client.get(f"/api/v1/sites/{SITE}/energy",
                            params={"bucket": "hour", "count": 24, "points": point})

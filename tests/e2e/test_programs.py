@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.e2e.conftest import Demo, shoot, sign_in
+from tests.e2e.conftest import Demo, admin_api, shoot, sign_in
 
 pytestmark = [pytest.mark.service, pytest.mark.slow]
 
@@ -33,14 +31,6 @@ def _expect() -> Any:
     return expect
 
 
-@contextmanager
-def _api(demo: Demo) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=demo.url, timeout=30) as client:
-        email, password = demo.users["admin"]
-        r = client.post("/api/v1/auth/login", json={"email": email, "password": password})
-        assert r.status_code == 200, r.text
-        client.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
-        yield client
 
 
 def _deploy_audit(api: httpx.Client) -> list[dict[str, Any]]:
@@ -54,7 +44,7 @@ def _deploy_audit(api: httpx.Client) -> list[dict[str, Any]]:
 def test_deploying_an_older_version_asks_for_a_reason_and_save_and_deploy_twice_makes_one_version(
         demo: Demo, page: Any) -> None:
     expect = _expect()
-    with _api(demo) as api:
+    with admin_api(demo) as api:
         current = api.get(BASE).json()
         old = current["active_version"]
         document = current["program"]
@@ -73,13 +63,13 @@ def test_deploying_an_older_version_asks_for_a_reason_and_save_and_deploy_twice_
     expect(dialog).to_contain_text(f"Version {old} is older than the deployed version {newer}")
     dialog.get_by_role("button", name=f"Deploy v{old}").click()  # no reason given
     expect(dialog.get_by_role("alert")).to_contain_text("Say why")
-    with _api(demo) as api:
+    with admin_api(demo) as api:
         assert api.get(BASE).json()["active_version"] == newer  # nothing deployed without a reason
     shoot(page, "program-deploy-confirm")
     dialog.get_by_label("Reason").fill("e2e: back to the known-good version")
     dialog.get_by_role("button", name=f"Deploy v{old}").click()
     expect(page.get_by_role("status").filter(has_text=f"Version {old} deployed.")).to_be_visible()
-    with _api(demo) as api:
+    with admin_api(demo) as api:
         assert api.get(BASE).json()["active_version"] == old
         assert _deploy_audit(api)[0]["details"] == {"version": old,
                                                     "reason": "e2e: back to the known-good version"}
@@ -94,7 +84,7 @@ def test_deploying_an_older_version_asks_for_a_reason_and_save_and_deploy_twice_
     expect(dialog.get_by_label("Reason")).to_have_value("e2e: save and deploy")
     dialog.get_by_role("button", name=re.compile(r"Deploy v\d+")).click()
     expect(page.get_by_role("status").filter(has_text="deployed.")).to_be_visible()
-    with _api(demo) as api:
+    with admin_api(demo) as api:
         after = api.get(BASE).json()
         assert after["active_version"] == after["latest_version"] == newer + 1
         deploys = len(_deploy_audit(api))
@@ -104,7 +94,7 @@ def test_deploying_an_older_version_asks_for_a_reason_and_save_and_deploy_twice_
     note = f"No new version: version {newer + 1} holds this program already."
     expect(page.get_by_text(note)).to_be_visible()
     expect(page.get_by_role("dialog")).to_have_count(0)
-    with _api(demo) as api:
+    with admin_api(demo) as api:
         assert len(api.get(f"{BASE}/versions").json()["items"]) == before + 1
         assert len(_deploy_audit(api)) == deploys
         assert api.get(BASE).json()["active_version"] == newer + 1
