@@ -14,7 +14,7 @@ import { useLive, useLoad, useNow } from "../hooks";
 import { unitLabel } from "../lib/format";
 import { bySite, isEmptySearch, parseSearch, searchQueryString, type PointSearch } from "../lib/search";
 import { href } from "../router";
-import { Trend } from "./Equipment";
+import { Trend } from "../components/Trend";
 
 const EMPTY: PointSearch = { text: "", tags: "", site: "", equipment: "" };
 
