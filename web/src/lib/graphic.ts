@@ -1,0 +1,149 @@
+/**
+ * The pure parts of equipment graphics and floor plans. Which point belongs to which symbol is the
+ * server's decision (GET …/graphic); this only reads it: which of an element's points drives its
+ * symbol, whether a fan runs, how far a damper blade turns, how a zone is coloured against its
+ * comfort band, and the maths of moving elements while an integrator adjusts the layout.
+ */
+import type { Graphic, GraphicElement, GraphicLayout, GraphicPoint, Value } from "../api/types";
+
+/** The roles that drive each kind's symbol, most telling first; other kinds show their first reading. */
+const HEADLINE_ROLES: Record<string, readonly GraphicPoint["role"][]> = {
+  fan: ["status", "command", "speed"],
+  pump: ["status", "command", "speed"],
+  damper: ["position", "command"],
+  valve: ["position", "command"],
+  "heating-coil": ["position", "command", "value"],
+  "cooling-coil": ["position", "command", "value"],
+  sensor: ["value", "setpoint"],
+};
+const DEFAULT_ROLES: readonly GraphicPoint["role"][] = ["status", "value", "position", "command", "setpoint", "speed"];
+
+/** The point whose value the element's symbol shows (a fan's running state, a damper's position), or null. */
+export function headlinePoint(el: Pick<GraphicElement, "kind" | "points">): GraphicPoint | null {
+  for (const role of HEADLINE_ROLES[el.kind] ?? DEFAULT_ROLES) {
+    const p = el.points.find((q) => q.role === role);
+    if (p) return p;
+  }
+  return el.points[0] ?? null;
+}
+
+/** Whether a status or command value means "running" (a fan's blades turn). */
+export function isActive(v: Value | undefined): boolean {
+  if (typeof v === "boolean") return v;
+  if (typeof v === "number") return Number.isFinite(v) && v > 0;
+  if (typeof v === "string") return ["on", "active", "true", "running", "run", "1"].includes(v.trim().toLowerCase());
+  return false;
+}
+
+/** A position in per cent (0–100, clamped), or null when the value is no number. */
+export function percent(v: Value | undefined): number | null {
+  const n = typeof v === "number" ? v : typeof v === "string" && v.trim() !== "" ? Number(v) : NaN;
+  return Number.isFinite(n) ? Math.min(100, Math.max(0, n)) : null;
+}
+
+/**
+ * A damper or valve blade's angle in degrees from the airflow: 0 fully open (the blade lies along
+ * the flow), 90 closed; 45 when the position is unknown (neither open nor closed is claimed).
+ */
+export function bladeAngle(v: Value | undefined): number {
+  const p = percent(v);
+  return p === null ? 45 : 90 - (90 * p) / 100;
+}
+
+export type ZoneTone = "cold" | "ok" | "hot" | "none";
+
+/** Words for a zone's tone, so that colour is never the only cue. */
+export const ZONE_WORDS: Record<ZoneTone, string> = {
+  cold: "below its band",
+  ok: "within its band",
+  hot: "above its band",
+  none: "no temperature",
+};
+
+const num = (v: Value | undefined): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);
+
+/**
+ * A zone's comfort band: its heating and cooling setpoints' values when both are numbers, else the
+ * fixed band the plan gives, else null.
+ */
+export function zoneBand(low: Value | undefined, high: Value | undefined, fixed: [number, number] | null): [number, number] | null {
+  const lo = num(low);
+  const hi = num(high);
+  if (lo !== null && hi !== null) return lo <= hi ? [lo, hi] : [hi, lo];
+  return fixed;
+}
+
+/** Below the band blue (cold), within green (ok), above red (hot); grey (none) without a value or a band. */
+export function zoneTone(temperature: Value | undefined, band: [number, number] | null): ZoneTone {
+  const t = num(temperature);
+  if (t === null || band === null) return "none";
+  if (t < band[0]) return "cold";
+  if (t > band[1]) return "hot";
+  return "ok";
+}
+
+/** The elements an integrator may move: symbols in a box (ducts and pipes follow their path, the server's). */
+export const movable = (el: Pick<GraphicElement, "kind" | "path">): boolean => !(el.path && el.path.length > 1);
+
+export interface Box {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+
+/** `box` moved by (dx, dy) viewBox units, whole units, kept inside the drawing (0..width, 0..height). */
+export function moveBox(box: Box, dx: number, dy: number, width: number, height: number): Box {
+  const clamp = (v: number, max: number) => Math.min(Math.max(0, max), Math.max(0, Math.round(v)));
+  return { ...box, x: clamp(box.x + dx, width - box.w), y: clamp(box.y + dy, height - box.h) };
+}
+
+/** Screen pixels to viewBox units for a drawing of `width` units shown `shownPx` wide. */
+export function toViewBox(px: number, width: number, shownPx: number): number {
+  return shownPx > 0 ? (px * width) / shownPx : 0;
+}
+
+/** Arrow keys move a focused element by 10 units, 1 with Shift; other keys do not move it (null). */
+export function arrowStep(key: string, shift: boolean): [number, number] | null {
+  const step = shift ? 1 : 10;
+  switch (key) {
+    case "ArrowLeft":
+      return [-step, 0];
+    case "ArrowRight":
+      return [step, 0];
+    case "ArrowUp":
+      return [0, -step];
+    case "ArrowDown":
+      return [0, step];
+    default:
+      return null;
+  }
+}
+
+/** The graphic with the moved elements at their new places. */
+export function withMoves(g: Graphic, moves: ReadonlyMap<string, Box>): Graphic {
+  if (moves.size === 0) return g;
+  return { ...g, elements: g.elements.map((el) => ({ ...el, ...(moves.get(el.id) ?? {}) })) };
+}
+
+/**
+ * The layout to save: the place of every movable element as drawn now (the moved ones where they
+ * were put), so the saved file describes the whole drawing, not only this session's moves.
+ */
+export function layoutToSave(g: Graphic, moves: ReadonlyMap<string, Box>): GraphicLayout {
+  const out: GraphicLayout = {};
+  for (const el of g.elements) {
+    if (!movable(el)) continue;
+    const b = moves.get(el.id) ?? el;
+    out[el.id] = { x: b.x, y: b.y };
+  }
+  return out;
+}
+
+/**
+ * The smallest width (CSS px) the drawing may shrink to so that its text (`fontUnits` viewBox units
+ * high) stays at least `minPx` on screen; narrower containers scroll it sideways.
+ */
+export function minDrawingWidth(width: number, fontUnits: number, minPx = 11): number {
+  return Math.ceil((width * minPx) / fontUnits);
+}

@@ -1,0 +1,117 @@
+import { describe, expect, it } from "vitest";
+import type { Graphic, GraphicElement } from "../src/api/types";
+import {
+  arrowStep,
+  bladeAngle,
+  headlinePoint,
+  isActive,
+  layoutToSave,
+  minDrawingWidth,
+  moveBox,
+  movable,
+  percent,
+  toViewBox,
+  withMoves,
+  zoneBand,
+  zoneTone,
+} from "../src/lib/graphic";
+
+const el = (id: string, kind: string, points: GraphicElement["points"], extra: Partial<GraphicElement> = {}): GraphicElement => ({
+  id,
+  kind,
+  x: 100,
+  y: 50,
+  w: 60,
+  h: 40,
+  label: id,
+  points,
+  ...extra,
+});
+
+const AHU: Graphic = {
+  equipment: "ahu-1",
+  name: "Air handling unit 1",
+  type: "ahu",
+  template: "ahu",
+  width: 1000,
+  height: 420,
+  saved: false,
+  elements: [
+    el("supply-duct", "duct", [], { path: [[0, 200], [1000, 200]], flow: "air", x: 0, y: 190, w: 1000, h: 20 }),
+    el("supply-fan", "fan", [
+      { id: "demo/ahu-1/fan-cmd", role: "command" },
+      { id: "demo/ahu-1/fan-status", role: "status" },
+      { id: "demo/ahu-1/fan-speed", role: "speed" },
+    ], { x: 620, y: 160, w: 70, h: 70 }),
+    el("oa-damper", "damper", [{ id: "demo/ahu-1/oa-damper", role: "position" }], { x: 40, y: 170 }),
+  ],
+  unplaced: [],
+};
+
+describe("graphic headline points", () => {
+  it("take a fan's status before its command, a damper's position, a sensor's reading", () => {
+    expect(headlinePoint(AHU.elements[1]!)?.id).toBe("demo/ahu-1/fan-status");
+    expect(headlinePoint(el("f", "fan", [{ id: "c", role: "command" }, { id: "s", role: "speed" }]))?.id).toBe("c");
+    expect(headlinePoint(AHU.elements[2]!)?.id).toBe("demo/ahu-1/oa-damper");
+    expect(headlinePoint(el("s", "sensor", [{ id: "sp", role: "setpoint" }, { id: "v", role: "value" }]))?.id).toBe("v");
+    expect(headlinePoint(el("m", "meter", [{ id: "a", role: "alarm" }]))?.id).toBe("a");
+    expect(headlinePoint(el("d", "duct", []))).toBeNull();
+  });
+
+  it("read running and position values of every shape the API sends", () => {
+    expect([true, 1, "on", "Active", "running"].map(isActive)).toEqual([true, true, true, true, true]);
+    expect([false, 0, "off", "inactive", null, undefined, Number.NaN].map(isActive)).toEqual([false, false, false, false, false, false, false]);
+    expect([percent(35), percent("40"), percent(130), percent(-5), percent("x"), percent(null)]).toEqual([35, 40, 100, 0, null, null]);
+    expect([bladeAngle(100), bladeAngle(0), bladeAngle(50), bladeAngle(null)]).toEqual([0, 90, 45, 45]);
+  });
+});
+
+describe("zone colours", () => {
+  it("compare the temperature with the setpoints' band, else the fixed band", () => {
+    expect(zoneBand(21, 24, [20, 25])).toEqual([21, 24]);
+    expect(zoneBand(24, 21, null)).toEqual([21, 24]);
+    expect(zoneBand(null, 24, [20, 25])).toEqual([20, 25]);
+    expect(zoneBand(undefined, undefined, null)).toBeNull();
+    expect(zoneTone(20.9, [21, 24])).toBe("cold");
+    expect(zoneTone(21, [21, 24])).toBe("ok");
+    expect(zoneTone(24, [21, 24])).toBe("ok");
+    expect(zoneTone(24.1, [21, 24])).toBe("hot");
+    expect(zoneTone(null, [21, 24])).toBe("none");
+    expect(zoneTone("22", [21, 24])).toBe("none");
+    expect(zoneTone(22, null)).toBe("none");
+  });
+});
+
+describe("layout editing", () => {
+  it("moves a box by whole units and keeps it inside the drawing", () => {
+    const box = { x: 100, y: 50, w: 60, h: 40 };
+    expect(moveBox(box, 10.4, -5.6, 1000, 420)).toEqual({ x: 110, y: 44, w: 60, h: 40 });
+    expect(moveBox(box, -500, -500, 1000, 420)).toEqual({ x: 0, y: 0, w: 60, h: 40 });
+    expect(moveBox(box, 5000, 5000, 1000, 420)).toEqual({ x: 940, y: 380, w: 60, h: 40 });
+    expect(moveBox({ x: 0, y: 0, w: 2000, h: 10 }, 30, 0, 1000, 420).x).toBe(0);
+  });
+
+  it("turns screen pixels and arrow keys into viewBox steps", () => {
+    expect(toViewBox(39, 1000, 390)).toBe(100);
+    expect(toViewBox(10, 1000, 0)).toBe(0);
+    expect(arrowStep("ArrowRight", false)).toEqual([10, 0]);
+    expect(arrowStep("ArrowUp", true)).toEqual([0, -1]);
+    expect(arrowStep("Enter", false)).toBeNull();
+  });
+
+  it("saves the place of every movable element, moved or not, and never a duct's", () => {
+    expect(movable(AHU.elements[0]!)).toBe(false);
+    expect(movable(AHU.elements[1]!)).toBe(true);
+    const moves = new Map([["supply-fan", { x: 640, y: 170, w: 70, h: 70 }]]);
+    expect(layoutToSave(AHU, moves)).toEqual({ "supply-fan": { x: 640, y: 170 }, "oa-damper": { x: 40, y: 170 } });
+    const drawn = withMoves(AHU, moves);
+    expect(drawn.elements[1]).toMatchObject({ id: "supply-fan", x: 640, y: 170 });
+    expect(drawn.elements[2]).toMatchObject({ id: "oa-damper", x: 40, y: 170 });
+    expect(withMoves(AHU, new Map())).toBe(AHU);
+  });
+
+  it("keeps text at least 11 px by a minimum drawing width", () => {
+    expect(minDrawingWidth(1000, 16)).toBe(688);
+    expect(minDrawingWidth(600, 20, 12)).toBe(360);
+  });
+});
