@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from openbms.api.routes import history
+from openbms.api.routes import energy as energy_route
 from openbms.api.server import serve
 from openbms.config import load_sites
 from openbms.db.accounts import create_user
@@ -206,13 +206,13 @@ async def test_the_energy_of_each_meter_is_computed_off_the_event_loop(west, mon
     """Rows to numbers is seconds of arithmetic at the row cap: a worker thread does it, never the loop."""
     _runtime, client = west
     threads: list[int] = []
-    compute = history._energy_of
+    compute = energy_route._energy_of
 
     def watched(*args: Any) -> dict[str, Any]:
         threads.append(threading.get_ident())
         return compute(*args)
 
-    monkeypatch.setattr(history, "_energy_of", watched)
+    monkeypatch.setattr(energy_route, "_energy_of", watched)
     body = await energy(client, bucket="day", count=3, until=midnight(date(2026, 3, 9)) + 10.5 * 3600)
     assert len(threads) == len(body["series"]) == 2
     # The test, the server and its event loop share one thread: the computation was not on it.

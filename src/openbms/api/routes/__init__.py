@@ -19,6 +19,7 @@ from openbms.api.routes import (
     commands,
     devices,
     docs,
+    energy,
     faults,
     health,
     history,
@@ -42,6 +43,7 @@ __all__ = ["ROUTERS"]
 ROUTERS: tuple[APIRouter, ...] = (
     points.router,
     history.router,
+    energy.router,
     health.router,
     docs.router,
     auth.router,

@@ -1,9 +1,5 @@
 """``/api/v1/sites/{site}/history``: raw samples and hour or day rollups of points (``history:read``).
 
-``/api/v1/sites/{site}/energy``: the energy of the site's meters per hour or
-per local day of the site (``openbms.analytics.energy``), for the dashboard,
-which does no calendar arithmetic of its own.
-
 JSON by default; ``format=csv`` and ``format=jsonl`` stream a download with
 the columns of ``openbms export`` (``openbms.historian.export``). Every
 requested point must be a point of the site: any other answers the 404 an
@@ -22,7 +18,6 @@ drawn from the value it held when the window opened. Ranges without
 
 from __future__ import annotations
 
-import asyncio
 import bisect
 import csv
 import io
@@ -31,35 +26,23 @@ import math
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
-from openbms.analytics.energy import (
-    GAP,
-    HOUR,
-    Meter,
-    MeterSeries,
-    Span,
-    day_spans,
-    hour_spans,
-    meter_of,
-    same_time_in,
-)
 from openbms.api.auth.permissions import require
 from openbms.api.auth.principal import Principal
 from openbms.api.context import get_context
 from openbms.api.errors import invalid_field, not_found
 from openbms.api.helpers import finite, runtime_of, site_config
-from openbms.api.site_index import Entry, site_index
-from openbms.historian.base import Historian, RollupRow, RollupSeries
+from openbms.api.site_index import site_index
+from openbms.historian.base import Historian, RollupRow
 from openbms.historian.export import RAW_COLUMNS, ROLLUP_COLUMNS, iso
 from openbms.model.sample import STATUSES, Value
 
-__all__ = ["MAX_BUCKETS", "MAX_EXPORT_ROWS", "MAX_JSON_ROWS", "MAX_POINTS", "router"]
+__all__ = ["MAX_EXPORT_ROWS", "MAX_JSON_ROWS", "MAX_POINTS", "router"]
 
 router = APIRouter(prefix="/api/v1", tags=["history"])
 
@@ -370,150 +353,3 @@ async def get_history(
         orjson.dumps({"site": site_id, "since": start, "until": end, "rollup": rollup, "series": series}),
         media_type="application/json",
     )
-
-
-# --- energy ---------------------------------------------------------------------------------
-
-MAX_BUCKETS = 1000
-
-
-class EnergyBucketOut(BaseModel):
-    """The energy of one hour or one local day ``[start, end)``."""
-
-    start: float
-    end: float
-    date: str | None = Field(None, description="the local date of a day (YYYY-MM-DD); null for hours")
-    kwh: float | None = Field(description="null: nothing known of it (no readings, or only a gap or a reset)")
-
-
-class PeakOut(BaseModel):
-    """The highest hourly demand of a meter."""
-
-    kw: float
-    at: float = Field(description="start of its hour, epoch s")
-
-
-class MeterEnergyOut(BaseModel):
-    """One meter's energy per bucket."""
-
-    point: str
-    equipment: str
-    name: str
-    description: str
-    unit: str | None
-    kind: Literal["register", "demand"]
-    site_meter: bool = Field(description="its equipment is tagged siteMeter: a total of the site")
-    buckets: list[EnergyBucketOut]
-    previous_same_time_kwh: float | None = Field(
-        description="the bucket before the last, up to the (local) time of day `until` has in the last"
-    )
-    peak: PeakOut | None = Field(description="over all the buckets")
-
-
-class EnergyOut(BaseModel):
-    """Energy of meters per hour or per local day of the site."""
-
-    site: str
-    timezone: str
-    bucket: Literal["hour", "day"]
-    until: float
-    series: list[MeterEnergyOut]
-
-
-def _meters(request: Request, site_id: str, requested: Sequence[str] | None) -> list[tuple[Entry, Meter]]:
-    """The meters asked for (every meter of the site, site meters first, when none are named)."""
-    index = site_index(site_config(runtime_of(request), site_id))
-    by_id = {entry[0]: entry for entry in index.entries}
-    if requested:
-        out = []
-        for pid, _unit in _point_ids(request, site_id, requested):
-            entry = by_id[pid]
-            meter = meter_of(entry[3].kind, entry[3].unit, entry[3].tags)
-            if meter is None:
-                raise invalid_field(
-                    ["query", "points"],
-                    f"{pid} is not a meter: expected a number point in kWh, Wh or MWh, "
-                    "or in kW, W or MW tagged elec, meter or energy",
-                )
-            out.append((entry, meter))
-        return out
-    found = [(e, m) for e in index.entries if (m := meter_of(e[3].kind, e[3].unit, e[3].tags)) is not None]
-    return sorted(found, key=lambda em: "siteMeter" not in em[0][2].tags)
-
-
-def _energy_of(
-    meter: Meter, rollups: RollupSeries, spans: Sequence[Span], end: float, tz: ZoneInfo
-) -> dict[str, Any]:
-    """One meter's buckets, same time in the bucket before and peak (the CPU-bound part: off the loop)."""
-    got = MeterSeries(meter, rollups.rows())
-    buckets = [
-        {
-            "start": s.start,
-            "end": s.end,
-            "date": None if s.date is None else s.date.isoformat(),
-            "kwh": finite(got.energy(s.start, min(s.end, end))),
-        }
-        for s in spans
-    ]
-    same = None
-    if len(spans) > 1:
-        same = got.energy(spans[-2].start, same_time_in(spans[-2], spans[-1], end, tz))
-    peak = got.peak(spans[0].start, end)
-    return {
-        "buckets": buckets,
-        "previous_same_time_kwh": finite(same),
-        "peak": None if peak is None else {"kw": peak[0], "at": peak[1]},
-    }
-
-
-@router.get("/sites/{site_id}/energy", response_model=EnergyOut)
-async def get_energy(
-    request: Request,
-    site_id: str,
-    points: list[str] | None = Query(
-        None, description="Meters (equipment/name or site/equipment/name); default every meter of the site."
-    ),
-    bucket: Literal["hour", "day"] = Query("day", description="Hours, or the site's local days."),
-    count: int = Query(7, ge=1, le=MAX_BUCKETS, description="How many buckets; the last holds `until`."),
-    until: str | None = Query(None, max_length=64, description="End (ISO 8601 or epoch s); default now."),
-    user: Principal = require("history:read", site_param="site_id"),
-) -> Any:
-    """Energy of the site's meters per hour or local day, from the historian's hourly rollups."""
-    runtime = runtime_of(request)
-    cfg = site_config(runtime_of(request), site_id)
-    tz = ZoneInfo(cfg.site.timezone)
-    meters = _meters(request, site_id, points)
-    end = parse_time(until, "until")
-    end = runtime.clock.now() if end is None else end
-    try:
-        spans = hour_spans(count, end) if bucket == "hour" else day_spans(count, end, tz)
-    except (OverflowError, ValueError):  # a local day past 9999-12-31
-        raise invalid_field(["query", "until"], "expected a time before 9999-12-30") from None
-    # A day before the first bucket and two hours past the last: a register's readings around their ends.
-    since = spans[0].start - 86_400.0
-    rows = len(meters) * math.ceil((end + GAP - since) / HOUR)
-    if rows > MAX_JSON_ROWS:
-        raise invalid_field(
-            ["query", "count"],
-            f"this asks for about {rows} hourly rows, more than the {MAX_JSON_ROWS} allowed: "
-            "ask for fewer buckets or fewer points",
-            "too_many_rows",
-        )
-    series: list[dict[str, Any]] = []
-    for (pid, _site, equip, point), meter in meters:
-        rollups = await runtime.historian.rollups(pid, "hour", since, end + GAP)
-        # Up to 200 000 rows of arithmetic: in a worker thread, so that the loop keeps serving everyone else.
-        got = await asyncio.to_thread(_energy_of, meter, rollups, spans, end, tz)
-        series.append(
-            {
-                "point": pid,
-                "equipment": equip.id,
-                "name": point.name,
-                "description": point.description,
-                "unit": point.unit,
-                "kind": meter.kind,
-                "site_meter": "siteMeter" in equip.tags,
-                **got,
-            }
-        )
-    return {"site": site_id, "timezone": cfg.site.timezone, "bucket": bucket, "until": end, "series": series}
