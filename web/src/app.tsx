@@ -8,6 +8,7 @@ import { Alarms } from "./pages/Alarms";
 import { EquipmentPage } from "./pages/Equipment";
 import { ListStub } from "./pages/Lists";
 import { Energy } from "./pages/Energy";
+import { FloorPlans } from "./pages/Floor";
 import { Points } from "./pages/Points";
 import { ProgramPage, Programs } from "./pages/Programs";
 import { Audit, Tokens, Users } from "./pages/Admin";
@@ -97,6 +98,8 @@ function Page(props: { route: Route }) {
       return <Overrides site={r.site} />;
     case "energy":
       return <Energy site={r.site} />;
+    case "plans":
+      return <FloorPlans site={r.site} space={r.space} />;
     case "schedules":
       return <Schedules site={r.site} />;
     case "schedule":
@@ -158,6 +161,7 @@ function Header(props: { route: Route; site: string | null; me: Me | null; onSig
           {s && link(`/sites/${s}/schedules`, "Schedules")}
           {s && link(`/sites/${s}/programs`, "Programs")}
           {s && link(`/sites/${s}/energy`, "Energy")}
+          {s && link(`/sites/${s}/plans`, "Floor plans")}
           {s && link(`/sites/${s}/devices`, "Devices")}
           {isAdmin(props.me) && link("/admin/users", "Users")}
           {link("/admin/tokens", "API tokens")}

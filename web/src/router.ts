@@ -13,6 +13,7 @@ export type Route =
   | { name: "overrides"; site: string }
   | { name: "list"; site: string | null; what: ListPage }
   | { name: "energy"; site: string }
+  | { name: "plans"; site: string; space: string | null }
   | { name: "schedules"; site: string }
   | { name: "schedule"; site: string; schedule: string }
   | { name: "points" }
@@ -46,6 +47,8 @@ export function parseRoute(path: string): Route {
     if (c === "alarms" && parts.length === 3) return { name: "alarms", site: b };
     if (c === "overrides" && parts.length === 3) return { name: "overrides", site: b };
     if (c === "energy" && parts.length === 3) return { name: "energy", site: b };
+    if (c === "plans" && parts.length === 3) return { name: "plans", site: b, space: null };
+    if (c === "plans" && d && parts.length === 4) return { name: "plans", site: b, space: d };
     if (c === "schedules" && parts.length === 3) return { name: "schedules", site: b };
     if (c === "schedules" && d && parts.length === 4) return { name: "schedule", site: b, schedule: d };
     if (c === "programs" && parts.length === 3) return { name: "programs", site: b };

@@ -115,3 +115,12 @@ describe("layout editing", () => {
     expect(minDrawingWidth(600, 20, 12)).toBe(360);
   });
 });
+
+describe("floor plan routes", () => {
+  it("open a site's plans, and one plan by its space", async () => {
+    const { parseRoute } = await import("../src/router");
+    expect(parseRoute("/sites/hq/plans")).toEqual({ name: "plans", site: "hq", space: null });
+    expect(parseRoute("/sites/hq/plans/floor-1")).toEqual({ name: "plans", site: "hq", space: "floor-1" });
+    expect(parseRoute("/sites/hq/plans/floor-1/x").name).toBe("not-found");
+  });
+});

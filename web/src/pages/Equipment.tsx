@@ -1,14 +1,17 @@
 /**
- * One piece of equipment: its points live (value, unit, status, last update,
- * override marker), a trend of the points chosen (remembered per equipment in
- * this browser), and the command dialog for
+ * One piece of equipment: its graphic (the server's schematic with the points'
+ * live values, override markers and command buttons in place; its layout
+ * adjusted and saved by those who may change the site), its points live (value,
+ * unit, status, last update, override marker), a trend of the points chosen
+ * (remembered per equipment in this browser), and the command dialog for
  * those allowed to command.
  */
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { endpoints } from "../api/endpoints";
 import { ApiError } from "../api/problem";
-import type { PointDetail, PointSummary } from "../api/types";
+import type { Graphic as GraphicDoc, PointDetail, PointSummary } from "../api/types";
 import { CommandDialog } from "../components/CommandDialog";
+import { Graphic, UnplacedPoints } from "../components/Graphic";
 import { Trend } from "../components/Trend";
 import { DataTable } from "../components/DataTable";
 import { ValueText } from "../components/Value";
@@ -16,7 +19,8 @@ import { useApp } from "../context";
 import { useLive, useLiveSamples, useLiveStatus, useLoad, useNow } from "../hooks";
 import { winningByPoint } from "../lib/overrides";
 import { formatAge, formatTime, unitLabel } from "../lib/format";
-import { canCommand } from "../lib/roles";
+import { layoutToSave, withMoves, type Box } from "../lib/graphic";
+import { can, canCommand } from "../lib/roles";
 import { href } from "../router";
 import { LoadState, NotFound } from "./common";
 import { useOverrides } from "./Overrides";
@@ -89,6 +93,8 @@ export function EquipmentPage(props: { site: string; equip: string }) {
     }
   };
 
+  const byId = new Map(rows.map((p) => [p.id, p]));
+
   if (info.error?.status === 404) {
     return <NotFound what={`Equipment “${equip}” on site ${site}`} back={{ href: href(`/sites/${site}`), label: `Back to ${site}` }} />;
   }
@@ -106,6 +112,17 @@ export function EquipmentPage(props: { site: string; equip: string }) {
         </p>
       )}
       {cmdError && <p class="banner banner--error" role="alert">{cmdError}</p>}
+      <GraphicSection
+        site={site}
+        equip={equip}
+        points={byId}
+        held={held}
+        nowMs={now}
+        live={live}
+        mayArrange={can(me, "sites:write", site)}
+        onCommand={mayCommand ? openCommand : undefined}
+        commandDisabled={linkDown}
+      />
       <DataTable
         class="points"
         rows={rows}
@@ -187,5 +204,112 @@ export function EquipmentPage(props: { site: string; equip: string }) {
         />
       )}
     </main>
+  );
+}
+
+/**
+ * The equipment's graphic in a collapsible section (none when the server has no graphic for it: a
+ * 404), with "Adjust layout" for those who may change the site: elements are dragged or moved by
+ * arrow keys, then saved in the site folder (PUT), reset to the generated layout (DELETE) or let go.
+ */
+function GraphicSection(props: {
+  site: string;
+  equip: string;
+  points: ReadonlyMap<string, PointSummary>;
+  held: ReadonlyMap<string, import("../api/types").PointOverride> | null;
+  nowMs: number;
+  live: boolean;
+  mayArrange: boolean;
+  onCommand?: (p: PointSummary) => void;
+  commandDisabled: boolean;
+}) {
+  const { api } = useApp();
+  const { site, equip } = props;
+  const loaded = useLoad(() => endpoints.graphic(api, site, equip), [api, site, equip]);
+  // What a save or a reset answered, until the equipment changes (then the load's again).
+  const [answered, setAnswered] = useState<GraphicDoc | null>(null);
+  const [editing, setEditing] = useState(false);
+  const [moves, setMoves] = useState<Map<string, Box>>(new Map());
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    setAnswered(null);
+    setEditing(false);
+    setMoves(new Map());
+    setError(null);
+  }, [site, equip]);
+
+  if (loaded.error?.status === 404) return null;
+  const base = answered ?? loaded.data;
+  if (!base) {
+    return loaded.error ? <p class="banner banner--error" role="alert">The graphic could not be loaded: {loaded.error.message}</p> : null;
+  }
+  const shown = withMoves(base, moves);
+  const stop = () => {
+    setEditing(false);
+    setMoves(new Map());
+    setError(null);
+  };
+  const send = async (what: "save" | "reset") => {
+    setBusy(true);
+    setError(null);
+    try {
+      const g =
+        what === "save"
+          ? await endpoints.saveGraphicLayout(api, site, equip, layoutToSave(base, moves))
+          : await endpoints.resetGraphicLayout(api, site, equip);
+      setAnswered(g);
+      stop();
+    } catch (err) {
+      setError(err instanceof ApiError ? [err.message, ...err.general, ...Object.entries(err.fields).map(([k, v]) => `${k}: ${v}`)].filter((x, i, a) => x && a.indexOf(x) === i).join(" · ") : String(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <details class="graphic-section" open>
+      <summary>Graphic</summary>
+      {props.mayArrange && (
+        <div class="toolbar" role="group" aria-label="Graphic layout">
+          {editing ? (
+            <>
+              <button type="button" class="btn btn--small btn--primary" disabled={busy || moves.size === 0} onClick={() => send("save")}>
+                Save layout
+              </button>
+              <button type="button" class="btn btn--small" disabled={busy || !base.saved} onClick={() => send("reset")}
+                title="Forget the saved layout: back to the generated one">
+                Reset
+              </button>
+              <button type="button" class="btn btn--small" disabled={busy} onClick={stop}>
+                Cancel
+              </button>
+              <span class="muted small">Drag an element, or focus it and use the arrow keys (Shift: finer).</span>
+            </>
+          ) : (
+            <button type="button" class="btn btn--small" onClick={() => setEditing(true)}>
+              Adjust layout
+            </button>
+          )}
+          {!editing && base.saved && <span class="muted small">Layout saved by an integrator.</span>}
+          {error && (
+            <span class="error small text--alarm" role="alert">
+              {error}
+            </span>
+          )}
+        </div>
+      )}
+      <Graphic
+        graphic={shown}
+        points={props.points}
+        held={props.held}
+        nowMs={props.nowMs}
+        live={props.live}
+        onCommand={props.onCommand}
+        commandDisabled={props.commandDisabled}
+        commandDescribedBy="cmd-offline"
+        onMove={editing ? (id, box) => setMoves((m) => new Map(m).set(id, box)) : undefined}
+      />
+      <UnplacedPoints graphic={shown} points={props.points} held={props.held} nowMs={props.nowMs} live={props.live} />
+    </details>
   );
 }
