@@ -37,7 +37,7 @@ from openbms.api.auth.principal import Principal
 from openbms.api.context import get_context
 from openbms.api.errors import invalid_field, not_found
 from openbms.api.helpers import finite, runtime_of, site_config
-from openbms.api.site_index import site_index
+from openbms.api.site_index import Entry, site_index
 from openbms.historian.base import Historian, RollupRow
 from openbms.historian.export import RAW_COLUMNS, ROLLUP_COLUMNS, iso
 from openbms.model.sample import STATUSES, Value
@@ -125,9 +125,14 @@ def parse_time(text: str | None, name: str) -> float | None:
     return value
 
 
-def _point_ids(request: Request, site_id: str, requested: Sequence[str]) -> list[tuple[str, str | None]]:
-    """The site's point ids (and units) named by ``requested`` (``equip/name`` or ``site/equip/name``)."""
-    units = site_index(site_config(runtime_of(request), site_id)).units
+def _point_ids(request: Request, site_id: str, requested: Sequence[str]) -> list[Entry]:
+    """The site's points named by ``requested`` (``equip/name`` or ``site/equip/name``).
+
+    From one snapshot of the site's index: a request that awaits the store may
+    outlive the configuration it started with (a point removed meanwhile), and
+    its series still describe the points it resolved.
+    """
+    index = site_index(site_config(runtime_of(request), site_id))
     wanted: list[str] = []
     for item in requested:
         for raw in item.split(","):
@@ -136,24 +141,25 @@ def _point_ids(request: Request, site_id: str, requested: Sequence[str]) -> list
                 wanted.append(token)
     if not wanted:
         raise invalid_field(["query", "points"], "name at least one point: points=equipment/name,…")
-    out: dict[str, str | None] = {}
+    ids, entries = index.ids, index.entries
+    out: dict[str, Entry] = {}
     for token in wanted:
         pid = token if token.count("/") == 2 else f"{site_id}/{token}"
-        if not pid.startswith(f"{site_id}/") or pid not in units:
+        at = bisect.bisect_left(ids, pid)
+        if not pid.startswith(f"{site_id}/") or at == len(ids) or ids[at] != pid:
             # The same answer for another site's point as for one that does not exist.
             raise not_found(f"no point {token!r}")
-        out[pid] = units[pid]
+        out[pid] = entries[at]
     if len(out) > MAX_POINTS:
         raise invalid_field(["query", "points"], f"at most {MAX_POINTS} points per request, not {len(out)}")
-    return list(out.items())
+    return list(out.values())
 
 
-def _shape(request: Request, site_id: str, pid: str) -> dict[str, Any]:
-    """``kind`` and ``step`` of a point of the site (known to be one: ``_point_ids`` checked)."""
-    index = site_index(site_config(runtime_of(request), site_id))
-    point = index.entries[bisect.bisect_left(index.ids, pid)][3]
+def _head(entry: Entry) -> dict[str, Any]:
+    """What a series says of its point: id, unit, ``kind`` and ``step``."""
+    pid, _site, _equip, point = entry
     step = point.kind != "number" or point.history.deadband is not None
-    return {"kind": point.kind, "step": step}
+    return {"point": pid, "unit": point.unit, "kind": point.kind, "step": step}
 
 
 #: How far back ``prior`` looks: hourly rollups for two days, then daily ones for a year.
@@ -285,14 +291,14 @@ async def get_history(
     runtime = runtime_of(request)
     if prior and format != "json":
         raise invalid_field(["query", "prior"], "prior is for JSON answers: leave it out of a download")
-    pairs = _point_ids(request, site_id, points)
+    entries = _point_ids(request, site_id, points)
     end = parse_time(until, "until")
     end = runtime.clock.now() if end is None else end
     start = parse_time(since, "since")
     start = end - DEFAULT_SPAN if start is None else start
     if start >= end:
         raise invalid_field(["query", "since"], "since must be before until")
-    ids = [pid for pid, _unit in pairs]
+    ids = [entry[0] for entry in entries]
     historian = runtime.historian
     limit = MAX_JSON_ROWS if format == "json" else MAX_EXPORT_ROWS
     if rollup != "raw":
@@ -315,8 +321,9 @@ async def get_history(
     left = limit
     statuses = STATUSES
     tails = get_context(request).history_tails(historian)
-    for pid, unit in pairs:
-        head = {"point": pid, "unit": unit, **_shape(request, site_id, pid)}
+    for entry in entries:
+        pid = entry[0]
+        head = _head(entry)
         if prior:
             head["prior"] = await prior_sample(historian, pid, start)
         if rollup == "raw":
