@@ -81,8 +81,9 @@ async def test_the_list_names_each_slot_people_hold_with_who_why_until_and_the_w
         ("hq/ahu-1/sat-sp", 9, True), ("hq/vav-1/zone-sp", 8, True), ("hq/vav-1/zone-sp", 12, False)]
     first = body["items"][1]
     assert first == {
-        "point": "hq/vav-1/zone-sp", "equipment": "vav-1", "name": "zone-sp", "kind": "number",
-        "unit": "degC", "states": None, "priority": 8, "value": 25, "source": "operator",
+        "point": "hq/vav-1/zone-sp", "equipment": "vav-1", "name": "zone-sp",
+        "display_name": "Zone setpoint", "kind": "number", "unit": "degC", "precision": 1,
+        "states": None, "priority": 8, "value": 25, "source": "operator",
         "requested_by": "operator@example.com", "reason": "hot call", "since": hot["created_at"],
         "expires_at": hot["expires_at"], "winning": True, "command_id": hot["id"]}
     assert first["expires_at"] == pytest.approx(hot["created_at"] + 600)

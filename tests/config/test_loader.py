@@ -59,8 +59,9 @@ EXPECTED = [
     (17, 15, "'poll' must be a number, not 'fast'"),
     (18, 15, "duplicate point name 'sat' in equipment 'ahu-1' (entry 2; entry 1 has it already): "
              "expected each point name once"),
-    (19, 9, "unknown key 'unti': did you mean 'unit'? (expected one of: name, kind, unit, description, "
-            "tags, brick, states, writable, limits, relinquish_default, command, binding, poll, history)"),
+    (19, 9, "unknown key 'unti': did you mean 'unit'? (expected one of: name, kind, unit, display_name, "
+            "precision, description, tags, brick, states, writable, limits, relinquish_default, command, "
+            "binding, poll, history)"),
     (20, 9, "an enum point needs 'states', the list of its state labels"),
     (23, 18, "unknown driver 'modbuss' in binding 'modbuss://x/y': did you mean 'modbus'? "
              "(expected one of: bacnet, modbus, mqtt, rest, sim)"),

@@ -29,6 +29,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr,
 
 from openbms.model.alarm import AlarmRule, NotificationsConfig
 from openbms.model.calendar import Calendar
+from openbms.model.display import MAX_PRECISION, default_display_name, resolved_precision
 from openbms.model.fields import (
     MAX_INTERVAL_S,
     MAX_RETENTION_DAYS,
@@ -140,12 +141,19 @@ class Point(_Strict):
     """One value of one thing in a building, as configured.
 
     ``name`` is unique within its equipment; the point's stable id is
-    ``site/equipment/name`` (see :meth:`SiteConfig.point_id`).
+    ``site/equipment/name`` (see :meth:`SiteConfig.point_id`). People read
+    :attr:`label` and values rounded to :attr:`decimals` (``openbms.model.display``).
     """
 
     name: Id
     kind: PointKind = "number"
     unit: str | None = None
+    display_name: str | None = Field(
+        default=None, min_length=1, max_length=80,
+        description="what people read; default: the name with its abbreviations spelled out")
+    precision: int | None = Field(
+        default=None, ge=0, le=MAX_PRECISION,
+        description="decimals its values show; default: by unit (°C 1, % 0, kWh 0), else 2")
     description: str = ""
     tags: tuple[str, ...] = ()
     brick: str | None = None
@@ -167,6 +175,16 @@ class Point(_Strict):
         if not self.writable and (self.limits is not None or self.relinquish_default is not None):
             raise ValueError("'limits' and 'relinquish_default' need 'writable: true'")
         return self
+
+    @property
+    def label(self) -> str:
+        """The name people read: ``display_name``, else one derived from ``name``."""
+        return self.display_name if self.display_name is not None else default_display_name(self.name)
+
+    @property
+    def decimals(self) -> int:
+        """How many decimals its values show: ``precision``, else the unit's default."""
+        return resolved_precision(self.precision, self.kind, self.unit)
 
 
 class Equipment(_Strict):

@@ -10,6 +10,10 @@ Canonical symbols match exactly: ``MW`` is not ``mW`` and ``Pa`` is not
 and devices actually use (``°C``, ``deg C``, ``kvar``, ``lux``), so they match
 tolerantly: any case, any spacing, ``²``/``³`` for ``2``/``3``, ``µ`` for
 ``u``. Adding a unit is adding a row.
+
+How many decimals a value of a unit is shown with (:func:`default_precision`)
+is a second small table, by physical quantity with a few units apart:
+temperatures to a tenth of a degree, percentages and pressures in Pa whole.
 """
 
 from __future__ import annotations
@@ -17,7 +21,17 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
-__all__ = ["UNITS", "Unit", "close_matches", "from_bacnet", "known_units", "lookup"]
+__all__ = [
+    "NUMBER_PRECISION",
+    "UNITS",
+    "Unit",
+    "close_matches",
+    "default_precision",
+    "from_bacnet",
+    "known_units",
+    "lookup",
+    "unit_symbol",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,3 +258,56 @@ def close_matches(symbol: str, n: int = 3) -> list[str]:
         if names[match] not in found:
             found.append(names[match])
     return found[:n]
+
+
+#: Decimals of a number with no unit, or a unit the tables below do not name.
+NUMBER_PRECISION = 2
+
+#: Decimals shown for a value, by the physical quantity of its unit.
+_PRECISION_BY_QUANTITY: dict[str, int] = {
+    "temperature": 1, "temperature-difference": 1, "temperature-rate": 1, "degree-days": 0,
+    "fraction": 0, "humidity": 0, "humidity-ratio": 1, "enthalpy": 1, "power-factor": 2,
+    "power": 1, "apparent-power": 1, "reactive-power": 1, "power-density": 1, "specific-power": 2,
+    "efficiency": 2, "energy": 0, "apparent-energy": 0, "reactive-energy": 0, "energy-intensity": 1,
+    "voltage": 0, "current": 1, "frequency": 1, "resistance": 0, "pressure": 0,
+    "volume-flow": 0, "mass-flow": 2, "volume": 0, "mass": 0, "length": 2, "area": 0, "speed": 1,
+    "concentration": 0, "acidity": 1, "illuminance": 0, "luminous-flux": 0, "sound": 0,
+    "time": 0, "rotation": 0, "count": 0, "rate": 1, "price": 3,
+}
+
+#: Units whose size makes their quantity's decimals wrong (a kPa or a bar is not a Pa).
+_PRECISION_BY_SYMBOL: dict[str, int] = {
+    "ratio": 2, "kPa": 1, "bar": 2, "mbar": 0, "psi": 1, "inH2O": 2, "inHg": 2, "hPa": 0,
+    "m3/s": 2, "L/s": 0, "MW": 2, "MWh": 1, "kV": 1, "mA": 0, "h": 1, "d": 1, "kg/s": 2, "tonR": 1,
+}
+
+
+def default_precision(symbol: str | None) -> int:
+    """Decimals a value of ``symbol`` is shown with when its point says nothing: 1 for °C, 0 for %."""
+    unit = lookup(symbol) if symbol else None
+    if unit is None:
+        return NUMBER_PRECISION
+    found = _PRECISION_BY_SYMBOL.get(unit.symbol)
+    if found is None:
+        found = _PRECISION_BY_QUANTITY.get(unit.quantity, NUMBER_PRECISION)
+    return found
+
+
+#: How a canonical symbol is written for people where it differs from the symbol itself.
+_WRITTEN: dict[str, str] = {
+    "degC": "°C", "degF": "°F", "deltaK": "K", "deltaF": "°F", "degC/h": "°C/h",
+    "degC-day": "°C·d", "degF-day": "°F·d", "m3/h": "m³/h", "m3/s": "m³/s", "m3": "m³",
+    "ft3": "ft³", "m2": "m²", "ft2": "ft²", "W/m2": "W/m²", "W/ft2": "W/ft²", "kWh/m2": "kWh/m²",
+    "kWh/ft2": "kWh/ft²", "ug/m3": "µg/m³", "ohm": "Ω", "kohm": "kΩ", "inH2O": "inH₂O",
+    "mmH2O": "mmH₂O", "ratio": "", "count": "", "tonR": "TR", "tonR-h": "TR·h",
+}
+
+
+def unit_symbol(symbol: str | None) -> str:
+    """How a unit is written in text for people: ``degC`` → ``°C``; an unknown unit as it is."""
+    if not symbol:
+        return ""
+    unit = lookup(symbol)
+    if unit is None:
+        return symbol
+    return _WRITTEN.get(unit.symbol, unit.symbol)

@@ -36,8 +36,10 @@ class OverrideOut(BaseModel):
     point: str = Field(description="site/equipment/name")
     equipment: str
     name: str
+    display_name: str = Field(description="the point's name as people read it")
     kind: PointKind
     unit: str | None
+    precision: int = Field(description="decimals the point's values show")
     states: list[str] | None = Field(description="an enum point's states (its values count from 1)")
     priority: int = Field(description="1 (highest) … 16; 8 is manual operator")
     value: Value = Field(description="the value held")
@@ -62,7 +64,8 @@ def _out(index: SiteIndex, held: Override) -> OverrideOut:
     assert i is not None  # filtered by the route
     _pid, _site, equip, point = index.entries[i]
     return OverrideOut(
-        point=cmd.point, equipment=equip.id, name=point.name, kind=point.kind, unit=point.unit,
+        point=cmd.point, equipment=equip.id, name=point.name, display_name=index.described[i]["display_name"],
+        kind=point.kind, unit=point.unit, precision=index.described[i]["precision"],
         states=list(point.states) if point.states is not None else None, priority=cmd.priority,
         value=finite(cmd.value), source=str(cmd.source), requested_by=cmd.requested_by,
         reason=cmd.reason, since=cmd.created_at, expires_at=cmd.expires_at, winning=held.winning,

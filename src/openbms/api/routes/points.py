@@ -90,8 +90,10 @@ class PointSummary(BaseModel):
     site: str
     equipment: str
     name: str
+    display_name: str = Field(description="what people read: the site file's, else derived from the name")
     kind: PointKind
     unit: str | None
+    precision: int = Field(description="decimals its values show: the site file's, else by unit")
     description: str
     tags: list[str]
     writable: bool
@@ -142,6 +144,8 @@ class PointPatch(BaseModel):
 
     kind: PointKind | None = None
     unit: str | None = None
+    display_name: str | None = None
+    precision: int | None = None
     description: str | None = None
     tags: list[str] | None = None
     brick: str | None = None
@@ -262,7 +266,8 @@ def _detail(request: Request, site_id: str, equip: Equipment, point: Point) -> P
     if point.writable and runtime.commands.controls(pid):
         priority_array = [finite(None if c is None else c.value) for c in runtime.commands.slots(pid)]
         effective = finite(runtime.commands.effective(pid))
-    config = point.model_dump(exclude={"name", "kind", "unit", "description", "tags", "writable"})
+    config = point.model_dump(exclude={"name", "display_name", "kind", "unit", "precision", "description",
+                                       "tags", "writable"})
     return PointDetail(**summary, priority_array=priority_array, effective=effective,
                        **config)
 
