@@ -38,7 +38,7 @@ from openbms.api.context import get_context
 from openbms.api.errors import invalid_field, not_found
 from openbms.api.helpers import finite, runtime_of, site_config
 from openbms.api.site_index import Entry, site_index
-from openbms.historian.base import Historian, RollupRow
+from openbms.historian.base import Historian, RawRow, RollupRow
 from openbms.historian.export import RAW_COLUMNS, ROLLUP_COLUMNS, iso
 from openbms.model.sample import STATUSES, Value
 
@@ -172,31 +172,45 @@ async def prior_sample(historian: Historian, point: str, since: float) -> dict[s
 
     The raw samples of the hour holding ``since`` first; else the newest rollup
     of the two days before, then of the year before, says when the last one
-    was, and that sample is read raw (or, when retention dropped it, its
-    rollup's ``last`` value stands in, with status ``ok``).
+    was, and the raw samples from then to that hour are read, the last one
+    kept (or, when retention dropped them, the rollup's ``last`` value stands
+    in, with status ``ok``). Rollups may lag the raw samples (a store read
+    beside its owner is as fresh as the owner's last rollup pass): just after
+    the hour turns, the hour that ended may have no rollup yet, or one made
+    before its last samples, so the raw samples after the rollup's last count.
     """
     hour = math.floor(since / 3600.0) * 3600.0
     rows = await historian.raw_rows(point, hour, since)
     if rows:
-        ts, value, status = rows[-1]
-        return {"ts": ts, "value": value, "status": STATUSES[status]}
-    found: RollupRow | None = None
-    windows: tuple[tuple[Literal["hour", "day"], float, float], ...] = (
-        ("hour", hour - _PRIOR_HOURS * 3600.0, hour),
-        ("day", since - _PRIOR_DAYS * 86400.0, hour - _PRIOR_HOURS * 3600.0))
-    for period, start, end in windows:
-        got = [r for r in (await historian.rollups(point, period, start, end)).rows()
-               if r.last_ts is not None and r.last_ts < since]
-        if got:
-            found = max(got, key=lambda r: r.last_ts or 0.0)
-            break
+        return _sample(rows[-1])
+    days_end = hour - _PRIOR_HOURS * 3600.0
+    found = await _newest_rollup(historian, point, "hour", days_end, hour, since)
+    if found is None:
+        # No rollup in two days: none stored, or the rollups have not caught up with them.
+        rows = await historian.raw_rows(point, days_end, hour)
+        if rows:
+            return _sample(rows[-1])
+        found = await _newest_rollup(historian, point, "day", since - _PRIOR_DAYS * 86400.0, days_end, since)
     if found is None or found.last_ts is None:
         return None
-    exact = await historian.raw_rows(point, found.last_ts, math.nextafter(found.last_ts, math.inf))
-    if exact:
-        ts, value, status = exact[-1]
-        return {"ts": ts, "value": value, "status": STATUSES[status]}
+    rows = await historian.raw_rows(point, found.last_ts, max(hour, math.nextafter(found.last_ts, math.inf)))
+    if rows:
+        return _sample(rows[-1])
     return {"ts": found.last_ts, "value": finite(found.last), "status": "ok"}
+
+
+async def _newest_rollup(
+    historian: Historian, point: str, period: Literal["hour", "day"], start: float, end: float, since: float
+) -> RollupRow | None:
+    """The rollup in ``[start, end)`` with the newest last sample before ``since`` (None: none)."""
+    got = [r for r in (await historian.rollups(point, period, start, end)).rows()
+           if r.last_ts is not None and r.last_ts < since]
+    return max(got, key=lambda r: r.last_ts or 0.0) if got else None
+
+
+def _sample(row: RawRow) -> dict[str, Any]:
+    ts, value, status = row
+    return {"ts": ts, "value": value, "status": STATUSES[status]}
 
 
 def _too_many(rows: int, limit: int, fmt: str) -> Exception:
