@@ -288,6 +288,13 @@ CALLS: dict[tuple[str, str], Call] = {
     ("GET", _POINT + "/priority-array"): Call(),
     ("GET", _SITE + "/overrides"): Call(),
     ("GET", _SITE + "/operation"): Call(),
+    # equipment graphics and floor plans (the lab's fc-1 is drawn as a generic box, hq's ahu-1 as an AHU)
+    ("GET", _SITE + "/equipment/{equip_id}/graphic"): Call(),
+    ("PUT", _SITE + "/equipment/{equip_id}/graphic"): Call(
+        body=lambda r: {"elements": {"supply-fan" if r.site == "hq" else "equipment": {"x": 10, "y": 10}}}),
+    ("DELETE", _SITE + "/equipment/{equip_id}/graphic"): Call(),
+    ("GET", _SITE + "/plans"): Call(),
+    ("GET", _SITE + "/spaces/{space_id}/plan"): Call(),
     ("GET", _SITE + "/commands"): Call(),
     ("GET", _SITE + "/commands/{command_id}"): Call(),
     # alarms: acknowledging twice, or unshelving what is not shelved, is a 409 about the state

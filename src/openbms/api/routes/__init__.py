@@ -21,6 +21,7 @@ from openbms.api.routes import (
     docs,
     energy,
     faults,
+    graphics,
     health,
     history,
     operation,
@@ -59,6 +60,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     programs.router,
     devices.router,
     faults.router,
+    graphics.router,
     ws.router,
     web.router,
 )
