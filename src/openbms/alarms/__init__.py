@@ -21,7 +21,9 @@ from openbms.alarms.engine import (
     AlarmError,
     AlarmEvent,
     Note,
+    PointText,
     Transition,
+    point_texts,
 )
 from openbms.alarms.notify import EmailNotifier, Notifier, Route, WebhookNotifier
 from openbms.alarms.rules import check_rules, parse_rules
@@ -44,9 +46,11 @@ __all__ = [
     "Note",
     "NotificationsConfig",
     "Notifier",
+    "PointText",
     "Route",
     "Transition",
     "WebhookNotifier",
     "check_rules",
     "parse_rules",
+    "point_texts",
 ]

@@ -26,6 +26,12 @@ indexed by point id, a sample costs a dict lookup and a comparison, and
 nothing is logged or validated per sample. Time comes from the injected
 clock (not from sample timestamps, which a device's clock may skew), so a
 delay measured by ``feed`` and one measured by ``tick`` agree.
+
+Messages are written for people: given the site's points (``texts``, from
+:func:`point_texts`), ``{point}`` is the point's display name and ``{value}``,
+``{limit}`` and ``{deadband}`` are rounded to its precision with its unit
+("Zone temperature is 15.3 °C, below the limit 16.0 °C"); a template that
+gives a format of its own (``{value:.3f}``) gets the plain number.
 """
 
 from __future__ import annotations
@@ -49,6 +55,8 @@ from openbms.model.alarm import (
     StateRule,
 )
 from openbms.model.sample import OK, OVERRIDDEN, Sample, Value
+from openbms.model.site import SiteConfig
+from openbms.model.units import unit_symbol
 from openbms.runtime.clock import Clock
 
 __all__ = [
@@ -62,7 +70,9 @@ __all__ = [
     "AlarmError",
     "AlarmEvent",
     "Note",
+    "PointText",
     "Transition",
+    "point_texts",
 ]
 
 log = logging.getLogger(__name__)
@@ -204,6 +214,40 @@ class _Message(dict[str, Any]):
 
     def __missing__(self, key: str) -> str:
         return "-"
+
+
+@dataclass(frozen=True, slots=True)
+class PointText:
+    """How a point reads in a message: its display name, its decimals and its unit's symbol."""
+
+    name: str
+    decimals: int
+    unit: str
+
+
+def point_texts(site: SiteConfig) -> dict[str, PointText]:
+    """The :class:`PointText` of every point of ``site``, by id (built once per configuration)."""
+    return {pid: PointText(p.label, p.decimals, unit_symbol(p.unit) if p.kind == "number" else "")
+            for pid, _e, p in site.points()}
+
+
+class _Quantity(float):
+    """A number that writes itself rounded and with its unit ("15.3 °C") unless a format is given."""
+
+    __slots__ = ("text",)
+    text: str
+
+    def __new__(cls, value: float, decimals: int, unit: str) -> _Quantity:
+        q = super().__new__(cls, value)
+        number = f"{value:.{decimals}f}"
+        q.text = number if not unit else f"{number}{unit}" if unit.startswith("%") else f"{number} {unit}"
+        return q
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __format__(self, spec: str) -> str:
+        return self.text if not spec else float(self).__format__(spec)
 
 
 # ---------------------------------------------------------------------- trackers
@@ -374,15 +418,18 @@ class AlarmEngine:
     ``on_event`` receives every :class:`AlarmEvent`, synchronously; it must be
     quick (queue the work) and an exception it raises is counted and logged,
     never propagated. Disabled rules are left out. ``max_shelve_s`` bounds
-    how far ahead ``shelve`` may set the end of shelving.
+    how far ahead ``shelve`` may set the end of shelving. ``texts`` (from
+    :func:`point_texts`) makes messages name points and round their values
+    as people read them; without it they say ids and raw numbers.
     """
 
     def __init__(self, rules: Iterable[AlarmRule], clock: Clock,
                  on_event: Callable[[AlarmEvent], None] | None = None, *, history_limit: int = 100,
-                 max_shelve_s: float = MAX_SHELVE_S) -> None:
+                 max_shelve_s: float = MAX_SHELVE_S, texts: Mapping[str, PointText] | None = None) -> None:
         if not (math.isfinite(max_shelve_s) and max_shelve_s > 0):
             raise ValueError(f"max_shelve_s must be a positive number of seconds, not {max_shelve_s!r}")
         self.max_shelve_s = max_shelve_s
+        self._texts: Mapping[str, PointText] = texts or {}
         self._clock = clock
         self._on_event = on_event
         self._history_limit = history_limit
@@ -614,6 +661,13 @@ class AlarmEngine:
     def _render(self, t: _Tracker, value: Value) -> str:
         template = t.rule.template
         ctx = t.context(value)
+        text = self._texts.get(t.rule.display_point)
+        if text is not None:
+            ctx["point"] = text.name
+            for key in ("value", "limit", "deadband"):
+                v = ctx.get(key)
+                if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v):
+                    ctx[key] = _Quantity(v, text.decimals, text.unit)
         try:
             return template.format_map(ctx)
         except (ValueError, TypeError, KeyError, IndexError, AttributeError):

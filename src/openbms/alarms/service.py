@@ -14,12 +14,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
-from openbms.alarms.engine import AlarmEngine, AlarmEvent
+from openbms.alarms.engine import AlarmEngine, AlarmEvent, PointText
 from openbms.alarms.notify import Notifier
 from openbms.db import load_state, save_state
 from openbms.db.schema import alarm_events
@@ -33,16 +33,20 @@ log = logging.getLogger(__name__)
 
 
 class AlarmService:
-    """The alarms of one site, wired to the bus, the state database and the notifiers."""
+    """The alarms of one site, wired to the bus, the state database and the notifiers.
+
+    ``texts`` (``point_texts(site)``) lets messages name points and round values as people read them.
+    """
 
     def __init__(self, site: str, rules: Sequence[AlarmRule], notifications: NotificationsConfig,
-                 clock: Clock, bus: Bus, state: sa.Engine, snapshot_every: float = 60.0) -> None:
+                 clock: Clock, bus: Bus, state: sa.Engine, snapshot_every: float = 60.0, *,
+                 texts: Mapping[str, PointText] | None = None) -> None:
         self.site = site
         self.clock = clock
         self.bus = bus
         self.state = state
         self.snapshot_every = snapshot_every
-        self.engine = AlarmEngine(list(rules), clock, on_event=self._on_event)
+        self.engine = AlarmEngine(list(rules), clock, on_event=self._on_event, texts=texts)
         self.notifier = Notifier.from_config(notifications, clock=clock)
         self._pending: list[AlarmEvent] = []
         self._wake = asyncio.Event()
