@@ -14,6 +14,9 @@ import {
   withMoves,
   zoneBand,
   zoneTone,
+  drawingHeight,
+  labelLines,
+  textBox,
 } from "../src/lib/graphic";
 
 const el = (id: string, kind: string, points: GraphicElement["points"], extra: Partial<GraphicElement> = {}): GraphicElement => ({
@@ -122,5 +125,29 @@ describe("floor plan routes", () => {
     expect(parseRoute("/sites/hq/plans")).toEqual({ name: "plans", site: "hq", space: null });
     expect(parseRoute("/sites/hq/plans/floor-1")).toEqual({ name: "plans", site: "hq", space: "floor-1" });
     expect(parseRoute("/sites/hq/plans/floor-1/x").name).toBe("not-found");
+  });
+});
+
+describe("text placement", () => {
+  it("puts a sensor's text in its box, a box's inside it, a symbol's below it within the drawing", () => {
+    expect(textBox({ kind: "sensor", x: 20, y: 210, w: 90, h: 44 }, 4, 1000)).toEqual({ x: 34, y: 210, w: 100, h: 90 });
+    expect(textBox({ kind: "chiller", x: 100, y: 100, w: 160, h: 80 }, 2, 1000)).toEqual({ x: 102, y: 148, w: 156, h: 48 });
+    // Narrow coils side by side on a duct: 76 units each, centred, no overlap at 80 units apart.
+    expect(textBox({ kind: "damper", x: 410, y: 260, w: 40, h: 80 }, 2, 1000)).toEqual({ x: 392, y: 344, w: 76, h: 48 });
+    // A coil's valve sits below it: its text goes above.
+    expect(textBox({ kind: "heating-coil", x: 410, y: 260, w: 40, h: 80 }, 2, 1000)).toEqual({ x: 392, y: 208, w: 76, h: 48 });
+    expect(textBox({ kind: "filter", x: 340, y: 20, w: 30, h: 80 }, 2, 1000).y).toBe(0);
+    expect(textBox({ kind: "fan", x: 600, y: 265, w: 300, h: 70 }, 1, 1000).w).toBe(200);
+    expect(textBox({ kind: "damper", x: 980, y: 0, w: 20, h: 20 }, 1, 1000).x).toBe(924);
+    expect(textBox({ kind: "damper", x: 0, y: 0, w: 20, h: 20 }, 1, 1000).x).toBe(0);
+  });
+
+  it("counts a label's wrapped lines and grows the drawing to hold text below it", () => {
+    expect(labelLines("Filter", 76)).toBe(1);
+    expect(labelLines("Heating coil", 76)).toBe(2);
+    expect(labelLines("", 76)).toBe(0);
+    expect(drawingHeight(420, [{ x: 0, y: 404, w: 76, h: 48 }])).toBe(456);
+    expect(drawingHeight(420, [{ x: 0, y: 10, w: 76, h: 48 }])).toBe(420);
+    expect(drawingHeight(420, [])).toBe(420);
   });
 });

@@ -10,7 +10,22 @@
 import type { JSX } from "preact";
 import { useRef } from "preact/hooks";
 import type { Graphic as GraphicDoc, GraphicElement, PointOverride, PointSummary, Value } from "../api/types";
-import { arrowStep, bladeAngle, headlinePoint, isActive, minDrawingWidth, moveBox, movable, toViewBox, type Box } from "../lib/graphic";
+import {
+  arrowStep,
+  bladeAngle,
+  BOXED_KINDS,
+  drawingHeight,
+  headlinePoint,
+  isActive,
+  labelLines,
+  minDrawingWidth,
+  moveBox,
+  movable,
+  ROLE_WORDS,
+  textBox,
+  toViewBox,
+  type Box,
+} from "../lib/graphic";
 import { ValueText } from "./Value";
 
 /** The text size in viewBox units (16 units ≥ 11 px at the drawing's minimum width). */
@@ -67,12 +82,21 @@ export function Graphic(props: GraphicProps) {
   const valueOf = (id: string | undefined): Value | undefined => (id ? props.points.get(id)?.value : undefined);
   // Paths first: symbols and their values sit on the ducts and pipes.
   const ordered = [...g.elements.filter((e) => !movable(e)), ...g.elements.filter((e) => movable(e))];
+  const texts = new Map<string, Box>();
+  for (const el of ordered) {
+    if (!hasText(el)) continue;
+    const w = textBox(el, 1, g.width, LINE).w;
+    const lines = el.points.length + (BOXED_KINDS.has(el.kind) ? 0 : labelLines(el.label, w));
+    texts.set(el.id, textBox(el, lines, g.width, LINE));
+  }
+  // Text below the lowest symbols may run past the server's height: the drawing grows to hold it.
+  const height = drawingHeight(g.height, [...texts.values()]);
   return (
     <div class={`graphic-wrap${editing ? " graphic-wrap--editing" : ""}`}>
       <svg
         ref={svg}
         class="graphic"
-        viewBox={`0 0 ${g.width} ${g.height}`}
+        viewBox={`0 0 ${g.width} ${height}`}
         style={{ minWidth: `${minDrawingWidth(g.width, FONT)}px`, maxWidth: `${Math.round(g.width * 1.4)}px` }}
         role="group"
         aria-label={`Graphic of ${g.name || g.equipment}`}
@@ -106,9 +130,7 @@ export function Graphic(props: GraphicProps) {
                 : {})}
             >
               <Symbol el={el} value={valueOf(head?.id)} role={head?.role} hatch={hatch} />
-              {el.kind !== "duct" && el.kind !== "pipe" && el.kind !== "label" && (el.points.length > 0 || !boxed(el.kind)) && (
-                <Values {...props} el={el} interactive={!editing} />
-              )}
+              {texts.has(el.id) && <Values {...props} el={el} box={texts.get(el.id)!} interactive={!editing} />}
             </g>
           );
         })}
@@ -117,8 +139,9 @@ export function Graphic(props: GraphicProps) {
   );
 }
 
-const BOXED = new Set(["chiller", "boiler", "tower", "meter", "zone", "box"]);
-const boxed = (kind: string) => BOXED.has(kind);
+/** Whether an element has a label or values to write beside it (a labelled box writes its label itself). */
+const hasText = (el: GraphicElement) =>
+  el.kind !== "duct" && el.kind !== "pipe" && el.kind !== "label" && (el.points.length > 0 || !BOXED_KINDS.has(el.kind));
 
 /** One element's symbol in its box; `value` is its headline point's (a fan's status, a damper's position). */
 function Symbol(props: { el: GraphicElement; value: Value | undefined; role: string | undefined; hatch: string }) {
@@ -190,7 +213,8 @@ function Symbol(props: { el: GraphicElement; value: Value | undefined; role: str
       );
     }
     case "sensor":
-      return <circle class="graphic__sensor" cx={cx} cy={cy} r={Math.min(7, r)} />;
+      // The dot at the left of the sensor's box; its label and values fill the rest (textBox).
+      return <circle class="graphic__sensor" cx={el.x + 7} cy={el.y + LINE / 2 + 2} r={6} />;
     case "label":
       return (
         <text class="graphic__text" x={el.x} y={el.y + FONT}>
@@ -211,17 +235,13 @@ function Symbol(props: { el: GraphicElement; value: Value | undefined; role: str
 }
 
 /** The element's label and its points' values, one per line, below the symbol (inside it for a labelled box). */
-function Values(props: GraphicProps & { el: GraphicElement; interactive: boolean }) {
-  const { el, graphic: g } = props;
-  const inside = boxed(el.kind);
-  const lines = el.points.length + (inside ? 0 : 1);
-  const w = Math.min(g.width, Math.max(el.w + 60, 190));
-  const x = Math.min(Math.max(0, el.x + el.w / 2 - w / 2), g.width - w);
-  const y = inside ? el.y + el.h / 2 + FONT * 0.6 : el.y + el.h + 4;
+function Values(props: GraphicProps & { el: GraphicElement; box: Box; interactive: boolean }) {
+  const { el, box } = props;
+  const inside = BOXED_KINDS.has(el.kind);
   const seen = new Set<string>();
   return (
-    <foreignObject x={x} y={y} width={w} height={lines * LINE + 8} class="graphic__fo">
-      <div class={`graphic__values${inside ? " graphic__values--inside" : ""}`}>
+    <foreignObject x={box.x} y={box.y} width={box.w} height={box.h} class="graphic__fo">
+      <div class={`graphic__values graphic__values--${el.kind === "sensor" ? "sensor" : inside ? "inside" : "below"}`}>
         {!inside && <div class="graphic__label">{el.label}</div>}
         {el.points.map((gp) => {
           const p = props.points.get(gp.id);
@@ -241,11 +261,13 @@ function Values(props: GraphicProps & { el: GraphicElement; interactive: boolean
                 <button type="button" class="graphic__cmd" aria-label={`Command ${what}`} title={`${p.name}: command…`}
                   disabled={props.commandDisabled} aria-describedby={props.commandDisabled ? props.commandDescribedBy : undefined}
                   onClick={() => props.onCommand?.(p)}>
+                  {ROLE_WORDS[gp.role] && <span class="graphic__role" aria-hidden="true">{ROLE_WORDS[gp.role]} </span>}
                   {text}
                 </button>
               ) : (
                 <span class="graphic__point" title={name}>
                   <span class="sr-only">{what}: </span>
+                  {ROLE_WORDS[gp.role] && <span class="graphic__role" aria-hidden="true">{ROLE_WORDS[gp.role]} </span>}
                   {text}
                 </span>
               )}

@@ -147,3 +147,48 @@ export function layoutToSave(g: Graphic, moves: ReadonlyMap<string, Box>): Graph
 export function minDrawingWidth(width: number, fontUnits: number, minPx = 11): number {
   return Math.ceil((width * minPx) / fontUnits);
 }
+
+const ABOVE_KINDS: ReadonlySet<string> = new Set(["heating-coil", "cooling-coil", "filter"]);
+
+/** A short word before a value saying what it is to its element (a reading's unit says enough). */
+export const ROLE_WORDS: Record<string, string> = {
+  command: "cmd",
+  status: "run",
+  speed: "speed",
+  position: "pos",
+  setpoint: "sp",
+  alarm: "alarm",
+};
+
+/** The kinds drawn as a labelled box, their values inside it. */
+export const BOXED_KINDS: ReadonlySet<string> = new Set(["chiller", "boiler", "tower", "meter", "zone", "box"]);
+
+/**
+ * Where an element's label and values go, in viewBox units: a sensor's box holds them (its dot at
+ * the left), a labelled box holds its values under its label, a coil or filter (in the duct, a valve
+ * often below it) has them above it, any other symbol below it; centred and no wider than
+ * neighbours on a duct leave room for (76 units: labels wrap).
+ * `lines` counts the label's and the values' lines.
+ */
+export function textBox(el: Box & { kind: string }, lines: number, drawingWidth: number, lineUnits = 21): Box {
+  const h = lines * lineUnits + 6;
+  const fit = (x: number, w: number) => Math.min(Math.max(0, x), Math.max(0, drawingWidth - w));
+  if (el.kind === "sensor") {
+    const w = Math.max(el.w - 14, 100);
+    return { x: fit(el.x + 14, w), y: el.y, w, h };
+  }
+  if (BOXED_KINDS.has(el.kind)) return { x: el.x + 2, y: el.y + el.h / 2 + 8, w: Math.max(0, el.w - 4), h };
+  const w = Math.min(200, Math.max(76, el.w + 36));
+  const y = ABOVE_KINDS.has(el.kind) ? Math.max(0, el.y - h - 4) : el.y + el.h + 4;
+  return { x: fit(el.x + el.w / 2 - w / 2, w), y, w, h };
+}
+
+/** Lines a label takes in a box `w` units wide (wrapped at about 8.6 units a character of 16-unit text). */
+export function labelLines(label: string, w: number): number {
+  return label ? Math.max(1, Math.ceil((label.length * 8.6) / Math.max(1, w))) : 0;
+}
+
+/** The drawing's height grown to hold text that runs below the server's height (never shrunk). */
+export function drawingHeight(height: number, boxes: readonly Box[]): number {
+  return Math.ceil(Math.max(height, ...boxes.map((b) => b.y + b.h + 4)));
+}
