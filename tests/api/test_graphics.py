@@ -41,7 +41,8 @@ async def test_put_saves_positions_in_the_site_folder_and_get_shows_them(live: L
     assert r.json()["saved"] is True
     assert (_element(r.json(), "supply-fan")["x"], _element(r.json(), "supply-fan")["y"]) == (640, 160)
     path = live.folder / "graphics" / "hq" / "ahu-1.yaml"
-    assert yaml.safe_load(path.read_text())["elements"]["supply-air"] == {"x": 800, "y": 120, "w": 60, "h": 40}
+    saved = yaml.safe_load(path.read_text())["elements"]
+    assert saved["supply-air"] == {"x": 800, "y": 120, "w": 60, "h": 40}
     # a second save adds to the first
     r = await live.put("fm", GRAPHIC, json={"elements": {"filter": {"x": 300, "y": 250}}})
     assert r.status_code == 200, r.text
@@ -71,7 +72,8 @@ async def test_put_refuses_an_unknown_element_and_a_position_off_the_drawing(liv
 
 async def test_delete_forgets_the_saved_layout(live: Live) -> None:  # noqa: F811
     generated = (await live.get("viewer", GRAPHIC)).json()
-    assert (await live.put("fm", GRAPHIC, json={"elements": {"supply-fan": {"x": 10, "y": 10}}})).status_code == 200
+    r = await live.put("fm", GRAPHIC, json={"elements": {"supply-fan": {"x": 10, "y": 10}}})
+    assert r.status_code == 200, r.text
     r = await live.delete("fm", GRAPHIC)
     assert r.status_code == 200, r.text
     assert r.json() == generated

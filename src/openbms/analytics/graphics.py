@@ -50,7 +50,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Literal
 
 from openbms.analytics.operation import COMFORT_TOLERANCE
@@ -621,11 +621,6 @@ def graphic(cfg: SiteConfig, equip_id: str, layout: Mapping[str, Placement] | No
     elements, saved = _finish(slots, layout)
     return Graphic(equip.id, equip.name or equip.id, equip.type, template, width, height, saved, elements,
                    tuple(unplaced))
-
-
-def generated(g: Graphic) -> Graphic:
-    """``g`` without the saved flag (what ``graphic`` makes with no layout)."""
-    return replace(g, saved=False)
 
 
 # ------------------------------------------------------------------------------ floor plans

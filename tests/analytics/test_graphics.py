@@ -1,0 +1,232 @@
+"""Equipment graphics and floor plans generated from the site model (issue 14, "New: equipment graphics")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+import openbms.examples
+from openbms.analytics.graphics import Graphic, Placement, graphic, plan, plans
+from openbms.config import load_site
+from openbms.model.site import SiteConfig
+
+EXAMPLES = Path(openbms.examples.__file__).parent
+
+
+@pytest.fixture(scope="module")
+def demo() -> SiteConfig:
+    return load_site(EXAMPLES / "demo" / "site.yaml")
+
+
+def _site(text: str) -> SiteConfig:
+    return SiteConfig.model_validate(yaml.safe_load(text))
+
+
+def _drawn(g: Graphic) -> dict[str, list[tuple[str, str]]]:
+    """Element id → its points as (point name, role)."""
+    return {e.id: [(p.id.rsplit("/", 1)[1], p.role) for p in e.points] for e in g.elements}
+
+
+def _all_points(g: Graphic) -> list[str]:
+    return [p.id for e in g.elements for p in e.points] + list(g.unplaced)
+
+
+def test_the_demo_ahu_has_its_airstream_in_order(demo: SiteConfig) -> None:
+    g = graphic(demo, "ahu-1")
+    assert g is not None and g.template == "ahu" and not g.saved
+    drawn = _drawn(g)
+    assert drawn["outside-air"] == [("oat", "value"), ("oa-rh", "value"), ("oa-flow", "value")]
+    assert drawn["mixed-air"] == [("mat", "value")]
+    assert drawn["supply-air"] == [("sat", "value"), ("sat-sp", "setpoint")]
+    assert drawn["return-air"] == [("rat", "value"), ("ra-rh", "value")]
+    assert drawn["supply-fan"] == [("fan-cmd", "command"), ("fan-status", "status"), ("kw", "value"),
+                                   ("fan-speed", "speed")]
+    assert drawn["outside-air-damper"] == [("econ-enable", "command"), ("oa-damper", "position"),
+                                           ("oa-min", "setpoint")]
+    assert drawn["heating-valve"] == [("htg-valve", "position")]
+    assert drawn["cooling-valve"] == [("clg-valve", "position")]
+    assert drawn["static-pressure"] == [("dsp", "value"), ("dsp-sp", "setpoint")]
+    # the coils are drawn with their valves, and the air goes OAT → MAT → coils → SAT along the supply duct
+    x = {e.id: e.x for e in g.elements}
+    assert x["outside-air"] < x["mixed-air"] < x["filter"] < x["heating-coil"] < x["cooling-coil"] \
+        < x["supply-fan"] < x["supply-air"]
+    # no return fan or exhaust damper in this AHU: not drawn
+    assert "return-fan" not in drawn and "exhaust-damper" not in drawn
+    # two thermal power sensors whose tags and class do not say which coil: listed, not guessed
+    assert g.unplaced == ("demo/ahu-1/clg-load", "demo/ahu-1/htg-load")
+    assert sorted(_all_points(g)) == sorted(demo.point_id(e, p) for e in demo.equipment if e.id == "ahu-1"
+                                            for p in e.points)
+    for e in g.elements:
+        assert 0 <= e.x <= g.width and 0 <= e.y <= g.height, e.id
+        assert (e.path is not None) == (e.kind in ("duct", "pipe")), e.id
+
+
+def test_a_demo_vav_has_damper_airflow_reheat_and_zone(demo: SiteConfig) -> None:
+    g = graphic(demo, "vav-c1")
+    assert g is not None and g.template == "vav" and g.unplaced == ()
+    drawn = _drawn(g)
+    assert drawn["damper"] == [("damper", "position")]
+    assert drawn["airflow"] == [("airflow", "value"), ("airflow-sp", "setpoint")]
+    assert drawn["reheat-valve"] == [("reheat-vlv", "position")]
+    assert drawn["reheat-coil"] == [("reheat-load", "value")]
+    assert drawn["discharge-air"] == [("dat", "value")]
+    zone = dict(drawn["zone"])
+    assert zone["zone-temp"] == "value" and zone["eff-htg-sp"] == "setpoint" and zone["occ-mode"] == "command"
+
+
+@pytest.mark.parametrize(("equip", "template", "maker", "flow", "units", "pump"), [
+    ("chiller-plant", "chiller-plant", "chiller", "chw", ("ch-1", "ch-2"), "chwp-1"),
+    ("boiler-plant", "boiler-plant", "boiler", "hw", ("blr-1", "blr-2"), "hwp-1"),
+])
+def test_the_demo_plants_have_their_units_pumps_and_headers(demo: SiteConfig, equip: str, template: str,
+                                                            maker: str, flow: str, units: tuple[str, ...],
+                                                            pump: str) -> None:
+    g = graphic(demo, equip)
+    assert g is not None and g.template == template and g.unplaced == ()
+    kinds = {e.id: e.kind for e in g.elements}
+    assert [k for k in kinds if kinds[k] == maker] == list(units)
+    assert [k for k in kinds if kinds[k] == "pump"] == [pump]
+    assert {e.flow for e in g.elements if e.kind == "pipe"} == {flow}
+    drawn = _drawn(g)
+    first = dict(drawn[units[0]])
+    assert first[f"{units[0]}-en"] == "command" and first[f"{units[0]}-status"] == "status"
+    assert dict(drawn[pump]) == {f"{pump}-en": "command", f"{pump}-status": "status", f"{pump}-kw": "value"}
+    assert [r for _n, r in drawn["supply-temp"]] == ["value", "setpoint"]
+    assert [r for _n, r in drawn["return-temp"]] == ["value"]
+    if maker == "chiller":
+        assert first["ch-1-alarm"] == "alarm"
+
+
+def test_the_demo_meter_shows_power_and_energy_per_commodity(demo: SiteConfig) -> None:
+    g = graphic(demo, "meters")
+    assert g is not None and g.template == "meter"
+    drawn = _drawn(g)
+    assert [n for n, _r in drawn["meter-elec"]] == ["elec-kw", "elec-kwh", "ltg-kw", "plug-kw", "hvac-kw"]
+    assert [n for n, _r in drawn["meter-gas"]] == ["gas-kw", "gas-kwh"]
+
+
+SITE = """\
+site: {id: s}
+spaces:
+  - {id: f1, kind: floor, name: Level 1}
+  - {id: north-office, kind: zone, parent: f1}
+  - {id: z-core, kind: zone, name: Core, parent: f1}
+  - {id: z-south-a, kind: zone, name: South A, parent: f1}
+  - {id: z-south-b, kind: zone, name: South B, parent: f1}
+  - {id: store, kind: room, parent: f1}
+equipment:
+  - id: ahu
+    type: ahu
+    points:
+      # named like anything else: the Brick class says what it is
+      - {name: p1, brick: Supply_Air_Temperature_Sensor}
+      - {name: p2, brick: Mixed_Air_Temperature_Sensor, tags: [return, air, temp, sensor]}
+      - {name: sat, tags: [outside, air, temp, sensor]}
+      - {name: x9, kind: bool, writable: true, relinquish_default: false, tags: [fan, run, cmd]}
+      - {name: mystery, brick: Luminance_Sensor}
+      - {name: oddity, tags: [foo, bar]}
+  - id: gadget
+    type: other
+    name: Gadget
+    points:
+      - {name: level, writable: true, tags: [cmd]}
+      - {name: running, kind: bool, tags: [run, sensor]}
+      - {name: t}
+  - id: fcu-n
+    type: fcu
+    space: north-office
+    points:
+      - {name: a, unit: degF, brick: Zone_Air_Temperature_Sensor}
+      - {name: b, unit: degF, brick: Occupied_Air_Temperature_Heating_Setpoint, writable: true}
+      - {name: c, unit: degF, brick: Occupied_Air_Temperature_Cooling_Setpoint, writable: true}
+"""
+
+
+def test_a_point_goes_by_its_brick_class_then_its_tags_never_its_name() -> None:
+    cfg = _site(SITE)
+    g = graphic(cfg, "ahu")
+    assert g is not None
+    drawn = _drawn(g)
+    assert drawn["supply-air"] == [("p1", "value")]
+    # the class wins over tags that say otherwise
+    assert drawn["mixed-air"] == [("p2", "value")]
+    assert "return-air" not in drawn
+    # a point named 'sat' tagged as outside air is outside air
+    assert drawn["outside-air"] == [("sat", "value")]
+    assert drawn["supply-fan"] == [("x9", "command")]
+    # what no rule takes is listed, not drawn
+    assert g.unplaced == ("s/ahu/mystery", "s/ahu/oddity")
+
+
+def test_an_unknown_type_is_a_box_of_labelled_values() -> None:
+    cfg = _site(SITE)
+    g = graphic(cfg, "gadget")
+    assert g is not None and g.template == "generic" and g.unplaced == ()
+    assert [e.kind for e in g.elements] == ["box"]
+    assert _drawn(g)["equipment"] == [("level", "command"), ("running", "status"), ("t", "value")]
+    assert g.elements[0].label == "Gadget"
+    assert graphic(cfg, "nope") is None
+
+
+def test_a_saved_placement_moves_an_element_and_keeps_the_rest(demo: SiteConfig) -> None:
+    before = graphic(demo, "ahu-1")
+    after = graphic(demo, "ahu-1", {"supply-fan": Placement(640, 160, w=80), "gone": Placement(1, 1)})
+    assert before is not None and after is not None
+    assert after.saved and not before.saved
+    moved = {e.id: e for e in after.elements}["supply-fan"]
+    assert (moved.x, moved.y, moved.w, moved.h) == (640, 160, 80, 70)
+    assert [e for e in after.elements if e.id != "supply-fan"] == [e for e in before.elements
+                                                                   if e.id != "supply-fan"]
+    assert "gone" not in after.element_ids()
+
+
+def test_the_demo_floor_plans_put_perimeters_around_the_core(demo: SiteConfig) -> None:
+    assert [(p.space, p.zones) for p in plans(demo)] == [("floor-1", 5), ("floor-2", 5), ("floor-3", 5)]
+    p = plan(demo, "floor-1")
+    assert p is not None and not p.saved
+    z = {zone.space: zone for zone in p.zones}
+    assert set(z) == {"zone-c1", "zone-n1", "zone-e1", "zone-s1", "zone-w1"}
+    core, north, south, east, west = (z[i] for i in ("zone-c1", "zone-n1", "zone-s1", "zone-e1", "zone-w1"))
+    assert north.y + north.h <= core.y and core.y + core.h <= south.y
+    assert west.x + west.w <= core.x and core.x + core.w <= east.x
+    assert (north.temperature, north.low, north.high, north.band) == (
+        "demo/vav-n1/zone-temp", "demo/vav-n1/eff-htg-sp", "demo/vav-n1/eff-clg-sp", None)
+    assert north.equipment == ("vav-n1",) and north.tolerance == 1.0
+    building = plan(demo, "building")
+    assert building is not None and len(building.zones) == 15
+    assert plan(demo, "nope") is None
+
+
+def test_a_plan_lays_out_compass_zones_and_grids_the_rest() -> None:
+    cfg = _site(SITE)
+    assert [(p.space, p.name, p.zones) for p in plans(cfg)] == [("f1", "Level 1", 5)]
+    p = plan(cfg, "f1")
+    assert p is not None
+    z = {zone.space: zone for zone in p.zones}
+    # two south zones share the south side; 'store' has no compass word: on the grid below
+    a, b = z["z-south-a"], z["z-south-b"]
+    assert a.y == b.y and a.x + a.w <= b.x
+    assert z["north-office"].y == 0 and z["z-core"].y > 0
+    assert z["store"].y >= max(zone.y + zone.h for zone in p.zones if zone.space != "store")
+    assert p.height >= z["store"].y + z["store"].h
+    # a °F zone: occupied setpoints when there is no effective one, its tolerance in °F
+    north = z["north-office"]
+    assert (north.temperature, north.low, north.high) == ("s/fcu-n/a", "s/fcu-n/b", "s/fcu-n/c")
+    assert north.tolerance == pytest.approx(1.8)
+    # no point measures the store: null, and the fixed band
+    assert (z["store"].temperature, z["store"].low, z["store"].band) == (None, None, (21.0, 24.0))
+
+
+def test_a_plant_draws_the_equipment_that_feeds_it() -> None:
+    office = load_site(EXAMPLES / "office" / "site.yaml")
+    g = graphic(office, "chw-plant")
+    assert g is not None and g.template == "chiller-plant"
+    chillers = [e for e in g.elements if e.kind == "chiller"]
+    assert [e.id for e in chillers] == [e.id for e in office.equipment
+                                        if e.type == "chiller" and "chw-plant" in e.feeds]
+    assert chillers[0].points[0].id == "hq/chiller-1/enable-cmd" and chillers[0].points[0].role == "command"
+    # a chiller on its own is a plant of one
+    alone = graphic(office, "chiller-1")
+    assert alone is not None and [e.id for e in alone.elements if e.kind == "chiller"] == ["chiller-1"]
