@@ -1,11 +1,11 @@
-"""Energy of meters per hour and per local day, from the historian's hourly rollups.
+"""Energy of meters per hour and per local day, from the historian's hourly rollups and raw samples.
 
 A meter is a number point that counts energy or measures power::
 
-    kWh, Wh, MWh point ─────────────────────────▶ register: energy of a period is the
-                                                   reading at its end minus the reading at its start
-    kW, W, MW point tagged elec, meter or energy ─▶ demand: energy of a period is the sum of its hours'
-                                                   time-weighted mean × the time each mean covers
+    kWh, Wh, MWh point ──────────────────────────────▶ register: energy of a period is the
+                                                        reading at its end minus the reading at its start
+    kW, W, MW point tagged elec, gas, meter or energy ─▶ demand: energy of a period is the sum of its
+                                                        hours' time-weighted mean × the time each covers
 
 Periods are hours (UTC hours: a site's hours but for the few zones whose offset
 is not whole hours) or the site's local days, midnight to midnight in its time
@@ -15,13 +15,24 @@ reading there is interpolated, a demand hour counts its part (``MeterSeries``). 
 what this module computes: no calendar arithmetic happens in a browser, whose
 time zone may not be the site's.
 
-Everything here is pure: rollup rows in, numbers out.
+The hour in progress has a rollup that cannot say where in the hour its data
+lies (a demand mean of the first twenty minutes would be placed at the end of
+the hour), so the hour holding the end of a request is computed from the raw
+samples of that hour instead (``MeterSeries(..., raw=..., raw_hour=...)``):
+energy of the current hour is known from its first samples, not an hour later.
+
+``meter_groups`` says which points make one meter (the kW and kWh of the same
+equipment and commodity), which meters are a site's main meters and which are
+sub-meters of which.
+
+Everything here is pure: rollup rows and samples in, numbers out.
 """
 
 from __future__ import annotations
 
 import bisect
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -29,17 +40,21 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from openbms.historian.base import RollupRow
+from openbms.model.site import Equipment, Point
 from openbms.model.units import lookup
 
 __all__ = [
     "GAP",
+    "HOLD",
     "HOUR",
     "Meter",
+    "MeterGroup",
     "MeterKind",
     "MeterSeries",
     "Span",
     "day_spans",
     "hour_spans",
+    "meter_groups",
     "meter_of",
     "same_time_in",
 ]
@@ -47,12 +62,14 @@ __all__ = [
 HOUR = 3600.0
 #: Register readings further apart than this are an outage: nothing is interpolated across it.
 GAP = 2 * HOUR
+#: A raw demand sample holds until the next one, for at most this long (the store's default ``max_hold``).
+HOLD = 900.0
 MeterKind = Literal["register", "demand"]
 
 # A unit's factor to kWh (registers) or kW (demand).
 _REGISTER = {"kwh": 1.0, "wh": 0.001, "mwh": 1000.0}
 _DEMAND = {"kw": 1.0, "w": 0.001, "mw": 1000.0}
-_METER_TAGS = ("elec", "meter", "energy")
+_METER_TAGS = ("elec", "gas", "meter", "energy")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +81,8 @@ class Meter:
 
 
 def meter_of(kind: str, unit: str | None, tags: Sequence[str]) -> Meter | None:
-    """The meter a point is, or None: a number in kWh/Wh/MWh, or in kW/W/MW tagged elec, meter or energy."""
+    """The meter a point is, or None: a number in kWh, Wh, MWh, or in kW, W, MW tagged as energy metering."""
+    # Tagged as energy metering: elec, gas, meter or energy.
     if kind != "number":
         return None
     # The unit's symbol first ("kilowatt-hours" is kWh); a spelling the table does not know, in any case.
@@ -129,19 +147,38 @@ class MeterSeries:
     period, so a day ends at the same instant for both kinds of meter.
     """
 
-    __slots__ = ("_covered", "_first_low", "_from", "_hours", "_kw", "_last", "_last_ts", "_meter", "_starts")
+    __slots__ = ("_covered", "_first_low", "_from", "_hours", "_kw", "_last", "_last_ts", "_meter", "_pieces",
+                 "_starts")
 
-    def __init__(self, meter: Meter, hourly: Sequence[RollupRow]) -> None:
+    def __init__(
+        self,
+        meter: Meter,
+        hourly: Sequence[RollupRow],
+        raw: Sequence[tuple[float, float]] | None = None,
+        raw_hour: float | None = None,
+    ) -> None:
+        """``raw``: the samples (ts, value) of the hour starting at ``raw_hour``, which replace its rollup."""
         self._meter = meter
         self._hours = sorted(hourly, key=lambda r: r.start)
         self._starts = [r.start for r in self._hours]
+        rawed = raw_hour is not None and raw is not None
+        samples = sorted(s for s in raw or () if raw_hour is not None and raw_hour <= s[0] < raw_hour + HOUR)
+        # Demand: stretches of time each holding one kW, keyed by where they may start, sorted.
+        self._pieces: list[float] = []
         self._kw: list[float | None] = []
         self._covered: list[float] = []
         self._from: list[float] = []
         if meter.kind == "demand":
             previous: RollupRow | None = None
             for r in self._hours:
+                if rawed and r.start == raw_hour:
+                    previous = r
+                    continue
+                if rawed and raw_hour is not None and r.start > raw_hour and (not self._pieces or
+                                                                           self._pieces[-1] < raw_hour):
+                    self._raw_pieces(samples, raw_hour, previous)
                 kw = r.tw_mean if r.tw_mean is not None else r.mean
+                self._pieces.append(r.start)
                 self._kw.append(None if kw is None else kw * meter.scale)
                 covered = min(r.covered, HOUR) if r.covered > 0 else HOUR
                 self._covered.append(covered)
@@ -153,12 +190,42 @@ class MeterSeries:
                     previous.tw_mean is not None or previous.mean is not None)
                 self._from.append(r.start if carried else r.start + HOUR - covered)
                 previous = r
-        readings = [(r.last_ts, r.last) for r in self._hours if r.last is not None and r.last_ts is not None]
+            if rawed and raw_hour is not None and (not self._pieces or self._pieces[-1] < raw_hour):
+                self._raw_pieces(samples, raw_hour, previous)
+        readings = [(r.last_ts, r.last) for r in self._hours
+                    if r.last is not None and r.last_ts is not None and not (rawed and r.start == raw_hour)]
+        first_low: float | None = None
+        if rawed:
+            readings = sorted(readings + [(ts, v) for ts, v in samples])
+        # The lowest reading of the hour holding the first reading: the count before it in that hour
+        # (a raw reading is itself the first count).
+        first = next((r for r in self._hours if r.last is not None and r.last_ts is not None), None)
+        if readings and first is not None and readings[0] == (first.last_ts, first.last):
+            first_low = first.min
         self._last_ts: list[float] = [ts for ts, _v in readings]
         self._last: list[float] = [v for _ts, v in readings]
-        # The lowest reading of the hour holding the first reading: the count before it in that hour.
-        first = next((r for r in self._hours if r.last is not None and r.last_ts is not None), None)
-        self._first_low = None if first is None or first.min is None else first.min
+        self._first_low = first_low
+
+    def _raw_pieces(
+        self, samples: Sequence[tuple[float, float]], hour: float, before: RollupRow | None
+    ) -> None:
+        """The hour from ``hour`` as raw samples, each held until the next one (at most ``HOLD``)."""
+        held = list(samples)
+        carry = before.last_ts + HOLD if (
+            before is not None and before.last is not None and before.last_ts is not None
+            and before.last_ts < hour) else None
+        if carry is not None and before is not None and before.last is not None:
+            held.insert(0, (hour, before.last))  # the value carried in from the hour before
+        for i, (ts, v) in enumerate(held):
+            nxt = held[i + 1][0] if i + 1 < len(held) else hour + HOUR
+            limit = carry if i == 0 and carry is not None else ts + HOLD
+            stop = min(nxt, hour + HOUR, limit)
+            if stop <= ts:
+                continue
+            self._pieces.append(ts)
+            self._kw.append(v * self._meter.scale)
+            self._covered.append(stop - ts)
+            self._from.append(ts)
 
     def energy(self, start: float, end: float) -> float | None:
         """kWh over ``[start, end)``: None when nothing is known of it."""
@@ -168,8 +235,8 @@ class MeterSeries:
         return None if got is None else got[0]
 
     def _demand(self, start: float, end: float) -> float | None:
-        lo = bisect.bisect_right(self._starts, start - HOUR)
-        hi = bisect.bisect_left(self._starts, end)
+        lo = bisect.bisect_right(self._pieces, start - HOUR)
+        hi = bisect.bisect_left(self._pieces, end)
         total: float | None = None
         for i in range(lo, hi):
             kw = self._kw[i]
@@ -220,3 +287,152 @@ class MeterSeries:
             if kw is not None and math.isfinite(kw) and (best is None or kw > best[0]):
                 best = (kw, r.start)
         return best
+
+
+# --- which points make one meter -------------------------------------------------------------
+
+_COMMODITIES = ("elec", "gas", "water", "steam", "heat", "chilled")
+#: Words of a point's name or description that say what it measures, not which meter it is.
+_MEASURES = frozenset({"kw", "kwh", "w", "wh", "mw", "mwh", "power", "energy", "demand", "consumption"})
+_SUBMETER_OF = "submeterOf:"
+
+
+@dataclass(frozen=True, slots=True)
+class MeterGroup:
+    """One meter: its register (kWh) and its demand point (kW), and where it stands among the site's meters.
+
+    ``id`` is the point id of its register, else of its demand point. ``main``: a main meter of the
+    site (its equipment is tagged ``siteMeter`` and it is no sub-meter); ``parent``: the id of the
+    meter it is a sub-meter of.
+    """
+
+    id: str
+    equipment: str
+    name: str
+    commodity: str | None
+    energy: str | None
+    power: str | None
+    main: bool
+    parent: str | None
+
+
+def _stem(name: str) -> str:
+    """A point's name without the words of what it measures: ``elec-kwh`` and ``elec-kw`` are ``elec``."""
+    return "-".join(w for w in re.split(r"[-_ .]+", name.lower()) if w and w not in _MEASURES)
+
+
+def _part(description: str, stem: str, name: str) -> str:
+    """What a meter in an equipment of several is, from its point's description ("Lighting demand")."""
+    text = re.sub(r"\([^)]*\)", " ", description)
+    text = re.sub(r"\b(?:" + "|".join(sorted(_MEASURES)) + r")\b", " ", text, flags=re.IGNORECASE)
+    text = re.sub(r"\s+", " ", text)
+    text = re.sub(r" ([:,])", r"\1", text).strip(" :,.-")
+    return text[0].upper() + text[1:] if text else stem or name
+
+
+@dataclass(slots=True)
+class _Draft:
+    equipment: Equipment
+    points: list[Point]
+    energy: str | None = None
+    power: str | None = None
+    register: Point | None = None
+
+
+def _commodity(tags: Sequence[str]) -> str | None:
+    return next((c for c in _COMMODITIES if c in tags), None)
+
+
+def meter_groups(points: Sequence[tuple[str, Equipment, Point, Meter]]) -> list[MeterGroup]:
+    """The site's meters from its meter points, main meters first, each sub-meter after its parent.
+
+    Points are one meter when they belong to one equipment and their names differ only in
+    the words of what they measure (``elec-kw``, ``elec-kwh``). A sub-meter names its parent
+    by a tag ``submeterOf:<equipment>`` or ``submeterOf:<equipment>/<point>`` (on the point or
+    its equipment), or is fed by a meter equipment (``feeds``); in one equipment holding
+    several meters of one commodity, the one with a register (else the one named after the
+    commodity) is the parent of those without.
+    """
+    drafts: dict[tuple[str, str], _Draft] = {}
+    equipment: dict[str, Equipment] = {}
+    for pid, equip, point, meter in points:
+        equipment[equip.id] = equip
+        key = (equip.id, _stem(point.name))
+        d = drafts.get(key)
+        if d is not None and (d.energy if meter.kind == "register" else d.power) is not None:
+            key = (equip.id, point.name)  # a second register of one name: a meter of its own
+            d = None
+        if d is None:
+            d = drafts[key] = _Draft(equip, [])
+        if meter.kind == "register":
+            d.energy, d.register = pid, point
+        else:
+            d.power = pid
+        d.points.append(point)
+    order = list(drafts)
+    per_equip: dict[str, list[tuple[str, str]]] = {}
+    for key in order:
+        per_equip.setdefault(key[0], []).append(key)
+    built: dict[tuple[str, str], MeterGroup] = {}
+    by_point: dict[str, tuple[str, str]] = {}
+    for key, d in drafts.items():
+        equip = d.equipment
+        commodity = _commodity([t for p in d.points for t in p.tags])
+        if commodity is None and sum(c in equip.tags for c in _COMMODITIES) == 1:
+            commodity = _commodity(equip.tags)
+        if len(per_equip[key[0]]) == 1:
+            name = equip.name or equip.id
+        else:
+            # Named by its register where it has one (the card shows its energy).
+            named = d.register or d.points[0]
+            name = _part(named.description, key[1], named.name)
+        gid = d.energy or d.power or ""
+        built[key] = MeterGroup(gid, equip.id, name, commodity, d.energy, d.power, False, None)
+        for p in d.points:
+            by_point[f"{equip.id}/{p.name}"] = key
+    parent: dict[tuple[str, str], tuple[str, str]] = {}
+
+    def first_of(equip_id: str, commodity: str | None) -> tuple[str, str] | None:
+        keys = per_equip.get(equip_id, [])
+        same = [k for k in keys if built[k].commodity == commodity and parent.get(k) is None]
+        return (same or keys)[0] if keys else None
+
+    # Inside one equipment: the meter with a register (else named after the commodity) is the parent
+    # of the others of its commodity that have none.
+    for keys in per_equip.values():
+        for commodity in {built[k].commodity for k in keys if built[k].commodity is not None}:
+            same = [k for k in keys if built[k].commodity == commodity]
+            head = next((k for k in same if built[k].energy is not None), None) or next(
+                (k for k in same if k[1] == commodity), None)
+            if head is None:
+                continue
+            for k in same:
+                if k != head and built[k].energy is None:
+                    parent[k] = head
+    # Configured: feeds, then submeterOf tags (these win).
+    for e in equipment.values():
+        for fed in e.feeds:
+            for k in per_equip.get(fed, []):
+                if k not in parent and (head := first_of(e.id, built[k].commodity)) is not None:
+                    parent[k] = head
+    for key in order:
+        tags = [t for p in drafts[key].points for t in p.tags] + list(equipment[key[0]].tags)
+        refs = [t[len(_SUBMETER_OF):] for t in tags if t.startswith(_SUBMETER_OF)]
+        for ref in refs:
+            head = by_point.get(ref) or first_of(ref, built[key].commodity)
+            if head is not None and head != key:
+                parent[key] = head
+                break
+    out: list[MeterGroup] = []
+    for key in order:
+        m = built[key]
+        up = parent.get(key)
+        main = up is None and "siteMeter" in equipment[key[0]].tags
+        out.append(MeterGroup(m.id, m.equipment, m.name, m.commodity, m.energy, m.power, main,
+                              None if up is None else built[up].id))
+    # Main meters first, then the rest; each sub-meter right after its parent where it has one.
+    rank = {m.id: i for i, m in enumerate(sorted(out, key=lambda m: not m.main))}
+
+    def place(m: MeterGroup) -> tuple[int, int]:
+        return (rank[m.parent], 1) if m.parent is not None and m.parent in rank else (rank[m.id], 0)
+    return sorted(out, key=lambda m: (*place(m), rank[m.id]))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Sequence
+from dataclasses import asdict
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -25,6 +26,7 @@ from openbms.analytics.energy import (
     Span,
     day_spans,
     hour_spans,
+    meter_groups,
     meter_of,
     same_time_in,
 )
@@ -34,13 +36,15 @@ from openbms.api.errors import invalid_field, not_found
 from openbms.api.helpers import finite, runtime_of, site_config
 from openbms.api.routes.history import MAX_JSON_ROWS, MAX_POINTS, parse_time
 from openbms.api.site_index import Entry, site_index
-from openbms.historian.base import RollupSeries
+from openbms.historian.base import RawRow, RollupSeries
 
 __all__ = ["MAX_BUCKETS", "router"]
 
 router = APIRouter(prefix="/api/v1", tags=["energy"])
 
 MAX_BUCKETS = 1000
+#: Raw samples of the hour in progress read per meter (a sample a second is 3 600).
+MAX_RAW = 20_000
 
 
 class EnergyBucketOut(BaseModel):
@@ -50,6 +54,9 @@ class EnergyBucketOut(BaseModel):
     end: float
     date: str | None = Field(None, description="the local date of a day (YYYY-MM-DD); null for hours")
     kwh: float | None = Field(description="null: nothing known of it (no readings, or only a gap or a reset)")
+    partial: bool = Field(
+        False, description="the bucket holds `until` (the hour or day in progress): its energy so far"
+    )
 
 
 class PeakOut(BaseModel):
@@ -76,6 +83,20 @@ class MeterEnergyOut(BaseModel):
     peak: PeakOut | None = Field(description="over all the buckets")
 
 
+class MeterOut(BaseModel):
+    """One meter: the points that measure it (kWh and kW of one equipment) and its place among the meters."""
+
+    id: str = Field(description="the point id of its register (kWh), else of its demand point (kW)")
+    equipment: str
+    equipment_name: str
+    name: str = Field(description="the equipment's name, or the meter's part of it when it holds several")
+    commodity: str | None = Field(description="elec, gas, water, steam, heat or chilled, from its tags")
+    energy: str | None = Field(description="its register's point id: its series gives the meter's energy")
+    power: str | None = Field(description="its demand point's id: peak and energy when it has no register")
+    main: bool = Field(description="a main meter of the site (equipment tagged siteMeter, not a sub-meter)")
+    parent: str | None = Field(description="the id of the meter this is a sub-meter of")
+
+
 class EnergyOut(BaseModel):
     """Energy of meters per hour or per local day of the site."""
 
@@ -84,6 +105,9 @@ class EnergyOut(BaseModel):
     bucket: Literal["hour", "day"]
     until: float
     series: list[MeterEnergyOut]
+    meters: list[MeterOut] = Field(
+        description="the meters the series make up, main meters first, each sub-meter after its parent"
+    )
 
 
 def _requested(site_id: str, requested: Sequence[str], known: dict[str, Entry]) -> list[str]:
@@ -116,7 +140,7 @@ def _meters(request: Request, site_id: str, requested: Sequence[str] | None) -> 
                 raise invalid_field(
                     ["query", "points"],
                     f"{pid} is not a meter: expected a number point in kWh, Wh or MWh, "
-                    "or in kW, W or MW tagged elec, meter or energy",
+                    "or in kW, W or MW tagged elec, gas, meter or energy",
                 )
             out.append((entry, meter))
         return out
@@ -125,16 +149,27 @@ def _meters(request: Request, site_id: str, requested: Sequence[str] | None) -> 
 
 
 def _energy_of(
-    meter: Meter, rollups: RollupSeries, spans: Sequence[Span], end: float, tz: ZoneInfo
+    meter: Meter,
+    rollups: RollupSeries,
+    raw: Sequence[RawRow],
+    spans: Sequence[Span],
+    end: float,
+    tz: ZoneInfo,
 ) -> dict[str, Any]:
-    """One meter's buckets, same time in the bucket before and peak (the CPU-bound part: off the loop)."""
-    got = MeterSeries(meter, rollups.rows())
+    """One meter's buckets, same time in the bucket before and peak (the CPU-bound part: off the loop).
+
+    ``raw``: the samples of the hour holding ``end``, which its rollup cannot place in the hour.
+    """
+    samples = [(ts, float(v)) for ts, v, _st in raw
+               if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)]
+    got = MeterSeries(meter, rollups.rows(), raw=samples, raw_hour=(end // HOUR) * HOUR)
     buckets = [
         {
             "start": s.start,
             "end": s.end,
             "date": None if s.date is None else s.date.isoformat(),
             "kwh": finite(got.energy(s.start, min(s.end, end))),
+            "partial": s.end > end,
         }
         for s in spans
     ]
@@ -161,7 +196,11 @@ async def get_energy(
     until: str | None = Query(None, max_length=64, description="End (ISO 8601 or epoch s); default now."),
     user: Principal = require("history:read", site_param="site_id"),
 ) -> Any:
-    """Energy of the site's meters per hour or local day, from the historian's hourly rollups."""
+    """Energy of the site's meters per hour or local day, from the historian's hourly rollups.
+
+    The hour holding ``until`` is computed from its raw samples, and the bucket holding it is
+    ``partial``; ``meters`` groups the series into meters (kWh and kW of one meter together).
+    """
     runtime = runtime_of(request)
     cfg = site_config(runtime_of(request), site_id)
     tz = ZoneInfo(cfg.site.timezone)
@@ -183,10 +222,12 @@ async def get_energy(
             "too_many_rows",
         )
     series: list[dict[str, Any]] = []
+    hour = (end // HOUR) * HOUR
     for (pid, _site, equip, point), meter in meters:
         rollups = await runtime.historian.rollups(pid, "hour", since, end + GAP)
+        raw = await runtime.historian.raw_rows(pid, hour, hour + HOUR, limit=MAX_RAW)
         # Up to 200 000 rows of arithmetic: in a worker thread, so that the loop keeps serving everyone else.
-        got = await asyncio.to_thread(_energy_of, meter, rollups, spans, end, tz)
+        got = await asyncio.to_thread(_energy_of, meter, rollups, raw, spans, end, tz)
         series.append(
             {
                 "point": pid,
@@ -199,4 +240,13 @@ async def get_energy(
                 **got,
             }
         )
-    return {"site": site_id, "timezone": cfg.site.timezone, "bucket": bucket, "until": end, "series": series}
+    groups = meter_groups([(pid, equip, point, meter) for (pid, _s, equip, point), meter in meters])
+    names = {e.id: e.name or e.id for e in cfg.equipment}
+    return {
+        "site": site_id,
+        "timezone": cfg.site.timezone,
+        "bucket": bucket,
+        "until": end,
+        "series": series,
+        "meters": [{**asdict(g), "equipment_name": names.get(g.equipment, g.equipment)} for g in groups],
+    }
