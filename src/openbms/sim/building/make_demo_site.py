@@ -13,6 +13,8 @@ are the part a person would do by hand after a discovery:
 - point names where two objects of one device guess the same name (both
   keep their object name, slugged: ``DSP``/``DSP-SP`` → ``dsp``/``dsp-sp``),
   and tags or Brick classes the name rules cannot know (``POINT_EDITS``);
+- display names where the one derived from the point's name would mislead
+  (``DISPLAY_NAMES``: the AHU's ``kw`` is its supply fan's);
 - write limits (``LIMITS``), relinquish defaults (the value each commandable
   object had when discovered: the emulator's defaults), history deadbands by
   unit (``HISTORY``).
@@ -107,6 +109,18 @@ POINT_EDITS: tuple[PointEdit, ...] = (
     PointEdit(r"^(GAS-KW|BLR-\d+-GAS-KW)$", ("gas", "power", "sensor"), "Power_Sensor"),
     PointEdit(r"^GAS-KWH$", ("gas", "energy", "sensor"), "Energy_Sensor"),
 )
+
+#: Display names by point name, where the one spelled out from the name would mislead or say too little.
+DISPLAY_NAMES: dict[str, str] = {
+    "kw": "Supply fan power",
+    "fan-cmd": "Supply fan command",
+    "fan-status": "Supply fan status",
+    "fan-speed": "Supply fan speed",
+    "oa-min": "Minimum outdoor air damper",
+    "damper": "Damper position",
+    "occ-mode": "Occupied mode",
+    "plug-kw": "Plug load power",
+}
 
 #: Write limits by object name (regular expressions, first match).
 LIMITS: tuple[tuple[str, dict[str, float]], ...] = (
@@ -206,11 +220,13 @@ def build_document(devices: list[Any]) -> dict[str, Any]:
                 value = obj.value
                 point["relinquish_default"] = (str(value) == "active" if point.get("kind") == "bool"
                                                else round(float(value), 3))
+            if point["name"] in DISPLAY_NAMES:
+                point["display_name"] = DISPLAY_NAMES[point["name"]]
             unit = point.get("unit")
             if unit in HISTORY:
                 point["history"] = {"deadband": HISTORY[unit], "max_interval": 900}
-            ordered = {k: point[k] for k in ("name", "kind", "unit", "description", "tags", "brick",
-                                             "writable", "limits", "relinquish_default", "binding",
+            ordered = {k: point[k] for k in ("name", "display_name", "kind", "unit", "description", "tags",
+                                             "brick", "writable", "limits", "relinquish_default", "binding",
                                              "history") if k in point}
             points.append(ordered)
         eq["points"] = points
