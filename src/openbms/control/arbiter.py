@@ -89,6 +89,8 @@ class _Controlled:
     last_reassert: float = -math.inf
     mismatch: Any = _UNSET  # what the device reported instead of the value written
     lock: asyncio.Lock | None = None
+    #: while a command is submitted: it, and what held its slot before (back in the slot if it fails)
+    restore: tuple[Command, Command | None] | None = None
 
     def effective(self) -> Value:
         for c in self.slots:
@@ -373,12 +375,20 @@ class Arbiter:
             await self._apply_locked(ctl, previous, prio, False)
             return previous
         cmd.status = CommandStatus.EXECUTING
-        await self._record(cmd, new=True)
+        await self._record(cmd, new=True, tell=False)
         ctl.slots[prio - 1] = None if release else cmd
-        await self._apply_locked(ctl, cmd, prio, False)
+        # Told once the slot holds it: what is told (the commands service's version, under
+        # which the API caches what the arrays say) never comes before the array it tells of.
+        self._tell(cmd)
+        ctl.restore = None if release else (cmd, previous)
+        try:
+            await self._apply_locked(ctl, cmd, prio, False)
+        finally:
+            ctl.restore = None
         if cmd.status == CommandStatus.FAILED and not release:
             # Not in effect (refused, or the device shows another value): what held the
-            # slot before holds it again, and the device is brought back in line.
+            # slot before holds it again (``_settle`` put it back before telling of the
+            # failure), and the device is brought back in line.
             if ctl.slots[prio - 1] is cmd or ctl.slots[prio - 1] is None:
                 ctl.slots[prio - 1] = previous
             if not _same(ctl.effective(), ctl.written):
@@ -574,6 +584,11 @@ class Arbiter:
         """The commands waiting on this point's write are done, with ``status``."""
         held, ctl.held = ctl.held or [], []
         now = self.clock.now()
+        if status == CommandStatus.FAILED and ctl.restore is not None:
+            cmd, previous = ctl.restore
+            slot = ctl.slots[cmd.priority - 1]
+            if any(c is cmd for c in held) and (slot is cmd or slot is None):
+                ctl.slots[cmd.priority - 1] = previous  # before the failure is told
         for c in held:
             if c.status in (CommandStatus.PENDING, CommandStatus.EXECUTING):
                 c.status, c.error, c.updated_at = status, error, now
@@ -640,9 +655,10 @@ class Arbiter:
 
     # ------------------------------------------------------------------ records
 
-    async def _record(self, cmd: Command, new: bool = False) -> None:
+    async def _record(self, cmd: Command, new: bool = False, *, tell: bool = True) -> None:
         """Keep a command's state: a new command is stored before anything is written for it;
-        status changes are stored in batches moments later, by one writer."""
+        status changes are stored in batches moments later, by one writer. Then (unless
+        ``tell`` is false: the caller tells once the array says it) ``on_command`` is told."""
         if self.store is not None:
             if new:
                 self._inserts[cmd.id] = cmd
@@ -651,6 +667,10 @@ class Arbiter:
                 self._updates[cmd.id] = cmd
                 if self._flusher is None or self._flusher.done():
                     self._flusher = asyncio.create_task(self._flush_soon())
+        if tell:
+            self._tell(cmd)
+
+    def _tell(self, cmd: Command) -> None:
         if self.on_command is not None:
             self.on_command(cmd)
 
