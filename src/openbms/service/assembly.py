@@ -304,13 +304,17 @@ class Assembly:
             await load(engine)
         # Subscribed even with nothing loaded: a program deployed later through the API
         # gets its inputs and its periodic evaluations.
-        self._subscribe("programs", engine.feed)
+        subscription = self.bus.subscribe_callback("*", engine.feed, name="programs")
+        self.subscriptions.append("programs")
         task: asyncio.Task[None] | None = None
         if ticking:
             engine.feed(list(self.cache.snapshot().values()))  # start from the latest values
             task = asyncio.create_task(engine.run(), name="programs")
 
         async def stop() -> None:
+            # No more inputs first: new samples (the drivers still poll) would trigger evaluations,
+            # and their writes, for as long as any write was under way (20 s of a demo's stop).
+            subscription.close()
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)

@@ -683,8 +683,21 @@ class ProgramEngine:
             await asyncio.gather(*tasks)
 
     async def stop(self) -> None:
-        """Finish the writes under way. Slots stay commanded: the arbiter restores them at start."""
-        await self.idle()
+        """Finish the writes under way and the releases waiting; drop the values waiting.
+
+        Slots stay commanded: the arbiter restores them at start, and every program
+        evaluates again then, so a value not yet written is written at the next start.
+        Writing them all first made a demo's stop take 20 s (30 setpoints, one after
+        another, on a busy loop). A release still waiting is made: nothing would
+        release that slot later.
+        """
+        self._dirty.clear()
+        for pending in self._pending.values():
+            for key in [k for k, value in pending.items() if value is not None]:
+                del pending[key]
+        tasks = [t for t in self._writers.values() if not t.done()]
+        if tasks:
+            await asyncio.gather(*tasks)
 
     # ------------------------------------------------------------------ errors and status
 
