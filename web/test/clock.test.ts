@@ -51,6 +51,22 @@ describe("the server's clock", () => {
     expect(c.now()).toBe(11_000);
   });
 
+  it("never goes backwards when a late reading says an earlier time", () => {
+    const { c, wait } = clock();
+    c.update({ now_ts: 1_700_000_000, clock_rate: 60 }); // the WebSocket's clock message
+    wait(1000);
+    const shown = c.now();
+    expect(shown).toBe(1_700_000_060_000);
+    // A GET /health asked before that message, answered after it: a minute of building time behind.
+    c.update({ now_ts: 1_700_000_000, clock_rate: 60 });
+    expect(c.now()).toBe(shown);
+    wait(1000);
+    expect(c.now()).toBe(shown + 60_000); // and it goes on at the rate told
+    // A newer reading still moves it forward.
+    c.update({ now_ts: 1_700_001_000, clock_rate: 60 });
+    expect(c.now()).toBe(1_700_001_000_000);
+  });
+
   it("tells listeners of every reading", () => {
     const { c } = clock();
     let n = 0;

@@ -6,6 +6,12 @@
  * WebSocket's `clock` message, in every snapshot and idle ping — and between
  * two tellings the clock follows at `clock_rate` server seconds per real
  * second, measured on the browser's monotonic clock.
+ *
+ * Once told, it never goes backwards within a page: a reading that arrives
+ * late (a GET /health answered before a WebSocket clock message but received
+ * after it) says an earlier time than the clock already shows, and taking it
+ * would make ages grow younger and a "following now" chart step back. Such a
+ * reading still gives the rate; the time stays where it was and goes on.
  */
 
 export interface ClockReading {
@@ -19,6 +25,8 @@ export class ServerClock {
   private serverMs: number | null = null;
   private rate = 1;
   private at = 0;
+  /** The latest time `now()` answered once synced: the floor of every later answer. */
+  private shown = -Infinity;
   private readonly listeners = new Set<() => void>();
 
   /** `monotonic` is real elapsed ms (performance.now); `wall` the browser's clock, used until the first reading. */
@@ -40,7 +48,9 @@ export class ServerClock {
   /** The server's current time, epoch ms. */
   now(): number {
     if (this.serverMs === null) return this.wall();
-    return this.serverMs + (this.monotonic() - this.at) * this.rate;
+    const t = Math.max(this.serverMs + (this.monotonic() - this.at) * this.rate, this.shown);
+    this.shown = t;
+    return t;
   }
 
   /** Take a reading (anything with a finite `now_ts`); false when `msg` carries none. */
@@ -49,7 +59,9 @@ export class ServerClock {
     const r = msg as Partial<ClockReading>;
     if (typeof r.now_ts !== "number" || !Number.isFinite(r.now_ts)) return false;
     const rate = typeof r.clock_rate === "number" && Number.isFinite(r.clock_rate) && r.clock_rate >= 0 ? r.clock_rate : 1;
-    this.serverMs = r.now_ts * 1000;
+    // A late reading older than the time already shown moves nothing back (see above).
+    const prior = this.serverMs === null ? -Infinity : this.now();
+    this.serverMs = Math.max(r.now_ts * 1000, prior);
     this.rate = rate;
     this.at = this.monotonic();
     for (const fn of this.listeners) fn();
