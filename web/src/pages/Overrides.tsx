@@ -17,16 +17,33 @@ import { canCommand } from "../lib/roles";
 import { href } from "../router";
 import { LoadState } from "./common";
 
-/** The site's overrides, loaded again whenever a command of the site changes (WebSocket `command` messages). */
+/** The sources whose commands hold overrides (the server's MANUAL_SOURCES). */
+const MANUAL_SOURCES = new Set(["operator", "api"]);
+
+/**
+ * Whether a WebSocket message can change the overrides list: a command of an operator or the API
+ * (it may add or end an override), or any command on a point the list holds (a logic program
+ * writing above it decides whether the override still wins). A logic program's outputs, a few a
+ * second on a busy site, change nothing here and must not reload the whole list each time.
+ */
+export function changesOverrides(msg: { type?: unknown; command?: unknown }, held: ReadonlySet<string>): boolean {
+  if (msg.type !== "command" || !msg.command || typeof msg.command !== "object") return false;
+  const cmd = msg.command as { point?: unknown; source?: unknown };
+  return MANUAL_SOURCES.has(String(cmd.source)) || (typeof cmd.point === "string" && held.has(cmd.point));
+}
+
+/** The site's overrides, loaded again whenever a command may change them (WebSocket `command` messages). */
 export function useOverrides(site: string): Loaded<OverrideItem[]> {
   const { api, live } = useApp();
   const loaded = useLoad(() => endpoints.overrides(api, site), [api, site]);
   const reload = useRef(loaded.reload);
   reload.current = loaded.reload;
+  const held = useRef<ReadonlySet<string>>(new Set());
+  held.current = new Set((loaded.data ?? []).map((o) => o.point));
   useEffect(() => {
     let timer: ReturnType<typeof setTimeout> | null = null;
     const off = live.onMessage((msg) => {
-      if (msg.type !== "command" || timer !== null) return;
+      if (timer !== null || !changesOverrides(msg, held.current)) return;
       // A burst of status changes (executing → completed, superseded) is one reload.
       timer = setTimeout(() => {
         timer = null;
