@@ -7,6 +7,11 @@ whole site, or the control packages, is checked here, for every site file
 that loads and every change the API makes: references between schedules,
 calendars, alarms and points, and the program files (parsed and validated
 against the site's points).
+
+``graphics_warnings`` checks the saved layouts of the site's graphics
+(``openbms.config.graphics``): a file naming an element, equipment or space
+the generated drawing no longer has, or a malformed one, is a warning at its
+file:line:column (``openbms check`` lists it); a layout never stops a site.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from openbms.alarms.rules import check_rules
+from openbms.analytics.graphics import graphic, plan
+from openbms.config.graphics import graphics_dir, read_layout
 from openbms.control.programs import (
     ProgramError,
     ProgramIssue,
@@ -21,9 +28,10 @@ from openbms.control.programs import (
     parse_program,
     validate_program,
 )
+from openbms.errors import ConfigIssue
 from openbms.model.site import SiteConfig
 
-__all__ = ["check_control"]
+__all__ = ["check_control", "graphics_warnings"]
 
 Problem = tuple[tuple[str | int, ...], str]
 
@@ -84,3 +92,24 @@ def _in_file(path: Path, issue: ProgramIssue) -> str:
     """A program's problem as ``file:line: where: what`` (``file: where: what`` without a line)."""
     at = f"{path.name}:{issue.line}" if issue.line is not None else path.name
     return f"{at}: {issue.path}: {issue.message}"
+
+
+def graphics_warnings(cfg: SiteConfig) -> list[ConfigIssue]:
+    """The problems of the site's saved graphic layouts (``graphics/<site>/*.yaml`` beside its file)."""
+    folder = graphics_dir(cfg)
+    if folder is None or not folder.is_dir():
+        return []
+    found: list[ConfigIssue] = []
+    for path in sorted(folder.iterdir()):
+        if path.suffix not in (".yaml", ".yml") or path.name.startswith(".") or not path.is_file():
+            continue
+        drawing = graphic(cfg, path.stem)
+        if drawing is None and path.stem.startswith("plan-"):
+            drawing = plan(cfg, path.stem.removeprefix("plan-"))
+        if drawing is None:
+            found.append(ConfigIssue(str(path), 1, 1, f"a saved layout of {path.stem!r}, which site "
+                                     f"{cfg.site.id!r} does not have: expected <equipment id>.yaml or "
+                                     "plan-<space id>.yaml (remove it, or rename it after a renamed one)"))
+            continue
+        found += read_layout(path, drawing.element_ids(), drawing.width, drawing.height).issues
+    return found
