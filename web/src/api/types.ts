@@ -534,3 +534,15 @@ export interface PlanSummary {
   name: string;
   zones: number;
 }
+
+/** How people read a point (issue 14, item 6): the site file's display name, else one derived from its name, and the decimals its values show. */
+export interface PointSummary {
+  display_name?: string;
+  precision?: number;
+}
+
+/** An override names its point as people read it, and the decimals of its values. */
+export interface OverrideItem {
+  display_name?: string;
+  precision?: number;
+}
