@@ -131,7 +131,7 @@ describe("floor plan routes", () => {
 describe("text placement", () => {
   it("puts a sensor's text in its box, a box's inside it, a symbol's below it within the drawing", () => {
     expect(textBox({ kind: "sensor", x: 20, y: 210, w: 90, h: 44 }, 4, 1000)).toEqual({ x: 34, y: 210, w: 100, h: 90 });
-    expect(textBox({ kind: "chiller", x: 100, y: 100, w: 160, h: 80 }, 2, 1000)).toEqual({ x: 102, y: 148, w: 156, h: 48 });
+    expect(textBox({ kind: "chiller", x: 100, y: 100, w: 160, h: 80 }, 2, 1000)).toEqual({ x: 102, y: 127, w: 156, h: 48 });
     // Narrow coils side by side on a duct: 76 units each, centred, no overlap at 80 units apart.
     expect(textBox({ kind: "damper", x: 410, y: 260, w: 40, h: 80 }, 2, 1000)).toEqual({ x: 392, y: 344, w: 76, h: 48 });
     // A coil's valve sits below it: its text goes above.

@@ -226,7 +226,7 @@ function Symbol(props: { el: GraphicElement; value: Value | undefined; role: str
       return (
         <g>
           <rect class={`graphic__box graphic__box--${el.kind}`} x={el.x} y={el.y} width={el.w} height={el.h} rx={4} />
-          <text class="graphic__text" x={cx} y={cy + FONT / 3} text-anchor="middle">
+          <text class="graphic__text" x={cx} y={props.el.points.length ? el.y + LINE : cy + FONT / 3} text-anchor="middle">
             {el.label}
           </text>
         </g>
@@ -238,7 +238,9 @@ function Symbol(props: { el: GraphicElement; value: Value | undefined; role: str
 function Values(props: GraphicProps & { el: GraphicElement; box: Box; interactive: boolean }) {
   const { el, box } = props;
   const inside = BOXED_KINDS.has(el.kind);
-  const seen = new Set<string>();
+  // A role word says what a value is when the element has one point of that role; else the point's name.
+  const count = new Map<string, number>();
+  for (const gp of el.points) count.set(gp.role, (count.get(gp.role) ?? 0) + 1);
   return (
     <foreignObject x={box.x} y={box.y} width={box.w} height={box.h} class="graphic__fo">
       <div class={`graphic__values graphic__values--${el.kind === "sensor" ? "sensor" : inside ? "inside" : "below"}`}>
@@ -246,9 +248,10 @@ function Values(props: GraphicProps & { el: GraphicElement; box: Box; interactiv
         {el.points.map((gp) => {
           const p = props.points.get(gp.id);
           const name = p ? p.name : gp.id.split("/").pop() ?? gp.id;
-          // "Command Supply fan command"; a second point of the same role is told apart by its name.
-          const what = seen.has(gp.role) ? `${el.label} ${name}` : `${el.label} ${gp.role}`;
-          seen.add(gp.role);
+          // "Command Supply fan command"; points sharing a role on the element are told apart by their names.
+          const shared = (count.get(gp.role) ?? 0) > 1;
+          const what = shared ? `${el.label} ${name}` : `${el.label} ${gp.role}`;
+          const word = shared ? name : ROLE_WORDS[gp.role];
           const text: JSX.Element = p ? (
             <ValueText value={p.value} status={p.status} tsMs={p.ts === null ? null : p.ts * 1000} nowMs={props.nowMs} live={props.live}
               point={p} override={props.held ? props.held.get(p.id) ?? null : undefined} />
@@ -261,13 +264,13 @@ function Values(props: GraphicProps & { el: GraphicElement; box: Box; interactiv
                 <button type="button" class="graphic__cmd" aria-label={`Command ${what}`} title={`${p.name}: command…`}
                   disabled={props.commandDisabled} aria-describedby={props.commandDisabled ? props.commandDescribedBy : undefined}
                   onClick={() => props.onCommand?.(p)}>
-                  {ROLE_WORDS[gp.role] && <span class="graphic__role" aria-hidden="true">{ROLE_WORDS[gp.role]} </span>}
+                  {word && <span class="graphic__role" aria-hidden="true">{word} </span>}
                   {text}
                 </button>
               ) : (
                 <span class="graphic__point" title={name}>
                   <span class="sr-only">{what}: </span>
-                  {ROLE_WORDS[gp.role] && <span class="graphic__role" aria-hidden="true">{ROLE_WORDS[gp.role]} </span>}
+                  {word && <span class="graphic__role" aria-hidden="true">{word} </span>}
                   {text}
                 </span>
               )}

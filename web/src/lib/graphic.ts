@@ -177,7 +177,8 @@ export function textBox(el: Box & { kind: string }, lines: number, drawingWidth:
     const w = Math.max(el.w - 14, 100);
     return { x: fit(el.x + 14, w), y: el.y, w, h };
   }
-  if (BOXED_KINDS.has(el.kind)) return { x: el.x + 2, y: el.y + el.h / 2 + 8, w: Math.max(0, el.w - 4), h };
+  // A labelled box: its label on its first line, its values from the second.
+  if (BOXED_KINDS.has(el.kind)) return { x: el.x + 2, y: el.y + lineUnits + 6, w: Math.max(0, el.w - 4), h };
   const w = Math.min(200, Math.max(76, el.w + 36));
   const y = ABOVE_KINDS.has(el.kind) ? Math.max(0, el.y - h - 4) : el.y + el.h + 4;
   return { x: fit(el.x + el.w / 2 - w / 2, w), y, w, h };

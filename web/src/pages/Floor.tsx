@@ -94,7 +94,7 @@ function PlanDrawing(props: {
   return (
     <div class="plan-wrap">
       <svg class="plan" viewBox={`0 0 ${plan.width} ${plan.height}`} role="group" aria-label={`Floor plan of ${plan.name}`}
-        style={{ minWidth: `${minDrawingWidth(plan.width, FONT)}px`, maxWidth: `${Math.round(plan.width * 1.6)}px` }}>
+        style={{ minWidth: `${minDrawingWidth(plan.width, FONT)}px`, maxWidth: `${Math.round(plan.width * 1.3)}px` }}>
         {plan.zones.map((z) => {
           const t = z.temperature ? props.points.get(z.temperature) : undefined;
           const lo = z.low ? props.points.get(z.low)?.value : undefined;
