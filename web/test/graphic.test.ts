@@ -102,11 +102,12 @@ describe("layout editing", () => {
     expect(arrowStep("Enter", false)).toBeNull();
   });
 
-  it("saves the place of every movable element, moved or not, and never a duct's", () => {
+  it("saves the places of the moved elements only (the server adds them to those saved), never a duct's", () => {
     expect(movable(AHU.elements[0]!)).toBe(false);
     expect(movable(AHU.elements[1]!)).toBe(true);
     const moves = new Map([["supply-fan", { x: 640, y: 170, w: 70, h: 70 }]]);
-    expect(layoutToSave(AHU, moves)).toEqual({ "supply-fan": { x: 640, y: 170 }, "oa-damper": { x: 40, y: 170 } });
+    expect(layoutToSave(AHU, moves)).toEqual({ "supply-fan": { x: 640, y: 170 } });
+    expect(layoutToSave(AHU, new Map([["supply-duct", { x: 5, y: 5, w: 1, h: 1 }]]))).toEqual({});
     const drawn = withMoves(AHU, moves);
     expect(drawn.elements[1]).toMatchObject({ id: "supply-fan", x: 640, y: 170 });
     expect(drawn.elements[2]).toMatchObject({ id: "oa-damper", x: 40, y: 170 });

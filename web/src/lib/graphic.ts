@@ -127,15 +127,15 @@ export function withMoves(g: Graphic, moves: ReadonlyMap<string, Box>): Graphic 
 }
 
 /**
- * The layout to save: the place of every movable element as drawn now (the moved ones where they
- * were put), so the saved file describes the whole drawing, not only this session's moves.
+ * The layout to save: where the moved elements were put. The server adds them to what was saved
+ * before, so an element not moved this time keeps its place, saved or generated (a later generator
+ * may still improve it); Reset forgets every saved place.
  */
 export function layoutToSave(g: Graphic, moves: ReadonlyMap<string, Box>): GraphicLayout {
   const out: GraphicLayout = {};
   for (const el of g.elements) {
-    if (!movable(el)) continue;
-    const b = moves.get(el.id) ?? el;
-    out[el.id] = { x: b.x, y: b.y };
+    const b = moves.get(el.id);
+    if (b && movable(el)) out[el.id] = { x: b.x, y: b.y };
   }
   return out;
 }
