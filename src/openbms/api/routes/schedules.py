@@ -12,7 +12,6 @@ priority, the slots it held are released, so no value is left behind.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -26,6 +25,7 @@ from openbms.api.helpers import (
     Cursor,
     Limit,
     Page,
+    change_site,
     keyset_page,
     runtime_of,
     site_config,
@@ -33,7 +33,6 @@ from openbms.api.helpers import (
 )
 from openbms.config.checks import check_control
 from openbms.control.schedules import Transition, next_transition, transitions, value_at
-from openbms.errors import ConfigError
 from openbms.model.calendar import Calendar
 from openbms.model.fields import PointKind
 from openbms.model.sample import Value
@@ -151,20 +150,6 @@ def _check(cfg: SiteConfig, section: str, index: int) -> None:
         raise validation_problem(errors)
 
 
-async def _change(request: Request, site_id: str,
-                  change: Callable[[SiteConfig], Awaitable[SiteConfig]]) -> SiteConfig:
-    """The service's ``change_site`` (one lock from reading the site to applying it; the slots a
-    changed or deleted schedule no longer writes are released), its file:line:column issues as a
-    422 problem."""
-    runtime = runtime_of(request)
-    site_config(runtime, site_id)  # 404 for a site that does not run here
-    try:
-        return await runtime.change_site(site_id, change)
-    except ConfigError as err:
-        raise validation_problem([{"loc": ["body"], "msg": f"line {i.line}, column {i.column}: {i.message}",
-                                   "type": "config"} for i in err.issues]) from None
-
-
 # ------------------------------------------------------------------------------ schedules
 
 
@@ -246,7 +231,7 @@ async def put_schedule(
         await get_context(request).run(_check, changed, "schedules", index)
         return changed
 
-    cfg = await _change(request, site_id, put)
+    cfg = await change_site(request, site_id, put)
     await get_context(request).audit(
         user.actor, "schedule.create" if old is None else "schedule.update", f"{site_id}/{schedule_id}",
         {"schedule": schedule.model_dump(mode="json", exclude_defaults=True)}, client_addr(request))
@@ -265,7 +250,7 @@ async def delete_schedule(
         _schedule(cfg, schedule_id)  # 404
         return cfg.model_copy(update={"schedules": tuple(s for s in cfg.schedules if s.id != schedule_id)})
 
-    await _change(request, site_id, delete)
+    await change_site(request, site_id, delete, removal=True)
     await get_context(request).audit(user.actor, "schedule.delete", f"{site_id}/{schedule_id}", {},
                                      client_addr(request))
     return Response(status_code=204)
@@ -326,7 +311,7 @@ async def put_calendar(
         await get_context(request).run(_check, changed, "calendars", index)
         return changed
 
-    await _change(request, site_id, put)
+    await change_site(request, site_id, put)
     await get_context(request).audit(
         user.actor, "calendar.create" if old is None else "calendar.update", f"{site_id}/{calendar_id}",
         {"calendar": calendar.model_dump(mode="json", exclude_defaults=True)}, client_addr(request))
@@ -348,7 +333,7 @@ async def delete_calendar(
             raise conflict(f"calendar {calendar_id!r} is used by schedule(s) {', '.join(users)}")
         return cfg.model_copy(update={"calendars": tuple(c for c in cfg.calendars if c.id != calendar_id)})
 
-    await _change(request, site_id, delete)
+    await change_site(request, site_id, delete, removal=True)
     await get_context(request).audit(user.actor, "calendar.delete", f"{site_id}/{calendar_id}", {},
                                      client_addr(request))
     return Response(status_code=204)
