@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { OverrideItem, PointSummary } from "../src/api/types";
 import { OverrideMark, ValueText } from "../src/components/Value";
+import { setDisplayZone, setFormatLocale } from "../src/lib/format";
 import { equipmentState } from "../src/lib/overview";
 import { asPointOverride, overrideCounts, overrideLabel, winningByPoint } from "../src/lib/overrides";
 import { html } from "./render";
@@ -45,8 +46,13 @@ describe("overrides", () => {
     expect(overrideLabel({ priority: 8, requested_by: "ann@example.com", expires_at: null, reason: "hot call" })).toBe(
       "Overridden at priority 8 by ann@example.com, until released (hot call)",
     );
+    // Times are in the browser's locale and the site's zone (lib/format): here en-GB, UTC.
+    setFormatLocale("en-GB");
+    setDisplayZone("UTC");
     const timed = overrideLabel({ priority: 9, requested_by: "", expires_at: 1_700_000_600, reason: "" });
-    expect(timed).toMatch(/^Overridden at priority 9 until \d+ \w+ 2023, \d\d:\d\d:\d\d$/);
+    setFormatLocale(undefined);
+    setDisplayZone(undefined);
+    expect(timed).toBe("Overridden at priority 9 until 14 Nov 2023, 22:23:20");
   });
 
   it("count overridden points once however many slots people hold on them", () => {
