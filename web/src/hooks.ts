@@ -6,6 +6,7 @@ import type { LiveStatus } from "./api/ws";
 import type { Value } from "./api/types";
 import { useApp } from "./context";
 import { serverClock } from "./lib/clock";
+import { displayZone, setDisplayZone } from "./lib/format";
 
 export interface Loaded<T> {
   data: T | null;
@@ -147,4 +148,43 @@ export function useList(list: string[]): string[] {
   const key = list.join("\n");
   // eslint-disable-next-line react-hooks/exhaustive-deps
   return useMemo(() => list, [key]);
+}
+
+/** Each site's time zone, once known (a site's zone changes only with its file). */
+const siteZones = new Map<string, string>();
+
+/**
+ * The site's time zone (an IANA name from GET /sites/{site}), and the zone every date and time
+ * on the page is shown in from then on (lib/format's `setDisplayZone`). Undefined until known
+ * (times are then in the browser's zone) and for no site.
+ */
+export function useSiteZone(site: string | null | undefined): string | undefined {
+  const { api } = useApp();
+  const known = site ? siteZones.get(site) : undefined;
+  const [zone, setZone] = useState<string | undefined>(known);
+  if (known && displayZone() !== known) setDisplayZone(known);
+  useEffect(() => {
+    if (!site) return;
+    const have = siteZones.get(site);
+    if (have) {
+      setDisplayZone(have);
+      setZone(have);
+      return;
+    }
+    let alive = true;
+    endpoints.site(api, site).then(
+      (s) => {
+        if (!s.timezone) return;
+        siteZones.set(site, s.timezone);
+        if (!alive) return;
+        setDisplayZone(s.timezone);
+        setZone(s.timezone);
+      },
+      () => {}, // the page shows its own load error; times stay in the browser's zone
+    );
+    return () => {
+      alive = false;
+    };
+  }, [api, site]);
+  return site ? zone ?? known : undefined;
 }

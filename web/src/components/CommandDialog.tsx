@@ -2,14 +2,18 @@
  * Command a writable point: a value (or a release) at a priority, for a
  * duration, with a reason. Shows the point's priority array and follows the
  * command's status (pending → executing → completed | failed …) live.
+ *
+ * The point is named as people read it (its display name), its value pre-filled
+ * rounded to its precision, "Now" follows its live value and is read again when
+ * a command ends, and a refusal is shown beside the field it concerns.
  */
 import { useEffect, useRef, useState } from "preact/hooks";
 import { endpoints } from "../api/endpoints";
 import { ApiError } from "../api/problem";
 import type { Command, PointDetail, PriorityArray, Value } from "../api/types";
 import { useApp } from "../context";
-import { useLiveStatus } from "../hooks";
-import { formatTime, formatValue } from "../lib/format";
+import { useLiveSamples, useLiveStatus, useSiteZone } from "../hooks";
+import { formatNumber, formatTime, formatValue, inputNumber, pointLabel, stateWords, unitLabel, withUnit } from "../lib/format";
 import { overrideLabel } from "../lib/overrides";
 import { DataTable } from "./DataTable";
 import { Field, FormErrors } from "./Field";
@@ -24,6 +28,30 @@ const DURATIONS: { label: string; s: number | null }[] = [
 ];
 const FINAL = new Set(["completed", "failed", "superseded", "expired"]);
 
+/**
+ * The form field a refusal of the server concerns, from what it says (the arbiter names the
+ * priority, the duration or the expiry when they are the problem; anything else is about the value).
+ */
+export function refusalField(message: string, mode: "write" | "release"): string {
+  if (/\bpriority\b/i.test(message)) return "priority";
+  if (/\b(duration|expire)/i.test(message)) return mode === "write" ? "duration_s" : "priority";
+  return mode === "write" ? "value" : "priority";
+}
+
+/** A refusal's words without the point id it starts with ("hq/ahu-1/sat-sp: 40 is above …" → "40 is above …"). */
+function refusalText(message: string, pointId: string): string {
+  const text = message.startsWith(`${pointId}: `) ? message.slice(pointId.length + 2) : message;
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/** The text a value field starts with: the point's value rounded to its precision (23.8, not 23.799999237060547). */
+export function prefill(point: Pick<PointDetail, "kind" | "states" | "value" | "precision">): string {
+  if (point.kind === "bool") return "true";
+  if (point.kind === "enum") return point.states?.[0] ?? "";
+  const v = point.value;
+  return typeof v === "number" && Number.isFinite(v) ? inputNumber(v, point.precision) : String(v ?? "");
+}
+
 function parseValue(text: string, point: PointDetail): Value {
   if (point.kind === "bool") return text === "true";
   if (point.kind === "enum") return text;
@@ -33,10 +61,16 @@ function parseValue(text: string, point: PointDetail): Value {
 
 export function CommandDialog(props: { site: string; point: PointDetail; onClose: () => void }) {
   const { api, live } = useApp();
-  const { point, site } = props;
+  const { site } = props;
+  // The point as last read: read again when a command ends (its status and override change too).
+  const [point, setPoint] = useState<PointDetail>(props.point);
   const ref = useRef<HTMLDialogElement>(null);
   const [mode, setMode] = useState<"write" | "release">("write");
-  const [value, setValue] = useState(point.kind === "bool" ? "true" : point.kind === "enum" ? point.states?.[0] ?? "" : String(point.value ?? ""));
+  const [value, setValue] = useState(() => prefill(props.point));
+  useSiteZone(site); // "until" times in the site's zone
+  const live1 = useLiveSamples([props.point.id]).get(props.point.id);
+  const nowValue = live1 && (point.ts === null || live1[0] >= point.ts) ? live1[1] : point.value;
+  const nowStatus = live1 && (point.ts === null || live1[0] >= point.ts) ? live1[2] : point.status;
   const [priority, setPriority] = useState(8);
   const [duration, setDuration] = useState<number | null>(600);
   const [reason, setReason] = useState("");
@@ -84,8 +118,12 @@ export function CommandDialog(props: { site: string; point: PointDetail; onClose
   }, [cmd?.id, cmd && FINAL.has(cmd.status)]);
 
   useEffect(() => {
-    // A new command (a release after a write both answer "completed") reloads it too.
-    if (cmd && FINAL.has(cmd.status)) void loadArray();
+    // A new command (a release after a write both answer "completed") reloads it too, and the point:
+    // its value, status and override are the command's doing.
+    if (cmd && FINAL.has(cmd.status)) {
+      void loadArray();
+      endpoints.point(api, site, point.equipment, point.name).then(setPoint, () => {});
+    }
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [cmd?.id, cmd?.status]);
 
@@ -112,7 +150,11 @@ export function CommandDialog(props: { site: string; point: PointDetail; onClose
           : await endpoints.release(api, site, point.equipment, point.name, { priority, reason: reason.trim() });
       setCmd(c);
     } catch (err) {
-      if (err instanceof ApiError) setErrors({ fields: err.fields, general: err.general });
+      if (err instanceof ApiError && Object.keys(err.fields).length === 0 && err.status === 422 && err.general.length > 0) {
+        // A refusal that names no field (the arbiter's words): beside the field it is about.
+        const text = refusalText(err.general.join(" "), point.id);
+        setErrors({ fields: { [refusalField(text, mode)]: text }, general: [] });
+      } else if (err instanceof ApiError) setErrors({ fields: err.fields, general: err.general });
       else setErrors({ fields: {}, general: [String(err)] });
     } finally {
       setBusy(false);
@@ -124,17 +166,22 @@ export function CommandDialog(props: { site: string; point: PointDetail; onClose
     props.onClose();
   };
   const limits = point.limits;
+  const bound = (v: number | null, none: string) => (v === null ? none : formatNumber(v, point.precision ?? 0));
   const hint =
     point.kind === "number" && limits && (limits.min !== null || limits.max !== null)
-      ? `Between ${limits.min ?? "−∞"} and ${limits.max ?? "∞"} ${point.unit ?? ""}`.trim()
+      ? withUnit(`Between ${bound(limits.min, "−∞")} and ${bound(limits.max, "∞")}`, point.unit)
       : undefined;
+  const unit = unitLabel(point.unit);
+  const label = pointLabel(point);
 
   return (
-    <dialog ref={ref} class="dialog" aria-labelledby="cmd-title" onClose={props.onClose} onCancel={props.onClose}>
+    // Named by its point's id and its display name: the id tells two alike-named points apart.
+    <dialog ref={ref} class="dialog" aria-label={`Command ${point.id} (${label})`} onClose={props.onClose} onCancel={props.onClose}>
       <form onSubmit={submit} noValidate>
-        <h2 id="cmd-title">Command {point.id}</h2>
-        <p class="muted">
-          Now: {formatValue(point.value, point)} · status {point.status ?? "unknown"}
+        <h2 id="cmd-title">Command {label}</h2>
+        <p class="muted small">{point.id}</p>
+        <p class="muted" data-testid="cmd-now">
+          Now: <strong>{formatValue(nowValue, point)}</strong> · {nowStatus ? stateWords(nowStatus).toLowerCase() : "no value yet"}
           {point.override && ` · ${overrideLabel(point.override)}`}
         </p>
         <fieldset class="segmented">
@@ -147,7 +194,7 @@ export function CommandDialog(props: { site: string; point: PointDetail; onClose
           </label>
         </fieldset>
         {mode === "write" && (
-          <Field id="cmd-value" label={`Value${point.unit ? ` (${point.unit})` : ""}`} error={errors.fields.value} hint={hint}>
+          <Field id="cmd-value" label={`Value${unit ? ` (${unit})` : ""}`} error={errors.fields.value} hint={hint}>
             {(aria) =>
               point.kind === "bool" ? (
                 <select {...aria} value={value} onChange={(e) => setValue(e.currentTarget.value)}>
@@ -206,7 +253,8 @@ export function CommandDialog(props: { site: string; point: PointDetail; onClose
         )}
         {cmd && (
           <p class={`progress progress--${cmd.status}`} role="status" aria-live="polite">
-            Command {cmd.release ? "release" : formatValue(cmd.value, point)} at priority {cmd.priority}: <strong>{cmd.status}</strong>
+            {cmd.release ? `Priority ${cmd.priority} released` : `Set to ${formatValue(cmd.value, point)} at priority ${cmd.priority}`}:{" "}
+            <strong>{stateWords(cmd.status).toLowerCase()}</strong>
             {cmd.error ? ` — ${cmd.error}` : ""}
             {cmd.expires_at ? ` · until ${formatTime(cmd.expires_at * 1000)}` : ""}
           </p>
@@ -245,7 +293,7 @@ function PriorityTable(props: { array: PriorityArray | null; point: PointDetail 
         columns={[
           { key: "priority", header: "Priority", cell: (s) => s.priority },
           { key: "value", header: "Value", cell: (s) => formatValue(s.value, props.point) },
-          { key: "by", header: "By", cell: (s) => s.requested_by ?? s.source ?? "—" },
+          { key: "by", header: "By", cell: (s) => s.requested_by ?? (s.source ? stateWords(s.source) : "—") },
           { key: "reason", header: "Reason", cell: (s) => s.reason ?? "" },
           { key: "until", header: "Until", cell: (s) => (s.expires_at ? formatTime(s.expires_at * 1000) : "—") },
         ]}
