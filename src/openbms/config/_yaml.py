@@ -101,11 +101,30 @@ class _TooDeep(yaml.composer.ComposerError):
     """More levels than ``max_depth``: reported at the mapping or list that goes over."""
 
 
-class _Loader(yaml.SafeLoader):
-    """The safe loader, counting levels while it composes and noting where each alias is written."""
+_Parser: Any
+try:  # libyaml's parser: the events of a 5 000-line site file in a tenth of the time
+    from yaml._yaml import CParser as _Parser
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    _Parser = None
 
-    def __init__(self, text: str, max_depth: int) -> None:
-        super().__init__(text)
+
+class _Loader(yaml.composer.Composer, yaml.constructor.SafeConstructor, yaml.resolver.Resolver):
+    """The safe loader, counting levels while it composes and noting where each alias is written.
+
+    Events come from libyaml when PyYAML has it (composing from them here, in Python,
+    keeps the depth bound and the aliases' places), else from PyYAML's own parser,
+    whose syntax errors say more ("expected ',' or ']', but got ':'"): ``parse``
+    reads a text libyaml refuses again with it, for the message. The text is first
+    read by PyYAML's reader either way, so a character YAML refuses gets the same
+    issue at the same line and column.
+    """
+
+    def __init__(self, text: str, max_depth: int, *, libyaml: bool = True) -> None:
+        yaml.reader.Reader(text)  # raises ReaderError at a character YAML refuses
+        self._events: Any = _Parser(text) if libyaml and _Parser is not None else yaml.Loader(text)
+        yaml.constructor.SafeConstructor.__init__(self)
+        yaml.resolver.Resolver.__init__(self)
+        yaml.composer.Composer.__init__(self)
         self.max_depth = max_depth
         self.depth = 0
         self.aliases: dict[_Slot, Position] = {}
@@ -126,6 +145,18 @@ class _Loader(yaml.SafeLoader):
         finally:
             if collection:
                 self.depth -= 1
+
+    def check_event(self, *choices: Any) -> bool:
+        return bool(self._events.check_event(*choices))
+
+    def peek_event(self) -> Any:
+        return self._events.peek_event()
+
+    def get_event(self) -> Any:
+        return self._events.get_event()
+
+    def dispose(self) -> None:
+        self._events.dispose()
 
 
 def _slot(parent: yaml.Node | None, index: Any) -> _Slot:
@@ -294,7 +325,14 @@ def parse(text: str, *, max_depth: int = MAX_DEPTH, max_alias_values: int = MAX_
     loader: _Loader | None = None
     try:
         loader = _Loader(text, max_depth)  # the reader checks every character here
-        node = loader.get_single_node()
+        try:
+            node = loader.get_single_node()
+        except yaml.MarkedYAMLError as err:
+            if isinstance(err, _TooDeep):
+                raise
+            loader.dispose()  # libyaml's message is terser: PyYAML's parser says what it got
+            loader = _Loader(text, max_depth, libyaml=False)
+            node = loader.get_single_node()
         if node is not None:
             doc.data = _Builder(loader, doc, max_depth, max_alias_values).build(node, ())
     except yaml.reader.ReaderError as err:
