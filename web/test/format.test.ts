@@ -67,8 +67,8 @@ describe("names and states as words", () => {
 
   it("words alarm states, statuses and command states", () => {
     expect(stateWords("active-acked")).toBe("Active, acknowledged");
-    expect(stateWords("active-unacked")).toBe("Active, not acknowledged");
-    expect(stateWords("returned-unacked")).toBe("Returned to normal, not acknowledged");
+    expect(stateWords("active-unacked")).toBe("Active, unacknowledged");
+    expect(stateWords("returned-unacked")).toBe("Returned to normal, unacknowledged");
     expect(stateWords("overridden")).toBe("Overridden");
     expect(stateWords("superseded")).toBe("Superseded");
     expect(stateWords("some-new_state")).toBe("Some new state");

@@ -9,7 +9,7 @@
  * `ObjectTable` lists API objects as they come, for the pages that only list.
  */
 import type { ComponentChildren, JSX } from "preact";
-import { formatTime } from "../lib/format";
+import { formatTime, stateWords } from "../lib/format";
 
 export interface Column<T> {
   /** Unique among the table's columns. */
@@ -79,11 +79,13 @@ export function DataTable<T>(props: DataTableProps<T>) {
 }
 
 const TIME_KEYS = /(_at|_ts|^ts|since|until|last_ok|last_run)$/;
+const STATE_KEYS = /(^|_)(state|status|source)$/;
 
-/** A field of an API object as text: times as local times, objects as JSON, nothing as "—". */
+/** A field of an API object as text: times in the site's zone, states as words, objects as JSON, nothing as "—". */
 export function cellText(key: string, v: unknown): string {
   if (v === null || v === undefined) return "—";
   if (typeof v === "number" && TIME_KEYS.test(key) && v > 1e8) return formatTime(v * 1000);
+  if (typeof v === "string" && STATE_KEYS.test(key)) return stateWords(v);
   if (typeof v === "object") return JSON.stringify(v);
   return String(v);
 }
@@ -94,7 +96,7 @@ export function ObjectTable(props: { items: readonly object[]; caption: string; 
   const keys = props.columns ?? [...new Set(items.flatMap((i) => Object.keys(i)))].slice(0, 8);
   const columns: Column<Record<string, unknown>>[] = keys.map((k) => ({
     key: k,
-    header: k.replace(/_/g, " "),
+    header: k.charAt(0).toUpperCase() + k.slice(1).replace(/_/g, " "),
     cell: (item) => cellText(k, item[k]),
   }));
   return (

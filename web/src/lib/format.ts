@@ -275,9 +275,9 @@ export function fromZonedInput(text: string, tz: string | undefined = zone): num
 /** Words for the states and statuses the API sends as codes. */
 const STATE_WORDS: Record<string, string> = {
   normal: "Normal",
-  "active-unacked": "Active, not acknowledged",
+  "active-unacked": "Active, unacknowledged",
   "active-acked": "Active, acknowledged",
-  "returned-unacked": "Returned to normal, not acknowledged",
+  "returned-unacked": "Returned to normal, unacknowledged",
   ok: "OK",
   stale: "Stale",
   fault: "Fault",

@@ -9,18 +9,15 @@ import { ApiError } from "../api/problem";
 import { ObjectTable } from "../components/DataTable";
 import { Field, FormErrors } from "../components/Field";
 import { useApp } from "../context";
-import { useLoad, useNow } from "../hooks";
+import { useLoad, useNow, useSiteZone } from "../hooks";
 import { ackNote, filterAlarms, hiddenShelvedText, type AlarmWithHistory, type ShelvedFilter } from "../lib/alarms";
-import { formatAge, formatTime, formatValue } from "../lib/format";
+import { formatAge, formatTime, formatValue, pointLabel, stateWords } from "../lib/format";
 import { canAck } from "../lib/roles";
 import { LoadState } from "./common";
 
-const STATES: Record<string, string> = {
-  "active-unacked": "Active, unacknowledged",
-  "active-acked": "Active, acknowledged",
-  "returned-unacked": "Returned to normal, unacknowledged",
-  normal: "Normal",
-};
+const STATES: Record<string, string> = Object.fromEntries(
+  ["active-unacked", "active-acked", "returned-unacked", "normal"].map((s) => [s, stateWords(s)]),
+);
 
 export function Alarms(props: { site: string }) {
   const { api, live, me } = useApp();
@@ -35,7 +32,11 @@ export function Alarms(props: { site: string }) {
   const [tab, setTab] = useState<"list" | "history">("list");
   const [announce, setAnnounce] = useState("");
   const now = useNow(10_000);
+  useSiteZone(site);
   const mayAck = canAck(me, site);
+  // The site's points, for each alarm's point as people read it: its display name, precision and unit.
+  const points = useLoad(() => endpoints.points(api, site), [api, site]);
+  const pointOf = new Map((points.data ?? []).map((p) => [p.id, p]));
 
   // Shelved or not, every alarm is loaded: the page filters them, so it can tell how many it hides.
   const alarms = useLoad(
@@ -172,7 +173,8 @@ export function Alarms(props: { site: string }) {
                 </div>
                 <p>{a.message}</p>
                 <p class="muted small">
-                  {STATES[a.state] ?? a.state} · {a.point} = {formatValue(a.value)} · since {formatAge((a.active_since ?? a.changed_ts ?? 0) * 1000, now)}
+                  {stateWords(a.state)} · {pointOf.has(a.point) ? pointLabel(pointOf.get(a.point)!) : a.point} ={" "}
+                  {formatValue(a.value, pointOf.get(a.point))} · since {formatAge((a.active_since ?? a.changed_ts ?? 0) * 1000, now)}
                   {a.acked_by ? ` · acknowledged by ${a.acked_by}` : ""}
                   {a.count > 1 ? ` · ${a.count} times` : ""}
                 </p>

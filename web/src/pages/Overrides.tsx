@@ -10,8 +10,8 @@ import type { OverrideItem } from "../api/types";
 import { DataTable } from "../components/DataTable";
 import { Field, FormErrors } from "../components/Field";
 import { useApp } from "../context";
-import { useLoad, type Loaded } from "../hooks";
-import { formatTime, formatValue } from "../lib/format";
+import { useLoad, useSiteZone, type Loaded } from "../hooks";
+import { formatTime, formatValue, pointLabel } from "../lib/format";
 import { overrideCounts } from "../lib/overrides";
 import { canCommand } from "../lib/roles";
 import { href } from "../router";
@@ -66,6 +66,7 @@ export function Overrides(props: { site: string }) {
   const { api, me } = useApp();
   const { site } = props;
   const overrides = useOverrides(site);
+  useSiteZone(site);
   const mayRelease = canCommand(me, site);
   const [releasing, setReleasing] = useState<OverrideItem | null>(null);
   const [reason, setReason] = useState("");
@@ -179,7 +180,12 @@ export function Overrides(props: { site: string }) {
               key: "point",
               header: "Point",
               rowHeader: true,
-              cell: (o) => <a href={href(`/sites/${site}/equipment/${encodeURIComponent(o.equipment)}`)}>{o.point}</a>,
+              cell: (o) => (
+                <>
+                  <a href={href(`/sites/${site}/equipment/${encodeURIComponent(o.equipment)}`)}>{pointLabel(o)}</a>{" "}
+                  <span class="muted small">{o.point}</span>
+                </>
+              ),
             },
             {
               key: "priority",

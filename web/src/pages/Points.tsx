@@ -11,7 +11,6 @@ import { DataTable } from "../components/DataTable";
 import { ValueText } from "../components/Value";
 import { useApp } from "../context";
 import { useLive, useLoad, useNow } from "../hooks";
-import { unitLabel } from "../lib/format";
 import { bySite, isEmptySearch, parseSearch, searchQueryString, type PointSearch } from "../lib/search";
 import { href } from "../router";
 import { Trend } from "../components/Trend";
@@ -140,7 +139,10 @@ export function Points() {
                   rowHeader: true,
                   cell: (p) => (
                     <>
-                      <a href={href(`/sites/${p.site}/equipment/${p.equipment}`)}>{p.id}</a>
+                      {p.display_name && <div>{p.display_name}</div>}
+                      <a href={href(`/sites/${p.site}/equipment/${p.equipment}`)} class="small">
+                        {p.id}
+                      </a>
                       {p.description && <div class="muted small">{p.description}</div>}
                     </>
                   ),
@@ -150,8 +152,7 @@ export function Points() {
                   header: "Value",
                   cell: (p) => (
                     <>
-                      <ValueText value={p.value} status={p.status} tsMs={p.ts === null ? null : p.ts * 1000} nowMs={now} live={live} point={p} />{" "}
-                      <span class="muted small">{unitLabel(p.unit)}</span>
+                      <ValueText value={p.value} status={p.status} tsMs={p.ts === null ? null : p.ts * 1000} nowMs={now} live={live} point={p} />
                     </>
                   ),
                 },

@@ -9,10 +9,11 @@
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { endpoints } from "../api/endpoints";
 import { ApiError } from "../api/problem";
-import type { CalendarInfo, Transition, Transitions } from "../api/types";
+import type { CalendarInfo, PointSummary, Transition, Transitions, Value } from "../api/types";
 import { FormErrors } from "../components/Field";
 import { useApp } from "../context";
-import { useLoad, useNow } from "../hooks";
+import { useLoad, useNow, useSiteZone } from "../hooks";
+import { formatValue } from "../lib/format";
 import { can } from "../lib/roles";
 import {
   addEvent,
@@ -52,10 +53,25 @@ import {
 import { href } from "../router";
 import { LoadState } from "./common";
 
+/**
+ * A schedule's value as people read it: with the unit of the points it sets (20.0 °C), On/Off,
+ * a state, or what a release means (the points go back to lower priorities).
+ */
+export function scheduleValueWords(value: Value, kind: ScheduleKind, target?: Pick<PointSummary, "unit" | "precision" | "kind">): string {
+  if (value === null || value === undefined) return "released (lower priorities decide)";
+  if (kind === "bool" || typeof value === "boolean") return describeValue(value, kind) === "on" ? "On" : "Off";
+  if (typeof value === "number") return formatValue(value, { kind: "number", unit: target?.unit, precision: target?.precision });
+  return String(value);
+}
+
 export function Schedules(props: { site: string }) {
   const { api, me } = useApp();
   const mayEdit = can(me, "schedules:write", props.site);
   const list = useLoad(() => endpoints.schedules(api, props.site), [api, props.site]);
+  useSiteZone(props.site);
+  // The points schedules set, for their units and precision.
+  const points = useLoad(() => endpoints.points(api, props.site), [api, props.site]);
+  const pointOf = new Map((points.data ?? []).map((p) => [p.id, p]));
   const calendars = useLoad(() => endpoints.calendars(api, props.site), [api, props.site]);
   return (
     <main id="main">
@@ -72,11 +88,11 @@ export function Schedules(props: { site: string }) {
               {v.schedule.id} · {v.schedule.targets.length} target{v.schedule.targets.length === 1 ? "" : "s"} · priority {v.schedule.priority}
             </p>
             <p>
-              Now <strong>{describeValue(v.current.value, v.schedule.kind)}</strong>
+              Now <strong>{scheduleValueWords(v.current.value, v.schedule.kind, pointOf.get(v.schedule.targets[0] ?? ""))}</strong>
               {v.next ? (
                 <>
                   {" "}
-                  · next <strong>{describeValue(v.next.value, v.schedule.kind)}</strong> at {localDayLabel(v.next.ts, v.timezone)} {localClock(v.next.local)}
+                  · next <strong>{scheduleValueWords(v.next.value, v.schedule.kind, pointOf.get(v.schedule.targets[0] ?? ""))}</strong> at {localDayLabel(v.next.ts, v.timezone)} {localClock(v.next.local)}
                 </>
               ) : (
                 " · no change ahead"
