@@ -54,4 +54,9 @@ describe("DataTable", () => {
     );
     expect(html(h(ObjectTable, { items: [], caption: "Events" }))).toBe('<p class="muted">Nothing to show.</p>');
   });
+
+  it("words states and statuses, not codes", () => {
+    const out = html(h(ObjectTable, { items: [{ id: 1, from_state: "active-acked", to_state: "normal", action: "return" }], caption: "Events" }));
+    expect(out).toContain("<td>Active, acknowledged</td><td>Normal</td><td>return</td>");
+  });
 });

@@ -96,7 +96,7 @@ export function ObjectTable(props: { items: readonly object[]; caption: string; 
   const keys = props.columns ?? [...new Set(items.flatMap((i) => Object.keys(i)))].slice(0, 8);
   const columns: Column<Record<string, unknown>>[] = keys.map((k) => ({
     key: k,
-    header: k.charAt(0).toUpperCase() + k.slice(1).replace(/_/g, " "),
+    header: k.replace(/_/g, " "),
     cell: (item) => cellText(k, item[k]),
   }));
   return (
