@@ -280,6 +280,8 @@ CALLS: dict[tuple[str, str], Call] = {
     ("GET", _SITE + "/history"): Call(
         query=lambda r: {"points": f"{r.params['equip_id']}/{r.params['name']}"}),
     ("GET", _SITE + "/energy"): Call(),
+    ("GET", _SITE + "/annotations"): Call(
+        query=lambda r: {"points": f"{r.params['equip_id']}/{r.params['name']}"}),
     ("GET", _SITE + "/devices"): Call(),
     # commands
     ("POST", _POINT + "/commands"): Call(body=lambda r: {"value": 16 if r.site == "hq" else 22,

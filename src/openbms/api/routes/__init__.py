@@ -14,6 +14,7 @@ from fastapi import APIRouter
 
 from openbms.api.routes import (
     alarms,
+    annotation,
     audit,
     auth,
     commands,
@@ -56,6 +57,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     overrides.router,
     operation.router,
     alarms.router,
+    annotation.router,
     schedules.router,
     programs.router,
     devices.router,

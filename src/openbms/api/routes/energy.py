@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import asdict
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -38,7 +38,7 @@ from openbms.api.routes.history import MAX_JSON_ROWS, MAX_POINTS, parse_time
 from openbms.api.site_index import Entry, site_index
 from openbms.historian.base import RawRow, RollupSeries
 
-__all__ = ["MAX_BUCKETS", "router"]
+__all__ = ["MAX_BUCKETS", "requested_points", "router"]
 
 router = APIRouter(prefix="/api/v1", tags=["energy"])
 
@@ -110,7 +110,7 @@ class EnergyOut(BaseModel):
     )
 
 
-def _requested(site_id: str, requested: Sequence[str], known: dict[str, Entry]) -> list[str]:
+def requested_points(site_id: str, requested: Sequence[str], known: Container[str]) -> list[str]:
     """The site's point ids named by ``requested`` (``equip/name`` or ``site/equip/name``, comma lists)."""
     wanted = [token for item in requested for raw in item.split(",") if (token := raw.strip())]
     if not wanted:
@@ -133,7 +133,7 @@ def _meters(request: Request, site_id: str, requested: Sequence[str] | None) -> 
     by_id = {entry[0]: entry for entry in index.entries}
     if requested:
         out = []
-        for pid in _requested(site_id, requested, by_id):
+        for pid in requested_points(site_id, requested, by_id):
             entry = by_id[pid]
             meter = meter_of(entry[3].kind, entry[3].unit, entry[3].tags)
             if meter is None:
