@@ -6,6 +6,9 @@ layout lands in ``<that folder>/graphics/hq/<equipment>.yaml``.
 
 from __future__ import annotations
 
+import logging
+
+import pytest
 import yaml
 
 from tests.api.live import Live, live  # noqa: F401  (the fixture)
@@ -98,15 +101,27 @@ async def test_unknown_equipment_and_site_are_404_problems(live: Live) -> None: 
     assert (await live.get("labviewer", GRAPHIC)).status_code == 404  # not granted: as if it did not exist
 
 
-async def test_a_broken_saved_layout_leaves_the_generated_positions(live: Live) -> None:  # noqa: F811
+async def test_a_broken_saved_layout_leaves_the_generated_positions(
+        live: Live, caplog: pytest.LogCaptureFixture) -> None:  # noqa: F811
     folder = live.folder / "graphics" / "hq"
     folder.mkdir(parents=True)
     (folder / "ahu-1.yaml").write_text("elements:\n  supply-fan: {x: 12, y: 34}\n  gone: {x: 1, y: 1}\n"
                                        "  filter: {x: left, y: 1}\n")
-    body = (await live.get("viewer", GRAPHIC)).json()
+    with caplog.at_level(logging.WARNING, logger="openbms.api.routes.graphics"):
+        body = (await live.get("viewer", GRAPHIC)).json()
+        assert (await live.get("viewer", GRAPHIC)).json() == body
     assert body["saved"] is True
     assert (_element(body, "supply-fan")["x"], _element(body, "supply-fan")["y"]) == (12, 34)
     assert _element(body, "filter")["x"] == 340  # its entry is broken: the generated position
+    # each problem logged once, with where it is, however often the graphic is asked for
+    logged = [r.getMessage() for r in caplog.records if r.name == "openbms.api.routes.graphics"]
+    assert len(logged) == 2
+    assert "ahu-1.yaml:3:3: no element 'gone'" in logged[0] and "ahu-1.yaml:4:15: x must be" in logged[1]
+    # the next save keeps the good entry and drops the broken ones
+    r = await live.put("fm", GRAPHIC, json={"elements": {"supply-air": {"x": 700, "y": 330}}})
+    assert r.status_code == 200, r.text
+    saved = yaml.safe_load((folder / "ahu-1.yaml").read_text())["elements"]
+    assert set(saved) == {"supply-fan", "supply-air"}
 
 
 async def test_plans_list_the_floors_with_zones_and_draw_them(live: Live) -> None:  # noqa: F811
@@ -124,3 +139,13 @@ async def test_plans_list_the_floors_with_zones_and_draw_them(live: Live) -> Non
     assert (zone["low"], zone["high"], zone["band"]) == (None, None, [21.0, 24.0])
     assert zone["w"] > 0 and zone["h"] > 0
     assert (await live.get("viewer", "/api/v1/sites/hq/spaces/nope/plan")).status_code == 404
+
+
+async def test_a_saved_plan_layout_moves_its_zones(live: Live) -> None:  # noqa: F811
+    folder = live.folder / "graphics" / "hq"
+    folder.mkdir(parents=True)
+    (folder / "plan-floor-1.yaml").write_text("elements:\n  zone-1: {x: 100, y: 50, w: 200, h: 100}\n")
+    body = (await live.get("viewer", "/api/v1/sites/hq/spaces/floor-1/plan")).json()
+    assert body["saved"] is True
+    [zone] = body["zones"]
+    assert (zone["x"], zone["y"], zone["w"], zone["h"]) == (100, 50, 200, 100)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from openbms.alarms.rules import check_rules
-from openbms.analytics.graphics import graphic, plan
+from openbms.analytics.graphics import Graphic, Plan, graphic, plan
 from openbms.config.graphics import graphics_dir, read_layout
 from openbms.control.programs import (
     ProgramError,
@@ -103,7 +103,7 @@ def graphics_warnings(cfg: SiteConfig) -> list[ConfigIssue]:
     for path in sorted(folder.iterdir()):
         if path.suffix not in (".yaml", ".yml") or path.name.startswith(".") or not path.is_file():
             continue
-        drawing = graphic(cfg, path.stem)
+        drawing: Graphic | Plan | None = graphic(cfg, path.stem)
         if drawing is None and path.stem.startswith("plan-"):
             drawing = plan(cfg, path.stem.removeprefix("plan-"))
         if drawing is None:

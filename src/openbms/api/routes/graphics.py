@@ -41,6 +41,7 @@ from openbms.config.graphics import (
     read_layout,
     save_layout,
 )
+from openbms.errors import ConfigIssue
 from openbms.model.site import SiteConfig
 
 __all__ = ["router"]
@@ -148,10 +149,24 @@ def _saved(cfg: SiteConfig, g: Graphic) -> dict[str, Placement]:
     if path is None:
         return {}
     found = read_layout(path, g.element_ids(), g.width, g.height)
-    for issue in found.issues:
-        log.warning("graphic of %s/%s: %s (left out; openbms check lists it)", cfg.site.id, g.equipment,
-                    issue)
+    _warn(found.issues)
     return found.placements
+
+
+#: The layout problems already logged: each once (a dashboard asks for a graphic on every visit).
+_warned: set[str] = set()
+_WARNED_MAX = 1000
+
+
+def _warn(issues: list[ConfigIssue]) -> None:
+    for issue in issues:
+        text = str(issue)
+        if text in _warned:
+            continue
+        if len(_warned) >= _WARNED_MAX:
+            _warned.clear()
+        _warned.add(text)
+        log.warning("saved layout: %s (that entry is left out; openbms check lists every problem)", text)
 
 
 async def _current(cfg: SiteConfig, equip_id: str) -> Graphic:
@@ -269,8 +284,7 @@ async def get_plan(
     path = plan_path(cfg, space_id)
     if path is not None:
         saved = await asyncio.to_thread(read_layout, path, found.element_ids(), found.width, found.height)
-        for issue in saved.issues:
-            log.warning("plan of %s/%s: %s (left out; openbms check lists it)", site_id, space_id, issue)
+        _warn(saved.issues)
         if saved.placements:
             placed = plan(cfg, space_id, saved.placements)
             assert placed is not None
