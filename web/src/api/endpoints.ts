@@ -196,4 +196,11 @@ export const endpoints = {
   /** A floor plan: its zones, each with its temperature point and comfort band. */
   plan: (api: ApiClient, s: string, space: string) =>
     api.get<import("./types").Plan>(`${site(s)}/spaces/${enc(space)}/plan`),
+  /** Alarm events and overrides of some points over a range (epoch s), oldest first: marks on their trend. */
+  annotations: (api: ApiClient, s: string, q: { points: string[]; since: number; until: number }) =>
+    api.get<import("./types").Annotations>(`${site(s)}/annotations`, {
+      points: q.points.join(","),
+      since: q.since.toFixed(3),
+      until: q.until.toFixed(3),
+    }),
 };

@@ -546,3 +546,48 @@ export interface OverrideItem {
   display_name?: string;
   precision?: number;
 }
+
+/** A bucket holding the answer's `until` (the hour or the day in progress): its energy so far. */
+export interface EnergyBucket {
+  partial?: boolean;
+}
+
+/** One meter: its register (kWh) and demand point (kW) together, main meter or sub-meter of `parent`. */
+export interface EnergyMeter {
+  /** The point id of its register, else of its demand point. */
+  id: string;
+  equipment: string;
+  equipment_name: string;
+  /** The equipment's name, or the meter's part of it when the equipment holds several meters. */
+  name: string;
+  commodity: string | null;
+  /** Point ids: the series of `energy` gives the meter's energy, `power` its peak (and energy without a register). */
+  energy: string | null;
+  power: string | null;
+  main: boolean;
+  parent: string | null;
+}
+
+/** The meters the series make up, main meters first and each sub-meter after its parent. */
+export interface Energy {
+  meters: EnergyMeter[];
+}
+
+/** Something that happened to a point, to mark on its trend (GET …/annotations). */
+export interface Annotation {
+  ts: number;
+  point: string;
+  kind: "alarm" | "override";
+  action: "raised" | "cleared" | "acknowledged" | "start" | "release" | "expiry";
+  title: string;
+  who: string;
+  detail: string;
+}
+
+export interface Annotations {
+  site: string;
+  since: number;
+  until: number;
+  annotations: Annotation[];
+  truncated: boolean;
+}
