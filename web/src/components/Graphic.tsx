@@ -118,7 +118,8 @@ export function Graphic(props: GraphicProps) {
               data-kind={el.kind}
               {...(canMove
                 ? {
-                    tabIndex: 0,
+                    // Lower case: on an SVG element the attribute is set as written.
+                    tabindex: 0,
                     role: "button",
                     "aria-label": `Move ${el.label || el.id} (arrow keys)`,
                     onPointerDown: (e: PointerEvent) => startDrag(el, e),
