@@ -14,7 +14,8 @@ import { DataTable } from "../components/DataTable";
 import { Field, FormErrors } from "../components/Field";
 import { useApp } from "../context";
 import { useLoad } from "../hooks";
-import { formatTime } from "../lib/format";
+import { serverClock } from "../lib/clock";
+import { formatTime, fromZonedInput, zoneLabel } from "../lib/format";
 import { isAdmin } from "../lib/roles";
 import { LoadState } from "./common";
 
@@ -366,11 +367,14 @@ export function Tokens() {
   );
 }
 
-/** `2026-11-30T18:00` (a datetime-local input, local time) → epoch s; empty → undefined. */
+/**
+ * `2026-11-30T18:00` (a datetime-local input) → epoch s, read in the zone the page shows times in
+ * (the site's, lib/format); empty → undefined.
+ */
 export function localToEpoch(v: string): number | undefined {
   if (!v) return undefined;
-  const t = new Date(v).getTime();
-  return Number.isFinite(t) ? t / 1000 : undefined;
+  const t = fromZonedInput(v);
+  return t === null ? undefined : t / 1000;
 }
 
 export function Audit() {
@@ -412,7 +416,10 @@ export function Audit() {
           </div>
           <div class="field">
             <label for="au-since">Since</label>
-            <input id="au-since" type="datetime-local" value={form.since} onInput={(e) => setForm({ ...form, since: e.currentTarget.value })} />
+            <input id="au-since" type="datetime-local" aria-describedby="au-since-zone" value={form.since} onInput={(e) => setForm({ ...form, since: e.currentTarget.value })} />
+            <small id="au-since-zone" class="hint">
+              Time zone: {zoneLabel((localToEpoch(form.since) ?? serverClock.now() / 1000) * 1000)}
+            </small>
           </div>
         </div>
         <div class="actions actions--left">

@@ -2,7 +2,7 @@
  * Pages that, for now, show their list from the API as a table: devices.
  */
 import { useApp } from "../context";
-import { useLoad } from "../hooks";
+import { useLoad, useSiteZone } from "../hooks";
 import type { ListPage } from "../router";
 import { ObjectTable } from "../components/DataTable";
 import { endpoints } from "../api/endpoints";
@@ -17,6 +17,7 @@ export function ListStub(props: { site: string | null; what: ListPage }) {
   const page = PAGES[props.what];
   const path = page.path(encodeURIComponent(props.site ?? ""));
   const list = useLoad(() => endpoints.list(api, path), [api, path]);
+  useSiteZone(props.site);
   const items = list.data?.items ?? [];
   return (
     <main id="main">

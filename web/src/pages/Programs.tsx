@@ -13,7 +13,7 @@ import type { ProgramDetail, ProgramVersion, Value } from "../api/types";
 import { DataTable } from "../components/DataTable";
 import { Field } from "../components/Field";
 import { useApp } from "../context";
-import { useLive, useLiveSamples, useLoad } from "../hooks";
+import { useLive, useLiveSamples, useLoad, useSiteZone } from "../hooks";
 import { formatTime, formatValue } from "../lib/format";
 import { fitZoom, layoutProgram, wirePath, wireValue, type GraphLayout, type ProgramDoc } from "../lib/graph";
 import { formatIssue, issuesFromProblem, parseProgramText, type ProgramIssue } from "../lib/programIssues";
@@ -24,6 +24,7 @@ import { LoadState } from "./common";
 export function Programs(props: { site: string }) {
   const { api } = useApp();
   const list = useLoad(() => endpoints.programs(api, props.site), [api, props.site]);
+  useSiteZone(props.site);
   return (
     <main id="main">
       <nav aria-label="Breadcrumb" class="crumbs">
@@ -68,6 +69,7 @@ function stateText(enabled: boolean, state: string | undefined): string {
 export function ProgramPage(props: { site: string; id: string }) {
   const { api, me } = useApp();
   const { site, id } = props;
+  useSiteZone(site);
   const [tick, setTick] = useState(0);
   const detail = useLoad(() => endpoints.program(api, site, id), [api, site, id, tick]);
   const versions = useLoad(() => endpoints.programVersions(api, site, id), [api, site, id, tick]);
