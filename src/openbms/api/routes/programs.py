@@ -38,6 +38,7 @@ from openbms.control.programs import (
     ProgramInfo,
     ProgramIssue,
     ProgramVersion,
+    SavedVersion,
     parse_program,
     validate_program,
 )
@@ -330,13 +331,14 @@ async def save_program(
     wrong += _check_site(program, site_id)
     if wrong:
         raise _invalid(wrong, ["body", "program"], f"{len(wrong)} invalid field(s)")
-    before = await ctx.run(store.info, program_id, site_id)
     try:
         version = await ctx.run(store.save, program, user.actor, body.comment)
     except ProgramError as err:  # the site has as many programs as it may
         raise _invalid(err.issues, ["body", "program"], "; ".join(i.message for i in err.issues)) from None
     issues = _issues(await ctx.run(validate_program, program, engine.catalog))
-    if before is not None and version <= before.latest_version:
+    # Decided by the store in the transaction that stored the version (or found it stored):
+    # of two identical saves at once, one made the version and one did not.
+    if isinstance(version, SavedVersion) and not version.created:
         response.status_code = 200
         return SavedOut(id=program_id, version=version, issues=issues, created=False,
                         note=f"version {version} holds this document already: no new version was saved")

@@ -20,7 +20,7 @@ from openbms.control.programs.model import (
     load_example,
     parse_program,
 )
-from openbms.control.programs.store import ProgramInfo, ProgramStore, ProgramVersion
+from openbms.control.programs.store import ProgramInfo, ProgramStore, ProgramVersion, SavedVersion
 from openbms.control.programs.validate import Catalog, PointInfo, catalog_from_sites, validate_program
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "ProgramStatus",
     "ProgramStore",
     "ProgramVersion",
+    "SavedVersion",
     "WriteFn",
     "arbiter_write",
     "catalog_from_sites",

@@ -35,7 +35,7 @@ from openbms.control.programs.model import LIMITS, Limits, Program, ProgramError
 from openbms.control.programs.validate import Catalog, validate_program
 from openbms.db.schema import audit_log, program_versions, programs
 
-__all__ = ["ProgramInfo", "ProgramStore", "ProgramVersion"]
+__all__ = ["ProgramInfo", "ProgramStore", "ProgramVersion", "SavedVersion"]
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,23 @@ class ProgramVersion:
     created_at: float
     created_by: str
     comment: str
+
+
+class SavedVersion(int):
+    """The version number a save answers, and whether that save made it (``created``).
+
+    An ``int``, so callers that only want the number use it as one; ``created``
+    is decided in the transaction that stored the version (or found the
+    document already stored), so of two identical saves at once exactly one
+    says it created the version.
+    """
+
+    created: bool
+
+    def __new__(cls, version: int, created: bool) -> SavedVersion:
+        saved = super().__new__(cls, version)
+        saved.created = created
+        return saved
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,17 +119,31 @@ class ProgramStore:
 
     # ------------------------------------------------------------------ writing
 
-    def save(self, program: Program, created_by: str = "", comment: str = "") -> int:
+    def save(self, program: Program, created_by: str = "", comment: str = "") -> SavedVersion:
         """Store ``program`` as a new version (it is not deployed); returns the version number.
 
         A document equal to the latest version's is not stored again: the
-        latest version's number is returned (saving twice makes one version).
-        A new program is refused (``ProgramError``) when its site already has
-        ``limits.max_programs_per_site``.
+        latest version's number is returned (saving twice makes one version),
+        with ``created`` false. A new program is refused (``ProgramError``)
+        when its site already has ``limits.max_programs_per_site``. Saves of
+        one program are serialised: two at once make one version each only
+        when their documents differ.
         """
+        try:
+            return self._save(program, created_by, comment)
+        except sa.exc.IntegrityError:
+            # A new program saved twice at once on PostgreSQL: both inserted its row, one
+            # lost. Once more, it finds the row (and, for the same document, the version).
+            return self._save(program, created_by, comment)
+
+    def _save(self, program: Program, created_by: str, comment: str) -> SavedVersion:
         now = self._now()
         site = program.site
         with self.engine.begin() as conn:
+            # A write first: SQLite's write lock (PostgreSQL's row lock) before anything is read,
+            # so a concurrent save of this program reads the versions after this one committed.
+            conn.execute(programs.update().where(self._is(site, program.id))
+                         .values(updated_at=programs.c.updated_at))
             row = conn.execute(sa.select(programs.c.id).where(self._is(site, program.id))).first()
             if row is None:
                 count = conn.execute(sa.select(sa.func.count()).select_from(programs)
@@ -129,7 +160,7 @@ class ProgramStore:
                                 .where(self._versions_of(site, program.id))
                                 .order_by(program_versions.c.version.desc()).limit(1)).first()
             if last is not None and last.definition == definition:
-                return int(last.version)
+                return SavedVersion(int(last.version), created=False)
             if row is not None:
                 conn.execute(programs.update().where(self._is(site, program.id))
                              .values(name=program.name, updated_at=now))
@@ -138,7 +169,7 @@ class ProgramStore:
                 site_id=site, program_id=program.id, version=version, definition=definition,
                 created_at=now, created_by=created_by, comment=comment))
             self._prune(conn, site, program.id)
-        return version
+        return SavedVersion(version, created=True)
 
     def _prune(self, conn: sa.Connection, site: str, program_id: str) -> None:
         """Drop the oldest versions never deployed beyond ``limits.max_drafts_per_program``.
