@@ -230,3 +230,37 @@ def test_a_plant_draws_the_equipment_that_feeds_it() -> None:
     # a chiller on its own is a plant of one
     alone = graphic(office, "chiller-1")
     assert alone is not None and [e.id for e in alone.elements if e.kind == "chiller"] == ["chiller-1"]
+
+
+@pytest.mark.parametrize("example", ["demo", "office"])
+def test_every_point_of_every_example_equipment_is_drawn_or_listed_once(example: str) -> None:
+    cfg = load_site(EXAMPLES / example / "site.yaml")
+    for equip in cfg.equipment:
+        g = graphic(cfg, equip.id)
+        assert g is not None, equip.id
+        ids = [e.id for e in g.elements]
+        assert len(ids) == len(set(ids)), equip.id
+        own = {cfg.point_id(equip, p) for p in equip.points}
+        shown = [p for p in _all_points(g) if p in own]
+        assert sorted(shown) == sorted(own), equip.id
+
+
+def test_a_plant_unit_named_like_an_element_of_the_template_keeps_its_own_id() -> None:
+    cfg = _site("""\
+site: {id: s}
+equipment:
+  - {id: hw, type: plant, tags: [hot, water, plant]}
+  - id: flow
+    type: pump
+    feeds: [hw]
+    points: [{name: en, kind: bool, writable: true, relinquish_default: false, tags: [enable, cmd]}]
+  - id: b1
+    type: boiler
+    feeds: [hw]
+    points: [{name: status, kind: bool, tags: [run, sensor], brick: Pump_Status}]
+""")
+    g = graphic(cfg, "hw")
+    assert g is not None
+    kinds = {e.id: e.kind for e in g.elements}
+    assert kinds["unit-flow"] == "pump" and kinds["b1"] == "boiler"  # a boiler whatever its points say
+    assert "flow" not in kinds

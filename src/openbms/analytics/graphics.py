@@ -464,12 +464,14 @@ def _makes_water(points: Iterable[Point]) -> bool:
 
 
 def _is_pump(points: Sequence[Point], equip: Equipment | None = None) -> bool:
-    if equip is not None and equip.type == "pump":
-        return True
+    """Whether a unit of a plant is a pump: by the feeding equipment's type, else its points' tags and
+    Brick classes (a unit that makes no chilled or hot water moves it)."""
+    if equip is not None and equip.type in ("pump", "chiller", "boiler"):
+        return equip.type == "pump"
     tags = {t for p in points for t in p.tags} | (set(equip.tags) if equip else set())
     if "pump" in tags or any(p.brick and "Pump" in p.brick for p in points):
         return True
-    return not _makes_water(points) and not (equip is not None and equip.type in ("chiller", "boiler"))
+    return not _makes_water(points)
 
 
 def _plant(cfg: SiteConfig, equip: Equipment, template: Template) -> tuple[list[_Slot], list[str]]:
@@ -501,6 +503,11 @@ def _plant(cfg: SiteConfig, equip: Equipment, template: Template) -> tuple[list[
                 rest.extend(pts)
                 continue
             units.append((key, "", [(equip, p) for p in pts], _is_pump(pts)))
+    # a unit's element id is its equipment id or point prefix; one the template uses itself gets "unit-"
+    fixed = {"supply-pipe", "return-pipe", "supply-temp", "flow", "load", "differential-pressure",
+             "return-temp"}
+    units = [(f"unit-{uid}" if uid in fixed or uid.endswith("-branch") else uid, label, pts, pump)
+             for uid, label, pts, pump in units]
     makers = [u for u in units if not u[3]]
     pumps = [u for u in units if u[3]]
     sy, ry = 80.0, 380.0
