@@ -118,7 +118,7 @@ function PlanDrawing(props: {
                       <span class="value value--unknown">no temperature point</span>
                     )}
                   </div>
-                  <div class="muted small">
+                  <div class="muted">
                     {band ? `${formatValue(band[0], t ?? { kind: "number", unit: "degC" })} – ${formatValue(band[1], t ?? { kind: "number", unit: "degC" })}` : "no band"}
                     {tone !== "none" && tone !== "ok" && <> · {ZONE_WORDS[tone]}</>}
                   </div>
