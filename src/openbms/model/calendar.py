@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
+import threading
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -170,6 +171,21 @@ def _public_holidays(country: str, subdivision: str | None) -> Any:
     return holidays.country_holidays(country, subdiv=subdivision)
 
 
+#: The library fills a year of a table on its first lookup, and marks the year filled before
+#: it is: a lookup from another thread meanwhile (schedules and API requests look days up from
+#: worker threads) would miss that year's holidays. Every lookup holds this lock.
+_HOLIDAYS_LOCK = threading.Lock()
+
+
+def _holiday_on(region: str, day: dt.date) -> str | None:
+    """The name of the public holiday of ``region`` (``GB-ENG``) on ``day``, or None."""
+    country, _, subdivision = region.partition("-")
+    with _HOLIDAYS_LOCK:
+        table = _public_holidays(country, subdivision or None)
+        name = table.get(day) if day in table else None
+    return None if name is None else str(name)
+
+
 class HolidaysRule(_Strict):
     """A country's public holidays, or a subdivision's: ``{holidays: GB-ENG}`` (England), ``{holidays: US}``.
 
@@ -206,14 +222,11 @@ class HolidaysRule(_Strict):
 
     def matches(self, day: dt.date) -> bool:
         """Whether ``day`` is a public holiday there."""
-        country, _, subdivision = self.holidays.partition("-")
-        return day in _public_holidays(country, subdivision or None)
+        return _holiday_on(self.holidays, day) is not None
 
     def name_of(self, day: dt.date) -> str | None:
         """The holiday's name on ``day`` (e.g. ``Good Friday``), or None on a working day."""
-        country, _, subdivision = self.holidays.partition("-")
-        name = _public_holidays(country, subdivision or None).get(day)
-        return str(name) if name is not None else None
+        return _holiday_on(self.holidays, day)
 
 
 class CalendarRef(_Strict):
