@@ -6,12 +6,45 @@
  * still has a sane axis, and an empty one says "No data in this range".
  * Hovering shows a crosshair, its time and every series' value in the legend.
  * Series that hold their value until the next sample are drawn as steps.
+ * Marks (alarm events, overrides) are dashed vertical lines, each with a
+ * focusable handle whose title tells what happened, and listed under the plot.
  */
 import { useEffect, useRef } from "preact/hooks";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
-import { dataSpan, type ChartData } from "../lib/chart";
+import { dataSpan, type ChartData, type ChartMark } from "../lib/chart";
 import { formatTime, unitLabel } from "../lib/format";
+
+const MARK_COLOUR = { alarm: "#dc2626", override: "#d97706" } as const;
+
+/** Dashed vertical lines at the marks on the canvas, and a focusable handle with a title above each. */
+function drawMarks(u: uPlot, marks: readonly ChartMark[]): void {
+  const over = u.over;
+  over.querySelectorAll(".chart-mark").forEach((el) => el.remove());
+  const ctx = u.ctx;
+  const { top, height } = u.bbox;
+  ctx.save();
+  ctx.setLineDash([4 * devicePixelRatio, 3 * devicePixelRatio]);
+  ctx.lineWidth = 1.5 * devicePixelRatio;
+  for (const m of marks) {
+    const x = u.valToPos(m.ts, "x", true);
+    if (!Number.isFinite(x) || x < u.bbox.left - 1 || x > u.bbox.left + u.bbox.width + 1) continue;
+    ctx.strokeStyle = MARK_COLOUR[m.kind];
+    ctx.beginPath();
+    ctx.moveTo(x, top);
+    ctx.lineTo(x, top + height);
+    ctx.stroke();
+    const handle = document.createElement("span");
+    handle.className = `chart-mark chart-mark--${m.kind}`;
+    handle.tabIndex = 0;
+    handle.title = `${formatTime(m.ts * 1000)} ${m.text}`;
+    handle.setAttribute("role", "img");
+    handle.setAttribute("aria-label", handle.title);
+    handle.style.left = `${u.valToPos(m.ts, "x")}px`;
+    over.appendChild(handle);
+  }
+  ctx.restore();
+}
 
 const PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#d97706", "#9333ea", "#0891b2", "#db2777", "#65a30d"];
 
@@ -36,6 +69,8 @@ export function Chart(props: {
   theme: string;
   onZoom: (sinceS: number, untilS: number) => void;
   height?: number;
+  /** Alarm events and overrides to mark on the time axis (lib/chart's chartMarks). */
+  marks?: ChartMark[];
 }) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
@@ -43,6 +78,8 @@ export function Chart(props: {
   onZoom.current = props.onZoom;
   const range = useRef(props.data.range ?? null);
   range.current = props.data.range ?? null;
+  const marks = useRef<readonly ChartMark[]>(props.marks ?? []);
+  marks.current = props.marks ?? [];
   const { units, series } = props.data;
   // The plot is rebuilt only when what it draws changes shape; new data for the same series is set in place.
   const shape = JSON.stringify([series.map((s) => [s.point, s.axis, s.step ?? false]), units, props.labels]);
@@ -94,6 +131,7 @@ export function Chart(props: {
         ),
       ],
       hooks: {
+        draw: [(u) => drawMarks(u, marks.current)],
         setSelect: [
           (u) => {
             if (u.select.width < 5) return;
@@ -121,25 +159,41 @@ export function Chart(props: {
     plot.current?.setData(aligned(props.data));
   }, [props.data]);
 
+  const markKey = JSON.stringify(props.marks ?? []);
+  useEffect(() => {
+    plot.current?.redraw(false, false);
+  }, [markKey]);
+
   const span = dataSpan(props.data);
   return (
-    <div class="chart-wrap" style={{ position: "relative" }}>
-      <div
-        ref={box}
-        class="chart"
-        role="img"
-        aria-label={`Trend of ${series.map((s) => props.labels[s.point] ?? s.point).join(", ")}`}
-        data-range-since={props.data.range?.[0]}
-        data-range-until={props.data.range?.[1]}
-        data-span-from={span?.[0]}
-        data-span-to={span?.[1]}
-        data-values={span?.[2] ?? 0}
-      />
-      {props.data.empty && (
-        <p class="chart__empty muted" role="status" style={{ position: "absolute", top: "40%", left: 0, right: 0, textAlign: "center", pointerEvents: "none", margin: 0 }}>
-          No data in this range
-        </p>
+    <>
+      <div class="chart-wrap" style={{ position: "relative" }}>
+        <div
+          ref={box}
+          class="chart"
+          role="img"
+          aria-label={`Trend of ${series.map((s) => props.labels[s.point] ?? s.point).join(", ")}`}
+          data-range-since={props.data.range?.[0]}
+          data-range-until={props.data.range?.[1]}
+          data-span-from={span?.[0]}
+          data-span-to={span?.[1]}
+          data-values={span?.[2] ?? 0}
+        />
+        {props.data.empty && (
+          <p class="chart__empty muted" role="status" style={{ position: "absolute", top: "40%", left: 0, right: 0, textAlign: "center", pointerEvents: "none", margin: 0 }}>
+            No data in this range
+          </p>
+        )}
+      </div>
+      {props.marks && props.marks.length > 0 && (
+        <ul class="chart-marks small" aria-label="Alarms and overrides in this range">
+          {props.marks.map((m, i) => (
+            <li key={`${m.ts}-${i}`} class={`chart-marks__item chart-marks__item--${m.kind}`}>
+              <time dateTime={new Date(m.ts * 1000).toISOString()}>{formatTime(m.ts * 1000)}</time> {m.text}
+            </li>
+          ))}
+        </ul>
       )}
-    </div>
+    </>
   );
 }

@@ -1,12 +1,14 @@
 /**
  * A trend chart of some points over a range the user picks: relative ranges that
  * follow live data, absolute ends, zoom, pan, CSV export; times are the server's.
+ * The points' alarm events and overrides in the range are marked on it (the
+ * server's GET …/annotations).
  */
 import { useMemo, useState } from "preact/hooks";
 import { endpoints } from "../api/endpoints";
 import { useApp } from "../context";
 import { useLoad, useNow } from "../hooks";
-import { trendData } from "../lib/chart";
+import { chartMarks, trendData } from "../lib/chart";
 import { formatTime } from "../lib/format";
 import { chooseRollup, RANGES } from "../lib/rollup";
 import { LoadState } from "../pages/common";
@@ -55,6 +57,18 @@ export function Trend(props: { site: string; points: string[]; labels: Record<st
     [api, props.site, key, since, until, rollup],
   );
   const data = useMemo(() => (history.data ? trendData(history.data, now / 1000) : null), [history.data]); // eslint-disable-line react-hooks/exhaustive-deps
+  // Marks are extra: a failure to read them leaves the trend as it is.
+  const notes = useLoad(
+    () =>
+      props.points.length
+        ? endpoints.annotations(api, props.site, { points: props.points, since: since / 1000, until: until / 1000 }).catch(() => null)
+        : Promise.resolve(null),
+    [api, props.site, key, since, until],
+  );
+  const marks = useMemo(
+    () => chartMarks(notes.data?.annotations ?? [], data?.range, props.labels),
+    [notes.data, data?.range, props.labels],
+  );
 
   const preset = (id: string) => {
     if (id === "custom") {
@@ -158,7 +172,7 @@ export function Trend(props: { site: string; points: string[]; labels: Record<st
       {props.points.length === 0 ? (
         <p class="muted">Tick points in the table to chart them.</p>
       ) : data ? (
-        <Chart data={data} labels={props.labels} theme={theme} onZoom={(a, b) => absolute(a * 1000, b * 1000)} />
+        <Chart data={data} labels={props.labels} theme={theme} marks={marks} onZoom={(a, b) => absolute(a * 1000, b * 1000)} />
       ) : null}
     </section>
   );

@@ -111,3 +111,30 @@ export function dataSpan(d: ChartData): [number, number, number] | null {
   }
   return n ? [from, to, n] : null;
 }
+
+/** A mark on a trend: an alarm event or an override of one of its points (GET …/annotations). */
+export interface ChartMark {
+  ts: number;
+  kind: "alarm" | "override";
+  /** One line: what happened, to which point, who and why. */
+  text: string;
+}
+
+/**
+ * The annotations that fall in the chart's x range, oldest first, each as one line naming its
+ * point as the chart's legend does (`labels`), who did it and why.
+ */
+export function chartMarks(
+  list: readonly { ts: number; point: string; kind: "alarm" | "override"; title: string; who: string; detail: string }[],
+  range: [number, number] | null | undefined,
+  labels: Record<string, string>,
+): ChartMark[] {
+  return list
+    .filter((a) => !range || (a.ts >= range[0] && a.ts <= range[1]))
+    .sort((a, b) => a.ts - b.ts)
+    .map((a) => {
+      const who = a.who ? ` by ${a.who}` : "";
+      const why = a.detail ? `: ${a.detail}` : "";
+      return { ts: a.ts, kind: a.kind, text: `${labels[a.point] ?? a.point}: ${a.title}${who}${why}` };
+    });
+}

@@ -4,7 +4,7 @@
  * registers. Here there is only adding up what it gave, comparing, and
  * labelling a bucket in the site's time zone, never the browser's.
  */
-import type { EnergyBucket } from "../api/types";
+import type { Energy, EnergyBucket, EnergyMeter, MeterEnergy } from "../api/types";
 
 export type { EnergyBucket };
 
@@ -110,4 +110,59 @@ export function hourTick(b: EnergyBucket, timeZone: string, locale?: string): st
 export function dayTick(b: EnergyBucket, timeZone: string, locale?: string): string {
   const at = b.date ? new Date(`${b.date}T12:00:00Z`) : new Date(b.start * 1000);
   return at.toLocaleDateString(locale, { day: "numeric", month: "short", timeZone: b.date ? "UTC" : timeZone });
+}
+
+/** One card of the Energy page: a meter with the buckets of the point that gives its energy. */
+export interface MeterCardView {
+  meter: EnergyMeter;
+  /** The point that gives its energy: its register, else its demand point. */
+  point: MeterEnergy;
+  hours: EnergyBucket[];
+  days: EnergyBucket[];
+  /** The highest demand: of its demand point where it has one. */
+  peak: { kw: number; at: number } | null;
+  /** The name of the meter it is a sub-meter of. */
+  parentName: string | null;
+}
+
+/** An answer without `meters` (an older server): each series its own meter. */
+function ownMeters(series: readonly MeterEnergy[]): EnergyMeter[] {
+  return series.map((s) => ({
+    id: s.point,
+    equipment: s.equipment,
+    equipment_name: s.equipment,
+    name: s.description.trim() || s.name,
+    commodity: null,
+    energy: s.kind === "register" ? s.point : null,
+    power: s.kind === "demand" ? s.point : null,
+    main: s.site_meter,
+    parent: null,
+  }));
+}
+
+/**
+ * The cards of the Energy page, one per meter as the server grouped them (kWh and kW of one
+ * meter together, main meters first, each sub-meter after its parent): hours and days of the
+ * point that gives its energy, the peak of its demand point. Nothing is computed here.
+ */
+export function meterCards(hourly: Energy, daily: Energy): MeterCardView[] {
+  const hours = new Map(hourly.series.map((s) => [s.point, s]));
+  const days = new Map(daily.series.map((s) => [s.point, s.buckets]));
+  const meters = hourly.meters ?? ownMeters(hourly.series);
+  const names = new Map(meters.map((m) => [m.id, m.name]));
+  const out: MeterCardView[] = [];
+  for (const meter of meters) {
+    const point = hours.get(meter.energy ?? meter.power ?? "");
+    if (!point) continue;
+    const demand = meter.power ? hours.get(meter.power) : undefined;
+    out.push({
+      meter,
+      point,
+      hours: point.buckets,
+      days: days.get(point.point) ?? [],
+      peak: demand?.peak ?? point.peak,
+      parentName: meter.parent ? (names.get(meter.parent) ?? meter.parent) : null,
+    });
+  }
+  return out;
 }

@@ -1,39 +1,47 @@
 /**
- * Energy: per meter (kWh registers, kW demand points of electricity meters)
+ * Energy: one card per meter (its kWh register and kW demand point together, as
+ * the server groups them; main meters first, each sub-meter after its parent):
  * the consumption by hour over the last 48 hours and by day over the last 14
  * days of the site (in its time zone), peak demand, and each against the
- * period before: all computed by the API (GET /sites/{site}/energy).
+ * period before: all computed by the API (GET /sites/{site}/energy). The hour
+ * and the day in progress count up to the server's now and are drawn as such;
+ * the page follows the building's clock, asking again each building minute
+ * (at most every 15 s of the browser's).
  */
 import { endpoints } from "../api/endpoints";
-import type { MeterEnergy } from "../api/types";
 import { DataTable } from "../components/DataTable";
 import { useApp } from "../context";
-import { useLoad } from "../hooks";
-import { axisTicks, compare, dayLabel, dayTick, hasData, hourLabel, hourTick, labelledBars, lastAndBefore, meterTitles, sumBuckets, sumKwh, tickLabel, type EnergyBucket } from "../lib/energy";
+import { useLoad, useNow } from "../hooks";
+import { axisTicks, compare, dayLabel, dayTick, hasData, hourLabel, hourTick, labelledBars, lastAndBefore, meterCards, sumBuckets, sumKwh, tickLabel, type EnergyBucket, type MeterCardView } from "../lib/energy";
 import { formatTime, formatValue } from "../lib/format";
 import { href } from "../router";
 import { LoadState } from "./common";
 
-interface MeterEnergyView {
-  meter: MeterEnergy;
-  hours: EnergyBucket[];
-  days: EnergyBucket[];
+/** What a card says under its title: the equipment, its parent meter, how its energy is known. */
+function cardSub(c: MeterCardView): string {
+  const parts = [c.meter.equipment_name !== c.meter.name ? c.meter.equipment_name : ""];
+  if (c.parentName) parts.push(`sub-meter of ${c.parentName}`);
+  parts.push(c.point.kind === "demand" ? "energy integrated from kW" : "register readings");
+  return parts.filter(Boolean).join(" · ");
 }
 
 export function Energy(props: { site: string }) {
   const { api } = useApp();
   const { site } = props;
+  // The building's minute (the server's clock): a new one asks again, the hour in progress grows.
+  const minute = Math.floor(useNow(15_000) / 60_000);
   const data = useLoad(async () => {
-    // The server finds the site's meters (site meters first) and cuts hours and the site's local days.
-    // Both up to the same instant (the server's now of the first answer): the last 7 days then hold the
-    // last 24 hours, whatever the building's clock did between the two requests.
+    // The server finds the site's meters and cuts hours and the site's local days. Both up to the same
+    // instant (the server's now of the first answer): the last 7 days then hold the last 24 hours,
+    // whatever the building's clock did between the two requests.
     const hourly = await endpoints.energy(api, site, { bucket: "hour", count: 48 });
     const daily = await endpoints.energyUntil(api, site, { bucket: "day", count: 14, until: hourly.until });
-    const days = new Map(daily.series.map((s) => [s.point, s.buckets]));
-    const meters: MeterEnergyView[] = hourly.series.map((m) => ({ meter: m, hours: m.buckets, days: days.get(m.point) ?? [] }));
-    const titles = new Map(meterTitles(hourly.series).map((t, i) => [hourly.series[i]!.point, t]));
-    return { timeZone: hourly.timezone, meters, titles, hasSiteMeter: meters.some((m) => m.meter.site_meter) };
-  }, [api, site]);
+    const cards = meterCards(hourly, daily);
+    // A sub-meter stays in its parent's section: the server puts it right after its parent.
+    const onSite = new Set<string>();
+    for (const c of cards) if (c.meter.main || (c.meter.parent && onSite.has(c.meter.parent))) onSite.add(c.meter.id);
+    return { timeZone: hourly.timezone, until: hourly.until, cards, onSite };
+  }, [api, site, minute]);
 
   const d = data.data;
   return (
@@ -43,36 +51,40 @@ export function Energy(props: { site: string }) {
       </nav>
       <h1>Energy</h1>
       <LoadState {...data} />
-      {d && d.meters.length === 0 && <p class="muted">This site has no meters (points in kWh, or kW points tagged elec, meter or energy).</p>}
-      {d && d.meters.length > 0 && (
+      {d && d.cards.length === 0 && <p class="muted">This site has no meters (points in kWh, or kW points tagged elec, gas, meter or energy).</p>}
+      {d && d.cards.length > 0 && (
         <>
-          {d.meters.length > 1 && !d.hasSiteMeter && (
+          <p class="muted small" data-testid="energy-until" data-until={d.until}>
+            Up to {formatTime(d.until * 1000)}, building time; the hour and the day in progress count so far.
+          </p>
+          {d.cards.length > 1 && d.onSite.size === 0 && (
             <MeterCard
               id="All meters"
               title="All meters"
-              sub={`the sum of the ${d.meters.length} meters below (a sub-meter is counted with its parent)`}
-              hours={sumBuckets(d.meters.map((m) => m.hours))}
-              days={sumBuckets(d.meters.map((m) => m.days))}
+              sub="the sum of the meters below that are no sub-meter"
+              hours={sumBuckets(d.cards.filter((c) => !c.meter.parent).map((c) => c.hours))}
+              days={sumBuckets(d.cards.filter((c) => !c.meter.parent).map((c) => c.days))}
               peak={null}
               timeZone={d.timeZone}
             />
           )}
           {[true, false].map((siteMeters) => {
-            const group = d.meters.filter((m) => m.meter.site_meter === siteMeters);
+            const group = d.cards.filter((c) => d.onSite.has(c.meter.id) === siteMeters);
             if (group.length === 0) return null;
             return (
               <section key={String(siteMeters)} aria-label={siteMeters ? "Site meters" : "Equipment meters"}>
                 {/* Said once for the group, not on every card: each card is titled by its own meter. */}
                 <h2>{siteMeters ? "Site meters" : "Equipment meters"}</h2>
-                {group.map(({ meter: m, hours, days }) => (
+                {group.map((c) => (
                   <MeterCard
-                    key={m.point}
-                    id={`${m.equipment}/${m.name}`}
-                    title={d.titles.get(m.point) ?? m.name}
-                    sub={`${m.equipment}/${m.name}${m.kind === "demand" ? ": energy integrated from kW" : ": register readings"}`}
-                    hours={hours}
-                    days={days}
-                    peak={m.peak}
+                    key={c.meter.id}
+                    id={c.meter.id.split("/").slice(1).join("/")}
+                    title={c.meter.name}
+                    sub={cardSub(c)}
+                    sub_meter={c.meter.parent !== null}
+                    hours={c.hours}
+                    days={c.days}
+                    peak={c.peak}
                     timeZone={d.timeZone}
                   />
                 ))}
@@ -86,6 +98,8 @@ export function Energy(props: { site: string }) {
 }
 
 const kwh = (v: number | null) => (v === null ? "—" : formatValue(v, { unit: "kWh" }));
+/** A bucket's energy, "so far" when it is the one in progress. */
+const bucketKwh = (b: EnergyBucket) => `${kwh(b.kwh)}${b.partial ? " so far" : ""}`;
 
 function Change(props: { current: number | null; previous: number | null }) {
   const c = compare(props.current, props.previous);
@@ -99,7 +113,7 @@ function Change(props: { current: number | null; previous: number | null }) {
   );
 }
 
-function MeterCard(props: { id: string; title: string; sub: string; hours: EnergyBucket[]; days: EnergyBucket[]; peak: { kw: number; at: number } | null; timeZone: string }) {
+function MeterCard(props: { id: string; title: string; sub: string; sub_meter?: boolean; hours: EnergyBucket[]; days: EnergyBucket[]; peak: { kw: number; at: number } | null; timeZone: string }) {
   const { timeZone } = props;
   // The server gave 48 hours and 14 of the site's days, the current one last.
   const h24 = lastAndBefore(props.hours, 24);
@@ -111,7 +125,7 @@ function MeterCard(props: { id: string; title: string; sub: string; hours: Energ
   const hours = props.hours;
   const days = props.days;
   return (
-    <section class="card meter" aria-label={`Energy of ${props.id}`}>
+    <section class={props.sub_meter ? "card meter meter--sub" : "card meter"} aria-label={`Energy of ${props.id}`}>
       <h3 data-testid="meter-title">{props.title}</h3>
       {props.sub.trim() && <p class="muted small">{props.sub.trim()}</p>}
       <div class="tiles">
@@ -160,6 +174,7 @@ export function Bars(props: { title: string; list: EnergyBucket[]; label: (b: En
     <figure class="bars">
       <figcaption class="small">
         {props.title} <span class="axis-unit muted">(kWh)</span>
+        {props.list.some((b) => b.partial && b.kwh !== null) && <span class="muted"> · the paler bar is in progress, so far</span>}
       </figcaption>
       <div class="bars__plot" style={{ position: "relative", height: "150px", padding: `0.6em ${right} 1.6em ${left}`, fontSize: "0.75rem" }}>
         <div class="axis axis--y" aria-hidden="true">
@@ -169,15 +184,15 @@ export function Bars(props: { title: string; list: EnergyBucket[]; label: (b: En
             </span>
           ))}
         </div>
-        <svg viewBox={`0 0 ${W} ${Hh}`} preserveAspectRatio="none" style={{ width: "100%", height: "100%" }} role="img" aria-label={`${props.title}: ${props.list.map((b) => `${props.label(b)} ${kwh(b.kwh)}`).join("; ")}`}>
+        <svg viewBox={`0 0 ${W} ${Hh}`} preserveAspectRatio="none" style={{ width: "100%", height: "100%" }} role="img" aria-label={`${props.title}: ${props.list.map((b) => `${props.label(b)} ${bucketKwh(b)}`).join("; ")}`}>
           {ticks.map((t) => (
             <line key={t} x1={0} x2={W} y1={(pct(t) * Hh) / 100} y2={(pct(t) * Hh) / 100} stroke="currentColor" stroke-opacity={t === 0 ? 0.6 : 0.15} vector-effect="non-scaling-stroke" />
           ))}
           {props.list.map((b, i) => {
             const h = b.kwh !== null && b.kwh > 0 ? (b.kwh / top) * Hh : 0;
             return (
-              <rect key={b.start} x={i * bw + bw * 0.1} y={Hh - h} width={bw * 0.8} height={h} class={b.kwh === null ? "bar bar--gap" : "bar"}>
-                <title>{`${props.label(b)}: ${kwh(b.kwh)}`}</title>
+              <rect key={b.start} x={i * bw + bw * 0.1} y={Hh - h} width={bw * 0.8} height={h} class={b.kwh === null ? "bar bar--gap" : b.partial ? "bar bar--partial" : "bar"}>
+                <title>{`${props.label(b)}: ${bucketKwh(b)}`}</title>
               </rect>
             );
           })}
@@ -199,7 +214,7 @@ export function Bars(props: { title: string; list: EnergyBucket[]; label: (b: En
           caption={props.title}
           columns={[
             { key: "day", header: "Day", rowHeader: true, cell: (b) => props.label(b) },
-            { key: "energy", header: "Energy", cell: (b) => kwh(b.kwh) },
+            { key: "energy", header: "Energy", cell: (b) => bucketKwh(b) },
           ]}
         />
       )}
