@@ -6,6 +6,7 @@ layout lands in ``<that folder>/graphics/hq/<equipment>.yaml``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
@@ -149,3 +150,13 @@ async def test_a_saved_plan_layout_moves_its_zones(live: Live) -> None:  # noqa:
     assert body["saved"] is True
     [zone] = body["zones"]
     assert (zone["x"], zone["y"], zone["w"], zone["h"]) == (100, 50, 200, 100)
+
+
+async def test_concurrent_saves_of_different_elements_all_stay(live: Live) -> None:  # noqa: F811
+    moved = ["supply-fan", "supply-air", "filter", "outside-air-damper", "label-outside", "label-supply"]
+    answers = await asyncio.gather(*(
+        live.put("fm" if i % 2 else "admin", GRAPHIC, json={"elements": {e: {"x": 10 + i, "y": 20 + i}}})
+        for i, e in enumerate(moved)))
+    assert [r.status_code for r in answers] == [200] * len(moved)
+    saved = yaml.safe_load((live.folder / "graphics" / "hq" / "ahu-1.yaml").read_text())["elements"]
+    assert saved == {e: {"x": 10 + i, "y": 20 + i} for i, e in enumerate(moved)}
