@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   formatAge,
+  formatCalendarDate,
   formatDate,
   formatNumber,
   formatTime,
@@ -120,5 +121,14 @@ describe("dates and times in one style, in the site's time zone", () => {
     for (const ms of [Date.UTC(2025, 2, 30, 0, 59), Date.UTC(2025, 9, 26, 1, 15), Date.UTC(2025, 11, 31, 23, 59)]) {
       expect(fromZonedInput(toZonedInput(ms, "America/New_York"), "America/New_York")).toBe(ms);
     }
+  });
+
+  it("says a typed calendar date back in words, the same in every zone", () => {
+    const words = /^Thursday,? 24 December 2026$/; // ICU versions differ on the comma
+    expect(formatCalendarDate("2026-12-24")).toMatch(words);
+    setDisplayZone("Pacific/Kiritimati");
+    expect(formatCalendarDate("2026-12-24")).toMatch(words);
+    expect(formatCalendarDate("12/24/2026")).toBeNull();
+    expect(formatCalendarDate("2026-02-30")).toBeNull();
   });
 });

@@ -226,6 +226,15 @@ export function formatDate(tsMs: number | null | undefined, tz: string | undefin
   return dateFormat({ dateStyle: "medium" }, tz).format(tsMs);
 }
 
+/** A calendar date typed as YYYY-MM-DD in words ("Thursday, 24 December 2026" in en-GB); null if it is not one. */
+export function formatCalendarDate(text: string): string | null {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text.trim());
+  if (!m) return null;
+  const t = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
+  if (new Date(t).toISOString().slice(0, 10) !== text.trim()) return null; // 2026-02-30
+  return dateFormat({ dateStyle: "full" }, "UTC").format(t); // a date, not an instant: no zone shifts it
+}
+
 /** The zone's name and its offset at `tsMs`, to show beside a typed time: "Europe/London (GMT+1)". */
 export function zoneLabel(tsMs: number, tz: string | undefined = zone): string {
   const f = dateFormat({ timeZoneName: "shortOffset" }, tz);

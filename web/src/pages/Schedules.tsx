@@ -13,7 +13,7 @@ import type { CalendarInfo, PointSummary, Transition, Transitions, Value } from 
 import { FormErrors } from "../components/Field";
 import { useApp } from "../context";
 import { useLoad, useNow, useSiteZone } from "../hooks";
-import { formatValue } from "../lib/format";
+import { formatCalendarDate, formatValue } from "../lib/format";
 import { can } from "../lib/roles";
 import {
   addEvent,
@@ -501,23 +501,31 @@ function pathLabel(path: string): string {
   return path || "Schedule";
 }
 
+/**
+ * A labelled text input. A date (`type="date"`) is typed as YYYY-MM-DD — one order for every
+ * language, never the browser's mm/dd/yyyy — and said back in words in the hint.
+ */
 function TextField(props: { id: string; label: string; value: string; error?: string; hint?: string; narrow?: boolean; inputMode?: "numeric" | "text"; type?: "text" | "date"; onInput: (v: string) => void }) {
   const err = `${props.id}-error`;
+  const isDate = props.type === "date";
+  const hintText = isDate ? (formatCalendarDate(props.value) ?? "YYYY-MM-DD, e.g. 2026-12-24") : props.hint;
   const hint = `${props.id}-hint`;
   return (
     <div class={`field${props.error ? " field--error" : ""}`}>
       <label for={props.id}>{props.label}</label>
       <input
         id={props.id}
-        type={(props.type ?? "text") as "text"}
-        class={props.narrow ? "narrow" : undefined}
-        inputMode={props.inputMode}
+        type="text"
+        class={props.narrow || isDate ? "narrow" : undefined}
+        inputMode={isDate ? "numeric" : props.inputMode}
+        placeholder={isDate ? "YYYY-MM-DD" : undefined}
+        maxLength={isDate ? 10 : undefined}
         value={props.value}
         aria-invalid={!!props.error}
-        aria-describedby={[props.error ? err : "", props.hint ? hint : ""].filter(Boolean).join(" ") || undefined}
+        aria-describedby={[props.error ? err : "", hintText ? hint : ""].filter(Boolean).join(" ") || undefined}
         onInput={(e) => props.onInput(e.currentTarget.value)}
       />
-      {props.hint && <small id={hint} class="hint">{props.hint}</small>}
+      {hintText && <small id={hint} class="hint">{hintText}</small>}
       {props.error && <small id={err} class="error" role="alert">{props.error}</small>}
     </div>
   );

@@ -1,0 +1,20 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { setFormatLocale } from "../src/lib/format";
+import { scheduleValueWords } from "../src/pages/Schedules";
+
+beforeEach(() => setFormatLocale("en-GB"));
+afterEach(() => setFormatLocale(undefined));
+
+describe("a schedule's values in words", () => {
+  it("gives numbers the unit and precision of the points it sets", () => {
+    expect(scheduleValueWords(20, "number", { kind: "number", unit: "degC", precision: 1 })).toBe("20.0 °C");
+    expect(scheduleValueWords(0, "number", { kind: "number", unit: "%", precision: 0 })).toBe("0%");
+  });
+
+  it("says what a release means, and on/off for booleans", () => {
+    expect(scheduleValueWords(null, "number")).toBe("released (lower priorities decide)");
+    expect(scheduleValueWords(true, "bool")).toBe("On");
+    expect(scheduleValueWords(false, "bool")).toBe("Off");
+    expect(scheduleValueWords("occupied", "enum")).toBe("occupied");
+  });
+});
