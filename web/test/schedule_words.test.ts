@@ -11,10 +11,10 @@ describe("a schedule's values in words", () => {
     expect(scheduleValueWords(0, "number", { kind: "number", unit: "%", precision: 0 })).toBe("0%");
   });
 
-  it("says what a release means, and on/off for booleans", () => {
+  it("says what a release means, and on/off for booleans (within a sentence)", () => {
     expect(scheduleValueWords(null, "number")).toBe("released (lower priorities decide)");
-    expect(scheduleValueWords(true, "bool")).toBe("On");
-    expect(scheduleValueWords(false, "bool")).toBe("Off");
+    expect(scheduleValueWords(true, "bool")).toBe("on");
+    expect(scheduleValueWords(false, "bool")).toBe("off");
     expect(scheduleValueWords("occupied", "enum")).toBe("occupied");
   });
 });

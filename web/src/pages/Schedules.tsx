@@ -59,7 +59,7 @@ import { LoadState } from "./common";
  */
 export function scheduleValueWords(value: Value, kind: ScheduleKind, target?: Pick<PointSummary, "unit" | "precision" | "kind">): string {
   if (value === null || value === undefined) return "released (lower priorities decide)";
-  if (kind === "bool" || typeof value === "boolean") return describeValue(value, kind) === "on" ? "On" : "Off";
+  if (kind === "bool" || typeof value === "boolean") return describeValue(value, kind); // on, off: within a sentence
   if (typeof value === "number") return formatValue(value, { kind: "number", unit: target?.unit, precision: target?.precision });
   return String(value);
 }
@@ -277,6 +277,9 @@ export function ScheduleEditor(props: { site: string; id: string }) {
   const changes = useMemo(() => (saved && draft ? diff(saved, draft) : []), [saved, draft]);
   const calendarIds = (calendars.data ?? []).map((c) => c.id);
   const tz = view.data?.timezone ?? "UTC";
+  // The points the schedule sets, for the unit and precision of its values in the preview.
+  const points = useLoad(() => endpoints.points(api, site), [api, site]);
+  const pointOf = new Map((points.data ?? []).map((p) => [p.id, p]));
 
   if (!draft || !view.data) {
     return (
@@ -454,7 +457,7 @@ export function ScheduleEditor(props: { site: string; id: string }) {
             </div>
           )}
         </form>
-        <Preview site={site} id={id} kind={kind} version={version} onNow={setServerNow} />
+        <Preview site={site} id={id} kind={kind} version={version} onNow={setServerNow} target={pointOf.get(view.data.schedule.targets[0] ?? "")} />
       </div>
     </main>
   );
@@ -773,7 +776,7 @@ function ExceptionEditor(props: {
  * What the saved schedule does tomorrow (the server's tomorrow, in the
  * schedule's time zone) and over the next 48 hours. Reloads after each save.
  */
-function Preview(props: { site: string; id: string; kind: ScheduleKind; version: number; onNow: (t: number) => void }) {
+function Preview(props: { site: string; id: string; kind: ScheduleKind; version: number; onNow: (t: number) => void; target?: PointSummary | undefined }) {
   const { api } = useApp();
   const data = useLoad(async () => {
     const next = await endpoints.transitions(api, props.site, props.id);
@@ -793,9 +796,9 @@ function Preview(props: { site: string; id: string; kind: ScheduleKind; version:
           <p>
             <strong>{localDayLabel(data.data.tomorrow.since, data.data.tomorrow.timezone)}</strong> <span class="muted small">({data.data.tomorrow.timezone})</span>
           </p>
-          <TransitionList t={data.data.tomorrow} kind={k} label="Tomorrow's changes" startLabel="At midnight" />
+          <TransitionList t={data.data.tomorrow} kind={k} label="Tomorrow's changes" startLabel="At midnight" target={props.target} />
           <h3>Next 48 hours</h3>
-          <TransitionList t={data.data.next} kind={k} label="Changes in the next 48 hours" startLabel="Now" withDay />
+          <TransitionList t={data.data.next} kind={k} label="Changes in the next 48 hours" startLabel="Now" withDay target={props.target} />
         </>
       )}
     </aside>
@@ -806,7 +809,7 @@ function source(s: string): string {
   return s.startsWith("exception:") ? `exception “${s.slice(10)}”` : s;
 }
 
-function TransitionList(props: { t: Transitions; kind: ScheduleKind; label: string; startLabel: string; withDay?: boolean }) {
+function TransitionList(props: { t: Transitions; kind: ScheduleKind; label: string; startLabel: string; withDay?: boolean; target?: PointSummary | undefined }) {
   const { t } = props;
   const row = (x: Transition) => (
     <li key={x.ts}>
@@ -814,13 +817,13 @@ function TransitionList(props: { t: Transitions; kind: ScheduleKind; label: stri
         {props.withDay ? `${localDayLabel(x.ts, t.timezone).split(" ")[0]} ` : ""}
         {localClock(x.local)}
       </time>{" "}
-      → <strong>{describeValue(x.value, props.kind)}</strong> <span class="muted small">({source(x.source)})</span>
+      → <strong>{scheduleValueWords(x.value, props.kind, props.target)}</strong> <span class="muted small">({source(x.source)})</span>
     </li>
   );
   return (
     <>
       <p class="small">
-        {props.startLabel}: <strong>{describeValue(t.initial.value, props.kind)}</strong> <span class="muted">({source(t.initial.source)})</span>
+        {props.startLabel}: <strong>{scheduleValueWords(t.initial.value, props.kind, props.target)}</strong> <span class="muted">({source(t.initial.source)})</span>
       </p>
       {t.transitions.length === 0 ? (
         <p class="muted small">No change.</p>
