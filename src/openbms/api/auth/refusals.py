@@ -79,8 +79,12 @@ class Refusals:
     def _window_of(self, now: float) -> float:
         return now - now % self.window
 
-    def note(self, refusal: Refusal, now: float) -> tuple[list[_Row], _Row | None]:
-        """Count ``refusal``: the rows to write now (ended windows, throttled updates), and a new one."""
+    def note(self, refusal: Refusal, now: float, at: float | None = None) -> tuple[list[_Row], _Row | None]:
+        """Count ``refusal``: the rows to write now (ended windows, throttled updates), and a new one.
+
+        ``now`` (the wall) runs the windows; ``at`` (the building's clock, as the row's ``ts``;
+        ``now`` when not given) is what the row's ``first`` and ``last`` say."""
+        at = now if at is None else at
         self.count += 1
         window = self._window_of(now)
         due = []
@@ -108,8 +112,8 @@ class Refusals:
                 "status": refusal.status,
                 "via": refusal.via,
                 "count": 1,
-                "first": now,
-                "last": now,
+                "first": at,
+                "last": at,
             }
             if key[2] == _OTHER:
                 details.update(method="*", route=_OTHER, path="", site=None, permission=None,
@@ -117,19 +121,19 @@ class Refusals:
             row = self._rows[key] = _Row(window, details)
             return due, row
         row.details["count"] += 1
-        row.details["last"] = now
+        row.details["last"] = at
         if row.row_id is not None and now - row.written_at >= self.update_every:
             due.append(row)
         return due, None
 
     async def record(self, ctx: Any, refusal: Refusal) -> None:
         """Count ``refusal`` and write what is due (``ctx``: the API context); never raises."""
-        now = ctx.now()
-        due, new = self.note(refusal, now)
+        now, at = ctx.now(), ctx.building_now()
+        due, new = self.note(refusal, now, at)
         if not due and new is None:
             return
         try:
-            await ctx.run(self.write, ctx.engine, due, new, refusal, now, ctx.building_now())
+            await ctx.run(self.write, ctx.engine, due, new, refusal, now, at)
         except Exception as err:  # the audit must not turn a refusal into a 500
             log.warning("could not write the audit of a refusal: %s", err)
 
