@@ -101,3 +101,13 @@ def test_init_refuses_a_path_that_is_a_file(runner, tmp_path):
 def test_the_examples_symlink_at_the_repo_root_points_at_the_package_data():
     link = Path(__file__).parents[2] / "examples"
     assert (link / "office" / "site.yaml").resolve() == (EXAMPLE / "site.yaml").resolve()
+
+
+def test_check_warns_of_a_saved_graphic_layout_the_drawing_no_longer_matches(runner, tmp_path):
+    site = write(tmp_path, "site: {id: hq}\nequipment:\n  - {id: ahu-1, type: ahu}\n")
+    folder = tmp_path / "graphics" / "hq"
+    folder.mkdir(parents=True)
+    (folder / "ahu-1.yaml").write_text("elements:\n  supply-fan: {x: 5000, y: 10}\n")
+    result = runner.invoke(app, ["check", "--strict", str(site)])
+    assert result.exit_code == 1, result.output
+    assert f"{folder / 'ahu-1.yaml'}:2:19: warning: x must be within 0..1000" in result.stdout

@@ -27,11 +27,13 @@ def _warnings(path: Path, sites: Sequence[SiteConfig]) -> list[str]:
     """Every warning of the loaded ``sites`` of ``path``, as ``file:line:column: warning: …``."""
     from openbms.config import site_files
     from openbms.config._yaml import parse
+    from openbms.config.checks import graphics_warnings
     from openbms.model.validate import site_warnings
 
     lines: list[str] = []
     # load_sites returns one site per file, in site_files' order, when nothing is wrong.
     for file, cfg in zip(site_files(path), sites, strict=False):
+        lines += [f"{i.file}:{i.line}:{i.column}: warning: {i.message}" for i in graphics_warnings(cfg)]
         found = site_warnings(cfg)
         if not found:
             continue
