@@ -68,9 +68,9 @@ export function CommandDialog(props: { site: string; point: PointDetail; onClose
   const [mode, setMode] = useState<"write" | "release">("write");
   const [value, setValue] = useState(() => prefill(props.point));
   useSiteZone(site); // "until" times in the site's zone
-  const live1 = useLiveSamples([props.point.id]).get(props.point.id);
-  const nowValue = live1 && (point.ts === null || live1[0] >= point.ts) ? live1[1] : point.value;
-  const nowStatus = live1 && (point.ts === null || live1[0] >= point.ts) ? live1[2] : point.status;
+  const latest = useLiveSamples([props.point.id]).get(props.point.id);
+  const nowValue = latest && (point.ts === null || latest[0] >= point.ts) ? latest[1] : point.value;
+  const nowStatus = latest && (point.ts === null || latest[0] >= point.ts) ? latest[2] : point.status;
   const [priority, setPriority] = useState(8);
   const [duration, setDuration] = useState<number | null>(600);
   const [reason, setReason] = useState("");
