@@ -28,7 +28,14 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 
 from openbms.alarms.engine import AlarmEngine
-from openbms.control.programs import Program, ProgramEngine, ProgramInfo, ProgramStatus, ProgramVersion
+from openbms.control.programs import (
+    Program,
+    ProgramEngine,
+    ProgramInfo,
+    ProgramStatus,
+    ProgramVersion,
+    SavedVersion,
+)
 from openbms.historian import Historian
 from openbms.model.command import Command, CommandSource
 from openbms.model.device import DeviceHealth
@@ -192,7 +199,7 @@ class ProgramRepository(Protocol):
     ``reason`` in the audit row. Blocking: call from a worker thread.
     """
 
-    def save(self, program: Program, created_by: str = "", comment: str = "") -> int: ...
+    def save(self, program: Program, created_by: str = "", comment: str = "") -> SavedVersion: ...
 
     def deploy(self, program_id: str, version: int, by: str = "", *, site: str | None = None,
                reason: str = "") -> None: ...

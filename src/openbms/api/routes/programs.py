@@ -38,7 +38,6 @@ from openbms.control.programs import (
     ProgramInfo,
     ProgramIssue,
     ProgramVersion,
-    SavedVersion,
     parse_program,
     validate_program,
 )
@@ -338,7 +337,7 @@ async def save_program(
     issues = _issues(await ctx.run(validate_program, program, engine.catalog))
     # Decided by the store in the transaction that stored the version (or found it stored):
     # of two identical saves at once, one made the version and one did not.
-    if isinstance(version, SavedVersion) and not version.created:
+    if not version.created:
         response.status_code = 200
         return SavedOut(id=program_id, version=version, issues=issues, created=False,
                         note=f"version {version} holds this document already: no new version was saved")
