@@ -515,6 +515,8 @@ export interface PlanZone {
   low: string | null;
   high: string | null;
   band: [number, number] | null;
+  /** How far past its band a zone still counts as within it, in the temperature's unit (1 °C, 1.8 °F), as /operation judges comfort. */
+  tolerance: number;
   equipment: string[];
 }
 
