@@ -83,6 +83,20 @@ describe("zone colours", () => {
     expect(zoneTone("22", [21, 24])).toBe("none");
     expect(zoneTone(22, null)).toBe("none");
   });
+
+  it("widen the band by the zone's tolerance, as /operation judges comfort", () => {
+    expect(zoneBand(21, 24, [20, 25], 1)).toEqual([20, 25]);
+    const f = zoneBand(24, 21, null, 1.8)!;
+    expect(f[0]).toBeCloseTo(19.2, 9);
+    expect(f[1]).toBeCloseTo(25.8, 9);
+    expect(zoneBand(null, null, [21, 24], 1)).toEqual([20, 25]);
+    expect(zoneBand(null, null, null, 1)).toBeNull();
+    // A zone with one setpoint (low and high the same point) is within a degree of it.
+    expect(zoneTone(22.6, zoneBand(22, 22, null, 1))).toBe("ok");
+    expect(zoneTone(21.2, zoneBand(22, 22, null, 1))).toBe("ok");
+    expect(zoneTone(23.1, zoneBand(22, 22, null, 1))).toBe("hot");
+    expect(zoneTone(20.9, zoneBand(22, 22, null, 1))).toBe("cold");
+  });
 });
 
 describe("layout editing", () => {

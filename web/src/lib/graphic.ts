@@ -64,13 +64,19 @@ const num = (v: Value | undefined): number | null => (typeof v === "number" && N
 
 /**
  * A zone's comfort band: its heating and cooling setpoints' values when both are numbers, else the
- * fixed band the plan gives, else null.
+ * fixed band the plan gives, else null; widened by `tolerance` each side (the plan's, 1 °C or 1.8 °F),
+ * so that the plan agrees with /operation: a zone a tenth under its setpoint is controlled, not cold.
  */
-export function zoneBand(low: Value | undefined, high: Value | undefined, fixed: [number, number] | null): [number, number] | null {
+export function zoneBand(
+  low: Value | undefined,
+  high: Value | undefined,
+  fixed: [number, number] | null,
+  tolerance = 0,
+): [number, number] | null {
   const lo = num(low);
   const hi = num(high);
-  if (lo !== null && hi !== null) return lo <= hi ? [lo, hi] : [hi, lo];
-  return fixed;
+  const band: [number, number] | null = lo !== null && hi !== null ? (lo <= hi ? [lo, hi] : [hi, lo]) : fixed;
+  return band && tolerance > 0 ? [band[0] - tolerance, band[1] + tolerance] : band;
 }
 
 /** Below the band blue (cold), within green (ok), above red (hot); grey (none) without a value or a band. */

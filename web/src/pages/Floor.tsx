@@ -99,8 +99,9 @@ function PlanDrawing(props: {
           const t = z.temperature ? props.points.get(z.temperature) : undefined;
           const lo = z.low ? props.points.get(z.low)?.value : undefined;
           const hi = z.high ? props.points.get(z.high)?.value : undefined;
+          // The band said is the setpoints'; the colour allows the tolerance /operation allows.
           const band = zoneBand(lo, hi, z.band);
-          const tone = zoneTone(t?.value, band);
+          const tone = zoneTone(t?.value, zoneBand(lo, hi, z.band, z.tolerance));
           const equip = z.equipment[0];
           return (
             <g key={z.space} class={`zone zone--${tone}`} data-zone={z.space} data-tone={tone}>
