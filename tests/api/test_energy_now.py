@@ -53,6 +53,15 @@ equipment:
     name: Air handler
     points:
       - {name: fan-kw, unit: kW, tags: [elec, power], binding: "sim://ahu/fan-kw"}
+  - id: plant
+    type: chiller
+    name: Chiller plant
+    feeds: [ahu]
+    points:
+      - {name: ch-1-kw, unit: kW, description: Chiller electric demand, tags: [elec, power],
+         binding: "sim://plant/ch-1-kw"}
+      - {name: ch-2-kw, unit: kW, description: Chiller electric demand, tags: [elec, power],
+         binding: "sim://plant/ch-2-kw"}
 """
 HOUR = 3600.0
 H = 1_700_002_800.0  # the start of an hour
@@ -145,6 +154,8 @@ async def test_the_kw_and_kwh_of_one_meter_are_one_meter_and_sub_meters_name_the
         "fresh/tenant/energy",
         "fresh/meters/gas-kwh",
         "fresh/ahu/fan-kw",
+        "fresh/plant/ch-1-kw",
+        "fresh/plant/ch-2-kw",
     ]
     elec = meters["fresh/meters/elec-kwh"]
     assert (elec["energy"], elec["power"], elec["main"], elec["parent"]) == (
@@ -161,5 +172,9 @@ async def test_the_kw_and_kwh_of_one_meter_are_one_meter_and_sub_meters_name_the
                                                                    "fresh/meters/elec-kwh")
     gas = meters["fresh/meters/gas-kwh"]
     assert (gas["name"], gas["main"], gas["commodity"]) == ("Gas", True, "gas")
+    # A chiller feeds the air handler water, not electricity: no parent of its meter.
     fan = meters["fresh/ahu/fan-kw"]
     assert (fan["name"], fan["main"], fan["parent"]) == ("Air handler", False, None)
+    # Two meters of one description each say which they are.
+    assert [meters[f"fresh/plant/ch-{i}-kw"]["name"] for i in (1, 2)] == [
+        "Chiller electric (ch-1)", "Chiller electric (ch-2)"]

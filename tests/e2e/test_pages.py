@@ -1,22 +1,21 @@
-"""The dashboard's point explorer, logic program, admin and energy pages in headless Chromium.
+"""The dashboard's point explorer, logic program and admin pages in headless Chromium.
 
 Against the live demo building (fixtures of ``conftest.py``): find a zone
 temperature and chart it; draw the demo AHU program and validate an edited
 version; as admin create a user and an API token and find both in the audit
-log; read the energy page's numbers. Each page is saved as screenshots at
-phone and desktop widths.
+log (the energy page is tests/e2e/test_energy.py's). Each page is saved as
+screenshots at phone and desktop widths.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import time
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Demo, admin_api, shoot, sign_in
+from tests.e2e.conftest import Demo, shoot, sign_in
 
 pytestmark = [pytest.mark.service, pytest.mark.slow]
 
@@ -144,32 +143,3 @@ def test_an_admin_creates_a_user_and_a_token_and_finds_them_in_the_audit_log(dem
     expect(log.get_by_role("row").filter(has_text="user.create")).to_have_count(0)
     expect(log.get_by_role("row").filter(has_text="token.create").first).to_be_visible()
     shoot(page, "audit")
-
-
-def _wait_for_energy(demo: Demo, point: str) -> None:
-    """Until the API knows some energy of ``point`` in the last 24 hours. The page loads once, and the
-    energy comes from hourly rollups: opened in the demo's first building hour (6 real minutes at
-    the e2e demo's 10x, when this test runs alone) it shows no figure yet."""
-    with admin_api(demo) as client:
-        for _ in range(960):  # 8 real minutes: past the demo's first building hour
-            r = client.get(f"/api/v1/sites/{SITE}/energy",
-                           params={"bucket": "hour", "count": 24, "points": point})
-            if r.status_code == 200 and any(
-                    b["kwh"] is not None for m in r.json()["series"] for b in m["buckets"]):
-                return
-            time.sleep(0.5)
-    raise AssertionError(f"the API knew no energy of {point} after 8 minutes")
-
-
-def test_the_energy_page_shows_consumption_and_peak_demand(demo: Demo, page: Any) -> None:
-    expect = _expect()
-    _wait_for_energy(demo, "ahu-1/kw")
-    sign_in(page, demo, path=f"/sites/{SITE}/energy")
-    expect(page.get_by_role("heading", name="Energy", exact=True)).to_be_visible()
-    expect(page.get_by_text("Loading…")).to_have_count(0)
-    meter = page.get_by_role("region", name="Energy of ahu-1/kw")
-    expect(meter).to_be_visible()
-    expect(meter.get_by_test_id("energy-24h")).to_have_text(re.compile(r"\d.*kWh"))
-    expect(meter).to_contain_text("Peak demand")
-    expect(meter).to_contain_text(re.compile(r"\d.*kW"))
-    shoot(page, "energy")

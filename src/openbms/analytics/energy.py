@@ -34,7 +34,7 @@ import bisect
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -349,7 +349,7 @@ def meter_groups(points: Sequence[tuple[str, Equipment, Point, Meter]]) -> list[
     Points are one meter when they belong to one equipment and their names differ only in
     the words of what they measure (``elec-kw``, ``elec-kwh``). A sub-meter names its parent
     by a tag ``submeterOf:<equipment>`` or ``submeterOf:<equipment>/<point>`` (on the point or
-    its equipment), or is fed by a meter equipment (``feeds``); in one equipment holding
+    its equipment), or is fed by an equipment of type meter (``feeds``); in one equipment holding
     several meters of one commodity, the one with a register (else the one named after the
     commodity) is the parent of those without.
     """
@@ -411,6 +411,8 @@ def meter_groups(points: Sequence[tuple[str, Equipment, Point, Meter]]) -> list[
                     parent[k] = head
     # Configured: feeds, then submeterOf tags (these win).
     for e in equipment.values():
+        if e.type != "meter":
+            continue  # a chiller feeding an AHU water is no meter of the AHU's electricity
         for fed in e.feeds:
             for k in per_equip.get(fed, []):
                 if k not in parent and (head := first_of(e.id, built[k].commodity)) is not None:
@@ -423,6 +425,14 @@ def meter_groups(points: Sequence[tuple[str, Equipment, Point, Meter]]) -> list[
             if head is not None and head != key:
                 parent[key] = head
                 break
+    # Two meters of one name ("Chiller electric" twice): each says which point it is.
+    seen: dict[str, int] = {}
+    for m in built.values():
+        seen[m.name] = seen.get(m.name, 0) + 1
+    for key, m in built.items():
+        if seen[m.name] > 1:
+            which = key[1] or (m.energy or m.power or "").rsplit("/", 1)[-1]
+            built[key] = replace(m, name=f"{m.name} ({which})")
     out: list[MeterGroup] = []
     for key in order:
         m = built[key]
