@@ -42,6 +42,8 @@ async def test_a_raised_alarm_is_listed_acknowledged_with_a_note_and_in_the_hist
     assert alarm["id"] == "zone-hot" and alarm["site"] == "hq" and alarm["point"] == "hq/vav-1/zone-temp"
     assert alarm["state"] == "active-unacked" and alarm["alarm_class"] == "comfort" and alarm["value"] == 29
     assert alarm["history"][0]["action"] == "raise"
+    # The running site's alarm engine words it with the point's display name, precision and unit.
+    assert alarm["message"] == "zone-hot: Zone temperature is 29.0 °C, above the limit 26.0 °C", alarm
 
     comfort = (await live.get("viewer", ALARMS, params={"class": "comfort"})).json()["items"]
     assert comfort[0]["id"] == "zone-hot"

@@ -30,7 +30,7 @@ def _expect() -> Any:
 def _row(page: Any, point: str) -> Any:
     """The live point table's row of ``point``."""
     return page.locator("table.points tbody tr").filter(
-        has=page.get_by_role("rowheader", name=re.compile(rf"^{re.escape(point)}\b")))
+        has=page.get_by_role("rowheader", name=re.compile(rf"(^|\s){re.escape(point)}(\s|$)")))
 
 
 def _slot_value(pv: Any) -> Any:
@@ -124,7 +124,7 @@ def test_override_a_zone_setpoint_for_ten_minutes_then_release(demo: Demo, page:
     page.get_by_role("button", name=f"Command {point}").click()
     dialog = page.get_by_role("dialog", name=f"Command {SITE}/{ZONE}/{point}")
     expect(dialog).to_be_visible()
-    dialog.get_by_label("Value (degC)").fill("23.5")
+    dialog.get_by_label("Value (°C)").fill("23.5")
     dialog.get_by_label("Priority", exact=True).select_option("8")
     dialog.get_by_label("For", exact=True).select_option(label="10 minutes")
     dialog.get_by_label("Reason", exact=True).fill("e2e: hot call in zone C1")

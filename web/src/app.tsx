@@ -4,6 +4,7 @@ import { endpoints } from "./api/endpoints";
 import type { Me } from "./api/types";
 import { ConnectionBanner, ConnectionIndicator } from "./components/Connection";
 import { Ctx, type AppContext } from "./context";
+import { useSiteZone } from "./hooks";
 import { Alarms } from "./pages/Alarms";
 import { EquipmentPage } from "./pages/Equipment";
 import { ListStub } from "./pages/Lists";
@@ -20,6 +21,12 @@ import { Sites } from "./pages/Sites";
 import { currentPath, href, navigate, signInPath, useRoute, type Route } from "./router";
 import { isAdmin } from "./lib/roles";
 import { useTheme } from "./theme";
+
+/** Dates and times on every page of a site in the site's time zone (lib/format follows it). */
+function SiteZone(props: { site: string | null }) {
+  useSiteZone(props.site);
+  return null;
+}
 
 export function App(props: { ctx: Omit<AppContext, "me">; expired: { value: boolean } }) {
   const { api, live } = props.ctx;
@@ -62,6 +69,7 @@ export function App(props: { ctx: Omit<AppContext, "me">; expired: { value: bool
   const site = "site" in route ? route.site : null;
   return (
     <Ctx.Provider value={ctx}>
+      <SiteZone site={site} />
       <a class="skip" href="#main" onClick={(e) => {
         // Not a hash change: the hash is the route.
         e.preventDefault();

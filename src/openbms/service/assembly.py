@@ -31,6 +31,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
+from openbms.alarms import point_texts
 from openbms.alarms.service import AlarmService
 from openbms.control.arbiter import Arbiter, PointIO
 from openbms.control.commands import CommandStore
@@ -260,7 +261,7 @@ class Assembly:
         sid = site.site.id
         if site.alarms and self._state is not None:
             service = AlarmService(sid, site.alarms, site.notifications, self.clock, self.bus,
-                                   self._state)
+                                   self._state, texts=point_texts(site))
             await service.start()
             self.alarms[sid] = service
             if service.engine.points:  # the service subscribes to its rules' points itself

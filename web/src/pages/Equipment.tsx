@@ -18,7 +18,7 @@ import { ValueText } from "../components/Value";
 import { useApp } from "../context";
 import { useLive, useLiveSamples, useLiveStatus, useLoad, useNow } from "../hooks";
 import { winningByPoint } from "../lib/overrides";
-import { formatAge, formatTime, unitLabel } from "../lib/format";
+import { formatAge, formatTime, pointLabel, unitLabel } from "../lib/format";
 import { layoutToSave, withMoves, type Box } from "../lib/graphic";
 import { can, canCommand } from "../lib/roles";
 import { href } from "../router";
@@ -148,7 +148,7 @@ export function EquipmentPage(props: { site: string; equip: string }) {
             rowHeader: true,
             cell: (p) => (
               <>
-                {p.name}
+                <span>{pointLabel(p)}</span> <span class="muted small">{p.name}</span>
                 {p.description && <div class="muted small">{p.description}</div>}
               </>
             ),
@@ -192,7 +192,7 @@ export function EquipmentPage(props: { site: string; equip: string }) {
           },
         ]}
       />
-      <Trend site={site} points={chosen} labels={Object.fromEntries(rows.map((p) => [p.id, p.name]))} />
+      <Trend site={site} points={chosen} labels={Object.fromEntries(rows.map((p) => [p.id, pointLabel(p)]))} />
       {commanding && mayCommand && (
         <CommandDialog
           site={site}

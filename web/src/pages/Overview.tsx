@@ -13,7 +13,7 @@ import { OverrideMark, StatusDot, ValueText } from "../components/Value";
 import { useApp } from "../context";
 import { useLive, useLiveSamples, useLoad, useNow } from "../hooks";
 import { alarmsTileLabel } from "../lib/alarms";
-import { formatValue } from "../lib/format";
+import { formatValue, pointLabel } from "../lib/format";
 import { comfortWords, equipmentState, keyPoints, modeWords, scheduleMissWords, zoneSpread } from "../lib/overview";
 import { overrideCounts, winningByPoint } from "../lib/overrides";
 import { href } from "../router";
@@ -217,7 +217,7 @@ function EquipDetail(props: { e: EquipRow; points: Map<string, PointSummary>; no
       ))}
       {held.map((p) => (
         <span key={p.id} class="held">
-          {p.name} {formatValue(p.override?.value ?? null, p)}
+          {pointLabel(p)} {formatValue(p.override?.value ?? null, p)}
           {p.override && <OverrideMark override={p.override} />}
         </span>
       ))}
