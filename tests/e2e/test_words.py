@@ -9,6 +9,7 @@ value field it concerns; the overrides list names points by their display names.
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -53,6 +54,11 @@ def test_the_command_dialog_speaks_in_display_names_rounded_values_and_symbols(d
     _api_value_near(demo, 23.8)  # read back from the device's REAL: 23.799999237060547
     try:
         sign_in(page, demo, path=f"/sites/{SITE}/equipment/{ZONE}")
+        table = page.locator("table.points")
+        named = re.compile(r"^Occupied heating setpoint occ-htg-sp")
+        expect(table.get_by_role("rowheader", name=named)).to_be_visible()
+        expect(table).to_contain_text("°C")
+        expect(table).not_to_contain_text("degC")
         page.get_by_role("button", name=f"Command {POINT}").click()
         dialog = page.get_by_role("dialog", name=f"Command {PID}")
         expect(dialog.get_by_role("heading", name="Command Occupied heating setpoint")).to_be_visible()
