@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
 import yaml
 
 import openbms.examples
-from openbms.analytics.graphics import Graphic, Placement, graphic, plan, plans
+from openbms.analytics.graphics import Element, Graphic, Placement, graphic, plan, plans
 from openbms.config import load_site
 from openbms.model.site import SiteConfig
 
@@ -264,3 +265,95 @@ equipment:
     kinds = {e.id: e.kind for e in g.elements}
     assert kinds["unit-flow"] == "pump" and kinds["b1"] == "boiler"  # a boiler whatever its points say
     assert "flow" not in kinds
+
+
+# ------------------------------------------------------------------------------ nothing overlaps
+#
+# The rule the dashboard draws text by (web/src/lib/graphic.ts textBox and labelLines, Graphic.tsx):
+# a line is 21 units high; a label wraps at 8.6 units a character; an element's text block holds its
+# label's lines and one line per point, 6 units more. A sensor's box holds its dot and text (at
+# least 114 units wide); a labelled box (chiller, boiler, tower, meter, zone, box) holds its label and
+# then its values inside it; a coil or filter has its text above it, any other symbol below it, the
+# block centred on it and 76 to 200 units wide (the symbol's width + 36). A label is one line of
+# bold text (9 units a character). A valve's stem and actuator rise 10 units above its box. Ducts and
+# pipes are the lines the symbols sit on, so they are left out.
+
+_LINE, _CHAR, _BOLD = 21.0, 8.6, 9.0
+_BOXED = {"chiller", "boiler", "tower", "meter", "zone", "box"}
+Box = tuple[float, float, float, float]
+
+
+def _label_lines(label: str, w: float) -> int:
+    return max(1, math.ceil(len(label) * _CHAR / max(1.0, w))) if label else 0
+
+
+def _text_box(e: Element, width: float) -> Box | None:
+    if e.kind in ("duct", "pipe", "label") or (e.kind in _BOXED and not e.points):
+        return None
+    if e.kind == "sensor":
+        w = max(e.w - 14, 100.0)
+        lines = _label_lines(e.label, w) + len(e.points)
+        return (min(max(0.0, e.x + 14), max(0.0, width - w)), e.y, w, lines * _LINE + 6)
+    if e.kind in _BOXED:
+        return (e.x + 2, e.y + _LINE + 6, max(0.0, e.w - 4), len(e.points) * _LINE + 6)
+    w = min(200.0, max(76.0, e.w + 36))
+    h = (_label_lines(e.label, w) + len(e.points)) * _LINE + 6
+    y = max(0.0, e.y - h - 4) if e.kind in ("heating-coil", "cooling-coil", "filter") else e.y + e.h + 4
+    return (min(max(0.0, e.x + e.w / 2 - w / 2), max(0.0, width - w)), y, w, h)
+
+
+def _boxes(e: Element, width: float) -> list[Box]:
+    """What ``e`` covers: its symbol and its text block (one box for a labelled box: its text is inside)."""
+    if e.kind in ("duct", "pipe"):
+        return []
+    if e.kind == "label":
+        return [(e.x, e.y, max(e.w, len(e.label) * _BOLD), 24.0)]
+    if e.kind == "valve":
+        symbol: Box = (e.x, e.y - 10, e.w, e.h + 10)
+    else:
+        symbol = (e.x, e.y, e.w, e.h)
+    text = _text_box(e, width)
+    return [symbol] if text is None or e.kind in _BOXED else [symbol, text]
+
+
+def _overlap(a: Box, b: Box) -> bool:
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+
+
+def _clashes(g: Graphic) -> list[str]:
+    found = []
+    covers = {e.id: _boxes(e, g.width) for e in g.elements}
+    ids = list(covers)
+    for i, a in enumerate(ids):
+        for b in ids[i + 1:]:
+            if any(_overlap(p, q) for p in covers[a] for q in covers[b]):
+                found.append(f"{g.equipment}: {a} {covers[a]} overlaps {b} {covers[b]}")
+    for e in g.elements:
+        text = _text_box(e, g.width)
+        if e.kind in _BOXED and text is not None and text[1] + text[3] > e.y + e.h:
+            found.append(f"{g.equipment}: {e.id}'s {len(e.points)} values run past its box {e.h} high")
+        for x, y, w, _h in covers[e.id]:
+            if x < 0 or y < 0 or x + w > g.width:
+                found.append(f"{g.equipment}: {e.id} leaves the drawing's width ({x}, {y}, {w})")
+    return found
+
+
+@pytest.mark.parametrize("example", ["demo", "office"])
+def test_no_two_elements_or_their_text_overlap_in_any_example_drawing(example: str) -> None:
+    cfg = load_site(EXAMPLES / example / "site.yaml")
+    templates = set()
+    clashes: list[str] = []
+    for equip in cfg.equipment:
+        g = graphic(cfg, equip.id)
+        assert g is not None
+        templates.add(g.template)
+        clashes += _clashes(g)
+    assert {"ahu", "vav", "chiller-plant", "boiler-plant", "meter"} <= templates
+    assert clashes == []
+
+
+def test_the_overlap_rule_sees_a_label_running_into_a_symbol() -> None:
+    label = Element("l", "label", 0, 0, 50, 24, "A long label for its box")
+    damper = Element("d", "damper", 150, 0, 50, 60, "Damper")
+    assert _clashes(Graphic("e", "E", "x", "generic", 600, 400, False, (label, damper), ())) != []
+    assert _clashes(Graphic("e", "E", "x", "generic", 600, 400, False, (label,), ())) == []

@@ -211,6 +211,17 @@ _ROLE_ORDER: dict[Role, int] = {"command": 0, "status": 1, "value": 2, "speed": 
                                 "setpoint": 5, "alarm": 6}
 
 
+#: The kinds drawn as a labelled box with their values inside (the dashboard's BOXED_KINDS).
+_BOXED = frozenset({"chiller", "boiler", "tower", "meter", "zone", "box"})
+#: A line of the dashboard's text, in viewBox units (web/src/lib/graphic.ts textBox).
+_LINE = 21.0
+
+
+def _boxed_height(values: int) -> float:
+    """The height a labelled box needs for its label's line and ``values`` lines, with a margin."""
+    return _LINE + 6 + values * _LINE + 6 + 6
+
+
 def _finish(slots: Sequence[_Slot],
             layout: Mapping[str, Placement] | None) -> tuple[tuple[Element, ...], bool]:
     """The elements drawn (those with points, and those always drawn), placed by ``layout``."""
@@ -227,6 +238,8 @@ def _finish(slots: Sequence[_Slot],
             x, y = placed.x, placed.y
             w = placed.w if placed.w is not None else w
             h = placed.h if placed.h is not None else h
+        if s.kind in _BOXED and (placed is None or placed.h is None):
+            h = max(h, _boxed_height(len(s.points)))
         points = tuple(sorted(s.points, key=lambda p: _ROLE_ORDER[p.role]))
         out.append(Element(s.id, s.kind, x, y, w, h, s.label, points, s.flow, s.path))
     return tuple(out), saved
@@ -248,7 +261,7 @@ def _place(cfg: SiteConfig, equip: Equipment, slots: Sequence[_Slot], rules: Seq
 
 # ------------------------------------------------------------------------------ air handler
 
-_AHU_W, _AHU_H = 1000.0, 420.0
+_AHU_W, _AHU_H = 1000.0, 460.0
 _SUPPLY_Y, _RETURN_Y = 300.0, 100.0
 
 #: Brick classes first (``also``: tags that tell which of several dampers or fans), then tags.
@@ -331,37 +344,40 @@ AHU_RULES: tuple[Rule, ...] = (
 
 
 def _ahu_slots() -> list[_Slot]:
+    # Room for text by the dashboard's rule (tests/analytics/test_graphics.py checks it): a sensor's box
+    # is as wide as its text (114), other symbols have theirs below (a coil or filter above), a damper's
+    # and a fan's up to five lines; the duct labels lie on the ducts' open ends.
     s, r = _SUPPLY_Y, _RETURN_Y
     return [
         _line("supply-duct", "duct", "Supply air", "air", (0, s), (_AHU_W, s)),
         _line("return-duct", "duct", "Return air", "air", (_AHU_W, r), (0, r)),
-        _line("mixing-duct", "duct", "", "air", (230, r), (230, s)),
-        _Slot("label-outside", "label", (10, s + 60, 110, 24), "Outside air", always=True),
-        _Slot("label-exhaust", "label", (10, r - 84, 110, 24), "Exhaust air", always=True),
-        _Slot("label-supply", "label", (_AHU_W - 120, s + 60, 110, 24), "Supply air", always=True),
-        _Slot("label-return", "label", (_AHU_W - 120, r - 84, 110, 24), "Return air", always=True),
-        _Slot("outside-air", "sensor", (20, s - 90, 90, 44), "Outside air"),
-        _Slot("outside-air-damper", "damper", (130, s - 30, 50, 60), "Outside-air damper", always=True),
-        _Slot("exhaust-damper", "damper", (130, r - 30, 50, 60), "Exhaust damper"),
-        _Slot("return-damper", "damper", (205, 170, 50, 60), "Return damper"),
-        _Slot("mixed-air", "sensor", (250, s + 40, 80, 44), "Mixed air"),
-        _Slot("filter", "filter", (340, s - 40, 30, 80), "Filter", always=True),
+        _line("mixing-duct", "duct", "", "air", (235, r), (235, s)),
+        _Slot("label-outside", "label", (4, s - 12, 110, 24), "Outside air", always=True),
+        _Slot("label-exhaust", "label", (4, r - 12, 110, 24), "Exhaust air", always=True),
+        _Slot("label-supply", "label", (_AHU_W - 96, s - 12, 92, 24), "Supply air", always=True),
+        _Slot("label-return", "label", (_AHU_W - 96, r - 12, 92, 24), "Return air", always=True),
+        _Slot("outside-air", "sensor", (10, s - 110, 114, 44), "Outside air"),
+        _Slot("outside-air-damper", "damper", (140, s - 30, 50, 60), "Outside-air damper", always=True),
+        _Slot("exhaust-damper", "damper", (140, r - 30, 50, 60), "Exhaust damper"),
+        _Slot("return-damper", "damper", (210, 170, 50, 60), "Return damper"),
+        _Slot("mixed-air", "sensor", (246, s + 44, 114, 44), "Mixed air"),
+        _Slot("filter", "filter", (330, s - 40, 30, 80), "Filter", always=True),
         _Slot("heating-coil", "heating-coil", (410, s - 40, 40, 80), "Heating coil", with_="heating-valve"),
         _Slot("heating-valve", "valve", (410, s + 60, 40, 40), "Heating valve"),
         _Slot("cooling-coil", "cooling-coil", (490, s - 40, 40, 80), "Cooling coil", with_="cooling-valve"),
         _Slot("cooling-valve", "valve", (490, s + 60, 40, 40), "Cooling valve"),
         _Slot("supply-fan", "fan", (600, s - 35, 70, 70), "Supply fan", always=True),
-        _Slot("supply-air", "sensor", (710, s + 40, 90, 44), "Supply air"),
-        _Slot("static-pressure", "sensor", (820, s + 40, 80, 44), "Static pressure"),
-        _Slot("supply-airflow", "sensor", (820, s - 90, 80, 44), "Supply airflow"),
+        _Slot("supply-air", "sensor", (700, s + 40, 114, 44), "Supply air"),
+        _Slot("static-pressure", "sensor", (830, s + 40, 114, 44), "Static pressure"),
+        _Slot("supply-airflow", "sensor", (830, s - 110, 114, 44), "Supply airflow"),
         _Slot("return-fan", "fan", (600, r - 35, 70, 70), "Return fan"),
-        _Slot("return-air", "sensor", (760, r + 40, 90, 44), "Return air"),
+        _Slot("return-air", "sensor", (700, r + 40, 114, 44), "Return air"),
     ]
 
 
 # ------------------------------------------------------------------------------ VAV box
 
-_VAV_W, _VAV_H = 600.0, 360.0
+_VAV_W, _VAV_H = 700.0, 360.0
 
 VAV_RULES: tuple[Rule, ...] = (
     _rule("damper", "position", "Damper_Position_Sensor Damper_Position_Command Damper_Command"),
@@ -392,16 +408,17 @@ VAV_RULES: tuple[Rule, ...] = (
 
 
 def _vav_slots() -> list[_Slot]:
+    # The zone's box grows to hold its values (``_finish``); its setpoints' names need 200 units.
     y = 160.0
     return [
-        _line("supply-duct", "duct", "Supply air", "air", (0, y), (440, y)),
-        _Slot("label-supply", "label", (10, y + 40, 120, 24), "From the air handler", always=True),
-        _Slot("airflow", "sensor", (20, y - 100, 100, 44), "Airflow"),
-        _Slot("damper", "damper", (150, y - 30, 50, 60), "Damper", always=True),
-        _Slot("reheat-coil", "heating-coil", (260, y - 40, 40, 80), "Reheat coil", with_="reheat-valve"),
-        _Slot("reheat-valve", "valve", (260, y + 60, 40, 40), "Reheat valve"),
-        _Slot("discharge-air", "sensor", (330, y - 100, 100, 44), "Discharge air"),
-        _Slot("zone", "zone", (440, 60, 150, 200), "Zone", always=True),
+        _line("supply-duct", "duct", "Supply air", "air", (0, y), (490, y)),
+        _Slot("label-supply", "label", (4, y - 12, 180, 24), "From the air handler", always=True),
+        _Slot("airflow", "sensor", (20, 30, 114, 44), "Airflow"),
+        _Slot("damper", "damper", (200, y - 30, 50, 60), "Damper", always=True),
+        _Slot("reheat-coil", "heating-coil", (290, y - 40, 40, 80), "Reheat coil", with_="reheat-valve"),
+        _Slot("reheat-valve", "valve", (290, y + 60, 40, 40), "Reheat valve"),
+        _Slot("discharge-air", "sensor", (360, 30, 114, 44), "Discharge air"),
+        _Slot("zone", "zone", (490, 20, 200, 240), "Zone", always=True),
     ]
 
 
@@ -516,12 +533,13 @@ def _plant(cfg: SiteConfig, equip: Equipment, template: Template) -> tuple[list[
         _line("return-pipe", "pipe", f"{water} return", flow, (_PLANT_W, ry), (0, ry)),
     ]
     unplaced: list[str] = []
-    step = min(180.0, 560.0 / max(len(makers), 1))
+    # a chiller or boiler's box holds its label and values (``_finish`` grows it for more than 7)
+    step = min(190.0, 560.0 / max(len(makers), 1))
     for i, (uid, label, _pts, _pump) in enumerate(makers):
-        x = 40 + i * step
-        w = min(120.0, step - 20)
+        x = 30 + i * step
+        w = min(170.0, step - 20)
         slots.append(_line(f"{uid}-branch", "pipe", "", flow, (x + w / 2, sy), (x + w / 2, ry)))
-        slots.append(_Slot(uid, maker, (x, 170, w, 120), label or f"{maker.capitalize()} {i + 1}",
+        slots.append(_Slot(uid, maker, (x, sy + 30, w, 190), label or f"{maker.capitalize()} {i + 1}",
                            always=True))
     pstep = min(110.0, 300.0 / max(len(pumps), 1))
     for j, (uid, label, _pts, _pump) in enumerate(pumps):
@@ -626,6 +644,8 @@ def graphic(cfg: SiteConfig, equip_id: str, layout: Mapping[str, Placement] | No
     else:
         slots, unplaced, width, height = _generic(cfg, equip)
     elements, saved = _finish(slots, layout)
+    # a labelled box grown for its values may reach below the template's height
+    height = max([height] + [e.y + e.h + 20 for e in elements if e.kind in _BOXED])
     return Graphic(equip.id, equip.name or equip.id, equip.type, template, width, height, saved, elements,
                    tuple(unplaced))
 
