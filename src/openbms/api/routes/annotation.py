@@ -37,8 +37,11 @@ router = APIRouter(prefix="/api/v1", tags=["history"])
 
 #: At most this many annotations in one answer (the newest kept); ``truncated`` says when more happened.
 MAX_ANNOTATIONS = 1000
-#: Overrides that started this long before ``since`` are read too, for their expiry or release in the range.
-LOOKBACK = 7 * 86_400.0
+#: Overrides that started this long before ``since`` are read too, for their expiry in the range.
+LOOKBACK = 86_400.0
+#: At most this many pages of the site's alarm events, and of each point's stored commands (schedules
+#: and programs write many), are read: past it, ``truncated``.
+MAX_PAGES = 20
 _ALARM_ACTIONS = {"raise": "raised", "reactivate": "raised", "return": "cleared", "ack": "acknowledged"}
 _PEOPLE = frozenset({CommandSource.OPERATOR, CommandSource.API})
 _PAGE = 500
@@ -72,7 +75,7 @@ async def _alarms(services: Services, site_id: str, points: set[str], since: flo
                   ) -> tuple[list[dict[str, Any]], bool]:
     out: list[dict[str, Any]] = []
     after: tuple[float, int] | None = None
-    while True:  # newest first, page by page, until the range or the cap is done
+    for _page in range(MAX_PAGES):  # newest first, page by page, until the range or the cap is done
         rows = await services.alarm_events(site_id, since=since, until=until, after=after, limit=_PAGE)
         for r in rows:
             action = _ALARM_ACTIONS.get(r["action"])
@@ -87,6 +90,7 @@ async def _alarms(services: Services, site_id: str, points: set[str], since: flo
         if len(rows) < _PAGE:
             return out, False
         after = (rows[-1]["ts"], rows[-1]["id"])
+    return out, True
 
 
 def _override_events(cmd: Command, since: float, until: float) -> list[dict[str, Any]]:
@@ -111,17 +115,20 @@ def _override_events(cmd: Command, since: float, until: float) -> list[dict[str,
 async def _overrides(services: Services, site_id: str, points: list[str], since: float, until: float
                      ) -> tuple[list[dict[str, Any]], bool]:
     out: list[dict[str, Any]] = []
+    cut = False
     for pid in points:
         after: tuple[float, str] | None = None
-        while True:
+        for _page in range(MAX_PAGES):  # newest first, back to LOOKBACK before the range
             cmds = await services.commands.recent(site_id, point=pid, after=after, limit=_PAGE)
             for cmd in cmds:
-                if cmd.source in _PEOPLE:
+                if cmd.source in _PEOPLE and cmd.created_at >= since - LOOKBACK:
                     out.extend(_override_events(cmd, since, until))
             if len(cmds) < _PAGE or cmds[-1].created_at < since - LOOKBACK or len(out) > MAX_ANNOTATIONS:
                 break
             after = (cmds[-1].created_at, cmds[-1].id)
-    return out, len(out) > MAX_ANNOTATIONS
+        else:
+            cut = True
+    return out, cut or len(out) > MAX_ANNOTATIONS
 
 
 @router.get("/sites/{site_id}/annotations", response_model=AnnotationsOut)
