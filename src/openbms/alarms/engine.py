@@ -54,6 +54,7 @@ from openbms.model.alarm import (
     LowLimitRule,
     StateRule,
 )
+from openbms.model.fields import state_number
 from openbms.model.sample import OK, OVERRIDDEN, Sample, Value
 from openbms.model.site import SiteConfig
 from openbms.model.units import unit_symbol
@@ -223,11 +224,13 @@ class PointText:
     name: str
     decimals: int
     unit: str
+    states: tuple[str, ...] = ()  # an enum point's labels: state 1 first
 
 
 def point_texts(site: SiteConfig) -> dict[str, PointText]:
     """The :class:`PointText` of every point of ``site``, by id (built once per configuration)."""
-    return {pid: PointText(p.label, p.decimals, unit_symbol(p.unit) if p.kind == "number" else "")
+    return {pid: PointText(p.label, p.decimals, unit_symbol(p.unit) if p.kind == "number" else "",
+                           (p.states or ()) if p.kind == "enum" else ())
             for pid, _e, p in site.points()}
 
 
@@ -336,10 +339,15 @@ class _Low(_High):
 class _State(_Tracker):
     __slots__ = ("states",)
 
-    def __init__(self, rule: StateRule, alarm: Alarm) -> None:
+    def __init__(self, rule: StateRule, alarm: Alarm, labels: tuple[str, ...] = ()) -> None:
         super().__init__(rule, alarm)
-        # (type, value) pairs, so that the state `1` never matches `true`.
-        self.states = frozenset((type(x), x) for x in rule.alarm_states)
+        # (type, value) pairs, so that the state `1` never matches `true`. An enum point's
+        # label also matches its state number (1 = the first), which is what devices report.
+        states: set[tuple[type, Value]] = {(type(x), x) for x in rule.alarm_states}
+        for x in rule.alarm_states:
+            if isinstance(x, str) and (n := state_number(labels, x)) is not None:
+                states.add((int, n))
+        self.states = frozenset(states)
 
     def observe(self, s: Sample, engine: AlarmEngine) -> bool | None:
         v = s[2]
@@ -474,7 +482,8 @@ class AlarmEngine:
         if isinstance(rule, LowLimitRule):
             return _Low(rule, alarm)
         if isinstance(rule, StateRule):
-            return _State(rule, alarm)
+            text = self._texts.get(rule.point)
+            return _State(rule, alarm, text.states if text is not None else ())
         if isinstance(rule, ChangeOfStateRule):
             return _ChangeOfState(rule, alarm)
         if isinstance(rule, CommRule):

@@ -45,6 +45,7 @@ from typing import Any, Protocol
 from openbms.control.commands import DEFAULT_PRIORITY, CommandStore, new_command_id
 from openbms.errors import CommandError, DeviceUnreachable, DriverError, WriteRefused
 from openbms.model.command import Command, CommandSource, CommandStatus
+from openbms.model.fields import state_number
 from openbms.model.sample import OFFLINE, OK, Reading, Sample, Value
 from openbms.model.site import Point, SiteConfig, value_problem
 from openbms.runtime.clock import Clock
@@ -96,7 +97,7 @@ class _Controlled:
         for c in self.slots:
             if c is not None:
                 return c.value
-        return self.point.relinquish_default
+        return self.point.relinquish_value  # an enum's label as its state number
 
 
 class Arbiter:
@@ -419,10 +420,9 @@ class Arbiter:
             raise CommandError(f"{ctl.id}: expected true or false, not {value!r}")
         if p.kind == "enum":
             states = p.states or ()
-            if isinstance(value, str) and value in states:
-                return states.index(value) + 1
-            if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= len(states):
-                return value
+            number = state_number(states, value)  # a label, or 1–N as BACnet counts
+            if number is not None:
+                return number
             raise CommandError(f"{ctl.id}: expected a state 1–{len(states)} or one of "
                                f"{', '.join(states)}; not {value!r}")
         if isinstance(value, bool) or not isinstance(value, int | float):

@@ -10,6 +10,7 @@ limit one are at most :data:`MAX_VALUE` in magnitude, intervals at most
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
@@ -23,6 +24,7 @@ __all__ = [
     "Interval",
     "PointKind",
     "Quantity",
+    "state_number",
     "value_problem",
 ]
 
@@ -58,6 +60,23 @@ def value_problem(value: object) -> str | None:
                  f"a whole number of about {int(value.bit_length() * 0.30103) + 1} digits")
         return f"{shown} is out of bounds: expected a number from {-MAX_VALUE:g} to {MAX_VALUE:g}"
     return None
+
+
+def state_number(states: Sequence[str] | None, value: object) -> int | None:
+    """An enum point's value as its state number, or None when it is not one of its states.
+
+    Enum values count from 1, as BACnet's multi-state objects do: state 1 is the first
+    of ``states``. A label becomes its number; a whole number from 1 to the number of
+    states (also 2.0, as some protocols send it) is one. True and false are not states.
+    """
+    states = states or ()
+    if isinstance(value, str):
+        return states.index(value) + 1 if value in states else None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float) and not value.is_integer():
+        return None
+    return int(value) if 1 <= value <= len(states) else None
 
 
 #: A value bound for a device or its limits: finite, ``|x| <= MAX_VALUE``.

@@ -39,8 +39,10 @@ from openbms.model.fields import (
     Interval,
     PointKind,
     Quantity,
+    state_number,
     value_problem,
 )
+from openbms.model.sample import Value
 from openbms.model.schedule import Schedule
 
 __all__ = [
@@ -175,6 +177,15 @@ class Point(_Strict):
         if not self.writable and (self.limits is not None or self.relinquish_default is not None):
             raise ValueError("'limits' and 'relinquish_default' need 'writable: true'")
         return self
+
+    @property
+    def relinquish_value(self) -> Value:
+        """The relinquish default as the point's values are: an enum's state label as its number."""
+        default = self.relinquish_default
+        if self.kind == "enum" and default is not None:
+            number = state_number(self.states, default)
+            return default if number is None else number  # not a state: checking the site says so
+        return default
 
     @property
     def label(self) -> str:

@@ -27,6 +27,7 @@ from typing import Any, TypeGuard
 
 from openbms.errors import BindingError
 from openbms.model.binding import parse_binding
+from openbms.model.fields import state_number
 from openbms.model.site import SiteConfig
 from openbms.model.units import close_matches, lookup
 
@@ -274,8 +275,8 @@ def _check_default(default: Any, kind: Any, states: Any, at: Location) -> list[P
     if kind == "bool" and not isinstance(default, bool):
         return [(at, f"relinquish_default {default!r} is not true or false: a bool point needs "
                  "true or false here")]
-    if kind == "enum" and _is_list(states) and default not in states:
+    if kind == "enum" and _is_list(states) and state_number(states, default) is None:
         labels = ", ".join(repr(s) for s in states)
         return [(at, f"relinquish_default {default!r} is not a state of this enum point: "
-                 f"expected one of {labels}")]
+                 f"expected one of {labels}, or its number (1 to {len(states)})")]
     return []

@@ -197,7 +197,7 @@ async def priority_array(
     ]
     active = next((i + 1 for i, c in enumerate(held) if c is not None), None)
     return PriorityArray(point=point_id, effective=runtime.commands.effective(point_id),
-                         active_priority=active, relinquish_default=point.relinquish_default, slots=slots)
+                         active_priority=active, relinquish_default=point.relinquish_value, slots=slots)
 
 
 @router.get("/sites/{site_id}/commands", response_model=Page[CommandOut])

@@ -1,0 +1,43 @@
+"""Enum values are state numbers counting from 1 (BACnet's multi-state convention); labels become them."""
+
+from __future__ import annotations
+
+import pytest
+
+from openbms.model.fields import state_number
+from openbms.model.site import Point
+from openbms.model.validate import check_site
+
+STATES = ("off", "auto", "manual")
+
+
+@pytest.mark.parametrize(("value", "number"), [
+    ("off", 1), ("manual", 3), (1, 1), (3, 3), (2.0, 2),
+    (0, None), (4, None), (2.5, None), (True, None), ("party", None), (None, None),
+])
+def test_a_label_or_a_number_from_1_is_a_state(value, number):
+    assert state_number(STATES, value) == number
+
+
+def test_an_enum_relinquish_default_given_as_a_label_is_its_state_number():
+    point = Point(name="mode", kind="enum", states=STATES, writable=True, relinquish_default="auto")
+    assert (point.relinquish_default, point.relinquish_value) == ("auto", 2)
+
+
+def _problems(default: object) -> list[str]:
+    doc = {"site": {"id": "hq"}, "equipment": [{"id": "ahu-1", "points": [
+        {"name": "mode", "kind": "enum", "states": list(STATES), "writable": True,
+         "relinquish_default": default}]}]}
+    return [message for _at, message in check_site(doc, {"sim"})]
+
+
+@pytest.mark.parametrize("default", ["auto", 1, 3])
+def test_a_relinquish_default_may_be_a_label_or_a_state_number(default):
+    assert _problems(default) == []
+
+
+@pytest.mark.parametrize("default", [0, 4, "party"])
+def test_a_relinquish_default_that_is_no_state_says_what_is_expected(default):
+    assert _problems(default) == [
+        f"relinquish_default {default!r} is not a state of this enum point: expected one of "
+        "'off', 'auto', 'manual', or its number (1 to 3)"]
