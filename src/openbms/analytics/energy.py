@@ -170,13 +170,14 @@ class MeterSeries:
         self._from: list[float] = []
         if meter.kind == "demand":
             previous: RollupRow | None = None
+            pending = rawed  # the raw hour's pieces, placed in time order among the hours
             for r in self._hours:
-                if rawed and r.start == raw_hour:
-                    previous = r
-                    continue
-                if rawed and raw_hour is not None and r.start > raw_hour and (not self._pieces or
-                                                                           self._pieces[-1] < raw_hour):
+                if pending and raw_hour is not None and r.start >= raw_hour:
                     self._raw_pieces(samples, raw_hour, previous)
+                    pending = False
+                    if r.start == raw_hour:
+                        previous = r
+                        continue  # its rollup is replaced by its samples
                 kw = r.tw_mean if r.tw_mean is not None else r.mean
                 self._pieces.append(r.start)
                 self._kw.append(None if kw is None else kw * meter.scale)
@@ -190,7 +191,7 @@ class MeterSeries:
                     previous.tw_mean is not None or previous.mean is not None)
                 self._from.append(r.start if carried else r.start + HOUR - covered)
                 previous = r
-            if rawed and raw_hour is not None and (not self._pieces or self._pieces[-1] < raw_hour):
+            if pending and raw_hour is not None:
                 self._raw_pieces(samples, raw_hour, previous)
         readings = [(r.last_ts, r.last) for r in self._hours
                     if r.last is not None and r.last_ts is not None and not (rawed and r.start == raw_hour)]
