@@ -27,6 +27,7 @@ from openbms.cli.common import (
 from openbms.errors import ConfigError
 from openbms.historian.export import FORMATS, export_history, iso
 from openbms.model import Sample
+from openbms.model.fields import state_number
 from openbms.model.site import Point
 
 __all__ = ["register"]
@@ -52,8 +53,8 @@ def _fmt(value: object, kind: str = "number", states: tuple[str, ...] | None = N
         return "—"
     if kind == "bool":
         return "on" if value else "off"
-    if kind == "enum" and states and isinstance(value, int | float) and 0 <= int(value) < len(states):
-        return states[int(value)]
+    if kind == "enum" and states and (number := state_number(states, value)) is not None:
+        return states[number - 1]  # state 1 is the first label, as BACnet counts
     if isinstance(value, float):
         return f"{value:.6g}"
     return str(value)
