@@ -17,3 +17,15 @@ describe("the command dialog's words and numbers", () => {
     expect(refusalField("No such point, or it is not writable", "release")).toBe("priority");
   });
 });
+
+describe("the command dialog for an enum point", () => {
+  const states = ["off", "occupied", "unoccupied"];
+  it("starts at the state the point is in, counted from 1", () => {
+    expect(prefill({ kind: "enum", states, value: 2, precision: 0 })).toBe("occupied");
+    expect(prefill({ kind: "enum", states, value: 3, precision: 0 })).toBe("unoccupied");
+  });
+  it("starts at the first state when the value is none of them", () => {
+    expect(prefill({ kind: "enum", states, value: null, precision: 0 })).toBe("off");
+    expect(prefill({ kind: "enum", states, value: 0, precision: 0 })).toBe("off");
+  });
+});

@@ -132,3 +132,20 @@ describe("dates and times in one style, in the site's time zone", () => {
     expect(formatCalendarDate("2026-02-30")).toBeNull();
   });
 });
+
+describe("enum values are state numbers counted from 1 (BACnet's multi-state convention)", () => {
+  const mode = { kind: "enum" as const, states: ["off", "occupied", "unoccupied"] };
+  it("words state 1 as the first label and state N as the last", () => {
+    expect(formatValue(1, mode)).toBe("off");
+    expect(formatValue(2, mode)).toBe("occupied");
+    expect(formatValue(3, mode)).toBe("unoccupied");
+  });
+  it("shows a number that is no state as the number", () => {
+    expect(formatValue(0, mode)).toBe("0");
+    expect(formatValue(4, mode)).toBe("4");
+    expect(formatValue(1.5, mode)).toBe("1.5");
+  });
+  it("keeps a label as it is", () => {
+    expect(formatValue("occupied", mode)).toBe("occupied");
+  });
+});

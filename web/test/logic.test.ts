@@ -62,7 +62,7 @@ describe("formatting values", () => {
   it("writes booleans as On/Off and enums by label", () => {
     expect(formatValue(true, { kind: "bool" })).toBe("On");
     expect(formatValue(0, { kind: "bool" })).toBe("Off");
-    expect(formatValue(1, { kind: "enum", states: ["off", "heating", "cooling"] })).toBe("heating");
+    expect(formatValue(2, { kind: "enum", states: ["off", "heating", "cooling"] })).toBe("heating");
     expect(formatValue("cooling", { kind: "enum" })).toBe("cooling");
   });
   it("writes no value as a dash", () => {

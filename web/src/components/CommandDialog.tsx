@@ -47,7 +47,12 @@ function refusalText(message: string, pointId: string): string {
 /** The text a value field starts with: the point's value rounded to its precision (23.8, not 23.799999237060547). */
 export function prefill(point: Pick<PointDetail, "kind" | "states" | "value" | "precision">): string {
   if (point.kind === "bool") return "true";
-  if (point.kind === "enum") return point.states?.[0] ?? "";
+  if (point.kind === "enum") {
+    // The state the point is in (state numbers count from 1), else the first.
+    const v = point.value;
+    const current = typeof v === "number" && Number.isInteger(v) && v >= 1 ? point.states?.[v - 1] : undefined;
+    return current ?? point.states?.[0] ?? "";
+  }
   const v = point.value;
   return typeof v === "number" && Number.isFinite(v) ? inputNumber(v, point.precision) : String(v ?? "");
 }

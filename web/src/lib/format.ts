@@ -132,9 +132,9 @@ export function formatValue(value: unknown, point: PointShape = {}): string {
     return on ? "On" : "Off";
   }
   if (kind === "enum") {
-    if (typeof value === "number" && point.states && Number.isInteger(value)) {
-      // Enum values may come as an index; states are listed in the point's order.
-      return point.states[value] ?? String(value);
+    if (typeof value === "number" && point.states && Number.isInteger(value) && value >= 1) {
+      // An enum value is its state number, counted from 1 as BACnet's multi-state objects do.
+      return point.states[value - 1] ?? String(value);
     }
     return String(value);
   }
