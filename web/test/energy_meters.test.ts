@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { Energy, EnergyBucket, EnergyMeter, MeterEnergy } from "../src/api/types";
 import { meterCards } from "../src/lib/energy";
+import { Bars } from "../src/pages/Energy";
+import { html } from "./render";
 
 const bucket = (start: number, kwh: number | null, partial = false): EnergyBucket => ({ start, end: start + 3600, date: null, kwh, partial });
 const series = (point: string, kind: "register" | "demand", kwh: number, peak: MeterEnergy["peak"] = null): MeterEnergy => ({
@@ -34,5 +36,16 @@ describe("one card per meter, as the server grouped them", () => {
     const { meters: _m, ...old } = hourly;
     const cards = meterCards(old as Energy, old as Energy);
     expect(cards.map((c) => c.point.point)).toEqual(["demo/meters/elec-kw", "demo/meters/elec-kwh", "demo/meters/ltg-kw"]);
+  });
+});
+
+describe("the bucket in progress", () => {
+  it("is a paler bar that says 'so far', in the chart and in the table", () => {
+    const list = [bucket(0, 4), bucket(3600, 1.5, true)];
+    const out = html(Bars({ title: "By day", list, label: (b) => `d${b.start / 3600}`, table: true }));
+    expect(out.match(/class="bar bar--partial"/g)?.length).toBe(1);
+    expect(out).toContain("d1: 1.5 kWh so far");
+    expect(out).toContain("the paler bar is in progress, so far");
+    expect(out).not.toContain("d0: 4 kWh so far");
   });
 });
