@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Demo, admin_api, shoot, sign_in
+from tests.e2e.conftest import DESKTOP, PHONE, SCREENSHOTS, Demo, admin_api, shoot, sign_in
 
 pytestmark = [pytest.mark.service, pytest.mark.slow]
 
@@ -160,3 +160,43 @@ def test_a_viewer_sees_the_graphic_without_command_or_layout_buttons(demo: Demo,
     expect(drawing.locator(f"[data-point='{FAN_CMD}'] .value")).to_be_visible()
     expect(drawing.get_by_role("button")).to_have_count(0)
     expect(page.get_by_role("button", name="Adjust layout")).to_have_count(0)
+
+
+#: Every template of the demo: the equipment, its graphic's name, and a kind each must draw.
+DRAWINGS = (("ahu-1", "fan"), ("vav-c1", "zone"), ("chiller-plant", "chiller"), ("boiler-plant", "boiler"),
+            ("meters", "meter"))
+
+
+def _shoot_drawing(page: Any, name: str) -> None:
+    """The page at desktop and phone widths, clipped to the drawing's card (artifacts/screenshots/)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    before = page.viewport_size or DESKTOP
+    for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
+        page.set_viewport_size(size)
+        page.wait_for_timeout(100)  # let the layout settle; not an assertion
+        card = page.locator(".graphic-wrap, .plan-wrap").first
+        card.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"))
+    page.set_viewport_size(before)
+
+
+def test_every_drawing_reads_in_light_and_dark(demo: Demo, page: Any) -> None:
+    expect = _expect()
+    sign_in(page, demo, path=f"/sites/{SITE}/equipment/ahu-1")
+    for theme in ("light", "dark"):
+        if theme == "dark":
+            page.get_by_role("button", name="Dark").click()
+        expect(page.locator("html")).to_have_attribute("data-theme", theme)
+        for equip, kind in DRAWINGS:
+            page.evaluate(f"location.hash = '#/sites/{SITE}/equipment/{equip}'")
+            drawing = page.get_by_role("group", name=re.compile("^Graphic of "))
+            expect(drawing.locator(f"[data-kind='{kind}']").first).to_be_visible()
+            # Live values in place (not the dash of a value not known yet).
+            expect(drawing.locator(".graphic__line .value").first).to_have_text(re.compile(r"\w"))
+            _shoot_drawing(page, f"graphic-{equip}-{theme}")
+        page.evaluate(f"location.hash = '#/sites/{SITE}/plans/floor-1'")
+        plan = page.get_by_role("group", name="Floor plan of Floor 1")
+        expect(plan.locator("g.zone")).to_have_count(len(FLOOR_1_ZONES))
+        _shoot_drawing(page, f"floor-plan-{theme}")
+    # The text follows the theme: light on the dark surface.
+    colour = page.locator(".plan__zone").first.evaluate("e => getComputedStyle(e).color")
+    assert colour != "rgb(26, 29, 35)", colour

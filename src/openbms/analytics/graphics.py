@@ -261,8 +261,8 @@ def _place(cfg: SiteConfig, equip: Equipment, slots: Sequence[_Slot], rules: Seq
 
 # ------------------------------------------------------------------------------ air handler
 
-_AHU_W, _AHU_H = 1000.0, 460.0
-_SUPPLY_Y, _RETURN_Y = 300.0, 100.0
+_AHU_W, _AHU_H = 1000.0, 420.0
+_SUPPLY_Y, _RETURN_Y = 260.0, 60.0
 
 #: Brick classes first (``also``: tags that tell which of several dampers or fans), then tags.
 AHU_RULES: tuple[Rule, ...] = (
@@ -346,7 +346,8 @@ AHU_RULES: tuple[Rule, ...] = (
 def _ahu_slots() -> list[_Slot]:
     # Room for text by the dashboard's rule (tests/analytics/test_graphics.py checks it): a sensor's box
     # is as wide as its text (114), other symbols have theirs below (a coil or filter above), a damper's
-    # and a fan's up to five lines; the duct labels lie on the ducts' open ends.
+    # and a fan's up to five lines (420 high: the drawing grows for more); the duct labels lie on the
+    # ducts' open ends.
     s, r = _SUPPLY_Y, _RETURN_Y
     return [
         _line("supply-duct", "duct", "Supply air", "air", (0, s), (_AHU_W, s)),
@@ -356,10 +357,10 @@ def _ahu_slots() -> list[_Slot]:
         _Slot("label-exhaust", "label", (4, r - 12, 110, 24), "Exhaust air", always=True),
         _Slot("label-supply", "label", (_AHU_W - 96, s - 12, 92, 24), "Supply air", always=True),
         _Slot("label-return", "label", (_AHU_W - 96, r - 12, 92, 24), "Return air", always=True),
-        _Slot("outside-air", "sensor", (10, s - 110, 114, 44), "Outside air"),
+        _Slot("outside-air", "sensor", (4, s - 110, 114, 44), "Outside air"),
         _Slot("outside-air-damper", "damper", (140, s - 30, 50, 60), "Outside-air damper", always=True),
         _Slot("exhaust-damper", "damper", (140, r - 30, 50, 60), "Exhaust damper"),
-        _Slot("return-damper", "damper", (210, 170, 50, 60), "Return damper"),
+        _Slot("return-damper", "damper", (210, (r + s) / 2 - 30, 50, 60), "Return damper"),
         _Slot("mixed-air", "sensor", (246, s + 44, 114, 44), "Mixed air"),
         _Slot("filter", "filter", (330, s - 40, 30, 80), "Filter", always=True),
         _Slot("heating-coil", "heating-coil", (410, s - 40, 40, 80), "Heating coil", with_="heating-valve"),
@@ -527,7 +528,7 @@ def _plant(cfg: SiteConfig, equip: Equipment, template: Template) -> tuple[list[
              for uid, label, pts, pump in units]
     makers = [u for u in units if not u[3]]
     pumps = [u for u in units if u[3]]
-    sy, ry = 80.0, 380.0
+    sy, ry = 40.0, 320.0
     slots = [
         _line("supply-pipe", "pipe", f"{water} supply", flow, (0, sy), (_PLANT_W, sy)),
         _line("return-pipe", "pipe", f"{water} return", flow, (_PLANT_W, ry), (0, ry)),
@@ -543,14 +544,15 @@ def _plant(cfg: SiteConfig, equip: Equipment, template: Template) -> tuple[list[
                            always=True))
     pstep = min(110.0, 300.0 / max(len(pumps), 1))
     for j, (uid, label, _pts, _pump) in enumerate(pumps):
-        slots.append(_Slot(uid, "pump", (620 + j * pstep, ry - 35, min(70.0, pstep - 10), 70),
+        slots.append(_Slot(uid, "pump", (610 + j * pstep, ry - 35, min(70.0, pstep - 10), 70),
                            label or f"Pump {j + 1}", always=True))
     slots += [
-        _Slot("supply-temp", "sensor", (860, sy - 70, 110, 44), f"{water} supply"),
-        _Slot("flow", "sensor", (720, sy - 70, 110, 44), "Flow"),
-        _Slot("load", "sensor", (860, 200, 110, 44), "Load"),
-        _Slot("differential-pressure", "sensor", (720, 200, 110, 44), "Differential pressure"),
-        _Slot("return-temp", "sensor", (860, ry + 26, 110, 44), f"{water} return"),
+        # sensors between the headers, right of the units, as wide as their labels' two lines
+        _Slot("supply-temp", "sensor", (840, sy + 16, 150, 44), f"{water} supply"),
+        _Slot("flow", "sensor", (680, sy + 16, 140, 44), "Flow"),
+        _Slot("load", "sensor", (840, sy + 120, 150, 44), "Load"),
+        _Slot("differential-pressure", "sensor", (680, sy + 120, 140, 44), "Differential pressure"),
+        _Slot("return-temp", "sensor", (840, ry + 16, 150, 44), f"{water} return"),
     ]
     by_id = {s.id: s for s in slots}
     for uid, _label, members, _pump in units:
@@ -592,12 +594,12 @@ def _meter(cfg: SiteConfig, equip: Equipment) -> tuple[list[_Slot], list[str], f
         groups.setdefault(_commodity(p), []).append(p)
     slots = []
     for i, (commodity, pts) in enumerate(groups.items()):
-        s = _Slot(f"meter-{commodity}", "meter", (20 + i * 260, 20, 240, 60 + 36 * len(pts)),
+        s = _Slot(f"meter-{commodity}", "meter", (20 + i * 260, 20, 240, _boxed_height(len(pts))),
                   _COMMODITY_LABEL[commodity], always=True)
         s.points = [GraphicPoint(cfg.point_id(equip, p), _generic_role(p)) for p in pts]
         slots.append(s)
     width = max(300.0, 20 + 260 * len(groups))
-    height = max(200.0, 40 + max((s.box[3] for s in slots), default=0))
+    height = max(160.0, 40 + max((s.box[3] for s in slots), default=0))
     return slots, [], width, height
 
 
@@ -691,14 +693,16 @@ class PlanSummary:
 
 _ZONE_KINDS = ("zone", "room")
 _PLAN_W, _PLAN_H, _DEPTH = 600.0, 400.0, 80.0
+#: West and east perimeters are deeper than north and south: their names wrap in a narrow column.
+_SIDE = 110.0
 _WORDS = {"north": "n", "south": "s", "east": "e", "west": "w", "core": "c", "centre": "c", "center": "c",
           "interior": "c", "middle": "c"}
 _SHORT = re.compile(r"^([nsewc])\d*$")
 #: Where each compass position goes on a floor: x, y, w, h.
 _SIDES = {"n": (0, 0, _PLAN_W, _DEPTH), "s": (0, _PLAN_H - _DEPTH, _PLAN_W, _DEPTH),
-          "w": (0, _DEPTH, _DEPTH, _PLAN_H - 2 * _DEPTH),
-          "e": (_PLAN_W - _DEPTH, _DEPTH, _DEPTH, _PLAN_H - 2 * _DEPTH),
-          "c": (_DEPTH, _DEPTH, _PLAN_W - 2 * _DEPTH, _PLAN_H - 2 * _DEPTH)}
+          "w": (0, _DEPTH, _SIDE, _PLAN_H - 2 * _DEPTH),
+          "e": (_PLAN_W - _SIDE, _DEPTH, _SIDE, _PLAN_H - 2 * _DEPTH),
+          "c": (_SIDE, _DEPTH, _PLAN_W - 2 * _SIDE, _PLAN_H - 2 * _DEPTH)}
 _CELL_W, _CELL_H = 200.0, 120.0
 
 
