@@ -17,6 +17,8 @@ import {
   drawingHeight,
   labelLines,
   textBox,
+  pointWord,
+  zoneLabel,
 } from "../src/lib/graphic";
 
 const el = (id: string, kind: string, points: GraphicElement["points"], extra: Partial<GraphicElement> = {}): GraphicElement => ({
@@ -164,5 +166,24 @@ describe("text placement", () => {
     expect(drawingHeight(420, [{ x: 0, y: 404, w: 76, h: 48 }])).toBe(456);
     expect(drawingHeight(420, [{ x: 0, y: 10, w: 76, h: 48 }])).toBe(420);
     expect(drawingHeight(420, [])).toBe(420);
+  });
+});
+
+describe("words in a drawing", () => {
+  it("name a plant unit's points without the unit's prefix", () => {
+    expect(pointWord("ch-1-load", "ch-1")).toBe("load");
+    expect(pointWord("blr-2-gas-kw", "blr-2")).toBe("gas-kw");
+    expect(pointWord("ch-10-load", "ch-1")).toBe("ch-10-load");
+    expect(pointWord("zone-temp", "zone")).toBe("temp");
+    expect(pointWord("ch-1-", "ch-1")).toBe("ch-1-");
+    expect(pointWord("occ-htg-sp", "zone")).toBe("occ-htg-sp");
+  });
+
+  it("name a zone on its floor's plan without the floor's name", () => {
+    expect(zoneLabel("Floor 1 west perimeter", "Floor 1")).toBe("West perimeter");
+    expect(zoneLabel("floor 1 core", "Floor 1")).toBe("Core");
+    expect(zoneLabel("Floor 10 core", "Floor 1")).toBe("Floor 10 core");
+    expect(zoneLabel("Floor 1", "Floor 1")).toBe("Floor 1");
+    expect(zoneLabel("Lobby", "")).toBe("Lobby");
   });
 });

@@ -21,6 +21,7 @@ import {
   minDrawingWidth,
   moveBox,
   movable,
+  pointWord,
   ROLE_WORDS,
   textBox,
   toViewBox,
@@ -252,7 +253,7 @@ function Values(props: GraphicProps & { el: GraphicElement; box: Box; interactiv
           // "Command Supply fan command"; points sharing a role on the element are told apart by their names.
           const shared = (count.get(gp.role) ?? 0) > 1;
           const what = shared ? `${el.label} ${name}` : `${el.label} ${gp.role}`;
-          const word = shared ? name : ROLE_WORDS[gp.role];
+          const word = shared ? pointWord(name, el.id) : ROLE_WORDS[gp.role];
           const text: JSX.Element = p ? (
             <ValueText value={p.value} status={p.status} tsMs={p.ts === null ? null : p.ts * 1000} nowMs={props.nowMs} live={props.live}
               point={p} override={props.held ? props.held.get(p.id) ?? null : undefined} />

@@ -199,3 +199,23 @@ export function labelLines(label: string, w: number): number {
 export function drawingHeight(height: number, boxes: readonly Box[]): number {
   return Math.ceil(Math.max(height, ...boxes.map((b) => b.y + b.h + 4)));
 }
+
+/**
+ * A point's name as a word beside its value on an element: without the element's id when the name
+ * starts with it (a plant's "ch-1-load" in Chiller 1 is its "load"; the box already says which unit).
+ */
+export function pointWord(name: string, elementId: string): string {
+  const prefix = `${elementId}-`;
+  return name.length > prefix.length && name.startsWith(prefix) ? name.slice(prefix.length) : name;
+}
+
+/**
+ * A zone's name on its floor's plan: without the floor's name it starts with ("Floor 1 west
+ * perimeter" on Floor 1 is its "West perimeter"), so that a narrow perimeter's name fits its column.
+ */
+export function zoneLabel(zoneName: string, planName: string): string {
+  const prefix = `${planName} `.toLowerCase();
+  if (!planName || zoneName.length <= prefix.length || !zoneName.toLowerCase().startsWith(prefix)) return zoneName;
+  const rest = zoneName.slice(prefix.length).trimStart();
+  return rest.charAt(0).toUpperCase() + rest.slice(1);
+}

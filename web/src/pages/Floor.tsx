@@ -10,7 +10,7 @@ import { ValueText } from "../components/Value";
 import { useApp } from "../context";
 import { useLive, useLiveSamples, useLoad, useNow } from "../hooks";
 import { formatValue } from "../lib/format";
-import { minDrawingWidth, zoneBand, zoneTone, ZONE_WORDS, type ZoneTone } from "../lib/graphic";
+import { minDrawingWidth, zoneBand, zoneLabel, zoneTone, ZONE_WORDS, type ZoneTone } from "../lib/graphic";
 import { winningByPoint } from "../lib/overrides";
 import { href } from "../router";
 import { LoadState, NotFound } from "./common";
@@ -110,7 +110,7 @@ function PlanDrawing(props: {
               </rect>
               <foreignObject x={z.x + 2} y={z.y + 2} width={Math.max(0, z.w - 4)} height={Math.max(0, z.h - 4)}>
                 <div class="plan__zone">
-                  <div>{equip ? <a href={href(`/sites/${props.site}/equipment/${equip}`)}>{z.name}</a> : <strong>{z.name}</strong>}</div>
+                  <div>{equip ? <a href={href(`/sites/${props.site}/equipment/${equip}`)} title={z.name}>{zoneLabel(z.name, plan.name)}</a> : <strong title={z.name}>{zoneLabel(z.name, plan.name)}</strong>}</div>
                   <div class="plan__temp">
                     {t ? (
                       <ValueText value={t.value} status={t.status} tsMs={t.ts === null ? null : t.ts * 1000} nowMs={props.nowMs} live={props.live}
