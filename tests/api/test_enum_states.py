@@ -114,3 +114,17 @@ async def test_an_alarm_state_given_as_a_label_matches_the_state_number_the_devi
     # The device reports 3, the third state ("fault"); "warning" is state 2 and stays normal.
     await _until(states, lambda s: s.get("in-fault") == "active-unacked", "in-fault to be active")
     assert (await states()).get("in-warning", "normal") == "normal"
+
+
+def test_an_alarm_state_that_is_no_state_of_its_enum_point_is_refused_at_load(tmp_path):
+    # 0 was the first state when the docs counted from 0; it is no state now, and says so.
+    from openbms.errors import ConfigError
+
+    bad = SITE.replace("alarm_states: [warning]", "alarm_states: [0, warning, party]")
+    (tmp_path / "e.yaml").write_text(bad)
+    with pytest.raises(ConfigError) as err:
+        load_sites(tmp_path)
+    text = str(err.value)
+    assert ("alarm rule 'in-warning': 0 is not a state of enum point 'e/ahu/status': expected one of "
+            "'ok', 'warning', 'fault', or its number (1 to 3: enum states count from 1)") in text
+    assert "'party' is not a state" in text and "'warning' is not" not in text

@@ -7,7 +7,7 @@ the problems that need every rule and the site's points.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -21,6 +21,7 @@ from openbms.model.alarm import (
     LowLimitRule,
     StateRule,
 )
+from openbms.model.fields import state_number
 
 __all__ = [
     "AlarmRule",
@@ -43,7 +44,8 @@ def parse_rules(data: Iterable[Any]) -> list[AlarmRule]:
 
 
 def check_rules(rules: Iterable[AlarmRule], known_points: Iterable[str] | None = None) -> list[str]:
-    """Problems that need all the rules (and the site's points): duplicate ids, unknown points."""
+    """Problems that need all the rules (and the site's points): duplicate ids, unknown points,
+    and (given the points by id) alarm states that are no state of their enum point."""
     problems: list[str] = []
     seen: set[str] = set()
     known = set(known_points) if known_points is not None else None
@@ -55,4 +57,17 @@ def check_rules(rules: Iterable[AlarmRule], known_points: Iterable[str] | None =
             for p in dict.fromkeys((*rule.points, rule.display_point)):
                 if p not in known:
                     problems.append(f"alarm rule '{rule.id}' refers to unknown point '{p}'")
+        if isinstance(rule, StateRule) and isinstance(known_points, Mapping):
+            problems += _enum_state_problems(rule, known_points.get(rule.point))
     return problems
+
+
+def _enum_state_problems(rule: StateRule, point: Any) -> list[str]:
+    """An enum point's alarm states must be its states: a label, or its number from 1."""
+    if getattr(point, "kind", None) != "enum":
+        return []
+    states = tuple(point.states or ())
+    labels = ", ".join(repr(s) for s in states)
+    return [f"alarm rule '{rule.id}': {x!r} is not a state of enum point '{rule.point}': expected "
+            f"one of {labels}, or its number (1 to {len(states)}: enum states count from 1)"
+            for x in rule.alarm_states if state_number(states, x) is None]
