@@ -5,6 +5,8 @@ Each binding's value is a function of the clock: a wave between ``min`` and
 ``noise`` — the same clock and seed give the same values. ``random-walk``
 keeps state and moves by ``step`` per second's square root, reflecting at
 the bounds. ``kind=bool`` turns a wave into on/off (on above the middle).
+An enum point's value is its state number, counted from 1 as BACnet's
+multi-state objects do: ``wave=constant&value=2`` is its second state.
 Writes fill a 16-level priority array per binding; while any level is set,
 reads return the highest-priority value. For tests, a device can be taken
 offline or made to fail a number of reads.
