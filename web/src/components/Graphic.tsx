@@ -27,6 +27,7 @@ import {
   toViewBox,
   type Box,
 } from "../lib/graphic";
+import { pointLabel } from "../lib/format";
 import { ValueText } from "./Value";
 
 /** The text size in viewBox units (16 units ≥ 11 px at the drawing's minimum width). */
@@ -263,14 +264,14 @@ function Values(props: GraphicProps & { el: GraphicElement; box: Box; interactiv
           return (
             <div key={gp.id} class="graphic__line" data-point={gp.id} data-role={gp.role}>
               {props.interactive && props.onCommand && p?.writable ? (
-                <button type="button" class="graphic__cmd" aria-label={`Command ${what}`} title={`${p.name}: command…`}
+                <button type="button" class="graphic__cmd" aria-label={`Command ${what}`} title={`${pointLabel(p)}: command…`}
                   disabled={props.commandDisabled} aria-describedby={props.commandDisabled ? props.commandDescribedBy : undefined}
                   onClick={() => props.onCommand?.(p)}>
                   {word && <span class="graphic__role" aria-hidden="true">{word} </span>}
                   {text}
                 </button>
               ) : (
-                <span class="graphic__point" title={name}>
+                <span class="graphic__point" title={p ? pointLabel(p) : name}>
                   <span class="sr-only">{what}: </span>
                   {word && <span class="graphic__role" aria-hidden="true">{word} </span>}
                   {text}
@@ -299,7 +300,7 @@ export function UnplacedPoints(props: Pick<GraphicProps, "graphic" | "points" | 
           const p = props.points.get(id);
           return (
             <li key={id} data-point={id}>
-              <span class="graphic__name">{p?.name ?? id}</span>{" "}
+              <span class="graphic__name" title={p?.name ?? id}>{p ? pointLabel(p) : id}</span>{" "}
               {p ? (
                 <ValueText value={p.value} status={p.status} tsMs={p.ts === null ? null : p.ts * 1000} nowMs={props.nowMs} live={props.live}
                   point={p} override={props.held ? props.held.get(p.id) ?? null : undefined} />
