@@ -41,3 +41,28 @@ def test_a_relinquish_default_that_is_no_state_says_what_is_expected(default):
     assert _problems(default) == [
         f"relinquish_default {default!r} is not a state of this enum point: expected one of "
         "'off', 'auto', 'manual', or its number (1 to 3)"]
+
+
+def test_an_enum_schedule_refuses_state_0_and_says_states_count_from_1(tmp_path):
+    from openbms.config import load_sites
+    from openbms.errors import ConfigError
+
+    (tmp_path / "hq.yaml").write_text("""\
+site: {id: hq, timezone: UTC}
+equipment:
+  - id: ahu-1
+    points:
+      - {name: mode, kind: enum, states: ["off", auto, manual], writable: true, relinquish_default: "off"}
+schedules:
+  - id: mode
+    kind: enum
+    targets: [hq/ahu-1/mode]
+    weekly:
+      monday: [{time: "07:00", value: 0}, {time: "08:00", value: 2}, {time: "19:00", value: "off"}]
+""")
+    with pytest.raises(ConfigError) as err:
+        load_sites(tmp_path)
+    (issue,) = err.value.issues
+    assert issue.line == 11
+    assert "0 does not fit a 'enum' schedule: expected a state: its number (from 1, the first state), " \
+           "or its label as text" in issue.message

@@ -148,7 +148,7 @@ def _check_timezone(value: str | None) -> str | None:
 
 
 _EXPECTED = {"bool": "true or false", "number": "a number",
-             "enum": "a state: its number, or its label as text"}
+             "enum": "a state: its number (from 1, the first state), or its label as text"}
 
 
 def _fits(kind: PointKind, value: Value) -> bool:
@@ -160,7 +160,8 @@ def _fits(kind: PointKind, value: Value) -> bool:
         return False
     if kind == "number":
         return isinstance(value, int | float)
-    return isinstance(value, int) or (isinstance(value, str) and value != "")
+    # enum: state numbers count from 1 (BACnet's multi-state convention); 0 is no state
+    return (isinstance(value, int) and value >= 1) or (isinstance(value, str) and value != "")
 
 
 class Schedule(_Strict):
