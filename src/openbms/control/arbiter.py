@@ -14,7 +14,9 @@ operator … 16 lowest). The arbiter then writes to the device:
   that is not finite or beyond ±``MAX_VALUE`` (1e9, whatever the limits), a
   value of the wrong type, at a priority outside 1–16, or for an unknown or
   read-only point is refused with the reason, and nothing is written; nor is
-  an effective value (a relinquish default) that is not such a number. A write that would come
+  an effective value (a relinquish default) that is not such a number. An enum's value is
+  its state number, counted from 1 as BACnet's multi-state objects do; a label (in a
+  command or as the relinquish default) becomes that number. A write that would come
   sooner than ``min_interval`` after the last, or would switch a binary
   output before ``min_on``/``min_off`` has passed, is held back and made
   when allowed, with the value that is effective then (the command stays

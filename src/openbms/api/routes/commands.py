@@ -48,7 +48,8 @@ class CommandRequest(BaseModel):
     """Set a point: ``value`` at ``priority`` (8 by default), for ``duration_s`` seconds if given."""
 
     value: bool | int | float | str = Field(
-        description="A number, true/false, or an enum state (label or number). To release, POST …/release.")
+        description="A number, true/false, or an enum state (its label, or its number counting from 1). "
+                    "To release, POST …/release.")
     priority: int | None = Field(None, ge=1, le=16, description="1 (highest) … 16; 8 is manual operator.")
     duration_s: float | None = Field(
         None, gt=0, le=366 * 86400, description="A timed override: released by itself after this long.")
