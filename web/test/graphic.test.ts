@@ -98,6 +98,12 @@ describe("zone colours", () => {
     expect(zoneTone(21.2, zoneBand(22, 22, null, 1))).toBe("ok");
     expect(zoneTone(23.1, zoneBand(22, 22, null, 1))).toBe("hot");
     expect(zoneTone(20.9, zoneBand(22, 22, null, 1))).toBe("cold");
+    // A heating setpoint only: never too warm; a cooling setpoint only: never too cold.
+    expect(zoneBand(21, null, null, 1)).toEqual([20, Infinity]);
+    expect(zoneTone(35, zoneBand(21, null, null, 1))).toBe("ok");
+    expect(zoneTone(19.9, zoneBand(21, null, null, 1))).toBe("cold");
+    expect(zoneTone(10, zoneBand(undefined, 24, null, 1))).toBe("ok");
+    expect(zoneTone(25.1, zoneBand(undefined, 24, null, 1))).toBe("hot");
   });
 });
 

@@ -64,7 +64,7 @@ const num = (v: Value | undefined): number | null => (typeof v === "number" && N
 
 /**
  * A zone's comfort band: its heating and cooling setpoints' values when both are numbers, else the
- * fixed band the plan gives, else null; widened by `tolerance` each side (the plan's, 1 °C or 1.8 °F),
+ * fixed band the plan gives, else the one setpoint's side (open on the other), else null; widened by `tolerance` each side (the plan's, 1 °C or 1.8 °F),
  * so that the plan agrees with /operation: a zone a tenth under its setpoint is controlled, not cold.
  */
 export function zoneBand(
@@ -75,7 +75,9 @@ export function zoneBand(
 ): [number, number] | null {
   const lo = num(low);
   const hi = num(high);
-  const band: [number, number] | null = lo !== null && hi !== null ? (lo <= hi ? [lo, hi] : [hi, lo]) : fixed;
+  let band: [number, number] | null = lo !== null && hi !== null ? (lo <= hi ? [lo, hi] : [hi, lo]) : fixed;
+  // A zone with a heating setpoint only is never too warm, one with a cooling setpoint only never too cold.
+  if (band === null && (lo !== null || hi !== null)) band = [lo ?? -Infinity, hi ?? Infinity];
   return band && tolerance > 0 ? [band[0] - tolerance, band[1] + tolerance] : band;
 }
 

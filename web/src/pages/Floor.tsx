@@ -120,7 +120,7 @@ function PlanDrawing(props: {
                     )}
                   </div>
                   <div class="muted">
-                    {band ? `${formatValue(band[0], t ?? { kind: "number", unit: "degC" })} – ${formatValue(band[1], t ?? { kind: "number", unit: "degC" })}` : "no band"}
+                    {bandWords(band, t ?? { kind: "number", unit: "degC" })}
                     {tone !== "none" && tone !== "ok" && <> · {ZONE_WORDS[tone]}</>}
                   </div>
                 </div>
@@ -131,4 +131,11 @@ function PlanDrawing(props: {
       </svg>
     </div>
   );
+}
+
+/** The band as the setpoints say it: "21.0 °C – 24.0 °C", "from 21.0 °C" (heating only), "up to 24.0 °C". */
+function bandWords(band: [number, number] | null, point: Parameters<typeof formatValue>[1]): string {
+  if (!band) return "no band";
+  const [lo, hi] = band.map((v) => (Number.isFinite(v) ? formatValue(v, point) : null));
+  return lo && hi ? `${lo} – ${hi}` : lo ? `from ${lo}` : hi ? `up to ${hi}` : "no band";
 }
