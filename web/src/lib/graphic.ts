@@ -176,7 +176,9 @@ export const BOXED_KINDS: ReadonlySet<string> = new Set(["chiller", "boiler", "t
  * the left), a labelled box holds its values under its label, a coil or filter (in the duct, a valve
  * often below it) has them above it, any other symbol below it; centred and no wider than
  * neighbours on a duct leave room for (76 units: labels wrap).
- * `lines` counts the label's and the values' lines.
+ * `lines` counts the label's and the values' lines. The server's generator leaves room by this rule:
+ * tests/analytics/test_graphics.py ports it and checks no two elements' symbols or text overlap in
+ * any example drawing, so a change here is made there too.
  */
 export function textBox(el: Box & { kind: string }, lines: number, drawingWidth: number, lineUnits = 21): Box {
   const h = lines * lineUnits + 6;
