@@ -128,3 +128,13 @@ def test_an_alarm_state_that_is_no_state_of_its_enum_point_is_refused_at_load(tm
     assert ("alarm rule 'in-warning': 0 is not a state of enum point 'e/ahu/status': expected one of "
             "'ok', 'warning', 'fault', or its number (1 to 3: enum states count from 1)") in text
     assert "'party' is not a state" in text and "'warning' is not" not in text
+
+
+async def test_point_lists_give_an_enum_point_s_states_so_its_number_can_be_worded(client):
+    r = await client.get("/api/v1/sites/e/points")
+    assert r.status_code == 200, r.text
+    states = {p["name"]: p["states"] for p in r.json()["items"]}
+    assert states == {"mode": ["off", "auto", "manual"], "fan-speed": ["low", "medium", "high"],
+                      "status": ["ok", "warning", "fault"]}
+    detail = (await client.get(MODE)).json()
+    assert detail["states"] == ["off", "auto", "manual"] and detail["relinquish_default"] == "auto"

@@ -50,6 +50,7 @@ def describe(pid: str, site: str, equip: Equipment, point: Point) -> dict[str, A
         "kind": point.kind,
         "unit": point.unit,
         "precision": point.decimals,
+        "states": list(point.states) if point.states is not None else None,
         "description": point.description,
         "tags": list(point.tags),
         "writable": point.writable,

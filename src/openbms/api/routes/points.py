@@ -94,6 +94,8 @@ class PointSummary(BaseModel):
     kind: PointKind
     unit: str | None
     precision: int = Field(description="decimals its values show: the site file's, else by unit")
+    states: list[str] | None = Field(
+        description="an enum point's state labels, state 1 first (its values count from 1); null for others")
     description: str
     tags: list[str]
     writable: bool
@@ -113,7 +115,6 @@ class PointDetail(PointSummary):
     """A point's whole configuration, its current value and, when writable, its priority array."""
 
     brick: str | None
-    states: list[str] | None
     limits: WriteLimits | None
     relinquish_default: float | bool | str | None
     command: CommandPolicy
@@ -266,8 +267,8 @@ def _detail(request: Request, site_id: str, equip: Equipment, point: Point) -> P
     if point.writable and runtime.commands.controls(pid):
         priority_array = [finite(None if c is None else c.value) for c in runtime.commands.slots(pid)]
         effective = finite(runtime.commands.effective(pid))
-    config = point.model_dump(exclude={"name", "display_name", "kind", "unit", "precision", "description",
-                                       "tags", "writable"})
+    config = point.model_dump(exclude={"name", "display_name", "kind", "unit", "precision", "states",
+                                       "description", "tags", "writable"})
     return PointDetail(**summary, priority_array=priority_array, effective=effective,
                        **config)
 
