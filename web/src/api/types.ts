@@ -593,3 +593,8 @@ export interface Annotations {
   annotations: Annotation[];
   truncated: boolean;
 }
+
+/** An enum point's state labels, state 1 first (its values count from 1); null for other kinds. */
+export interface PointSummary {
+  states?: string[] | null;
+}
