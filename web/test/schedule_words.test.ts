@@ -18,3 +18,16 @@ describe("a schedule's values in words", () => {
     expect(scheduleValueWords("occupied", "enum")).toBe("occupied");
   });
 });
+
+describe("an enum schedule's values in words", () => {
+  const target = { kind: "enum" as const, unit: null, precision: 0, states: ["off", "occupied", "unoccupied"] };
+  it("words a state number, counted from 1, by the label of the point it sets", () => {
+    expect(scheduleValueWords(1, "enum", target)).toBe("off");
+    expect(scheduleValueWords(2, "enum", target)).toBe("occupied");
+    expect(scheduleValueWords("unoccupied", "enum", target)).toBe("unoccupied");
+  });
+  it("keeps a number that is no state, or one whose point is not known, as the number", () => {
+    expect(scheduleValueWords(4, "enum", target)).toBe("4");
+    expect(scheduleValueWords(2, "enum")).toBe("2");
+  });
+});

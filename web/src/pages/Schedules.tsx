@@ -55,11 +55,13 @@ import { LoadState } from "./common";
 
 /**
  * A schedule's value as people read it: with the unit of the points it sets (20.0 °C), On/Off,
- * a state, or what a release means (the points go back to lower priorities).
+ * a state (a state number, counted from 1, by its label), or what a release means (the points
+ * go back to lower priorities).
  */
-export function scheduleValueWords(value: Value, kind: ScheduleKind, target?: Pick<PointSummary, "unit" | "precision" | "kind">): string {
+export function scheduleValueWords(value: Value, kind: ScheduleKind, target?: Pick<PointSummary, "unit" | "precision" | "kind" | "states">): string {
   if (value === null || value === undefined) return "released (lower priorities decide)";
   if (kind === "bool" || typeof value === "boolean") return describeValue(value, kind); // on, off: within a sentence
+  if (kind === "enum") return formatValue(value, { kind: "enum", states: target?.states });
   if (typeof value === "number") return formatValue(value, { kind: "number", unit: target?.unit, precision: target?.precision });
   return String(value);
 }
