@@ -196,6 +196,10 @@ def test_every_drawing_reads_in_light_and_dark(demo: Demo, page: Any) -> None:
         page.evaluate(f"location.hash = '#/sites/{SITE}/plans/floor-1'")
         plan = page.get_by_role("group", name="Floor plan of Floor 1")
         expect(plan.locator("g.zone")).to_have_count(len(FLOOR_1_ZONES))
+        # A zone's name without its floor's, so a narrow perimeter's fits; the full name as its title.
+        west = plan.locator("g.zone[data-zone='zone-w1']").get_by_role("link")
+        expect(west).to_have_text("West perimeter")
+        expect(west).to_have_attribute("title", "Floor 1 west perimeter")
         _shoot_drawing(page, f"floor-plan-{theme}")
     # The text follows the theme: light on the dark surface.
     colour = page.locator(".plan__zone").first.evaluate("e => getComputedStyle(e).color")
