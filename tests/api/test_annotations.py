@@ -70,6 +70,10 @@ async def test_a_timed_override_that_expires_is_annotated_as_expired(live):  # n
         await asyncio.sleep(0.05)
     assert [a["action"] for a in body["annotations"]] == ["start", "expiry"]
     assert "(timed)" in body["annotations"][0]["title"]
+    # A range that opens after the override was given still has its expiry.
+    start, expiry = (a["ts"] for a in body["annotations"])
+    body = await _annotations(live, "viewer", points="ahu-1/sat-sp", since=str(start + (expiry - start) / 2))
+    assert [a["action"] for a in body["annotations"]] == ["expiry"]
 
 
 async def test_bad_requests_say_what_is_wrong(live):  # noqa: F811

@@ -37,10 +37,10 @@ router = APIRouter(prefix="/api/v1", tags=["history"])
 
 #: At most this many annotations in one answer (the newest kept); ``truncated`` says when more happened.
 MAX_ANNOTATIONS = 1000
-#: Overrides that started this long before ``since`` are read too, for their expiry in the range.
-LOOKBACK = 86_400.0
-#: At most this many pages of the site's alarm events, and of each point's stored commands (schedules
-#: and programs write many), are read: past it, ``truncated``.
+#: Timed overrides given up to this long before ``since`` are read too, for their expiry in the range.
+LOOKBACK = 7 * 86_400.0
+#: At most this many pages of the site's alarm events in the range, and of each point's stored
+#: commands in it (schedules and programs write many), are read: past it, ``truncated``.
 MAX_PAGES = 20
 _ALARM_ACTIONS = {"raise": "raised", "reactivate": "raised", "return": "cleared", "ack": "acknowledged"}
 _PEOPLE = frozenset({CommandSource.OPERATOR, CommandSource.API})
@@ -112,22 +112,35 @@ def _override_events(cmd: Command, since: float, until: float) -> list[dict[str,
     return out
 
 
+async def _commands(services: Services, site_id: str, point: str, status: str | None, start: float,
+                    end: float) -> tuple[list[Command], bool]:
+    """The point's stored commands created in ``[start, end)`` (of one status), read back from ``end``
+    newest first; True when the page bound cut them."""
+    out: list[Command] = []
+    after = (end, "")  # created before end: nothing newer is read
+    for _page in range(MAX_PAGES):
+        cmds = await services.commands.recent(site_id, point=point, status=status, after=after, limit=_PAGE)
+        out.extend(c for c in cmds if c.created_at >= start)
+        if len(cmds) < _PAGE or cmds[-1].created_at < start:
+            return out, False
+        after = (cmds[-1].created_at, cmds[-1].id)
+    return out, True
+
+
 async def _overrides(services: Services, site_id: str, points: list[str], since: float, until: float
                      ) -> tuple[list[dict[str, Any]], bool]:
     out: list[dict[str, Any]] = []
     cut = False
     for pid in points:
-        after: tuple[float, str] | None = None
-        for _page in range(MAX_PAGES):  # newest first, back to LOOKBACK before the range
-            cmds = await services.commands.recent(site_id, point=pid, after=after, limit=_PAGE)
-            for cmd in cmds:
-                if cmd.source in _PEOPLE and cmd.created_at >= since - LOOKBACK:
-                    out.extend(_override_events(cmd, since, until))
-            if len(cmds) < _PAGE or cmds[-1].created_at < since - LOOKBACK or len(out) > MAX_ANNOTATIONS:
-                break
-            after = (cmds[-1].created_at, cmds[-1].id)
-        else:
-            cut = True
+        # Commands given in the range (schedules and programs write many: read only the range), then
+        # timed overrides given before it that expired in it (few: by their status).
+        made, cut_made = await _commands(services, site_id, pid, None, since, until)
+        expired, cut_expired = await _commands(services, site_id, pid, CommandStatus.EXPIRED.value,
+                                               since - LOOKBACK, since)
+        cut |= cut_made or cut_expired
+        for cmd in made + expired:
+            if cmd.source in _PEOPLE:
+                out.extend(_override_events(cmd, since, until))
     return out, cut or len(out) > MAX_ANNOTATIONS
 
 
