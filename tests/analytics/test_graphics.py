@@ -55,8 +55,9 @@ def test_the_demo_ahu_has_its_airstream_in_order(demo: SiteConfig) -> None:
         < x["supply-fan"] < x["supply-air"]
     # no return fan or exhaust damper in this AHU: not drawn
     assert "return-fan" not in drawn and "exhaust-damper" not in drawn
-    # two thermal power sensors whose tags and class do not say which coil: listed, not guessed
-    assert g.unplaced == ("demo/ahu-1/clg-load", "demo/ahu-1/htg-load")
+    # the coils' loads, tagged cool and heat, on their coils; nothing left over
+    assert g.unplaced == ()
+    assert ("clg-load", "value") in drawn["cooling-coil"] and ("htg-load", "value") in drawn["heating-coil"]
     assert sorted(_all_points(g)) == sorted(demo.point_id(e, p) for e in demo.equipment if e.id == "ahu-1"
                                             for p in e.points)
     for e in g.elements:

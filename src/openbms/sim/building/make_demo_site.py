@@ -76,6 +76,9 @@ POINT_EDITS: tuple[PointEdit, ...] = (
     PointEdit(r"^OA-FLOW$", ("outside", "air", "flow", "sensor"), "Outside_Air_Flow_Sensor"),
     PointEdit(r"^CLG-VALVE$", ("cool", "valve", "sensor"), "Chilled_Water_Valve"),
     PointEdit(r"^(HTG-VALVE|REHEAT-VLV)$", ("heat", "valve", "sensor"), "Hot_Water_Valve"),
+    # The coil a load belongs to (its graphic draws it on that coil).
+    PointEdit(r"^CLG-LOAD$", ("thermal", "power", "sensor", "cool"), "Thermal_Power_Sensor"),
+    PointEdit(r"^HTG-LOAD$", ("thermal", "power", "sensor", "heat"), "Thermal_Power_Sensor"),
     PointEdit(r"-LOAD$", ("thermal", "power", "sensor"), "Thermal_Power_Sensor"),
     PointEdit(r"^AIRFLOW$", ("discharge", "air", "flow", "sensor"), "Supply_Air_Flow_Sensor"),
     PointEdit(r"^AIRFLOW-SP$", ("discharge", "air", "flow", "sp"), "Supply_Air_Flow_Setpoint"),
