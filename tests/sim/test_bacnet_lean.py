@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import socket
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import pytest
 from bacpypes3.apdu import APCISequence, ConfirmedRequestPDU
 from bacpypes3.basetypes import EventState, Reliability
-from bacpypes3.pdu import Address
+from bacpypes3.pdu import PDU, Address
 
 from openbms.drivers.bacnet import BACnetDriver
 from openbms.drivers.bacnet.wire import encode_rpm_request
@@ -118,3 +119,57 @@ async def test_the_driver_polls_through_the_lean_answers_and_misbehaviour_still_
         assert device.app.lean_answers == 1 and driver.rp_requests > 0
     finally:
         await driver.stop()
+
+
+MANY = (*(ObjectSpec("analog-input", i, f"AI-{i}", float(i)) for i in range(1, 40)),
+        ObjectSpec("binary-value", 100, "BV", True),
+        ObjectSpec("multi-state-value", 101, "M", 3, states=("a", "b", "c")))
+
+
+async def _sent(device: SimulatedDevice, header: bytes, body: bytes, lean: bool) -> list[bytes]:
+    """What the device's application layer hands the network for one request (lean or bacpypes3's path)."""
+    app = device.app
+    assert app is not None
+    sent: list[bytes] = []
+
+    async def capture(apdu: Any) -> None:
+        sent.append(bytes((apdu if isinstance(apdu, PDU) else apdu.encode()).pduData))
+
+    app.asap.request = capture
+    pdu = PDU(header + body, source=Address("127.0.0.1:47999"))
+    if lean:
+        await app.asap.confirmation(pdu)
+    else:
+        await type(app.asap).confirmation(app.asap, pdu)  # bacpypes3's own, past the lean answers
+    for _ in range(50):  # the server transaction answers on later turns of the loop
+        await asyncio.sleep(0)
+    return [x[:1] + x[2:] for x in sent]  # the invoke ids (second octet) differ: 7 and 8
+
+
+@pytest.fixture
+async def small_device():
+    # A controller that cannot segment and takes 480 bytes: big answers are aborted.
+    d = SimulatedDevice(3002, f"{_subnet()}.1", MANY, port=_port(), max_apdu=480,
+                        segmentation="no-segmentation")
+    d.start()
+    try:
+        yield d
+    finally:
+        d.stop()
+
+
+@pytest.mark.parametrize("objects", [1, 12, 20, 41])
+@pytest.mark.parametrize("client_max", [0, 2, 3, 5])  # 50, 206, 480, 1476 bytes
+async def test_through_the_application_layer_the_lean_answer_is_what_bacpypes3_sends(small_device, objects,
+                                                                                      client_max):
+    body = encode_rpm_request([(NUMBERS[s.type], s.instance) for s in MANY[:objects]])
+    lean = await _sent(small_device, bytes([0x02, 0x50 | client_max, 7, 14]), body, True)
+    generic = await _sent(small_device, bytes([0x02, 0x50 | client_max, 8, 14]), body, False)
+    assert lean == generic and len(lean) == 1
+
+
+async def test_a_reserved_max_apdu_code_goes_to_bacpypes3_which_refuses_it(small_device):
+    body = encode_rpm_request([(0, 1)])
+    with pytest.raises(ValueError, match="invalid max APDU length accepted: 15"):
+        await _sent(small_device, bytes([0x00, 0x0F, 7, 14]), body, True)
+    assert small_device.app.lean_answers == 0

@@ -258,10 +258,10 @@ def _serve_polls_lean(app: _DeviceApp, objects: Iterable[Any], max_apdu: int) ->
     async def confirmation(pdu: Any) -> None:
         data = pdu.pduData
         # Confirmed request, not segmented; the service choice after type, sizes and invoke id.
-        if (len(data) > 4 and data[0] & 0xF8 == 0 and data[3] == _RPM and not app.silent
-                and not app.delay and not app.reject_rpm and app.garble is None):
+        if (len(data) > 4 and data[0] & 0xF8 == 0 and data[3] == _RPM and data[1] & 0x0F <= 5
+                and not app.silent and not app.delay and not app.reject_rpm and app.garble is None):
             body = lean_rpm_ack(by_id, bytes(data[4:]), without_flags)
-            if body is not None and len(body) + 3 <= min(_MAX_APDU[min(data[1] & 0x0F, 5)], max_apdu):
+            if body is not None and len(body) + 3 <= min(_MAX_APDU[data[1] & 0x0F], max_apdu):
                 ack = ComplexAckPDU(_RPM, data[2])
                 ack.apduSeg = ack.apduMor = False
                 ack.pduDestination = pdu.pduSource
