@@ -13,7 +13,7 @@ import { useEffect, useRef } from "preact/hooks";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import { dataSpan, type ChartData, type ChartMark } from "../lib/chart";
-import { formatTime, unitLabel } from "../lib/format";
+import { displayZone, formatTime, unitLabel } from "../lib/format";
 
 const MARK_COLOUR = { alarm: "#dc2626", override: "#d97706" } as const;
 
@@ -111,6 +111,8 @@ export function Chart(props: {
     };
     units.forEach((_u, i) => (scales[`u${i}`] = { range: yRange }));
     const opts: uPlot.Options = {
+      // Ticks in the site's zone (lib/format follows it), as every other time on the page.
+      tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), displayZone() ?? Intl.DateTimeFormat().resolvedOptions().timeZone),
       width: el.clientWidth || 600,
       height: props.height ?? 320,
       scales,

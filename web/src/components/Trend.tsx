@@ -9,7 +9,7 @@ import { endpoints } from "../api/endpoints";
 import { useApp } from "../context";
 import { useLoad, useNow } from "../hooks";
 import { chartMarks, trendData } from "../lib/chart";
-import { formatTime } from "../lib/format";
+import { formatTime, fromZonedInput, toZonedInput, zoneLabel } from "../lib/format";
 import { chooseRollup, RANGES } from "../lib/rollup";
 import { LoadState } from "../pages/common";
 import { useTheme } from "../theme";
@@ -18,12 +18,8 @@ import { Chart } from "./Chart";
 /** A trend's range: the last `ms` up to the server's now (following live data), or fixed ends (epoch ms). */
 export type TrendRange = { mode: "relative"; preset: string; ms: number } | { mode: "absolute"; since: number; until: number };
 
-/** `<input type="datetime-local">` text for epoch ms (the browser's zone), and back. */
-function localInput(ms: number): string {
-  const d = new Date(ms);
-  const p = (n: number) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
-}
+/** Epoch ms of a typed range end, read in the site's zone (lib/format); NaN when it is not a time. */
+const typed = (text: string): number => fromZonedInput(text) ?? Number.NaN;
 
 /**
  * A trend chart: a relative range that follows live data (the last 6 hours up to the
@@ -72,7 +68,7 @@ export function Trend(props: { site: string; points: string[]; labels: Record<st
 
   const preset = (id: string) => {
     if (id === "custom") {
-      setCustom({ since: localInput(since), until: localInput(until) });
+      setCustom({ since: toZonedInput(since), until: toZonedInput(until) });
       return;
     }
     const r = RANGES.find((x) => x.id === id)!;
@@ -88,12 +84,12 @@ export function Trend(props: { site: string; points: string[]; labels: Record<st
   const zoomOut = () => absolute(since - span / 2, Math.min(now, until + span / 2));
   const applyCustom = () => {
     if (!custom) return;
-    const a = new Date(custom.since).getTime();
-    const b = new Date(custom.until).getTime();
+    const a = typed(custom.since);
+    const b = typed(custom.until);
     if (Number.isFinite(a) && Number.isFinite(b) && a < b) absolute(a, b);
   };
   const customError =
-    custom && !(new Date(custom.since).getTime() < new Date(custom.until).getTime()) ? "The start must be before the end." : null;
+    custom && !(typed(custom.since) < typed(custom.until)) ? "The start must be before the end." : null;
   const download = async () => {
     const res = await endpoints.historyCsv(api, props.site, { points: props.points, since: since / 1000, until: until / 1000, rollup });
     const url = URL.createObjectURL(await res.blob());
@@ -159,6 +155,7 @@ export function Trend(props: { site: string; points: string[]; labels: Record<st
           <label class="inline">
             To <input type="datetime-local" value={custom.until} onInput={(e) => setCustom({ ...custom, until: e.currentTarget.value })} />
           </label>
+          <span class="muted small">{zoneLabel(since)}</span>
           <button type="submit" class="btn btn--small" disabled={customError !== null}>
             Show
           </button>
