@@ -22,7 +22,10 @@ operator … 16 lowest). The arbiter then writes to the device:
   when allowed, with the value that is effective then (the command stays
   ``executing`` meanwhile).
 - After a write it reads the point back and fails the command if the
-  device reports something else. A timed override (``expires_at``)
+  device reports something else. A failed command (also one whose write was
+  held back) gives its slot back to the command that held it before, which is
+  superseded only once the new one is in effect (a timed override whose time
+  came meanwhile is expired instead). A timed override (``expires_at``)
   releases itself. A device that drifts from the written value (it
   restarted, or lost its array) gets the value re-asserted, at most once per
   ``reassert_interval``; a point whose write could not reach its device is
@@ -41,7 +44,7 @@ import asyncio
 import logging
 import math
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from openbms.control.commands import DEFAULT_PRIORITY, CommandStore, new_command_id
@@ -92,8 +95,9 @@ class _Controlled:
     last_reassert: float = -math.inf
     mismatch: Any = _UNSET  # what the device reported instead of the value written
     lock: asyncio.Lock | None = None
-    #: while a command is submitted: it, and what held its slot before (back in the slot if it fails)
-    restore: tuple[Command, Command | None] | None = None
+    #: per command not settled yet: what held its slot before, and that one's status then
+    #: (back in the slot, as it was, if the command fails; its write may be held back)
+    restore: dict[str, tuple[Command | None, CommandStatus | None]] = field(default_factory=dict)
 
     def effective(self) -> Value:
         for c in self.slots:
@@ -383,22 +387,20 @@ class Arbiter:
         # Told once the slot holds it: what is told (the commands service's version, under
         # which the API caches what the arrays say) never comes before the array it tells of.
         self._tell(cmd)
-        ctl.restore = None if release else (cmd, previous)
+        if not release:
+            # Kept until the command settles, which may be after a held-back write.
+            ctl.restore[cmd.id] = (previous, previous.status if previous is not None else None)
         try:
             await self._apply_locked(ctl, cmd, prio, False)
-        finally:
-            ctl.restore = None
+        except BaseException:
+            ctl.restore.pop(cmd.id, None)
+            raise
         if cmd.status == CommandStatus.FAILED and not release:
-            # Not in effect (refused, or the device shows another value): what held the
-            # slot before holds it again (``_settle`` put it back before telling of the
-            # failure), and the device is brought back in line.
-            if ctl.slots[prio - 1] is cmd or ctl.slots[prio - 1] is None:
-                ctl.slots[prio - 1] = previous
-            if not _same(ctl.effective(), ctl.written):
-                ctl.needs_write = True
-                self._spawn(self._apply(ctl, changed_priority=prio, force=True))
+            # Not in effect (refused, or the device shows another value): ``_settle`` put
+            # what held the slot before back (before telling of the failure) and brings the
+            # device back in line.
             return cmd
-        if previous is not None and previous is not cmd:
+        if previous is not None and previous is not cmd and previous.status != CommandStatus.EXPIRED:
             self._cancel_expiry(previous)
             previous.status, previous.updated_at = CommandStatus.SUPERSEDED, self.clock.now()
             await self._record(previous)
@@ -586,15 +588,50 @@ class Arbiter:
         """The commands waiting on this point's write are done, with ``status``."""
         held, ctl.held = ctl.held or [], []
         now = self.clock.now()
-        if status == CommandStatus.FAILED and ctl.restore is not None:
-            cmd, previous = ctl.restore
-            slot = ctl.slots[cmd.priority - 1]
-            if any(c is cmd for c in held) and (slot is cmd or slot is None):
-                ctl.slots[cmd.priority - 1] = previous  # before the failure is told
+        restores = {c.id: ctl.restore.pop(c.id) for c in held if c.id in ctl.restore}
+        put_back: list[int] = []
+        if status == CommandStatus.FAILED:
+            for c in held:
+                if c.id not in restores or c.status not in (CommandStatus.PENDING,
+                                                            CommandStatus.EXECUTING):
+                    continue  # superseded by a newer one that failed too: that one gives back
+                slot = ctl.slots[c.priority - 1]
+                if slot is not c and slot is not None:
+                    continue
+                previous, was = restores[c.id]
+                while previous is not None and previous.id in restores:
+                    previous, was = restores[previous.id]  # held back too, and failed with c
+                await self._put_back(ctl, c.priority, previous, was, now)  # before c's failure is told
+                put_back.append(c.priority)
         for c in held:
             if c.status in (CommandStatus.PENDING, CommandStatus.EXECUTING):
                 c.status, c.error, c.updated_at = status, error, now
                 await self._record(c)
+        if put_back and not self._stopping and not _same(ctl.effective(), ctl.written):
+            ctl.needs_write = True  # the device brought back in line
+            for prio in put_back:
+                self._spawn(self._apply(ctl, changed_priority=prio, force=True))
+
+    async def _put_back(self, ctl: _Controlled, priority: int, previous: Command | None,
+                        was: CommandStatus | None, now: float) -> None:
+        """A failed command's slot: back to what held it before, as it was, unless that was
+        a timed override whose time is up (it is expired then, the slot left empty)."""
+        if previous is not None and previous.expires_at is not None and previous.expires_at <= now:
+            ctl.slots[priority - 1] = None
+            if previous.status != CommandStatus.EXPIRED:
+                self._cancel_expiry(previous)
+                previous.status, previous.updated_at = CommandStatus.EXPIRED, now
+                await self._record(previous)
+                log.info("%s: the override at priority %d expired", ctl.id, priority)
+            return
+        ctl.slots[priority - 1] = previous
+        if previous is None:
+            return
+        if was is not None and previous.status != was:  # superseded when the failed one came
+            previous.status, previous.updated_at = was, now
+            await self._record(previous)
+        if previous.expires_at is not None and previous.id not in self._expiry:
+            self._schedule_expiry(ctl, previous)
 
     # ------------------------------------------------------------------ expiry
 
@@ -613,7 +650,17 @@ class Arbiter:
         await self.clock.sleep(cmd.expires_at - self.clock.now())
         self._expiry.pop(cmd.id, None)
         if ctl.slots[cmd.priority - 1] is not cmd:
+            # Out of its slot for a newer command whose write is under way: it must not
+            # come back if that one fails, nor be called superseded if it succeeds.
+            newer = next((k for k, (p, _s) in ctl.restore.items() if p is cmd), None)
+            if newer is None or cmd.status in (CommandStatus.EXPIRED, CommandStatus.SUPERSEDED):
+                return
+            ctl.restore[newer] = ctl.restore.pop(cmd.id, (None, None))
+            cmd.status, cmd.updated_at = CommandStatus.EXPIRED, self.clock.now()
+            await self._record(cmd)
+            log.info("%s: the override at priority %d expired", ctl.id, cmd.priority)
             return
+        ctl.restore.pop(cmd.id, None)  # its write held back: what it took the slot from stays superseded
         ctl.slots[cmd.priority - 1] = None
         cmd.status, cmd.updated_at = CommandStatus.EXPIRED, self.clock.now()
         await self._record(cmd)
