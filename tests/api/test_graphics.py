@@ -1,7 +1,7 @@
 """Equipment graphics and floor plans over HTTP (issue 14, "New: equipment graphics").
 
 The ``live`` runtime's site hq is a folder of site files (tests/api/live.py); a saved
-layout lands in ``<that folder>/graphics/hq/<equipment>.yaml``.
+layout lands in ``<that folder>/graphics/hq/equipment/<equipment>.yaml``.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import logging
 import pytest
 import yaml
 
+from openbms.api.routes import graphics as routes
+from openbms.errors import ConfigIssue
 from tests.api.live import Live, live  # noqa: F401  (the fixture)
 
 GRAPHIC = "/api/v1/sites/hq/equipment/ahu-1/graphic"
@@ -44,7 +46,7 @@ async def test_put_saves_positions_in_the_site_folder_and_get_shows_them(live: L
     assert r.status_code == 200, r.text
     assert r.json()["saved"] is True
     assert (_element(r.json(), "supply-fan")["x"], _element(r.json(), "supply-fan")["y"]) == (640, 160)
-    path = live.folder / "graphics" / "hq" / "ahu-1.yaml"
+    path = live.folder / "graphics" / "hq" / "equipment" / "ahu-1.yaml"
     saved = yaml.safe_load(path.read_text())["elements"]
     assert saved["supply-air"] == {"x": 800, "y": 120, "w": 60, "h": 40}
     # a second save adds to the first
@@ -82,7 +84,7 @@ async def test_delete_forgets_the_saved_layout(live: Live) -> None:  # noqa: F81
     assert r.status_code == 200, r.text
     assert r.json() == generated
     assert (await live.get("viewer", GRAPHIC)).json() == generated
-    assert not (live.folder / "graphics" / "hq" / "ahu-1.yaml").exists()
+    assert not (live.folder / "graphics" / "hq" / "equipment" / "ahu-1.yaml").exists()
 
 
 async def test_a_viewer_may_look_but_not_save(live: Live) -> None:  # noqa: F811
@@ -105,10 +107,11 @@ async def test_unknown_equipment_and_site_are_404_problems(live: Live) -> None: 
 async def test_a_broken_saved_layout_leaves_the_generated_positions(
         live: Live, caplog: pytest.LogCaptureFixture) -> None:  # noqa: F811
     generated = _element((await live.get("viewer", GRAPHIC)).json(), "filter")["x"]
-    folder = live.folder / "graphics" / "hq"
+    folder = live.folder / "graphics" / "hq" / "equipment"
     folder.mkdir(parents=True)
-    (folder / "ahu-1.yaml").write_text("elements:\n  supply-fan: {x: 12, y: 34}\n  gone: {x: 1, y: 1}\n"
-                                       "  filter: {x: left, y: 1}\n")
+    text = ("# kept by hand\nelements:\n  supply-fan: {x: 12, y: 34}\n  gone: {x: 1, y: 1}\n"
+            "  filter: {x: left, y: 1}\n")
+    (folder / "ahu-1.yaml").write_text(text)
     with caplog.at_level(logging.WARNING, logger="openbms.api.routes.graphics"):
         body = (await live.get("viewer", GRAPHIC)).json()
         assert (await live.get("viewer", GRAPHIC)).json() == body
@@ -118,8 +121,21 @@ async def test_a_broken_saved_layout_leaves_the_generated_positions(
     # each problem logged once, with where it is, however often the graphic is asked for
     logged = [r.getMessage() for r in caplog.records if r.name == "openbms.api.routes.graphics"]
     assert len(logged) == 2
-    assert "ahu-1.yaml:3:3: no element 'gone'" in logged[0] and "ahu-1.yaml:4:15: x must be" in logged[1]
-    # the next save keeps the good entry and drops the broken ones
+    assert "ahu-1.yaml:4:3: no element 'gone'" in logged[0] and "ahu-1.yaml:5:15: x must be" in logged[1]
+    # review 17: a save rewrote the file from its valid entries only, dropping the others and the comment;
+    # while the file has problems it is refused, the problems listed, the file as it was
+    r = await live.put("fm", GRAPHIC, json={"elements": {"supply-air": {"x": 700, "y": 330}}})
+    assert r.status_code == 409, r.text
+    problem = r.json()
+    assert "graphics/hq/equipment/ahu-1.yaml has problems" in problem["detail"]
+    assert [e["msg"][:45] for e in problem["errors"]] == [
+        "graphics/hq/equipment/ahu-1.yaml:4:3: no elem", "graphics/hq/equipment/ahu-1.yaml:5:15: x must"]
+    assert str(live.folder) not in r.text  # no server path in an answer
+    assert (folder / "ahu-1.yaml").read_text() == text
+    assert not [a for a in (await live.get("admin", "/api/v1/audit")).json()["items"]
+                if a["action"] == "graphic.save"]
+    # fixed by hand, it saves again
+    (folder / "ahu-1.yaml").write_text("elements:\n  supply-fan: {x: 12, y: 34}\n")
     r = await live.put("fm", GRAPHIC, json={"elements": {"supply-air": {"x": 700, "y": 330}}})
     assert r.status_code == 200, r.text
     saved = yaml.safe_load((folder / "ahu-1.yaml").read_text())["elements"]
@@ -144,9 +160,9 @@ async def test_plans_list_the_floors_with_zones_and_draw_them(live: Live) -> Non
 
 
 async def test_a_saved_plan_layout_moves_its_zones(live: Live) -> None:  # noqa: F811
-    folder = live.folder / "graphics" / "hq"
+    folder = live.folder / "graphics" / "hq" / "plans"
     folder.mkdir(parents=True)
-    (folder / "plan-floor-1.yaml").write_text("elements:\n  zone-1: {x: 100, y: 50, w: 200, h: 100}\n")
+    (folder / "floor-1.yaml").write_text("elements:\n  zone-1: {x: 100, y: 50, w: 200, h: 100}\n")
     body = (await live.get("viewer", "/api/v1/sites/hq/spaces/floor-1/plan")).json()
     assert body["saved"] is True
     [zone] = body["zones"]
@@ -159,5 +175,23 @@ async def test_concurrent_saves_of_different_elements_all_stay(live: Live) -> No
         live.put("fm" if i % 2 else "admin", GRAPHIC, json={"elements": {e: {"x": 10 + i, "y": 20 + i}}})
         for i, e in enumerate(moved)))
     assert [r.status_code for r in answers] == [200] * len(moved)
-    saved = yaml.safe_load((live.folder / "graphics" / "hq" / "ahu-1.yaml").read_text())["elements"]
+    path = live.folder / "graphics" / "hq" / "equipment" / "ahu-1.yaml"
+    saved = yaml.safe_load(path.read_text())["elements"]
     assert saved == {e: {"x": 10 + i, "y": 20 + i} for i, e in enumerate(moved)}
+
+
+def test_each_problem_of_a_layout_file_is_logged_once_however_many_there_are(
+        caplog: pytest.LogCaptureFixture) -> None:
+    # review 17: past 1 000 problems the set of those logged was cleared, and every GET logged them all again
+    issues = [ConfigIssue("graphics/hq/equipment/ahu-1.yaml", i + 2, 3, f"no element 'e{i}' in this drawing")
+              for i in range(1500)]
+    with caplog.at_level(logging.WARNING, logger="openbms.api.routes.graphics"):
+        routes._warn(issues)
+        first = len(caplog.records)
+        routes._warn(issues)
+        assert len(caplog.records) == first == 1500
+        # a problem fixed and one new: only the new one is logged
+        routes._warn([*issues[1:], ConfigIssue(issues[0].file, 1, 1, "something new")])
+    assert [r.getMessage() for r in caplog.records[first:]] == [
+        "saved layout: graphics/hq/equipment/ahu-1.yaml:1:1: something new (that entry is left out; "
+        "openbms check lists every problem)"]

@@ -105,7 +105,7 @@ def test_the_examples_symlink_at_the_repo_root_points_at_the_package_data():
 
 def test_check_warns_of_a_saved_graphic_layout_the_drawing_no_longer_matches(runner, tmp_path):
     site = write(tmp_path, "site: {id: hq}\nequipment:\n  - {id: ahu-1, type: ahu}\n")
-    folder = tmp_path / "graphics" / "hq"
+    folder = tmp_path / "graphics" / "hq" / "equipment"
     folder.mkdir(parents=True)
     (folder / "ahu-1.yaml").write_text("elements:\n  supply-fan: {x: 5000, y: 10}\n")
     result = runner.invoke(app, ["check", "--strict", str(site)])

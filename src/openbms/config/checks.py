@@ -20,7 +20,7 @@ from pathlib import Path
 
 from openbms.alarms.rules import check_rules
 from openbms.analytics.graphics import Graphic, Plan, graphic, plan
-from openbms.config.graphics import graphics_dir, read_layout
+from openbms.config.graphics import EQUIPMENT_DIR, PLANS_DIR, graphics_dir, read_layout
 from openbms.control.programs import (
     ProgramError,
     ProgramIssue,
@@ -95,21 +95,41 @@ def _in_file(path: Path, issue: ProgramIssue) -> str:
 
 
 def graphics_warnings(cfg: SiteConfig) -> list[ConfigIssue]:
-    """The problems of the site's saved graphic layouts (``graphics/<site>/*.yaml`` beside its file)."""
+    """The problems of the site's saved graphic layouts: the files the server reads, and those it does not.
+
+    The server reads ``graphics/<site>/equipment/<equipment id>.yaml`` and
+    ``graphics/<site>/plans/<space id>.yaml`` beside the site file; a ``.yml``
+    file, or a layout file elsewhere in ``graphics/<site>/``, is a warning that
+    it is not read.
+    """
     folder = graphics_dir(cfg)
     if folder is None or not folder.is_dir():
         return []
     found: list[ConfigIssue] = []
     for path in sorted(folder.iterdir()):
-        if path.suffix not in (".yaml", ".yml") or path.name.startswith(".") or not path.is_file():
+        if path.suffix in (".yaml", ".yml") and not path.name.startswith("."):
+            found.append(ConfigIssue(str(path), 1, 1, f"not read: a layout is "
+                                     f"{EQUIPMENT_DIR}/<equipment id>.yaml or {PLANS_DIR}/<space id>.yaml "
+                                     f"in this folder (move it there)"))
+    for sub, find, expected in ((EQUIPMENT_DIR, graphic, "<equipment id>.yaml"),
+                                (PLANS_DIR, plan, "<space id>.yaml")):
+        where = folder / sub
+        if not where.is_dir():
             continue
-        drawing: Graphic | Plan | None = graphic(cfg, path.stem)
-        if drawing is None and path.stem.startswith("plan-"):
-            drawing = plan(cfg, path.stem.removeprefix("plan-"))
-        if drawing is None:
-            found.append(ConfigIssue(str(path), 1, 1, f"a saved layout of {path.stem!r}, which site "
-                                     f"{cfg.site.id!r} does not have: expected <equipment id>.yaml or "
-                                     "plan-<space id>.yaml (remove it, or rename it after a renamed one)"))
-            continue
-        found += read_layout(path, drawing.element_ids(), drawing.width, drawing.height).issues
+        for path in sorted(where.iterdir()):
+            if path.name.startswith("."):
+                continue
+            if path.suffix == ".yml":
+                found.append(ConfigIssue(str(path), 1, 1, "not read: name it .yaml"))
+                continue
+            if path.suffix != ".yaml":
+                continue
+            drawing: Graphic | Plan | None = find(cfg, path.stem)
+            if drawing is None:
+                what = "equipment" if sub == EQUIPMENT_DIR else "space"
+                found.append(ConfigIssue(str(path), 1, 1, f"a saved layout of {what} {path.stem!r}, which "
+                                         f"site {cfg.site.id!r} does not have: expected {sub}/{expected} "
+                                         "(remove it, or rename it after a renamed one)"))
+                continue
+            found += read_layout(path, drawing.element_ids(), drawing.width, drawing.height).issues
     return found

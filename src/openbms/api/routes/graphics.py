@@ -9,7 +9,9 @@ drawing in the site folder) moves elements:
 * ``GET …/graphic`` (``points:read``): the drawing, saved positions applied;
 * ``PUT …/graphic`` (``sites:write``): save positions of some elements (added to
   those saved before; an unknown element or a value outside the drawing is a 422
-  naming ``elements.<id>.<field>``), audited, answers the drawing;
+  naming ``elements.<id>.<field>``), audited, answers the drawing; refused (409,
+  the file's problems listed) while the saved file has problems, as rewriting it
+  would drop what cannot be read;
 * ``DELETE …/graphic`` (``sites:write``): forget the saved layout, audited;
 * ``GET …/plans`` and ``GET …/spaces/{space}/plan`` (``points:read``): floor plans.
 
@@ -36,6 +38,7 @@ from openbms.api.helpers import audit, runtime_of, site_config, validation_probl
 from openbms.config.graphics import (
     check_placements,
     delete_layout,
+    graphics_dir,
     layout_path,
     plan_path,
     read_layout,
@@ -153,20 +156,25 @@ def _saved(cfg: SiteConfig, g: Graphic) -> dict[str, Placement]:
     return found.placements
 
 
-#: The layout problems already logged: each once (a dashboard asks for a graphic on every visit).
-_warned: set[str] = set()
-_WARNED_MAX = 1000
+#: The problems last logged of each layout file: a file's problems are logged when they change,
+#: not on every visit (``read_layout`` lists at most 21 per file, so this stays small).
+_warned: dict[str, frozenset[str]] = {}
+_WARNED_FILES = 1000
 
 
 def _warn(issues: list[ConfigIssue]) -> None:
+    by_file: dict[str, list[str]] = {}
     for issue in issues:
-        text = str(issue)
-        if text in _warned:
-            continue
-        if len(_warned) >= _WARNED_MAX:
+        by_file.setdefault(issue.file, []).append(str(issue))
+    for name, texts in by_file.items():
+        before = _warned.get(name, frozenset())
+        if len(_warned) >= _WARNED_FILES and name not in _warned:
             _warned.clear()
-        _warned.add(text)
-        log.warning("saved layout: %s (that entry is left out; openbms check lists every problem)", text)
+        _warned[name] = frozenset(texts)
+        for text in dict.fromkeys(texts):
+            if text not in before:
+                log.warning("saved layout: %s (that entry is left out; openbms check lists every problem)",
+                            text)
 
 
 async def _current(cfg: SiteConfig, equip_id: str) -> Graphic:
@@ -230,17 +238,36 @@ async def put_graphic(
                                   for loc, msg in problems])
     path = _writable_path(cfg, equip_id)
     async with _lock(site_id):
-        before = await asyncio.to_thread(_saved, cfg, g)
-        merged = {**before, **placements}
+        before = await asyncio.to_thread(read_layout, path, g.element_ids(), g.width, g.height)
+        if before.issues:
+            raise _has_problems(cfg, before.issues)
+        merged = {**before.placements, **placements}
         try:
             await asyncio.to_thread(save_layout, path, merged)
         except OSError as err:
             raise ApiError(500, f"the layout could not be saved: {err.strerror}") from err
-    await audit(request, user, "graphic.save", f"{site_id}/{equip_id}",
-                {"elements": {k: _fields(p) for k, p in placements.items()}})
+        await audit(request, user, "graphic.save", f"{site_id}/{equip_id}",
+                    {"elements": {k: _fields(p) for k, p in placements.items()}})
     placed = graphic(cfg, equip_id, merged)
     assert placed is not None
     return _graphic_out(placed)
+
+
+def _has_problems(cfg: SiteConfig, issues: list[ConfigIssue]) -> ApiError:
+    """409: the saved file has problems; a save would drop what it cannot read, so it is refused."""
+    folder = graphics_dir(cfg)
+    base = folder.parent.parent if folder is not None else None
+
+    def shown(issue: ConfigIssue) -> str:  # relative to the site folder: no server path in an answer
+        name = pathlib.Path(issue.file)
+        if base is not None and name.is_relative_to(base):
+            name = name.relative_to(base)
+        return f"{name}:{issue.line}:{issue.column}: {issue.message}"
+
+    where = shown(issues[0]).split(":", 1)[0]
+    return ApiError(409, f"the saved layout {where} has problems: fix the file (openbms check lists them) or "
+                         "DELETE the graphic to start again; a save would drop the entries it cannot read",
+                    errors=[{"loc": ["file"], "msg": shown(i), "type": "layout_problem"} for i in issues])
 
 
 @router.delete("/sites/{site_id}/equipment/{equip_id}/graphic", response_model=GraphicOut,
@@ -256,8 +283,8 @@ async def delete_graphic(
     if path is not None:
         async with _lock(site_id):
             removed = await asyncio.to_thread(delete_layout, path)
-        if removed:
-            await audit(request, user, "graphic.reset", f"{site_id}/{equip_id}", {})
+            if removed:
+                await audit(request, user, "graphic.reset", f"{site_id}/{equip_id}", {})
     return _graphic_out(g)
 
 
