@@ -290,6 +290,7 @@ class ProgramEngine:
         self._scheduled = False
         self._pending: dict[_Key, dict[tuple[str, int], Value]] = {}  # program → (point, priority) → value
         self._writers: dict[_Key, asyncio.Task[None]] = {}
+        self._stopped = False  # after stop(): nothing is evaluated or written any more
         self.samples = 0  # samples fed that a program reads
 
     # ------------------------------------------------------------------ loading
@@ -336,8 +337,9 @@ class ProgramEngine:
             entries.extend((run, s) for s in slots)
         run.next_tick = self.clock.now() + run.period
         run.mark_all()
-        self._dirty[run.key] = run
-        self._schedule()
+        if not self._stopped:
+            self._dirty[run.key] = run
+            self._schedule()
         log.info("program %s/%s version %d loaded (%d blocks)", run.program.site, run.id, version,
                  len(run.blocks))
 
@@ -411,8 +413,9 @@ class ProgramEngine:
             o.sent = _UNSET
         run.next_tick = self.clock.now() + run.period
         run.mark_all()
-        self._dirty[run.key] = run
-        self._schedule()
+        if not self._stopped:
+            self._dirty[run.key] = run
+            self._schedule()
 
     def _get(self, program_id: str, site: str | None = None) -> _Run:
         """The program ``program_id`` of ``site``; without a site, the only program of that id."""
@@ -463,7 +466,7 @@ class ProgramEngine:
             self._schedule()
 
     def _schedule(self) -> None:
-        if self._scheduled:
+        if self._scheduled or self._stopped:
             return
         try:
             loop = asyncio.get_running_loop()
@@ -482,7 +485,8 @@ class ProgramEngine:
         Returns the CPU seconds spent.
         """
         dirty = self._dirty
-        if not dirty:
+        if not dirty or self._stopped:
+            dirty.clear()  # stopped: what a sample still triggers is not evaluated
             return 0.0
         runs = list(dirty.values())
         dirty.clear()
@@ -510,7 +514,7 @@ class ProgramEngine:
         """
         spent = self._evaluate_dirty()
         slice_s = self.limits.slice_cpu_s
-        for run in list(self._runs.values()):
+        for run in list(self._runs.values()) if not self._stopped else ():
             if run.state is not RUNNING or now < run.next_tick:
                 continue
             if spent >= slice_s:
@@ -634,6 +638,8 @@ class ProgramEngine:
     # ------------------------------------------------------------------ writing
 
     def _start_writer(self, key: _Key) -> None:
+        if self._stopped:
+            return  # the arbiter stops next: a write now would be refused or lost
         task = self._writers.get(key)
         if task is None or task.done():
             self._writers[key] = asyncio.get_running_loop().create_task(
@@ -689,12 +695,29 @@ class ProgramEngine:
         evaluates again then, so a value not yet written is written at the next start.
         Writing them all first made a demo's stop take 20 s (30 setpoints, one after
         another, on a busy loop). A release still waiting is made: nothing would
-        release that slot later.
+        release that slot later. The values dropped are logged (one line), and no
+        longer count as written (a program loaded or enabled again writes them).
+        From here on nothing is evaluated or written.
         """
+        self._stopped = True
         self._dirty.clear()
-        for pending in self._pending.values():
-            for key in [k for k, value in pending.items() if value is not None]:
-                del pending[key]
+        dropped = 0
+        programs: list[str] = []
+        for key, pending in self._pending.items():
+            values = [k for k, value in pending.items() if value is not None]
+            if not values:
+                continue
+            run = self._runs.get(key)
+            for k in values:
+                del pending[k]
+                for o in run.outputs if run is not None else ():
+                    if (o.point, o.priority) == k:
+                        o.sent = _UNSET
+            dropped += len(values)
+            programs.append(f"{key[0]}/{key[1]}")
+        if dropped:
+            log.warning("stopping: %d program output value(s) not yet written are dropped (%s); "
+                        "the programs write them again at the next start", dropped, ", ".join(programs))
         tasks = [t for t in self._writers.values() if not t.done()]
         if tasks:
             await asyncio.gather(*tasks)
