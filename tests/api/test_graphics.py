@@ -128,7 +128,8 @@ async def test_a_broken_saved_layout_leaves_the_generated_positions(
     assert r.status_code == 409, r.text
     problem = r.json()
     assert "graphics/hq/equipment/ahu-1.yaml has problems" in problem["detail"]
-    assert [e["msg"][:45] for e in problem["errors"]] == [
+    assert problem["errors"][0] == {"loc": [], "msg": problem["detail"], "type": "layout_problems"}
+    assert [e["msg"][:45] for e in problem["errors"] if e["loc"] == ["file"]] == [
         "graphics/hq/equipment/ahu-1.yaml:4:3: no elem", "graphics/hq/equipment/ahu-1.yaml:5:15: x must"]
     assert str(live.folder) not in r.text  # no server path in an answer
     assert (folder / "ahu-1.yaml").read_text() == text

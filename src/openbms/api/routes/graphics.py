@@ -265,9 +265,11 @@ def _has_problems(cfg: SiteConfig, issues: list[ConfigIssue]) -> ApiError:
         return f"{name}:{issue.line}:{issue.column}: {issue.message}"
 
     where = shown(issues[0]).split(":", 1)[0]
-    return ApiError(409, f"the saved layout {where} has problems: fix the file (openbms check lists them) or "
-                         "DELETE the graphic to start again; a save would drop the entries it cannot read",
-                    errors=[{"loc": ["file"], "msg": shown(i), "type": "layout_problem"} for i in issues])
+    detail = (f"the saved layout {where} has problems, and a save would drop the entries it cannot read: fix "
+              "the file (openbms check lists its problems) or reset the layout (DELETE …/graphic)")
+    # The first error is the whole story (the dashboard shows it), then each problem of the file.
+    return ApiError(409, detail, errors=[{"loc": [], "msg": detail, "type": "layout_problems"}, *(
+        {"loc": ["file"], "msg": shown(i), "type": "layout_problem"} for i in issues)])
 
 
 @router.delete("/sites/{site_id}/equipment/{equip_id}/graphic", response_model=GraphicOut,
