@@ -95,6 +95,19 @@ async def test_raw_rows_are_plain_rows_with_status_codes_up_to_a_limit(open_stor
         assert await h.raw_rows("s/e/unknown", 0, math.inf, 10) == []
 
 
+async def test_last_before_is_the_newest_row_strictly_before_a_time(open_store, clock):
+    async with open_store(clock) as h:
+        samples = [Sample("s/e/a", T0 + 10 * i, float(i), "stale" if i % 2 else "ok") for i in range(10)]
+        h.ingest([*samples, Sample("s/e/b", T0 + 95, 7.0)])
+        await h.flush()
+        assert await h.last_before("s/e/a", T0 + 45) == (T0 + 40, 4.0, STATUS_CODES["ok"])
+        assert await h.last_before("s/e/a", T0 + 50) == (T0 + 40, 4.0, STATUS_CODES["ok"])  # before, not at
+        assert await h.last_before("s/e/a", T0 + 51) == (T0 + 50, 5.0, STATUS_CODES["stale"])
+        assert await h.last_before("s/e/a", math.inf) == (T0 + 90, 9.0, STATUS_CODES["stale"])
+        assert await h.last_before("s/e/a", T0) is None
+        assert await h.last_before("s/e/unknown", math.inf) is None
+
+
 async def test_iter_raw_streams_points_in_the_order_given_in_chunks_and_count_agrees(open_store, clock):
     async with open_store(clock) as h:
         a = [Sample("s/e/a", T0 + i, float(i)) for i in range(23)]

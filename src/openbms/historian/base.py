@@ -210,6 +210,14 @@ class Historian(Protocol):
         """Like :meth:`raw`, but plain rows, at most ``limit`` of them: for answers built from rows."""
         ...
 
+    async def last_before(self, point: str, ts: float) -> RawRow | None:
+        """The newest stored row of ``point`` with a time before ``ts`` (None: there is none).
+
+        One indexed look-up, however many rows lie before ``ts``: what a chart's
+        line enters its range from.
+        """
+        ...
+
     async def count(self, points: Sequence[str], since: float, until: float) -> int:
         """How many samples ``points`` have stored in ``[since, until)`` (to size an export)."""
         ...

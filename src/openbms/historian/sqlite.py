@@ -944,6 +944,18 @@ class SQLiteHistorian:
             args += (limit,)
         return await self._read(self._fetch, sql, args)
 
+    async def last_before(self, point: str, ts: float) -> RawRow | None:
+        """The newest ``(ts, value, status code)`` row of ``point`` before ``ts``, or None."""
+        pid = self._pid(point)
+        if pid is None:
+            return None
+        rows = await self._read(
+            self._fetch,
+            "SELECT ts, value, status FROM history WHERE pid = ? AND ts < ? ORDER BY ts DESC LIMIT 1",
+            (pid, ts),
+        )
+        return rows[0] if rows else None
+
     def _fetch(self, sql: str, args: Sequence[Any]) -> list[Any]:
         assert self._r is not None
         return self._r.execute(sql, args).fetchall()

@@ -162,7 +162,8 @@ def _head(entry: Entry) -> dict[str, Any]:
     return {"point": pid, "unit": point.unit, "kind": point.kind, "step": step}
 
 
-#: How far back ``prior`` looks: hourly rollups for two days, then daily ones for a year.
+#: How far back ``prior`` looks: a year; where retention dropped the raw samples, the hourly
+#: rollups of two days, then the daily ones of the year, stand in.
 _PRIOR_HOURS = 48
 _PRIOR_DAYS = 366
 
@@ -170,32 +171,22 @@ _PRIOR_DAYS = 366
 async def prior_sample(historian: Historian, point: str, since: float) -> dict[str, Any] | None:
     """The last stored sample of ``point`` before ``since`` (up to a year back), or None.
 
-    The raw samples of the hour holding ``since`` first; else the newest rollup
-    of the two days before, then of the year before, says when the last one
-    was, and the raw samples from then to that hour are read, the last one
-    kept (or, when retention dropped them, the rollup's ``last`` value stands
-    in, with status ``ok``). Rollups may lag the raw samples (a store read
-    beside its owner is as fresh as the owner's last rollup pass): just after
-    the hour turns, the hour that ended may have no rollup yet, or one made
-    before its last samples, so the raw samples after the rollup's last count.
+    The store's newest raw sample before ``since`` (one indexed look-up, however
+    many samples the point stores an hour). When retention dropped the raw
+    samples, the newest rollup of the two days before, then of the year before,
+    stands in: its ``last`` value at its ``last_ts``, with status ``ok``.
     """
+    row = await historian.last_before(point, since)
+    year = since - _PRIOR_DAYS * 86400.0
+    if row is not None and row[0] >= year:
+        return _sample(row)
     hour = math.floor(since / 3600.0) * 3600.0
-    rows = await historian.raw_rows(point, hour, since)
-    if rows:
-        return _sample(rows[-1])
     days_end = hour - _PRIOR_HOURS * 3600.0
-    found = await _newest_rollup(historian, point, "hour", days_end, hour, since)
+    found = await _newest_rollup(historian, point, "hour", days_end, hour + 3600.0, since)
     if found is None:
-        # No rollup in two days: none stored, or the rollups have not caught up with them.
-        rows = await historian.raw_rows(point, days_end, hour)
-        if rows:
-            return _sample(rows[-1])
-        found = await _newest_rollup(historian, point, "day", since - _PRIOR_DAYS * 86400.0, days_end, since)
+        found = await _newest_rollup(historian, point, "day", year, hour + 3600.0, since)
     if found is None or found.last_ts is None:
         return None
-    rows = await historian.raw_rows(point, found.last_ts, max(hour, math.nextafter(found.last_ts, math.inf)))
-    if rows:
-        return _sample(rows[-1])
     return {"ts": found.last_ts, "value": finite(found.last), "status": "ok"}
 
 
