@@ -67,6 +67,13 @@ class SavedVersion(int):
         saved.created = created
         return saved
 
+    # ``int``'s own say a copy is made from the number alone, which ``__new__`` refuses.
+    def __getnewargs__(self) -> tuple[int, bool]:  # type: ignore[override]
+        return int(self), self.created
+
+    def __reduce__(self) -> tuple[type[SavedVersion], tuple[int, bool]]:
+        return SavedVersion, (int(self), self.created)
+
 
 @dataclass(frozen=True, slots=True)
 class ProgramInfo:
