@@ -66,3 +66,33 @@ schedules:
     assert issue.line == 11
     assert "0 does not fit a 'enum' schedule: expected a state: its number (from 1, the first state), " \
            "or its label as text" in issue.message
+
+
+def test_an_enum_schedule_value_that_is_no_state_of_its_target_is_refused_at_load(tmp_path):
+    # Before: refused only at run time, by the arbiter, when the schedule first wrote it.
+    from openbms.config import load_sites
+    from openbms.errors import ConfigError
+
+    (tmp_path / "hq.yaml").write_text("""\
+site: {id: hq, timezone: UTC}
+equipment:
+  - id: ahu-1
+    points:
+      - {name: mode, kind: enum, states: ["off", auto, manual], writable: true, relinquish_default: "off"}
+schedules:
+  - id: mode
+    kind: enum
+    default: holiday
+    targets: [hq/ahu-1/mode]
+    weekly:
+      monday: [{time: "07:00", value: 4}, {time: "08:00", value: 2}, {time: "19:00", value: "off"}]
+""")
+    with pytest.raises(ConfigError) as err:
+        load_sites(tmp_path)
+    found = sorted((i.line, i.message) for i in err.value.issues)
+    assert found == [
+        (9, "'holiday' is not a state of 'hq/ahu-1/mode': expected one of 'off', 'auto', 'manual', "
+            "or its number (1 to 3)"),
+        (12, "4 is not a state of 'hq/ahu-1/mode': expected one of 'off', 'auto', 'manual', "
+             "or its number (1 to 3)"),
+    ]

@@ -29,11 +29,27 @@ from openbms.control.programs import (
     validate_program,
 )
 from openbms.errors import ConfigIssue
+from openbms.model.calendar import WEEKDAYS
+from openbms.model.fields import state_number
+from openbms.model.schedule import Schedule
 from openbms.model.site import SiteConfig
 
 __all__ = ["check_control", "graphics_warnings"]
 
 Problem = tuple[tuple[str | int, ...], str]
+
+
+def _enum_values(sched: Schedule, i: int, target: str, states: tuple[str, ...]) -> list[Problem]:
+    """The values of an enum schedule that are not a state of ``target`` (a label or 1..N)."""
+    values: list[tuple[tuple[str | int, ...], object]] = [(("default",), sched.default)]
+    values += [(("weekly", day, k, "value"), e.value)
+               for day in WEEKDAYS for k, e in enumerate(getattr(sched.weekly, day))]
+    values += [(("exceptions", x, "events", k, "value"), e.value)
+               for x, exc in enumerate(sched.exceptions) for k, e in enumerate(exc.events)]
+    labels = ", ".join(repr(s) for s in states)
+    return [(("schedules", i, *loc), f"{v!r} is not a state of '{target}': expected one of {labels}, "
+             f"or its number (1 to {len(states)})")
+            for loc, v in values if v is not None and state_number(states, v) is None]
 
 
 def check_control(cfg: SiteConfig) -> list[Problem]:
@@ -70,6 +86,8 @@ def check_control(cfg: SiteConfig) -> list[Problem]:
             elif point.kind != sched.kind:
                 problems.append((where, f"schedule '{sched.id}' is a {sched.kind} schedule but "
                                  f"'{target}' is a {point.kind} point"))
+            elif point.kind == "enum":
+                problems += _enum_values(sched, i, target, point.states or ())
     catalog = catalog_from_sites([cfg]) if cfg.programs else {}
     for i, path in enumerate(cfg.program_paths()):
         try:
