@@ -137,3 +137,21 @@ async def test_a_read_back_mismatch_after_a_held_back_write_gives_the_slot_back(
     await settle()
     assert second.status == "failed" and "device reports 24.0" in second.error
     assert arb.slots(SP)[7] is first and first.status == "completed"
+
+
+async def test_a_programs_value_held_back_under_a_refused_override_is_written_once_it_holds_the_slot_again():
+    clock = ManualClock(T0)
+    arb, _io, driver = rig(site(), clock)
+    program = await arb.command(SP, 14, 10, source="logic", requested_by="program:ahu")
+    await clock.advance(10)
+    again = await arb.command(SP, 15, 10, source="logic", requested_by="program:ahu")
+    assert again is program and program.status == "executing"  # its next value, held back
+    refusing(driver, 25.0)
+    override = await arb.command(SP, 25, 10)
+    assert override.status == "executing" and program.status == "superseded"
+    await clock.advance(60)
+    await settle()
+    assert override.status == "failed"
+    # The program's command holds the slot again, not failed with the override: its value is written.
+    assert arb.slots(SP)[9] is program and program.status == "completed" and not program.error
+    assert dev_array(driver, SP_URI)[15] == 15

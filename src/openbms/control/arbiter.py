@@ -590,6 +590,7 @@ class Arbiter:
         now = self.clock.now()
         restores = {c.id: ctl.restore.pop(c.id) for c in held if c.id in ctl.restore}
         put_back: list[int] = []
+        rehold: list[Command] = []
         if status == CommandStatus.FAILED:
             for c in held:
                 if c.id not in restores or c.status not in (CommandStatus.PENDING,
@@ -603,11 +604,16 @@ class Arbiter:
                     previous, was = restores[previous.id]  # held back too, and failed with c
                 await self._put_back(ctl, c.priority, previous, was, now)  # before c's failure is told
                 put_back.append(c.priority)
+                if previous is not None and ctl.slots[c.priority - 1] is previous and previous.status in (
+                        CommandStatus.PENDING, CommandStatus.EXECUTING) and any(h is previous for h in held):
+                    rehold.append(previous)  # its own (held-back) value is still to be written
         for c in held:
-            if c.status in (CommandStatus.PENDING, CommandStatus.EXECUTING):
+            if c.status in (CommandStatus.PENDING, CommandStatus.EXECUTING) and not any(
+                    r is c for r in rehold):
                 c.status, c.error, c.updated_at = status, error, now
                 await self._record(c)
-        if put_back and not self._stopping and not _same(ctl.effective(), ctl.written):
+        ctl.held.extend(rehold)
+        if put_back and not self._stopping and (rehold or not _same(ctl.effective(), ctl.written)):
             ctl.needs_write = True  # the device brought back in line
             for prio in put_back:
                 self._spawn(self._apply(ctl, changed_priority=prio, force=True))
