@@ -32,8 +32,8 @@ from bacpypes3.apdu import (
     SubscribeCOVRequest,
 )
 from bacpypes3.app import Application
-from bacpypes3.basetypes import EventState, Reliability
-from bacpypes3.errors import ExecutionError
+from bacpypes3.basetypes import EventState, ObjectTypesSupported, Reliability, ServicesSupported
+from bacpypes3.errors import ExecutionError, InvalidTag, UnrecognizedService
 from bacpypes3.local.analog import AnalogInputObject, AnalogOutputObject, AnalogValueObjectCmd
 from bacpypes3.local.binary import BinaryInputObject, BinaryOutputObject, BinaryValueObjectCmd
 from bacpypes3.local.cmd import Commandable
@@ -105,7 +105,34 @@ def _make_object(spec: ObjectSpec) -> Any:
             kw["units"] = spec.units
     if spec.commandable:
         kw["relinquishDefault"] = kw["presentValue"]
+    # Known from the start (bacpypes3 leaves them unset: unknown-property until written, and
+    # missing from ALL and REQUIRED reads); the building face sets reliability for faults.
+    kw.update(outOfService=False, eventState=EventState.normal,
+              reliability=Reliability.noFaultDetected)
     return cls(**kw)
+
+
+#: What a simulated device executes, as its device object's protocol-services-supported says
+#: (bacpypes3 works the list out from its handlers, with the unconfirmed services' bits at the
+#: confirmed services' numbers, and claims ReadRange, which it does not implement).
+SERVICES_SUPPORTED = ("readProperty", "readPropertyMultiple", "writeProperty",
+                      "writePropertyMultiple", "subscribeCOV", "whoIs", "iAm", "whoHas", "iHave")
+
+
+class _Device(DeviceObject):
+    """The device object, with the object types it serves in protocol-object-types-supported."""
+
+    @property
+    def protocolObjectTypesSupported(self) -> ObjectTypesSupported:  # type: ignore[override]
+        supported = ObjectTypesSupported([])
+        app = self._app
+        for object_type, _ in app.objectIdentifier if app else (self.objectIdentifier,):
+            supported[int(object_type)] = 1
+        return supported
+
+    @protocolObjectTypesSupported.setter
+    def protocolObjectTypesSupported(self, value: Any) -> None:
+        """Worked out from the objects: a write is ignored, as bacpypes3's device object does."""
 
 
 class _DeviceApp(Application):
@@ -149,6 +176,17 @@ class _DeviceApp(Application):
             return
         await super().indication(apdu)
 
+    def get_services_supported(self) -> ServicesSupported:
+        supported = ServicesSupported([])
+        for name in SERVICES_SUPPORTED:
+            supported[getattr(supported, name)] = 1
+        return supported
+
+    async def do_ReadRangeRequest(self, apdu: Any) -> None:
+        # bacpypes3's handler raises NotImplementedError (answered operational-problem, even for
+        # objects that do not exist); these devices have no lists to read a range of.
+        raise UnrecognizedService("ReadRange is not supported")
+
     async def do_WritePropertyRequest(self, apdu: Any) -> None:
         # The standard: an input's present value is writable only while it is out of
         # service (bacpypes3's local objects accept the write regardless).
@@ -159,7 +197,12 @@ class _DeviceApp(Application):
             obj = self.get_object_id(oid)
             if obj is not None and not obj.outOfService:
                 raise ExecutionError("property", "writeAccessDenied")
-        await super().do_WritePropertyRequest(apdu)
+        try:
+            await super().do_WritePropertyRequest(apdu)
+        except InvalidTag as exc:
+            # The request decoded; it is the value that is not of the property's type, which the
+            # standard answers with an error, not a reject (bacpypes3 rejects: invalid-tag).
+            raise ExecutionError("property", "invalidDataType") from exc
 
 
 # ------------------------------------------------------------------ the polling path, served lean
@@ -303,9 +346,9 @@ class SimulatedDevice:
 
     def start(self) -> None:
         """Bind the device's socket and serve (call from a running event loop)."""
-        device = DeviceObject(objectIdentifier=("device", self.instance), objectName=self.name,
-                              vendorIdentifier=999, maxApduLengthAccepted=self.max_apdu,
-                              segmentationSupported=self.segmentation)
+        device = _Device(objectIdentifier=("device", self.instance), objectName=self.name,
+                         vendorIdentifier=999, maxApduLengthAccepted=self.max_apdu,
+                         segmentationSupported=self.segmentation)
         port = NetworkPortObject(f"{self.ip}/8:{self.port}", objectIdentifier=("network-port", 1),
                                  objectName="NetworkPort-1")
         self.objects = {(s.type, s.instance): _make_object(s) for s in self.specs}
