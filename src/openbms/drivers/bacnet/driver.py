@@ -72,11 +72,13 @@ from bacpypes3.apdu import (
 from bacpypes3.app import Application
 from bacpypes3.basetypes import BinaryPV, ErrorClass, ErrorCode
 from bacpypes3.comm import ServiceAccessPoint
+from bacpypes3.constructeddata import AnyAtomic
 from bacpypes3.errors import DecodingError, RejectException
 from bacpypes3.local.device import DeviceObject
 from bacpypes3.local.networkport import NetworkPortObject
 from bacpypes3.pdu import Address
-from bacpypes3.primitivedata import Null, ObjectIdentifier
+from bacpypes3.primitivedata import BitString, Boolean, Date, Null, ObjectIdentifier, Time
+from bacpypes3.vendor import get_vendor_info
 
 from openbms.drivers.bacnet import noise, wire
 from openbms.drivers.base import ChangeCallback, DriverBase
@@ -97,17 +99,64 @@ _WRITE_REFUSALS = {"write-access-denied", "value-out-of-range", "invalid-data-ty
                    "invalid-array-index", "optional-functionality-not-supported"}
 
 
-def _plain(value: Any) -> Value:
-    """A bacpypes3 value as a plain Python value (no BACnet types past the driver)."""
-    if isinstance(value, BinaryPV) or type(value).__name__ == "BinaryPV":
+def _atomic(value: Any) -> Value:
+    """A bacpypes3 atomic value as the plain value the lean codec gives (see :mod:`.wire`).
+
+    Raises TypeError for a constructed value (a sequence such as a color's x/y pair).
+    """
+    if isinstance(value, AnyAtomic):  # a schedule's present value: its atomic value
+        value = value.get_value()
+    if isinstance(value, BinaryPV):
         return str(value) == "active"
-    if isinstance(value, bool):
-        return value
+    if isinstance(value, Boolean | bool):
+        return bool(value)
+    if value is None or isinstance(value, Null):
+        return None
     if isinstance(value, float):
         return float(value)
     if isinstance(value, int):
         return int(value)
-    return str(value)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, BitString):
+        return wire.bits_text(value)
+    if isinstance(value, bytes):
+        return bytes(value).hex()
+    if isinstance(value, Date):
+        return wire.date_text(value[0], value[1], value[2])
+    if isinstance(value, Time):
+        return wire.time_text(value[0], value[1], value[2], value[3])
+    if isinstance(value, ObjectIdentifier):
+        return f"{int(value[0])},{int(value[1])}"
+    raise TypeError(f"a constructed value ({type(value).__name__}), not a number, flag, text or time")
+
+
+def _plain(value: Any) -> Value:
+    """A bacpypes3 value as a plain Python value (no BACnet types past the driver)."""
+    try:
+        return _atomic(value)
+    except TypeError:
+        return str(value)
+
+
+_VENDOR = get_vendor_info(0)  # ASHRAE's object types and their properties' datatypes
+
+
+def _generic_present_value(otype: int, value: Any) -> tuple[Value, str | None]:
+    """bacpypes3's reading of one present value (an ``Any`` from an RPM ack): (value, why not)."""
+    object_class = _VENDOR.get_object_class(otype)
+    if object_class is None:
+        return None, (f"object type {otype} is not one bacpypes3 knows, so neither decoder "
+                      "reads its present value")
+    datatype = object_class.get_property_type("present-value")
+    if datatype is None:
+        return None, f"object type {otype} has no present value bacpypes3 knows the type of"
+    try:
+        return _atomic(value.cast_out(datatype)), None
+    except Exception as err:  # bacpypes3's decoders raise many kinds
+        if isinstance(err, TypeError):
+            return None, f"its present value is {err}"
+        return None, f"its present value does not decode ({type(err).__name__}: {err})"
 
 
 # Aborts that mean "the reply does not fit": the batch is too big for this device.
@@ -546,12 +595,49 @@ class BACnetDriver(DriverBase):
                                  f"reply: {err}") from None
             self._lean_refused(device, err)
             return None
+        undecodable = {key for key, got in result.items()
+                       if got[2] is not None and got[2].startswith(wire.UNDECODABLE)}
+        if undecodable:  # bacpypes3's decoder for those objects only, from the same reply
+            result.update(self._generic_objects(device, ack, undecodable, result))
         if device in self._no_lean:  # a probe of our decoder worked
             del self._no_lean[device]
             self._lean_backoff.pop(device, None)
             log.info("bacnet device %s: its ReadPropertyMultiple replies are decoded by the lean "
                      "codec again", device)
         return result
+
+    def _generic_objects(self, device: str, ack: ComplexAckPDU, keys: set[tuple[int, int]],
+                         lean: dict[tuple[int, int], wire.ObjectResult],
+                         ) -> dict[tuple[int, int], wire.ObjectResult]:
+        """Present values the lean codec could not read, as bacpypes3 reads them (per object)."""
+        self.decode_errors += len(keys)
+        out: dict[tuple[int, int], wire.ObjectResult] = {}
+        try:
+            decoded = APCISequence.decode(ack)
+            results = list(decoded.listOfReadAccessResults)
+        except Exception as err:  # bacpypes3's decoders raise many kinds
+            results = []
+            failed = f"bacpypes3 cannot decode the reply either ({type(err).__name__}: {err})"
+        else:
+            failed = "bacpypes3 finds no present value for it in the reply"
+        for result in results:
+            oid = result.objectIdentifier
+            key = (int(oid[0]), int(oid[1]))
+            if key not in keys or key in out:
+                continue
+            for element in result.listOfResults:
+                if (int(element.propertyIdentifier) != wire.PRESENT_VALUE
+                        or element.readResult.propertyValue is None):
+                    continue
+                value, why = _generic_present_value(key[0], element.readResult.propertyValue)
+                out[key] = (value, lean[key][1], None if why is None else
+                            f"{lean[key][2]}; {why}")
+        for key in keys - out.keys():
+            out[key] = (None, lean[key][1], f"{lean[key][2]}; {failed}")
+        for key, (_, _, why) in out.items():
+            if why is not None:
+                noise_log.info("bacnet device %s: object %d,%d: %s", device, key[0], key[1], why)
+        return out
 
     def _use_lean(self, device: str) -> bool:
         """Our decoder, unless this device's replies needed bacpypes3's and no probe is due."""
@@ -629,6 +715,10 @@ class BACnetDriver(DriverBase):
         except (DecodingError, RejectException) as err:  # bacpypes3 cannot read the reply either
             raise PointError(f"bacnet device {device}: malformed ReadPropertyMultiple reply "
                              f"({type(err).__name__}: {err})") from None
+        except Exception as err:  # an object type or value its decoder does not know: per object
+            noise_log.info("bacnet device %s: bacpypes3 cannot type its ReadPropertyMultiple reply "
+                           "(%s: %s): reading object by object", device, type(err).__name__, err)
+            return await self._read_each(device, addr, wanted)
         values: dict[tuple[Any, str], Any] = {}
         for oid, prop, _index, value in result:
             values[(tuple(oid), str(prop))] = value
@@ -639,7 +729,13 @@ class BACnetDriver(DriverBase):
                 why = getattr(pv, "errorCode", None) if pv is not None else "missing from the reply"
                 out[i] = Reading(None, FAULT, f"bacnet device {device}: {oid[0]},{oid[1]}: {why}")
             else:
-                out[i] = Reading(_plain(pv), _status(values.get((tuple(oid), "status-flags"))))
+                try:
+                    value = _atomic(pv)
+                except TypeError as err:
+                    out[i] = Reading(None, FAULT, f"bacnet device {device}: {oid[0]},{oid[1]}: "
+                                     f"its present value is {err}")
+                    continue
+                out[i] = Reading(value, _status(values.get((tuple(oid), "status-flags"))))
         return out
 
     async def _read_each(self, device: str, addr: Address,
@@ -656,7 +752,15 @@ class BACnetDriver(DriverBase):
                 continue
             except ErrorRejectAbortNack as err:
                 raise self._translate(device, err) from None
-            out[i] = Reading(_plain(pv), OK)
+            except Exception as err:  # bacpypes3 does not know the object type or the value's
+                out[i] = Reading(None, FAULT, f"bacnet device {device}: {oid[0]},{oid[1]}: its "
+                                 f"present value does not decode ({type(err).__name__}: {err})")
+                continue
+            try:
+                out[i] = Reading(_atomic(pv), OK)
+            except TypeError as err:
+                out[i] = Reading(None, FAULT, f"bacnet device {device}: {oid[0]},{oid[1]}: its "
+                                 f"present value is {err}")
         return out
 
     @staticmethod

@@ -11,6 +11,19 @@ arrays) goes through bacpypes3's own services.
 Encoding follows ASHRAE 135 clause 20.2 (tags) and 15.7 (ReadPropertyMultiple).
 A reply that does not parse raises :class:`WireError` naming the byte offset
 and what was expected; the driver turns it into a failed read, never a crash.
+A present value the codec cannot read although the reply is well formed (a
+constructed value such as a color object's x/y pair, or a reserved tag) is
+skipped by its tags and reported for that object alone: its error starts with
+:data:`UNDECODABLE`, and the driver asks bacpypes3's decoder about that object.
+
+Values are plain Python, in the same form whichever decoder read them
+(:func:`date_text`, :func:`time_text`, :func:`bits_text` are shared with the
+driver's conversion of bacpypes3 values): REAL and Double as float, unsigned,
+signed and enumerated as int (a binary object's present value as bool),
+boolean as bool, null as None, character strings as str, bit strings as
+"0"/"1" text (first bit first), octet strings as lowercase hex, dates as
+"YYYY-MM-DD", times as "HH:MM:SS.hh" ("*" for an unspecified field), object
+identifiers as "type,instance" numbers.
 """
 
 from __future__ import annotations
@@ -20,12 +33,14 @@ from collections.abc import Sequence
 
 from openbms.model.sample import Value
 
-__all__ = ["PRESENT_VALUE", "STATUS_FLAGS", "ObjectResult", "WireError", "decode_rpm_ack",
-           "encode_rpm_request", "max_objects"]
+__all__ = ["PRESENT_VALUE", "STATUS_FLAGS", "UNDECODABLE", "ObjectResult", "WireError", "bits_text",
+           "date_text", "decode_rpm_ack", "encode_rpm_request", "max_objects", "time_text"]
 
 PRESENT_VALUE = 85
 STATUS_FLAGS = 111
 SERVICE_RPM = 14
+# How an object's error starts when its present value is well formed but not one the codec reads.
+UNDECODABLE = "undecodable"
 
 # Object types whose present value is BACnetBinaryPV: a bool past the driver.
 _BINARY_TYPES = frozenset({3, 4, 5})  # binary-input, binary-output, binary-value
@@ -90,6 +105,61 @@ def _tag(data: bytes, i: int) -> tuple[int, bool, int, int]:
     return number, context, lvt, i
 
 
+class _Unreadable(Exception):
+    """A well-formed value the codec does not read (its tags still say where it ends)."""
+
+
+def _field(value: int, width: int) -> str:
+    return "*" if value == 255 else f"{value:0{width}d}"
+
+
+def date_text(year: int, month: int, day: int) -> str:
+    """A BACnet date (year since 1900, month, day; 255 unspecified) as "YYYY-MM-DD"."""
+    return f"{'*' if year == 255 else 1900 + year}-{_field(month, 2)}-{_field(day, 2)}"
+
+
+def time_text(hour: int, minute: int, second: int, hundredths: int) -> str:
+    """A BACnet time (255 unspecified) as "HH:MM:SS.hh"."""
+    return f"{_field(hour, 2)}:{_field(minute, 2)}:{_field(second, 2)}.{_field(hundredths, 2)}"
+
+
+def bits_text(bits: Sequence[int]) -> str:
+    """A bit string as "0"/"1" text, first bit first (an empty bit string is "")."""
+    return "".join("1" if bit else "0" for bit in bits)
+
+
+def _bit_string(raw: bytes) -> str:
+    if not raw:
+        return ""
+    unused = raw[0] if raw[0] < 8 else 0
+    bits = "".join(f"{octet:08b}" for octet in raw[1:])
+    return bits[: len(bits) - unused] if unused <= len(bits) else ""
+
+
+def _skip_value(data: bytes, i: int) -> int:
+    """The offset of the [4] closing tag that ends the value starting at ``i`` (tags nest)."""
+    depth = 0
+    while True:
+        if data[i] == 0x4F and depth == 0:
+            return i
+        number, context, lvt, after = _tag(data, i)
+        if context and lvt == 6 and data[i] & 0x07 == 6:
+            depth += 1
+            i = after
+        elif context and lvt == 7 and data[i] & 0x07 == 7:
+            depth -= 1
+            if depth < 0:
+                raise WireError(f"offset {i}: a closing tag [{number}] that nothing opened")
+            i = after
+        elif not context and number == 1:  # boolean: the value is in the header
+            i = after
+        else:
+            i = after + lvt
+            if i > len(data):
+                raise WireError(f"offset {after}: a value of {lvt} bytes runs past the end "
+                                f"({len(data)})")
+
+
 def _application_value(data: bytes, number: int, lvt: int, i: int) -> tuple[Value, int]:
     """One application-tagged value (its header already read) and the offset after it."""
     if number == 1:  # boolean: the value is in the header
@@ -115,14 +185,18 @@ def _application_value(data: bytes, number: int, lvt: int, i: int) -> tuple[Valu
     if number == 7:  # character string: a character set octet, then the text
         return (raw[1:].decode("utf-8", "replace") if raw[:1] == b"\x00"
                 else raw[1:].decode("latin-1")), end
-    if number == 8:  # bit string: unused bits, then the bits; status flags are one octet
-        return (raw[1] if lvt > 1 else 0), end
+    if number == 8:  # bit string: unused bits, then the bits
+        return _bit_string(raw), end
     if number == 6:  # octet string
         return raw.hex(), end
-    if number == 12:
+    if number == 12 and lvt == 4:
         word = int.from_bytes(raw, "big")
         return f"{word >> 22},{word & 0x3FFFFF}", end
-    return raw.hex(), end  # date, time: not a present value we poll; kept, not refused
+    if number == 10 and lvt == 4:
+        return date_text(raw[0], raw[1], raw[2]), end
+    if number == 11 and lvt == 4:
+        return time_text(raw[0], raw[1], raw[2], raw[3]), end
+    raise _Unreadable(f"application tag {number} of {lvt} bytes")
 
 
 def decode_rpm_ack(data: bytes) -> dict[tuple[int, int], ObjectResult]:
@@ -157,20 +231,37 @@ def decode_rpm_ack(data: bytes) -> dict[tuple[int, int], ObjectResult]:
                     i += length
                 head = data[i]
                 if head == 0x4E:  # [4] value
-                    number, context, lvt, i = _tag(data, i + 1)
+                    start = i + 1
+                    number, context, lvt, i = _tag(data, start)
+                    why: str | None = None
+                    got: Value = None
+                    octet: int | None = None
                     if context:
-                        raise WireError(f"offset {i}: expected an application-tagged value")
-                    got, i = _application_value(data, number, lvt, i)
-                    # A constructed value (never a present value we poll) would fail here.
-                    if data[i] != 0x4F:
-                        raise WireError(f"offset {i}: expected the end of the value ([4] closing)")
+                        why = f"a constructed value (context tag [{number}])"
+                    elif prop == STATUS_FLAGS and number == 8:  # a bit string only: its first octet
+                        if i + lvt > n:
+                            raise WireError(f"offset {i}: a value of {lvt} bytes runs past the end "
+                                            f"({n})")
+                        octet, i = (data[i + 1] if lvt > 1 else 0), i + lvt
+                    else:
+                        try:
+                            got, i = _application_value(data, number, lvt, i)
+                        except _Unreadable as err:
+                            why, got = str(err), None
+                    if why is None and data[i] != 0x4F:
+                        why = "a constructed value (a list of values)"
+                    if why is not None:  # well formed if its tags close: skip it, fail this object
+                        i = _skip_value(data, start)
                     i += 1
                     if prop == PRESENT_VALUE:
-                        if number == 9 and key[0] in _BINARY_TYPES:
-                            got = got == 1
-                        value = got
-                    elif prop == STATUS_FLAGS and number == 8 and isinstance(got, int):  # a bit string only
-                        flags = got
+                        if why is not None:
+                            error = f"{UNDECODABLE}: {why} at offset {start}"
+                        elif number == 9 and key[0] in _BINARY_TYPES:
+                            value = got == 1
+                        else:
+                            value = got
+                    elif prop == STATUS_FLAGS and why is None:
+                        flags = octet
                 elif head == 0x5E:  # [5] error: class, code (enumerated)
                     number, _, lvt, i = _tag(data, i + 1)
                     err_class, i = _application_value(data, number, lvt, i)
@@ -188,4 +279,6 @@ def decode_rpm_ack(data: bytes) -> dict[tuple[int, int], ObjectResult]:
             out[key] = (value, flags, error)
     except IndexError:
         raise WireError(f"the acknowledgement ends early ({n} bytes)") from None
+    except _Unreadable as err:  # in an error's class or code: not a reply we can trust
+        raise WireError(f"an error class or code that is {err}") from None
     return out

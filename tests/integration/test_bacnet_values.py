@@ -1,0 +1,209 @@
+"""Both BACnet decoders give the same plain values, and one unreadable object fails that point only.
+
+The lean codec (``openbms.drivers.bacnet.wire``) and bacpypes3's decoder (the driver's
+fallback for an object the codec cannot read) are fed the same acknowledgements, encoded
+by bacpypes3, and must agree value for value in the forms docs/bacnet.md documents.
+The driver is then run over loopback against a simulated device whose replies carry
+a color object (type 63, which bacpypes3 does not know) and other constructed values.
+"""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from bacpypes3.apdu import APCISequence, ComplexAckPDU, ReadPropertyMultipleACK
+from bacpypes3.basetypes import (
+    BinaryPV,
+    ReadAccessResult,
+    ReadAccessResultElement,
+    ReadAccessResultElementChoice,
+)
+from bacpypes3.constructeddata import Any
+from bacpypes3.primitivedata import (
+    BitString,
+    Boolean,
+    CharacterString,
+    Date,
+    Double,
+    Enumerated,
+    Integer,
+    Null,
+    ObjectIdentifier,
+    OctetString,
+    Real,
+    Time,
+    Unsigned,
+)
+
+from openbms.drivers.bacnet import BACnetDriver, wire
+from openbms.drivers.bacnet.driver import _generic_present_value
+from openbms.drivers.manager import DriverManager, PointBinding
+from openbms.model import DriverSettings, parse_binding
+from openbms.runtime.bus import Bus
+from openbms.runtime.clock import WallClock
+from openbms.sim.bacnet import ObjectSpec, SimulatedBACnet, SimulatedDevice
+from tests.fixtures.waiting import eventually
+
+# (object type, value as bacpypes3 encodes it, the plain value both decoders must give)
+VALUES = [
+    ("analog-value", Real(21.5), 21.5),
+    ("large-analog-value", Double(-1.25e9), -1.25e9),
+    ("positive-integer-value", Unsigned(70000), 70000),
+    ("multi-state-value", Unsigned(3), 3),
+    ("integer-value", Integer(-300), -300),
+    ("binary-value", BinaryPV("active"), True),
+    ("binary-input", BinaryPV("inactive"), False),
+    ("characterstring-value", CharacterString("Zoné 3"), "Zoné 3"),
+    ("characterstring-value", CharacterString(""), ""),
+    ("bitstring-value", BitString([1, 0, 1, 1, 0, 0, 0, 0, 1]), "101100001"),
+    ("bitstring-value", BitString([]), ""),
+    ("octetstring-value", OctetString(b"\x01\xab\x00"), "01ab00"),
+    ("octetstring-value", OctetString(b""), ""),
+    ("date-value", Date("2024-05-01"), "2024-05-01"),
+    ("date-value", Date((255, 12, 24, 255)), "*-12-24"),
+    ("time-value", Time("12:30:05.25"), "12:30:05.25"),
+    ("time-value", Time((0, 0, 0, 0)), "00:00:00.00"),
+    ("time-value", Time((7, 5, 255, 255)), "07:05:*.*"),
+    # A schedule's present value is any atomic value (AnyAtomic): the value itself.
+    ("schedule", Real(21.0), 21.0),
+    ("schedule", Boolean(True), True),
+    ("schedule", Null(()), None),
+    ("schedule", Enumerated(2), 2),
+    ("schedule", Unsigned(5), 5),
+    ("schedule", Double(0.5), 0.5),
+    ("schedule", Integer(-1), -1),
+    ("schedule", CharacterString("on"), "on"),
+    ("schedule", Time("06:00:00"), "06:00:00.00"),
+    ("schedule", Date("2025-01-31"), "2025-01-31"),
+    ("schedule", OctetString(b"\xff"), "ff"),
+    ("schedule", BitString([0, 1]), "01"),
+    ("schedule", ObjectIdentifier("analog-value,7"), "2,7"),
+]
+
+
+def _ack_pdu(objects: list[tuple[str, object]]) -> ComplexAckPDU:
+    """An RPM acknowledgement (present values only) as bacpypes3 encodes and a device sends it."""
+    results = []
+    for oid, value in objects:
+        choice = ReadAccessResultElementChoice()
+        choice.propertyValue = Any(value)
+        element = ReadAccessResultElement(propertyIdentifier="present-value", readResult=choice)
+        results.append(ReadAccessResult(objectIdentifier=ObjectIdentifier(oid), listOfResults=[element]))
+    ack = ReadPropertyMultipleACK(listOfReadAccessResults=results)
+    ack.apduInvokeID = 1
+    pdu = ComplexAckPDU(14, 1)
+    pdu.put_data(bytes(ack.encode().pduData))
+    return pdu
+
+
+def test_both_decoders_give_the_same_plain_value_for_every_present_value_type():
+    objects = [(f"{otype},{n}", value) for n, (otype, value, _) in enumerate(VALUES, start=1)]
+    pdu = _ack_pdu(objects)
+    lean = wire.decode_rpm_ack(bytes(pdu.pduData))
+    generic: dict[tuple[int, int], object] = {}
+    for result in APCISequence.decode(pdu).listOfReadAccessResults:
+        oid = result.objectIdentifier
+        value, why = _generic_present_value(int(oid[0]), result.listOfResults[0].readResult.propertyValue)
+        assert why is None, (oid, why)
+        generic[(int(oid[0]), int(oid[1]))] = value
+    assert len(lean) == len(generic) == len(VALUES)
+    for (oid, _), (otype, _, expected) in zip(objects, VALUES, strict=True):
+        key = (int(ObjectIdentifier(oid)[0]), int(ObjectIdentifier(oid)[1]))
+        got = lean[key]
+        assert got[2] is None, (otype, got)
+        assert got[0] == expected and type(got[0]) is type(expected), (otype, got[0], expected)
+        assert generic[key] == expected and type(generic[key]) is type(expected), (otype, generic[key])
+
+
+# A color object's present value (BACnetxyColor: x and y, two REALs) and its status flags,
+# then an analog input: the object after the color must still be read.
+_COLOR = (bytes.fromhex("0c") + ((63 << 22) | 1).to_bytes(4, "big")
+          + bytes.fromhex("1e" "2955" "4e" "443e99999a" "443ecccccd" "4f" "296f" "4e" "820400" "4f" "1f"))
+_ANALOG = bytes.fromhex("0c00000001" "1e" "2955" "4e" "4441ac0000" "4f" "296f" "4e" "820400" "4f" "1f")
+# An analog input whose present value is constructed ([0] {1}): bacpypes3 knows the type
+# (REAL) and refuses the value; the lean codec skips it by its tags.
+_CONSTRUCTED = bytes.fromhex("0c00000002" "1e" "2955" "4e" "0e2101" "0f" "4f" "1f")
+
+
+def test_the_lean_codec_skips_a_constructed_value_and_reads_the_objects_after_it():
+    got = wire.decode_rpm_ack(_COLOR + _CONSTRUCTED + _ANALOG)
+    assert got[(0, 1)] == (21.5, 0, None)
+    assert got[(63, 1)][0] is None and got[(63, 1)][1] == 0
+    assert got[(63, 1)][2].startswith(f"{wire.UNDECODABLE}: a constructed value")
+    assert got[(0, 2)][2].startswith(f"{wire.UNDECODABLE}: a constructed value (context tag [0])")
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+async def device():
+    sim = SimulatedBACnet([SimulatedDevice(
+        2601, "127.0.9.3", [ObjectSpec("analog-input", 1, "ZN-T", 21.5, "degreesCelsius")],
+        port=free_udp_port())])
+    sim.start()
+    driver = BACnetDriver(DriverSettings(address=f"127.0.0.1/8:{free_udp_port()}",
+                                         devices=sim.address_map(), timeout=2, cov=False))
+    await driver.start()
+    try:
+        yield sim, driver
+    finally:
+        await driver.stop()
+        sim.stop()
+
+
+def b(obj: str) -> object:
+    return parse_binding(f"bacnet://2601/{obj}")
+
+
+async def test_an_object_type_bacpypes3_does_not_know_faults_that_point_only(device):
+    # Issue 15 item 2: a color object made the lean codec fail, then bacpypes3 raised
+    # AttributeError and the whole device went offline.
+    sim, driver = device
+    sim[2601].garble_rpm(_ANALOG + _COLOR)
+    for _ in range(2):  # and again: nothing is switched for the device
+        readings = await driver.read("2601", [b("analog-input,1"), b("63,1")])
+        assert (readings[0].value, readings[0].status) == (21.5, "ok")
+        assert readings[1].value is None and readings[1].status == "fault"
+        assert "63,1" in readings[1].error
+        assert "object type 63 is not one bacpypes3 knows" in readings[1].error
+        assert "AttributeError" not in readings[1].error
+    assert "2601" not in driver._no_lean
+    assert driver.rpm_requests == 2 and driver.rp_requests == 0
+
+
+async def test_a_constructed_value_of_a_known_type_faults_that_point_and_keeps_the_lean_codec(device):
+    sim, driver = device
+    sim[2601].garble_rpm(_ANALOG + _CONSTRUCTED)
+    for _ in range(3):
+        readings = await driver.read("2601", [b("analog-input,1"), b("analog-input,2")])
+        assert (readings[0].value, readings[0].status) == (21.5, "ok")
+        assert readings[1].status == "fault"
+        assert "0,2" in readings[1].error and "does not decode (InvalidTag" in readings[1].error
+    assert "2601" not in driver._no_lean  # the fallback is per object, never per device
+    assert driver.decode_errors == 3  # one object each read
+
+
+async def test_the_device_stays_online_and_its_other_points_report_through_the_manager(device):
+    sim, driver = device
+    sim[2601].garble_rpm(_ANALOG + _COLOR)
+    bus = Bus()
+    got = []
+    bus.subscribe_callback("*", got.extend)
+    points = [PointBinding("zone", b("analog-input,1"), 0.2), PointBinding("color", b("63,1"), 0.2)]
+    manager = DriverManager(bus, WallClock(), {"bacnet": driver}, points,
+                            {"bacnet": driver.settings})
+    await manager.start()
+    try:
+        await eventually(lambda: {s.point for s in got} >= {"zone", "color"}, "both points' samples")
+    finally:
+        await manager.stop()
+    latest = {s.point: s for s in got}
+    assert (latest["zone"].value, latest["zone"].status) == (21.5, "ok")
+    assert (latest["color"].value, latest["color"].status) == (None, "fault")
+    health = manager.health()["bacnet://2601"]
+    assert health.state == "ok" and health.read_errors == 0 and health.point_faults >= 1
