@@ -12,14 +12,17 @@ from bacpypes3.apdu import (
     ReadRangeRequest,
     RejectPDU,
     RejectReason,
+    WritePropertyMultipleError,
+    WritePropertyMultipleRequest,
     WritePropertyRequest,
 )
 from bacpypes3.app import Application
+from bacpypes3.basetypes import PropertyValue, WriteAccessSpecification
 from bacpypes3.constructeddata import Any as AnyValue
 from bacpypes3.local.device import DeviceObject
 from bacpypes3.local.networkport import NetworkPortObject
 from bacpypes3.pdu import Address
-from bacpypes3.primitivedata import CharacterString, Real
+from bacpypes3.primitivedata import CharacterString, Null, Real
 
 from openbms.sim.bacnet import ObjectSpec, SimulatedDevice
 
@@ -135,3 +138,48 @@ async def test_a_value_of_the_wrong_type_is_an_invalid_data_type_error_and_the_v
         objectIdentifier="analog-input,1", propertyIdentifier="present-value",
         propertyValue=AnyValue(Real(1.0)), destination=address))
     assert isinstance(denied, ErrorPDU) and str(denied.errorCode) == "write-access-denied"
+
+
+async def test_writing_a_property_the_object_does_not_have_is_unknown_property(peer):
+    _, client, address = peer
+    answer = await _answer(client, WritePropertyRequest(
+        objectIdentifier="analog-input,1", propertyIdentifier="priority-array",
+        propertyValue=AnyValue(Real(1.0)), destination=address))
+    assert isinstance(answer, ErrorPDU), answer
+    assert (str(answer.errorClass), str(answer.errorCode)) == ("property", "unknown-property")
+
+
+def _wpm(address: Address, *writes: tuple[str, object, int | None]) -> WritePropertyMultipleRequest:
+    return WritePropertyMultipleRequest(listOfWriteAccessSpecs=[
+        WriteAccessSpecification(objectIdentifier=obj, listOfProperties=[
+            PropertyValue(propertyIdentifier="present-value", value=AnyValue(value), priority=priority)])
+        for obj, value, priority in writes], destination=address)
+
+
+def _failed(answer: object) -> tuple[str, str, str]:
+    assert isinstance(answer, WritePropertyMultipleError), answer
+    where = answer.firstFailedWriteAttempt.objectIdentifier
+    return (str(answer.errorType.errorCode), f"{where[0]},{where[1]}",
+            str(answer.firstFailedWriteAttempt.propertyIdentifier))
+
+
+async def test_write_property_multiple_follows_the_same_rules_and_stops_at_the_first_failure(peer):
+    device, client, address = peer
+    # Writes are made in order; the one before the failure stays, the one after is not made.
+    answer = await _answer(client, _wpm(address, ("analog-value,3", Real(17.0), 8),
+                                        ("analog-output,2", CharacterString("half"), 8),
+                                        ("analog-output,2", Real(10.0), 8)))
+    assert _failed(answer) == ("invalid-data-type", "analog-output,2", "present-value")
+    assert device.value(("analog-value", 3)) == 17.0 and device.value(("analog-output", 2)) == 42.25
+
+    answer = await _answer(client, _wpm(address, ("analog-input,1", Real(1.0), None)))
+    assert _failed(answer) == ("write-access-denied", "analog-input,1", "present-value")
+    assert device.value(("analog-input", 1)) == 13.5
+
+    answer = await _answer(client, _wpm(address, ("analog-value,99", Real(1.0), 8)))  # was never answered
+    assert _failed(answer) == ("unknown-object", "analog-value,99", "present-value")
+
+    await client.request(_wpm(address, ("analog-output,2", Real(55.5), 8), ("binary-value,6", Null(()), 8)))
+    assert device.value(("analog-output", 2)) == 55.5
+    await client.request(_wpm(address, ("analog-value,3", Null(()), 8)))  # a release
+    assert device.value(("analog-value", 3)) == 13.0 and device.priority_array(("analog-value", 3))[7] is None

@@ -29,18 +29,28 @@ from bacpypes3.apdu import (
     ReadPropertyMultipleRequest,
     RejectPDU,
     RejectReason,
+    SimpleAckPDU,
     SubscribeCOVRequest,
+    WritePropertyMultipleError,
 )
 from bacpypes3.app import Application
-from bacpypes3.basetypes import EventState, ObjectTypesSupported, Reliability, ServicesSupported
-from bacpypes3.errors import ExecutionError, InvalidTag, UnrecognizedService
+from bacpypes3.basetypes import (
+    ErrorType,
+    EventState,
+    ObjectPropertyReference,
+    ObjectTypesSupported,
+    Reliability,
+    ServicesSupported,
+)
+from bacpypes3.constructeddata import Array
+from bacpypes3.errors import ExecutionError, RejectException, UnrecognizedService
 from bacpypes3.local.analog import AnalogInputObject, AnalogOutputObject, AnalogValueObjectCmd
 from bacpypes3.local.binary import BinaryInputObject, BinaryOutputObject, BinaryValueObjectCmd
 from bacpypes3.local.cmd import Commandable
 from bacpypes3.local.device import DeviceObject
 from bacpypes3.local.multistate import MultiStateValueObject
 from bacpypes3.local.networkport import NetworkPortObject
-from bacpypes3.primitivedata import Real
+from bacpypes3.primitivedata import Real, Unsigned
 
 __all__ = ["DEVICE_PORT", "ObjectSpec", "SimulatedBACnet", "SimulatedDevice"]
 
@@ -61,6 +71,7 @@ _CLASSES: dict[str, Any] = {
     "binary-value": BinaryValueObjectCmd,
     "multi-state-value": MultiStateValueObjectCmd,
 }
+_INPUTS = ("analog-input", "binary-input", "multi-state-input")
 _COMMANDABLE = {"analog-output", "analog-value", "binary-output", "binary-value",
                 "multi-state-value"}
 
@@ -187,22 +198,61 @@ class _DeviceApp(Application):
         # objects that do not exist); these devices have no lists to read a range of.
         raise UnrecognizedService("ReadRange is not supported")
 
-    async def do_WritePropertyRequest(self, apdu: Any) -> None:
+    async def _write(self, obj: Any, prop: Any, index: int | None, priority: int | None,
+                     value: Any) -> None:
+        """Write one property as WriteProperty and WritePropertyMultiple both must."""
         # The standard: an input's present value is writable only while it is out of
         # service (bacpypes3's local objects accept the write regardless).
-        oid = apdu.objectIdentifier
-        if str(oid[0]) in ("analog-input", "binary-input", "multi-state-input") and (
-            str(apdu.propertyIdentifier) == "present-value"
+        if str(obj.objectIdentifier[0]) in _INPUTS and str(prop) == "present-value" and (
+            not obj.outOfService
         ):
-            obj = self.get_object_id(oid)
-            if obj is not None and not obj.outOfService:
-                raise ExecutionError("property", "writeAccessDenied")
+            raise ExecutionError("property", "writeAccessDenied")
+        kind = obj.get_property_type(prop)
+        if kind is None:
+            raise ExecutionError("property", "unknownProperty")
+        if issubclass(kind, Array) and index is not None:
+            kind = Unsigned if index == 0 else kind._subtype
         try:
-            await super().do_WritePropertyRequest(apdu)
-        except InvalidTag as exc:
+            decoded = value.cast_out(kind, null=priority is not None)
+        except RejectException as exc:
             # The request decoded; it is the value that is not of the property's type, which the
             # standard answers with an error, not a reject (bacpypes3 rejects: invalid-tag).
             raise ExecutionError("property", "invalidDataType") from exc
+        await obj.write_property(prop, decoded, index, priority)
+
+    async def do_WritePropertyRequest(self, apdu: Any) -> None:
+        obj = self.get_object_id(apdu.objectIdentifier)
+        if obj is None:
+            raise ExecutionError("object", "unknownObject")
+        await self._write(obj, apdu.propertyIdentifier, apdu.propertyArrayIndex, apdu.priority,
+                          apdu.propertyValue)
+        await self.response(SimpleAckPDU(context=apdu))
+
+    async def do_WritePropertyMultipleRequest(self, apdu: Any) -> None:
+        # In order, stopping at the first failure (the writes before it stay), as the standard
+        # says; bacpypes3's handler skipped the input rule, rejected a value of the wrong type
+        # and did not answer a request for an unknown object.
+        for spec in apdu.listOfWriteAccessSpecs:
+            oid = spec.objectIdentifier
+            if oid == ("device", 4194303) and self.device_object is not None:
+                oid = self.device_object.objectIdentifier
+            obj = self.get_object_id(oid)
+            for item in spec.listOfProperties:
+                try:
+                    if obj is None:
+                        raise ExecutionError("object", "unknownObject")
+                    await self._write(obj, item.propertyIdentifier, item.propertyArrayIndex,
+                                      item.priority, item.value)
+                except ExecutionError as exc:
+                    where = ObjectPropertyReference(objectIdentifier=oid,
+                                                    propertyIdentifier=item.propertyIdentifier)
+                    if item.propertyArrayIndex is not None:
+                        where.propertyArrayIndex = item.propertyArrayIndex
+                    await self.response(WritePropertyMultipleError(
+                        errorType=ErrorType(errorClass=exc.errorClass, errorCode=exc.errorCode),
+                        firstFailedWriteAttempt=where, context=apdu))
+                    return
+        await self.response(SimpleAckPDU(context=apdu))
 
 
 # ------------------------------------------------------------------ the polling path, served lean
