@@ -104,7 +104,8 @@ def test_both_decoders_give_the_same_plain_value_for_every_present_value_type():
     generic: dict[tuple[int, int], object] = {}
     for result in APCISequence.decode(pdu).listOfReadAccessResults:
         oid = result.objectIdentifier
-        value, why = _generic_present_value(int(oid[0]), result.listOfResults[0].readResult.propertyValue)
+        value, why, _ = _generic_present_value(int(oid[0]),
+                                               result.listOfResults[0].readResult.propertyValue)
         assert why is None, (oid, why)
         generic[(int(oid[0]), int(oid[1]))] = value
     assert len(lean) == len(generic) == len(VALUES)

@@ -142,21 +142,25 @@ def _plain(value: Any) -> Value:
 _VENDOR = get_vendor_info(0)  # ASHRAE's object types and their properties' datatypes
 
 
-def _generic_present_value(otype: int, value: Any) -> tuple[Value, str | None]:
-    """bacpypes3's reading of one present value (an ``Any`` from an RPM ack): (value, why not)."""
+def _generic_present_value(otype: int, value: Any) -> tuple[Value, str | None, bool]:
+    """bacpypes3's reading of one present value (an ``Any`` from an RPM ack).
+
+    (value, why not, whether bacpypes3 calls the value's encoding invalid for its type).
+    """
     object_class = _VENDOR.get_object_class(otype)
     if object_class is None:
         return None, (f"object type {otype} is not one bacpypes3 knows, so neither decoder "
-                      "reads its present value")
+                      "reads its present value"), False
     datatype = object_class.get_property_type("present-value")
     if datatype is None:
-        return None, f"object type {otype} has no present value bacpypes3 knows the type of"
+        return None, f"object type {otype} has no present value bacpypes3 knows the type of", False
     try:
-        return _atomic(value.cast_out(datatype)), None
+        return _atomic(value.cast_out(datatype)), None, False
+    except TypeError as err:
+        return None, f"its present value is {err}", False
     except Exception as err:  # bacpypes3's decoders raise many kinds
-        if isinstance(err, TypeError):
-            return None, f"its present value is {err}"
-        return None, f"its present value does not decode ({type(err).__name__}: {err})"
+        return (None, f"its present value does not decode ({type(err).__name__}: {err})",
+                isinstance(err, DecodingError | RejectException))
 
 
 # Aborts that mean "the reply does not fit": the batch is too big for this device.
@@ -598,7 +602,11 @@ class BACnetDriver(DriverBase):
         undecodable = {key for key, got in result.items()
                        if got[2] is not None and got[2].startswith(wire.UNDECODABLE)}
         if undecodable:  # bacpypes3's decoder for those objects only, from the same reply
-            result.update(self._generic_objects(device, ack, undecodable, result))
+            generic = self._generic_objects(device, ack, undecodable, result)
+            if generic is None:
+                self._lean_refused(device, wire.WireError("no object of the reply decodes"))
+                return None
+            result.update(generic)
         if device in self._no_lean:  # a probe of our decoder worked
             del self._no_lean[device]
             self._lean_backoff.pop(device, None)
@@ -608,10 +616,15 @@ class BACnetDriver(DriverBase):
 
     def _generic_objects(self, device: str, ack: ComplexAckPDU, keys: set[tuple[int, int]],
                          lean: dict[tuple[int, int], wire.ObjectResult],
-                         ) -> dict[tuple[int, int], wire.ObjectResult]:
-        """Present values the lean codec could not read, as bacpypes3 reads them (per object)."""
+                         ) -> dict[tuple[int, int], wire.ObjectResult] | None:
+        """Present values the lean codec could not read, as bacpypes3 reads them (per object).
+
+        None when no object of the reply is readable and bacpypes3 calls every value invalid
+        for its type: garbage (perhaps spoofed) rather than one odd object, a failed read.
+        """
         self.decode_errors += len(keys)
         out: dict[tuple[int, int], wire.ObjectResult] = {}
+        malformed = 0
         try:
             decoded = APCISequence.decode(ack)
             results = list(decoded.listOfReadAccessResults)
@@ -629,9 +642,12 @@ class BACnetDriver(DriverBase):
                 if (int(element.propertyIdentifier) != wire.PRESENT_VALUE
                         or element.readResult.propertyValue is None):
                     continue
-                value, why = _generic_present_value(key[0], element.readResult.propertyValue)
+                value, why, bad = _generic_present_value(key[0], element.readResult.propertyValue)
+                malformed += bad
                 out[key] = (value, lean[key][1], None if why is None else
                             f"{lean[key][2]}; {why}")
+        if malformed and malformed == len(keys) == len(lean):
+            return None
         for key in keys - out.keys():
             out[key] = (None, lean[key][1], f"{lean[key][2]}; {failed}")
         for key, (_, _, why) in out.items():
