@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -11,25 +12,96 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from openbms.cli.common import console, fail
+from openbms.cli.common import console, err_console
 
 __all__ = ["register"]
 
 bacnet_app = typer.Typer(help="BACnet/IP: find devices, read and write points.",
                          no_args_is_help=True)
 
+DEFAULT_ADDRESS = "127.0.0.1/8:47809"
+DEFAULT_BROADCAST = "255.255.255.255:47808"
+_ADDRESS_FORM = "ip/prefix:port, e.g. 192.168.1.20/24:47808"
+
 AddressOption = typer.Option(
-    os.environ.get("OPENBMS_BACNET_ADDRESS", "127.0.0.1/8:47809"), "--address",
+    os.environ.get("OPENBMS_BACNET_ADDRESS", DEFAULT_ADDRESS), "--address",
     help="This machine's BACnet/IP address, ip/prefix:port ($OPENBMS_BACNET_ADDRESS).")
 TargetOption = typer.Option(
-    ["255.255.255.255:47808"], "--broadcast", "-b",
-    help="Where Who-Is is broadcast, ip:port (repeatable).")
+    [], "--broadcast", "-b", show_default=False,
+    help=f"Where Who-Is is broadcast, ip:port (repeatable; default {DEFAULT_BROADCAST} "
+         "unless --target is given).")
+
+
+def fail(message: str) -> typer.Exit:
+    """Print an error on one line (scripts grep it; rich would wrap it) and return the Exit."""
+    from rich.markup import escape
+
+    err_console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True, highlight=False)
+    return typer.Exit(1)
+
+
+def local_ipv4() -> dict[str, str]:
+    """This machine's IPv4 addresses → interface name (Linux; empty where it cannot tell)."""
+    import fcntl
+    import struct
+
+    found: dict[str, str] = {}
+    try:
+        names = [name for _i, name in socket.if_nameindex()]
+    except OSError:
+        return found
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        for name in names:
+            try:
+                raw = fcntl.ioctl(s.fileno(), 0x8915,  # SIOCGIFADDR
+                                  struct.pack("256s", name.encode()[:15]))
+            except OSError:
+                continue  # no IPv4 address on this interface
+            found[socket.inet_ntoa(raw[20:24])] = name
+    return found
+
+
+def check_address(address: str) -> str:
+    """``address`` if it is an IPv4 ``ip[/prefix][:port]`` of this machine that can be bound.
+
+    Raises the CLI's one-line error otherwise (bacpypes3 would print a traceback
+    for a malformed one, and 50 lines of asyncio for one it cannot bind).
+    """
+    import errno
+    import ipaddress
+
+    where = f"--address {address!r}"
+    host, colon, port_text = address.rpartition(":")
+    if not colon:
+        host, port_text = address, "47808"
+    ip_text, _slash, prefix = host.partition("/")
+    try:
+        ip = ipaddress.IPv4Address(ip_text)
+        port = int(port_text)
+        if not 0 < port < 65536 or (prefix and not 0 <= int(prefix) <= 32):
+            raise ValueError(address)
+    except ValueError:
+        raise fail(f"{where} is not a BACnet/IP address: expected {_ADDRESS_FORM}") from None
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.bind((str(ip), port))
+        except OSError as err:
+            if err.errno == errno.EADDRNOTAVAIL:
+                mine = ", ".join(f"{a} ({n})" for a, n in local_ipv4().items()) or "unknown"
+                raise fail(f"{where}: {ip} is not an address of this machine (its IPv4 "
+                           f"addresses: {mine})") from None
+            if err.errno == errno.EADDRINUSE:
+                raise fail(f"{where}: UDP port {port} on {ip} is in use by another program "
+                           "(openbms run?): choose another port") from None
+            raise fail(f"{where}: cannot bind UDP {ip}:{port}: {err.strerror or err}") from None
+    return address
 
 
 def _driver(address: str, devices: dict[str, str] | None = None) -> Any:
     from openbms.drivers.bacnet import BACnetDriver
     from openbms.model import DriverSettings
 
+    check_address(address)
     return BACnetDriver(DriverSettings.model_validate({"address": address, "devices": devices or {}}))
 
 
@@ -42,6 +114,31 @@ def _run(coro: Any) -> Any:
         raise fail(str(err)) from None
 
 
+def _broadcasts(broadcast: list[str], target: list[str]) -> list[str]:
+    """The broadcasts given, else the default one unless Who-Is is only directed (--target)."""
+    return broadcast or ([] if target else [DEFAULT_BROADCAST])
+
+
+def _nobody_hint(address: str, broadcasts: list[str], target: list[str], listen: float) -> str:
+    """What a Who-Is that found nobody used, and what to try."""
+    ip = (address.rpartition(":")[0] or address).partition("/")[0]
+    iface = local_ipv4().get(ip)
+    sent = [f"broadcast to {', '.join(broadcasts)}"] if broadcasts else []
+    sent += [f"sent to {', '.join(target)}"] if target else []
+    tips = []
+    if any(b.startswith("255.255.255.255") for b in broadcasts) and ip.startswith("127."):
+        tips.append("on loopback the limited broadcast reaches no device: broadcast to the "
+                    "subnet, e.g. -b 127.255.255.255:47808")
+    else:
+        tips.append("-b with your subnet's broadcast address and the devices' port "
+                    "(e.g. 192.168.1.255:47808)")
+    tips += ["--target ip:port for a device you know", f"a longer --listen (was {listen:g} s)",
+             "--address on the devices' network (a firewall dropping UDP 47808 looks the same)"]
+    return (f"no device answered Who-Is from {address}"
+            f"{f' (interface {iface})' if iface else ''}, {' and '.join(sent)}. Try: "
+            + "; ".join(tips))
+
+
 @bacnet_app.command("whois")
 def whois(
     address: str = AddressOption,
@@ -51,19 +148,26 @@ def whois(
     high: int | None = typer.Option(None, "--high", help="Highest device instance."),
     listen: float = typer.Option(3.0, "--listen", help="Seconds to collect I-Ams."),
 ) -> None:
-    """List the devices that answer Who-Is."""
-    from openbms.drivers.bacnet.discovery import who_is
+    """List the devices that answer Who-Is, with their names and vendors."""
+    from openbms.drivers.bacnet.discovery import read_names, who_is
+
+    broadcasts = _broadcasts(broadcast, target)
 
     async def go() -> list[Any]:
         async with _driver(address) as driver:
-            return await who_is(driver.app, [] if target else broadcast, low, high, listen, target)
+            found = await who_is(driver.app, broadcasts, low, high, listen, target)
+            await read_names(driver.app, found)
+            return found
 
     devices = _run(go())
+    if not devices:
+        raise fail(_nobody_hint(address, broadcasts, target, listen))
     table = Table(title=f"{len(devices)} devices", title_justify="left")
-    for col in ("instance", "address", "max APDU", "segmentation", "vendor"):
+    for col in ("instance", "name", "address", "vendor", "max APDU", "segmentation"):
         table.add_column(col)
     for d in devices:
-        table.add_row(str(d.instance), d.address, str(d.max_apdu), d.segmentation, str(d.vendor))
+        vendor = f"{d.vendor_name} ({d.vendor})" if d.vendor_name else str(d.vendor)
+        table.add_row(str(d.instance), d.name, d.address, vendor, str(d.max_apdu), d.segmentation)
     console.print(table)
 
 
@@ -79,18 +183,27 @@ def discover(
     listen: float = typer.Option(3.0, "--listen", help="Seconds to collect I-Ams."),
     force: bool = typer.Option(False, "--force", help="Overwrite the output file."),
 ) -> None:
-    """Find devices and their objects and write a site file, with a progress bar."""
+    """Find devices and their objects and write a site file, with a progress bar.
+
+    The file's driver settings reach the devices the way discovery did: the
+    broadcast given, and a static address for each device found by --target.
+    """
     import yaml
 
-    from openbms.drivers.bacnet.discovery import read_objects, site_document, who_is
+    from openbms.drivers.bacnet.discovery import (
+        driver_settings,
+        read_objects,
+        site_document,
+        who_is,
+    )
 
     if output.exists() and not force:
         raise fail(f"{output} exists: choose another file or use --force")
+    broadcasts = _broadcasts(broadcast, target)
 
     async def go() -> tuple[list[Any], list[str]]:
         async with _driver(address) as driver:
-            devices = await who_is(driver.app, [] if target else broadcast, low, high, listen,
-                                   target)
+            devices = await who_is(driver.app, broadcasts, low, high, listen, target)
             problems = []
             with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                           MofNCompleteColumn(), console=console) as progress:
@@ -106,8 +219,8 @@ def discover(
 
     devices, problems = _run(go())
     if not devices:
-        raise fail("no device answered Who-Is: check --address and --broadcast (or --target)")
-    doc = site_document(site_id, devices, {"address": address, "broadcast": broadcast[0]})
+        raise fail(_nobody_hint(address, broadcasts, target, listen))
+    doc = site_document(site_id, devices, driver_settings(address, broadcasts, devices))
     output.write_text("# Written by openbms bacnet discover: review names and tags, then run\n"
                       "# 'openbms check' on it.\n" + yaml.safe_dump(doc, sort_keys=False))
     points = sum(len(d.objects) for d in devices)
@@ -125,20 +238,45 @@ def _binding(device: int, obj: str) -> Any:
 @bacnet_app.command("read")
 def read(
     device: int = typer.Argument(..., help="Device instance."),
-    obj: str = typer.Argument(..., help="Object, e.g. analog-input,1."),
+    obj: str = typer.Argument(..., help="Object, e.g. analog-input,1, or 'device' for the device."),
     device_address: str = typer.Option(..., "--device-address", "-a", help="The device, ip:port."),
+    prop: str = typer.Option("present-value", "--property", "-P",
+                             help="The property, e.g. object-name, units, priority-array."),
     address: str = AddressOption,
 ) -> None:
-    """Read an object's present value (and status)."""
+    """Read an object's present value and status (and priority array when it has one), or any
+    property with --property."""
+    from openbms.drivers.bacnet.discovery import plain_text, read_property
+    from openbms.errors import OpenBMSError
 
-    async def go() -> Any:
+    if obj == "device":
+        obj = f"device,{device}"
+    if prop != "present-value" or obj.startswith("device"):
+        async def one() -> Any:
+            async with _driver(address, {str(device): device_address}) as driver:
+                return await read_property(driver.app, device_address, obj, prop)
+
+        console.print(plain_text(_run(one())), markup=False, highlight=False, soft_wrap=True)
+        return
+
+    async def go() -> tuple[Any, list[Any] | None]:
         async with _driver(address, {str(device): device_address}) as driver:
-            return (await driver.read(str(device), [_binding(device, obj)]))[0]
+            b = _binding(device, obj)
+            reading = (await driver.read(str(device), [b]))[0]
+            if reading.status == "fault":
+                return reading, None
+            try:
+                return reading, list(await driver.priority_array(b))
+            except OpenBMSError:
+                return reading, None  # not commandable: no priority array to show
 
-    reading = _run(go())
+    reading, array = _run(go())
     if reading.status == "fault":
         raise fail(reading.error or "fault")
     console.print(f"{reading.value} [dim]({reading.status})[/dim]")
+    if array is not None:
+        slots = ", ".join(f"{i + 1}={v}" for i, v in enumerate(array) if v is not None) or "empty"
+        console.print(f"priority array: {slots}", markup=False, highlight=False, soft_wrap=True)
 
 
 @bacnet_app.command("write")

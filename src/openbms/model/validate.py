@@ -14,13 +14,15 @@ document, e.g. ``("equipment", 2, "points", 0, "unit")``; the message says
 what is wrong and what was expected.
 
 ``site_warnings`` finds what is allowed but unsafe (a writable number point
-without write limits): ``openbms check`` prints these as warnings, and they
+without write limits; a BACnet device with neither a static address nor a
+broadcast that can reach it): ``openbms check`` prints these as warnings, and they
 never stop a site from loading.
 """
 
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import zoneinfo
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, TypeGuard
@@ -103,7 +105,70 @@ def site_warnings(cfg: SiteConfig) -> list[Problem]:
                                  f"write limit{'s' if len(missing) > 1 else ''}: any command up to "
                                  "±1e9 reaches the device; add limits: {min: …, max: …} with the "
                                  "range the equipment is safe in"))
-    return warnings
+    return warnings + _bacnet_unreachable(cfg)
+
+
+def _broadcast_reach(address: str, broadcast: str) -> str | None:
+    """Why Who-Is sent from ``address`` (``ip/prefix:port``) to ``broadcast`` (``ip:port``)
+    reaches no device, or None when it may (or either is not an IPv4 address to judge)."""
+    host = address.rpartition(":")[0] or address
+    ip, _slash, prefix = host.partition("/")
+    try:
+        iface = ipaddress.IPv4Interface(f"{ip}/{prefix or 32}")
+        target = ipaddress.IPv4Address(broadcast.rpartition(":")[0] or broadcast)
+    except ValueError:
+        return None
+    if target == ipaddress.IPv4Address("255.255.255.255"):
+        if iface.ip.is_loopback:
+            return (f"is the limited broadcast, which no device on loopback receives "
+                    f"(the client is {iface.ip}): use {iface.network.broadcast_address}:47808 "
+                    "or the devices' own port")
+        return None
+    if prefix and target not in iface.network:
+        return (f"is outside the client's network {iface.network} (address {address}), and "
+                "routers do not pass broadcasts: use that network's broadcast, or a BBMD")
+    return None
+
+
+def _bacnet_unreachable(cfg: SiteConfig) -> list[Problem]:
+    """A BACnet site whose driver can resolve some bound devices neither by a static
+    ``devices:`` address nor by a broadcast that reaches them: their points stay offline."""
+    settings = cfg.drivers.get("bacnet")
+    if settings is not None and not settings.enabled:
+        return []
+    extra = settings.model_extra or {} if settings is not None else {}
+    static = extra.get("devices")
+    known = {str(k) for k in static} if isinstance(static, Mapping) else set()
+    first: Location | None = None
+    missing: set[str] = set()
+    for i, equip in enumerate(cfg.equipment):
+        for j, point in enumerate(equip.points):
+            if not point.binding or not point.binding.startswith("bacnet://"):
+                continue
+            try:
+                device = parse_binding(point.binding).device
+            except BindingError:
+                continue  # reported as a problem already
+            if device not in known:
+                missing.add(device)
+                first = first or ("equipment", i, "points", j, "binding")
+    if not missing:
+        return []
+    address = str(extra.get("address", "127.0.0.1/8:47809"))
+    broadcast = str(extra.get("broadcast", "255.255.255.255:47808"))
+    why = _broadcast_reach(address, broadcast)
+    if why is None:
+        return []
+    at: Location = ("drivers", "bacnet", "broadcast") if "broadcast" in extra else \
+        ("drivers", "bacnet") if settings is not None else first or ()
+    shown = sorted(missing, key=lambda d: (len(d), d))
+    names = ", ".join(shown[:_LIST_AT_MOST]) + (", …" if len(shown) > _LIST_AT_MOST else "")
+    many = len(shown) > 1
+    return [(at, f"bacnet: {len(shown)} device{'s' if many else ''} ({names}) "
+                 f"{'have' if many else 'has'} no address under 'devices:' and the broadcast "
+                 f"{broadcast} {why}; "
+                 "Who-Is will not find them and their points stay offline. Add "
+                 "'devices: {instance: ip:port}' or a broadcast that reaches them")]
 
 
 # ---------------------------------------------------------------------------- site and drivers

@@ -17,12 +17,12 @@ from typing import Any
 
 from bacpypes3.apdu import ErrorRejectAbortNack
 from bacpypes3.pdu import Address
-from bacpypes3.primitivedata import ObjectIdentifier
+from bacpypes3.primitivedata import BitString, ObjectIdentifier
 
 from openbms.errors import DeviceUnreachable, DriverError
 from openbms.model.units import from_bacnet
 
-__all__ = ["DeviceInfo", "ObjectInfo", "guess", "who_is_datagram"]
+__all__ = ["DeviceInfo", "ObjectInfo", "driver_settings", "guess", "who_is_datagram"]
 
 #: Object types that become points.
 POINT_TYPES = ("analog-input", "analog-output", "analog-value", "binary-input", "binary-output",
@@ -41,6 +41,9 @@ class DeviceInfo:
     vendor: int
     name: str = ""
     objects: list[ObjectInfo] = field(default_factory=list)
+    #: Found by a Who-Is sent to its own address (``--target``), not by a broadcast.
+    directed: bool = False
+    vendor_name: str = ""
 
 
 @dataclass(slots=True)
@@ -83,6 +86,7 @@ async def who_is(app: Any, targets: Sequence[str], low: int | None = None,
     pending = []
     for address in directed:
         pending.append(app.who_is(low, high, Address(address), timeout=listen))
+    answered_directly: set[int] = set()
     if targets:
         # Register the I-Am collector through bacpypes3 (it sends its own broadcast to the
         # client's port, where nobody listens), then broadcast for real to each target.
@@ -92,16 +96,41 @@ async def who_is(app: Any, targets: Sequence[str], low: int | None = None,
         for target in targets:
             host, _, port = target.rpartition(":")
             transport.sendto(datagram, (host, int(port or 47808)))
-    for i_ams in await asyncio.gather(*pending):
+    for n, i_ams in enumerate(await asyncio.gather(*pending)):
         for i_am in i_ams:
             oid = i_am.iAmDeviceIdentifier
             if oid[1] == 4194302:
                 continue
+            if n < len(directed):
+                answered_directly.add(oid[1])
             found[oid[1]] = DeviceInfo(
                 instance=oid[1], address=str(i_am.pduSource),
                 max_apdu=int(i_am.maxAPDULengthAccepted),
                 segmentation=str(i_am.segmentationSupported), vendor=int(i_am.vendorID))
+    for instance in answered_directly:
+        found[instance].directed = True
     return [found[k] for k in sorted(found)]
+
+
+def driver_settings(address: str, broadcasts: Sequence[str],
+                    devices: Sequence[DeviceInfo]) -> dict[str, Any]:
+    """The ``drivers: bacnet:`` settings that reach ``devices`` the way discovery did.
+
+    The driver resolves a device without a ``devices:`` entry by one Who-Is to
+    its ``broadcast``: so the broadcast discovery used is written (not the
+    default), and a device found by a directed Who-Is (``--target``), or
+    through a broadcast other than the first, gets a static ``devices:`` entry
+    (the address its I-Am came from), since no broadcast the driver sends
+    would reach it.
+    """
+    settings: dict[str, Any] = {"address": address}
+    if broadcasts:
+        settings["broadcast"] = broadcasts[0]
+    static = {d.instance: d.address for d in devices
+              if d.directed or not broadcasts or len(broadcasts) > 1}
+    if static:
+        settings["devices"] = static
+    return settings
 
 
 def _transport(app: Any) -> Any:
@@ -110,6 +139,70 @@ def _transport(app: Any) -> Any:
         if server is not None and server.local_transport is not None:
             return server.local_transport
     raise DriverError("bacnet: the client has no IPv4 socket to broadcast from")
+
+
+async def read_names(app: Any, devices: Sequence[DeviceInfo], at_once: int = 16) -> None:
+    """Fill each device's ``name`` and ``vendor_name``: one request per device, several at once.
+
+    One ReadPropertyMultiple reads both (one ReadProperty each where the device
+    refuses it); a device that answers neither keeps empty names, as a list of
+    devices is still worth printing without them.
+    """
+    gate = asyncio.Semaphore(at_once)
+
+    async def one(device: DeviceInfo) -> None:
+        addr = Address(device.address)
+        oid = ObjectIdentifier(("device", device.instance))
+        values: dict[str, Any] = {}
+        async with gate:
+            try:
+                for _oid, prop, _index, value in await app.read_property_multiple(
+                        addr, [oid, ["object-name", "vendor-name"]]):
+                    if type(value).__name__ != "ErrorType":
+                        values[str(prop)] = value
+            except ErrorRejectAbortNack:
+                for prop in ("object-name", "vendor-name"):
+                    try:
+                        values[prop] = await app.read_property(addr, oid, prop)
+                    except ErrorRejectAbortNack:
+                        continue
+        device.name = str(values.get("object-name", device.name) or "")
+        device.vendor_name = str(values.get("vendor-name", "") or "")
+
+    await asyncio.gather(*(one(d) for d in devices))
+
+
+def plain_text(value: Any) -> str:
+    """A property value as a person reads it: lists one item after another, names for enums."""
+    if isinstance(value, ObjectIdentifier):
+        return f"{value[0]},{value[1]}"
+    if isinstance(value, BitString):  # the names of the bits that are set
+        return str(value) or "(no bit set)"
+    if isinstance(value, (list, tuple)) or type(value).__name__.startswith(("ArrayOf", "ListOf")):
+        return "[" + ", ".join(plain_text(v) for v in value) + "]"
+    choice = getattr(value, "_choice", None)
+    if choice is not None:  # a choice (a priority-array slot, a timestamp …): the chosen part
+        return "null" if choice == "null" else plain_text(getattr(value, choice))
+    if hasattr(value, "get_value"):  # AnyAtomic
+        return plain_text(value.get_value())
+    return str(value)
+
+
+async def read_property(app: Any, address: str, obj: str, prop: str) -> Any:
+    """One property of any object (``obj`` such as ``analog-input,1`` or ``device,260001``)."""
+    try:
+        oid = ObjectIdentifier(obj)
+    except (ValueError, TypeError, KeyError):
+        raise DriverError(f"{obj!r} is not a BACnet object: expected type,instance such as "
+                          "'analog-input,1' or 'device,260001'") from None
+    try:
+        return await app.read_property(Address(address), oid, prop)
+    except ErrorRejectAbortNack as err:
+        raise DriverError(f"bacnet {address} {obj} {prop}: {err}") from None
+    except (ValueError, KeyError, AttributeError, TypeError):  # a name bacpypes3 does not know
+        raise DriverError(f"bacnet {obj}: {prop!r} is not a BACnet property name: expected one "
+                          "such as present-value, object-name, units, priority-array, "
+                          "vendor-name") from None
 
 
 async def read_objects(app: Any, device: DeviceInfo,

@@ -1,0 +1,223 @@
+"""The BACnet CLI as a new user meets it (issue 15, items 1 and 8): a discovered site reaches its
+devices, ``check`` warns when a BACnet site cannot, and the commands' errors and output."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from tests.integration.test_bacnet import free_udp_port
+from typer.testing import CliRunner
+
+from openbms.cli.main import app
+from openbms.config import load_site
+from openbms.drivers.bacnet import BACnetDriver
+from openbms.model import parse_binding
+
+runner = CliRunner()
+WIDE = {"COLUMNS": "300"}
+
+
+@pytest.fixture(scope="module")
+def devices() -> Iterator[tuple[int, str]]:
+    """Two simulated air handlers in another process, on a random 127.x subnet (not 127.0.20)."""
+    port = free_udp_port()
+    subnet = f"127.{random.randint(30, 250)}.{random.randint(0, 255)}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "openbms.sim.bacnet", "--count", "2", "--port", str(port),
+         "--subnet", subnet], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    try:
+        assert proc.stdout.readline().startswith("serving 2 devices")
+        yield port, subnet
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        proc.stdout.close()
+
+
+def client() -> list[str]:
+    return ["--address", f"127.0.0.1/8:{free_udp_port()}"]
+
+
+def lines(output: str) -> list[str]:
+    return [line for line in output.splitlines() if line.strip()]
+
+
+# ---------------------------------------------------------------------------- item 1
+
+
+def test_a_site_discovered_with_target_reaches_its_device_and_checks_clean(devices, tmp_path):
+    port, subnet = devices
+    out = tmp_path / "site.yaml"
+    found = runner.invoke(app, ["bacnet", "discover", str(out), "--site", "s",
+                                "--target", f"{subnet}.2:{port}", "--listen", "1", *client()],
+                          env=WIDE)
+    assert found.exit_code == 0, found.output
+    settings = yaml.safe_load(out.read_text())["drivers"]["bacnet"]
+    # The address the device answered from, not a broadcast that never reaches it.
+    assert settings["devices"] == {1002: f"{subnet}.2:{port}"}
+    assert settings.get("broadcast") != "255.255.255.255:47808"
+    checked = runner.invoke(app, ["check", str(out)], env=WIDE)
+    assert checked.exit_code == 0 and ": warning: bacnet" not in checked.output, checked.output
+
+    # And the driver the site file describes reads the device's points.
+    site = load_site(out)
+
+    async def read_all() -> list[str]:
+        async with BACnetDriver(site.drivers["bacnet"]) as driver:
+            bindings = [parse_binding(p.binding) for _i, _e, p in site.points() if p.binding]
+            return [r.status for r in await driver.read("1002", bindings)]
+
+    statuses = asyncio.run(read_all())
+    assert statuses and set(statuses) == {"ok"}
+
+
+def test_a_site_discovered_by_broadcast_keeps_the_broadcast_it_used(devices, tmp_path):
+    port, _subnet = devices
+    out = tmp_path / "site.yaml"
+    found = runner.invoke(app, ["bacnet", "discover", str(out), "-b", f"127.255.255.255:{port}",
+                                "--listen", "1", *client()], env=WIDE)
+    assert found.exit_code == 0, found.output
+    settings = yaml.safe_load(out.read_text())["drivers"]["bacnet"]
+    assert settings["broadcast"] == f"127.255.255.255:{port}"
+    assert "devices" not in settings  # resolved by that broadcast at run time
+    checked = runner.invoke(app, ["check", str(out)], env=WIDE)
+    assert checked.exit_code == 0 and ": warning: bacnet" not in checked.output, checked.output
+
+
+SITE = """\
+site: {id: s, name: S, timezone: UTC}
+drivers:
+  bacnet:
+%s
+equipment:
+- id: ahu
+  type: ahu
+  points:
+  - {name: sat, unit: degC, tags: [temp, sensor], binding: "bacnet://260001/analog-input,1"}
+  - {name: rat, unit: degC, tags: [temp, sensor], binding: "bacnet://260002/analog-input,1"}
+"""
+
+
+@pytest.mark.parametrize(("settings", "why"), [
+    ("    address: 127.0.0.1/8:47809", "no device on loopback receives"),
+    ("    address: 192.168.1.5/24:47808\n    broadcast: 10.0.0.255:47808",
+     "outside the client's network 192.168.1.0/24"),
+])
+def test_check_warns_when_a_bacnet_site_reaches_no_device(tmp_path, settings, why):
+    path = tmp_path / "site.yaml"
+    path.write_text(SITE % settings)
+    result = runner.invoke(app, ["check", str(path)], env=WIDE)
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in lines(result.output) if ": warning: bacnet" in line]
+    assert len(warnings) == 1, result.output
+    line = 5 if "broadcast" in settings else 4  # the broadcast's value, else the bacnet settings
+    assert warnings[0].startswith(f"{path}:{line}:")
+    assert "2 devices (260001, 260002) have no address under 'devices:'" in warnings[0]
+    assert why in warnings[0]
+    strict = runner.invoke(app, ["check", "--strict", str(path)], env=WIDE)
+    assert strict.exit_code == 1
+
+
+@pytest.mark.parametrize("settings", [
+    "    address: 127.0.0.1/8:47809\n    broadcast: 127.255.255.255:47808",
+    "    address: 192.168.1.5/24:47808",
+    "    address: 127.0.0.1/8:47809\n    devices: {260001: 127.0.0.2:47808, 260002: 127.0.0.3:47808}",
+])
+def test_check_does_not_warn_when_a_broadcast_or_addresses_reach_the_devices(tmp_path, settings):
+    path = tmp_path / "site.yaml"
+    path.write_text(SITE % settings)
+    result = runner.invoke(app, ["check", str(path)], env=WIDE)
+    assert result.exit_code == 0 and "warning" not in result.output, result.output
+
+
+def test_check_warns_only_for_the_devices_without_an_address(tmp_path):
+    path = tmp_path / "site.yaml"
+    path.write_text(SITE % "    address: 127.0.0.1/8:47809\n    devices: {260001: 127.0.0.2:47808}")
+    result = runner.invoke(app, ["check", str(path)], env=WIDE)
+    assert "1 device (260002) has no address" in result.output
+
+
+# ---------------------------------------------------------------------------- item 8
+
+
+@pytest.mark.parametrize("address", ["foo", "127.0.0.1/33:47809", "127.0.0.1/8:port",
+                                     "300.1.1.1/8:47809", "127.0.0.1/8:70000"])
+def test_a_malformed_address_is_one_line_naming_the_option_and_the_form(address):
+    result = runner.invoke(app, ["bacnet", "whois", "--address", address, "--listen", "0.1"])
+    assert result.exit_code == 1
+    assert lines(result.output) == [f"error: --address {address!r} is not a BACnet/IP address: "
+                                    "expected ip/prefix:port, e.g. 192.168.1.20/24:47808"]
+
+
+def test_an_address_not_on_this_machine_is_one_line():
+    address = f"198.51.100.77/24:{free_udp_port()}"  # TEST-NET-2: on no machine
+    for command in (["whois"], ["read", "1", "analog-input,1", "-a", "198.51.100.1:47808"]):
+        result = runner.invoke(app, ["bacnet", *command, "--address", address, "--listen", "0.1"]
+                               if command == ["whois"] else ["bacnet", *command, "--address", address])
+        assert result.exit_code == 1
+        assert len(lines(result.output)) == 1, result.output
+        assert "198.51.100.77 is not an address of this machine" in result.output
+        assert "127.0.0.1" in result.output  # the addresses it has
+
+
+def test_whois_finding_nobody_says_what_it_used_and_what_to_try():
+    address = f"127.0.0.1/8:{free_udp_port()}"
+    result = runner.invoke(app, ["bacnet", "whois", "--address", address, "--listen", "0.2"])
+    assert result.exit_code == 1
+    (line,) = lines(result.output)
+    assert f"no device answered Who-Is from {address}" in line
+    assert "broadcast to 255.255.255.255:47808" in line
+    assert "-b 127.255.255.255:47808" in line and "--target" in line and "--listen" in line
+
+
+def test_whois_lists_device_names_and_vendors(devices):
+    port, _subnet = devices
+    result = runner.invoke(app, ["bacnet", "whois", "-b", f"127.255.255.255:{port}",
+                                 "--listen", "1", *client()], env=WIDE)
+    assert result.exit_code == 0, result.output
+    rows = {line.split("│")[1].strip(): line for line in lines(result.output) if "│" in line}
+    assert set(rows) == {"1001", "1002"}
+    assert "AHU-2" in rows["1002"] and "BACpypes (999)" in rows["1002"]
+
+
+def test_read_any_property_and_the_priority_array(devices):
+    port, subnet = devices
+    where = ["-a", f"{subnet}.2:{port}", *client()]
+
+    def read(*args: str) -> list[str]:
+        result = runner.invoke(app, ["bacnet", "read", "1002", *args, *where], env=WIDE)
+        assert result.exit_code == 0, result.output
+        return lines(result.output)
+
+    # A commandable object: its value, then its priority array.
+    assert read("analog-value,2") == ["13.0 (ok)", "priority array: empty"]
+    assert read("analog-input,1") == ["13.5 (ok)"]  # not commandable: no array
+    assert read("analog-value,2", "--property", "object-name") == ["SA-T-SP"]
+    assert read("analog-value,2", "-P", "priority-array") == ["[" + ", ".join(["null"] * 16) + "]"]
+    assert read("device", "-P", "object-name") == ["AHU-2"]
+    assert read("device,1002", "-P", "vendor-name") == ["BACpypes"]
+    (objects,) = read("device", "-P", "object-list")
+    assert objects.startswith("[device,1002, network-port,1, analog-input,1, analog-value,2")
+    bad = runner.invoke(app, ["bacnet", "read", "1002", "analog-value,2", "-P", "bogus", *where])
+    assert bad.exit_code == 1
+    assert lines(bad.output) == ["error: bacnet analog-value,2: 'bogus' is not a BACnet property "
+                                 "name: expected one such as present-value, object-name, units, "
+                                 "priority-array, vendor-name"]
+    missing = runner.invoke(app, ["bacnet", "read", "1002", "analog-input,1", "-P",
+                                  "priority-array", *where])
+    assert missing.exit_code == 1 and "unknown-property" in missing.output
+
+
+def test_discover_writes_nothing_when_nobody_answers(tmp_path):
+    out = tmp_path / "site.yaml"
+    result = runner.invoke(app, ["bacnet", "discover", str(out), "--listen", "0.2", *client()])
+    assert result.exit_code == 1 and "no device answered Who-Is" in result.output
+    assert not Path(out).exists()
