@@ -24,7 +24,13 @@ from bacpypes3.local.networkport import NetworkPortObject
 from bacpypes3.pdu import Address
 from bacpypes3.primitivedata import CharacterString, Null, Real
 
+from openbms.drivers.bacnet import BACnetDriver
+from openbms.drivers.manager import DriverManager, PointBinding
+from openbms.model import DriverSettings, parse_binding
+from openbms.runtime.bus import Bus
+from openbms.runtime.clock import WallClock
 from openbms.sim.bacnet import ObjectSpec, SimulatedDevice
+from tests.fixtures.waiting import eventually
 
 SPECS = (
     ObjectSpec("analog-input", 1, "SA-T", 13.5, "degreesCelsius", "Supply air temperature"),
@@ -183,3 +189,41 @@ async def test_write_property_multiple_follows_the_same_rules_and_stops_at_the_f
     assert device.value(("analog-output", 2)) == 55.5
     await client.request(_wpm(address, ("analog-value,3", Null(()), 8)))  # a release
     assert device.value(("analog-value", 3)) == 13.0 and device.priority_array(("analog-value", 3))[7] is None
+
+
+async def test_a_commandable_binary_value_has_status_flags(peer):
+    device, client, address = peer
+    assert str(await client.read_property(address, "binary-value,6", "status-flags")) == ""
+    device.objects[("binary-value", 6)].outOfService = True
+    assert str(await client.read_property(address, "binary-value,6", "status-flags")) == "out-of-service"
+
+
+async def test_a_commandable_binary_value_reports_changes_to_the_driver_by_cov():
+    subnet = f"127.{random.randint(40, 250)}.{random.randint(1, 250)}"
+    device = SimulatedDevice(3102, f"{subnet}.1", (ObjectSpec("binary-value", 6, "OCC", False),),
+                             port=_port())
+    device.start()
+    settings = DriverSettings(address=f"{subnet}.2/8:{_port()}", devices={3102: device.address},
+                              poll_interval=3600)
+    driver = BACnetDriver(settings)
+    await driver.start()
+    bus = Bus()
+    got: list = []
+    bus.subscribe_callback("*", got.extend)
+    manager = DriverManager(bus, WallClock(), {"bacnet": driver},
+                            [PointBinding("hq/occ", parse_binding("bacnet://3102/binary-value,6"), 1.0)],
+                            {"bacnet": settings})
+    await manager.start()
+    try:
+        await eventually(lambda: manager.health()["bacnet://3102"].reads >= 1, "the first poll")
+        assert manager.health()["bacnet://3102"].subscribed  # was refused: cov-subscription-failed
+        reads = driver.rpm_requests
+        device.set_value(("binary-value", 6), True)
+        await eventually(lambda: any(s.point == "hq/occ" and s.value is True for s in got),
+                         "the change on the bus")
+        assert driver.rpm_requests == reads  # by notification, not by a poll
+        assert [s.status for s in got if s.point == "hq/occ"][-1] == "ok"
+    finally:
+        await manager.stop()
+        await driver.stop()
+        device.stop()

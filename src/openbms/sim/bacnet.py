@@ -45,17 +45,30 @@ from bacpypes3.basetypes import (
 from bacpypes3.constructeddata import Array
 from bacpypes3.errors import ExecutionError, RejectException, UnrecognizedService
 from bacpypes3.local.analog import AnalogInputObject, AnalogOutputObject, AnalogValueObjectCmd
-from bacpypes3.local.binary import BinaryInputObject, BinaryOutputObject, BinaryValueObjectCmd
+from bacpypes3.local.binary import BinaryInputObject, BinaryOutputObject
 from bacpypes3.local.cmd import Commandable
+from bacpypes3.local.cov import GenericCriteria
 from bacpypes3.local.device import DeviceObject
 from bacpypes3.local.multistate import MultiStateValueObject
 from bacpypes3.local.networkport import NetworkPortObject
+from bacpypes3.local.object import Object as LocalObject
+from bacpypes3.object import BinaryValueObject
 from bacpypes3.primitivedata import Real, Unsigned
 
 __all__ = ["DEVICE_PORT", "ObjectSpec", "SimulatedBACnet", "SimulatedDevice"]
 
 class MultiStateValueObjectCmd(Commandable, MultiStateValueObject):
     """A commandable multi-state value (bacpypes3 ships analog and binary ones only)."""
+
+
+class BinaryValueObjectCmd(Commandable, LocalObject, BinaryValueObject):
+    """A commandable binary value with status flags and COV, as its binary output has.
+
+    bacpypes3's own leaves out its local object behaviour: no status-flags property (a
+    required one: reads answered unknown-property) and SubscribeCOV refused.
+    """
+
+    _cov_criteria = GenericCriteria
 
 
 #: The standard BACnet/IP port; clients on this machine must use another (bacpypes3 routes a
