@@ -9,7 +9,10 @@ a color object (type 63, which bacpypes3 does not know) and other constructed va
 
 from __future__ import annotations
 
+import random
 import socket
+import subprocess
+import sys
 
 import pytest
 from bacpypes3.apdu import APCISequence, ComplexAckPDU, ReadPropertyMultipleACK
@@ -35,7 +38,9 @@ from bacpypes3.primitivedata import (
     Time,
     Unsigned,
 )
+from typer.testing import CliRunner
 
+from openbms.cli.main import app
 from openbms.drivers.bacnet import BACnetDriver, wire
 from openbms.drivers.bacnet.driver import _generic_present_value
 from openbms.drivers.manager import DriverManager, PointBinding
@@ -208,3 +213,43 @@ async def test_the_device_stays_online_and_its_other_points_report_through_the_m
     assert (latest["color"].value, latest["color"].status) == (None, "fault")
     health = manager.health()["bacnet://2601"]
     assert health.state == "ok" and health.read_errors == 0 and health.point_faults >= 1
+
+
+_SERVE = """
+import asyncio, sys
+from openbms.sim.bacnet import ObjectSpec, SimulatedDevice
+
+async def main():
+    device = SimulatedDevice(2602, sys.argv[1], [ObjectSpec("analog-input", 1, "ZN-T", 21.5)],
+                             port=int(sys.argv[2]))
+    device.start()
+    device.garble_rpm(bytes.fromhex(sys.argv[3]))
+    print("ready", flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    device.stop()
+
+asyncio.run(main())
+"""
+
+
+def test_the_read_command_on_a_color_object_prints_one_clear_error_and_no_traceback():
+    port = free_udp_port()
+    ip = f"127.{random.randint(30, 250)}.{random.randint(0, 255)}.7"  # not the CI's 127.0.20.x
+    proc = subprocess.Popen([sys.executable, "-c", _SERVE, ip, str(port), _COLOR.hex()],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdin is not None
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        result = CliRunner().invoke(app, ["bacnet", "read", "2602", "63,1", "-a", f"{ip}:{port}",
+                                          "--address", f"127.0.0.1/8:{free_udp_port()}"],
+                                    env={"COLUMNS": "300"})
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=30)
+        proc.stdout.close()
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit), result.exception  # not an AttributeError
+    out = [line for line in result.output.splitlines() if line.strip()]
+    assert len(out) == 1 and out[0].startswith("error: bacnet device 2602: 63,1: "), out
+    assert "object type 63 is not one bacpypes3 knows" in out[0]
+    assert "Traceback" not in result.output
