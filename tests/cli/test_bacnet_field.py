@@ -221,3 +221,21 @@ def test_discover_writes_nothing_when_nobody_answers(tmp_path):
     result = runner.invoke(app, ["bacnet", "discover", str(out), "--listen", "0.2", *client()])
     assert result.exit_code == 1 and "no device answered Who-Is" in result.output
     assert not Path(out).exists()
+
+
+def test_the_settings_discovery_writes_for_each_way_it_found_devices():
+    from openbms.drivers.bacnet.discovery import DeviceInfo, driver_settings
+
+    def dev(instance: int, directed: bool = False) -> DeviceInfo:
+        return DeviceInfo(instance, f"10.0.0.{instance % 256}:47808", 1476, "segmented-both", 999,
+                          directed=directed)
+
+    found = [dev(1), dev(2, directed=True)]
+    assert driver_settings("10.0.0.9/24:47808", ["10.0.0.255:47808"], found) == {
+        "address": "10.0.0.9/24:47808", "broadcast": "10.0.0.255:47808",
+        "devices": {2: "10.0.0.2:47808"}}
+    # The driver broadcasts to one address: with two, every device gets its address.
+    assert driver_settings("10.0.0.9/24:47808", ["10.0.0.255:47808", "10.0.1.255:47808"],
+                           found)["devices"] == {1: "10.0.0.1:47808", 2: "10.0.0.2:47808"}
+    assert driver_settings("10.0.0.9/24:47808", [], [dev(3, directed=True)]) == {
+        "address": "10.0.0.9/24:47808", "devices": {3: "10.0.0.3:47808"}}

@@ -42,10 +42,13 @@ def fail(message: str) -> typer.Exit:
 
 def local_ipv4() -> dict[str, str]:
     """This machine's IPv4 addresses → interface name (Linux; empty where it cannot tell)."""
-    import fcntl
     import struct
 
     found: dict[str, str] = {}
+    try:
+        import fcntl  # not on Windows: no names to give there
+    except ImportError:
+        return found
     try:
         names = [name for _i, name in socket.if_nameindex()]
     except OSError:
