@@ -18,10 +18,13 @@ a back-off that doubles while the device keeps it up::
      └───────────── accepted ◀── one RPM probe ◀─────────────────────────┘
                                      └─ rejected: ReadProperty, back-off doubled (capped)
 
-The reads of a request that was rejected are made with ReadProperty. A device
-whose acknowledgement the lean codec cannot parse (but bacpypes3 can) is read
-through bacpypes3's own RPM, and the lean codec is tried again after the same
-back-off. Writes put the present value at a priority (1–16) and
+The reads of a request that was rejected are made with ReadProperty. An
+object whose present value the lean codec cannot read (constructed, or of a
+type it does not know) is decoded by bacpypes3 from the same reply, that object
+alone; what neither reads is a ``fault`` for that point, never for the device.
+A device whose acknowledgement's structure the lean codec cannot parse (but
+bacpypes3 can) is read through bacpypes3's own RPM, and the lean codec is tried
+again after the same back-off. Writes put the present value at a priority (1–16) and
 release with null. BACnet errors, rejects and aborts (which bacpypes3 raises
 as BaseException) become openbms errors here and never escape the driver.
 What the network makes bacpypes3 (or this driver) log is rate-limited: see
