@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bacpypes3.apdu import ErrorRejectAbortNack
+from bacpypes3.basetypes import PropertyIdentifier
 from bacpypes3.pdu import Address
 from bacpypes3.primitivedata import BitString, ObjectIdentifier
 
@@ -196,13 +197,21 @@ async def read_property(app: Any, address: str, obj: str, prop: str) -> Any:
         raise DriverError(f"{obj!r} is not a BACnet object: expected type,instance such as "
                           "'analog-input,1' or 'device,260001'") from None
     try:
-        return await app.read_property(Address(address), oid, prop)
-    except ErrorRejectAbortNack as err:
-        raise DriverError(f"bacnet {address} {obj} {prop}: {err}") from None
-    except (ValueError, KeyError, AttributeError, TypeError):  # a name bacpypes3 does not know
+        PropertyIdentifier(prop)
+    except (ValueError, TypeError, KeyError):
         raise DriverError(f"bacnet {obj}: {prop!r} is not a BACnet property name: expected one "
                           "such as present-value, object-name, units, priority-array, "
                           "vendor-name") from None
+    try:
+        return await app.read_property(Address(address), oid, prop)
+    except ErrorRejectAbortNack as err:
+        raise DriverError(f"bacnet {address} {obj} {prop}: {err}") from None
+    except (ValueError, KeyError, AttributeError, TypeError) as err:
+        # bacpypes3 decodes a value by its object type's class: an object type (or a
+        # property of it) that it does not know fails there, e.g. a color object (63).
+        raise DriverError(f"bacnet {address} {obj} {prop}: the value cannot be decoded "
+                          f"(bacpypes3 does not know this object type's {prop}: "
+                          f"{type(err).__name__}: {err})") from None
 
 
 async def read_objects(app: Any, device: DeviceInfo,
