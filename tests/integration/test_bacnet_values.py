@@ -9,6 +9,7 @@ a color object (type 63, which bacpypes3 does not know) and other constructed va
 
 from __future__ import annotations
 
+import logging
 import random
 import socket
 import subprocess
@@ -166,12 +167,13 @@ def b(obj: str) -> object:
     return parse_binding(f"bacnet://2601/{obj}")
 
 
-async def test_an_object_type_bacpypes3_does_not_know_faults_that_point_only(device):
+async def test_an_object_type_bacpypes3_does_not_know_faults_that_point_only(device, caplog):
     # Issue 15 item 2: a color object made the lean codec fail, then bacpypes3 raised
     # AttributeError and the whole device went offline.
     sim, driver = device
     sim[2601].garble_rpm(_ANALOG + _COLOR)
-    for _ in range(2):  # and again: nothing is switched for the device
+    caplog.set_level(logging.INFO, logger="openbms")
+    for _ in range(3):  # and again: nothing is switched for the device
         readings = await driver.read("2601", [b("analog-input,1"), b("63,1")])
         assert (readings[0].value, readings[0].status) == (21.5, "ok")
         assert readings[1].value is None and readings[1].status == "fault"
@@ -179,7 +181,9 @@ async def test_an_object_type_bacpypes3_does_not_know_faults_that_point_only(dev
         assert "object type 63 is not one bacpypes3 knows" in readings[1].error
         assert "AttributeError" not in readings[1].error
     assert "2601" not in driver._no_lean
-    assert driver.rpm_requests == 2 and driver.rp_requests == 0
+    assert driver.rpm_requests == 3 and driver.rp_requests == 0
+    said = [r.getMessage() for r in caplog.records if "63,1" in r.getMessage()]
+    assert len(said) == 1 and said[0].startswith("bacnet device 2601: object 63,1 is a fault: ")
 
 
 async def test_a_constructed_value_of_a_known_type_faults_that_point_and_keeps_the_lean_codec(device):

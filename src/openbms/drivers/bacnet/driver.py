@@ -262,6 +262,8 @@ class BACnetDriver(DriverBase):
         # Devices whose replies need bacpypes3's decoder: when to try ours again (monotonic).
         self._no_lean: dict[str, float] = {}
         self._lean_backoff: dict[str, float] = {}
+        # Objects whose present value neither decoder reads, logged once each (bounded).
+        self._undecodable: set[tuple[str, tuple[int, int]]] = set()
         # Requests in flight at once, across devices: a BACnet network (and many small
         # controllers) cannot take hundreds of simultaneous requests.
         self._in_flight = asyncio.Semaphore(int(_number(extra, "max_in_flight", 16, 1, 1_000)))
@@ -654,8 +656,11 @@ class BACnetDriver(DriverBase):
         for key in keys - out.keys():
             out[key] = (None, lean[key][1], f"{lean[key][2]}; {failed}")
         for key, (_, _, why) in out.items():
-            if why is not None:
-                noise_log.info("bacnet device %s: object %d,%d: %s", device, key[0], key[1], why)
+            if (why is not None and (device, key) not in self._undecodable
+                    and len(self._undecodable) < 10_000):  # once per object
+                self._undecodable.add((device, key))
+                log.info("bacnet device %s: object %d,%d is a fault: %s", device, key[0],
+                         key[1], why)
         return out
 
     def _use_lean(self, device: str) -> bool:
@@ -734,8 +739,10 @@ class BACnetDriver(DriverBase):
         except (DecodingError, RejectException) as err:  # bacpypes3 cannot read the reply either
             raise PointError(f"bacnet device {device}: malformed ReadPropertyMultiple reply "
                              f"({type(err).__name__}: {err})") from None
+        except (TimeoutError, OSError):
+            raise
         except Exception as err:  # an object type or value its decoder does not know: per object
-            noise_log.info("bacnet device %s: bacpypes3 cannot type its ReadPropertyMultiple reply "
+            noise_log.debug("bacnet device %s: bacpypes3 cannot type its ReadPropertyMultiple reply "
                            "(%s: %s): reading object by object", device, type(err).__name__, err)
             return await self._read_each(device, addr, wanted)
         values: dict[tuple[Any, str], Any] = {}
@@ -771,6 +778,8 @@ class BACnetDriver(DriverBase):
                 continue
             except ErrorRejectAbortNack as err:
                 raise self._translate(device, err) from None
+            except (TimeoutError, OSError):
+                raise
             except Exception as err:  # bacpypes3 does not know the object type or the value's
                 out[i] = Reading(None, FAULT, f"bacnet device {device}: {oid[0]},{oid[1]}: its "
                                  f"present value does not decode ({type(err).__name__}: {err})")
