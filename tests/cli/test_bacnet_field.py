@@ -239,3 +239,20 @@ def test_the_settings_discovery_writes_for_each_way_it_found_devices():
                            found)["devices"] == {1: "10.0.0.1:47808", 2: "10.0.0.2:47808"}
     assert driver_settings("10.0.0.9/24:47808", [], [dev(3, directed=True)]) == {
         "address": "10.0.0.9/24:47808", "devices": {3: "10.0.0.3:47808"}}
+
+
+def test_an_address_whose_port_another_program_holds_says_so():
+    import socket
+
+    from openbms.drivers.bacnet.address import check_address
+    from openbms.errors import DriverError
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as holder:
+        holder.bind(("127.0.0.1", 0))
+        port = holder.getsockname()[1]
+        with pytest.raises(DriverError, match=f"drivers.bacnet.address '127.0.0.1/8:{port}': UDP "
+                                              f"port {port} on 127.0.0.1 is in use"):
+            check_address(f"127.0.0.1/8:{port}", "drivers.bacnet.address")
+        result = runner.invoke(app, ["bacnet", "whois", "--address", f"127.0.0.1/8:{port}"])
+        assert result.exit_code == 1 and len(lines(result.output)) == 1, result.output
+    check_address(f"127.0.0.1/8:{port}")  # free again: no error

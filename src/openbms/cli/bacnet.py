@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,6 @@ bacnet_app = typer.Typer(help="BACnet/IP: find devices, read and write points.",
 
 DEFAULT_ADDRESS = "127.0.0.1/8:47809"
 DEFAULT_BROADCAST = "255.255.255.255:47808"
-_ADDRESS_FORM = "ip/prefix:port, e.g. 192.168.1.20/24:47808"
 
 AddressOption = typer.Option(
     os.environ.get("OPENBMS_BACNET_ADDRESS", DEFAULT_ADDRESS), "--address",
@@ -40,71 +38,16 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(1)
 
 
-def local_ipv4() -> dict[str, str]:
-    """This machine's IPv4 addresses → interface name (Linux; empty where it cannot tell)."""
-    import struct
-
-    found: dict[str, str] = {}
-    try:
-        import fcntl  # not on Windows: no names to give there
-    except ImportError:
-        return found
-    try:
-        names = [name for _i, name in socket.if_nameindex()]
-    except OSError:
-        return found
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        for name in names:
-            try:
-                raw = fcntl.ioctl(s.fileno(), 0x8915,  # SIOCGIFADDR
-                                  struct.pack("256s", name.encode()[:15]))
-            except OSError:
-                continue  # no IPv4 address on this interface
-            found[socket.inet_ntoa(raw[20:24])] = name
-    return found
-
-
-def check_address(address: str) -> str:
-    """``address`` if it is an IPv4 ``ip[/prefix][:port]`` of this machine that can be bound.
-
-    Raises the CLI's one-line error otherwise (bacpypes3 would print a traceback
-    for a malformed one, and 50 lines of asyncio for one it cannot bind).
-    """
-    import errno
-    import ipaddress
-
-    where = f"--address {address!r}"
-    host, colon, port_text = address.rpartition(":")
-    if not colon:
-        host, port_text = address, "47808"
-    ip_text, _slash, prefix = host.partition("/")
-    try:
-        ip = ipaddress.IPv4Address(ip_text)
-        port = int(port_text)
-        if not 0 < port < 65536 or (prefix and not 0 <= int(prefix) <= 32):
-            raise ValueError(address)
-    except ValueError:
-        raise fail(f"{where} is not a BACnet/IP address: expected {_ADDRESS_FORM}") from None
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        try:
-            s.bind((str(ip), port))
-        except OSError as err:
-            if err.errno == errno.EADDRNOTAVAIL:
-                mine = ", ".join(f"{a} ({n})" for a, n in local_ipv4().items()) or "unknown"
-                raise fail(f"{where}: {ip} is not an address of this machine (its IPv4 "
-                           f"addresses: {mine})") from None
-            if err.errno == errno.EADDRINUSE:
-                raise fail(f"{where}: UDP port {port} on {ip} is in use by another program "
-                           "(openbms run?): choose another port") from None
-            raise fail(f"{where}: cannot bind UDP {ip}:{port}: {err.strerror or err}") from None
-    return address
-
-
 def _driver(address: str, devices: dict[str, str] | None = None) -> Any:
     from openbms.drivers.bacnet import BACnetDriver
+    from openbms.drivers.bacnet.address import check_address
+    from openbms.errors import DriverError
     from openbms.model import DriverSettings
 
-    check_address(address)
+    try:
+        check_address(address, "--address")
+    except DriverError as err:
+        raise fail(str(err)) from None
     return BACnetDriver(DriverSettings.model_validate({"address": address, "devices": devices or {}}))
 
 
@@ -124,6 +67,8 @@ def _broadcasts(broadcast: list[str], target: list[str]) -> list[str]:
 
 def _nobody_hint(address: str, broadcasts: list[str], target: list[str], listen: float) -> str:
     """What a Who-Is that found nobody used, and what to try."""
+    from openbms.drivers.bacnet.address import local_ipv4
+
     ip = (address.rpartition(":")[0] or address).partition("/")[0]
     iface = local_ipv4().get(ip)
     sent = [f"broadcast to {', '.join(broadcasts)}"] if broadcasts else []

@@ -1,0 +1,72 @@
+"""This machine's BACnet/IP address: its form, and whether it can be bound, checked up front."""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import socket
+import struct
+
+from openbms.errors import DriverError
+
+__all__ = ["ADDRESS_FORM", "check_address", "local_ipv4"]
+
+#: What an address looks like, for messages.
+ADDRESS_FORM = "ip/prefix:port, e.g. 192.168.1.20/24:47808"
+
+
+def local_ipv4() -> dict[str, str]:
+    """This machine's IPv4 addresses → interface name (Linux; empty where it cannot tell)."""
+    found: dict[str, str] = {}
+    try:
+        import fcntl  # not on Windows: no names to give there
+    except ImportError:
+        return found
+    try:
+        names = [name for _i, name in socket.if_nameindex()]
+    except OSError:
+        return found
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        for name in names:
+            try:
+                raw = fcntl.ioctl(s.fileno(), 0x8915,  # SIOCGIFADDR
+                                  struct.pack("256s", name.encode()[:15]))
+            except OSError:
+                continue  # no IPv4 address on this interface
+            found[socket.inet_ntoa(raw[20:24])] = name
+    return found
+
+
+def check_address(address: str, where: str = "bacnet address") -> None:
+    """Raise :class:`DriverError` unless ``address`` is an IPv4 ``ip[/prefix][:port]`` of this
+    machine whose UDP port can be bound; ``where`` names the setting in the message.
+
+    bacpypes3 prints a traceback for a malformed address, and 50 lines of
+    asyncio ending in an empty reason for one it cannot bind: this says in one
+    line what is wrong.
+    """
+    where = f"{where} {address!r}"
+    host, colon, port_text = address.rpartition(":")
+    if not colon:
+        host, port_text = address, "47808"
+    ip_text, _slash, prefix = host.partition("/")
+    try:
+        ip = ipaddress.IPv4Address(ip_text)
+        port = int(port_text)
+        if not 0 < port < 65536 or (prefix and not 0 <= int(prefix) <= 32):
+            raise ValueError(address)
+    except ValueError:
+        raise DriverError(f"{where} is not a BACnet/IP address: expected {ADDRESS_FORM}") from None
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.bind((str(ip), port))
+        except OSError as err:
+            if err.errno == errno.EADDRNOTAVAIL:
+                mine = ", ".join(f"{a} ({n})" for a, n in local_ipv4().items()) or "unknown"
+                raise DriverError(f"{where}: {ip} is not an address of this machine (its IPv4 "
+                                  f"addresses: {mine})") from None
+            if err.errno == errno.EADDRINUSE:
+                raise DriverError(f"{where}: UDP port {port} on {ip} is in use by another "
+                                  "program (openbms run?): choose another port") from None
+            raise DriverError(f"{where}: cannot bind UDP {ip}:{port}: "
+                              f"{err.strerror or err}") from None
