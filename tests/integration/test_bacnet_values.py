@@ -14,6 +14,7 @@ import random
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import pytest
 from bacpypes3.apdu import APCISequence, ComplexAckPDU, ReadPropertyMultipleACK
@@ -219,15 +220,38 @@ async def test_the_device_stays_online_and_its_other_points_report_through_the_m
     assert health.state == "ok" and health.read_errors == 0 and health.point_faults >= 1
 
 
+# A bacpypes3 device in its own process (its object classes stay out of this one's registry,
+# so this side's bacpypes3 does not know type 63, as with a real site's color objects):
+# an analog input and a color object whose present value is an x/y pair.
 _SERVE = """
 import asyncio, sys
+from bacpypes3.basetypes import StatusFlags
+from bacpypes3.constructeddata import Sequence
+from bacpypes3.object import Object
+from bacpypes3.primitivedata import ObjectIdentifier, Real
+from bacpypes3.vendor import VendorInfo
 from openbms.sim.bacnet import ObjectSpec, SimulatedDevice
+
+VendorInfo(998)
+
+class XYColor(Sequence):
+    _order = ("xCoordinate", "yCoordinate")
+    xCoordinate = Real
+    yCoordinate = Real
+
+class ColorObject(Object):
+    _vendor_id = 998
+    _object_type = 63
+    presentValue: XYColor
+    statusFlags: StatusFlags
 
 async def main():
     device = SimulatedDevice(2602, sys.argv[1], [ObjectSpec("analog-input", 1, "ZN-T", 21.5)],
                              port=int(sys.argv[2]))
     device.start()
-    device.garble_rpm(bytes.fromhex(sys.argv[3]))
+    device.app.add_object(ColorObject(
+        objectIdentifier=ObjectIdentifier((63, 1)), objectName="LIGHT-1",
+        presentValue=XYColor(xCoordinate=0.3, yCoordinate=0.4), statusFlags=StatusFlags([0, 0, 0, 0])))
     print("ready", flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
     device.stop()
@@ -236,21 +260,49 @@ asyncio.run(main())
 """
 
 
-def test_the_read_command_on_a_color_object_prints_one_clear_error_and_no_traceback():
+@pytest.fixture
+def color_device() -> Iterator[str]:
+    """``ip:port`` of device 2602 (analog-input,1 and a color object 63,1), in another process."""
     port = free_udp_port()
     ip = f"127.{random.randint(30, 250)}.{random.randint(0, 255)}.7"  # not the CI's 127.0.20.x
-    proc = subprocess.Popen([sys.executable, "-c", _SERVE, ip, str(port), _COLOR.hex()],
+    proc = subprocess.Popen([sys.executable, "-c", _SERVE, ip, str(port)],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None and proc.stdin is not None
     try:
         assert proc.stdout.readline().strip() == "ready"
-        result = CliRunner().invoke(app, ["bacnet", "read", "2602", "63,1", "-a", f"{ip}:{port}",
-                                          "--address", f"127.0.0.1/8:{free_udp_port()}"],
-                                    env={"COLUMNS": "300"})
+        yield f"{ip}:{port}"
     finally:
         proc.stdin.close()
         proc.wait(timeout=30)
         proc.stdout.close()
+
+
+async def test_a_real_color_object_faults_alone_on_every_read_path(color_device):
+    driver = BACnetDriver(DriverSettings(address=f"127.0.0.1/8:{free_udp_port()}",
+                                         devices={"2602": color_device}, timeout=2, cov=False))
+    await driver.start()
+    points = [parse_binding("bacnet://2602/analog-input,1"), parse_binding("bacnet://2602/63,1")]
+    try:
+        got = {"lean": await driver.read("2602", points)}
+        driver._no_lean["2602"] = float("inf")  # as if its replies needed bacpypes3's RPM
+        got["bacpypes3 RPM"] = await driver.read("2602", points)
+        driver._no_rpm["2602"] = float("inf")  # as if it rejected RPM: ReadProperty
+        got["ReadProperty"] = await driver.read("2602", points)
+    finally:
+        await driver.stop()
+    for path, (analog, color) in got.items():
+        assert (analog.value, analog.status) == (21.5, "ok"), path
+        assert (color.value, color.status) == (None, "fault"), (path, color)
+        assert color.error.startswith("bacnet device 2602: 63,1: "), (path, color.error)
+        assert "bacpypes3" in color.error and "AttributeError" not in color.error, path
+    # bacpypes3's RPM raises on the reply (type 63): that batch is read object by object (2 + 2).
+    assert driver.rpm_requests == 2 and driver.rp_requests == 4
+
+
+def test_the_read_command_on_a_color_object_prints_one_clear_error_and_no_traceback(color_device):
+    result = CliRunner().invoke(app, ["bacnet", "read", "2602", "63,1", "-a", color_device,
+                                      "--address", f"127.0.0.1/8:{free_udp_port()}"],
+                                env={"COLUMNS": "300"})
     assert result.exit_code == 1, result.output
     assert isinstance(result.exception, SystemExit), result.exception  # not an AttributeError
     out = [line for line in result.output.splitlines() if line.strip()]

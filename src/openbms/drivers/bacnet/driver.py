@@ -120,6 +120,8 @@ def _atomic(value: Any) -> Value:
     if isinstance(value, int):
         return int(value)
     if isinstance(value, str):
+        if type(value) is str and value.startswith("-no "):  # bacpypes3's "-no object class-"
+            raise TypeError(f"unknown to bacpypes3 ({value.strip('-')})")
         return str(value)
     if isinstance(value, BitString):
         return wire.bits_text(value)
