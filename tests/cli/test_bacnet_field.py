@@ -256,3 +256,21 @@ def test_an_address_whose_port_another_program_holds_says_so():
         result = runner.invoke(app, ["bacnet", "whois", "--address", f"127.0.0.1/8:{port}"])
         assert result.exit_code == 1 and len(lines(result.output)) == 1, result.output
     check_address(f"127.0.0.1/8:{port}")  # free again: no error
+
+
+@pytest.mark.parametrize(("settings", "expected"), [
+    ("    address: 192.168.1.5:47808:1\n    devices: {260001: a, 260002: b}",
+     "4:14: warning: bacnet address '192.168.1.5:47808:1' is not a BACnet/IP address: expected "
+     "ip/prefix:port, e.g. 192.168.1.20/24:47808; the driver would not start"),
+    ("    address: 192.168.1.5/24:47808\n    broadcast: 192.168.1.255/24:47808",
+     "5:16: warning: bacnet broadcast '192.168.1.255/24:47808' is not a BACnet/IP broadcast: "
+     "expected ip:port, e.g. 192.168.1.255:47808; devices without a 'devices:' address would "
+     "never be found"),
+])
+def test_check_warns_about_a_bacnet_address_or_broadcast_the_driver_cannot_use(
+        tmp_path, settings, expected):
+    path = tmp_path / "site.yaml"
+    path.write_text(SITE % settings)
+    result = runner.invoke(app, ["check", str(path)], env=WIDE)
+    assert result.exit_code == 0, result.output
+    assert f"{path}:{expected}" in lines(result.output), result.output

@@ -105,7 +105,39 @@ def site_warnings(cfg: SiteConfig) -> list[Problem]:
                                  f"write limit{'s' if len(missing) > 1 else ''}: any command up to "
                                  "±1e9 reaches the device; add limits: {min: …, max: …} with the "
                                  "range the equipment is safe in"))
-    return warnings + _bacnet_unreachable(cfg)
+    return warnings + _bacnet_forms(cfg) + _bacnet_unreachable(cfg)
+
+
+def _ipv4_with_port(text: str, prefix_allowed: bool) -> bool:
+    """Whether ``text`` is ``ip[:port]`` (or ``ip[/prefix][:port]``) with an IPv4 ip."""
+    host, colon, port = text.rpartition(":")
+    host = host if colon else text
+    ip, slash, prefix = host.partition("/")
+    try:
+        ipaddress.IPv4Address(ip)
+        if slash and (not prefix_allowed or not 0 <= int(prefix) <= 32):
+            return False
+        return not colon or 0 < int(port) < 65536
+    except ValueError:
+        return False
+
+
+def _bacnet_forms(cfg: SiteConfig) -> list[Problem]:
+    """A BACnet ``address`` or ``broadcast`` the driver cannot use: it would fail only at run time
+    (an address that does not parse stops the driver, a broadcast that does not parse stops
+    every Who-Is)."""
+    settings = cfg.drivers.get("bacnet")
+    extra = (settings.model_extra or {}) if settings is not None and settings.enabled else {}
+    found: list[Problem] = []
+    for key, form, prefix, then in (
+            ("address", "ip/prefix:port, e.g. 192.168.1.20/24:47808", True,
+             "the driver would not start"),
+            ("broadcast", "ip:port, e.g. 192.168.1.255:47808", False,
+             "devices without a 'devices:' address would never be found")):
+        if key in extra and not _ipv4_with_port(str(extra[key]), prefix):
+            found.append((("drivers", "bacnet", key), f"bacnet {key} {extra[key]!r} is not a "
+                          f"BACnet/IP {key}: expected {form}; {then}"))
+    return found
 
 
 def _broadcast_reach(address: str, broadcast: str) -> str | None:
