@@ -84,6 +84,7 @@ from bacpypes3.primitivedata import BitString, Boolean, Date, Null, ObjectIdenti
 from bacpypes3.vendor import get_vendor_info
 
 from openbms.drivers.bacnet import noise, wire
+from openbms.drivers.bacnet.address import check_address
 from openbms.drivers.base import ChangeCallback, DriverBase
 from openbms.errors import DeviceUnreachable, DriverError, PointError, WriteRefused
 from openbms.model.binding import Binding
@@ -292,7 +293,9 @@ class BACnetDriver(DriverBase):
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        """Bind the client's UDP socket."""
+        """Bind the client's UDP socket (a malformed address, or one this machine has not, is a
+        one-line :class:`DriverError`, not bacpypes3's traceback)."""
+        check_address(self.address, "drivers.bacnet.address")
         device = DeviceObject(objectIdentifier=("device", 4194302), objectName="openbms",
                               vendorIdentifier=999, maxApduLengthAccepted=1476,
                               segmentationSupported="segmented-both")
