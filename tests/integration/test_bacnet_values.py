@@ -23,8 +23,19 @@ from bacpypes3.basetypes import (
     ReadAccessResult,
     ReadAccessResultElement,
     ReadAccessResultElementChoice,
+    StatusFlags,
 )
-from bacpypes3.constructeddata import Any
+from bacpypes3.constructeddata import Any, AnyAtomic
+from bacpypes3.object import (
+    BitStringValueObject,
+    CharacterStringValueObject,
+    DateValueObject,
+    IntegerValueObject,
+    LargeAnalogValueObject,
+    OctetStringValueObject,
+    ScheduleObject,
+    TimeValueObject,
+)
 from bacpypes3.primitivedata import (
     BitString,
     Boolean,
@@ -309,3 +320,52 @@ def test_the_read_command_on_a_color_object_prints_one_clear_error_and_no_traceb
     assert len(out) == 1 and out[0].startswith("error: bacnet device 2602: 63,1: "), out
     assert "object type 63 is not one bacpypes3 knows" in out[0]
     assert "Traceback" not in result.output
+
+
+async def test_every_value_type_reads_the_same_through_lean_rpm_bacpypes3_rpm_and_readproperty():
+    flags = StatusFlags([0, 0, 0, 0])
+    served = [  # (object, the plain value every path must give)
+        (CharacterStringValueObject(objectIdentifier=("characterstring-value", 1), objectName="a",
+                                    presentValue="Zoné 3", statusFlags=flags), "Zoné 3"),
+        (DateValueObject(objectIdentifier=("date-value", 1), objectName="b",
+                         presentValue=Date("2024-05-01"), statusFlags=flags), "2024-05-01"),
+        (TimeValueObject(objectIdentifier=("time-value", 1), objectName="c",
+                         presentValue=Time("12:30:05.25"), statusFlags=flags), "12:30:05.25"),
+        (BitStringValueObject(objectIdentifier=("bitstring-value", 1), objectName="d",
+                              presentValue=BitString([1, 0, 1]), statusFlags=flags), "101"),
+        (OctetStringValueObject(objectIdentifier=("octetstring-value", 1), objectName="e",
+                                presentValue=OctetString(b"\x01\xab"), statusFlags=flags), "01ab"),
+        (LargeAnalogValueObject(objectIdentifier=("large-analog-value", 1), objectName="f",
+                                presentValue=Double(-1.5e9), statusFlags=flags), -1.5e9),
+        (IntegerValueObject(objectIdentifier=("integer-value", 1), objectName="g",
+                            presentValue=-3, statusFlags=flags), -3),
+        (ScheduleObject(objectIdentifier=("schedule", 1), objectName="h",
+                        presentValue=AnyAtomic(Real(21.0)), statusFlags=flags), 21.0),
+        (ScheduleObject(objectIdentifier=("schedule", 2), objectName="i",
+                        presentValue=AnyAtomic(Time("06:00:00")), statusFlags=flags), "06:00:00.00"),
+    ]
+    device = SimulatedDevice(2604, "127.0.9.4", [ObjectSpec("analog-input", 1, "ZN-T", 21.5)],
+                             port=free_udp_port())
+    device.start()
+    for obj, _ in served:
+        device.app.add_object(obj)
+    driver = BACnetDriver(DriverSettings(address=f"127.0.0.1/8:{free_udp_port()}",
+                                         devices={"2604": device.address}, timeout=2, cov=False))
+    await driver.start()
+    points = [parse_binding(f"bacnet://2604/{obj.objectIdentifier[0]},{obj.objectIdentifier[1]}")
+              for obj, _ in served]
+    try:
+        got = {"lean": await driver.read("2604", points)}
+        driver._no_lean["2604"] = float("inf")  # as if its replies needed bacpypes3's RPM
+        got["bacpypes3 RPM"] = await driver.read("2604", points)
+        driver._no_rpm["2604"] = float("inf")  # as if it rejected RPM: ReadProperty
+        got["ReadProperty"] = await driver.read("2604", points)
+    finally:
+        await driver.stop()
+        device.stop()
+    expected = [value for _, value in served]
+    for path, readings in got.items():
+        assert [r.value for r in readings] == expected, path
+        assert [type(r.value) for r in readings] == [type(v) for v in expected], path
+        assert {r.status for r in readings} == {"ok"}, path
+    assert driver.decode_errors == 0 and driver.rpm_requests == 2 and driver.rp_requests == len(served)
