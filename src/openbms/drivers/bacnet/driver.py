@@ -99,6 +99,9 @@ log = logging.getLogger(__name__)
 # What devices, or anyone spoofing them, can make happen at will: rate-limited (see noise.py).
 noise_log = logging.getLogger(noise.NOISE_LOGGER)
 
+#: Put in a subscription's queue after the values of each notification: they are one sample.
+_END_OF_NOTIFICATION = object()
+
 _WRITE_REFUSALS = {"write-access-denied", "value-out-of-range", "invalid-data-type",
                    "invalid-array-index", "optional-functionality-not-supported"}
 
@@ -304,6 +307,7 @@ class BACnetDriver(DriverBase):
         try:
             self.app = Application.from_object_list([device, port])
             self._hook_acks(self.app)
+            self._hook_notifications(self.app)
             noise.install()
             noise.attribute_senders(self.app)
             # The socket is bound by a task: a started driver has it ready.
@@ -445,6 +449,26 @@ class BACnetDriver(DriverBase):
                 noise_log.debug("bacnet: a late reply from %s dropped", apdu.pduSource)
 
         asap.sap_response = sap_response
+
+    @staticmethod
+    def _hook_notifications(app: Application) -> None:
+        """Mark the end of each COV notification in its subscription's queue.
+
+        bacpypes3 queues a notification's values one by one (present value, then status
+        flags), so they would be applied one at a time: a value with the old status first.
+        The mark lets :meth:`_notifications` apply them together.
+        """
+        for name in ("do_UnconfirmedCOVNotificationRequest", "do_ConfirmedCOVNotificationRequest"):
+            handler = getattr(app, name)
+
+            async def marked(apdu: Any, handler: Any = handler) -> None:
+                await handler(apdu)  # a confirmed one for no subscription raises: no mark
+                scm = app._cov_contexts.get((apdu.pduSource, apdu.subscriberProcessIdentifier))
+                if scm is not None and apdu.monitoredObjectIdentifier == \
+                        scm.monitored_object_identifier:
+                    scm.queue.put_nowait(_END_OF_NOTIFICATION)
+
+            setattr(app, name, marked)
 
     # ------------------------------------------------------------------ reads
 
@@ -882,19 +906,34 @@ class BACnetDriver(DriverBase):
         return True
 
     async def _notifications(self, binding: Binding, scm: Any, on_change: ChangeCallback) -> None:
-        """Turn one subscription's notifications into change callbacks."""
+        """Turn one subscription's notifications into change callbacks, one per notification:
+        its present value and status flags together."""
         status = OK
         value: Value = None
         while True:
-            prop, raw = await scm.get_value()
-            if str(prop) == "present-value":
-                value = _plain(raw)
-                on_change(binding, value, status)
-            elif str(prop) == "status-flags":
-                new = _status(raw)
-                if new != status and value is not None:  # a status change alone is news too
-                    on_change(binding, value, new)
-                status = new
+            got: dict[str, Any] = {}
+            while (item := await scm.get()) is not _END_OF_NOTIFICATION:
+                got[str(item.propertyIdentifier)] = item
+            new = status
+            if "status-flags" in got:
+                new = _status(await self._cov_value(scm, got["status-flags"]))
+            if "present-value" in got:
+                value = _plain(await self._cov_value(scm, got["present-value"]))
+                on_change(binding, value, new)
+            elif new != status and value is not None:  # a status change alone is news too
+                on_change(binding, value, new)
+            status = new
+
+    @staticmethod
+    async def _cov_value(scm: Any, item: Any) -> Any:
+        """One property value of a notification, decoded as bacpypes3's ``get_value`` does."""
+        info = await scm.app.device_info_cache.get_device_info(scm.address)
+        vendor = get_vendor_info(info.vendor_identifier if info else 0)
+        cls = vendor.get_object_class(scm.monitored_object_identifier[0])
+        kind = cls.get_property_type(item.propertyIdentifier) if cls else None
+        if kind is None:
+            return DecodingError(f"no property type: {item.propertyIdentifier}")
+        return item.value.cast_out(kind)
 
     async def _renew(self, device: str, subs: list[Any]) -> None:
         """Renew a device's subscriptions every half lifetime; restores them after a restart."""
