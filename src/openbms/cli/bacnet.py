@@ -237,7 +237,10 @@ def write(
     device_address: str = typer.Option(..., "--device-address", "-a", help="The device, ip:port."),
     address: str = AddressOption,
 ) -> None:
-    """Write a present value at a priority, or release it; prints the priority array after."""
+    """Write a present value at a priority, or release it; prints the priority array after.
+
+    An object without a priority array (not commandable) is written without a priority, and
+    cannot be released."""
     if release == (value is not None):
         raise fail("give a value, or --release (not both)")
     parsed: Any = None
@@ -251,13 +254,19 @@ def write(
             except ValueError:
                 raise fail(f"{value!r} is not a number or on/off") from None
 
-    async def go() -> list[Any]:
+    async def go() -> list[Any] | None:
         async with _driver(address, {str(device): device_address}) as driver:
             b = _binding(device, obj)
-            await driver.write(b, parsed, priority)
+            await driver.write(b, parsed, priority)  # refuses to release a non-commandable one
+            if not await driver.commandable(b):  # read by the write: no second request
+                return None
             return list(await driver.priority_array(b))
 
     array = _run(go())
+    if array is None:
+        console.print(f"[green]written[/green] {value} (not commandable: written without a "
+                      "priority)", highlight=False)
+        return
     slots = ", ".join(f"{i + 1}={v}" for i, v in enumerate(array) if v is not None) or "empty"
     console.print(f"[green]{'released' if release else 'written'}[/green] at priority {priority}; "
                   f"priority array: {slots}")

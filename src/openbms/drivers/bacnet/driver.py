@@ -287,6 +287,8 @@ class BACnetDriver(DriverBase):
         self._cov_confirmed = bool(extra.get("cov_confirmed", False))
         self._cov_tasks: list[asyncio.Task[None]] = []
         self._subscriptions: list[Any] = []
+        # (device, object) -> whether it has a priority array: read once, at its first write.
+        self._commandable: dict[tuple[str, str], bool] = {}
         self.app: Application | None = None
         self.rpm_requests = 0
         self.rp_requests = 0
@@ -835,6 +837,11 @@ class BACnetDriver(DriverBase):
             raise DriverError("the bacnet driver is not started")
         if priority is not None and not 1 <= priority <= 16:
             raise WriteRefused(f"{binding}: priority {priority} is outside 1–16")
+        if (value is None or priority is not None) and not await self.commandable(binding):
+            if value is None:
+                raise WriteRefused(f"{binding}: not commandable (no priority array): there is no "
+                                   "priority to release; its value stays until written again")
+            priority = None  # written as such objects are: without a priority
         oid = self._objid(binding)
         addr = await self._address(binding.device)
         kind = binding.path.split(",")[0]
@@ -858,6 +865,25 @@ class BACnetDriver(DriverBase):
             raise DeviceUnreachable(f"{binding}: aborted ({err})") from None
         except ErrorRejectAbortNack as err:
             raise WriteRefused(f"{binding}: rejected ({err})") from None
+
+    async def commandable(self, binding: Binding) -> bool:
+        """Whether an object has a priority array (read once, then remembered).
+
+        An object without one (a non-commandable value) takes writes without a priority and
+        cannot be released.
+        """
+        key = (binding.device, binding.path)
+        known = self._commandable.get(key)
+        if known is None:
+            try:
+                await self.priority_array(binding)
+                known = True
+            except PointError as err:
+                if "unknown-property" not in str(err):
+                    raise
+                known = False
+            self._commandable[key] = known
+        return known
 
     async def priority_array(self, binding: Binding) -> list[Value]:
         """The 16 slots of a commandable object's priority array (None where empty)."""
