@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterator
 
 import pytest
+import yaml
 from tests.integration.test_bacnet import free_udp_port
 from typer.testing import CliRunner
 
@@ -110,3 +111,20 @@ async def test_the_driver_reads_whether_an_object_is_commandable_once(device):
         assert await driver.commandable(commanded) is True
     finally:
         await driver.stop()
+
+
+def test_discovery_gives_an_object_without_priority_array_the_value_it_found(device, tmp_path):
+    out = tmp_path / "site.yaml"
+    found = runner.invoke(app, ["bacnet", "discover", str(out), "--site", "s",
+                                "--target", device[0], "--listen", "1", *client()],
+                          env={"COLUMNS": "200"})
+    assert found.exit_code == 0, found.output
+    points = {p["binding"]: p for e in yaml.safe_load(out.read_text())["equipment"]
+              for p in e["points"]}
+    plain = points["bacnet://2604/analog-value,1"]
+    commanded = points["bacnet://2604/analog-value,2"]
+    # Writable both; the one with no priority array to release goes back to the value found.
+    assert plain["writable"] is True and plain["relinquish_default"] == 12.0
+    assert commanded["writable"] is True and "relinquish_default" not in commanded
+    checked = runner.invoke(app, ["check", str(out)], env={"COLUMNS": "200"})
+    assert checked.exit_code == 0, checked.output

@@ -26,6 +26,9 @@ from openbms.model.units import from_bacnet
 __all__ = ["DeviceInfo", "ObjectInfo", "driver_settings", "guess", "who_is_datagram"]
 
 #: Object types that become points.
+#: Object types that discovery makes writable points of.
+_WRITABLE = ("output", "value")
+
 POINT_TYPES = ("analog-input", "analog-output", "analog-value", "binary-input", "binary-output",
                "binary-value", "multi-state-input", "multi-state-output", "multi-state-value")
 
@@ -58,6 +61,8 @@ class ObjectInfo:
     units: str | None = None
     value: Any = None
     status: str = "ok"
+    # Whether it has a priority array (None: not known, e.g. an input or a failed read).
+    commandable: bool | None = None
 
 
 def _context_unsigned(tag: int, value: int) -> bytes:
@@ -242,22 +247,32 @@ async def read_objects(app: Any, device: DeviceInfo,
             props = ["object-name", "description", "present-value", "status-flags"]
             if str(oid[0]).startswith("analog"):
                 props.append("units")
+            if str(oid[0]).endswith(_WRITABLE):
+                props.append("priority-array")
             request += [oid, props]
+        no_array: set[tuple[str, int]] = set()  # answered unknown-property for priority-array
         try:
             result = await app.read_property_multiple(addr, request)
         except ErrorRejectAbortNack:
             result = []
             for oid in chunk:  # no RPM, or too big a reply: one property at a time
-                extra = ("units",) if str(oid[0]).startswith("analog") else ()
+                extra: tuple[str, ...] = ("units",) if str(oid[0]).startswith("analog") else ()
+                if str(oid[0]).endswith(_WRITABLE):
+                    extra += ("priority-array",)
                 for prop in ("object-name", "description", "present-value", "status-flags", *extra):
                     try:
                         result.append((oid, prop, None, await app.read_property(addr, oid, prop)))
-                    except ErrorRejectAbortNack:
+                    except ErrorRejectAbortNack as err:
+                        if prop == "priority-array" and "unknown-property" in str(err):
+                            no_array.add((str(oid[0]), int(oid[1])))
                         continue
         props_of: dict[tuple[str, int], dict[str, Any]] = {}
         for oid, prop, _index, value in result:
             if type(value).__name__ != "ErrorType":
                 props_of.setdefault((str(oid[0]), int(oid[1])), {})[str(prop)] = value
+            elif str(prop) == "priority-array" and "unknown-property" in str(
+                    getattr(value, "errorCode", "")):
+                no_array.add((str(oid[0]), int(oid[1])))
         for oid in chunk:
             key = (str(oid[0]), int(oid[1]))
             p = props_of.get(key, {})
@@ -269,6 +284,8 @@ async def read_objects(app: Any, device: DeviceInfo,
                 # unknown unit that would fail 'openbms check'.
                 units=unit.symbol if unit is not None and unit.symbol != "ratio" else None,
                 value=p.get("present-value"),
+                commandable=(True if "priority-array" in p else False if key in no_array
+                             else None),
             ))
         if progress:
             progress(len(chunk))
@@ -346,6 +363,18 @@ _EQUIP = (("AHU", "ahu"), ("RTU", "rtu"), ("VAV", "vav"), ("FCU", "fcu"), ("CH",
           ("MTR", "meter"))
 
 
+def _relinquish_default(obj: ObjectInfo) -> float | bool | int | None:
+    """A non-commandable object's present value as read by discovery, as the point's value."""
+    try:
+        if obj.type.startswith("binary"):
+            return str(obj.value) == "active"
+        if obj.type.startswith("multi-state"):
+            return int(obj.value)
+        return float(obj.value)
+    except (TypeError, ValueError):
+        return None
+
+
 def equipment_type(name: str) -> str:
     """An equipment type guessed from a device name."""
     upper = name.upper()
@@ -382,8 +411,14 @@ def site_document(site_id: str, devices: Sequence[DeviceInfo],
             point["tags"] = list(tags)
             if brick:
                 point["brick"] = brick
-            if obj.type.endswith(("output", "value")):
+            if obj.type.endswith(_WRITABLE):
                 point["writable"] = True
+                if obj.commandable is False:
+                    # No priority array: nothing to release on the device, so the arbiter
+                    # writes the value found here back when the last command ends.
+                    default = _relinquish_default(obj)
+                    if default is not None:
+                        point["relinquish_default"] = default
             point["binding"] = f"bacnet://{dev.instance}/{obj.type},{obj.instance}"
             points.append(point)
         equipment.append({"id": eid, "type": equipment_type(dev.name), "name": dev.name,
