@@ -52,7 +52,9 @@ Settings (``drivers: bacnet:`` in the site file):
   back-off (doubled each time it has to shrink again, same cap);
 - ``cov``: subscribe to changes of value (default true); ``cov_lifetime``
   (seconds, default 300; renewed every half lifetime, which also restores
-  subscriptions lost when a device restarts); ``cov_confirmed`` (default false).
+  subscriptions lost when a device restarts); ``cov_confirmed`` (default false);
+  ``cov_confirm``: seconds between checks that a subscribed device is still there
+  (default: the poll interval; see :meth:`BACnetDriver.confirm`).
 """
 
 from __future__ import annotations
@@ -285,6 +287,8 @@ class BACnetDriver(DriverBase):
         self._cov = bool(extra.get("cov", True))
         self._cov_lifetime = int(_number(extra, "cov_lifetime", 300, 1, 86_400))
         self._cov_confirmed = bool(extra.get("cov_confirmed", False))
+        self._cov_confirm = _number(extra, "cov_confirm", float(self.settings.poll_interval),
+                                    0.1, 3600.0)
         self._cov_tasks: list[asyncio.Task[None]] = []
         self._subscriptions: list[Any] = []
         # (device, object) -> whether it has a priority array: read once, at its first write.
@@ -960,6 +964,35 @@ class BACnetDriver(DriverBase):
         if kind is None:
             return DecodingError(f"no property type: {item.propertyIdentifier}")
         return item.value.cast_out(kind)
+
+    def confirm_interval(self, device: str) -> float:
+        """Seconds between :meth:`confirm` checks of a subscribed device (``cov_confirm``)."""
+        return self._cov_confirm
+
+    async def confirm(self, device: str) -> None:
+        """Check that a subscribed device is there with one small request (its device object's
+        system status; by RPM unless the device refuses RPM): returns when it answers, raises
+        :class:`DeviceUnreachable` when it aborts (the caller bounds the wait, as for reads)."""
+        if self.app is None:
+            raise DriverError("the bacnet driver is not started")
+        addr = await self._address(device)
+        try:
+            oid = ObjectIdentifier(("device", int(device)))
+        except ValueError:
+            raise PointError(f"bacnet device {device!r} is not a device instance number") from None
+        try:
+            async with self._in_flight:
+                if self._use_rpm(device):
+                    self.rpm_requests += 1
+                    await self.app.read_property_multiple(addr, [oid, ["system-status"]])
+                else:
+                    self.rp_requests += 1
+                    await self.app.read_property(addr, oid, "system-status")
+        except ErrorPDU:
+            return  # an error answer is an answer: the device is there
+        except ErrorRejectAbortNack as err:
+            if isinstance(err, AbortPDU):
+                raise DeviceUnreachable(f"bacnet device {device}: aborted ({err})") from None
 
     async def _renew(self, device: str, subs: list[Any]) -> None:
         """Renew a device's subscriptions every half lifetime; restores them after a restart."""
