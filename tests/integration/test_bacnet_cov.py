@@ -3,11 +3,13 @@ subscriptions come back after a device restart."""
 
 from __future__ import annotations
 
+import asyncio
+
 from openbms.drivers.bacnet import BACnetDriver
 from openbms.drivers.manager import DriverManager, PointBinding
 from openbms.model import DriverSettings, parse_binding
 from openbms.runtime.bus import Bus
-from openbms.runtime.clock import WallClock
+from openbms.runtime.clock import ManualClock, WallClock
 from openbms.sim.bacnet import ObjectSpec, SimulatedBACnet
 from tests.fixtures.waiting import eventually
 from tests.integration.test_bacnet import free_udp_port
@@ -80,6 +82,47 @@ async def test_subscriptions_come_back_after_a_device_restart():
         sim[1001].set_value(("analog-input", 1), 19.5)
         await eventually(lambda: any(s.point == "hq/d1001/sat" and s.value == 19.5 for s in got),
                          "a change after the restart")
+    finally:
+        await manager.stop()
+        await driver.stop()
+        sim.stop()
+
+
+async def test_a_subscribed_device_that_goes_silent_is_offline_after_a_confirmation_not_a_minute():
+    # Subscribed devices were polled to confirm only every max(5 x interval, 60 s): a gone device
+    # stayed "ok" for up to a minute. Now one small request every cov_confirm notices it. The
+    # manager runs on a manual clock: the test counts its seconds, not the wall's.
+    sim = SimulatedBACnet.build(1, SPECS, port=free_udp_port(), subnet="127.0.13")
+    sim.start()
+    settings = DriverSettings(address=f"127.0.0.1/8:{free_udp_port()}", devices=sim.address_map(),
+                              poll_interval=3600, cov_confirm=1, timeout=0.5, retries=1)
+    driver = BACnetDriver(settings)
+    await driver.start()
+    clock = ManualClock(1_780_000_000.0)
+    points = [PointBinding("hq/d1001/sat", parse_binding("bacnet://1001/analog-input,1"), 1.0)]
+    manager = DriverManager(Bus(), clock, {"bacnet": driver}, points, {"bacnet": settings})
+    health = manager.health
+    await manager.start()
+
+    async def run_until(condition, seconds: float) -> bool:
+        """Let the manager's clock run up to ``seconds``, a second a step; whether ``condition`` came true."""
+        for _ in range(int(seconds)):
+            for _ in range(40):  # let the requests of this second come and go
+                if condition():
+                    return True
+                await asyncio.sleep(0.025)
+            await clock.advance(1.0)
+        return condition()
+
+    try:
+        await eventually(lambda: health()["bacnet://1001"].subscribed, "the subscription")
+        polls = health()["bacnet://1001"].reads
+        requests = driver.rpm_requests
+        assert await run_until(lambda: driver.rpm_requests >= requests + 3, 10)  # confirmations
+        assert health()["bacnet://1001"].reads == polls  # confirmed, not polled
+        sim[1001].set_silent(True)
+        assert await run_until(lambda: health()["bacnet://1001"].state == "offline", 30), \
+            "still ok after 30 s of the manager's clock"  # before: the next poll came at 60 s
     finally:
         await manager.stop()
         await driver.stop()

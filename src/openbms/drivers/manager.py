@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -131,8 +131,10 @@ class DriverManager:
         health = self._health[(g.driver.name, g.device)]
         settings = self.settings[g.driver.name]
         interval = g.interval
+        confirm: Callable[[str], Awaitable[None]] | None = None
         if await self._subscribe(g, health):
             interval = max(5 * g.interval, 60.0)  # changes arrive by themselves; poll to confirm
+            confirm = getattr(g.driver, "confirm", None)
         await self.clock.sleep(g.offset)
         while True:
             started = self.clock.monotonic()
@@ -142,7 +144,31 @@ class DriverManager:
             else:  # offline: back off, up to max_backoff, with jitter
                 wait = min(settings.max_backoff, interval * 2 ** min(health.consecutive_failures, 16))
                 wait *= self._rng.uniform(0.8, 1.2)
-            await self.clock.sleep(max(0.0, started + wait - self.clock.monotonic()))
+            if ok and confirm is not None:
+                await self._confirm_until(g, confirm, started + wait, settings)
+            else:
+                await self.clock.sleep(max(0.0, started + wait - self.clock.monotonic()))
+
+    async def _confirm_until(self, g: _Group, confirm: Callable[[str], Awaitable[None]], until: float,
+                             settings: DriverSettings) -> None:
+        """Between a subscribed device's polls, confirm it is there with one small request every
+        ``confirm_interval``; return at ``until``, or at once when it does not answer (the poll that
+        follows, with its retries, marks it offline): a gone device is noticed in seconds, not a minute.
+        """
+        every = float(getattr(g.driver, "confirm_interval", lambda _d: g.interval)(g.device))
+        while until - self.clock.monotonic() > every:
+            await self.clock.sleep(every)
+            try:
+                async with asyncio.timeout(settings.timeout):
+                    await confirm(g.device)
+            except asyncio.CancelledError:
+                raise
+            except (TimeoutError, DeviceUnreachable):
+                return
+            except Exception as err:  # a driver bug must not stop polling: poll as before
+                log.debug("%s://%s: confirm failed: %s", g.driver.name, g.device, err)
+                return
+        await self.clock.sleep(max(0.0, until - self.clock.monotonic()))
 
     async def _subscribe(self, g: _Group, health: DeviceHealth) -> bool:
         def on_change(binding: Binding, value: Value, status: str) -> None:
