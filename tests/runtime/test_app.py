@@ -59,6 +59,20 @@ async def test_runtime_polls_into_cache_and_history_and_stops_in_order(tmp_path)
     state.close()
 
 
+async def test_run_forever_reports_its_status_once_started_not_a_tick_later(tmp_path):
+    # `openbms demo --status-every 60` told the dashboard's address a minute after it was up.
+    (tmp_path / "site.yaml").write_text(FAST_SITE)
+    rt = Runtime(load_sites(tmp_path), tmp_path / "data")
+    seen = []
+
+    def on_tick(status):
+        seen.append(status)
+        rt.request_stop()
+
+    await asyncio.wait_for(rt.run_forever(on_tick=on_tick, tick=3600), 60)  # the bound only stops a hang
+    assert len(seen) == 1 and seen[0].points == 3
+
+
 def test_sigterm_stops_openbms_run_cleanly_with_everything_flushed(tmp_path):
     (tmp_path / "site.yaml").write_text(FAST_SITE)
     proc = subprocess.Popen(

@@ -318,6 +318,8 @@ class Runtime:
         if freeze_gc:
             freeze_startup_objects()
         try:
+            if on_tick is not None:
+                on_tick(self.status())  # at once: the first tick is when the dashboard's address is told
             while not self._stop.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), tick)
