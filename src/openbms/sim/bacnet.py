@@ -147,7 +147,7 @@ class _Device(DeviceObject):
     """The device object, with the object types it serves in protocol-object-types-supported."""
 
     @property
-    def protocolObjectTypesSupported(self) -> ObjectTypesSupported:  # type: ignore[override]
+    def protocolObjectTypesSupported(self) -> ObjectTypesSupported:
         supported = ObjectTypesSupported([])
         app = self._app
         for object_type, _ in app.objectIdentifier if app else (self.objectIdentifier,):
