@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from openbms.control.programs import Program, ProgramEngine, ProgramError, arbiter_write, catalog_from_sites
-from openbms.model import Sample
+from openbms.control.programs import Program, ProgramError
 from tests.control.programs.rig import Rig, pid, program
 
 A, B, OUT1, OUT2 = pid("a"), pid("b"), pid("out1"), pid("out2")
@@ -241,57 +240,3 @@ async def test_an_enum_output_gets_a_state_number_and_a_bool_output_a_bool():
     assert rig.slot(pid("bflag")) is True and rig.slot(pid("mode")) == 3
     assert rig.engine.status(site="hq")["p1"].errors == 0
 
-
-async def test_stop_finishes_the_write_under_way_and_the_releases_and_drops_values_not_yet_written():
-    # A demo's stop took 20 s: every value waiting was written first, one after another.
-    rig = Rig()
-    gate = asyncio.Event()
-    gate.set()
-    started: list[tuple[str, object]] = []
-    write = arbiter_write(rig.arbiter)
-
-    async def gated(point: str, value: Any, priority: int, program_id: str) -> None:
-        started.append((point, value))
-        await gate.wait()
-        await write(point, value, priority, program_id)
-
-    engine = ProgramEngine(catalog_from_sites([rig.cfg]), rig.clock, gated)
-    rig.bus.subscribe_callback("*", engine.feed, name="gated programs")
-    engine.load(program(inputs=[{"id": "x", "point": A}],
-                        outputs=[{"id": f"o{i}", "point": pid(f"out{i}")} for i in (1, 2, 3)],
-                        wires=[{"from": "x", "to": f"o{i}"} for i in (1, 2, 3)]), 1)
-    rig.bus.publish([Sample(A, rig.clock.now(), 10.0, "ok")])
-    await engine.idle()
-    assert [rig.slot(pid(f"out{i}")) for i in (1, 2, 3)] == [10.0, 10.0, 10.0]
-
-    gate.clear()  # the next write hangs until the gate opens
-    rig.bus.publish([Sample(A, rig.clock.now(), 20.0, "ok")])
-    await asyncio.sleep(0)
-    await asyncio.sleep(0)
-    assert started[-1] == (pid("out1"), 20.0)  # under way; out2 and out3 wait
-    stopping = asyncio.create_task(engine.stop())
-    await asyncio.sleep(0)
-    gate.set()
-    await stopping
-    assert [rig.slot(pid(f"out{i}")) for i in (1, 2, 3)] == [20.0, 10.0, 10.0]
-    assert len(started) == 4  # three at first, the one under way: none after stop
-
-    # Releases waiting are made: nothing would release those slots later.
-    engine2 = ProgramEngine(catalog_from_sites([rig.cfg]), rig.clock, gated)
-    rig.bus.subscribe_callback("*", engine2.feed, name="gated programs 2")
-    engine.load(program(id="p1", inputs=[{"id": "x", "point": A}], outputs=[], wires=[]), 2)
-    engine2.load(program(id="p2", inputs=[{"id": "x", "point": B}],
-                         outputs=[{"id": f"o{i}", "point": pid(f"out{i}"), "priority": 11} for i in (1, 2)],
-                         wires=[{"from": "x", "to": f"o{i}"} for i in (1, 2)]), 1)
-    rig.bus.publish([Sample(B, rig.clock.now(), 5.0, "ok")])
-    await engine2.idle()
-    assert rig.slot(pid("out1"), 11) == 5.0 and rig.slot(pid("out2"), 11) == 5.0
-    gate.clear()
-    rig.bus.publish([Sample(B, rig.clock.now(), 5.0, "offline")])  # unknown: both released
-    await asyncio.sleep(0)
-    await asyncio.sleep(0)
-    stopping = asyncio.create_task(engine2.stop())
-    await asyncio.sleep(0)
-    gate.set()
-    await stopping
-    assert rig.slot(pid("out1"), 11) is None and rig.slot(pid("out2"), 11) is None

@@ -17,9 +17,8 @@ PROG = program(inputs=[{"id": "x", "point": A}],
                wires=[{"from": "x", "to": f"o{i}"} for i in (1, 2, 3)])
 
 
-async def stopped_with_two_values_dropped() -> tuple[Rig, ProgramEngine, list[tuple[str, Any]]]:
-    """out1 written at 20 while stopping; 20 for out2 and out3 dropped (they hold 10)."""
-    rig = Rig()
+def gated_engine(rig: Rig) -> tuple[ProgramEngine, asyncio.Event, list[tuple[str, Any]]]:
+    """A second engine on ``rig`` whose writes wait while ``gate`` is clear; ``started`` notes each."""
     gate = asyncio.Event()
     gate.set()
     started: list[tuple[str, Any]] = []
@@ -31,19 +30,35 @@ async def stopped_with_two_values_dropped() -> tuple[Rig, ProgramEngine, list[tu
         await write(point, value, priority, program_id)
 
     engine = ProgramEngine(catalog_from_sites([rig.cfg]), rig.clock, gated)
-    rig.bus.subscribe_callback("*", engine.feed, name="gated")
-    engine.load(PROG, 1)
-    rig.bus.publish([Sample(A, rig.clock.now(), 10.0, "ok")])
-    await engine.idle()
-    gate.clear()
-    rig.bus.publish([Sample(A, rig.clock.now(), 20.0, "ok")])
-    await asyncio.sleep(0)
-    await asyncio.sleep(0)
+    rig.bus.subscribe_callback("*", engine.feed, name=f"gated {id(engine)}")
+    return engine, gate, started
+
+
+async def stop_while_writing(engine: ProgramEngine, gate: asyncio.Event) -> None:
+    """``engine.stop()`` while a write hangs at the gate; the gate opens once stop has begun."""
     stopping = asyncio.create_task(engine.stop())
     await asyncio.sleep(0)
     gate.set()
     await stopping
+
+
+async def stopped_with_two_values_dropped() -> tuple[Rig, ProgramEngine, list[tuple[str, Any]]]:
+    """out1 written at 20 while stopping; 20 for out2 and out3 dropped (they hold 10)."""
+    # A demo's stop took 20 s: every value waiting was written first, one after another.
+    rig = Rig()
+    engine, gate, started = gated_engine(rig)
+    engine.load(PROG, 1)
+    rig.bus.publish([Sample(A, rig.clock.now(), 10.0, "ok")])
+    await engine.idle()
+    assert [rig.slot(pid(f"out{i}")) for i in (1, 2, 3)] == [10.0, 10.0, 10.0]
+    gate.clear()  # the next write hangs until the gate opens
+    rig.bus.publish([Sample(A, rig.clock.now(), 20.0, "ok")])
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert started[-1] == (pid("out1"), 20.0)  # under way; out2 and out3 wait
+    await stop_while_writing(engine, gate)
     assert [rig.slot(pid(f"out{i}")) for i in (1, 2, 3)] == [20.0, 10.0, 10.0]
+    assert len(started) == 4  # three at first, the one under way: none after stop
     return rig, engine, started
 
 
@@ -69,3 +84,21 @@ async def test_nothing_is_evaluated_or_written_after_stop():
     status = engine.status(site="hq")["p1"]
     assert len(started) == writes and (status.version, status.runs, status.last_run) == (2, 0, None)
     assert [rig.slot(pid(f"out{i}")) for i in (1, 2, 3)] == [20.0, 10.0, 10.0]
+
+
+async def test_releases_waiting_at_stop_are_made():
+    # Nothing would release those slots later.
+    rig = Rig()
+    engine, gate, _started = gated_engine(rig)
+    engine.load(program(id="p2", inputs=[{"id": "x", "point": pid("b")}],
+                        outputs=[{"id": f"o{i}", "point": pid(f"out{i}"), "priority": 11} for i in (1, 2)],
+                        wires=[{"from": "x", "to": f"o{i}"} for i in (1, 2)]), 1)
+    rig.bus.publish([Sample(pid("b"), rig.clock.now(), 5.0, "ok")])
+    await engine.idle()
+    assert rig.slot(pid("out1"), 11) == 5.0 and rig.slot(pid("out2"), 11) == 5.0
+    gate.clear()
+    rig.bus.publish([Sample(pid("b"), rig.clock.now(), 5.0, "offline")])  # unknown: both released
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    await stop_while_writing(engine, gate)
+    assert rig.slot(pid("out1"), 11) is None and rig.slot(pid("out2"), 11) is None
