@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 
 import pytest
@@ -14,6 +13,7 @@ from openbms.model import DriverSettings, parse_binding
 from openbms.runtime.bus import Bus
 from openbms.runtime.clock import ManualClock, WallClock
 from openbms.sim.bacnet import ObjectSpec, SimulatedBACnet, SimulatedDevice
+from tests.fixtures.network import free_udp_port
 from tests.fixtures.waiting import eventually
 
 SPECS = (
@@ -22,12 +22,6 @@ SPECS = (
     ObjectSpec("binary-output", 3, "FAN-C", False, description="Supply fan command"),
     ObjectSpec("multi-state-value", 4, "MODE", 2, states=("off", "occupied", "unoccupied")),
 )
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

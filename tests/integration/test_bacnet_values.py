@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import random
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -61,6 +60,7 @@ from openbms.model import DriverSettings, parse_binding
 from openbms.runtime.bus import Bus
 from openbms.runtime.clock import WallClock
 from openbms.sim.bacnet import ObjectSpec, SimulatedBACnet, SimulatedDevice
+from tests.fixtures.network import free_udp_port
 from tests.fixtures.waiting import eventually
 
 # (object type, value as bacpypes3 encodes it, the plain value both decoders must give)
@@ -151,12 +151,6 @@ def test_the_lean_codec_skips_a_constructed_value_and_reads_the_objects_after_it
     assert got[(63, 1)][0] is None and got[(63, 1)][1] == 0
     assert got[(63, 1)][2].startswith(f"{wire.UNDECODABLE}: a constructed value")
     assert got[(0, 2)][2].startswith(f"{wire.UNDECODABLE}: a constructed value (context tag [0])")
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import random
-import socket
-
 import pytest
 from bacpypes3.apdu import (
     ErrorPDU,
@@ -30,6 +27,7 @@ from openbms.model import DriverSettings, parse_binding
 from openbms.runtime.bus import Bus
 from openbms.runtime.clock import WallClock
 from openbms.sim.bacnet import ObjectSpec, SimulatedDevice
+from tests.fixtures.network import free_udp_port, random_subnet
 from tests.fixtures.waiting import eventually
 
 SPECS = (
@@ -44,21 +42,15 @@ SPECS = (
 OBJECTS = [f"{s.type},{s.instance}" for s in SPECS]
 
 
-def _port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 async def peer():
     """A simulated device and a bacpypes3 client application on a random 127.x subnet."""
-    subnet = f"127.{random.randint(40, 250)}.{random.randint(1, 250)}"
-    device = SimulatedDevice(3101, f"{subnet}.1", SPECS, port=_port())
+    subnet = random_subnet()
+    device = SimulatedDevice(3101, f"{subnet}.1", SPECS, port=free_udp_port())
     device.start()
     client = Application.from_object_list([
         DeviceObject(objectIdentifier=("device", 3999), objectName="client", vendorIdentifier=999),
-        NetworkPortObject(f"{subnet}.2/8:{_port()}", objectIdentifier=("network-port", 1),
+        NetworkPortObject(f"{subnet}.2/8:{free_udp_port()}", objectIdentifier=("network-port", 1),
                           objectName="NetworkPort-1"),
     ])
     try:
@@ -199,11 +191,11 @@ async def test_a_commandable_binary_value_has_status_flags(peer):
 
 
 async def test_a_commandable_binary_value_reports_changes_to_the_driver_by_cov():
-    subnet = f"127.{random.randint(40, 250)}.{random.randint(1, 250)}"
+    subnet = random_subnet()
     device = SimulatedDevice(3102, f"{subnet}.1", (ObjectSpec("binary-value", 6, "OCC", False),),
-                             port=_port())
+                             port=free_udp_port())
     device.start()
-    settings = DriverSettings(address=f"{subnet}.2/8:{_port()}", devices={3102: device.address},
+    settings = DriverSettings(address=f"{subnet}.2/8:{free_udp_port()}", devices={3102: device.address},
                               poll_interval=3600)
     driver = BACnetDriver(settings)
     await driver.start()

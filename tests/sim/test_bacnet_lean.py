@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import random
-import socket
 from typing import Any
 
 import pytest
@@ -16,6 +14,7 @@ from openbms.drivers.bacnet import BACnetDriver
 from openbms.drivers.bacnet.wire import encode_rpm_request
 from openbms.model import DriverSettings, parse_binding
 from openbms.sim.bacnet import ObjectSpec, SimulatedDevice, flagless, lean_rpm_ack
+from tests.fixtures.network import free_udp_port, random_subnet
 
 SPECS = (
     ObjectSpec("analog-input", 1, "SA-T", 13.5, "degreesCelsius", "Supply air temperature"),
@@ -29,16 +28,6 @@ SPECS = (
 )
 NUMBERS = {"analog-input": 0, "analog-output": 1, "analog-value": 2, "binary-input": 3,
            "binary-output": 4, "binary-value": 5, "multi-state-value": 19}
-
-
-def _port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _subnet() -> str:
-    return f"127.{random.randint(40, 250)}.{random.randint(1, 250)}"
 
 
 async def _generic(device: SimulatedDevice, data: bytes) -> bytes:
@@ -62,7 +51,7 @@ async def _generic(device: SimulatedDevice, data: bytes) -> bytes:
 
 @pytest.fixture
 async def device():
-    d = SimulatedDevice(3001, f"{_subnet()}.1", SPECS, port=_port())
+    d = SimulatedDevice(3001, f"{random_subnet()}.1", SPECS, port=free_udp_port())
     d.start()
     try:
         yield d
@@ -103,7 +92,7 @@ async def test_a_request_of_another_shape_is_left_to_bacpypes3(device):
 
 
 async def test_the_driver_polls_through_the_lean_answers_and_misbehaviour_still_goes_the_usual_way(device):
-    driver = BACnetDriver(DriverSettings(address=f"127.0.0.1/8:{_port()}",
+    driver = BACnetDriver(DriverSettings(address=f"127.0.0.1/8:{free_udp_port()}",
                                          devices={3001: device.address}, timeout=2, cov=False,
                                          rpm_refusals=1))
     await driver.start()
@@ -149,7 +138,7 @@ async def _sent(device: SimulatedDevice, header: bytes, body: bytes, lean: bool)
 @pytest.fixture
 async def small_device():
     # A controller that cannot segment and takes 480 bytes: big answers are aborted.
-    d = SimulatedDevice(3002, f"{_subnet()}.1", MANY, port=_port(), max_apdu=480,
+    d = SimulatedDevice(3002, f"{random_subnet()}.1", MANY, port=free_udp_port(), max_apdu=480,
                         segmentation="no-segmentation")
     d.start()
     try:
