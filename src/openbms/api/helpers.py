@@ -50,6 +50,7 @@ import binascii
 import json
 import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from fastapi import Query
@@ -58,12 +59,14 @@ from starlette.requests import HTTPConnection, Request
 
 from openbms.api.auth.principal import Principal
 from openbms.api.context import client_addr, get_context
-from openbms.api.errors import ApiError, not_found, site_not_found
+from openbms.api.errors import ApiError, invalid_field, not_found, site_not_found
 from openbms.errors import ConfigError
 from openbms.model.site import Equipment, Point, SiteConfig
 from openbms.service.protocols import Services
 
 __all__ = [
+    "MAX_JSON_ROWS",
+    "MAX_POINTS",
     "VALIDATION",
     "Cursor",
     "Limit",
@@ -78,7 +81,9 @@ __all__ = [
     "finite",
     "keyset_page",
     "page",
+    "parse_time",
     "replace_equipment",
+    "requested_points",
     "runtime_of",
     "site_config",
     "validation_problem",
@@ -88,6 +93,55 @@ T = TypeVar("T")
 SiteT = TypeVar("SiteT", bound=SiteConfig)
 
 VALIDATION = "urn:openbms:problem:validation-error"
+
+#: Points one history, energy or annotations request may name.
+MAX_POINTS = 100
+#: Rows one JSON answer of history or energy may carry.
+MAX_JSON_ROWS = 200_000
+_LATEST = 253_402_300_799.0  # 9999-12-31T23:59:59Z
+
+
+# ------------------------------------------------------------------------------ query values
+
+def parse_time(text: str | None, name: str) -> float | None:
+    """Epoch seconds from epoch seconds or ISO 8601 (without an offset: UTC); 422 if neither."""
+    if text is None or not text.strip():
+        return None
+    text = text.strip()
+    try:
+        value = float(text)
+    except ValueError:
+        try:
+            dt = datetime.fromisoformat(text)
+        except ValueError:
+            raise invalid_field(
+                ["query", name], "expected ISO 8601 (2024-05-01T08:00:00Z) or epoch seconds"
+            ) from None
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=UTC)
+        value = dt.timestamp()
+    if not (math.isfinite(value) and 0 <= value <= _LATEST):
+        raise invalid_field(["query", name], "expected a time between 1970 and 9999")
+    return value
+
+
+def requested_points(site_id: str, requested: Sequence[str], find: Callable[[str], T | None]) -> list[T]:
+    """What ``find`` gives for each point named by ``requested`` (``equip/name`` or
+    ``site/equip/name``, repeated or comma lists), once each, in order; 404 for one it does not
+    know or of another site (the same answer), 422 for none or more than ``MAX_POINTS``."""
+    wanted = [token for item in requested for raw in item.split(",") if (token := raw.strip())]
+    if not wanted:
+        raise invalid_field(["query", "points"], "name at least one point: points=equipment/name,…")
+    out: dict[str, T] = {}
+    for token in wanted:
+        pid = token if token.count("/") == 2 else f"{site_id}/{token}"
+        found = find(pid) if pid.startswith(f"{site_id}/") else None
+        if found is None:
+            raise not_found(f"no point {token!r}")
+        out[pid] = found
+    if len(out) > MAX_POINTS:
+        raise invalid_field(["query", "points"], f"at most {MAX_POINTS} points per request, not {len(out)}")
+    return list(out.values())
 
 
 # ------------------------------------------------------------------------------ the running site

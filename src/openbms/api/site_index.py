@@ -38,6 +38,16 @@ class SiteIndex:
         """The position of the first entry whose id sorts after ``key`` (0 for None)."""
         return 0 if key is None else bisect.bisect_right(self.ids, key)
 
+    def position(self, pid: str) -> int | None:
+        """Where the point ``pid`` is among the entries; None: not a point of this configuration."""
+        i = bisect.bisect_left(self.ids, pid)
+        return i if i < len(self.ids) and self.ids[i] == pid else None
+
+    def entry(self, pid: str) -> Entry | None:
+        """The entry of the point ``pid``, or None."""
+        i = self.position(pid)
+        return None if i is None else self.entries[i]
+
 
 def describe(pid: str, site: str, equip: Equipment, point: Point) -> dict[str, Any]:
     """What a point summary says of a point apart from its current value."""

@@ -24,9 +24,7 @@ from pydantic import BaseModel, Field
 from openbms.api.auth.permissions import require
 from openbms.api.auth.principal import Principal
 from openbms.api.errors import invalid_field
-from openbms.api.helpers import runtime_of, site_config
-from openbms.api.routes.energy import requested_points
-from openbms.api.routes.history import parse_time
+from openbms.api.helpers import parse_time, requested_points, runtime_of, site_config
 from openbms.api.site_index import site_index
 from openbms.model.command import Command, CommandSource, CommandStatus
 from openbms.service.protocols import Services
@@ -156,7 +154,7 @@ async def get_annotations(
     """Alarm events and overrides of the points over the range, oldest first, to annotate their trends."""
     services = runtime_of(request)
     index = site_index(site_config(services, site_id))
-    pids = requested_points(site_id, points, set(index.units))
+    pids = [entry[0] for entry in requested_points(site_id, points, index.entry)]
     end = parse_time(until, "until")
     end = services.clock.now() if end is None else end
     start = parse_time(since, "since")

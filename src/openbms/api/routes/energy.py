@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Container, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -32,13 +32,12 @@ from openbms.analytics.energy import (
 )
 from openbms.api.auth.permissions import require
 from openbms.api.auth.principal import Principal
-from openbms.api.errors import invalid_field, not_found
-from openbms.api.helpers import finite, runtime_of, site_config
-from openbms.api.routes.history import MAX_JSON_ROWS, MAX_POINTS, parse_time
+from openbms.api.errors import invalid_field
+from openbms.api.helpers import MAX_JSON_ROWS, finite, parse_time, requested_points, runtime_of, site_config
 from openbms.api.site_index import Entry, site_index
 from openbms.historian.base import RawRow, RollupSeries
 
-__all__ = ["MAX_BUCKETS", "requested_points", "router"]
+__all__ = ["MAX_BUCKETS", "router"]
 
 router = APIRouter(prefix="/api/v1", tags=["energy"])
 
@@ -110,31 +109,13 @@ class EnergyOut(BaseModel):
     )
 
 
-def requested_points(site_id: str, requested: Sequence[str], known: Container[str]) -> list[str]:
-    """The site's point ids named by ``requested`` (``equip/name`` or ``site/equip/name``, comma lists)."""
-    wanted = [token for item in requested for raw in item.split(",") if (token := raw.strip())]
-    if not wanted:
-        raise invalid_field(["query", "points"], "name at least one point: points=equipment/name,…")
-    out: dict[str, None] = {}
-    for token in wanted:
-        pid = token if token.count("/") == 2 else f"{site_id}/{token}"
-        if not pid.startswith(f"{site_id}/") or pid not in known:
-            # The same answer for another site's point as for one that does not exist.
-            raise not_found(f"no point {token!r}")
-        out[pid] = None
-    if len(out) > MAX_POINTS:
-        raise invalid_field(["query", "points"], f"at most {MAX_POINTS} points per request, not {len(out)}")
-    return list(out)
-
-
 def _meters(request: Request, site_id: str, requested: Sequence[str] | None) -> list[tuple[Entry, Meter]]:
     """The meters asked for (every meter of the site, site meters first, when none are named)."""
     index = site_index(site_config(runtime_of(request), site_id))
-    by_id = {entry[0]: entry for entry in index.entries}
     if requested:
         out = []
-        for pid in requested_points(site_id, requested, by_id):
-            entry = by_id[pid]
+        for entry in requested_points(site_id, requested, index.entry):
+            pid = entry[0]
             meter = meter_of(entry[3].kind, entry[3].unit, entry[3].tags)
             if meter is None:
                 raise invalid_field(

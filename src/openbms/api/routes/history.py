@@ -18,7 +18,6 @@ drawn from the value it held when the window opened. Ranges without
 
 from __future__ import annotations
 
-import bisect
 import csv
 import io
 import json
@@ -35,8 +34,16 @@ from pydantic import BaseModel, Field
 from openbms.api.auth.permissions import require
 from openbms.api.auth.principal import Principal
 from openbms.api.context import get_context
-from openbms.api.errors import invalid_field, not_found
-from openbms.api.helpers import finite, runtime_of, site_config
+from openbms.api.errors import invalid_field
+from openbms.api.helpers import (
+    MAX_JSON_ROWS,
+    MAX_POINTS,
+    finite,
+    parse_time,
+    requested_points,
+    runtime_of,
+    site_config,
+)
 from openbms.api.site_index import Entry, site_index
 from openbms.historian.base import Historian, RawRow, RollupRow
 from openbms.historian.export import RAW_COLUMNS, ROLLUP_COLUMNS, iso
@@ -46,11 +53,8 @@ __all__ = ["MAX_EXPORT_ROWS", "MAX_JSON_ROWS", "MAX_POINTS", "router"]
 
 router = APIRouter(prefix="/api/v1", tags=["history"])
 
-MAX_POINTS = 100
-MAX_JSON_ROWS = 200_000
 MAX_EXPORT_ROWS = 5_000_000
 DEFAULT_SPAN = 86_400.0
-_LATEST = 253_402_300_799.0  # 9999-12-31T23:59:59Z
 _WIDTH = {"hour": 3_600.0, "day": 86_400.0}
 _MEDIA = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 
@@ -103,28 +107,6 @@ class HistoryOut(BaseModel):
     series: list[SeriesOut]
 
 
-def parse_time(text: str | None, name: str) -> float | None:
-    """Epoch seconds from epoch seconds or ISO 8601 (without an offset: UTC); 422 if neither."""
-    if text is None or not text.strip():
-        return None
-    text = text.strip()
-    try:
-        value = float(text)
-    except ValueError:
-        try:
-            dt = datetime.fromisoformat(text)
-        except ValueError:
-            raise invalid_field(
-                ["query", name], "expected ISO 8601 (2024-05-01T08:00:00Z) or epoch seconds"
-            ) from None
-        if dt.tzinfo is None:
-            dt = dt.replace(tzinfo=UTC)
-        value = dt.timestamp()
-    if not (math.isfinite(value) and 0 <= value <= _LATEST):
-        raise invalid_field(["query", name], "expected a time between 1970 and 9999")
-    return value
-
-
 def _point_ids(request: Request, site_id: str, requested: Sequence[str]) -> list[Entry]:
     """The site's points named by ``requested`` (``equip/name`` or ``site/equip/name``).
 
@@ -133,26 +115,7 @@ def _point_ids(request: Request, site_id: str, requested: Sequence[str]) -> list
     its series still describe the points it resolved.
     """
     index = site_index(site_config(runtime_of(request), site_id))
-    wanted: list[str] = []
-    for item in requested:
-        for raw in item.split(","):
-            token = raw.strip()
-            if token:
-                wanted.append(token)
-    if not wanted:
-        raise invalid_field(["query", "points"], "name at least one point: points=equipment/name,…")
-    ids, entries = index.ids, index.entries
-    out: dict[str, Entry] = {}
-    for token in wanted:
-        pid = token if token.count("/") == 2 else f"{site_id}/{token}"
-        at = bisect.bisect_left(ids, pid)
-        if not pid.startswith(f"{site_id}/") or at == len(ids) or ids[at] != pid:
-            # The same answer for another site's point as for one that does not exist.
-            raise not_found(f"no point {token!r}")
-        out[pid] = entries[at]
-    if len(out) > MAX_POINTS:
-        raise invalid_field(["query", "points"], f"at most {MAX_POINTS} points per request, not {len(out)}")
-    return list(out.values())
+    return requested_points(site_id, requested, index.entry)
 
 
 def _head(entry: Entry) -> dict[str, Any]:

@@ -12,8 +12,6 @@ priority and a reason.
 
 from __future__ import annotations
 
-import bisect
-
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
@@ -52,15 +50,9 @@ class OverrideOut(BaseModel):
     command_id: str
 
 
-def _position(index: SiteIndex, point: str) -> int | None:
-    """Where ``point`` is in ``index``; None: not a point of this configuration (it just changed)."""
-    i = bisect.bisect_left(index.ids, point)
-    return i if i < len(index.ids) and index.ids[i] == point else None
-
-
 def _out(index: SiteIndex, held: Override) -> OverrideOut:
     cmd = held.command
-    i = _position(index, cmd.point)
+    i = index.position(cmd.point)
     assert i is not None  # filtered by the route
     _pid, _site, equip, point = index.entries[i]
     return OverrideOut(
@@ -86,7 +78,7 @@ async def list_overrides(
     found = [
         o for o in runtime.commands.overrides(site_id)
         if (equipment is None or o.command.point.startswith(f"{site_id}/{equipment}/"))
-        and _position(index, o.command.point) is not None
+        and index.position(o.command.point) is not None
     ]
     items, next_cursor = keyset_page(found, lambda o: [o.command.point, o.command.priority], limit, cursor)
     return Page[OverrideOut](items=[_out(index, o) for o in items], next_cursor=next_cursor)
