@@ -76,8 +76,9 @@ async def test_who_is_finds_every_device_and_discovery_reads_complete_object_lis
         sim.stop()
 
 
-def test_who_is_datagrams_encode_the_range():
-    assert who_is_datagram() == bytes.fromhex("810b0008 0100 1008".replace(" ", ""))
+def test_who_is_datagrams_are_global_broadcasts_with_the_range():
+    # DNET 0xFFFF, DLEN 0, hop count 255: routers pass it to the networks behind them.
+    assert who_is_datagram() == bytes.fromhex("810b000c 0120ffff00ff 1008".replace(" ", ""))
     ranged = who_is_datagram(1005, 70000)
     assert ranged[-7:] == bytes.fromhex("0a03ed" "1b011170")  # tag0 len2 1005, tag1 len3 70000
     assert int.from_bytes(ranged[2:4], "big") == len(ranged)

@@ -54,8 +54,9 @@ from bacpypes3.local.networkport import NetworkPortObject
 from bacpypes3.local.object import Object as LocalObject
 from bacpypes3.object import BinaryValueObject
 from bacpypes3.primitivedata import Real, Unsigned
+from bacpypes3.vlan import VirtualNetwork, VirtualNode
 
-__all__ = ["DEVICE_PORT", "ObjectSpec", "SimulatedBACnet", "SimulatedDevice"]
+__all__ = ["DEVICE_PORT", "ObjectSpec", "SimulatedBACnet", "SimulatedDevice", "SimulatedRouter"]
 
 class MultiStateValueObjectCmd(Commandable, MultiStateValueObject):
     """A commandable multi-state value (bacpypes3 ships analog and binary ones only)."""
@@ -381,12 +382,18 @@ def _serve_polls_lean(app: _DeviceApp, objects: Iterable[Any], max_apdu: int) ->
 
 
 class SimulatedDevice:
-    """One BACnet/IP device: a device object, a network port and the objects of its specs."""
+    """One BACnet device: a device object, a network port and the objects of its specs.
+
+    On BACnet/IP (``address`` an IPv4 address on loopback), or, with ``vlan``, on a
+    virtual network behind a :class:`SimulatedRouter` (``address`` then the MAC, a
+    number from 1 to 254, as on an MS/TP trunk).
+    """
 
     def __init__(self, instance: int, address: str, specs: Sequence[ObjectSpec],
                  name: str | None = None, port: int = DEVICE_PORT, max_apdu: int = 1476,
-                 segmentation: str = "segmented-both") -> None:
+                 segmentation: str = "segmented-both", vlan: str | None = None) -> None:
         self.instance = instance
+        self.vlan = vlan
         # What the device object (and so its I-Am) says: small controllers take 480 or
         # 206 bytes and cannot segment, which the client's batching has to respect.
         self.max_apdu = max_apdu
@@ -404,16 +411,20 @@ class SimulatedDevice:
 
     @property
     def address(self) -> str:
-        """``ip:port`` as a BACnet address string."""
-        return f"{self.ip}:{self.port}"
+        """``ip:port`` as a BACnet address string (the MAC on a virtual network)."""
+        return str(int(self.ip)) if self.vlan else f"{self.ip}:{self.port}"
 
     def start(self) -> None:
         """Bind the device's socket and serve (call from a running event loop)."""
         device = _Device(objectIdentifier=("device", self.instance), objectName=self.name,
                          vendorIdentifier=999, maxApduLengthAccepted=self.max_apdu,
                          segmentationSupported=self.segmentation)
-        port = NetworkPortObject(f"{self.ip}/8:{self.port}", objectIdentifier=("network-port", 1),
-                                 objectName="NetworkPort-1")
+        if self.vlan:
+            port = _virtual_port(self.vlan, int(self.ip))
+        else:
+            port = NetworkPortObject(f"{self.ip}/8:{self.port}",
+                                     objectIdentifier=("network-port", 1),
+                                     objectName="NetworkPort-1")
         self.objects = {(s.type, s.instance): _make_object(s) for s in self.specs}
         self.app = _DeviceApp.from_object_list([device, port, *self.objects.values()])
         self.app.reject_rpm = self._reject_rpm
@@ -424,9 +435,9 @@ class SimulatedDevice:
         _serve_polls_lean(self.app, self.objects.values(), self.max_apdu)
 
     def stop(self) -> None:
-        """Close the socket."""
+        """Close the socket (leave the virtual network)."""
         if self.app is not None:
-            self.app.close()
+            _close(self.app)
             self.app = None
 
     def restart(self) -> None:
@@ -484,6 +495,79 @@ class SimulatedDevice:
         self._delay = seconds
         if self.app is not None:
             self.app.delay = seconds
+
+
+def _virtual_port(vlan: str, mac: int, network: int = 0, instance: int = 1) -> NetworkPortObject:
+    """A network port on the virtual network ``vlan`` (created on first use) with a one-octet MAC."""
+    if not 0 <= mac <= 254:
+        raise ValueError(f"a MAC on a virtual network is 0–254, not {mac}")
+    if vlan not in VirtualNetwork._networks:
+        VirtualNetwork(vlan)
+    return NetworkPortObject(objectIdentifier=("network-port", instance),
+                             objectName=f"NetworkPort-{instance}", networkType="virtual",
+                             protocolLevel="bacnet-application", macAddress=bytes([mac]),
+                             networkNumber=network,
+                             networkNumberQuality="configured" if network else "unknown",
+                             networkInterfaceName=vlan, statusFlags=[0, 0, 0, 0],
+                             reliability="no-fault-detected", outOfService=False,
+                             changesPending=False, linkSpeed=0.0)
+
+
+def _close(app: Application) -> None:
+    """Close an application's sockets and take its nodes off their virtual networks."""
+    for layer in app.link_layers.values():
+        node = getattr(layer, "node", None)
+        if isinstance(node, VirtualNode) and node.lan is not None:
+            lan = node.lan
+            lan.remove_node(node)
+            if not lan.nodes:
+                VirtualNetwork._networks.pop(lan.name, None)
+    app.close()
+
+
+class SimulatedRouter:
+    """A BACnet router (bacpypes3's network layer) between BACnet/IP and virtual networks.
+
+    Its BACnet/IP port is on network ``ip_network``; each entry of ``networks`` (network
+    number → virtual network name) is a trunk whose devices are :class:`SimulatedDevice` s
+    made with that ``vlan``, as MS/TP controllers behind an IP-to-MS/TP router. It answers
+    Who-Is-Router-To-Network and routes requests, replies and broadcasts both ways; it is a
+    device too (``instance``), as routers are.
+    """
+
+    def __init__(self, instance: int, ip: str, networks: dict[int, str], port: int = DEVICE_PORT,
+                 ip_network: int = 1, prefix: int = 8) -> None:
+        self.instance = instance
+        self.ip = ip
+        self.port = port
+        self.prefix = prefix
+        self.ip_network = ip_network
+        self.networks = dict(networks)
+        self.app: Application | None = None
+
+    @property
+    def address(self) -> str:
+        """``ip:port`` of its BACnet/IP side."""
+        return f"{self.ip}:{self.port}"
+
+    def start(self) -> None:
+        """Bind its socket and join its virtual networks (call from a running event loop)."""
+        device = _Device(objectIdentifier=("device", self.instance),
+                         objectName=f"router-{self.instance}", vendorIdentifier=999,
+                         maxApduLengthAccepted=1476, segmentationSupported="segmented-both")
+        ports: list[Any] = [NetworkPortObject(
+            f"{self.ip}/{self.prefix}:{self.port}", objectIdentifier=("network-port", 1),
+            objectName="NetworkPort-1", networkNumber=self.ip_network,
+            networkNumberQuality="configured")]
+        for n, (network, vlan) in enumerate(sorted(self.networks.items()), start=2):
+            ports.append(_virtual_port(vlan, 0, network, n))
+        self.app = Application.from_object_list([device, *ports])
+
+    def stop(self) -> None:
+        """Close its socket and leave its virtual networks."""
+        if self.app is not None:
+            _close(self.app)
+            self.app = None
 
 
 class SimulatedBACnet:

@@ -6,13 +6,35 @@ import errno
 import ipaddress
 import socket
 import struct
+from typing import Any
 
 from openbms.errors import DriverError
 
-__all__ = ["ADDRESS_FORM", "check_address", "local_ipv4"]
+__all__ = ["ADDRESS_FORM", "DEVICE_FORM", "check_address", "device_address", "local_ipv4"]
 
 #: What an address looks like, for messages.
 ADDRESS_FORM = "ip/prefix:port, e.g. 192.168.1.20/24:47808"
+#: What a device's address looks like.
+DEVICE_FORM = ("ip:port (192.168.1.31:47808), or network:mac for a device behind a router "
+               "(2:5 or 2:0x1a on an MS/TP trunk, 3:10.0.0.5:47808 on a routed BACnet/IP network)")
+
+
+def device_address(text: str, where: str = "bacnet device address") -> Any:
+    """A device's BACnet address (a bacpypes3 ``Address``) from ``ip:port`` or ``net:mac``;
+    :class:`DriverError` naming ``where`` and the forms for anything else."""
+    from bacpypes3.pdu import Address
+
+    try:
+        addr = Address(text.strip())
+        local = addr.addrType == Address.localStationAddr and len(addr.addrAddr or b"") == 6
+        remote = (addr.addrType == Address.remoteStationAddr and addr.addrNet is not None
+                  and 1 <= addr.addrNet <= 65_534 and bool(addr.addrAddr))
+    except Exception:  # bacpypes3 raises ValueError, TypeError, KeyError, OSError …
+        local = remote = False
+    if not (local or remote):
+        raise DriverError(f"{where} {text!r} is not a BACnet device address: expected "
+                          f"{DEVICE_FORM}")
+    return addr
 
 
 def local_ipv4() -> dict[str, str]:
@@ -37,9 +59,10 @@ def local_ipv4() -> dict[str, str]:
     return found
 
 
-def check_address(address: str, where: str = "bacnet address") -> None:
+def check_address(address: str, where: str = "bacnet address", bind: bool = True) -> None:
     """Raise :class:`DriverError` unless ``address`` is an IPv4 ``ip[/prefix][:port]`` of this
-    machine whose UDP port can be bound; ``where`` names the setting in the message.
+    machine whose UDP port can be bound (with ``bind=False``: any IPv4 ``ip[:port]``, such as
+    another machine's); ``where`` names the setting in the message.
 
     bacpypes3 prints a traceback for a malformed address, and 50 lines of
     asyncio ending in an empty reason for one it cannot bind: this says in one
@@ -57,6 +80,8 @@ def check_address(address: str, where: str = "bacnet address") -> None:
             raise ValueError(address)
     except ValueError:
         raise DriverError(f"{where} is not a BACnet/IP address: expected {ADDRESS_FORM}") from None
+    if not bind:
+        return
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         try:
             s.bind((str(ip), port))

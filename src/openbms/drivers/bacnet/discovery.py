@@ -1,10 +1,10 @@
 """BACnet discovery: Who-Is/I-Am, object lists, object properties, and a site file from them.
 
-Who-Is is sent as a raw BACnet/IP broadcast datagram through the client's
-own socket, to each broadcast target (``ip:port``): bacpypes3 0.0.110 sends a
-"broadcast" to its own port, which on one machine (clients and devices on
-different ports) never reaches a device. Devices answer with I-Am to the
-sender, and bacpypes3 collects those as usual.
+Who-Is is a global broadcast sent through the client's own socket to each
+broadcast target (``ip:port``), or to the BBMD the client is registered with
+(see :mod:`.netlayer`): routers pass it to the networks behind them, so routed
+devices answer too, from their network number and MAC (``2:5``). Devices
+answer with I-Am to the sender, and bacpypes3 collects those as usual.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from bacpypes3.basetypes import PropertyIdentifier
 from bacpypes3.pdu import Address
 from bacpypes3.primitivedata import BitString, ObjectIdentifier
 
+from openbms.drivers.bacnet import netlayer
+from openbms.drivers.bacnet.netlayer import who_is_datagram
 from openbms.errors import DeviceUnreachable, DriverError
 from openbms.model.units import from_bacnet
 
@@ -65,25 +67,11 @@ class ObjectInfo:
     commandable: bool | None = None
 
 
-def _context_unsigned(tag: int, value: int) -> bytes:
-    length = max(1, (value.bit_length() + 7) // 8)
-    return bytes([(tag << 4) | 0x08 | length]) + value.to_bytes(length, "big")
-
-
-def who_is_datagram(low: int | None = None, high: int | None = None) -> bytes:
-    """A BACnet/IP Original-Broadcast-NPDU carrying Who-Is (with a range when given)."""
-    apdu = b"\x10\x08"  # unconfirmed request, who-is
-    if low is not None and high is not None:
-        apdu += _context_unsigned(0, low) + _context_unsigned(1, high)
-    npdu = b"\x01\x00"  # version 1, no network layer addressing
-    length = 4 + len(npdu) + len(apdu)
-    return b"\x81\x0b" + length.to_bytes(2, "big") + npdu + apdu
-
-
 async def who_is(app: Any, targets: Sequence[str], low: int | None = None,
                  high: int | None = None, listen: float = 3.0,
-                 directed: Sequence[str] = ()) -> list[DeviceInfo]:
-    """Devices answering Who-Is: broadcast to ``targets`` (``ip:port``), or sent to ``directed``.
+                 directed: Sequence[str] = (), bbmd: str | None = None) -> list[DeviceInfo]:
+    """Devices answering Who-Is: broadcast to ``targets`` (``ip:port``; through ``bbmd`` when
+    the client is registered with one), or sent to ``directed`` addresses.
 
     I-Ams are collected for ``listen`` seconds. The client's own device
     (instance 4194302) is never listed.
@@ -93,15 +81,11 @@ async def who_is(app: Any, targets: Sequence[str], low: int | None = None,
     for address in directed:
         pending.append(app.who_is(low, high, Address(address), timeout=listen))
     answered_directly: set[int] = set()
-    if targets:
+    if targets or bbmd:
         # Register the I-Am collector through bacpypes3 (it sends its own broadcast to the
         # client's port, where nobody listens), then broadcast for real to each target.
         pending.append(app.who_is(low, high, timeout=listen))
-        transport = _transport(app)
-        datagram = who_is_datagram(low, high)
-        for target in targets:
-            host, _, port = target.rpartition(":")
-            transport.sendto(datagram, (host, int(port or 47808)))
+        netlayer.send(app, lambda f: who_is_datagram(low, high, f), targets, bbmd)
     for n, i_ams in enumerate(await asyncio.gather(*pending)):
         for i_am in i_ams:
             oid = i_am.iAmDeviceIdentifier
@@ -137,14 +121,6 @@ def driver_settings(address: str, broadcasts: Sequence[str],
     if static:
         settings["devices"] = static
     return settings
-
-
-def _transport(app: Any) -> Any:
-    for layer in app.link_layers.values():
-        server = getattr(layer, "server", None)
-        if server is not None and server.local_transport is not None:
-            return server.local_transport
-    raise DriverError("bacnet: the client has no IPv4 socket to broadcast from")
 
 
 async def read_names(app: Any, devices: Sequence[DeviceInfo], at_once: int = 16) -> None:

@@ -75,7 +75,7 @@ from bacpypes3.apdu import (
     RejectPDU,
 )
 from bacpypes3.app import Application
-from bacpypes3.basetypes import BinaryPV, ErrorClass, ErrorCode
+from bacpypes3.basetypes import BinaryPV, ErrorClass, ErrorCode, HostNPort, IPMode
 from bacpypes3.comm import ServiceAccessPoint
 from bacpypes3.constructeddata import AnyAtomic
 from bacpypes3.errors import DecodingError, RejectException
@@ -85,8 +85,8 @@ from bacpypes3.pdu import Address
 from bacpypes3.primitivedata import BitString, Boolean, Date, Null, ObjectIdentifier, Time
 from bacpypes3.vendor import get_vendor_info
 
-from openbms.drivers.bacnet import noise, wire
-from openbms.drivers.bacnet.address import check_address
+from openbms.drivers.bacnet import netlayer, noise, wire
+from openbms.drivers.bacnet.address import check_address, device_address
 from openbms.drivers.base import ChangeCallback, DriverBase
 from openbms.errors import DeviceUnreachable, DriverError, PointError, WriteRefused
 from openbms.model.binding import Binding
@@ -229,6 +229,30 @@ def _status(flags: Any) -> str:
     return OK
 
 
+def _routers(value: Any) -> dict[int, str]:
+    """The ``routers`` setting: network number → the router's ``ip:port``."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise DriverError("drivers.bacnet.routers: expected a map of network number to the "
+                          f"router's ip:port, e.g. {{2: 192.168.1.40:47808}}, got {value!r}")
+    out: dict[int, str] = {}
+    for key, text in value.items():
+        try:
+            network = int(key)
+        except (TypeError, ValueError):
+            network = 0
+        if isinstance(key, bool) or not 1 <= network <= 65_534:
+            raise DriverError(f"drivers.bacnet.routers: {key!r} is not a network number "
+                              "(1–65534)")
+        address = device_address(str(text), f"drivers.bacnet.routers.{network}")
+        if address.addrType != Address.localStationAddr or len(address.addrAddr or b"") != 6:
+            raise DriverError(f"drivers.bacnet.routers.{network}: {text!r} is not a BACnet/IP "
+                              "address: expected ip:port, e.g. 192.168.1.40:47808")
+        out[network] = str(text)
+    return out
+
+
 def _number(extra: dict[str, Any], name: str, default: float, low: float, high: float) -> float:
     """A numeric setting within [low, high], or a DriverError that names it."""
     value = extra.get(name, default)
@@ -277,6 +301,13 @@ class BACnetDriver(DriverBase):
         self._in_flight = asyncio.Semaphore(int(_number(extra, "max_in_flight", 16, 1, 1_000)))
         self._static: dict[str, str] = {str(k): str(v) for k, v in
                                         (extra.get("devices") or {}).items()}
+        for key, text in self._static.items():
+            device_address(text, f"drivers.bacnet.devices.{key}")
+        self._routers: dict[int, str] = _routers(extra.get("routers"))
+        self.bbmd: str | None = str(extra["bbmd"]) if extra.get("bbmd") else None
+        self._bbmd_ttl = int(_number(extra, "bbmd_ttl", 300, 30, 65_535))
+        # Resolutions in progress (a device's Who-Is, a network's router), shared by callers.
+        self._resolving: dict[object, asyncio.Future[Any]] = {}
         self._addresses: dict[str, Address] = {}
         self._objids: dict[str, ObjectIdentifier] = {}
         # RPM refusals: rejects in a row (until the threshold), then when to probe RPM again
@@ -310,6 +341,13 @@ class BACnetDriver(DriverBase):
                               segmentationSupported="segmented-both")
         port = NetworkPortObject(self.address, objectIdentifier=("network-port", 1),
                                  objectName="NetworkPort-1")
+        if self.bbmd:
+            check_address(self.bbmd, "drivers.bacnet.bbmd", bind=False)
+            # A foreign device: bacpypes3 registers with the BBMD, renews at each TTL, and
+            # sends broadcasts there as Distribute-Broadcast-To-Network.
+            port.bacnetIPMode = IPMode.foreign
+            port.fdBBMDAddress = HostNPort(self.bbmd)
+            port.fdSubscriptionLifetime = self._bbmd_ttl
         try:
             self.app = Application.from_object_list([device, port])
             self._hook_acks(self.app)
@@ -326,6 +364,44 @@ class BACnetDriver(DriverBase):
                 self.app.close()
                 self.app = None
             raise DriverError(f"bacnet: cannot bind {self.address}: {err}") from err
+        if self.bbmd:
+            self._cov_tasks.append(asyncio.create_task(self._watch_registration()))
+
+    def registration(self) -> str | None:
+        """The foreign-device registration with ``bbmd``: 'registered', 'registering',
+        'refused' (the BBMD answered with a NAK), or None when not a foreign device."""
+        if not self.bbmd or self.app is None:
+            return None
+        for layer in self.app.link_layers.values():
+            status = getattr(layer, "bbmdRegistrationStatus", None)
+            if status is not None:
+                return "registered" if status == 0 else "registering" if status < 0 else "refused"
+        return None
+
+    async def _watch_registration(self) -> None:
+        """Say when registration with the BBMD fails, is late, or comes back: without it no
+        broadcast (Who-Is, Who-Is-Router-To-Network) reaches the devices."""
+        said = "registered"
+        since = self._clock.monotonic()
+        while True:
+            await asyncio.sleep(1.0)
+            now = self.registration()
+            if now == "registering" and self._clock.monotonic() - since < 10:
+                continue  # a registration takes a round trip; one retry every 5 s
+            if now != said:
+                if now == "registered":
+                    log.warning("bacnet: registered as a foreign device with BBMD %s (TTL %d s)",
+                                self.bbmd, self._bbmd_ttl)
+                else:
+                    log.warning("bacnet: registration as a foreign device with BBMD %s %s; "
+                                "broadcasts (Who-Is) do not reach its network until it is: "
+                                "retrying every 5 s", self.bbmd,
+                                "was refused (the BBMD answered with a NAK: does it accept "
+                                "foreign devices?)" if now == "refused" else
+                                "is not answered (is the BBMD at that address and port?)")
+                said = now or said
+            if now == "registered":
+                since = self._clock.monotonic()
 
     async def stop(self) -> None:
         """Cancel subscriptions (best effort), close the socket."""
@@ -365,25 +441,73 @@ class BACnetDriver(DriverBase):
         return oid
 
     async def _address(self, device: str) -> Address:
+        """Where a device is: its ``devices:`` entry, the address in its binding (``net:mac``,
+        ``ip:port``), or where its I-Am came from (a global Who-Is for its instance)."""
         addr = self._addresses.get(device)
         if addr is not None:
             return addr
         if device in self._static:
-            addr = Address(self._static[device])
+            addr = device_address(self._static[device], f"drivers.bacnet.devices.{device}")
+        elif not device.isdigit():
+            addr = device_address(device, f"bacnet device {device!r}")
         else:
-            try:
-                instance = int(device)
-            except ValueError:
-                raise PointError(f"bacnet device {device!r} is not a device instance number") from None
-            assert self.app is not None
-            i_ams = await self.app.who_is(instance, instance, Address(self.broadcast), timeout=2)
-            if not i_ams:
-                raise DeviceUnreachable(f"bacnet device {device} did not answer Who-Is "
-                                        f"(sent to {self.broadcast})")
-            addr = i_ams[0].pduSource
-            self._learn(device, i_ams[0])
+            i_am = await self._shared(("who-is", device), self._who_is(int(device)))
+            addr = i_am.pduSource
+            self._learn(device, i_am)
+        if addr.addrType == Address.remoteStationAddr:
+            await self._shared(("route", addr.addrNet), self._route(device, addr.addrNet))
         self._addresses[device] = addr
         return addr
+
+    async def _shared(self, key: object, work: Any) -> Any:
+        """Await ``work``, or, when the same resolution is under way, its result (one Who-Is
+        for a device however many reads wait for it)."""
+        running = self._resolving.get(key)
+        if running is not None:
+            work.close()
+            return await asyncio.shield(running)
+        task: asyncio.Future[Any] = asyncio.ensure_future(work)
+        self._resolving[key] = task
+        try:
+            return await asyncio.shield(task)
+        finally:
+            if task.done():
+                self._resolving.pop(key, None)
+                if not task.cancelled():
+                    task.exception()  # retrieved: every waiter raised it already
+
+    async def _who_is(self, instance: int) -> Any:
+        """The I-Am of one device: a global Who-Is for its instance, broadcast (or through the
+        BBMD) as :mod:`.netlayer` says, so routers pass it to the networks behind them."""
+        assert self.app is not None
+        waiting = self.app.who_is(instance, instance, timeout=2)
+        netlayer.send(self.app, lambda f: netlayer.who_is_datagram(instance, instance, f),
+                      [self.broadcast], self.bbmd)
+        i_ams = await waiting
+        if not i_ams:
+            via = f"through BBMD {self.bbmd}" if self.bbmd else f"sent to {self.broadcast}"
+            raise DeviceUnreachable(f"bacnet device {instance} did not answer Who-Is ({via})")
+        return i_ams[0]
+
+    async def _route(self, device: str, network: int) -> None:
+        """Make sure bacpypes3 knows a router to ``network``: the one under ``routers:``, else the
+        one answering Who-Is-Router-To-Network (broadcast, or through the BBMD)."""
+        assert self.app is not None
+        if await netlayer.wait_for_route(self.app, network, 0):
+            return
+        router = self._routers.get(network)
+        if router is not None:
+            await self.app.nsap.update_router_references(
+                next(iter(self.app.nsap.adapters)), Address(router), [network])
+            return
+        netlayer.send(self.app, lambda f: netlayer.who_is_router_datagram(network, f),
+                      [self.broadcast], self.bbmd)
+        if await netlayer.wait_for_route(self.app, network, 2.0) is None:
+            via = f"through BBMD {self.bbmd}" if self.bbmd else f"broadcast to {self.broadcast}"
+            raise DeviceUnreachable(
+                f"bacnet device {device}: no router to network {network} answered "
+                f"Who-Is-Router-To-Network ({via}); name it under drivers.bacnet.routers "
+                f"({network}: ip:port) if broadcasts do not reach it")
 
     def _learn(self, device: str, i_am: Any) -> None:
         """Objects per request from a device's I-Am (max APDU length accepted)."""
@@ -405,10 +529,11 @@ class BACnetDriver(DriverBase):
             return known
         assert self.app is not None
         i_ams: list[Any] = []
-        if device in self._static and device.isdigit():
+        if device in self._static or not device.isdigit():
             # A directed Who-Is: the device's I-Am says how big a reply it can send.
+            number = int(device) if device.isdigit() else None
             try:
-                i_ams = await self.app.who_is(int(device), int(device), addr, timeout=1)
+                i_ams = await self.app.who_is(number, number, addr, timeout=1)
             except ErrorRejectAbortNack:
                 i_ams = []
         if i_ams:
@@ -976,10 +1101,8 @@ class BACnetDriver(DriverBase):
         if self.app is None:
             raise DriverError("the bacnet driver is not started")
         addr = await self._address(device)
-        try:
-            oid = ObjectIdentifier(("device", int(device)))
-        except ValueError:
-            raise PointError(f"bacnet device {device!r} is not a device instance number") from None
+        # A device named by its address: 4194303, which every device takes as its own instance.
+        oid = ObjectIdentifier(("device", int(device) if device.isdigit() else 4194303))
         try:
             async with self._in_flight:
                 if self._use_rpm(device):
