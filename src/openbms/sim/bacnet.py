@@ -35,6 +35,7 @@ from bacpypes3.apdu import (
 )
 from bacpypes3.app import Application
 from bacpypes3.basetypes import (
+    BDTEntry,
     ErrorType,
     EventState,
     ObjectPropertyReference,
@@ -56,7 +57,8 @@ from bacpypes3.object import BinaryValueObject
 from bacpypes3.primitivedata import Real, Unsigned
 from bacpypes3.vlan import VirtualNetwork, VirtualNode
 
-__all__ = ["DEVICE_PORT", "ObjectSpec", "SimulatedBACnet", "SimulatedDevice", "SimulatedRouter"]
+__all__ = ["DEVICE_PORT", "ObjectSpec", "SimulatedBACnet", "SimulatedBBMD", "SimulatedDevice",
+           "SimulatedRouter"]
 
 class MultiStateValueObjectCmd(Commandable, MultiStateValueObject):
     """A commandable multi-state value (bacpypes3 ships analog and binary ones only)."""
@@ -565,6 +567,57 @@ class SimulatedRouter:
 
     def stop(self) -> None:
         """Close its socket and leave its virtual networks."""
+        if self.app is not None:
+            _close(self.app)
+            self.app = None
+
+
+class SimulatedBBMD:
+    """A BACnet Broadcast Management Device (bacpypes3's) on loopback, accepting foreign devices.
+
+    Broadcasts a registered foreign device distributes through it are broadcast on its
+    own subnet (``ip/prefix``, at its UDP port, where simulated devices on that port
+    hear them) and forwarded to its ``peers`` (other BBMDs, ``ip:port``).
+    """
+
+    def __init__(self, instance: int, ip: str, port: int = DEVICE_PORT, prefix: int = 8,
+                 peers: Sequence[str] = ()) -> None:
+        self.instance = instance
+        self.ip = ip
+        self.port = port
+        self.prefix = prefix
+        self.peers = tuple(peers)
+        self.app: Application | None = None
+
+    @property
+    def address(self) -> str:
+        """``ip:port``."""
+        return f"{self.ip}:{self.port}"
+
+    def start(self) -> None:
+        """Bind its socket (call from a running event loop)."""
+        device = _Device(objectIdentifier=("device", self.instance),
+                         objectName=f"bbmd-{self.instance}", vendorIdentifier=999,
+                         maxApduLengthAccepted=1476, segmentationSupported="segmented-both")
+        port = NetworkPortObject(f"{self.ip}/{self.prefix}:{self.port}",
+                                 objectIdentifier=("network-port", 1), objectName="NetworkPort-1",
+                                 bacnetIPMode="bbmd", bbmdAcceptFDRegistrations=True,
+                                 bbmdForeignDeviceTable=[],
+                                 bbmdBroadcastDistributionTable=[
+                                     BDTEntry(a) for a in (self.address, *self.peers)])
+        self.app = Application.from_object_list([device, port])
+
+    def foreign_devices(self) -> list[str]:
+        """The addresses registered in its foreign device table (``ip:port``)."""
+        assert self.app is not None
+        for layer in self.app.link_layers.values():
+            table = getattr(layer, "bbmdFDT", None)
+            if table is not None:
+                return [str(entry.fdAddress) for entry in table]
+        return []
+
+    def stop(self) -> None:
+        """Close its socket."""
         if self.app is not None:
             _close(self.app)
             self.app = None

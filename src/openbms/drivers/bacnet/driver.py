@@ -305,7 +305,9 @@ class BACnetDriver(DriverBase):
             device_address(text, f"drivers.bacnet.devices.{key}")
         self._routers: dict[int, str] = _routers(extra.get("routers"))
         self.bbmd: str | None = str(extra["bbmd"]) if extra.get("bbmd") else None
-        self._bbmd_ttl = int(_number(extra, "bbmd_ttl", 300, 30, 65_535))
+        self._bbmd_ttl = int(_number(extra, "bbmd_ttl", 300, 1, 65_535))
+        # Seconds a registration may take before it is reported as not answered.
+        self._registration_grace = 10.0
         # Resolutions in progress (a device's Who-Is, a network's router), shared by callers.
         self._resolving: dict[object, asyncio.Future[Any]] = {}
         self._addresses: dict[str, Address] = {}
@@ -367,41 +369,62 @@ class BACnetDriver(DriverBase):
         if self.bbmd:
             self._cov_tasks.append(asyncio.create_task(self._watch_registration()))
 
-    def registration(self) -> str | None:
-        """The foreign-device registration with ``bbmd``: 'registered', 'registering',
-        'refused' (the BBMD answered with a NAK), or None when not a foreign device."""
+    def _foreign_link(self) -> Any:
+        """bacpypes3's foreign-device link layer, or None when not a foreign device."""
         if not self.bbmd or self.app is None:
             return None
         for layer in self.app.link_layers.values():
-            status = getattr(layer, "bbmdRegistrationStatus", None)
-            if status is not None:
-                return "registered" if status == 0 else "registering" if status < 0 else "refused"
+            if hasattr(layer, "bbmdRegistrationStatus"):
+                return layer
         return None
 
+    def registration(self) -> str | None:
+        """The foreign-device registration with ``bbmd``: 'registered', 'registering',
+        'refused' (the BBMD answered with a NAK), 'expired' (renewals went unanswered past
+        the TTL), or None when not a foreign device."""
+        layer = self._foreign_link()
+        if layer is None:
+            return None
+        status = layer.bbmdRegistrationStatus
+        return {0: "registered", -1: "registering", -2: "expired"}.get(status, "refused")
+
     async def _watch_registration(self) -> None:
-        """Say when registration with the BBMD fails, is late, or comes back: without it no
-        broadcast (Who-Is, Who-Is-Router-To-Network) reaches the devices."""
-        said = "registered"
-        since = self._clock.monotonic()
+        """Keep the registration with the BBMD going, and say when it fails and comes back:
+        without it no broadcast (Who-Is, Who-Is-Router-To-Network) reaches the devices.
+
+        bacpypes3 (0.0.110) retries an unanswered registration every 5 s, but after a NAK
+        it ignores every later answer, and after an expiry it stops for good: from either,
+        registration is started again here every 5 s.
+        """
+        reported = "registered"
+        since = retried = self._clock.monotonic()
         while True:
-            await asyncio.sleep(1.0)
-            now = self.registration()
-            if now == "registering" and self._clock.monotonic() - since < 10:
-                continue  # a registration takes a round trip; one retry every 5 s
-            if now != said:
-                if now == "registered":
-                    log.warning("bacnet: registered as a foreign device with BBMD %s (TTL %d s)",
-                                self.bbmd, self._bbmd_ttl)
-                else:
-                    log.warning("bacnet: registration as a foreign device with BBMD %s %s; "
-                                "broadcasts (Who-Is) do not reach its network until it is: "
-                                "retrying every 5 s", self.bbmd,
-                                "was refused (the BBMD answered with a NAK: does it accept "
-                                "foreign devices?)" if now == "refused" else
-                                "is not answered (is the BBMD at that address and port?)")
-                said = now or said
+            await asyncio.sleep(min(1.0, self._registration_grace / 4))
+            now, t = self.registration(), self._clock.monotonic()
             if now == "registered":
-                since = self._clock.monotonic()
+                since = t
+            elif now in ("refused", "expired") and t - retried >= 5.0:
+                retried = t
+                layer = self._foreign_link()
+                layer._stop_tracking_registration()
+                layer.bbmdRegistrationStatus = -2
+                layer.register(Address(self.bbmd), self._bbmd_ttl)
+            if now == "registering" and t - since < self._registration_grace:
+                continue  # a registration takes a round trip
+            if (now == "registered") == (reported == "registered"):
+                continue
+            if now == "registered":
+                log.warning("bacnet: registered as a foreign device with BBMD %s (TTL %d s)",
+                            self.bbmd, self._bbmd_ttl)
+            else:
+                why = {"refused": "was refused (the BBMD answered with a NAK: does it accept "
+                                  "foreign devices?)",
+                       "expired": "expired (renewals were not answered)"}.get(
+                    str(now), "is not answered (is the BBMD at that address and port?)")
+                log.warning("bacnet: registration as a foreign device with BBMD %s %s; broadcasts "
+                            "(Who-Is) do not reach its network until it is: retrying every 5 s",
+                            self.bbmd, why)
+            reported = str(now)
 
     async def stop(self) -> None:
         """Cancel subscriptions (best effort), close the socket."""

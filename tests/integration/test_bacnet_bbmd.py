@@ -1,0 +1,153 @@
+"""openbms as a foreign device of a BBMD (issue 15, item 10), against bacpypes3's BBMD.
+
+The BBMD and the devices share a UDP port on one loopback subnet; openbms
+is elsewhere (its own port, a broadcast that reaches nobody), as a client on
+another subnet is: only broadcasts distributed by the BBMD reach the devices.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+
+from openbms.drivers.bacnet import BACnetDriver
+from openbms.drivers.bacnet.discovery import who_is
+from openbms.errors import DeviceUnreachable
+from openbms.model import DriverSettings
+from openbms.model.binding import parse_binding
+from openbms.sim.bacnet import ObjectSpec, SimulatedBBMD, SimulatedDevice
+from tests.fixtures.network import free_udp_port, random_subnet
+
+SPECS = (ObjectSpec("analog-input", 1, "OA-T", 8.5, "degreesCelsius"),)
+AI1 = [parse_binding("bacnet://7001/analog-input,1")]
+
+
+@dataclass
+class Subnet:
+    bbmd: SimulatedBBMD
+    devices: list[SimulatedDevice]
+
+
+@pytest.fixture
+async def subnet() -> AsyncIterator[Subnet]:
+    """A BBMD at <subnet>.1 and devices 7001, 7002 at .2, .3, all on one port."""
+    port, net = free_udp_port(), random_subnet()
+    bbmd = SimulatedBBMD(7000, f"{net}.1", port=port)
+    devices = [SimulatedDevice(7001 + i, f"{net}.{i + 2}", SPECS, port=port) for i in range(2)]
+    bbmd.start()
+    for d in devices:
+        d.start()
+    yield Subnet(bbmd, devices)
+    for d in devices:
+        d.stop()
+    bbmd.stop()
+
+
+def client(**extra: object) -> BACnetDriver:
+    # Broadcasts of its own go to a port nobody listens on: another subnet.
+    return BACnetDriver(DriverSettings(address=f"127.0.0.1/8:{free_udp_port()}", cov=False,
+                                       broadcast=f"127.255.255.255:{free_udp_port()}", **extra))
+
+
+async def registered(driver: BACnetDriver, state: str = "registered") -> None:
+    for _ in range(100):
+        if driver.registration() == state:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"registration is {driver.registration()!r}, not {state!r}")
+
+
+async def test_broadcasts_reach_the_devices_only_through_the_bbmd(subnet):
+    alone = client()
+    await alone.start()
+    try:
+        assert alone.registration() is None
+        with pytest.raises(DeviceUnreachable, match="did not answer Who-Is"):
+            await alone.read("7001", AI1)
+    finally:
+        await alone.stop()
+    foreign = client(bbmd=subnet.bbmd.address, bbmd_ttl=60)
+    await foreign.start()
+    try:
+        await registered(foreign)
+        ip, port = foreign.address.split("/")[0], foreign.address.rsplit(":", 1)[1]
+        assert subnet.bbmd.foreign_devices() == [f"{ip}:{port}"]
+        readings = await foreign.read("7001", AI1)
+        assert readings[0].value == 8.5
+        found = await who_is(foreign.app, [], listen=1.0, bbmd=foreign.bbmd)
+        assert {7000, 7001, 7002} <= {d.instance for d in found}
+    finally:
+        await foreign.stop()
+
+
+async def test_the_registration_is_renewed_so_a_restarted_bbmd_gets_it_back(subnet):
+    foreign = client(bbmd=subnet.bbmd.address, bbmd_ttl=1)
+    await foreign.start()
+    try:
+        await registered(foreign)
+        subnet.bbmd.stop()  # its foreign device table is gone with it
+        subnet.bbmd.start()
+        assert subnet.bbmd.foreign_devices() == []
+        for _ in range(100):  # renewed within a TTL or so
+            if subnet.bbmd.foreign_devices():
+                break
+            await asyncio.sleep(0.05)
+        assert len(subnet.bbmd.foreign_devices()) == 1
+    finally:
+        await foreign.stop()
+
+
+async def test_a_refused_registration_is_reported_and_retried_until_accepted(subnet, caplog):
+    # A plain device (not a BBMD) answers Register-Foreign-Device with a NAK.
+    port, net = free_udp_port(), random_subnet()
+    plain = SimulatedDevice(7100, f"{net}.1", SPECS, port=port)
+    plain.start()
+    foreign = client(bbmd=f"{net}.1:{port}", bbmd_ttl=60)
+    foreign._registration_grace = 0.4
+    caplog.set_level(logging.WARNING, "openbms.drivers.bacnet.driver")
+    await foreign.start()
+    try:
+        await registered(foreign, "refused")
+        for _ in range(40):
+            if "was refused (the BBMD answered with a NAK" in caplog.text:
+                break
+            await asyncio.sleep(0.05)
+        assert "BBMD " + f"{net}.1:{port} was refused" in caplog.text
+        # The same address becomes a BBMD: the next retry registers (bacpypes3 alone would
+        # ignore every answer after the NAK).
+        plain.stop()
+        bbmd = SimulatedBBMD(7101, f"{net}.1", port=port)
+        bbmd.start()
+        try:
+            for _ in range(160):
+                if foreign.registration() == "registered":
+                    break
+                await asyncio.sleep(0.05)
+            assert foreign.registration() == "registered"
+            await asyncio.sleep(0.3)
+            assert "registered as a foreign device with BBMD" in caplog.text
+        finally:
+            bbmd.stop()
+    finally:
+        await foreign.stop()
+        plain.stop()
+
+
+async def test_an_unanswered_registration_is_reported(caplog):
+    foreign = client(bbmd=f"{random_subnet()}.1:{free_udp_port()}")
+    foreign._registration_grace = 0.4
+    caplog.set_level(logging.WARNING, "openbms.drivers.bacnet.driver")
+    await foreign.start()
+    try:
+        for _ in range(40):
+            if "is not answered (is the BBMD at that address and port?)" in caplog.text:
+                break
+            await asyncio.sleep(0.05)
+        assert "is not answered (is the BBMD at that address and port?)" in caplog.text
+        assert foreign.registration() == "registering"
+    finally:
+        await foreign.stop()
