@@ -112,8 +112,17 @@ async def _bench(child: subprocess.Popen[str], port: int, devices: int, points: 
     ]
 
 
-def run(quick: bool = False) -> Iterator[Figure]:
-    """Figures: points/s, cycle time, client CPU per point, COV latency p50/p99."""
+def run(quick: bool = False, devices: int | None = None, points: int | None = None) -> Iterator[Figure]:
+    """Figures: points/s, cycle time, client CPU per point, COV latency p50/p99.
+
+    With ``devices`` (and ``points`` per device, default 100), the scale scenario instead: a
+    whole openbms polling that many routed devices (:mod:`openbms.bench.bacnet_scale`).
+    """
+    if devices is not None:
+        from openbms.bench import bacnet_scale
+
+        yield from bacnet_scale.run(devices, points or 100, quick)
+        return
     devices, cycles, changes = (20, 2, 50) if quick else (100, 5, 200)
     points = 100
     port = _free_udp_port()

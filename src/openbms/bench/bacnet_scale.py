@@ -1,0 +1,435 @@
+"""``bacnet --devices N --points P``: one openbms polling N routed BACnet devices of P points each.
+
+The issue's sizing question (one instance, 1 000 devices, 100 000 points)
+answered end to end, as a site would run it::
+
+    fleet processes (python -m openbms.sim.bacnet_fleet), up to 250 devices each
+      router 127.a.b.1:port1 ── network 10: devices at MAC 1..125 ── network 11: …
+      router 127.a.b.2:port2 ── network 12 …                       ── network 13: …
+           ▲ BACnet/IP on loopback, ReadPropertyMultiple in 480-byte APDUs (MS/TP-sized)
+    openbms run (a child process): the generated site, SQLite historian, alarms,
+      schedules, API on a free loopback port
+           ▲ HTTP: this process, as a dashboard would
+
+The site has every point (``analog-input,1..P`` of every device, with its unit),
+the BACnet driver with a ``devices:`` entry per device as ``network:mac`` and a
+``routers:`` entry per network, polling (``cov: false``) every ``POLL_INTERVAL``
+seconds; one high-limit alarm per device on its ``ai-1`` (every 100th device's
+limit below the value, so a few are active) and a schedule holding the
+setpoint (``analog-value,1``) of the first few devices, so the alarm and
+control engines run.
+
+Figures (one ``name value unit`` line each):
+
+* ``bacnet.scale_points``: the points the server polls (its health);
+* ``bacnet.scale_first_cycle_s``: from starting ``openbms run`` until every
+  device has answered its first poll (the devices API: no device ``unknown``),
+  i.e. every point has a first value; the manager spreads the first polls over
+  the poll interval, so this is at least the interval;
+* ``bacnet.scale_cycle_s``: a steady full cycle, ``points`` divided by the
+  samples the server published per second (``/metrics``
+  ``openbms_bus_published_total``) over ``STEADY_CYCLES`` poll intervals; the
+  poll interval when polling keeps up, more when it does not;
+* ``bacnet.scale_client_cpu_ms_per_point``: the server's CPU (user + system,
+  /proc) over that window per sample published;
+* ``bacnet.scale_rss_mb``: the server's resident memory, the most seen during
+  that window (after the first cycle);
+* ``bacnet.scale_api_points_p95_ms``: GET of a page of 100 points (with their
+  values) during that window, one request after the other;
+* ``bacnet.scale_loop_lag_max_ms``: the largest ``event_loop.lag_max_s``
+  ``/api/v1/health`` reported from the API's start to the end (each answer
+  covers its last minute), first cycle included.
+
+``quick`` caps the size at 40 devices of 20 points and polls every 3 s.
+Nothing is asserted: a missed target shows in the figures, and the server's
+error lines, offline devices and failed requests go to stderr as notes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import os
+import random
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from openbms.bench import Figure
+
+__all__ = ["Layout", "plan", "run", "write_site"]
+
+SITE = "scale"
+EMAIL = "bench@example.com"
+PASSWORD = "bench password 1234"
+#: Seconds between polls of a device: a full cycle of 100 000 points fits well within it (see
+#: docs/benchmarks.md for the measured cycle at a shorter interval).
+POLL_INTERVAL = 60.0
+QUICK_INTERVAL = 3.0
+STEADY_CYCLES = 2
+PER_PROCESS = 250
+QUICK_MAX = (40, 20)
+SCHEDULED = 4  # devices whose setpoint a schedule holds
+FIRST_INSTANCE = 100_001
+FIRST_NETWORK = 10
+API_PERIOD = 0.25
+HEALTH_PERIOD = 2.0
+START_TIMEOUT = 900.0  # the fleets build 25 000 bacpypes3 objects each (about a minute of CPU)
+_ERROR_LINE = re.compile(r"\b(ERROR|CRITICAL|Traceback)\b")
+
+
+@dataclass(frozen=True, slots=True)
+class FleetPlan:
+    """One fleet process: its router's address and its networks' device instances."""
+
+    ip: str
+    port: int
+    router_instance: int
+    networks: tuple[int, ...]
+    per_network: int
+    first: int
+
+    def devices(self) -> Iterator[tuple[int, int, int]]:
+        """(instance, network, mac) of each of its devices."""
+        instance = self.first
+        for network in self.networks:
+            for mac in range(1, self.per_network + 1):
+                yield instance, network, mac
+                instance += 1
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """Where every device is: the fleets, and the points of each device."""
+
+    fleets: tuple[FleetPlan, ...]
+    points: int
+    interval: float
+
+    def devices(self) -> list[tuple[int, int, int]]:
+        return [d for f in self.fleets for d in f.devices()]
+
+
+def _free_udp_port(ip: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((ip, 0))
+        return int(s.getsockname()[1])
+
+
+def plan(devices: int, points: int, interval: float, subnet: str | None = None) -> Layout:
+    """``devices`` in fleets of at most 250, each on two networks (one when its count is odd)."""
+    if devices < 1 or points < 1:
+        raise ValueError(f"--devices {devices} --points {points}: expected at least 1 of each")
+    subnet = subnet or f"127.{random.randint(40, 250)}.{random.randint(1, 250)}"
+    fleets: list[FleetPlan] = []
+    left, network, first = devices, FIRST_NETWORK, FIRST_INSTANCE
+    while left > 0:
+        here = min(PER_PROCESS, left)
+        nets = 2 if here % 2 == 0 else 1
+        ip = f"{subnet}.{len(fleets) + 1}"
+        fleets.append(FleetPlan(ip, _free_udp_port(), 4_000_000 + len(fleets),
+                                tuple(range(network, network + nets)), here // nets, first))
+        network += nets
+        first += here
+        left -= here
+    return Layout(tuple(fleets), points, interval)
+
+
+def write_site(folder: Path, layout: Layout) -> Path:
+    """The site file of ``layout`` in ``folder`` (returned): every point, alarms and a schedule."""
+    devices = layout.devices()
+    lines = [
+        "# Generated by openbms bench bacnet --devices: devices behind BACnet routers, polled.",
+        f"site: {{id: {SITE}, name: BACnet scale benchmark, timezone: UTC}}",
+        "drivers:",
+        "  bacnet:",
+        f"    address: 127.0.0.1/8:{_free_udp_port()}",
+        "    cov: false",
+        f"    poll_interval: {layout.interval:g}",
+        "    timeout: 10",
+        "    devices:",
+        *(f'      "{i}": "{n}:{m}"' for i, n, m in devices),
+        "    routers:",
+        *(f'      {n}: "{f.ip}:{f.port}"' for f in layout.fleets for n in f.networks),
+        "equipment:",
+    ]
+    scheduled = [i for i, _, _ in devices[:SCHEDULED]]
+    for i, _, _ in devices:
+        lines.append(f"  - id: dev-{i}")
+        lines.append("    points:")
+        lines += [f'      - {{name: ai-{k}, unit: degC, binding: "bacnet://{i}/analog-input,{k}"}}'
+                  for k in range(1, layout.points + 1)]
+        if i in scheduled:
+            lines.append(f'      - {{name: sp, unit: degC, writable: true, limits: {{min: 10, max: 30}}, '
+                         f'binding: "bacnet://{i}/analog-value,1"}}')
+    lines.append("alarms:")
+    for n, (i, _, _) in enumerate(devices):
+        limit = 0.5 if n % 100 == 99 else 50  # ai-1 reads 1.0: every 100th device's alarm is active
+        lines.append(f"  - {{id: dev-{i}-ai-1-high, type: high, point: {SITE}/dev-{i}/ai-1, "
+                     f"limit: {limit}, deadband: 0.5, priority: 100}}")
+    if scheduled:
+        targets = ", ".join(f"{SITE}/dev-{i}/sp" for i in scheduled)
+        day = '[{time: "00:00", value: 21.5}]'
+        lines += ["schedules:", "  - id: setpoints", "    name: Zone setpoints", "    kind: number",
+                  "    default: 21.5", "    priority: 14", f"    targets: [{targets}]", "    weekly:",
+                  *(f"      {d}: {day}" for d in ("monday", "tuesday", "wednesday", "thursday",
+                                                    "friday", "saturday", "sunday"))]
+    path = folder / "site.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+# ------------------------------------------------------------------ child processes
+
+class _Child:
+    """A child process whose output a thread reads: its lines kept (a few), its error lines counted."""
+
+    def __init__(self, argv: Sequence[str], env: dict[str, str] | None = None) -> None:
+        self.proc = subprocess.Popen(list(argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     text=True, env={**os.environ, "PYTHONUNBUFFERED": "1",
+                                                     "COLUMNS": "250", **(env or {})})
+        self.lines: list[str] = []
+        self.errors: list[str] = []
+        self.error_lines = 0
+        self._context = 0
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            if len(self.lines) < 200:
+                self.lines.append(line)
+            if _ERROR_LINE.search(line):
+                self.error_lines += 1
+                if len(self.errors) < 60:
+                    self._context = 20
+            if self._context > 0:
+                self._context -= 1
+                self.errors.append(line.rstrip())
+
+    async def line(self, prefix: str, deadline: float) -> str:
+        """The first output line starting with ``prefix``; RuntimeError if the process ends or times out."""
+        while time.monotonic() < deadline:
+            for line in list(self.lines):
+                if line.startswith(prefix):
+                    return line
+            if self.proc.poll() is not None:
+                break
+            await asyncio.sleep(0.2)
+        raise RuntimeError(f"{' '.join(self.proc.args[:4])}… did not print {prefix!r}:\n"
+                           + "".join(self.lines[-30:]))
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._reader.join(timeout=10)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        return self.proc.returncode
+
+
+def _fleet(f: FleetPlan, points: int) -> _Child:
+    return _Child([sys.executable, "-m", "openbms.sim.bacnet_fleet", "--ip", f.ip, "--port", str(f.port),
+                   "--networks", ",".join(map(str, f.networks)), "--per-network", str(f.per_network),
+                   "--points", str(points), "--first", str(f.first),
+                   "--router-instance", str(f.router_instance)])
+
+
+# ------------------------------------------------------------------ the measurement
+
+def _published(metrics: str) -> int | None:
+    for line in metrics.splitlines():
+        if line.startswith("openbms_bus_published_total "):
+            return int(float(line.split()[1]))
+    return None
+
+
+def _p95(values: list[float]) -> float:
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
+
+
+async def _measure(layout: Layout, folder: Path, notes: list[str]) -> list[Figure]:
+    import httpx
+    import psutil
+
+    fleets = [_fleet(f, layout.points) for f in layout.fleets]
+    server: _Child | None = None
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        for child in fleets:
+            await child.line("serving", deadline)
+        site = write_site(folder, layout)
+        started = time.monotonic()
+        server = _Child([sys.executable, "-m", "openbms.cli", "run", "-d", str(site.parent), "--port", "0",
+                         "--status-every", "3600"],
+                        env={"OPENBMS_ADMIN_EMAIL": EMAIL, "OPENBMS_ADMIN_PASSWORD": PASSWORD})
+        url = (await server.line("Dashboard: ", started + START_TIMEOUT)).split()[1].rstrip("/")
+        proc = psutil.Process(server.proc.pid)
+        async with httpx.AsyncClient(base_url=url, timeout=120) as c:
+            r = await c.post("/api/v1/auth/login", json={"email": EMAIL, "password": PASSWORD})
+            r.raise_for_status()
+            r = await c.post("/api/v1/tokens", json={"name": "bench"},
+                             headers={"Authorization": f"Bearer {r.json()['access_token']}"})
+            r.raise_for_status()
+            token = r.json()["token"]
+        api = httpx.AsyncClient(base_url=url, timeout=60, headers={"Authorization": f"Bearer {token}"},
+                                limits=httpx.Limits(max_connections=4, keepalive_expiry=2.0))
+        lags: list[float] = []
+        polled: list[int] = []
+        stop = asyncio.Event()
+
+        async def health() -> None:
+            while not stop.is_set():
+                try:
+                    body = (await api.get("/api/v1/health")).json()
+                except httpx.HTTPError as err:
+                    notes.append(f"health: {type(err).__name__}: {err}")
+                else:
+                    comps = body.get("components", {})
+                    top = comps.get("event_loop", {}).get("lag_max_s")
+                    if isinstance(top, int | float):
+                        lags.append(top * 1000)
+                    points = comps.get("drivers", {}).get("points")
+                    if isinstance(points, int):
+                        polled.append(points)
+                await _wait(stop, HEALTH_PERIOD)
+
+        watcher = asyncio.create_task(health())
+        try:
+            first = await _first_cycle(api, len(layout.devices()), started, notes)
+            figures = await _steady(api, proc, layout, notes)
+        finally:
+            stop.set()
+            await watcher
+            await api.aclose()
+        points = polled[-1] if polled else math.nan
+        return [
+            ("bacnet.scale_points", points, "1"),
+            ("bacnet.scale_first_cycle_s", round(first, 1), "s"),
+            *figures,
+            ("bacnet.scale_loop_lag_max_ms", round(max(lags), 1) if lags else math.nan, "ms"),
+        ]
+    finally:
+        if server is not None:
+            code = server.stop()
+            if code not in (0, None):
+                notes.append(f"openbms run exited with {code}")
+            if server.error_lines:
+                notes.append(f"openbms run printed {server.error_lines} error lines:")
+                notes += server.errors
+        for child in fleets:
+            child.stop()
+            if child.error_lines:
+                notes.append(f"a fleet printed {child.error_lines} error lines:")
+                notes += child.errors[:20]
+
+
+async def _first_cycle(api: Any, devices: int, started: float, notes: list[str]) -> float:
+    """Seconds from ``started`` until no device is ``unknown`` (each answered, or was found offline)."""
+    while True:
+        states: dict[str, int] = {}
+        cursor: str | None = None
+        while True:
+            params: dict[str, Any] = {"limit": 1000, **({"cursor": cursor} if cursor else {})}
+            r = await api.get(f"/api/v1/sites/{SITE}/devices", params=params)
+            r.raise_for_status()
+            page = r.json()
+            for d in page["items"]:
+                states[d["state"]] = states.get(d["state"], 0) + 1
+            cursor = page.get("next_cursor")
+            if not cursor:
+                break
+        if sum(states.values()) >= devices and not states.get("unknown"):
+            if states.get("offline"):
+                notes.append(f"{states['offline']} of {devices} devices offline after the first cycle")
+            return time.monotonic() - started
+        if time.monotonic() - started > START_TIMEOUT:
+            notes.append(f"the first cycle did not end within {START_TIMEOUT:g} s: {states}")
+            return math.nan
+        await asyncio.sleep(1.0)
+
+
+async def _steady(api: Any, proc: Any, layout: Layout, notes: list[str]) -> list[Figure]:
+    """Cycle time, CPU per point, RSS and the points page's p95 over ``STEADY_CYCLES`` poll intervals."""
+    async def published() -> int:
+        r = await api.get("/metrics")
+        r.raise_for_status()
+        n = _published(r.text)
+        if n is None:
+            raise RuntimeError("/metrics has no openbms_bus_published_total")
+        return n
+
+    window = STEADY_CYCLES * layout.interval
+    n0, t0 = await published(), time.monotonic()
+    cpu = proc.cpu_times()
+    c0 = cpu.user + cpu.system
+    rss: list[int] = []
+    latencies: list[float] = []
+    errors = 0
+    while (elapsed := time.monotonic() - t0) < window:
+        sent = time.perf_counter()
+        try:
+            r = await api.get(f"/api/v1/sites/{SITE}/points", params={"limit": 100})
+            r.raise_for_status()
+        except Exception as err:  # counted and noted; the benchmark goes on
+            errors += 1
+            if errors <= 5:
+                notes.append(f"points page: {type(err).__name__}: {err}")
+        else:
+            latencies.append((time.perf_counter() - sent) * 1000)
+        rss.append(proc.memory_info().rss)
+        await asyncio.sleep(min(API_PERIOD, max(0.0, window - elapsed)))
+    cpu = proc.cpu_times()
+    c1, t1 = cpu.user + cpu.system, time.monotonic()
+    n1 = await published()
+    samples = n1 - n0
+    points = sum(1 for _ in layout.devices()) * layout.points + min(SCHEDULED, len(layout.devices()))
+    if errors:
+        notes.append(f"{errors} of {errors + len(latencies)} points pages failed")
+    return [
+        ("bacnet.scale_cycle_s", round((t1 - t0) * points / samples, 1) if samples > 0 else math.nan, "s"),
+        ("bacnet.scale_client_cpu_ms_per_point",
+         round((c1 - c0) * 1000 / samples, 4) if samples > 0 else math.nan, "ms"),
+        ("bacnet.scale_rss_mb", round(max(rss) / 2**20, 1) if rss else math.nan, "MB"),
+        ("bacnet.scale_api_points_p95_ms", round(_p95(latencies), 1), "ms"),
+    ]
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+
+
+def run(devices: int, points: int = 100, quick: bool = False,
+        interval: float | None = None) -> Iterator[Figure]:
+    """Figures of ``devices`` × ``points`` polled by a whole openbms (40 × 20 at most with ``quick``)."""
+    if quick:
+        devices, points = min(devices, QUICK_MAX[0]), min(points, QUICK_MAX[1])
+    layout = plan(devices, points, interval or (QUICK_INTERVAL if quick else POLL_INTERVAL))
+    notes: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="openbms-bacnet-scale-") as tmp:
+        try:
+            figures = asyncio.run(_measure(layout, Path(tmp), notes))
+        finally:
+            for note in notes:
+                print(f"note: {note}", file=sys.stderr)
+    yield from figures
