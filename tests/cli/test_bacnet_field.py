@@ -274,3 +274,36 @@ def test_check_warns_about_a_bacnet_address_or_broadcast_the_driver_cannot_use(
     result = runner.invoke(app, ["check", str(path)], env=WIDE)
     assert result.exit_code == 0, result.output
     assert f"{path}:{expected}" in lines(result.output), result.output
+
+
+@pytest.mark.parametrize(("settings", "expected"), [
+    ("    address: 10.0.0.9/24:47808\n    devices: {260001: '2:5', 260002: '5'}",
+     "5:38: warning: bacnet device 260002's address '5' is not a BACnet address: expected "
+     "ip:port (192.168.1.31:47808), or network:mac for a device behind a router"),
+    ("    address: 10.0.0.9/24:47808\n    devices: {260001: '70000:5', 260002: '2:0x1a'}",
+     "5:23: warning: bacnet device 260001's address '70000:5' is not a BACnet address"),
+    ("    address: 10.0.0.9/24:47808\n    routers: {x: 10.0.0.1:47808}",
+     "5:18: warning: bacnet routers: 'x' is not a network number (1–65534)"),
+    ("    address: 10.0.0.9/24:47808\n    routers: {2: '2:5'}",
+     "5:18: warning: bacnet router to network 2: '2:5' is not a BACnet/IP address: expected "
+     "ip:port"),
+    ("    address: 10.0.0.9/24:47808\n    bbmd: 10.0.0.1/24",
+     "5:11: warning: bacnet bbmd '10.0.0.1/24' is not a BACnet/IP bbmd: expected ip:port"),
+])
+def test_check_warns_about_device_addresses_routers_and_bbmds_the_driver_cannot_use(
+        tmp_path, settings, expected):
+    path = tmp_path / "site.yaml"
+    path.write_text(SITE % settings)
+    result = runner.invoke(app, ["check", str(path)], env=WIDE)
+    assert result.exit_code == 0, result.output
+    assert any(line.startswith(f"{path}:{expected}") for line in lines(result.output)), \
+        result.output
+
+
+def test_check_takes_routed_addresses_and_a_bbmd_as_reaching_the_devices(tmp_path):
+    path = tmp_path / "site.yaml"
+    # The limited broadcast on loopback reaches nobody, but the BBMD distributes broadcasts.
+    path.write_text(SITE % "    address: 127.0.0.1/8:47809\n    bbmd: 127.0.0.2:47808\n"
+                           "    devices: {260001: '2:5'}\n    routers: {2: 127.0.0.3:47808}")
+    result = runner.invoke(app, ["check", str(path)], env=WIDE)
+    assert result.exit_code == 0 and "warning" not in result.output, result.output

@@ -1,4 +1,4 @@
-"""``openbms bacnet whois|discover|read|write``: BACnet/IP from the command line."""
+"""``openbms bacnet whois|discover|routers|read|write``: BACnet/IP from the command line."""
 
 from __future__ import annotations
 
@@ -24,6 +24,17 @@ DEFAULT_BROADCAST = "255.255.255.255:47808"
 AddressOption = typer.Option(
     os.environ.get("OPENBMS_BACNET_ADDRESS", DEFAULT_ADDRESS), "--address",
     help="This machine's BACnet/IP address, ip/prefix:port ($OPENBMS_BACNET_ADDRESS).")
+BBMDOption = typer.Option(
+    None, "--bbmd", show_default=False,
+    help="Register as a foreign device with this BBMD (ip:port) and broadcast through it: for "
+         "devices on another subnet.")
+DeviceAddressOption = typer.Option(
+    ..., "--device-address", "-a",
+    help="The device: ip:port, or network:mac behind a router (e.g. 2:5).")
+RouteOption = typer.Option(
+    None, "--broadcast", "-b", show_default=False,
+    help="Where Who-Is-Router-To-Network is broadcast to find the router of a network:mac "
+         f"device, ip:port (default {DEFAULT_BROADCAST}).")
 TargetOption = typer.Option(
     [], "--broadcast", "-b", show_default=False,
     help=f"Where Who-Is is broadcast, ip:port (repeatable; default {DEFAULT_BROADCAST} "
@@ -38,17 +49,40 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(1)
 
 
-def _driver(address: str, devices: dict[str, str] | None = None) -> Any:
+def _driver(address: str, devices: dict[str, str] | None = None, bbmd: str | None = None,
+            broadcasts: list[str] | None = None) -> Any:
     from openbms.drivers.bacnet import BACnetDriver
     from openbms.drivers.bacnet.address import check_address
     from openbms.errors import DriverError
     from openbms.model import DriverSettings
 
+    settings: dict[str, Any] = {"address": address, "devices": devices or {}}
+    if bbmd:
+        settings["bbmd"] = bbmd
+    if broadcasts:
+        settings["broadcast"] = broadcasts[0]
     try:
         check_address(address, "--address")
+        if bbmd:
+            check_address(bbmd, "--bbmd", bind=False)
+        return BACnetDriver(DriverSettings.model_validate(settings))
     except DriverError as err:
         raise fail(str(err)) from None
-    return BACnetDriver(DriverSettings.model_validate({"address": address, "devices": devices or {}}))
+
+
+async def _registered(driver: Any, seconds: float = 3.0) -> None:
+    """Wait for the registration with ``--bbmd``: nothing broadcast reaches the devices before."""
+    from openbms.errors import DriverError
+
+    if driver.registration() is None:
+        return
+    for _ in range(int(seconds / 0.05)):
+        if driver.registration() == "registered":
+            return
+        await asyncio.sleep(0.05)
+    why = ("refused it (a NAK: is it a BBMD that accepts foreign devices?)"
+           if driver.registration() == "refused" else f"did not answer in {seconds:g} s")
+    raise DriverError(f"the BBMD {driver.bbmd} {why}: no broadcast would reach its network")
 
 
 def _run(coro: Any) -> Any:
@@ -95,15 +129,18 @@ def whois(
     low: int | None = typer.Option(None, "--low", help="Lowest device instance."),
     high: int | None = typer.Option(None, "--high", help="Highest device instance."),
     listen: float = typer.Option(3.0, "--listen", help="Seconds to collect I-Ams."),
+    bbmd: str | None = BBMDOption,
 ) -> None:
-    """List the devices that answer Who-Is, with their names and vendors."""
+    """List the devices that answer Who-Is, with their names and vendors (devices behind
+    routers too, addressed network:mac)."""
     from openbms.drivers.bacnet.discovery import read_names, who_is
 
     broadcasts = _broadcasts(broadcast, target)
 
     async def go() -> list[Any]:
-        async with _driver(address) as driver:
-            found = await who_is(driver.app, broadcasts, low, high, listen, target)
+        async with _driver(address, bbmd=bbmd) as driver:
+            await _registered(driver)
+            found = await who_is(driver.app, broadcasts, low, high, listen, target, bbmd)
             await read_names(driver.app, found)
             return found
 
@@ -130,6 +167,7 @@ def discover(
     high: int | None = typer.Option(None, "--high"),
     listen: float = typer.Option(3.0, "--listen", help="Seconds to collect I-Ams."),
     force: bool = typer.Option(False, "--force", help="Overwrite the output file."),
+    bbmd: str | None = BBMDOption,
 ) -> None:
     """Find devices and their objects and write a site file, with a progress bar.
 
@@ -150,8 +188,9 @@ def discover(
     broadcasts = _broadcasts(broadcast, target)
 
     async def go() -> tuple[list[Any], list[str]]:
-        async with _driver(address) as driver:
-            devices = await who_is(driver.app, broadcasts, low, high, listen, target)
+        async with _driver(address, bbmd=bbmd) as driver:
+            await _registered(driver)
+            devices = await who_is(driver.app, broadcasts, low, high, listen, target, bbmd)
             problems = []
             with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                           MofNCompleteColumn(), console=console) as progress:
@@ -168,13 +207,45 @@ def discover(
     devices, problems = _run(go())
     if not devices:
         raise fail(_nobody_hint(address, broadcasts, target, listen))
-    doc = site_document(site_id, devices, driver_settings(address, broadcasts, devices))
+    doc = site_document(site_id, devices, driver_settings(address, broadcasts, devices, bbmd))
     output.write_text("# Written by openbms bacnet discover: review names and tags, then run\n"
                       "# 'openbms check' on it.\n" + yaml.safe_dump(doc, sort_keys=False))
     points = sum(len(d.objects) for d in devices)
     console.print(f"[green]wrote {output}[/green]: {len(devices)} devices, {points} points")
     for p in problems:
         console.print(f"[yellow]skipped[/yellow] {p}")
+
+
+@bacnet_app.command("routers")
+def routers(
+    address: str = AddressOption,
+    broadcast: list[str] = TargetOption,
+    listen: float = typer.Option(2.0, "--listen", help="Seconds to collect the answers."),
+    bbmd: str | None = BBMDOption,
+) -> None:
+    """List the BACnet routers that answer Who-Is-Router-To-Network, and the networks behind
+    each (their devices are addressed network:mac, e.g. 2:5)."""
+    from openbms.drivers.bacnet.discovery import routers as find_routers
+
+    broadcasts = broadcast or [DEFAULT_BROADCAST]
+
+    async def go() -> dict[str, list[int]]:
+        async with _driver(address, bbmd=bbmd) as driver:
+            await _registered(driver)
+            return await find_routers(driver.app, broadcasts, listen, bbmd)
+
+    found = _run(go())
+    if not found:
+        raise fail(f"no router answered Who-Is-Router-To-Network from {address} "
+                   f"({f'through BBMD {bbmd}' if bbmd else 'broadcast to ' + ', '.join(broadcasts)})"
+                   f" in {listen:g} s: devices on this network need no router; otherwise try -b with "
+                   "the subnet's broadcast and the routers' port, or a longer --listen")
+    table = Table(title=f"{len(found)} routers", title_justify="left")
+    table.add_column("router")
+    table.add_column("networks")
+    for router, networks in found.items():
+        table.add_row(router, ", ".join(str(n) for n in networks))
+    console.print(table)
 
 
 def _binding(device: int, obj: str) -> Any:
@@ -187,10 +258,12 @@ def _binding(device: int, obj: str) -> Any:
 def read(
     device: int = typer.Argument(..., help="Device instance."),
     obj: str = typer.Argument(..., help="Object, e.g. analog-input,1, or 'device' for the device."),
-    device_address: str = typer.Option(..., "--device-address", "-a", help="The device, ip:port."),
+    device_address: str = DeviceAddressOption,
     prop: str = typer.Option("present-value", "--property", "-P",
                              help="The property, e.g. object-name, units, priority-array."),
     address: str = AddressOption,
+    broadcast: str | None = RouteOption,
+    bbmd: str | None = BBMDOption,
 ) -> None:
     """Read an object's present value and status (and priority array when it has one), or any
     property with --property."""
@@ -201,14 +274,19 @@ def read(
         obj = f"device,{device}"
     if prop != "present-value" or obj.startswith("device"):
         async def one() -> Any:
-            async with _driver(address, {str(device): device_address}) as driver:
-                return await read_property(driver.app, device_address, obj, prop)
+            async with _driver(address, {str(device): device_address}, bbmd,
+                                     [broadcast] if broadcast else None) as driver:
+                await _registered(driver)
+                return await read_property(driver.app, await driver.resolve(str(device)), obj,
+                                           prop)
 
         console.print(plain_text(_run(one())), markup=False, highlight=False, soft_wrap=True)
         return
 
     async def go() -> tuple[Any, list[Any] | None]:
-        async with _driver(address, {str(device): device_address}) as driver:
+        async with _driver(address, {str(device): device_address}, bbmd,
+                                     [broadcast] if broadcast else None) as driver:
+            await _registered(driver)
             b = _binding(device, obj)
             reading = (await driver.read(str(device), [b]))[0]
             if reading.status == "fault":
@@ -234,8 +312,10 @@ def write(
     value: str | None = typer.Argument(None, help="The value (omit with --release)."),
     priority: int = typer.Option(8, "--priority", "-p", min=1, max=16, help="1–16 (8: operator)."),
     release: bool = typer.Option(False, "--release", help="Relinquish this priority."),
-    device_address: str = typer.Option(..., "--device-address", "-a", help="The device, ip:port."),
+    device_address: str = DeviceAddressOption,
     address: str = AddressOption,
+    broadcast: str | None = RouteOption,
+    bbmd: str | None = BBMDOption,
 ) -> None:
     """Write a present value at a priority, or release it; prints the priority array after.
 
@@ -255,7 +335,9 @@ def write(
                 raise fail(f"{value!r} is not a number or on/off") from None
 
     async def go() -> list[Any] | None:
-        async with _driver(address, {str(device): device_address}) as driver:
+        async with _driver(address, {str(device): device_address}, bbmd,
+                                     [broadcast] if broadcast else None) as driver:
+            await _registered(driver)
             b = _binding(device, obj)
             await driver.write(b, parsed, priority)  # refuses to release a non-commandable one
             if not await driver.commandable(b):  # read by the write: no second request

@@ -122,10 +122,27 @@ def _ipv4_with_port(text: str, prefix_allowed: bool) -> bool:
         return False
 
 
+def _bacnet_device_address(text: str) -> bool:
+    """Whether ``text`` is a device's BACnet address: ``ip[:port]``, or ``net:mac`` (network
+    1–65534; MAC a number 0–255, hex ``0x…``, or ``ip:port`` on a routed BACnet/IP network)."""
+    if _ipv4_with_port(text, False):
+        return True
+    net, colon, mac = text.partition(":")
+    if not colon or not net.isdigit() or not 1 <= int(net) <= 65_534:
+        return False
+    if mac.isdigit():
+        return int(mac) <= 255
+    if mac[:2].lower() == "0x":
+        digits = mac[2:]
+        return 2 <= len(digits) <= 12 and len(digits) % 2 == 0 and all(
+            c in "0123456789abcdefABCDEF" for c in digits)
+    return ":" in mac and _ipv4_with_port(mac, False)
+
+
 def _bacnet_forms(cfg: SiteConfig) -> list[Problem]:
-    """A BACnet ``address`` or ``broadcast`` the driver cannot use: it would fail only at run time
-    (an address that does not parse stops the driver, a broadcast that does not parse stops
-    every Who-Is)."""
+    """BACnet settings the driver cannot use: it would fail only at run time (an address that does
+    not parse stops the driver, a broadcast that does not parse stops every Who-Is, a device
+    address, router or BBMD that does not parse stops the driver)."""
     settings = cfg.drivers.get("bacnet")
     extra = (settings.model_extra or {}) if settings is not None and settings.enabled else {}
     found: list[Problem] = []
@@ -133,10 +150,34 @@ def _bacnet_forms(cfg: SiteConfig) -> list[Problem]:
             ("address", "ip/prefix:port, e.g. 192.168.1.20/24:47808", True,
              "the driver would not start"),
             ("broadcast", "ip:port, e.g. 192.168.1.255:47808", False,
-             "devices without a 'devices:' address would never be found")):
+             "devices without a 'devices:' address would never be found"),
+            ("bbmd", "ip:port, e.g. 10.1.0.2:47808", False, "the driver would not start")):
         if key in extra and not _ipv4_with_port(str(extra[key]), prefix):
             found.append((("drivers", "bacnet", key), f"bacnet {key} {extra[key]!r} is not a "
                           f"BACnet/IP {key}: expected {form}; {then}"))
+    devices = extra.get("devices")
+    if isinstance(devices, Mapping):
+        for key, text in devices.items():
+            if not _bacnet_device_address(str(text)):
+                found.append((("drivers", "bacnet", "devices", key),
+                               f"bacnet device {key}'s address {text!r} is not a BACnet address: "
+                               "expected ip:port (192.168.1.31:47808), or network:mac for a "
+                               "device behind a router (2:5, 2:0x1a, 3:10.0.0.5:47808); the "
+                               "driver would not start"))
+    routers = extra.get("routers")
+    if routers is not None and not isinstance(routers, Mapping):
+        found.append((("drivers", "bacnet", "routers"), "bacnet routers: expected a map of network "
+                      "number to the router's ip:port, e.g. {2: 192.168.1.40:47808}"))
+    elif isinstance(routers, Mapping):
+        for key, text in routers.items():
+            number = str(key)
+            if isinstance(key, bool) or not number.isdigit() or not 1 <= int(number) <= 65_534:
+                found.append((("drivers", "bacnet", "routers", key), f"bacnet routers: {key!r} "
+                              "is not a network number (1–65534)"))
+            elif not _ipv4_with_port(str(text), False):
+                found.append((("drivers", "bacnet", "routers", key), f"bacnet router to network "
+                              f"{key}: {text!r} is not a BACnet/IP address: expected ip:port, "
+                              "e.g. 192.168.1.40:47808"))
     return found
 
 
@@ -169,6 +210,8 @@ def _bacnet_unreachable(cfg: SiteConfig) -> list[Problem]:
     if settings is not None and not settings.enabled:
         return []
     extra = settings.model_extra or {} if settings is not None else {}
+    if extra.get("bbmd"):
+        return []  # broadcasts go through the BBMD, wherever it is
     static = extra.get("devices")
     known = {str(k) for k in static} if isinstance(static, Mapping) else set()
     first: Location | None = None

@@ -685,6 +685,13 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="when a line arrives on stdin, set the first device's analog-input 1 "
                              "to 1, 2, … every --changes-every s, printing 'change K MONOTONIC'")
     parser.add_argument("--changes-every", type=float, default=0.05)
+    parser.add_argument("--routed", type=int, metavar="NETWORK",
+                        help="put the devices on virtual network NETWORK (MACs 1, 2, …; 480-byte "
+                             "APDUs, no segmentation, as MS/TP controllers) behind a router at "
+                             "SUBNET.1 (device 9000)")
+    parser.add_argument("--bbmd", action="store_true",
+                        help="also serve a BBMD (device 9100) at SUBNET.254 that accepts foreign "
+                             "devices")
     args = parser.parse_args(argv)
     specs = AHU_OBJECTS if not args.points else tuple(
         ObjectSpec("analog-input", i, f"AI-{i}", float(i), "degreesCelsius")
@@ -699,21 +706,38 @@ def main(argv: Sequence[str] | None = None) -> None:
             await asyncio.sleep(args.changes_every)
 
     async def serve() -> None:
-        sim = SimulatedBACnet.build(args.count, specs, args.first, args.subnet, args.port)
+        extra: list[SimulatedRouter | SimulatedBBMD] = []
+        if args.routed:
+            vlan = f"network-{args.routed}"
+            sim = SimulatedBACnet(SimulatedDevice(args.first + i, str(i + 1), specs, vlan=vlan,
+                                                  max_apdu=480, segmentation="no-segmentation")
+                                  for i in range(args.count))
+            extra.append(SimulatedRouter(9000, f"{args.subnet}.1", {args.routed: vlan},
+                                         port=args.port))
+        else:
+            sim = SimulatedBACnet.build(args.count, specs, args.first, args.subnet, args.port)
+        if args.bbmd:
+            extra.append(SimulatedBBMD(9100, f"{args.subnet}.254", port=args.port))
         for i, dev in enumerate(sim.devices.values()):
             dev.name = f"AHU-{i + 1}"
+        for other in extra:
+            other.start()
         sim.start()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        print(f"serving {args.count} devices on {args.subnet}.1-{args.count}:{args.port}",
-              flush=True)
+        where = (f"network {args.routed} behind router {args.subnet}.1:{args.port}" if args.routed
+                 else f"{args.subnet}.1-{args.count}:{args.port}")
+        print(f"serving {args.count} devices on {where}"
+              + (f", BBMD at {args.subnet}.254:{args.port}" if args.bbmd else ""), flush=True)
         changer = asyncio.create_task(change(sim)) if args.changes else None
         await stop.wait()
         if changer is not None:
             changer.cancel()
         sim.stop()
+        for other in extra:
+            other.stop()
 
     asyncio.run(serve())
 

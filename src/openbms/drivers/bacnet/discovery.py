@@ -103,7 +103,7 @@ async def who_is(app: Any, targets: Sequence[str], low: int | None = None,
 
 
 def driver_settings(address: str, broadcasts: Sequence[str],
-                    devices: Sequence[DeviceInfo]) -> dict[str, Any]:
+                    devices: Sequence[DeviceInfo], bbmd: str | None = None) -> dict[str, Any]:
     """The ``drivers: bacnet:`` settings that reach ``devices`` the way discovery did.
 
     The driver resolves a device without a ``devices:`` entry by one Who-Is to
@@ -114,13 +114,30 @@ def driver_settings(address: str, broadcasts: Sequence[str],
     would reach it.
     """
     settings: dict[str, Any] = {"address": address}
+    if bbmd:
+        settings["bbmd"] = bbmd  # the driver registers and broadcasts through it, as discovery did
     if broadcasts:
         settings["broadcast"] = broadcasts[0]
     static = {d.instance: d.address for d in devices
-              if d.directed or not broadcasts or len(broadcasts) > 1}
+              if d.directed or (not broadcasts and not bbmd) or len(broadcasts) > 1}
     if static:
         settings["devices"] = static
     return settings
+
+
+async def routers(app: Any, targets: Sequence[str], listen: float = 2.0,
+                  bbmd: str | None = None) -> dict[str, list[int]]:
+    """Routers answering Who-Is-Router-To-Network (broadcast to ``targets``, or through ``bbmd``):
+    each router's address → the networks it reaches, as bacpypes3's routing table learnt them."""
+    netlayer.send(app, lambda f: netlayer.who_is_router_datagram(None, f), targets, bbmd)
+    await asyncio.sleep(listen)
+    cache = app.nsap.router_info_cache
+    found: dict[str, list[int]] = {}
+    for snet in list(app.nsap.adapters):
+        for (source, router), networks in list(cache.router_dnets.items()):
+            if source == snet:
+                found.setdefault(str(router), []).extend(sorted(networks))
+    return found
 
 
 async def read_names(app: Any, devices: Sequence[DeviceInfo], at_once: int = 16) -> None:
@@ -170,7 +187,7 @@ def plain_text(value: Any) -> str:
     return str(value)
 
 
-async def read_property(app: Any, address: str, obj: str, prop: str) -> Any:
+async def read_property(app: Any, address: Any, obj: str, prop: str) -> Any:
     """One property of any object (``obj`` such as ``analog-input,1`` or ``device,260001``)."""
     try:
         oid = ObjectIdentifier(obj)
@@ -184,7 +201,8 @@ async def read_property(app: Any, address: str, obj: str, prop: str) -> Any:
                           "such as present-value, object-name, units, priority-array, "
                           "vendor-name") from None
     try:
-        return await app.read_property(Address(address), oid, prop)
+        return await app.read_property(Address(address) if isinstance(address, str) else address,
+                                       oid, prop)
     except ErrorRejectAbortNack as err:
         raise DriverError(f"bacnet {address} {obj} {prop}: {err}") from None
     except (ValueError, KeyError, AttributeError, TypeError) as err:

@@ -463,6 +463,12 @@ class BACnetDriver(DriverBase):
             self._keys[binding.path] = (int(oid[0]), int(oid[1]))
         return oid
 
+    async def resolve(self, device: str) -> Address:
+        """Where a device is (see :meth:`_address`), for requests made outside the driver."""
+        if self.app is None:
+            raise DriverError("the bacnet driver is not started")
+        return await self._address(device)
+
     async def _address(self, device: str) -> Address:
         """Where a device is: its ``devices:`` entry, the address in its binding (``net:mac``,
         ``ip:port``), or where its I-Am came from (a global Who-Is for its instance)."""
