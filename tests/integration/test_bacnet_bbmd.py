@@ -151,3 +151,45 @@ async def test_an_unanswered_registration_is_reported(caplog):
         assert foreign.registration() == "registering"
     finally:
         await foreign.stop()
+
+
+async def test_a_refused_registration_shows_in_health_while_it_lasts(tmp_path):
+    import httpx
+
+    from openbms.api.server import serve
+    from openbms.config import load_sites
+    from openbms.service.runtime import Runtime
+
+    port, net = free_udp_port(), random_subnet()
+    plain = SimulatedDevice(7200, f"{net}.1", SPECS, port=port)  # answers registrations with a NAK
+    plain.start()
+    folder = tmp_path / "sites"
+    folder.mkdir()
+    (folder / "s.yaml").write_text(f"""\
+site: {{id: s, name: S, timezone: UTC}}
+drivers:
+  bacnet:
+    address: 127.0.0.1/8:{free_udp_port()}
+    bbmd: {net}.1:{port}
+    devices: {{7200: {net}.1:{port}}}
+equipment:
+- id: oa
+  type: other
+  points:
+  - {{name: oat, unit: degC, tags: [temp, sensor], binding: "bacnet://7200/analog-input,1"}}
+""")
+    runtime = Runtime(load_sites(folder), tmp_path / "data", api=("127.0.0.1", 0), api_front=serve)
+    await runtime.start()
+    try:
+        async with httpx.AsyncClient(base_url=runtime.api.url, timeout=30) as client:
+            for _ in range(100):
+                health = (await client.get("/api/v1/health")).json()
+                if "driver_bacnet" in health["components"]:
+                    break
+                await asyncio.sleep(0.1)
+            assert health["status"] == "degraded"
+            assert health["components"]["driver_bacnet"]["status"] == "degraded"
+            assert any(f"BBMD {net}.1:{port} was refused" in r for r in health["reasons"])
+    finally:
+        await runtime.stop()
+        plain.stop()

@@ -590,8 +590,15 @@ class Runtime:
         return [{"id": key, **h.as_dict()} for key, h in sorted(health.items())]
 
     def health(self) -> dict[str, dict[str, Any]]:
-        """Disk, event loop and historian checks (status, reasons, figures), for health and metrics."""
-        return self.health_monitor.check()
+        """Disk, event loop and historian checks (status, reasons, figures), and each driver's
+        problems (e.g. BACnet not registered with its BBMD), for health and metrics."""
+        out = self.health_monitor.check()
+        for name, driver in self.drivers.items():
+            problems = getattr(driver, "problems", None)
+            found = problems() if problems is not None else []
+            if found:
+                out[f"driver_{name}"] = {"status": "degraded", "reasons": list(found)}
+        return out
 
     def status(self) -> RuntimeStatus:
         """Counters for a status line; cheap."""

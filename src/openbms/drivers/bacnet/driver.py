@@ -308,6 +308,7 @@ class BACnetDriver(DriverBase):
         self._bbmd_ttl = int(_number(extra, "bbmd_ttl", 300, 1, 65_535))
         # Seconds a registration may take before it is reported as not answered.
         self._registration_grace = 10.0
+        self._registration_problem: str | None = None
         # Resolutions in progress (a device's Who-Is, a network's router), shared by callers.
         self._resolving: dict[object, asyncio.Future[Any]] = {}
         self._addresses: dict[str, Address] = {}
@@ -378,6 +379,11 @@ class BACnetDriver(DriverBase):
                 return layer
         return None
 
+    def problems(self) -> list[str]:
+        """What keeps the driver from reaching devices, for the health check: a registration
+        with the BBMD that failed (once reported)."""
+        return [self._registration_problem] if self._registration_problem else []
+
     def registration(self) -> str | None:
         """The foreign-device registration with ``bbmd``: 'registered', 'registering',
         'refused' (the BBMD answered with a NAK), 'expired' (renewals went unanswered past
@@ -414,6 +420,7 @@ class BACnetDriver(DriverBase):
             if (now == "registered") == (reported == "registered"):
                 continue
             if now == "registered":
+                self._registration_problem = None
                 log.warning("bacnet: registered as a foreign device with BBMD %s (TTL %d s)",
                             self.bbmd, self._bbmd_ttl)
             else:
@@ -421,9 +428,10 @@ class BACnetDriver(DriverBase):
                                   "foreign devices?)",
                        "expired": "expired (renewals were not answered)"}.get(
                     str(now), "is not answered (is the BBMD at that address and port?)")
-                log.warning("bacnet: registration as a foreign device with BBMD %s %s; broadcasts "
-                            "(Who-Is) do not reach its network until it is: retrying every 5 s",
-                            self.bbmd, why)
+                self._registration_problem = (
+                    f"bacnet: registration as a foreign device with BBMD {self.bbmd} {why}; "
+                    "broadcasts (Who-Is) do not reach its network")
+                log.warning("%s until it is: retrying every 5 s", self._registration_problem)
             reported = str(now)
 
     async def stop(self) -> None:
