@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.fixtures.services import postgres_server
+from tests.fixtures.services import MosquittoBroker, mosquitto_server, postgres_server
 
 
 @pytest.fixture(scope="session")
@@ -20,3 +20,10 @@ def postgres_url() -> Iterator[str]:
 def sqlite_url(tmp_path) -> str:
     """A new SQLite state database."""
     return f"sqlite:///{tmp_path / 'state.db'}"
+
+
+@pytest.fixture
+def mosquitto() -> Iterator[MosquittoBroker]:
+    """A real Mosquitto for one test (it may be stopped and started again: an outage)."""
+    with mosquitto_server() as broker:
+        yield broker

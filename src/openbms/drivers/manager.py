@@ -171,11 +171,15 @@ class DriverManager:
         await self.clock.sleep(max(0.0, until - self.clock.monotonic()))
 
     async def _subscribe(self, g: _Group, health: DeviceHealth) -> bool:
-        def on_change(binding: Binding, value: Value, status: str) -> None:
-            point = self._point_of(g, binding)
+        points = {p.binding.uri: p.point for p in g.points}  # one lookup per change, not a scan
+
+        def on_change(binding: Binding, value: Value, status: str, ts: float | None = None) -> None:
+            """A change reported by the device; ``ts`` its own time when the message carries one."""
+            point = points.get(binding.uri)
             if point is not None:
                 value, status = finite_or_fault(value, status)
-                self.bus.publish([Sample(point, self.clock.now(), value, status)])
+                self.bus.publish([Sample(point, self.clock.now() if ts is None else ts, value,
+                                         status)])
 
         try:
             health.subscribed = bool(
@@ -185,13 +189,6 @@ class DriverManager:
             log.info("%s://%s: no change subscriptions (%s); polling", g.driver.name, g.device, err)
             health.subscribed = False
         return health.subscribed
-
-    @staticmethod
-    def _point_of(g: _Group, binding: Binding) -> str | None:
-        for p in g.points:
-            if p.binding.uri == binding.uri:
-                return p.point
-        return None
 
     async def _poll(self, g: _Group, health: DeviceHealth, settings: DriverSettings) -> bool:
         """Read every batch of a group once; False when the device did not answer."""

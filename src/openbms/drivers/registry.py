@@ -27,7 +27,7 @@ _BUILTIN: dict[str, str | None] = {
     "sim": "openbms.drivers.sim.driver:SimDriver",
     "bacnet": "openbms.drivers.bacnet.driver:BACnetDriver",
     "modbus": None,
-    "mqtt": None,
+    "mqtt": "openbms.drivers.mqtt.driver:MQTTDriver",
     "rest": None,
 }
 _REGISTERED: dict[str, Factory] = {}

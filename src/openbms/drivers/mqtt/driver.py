@@ -1,0 +1,533 @@
+"""The MQTT driver: messages on subscribed topics become samples; writes are published.
+
+::
+
+    broker ──messages──▶ _on_message ──topic──▶ plain | JSON | Sparkplug B decoder
+                                                      │ value, status, time
+                                                      ▼
+                           on_change(binding, value, status, ts) ──▶ driver manager ──▶ bus
+    arbiter ──write──▶ write(binding, value) ──encode──▶ command topic (QoS 1)
+
+One connection (aiomqtt) lives in a task that reconnects by itself with
+exponential backoff (real seconds: it is network time, not building time);
+while it is down, reads and confirmations raise ``DeviceUnreachable`` so the
+manager marks the devices offline, and every point is published ``offline``
+once when it is lost. A point whose messages stop for its ``expect`` seconds
+(the injected clock's) is published ``stale`` with its last value, then
+``offline`` after ``offline`` seconds. Sparkplug B deaths take their node's or
+device's points offline.
+
+Bad input never stops the driver: each malformed message is counted in
+``errors`` by kind and logged through a rate limit (``openbms.logsafe``) naming
+the topic and the field.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import random
+import ssl
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+import aiomqtt
+from google.protobuf.message import DecodeError
+
+from openbms import logsafe
+from openbms.drivers.base import ChangeCallback, DriverBase
+from openbms.drivers.mqtt import sparkplug as sp
+from openbms.drivers.mqtt.payload import (
+    SPARKPLUG_PREFIX,
+    BadPayload,
+    PointSpec,
+    encode,
+    extract,
+    json_value,
+    parse_time,
+    plain_value,
+    point_spec,
+)
+from openbms.errors import BindingError, DeviceUnreachable, DriverError, WriteRefused
+from openbms.model.binding import Binding
+from openbms.model.sample import OFFLINE, OK, STALE, Reading, Value
+from openbms.model.site import DriverSettings
+from openbms.runtime.clock import Clock, WallClock
+
+__all__ = ["ERROR_KINDS", "NOISE_LOGGER", "MQTTDriver"]
+
+log = logging.getLogger(__name__)
+#: Messages about what publishers send: rate-limited, as anyone with access to the broker may send.
+NOISE_LOGGER = "openbms.drivers.mqtt.noise"
+noise = logging.getLogger(NOISE_LOGGER)
+
+#: What ``MQTTDriver.errors`` counts, and what a rate-limited summary calls each kind.
+ERROR_KINDS = {"too_large": "MQTT messages over max_payload", "encoding": "MQTT payloads not UTF-8",
+               "json": "MQTT payloads not JSON", "field": "MQTT messages without a point's field",
+               "type": "MQTT values of a wrong type", "time": "MQTT messages with a bad time field",
+               "protobuf": "MQTT payloads not Sparkplug B",
+               "alias": "Sparkplug B metrics with an unknown alias",
+               "handler": "MQTT messages openbms failed to handle"}
+#: One message template per kind: the limiter logs the first of each kind, then a summary a minute.
+_TEMPLATES = {kind: f"mqtt message on %s ({kind}): %s" for kind in ERROR_KINDS}
+_LABELS = {(NOISE_LOGGER, _TEMPLATES[kind]): label for kind, label in ERROR_KINDS.items()}
+#: ``on_change`` with the message's own time (None: the manager stamps it with the clock).
+TimedChange = Callable[[Binding, Value, str, "float | None"], None]
+
+
+@dataclass(slots=True, eq=False)
+class _Point:
+    binding: Binding
+    spec: PointSpec
+    emit: TimedChange
+    value: Value = None
+    status: str = STALE  # no message yet
+    heard: float = 0.0  # clock.monotonic() of the last message (or of the subscription)
+    echo: asyncio.Future[None] | None = None  # after a write: done at the next value
+
+
+@dataclass(slots=True)
+class _Node:
+    """A Sparkplug B edge node: its points by (device, metric name), aliases learnt from births."""
+
+    points: dict[tuple[str, str], list[_Point]] = field(default_factory=dict)
+    aliases: dict[tuple[str, int], str] = field(default_factory=dict)
+    datatypes: dict[tuple[str, str], int] = field(default_factory=dict)
+    bd_seq: int | None = None
+
+
+def _setting(extra: dict[str, Any], key: str, kind: type, default: Any) -> Any:
+    value = extra.get(key, default)
+    if value is None or (kind is float and isinstance(value, int) and not isinstance(value, bool)):
+        return value if value is None else float(value)
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        raise DriverError(f"drivers: mqtt: {key}: {value!r} is not a {kind.__name__}")
+    return value
+
+
+def _secret(extra: dict[str, Any], key: str) -> str | None:
+    """A secret from ``KEY_env`` (an environment variable's name) or ``KEY_file``; never plain."""
+    if key in extra:
+        raise DriverError(f"drivers: mqtt: {key}: secrets are not written in the site file; give "
+                          f"{key}_env (an environment variable's name) or {key}_file (a file)")
+    env, path = extra.get(f"{key}_env"), extra.get(f"{key}_file")
+    if env:
+        value = os.environ.get(str(env))
+        if value is None:
+            raise DriverError(f"drivers: mqtt: {key}_env: the environment variable {env} is not set")
+        return value
+    if path:
+        try:
+            return Path(str(path)).read_text().strip()
+        except OSError as err:
+            raise DriverError(f"drivers: mqtt: {key}_file: cannot read {path}: {err.strerror}"
+                              ) from None
+    return None
+
+
+class MQTTDriver(DriverBase):
+    """Points on an MQTT broker: subscribed topics in, command topics out."""
+
+    name = "mqtt"
+    batch_size = 1000
+
+    def __init__(self, settings: DriverSettings | None = None, clock: Clock | None = None) -> None:
+        self.settings = settings or DriverSettings()
+        self.clock: Clock = clock or WallClock()
+        extra = dict(self.settings.model_extra or {})
+        self.host = str(_setting(extra, "host", str, "127.0.0.1"))
+        self.port = int(_setting(extra, "port", int, 1883))
+        self.client_id = str(_setting(extra, "client_id", str, "") or
+                             f"openbms-{random.getrandbits(32):08x}")
+        self.keepalive = int(_setting(extra, "keepalive", int, 60))
+        self.qos = int(_setting(extra, "qos", int, 1))
+        self.max_payload = int(_setting(extra, "max_payload", int, 1_048_576))
+        self.expect = float(_setting(extra, "expect", float, 0.0))
+        self.offline_after = float(_setting(extra, "offline", float, 0.0))
+        self.reconnect_min = float(_setting(extra, "reconnect_min", float, 0.5))
+        if self.qos not in (0, 1, 2) or not 0 < self.port < 65536 or self.keepalive < 1:
+            raise DriverError("drivers: mqtt: qos must be 0, 1 or 2, port 1-65535 and keepalive "
+                              f"at least 1 s (got {self.qos}, {self.port}, {self.keepalive})")
+        self.decoders = list(_setting(extra, "decoders", list, []))
+        for i, d in enumerate(self.decoders):
+            if not isinstance(d, dict) or not d.get("match"):
+                raise DriverError(f"drivers: mqtt: decoders[{i}]: expected a mapping with match: "
+                                  "TOPIC-PATTERN and options (payload, field, time, kind, ...)")
+        self.username = _secret(extra, "username")
+        self.password = _secret(extra, "password")
+        self.tls = self._tls(extra)
+        #: Malformed messages by kind (see ERROR_KINDS); messages and samples taken.
+        self.errors: dict[str, int] = dict.fromkeys(ERROR_KINDS, 0)
+        self.messages = 0
+        self.connects = 0
+        self._topics: dict[str, list[_Point]] = {}
+        self._nodes: dict[tuple[str, str], _Node] = {}
+        self._points: dict[str, _Point] = {}  # by binding URI
+        self._filters: set[str] = set()
+        self._client: aiomqtt.Client | None = None
+        self._connected = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._watch: asyncio.Task[None] | None = None
+        self._last_error = "not connected yet"
+        self._lost_logged = False
+
+    @staticmethod
+    def _tls(extra: dict[str, Any]) -> ssl.SSLContext | None:
+        ca, cert, key = extra.get("ca_file"), extra.get("cert_file"), extra.get("key_file")
+        if not (extra.get("tls") or ca or cert):
+            return None
+        try:
+            ctx = ssl.create_default_context(cafile=str(ca) if ca else None)
+            if cert:
+                ctx.load_cert_chain(str(cert), str(key) if key else None)
+        except (OSError, ssl.SSLError) as err:
+            raise DriverError(f"drivers: mqtt: TLS files (ca_file, cert_file, key_file): {err}"
+                              ) from None
+        return ctx
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Connect in the background (a broker that is not there yet is tried again and again);
+        wait up to ``timeout`` for the first connection."""
+        logsafe.guard(NOISE_LOGGER, logsafe.NoiseLimiter(labels=_LABELS))
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name=f"mqtt {self.host}:{self.port}")
+            self._watch = asyncio.create_task(self._watchdog(), name="mqtt stale points")
+        try:
+            await asyncio.wait_for(self._connected.wait(), self.settings.timeout)
+        except TimeoutError:
+            log.warning("mqtt: broker %s:%d not reached yet (%s); trying again in the background",
+                        self.host, self.port, self._last_error)
+
+    async def stop(self) -> None:
+        """Disconnect and stop reconnecting."""
+        for task in (self._task, self._watch):
+            if task is not None:
+                task.cancel()
+        await asyncio.gather(*(t for t in (self._task, self._watch) if t), return_exceptions=True)
+        self._task = self._watch = None
+        self._client = None
+        self._connected.clear()
+
+    @property
+    def connected(self) -> bool:
+        """Whether the broker connection is up."""
+        return self._connected.is_set()
+
+    async def _run(self) -> None:
+        backoff = self.reconnect_min
+        while True:
+            try:
+                async with aiomqtt.Client(
+                    self.host, self.port, identifier=self.client_id, username=self.username,
+                    password=self.password, keepalive=self.keepalive, tls_context=self.tls,
+                    timeout=self.settings.timeout, protocol=aiomqtt.ProtocolVersion.V311,
+                ) as client:
+                    if self._filters:
+                        await client.subscribe([(f, self.qos) for f in sorted(self._filters)])
+                    self._client = client
+                    self.connects += 1
+                    self._connected.set()
+                    backoff = self.reconnect_min
+                    if self._lost_logged:
+                        log.warning("mqtt: broker %s:%d is back", self.host, self.port)
+                        self._lost_logged = False
+                    async for message in client.messages:
+                        try:
+                            self._on_message(message.topic.value, message.payload)
+                        except Exception as err:  # a bug for one message must not drop the rest
+                            self._bad(message.topic.value,
+                                      BadPayload("handler", f"{type(err).__name__}: {err}"))
+            except asyncio.CancelledError:
+                raise
+            except aiomqtt.MqttError as err:
+                self._last_error = str(err) or type(err).__name__
+            except Exception as err:  # a bug in handling must not end the connection task
+                self._last_error = f"{type(err).__name__}: {err}"
+                log.exception("mqtt: connection task failed; reconnecting")
+            was_up = self._connected.is_set()
+            self._client = None
+            self._connected.clear()
+            if was_up:
+                self._lose()
+            await asyncio.sleep(backoff * random.uniform(0.8, 1.2))
+            backoff = min(backoff * 2, float(self.settings.max_backoff))
+
+    def _lose(self) -> None:
+        """The broker is gone: every point offline, logged once."""
+        if not self._lost_logged:
+            log.warning("mqtt: lost the broker %s:%d (%s); its %d points are offline; reconnecting",
+                        self.host, self.port, self._last_error, len(self._points))
+            self._lost_logged = True
+        for p in self._points.values():
+            self._set(p, None, OFFLINE, None)
+
+    # ------------------------------------------------------------------ subscriptions
+
+    def _filter(self, spec: PointSpec) -> str:
+        if spec.payload == "sparkplug":  # births, data and deaths of the node and its devices
+            return f"spBv1.0/{spec.group}/+/{spec.node}/#"
+        return spec.topic
+
+    async def subscribe(self, device: str, bindings: Sequence[Binding],
+                        on_change: ChangeCallback) -> bool:
+        """Take messages for ``bindings`` from now on (and at every reconnection). A binding that
+        cannot be read raises BindingError naming it; the broker need not be up."""
+        emit = cast(TimedChange, on_change)
+        new: set[str] = set()
+        now = self.clock.monotonic()
+        for b in bindings:
+            spec = point_spec(b, self.decoders, self.expect, self.offline_after)
+            p = _Point(b, spec, emit, heard=now)
+            self._points[b.uri] = p
+            if spec.payload == "sparkplug":
+                node = self._nodes.setdefault((spec.group, spec.node), _Node())
+                node.points.setdefault((spec.sp_device, spec.field_text), []).append(p)
+            else:
+                self._topics.setdefault(spec.topic, []).append(p)
+            f = self._filter(spec)
+            if f not in self._filters:
+                self._filters.add(f)
+                new.add(f)
+        client = self._client
+        if new and client is not None:
+            try:
+                await client.subscribe([(f, self.qos) for f in sorted(new)])
+            except aiomqtt.MqttError as err:  # the reconnection subscribes them
+                log.debug("mqtt: subscribe failed (%s); done again at reconnection", err)
+        return True
+
+    def device_key(self, binding: Binding) -> str:
+        try:
+            return point_spec(binding, self.decoders).device
+        except BindingError:
+            return binding.device
+
+    # ------------------------------------------------------------------ messages (the hot path)
+
+    def _on_message(self, topic: str, payload: bytes | bytearray | Any) -> None:
+        self.messages += 1
+        if not isinstance(payload, bytes | bytearray):
+            payload = b""
+        if len(payload) > self.max_payload:
+            self._bad(topic, BadPayload("too_large", f"{len(payload)} bytes, more than max_payload "
+                                        f"({self.max_payload})"))
+            return
+        points = self._topics.get(topic)
+        if points is not None:
+            self._on_value(topic, payload, points)
+        elif topic.startswith(SPARKPLUG_PREFIX):
+            self._on_sparkplug(topic, payload)
+
+    def _bad(self, topic: str, err: BadPayload) -> None:
+        self.errors[err.kind] = self.errors.get(err.kind, 0) + 1
+        with logsafe.from_source(topic):
+            noise.warning(_TEMPLATES.get(err.kind, "mqtt message on %s: %s"), topic, err)
+
+    def _set(self, p: _Point, value: Value, status: str, ts: float | None) -> None:
+        p.value, p.status = value, status
+        if p.echo is not None and status is OK:
+            if not p.echo.done():
+                p.echo.set_result(None)
+            p.echo = None
+        p.emit(p.binding, value, status, ts)
+
+    def _on_value(self, topic: str, payload: bytes | bytearray, points: list[_Point]) -> None:
+        try:
+            text = payload.decode()
+        except UnicodeDecodeError:
+            self._bad(topic, BadPayload("encoding", "the payload is not UTF-8 text"))
+            return
+        doc: Any = None
+        parsed = False
+        now = self.clock.monotonic()
+        for p in points:
+            spec = p.spec
+            try:
+                ts = None
+                if spec.payload == "plain":
+                    value = plain_value(text, spec.kind)
+                else:
+                    if not parsed:
+                        try:
+                            doc = json.loads(text)
+                        except ValueError as err:
+                            raise BadPayload("json", f"not JSON ({err})") from None
+                        parsed = True
+                    value = json_value(extract(doc, spec.field, spec.field_text), spec.kind,
+                                       spec.field_text)
+                    if spec.time:
+                        ts = parse_time(extract(doc, spec.time, ".".join(map(str, spec.time))),
+                                        self.clock.now(), ".".join(map(str, spec.time)))
+            except BadPayload as err:
+                self._bad(topic, err)
+                if err.kind == "json":
+                    return  # one count for the message, not one per point
+                continue
+            p.heard = now
+            self._set(p, value, OK, ts)
+
+    def _on_sparkplug(self, topic: str, payload: bytes | bytearray) -> None:
+        levels = topic.split("/")
+        if len(levels) not in (4, 5):
+            return
+        node = self._nodes.get((levels[1], levels[3]))
+        if node is None:
+            return
+        kind = levels[2]
+        device = levels[4] if len(levels) == 5 else ""
+        if kind not in ("NBIRTH", "NDATA", "NDEATH", "DBIRTH", "DDATA", "DDEATH"):
+            return  # commands (ours or others'), STATE
+        msg = sp.Payload()
+        try:
+            msg.ParseFromString(payload)
+        except DecodeError as err:
+            self._bad(topic, BadPayload("protobuf", f"not a Sparkplug B payload ({err})"))
+            return
+        if kind == "NDEATH":
+            seq = self._bd_seq(msg)
+            if node.bd_seq is not None and seq is not None and seq != node.bd_seq:
+                return  # the death of an earlier session: the node is already born again
+            self._dead(node, None)
+            return
+        if kind == "DDEATH":
+            self._dead(node, device)
+            return
+        if kind == "NBIRTH":
+            node.bd_seq = self._bd_seq(msg)
+        if kind.endswith("BIRTH"):  # aliases and data types are renewed by every birth
+            for key in [k for k in node.aliases if k[0] == device]:
+                del node.aliases[key]
+        now = self.clock.monotonic()
+        sent = msg.timestamp / 1000.0 if msg.timestamp else None
+        for m in msg.metrics:
+            name = m.name
+            if kind.endswith("BIRTH"):
+                if m.HasField("alias"):
+                    node.aliases[(device, m.alias)] = name
+                node.datatypes[(device, name)] = m.datatype
+            elif not name:
+                found = node.aliases.get((device, m.alias))
+                if found is None:
+                    self._bad(topic, BadPayload("alias", f"metric alias {m.alias} was not in a "
+                                                "birth certificate"))
+                    continue
+                name = found
+            points = node.points.get((device, name))
+            if not points:
+                continue
+            value = sp.metric_value(m)
+            ts = m.timestamp / 1000.0 if m.timestamp else sent
+            for p in points:
+                p.heard = now
+                self._set(p, value, OK, ts)
+
+    @staticmethod
+    def _bd_seq(msg: Any) -> int | None:
+        for m in msg.metrics:
+            if m.name == "bdSeq":
+                value = sp.metric_value(m)
+                return int(value) if isinstance(value, int | float) else None
+        return None
+
+    def _dead(self, node: _Node, device: str | None) -> None:
+        for (dev, _metric), points in node.points.items():
+            if device is None or dev == device:
+                for p in points:
+                    self._set(p, None, OFFLINE, None)
+
+    # ------------------------------------------------------------------ staleness
+
+    async def _watchdog(self) -> None:
+        """Points without a message for ``expect`` seconds go stale, after ``offline`` offline."""
+        while True:
+            watched = [p for p in self._points.values() if p.spec.expect or p.spec.offline]
+            step = min((p.spec.expect or p.spec.offline for p in watched), default=1.0) / 4
+            await self.clock.sleep(max(step, 0.05))
+            if not self._connected.is_set():
+                continue  # all offline already, and the silence is not theirs
+            now = self.clock.monotonic()
+            for p in watched:
+                quiet = now - p.heard
+                if p.spec.offline and quiet >= p.spec.offline:
+                    if p.status != OFFLINE:
+                        self._set(p, None, OFFLINE, None)
+                elif p.spec.expect and quiet >= p.spec.expect and p.status == OK:
+                    self._set(p, p.value, STALE, None)
+
+    # ------------------------------------------------------------------ reads and writes
+
+    def _require_connection(self) -> aiomqtt.Client:
+        client = self._client
+        if client is None or not self._connected.is_set():
+            raise DeviceUnreachable(f"mqtt broker {self.host}:{self.port} is not connected "
+                                    f"({self._last_error})")
+        return client
+
+    async def read(self, device: str, bindings: Sequence[Binding]) -> list[Reading]:
+        """The last message's value of each binding, with its status (stale before the first).
+
+        Right after a write to a point, wait (up to half the timeout) for its next message: the
+        arbiter's read-back then sees what the device reports after the command, not before it.
+        """
+        self._require_connection()
+        waiting = [p for b in bindings if (p := self._points.get(b.uri)) and p.echo]
+        if waiting:
+            await asyncio.wait([p.echo for p in waiting if p.echo],
+                               timeout=self.settings.timeout / 2)
+            for p in waiting:  # one wait per write: a device that never answers is read as it is
+                p.echo = None
+        out = []
+        for b in bindings:
+            p = self._points.get(b.uri)
+            if p is None:
+                out.append(Reading(None, "fault", f"{b}: not subscribed"))
+            elif p.status == OK:
+                out.append(Reading(p.value))
+            else:
+                out.append(Reading(p.value, p.status, None if p.value is not None else
+                                   f"no message on {p.spec.topic} yet"))
+        return out
+
+    async def confirm(self, device: str) -> None:
+        """The broker connection is up (DeviceUnreachable when it is not)."""
+        self._require_connection()
+
+    async def write(self, binding: Binding, value: Value, priority: int | None) -> None:
+        """Publish ``value`` (None: null, the release) to the point's command topic at QoS 1."""
+        p = self._points.get(binding.uri)
+        spec = p.spec if p is not None else point_spec(binding, self.decoders)
+        if spec.payload == "sparkplug":
+            topic, payload = self._sparkplug_command(spec, value)
+        else:
+            if not spec.command:
+                raise WriteRefused(f"{binding}: no command topic: add ?command=TOPIC to the binding")
+            if any(isinstance(step, int) for step in spec.field):
+                raise WriteRefused(f"{binding}: a field with a list index ({spec.field_text}) "
+                                   "cannot be written")
+            topic, payload = spec.command, encode(spec, value)
+        client = self._require_connection()
+        if p is not None and value is not None:  # before publishing: the answer may be quick
+            p.echo = asyncio.get_running_loop().create_future()
+        try:
+            await client.publish(topic, payload, qos=1, timeout=self.settings.timeout)
+        except aiomqtt.MqttError as err:
+            raise DeviceUnreachable(f"{binding}: publishing to {topic} failed: {err}") from err
+
+    def _sparkplug_command(self, spec: PointSpec, value: Value) -> tuple[str, bytes]:
+        node = self._nodes.get((spec.group, spec.node))
+        datatype = node.datatypes.get((spec.sp_device, spec.field_text)) if node else None
+        msg = sp.Payload(timestamp=int(self.clock.now() * 1000))
+        sp.set_metric_value(msg.metrics.add(name=spec.field_text,
+                                            timestamp=int(self.clock.now() * 1000)),
+                            value, datatype)
+        if spec.sp_device:
+            topic = f"spBv1.0/{spec.group}/DCMD/{spec.node}/{spec.sp_device}"
+        else:
+            topic = f"spBv1.0/{spec.group}/NCMD/{spec.node}"
+        return topic, msg.SerializeToString()

@@ -1,0 +1,127 @@
+"""Sparkplug B payloads: the protobuf ``Payload`` and ``Metric`` messages, built at import.
+
+The message classes come from a ``FileDescriptorProto`` written here rather than
+from a generated ``sparkplug_b_pb2.py`` (no protoc on these machines, and
+pysparkplug, which ships one, pins paho-mqtt<2). It is the subset of Eclipse
+Tahu's ``sparkplug_b.proto`` (EPL-2.0; package ``org.eclipse.tahu.protobuf``)
+that carries values: the payload's timestamp, metrics, seq, uuid and body, and
+each metric's name, alias, timestamp, datatype, flags and scalar value. Field
+numbers and types are the specification's, so a full Tahu payload parses here:
+what this subset does not name (metadata, properties, data sets, templates)
+stays in the message's unknown fields and is ignored.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+from openbms.model.sample import Value
+
+__all__ = ["DATATYPES", "Metric", "Payload", "metric_value", "set_metric_value"]
+
+_PACKAGE = "org.eclipse.tahu.protobuf"
+_F = descriptor_pb2.FieldDescriptorProto
+
+
+def _build() -> tuple[type[Any], type[Any]]:
+    fdp = descriptor_pb2.FileDescriptorProto(name="openbms_sparkplug_b.proto", package=_PACKAGE,
+                                             syntax="proto2")
+    payload = fdp.message_type.add(name="Payload")
+    metric = payload.nested_type.add(name="Metric")
+    metric.oneof_decl.add(name="value")
+
+    def field(msg: Any, name: str, number: int, ftype: int, label: int = _F.LABEL_OPTIONAL,
+              type_name: str = "", oneof: bool = False) -> None:
+        f = msg.field.add(name=name, number=number, type=ftype, label=label)
+        if type_name:
+            f.type_name = type_name
+        if oneof:
+            f.oneof_index = 0
+
+    field(metric, "name", 1, _F.TYPE_STRING)
+    field(metric, "alias", 2, _F.TYPE_UINT64)
+    field(metric, "timestamp", 3, _F.TYPE_UINT64)
+    field(metric, "datatype", 4, _F.TYPE_UINT32)
+    field(metric, "is_historical", 5, _F.TYPE_BOOL)
+    field(metric, "is_transient", 6, _F.TYPE_BOOL)
+    field(metric, "is_null", 7, _F.TYPE_BOOL)
+    field(metric, "int_value", 10, _F.TYPE_UINT32, oneof=True)
+    field(metric, "long_value", 11, _F.TYPE_UINT64, oneof=True)
+    field(metric, "float_value", 12, _F.TYPE_FLOAT, oneof=True)
+    field(metric, "double_value", 13, _F.TYPE_DOUBLE, oneof=True)
+    field(metric, "boolean_value", 14, _F.TYPE_BOOL, oneof=True)
+    field(metric, "string_value", 15, _F.TYPE_STRING, oneof=True)
+    field(metric, "bytes_value", 16, _F.TYPE_BYTES, oneof=True)
+    field(payload, "timestamp", 1, _F.TYPE_UINT64)
+    field(payload, "metrics", 2, _F.TYPE_MESSAGE, _F.LABEL_REPEATED, f".{_PACKAGE}.Payload.Metric")
+    field(payload, "seq", 3, _F.TYPE_UINT64)
+    field(payload, "uuid", 4, _F.TYPE_STRING)
+    field(payload, "body", 5, _F.TYPE_BYTES)
+    payload.extension_range.add(start=100, end=536870912)
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(fdp)
+    return (message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{_PACKAGE}.Payload")),
+            message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{_PACKAGE}.Payload.Metric")))
+
+
+Payload, Metric = _build()
+
+#: Sparkplug B data types (specification 6.4.16) this driver reads and writes.
+DATATYPES: dict[str, int] = {"Int8": 1, "Int16": 2, "Int32": 3, "Int64": 4, "UInt8": 5, "UInt16": 6,
+                             "UInt32": 7, "UInt64": 8, "Float": 9, "Double": 10, "Boolean": 11,
+                             "String": 12, "DateTime": 13, "Text": 14}
+_SIGNED32 = (1, 2, 3)
+_INT64 = 4
+_STRINGS = (12, 14, 15)  # String, Text, UUID
+
+
+def metric_value(m: Any) -> Value:
+    """A metric's value as a plain Python value; None when it is null or has none we read.
+
+    Signed integers travel as two's complement in the unsigned fields (Tahu's encoding).
+    """
+    if m.is_null:
+        return None
+    which = m.WhichOneof("value")
+    if which is None:
+        return None
+    if which == "int_value":
+        v = m.int_value
+        return v - (1 << 32) if m.datatype in _SIGNED32 and v >= 1 << 31 else v
+    if which == "long_value":
+        v = m.long_value
+        return v - (1 << 64) if m.datatype == _INT64 and v >= 1 << 63 else v
+    if which == "float_value":
+        return float(m.float_value)
+    if which == "double_value":
+        return m.double_value
+    if which == "boolean_value":
+        return m.boolean_value
+    if which == "string_value":
+        return m.string_value
+    return None  # bytes: not a point value
+
+
+def set_metric_value(m: Any, value: Value, datatype: int | None) -> None:
+    """Fill a metric's datatype and value (None: a null metric); the datatype from its birth
+    certificate when known, else one that holds ``value``."""
+    if datatype is None:
+        datatype = (11 if isinstance(value, bool) else 4 if isinstance(value, int)
+                    else 12 if isinstance(value, str) else 10)
+    m.datatype = datatype
+    if value is None:
+        m.is_null = True
+    elif datatype == 11:
+        m.boolean_value = bool(value)
+    elif datatype in (1, 2, 3, 5, 6, 7):
+        m.int_value = int(value) & 0xFFFFFFFF
+    elif datatype in (4, 8, 13):
+        m.long_value = int(value) & 0xFFFFFFFFFFFFFFFF
+    elif datatype == 9:
+        m.float_value = float(value)
+    elif datatype in _STRINGS:
+        m.string_value = str(value)
+    else:
+        m.double_value = float(value)
