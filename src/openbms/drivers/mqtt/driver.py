@@ -42,6 +42,7 @@ from openbms import logsafe
 from openbms.drivers.base import ChangeCallback, DriverBase
 from openbms.drivers.mqtt import sparkplug as sp
 from openbms.drivers.mqtt.payload import (
+    EARLIEST,
     SPARKPLUG_PREFIX,
     BadPayload,
     PointSpec,
@@ -58,12 +59,17 @@ from openbms.model.sample import OFFLINE, OK, STALE, Reading, Value
 from openbms.model.site import DriverSettings
 from openbms.runtime.clock import Clock, WallClock
 
-__all__ = ["ERROR_KINDS", "NOISE_LOGGER", "MQTTDriver"]
+__all__ = ["ERROR_KINDS", "NOISE_LOGGER", "SETTINGS", "MQTTDriver"]
 
 log = logging.getLogger(__name__)
 #: Messages about what publishers send: rate-limited, as anyone with access to the broker may send.
 NOISE_LOGGER = "openbms.drivers.mqtt.noise"
 noise = logging.getLogger(NOISE_LOGGER)
+
+#: The driver's own settings under ``drivers: mqtt:`` (besides the common ones).
+SETTINGS = ("host", "port", "client_id", "keepalive", "qos", "max_payload", "expect", "offline",
+            "reconnect_min", "decoders", "username_env", "username_file", "password_env",
+            "password_file", "tls", "ca_file", "cert_file", "key_file", "username", "password")
 
 #: What ``MQTTDriver.errors`` counts, and what a rate-limited summary calls each kind.
 ERROR_KINDS = {"too_large": "MQTT messages over max_payload", "encoding": "MQTT payloads not UTF-8",
@@ -105,7 +111,9 @@ def _setting(extra: dict[str, Any], key: str, kind: type, default: Any) -> Any:
     if value is None or (kind is float and isinstance(value, int) and not isinstance(value, bool)):
         return value if value is None else float(value)
     if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-        raise DriverError(f"drivers: mqtt: {key}: {value!r} is not a {kind.__name__}")
+        expected = {str: "text", int: "a whole number", float: "a number", list: "a list",
+                    bool: "true or false"}[kind]
+        raise DriverError(f"drivers: mqtt: {key}: {value!r}; expected {expected}")
     return value
 
 
@@ -139,6 +147,11 @@ class MQTTDriver(DriverBase):
         self.settings = settings or DriverSettings()
         self.clock: Clock = clock or WallClock()
         extra = dict(self.settings.model_extra or {})
+        unknown = sorted(set(extra) - set(SETTINGS))
+        if unknown:
+            raise DriverError(f"drivers: mqtt: unknown setting(s) {', '.join(unknown)}; expected "
+                              f"{', '.join(SETTINGS)} (or enabled, poll_interval, timeout, retries, "
+                              "max_backoff)")
         self.host = str(_setting(extra, "host", str, "127.0.0.1"))
         self.port = int(_setting(extra, "port", int, 1883))
         self.client_id = str(_setting(extra, "client_id", str, "") or
@@ -228,8 +241,7 @@ class MQTTDriver(DriverBase):
                     password=self.password, keepalive=self.keepalive, tls_context=self.tls,
                     timeout=self.settings.timeout, protocol=aiomqtt.ProtocolVersion.V311,
                 ) as client:
-                    if self._filters:
-                        await client.subscribe([(f, self.qos) for f in sorted(self._filters)])
+                    await self._send_subscriptions(client, self._filters)
                     self._client = client
                     self.connects += 1
                     self._connected.set()
@@ -297,10 +309,16 @@ class MQTTDriver(DriverBase):
         client = self._client
         if new and client is not None:
             try:
-                await client.subscribe([(f, self.qos) for f in sorted(new)])
+                await self._send_subscriptions(client, new)
             except aiomqtt.MqttError as err:  # the reconnection subscribes them
                 log.debug("mqtt: subscribe failed (%s); done again at reconnection", err)
         return True
+
+    async def _send_subscriptions(self, client: aiomqtt.Client, filters: set[str]) -> None:
+        """SUBSCRIBE in packets of at most 500 topic filters."""
+        ordered = sorted(filters)
+        for i in range(0, len(ordered), 500):
+            await client.subscribe([(f, self.qos) for f in ordered[i:i + 500]])
 
     def device_key(self, binding: Binding) -> str:
         try:
@@ -423,6 +441,10 @@ class MQTTDriver(DriverBase):
                 continue
             value = sp.metric_value(m)
             ts = m.timestamp / 1000.0 if m.timestamp else sent
+            if ts is not None and not EARLIEST <= ts <= self.clock.now() + 86_400.0:
+                self._bad(topic, BadPayload("time", f"metric {name!r}: timestamp {ts:.0f} is "
+                                            "before 2000 or more than a day ahead of the clock"))
+                ts = None
             for p in points:
                 p.heard = now
                 self._set(p, value, OK, ts)
@@ -447,8 +469,8 @@ class MQTTDriver(DriverBase):
         """Points without a message for ``expect`` seconds go stale, after ``offline`` offline."""
         while True:
             watched = [p for p in self._points.values() if p.spec.expect or p.spec.offline]
-            step = min((p.spec.expect or p.spec.offline for p in watched), default=1.0) / 4
-            await self.clock.sleep(max(step, 0.05))
+            step = min((p.spec.expect or p.spec.offline for p in watched), default=4.0) / 4
+            await self.clock.sleep(max(step, 0.05))  # a quarter of the shortest silence allowed
             if not self._connected.is_set():
                 continue  # all offline already, and the silence is not theirs
             now = self.clock.monotonic()

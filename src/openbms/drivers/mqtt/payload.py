@@ -31,7 +31,7 @@ from openbms.errors import BindingError
 from openbms.model.binding import Binding
 from openbms.model.sample import Value
 
-__all__ = ["PAYLOADS", "SPARKPLUG_PREFIX", "BadPayload", "PointSpec", "encode", "extract",
+__all__ = ["EARLIEST", "PAYLOADS", "SPARKPLUG_PREFIX", "BadPayload", "PointSpec", "encode", "extract",
            "matches", "parse_time", "plain_value", "point_spec"]
 
 PAYLOADS = ("plain", "json", "sparkplug")
@@ -43,7 +43,7 @@ _FALSE = frozenset(("false", "off", "no"))
 _INT = re.compile(r"^[+-]?\d+$")
 _STEP = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 #: Timestamps before 2000 or more than a day ahead of the clock are not believed.
-_EARLIEST = 946_684_800.0
+EARLIEST = 946_684_800.0
 
 
 class BadPayload(ValueError):
@@ -240,7 +240,7 @@ def parse_time(raw: Any, now: float, field_text: str) -> float:
         ts = dt.timestamp()
     else:
         raise BadPayload("time", f"time field {field_text!r} is not a number or ISO 8601 text")
-    if not _EARLIEST <= ts <= now + 86_400.0:
+    if not EARLIEST <= ts <= now + 86_400.0:
         raise BadPayload("time", f"time field {field_text!r} ({raw!r}) is before 2000 or more "
                          "than a day ahead of the clock")
     return ts
