@@ -193,3 +193,23 @@ async def test_mosquitto_pub_drives_the_driver_and_mosquitto_sub_reads_its_write
             if sub.poll() is None:
                 sub.kill()
         assert out.splitlines() == ['site/zone-4/sp/set {"value": 21}'], err
+
+
+async def test_a_bad_binding_is_a_fault_and_its_devices_other_points_are_read(mosquitto):
+    good, bad = "mqtt://sensors/zone-5/temp", "mqtt://sensors/zone-5/rh?payload=xml"
+    driver = driver_for(mosquitto)
+    async with subscribed(driver, bad, good) as first, publisher(mosquitto) as pub:
+        await pub.publish("sensors/zone-5/temp", b"20")
+        await until(lambda: first.of(good), what="the good point's value")
+        readings = await driver.read("sensors", [parse_binding(bad), parse_binding(good)])
+        assert readings[0].status == "fault"
+        assert readings[0].error == (f"{bad}: payload='xml'; expected one of plain, json, "
+                                     "sparkplug")
+        assert readings[1].value == 20
+        # Subscribed again (a new manager after a configuration change): the new callback only.
+        again = type(first)()
+        await driver.subscribe("sensors", [parse_binding(good)], again)
+        await pub.publish("sensors/zone-5/temp", b"21")
+        await until(lambda: again.of(good), what="the value through the new callback")
+        assert first.of(good) == [(20, "ok", None)]
+        assert again.of(good) == [(21, "ok", None)]

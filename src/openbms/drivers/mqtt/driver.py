@@ -180,6 +180,7 @@ class MQTTDriver(DriverBase):
         self._topics: dict[str, list[_Point]] = {}
         self._nodes: dict[tuple[str, str], _Node] = {}
         self._points: dict[str, _Point] = {}  # by binding URI
+        self._faults: dict[str, str] = {}  # binding URI → why it cannot be read
         self._filters: set[str] = set()
         self._client: aiomqtt.Client | None = None
         self._connected = asyncio.Event()
@@ -288,20 +289,30 @@ class MQTTDriver(DriverBase):
 
     async def subscribe(self, device: str, bindings: Sequence[Binding],
                         on_change: ChangeCallback) -> bool:
-        """Take messages for ``bindings`` from now on (and at every reconnection). A binding that
-        cannot be read raises BindingError naming it; the broker need not be up."""
+        """Take messages for ``bindings`` from now on (and at every reconnection); the broker need
+        not be up. A binding subscribed again (a new manager after a configuration change) takes
+        the new callback. A binding that cannot be read is a ``fault`` reading naming the problem,
+        logged once; the device's other points are not affected."""
         emit = cast(TimedChange, on_change)
         new: set[str] = set()
         now = self.clock.monotonic()
         for b in bindings:
-            spec = point_spec(b, self.decoders, self.expect, self.offline_after)
+            try:
+                spec = point_spec(b, self.decoders, self.expect, self.offline_after)
+            except BindingError as err:
+                if self._faults.get(b.uri) != str(err):
+                    log.warning("mqtt: %s", err)
+                self._faults[b.uri] = str(err)
+                continue
+            self._faults.pop(b.uri, None)
             p = _Point(b, spec, emit, heard=now)
+            old = self._points.get(b.uri)
             self._points[b.uri] = p
             if spec.payload == "sparkplug":
                 node = self._nodes.setdefault((spec.group, spec.node), _Node())
-                node.points.setdefault((spec.sp_device, spec.field_text), []).append(p)
+                self._place(node.points.setdefault((spec.sp_device, spec.field_text), []), p, old)
             else:
-                self._topics.setdefault(spec.topic, []).append(p)
+                self._place(self._topics.setdefault(spec.topic, []), p, old)
             f = self._filter(spec)
             if f not in self._filters:
                 self._filters.add(f)
@@ -313,6 +324,15 @@ class MQTTDriver(DriverBase):
             except aiomqtt.MqttError as err:  # the reconnection subscribes them
                 log.debug("mqtt: subscribe failed (%s); done again at reconnection", err)
         return True
+
+    @staticmethod
+    def _place(points: list[_Point], p: _Point, old: _Point | None) -> None:
+        """Put ``p`` in a topic's (or metric's) list, in place of the same binding's ``old``."""
+        if old is not None and old in points:
+            p.value, p.status = old.value, old.status
+            points[points.index(old)] = p
+        else:
+            points.append(p)
 
     async def _send_subscriptions(self, client: aiomqtt.Client, filters: set[str]) -> None:
         """SUBSCRIBE in packets of at most 500 topic filters."""
@@ -508,7 +528,7 @@ class MQTTDriver(DriverBase):
         for b in bindings:
             p = self._points.get(b.uri)
             if p is None:
-                out.append(Reading(None, "fault", f"{b}: not subscribed"))
+                out.append(Reading(None, "fault", self._faults.get(b.uri, f"{b}: not subscribed")))
             elif p.status == OK:
                 out.append(Reading(p.value))
             else:
