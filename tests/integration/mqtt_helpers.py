@@ -47,7 +47,8 @@ async def until(condition: Callable[[], Any], within: float = 10.0, what: str = 
 def driver_for(broker: MosquittoBroker, clock: Clock | None = None, **extra: Any) -> MQTTDriver:
     extra.setdefault("reconnect_min", 0.1)
     extra.setdefault("max_backoff", 1.0)
-    return MQTTDriver(DriverSettings(host=broker.host, port=broker.port, timeout=3, **extra), clock)
+    extra.setdefault("timeout", 3)
+    return MQTTDriver(DriverSettings(host=broker.host, port=broker.port, **extra), clock)
 
 
 @asynccontextmanager

@@ -213,3 +213,27 @@ async def test_a_bad_binding_is_a_fault_and_its_devices_other_points_are_read(mo
         await until(lambda: again.of(good), what="the value through the new callback")
         assert first.of(good) == [(20, "ok", None)]
         assert again.of(good) == [(21, "ok", None)]
+
+
+async def test_a_broker_with_passwords_takes_the_secret_from_the_environment(tmp_path, monkeypatch):
+    from tests.fixtures.services import mosquitto_server
+
+    with mosquitto_server(users={"openbms": "s3cret-pw"}) as broker:
+        (tmp_path / "user").write_text("openbms\n")
+        monkeypatch.setenv("OPENBMS_TEST_MQTT_PASSWORD", "wrong")
+        refused = driver_for(broker, username_file=str(tmp_path / "user"),
+                             password_env="OPENBMS_TEST_MQTT_PASSWORD", timeout=1)
+        async with subscribed(refused, "mqtt://sensors/zone-6/temp"):
+            assert not refused.connected
+            assert "authorized" in refused.last_error
+        monkeypatch.setenv("OPENBMS_TEST_MQTT_PASSWORD", "s3cret-pw")
+        driver = driver_for(broker, username_file=str(tmp_path / "user"),
+                            password_env="OPENBMS_TEST_MQTT_PASSWORD")
+        async with subscribed(driver, "mqtt://sensors/zone-6/temp") as changes:
+            assert driver.connected
+            await asyncio.to_thread(subprocess.run, [
+                "mosquitto_pub", "-h", broker.host, "-p", str(broker.port), "-u", "openbms",
+                "-P", "s3cret-pw", "-t", "sensors/zone-6/temp", "-m", "19.5", "-q", "1"],
+                check=True)
+            await until(lambda: changes.of("mqtt://sensors/zone-6/temp"), what="a value")
+            assert changes.of("mqtt://sensors/zone-6/temp") == [(19.5, "ok", None)]

@@ -233,6 +233,11 @@ class MQTTDriver(DriverBase):
         """Whether the broker connection is up."""
         return self._connected.is_set()
 
+    @property
+    def last_error(self) -> str:
+        """Why the last connection attempt failed or the last connection ended."""
+        return self._last_error
+
     async def _run(self) -> None:
         backoff = self.reconnect_min
         while True:
