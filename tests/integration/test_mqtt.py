@@ -237,3 +237,26 @@ async def test_a_broker_with_passwords_takes_the_secret_from_the_environment(tmp
                 check=True)
             await until(lambda: changes.of("mqtt://sensors/zone-6/temp"), what="a value")
             assert changes.of("mqtt://sensors/zone-6/temp") == [(19.5, "ok", None)]
+
+
+async def test_a_failure_while_handling_a_message_is_counted_and_the_connection_stays(mosquitto):
+    uri = "mqtt://sensors/zone-7/temp"
+    taken: list[object] = []
+
+    def on_change(binding, value, status, ts=None):
+        if value == 13:
+            raise RuntimeError("unlucky")
+        taken.append(value)
+
+    driver = driver_for(mosquitto)
+    await driver.start()
+    try:
+        await driver.subscribe("sensors", [parse_binding(uri)], on_change)
+        async with publisher(mosquitto) as pub:
+            for value in (b"12", b"13", b"14"):
+                await pub.publish("sensors/zone-7/temp", value)
+        await until(lambda: taken == [12, 14], what="the messages around the failing one")
+        assert driver.errors["handler"] == 1
+        assert driver.connects == 1 and driver.connected
+    finally:
+        await driver.stop()

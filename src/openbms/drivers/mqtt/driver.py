@@ -246,6 +246,7 @@ class MQTTDriver(DriverBase):
                     self.host, self.port, identifier=self.client_id, username=self.username,
                     password=self.password, keepalive=self.keepalive, tls_context=self.tls,
                     timeout=self.settings.timeout, protocol=aiomqtt.ProtocolVersion.V311,
+                    queue_type=self._inbox,
                 ) as client:
                     await self._send_subscriptions(client, self._filters)
                     self._client = client
@@ -255,12 +256,8 @@ class MQTTDriver(DriverBase):
                     if self._lost_logged:
                         log.warning("mqtt: broker %s:%d is back", self.host, self.port)
                         self._lost_logged = False
-                    async for message in client.messages:
-                        try:
-                            self._on_message(message.topic.value, message.payload)
-                        except Exception as err:  # a bug for one message must not drop the rest
-                            self._bad(message.topic.value,
-                                      BadPayload("handler", f"{type(err).__name__}: {err}"))
+                    async for _ in client.messages:  # the inbox takes them: this waits for
+                        pass                             # the connection to end
             except asyncio.CancelledError:
                 raise
             except aiomqtt.MqttError as err:
@@ -275,6 +272,24 @@ class MQTTDriver(DriverBase):
                 self._lose()
             await asyncio.sleep(backoff * random.uniform(0.8, 1.2))
             backoff = min(backoff * 2, float(self.settings.max_backoff))
+
+    @property
+    def _inbox(self) -> type[asyncio.Queue[aiomqtt.Message]]:
+        """aiomqtt's message queue, replaced by a call: each message is handled as paho decodes it,
+        without a queue, a task and a wait per message (they were most of the time per message)."""
+        take = self._take
+
+        class Inbox(asyncio.Queue[aiomqtt.Message]):
+            def put_nowait(self, item: aiomqtt.Message) -> None:
+                take(item)
+
+        return Inbox
+
+    def _take(self, message: aiomqtt.Message) -> None:
+        try:
+            self._on_message(message.topic.value, message.payload)
+        except Exception as err:  # raised into paho, it would drop the connection
+            self._bad(message.topic.value, BadPayload("handler", f"{type(err).__name__}: {err}"))
 
     def _lose(self) -> None:
         """The broker is gone: every point offline, logged once."""
