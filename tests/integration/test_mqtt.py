@@ -92,6 +92,8 @@ async def test_a_lost_broker_takes_the_points_offline_and_the_driver_comes_back_
         await asyncio.to_thread(mosquitto.stop)
         await until(lambda: changes.last(uri) == (None, "offline", None), what="offline")
         assert not driver.connected
+        assert driver.problems() == [f"mqtt broker 127.0.0.1:{mosquitto.port} not connected: "
+                                     f"{driver.last_error}"]
         with pytest.raises(DeviceUnreachable, match="not connected"):
             await driver.read("sensors", [parse_binding(uri)])
         with pytest.raises(DeviceUnreachable):
@@ -99,6 +101,7 @@ async def test_a_lost_broker_takes_the_points_offline_and_the_driver_comes_back_
         await asyncio.to_thread(mosquitto.start)
         await until(lambda: driver.connected, what="reconnected")
         await driver.confirm("sensors")
+        assert driver.problems() == []
         async with publisher(mosquitto) as pub:  # the subscription was renewed
             await pub.publish("sensors/zone-2/temp", b"21")
         await until(lambda: changes.last(uri) == (21, "ok", None), what="a value after")

@@ -233,6 +233,12 @@ class MQTTDriver(DriverBase):
         """Whether the broker connection is up."""
         return self._connected.is_set()
 
+    def problems(self) -> list[str]:
+        """What keeps the driver from its points, for the health check: no broker connection."""
+        if self._task is None or self._connected.is_set():
+            return []
+        return [f"mqtt broker {self.host}:{self.port} not connected: {self._last_error}"]
+
     @property
     def last_error(self) -> str:
         """Why the last connection attempt failed or the last connection ended."""
