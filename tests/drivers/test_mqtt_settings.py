@@ -108,3 +108,19 @@ def test_settings_are_checked_when_the_driver_is_made(tmp_path):
         MQTTDriver(settings(ca_file=str(tmp_path / "no-ca.pem")))
     assert MQTTDriver(settings(tls=True)).tls is not None
     assert MQTTDriver(settings()).tls is None
+
+
+def test_bindings_can_be_checked_with_the_sites_decoders_without_the_mqtt_client_library():
+    import subprocess
+    import sys
+
+    code = ("import sys; from openbms.drivers.mqtt.payload import check_binding; "
+            "print('aiomqtt' in sys.modules, 'paho' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
+    from openbms.drivers.mqtt.payload import check_binding
+
+    binding = parse_binding("mqtt://sensors/zone-3/env?time=ts")
+    with pytest.raises(BindingError, match="time='ts' needs payload=json"):
+        check_binding(binding)
+    check_binding(binding, {"decoders": [{"match": "sensors/#", "payload": "json", "field": "t"}]})

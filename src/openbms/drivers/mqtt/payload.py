@@ -31,8 +31,8 @@ from openbms.errors import BindingError
 from openbms.model.binding import Binding
 from openbms.model.sample import Value
 
-__all__ = ["EARLIEST", "PAYLOADS", "SPARKPLUG_PREFIX", "BadPayload", "PointSpec", "encode", "extract",
-           "matches", "parse_time", "plain_value", "point_spec"]
+__all__ = ["EARLIEST", "PAYLOADS", "SPARKPLUG_PREFIX", "BadPayload", "PointSpec", "check_binding",
+           "encode", "extract", "matches", "parse_time", "plain_value", "point_spec"]
 
 PAYLOADS = ("plain", "json", "sparkplug")
 KINDS = ("number", "bool", "text")
@@ -169,6 +169,13 @@ def point_spec(binding: Binding, decoders: Sequence[Mapping[str, Any]] = (),
     when = _path(time_text, binding, "time") if time_text else ()
     return PointSpec(topic, payload, path, field_text, when, kind, command, stale, gone,
                      str(options.get("device") or binding.device))
+
+
+def check_binding(binding: Binding, settings: Mapping[str, Any] | None = None) -> None:
+    """Raise BindingError when the driver could not read ``binding`` with these ``drivers: mqtt:``
+    settings (their ``decoders``): for configuration checks, which import no MQTT library."""
+    decoders = (settings or {}).get("decoders") or ()
+    point_spec(binding, [d for d in decoders if isinstance(d, Mapping)])
 
 
 # ---------------------------------------------------------------------- messages → values
