@@ -254,8 +254,9 @@ class MQTTDriver(DriverBase):
                     timeout=self.settings.timeout, protocol=aiomqtt.ProtocolVersion.V311,
                     queue_type=self._inbox,
                 ) as client:
-                    await self._send_subscriptions(client, self._filters)
+                    # From here subscribe() sends new filters itself; these are the ones before.
                     self._client = client
+                    await self._send_subscriptions(client, set(self._filters))
                     self.connects += 1
                     self._connected.set()
                     backoff = self.reconnect_min
