@@ -117,3 +117,41 @@ async def test_births_data_by_alias_deaths_and_commands(mosquitto):
         await until(lambda: changes.last(TEMP) == (None, "offline", None), what="NDEATH")
         assert changes.last(RUN) == (None, "offline", None)
         assert driver.errors["protobuf"] == 1 and driver.errors["alias"] == 1
+
+
+EDGE = r'''
+import sys, time, paho.mqtt.client as mqtt
+port, birth, death = int(sys.argv[1]), bytes.fromhex(sys.argv[2]), bytes.fromhex(sys.argv[3])
+c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="edge-2")
+c.will_set("spBv1.0/plant/NDEATH/edge-2", death, qos=1)
+c.connect("127.0.0.1", port, keepalive=5)
+c.loop_start()
+c.publish("spBv1.0/plant/NBIRTH/edge-2", birth, qos=1).wait_for_publish()
+print("born", flush=True)
+time.sleep(120)
+'''
+
+
+async def test_an_edge_node_killed_dies_by_its_will_and_its_points_go_offline(mosquitto):
+    import sys
+
+    uri = "mqtt://spBv1.0/plant/edge-2#Supply/Temp"
+    birth = payload(metric("bdSeq", None, 8, 3), metric("Supply/Temp", 1, 10, 65.0))
+    death = payload(metric("bdSeq", None, 8, 3))
+    driver = driver_for(mosquitto)
+    async with subscribed(driver, uri) as changes:
+        edge = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", EDGE, str(mosquitto.port), birth.hex(), death.hex(),
+            stdout=asyncio.subprocess.PIPE)
+        try:
+            assert edge.stdout is not None
+            assert (await asyncio.wait_for(edge.stdout.readline(), 20)) == b"born\n"
+            await until(lambda: changes.of(uri), what="the birth")
+            assert changes.of(uri) == [(65.0, "ok", T0)]
+            edge.kill()  # no DISCONNECT: the broker publishes the will
+        finally:
+            if edge.returncode is None:
+                edge.kill()
+            await edge.wait()
+        await until(lambda: changes.last(uri) == (None, "offline", None), within=20,
+                    what="the will's NDEATH")
