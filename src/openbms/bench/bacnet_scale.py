@@ -83,7 +83,7 @@ SCHEDULED = 4  # devices whose setpoint a schedule holds
 FIRST_INSTANCE = 100_001
 FIRST_NETWORK = 10
 API_PERIOD = 0.25
-HEALTH_PERIOD = 2.0
+HEALTH_PERIOD = 5.0  # a health answer counts every point of the site (see docs/benchmarks.md)
 START_TIMEOUT = 900.0  # the fleets build 25 000 bacpypes3 objects each (about a minute of CPU)
 _ERROR_LINE = re.compile(r"\b(ERROR|CRITICAL|Traceback)\b")
 
@@ -115,6 +115,7 @@ class Layout:
     fleets: tuple[FleetPlan, ...]
     points: int
     interval: float
+    alarmed: int | None = None  # devices with an alarm rule on their ai-1, from the first; None: all
 
     def devices(self) -> list[tuple[int, int, int]]:
         return [d for f in self.fleets for d in f.devices()]
@@ -126,7 +127,8 @@ def _free_udp_port(ip: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
-def plan(devices: int, points: int, interval: float, subnet: str | None = None) -> Layout:
+def plan(devices: int, points: int, interval: float, subnet: str | None = None,
+         alarmed: int | None = None) -> Layout:
     """``devices`` in fleets of at most 250, each on two networks (one when its count is odd)."""
     if devices < 1 or points < 1:
         raise ValueError(f"--devices {devices} --points {points}: expected at least 1 of each")
@@ -142,7 +144,7 @@ def plan(devices: int, points: int, interval: float, subnet: str | None = None) 
         network += nets
         first += here
         left -= here
-    return Layout(tuple(fleets), points, interval)
+    return Layout(tuple(fleets), points, interval, alarmed)
 
 
 def write_site(folder: Path, layout: Layout) -> Path:
@@ -172,8 +174,9 @@ def write_site(folder: Path, layout: Layout) -> Path:
         if i in scheduled:
             lines.append(f'      - {{name: sp, unit: degC, writable: true, limits: {{min: 10, max: 30}}, '
                          f'binding: "bacnet://{i}/analog-value,1"}}')
-    lines.append("alarms:")
-    for n, (i, _, _) in enumerate(devices):
+    if layout.alarmed != 0:
+        lines.append("alarms:")
+    for n, (i, _, _) in enumerate(devices[:layout.alarmed]):
         limit = 0.5 if n % 100 == 99 else 50  # ai-1 reads 1.0: every 100th device's alarm is active
         lines.append(f"  - {{id: dev-{i}-ai-1-high, type: high, point: {SITE}/dev-{i}/ai-1, "
                      f"limit: {limit}, deadband: 0.5, priority: 100}}")
@@ -195,7 +198,8 @@ class _Child:
     """A child process whose output a thread reads: its lines kept (a few), its error lines counted."""
 
     def __init__(self, argv: Sequence[str], env: dict[str, str] | None = None) -> None:
-        self.proc = subprocess.Popen(list(argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        self.argv = list(argv)
+        self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      text=True, env={**os.environ, "PYTHONUNBUFFERED": "1",
                                                      "COLUMNS": "250", **(env or {})})
         self.lines: list[str] = []
@@ -227,7 +231,7 @@ class _Child:
             if self.proc.poll() is not None:
                 break
             await asyncio.sleep(0.2)
-        raise RuntimeError(f"{' '.join(self.proc.args[:4])}… did not print {prefix!r}:\n"
+        raise RuntimeError(f"{' '.join(self.argv[1:4])}… did not print {prefix!r}:\n"
                            + "".join(self.lines[-30:]))
 
     def stop(self) -> int:
@@ -272,12 +276,15 @@ async def _measure(layout: Layout, folder: Path, notes: list[str]) -> list[Figur
     import psutil
 
     fleets = [_fleet(f, layout.points) for f in layout.fleets]
+    _say(f"{len(layout.devices())} devices x {layout.points} points in {len(fleets)} fleet processes: "
+         "starting (each builds its devices' objects: about a minute per 250 x 100)")
     server: _Child | None = None
     try:
         deadline = time.monotonic() + START_TIMEOUT
         for child in fleets:
             await child.line("serving", deadline)
         site = write_site(folder, layout)
+        _say("devices serving; starting openbms run on the generated site")
         started = time.monotonic()
         server = _Child([sys.executable, "-m", "openbms.cli", "run", "-d", str(site.parent), "--port", "0",
                          "--status-every", "3600"],
@@ -315,7 +322,11 @@ async def _measure(layout: Layout, folder: Path, notes: list[str]) -> list[Figur
 
         watcher = asyncio.create_task(health())
         try:
+            _say(f"openbms up after {time.monotonic() - started:.0f} s; waiting for every device's "
+                 "first answer")
             first = await _first_cycle(api, len(layout.devices()), started, notes)
+            _say(f"first cycle done after {first:.0f} s; measuring {STEADY_CYCLES} poll intervals "
+                 f"({STEADY_CYCLES * layout.interval:g} s)")
             figures = await _steady(api, proc, layout, notes)
         finally:
             stop.set()
@@ -344,9 +355,12 @@ async def _measure(layout: Layout, folder: Path, notes: list[str]) -> list[Figur
 
 
 async def _first_cycle(api: Any, devices: int, started: float, notes: list[str]) -> float:
-    """Seconds from ``started`` until no device is ``unknown`` (each answered, or was found offline)."""
+    """Seconds from ``started`` until every device has answered a poll (its ``last_ok`` is set), so
+    every point has had a value; a device marked offline on the way is noted, and waited for."""
+    offline: set[str] = set()
     while True:
         states: dict[str, int] = {}
+        answered = 0
         cursor: str | None = None
         while True:
             params: dict[str, Any] = {"limit": 1000, **({"cursor": cursor} if cursor else {})}
@@ -355,15 +369,20 @@ async def _first_cycle(api: Any, devices: int, started: float, notes: list[str])
             page = r.json()
             for d in page["items"]:
                 states[d["state"]] = states.get(d["state"], 0) + 1
+                answered += d["last_ok"] is not None
+                if d["state"] == "offline":
+                    offline.add(d["id"])
             cursor = page.get("next_cursor")
             if not cursor:
                 break
-        if sum(states.values()) >= devices and not states.get("unknown"):
-            if states.get("offline"):
-                notes.append(f"{states['offline']} of {devices} devices offline after the first cycle")
+        if answered >= devices:
+            if offline:
+                notes.append(f"{len(offline)} of {devices} devices were marked offline before every "
+                             "device had answered once")
             return time.monotonic() - started
         if time.monotonic() - started > START_TIMEOUT:
-            notes.append(f"the first cycle did not end within {START_TIMEOUT:g} s: {states}")
+            notes.append(f"the first cycle did not end within {START_TIMEOUT:g} s: {answered} of "
+                         f"{devices} devices answered; now {states}")
             return math.nan
         await asyncio.sleep(1.0)
 
@@ -414,17 +433,27 @@ async def _steady(api: Any, proc: Any, layout: Layout, notes: list[str]) -> list
     ]
 
 
+def _say(text: str) -> None:
+    """Progress on stderr (stdout has the figures only)."""
+    print(f"bench bacnet: {text}", file=sys.stderr, flush=True)
+
+
 async def _wait(stop: asyncio.Event, seconds: float) -> None:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), seconds)
 
 
-def run(devices: int, points: int = 100, quick: bool = False,
-        interval: float | None = None) -> Iterator[Figure]:
-    """Figures of ``devices`` × ``points`` polled by a whole openbms (40 × 20 at most with ``quick``)."""
+def run(devices: int, points: int = 100, quick: bool = False, interval: float | None = None,
+        alarmed: int | None = None) -> Iterator[Figure]:
+    """Figures of ``devices`` × ``points`` polled by a whole openbms (40 × 20 at most with ``quick``).
+
+    ``interval`` (seconds between polls) and ``alarmed`` (how many devices have an alarm rule;
+    default all) are for looking into a figure from Python; the command line uses the defaults.
+    """
     if quick:
         devices, points = min(devices, QUICK_MAX[0]), min(points, QUICK_MAX[1])
-    layout = plan(devices, points, interval or (QUICK_INTERVAL if quick else POLL_INTERVAL))
+    layout = plan(devices, points, interval or (QUICK_INTERVAL if quick else POLL_INTERVAL),
+                  alarmed=alarmed)
     notes: list[str] = []
     with tempfile.TemporaryDirectory(prefix="openbms-bacnet-scale-") as tmp:
         try:
