@@ -300,10 +300,46 @@ def test_check_warns_about_device_addresses_routers_and_bbmds_the_driver_cannot_
         result.output
 
 
-def test_check_takes_routed_addresses_and_a_bbmd_as_reaching_the_devices(tmp_path):
+def test_check_takes_a_bbmd_as_reaching_the_devices(tmp_path):
     path = tmp_path / "site.yaml"
     # The limited broadcast on loopback reaches nobody, but the BBMD distributes broadcasts.
     path.write_text(SITE % "    address: 127.0.0.1/8:47809\n    bbmd: 127.0.0.2:47808\n"
-                           "    devices: {260001: '2:5'}\n    routers: {2: 127.0.0.3:47808}")
+                           "    devices: {260001: '2:5'}")
+    result = runner.invoke(app, ["check", str(path)], env=WIDE)
+    assert result.exit_code == 0 and "warning" not in result.output, result.output
+
+
+@pytest.mark.parametrize(("settings", "binding", "expected"), [
+    # A routed device named in a binding, or under devices:, needs a router the broadcast finds.
+    ("    address: 127.0.0.1/8:47809", "2:5",
+     "warning: bacnet: network 2 (devices 2:5) has no router under 'routers:' and the broadcast "
+     "255.255.255.255:47808 is the limited broadcast"),
+    ("    address: 127.0.0.1/8:47809\n    devices: {260001: '2:5'}", "260001",
+     "warning: bacnet: network 2 (devices 260001) has no router under 'routers:'"),
+    ("    address: 127.0.0.1/8:47809", "2:256",
+     "warning: bacnet binding 'bacnet://2:256/analog-input,1': '2:256' is neither a device "
+     "instance nor a BACnet address"),
+    ("    address: 127.0.0.1/8:47809\n    devices: {260001: 2:5}", "260001",
+     "warning: bacnet device 260001's address is the number 125: YAML reads an unquoted 2:5 as "
+     "a number (base 60); quote it"),
+    ("    address: 127.0.0.1/8:47809\n    devices: [1, 2]", "260001",
+     "warning: bacnet devices: expected a map of device instance to its address"),
+    ("    address: 10.0.0.9/24:47808\n    bbmd: 10.0.0.1:47808\n    bbmd_ttl: 0", "260001",
+     "warning: bacnet bbmd_ttl 0: expected seconds from 1 to 65535"),
+])
+def test_check_warns_about_routed_devices_nothing_reaches_and_forms_the_driver_refuses(
+        tmp_path, settings, binding, expected):
+    path = tmp_path / "site.yaml"
+    path.write_text(SITE.replace("bacnet://260001/", f"bacnet://{binding}/") % settings)
+    result = runner.invoke(app, ["check", str(path)], env=WIDE)
+    assert result.exit_code == 0, result.output
+    assert any(expected in line for line in lines(result.output)), result.output
+
+
+def test_check_takes_a_router_under_routers_as_reaching_a_routed_device(tmp_path):
+    path = tmp_path / "site.yaml"
+    path.write_text(SITE.replace("bacnet://260001/", "bacnet://2:5/").replace(
+        "bacnet://260002/", "bacnet://2:6/") % "    address: 127.0.0.1/8:47809\n"
+                                               "    routers: {2: 127.0.0.3:47808}")
     result = runner.invoke(app, ["check", str(path)], env=WIDE)
     assert result.exit_code == 0 and "warning" not in result.output, result.output

@@ -122,3 +122,29 @@ def test_discover_through_a_bbmd_writes_it_and_the_site_checks(routed, tmp_path)
     load_site(out)
     check = runner.invoke(app, ["check", str(out)])
     assert check.exit_code == 0, check.output
+
+
+def test_discover_with_two_broadcasts_names_the_router_of_each_routed_device(routed, tmp_path):
+    # Two broadcasts: every device gets a devices: entry (the driver broadcasts to one); a routed
+    # one's (5:1) needs its router too, or its points stay offline (before: left out).
+    port, subnet = routed
+    out = tmp_path / "site.yaml"
+    result = runner.invoke(app, ["bacnet", "discover", str(out), "--site", "plant", "-b",
+                                 f"127.255.255.255:{port}", *nowhere(), "--listen", "1",
+                                 *client()])
+    assert result.exit_code == 0, result.output
+    settings = yaml.safe_load(out.read_text())["drivers"]["bacnet"]
+    assert settings["devices"][1001] == "5:1"
+    assert settings["routers"] == {5: f"{subnet}.1:{port}"}
+    check = runner.invoke(app, ["check", str(out)], env={"COLUMNS": "300"})
+    assert check.exit_code == 0 and "bacnet" not in check.output, check.output  # reachable
+
+
+def test_bad_addresses_on_the_command_line_are_named_as_given():
+    bad = runner.invoke(app, ["bacnet", "read", "1002", "analog-input,1", "-a", "2:256",
+                              *client()])
+    assert bad.exit_code == 1 and "-a '2:256' is not a BACnet device address" in bad.output
+    bbmd = runner.invoke(app, ["bacnet", "whois", "--bbmd", "10.0.0.1/24:47808", *client()])
+    assert bbmd.exit_code == 1
+    assert "--bbmd '10.0.0.1/24:47808' is not a BACnet/IP address: expected ip:port" in \
+        bbmd.output

@@ -193,3 +193,94 @@ equipment:
     finally:
         await runtime.stop()
         plain.stop()
+
+
+def whois_counter(device: SimulatedDevice) -> list[int]:
+    """Count the Who-Is requests a simulated device receives."""
+    count = [0]
+    assert device.app is not None
+    handler = device.app.do_WhoIsRequest
+
+    async def counted(apdu: object) -> None:
+        count[0] += 1
+        await handler(apdu)
+
+    device.app.do_WhoIsRequest = counted  # type: ignore[method-assign]
+    return count
+
+
+async def test_a_resolution_sends_one_who_is_not_two(subnet):
+    # Before: bacpypes3's who_is distributed a Who-Is of its own through the BBMD besides the
+    # driver's, so every device on the BBMD's subnet answered twice.
+    received = whois_counter(subnet.devices[0])
+    foreign = client(bbmd=subnet.bbmd.address, bbmd_ttl=60)
+    await foreign.start()
+    try:
+        await registered(foreign)
+        assert (await foreign.read("7001", AI1))[0].value == 8.5
+        await asyncio.sleep(0.3)  # a second Who-Is would have arrived by now
+        assert received[0] == 1
+    finally:
+        await foreign.stop()
+
+
+async def test_the_registration_is_left_at_stop(subnet):
+    foreign = client(bbmd=subnet.bbmd.address, bbmd_ttl=60)
+    await foreign.start()
+    await registered(foreign)
+    assert len(subnet.bbmd.foreign_devices()) == 1
+    await foreign.stop()
+    for _ in range(40):
+        if not subnet.bbmd.foreign_devices():
+            break
+        await asyncio.sleep(0.05)
+    assert subnet.bbmd.foreign_devices() == []
+
+
+async def test_a_bbmd_that_forgot_the_registration_gets_it_again_at_its_first_refusal(
+        subnet, caplog):
+    # A restarted BBMD refuses the next broadcast (NAK 0x0060): registering again at once
+    # (before: reported as "refused (does it accept foreign devices?)" and retried in 5 s).
+    foreign = client(bbmd=subnet.bbmd.address, bbmd_ttl=600)
+    caplog.set_level(logging.WARNING, "openbms.drivers.bacnet.driver")
+    await foreign.start()
+    try:
+        await registered(foreign)
+        subnet.bbmd.stop()
+        subnet.bbmd.start()
+        with pytest.raises(DeviceUnreachable):  # this Who-Is is refused …
+            await foreign.read("7002", [parse_binding("bacnet://7002/analog-input,1")])
+        await registered(foreign)  # … and the registration made again at once
+        assert (await foreign.read("7002", [parse_binding("bacnet://7002/analog-input,1")])
+                )[0].value == 8.5
+        assert "does it accept foreign devices" not in caplog.text
+    finally:
+        await foreign.stop()
+
+
+async def test_an_answer_from_elsewhere_does_not_leave_the_registration_pending(caplog):
+    # bacpypes3 takes any BVLC-Result while a registration is pending as the answer, and then
+    # ignores the BBMD's: the driver registers again while it stays pending.
+    import socket
+
+    port, net = free_udp_port(), random_subnet()
+    foreign = client(bbmd=f"{net}.1:{port}", bbmd_ttl=60)
+    foreign._registration_grace = 0.4
+    await foreign.start()
+    stray = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    stray.bind((f"{random_subnet()}.9", 0))
+    bbmd = SimulatedBBMD(7300, f"{net}.1", port=port)
+    try:
+        ip, client_port = foreign.address.split("/")[0], int(foreign.address.rsplit(":", 1)[1])
+        stray.sendto(bytes([0x81, 0x00, 0x00, 0x06, 0x00, 0x00]), (ip, client_port))
+        await asyncio.sleep(0.2)
+        bbmd.start()  # the BBMD comes up: its answers must be taken
+        for _ in range(200):
+            if foreign.registration() == "registered":
+                break
+            await asyncio.sleep(0.05)
+        assert foreign.registration() == "registered"
+    finally:
+        stray.close()
+        bbmd.stop()
+        await foreign.stop()

@@ -9,6 +9,7 @@ controllers do. The driver reaches them by network number and MAC.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import uuid
 from collections.abc import AsyncIterator
@@ -206,3 +207,75 @@ def test_bad_addresses_and_routers_are_refused_with_the_form(extra, message):
     with pytest.raises(DriverError, match=message):
         driver(**extra)
 
+
+
+async def test_a_resolution_cut_short_by_a_timeout_is_made_again(routed):
+    # Before: the read's timeout cancelled every waiter of the route lookup, whose failure
+    # then stayed in place and was returned to every later read, router back or not.
+    for d in routed.devices.values():
+        d.start()  # the router is not there yet
+    client = driver(broadcast=routed.broadcast, devices={"2005": "2:5"})
+    await client.start()
+    try:
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(client.read("2005", bindings("2005")[:1]), 0.5)
+        await asyncio.sleep(2.2)  # the lookup ends (no router) by itself
+        routed.router.start()
+        assert [r.value for r in await client.read("2005", bindings("2005")[:1])] == [1.0]
+    finally:
+        await client.stop()
+
+
+async def test_a_device_that_moves_is_looked_up_again_after_it_stops_answering():
+    # Before: the address from the first I-Am was kept for good.
+    port, subnet = free_udp_port(), random_subnet()
+    first = SimulatedDevice(5002, f"{subnet}.1", SPECS, port=port)
+    first.start()
+    client = driver(broadcast=f"127.255.255.255:{port}")
+    await client.start()
+    try:
+        assert [r.value for r in await client.read("5002", bindings("5002")[:1])] == [1.0]
+        first.stop()
+        moved = SimulatedDevice(5002, f"{subnet}.2", SPECS, port=port)
+        moved.start()
+        moved.set_value(("analog-input", 1), 42.0)
+        try:
+            with pytest.raises(TimeoutError):  # the manager's timeout, as in a poll
+                await asyncio.wait_for(client.read("5002", bindings("5002")[:1]), 1.0)
+            assert [r.value for r in await client.read("5002", bindings("5002")[:1])] == [42.0]
+        finally:
+            moved.stop()
+    finally:
+        await client.stop()
+        first.stop()
+
+
+def i_am_router(network: int) -> bytes:
+    """An I-Am-Router-To-Network datagram (BVLC original unicast) for one network."""
+    return bytes([0x81, 0x0A, 0x00, 0x09, 0x01, 0x80, 0x01]) + network.to_bytes(2, "big")
+
+
+async def test_a_router_under_routers_is_not_moved_by_what_the_network_says(routed, caplog):
+    # Before: one I-Am-Router-To-Network from any host took network 2 to that host.
+    import socket
+
+    start(routed)
+    fixed = driver(devices={"2005": "2:5"}, routers={2: routed.router.address})
+    learnt = driver(broadcast=routed.broadcast, devices={"2005": "2:5"})
+    await fixed.start()
+    await learnt.start()
+    attacker = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    attacker.bind((f"{random_subnet()}.66", 0))
+    caplog.set_level(logging.WARNING, "openbms.drivers.bacnet.noise")
+    try:
+        for client in (fixed, learnt):
+            assert [r.value for r in await client.read("2005", bindings("2005")[:1])] == [1.0]
+            ip, port = client.address.split("/")[0], int(client.address.rsplit(":", 1)[1])
+            attacker.sendto(i_am_router(2), (ip, port))
+        await asyncio.sleep(0.3)
+        assert [r.value for r in await fixed.read("2005", bindings("2005")[:1])] == [1.0]
+        assert "network 2: " in caplog.text and "says it is the router to it" in caplog.text
+    finally:
+        attacker.close()
+        await fixed.stop()
+        await learnt.stop()

@@ -52,7 +52,7 @@ def fail(message: str) -> typer.Exit:
 def _driver(address: str, devices: dict[str, str] | None = None, bbmd: str | None = None,
             broadcasts: list[str] | None = None) -> Any:
     from openbms.drivers.bacnet import BACnetDriver
-    from openbms.drivers.bacnet.address import check_address
+    from openbms.drivers.bacnet.address import check_address, device_address
     from openbms.errors import DriverError
     from openbms.model import DriverSettings
 
@@ -63,6 +63,8 @@ def _driver(address: str, devices: dict[str, str] | None = None, bbmd: str | Non
         settings["broadcast"] = broadcasts[0]
     try:
         check_address(address, "--address")
+        for text in (devices or {}).values():
+            device_address(text, "-a")
         if bbmd:
             check_address(bbmd, "--bbmd", bind=False)
         return BACnetDriver(DriverSettings.model_validate(settings))
@@ -178,6 +180,7 @@ def discover(
 
     from openbms.drivers.bacnet.discovery import (
         driver_settings,
+        learned_routes,
         read_objects,
         site_document,
         who_is,
@@ -187,7 +190,7 @@ def discover(
         raise fail(f"{output} exists: choose another file or use --force")
     broadcasts = _broadcasts(broadcast, target)
 
-    async def go() -> tuple[list[Any], list[str]]:
+    async def go() -> tuple[list[Any], list[str], dict[int, str]]:
         async with _driver(address, bbmd=bbmd) as driver:
             await _registered(driver)
             devices = await who_is(driver.app, broadcasts, low, high, listen, target, bbmd)
@@ -202,12 +205,15 @@ def discover(
                     except Exception as err:  # one broken device must not stop discovery
                         problems.append(f"device {dev.instance} at {dev.address}: {err}")
                     progress.advance(task)
-            return devices, problems
+            networks = sorted({int(d.address.split(":")[0]) for d in devices
+                               if d.address.split(":")[0].isdigit()})
+            return devices, problems, await learned_routes(driver.app, networks)
 
-    devices, problems = _run(go())
+    devices, problems, routes = _run(go())
     if not devices:
         raise fail(_nobody_hint(address, broadcasts, target, listen))
-    doc = site_document(site_id, devices, driver_settings(address, broadcasts, devices, bbmd))
+    doc = site_document(site_id, devices,
+                        driver_settings(address, broadcasts, devices, bbmd, routes))
     output.write_text("# Written by openbms bacnet discover: review names and tags, then run\n"
                       "# 'openbms check' on it.\n" + yaml.safe_dump(doc, sort_keys=False))
     points = sum(len(d.objects) for d in devices)
@@ -219,13 +225,17 @@ def discover(
 @bacnet_app.command("routers")
 def routers(
     address: str = AddressOption,
-    broadcast: list[str] = TargetOption,
+    broadcast: list[str] = typer.Option(
+        [], "--broadcast", "-b", show_default=False,
+        help=f"Where Who-Is-Router-To-Network is broadcast, ip:port (repeatable; default "
+             f"{DEFAULT_BROADCAST})."),
     listen: float = typer.Option(2.0, "--listen", help="Seconds to collect the answers."),
     bbmd: str | None = BBMDOption,
 ) -> None:
     """List the BACnet routers that answer Who-Is-Router-To-Network, and the networks behind
     each (their devices are addressed network:mac, e.g. 2:5)."""
     from openbms.drivers.bacnet.discovery import routers as find_routers
+    from openbms.drivers.bacnet.discovery import shared_networks
 
     broadcasts = broadcast or [DEFAULT_BROADCAST]
 
@@ -246,6 +256,11 @@ def routers(
     for router, networks in found.items():
         table.add_row(router, ", ".join(str(n) for n in networks))
     console.print(table)
+    for network, claimants in shared_networks(found).items():
+        err_console.print(f"[yellow]warning:[/yellow] network {network} is claimed by "
+                          f"{' and '.join(claimants)}: two networks have one number, or one "
+                          "router is not what it says; name the right one under "
+                          "drivers.bacnet.routers", soft_wrap=True, highlight=False)
 
 
 def _binding(device: int, obj: str) -> Any:

@@ -124,9 +124,10 @@ def _ipv4_with_port(text: str, prefix_allowed: bool) -> bool:
 
 def _bacnet_device_address(text: str) -> bool:
     """Whether ``text`` is a device's BACnet address: ``ip[:port]``, or ``net:mac`` (network
-    1–65534; MAC a number 0–255, hex ``0x…``, or ``ip:port`` on a routed BACnet/IP network)."""
+    1–65534; MAC a number 0–255, hex ``0x…`` of 1 to 8 octets, or ``ip[:port]`` on a routed
+    BACnet/IP network); the forms the driver takes."""
     if _ipv4_with_port(text, False):
-        return True
+        return not text.startswith(("255.255.255.255", "0.0.0.0"))
     net, colon, mac = text.partition(":")
     if not colon or not net.isdigit() or not 1 <= int(net) <= 65_534:
         return False
@@ -134,9 +135,19 @@ def _bacnet_device_address(text: str) -> bool:
         return int(mac) <= 255
     if mac[:2].lower() == "0x":
         digits = mac[2:]
-        return 2 <= len(digits) <= 12 and len(digits) % 2 == 0 and all(
+        return 2 <= len(digits) <= 16 and len(digits) % 2 == 0 and all(
             c in "0123456789abcdefABCDEF" for c in digits)
-    return ":" in mac and _ipv4_with_port(mac, False)
+    return _ipv4_with_port(mac, False)
+
+
+def _routed_network(text: str) -> int | None:
+    """The network of a ``net:mac`` address (None for a local ``ip:port``)."""
+    net, colon, _mac = text.partition(":")
+    return int(net) if colon and net.isdigit() and "." not in net else None
+
+
+_DEVICE_FORMS = ("ip:port (192.168.1.31:47808), or network:mac for a device behind a router "
+                 "(2:5, 2:0x1a, 3:10.0.0.5:47808)")
 
 
 def _bacnet_forms(cfg: SiteConfig) -> list[Problem]:
@@ -156,14 +167,39 @@ def _bacnet_forms(cfg: SiteConfig) -> list[Problem]:
             found.append((("drivers", "bacnet", key), f"bacnet {key} {extra[key]!r} is not a "
                           f"BACnet/IP {key}: expected {form}; {then}"))
     devices = extra.get("devices")
-    if isinstance(devices, Mapping):
+    if devices is not None and not isinstance(devices, Mapping):
+        found.append((("drivers", "bacnet", "devices"), "bacnet devices: expected a map of device "
+                      "instance to its address, e.g. {1001: 192.168.1.31:47808}; the driver "
+                      "would not start"))
+    elif isinstance(devices, Mapping):
         for key, text in devices.items():
-            if not _bacnet_device_address(str(text)):
+            if isinstance(text, int) and not isinstance(text, bool):
+                found.append((("drivers", "bacnet", "devices", key),
+                               f"bacnet device {key}'s address is the number {text}: YAML reads "
+                               "an unquoted 2:5 as a number (base 60); quote it, e.g. '2:5'; the "
+                               "driver would not start"))
+            elif not _bacnet_device_address(str(text)):
                 found.append((("drivers", "bacnet", "devices", key),
                                f"bacnet device {key}'s address {text!r} is not a BACnet address: "
-                               "expected ip:port (192.168.1.31:47808), or network:mac for a "
-                               "device behind a router (2:5, 2:0x1a, 3:10.0.0.5:47808); the "
-                               "driver would not start"))
+                               f"expected {_DEVICE_FORMS}; the driver would not start"))
+    ttl = extra.get("bbmd_ttl")
+    if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, int | float)
+                            or not 1 <= ttl <= 65_535):
+        found.append((("drivers", "bacnet", "bbmd_ttl"), f"bacnet bbmd_ttl {ttl!r}: expected "
+                      "seconds from 1 to 65535; the driver would not start"))
+    for i, equip in enumerate(cfg.equipment):
+        for j, point in enumerate(equip.points):
+            if not point.binding or not point.binding.startswith("bacnet://"):
+                continue
+            try:
+                device = parse_binding(point.binding).device
+            except BindingError:
+                continue  # reported as a problem already
+            if not device.isdigit() and not _bacnet_device_address(device):
+                found.append((("equipment", i, "points", j, "binding"),
+                              f"bacnet binding {point.binding!r}: {device!r} is neither a device "
+                              f"instance nor a BACnet address ({_DEVICE_FORMS}); the point "
+                              "would never be read"))
     routers = extra.get("routers")
     if routers is not None and not isinstance(routers, Mapping):
         found.append((("drivers", "bacnet", "routers"), "bacnet routers: expected a map of network "
@@ -205,7 +241,9 @@ def _broadcast_reach(address: str, broadcast: str) -> str | None:
 
 def _bacnet_unreachable(cfg: SiteConfig) -> list[Problem]:
     """A BACnet site whose driver can resolve some bound devices neither by a static
-    ``devices:`` address nor by a broadcast that reaches them: their points stay offline."""
+    ``devices:`` address nor by a broadcast that reaches them, or whose routed devices
+    (``net:mac``) have no router under ``routers:`` and a broadcast that cannot find one
+    (Who-Is-Router-To-Network): their points stay offline."""
     settings = cfg.drivers.get("bacnet")
     if settings is not None and not settings.enabled:
         return []
@@ -213,9 +251,12 @@ def _bacnet_unreachable(cfg: SiteConfig) -> list[Problem]:
     if extra.get("bbmd"):
         return []  # broadcasts go through the BBMD, wherever it is
     static = extra.get("devices")
-    known = {str(k) for k in static} if isinstance(static, Mapping) else set()
+    static = {str(k): str(v) for k, v in static.items()} if isinstance(static, Mapping) else {}
+    routers = extra.get("routers")
+    routed = {str(k) for k in routers} if isinstance(routers, Mapping) else set()
     first: Location | None = None
     missing: set[str] = set()
+    unrouted: dict[int, set[str]] = {}
     for i, equip in enumerate(cfg.equipment):
         for j, point in enumerate(equip.points):
             if not point.binding or not point.binding.startswith("bacnet://"):
@@ -224,10 +265,16 @@ def _bacnet_unreachable(cfg: SiteConfig) -> list[Problem]:
                 device = parse_binding(point.binding).device
             except BindingError:
                 continue  # reported as a problem already
-            if device not in known:
+            address = static.get(device, None if device.isdigit() else device)
+            if address is None:
                 missing.add(device)
                 first = first or ("equipment", i, "points", j, "binding")
-    if not missing:
+                continue
+            network = _routed_network(address)
+            if network is not None and str(network) not in routed:
+                unrouted.setdefault(network, set()).add(device)
+                first = first or ("equipment", i, "points", j, "binding")
+    if not missing and not unrouted:
         return []
     address = str(extra.get("address", "127.0.0.1/8:47809"))
     broadcast = str(extra.get("broadcast", "255.255.255.255:47808"))
@@ -236,14 +283,24 @@ def _bacnet_unreachable(cfg: SiteConfig) -> list[Problem]:
         return []
     at: Location = ("drivers", "bacnet", "broadcast") if "broadcast" in extra else \
         ("drivers", "bacnet") if settings is not None else first or ()
-    shown = sorted(missing, key=lambda d: (len(d), d))
-    names = ", ".join(shown[:_LIST_AT_MOST]) + (", …" if len(shown) > _LIST_AT_MOST else "")
-    many = len(shown) > 1
-    return [(at, f"bacnet: {len(shown)} device{'s' if many else ''} ({names}) "
-                 f"{'have' if many else 'has'} no address under 'devices:' and the broadcast "
-                 f"{broadcast} {why}; "
-                 "Who-Is will not find them and their points stay offline. Add "
-                 "'devices: {instance: ip:port}' or a broadcast that reaches them")]
+    out: list[Problem] = []
+    if missing:
+        shown = sorted(missing, key=lambda d: (len(d), d))
+        names = ", ".join(shown[:_LIST_AT_MOST]) + (", …" if len(shown) > _LIST_AT_MOST else "")
+        many = len(shown) > 1
+        out.append((at, f"bacnet: {len(shown)} device{'s' if many else ''} ({names}) "
+                        f"{'have' if many else 'has'} no address under 'devices:' and the broadcast "
+                        f"{broadcast} {why}; "
+                        "Who-Is will not find them and their points stay offline. Add "
+                        "'devices: {instance: ip:port}' or a broadcast that reaches them"))
+    for network, devices in sorted(unrouted.items()):
+        shown = sorted(devices, key=lambda d: (len(d), d))
+        names = ", ".join(shown[:_LIST_AT_MOST]) + (", …" if len(shown) > _LIST_AT_MOST else "")
+        out.append((at, f"bacnet: network {network} (devices {names}) has no router under "
+                        f"'routers:' and the broadcast {broadcast} {why}; "
+                        "Who-Is-Router-To-Network will not find its router and the points stay "
+                        f"offline. Add 'routers: {{{network}: ip:port}}'"))
+    return out
 
 
 # ---------------------------------------------------------------------------- site and drivers

@@ -572,12 +572,30 @@ class SimulatedRouter:
             self.app = None
 
 
+def _refuse_strangers(layer: Any) -> None:
+    """Make a bacpypes3 BBMD refuse broadcasts from devices not registered with it."""
+    from bacpypes3.ipv4.bvll import DistributeBroadcastToNetwork, Result
+
+    confirmation = layer.confirmation
+
+    async def checked(lpdu: Any) -> None:
+        if isinstance(lpdu, DistributeBroadcastToNetwork) and not any(
+                entry.fdAddress == lpdu.pduSource for entry in layer.bbmdFDT):
+            await layer.request(Result(code=0x0060, destination=lpdu.pduSource))
+            return
+        await confirmation(lpdu)
+
+    layer.confirmation = checked
+
+
 class SimulatedBBMD:
     """A BACnet Broadcast Management Device (bacpypes3's) on loopback, accepting foreign devices.
 
     Broadcasts a registered foreign device distributes through it are broadcast on its
     own subnet (``ip/prefix``, at its UDP port, where simulated devices on that port
-    hear them) and forwarded to its ``peers`` (other BBMDs, ``ip:port``).
+    hear them) and forwarded to its ``peers`` (other BBMDs, ``ip:port``). As Annex J
+    says (and bacpypes3's BBMD does not check), a Distribute-Broadcast-To-Network
+    from an address not in its foreign device table is refused with a NAK (0x0060).
     """
 
     def __init__(self, instance: int, ip: str, port: int = DEVICE_PORT, prefix: int = 8,
@@ -606,6 +624,9 @@ class SimulatedBBMD:
                                  bbmdBroadcastDistributionTable=[
                                      BDTEntry(a) for a in (self.address, *self.peers)])
         self.app = Application.from_object_list([device, port])
+        for layer in self.app.link_layers.values():
+            if hasattr(layer, "bbmdFDT"):
+                _refuse_strangers(layer)
 
     def foreign_devices(self) -> list[str]:
         """The addresses registered in its foreign device table (``ip:port``)."""

@@ -26,7 +26,8 @@ def device_address(text: str, where: str = "bacnet device address") -> Any:
 
     try:
         addr = Address(text.strip())
-        local = addr.addrType == Address.localStationAddr and len(addr.addrAddr or b"") == 6
+        local = (addr.addrType == Address.localStationAddr and len(addr.addrAddr or b"") == 6
+                 and addr.addrAddr[:4] not in (b"\xff\xff\xff\xff", b"\x00\x00\x00\x00"))
         remote = (addr.addrType == Address.remoteStationAddr and addr.addrNet is not None
                   and 1 <= addr.addrNet <= 65_534 and bool(addr.addrAddr))
     except Exception:  # bacpypes3 raises ValueError, TypeError, KeyError, OSError …
@@ -69,6 +70,7 @@ def check_address(address: str, where: str = "bacnet address", bind: bool = True
     line what is wrong.
     """
     where = f"{where} {address!r}"
+    form = ADDRESS_FORM if bind else "ip:port, e.g. 192.168.1.2:47808"
     host, colon, port_text = address.rpartition(":")
     if not colon:
         host, port_text = address, "47808"
@@ -76,10 +78,10 @@ def check_address(address: str, where: str = "bacnet address", bind: bool = True
     try:
         ip = ipaddress.IPv4Address(ip_text)
         port = int(port_text)
-        if not 0 < port < 65536 or (prefix and not 0 <= int(prefix) <= 32):
+        if not 0 < port < 65536 or (prefix and not 0 <= int(prefix) <= 32) or (_slash and not bind):
             raise ValueError(address)
     except ValueError:
-        raise DriverError(f"{where} is not a BACnet/IP address: expected {ADDRESS_FORM}") from None
+        raise DriverError(f"{where} is not a BACnet/IP address: expected {form}") from None
     if not bind:
         return
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:

@@ -82,9 +82,8 @@ async def who_is(app: Any, targets: Sequence[str], low: int | None = None,
         pending.append(app.who_is(low, high, Address(address), timeout=listen))
     answered_directly: set[int] = set()
     if targets or bbmd:
-        # Register the I-Am collector through bacpypes3 (it sends its own broadcast to the
-        # client's port, where nobody listens), then broadcast for real to each target.
-        pending.append(app.who_is(low, high, timeout=listen))
+        # Collect I-Ams, then broadcast one Who-Is to each target (or through the BBMD).
+        pending.append(netlayer.collect_i_ams(app, low, high, listen))
         netlayer.send(app, lambda f: who_is_datagram(low, high, f), targets, bbmd)
     for n, i_ams in enumerate(await asyncio.gather(*pending)):
         for i_am in i_ams:
@@ -103,7 +102,8 @@ async def who_is(app: Any, targets: Sequence[str], low: int | None = None,
 
 
 def driver_settings(address: str, broadcasts: Sequence[str],
-                    devices: Sequence[DeviceInfo], bbmd: str | None = None) -> dict[str, Any]:
+                    devices: Sequence[DeviceInfo], bbmd: str | None = None,
+                    routes: dict[int, str] | None = None) -> dict[str, Any]:
     """The ``drivers: bacnet:`` settings that reach ``devices`` the way discovery did.
 
     The driver resolves a device without a ``devices:`` entry by one Who-Is to
@@ -122,22 +122,53 @@ def driver_settings(address: str, broadcasts: Sequence[str],
               if d.directed or (not broadcasts and not bbmd) or len(broadcasts) > 1}
     if static:
         settings["devices"] = static
+        # A routed device's entry (net:mac) needs its router: the one discovery reached it by.
+        used = {int(a.split(":")[0]) for a in static.values() if a.split(":")[0].isdigit()}
+        named = {n: r for n, r in (routes or {}).items() if n in used}
+        if named:
+            settings["routers"] = named
     return settings
 
 
 async def routers(app: Any, targets: Sequence[str], listen: float = 2.0,
                   bbmd: str | None = None) -> dict[str, list[int]]:
     """Routers answering Who-Is-Router-To-Network (broadcast to ``targets``, or through ``bbmd``):
-    each router's address → the networks it reaches, as bacpypes3's routing table learnt them."""
-    netlayer.send(app, lambda f: netlayer.who_is_router_datagram(None, f), targets, bbmd)
-    await asyncio.sleep(listen)
-    cache = app.nsap.router_info_cache
-    found: dict[str, list[int]] = {}
-    for snet in list(app.nsap.adapters):
-        for (source, router), networks in list(cache.router_dnets.items()):
-            if source == snet:
-                found.setdefault(str(router), []).extend(sorted(networks))
-    return found
+    each router's address → the networks it says it reaches, from every answer (two routers that
+    claim one network are both listed)."""
+    found: dict[str, set[int]] = {}
+    nse = app.nse
+    handler = nse.IAmRouterToNetwork
+
+    async def answered(adapter: Any, npdu: Any) -> None:
+        found.setdefault(str(npdu.pduSource), set()).update(npdu.iartnNetworkList)
+        await handler(adapter, npdu)
+
+    nse.IAmRouterToNetwork = answered
+    try:
+        netlayer.send(app, lambda f: netlayer.who_is_router_datagram(None, f), targets, bbmd)
+        await asyncio.sleep(listen)
+    finally:
+        nse.IAmRouterToNetwork = handler
+    return {router: sorted(networks) for router, networks in sorted(found.items())}
+
+
+def shared_networks(found: dict[str, list[int]]) -> dict[int, list[str]]:
+    """Networks that more than one router claims (network → routers)."""
+    claims: dict[int, list[str]] = {}
+    for router, networks in found.items():
+        for network in networks:
+            claims.setdefault(network, []).append(router)
+    return {n: r for n, r in sorted(claims.items()) if len(r) > 1}
+
+
+async def learned_routes(app: Any, networks: Sequence[int]) -> dict[int, str]:
+    """The router bacpypes3 learnt for each of ``networks`` (``ip:port``), where it knows one."""
+    out: dict[int, str] = {}
+    for network in networks:
+        router = await netlayer.wait_for_route(app, network, 0)
+        if router is not None:
+            out[network] = str(router)
+    return out
 
 
 async def read_names(app: Any, devices: Sequence[DeviceInfo], at_once: int = 16) -> None:

@@ -246,7 +246,7 @@ def _routers(value: Any) -> dict[int, str]:
             raise DriverError(f"drivers.bacnet.routers: {key!r} is not a network number "
                               "(1–65534)")
         address = device_address(str(text), f"drivers.bacnet.routers.{network}")
-        if address.addrType != Address.localStationAddr or len(address.addrAddr or b"") != 6:
+        if address.addrType != Address.localStationAddr or "/" in str(text):
             raise DriverError(f"drivers.bacnet.routers.{network}: {text!r} is not a BACnet/IP "
                               "address: expected ip:port, e.g. 192.168.1.40:47808")
         out[network] = str(text)
@@ -299,8 +299,12 @@ class BACnetDriver(DriverBase):
         # Requests in flight at once, across devices: a BACnet network (and many small
         # controllers) cannot take hundreds of simultaneous requests.
         self._in_flight = asyncio.Semaphore(int(_number(extra, "max_in_flight", 16, 1, 1_000)))
-        self._static: dict[str, str] = {str(k): str(v) for k, v in
-                                        (extra.get("devices") or {}).items()}
+        devices = extra.get("devices") or {}
+        if not isinstance(devices, dict):
+            raise DriverError("drivers.bacnet.devices: expected a map of device instance to its "
+                              f"address, e.g. {{1001: 192.168.1.31:47808, 2005: '2:5'}}, got "
+                              f"{devices!r}")
+        self._static: dict[str, str] = {str(k): str(v) for k, v in devices.items()}
         for key, text in self._static.items():
             device_address(text, f"drivers.bacnet.devices.{key}")
         self._routers: dict[int, str] = _routers(extra.get("routers"))
@@ -311,6 +315,9 @@ class BACnetDriver(DriverBase):
         self._registration_problem: str | None = None
         # Resolutions in progress (a device's Who-Is, a network's router), shared by callers.
         self._resolving: dict[object, asyncio.Future[Any]] = {}
+        # Devices (and networks) looked up again after they stopped answering: not before (monotonic).
+        self._forgotten: dict[str, float] = {}
+        self._background: set[asyncio.Future[Any]] = set()
         self._addresses: dict[str, Address] = {}
         self._objids: dict[str, ObjectIdentifier] = {}
         # RPM refusals: rejects in a row (until the threshold), then when to probe RPM again
@@ -353,6 +360,11 @@ class BACnetDriver(DriverBase):
             port.fdSubscriptionLifetime = self._bbmd_ttl
         try:
             self.app = Application.from_object_list([device, port])
+            for network, router in self._routers.items():
+                for snet in list(self.app.nsap.adapters):
+                    await self.app.nsap.router_info_cache.update_path_info(
+                        snet, Address(router), {network})
+            self._guard_routes(self.app)
             self._hook_acks(self.app)
             self._hook_notifications(self.app)
             noise.install()
@@ -386,21 +398,26 @@ class BACnetDriver(DriverBase):
 
     def registration(self) -> str | None:
         """The foreign-device registration with ``bbmd``: 'registered', 'registering',
-        'refused' (the BBMD answered with a NAK), 'expired' (renewals went unanswered past
-        the TTL), or None when not a foreign device."""
+        'refused' (the BBMD answered the registration with a NAK), 'lost' (it refused a
+        broadcast: it has forgotten the registration, e.g. it restarted), 'expired' (renewals
+        went unanswered past the TTL), or None when not a foreign device."""
         layer = self._foreign_link()
         if layer is None:
             return None
         status = layer.bbmdRegistrationStatus
-        return {0: "registered", -1: "registering", -2: "expired"}.get(status, "refused")
+        # 0x0060: a Distribute-Broadcast-To-Network NAK: the BBMD no longer has us (restarted).
+        return {0: "registered", -1: "registering", -2: "expired", 0x60: "lost"}.get(
+            status, "refused")
 
     async def _watch_registration(self) -> None:
         """Keep the registration with the BBMD going, and say when it fails and comes back:
         without it no broadcast (Who-Is, Who-Is-Router-To-Network) reaches the devices.
 
         bacpypes3 (0.0.110) retries an unanswered registration every 5 s, but after a NAK
-        it ignores every later answer, and after an expiry it stops for good: from either,
-        registration is started again here every 5 s.
+        it ignores every later answer, after an expiry it stops for good, and an answer from
+        any other address makes it ignore the BBMD's: from each of these (and at once when the
+        BBMD refuses a broadcast, having forgotten us), registration is started again here,
+        every 5 s.
         """
         reported = "registered"
         since = retried = self._clock.monotonic()
@@ -409,7 +426,11 @@ class BACnetDriver(DriverBase):
             now, t = self.registration(), self._clock.monotonic()
             if now == "registered":
                 since = t
-            elif now in ("refused", "expired") and t - retried >= 5.0:
+            elif (now in ("refused", "expired", "lost")
+                  or (now == "registering" and t - since >= self._registration_grace)) \
+                    and (t - retried >= 5.0 or now == "lost"):
+                # bacpypes3 stops after a NAK or an expiry, and ignores the BBMD's answers after
+                # an answer from elsewhere: start it again.
                 retried = t
                 layer = self._foreign_link()
                 layer._stop_tracking_registration()
@@ -426,7 +447,8 @@ class BACnetDriver(DriverBase):
             else:
                 why = {"refused": "was refused (the BBMD answered with a NAK: does it accept "
                                   "foreign devices?)",
-                       "expired": "expired (renewals were not answered)"}.get(
+                       "expired": "expired (renewals were not answered)",
+                       "lost": "was lost (the BBMD refused a broadcast: did it restart?)"}.get(
                     str(now), "is not answered (is the BBMD at that address and port?)")
                 self._registration_problem = (
                     f"bacnet: registration as a foreign device with BBMD {self.bbmd} {why}; "
@@ -444,6 +466,17 @@ class BACnetDriver(DriverBase):
             if scm.refresh_subscription_handle:
                 scm.refresh_subscription_handle.cancel()
         self._subscriptions.clear()
+        pending = [*self._resolving.values(), *self._background]
+        for pending_task in pending:
+            pending_task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        layer = self._foreign_link()
+        if layer is not None:
+            # Leave the BBMD's table now rather than TTL + 30 s from now.
+            if layer.bbmdRegistrationStatus == 0 and self.bbmd:
+                netlayer.transport(self.app).sendto(netlayer.unregister_datagram(),
+                                                    netlayer.host_port(self.bbmd))
+            layer._stop_tracking_registration()
         if self.app is not None:
             # bacpypes3 keeps each transaction's retry timer after its request was cancelled; one
             # firing after the socket closed fails in a task nobody awaits ("Task exception was
@@ -488,36 +521,68 @@ class BACnetDriver(DriverBase):
         elif not device.isdigit():
             addr = device_address(device, f"bacnet device {device!r}")
         else:
-            i_am = await self._shared(("who-is", device), self._who_is(int(device)))
+            i_am = await self._shared(("who-is", device), lambda: self._who_is(int(device)))
             addr = i_am.pduSource
             self._learn(device, i_am)
         if addr.addrType == Address.remoteStationAddr:
-            await self._shared(("route", addr.addrNet), self._route(device, addr.addrNet))
+            await self._shared(("route", addr.addrNet), lambda: self._route(device, addr.addrNet))
         self._addresses[device] = addr
         return addr
 
-    async def _shared(self, key: object, work: Any) -> Any:
-        """Await ``work``, or, when the same resolution is under way, its result (one Who-Is
-        for a device however many reads wait for it)."""
+    def _forget(self, device: str) -> None:
+        """After a device stopped answering: resolve it again on its next read (at most once a
+        minute per device and per network), and drop a route to its network that was learnt
+        (not one under ``routers:``)."""
+        now = self._clock.monotonic()
+        if now < self._forgotten.get(device, 0.0):
+            return
+        self._forgotten[device] = now + 60.0
+        addr = self._addresses.pop(device, None)
+        if (addr is None or addr.addrType != Address.remoteStationAddr or self.app is None
+                or addr.addrNet in self._routers):
+            return
+        key = f"network {addr.addrNet}"
+        if now < self._forgotten.get(key, 0.0):
+            return
+        self._forgotten[key] = now + 60.0
+        cache = self.app.nsap.router_info_cache
+        for snet in list(self.app.nsap.adapters):
+            task = asyncio.ensure_future(cache.delete_path_info(snet, addr.addrNet))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _shared(self, key: object, make: Any) -> Any:
+        """The result of ``make()``, or, when the same resolution is under way, of that one (one
+        Who-Is for a device however many reads wait for it). A waiter that is cancelled leaves
+        the resolution running for the others; the entry goes when it ends, however it ends."""
         running = self._resolving.get(key)
-        if running is not None:
-            work.close()
-            return await asyncio.shield(running)
-        task: asyncio.Future[Any] = asyncio.ensure_future(work)
-        self._resolving[key] = task
-        try:
-            return await asyncio.shield(task)
-        finally:
-            if task.done():
-                self._resolving.pop(key, None)
+        if running is None:
+            running = asyncio.ensure_future(make())
+            self._resolving[key] = running
+
+            def done(task: asyncio.Future[Any], key: object = key) -> None:
+                if self._resolving.get(key) is task:
+                    del self._resolving[key]
                 if not task.cancelled():
-                    task.exception()  # retrieved: every waiter raised it already
+                    task.exception()  # retrieved: the waiters raise it, if any are left
+
+            running.add_done_callback(done)
+        return await asyncio.shield(running)
+
+    async def _registered(self, seconds: float = 3.0) -> None:
+        """With a BBMD: wait (a little) for the registration, since broadcasts it is sent before
+        are refused."""
+        for _ in range(int(seconds / 0.05)):
+            if self.registration() in (None, "registered"):
+                return
+            await asyncio.sleep(0.05)
 
     async def _who_is(self, instance: int) -> Any:
-        """The I-Am of one device: a global Who-Is for its instance, broadcast (or through the
+        """The I-Am of one device: one global Who-Is for its instance, broadcast (or through the
         BBMD) as :mod:`.netlayer` says, so routers pass it to the networks behind them."""
         assert self.app is not None
-        waiting = self.app.who_is(instance, instance, timeout=2)
+        await self._registered()
+        waiting = netlayer.collect_i_ams(self.app, instance, instance, 2.0)
         netlayer.send(self.app, lambda f: netlayer.who_is_datagram(instance, instance, f),
                       [self.broadcast], self.bbmd)
         i_ams = await waiting
@@ -527,16 +592,13 @@ class BACnetDriver(DriverBase):
         return i_ams[0]
 
     async def _route(self, device: str, network: int) -> None:
-        """Make sure bacpypes3 knows a router to ``network``: the one under ``routers:``, else the
-        one answering Who-Is-Router-To-Network (broadcast, or through the BBMD)."""
+        """Make sure bacpypes3 knows a router to ``network``: the one under ``routers:`` (known
+        from the start), else the one answering Who-Is-Router-To-Network (broadcast, or through
+        the BBMD)."""
         assert self.app is not None
         if await netlayer.wait_for_route(self.app, network, 0):
             return
-        router = self._routers.get(network)
-        if router is not None:
-            await self.app.nsap.update_router_references(
-                next(iter(self.app.nsap.adapters)), Address(router), [network])
-            return
+        await self._registered()
         netlayer.send(self.app, lambda f: netlayer.who_is_router_datagram(network, f),
                       [self.broadcast], self.bbmd)
         if await netlayer.wait_for_route(self.app, network, 2.0) is None:
@@ -545,6 +607,31 @@ class BACnetDriver(DriverBase):
                 f"bacnet device {device}: no router to network {network} answered "
                 f"Who-Is-Router-To-Network ({via}); name it under drivers.bacnet.routers "
                 f"({network}: ip:port) if broadcasts do not reach it")
+
+    def _guard_routes(self, app: Application) -> None:
+        """Routers under ``routers:`` are fixed: bacpypes3 would move a network to any host that
+        says it routes there (an I-Am-Router-To-Network, or any message with a source network),
+        which anyone on the network can send. A learnt route that moves is logged."""
+        cache = app.nsap.router_info_cache
+        update = cache.update_path_info
+        fixed = set(self._routers)
+
+        async def update_path_info(snet: int | None, address: Address, dnets: Any) -> None:
+            keep = set()
+            for net in dnets:
+                if net in fixed:
+                    continue
+                known = await cache.get_path_info(snet, net)
+                if known and known[0] != address:
+                    noise_log.warning(
+                        "bacnet network %s: %s says it is the router to it, not %s: using %s "
+                        "(if both are, two networks have number %s; name the right one under "
+                        "drivers.bacnet.routers)", net, address, known[0], address, net)
+                keep.add(net)
+            if keep:
+                await update(snet, address, keep)
+
+        cache.update_path_info = update_path_info
 
     def _learn(self, device: str, i_am: Any) -> None:
         """Objects per request from a device's I-Am (max APDU length accepted)."""
@@ -576,8 +663,9 @@ class BACnetDriver(DriverBase):
         if i_ams:
             self._learn(device, i_ams[0])
             return self._objects[device]
-        # Not learned (tried again next time): BACnet/IP's usual size, halved on a size abort.
-        guess = wire.max_objects(1476)
+        # Not learned (tried again next time): BACnet/IP's usual size, halved on a size abort;
+        # behind a router, an MS/TP frame's (a bigger request would not cross the router).
+        guess = wire.max_objects(480 if addr.addrType == Address.remoteStationAddr else 1476)
         return min(guess, self._max_objects) if self._max_objects else guess
 
     def _regrow(self, device: str) -> None:
@@ -643,6 +731,15 @@ class BACnetDriver(DriverBase):
     async def read(self, device: str, bindings: Sequence[Binding]) -> list[Reading]:
         if self.app is None:
             raise DriverError("the bacnet driver is not started")
+        try:
+            return await self._read(device, bindings)
+        except (DeviceUnreachable, TimeoutError, OSError, asyncio.CancelledError):
+            # Not answering (a timeout cancels the read): look the device (and its route) up
+            # again, since it, its router, or a spoofed I-Am may have moved it.
+            self._forget(device)
+            raise
+
+    async def _read(self, device: str, bindings: Sequence[Binding]) -> list[Reading]:
         addr = await self._address(device)
         objids: list[ObjectIdentifier | None] = []
         out: dict[int, Reading] = {}

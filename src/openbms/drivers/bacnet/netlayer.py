@@ -27,8 +27,9 @@ from bacpypes3.pdu import Address
 
 from openbms.errors import DriverError
 
-__all__ = ["DISTRIBUTE_BROADCAST", "ORIGINAL_BROADCAST", "send", "transport", "wait_for_route",
-           "who_is_datagram", "who_is_router_datagram"]
+__all__ = ["DISTRIBUTE_BROADCAST", "ORIGINAL_BROADCAST", "collect_i_ams", "host_port", "send",
+           "transport", "unregister_datagram", "wait_for_route", "who_is_datagram",
+           "who_is_router_datagram"]
 
 #: BVLC functions (Annex J).
 ORIGINAL_BROADCAST = 0x0B
@@ -77,7 +78,26 @@ def transport(app: Any) -> Any:
     raise DriverError("bacnet: the client has no IPv4 socket to broadcast from")
 
 
-def _host_port(text: str) -> tuple[str, int]:
+def unregister_datagram() -> bytes:
+    """Register-Foreign-Device with a time-to-live of 0: leave the BBMD's table."""
+    return bytes([0x81, 0x05, 0x00, 0x06, 0x00, 0x00])
+
+
+def collect_i_ams(app: Any, low: int | None, high: int | None, seconds: float) -> Any:
+    """A future of the I-Ams (in the range) that arrive within ``seconds``, or of the first one
+    when ``low == high``, without sending anything (bacpypes3's ``who_is`` sends a Who-Is of its
+    own as well, so every device would get two)."""
+    from bacpypes3.service.device import WhoIsFuture
+
+    if not hasattr(app, "_who_is_futures"):
+        app._who_is_futures = []
+    collector = WhoIsFuture(app, None, low, high, seconds)
+    app._who_is_futures.append(collector)
+    return collector.future
+
+
+def host_port(text: str) -> tuple[str, int]:
+    """``ip:port`` (port 47808 when left out) as a socket address."""
     host, colon, port = text.rpartition(":")
     return (host, int(port)) if colon else (text, 47808)
 
@@ -88,11 +108,11 @@ def send(app: Any, make: Any, targets: Sequence[str], bbmd: str | None = None) -
     Distribute-Broadcast-To-Network."""
     sock = transport(app)
     if bbmd:
-        sock.sendto(make(DISTRIBUTE_BROADCAST), _host_port(bbmd))
+        sock.sendto(make(DISTRIBUTE_BROADCAST), host_port(bbmd))
         return
     datagram = make(ORIGINAL_BROADCAST)
     for target in targets:
-        sock.sendto(datagram, _host_port(target))
+        sock.sendto(datagram, host_port(target))
 
 
 async def wait_for_route(app: Any, network: int, seconds: float) -> Address | None:
