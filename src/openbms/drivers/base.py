@@ -8,7 +8,7 @@ protocol-specific passes this boundary.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from openbms.model.binding import Binding
@@ -16,8 +16,12 @@ from openbms.model.sample import Reading, Value
 
 __all__ = ["ChangeCallback", "Driver", "DriverBase"]
 
-#: Called by a subscribing driver when a device reports a change: (binding, value, status).
-ChangeCallback = Callable[[Binding, Value, str], None]
+class ChangeCallback(Protocol):
+    """Called by a subscribing driver when a device reports a change: (binding, value, status,
+    and the change's own time when the message carries one; None: the manager stamps it)."""
+
+    def __call__(self, binding: Binding, value: Value, status: str, ts: float | None = None,
+                 /) -> None: ...
 
 
 @runtime_checkable

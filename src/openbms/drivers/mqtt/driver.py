@@ -30,10 +30,10 @@ import logging
 import os
 import random
 import ssl
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import aiomqtt
 from google.protobuf.message import DecodeError
@@ -82,7 +82,7 @@ ERROR_KINDS = {"too_large": "MQTT messages over max_payload", "encoding": "MQTT 
 _TEMPLATES = {kind: f"mqtt message on %s ({kind}): %s" for kind in ERROR_KINDS}
 _LABELS = {(NOISE_LOGGER, _TEMPLATES[kind]): label for kind, label in ERROR_KINDS.items()}
 #: ``on_change`` with the message's own time (None: the manager stamps it with the clock).
-TimedChange = Callable[[Binding, Value, str, "float | None"], None]
+TimedChange = ChangeCallback
 
 
 @dataclass(slots=True, eq=False)
@@ -320,7 +320,7 @@ class MQTTDriver(DriverBase):
         not be up. A binding subscribed again (a new manager after a configuration change) takes
         the new callback. A binding that cannot be read is a ``fault`` reading naming the problem,
         logged once; the device's other points are not affected."""
-        emit = cast(TimedChange, on_change)
+        emit: TimedChange = on_change
         new: set[str] = set()
         now = self.clock.monotonic()
         for b in bindings:
