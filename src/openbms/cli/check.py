@@ -58,6 +58,7 @@ def register(app: typer.Typer) -> None:
         Warnings (allowed but unsafe, such as a writable number point without write
         limits) follow as file:line:column: warning: message; they fail only with --strict.
         """
+        import openbms.drivers.registry  # noqa: F401 - registers the drivers' binding checks
         from openbms.config import load_sites
         from openbms.errors import ConfigError
 

@@ -13,7 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 from openbms.errors import DriverError
-from openbms.model.schemes import known_schemes, register_scheme
+from openbms.model.binding import Binding
+from openbms.model.schemes import known_schemes, register_binding_check, register_scheme
 from openbms.model.site import DriverSettings
 from openbms.runtime.clock import Clock
 
@@ -31,6 +32,16 @@ _BUILTIN: dict[str, str | None] = {
     "rest": None,
 }
 _REGISTERED: dict[str, Factory] = {}
+
+
+def _mqtt_binding(binding: Binding, settings: Any) -> None:
+    from openbms.drivers.mqtt.payload import check_binding  # no MQTT library behind it
+
+    check_binding(binding, settings)
+
+
+#: What ``openbms check`` asks a builtin driver about each of its bindings.
+register_binding_check("mqtt", _mqtt_binding)
 
 
 def register_driver(scheme: str, factory: Factory) -> None:

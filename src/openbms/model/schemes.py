@@ -12,15 +12,37 @@ importing a driver.
 
 from __future__ import annotations
 
-from openbms.errors import BindingError
-from openbms.model.binding import _SCHEME
+from collections.abc import Callable, Mapping
+from typing import Any
 
-__all__ = ["BUILTIN_SCHEMES", "known_schemes", "register_scheme"]
+from openbms.errors import BindingError
+from openbms.model.binding import _SCHEME, Binding
+
+__all__ = ["BUILTIN_SCHEMES", "BindingCheck", "binding_check", "known_schemes",
+           "register_binding_check", "register_scheme"]
 
 #: The schemes of the drivers that ship with openbms, installed or planned.
 BUILTIN_SCHEMES: tuple[str, ...] = ("sim", "bacnet", "modbus", "mqtt", "rest")
 
 _registered: set[str] = set()
+
+#: ``check(binding, the site's drivers: <scheme>: settings or None)``: raises BindingError
+#: when the driver could not read the binding (its options, its decoder).
+BindingCheck = Callable[[Binding, Mapping[str, Any] | None], None]
+
+_checks: dict[str, BindingCheck] = {}
+
+
+def register_binding_check(scheme: str, check: BindingCheck) -> None:
+    """Let configuration checks ask a driver whether it could read a binding (the drivers'
+    registry calls this for the builtin drivers, which keep the check free of protocol
+    libraries)."""
+    _checks[scheme] = check
+
+
+def binding_check(scheme: str) -> BindingCheck | None:
+    """The registered check of ``scheme://`` bindings, if its driver has one."""
+    return _checks.get(scheme)
 
 
 def register_scheme(scheme: str) -> None:

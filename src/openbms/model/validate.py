@@ -30,6 +30,7 @@ from typing import Any, TypeGuard
 from openbms.errors import BindingError
 from openbms.model.binding import parse_binding
 from openbms.model.fields import state_number
+from openbms.model.schemes import binding_check
 from openbms.model.site import SiteConfig
 from openbms.model.units import close_matches, lookup
 
@@ -83,7 +84,8 @@ def check_site(cfg: SiteConfig | Mapping[str, Any], drivers: Collection[str]) ->
                                scope=f" in equipment {equip.get('id')!r}")
         problems += found
         for j, point in points:
-            problems += _check_point(point, (*at, "points", j), drivers, known_drivers)
+            problems += _check_point(point, (*at, "points", j), drivers, known_drivers,
+                                     data.get("drivers"))
     return problems
 
 
@@ -410,7 +412,7 @@ def _parent_cycles(spaces: list[tuple[int, Mapping[str, Any]]]) -> list[Problem]
 
 
 def _check_point(point: Mapping[str, Any], at: Location, drivers: Collection[str],
-                 known_drivers: list[str]) -> list[Problem]:
+                 known_drivers: list[str], settings: Any = None) -> list[Problem]:
     problems: list[Problem] = []
     unit = point.get("unit")
     if isinstance(unit, str) and lookup(unit) is None:
@@ -431,6 +433,12 @@ def _check_point(point: Mapping[str, Any], at: Location, drivers: Collection[str
                 problems.append(((*at, "binding"), f"unknown driver {parsed.scheme!r} in binding "
                                  f"{binding!r}{_did_you_mean(parsed.scheme, known_drivers)} "
                                  f"(expected one of: {', '.join(known_drivers)})"))
+            elif (check := binding_check(parsed.scheme)) is not None:
+                own = settings.get(parsed.scheme) if isinstance(settings, Mapping) else None
+                try:
+                    check(parsed, own if isinstance(own, Mapping) else None)
+                except BindingError as err:
+                    problems.append(((*at, "binding"), str(err)))
 
     kind = point.get("kind", "number")
     states = point.get("states")
