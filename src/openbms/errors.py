@@ -87,7 +87,15 @@ class HistorianError(OpenBMSError):
 
 
 class CommandError(OpenBMSError):
-    """A command was refused before anything was written to equipment."""
+    """A command was refused before anything was written to equipment.
+
+    ``field`` names what it is about when one thing is (``value``, ``priority``,
+    ``duration_s``, ``expires_at``), so a form can show it beside that field.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class BackupError(OpenBMSError):

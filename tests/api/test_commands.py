@@ -91,6 +91,9 @@ async def test_out_of_limits_is_refused_with_the_reason_and_nothing_is_written(l
     assert r.headers["content-type"] == "application/problem+json"
     assert "hq/vav-1/zone-sp" in r.json()["detail"] and "35" in r.json()["detail"]
     assert "max" in r.json()["detail"]
+    # The refusal names its field, so a form shows it beside the value (without the point id).
+    assert r.json()["errors"] == [{"loc": ["body", "value"], "type": "command_refused",
+                                   "msg": "35 is above the point's maximum 28 degC"}]
     assert live.runtime.arbiter.priority_array("hq/vav-1/zone-sp") == [None] * 16
     assert live.runtime.drivers["sim"].effective(ZONE_SP_BINDING) == 22
     refused = _audit(live, "command.write")[-1]
@@ -103,9 +106,11 @@ async def test_wrong_kind_read_only_and_unknown_points(live):  # noqa: F811
     r = await live.post("operator", "/api/v1/sites/hq/points/ahu-1/fan-cmd/commands",
                         json={"value": 3.5, "reason": "x"})
     assert r.status_code == 422 and "fan-cmd" in r.json()["detail"]
+    assert r.json()["errors"][0]["loc"] == ["body", "value"]
     r = await live.post("operator", "/api/v1/sites/hq/points/vav-1/zone-temp/commands",
                         json={"value": 21, "reason": "x"})
     assert r.status_code == 422 and "not writable" in r.json()["detail"]
+    assert "errors" not in r.json()  # about the point, not one field
     r = await live.post("operator", "/api/v1/sites/hq/points/vav-9/zone-sp/commands",
                         json={"value": 21, "reason": "x"})
     assert r.status_code == 404

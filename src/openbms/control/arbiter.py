@@ -338,12 +338,14 @@ class Arbiter:
         if duration is not None:
             if not (isinstance(duration, int | float) and not isinstance(duration, bool)
                     and duration > 0 and math.isfinite(duration)):
-                raise CommandError(f"duration must be a positive number of seconds, not {duration!r}")
+                raise CommandError(f"duration must be a positive number of seconds, not {duration!r}",
+                                   field="duration_s")
             expires_at = now + duration
         elif expires_at is not None and not (isinstance(expires_at, int | float)
                                              and not isinstance(expires_at, bool)
                                              and math.isfinite(expires_at)):
-            raise CommandError(f"expires_at must be a time (epoch seconds), not {expires_at!r}")
+            raise CommandError(f"expires_at must be a time (epoch seconds), not {expires_at!r}",
+                               field="expires_at")
         cmd = Command(id=new_command_id(), point=point, value=value,
                       priority=prio if isinstance(prio, int) and 1 <= prio <= 16 else 16,
                       source=src, requested_by=requested_by, reason=reason, release=release,
@@ -354,9 +356,10 @@ class Arbiter:
                 raise CommandError(f"{point}: no such point, or it is not writable")
             if not isinstance(prio, int) or isinstance(prio, bool) or not 1 <= prio <= 16:
                 raise CommandError(f"{point}: priority must be a whole number from 1 to 16, "
-                                   f"not {prio!r}")
+                                   f"not {prio!r}", field="priority")
             if expires_at is not None and expires_at <= now:
-                raise CommandError(f"{point}: the override would expire before it starts")
+                raise CommandError(f"{point}: the override would expire before it starts",
+                                   field="duration_s" if duration is not None else "expires_at")
             if not release:
                 cmd.value = self._checked(ctl, value)
         except CommandError as err:
@@ -421,29 +424,29 @@ class Arbiter:
                 return value
             if isinstance(value, int) and value in (0, 1):
                 return bool(value)
-            raise CommandError(f"{ctl.id}: expected true or false, not {value!r}")
+            raise CommandError(f"{ctl.id}: expected true or false, not {value!r}", field="value")
         if p.kind == "enum":
             states = p.states or ()
             number = state_number(states, value)  # a label, or 1–N as BACnet counts
             if number is not None:
                 return number
             raise CommandError(f"{ctl.id}: expected a state 1–{len(states)} or one of "
-                               f"{', '.join(states)}; not {value!r}")
+                               f"{', '.join(states)}; not {value!r}", field="value")
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise CommandError(f"{ctl.id}: expected a number, not {value!r}")
+            raise CommandError(f"{ctl.id}: expected a number, not {value!r}", field="value")
         problem = value_problem(value)
         if problem is not None:  # whatever the limits say: NaN, infinities, ±1e300
-            raise CommandError(f"{ctl.id}: {problem}")
+            raise CommandError(f"{ctl.id}: {problem}", field="value")
         limits = p.limits
         if limits is not None:
             # ``not value >= min``, not ``value < min``: a NaN limit (a configuration that
             # skipped validation) then refuses every value instead of none.
             if limits.min is not None and not value >= limits.min:
                 raise CommandError(f"{ctl.id}: {value:g} is below the point's minimum "
-                                   f"{limits.min:g}{' ' + p.unit if p.unit else ''}")
+                                   f"{limits.min:g}{' ' + p.unit if p.unit else ''}", field="value")
             if limits.max is not None and not value <= limits.max:
                 raise CommandError(f"{ctl.id}: {value:g} is above the point's maximum "
-                                   f"{limits.max:g}{' ' + p.unit if p.unit else ''}")
+                                   f"{limits.max:g}{' ' + p.unit if p.unit else ''}", field="value")
         return float(value)
 
     # ------------------------------------------------------------------ writing

@@ -29,8 +29,9 @@ const DURATIONS: { label: string; s: number | null }[] = [
 const FINAL = new Set(["completed", "failed", "superseded", "expired"]);
 
 /**
- * The form field a refusal of the server concerns, from what it says (the arbiter names the
- * priority, the duration or the expiry when they are the problem; anything else is about the value).
+ * The form field a refusal of the server concerns, from what it says, for a refusal that names
+ * no field (the server names it in `errors` when one field is the problem, and those are shown
+ * beside it as they are): the priority, the duration or the expiry, else the value.
  */
 export function refusalField(message: string, mode: "write" | "release"): string {
   if (/\bpriority\b/i.test(message)) return "priority";

@@ -144,8 +144,11 @@ async def _submit(request: Request, user: Principal, site_id: str, equip_id: str
                                                 duration=duration_s)
     except CommandError as err:
         await ctx.audit(user.actor, action, point_id, {**details, "refused": str(err)}, client_addr(request))
+        text = str(err).removeprefix(f"{point_id}: ")
         raise ApiError(422, str(err), type="urn:openbms:problem:command-refused",
-                       title="Command refused") from err
+                       title="Command refused",
+                       errors=[{"loc": ["body", err.field], "msg": text, "type": "command_refused"}]
+                       if err.field else None) from err
     await ctx.audit(user.actor, action, point_id,
                     {**details, "priority": cmd.priority, "command_id": cmd.id, "status": str(cmd.status),
                      **({"error": cmd.error} if cmd.error else {})},
