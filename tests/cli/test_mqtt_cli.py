@@ -1,0 +1,164 @@
+"""openbms mqtt sub/discover on a real Mosquitto: decoded plain, JSON and Sparkplug B samples,
+malformed messages named and passed over, --count/--seconds, an unreachable broker, and a
+discovered site file that `openbms check` takes and the MQTT driver then reads."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+from pathlib import Path
+
+import yaml
+from tests.fixtures.services import MosquittoBroker, free_port
+from tests.integration.mqtt_helpers import Changes, until
+from tests.integration.test_mqtt_sparkplug import metric, payload
+from typer.testing import CliRunner
+
+from openbms.cli.main import app
+from openbms.config import load_site
+from openbms.model import DriverSettings, parse_binding
+
+runner = CliRunner()
+T0 = 1_700_000_000.0
+
+
+def pub(broker: MosquittoBroker, topic: str, message: str | bytes, tmp_path: Path) -> None:
+    """Publish a retained message with mosquitto_pub (an independent client)."""
+    body = tmp_path / "body"
+    body.write_bytes(message.encode() if isinstance(message, str) else message)
+    subprocess.run(["mosquitto_pub", "-h", broker.host, "-p", str(broker.port), "-t", topic,
+                    "-f", str(body), "-r", "-q", "1"], check=True, timeout=10)
+
+
+def lines(output: str) -> list[str]:
+    return [line for line in output.splitlines() if line.strip()]
+
+
+def test_sub_prints_decoded_plain_json_and_sparkplug_samples_and_names_a_bad_message(
+        mosquitto, tmp_path):
+    pub(mosquitto, "sensors/zone-3/temp", "21.5", tmp_path)
+    pub(mosquitto, "sensors/zone-3/occupied", "on", tmp_path)
+    pub(mosquitto, "sensors/zone-3/env", json.dumps({"data": {"temp": 22.25, "rh": 41},
+                                                     "ts": T0}), tmp_path)
+    pub(mosquitto, "sensors/zone-3/bad", '{"data": {"temp": ', tmp_path)
+    pub(mosquitto, "spBv1.0/plant/NBIRTH/edge-1", payload(
+        metric("bdSeq", None, 8, 0), metric("Supply/Temp", 1, 10, 70.5)), tmp_path)
+    result = runner.invoke(app, ["mqtt", "sub", "#", "--broker", f"127.0.0.1:{mosquitto.port}",
+                                 "--count", "5"])
+    assert result.exit_code == 0, result.output
+    # Samples end with their time; the bad message's line ends with what was wrong.
+    got = {line if "  error  " in line else line.rsplit("  ", 1)[0] for line in lines(result.output)}
+    assert got == {
+        "sensors/zone-3/temp  21.5  ok",
+        "sensors/zone-3/occupied  true  ok",
+        "sensors/zone-3/env#data.temp  22.25  ok",
+        "sensors/zone-3/env#data.rh  41  ok",
+        "sensors/zone-3/bad  error  json: not JSON (Expecting value: line 1 column 19 (char 18))",
+        "spBv1.0/plant/edge-1#bdSeq  0  ok",
+        "spBv1.0/plant/edge-1#Supply/Temp  70.5  ok",
+    }
+    stamped = [line for line in lines(result.output) if "#data." in line or "Supply" in line]
+    assert all(line.endswith("2023-11-14T22:13:20.000Z") for line in stamped)  # their own time
+
+
+def test_sub_with_a_field_and_a_wrong_value_goes_on_to_the_next_message(mosquitto, tmp_path):
+    pub(mosquitto, "meters/m1/a", json.dumps({"power": {"kw": "lots"}}), tmp_path)
+    pub(mosquitto, "meters/m1/b", json.dumps({"energy": 3}), tmp_path)
+    pub(mosquitto, "meters/m1/c", json.dumps({"power": {"kw": 12.5}, "at": "2023-11-14T22:13:20Z"}),
+        tmp_path)
+    result = runner.invoke(app, ["mqtt", "sub", "meters/m1/+", "-b", f"127.0.0.1:{mosquitto.port}",
+                                 "--field", "power.kw", "--time", "at", "-n", "3"])
+    assert result.exit_code == 0, result.output
+    assert set(lines(result.output)) == {
+        "meters/m1/a#power.kw  error  type: field 'power.kw' is \"lots\", expected a number",
+        "meters/m1/b#power.kw  error  field: no field 'power.kw'",
+        "meters/m1/c#power.kw  12.5  ok  2023-11-14T22:13:20.000Z",
+    }
+    bad = runner.invoke(app, ["mqtt", "sub", "meters/#", "-p", "json", "--field", "power..kw"])
+    assert bad.exit_code == 1
+    assert lines(bad.output) == ["error: --field 'power..kw': field='power..kw' is not a field path: "
+                                 "expected names separated by dots, with [N] for list items, such "
+                                 "as data.temp or readings[0].value"]
+
+
+def test_sub_ends_after_its_seconds_without_messages(mosquitto):
+    result = runner.invoke(app, ["mqtt", "sub", "nobody/#", "-b", f"127.0.0.1:{mosquitto.port}",
+                                 "--seconds", "0.3"])
+    assert result.exit_code == 0, result.output
+    assert result.output == ""
+
+
+def test_an_unreachable_broker_is_one_line_and_exit_1():
+    port = free_port()
+    result = runner.invoke(app, ["mqtt", "sub", "#", "--broker", f"127.0.0.1:{port}", "-n", "1"],
+                           env={"COLUMNS": "80"})
+    assert result.exit_code == 1
+    assert len(lines(result.output)) == 1
+    assert f"cannot reach the MQTT broker at 127.0.0.1:{port}" in result.output
+    assert "--broker HOST:PORT" in result.output
+    bad = runner.invoke(app, ["mqtt", "sub", "#", "--broker", "127.0.0.1:x"])
+    assert bad.exit_code == 1 and "--broker '127.0.0.1:x': expected host:port" in bad.output
+
+
+def test_discover_writes_a_site_that_checks_and_the_driver_reads(mosquitto, tmp_path):
+    pub(mosquitto, "sensors/zone-3/temp", "21.5", tmp_path)
+    pub(mosquitto, "sensors/zone-3/co2", "612", tmp_path)
+    pub(mosquitto, "sensors/zone-3/label", "east wing", tmp_path)
+    pub(mosquitto, "meters/main", json.dumps({"kw": 42.5, "kwh": 1200, "ts": T0, "ok": True,
+                                              "name": "main", "phases": [1, 2, 3]}), tmp_path)
+    pub(mosquitto, "spBv1.0/plant/DBIRTH/edge-1/boiler", payload(
+        metric("Flow", 3, 3, -5), metric("Running", 4, 11, True)), tmp_path)
+    out = tmp_path / "site.yaml"
+    result = runner.invoke(app, ["mqtt", "discover", str(out), "--site", "hq", "-b",
+                                 f"127.0.0.1:{mosquitto.port}", "--listen", "1"],
+                           env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "5 topics, 3 equipment, 7 points" in result.output
+    assert "skipped 2 text values: meters/main#name, sensors/zone-3/label" in result.output
+    assert "skipped 3 values in arrays: meters/main#phases[0]" in result.output
+    doc = yaml.safe_load(out.read_text())
+    assert doc["drivers"] == {"mqtt": {"host": "127.0.0.1", "port": mosquitto.port}}
+    points = {(e["id"], p["name"]): p for e in doc["equipment"] for p in e["points"]}
+    assert {k: p["binding"] for k, p in points.items()} == {
+        ("edge-1-boiler", "flow"): "mqtt://spBv1.0/plant/edge-1/boiler#Flow",
+        ("edge-1-boiler", "running"): "mqtt://spBv1.0/plant/edge-1/boiler#Running",
+        ("meters-main", "kw"): "mqtt://meters/main?field=kw&time=ts",
+        ("meters-main", "kwh"): "mqtt://meters/main?field=kwh&time=ts",
+        ("meters-main", "ok"): "mqtt://meters/main?field=ok&time=ts",
+        ("sensors-zone-3", "temp"): "mqtt://sensors/zone-3/temp",
+        ("sensors-zone-3", "co2"): "mqtt://sensors/zone-3/co2",
+    }
+    assert points[("sensors-zone-3", "co2")]["unit"] == "ppm"
+    assert points[("sensors-zone-3", "co2")]["brick"] == "CO2_Sensor"
+    assert points[("meters-main", "kwh")]["unit"] == "kWh"
+    assert points[("meters-main", "kw")]["brick"] == "Electric_Power_Sensor"
+    assert points[("sensors-zone-3", "temp")]["tags"] == ["temp", "sensor"]
+    assert points[("edge-1-boiler", "running")]["kind"] == "bool"
+    checked = runner.invoke(app, ["check", str(out)])
+    assert checked.exit_code == 0, checked.output
+    again = runner.invoke(app, ["mqtt", "discover", str(out), "-b", f"127.0.0.1:{mosquitto.port}"])
+    assert again.exit_code == 1 and "exists" in again.output
+
+    site = load_site(out)
+    asyncio.run(_read_with_the_driver(site, mosquitto))
+
+
+async def _read_with_the_driver(site, mosquitto):
+    from openbms.drivers.mqtt import MQTTDriver
+
+    settings = dict(site.drivers["mqtt"].model_extra or {})
+    driver = MQTTDriver(DriverSettings(**settings, timeout=3))
+    changes = Changes()
+    bindings = [parse_binding(p.binding) for _id, _equip, p in site.points() if p.binding]
+    await driver.start()
+    try:
+        await driver.subscribe("any", bindings, changes)
+        await until(lambda: len({u for u, *_ in changes.seen}) == len(bindings),
+                    what="every discovered point's retained value")
+    finally:
+        await driver.stop()
+    assert changes.last("mqtt://sensors/zone-3/temp") == (21.5, "ok", None)
+    assert changes.last("mqtt://meters/main?field=kw&time=ts") == (42.5, "ok", T0)
+    assert changes.last("mqtt://spBv1.0/plant/edge-1/boiler#Flow") == (-5, "ok", T0)
+    assert changes.last("mqtt://spBv1.0/plant/edge-1/boiler#Running") == (True, "ok", T0)
