@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import yaml
-from tests.fixtures.services import MosquittoBroker, free_port
+from tests.fixtures.services import MosquittoBroker, free_port, mosquitto_server
 from tests.integration.mqtt_helpers import Changes, until
 from tests.integration.test_mqtt_sparkplug import metric, payload
 from typer.testing import CliRunner
@@ -162,3 +162,48 @@ async def _read_with_the_driver(site, mosquitto):
     assert changes.last("mqtt://meters/main?field=kw&time=ts") == (42.5, "ok", T0)
     assert changes.last("mqtt://spBv1.0/plant/edge-1/boiler#Flow") == (-5, "ok", T0)
     assert changes.last("mqtt://spBv1.0/plant/edge-1/boiler#Running") == (True, "ok", T0)
+
+
+def test_a_broker_with_passwords_takes_them_from_the_environment_or_a_file(tmp_path):
+    with mosquitto_server(users={"cli": "s3cret"}) as broker:
+        pub_with = ["-u", "cli", "-P", "s3cret"]
+        subprocess.run(["mosquitto_pub", "-h", broker.host, "-p", str(broker.port), *pub_with,
+                        "-t", "sensors/zone-1/co2", "-m", "640", "-r", "-q", "1"],
+                       check=True, timeout=10)
+        where = ["-b", f"127.0.0.1:{broker.port}"]
+        secret = tmp_path / "password"
+        secret.write_text("s3cret\n")
+        ok = runner.invoke(app, ["mqtt", "sub", "#", *where, "--username-env", "MQTT_USER",
+                                 "--password-file", str(secret), "-n", "1"],
+                           env={"MQTT_USER": "cli"})
+        assert ok.exit_code == 0, ok.output
+        assert lines(ok.output)[0].startswith("sensors/zone-1/co2  640  ok  ")
+        wrong = runner.invoke(app, ["mqtt", "sub", "#", *where, "--username-env", "MQTT_USER",
+                                    "--password-env", "MQTT_PASSWORD", "-n", "1"],
+                              env={"MQTT_USER": "cli", "MQTT_PASSWORD": "guess", "COLUMNS": "80"})
+        assert wrong.exit_code == 1
+        assert len(lines(wrong.output)) == 1
+        assert f"the MQTT broker at 127.0.0.1:{broker.port} refused the connection" in wrong.output
+        unset = runner.invoke(app, ["mqtt", "sub", "#", *where, "--password-env", "NOT_SET_HERE",
+                                    "-n", "1"], env={"NOT_SET_HERE": None})
+        assert unset.exit_code == 1
+        assert "--password-env NOT_SET_HERE: the environment variable NOT_SET_HERE is not set" \
+            in unset.output
+        out = tmp_path / "site.yaml"
+        found = runner.invoke(app, ["mqtt", "discover", str(out), *where, "--listen", "0.5",
+                                    "--username-env", "MQTT_USER", "--password-file", str(secret)],
+                              env={"MQTT_USER": "cli"})
+        assert found.exit_code == 0, found.output
+        assert yaml.safe_load(out.read_text())["drivers"]["mqtt"] == {
+            "host": "127.0.0.1", "port": broker.port, "username_env": "MQTT_USER",
+            "password_file": str(secret)}
+        assert "s3cret" not in out.read_text()
+
+
+def test_discover_writes_nothing_when_nothing_is_heard(mosquitto, tmp_path):
+    out = tmp_path / "site.yaml"
+    result = runner.invoke(app, ["mqtt", "discover", str(out), "-b", f"127.0.0.1:{mosquitto.port}",
+                                 "--topics", "nobody/#", "--listen", "0.2"], env={"COLUMNS": "300"})
+    assert result.exit_code == 1
+    assert "nothing to write: no message on nobody/# in 0.2 s" in result.output
+    assert not out.exists()
