@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
+import threading
 from pathlib import Path
 
 import yaml
@@ -207,3 +208,46 @@ def test_discover_writes_nothing_when_nothing_is_heard(mosquitto, tmp_path):
     assert result.exit_code == 1
     assert "nothing to write: no message on nobody/# in 0.2 s" in result.output
     assert not out.exists()
+
+
+def test_sub_names_sparkplug_data_by_the_aliases_of_the_birth_it_saw(mosquitto, tmp_path):
+    pub(mosquitto, "spBv1.0/plant/NBIRTH/edge-1", payload(
+        metric("bdSeq", None, 8, 0), metric("Supply/Temp", 1, 10, 70.5)), tmp_path)
+    data = tmp_path / "ndata"
+    data.write_bytes(payload(metric(alias=1, datatype=10, value=71.25), seq=1))
+    done: list[object] = []
+    # Two messages: the retained birth, then data by alias alone, published until one arrives.
+    worker = threading.Thread(target=lambda: done.append(runner.invoke(
+        app, ["mqtt", "sub", "spBv1.0/#", "-b", f"127.0.0.1:{mosquitto.port}", "-n", "2"])))
+    worker.start()
+    for _ in range(100):  # at most 100 messages: a sub that never ends fails, not hangs
+        if not worker.is_alive():
+            break
+        subprocess.run(["mosquitto_pub", "-h", mosquitto.host, "-p", str(mosquitto.port), "-t",
+                        "spBv1.0/plant/NDATA/edge-1", "-f", str(data)], check=True, timeout=10)
+        worker.join(0.1)
+    worker.join(10)
+    result = done[0]
+    assert result.exit_code == 0, result.output
+    assert [line.rsplit("  ", 1)[0] for line in lines(result.output)] == [
+        "spBv1.0/plant/edge-1#bdSeq  0  ok",
+        "spBv1.0/plant/edge-1#Supply/Temp  70.5  ok",
+        "spBv1.0/plant/edge-1#Supply/Temp  71.25  ok",
+    ]
+
+
+def test_sub_says_so_when_it_loses_the_broker(mosquitto):
+    done: list[object] = []
+    worker = threading.Thread(target=lambda: done.append(runner.invoke(
+        app, ["mqtt", "sub", "#", "-b", f"127.0.0.1:{mosquitto.port}"], env={"COLUMNS": "80"})))
+    worker.start()
+    for _ in range(200):  # until the broker logs the command's connection
+        if "as openbms-cli-" in mosquitto.log.read_text(errors="replace"):
+            break
+        worker.join(0.05)
+    mosquitto.stop()
+    worker.join(20)
+    result = done[0]
+    assert result.exit_code == 1
+    assert lines(result.output) == [lines(result.output)[0]]
+    assert result.output.startswith(f"error: lost the MQTT broker at 127.0.0.1:{mosquitto.port} (")

@@ -174,8 +174,10 @@ async def _messages(conn: Connection, patterns: Sequence[str], take: Callable[[s
     ``seconds`` (real time) pass."""
     import aiomqtt
 
+    connected = False
     try:
         async with _client(conn) as client:
+            connected = True
             await client.subscribe([(p, 0) for p in patterns])
             try:
                 async with asyncio.timeout(seconds):
@@ -188,6 +190,9 @@ async def _messages(conn: Connection, patterns: Sequence[str], take: Callable[[s
             except TimeoutError:
                 return
     except aiomqtt.MqttError as err:
+        if connected:
+            raise fail(f"lost the MQTT broker at {conn.host}:{conn.port} "
+                       f"({str(err) or type(err).__name__})") from None
         raise _unreachable(conn, err) from None
 
 
