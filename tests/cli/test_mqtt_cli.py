@@ -107,7 +107,8 @@ def test_discover_writes_a_site_that_checks_and_the_driver_reads(mosquitto, tmp_
     pub(mosquitto, "sensors/zone-3/co2", "612", tmp_path)
     pub(mosquitto, "sensors/zone-3/label", "east wing", tmp_path)
     pub(mosquitto, "meters/main", json.dumps({"kw": 42.5, "kwh": 1200, "ts": T0, "ok": True,
-                                              "name": "main", "phases": [1, 2, 3]}), tmp_path)
+                                              "name": "main", "phases": [1, 2, 3], "v.1": 230}),
+        tmp_path)
     pub(mosquitto, "spBv1.0/plant/DBIRTH/edge-1/boiler", payload(
         metric("Flow", 3, 3, -5), metric("Running", 4, 11, True)), tmp_path)
     out = tmp_path / "site.yaml"
@@ -118,6 +119,8 @@ def test_discover_writes_a_site_that_checks_and_the_driver_reads(mosquitto, tmp_
     assert "5 topics, 3 equipment, 7 points" in result.output
     assert "skipped 2 text values: meters/main#name, sensors/zone-3/label" in result.output
     assert "skipped 3 values in arrays: meters/main#phases[0]" in result.output
+    assert ("skipped 1 topics or fields a binding cannot name (one-level topics, field names with "
+            "dots or brackets): meters/main#v.1") in result.output
     doc = yaml.safe_load(out.read_text())
     assert doc["drivers"] == {"mqtt": {"host": "127.0.0.1", "port": mosquitto.port}}
     points = {(e["id"], p["name"]): p for e in doc["equipment"] for p in e["points"]}

@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -213,6 +214,7 @@ class Row:
     field: str = ""
     time_field: str = ""
     under_list: bool = False
+    steps: tuple[str | int, ...] = ()  # JSON: the field's path as the driver walks it
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,16 +233,22 @@ class SparkplugState:
     aliases: dict[tuple[str, str, str, int], str] = field(default_factory=dict)
 
 
-def _leaves(doc: Any, path: str = "", in_list: bool = False) -> Iterator[tuple[str, Any, bool]]:
-    """Every scalar of a JSON document with its field path (``data.temp``, ``readings[1].v``)."""
+Steps = tuple[str | int, ...]
+
+
+def _leaves(doc: Any, path: str = "", steps: Steps = (),
+            in_list: bool = False) -> Iterator[tuple[str, Steps, Any, bool]]:
+    """Every scalar of a JSON document with its field path (``data.temp``, ``readings[1].v``) and
+    the steps the driver takes to it."""
     if isinstance(doc, dict):
         for key, value in doc.items():
-            yield from _leaves(value, f"{path}.{key}" if path else str(key), in_list)
+            yield from _leaves(value, f"{path}.{key}" if path else str(key), (*steps, str(key)),
+                               in_list)
     elif isinstance(doc, list):
         for i, value in enumerate(doc):
-            yield from _leaves(value, f"{path}[{i}]", True)
+            yield from _leaves(value, f"{path}[{i}]", (*steps, i), True)
     else:
-        yield path, doc, in_list
+        yield path, steps, doc, in_list
 
 
 def _is_value(value: Any) -> bool:
@@ -248,9 +256,8 @@ def _is_value(value: Any) -> bool:
 
 
 def _json_rows(topic: str, text: str, field_text: str, time_text: str, now: float) -> list[Row | Bad]:
-    from openbms.drivers.mqtt.payload import BadPayload, extract, json_value, parse_time, point_spec
+    from openbms.drivers.mqtt.payload import BadPayload, extract, json_value, parse_time
     from openbms.errors import BindingError
-    from openbms.model import parse_binding
 
     try:
         doc = json.loads(text)
@@ -260,10 +267,10 @@ def _json_rows(topic: str, text: str, field_text: str, time_text: str, now: floa
     if field_text:  # the value, then its time, as the driver takes them
         source = f"{topic}#{field_text}"
         try:
-            spec = point_spec(parse_binding(f"mqtt://x/y?field={quote(field_text, safe='')}"))
-            value = json_value(extract(doc, spec.field, field_text), "number", field_text)
+            value = json_value(extract(doc, _path("field", field_text), field_text), "number",
+                               field_text)
             if time_text:
-                ts = parse_time(extract(doc, _path(time_text), time_text), now, time_text)
+                ts = parse_time(extract(doc, _path("time", time_text), time_text), now, time_text)
         except BadPayload as err:
             return [Bad(source, err.kind, str(err))]
         except BindingError as err:  # a path the driver would refuse
@@ -271,7 +278,7 @@ def _json_rows(topic: str, text: str, field_text: str, time_text: str, now: floa
         return [Row(source, value, "ok", ts, topic, field_text, time_text)]
     if time_text:
         try:
-            ts = parse_time(extract(doc, _path(time_text), time_text), now, time_text)
+            ts = parse_time(extract(doc, _path("time", time_text), time_text), now, time_text)
         except BadPayload as err:
             return [Bad(topic, err.kind, str(err))]
     if not time_text and isinstance(doc, dict):  # a message's own time, as discover proposes it
@@ -284,34 +291,37 @@ def _json_rows(topic: str, text: str, field_text: str, time_text: str, now: floa
                 except BadPayload:
                     continue
     rows: list[Row | Bad] = []
-    for path, value, in_list in _leaves(doc):
+    for path, steps, value, in_list in _leaves(doc):
         if path == time_text:
             continue
         rows.append(Row(f"{topic}#{path}" if path else topic, value, "ok", ts, topic, path,
-                        time_text, in_list))
+                        time_text, in_list, steps))
     return rows
 
 
-def _path(text: str) -> tuple[str | int, ...]:
+@lru_cache(maxsize=256)
+def _path(option: str, text: str) -> Steps:
+    """A JSON ``field`` or ``time`` path as the driver parses it (once per path, not per message);
+    BindingError, saying what was expected, when the driver would refuse it."""
     from openbms.drivers.mqtt.payload import point_spec
     from openbms.model import parse_binding
 
-    return point_spec(parse_binding(f"mqtt://x/y?field=x&time={quote(text, safe='')}")).time
+    quoted = quote(text, safe="")
+    spec = point_spec(parse_binding(f"mqtt://x/y?field={quoted}" if option == "field"
+                                    else f"mqtt://x/y?field=x&time={quoted}"))
+    return spec.field if option == "field" else spec.time
 
 
 def _check_paths(field_text: str, time_text: str) -> None:
     """Refuse --field and --time paths the driver would refuse, saying what was expected."""
-    from openbms.drivers.mqtt.payload import point_spec
     from openbms.errors import BindingError
-    from openbms.model import parse_binding
 
-    for option, query in (("--field", "field="), ("--time", "field=x&time=")):
-        text = field_text if option == "--field" else time_text
+    for option, text in (("field", field_text), ("time", time_text)):
         if text:
             try:
-                point_spec(parse_binding(f"mqtt://x/y?{query}{quote(text, safe='')}"))
+                _path(option, text)
             except BindingError as err:
-                raise fail(f"{option} {text!r}: {str(err).split(': ', 1)[1]}") from None
+                raise fail(f"--{option} {text!r}: {str(err).split(': ', 1)[1]}") from None
 
 
 def _sparkplug_rows(topic: str, payload: bytes, metric_name: str,
@@ -527,6 +537,7 @@ class Findings:
     equipment: dict[str, dict[str, Proposal]] = field(default_factory=dict)
     topics: set[str] = field(default_factory=set)
     skipped: dict[str, set[str]] = field(default_factory=dict)
+    refused: set[str] = field(default_factory=set)  # binding URIs the driver could not read
 
     def skip(self, reason: str, source: str) -> None:
         self.skipped.setdefault(reason, set()).add(source)
@@ -566,18 +577,22 @@ class Findings:
         else:
             uri = f"mqtt://{quote(topic, safe='/')}"
             key, hint = topic.rpartition("/")[0] or topic, topic.rpartition("/")[2]
+        points = self.equipment.get(key, {})
+        if uri in points or uri in self.refused:  # checked once, not at every message
+            return
         try:
             binding = parse_binding(uri)
             check_binding(binding)
-            if point_spec(binding).topic != topic:
-                raise BindingError("the topic does not survive the binding URI")
+            spec = point_spec(binding)
+            if spec.topic != topic or (row.steps and spec.field != row.steps):
+                raise BindingError("the topic or field does not survive the binding URI")
         except BindingError:
-            self.skip("topics or fields a binding cannot name (e.g. one-level topics)", row.source)
+            self.refused.add(uri)
+            self.skip("topics or fields a binding cannot name (one-level topics, field names "
+                      "with dots or brackets)", row.source)
             return
-        points = self.equipment.setdefault(key, {})
-        if uri not in points:
-            kind = "bool" if isinstance(row.value, bool) else "number"
-            points[uri] = Proposal(uri, hint, kind, row.source)
+        kind = "bool" if isinstance(row.value, bool) else "number"
+        self.equipment.setdefault(key, {})[uri] = Proposal(uri, hint, kind, row.source)
 
 
 def _point(p: Proposal) -> dict[str, Any]:
