@@ -254,3 +254,14 @@ def test_sub_says_so_when_it_loses_the_broker(mosquitto):
     assert result.exit_code == 1
     assert lines(result.output) == [lines(result.output)[0]]
     assert result.output.startswith(f"error: lost the MQTT broker at 127.0.0.1:{mosquitto.port} (")
+
+
+def test_sub_goes_on_after_json_nested_too_deeply(mosquitto, tmp_path):
+    pub(mosquitto, "bad/deep", "[" * 100_000, tmp_path)
+    pub(mosquitto, "good/value", "1", tmp_path)
+    result = runner.invoke(app, ["mqtt", "sub", "bad/#", "good/#", "-b",
+                                 f"127.0.0.1:{mosquitto.port}", "-n", "2"])
+    assert result.exit_code == 0, result.output
+    assert {line.rsplit("  ", 1)[0] if " ok " in line else line
+            for line in lines(result.output)} == {"bad/deep  error  json: JSON nested too deeply",
+                                                  "good/value  1  ok"}

@@ -67,6 +67,8 @@ CertOption = typer.Option(None, "--cert-file", show_default=False,
                           help="A client certificate (PEM), for brokers that require one.")
 KeyOption = typer.Option(None, "--key-file", show_default=False,
                          help="The client certificate's key (PEM).")
+TimeoutOption = typer.Option(5.0, "--timeout", min=0.1,
+                             help="Seconds for the connection and the subscription.")
 
 
 def fail(message: str) -> typer.Exit:
@@ -91,6 +93,7 @@ class Connection:
     ca_file: str | None = None
     cert_file: str | None = None
     key_file: str | None = None
+    timeout: float = 5.0
 
     def settings(self) -> dict[str, Any]:
         """The ``drivers: mqtt:`` settings that reach the broker the same way (no secrets)."""
@@ -104,7 +107,8 @@ class Connection:
 
 def _connection(broker: str, username_env: str | None, username_file: str | None,
                 password_env: str | None, password_file: str | None, tls: bool,
-                ca_file: Path | None, cert_file: Path | None, key_file: Path | None) -> Connection:
+                ca_file: Path | None, cert_file: Path | None, key_file: Path | None,
+                timeout: float) -> Connection:
     host, sep, port_text = broker.strip().rpartition(":")
     if not sep:
         host, port_text = broker.strip(), "1883"
@@ -115,7 +119,8 @@ def _connection(broker: str, username_env: str | None, username_file: str | None
                                  ("password_env", password_env), ("password_file", password_file))
                if v}
     return Connection(host, int(port_text), secrets, tls, str(ca_file) if ca_file else None,
-                      str(cert_file) if cert_file else None, str(key_file) if key_file else None)
+                      str(cert_file) if cert_file else None, str(key_file) if key_file else None,
+                      timeout)
 
 
 def _secret(conn: Connection, key: str) -> str | None:
@@ -153,7 +158,7 @@ def _client(conn: Connection) -> Any:
 
     return aiomqtt.Client(conn.host, conn.port, identifier=f"openbms-cli-{random.getrandbits(32):08x}",
                           username=_secret(conn, "username"), password=_secret(conn, "password"),
-                          tls_context=_tls_context(conn), timeout=5,
+                          tls_context=_tls_context(conn), timeout=conn.timeout,
                           protocol=aiomqtt.ProtocolVersion.V311)
 
 
@@ -263,6 +268,8 @@ def _json_rows(topic: str, text: str, field_text: str, time_text: str, now: floa
         doc = json.loads(text)
     except ValueError as err:
         return [Bad(topic, "json", f"not JSON ({err})")]
+    except RecursionError:
+        return [Bad(topic, "json", "JSON nested too deeply")]
     ts: float | None = None
     if field_text:  # the value, then its time, as the driver takes them
         source = f"{topic}#{field_text}"
@@ -371,7 +378,15 @@ def decode(topic: str, payload: bytes, mode: str = "auto", field_text: str = "",
     """A message's values as the MQTT driver would read them (``mode``: auto, plain, json or
     sparkplug). Auto: Sparkplug B for ``spBv1.0/`` topics, JSON for a payload that starts with
     ``{`` or ``[`` (or when a field is given), else plain. JSON without a field gives every scalar
-    field with its path."""
+    field with its path. Nothing a publisher sends raises: a failure is a ``handler`` Bad."""
+    try:
+        return _decode(topic, payload, mode, field_text, time_text, state, now)
+    except Exception as err:  # a message must not end the command, whatever it holds
+        return [Bad(topic, "handler", f"{type(err).__name__}: {err}")]
+
+
+def _decode(topic: str, payload: bytes, mode: str, field_text: str, time_text: str,
+            state: SparkplugState | None, now: float | None) -> list[Row | Bad]:
     from openbms.drivers.mqtt.payload import SPARKPLUG_PREFIX, BadPayload, plain_value
 
     now = time.time() if now is None else now
@@ -424,7 +439,7 @@ def sub(
     username_env: str | None = UserEnvOption, username_file: str | None = UserFileOption,
     password_env: str | None = PasswordEnvOption, password_file: str | None = PasswordFileOption,
     tls: bool = TLSOption, ca_file: Path | None = CAOption, cert_file: Path | None = CertOption,
-    key_file: Path | None = KeyOption,
+    key_file: Path | None = KeyOption, timeout: float = TimeoutOption,
 ) -> None:
     """Print each message's decoded values, one line each: SOURCE  VALUE  STATUS  TIME.
 
@@ -444,7 +459,7 @@ def sub(
     if payload == "json" or time_text:
         _check_paths(field_text if payload == "json" else "", time_text)
     conn = _connection(broker, username_env, username_file, password_env, password_file, tls,
-                       ca_file, cert_file, key_file)
+                       ca_file, cert_file, key_file, timeout)
     clock = WallClock()
     state = SparkplugState()
     seen = [0]
@@ -656,7 +671,7 @@ def discover(
     username_env: str | None = UserEnvOption, username_file: str | None = UserFileOption,
     password_env: str | None = PasswordEnvOption, password_file: str | None = PasswordFileOption,
     tls: bool = TLSOption, ca_file: Path | None = CAOption, cert_file: Path | None = CertOption,
-    key_file: Path | None = KeyOption,
+    key_file: Path | None = KeyOption, timeout: float = TimeoutOption,
 ) -> None:
     """Listen to the broker for a while and write a site file with a point for each number or
     boolean seen: plain values, JSON fields, Sparkplug B metrics. Review it, then run
@@ -670,7 +685,7 @@ def discover(
     if output.exists() and not force:
         raise fail(f"{output} exists: choose another file or use --force")
     conn = _connection(broker, username_env, username_file, password_env, password_file, tls,
-                       ca_file, cert_file, key_file)
+                       ca_file, cert_file, key_file, timeout)
     clock = WallClock()
     state = SparkplugState()
     found = Findings()
