@@ -265,3 +265,10 @@ def test_sub_goes_on_after_json_nested_too_deeply(mosquitto, tmp_path):
     assert {line.rsplit("  ", 1)[0] if " ok " in line else line
             for line in lines(result.output)} == {"bad/deep  error  json: JSON nested too deeply",
                                                   "good/value  1  ok"}
+
+
+def test_the_commands_explain_themselves():
+    for command in ("sub", "discover"):
+        result = runner.invoke(app, ["mqtt", command, "--help"], env={"COLUMNS": "120"})
+        assert result.exit_code == 0, result.output
+        assert "--broker" in result.output and "--password-env" in result.output

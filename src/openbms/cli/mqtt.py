@@ -444,9 +444,9 @@ def sub(
     """Print each message's decoded values, one line each: SOURCE  VALUE  STATUS  TIME.
 
     SOURCE is what a binding names (mqtt://SOURCE): the topic, topic#field for JSON, and
-    spBv1.0/GROUP/NODE[/DEVICE]#METRIC for Sparkplug B. TIME is the message's own time when it
-    carries one, else when it arrived. A message the driver could not read is one line,
-    SOURCE  error  KIND: what is wrong; it goes on.
+    spBv1.0/GROUP/NODE#METRIC or spBv1.0/GROUP/NODE/DEVICE#METRIC for Sparkplug B. TIME is the
+    message's own time when it carries one, else when it arrived. A message the driver could
+    not read is one line, SOURCE  error  KIND: what is wrong; it goes on.
     """
     from openbms.runtime.clock import WallClock
 
@@ -720,7 +720,7 @@ def discover(
     output.write_text("# Written by openbms mqtt discover: review names, units and tags (and add\n"
                       "# writable: true with ?command=TOPIC where a device takes commands), then\n"
                       "# run 'openbms check' on it.\n" + yaml.safe_dump(doc, sort_keys=False))
-    console.print(f"[green]wrote {output}[/green]: {len(found.topics)} topics, "
+    console.print(f"[green]wrote {escape(str(output))}[/green]: {len(found.topics)} topics, "
                   f"{len(doc['equipment'])} equipment, {points} points", highlight=False)
     for reason, sources in sorted(found.skipped.items()):
         shown = ", ".join(sorted(sources)[:3]) + (", ..." if len(sources) > 3 else "")
