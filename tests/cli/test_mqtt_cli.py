@@ -272,3 +272,16 @@ def test_the_commands_explain_themselves():
         result = runner.invoke(app, ["mqtt", command, "--help"], env={"COLUMNS": "120"})
         assert result.exit_code == 0, result.output
         assert "--broker" in result.output and "--password-env" in result.output
+
+
+def test_sub_refuses_a_sparkplug_time_the_driver_refuses_and_keeps_the_value(mosquitto, tmp_path):
+    pub(mosquitto, "spBv1.0/plant/DBIRTH/edge-1/boiler",
+        payload(metric("Flow", 3, 10, 2.5, ts=1000)), tmp_path)
+    result = runner.invoke(app, ["mqtt", "sub", "spBv1.0/#", "-b", f"127.0.0.1:{mosquitto.port}",
+                                 "-n", "1"])
+    assert result.exit_code == 0, result.output
+    first, second = lines(result.output)
+    assert first == ("spBv1.0/plant/edge-1/boiler#Flow  error  time: metric 'Flow': timestamp 1 is "
+                     "before 2000 or more than a day ahead of the clock")
+    assert second.startswith("spBv1.0/plant/edge-1/boiler#Flow  2.5  ok  ")
+    assert not second.endswith("1970-01-01T00:00:01.000Z")  # stamped when it arrived

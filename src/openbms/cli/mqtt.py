@@ -331,11 +331,12 @@ def _check_paths(field_text: str, time_text: str) -> None:
                 raise fail(f"--{option} {text!r}: {str(err).split(': ', 1)[1]}") from None
 
 
-def _sparkplug_rows(topic: str, payload: bytes, metric_name: str,
-                    state: SparkplugState) -> list[Row | Bad]:
+def _sparkplug_rows(topic: str, payload: bytes, metric_name: str, state: SparkplugState,
+                    now: float) -> list[Row | Bad]:
     from google.protobuf.message import DecodeError
 
     from openbms.drivers.mqtt import sparkplug as sp
+    from openbms.drivers.mqtt.payload import EARLIEST
 
     levels = topic.split("/")
     if len(levels) not in (4, 5):
@@ -368,13 +369,17 @@ def _sparkplug_rows(topic: str, payload: bytes, metric_name: str,
         if metric_name and name != metric_name:
             continue
         ts = m.timestamp / 1000.0 if m.timestamp else sent
+        if ts is not None and not EARLIEST <= ts <= now + 86_400.0:  # as the driver refuses it
+            rows.append(Bad(f"{base}#{name}", "time", f"metric {name!r}: timestamp {ts:.0f} is "
+                            "before 2000 or more than a day ahead of the clock"))
+            ts = None
         rows.append(Row(f"{base}#{name}", sp.metric_value(m), "ok", ts, base, name))
     return rows
 
 
 def decode(topic: str, payload: bytes, mode: str = "auto", field_text: str = "",
-           time_text: str = "", state: SparkplugState | None = None,
-           now: float | None = None) -> list[Row | Bad]:
+           time_text: str = "", state: SparkplugState | None = None, *,
+           now: float) -> list[Row | Bad]:
     """A message's values as the MQTT driver would read them (``mode``: auto, plain, json or
     sparkplug). Auto: Sparkplug B for ``spBv1.0/`` topics, JSON for a payload that starts with
     ``{`` or ``[`` (or when a field is given), else plain. JSON without a field gives every scalar
@@ -386,15 +391,14 @@ def decode(topic: str, payload: bytes, mode: str = "auto", field_text: str = "",
 
 
 def _decode(topic: str, payload: bytes, mode: str, field_text: str, time_text: str,
-            state: SparkplugState | None, now: float | None) -> list[Row | Bad]:
+            state: SparkplugState | None, now: float) -> list[Row | Bad]:
     from openbms.drivers.mqtt.payload import SPARKPLUG_PREFIX, BadPayload, plain_value
 
-    now = time.time() if now is None else now
     if len(payload) > MAX_PAYLOAD:
         return [Bad(topic, "too_large", f"{len(payload)} bytes, more than max_payload "
                     f"({MAX_PAYLOAD})")]
     if mode == "sparkplug" or (mode == "auto" and topic.startswith(SPARKPLUG_PREFIX)):
-        return _sparkplug_rows(topic, payload, field_text, state or SparkplugState())
+        return _sparkplug_rows(topic, payload, field_text, state or SparkplugState(), now)
     try:
         text = payload.decode()
     except UnicodeDecodeError:
@@ -466,7 +470,7 @@ def sub(
 
     def take(topic: str, data: bytes) -> bool:
         now = clock.now()
-        for row in decode(topic, data, payload, field_text, time_text, state, now):
+        for row in decode(topic, data, payload, field_text, time_text, state, now=now):
             if isinstance(row, Bad):
                 typer.echo(f"{row.source}  error  {row.kind}: {row.message}")
             else:
