@@ -121,10 +121,11 @@ async def test_malformed_messages_are_counted_named_and_nothing_stops(mosquitto,
         await pub.publish("bad/json", b'{"data": {"temp": "warm"}}')  # a wrong type
         await pub.publish("bad/json", b'{"data": {"temp": [1, 2]}}')  # another
         await pub.publish("bad/json", b"\xff\xfe")  # not text
+        await pub.publish("bad/json", b"[" * 100_000)  # nested past Python's stack
         await pub.publish("bad/number", b"1" * (10 * 1024 * 1024))  # 10 MB
         await pub.publish("bad/json", b'{"data": {"temp": 19.5}}')  # and a good one after
         await until(lambda: changes.of(temp), what="the good message after the bad ones")
-        assert driver.errors == {"too_large": 1, "encoding": 1, "json": 1, "field": 1, "type": 3,
+        assert driver.errors == {"too_large": 1, "encoding": 1, "json": 2, "field": 1, "type": 3,
                                  "time": 0, "protobuf": 0, "alias": 0, "handler": 0}
         assert changes.seen == [(temp, 19.5, "ok", None)]
         lines = [r.getMessage() for r in caplog.records if r.name == "openbms.drivers.mqtt.noise"]

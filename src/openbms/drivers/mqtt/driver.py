@@ -423,6 +423,8 @@ class MQTTDriver(DriverBase):
                             doc = json.loads(text)
                         except ValueError as err:
                             raise BadPayload("json", f"not JSON ({err})") from None
+                        except RecursionError:  # "[[[[…": deeper than Python's stack
+                            raise BadPayload("json", "JSON nested too deeply to read") from None
                         parsed = True
                     value = json_value(extract(doc, spec.field, spec.field_text), spec.kind,
                                        spec.field_text)
