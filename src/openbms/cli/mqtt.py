@@ -151,17 +151,6 @@ def _tls_context(conn: Connection) -> ssl.SSLContext | None:
     return ctx
 
 
-def _client(conn: Connection) -> Any:
-    import random
-
-    import aiomqtt
-
-    return aiomqtt.Client(conn.host, conn.port, identifier=f"openbms-cli-{random.getrandbits(32):08x}",
-                          username=_secret(conn, "username"), password=_secret(conn, "password"),
-                          tls_context=_tls_context(conn), timeout=conn.timeout,
-                          protocol=aiomqtt.ProtocolVersion.V311)
-
-
 def _unreachable(conn: Connection, err: Exception) -> typer.Exit:
     """One line: the broker, what happened and what to try."""
     why = str(err) or type(err).__name__
@@ -178,27 +167,15 @@ async def _messages(conn: Connection, patterns: Sequence[str], take: Callable[[s
                     seconds: float | None) -> None:
     """Subscribe to ``patterns`` and give every message to ``take`` until it returns False or
     ``seconds`` (real time) pass."""
-    import aiomqtt
+    from openbms.drivers.mqtt.client import BrokerError, subscribe
 
-    connected = False
     try:
-        async with _client(conn) as client:
-            connected = True
-            await client.subscribe([(p, 0) for p in patterns])
-            try:
-                async with asyncio.timeout(seconds):
-                    async for message in client.messages:
-                        payload = message.payload
-                        if not isinstance(payload, bytes | bytearray):
-                            payload = b""
-                        if not take(message.topic.value, bytes(payload)):
-                            return
-            except TimeoutError:
-                return
-    except aiomqtt.MqttError as err:
-        if connected:
-            raise fail(f"lost the MQTT broker at {conn.host}:{conn.port} "
-                       f"({str(err) or type(err).__name__})") from None
+        await subscribe(conn.host, conn.port, patterns, take, seconds,
+                        username=_secret(conn, "username"), password=_secret(conn, "password"),
+                        tls_context=_tls_context(conn), connect_timeout=conn.timeout)
+    except BrokerError as err:
+        if err.connected:
+            raise fail(f"lost the MQTT broker at {conn.host}:{conn.port} ({err})") from None
         raise _unreachable(conn, err) from None
 
 
@@ -333,8 +310,6 @@ def _check_paths(field_text: str, time_text: str) -> None:
 
 def _sparkplug_rows(topic: str, payload: bytes, metric_name: str, state: SparkplugState,
                     now: float) -> list[Row | Bad]:
-    from google.protobuf.message import DecodeError
-
     from openbms.drivers.mqtt import sparkplug as sp
     from openbms.drivers.mqtt.payload import EARLIEST
 
@@ -346,11 +321,10 @@ def _sparkplug_rows(topic: str, payload: bytes, metric_name: str, state: Sparkpl
     base = f"spBv1.0/{group}/{node}" + (f"/{device}" if device else "")
     if kind not in ("NBIRTH", "NDATA", "NDEATH", "DBIRTH", "DDATA", "DDEATH"):
         return []  # commands and STATE: not samples
-    msg = sp.Payload()
     try:
-        msg.ParseFromString(payload)
-    except DecodeError as err:
-        return [Bad(topic, "protobuf", f"not a Sparkplug B payload ({err})")]
+        msg = sp.parse(payload)
+    except ValueError as err:
+        return [Bad(topic, "protobuf", str(err))]
     if kind.endswith("DEATH"):
         return [Row(base, None, "offline", None, topic)]
     sent = msg.timestamp / 1000.0 if msg.timestamp else None

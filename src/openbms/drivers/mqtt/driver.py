@@ -36,7 +36,6 @@ from pathlib import Path
 from typing import Any
 
 import aiomqtt
-from google.protobuf.message import DecodeError
 
 from openbms import logsafe
 from openbms.drivers.base import ChangeCallback, DriverBase
@@ -450,11 +449,10 @@ class MQTTDriver(DriverBase):
         device = levels[4] if len(levels) == 5 else ""
         if kind not in ("NBIRTH", "NDATA", "NDEATH", "DBIRTH", "DDATA", "DDEATH"):
             return  # commands (ours or others'), STATE
-        msg = sp.Payload()
         try:
-            msg.ParseFromString(payload)
-        except DecodeError as err:
-            self._bad(topic, BadPayload("protobuf", f"not a Sparkplug B payload ({err})"))
+            msg = sp.parse(payload)
+        except ValueError as err:
+            self._bad(topic, BadPayload("protobuf", str(err)))
             return
         if kind == "NDEATH":
             seq = self._bd_seq(msg)

@@ -19,7 +19,7 @@ from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 from openbms.model.sample import Value
 
-__all__ = ["DATATYPES", "Metric", "Payload", "metric_value", "set_metric_value"]
+__all__ = ["DATATYPES", "Metric", "Payload", "metric_value", "parse", "set_metric_value"]
 
 _PACKAGE = "org.eclipse.tahu.protobuf"
 _F = descriptor_pb2.FieldDescriptorProto
@@ -75,6 +75,19 @@ DATATYPES: dict[str, int] = {"Int8": 1, "Int16": 2, "Int32": 3, "Int64": 4, "UIn
 _SIGNED32 = (1, 2, 3)
 _INT64 = 4
 _STRINGS = (12, 14, 15)  # String, Text, UUID
+
+
+def parse(data: bytes | bytearray) -> Any:
+    """A Sparkplug B ``Payload`` from its bytes; ValueError (with protobuf's reason) when they
+    are not one."""
+    from google.protobuf.message import DecodeError
+
+    msg = Payload()
+    try:
+        msg.ParseFromString(data)
+    except DecodeError as err:
+        raise ValueError(f"not a Sparkplug B payload ({err})") from None
+    return msg
 
 
 def metric_value(m: Any) -> Value:
