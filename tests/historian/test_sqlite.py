@@ -148,3 +148,16 @@ async def test_a_rollup_query_during_a_rollup_pass_waits_for_it_not_reading_empt
     assert [int(c) for c in series.count] == [sum(1 for i in range(120) if s <= T0 + 60 * i < s + 3600)
                                               for s in series.start]
     assert sum(series.count) == 120
+
+
+async def test_a_value_sqlite_cannot_store_is_kept_as_a_float_and_the_writer_goes_on(tmp_path, clock):
+    # Before: an integer beyond 64 bits (a device's, through the MQTT driver) raised OverflowError
+    # in the writer, which died: nothing after it was stored and stop() raised.
+    async with SQLiteHistorian(tmp_path / "h.db", clock=clock) as h:
+        h.ingest([Sample("s/e/a", T0, 10**20), Sample("s/e/b", T0, 5)])
+        await h.flush()
+        h.ingest([Sample("s/e/a", T0 + 1, 12.5)])
+        await h.flush()
+        assert [(s.value, type(s.value)) for s in await h.raw("s/e/a", 0, 2e9)] == [
+            (1e20, float), (12.5, float)]
+        assert [s.value for s in await h.raw("s/e/b", 0, 2e9)] == [5]

@@ -64,6 +64,17 @@ STOP_ATTEMPTS = 3
 _T = TypeVar("_T")
 
 
+def _storable(sample: Sample) -> Sample:
+    """``sample`` with a value SQLite can store: an integer beyond 64 bits as a float, anything
+    but a number, text or None as its text."""
+    value = sample[2]
+    if isinstance(value, bool) or value is None or isinstance(value, float | str):
+        return sample
+    if isinstance(value, int):
+        return sample if -(2**63) <= value < 2**63 else sample._replace(value=float(value))
+    return sample._replace(value=str(value))
+
+
 class SQLiteHistorian:
     """The SQLite history store, in ``path`` and ``path.inbox``.
 
@@ -433,7 +444,14 @@ class SQLiteHistorian:
         loop = asyncio.get_running_loop()
         n = sum(len(b) for b in batch)
         try:
-            await loop.run_in_executor(self._wexec, self._write_inbox, batch)
+            try:
+                await loop.run_in_executor(self._wexec, self._write_inbox, batch)
+            except (OverflowError, TypeError, ValueError):
+                # A value SQLite cannot store (an integer beyond 64 bits from a device, an
+                # object): the transaction was rolled back; store such values as floats (or
+                # text) and the rest as they are, rather than lose the batch or the writer.
+                batch = [[_storable(s) for s in samples] for samples in batch]
+                await loop.run_in_executor(self._wexec, self._write_inbox, batch)
         except sqlite3.Error as err:
             # Keep the samples (at the front, order preserved) and retry after a pause.
             self._outbox[:0] = batch
