@@ -40,13 +40,16 @@ def text(number: int, value: bytes) -> bytes:
 
 
 def metric(name: str = "", alias: int | None = None, datatype: int = 10, value: object = None,
-           ts: int | None = None) -> bytes:
+           ts: int | None = None, typed: bool = True) -> bytes:
+    """A metric; ``typed=False`` leaves the datatype out (as NDATA/DDATA should), the value is
+    still encoded as ``datatype`` says."""
     out = text(1, name.encode()) if name else b""
     if alias is not None:
         out += tag(2, 0) + varint(alias)
     if ts is not None:
         out += tag(3, 0) + varint(ts)
-    out += tag(4, 0) + varint(datatype)
+    if typed:
+        out += tag(4, 0) + varint(datatype)
     if datatype == 10:  # Double
         out += tag(13, 1) + struct.pack("<d", value)
     elif datatype == 11:  # Boolean
@@ -155,3 +158,15 @@ async def test_an_edge_node_killed_dies_by_its_will_and_its_points_go_offline(mo
             await edge.wait()
         await until(lambda: changes.last(uri) == (None, "offline", None), within=20,
                     what="the will's NDEATH")
+
+
+async def test_data_without_a_datatype_takes_the_birth_s_type_for_the_sign(mosquitto):
+    offset = "mqtt://spBv1.0/plant/edge-3#Offset"
+    driver = driver_for(mosquitto, ManualClock(T0))
+    async with subscribed(driver, offset) as changes, publisher(mosquitto) as edge:
+        await edge.publish("spBv1.0/plant/NBIRTH/edge-3", payload(
+            metric("bdSeq", None, 8, 0), metric("Offset", 7, 3, -1)))
+        await edge.publish("spBv1.0/plant/NDATA/edge-3", payload(
+            metric(alias=7, datatype=3, value=-5, typed=False), ts=int(T0 * 1000) + 1000, seq=1))
+        await until(lambda: len(changes.of(offset)) == 2, what="the data")
+        assert changes.of(offset) == [(-1, "ok", T0), (-5, "ok", T0 + 1)]

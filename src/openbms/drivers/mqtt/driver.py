@@ -486,7 +486,7 @@ class MQTTDriver(DriverBase):
             points = node.points.get((device, name))
             if not points:
                 continue
-            value = sp.metric_value(m)
+            value = sp.metric_value(m, node.datatypes.get((device, name)))
             ts = m.timestamp / 1000.0 if m.timestamp else sent
             if ts is not None and not EARLIEST <= ts <= self.clock.now() + 86_400.0:
                 self._bad(topic, BadPayload("time", f"metric {name!r}: timestamp {ts:.0f} is "

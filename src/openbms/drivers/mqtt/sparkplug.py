@@ -90,11 +90,16 @@ def parse(data: bytes | bytearray) -> Any:
     return msg
 
 
-def metric_value(m: Any) -> Value:
+def metric_value(m: Any, datatype: int | None = None) -> Value:
     """A metric's value as a plain Python value; None when it is null or has none we read.
 
-    Signed integers travel as two's complement in the unsigned fields (Tahu's encoding).
+    Signed integers travel as two's complement in the unsigned fields (Tahu's encoding), so the
+    sign needs the data type: the metric's own, else ``datatype`` (learnt from its birth: DATA
+    messages should leave it out). An integer beyond a signed 64-bit one (a UInt64 from 2**63)
+    is a float: storage and arithmetic downstream take 64-bit integers only.
     """
+    if m.HasField("datatype") or datatype is None:
+        datatype = m.datatype
     if m.is_null:
         return None
     which = m.WhichOneof("value")
@@ -102,10 +107,12 @@ def metric_value(m: Any) -> Value:
         return None
     if which == "int_value":
         v = m.int_value
-        return v - (1 << 32) if m.datatype in _SIGNED32 and v >= 1 << 31 else v
+        return v - (1 << 32) if datatype in _SIGNED32 and v >= 1 << 31 else v
     if which == "long_value":
         v = m.long_value
-        return v - (1 << 64) if m.datatype == _INT64 and v >= 1 << 63 else v
+        if v >= 1 << 63:
+            return v - (1 << 64) if datatype == _INT64 else float(v)
+        return v
     if which == "float_value":
         return float(m.float_value)
     if which == "double_value":
