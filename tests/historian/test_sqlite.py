@@ -161,3 +161,21 @@ async def test_a_value_sqlite_cannot_store_is_kept_as_a_float_and_the_writer_goe
         assert [(s.value, type(s.value)) for s in await h.raw("s/e/a", 0, 2e9)] == [
             (1e20, float), (12.5, float)]
         assert [s.value for s in await h.raw("s/e/b", 0, 2e9)] == [5]
+
+
+async def test_a_late_sample_marks_its_own_hours_for_rollup_not_every_hour_since(tmp_path, clock):
+    # Before: every hour from a merge's oldest sample to its newest was marked, so one sample
+    # stamped a year back (a device's own clock, through MQTT) made 8 760 hours of rollup work.
+    year = 365 * 86400
+    async with SQLiteHistorian(tmp_path / "h.db", clock=clock, rollup_interval=3600) as h:
+        h.ingest([Sample("s/e/a", T0 - year + 10, 1.0), Sample("s/e/a", T0, 2.0)])
+        await h.flush()
+        db = sqlite3.connect(tmp_path / "h.db")
+        try:
+            hours = [row[0] for row in db.execute("SELECT start FROM rollup_dirty ORDER BY start")]
+        finally:
+            db.close()
+        late, now = (T0 - year + 10) // 3600 * 3600, T0 // 3600 * 3600
+        assert hours[0] == late and hours[-1] in (now, now + 3600) and len(hours) <= 4
+        # The late sample's hour is rolled up from it.
+        assert list((await h.rollups("s/e/a", "hour", late, late + 3600)).tw_mean) == [1.0]

@@ -140,20 +140,16 @@ SELECT pid, min(ts), max(ts), value, status FROM inbox WHERE rowid <= :hi GROUP 
 """
 
 # A new sample changes its own hour, and the next hour when its value is held
-# into it (it may be the value carried in at the next hour's start). Every hour
-# between a point's first and newest merged sample is marked: late samples in
-# between are covered, and an hour with nothing in it recomputes to nothing.
+# into it (it may be the value carried in at the next hour's start); a hold is at
+# most an hour, so no other hour. Only those hours are marked: a late sample among
+# current ones costs its own hours, not every hour since (one sample stamped years
+# back marked each hour from then to now).
 MARK_DIRTY = f"""
-WITH RECURSIVE hours (pid, start, stop) AS (
-    SELECT pid, CAST(first / {HOUR} AS INTEGER) * {HOUR},
-        CASE WHEN newest + :hold > (CAST(newest / {HOUR} AS INTEGER) + 1) * {HOUR}
-            THEN (CAST(newest / {HOUR} AS INTEGER) + 1) * {HOUR}
-            ELSE CAST(newest / {HOUR} AS INTEGER) * {HOUR} END
-    FROM _span
-    UNION ALL
-    SELECT pid, start + {HOUR}, stop FROM hours WHERE start < stop
-)
-INSERT OR IGNORE INTO rollup_dirty (pid, start) SELECT pid, start FROM hours
+INSERT OR IGNORE INTO rollup_dirty (pid, start)
+SELECT DISTINCT pid, CAST(ts / {HOUR} AS INTEGER) * {HOUR} FROM inbox WHERE rowid <= :hi
+UNION
+SELECT DISTINCT pid, (CAST(ts / {HOUR} AS INTEGER) + 1) * {HOUR} FROM inbox
+WHERE rowid <= :hi AND ts + :hold > (CAST(ts / {HOUR} AS INTEGER) + 1) * {HOUR}
 """
 
 MERGE_LATEST = """
