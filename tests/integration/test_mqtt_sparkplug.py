@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import struct
+import time
 
 from openbms.drivers.mqtt.sparkplug import Payload, metric_value
 from openbms.model import parse_binding
@@ -80,7 +81,8 @@ async def test_births_data_by_alias_deaths_and_commands(mosquitto):
         await edge.publish("spBv1.0/plant/NDATA/edge-1", payload(
             metric(alias=1, datatype=10, value=71.25, ts=int(T0 * 1000) + 2500), seq=2))
         await edge.publish("spBv1.0/plant/DDATA/edge-1/boiler", payload(
-            metric(alias=3, datatype=3, value=12), metric(alias=9, datatype=3, value=1), seq=3))
+            metric(alias=3, datatype=3, value=12), metric(alias=9, datatype=3, value=1),
+            ts=int(T0 * 1000) + 1000, seq=3))
         await edge.publish("spBv1.0/plant/DDATA/edge-1/boiler", payload(
             metric(alias=3, datatype=3, value=13))[:-6])  # truncated
         await until(lambda: changes.last(FLOW)[0] == 12, what="data by alias")
@@ -113,7 +115,7 @@ async def test_births_data_by_alias_deaths_and_commands(mosquitto):
         # A death certificate of an earlier session (another bdSeq) is not this session's death.
         await edge.publish("spBv1.0/plant/NDEATH/edge-1", payload(metric("bdSeq", None, 8, 7)))
         await edge.publish("spBv1.0/plant/NDATA/edge-1", payload(
-            metric(alias=2, datatype=11, value=False), seq=5))
+            metric(alias=2, datatype=11, value=False), ts=int(T0 * 1000) + 3000, seq=5))
         await until(lambda: changes.last(RUN)[0] is False, what="data after the old death")
         assert changes.last(TEMP)[1] == "ok"
         await edge.publish("spBv1.0/plant/NDEATH/edge-1", payload(metric("bdSeq", None, 8, 0)))
@@ -139,7 +141,8 @@ async def test_an_edge_node_killed_dies_by_its_will_and_its_points_go_offline(mo
     import sys
 
     uri = "mqtt://spBv1.0/plant/edge-2#Supply/Temp"
-    birth = payload(metric("bdSeq", None, 8, 3), metric("Supply/Temp", 1, 10, 65.0))
+    born = int(time.time() * 1000)  # the driver's clock is the wall's here: a time it believes
+    birth = payload(metric("bdSeq", None, 8, 3), metric("Supply/Temp", 1, 10, 65.0), ts=born)
     death = payload(metric("bdSeq", None, 8, 3))
     driver = driver_for(mosquitto)
     async with subscribed(driver, uri) as changes:
@@ -150,7 +153,7 @@ async def test_an_edge_node_killed_dies_by_its_will_and_its_points_go_offline(mo
             assert edge.stdout is not None
             assert (await asyncio.wait_for(edge.stdout.readline(), 20)) == b"born\n"
             await until(lambda: changes.of(uri), what="the birth")
-            assert changes.of(uri) == [(65.0, "ok", T0)]
+            assert changes.of(uri) == [(65.0, "ok", born / 1000)]
             edge.kill()  # no DISCONNECT: the broker publishes the will
         finally:
             if edge.returncode is None:

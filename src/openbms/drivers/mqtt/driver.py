@@ -67,7 +67,7 @@ noise = logging.getLogger(NOISE_LOGGER)
 
 #: The driver's own settings under ``drivers: mqtt:`` (besides the common ones).
 SETTINGS = ("host", "port", "client_id", "keepalive", "qos", "max_payload", "expect", "offline",
-            "reconnect_min", "decoders", "username_env", "username_file", "password_env",
+            "max_age", "reconnect_min", "decoders", "username_env", "username_file", "password_env",
             "password_file", "tls", "ca_file", "cert_file", "key_file", "username", "password")
 
 #: What ``MQTTDriver.errors`` counts, and what a rate-limited summary calls each kind.
@@ -82,6 +82,10 @@ _TEMPLATES = {kind: f"mqtt message on %s ({kind}): %s" for kind in ERROR_KINDS}
 _LABELS = {(NOISE_LOGGER, _TEMPLATES[kind]): label for kind, label in ERROR_KINDS.items()}
 #: ``on_change`` with the message's own time (None: the manager stamps it with the clock).
 TimedChange = ChangeCallback
+#: A message time this far (seconds) ahead of the clock is a publisher's fast clock: the value is
+#: stamped with the clock instead (a future sample would hide every later one in the current-value
+#: cache until its time came).
+AHEAD = 5.0
 
 
 @dataclass(slots=True, eq=False)
@@ -92,6 +96,7 @@ class _Point:
     value: Value = None
     status: str = STALE  # no message yet
     heard: float = 0.0  # clock.monotonic() of the last message (or of the subscription)
+    sent: float = -1.0  # the last message's time (its own, or the clock's when it had none)
     echo: asyncio.Future[None] | None = None  # after a write: done at the next value
 
 
@@ -160,6 +165,7 @@ class MQTTDriver(DriverBase):
         self.max_payload = int(_setting(extra, "max_payload", int, 1_048_576))
         self.expect = float(_setting(extra, "expect", float, 0.0))
         self.offline_after = float(_setting(extra, "offline", float, 0.0))
+        self.max_age = float(_setting(extra, "max_age", float, 86_400.0))
         self.reconnect_min = float(_setting(extra, "reconnect_min", float, 0.5))
         if self.qos not in (0, 1, 2) or not 0 < self.port < 65536 or self.keepalive < 1:
             raise DriverError("drivers: mqtt: qos must be 0, 1 or 2, port 1-65535 and keepalive "
@@ -355,7 +361,7 @@ class MQTTDriver(DriverBase):
     def _place(points: list[_Point], p: _Point, old: _Point | None) -> None:
         """Put ``p`` in a topic's (or metric's) list, in place of the same binding's ``old``."""
         if old is not None and old in points:
-            p.value, p.status = old.value, old.status
+            p.value, p.status, p.sent = old.value, old.status, old.sent
             points[points.index(old)] = p
         else:
             points.append(p)
@@ -401,6 +407,34 @@ class MQTTDriver(DriverBase):
             p.echo = None
         p.emit(p.binding, value, status, ts)
 
+    def _when(self, p: _Point, ts: float | None, topic: str, what: str) -> float | None:
+        """The time to stamp a message's value with (None: the clock's, when it arrived).
+
+        A publisher never rewrites what was stored: a time not after the point's last message's is
+        refused (a replay, a duplicate, out of order), and so is one older than ``max_age`` (it
+        would back-fill history and make its rollups be recomputed); a time more than ``AHEAD``
+        seconds ahead of the clock is counted and replaced by the clock's. BadPayload("time").
+        """
+        now = self.clock.now()
+        if ts is None:
+            if now > p.sent:
+                p.sent = now
+            return None
+        stamp = ts
+        if ts > now + AHEAD:
+            self._bad(topic, BadPayload("time", f"{what}: time {ts:.3f} is {ts - now:.0f} s ahead "
+                                        "of the clock (a publisher's clock is fast?); stamped "
+                                        "with the clock instead"))
+            ts, stamp = None, now
+        elif ts < now - self.max_age:
+            raise BadPayload("time", f"{what}: time {ts:.3f} is {now - ts:.0f} s old, more than "
+                             f"max_age ({self.max_age:g} s); not stored")
+        if stamp <= p.sent:
+            raise BadPayload("time", f"{what}: time {stamp:.3f} is not after the point's last "
+                             f"message ({p.sent:.3f}): a replay or out of order; not stored")
+        p.sent = stamp
+        return ts
+
     def _on_value(self, topic: str, payload: bytes | bytearray, points: list[_Point]) -> None:
         try:
             text = payload.decode()
@@ -430,6 +464,7 @@ class MQTTDriver(DriverBase):
                     if spec.time:
                         ts = parse_time(extract(doc, spec.time, ".".join(map(str, spec.time))),
                                         self.clock.now(), ".".join(map(str, spec.time)))
+                ts = self._when(p, ts, topic, spec.field_text or "the value")
             except BadPayload as err:
                 self._bad(topic, err)
                 if err.kind == "json":
@@ -493,8 +528,13 @@ class MQTTDriver(DriverBase):
                                             "before 2000 or more than a day ahead of the clock"))
                 ts = None
             for p in points:
+                try:
+                    when = self._when(p, ts, topic, f"metric {name!r}")
+                except BadPayload as err:
+                    self._bad(topic, err)
+                    continue
                 p.heard = now
-                self._set(p, value, OK, ts)
+                self._set(p, value, OK, when)
 
     @staticmethod
     def _bd_seq(msg: Any) -> int | None:
