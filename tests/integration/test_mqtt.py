@@ -264,3 +264,25 @@ async def test_a_failure_while_handling_a_message_is_counted_and_the_connection_
         assert driver.connects == 1 and driver.connected
     finally:
         await driver.stop()
+
+
+async def test_integers_beyond_64_bits_become_floats_at_the_driver_s_edge(mosquitto):
+    from tests.integration.test_mqtt_sparkplug import metric, payload
+
+    plain, field = "mqtt://big/plain", "mqtt://big/json#v"
+    metric_uri = "mqtt://spBv1.0/plant/edge-9#Count"
+    driver = driver_for(mosquitto, ManualClock(T0))
+    async with subscribed(driver, plain, field, metric_uri) as changes, \
+            publisher(mosquitto) as pub:
+        await pub.publish("big/plain", str(2**64 - 1).encode())
+        await pub.publish("big/json", json.dumps({"v": -(2**64)}))
+        await pub.publish("spBv1.0/plant/NBIRTH/edge-9", payload(
+            metric("bdSeq", None, 8, 0), metric("Count", 1, 8, 2**64 - 1)))
+        await pub.publish("big/json", '{"v": 1' + "0" * 400 + "}")  # not even a float
+        await pub.publish("big/plain", str(2**63 - 1).encode())  # the largest that stays an int
+        await until(lambda: driver.errors["type"] == 1 and len(changes.of(plain)) == 2,
+                    what="the messages")
+        assert changes.of(plain) == [(float(2**64 - 1), "ok", None), (2**63 - 1, "ok", None)]
+        assert changes.of(field) == [(-float(2**64), "ok", None)]
+        assert changes.of(metric_uri) == [(float(2**64 - 1), "ok", T0)]
+        assert type(changes.of(plain)[0][0]) is float and type(changes.of(plain)[1][0]) is int

@@ -62,3 +62,15 @@ async def test_a_replayed_sparkplug_message_is_refused(mosquitto):
         await until(lambda: len(changes.of(uri)) == 3, what="the messages")
         assert changes.of(uri) == [(20.0, "ok", T0 - 5), (21.0, "ok", T0 - 1), (22.0, "ok", None)]
         await until(lambda: driver.errors["time"] == 2, what="the replay and the fast clock counted")
+
+
+async def test_a_retained_message_older_than_max_age_is_the_point_s_value_at_start(mosquitto):
+    async with publisher(mosquitto) as pub:
+        await pub.publish("sensors/zone-2/env", json.dumps({"temp": 19.5, "ts": T0 - 7200}),
+                          qos=1, retain=True)
+    uri = "mqtt://sensors/zone-2/env?field=temp&time=ts"
+    driver = driver_for(mosquitto, ManualClock(T0), max_age=3600)
+    async with subscribed(driver, uri) as changes:
+        await until(lambda: changes.of(uri), what="the retained value")
+        assert changes.of(uri) == [(19.5, "ok", T0 - 7200)]
+        assert driver.errors["time"] == 0

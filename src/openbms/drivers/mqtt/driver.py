@@ -299,7 +299,7 @@ class MQTTDriver(DriverBase):
 
     def _take(self, message: aiomqtt.Message) -> None:
         try:
-            self._on_message(message.topic.value, message.payload)
+            self._on_message(message.topic.value, message.payload, message.retain)
         except Exception as err:  # raised into paho, it would drop the connection
             self._bad(message.topic.value, BadPayload("handler", f"{type(err).__name__}: {err}"))
 
@@ -380,7 +380,8 @@ class MQTTDriver(DriverBase):
 
     # ------------------------------------------------------------------ messages (the hot path)
 
-    def _on_message(self, topic: str, payload: bytes | bytearray | Any) -> None:
+    def _on_message(self, topic: str, payload: bytes | bytearray | Any,
+                    retained: bool = False) -> None:
         self.messages += 1
         if not isinstance(payload, bytes | bytearray):
             payload = b""
@@ -390,9 +391,9 @@ class MQTTDriver(DriverBase):
             return
         points = self._topics.get(topic)
         if points is not None:
-            self._on_value(topic, payload, points)
+            self._on_value(topic, payload, points, retained)
         elif topic.startswith(SPARKPLUG_PREFIX):
-            self._on_sparkplug(topic, payload)
+            self._on_sparkplug(topic, payload, retained)
 
     def _bad(self, topic: str, err: BadPayload) -> None:
         self.errors[err.kind] = self.errors.get(err.kind, 0) + 1
@@ -407,13 +408,16 @@ class MQTTDriver(DriverBase):
             p.echo = None
         p.emit(p.binding, value, status, ts)
 
-    def _when(self, p: _Point, ts: float | None, topic: str, what: str) -> float | None:
+    def _when(self, p: _Point, ts: float | None, topic: str, what: str,
+              retained: bool = False) -> float | None:
         """The time to stamp a message's value with (None: the clock's, when it arrived).
 
         A publisher never rewrites what was stored: a time not after the point's last message's is
         refused (a replay, a duplicate, out of order), and so is one older than ``max_age`` (it
         would back-fill history and make its rollups be recomputed); a time more than ``AHEAD``
         seconds ahead of the clock is counted and replaced by the clock's. BadPayload("time").
+        A retained message is exempt from ``max_age``: it is the last value its publisher left
+        (a slow sensor's current value), sent once per subscription, not a back-fill.
         """
         now = self.clock.now()
         if ts is None:
@@ -426,7 +430,7 @@ class MQTTDriver(DriverBase):
                                         "of the clock (a publisher's clock is fast?); stamped "
                                         "with the clock instead"))
             ts, stamp = None, now
-        elif ts < now - self.max_age:
+        elif ts < now - self.max_age and not retained:
             raise BadPayload("time", f"{what}: time {ts:.3f} is {now - ts:.0f} s old, more than "
                              f"max_age ({self.max_age:g} s); not stored")
         if stamp <= p.sent:
@@ -435,7 +439,8 @@ class MQTTDriver(DriverBase):
         p.sent = stamp
         return ts
 
-    def _on_value(self, topic: str, payload: bytes | bytearray, points: list[_Point]) -> None:
+    def _on_value(self, topic: str, payload: bytes | bytearray, points: list[_Point],
+                  retained: bool = False) -> None:
         try:
             text = payload.decode()
         except UnicodeDecodeError:
@@ -464,7 +469,7 @@ class MQTTDriver(DriverBase):
                     if spec.time:
                         ts = parse_time(extract(doc, spec.time, ".".join(map(str, spec.time))),
                                         self.clock.now(), ".".join(map(str, spec.time)))
-                ts = self._when(p, ts, topic, spec.field_text or "the value")
+                ts = self._when(p, ts, topic, spec.field_text or "the value", retained)
             except BadPayload as err:
                 self._bad(topic, err)
                 if err.kind == "json":
@@ -473,7 +478,7 @@ class MQTTDriver(DriverBase):
             p.heard = now
             self._set(p, value, OK, ts)
 
-    def _on_sparkplug(self, topic: str, payload: bytes | bytearray) -> None:
+    def _on_sparkplug(self, topic: str, payload: bytes | bytearray, retained: bool = False) -> None:
         levels = topic.split("/")
         if len(levels) not in (4, 5):
             return
@@ -529,7 +534,7 @@ class MQTTDriver(DriverBase):
                 ts = None
             for p in points:
                 try:
-                    when = self._when(p, ts, topic, f"metric {name!r}")
+                    when = self._when(p, ts, topic, f"metric {name!r}", retained)
                 except BadPayload as err:
                     self._bad(topic, err)
                     continue

@@ -42,6 +42,8 @@ _TRUE = frozenset(("true", "on", "yes"))
 _FALSE = frozenset(("false", "off", "no"))
 _INT = re.compile(r"^[+-]?\d+$")
 _STEP = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+#: Integers a sample may hold as integers: the historian and the rest store 64-bit ones.
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 #: Timestamps before 2000 or more than a day ahead of the clock are not believed.
 EARLIEST = 946_684_800.0
 
@@ -196,7 +198,18 @@ def plain_value(text: str, kind: str) -> Value:
         raise BadPayload("type", f"{text[:40]!r} is not a number or a boolean") from None
     if kind == "bool":
         return bool(number)
-    return number
+    return number if number.__class__ is float else _int64(number, text[:40])
+
+
+def _int64(value: int, what: str) -> float | int:
+    """``value``, or a float when it is beyond a signed 64-bit integer (what downstream stores);
+    BadPayload("type") when not even a float holds it."""
+    if _INT64_MIN <= value <= _INT64_MAX:
+        return value
+    try:
+        return float(value)
+    except OverflowError:
+        raise BadPayload("type", f"{what}: a number too large for a float") from None
 
 
 def extract(doc: Any, path: tuple[str | int, ...], field_text: str) -> Any:
@@ -222,8 +235,10 @@ def json_value(raw: Any, kind: str, field_text: str) -> Value:
         return raw if cls is str else json.dumps(raw)
     if cls is bool:
         return raw
-    if cls is int or cls is float:
+    if cls is float:
         return bool(raw) if kind == "bool" else raw
+    if cls is int:
+        return bool(raw) if kind == "bool" else _int64(raw, f"field {field_text!r}")
     if cls is str and kind == "bool" and raw.strip().lower() in _TRUE | _FALSE:
         return raw.strip().lower() in _TRUE
     raise BadPayload("type", f"field {field_text!r} is {json.dumps(raw)[:40]}, expected a "
