@@ -54,6 +54,9 @@ class _Group:
     points: list[PointBinding]
     batches: list[list[PointBinding]] = field(default_factory=list)
     offset: float = 0.0
+    # The clock's time up to which readings with their own ts were already published (by the
+    # driver's change callback, or by the previous poll): they are not published again.
+    reported: float = float("-inf")
 
 
 class DriverManager:
@@ -134,6 +137,7 @@ class DriverManager:
         confirm: Callable[[str], Awaitable[None]] | None = None
         if await self._subscribe(g, health):
             interval = max(5 * g.interval, 60.0)  # changes arrive by themselves; poll to confirm
+            g.reported = self.clock.now()
             confirm = getattr(g.driver, "confirm", None)
         await self.clock.sleep(g.offset)
         while True:
@@ -200,11 +204,14 @@ class DriverManager:
             now = self.clock.now()
             samples = []
             for p, r in zip(batch, readings, strict=False):
+                if r.ts is not None and r.ts <= g.reported:
+                    continue  # a sample already published with its own time: not again
                 value, status = finite_or_fault(r.value, r.status)
                 if status == "fault":
                     health.point_faults += 1
-                samples.append(Sample(p.point, now, value, status))
+                samples.append(Sample(p.point, now if r.ts is None else r.ts, value, status))
             self.bus.publish(samples)
+            g.reported = now
         key = (g.driver.name, g.device, g.interval)
         if key not in self._units_checked:
             self._units_checked.add(key)

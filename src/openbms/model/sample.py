@@ -50,12 +50,14 @@ class Sample(NamedTuple):
 class Reading(NamedTuple):
     """One binding's result from a driver's read: a value and a status, or a status and an error.
 
-    The driver manager stamps it with the clock and the point's id to make a ``Sample``.
+    The driver manager stamps it with the clock (or with ``ts``, when the driver knows when the
+    value was true: a subscribed driver's last message) and the point's id to make a ``Sample``.
     """
 
     value: Value
     status: str = OK
     error: str | None = None
+    ts: float | None = None
 
 
 _INF = math.inf

@@ -97,6 +97,7 @@ class _Point:
     status: str = STALE  # no message yet
     heard: float = 0.0  # clock.monotonic() of the last message (or of the subscription)
     sent: float = -1.0  # the last message's time (its own, or the clock's when it had none)
+    at: float = 0.0  # clock.now() of the subscription, then the time of the last change reported
     echo: asyncio.Future[None] | None = None  # after a write: done at the next value
 
 
@@ -337,7 +338,7 @@ class MQTTDriver(DriverBase):
                 self._faults[b.uri] = str(err)
                 continue
             self._faults.pop(b.uri, None)
-            p = _Point(b, spec, emit, heard=now)
+            p = _Point(b, spec, emit, heard=now, at=self.clock.now())
             old = self._points.get(b.uri)
             self._points[b.uri] = p
             if spec.payload == "sparkplug":
@@ -361,7 +362,7 @@ class MQTTDriver(DriverBase):
     def _place(points: list[_Point], p: _Point, old: _Point | None) -> None:
         """Put ``p`` in a topic's (or metric's) list, in place of the same binding's ``old``."""
         if old is not None and old in points:
-            p.value, p.status, p.sent = old.value, old.status, old.sent
+            p.value, p.status, p.sent, p.at = old.value, old.status, old.sent, old.at
             points[points.index(old)] = p
         else:
             points.append(p)
@@ -402,6 +403,7 @@ class MQTTDriver(DriverBase):
 
     def _set(self, p: _Point, value: Value, status: str, ts: float | None) -> None:
         p.value, p.status = value, status
+        p.at = self.clock.now() if ts is None else ts
         if p.echo is not None and status is OK:
             if not p.echo.done():
                 p.echo.set_result(None)
@@ -584,7 +586,9 @@ class MQTTDriver(DriverBase):
         return client
 
     async def read(self, device: str, bindings: Sequence[Binding]) -> list[Reading]:
-        """The last message's value of each binding, with its status (stale before the first).
+        """The last message's value of each binding, with its status (stale before the first) and
+        the time it was reported (``ts``: the manager does not publish it again, so a silent
+        sensor's hour-old value never reappears as a fresh sample).
 
         Right after a write to a point, wait (up to half the timeout) for its next message: the
         arbiter's read-back then sees what the device reports after the command, not before it.
@@ -602,10 +606,10 @@ class MQTTDriver(DriverBase):
             if p is None:
                 out.append(Reading(None, "fault", self._faults.get(b.uri, f"{b}: not subscribed")))
             elif p.status == OK:
-                out.append(Reading(p.value))
+                out.append(Reading(p.value, OK, None, p.at))
             else:
                 out.append(Reading(p.value, p.status, None if p.value is not None else
-                                   f"no message on {p.spec.topic} yet"))
+                                   f"no message on {p.spec.topic} yet", p.at))
         return out
 
     async def confirm(self, device: str) -> None:

@@ -1,0 +1,41 @@
+"""The MQTT driver under the driver manager, on a real Mosquitto: what reaches the bus."""
+
+from __future__ import annotations
+
+import json
+
+from openbms.drivers.manager import DriverManager, PointBinding
+from openbms.model import parse_binding
+from openbms.model.sample import Sample
+from openbms.runtime.bus import Bus
+from openbms.runtime.clock import ManualClock
+from tests.integration.mqtt_helpers import driver_for, publisher, until
+
+T0 = 1_790_000_000.0
+
+
+async def test_the_confirming_poll_publishes_no_old_value_again_and_nothing_for_a_silent_point(
+        mosquitto):
+    clock = ManualClock(T0)
+    driver = driver_for(mosquitto, clock)
+    bus = Bus()
+    seen: list[Sample] = []
+    bus.subscribe_callback("*", seen.extend)
+    manager = DriverManager(bus, clock, {"mqtt": driver}, [
+        PointBinding("hq/z1/temp", parse_binding("mqtt://sensors/zone-1/env?field=temp&time=ts"), 10),
+        PointBinding("hq/z1/rh", parse_binding("mqtt://sensors/zone-1/rh"), 10)],
+        {"mqtt": driver.settings})
+    await driver.start()
+    await manager.start()
+    try:
+        await until(lambda: all(h.subscribed for h in manager.health().values()), what="subscribed")
+        async with publisher(mosquitto) as pub:
+            await pub.publish("sensors/zone-1/env", json.dumps({"temp": 21.5, "ts": T0 - 3600}))
+            await until(lambda: seen, what="the message")
+        for _ in range(40):  # ten minutes: the manager polls the subscribed group every minute
+            await clock.advance(15)
+        assert manager.health()["mqtt://sensors"].reads >= 9
+        assert seen == [Sample("hq/z1/temp", T0 - 3600, 21.5, "ok")]
+    finally:
+        await manager.stop()
+        await driver.stop()
