@@ -74,3 +74,23 @@ async def test_a_retained_message_older_than_max_age_is_the_point_s_value_at_sta
         await until(lambda: changes.of(uri), what="the retained value")
         assert changes.of(uri) == [(19.5, "ok", T0 - 7200)]
         assert driver.errors["time"] == 0
+
+
+async def test_a_retained_message_sent_again_at_reconnection_brings_the_point_back(mosquitto):
+    import aiomqtt
+
+    async with publisher(mosquitto) as pub:
+        await pub.publish("sensors/zone-3/env", json.dumps({"temp": 18.5, "ts": T0 - 60}),
+                          qos=1, retain=True)
+    uri = "mqtt://sensors/zone-3/env?field=temp&time=ts"
+    driver = driver_for(mosquitto, ManualClock(T0), client_id="times-dup")
+    async with subscribed(driver, uri) as changes:
+        await until(lambda: changes.of(uri), what="the retained value")
+        # Another client with the driver's id knocks it off; it reconnects and subscribes again.
+        async with aiomqtt.Client(mosquitto.host, mosquitto.port, identifier="times-dup"):
+            await until(lambda: changes.last(uri) == (None, "offline", None), what="offline")
+        await until(lambda: driver.connects == 2 and changes.last(uri)[1] == "ok",
+                    what="the retained value again")
+        assert changes.of(uri) == [(18.5, "ok", T0 - 60), (None, "offline", None),
+                                   (18.5, "ok", None)]
+        assert driver.errors["time"] == 0

@@ -88,6 +88,10 @@ TimedChange = ChangeCallback
 AHEAD = 5.0
 
 
+class _Seen(Exception):
+    """A retained message the point already took, sent again by the broker: nothing to do."""
+
+
 @dataclass(slots=True, eq=False)
 class _Point:
     binding: Binding
@@ -436,6 +440,10 @@ class MQTTDriver(DriverBase):
             raise BadPayload("time", f"{what}: time {ts:.3f} is {now - ts:.0f} s old, more than "
                              f"max_age ({self.max_age:g} s); not stored")
         if stamp <= p.sent:
+            if retained:  # the broker sends it again at each subscription (a reconnection)
+                if p.status is OK:
+                    raise _Seen
+                return None  # back after the connection was lost: its value, from now on
             raise BadPayload("time", f"{what}: time {stamp:.3f} is not after the point's last "
                              f"message ({p.sent:.3f}): a replay or out of order; not stored")
         p.sent = stamp
@@ -472,6 +480,8 @@ class MQTTDriver(DriverBase):
                         ts = parse_time(extract(doc, spec.time, ".".join(map(str, spec.time))),
                                         self.clock.now(), ".".join(map(str, spec.time)))
                 ts = self._when(p, ts, topic, spec.field_text or "the value", retained)
+            except _Seen:
+                continue
             except BadPayload as err:
                 self._bad(topic, err)
                 if err.kind == "json":
@@ -537,6 +547,8 @@ class MQTTDriver(DriverBase):
             for p in points:
                 try:
                     when = self._when(p, ts, topic, f"metric {name!r}", retained)
+                except _Seen:
+                    continue
                 except BadPayload as err:
                     self._bad(topic, err)
                     continue
