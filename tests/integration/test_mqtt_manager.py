@@ -39,3 +39,37 @@ async def test_the_confirming_poll_publishes_no_old_value_again_and_nothing_for_
     finally:
         await manager.stop()
         await driver.stop()
+
+
+async def test_a_stopped_manager_publishes_nothing_after_a_reconfiguration(mosquitto):
+    from openbms.runtime.clock import WallClock
+
+    clock = WallClock()
+    driver = driver_for(mosquitto, clock)
+    bus = Bus()
+    seen: list[tuple[str, object]] = []
+    bus.subscribe_callback("*", lambda batch: seen.extend((s.point, s.value) for s in batch))
+    await driver.start()
+    old = DriverManager(bus, clock, {"mqtt": driver}, [
+        PointBinding("hq/z1/temp", parse_binding("mqtt://old/z1/temp"), 10),
+        PointBinding("hq/z1/gone", parse_binding("mqtt://old/z1/gone"), 10)],
+        {"mqtt": driver.settings})
+    new = DriverManager(bus, clock, {"mqtt": driver}, [
+        PointBinding("hq/z1/temp", parse_binding("mqtt://new/z1/temp"), 10)],
+        {"mqtt": driver.settings})
+    try:
+        await old.start()
+        await until(lambda: all(h.subscribed for h in old.health().values()), what="old")
+        await old.stop()
+        await new.start()
+        await until(lambda: all(h.subscribed for h in new.health().values()), what="new")
+        async with publisher(mosquitto) as pub:
+            await pub.publish("old/z1/temp", b"99")
+            await pub.publish("old/z1/gone", b"7")
+            await pub.publish("new/z1/temp", b"21")  # after the others: when it is seen, so are they
+            await until(lambda: ("hq/z1/temp", 21) in seen, what="the new topic's value")
+        assert driver.messages == 3
+        assert [s for s in seen if s[1] is not None] == [("hq/z1/temp", 21)]
+    finally:
+        await new.stop()
+        await driver.stop()

@@ -86,6 +86,7 @@ class DriverManager:
             else:
                 h.points += len(g.points)
         self._tasks: list[asyncio.Task[None]] = []
+        self._running = False  # a stopped manager's change callbacks publish nothing
         self._units_checked: set[tuple[str, str, float]] = set()
         self._rng = random.Random(seed)
 
@@ -116,13 +117,16 @@ class DriverManager:
 
     async def start(self) -> None:
         """Start one polling task per device group."""
+        self._running = True
         for g in self._groups:
             self._tasks.append(
                 asyncio.create_task(self._run(g), name=f"poll {g.driver.name}://{g.device}")
             )
 
     async def stop(self) -> None:
-        """Cancel polling and wait for the tasks to end."""
+        """Cancel polling and wait for the tasks to end; changes the drivers report afterwards
+        (they keep this manager's callback until a new one subscribes) are not published."""
+        self._running = False
         for t in self._tasks:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -180,7 +184,7 @@ class DriverManager:
         def on_change(binding: Binding, value: Value, status: str, ts: float | None = None) -> None:
             """A change reported by the device; ``ts`` its own time when the message carries one."""
             point = points.get(binding.uri)
-            if point is not None:
+            if point is not None and self._running:
                 value, status = finite_or_fault(value, status)
                 self.bus.publish([Sample(point, self.clock.now() if ts is None else ts, value,
                                          status)])
