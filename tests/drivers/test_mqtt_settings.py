@@ -124,3 +124,32 @@ def test_bindings_can_be_checked_with_the_sites_decoders_without_the_mqtt_client
     with pytest.raises(BindingError, match="time='ts' needs payload=json"):
         check_binding(binding)
     check_binding(binding, {"decoders": [{"match": "sensors/#", "payload": "json", "field": "t"}]})
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ({"reconnect_min": 0}, "reconnect_min: 0; expected a number above 0"),
+    ({"reconnect_min": -1}, "reconnect_min: -1; expected a number above 0"),
+    ({"max_payload": 0}, "max_payload: 0; expected a number above 0"),
+    ({"max_age": 0}, "max_age: 0; expected a number above 0"),
+    ({"expect": -5}, "expect: -5; expected seconds, 0 or more"),
+    ({"offline": -1}, "offline: -1; expected seconds, 0 or more"),
+    ({"tls": "false"}, "tls: 'false'; expected true or false"),
+    ({"decoders": [{"match": "sensors/#", "feild": "data.temp"}]},
+     r"decoders\[0\]: unknown option\(s\) feild; expected payload, field"),
+    ({"decoders": [{"match": "a/#/b"}]}, r"decoders\[0\]: match: 'a/#/b' is not an MQTT topic"),
+    ({"decoders": [{"match": "a/b+"}]}, r"decoders\[0\]: match: 'a/b\+' is not an MQTT topic"),
+])
+def test_settings_that_cannot_work_are_refused_saying_what_was_expected(extra, message):
+    with pytest.raises(DriverError, match="drivers: mqtt: " + message):
+        MQTTDriver(settings(**extra))
+
+
+def test_a_password_file_loses_its_trailing_newline_only_and_decoders_are_checked_offline(
+        tmp_path):
+    from openbms.drivers.mqtt.payload import check_binding
+
+    (tmp_path / "pw").write_text("  s3cret \n")
+    assert MQTTDriver(settings(password_file=str(tmp_path / "pw"))).password == "  s3cret "
+    with pytest.raises(BindingError, match=r"decoders\[0\]: unknown option\(s\) feild"):
+        check_binding(parse_binding("mqtt://sensors/x"),
+                      {"decoders": [{"match": "sensors/#", "feild": "t", "payload": "json"}]})

@@ -45,6 +45,7 @@ from openbms.drivers.mqtt.payload import (
     SPARKPLUG_PREFIX,
     BadPayload,
     PointSpec,
+    decoder_problem,
     encode,
     extract,
     json_value,
@@ -139,7 +140,8 @@ def _secret(extra: dict[str, Any], key: str) -> str | None:
         return value
     if path:
         try:
-            return Path(str(path)).read_text().strip()
+            text = Path(str(path)).read_text()
+            return text.removesuffix("\n").removesuffix("\r")  # spaces may be part of it
         except OSError as err:
             raise DriverError(f"drivers: mqtt: {key}_file: cannot read {path}: {err.strerror}"
                               ) from None
@@ -175,11 +177,19 @@ class MQTTDriver(DriverBase):
         if self.qos not in (0, 1, 2) or not 0 < self.port < 65536 or self.keepalive < 1:
             raise DriverError("drivers: mqtt: qos must be 0, 1 or 2, port 1-65535 and keepalive "
                               f"at least 1 s (got {self.qos}, {self.port}, {self.keepalive})")
+        for key, value, least in (("reconnect_min", self.reconnect_min, 0.0),
+                                  ("max_payload", self.max_payload, 0), ("max_age", self.max_age, 0.0)):
+            if not value > least:  # reconnect_min 0 is a reconnection storm
+                raise DriverError(f"drivers: mqtt: {key}: {value:g}; expected a number above 0")
+        for key, value in (("expect", self.expect), ("offline", self.offline_after)):
+            if not value >= 0:
+                raise DriverError(f"drivers: mqtt: {key}: {value:g}; expected seconds, 0 or more "
+                                  "(0: never)")
         self.decoders = list(_setting(extra, "decoders", list, []))
         for i, d in enumerate(self.decoders):
-            if not isinstance(d, dict) or not d.get("match"):
-                raise DriverError(f"drivers: mqtt: decoders[{i}]: expected a mapping with match: "
-                                  "TOPIC-PATTERN and options (payload, field, time, kind, ...)")
+            problem = decoder_problem(i, d)
+            if problem:
+                raise DriverError(problem)
         self.username = _secret(extra, "username")
         self.password = _secret(extra, "password")
         self.tls = self._tls(extra)
@@ -202,7 +212,7 @@ class MQTTDriver(DriverBase):
     @staticmethod
     def _tls(extra: dict[str, Any]) -> ssl.SSLContext | None:
         ca, cert, key = extra.get("ca_file"), extra.get("cert_file"), extra.get("key_file")
-        if not (extra.get("tls") or ca or cert):
+        if not (_setting(extra, "tls", bool, False) or ca or cert):
             return None
         try:
             ctx = ssl.create_default_context(cafile=str(ca) if ca else None)

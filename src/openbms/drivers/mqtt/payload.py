@@ -32,7 +32,7 @@ from openbms.model.binding import Binding
 from openbms.model.sample import Value
 
 __all__ = ["EARLIEST", "PAYLOADS", "SPARKPLUG_PREFIX", "BadPayload", "PointSpec", "check_binding",
-           "encode", "extract", "matches", "parse_time", "plain_value", "point_spec"]
+           "decoder_problem", "encode", "extract", "matches", "parse_time", "plain_value", "point_spec"]
 
 PAYLOADS = ("plain", "json", "sparkplug")
 KINDS = ("number", "bool", "text")
@@ -102,6 +102,28 @@ def matches(pattern: str, topic: str) -> bool:
         if i >= len(t) or (level != "+" and level != t[i]):
             return False
     return len(p) == len(t)
+
+
+def _bad_filter(pattern: str) -> bool:
+    levels = pattern.split("/")
+    return any(("+" in level and level != "+") or ("#" in level and level != "#")
+               for level in levels) or "#" in levels[:-1]
+
+
+def decoder_problem(i: int, decoder: Any) -> str | None:
+    """What is wrong with the ``i``-th ``decoders:`` entry of the driver settings, or None."""
+    where = f"drivers: mqtt: decoders[{i}]"
+    if not isinstance(decoder, Mapping) or not decoder.get("match"):
+        return (f"{where}: expected a mapping with match: TOPIC-PATTERN and options "
+                f"({', '.join(_OPTIONS)})")
+    pattern = str(decoder["match"])
+    if _bad_filter(pattern):
+        return (f"{where}: match: {pattern!r} is not an MQTT topic pattern: '+' is a whole level "
+                "and '#' a whole last level (sensors/+/env, sensors/#)")
+    unknown = sorted(set(map(str, decoder)) - {"match", *_OPTIONS})
+    if unknown:
+        return f"{where}: unknown option(s) {', '.join(unknown)}; expected {', '.join(_OPTIONS)}"
+    return None
 
 
 def _seconds(options: Mapping[str, Any], key: str, binding: Binding, default: float) -> float:
@@ -177,6 +199,10 @@ def check_binding(binding: Binding, settings: Mapping[str, Any] | None = None) -
     """Raise BindingError when the driver could not read ``binding`` with these ``drivers: mqtt:``
     settings (their ``decoders``): for configuration checks, which import no MQTT library."""
     decoders = (settings or {}).get("decoders") or ()
+    for i, d in enumerate(decoders if isinstance(decoders, list) else ()):
+        problem = decoder_problem(i, d)
+        if problem:
+            raise BindingError(f"{binding}: {problem}")
     point_spec(binding, [d for d in decoders if isinstance(d, Mapping)])
 
 
