@@ -286,3 +286,21 @@ async def test_integers_beyond_64_bits_become_floats_at_the_driver_s_edge(mosqui
         assert changes.of(field) == [(-float(2**64), "ok", None)]
         assert changes.of(metric_uri) == [(float(2**64 - 1), "ok", T0)]
         assert type(changes.of(plain)[0][0]) is float and type(changes.of(plain)[1][0]) is int
+
+
+async def test_two_drivers_with_one_client_id_back_off_instead_of_a_takeover_storm(
+        mosquitto, caplog):
+    one = driver_for(mosquitto, client_id="same-id", reconnect_min=0.2, max_backoff=30)
+    two = driver_for(mosquitto, client_id="same-id", reconnect_min=0.2, max_backoff=30)
+    caplog.set_level(logging.WARNING, logger="openbms.drivers.mqtt.driver")
+    await one.start()
+    try:
+        await two.start()
+        await asyncio.sleep(4)  # a storm reconnects every 0.2 s; a backoff 0.2, 0.4, 0.8, 1.6, ...
+        assert one.connects + two.connects <= 12
+        assert one.connects >= 2 or two.connects >= 2  # they did knock each other off
+        said = [r.getMessage() for r in caplog.records if "client_id 'same-id'" in r.getMessage()]
+        assert 1 <= len(said) <= 2  # once per driver at most
+    finally:
+        await one.stop()
+        await two.stop()

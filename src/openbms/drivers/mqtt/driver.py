@@ -208,6 +208,7 @@ class MQTTDriver(DriverBase):
         self._watch: asyncio.Task[None] | None = None
         self._last_error = "not connected yet"
         self._lost_logged = False
+        self._short_logged = False
 
     @staticmethod
     def _tls(extra: dict[str, Any]) -> ssl.SSLContext | None:
@@ -265,7 +266,9 @@ class MQTTDriver(DriverBase):
         return self._last_error
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
         backoff = self.reconnect_min
+        up_since = 0.0
         while True:
             try:
                 async with aiomqtt.Client(
@@ -279,7 +282,7 @@ class MQTTDriver(DriverBase):
                     await self._send_subscriptions(client, set(self._filters))
                     self.connects += 1
                     self._connected.set()
-                    backoff = self.reconnect_min
+                    up_since = loop.time()
                     if self._lost_logged:
                         log.warning("mqtt: broker %s:%d is back", self.host, self.port)
                         self._lost_logged = False
@@ -297,6 +300,17 @@ class MQTTDriver(DriverBase):
             self._connected.clear()
             if was_up:
                 self._lose()
+                # The backoff starts again only after a connection that stayed up a while: two
+                # clients with one client_id knock each other off at once, forever, otherwise.
+                if loop.time() - up_since >= self.keepalive:
+                    backoff = self.reconnect_min
+                elif not self._short_logged:
+                    self._short_logged = True
+                    log.warning("mqtt: the connection to %s:%d ended %.1f s after it was made "
+                                "(%s); if this repeats, another client may use the client_id %r "
+                                "(the broker drops the older one): reconnecting with backoff",
+                                self.host, self.port, loop.time() - up_since, self._last_error,
+                                self.client_id)
             await asyncio.sleep(backoff * random.uniform(0.8, 1.2))
             backoff = min(backoff * 2, float(self.settings.max_backoff))
 
