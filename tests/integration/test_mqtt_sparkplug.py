@@ -173,3 +173,42 @@ async def test_data_without_a_datatype_takes_the_birth_s_type_for_the_sign(mosqu
             metric(alias=7, datatype=3, value=-5, typed=False), ts=int(T0 * 1000) + 1000, seq=1))
         await until(lambda: len(changes.of(offset)) == 2, what="the data")
         assert changes.of(offset) == [(-1, "ok", T0), (-5, "ok", T0 + 1)]
+
+
+async def test_a_command_the_metric_s_type_cannot_hold_is_refused_never_wrapped(mosquitto):
+    import pytest
+
+    from openbms.errors import WriteRefused
+
+    level, count = "mqtt://spBv1.0/plant/edge-4#Level", "mqtt://spBv1.0/plant/edge-4#Count"
+    driver = driver_for(mosquitto, ManualClock(T0))
+    async with subscribed(driver, level, count) as changes, publisher(mosquitto) as edge:
+        await edge.publish("spBv1.0/plant/NBIRTH/edge-4", payload(
+            metric("bdSeq", None, 8, 0), metric("Level", 1, 3, 5), metric("Count", 2, 8, 7)))
+        await until(lambda: changes.of(count), what="the birth")
+        for uri, value, message in (
+                (level, 21.7, "21.7 does not fit the metric's type Int32: it takes whole numbers "
+                              "from -2147483648 to 2147483647"),
+                (level, 2.0**31, "does not fit the metric's type Int32"),
+                (level, "x", "'x' does not fit the metric's type Int32"),
+                (count, -2.0, "-2.0 does not fit the metric's type UInt64: it takes whole numbers "
+                              "from 0 to 18446744073709551615")):
+            with pytest.raises(WriteRefused, match="^" + uri.replace("?", r"\?")) as err:
+                await driver.write(parse_binding(uri), value, 8)
+            assert message in str(err.value)
+        await edge.subscribe("spBv1.0/plant/NCMD/edge-4", qos=1)
+        got: list[bytes] = []
+
+        async def collect() -> None:
+            async for m in edge.messages:
+                got.append(m.payload)
+
+        task = asyncio.create_task(collect())
+        try:
+            await driver.write(parse_binding(level), -20.0, 8)  # a whole number as a float is one
+            await until(lambda: got, what="the NCMD")
+        finally:
+            task.cancel()
+        assert len(got) == 1
+        (m,) = Payload.FromString(got[0]).metrics
+        assert (m.name, m.datatype, metric_value(m)) == ("Level", 3, -20)

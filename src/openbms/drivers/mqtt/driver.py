@@ -677,9 +677,12 @@ class MQTTDriver(DriverBase):
         node = self._nodes.get((spec.group, spec.node))
         datatype = node.datatypes.get((spec.sp_device, spec.field_text)) if node else None
         msg = sp.Payload(timestamp=int(self.clock.now() * 1000))
-        sp.set_metric_value(msg.metrics.add(name=spec.field_text,
-                                            timestamp=int(self.clock.now() * 1000)),
-                            value, datatype)
+        try:
+            sp.set_metric_value(msg.metrics.add(name=spec.field_text,
+                                                timestamp=int(self.clock.now() * 1000)),
+                                value, datatype)
+        except ValueError as err:
+            raise WriteRefused(f"mqtt://{spec.topic}#{spec.field_text}: {err}") from None
         if spec.sp_device:
             topic = f"spBv1.0/{spec.group}/DCMD/{spec.node}/{spec.sp_device}"
         else:

@@ -72,6 +72,13 @@ Payload, Metric = _build()
 DATATYPES: dict[str, int] = {"Int8": 1, "Int16": 2, "Int32": 3, "Int64": 4, "UInt8": 5, "UInt16": 6,
                              "UInt32": 7, "UInt64": 8, "Float": 9, "Double": 10, "Boolean": 11,
                              "String": 12, "DateTime": 13, "Text": 14}
+_NAMES = {number: name for name, number in DATATYPES.items()}
+#: The whole numbers each integer data type holds (DateTime: milliseconds since 1970).
+_INT_RANGES = {1: (-(1 << 7), (1 << 7) - 1), 2: (-(1 << 15), (1 << 15) - 1),
+               3: (-(1 << 31), (1 << 31) - 1), 4: (-(1 << 63), (1 << 63) - 1), 5: (0, (1 << 8) - 1),
+               6: (0, (1 << 16) - 1), 7: (0, (1 << 32) - 1), 8: (0, (1 << 64) - 1),
+               13: (0, (1 << 64) - 1)}
+_FLOAT32_MAX = 3.4028234663852886e38
 _SIGNED32 = (1, 2, 3)
 _INT64 = 4
 _STRINGS = (12, 14, 15)  # String, Text, UUID
@@ -124,9 +131,21 @@ def metric_value(m: Any, datatype: int | None = None) -> Value:
     return None  # bytes: not a point value
 
 
+def _whole(value: Value, datatype: int) -> int:
+    low, high = _INT_RANGES[datatype]
+    number = value
+    if isinstance(value, float) and value.is_integer():
+        number = int(value)
+    if isinstance(number, bool) or not isinstance(number, int) or not low <= number <= high:
+        raise ValueError(f"{value!r} does not fit the metric's type {_NAMES[datatype]}: it takes "
+                         f"whole numbers from {low} to {high}")
+    return number
+
+
 def set_metric_value(m: Any, value: Value, datatype: int | None) -> None:
     """Fill a metric's datatype and value (None: a null metric); the datatype from its birth
-    certificate when known, else one that holds ``value``."""
+    certificate when known, else one that holds ``value``. ValueError (naming the type and its
+    range) for a value the type cannot hold: a command is never truncated or wrapped."""
     if datatype is None:
         datatype = (11 if isinstance(value, bool) else 4 if isinstance(value, int)
                     else 12 if isinstance(value, str) else 10)
@@ -136,10 +155,13 @@ def set_metric_value(m: Any, value: Value, datatype: int | None) -> None:
     elif datatype == 11:
         m.boolean_value = bool(value)
     elif datatype in (1, 2, 3, 5, 6, 7):
-        m.int_value = int(value) & 0xFFFFFFFF
+        m.int_value = _whole(value, datatype) & 0xFFFFFFFF
     elif datatype in (4, 8, 13):
-        m.long_value = int(value) & 0xFFFFFFFFFFFFFFFF
+        m.long_value = _whole(value, datatype) & 0xFFFFFFFFFFFFFFFF
     elif datatype == 9:
+        if isinstance(value, str) or not -_FLOAT32_MAX <= float(value) <= _FLOAT32_MAX:
+            raise ValueError(f"{value!r} does not fit the metric's type Float: it takes numbers "
+                             f"from -{_FLOAT32_MAX:.7g} to {_FLOAT32_MAX:.7g}")
         m.float_value = float(value)
     elif datatype in _STRINGS:
         m.string_value = str(value)
