@@ -212,3 +212,33 @@ async def test_a_command_the_metric_s_type_cannot_hold_is_refused_never_wrapped(
         assert len(got) == 1
         (m,) = Payload.FromString(got[0]).metrics
         assert (m.name, m.datatype, metric_value(m)) == ("Level", 3, -20)
+
+
+async def test_alias_tables_hold_only_bound_devices_and_each_birth_replaces_its_own(mosquitto):
+    flow = "mqtt://spBv1.0/plant/edge-6/boiler#Flow"
+    driver = driver_for(mosquitto, ManualClock(T0))
+    ms = int(T0 * 1000)
+    async with subscribed(driver, flow) as changes, publisher(mosquitto) as edge:
+        for i in range(50):  # devices no point binds (device churn, anyone under the node)
+            await edge.publish(f"spBv1.0/plant/DBIRTH/edge-6/dev-{i}", payload(
+                metric("m0", 1, 10, 1.0), metric("m1", 2, 10, 2.0), ts=ms - 60_000))
+        await edge.publish("spBv1.0/plant/DBIRTH/edge-6/boiler", payload(
+            metric("Flow", 3, 10, 1.5), metric("Other", 4, 10, 0.0), ts=ms - 50_000))
+        await edge.publish("spBv1.0/plant/DBIRTH/edge-6/boiler", payload(  # a rebirth, new aliases
+            metric("Flow", 5, 10, 2.5), ts=ms - 40_000))
+        await edge.publish("spBv1.0/plant/DDATA/edge-6/boiler", payload(
+            metric(alias=3, datatype=10, value=9.0), metric(alias=5, datatype=10, value=3.5),
+            ts=ms - 30_000))
+        await until(lambda: len(changes.of(flow)) == 3, what="the births and data")
+        assert [v for v, _s, _t in changes.of(flow)] == [1.5, 2.5, 3.5]
+        assert driver.errors["alias"] == 1  # alias 3 was the earlier birth's
+        node = driver._nodes[("plant", "edge-6")]
+        assert node.aliases == {"boiler": {5: "Flow"}}
+        assert node.datatypes == {"boiler": {"Flow": 10}}
+        # A new node session: its devices' aliases are gone until they are born again.
+        await edge.publish("spBv1.0/plant/NBIRTH/edge-6", payload(metric("bdSeq", None, 8, 1),
+                                                                    ts=ms - 20_000))
+        await edge.publish("spBv1.0/plant/DDATA/edge-6/boiler", payload(
+            metric(alias=5, datatype=10, value=4.5), ts=ms - 10_000))
+        await until(lambda: driver.errors["alias"] == 2, what="the old alias counted")
+        assert node.aliases == {} and changes.last(flow)[0] == 3.5

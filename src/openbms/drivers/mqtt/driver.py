@@ -108,11 +108,13 @@ class _Point:
 
 @dataclass(slots=True)
 class _Node:
-    """A Sparkplug B edge node: its points by (device, metric name), aliases learnt from births."""
+    """A Sparkplug B edge node: its points by (device, metric name); per device ("" for the
+    node's own metrics) that some point binds, the aliases and data types of its last birth."""
 
     points: dict[tuple[str, str], list[_Point]] = field(default_factory=dict)
-    aliases: dict[tuple[str, int], str] = field(default_factory=dict)
-    datatypes: dict[tuple[str, str], int] = field(default_factory=dict)
+    devices: set[str] = field(default_factory=set)  # the devices some point binds
+    aliases: dict[str, dict[int, str]] = field(default_factory=dict)
+    datatypes: dict[str, dict[str, int]] = field(default_factory=dict)
     bd_seq: int | None = None
 
 
@@ -371,6 +373,7 @@ class MQTTDriver(DriverBase):
             self._points[b.uri] = p
             if spec.payload == "sparkplug":
                 node = self._nodes.setdefault((spec.group, spec.node), _Node())
+                node.devices.add(spec.sp_device)
                 self._place(node.points.setdefault((spec.sp_device, spec.field_text), []), p, old)
             else:
                 self._place(self._topics.setdefault(spec.topic, []), p, old)
@@ -525,6 +528,8 @@ class MQTTDriver(DriverBase):
         device = levels[4] if len(levels) == 5 else ""
         if kind not in ("NBIRTH", "NDATA", "NDEATH", "DBIRTH", "DDATA", "DDEATH"):
             return  # commands (ours or others'), STATE
+        if device and device not in node.devices:
+            return  # a device no point binds: nothing of it is kept
         try:
             msg = sp.parse(payload)
         except ValueError as err:
@@ -539,21 +544,29 @@ class MQTTDriver(DriverBase):
         if kind == "DDEATH":
             self._dead(node, device)
             return
-        if kind == "NBIRTH":
+        birth = kind.endswith("BIRTH")
+        if kind == "NBIRTH":  # a new session: its devices are born again, with new aliases
             node.bd_seq = self._bd_seq(msg)
-        if kind.endswith("BIRTH"):  # aliases and data types are renewed by every birth
-            for key in [k for k in node.aliases if k[0] == device]:
-                del node.aliases[key]
+            node.aliases.clear()
+            node.datatypes.clear()
+        if birth:  # replaced by every birth, so they hold no more than the last one
+            aliases: dict[int, str] = {}
+            types: dict[str, int] = {}
+            if device in node.devices:
+                node.aliases[device], node.datatypes[device] = aliases, types
+        else:
+            aliases = node.aliases.get(device) or {}
+            types = node.datatypes.get(device) or {}
         now = self.clock.monotonic()
         sent = msg.timestamp / 1000.0 if msg.timestamp else None
         for m in msg.metrics:
             name = m.name
-            if kind.endswith("BIRTH"):
+            if birth:
                 if m.HasField("alias"):
-                    node.aliases[(device, m.alias)] = name
-                node.datatypes[(device, name)] = m.datatype
+                    aliases[m.alias] = name
+                types[name] = m.datatype
             elif not name:
-                found = node.aliases.get((device, m.alias))
+                found = aliases.get(m.alias)
                 if found is None:
                     self._bad(topic, BadPayload("alias", f"metric alias {m.alias} was not in a "
                                                 "birth certificate"))
@@ -562,7 +575,7 @@ class MQTTDriver(DriverBase):
             points = node.points.get((device, name))
             if not points:
                 continue
-            value = sp.metric_value(m, node.datatypes.get((device, name)))
+            value = sp.metric_value(m, types.get(name))
             ts = m.timestamp / 1000.0 if m.timestamp else sent
             if ts is not None and not EARLIEST <= ts <= self.clock.now() + 86_400.0:
                 self._bad(topic, BadPayload("time", f"metric {name!r}: timestamp {ts:.0f} is "
@@ -675,7 +688,7 @@ class MQTTDriver(DriverBase):
 
     def _sparkplug_command(self, spec: PointSpec, value: Value) -> tuple[str, bytes]:
         node = self._nodes.get((spec.group, spec.node))
-        datatype = node.datatypes.get((spec.sp_device, spec.field_text)) if node else None
+        datatype = (node.datatypes.get(spec.sp_device) or {}).get(spec.field_text) if node else None
         msg = sp.Payload(timestamp=int(self.clock.now() * 1000))
         try:
             sp.set_metric_value(msg.metrics.add(name=spec.field_text,
