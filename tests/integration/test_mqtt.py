@@ -304,3 +304,15 @@ async def test_two_drivers_with_one_client_id_back_off_instead_of_a_takeover_sto
     finally:
         await one.stop()
         await two.stop()
+
+
+async def test_a_message_that_is_not_json_still_reaches_the_topic_s_plain_point(mosquitto):
+    field, other = "mqtt://mixed/a?field=on", "mqtt://mixed/a?field=state"
+    flag = "mqtt://mixed/a?payload=plain&kind=bool"
+    driver = driver_for(mosquitto)
+    async with subscribed(driver, field, other, flag) as changes, publisher(mosquitto) as pub:
+        await pub.publish("mixed/a", b"on")
+        await until(lambda: changes.of(flag), what="the plain point's value")
+        assert changes.of(flag) == [(True, "ok", None)]
+        assert changes.of(field) == changes.of(other) == []
+        assert driver.errors["json"] == 1  # one count for the message, not one per JSON point

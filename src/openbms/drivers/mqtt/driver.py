@@ -89,6 +89,9 @@ TimedChange = ChangeCallback
 AHEAD = 5.0
 
 
+_NOT_JSON = object()  # a message's parsed document when it was not JSON
+
+
 class _Seen(Exception):
     """A retained message the point already took, sent again by the broker: nothing to do."""
 
@@ -494,13 +497,17 @@ class MQTTDriver(DriverBase):
                     value = plain_value(text, spec.kind)
                 else:
                     if not parsed:
+                        parsed = True  # once per message, even when it is not JSON
                         try:
                             doc = json.loads(text)
                         except ValueError as err:
+                            doc = _NOT_JSON
                             raise BadPayload("json", f"not JSON ({err})") from None
                         except RecursionError:  # "[[[[…": deeper than Python's stack
+                            doc = _NOT_JSON
                             raise BadPayload("json", "JSON nested too deeply to read") from None
-                        parsed = True
+                    elif doc is _NOT_JSON:
+                        continue  # counted once for the message, not once per point
                     value = json_value(extract(doc, spec.field, spec.field_text), spec.kind,
                                        spec.field_text)
                     if spec.time:
@@ -511,9 +518,7 @@ class MQTTDriver(DriverBase):
                 continue
             except BadPayload as err:
                 self._bad(topic, err)
-                if err.kind == "json":
-                    return  # one count for the message, not one per point
-                continue
+                continue  # the topic's other points (a plain one, another field) may read it
             p.heard = now
             self._set(p, value, OK, ts)
 
