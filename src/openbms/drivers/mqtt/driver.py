@@ -274,6 +274,7 @@ class MQTTDriver(DriverBase):
         loop = asyncio.get_running_loop()
         backoff = self.reconnect_min
         up_since = 0.0
+        short = 0  # connections in a row that ended before keepalive seconds
         while True:
             try:
                 async with aiomqtt.Client(
@@ -308,12 +309,14 @@ class MQTTDriver(DriverBase):
                 # The backoff starts again only after a connection that stayed up a while: two
                 # clients with one client_id knock each other off at once, forever, otherwise.
                 if loop.time() - up_since >= self.keepalive:
-                    backoff = self.reconnect_min
-                elif not self._short_logged:
+                    backoff, short = self.reconnect_min, 0
+                else:
+                    short += 1
+                if short == 2 and not self._short_logged:  # once is a broker restart, say
                     self._short_logged = True
                     log.warning("mqtt: the connection to %s:%d ended %.1f s after it was made "
-                                "(%s); if this repeats, another client may use the client_id %r "
-                                "(the broker drops the older one): reconnecting with backoff",
+                                "(%s), twice in a row: another client may use the client_id %r "
+                                "(the broker drops the older one); reconnecting with backoff",
                                 self.host, self.port, loop.time() - up_since, self._last_error,
                                 self.client_id)
             await asyncio.sleep(backoff * random.uniform(0.8, 1.2))
