@@ -22,9 +22,9 @@ control engines run.
 Figures (one ``name value unit`` line each):
 
 * ``bacnet.scale_points``: the points the server polls (its health);
-* ``bacnet.scale_first_cycle_s``: from starting ``openbms run`` until every
-  device has answered its first poll (the devices API: no device ``unknown``),
-  i.e. every point has a first value; the manager spreads the first polls over
+* ``bacnet.scale_first_cycle_s``: from starting ``openbms run`` (loading the
+  site included) until every point has had a value (a status other than
+  ``offline`` in the points list); the manager spreads the first polls over
   the poll interval, so this is at least the interval;
 * ``bacnet.scale_cycle_s``: a steady full cycle, ``points`` divided by the
   samples the server published per second (``/metrics``
@@ -36,9 +36,10 @@ Figures (one ``name value unit`` line each):
   that window (after the first cycle);
 * ``bacnet.scale_api_points_p95_ms``: GET of a page of 100 points (with their
   values) during that window, one request after the other;
-* ``bacnet.scale_loop_lag_max_ms``: the largest ``event_loop.lag_max_s``
-  ``/api/v1/health`` reported from the API's start to the end (each answer
-  covers its last minute), first cycle included.
+* ``bacnet.scale_loop_lag_max_ms``: the largest event-loop lag the server
+  reported (``openbms_event_loop_lag_max_seconds`` in ``/metrics``, the same
+  figure as health's ``event_loop.lag_max_s``: the worst wake-up of the last
+  minute), read every 5 s from the API's start to the end, first cycle included.
 
 ``quick`` caps the size at 40 devices of 20 points and polls every 3 s.
 Nothing is asserted: a missed target shows in the figures, and the server's
@@ -83,7 +84,7 @@ SCHEDULED = 4  # devices whose setpoint a schedule holds
 FIRST_INSTANCE = 100_001
 FIRST_NETWORK = 10
 API_PERIOD = 0.25
-HEALTH_PERIOD = 5.0  # a health answer counts every point of the site (see docs/benchmarks.md)
+HEALTH_PERIOD = 5.0  # seconds between reads of the event loop's lag (/metrics)
 START_TIMEOUT = 900.0  # the fleets build 25 000 bacpypes3 objects each (about a minute of CPU)
 _ERROR_LINE = re.compile(r"\b(ERROR|CRITICAL|Traceback)\b")
 
@@ -119,6 +120,11 @@ class Layout:
 
     def devices(self) -> list[tuple[int, int, int]]:
         return [d for f in self.fleets for d in f.devices()]
+
+    def point_count(self) -> int:
+        """The site's points: every device's analog inputs and the scheduled setpoints."""
+        devices = len(self.devices())
+        return devices * self.points + min(SCHEDULED, devices)
 
 
 def _free_udp_port(ip: str = "127.0.0.1") -> int:
@@ -257,10 +263,12 @@ def _fleet(f: FleetPlan, points: int) -> _Child:
 
 # ------------------------------------------------------------------ the measurement
 
-def _published(metrics: str) -> int | None:
+def _metric(metrics: str, name: str) -> float | None:
+    """A metric without labels from the Prometheus text; None when it is not there (or NaN)."""
     for line in metrics.splitlines():
-        if line.startswith("openbms_bus_published_total "):
-            return int(float(line.split()[1]))
+        if line.startswith(name + " "):
+            value = float(line.split()[1])
+            return None if math.isnan(value) else value
     return None
 
 
@@ -301,38 +309,35 @@ async def _measure(layout: Layout, folder: Path, notes: list[str]) -> list[Figur
         api = httpx.AsyncClient(base_url=url, timeout=60, headers={"Authorization": f"Bearer {token}"},
                                 limits=httpx.Limits(max_connections=4, keepalive_expiry=2.0))
         lags: list[float] = []
-        polled: list[int] = []
         stop = asyncio.Event()
 
-        async def health() -> None:
+        async def watch() -> None:
+            # /metrics, not /api/v1/health: a health answer counts every point of the site.
             while not stop.is_set():
                 try:
-                    body = (await api.get("/api/v1/health")).json()
+                    r = await api.get("/metrics")
                 except httpx.HTTPError as err:
-                    notes.append(f"health: {type(err).__name__}: {err}")
+                    notes.append(f"metrics: {type(err).__name__}: {err}")
                 else:
-                    comps = body.get("components", {})
-                    top = comps.get("event_loop", {}).get("lag_max_s")
-                    if isinstance(top, int | float):
+                    top = _metric(r.text, "openbms_event_loop_lag_max_seconds")
+                    if top is not None:
                         lags.append(top * 1000)
-                    points = comps.get("drivers", {}).get("points")
-                    if isinstance(points, int):
-                        polled.append(points)
                 await _wait(stop, HEALTH_PERIOD)
 
-        watcher = asyncio.create_task(health())
+        watcher = asyncio.create_task(watch())
         try:
             _say(f"openbms up after {time.monotonic() - started:.0f} s; waiting for every device's "
                  "first answer")
-            first = await _first_cycle(api, len(layout.devices()), started, notes)
+            first = await _first_cycle(api, layout.point_count(), started, notes)
             _say(f"first cycle done after {first:.0f} s; measuring {STEADY_CYCLES} poll intervals "
                  f"({STEADY_CYCLES * layout.interval:g} s)")
             figures = await _steady(api, proc, layout, notes)
+            health = (await api.get("/api/v1/health")).json()
         finally:
             stop.set()
             await watcher
             await api.aclose()
-        points = polled[-1] if polled else math.nan
+        points = health.get("components", {}).get("drivers", {}).get("points", math.nan)
         return [
             ("bacnet.scale_points", points, "1"),
             ("bacnet.scale_first_cycle_s", round(first, 1), "s"),
@@ -354,35 +359,50 @@ async def _measure(layout: Layout, folder: Path, notes: list[str]) -> list[Figur
                 notes += child.errors[:20]
 
 
-async def _first_cycle(api: Any, devices: int, started: float, notes: list[str]) -> float:
-    """Seconds from ``started`` until every device has answered a poll (its ``last_ok`` is set), so
-    every point has had a value; a device marked offline on the way is noted, and waited for."""
+async def _first_cycle(api: Any, points: int, started: float, notes: list[str]) -> float:
+    """Seconds from ``started`` until every point has had a value (a status other than offline).
+
+    Read from the points list, a page of 1 000 at a time; a page whose points all have had one
+    is not asked for again. (The devices API would tell it per device, but it parses every
+    binding of the site per request: seconds on the server's loop at 100 000 points.)
+    """
+    cursors: list[str | None] = [None]  # where each page starts
+    complete: list[bool] = []
+    valued: set[str] = set()
     offline: set[str] = set()
     while True:
-        states: dict[str, int] = {}
-        answered = 0
-        cursor: str | None = None
-        while True:
-            params: dict[str, Any] = {"limit": 1000, **({"cursor": cursor} if cursor else {})}
-            r = await api.get(f"/api/v1/sites/{SITE}/devices", params=params)
+        k = 0
+        while k < len(cursors):
+            if k < len(complete) and complete[k]:
+                k += 1
+                continue
+            cursor = cursors[k]
+            r = await api.get(f"/api/v1/sites/{SITE}/points",
+                              params={"limit": 1000, **({"cursor": cursor} if cursor else {})})
             r.raise_for_status()
             page = r.json()
-            for d in page["items"]:
-                states[d["state"]] = states.get(d["state"], 0) + 1
-                answered += d["last_ok"] is not None
-                if d["state"] == "offline":
-                    offline.add(d["id"])
-            cursor = page.get("next_cursor")
-            if not cursor:
-                break
-        if answered >= devices:
+            for item in page["items"]:
+                if item["status"] not in (None, "offline"):
+                    valued.add(item["id"])
+                elif item["status"] == "offline":
+                    offline.add(item["equipment"])
+            done = all(item["id"] in valued for item in page["items"])
+            if k == len(complete):
+                complete.append(done)
+            else:
+                complete[k] = done
+            if page.get("next_cursor") and k + 1 == len(cursors):
+                cursors.append(page["next_cursor"])
+            k += 1
+        if len(valued) >= points:
             if offline:
-                notes.append(f"{len(offline)} of {devices} devices were marked offline before every "
-                             "device had answered once")
+                notes.append(f"the points of {len(offline)} devices were marked offline before every "
+                             "point had a value")
             return time.monotonic() - started
         if time.monotonic() - started > START_TIMEOUT:
-            notes.append(f"the first cycle did not end within {START_TIMEOUT:g} s: {answered} of "
-                         f"{devices} devices answered; now {states}")
+            notes.append(f"the first cycle did not end within {START_TIMEOUT:g} s: {len(valued)} of "
+                         f"{points} points had a value; the points of {len(offline)} devices were "
+                         "marked offline")
             return math.nan
         await asyncio.sleep(1.0)
 
@@ -392,10 +412,10 @@ async def _steady(api: Any, proc: Any, layout: Layout, notes: list[str]) -> list
     async def published() -> int:
         r = await api.get("/metrics")
         r.raise_for_status()
-        n = _published(r.text)
+        n = _metric(r.text, "openbms_bus_published_total")
         if n is None:
             raise RuntimeError("/metrics has no openbms_bus_published_total")
-        return n
+        return int(n)
 
     window = STEADY_CYCLES * layout.interval
     n0, t0 = await published(), time.monotonic()
@@ -421,7 +441,7 @@ async def _steady(api: Any, proc: Any, layout: Layout, notes: list[str]) -> list
     c1, t1 = cpu.user + cpu.system, time.monotonic()
     n1 = await published()
     samples = n1 - n0
-    points = sum(1 for _ in layout.devices()) * layout.points + min(SCHEDULED, len(layout.devices()))
+    points = layout.point_count()
     if errors:
         notes.append(f"{errors} of {errors + len(latencies)} points pages failed")
     return [
