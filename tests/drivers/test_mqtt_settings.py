@@ -153,3 +153,11 @@ def test_a_password_file_loses_its_trailing_newline_only_and_decoders_are_checke
     with pytest.raises(BindingError, match=r"decoders\[0\]: unknown option\(s\) feild"):
         check_binding(parse_binding("mqtt://sensors/x"),
                       {"decoders": [{"match": "sensors/#", "feild": "t", "payload": "json"}]})
+
+
+def test_a_check_applies_the_driver_s_expect_and_offline_to_each_binding():
+    from openbms.drivers.mqtt.payload import check_binding
+
+    with pytest.raises(BindingError, match="offline=30 s is before expect=60 s"):
+        check_binding(parse_binding("mqtt://sensors/x"), {"expect": 60, "offline": 30})
+    check_binding(parse_binding("mqtt://sensors/x?offline=90"), {"expect": 60, "offline": 30})

@@ -203,7 +203,13 @@ def check_binding(binding: Binding, settings: Mapping[str, Any] | None = None) -
         problem = decoder_problem(i, d)
         if problem:
             raise BindingError(f"{binding}: {problem}")
-    point_spec(binding, [d for d in decoders if isinstance(d, Mapping)])
+    # The driver's expect/offline are every binding's defaults (a wrong one the driver refuses).
+    silences = []
+    for key in ("expect", "offline"):
+        value = (settings or {}).get(key)
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
+        silences.append(float(value) if ok else 0.0)
+    point_spec(binding, [d for d in decoders if isinstance(d, Mapping)], *silences)
 
 
 # ---------------------------------------------------------------------- messages → values
