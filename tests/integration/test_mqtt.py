@@ -316,3 +316,21 @@ async def test_a_message_that_is_not_json_still_reaches_the_topic_s_plain_point(
         assert changes.of(flag) == [(True, "ok", None)]
         assert changes.of(field) == changes.of(other) == []
         assert driver.errors["json"] == 1  # one count for the message, not one per JSON point
+
+
+async def test_a_failed_write_leaves_no_read_back_wait_armed(mosquitto):
+    import os
+    import signal
+
+    uri = "mqtt://hvac/ahu-9/sp?command=hvac/ahu-9/sp/set"
+    driver = driver_for(mosquitto, timeout=1)
+    async with subscribed(driver, uri):
+        assert mosquitto._process is not None
+        os.kill(mosquitto._process.pid, signal.SIGSTOP)  # connected, but no PUBACK comes
+        try:
+            with pytest.raises(DeviceUnreachable, match="publishing to hvac/ahu-9/sp/set failed"):
+                await driver.write(parse_binding(uri), 18.0, 8)
+        finally:
+            os.kill(mosquitto._process.pid, signal.SIGCONT)
+        # Nothing was sent: a read must not wait for (or take a later message as) its answer.
+        assert driver._points[uri].echo is None

@@ -692,6 +692,8 @@ class MQTTDriver(DriverBase):
         try:
             await client.publish(topic, payload, qos=1, timeout=self.settings.timeout)
         except aiomqtt.MqttError as err:
+            if p is not None:  # no command went out: the next read has no answer to wait for
+                p.echo = None
             raise DeviceUnreachable(f"{binding}: publishing to {topic} failed: {err}") from err
 
     def _sparkplug_command(self, spec: PointSpec, value: Value) -> tuple[str, bytes]:
