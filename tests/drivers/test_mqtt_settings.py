@@ -161,3 +161,10 @@ def test_a_check_applies_the_driver_s_expect_and_offline_to_each_binding():
     with pytest.raises(BindingError, match="offline=30 s is before expect=60 s"):
         check_binding(parse_binding("mqtt://sensors/x"), {"expect": 60, "offline": 30})
     check_binding(parse_binding("mqtt://sensors/x?offline=90"), {"expect": 60, "offline": 30})
+
+
+def test_a_plain_number_is_ascii_digits_as_a_publisher_writes_them_not_python_literals():
+    for text in ("1_000", "\u0661\u0662", "\uff11"):  # Python's int() and float() take these
+        with pytest.raises(BadPayload, match="is not a number or a boolean"):
+            plain_value(text, "number")
+    assert plain_value("-1.5e3", "number") == -1500.0

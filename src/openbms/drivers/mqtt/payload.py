@@ -225,6 +225,8 @@ def plain_value(text: str, kind: str) -> Value:
     if word in _FALSE:
         return False
     try:
+        if not word.isascii() or "_" in word:  # Python reads "1_000" and Arabic-Indic digits
+            raise ValueError(word)
         number: float | int = int(word) if _INT.match(word) else float(word)
     except ValueError:
         raise BadPayload("type", f"{text[:40]!r} is not a number or a boolean") from None
