@@ -208,7 +208,7 @@ def check_binding(binding: Binding, settings: Mapping[str, Any] | None = None) -
     for key in ("expect", "offline"):
         value = (settings or {}).get(key)
         ok = isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
-        silences.append(float(value) if ok else 0.0)
+        silences.append(float(value) if ok and value is not None else 0.0)
     point_spec(binding, [d for d in decoders if isinstance(d, Mapping)], *silences)
 
 
@@ -232,7 +232,7 @@ def plain_value(text: str, kind: str) -> Value:
         raise BadPayload("type", f"{text[:40]!r} is not a number or a boolean") from None
     if kind == "bool":
         return bool(number)
-    return number if number.__class__ is float else _int64(number, text[:40])
+    return _int64(number, text[:40]) if isinstance(number, int) else number
 
 
 def _int64(value: int, what: str) -> float | int:
