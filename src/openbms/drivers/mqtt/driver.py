@@ -17,6 +17,11 @@ once when it is lost. A point whose messages stop for its ``expect`` seconds
 ``offline`` after ``offline`` seconds. Sparkplug B deaths take their node's or
 device's points offline.
 
+A message's own time stamps its sample, but never rewrites or hides one: a time not after the
+point's last message's, or older than ``max_age``, is refused; one more than ``AHEAD`` seconds
+ahead of the clock is replaced by the clock's. ``read`` gives each point's last reported time, so
+the manager's confirming polls publish nothing the messages did not.
+
 Bad input never stops the driver: each malformed message is counted in
 ``errors`` by kind and logged through a rate limit (``openbms.logsafe``) naming
 the topic and the field.
