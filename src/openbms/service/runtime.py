@@ -222,6 +222,8 @@ class Runtime:
         self.state: sa.Engine | None = None
         self._commands = CommandDesk(lambda: self.assembly.arbiter)
         self._started = 0.0
+        # Per site: the configuration the map was made from, and device key → its point ids.
+        self._served: dict[str, tuple[SiteConfig, dict[str, tuple[str, ...]]]] = {}
         self._stop = asyncio.Event()
 
     # ------------------------------------------------------------------ the assembled parts
@@ -552,19 +554,27 @@ class Runtime:
     def site_devices(self, site_id: str) -> list[DeviceReport]:
         """The devices serving ``site_id``'s points that the driver manager polls, by id."""
         cfg = self.site(site_id)
-        served: dict[str, list[str]] = {}
-        for pid, _equip, point in cfg.points() if cfg is not None else ():
-            if point.binding is None:
-                continue
-            try:
-                binding = parse_binding(point.binding)
-            except BindingError:
-                continue
-            driver = self.drivers.get(binding.scheme)
-            if driver is not None:
-                served.setdefault(f"{binding.scheme}://{driver.device_key(binding)}", []).append(pid)
+        if cfg is None:
+            return []
+        known = self._served.get(site_id)
+        if known is None or known[0] is not cfg:  # made once per configuration, not per request
+            by_device: dict[str, list[str]] = {}
+            for pid, _equip, point in cfg.points():
+                if point.binding is None:
+                    continue
+                try:
+                    binding = parse_binding(point.binding)
+                except BindingError:
+                    continue
+                driver = self.drivers.get(binding.scheme)
+                if driver is not None:
+                    key = f"{binding.scheme}://{driver.device_key(binding)}"
+                    by_device.setdefault(key, []).append(pid)
+            known = (cfg, {k: tuple(v) for k, v in by_device.items()})
+            self._served[site_id] = known
+        served = known[1]
         health = self.manager.health() if self.manager is not None else {}
-        return [DeviceReport(key, health[key], tuple(served[key]))
+        return [DeviceReport(key, health[key], served[key])
                 for key in sorted(served.keys() & health.keys())]
 
     def alarm_engine(self, site_id: str) -> AlarmEngine | None:
@@ -607,7 +617,7 @@ class Runtime:
         hs = self.historian.stats()
         return RuntimeStatus(
             uptime=time.monotonic() - self._started,
-            points=sum(len(s.points()) for s in self.sites),
+            points=sum(len(e.points) for s in self.sites for e in s.equipment),
             devices=len(health),
             devices_offline=offline,
             samples=hs.received,
