@@ -82,7 +82,7 @@ async def _bench(child: subprocess.Popen[str], port: int, devices: int, points: 
     arrivals: dict[int, float] = {}
     first = str(instances[0])
 
-    def on_change(_binding: object, value: object, _status: str) -> None:
+    def on_change(_binding: object, value: object, _status: str, _ts: float | None = None, /) -> None:
         if isinstance(value, float) and value == int(value):
             arrivals.setdefault(int(value), time.monotonic())
 
