@@ -39,17 +39,28 @@ def _patterns(patterns: Patterns) -> tuple[str, ...]:
     return pats
 
 
-class _Matcher:
-    """Glob patterns on point ids; '*' alone matches everything."""
+_GLOB = frozenset("*?[")
 
-    __slots__ = ("patterns", "wildcard")
+
+class _Matcher:
+    """Glob patterns on point ids; '*' alone matches everything.
+
+    Patterns without a glob character are point ids, looked up in a set: a subscriber of a
+    thousand points (the alarm engine, a site's rules) costs one lookup a point, not a
+    thousand fnmatch calls (at 100 000 points that was minutes of the event loop).
+    """
+
+    __slots__ = ("exact", "globs", "patterns", "wildcard")
 
     def __init__(self, patterns: Patterns) -> None:
         self.patterns = _patterns(patterns)
         self.wildcard = "*" in self.patterns
+        self.exact = frozenset(p for p in self.patterns if not _GLOB.intersection(p))
+        self.globs = tuple(p for p in self.patterns if _GLOB.intersection(p))
 
     def matches(self, point: str) -> bool:
-        return self.wildcard or any(fnmatch.fnmatchcase(point, p) for p in self.patterns)
+        return (self.wildcard or point in self.exact
+                or any(fnmatch.fnmatchcase(point, p) for p in self.globs))
 
 
 class CallbackSubscription:
