@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -20,6 +21,33 @@ def postgres_url() -> Iterator[str]:
 def sqlite_url(tmp_path) -> str:
     """A new SQLite state database."""
     return f"sqlite:///{tmp_path / 'state.db'}"
+
+
+#: Modules that use the demo's fixed addresses (127.0.20.x, its client port 47809) or look for
+#: a running demo there: under pytest-xdist (make test) they run one after another on one worker.
+_DEMO_ADDRESSES = ("tests/cli/test_demo.py", "tests/cli/test_bench_soak.py",
+                   "tests/cli/test_sim_fault.py", "tests/sim/building/test_demo_site.py")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Group tests for pytest-xdist (``--dist loadgroup``): those that share fixed addresses on
+    one worker, and the browser tests on one worker, which starts their session's demo building
+    and Chromium once (each worker would start its own)."""
+    for item in items:
+        if item.nodeid.startswith(_DEMO_ADDRESSES):
+            item.add_marker(pytest.mark.xdist_group("demo-addresses"))
+        elif item.nodeid.startswith("tests/e2e/"):
+            item.add_marker(pytest.mark.xdist_group("e2e"))
+
+
+@pytest.fixture(autouse=True)
+def _cli_width_follows_columns() -> None:
+    """The CLI's rich consoles freeze COLUMNS as it was when they were made (at collection,
+    in whatever environment the worker has); tests give COLUMNS per invocation."""
+    common = sys.modules.get("openbms.cli.common")
+    if common is not None:
+        for console in (common.console, common.err_console):
+            console._width = None
 
 
 @pytest.fixture
