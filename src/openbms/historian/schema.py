@@ -141,15 +141,35 @@ SELECT pid, min(ts), max(ts), value, status FROM inbox WHERE rowid <= :hi GROUP 
 
 # A new sample changes its own hour, and the next hour when its value is held
 # into it (it may be the value carried in at the next hour's start); a hold is at
-# most an hour, so no other hour. Only those hours are marked: a late sample among
-# current ones costs its own hours, not every hour since (one sample stamped years
-# back marked each hour from then to now).
+# most an hour, so no other hour. For a point whose merged samples span at most
+# :span seconds (nearly always: a merge holds a second or so of samples), every
+# hour from its first to its newest sample is marked, from the one-row-a-point
+# _span; a point with a wider span (a late sample among current ones) gets only
+# its samples' own hours (MARK_DIRTY_SPREAD), not every hour since: one sample
+# stamped years back marked each hour from then to now.
 MARK_DIRTY = f"""
+WITH RECURSIVE hours (pid, start, stop) AS (
+    SELECT pid, CAST(first / {HOUR} AS INTEGER) * {HOUR},
+        CASE WHEN newest + :hold > (CAST(newest / {HOUR} AS INTEGER) + 1) * {HOUR}
+            THEN (CAST(newest / {HOUR} AS INTEGER) + 1) * {HOUR}
+            ELSE CAST(newest / {HOUR} AS INTEGER) * {HOUR} END
+    FROM _span WHERE newest - first <= :span
+    UNION ALL
+    SELECT pid, start + {HOUR}, stop FROM hours WHERE start < stop
+)
+INSERT OR IGNORE INTO rollup_dirty (pid, start) SELECT pid, start FROM hours
+"""
+
+WIDE_SPANS = "SELECT 1 FROM _span WHERE newest - first > :span LIMIT 1"
+
+MARK_DIRTY_SPREAD = f"""
 INSERT OR IGNORE INTO rollup_dirty (pid, start)
-SELECT DISTINCT pid, CAST(ts / {HOUR} AS INTEGER) * {HOUR} FROM inbox WHERE rowid <= :hi
+SELECT DISTINCT i.pid, CAST(i.ts / {HOUR} AS INTEGER) * {HOUR}
+FROM inbox i JOIN _span s ON s.pid = i.pid AND s.newest - s.first > :span WHERE i.rowid <= :hi
 UNION
-SELECT DISTINCT pid, (CAST(ts / {HOUR} AS INTEGER) + 1) * {HOUR} FROM inbox
-WHERE rowid <= :hi AND ts + :hold > (CAST(ts / {HOUR} AS INTEGER) + 1) * {HOUR}
+SELECT DISTINCT i.pid, (CAST(i.ts / {HOUR} AS INTEGER) + 1) * {HOUR}
+FROM inbox i JOIN _span s ON s.pid = i.pid AND s.newest - s.first > :span
+WHERE i.rowid <= :hi AND i.ts + :hold > (CAST(i.ts / {HOUR} AS INTEGER) + 1) * {HOUR}
 """
 
 MERGE_LATEST = """

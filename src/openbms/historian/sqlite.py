@@ -742,7 +742,7 @@ class SQLiteHistorian:
         hi = db.execute("SELECT max(rowid) FROM ib.inbox").fetchone()[0]
         if hi is None:
             return
-        params = {"hi": hi, "now": self.clock.now(), "hold": self.max_hold}
+        params = {"hi": hi, "now": self.clock.now(), "hold": self.max_hold, "span": 6 * _HOUR}
         # Deferred: only the main file is written here, so the writer keeps appending.
         db.execute("BEGIN")
         try:
@@ -753,6 +753,8 @@ class SQLiteHistorian:
             db.execute("DELETE FROM _span")
             db.execute(schema.SPAN, params)
             db.execute(schema.MARK_DIRTY, params)
+            if db.execute(schema.WIDE_SPANS, params).fetchone():
+                db.execute(schema.MARK_DIRTY_SPREAD, params)
             db.execute(schema.MERGE_LATEST, params)
             db.execute("COMMIT")
             spans = db.execute("SELECT pid, first FROM _span").fetchall()
