@@ -24,7 +24,7 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import zoneinfo
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any, TypeGuard
 
 from openbms.errors import BindingError
@@ -152,6 +152,20 @@ _DEVICE_FORMS = ("ip:port (192.168.1.31:47808), or network:mac for a device behi
                  "(2:5, 2:0x1a, 3:10.0.0.5:47808)")
 
 
+def _bacnet_bindings(cfg: SiteConfig) -> Iterator[tuple[Location, str, str]]:
+    """Each ``bacnet://`` binding of the site: where it is, the binding, its device (bindings
+    that do not parse are reported as problems already)."""
+    for i, equip in enumerate(cfg.equipment):
+        for j, point in enumerate(equip.points):
+            if not point.binding or not point.binding.startswith("bacnet://"):
+                continue
+            try:
+                device = parse_binding(point.binding).device
+            except BindingError:
+                continue
+            yield ("equipment", i, "points", j, "binding"), point.binding, device
+
+
 def _bacnet_forms(cfg: SiteConfig) -> list[Problem]:
     """BACnet settings the driver cannot use: it would fail only at run time (an address that does
     not parse stops the driver, a broadcast that does not parse stops every Who-Is, a device
@@ -189,17 +203,9 @@ def _bacnet_forms(cfg: SiteConfig) -> list[Problem]:
                             or not 1 <= ttl <= 65_535):
         found.append((("drivers", "bacnet", "bbmd_ttl"), f"bacnet bbmd_ttl {ttl!r}: expected "
                       "seconds from 1 to 65535; the driver would not start"))
-    for i, equip in enumerate(cfg.equipment):
-        for j, point in enumerate(equip.points):
-            if not point.binding or not point.binding.startswith("bacnet://"):
-                continue
-            try:
-                device = parse_binding(point.binding).device
-            except BindingError:
-                continue  # reported as a problem already
-            if not device.isdigit() and not _bacnet_device_address(device):
-                found.append((("equipment", i, "points", j, "binding"),
-                              f"bacnet binding {point.binding!r}: {device!r} is neither a device "
+    for at, binding, device in _bacnet_bindings(cfg):
+        if not device.isdigit() and not _bacnet_device_address(device):
+            found.append((at, f"bacnet binding {binding!r}: {device!r} is neither a device "
                               f"instance nor a BACnet address ({_DEVICE_FORMS}); the point "
                               "would never be read"))
     routers = extra.get("routers")
@@ -259,23 +265,16 @@ def _bacnet_unreachable(cfg: SiteConfig) -> list[Problem]:
     first: Location | None = None
     missing: set[str] = set()
     unrouted: dict[int, set[str]] = {}
-    for i, equip in enumerate(cfg.equipment):
-        for j, point in enumerate(equip.points):
-            if not point.binding or not point.binding.startswith("bacnet://"):
-                continue
-            try:
-                device = parse_binding(point.binding).device
-            except BindingError:
-                continue  # reported as a problem already
-            address = static.get(device, None if device.isdigit() else device)
-            if address is None:
-                missing.add(device)
-                first = first or ("equipment", i, "points", j, "binding")
-                continue
-            network = _routed_network(address)
-            if network is not None and str(network) not in routed:
-                unrouted.setdefault(network, set()).add(device)
-                first = first or ("equipment", i, "points", j, "binding")
+    for binding_at, _binding, device in _bacnet_bindings(cfg):
+        address = static.get(device, None if device.isdigit() else device)
+        if address is None:
+            missing.add(device)
+            first = first or binding_at
+            continue
+        network = _routed_network(address)
+        if network is not None and str(network) not in routed:
+            unrouted.setdefault(network, set()).add(device)
+            first = first or binding_at
     if not missing and not unrouted:
         return []
     address = str(extra.get("address", "127.0.0.1/8:47809"))
