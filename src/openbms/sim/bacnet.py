@@ -527,7 +527,37 @@ def _close(app: Application) -> None:
     app.close()
 
 
-class SimulatedRouter:
+class _NetworkNode:
+    """A BACnet/IP node of the network's own (a router, a BBMD): a device object of its own, one
+    address, started and stopped like the simulated devices."""
+
+    kind = "node"
+
+    def __init__(self, instance: int, ip: str, port: int, prefix: int) -> None:
+        self.instance = instance
+        self.ip = ip
+        self.port = port
+        self.prefix = prefix
+        self.app: Application | None = None
+
+    @property
+    def address(self) -> str:
+        """``ip:port`` of its BACnet/IP side."""
+        return f"{self.ip}:{self.port}"
+
+    def _device(self) -> _Device:
+        return _Device(objectIdentifier=("device", self.instance),
+                       objectName=f"{self.kind}-{self.instance}", vendorIdentifier=999,
+                       maxApduLengthAccepted=1476, segmentationSupported="segmented-both")
+
+    def stop(self) -> None:
+        """Close its socket and leave its virtual networks."""
+        if self.app is not None:
+            _close(self.app)
+            self.app = None
+
+
+class SimulatedRouter(_NetworkNode):
     """A BACnet router (bacpypes3's network layer) between BACnet/IP and virtual networks.
 
     Its BACnet/IP port is on network ``ip_network``; each entry of ``networks`` (network
@@ -537,39 +567,23 @@ class SimulatedRouter:
     device too (``instance``), as routers are.
     """
 
+    kind = "router"
+
     def __init__(self, instance: int, ip: str, networks: dict[int, str], port: int = DEVICE_PORT,
                  ip_network: int = 1, prefix: int = 8) -> None:
-        self.instance = instance
-        self.ip = ip
-        self.port = port
-        self.prefix = prefix
+        super().__init__(instance, ip, port, prefix)
         self.ip_network = ip_network
         self.networks = dict(networks)
-        self.app: Application | None = None
-
-    @property
-    def address(self) -> str:
-        """``ip:port`` of its BACnet/IP side."""
-        return f"{self.ip}:{self.port}"
 
     def start(self) -> None:
         """Bind its socket and join its virtual networks (call from a running event loop)."""
-        device = _Device(objectIdentifier=("device", self.instance),
-                         objectName=f"router-{self.instance}", vendorIdentifier=999,
-                         maxApduLengthAccepted=1476, segmentationSupported="segmented-both")
         ports: list[Any] = [NetworkPortObject(
             f"{self.ip}/{self.prefix}:{self.port}", objectIdentifier=("network-port", 1),
             objectName="NetworkPort-1", networkNumber=self.ip_network,
             networkNumberQuality="configured")]
         for n, (network, vlan) in enumerate(sorted(self.networks.items()), start=2):
             ports.append(_virtual_port(vlan, 0, network, n))
-        self.app = Application.from_object_list([device, *ports])
-
-    def stop(self) -> None:
-        """Close its socket and leave its virtual networks."""
-        if self.app is not None:
-            _close(self.app)
-            self.app = None
+        self.app = Application.from_object_list([self._device(), *ports])
 
 
 def _refuse_strangers(layer: Any) -> None:
@@ -588,7 +602,7 @@ def _refuse_strangers(layer: Any) -> None:
     layer.confirmation = checked
 
 
-class SimulatedBBMD:
+class SimulatedBBMD(_NetworkNode):
     """A BACnet Broadcast Management Device (bacpypes3's) on loopback, accepting foreign devices.
 
     Broadcasts a registered foreign device distributes through it are broadcast on its
@@ -598,32 +612,22 @@ class SimulatedBBMD:
     from an address not in its foreign device table is refused with a NAK (0x0060).
     """
 
+    kind = "bbmd"
+
     def __init__(self, instance: int, ip: str, port: int = DEVICE_PORT, prefix: int = 8,
                  peers: Sequence[str] = ()) -> None:
-        self.instance = instance
-        self.ip = ip
-        self.port = port
-        self.prefix = prefix
+        super().__init__(instance, ip, port, prefix)
         self.peers = tuple(peers)
-        self.app: Application | None = None
-
-    @property
-    def address(self) -> str:
-        """``ip:port``."""
-        return f"{self.ip}:{self.port}"
 
     def start(self) -> None:
         """Bind its socket (call from a running event loop)."""
-        device = _Device(objectIdentifier=("device", self.instance),
-                         objectName=f"bbmd-{self.instance}", vendorIdentifier=999,
-                         maxApduLengthAccepted=1476, segmentationSupported="segmented-both")
         port = NetworkPortObject(f"{self.ip}/{self.prefix}:{self.port}",
                                  objectIdentifier=("network-port", 1), objectName="NetworkPort-1",
                                  bacnetIPMode="bbmd", bbmdAcceptFDRegistrations=True,
                                  bbmdForeignDeviceTable=[],
                                  bbmdBroadcastDistributionTable=[
                                      BDTEntry(a) for a in (self.address, *self.peers)])
-        self.app = Application.from_object_list([device, port])
+        self.app = Application.from_object_list([self._device(), port])
         for layer in self.app.link_layers.values():
             if hasattr(layer, "bbmdFDT"):
                 _refuse_strangers(layer)
@@ -636,12 +640,6 @@ class SimulatedBBMD:
             if table is not None:
                 return [str(entry.fdAddress) for entry in table]
         return []
-
-    def stop(self) -> None:
-        """Close its socket."""
-        if self.app is not None:
-            _close(self.app)
-            self.app = None
 
 
 class SimulatedBACnet:
