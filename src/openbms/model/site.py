@@ -42,6 +42,7 @@ from openbms.model.fields import (
     state_number,
     value_problem,
 )
+from openbms.model.mqtt import MqttSettings
 from openbms.model.sample import Value
 from openbms.model.schedule import Schedule
 
@@ -281,6 +282,8 @@ class SiteConfig(_Strict):
     notifications: NotificationsConfig = NotificationsConfig()
     programs: tuple[str, ...] = Field(
         default=(), description="logic program files (JSON), relative to this file")
+    mqtt: MqttSettings | None = Field(
+        default=None, description="the site's broker: telemetry bridge, outbox, command/response")
     _source: Path | None = PrivateAttr(default=None)
 
     @model_validator(mode="before")
