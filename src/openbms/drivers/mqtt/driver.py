@@ -32,12 +32,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import random
-import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import aiomqtt
@@ -45,6 +42,7 @@ import aiomqtt
 from openbms import logsafe
 from openbms.drivers.base import ChangeCallback, DriverBase
 from openbms.drivers.mqtt import sparkplug as sp
+from openbms.drivers.mqtt.connect import secret, tls_context
 from openbms.drivers.mqtt.payload import (
     EARLIEST,
     SPARKPLUG_PREFIX,
@@ -70,6 +68,8 @@ log = logging.getLogger(__name__)
 #: Messages about what publishers send: rate-limited, as anyone with access to the broker may send.
 NOISE_LOGGER = "openbms.drivers.mqtt.noise"
 noise = logging.getLogger(NOISE_LOGGER)
+#: Where the driver's settings are, at the start of their error messages.
+PLACE = "drivers: mqtt"
 
 #: The driver's own settings under ``drivers: mqtt:`` (besides the common ones).
 SETTINGS = ("host", "port", "client_id", "keepalive", "qos", "max_payload", "expect", "offline",
@@ -137,27 +137,6 @@ def _setting(extra: dict[str, Any], key: str, kind: type, default: Any) -> Any:
     return value
 
 
-def _secret(extra: dict[str, Any], key: str) -> str | None:
-    """A secret from ``KEY_env`` (an environment variable's name) or ``KEY_file``; never plain."""
-    if key in extra:
-        raise DriverError(f"drivers: mqtt: {key}: secrets are not written in the site file; give "
-                          f"{key}_env (an environment variable's name) or {key}_file (a file)")
-    env, path = extra.get(f"{key}_env"), extra.get(f"{key}_file")
-    if env:
-        value = os.environ.get(str(env))
-        if value is None:
-            raise DriverError(f"drivers: mqtt: {key}_env: the environment variable {env} is not set")
-        return value
-    if path:
-        try:
-            text = Path(str(path)).read_text()
-            return text.removesuffix("\n").removesuffix("\r")  # spaces may be part of it
-        except OSError as err:
-            raise DriverError(f"drivers: mqtt: {key}_file: cannot read {path}: {err.strerror}"
-                              ) from None
-    return None
-
-
 class MQTTDriver(DriverBase):
     """Points on an MQTT broker: subscribed topics in, command topics out."""
 
@@ -200,9 +179,9 @@ class MQTTDriver(DriverBase):
             problem = decoder_problem(i, d)
             if problem:
                 raise DriverError(problem)
-        self.username = _secret(extra, "username")
-        self.password = _secret(extra, "password")
-        self.tls = self._tls(extra)
+        self.username = secret(extra, "username", PLACE)
+        self.password = secret(extra, "password", PLACE)
+        self.tls = tls_context(extra, PLACE)
         #: Malformed messages by kind (see ERROR_KINDS); messages and samples taken.
         self.errors: dict[str, int] = dict.fromkeys(ERROR_KINDS, 0)
         self.messages = 0
@@ -219,20 +198,6 @@ class MQTTDriver(DriverBase):
         self._last_error = "not connected yet"
         self._lost_logged = False
         self._short_logged = False
-
-    @staticmethod
-    def _tls(extra: dict[str, Any]) -> ssl.SSLContext | None:
-        ca, cert, key = extra.get("ca_file"), extra.get("cert_file"), extra.get("key_file")
-        if not (_setting(extra, "tls", bool, False) or ca or cert):
-            return None
-        try:
-            ctx = ssl.create_default_context(cafile=str(ca) if ca else None)
-            if cert:
-                ctx.load_cert_chain(str(cert), str(key) if key else None)
-        except (OSError, ssl.SSLError) as err:
-            raise DriverError(f"drivers: mqtt: TLS files (ca_file, cert_file, key_file): {err}"
-                              ) from None
-        return ctx
 
     # ------------------------------------------------------------------ lifecycle
 

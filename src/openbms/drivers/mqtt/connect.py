@@ -1,0 +1,113 @@
+"""How openbms signs in to an MQTT broker: secrets from the environment or a file, and TLS.
+
+One set of connection settings, with the same key names wherever a broker is
+configured: the driver's ``drivers: mqtt:``, the site's ``mqtt:`` section (the
+telemetry bridge's link and command/response) and the command line::
+
+    username_env | username_file ──▶ secret()      ──▶ aiomqtt.Client(username=…, password=…,
+    password_env | password_file ──▶ secret()      ──▶                tls_context=…)
+    tls, ca_file, cert_file, key_file ──▶ tls_context()
+
+A secret is never written in the site file: ``KEY_env`` names an environment
+variable and ``KEY_file`` a file (its one trailing newline is dropped; other
+spaces may be part of the secret). Every error is a ``DriverError`` whose
+message starts with the setting's place (``drivers: mqtt: password_file: …``,
+``mqtt: ca_file: …``), given by the caller.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from openbms.errors import DriverError
+
+__all__ = ["SECRET_KEYS", "TLS_KEYS", "secret", "tls_context"]
+
+#: The settings a secret comes from (a plain ``username:`` or ``password:`` is refused).
+SECRET_KEYS = ("username_env", "username_file", "password_env", "password_file")
+#: The TLS settings: ``tls: true`` alone uses the system's CA certificates.
+TLS_KEYS = ("tls", "ca_file", "cert_file", "key_file")
+
+Spell = Callable[[str], str]
+
+
+def _plain(key: str) -> str:
+    return key
+
+
+def secret(settings: Mapping[str, Any], key: str, place: str, spell: Spell = _plain) -> str | None:
+    """The secret ``key`` (``username`` or ``password``) from ``KEY_env`` (an environment
+    variable's name) or ``KEY_file`` (a file); None when neither is given.
+
+    ``place`` starts every error message (``drivers: mqtt``); ``spell`` names a key as the user
+    wrote it (the command line's ``--password-file``).
+    """
+    if settings.get(key) is not None:
+        raise DriverError(f"{place}: {spell(key)}: secrets are not written in the site file; give "
+                          f"{spell(key + '_env')} (an environment variable's name) or "
+                          f"{spell(key + '_file')} (a file)")
+    env, path = settings.get(f"{key}_env"), settings.get(f"{key}_file")
+    if env and path:
+        raise DriverError(f"{place}: {spell(key + '_env')} and {spell(key + '_file')}: give one "
+                          "of them, not both")
+    if env:
+        value = os.environ.get(str(env))
+        if value is None:
+            raise DriverError(f"{place}: {spell(key + '_env')}: the environment variable {env} is "
+                              "not set")
+        return value
+    if path:
+        try:
+            text = Path(str(path)).read_text()
+        except OSError as err:
+            raise DriverError(f"{place}: {spell(key + '_file')}: cannot read {path}: "
+                              f"{err.strerror}") from None
+        except UnicodeDecodeError:
+            raise DriverError(f"{place}: {spell(key + '_file')}: {path} is not UTF-8 text"
+                              ) from None
+        return text.removesuffix("\n").removesuffix("\r")  # spaces may be part of it
+    return None
+
+
+def tls_context(settings: Mapping[str, Any], place: str,
+                spell: Spell = _plain) -> ssl.SSLContext | None:
+    """A client TLS context from ``tls``, ``ca_file``, ``cert_file`` and ``key_file``; None when
+    none is given (a plain connection).
+
+    ``ca_file`` is the CA bundle that signed the broker's certificate (default: the system's);
+    ``cert_file`` and ``key_file`` are the client certificate and its key, for a broker that
+    requires one (``require_certificate true``).
+    """
+    tls = settings.get("tls") or False
+    if not isinstance(tls, bool):
+        raise DriverError(f"{place}: {spell('tls')}: {tls!r}; expected true or false")
+    ca, cert, key = settings.get("ca_file"), settings.get("cert_file"), settings.get("key_file")
+    if not (tls or ca or cert or key):
+        return None
+    if key and not cert:
+        raise DriverError(f"{place}: {spell('key_file')}: a key without {spell('cert_file')} (the "
+                          "client certificate it goes with)")
+    try:
+        ctx = ssl.create_default_context(cafile=str(ca) if ca else None)
+    except (OSError, ssl.SSLError) as err:
+        raise DriverError(f"{place}: {spell('ca_file')}: cannot use {ca} as a CA bundle (PEM): "
+                          f"{_why(err)}") from None
+    if cert:
+        try:
+            ctx.load_cert_chain(str(cert), str(key) if key else None)
+        except (OSError, ssl.SSLError) as err:
+            files = f"{cert} and {key}" if key else str(cert)
+            raise DriverError(f"{place}: {spell('cert_file')}, {spell('key_file')}: cannot use "
+                              f"{files} as a client certificate and its key (PEM): {_why(err)}"
+                              ) from None
+    return ctx
+
+
+def _why(err: OSError | ssl.SSLError) -> str:
+    if isinstance(err, ssl.SSLError):
+        return err.reason or str(err)
+    return err.strerror or str(err)
