@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from openbms.sim.building import points as pt
+from openbms.sim.building.air import ZoneAir
 from openbms.sim.building.config import BuildingConfig
 from openbms.sim.building.faults import ChillerTrip, FailedSensor, Fault, FouledCoil, StuckDamper
 from openbms.sim.building.gains import InternalGains, SolarGains, is_occupied_hour
@@ -62,6 +63,7 @@ class Building:
         self.net.max_supply_mcp = sz.max_flow * RHO_AIR * CP_AIR * 1.3
         self.gains = InternalGains(lay, cfg, seed)
         self.solar = SolarGains(lay, cfg, self.net.solair_walls, self.net.solair_roof)
+        self.air = ZoneAir(lay.volume)  # occupants and CO2 (not BACnet points: the MQTT sensors')
         self.vav = VavBoxes(sz, lay.n, cfg.max_discharge)
         self.ahu = AirHandler(sz, cfg)
         self.chw = ChillerPlant(sz, cfg.chillers, cfg.chiller_cop)
@@ -234,6 +236,8 @@ class Building:
         t_zone = net.ta
         net.step(dt, ws.t_out, ws.w_out, self.weather.annual_mean, inf, self.solar.q_air, self.solar.q_mass,
                  self.gains.q_air, self.gains.q_mass, m, vav.t_dis, ahu.w_sup, self.gains.moisture)
+        self.air.count(self.gains.people)
+        self.air.step(dt, flows, ahu.oa_frac, net.inf_flow * (inf / RHO_AIR))
 
         self.elec_kw = (ahu.fan_kw + sum(chw.kw) + chw.pump_kw + hw.pump_kw
                         + self.gains.electric_w / 1000.0)
