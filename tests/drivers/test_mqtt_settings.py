@@ -96,7 +96,7 @@ def test_secrets_come_from_the_environment_or_a_file_never_the_site_file(tmp_pat
 
 
 def test_settings_are_checked_when_the_driver_is_made(tmp_path):
-    with pytest.raises(DriverError, match=r"unknown setting\(s\) hots; expected host, port"):
+    with pytest.raises(DriverError, match="drivers: mqtt: unknown setting hots; expected host, port"):
         MQTTDriver(settings(hots="broker"))
     with pytest.raises(DriverError, match="drivers: mqtt: port: 'x'; expected a whole number"):
         MQTTDriver(settings(port="x"))

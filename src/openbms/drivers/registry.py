@@ -14,7 +14,12 @@ from typing import Any
 
 from openbms.errors import DriverError
 from openbms.model.binding import Binding
-from openbms.model.schemes import known_schemes, register_binding_check, register_scheme
+from openbms.model.schemes import (
+    known_schemes,
+    register_binding_check,
+    register_scheme,
+    register_settings_check,
+)
 from openbms.model.site import DriverSettings
 from openbms.runtime.clock import Clock
 
@@ -35,13 +40,24 @@ _REGISTERED: dict[str, Factory] = {}
 
 
 def _mqtt_binding(binding: Binding, settings: Any) -> None:
-    from openbms.drivers.mqtt.payload import check_binding  # no MQTT library behind it
+    from openbms.drivers.mqtt.payload import check_binding, decoder_problem  # no MQTT library
 
+    decoders = (settings or {}).get("decoders")
+    if isinstance(decoders, list):  # a bad decoder is reported once, at its place, not per binding
+        good = [d for i, d in enumerate(decoders) if decoder_problem(i, d) is None]
+        settings = {**settings, "decoders": good}
     check_binding(binding, settings)
 
 
-#: What ``openbms check`` asks a builtin driver about each of its bindings.
+def _mqtt_settings(settings: Any) -> list[tuple[tuple[str | int, ...], str]]:
+    from openbms.drivers.mqtt.settings import settings_problems  # no MQTT library behind it
+
+    return settings_problems(settings)
+
+
+#: What ``openbms check`` asks a builtin driver about each of its bindings, and its settings.
 register_binding_check("mqtt", _mqtt_binding)
+register_settings_check("mqtt", _mqtt_settings)
 
 
 def register_driver(scheme: str, factory: Factory) -> None:

@@ -18,8 +18,9 @@ from typing import Any
 from openbms.errors import BindingError
 from openbms.model.binding import _SCHEME, Binding
 
-__all__ = ["BUILTIN_SCHEMES", "BindingCheck", "binding_check", "known_schemes",
-           "register_binding_check", "register_scheme"]
+__all__ = ["BUILTIN_SCHEMES", "BindingCheck", "SettingsCheck", "binding_check", "known_schemes",
+           "register_binding_check", "register_scheme", "register_settings_check",
+           "settings_check"]
 
 #: The schemes of the drivers that ship with openbms, installed or planned.
 BUILTIN_SCHEMES: tuple[str, ...] = ("sim", "bacnet", "modbus", "mqtt", "rest")
@@ -32,6 +33,12 @@ BindingCheck = Callable[[Binding, Mapping[str, Any] | None], None]
 
 _checks: dict[str, BindingCheck] = {}
 
+#: ``check(the site's drivers: <scheme>: settings)``: every problem the driver would refuse them
+#: for, each as (the path of its key under ``drivers: <scheme>:``, the message).
+SettingsCheck = Callable[[Mapping[str, Any]], list[tuple[tuple[str | int, ...], str]]]
+
+_settings_checks: dict[str, SettingsCheck] = {}
+
 
 def register_binding_check(scheme: str, check: BindingCheck) -> None:
     """Let configuration checks ask a driver whether it could read a binding (the drivers'
@@ -43,6 +50,17 @@ def register_binding_check(scheme: str, check: BindingCheck) -> None:
 def binding_check(scheme: str) -> BindingCheck | None:
     """The registered check of ``scheme://`` bindings, if its driver has one."""
     return _checks.get(scheme)
+
+
+def register_settings_check(scheme: str, check: SettingsCheck) -> None:
+    """Let configuration checks ask a driver what is wrong with its ``drivers: <scheme>:``
+    settings, so a bad one is found by ``openbms check`` at its line, not when the driver starts."""
+    _settings_checks[scheme] = check
+
+
+def settings_check(scheme: str) -> SettingsCheck | None:
+    """The registered check of the ``drivers: <scheme>:`` settings, if its driver has one."""
+    return _settings_checks.get(scheme)
 
 
 def register_scheme(scheme: str) -> None:

@@ -30,7 +30,7 @@ from typing import Any, TypeGuard
 from openbms.errors import BindingError
 from openbms.model.binding import parse_binding
 from openbms.model.fields import state_number
-from openbms.model.schemes import binding_check
+from openbms.model.schemes import binding_check, settings_check
 from openbms.model.site import SiteConfig
 from openbms.model.units import close_matches, lookup
 
@@ -57,6 +57,7 @@ def check_site(cfg: SiteConfig | Mapping[str, Any], drivers: Collection[str]) ->
     problems: list[Problem] = []
     problems += _check_site_block(data.get("site"))
     problems += _check_driver_names(data.get("drivers"), known_drivers)
+    problems += _check_driver_settings(data.get("drivers"))
 
     spaces = _entries(data.get("spaces"))
     space_ids, found = _unique_ids("space", spaces, ("spaces",), "id")
@@ -327,6 +328,18 @@ def _check_driver_names(section: Any, known: list[str]) -> list[Problem]:
     return [(("drivers", name), f"unknown driver {name!r}{_did_you_mean(name, known)} "
              f"(expected one of: {', '.join(known)})")
             for name in section if name not in known]
+
+
+def _check_driver_settings(section: Any) -> list[Problem]:
+    """What each driver with a registered settings check finds in its ``drivers:`` entry."""
+    if not isinstance(section, Mapping):
+        return []
+    problems: list[Problem] = []
+    for name, settings in section.items():
+        check = settings_check(name) if isinstance(name, str) else None
+        if check is not None and isinstance(settings, Mapping):
+            problems += [(("drivers", name, *loc), message) for loc, message in check(settings)]
+    return problems
 
 
 # ---------------------------------------------------------------------------- ids and references

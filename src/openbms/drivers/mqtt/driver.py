@@ -48,7 +48,6 @@ from openbms.drivers.mqtt.payload import (
     SPARKPLUG_PREFIX,
     BadPayload,
     PointSpec,
-    decoder_problem,
     encode,
     extract,
     json_value,
@@ -56,25 +55,19 @@ from openbms.drivers.mqtt.payload import (
     plain_value,
     point_spec,
 )
+from openbms.drivers.mqtt.settings import PLACE, read_settings
 from openbms.errors import BindingError, DeviceUnreachable, DriverError, WriteRefused
 from openbms.model.binding import Binding
 from openbms.model.sample import OFFLINE, OK, STALE, Reading, Value
 from openbms.model.site import DriverSettings
 from openbms.runtime.clock import Clock, WallClock
 
-__all__ = ["ERROR_KINDS", "NOISE_LOGGER", "SETTINGS", "MQTTDriver"]
+__all__ = ["ERROR_KINDS", "NOISE_LOGGER", "MQTTDriver"]
 
 log = logging.getLogger(__name__)
 #: Messages about what publishers send: rate-limited, as anyone with access to the broker may send.
 NOISE_LOGGER = "openbms.drivers.mqtt.noise"
 noise = logging.getLogger(NOISE_LOGGER)
-#: Where the driver's settings are, at the start of their error messages.
-PLACE = "drivers: mqtt"
-
-#: The driver's own settings under ``drivers: mqtt:`` (besides the common ones).
-SETTINGS = ("host", "port", "client_id", "keepalive", "qos", "max_payload", "expect", "offline",
-            "max_age", "reconnect_min", "decoders", "username_env", "username_file", "password_env",
-            "password_file", "tls", "ca_file", "cert_file", "key_file", "username", "password")
 
 #: What ``MQTTDriver.errors`` counts, and what a rate-limited summary calls each kind.
 ERROR_KINDS = {"too_large": "MQTT messages over max_payload", "encoding": "MQTT payloads not UTF-8",
@@ -126,17 +119,6 @@ class _Node:
     bd_seq: int | None = None
 
 
-def _setting(extra: dict[str, Any], key: str, kind: type, default: Any) -> Any:
-    value = extra.get(key, default)
-    if value is None or (kind is float and isinstance(value, int) and not isinstance(value, bool)):
-        return value if value is None else float(value)
-    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-        expected = {str: "text", int: "a whole number", float: "a number", list: "a list",
-                    bool: "true or false"}[kind]
-        raise DriverError(f"drivers: mqtt: {key}: {value!r}; expected {expected}")
-    return value
-
-
 class MQTTDriver(DriverBase):
     """Points on an MQTT broker: subscribed topics in, command topics out."""
 
@@ -147,38 +129,21 @@ class MQTTDriver(DriverBase):
         self.settings = settings or DriverSettings()
         self.clock: Clock = clock or WallClock()
         extra = dict(self.settings.model_extra or {})
-        unknown = sorted(set(extra) - set(SETTINGS))
-        if unknown:
-            raise DriverError(f"drivers: mqtt: unknown setting(s) {', '.join(unknown)}; expected "
-                              f"{', '.join(SETTINGS)} (or enabled, poll_interval, timeout, retries, "
-                              "max_backoff)")
-        self.host = str(_setting(extra, "host", str, "127.0.0.1"))
-        self.port = int(_setting(extra, "port", int, 1883))
-        self.client_id = str(_setting(extra, "client_id", str, "") or
-                             f"openbms-{random.getrandbits(32):08x}")
-        self.keepalive = int(_setting(extra, "keepalive", int, 60))
-        self.qos = int(_setting(extra, "qos", int, 1))
-        self.max_payload = int(_setting(extra, "max_payload", int, 1_048_576))
-        self.expect = float(_setting(extra, "expect", float, 0.0))
-        self.offline_after = float(_setting(extra, "offline", float, 0.0))
-        self.max_age = float(_setting(extra, "max_age", float, 86_400.0))
-        self.reconnect_min = float(_setting(extra, "reconnect_min", float, 0.5))
-        if self.qos not in (0, 1, 2) or not 0 < self.port < 65536 or self.keepalive < 1:
-            raise DriverError("drivers: mqtt: qos must be 0, 1 or 2, port 1-65535 and keepalive "
-                              f"at least 1 s (got {self.qos}, {self.port}, {self.keepalive})")
-        for key, value, least in (("reconnect_min", self.reconnect_min, 0.0),
-                                  ("max_payload", self.max_payload, 0), ("max_age", self.max_age, 0.0)):
-            if not value > least:  # reconnect_min 0 is a reconnection storm
-                raise DriverError(f"drivers: mqtt: {key}: {value:g}; expected a number above 0")
-        for key, value in (("expect", self.expect), ("offline", self.offline_after)):
-            if not value >= 0:
-                raise DriverError(f"drivers: mqtt: {key}: {value:g}; expected seconds, 0 or more "
-                                  "(0: never)")
-        self.decoders = list(_setting(extra, "decoders", list, []))
-        for i, d in enumerate(self.decoders):
-            problem = decoder_problem(i, d)
-            if problem:
-                raise DriverError(problem)
+        try:
+            given = read_settings(extra)
+        except ValueError as err:
+            raise DriverError(str(err)) from None
+        self.host: str = given["host"]
+        self.port: int = given["port"]
+        self.client_id: str = given["client_id"] or f"openbms-{random.getrandbits(32):08x}"
+        self.keepalive: int = given["keepalive"]
+        self.qos: int = given["qos"]
+        self.max_payload: int = given["max_payload"]
+        self.expect: float = given["expect"]
+        self.offline_after: float = given["offline"]
+        self.max_age: float = given["max_age"]
+        self.reconnect_min: float = given["reconnect_min"]
+        self.decoders: list[Any] = list(given["decoders"])
         self.username = secret(extra, "username", PLACE)
         self.password = secret(extra, "password", PLACE)
         self.tls = tls_context(extra, PLACE)
