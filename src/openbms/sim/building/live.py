@@ -10,7 +10,9 @@ built-in sequence can run as the controllers' local program instead.
 
 ``python -m openbms.sim.building.live`` (and ``openbms sim serve``) serve it
 until Ctrl-C or SIGTERM, printing one ``device GROUP INSTANCE ADDRESS NAME``
-line per device, a ``clock START ANCHOR SPEED`` line, then ``ready``.
+line per device, with ``--mqtt HOST:PORT`` an ``mqtt HOST:PORT TOPICS`` line (the
+zones' CO2 and people counters, ``MqttSensors``), a ``clock START ANCHOR SPEED``
+line, then ``ready``.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from openbms.sim.bacnet import DEVICE_PORT
 from openbms.sim.building.bacnet import BuildingFace, describe
 from openbms.sim.building.baseline import SEQUENCES
 from openbms.sim.building.building import MAX_STEP, Building
+from openbms.sim.building.mqtt import MqttSensors
 from openbms.sim.building.weather import CLIMATES, Climate, SyntheticWeather
 
 __all__ = ["LIVE_CLIMATES", "AcceleratedClock", "LiveEmulator", "demo_emulator", "main", "serve"]
@@ -81,7 +84,8 @@ class LiveEmulator:
 
     def __init__(self, building: Building, clock: Clock | None = None, *, speed: float = 1.0,
                  step: float | None = None, face: BuildingFace | None = None,
-                 sequence: Callable[[Building], None] | None = None, max_lag: float = 86400.0) -> None:
+                 sequence: Callable[[Building], None] | None = None, max_lag: float = 86400.0,
+                 mqtt: tuple[str, int] | None = None) -> None:
         self.building = building
         self.clock: Clock = clock or AcceleratedClock(building.timestamp, speed)
         rate = getattr(self.clock, "speed", speed)
@@ -92,6 +96,8 @@ class LiveEmulator:
         self.sequence = sequence
         self.max_lag = max_lag
         self.steps = 0
+        #: The zones' CO2 and people counters published to this broker (``mqtt=(host, port)``).
+        self.sensors = MqttSensors(building, self.clock, *mqtt) if mqtt is not None else None
         self._task: asyncio.Task[None] | None = None
 
     # --- stepping -------------------------------------------------------------------------------
@@ -143,9 +149,13 @@ class LiveEmulator:
                 self.face.stop()
                 raise
         self._task = asyncio.create_task(self.run(), name="openbms-live-emulator")
+        if self.sensors is not None:
+            self.sensors.start()  # connects (and reconnects) by itself: a broker may come later
 
     async def stop(self) -> None:
-        """Stop stepping and close the devices' sockets."""
+        """Stop stepping and publishing, and close the devices' sockets."""
+        if self.sensors is not None:
+            await self.sensors.stop()
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
@@ -165,12 +175,15 @@ class LiveEmulator:
 
 def demo_emulator(speed: float = 60.0, subnet: str = "127.0.20", port: int = DEVICE_PORT,
                   start: datetime | None = None, seed: int = 0, sequence: str | None = None,
-                  climate: str = "london", anchor: float | None = None) -> LiveEmulator:
+                  climate: str = "london", anchor: float | None = None,
+                  mqtt: tuple[str, int] | None = None) -> LiveEmulator:
     """The demo building (default office, London-like weather) served on ``subnet``, at ``speed``.
 
     ``start`` is the building's local standard time (naive) or an aware
     datetime; default now. ``sequence`` is ``None`` (supervisory control
-    comes over BACnet), ``"baseline"`` or ``"improved"``. Use as
+    comes over BACnet), ``"baseline"`` or ``"improved"``. ``mqtt`` is a
+    broker's ``(host, port)`` the zones' CO2 and people counters are
+    published to (``MqttSensors``); None: no MQTT sensors. Use as
     ``async with demo_emulator() as emu:``; ``emu.clock`` is the simulated clock.
     """
     if sequence is not None and sequence not in SEQUENCES:
@@ -182,7 +195,7 @@ def demo_emulator(speed: float = 60.0, subnet: str = "127.0.20", port: int = DEV
     face = BuildingFace(building, subnet=subnet, port=port)
     clock = AcceleratedClock(building.timestamp, speed, anchor)
     return LiveEmulator(building, clock, face=face,
-                        sequence=SEQUENCES[sequence]() if sequence else None)
+                        sequence=SEQUENCES[sequence]() if sequence else None, mqtt=mqtt)
 
 
 async def serve(emulator: LiveEmulator, out: TextIO | None = None, stop: asyncio.Event | None = None) -> None:
@@ -201,6 +214,11 @@ async def serve(emulator: LiveEmulator, out: TextIO | None = None, stop: asyncio
             if out is not None and emulator.face is not None:
                 for group, instance, address, name, _count in describe(emulator.face):
                     print(f"device {group} {instance} {address} {name}", file=out)
+            if out is not None and emulator.sensors is not None:
+                s = emulator.sensors
+                print(f"mqtt {s.host}:{s.port} {s.prefix}/zone-ZONE/co2 {s.prefix}/zone-ZONE/occupancy",
+                      file=out)
+            if out is not None and emulator.face is not None:
                 clock = emulator.clock
                 if isinstance(clock, AcceleratedClock):
                     print(f"clock {clock.start:.3f} {clock.anchor:.6f} {clock.speed:g}", file=out)
@@ -234,9 +252,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--sequence", default="none", choices=("none", *SEQUENCES))
     parser.add_argument("--climate", default="london", choices=tuple(LIVE_CLIMATES))
+    parser.add_argument("--mqtt", default=None, metavar="HOST:PORT",
+                        help="publish the zones' CO2 and occupancy sensors to this MQTT broker")
     args = parser.parse_args(argv)
+    mqtt = None
+    if args.mqtt:
+        host, _, port = args.mqtt.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            parser.error(f"--mqtt: expected HOST:PORT such as 127.0.0.1:1883, not {args.mqtt!r}")
+        mqtt = (host, int(port))
     emulator = demo_emulator(args.speed, args.subnet, args.port, parse_start(args.start), args.seed,
-                             None if args.sequence == "none" else args.sequence, args.climate, args.anchor)
+                             None if args.sequence == "none" else args.sequence, args.climate, args.anchor,
+                             mqtt)
     asyncio.run(serve(emulator, sys.stdout))
 
 
