@@ -155,3 +155,24 @@ async def test_a_programs_value_held_back_under_a_refused_override_is_written_on
     # The program's command holds the slot again, not failed with the override: its value is written.
     assert arb.slots(SP)[9] is program and program.status == "completed" and not program.error
     assert dev_array(driver, SP_URI)[15] == 15
+
+
+async def test_a_refused_safety_write_fails_only_itself_not_the_command_held_back_below_it():
+    """An operator's write held back by min_interval, then a priority-1 write that the device
+    refuses: only the priority-1 command fails; the operator's stays in the array and is written
+    when its wait is over (it used to fail too, with the other's reason)."""
+    clock = ManualClock(T0)
+    arb, _io, driver = rig(site(), clock)
+    first = await arb.command(SP, 20, 8)
+    assert first.status == "completed"
+    await clock.advance(10)  # within min_interval: the next operator write is held back
+    second = await arb.command(SP, 25, 8)
+    assert second.status == "executing"
+    refusing(driver, 28.0)
+    safety = await arb.command(SP, 28, 1)  # life safety waits for nothing, and is refused
+    assert safety.status == "failed"
+    assert second.status == "executing" and arb.slots(SP)[7] is second
+    assert arb.slots(SP)[0] is None
+    await clock.advance(60)
+    await settle()
+    assert second.status == "completed" and dev_array(driver, SP_URI)[15] == 25

@@ -506,7 +506,7 @@ class Arbiter:
                 await self._write(ctl, value, prio)
                 ctl.dirty.discard(prio)
         except (WriteRefused, DeviceUnreachable, DriverError) as err:
-            await self._failed_write(ctl, cmd, err)
+            await self._failed_write(ctl, cmd, err, passthrough)
             return
         if isinstance(desired, bool) and not _same(desired, ctl.written):
             ctl.switched_at = now
@@ -566,7 +566,8 @@ class Arbiter:
                     "(a local override, a clamp in the device, or a wrong binding?)", reading.value)
         return "", None
 
-    async def _failed_write(self, ctl: _Controlled, cmd: Command | None, err: Exception) -> None:
+    async def _failed_write(self, ctl: _Controlled, cmd: Command | None, err: Exception,
+                            passthrough: bool = False) -> None:
         assert ctl.held is not None
         if isinstance(err, DeviceUnreachable):
             # Kept: written when the device answers again (the commands stay executing).
@@ -578,6 +579,12 @@ class Arbiter:
                 await self._record(c)
             return
         log.warning("%s: write refused: %s", ctl.id, err)
+        bystanders = [] if passthrough else self._bystanders(ctl)
+        if bystanders:
+            # The refused value was the active slot's; commands below it waiting for their turn
+            # (held back by the point's limits) were not what the device refused: they stay in
+            # the array and are written once the refused one has left it.
+            ctl.held = [c for c in ctl.held if not any(c is b for b in bystanders)]
         # A refused value leaves the array: what was effective before stays effective.
         for c in ctl.held:
             slot = ctl.slots[c.priority - 1]
@@ -586,6 +593,22 @@ class Arbiter:
                 self._cancel_expiry(c)
         ctl.needs_write = False
         await self._settle(ctl, CommandStatus.FAILED, str(err))
+        if bystanders:
+            ctl.held.extend(bystanders)
+            ctl.needs_write = True
+            self._spawn(self._apply(ctl, force=True))
+
+    @staticmethod
+    def _bystanders(ctl: _Controlled) -> list[Command]:
+        """The held commands that did not set the refused value: those in a slot below the
+        active one, when a held command holds the active one (else none: the refused value is
+        an older command's, and the held ones fail as before rather than be retried for ever)."""
+        assert ctl.held is not None
+        active = next((i for i, c in enumerate(ctl.slots) if c is not None), None)
+        if active is None or not any(c is ctl.slots[active] for c in ctl.held):
+            return []
+        return [c for c in ctl.held if not c.release and c.priority - 1 > active
+                and ctl.slots[c.priority - 1] is c]
 
     async def _settle(self, ctl: _Controlled, status: CommandStatus, error: str = "") -> None:
         """The commands waiting on this point's write are done, with ``status``."""
