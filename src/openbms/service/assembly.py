@@ -6,7 +6,9 @@
                     ▲                 ├─▶ current-value cache start_history
                     │                 ├─▶ arbiter            start_arbiter (when a point is writable)
                     │                 ├─▶ logic programs     start_programs
-                    │                 └─▶ alarms             start_site_services (their own rules' points)
+                    │                 ├─▶ alarms             start_site_services (their own rules' points)
+                    │                 └─▶ MQTT bridge        start_site_services (a site with mqtt:
+                    │                                        bridge, given a data folder: its outbox)
                     └── arbiter ◀── schedules, programs, the API's commands
 
 ``Assembly`` is the only code that subscribes these parts to the bus and the
@@ -29,7 +31,8 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from openbms.alarms import point_texts
 from openbms.alarms.service import AlarmService
@@ -41,6 +44,7 @@ from openbms.control.wiring import schedule_commands
 from openbms.drivers.base import Driver
 from openbms.drivers.manager import DriverManager, PointBinding
 from openbms.drivers.registry import create_driver
+from openbms.errors import OpenBMSError
 from openbms.historian import Historian
 from openbms.model.binding import parse_binding
 from openbms.model.command import Command
@@ -49,6 +53,9 @@ from openbms.model.site import DriverSettings, HistoryPolicy, SiteConfig
 from openbms.runtime.bus import Bus
 from openbms.runtime.cache import CurrentValueCache
 from openbms.runtime.clock import Clock
+
+if TYPE_CHECKING:
+    from openbms.drivers.mqtt.bridge import Bridge
 
 __all__ = ["Assembly"]
 
@@ -65,13 +72,19 @@ class Assembly:
     are attributes (``historian``, ``drivers``, ``manager``, ``arbiter``,
     ``alarms``, ``schedules``, ``programs``), None or empty until started.
     ``background`` holds command tasks under way (schedule writes, releases),
-    cancelled before the arbiter stops.
+    cancelled before the arbiter stops. ``data_dir`` holds the MQTT bridges'
+    outboxes (None: no bridge is started; a site that asks for one is reported
+    in ``bridge_health``).
     """
 
     def __init__(self, sites: list[SiteConfig], clock: Clock, *, bus: Bus | None = None,
-                 cache: CurrentValueCache | None = None) -> None:
+                 cache: CurrentValueCache | None = None, data_dir: Path | None = None) -> None:
         self.sites = sites
         self.clock = clock
+        self.data_dir = None if data_dir is None else Path(data_dir)
+        #: Each site's running MQTT telemetry bridge, by site id.
+        self.bridges: dict[str, Bridge] = {}
+        self._bridge_problems: dict[str, str] = {}  # site id → why its bridge did not start
         self.bus = bus if bus is not None else Bus()
         self.cache = cache if cache is not None else CurrentValueCache()
         self.historian: Historian | None = None
@@ -251,14 +264,16 @@ class Assembly:
             await self.start_site(site)
 
         async def stop_services() -> None:
-            for site_id in list(self.alarms) + list(self._schedule_tasks):
+            running = [*self.alarms, *self._schedule_tasks, *self.bridges, *self._bridge_problems]
+            for site_id in dict.fromkeys(running):
                 await self.stop_site(site_id)
 
         self.on_stop("alarms and schedules", stop_services)
 
     async def start_site(self, site: SiteConfig) -> None:
-        """A site's alarms and schedules."""
+        """A site's MQTT bridge (first: it hears the alarms' first events), alarms and schedules."""
         sid = site.site.id
+        await self._start_bridge(site)
         if site.alarms and self._state is not None:
             service = AlarmService(sid, site.alarms, site.notifications, self.clock, self.bus,
                                    self._state, texts=point_texts(site))
@@ -274,7 +289,7 @@ class Assembly:
             self._schedule_tasks[sid] = asyncio.create_task(runner.run(), name=f"schedules of {sid}")
 
     async def stop_site(self, site_id: str) -> None:
-        """Stop a site's alarms and schedules."""
+        """Stop a site's alarms and schedules, then its MQTT bridge."""
         service = self.alarms.pop(site_id, None)
         if service is not None:
             await service.stop()
@@ -285,6 +300,44 @@ class Assembly:
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+        bridge = self.bridges.pop(site_id, None)
+        self._bridge_problems.pop(site_id, None)
+        if bridge is not None:
+            self.subscriptions.remove(f"mqtt bridge {site_id}")
+            await bridge.stop()
+
+    async def _start_bridge(self, site: SiteConfig) -> None:
+        """The site's telemetry bridge (outbox, link, bus subscriptions) when its file asks for one.
+
+        A bridge that cannot start (a missing secret, an outbox that cannot be opened) is logged
+        and reported in ``bridge_health``; the site's other services run.
+        """
+        sid = site.site.id
+        if site.mqtt is None or not site.mqtt.bridge.enabled:
+            return
+        if self.data_dir is None:
+            self._bridge_problems[sid] = ("mqtt bridge not started: this process has no data "
+                                          "folder for its outbox")
+            log.error("site %s: %s", sid, self._bridge_problems[sid])
+            return
+        from openbms.drivers.mqtt.bridge import start_bridge  # aiomqtt only for sites that bridge
+
+        try:
+            self.bridges[sid] = await start_bridge(site, self.data_dir, self.clock, self.bus)
+        except OpenBMSError as err:
+            self._bridge_problems[sid] = f"mqtt bridge not started: {err}"
+            log.error("site %s: %s", sid, self._bridge_problems[sid])
+            return
+        self.subscriptions.append(f"mqtt bridge {sid}")
+
+    def bridge_health(self) -> dict[str, dict[str, Any]]:
+        """Each site's MQTT bridge as a health component ``mqtt_bridge_{site}``: status, reasons,
+        connected, queued, dropped (by reason), last error."""
+        out = {f"mqtt_bridge_{sid}": bridge.health() for sid, bridge in self.bridges.items()}
+        for sid, problem in self._bridge_problems.items():
+            out[f"mqtt_bridge_{sid}"] = {"status": "degraded", "reasons": [problem],
+                                         "connected": False}
+        return out
 
     async def start_programs(self, load: Callable[[ProgramEngine], Awaitable[None]] | None = None, *,
                              timer: Callable[[], float] | None = None,

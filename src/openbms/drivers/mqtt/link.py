@@ -1,0 +1,261 @@
+"""A site's link to its broker (the site file's ``mqtt:``): one connection, fed by the outbox.
+
+::
+
+    publish(topic, payload, qos, retain, key) ──▶ Outbox (SQLite, durable) ──drain──▶ broker
+                                                        ▲  in order, QoS 1 for a backlog,
+                                                        │  at most ``outbox.rate`` a second
+                                                        └── deleted after the PUBACK
+
+    connect ──▶ Last Will  {prefix}/{site}/status  {"status": "offline"}         (retained)
+            ──▶ publish    {prefix}/{site}/status  {"status": "online", time, version, …}
+            ──▶ heartbeat: the same, every ``bridge.heartbeat`` seconds
+    stop    ──▶ publish    {prefix}/{site}/status  {"status": "offline", time}   (retained)
+
+Everything the site sends goes through the outbox, connected or not: one path,
+so order holds across an outage and a crash, and nothing is treated as sent
+before it is on disk. The connection (aiomqtt) reconnects by itself with
+exponential backoff in real seconds (network time, not building time); each
+new connection resends from the oldest message without a PUBACK, with its
+de-duplication key unchanged. Messages written while no connection was up (a
+backlog) go out with QoS 1 and at most ``outbox.rate`` a second; once the
+outbox has been emptied, messages go as fast as they come, with the QoS they
+were given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from typing import Any
+
+import aiomqtt
+import orjson
+
+from openbms import __version__
+from openbms.drivers.mqtt.connect import secret, tls_context
+from openbms.drivers.mqtt.outbox import Outbox
+from openbms.model.mqtt import MqttSettings
+from openbms.runtime.clock import Clock
+
+__all__ = ["Link"]
+
+log = logging.getLogger(__name__)
+
+#: Messages a drain round takes from the outbox and has in flight at once.
+WINDOW = 500
+
+
+class Link:
+    """One site's connection to its broker, draining ``outbox``.
+
+    ``publish`` is the one way out (the bridge, and command responses, use it).
+    """
+
+    def __init__(self, site: str, settings: MqttSettings, outbox: Outbox, clock: Clock, *,
+                 reconnect_min: float = 0.5, reconnect_max: float = 30.0) -> None:
+        self.site = site
+        self.settings = settings
+        self.outbox = outbox
+        self.clock = clock
+        self.reconnect_min = reconnect_min
+        self.reconnect_max = reconnect_max
+        self.base = f"{settings.prefix}/{site}"
+        self.status_topic = f"{self.base}/status"
+        self.client_id = settings.client_id or f"openbms-{site}-{random.getrandbits(32):08x}"
+        values = settings.model_dump()
+        self.username = secret(values, "username", "mqtt")
+        self.password = secret(values, "password", "mqtt")
+        self.tls = tls_context(values, "mqtt")
+        self.connects = 0
+        self.last_error: str | None = None
+        self._connected = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._lost_logged = False
+        self._up_since = 0.0
+
+    # ------------------------------------------------------------------ the way out
+
+    def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False,
+                key: str = "") -> None:
+        """Send a message through the outbox (on disk within one write; in order). Never blocks."""
+        self.outbox.put(topic, payload, qos, retain, key)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Connect in the background (a broker not there yet is tried again and again); wait up
+        to ``timeout`` for the first connection."""
+        if self._task is None:
+            self._stopping.clear()
+            self._task = asyncio.create_task(self._run(), name=f"mqtt link {self.site}")
+        try:
+            await asyncio.wait_for(self._connected.wait(), self.settings.timeout)
+        except TimeoutError:
+            log.warning("mqtt link %s: broker %s:%d not reached yet (%s); queueing in the outbox "
+                        "and trying again in the background", self.site, self.settings.host,
+                        self.settings.port, self.last_error or "no answer")
+
+    async def stop(self) -> None:
+        """Say ``offline`` (retained) and disconnect; what is not sent stays in the outbox."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._stopping.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), self.settings.timeout + 1.0)
+        except TimeoutError:
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        self._connected.clear()
+
+    @property
+    def connected(self) -> bool:
+        """Whether the broker connection is up."""
+        return self._connected.is_set()
+
+    def health(self) -> dict[str, Any]:
+        """Connected, queued, dropped and the last error, with ``status`` and ``reasons``."""
+        st = self.outbox.stats()
+        reasons: list[str] = []
+        if self._task is not None and not self.connected:
+            reasons.append(f"mqtt broker {self.settings.host}:{self.settings.port} not connected"
+                           f": {self.last_error or 'not yet'}; {st.queued + st.pending} messages "
+                           "wait in the outbox")
+        dropped = sum(st.dropped.values())
+        if dropped:
+            reasons.append(f"{dropped} outgoing messages dropped from the outbox (" + ", ".join(
+                f"{k} {v}" for k, v in st.dropped.items() if v) + ")")
+        if st.last_error:
+            reasons.append(f"outbox writes failing: {st.last_error}")
+        return {"status": "degraded" if reasons else "ok", "reasons": reasons,
+                "connected": self.connected, "queued": st.queued, "pending": st.pending,
+                "queued_bytes": st.bytes, "dropped": st.dropped, "sent": st.sent,
+                "connects": self.connects, "last_error": self.last_error}
+
+    # ------------------------------------------------------------------ the connection
+
+    def _status(self, status: str) -> bytes:
+        st = self.outbox.stats()
+        return orjson.dumps({"status": status, "site": self.site, "time": self.clock.now(),
+                             "version": __version__, "queued": st.queued + st.pending,
+                             "dropped": sum(st.dropped.values())})
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        backoff = self.reconnect_min
+        s = self.settings
+        will = aiomqtt.Will(self.status_topic, orjson.dumps({"status": "offline", "site": self.site}),
+                            qos=1, retain=True)
+        while not self._stopping.is_set():
+            try:
+                async with aiomqtt.Client(
+                    s.host, s.port, identifier=self.client_id, username=self.username,
+                    password=self.password, keepalive=s.keepalive, tls_context=self.tls,
+                    timeout=s.timeout, will=will, protocol=aiomqtt.ProtocolVersion.V311,
+                    max_inflight_messages=WINDOW,
+                ) as client:
+                    await client.publish(self.status_topic, self._status("online"), qos=1,
+                                         retain=True)
+                    self.connects += 1
+                    self._up_since = loop.time()
+                    self._connected.set()
+                    if self._lost_logged:
+                        log.warning("mqtt link %s: broker %s:%d is back; sending %d queued "
+                                    "messages", self.site, s.host, s.port, self.outbox.queued)
+                        self._lost_logged = False
+                    await self._session(client)
+                    # Stopping: the retained status says so (a clean disconnect sends no will).
+                    with contextlib.suppress(aiomqtt.MqttError):
+                        await client.publish(self.status_topic, self._status("offline"), qos=1,
+                                             retain=True)
+            except asyncio.CancelledError:
+                raise
+            except aiomqtt.MqttError as err:
+                self.last_error = str(err) or type(err).__name__
+            except Exception as err:  # a bug must not end the link: log it, reconnect
+                self.last_error = f"{type(err).__name__}: {err}"
+                log.exception("mqtt link %s: connection task failed; reconnecting", self.site)
+            was_up = self._connected.is_set()
+            self._connected.clear()
+            if self._stopping.is_set():
+                return
+            if was_up:
+                if not self._lost_logged:
+                    log.warning("mqtt link %s: lost the broker %s:%d (%s); queueing in the "
+                                "outbox, reconnecting", self.site, s.host, s.port, self.last_error)
+                    self._lost_logged = True
+                if loop.time() - self._up_since >= s.keepalive:
+                    backoff = self.reconnect_min
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), backoff * random.uniform(0.8, 1.2))
+            backoff = min(backoff * 2, self.reconnect_max)
+
+    async def _session(self, client: aiomqtt.Client) -> None:
+        """Drain, beat and watch the connection until it ends (raises) or the link stops."""
+        tasks = [asyncio.create_task(self._drain(client), name=f"mqtt drain {self.site}"),
+                 asyncio.create_task(self._heartbeat(client), name=f"mqtt heartbeat {self.site}"),
+                 asyncio.create_task(self._watch(client), name=f"mqtt watch {self.site}"),
+                 asyncio.create_task(self._stopping.wait(), name=f"mqtt stop {self.site}")]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        for t in done:
+            if not t.cancelled() and t.exception() is not None:
+                raise t.exception()  # type: ignore[misc]
+
+    @staticmethod
+    async def _watch(client: aiomqtt.Client) -> None:
+        """Returns (raises) when the connection ends: aiomqtt tells it through the messages."""
+        async for _ in client.messages:
+            pass
+
+    async def _heartbeat(self, client: aiomqtt.Client) -> None:
+        every = self.settings.bridge.heartbeat
+        while True:
+            await asyncio.sleep(every)
+            await client.publish(self.status_topic, self._status("online"), qos=1, retain=True)
+
+    async def _drain(self, client: aiomqtt.Client) -> None:
+        """Send the outbox in order; delete what the broker acknowledged."""
+        outbox = self.outbox
+        rate = self.settings.outbox.rate
+        backlog = outbox.queued > 0  # written while no connection was up
+        cursor = 0
+        tokens, last = float(WINDOW), time.monotonic()
+        while True:
+            if not outbox.available(cursor):
+                if backlog:
+                    backlog = False
+                    log.info("mqtt link %s: the outbox is empty again", self.site)
+                await outbox.wait(cursor)
+            batch = await outbox.take(cursor, WINDOW)
+            if not batch:
+                continue
+            if backlog:  # at most `rate` messages a second
+                now = time.monotonic()
+                tokens = min(float(WINDOW), tokens + (now - last) * rate)
+                last = now
+                if tokens < 1.0:
+                    await asyncio.sleep((1.0 - tokens) / rate)
+                    continue
+                batch = batch[:int(tokens)]
+                tokens -= len(batch)
+            qos_floor = 1 if backlog else 0
+            # Tasks made in order run their first step (paho's publish: the send) in order.
+            results = await asyncio.gather(
+                *(client.publish(m.topic, m.payload, max(m.qos, qos_floor), m.retain)
+                  for m in batch), return_exceptions=True)
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result  # the connection ends; the next one resends from the oldest
+            cursor = batch[-1].seq
+            await outbox.done(cursor)
