@@ -33,7 +33,7 @@ import asyncio
 import json
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -338,6 +338,59 @@ class MQTTDriver(DriverBase):
             points[points.index(old)] = p
         else:
             points.append(p)
+
+    async def retain(self, bindings: Iterable[Binding]) -> None:
+        """Keep only ``bindings`` (a new configuration's): every other point is forgotten, and the
+        topic filters no point needs any more are unsubscribed, so the broker stops sending what
+        nothing reads. Without a connection they are just dropped: the next one subscribes only
+        the filters still needed (a clean session)."""
+        keep = {b.uri for b in bindings}
+        for uri in [u for u in self._points if u not in keep]:
+            self._forget(self._points.pop(uri))
+        for uri in [u for u in self._faults if u not in keep]:
+            del self._faults[uri]
+        needed = {self._filter(p.spec) for p in self._points.values()}
+        gone = sorted(self._filters - needed)
+        if not gone:
+            return
+        self._filters &= needed
+        client = self._client
+        if client is None or not self._connected.is_set():
+            return
+        try:
+            for i in range(0, len(gone), 500):
+                await client.unsubscribe(gone[i:i + 500], timeout=self.settings.timeout)
+        except aiomqtt.MqttError as err:  # a reconnection subscribes only what is needed
+            log.debug("mqtt: unsubscribe failed (%s); the next connection does without them", err)
+
+    def _forget(self, p: _Point) -> None:
+        """Take ``p`` out of its topic's (or Sparkplug metric's) list."""
+        spec = p.spec
+        if p.echo is not None and not p.echo.done():
+            p.echo.set_result(None)  # a read waiting for its answer reads it as it is
+        if spec.payload == "sparkplug":
+            key = (spec.group, spec.node)
+            node = self._nodes.get(key)
+            if node is None:
+                return
+            metric = (spec.sp_device, spec.field_text)
+            points = node.points.get(metric)
+            if points is not None and p in points:
+                points.remove(p)
+                if not points:
+                    del node.points[metric]
+            node.devices = {device for device, _ in node.points}
+            for device in [d for d in node.aliases if d not in node.devices]:
+                node.aliases.pop(device, None)
+                node.datatypes.pop(device, None)
+            if not node.points:
+                del self._nodes[key]
+        else:
+            points = self._topics.get(spec.topic)
+            if points is not None and p in points:
+                points.remove(p)
+                if not points:
+                    del self._topics[spec.topic]
 
     async def _send_subscriptions(self, client: aiomqtt.Client, filters: set[str]) -> None:
         """SUBSCRIBE in packets of at most 500 topic filters."""
