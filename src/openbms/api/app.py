@@ -32,11 +32,13 @@ from openbms.api.body_limit import BodyLimitMiddleware, BodyLimits
 from openbms.api.context import ApiContext
 from openbms.api.errors import FieldError, Problem, install_error_handlers
 from openbms.api.metrics import MetricsMiddleware
+from openbms.api.mqtt_commands import MqttCommands
 from openbms.api.ratelimit import RateLimiter
 from openbms.api.routes import ROUTERS
 from openbms.api.settings import ApiSettings
 from openbms.db import StateEngine, load_state, migrate, open_state, save_state
 from openbms.db.accounts import AccountError, ensure_admin
+from openbms.service.protocols import CommandRequests
 
 __all__ = ["BodyLimits", "body_limits_of", "create_app", "ensure_admin_from_env", "resolve_secret"]
 
@@ -130,6 +132,8 @@ def create_app(
             admin = await ctx.run(ensure_admin_from_env, ctx.engine, passwords=ctx.passwords, now=ctx.now())
             if admin is not None:
                 log.info("admin account from OPENBMS_ADMIN_EMAIL is ready")
+            if isinstance(runtime, CommandRequests):  # command/response over MQTT: answered here
+                runtime.serve_command_requests(MqttCommands(ctx, refusals_of).handle)
         except Exception as err:
             ctx.startup_error = err
             if owned is not None:
@@ -139,6 +143,8 @@ def create_app(
         try:
             yield
         finally:
+            if isinstance(runtime, CommandRequests):
+                runtime.serve_command_requests(None)
             try:
                 await refusals_of.flush(ctx)
             except Exception as err:  # the database went first: the counts since the last write are lost

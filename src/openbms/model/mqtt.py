@@ -63,6 +63,13 @@ class CommandSettings(_Strict):
 
     enabled: bool = False
     priority: int = Field(default=8, ge=1, le=16, description="of a write that names none")
+    max_bytes: int = Field(default=65_536, ge=1024, le=16 << 20,
+                           description="the largest request taken; a bigger one is refused (too_large)")
+    remember: int = Field(default=10_000, ge=1, le=1_000_000,
+                          description="correlation ids remembered, to answer a duplicate once")
+    remember_s: Interval = Field(default=600.0,
+                                 description="seconds a correlation id is remembered")
+    concurrency: int = Field(default=32, ge=1, le=1024, description="requests handled at once")
 
 
 class HomeAssistantSettings(_Strict):

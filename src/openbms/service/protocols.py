@@ -23,7 +23,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import sqlalchemy as sa
 
@@ -49,6 +49,9 @@ from openbms.service.faults import FaultControl
 __all__ = [
     "MANUAL_SOURCES",
     "Alarms",
+    "CommandRequest",
+    "CommandRequestHandler",
+    "CommandRequests",
     "Commands",
     "DeviceReport",
     "Devices",
@@ -294,4 +297,36 @@ class Services(SiteConfigs, Devices, Alarms, Programs, Protocol):
 
     def status(self) -> StatusCounters:
         """Counters for a status line; cheap."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class CommandRequest:
+    """A command request that arrived over MQTT on ``{prefix}/{site}/command/{name}/request``.
+
+    ``correlation`` is the MQTT v5 correlation data (None from an MQTT 3.1.1 client: the
+    correlation id is then in the JSON body); ``authorization`` the value of the MQTT v5 user
+    property ``authorization`` (``Bearer …``), if the client sent one.
+    """
+
+    site: str
+    name: str
+    payload: bytes
+    topic: str
+    correlation: bytes | None = None
+    authorization: str | None = None
+
+
+#: What answers a command request: its response's payload (``openbms.api.mqtt_commands``).
+CommandRequestHandler = Callable[[CommandRequest], Awaitable[bytes]]
+
+
+@runtime_checkable
+class CommandRequests(Protocol):
+    """Command/response over MQTT: the service keeps each site's connection; the API, when it
+    runs, answers the requests (``serve_command_requests``)."""
+
+    def serve_command_requests(self, handler: CommandRequestHandler | None) -> None:
+        """Answer the sites' command requests with ``handler`` from now on (None: none answers;
+        each request then gets an ``unavailable`` error)."""
         ...

@@ -58,10 +58,11 @@ from openbms.runtime.bus import Bus
 from openbms.runtime.cache import CurrentValueCache
 from openbms.runtime.clock import Clock, WallClock
 from openbms.service.assembly import Assembly
+from openbms.service.command_links import CommandLinks
 from openbms.service.commands import CommandDesk
 from openbms.service.faults import FaultControl
 from openbms.service.health import HealthLimits, HealthMonitor
-from openbms.service.protocols import DeviceReport, Services
+from openbms.service.protocols import CommandRequestHandler, DeviceReport, Services
 
 __all__ = ["Runtime", "RuntimeStatus"]
 
@@ -221,6 +222,9 @@ class Runtime:
         self._config_lock = asyncio.Lock()
         self.state: sa.Engine | None = None
         self._commands = CommandDesk(lambda: self.assembly.arbiter)
+        #: Each site's command/response connection over MQTT (``mqtt: commands:``), answered by
+        #: the handler the API registers (``serve_command_requests``).
+        self.command_links = CommandLinks()
         self._started = 0.0
         # Per site: the configuration the map was made from, and device key → its point ids.
         self._served: dict[str, tuple[SiteConfig, dict[str, tuple[str, ...]]]] = {}
@@ -285,6 +289,9 @@ class Runtime:
             await self._start_control()
             if self.api_address is not None:
                 await self._start_api(*self.api_address)
+            # After the API: its handler answers the first request (without it: unavailable).
+            await self.command_links.apply(self.sites)
+            self.assembly.on_stop("mqtt command requests", self.command_links.stop)
             # Last: start-up's own work on the loop is not a stall of the running system.
             await self.health_monitor.start()
             self.assembly.on_stop("health monitor", self.health_monitor.stop)
@@ -453,6 +460,8 @@ class Runtime:
         await self.assembly.reconfigure()  # polling, control and history follow self.sites
         await self.assembly.stop_site(cfg.site.id)
         await self.assembly.start_site(cfg)
+        if self.command_links.servers or cfg.mqtt is not None:
+            await self.command_links.apply(self.sites)
 
     async def _start_programs(self) -> None:
         """Deploy the site files' programs (a changed file is a new version), then run what is deployed."""
@@ -546,6 +555,11 @@ class Runtime:
 
     # ------------------------------------------------------------------ services for the API
 
+    def serve_command_requests(self, handler: CommandRequestHandler | None) -> None:
+        """Answer the sites' command requests over MQTT with ``handler`` (the API registers it when
+        it starts and removes it when it stops); None: each gets an ``unavailable`` error."""
+        self.command_links.serve(handler)
+
     @property
     def commands(self) -> CommandDesk:
         """Commands and priority arrays (a write raises ``RuntimeError`` before control starts)."""
@@ -608,6 +622,9 @@ class Runtime:
             found = problems() if problems is not None else []
             if found:
                 out[f"driver_{name}"] = {"status": "degraded", "reasons": list(found)}
+        links = self.command_links.problems()
+        if links:
+            out["mqtt_commands"] = {"status": "degraded", "reasons": links}
         return out
 
     def status(self) -> RuntimeStatus:

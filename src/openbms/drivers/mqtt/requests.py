@@ -1,0 +1,338 @@
+"""Command/response over MQTT: the transport (one broker connection per site), and a client.
+
+::
+
+    client ──PUBLISH {prefix}/{site}/command/{name}/request──▶ broker ──▶ RequestServer
+              (MQTT v5: response topic, correlation data,          │ Request(name, payload,
+               user property authorization: Bearer …)              │   correlation, response_topic,
+                                                                   ▼   user_properties)
+                                                              handler(request) → response bytes
+                                                                   │  (the API decides everything:
+                                                                   │   openbms.api.mqtt_commands)
+    client ◀── the request's response topic, its correlation data ─┘  or, for an MQTT 3.1.1
+               {prefix}/{site}/command/{name}/response                client, this topic (the
+                                                                       correlation id is in the JSON)
+
+This module knows topics and MQTT v5 properties, nothing of what a request
+means: the handler (registered by the API through the service layer) gets the
+bytes and answers bytes. The connection reconnects by itself with backoff and
+subscribes again each time (QoS 1). At most ``concurrency`` requests are
+handled at once; the rest wait in aiomqtt's queue.
+
+Responses are published through ``publish`` (this connection by default): the
+seam where they can later go through the store-and-forward outbox instead.
+
+``Requester`` is the other side (the ``openbms mqtt command`` CLI, tests and the
+benchmark): one MQTT v5 connection that sends requests with a response topic
+and correlation data of its own and waits for each answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import ssl
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from openbms.drivers.mqtt.connect import secret, tls_context
+from openbms.errors import DriverError
+from openbms.model.mqtt import MqttSettings
+
+__all__ = ["Publish", "Request", "RequestServer", "Requester", "request_filter", "response_topic"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One request as it arrived: the command's name (the topic's level before ``request``), its
+    payload, and what MQTT v5 carried with it (None/empty from an MQTT 3.1.1 client)."""
+
+    topic: str
+    name: str
+    payload: bytes
+    correlation: bytes | None = None
+    response_topic: str | None = None
+    user_properties: tuple[tuple[str, str], ...] = ()
+
+
+#: ``publish(topic, payload, correlation data)``: how a response leaves (the connection's own
+#: publish by default; the outbox later).
+Publish = Callable[[str, bytes, bytes | None], Awaitable[None]]
+Handler = Callable[[Request], Awaitable[bytes]]
+
+
+def request_filter(prefix: str, site: str) -> str:
+    """The subscription of a site's requests: ``{prefix}/{site}/command/+/request``."""
+    return f"{prefix}/{site}/command/+/request"
+
+
+def response_topic(prefix: str, site: str, name: str) -> str:
+    """Where a response goes when the request named no response topic."""
+    return f"{prefix}/{site}/command/{name}/response"
+
+
+def _connection(settings: MqttSettings, place: str) -> tuple[str | None, str | None, ssl.SSLContext | None]:
+    values = settings.model_dump()
+    return (secret(values, "username", place), secret(values, "password", place),
+            tls_context(values, place))
+
+
+def _user_properties(props: Any) -> tuple[tuple[str, str], ...]:
+    found = getattr(props, "UserProperty", None) or ()
+    return tuple((str(k), str(v)) for k, v in found)
+
+
+class RequestServer:
+    """A site's command requests: subscribed on its own connection, each handed to ``handler``
+    and the answer published back."""
+
+    def __init__(self, settings: MqttSettings, site: str, handler: Handler, *,
+                 publish: Publish | None = None, reconnect_min: float = 0.5,
+                 max_backoff: float = 30.0) -> None:
+        self.settings = settings
+        self.site = site
+        self.handler = handler
+        self.publish: Publish = publish or self._publish
+        self.filter = request_filter(settings.prefix, site)
+        self._prefix_levels = settings.prefix.count("/") + 1
+        self.client_id = (f"{settings.client_id}-commands" if settings.client_id
+                          else f"openbms-{site}-commands-{random.getrandbits(32):08x}")[:128]
+        place = f"site {site}: mqtt"
+        self._username, self._password, self._tls = _connection(settings, place)
+        self.reconnect_min = reconnect_min
+        self.max_backoff = max_backoff
+        #: Requests taken, answered, and answers that could not be published (counters).
+        self.received = 0
+        self.answered = 0
+        self.failed = 0
+        self._slots = asyncio.Semaphore(settings.commands.concurrency)
+        self._client: aiomqtt.Client | None = None
+        self._connected = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._work: set[asyncio.Task[None]] = set()
+        self._last_error = "not connected yet"
+        self._lost_logged = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Connect in the background; wait up to the settings' ``timeout`` for the subscription."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name=f"mqtt commands {self.site}")
+        try:
+            await asyncio.wait_for(self._connected.wait(), self.settings.timeout)
+        except TimeoutError:
+            log.warning("site %s: mqtt commands: broker %s:%d not reached yet (%s); trying again "
+                        "in the background", self.site, self.settings.host, self.settings.port,
+                        self._last_error)
+
+    async def stop(self) -> None:
+        """Stop taking requests, let those being handled finish (up to ``timeout``), disconnect."""
+        if self._work:
+            await asyncio.wait(set(self._work), timeout=self.settings.timeout)
+        for task in [self._task, *self._work]:
+            if task is not None:
+                task.cancel()
+        await asyncio.gather(*(t for t in [self._task, *self._work] if t), return_exceptions=True)
+        self._task = None
+        self._work.clear()
+        self._client = None
+        self._connected.clear()
+
+    @property
+    def connected(self) -> bool:
+        """Whether the subscription is up."""
+        return self._connected.is_set()
+
+    def problems(self) -> list[str]:
+        """What keeps requests from arriving (for health): no broker connection."""
+        if self._task is None or self._connected.is_set():
+            return []
+        return [f"mqtt commands of site {self.site}: broker {self.settings.host}:"
+                f"{self.settings.port} not connected: {self._last_error}"]
+
+    async def _run(self) -> None:
+        backoff = self.reconnect_min
+        s = self.settings
+        while True:
+            try:
+                async with aiomqtt.Client(
+                    s.host, s.port, identifier=self.client_id, username=self._username,
+                    password=self._password, keepalive=s.keepalive, tls_context=self._tls,
+                    timeout=s.timeout, protocol=aiomqtt.ProtocolVersion.V5,
+                ) as client:
+                    await client.subscribe(self.filter, qos=1)
+                    self._client = client
+                    self._connected.set()
+                    backoff = self.reconnect_min
+                    if self._lost_logged:
+                        log.warning("site %s: mqtt commands: broker %s:%d is back", self.site,
+                                    s.host, s.port)
+                        self._lost_logged = False
+                    async for message in client.messages:
+                        await self._slots.acquire()  # the rest wait in aiomqtt's queue
+                        task = asyncio.create_task(self._answer(message))
+                        self._work.add(task)
+                        task.add_done_callback(self._work.discard)
+            except asyncio.CancelledError:
+                raise
+            except aiomqtt.MqttError as err:
+                self._last_error = str(err) or type(err).__name__
+            except Exception as err:  # a bug here must not end the connection task for good
+                self._last_error = f"{type(err).__name__}: {err}"
+                log.exception("site %s: mqtt commands: connection task failed; reconnecting",
+                              self.site)
+            if self._connected.is_set() and not self._lost_logged:
+                log.warning("site %s: mqtt commands: lost the broker %s:%d (%s); reconnecting",
+                            self.site, s.host, s.port, self._last_error)
+                self._lost_logged = True
+            self._client = None
+            self._connected.clear()
+            await asyncio.sleep(backoff * random.uniform(0.8, 1.2))
+            backoff = min(backoff * 2, self.max_backoff)
+
+    # ------------------------------------------------------------------ one request
+
+    def _request(self, message: aiomqtt.Message) -> Request:
+        topic = message.topic.value
+        levels = topic.split("/")
+        name = levels[self._prefix_levels + 2] if len(levels) == self._prefix_levels + 4 else ""
+        payload = message.payload
+        if isinstance(payload, str):
+            payload = payload.encode()
+        elif not isinstance(payload, bytes | bytearray):
+            payload = b""
+        props = message.properties
+        correlation = getattr(props, "CorrelationData", None) if props is not None else None
+        answer_to = getattr(props, "ResponseTopic", None) if props is not None else None
+        return Request(topic, name, bytes(payload), bytes(correlation) if correlation else None,
+                       str(answer_to) if answer_to else None,
+                       _user_properties(props) if props is not None else ())
+
+    def _answer_topic(self, request: Request) -> str:
+        """The request's response topic, unless it is not one a response may go to: empty, with
+        wildcards, or a request topic (openbms would take its own answer as a request)."""
+        wanted = request.response_topic
+        if wanted and not any(c in wanted for c in "+#\x00") and not (
+                aiomqtt.Topic(wanted).matches(self.filter)):
+            return wanted
+        return response_topic(self.settings.prefix, self.site, request.name or "unknown")
+
+    async def _answer(self, message: aiomqtt.Message) -> None:
+        try:
+            self.received += 1
+            request = self._request(message)
+            try:
+                body = await self.handler(request)
+            except Exception:  # the handler answers every error itself: this is a bug
+                log.exception("site %s: mqtt commands: the request on %s was not answered",
+                              self.site, request.topic)
+                return
+            try:
+                await self.publish(self._answer_topic(request), body, request.correlation)
+                self.answered += 1
+            except (aiomqtt.MqttError, DriverError) as err:
+                self.failed += 1
+                log.debug("site %s: mqtt commands: the response to %s was not sent: %s",
+                          self.site, request.topic, err)
+        finally:
+            self._slots.release()
+
+    async def _publish(self, topic: str, payload: bytes, correlation: bytes | None) -> None:
+        client = self._client
+        if client is None:
+            raise DriverError(f"not connected to {self.settings.host}:{self.settings.port}")
+        props = None
+        if correlation is not None:
+            props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+            props.CorrelationData = correlation
+        await client.publish(topic, payload, qos=1, properties=props, timeout=self.settings.timeout)
+
+
+class Requester:
+    """An MQTT v5 client of a site's command/response (async context manager).
+
+    Each request carries a response topic of this client's own under
+    ``{prefix}/{site}/command/{name}/response/…`` (inside the site's prefix, so a broker ACL on
+    ``{prefix}/{site}/#`` allows it) and correlation data that pairs the answer with it.
+    """
+
+    def __init__(self, host: str, port: int, prefix: str, site: str, *,
+                 username: str | None = None, password: str | None = None,
+                 tls: ssl.SSLContext | None = None, timeout: float = 5.0) -> None:
+        self.prefix, self.site, self.timeout = prefix, site, timeout
+        self._tag = f"{random.getrandbits(64):016x}"
+        self._client = aiomqtt.Client(host, port, identifier=f"openbms-cli-{self._tag}",
+                                      username=username, password=password, tls_context=tls,
+                                      timeout=timeout, protocol=aiomqtt.ProtocolVersion.V5)
+        self._waiting: dict[bytes, asyncio.Future[bytes]] = {}
+        self._subscribed: set[str] = set()
+        self._reader: asyncio.Task[None] | None = None
+        self._count = 0
+
+    async def __aenter__(self) -> Requester:
+        try:
+            await self._client.__aenter__()
+        except aiomqtt.MqttError as err:
+            raise DriverError(str(err) or type(err).__name__) from None
+        self._reader = asyncio.create_task(self._read())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        with contextlib.suppress(aiomqtt.MqttError):
+            await self._client.__aexit__(None, None, None)
+
+    async def _read(self) -> None:
+        with contextlib.suppress(aiomqtt.MqttError):
+            async for message in self._client.messages:
+                props = message.properties
+                correlation = getattr(props, "CorrelationData", None) if props is not None else None
+                future = self._waiting.pop(bytes(correlation), None) if correlation else None
+                if future is not None and not future.done():
+                    payload = message.payload
+                    future.set_result(payload if isinstance(payload, bytes) else
+                                      str(payload or "").encode())
+        for future in self._waiting.values():  # the connection ended
+            if not future.done():
+                future.set_exception(DriverError("lost the broker connection"))
+
+    async def ask(self, name: str, payload: bytes, *, correlation: bytes | None = None,
+                  user_properties: Sequence[tuple[str, str]] = ()) -> bytes:
+        """Send a request ``name`` and wait for its response's payload (``TimeoutError`` after
+        the client's ``timeout``; ``DriverError`` when the broker goes away)."""
+        answers = f"{response_topic(self.prefix, self.site, name)}/{self._tag}"
+        try:
+            if answers not in self._subscribed:
+                await self._client.subscribe(answers, qos=1)
+                self._subscribed.add(answers)
+            self._count += 1
+            key = correlation or f"{self._tag}-{self._count}".encode()
+            future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+            self._waiting[key] = future
+            props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+            props.ResponseTopic = answers
+            props.CorrelationData = key
+            if user_properties:
+                props.UserProperty = list(user_properties)
+            await self._client.publish(f"{self.prefix}/{self.site}/command/{name}/request", payload,
+                                       qos=1, properties=props)
+        except aiomqtt.MqttError as err:
+            raise DriverError(str(err) or type(err).__name__) from None
+        try:
+            async with asyncio.timeout(self.timeout):
+                return await future
+        finally:
+            self._waiting.pop(key, None)
