@@ -253,7 +253,7 @@ class RequestServer:
             raise DriverError(f"not connected to {self.settings.host}:{self.settings.port}")
         props = None
         if correlation is not None:
-            props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+            props = Properties(PacketTypes.PUBLISH)
             props.CorrelationData = correlation
         await client.publish(topic, payload, qos=1, properties=props, timeout=self.settings.timeout)
 
@@ -322,7 +322,7 @@ class Requester:
             key = correlation or f"{self._tag}-{self._count}".encode()
             future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
             self._waiting[key] = future
-            props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+            props = Properties(PacketTypes.PUBLISH)
             props.ResponseTopic = answers
             props.CorrelationData = key
             if user_properties:
