@@ -22,6 +22,7 @@ import pytest
 
 from openbms.api.server import serve
 from openbms.config import load_sites
+from openbms.control.programs import parse_program
 from openbms.db import audit_entries
 from openbms.db.accounts import create_api_token, create_user
 from openbms.drivers.mqtt.requests import Requester
@@ -39,6 +40,7 @@ mqtt:
   port: {port}
   prefix: bms
   timeout: 5
+  bridge: {{enabled: false}}
   commands: {{enabled: true, priority: 9, max_bytes: 2048}}
 equipment:
   - id: ahu-1
@@ -53,7 +55,8 @@ equipment:
         binding: "sim://ahu-1/sat-sp?wave=constant&value=13"
 """
 
-ROLES = {"operator": {"hq": "operator"}, "viewer": {"hq": "viewer"}, "other": {"lab": "admin"}}
+ROLES = {"fm": {"hq": "facility_manager"}, "operator": {"hq": "operator"}, "viewer": {"hq": "viewer"},
+         "other": {"lab": "admin"}}
 SP = "sim://ahu-1/sat-sp?wave=constant&value=13"
 
 
@@ -292,3 +295,32 @@ async def test_mosquitto_pub_and_mosquitto_sub_drive_command_response(site: Site
     assert answer["result"]["command"]["value"] == 16.5
     assert site.device_value() == 16.5
     assert len(await site.runtime.commands.recent("hq", point="hq/ahu-1/sat-sp")) == 1  # duplicates once
+
+
+async def test_program_deploy_and_get_as_the_rest_api_does(site: Site) -> None:
+    store = site.runtime.program_store
+    assert store is not None
+    program = parse_program({"id": "sat-hold", "site": "hq", "name": "SAT hold", "period_s": 1,
+                             "constants": [{"id": "sp", "value": 14}],
+                             "outputs": [{"id": "out", "point": "hq/ahu-1/sat-sp"}],
+                             "wires": [{"from": "sp", "to": "out"}]})
+    saved = await asyncio.to_thread(store.save, program, "fm@example.com")
+    refused = await site.ask("program-deploy", {"id": "d0", "program": "sat-hold",
+                                                "version": int(saved), "reason": "go"})
+    assert refused["error"]["code"] == "forbidden"  # an operator may not deploy
+    missing = await site.ask("program-deploy", {"id": "d1", "program": "sat-hold", "version": 7,
+                                                "reason": "go"}, user="fm")
+    assert missing["error"] == {"code": "not_found", "field": "version",
+                                "message": "program 'sat-hold' has no version 7"}
+    answer = await site.ask("program-deploy", {"id": "d2", "program": "sat-hold",
+                                               "version": int(saved), "reason": "go"}, user="fm")
+    assert answer["ok"] is True, answer
+    assert answer["result"]["program"]["active_version"] == int(saved)
+    await until(lambda: site.device_value() == 14, what="the program's output at the device")
+    got = await site.ask("program-get", {"id": "g", "program": "sat-hold"}, user="viewer")
+    assert got["result"]["program"]["version"] == int(saved)
+    assert got["result"]["program"]["program"]["constants"] == [{"id": "sp", "value": 14}]
+    deployed = [r for r in site.audit("program.*") if r["action"] == "program.deploy"]
+    assert [(r["actor"], r["details"].get("reason")) for r in deployed] == [("fm@example.com", "go")]
+    unknown = await site.ask("program-get", {"id": "g2", "program": "nope"}, user="viewer")
+    assert unknown["error"]["code"] == "not_found"
