@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -324,3 +326,39 @@ async def test_program_deploy_and_get_as_the_rest_api_does(site: Site) -> None:
     assert [(r["actor"], r["details"].get("reason")) for r in deployed] == [("fm@example.com", "go")]
     unknown = await site.ask("program-get", {"id": "g2", "program": "nope"}, user="viewer")
     assert unknown["error"]["code"] == "not_found"
+
+
+async def _cli(site: Site, *args: str, token: str | None = "operator") -> tuple[int, str, str]:
+    env = {**os.environ, "COLUMNS": "200"}
+    env.pop("OPENBMS_TOKEN", None)
+    if token:
+        env["OPENBMS_TOKEN"] = site.tokens[token]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "openbms.cli", "mqtt", "command", *args,
+        "--broker", f"{site.broker.host}:{site.broker.port}", "--prefix", "bms",
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    out, err = await proc.communicate()
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_the_cli_sends_a_request_and_prints_the_response(site: Site) -> None:
+    code, out, err = await _cli(site, "hq", "write", "--arg", "point=ahu-1/sat-sp", "--arg", "value=17",
+                                "--arg", "reason=from the shell")
+    assert code == 0, err
+    assert out.startswith("ok cli-") and '"status": "completed"' in out
+    assert site.device_value() == 17
+    code, out, err = await _cli(site, "hq", "read", "--json", '{"points": ["ahu-1/sat-sp"]}', "--raw")
+    assert code == 0, err
+    assert json.loads(out)["result"]["values"][0]["point"] == "hq/ahu-1/sat-sp"
+
+
+async def test_the_cli_exits_1_on_an_error_response_and_without_a_token(site: Site) -> None:
+    code, _out, err = await _cli(site, "hq", "write", "-a", "point=ahu-1/sat-sp", "-a", "value=99")
+    assert code == 1 and "error refused (value):" in err
+    code, _out, err = await _cli(site, "hq", "write", "-a", "point=ahu-1/sat-sp", "-a", "value=15",
+                                 token="viewer")
+    assert code == 1 and "error forbidden:" in err
+    code, _out, err = await _cli(site, "hq", "config", token=None)
+    assert code == 1 and "OPENBMS_TOKEN is not set" in err
+    assert site.device_value() == 13

@@ -234,8 +234,8 @@ async def _release(call: _Call) -> dict[str, Any]:
 
 async def _read(call: _Call) -> dict[str, Any]:
     names = call.args.get("points")
-    if isinstance(names, str):
-        names = [names]
+    if isinstance(names, str):  # one point, or a comma list (the command line's --arg)
+        names = [n.strip() for n in names.split(",") if n.strip()]
     if not isinstance(names, list) or not names or len(names) > MAX_POINTS or not all(
             isinstance(n, str) for n in names):
         raise Refused("invalid", f"points: expected a list of 1 to {MAX_POINTS} point names "

@@ -1,4 +1,5 @@
-"""``openbms mqtt sub|discover``: what a broker carries, decoded as the MQTT driver decodes it.
+"""``openbms mqtt sub|discover|command``: what a broker carries, decoded as the MQTT driver decodes
+it, and command requests to a site (``command``: see ``openbms.drivers.mqtt.requests``).
 
 ::
 
@@ -38,7 +39,8 @@ from openbms.cli.common import console, err_console
 
 __all__ = ["decode", "register"]
 
-mqtt_app = typer.Typer(help="MQTT: watch decoded samples, propose points for the topics seen.",
+mqtt_app = typer.Typer(help="MQTT: watch decoded samples, propose points for the topics seen, "
+                                     "send command requests to a site.",
                        no_args_is_help=True)
 
 DEFAULT_BROKER = "127.0.0.1:1883"
@@ -704,6 +706,117 @@ def discover(
         shown = ", ".join(sorted(sources)[:3]) + (", ..." if len(sources) > 3 else "")
         console.print(f"[yellow]skipped[/yellow] {escape(f'{len(sources)} {reason}: {shown}')}",
                       highlight=False, soft_wrap=True)
+
+
+# ---------------------------------------------------------------------- command
+
+
+def _request_body(args: list[str], body: str | None, cid: str) -> dict[str, Any]:
+    """The request: ``--json`` as given, else the ``--arg key=value`` pairs (a value that reads
+    as JSON is taken as JSON: 15, true, ["a", "b"]; anything else is text), and the ``id``."""
+    if body is not None and args:
+        raise fail("give --json or --arg, not both")
+    if body is not None:
+        try:
+            doc = json.loads(body)
+        except ValueError as err:
+            raise fail(f"--json: not JSON ({err})") from None
+        if not isinstance(doc, dict):
+            raise fail("--json: expected a JSON object, such as '{\"point\": \"ahu-1/sat-sp\"}'")
+    else:
+        doc = {}
+        for item in args:
+            key, sep, text = item.partition("=")
+            if not sep or not key.strip():
+                raise fail(f"--arg {item!r}: expected key=value, such as point=ahu-1/sat-sp")
+            try:
+                doc[key.strip()] = json.loads(text)
+            except ValueError:
+                doc[key.strip()] = text
+    doc.setdefault("id", cid)
+    return doc
+
+
+@mqtt_app.command("command")
+def command(
+    site: str = typer.Argument(..., help="The site's id (the topic level after the prefix)."),
+    name: str = typer.Argument(..., help="write, release, read, priority-array, program-get, "
+                                          "program-deploy or config."),
+    arg: list[str] = typer.Option([], "--arg", "-a", metavar="KEY=VALUE",
+                                  help="An argument of the request (repeat it): point=ahu-1/sat-sp, "
+                                       "value=15, priority=8, points='[\"ahu-1/sat\"]'."),
+    body: str | None = typer.Option(None, "--json", metavar="JSON", show_default=False,
+                                    help="The whole request as a JSON object (instead of --arg)."),
+    broker: str = BrokerOption,
+    prefix: str = typer.Option("openbms", "--prefix", help="The site's topic prefix (mqtt.prefix)."),
+    token_env: str = typer.Option("OPENBMS_TOKEN", "--token-env", metavar="VAR",
+                                  help="The environment variable holding an openbms API token."),
+    raw: bool = typer.Option(False, "--raw", help="Print the response's JSON as it came."),
+    username_env: str | None = UserEnvOption, username_file: str | None = UserFileOption,
+    password_env: str | None = PasswordEnvOption, password_file: str | None = PasswordFileOption,
+    tls: bool = TLSOption, ca_file: Path | None = CAOption, cert_file: Path | None = CertOption,
+    key_file: Path | None = KeyOption,
+    timeout: float = typer.Option(10.0, "--timeout", min=0.1,
+                                  help="Seconds for the connection and for the response."),
+) -> None:
+    """Send a command request to a site over MQTT (v5) and print the response; exit status 1 on
+    an error response.
+
+    The request goes to PREFIX/SITE/command/NAME/request with a response topic and correlation
+    data of its own; the API token (from --token-env, default $OPENBMS_TOKEN) goes in the
+    user property 'authorization: Bearer …'. See docs/mqtt.md, "Command/response".
+    """
+    import random
+
+    from rich.markup import escape
+
+    from openbms.drivers.mqtt.requests import Requester
+    from openbms.errors import DriverError
+
+    token = os.environ.get(token_env)
+    if not token:
+        raise fail(f"--token-env {token_env}: the environment variable {token_env} is not set: put "
+                   "an openbms API token there (created on the dashboard's Users page or with "
+                   "POST /api/v1/tokens)")
+    conn = _connection(broker, username_env, username_file, password_env, password_file, tls,
+                       ca_file, cert_file, key_file, timeout)
+    doc = _request_body(arg, body, f"cli-{random.getrandbits(48):012x}")
+    payload = json.dumps(doc).encode()
+
+    async def ask() -> bytes:
+        async with Requester(conn.host, conn.port, prefix, site, username=_secret(conn, "username"),
+                             password=_secret(conn, "password"), tls=_tls_context(conn),
+                             timeout=timeout) as client:
+            return await client.ask(name, payload,
+                                    user_properties=[("authorization", f"Bearer {token}")])
+
+    try:
+        answer = asyncio.run(ask())
+    except DriverError as err:
+        raise _unreachable(conn, err) from None
+    except TimeoutError:
+        raise fail(f"no response from site {site!r} within {timeout:g} s: is openbms running with "
+                   f"mqtt.commands enabled for it, on this broker and prefix ({prefix!r})?") from None
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+    try:
+        response = json.loads(answer)
+    except ValueError:
+        raise fail(f"the response is not JSON: {answer[:200]!r}") from None
+    ok = isinstance(response, dict) and response.get("ok") is True
+    if raw:
+        typer.echo(answer.decode(errors="replace"))
+    elif ok:
+        console.print(f"[green]ok[/green] {escape(str(response.get('id')))}", highlight=False)
+        console.print_json(data=response.get("result"))
+    else:
+        error = response.get("error") if isinstance(response, dict) else None
+        error = error if isinstance(error, dict) else {}
+        where = f" ({error['field']})" if error.get("field") else ""
+        err_console.print(f"[red]error[/red] {escape(str(error.get('code')))}{escape(where)}: "
+                          f"{escape(str(error.get('message')))}", soft_wrap=True, highlight=False)
+    if not ok:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
