@@ -22,6 +22,7 @@ from typing import Any
 import aiomqtt
 import pytest
 
+from openbms.api.mqtt_schemas import REQUESTS, RESPONSES, ErrorResponse
 from openbms.api.server import serve
 from openbms.config import load_sites
 from openbms.control.programs import parse_program
@@ -362,3 +363,31 @@ async def test_the_cli_exits_1_on_an_error_response_and_without_a_token(site: Si
     code, _out, err = await _cli(site, "hq", "config", token=None)
     assert code == 1 and "OPENBMS_TOKEN is not set" in err
     assert site.device_value() == 13
+
+
+async def test_real_requests_and_responses_validate_against_the_schemas(site: Site) -> None:
+    store = site.runtime.program_store
+    assert store is not None
+    program = parse_program({"id": "p", "site": "hq", "name": "P", "period_s": 1,
+                             "constants": [{"id": "sp", "value": 12}],
+                             "outputs": [{"id": "out", "point": "hq/ahu-1/sat-sp"}],
+                             "wires": [{"from": "sp", "to": "out"}]})
+    version = int(await asyncio.to_thread(store.save, program, "fm@example.com"))
+    requests = {
+        "write": {"id": "1", "point": "ahu-1/sat-sp", "value": 15, "priority": 8, "duration_s": 600,
+                  "reason": "schema"},
+        "release": {"id": "2", "point": "ahu-1/sat-sp", "priority": 8},
+        "read": {"id": "3", "points": ["ahu-1/sat", "ahu-1/sat-sp"]},
+        "priority-array": {"id": "4", "point": "ahu-1/sat-sp"},
+        "program-deploy": {"id": "5", "program": "p", "version": version, "reason": "schema"},
+        "program-get": {"id": "6", "program": "p"},
+        "config": {"id": "7"},
+    }
+    assert set(requests) == set(REQUESTS)
+    for name, body in requests.items():
+        REQUESTS[name].model_validate(body, strict=True)
+        answer = await site.ask(name, body, user="fm")
+        assert answer["ok"] is True, (name, answer)
+        RESPONSES[name].model_validate_json(json.dumps(answer), strict=True)
+        refused = await site.ask(name, {**body, "id": f"x{body['id']}"}, user=None)
+        ErrorResponse.model_validate_json(json.dumps(refused), strict=True)

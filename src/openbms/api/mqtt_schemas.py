@@ -1,0 +1,209 @@
+"""The JSON Schemas of command/response over MQTT, made from pydantic models.
+
+``docs/schemas/mqtt/{name}.request.json`` and ``{name}.response.json`` for each command of
+``openbms.api.mqtt_commands.COMMANDS`` are written by this module and checked against it by a
+test (``tests/api/test_mqtt_schemas.py``), which also validates real responses with these
+models. The request handler itself checks requests by hand (no model per request on the write
+path); the models say the same and are what clients can validate against. Write them again after
+a change with::
+
+    python -m openbms.api.mqtt_schemas docs/schemas/mqtt
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from openbms.api.mqtt_commands import COMMANDS, ERROR_CODES
+from openbms.api.routes.commands import CommandOut, PriorityArray
+from openbms.api.routes.programs import ProgramDetail
+from openbms.api.routes.sites import EquipmentOut, SiteOut
+from openbms.model.sample import Value
+from openbms.model.site import Space
+
+__all__ = ["REQUESTS", "RESPONSES", "schemas", "write_schemas"]
+
+_ID = Field(default=None, min_length=1, max_length=128, pattern=r"^[\x20-\x7e]+$",
+            description="The correlation id, echoed in the response; required unless the MQTT v5 "
+                        "correlation data is given. A duplicate id is answered once.")
+_TOKEN = Field(default=None, description="An openbms API token, when the MQTT v5 user property "
+                                         "'authorization: Bearer …' does not carry it.")
+_POINT = Field(min_length=1, max_length=400,
+               description="A point of the site: equipment/name or site/equipment/name.")
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | None = _ID
+    token: str | None = _TOKEN
+
+
+class WriteRequest(_Request):
+    """Set a point at a priority (the site's mqtt.commands.priority by default) through the arbiter."""
+
+    point: str = _POINT
+    value: bool | int | float | str = Field(
+        description="A number, true/false, or an enum state (its label, or its number from 1).")
+    priority: int | None = Field(default=None, ge=1, le=16)
+    duration_s: float | None = Field(default=None, gt=0, le=366 * 86400,
+                                     description="A timed override: released by itself after this long.")
+    reason: str | None = Field(default=None, min_length=1, max_length=500,
+                               description="Kept with the command (default 'over MQTT').")
+
+
+class ReleaseRequest(_Request):
+    """Empty a point's slot at a priority (the site's mqtt.commands.priority by default)."""
+
+    point: str = _POINT
+    priority: int | None = Field(default=None, ge=1, le=16)
+    reason: str | None = Field(default=None, min_length=1, max_length=500)
+
+
+class ReadRequest(_Request):
+    """The current values of up to 100 points."""
+
+    points: list[str] | str = Field(description="A list of points, or one text of comma-separated points.")
+
+
+class PriorityArrayRequest(_Request):
+    """A writable point's 16 slots."""
+
+    point: str = _POINT
+
+
+class ProgramGetRequest(_Request):
+    """A logic program: a version, else the deployed one, else the latest."""
+
+    program: str = Field(min_length=1, max_length=200)
+    version: int | None = Field(default=None, ge=1)
+
+
+class ProgramDeployRequest(_Request):
+    """Validate a stored version of a program, make it the active one and run it."""
+
+    program: str = Field(min_length=1, max_length=200)
+    version: int = Field(ge=1)
+    reason: str = Field(min_length=1, max_length=2000, description="Kept in the audit log.")
+
+
+class ConfigRequest(_Request):
+    """The site's configuration: the site, its spaces and its equipment, as the REST API shows them."""
+
+
+class PointValue(BaseModel):
+    """A point's current value (all null before its first sample)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    point: str
+    value: Value
+    status: str | None
+    ts: float | None
+
+
+class CommandResult(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    command: CommandOut
+
+
+class ReadResult(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    values: list[PointValue]
+
+
+class ProgramResult(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    program: ProgramDetail
+
+
+class ConfigResult(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    site: SiteOut
+    spaces: list[Space]
+    equipment: list[EquipmentOut]
+
+
+class ErrorDetail(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: Literal[tuple(ERROR_CODES)]  # type: ignore[valid-type]
+    message: str
+    field: str | None = Field(description="The request's field it is about, if one.")
+
+
+class ErrorResponse(BaseModel):
+    """A refused or failed request: nothing was done (see error.code)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | None
+    ok: Literal[False]
+    error: ErrorDetail
+
+
+def _ok(result: type[BaseModel], name: str) -> type[BaseModel]:
+    return type(f"{name}Response", (BaseModel,), {
+        "__annotations__": {"id": str | None, "ok": Literal[True], "result": result},
+        "model_config": ConfigDict(extra="forbid"),
+        "__doc__": f"The answer to a {name} request.",
+    })
+
+
+#: Each command's request model.
+REQUESTS: Mapping[str, type[BaseModel]] = {
+    "write": WriteRequest, "release": ReleaseRequest, "read": ReadRequest,
+    "priority-array": PriorityArrayRequest, "program-get": ProgramGetRequest,
+    "program-deploy": ProgramDeployRequest, "config": ConfigRequest,
+}
+_RESULTS: Mapping[str, type[BaseModel]] = {
+    "write": CommandResult, "release": CommandResult, "read": ReadResult,
+    "priority-array": PriorityArray, "program-get": ProgramResult, "program-deploy": ProgramResult,
+    "config": ConfigResult,
+}
+#: Each command's successful response model (an error response is ``ErrorResponse``).
+RESPONSES: Mapping[str, type[BaseModel]] = {
+    name: _ok(result, "".join(w.title() for w in name.split("-"))) for name, result in _RESULTS.items()
+}
+assert set(REQUESTS) == set(RESPONSES) == set(COMMANDS), "a command without its schemas"
+
+
+def schemas() -> dict[str, dict[str, Any]]:
+    """File name → JSON Schema, for every command's request and response."""
+    out: dict[str, dict[str, Any]] = {}
+    for name in COMMANDS:
+        request = REQUESTS[name].model_json_schema()
+        response = TypeAdapter(RESPONSES[name] | ErrorResponse).json_schema()  # type: ignore[arg-type]
+        for kind, schema in (("request", request), ("response", response)):
+            out[f"{name}.{kind}.json"] = {
+                "$schema": "https://json-schema.org/draft/2020-12/schema",
+                "title": f"openbms MQTT command {name}: {kind}",
+                **schema,
+            }
+    return out
+
+
+def write_schemas(folder: Path) -> list[Path]:
+    """Write every schema into ``folder``; the files written."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for filename, schema in schemas().items():
+        path = folder / filename
+        path.write_text(json.dumps(schema, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        written.append(path)
+    return written
+
+
+if __name__ == "__main__":  # pragma: no cover - a maintainer's command
+    for written_path in write_schemas(Path(sys.argv[1] if len(sys.argv) > 1 else "docs/schemas/mqtt")):
+        print(written_path)
