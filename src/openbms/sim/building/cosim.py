@@ -234,12 +234,17 @@ def cosim_drivers(site: SiteConfig, building: Building, clock: Clock) -> dict[st
     """The drivers a site's bindings need in co-simulation, in place of ``create_driver``.
 
     ``bacnet://`` bindings go to the building (``BuildingDriver``); ``sim://``
-    points keep their usual in-process driver. Any other scheme would need a
-    network and is refused with ``ValueError``.
+    points keep their usual in-process driver. A scheme whose driver the site
+    disables (the demo's ``mqtt`` sensors, until ``openbms demo`` starts a
+    broker) is left out, as the assembly leaves its points unbound. Any other
+    scheme would need a network and is refused with ``ValueError``.
     """
     schemes = sorted({parse_binding(p.binding).scheme for _pid, _eq, p in site.points() if p.binding})
     drivers: dict[str, Driver] = {}
     for scheme in schemes:
+        settings = site.drivers.get(scheme)
+        if settings is not None and not settings.enabled:
+            continue
         if scheme == "bacnet":
             drivers[scheme] = BuildingDriver(building, bacnet_points(building))
         elif scheme == "sim":

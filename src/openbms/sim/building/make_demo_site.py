@@ -17,7 +17,11 @@ are the part a person would do by hand after a discovery:
   (``DISPLAY_NAMES``: the AHU's ``kw`` is its supply fan's);
 - write limits (``LIMITS``), relinquish defaults (the value each commandable
   object had when discovered: the emulator's defaults), history deadbands by
-  unit (``HISTORY``).
+  unit (``HISTORY``);
+- the emulator's MQTT sensors (``mqtt_sensors``): an indoor-air-quality sensor
+  per zone (``iaq-c1`` …) with its CO2 (JSON) and people counter (plain
+  number), and the ``mqtt`` driver's settings: the demo's broker, disabled
+  until ``openbms demo`` starts one (it enables it in the copy it makes).
 
 Everything after the ``HAND_WRITTEN`` marker line of an existing file
 (programs, calendars, schedules, alarms) is kept as it is.
@@ -37,6 +41,7 @@ import yaml
 
 from openbms.sim.bacnet import DEVICE_PORT
 from openbms.sim.building.live import LONDON, demo_emulator
+from openbms.sim.building.mqtt import sensor_topics
 
 __all__ = ["HAND_WRITTEN", "build_document", "main", "render"]
 
@@ -144,7 +149,42 @@ LIMITS: tuple[tuple[str, dict[str, float]], ...] = (
 
 #: History deadband by unit (with a 15-minute heartbeat); bool points keep every change.
 HISTORY: dict[str, float] = {"degC": 0.1, "%": 1.0, "%RH": 1.0, "Pa": 2.0, "L/s": 5.0, "kW": 0.5,
-                             "kWh": 1.0}
+                             "kWh": 1.0, "ppm": 20.0}
+
+#: The demo's MQTT broker: ``openbms demo`` starts Mosquitto on this loopback port (another, and
+#: writes it here, when this one is taken). Not 1883: a broker of the machine's own may run there.
+MQTT_PORT = 18830
+#: Seconds without a message before an MQTT sensor is stale (offline after three times that): the
+#: sensors publish every simulated minute, every 6 simulated minutes at the demo's fastest (×3600).
+MQTT_EXPECT = 600
+
+
+def mqtt_sensors() -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The ``mqtt`` driver's settings and one air-quality sensor equipment per zone."""
+    from openbms.sim.building import Building
+
+    settings: dict[str, Any] = {
+        "enabled": False, "host": "127.0.0.1", "port": MQTT_PORT,
+        "decoders": [{"match": "sensors/+/co2", "payload": "json", "field": "co2", "time": "ts"}]}
+    equipment = []
+    for zone in Building().layout.ids:
+        co2, occupancy = sensor_topics(zone)
+        label = zone.upper()
+        equipment.append({
+            "id": f"iaq-{zone}", "type": "sensor",
+            # On its floor, not in its zone: a zone's floor plan links the one equipment serving it.
+            "name": f"Indoor air quality sensor, zone {label} (MQTT)", "space": f"floor-{zone[1:]}",
+            "points": [
+                {"name": "co2", "display_name": "CO2", "unit": "ppm",
+                 "description": f"Zone {label} CO2 (JSON on {co2})", "tags": ["zone", "air", "co2", "sensor"],
+                 "brick": "CO2_Level_Sensor", "binding": f"mqtt://{co2}?expect={MQTT_EXPECT}",
+                 "history": {"deadband": HISTORY["ppm"], "max_interval": 900}},
+                {"name": "occupancy", "display_name": "Occupants", "unit": "count",
+                 "description": f"Zone {label} people counter (plain number on {occupancy})",
+                 "tags": ["zone", "occupants", "sensor"], "brick": "Occupancy_Count_Sensor",
+                 "binding": f"mqtt://{occupancy}?expect={MQTT_EXPECT}"},
+            ]})
+    return settings, equipment
 
 
 def _zone_spaces() -> list[dict[str, Any]]:
@@ -235,9 +275,11 @@ def build_document(devices: list[Any]) -> dict[str, Any]:
                                              "history") if k in point}
             points.append(ordered)
         eq["points"] = points
+    mqtt, sensors = mqtt_sensors()
+    doc["drivers"]["mqtt"] = mqtt
     ordered_doc = {"site": doc["site"], "drivers": doc["drivers"], "spaces": _zone_spaces(),
                    "equipment": [{k: eq[k] for k in ("id", "type", "name", "space", "feeds", "tags", "points")
-                                  if k in eq} for eq in doc["equipment"]]}
+                                  if k in eq} for eq in doc["equipment"]] + sensors}
     return ordered_doc
 
 
@@ -247,6 +289,12 @@ HEADER = """\
 # Start the building with `openbms sim serve` (devices at 127.0.20.1-25, port 47808, instance
 # 2000 + host: AHU-1 2001, CHILLER-PLANT 2002, BOILER-PLANT 2003, METERS 2004, VAV boxes 2011-2025),
 # then run this folder: `openbms run -d examples/demo`.
+#
+# The iaq-* equipment are the emulator's MQTT sensors (each zone's CO2 and people counter, on
+# sensors/zone-ZONE/co2 and .../occupancy). Their driver (drivers: mqtt:) is disabled here: there
+# is no broker unless `openbms demo` starts one, which it does when Mosquitto is installed, on
+# 127.0.0.1:18830 (or a free port when that one is taken), enabling the driver and writing the
+# port in the copy of this file it runs. See docs/mqtt.md, "In the demo".
 #
 # How this file was produced: everything above the "Hand-written" line is written by
 #   python -m openbms.sim.building.make_demo_site
