@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -391,3 +392,15 @@ async def test_real_requests_and_responses_validate_against_the_schemas(site: Si
         RESPONSES[name].model_validate_json(json.dumps(answer), strict=True)
         refused = await site.ask(name, {**body, "id": f"x{body['id']}"}, user=None)
         ErrorResponse.model_validate_json(json.dumps(refused), strict=True)
+
+
+async def test_the_connections_send_small_packets_at_once(site: Site) -> None:
+    # Nagle's algorithm (paho leaves it on) held each response until the broker's delayed ACK:
+    # 40 ms a step. Both ends of command/response turn it off.
+    server = site.runtime.command_links.servers["hq"]
+    assert server._client is not None
+    sock = server._client._client.socket()
+    assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    async with site.requester() as client:
+        sock = client._client._client.socket()
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0

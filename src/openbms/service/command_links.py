@@ -23,7 +23,8 @@ import json
 import logging
 from collections.abc import Sequence
 
-from openbms.drivers.mqtt.requests import Publish, Request, RequestServer
+from openbms.drivers.mqtt.connect import secret, tls_context
+from openbms.drivers.mqtt.requests import Publish, Request, Requester, RequestServer
 from openbms.errors import DriverError, OpenBMSError
 from openbms.model.mqtt import MqttSettings
 from openbms.model.site import SiteConfig
@@ -89,6 +90,16 @@ class CommandLinks:
         while self._servers:
             _site, (_settings, server) = self._servers.popitem()
             await server.stop()
+
+    def client(self, site: str, timeout: float = 10.0) -> Requester:
+        """A client of ``site``'s command/response on its broker, with its credentials (an async
+        context manager; for the benchmark and tools, which import no driver)."""
+        settings = self._servers[site][0]
+        values, place = settings.model_dump(), f"site {site}: mqtt"
+        return Requester(settings.host, settings.port, settings.prefix, site,
+                         username=secret(values, "username", place),
+                         password=secret(values, "password", place),
+                         tls=tls_context(values, place), timeout=timeout)
 
     def problems(self) -> list[str]:
         """Connections that are down, for health."""

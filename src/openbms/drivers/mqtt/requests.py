@@ -33,6 +33,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import socket
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -84,6 +85,16 @@ def _connection(settings: MqttSettings, place: str) -> tuple[str | None, str | N
     values = settings.model_dump()
     return (secret(values, "username", place), secret(values, "password", place),
             tls_context(values, place))
+
+
+def _no_delay(client: aiomqtt.Client) -> None:
+    """Send small packets at once (TCP_NODELAY). paho leaves Nagle's algorithm on: a PUBACK
+    followed by a response then waited for the broker's delayed ACK, 40 ms a step, and a round
+    trip took 90 ms instead of a few."""
+    with contextlib.suppress(AttributeError, OSError):
+        sock = client._client.socket()
+        if isinstance(sock, socket.socket):  # ssl.SSLSocket too
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def _user_properties(props: Any) -> tuple[tuple[str, str], ...]:
@@ -170,6 +181,7 @@ class RequestServer:
                     password=self._password, keepalive=s.keepalive, tls_context=self._tls,
                     timeout=s.timeout, protocol=aiomqtt.ProtocolVersion.V5,
                 ) as client:
+                    _no_delay(client)
                     await client.subscribe(self.filter, qos=1)
                     self._client = client
                     self._connected.set()
@@ -284,6 +296,7 @@ class Requester:
             await self._client.__aenter__()
         except aiomqtt.MqttError as err:
             raise DriverError(str(err) or type(err).__name__) from None
+        _no_delay(self._client)
         self._reader = asyncio.create_task(self._read())
         return self
 
