@@ -72,11 +72,12 @@ def degraded_note(health: dict[str, dict[str, Any]]) -> str:
 
 def _serve(root: Path, data: Path | None, status_every: float, show: list[str] | None = None,
            api: tuple[str, int] | None = None, emulator_speed: float | None = None,
-           open_browser: bool = False, api_settings: object = None) -> None:
+           open_browser: bool = False, api_settings: object = None,
+           loaded: list | None = None, mqtt: DemoMqtt | None = None) -> None:
     from openbms.api.server import serve
     from openbms.service.runtime import Runtime
 
-    sites = _load(root)
+    sites: list = _load(root) if loaded is None else loaded
     last = [time.monotonic(), 0]
     holder: dict[str, Runtime] = {}
 
@@ -122,11 +123,18 @@ def _serve(root: Path, data: Path | None, status_every: float, show: list[str] |
         from openbms.sim.building.fault_catalogue import BuildingFaults
         from openbms.sim.building.live import demo_emulator
 
-        async with demo_emulator(speed=emulator_speed) as emulator:
+        broker = mqtt.broker if mqtt is not None else None
+        async with demo_emulator(speed=emulator_speed,
+                                 mqtt=(broker.host, broker.port) if broker else None) as emulator:
             assert emulator.face is not None  # started by the context manager
             console.print(f"building emulator: {len(emulator.face.devices)} BACnet devices on "
                           f"127.0.20.x, simulated time ×{emulator_speed:g}; faults: "
                           "'openbms sim fault list' or the dashboard's Admin page")
+            if broker is not None and emulator.sensors is not None:
+                address = f"{broker.host}:{broker.port}"
+                console.print(f"MQTT sensors: {len(emulator.sensors.topics) * 2} topics (each zone's "
+                              f"CO2 and people) on Mosquitto at {address}; watch them with "
+                              f"'openbms mqtt sub \"sensors/#\" -b {address}'", highlight=False)
             # The building's faults go to the API through the runtime (the API may not import sim).
             runtime = holder["runtime"] = Runtime(sites, data or root / "data", state_url=state_url,
                                                   api=api, api_front=serve, clock=emulator.clock,
@@ -135,6 +143,8 @@ def _serve(root: Path, data: Path | None, status_every: float, show: list[str] |
             await runtime.run_forever(on_tick=started, tick=status_every, freeze_gc=True)
 
     try:
+        if mqtt is not None and mqtt.broker is not None:
+            sites = mqtt.start_broker(sites)
         asyncio.run(main())
     except HistorianError as err:
         raise fail(str(err)) from err
@@ -142,7 +152,133 @@ def _serve(root: Path, data: Path | None, status_every: float, show: list[str] |
         raise fail(str(err)) from err
     except OSError as err:
         raise fail(f"cannot start: {err}") from err
+    finally:  # after openbms has stopped (Ctrl-C, SIGTERM, an error): no broker outlives the demo
+        if mqtt is not None:
+            mqtt.stop_broker()
     console.print("[green]stopped cleanly[/green]: history flushed")
+
+
+class DemoMqtt:
+    """The demo's MQTT sensors: its own Mosquitto (``broker``) when it is installed and the site's
+    ``mqtt`` driver points at loopback, else nothing, with the site's MQTT points left unbound."""
+
+    def __init__(self, broker: object | None) -> None:
+        from openbms.sim.mosquitto import DemoBroker
+
+        self.broker: DemoBroker | None = broker if isinstance(broker, DemoBroker) else None
+
+    def start_broker(self, sites: list) -> list:
+        """Start the broker; if it will not start, say so and run without the MQTT sensors."""
+        from openbms.sim.mosquitto import BrokerError
+
+        assert self.broker is not None
+        try:
+            self.broker.start()
+        except (BrokerError, OSError) as err:
+            console.print(f"mosquitto did not start ({err}): the demo runs without its MQTT sensors",
+                          highlight=False)
+            self.broker = None
+            return _without_mqtt(sites)
+        return sites
+
+    def stop_broker(self) -> None:
+        if self.broker is not None:
+            self.broker.stop()
+
+
+def _without_mqtt(sites: list) -> list:
+    """The sites with their ``mqtt`` driver disabled (in memory): its points get no samples, so they
+    show no value rather than offline."""
+    out = []
+    for cfg in sites:
+        settings = cfg.drivers.get("mqtt")
+        if settings is not None and settings.enabled:
+            drivers = {**cfg.drivers, "mqtt": settings.model_copy(update={"enabled": False})}
+            cfg = cfg.model_copy(update={"drivers": drivers})
+        out.append(cfg)
+    return out
+
+
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _set_mqtt_setting(path: Path, key: str, value: object) -> bool:
+    """Write ``key: value`` in the ``drivers: mqtt:`` block of a site file, keeping everything else
+    (comments, the user's edits) as it is; False when the file has no such line to change."""
+    import re
+
+    text = path.read_text(encoding="utf-8")
+    lines = text.splitlines(keepends=True)
+    in_drivers = in_mqtt = False
+    mqtt_indent = 0
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        indent = len(line) - len(line.lstrip(" "))
+        if indent == 0:
+            in_drivers, in_mqtt = stripped == "drivers:", False
+            continue
+        if in_drivers and stripped == "mqtt:":
+            in_mqtt, mqtt_indent = True, indent
+            continue
+        if in_mqtt:
+            if indent <= mqtt_indent:
+                in_mqtt = False
+                continue
+            found = re.match(rf"^(\s+){re.escape(key)}:\s*[^#\s]+(\s*(#.*)?)$", line.rstrip("\n"))
+            if found:
+                text_value = str(value).lower() if isinstance(value, bool) else str(value)
+                lines[i] = f"{found.group(1)}{key}: {text_value}{found.group(2)}\n"
+                path.write_text("".join(lines), encoding="utf-8")
+                return True
+    return False
+
+
+def _demo_mqtt(root: Path, sites: list, created: bool) -> tuple[list, DemoMqtt | None]:
+    """Decide what the demo does for its MQTT sensors; the sites to run (reloaded when the site
+    file was changed: the driver enabled in a new copy, a taken port replaced)."""
+    from openbms.model.binding import parse_binding
+    from openbms.sim.mosquitto import DemoBroker, find_mosquitto, free_port, port_is_free
+
+    cfg = next((c for c in sites if "mqtt" in c.drivers and any(
+        p.binding and parse_binding(p.binding).scheme == "mqtt" for _pid, _eq, p in c.points())), None)
+    if cfg is None:
+        return sites, None  # a site without MQTT points (a demo folder made by an older openbms)
+    settings = cfg.drivers["mqtt"]
+    extra = settings.model_extra or {}
+    host, port = str(extra.get("host", "127.0.0.1")), int(extra.get("port", 1883))
+    if host not in _LOOPBACK:
+        return sites, None  # pointed at a broker of the user's: theirs to run
+    program = find_mosquitto()
+    if program is None:
+        console.print("mosquitto is not installed: the demo runs without its MQTT sensors; "
+                      "apt-get install mosquitto", highlight=False)
+        return _without_mqtt(sites), None
+    path = cfg.source or root / "site.yaml"
+    changed = False
+    if not settings.enabled:
+        if not created:
+            console.print(f"the MQTT sensors are off: drivers: mqtt: has enabled: false in {path} "
+                          "(set it to true to see them)", highlight=False)
+            return sites, None
+        changed = _set_mqtt_setting(path, "enabled", True)
+        if not changed:
+            console.print(f"could not enable drivers: mqtt: in {path}: the demo runs without its "
+                          "MQTT sensors", highlight=False)
+            return sites, None
+    if not port_is_free(port, "127.0.0.1"):
+        taken, port = port, free_port()
+        if not _set_mqtt_setting(path, "port", port):
+            console.print(f"port {taken} is taken and {path} has no drivers: mqtt: port: line to "
+                          "change: the demo runs without its MQTT sensors", highlight=False)
+            return _without_mqtt(sites), None
+        console.print(f"port {taken} is taken: the demo's MQTT broker listens on {port} "
+                      f"(written in {path})", highlight=False)
+        changed = True
+    if changed:
+        sites = _load(root)
+    return sites, DemoMqtt(DemoBroker(root / "data", port, program))
 
 
 def register(app: typer.Typer) -> None:
@@ -194,13 +330,17 @@ def register(app: typer.Typer) -> None:
         settings = _api_settings(tls_cert, tls_key, trusted_proxy)
         folder = "demo" if example == "building" else "office"
         root = directory.resolve()
-        if not (root / "site.yaml").exists():
+        created = not (root / "site.yaml").exists()
+        if created:
             src = resources.files("openbms.examples") / folder
             root.mkdir(parents=True, exist_ok=True)
             with resources.as_file(src) as tree:
                 shutil.copytree(tree, root, dirs_exist_ok=True)
             console.print(f"created the demo site in [bold]{root}[/bold] from the {example} example")
         sites = _load(root)
+        mqtt = None
+        if example == "building":
+            sites, mqtt = _demo_mqtt(root, sites, created)
         show = [pid for cfg in sites for pid, eq, p in cfg.points()
                 if p.name in ("sat", "oat", "kw", "oa-t", "sa-t", "elec-kw")
                 or (eq.type == "vav" and p.name in ("zone-temp", "zn-t"))][:6]
@@ -215,7 +355,7 @@ def register(app: typer.Typer) -> None:
         )
         _serve(root, None, status_every, show, api=(host, port),
                emulator_speed=speed if example == "building" else None, open_browser=not no_browser,
-               api_settings=settings)
+               api_settings=settings, loaded=sites, mqtt=mqtt)
 
 
 def _demo_admin(root: Path) -> tuple[str, str]:
