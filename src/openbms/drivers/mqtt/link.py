@@ -45,8 +45,9 @@ __all__ = ["Link"]
 
 log = logging.getLogger(__name__)
 
-#: Messages a drain round takes from the outbox and has in flight at once.
-WINDOW = 500
+#: Messages a drain round takes from the outbox and has in flight at once (paho and aiomqtt scan
+#: their in-flight messages at each acknowledgement: a bigger window costs more than it gains).
+WINDOW = 100
 
 
 class Link:
@@ -160,6 +161,7 @@ class Link:
                     timeout=s.timeout, will=will, protocol=aiomqtt.ProtocolVersion.V311,
                     max_inflight_messages=WINDOW,
                 ) as client:
+                    client.pending_calls_threshold = 2 * WINDOW  # a window in flight is normal
                     await client.publish(self.status_topic, self._status("online"), qos=1,
                                          retain=True)
                     self.connects += 1

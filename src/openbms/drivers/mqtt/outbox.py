@@ -163,8 +163,13 @@ class Outbox:
     def _open(self) -> tuple[int, int, int, int]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        # Big rows (a device's batch is kilobytes): 16 KB pages, and a checkpoint (its fsync) every
+        # 64 MB of journal rather than SQLite's 4 MB; measured twice the messages a second.
+        db.execute("PRAGMA page_size=16384")  # a new file only
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA wal_autocheckpoint=4096")
+        db.execute(f"PRAGMA journal_size_limit={64 * 1024 * 1024}")
         db.execute(_SCHEMA)
         self._db = db
         first, last, count, size = db.execute(
