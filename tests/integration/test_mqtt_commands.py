@@ -404,3 +404,39 @@ async def test_the_connections_send_small_packets_at_once(site: Site) -> None:
     async with site.requester() as client:
         sock = client._client._client.socket()
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+
+
+async def test_correlation_ids_are_remembered_up_to_the_settings_bound(site: Site) -> None:
+    def remember_two(cfg: Any) -> Any:
+        commands = cfg.mqtt.commands.model_copy(update={"remember": 2})
+        return cfg.model_copy(update={"mqtt": cfg.mqtt.model_copy(update={"commands": commands})})
+
+    before = site.runtime.command_links.servers["hq"]
+    await site.runtime.change_site("hq", remember_two)
+    after = site.runtime.command_links.servers["hq"]
+    assert after is not before and after.connected  # the connection follows the new settings
+    for cid, value in (("k-1", 11), ("k-2", 12), ("k-3", 14), ("k-1", 15)):
+        answer = await site.ask("write", {"id": cid, "point": "ahu-1/sat-sp", "value": value})
+        assert answer["ok"] is True
+    # k-1 was forgotten (the third id pushed it out): its second request ran
+    assert site.device_value() == 15
+    assert len(await site.runtime.commands.recent("hq", point="hq/ahu-1/sat-sp")) == 4
+    again = await site.ask("write", {"id": "k-3", "point": "ahu-1/sat-sp", "value": 11})
+    assert again["result"]["command"]["value"] == 14 and site.device_value() == 15
+
+
+async def test_without_the_api_every_request_is_answered_unavailable(
+        mosquitto: MosquittoBroker, tmp_path: Path) -> None:
+    folder = tmp_path / "sites"
+    folder.mkdir()
+    (folder / "hq.yaml").write_text(SITE.format(port=mosquitto.port))
+    runtime = Runtime(load_sites(folder), tmp_path / "data")  # openbms run --no-api
+    await runtime.start()
+    try:
+        site = Site(runtime, mosquitto, {})
+        answer = await site.ask_v3("write", b'{"id": "n-1", "point": "ahu-1/sat-sp", "value": 15}')
+        assert answer["id"] == "n-1" and answer["error"]["code"] == "unavailable"
+        assert "--no-api" in answer["error"]["message"]
+        assert site.device_value() == 13
+    finally:
+        await runtime.stop()

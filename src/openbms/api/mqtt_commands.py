@@ -406,7 +406,8 @@ class MqttCommands:
                 raise Refused("unauthorized", "no token: send an openbms API token as the MQTT v5 user "
                                               "property 'authorization: Bearer <token>' or the JSON "
                               "field 'token'" if not token else "invalid, revoked or expired token")
-            return await self._once((request.site, principal.user_id, key), lambda: self._run(
+            who = f"{principal.user_id}/{principal.token_role or ''}"  # a narrowed token: its own ids
+            return await self._once((request.site, who, key), lambda: self._run(
                 spec, _Call(self.ctx, runtime, cfg, settings, principal, doc, request.topic), cid))
         except Refused as refused:
             if refused.audit:
