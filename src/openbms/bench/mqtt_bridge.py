@@ -44,6 +44,8 @@ __all__ = ["figures", "run"]
 DEVICES = 100
 PER_DEVICE = 100
 SITE = "bench"
+#: Polls of every device a run publishes (each phase): quick, and the full run.
+QUICK_ROUNDS, FULL_ROUNDS = 20, 100
 #: Messages the outbox may hold before the publisher waits (what a real poll cycle would not reach).
 AHEAD = 20 * DEVICES
 
@@ -174,7 +176,7 @@ async def _drain(port: int, data: Path, rounds: int) -> float:
 
 def figures(quick: bool) -> Iterator[Figure]:
     """``mqtt.bridge_samples_per_s`` and ``mqtt.backlog_drain_samples_per_s``."""
-    rounds = 20 if quick else 100
+    rounds = QUICK_ROUNDS if quick else FULL_ROUNDS
     with tempfile.TemporaryDirectory(prefix="openbms-bench-bridge-") as folder:
         base = Path(folder)
         with _Broker(base / "broker", free_port()) as broker:
