@@ -96,6 +96,7 @@ def tls_context(settings: Mapping[str, Any], place: str,
     except (OSError, ssl.SSLError) as err:
         raise DriverError(f"{place}: {spell('ca_file')}: cannot use {ca} as a CA bundle (PEM): "
                           f"{_why(err)}") from None
+    ctx.sslsocket_class = _ClosingSocket
     if cert:
         try:
             ctx.load_cert_chain(str(cert), str(key) if key else None)
@@ -105,6 +106,19 @@ def tls_context(settings: Mapping[str, Any], place: str,
                               f"{files} as a client certificate and its key (PEM): {_why(err)}"
                               ) from None
     return ctx
+
+
+class _ClosingSocket(ssl.SSLSocket):
+    """A TLS socket that closes itself when its handshake fails (the broker refused the client
+    certificate, or its own was not trusted): paho leaves it to the garbage collector, a file
+    descriptor held and a ResourceWarning at each attempt to connect."""
+
+    def do_handshake(self, block: bool = False) -> None:
+        try:
+            super().do_handshake(block)
+        except BaseException:
+            self.close()
+            raise
 
 
 def _why(err: OSError | ssl.SSLError) -> str:

@@ -35,7 +35,7 @@ import logging
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import aiomqtt
 
@@ -119,6 +119,24 @@ class _Node:
     bd_seq: int | None = None
 
 
+class _LibraryLog(logging.LoggerAdapter[logging.Logger]):
+    """aiomqtt's and paho's logger: their warnings and errors (a TLS alert on each attempt to
+    connect) become the driver's last error, said once by the driver, and are logged at debug
+    level only; paho would log each at error level, at every reconnection."""
+
+    def __init__(self, driver: MQTTDriver) -> None:
+        super().__init__(logging.getLogger(f"{__name__}.client"), {})
+        self.driver = driver
+
+    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
+        if level >= logging.WARNING:
+            try:
+                self.driver._library_error = str(msg) % args if args else str(msg)
+            except (TypeError, ValueError):
+                self.driver._library_error = str(msg)
+        self.logger.debug(msg, *args, **kwargs)
+
+
 class MQTTDriver(DriverBase):
     """Points on an MQTT broker: subscribed topics in, command topics out."""
 
@@ -161,6 +179,10 @@ class MQTTDriver(DriverBase):
         self._task: asyncio.Task[None] | None = None
         self._watch: asyncio.Task[None] | None = None
         self._last_error = "not connected yet"
+        #: What paho said went wrong during the current connection attempt (a TLS alert: the
+        #: broker refused the client certificate), which aiomqtt reports only as a timeout.
+        self._library_error = ""
+        self._library_log = _LibraryLog(self)
         self._lost_logged = False
         self._short_logged = False
 
@@ -211,12 +233,13 @@ class MQTTDriver(DriverBase):
         up_since = 0.0
         short = 0  # connections in a row that ended before keepalive seconds
         while True:
+            self._library_error = ""
             try:
                 async with aiomqtt.Client(
                     self.host, self.port, identifier=self.client_id, username=self.username,
                     password=self.password, keepalive=self.keepalive, tls_context=self.tls,
                     timeout=self.settings.timeout, protocol=aiomqtt.ProtocolVersion.V311,
-                    queue_type=self._inbox,
+                    queue_type=self._inbox, logger=cast(logging.Logger, self._library_log),
                 ) as client:
                     # From here subscribe() sends new filters itself; these are the ones before.
                     self._client = client
@@ -233,6 +256,8 @@ class MQTTDriver(DriverBase):
                 raise
             except aiomqtt.MqttError as err:
                 self._last_error = str(err) or type(err).__name__
+                if self._library_error:  # why it timed out, or the connection ended
+                    self._last_error += f" ({self._library_error})"
             except Exception as err:  # a bug in handling must not end the connection task
                 self._last_error = f"{type(err).__name__}: {err}"
                 log.exception("mqtt: connection task failed; reconnecting")
