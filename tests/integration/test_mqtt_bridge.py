@@ -144,6 +144,16 @@ async def test_alarm_and_command_changes_of_the_site_are_published(mosquitto, tm
     assert [(c["id"], c["status"]) for c in got.on("openbms/hq/commands")] == [(7, "completed")]
 
 
+async def test_an_event_that_is_not_json_is_counted_and_the_next_ones_are_sent(mosquitto, tmp_path):
+    async with subscriber(mosquitto) as got, bridged(_site(mosquitto.port), tmp_path) as a:
+        a.bus.publish_event("alarm", {"site": "hq", "alarm_id": "odd", "value": {1: "x"}})
+        a.bus.publish_event("alarm", {"site": "hq", "alarm_id": "hi-sat", "ts": 5.0})
+        await until(lambda: got.on("openbms/hq/alarms"), what="the next alarm change")
+        health = a.bridge_health()["mqtt_bridge_hq"]
+    assert [a["alarm_id"] for a in got.on("openbms/hq/alarms")] == ["hi-sat"]
+    assert health["event_errors"] == 1 and health["events"] == 1
+
+
 async def test_status_is_retained_online_with_a_heartbeat_and_offline_at_stop(mosquitto, tmp_path):
     site = _site(mosquitto.port, bridge={"heartbeat": 0.2})
     async with bridged(site, tmp_path), subscriber(mosquitto, "openbms/hq/status") as got:

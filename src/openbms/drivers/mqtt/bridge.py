@@ -91,6 +91,7 @@ class Bridge:
         }
         self.published = 0  # samples handed to the outbox
         self.events = 0
+        self.event_errors = 0  # events that could not be encoded
         self._sub: CallbackSubscription | None = None
         self._event_subs: list[EventSubscription] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -144,8 +145,17 @@ class Bridge:
             _, payload = await sub.get()
             if not mine(payload):
                 continue
+            try:
+                body = orjson.dumps(payload, default=str)
+            except (TypeError, orjson.JSONEncodeError) as err:  # never ends the task
+                self.event_errors += 1
+                if self.event_errors == 1:
+                    log.warning("mqtt bridge %s: an event on %s could not be sent as JSON (%s); "
+                                "such events are counted in health, not logged again",
+                                self.site, topic, err)
+                continue
             self.events += 1
-            self.link.publish(topic, orjson.dumps(payload, default=str), qos=qos, key=key(payload))
+            self.link.publish(topic, body, qos=qos, key=key(payload))
 
     def _is_mine_alarm(self, payload: dict[str, Any]) -> bool:
         return payload.get("site") == self.site
@@ -195,7 +205,8 @@ class Bridge:
 
     def health(self) -> dict[str, Any]:
         """The link's health (connected, queued, dropped, last error) and the samples published."""
-        return {**self.link.health(), "samples": self.published, "events": self.events}
+        return {**self.link.health(), "samples": self.published, "events": self.events,
+                "event_errors": self.event_errors}
 
 
 async def start_bridge(site: SiteConfig, data_dir: Path, clock: Clock, bus: Bus) -> Bridge:
