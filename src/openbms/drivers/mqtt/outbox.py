@@ -40,12 +40,12 @@ import logging
 import sqlite3
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from openbms.errors import DriverError
 from openbms.model.mqtt import OutboxSettings
@@ -54,6 +54,7 @@ from openbms.runtime.clock import Clock
 __all__ = ["Message", "Outbox", "OutboxStats", "outbox_path"]
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 #: Bytes a row counts besides its topic, payload and key (the row's other columns).
 ROW_OVERHEAD = 32
@@ -193,7 +194,7 @@ class Outbox:
             self._pool.shutdown(wait=True)
             self._pool = None
 
-    async def _run(self, fn, *args):  # type: ignore[no-untyped-def]
+    async def _run(self, fn: Callable[..., _T], *args: Any) -> _T:
         assert self._pool is not None, "the outbox is not open"
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
@@ -427,7 +428,7 @@ def _size(m: Message) -> int:
 
 
 @contextlib.contextmanager
-def _transaction(db: sqlite3.Connection):  # type: ignore[no-untyped-def]
+def _transaction(db: sqlite3.Connection) -> Iterator[None]:
     db.execute("BEGIN IMMEDIATE")
     try:
         yield
