@@ -30,9 +30,10 @@ from openbms.control.programs import parse_program
 from openbms.db import audit_entries
 from openbms.db.accounts import create_api_token, create_user
 from openbms.drivers.mqtt.requests import Requester
+from openbms.errors import DriverError
 from openbms.model import parse_binding
 from openbms.service.runtime import Runtime
-from tests.fixtures.services import MosquittoBroker
+from tests.fixtures.services import MosquittoBroker, mosquitto_server
 from tests.integration.mqtt_helpers import until
 
 SITE = """\
@@ -440,3 +441,38 @@ async def test_without_the_api_every_request_is_answered_unavailable(
         assert site.device_value() == 13
     finally:
         await runtime.stop()
+
+
+async def test_with_the_example_acl_one_sites_credentials_cannot_command_another(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    acl = (Path(__file__).parents[2] / "docs" / "examples" / "mosquitto.acl").read_text()
+    secrets = {"hq": "hq-secret", "lab": "lab-secret", "central": "central-secret"}
+    monkeypatch.setenv("HQ_MQTT_USER", "hq")
+    monkeypatch.setenv("HQ_MQTT_PASSWORD", "hq-secret")
+    with mosquitto_server(secrets, acl=acl) as broker:
+        folder = tmp_path / "sites"
+        folder.mkdir()
+        text = SITE.format(port=broker.port).replace(
+            "  prefix: bms\n", "  prefix: openbms\n  username_env: HQ_MQTT_USER\n"
+                               "  password_env: HQ_MQTT_PASSWORD\n")
+        (folder / "hq.yaml").write_text(text)
+        runtime = Runtime(load_sites(folder), tmp_path / "data", api=("127.0.0.1", 0), api_front=serve)
+        await runtime.start()
+        try:
+            assert runtime.state is not None and runtime.command_links.servers["hq"].connected
+            row = create_user(runtime.state, "operator@example.com", "x", grants={"hq": "operator"})
+            props = [("authorization", f"Bearer {create_api_token(runtime.state, row['id'], 'm')[0]}")]
+            body = json.dumps({"id": "acl-1", "point": "ahu-1/sat-sp", "value": 16}).encode()
+            async with Requester(broker.host, broker.port, "openbms", "hq", username="central",
+                                 password="central-secret", timeout=10) as central:
+                answer = json.loads(await central.ask("write", body, user_properties=props))
+            assert answer["ok"] is True  # the central user's request, the site's answer: allowed
+            other = json.dumps({"id": "acl-2", "point": "ahu-1/sat-sp", "value": 11}).encode()
+            async with Requester(broker.host, broker.port, "openbms", "hq", username="lab",
+                                 password="lab-secret", timeout=2) as lab:
+                with pytest.raises((TimeoutError, DriverError)):  # the broker never delivers it
+                    await lab.ask("write", other, user_properties=props)
+            assert Site(runtime, broker, {}).device_value() == 16
+            assert len(await runtime.commands.recent("hq", point="hq/ahu-1/sat-sp")) == 1
+        finally:
+            await runtime.stop()

@@ -65,6 +65,10 @@ class Request:
     user_properties: tuple[tuple[str, str], ...] = ()
 
 
+#: Requests waiting for a free slot; beyond them aiomqtt drops (and logs) what arrives (a flood
+#: must not grow memory without bound).
+_QUEUED = 10_000
+
 #: ``publish(topic, payload, correlation data)``: how a response leaves (the connection's own
 #: publish by default; the outbox later).
 Publish = Callable[[str, bytes, bytes | None], Awaitable[None]]
@@ -180,6 +184,7 @@ class RequestServer:
                     s.host, s.port, identifier=self.client_id, username=self._username,
                     password=self._password, keepalive=s.keepalive, tls_context=self._tls,
                     timeout=s.timeout, protocol=aiomqtt.ProtocolVersion.V5,
+                    max_queued_incoming_messages=_QUEUED,
                 ) as client:
                     _no_delay(client)
                     await client.subscribe(self.filter, qos=1)
@@ -273,9 +278,10 @@ class RequestServer:
 class Requester:
     """An MQTT v5 client of a site's command/response (async context manager).
 
-    Each request carries a response topic of this client's own under
-    ``{prefix}/{site}/command/{name}/response/…`` (inside the site's prefix, so a broker ACL on
-    ``{prefix}/{site}/#`` allows it) and correlation data that pairs the answer with it.
+    Each request names ``{prefix}/{site}/command/{name}/response`` as its response topic (the
+    one topic a site's ACL lets it answer on: ``docs/examples/mosquitto.acl``) and carries
+    correlation data of this client's own, which pairs the answer with it among the answers to
+    other clients.
     """
 
     def __init__(self, host: str, port: int, prefix: str, site: str, *,
@@ -326,7 +332,7 @@ class Requester:
                   user_properties: Sequence[tuple[str, str]] = ()) -> bytes:
         """Send a request ``name`` and wait for its response's payload (``TimeoutError`` after
         the client's ``timeout``; ``DriverError`` when the broker goes away)."""
-        answers = f"{response_topic(self.prefix, self.site, name)}/{self._tag}"
+        answers = response_topic(self.prefix, self.site, name)
         try:
             if answers not in self._subscribed:
                 await self._client.subscribe(answers, qos=1)
