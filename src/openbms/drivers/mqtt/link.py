@@ -34,10 +34,11 @@ from typing import Any
 
 import aiomqtt
 import orjson
+import paho.mqtt.client as mqtt
 
 from openbms import __version__
 from openbms.drivers.mqtt.connect import secret, tls_context
-from openbms.drivers.mqtt.outbox import Outbox
+from openbms.drivers.mqtt.outbox import Message, Outbox
 from openbms.model.mqtt import MqttSettings
 from openbms.runtime.clock import Clock
 
@@ -45,9 +46,9 @@ __all__ = ["Link"]
 
 log = logging.getLogger(__name__)
 
-#: Messages a drain round takes from the outbox and has in flight at once (paho and aiomqtt scan
-#: their in-flight messages at each acknowledgement: a bigger window costs more than it gains).
-WINDOW = 100
+#: Messages a drain round takes from the outbox and has in flight at once (paho scans its
+#: in-flight messages at each acknowledgement: a much bigger window costs more than it gains).
+WINDOW = 300
 
 
 class Link:
@@ -75,6 +76,7 @@ class Link:
         self.last_error: str | None = None
         self._connected = asyncio.Event()
         self._stopping = asyncio.Event()
+        self._acked = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._lost_logged = False
         self._up_since = 0.0
@@ -161,7 +163,7 @@ class Link:
                     timeout=s.timeout, will=will, protocol=aiomqtt.ProtocolVersion.V311,
                     max_inflight_messages=WINDOW,
                 ) as client:
-                    client.pending_calls_threshold = 2 * WINDOW  # a window in flight is normal
+                    self._hook_acks(client)
                     await client.publish(self.status_topic, self._status("online"), qos=1,
                                          retain=True)
                     self.connects += 1
@@ -251,13 +253,45 @@ class Link:
                     continue
                 batch = batch[:int(tokens)]
                 tokens -= len(batch)
-            qos_floor = 1 if backlog else 0
-            # Tasks made in order run their first step (paho's publish: the send) in order.
-            results = await asyncio.gather(
-                *(client.publish(m.topic, m.payload, max(m.qos, qos_floor), m.retain)
-                  for m in batch), return_exceptions=True)
-            for result in results:
-                if isinstance(result, BaseException):
-                    raise result  # the connection ends; the next one resends from the oldest
+            await self._send(client, batch, 1 if backlog else 0)
             cursor = batch[-1].seq
             await outbox.done(cursor)
+
+    async def _send(self, client: aiomqtt.Client, batch: list[Message], qos_floor: int) -> None:
+        """Publish ``batch`` in order and wait until the broker has acknowledged all of it.
+
+        Through aiomqtt's paho client directly (as aiomqtt's own ``publish`` does, without its
+        task, event and pending-call bookkeeping per message: most of the time of a small
+        message); the acknowledgements come through ``_hook_acks``. Raises MqttError (the
+        connection ends, and the next one resends from the oldest unacknowledged).
+        """
+        paho = client._client
+        infos = []
+        for m in batch:
+            info = paho.publish(m.topic, m.payload, max(m.qos, qos_floor), m.retain)
+            if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                raise aiomqtt.MqttCodeError(info.rc, "Could not publish message")
+            infos.append(info)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.timeout
+        acked = self._acked
+        while not (infos[-1].is_published() and all(i.is_published() for i in infos)):
+            acked.clear()
+            try:
+                await asyncio.wait_for(acked.wait(), max(0.0, deadline - loop.time()))
+            except TimeoutError:
+                raise aiomqtt.MqttError(f"no acknowledgement within {self.settings.timeout:g} "
+                                        "s") from None
+
+    def _hook_acks(self, client: aiomqtt.Client) -> None:
+        """Wake ``_send`` at every acknowledgement (paho calls on_publish on the event loop)."""
+        paho = client._client
+        inner = paho.on_publish
+        assert inner is not None, "aiomqtt sets paho's on_publish"
+        acked = self._acked
+
+        def on_publish(*args: Any) -> None:
+            inner(*args)
+            acked.set()
+
+        paho.on_publish = on_publish
