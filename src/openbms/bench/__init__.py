@@ -21,6 +21,7 @@ BENCHMARKS: dict[str, str] = {
     "control": "control",
     "api": "api",
     "soak": "soak",
+    "mqtt": "mqtt",
 }
 
 #: Benchmarks that ``all`` leaves out: a soak is a test of hours, run on its own.

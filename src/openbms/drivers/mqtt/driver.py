@@ -451,9 +451,11 @@ class MQTTDriver(DriverBase):
         with logsafe.from_source(topic):
             noise.warning(_TEMPLATES.get(err.kind, "mqtt message on %s: %s"), topic, err)
 
-    def _set(self, p: _Point, value: Value, status: str, ts: float | None) -> None:
+    def _set(self, p: _Point, value: Value, status: str, ts: float | None,
+             now: float | None = None) -> None:
+        """``now``: the clock's time, when the caller has it (it is read once a message)."""
         p.value, p.status = value, status
-        p.at = self.clock.now() if ts is None else ts
+        p.at = ts if ts is not None else self.clock.now() if now is None else now
         if p.echo is not None and status is OK:
             if not p.echo.done():
                 p.echo.set_result(None)
@@ -461,7 +463,7 @@ class MQTTDriver(DriverBase):
         p.emit(p.binding, value, status, ts)
 
     def _when(self, p: _Point, ts: float | None, topic: str, what: str,
-              retained: bool = False) -> float | None:
+              retained: bool = False, now: float | None = None) -> float | None:
         """The time to stamp a message's value with (None: the clock's, when it arrived).
 
         A publisher never rewrites what was stored: a time not after the point's last message's is
@@ -471,7 +473,8 @@ class MQTTDriver(DriverBase):
         A retained message is exempt from ``max_age``: it is the last value its publisher left
         (a slow sensor's current value), sent once per subscription, not a back-fill.
         """
-        now = self.clock.now()
+        if now is None:
+            now = self.clock.now()
         if ts is None:
             if now > p.sent:
                 p.sent = now
@@ -505,6 +508,7 @@ class MQTTDriver(DriverBase):
         doc: Any = None
         parsed = False
         now = self.clock.monotonic()
+        wall = self.clock.now()  # once a message: the clock is read for every point otherwise
         for p in points:
             spec = p.spec
             try:
@@ -524,19 +528,25 @@ class MQTTDriver(DriverBase):
                             raise BadPayload("json", "JSON nested too deeply to read") from None
                     elif doc is _NOT_JSON:
                         continue  # counted once for the message, not once per point
-                    value = json_value(extract(doc, spec.field, spec.field_text), spec.kind,
-                                       spec.field_text)
+                    raw = extract(doc, spec.field, spec.field_text)
+                    if raw.__class__ is not float or spec.kind != "number":  # else it is the value
+                        raw = json_value(raw, spec.kind, spec.field_text)
+                    value = raw
                     if spec.time:
                         ts = parse_time(extract(doc, spec.time, ".".join(map(str, spec.time))),
-                                        self.clock.now(), ".".join(map(str, spec.time)))
-                ts = self._when(p, ts, topic, spec.field_text or "the value", retained)
+                                        wall, ".".join(map(str, spec.time)))
+                if ts is None:  # _when's own first step, without the call
+                    if wall > p.sent:
+                        p.sent = wall
+                else:
+                    ts = self._when(p, ts, topic, spec.field_text or "the value", retained, wall)
             except _Seen:
                 continue
             except BadPayload as err:
                 self._bad(topic, err)
                 continue  # the topic's other points (a plain one, another field) may read it
             p.heard = now
-            self._set(p, value, OK, ts)
+            self._set(p, value, OK, ts, wall)
 
     def _on_sparkplug(self, topic: str, payload: bytes | bytearray, retained: bool = False) -> None:
         levels = topic.split("/")
