@@ -217,3 +217,20 @@ def test_sim_run_refuses_programs_with_a_sequence_and_a_folder_without_programs(
     empty = runner.invoke(app, ["sim", "run", "--days", "1", "--programs", str(tmp_path)])
     assert empty.exit_code == 1 and empty.stdout == ""
     assert "program JSON files" in " ".join(empty.stderr.split())
+
+
+async def test_a_demo_site_with_its_mqtt_sensors_on_cosimulates_them_from_the_building(demo):
+    # As `openbms demo` runs it with Mosquitto installed: the mqtt driver enabled.
+    site, programs = demo
+    mqtt = site.drivers["mqtt"].model_copy(update={"enabled": True})
+    site = site.model_copy(update={"drivers": {**site.drivers, "mqtt": mqtt}})
+    building = Building(start=datetime(2025, 4, 7, 10))
+    async with CoSimulation(site, building, programs) as cosim:
+        await cosim.advance(600)
+        assert len(cosim.cache) == sum(1 for _pid, _e, p in site.points() if p.binding)  # all 339
+        for i, zone in enumerate(building.layout.ids):
+            co2 = cosim.cache.get(f"demo/iaq-{zone}/co2")
+            people = cosim.cache.get(f"demo/iaq-{zone}/occupancy")
+            assert co2 is not None and people is not None
+            assert co2.value == round(building.air.co2[i]) and co2.value > 420
+            assert people.value == building.air.occupants[i] and isinstance(people.value, int)

@@ -49,10 +49,11 @@ from openbms.sim.building.bacnet import _FIRST_VAV_HOST, DEVICE_HOSTS, object_ty
 from openbms.sim.building.building import Building
 from openbms.sim.building.faults import FailedSensor
 from openbms.sim.building.kpi import Kpis
+from openbms.sim.building.mqtt import sensor_topics
 from openbms.sim.building.points import device_of
 
-__all__ = ["BuildingDriver", "CoSimulation", "bacnet_points", "building_timezone", "cosim_drivers",
-           "cosimulate", "demo_site_path", "load_control"]
+__all__ = ["BuildingDriver", "CoSimulation", "ZoneSensorsDriver", "bacnet_points", "building_timezone",
+           "cosim_drivers", "cosimulate", "demo_site_path", "load_control"]
 
 _log = logging.getLogger(__name__)
 
@@ -230,14 +231,50 @@ class BuildingDriver(DriverBase):
         return list(self._slots.get(self.point_of(binding)) or [None] * 16)
 
 
+class ZoneSensorsDriver(DriverBase):
+    """The emulator's MQTT sensors read in-process, in place of the MQTT driver: a binding of one of
+    ``MqttSensors``' topics (``mqtt://sensors/zone-c1/co2``, ``…/occupancy``) reads the building's
+    CO2 (whole ppm, as published) or occupants. Read-only; any other topic reads ``fault``."""
+
+    batch_size = 100_000
+
+    def __init__(self, building: Building, prefix: str = "sensors") -> None:
+        self.name = "mqtt"
+        self.building = building
+        self._index: dict[str, tuple[str, int]] = {}
+        for i, zone in enumerate(building.layout.ids):
+            co2, occupancy = sensor_topics(zone, prefix)
+            self._index[co2], self._index[occupancy] = ("co2", i), ("occupants", i)
+
+    def device_key(self, binding: Binding) -> str:
+        return DEVICE
+
+    async def read(self, device: str, bindings: Sequence[Binding]) -> list[Reading]:
+        air = self.building.air
+        out = []
+        for binding in bindings:
+            found = self._index.get(f"{binding.device}/{binding.path}")
+            if found is None:
+                out.append(Reading(None, FAULT, f"{binding}: the emulated building publishes no such topic"))
+            elif found[0] == "co2":
+                out.append(Reading(float(round(float(air.co2[found[1]])))))
+            else:
+                out.append(Reading(int(air.occupants[found[1]])))
+        return out
+
+    async def write(self, binding: Binding, value: Value, priority: int | None) -> None:
+        raise WriteRefused(f"{binding}: the emulated building's MQTT sensors take no commands")
+
+
 def cosim_drivers(site: SiteConfig, building: Building, clock: Clock) -> dict[str, Driver]:
     """The drivers a site's bindings need in co-simulation, in place of ``create_driver``.
 
-    ``bacnet://`` bindings go to the building (``BuildingDriver``); ``sim://``
-    points keep their usual in-process driver. A scheme whose driver the site
-    disables (the demo's ``mqtt`` sensors, until ``openbms demo`` starts a
-    broker) is left out, as the assembly leaves its points unbound. Any other
-    scheme would need a network and is refused with ``ValueError``.
+    ``bacnet://`` bindings go to the building (``BuildingDriver``), ``mqtt://``
+    ones to its MQTT sensors (``ZoneSensorsDriver``); ``sim://`` points keep
+    their usual in-process driver. A scheme whose driver the site disables
+    (the shipped demo site's ``mqtt``, until ``openbms demo`` starts a broker)
+    is left out, as the assembly leaves its points unbound. Any other scheme
+    would need a network and is refused with ``ValueError``.
     """
     schemes = sorted({parse_binding(p.binding).scheme for _pid, _eq, p in site.points() if p.binding})
     drivers: dict[str, Driver] = {}
@@ -249,9 +286,11 @@ def cosim_drivers(site: SiteConfig, building: Building, clock: Clock) -> dict[st
             drivers[scheme] = BuildingDriver(building, bacnet_points(building))
         elif scheme == "sim":
             drivers[scheme] = create_driver(scheme, site.drivers.get(scheme, DriverSettings()), clock)
+        elif scheme == "mqtt":
+            drivers[scheme] = ZoneSensorsDriver(building)
         else:
-            raise ValueError(f"co-simulation serves bacnet:// (the emulated building) and sim:// "
-                             f"bindings; site {site.site.id} also uses {scheme}://")
+            raise ValueError(f"co-simulation serves bacnet:// and mqtt:// (the emulated building) and "
+                             f"sim:// bindings; site {site.site.id} also uses {scheme}://")
     return drivers
 
 
