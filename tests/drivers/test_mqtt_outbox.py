@@ -96,11 +96,11 @@ async def test_messages_older_than_max_age_are_dropped_oldest_first(tmp_path):
 
 
 async def test_messages_the_disk_cannot_take_in_time_are_bounded_in_memory(tmp_path):
-    box = _outbox(tmp_path)
-    box.max_pending = 10
+    box = Outbox(outbox_path(tmp_path, "hq"), OutboxSettings(), ManualClock(), name="hq",
+                 max_pending_mb=10 * 100 / 1e6)  # ten payloads of 100 bytes
     await box.open()
     for i in range(30):  # all put before the writer runs once
-        box.put("t", b"p", 1, False, f"k{i}")
+        box.put("t", b"p" * 100, 1, False, f"k{i}")
     await box.flush()
     assert box.stats().dropped["memory"] == 20
     assert await _drain(box) == [f"k{i}" for i in range(20, 30)]

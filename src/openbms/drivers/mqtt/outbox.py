@@ -27,7 +27,7 @@ Bounds: the payloads, topics and keys of the queued rows stay under
 ``max_mb`` and no row is older than ``max_age`` (the injected clock's
 seconds); past either the oldest rows are deleted first and counted in
 ``dropped`` by reason (``size``, ``age``; ``memory`` when more than
-``max_pending`` messages wait for the disk), with a WARNING at most once a
+more than ``max_pending_mb`` of messages wait for the disk), with a WARNING at most once a
 minute. All SQLite work runs in one thread of the outbox's own; nothing on the
 event loop waits for the disk.
 """
@@ -111,13 +111,14 @@ class Outbox:
     """
 
     def __init__(self, path: Path, settings: OutboxSettings, clock: Clock, *, name: str = "",
-                 max_pending: int = 200_000, mirror_mb: float = 32.0) -> None:
+                 max_pending_mb: float = 64.0, mirror_mb: float = 32.0) -> None:
         self.path = Path(path)
         self.settings = settings
         self.clock = clock
         self.name = name or self.path.stem
         self.max_bytes = int(settings.max_mb * 1_000_000)
-        self.max_pending = max_pending
+        self.max_pending = int(max_pending_mb * 1_000_000)  # bytes waiting for the disk
+        self._pending_bytes = 0
         self._mirror_max = int(mirror_mb * 1_000_000)
         self._pool: ThreadPoolExecutor | None = None
         self._db: sqlite3.Connection | None = None
@@ -203,8 +204,9 @@ class Outbox:
     def put(self, topic: str, payload: bytes, qos: int, retain: bool, key: str) -> None:
         """Queue a message; it is on disk within one write (see ``flush``). Never blocks."""
         pending = self._pending
-        if len(pending) >= self.max_pending:  # the disk cannot keep up: the oldest waiting go
-            pending.popleft()
+        self._pending_bytes += len(payload)
+        while self._pending_bytes > self.max_pending and pending:  # the disk cannot keep up
+            self._pending_bytes -= len(pending.popleft().payload)  # the oldest waiting go
             self.dropped["memory"] += 1
             self._warn_dropped()
         pending.append(Message(self._next, topic, payload, qos, retain, key, self.clock.now()))
@@ -251,10 +253,12 @@ class Outbox:
         while self._pending:
             batch = list(self._pending)
             self._pending.clear()
+            self._pending_bytes = 0
             try:
                 dropped = await self._run(self._write, batch, self.clock.now())
             except BaseException:
                 self._pending.extendleft(reversed(batch))  # written next time, still first
+                self._pending_bytes = sum(len(m.payload) for m in self._pending)
                 raise
             # Only now are they queued (committed); a put made meanwhile waits for the next write.
             if self.last_error is not None:
