@@ -255,7 +255,8 @@ class Assembly:
 
     async def start_site_services(self, state: Any = None, *,
                                   timezones: Mapping[str, str] | None = None) -> None:
-        """Every site's alarms (with a state database ``state``; None: no alarms) and schedules.
+        """Every site's MQTT bridge (when its file asks and there is a ``data_dir``), alarms (with a
+        state database ``state``; None: no alarms) and schedules.
 
         ``timezones``: a site's schedules run in this zone instead of the site's own.
         """
