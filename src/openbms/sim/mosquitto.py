@@ -110,13 +110,16 @@ class DemoBroker:
                 raise BrokerError(f"mosquitto exited with {code}: {self.tail()}")
             try:
                 with socket.create_connection((self.host, self.port), timeout=0.2):
-                    return
+                    pass
             except OSError:
                 if time.monotonic() > deadline:
                     self.stop()
                     raise BrokerError(f"mosquitto did not listen on {self.host}:{self.port} within "
                                       f"{timeout:g} s: {self.tail()}") from None
                 time.sleep(0.05)
+                continue
+            if self.process.poll() is None:  # listening, and it is the broker that listens
+                return
 
     def tail(self, lines: int = 5) -> str:
         """The log's last lines, on one line."""
