@@ -30,6 +30,7 @@ import contextlib
 import logging
 import random
 import time
+from collections.abc import Callable
 from typing import Any
 
 import aiomqtt
@@ -42,13 +43,38 @@ from openbms.drivers.mqtt.outbox import Message, Outbox
 from openbms.model.mqtt import MqttSettings
 from openbms.runtime.clock import Clock
 
-__all__ = ["Link"]
+__all__ = ["Link", "Pacer"]
 
 log = logging.getLogger(__name__)
 
 #: Messages a drain round takes from the outbox and has in flight at once (paho scans its
 #: in-flight messages at each acknowledgement: a much bigger window costs more than it gains).
 WINDOW = 300
+
+
+class Pacer:
+    """At most ``rate`` a second, in bursts of at most ``burst`` (a token bucket on ``now``, a
+    monotonic clock in seconds: network time, not building time)."""
+
+    def __init__(self, rate: float, burst: float, now: Callable[[], float] = time.monotonic) -> None:
+        self.rate = rate
+        self.burst = max(1.0, burst)
+        self.now = now
+        self.tokens = self.burst
+        self.last = now()
+
+    def allow(self, wanted: int) -> int:
+        """How many of ``wanted`` may go now (taken from the bucket); 0: ``wait()`` first."""
+        t = self.now()
+        self.tokens = min(self.burst, self.tokens + (t - self.last) * self.rate)
+        self.last = t
+        allowed = min(wanted, int(self.tokens))
+        self.tokens -= allowed
+        return allowed
+
+    def wait(self) -> float:
+        """Seconds until one more may go."""
+        return max(0.0, (1.0 - self.tokens) / self.rate)
 
 
 class Link:
@@ -234,7 +260,7 @@ class Link:
         rate = self.settings.outbox.rate
         backlog = outbox.queued > 0  # written while no connection was up
         cursor = 0
-        tokens, last = float(WINDOW), time.monotonic()
+        pacer = Pacer(rate, burst=min(float(WINDOW), rate))
         while True:
             if not outbox.available(cursor):
                 if backlog:
@@ -245,14 +271,11 @@ class Link:
             if not batch:
                 continue
             if backlog:  # at most `rate` messages a second
-                now = time.monotonic()
-                tokens = min(float(WINDOW), tokens + (now - last) * rate)
-                last = now
-                if tokens < 1.0:
-                    await asyncio.sleep((1.0 - tokens) / rate)
+                allowed = pacer.allow(len(batch))
+                if not allowed:
+                    await asyncio.sleep(pacer.wait())
                     continue
-                batch = batch[:int(tokens)]
-                tokens -= len(batch)
+                batch = batch[:allowed]
             await self._send(client, batch, 1 if backlog else 0)
             cursor = batch[-1].seq
             await outbox.done(cursor)
