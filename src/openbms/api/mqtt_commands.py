@@ -275,14 +275,14 @@ def _programs(call: _Call) -> tuple[Any, Any]:
 
 
 async def _program_get(call: _Call) -> dict[str, Any]:
-    from openbms.api.routes.programs import _detail, _info  # the REST route's own answer
+    from openbms.api.routes.programs import program_detail, program_info  # the REST route's own answer
     from openbms.control.programs import ProgramError
 
     store, _engine = _programs(call)
     site = call.cfg.site.id
     program_id = _text(call.args, "program", max_length=200)
     version = _int(call.args, "version", 1, 2**31, None)
-    info = await call.ctx.run(_info, store, site, program_id)
+    info = await call.ctx.run(program_info, store, site, program_id)
     try:
         stored = await call.ctx.run(store.get, program_id, version, site=site)
     except ProgramError as err:
@@ -290,11 +290,11 @@ async def _program_get(call: _Call) -> dict[str, Any]:
             raise Refused("not_found", f"program {program_id!r} has no version {version}",
                           "version") from None
         raise Refused("conflict", f"program {program_id!r}: its version cannot be used: {err}") from None
-    return {"program": _detail(info, stored, call.runtime).model_dump(mode="json")}
+    return {"program": program_detail(info, stored, call.runtime).model_dump(mode="json")}
 
 
 async def _program_deploy(call: _Call) -> dict[str, Any]:
-    from openbms.api.routes.programs import _current, _info
+    from openbms.api.routes.programs import current_program, program_info
     from openbms.control.programs import ProgramError
 
     store, engine = _programs(call)
@@ -305,7 +305,7 @@ async def _program_deploy(call: _Call) -> dict[str, Any]:
         raise Refused("invalid", "version: required (the version to deploy)", "version")
     reason = _text(call.args, "reason", max_length=2000)
     ctx = call.ctx
-    await ctx.run(_info, store, site, program_id)
+    await ctx.run(program_info, store, site, program_id)
     try:
         stored = await ctx.run(store.get, program_id, version, site=site)
     except ProgramError:
@@ -319,17 +319,17 @@ async def _program_deploy(call: _Call) -> dict[str, Any]:
                       "version") from None
     await ctx.run(store.deploy, program_id, version, call.principal.actor, site=site, reason=reason)
     engine.install(prepared)
-    detail = await _current(ctx, store, call.runtime, site, program_id)
+    detail = await current_program(ctx, store, call.runtime, site, program_id)
     return {"program": detail.model_dump(mode="json")}
 
 
 async def _config(call: _Call) -> dict[str, Any]:
-    from openbms.api.routes.sites import _equipment_out, _site_out  # as GET /sites/… show them
+    from openbms.api.routes.sites import equipment_out, site_out  # as GET /sites/… show them
 
     cfg = call.cfg
-    return {"site": _site_out(cfg).model_dump(mode="json"),
+    return {"site": site_out(cfg).model_dump(mode="json"),
             "spaces": [s.model_dump(mode="json") for s in sorted(cfg.spaces, key=lambda s: s.id)],
-            "equipment": [_equipment_out(e).model_dump(mode="json")
+            "equipment": [equipment_out(e).model_dump(mode="json")
                           for e in sorted(cfg.equipment, key=lambda e: e.id)]}
 
 

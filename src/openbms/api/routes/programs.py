@@ -176,7 +176,7 @@ def _parts_of(request: Request, site_id: str) -> tuple[Services, ProgramReposito
     return runtime, runtime.program_store, runtime.programs
 
 
-def _info(store: ProgramRepository, site_id: str, program_id: str) -> ProgramInfo:
+def program_info(store: ProgramRepository, site_id: str, program_id: str) -> ProgramInfo:
     info = store.info(program_id, site_id)
     if info is None:
         raise not_found(f"no program {program_id!r} on site {site_id!r}")
@@ -198,7 +198,7 @@ def _summary(info: ProgramInfo, runtime: Services) -> ProgramSummary:
                           updated_at=info.updated_at, status=_status(runtime, info.site, info.id))
 
 
-def _detail(info: ProgramInfo, stored: ProgramVersion, runtime: Services) -> ProgramDetail:
+def program_detail(info: ProgramInfo, stored: ProgramVersion, runtime: Services) -> ProgramDetail:
     status = _status(runtime, info.site, info.id)
     engine = runtime.programs
     values = (engine.values(info.id, site=info.site)
@@ -209,14 +209,14 @@ def _detail(info: ProgramInfo, stored: ProgramVersion, runtime: Services) -> Pro
         comment=stored.comment, program=stored.program, values=values)
 
 
-async def _current(ctx: ApiContext, store: ProgramRepository, runtime: Services, site_id: str,
+async def current_program(ctx: ApiContext, store: ProgramRepository, runtime: Services, site_id: str,
                    program_id: str) -> ProgramDetail:
-    info = await ctx.run(_info, store, site_id, program_id)
+    info = await ctx.run(program_info, store, site_id, program_id)
     try:
         stored = await ctx.run(store.get, program_id, site=site_id)
     except ProgramError as err:  # e.g. a stored version the program limits now refuse
         raise conflict(f"program {program_id!r}: its version cannot be used: {err}") from None
-    return _detail(info, stored, runtime)
+    return program_detail(info, stored, runtime)
 
 
 def _why(body: ActionRequest | None) -> str:
@@ -274,14 +274,14 @@ async def get_program(
     """A program's document (``version``, else the deployed one, else the latest), status, live values."""
     runtime, store, _engine = _parts_of(request, site_id)
     ctx = get_context(request)
-    info = await ctx.run(_info, store, site_id, program_id)
+    info = await ctx.run(program_info, store, site_id, program_id)
     try:
         stored = await ctx.run(store.get, program_id, version, site=site_id)
     except ProgramError as err:
         if any(i.message.endswith("is stored") for i in err.issues):
             raise not_found(f"program {program_id!r} has no version {version}") from None
         raise conflict(f"program {program_id!r}: its version cannot be used: {err}") from None
-    return _detail(info, stored, runtime)
+    return program_detail(info, stored, runtime)
 
 
 @router.get("/sites/{site_id}/programs/{program_id}/versions", response_model=Page[VersionOut])
@@ -292,7 +292,7 @@ async def list_versions(
     """Every stored version, oldest first, and which one is deployed."""
     _runtime, store, _engine = _parts_of(request, site_id)
     ctx = get_context(request)
-    info = await ctx.run(_info, store, site_id, program_id)
+    info = await ctx.run(program_info, store, site_id, program_id)
     versions = await ctx.run(store.versions, program_id, site=site_id)
     items, next_cursor = keyset_page(versions, lambda v: [v.version], limit, cursor)
     return Page[VersionOut](items=[VersionOut(
@@ -357,7 +357,7 @@ async def deploy(
     """
     runtime, store, engine = _parts_of(request, site_id)
     ctx = get_context(request)
-    await ctx.run(_info, store, site_id, program_id)
+    await ctx.run(program_info, store, site_id, program_id)
     try:
         stored = await ctx.run(store.get, program_id, body.version, site=site_id)
     except ProgramError:
@@ -370,7 +370,7 @@ async def deploy(
     await ctx.run(store.deploy, program_id, body.version, user.actor, site=site_id,
                   reason=body.reason.strip())
     engine.install(prepared)
-    return await _current(ctx, store, runtime, site_id, program_id)
+    return await current_program(ctx, store, runtime, site_id, program_id)
 
 
 @router.post("/sites/{site_id}/programs/{program_id}/rollback", response_model=ProgramDetail)
@@ -381,7 +381,7 @@ async def rollback(
     """Deploy again the version deployed before the current one (409 when there is none)."""
     runtime, store, engine = _parts_of(request, site_id)
     ctx = get_context(request)
-    await ctx.run(_info, store, site_id, program_id)
+    await ctx.run(program_info, store, site_id, program_id)
     try:
         version = await ctx.run(store.rollback, program_id, user.actor, site=site_id, reason=_why(body))
     except ProgramError as err:
@@ -392,7 +392,7 @@ async def rollback(
     except ProgramError as err:
         raise _invalid(err.issues, ["program"], f"version {version} is deployed again but cannot run "
                        f"on the site's points: {len(err.issues)} problem(s)") from None
-    return await _current(ctx, store, runtime, site_id, program_id)
+    return await current_program(ctx, store, runtime, site_id, program_id)
 
 
 @router.post("/sites/{site_id}/programs/{program_id}/disable", response_model=ProgramDetail)
@@ -403,11 +403,11 @@ async def disable(
     """Stop a program and release its slots; its active version stays for ``enable``."""
     runtime, store, engine = _parts_of(request, site_id)
     ctx = get_context(request)
-    await ctx.run(_info, store, site_id, program_id)
+    await ctx.run(program_info, store, site_id, program_id)
     await ctx.run(store.disable, program_id, user.actor, site=site_id, reason=_why(body))
     if engine.is_loaded(program_id, site_id):
         await engine.disable(program_id, site=site_id)
-    return await _current(ctx, store, runtime, site_id, program_id)
+    return await current_program(ctx, store, runtime, site_id, program_id)
 
 
 @router.post("/sites/{site_id}/programs/{program_id}/enable", response_model=ProgramDetail)
@@ -418,7 +418,7 @@ async def enable(
     """Run the active version again (409 when no version was ever deployed)."""
     runtime, store, engine = _parts_of(request, site_id)
     ctx = get_context(request)
-    await ctx.run(_info, store, site_id, program_id)
+    await ctx.run(program_info, store, site_id, program_id)
     try:
         await ctx.run(store.enable, program_id, user.actor, site=site_id, reason=_why(body))
     except ProgramError as err:
@@ -432,4 +432,4 @@ async def enable(
         except ProgramError as err:
             raise _invalid(err.issues, ["program"], f"version {stored.version} cannot run on the "
                            f"site's points: {len(err.issues)} problem(s)") from None
-    return await _current(ctx, store, runtime, site_id, program_id)
+    return await current_program(ctx, store, runtime, site_id, program_id)

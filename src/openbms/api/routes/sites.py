@@ -88,7 +88,7 @@ class SpacePatch(BaseModel):
     area_m2: float | None = Field(default=None, gt=0, le=MAX_VALUE)
 
 
-def _site_out(cfg: SiteConfig) -> SiteOut:
+def site_out(cfg: SiteConfig) -> SiteOut:
     s = cfg.site
     return SiteOut(
         id=s.id,
@@ -103,7 +103,7 @@ def _site_out(cfg: SiteConfig) -> SiteOut:
     )
 
 
-def _equipment_out(e: Equipment) -> EquipmentOut:
+def equipment_out(e: Equipment) -> EquipmentOut:
     return EquipmentOut(
         id=e.id,
         type=e.type,
@@ -127,7 +127,7 @@ async def list_sites(
     visible = set(visible_sites(user, [s.site.id for s in runtime.sites], "sites:read"))
     cfgs = sorted((s for s in runtime.sites if s.site.id in visible), key=lambda s: s.site.id)
     items, next_cursor = keyset_page(cfgs, lambda s: [s.site.id], limit, cursor)
-    return Page[SiteOut](items=[_site_out(s) for s in items], next_cursor=next_cursor)
+    return Page[SiteOut](items=[site_out(s) for s in items], next_cursor=next_cursor)
 
 
 @router.get("/sites/{site_id}", response_model=SiteOut)
@@ -135,7 +135,7 @@ async def get_site(
     request: Request, site_id: str, user: Principal = require("sites:read", site_param="site_id")
 ) -> SiteOut:
     """One site."""
-    return _site_out(site_config(runtime_of(request), site_id))
+    return site_out(site_config(runtime_of(request), site_id))
 
 
 # ---------------------------------------------------------------------- spaces
@@ -252,7 +252,7 @@ async def list_equipment(
     """The site's equipment, by id."""
     equipment = sorted(site_config(runtime_of(request), site_id).equipment, key=lambda e: e.id)
     items, next_cursor = keyset_page(equipment, lambda e: [e.id], limit, cursor)
-    return Page[EquipmentOut](items=[_equipment_out(e) for e in items], next_cursor=next_cursor)
+    return Page[EquipmentOut](items=[equipment_out(e) for e in items], next_cursor=next_cursor)
 
 
 @router.get("/sites/{site_id}/equipment/{equip_id}", response_model=EquipmentOut)
@@ -263,7 +263,7 @@ async def get_equipment(
     user: Principal = require("sites:read", site_param="site_id"),
 ) -> EquipmentOut:
     """One equipment."""
-    return _equipment_out(find_equipment(site_config(runtime_of(request), site_id), equip_id))
+    return equipment_out(find_equipment(site_config(runtime_of(request), site_id), equip_id))
 
 
 @router.post("/sites/{site_id}/equipment", response_model=EquipmentOut, status_code=201)
@@ -283,7 +283,7 @@ async def create_equipment(
 
     cfg = await change_site(request, site_id, change)
     await audit(request, user, "equipment.create", f"{site_id}/{equip.id}", body.model_dump(mode="json"))
-    return _equipment_out(find_equipment(cfg, equip.id))
+    return equipment_out(find_equipment(cfg, equip.id))
 
 
 @router.patch("/sites/{site_id}/equipment/{equip_id}", response_model=EquipmentOut)
@@ -307,7 +307,7 @@ async def update_equipment(
 
     cfg = await change_site(request, site_id, change)
     await audit(request, user, "equipment.update", f"{site_id}/{equip_id}", changes)
-    return _equipment_out(find_equipment(cfg, equip_id))
+    return equipment_out(find_equipment(cfg, equip_id))
 
 
 @router.delete("/sites/{site_id}/equipment/{equip_id}", status_code=204, response_class=Response)
