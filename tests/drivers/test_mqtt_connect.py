@@ -22,9 +22,9 @@ def test_a_secret_comes_from_an_environment_variable_or_a_file_and_errors_name_i
     with pytest.raises(DriverError, match=r"^drivers: mqtt: password_file: cannot read "):
         secret({"password_file": str(tmp_path / "missing")}, "password", "drivers: mqtt")
     monkeypatch.delenv("OPENBMS_TEST_UNSET", raising=False)
-    with pytest.raises(DriverError, match=r"^command line: --password-env: the environment "
-                                          "variable OPENBMS_TEST_UNSET is not set"):
-        secret({"password_env": "OPENBMS_TEST_UNSET"}, "password", "command line",
+    with pytest.raises(DriverError, match=r"^--password-env: the environment variable "
+                                          "OPENBMS_TEST_UNSET is not set"):
+        secret({"password_env": "OPENBMS_TEST_UNSET"}, "password", "",  # the command line's
                lambda key: "--" + key.replace("_", "-"))
 
 

@@ -43,31 +43,32 @@ def secret(settings: Mapping[str, Any], key: str, place: str, spell: Spell = _pl
     """The secret ``key`` (``username`` or ``password``) from ``KEY_env`` (an environment
     variable's name) or ``KEY_file`` (a file); None when neither is given.
 
-    ``place`` starts every error message (``drivers: mqtt``); ``spell`` names a key as the user
-    wrote it (the command line's ``--password-file``).
+    ``place`` starts every error message (``drivers: mqtt``; "" for none); ``spell`` names a key
+    as the user wrote it (the command line's ``--password-file``).
     """
+    at = f"{place}: " if place else ""
     if settings.get(key) is not None:
-        raise DriverError(f"{place}: {spell(key)}: secrets are not written in the site file; give "
+        raise DriverError(f"{at}{spell(key)}: secrets are not written in the site file; give "
                           f"{spell(key + '_env')} (an environment variable's name) or "
                           f"{spell(key + '_file')} (a file)")
     env, path = settings.get(f"{key}_env"), settings.get(f"{key}_file")
     if env and path:
-        raise DriverError(f"{place}: {spell(key + '_env')} and {spell(key + '_file')}: give one "
+        raise DriverError(f"{at}{spell(key + '_env')} and {spell(key + '_file')}: give one "
                           "of them, not both")
     if env:
         value = os.environ.get(str(env))
         if value is None:
-            raise DriverError(f"{place}: {spell(key + '_env')}: the environment variable {env} is "
+            raise DriverError(f"{at}{spell(key + '_env')}: the environment variable {env} is "
                               "not set")
         return value
     if path:
         try:
             text = Path(str(path)).read_text()
         except OSError as err:
-            raise DriverError(f"{place}: {spell(key + '_file')}: cannot read {path}: "
+            raise DriverError(f"{at}{spell(key + '_file')}: cannot read {path}: "
                               f"{err.strerror}") from None
         except UnicodeDecodeError:
-            raise DriverError(f"{place}: {spell(key + '_file')}: {path} is not UTF-8 text"
+            raise DriverError(f"{at}{spell(key + '_file')}: {path} is not UTF-8 text"
                               ) from None
         return text.removesuffix("\n").removesuffix("\r")  # spaces may be part of it
     return None
@@ -80,21 +81,22 @@ def tls_context(settings: Mapping[str, Any], place: str,
 
     ``ca_file`` is the CA bundle that signed the broker's certificate (default: the system's);
     ``cert_file`` and ``key_file`` are the client certificate and its key, for a broker that
-    requires one (``require_certificate true``).
+    requires one (``require_certificate true``). ``place`` and ``spell`` as for ``secret``.
     """
+    at = f"{place}: " if place else ""
     tls = settings.get("tls") or False
     if not isinstance(tls, bool):
-        raise DriverError(f"{place}: {spell('tls')}: {tls!r}; expected true or false")
+        raise DriverError(f"{at}{spell('tls')}: {tls!r}; expected true or false")
     ca, cert, key = settings.get("ca_file"), settings.get("cert_file"), settings.get("key_file")
     if not (tls or ca or cert or key):
         return None
     if key and not cert:
-        raise DriverError(f"{place}: {spell('key_file')}: a key without {spell('cert_file')} (the "
+        raise DriverError(f"{at}{spell('key_file')}: a key without {spell('cert_file')} (the "
                           "client certificate it goes with)")
     try:
         ctx = ssl.create_default_context(cafile=str(ca) if ca else None)
     except (OSError, ssl.SSLError) as err:
-        raise DriverError(f"{place}: {spell('ca_file')}: cannot use {ca} as a CA bundle (PEM): "
+        raise DriverError(f"{at}{spell('ca_file')}: cannot use {ca} as a CA bundle (PEM): "
                           f"{_why(err)}") from None
     ctx.sslsocket_class = _ClosingSocket
     if cert:
@@ -102,7 +104,7 @@ def tls_context(settings: Mapping[str, Any], place: str,
             ctx.load_cert_chain(str(cert), str(key) if key else None)
         except (OSError, ssl.SSLError) as err:
             files = f"{cert} and {key}" if key else str(cert)
-            raise DriverError(f"{place}: {spell('cert_file')}, {spell('key_file')}: cannot use "
+            raise DriverError(f"{at}{spell('cert_file')}, {spell('key_file')}: cannot use "
                               f"{files} as a client certificate and its key (PEM): {_why(err)}"
                               ) from None
     return ctx
