@@ -244,3 +244,34 @@ async def test_sparkplug_batches_are_refused_at_start_with_the_reason(tmp_path):
     assert health["status"] == "degraded"
     assert "format: sparkplug is not built yet" in health["reasons"][0]
     assert not (tmp_path / "mqtt-outbox-hq.db").exists()  # nothing opened
+
+
+def _plain_site(port: int, points: list[str], prefix: str = "openbms") -> SiteConfig:
+    return SiteConfig.model_validate({
+        "site": {"id": "hq", "timezone": "UTC"},
+        "mqtt": {"port": port, "timeout": 2, "prefix": prefix},
+        "equipment": [{"id": "ahu-1", "type": "ahu",
+                       "points": [{"name": n, "unit": "degC"} for n in points]}]})
+
+
+async def test_a_configuration_change_keeps_the_connection_and_bridges_the_new_points(
+        mosquitto, tmp_path):
+    async with subscriber(mosquitto, "#") as got, \
+            bridged(_plain_site(mosquitto.port, ["sat"]), tmp_path) as a:
+        link = a.bridges["hq"].link
+        # What the runtime does on a change through the API: reconfigure, then the site again.
+        a.sites[0] = _plain_site(mosquitto.port, ["sat", "rat"])
+        await a.reconfigure()
+        await a.stop_site("hq")
+        await a.start_site(a.sites[0])
+        assert a.bridges["hq"].link is link and link.connects == 1  # no new connection
+        a.bus.publish([Sample("hq/ahu-1/rat", 5.0, 21.0)])
+        await until(lambda: got.on("openbms/hq/ahu-1/rat"), what="the new point")
+        a.sites[0] = _plain_site(mosquitto.port, ["sat", "rat"], prefix="bms")  # mqtt: changed
+        await a.reconfigure()
+        assert a.bridges["hq"].link is not link and a.bridges["hq"].link.base == "bms/hq"
+        a.bus.publish([Sample("hq/ahu-1/rat", 6.0, 22.0)])
+        await until(lambda: got.on("bms/hq/ahu-1/rat"), what="the new prefix")
+    statuses = [s["status"] for s in got.on("openbms/hq/status")]
+    assert statuses == ["online", "offline"]  # once each: no flapping at the first change
+    assert a.subscriptions.count("mqtt bridge hq") == 0  # stopped with the assembly

@@ -85,6 +85,7 @@ class Assembly:
         #: Each site's running MQTT telemetry bridge, by site id.
         self.bridges: dict[str, Bridge] = {}
         self._bridge_problems: dict[str, str] = {}  # site id → why its bridge did not start
+        self._bridging = False  # site services started: bridges follow reconfigure
         self.bus = bus if bus is not None else Bus()
         self.cache = cache if cache is not None else CurrentValueCache()
         self.historian: Historian | None = None
@@ -261,20 +262,24 @@ class Assembly:
         ``timezones``: a site's schedules run in this zone instead of the site's own.
         """
         self._state, self._timezones = state, dict(timezones or {})
+        self._bridging = True
         for site in self.sites:
             await self.start_site(site)
 
         async def stop_services() -> None:
-            running = [*self.alarms, *self._schedule_tasks, *self.bridges, *self._bridge_problems]
-            for site_id in dict.fromkeys(running):
+            for site_id in list(self.alarms) + list(self._schedule_tasks):
                 await self.stop_site(site_id)
+            for site_id in [*self.bridges, *self._bridge_problems]:  # after the alarms' last events
+                await self._stop_bridge(site_id)
 
         self.on_stop("alarms and schedules", stop_services)
 
     async def start_site(self, site: SiteConfig) -> None:
-        """A site's MQTT bridge (first: it hears the alarms' first events), alarms and schedules."""
+        """A site's MQTT bridge unless it runs (first: it hears the alarms' first events), alarms
+        and schedules."""
         sid = site.site.id
-        await self._start_bridge(site)
+        if sid not in self.bridges and sid not in self._bridge_problems:
+            await self._start_bridge(site)
         if site.alarms and self._state is not None:
             service = AlarmService(sid, site.alarms, site.notifications, self.clock, self.bus,
                                    self._state, texts=point_texts(site))
@@ -290,7 +295,12 @@ class Assembly:
             self._schedule_tasks[sid] = asyncio.create_task(runner.run(), name=f"schedules of {sid}")
 
     async def stop_site(self, site_id: str) -> None:
-        """Stop a site's alarms and schedules, then its MQTT bridge."""
+        """Stop a site's alarms and schedules.
+
+        Its MQTT bridge keeps running: it follows the site at ``reconfigure`` (a new point list
+        without a new connection, so a configuration change does not flap the site's status)
+        and stops with the assembly.
+        """
         service = self.alarms.pop(site_id, None)
         if service is not None:
             await service.stop()
@@ -301,11 +311,28 @@ class Assembly:
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+
+    async def _stop_bridge(self, site_id: str) -> None:
         bridge = self.bridges.pop(site_id, None)
         self._bridge_problems.pop(site_id, None)
         if bridge is not None:
             self.subscriptions.remove(f"mqtt bridge {site_id}")
             await bridge.stop()
+
+    async def _follow_bridges(self) -> None:
+        """Bridges follow ``sites``: the same ``mqtt:`` section keeps its bridge (with the site's
+        new points); a changed one restarts it; a site that no longer bridges stops it; one that
+        newly does (or failed before) starts one."""
+        sites = {s.site.id: s for s in self.sites}
+        for sid in [*self.bridges, *self._bridge_problems]:
+            site, bridge = sites.get(sid), self.bridges.get(sid)
+            if site is not None and bridge is not None and site.mqtt == bridge.settings:
+                bridge.follow(site)
+            else:
+                await self._stop_bridge(sid)
+        for site in self.sites:
+            if site.site.id not in self.bridges:
+                await self._start_bridge(site)
 
     async def _start_bridge(self, site: SiteConfig) -> None:
         """The site's telemetry bridge (outbox, link, bus subscriptions) when its file asks for one.
@@ -400,3 +427,5 @@ class Assembly:
             self.historian.configure(*self.history_policies())
         if self.programs is not None:  # programs deployed from now on are checked against the new points
             self.programs.catalog = catalog_from_sites(self.sites)
+        if self._bridging:
+            await self._follow_bridges()

@@ -85,16 +85,22 @@ class Bridge:
         self.device_base = f"{base}/devices/"
         self.alarms_topic = f"{base}/alarms"
         self.commands_topic = f"{base}/commands"
-        self.points: dict[str, _Point] = {
-            pid: _Point(f"{settings.prefix}/{pid}", point.unit, _device(point.binding, equip.id))
-            for pid, equip, point in site.points()
-        }
+        self.points = self._points_of(site)
         self.published = 0  # samples handed to the outbox
         self.events = 0
         self.event_errors = 0  # events that could not be encoded
         self._sub: CallbackSubscription | None = None
         self._event_subs: list[EventSubscription] = []
         self._tasks: list[asyncio.Task[None]] = []
+
+    def _points_of(self, site: SiteConfig) -> dict[str, _Point]:
+        prefix = self.settings.prefix
+        return {pid: _Point(f"{prefix}/{pid}", point.unit, _device(point.binding, equip.id))
+                for pid, equip, point in site.points()}
+
+    def follow(self, site: SiteConfig) -> None:
+        """Bridge the points of ``site`` (a new configuration of the same site, same ``mqtt:``)."""
+        self.points = self._points_of(site)
 
     # ------------------------------------------------------------------ samples (the hot path)
 
