@@ -178,3 +178,15 @@ async def test_a_client_certificate_is_the_site_s_identity_for_the_acl(pki):
             await _pub(broker, None, "sensors/site-a/zone-2/temp", "22", **gateway)
             await until(lambda: changes.of(own), what="the site's own sensor")
             assert changes.of(other) == [] and driver.messages == 1
+
+
+async def test_the_command_line_s_connection_says_why_a_tls_broker_refused_it(pki):
+    from openbms.drivers.mqtt.client import BrokerError, subscribe
+
+    tls = BrokerTLS(pki.ca, pki.server_cert, pki.server_key, require_certificate=True)
+    with mosquitto_server(tls=tls) as broker:
+        with pytest.raises(BrokerError, match="certificate required") as refused:
+            await subscribe(broker.host, broker.port, ["#"], lambda _t, _p: False, 5,
+                            tls_context=tls_context({"ca_file": str(pki.ca)}, ""),
+                            connect_timeout=1)
+        assert not refused.value.connected

@@ -9,9 +9,13 @@ driver that touches aiomqtt, so the command line imports no protocol library.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import ssl
 from collections.abc import Callable, Sequence
+from typing import cast
+
+from openbms.drivers.mqtt.connect import LibraryLog
 
 __all__ = ["BrokerError", "subscribe"]
 
@@ -35,10 +39,11 @@ async def subscribe(host: str, port: int, patterns: Sequence[str],
     import aiomqtt
 
     connected = False
+    said = LibraryLog(__name__)  # paho's reason (a TLS alert) for what aiomqtt calls a timeout
     try:
         async with aiomqtt.Client(host, port, identifier=f"openbms-cli-{random.getrandbits(32):08x}",
                                   username=username, password=password, tls_context=tls_context,
-                                  timeout=connect_timeout,
+                                  timeout=connect_timeout, logger=cast(logging.Logger, said),
                                   protocol=aiomqtt.ProtocolVersion.V311) as client:
             connected = True
             await client.subscribe([(p, 0) for p in patterns])
@@ -53,4 +58,4 @@ async def subscribe(host: str, port: int, patterns: Sequence[str],
             except TimeoutError:
                 return
     except aiomqtt.MqttError as err:
-        raise BrokerError(str(err) or type(err).__name__, connected) from None
+        raise BrokerError(said.why(err), connected) from None

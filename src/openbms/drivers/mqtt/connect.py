@@ -17,6 +17,7 @@ message starts with the setting's place (``drivers: mqtt: password_file: …``,
 
 from __future__ import annotations
 
+import logging
 import os
 import ssl
 from collections.abc import Callable, Mapping
@@ -25,7 +26,7 @@ from typing import Any
 
 from openbms.errors import DriverError
 
-__all__ = ["SECRET_KEYS", "TLS_KEYS", "secret", "tls_context"]
+__all__ = ["SECRET_KEYS", "TLS_KEYS", "LibraryLog", "secret", "tls_context"]
 
 #: The settings a secret comes from (a plain ``username:`` or ``password:`` is refused).
 SECRET_KEYS = ("username_env", "username_file", "password_env", "password_file")
@@ -108,6 +109,32 @@ def tls_context(settings: Mapping[str, Any], place: str,
                               f"{files} as a client certificate and its key (PEM): {_why(err)}"
                               ) from None
     return ctx
+
+
+class LibraryLog(logging.LoggerAdapter[logging.Logger]):
+    """The logger to give aiomqtt (``aiomqtt.Client(logger=cast(logging.Logger, log))``), which
+    hands it to paho: their warnings and errors are kept in ``last`` and logged at debug level
+    only. paho logs why a connection failed (a TLS alert: the broker wants a client certificate)
+    at error level at every attempt, while aiomqtt reports only "Operation timed out"; ``why``
+    puts the two together, for a message said once."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(logging.getLogger(name), {})
+        self.last = ""
+
+    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
+        if level >= logging.WARNING:
+            try:
+                self.last = str(msg) % args if args else str(msg)
+            except (TypeError, ValueError):
+                self.last = str(msg)
+        self.logger.debug(msg, *args, **kwargs)
+
+    def why(self, err: BaseException) -> str:
+        """``err``'s text, with what the library said before it (reset ``last`` before each
+        attempt to connect)."""
+        text = str(err) or type(err).__name__
+        return f"{text} ({self.last})" if self.last and self.last not in text else text
 
 
 class _ClosingSocket(ssl.SSLSocket):

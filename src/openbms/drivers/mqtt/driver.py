@@ -42,7 +42,7 @@ import aiomqtt
 from openbms import logsafe
 from openbms.drivers.base import ChangeCallback, DriverBase
 from openbms.drivers.mqtt import sparkplug as sp
-from openbms.drivers.mqtt.connect import secret, tls_context
+from openbms.drivers.mqtt.connect import LibraryLog, secret, tls_context
 from openbms.drivers.mqtt.payload import (
     EARLIEST,
     SPARKPLUG_PREFIX,
@@ -119,24 +119,6 @@ class _Node:
     bd_seq: int | None = None
 
 
-class _LibraryLog(logging.LoggerAdapter[logging.Logger]):
-    """aiomqtt's and paho's logger: their warnings and errors (a TLS alert on each attempt to
-    connect) become the driver's last error, said once by the driver, and are logged at debug
-    level only; paho would log each at error level, at every reconnection."""
-
-    def __init__(self, driver: MQTTDriver) -> None:
-        super().__init__(logging.getLogger(f"{__name__}.client"), {})
-        self.driver = driver
-
-    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
-        if level >= logging.WARNING:
-            try:
-                self.driver._library_error = str(msg) % args if args else str(msg)
-            except (TypeError, ValueError):
-                self.driver._library_error = str(msg)
-        self.logger.debug(msg, *args, **kwargs)
-
-
 class MQTTDriver(DriverBase):
     """Points on an MQTT broker: subscribed topics in, command topics out."""
 
@@ -179,10 +161,9 @@ class MQTTDriver(DriverBase):
         self._task: asyncio.Task[None] | None = None
         self._watch: asyncio.Task[None] | None = None
         self._last_error = "not connected yet"
-        #: What paho said went wrong during the current connection attempt (a TLS alert: the
-        #: broker refused the client certificate), which aiomqtt reports only as a timeout.
-        self._library_error = ""
-        self._library_log = _LibraryLog(self)
+        #: What paho says went wrong in a connection attempt (a TLS alert: the broker refused the
+        #: client certificate), which aiomqtt reports only as a timeout.
+        self._library_log = LibraryLog(f"{__name__}.client")
         self._lost_logged = False
         self._short_logged = False
 
@@ -233,7 +214,7 @@ class MQTTDriver(DriverBase):
         up_since = 0.0
         short = 0  # connections in a row that ended before keepalive seconds
         while True:
-            self._library_error = ""
+            self._library_log.last = ""
             try:
                 async with aiomqtt.Client(
                     self.host, self.port, identifier=self.client_id, username=self.username,
@@ -255,9 +236,7 @@ class MQTTDriver(DriverBase):
             except asyncio.CancelledError:
                 raise
             except aiomqtt.MqttError as err:
-                self._last_error = str(err) or type(err).__name__
-                if self._library_error:  # why it timed out, or the connection ended
-                    self._last_error += f" ({self._library_error})"
+                self._last_error = self._library_log.why(err)  # with why it timed out
             except Exception as err:  # a bug in handling must not end the connection task
                 self._last_error = f"{type(err).__name__}: {err}"
                 log.exception("mqtt: connection task failed; reconnecting")
