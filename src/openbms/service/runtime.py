@@ -68,6 +68,9 @@ __all__ = ["Runtime", "RuntimeStatus"]
 
 log = logging.getLogger(__name__)
 
+#: Real seconds between checkpoints of the state database's log (see ``_checkpoint_state``).
+STATE_CHECKPOINT_S = 5.0
+
 
 def _write_site(cfg: SiteConfig, path: Path) -> SiteConfig:
     """Write ``cfg`` to ``path`` as YAML, checked by loading it back; the old file stays as ``.bak``."""
@@ -347,13 +350,27 @@ class Runtime:
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
         await asyncio.to_thread(migrate, self.state_url)
-        engine = open_state(self.state_url)
+        engine = open_state(self.state_url, background_checkpoint=True)
         self.assembly.on_stop("state database", engine.dispose)
+        checkpoints = asyncio.create_task(self._checkpoint_state(engine), name="state checkpoints")
+        self.assembly.on_stop("state checkpoints", checkpoints.cancel)
         now = self.clock.now()
         for site in self.sites:
             report = await asyncio.to_thread(sync_site, engine, site, now)
             log.info("site %s configuration synced: %s", site.site.id, report)
         self.state = engine
+
+    async def _checkpoint_state(self, engine: sa.Engine) -> None:
+        """Checkpoint the state database's log every few (real) seconds, in a thread: commits
+        (a command, an audit row) then never do it on a request's path."""
+        from openbms.db import checkpoint_state
+
+        while True:
+            await asyncio.sleep(STATE_CHECKPOINT_S)
+            try:
+                await asyncio.to_thread(checkpoint_state, engine)
+            except Exception:  # a busy or failing database: the backstop checkpoint still runs
+                log.debug("state database checkpoint failed", exc_info=True)
 
     async def _start_historian(self) -> None:
         await self.assembly.start_history(self.historian)
