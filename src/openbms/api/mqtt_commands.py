@@ -26,6 +26,14 @@ own login cannot name the openbms user: every request carries an openbms API tok
 access token), in the MQTT v5 user property ``authorization: Bearer …`` or, for an MQTT 3.1.1
 client, in the JSON field ``token``. Its user's roles per site decide, as for REST.
 
+**Home Assistant.** A command Home Assistant sends on ``{prefix}/{site}/{equipment}/{point}/set``
+arrives here as a request named ``homeassistant/set`` (``openbms.service.command_links`` decodes
+its payload and adds the token of ``mqtt.homeassistant.token_env|token_file``): the same sign-in,
+permission (``commands:write``), rate limit, arbiter and audit as ``write``, at
+``mqtt.homeassistant.priority``, ``via: homeassistant`` in the audit row. A payload that is not a
+value of the point is refused (``invalid``) with a ``command.write`` audit row, as the arbiter's
+refusals are.
+
 Nothing here builds a pydantic model per request on the write path; the schemas of requests and
 responses (``docs/schemas/mqtt/``) come from ``openbms.api.mqtt_schemas``.
 """
@@ -50,7 +58,7 @@ from openbms.api.errors import ApiError
 from openbms.api.helpers import MAX_POINTS, command_source, finite
 from openbms.errors import CommandError
 from openbms.model.command import Command
-from openbms.model.mqtt import CommandSettings
+from openbms.model.mqtt import CommandSettings, HomeAssistantSettings
 from openbms.model.site import Point, SiteConfig
 from openbms.service.protocols import CommandRequest, Services
 
@@ -181,14 +189,14 @@ def _command_out(cmd: Command) -> dict[str, Any]:
 # ------------------------------------------------------------------------------ the commands
 
 
-async def _submit(call: _Call, release: bool) -> dict[str, Any]:
+async def _submit(call: _Call, release: bool, via: str = "mqtt") -> dict[str, Any]:
     """A write or a release, through the arbiter, audited as ``POST …/commands`` / ``…/release``."""
     pid, _point_model = _point(call)
     args = call.args
     priority = _int(args, "priority", 1, 16, call.settings.priority)
     reason = _text(args, "reason", required=False, default="over MQTT")
     action = "command.release" if release else "command.write"
-    details: dict[str, Any] = {"priority": priority, "reason": reason, "via": "mqtt"}
+    details: dict[str, Any] = {"priority": priority, "reason": reason, "via": via}
     value: Any = None
     duration: float | None = None
     if not release:
@@ -230,6 +238,24 @@ async def _write(call: _Call) -> dict[str, Any]:
 
 async def _release(call: _Call) -> dict[str, Any]:
     return await _submit(call, release=True)
+
+
+async def _homeassistant_set(call: _Call) -> dict[str, Any]:
+    """Home Assistant's command (decoded by the service): a write at ``homeassistant.priority``,
+    or, for a payload that is not a value of the point, a refusal audited as the arbiter's are."""
+    pid, _model = _point(call)
+    assert call.cfg.mqtt is not None  # only a site with an mqtt: section gets one
+    priority = call.cfg.mqtt.homeassistant.priority
+    reason = "from Home Assistant"
+    refused = call.args.get("refused")
+    if refused is not None or "value" not in call.args:
+        why = str(refused or "no value")
+        await call.ctx.audit(call.principal.actor, "command.write", pid, {
+            "priority": priority, "reason": reason, "via": "homeassistant", "refused": why})
+        raise Refused("invalid", why, "value", audit=False)
+    call.args = {"point": call.args["point"], "value": call.args["value"], "priority": priority,
+                 "reason": reason}
+    return await _submit(call, release=False, via="homeassistant")
 
 
 async def _read(call: _Call) -> dict[str, Any]:
@@ -350,6 +376,10 @@ COMMANDS: Mapping[str, CommandSpec] = {
     "config": CommandSpec("sites:read", _COMMON, False, _config),
 }
 
+#: Home Assistant's commands (``HomeAssistantSettings.COMMAND``): not a command a client may name.
+_HOMEASSISTANT = CommandSpec("commands:write", frozenset({"id", "point", "value", "refused"}), True,
+                             _homeassistant_set)
+
 _STATUS = {"too_large": 413, "malformed": 400, "bad_id": 400, "unknown_command": 404,
            "unauthorized": 401, "forbidden": 403, "invalid": 422, "unknown_point": 404}
 _API_CODES = {404: "not_found", 409: "conflict", 422: "invalid", 429: "rate_limited",
@@ -398,7 +428,7 @@ class MqttCommands:
                 token = doc["token"] if isinstance(doc["token"], str) else ""
             principal = await self._principal(token)
             cid, key = _correlation(doc, request.correlation)
-            spec = COMMANDS.get(request.name)
+            spec = _spec(request.name)
             if spec is None:
                 raise Refused("unknown_command", f"no command {request.name!r}: expected one of "
                                                  f"{', '.join(COMMANDS)}")
@@ -481,13 +511,18 @@ class MqttCommands:
 
     async def _refusal(self, request: CommandRequest, principal: Principal | None, refused: Refused) -> None:
         """The ``access.denied`` audit row of a request refused before it ran (folded per minute)."""
-        permission = COMMANDS[request.name].permission if request.name in COMMANDS else None
+        spec = _spec(request.name)
+        permission = spec.permission if spec is not None else None
         reason = f"mqtt {refused.code}: {refused.message}"[:300]
         await self.refusals.record(self.ctx, Refusal(
             actor=principal.actor if principal is not None else ANONYMOUS, method="MQTT",
             route=f"command/{request.name[:60]}", path=request.topic[:200], site=request.site,
             reason=reason, status=_STATUS.get(refused.code, 400), permission=permission,
             via=principal.via if principal is not None else "mqtt"))
+
+
+def _spec(name: str) -> CommandSpec | None:
+    return _HOMEASSISTANT if name == HomeAssistantSettings.COMMAND else COMMANDS.get(name)
 
 
 def _bearer(value: str | None) -> str | None:

@@ -15,7 +15,7 @@ environment variable (``*_env``, its name) or a file (``*_file``).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -73,11 +73,30 @@ class CommandSettings(_Strict):
 
 
 class HomeAssistantSettings(_Strict):
-    """Home Assistant MQTT discovery (``mqtt: homeassistant:``)."""
+    """Home Assistant MQTT discovery (``mqtt: homeassistant:``): the site's points announced as
+    Home Assistant entities, and Home Assistant's commands written through the arbiter at
+    ``priority`` as the user of the openbms API token ``token_env`` / ``token_file`` names (no
+    token: the entities are announced, their commands refused)."""
+
+    #: The name of the command request a Home Assistant command becomes, between the service
+    #: that receives it and the API that executes it: two topic levels, so no client's request
+    #: on ``{prefix}/{site}/command/{name}/request`` can name it.
+    COMMAND: ClassVar[str] = "homeassistant/set"
 
     enabled: bool = False
     discovery_prefix: str = Field(default="homeassistant", pattern=r"^[^+#/\x00]+$")
     priority: int = Field(default=8, ge=1, le=16, description="of the writes Home Assistant makes")
+    token_env: str | None = Field(
+        default=None, min_length=1,
+        description="environment variable holding the openbms API token Home Assistant's commands use")
+    token_file: str | None = Field(
+        default=None, min_length=1, description="file holding that token (instead of token_env)")
+
+    @model_validator(mode="after")
+    def _one_token_source(self) -> HomeAssistantSettings:
+        if self.token_env and self.token_file:
+            raise ValueError("give token_env or token_file, not both")
+        return self
 
 
 class MqttSettings(_Strict):

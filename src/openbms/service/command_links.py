@@ -1,4 +1,5 @@
-"""Each site's command/response connection (``mqtt: commands: enabled``), and who answers it.
+"""Each site's command/response connection (``mqtt: commands:`` and/or ``homeassistant:``
+``enabled``), and who answers it.
 
 ::
 
@@ -14,25 +15,66 @@
 The service layer owns the connections (they start with the process and follow
 configuration changes); what a request means, who may send it and what it does
 is the API's (``openbms.api.mqtt_commands``): the service imports no API.
+
+Home Assistant (``mqtt: homeassistant: enabled``) uses the same connection, so
+a site with it has one even with ``commands`` off (then no request topic is
+subscribed)::
+
+    apply / a configuration change ──▶ discovery configs ──▶ RequestServer.announce
+                                       (retained, QoS 1;      (new and changed ones; an empty
+                                        drivers/mqtt/          retained message for a point
+                                        homeassistant.py)      gone; all again at each connection)
+
+    {prefix}/{site}/{equipment}/{point}/set ──▶ CommandLinks._homeassistant
+        decode_command (ON/OFF, a number, a state's label) ──▶ a CommandRequest named
+        ``homeassistant/set`` (no request topic can name it), JSON {"id", "point", "value"} or
+        {"id", "point", "refused"}, with the token of ``homeassistant.token_env|token_file``
+        ──▶ the same handler as requests: permission, arbiter at ``homeassistant.priority``,
+            rate limits, audit ──▶ nothing is published back (Home Assistant sees the state
+            the bridge publishes); a refusal is logged once per point per minute.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
+import orjson
+
+from openbms import __version__
 from openbms.drivers.mqtt.connect import secret, tls_context
+from openbms.drivers.mqtt.homeassistant import CommandRefused, decode_command, discovery
 from openbms.drivers.mqtt.requests import Publish, Request, Requester, RequestServer
 from openbms.errors import DriverError, OpenBMSError
-from openbms.model.mqtt import MqttSettings
-from openbms.model.site import SiteConfig
+from openbms.model.mqtt import HomeAssistantSettings, MqttSettings
+from openbms.model.site import Point, SiteConfig
 from openbms.service.protocols import CommandRequest, CommandRequestHandler
 
-__all__ = ["CommandLinks", "unavailable"]
+__all__ = ["HOMEASSISTANT_COMMAND", "CommandLinks", "unavailable"]
 
 log = logging.getLogger(__name__)
+
+#: The name of the request a Home Assistant command becomes (two topic levels: no client's
+#: request on ``{prefix}/{site}/command/{name}/request`` can carry it).
+HOMEASSISTANT_COMMAND = HomeAssistantSettings.COMMAND
+
+#: Seconds between two log lines about the refused commands of one point (real time: it bounds
+#: the log, not building behaviour).
+REFUSAL_LOG_S = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class _HomeAssistant:
+    """What a site's Home Assistant commands need: its points and the token they use."""
+
+    points: dict[tuple[str, str], Point]
+    token: str | None
+    topic_levels: int  # of {prefix}/{site}/{equipment}/{point}/set
 
 
 def unavailable(payload: bytes, why: str) -> bytes:
@@ -51,10 +93,18 @@ def unavailable(payload: bytes, why: str) -> bytes:
 class CommandLinks:
     """The sites' request connections and the handler that answers them."""
 
-    def __init__(self, publish: Publish | None = None) -> None:
+    def __init__(self, publish: Publish | None = None,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self.handler: CommandRequestHandler | None = None
         self._publish = publish
         self._servers: dict[str, tuple[MqttSettings, RequestServer]] = {}
+        self._homeassistant: dict[str, _HomeAssistant] = {}
+        self._monotonic = monotonic
+        self._logged: dict[str, float] = {}  # point id → when its last refusal was logged
+        self._ids = itertools.count(1)
+        #: Home Assistant commands received, and refused (by openbms: payload, role, limits).
+        self.homeassistant_commands = 0
+        self.homeassistant_refused = 0
 
     def serve(self, handler: CommandRequestHandler | None) -> None:
         """Answer requests with ``handler`` from now on (None: each gets ``unavailable``)."""
@@ -66,24 +116,62 @@ class CommandLinks:
         return {site: server for site, (_s, server) in self._servers.items()}
 
     async def apply(self, sites: Sequence[SiteConfig]) -> None:
-        """Run a connection for each site with ``mqtt.commands.enabled``: start new ones, restart
-        those whose ``mqtt:`` settings changed, stop the others."""
-        wanted = {s.site.id: s.mqtt for s in sites if s.mqtt is not None and s.mqtt.commands.enabled}
+        """Run a connection for each site with ``mqtt.commands.enabled`` or
+        ``mqtt.homeassistant.enabled``: start new ones, restart those whose ``mqtt:`` settings
+        changed, stop the others; announce each site's Home Assistant entities as its
+        configuration now has them (and clear those of points gone)."""
+        configs = {s.site.id: s for s in sites if s.mqtt is not None and (
+            s.mqtt.commands.enabled or s.mqtt.homeassistant.enabled)}
+        wanted = {site: cfg.mqtt for site, cfg in configs.items()}
+        previous: dict[str, list[str]] = {}
         for site in [s for s in self._servers if wanted.get(s) != self._servers[s][0]]:
             _settings, server = self._servers.pop(site)
+            previous[site] = list(server.announced)
             await server.stop()
-        for site, settings in wanted.items():
-            if site in self._servers or settings is None:
+        homeassistant = {}
+        for site, cfg in configs.items():  # every secret read before anything starts
+            settings = cfg.mqtt
+            assert settings is not None
+            if settings.homeassistant.enabled:
+                homeassistant[site] = self._homeassistant_of(cfg, settings)
+        self._homeassistant = homeassistant
+        for site, cfg in configs.items():
+            settings = cfg.mqtt
+            assert settings is not None
+            entities = discovery(cfg, __version__)
+            running = self._servers.get(site)
+            if running is not None:
+                await running[1].announce(entities)
                 continue
+            listen = ({f"{settings.prefix}/{site}/+/+/set": functools.partial(self._homeassistant_set,
+                                                                               site)}
+                      if settings.homeassistant.enabled else None)
+            handler = functools.partial(self._answer, site) if settings.commands.enabled else None
             try:
-                server = RequestServer(settings, site, functools.partial(self._answer, site),
-                                       publish=self._publish)
+                server = RequestServer(settings, site, handler, publish=self._publish, listen=listen)
             except DriverError as err:  # a secret or TLS file that cannot be read
                 raise OpenBMSError(str(err)) from None
+            await server.announce(entities, previous.get(site, ()))
             self._servers[site] = (settings, server)
             await server.start()
-            log.info("site %s: command requests on %s:%d, %s", site, settings.host, settings.port,
-                     server.filter)
+            log.info("site %s: mqtt on %s:%d: %s", site, settings.host, settings.port, ", ".join(
+                ([f"command requests on {server.filter}"] if handler else [])
+                + ([f"{len(entities)} Home Assistant entities, their commands on "
+                    f"{next(iter(listen))}"] if listen else [])))
+
+    @staticmethod
+    def _homeassistant_of(cfg: SiteConfig, settings: MqttSettings) -> _HomeAssistant:
+        site = cfg.site.id
+        try:
+            token = secret(settings.homeassistant.model_dump(), "token",
+                           f"site {site}: mqtt: homeassistant")
+        except DriverError as err:
+            raise OpenBMSError(str(err)) from None
+        if not token:
+            log.warning("site %s: mqtt: homeassistant: no token_env or token_file: the entities are "
+                        "announced, Home Assistant's commands are refused", site)
+        return _HomeAssistant({(eq.id, p.name): p for eq in cfg.equipment for p in eq.points},
+                              token or None, settings.prefix.count("/") + 5)
 
     async def stop(self) -> None:
         """Stop every connection."""
@@ -104,6 +192,54 @@ class CommandLinks:
     def problems(self) -> list[str]:
         """Connections that are down, for health."""
         return [p for _s, server in self._servers.values() for p in server.problems()]
+
+    async def _homeassistant_set(self, site: str, topic: str, payload: bytes) -> None:
+        """A Home Assistant command: decoded, then answered by the handler as a write request
+        would be; a refusal is logged (once per point per minute)."""
+        ha = self._homeassistant.get(site)
+        levels = topic.split("/")
+        if ha is None or len(levels) != ha.topic_levels:
+            return
+        equipment, name = levels[-3], levels[-2]
+        pid = f"{site}/{equipment}/{name}"
+        self.homeassistant_commands += 1
+        body: dict[str, object] = {"id": f"homeassistant-{next(self._ids)}",
+                                   "point": f"{equipment}/{name}"}
+        point = ha.points.get((equipment, name))
+        if point is not None:  # an unknown point: the handler refuses it (unknown_point)
+            try:
+                body["value"] = decode_command(point, payload)
+            except CommandRefused as err:
+                body["refused"] = str(err)
+        handler = self.handler
+        if handler is None:
+            self._refused(pid, "unavailable", "this openbms runs without its API (openbms run "
+                                              "--no-api, or it is starting)", ha)
+            return
+        answer = await handler(CommandRequest(
+            site, HOMEASSISTANT_COMMAND, orjson.dumps(body), topic, None,
+            f"Bearer {ha.token}" if ha.token else None))
+        try:
+            doc = orjson.loads(answer)
+        except orjson.JSONDecodeError:
+            doc = {"ok": False, "error": {"code": "internal", "message": "no JSON answer"}}
+        if not doc.get("ok"):
+            error = doc.get("error") or {}
+            self._refused(pid, str(error.get("code")), str(error.get("message")), ha)
+
+    def _refused(self, pid: str, code: str, message: str, ha: _HomeAssistant) -> None:
+        self.homeassistant_refused += 1
+        now = self._monotonic()
+        last = self._logged.get(pid)
+        if last is not None and now - last < REFUSAL_LOG_S:
+            return
+        if len(self._logged) > 10_000:  # bounded: forget what is older than a minute
+            self._logged = {k: t for k, t in self._logged.items() if now - t < REFUSAL_LOG_S}
+        self._logged[pid] = now
+        hint = "" if ha.token else " (no mqtt.homeassistant.token_env or token_file is set)"
+        log.warning("%s: a command from Home Assistant was refused: %s: %s%s; nothing was written "
+                    "(such refusals of this point are logged once a minute)", pid, code, message,
+                    hint)
 
     async def _answer(self, site: str, request: Request) -> bytes:
         handler = self.handler

@@ -108,9 +108,9 @@ def _entity(cfg: SiteConfig, settings: MqttSettings, eq: Equipment, point: Point
         "unique_id": f"openbms_{_object_id(site, eq.id, point.name)}",
         "state_topic": state,
         "availability": [
+            # The link's retained status, {"status": "online" | "offline", …} (its Last Will too).
             {"topic": f"{settings.prefix}/{site}/status",
-             "value_template": "{{ value_json.state if value_json is defined and value_json.state "
-                               "is defined else value }}"},
+             "value_template": "{{ value_json.status }}"},
             {"topic": state,
              "value_template": "{{ 'offline' if value_json.status in " + json.dumps([OFFLINE, FAULT])
                                + " else 'online' }}"},

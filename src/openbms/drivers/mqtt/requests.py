@@ -22,6 +22,14 @@ handled at once; the rest wait in aiomqtt's queue.
 Responses are published through ``publish`` (this connection by default): the
 seam where they can later go through the store-and-forward outbox instead.
 
+The same connection carries what else a site listens to or announces on its
+broker: ``listen`` maps more topic filters to what handles their messages (Home
+Assistant's commands on ``{prefix}/{site}/+/+/set``), and :meth:`RequestServer.announce`
+keeps a set of retained messages (Home Assistant's discovery configs): published
+at each connection, changes and removals (an empty retained message) published
+when the set changes. A site that only announces (``commands`` off) passes no
+handler: its request topic is not subscribed.
+
 ``Requester`` is the other side (the ``openbms mqtt command`` CLI, tests and the
 benchmark): one MQTT v5 connection that sends requests with a response topic
 and correlation data of its own and waits for each answer.
@@ -35,7 +43,7 @@ import logging
 import random
 import socket
 import ssl
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,7 +55,8 @@ from openbms.drivers.mqtt.connect import secret, tls_context
 from openbms.errors import DriverError
 from openbms.model.mqtt import MqttSettings
 
-__all__ = ["Publish", "Request", "RequestServer", "Requester", "request_filter", "response_topic"]
+__all__ = ["Listener", "Publish", "Request", "RequestServer", "Requester", "request_filter",
+           "response_topic"]
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +82,8 @@ _QUEUED = 10_000
 #: publish by default; the outbox later).
 Publish = Callable[[str, bytes, bytes | None], Awaitable[None]]
 Handler = Callable[[Request], Awaitable[bytes]]
+#: ``listener(topic, payload)``: a message on one of the ``listen`` filters (it answers nothing).
+Listener = Callable[[str, bytes], Awaitable[None]]
 
 
 def request_filter(prefix: str, site: str) -> str:
@@ -108,16 +119,23 @@ def _user_properties(props: Any) -> tuple[tuple[str, str], ...]:
 
 class RequestServer:
     """A site's command requests: subscribed on its own connection, each handed to ``handler``
-    and the answer published back."""
+    and the answer published back (no ``handler``: no requests taken). The connection also
+    delivers the ``listen`` filters' messages and keeps the retained messages of :meth:`announce`."""
 
-    def __init__(self, settings: MqttSettings, site: str, handler: Handler, *,
-                 publish: Publish | None = None, reconnect_min: float = 0.5,
-                 max_backoff: float = 30.0) -> None:
+    def __init__(self, settings: MqttSettings, site: str, handler: Handler | None, *,
+                 publish: Publish | None = None, listen: Mapping[str, Listener] | None = None,
+                 reconnect_min: float = 0.5, max_backoff: float = 30.0) -> None:
         self.settings = settings
         self.site = site
         self.handler = handler
         self.publish: Publish = publish or self._publish
         self.filter = request_filter(settings.prefix, site)
+        self.listen: dict[str, Listener] = dict(listen or {})
+        #: The retained messages announced (topic → payload), published at each connection.
+        self.announced: dict[str, bytes] = {}
+        self._unannounce: set[str] = set()  # topics to clear (empty retained) when connected
+        #: Retained messages published (announcements and removals), since the start.
+        self.announcements = 0
         self._prefix_levels = settings.prefix.count("/") + 1
         self.client_id = (f"{settings.client_id}-commands" if settings.client_id
                           else f"openbms-{site}-commands-{random.getrandbits(32):08x}")[:128]
@@ -136,6 +154,7 @@ class RequestServer:
         self._work: set[asyncio.Task[None]] = set()
         self._last_error = "not connected yet"
         self._lost_logged = False
+        self._announcing = asyncio.Lock()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -187,7 +206,10 @@ class RequestServer:
                     max_queued_incoming_messages=_QUEUED,
                 ) as client:
                     _no_delay(client)
-                    await client.subscribe(self.filter, qos=1)
+                    filters = ([self.filter] if self.handler is not None else []) + list(self.listen)
+                    for topic_filter in filters:
+                        await client.subscribe(topic_filter, qos=1)
+                    await self._announce_on(client, None)
                     self._client = client
                     self._connected.set()
                     backoff = self.reconnect_min
@@ -196,8 +218,11 @@ class RequestServer:
                                     s.host, s.port)
                         self._lost_logged = False
                     async for message in client.messages:
+                        work = self._work_for(message)
+                        if work is None:
+                            continue
                         await self._slots.acquire()  # the rest wait in aiomqtt's queue
-                        task = asyncio.create_task(self._answer(message))
+                        task = asyncio.create_task(work)
                         self._work.add(task)
                         task.add_done_callback(self._work.discard)
             except asyncio.CancelledError:
@@ -217,7 +242,72 @@ class RequestServer:
             await asyncio.sleep(backoff * random.uniform(0.8, 1.2))
             backoff = min(backoff * 2, self.max_backoff)
 
+    # ------------------------------------------------------------------ retained announcements
+
+    async def announce(self, messages: Sequence[tuple[str, bytes]],
+                       previous: Sequence[str] = ()) -> None:
+        """Keep ``messages`` (topic, payload) announced, retained: those new or changed are
+        published now if connected (else at the next connection), and the topics announced
+        before but not now (with ``previous``: another connection's) get an empty retained
+        message, which deletes a retained message. Published again at each connection."""
+        now = dict(messages)
+        async with self._announcing:
+            gone = (set(self.announced) | set(previous)) - set(now)
+            changed = {t: p for t, p in now.items() if self.announced.get(t) != p}
+            self.announced = now
+            self._unannounce = (self._unannounce | gone) - set(now)
+            client = self._client
+            if client is None:
+                return
+            try:
+                await self._announce_on(client, changed, locked=True)
+            except aiomqtt.MqttError as err:  # sent again when the connection is back
+                log.debug("site %s: mqtt: announcements not sent: %s", self.site, err)
+
+    async def _announce_on(self, client: aiomqtt.Client, messages: Mapping[str, bytes] | None, *,
+                           locked: bool = False) -> None:
+        """Publish the removals waiting and ``messages`` (None: every announced one)."""
+        if not locked:
+            async with self._announcing:
+                await self._announce_on(client, messages, locked=True)
+            return
+        timeout = self.settings.timeout
+        if messages is None:
+            messages = dict(self.announced)
+        for topic in sorted(self._unannounce):
+            await client.publish(topic, b"", qos=1, retain=True, timeout=timeout)
+            self._unannounce.discard(topic)
+            self.announcements += 1
+        for topic, payload in messages.items():
+            await client.publish(topic, payload, qos=1, retain=True, timeout=timeout)
+            self.announcements += 1
+
     # ------------------------------------------------------------------ one request
+
+    def _work_for(self, message: aiomqtt.Message) -> Coroutine[Any, Any, None] | None:
+        """What handles ``message``: the request handler or the listener of its filter."""
+        if self.handler is not None and message.topic.matches(self.filter):
+            return self._answer(message)
+        for topic_filter, listener in self.listen.items():
+            if message.topic.matches(topic_filter):
+                return self._hear(listener, message)
+        return None
+
+    async def _hear(self, listener: Listener, message: aiomqtt.Message) -> None:
+        try:
+            self.received += 1
+            payload = message.payload
+            if isinstance(payload, str):
+                payload = payload.encode()
+            elif not isinstance(payload, bytes | bytearray):
+                payload = b""
+            try:
+                await listener(message.topic.value, bytes(payload))
+            except Exception:  # a listener handles what it is sent: this is a bug
+                log.exception("site %s: mqtt: the message on %s was not handled", self.site,
+                              message.topic.value)
+        finally:
+            self._slots.release()
 
     def _request(self, message: aiomqtt.Message) -> Request:
         topic = message.topic.value
@@ -248,6 +338,7 @@ class RequestServer:
         try:
             self.received += 1
             request = self._request(message)
+            assert self.handler is not None  # only requests are answered (_work_for)
             try:
                 body = await self.handler(request)
             except Exception:  # the handler answers every error itself: this is a bug

@@ -1,0 +1,249 @@
+"""Home Assistant MQTT discovery against a real Mosquitto and a running openbms (runtime + API).
+
+A site on the ``sim`` driver with ``mqtt: homeassistant: enabled`` and command/response off:
+the discovery configs are read retained by ``mosquitto_sub`` (an independent client, as Home
+Assistant is), and Home Assistant's commands are sent with ``mosquitto_pub`` on the entities'
+command topics. The token Home Assistant's commands use is an operator's API token in a file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import subprocess
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from openbms import __version__
+from openbms.api.server import serve
+from openbms.config import load_sites
+from openbms.db import audit_entries
+from openbms.db.accounts import create_api_token, create_user
+from openbms.drivers.mqtt.bridge import start_bridge
+from openbms.drivers.mqtt.homeassistant import discovery
+from openbms.model import parse_binding
+from openbms.model.site import SiteConfig
+from openbms.runtime.bus import Bus
+from openbms.runtime.clock import WallClock
+from openbms.service.runtime import Runtime
+from tests.fixtures.services import MosquittoBroker
+from tests.integration.mqtt_helpers import until
+
+SITE = """\
+site: {{id: hq, name: Headquarters, timezone: UTC}}
+drivers:
+  sim: {{poll_interval: 0.2}}
+mqtt:
+  host: 127.0.0.1
+  port: {port}
+  prefix: bms
+  timeout: 5
+  homeassistant: {{enabled: true, priority: 11, token_file: {token_file}}}
+equipment:
+  - id: ahu-1
+    type: ahu
+    name: AHU 1
+    points:
+      - {{name: sat, unit: degC, binding: "sim://ahu-1/sat?wave=constant&value=14"}}
+      - name: sat-sp
+        unit: degC
+        writable: true
+        relinquish_default: 13
+        limits: {{min: 10, max: 18}}
+        binding: "sim://ahu-1/sat-sp?wave=constant&value=13"
+      - name: fan-cmd
+        kind: bool
+        writable: true
+        binding: "sim://ahu-1/fan-cmd?wave=constant&value=0&kind=bool"
+"""
+
+SP = "sim://ahu-1/sat-sp?wave=constant&value=13"
+FAN = "sim://ahu-1/fan-cmd?wave=constant&value=0&kind=bool"
+CONFIGS = {"sensor": "homeassistant/sensor/hq/hq_ahu-1_sat/config",
+           "number": "homeassistant/number/hq/hq_ahu-1_sat-sp/config",
+           "switch": "homeassistant/switch/hq/hq_ahu-1_fan-cmd/config"}
+
+
+@dataclass
+class Site:
+    runtime: Runtime
+    broker: MosquittoBroker
+
+    def device(self, uri: str) -> Any:
+        return self.runtime.drivers["sim"].effective(parse_binding(uri))  # type: ignore[attr-defined]
+
+    def audit(self, action: str) -> list[dict[str, Any]]:
+        assert self.runtime.state is not None
+        return audit_entries(self.runtime.state, action=action, limit=1000)
+
+    async def publish(self, topic: str, payload: str) -> None:
+        pub = await asyncio.create_subprocess_exec(
+            "mosquitto_pub", "-h", self.broker.host, "-p", str(self.broker.port), "-q", "1",
+            "-t", topic, "-m", payload)
+        assert await pub.wait() == 0
+
+    async def retained(self, topic_filter: str) -> dict[str, bytes]:
+        """The retained messages under ``topic_filter`` (what a new subscriber receives at once),
+        read by mosquitto_sub: topic → payload."""
+        sub = await asyncio.create_subprocess_exec(
+            "mosquitto_sub", "-h", self.broker.host, "-p", str(self.broker.port), "-v",
+            "-t", topic_filter, "--retained-only", "-W", "2", "-F", "%t\t%x",
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out, _err = await sub.communicate()
+        assert sub.returncode in (0, 27), sub.returncode  # 27: the -W window ended
+        found = {}
+        for line in out.decode().splitlines():
+            topic, _, hexed = line.partition("\t")
+            found[topic] = bytes.fromhex(hexed)
+        return found
+
+
+def load_sites_text(text: str, tmp_path: Path) -> SiteConfig:
+    folder = tmp_path / "one"
+    folder.mkdir()
+    (folder / "hq.yaml").write_text(text)
+    return load_sites(folder)[0]
+
+
+def _folder(folder: Path, broker: MosquittoBroker, token_file: Path) -> Path:
+    folder.mkdir()
+    (folder / "hq.yaml").write_text(SITE.format(port=broker.port, token_file=token_file))
+    return folder
+
+
+async def _site(folder: Path, broker: MosquittoBroker, token_file: Path, data: Path) -> Runtime:
+    sites = load_sites(_folder(folder, broker, token_file))
+    runtime = Runtime(sites, data, api=("127.0.0.1", 0), api_front=serve)
+    await runtime.start()
+    return runtime
+
+
+@pytest.fixture
+async def site(mosquitto: MosquittoBroker, tmp_path: Path) -> AsyncIterator[Site]:
+    token_file = tmp_path / "ha-token"
+    token_file.write_text("")  # the operator's token is written once the state database is up
+    runtime = await _site(tmp_path / "sites", mosquitto, token_file, tmp_path / "data")
+    try:
+        assert runtime.state is not None
+        row = create_user(runtime.state, "ha@example.com", "x", grants={"hq": "operator"})
+        token_file.write_text(create_api_token(runtime.state, row["id"], "home assistant")[0] + "\n")
+        await runtime.command_links.apply(runtime.sites)  # the token is read when the site is applied
+        assert runtime.command_links.servers["hq"].connected
+        yield Site(runtime, mosquitto)
+    finally:
+        await runtime.stop()
+
+
+async def test_the_configs_are_retained_with_the_state_and_command_topics(site: Site) -> None:
+    found = await site.retained("homeassistant/#")
+    assert set(found) == set(CONFIGS.values())
+    c = {kind: json.loads(found[topic]) for kind, topic in CONFIGS.items()}
+    assert c["sensor"]["state_topic"] == "bms/hq/ahu-1/sat" and "command_topic" not in c["sensor"]
+    assert c["sensor"]["unit_of_measurement"] == "°C"
+    assert (c["number"]["command_topic"], c["number"]["min"], c["number"]["max"]) == (
+        "bms/hq/ahu-1/sat-sp/set", 10, 18)
+    assert c["switch"]["command_topic"] == "bms/hq/ahu-1/fan-cmd/set"
+    assert c["switch"]["state_topic"] == "bms/hq/ahu-1/fan-cmd"
+    assert {e["origin"]["sw_version"] for e in c.values()} == {__version__}
+    assert {e["device"]["name"] for e in c.values()} == {"AHU 1"}
+    # No command/response: the connection takes no requests, only Home Assistant's commands.
+    assert site.runtime.command_links.servers["hq"].handler is None
+
+
+async def test_the_availability_template_reads_the_bridges_status_message(
+        mosquitto: MosquittoBroker, tmp_path: Path) -> None:
+    # The bridge's link publishes {"status": "online", …} retained on {prefix}/{site}/status (and
+    # {"status": "offline", …} as its Last Will): the template must give Home Assistant those words.
+    cfg = load_sites_text(SITE.format(port=mosquitto.port, token_file=tmp_path / "none"), tmp_path)
+    bridge = await start_bridge(cfg, tmp_path / "data", WallClock(), Bus())
+    try:
+        site = Site(None, mosquitto)  # type: ignore[arg-type]
+        status = await site.retained("bms/hq/status")
+    finally:
+        await bridge.stop()
+    assert set(status) == {"bms/hq/status"}
+    config = json.loads(dict(discovery(cfg))[CONFIGS["sensor"]])
+    link = next(a for a in config["availability"] if a["topic"] == "bms/hq/status")
+    field = re.fullmatch(r"\{\{ value_json\.(\w+) \}\}", link["value_template"])
+    assert field is not None, link["value_template"]
+    assert json.loads(status["bms/hq/status"])[field.group(1)] == "online"  # payload_available
+    offline = await Site(None, mosquitto).retained("bms/hq/status")  # type: ignore[arg-type]
+    assert json.loads(offline["bms/hq/status"])[field.group(1)] == "offline"  # payload_not_available
+
+
+async def test_a_number_and_a_switch_command_write_through_the_arbiter_at_the_priority(
+        site: Site) -> None:
+    await site.publish("bms/hq/ahu-1/sat-sp/set", "15.5")
+    await site.publish("bms/hq/ahu-1/fan-cmd/set", "ON")
+    await until(lambda: site.device(SP) == 15.5 and site.device(FAN) is True
+                and len(site.audit("command.write")) == 2,
+                what="Home Assistant's writes at the devices, audited")
+    for pid, value in (("hq/ahu-1/sat-sp", 15.5), ("hq/ahu-1/fan-cmd", True)):
+        slots = site.runtime.commands.slots(pid)
+        held = [(i + 1, c.value, c.requested_by) for i, c in enumerate(slots) if c is not None]
+        assert held == [(11, value, "ha@example.com")]  # homeassistant.priority
+    rows = sorted(site.audit("command.write"), key=lambda r: r["target"])
+    assert [(r["actor"], r["target"], r["details"]["via"], r["details"]["priority"]) for r in rows] == [
+        ("ha@example.com", "hq/ahu-1/fan-cmd", "homeassistant", 11),
+        ("ha@example.com", "hq/ahu-1/sat-sp", "homeassistant", 11)]
+    assert site.runtime.command_links.homeassistant_refused == 0
+
+
+async def test_a_value_outside_the_limits_and_a_bad_payload_write_nothing(site: Site) -> None:
+    await site.publish("bms/hq/ahu-1/sat-sp/set", "99")
+    await site.publish("bms/hq/ahu-1/sat-sp/set", "warm")
+    await site.publish("bms/hq/ahu-1/fan-cmd/set", "maybe")
+    links = site.runtime.command_links
+    await until(lambda: links.homeassistant_refused == 3, what="three refusals")
+    assert site.device(SP) == 13 and site.device(FAN) is False
+    for pid in ("hq/ahu-1/sat-sp", "hq/ahu-1/fan-cmd"):
+        assert site.runtime.commands.slots(pid) == [None] * 16
+    # The arbiter keeps the one it refused (failed), as every command; the others never reach it.
+    assert [(c.value, str(c.status)) for c in await site.runtime.commands.recent("hq")] == [
+        (99, "failed")]
+    rows = site.audit("command.write")
+    assert len(rows) == 3 and {r["actor"] for r in rows} == {"ha@example.com"}
+    refused = {(r["target"], r["details"]["refused"].split(": ", 1)[1]) for r in rows}
+    assert refused == {("hq/ahu-1/sat-sp", "99 is above the point's maximum 18 degC"),
+                       ("hq/ahu-1/sat-sp", "expected a number, not 'warm'"),
+                       ("hq/ahu-1/fan-cmd", "expected ON or OFF, not 'maybe'")}
+
+
+async def test_a_removed_points_config_is_cleared_after_a_configuration_change(site: Site) -> None:
+    def without_fan(cfg: SiteConfig) -> SiteConfig:
+        ahu = cfg.equipment[0]
+        ahu = ahu.model_copy(update={"points": tuple(p for p in ahu.points if p.name != "fan-cmd")})
+        return cfg.model_copy(update={"equipment": (ahu,)})
+
+    assert CONFIGS["switch"] in await site.retained("homeassistant/#")
+    await site.runtime.change_site("hq", without_fan)
+    found = await site.retained("homeassistant/#")
+    assert set(found) == {CONFIGS["sensor"], CONFIGS["number"]}
+    await site.publish("bms/hq/ahu-1/fan-cmd/set", "ON")  # the point is gone: nothing to write
+    links = site.runtime.command_links
+    await until(lambda: links.homeassistant_refused == 1, what="the refusal")
+    assert site.runtime.commands.slots("hq/ahu-1/sat-sp") == [None] * 16
+
+
+async def test_without_a_token_the_entities_are_announced_and_nothing_is_written(
+        mosquitto: MosquittoBroker, tmp_path: Path) -> None:
+    token_file = tmp_path / "ha-token"
+    token_file.write_text("")
+    runtime = await _site(tmp_path / "sites", mosquitto, token_file, tmp_path / "data")
+    try:
+        site = Site(runtime, mosquitto)
+        assert set(await site.retained("homeassistant/#")) == set(CONFIGS.values())
+        await site.publish("bms/hq/ahu-1/sat-sp/set", "15")
+        await until(lambda: runtime.command_links.homeassistant_refused == 1, what="the refusal")
+        assert site.device(SP) == 13 and await runtime.commands.recent("hq") == []
+        assert runtime.commands.slots("hq/ahu-1/sat-sp") == [None] * 16
+        rows = site.audit("access.denied")
+        assert [(r["actor"], r["details"]["route"], r["details"]["status"]) for r in rows] == [
+            ("mqtt:anonymous", "command/homeassistant/set", 401)]
+    finally:
+        await runtime.stop()
