@@ -31,7 +31,7 @@ from openbms.model.site import SiteConfig
 from openbms.runtime.bus import Bus
 from openbms.runtime.clock import WallClock
 from openbms.service.runtime import Runtime
-from tests.fixtures.services import MosquittoBroker
+from tests.fixtures.services import MosquittoBroker, mosquitto_server
 from tests.integration.mqtt_helpers import until
 
 SITE = """\
@@ -81,17 +81,17 @@ class Site:
         assert self.runtime.state is not None
         return audit_entries(self.runtime.state, action=action, limit=1000)
 
-    async def publish(self, topic: str, payload: str) -> None:
+    async def publish(self, topic: str, payload: str, *login: str) -> None:
         pub = await asyncio.create_subprocess_exec(
             "mosquitto_pub", "-h", self.broker.host, "-p", str(self.broker.port), "-q", "1",
-            "-t", topic, "-m", payload)
+            *login, "-t", topic, "-m", payload)
         assert await pub.wait() == 0
 
-    async def retained(self, topic_filter: str) -> dict[str, bytes]:
+    async def retained(self, topic_filter: str, *login: str) -> dict[str, bytes]:
         """The retained messages under ``topic_filter`` (what a new subscriber receives at once),
-        read by mosquitto_sub: topic → payload."""
+        read by mosquitto_sub (signed in with ``login``): topic → payload."""
         sub = await asyncio.create_subprocess_exec(
-            "mosquitto_sub", "-h", self.broker.host, "-p", str(self.broker.port), "-v",
+            "mosquitto_sub", "-h", self.broker.host, "-p", str(self.broker.port), *login, "-v",
             "-t", topic_filter, "--retained-only", "-W", "2", "-F", "%t\t%x",
             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         out, _err = await sub.communicate()
@@ -247,3 +247,55 @@ async def test_without_a_token_the_entities_are_announced_and_nothing_is_written
             ("mqtt:anonymous", "command/homeassistant/set", 401)]
     finally:
         await runtime.stop()
+
+
+#: The ACL lines Home Assistant discovery needs beside docs/examples/mosquitto.acl's (as
+#: docs/mqtt.md's "Home Assistant" section gives them).
+HOMEASSISTANT_ACL = """
+# Each site announces its Home Assistant entities and reads their commands.
+pattern write homeassistant/+/%u/+/config
+pattern read openbms/%u/+/+/set
+
+# Home Assistant: the entities, the state and status of site hq, and its entities' commands.
+user homeassistant
+topic readwrite homeassistant/#
+topic read openbms/hq/#
+topic write openbms/hq/+/+/set
+"""
+
+
+async def test_with_the_acl_home_assistant_sees_and_commands_its_site_and_another_login_cannot(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    acl = (Path(__file__).parents[2] / "docs" / "examples" / "mosquitto.acl").read_text()
+    monkeypatch.setenv("HQ_MQTT_USER", "hq")
+    monkeypatch.setenv("HQ_MQTT_PASSWORD", "hq-secret")
+    users = {"hq": "hq-secret", "lab": "lab-secret", "homeassistant": "ha-secret"}
+    with mosquitto_server(users, acl=acl + HOMEASSISTANT_ACL) as broker:
+        token_file = tmp_path / "ha-token"
+        token_file.write_text("")
+        folder = _folder(tmp_path / "sites", broker, token_file)
+        text = (folder / "hq.yaml").read_text().replace(
+            "  prefix: bms\n", "  prefix: openbms\n  username_env: HQ_MQTT_USER\n"
+                               "  password_env: HQ_MQTT_PASSWORD\n")
+        (folder / "hq.yaml").write_text(text)
+        runtime = Runtime(load_sites(folder), tmp_path / "data", api=("127.0.0.1", 0), api_front=serve)
+        await runtime.start()
+        try:
+            assert runtime.state is not None
+            row = create_user(runtime.state, "ha@example.com", "x", grants={"hq": "operator"})
+            token_file.write_text(create_api_token(runtime.state, row["id"], "ha")[0])
+            await runtime.command_links.apply(runtime.sites)
+            site = Site(runtime, broker)
+            ha = ("-u", "homeassistant", "-P", "ha-secret")
+            found = await site.retained("homeassistant/#", *ha)
+            assert set(found) == set(CONFIGS.values())
+            number = json.loads(found[CONFIGS["number"]])
+            assert number["command_topic"] == "openbms/hq/ahu-1/sat-sp/set"
+            await site.publish("openbms/hq/ahu-1/sat-sp/set", "12", "-u", "lab", "-P", "lab-secret")
+            await site.publish("openbms/hq/ahu-1/sat-sp/set", "16", *ha)
+            await until(lambda: site.device(SP) == 16, what="Home Assistant's write")
+            # The lab site's login published first: the broker never delivered it.
+            assert runtime.command_links.homeassistant_commands == 1
+            assert [c.value for c in await runtime.commands.recent("hq")] == [16]
+        finally:
+            await runtime.stop()

@@ -40,6 +40,7 @@ import functools
 import itertools
 import json
 import logging
+import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -102,6 +103,9 @@ class CommandLinks:
         self._monotonic = monotonic
         self._logged: dict[str, float] = {}  # point id → when its last refusal was logged
         self._ids = itertools.count(1)
+        # Unguessable: a client's own request id can never be taken for (and answered as) one of
+        # Home Assistant's commands, which the handler would then not execute.
+        self._id_prefix = f"homeassistant-{secrets.token_hex(8)}-"
         #: Home Assistant commands received, and refused (by openbms: payload, role, limits).
         self.homeassistant_commands = 0
         self.homeassistant_refused = 0
@@ -170,6 +174,10 @@ class CommandLinks:
         if not token:
             log.warning("site %s: mqtt: homeassistant: no token_env or token_file: the entities are "
                         "announced, Home Assistant's commands are refused", site)
+        if not (settings.bridge.enabled and settings.bridge.per_point):
+            log.warning("site %s: mqtt: homeassistant: the entities read their state from the "
+                        "bridge's per-point messages, and mqtt.bridge is off or has per_point: "
+                        "false: Home Assistant will show no values", site)
         return _HomeAssistant({(eq.id, p.name): p for eq in cfg.equipment for p in eq.points},
                               token or None, settings.prefix.count("/") + 5)
 
@@ -203,7 +211,7 @@ class CommandLinks:
         equipment, name = levels[-3], levels[-2]
         pid = f"{site}/{equipment}/{name}"
         self.homeassistant_commands += 1
-        body: dict[str, object] = {"id": f"homeassistant-{next(self._ids)}",
+        body: dict[str, object] = {"id": f"{self._id_prefix}{next(self._ids)}",
                                    "point": f"{equipment}/{name}"}
         point = ha.points.get((equipment, name))
         if point is not None:  # an unknown point: the handler refuses it (unknown_point)
