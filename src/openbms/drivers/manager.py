@@ -5,6 +5,12 @@ that reads its points in batches of the driver's ``max_batch``, stamps the
 readings with the clock, and publishes one bus batch per read. First polls
 are spread over the interval so a thousand devices do not fire at once.
 
+A driver with a ``max_in_flight()`` limit (BACnet's requests in flight at
+once) is given no more reads at a time than that: a read's timeout starts
+when the read does, so it measures the device, not the queue behind every
+other device's reads (at 1 000 devices, reads queued behind the limit timed
+out and took their devices offline).
+
 A read that times out or raises is retried ``retries`` times with
 exponential backoff and jitter. When a device still does not answer, its
 points are published once as ``offline`` (logged once), and it is tried
@@ -15,11 +21,12 @@ again its points return with their real values (logged once).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from openbms.drivers.base import Driver
 from openbms.errors import DeviceUnreachable, DriverError, OpenBMSError
@@ -34,6 +41,13 @@ from openbms.runtime.clock import Clock
 __all__ = ["DeviceHealth", "DriverManager", "PointBinding"]
 
 log = logging.getLogger(__name__)
+
+
+def _slots(driver: Driver) -> asyncio.Semaphore | None:
+    """The reads a driver serves at once (its optional ``max_in_flight()``), None: no limit."""
+    limit = getattr(driver, "max_in_flight", None)
+    n = limit() if callable(limit) else None
+    return asyncio.Semaphore(n) if isinstance(n, int) and not isinstance(n, bool) and n > 0 else None
 
 
 class PointBinding(NamedTuple):
@@ -89,6 +103,7 @@ class DriverManager:
         self._running = False  # a stopped manager's change callbacks publish nothing
         self._units_checked: set[tuple[str, str, float]] = set()
         self._rng = random.Random(seed)
+        self._slots = {id(driver): _slots(driver) for driver in self.drivers.values()}
 
     def _plan(self, points: Sequence[PointBinding]) -> list[_Group]:
         groups: dict[tuple[str, str, float], _Group] = {}
@@ -237,7 +252,7 @@ class DriverManager:
         for attempt in range(attempts):
             health.reads += 1
             try:
-                async with asyncio.timeout(settings.timeout):
+                async with self._slot(g.driver), asyncio.timeout(settings.timeout):
                     readings = await g.driver.read(g.device, bindings)
             except TimeoutError:
                 error = f"no answer within {settings.timeout:g} s"
@@ -265,7 +280,7 @@ class DriverManager:
         """Once per device: the units it reports against the points' configured units."""
         checked = [p for p in g.points if p.unit]
         try:
-            async with asyncio.timeout(max(settings.timeout, 1.0) * 4):
+            async with self._slot(g.driver), asyncio.timeout(max(settings.timeout, 1.0) * 4):
                 reported = await g.driver.units(g.device, [p.binding for p in checked])
         except asyncio.CancelledError:
             raise
@@ -281,6 +296,11 @@ class DriverManager:
             text = f"{p.point}: configured in {p.unit}, the device reports {theirs}"
             health.unit_mismatches.append(text)
             log.warning("%s://%s: unit mismatch: %s", g.driver.name, g.device, text)
+
+    def _slot(self, driver: Driver) -> contextlib.AbstractAsyncContextManager[Any]:
+        """Held while a read runs: one of the driver's ``max_in_flight`` (no limit without one)."""
+        slots = self._slots.get(id(driver))
+        return contextlib.nullcontext() if slots is None else slots
 
     def _mark_offline(self, g: _Group, health: DeviceHealth) -> None:
         health.consecutive_failures += 1

@@ -298,7 +298,8 @@ class BACnetDriver(DriverBase):
         self._undecodable: set[tuple[str, tuple[int, int]]] = set()
         # Requests in flight at once, across devices: a BACnet network (and many small
         # controllers) cannot take hundreds of simultaneous requests.
-        self._in_flight = asyncio.Semaphore(int(_number(extra, "max_in_flight", 16, 1, 1_000)))
+        self._max_in_flight = int(_number(extra, "max_in_flight", 16, 1, 1_000))
+        self._in_flight = asyncio.Semaphore(self._max_in_flight)
         devices = extra.get("devices") or {}
         if not isinstance(devices, dict):
             raise DriverError("drivers.bacnet.devices: expected a map of device instance to its "
@@ -489,6 +490,11 @@ class BACnetDriver(DriverBase):
 
     def max_batch(self, device: str) -> int:
         return self._max_batch
+
+    def max_in_flight(self) -> int:
+        """Requests outstanding at once: the driver manager starts no more reads than this, so a
+        read's timeout measures the device, not the queue behind the other devices' reads."""
+        return self._max_in_flight
 
     # ------------------------------------------------------------------ addressing
 
