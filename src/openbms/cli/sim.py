@@ -115,6 +115,9 @@ def serve(
     sequence: str = typer.Option("none", "--sequence",
                                  help="none (control comes over BACnet), baseline or improved."),
     climate: str = typer.Option("london", "--climate", help="Synthetic weather's climate."),
+    mqtt: str | None = typer.Option(
+        None, "--mqtt", metavar="HOST:PORT",
+        help="Also publish the zones' CO2 and people counters to this MQTT broker."),
 ) -> None:
     """Serve the emulated office over BACnet/IP in live mode until Ctrl-C."""
     import asyncio
@@ -127,13 +130,21 @@ def serve(
         first = parse_start(start)
     except ValueError:
         raise fail(f"--start {start!r} is not a date such as 2025-04-07 or 2025-04-07T06:00") from None
+    broker = None
+    if mqtt is not None:
+        host, _, mqtt_port = mqtt.rpartition(":")
+        if not host or not mqtt_port.isdigit() or not 0 < int(mqtt_port) < 65536:
+            raise fail(f"--mqtt: expected HOST:PORT such as 127.0.0.1:1883, not {mqtt!r}", code=2)
+        broker = (host, int(mqtt_port))
     try:
         emulator = demo_emulator(speed, subnet, port, first, seed,
-                                 None if sequence == "none" else sequence, climate)
+                                 None if sequence == "none" else sequence, climate, mqtt=broker)
     except ValueError as err:
         raise fail(str(err), code=2) from None
+    sensors = f"; CO2 and people counters to MQTT {mqtt}" if broker else ""
     err_console.print(f"serving the emulated office over BACnet/IP at ×{speed:g} "
-                      f"({len(emulator.face.devices) if emulator.face else 0} devices); Ctrl-C stops")
+                      f"({len(emulator.face.devices) if emulator.face else 0} devices{sensors}); "
+                      "Ctrl-C stops")
     try:
         asyncio.run(serve_live(emulator, sys.stdout))
     except OSError as err:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from datetime import datetime
 
@@ -125,3 +126,39 @@ def test_the_command_line_refuses_a_broker_that_is_not_host_and_port(capsys):
     with pytest.raises(SystemExit):
         main(["--mqtt", "localhost"])
     assert "--mqtt: expected HOST:PORT" in capsys.readouterr().err
+
+
+async def test_openbms_sim_serve_publishes_the_sensors_to_the_broker_it_is_given(mosquitto):
+    import signal
+    import sys
+
+    from tests.fixtures.network import free_udp_port
+
+    listener, task = await _listening(mosquitto)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "openbms.cli", "sim", "serve", "--subnet", "127.0.33",
+        "--port", str(free_udp_port()), "--speed", "600",
+        "--start", "2025-04-08T10:00", "--mqtt", f"{mosquitto.host}:{mosquitto.port}",
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    try:
+        await eventually(lambda: any(t.endswith("/co2") for t, _ in listener.messages)
+                         and any(t.endswith("/occupancy") for t, _ in listener.messages),
+                         "CO2 and people counters from openbms sim serve", within=60)
+        co2 = next(json.loads(p) for t, p in listener.messages if t.endswith("/co2"))
+        assert co2["co2"] >= OUTDOOR_CO2 - 1
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(proc.wait(), 30)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
+            await task
+
+
+def test_openbms_sim_serve_refuses_a_broker_that_is_not_host_and_port():
+    from typer.testing import CliRunner
+
+    from openbms.cli.main import app
+
+    result = CliRunner().invoke(app, ["sim", "serve", "--mqtt", "localhost"])
+    assert result.exit_code == 2 and "--mqtt: expected HOST:PORT" in result.output
