@@ -26,6 +26,7 @@ from openbms.db import audit_entries
 from openbms.db.accounts import create_api_token, create_user
 from openbms.drivers.mqtt.bridge import start_bridge
 from openbms.drivers.mqtt.homeassistant import discovery
+from openbms.errors import OpenBMSError
 from openbms.model import parse_binding
 from openbms.model.site import SiteConfig
 from openbms.runtime.bus import Bus
@@ -299,3 +300,43 @@ async def test_with_the_acl_home_assistant_sees_and_commands_its_site_and_anothe
             assert [c.value for c in await runtime.commands.recent("hq")] == [16]
         finally:
             await runtime.stop()
+
+
+async def test_refusals_are_logged_once_per_point_per_minute(
+        site: Site, caplog: pytest.LogCaptureFixture) -> None:
+    links = site.runtime.command_links
+    now = [1000.0]
+    links.monotonic = lambda: now[0]
+
+    def logged() -> list[str]:
+        return [r.getMessage().split(":")[0] for r in caplog.records
+                if r.name == "openbms.service.command_links" and "was refused" in r.getMessage()]
+
+    for payload in ("warm", "hot", "99"):
+        await site.publish("bms/hq/ahu-1/sat-sp/set", payload)
+    await site.publish("bms/hq/ahu-1/fan-cmd/set", "maybe")
+    await until(lambda: links.homeassistant_refused == 4, what="four refusals")
+    assert sorted(logged()) == ["hq/ahu-1/fan-cmd", "hq/ahu-1/sat-sp"]
+    now[0] += 59.0
+    await site.publish("bms/hq/ahu-1/sat-sp/set", "cold")
+    await until(lambda: links.homeassistant_refused == 5, what="a fifth refusal")
+    assert len(logged()) == 2
+    now[0] += 1.0  # a minute after the first line
+    await site.publish("bms/hq/ahu-1/sat-sp/set", "colder")
+    await until(lambda: links.homeassistant_refused == 6, what="a sixth refusal")
+    assert sorted(logged()) == ["hq/ahu-1/fan-cmd", "hq/ahu-1/sat-sp", "hq/ahu-1/sat-sp"]
+    assert site.device(SP) == 13 and len(site.audit("command.write")) == 6  # each one audited
+
+
+async def test_a_token_variable_that_is_not_set_stops_the_start_saying_which(
+        mosquitto: MosquittoBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENBMS_TEST_HA_TOKEN", raising=False)
+    folder = _folder(tmp_path / "sites", mosquitto, tmp_path / "unused")
+    text = (folder / "hq.yaml").read_text().replace(
+        f"token_file: {tmp_path / 'unused'}", "token_env: OPENBMS_TEST_HA_TOKEN")
+    (folder / "hq.yaml").write_text(text)
+    runtime = Runtime(load_sites(folder), tmp_path / "data")
+    with pytest.raises(OpenBMSError, match=r"site hq: mqtt: homeassistant: token_env: the environment "
+                                           r"variable OPENBMS_TEST_HA_TOKEN is not set"):
+        await runtime.start()
+    assert runtime.command_links.servers == {}

@@ -100,7 +100,8 @@ class CommandLinks:
         self._publish = publish
         self._servers: dict[str, tuple[MqttSettings, RequestServer]] = {}
         self._homeassistant: dict[str, _HomeAssistant] = {}
-        self._monotonic = monotonic
+        #: Real seconds (the log's pace, not building time).
+        self.monotonic = monotonic
         self._logged: dict[str, float] = {}  # point id → when its last refusal was logged
         self._ids = itertools.count(1)
         # Unguessable: a client's own request id can never be taken for (and answered as) one of
@@ -237,7 +238,7 @@ class CommandLinks:
 
     def _refused(self, pid: str, code: str, message: str, ha: _HomeAssistant) -> None:
         self.homeassistant_refused += 1
-        now = self._monotonic()
+        now = self.monotonic()
         last = self._logged.get(pid)
         if last is not None and now - last < REFUSAL_LOG_S:
             return
