@@ -340,3 +340,16 @@ async def test_a_token_variable_that_is_not_set_stops_the_start_saying_which(
                                            r"variable OPENBMS_TEST_HA_TOKEN is not set"):
         await runtime.start()
     assert runtime.command_links.servers == {}
+
+
+async def test_the_configs_are_announced_again_when_the_connection_comes_back(site: Site) -> None:
+    server = site.runtime.command_links.servers["hq"]
+    before = server.announcements
+    site.broker.stop()  # persistence false: what it retained is gone with it
+    await until(lambda: not server.connected, what="the connection lost")
+    await asyncio.to_thread(site.broker.start)
+    await until(lambda: server.connected and server.announcements == before + len(CONFIGS),
+                within=40, what="the configs published again")
+    assert set(await site.retained("homeassistant/#")) == set(CONFIGS.values())
+    await site.publish("bms/hq/ahu-1/sat-sp/set", "17")  # and the command topics subscribed again
+    await until(lambda: site.device(SP) == 17, what="Home Assistant's write after the outage")
