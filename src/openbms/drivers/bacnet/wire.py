@@ -1,4 +1,4 @@
-"""The polling hot path's own ReadPropertyMultiple codec: present value and status flags.
+"""The polling hot path's own ReadPropertyMultiple codec: present value and status flags (or units).
 
 bacpypes3 stays the transport (BVLL, network layer, transaction state
 machines, segmentation); this module only turns a batch of objects into the
@@ -33,11 +33,12 @@ from collections.abc import Sequence
 
 from openbms.model.sample import Value
 
-__all__ = ["PRESENT_VALUE", "STATUS_FLAGS", "UNDECODABLE", "ObjectResult", "WireError", "bits_text",
+__all__ = ["PRESENT_VALUE", "STATUS_FLAGS", "UNDECODABLE", "UNITS", "ObjectResult", "WireError", "bits_text",
            "date_text", "decode_rpm_ack", "encode_rpm_request", "max_objects", "time_text"]
 
 PRESENT_VALUE = 85
 STATUS_FLAGS = 111
+UNITS = 117
 SERVICE_RPM = 14
 # How an object's error starts when its present value is well formed but not one the codec reads.
 UNDECODABLE = "undecodable"
@@ -70,16 +71,22 @@ def max_objects(max_apdu: int) -> int:
     return max(1, (max_apdu - _ACK_HEADER) // _RESULT_BUDGET)
 
 
-def encode_rpm_request(objects: Sequence[tuple[int, int]]) -> bytes:
+_PV_AND_FLAGS = b"\x1e\x09\x55\x09\x6f\x1f"  # [1] { [0] present-value, [0] status-flags }
+_UNITS_ONLY = b"\x1e\x09\x75\x1f"  # [1] { [0] units }
+
+
+def encode_rpm_request(objects: Sequence[tuple[int, int]], *, units: bool = False) -> bytes:
     """Service data of a ReadPropertyMultiple request for present value + status flags.
 
-    ``objects`` are (object type number, instance) pairs.
+    ``objects`` are (object type number, instance) pairs. ``units``: their units
+    instead (the driver manager's once-per-device check of the configured units).
     """
     out = bytearray()
+    properties = _UNITS_ONLY if units else _PV_AND_FLAGS
     for otype, instance in objects:
         out += b"\x0c"  # context tag 0, length 4: objectIdentifier
         out += ((otype << 22) | instance).to_bytes(4, "big")
-        out += b"\x1e\x09\x55\x09\x6f\x1f"  # [1] { [0] present-value, [0] status-flags }
+        out += properties
     return bytes(out)
 
 
@@ -199,8 +206,12 @@ def _application_value(data: bytes, number: int, lvt: int, i: int) -> tuple[Valu
     raise _Unreadable(f"application tag {number} of {lvt} bytes")
 
 
-def decode_rpm_ack(data: bytes) -> dict[tuple[int, int], ObjectResult]:
-    """Present value and status flags by (object type, instance) from an RPM acknowledgement."""
+def decode_rpm_ack(data: bytes, value_of: int = PRESENT_VALUE) -> dict[tuple[int, int], ObjectResult]:
+    """Present value and status flags by (object type, instance) from an RPM acknowledgement.
+
+    ``value_of``: the property whose value (or error) is the result's first (and third) item,
+    e.g. ``UNITS`` (an enumerated number) for a reply to ``encode_rpm_request(..., units=True)``.
+    """
     out: dict[tuple[int, int], ObjectResult] = {}
     n = len(data)
     i = 0
@@ -253,10 +264,10 @@ def decode_rpm_ack(data: bytes) -> dict[tuple[int, int], ObjectResult]:
                     if why is not None:  # well formed if its tags close: skip it, fail this object
                         i = _skip_value(data, start)
                     i += 1
-                    if prop == PRESENT_VALUE:
+                    if prop == value_of:
                         if why is not None:
                             error = f"{UNDECODABLE}: {why} at offset {start}"
-                        elif number == 9 and key[0] in _BINARY_TYPES:
+                        elif number == 9 and key[0] in _BINARY_TYPES and value_of == PRESENT_VALUE:
                             value = got == 1
                         else:
                             value = got
@@ -270,7 +281,7 @@ def decode_rpm_ack(data: bytes) -> dict[tuple[int, int], ObjectResult]:
                     if data[i] != 0x5F:
                         raise WireError(f"offset {i}: expected the end of the error ([5] closing)")
                     i += 1
-                    if prop == PRESENT_VALUE:
+                    if prop == value_of:
                         error = f"{err_class}/{err_code}"
                 else:
                     raise WireError(f"offset {i}: expected a value ([4]) or an error ([5]), "
