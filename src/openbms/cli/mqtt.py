@@ -125,32 +125,24 @@ def _connection(broker: str, username_env: str | None, username_file: str | None
                       timeout)
 
 
-def _secret(conn: Connection, key: str) -> str | None:
-    """A user name or password from ``--KEY-env`` or ``--KEY-file``, as the driver reads them."""
-    env, path = conn.secrets.get(f"{key}_env"), conn.secrets.get(f"{key}_file")
-    if env:
-        value = os.environ.get(env)
-        if value is None:
-            raise fail(f"--{key}-env {env}: the environment variable {env} is not set")
-        return value
-    if path:
-        try:
-            return Path(path).read_text().strip()
-        except OSError as err:
-            raise fail(f"--{key}-file {path}: cannot read it: {err.strerror}") from None
-    return None
+def _sign_in(conn: Connection) -> tuple[str | None, str | None, ssl.SSLContext | None]:
+    """The user name, password and TLS context of ``conn``, read as the driver reads them
+    (``openbms.drivers.mqtt.connect``: a file's one trailing newline dropped, one source per
+    secret, a key only with its certificate); what cannot be used is one line naming the option."""
+    from openbms.drivers.mqtt.connect import secret, tls_context
+    from openbms.errors import DriverError
 
+    settings = conn.settings()
 
-def _tls_context(conn: Connection) -> ssl.SSLContext | None:
-    if not (conn.tls or conn.ca_file or conn.cert_file):
-        return None
+    def option(key: str) -> str:  # username_env → "--username-env VAR" (the variable it names)
+        name = "--" + key.replace("_", "-")
+        return f"{name} {settings[key]}" if key.endswith("_env") and key in settings else name
+
     try:
-        ctx = ssl.create_default_context(cafile=conn.ca_file)
-        if conn.cert_file:
-            ctx.load_cert_chain(conn.cert_file, conn.key_file)
-    except (OSError, ssl.SSLError) as err:
-        raise fail(f"TLS files (--ca-file, --cert-file, --key-file): {err}") from None
-    return ctx
+        return (secret(settings, "username", "", option), secret(settings, "password", "", option),
+                tls_context(settings, "", option))
+    except DriverError as err:
+        raise fail(str(err)) from None
 
 
 def _unreachable(conn: Connection, err: Exception) -> typer.Exit:
@@ -171,10 +163,10 @@ async def _messages(conn: Connection, patterns: Sequence[str], take: Callable[[s
     ``seconds`` (real time) pass."""
     from openbms.drivers.mqtt.client import BrokerError, subscribe
 
+    username, password, tls = _sign_in(conn)
     try:
-        await subscribe(conn.host, conn.port, patterns, take, seconds,
-                        username=_secret(conn, "username"), password=_secret(conn, "password"),
-                        tls_context=_tls_context(conn), connect_timeout=conn.timeout)
+        await subscribe(conn.host, conn.port, patterns, take, seconds, username=username,
+                        password=password, tls_context=tls, connect_timeout=conn.timeout)
     except BrokerError as err:
         if err.connected:
             raise fail(f"lost the MQTT broker at {conn.host}:{conn.port} ({err})") from None
@@ -782,11 +774,11 @@ def command(
                        ca_file, cert_file, key_file, timeout)
     doc = _request_body(arg, body, f"cli-{random.getrandbits(48):012x}")
     payload = json.dumps(doc).encode()
+    username, password, tls_ctx = _sign_in(conn)
 
     async def ask() -> bytes:
-        async with Requester(conn.host, conn.port, prefix, site, username=_secret(conn, "username"),
-                             password=_secret(conn, "password"), tls=_tls_context(conn),
-                             timeout=timeout) as client:
+        async with Requester(conn.host, conn.port, prefix, site, username=username,
+                             password=password, tls=tls_ctx, timeout=timeout) as client:
             return await client.ask(name, payload,
                                     user_properties=[("authorization", f"Bearer {token}")])
 
