@@ -353,3 +353,15 @@ async def test_the_configs_are_announced_again_when_the_connection_comes_back(si
     assert set(await site.retained("homeassistant/#")) == set(CONFIGS.values())
     await site.publish("bms/hq/ahu-1/sat-sp/set", "17")  # and the command topics subscribed again
     await until(lambda: site.device(SP) == 17, what="Home Assistant's write after the outage")
+
+
+async def test_turning_home_assistant_off_deletes_its_entities(site: Site) -> None:
+    def off(cfg: SiteConfig) -> SiteConfig:
+        assert cfg.mqtt is not None
+        ha = cfg.mqtt.homeassistant.model_copy(update={"enabled": False})
+        return cfg.model_copy(update={"mqtt": cfg.mqtt.model_copy(update={"homeassistant": ha})})
+
+    assert set(await site.retained("homeassistant/#")) == set(CONFIGS.values())
+    await site.runtime.change_site("hq", off)
+    assert site.runtime.command_links.servers == {}  # neither commands nor Home Assistant: no connection
+    assert await site.retained("homeassistant/#") == {}

@@ -132,6 +132,10 @@ class CommandLinks:
         for site in [s for s in self._servers if wanted.get(s) != self._servers[s][0]]:
             _settings, server = self._servers.pop(site)
             previous[site] = list(server.announced)
+            still = configs.get(site)
+            if server.announced and (still is None or still.mqtt is None
+                                     or not still.mqtt.homeassistant.enabled):
+                await server.announce([])  # Home Assistant off here: its entities deleted
             await server.stop()
         homeassistant = {}
         for site, cfg in configs.items():  # every secret read before anything starts
