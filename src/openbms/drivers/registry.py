@@ -12,6 +12,8 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
+from openbms.drivers.modbus import points as modbus_points  # no pymodbus
+from openbms.drivers.modbus import settings as modbus_settings
 from openbms.errors import DriverError
 from openbms.model.binding import Binding
 from openbms.model.schemes import (
@@ -32,7 +34,7 @@ Factory = Callable[[DriverSettings, Clock], Any]
 _BUILTIN: dict[str, str | None] = {
     "sim": "openbms.drivers.sim.driver:SimDriver",
     "bacnet": "openbms.drivers.bacnet.driver:BACnetDriver",
-    "modbus": None,
+    "modbus": "openbms.drivers.modbus.driver:ModbusDriver",
     "mqtt": "openbms.drivers.mqtt.driver:MQTTDriver",
     "rest": None,
 }
@@ -58,6 +60,8 @@ def _mqtt_settings(settings: Any) -> list[tuple[tuple[str | int, ...], str]]:
 #: What ``openbms check`` asks a builtin driver about each of its bindings, and its settings.
 register_binding_check("mqtt", _mqtt_binding)
 register_settings_check("mqtt", _mqtt_settings)
+register_binding_check("modbus", modbus_points.check_binding)
+register_settings_check("modbus", modbus_settings.settings_problems)
 
 
 def register_driver(scheme: str, factory: Factory) -> None:

@@ -1,0 +1,169 @@
+"""One Modbus TCP connection per gateway (host:port), shared by the unit ids behind it.
+
+::
+
+    driver / openbms modbus read|write ──▶ Gateway.read|write(unit, table, address, …)
+        wait for the unit's inter-request delay ──▶ one request at a time on the connection
+        ──▶ pymodbus (async TCP client, no retries of its own: the driver manager retries)
+        ◀── registers or bits │ ModbusRefused(code, name) │ DeviceUnreachable
+
+This is the only module that imports pymodbus, so the command line and the
+rest of the driver import no protocol library. Any failure of the transport
+(refused, timeout, a garbled or short answer) closes the connection: the next
+request opens a fresh one, so a late or garbled frame is never taken for the
+answer to another request. Pacing is network time (real seconds), not the
+building's clock, which may run faster in a co-simulation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+
+from openbms.errors import DeviceUnreachable
+
+__all__ = ["EXCEPTION_NAMES", "Gateway", "ModbusRefused", "exception_name"]
+
+log = logging.getLogger(__name__)
+
+#: Modbus exception codes by their names in the specification (lower-case, hyphenated).
+EXCEPTION_NAMES = {
+    1: "illegal-function", 2: "illegal-data-address", 3: "illegal-data-value",
+    4: "server-device-failure", 5: "acknowledge", 6: "server-device-busy",
+    8: "memory-parity-error", 10: "gateway-path-unavailable",
+    11: "gateway-target-device-failed-to-respond",
+}
+ILLEGAL_DATA_ADDRESS = 2
+#: Exceptions a gateway sends for a device behind it that does not answer: the device is offline.
+GATEWAY_NO_DEVICE = frozenset((10, 11))
+
+_READ = {"coil": "read_coils", "discrete": "read_discrete_inputs",
+         "input": "read_input_registers", "holding": "read_holding_registers"}
+
+
+def exception_name(code: int) -> str:
+    """The name of a Modbus exception code (``exception-N`` for one the standard does not name)."""
+    return EXCEPTION_NAMES.get(code, f"exception-{code}")
+
+
+class ModbusRefused(Exception):
+    """The device answered with a Modbus exception: ``code`` and its ``name``."""
+
+    def __init__(self, code: int, what: str) -> None:
+        self.code = code
+        self.name = exception_name(code)
+        super().__init__(f"{what}: the device answered {self.name} (exception {code})")
+
+
+class Gateway:
+    """A Modbus TCP endpoint: one connection, one request at a time, opened on demand.
+
+    pymodbus serialises a connection's transactions itself, and many gateways
+    reject pipelined requests, so one request is in flight per connection;
+    ``requests`` counts those sent (tests and health read it).
+    """
+
+    def __init__(self, host: str, port: int, timeout: float) -> None:
+        self.host = host
+        self.port = port
+        self.timeout = timeout
+        self.requests = 0
+        self.connects = 0
+        self._client: object | None = None
+        self._lock = asyncio.Lock()
+        self._last: dict[int, float] = {}  # unit → time.monotonic() its last request ended
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    async def __aenter__(self) -> Gateway:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection (the next request opens a new one)."""
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()  # type: ignore[attr-defined]
+
+    async def read(self, unit: int, table: str, address: int, count: int,
+                   delay: float = 0.0) -> list[int] | list[bool]:
+        """``count`` registers (or bits) of ``table`` from ``address`` on ``unit``."""
+        what = f"{self} unit {unit}: reading {count} {table} from {address}"
+        response = await self._call(unit, delay, what, _READ[table], address, count=count)
+        values = response.bits if table in ("coil", "discrete") else response.registers
+        if len(values) < count:
+            self.close()
+            raise DeviceUnreachable(f"{what}: the answer holds {len(values)} of {count}")
+        return list(values[:count])
+
+    async def write(self, unit: int, table: str, address: int, values: Sequence[int],
+                    delay: float = 0.0) -> None:
+        """Write registers (or coils, each 0 or 1) from ``address``; one value: the single form."""
+        what = f"{self} unit {unit}: writing {table} {address}"
+        if table == "coil":
+            bits = [bool(v) for v in values]
+            if len(bits) == 1:
+                await self._call(unit, delay, what, "write_coil", address, bits[0])
+            else:
+                await self._call(unit, delay, what, "write_coils", address, bits)
+        elif table == "holding":
+            if len(values) == 1:
+                await self._call(unit, delay, what, "write_register", address, int(values[0]))
+            else:
+                await self._call(unit, delay, what, "write_registers", address, list(values))
+        else:
+            raise ModbusRefused(1, f"{what}: {table} is read-only")
+
+    async def _connect(self) -> object:
+        from pymodbus.client import AsyncModbusTcpClient
+
+        client = AsyncModbusTcpClient(self.host, port=self.port, timeout=self.timeout, retries=0,
+                                      reconnect_delay=0, name=f"openbms {self}")
+        self.connects += 1
+        try:
+            async with asyncio.timeout(self.timeout * 2):
+                ok = await client.connect()
+        except TimeoutError:
+            ok = False
+        if not ok:
+            client.close()
+            raise DeviceUnreachable(f"{self}: no Modbus TCP connection (refused or no answer "
+                                    f"within {self.timeout:g} s)")
+        self._client = client
+        return client
+
+    async def _call(self, unit: int, delay: float, what: str, method: str, *args: object,
+                    **kwargs: object) -> object:
+        from pymodbus.exceptions import ModbusException
+
+        if delay > 0:  # the device's own pace, outside the lock: other units need not wait
+            wait = self._last.get(unit, -delay) + delay - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+        async with self._lock:
+            try:
+                client = self._client or await self._connect()
+                self.requests += 1
+                async with asyncio.timeout(self.timeout * 2):
+                    response = await getattr(client, method)(*args, device_id=unit, **kwargs)
+            except DeviceUnreachable:
+                raise
+            except (ModbusException, OSError, TimeoutError) as err:
+                self.close()
+                raise DeviceUnreachable(f"{what}: {err or type(err).__name__}") from err
+            except asyncio.CancelledError:
+                self.close()  # an answer may still come: never take it for the next one's
+                raise
+            finally:
+                self._last[unit] = time.monotonic()
+        if response.isError():  # type: ignore[attr-defined]
+            code = int(getattr(response, "exception_code", 0) or 0)
+            if code in GATEWAY_NO_DEVICE:
+                raise DeviceUnreachable(f"{what}: the gateway answered {exception_name(code)}")
+            raise ModbusRefused(code, what)
+        return response
