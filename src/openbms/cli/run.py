@@ -239,7 +239,7 @@ def _demo_mqtt(root: Path, sites: list, created: bool) -> tuple[list, DemoMqtt |
     """Decide what the demo does for its MQTT sensors; the sites to run (reloaded when the site
     file was changed: the driver enabled in a new copy, a taken port replaced)."""
     from openbms.model.binding import parse_binding
-    from openbms.sim.mosquitto import DemoBroker, find_mosquitto, free_port, port_is_free
+    from openbms.sim.mosquitto import DemoBroker, find_mosquitto, free_port, port_is_free, stop_left_behind
 
     cfg = next((c for c in sites if "mqtt" in c.drivers and any(
         p.binding and parse_binding(p.binding).scheme == "mqtt" for _pid, _eq, p in c.points())), None)
@@ -267,6 +267,10 @@ def _demo_mqtt(root: Path, sites: list, created: bool) -> tuple[list, DemoMqtt |
             console.print(f"could not enable drivers: mqtt: in {path}: the demo runs without its "
                           "MQTT sensors", highlight=False)
             return sites, None
+    left = stop_left_behind(root / "data")  # before the port is judged taken: it may be ours
+    if left is not None:
+        console.print(f"stopped the MQTT broker a previous demo left running (pid {left})",
+                      highlight=False)
     if not port_is_free(port, "127.0.0.1"):
         taken, port = port, free_port()
         if not _set_mqtt_setting(path, "port", port):

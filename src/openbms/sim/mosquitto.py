@@ -5,17 +5,27 @@ its own, so the demo needs no broker set up beforehand and leaves none behind::
 
     find_mosquitto()          OPENBMS_MOSQUITTO, else `mosquitto` on PATH, else /usr/sbin/mosquitto
     DemoBroker(folder, port)  folder/mosquitto.conf, folder/mosquitto.log
-      .start()                the process, then wait until the port takes connections
-      .stop()                 SIGTERM, then SIGKILL if it has not gone within 10 s
+      .start()                the process, then wait until the port takes connections;
+                              its pid in folder/mosquitto.pid
+      .stop()                 SIGTERM, then SIGKILL if it has not gone within 10 s; no pid file
+    stop_left_behind(folder)  the broker a demo could not stop (the pid file is still there)
 
 The configuration listens on ``127.0.0.1:PORT`` only, so ``allow_anonymous``
 opens it to this machine's own processes and to nothing else.
+
+The broker runs in a session of its own (Ctrl-C reaches openbms, which stops
+it after itself). When openbms dies without stopping it (``kill -9``, a closed
+terminal's SIGHUP) the broker lives on, holding the port; the pid file lets the
+next demo in the same folder stop it, after checking that the pid is still that
+folder's broker (``/proc/PID/cmdline`` names its configuration file).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -23,10 +33,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
-__all__ = ["BrokerError", "DemoBroker", "find_mosquitto", "free_port", "port_is_free"]
+__all__ = ["BrokerError", "DemoBroker", "find_mosquitto", "free_port", "port_is_free",
+           "stop_left_behind"]
 
 #: Where Debian's package puts the broker (not on a user's PATH: /usr/sbin).
 DEBIAN_MOSQUITTO = Path("/usr/sbin/mosquitto")
+#: The files the broker of a folder is known by.
+CONFIG, LOG, PID = "mosquitto.conf", "mosquitto.log", "mosquitto.pid"
 
 
 class BrokerError(Exception):
@@ -63,6 +76,51 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
+def _running(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "State:\tZ" not in status  # a zombie has exited (its parent has not reaped it yet)
+
+
+def _is_broker_of(pid: int, config: Path) -> bool:
+    """Whether process ``pid`` runs ``mosquitto -c config`` (a pid may have been reused)."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return (len(argv) >= 3 and Path(os.fsdecode(argv[0])).name.startswith("mosquitto")
+            and os.fsencode(str(config)) in argv[1:])
+
+
+def stop_left_behind(folder: Path, timeout: float = 10.0) -> int | None:
+    """Stop the broker that a demo started with ``folder`` and could not stop itself (its pid file
+    is still there): SIGTERM, SIGKILL after ``timeout`` s. Its pid, or None when there was none
+    (a pid file naming another process, or none at all, stops nothing). The pid file is removed."""
+    pid_file = folder / PID
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (OSError, ValueError):
+        with contextlib.suppress(OSError):
+            pid_file.unlink()
+        return None
+    stopped = None
+    if pid > 0 and _running(pid) and _is_broker_of(pid, folder / CONFIG):
+        stopped = pid
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+            deadline = time.monotonic() + timeout
+            while _running(pid) and time.monotonic() < deadline:  # gone: its port is free
+                time.sleep(0.05)
+            if not _running(pid):
+                break
+    with contextlib.suppress(OSError):
+        pid_file.unlink()
+    return stopped
+
+
 class DemoBroker:
     """Mosquitto on ``127.0.0.1:port``, configured in ``folder`` (``mosquitto.conf``, its log
     ``mosquitto.log``). Use as a context manager, or ``start``/``stop``."""
@@ -73,8 +131,9 @@ class DemoBroker:
         self.program = program or find_mosquitto()
         if self.program is None:
             raise BrokerError("mosquitto is not installed (apt-get install mosquitto)")
-        self.config = folder / "mosquitto.conf"
-        self.log = folder / "mosquitto.log"
+        self.config = folder / CONFIG
+        self.log = folder / LOG
+        self.pid_file = folder / PID
         self.process: subprocess.Popen[bytes] | None = None
         self._log_file: IO[bytes] | None = None
 
@@ -92,7 +151,9 @@ class DemoBroker:
             "log_type notice\n")
 
     def start(self, timeout: float = 10.0) -> None:
-        """Start the broker and wait until its port takes connections (``BrokerError`` if not)."""
+        """Start the broker and wait until its port takes connections (``BrokerError`` if not);
+        first stop the one a demo left running in this folder."""
+        stop_left_behind(self.config.parent)
         if not port_is_free(self.port, self.host):  # else we would wait for whoever listens there
             raise BrokerError(f"{self.host}:{self.port} is taken: another program listens there")
         self.write_config()
@@ -102,11 +163,12 @@ class DemoBroker:
         self.process = subprocess.Popen([str(self.program), "-c", str(self.config)],
                                         stdin=subprocess.DEVNULL, stdout=self._log_file,
                                         stderr=subprocess.STDOUT, start_new_session=True)
+        self.pid_file.write_text(f"{self.process.pid}\n")
         deadline = time.monotonic() + timeout
         while True:  # its output is buffered when redirected: wait for the port, not a log line
             if self.process.poll() is not None:
                 code = self.process.returncode
-                self._close_log()
+                self.stop()  # its pid file and log
                 raise BrokerError(f"mosquitto exited with {code}: {self.tail()}")
             try:
                 with socket.create_connection((self.host, self.port), timeout=0.2):
@@ -139,6 +201,9 @@ class DemoBroker:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        if process is not None:
+            with contextlib.suppress(OSError):
+                self.pid_file.unlink()
         self._close_log()
 
     def _close_log(self) -> None:
