@@ -90,3 +90,30 @@ def test_a_plain_site_file_composes_no_pyyaml_node(monkeypatch):
     assert len(doc.data["equipment"][0]["points"]) == 200
     assert doc.values[("equipment", 0, "points", 199, "binding")] == (204, 43)
     assert composed == []
+
+
+def test_a_good_site_file_is_loaded_without_the_positions_of_every_value(tmp_path, monkeypatch):
+    # The positions of 100 000 points' keys and values took 150 MB while the site loaded, and
+    # the process kept the memory: they are found again only when there is a problem to place.
+    from openbms.config import loader
+
+    docs = []
+    real_parse = loader.parse
+
+    def keep(text, **options):
+        docs.append(real_parse(text, **options))
+        return docs[-1]
+
+    monkeypatch.setattr(loader, "parse", keep)
+    points = "".join(f'      - {{name: p{i}, unit: degC, binding: "sim://a/p{i}"}}\n' for i in range(500))
+    path = tmp_path / "site.yaml"
+    path.write_text("site: {id: hq, name: HQ}\nequipment:\n  - id: ahu-1\n    points:\n" + points)
+    (site,) = loader.load_sites(path)
+    assert len(site.points()) == 500
+    assert len(docs) == 1 and len(docs[0].values) + len(docs[0].keys) < 20
+    docs.clear()
+    path.write_text(path.read_text().replace("unit: degC, binding: \"sim://a/p499\"",
+                                             "unit: degCC, binding: \"sim://a/p499\""))
+    (issue,) = loader.check_path(path)
+    assert (issue.line, issue.column) == (504, 28) and "unknown unit 'degCC'" in issue.message
+    assert len(docs) == 2  # read again, with positions, to place the problem
