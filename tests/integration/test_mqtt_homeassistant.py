@@ -365,3 +365,22 @@ async def test_turning_home_assistant_off_deletes_its_entities(site: Site) -> No
     await site.runtime.change_site("hq", off)
     assert site.runtime.command_links.servers == {}  # neither commands nor Home Assistant: no connection
     assert await site.retained("homeassistant/#") == {}
+
+
+async def test_with_command_response_too_one_connection_serves_both(site: Site) -> None:
+    def commands_on(cfg: SiteConfig) -> SiteConfig:
+        assert cfg.mqtt is not None
+        commands = cfg.mqtt.commands.model_copy(update={"enabled": True})
+        return cfg.model_copy(update={"mqtt": cfg.mqtt.model_copy(update={"commands": commands})})
+
+    before = site.runtime.command_links.servers["hq"]
+    await site.runtime.change_site("hq", commands_on)
+    after = site.runtime.command_links.servers["hq"]
+    assert after is not before and after.handler is not None
+    # The entities stay announced through the new connection.
+    assert set(await site.retained("homeassistant/#")) == set(CONFIGS.values())
+    async with site.runtime.command_links.client("hq") as client:
+        answer = json.loads(await client.ask("config", b'{"id": "c-1"}'))
+    assert answer["error"]["code"] == "unauthorized"  # a request answered (it carried no token)
+    await site.publish("bms/hq/ahu-1/sat-sp/set", "12.5")
+    await until(lambda: site.device(SP) == 12.5, what="Home Assistant's write")
