@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import struct
 
 import pytest
@@ -230,3 +232,104 @@ async def test_nothing_listening_is_unreachable():
     with pytest.raises(DeviceUnreachable, match="no Modbus TCP connection"):
         await read(d, "modbus://dev/holding/0")
     await d.stop()
+
+
+@pytest.mark.parametrize(("code", "name"), [(1, "illegal-function"), (3, "illegal-data-value"),
+                                            (4, "server-device-failure"), (6, "server-device-busy")])
+async def test_a_modbus_exception_faults_the_points_and_refuses_the_write_with_its_name(code, name):
+    holding = {a: a for a in range(20)}
+    async with ModbusTestServer({1: Unit(holding=holding, refuse={10: code})}) as server:
+        d = driver(server.port, gap=0)
+        got = await read(d, "modbus://dev/holding/2", "modbus://dev/holding/10",
+                         "modbus://dev/holding/13")
+        assert got[0] == 2
+        assert got[1][0] == "fault" and got[1][1].startswith(f"{name}: ")
+        assert got[2] == 13
+        with pytest.raises(WriteRefused, match=f"{name}: .*exception {code}"):
+            await d.write(parse_binding("modbus://dev/holding/10"), 5, None)
+        await d.stop()
+
+
+async def test_coils_far_apart_merge_within_max_bits():
+    coils = {a: a % 3 == 0 for a in range(0, 1500, 7)}
+    async with ModbusTestServer({1: Unit(coil=coils)}) as server:
+        d = driver(server.port, max_bits=1000, gap=10)
+        uris = [f"modbus://dev/coil/{a}" for a in coils]
+        assert await read(d, *uris) == list(coils.values())
+        await d.stop()
+    assert [r[3] for r in server.requests] == [995, 498]  # 0..994, then 1001..1498
+
+
+class RawServer:
+    """A TCP server on loopback that answers each request with ``answer(request)`` bytes
+    (b"": silence), for frames no Modbus server would send."""
+
+    def __init__(self, answer):
+        self.answer = answer
+        self.requests = 0
+
+    async def __aenter__(self):
+        async def serve(reader, writer):
+            try:
+                while data := await reader.read(260):
+                    self.requests += 1
+                    out = self.answer(data)
+                    if out:
+                        writer.write(out)
+                        await writer.drain()
+            except ConnectionError:
+                pass
+            finally:
+                writer.close()
+
+        self.server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc):
+        self.server.close()
+        await self.server.wait_closed()
+
+
+def short_answer(request: bytes) -> bytes:
+    # A well-formed frame holding one register where two were asked.
+    return request[:2] + b"\0\0\0\x05" + request[6:8] + b"\x02\x00\x07"
+
+
+GARBAGE = {
+    "silence": lambda request: b"",
+    "text": lambda request: b"HTTP/1.1 400 Bad Request\r\n\r\n",
+    "truncated": lambda request: request[:2] + b"\0\0\0\x07" + request[6:8] + b"\x04",
+    "short": short_answer,
+    "wrong transaction": lambda request: b"\x99\x99\0\0\0\x07" + request[6:8] + b"\x04\0\x01\0\x02",
+}
+
+
+@pytest.mark.parametrize("kind", list(GARBAGE))
+async def test_garbage_truncated_and_silent_answers_make_the_device_unreachable_not_the_driver(kind):
+    async with RawServer(GARBAGE[kind]) as bad, ModbusTestServer({1: Unit(holding={0: 42, 1: 43})}) as good:
+        devices = {"bad": {"host": "127.0.0.1", "port": bad.port},
+                   "good": {"host": "127.0.0.1", "port": good.port}}
+        d = ModbusDriver(DriverSettings(timeout=0.3, devices=devices))  # type: ignore[call-arg]
+        for _ in range(2):
+            with pytest.raises(DeviceUnreachable, match=r"127\.0\.0\.1"):
+                await read(d, "modbus://bad/holding/0", "modbus://bad/holding/1", device="bad")
+            assert await read(d, "modbus://good/holding/0", "modbus://good/holding/1",
+                              device="good") == [42, 43]
+        await d.stop()
+    assert bad.requests >= 2
+
+
+async def test_a_devices_delay_spaces_its_requests():
+    async with ModbusTestServer({1: Unit(holding={a: a for a in range(100)}),
+                                 2: Unit(holding={0: 9})}) as server:
+        devices = {"slow": {"host": "127.0.0.1", "port": server.port, "unit": 1, "delay": 0.15,
+                            "gap": 0},
+                   "fast": {"host": "127.0.0.1", "port": server.port, "unit": 2}}
+        d = ModbusDriver(DriverSettings(timeout=1.0, devices=devices))  # type: ignore[call-arg]
+        assert await read(d, "modbus://slow/holding/0", "modbus://slow/holding/10",
+                          "modbus://slow/holding/20", device="slow") == [0, 10, 20]
+        await d.stop()
+    times = server.times
+    assert len(times) == 3
+    assert all(b - a >= 0.15 for a, b in itertools.pairwise(times))
