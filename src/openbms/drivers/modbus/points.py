@@ -70,6 +70,9 @@ class PointSpec:
     fmt: str = ""
     swap_words: bool = False
     swap_bytes: bool = False
+    #: 1/scale when it is a whole number (scale=0.1: 10): dividing by it gives 230.1 for 2301,
+    #: where multiplying by 0.1 gives 230.10000000000002.
+    divisor: int = 0
 
     @property
     def end(self) -> int:
@@ -151,8 +154,11 @@ def point_spec(binding: Binding, default_order: str = "ABCD") -> PointSpec:
     if scale == 0:
         raise BindingError(f"binding {uri!r}: scale=0 would read every value as the offset; "
                            "expected a number other than 0")
+    inverse = 1 / scale
+    divisor = round(inverse) if abs(scale) < 1 and abs(inverse - round(inverse)) < 1e-9 else 0
     return PointSpec(binding.device, table, address, kind, size, order, scale, offset, bit, fmt,
-                     swap_words=order in ("CDAB", "DCBA"), swap_bytes=order in ("BADC", "DCBA"))
+                     swap_words=order in ("CDAB", "DCBA"), swap_bytes=order in ("BADC", "DCBA"),
+                     divisor=divisor)
 
 
 def _bytes(spec: PointSpec, registers: Sequence[int]) -> bytes:
@@ -176,6 +182,8 @@ def decode(spec: PointSpec, raw: Sequence[int] | Sequence[bool]) -> Value:
     # One register: only its bytes may swap; more: words and bytes.
     data = struct.pack("<H" if spec.swap_bytes else ">H", raw[0]) if spec.size == 1 else _bytes(spec, raw)
     value = struct.unpack(spec.fmt, data)[0]
+    if spec.divisor:
+        return value / spec.divisor + spec.offset
     if spec.scale != 1.0 or spec.offset != 0.0:
         return value * spec.scale + spec.offset
     return value
@@ -200,8 +208,11 @@ def encode(spec: PointSpec, value: Value) -> list[int]:
         return list(struct.unpack(f"<{spec.size}H" if spec.swap_bytes else f">{spec.size}H", data))
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"a {kind} point takes a number, not {value!r}")
-    raw: float | int = (value - spec.offset) / spec.scale if (spec.scale != 1.0
-                                                              or spec.offset != 0.0) else value
+    raw: float | int = value
+    if spec.divisor:
+        raw = (value - spec.offset) * spec.divisor
+    elif spec.scale != 1.0 or spec.offset != 0.0:
+        raw = (value - spec.offset) / spec.scale
     if not kind.startswith("float"):
         if not math.isfinite(raw):
             raise ValueError(f"{value!r} is not a number a {kind} register holds")
