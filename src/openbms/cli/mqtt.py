@@ -729,6 +729,17 @@ def _request_body(args: list[str], body: str | None, cid: str) -> dict[str, Any]
     return doc
 
 
+def _topic_part(what: str, text: str, example: str, *, one_level: bool) -> None:
+    """Refuse a SITE, NAME or --prefix that would not make the request's topic what it says:
+    MQTT wildcards, NUL, an empty level, or (one level only) a '/'."""
+    if not text or any(c in text for c in "+#\0") or "" in text.split("/") or (
+            one_level and "/" in text):
+        shape = "one topic level" if one_level else "topic levels"
+        slash = "'/', " if one_level else ""
+        raise fail(f"{what} {text!r}: expected {shape} such as {example}, without {slash}'+', "
+                   "'#' or an empty level")
+
+
 @mqtt_app.command("command")
 def command(
     site: str = typer.Argument(..., help="The site's id (the topic level after the prefix)."),
@@ -765,6 +776,9 @@ def command(
     from openbms.drivers.mqtt.requests import Requester
     from openbms.errors import DriverError
 
+    _topic_part("SITE", site, "hq", one_level=True)
+    _topic_part("NAME", name, "write", one_level=True)
+    _topic_part("--prefix", prefix, "openbms or acme/eu", one_level=False)
     token = os.environ.get(token_env)
     if not token:
         raise fail(f"--token-env {token_env}: the environment variable {token_env} is not set: put "
