@@ -201,7 +201,7 @@ class Runtime:
         self.state_url = state_url or f"sqlite:///{self.data_dir / 'state.db'}"
         #: The bus, the cache and the parts wired to them (drivers, manager, arbiter, site
         #: services, programs): see ``openbms.service.assembly``.
-        self.assembly = Assembly(sites, self.clock)
+        self.assembly = Assembly(sites, self.clock, data_dir=self.data_dir)
         options = dict(historian_options or {})
         if "cache_mb" not in options:
             options["cache_mb"] = _sqlite_cache_mb()
@@ -631,8 +631,9 @@ class Runtime:
         return [{"id": key, **h.as_dict()} for key, h in sorted(health.items())]
 
     def health(self) -> dict[str, dict[str, Any]]:
-        """Disk, event loop and historian checks (status, reasons, figures), and each driver's
-        problems (e.g. BACnet not registered with its BBMD), for health and metrics."""
+        """Disk, event loop and historian checks (status, reasons, figures), each driver's
+        problems (e.g. BACnet not registered with its BBMD), the MQTT command links' and each
+        site's MQTT telemetry bridge, for health and metrics."""
         out = self.health_monitor.check()
         for name, driver in self.drivers.items():
             problems = getattr(driver, "problems", None)
@@ -642,6 +643,7 @@ class Runtime:
         links = self.command_links.problems()
         if links:
             out["mqtt_commands"] = {"status": "degraded", "reasons": links}
+        out.update(self.assembly.bridge_health())  # mqtt_bridge_{site}: connected, queued, dropped
         return out
 
     def status(self) -> RuntimeStatus:
