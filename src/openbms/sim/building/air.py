@@ -14,12 +14,19 @@ held over a step the equation is linear in ``C``, so each step is its exact
 exponential solution: stable at any step, and at steady state
 ``C = C_out + 10⁶ g n / Q_oa`` where ``Q_oa`` is the zone's outdoor air.
 
+An airflow that is not a flow (NaN, infinite, negative: a fault elsewhere in
+the model) counts as no air in that zone, and an outdoor-air fraction that is
+not a number as a shut damper, so one bad value stays in its zone instead of
+reaching every zone through the mixed return air.
+
 The occupant count is the whole number of people the gains model puts in the
 zone (its schedule, daily fullness and hourly noise, all seeded), so CO2
 follows the same people whose heat the zones feel.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -48,16 +55,18 @@ class ZoneAir:
 
     def supply_co2(self, supply: np.ndarray, oa_fraction: float) -> float:
         """The supply air's CO2, ppm: outdoor air mixed with the zones' return air."""
+        supply = _flow(supply)
         total = float(supply.sum())
         if total <= 0.0:
             return self.outdoor
         returned = float(supply @ self.co2) / total
-        x = min(max(oa_fraction, 0.0), 1.0)
+        x = min(max(oa_fraction, 0.0), 1.0) if math.isfinite(oa_fraction) else 0.0
         return x * self.outdoor + (1.0 - x) * returned
 
     def step(self, dt: float, supply: np.ndarray, oa_fraction: float, infiltration: np.ndarray) -> None:
         """Advance ``dt`` seconds: ``supply`` and ``infiltration`` are each zone's airflows, m³/s;
         ``oa_fraction`` is the outdoor-air fraction of the supply air (0–1)."""
+        supply, infiltration = _flow(supply), _flow(infiltration)
         c_sup = self.supply_co2(supply, oa_fraction)
         generation = self.occupants * (self.per_person * 1e6)  # ppm·m³/s
         flow = supply + infiltration
@@ -69,3 +78,9 @@ class ZoneAir:
         # No air moving at all: the people's CO2 simply accumulates.
         still = np.where(moving, 0.0, generation * dt / self.volume)
         self.co2 = target + (self.co2 - target) * decay + still
+
+
+def _flow(values: np.ndarray) -> np.ndarray:
+    """Airflows, m³/s, with what is not a flow (NaN, infinite, negative) as none."""
+    flows = np.asarray(values, dtype=float)
+    return np.where(np.isfinite(flows) & (flows > 0.0), flows, 0.0)

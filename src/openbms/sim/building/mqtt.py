@@ -8,7 +8,8 @@
 
 Two payload forms, as two kinds of real sensor send them: CO2 as JSON with
 the sensor's own timestamp (the emulator's clock), the people counter as a
-plain number. A publish goes out every ``every`` simulated seconds, but never
+plain number. A zone whose CO2 is not a number sends no CO2 message (its
+point goes stale, as a failed sensor's). A publish goes out every ``every`` simulated seconds, but never
 more often than every ``min_period`` real seconds, so a fast demo clock does
 not flood the broker (15 zones × 2 messages at most 10 times a second).
 
@@ -25,6 +26,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import random
 from types import TracebackType
 
@@ -73,7 +75,8 @@ class MqttSensors:
         co2s = [float(c) for c in air.co2]
         counts = [int(n) for n in air.occupants]
         for (co2_topic, occ_topic), co2, people in zip(self.topics, co2s, counts, strict=True):
-            out.append((co2_topic, json.dumps({"co2": round(co2), "ts": ts}).encode()))
+            if math.isfinite(co2):  # else nothing, as a failed sensor (round(nan) would end the task)
+                out.append((co2_topic, json.dumps({"co2": round(co2), "ts": ts}).encode()))
             out.append((occ_topic, str(int(people)).encode()))
         return out
 
