@@ -2,7 +2,8 @@
 
 ::
 
-    driver / openbms modbus read|write ──▶ Gateway.read|write(unit, table, address, …)
+    driver, openbms modbus read|write (read_values, write_value)
+        ──▶ Gateway.read|write(unit, table, address, …)
         wait for the unit's inter-request delay ──▶ one request at a time on the connection
         ──▶ pymodbus (async TCP client, no retries of its own: the driver manager retries)
         ◀── registers or bits │ ModbusRefused(code, name) │ DeviceUnreachable
@@ -21,10 +22,14 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 
+from openbms.drivers.modbus.points import BIT_TABLES, PointSpec, decode, encode
 from openbms.errors import DeviceUnreachable
+from openbms.model.sample import Value
 
-__all__ = ["EXCEPTION_NAMES", "Gateway", "ModbusRefused", "exception_name"]
+__all__ = ["EXCEPTION_NAMES", "Gateway", "ModbusRefused", "exception_name", "read_values",
+           "write_point", "write_value"]
 
 log = logging.getLogger(__name__)
 
@@ -167,3 +172,47 @@ class Gateway:
                 raise DeviceUnreachable(f"{what}: the gateway answered {exception_name(code)}")
             raise ModbusRefused(code, what)
         return response
+
+
+async def write_point(gateway: Gateway, unit: int, spec: PointSpec, words: list[int],
+                      delay: float = 0.0) -> None:
+    """Write a point's encoded ``words``: a coil, a register, registers (the multiple form), or
+    one bit of a register (read, the bit changed, written back)."""
+    if spec.bit is not None:
+        (current,) = await gateway.read(unit, "holding", spec.address, 1, delay)
+        mask = 1 << spec.bit
+        words = [int(current) | mask if words[0] else int(current) & ~mask]
+    await gateway.write(unit, spec.table, spec.address, words, delay)
+
+
+async def read_values(host: str, port: int, unit: int, spec: PointSpec, n: int,
+                      request_timeout: float) -> list[tuple[int, Value, list[int]]]:
+    """``n`` values of ``spec``'s type from its address on, each as (address, value, the raw
+    registers or bits): one connection, requests of at most 125 registers (2000 bits)."""
+    step = spec.size
+    limit = 2000 if spec.table in BIT_TABLES else 125
+    per_request = max(1, limit // step)
+    out: list[tuple[int, Value, list[int]]] = []
+    async with Gateway(host, port, request_timeout) as gateway:
+        done = 0
+        while done < n:
+            take = min(per_request, n - done)
+            start = spec.address + done * step
+            raw = await gateway.read(unit, spec.table, start, take * step)
+            for k in range(take):
+                words = [int(v) for v in raw[k * step:(k + 1) * step]]
+                one = replace(spec, address=start + k * step)
+                out.append((one.address, decode(one, words), words))
+            done += take
+    return out
+
+
+async def write_value(host: str, port: int, unit: int, spec: PointSpec, value: Value,
+                      request_timeout: float) -> Value:
+    """Write ``value`` to ``spec``'s coil or register(s) and read it back; ``ValueError`` when it
+    does not fit the type, ``ModbusRefused`` or ``DeviceUnreachable`` as for reads."""
+    words = encode(spec, value)
+    async with Gateway(host, port, request_timeout) as gateway:
+        await write_point(gateway, unit, spec, words)
+        raw = await gateway.read(unit, spec.table, spec.address, spec.size)
+    return decode(spec, raw)

@@ -24,7 +24,7 @@ import logging
 from collections.abc import Sequence
 
 from openbms.drivers.base import DriverBase
-from openbms.drivers.modbus.client import ILLEGAL_DATA_ADDRESS, Gateway, ModbusRefused
+from openbms.drivers.modbus.client import ILLEGAL_DATA_ADDRESS, Gateway, ModbusRefused, write_point
 from openbms.drivers.modbus.plan import Breaks, Span, plan
 from openbms.drivers.modbus.points import BIT_TABLES, WRITABLE, PointSpec, decode, encode, point_spec
 from openbms.drivers.modbus.settings import PLACE, DeviceConfig, read_devices
@@ -180,10 +180,6 @@ class ModbusDriver(DriverBase):
             raise WriteRefused(f"{binding}: {err}") from None
         gateway = self.gateway(device)
         try:
-            if spec.bit is not None:  # a bit of a register: read, change the bit, write it back
-                (current,) = await gateway.read(device.unit, "holding", spec.address, 1, device.delay)
-                mask = 1 << spec.bit
-                words = [int(current) | mask if words[0] else int(current) & ~mask]
-            await gateway.write(device.unit, spec.table, spec.address, words, device.delay)
+            await write_point(gateway, device.unit, spec, words, device.delay)
         except ModbusRefused as err:
             raise WriteRefused(f"{binding}: {err.name}: {err}") from err
