@@ -188,7 +188,7 @@ async def test_writes_by_type_read_back_and_exceptions_have_their_names():
             await d.write(parse_binding("modbus://dev/holding/50"), 1, None)
         with pytest.raises(WriteRefused, match="read-only"):
             await d.write(parse_binding("modbus://dev/input/0"), 1, None)
-        with pytest.raises(WriteRefused, match="does not fit a int16"):
+        with pytest.raises(WriteRefused, match="does not fit an int16"):
             await d.write(parse_binding("modbus://dev/holding/2?type=int16"), 40000, None)
         await d.stop()
 

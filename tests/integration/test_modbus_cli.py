@@ -70,7 +70,7 @@ async def test_modbus_read_decodes_values_and_write_prints_the_read_back():
         assert "the device answered illegal-data-address (exception 2)" in err
         code, _, err = await cli("modbus", "write", at, "1", "holding", "2", "70000", "--type",
                                  "int16")
-        assert code == 1 and "70000" in err and "does not fit a int16" in err
+        assert code == 1 and "70000" in err and "does not fit an int16" in err
 
 
 async def test_modbus_read_says_what_is_wrong_in_one_line():

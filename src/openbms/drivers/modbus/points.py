@@ -80,6 +80,11 @@ class PointSpec:
         return self.address + self.size
 
 
+def _a(kind: str) -> str:
+    """``an int16``, ``a uint16``: the article a type's name takes."""
+    return f"an {kind}" if kind.startswith("int") else f"a {kind}"
+
+
 def _number(binding: Binding, key: str, text: str) -> float:
     try:
         value = float(text)
@@ -140,20 +145,21 @@ def point_spec(binding: Binding, default_order: str = "ABCD") -> PointSpec:
                                "takes (2 characters each)")
         size = _whole(binding, "count", params["count"], 1, MAX_REGISTERS)
     elif "count" in params:
-        raise BindingError(f"binding {uri!r}: count= is the length of a string; a {kind} "
+        raise BindingError(f"binding {uri!r}: count= is the length of a string; {_a(kind)} "
                            f"takes {size} register{'s' if size > 1 else ''}")
     if address + size > 65536:
         raise BindingError(f"binding {uri!r}: {size} registers from {address} run past 65535")
     numeric = kind not in ("bool", "string")
-    scale = offset = None
     for key in ("scale", "offset"):
         if key in params and not numeric:
-            raise BindingError(f"binding {uri!r}: {key}= applies to numbers, not to a {kind}")
+            raise BindingError(f"binding {uri!r}: {key}= applies to numbers, not to {_a(kind)}")
     scale = _number(binding, "scale", params["scale"]) if "scale" in params else 1.0
     offset = _number(binding, "offset", params["offset"]) if "offset" in params else 0.0
     if scale == 0:
         raise BindingError(f"binding {uri!r}: scale=0 would read every value as the offset; "
                            "expected a number other than 0")
+    if scale == 1 and offset.is_integer() and kind.startswith(("int", "uint")):
+        offset = int(offset)  # type: ignore[assignment]  # an enum's state 1 from a 0: stays whole
     inverse = 1 / scale
     divisor = round(inverse) if abs(scale) < 1 and abs(inverse - round(inverse)) < 1e-9 else 0
     return PointSpec(binding.device, table, address, kind, size, order, scale, offset, bit, fmt,
@@ -184,9 +190,9 @@ def decode(spec: PointSpec, raw: Sequence[int] | Sequence[bool]) -> Value:
     value = struct.unpack(spec.fmt, data)[0]
     if spec.divisor:
         return value / spec.divisor + spec.offset
-    if spec.scale != 1.0 or spec.offset != 0.0:
+    if spec.scale != 1.0:
         return value * spec.scale + spec.offset
-    return value
+    return value + spec.offset if spec.offset else value
 
 
 def encode(spec: PointSpec, value: Value) -> list[int]:
@@ -207,7 +213,7 @@ def encode(spec: PointSpec, value: Value) -> list[int]:
         data = data.ljust(2 * spec.size, b"\0")
         return list(struct.unpack(f"<{spec.size}H" if spec.swap_bytes else f">{spec.size}H", data))
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"a {kind} point takes a number, not {value!r}")
+        raise ValueError(f"{_a(kind)} point takes a number, not {value!r}")
     raw: float | int = value
     if spec.divisor:
         raw = (value - spec.offset) * spec.divisor
@@ -215,12 +221,12 @@ def encode(spec: PointSpec, value: Value) -> list[int]:
         raw = (value - spec.offset) / spec.scale
     if not kind.startswith("float"):
         if not math.isfinite(raw):
-            raise ValueError(f"{value!r} is not a number a {kind} register holds")
+            raise ValueError(f"{value!r} is not a number {_a(kind)} register holds")
         raw = round(raw)
     try:
         data = struct.pack(spec.fmt, raw)
     except (struct.error, OverflowError) as err:
-        raise ValueError(f"{value!r} (raw {raw!r}) does not fit a {kind}") from err
+        raise ValueError(f"{value!r} (raw {raw!r}) does not fit {_a(kind)}") from err
     if spec.size == 1:
         return list(struct.unpack("<H" if spec.swap_bytes else ">H", data))
     words = list(struct.unpack(f"<{spec.size}H" if spec.swap_bytes else f">{spec.size}H", data))
