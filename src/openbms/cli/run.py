@@ -204,10 +204,12 @@ _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 def _set_mqtt_setting(path: Path, key: str, value: object) -> bool:
     """Write ``key: value`` in the ``drivers: mqtt:`` block of a site file, keeping everything else
-    (comments, the user's edits) as it is; False when the file has no such line to change."""
+    (comments, the user's edits, the line endings) as it is; False when the file has no such line
+    to change."""
     import re
 
-    text = path.read_text(encoding="utf-8")
+    header = re.compile(r"^(\w+):\s*(#.*)?$")  # a block's first line, perhaps with a comment
+    text = path.read_bytes().decode("utf-8")  # as it is: \r\n stays \r\n
     lines = text.splitlines(keepends=True)
     in_drivers = in_mqtt = False
     mqtt_indent = 0
@@ -216,21 +218,23 @@ def _set_mqtt_setting(path: Path, key: str, value: object) -> bool:
         if not stripped or stripped.startswith("#"):
             continue
         indent = len(line) - len(line.lstrip(" "))
+        block = header.match(stripped)
         if indent == 0:
-            in_drivers, in_mqtt = stripped == "drivers:", False
+            in_drivers, in_mqtt = block is not None and block.group(1) == "drivers", False
             continue
-        if in_drivers and stripped == "mqtt:":
+        if in_drivers and block is not None and block.group(1) == "mqtt":
             in_mqtt, mqtt_indent = True, indent
             continue
         if in_mqtt:
             if indent <= mqtt_indent:
                 in_mqtt = False
                 continue
-            found = re.match(rf"^(\s+){re.escape(key)}:\s*[^#\s]+(\s*(#.*)?)$", line.rstrip("\n"))
+            body = line.rstrip("\r\n")
+            found = re.match(rf"^(\s+){re.escape(key)}:\s*[^#\s]+(\s*(#.*)?)$", body)
             if found:
                 text_value = str(value).lower() if isinstance(value, bool) else str(value)
-                lines[i] = f"{found.group(1)}{key}: {text_value}{found.group(2)}\n"
-                path.write_text("".join(lines), encoding="utf-8")
+                lines[i] = f"{found.group(1)}{key}: {text_value}{found.group(2)}{line[len(body):]}"
+                path.write_bytes("".join(lines).encode("utf-8"))
                 return True
     return False
 
