@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import struct
 
 import pytest
@@ -333,3 +334,19 @@ async def test_a_devices_delay_spaces_its_requests():
     times = server.times
     assert len(times) == 3
     assert all(b - a >= 0.15 for a, b in itertools.pairwise(times))
+
+
+async def test_a_device_that_stays_unreachable_logs_nothing_of_its_own_at_warning(caplog):
+    # The driver raises DeviceUnreachable and the manager logs it once; pymodbus's own ERROR line
+    # for every failed request repeated it at each poll of an offline device.
+    async with RawServer(GARBAGE["silence"]) as silent:
+        devices = {"dev": {"host": "127.0.0.1", "port": silent.port},
+                   "gone": {"host": "127.0.0.1", "port": closed_port()}}
+        d = ModbusDriver(DriverSettings(timeout=0.2, devices=devices))  # type: ignore[call-arg]
+        with caplog.at_level(logging.DEBUG):
+            for device in ("dev", "gone") * 3:
+                with pytest.raises(DeviceUnreachable):
+                    await read(d, f"modbus://{device}/holding/0", device=device)
+        await d.stop()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert any(r.name.startswith("pymodbus") for r in caplog.records)  # kept, at debug level

@@ -33,6 +33,22 @@ __all__ = ["EXCEPTION_NAMES", "Gateway", "ModbusRefused", "exception_name", "rea
 
 log = logging.getLogger(__name__)
 
+
+class _LibraryDetail(logging.Filter):
+    """pymodbus logs each failed request at ERROR (no answer, refused connection, a bad frame):
+    the driver raises what failed and the driver manager logs it once, so at every poll of an
+    offline device those lines repeated it. They are kept, at debug level."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.DEBUG:
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+
+
+_LIBRARY_LOGGER = "pymodbus.logging"
+if not any(isinstance(f, _LibraryDetail) for f in logging.getLogger(_LIBRARY_LOGGER).filters):
+    logging.getLogger(_LIBRARY_LOGGER).addFilter(_LibraryDetail())
+
 #: Modbus exception codes by their names in the specification (lower-case, hyphenated).
 EXCEPTION_NAMES = {
     1: "illegal-function", 2: "illegal-data-address", 3: "illegal-data-value",
