@@ -23,6 +23,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 from openbms.drivers.modbus.points import BIT_TABLES, PointSpec, decode, encode
 from openbms.errors import DeviceUnreachable
@@ -92,7 +93,7 @@ class Gateway:
         self.timeout = timeout
         self.requests = 0
         self.connects = 0
-        self._client: object | None = None
+        self._client: Any = None  # pymodbus's AsyncModbusTcpClient, imported on first use
         self._lock = asyncio.Lock()
         self._last: dict[int, float] = {}  # unit → time.monotonic() its last request ended
 
@@ -109,14 +110,14 @@ class Gateway:
         """Close the connection (the next request opens a new one)."""
         client, self._client = self._client, None
         if client is not None:
-            client.close()  # type: ignore[attr-defined]
+            client.close()
 
     async def read(self, unit: int, table: str, address: int, count: int,
                    delay: float = 0.0) -> list[int] | list[bool]:
         """``count`` registers (or bits) of ``table`` from ``address`` on ``unit``."""
         what = f"{self} unit {unit}: reading {count} {table} from {address}"
         response = await self._call(unit, delay, what, _READ[table], address, count=count)
-        values = response.bits if table in ("coil", "discrete") else response.registers
+        values = getattr(response, "bits" if table in ("coil", "discrete") else "registers")
         if len(values) < count:
             self.close()
             raise DeviceUnreachable(f"{what}: the answer holds {len(values)} of {count}")
@@ -140,7 +141,7 @@ class Gateway:
         else:
             raise ModbusRefused(1, f"{what}: {table} is read-only")
 
-    async def _connect(self) -> object:
+    async def _connect(self) -> Any:
         from pymodbus.client import AsyncModbusTcpClient
 
         client = AsyncModbusTcpClient(self.host, port=self.port, timeout=self.timeout, retries=0,
@@ -159,7 +160,7 @@ class Gateway:
         return client
 
     async def _call(self, unit: int, delay: float, what: str, method: str, *args: object,
-                    **kwargs: object) -> object:
+                    **kwargs: object) -> Any:
         from pymodbus.exceptions import ModbusException
 
         if delay > 0:  # the device's own pace, outside the lock: other units need not wait
@@ -182,7 +183,7 @@ class Gateway:
                 raise
             finally:
                 self._last[unit] = time.monotonic()
-        if response.isError():  # type: ignore[attr-defined]
+        if response.isError():
             code = int(getattr(response, "exception_code", 0) or 0)
             if code in GATEWAY_NO_DEVICE:
                 raise DeviceUnreachable(f"{what}: the gateway answered {exception_name(code)}")

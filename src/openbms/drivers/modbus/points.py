@@ -159,7 +159,7 @@ def point_spec(binding: Binding, default_order: str = "ABCD") -> PointSpec:
         raise BindingError(f"binding {uri!r}: scale=0 would read every value as the offset; "
                            "expected a number other than 0")
     if scale == 1 and offset.is_integer() and kind.startswith(("int", "uint")):
-        offset = int(offset)  # type: ignore[assignment]  # an enum's state 1 from a 0: stays whole
+        offset = int(offset)  # an enum's state 1 from a 0: stays whole
     inverse = 1 / scale
     divisor = round(inverse) if abs(scale) < 1 and abs(inverse - round(inverse)) < 1e-9 else 0
     return PointSpec(binding.device, table, address, kind, size, order, scale, offset, bit, fmt,
@@ -236,14 +236,13 @@ def encode(spec: PointSpec, value: Value) -> list[int]:
 def check_binding(binding: Binding, settings: Mapping[str, Any] | None) -> None:
     """What ``openbms check`` asks of each ``modbus://`` binding: its form, and its device among
     ``drivers: modbus: devices:``."""
-    devices = (settings or {}).get("devices")
+    given: Mapping[str, Any] = settings or {}
+    devices = given.get("devices")
     devices = devices if isinstance(devices, Mapping) else {}
     device = devices.get(binding.device)
-    order = "ABCD"
-    if isinstance(device, Mapping) and isinstance(device.get("order"), str):
-        order = device["order"].upper() if device["order"].upper() in ORDERS else order
-    elif isinstance((settings or {}).get("order"), str) and settings["order"].upper() in ORDERS:
-        order = settings["order"].upper()
+    mine = device.get("order") if isinstance(device, Mapping) else None
+    order = next((o.upper() for o in (mine, given.get("order"))
+                  if isinstance(o, str) and o.upper() in ORDERS), "ABCD")
     point_spec(binding, order)
     if binding.device not in devices:
         known = ", ".join(map(str, devices)) or "none yet"

@@ -85,16 +85,18 @@ def _value(s: Setting, value: Any, where: str) -> tuple[Any, str | None]:
         value = float(value)
     if not isinstance(value, s.kind) or isinstance(value, bool):
         return None, f"{where}: {s.key}: {value!r}; expected {_EXPECTED[s.kind]}"
-    if s.key == "order" and value.upper() not in ORDERS:
-        return None, f"{where}: order: {value!r}; expected one of {', '.join(ORDERS)}"
-    if s.key == "host" and not value.strip():
-        return None, f"{where}: host: empty; expected a host name or IP address"
+    if isinstance(value, str):
+        if s.key == "order" and value.upper() not in ORDERS:
+            return None, f"{where}: order: {value!r}; expected one of {', '.join(ORDERS)}"
+        if s.key == "host" and not value.strip():
+            return None, f"{where}: host: empty; expected a host name or IP address"
+        return value, None
     if isinstance(value, int | float):
         if not math.isfinite(value):
             return None, f"{where}: {s.key}: {value!r}; expected a finite number"
         if (s.low is not None and value < s.low) or (s.high is not None and value > s.high):
             return None, f"{where}: {s.key}: {value:g}; expected {s.low:g} to {s.high:g}"
-    return (value.upper() if s.key == "order" else value), None
+    return value, None
 
 
 def settings_problems(settings: Mapping[str, Any]) -> list[Problem]:
