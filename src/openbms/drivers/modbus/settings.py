@@ -90,7 +90,7 @@ def _value(s: Setting, value: Any, where: str) -> tuple[Any, str | None]:
             return None, f"{where}: order: {value!r}; expected one of {', '.join(ORDERS)}"
         if s.key == "host" and not value.strip():
             return None, f"{where}: host: empty; expected a host name or IP address"
-        return value, None
+        return (value.upper() if s.key == "order" else value), None
     if isinstance(value, int | float):
         if not math.isfinite(value):
             return None, f"{where}: {s.key}: {value!r}; expected a finite number"
