@@ -6,6 +6,7 @@
                                                       │ value, status, time
                                                       ▼
                            on_change(binding, value, status, ts) ──▶ driver manager ──▶ bus
+                           (on_change.many(changes): a message's changes in one call)
     arbiter ──write──▶ write(binding, value) ──encode──▶ command topic (QoS 1)
 
 One connection (aiomqtt) lives in a task that reconnects by itself with
@@ -33,7 +34,7 @@ import asyncio
 import json
 import logging
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -81,6 +82,10 @@ _TEMPLATES = {kind: f"mqtt message on %s ({kind}): %s" for kind in ERROR_KINDS}
 _LABELS = {(NOISE_LOGGER, _TEMPLATES[kind]): label for kind, label in ERROR_KINDS.items()}
 #: ``on_change`` with the message's own time (None: the manager stamps it with the clock).
 TimedChange = ChangeCallback
+#: ``on_change.many``, when the callback has it: every change of one message in one call, as
+#: (binding, value, status, ts) in the points' order (one bus batch a message instead of one a
+#: point: a JSON message often carries a device's every value).
+ManyChanges = Callable[[list[tuple[Binding, Value, str, float | None]]], None]
 #: A message time this far (seconds) ahead of the clock is a publisher's fast clock: the value is
 #: stamped with the clock instead (a future sample would hide every later one in the current-value
 #: cache until its time came).
@@ -105,6 +110,7 @@ class _Point:
     sent: float = -1.0  # the last message's time (its own, or the clock's when it had none)
     at: float = 0.0  # clock.now() of the subscription, then the time of the last change reported
     echo: asyncio.Future[None] | None = None  # after a write: done at the next value
+    many: ManyChanges | None = None  # the callback's batch form, when it has one
 
 
 @dataclass(slots=True)
@@ -302,6 +308,7 @@ class MQTTDriver(DriverBase):
         the new callback. A binding that cannot be read is a ``fault`` reading naming the problem,
         logged once; the device's other points are not affected."""
         emit: TimedChange = on_change
+        many: ManyChanges | None = getattr(on_change, "many", None)
         new: set[str] = set()
         now = self.clock.monotonic()
         for b in bindings:
@@ -313,7 +320,7 @@ class MQTTDriver(DriverBase):
                 self._faults[b.uri] = str(err)
                 continue
             self._faults.pop(b.uri, None)
-            p = _Point(b, spec, emit, heard=now, at=self.clock.now())
+            p = _Point(b, spec, emit, heard=now, at=self.clock.now(), many=many)
             old = self._points.get(b.uri)
             self._points[b.uri] = p
             if spec.payload == "sparkplug":
@@ -488,6 +495,7 @@ class MQTTDriver(DriverBase):
         parsed = False
         now = self.clock.monotonic()
         wall = self.clock.now()  # once a message: the clock is read for every point otherwise
+        batches: dict[ManyChanges, list[tuple[Binding, Value, str, float | None]]] = {}
         for p in points:
             spec = p.spec
             try:
@@ -525,7 +533,21 @@ class MQTTDriver(DriverBase):
                 self._bad(topic, err)
                 continue  # the topic's other points (a plain one, another field) may read it
             p.heard = now
-            self._set(p, value, OK, ts, wall)
+            if p.many is None:
+                self._set(p, value, OK, ts, wall)
+                continue
+            p.value, p.status = value, OK  # as _set does, the change reported below
+            p.at = ts if ts is not None else wall
+            if p.echo is not None:
+                if not p.echo.done():
+                    p.echo.set_result(None)
+                p.echo = None
+            changes = batches.get(p.many)
+            if changes is None:
+                changes = batches[p.many] = []
+            changes.append((p.binding, value, OK, ts))
+        for many, changes in batches.items():
+            many(changes)
 
     def _on_sparkplug(self, topic: str, payload: bytes | bytearray, retained: bool = False) -> None:
         levels = topic.split("/")
