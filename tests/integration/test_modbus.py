@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import random
 import struct
 
 import pytest
@@ -350,3 +351,30 @@ async def test_a_device_that_stays_unreachable_logs_nothing_of_its_own_at_warnin
         await d.stop()
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
     assert any(r.name.startswith("pymodbus") for r in caplog.records)  # kept, at debug level
+
+
+async def test_random_answers_give_readings_or_unreachable_never_another_error():
+    rng = random.Random(17)
+
+    def answer(request: bytes) -> bytes:
+        # The request's transaction id and unit, then a random function code, length and bytes.
+        body = bytes([rng.choice((3, 4, 1, 0x83, 0x90, rng.randrange(256)))]) + rng.randbytes(
+            rng.randrange(0, 12))
+        length = rng.choice((len(body) + 1, rng.randrange(0, 300)))
+        return request[:2] + b"\0\0" + length.to_bytes(2, "big") + request[6:7] + body
+
+    async with RawServer(answer) as bad:
+        d = ModbusDriver(DriverSettings(timeout=0.1, devices={  # type: ignore[call-arg]
+            "bad": {"host": "127.0.0.1", "port": bad.port}}))
+        outcomes = {"ok": 0, "unreachable": 0}
+        for i in range(60):
+            uris = [f"modbus://bad/holding/{i % 3}", "modbus://bad/holding/1?type=int16"]
+            try:
+                readings = await d.read("bad", [parse_binding(u) for u in uris])
+            except DeviceUnreachable:
+                outcomes["unreachable"] += 1
+            else:
+                assert len(readings) == 2 and all(r.status in ("ok", "fault") for r in readings)
+                outcomes["ok"] += 1
+        await d.stop()
+    assert sum(outcomes.values()) == 60 and outcomes["unreachable"] > 0

@@ -181,6 +181,9 @@ class Gateway:
             except asyncio.CancelledError:
                 self.close()  # an answer may still come: never take it for the next one's
                 raise
+            except Exception as err:  # a frame the library chokes on: the device's fault, not ours
+                self.close()
+                raise DeviceUnreachable(f"{what}: a bad answer ({type(err).__name__}: {err})") from err
             finally:
                 self._last[unit] = time.monotonic()
         if response.isError():
