@@ -275,3 +275,14 @@ async def test_a_configuration_change_keeps_the_connection_and_bridges_the_new_p
     statuses = [s["status"] for s in got.on("openbms/hq/status")]
     assert statuses == ["online", "offline"]  # once each: no flapping at the first change
     assert a.subscriptions.count("mqtt bridge hq") == 0  # stopped with the assembly
+
+
+async def test_qos_0_messages_are_sent_and_leave_the_outbox(mosquitto, tmp_path):
+    site = _site(mosquitto.port, bridge={"qos": 0, "per_device": False})
+    async with subscriber(mosquitto, "openbms/hq/ahu-1/sat") as got, bridged(site, tmp_path) as a:
+        for i in range(50):
+            a.bus.publish([Sample("hq/ahu-1/sat", 1_765_000_000.0 + i, float(i))])
+        await until(lambda: len(got.messages) == 50, what="50 messages")
+        outbox = a.bridges["hq"].link.outbox
+        await until(lambda: outbox.stats().sent == 50 and outbox.queued == 0, what="sent, deleted")
+    assert [m["value"] for m in got.on("openbms/hq/ahu-1/sat")] == [float(i) for i in range(50)]
