@@ -24,3 +24,16 @@ def test_bindings_of_one_device_share_their_driver_device_and_object_strings():
     assert a.scheme is b.scheme is c.scheme
     assert a.device is b.device
     assert a.path is c.path
+
+
+def test_points_written_alike_share_one_set_of_field_names_and_copies_stay_apart():
+    site = SiteConfig.model_validate({"site": {"id": "hq"}, "equipment": [
+        {"id": "ahu-1", "points": [{"name": "sat", "unit": "degC"}, {"name": "rat", "unit": "degC"},
+                                   {"name": "sf", "kind": "bool"}]}]})
+    sat, rat, sf = site.equipment[0].points
+    assert sat.model_fields_set is rat.model_fields_set == {"name", "unit"}
+    assert sf.model_fields_set == {"name", "kind"}
+    copy = sat.model_copy(update={"description": "supply"})
+    assert copy.model_fields_set == {"name", "unit", "description"}
+    assert rat.model_fields_set == {"name", "unit"}  # the shared set is not changed by the copy
+    assert sat.model_dump(exclude_unset=True) == {"name": "sat", "unit": "degC"}
