@@ -72,7 +72,7 @@ def _gone(pid: int) -> bool:
 
 
 def _kill(pid: int) -> None:
-    if _alive(pid):
+    if pid > 0 and _alive(pid):
         os.kill(pid, signal.SIGKILL)
 
 
@@ -126,3 +126,26 @@ def test_a_pid_file_naming_another_process_stops_nothing(tmp_path):
     finally:
         other.kill()
         other.wait()
+
+
+def test_the_broker_of_a_demo_still_running_in_the_folder_is_not_stopped(tmp_path):
+    _installed()
+    folder, port, pid = tmp_path / "data", free_port(), 0
+    demo = subprocess.Popen([sys.executable, "-c", _DEMO_PROCESS, str(folder), str(port)],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert demo.stdout is not None
+        pid = int(demo.stdout.readline())
+        assert stop_left_behind(folder) is None  # its demo runs: not left behind
+        assert _alive(pid) and not port_is_free(port)
+        demo.send_signal(signal.SIGKILL)
+        demo.wait()
+        assert stop_left_behind(folder) == pid  # now it is
+        assert _gone(pid)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
+        if demo.stdout is not None:
+            demo.stdout.close()
+        _kill(pid)

@@ -6,7 +6,7 @@ its own, so the demo needs no broker set up beforehand and leaves none behind::
     find_mosquitto()          OPENBMS_MOSQUITTO, else `mosquitto` on PATH, else /usr/sbin/mosquitto
     DemoBroker(folder, port)  folder/mosquitto.conf, folder/mosquitto.log
       .start()                the process, then wait until the port takes connections;
-                              its pid in folder/mosquitto.pid
+                              its pid and openbms's in folder/mosquitto.pid
       .stop()                 SIGTERM, then SIGKILL if it has not gone within 10 s; no pid file
     stop_left_behind(folder)  the broker a demo could not stop (the pid file is still there)
 
@@ -16,8 +16,9 @@ opens it to this machine's own processes and to nothing else.
 The broker runs in a session of its own (Ctrl-C reaches openbms, which stops
 it after itself). When openbms dies without stopping it (``kill -9``, a closed
 terminal's SIGHUP) the broker lives on, holding the port; the pid file lets the
-next demo in the same folder stop it, after checking that the pid is still that
-folder's broker (``/proc/PID/cmdline`` names its configuration file).
+next demo in the same folder stop it, after checking that the openbms that
+started it has gone and that the pid is still that folder's broker
+(``/proc/PID/cmdline`` names its configuration file).
 """
 
 from __future__ import annotations
@@ -96,15 +97,18 @@ def _is_broker_of(pid: int, config: Path) -> bool:
 
 def stop_left_behind(folder: Path, timeout: float = 10.0) -> int | None:
     """Stop the broker that a demo started with ``folder`` and could not stop itself (its pid file
-    is still there): SIGTERM, SIGKILL after ``timeout`` s. Its pid, or None when there was none
-    (a pid file naming another process, or none at all, stops nothing). The pid file is removed."""
+    is still there, and the demo's process has gone): SIGTERM, SIGKILL after ``timeout`` s. Its
+    pid, or None when there was none (a pid file naming another process, or none at all, stops
+    nothing; the broker of a demo still running is left alone). The pid file is removed."""
     pid_file = folder / PID
     try:
-        pid = int(pid_file.read_text().strip())
+        pid, owner = (int(n) for n in [*pid_file.read_text().split(), "0"][:2])
     except (OSError, ValueError):
         with contextlib.suppress(OSError):
             pid_file.unlink()
         return None
+    if owner > 0 and owner != os.getpid() and _running(owner):
+        return None  # its demo still runs (another openbms in this folder): not left behind
     stopped = None
     if pid > 0 and _running(pid) and _is_broker_of(pid, folder / CONFIG):
         stopped = pid
@@ -163,7 +167,7 @@ class DemoBroker:
         self.process = subprocess.Popen([str(self.program), "-c", str(self.config)],
                                         stdin=subprocess.DEVNULL, stdout=self._log_file,
                                         stderr=subprocess.STDOUT, start_new_session=True)
-        self.pid_file.write_text(f"{self.process.pid}\n")
+        self.pid_file.write_text(f"{self.process.pid} {os.getpid()}\n")  # the broker, its demo
         deadline = time.monotonic() + timeout
         while True:  # its output is buffered when redirected: wait for the port, not a log line
             if self.process.poll() is not None:
