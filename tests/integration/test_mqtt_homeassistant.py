@@ -250,28 +250,14 @@ async def test_without_a_token_the_entities_are_announced_and_nothing_is_written
         await runtime.stop()
 
 
-#: The ACL lines Home Assistant discovery needs beside docs/examples/mosquitto.acl's (as
-#: docs/mqtt.md's "Home Assistant" section gives them).
-HOMEASSISTANT_ACL = """
-# Each site announces its Home Assistant entities and reads their commands.
-pattern write homeassistant/+/%u/+/config
-pattern read openbms/%u/+/+/set
-
-# Home Assistant: the entities, the state and status of site hq, and its entities' commands.
-user homeassistant
-topic readwrite homeassistant/#
-topic read openbms/hq/#
-topic write openbms/hq/+/+/set
-"""
-
-
 async def test_with_the_acl_home_assistant_sees_and_commands_its_site_and_another_login_cannot(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The example ACL as shipped: its Home Assistant lines are what the site and HA need.
     acl = (Path(__file__).parents[2] / "docs" / "examples" / "mosquitto.acl").read_text()
     monkeypatch.setenv("HQ_MQTT_USER", "hq")
     monkeypatch.setenv("HQ_MQTT_PASSWORD", "hq-secret")
     users = {"hq": "hq-secret", "lab": "lab-secret", "homeassistant": "ha-secret"}
-    with mosquitto_server(users, acl=acl + HOMEASSISTANT_ACL) as broker:
+    with mosquitto_server(users, acl=acl) as broker:
         token_file = tmp_path / "ha-token"
         token_file.write_text("")
         folder = _folder(tmp_path / "sites", broker, token_file)
