@@ -91,3 +91,23 @@ async def test_a_huge_correlation_data_is_refused_not_remembered(site: Site) -> 
                    for i in range(20)]
     assert all(a["ok"] is False and a["error"]["code"] == "bad_id" for a in answers), answers[0]
     assert sum(len(key[2]) for key in seen) - before <= 20 * 256  # 1.2 MB today
+
+
+@pytest.mark.xfail(strict=True, reason="defect: every answer is remembered for duplicates, the "
+                   "answers of read-only commands too (config: about 31 bytes a point, so 3 MB for "
+                   "a site of 100 000 points): a viewer sending commands.remember (10 000) config "
+                   "requests with new ids, which no rate limit slows, pins 30 GB for remember_s. "
+                   "Fix: api/mqtt_commands.py MqttCommands.handle: only writes (spec.write) go "
+                   "through _once; a read sent again is answered again")
+async def test_the_answers_of_reads_are_not_kept_for_duplicates(site: Site) -> None:  # noqa: F811
+    commands = getattr(site.runtime.command_links.handler, "__self__", None)
+    seen = commands._seen  # type: ignore[union-attr]
+
+    def kept() -> int:
+        return sum(len(body) for _at, body in seen.values() if isinstance(body, bytes))
+
+    before = kept()
+    for i in range(20):
+        answer = await site.ask("config", {"id": f"cfg-{i}"}, user="viewer")
+        assert answer["ok"] is True
+    assert kept() == before, f"{kept() - before} bytes of config answers kept"
