@@ -286,3 +286,15 @@ async def test_qos_0_messages_are_sent_and_leave_the_outbox(mosquitto, tmp_path)
         outbox = a.bridges["hq"].link.outbox
         await until(lambda: outbox.stats().sent == 50 and outbox.queued == 0, what="sent, deleted")
     assert [m["value"] for m in got.on("openbms/hq/ahu-1/sat")] == [float(i) for i in range(50)]
+
+
+async def test_a_window_slower_than_the_timeout_still_goes_while_acknowledgements_come(
+        mosquitto, tmp_path):
+    # A slow link (an edge site's uplink): a window of big messages takes longer than `timeout`
+    # to send, each acknowledgement does not. The timeout is for no progress, not for a window.
+    site = _site(mosquitto.port, timeout=0.05, bridge={"per_device": False})
+    async with bridged(site, tmp_path) as a:
+        link = a.bridges["hq"].link
+        for i in range(60):
+            link.publish("openbms/hq/bulk", bytes([i]) * 1_000_000, qos=1, key=f"bulk-{i}")
+        await until(lambda: link.outbox.stats().sent >= 60, within=60, what="the big window sent")

@@ -295,14 +295,19 @@ class Link:
             if info.rc != mqtt.MQTT_ERR_SUCCESS:
                 raise aiomqtt.MqttCodeError(info.rc, "Could not publish message")
             infos.append(info)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.settings.timeout
         acked = self._acked
+        # ``timeout`` is for silence, not for the window: on a slow uplink a window of device
+        # batches takes longer than that to send while each acknowledgement does not (a deadline
+        # for the window made the link reconnect and resend the same window forever).
         while not (infos[-1].is_published() and all(i.is_published() for i in infos)):
             acked.clear()
             try:
-                await asyncio.wait_for(acked.wait(), max(0.0, deadline - loop.time()))
+                await asyncio.wait_for(acked.wait(), self.settings.timeout)
             except TimeoutError:
+                # What the broker took is not sent again by the next connection.
+                done = next((n for n, i in enumerate(infos) if not i.is_published()), len(infos))
+                if done:
+                    await self.outbox.done(batch[done - 1].seq)
                 raise aiomqtt.MqttError(f"no acknowledgement within {self.settings.timeout:g} "
                                         "s") from None
 
