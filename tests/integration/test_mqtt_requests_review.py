@@ -1,5 +1,5 @@
 """Review of the command/response connection (drivers/mqtt/requests.py, owned by another session):
-a defect proven here, ``xfail(strict=True)`` until the fix lands there."""
+a defect proven here (the test failed before the fix)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import gc
 import warnings
 
 import aiomqtt
-import pytest
 
 from openbms.drivers.mqtt.requests import Request, RequestServer
 from openbms.model.mqtt import MqttSettings
@@ -16,12 +15,6 @@ from tests.fixtures.services import MosquittoBroker
 from tests.integration.mqtt_helpers import until
 
 
-@pytest.mark.xfail(strict=True, reason="defect: RequestServer._run makes the handler's coroutine "
-                   "(_work_for) before it waits for a free slot; stopped while a request waits "
-                   "there, that coroutine is dropped unawaited: a RuntimeWarning at garbage "
-                   "collection, which pytest's warnings-as-errors turns into an error in whatever "
-                   "test runs then. Fix: drivers/mqtt/requests.py RequestServer._run: acquire the "
-                   "slot first, then call _work_for (release it when that is None)")
 async def test_stopping_with_a_request_waiting_for_a_slot_leaves_no_unawaited_coroutine(
         mosquitto: MosquittoBroker) -> None:
     settings = MqttSettings(host=mosquitto.host, port=mosquitto.port, prefix="rv", timeout=1.0,

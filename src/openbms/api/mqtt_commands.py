@@ -397,7 +397,7 @@ class MqttCommands:
         self.refusals = refusals
         #: (site, user, correlation id) → the response sent, and when (``ctx.now()``): duplicates
         #: get it again. In flight, a future: a duplicate waits for the first answer.
-        self._seen: OrderedDict[tuple[str, str, bytes], tuple[float, Any]] = OrderedDict()
+        self._seen: OrderedDict[tuple[str, str, str, bytes], tuple[float, Any]] = OrderedDict()
         #: Requests answered from memory (a duplicate correlation id), since the start.
         self.duplicates = 0
 
@@ -437,8 +437,13 @@ class MqttCommands:
                                               "property 'authorization: Bearer <token>' or the JSON "
                               "field 'token'" if not token else "invalid, revoked or expired token")
             who = f"{principal.user_id}/{principal.token_role or ''}"  # a narrowed token: its own ids
-            return await self._once((request.site, who, key), lambda: self._run(
-                spec, _Call(self.ctx, runtime, cfg, settings, principal, doc, request.topic), cid))
+            call = _Call(self.ctx, runtime, cfg, settings, principal, doc, request.topic)
+            if not spec.write:  # a read sent again is answered again: only writes run at most once
+                return await self._run(spec, call, cid)
+            # The command is part of the key: a write never gets the answer of an earlier read
+            # (or release) that used the same id.
+            return await self._once((request.site, who, request.name, key),
+                                    lambda: self._run(spec, call, cid))
         except Refused as refused:
             if refused.audit:
                 await self._refusal(request, principal, refused)
@@ -452,7 +457,7 @@ class MqttCommands:
             return None
         return await principal_for_token(self.ctx, token)
 
-    async def _once(self, key: tuple[str, str, bytes], answer: Callable[[], Awaitable[bytes]]) -> bytes:
+    async def _once(self, key: tuple[str, str, str, bytes], answer: Callable[[], Awaitable[bytes]]) -> bytes:
         """``answer()`` once per ``key`` while it is remembered; the same bytes to a duplicate."""
         now = self.ctx.now()
         seen = self._seen.get(key)
@@ -540,6 +545,9 @@ def _correlation(doc: dict[str, Any], data: bytes | None) -> tuple[Any, bytes]:
         if data is None:
             raise Refused("bad_id", "id: required (a correlation id of 1 to 128 printable ASCII "
                                     "characters), unless the MQTT v5 correlation data is given", "id")
+        if not 0 < len(data) <= MAX_ID:  # each one is remembered: bounded as the JSON id is
+            raise Refused("bad_id", f"the MQTT v5 correlation data has {len(data)} bytes; expected "
+                                    f"1 to {MAX_ID}", "id")
         try:
             text = data.decode()
         except UnicodeDecodeError:

@@ -218,10 +218,13 @@ class RequestServer:
                                     s.host, s.port)
                         self._lost_logged = False
                     async for message in client.messages:
+                        # The slot first: a coroutine made before a wait that stop() cancels
+                        # would be dropped never awaited.
+                        await self._slots.acquire()  # the rest wait in aiomqtt's queue
                         work = self._work_for(message)
                         if work is None:
+                            self._slots.release()
                             continue
-                        await self._slots.acquire()  # the rest wait in aiomqtt's queue
                         task = asyncio.create_task(work)
                         self._work.add(task)
                         task.add_done_callback(self._work.discard)
@@ -326,12 +329,18 @@ class RequestServer:
                        _user_properties(props) if props is not None else ())
 
     def _answer_topic(self, request: Request) -> str:
-        """The request's response topic, unless it is not one a response may go to: empty, with
-        wildcards, or a request topic (openbms would take its own answer as a request)."""
+        """The request's response topic, if it is one a response may go to: under the site's own
+        ``{prefix}/{site}/command/``, without wildcards, and neither a request topic nor one
+        this server listens to (openbms would take its own answer as a request, or as a Home
+        Assistant command). Anything else (another site's topics, telemetry, ``homeassistant/…``)
+        would let any client make openbms publish there with the site's login: the default
+        ``…/command/{name}/response`` is used instead."""
         wanted = request.response_topic
-        if wanted and not any(c in wanted for c in "+#\x00") and not (
-                aiomqtt.Topic(wanted).matches(self.filter)):
-            return wanted
+        own = f"{self.settings.prefix}/{self.site}/command/"
+        if wanted and wanted.startswith(own) and not any(c in wanted for c in "+#\x00"):
+            topic = aiomqtt.Topic(wanted)
+            if not topic.matches(self.filter) and not any(topic.matches(f) for f in self.listen):
+                return wanted
         return response_topic(self.settings.prefix, self.site, request.name or "unknown")
 
     async def _answer(self, message: aiomqtt.Message) -> None:
