@@ -117,7 +117,8 @@ class MqttSettings(_Strict):
     ca_file: str | None = None
     cert_file: str | None = None
     key_file: str | None = None
-    timeout: Interval = Field(default=3.0, description="seconds to connect, and the longest wait for an acknowledgement")
+    timeout: Interval = Field(
+        default=3.0, description="seconds to connect, and the longest wait for an acknowledgement")
     bridge: BridgeSettings = BridgeSettings()
     outbox: OutboxSettings = OutboxSettings()
     commands: CommandSettings = CommandSettings()
