@@ -73,7 +73,9 @@ async def test_run_forever_reports_its_status_once_started_not_a_tick_later(tmp_
     assert len(seen) == 1 and seen[0].points == 3
 
 
-def test_sigterm_stops_openbms_run_cleanly_with_everything_flushed(tmp_path):
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP], ids=["sigterm", "sighup"])
+def test_sigterm_stops_openbms_run_cleanly_with_everything_flushed(tmp_path, stop):
+    """SIGTERM, and SIGHUP (the terminal closed), stop it cleanly."""
     (tmp_path / "site.yaml").write_text(FAST_SITE)
     proc = subprocess.Popen(
         [sys.executable, "-m", "openbms.cli", "run", "-d", str(tmp_path), "--status-every", "0.3",
@@ -94,7 +96,7 @@ def test_sigterm_stops_openbms_run_cleanly_with_everything_flushed(tmp_path):
                 answered.append(health.json())
             if " stored" in line and not line.split(" stored")[0].endswith(" 0"):
                 break
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(stop)
         rest, _ = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:

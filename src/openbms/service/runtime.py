@@ -5,7 +5,7 @@ Start order: state database → historian → bus subscribers (historian, cache)
 the stored commands, unexpired overrides written again) → alarms, schedules,
 logic programs → the API (last in, first out). Stop is the reverse, so by the time the
 historian stops no sample is in flight, and it flushes before the files
-close. SIGTERM and SIGINT stop the process gracefully.
+close. SIGTERM, SIGINT and SIGHUP (a closed terminal) stop the process gracefully.
 
 The parts between the historian and the programs are built and wired to the
 bus by the one ``Assembly`` (``openbms.service.assembly``); the ``Runtime``
@@ -67,6 +67,10 @@ from openbms.service.protocols import CommandRequestHandler, DeviceReport, Servi
 __all__ = ["Runtime", "RuntimeStatus"]
 
 log = logging.getLogger(__name__)
+
+#: Signals that stop ``run_forever`` gracefully; SIGHUP is a closed terminal (without it a
+#: closed terminal killed openbms without flushing history, and left the demo's broker).
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 #: Real seconds between checkpoints of the state database's log (see ``_checkpoint_state``).
 STATE_CHECKPOINT_S = 5.0
@@ -312,18 +316,18 @@ class Runtime:
         log.info("openbms stopped")
 
     def request_stop(self) -> None:
-        """Ask ``run_forever`` to return (what SIGTERM and SIGINT do)."""
+        """Ask ``run_forever`` to return (what SIGTERM, SIGINT and SIGHUP do)."""
         self._stop.set()
 
     async def run_forever(self, on_tick: Callable[[RuntimeStatus], None] | None = None,
                           tick: float = 5.0, *, freeze_gc: bool = False) -> None:
-        """Start, run until SIGTERM/SIGINT or ``request_stop``, then stop gracefully.
+        """Start, run until SIGTERM/SIGINT/SIGHUP or ``request_stop``, then stop gracefully.
 
         ``freeze_gc`` (for the process that is the service, as ``openbms run``):
         see ``freeze_startup_objects``.
         """
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in _STOP_SIGNALS:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.request_stop)
         await self.start()
@@ -338,7 +342,7 @@ class Runtime:
                 if on_tick is not None:
                     on_tick(self.status())
         finally:
-            for sig in (signal.SIGTERM, signal.SIGINT):
+            for sig in _STOP_SIGNALS:
                 with contextlib.suppress(NotImplementedError, RuntimeError):
                     loop.remove_signal_handler(sig)
             await self.stop()
