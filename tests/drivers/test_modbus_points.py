@@ -124,7 +124,7 @@ def test_settings_problems_are_reported_at_their_keys():
         ("devices", "c"): "drivers: modbus: devices: c: expected a mapping such as {host: 10.0.0.5, "
                           "port: 502, unit: 1}",
         ("devices", "d", "speed"): "drivers: modbus: devices: d: unknown setting speed; expected host, "
-                                   "port, unit, order, gap, max_registers, max_bits, delay",
+                                   "port, unit, order, gap, max_registers, max_bits, delay, profile",
         ("devices", "d", "order"): "drivers: modbus: devices: d: order: 'XYZW'; expected one of ABCD, "
                                    "CDAB, BADC, DCBA",
         ("devices", "d", "max_registers"): "drivers: modbus: devices: d: max_registers: 200; expected "

@@ -50,6 +50,7 @@ DEVICE_SETTINGS: tuple[Setting, ...] = (
     Setting("max_registers", int, 125, 1, 125),
     Setting("max_bits", int, 2000, 1, 2000),
     Setting("delay", float, 0.0, 0, 60),  # seconds between two requests to the device
+    Setting("profile", str, None, shared=False),  # its model's register map (profiles.py)
 )
 _BY_KEY = {s.key: s for s in DEVICE_SETTINGS}
 _SHARED = tuple(s.key for s in DEVICE_SETTINGS if s.shared)
@@ -73,6 +74,7 @@ class DeviceConfig:
     max_registers: int
     max_bits: int
     delay: float
+    profile: str | None = None
 
     @property
     def gateway(self) -> tuple[str, int]:
@@ -88,8 +90,9 @@ def _value(s: Setting, value: Any, where: str) -> tuple[Any, str | None]:
     if isinstance(value, str):
         if s.key == "order" and value.upper() not in ORDERS:
             return None, f"{where}: order: {value!r}; expected one of {', '.join(ORDERS)}"
-        if s.key == "host" and not value.strip():
-            return None, f"{where}: host: empty; expected a host name or IP address"
+        if s.key in ("host", "profile") and not value.strip():
+            what = "a host name or IP address" if s.key == "host" else "a profile's name"
+            return None, f"{where}: {s.key}: empty; expected {what}"
         return (value.upper() if s.key == "order" else value), None
     if isinstance(value, int | float):
         if not math.isfinite(value):
