@@ -14,6 +14,7 @@ from typing import Any
 
 from openbms.drivers.modbus import points as modbus_points  # no pymodbus
 from openbms.drivers.modbus import settings as modbus_settings
+from openbms.drivers.rest import settings as rest_settings  # no httpx
 from openbms.errors import DriverError
 from openbms.model.binding import Binding
 from openbms.model.schemes import (
@@ -36,7 +37,7 @@ _BUILTIN: dict[str, str | None] = {
     "bacnet": "openbms.drivers.bacnet.driver:BACnetDriver",
     "modbus": "openbms.drivers.modbus.driver:ModbusDriver",
     "mqtt": "openbms.drivers.mqtt.driver:MQTTDriver",
-    "rest": None,
+    "rest": "openbms.drivers.rest.driver:RestDriver",
 }
 _REGISTERED: dict[str, Factory] = {}
 
@@ -62,6 +63,8 @@ register_binding_check("mqtt", _mqtt_binding)
 register_settings_check("mqtt", _mqtt_settings)
 register_binding_check("modbus", modbus_points.check_binding)
 register_settings_check("modbus", modbus_settings.settings_problems)
+register_binding_check("rest", rest_settings.check_binding)
+register_settings_check("rest", rest_settings.settings_problems)
 
 
 def register_driver(scheme: str, factory: Factory) -> None:

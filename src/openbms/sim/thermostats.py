@@ -38,7 +38,7 @@ import logging
 import secrets
 import socket
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -129,7 +129,7 @@ class ThermostatService:
             Route("/devices/{id}/schedule", self._schedule, methods=["GET", "PUT"]),
             Route("/webhooks", self._webhooks, methods=["POST"]),
         ])
-        self.app.add_middleware(_Recorder, service=self)  # type: ignore[arg-type]
+        self.app.add_middleware(_Recorder, service=self)
 
     # ------------------------------------------------------------------ switches for tests
 
@@ -364,6 +364,12 @@ class _Recorder:
             self.service.requests.append((scope["method"], scope["path"], status))
 
 
+class _EmbeddedServer(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield  # whoever runs the event loop handles signals
+
+
 @contextlib.asynccontextmanager
 async def serve_thermostats(service: ThermostatService, host: str = "127.0.0.1",
                             port: int = 0) -> AsyncIterator[str]:
@@ -373,8 +379,7 @@ async def serve_thermostats(service: ThermostatService, host: str = "127.0.0.1",
     sock.bind((host, port))
     sock.listen(128)
     config = uvicorn.Config(service.app, log_level="warning", lifespan="off", access_log=False)
-    server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    server = _EmbeddedServer(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         while not server.started:
