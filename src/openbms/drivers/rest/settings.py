@@ -386,24 +386,25 @@ class PointSpec:
 
 def point_spec(binding: Binding, profile: Profile) -> PointSpec:
     """The binding's resource, field and options; ``BindingError`` saying what is wrong."""
+    at = f"binding {binding.uri!r}"
     resource = binding.path.strip("/")
     if resource not in profile.resources:
-        raise BindingError(f"{binding}: no resource {resource!r} in the profile; expected "
+        raise BindingError(f"{at}: no resource {resource!r} in the profile; expected "
                            f"rest://DEVICE/RESOURCE#FIELD with RESOURCE one of "
                            f"{', '.join(profile.resources)}")
     field = _selector(binding.fragment)
     if field is None:
-        raise BindingError(f"{binding}: no field; expected #FIELD after the resource, such as "
+        raise BindingError(f"{at}: no field; expected #FIELD after the resource, such as "
                            f"rest://{binding.device}/{resource}#temperature")
     unknown = sorted(set(binding.params) - set(_OPTIONS))
     if unknown:
-        raise BindingError(f"{binding}: unknown option {unknown[0]}; expected {', '.join(_OPTIONS)}")
+        raise BindingError(f"{at}: unknown option {unknown[0]}; expected {', '.join(_OPTIONS)}")
     states = tuple(s.strip() for s in binding.params.get("states", "").split(",") if s.strip())
     if "states" in binding.params and not states:
-        raise BindingError(f"{binding}: states: empty; expected labels such as states=off,heat,cool")
+        raise BindingError(f"{at}: states: empty; expected labels such as states=off,heat,cool")
     write = binding.params.get("write")
     if write is not None and write not in profile.writes:
-        raise BindingError(f"{binding}: write: no write {write!r} in the profile; expected one of "
+        raise BindingError(f"{at}: write: no write {write!r} in the profile; expected one of "
                            f"{', '.join(profile.writes) or 'none'}")
     if write is None and ".".join(field) in profile.writes:
         write = ".".join(field)
@@ -420,7 +421,8 @@ def check_binding(binding: Binding, settings: Mapping[str, Any] | None = None) -
     except ValueError:
         return  # the profile's own problems are reported at its keys, not per binding
     point_spec(binding, profile)
+    at = f"binding {binding.uri!r}"
     devices = settings.get("devices")
     if isinstance(devices, Mapping) and devices and binding.device not in devices:
-        raise BindingError(f"{binding}: no device {binding.device!r} under {PLACE}: devices: "
-                           f"(known: {', '.join(map(str, devices))})")
+        raise BindingError(f"{at}: no REST device {binding.device!r}; expected one "
+                           f"under {PLACE}: devices: (known: {', '.join(map(str, devices))})")
