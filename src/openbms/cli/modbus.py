@@ -164,6 +164,100 @@ def write(
     typer.echo(f"{table}/{address}\t{shown}")
 
 
+def _numbers(text: str, what: str, low: int, high: int) -> list[int]:
+    """``1-10,12``: the numbers of a list of ranges, each within low..high."""
+    out: list[int] = []
+    for part in text.split(","):
+        first, _, last = part.strip().partition("-")
+        if not first.isdigit() or (last and not last.isdigit()):
+            raise fail(f"{what} {text!r}: expected numbers and ranges such as 1-10,12")
+        a, b = int(first), int(last or first)
+        if not low <= a <= b <= high:
+            raise fail(f"{what} {text!r}: expected ranges from {low} to {high}, low to high")
+        out += [n for n in range(a, b + 1) if n not in out]
+    return out
+
+
+def _spans(numbers: list[int]) -> str:
+    out: list[str] = []
+    for n in sorted(numbers):
+        if out and out[-1].split("-")[-1] == str(n - 1):
+            out[-1] = f"{out[-1].split('-')[0]}-{n}"
+        else:
+            out.append(str(n))
+    return ", ".join(out)
+
+
+@modbus_app.command("scan")
+def scan(
+    endpoint: str = typer.Argument(..., metavar="HOST[:PORT]", help="The device or its gateway."),
+    units: str = typer.Option("1-10", "--units", "-u",
+                              help="Unit ids to probe: ranges such as 1-247 or 1,3,5-8."),
+    tables: str = typer.Option(",".join(("holding", "input", "coil", "discrete")), "--tables",
+                               help="Tables to scan, comma-separated."),
+    addresses: str = typer.Option("0-999", "--range", "-r",
+                                  help="0-based addresses to scan in each table, FIRST-LAST."),
+    profile_out: str = typer.Option(None, "--profile-out", show_default=False,
+                                    help="Write a profile skeleton (YAML) of the registers the "
+                                         "first unit that answered holds."),
+    timeout: float = typer.Option(1.0, "--timeout", min=0.05, help="Seconds per request."),
+) -> None:
+    """Probe unit ids, then the register ranges of each that answers; print what answers."""
+    from pathlib import Path
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from openbms.drivers.modbus.points import TABLES
+    from openbms.drivers.modbus.scan import scan as run_scan
+    from openbms.drivers.modbus.scan import skeleton
+
+    host, port = _endpoint(endpoint)
+    unit_ids = _numbers(units, "--units", 0, 255)
+    chosen = [t.strip() for t in tables.split(",") if t.strip()]
+    for t in chosen:
+        if t not in TABLES:
+            raise fail(f"--tables: unknown table {t!r}; expected some of {', '.join(TABLES)}")
+    first, _, last = addresses.partition("-")
+    if not first.isdigit() or not last.isdigit() or not int(first) <= int(last) <= 65535:
+        raise fail(f"--range {addresses!r}: expected FIRST-LAST, 0-based, up to 65535 "
+                   "(e.g. 0-999)")
+    start, end = int(first), int(last)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("unit ids", total=len(unit_ids))
+        answered: list[int] = []
+
+        def on_unit(unit: int, here: bool) -> None:
+            if here:
+                answered.append(unit)
+            if unit == unit_ids[-1]:
+                bar.update(task, description="registers", completed=0,
+                           total=max(1, len(answered) * len(chosen) * (end - start + 1)))
+
+        results = _run(run_scan(host, port, unit_ids, chosen, start, end, timeout,
+                                progress=lambda n: bar.advance(task, n), on_unit=on_unit))
+    quiet = [u for u in unit_ids if u not in {r.unit for r in results}]
+    for result in results:
+        typer.echo(f"unit {result.unit}: {result.registers} addresses answer")
+        for table in chosen:
+            ranges = result.ranges.get(table, [])
+            shown = "  ".join(f"{a}-{a + n - 1} ({n})" if n > 1 else f"{a} (1)" for a, n in ranges)
+            why = result.refused.get(table)
+            typer.echo(f"  {table:<9} {shown or '-'}" + (f"  [{why}]" if why else ""))
+        if result.stopped:
+            typer.echo(f"  stopped: {result.stopped}")
+    if quiet:
+        typer.echo(f"no answer from unit {_spans(quiet)}")
+    if profile_out:
+        if not results:
+            raise fail("no unit answered: no profile skeleton written")
+        path = Path(profile_out)
+        path.write_text(skeleton(results[0], path.stem or "scanned",
+                                 f"scanned from {host}:{port} unit {results[0].unit}"))
+        typer.echo(f"profile skeleton of unit {results[0].unit} written to {path}")
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``modbus`` command group."""
     app.add_typer(modbus_app, name="modbus")
