@@ -88,8 +88,17 @@ def _component(point: Point) -> str:
     return "binary_sensor" if point.kind == "bool" else "sensor"
 
 
-def _object_id(site: str, equipment: str, point: str) -> str:
-    return _SAFE.sub("_", f"{site}_{equipment}_{point}")
+def _part(id_: str) -> str:
+    """An id (``[a-z0-9_.-]``) as a part of an object id: ``_`` (the parts' separator) becomes
+    ``U`` and ``.`` (not allowed there) ``D``; ids are lowercase, so no two ids give one part."""
+    return _SAFE.sub("_", id_.replace("_", "U").replace(".", "D"))
+
+
+def _object_id(*ids: str) -> str:
+    """The object id of a point (``site, equipment, point``) or a device (``site, equipment``):
+    ``hq_ahu-1_sat``; one for each, however the ids place their underscores and dots
+    (``ahu_1``/``sat`` and ``ahu``/``1_sat`` made one before: one entity, one config topic)."""
+    return "_".join(_part(i) for i in ids)
 
 
 def _config_topic(settings: MqttSettings, component: str, site: str, equipment: str,
@@ -117,7 +126,7 @@ def _entity(cfg: SiteConfig, settings: MqttSettings, eq: Equipment, point: Point
         ],
         "availability_mode": "all",
         "device": {
-            "identifiers": [f"openbms_{_SAFE.sub('_', site)}_{_SAFE.sub('_', eq.id)}"],
+            "identifiers": [f"openbms_{_object_id(site, eq.id)}"],
             "name": eq.name or f"{cfg.site.name or site} {eq.id}",
             "manufacturer": "openbms",
             "model": eq.type,
