@@ -61,6 +61,8 @@ __all__ = [
     "Services",
     "SiteConfigs",
     "StatusCounters",
+    "WebhookReceiver",
+    "Webhooks",
 ]
 
 
@@ -329,4 +331,30 @@ class CommandRequests(Protocol):
     def serve_command_requests(self, handler: CommandRequestHandler | None) -> None:
         """Answer the sites' command requests with ``handler`` from now on (None: none answers;
         each request then gets an ``unavailable`` error)."""
+        ...
+
+
+class WebhookReceiver(Protocol):
+    """A running driver that takes values a vendor pushes (the REST driver's webhooks)."""
+
+    def verify(self, body: bytes, signature: str) -> bool:
+        """Whether ``signature`` is the shared-secret signature of ``body`` (constant-time; False
+        when no secret is configured)."""
+        ...
+
+    def deliver(self, payload: Any) -> int:
+        """Hand the payload's values to the driver manager as samples now; how many points changed.
+
+        Raises ``openbms.errors.DriverError`` when the payload does not say which device and
+        values it carries."""
+        ...
+
+
+@runtime_checkable
+class Webhooks(Protocol):
+    """Values pushed to the API for a site's driver (``POST /api/v1/sites/{site}/webhooks/rest/{name}``)."""
+
+    def webhook_receiver(self, site_id: str, name: str) -> WebhookReceiver | None:
+        """The running driver of ``site_id`` that takes webhooks as ``name`` (its scheme, or its
+        profile's name); None when there is none."""
         ...

@@ -196,6 +196,11 @@ class RestDriver(DriverBase):
                 pushed[binding.uri] = (binding, spec, on_change)
         return False
 
+    def webhook_names(self) -> tuple[str, ...]:
+        """What the webhook route may call this driver: its scheme, and its shipped profile's name."""
+        profile = (self.settings.model_extra or {}).get("profile", "thermostat")
+        return (self.name, profile) if isinstance(profile, str) else (self.name,)
+
     def webhook_secret(self) -> bytes | None:
         """The shared secret webhooks are signed with (None: the driver takes no webhooks)."""
         if not self.config.webhook:
