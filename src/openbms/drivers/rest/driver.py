@@ -153,10 +153,6 @@ class RestDriver(DriverBase):
         except ValueError:
             raise DeviceUnreachable(f"GET {path}: the answer is not JSON") from None
 
-    async def confirm(self, device: str) -> None:
-        """The device answers (its first resource read)."""
-        await self._get(device, next(iter(self.config.profile.resources)))
-
     # ------------------------------------------------------------------ writes
 
     async def write(self, binding: Binding, value: Value, priority: int | None) -> None:
