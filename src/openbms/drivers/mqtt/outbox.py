@@ -29,14 +29,21 @@ seconds); past either the oldest rows are deleted first and counted in
 ``dropped`` by reason (``size``, ``age``; ``memory`` when more than
 more than ``max_pending_mb`` of messages wait for the disk), with a WARNING at most once a
 minute. All SQLite work runs in one thread of the outbox's own; nothing on the
-event loop waits for the disk.
+event loop waits for the disk. A batch's rows and the deletions its bounds call for
+commit in one transaction, or none of them does (and the batch is tried again).
+
+One process at a time: ``open`` takes an exclusive lock on ``{file}.lock`` (which
+holds the owner's pid) and refuses, naming the file and that pid, while another
+process (or another ``Outbox`` of this one) has it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
+import os
 import sqlite3
 import time
 from collections import deque
@@ -122,6 +129,7 @@ class Outbox:
         self._mirror_max = int(mirror_mb * 1_000_000)
         self._pool: ThreadPoolExecutor | None = None
         self._db: sqlite3.Connection | None = None
+        self._lock: int | None = None  # the lock file's descriptor while open
         self._pending: deque[Message] = deque()
         self._next = 1  # the next sequence number
         self._durable = 0  # every seq up to this one is committed (or was dropped)
@@ -150,10 +158,14 @@ class Outbox:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"outbox {self.name}")
         try:
             first, last, count, size = await self._run(self._open)
-        except sqlite3.Error as err:
+        except (sqlite3.Error, OSError, DriverError) as err:
             self._pool.shutdown(wait=False)
             self._pool = None
-            raise DriverError(f"mqtt outbox {self.path}: cannot open it: {err}") from None
+            self._unlock()
+            if isinstance(err, DriverError):
+                raise
+            why = err.strerror or str(err) if isinstance(err, OSError) else str(err)
+            raise DriverError(f"mqtt outbox {self.path}: cannot open it: {why}") from None
         self._acked = first - 1 if count else last
         self._durable, self._next = last, last + 1
         self._queued, self._bytes = count, size
@@ -164,6 +176,7 @@ class Outbox:
 
     def _open(self) -> tuple[int, int, int, int]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._take_lock()
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         # Big rows (a device's batch is kilobytes): 16 KB pages, and a checkpoint (its fsync) every
         # 64 MB of journal rather than SQLite's 4 MB; measured twice the messages a second.
@@ -178,6 +191,29 @@ class Outbox:
             "SELECT min(seq), max(seq), count(*), sum(size) FROM outbox").fetchone()
         self._disk_bytes = size or 0
         return (first or 1), (last or 0), count, (size or 0)
+
+    def _take_lock(self) -> None:
+        """The exclusive lock on ``{file}.lock`` (flock: per open file, so a second ``Outbox`` of
+        this process is refused as another process is); DriverError while someone has it."""
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            owner = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+            os.close(fd)
+            raise DriverError(
+                f"mqtt outbox {self.path}: another process (pid {owner}) has it open: two openbms "
+                "processes cannot share one data folder (each would send and delete the other's "
+                "messages); stop the other one or give this one its own --data folder") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._lock = fd
+
+    def _unlock(self) -> None:
+        if self._lock is not None:
+            os.close(self._lock)  # releases the flock
+            self._lock = None
 
     async def close(self) -> None:
         """Write what is pending, stop the writer and close the file. Safe to call twice."""
@@ -194,6 +230,7 @@ class Outbox:
             self._db = None
             self._pool.shutdown(wait=True)
             self._pool = None
+        self._unlock()
 
     async def _run(self, fn: Callable[..., _T], *args: Any) -> _T:
         assert self._pool is not None, "the outbox is not open"
@@ -234,7 +271,7 @@ class Outbox:
                 if self._pending:
                     await self._write_pending()
                 else:
-                    await self._apply(await self._run(self._purge_age, self.clock.now(), ()))
+                    await self._apply(await self._run(self._expire, self.clock.now()))
             except sqlite3.Error as err:
                 if self._closing:
                     log.error("mqtt outbox %s: cannot write to %s (%s) while closing: %d "
@@ -273,23 +310,38 @@ class Outbox:
             self._written_event.set()
 
     def _write(self, batch: list[Message], now: float) -> tuple[tuple[str, int, int, int], ...]:
-        """Insert ``batch`` in one transaction, then enforce the bounds (the outbox's thread)."""
+        """Insert ``batch`` and enforce the bounds, in one transaction (the outbox's thread): if a
+        deletion fails the rows are not committed either, and the batch can be written again
+        (committed rows and a failed deletion put it back with sequence numbers already taken)."""
         db = self._db
         assert db is not None
+        added = sum(_size(m) for m in batch)
         with _transaction(db):
             db.executemany(
                 "INSERT INTO outbox (seq, created, topic, payload, qos, retain, key, size) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [(m.seq, m.created, m.topic, m.payload, m.qos, int(m.retain), m.key, _size(m))
                  for m in batch])
-        self._disk_bytes += sum(_size(m) for m in batch)
-        return self._purge_age(now, self._purge_size())
+            dropped = self._purge_size(self._disk_bytes + added)
+            dropped += self._purge_age(now)
+        self._disk_bytes += added - sum(size for _r, _u, _c, size in dropped)
+        return dropped
 
-    def _purge_size(self) -> tuple[tuple[str, int, int, int], ...]:
-        """Delete the oldest rows while the queued bytes are over ``max_bytes``."""
+    def _expire(self, now: float) -> tuple[tuple[str, int, int, int], ...]:
+        """Delete the rows older than ``max_age``, in a transaction of its own."""
         db = self._db
         assert db is not None
-        excess = self._disk_bytes - self.max_bytes
+        with _transaction(db):
+            dropped = self._purge_age(now)
+        self._disk_bytes -= sum(size for _r, _u, _c, size in dropped)
+        return dropped
+
+    def _purge_size(self, disk_bytes: int) -> tuple[tuple[str, int, int, int], ...]:
+        """Delete the oldest rows while the queued bytes (``disk_bytes``) are over ``max_bytes``
+        (in the caller's transaction)."""
+        db = self._db
+        assert db is not None
+        excess = disk_bytes - self.max_bytes
         if excess <= 0:
             return ()
         upto, count, size = 0, 0, 0
@@ -299,14 +351,11 @@ class Outbox:
             upto, count, size = seq, count + 1, size + row_size
         if not count:
             return ()
-        with _transaction(db):
-            db.execute("DELETE FROM outbox WHERE seq <= ?", (upto,))
-        self._disk_bytes -= size
+        db.execute("DELETE FROM outbox WHERE seq <= ?", (upto,))
         return (("size", upto, count, size),)
 
-    def _purge_age(self, now: float, done: Iterable[tuple[str, int, int, int]]
-                   ) -> tuple[tuple[str, int, int, int], ...]:
-        """Delete the rows older than ``max_age`` (the outbox's thread)."""
+    def _purge_age(self, now: float) -> tuple[tuple[str, int, int, int], ...]:
+        """Delete the rows older than ``max_age`` (in the caller's transaction)."""
         db = self._db
         assert db is not None
         cutoff = now - self.settings.max_age
@@ -314,11 +363,9 @@ class Outbox:
             "SELECT max(seq), count(*), sum(size) FROM outbox WHERE created < ?",
             (cutoff,)).fetchone()
         if not count:
-            return tuple(done)
-        with _transaction(db):
-            db.execute("DELETE FROM outbox WHERE seq <= ?", (upto,))
-        self._disk_bytes -= size or 0
-        return (*done, ("age", upto, count, size or 0))
+            return ()
+        db.execute("DELETE FROM outbox WHERE seq <= ?", (upto,))
+        return (("age", upto, count, size or 0),)
 
     async def _apply(self, dropped: Iterable[tuple[str, int, int, int]]) -> None:
         """Count rows the writer deleted for a bound, and forget them."""
