@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import cast
 
 import httpx
 import pytest
@@ -53,12 +54,15 @@ class WebhookRuntime(Runtime):
     """The Runtime with the method proposed for service/runtime.py."""
 
     def webhook_receiver(self, site_id: str, name: str) -> WebhookReceiver | None:
-        if self.site(site_id) is None:
+        """The running driver of ``site_id`` that takes webhooks as ``name`` (its scheme or its
+        profile's name): only a driver the site configures (one driver serves every site)."""
+        cfg = self.site(site_id)
+        if cfg is None:
             return None
-        for driver in self.drivers.values():
+        for scheme, driver in self.drivers.items():
             names = getattr(driver, "webhook_names", None)
-            if callable(names) and name in names():
-                return driver  # type: ignore[return-value]
+            if scheme in cfg.drivers and callable(names) and name in names():
+                return cast(WebhookReceiver, driver)
         return None
 
 
