@@ -217,3 +217,15 @@ async def test_a_webhook_payload_becomes_changes_of_the_subscribed_points(vendor
         assert d.verify(body, sign(b"hook-secret", body))
         assert not d.verify(body, sign(b"other", body))
         assert not d.verify(body, "")
+
+
+async def test_devices_polled_at_once_share_one_token_fetch_and_one_renewal(vendor, wall):
+    service, url = vendor
+    temps = [b("rest://thermostat-1/status#temperature"), b("rest://thermostat-2/status#temperature")]
+    async with driver(url, wall, OAUTH) as d:
+        await asyncio.gather(*(d.read(t.device, [t]) for t in temps for _ in range(3)))
+        assert service.count("/oauth/token") == 1
+        service.revoke_tokens()
+        readings = await asyncio.gather(*(d.read(t.device, [t]) for t in temps for _ in range(3)))
+    assert [r.value for (r,) in readings] == [22.25] * 3 + [19.0] * 3
+    assert service.count("/oauth/token") == 2  # the refused requests renewed it once between them

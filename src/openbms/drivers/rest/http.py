@@ -20,6 +20,7 @@ seconds even when the demo's clock runs faster. Secrets are read here, from
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import logging
 import os
@@ -100,11 +101,18 @@ class RateLimit:
 
 
 class _Token:
-    """An OAuth2 client-credentials access token and when to fetch the next one."""
+    """An OAuth2 client-credentials access token and when to fetch the next one; one fetch at a
+    time, so devices polled at once (or refused at once) share it."""
 
     def __init__(self) -> None:
         self.value: str | None = None
         self.renew_at = float("-inf")
+        self.lock = asyncio.Lock()
+
+    def forget(self, refused: str | None) -> None:
+        """The API refused ``refused``: fetch another, unless another request did already."""
+        if refused is not None and refused == self.value:
+            self.value = None
 
 
 class Api:
@@ -140,11 +148,16 @@ class Api:
         """Close the connections."""
         await self.client.aclose()
 
+    def _stale(self) -> bool:
+        return self.token.value is None or self.clock.monotonic() >= self.token.renew_at
+
     async def _headers(self) -> dict[str, str]:
         if self.config.auth.type != "oauth2":
             return self._fixed
-        if self.token.value is None or self.clock.monotonic() >= self.token.renew_at:
-            await self._fetch_token()
+        if self._stale():
+            async with self.token.lock:
+                if self._stale():  # not fetched meanwhile by a request that held the lock
+                    await self._fetch_token()
         return {"Authorization": f"Bearer {self.token.value}"}
 
     async def _fetch_token(self) -> None:
@@ -189,6 +202,7 @@ class Api:
         while True:
             await self.limit.slot()
             headers = await self._headers()
+            used = self.token.value
             try:
                 answer = await self.client.request(method, path, json=body, headers=headers)
             except httpx.TimeoutException as err:
@@ -199,7 +213,7 @@ class Api:
                 status = answer.status_code
                 if status == 401 and self.config.auth.type == "oauth2" and not renewed:
                     renewed = True
-                    self.token.value = None  # signed in again before the next attempt
+                    self.token.forget(used)  # signed in again before the next attempt
                     continue
                 if status == 401:
                     raise DeviceUnreachable(f"{method} {path}: the API refused the credentials "
