@@ -147,6 +147,8 @@ class RequestServer:
         self.received = 0
         self.answered = 0
         self.failed = 0
+        #: Retained requests and commands the broker replayed, not executed.
+        self.retained = 0
         self._slots = asyncio.Semaphore(settings.commands.concurrency)
         self._client: aiomqtt.Client | None = None
         self._connected = asyncio.Event()
@@ -288,7 +290,19 @@ class RequestServer:
     # ------------------------------------------------------------------ one request
 
     def _work_for(self, message: aiomqtt.Message) -> Coroutine[Any, Any, None] | None:
-        """What handles ``message``: the request handler or the listener of its filter."""
+        """What handles ``message``: the request handler or the listener of its filter; nothing
+        for a retained message (the broker replays it at each subscription: a request or a Home
+        Assistant command someone published with the retain flag would run again at every
+        reconnection, over what operators did since)."""
+        if message.retain:
+            self.retained += 1
+            if self.retained == 1:
+                log.warning("site %s: mqtt: a retained message on %s was not executed: commands "
+                            "and requests are taken as they are sent, never replayed (publish "
+                            "them without the retain flag; clear it with an empty retained "
+                            "message); such messages are counted, not logged again", self.site,
+                            message.topic.value)
+            return None
         if self.handler is not None and message.topic.matches(self.filter):
             return self._answer(message)
         for topic_filter, listener in self.listen.items():
