@@ -229,3 +229,43 @@ async def test_devices_polled_at_once_share_one_token_fetch_and_one_renewal(vend
         readings = await asyncio.gather(*(d.read(t.device, [t]) for t in temps for _ in range(3)))
     assert [r.value for (r,) in readings] == [22.25] * 3 + [19.0] * 3
     assert service.count("/oauth/token") == 2  # the refused requests renewed it once between them
+
+
+async def test_the_host_rate_limit_spaces_requests_of_every_device(vendor, wall):
+    service, url = vendor
+    temps = [b("rest://thermostat-1/status#temperature"), b("rest://thermostat-2/status#temperature")]
+    start = wall.t
+    async with driver(url, wall, rate_limit=4) as d:
+        await asyncio.gather(*(d.read(t.device, [t]) for t in temps for _ in range(2)))
+    assert service.count("/status") == 4
+    # The first at once, then one each 1/4 s: the last could not go before 3/4 s had passed.
+    assert (len(wall.slept), wall.t - start) == (3, 0.75)
+
+
+async def test_a_retry_after_date_is_honoured_and_a_missing_one_waits_a_second():
+    import email.utils
+
+    import httpx
+
+    from openbms.drivers.rest.http import retry_after
+
+    now = 1_700_000_000.0
+    date = email.utils.formatdate(now + 30, usegmt=True)
+    assert retry_after(httpx.Response(429, headers={"Retry-After": date}), now) == 30
+    assert retry_after(httpx.Response(429), now) == 1
+    assert retry_after(httpx.Response(429, headers={"Retry-After": "86400"}), now) == 300
+    assert retry_after(httpx.Response(429, headers={"Retry-After": "soon"}), now) == 1
+
+
+async def test_a_refused_connection_and_a_request_timeout_are_unreachable(vendor, wall):
+    service, url = vendor
+    binding = [b("rest://thermostat-1/status#temperature")]
+    async with driver(url, wall, http_retries=0, request_timeout=0.2) as d:
+        service.hold("T-100")
+        with pytest.raises(DeviceUnreachable, match=r"GET /devices/T-100/status: no answer within "
+                                                    r"0.2 s \(ReadTimeout\)"):
+            await d.read("thermostat-1", binding)
+    async with driver(url.rsplit(":", 1)[0] + ":1", wall, http_retries=1) as d:
+        with pytest.raises(DeviceUnreachable, match="GET /devices/T-100/status: cannot reach it"):
+            await d.read("thermostat-1", binding)
+        assert len(wall.slept) == 1  # retried once, after a backoff
