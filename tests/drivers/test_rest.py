@@ -269,3 +269,25 @@ async def test_a_refused_connection_and_a_request_timeout_are_unreachable(vendor
         with pytest.raises(DeviceUnreachable, match="GET /devices/T-100/status: cannot reach it"):
             await d.read("thermostat-1", binding)
         assert len(wall.slept) == 1  # retried once, after a backoff
+
+
+async def test_refused_credentials_and_a_long_hold_are_the_drivers_problems_until_they_pass(
+        vendor, wall, monkeypatch):
+    service, url = vendor
+    binding = [b("rest://thermostat-1/status#temperature")]
+    monkeypatch.setenv("VENDOR_SECRET", "wrong")
+    async with driver(url, wall, OAUTH) as d:
+        assert d.problems() == []
+        with pytest.raises(DeviceUnreachable, match="no access token"):
+            await d.read("thermostat-1", binding)
+        (problem,) = d.problems()
+        assert problem.startswith(f"{url}/oauth/token: no access token (401 ")
+        monkeypatch.setenv("VENDOR_SECRET", "s3cret")  # the secret is read at each sign-in
+        await d.read("thermostat-1", binding)
+        assert d.problems() == []
+        service.limit_next(1, retry_after=60)
+        await d.read("thermostat-1", binding)  # waited the 60 s (the step clock moved)
+        assert d.problems() == []  # the hold has passed
+        d.api.limit.hold(60)  # as the 429 did: held from now
+        assert d.problems() == [f"{url}: requests wait 60 s (the vendor's Retry-After, or "
+                                "requests queued behind drivers: rest: rate_limit)"]

@@ -40,6 +40,9 @@ __all__ = ["RestDriver", "WebhookError"]
 
 log = logging.getLogger(__name__)
 
+#: Seconds of held-back requests that the health check reports.
+HELD = 5.0
+
 
 class WebhookError(DriverError):
     """A webhook's payload does not say which device and values it carries."""
@@ -102,6 +105,16 @@ class RestDriver(DriverBase):
     async def stop(self) -> None:
         """Close the connections."""
         await self.api.close()
+
+    def problems(self) -> list[str]:
+        """What keeps the driver from every device, for the health check: refused credentials,
+        and requests held back for long (the vendor's Retry-After, or a queue behind rate_limit)."""
+        out = [self.api.refused] if self.api.refused else []
+        wait = self.api.limit.next_at - self.api.clock.monotonic()
+        if wait > HELD:
+            out.append(f"{self.config.base_url}: requests wait {wait:.0f} s (the vendor's "
+                       "Retry-After, or requests queued behind drivers: rest: rate_limit)")
+        return out
 
     def vendor_id(self, device: str) -> str:
         """The vendor's id of one of our devices (its own name when ``devices:`` does not map it)."""

@@ -133,6 +133,8 @@ class Api:
         self._auth = auth
         self._fixed: dict[str, str] = {}  # headers of api_key and bearer, read once at start
         self.token_fetches = 0
+        #: Why the API last refused our credentials (None: it has not, or answered since).
+        self.refused: str | None = None
 
     async def start(self) -> None:
         """Read the fixed credentials (a missing secret is an error now, not at the first poll)."""
@@ -185,9 +187,10 @@ class Api:
         except (ValueError, KeyError, TypeError):
             token, ttl = None, 0.0
         if answer.status_code != 200 or not isinstance(token, str):
-            raise DeviceUnreachable(
-                f"{self.config.base_url}{auth['token_url']}: no access token ({answer.status_code}"
-                f" {answer.text[:120]!r}); check {PLACE}: auth: client_id and client_secret")
+            self.refused = (f"{self.config.base_url}{auth['token_url']}: no access token "
+                            f"({answer.status_code} {answer.text[:120]!r}); check {PLACE}: auth: "
+                            "client_id and client_secret")
+            raise DeviceUnreachable(self.refused)
         margin = float(auth.get("refresh_margin", min(60.0, ttl / 10)))
         self.token.value = token
         self.token.renew_at = self.clock.monotonic() + max(0.0, ttl - margin)
@@ -216,8 +219,11 @@ class Api:
                     self.token.forget(used)  # signed in again before the next attempt
                     continue
                 if status == 401:
+                    self.refused = (f"{self.config.base_url}: the API refused the credentials (401); "
+                                    f"check {PLACE}: auth")
                     raise DeviceUnreachable(f"{method} {path}: the API refused the credentials "
                                             f"(401); check {PLACE}: auth")
+                self.refused = None
                 if status == 429 and held <= retries:
                     held += 1
                     self.limit.hold(retry_after(answer, self.clock.now()))
