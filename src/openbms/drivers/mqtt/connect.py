@@ -10,7 +10,10 @@ telemetry bridge's link and command/response) and the command line::
 
 A secret is never written in the site file: ``KEY_env`` names an environment
 variable and ``KEY_file`` a file (its one trailing newline is dropped; other
-spaces may be part of the secret). Every error is a ``DriverError`` whose
+spaces may be part of the secret; a password or token file of a service that
+every user of the machine may read is used, with a WARNING, once per file, to
+chmod 600 it; the command line, which gives no ``place``, says nothing).
+Every error is a ``DriverError`` whose
 message starts with the setting's place (``drivers: mqtt: password_file: …``,
 ``mqtt: ca_file: …``), given by the caller.
 """
@@ -30,6 +33,9 @@ __all__ = ["SECRET_KEYS", "TLS_KEYS", "LibraryLog", "secret", "tls_context"]
 
 #: The settings a secret comes from (a plain ``username:`` or ``password:`` is refused).
 SECRET_KEYS = ("username_env", "username_file", "password_env", "password_file")
+#: Secret files already warned about for their permissions (once per file and process).
+_warned_modes: set[str] = set()
+log = logging.getLogger(__name__)
 #: The TLS settings: ``tls: true`` alone uses the system's CA certificates.
 TLS_KEYS = ("tls", "ca_file", "cert_file", "key_file")
 
@@ -71,8 +77,23 @@ def secret(settings: Mapping[str, Any], key: str, place: str, spell: Spell = _pl
         except UnicodeDecodeError:
             raise DriverError(f"{at}{spell(key + '_file')}: {path} is not UTF-8 text"
                               ) from None
+        if key != "username" and place:  # a service's; the command line's output stays its own
+            _check_mode(Path(str(path)), f"{at}{spell(key + '_file')}")
         return text.removesuffix("\n").removesuffix("\r")  # spaces may be part of it
     return None
+
+
+def _check_mode(path: Path, where: str) -> None:
+    """A WARNING (once per file) when every user of the machine may read or write the secret
+    file ``path``, as Mosquitto warns of its own password file."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return
+    if mode & 0o006 and str(path) not in _warned_modes:
+        _warned_modes.add(str(path))
+        log.warning("%s: every user of this machine may read or change %s (mode %o): chmod 600 it "
+                    "(or 640 with a group of its own)", where, path, mode & 0o777)
 
 
 def tls_context(settings: Mapping[str, Any], place: str,
