@@ -186,6 +186,12 @@ class Gateway:
                 raise DeviceUnreachable(f"{what}: a bad answer ({type(err).__name__}: {err})") from err
             finally:
                 self._last[unit] = time.monotonic()
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                # Python 3.11's asyncio.wait_for (pymodbus waits for the answer with it) returns
+                # the answer when it arrives as the task is cancelled, and the cancellation is
+                # lost: the driver manager's stop waited forever for a poll that kept polling.
+                raise asyncio.CancelledError
         if response.isError():
             code = int(getattr(response, "exception_code", 0) or 0)
             if code in GATEWAY_NO_DEVICE:
