@@ -22,6 +22,7 @@ BENCHMARKS: dict[str, str] = {
     "api": "api",
     "soak": "soak",
     "mqtt": "mqtt",
+    "modbus": "modbus",
 }
 
 #: Benchmarks that ``all`` leaves out: a soak is a test of hours, run on its own.
