@@ -197,7 +197,9 @@ class RequestServer:
                 f"{self.settings.port} not connected: {self._last_error}"]
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
         backoff = self.reconnect_min
+        up_since: float | None = None
         s = self.settings
         while True:
             try:
@@ -214,7 +216,7 @@ class RequestServer:
                     await self._announce_on(client, None)
                     self._client = client
                     self._connected.set()
-                    backoff = self.reconnect_min
+                    up_since = loop.time()
                     if self._lost_logged:
                         log.warning("site %s: mqtt commands: broker %s:%d is back", self.site,
                                     s.host, s.port)
@@ -244,6 +246,12 @@ class RequestServer:
                 self._lost_logged = True
             self._client = None
             self._connected.clear()
+            # The waits start again from the shortest only after a connection that held (a
+            # keepalive's worth): one dropped as soon as it is up (the client id taken over by
+            # another client, a broker at its limit) is tried again ever more slowly.
+            if up_since is not None and loop.time() - up_since >= s.keepalive:
+                backoff = self.reconnect_min
+            up_since = None
             await asyncio.sleep(backoff * random.uniform(0.8, 1.2))
             backoff = min(backoff * 2, self.max_backoff)
 
