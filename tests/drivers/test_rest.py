@@ -293,3 +293,19 @@ async def test_refused_credentials_and_a_long_hold_are_the_drivers_problems_unti
         d.api.limit.hold(60)  # as the 429 did: held from now
         assert d.problems() == [f"{url}: requests wait 60 s (the vendor's Retry-After, or "
                                 "requests queued behind drivers: rest: rate_limit)"]
+
+
+async def test_schedule_entries_are_written_back_into_the_whole_schedule_one_at_a_time(vendor, wall):
+    service, url = vendor
+    before = service.devices["T-100"].schedule
+    async with driver(url, wall) as d:
+        await asyncio.gather(d.write(b("rest://thermostat-1/schedule#monday.0.setpoint"), 22.5, 8),
+                             d.write(b("rest://thermostat-1/schedule#tuesday.1.time"), "19:30", 8))
+        with pytest.raises(WriteRefused, match=r"no field monday\.5\.setpoint in the schedule"):
+            await d.write(b("rest://thermostat-1/schedule#monday.5.setpoint"), 20, 8)
+    after = service.devices["T-100"].schedule
+    assert after["monday"][0] == {"time": "07:00", "setpoint": 22.5}
+    assert after["tuesday"][1] == {"time": "19:30", "setpoint": 17.0}  # both kept: not undone
+    assert {day: after[day] for day in after if day not in ("monday", "tuesday")} == {
+        day: before[day] for day in before if day not in ("monday", "tuesday")}
+    assert service.count("/schedule", "PUT") == 2

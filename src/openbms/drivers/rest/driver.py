@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -42,6 +43,8 @@ log = logging.getLogger(__name__)
 
 #: Seconds of held-back requests that the health check reports.
 HELD = 5.0
+#: A write body that is the whole resource, read and changed at the point's field.
+WHOLE = "{resource}"
 
 
 class WebhookError(DriverError):
@@ -77,6 +80,20 @@ def render(template: Any, value: Value, unit: str, vendor_id: str) -> Any:
     return template
 
 
+def replaced(doc: Any, field: tuple[str, ...], value: Value) -> Any:
+    """A copy of ``doc`` with the value at ``field`` replaced; None when there is no such field."""
+    copy = json.loads(json.dumps(doc))
+    found, parent = select(copy, field[:-1])
+    last = field[-1]
+    if found and isinstance(parent, dict) and last in parent:
+        parent[last] = value
+    elif found and isinstance(parent, list) and last.isdigit() and int(last) < len(parent):
+        parent[int(last)] = value
+    else:
+        return None
+    return copy
+
+
 class RestDriver(DriverBase):
     """Points of devices behind a vendor REST API (``rest://DEVICE/RESOURCE#FIELD``)."""
 
@@ -97,6 +114,7 @@ class RestDriver(DriverBase):
         self._specs: dict[str, PointSpec | str] = {}
         self._pushed: dict[str, dict[str, tuple[Binding, PointSpec, ChangeCallback]]] = {}
         self._by_vendor_id = {vid: name for name, vid in self.config.devices.items()}
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
 
     async def start(self) -> None:
         """Read the credentials (a missing secret fails the start, saying which)."""
@@ -186,8 +204,22 @@ class RestDriver(DriverBase):
             value = spec.states[int(value) - 1]
         write = self.config.profile.writes[spec.write]
         path = self._path(write.path, binding.device)
-        body = render(write.body, value, spec.unit, self.vendor_id(binding.device))
-        answer = await self.api.request(write.method, path, body)
+        if write.body == WHOLE:
+            # Read, change one field, write back: one at a time per resource, so two points of
+            # one schedule written at once do not undo each other.
+            lock = self._locks.setdefault((binding.device, spec.resource), asyncio.Lock())
+            async with lock:
+                found, doc = await self._get(binding.device, spec.resource)
+                if not found:
+                    raise WriteRefused(f"{binding}: cannot read it before writing: {doc}")
+                body = replaced(doc, spec.field, value)
+                if body is None:
+                    raise WriteRefused(f"{binding}: no field {'.'.join(spec.field)} in the "
+                                       f"{spec.resource} to write")
+                answer = await self.api.request(write.method, path, body)
+        else:
+            body = render(write.body, value, spec.unit, self.vendor_id(binding.device))
+            answer = await self.api.request(write.method, path, body)
         if answer.status_code >= 400:
             raise WriteRefused(f"{binding}: {write.method} {path} answered {answer.status_code}: "
                                f"{answer.text[:200]}")

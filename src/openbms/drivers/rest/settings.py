@@ -18,12 +18,14 @@ it: ``rest://thermostat-1/status#setpoint``, ``rest://thermostat-1/status#limits
 ``rest://thermostat-1/schedule#monday.0.setpoint`` (a number is a list index).
 Options: ``states=off,heat,cool,auto`` turns a text field into an enum's state
 number (1 is the first) and back for writes; ``write=NAME`` picks the
-profile's write (default: the write named like the field); ``unit=F`` is the
+profile's write (default: the write named like the field, else like the
+resource); ``unit=F`` is the
 ``{unit}`` of the write's body (default: the write's ``unit``).
 
 A profile is data: ``resources`` (name → path, with ``{id}`` the vendor's device
 id), ``writes`` (name → method, path and a JSON body template where the string
-``"{value}"`` is the value itself and ``{unit}``/``{id}`` are replaced inside
+``"{value}"`` is the value itself, ``"{resource}"`` the resource as just read
+with the point's field changed, and ``{unit}``/``{id}`` are replaced inside
 strings) and ``webhook`` (where a pushed payload holds the device id and the
 values, and which resource they stand for). Every problem is reported at its
 key, so ``openbms check`` names its line.
@@ -56,6 +58,7 @@ PROFILES: dict[str, dict[str, Any]] = {
             "setpoint": {"method": "POST", "path": "/devices/{id}/setpoint",
                          "body": {"value": "{value}", "unit": "{unit}"}, "unit": "C"},
             "mode": {"method": "POST", "path": "/devices/{id}/mode", "body": {"mode": "{value}"}},
+            "schedule": {"method": "PUT", "path": "/devices/{id}/schedule", "body": "{resource}"},
         },
         "webhook": {"device": "device", "values": "status", "resource": "status"},
     },
@@ -408,6 +411,8 @@ def point_spec(binding: Binding, profile: Profile) -> PointSpec:
                            f"{', '.join(profile.writes) or 'none'}")
     if write is None and ".".join(field) in profile.writes:
         write = ".".join(field)
+    elif write is None and resource in profile.writes:  # the whole resource written back
+        write = resource
     unit = binding.params.get("unit", profile.writes[write].unit if write else "")
     return PointSpec(resource, field, states, write, unit)
 
