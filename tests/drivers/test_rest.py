@@ -309,3 +309,19 @@ async def test_schedule_entries_are_written_back_into_the_whole_schedule_one_at_
     assert {day: after[day] for day in after if day not in ("monday", "tuesday")} == {
         day: before[day] for day in before if day not in ("monday", "tuesday")}
     assert service.count("/schedule", "PUT") == 2
+
+
+async def test_a_webhook_secret_gone_after_the_start_refuses_webhooks_instead_of_raising(
+        vendor, wall, tmp_path, monkeypatch):
+    _, url = vendor
+    secret = tmp_path / "hook.secret"
+    secret.write_text("hook-secret\n")
+    body = b'{"device": "T-100"}'
+    async with driver(url, wall, webhook={"secret_file": str(secret)}) as d:
+        assert d.verify(body, sign(b"hook-secret", body))
+        secret.unlink()
+        assert not d.verify(body, sign(b"hook-secret", body))
+    monkeypatch.delenv("HOOK_SECRET")
+    with pytest.raises(DriverError, match="webhook: secret_env: the environment variable "
+                                          "HOOK_SECRET is not set"):
+        await driver(url, wall, webhook={"secret_env": "HOOK_SECRET"}).start()

@@ -115,10 +115,12 @@ class RestDriver(DriverBase):
         self._pushed: dict[str, dict[str, tuple[Binding, PointSpec, ChangeCallback]]] = {}
         self._by_vendor_id = {vid: name for name, vid in self.config.devices.items()}
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._secret_error: str | None = None
 
     async def start(self) -> None:
-        """Read the credentials (a missing secret fails the start, saying which)."""
+        """Read the credentials and the webhook secret (a missing one fails the start, saying which)."""
         await self.api.start()
+        self.webhook_secret()
 
     async def stop(self) -> None:
         """Close the connections."""
@@ -252,7 +254,14 @@ class RestDriver(DriverBase):
     def verify(self, body: bytes, signature: str) -> bool:
         """Whether ``signature`` (``sha256=HEX``) is the HMAC-SHA256 of ``body`` with the secret
         (compared in constant time; False when the driver has no secret)."""
-        key = self.webhook_secret()
+        try:
+            key = self.webhook_secret()  # read each time: a secret file may be rotated
+        except DriverError as err:  # the file went away since the start: refuse, say why once
+            if self._secret_error != str(err):
+                self._secret_error = str(err)
+                log.warning("webhooks refused: %s", err)
+            return False
+        self._secret_error = None
         if key is None:
             return False
         expected = "sha256=" + hmac.new(key, body, "sha256").hexdigest()
