@@ -17,7 +17,12 @@ so order holds across an outage and a crash, and nothing is treated as sent
 before it is on disk. The connection (aiomqtt) reconnects by itself with
 exponential backoff in real seconds (network time, not building time); each
 new connection resends from the oldest message without a PUBACK, with its
-de-duplication key unchanged. Messages written while no connection was up (a
+de-duplication key unchanged. A message the broker will not take (bigger than
+its ``max_packet_size``: Mosquitto then drops the connection) would come first
+again at every connection, and nothing after it would go: when a connection is
+lost with a message first unacknowledged, that message is sent alone next time,
+and after ``REJECT_AFTER`` more losses with it alone it is dropped, counted
+(health's ``rejected``) and logged with its topic and size. Messages written while no connection was up (a
 backlog) go out with QoS 1 and at most ``outbox.rate`` a second; once the
 outbox has been emptied, messages go as fast as they come, with the QoS they
 were given.
@@ -50,6 +55,9 @@ log = logging.getLogger(__name__)
 #: Messages a drain round takes from the outbox and has in flight at once (paho scans its
 #: in-flight messages at each acknowledgement: a much bigger window costs more than it gains).
 WINDOW = 300
+#: Connections lost with one message sent alone and not acknowledged, after which the broker is
+#: taken not to want it (too big for it) and the message is dropped.
+REJECT_AFTER = 3
 
 
 class Pacer:
@@ -106,6 +114,10 @@ class Link:
         self._task: asyncio.Task[None] | None = None
         self._lost_logged = False
         self._up_since = 0.0
+        #: The window being sent and its publish handles (what was acknowledged when it broke).
+        self._window: tuple[list[Message], list[Any]] | None = None
+        self._suspect: int | None = None  # the seq first unacknowledged when connections broke
+        self._strikes = 0  # how many times in a row
 
     # ------------------------------------------------------------------ the way out
 
@@ -160,11 +172,15 @@ class Link:
         if dropped:
             reasons.append(f"{dropped} outgoing messages dropped from the outbox (" + ", ".join(
                 f"{k} {v}" for k, v in st.dropped.items() if v) + ")")
+        if st.rejected:
+            reasons.append(f"{st.rejected} outgoing messages dropped: the broker closed the "
+                           "connection each time one was sent (bigger than its max_packet_size?)")
         if st.last_error:
             reasons.append(f"outbox writes failing: {st.last_error}")
         return {"status": "degraded" if reasons else "ok", "reasons": reasons,
                 "connected": self.connected, "queued": st.queued, "pending": st.pending,
                 "queued_bytes": st.bytes, "dropped": st.dropped, "sent": st.sent,
+                "rejected": st.rejected,
                 "connects": self.connects, "last_error": self.last_error}
 
     # ------------------------------------------------------------------ the connection
@@ -173,7 +189,7 @@ class Link:
         st = self.outbox.stats()
         return orjson.dumps({"status": status, "site": self.site, "time": self.clock.now(),
                              "version": __version__, "queued": st.queued + st.pending,
-                             "dropped": sum(st.dropped.values())})
+                             "dropped": sum(st.dropped.values()) + st.rejected})
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -215,6 +231,10 @@ class Link:
             self._connected.clear()
             if self._stopping.is_set():
                 return
+            try:
+                await self._after_loss()
+            except Exception:  # a disk error: the window is sent again, as before
+                log.exception("mqtt link %s: cannot record what the broker acknowledged", self.site)
             if was_up:
                 if not self._lost_logged:
                     log.warning("mqtt link %s: lost the broker %s:%d (%s); queueing in the "
@@ -225,6 +245,32 @@ class Link:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), backoff * random.uniform(0.8, 1.2))
             backoff = min(backoff * 2, self.reconnect_max)
+
+    async def _after_loss(self) -> None:
+        """After a lost connection: what the broker acknowledged of the window is done; the
+        message first unacknowledged is a suspect, sent alone next time, and dropped once
+        connections were lost ``REJECT_AFTER`` more times with it alone."""
+        window, self._window = self._window, None
+        if window is None:
+            return
+        batch, infos = window
+        n = next((i for i, info in enumerate(infos) if not info.is_published()), len(infos))
+        if n:
+            await self.outbox.done(batch[n - 1].seq)
+        if n >= len(infos):
+            return
+        head = batch[n]
+        if n == 0 and head.seq == self._suspect:
+            self._strikes += 1
+        else:
+            self._suspect, self._strikes = head.seq, 1
+        if self._strikes > REJECT_AFTER:
+            self._suspect, self._strikes = None, 0
+            await self.outbox.reject(head.seq)
+            log.warning("mqtt link %s: dropped a message the broker would not take (it closed the "
+                        "connection each of the %d times it was sent alone): %d bytes on %s; the "
+                        "broker's max_packet_size is smaller?", self.site, REJECT_AFTER,
+                        len(head.payload), head.topic)
 
     async def _session(self, client: aiomqtt.Client) -> None:
         """Drain, beat and watch the connection until it ends (raises) or the link stops."""
@@ -270,6 +316,8 @@ class Link:
             batch = await outbox.take(cursor, WINDOW)
             if not batch:
                 continue
+            if batch[0].seq == self._suspect:
+                batch = batch[:1]  # alone: whether the broker takes it
             if backlog:  # at most `rate` messages a second
                 allowed = pacer.allow(len(batch))
                 if not allowed:
@@ -278,6 +326,8 @@ class Link:
                 batch = batch[:allowed]
             await self._send(client, batch, 1 if backlog else 0)
             cursor = batch[-1].seq
+            if self._suspect is not None and self._suspect <= cursor:
+                self._suspect, self._strikes = None, 0  # it was taken
             await outbox.done(cursor)
 
     async def _send(self, client: aiomqtt.Client, batch: list[Message], qos_floor: int) -> None:
@@ -289,7 +339,8 @@ class Link:
         connection ends, and the next one resends from the oldest unacknowledged).
         """
         paho = client._client
-        infos = []
+        infos: list[Any] = []
+        self._window = (batch, infos)  # what _after_loss looks at if the connection breaks
         for m in batch:
             info = paho.publish(m.topic, m.payload, max(m.qos, qos_floor), m.retain)
             if info.rc != mqtt.MQTT_ERR_SUCCESS:
@@ -310,6 +361,7 @@ class Link:
                     await self.outbox.done(batch[done - 1].seq)
                 raise aiomqtt.MqttError(f"no acknowledgement within {self.settings.timeout:g} "
                                         "s") from None
+        self._window = None
 
     def _hook_acks(self, client: aiomqtt.Client) -> None:
         """Wake ``_send`` at every acknowledgement (paho calls on_publish on the event loop)."""

@@ -109,6 +109,7 @@ class OutboxStats:
     written: int  # messages committed to disk since open
     sent: int  # messages acknowledged and deleted since open
     last_error: str | None  # the last disk error, None once a write succeeds again
+    rejected: int = 0  # messages the broker would not take, deleted unsent (``reject``)
 
 
 class Outbox:
@@ -149,6 +150,7 @@ class Outbox:
         self._last_warn = -WARN_EVERY
         self.written = 0
         self.sent = 0
+        self.rejected = 0
         self.last_error: str | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -443,12 +445,21 @@ class Outbox:
             # Shielded: a cancelled caller (a lost connection) must not leave the counts behind.
             await asyncio.shield(self._done(upto))
 
-    async def _done(self, upto: int) -> None:
+    async def reject(self, seq: int) -> None:
+        """The broker will not take message ``seq``, the oldest left (the link found it so):
+        delete it unsent, counted in ``rejected``."""
+        if seq > self._acked:
+            await asyncio.shield(self._done(seq, rejected=True))
+
+    async def _done(self, upto: int, *, rejected: bool = False) -> None:
         count, size = await self._run(self._delete, upto)
         self._acked = max(self._acked, upto)
         self._queued -= count
         self._bytes -= size
-        self.sent += count
+        if rejected:
+            self.rejected += count
+        else:
+            self.sent += count
         self._mirror_drop(upto)
 
     def _delete(self, upto: int) -> tuple[int, int]:
@@ -471,7 +482,7 @@ class Outbox:
     def stats(self) -> OutboxStats:
         """The counters, for health and metrics."""
         return OutboxStats(self._queued, len(self._pending), self._bytes, dict(self.dropped),
-                           self.written, self.sent, self.last_error)
+                           self.written, self.sent, self.last_error, self.rejected)
 
 
 def _size(m: Message) -> int:
