@@ -1,5 +1,6 @@
 """``openbms modbus scan`` on a real pymodbus server: the unit ids it serves, the ranges of each
-table, and a profile skeleton that loads as a valid profile."""
+table, and a profile skeleton that loads as a valid profile; ``openbms modbus profile`` checks
+profile files."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typer.testing import CliRunner
 
 from openbms.cli.main import app
 from openbms.config._yaml import parse
-from openbms.drivers.modbus.profiles import load_profile
+from openbms.drivers.modbus.profiles import SHIPPED, load_profile
 from openbms.drivers.modbus.scan import scan
 from tests.fixtures.modbus import ModbusTestServer, Unit, closed_port
 
@@ -77,3 +78,15 @@ async def test_scan_refuses_bad_ranges_with_what_it_expected():
                           (["--tables", "holding,tank"], "--tables: unknown table 'tank'")):
         code, _out, err = await cli("modbus", "scan", "127.0.0.1:1", *args)
         assert code == 1 and message in err, err
+
+
+async def test_modbus_profile_checks_profiles_at_their_line_and_column(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\npoints:\n  - {name: a, table: input, address: 0, type: float32}\n"
+                   "  - {name: b, table: input, address: 1}\n")
+    code, out, err = await cli("modbus", "profile", str(SHIPPED / "vfd.yaml"), str(bad))
+    assert code == 1
+    assert out == (f"{SHIPPED / 'vfd.yaml'}: vfd: 14 points (1 coil, 1 holding, 12 input), "
+                   "order ABCD\n")
+    assert err.startswith(f"{bad}:4:38: point 'b': overlaps point 'a' at input 1")
+    assert err.endswith("error: 1 problem in the profiles")

@@ -1,5 +1,5 @@
-"""``openbms modbus read|write``: one Modbus TCP device's registers, decoded as the driver decodes
-them, from the command line.
+"""``openbms modbus read|write|scan|profile``: one Modbus TCP device's registers, decoded as the
+driver decodes them, from the command line; a scan of what a device answers; profiles checked.
 
 ::
 
@@ -256,6 +256,33 @@ def scan(
         path.write_text(skeleton(results[0], path.stem or "scanned",
                                  f"scanned from {host}:{port} unit {results[0].unit}"))
         typer.echo(f"profile skeleton of unit {results[0].unit} written to {path}")
+
+
+@modbus_app.command("profile")
+def profile(
+    paths: list[str] = typer.Argument(..., metavar="FILE...", help="Profile files (YAML)."),
+) -> None:
+    """Check device profiles: each problem at its file:line:column, or what each one declares."""
+    from pathlib import Path
+
+    from openbms.config._yaml import parse
+    from openbms.drivers.modbus.profiles import load_profile
+
+    problems = 0
+    for text in paths:
+        found, issues = load_profile(Path(text), parse)
+        for issue in issues:
+            typer.echo(str(issue), err=True)
+        problems += len(issues)
+        if found is not None:
+            tables: dict[str, int] = {}
+            for point in found.points:
+                tables[point.table] = tables.get(point.table, 0) + 1
+            shown = ", ".join(f"{n} {t}" for t, n in tables.items())
+            typer.echo(f"{text}: {found.name}: {len(found.points)} points ({shown}), order "
+                       f"{found.order}")
+    if problems:
+        raise fail(f"{problems} problem{'s' if problems > 1 else ''} in the profiles")
 
 
 def register(app: typer.Typer) -> None:
