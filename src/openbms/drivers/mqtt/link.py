@@ -359,6 +359,9 @@ class Link:
                 done = next((n for n, i in enumerate(infos) if not i.is_published()), len(infos))
                 if done:
                     await self.outbox.done(batch[done - 1].seq)
+                # A slow broker, not one that refuses the message: no suspect (a connection it
+                # closes is what counts against a message).
+                self._window = None
                 raise aiomqtt.MqttError(f"no acknowledgement within {self.settings.timeout:g} "
                                         "s") from None
         self._window = None
