@@ -4,6 +4,7 @@ examples valid, and a site's equipment expanded from its device's profile."""
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from openbms.config._yaml import parse
 from openbms.drivers.modbus.profiles import SHIPPED, expand_site, load_profile
@@ -148,3 +149,12 @@ def test_a_device_s_profile_setting_is_checked_as_text():
     assert settings_problems({"devices": {"m": {"host": "h", "profile": 3}}}) == [
         (("devices", "m", "profile"), "drivers: modbus: devices: m: profile: 3; expected text")]
     assert read_devices({"devices": {"m": {"host": "h", "profile": "vfd"}}})["m"].profile == "vfd"
+
+
+def test_an_equipment_s_points_that_are_not_a_list_are_left_for_the_schema_to_refuse():
+    site = {**SITE, "equipment": [{"id": "fan-1", "profile": "modbus://vfd-1", "points": "x"}]}
+    data, problems, issues = expand_site(site, None, parse)
+    assert (problems, issues) == ([], [])
+    assert data["equipment"][0]["points"] == "x"
+    with pytest.raises(ValidationError, match="points"):
+        SiteConfig.model_validate(data)

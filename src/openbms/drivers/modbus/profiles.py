@@ -371,7 +371,9 @@ def expand_site(data: Any, site_file: Path | None,
         if profile is None:
             continue  # its problems are reported at the device, or in the profile's file
         own = entry.get("points")
-        own_points = list(own) if isinstance(own, list) else []
+        if own is not None and not isinstance(own, list):
+            continue  # the schema says what points: expects, at its place
+        own_points = list(own or [])
         mine = {p.get("name") for p in own_points if isinstance(p, Mapping)}
         expanded = [{"name": p.name, **copy.deepcopy(dict(p.fields)), "binding": p.binding(device)}
                     for p in profile.points if p.name not in mine]
