@@ -36,6 +36,7 @@ subscribed)::
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import itertools
 import json
@@ -76,6 +77,8 @@ class _HomeAssistant:
     points: dict[tuple[str, str], Point]
     token: str | None
     topic_levels: int  # of {prefix}/{site}/{equipment}/{point}/set
+    token_file: str | None = None  # read again at each command: a token rotated there is used
+    place: str = ""  # of the setting, for messages
 
 
 def unavailable(payload: bytes, why: str) -> bytes:
@@ -184,7 +187,23 @@ class CommandLinks:
                         "bridge's per-point messages, and mqtt.bridge is off or has per_point: "
                         "false: Home Assistant will show no values", site)
         return _HomeAssistant({(eq.id, p.name): p for eq in cfg.equipment for p in eq.points},
-                              token or None, settings.prefix.count("/") + 5)
+                              token or None, settings.prefix.count("/") + 5,
+                              settings.homeassistant.token_file,
+                              f"site {site}: mqtt: homeassistant")
+
+    @staticmethod
+    async def _token(ha: _HomeAssistant) -> str | None:
+        """The token a command uses: ``token_file`` read again (an operator rotates the token
+        there: the next command uses the new one, no restart), else the one read at start; a file
+        that cannot be read now keeps the last one, with a WARNING."""
+        if not ha.token_file:
+            return ha.token
+        try:
+            token = await asyncio.to_thread(secret, {"token_file": ha.token_file}, "token", ha.place)
+        except DriverError as err:
+            log.warning("%s (the token read before is used)", err)
+            return ha.token
+        return token or None
 
     async def stop(self) -> None:
         """Stop every connection."""
@@ -229,9 +248,10 @@ class CommandLinks:
             self._refused(pid, "unavailable", "this openbms runs without its API (openbms run "
                                               "--no-api, or it is starting)", ha)
             return
+        token = await self._token(ha)
         answer = await handler(CommandRequest(
             site, HOMEASSISTANT_COMMAND, orjson.dumps(body), topic, None,
-            f"Bearer {ha.token}" if ha.token else None))
+            f"Bearer {token}" if token else None))
         try:
             doc = orjson.loads(answer)
         except orjson.JSONDecodeError:
@@ -249,7 +269,8 @@ class CommandLinks:
         if len(self._logged) > 10_000:  # bounded: forget what is older than a minute
             self._logged = {k: t for k, t in self._logged.items() if now - t < REFUSAL_LOG_S}
         self._logged[pid] = now
-        hint = "" if ha.token else " (no mqtt.homeassistant.token_env or token_file is set)"
+        hint = "" if ha.token or ha.token_file else (
+            " (no mqtt.homeassistant.token_env or token_file is set)")
         log.warning("%s: a command from Home Assistant was refused: %s: %s%s; nothing was written "
                     "(such refusals of this point are logged once a minute)", pid, code, message,
                     hint)
