@@ -136,22 +136,21 @@ def _sync_table(conn: sa.Connection, table: sa.Table, site_id: str, key: tuple[s
     existing = {tuple(r[k] for k in key): dict(r)
                 for r in conn.execute(sa.select(table).where(table.c.site_id == site_id)).mappings()}
     wanted = {tuple(r[k] for k in key): r for r in rows}
-    added = changed = 0
-    for k, row in wanted.items():
-        old = existing.get(k)
-        if old is None:
-            conn.execute(table.insert().values(**row))
-            added += 1
-        elif not _same(old, row):
-            cond = sa.and_(*(table.c[name] == value for name, value in zip(key, k, strict=True)))
-            conn.execute(table.update().where(cond).values(**row))
-            changed += 1
-    removed = 0
-    for k in existing.keys() - wanted.keys():
-        cond = sa.and_(*(table.c[name] == value for name, value in zip(key, k, strict=True)))
-        conn.execute(table.delete().where(cond))
-        removed += 1
-    return added, changed, removed
+    new = [row for k, row in wanted.items() if k not in existing]
+    changed = [row for k, row in wanted.items() if k in existing and not _same(existing[k], row)]
+    gone = [k for k in existing if k not in wanted]
+    # One statement for all the rows of each kind (executemany): a statement built and compiled
+    # per row took two minutes of a first start at 100 000 points (issue 15, 1 000 devices).
+    match = sa.and_(*(table.c[name] == sa.bindparam(f"key_{name}") for name in key))
+    if new:
+        conn.execute(table.insert(), new)
+    if changed:
+        conn.execute(table.update().where(match),
+                     [{**row, **{f"key_{name}": row[name] for name in key}} for row in changed])
+    if gone:
+        conn.execute(table.delete().where(match),
+                     [{f"key_{name}": value for name, value in zip(key, k, strict=True)} for k in gone])
+    return len(new), len(changed), len(gone)
 
 
 def sync_site(engine: sa.Engine, cfg: SiteConfig, now: float | None = None) -> SyncReport:
