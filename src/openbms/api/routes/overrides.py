@@ -56,8 +56,8 @@ def _out(index: SiteIndex, held: Override) -> OverrideOut:
     assert i is not None  # filtered by the route
     _pid, _site, equip, point = index.entries[i]
     return OverrideOut(
-        point=cmd.point, equipment=equip.id, name=point.name, display_name=index.described[i]["display_name"],
-        kind=point.kind, unit=point.unit, precision=index.described[i]["precision"],
+        point=cmd.point, equipment=equip.id, name=point.name, display_name=point.label,
+        kind=point.kind, unit=point.unit, precision=point.decimals,
         states=list(point.states) if point.states is not None else None, priority=cmd.priority,
         value=finite(cmd.value), source=str(cmd.source), requested_by=cmd.requested_by,
         reason=cmd.reason, since=cmd.created_at, expires_at=cmd.expires_at, winning=held.winning,

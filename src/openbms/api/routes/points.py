@@ -37,7 +37,7 @@ from openbms.api.helpers import (
     site_config,
     validation_problem,
 )
-from openbms.api.site_index import Entry, SiteIndex, describe, site_index
+from openbms.api.site_index import Entry, SiteIndex, describe, site_index_built
 from openbms.model.command import Command
 from openbms.model.sample import Value
 from openbms.model.site import (
@@ -241,14 +241,14 @@ def _page(
             hit = index.pages[(start, limit)] = (arrays, version, _encode_page(request, rows, limit))
         return Response(hit[2], media_type="application/json")
     found = [
-        (entry[0], index.described[i])
+        entry
         for index in indexes
-        for i, entry in enumerate(index.entries)
+        for entry in index.entries
         if (after is None or entry[0] > after) and (unfiltered or _matches(entry, *filters))
     ]
     if len(indexes) > 1:
-        found.sort(key=lambda pair: pair[0])
-    rows = [row for _pid, row in found[: limit + 1]]
+        found.sort(key=lambda entry: entry[0])
+    rows = [describe(*entry) for entry in found[: limit + 1]]
     return Response(_encode_page(request, rows, limit), media_type="application/json")
 
 
@@ -293,7 +293,7 @@ async def list_points(
     user: Principal = require("points:read", site_param="site_id"),
 ) -> Response:
     """The site's points with their current values, by id, filtered."""
-    index = site_index(site_config(runtime_of(request), site_id))
+    index = await site_index_built(site_config(runtime_of(request), site_id))
     return _page(request, [index], (equipment, tag, kind, writable, q), limit, cursor)
 
 
@@ -315,7 +315,7 @@ async def search_points(
     wanted = (
         [site] if site is not None else visible_sites(user, [s.site.id for s in runtime.sites], "points:read")
     )
-    indexes = [site_index(s) for s in runtime.sites if s.site.id in wanted]
+    indexes = [await site_index_built(s) for s in runtime.sites if s.site.id in wanted]
     return _page(request, indexes, (equipment, tag, kind, writable, q), limit, cursor)
 
 
