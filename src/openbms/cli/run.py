@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 
 def _load(root: Path) -> list:
+    import openbms.drivers.registry  # noqa: F401 - the drivers' checks and site expansions (profiles)
     from openbms.config import load_sites
 
     try:

@@ -35,7 +35,7 @@ from openbms.config._schema import schema_issues
 from openbms.config._yaml import Document, Position, parse
 from openbms.config.checks import check_control
 from openbms.errors import ConfigError, ConfigIssue
-from openbms.model.schemes import BUILTIN_SCHEMES, known_schemes
+from openbms.model.schemes import BUILTIN_SCHEMES, known_schemes, site_expansions
 from openbms.model.site import SiteConfig
 from openbms.model.validate import check_site
 
@@ -120,10 +120,11 @@ def _read_text(path: Path) -> tuple[str | None, str]:
 DEFECT = "openbms could not finish checking this file"
 
 
-def _check_document(doc: Document, drivers: Collection[str],
-                    doc_path: Path | None = None) -> tuple[SiteConfig | None, list[tuple[Position, str]]]:
+def _check_document(doc: Document, drivers: Collection[str], doc_path: Path | None = None,
+                    elsewhere: list[ConfigIssue] | None = None,
+                    ) -> tuple[SiteConfig | None, list[tuple[Position, str]]]:
     try:
-        return _check_passes(doc, drivers, doc_path)
+        return _check_passes(doc, drivers, doc_path, elsewhere if elsewhere is not None else [])
     except Exception as err:
         # A check that breaks on odd input is a defect of openbms (the fuzzers look for them), but
         # the person at the terminal still gets a problem at the file, not a traceback.
@@ -132,8 +133,8 @@ def _check_document(doc: Document, drivers: Collection[str],
                                     "this is a defect in openbms; please report it with the file")]
 
 
-def _check_passes(doc: Document, drivers: Collection[str],
-                  doc_path: Path | None) -> tuple[SiteConfig | None, list[tuple[Position, str]]]:
+def _check_passes(doc: Document, drivers: Collection[str], doc_path: Path | None,
+                  elsewhere: list[ConfigIssue]) -> tuple[SiteConfig | None, list[tuple[Position, str]]]:
     found = list(doc.issues)
     data = doc.data
     if data is None and not found:
@@ -144,6 +145,10 @@ def _check_passes(doc: Document, drivers: Collection[str],
                       "and equipment at the top of the file"))
     if not isinstance(data, dict):
         return None, found
+    for expand in site_expansions():  # a driver's profiles: their points, before any check
+        data, problems, other_files = expand(data, doc_path, parse)
+        found += [(doc.position(loc), message) for loc, message in problems]
+        elsewhere += other_files
     config = None
     try:
         config = SiteConfig.model_validate(data).with_source(doc_path)
@@ -173,10 +178,12 @@ def _read(path: Path, drivers: Collection[str]) -> _FileResult:
     # points, kept by the process as it grew): a file is read without them first, and again
     # with them only when there is a problem to place.
     doc = parse(text, positions=False)
-    config, found = _check_document(doc, drivers, path)
-    if found:
+    elsewhere: list[ConfigIssue] = []
+    config, found = _check_document(doc, drivers, path, elsewhere)
+    if found or elsewhere:
         doc = parse(text)
-        config, found = _check_document(doc, drivers, path)
+        elsewhere.clear()
+        config, found = _check_document(doc, drivers, path, elsewhere)
     site = doc.data.get("site") if isinstance(doc.data, dict) else None
     if isinstance(site, dict) and isinstance(site.get("id"), str):
         result.site_id = site["id"]
@@ -186,6 +193,7 @@ def _read(path: Path, drivers: Collection[str]) -> _FileResult:
         if item not in unique:
             unique.append(item)
     result.issues = [ConfigIssue(name, line, col, msg) for (line, col), msg in unique]
+    result.issues += [i for i in dict.fromkeys(elsewhere) if i not in result.issues]
     result.config = config if not result.issues else None
     return result
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from openbms.drivers.modbus import points as modbus_points  # no pymodbus
+from openbms.drivers.modbus import profiles as modbus_profiles
 from openbms.drivers.modbus import settings as modbus_settings
 from openbms.drivers.rest import settings as rest_settings  # no httpx
 from openbms.errors import DriverError
@@ -22,6 +23,7 @@ from openbms.model.schemes import (
     register_binding_check,
     register_scheme,
     register_settings_check,
+    register_site_expansion,
 )
 from openbms.model.site import DriverSettings
 from openbms.runtime.clock import Clock
@@ -63,6 +65,7 @@ register_binding_check("mqtt", _mqtt_binding)
 register_settings_check("mqtt", _mqtt_settings)
 register_binding_check("modbus", modbus_points.check_binding)
 register_settings_check("modbus", modbus_settings.settings_problems)
+register_site_expansion(modbus_profiles.expand_site)
 register_binding_check("rest", rest_settings.check_binding)
 register_settings_check("rest", rest_settings.settings_problems)
 

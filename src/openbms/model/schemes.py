@@ -13,14 +13,15 @@ importing a driver.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
-from openbms.errors import BindingError
+from openbms.errors import BindingError, ConfigIssue
 from openbms.model.binding import _SCHEME, Binding
 
 __all__ = ["BUILTIN_SCHEMES", "BindingCheck", "SettingsCheck", "binding_check", "known_schemes",
            "register_binding_check", "register_scheme", "register_settings_check",
-           "settings_check"]
+           "register_site_expansion", "settings_check", "site_expansions"]
 
 #: The schemes of the drivers that ship with openbms, installed or planned.
 BUILTIN_SCHEMES: tuple[str, ...] = ("sim", "bacnet", "modbus", "mqtt", "rest")
@@ -61,6 +62,27 @@ def register_settings_check(scheme: str, check: SettingsCheck) -> None:
 def settings_check(scheme: str) -> SettingsCheck | None:
     """The registered check of the ``drivers: <scheme>:`` settings, if its driver has one."""
     return _settings_checks.get(scheme)
+
+
+#: ``expand(a site file's data, its path or None, parse)``: the data with what a driver's
+#: profiles add (points, device settings), the problems at keys of the site file, and those of
+#: other files (a profile's) at their own file:line:column. ``parse`` is the configuration's
+#: YAML reader with positions (``openbms.config._yaml.parse``), passed down to the driver.
+SiteExpansion = Callable[[Any, Path | None, Callable[[str], Any]],
+                         tuple[Any, list[tuple[tuple[str | int, ...], str]], list[ConfigIssue]]]
+
+_expansions: list[SiteExpansion] = []
+
+
+def register_site_expansion(expand: SiteExpansion) -> None:
+    """Let a driver fill in a site file's data before it is checked (Modbus device profiles)."""
+    if expand not in _expansions:
+        _expansions.append(expand)
+
+
+def site_expansions() -> tuple[SiteExpansion, ...]:
+    """The registered expansions, in the order they were registered."""
+    return tuple(_expansions)
 
 
 def register_scheme(scheme: str) -> None:
