@@ -131,8 +131,19 @@ class DriverManager:
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        """Start one polling task per device group."""
+        """Start one polling task per device group. A driver that can forget points
+        (``retain``: the MQTT driver unsubscribes their topics) is first told which bindings
+        this configuration still has: a reconfiguration's manager drops what the old one had."""
         self._running = True
+        for scheme, driver in self.drivers.items():
+            retain = getattr(driver, "retain", None)
+            if retain is not None:
+                try:
+                    await retain([p.binding for p in self._by_point.values()
+                                  if p.binding.scheme == scheme])
+                except Exception as err:  # forgetting is housekeeping: polling starts anyway
+                    log.warning("%s: could not drop the points of the last configuration: %s",
+                                scheme, err)
         for g in self._groups:
             self._tasks.append(
                 asyncio.create_task(self._run(g), name=f"poll {g.driver.name}://{g.device}")
@@ -144,6 +155,13 @@ class DriverManager:
         self._running = False
         for t in self._tasks:
             t.cancel()
+        # Python 3.11's wait_for (inside client libraries) can drop a cancellation that arrives
+        # with the answer: cancel again until every task has ended, rather than wait for ever.
+        pending = {t for t in self._tasks if not t.done()}
+        while pending:
+            _done, pending = await asyncio.wait(pending, timeout=1.0)
+            for t in pending:
+                t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
 
@@ -203,6 +221,22 @@ class DriverManager:
                 value, status = finite_or_fault(value, status)
                 self.bus.publish([Sample(point, self.clock.now() if ts is None else ts, value,
                                          status)])
+
+        def on_changes(changes: Sequence[tuple[Binding, Value, str, float | None]]) -> None:
+            """A message's changes at once (a JSON object of many points): one bus batch."""
+            if not self._running:
+                return
+            now = self.clock.now()
+            samples = []
+            for binding, value, status, ts in changes:
+                point = points.get(binding.uri)
+                if point is not None:
+                    value, status = finite_or_fault(value, status)
+                    samples.append(Sample(point, now if ts is None else ts, value, status))
+            if samples:
+                self.bus.publish(samples)
+
+        on_change.many = on_changes  # type: ignore[attr-defined]  # a driver may use either form
 
         try:
             health.subscribed = bool(
