@@ -224,6 +224,8 @@ _PROGRAM = _SITE + "/programs/{program_id}"
 #: Every route the app has, (method, path) → how the matrix calls it.
 CALLS: dict[tuple[str, str], Call] = {
     # public
+    ("POST", "/api/v1/sites/{site_id}/webhooks/rest/{name}"): Call(
+        params={"name": "rest"}, body={}, ok=_ok(401, 404)),  # admitted by its signature only
     ("GET", "/api/v1/health"): Call(),
     ("GET", "/metrics"): Call(),
     ("GET", "/openapi.json"): Call(),

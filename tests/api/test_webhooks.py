@@ -3,9 +3,8 @@
 signature is refused (401) and audited; the route reaches the driver only through the service
 protocol ``Webhooks``.
 
-``Runtime`` does not offer ``webhook_receiver`` yet (service/runtime.py is not this change's);
-``WebhookRuntime`` below adds exactly the method proposed for it, so the route runs against a real
-runtime, its real REST driver and the emulated service over loopback.
+The route runs in the real API of a real runtime (``Runtime.webhook_receiver``), with its real
+REST driver and the emulated vendor service over loopback.
 """
 
 from __future__ import annotations
@@ -13,17 +12,14 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import cast
 
 import httpx
 import pytest
 
-from openbms.api.app import create_app
-from openbms.api.server import ApiServer
-from openbms.api.webhooks import router
+from openbms.api.server import serve
 from openbms.config import load_sites
 from openbms.db import audit_entries
-from openbms.service.protocols import WebhookReceiver, Webhooks
+from openbms.service.protocols import Webhooks
 from openbms.service.runtime import Runtime
 from openbms.sim.thermostats import Thermostat, ThermostatService, serve_thermostats, sign
 from tests.fixtures.waiting import eventually
@@ -50,28 +46,6 @@ equipment:
 """
 
 
-class WebhookRuntime(Runtime):
-    """The Runtime with the method proposed for service/runtime.py."""
-
-    def webhook_receiver(self, site_id: str, name: str) -> WebhookReceiver | None:
-        """The running driver of ``site_id`` that takes webhooks as ``name`` (its scheme or its
-        profile's name): only a driver the site configures (one driver serves every site)."""
-        cfg = self.site(site_id)
-        if cfg is None:
-            return None
-        for scheme, driver in self.drivers.items():
-            names = getattr(driver, "webhook_names", None)
-            if scheme in cfg.drivers and callable(names) and name in names():
-                return cast(WebhookReceiver, driver)
-        return None
-
-
-async def front(runtime, host, port, settings):
-    server = ApiServer(create_app(runtime, settings=settings, routers=[router]), host, port)
-    await server.start()
-    return server
-
-
 @pytest.fixture
 async def running(tmp_path: Path, monkeypatch) -> AsyncIterator[tuple[ThermostatService, Runtime, str]]:
     monkeypatch.setenv("VENDOR_KEY", "key-1")
@@ -82,8 +56,8 @@ async def running(tmp_path: Path, monkeypatch) -> AsyncIterator[tuple[Thermostat
         folder = tmp_path / "sites"
         folder.mkdir()
         (folder / "hq.yaml").write_text(SITE.format(url=url))
-        runtime = WebhookRuntime(load_sites(folder), tmp_path / "data", api=("127.0.0.1", 0),
-                                 api_front=front)
+        runtime = Runtime(load_sites(folder), tmp_path / "data", api=("127.0.0.1", 0),
+                                 api_front=serve)
         await runtime.start()
         try:
             yield service, runtime, runtime.api.url

@@ -28,7 +28,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import sqlalchemy as sa
 import yaml
@@ -62,7 +62,7 @@ from openbms.service.command_links import CommandLinks
 from openbms.service.commands import CommandDesk
 from openbms.service.faults import FaultControl
 from openbms.service.health import HealthLimits, HealthMonitor
-from openbms.service.protocols import CommandRequestHandler, DeviceReport, Services
+from openbms.service.protocols import CommandRequestHandler, DeviceReport, Services, WebhookReceiver
 
 __all__ = ["Runtime", "RuntimeStatus"]
 
@@ -585,6 +585,18 @@ class Runtime:
     def commands(self) -> CommandDesk:
         """Commands and priority arrays (a write raises ``RuntimeError`` before control starts)."""
         return self._commands
+
+    def webhook_receiver(self, site_id: str, name: str) -> WebhookReceiver | None:
+        """The running driver of ``site_id`` that takes webhooks as ``name`` (its scheme or its
+        profile's name): only a driver the site configures (one driver serves every site)."""
+        cfg = self.site(site_id)
+        if cfg is None:
+            return None
+        for scheme, driver in self.drivers.items():
+            names = getattr(driver, "webhook_names", None)
+            if scheme in cfg.drivers and callable(names) and name in names():
+                return cast(WebhookReceiver, driver)
+        return None
 
     def site_devices(self, site_id: str) -> list[DeviceReport]:
         """The devices serving ``site_id``'s points that the driver manager polls, by id."""

@@ -34,6 +34,7 @@ from openbms.api.routes import (
     tokens,
     users,
     web,
+    webhooks,
     ws,
 )
 
@@ -63,6 +64,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     devices.router,
     faults.router,
     graphics.router,
+    webhooks.router,
     ws.router,
     web.router,
 )
