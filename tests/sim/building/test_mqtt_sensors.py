@@ -162,3 +162,31 @@ def test_openbms_sim_serve_refuses_a_broker_that_is_not_host_and_port():
 
     result = CliRunner().invoke(app, ["sim", "serve", "--mqtt", "localhost"])
     assert result.exit_code == 2 and "--mqtt: expected HOST:PORT" in result.output
+
+
+async def test_stop_ends_the_sensors_even_when_one_cancellation_is_swallowed(monkeypatch):
+    """A publish that completes as the cancellation comes (Python 3.11's wait_for drops it) must
+    not leave stop() waiting for ever: a CI run hung there."""
+    building = Building(start=datetime(2025, 4, 7, 10))
+    sensors = MqttSensors(building, ManualClock(), every=60)
+    running = asyncio.Event()
+    swallowed: list[bool] = []
+
+    async def deaf_run() -> None:
+        running.set()
+        while True:
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                if swallowed:
+                    raise
+                swallowed.append(True)  # as wait_for does when the publish finished with it
+
+    monkeypatch.setattr(sensors, "run", deaf_run)
+    sensors.start()
+    await asyncio.wait_for(running.wait(), 10)
+    stopping = asyncio.create_task(sensors.stop())
+    done, _ = await asyncio.wait({stopping}, timeout=30)  # the bound only stops a broken test hanging
+    if not done:
+        stopping.cancel()
+    assert done and swallowed == [True], "stop() waited for a task that swallowed its cancellation"

@@ -62,6 +62,7 @@ from openbms.model.binding import Binding
 from openbms.model.sample import OFFLINE, OK, STALE, Reading, Value
 from openbms.model.site import DriverSettings
 from openbms.runtime.clock import Clock, WallClock
+from openbms.runtime.tasks import cancel_and_wait
 
 __all__ = ["ERROR_KINDS", "NOISE_LOGGER", "MQTTDriver"]
 
@@ -190,10 +191,7 @@ class MQTTDriver(DriverBase):
 
     async def stop(self) -> None:
         """Disconnect and stop reconnecting."""
-        for task in (self._task, self._watch):
-            if task is not None:
-                task.cancel()
-        await asyncio.gather(*(t for t in (self._task, self._watch) if t), return_exceptions=True)
+        await cancel_and_wait(self._task, self._watch)  # again until they end (wait_for may drop one)
         self._task = self._watch = None
         self._client = None
         self._connected.clear()

@@ -47,6 +47,7 @@ from openbms.drivers.mqtt.connect import secret, tls_context
 from openbms.drivers.mqtt.outbox import Message, Outbox
 from openbms.model.mqtt import MqttSettings
 from openbms.runtime.clock import Clock
+from openbms.runtime.tasks import cancel_and_wait
 
 __all__ = ["Link", "Pacer"]
 
@@ -150,7 +151,7 @@ class Link:
         try:
             await asyncio.wait_for(asyncio.shield(task), self.settings.timeout + 1.0)
         except TimeoutError:
-            task.cancel()
+            await cancel_and_wait(task)  # again until it ends: wait_for may drop one cancellation
         with contextlib.suppress(asyncio.CancelledError):
             await task
         self._connected.clear()

@@ -54,6 +54,7 @@ from paho.mqtt.properties import Properties
 from openbms.drivers.mqtt.connect import secret, tls_context
 from openbms.errors import DriverError
 from openbms.model.mqtt import MqttSettings
+from openbms.runtime.tasks import cancel_and_wait
 
 __all__ = ["Listener", "Publish", "Request", "RequestServer", "Requester", "request_filter",
            "response_topic"]
@@ -175,10 +176,7 @@ class RequestServer:
         """Stop taking requests, let those being handled finish (up to ``timeout``), disconnect."""
         if self._work:
             await asyncio.wait(set(self._work), timeout=self.settings.timeout)
-        for task in [self._task, *self._work]:
-            if task is not None:
-                task.cancel()
-        await asyncio.gather(*(t for t in [self._task, *self._work] if t), return_exceptions=True)
+        await cancel_and_wait(self._task, *self._work)  # again until they end (wait_for may drop one)
         self._task = None
         self._work.clear()
         self._client = None

@@ -23,7 +23,6 @@ broker, as a field device would.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import math
@@ -31,6 +30,7 @@ import random
 from types import TracebackType
 
 from openbms.runtime.clock import Clock, clock_rate
+from openbms.runtime.tasks import cancel_and_wait
 from openbms.sim.building.building import Building
 
 __all__ = ["MqttSensors", "sensor_topics"]
@@ -130,10 +130,9 @@ class MqttSensors:
     async def stop(self) -> None:
         """Stop publishing and disconnect."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        # A cancellation that comes with a publish's completion is dropped by aiomqtt's wait_for
+        # (Python 3.11), and the task publishes on: cancel again until it has ended.
+        await cancel_and_wait(task)
         self.connected = False
 
     async def __aenter__(self) -> MqttSensors:
