@@ -32,7 +32,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from openbms.bench import Figure
-from openbms.model.sample import Sample
+from openbms.bench.counting import BusCounter
 from openbms.model.site import SiteConfig
 from openbms.runtime.clock import WallClock
 from openbms.service.assembly import Assembly
@@ -58,30 +58,6 @@ def _site(ports: Sequence[int]) -> SiteConfig:
             for d in range(len(ports))]})
 
 
-class _Counter:
-    """Samples the bus carries (a callback subscription, as the historian's)."""
-
-    def __init__(self) -> None:
-        self.samples = 0
-        self.bad = 0
-        self.changed = asyncio.Event()
-
-    def __call__(self, batch: Sequence[Sample]) -> None:
-        self.samples += len(batch)
-        self.bad += sum(1 for s in batch if s.status != "ok")
-        self.changed.set()
-
-    async def until(self, count: int, what: str, quiet: float = 30.0) -> None:
-        """Wait for ``count`` samples; fail when none came for ``quiet`` seconds."""
-        while self.samples < count:
-            self.changed.clear()
-            try:
-                await asyncio.wait_for(self.changed.wait(), quiet)
-            except TimeoutError:
-                raise RuntimeError(f"{what}: {self.samples} samples of {count} on the bus, none "
-                                   f"for {quiet:g} s") from None
-
-
 def _requests(assembly: Assembly) -> int:
     driver: Any = assembly.drivers.get("modbus")
     return sum(g.requests for g in getattr(driver, "gateways", {}).values())
@@ -99,7 +75,7 @@ async def _bench(cycles: int) -> list[Figure]:
         if not line or line[0] != "ready":
             raise RuntimeError(f"the Modbus load process said {' '.join(line)!r}, not 'ready'")
         assembly = Assembly([_site([int(p) for p in line[1:]])], WallClock())
-        counter = _Counter()
+        counter = BusCounter(count_bad=True)
         assembly.bus.subscribe_callback("*", counter, name="bench")
         await assembly.start_drivers()
         points = DEVICES * REGISTERS

@@ -26,11 +26,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
 from openbms.bench import Figure
-from openbms.model.sample import Sample
+from openbms.bench.counting import BusCounter
 from openbms.model.site import SiteConfig
 from openbms.runtime.clock import WallClock
 from openbms.service.assembly import Assembly
@@ -67,30 +67,6 @@ def _site(port: int) -> SiteConfig:
             for d in range(DEVICES)]})
 
 
-class _Counter:
-    """Samples the bus carries (a callback subscription, as the historian's)."""
-
-    def __init__(self) -> None:
-        self.samples = 0
-        self.changed = asyncio.Event()
-        self.last = 0.0
-
-    def __call__(self, batch: Sequence[Sample]) -> None:
-        self.samples += len(batch)
-        self.last = time.perf_counter()
-        self.changed.set()
-
-    async def until(self, count: int, what: str, quiet: float = 30.0) -> None:
-        """Wait for ``count`` samples; fail when none came for ``quiet`` seconds."""
-        while self.samples < count:
-            self.changed.clear()
-            try:
-                await asyncio.wait_for(self.changed.wait(), quiet)
-            except TimeoutError:
-                raise RuntimeError(f"{what}: {self.samples} samples of {count} on the bus, none "
-                                   f"for {quiet:g} s") from None
-
-
 async def _line(process: asyncio.subprocess.Process, expected: str) -> str:
     assert process.stdout is not None
     line = (await asyncio.wait_for(process.stdout.readline(), 60)).decode().strip()
@@ -105,7 +81,7 @@ async def _ingest(port: int, rounds: int) -> float:
         str(DEVICES), "--fields", str(FIELDS), "--rounds", str(rounds),
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     assembly = Assembly([_site(port)], WallClock())
-    counter = _Counter()
+    counter = BusCounter()
     try:
         await _line(load, "ready")  # every device's retained message is on the broker
         assembly.bus.subscribe_callback("*", counter, name="bench")
