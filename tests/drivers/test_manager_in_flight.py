@@ -76,3 +76,33 @@ def test_the_bacnet_driver_tells_the_manager_its_in_flight_setting():
 
     assert BACnetDriver(DriverSettings(max_in_flight=5)).max_in_flight() == 5
     assert BACnetDriver().max_in_flight() == 16  # the documented default
+
+
+async def test_behind_an_in_flight_limit_the_first_round_runs_at_once_then_polls_are_spread():
+    """Issue 15, item 11: at 1 000 devices the first cycle took the whole interval, because
+    first polls were spread over it. Behind the limit they now run at once (as fast as the
+    limit allows); each device's later polls keep its place in the spread."""
+    clock = ManualClock(1_700_000_000.0)
+
+    class Limited(SimDriver):
+        def max_in_flight(self) -> int:
+            return 2
+
+    bus, driver = Bus(), Limited(clock=clock)
+    got: list = []
+    bus.subscribe_callback("*", got.extend)
+    points = [PointBinding(f"hq/d{n}/p", parse_binding(f"sim://d{n}/p?value=1"), 40.0)
+              for n in "abcd"]
+    manager = DriverManager(bus, clock, {"sim": driver}, points, seed=1)
+    await manager.start()
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert sorted(s.point for s in got) == [f"hq/d{n}/p" for n in "abcd"]  # all at once, at 0
+    assert {s.ts for s in got} == {1_700_000_000.0}
+    got.clear()
+    for _ in range(80):
+        await clock.advance(1)
+    seconds = sorted((s.ts - 1_700_000_000.0, s.point[4]) for s in got)
+    # Second polls at 40 + the group's offset (0, 10, 20, 30), then every 40 s.
+    assert seconds == [(40, "a"), (50, "b"), (60, "c"), (70, "d"), (80, "a")]
+    await manager.stop()

@@ -2,8 +2,11 @@
 
 Points are grouped by (driver, device, interval). Each group has one task
 that reads its points in batches of the driver's ``max_batch``, stamps the
-readings with the clock, and publishes one bus batch per read. First polls
-are spread over the interval so a thousand devices do not fire at once.
+readings with the clock, and publishes one bus batch per read. Polls are
+spread over the interval so a thousand devices do not fire at once. A driver
+with an in-flight limit (below) makes its first round at once instead, as
+fast as the limit lets it (every point has a value soonest after a start),
+and each device then keeps its place in the spread from its second poll on.
 
 A driver with a ``max_in_flight()`` limit (BACnet's requests in flight at
 once) is given no more reads at a time than that: a read's timeout starts
@@ -176,10 +179,18 @@ class DriverManager:
             interval = max(5 * g.interval, 60.0)  # changes arrive by themselves; poll to confirm
             g.reported = self.clock.now()
             confirm = getattr(g.driver, "confirm", None)
-        await self.clock.sleep(g.offset)
+        # The place of this group in the spread. Behind an in-flight limit the first round
+        # runs at once (the limit queues it, and a read's timeout starts with its slot); from
+        # the second poll on the groups are spread. Without a limit the first poll waits for it.
+        anchor: float | None = self.clock.monotonic() + g.offset
+        if self._slots.get(id(g.driver)) is None:
+            await self.clock.sleep(g.offset)
+            anchor = None
         while True:
             started = self.clock.monotonic()
             ok = await self._poll(g, health, settings)
+            if anchor is not None:
+                started, anchor = anchor, None
             if ok:
                 wait = interval
             else:  # offline: back off, up to max_backoff, with jitter
