@@ -40,6 +40,7 @@ from openbms.model.site import DriverSettings
 from openbms.model.units import lookup
 from openbms.runtime.bus import Bus
 from openbms.runtime.clock import Clock
+from openbms.runtime.tasks import cancel_and_wait
 
 __all__ = ["DeviceHealth", "DriverManager", "PointBinding"]
 
@@ -156,16 +157,7 @@ class DriverManager:
         """Cancel polling and wait for the tasks to end; changes the drivers report afterwards
         (they keep this manager's callback until a new one subscribes) are not published."""
         self._running = False
-        for t in self._tasks:
-            t.cancel()
-        # Python 3.11's wait_for (inside client libraries) can drop a cancellation that arrives
-        # with the answer: cancel again until every task has ended, rather than wait for ever.
-        pending = {t for t in self._tasks if not t.done()}
-        while pending:
-            _done, pending = await asyncio.wait(pending, timeout=1.0)
-            for t in pending:
-                t.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_and_wait(*self._tasks, every=1.0)
         self._tasks.clear()
 
     # ------------------------------------------------------------------ polling
