@@ -2,7 +2,7 @@
 
 ::
 
-    put(topic, payload, qos, retain, key)        (the event loop: a list append, never disk)
+    put(topic, payload, qos, retain, key, props) (the event loop: a list append, never disk)
          │
          ▼ pending (memory) ──writer task──▶ one transaction a batch, in the outbox's thread
                                               DATA/mqtt-outbox-{site}.db (WAL)  ── durable ──▶ queued
@@ -31,6 +31,13 @@ more than ``max_pending_mb`` of messages wait for the disk), with a WARNING at m
 minute. All SQLite work runs in one thread of the outbox's own; nothing on the
 event loop waits for the disk. A batch's rows and the deletions its bounds call for
 commit in one transaction, or none of them does (and the batch is tried again).
+
+A row may carry MQTT v5 properties (``props``: their wire encoding, opaque here;
+a command response's correlation data). The file's schema is versioned
+(``PRAGMA user_version``): a file of an earlier version is migrated in place
+when it opens (version 1, without ``props``, gets the column, NULL in its
+rows), keeping its rows. ``next_number(name)`` keeps small counters in the same
+file (the Sparkplug B ``bdSeq`` of the bridge: a restart goes on from it).
 
 One process at a time: ``open`` takes an exclusive lock on ``{file}.lock`` (which
 holds the owner's pid) and refuses, naming the file and that pid, while another
@@ -76,9 +83,13 @@ CREATE TABLE IF NOT EXISTS outbox (
     qos INTEGER NOT NULL,
     retain INTEGER NOT NULL,
     key TEXT NOT NULL,
-    size INTEGER NOT NULL
+    size INTEGER NOT NULL,
+    props BLOB
 )
 """
+_COUNTERS = "CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)"
+#: The file's schema (``PRAGMA user_version``): 1 had no ``props`` column (0: a new file).
+SCHEMA_VERSION = 2
 
 
 def outbox_path(data_dir: Path, site: str) -> Path:
@@ -96,6 +107,7 @@ class Message(NamedTuple):
     retain: bool
     key: str
     created: float
+    props: bytes | None = None  # MQTT v5 properties, encoded (a response's correlation data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,12 +199,31 @@ class Outbox:
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA wal_autocheckpoint=4096")
         db.execute(f"PRAGMA journal_size_limit={64 * 1024 * 1024}")
-        db.execute(_SCHEMA)
+        self._migrate(db)
         self._db = db
         first, last, count, size = db.execute(
             "SELECT min(seq), max(seq), count(*), sum(size) FROM outbox").fetchone()
         self._disk_bytes = size or 0
         return (first or 1), (last or 0), count, (size or 0)
+
+    def _migrate(self, db: sqlite3.Connection) -> None:
+        """Create the tables, or bring a file of an earlier version up to this one, in place."""
+        with _transaction(db):
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise DriverError(
+                    f"mqtt outbox {self.path}: written by a newer openbms (schema {version}, this "
+                    f"one knows up to {SCHEMA_VERSION}); upgrade openbms or move the file away")
+            exists = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = "
+                                "'outbox'").fetchone()
+            if exists is None:
+                db.execute(_SCHEMA)
+            else:
+                columns = {row[1] for row in db.execute("PRAGMA table_info(outbox)")}
+                if "props" not in columns:  # version 1: its rows keep, without properties
+                    db.execute("ALTER TABLE outbox ADD COLUMN props BLOB")
+            db.execute(_COUNTERS)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def _take_lock(self) -> None:
         """The exclusive lock on ``{file}.lock`` (flock: per open file, so a second ``Outbox`` of
@@ -240,7 +271,8 @@ class Outbox:
 
     # ------------------------------------------------------------------ putting (the event loop)
 
-    def put(self, topic: str, payload: bytes, qos: int, retain: bool, key: str) -> None:
+    def put(self, topic: str, payload: bytes, qos: int, retain: bool, key: str,
+            props: bytes | None = None) -> None:
         """Queue a message; it is on disk within one write (see ``flush``). Never blocks."""
         pending = self._pending
         self._pending_bytes += len(payload)
@@ -248,7 +280,8 @@ class Outbox:
             self._pending_bytes -= len(pending.popleft().payload)  # the oldest waiting go
             self.dropped["memory"] += 1
             self._warn_dropped()
-        pending.append(Message(self._next, topic, payload, qos, retain, key, self.clock.now()))
+        pending.append(Message(self._next, topic, payload, qos, retain, key, self.clock.now(),
+                               props))
         self._next += 1
         self._wake.set()
 
@@ -320,10 +353,10 @@ class Outbox:
         added = sum(_size(m) for m in batch)
         with _transaction(db):
             db.executemany(
-                "INSERT INTO outbox (seq, created, topic, payload, qos, retain, key, size) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(m.seq, m.created, m.topic, m.payload, m.qos, int(m.retain), m.key, _size(m))
-                 for m in batch])
+                "INSERT INTO outbox (seq, created, topic, payload, qos, retain, key, size, props) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(m.seq, m.created, m.topic, m.payload, m.qos, int(m.retain), m.key, _size(m),
+                  m.props) for m in batch])
             dropped = self._purge_size(self._disk_bytes + added)
             dropped += self._purge_age(now)
         self._disk_bytes += added - sum(size for _r, _u, _c, size in dropped)
@@ -434,9 +467,10 @@ class Outbox:
     def _read(self, after: int, limit: int) -> list[Message]:
         db = self._db
         assert db is not None
-        return [Message(seq, topic, bytes(payload), qos, bool(retain), key, created)
-                for seq, topic, payload, qos, retain, key, created in db.execute(
-                    "SELECT seq, topic, payload, qos, retain, key, created FROM outbox "
+        return [Message(seq, topic, bytes(payload), qos, bool(retain), key, created,
+                        None if props is None else bytes(props))
+                for seq, topic, payload, qos, retain, key, created, props in db.execute(
+                    "SELECT seq, topic, payload, qos, retain, key, created, props FROM outbox "
                     "WHERE seq > ? ORDER BY seq LIMIT ?", (after, limit))]
 
     async def done(self, upto: int) -> None:
@@ -472,6 +506,24 @@ class Outbox:
         self._disk_bytes -= size or 0
         return count, size or 0
 
+    # ------------------------------------------------------------------ counters
+
+    async def next_number(self, name: str, modulo: int = 256) -> int:
+        """The counter ``name`` kept in the file (0 the first time), advanced by one (mod
+        ``modulo``) for the next call, committed before it is returned: a restart goes on
+        from it."""
+        return await self._run(self._next_number, name, modulo)
+
+    def _next_number(self, name: str, modulo: int) -> int:
+        db = self._db
+        assert db is not None
+        with _transaction(db):
+            row = db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
+            value = 0 if row is None else row[0] % modulo
+            db.execute("INSERT OR REPLACE INTO counters (name, value) VALUES (?, ?)",
+                       (name, (value + 1) % modulo))
+        return value
+
     # ------------------------------------------------------------------ figures
 
     @property
@@ -486,7 +538,8 @@ class Outbox:
 
 
 def _size(m: Message) -> int:
-    return len(m.topic) + len(m.payload) + len(m.key) + ROW_OVERHEAD
+    return len(m.topic) + len(m.payload) + len(m.key) + ROW_OVERHEAD + (
+        len(m.props) if m.props else 0)
 
 
 @contextlib.contextmanager

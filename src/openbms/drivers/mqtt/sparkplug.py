@@ -5,10 +5,11 @@ from a generated ``sparkplug_b_pb2.py`` (no protoc on these machines, and
 pysparkplug, which ships one, pins paho-mqtt<2). It is the subset of Eclipse
 Tahu's ``sparkplug_b.proto`` (EPL-2.0; package ``org.eclipse.tahu.protobuf``)
 that carries values: the payload's timestamp, metrics, seq, uuid and body, and
-each metric's name, alias, timestamp, datatype, flags and scalar value. Field
-numbers and types are the specification's, so a full Tahu payload parses here:
-what this subset does not name (metadata, properties, data sets, templates)
-stays in the message's unknown fields and is ignored.
+each metric's name, alias, timestamp, datatype, flags, scalar value and
+properties (a ``PropertySet`` of scalar ``PropertyValue``s: the bridge's
+``engUnit``). Field numbers and types are the specification's, so a full Tahu
+payload parses here: what this subset does not name (metadata, nested property
+sets, data sets, templates) stays in the message's unknown fields and is ignored.
 """
 
 from __future__ import annotations
@@ -19,18 +20,22 @@ from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 from openbms.model.sample import Value
 
-__all__ = ["DATATYPES", "Metric", "Payload", "metric_value", "parse", "set_metric_value"]
+__all__ = ["DATATYPES", "Metric", "Payload", "PropertySet", "metric_value", "parse",
+           "set_metric_value"]
 
 _PACKAGE = "org.eclipse.tahu.protobuf"
 _F = descriptor_pb2.FieldDescriptorProto
 
 
-def _build() -> tuple[type[Any], type[Any]]:
+def _build() -> tuple[type[Any], type[Any], type[Any]]:
     fdp = descriptor_pb2.FileDescriptorProto(name="openbms_sparkplug_b.proto", package=_PACKAGE,
                                              syntax="proto2")
     payload = fdp.message_type.add(name="Payload")
     metric = payload.nested_type.add(name="Metric")
     metric.oneof_decl.add(name="value")
+    props = payload.nested_type.add(name="PropertySet")
+    prop = payload.nested_type.add(name="PropertyValue")
+    prop.oneof_decl.add(name="value")
 
     def field(msg: Any, name: str, number: int, ftype: int, label: int = _F.LABEL_OPTIONAL,
               type_name: str = "", oneof: bool = False) -> None:
@@ -47,6 +52,7 @@ def _build() -> tuple[type[Any], type[Any]]:
     field(metric, "is_historical", 5, _F.TYPE_BOOL)
     field(metric, "is_transient", 6, _F.TYPE_BOOL)
     field(metric, "is_null", 7, _F.TYPE_BOOL)
+    field(metric, "properties", 9, _F.TYPE_MESSAGE, type_name=f".{_PACKAGE}.Payload.PropertySet")
     field(metric, "int_value", 10, _F.TYPE_UINT32, oneof=True)
     field(metric, "long_value", 11, _F.TYPE_UINT64, oneof=True)
     field(metric, "float_value", 12, _F.TYPE_FLOAT, oneof=True)
@@ -54,6 +60,17 @@ def _build() -> tuple[type[Any], type[Any]]:
     field(metric, "boolean_value", 14, _F.TYPE_BOOL, oneof=True)
     field(metric, "string_value", 15, _F.TYPE_STRING, oneof=True)
     field(metric, "bytes_value", 16, _F.TYPE_BYTES, oneof=True)
+    field(props, "keys", 1, _F.TYPE_STRING, _F.LABEL_REPEATED)
+    field(props, "values", 2, _F.TYPE_MESSAGE, _F.LABEL_REPEATED,
+          f".{_PACKAGE}.Payload.PropertyValue")
+    field(prop, "type", 1, _F.TYPE_UINT32)
+    field(prop, "is_null", 2, _F.TYPE_BOOL)
+    field(prop, "int_value", 3, _F.TYPE_UINT32, oneof=True)
+    field(prop, "long_value", 4, _F.TYPE_UINT64, oneof=True)
+    field(prop, "float_value", 5, _F.TYPE_FLOAT, oneof=True)
+    field(prop, "double_value", 6, _F.TYPE_DOUBLE, oneof=True)
+    field(prop, "boolean_value", 7, _F.TYPE_BOOL, oneof=True)
+    field(prop, "string_value", 8, _F.TYPE_STRING, oneof=True)
     field(payload, "timestamp", 1, _F.TYPE_UINT64)
     field(payload, "metrics", 2, _F.TYPE_MESSAGE, _F.LABEL_REPEATED, f".{_PACKAGE}.Payload.Metric")
     field(payload, "seq", 3, _F.TYPE_UINT64)
@@ -62,11 +79,13 @@ def _build() -> tuple[type[Any], type[Any]]:
     payload.extension_range.add(start=100, end=536870912)
     pool = descriptor_pool.DescriptorPool()
     pool.Add(fdp)
-    return (message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{_PACKAGE}.Payload")),
-            message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{_PACKAGE}.Payload.Metric")))
+    def cls(name: str) -> type[Any]:
+        return message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{_PACKAGE}.{name}"))
+
+    return cls("Payload"), cls("Payload.Metric"), cls("Payload.PropertySet")
 
 
-Payload, Metric = _build()
+Payload, Metric, PropertySet = _build()
 
 #: Sparkplug B data types (specification 6.4.16) this driver reads and writes.
 DATATYPES: dict[str, int] = {"Int8": 1, "Int16": 2, "Int32": 3, "Int64": 4, "UInt8": 5, "UInt16": 6,
