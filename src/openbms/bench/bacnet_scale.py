@@ -53,22 +53,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-import os
 import random
-import re
-import signal
 import socket
-import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from openbms.bench import Figure
+from openbms.bench.child import Child
 
 __all__ = ["Layout", "plan", "run", "write_site"]
 
@@ -88,9 +84,6 @@ FIRST_NETWORK = 10
 API_PERIOD = 0.25
 HEALTH_PERIOD = 5.0  # seconds between reads of the event loop's lag (/metrics)
 START_TIMEOUT = 900.0  # the fleets build 25 000 bacpypes3 objects each (about a minute of CPU)
-_ERROR_LINE = re.compile(r"\b(ERROR|CRITICAL|Traceback)\b")
-
-
 @dataclass(frozen=True, slots=True)
 class FleetPlan:
     """One fleet process: its router's address and its networks' device instances."""
@@ -202,62 +195,8 @@ def write_site(folder: Path, layout: Layout) -> Path:
 
 # ------------------------------------------------------------------ child processes
 
-class _Child:
-    """A child process whose output a thread reads: its lines kept (a few), its error lines counted."""
-
-    def __init__(self, argv: Sequence[str], env: dict[str, str] | None = None) -> None:
-        self.argv = list(argv)
-        self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     text=True, env={**os.environ, "PYTHONUNBUFFERED": "1",
-                                                     "COLUMNS": "250", **(env or {})})
-        self.lines: list[str] = []
-        self.errors: list[str] = []
-        self.error_lines = 0
-        self._context = 0
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            if len(self.lines) < 200:
-                self.lines.append(line)
-            if _ERROR_LINE.search(line):
-                self.error_lines += 1
-                if len(self.errors) < 60:
-                    self._context = 20
-            if self._context > 0:
-                self._context -= 1
-                self.errors.append(line.rstrip())
-
-    async def line(self, prefix: str, deadline: float) -> str:
-        """The first output line starting with ``prefix``; RuntimeError if the process ends or times out."""
-        while time.monotonic() < deadline:
-            for line in list(self.lines):
-                if line.startswith(prefix):
-                    return line
-            if self.proc.poll() is not None:
-                break
-            await asyncio.sleep(0.2)
-        raise RuntimeError(f"{' '.join(self.argv[1:4])}… did not print {prefix!r}:\n"
-                           + "".join(self.lines[-30:]))
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=120)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._reader.join(timeout=10)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
-        return self.proc.returncode
-
-
-def _fleet(f: FleetPlan, points: int) -> _Child:
-    return _Child([sys.executable, "-m", "openbms.sim.bacnet_fleet", "--ip", f.ip, "--port", str(f.port),
+def _fleet(f: FleetPlan, points: int) -> Child:
+    return Child([sys.executable, "-m", "openbms.sim.bacnet_fleet", "--ip", f.ip, "--port", str(f.port),
                    "--networks", ",".join(map(str, f.networks)), "--per-network", str(f.per_network),
                    "--points", str(points), "--first", str(f.first),
                    "--router-instance", str(f.router_instance)])
@@ -288,7 +227,7 @@ async def _measure(layout: Layout, folder: Path, notes: list[str]) -> list[Figur
     fleets = [_fleet(f, layout.points) for f in layout.fleets]
     _say(f"{len(layout.devices())} devices x {layout.points} points in {len(fleets)} fleet processes: "
          "starting (each builds its devices' objects: about a minute per 250 x 100)")
-    server: _Child | None = None
+    server: Child | None = None
     try:
         deadline = time.monotonic() + START_TIMEOUT
         for child in fleets:
@@ -296,7 +235,7 @@ async def _measure(layout: Layout, folder: Path, notes: list[str]) -> list[Figur
         site = write_site(folder, layout)
         _say("devices serving; starting openbms run on the generated site")
         started = time.monotonic()
-        server = _Child([sys.executable, "-m", "openbms.cli", "run", "-d", str(site.parent), "--port", "0",
+        server = Child([sys.executable, "-m", "openbms.cli", "run", "-d", str(site.parent), "--port", "0",
                          "--status-every", "3600"],
                         env={"OPENBMS_ADMIN_EMAIL": EMAIL, "OPENBMS_ADMIN_PASSWORD": PASSWORD})
         url = (await server.line("Dashboard: ", started + START_TIMEOUT)).split()[1].rstrip("/")

@@ -30,11 +30,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from openbms.bench import Figure
+from openbms.bench.broker import HoldingBroker
 from openbms.bench.counting import BusCounter
 from openbms.model.site import SiteConfig
 from openbms.runtime.clock import WallClock
 from openbms.service.assembly import Assembly
-from openbms.sim.mosquitto import DemoBroker, find_mosquitto, free_port
+from openbms.sim.mosquitto import find_mosquitto, free_port
 
 __all__ = ["figures", "run"]
 
@@ -44,15 +45,6 @@ FIELDS = 100
 QUICK_ROUNDS, FULL_ROUNDS = 20, 100
 #: The other MQTT benchmarks, each with ``figures(quick)``, run after the ingest when present.
 OTHERS = ("openbms.bench.mqtt_bridge", "openbms.bench.mqtt_command")
-
-
-class _Broker(DemoBroker):
-    """The demo's broker, holding every QoS 1 message for a subscriber that is slower for a while."""
-
-    def write_config(self) -> None:
-        super().write_config()
-        with self.config.open("a") as f:
-            f.write("max_queued_messages 1000000\nmax_queued_bytes 0\n")
 
 
 def _site(port: int) -> SiteConfig:
@@ -120,7 +112,7 @@ def figures(quick: bool) -> Iterator[Figure]:
                          "OPENBMS_MOSQUITTO to its path)")
     rounds = QUICK_ROUNDS if quick else FULL_ROUNDS
     with tempfile.TemporaryDirectory(prefix="openbms-bench-mqtt-") as folder, \
-            _Broker(Path(folder), free_port()) as broker:
+            HoldingBroker(Path(folder), free_port()) as broker:
         yield ("mqtt.ingest_samples_per_s", round(asyncio.run(_ingest(broker.port, rounds))),
                "samples/s")
 

@@ -33,11 +33,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from openbms.bench import Figure
+from openbms.bench.broker import HoldingBroker
 from openbms.model.sample import Sample
 from openbms.model.site import SiteConfig
 from openbms.runtime.clock import WallClock
 from openbms.service.assembly import Assembly
-from openbms.sim.mosquitto import DemoBroker, free_port
+from openbms.sim.mosquitto import free_port
 
 __all__ = ["figures", "run"]
 
@@ -48,15 +49,6 @@ SITE = "bench"
 QUICK_ROUNDS, FULL_ROUNDS = 20, 100
 #: Messages the outbox may hold before the publisher waits (what a real poll cycle would not reach).
 AHEAD = 20 * DEVICES
-
-
-class _Broker(DemoBroker):
-    """The demo's broker, holding every QoS 1 message for a subscriber that is slower for a while."""
-
-    def write_config(self) -> None:
-        super().write_config()
-        with self.config.open("a") as f:
-            f.write("max_queued_messages 1000000\nmax_queued_bytes 0\n")
 
 
 def _site(port: int) -> SiteConfig:
@@ -179,7 +171,7 @@ def figures(quick: bool) -> Iterator[Figure]:
     rounds = QUICK_ROUNDS if quick else FULL_ROUNDS
     with tempfile.TemporaryDirectory(prefix="openbms-bench-bridge-") as folder:
         base = Path(folder)
-        with _Broker(base / "broker", free_port()) as broker:
+        with HoldingBroker(base / "broker", free_port()) as broker:
             yield ("mqtt.bridge_samples_per_s",
                    round(asyncio.run(_bridge(broker.port, base / "live", rounds))), "samples/s")
             yield ("mqtt.backlog_drain_samples_per_s",

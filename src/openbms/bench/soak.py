@@ -42,14 +42,9 @@ import asyncio
 import contextlib
 import json
 import math
-import os
 import random
-import re
-import signal
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -57,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from openbms.bench import Figure
+from openbms.bench.child import Child
 
 SITE = "demo"
 SPEED = 24.0
@@ -68,9 +64,6 @@ WS_CLIENTS = 5
 COMMAND_PERIOD = 20.0
 ALARM_PERIOD = 30.0
 OVERRIDE_S = 600.0  # building seconds: at ×24, 25 real seconds
-_ERROR_LINE = re.compile(r"\b(ERROR|CRITICAL|Traceback)\b")
-
-
 @dataclass
 class _Tally:
     """What the clients and the sampler saw."""
@@ -93,66 +86,23 @@ class _Tally:
             self.notes.append(text)
 
 
-class _Server:
+class _Server(Child):
     """``openbms demo`` in a child process: its address, and its output read by a thread."""
 
     def __init__(self, folder: Path) -> None:
-        env = {**os.environ, "OPENBMS_ADMIN_EMAIL": EMAIL, "OPENBMS_ADMIN_PASSWORD": PASSWORD,
-               "COLUMNS": "250"}
         self.folder = folder
-        self.proc = subprocess.Popen(
+        super().__init__(
             [sys.executable, "-m", "openbms.cli", "demo", "--no-browser", "--port", "0",
              "-d", str(folder), "--speed", f"{SPEED:g}", "--status-every", "60"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-        self.lines: list[str] = []
-        self.errors: list[str] = []  # the first errors with the lines after them (a traceback)
-        self.error_lines = 0
-        self.stopping_error_lines = 0  # those after the stop was asked for
-        self.stopping = False
-        self._context = 0
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            if len(self.lines) < 200:
-                self.lines.append(line)
-            if _ERROR_LINE.search(line):
-                if self.stopping:
-                    self.stopping_error_lines += 1
-                else:
-                    self.error_lines += 1
-                if len(self.errors) < 200:
-                    self._context = 30
-            if self._context > 0:
-                self._context -= 1
-                self.errors.append(line.rstrip())
+            env={"OPENBMS_ADMIN_EMAIL": EMAIL, "OPENBMS_ADMIN_PASSWORD": PASSWORD},
+            context=30, keep_errors=200, grace=90.0)
 
     async def url(self, within: float = 180.0) -> str:
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
-            for line in list(self.lines):
-                if line.startswith("Dashboard: "):
-                    return line.split()[1].rstrip("/")
-            if self.proc.poll() is not None:
-                break
-            await asyncio.sleep(0.2)
-        raise RuntimeError("the demo did not start:\n" + "".join(self.lines[-40:]))
-
-    def stop(self) -> int:
-        self.stopping = True
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=90)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._reader.join(timeout=10)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
-        return self.proc.returncode
+        try:
+            line = await self.line("Dashboard: ", time.monotonic() + within)
+        except RuntimeError:
+            raise RuntimeError("the demo did not start:\n" + "".join(self.lines[-40:])) from None
+        return line.split()[1].rstrip("/")
 
 
 def _file_size(path: Path) -> int:
