@@ -1,4 +1,4 @@
-"""Energy of meters per hour and per local day, from the historian's hourly rollups and raw samples.
+"""Energy of meters per hour, local day, week and month, from the historian's hourly rollups and raw samples.
 
 A meter is a number point that counts energy or measures power::
 
@@ -9,7 +9,15 @@ A meter is a number point that counts energy or measures power::
 
 Periods are hours (UTC hours: a site's hours but for the few zones whose offset
 is not whole hours) or the site's local days, midnight to midnight in its time
-zone, 23 or 25 hours long on a daylight-saving change. A period may start or end
+zone, 23 or 25 hours long on a daylight-saving change, and weeks (from a site's
+first day, Monday by default) and calendar months made of those days
+(``spans_of``). Peak demand is per 15- or 30-minute window, from raw samples
+(``window_kwh``).
+
+A register (a cumulative count) may go down: a wrap at its ``rollover``, a
+replacement (configured, or seen as a drop), or a glitch that comes back;
+``register_steps`` turns its readings into steps that are never negative and
+never a wrap's or a new meter's whole reading. A period may start or end
 inside an hour (now, the same time yesterday, midnight at +05:30): a register's
 reading there is interpolated, a demand hour counts its part (``MeterSeries``). The dashboard shows
 what this module computes: no calendar arithmetic happens in a browser, whose
@@ -47,16 +55,24 @@ __all__ = [
     "GAP",
     "HOLD",
     "HOUR",
+    "Bucket",
     "Meter",
     "MeterGroup",
     "MeterKind",
     "MeterSeries",
+    "Replacement",
     "Span",
     "day_spans",
     "hour_spans",
     "meter_groups",
     "meter_of",
+    "month_spans",
+    "previous_span",
+    "register_steps",
     "same_time_in",
+    "spans_of",
+    "week_spans",
+    "window_kwh",
 ]
 
 HOUR = 3600.0
@@ -73,11 +89,27 @@ _METER_TAGS = ("elec", "gas", "meter", "energy")
 
 
 @dataclass(frozen=True, slots=True)
+class Replacement:
+    """A register replaced at ``at`` (epoch s): the old one's last reading and the new one's first."""
+
+    at: float
+    old_final: float
+    new_initial: float
+
+
+@dataclass(frozen=True, slots=True)
 class Meter:
-    """How a point measures energy: its kind and the factor from its unit to kWh or kW."""
+    """How a point measures energy: its kind and the factor from its unit to kWh or kW.
+
+    A register's ``rollover`` is the reading at which it starts again from zero
+    (1 000 000 for a six-digit register, 2^32 × scale for a 32-bit count), in the
+    point's unit; ``replacements`` are the known changes of the meter.
+    """
 
     kind: MeterKind
     scale: float
+    rollover: float | None = None
+    replacements: tuple[Replacement, ...] = ()
 
 
 def meter_of(kind: str, unit: str | None, tags: Sequence[str]) -> Meter | None:
@@ -120,6 +152,98 @@ def day_spans(count: int, until: float, tz: ZoneInfo) -> list[Span]:
     return out
 
 
+def week_spans(count: int, until: float, tz: ZoneInfo, first_day: int = 0) -> list[Span]:
+    """The ``count`` local weeks up to the one holding ``until``, oldest first.
+
+    A week starts at local midnight of ``first_day`` (0 Monday, as ISO 8601, … 6 Sunday); ``date`` is its
+    first day. A week holding a clock change is 167 or 169 hours long.
+    """
+    today = datetime.fromtimestamp(until, tz).date()
+    first = today - timedelta(days=(today.weekday() - first_day) % 7)
+    out = []
+    for i in range(count - 1, -1, -1):
+        day = first - timedelta(days=7 * i)
+        out.append(Span(_midnight(day, tz), _midnight(day + timedelta(days=7), tz), day))
+    return out
+
+
+def month_spans(count: int, until: float, tz: ZoneInfo) -> list[Span]:
+    """The ``count`` local calendar months up to the one holding ``until``, oldest first; ``date`` its 1st."""
+    today = datetime.fromtimestamp(until, tz).date()
+    index = today.year * 12 + today.month - 1
+    out = []
+    for i in range(count - 1, -1, -1):
+        first = _month_start(index - i)
+        out.append(Span(_midnight(first, tz), _midnight(_month_start(index - i + 1), tz), first))
+    return out
+
+
+def _month_start(index: int) -> date:
+    return date(index // 12, index % 12 + 1, 1)
+
+
+Bucket = Literal["hour", "day", "week", "month"]
+
+
+def spans_of(bucket: Bucket, count: int, until: float, tz: ZoneInfo, first_day: int = 0) -> list[Span]:
+    """The ``count`` buckets of one kind up to the one holding ``until``, oldest first (site's local time)."""
+    if bucket == "hour":
+        return hour_spans(count, until)
+    if bucket == "day":
+        return day_spans(count, until, tz)
+    if bucket == "week":
+        return week_spans(count, until, tz, first_day)
+    return month_spans(count, until, tz)
+
+
+def previous_span(span: Span, bucket: Bucket, tz: ZoneInfo) -> Span:
+    """The bucket just before ``span``, of the same kind (a month before a month, however long)."""
+    if bucket == "hour" or span.date is None:
+        return Span(span.start - HOUR, span.start)
+    if bucket == "day":
+        day = span.date - timedelta(days=1)
+    elif bucket == "week":
+        day = span.date - timedelta(days=7)
+    else:
+        day = _month_start(span.date.year * 12 + span.date.month - 2)
+    return Span(_midnight(day, tz), span.start, day)
+
+
+def window_kwh(meter: Meter, samples: Sequence[tuple[float, float]], start: float, end: float,
+               window: float) -> list[float | None]:
+    """kWh in each ``window`` seconds (900 or 1 800) from ``start`` to ``end``, from raw samples.
+
+    ``start`` should sit on the window grid (epoch multiples of 900 are quarter hours in every
+    zone). A demand window's energy is its mean kW over the time its samples cover (each held
+    until the next, at most ``HOLD``) × its length, when they cover at least half of it; a
+    register's is the difference of its readings across it (interpolated, wraps and
+    replacements as ``register_steps``), when they cover it whole. Else None.
+    """
+    n = max(0, math.ceil((end - start) / window))
+    ordered = sorted(samples)
+    if meter.kind == "register":
+        ts = [t for t, _v in ordered]
+        steps = register_steps(meter, ts, [v for _t, v in ordered])
+        out: list[float | None] = []
+        for i in range(n):
+            a = start + i * window
+            got = _between(ts, steps, a, a + window)
+            out.append(got[0] if got is not None and got[1] >= window - 1e-6 else None)
+        return out
+    energy = [0.0] * n
+    covered = [0.0] * n
+    for k, (ts, v) in enumerate(ordered):
+        stop = min(ordered[k + 1][0] if k + 1 < len(ordered) else ts + HOLD, ts + HOLD, end)
+        t = max(ts, start)
+        while t < stop:
+            i = int((t - start) // window)
+            upto = min(stop, start + (i + 1) * window)
+            energy[i] += v * meter.scale * (upto - t) / HOUR
+            covered[i] += upto - t
+            t = upto
+    return [e * window / c if c >= window / 2 else None for e, c in zip(energy, covered, strict=True)]
+
+
 def _midnight(day: date, tz: ZoneInfo) -> float:
     # A midnight a clock change skips (fold 0) maps to the instant of the change.
     return datetime(day.year, day.month, day.day, tzinfo=tz).timestamp()
@@ -135,6 +259,67 @@ def same_time_in(previous: Span, current: Span, until: float, tz: ZoneInfo) -> f
                                       wall.microsecond, tzinfo=tz).timestamp())
 
 
+def register_steps(meter: Meter, ts: Sequence[float], vs: Sequence[float]) -> list[float | None]:
+    """kWh between each reading and the next (None: unknown), with a register's wraps and changes.
+
+    A reading below the one before is, in this order: a configured replacement
+    between them (the old register's rest plus the new one's count); a rollover
+    (``meter.rollover`` set and the wrapped difference less than half of it); or
+    a reset or a replacement nobody configured, whose step is unknown while the
+    readings after it count from the new reading. With a rollover, a rise of half
+    of it or more in one step is a bad reading (unknown). Should the readings come back
+    within ``GAP`` to the level before the drop (a glitch, a register read as 0
+    once), they count from that level again, so nothing is counted twice. No step
+    is ever negative, and no step is a wrap's or a new meter's whole reading.
+    """
+    steps: list[float | None] = []
+    base: tuple[float, float] | None = None  # the level and time before an unexplained drop
+    for j in range(len(ts) - 1):
+        a, b = vs[j], vs[j + 1]
+        swap = next((r for r in meter.replacements if ts[j] <= r.at < ts[j + 1]), None)
+        step: float | None
+        if ts[j + 1] - ts[j] > GAP:
+            step = None  # an outage: nothing is interpolated across it
+        elif swap is not None:
+            step = max(swap.old_final - a, 0.0) + max(b - swap.new_initial, 0.0)
+            base = None
+        elif meter.rollover is not None and b - a >= meter.rollover / 2:
+            step = None  # more than half the range in one step: a bad reading, or a wrap backwards
+        elif b >= a:
+            if base is not None and ts[j + 1] - base[1] > GAP:
+                base = None
+            if base is not None and b >= base[0]:
+                step, base = b - base[0], None  # back to the level before the drop: it was a glitch
+            else:
+                step = b - a
+        elif meter.rollover is not None and 0 <= meter.rollover - a + b < meter.rollover / 2:
+            step = meter.rollover - a + b
+        else:
+            step = None
+            if base is None or a > base[0]:
+                base = (a, ts[j])
+        steps.append(None if step is None else step * meter.scale)
+    return steps
+
+
+def _between(ts: Sequence[float], steps: Sequence[float | None], start: float,
+             end: float) -> tuple[float, float] | None:
+    """kWh over ``[start, end)`` from readings' steps, interpolated linearly, and the seconds covered."""
+    total: float | None = None
+    covered = 0.0
+    for j in range(max(bisect.bisect_right(ts, start) - 1, 0), len(ts) - 1):
+        a, b = ts[j], ts[j + 1]
+        if a >= end:
+            break
+        overlap = min(b, end) - max(a, start)
+        step = steps[j]
+        if overlap <= 0 or step is None:
+            continue  # outside, an outage or a reset: unknown
+        total = (total or 0.0) + step * overlap / (b - a)
+        covered += overlap
+    return None if total is None else (total, covered)
+
+
 class MeterSeries:
     """One meter's hourly rollups (sorted by start), asked for energy over periods.
 
@@ -148,7 +333,7 @@ class MeterSeries:
     """
 
     __slots__ = ("_covered", "_first_low", "_from", "_hours", "_kw", "_last", "_last_ts", "_meter", "_pieces",
-                 "_starts")
+                 "_starts", "_steps")
 
     def __init__(
         self,
@@ -205,6 +390,7 @@ class MeterSeries:
             first_low = first.min
         self._last_ts: list[float] = [ts for ts, _v in readings]
         self._last: list[float] = [v for _ts, v in readings]
+        self._steps = register_steps(meter, self._last_ts, self._last)
         self._first_low = first_low
 
     def _raw_pieces(
@@ -253,20 +439,13 @@ class MeterSeries:
         """kWh over ``[start, end)`` and the seconds of it the readings cover, or None."""
         ts, vs = self._last_ts, self._last
         total: float | None = None
-        covered = 0.0
         if ts and start <= ts[0] < end and self._first_low is not None and self._first_low <= vs[0]:
             # No reading before the meter's first: count from the lowest reading of its first hour.
             total = (vs[0] - self._first_low) * self._meter.scale
-        for j in range(max(bisect.bisect_right(ts, start) - 1, 0), len(ts) - 1):
-            a, b = ts[j], ts[j + 1]
-            if a >= end:
-                break
-            overlap = min(b, end) - max(a, start)
-            if overlap <= 0 or b - a > GAP or vs[j + 1] < vs[j]:
-                continue  # outside, an outage or a reset: unknown
-            total = (total or 0.0) + (vs[j + 1] - vs[j]) * self._meter.scale * overlap / (b - a)
-            covered += overlap
-        return None if total is None else (total, covered)
+        got = _between(ts, self._steps, start, end)
+        if got is None:
+            return None if total is None else (total, 0.0)
+        return (got[0] + (total or 0.0), got[1])
 
     def peak(self, start: float, end: float) -> tuple[float, float] | None:
         """The highest demand over ``[start, end)`` in kW and the start of its hour.
