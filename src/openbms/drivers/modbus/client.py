@@ -1,12 +1,20 @@
-"""One Modbus TCP connection per gateway (host:port), shared by the unit ids behind it.
+"""One Modbus connection per gateway (host:port) or serial line, shared by the unit ids on it.
 
 ::
 
-    driver, openbms modbus read|write (read_values, write_value)
+    driver, openbms modbus read|write|scan (read_values, write_value)
         ──▶ Gateway.read|write(unit, table, address, …)
         wait for the unit's inter-request delay ──▶ one request at a time on the connection
-        ──▶ pymodbus (async TCP client, no retries of its own: the driver manager retries)
+        ──▶ pymodbus, no retries of its own (the driver manager retries), by the endpoint's
+            transport: tcp ──▶ AsyncModbusTcpClient (MBAP framing)
+                       rtu-over-tcp ──▶ AsyncModbusTcpClient(framer=RTU) (a serial gateway)
+                       rtu ──▶ AsyncModbusSerialClient(framer=RTU) on the line's device
         ◀── registers or bits │ ModbusRefused(code, name) │ DeviceUnreachable
+
+The transport is only the connection: merged reads, their splitting, writes,
+exception names and offline handling are the same code for all three. On a
+serial line "one request at a time" is the medium's own rule (a half-duplex
+bus, one master), and the silent interval between frames is pymodbus's.
 
 This is the only module that imports pymodbus, so the command line and the
 rest of the driver import no protocol library. Any failure of the transport
@@ -26,6 +34,7 @@ from dataclasses import replace
 from typing import Any
 
 from openbms.drivers.modbus.points import BIT_TABLES, PointSpec, decode, encode
+from openbms.drivers.modbus.settings import Endpoint
 from openbms.errors import DeviceUnreachable
 from openbms.model.sample import Value
 
@@ -80,16 +89,17 @@ class ModbusRefused(Exception):
 
 
 class Gateway:
-    """A Modbus TCP endpoint: one connection, one request at a time, opened on demand.
+    """A Modbus endpoint (TCP, RTU over TCP, or a serial line): one connection, one request at a
+    time, opened on demand.
 
     pymodbus serialises a connection's transactions itself, and many gateways
     reject pipelined requests, so one request is in flight per connection;
-    ``requests`` counts those sent (tests and health read it).
+    ``requests`` counts those sent (tests and health read it). ``Gateway(host,
+    port, timeout)`` is a Modbus TCP one; give an ``Endpoint`` for the others.
     """
 
-    def __init__(self, host: str, port: int, timeout: float) -> None:
-        self.host = host
-        self.port = port
+    def __init__(self, host: str | Endpoint, port: int = 502, timeout: float = 3.0) -> None:
+        self.endpoint = host if isinstance(host, Endpoint) else Endpoint("tcp", host, port)
         self.timeout = timeout
         self.requests = 0
         self.connects = 0
@@ -98,7 +108,7 @@ class Gateway:
         self._last: dict[int, float] = {}  # unit → time.monotonic() its last request ended
 
     def __str__(self) -> str:
-        return f"{self.host}:{self.port}"
+        return str(self.endpoint)
 
     async def __aenter__(self) -> Gateway:
         return self
@@ -141,20 +151,44 @@ class Gateway:
         else:
             raise ModbusRefused(1, f"{what}: {table} is read-only")
 
-    async def _connect(self) -> Any:
-        from pymodbus.client import AsyncModbusTcpClient
+    def _new_client(self) -> Any:
+        from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
+        from pymodbus.framer import FramerType
 
-        client = AsyncModbusTcpClient(self.host, port=self.port, timeout=self.timeout, retries=0,
-                                      reconnect_delay=0, name=f"openbms {self}")
+        at = self.endpoint
+        common: dict[str, Any] = {"timeout": self.timeout, "retries": 0, "reconnect_delay": 0,
+                                  "name": f"openbms {self}"}
+        if at.transport == "rtu":
+            return AsyncModbusSerialClient(at.host, framer=FramerType.RTU, baudrate=at.baudrate,
+                                           parity=at.parity, stopbits=at.stopbits,
+                                           bytesize=at.bytesize, **common)
+        framer = FramerType.RTU if at.transport == "rtu-over-tcp" else FramerType.SOCKET
+        return AsyncModbusTcpClient(at.host, port=at.port, framer=framer, **common)
+
+    async def _connect(self) -> Any:
+        try:
+            client = self._new_client()
+        except (RuntimeError, ValueError) as err:  # no pyserial, or settings pyserial refuses
+            raise DeviceUnreachable(f"{self}: {err}") from err
         self.connects += 1
+        at = self.endpoint
         try:
             async with asyncio.timeout(self.timeout * 2):
                 ok = await client.connect()
         except TimeoutError:
             ok = False
+        except Exception as err:  # termios.error: the serial port refuses the line's settings
+            client.close()
+            raise DeviceUnreachable(f"{self}: the serial line refuses {at.baudrate} baud, "
+                                    f"{at.bytesize}{at.parity}{at.stopbits} ({err})") from err
         if not ok:
             client.close()
-            raise DeviceUnreachable(f"{self}: no Modbus TCP connection (refused or no answer "
+            if self.endpoint.transport == "rtu":
+                raise DeviceUnreachable(f"{self}: the serial line cannot be opened (no such "
+                                        "device, in use, or no permission: is the user in the "
+                                        "dialout group?)")
+            what = "RTU over TCP" if self.endpoint.transport == "rtu-over-tcp" else "TCP"
+            raise DeviceUnreachable(f"{self}: no Modbus {what} connection (refused or no answer "
                                     f"within {self.timeout:g} s)")
         self._client = client
         return client
@@ -211,10 +245,11 @@ async def write_point(gateway: Gateway, unit: int, spec: PointSpec, words: list[
     await gateway.write(unit, spec.table, spec.address, words, delay)
 
 
-async def read_values(host: str, port: int, unit: int, spec: PointSpec, n: int,
+async def read_values(host: str | Endpoint, port: int, unit: int, spec: PointSpec, n: int,
                       request_timeout: float) -> list[tuple[int, Value, list[int]]]:
     """``n`` values of ``spec``'s type from its address on, each as (address, value, the raw
-    registers or bits): one connection, requests of at most 125 registers (2000 bits)."""
+    registers or bits): one connection (``host``: a TCP host, or an ``Endpoint``), requests of at
+    most 125 registers (2000 bits)."""
     step = spec.size
     limit = 2000 if spec.table in BIT_TABLES else 125
     per_request = max(1, limit // step)
@@ -233,7 +268,7 @@ async def read_values(host: str, port: int, unit: int, spec: PointSpec, n: int,
     return out
 
 
-async def write_value(host: str, port: int, unit: int, spec: PointSpec, value: Value,
+async def write_value(host: str | Endpoint, port: int, unit: int, spec: PointSpec, value: Value,
                       request_timeout: float) -> Value:
     """Write ``value`` to ``spec``'s coil or register(s) and read it back; ``ValueError`` when it
     does not fit the type, ``ModbusRefused`` or ``DeviceUnreachable`` as for reads."""

@@ -1,10 +1,12 @@
-"""The Modbus TCP driver: a device's points read in the fewest requests, writes by type.
+"""The Modbus driver (TCP, RTU, RTU over TCP): a device's points read in the fewest requests,
+writes by type.
 
 ::
 
     manager ──read(device, bindings)──▶ point_spec (once per binding)
         ──plan──▶ spans (per table, within gap / max_registers / max_bits, not across breaks)
-        ──Gateway.read (one connection per host:port, shared by its unit ids)──▶ decode ──▶ Readings
+        ──Gateway.read (one connection per host:port or serial line, shared by its unit ids)
+        ──▶ decode ──▶ Readings
               │ illegal-data-address on a span: split it, remember the break, retry the halves;
               │ a point refused alone faults with the exception's name, the others read on
               │ other exceptions: the span's points fault with the exception's name
@@ -27,7 +29,7 @@ from openbms.drivers.base import DriverBase
 from openbms.drivers.modbus.client import ILLEGAL_DATA_ADDRESS, Gateway, ModbusRefused, write_point
 from openbms.drivers.modbus.plan import Breaks, Span, plan
 from openbms.drivers.modbus.points import BIT_TABLES, WRITABLE, PointSpec, decode, encode, point_spec
-from openbms.drivers.modbus.settings import PLACE, DeviceConfig, read_devices
+from openbms.drivers.modbus.settings import PLACE, DeviceConfig, Endpoint, read_devices
 from openbms.errors import BindingError, DriverError, WriteRefused
 from openbms.model.binding import Binding
 from openbms.model.sample import FAULT, Reading, Value
@@ -40,7 +42,8 @@ log = logging.getLogger(__name__)
 
 
 class ModbusDriver(DriverBase):
-    """Points on Modbus TCP devices (``modbus://DEVICE/TABLE/ADDRESS?type=…``)."""
+    """Points on Modbus devices over TCP, RTU or RTU over TCP
+    (``modbus://DEVICE/TABLE/ADDRESS?type=…``)."""
 
     name = "modbus"
     #: A device's points in one read, so they merge into the fewest requests.
@@ -53,7 +56,7 @@ class ModbusDriver(DriverBase):
             self.devices: dict[str, DeviceConfig] = read_devices(dict(self.settings.model_extra or {}))
         except ValueError as err:
             raise DriverError(str(err)) from None
-        self.gateways: dict[tuple[str, int], Gateway] = {}
+        self.gateways: dict[Endpoint, Gateway] = {}
         self.breaks: dict[str, Breaks] = {}  # device → where it refused to read across
         self._specs: dict[str, PointSpec | str] = {}  # binding URI → its spec, or why it has none
 
@@ -63,11 +66,11 @@ class ModbusDriver(DriverBase):
             gateway.close()
 
     def gateway(self, device: DeviceConfig) -> Gateway:
-        """The device's gateway connection (made on first use)."""
-        gw = self.gateways.get(device.gateway)
+        """The device's gateway or serial line connection (made on first use)."""
+        gw = self.gateways.get(device.endpoint)
         if gw is None:
-            gw = self.gateways[device.gateway] = Gateway(device.host, device.port,
-                                                         self.settings.timeout)
+            gw = self.gateways[device.endpoint] = Gateway(device.endpoint,
+                                                          timeout=self.settings.timeout)
         return gw
 
     def _spec(self, binding: Binding) -> PointSpec | str:
