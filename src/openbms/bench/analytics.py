@@ -1,0 +1,118 @@
+"""``analytics``: fitting a baseline to a year of one meter's hourly energy.
+
+The meter is a generated office whose structure is known (``synthetic_hours``):
+a base load, an occupied schedule on weekdays 08:00–18:00 local time, heating
+below 15 °C and cooling above 21 °C, and noise. The figures are the median
+time of a fit (``analytics.baseline_fit_ms``) and the fit's hourly CV(RMSE)
+(``analytics.baseline_cvrmse_pct``, on this generated meter, not the emulator's).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import numpy.typing as npt
+
+from openbms.analytics.baseline import fit_baseline
+from openbms.bench import Figure
+
+__all__ = ["Office", "run", "synthetic_days", "synthetic_hours"]
+
+HOUR = 3600.0
+
+
+class Office:
+    """The generated building: kWh in an hour = base + occupied + heating + cooling + noise."""
+
+    base = 20.0  # kWh in every hour
+    occupied = 30.0  # kWh more in an occupied hour (weekdays 08:00–18:00 local)
+    heating_balance = 15.0  # °C
+    heating_slope = 3.0  # kWh per hour per °C below the heating balance point
+    cooling_balance = 21.0  # °C
+    cooling_slope = 4.0  # kWh per hour per °C above the cooling balance point
+    noise = 3.0  # kWh, standard deviation of an hour's noise
+
+
+def _midnight(day: date, tz: ZoneInfo) -> float:
+    return datetime(day.year, day.month, day.day, tzinfo=tz).timestamp()
+
+
+def _weather(ts: npt.NDArray[np.float64], tz: ZoneInfo, rng: np.random.Generator) -> npt.NDArray[np.float64]:
+    """Outdoor °C: a seasonal wave (coldest mid-January), a daily one (warmest 15:00) and weather noise."""
+    doy = np.array([datetime.fromtimestamp(t, tz).timetuple().tm_yday for t in ts.tolist()], dtype=float)
+    hour = np.array([datetime.fromtimestamp(t, tz).hour for t in ts.tolist()], dtype=float)
+    season = 11.0 - 10.0 * np.cos(2 * np.pi * (doy - 15) / 365.0)
+    daily = 4.0 * np.cos(2 * np.pi * (hour - 15) / 24.0)
+    # Weather systems: a slow random walk pulled back to the season (about three days' memory).
+    drift = np.zeros(len(ts))
+    shocks = rng.normal(0.0, 0.6, len(ts))
+    for i in range(1, len(ts)):
+        drift[i] = 0.986 * drift[i - 1] + shocks[i]
+    return season + daily + drift
+
+
+def synthetic_hours(
+    days: int, seed: int = 0, tz: str = "Europe/London", start: date = date(2023, 1, 2)
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """``days`` local days of the office's hours: (hour start in epoch s, kWh, outdoor °C).
+
+    Local days, so a daylight-saving change gives a 23- or 25-hour day.
+    """
+    zone = ZoneInfo(tz)
+    rng = np.random.default_rng(seed)
+    ts = np.arange(_midnight(start, zone), _midnight(start + timedelta(days=days), zone), HOUR)
+    temp = _weather(ts, zone, rng)
+    walls = [datetime.fromtimestamp(t, zone) for t in ts.tolist()]
+    occupied = np.array([w.weekday() < 5 and 8 <= w.hour < 18 for w in walls])
+    o = Office
+    energy = (o.base + o.occupied * occupied
+              + o.heating_slope * np.maximum(o.heating_balance - temp, 0.0)
+              + o.cooling_slope * np.maximum(temp - o.cooling_balance, 0.0)
+              + rng.normal(0.0, o.noise, len(ts)))
+    return ts, energy, temp
+
+
+def synthetic_days(
+    days: int, seed: int = 0, tz: str = "Europe/London", start: date = date(2023, 1, 2)
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """``days`` local days of a daily meter: (midnight in epoch s, kWh of the day, mean °C).
+
+    kWh per 24 h = 24 × (base + occupied × 10/24 × 5/7) + 24 × heating slope × HDD + 24 ×
+    cooling slope × CDD (degree days on the day's mean), noise added; a day of h hours
+    uses h/24 of it.
+    """
+    zone = ZoneInfo(tz)
+    rng = np.random.default_rng(seed)
+    starts = np.array([_midnight(start + timedelta(days=i), zone) for i in range(days + 1)])
+    hours = np.diff(starts) / HOUR
+    ts = starts[:-1]
+    doy = np.array([datetime.fromtimestamp(t, zone).timetuple().tm_yday for t in ts.tolist()], dtype=float)
+    temp = 11.0 - 10.0 * np.cos(2 * np.pi * (doy - 15) / 365.0) + rng.normal(0.0, 3.0, days)
+    o = Office
+    per_day = (24 * (o.base + o.occupied * 10 / 24 * 5 / 7)
+               + 24 * o.heating_slope * np.maximum(o.heating_balance - temp, 0.0)
+               + 24 * o.cooling_slope * np.maximum(temp - o.cooling_balance, 0.0)
+               + rng.normal(0.0, 24 * o.noise, days))
+    return ts, per_day * hours / 24.0, temp
+
+
+def run(quick: bool = False) -> Iterator[Figure]:
+    """Fit a year of hourly data (a quarter with ``quick``) and time it."""
+    days = 91 if quick else 365
+    ts, energy, temp = synthetic_hours(days, seed=1)
+    zone = ZoneInfo("Europe/London")
+    fit_baseline(ts, energy, temp, zone)  # warm numpy's code paths
+    times = []
+    baseline = None
+    for _ in range(3 if quick else 7):
+        t0 = time.perf_counter()
+        baseline = fit_baseline(ts, energy, temp, zone)
+        times.append((time.perf_counter() - t0) * 1000)
+    assert baseline is not None
+    yield ("analytics.baseline_fit_ms", round(statistics.median(times), 1), "ms")
+    yield ("analytics.baseline_cvrmse_pct", round(baseline.stats.cvrmse_pct, 2), "%")
