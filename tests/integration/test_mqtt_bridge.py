@@ -237,15 +237,6 @@ async def test_a_bridge_that_cannot_start_is_reported_and_the_site_runs(tmp_path
     await nowhere.stop()
 
 
-async def test_sparkplug_batches_are_refused_at_start_with_the_reason(tmp_path):
-    site = _site(1883, bridge={"format": "sparkplug"})
-    async with bridged(site, tmp_path) as a:
-        health = a.bridge_health()["mqtt_bridge_hq"]
-    assert health["status"] == "degraded"
-    assert "format: sparkplug is not built yet" in health["reasons"][0]
-    assert not (tmp_path / "mqtt-outbox-hq.db").exists()  # nothing opened
-
-
 def _plain_site(port: int, points: list[str], prefix: str = "openbms") -> SiteConfig:
     return SiteConfig.model_validate({
         "site": {"id": "hq", "timezone": "UTC"},

@@ -39,6 +39,10 @@ class BridgeSettings(_Strict):
     per_device: bool = Field(
         default=False, description="one message a device poll on {prefix}/{site}/devices/{device}")
     format: Literal["json", "sparkplug"] = Field(default="json", description="of the per-device batches")
+    group: str | None = Field(
+        default=None, pattern=r"^[^+#/\x00]+$", max_length=200,
+        description="Sparkplug B group id (format: sparkplug); default: the prefix when it is one "
+                    "topic level, else the site id")
     qos: Literal[0, 1] = 1
     retain: bool = Field(default=False, description="per-point messages retained (a subscriber's last value)")
     heartbeat: Interval = Field(

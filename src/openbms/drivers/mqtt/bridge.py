@@ -7,6 +7,10 @@
                                    │              {"value", "unit", "status", "time", "key"}
                                    └─ per device: {prefix}/{site}/devices/{device}
                                                   {"site", "device", "samples": [{"point", …}, …]}
+                                      or Sparkplug B (format: sparkplug; edge.py):
+                                                  spBv1.0/{group}/DDATA/{site}/{device}
+                                                  (DBIRTH after its death, DDEATH when every
+                                                  sample of a device's poll is offline)
     bus events "alarm"   (this site's) ──▶ {prefix}/{site}/alarms
     bus events "command" (this site's points) ──▶ {prefix}/{site}/commands
                                    │
@@ -21,7 +25,8 @@ The per-point topic is the point id under the prefix, which is
 device its binding names (``bacnet:1001``; ``virtual:{equipment}`` for a point
 with no binding). On the hot path there is no pydantic and no logging: one
 dict lookup, one small dict and one ``orjson.dumps`` a sample, and one message
-a device of a batch.
+a device of a batch (Sparkplug B: one metric a sample, by alias, and the point's last
+value kept for the births).
 """
 
 from __future__ import annotations
@@ -36,17 +41,18 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from openbms.drivers.mqtt.edge import DATATYPE_OF_KIND, EdgeMetric, EdgeNode, alias_of
 from openbms.drivers.mqtt.link import Link
 from openbms.drivers.mqtt.outbox import Outbox, outbox_path
 from openbms.errors import DriverError
 from openbms.model.binding import parse_binding
 from openbms.model.mqtt import MqttSettings
-from openbms.model.sample import Sample
+from openbms.model.sample import OFFLINE, Sample
 from openbms.model.site import SiteConfig
 from openbms.runtime.bus import Bus, CallbackSubscription, EventSubscription
 from openbms.runtime.clock import Clock
 
-__all__ = ["BATCH_MAX", "Bridge", "start_bridge"]
+__all__ = ["BATCH_MAX", "Bridge", "edge_node", "start_bridge"]
 
 log = logging.getLogger(__name__)
 
@@ -71,13 +77,23 @@ def _device(binding: str | None, equipment: str) -> str:
     return _TOPIC_UNSAFE.sub("_", f"{b.scheme}:{b.device}")
 
 
+def edge_node(site: SiteConfig, settings: MqttSettings) -> EdgeNode | None:
+    """The site's Sparkplug B edge node when its bridge sends per-device batches as Sparkplug B:
+    group ``bridge.group``, else the prefix when it is one topic level, else the site id."""
+    bridge = settings.bridge
+    if not (bridge.per_device and bridge.format == "sparkplug"):
+        return None
+    sid = site.site.id
+    group = bridge.group or (settings.prefix if "/" not in settings.prefix else sid)
+    return EdgeNode(group, sid)
+
+
 class Bridge:
-    """Publishes the samples and events of one site through ``link``."""
+    """Publishes the samples and events of one site through ``link`` (Sparkplug B batches
+    through ``link.edge``, when it has one)."""
 
     def __init__(self, site: SiteConfig, settings: MqttSettings, link: Link) -> None:
-        if settings.bridge.per_device and settings.bridge.format == "sparkplug":
-            raise DriverError("mqtt: bridge: format: sparkplug is not built yet for the bridge; "
-                              "use format: json (the default)")
+        self.edge = link.edge
         self.site = site.site.id
         self.settings = settings
         self.link = link
@@ -86,6 +102,8 @@ class Bridge:
         self.alarms_topic = f"{base}/alarms"
         self.commands_topic = f"{base}/commands"
         self.points = self._points_of(site)
+        if self.edge is not None:
+            self.edge.define(self._metrics_of(site))
         self.published = 0  # samples handed to the outbox
         self.events = 0
         self.event_errors = 0  # events that could not be encoded
@@ -98,9 +116,32 @@ class Bridge:
         return {pid: _Point(f"{prefix}/{pid}", point.unit, _device(point.binding, equip.id))
                 for pid, equip, point in site.points()}
 
+    def _metrics_of(self, site: SiteConfig) -> list[tuple[str, EdgeMetric]]:
+        return [(_device(point.binding, equip.id),
+                 EdgeMetric(pid, f"{equip.id}/{point.name}", alias_of(pid),
+                            DATATYPE_OF_KIND.get(point.kind, DATATYPE_OF_KIND["number"]), point.unit))
+                for pid, equip, point in site.points()]
+
     def follow(self, site: SiteConfig) -> None:
-        """Bridge the points of ``site`` (a new configuration of the same site, same ``mqtt:``)."""
+        """Bridge the points of ``site`` (a new configuration of the same site, same ``mqtt:``).
+        Sparkplug B: a device whose metrics changed is born again (DBIRTH), one gone dies
+        (DDEATH), through the outbox in order."""
         self.points = self._points_of(site)
+        edge = self.edge
+        if edge is None:
+            return
+        before = set(edge.devices)
+        changed = edge.define(self._metrics_of(site))
+        now = self.link.clock.now()
+        qos = self.settings.bridge.qos
+        for device in sorted(changed):
+            if device not in edge.devices:
+                if device in before:
+                    self.link.publish(edge.topic("DDEATH", device), edge.device_death(now), qos=qos,
+                                      key=f"{device}@{now!r}:death")
+            elif device not in edge.dead:
+                self.link.publish(edge.topic("DBIRTH", device), edge.birth(device, now), qos=qos,
+                                  key=f"{device}@{now!r}:birth")
 
     # ------------------------------------------------------------------ samples (the hot path)
 
@@ -111,7 +152,13 @@ class Bridge:
         bridge = self.settings.bridge
         per_point, qos, retain = bridge.per_point, bridge.qos, bridge.retain
         dumps = orjson.dumps
-        groups: dict[str, list[dict[str, Any]]] | None = {} if bridge.per_device else None
+        edge = self.edge
+        if edge is not None:
+            self._sparkplug(batch, edge)
+            if not per_point:
+                return
+        groups: dict[str, list[dict[str, Any]]] | None = (
+            {} if bridge.per_device and edge is None else None)
         n = 0
         last_ts, ts_text = None, ""
         for point, ts, value, status in batch:
@@ -141,6 +188,50 @@ class Bridge:
                     key = f"{device}@{chunk[0]['time']!r}+{len(chunk)}:{chunk[0]['point']}"
                     put(self.device_base + device,
                         dumps({"site": site, "device": device, "samples": chunk}), qos, False, key)
+        if edge is None:
+            self.published += n
+
+    def _sparkplug(self, batch: Sequence[Sample], edge: EdgeNode) -> None:
+        """A device's samples of a batch as one DDATA (a DDEATH when all are offline, a DBIRTH
+        instead when the device was dead)."""
+        points = self.points
+        last = edge.last
+        groups: dict[str, list[Sample]] = {}
+        for sample in batch:
+            p = points.get(sample[0])
+            if p is None:  # another site's
+                continue
+            last[sample[0]] = (sample[2], sample[1])
+            group = groups.get(p.device)
+            if group is None:
+                groups[p.device] = [sample]
+            else:
+                group.append(sample)
+        if not groups:
+            return
+        put = self.link.outbox.put
+        qos = self.settings.bridge.qos
+        now = self.link.clock.now()
+        n = 0
+        for device, samples in groups.items():
+            n += len(samples)
+            first = samples[0]
+            if all(s[3] == OFFLINE for s in samples):
+                if device not in edge.dead:
+                    edge.dead.add(device)
+                    put(edge.topic("DDEATH", device), edge.device_death(now), qos, False,
+                        f"{device}@{first[1]!r}:death")
+                continue
+            if device in edge.dead:  # back: a birth with every metric's last value (these too)
+                edge.dead.discard(device)
+                put(edge.topic("DBIRTH", device), edge.birth(device, now), qos, False,
+                    f"{device}@{first[1]!r}:birth")
+                continue
+            topic = edge.topic("DDATA", device)
+            for i in range(0, len(samples), BATCH_MAX):
+                chunk = samples[i:i + BATCH_MAX]
+                put(topic, edge.data(chunk, now), qos, False,
+                    f"{device}@{chunk[0][1]!r}+{len(chunk)}:{chunk[0][0]}")
         self.published += n
 
     # ------------------------------------------------------------------ events
@@ -224,7 +315,8 @@ async def start_bridge(site: SiteConfig, data_dir: Path, clock: Clock, bus: Bus)
         raise DriverError(f"site {site.site.id} has no mqtt: section")
     sid = site.site.id
     outbox = Outbox(outbox_path(data_dir, sid), settings.outbox, clock, name=sid)
-    link = Link(sid, settings, outbox, clock)  # reads the secrets: fails before anything opens
+    # Reads the secrets: fails before anything opens.
+    link = Link(sid, settings, outbox, clock, edge=edge_node(site, settings))
     bridge = Bridge(site, settings, link)
     await outbox.open()
     try:

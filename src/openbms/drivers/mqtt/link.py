@@ -12,6 +12,13 @@
             ──▶ heartbeat: the same, every ``bridge.heartbeat`` seconds
     stop    ──▶ publish    {prefix}/{site}/status  {"status": "offline", time}   (retained)
 
+    with a Sparkplug B edge node (``edge``; bridge ``format: sparkplug``, edge.py):
+    connect ──▶ Last Will  spBv1.0/{group}/NDEATH/{site}  {bdSeq}  (instead of the status one)
+            ──▶ NBIRTH and the DBIRTHs first (QoS 0), then the status, then the outbox
+            ──▶ subscribed to spBv1.0/{group}/NCMD/{site}: Node Control/Rebirth → births again
+    send    ──▶ each spBv1.0/… message gets the session's next ``seq`` as it goes
+    stop    ──▶ NDEATH {bdSeq}, then the status ``offline``
+
 Everything the site sends goes through the outbox, connected or not: one path,
 so order holds across an outage and a crash, and nothing is treated as sent
 before it is on disk. The connection (aiomqtt) reconnects by itself with
@@ -44,6 +51,7 @@ import paho.mqtt.client as mqtt
 
 from openbms import __version__
 from openbms.drivers.mqtt.connect import secret, tls_context
+from openbms.drivers.mqtt.edge import EdgeNode
 from openbms.drivers.mqtt.outbox import Message, Outbox
 from openbms.model.mqtt import MqttSettings
 from openbms.runtime.clock import Clock
@@ -93,8 +101,12 @@ class Link:
     """
 
     def __init__(self, site: str, settings: MqttSettings, outbox: Outbox, clock: Clock, *,
-                 reconnect_min: float = 0.5, reconnect_max: float = 30.0) -> None:
+                 edge: EdgeNode | None = None, reconnect_min: float = 0.5,
+                 reconnect_max: float = 30.0) -> None:
         self.site = site
+        #: The site as a Sparkplug B edge node (None: no Sparkplug B on this link).
+        self.edge = edge
+        self.rebirths = 0  # births sent again on a host's Node Control/Rebirth
         self.settings = settings
         self.outbox = outbox
         self.clock = clock
@@ -196,10 +208,16 @@ class Link:
         loop = asyncio.get_running_loop()
         backoff = self.reconnect_min
         s = self.settings
-        will = aiomqtt.Will(self.status_topic, orjson.dumps({"status": "offline", "site": self.site}),
-                            qos=1, retain=True)
+        status_will = aiomqtt.Will(self.status_topic,
+                                   orjson.dumps({"status": "offline", "site": self.site}),
+                                   qos=1, retain=True)
+        edge = self.edge
         while not self._stopping.is_set():
+            will, bd_seq = status_will, 0
             try:
+                if edge is not None:  # a new session, a new bdSeq (kept in the outbox's file)
+                    bd_seq = await self.outbox.next_number("bdSeq")
+                    will = aiomqtt.Will(edge.topic("NDEATH"), edge.death(bd_seq), qos=1)
                 async with aiomqtt.Client(
                     s.host, s.port, identifier=self.client_id, username=self.username,
                     password=self.password, keepalive=s.keepalive, tls_context=self.tls,
@@ -207,6 +225,9 @@ class Link:
                     max_inflight_messages=WINDOW,
                 ) as client:
                     self._hook_acks(client)
+                    if edge is not None:
+                        await client.subscribe(edge.ncmd_topic, qos=0)
+                        self._births(client, bd_seq)  # the session's first messages
                     await client.publish(self.status_topic, self._status("online"), qos=1,
                                          retain=True)
                     self.connects += 1
@@ -219,6 +240,8 @@ class Link:
                     await self._session(client)
                     # Stopping: the retained status says so (a clean disconnect sends no will).
                     with contextlib.suppress(aiomqtt.MqttError):
+                        if edge is not None:
+                            await client.publish(edge.topic("NDEATH"), edge.death(bd_seq), qos=1)
                         await client.publish(self.status_topic, self._status("offline"), qos=1,
                                              retain=True)
             except asyncio.CancelledError:
@@ -289,11 +312,27 @@ class Link:
             if not t.cancelled() and t.exception() is not None:
                 raise t.exception()  # type: ignore[misc]
 
-    @staticmethod
-    async def _watch(client: aiomqtt.Client) -> None:
-        """Returns (raises) when the connection ends: aiomqtt tells it through the messages."""
-        async for _ in client.messages:
-            pass
+    def _births(self, client: aiomqtt.Client, bd_seq: int) -> None:
+        """Publish the edge node's NBIRTH and DBIRTHs (QoS 0, as Sparkplug B has them), ``seq``
+        from 0. Straight through paho, as ``_send`` does: nothing of a window can come between."""
+        edge = self.edge
+        assert edge is not None
+        paho = client._client
+        for topic, payload in edge.births(bd_seq, self.clock.now()):
+            info = paho.publish(topic, payload, 0, False)
+            if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                raise aiomqtt.MqttCodeError(info.rc, "Could not publish a Sparkplug B birth")
+
+    async def _watch(self, client: aiomqtt.Client) -> None:
+        """Returns (raises) when the connection ends: aiomqtt tells it through the messages. A
+        Sparkplug B host's rebirth request (NCMD ``Node Control/Rebirth``) sends the births again
+        (the same bdSeq, ``seq`` from 0)."""
+        edge = self.edge
+        async for message in client.messages:
+            if (edge is not None and message.topic.value == edge.ncmd_topic
+                    and isinstance(message.payload, bytes) and edge.is_rebirth(message.payload)):
+                self.rebirths += 1
+                self._births(client, edge.bd_seq)
 
     async def _heartbeat(self, client: aiomqtt.Client) -> None:
         every = self.settings.bridge.heartbeat
@@ -342,8 +381,13 @@ class Link:
         paho = client._client
         infos: list[Any] = []
         self._window = (batch, infos)  # what _after_loss looks at if the connection breaks
+        edge = self.edge
+        sparkplug = edge.prefix if edge is not None else None
         for m in batch:
-            info = paho.publish(m.topic, m.payload, max(m.qos, qos_floor), m.retain)
+            payload = m.payload
+            if sparkplug is not None and m.topic.startswith(sparkplug):
+                payload = edge.stamp(payload)  # type: ignore[union-attr]  # this session's seq
+            info = paho.publish(m.topic, payload, max(m.qos, qos_floor), m.retain)
             if info.rc != mqtt.MQTT_ERR_SUCCESS:
                 raise aiomqtt.MqttCodeError(info.rc, "Could not publish message")
             infos.append(info)

@@ -1,0 +1,298 @@
+"""The telemetry bridge's Sparkplug B batches against a real Mosquitto.
+
+Two readers: openbms's own MQTT driver with its Sparkplug B decoder (the round trip: the same
+values, aliases resolved, deaths taking points offline), and a decoder of the wire format
+written here from the specification's field numbers (Eclipse Tahu's sparkplug_b.proto), which
+shares no code with the bridge's message classes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+
+from openbms.drivers.mqtt.edge import EdgeNode, alias_of
+from openbms.model.sample import OFFLINE, OK, Sample
+from openbms.model.site import SiteConfig
+from openbms.runtime.clock import ManualClock
+from openbms.service.assembly import Assembly
+from tests.fixtures.services import MosquittoBroker
+from tests.integration.mqtt_helpers import driver_for, subscribed, until
+
+T0 = 1_765_000_000.0
+T1 = T0 + 10  # sample times, after the births (the clock's T0)
+B_SAT = "mqtt://spBv1.0/openbms/hq/bacnet:1001#ahu-1/sat"
+B_FAN = "mqtt://spBv1.0/openbms/hq/bacnet:1001#ahu-1/fan"
+B_MODE = "mqtt://spBv1.0/openbms/hq/bacnet:1001#ahu-1/mode"
+B_SP = "mqtt://spBv1.0/openbms/hq/virtual:zone-1#zone-1/occ-sp"
+
+
+def _site(port: int, **bridge: Any) -> SiteConfig:
+    return SiteConfig.model_validate({
+        "site": {"id": "hq", "timezone": "UTC"},
+        "mqtt": {"port": port, "timeout": 2, "outbox": {"rate": 100_000},
+                 "bridge": {"per_point": False, "per_device": True, "format": "sparkplug",
+                            **bridge}},
+        "equipment": [
+            {"id": "ahu-1", "type": "ahu", "points": [
+                {"name": "sat", "unit": "degC", "binding": "bacnet://1001/analog-input,1"},
+                {"name": "fan", "kind": "bool", "binding": "bacnet://1001/binary-input,1"},
+                {"name": "mode", "kind": "enum", "states": ["off", "heat", "cool"],
+                 "binding": "bacnet://1001/multi-state-value,1"}]},
+            {"id": "zone-1", "type": "sensor", "points": [{"name": "occ-sp", "unit": "degC"}]}]})
+
+
+# ---------------------------------------------------------------------------- the wire format
+
+
+def _varint(data: bytes, i: int) -> tuple[int, int]:
+    shift = value = 0
+    while True:
+        byte = data[i]
+        i += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return value, i
+
+
+def _fields(data: bytes) -> list[tuple[int, Any]]:
+    """(field number, value) of a protobuf message: varints as ints, fixed64 as 8 bytes,
+    length-delimited as bytes."""
+    out, i = [], 0
+    while i < len(data):
+        key, i = _varint(data, i)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, i = _varint(data, i)
+        elif wire == 1:
+            value, i = data[i:i + 8], i + 8
+        elif wire == 2:
+            n, i = _varint(data, i)
+            value, i = data[i:i + n], i + n
+        elif wire == 5:
+            value, i = data[i:i + 4], i + 4
+        else:
+            raise AssertionError(f"wire type {wire}")
+        out.append((number, value))
+    return out
+
+
+def decode(payload: bytes) -> dict[str, Any]:
+    """A Sparkplug B payload: timestamp, seq and metrics as dicts (name, alias, timestamp,
+    datatype, value, null, units)."""
+    doc: dict[str, Any] = {"metrics": []}
+    for number, value in _fields(payload):
+        if number == 1:
+            doc["timestamp"] = value
+        elif number == 3:
+            doc["seq"] = value
+        elif number == 2:
+            m: dict[str, Any] = {}
+            for n, v in _fields(value):
+                if n == 1:
+                    m["name"] = v.decode()
+                elif n == 2:
+                    m["alias"] = v
+                elif n == 3:
+                    m["timestamp"] = v
+                elif n == 4:
+                    m["datatype"] = v
+                elif n == 7:
+                    m["null"] = bool(v)
+                elif n == 9:  # PropertySet: keys (1), values (2: PropertyValue, string 8)
+                    props = _fields(v)
+                    keys = [k.decode() for f, k in props if f == 1]
+                    values = [next(x.decode() for f2, x in _fields(pv) if f2 == 8)
+                              for f, pv in props if f == 2]
+                    m["properties"] = dict(zip(keys, values, strict=True))
+                elif n == 10:  # int_value: Int32 in two's complement
+                    m["value"] = v - (1 << 32) if v >= 1 << 31 else v
+                elif n == 11:
+                    m["value"] = v
+                elif n == 13:
+                    m["value"] = struct.unpack("<d", v)[0]
+                elif n == 14:
+                    m["value"] = bool(v)
+            doc["metrics"].append(m)
+    return doc
+
+
+def rebirth_request() -> bytes:
+    """An NCMD payload: one metric, Node Control/Rebirth, Boolean true."""
+    name = b"Node Control/Rebirth"
+    metric = b"\x0a" + bytes([len(name)]) + name + b"\x20\x0b" + b"\x70\x01"
+    return b"\x12" + bytes([len(metric)]) + metric
+
+
+class Wire:
+    """What a subscriber of spBv1.0/# read: (topic, decoded payload), in order."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, dict[str, Any]]] = []
+
+    def of(self, kind: str) -> list[tuple[str, dict[str, Any]]]:
+        return [(t, d) for t, d in self.messages if t.split("/")[2] == kind]
+
+
+@asynccontextmanager
+async def wire(broker: MosquittoBroker) -> AsyncIterator[Wire]:
+    got = Wire()
+    async with aiomqtt.Client(broker.host, broker.port, identifier="test-sparkplug-host") as client:
+        await client.subscribe("spBv1.0/#", qos=1)
+
+        async def read() -> None:
+            async for m in client.messages:
+                got.messages.append((m.topic.value, decode(bytes(m.payload))))  # type: ignore[arg-type]
+
+        task = asyncio.create_task(read())
+        try:
+            yield got
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+@asynccontextmanager
+async def bridged(site: SiteConfig, data: Path, clock: Any) -> AsyncIterator[Assembly]:
+    assembly = Assembly([site], clock, data_dir=data)
+    await assembly.start_site_services(None)
+    try:
+        yield assembly
+    finally:
+        await assembly.stop()
+
+
+# ---------------------------------------------------------------------------- the tests
+
+
+async def test_the_driver_reads_back_what_the_bridge_publishes_as_sparkplug_b(mosquitto, tmp_path):
+    clock = ManualClock(T0)
+    driver = driver_for(mosquitto, clock)
+    async with wire(mosquitto) as raw, subscribed(driver, B_SAT, B_FAN, B_MODE, B_SP) as changes:
+        async with bridged(_site(mosquitto.port), tmp_path, clock) as a:
+            await until(lambda: len(raw.of("DBIRTH")) == 2, what="the births")
+            await clock.set(T1 + 5)
+            a.bus.publish([Sample("hq/ahu-1/sat", T1, 13.5), Sample("hq/ahu-1/fan", T1, True),
+                           Sample("hq/ahu-1/mode", T1, 3), Sample("hq/zone-1/occ-sp", T1, 21)])
+            await until(lambda: changes.last(B_SP) is not None and changes.last(B_SP)[0] == 21,
+                        what="the data")
+            assert changes.last(B_SAT) == (13.5, OK, T1)
+            assert changes.last(B_FAN) == (True, OK, T1)
+            assert changes.last(B_MODE) == (3, OK, T1)
+            # Every point of the AHU's device offline: its death, and the driver's points offline.
+            a.bus.publish([Sample("hq/ahu-1/sat", T1 + 1, None, OFFLINE),
+                           Sample("hq/ahu-1/fan", T1 + 1, None, OFFLINE),
+                           Sample("hq/ahu-1/mode", T1 + 1, None, OFFLINE)])
+            await until(lambda: changes.last(B_SAT)[1] == OFFLINE, what="the device's death")
+            assert changes.last(B_SP)[1] == OK  # another device: alive
+            # Back: born again with its values, then data by alias again.
+            a.bus.publish([Sample("hq/ahu-1/sat", T1 + 2, 14.0), Sample("hq/ahu-1/fan", T1 + 2, False),
+                           Sample("hq/ahu-1/mode", T1 + 2, 1)])
+            await until(lambda: changes.last(B_SAT) == (14.0, OK, T1 + 2), what="the rebirth")
+            a.bus.publish([Sample("hq/ahu-1/sat", T1 + 3, 14.5)])
+            await until(lambda: changes.last(B_SAT) == (14.5, OK, T1 + 3), what="data after it")
+            bd_seq = raw.of("NBIRTH")[0][1]["metrics"][0]["value"]
+        # The bridge stopped: its NDEATH (the Last Will's payload, sent at a clean stop too).
+        await until(lambda: changes.last(B_SP)[1] == OFFLINE, what="the node's death")
+        await until(lambda: raw.of("NDEATH"), what="the NDEATH on the wire")
+    assert driver.errors["alias"] == 0 and driver.errors["protobuf"] == 0
+
+    # The wire, read independently.
+    kinds = [t.split("/")[2] + ("/" + t.split("/")[4] if len(t.split("/")) == 5 else "")
+             for t, _d in raw.messages]
+    assert kinds == ["NBIRTH", "DBIRTH/bacnet:1001", "DBIRTH/virtual:zone-1",
+                     "DDATA/bacnet:1001", "DDATA/virtual:zone-1", "DDEATH/bacnet:1001",
+                     "DBIRTH/bacnet:1001", "DDATA/bacnet:1001", "NDEATH"]
+    assert all(t.startswith("spBv1.0/openbms/") and t.split("/")[3] == "hq" for t, _ in raw.messages)
+    assert [d.get("seq") for _t, d in raw.messages] == [0, 1, 2, 3, 4, 5, 6, 7, None]
+    nbirth = raw.messages[0][1]
+    assert {m["name"]: m.get("value") for m in nbirth["metrics"]} == {
+        "bdSeq": bd_seq, "Node Control/Rebirth": False}
+    assert raw.of("NDEATH")[0][1]["metrics"] == [{"name": "bdSeq", "datatype": 8, "value": bd_seq}]
+    birth = raw.messages[1][1]["metrics"]
+    assert [(m["name"], m["alias"], m["datatype"], m.get("null", False), m.get("properties"))
+            for m in birth] == [
+        ("ahu-1/sat", alias_of("hq/ahu-1/sat"), 10, True, {"engUnit": "degC"}),
+        ("ahu-1/fan", alias_of("hq/ahu-1/fan"), 11, True, None),
+        ("ahu-1/mode", alias_of("hq/ahu-1/mode"), 3, True, None)]
+    data = raw.messages[3][1]["metrics"]
+    assert [(m.get("name"), m["alias"], m["timestamp"], m["value"]) for m in data] == [
+        (None, alias_of("hq/ahu-1/sat"), int(T1 * 1000), 13.5),
+        (None, alias_of("hq/ahu-1/fan"), int(T1 * 1000), True),
+        (None, alias_of("hq/ahu-1/mode"), int(T1 * 1000), 3)]
+    reborn = raw.messages[6][1]["metrics"]
+    assert [(m["name"], m["value"], m["timestamp"]) for m in reborn] == [
+        ("ahu-1/sat", 14.0, int((T1 + 2) * 1000)), ("ahu-1/fan", False, int((T1 + 2) * 1000)),
+        ("ahu-1/mode", 1, int((T1 + 2) * 1000))]
+
+
+async def test_a_rebirth_command_sends_the_births_again_from_seq_0(mosquitto, tmp_path):
+    clock = ManualClock(T0)
+    async with wire(mosquitto) as raw, bridged(_site(mosquitto.port, group="plant"), tmp_path,
+                                               clock) as a:
+        await until(lambda: len(raw.of("DBIRTH")) == 2, what="the births")
+        a.bus.publish([Sample("hq/ahu-1/sat", T0, 13.5)])
+        await until(lambda: raw.of("DDATA"), what="the data")
+        async with aiomqtt.Client(mosquitto.host, mosquitto.port, identifier="test-host") as host:
+            await host.publish("spBv1.0/plant/NCMD/hq", rebirth_request())
+        await until(lambda: len(raw.of("NBIRTH")) == 2, what="the rebirth")
+        await until(lambda: len(raw.of("DBIRTH")) == 4, what="the devices' rebirth")
+        assert a.bridges["hq"].link.rebirths == 1
+    first, again = raw.of("NBIRTH")
+    assert first[0] == "spBv1.0/plant/NBIRTH/hq"
+    assert again[1]["seq"] == 0 and first[1]["metrics"][0] == again[1]["metrics"][0]  # same bdSeq
+    births = raw.of("DBIRTH")
+    assert [d["seq"] for _t, d in births] == [1, 2, 1, 2]
+    sat = next(m for m in births[2][1]["metrics"] if m["name"] == "ahu-1/sat")
+    assert sat["value"] == 13.5  # the last value published
+
+
+async def test_after_an_outage_the_new_sessions_births_come_first_then_the_backlog(mosquitto,
+                                                                                   tmp_path):
+    clock = ManualClock(T0)
+    async with bridged(_site(mosquitto.port), tmp_path, clock) as a:
+        link = a.bridges["hq"].link
+        link.reconnect_min, link.reconnect_max = 0.05, 0.2
+        mosquitto.stop()
+        await until(lambda: not link.connected, what="the link lost the broker")
+        for i in range(5):
+            a.bus.publish([Sample("hq/ahu-1/sat", T0 + i, float(i))])
+        await link.outbox.flush()
+        # The link's next connection waits for this gate, so the subscriber is there first.
+        gate = asyncio.Event()
+        numbers = link.outbox.next_number
+
+        async def gated(name: str, modulo: int = 256) -> int:
+            await gate.wait()
+            return await numbers(name, modulo)
+
+        link.outbox.next_number = gated  # type: ignore[method-assign]
+        mosquitto.start()
+        async with wire(mosquitto) as raw:
+            gate.set()
+            await until(lambda: len(raw.of("DDATA")) == 5, within=30, what="the backlog")
+            await until(lambda: link.outbox.stats().queued == 0, what="the outbox emptied")
+    kinds = [t.split("/")[2] for t, _d in raw.messages[:8]]
+    assert kinds == ["NBIRTH", "DBIRTH", "DBIRTH", "DDATA", "DDATA", "DDATA", "DDATA", "DDATA"]
+    assert [d["seq"] for _t, d in raw.messages[:8]] == list(range(8))
+    assert [d["metrics"][0]["value"] for _t, d in raw.of("DDATA")] == [0.0, 1.0, 2.0, 3.0, 4.0]
+    # The births carry the last value the bridge had: the newest of the backlog.
+    sat = next(m for m in raw.messages[1][1]["metrics"] if m["name"] == "ahu-1/sat")
+    assert sat["value"] == 4.0 and sat["timestamp"] == int((T0 + 4) * 1000)
+
+
+def test_seq_wraps_after_255_and_aliases_do_not_depend_on_the_session():
+    edge = EdgeNode("g", "hq")
+    seqs = [decode(edge.stamp(b""))["seq"] for _ in range(300)]
+    assert seqs == [i % 256 for i in range(300)]
+    edge.births(7, T0)
+    assert decode(edge.stamp(b""))["seq"] == 1  # the NBIRTH was 0 (no devices)
+    assert alias_of("hq/ahu-1/sat") == alias_of("hq/ahu-1/sat") != alias_of("hq/ahu-1/fan")
+    assert alias_of("hq/ahu-1/sat") < 1 << 56
