@@ -11,8 +11,10 @@ built-in sequence can run as the controllers' local program instead.
 ``python -m openbms.sim.building.live`` (and ``openbms sim serve``) serve it
 until Ctrl-C or SIGTERM, printing one ``device GROUP INSTANCE ADDRESS NAME``
 line per device, with ``--mqtt HOST:PORT`` an ``mqtt HOST:PORT TOPICS`` line (the
-zones' CO2 and people counters, ``MqttSensors``), a ``clock START ANCHOR SPEED``
-line, then ``ready``.
+zones' CO2 and people counters, ``MqttSensors``), with ``--modbus PORT`` a
+``modbus HOST:PORT UNIT=DEVICE…`` line (the meters and the fan's drive,
+``ModbusFace``), with ``--thermostats PORT`` a ``rest URL DEVICE=ZONE…`` line
+(``BuildingThermostats``), a ``clock START ANCHOR SPEED`` line, then ``ready``.
 """
 
 from __future__ import annotations
@@ -32,7 +34,9 @@ from openbms.sim.bacnet import DEVICE_PORT
 from openbms.sim.building.bacnet import BuildingFace, describe
 from openbms.sim.building.baseline import SEQUENCES
 from openbms.sim.building.building import MAX_STEP, Building
+from openbms.sim.building.modbus import MODBUS_UNITS, ModbusFace
 from openbms.sim.building.mqtt import MqttSensors
+from openbms.sim.building.rest import BuildingThermostats, ThermostatAccount, account_from_env
 from openbms.sim.building.weather import CLIMATES, Climate, SyntheticWeather
 
 __all__ = ["LIVE_CLIMATES", "AcceleratedClock", "LiveEmulator", "demo_emulator", "main", "serve"]
@@ -85,7 +89,8 @@ class LiveEmulator:
     def __init__(self, building: Building, clock: Clock | None = None, *, speed: float = 1.0,
                  step: float | None = None, face: BuildingFace | None = None,
                  sequence: Callable[[Building], None] | None = None, max_lag: float = 86400.0,
-                 mqtt: tuple[str, int] | None = None) -> None:
+                 mqtt: tuple[str, int] | None = None, modbus: ModbusFace | None = None,
+                 thermostats: BuildingThermostats | None = None) -> None:
         self.building = building
         self.clock: Clock = clock or AcceleratedClock(building.timestamp, speed)
         rate = getattr(self.clock, "speed", speed)
@@ -98,6 +103,11 @@ class LiveEmulator:
         self.steps = 0
         #: The zones' CO2 and people counters published to this broker (``mqtt=(host, port)``).
         self.sensors = MqttSensors(building, self.clock, *mqtt) if mqtt is not None else None
+        #: The meters and the fan's drive over Modbus TCP, and the zones' REST thermostats. A face
+        #: that cannot listen (its port taken) is dropped at start, and says why (``unavailable``).
+        self.modbus = modbus
+        self.thermostats = thermostats
+        self.unavailable: dict[str, str] = {}
         self._task: asyncio.Task[None] | None = None
 
     # --- stepping -------------------------------------------------------------------------------
@@ -125,6 +135,11 @@ class LiveEmulator:
         self.steps += taken
         if self.face is not None:
             self.face.publish()
+        if taken:
+            if self.modbus is not None:
+                self.modbus.publish()
+            if self.thermostats is not None:
+                self.thermostats.publish()
         return taken
 
     async def run(self) -> None:
@@ -148,9 +163,30 @@ class LiveEmulator:
             except OSError:
                 self.face.stop()
                 raise
+        await self._start_faces()
         self._task = asyncio.create_task(self.run(), name="openbms-live-emulator")
         if self.sensors is not None:
             self.sensors.start()  # connects (and reconnects) by itself: a broker may come later
+
+    async def _start_faces(self) -> None:
+        """Start the Modbus and REST faces; one that cannot listen is logged, noted in
+        ``unavailable`` and dropped, and the building runs on without it."""
+        if self.modbus is not None:
+            self.modbus.publish()
+            try:
+                await self.modbus.start()
+            except OSError as err:
+                self.unavailable["modbus"] = str(err)
+                _log.warning("the emulator's Modbus devices did not start: %s", err)
+                self.modbus = None
+        if self.thermostats is not None:
+            self.thermostats.publish()
+            try:
+                await self.thermostats.start()
+            except OSError as err:
+                self.unavailable["rest"] = str(err)
+                _log.warning("the emulator's REST thermostats did not start: %s", err)
+                self.thermostats = None
 
     async def stop(self) -> None:
         """Stop stepping and publishing, and close the devices' sockets."""
@@ -161,6 +197,10 @@ class LiveEmulator:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self.thermostats is not None:
+            await self.thermostats.stop()
+        if self.modbus is not None:
+            await self.modbus.stop()
         if self.face is not None:
             self.face.stop()
 
@@ -176,14 +216,18 @@ class LiveEmulator:
 def demo_emulator(speed: float = 60.0, subnet: str = "127.0.20", port: int = DEVICE_PORT,
                   start: datetime | None = None, seed: int = 0, sequence: str | None = None,
                   climate: str = "london", anchor: float | None = None,
-                  mqtt: tuple[str, int] | None = None) -> LiveEmulator:
+                  mqtt: tuple[str, int] | None = None, modbus: int | None = None,
+                  thermostats: ThermostatAccount | None = None) -> LiveEmulator:
     """The demo building (default office, London-like weather) served on ``subnet``, at ``speed``.
 
     ``start`` is the building's local standard time (naive) or an aware
     datetime; default now. ``sequence`` is ``None`` (supervisory control
     comes over BACnet), ``"baseline"`` or ``"improved"``. ``mqtt`` is a
     broker's ``(host, port)`` the zones' CO2 and people counters are
-    published to (``MqttSensors``); None: no MQTT sensors. Use as
+    published to (``MqttSensors``); None: no MQTT sensors. ``modbus`` is the
+    loopback port of the meters' and the fan drive's Modbus TCP server (0: a
+    free one; None: none); ``thermostats`` the vendor account and port of the
+    zones' REST thermostats (None: none). Use as
     ``async with demo_emulator() as emu:``; ``emu.clock`` is the simulated clock.
     """
     if sequence is not None and sequence not in SEQUENCES:
@@ -195,7 +239,13 @@ def demo_emulator(speed: float = 60.0, subnet: str = "127.0.20", port: int = DEV
     face = BuildingFace(building, subnet=subnet, port=port)
     clock = AcceleratedClock(building.timestamp, speed, anchor)
     return LiveEmulator(building, clock, face=face,
-                        sequence=SEQUENCES[sequence]() if sequence else None, mqtt=mqtt)
+                        sequence=SEQUENCES[sequence]() if sequence else None, mqtt=mqtt,
+                        modbus=ModbusFace(building, port=modbus) if modbus is not None else None,
+                        thermostats=BuildingThermostats(
+                            building, client_id=thermostats.client_id,
+                            client_secret=thermostats.client_secret,
+                            webhook_secret=thermostats.webhook_secret, port=thermostats.port)
+                        if thermostats is not None else None)
 
 
 async def serve(emulator: LiveEmulator, out: TextIO | None = None, stop: asyncio.Event | None = None) -> None:
@@ -217,6 +267,17 @@ async def serve(emulator: LiveEmulator, out: TextIO | None = None, stop: asyncio
             if out is not None and emulator.sensors is not None:
                 s = emulator.sensors
                 print(f"mqtt {s.host}:{s.port} {s.prefix}/zone-ZONE/co2 {s.prefix}/zone-ZONE/occupancy",
+                      file=out)
+            if out is not None:
+                for face, why in emulator.unavailable.items():
+                    print(f"unavailable {face} {why}", file=out)
+            if out is not None and emulator.modbus is not None:
+                m = emulator.modbus
+                units = " ".join(f"{unit}={name}" for unit, (name, _profile) in MODBUS_UNITS.items())
+                print(f"modbus {m.host}:{m.port} {units}", file=out)
+            if out is not None and emulator.thermostats is not None:
+                t = emulator.thermostats
+                print(f"rest {t.url} " + " ".join(f"{vid}={zone}" for vid, zone in t.zones.items()),
                       file=out)
             if out is not None and emulator.face is not None:
                 clock = emulator.clock
@@ -254,7 +315,23 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--climate", default="london", choices=tuple(LIVE_CLIMATES))
     parser.add_argument("--mqtt", default=None, metavar="HOST:PORT",
                         help="publish the zones' CO2 and occupancy sensors to this MQTT broker")
+    parser.add_argument("--modbus", type=int, default=None, metavar="PORT",
+                        help="serve the meters and the fan's drive over Modbus TCP on 127.0.0.1:PORT "
+                             "(0: a free port)")
+    parser.add_argument("--thermostats", type=int, default=None, metavar="PORT",
+                        help="serve the zones' REST thermostats on 127.0.0.1:PORT (0: a free port); "
+                             "secrets from $OPENBMS_DEMO_THERMOSTAT_SECRET and $OPENBMS_DEMO_WEBHOOK_SECRET")
     args = parser.parse_args(argv)
+    for name in ("modbus", "thermostats"):
+        port = getattr(args, name)
+        if port is not None and not 0 <= port < 65536:
+            parser.error(f"--{name}: expected a port from 0 to 65535, not {port}")
+    account = None
+    if args.thermostats is not None:
+        try:
+            account = account_from_env(args.thermostats)
+        except ValueError as err:
+            parser.error(f"--thermostats: {err}")
     mqtt = None
     if args.mqtt:
         host, _, port = args.mqtt.rpartition(":")
@@ -263,7 +340,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         mqtt = (host, int(port))
     emulator = demo_emulator(args.speed, args.subnet, args.port, parse_start(args.start), args.seed,
                              None if args.sequence == "none" else args.sequence, args.climate, args.anchor,
-                             mqtt)
+                             mqtt, args.modbus, account)
     asyncio.run(serve(emulator, sys.stdout))
 
 
