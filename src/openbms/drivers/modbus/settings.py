@@ -200,9 +200,10 @@ def settings_problems(settings: Mapping[str, Any]) -> list[Problem]:
                 known = _keys(transport or "tcp", "transport" in device)
                 out.append((("devices", name, key), f"{where}: unknown setting {key}; expected "
                                                     f"{', '.join(known)}"))
-        if problem:
+        if problem:  # how its other keys read depends on it: they wait for a transport that is
             out.append((("devices", name, "transport"), problem))
-        elif transport == "rtu":
+            continue
+        if transport == "rtu":
             out += _serial_problems(device, name, where)
         else:
             if device.get("host") is None:
