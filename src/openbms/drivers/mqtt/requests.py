@@ -19,8 +19,19 @@ bytes and answers bytes. The connection reconnects by itself with backoff and
 subscribes again each time (QoS 1). At most ``concurrency`` requests are
 handled at once; the rest wait in aiomqtt's queue.
 
-Responses are published through ``publish`` (this connection by default): the
-seam where they can later go through the store-and-forward outbox instead.
+Responses go through a store-and-forward outbox when the server has a data
+folder (``data_dir``): ``DATA/mqtt-responses-{site}.db``, an ``Outbox`` of its
+own (the site's ``mqtt: outbox:`` bounds)::
+
+    handler's answer ──put (topic, body, QoS 1, MQTT v5 properties: correlation data)──▶ outbox
+    each connection ──▶ drains it in order on this (v5) connection; a row is deleted after
+    its PUBACK; a broker away (or a crash) keeps it for the next connection
+
+Not the bridge's outbox: that one is sent on an MQTT 3.1.1 connection (no
+properties), and a response must not wait behind hours of telemetry backlog.
+Without a data folder a response is published directly on this connection (and
+one the broker cannot take now is lost, counted in ``failed``). ``publish``
+replaces both (a test's or a tool's own way out).
 
 The same connection carries what else a site listens to or announces on its
 broker: ``listen`` maps more topic filters to what handles their messages (Home
@@ -45,6 +56,7 @@ import socket
 import ssl
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiomqtt
@@ -52,12 +64,14 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from openbms.drivers.mqtt.connect import secret, tls_context
+from openbms.drivers.mqtt.outbox import Outbox
 from openbms.errors import DriverError
 from openbms.model.mqtt import MqttSettings
+from openbms.runtime.clock import Clock, WallClock
 from openbms.runtime.tasks import cancel_and_wait
 
 __all__ = ["Listener", "Publish", "Request", "RequestServer", "Requester", "request_filter",
-           "response_topic"]
+           "response_topic", "responses_path"]
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +104,28 @@ Listener = Callable[[str, bytes], Awaitable[None]]
 def request_filter(prefix: str, site: str) -> str:
     """The subscription of a site's requests: ``{prefix}/{site}/command/+/request``."""
     return f"{prefix}/{site}/command/+/request"
+
+
+def responses_path(data_dir: Path, site: str) -> Path:
+    """The outbox file of ``site``'s command responses in the data folder."""
+    return Path(data_dir) / f"mqtt-responses-{site}.db"
+
+
+def _properties(correlation: bytes | None) -> bytes | None:
+    """A response's MQTT v5 properties as the outbox keeps them (their wire encoding)."""
+    if correlation is None:
+        return None
+    props = Properties(PacketTypes.PUBLISH)
+    props.CorrelationData = correlation
+    return bytes(props.pack())
+
+
+def _unpacked(data: bytes | None) -> Properties | None:
+    if not data:
+        return None
+    props = Properties(PacketTypes.PUBLISH)
+    props.unpack(data)
+    return props
 
 
 def response_topic(prefix: str, site: str, name: str) -> str:
@@ -125,11 +161,16 @@ class RequestServer:
 
     def __init__(self, settings: MqttSettings, site: str, handler: Handler | None, *,
                  publish: Publish | None = None, listen: Mapping[str, Listener] | None = None,
+                 data_dir: Path | None = None, clock: Clock | None = None,
                  reconnect_min: float = 0.5, max_backoff: float = 30.0) -> None:
         self.settings = settings
         self.site = site
         self.handler = handler
-        self.publish: Publish = publish or self._publish
+        #: The responses' store-and-forward outbox (None: no data folder, published directly).
+        self.outbox = (Outbox(responses_path(data_dir, site), settings.outbox, clock or WallClock(),
+                              name=f"{site} responses")
+                       if data_dir is not None and handler is not None else None)
+        self.publish: Publish = publish or (self._queue if self.outbox is not None else self._publish)
         self.filter = request_filter(settings.prefix, site)
         self.listen: dict[str, Listener] = dict(listen or {})
         #: The retained messages announced (topic → payload), published at each connection.
@@ -144,7 +185,9 @@ class RequestServer:
         self._username, self._password, self._tls = _connection(settings, place)
         self.reconnect_min = reconnect_min
         self.max_backoff = max_backoff
-        #: Requests taken, answered, and answers that could not be published (counters).
+        #: Requests taken, answered, and answers that could not be published (counters);
+        #: responses sent from the outbox (acknowledged by the broker).
+        self.sent = 0
         self.received = 0
         self.answered = 0
         self.failed = 0
@@ -158,11 +201,15 @@ class RequestServer:
         self._last_error = "not connected yet"
         self._lost_logged = False
         self._announcing = asyncio.Lock()
+        self._drains: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        """Connect in the background; wait up to the settings' ``timeout`` for the subscription."""
+        """Open the responses' outbox (a DriverError when it cannot be), connect in the
+        background; wait up to the settings' ``timeout`` for the subscription."""
+        if self._task is None and self.outbox is not None:
+            await self.outbox.open()
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name=f"mqtt commands {self.site}")
         try:
@@ -181,6 +228,8 @@ class RequestServer:
         self._work.clear()
         self._client = None
         self._connected.clear()
+        if self.outbox is not None:
+            await self.outbox.close()  # what is not sent stays in it for the next start
 
     @property
     def connected(self) -> bool:
@@ -219,6 +268,11 @@ class RequestServer:
                         log.warning("site %s: mqtt commands: broker %s:%d is back", self.site,
                                     s.host, s.port)
                         self._lost_logged = False
+                    if self.outbox is not None:
+                        drain = asyncio.create_task(self._drain(client),
+                                                    name=f"mqtt responses {self.site}")
+                        self._drains.add(drain)
+                        drain.add_done_callback(self._drains.discard)
                     async for message in client.messages:
                         # The slot first: a coroutine made before a wait that stop() cancels
                         # would be dropped never awaited.
@@ -231,6 +285,7 @@ class RequestServer:
                         self._work.add(task)
                         task.add_done_callback(self._work.discard)
             except asyncio.CancelledError:
+                await cancel_and_wait(*self._drains)
                 raise
             except aiomqtt.MqttError as err:
                 self._last_error = str(err) or type(err).__name__
@@ -238,6 +293,7 @@ class RequestServer:
                 self._last_error = f"{type(err).__name__}: {err}"
                 log.exception("site %s: mqtt commands: connection task failed; reconnecting",
                               self.site)
+            await cancel_and_wait(*self._drains)  # the next connection drains from the oldest
             if self._connected.is_set() and not self._lost_logged:
                 log.warning("site %s: mqtt commands: lost the broker %s:%d (%s); reconnecting",
                             self.site, s.host, s.port, self._last_error)
@@ -383,6 +439,35 @@ class RequestServer:
                           self.site, request.topic, err)
         finally:
             self._slots.release()
+
+    async def _queue(self, topic: str, payload: bytes, correlation: bytes | None) -> None:
+        """A response into the outbox (QoS 1, its correlation data kept with it)."""
+        assert self.outbox is not None
+        key = f"response:{correlation.hex() if correlation else ''}@{topic}"
+        self.outbox.put(topic, payload, 1, False, key, _properties(correlation))
+
+    async def _drain(self, client: aiomqtt.Client) -> None:
+        """Send the queued responses in order on this connection, each deleted after its PUBACK.
+        A publish that fails is tried again from the oldest not acknowledged (the connection
+        ending cancels this; the next one starts again from the oldest)."""
+        outbox = self.outbox
+        assert outbox is not None
+        timeout = self.settings.timeout
+        cursor = 0
+        while True:
+            try:
+                await outbox.wait(cursor)
+                for m in await outbox.take(cursor, 100):
+                    await client.publish(m.topic, m.payload, qos=1, retain=m.retain,
+                                         properties=_unpacked(m.props), timeout=timeout)
+                    await outbox.done(m.seq)
+                    cursor = m.seq
+                    self.sent += 1
+            except aiomqtt.MqttError as err:  # the rows wait; a lost connection cancels this
+                log.debug("site %s: mqtt commands: responses wait in the outbox: %s", self.site,
+                          err)
+                cursor = 0
+                await asyncio.sleep(self.reconnect_min)
 
     async def _publish(self, topic: str, payload: bytes, correlation: bytes | None) -> None:
         client = self._client
