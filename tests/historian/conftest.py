@@ -10,6 +10,7 @@ must pass ``test_conformance.py`` unchanged.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,8 +27,27 @@ def _sqlite(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'history.db'}"
 
 
+def _postgres(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A new database on the session's PostgreSQL server, named after the test."""
+    return fresh_postgres_database(request.getfixturevalue("postgres_url"))
+
+
+def fresh_postgres_database(server_url: str) -> str:
+    """The URL of a new, empty database on the server ``server_url`` points into."""
+    import psycopg
+
+    url = server_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    name = f"h_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return url.rsplit("/", 1)[0] + "/" + name
+
+
 #: store name → the URL of a new, empty store for one test
-STORES: dict[str, Callable[[pytest.FixtureRequest, Path], str]] = {"sqlite": _sqlite}
+STORES: dict[str, Callable[[pytest.FixtureRequest, Path], str]] = {
+    "sqlite": _sqlite,
+    "postgres": _postgres,
+}
 
 
 @pytest.fixture(params=sorted(STORES))

@@ -8,6 +8,7 @@ import pytest
 
 from openbms.errors import HistorianError, OpenBMSError
 from openbms.historian import Historian, open_historian
+from openbms.historian.postgres import PostgresHistorian
 from openbms.historian.sqlite import SQLiteHistorian
 from openbms.model import Sample
 from openbms.runtime.clock import ManualClock
@@ -44,8 +45,10 @@ async def test_readonly_opens_beside_the_owner(tmp_path):
 
 
 @pytest.mark.parametrize(("url", "says"), [
-    ("postgresql://openbms:s3cret@db.example/openbms",
-     "scheme 'postgresql' is not supported; expected one of sqlite:///PATH or a file path"),
+    ("mysql://openbms:s3cret@db.example/openbms",
+     "scheme 'mysql' is not supported; expected one of sqlite:///PATH, postgresql://USER@HOST/DB "
+     "or a file path"),
+    ("postgresql://", "postgresql://USER@HOST[:PORT]/DB (no host given)"),
     ("mqtt://broker/history", "scheme 'mqtt' is not supported"),
     ("sqlite://h.db", "sqlite:///PATH (three slashes"),
     ("sqlite:///", "needs a file"),
@@ -67,3 +70,32 @@ def test_an_unknown_or_bad_option_is_refused_naming_the_options_there_are(tmp_pa
         open_historian(tmp_path / "h.db", flush_intervall=1.0)
     with pytest.raises(HistorianError, match=r"SQLite history store: max_hold must be in \(0, 3600\]"):
         open_historian(tmp_path / "h.db", max_hold=0)
+
+
+@pytest.mark.parametrize("scheme", ["postgresql", "postgres", "postgresql+psycopg"])
+def test_a_postgresql_url_opens_the_postgres_store_with_a_libpq_url(scheme):
+    clock = ManualClock(T0)
+    h = open_historian(f"{scheme}://openbms:s3cret@db.example:5433/bms?sslmode=require",
+                       clock=clock, flush_interval=0.5, partitions_ahead=4)
+    assert isinstance(h, PostgresHistorian) and isinstance(h, Historian)
+    assert h.conninfo == "postgresql://openbms:s3cret@db.example:5433/bms?sslmode=require"
+    assert (h.clock, h.flush_interval, h.partitions_ahead, h.readonly) == (clock, 0.5, 4, False)
+
+
+def test_a_bad_postgresql_option_is_refused_without_repeating_a_password():
+    with pytest.raises(HistorianError, match=r"PostgreSQL history store: unknown option cache_mb; "
+                                             r"expected flush_count, flush_interval") as info:
+        open_historian("postgresql://openbms:s3cret@db.example/bms", cache_mb=8)
+    assert "s3cret" not in str(info.value)
+    with pytest.raises(HistorianError, match=r"PostgreSQL history store: partitions_ahead must be"):
+        open_historian("postgresql://openbms:s3cret@db.example/bms", partitions_ahead=-1)
+
+
+async def test_an_unreachable_postgresql_server_is_a_historian_error_without_the_password():
+    from tests.fixtures.services import free_port
+
+    h = open_historian(f"postgresql://openbms:s3cret@127.0.0.1:{free_port()}/bms",
+                       connect_timeout=5)
+    with pytest.raises(HistorianError, match="cannot open the PostgreSQL history") as info:
+        await h.start()
+    assert "s3cret" not in str(info.value)

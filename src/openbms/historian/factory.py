@@ -1,4 +1,5 @@
-"""Pick the history store a configuration names: ``sqlite:///PATH`` or a plain path, today.
+"""Pick the history store a configuration names: ``sqlite:///PATH`` or a plain path (SQLite),
+or ``postgresql://USER@HOST[:PORT]/DB`` (PostgreSQL, ``historian/postgres.py``).
 
 This is the one place a store is constructed: another store adds its scheme
 here and its module beside ``sqlite.py``, implements ``Historian``
@@ -20,7 +21,10 @@ from openbms.runtime.clock import Clock
 __all__ = ["SCHEMES", "open_historian"]
 
 #: URL schemes open_historian understands, for error messages and documentation.
-SCHEMES = ("sqlite",)
+SCHEMES = ("sqlite", "postgresql")
+
+#: Schemes of PostgreSQL URLs: libpq's two, and SQLAlchemy's with the psycopg driver named.
+_PG_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
 
 _SQLITE_PREFIX = "sqlite:///"
 
@@ -31,7 +35,9 @@ def open_historian(
     """A new, not yet started history store for ``url``.
 
     ``url`` is ``sqlite:///PATH`` (SQLAlchemy's form: ``sqlite:///data/h.db`` is
-    relative, ``sqlite:////srv/h.db`` absolute) or a file path. ``readonly``
+    relative, ``sqlite:////srv/h.db`` absolute) or a file path, or
+    ``postgresql://USER[:PASSWORD]@HOST[:PORT]/DB[?PARAMS]`` (libpq's form;
+    ``postgres://`` and SQLAlchemy's ``postgresql+psycopg://`` too). ``readonly``
     opens it for queries beside the process that owns it. ``options`` are the
     store's tuning settings (for SQLite: ``flush_interval``, ``cache_mb``…,
     see ``SQLiteHistorian``). A URL of any other scheme, an SQLite URL
@@ -39,6 +45,8 @@ def open_historian(
     saying what is supported; the URL itself is not repeated (it may carry a
     password).
     """
+    if isinstance(url, str) and url.strip().split("://", 1)[0].lower() in _PG_SCHEMES:
+        return _open_postgres(url.strip(), clock=clock, readonly=readonly, **options)
     path = _sqlite_path(url)
     _check_options(SQLiteHistorian, "SQLite", options)
     try:
@@ -46,6 +54,24 @@ def open_historian(
     except ValueError as err:
         raise HistorianError(f"SQLite history store: {err}") from None
     return store
+
+
+def _open_postgres(url: str, *, clock: Clock | None, readonly: bool, **options: Any) -> Historian:
+    """The PostgreSQL store; psycopg is imported here, so SQLite users need none of it."""
+    try:
+        from openbms.historian.postgres import PostgresHistorian
+    except ImportError as err:  # pragma: no cover - the postgres extra is part of the dev install
+        raise HistorianError(
+            f"PostgreSQL history store: {err}; install openbms[postgres]") from None
+    rest = url.split("://", 1)[1]
+    if not rest.split("?", 1)[0].strip("/"):
+        raise HistorianError(
+            "history store: a PostgreSQL URL is postgresql://USER@HOST[:PORT]/DB (no host given)")
+    _check_options(PostgresHistorian, "PostgreSQL", options)
+    try:
+        return PostgresHistorian(f"postgresql://{rest}", clock=clock, readonly=readonly, **options)
+    except ValueError as err:
+        raise HistorianError(f"PostgreSQL history store: {err}") from None
 
 
 def _sqlite_path(url: str | Path) -> Path:
@@ -61,7 +87,7 @@ def _sqlite_path(url: str | Path) -> Path:
     if scheme != "sqlite":
         raise HistorianError(
             f"history store: scheme {scheme!r} is not supported; expected one of "
-            f"{', '.join(s + ':///PATH' for s in SCHEMES)} or a file path"
+            "sqlite:///PATH, postgresql://USER@HOST/DB or a file path"
         )
     if not text.startswith(_SQLITE_PREFIX):
         raise HistorianError(

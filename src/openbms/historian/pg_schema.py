@@ -1,0 +1,264 @@
+"""The PostgreSQL history schema and the SQL that maintains it (``historian/postgres.py``).
+
+``samples`` is partitioned by time with native declarative RANGE
+partitioning, one partition a week (Monday 00:00 UTC to Monday), each with
+the primary key (pid, ts) and a BRIN index on ts, both declared on the parent
+so every partition gets them. Weekly, not daily: the planner's cost grows
+with the number of partitions a query may touch, and a year is 53 weekly
+partitions but 366 daily ones; a week of 10 000 one-minute points is ~100 M
+rows, which a drop removes at once. Times are epoch seconds as float8 (the
+contract's floats, exact, as in SQLite); text values go in ``txt``.
+
+A flush is one transaction: binary COPY into the temporary ``_stage``, then
+one INSERT … ON CONFLICT from it (a resent sample that changes nothing
+writes nothing; a corrected one replaces the stored row, as the contract
+says), the dirty rollup hours and the latest values, all from ``_stage``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+__all__ = ["PARTITION_SECONDS", "SCHEMA_VERSION", "partition_name", "partition_start"]
+
+SCHEMA_VERSION = 1
+HOUR = 3600
+PARTITION_SECONDS = 7 * 86400
+#: Weeks start on Monday 00:00 UTC: the epoch was a Thursday, four days after a Monday.
+_MONDAY = 4 * 86400
+
+
+def partition_start(ts: float) -> float:
+    """The start of the weekly partition holding ``ts`` (a Monday 00:00 UTC, epoch seconds)."""
+    return float((ts - _MONDAY) // PARTITION_SECONDS * PARTITION_SECONDS + _MONDAY)
+
+
+def partition_name(start: float) -> str:
+    """``samples_YYYY_MM_DD``: the partition of the week starting at ``start``."""
+    return "samples_" + datetime.fromtimestamp(start, UTC).strftime("%Y_%m_%d")
+
+
+DDL = (
+    """CREATE TABLE IF NOT EXISTS historian_meta (
+        key text PRIMARY KEY,
+        value text NOT NULL
+    )""",
+    # One row per point ever seen: the integer key samples use, its policies, and ``floor``:
+    # the time before which its raw samples are past retention (hidden until their partition
+    # is dropped).
+    """CREATE TABLE IF NOT EXISTS series (
+        pid serial PRIMARY KEY,
+        point text NOT NULL UNIQUE,
+        raw_days float8,
+        rollup_days float8,
+        tz text NOT NULL DEFAULT 'UTC',
+        floor float8 NOT NULL DEFAULT '-Infinity'
+    )""",
+    """CREATE TABLE IF NOT EXISTS samples (
+        pid int4 NOT NULL,
+        ts float8 NOT NULL,
+        value float8,
+        status int2 NOT NULL,
+        txt text,
+        PRIMARY KEY (pid, ts)
+    ) PARTITION BY RANGE (ts)""",
+    "CREATE INDEX IF NOT EXISTS samples_ts_brin ON samples USING brin (ts)",
+    """CREATE TABLE IF NOT EXISTS latest (
+        pid int4 PRIMARY KEY,
+        ts float8 NOT NULL,
+        value float8,
+        status int2 NOT NULL,
+        txt text
+    )""",
+    # Hours whose rollups must be recomputed: marked by each flush, taken by the rollup pass.
+    """CREATE TABLE IF NOT EXISTS rollup_dirty (
+        pid int4 NOT NULL,
+        start float8 NOT NULL,
+        PRIMARY KEY (pid, start)
+    )""",
+    *(
+        f"""CREATE TABLE IF NOT EXISTS rollup_{name} (
+        pid int4 NOT NULL,
+        start float8 NOT NULL,
+        count int8 NOT NULL,
+        min float8,
+        max float8,
+        sum float8,
+        tw_sum float8,
+        covered float8 NOT NULL,
+        last float8,
+        last_ts float8,
+        PRIMARY KEY (pid, start)
+    )"""
+        for name in ("hour", "day")
+    ),
+)
+
+#: Per connection: the staging table a flush copies into, and the rollup pass's work lists.
+TEMP_DDL = (
+    """CREATE TEMP TABLE IF NOT EXISTS _stage (
+        pid int4, ts float8, value float8, status int2, txt text
+    ) ON COMMIT DELETE ROWS""",
+)
+ROLLUP_TEMP_DDL = (
+    "CREATE TEMP TABLE IF NOT EXISTS _todo (pid int4, start float8) ON COMMIT DELETE ROWS",
+    "CREATE TEMP TABLE IF NOT EXISTS _days (pid int4, start float8, stop float8) "
+    "ON COMMIT DELETE ROWS",
+)
+
+COPY_STAGE = "COPY _stage (pid, ts, value, status, txt) FROM STDIN (FORMAT BINARY)"
+COPY_TYPES = ("int4", "float8", "float8", "int2", "text")
+
+STAGE_WEEKS = f"""
+SELECT DISTINCT floor((ts - {_MONDAY}) / {PARTITION_SECONDS}) * {PARTITION_SECONDS} + {_MONDAY}
+FROM _stage
+"""
+
+# Of two staged rows with the same (point, time) the later arrival wins: a fresh temporary
+# table that is only appended to (COPY after the commit emptied it) keeps rows in arrival
+# order, so the greatest ctid is the last one. Rows past their point's raw retention are not
+# kept (%(cut)s: only when some point has a retention; they would corrupt their rollups).
+MERGE = """
+INSERT INTO samples AS h (pid, ts, value, status, txt)
+SELECT DISTINCT ON (st.pid, st.ts) st.pid, st.ts, st.value, st.status, st.txt
+FROM _stage st {join}
+ORDER BY st.pid, st.ts, st.ctid DESC
+ON CONFLICT (pid, ts) DO UPDATE
+SET value = excluded.value, status = excluded.status, txt = excluded.txt
+WHERE (h.value, h.status, h.txt) IS DISTINCT FROM (excluded.value, excluded.status, excluded.txt)
+"""
+MERGE_RETENTION_JOIN = (
+    "JOIN series s ON s.pid = st.pid "
+    "WHERE s.raw_days IS NULL OR st.ts >= %(now)s - s.raw_days * 86400.0"
+)
+
+# A sample changes its own hour, and the next one when its value is held into it.
+MARK_DIRTY = f"""
+INSERT INTO rollup_dirty (pid, start)
+SELECT DISTINCT pid, floor(ts / {HOUR}) * {HOUR} FROM _stage
+UNION
+SELECT DISTINCT pid, (floor(ts / {HOUR}) + 1) * {HOUR} FROM _stage
+WHERE ts + %(hold)s > (floor(ts / {HOUR}) + 1) * {HOUR}
+ON CONFLICT DO NOTHING
+"""
+
+MERGE_LATEST = """
+INSERT INTO latest AS l (pid, ts, value, status, txt)
+SELECT DISTINCT ON (pid) pid, ts, value, status, txt FROM _stage ORDER BY pid, ts DESC, ctid DESC
+ON CONFLICT (pid) DO UPDATE
+SET ts = excluded.ts, value = excluded.value, status = excluded.status, txt = excluded.txt
+WHERE excluded.ts >= l.ts
+"""
+
+SPANS = "SELECT pid, min(ts) FROM _stage GROUP BY pid"
+
+NUMBER = """
+INSERT INTO series AS s (point, raw_days, rollup_days, tz)
+SELECT * FROM unnest(%s::text[], %s::float8[], %s::float8[], %s::text[])
+ON CONFLICT (point) DO UPDATE SET point = s.point
+RETURNING pid, point, floor
+"""
+
+# Take the dirty hours (of one point, or all) into _todo.
+TAKE_DIRTY = """
+WITH d AS (DELETE FROM rollup_dirty {where} RETURNING pid, start)
+INSERT INTO _todo SELECT pid, start FROM d
+"""
+
+# Recompute hourly rollups for the buckets in _todo, exactly as SQLite does (schema.py's
+# ROLLUP_HOURS): each value holds from its time until the next sample, at most %(hold)s
+# seconds, clipped to the bucket; the last value before the bucket is carried in; a NULL
+# value holds nothing. Samples before a point's retention floor are not there.
+ROLLUP_HOURS = f"""
+WITH rows AS (
+    SELECT d.pid, d.start AS b, h.ts, h.value, 0 AS carry
+    FROM _todo d JOIN series s ON s.pid = d.pid
+    JOIN samples h ON h.pid = d.pid AND h.ts >= d.start AND h.ts < d.start + {HOUR}
+        AND h.ts >= s.floor
+    UNION ALL
+    SELECT d.pid, d.start, c.ts, c.value, 1
+    FROM _todo d JOIN series s ON s.pid = d.pid
+    CROSS JOIN LATERAL (
+        SELECT x.ts, x.value FROM samples x
+        WHERE x.pid = d.pid AND x.ts < d.start AND x.ts >= greatest(d.start - %(hold)s, s.floor)
+        ORDER BY x.ts DESC LIMIT 1) c
+),
+w AS (
+    SELECT pid, b, ts, value, carry,
+        lead(ts) OVER (PARTITION BY pid, b ORDER BY ts) AS nts,
+        last_value(value) OVER (PARTITION BY pid, b ORDER BY ts
+            ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS lv
+    FROM rows
+),
+seg AS (
+    SELECT pid, b, ts, value, carry, lv,
+        greatest(ts, b) AS s0,
+        least(coalesce(nts, b + {HOUR}), ts + %(hold)s, b + {HOUR}) AS s1
+    FROM w
+)
+INSERT INTO rollup_hour AS r (pid, start, count, min, max, sum, tw_sum, covered, last, last_ts)
+SELECT pid, b,
+    count(value) FILTER (WHERE carry = 0),
+    min(value) FILTER (WHERE carry = 0),
+    max(value) FILTER (WHERE carry = 0),
+    sum(value) FILTER (WHERE carry = 0),
+    sum(value * (s1 - s0)) FILTER (WHERE value IS NOT NULL AND s1 > s0),
+    coalesce(sum(s1 - s0) FILTER (WHERE value IS NOT NULL AND s1 > s0), 0.0),
+    max(lv) FILTER (WHERE carry = 0),
+    max(ts) FILTER (WHERE carry = 0)
+FROM seg GROUP BY pid, b
+ON CONFLICT (pid, start) DO UPDATE SET count = excluded.count, min = excluded.min,
+    max = excluded.max, sum = excluded.sum, tw_sum = excluded.tw_sum,
+    covered = excluded.covered, last = excluded.last, last_ts = excluded.last_ts
+"""
+
+# The local days (in each point's time zone, 23 or 25 hours across DST) the dirty hours fall in.
+DAYS_OF_TODO = """
+INSERT INTO _days (pid, start, stop)
+SELECT DISTINCT t.pid,
+    extract(epoch FROM (m.midnight AT TIME ZONE s.tz))::float8,
+    extract(epoch FROM ((m.midnight + interval '1 day') AT TIME ZONE s.tz))::float8
+FROM _todo t JOIN series s ON s.pid = t.pid
+CROSS JOIN LATERAL (
+    SELECT date_trunc('day', to_timestamp(t.start) AT TIME ZONE s.tz) AS midnight) m
+"""
+
+ROLLUP_DAYS = """
+INSERT INTO rollup_day AS r (pid, start, count, min, max, sum, tw_sum, covered, last, last_ts)
+SELECT d.pid, d.start,
+    coalesce(sum(h.count), 0), min(h.min), max(h.max), sum(h.sum), sum(h.tw_sum),
+    coalesce(sum(h.covered), 0.0),
+    (SELECT x.last FROM rollup_hour x
+     WHERE x.pid = d.pid AND x.start >= d.start AND x.start < d.stop AND x.count > 0
+     ORDER BY x.start DESC LIMIT 1),
+    max(h.last_ts)
+FROM _days d JOIN rollup_hour h ON h.pid = d.pid AND h.start >= d.start AND h.start < d.stop
+GROUP BY d.pid, d.start, d.stop
+ON CONFLICT (pid, start) DO UPDATE SET count = excluded.count, min = excluded.min,
+    max = excluded.max, sum = excluded.sum, tw_sum = excluded.tw_sum,
+    covered = excluded.covered, last = excluded.last, last_ts = excluded.last_ts
+"""
+
+# Rollups of one point as one bytea of big-endian doubles in ROLLUP_FIELDS order (NULL → NaN):
+# one value to fetch however many buckets, made into a numpy array without a Python row each.
+ROLLUP_PACKED = """
+SELECT string_agg(
+    float8send(start) || float8send(count::float8)
+    || float8send(coalesce(min, 'NaN')) || float8send(coalesce(max, 'NaN'))
+    || float8send(coalesce(sum / nullif(count, 0), 'NaN'))
+    || float8send(coalesce(tw_sum / nullif(covered, 0), 'NaN'))
+    || float8send(covered)
+    || float8send(coalesce(last, 'NaN')) || float8send(coalesce(last_ts, 'NaN')),
+    ''::bytea ORDER BY start)
+FROM rollup_{rollup} WHERE pid = %s AND start >= %s AND start < %s
+"""
+
+PARTITIONS = """
+SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+WHERE i.inhparent = 'samples'::regclass
+"""
+
+ROLLUP_RETENTION = """
+DELETE FROM rollup_{rollup} r USING series s
+WHERE s.pid = r.pid AND s.rollup_days IS NOT NULL AND r.start < %(now)s - s.rollup_days * 86400.0
+"""
