@@ -1,4 +1,4 @@
-"""``openbms modbus read|write|scan|profile``: one Modbus TCP device's registers, decoded as the
+"""``openbms modbus read|write|scan|profile``: one Modbus device's registers, decoded as the
 driver decodes them, from the command line; a scan of what a device answers; profiles checked.
 
 ::
@@ -8,6 +8,11 @@ driver decodes them, from the command line; a scan of what a device answers; pro
             checks and decoding as a site's points) ──▶ client.read_values ──▶ one line a value
     openbms modbus write 10.0.0.5 1 holding 1000 21.5 --type float32
         ──▶ client.write_value: written, read back, printed
+
+The target is Modbus TCP's ``HOST[:PORT]``, an RTU-over-TCP gateway's
+``rtu+tcp://HOST[:PORT]``, or a serial line's device (``/dev/ttyUSB0``: RTU, with
+``--baudrate``, ``--parity``, ``--stopbits``, ``--bytesize``): the three
+transports of a device's settings.
 
 A command connects once; a device that cannot be reached or refuses a request
 (with the Modbus exception's name) is one line on stderr and exit status 1.
@@ -26,8 +31,9 @@ from openbms.cli.common import fail
 
 __all__ = ["register"]
 
-modbus_app = typer.Typer(help="Modbus TCP: read and write a device's coils and registers, decoded "
-                              "as the modbus driver decodes them.", no_args_is_help=True)
+modbus_app = typer.Typer(help="Modbus (TCP, RTU on a serial line, RTU over TCP): read and write "
+                              "a device's coils and registers, decoded as the modbus driver "
+                              "decodes them.", no_args_is_help=True)
 
 _TRUE = ("true", "on", "yes", "1")
 _FALSE = ("false", "off", "no", "0")
@@ -43,9 +49,47 @@ OffsetOption = typer.Option(None, "--offset", show_default=False, help="Added af
 BitOption = typer.Option(None, "--bit", min=0, max=15, show_default=False,
                          help="One bit (0 = least significant) of a register, as a bool.")
 TimeoutOption = typer.Option(3.0, "--timeout", min=0.05, help="Seconds per request.")
+TARGET = "TARGET"
+TargetHelp = ("HOST[:PORT] (Modbus TCP), rtu+tcp://HOST[:PORT] (a gateway passing RTU frames), or "
+              "a serial device such as /dev/ttyUSB0 (RTU).")
+BaudrateOption = typer.Option(None, "--baudrate", "-b", min=50, max=4_000_000, show_default=False,
+                              help="Serial line: bits per second (19200).")
+ParityOption = typer.Option(None, "--parity", "-P", show_default=False,
+                            help="Serial line: N, E or O (E).")
+StopbitsOption = typer.Option(None, "--stopbits", "-s", min=1, max=2, show_default=False,
+                              help="Serial line: 1 or 2 (1).")
+BytesizeOption = typer.Option(None, "--bytesize", min=7, max=8, show_default=False,
+                              help="Serial line: data bits, 7 or 8 (8).")
 
 
-def _endpoint(text: str) -> tuple[str, int]:
+def _target(text: str, baudrate: int | None, parity: str | None, stopbits: int | None,
+            bytesize: int | None) -> Any:
+    """The command's target as an ``Endpoint``: a serial device path (RTU, with the line's
+    options), ``rtu+tcp://HOST[:PORT]``, or Modbus TCP's ``HOST[:PORT]``."""
+    from openbms.drivers.modbus.settings import Endpoint
+
+    line = {"--baudrate": baudrate, "--parity": parity, "--stopbits": stopbits,
+            "--bytesize": bytesize}
+    if text.startswith("/"):
+        if parity is not None and parity.upper() not in ("N", "E", "O"):
+            raise fail(f"--parity {parity!r}: expected N, E or O (none, even, odd)")
+        return Endpoint("rtu", text, 0, baudrate or 19200, (parity or "E").upper(), stopbits or 1,
+                        bytesize or 8)
+    given = [k for k, v in line.items() if v is not None]
+    if given:
+        raise fail(f"{given[0]} is a serial line's setting; expected a serial device such as "
+                   f"/dev/ttyUSB0 as the target, not {text!r}")
+    if text.lower().startswith("rtu+tcp://"):
+        host, port = _endpoint(text[len("rtu+tcp://"):], "rtu+tcp://HOST or rtu+tcp://HOST:PORT")
+        return Endpoint("rtu-over-tcp", host, port)
+    if "://" in text:
+        raise fail(f"{text!r}: expected HOST[:PORT], rtu+tcp://HOST[:PORT] or a serial device "
+                   "such as /dev/ttyUSB0")
+    host, port = _endpoint(text)
+    return Endpoint("tcp", host, port)
+
+
+def _endpoint(text: str, expected: str = "HOST or HOST:PORT") -> tuple[str, int]:
     """HOST, HOST:PORT or [IPV6]:PORT; the port defaults to Modbus's 502."""
     host, port = text, "502"
     if text.startswith("["):
@@ -54,7 +98,7 @@ def _endpoint(text: str) -> tuple[str, int]:
     elif text.count(":") == 1:
         host, port = text.split(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise fail(f"{text!r}: expected HOST or HOST:PORT with a port from 1 to 65535")
+        raise fail(f"{text!r}: expected {expected} with a port from 1 to 65535")
     return host, int(port)
 
 
@@ -92,7 +136,7 @@ def _raw(words: list[int], bits: bool) -> str:
 
 @modbus_app.command("read")
 def read(
-    endpoint: str = typer.Argument(..., metavar="HOST[:PORT]", help="The device or its gateway."),
+    endpoint: str = typer.Argument(..., metavar=TARGET, help=TargetHelp),
     unit: int = typer.Argument(..., min=0, max=255, help="The unit id (1 for most TCP devices)."),
     table: str = typer.Argument(..., help="coil, discrete, input or holding."),
     address: int = typer.Argument(..., min=0, max=65535,
@@ -102,18 +146,19 @@ def read(
     count: int = typer.Option(1, "--count", "-n", min=1, max=2000,
                               help="How many values, one after another; for --type string the "
                                    "registers it takes."),
-    timeout: float = TimeoutOption,
+    timeout: float = TimeoutOption, baudrate: int = BaudrateOption, parity: str = ParityOption,
+    stopbits: int = StopbitsOption, bytesize: int = BytesizeOption,
 ) -> None:
     """Read and decode values; each line: address, value, and the raw registers (or bits)."""
     from openbms.drivers.modbus.client import read_values
     from openbms.drivers.modbus.points import BIT_TABLES
 
-    host, port = _endpoint(endpoint)
+    target = _target(endpoint, baudrate, parity, stopbits, bytesize)
     spec = _spec(table, address, kind, order, scale, offset, bit, count)
     n = 1 if spec.type == "string" else count
     if spec.address + n * spec.size > 65536:
         raise fail(f"{n} values from {address} run past address 65535")
-    rows = _run(read_values(host, port, unit, spec, n, timeout))
+    rows = _run(read_values(target, 0, unit, spec, n, timeout))
     for at, value, words in rows:
         shown = repr(value) if isinstance(value, str) else str(value).lower() \
             if isinstance(value, bool) else f"{value:g}" if isinstance(value, float) else str(value)
@@ -139,7 +184,7 @@ def _value(text: str, kind: str) -> Any:
 
 @modbus_app.command("write")
 def write(
-    endpoint: str = typer.Argument(..., metavar="HOST[:PORT]", help="The device or its gateway."),
+    endpoint: str = typer.Argument(..., metavar=TARGET, help=TargetHelp),
     unit: int = typer.Argument(..., min=0, max=255, help="The unit id."),
     table: str = typer.Argument(..., help="coil or holding."),
     address: int = typer.Argument(..., min=0, max=65535, help="0-based."),
@@ -148,17 +193,18 @@ def write(
     offset: float = OffsetOption, bit: int = BitOption,
     count: int = typer.Option(None, "--count", "-n", min=1, max=123, show_default=False,
                               help="For --type string: the registers it takes."),
-    timeout: float = TimeoutOption,
+    timeout: float = TimeoutOption, baudrate: int = BaudrateOption, parity: str = ParityOption,
+    stopbits: int = StopbitsOption, bytesize: int = BytesizeOption,
 ) -> None:
     """Write one value (a coil, a register, the registers of its type, or a bit), then read it
     back and print what the device holds."""
     from openbms.drivers.modbus.client import write_value
 
-    host, port = _endpoint(endpoint)
+    target = _target(endpoint, baudrate, parity, stopbits, bytesize)
     spec = _spec(table, address, kind, order, scale, offset, bit, count)
     if spec.table not in ("coil", "holding"):
         raise fail(f"{table} is read-only: Modbus writes coils and holding registers")
-    back = _run(write_value(host, port, unit, spec, _value(value, spec.type), timeout))
+    back = _run(write_value(target, 0, unit, spec, _value(value, spec.type), timeout))
     shown = f"{back:g}" if isinstance(back, float) else str(back).lower() if isinstance(back, bool) \
         else repr(back) if isinstance(back, str) else str(back)
     typer.echo(f"{table}/{address}\t{shown}")
@@ -190,7 +236,7 @@ def _spans(numbers: list[int]) -> str:
 
 @modbus_app.command("scan")
 def scan(
-    endpoint: str = typer.Argument(..., metavar="HOST[:PORT]", help="The device or its gateway."),
+    endpoint: str = typer.Argument(..., metavar=TARGET, help=TargetHelp),
     units: str = typer.Option("1-10", "--units", "-u",
                               help="Unit ids to probe: ranges such as 1-247 or 1,3,5-8."),
     tables: str = typer.Option(",".join(("holding", "input", "coil", "discrete")), "--tables",
@@ -201,6 +247,8 @@ def scan(
                                     help="Write a profile skeleton (YAML) of the registers the "
                                          "first unit that answered holds."),
     timeout: float = typer.Option(1.0, "--timeout", min=0.05, help="Seconds per request."),
+    baudrate: int = BaudrateOption, parity: str = ParityOption, stopbits: int = StopbitsOption,
+    bytesize: int = BytesizeOption,
 ) -> None:
     """Probe unit ids, then the register ranges of each that answers; print what answers."""
     from pathlib import Path
@@ -212,7 +260,7 @@ def scan(
     from openbms.drivers.modbus.scan import scan as run_scan
     from openbms.drivers.modbus.scan import skeleton
 
-    host, port = _endpoint(endpoint)
+    target = _target(endpoint, baudrate, parity, stopbits, bytesize)
     unit_ids = _numbers(units, "--units", 0, 255)
     chosen = [t.strip() for t in tables.split(",") if t.strip()]
     for t in chosen:
@@ -235,7 +283,7 @@ def scan(
                 bar.update(task, description="registers", completed=0,
                            total=max(1, len(answered) * len(chosen) * (end - start + 1)))
 
-        results = _run(run_scan(host, port, unit_ids, chosen, start, end, timeout,
+        results = _run(run_scan(target, 0, unit_ids, chosen, start, end, timeout,
                                 progress=lambda n: bar.advance(task, n), on_unit=on_unit))
     quiet = [u for u in unit_ids if u not in {r.unit for r in results}]
     for result in results:
@@ -254,7 +302,7 @@ def scan(
             raise fail("no unit answered: no profile skeleton written")
         path = Path(profile_out)
         path.write_text(skeleton(results[0], path.stem or "scanned",
-                                 f"scanned from {host}:{port} unit {results[0].unit}"))
+                                 f"scanned from {target} unit {results[0].unit}"))
         typer.echo(f"profile skeleton of unit {results[0].unit} written to {path}")
 
 

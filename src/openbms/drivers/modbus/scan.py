@@ -1,4 +1,5 @@
-"""``openbms modbus scan``: which unit ids answer behind an address, and which registers they hold.
+"""``openbms modbus scan``: which unit ids answer behind an address (or on a serial line), and
+which registers they hold.
 
 ::
 
@@ -27,6 +28,7 @@ from typing import Any
 from openbms.drivers.modbus.client import ILLEGAL_DATA_ADDRESS, Gateway, ModbusRefused
 from openbms.drivers.modbus.points import BIT_TABLES, TABLES
 from openbms.drivers.modbus.profiles import profile_yaml
+from openbms.drivers.modbus.settings import Endpoint
 from openbms.errors import DeviceUnreachable
 
 __all__ = ["UnitScan", "scan", "skeleton"]
@@ -106,12 +108,14 @@ async def _block(gateway: Gateway, unit: int, table: str, start: int, count: int
     return ""
 
 
-async def scan(host: str, port: int, units: Sequence[int], tables: Sequence[str] = TABLES,
+async def scan(host: str | Endpoint, port: int, units: Sequence[int],
+               tables: Sequence[str] = TABLES,
                start: int = 0, end: int = 999, request_timeout: float = 1.0,
                progress: Progress | None = None,
                on_unit: Callable[[int, bool], None] | None = None) -> list[UnitScan]:
-    """Probe ``units`` at host:port, then the addresses ``start``..``end`` of each table of each
-    unit that answered. ``progress`` gets the addresses (and unit probes) covered as it goes."""
+    """Probe ``units`` at host:port (or an ``Endpoint``: a serial line, an RTU-over-TCP gateway),
+    then the addresses ``start``..``end`` of each table of each unit that answered.
+    ``progress`` gets the addresses (and unit probes) covered as it goes."""
     tick: Progress = progress or (lambda n: None)
     out: list[UnitScan] = []
     async with Gateway(host, port, request_timeout) as gateway:
