@@ -23,6 +23,7 @@ BENCHMARKS: dict[str, str] = {
     "soak": "soak",
     "mqtt": "mqtt",
     "modbus": "modbus",
+    "analytics": "analytics",
 }
 
 #: Benchmarks that ``all`` leaves out: a soak is a test of hours, run on its own.
