@@ -384,7 +384,7 @@ def test_aliases_used_a_reasonable_number_of_times_still_load(tmp_path):
     issues = check_path(write(tmp_path, text))
     assert [i.message for i in issues] == ["unknown key 'x-defaults' (expected one of: site, control, "
                                            "drivers, spaces, equipment, calendars, schedules, alarms, "
-                                           "notifications, programs, mqtt)"]
+                                           "notifications, programs, mqtt, energy, tariffs)"]
 
 
 @pytest.mark.parametrize("text, where", [

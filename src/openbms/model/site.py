@@ -26,7 +26,15 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    model_validator,
+)
 
 from openbms.model.alarm import AlarmRule, NotificationsConfig
 from openbms.model.calendar import Calendar
@@ -46,6 +54,7 @@ from openbms.model.fields import (
 from openbms.model.mqtt import MqttSettings
 from openbms.model.sample import Value
 from openbms.model.schedule import Schedule
+from openbms.model.tariff import EnergySettings, Tariff, check_energy_refs, check_tariff_refs
 
 __all__ = [
     "MAX_INTERVAL_S",
@@ -295,6 +304,12 @@ class SiteConfig(_Strict):
         default=(), description="logic program files (JSON), relative to this file")
     mqtt: MqttSettings | None = Field(
         default=None, description="the site's broker: telemetry bridge, outbox, command/response")
+    # After equipment and calendars: their references are checked against them (openbms.model.tariff).
+    energy: Annotated[EnergySettings, AfterValidator(check_energy_refs)] = Field(
+        default=EnergySettings(),
+        description="week start, counters' rollovers and replacements, virtual meters")
+    tariffs: Annotated[tuple[Tariff, ...], AfterValidator(check_tariff_refs)] = Field(
+        default=(), description="energy prices: time-of-use rates, demand and fixed charges")
     _source: Path | None = PrivateAttr(default=None)
 
     @model_validator(mode="before")
