@@ -19,7 +19,8 @@ DEMO = Path(__file__).parents[3] / "src" / "openbms" / "examples" / "demo"
 def test_openbms_check_passes_on_the_demo_site():
     result = CliRunner().invoke(app, ["check", str(DEMO)])
     assert result.exit_code == 0, result.output
-    assert "ok: 1 site, 34 equipment, 339 points" in result.output  # 19 BACnet devices, 15 MQTT sensors
+    # 19 BACnet devices, 15 MQTT sensors, 3 Modbus devices (38 profile points), 3 REST thermostats
+    assert "ok: 1 site, 40 equipment, 389 points" in result.output
 
 
 def test_the_demo_programs_validate_against_the_site():

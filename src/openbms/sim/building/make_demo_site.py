@@ -21,7 +21,13 @@ are the part a person would do by hand after a discovery:
 - the emulator's MQTT sensors (``mqtt_sensors``): an indoor-air-quality sensor
   per zone (``iaq-c1`` …) with its CO2 (JSON) and people counter (plain
   number), and the ``mqtt`` driver's settings: the demo's broker, disabled
-  until ``openbms demo`` starts one (it enables it in the copy it makes).
+  until ``openbms demo`` starts one (it enables it in the copy it makes);
+- the emulator's Modbus devices (``modbus_devices``: the electricity and gas
+  meters and the supply fan's drive, one server with three unit ids, through
+  the shipped ``energy-meter`` and ``vfd`` profiles) and its REST thermostats
+  (``rest_thermostats``: three zones' thermostats behind the emulated vendor
+  cloud, OAuth2 with the secrets in environment variables), each driver
+  disabled until ``openbms demo`` serves them (it enables them in its copy).
 
 Everything after the ``HAND_WRITTEN`` marker line of an existing file
 (programs, calendars, schedules, alarms) is kept as it is.
@@ -41,7 +47,9 @@ import yaml
 
 from openbms.sim.bacnet import DEVICE_PORT
 from openbms.sim.building.live import LONDON, demo_emulator
+from openbms.sim.building.modbus import MODBUS_UNITS
 from openbms.sim.building.mqtt import sensor_topics
+from openbms.sim.building.rest import CLIENT_ID, CLIENT_SECRET_ENV, THERMOSTAT_ZONES, WEBHOOK_SECRET_ENV
 
 __all__ = ["HAND_WRITTEN", "build_document", "main", "render"]
 
@@ -187,6 +195,83 @@ def mqtt_sensors() -> tuple[dict[str, Any], list[dict[str, Any]]]:
     return settings, equipment
 
 
+#: The emulator's Modbus TCP server (its meters and the fan's drive, three unit ids) and its vendor
+#: cloud of REST thermostats: ``openbms demo`` serves them on these loopback ports (others, written
+#: here, when these are taken).
+MODBUS_PORT = 15020
+THERMOSTATS_PORT = 18081
+#: The Modbus devices' equipment: id → (type, name, tags). A meter is the BACnet meter read again over
+#: Modbus: a sub-meter of it (``submeterOf:``), so the site's energy is not counted twice.
+MODBUS_EQUIPMENT: dict[str, tuple[str, str, list[str]]] = {
+    "elec-meter": ("meter", "Electricity meter (Modbus TCP, unit 1)",
+                   ["elec", "meter", "submeterOf:meters/elec-kwh"]),
+    "gas-meter": ("meter", "Gas meter (Modbus TCP, unit 2)",
+                  ["gas", "meter", "submeterOf:meters/gas-kwh"]),
+    "sf-vfd": ("fan", "AHU-1 supply fan drive (Modbus TCP, unit 3)", ["discharge", "fan", "vfd"]),
+}
+
+
+def modbus_devices() -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The ``modbus`` driver's settings and one equipment per device of the emulator's Modbus face."""
+    devices = {name: {"host": "127.0.0.1", "port": MODBUS_PORT, "unit": unit, "profile": profile}
+               for unit, (name, profile) in MODBUS_UNITS.items()}
+    # Polled every building minute: once a real second at the demo's x60.
+    settings: dict[str, Any] = {"enabled": False, "poll_interval": 60, "timeout": 2, "devices": devices}
+    equipment = [{"id": name, "type": MODBUS_EQUIPMENT[name][0], "name": MODBUS_EQUIPMENT[name][1],
+                  "space": "building", "tags": MODBUS_EQUIPMENT[name][2], "profile": f"modbus://{name}"}
+                 for name in devices]
+    return settings, _expanded(settings, equipment)
+
+
+def _expanded(settings: dict[str, Any], equipment: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The equipment with their profiles' points written out, as the site loader's expansion gives
+    them: the file then loads wherever it is read, with or without the drivers' registry (which
+    registers that expansion) imported, and stays in step with the shipped profiles (the demo
+    site's test compares the file with what this script writes)."""
+    from openbms.config._yaml import parse
+    from openbms.drivers.modbus.profiles import expand_site
+
+    data, problems, issues = expand_site({"drivers": {"modbus": settings}, "equipment": equipment}, None,
+                                         parse)
+    if problems or issues:
+        raise RuntimeError(f"the shipped profiles do not expand: {problems or issues}")
+    return [dict(eq) for eq in data["equipment"]]
+
+
+def rest_thermostats() -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The ``rest`` driver's settings and one thermostat equipment per emulated vendor device."""
+    devices = {f"tstat-{zone}": {"id": vid} for vid, zone in THERMOSTAT_ZONES.items()}
+    settings: dict[str, Any] = {
+        "enabled": False, "base_url": f"http://127.0.0.1:{THERMOSTATS_PORT}", "profile": "thermostat",
+        "auth": {"type": "oauth2", "token_url": "/oauth/token", "client_id": CLIENT_ID,
+                 "client_secret_env": CLIENT_SECRET_ENV},
+        "webhook": {"secret_env": WEBHOOK_SECRET_ENV},
+        # Every 5 building minutes (5 real seconds at x60); webhooks bring changes at once.
+        "rate_limit": 5, "poll_interval": 300, "timeout": 5, "devices": devices}
+    equipment = []
+    for vid, zone in THERMOSTAT_ZONES.items():
+        device, label = f"tstat-{zone}", zone.upper()
+        status = f"rest://{device}/status"
+        equipment.append({
+            "id": device, "type": "thermostat",
+            "name": f"Thermostat {vid}, zone {label} (vendor cloud, REST)", "space": f"floor-{zone[1:]}",
+            "points": [
+                {"name": "temp", "display_name": "Room temperature", "unit": "degC",
+                 "tags": ["air", "temp", "sensor"], "binding": f"{status}#temperature",
+                 "history": {"deadband": HISTORY["degC"], "max_interval": 900}},
+                {"name": "humidity", "display_name": "Room humidity", "unit": "%RH",
+                 "tags": ["air", "humidity", "sensor"], "binding": f"{status}#humidity",
+                 "history": {"deadband": HISTORY["%RH"], "max_interval": 900}},
+                {"name": "sp", "display_name": "Thermostat setpoint", "unit": "degC",
+                 "tags": ["air", "temp", "sp"], "writable": True, "limits": {"min": 16, "max": 26},
+                 "binding": f"{status}#setpoint"},
+                {"name": "mode", "display_name": "Thermostat mode", "kind": "enum",
+                 "states": ["off", "heat", "cool", "auto"], "writable": True,
+                 "binding": f"{status}?states=off,heat,cool,auto#mode"},
+            ]})
+    return settings, equipment
+
+
 def _zone_spaces() -> list[dict[str, Any]]:
     from openbms.sim.building import Building
 
@@ -277,9 +362,13 @@ def build_document(devices: list[Any]) -> dict[str, Any]:
         eq["points"] = points
     mqtt, sensors = mqtt_sensors()
     doc["drivers"]["mqtt"] = mqtt
+    modbus, meters = modbus_devices()
+    doc["drivers"]["modbus"] = modbus
+    rest, thermostats = rest_thermostats()
+    doc["drivers"]["rest"] = rest
     ordered_doc = {"site": doc["site"], "drivers": doc["drivers"], "spaces": _zone_spaces(),
                    "equipment": [{k: eq[k] for k in ("id", "type", "name", "space", "feeds", "tags", "points")
-                                  if k in eq} for eq in doc["equipment"]] + sensors}
+                                  if k in eq} for eq in doc["equipment"]] + sensors + meters + thermostats}
     return ordered_doc
 
 
@@ -295,6 +384,17 @@ HEADER = """\
 # is no broker unless `openbms demo` starts one, which it does when Mosquitto is installed, on
 # 127.0.0.1:18830 (or a free port when that one is taken), enabling the driver and writing the
 # port in the copy of this file it runs. See docs/mqtt.md, "In the demo".
+#
+# The elec-meter, gas-meter and sf-vfd equipment are the emulator's Modbus TCP devices (one
+# server, unit ids 1-3, at 127.0.0.1:15020; their points are the shipped energy-meter and vfd
+# profiles' (examples/profiles/), written out: a site of yours may say profile: modbus://DEVICE
+# on the equipment instead, see docs/modbus.md), and the tstat-* equipment its zone thermostats
+# behind an emulated vendor cloud (REST, OAuth2 client credentials, webhooks, at
+# http://127.0.0.1:18081). Their drivers are disabled here too: `openbms demo` serves them,
+# enables the drivers and writes the ports it took in its copy, and passes the thermostats'
+# secrets in OPENBMS_DEMO_THERMOSTAT_SECRET and OPENBMS_DEMO_WEBHOOK_SECRET (kept in its data
+# folder, never here). See docs/modbus.md, "The emulator's Modbus devices", and
+# docs/rest-devices.md, "The emulated vendor service".
 #
 # How this file was produced: everything above the "Hand-written" line is written by
 #   python -m openbms.sim.building.make_demo_site
