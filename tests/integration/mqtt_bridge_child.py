@@ -1,11 +1,12 @@
 """An openbms child process for the bridge tests: one site with an MQTT bridge, fed samples.
 
-``python -m tests.integration.mqtt_bridge_child DATA PORT POINTS PERIOD`` builds the site's
+``python -m tests.integration.mqtt_bridge_child DATA PORT POINTS PERIOD [FORMAT]`` builds the site's
 services through the ``Assembly`` (the bridge, its link and its outbox in ``DATA``), then every
 ``PERIOD`` seconds publishes one sample of each of ``POINTS`` points (100 a device) on the bus,
 waits until the outbox has them on disk, and prints ``queued TS`` (the samples' time): what
 printed is what the outbox guarantees. It prints ``ready`` once the bridge runs and stops
-gracefully on SIGTERM; a test kills it with SIGKILL to crash it.
+gracefully on SIGTERM; a test kills it with SIGKILL to crash it. ``FORMAT`` is the per-device
+batches' (``json``, the default, or ``sparkplug``).
 """
 
 from __future__ import annotations
@@ -42,9 +43,9 @@ def point_ids(site: SiteConfig) -> list[str]:
     return [pid for pid, _e, _p in site.points()]
 
 
-async def main(data: Path, port: int, points: int, period: float) -> None:
+async def main(data: Path, port: int, points: int, period: float, fmt: str = "json") -> None:
     clock = WallClock()
-    site = bridge_site(port, points)
+    site = bridge_site(port, points, format=fmt)
     assembly = Assembly([site], clock, data_dir=data)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
@@ -67,4 +68,5 @@ async def main(data: Path, port: int, points: int, period: float) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])))
+    asyncio.run(main(Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]),
+                     *sys.argv[5:6]))

@@ -9,7 +9,11 @@ shares no code with the bridge's message classes.
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import struct
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -25,6 +29,7 @@ from openbms.service.assembly import Assembly
 from tests.fixtures.services import MosquittoBroker
 from tests.integration.mqtt_helpers import driver_for, subscribed, until
 
+ROOT = Path(__file__).resolve().parents[2]
 T0 = 1_765_000_000.0
 T1 = T0 + 10  # sample times, after the births (the clock's T0)
 B_SAT = "mqtt://spBv1.0/openbms/hq/bacnet:1001#ahu-1/sat"
@@ -288,6 +293,32 @@ async def test_after_an_outage_the_new_sessions_births_come_first_then_the_backl
     assert sat["value"] == 4.0 and sat["timestamp"] == int((T0 + 4) * 1000)
 
 
+async def test_a_new_configuration_births_the_changed_device_and_ends_the_removed_one(
+        mosquitto, tmp_path):
+    clock = ManualClock(T0)
+    site = _site(mosquitto.port)
+    async with wire(mosquitto) as raw, bridged(site, tmp_path, clock) as a:
+        await until(lambda: len(raw.of("DBIRTH")) == 2, what="the births")
+        changed = site.model_dump(mode="json", exclude_defaults=True)
+        changed["equipment"][0]["points"].append(
+            {"name": "rat", "unit": "degC", "binding": "bacnet://1001/analog-input,2"})
+        del changed["equipment"][1]
+        a.sites[0] = SiteConfig.model_validate(changed)
+        await a.reconfigure()
+        await until(lambda: len(raw.of("DBIRTH")) == 3 and raw.of("DDEATH"), what="the changes")
+        a.bus.publish([Sample("hq/ahu-1/rat", T0, 20.5)])
+        await until(lambda: raw.of("DDATA"), what="the new point's data")
+        health = a.bridge_health()["mqtt_bridge_hq"]
+    topic, reborn = raw.of("DBIRTH")[2]
+    assert topic == "spBv1.0/openbms/DBIRTH/hq/bacnet:1001"
+    assert [m["name"] for m in reborn["metrics"]] == ["ahu-1/sat", "ahu-1/fan", "ahu-1/mode",
+                                                      "ahu-1/rat"]
+    assert raw.of("DDEATH")[0][0] == "spBv1.0/openbms/DDEATH/hq/virtual:zone-1"
+    assert raw.of("DDATA")[0][1]["metrics"][0]["alias"] == alias_of("hq/ahu-1/rat")
+    assert health["sparkplug"] == {"group": "openbms", "node": "hq", "bd_seq": 0, "rebirths": 0,
+                                   "value_errors": 0}
+
+
 def test_seq_wraps_after_255_and_aliases_do_not_depend_on_the_session():
     edge = EdgeNode("g", "hq")
     seqs = [decode(edge.stamp(b""))["seq"] for _ in range(300)]
@@ -296,3 +327,33 @@ def test_seq_wraps_after_255_and_aliases_do_not_depend_on_the_session():
     assert decode(edge.stamp(b""))["seq"] == 1  # the NBIRTH was 0 (no devices)
     assert alias_of("hq/ahu-1/sat") == alias_of("hq/ahu-1/sat") != alias_of("hq/ahu-1/fan")
     assert alias_of("hq/ahu-1/sat") < 1 << 56
+
+
+def _child(data: Path, broker: MosquittoBroker) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.integration.mqtt_bridge_child", str(data), str(broker.port),
+         "10", "0.5", "sparkplug"], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+
+
+async def test_the_last_will_is_the_ndeath_of_the_session_when_openbms_is_killed(mosquitto,
+                                                                                tmp_path):
+    child = _child(tmp_path, mosquitto)
+    try:
+        async with wire(mosquitto) as raw:
+            line = await asyncio.to_thread(child.stdout.readline)  # type: ignore[union-attr]
+            assert line.strip() == "ready"
+            await until(lambda: raw.of("DDATA"), what="the child's data")
+            child.send_signal(signal.SIGKILL)
+            await asyncio.to_thread(child.wait, 10)
+            await until(lambda: raw.of("NDEATH"), what="the Last Will")
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        if child.stdout is not None:
+            child.stdout.close()
+    # The subscriber may have come after the NBIRTH: the child's bdSeq is the first one (0) of
+    # its fresh data folder.
+    assert raw.of("NDEATH")[0] == ("spBv1.0/openbms/NDEATH/hq",
+                                   {"metrics": [{"name": "bdSeq", "datatype": 8, "value": 0}]})

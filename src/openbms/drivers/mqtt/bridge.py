@@ -301,9 +301,15 @@ class Bridge:
         await self.link.outbox.close()
 
     def health(self) -> dict[str, Any]:
-        """The link's health (connected, queued, dropped, last error) and the samples published."""
-        return {**self.link.health(), "samples": self.published, "events": self.events,
-                "event_errors": self.event_errors}
+        """The link's health (connected, queued, dropped, last error) and the samples published;
+        with Sparkplug B, its group, node, bdSeq, rebirths and values sent null (not their type)."""
+        out = {**self.link.health(), "samples": self.published, "events": self.events,
+               "event_errors": self.event_errors}
+        edge = self.edge
+        if edge is not None:
+            out["sparkplug"] = {"group": edge.group, "node": edge.node, "bd_seq": edge.bd_seq,
+                                "rebirths": self.link.rebirths, "value_errors": edge.value_errors}
+        return out
 
 
 async def start_bridge(site: SiteConfig, data_dir: Path, clock: Clock, bus: Bus) -> Bridge:
