@@ -34,7 +34,7 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -211,7 +211,7 @@ class PostgresHistorian:
                 await self._maint
         loop = asyncio.get_running_loop()
         try:
-            await loop.run_in_executor(self._mexec, self._rollup_pass, None)
+            await loop.run_in_executor(self._mexec, _again_if_dropped, self._rollup_pass, None)
         except psycopg.Error as err:
             log.error("history: closing before the last rollup pass (%s); the next start's "
                       "passes catch up", _say(err))
@@ -465,8 +465,11 @@ class PostgresHistorian:
             return
         self._last_retention = time.monotonic()
         try:
-            await asyncio.get_running_loop().run_in_executor(self._wexec, self._retention)
+            await asyncio.get_running_loop().run_in_executor(
+                self._wexec, _again_if_dropped, self._retention)
         except psycopg.Error as err:
+            # Tried again within seconds, not at the next interval (an hour by default).
+            self._last_retention -= max(0.0, self.retention_interval - 5.0)
             self._maintenance_failed(err)
         else:
             self._maintenance_ok()
@@ -478,7 +481,7 @@ class PostgresHistorian:
             return
         self._last_rollup = time.monotonic()
         loop = asyncio.get_running_loop()
-        self._maint = loop.run_in_executor(self._mexec, self._rollup_pass, None)
+        self._maint = loop.run_in_executor(self._mexec, _again_if_dropped, self._rollup_pass, None)
         self._maint.add_done_callback(self._rollups_done)
 
     def _rollups_done(self, fut: Future[None] | asyncio.Future[None]) -> None:
@@ -732,10 +735,8 @@ class PostgresHistorian:
         db = self._rollup_conn()
         where, args = ("WHERE pid = %(pid)s", {"pid": pid}) if pid is not None else ("", {})
         self._passes += 1
-        if pid is None:
-            self._dirty_pids.clear()
-        else:
-            self._dirty_pids.discard(pid)
+        taken = set(self._dirty_pids) if pid is None else {pid}
+        self._dirty_pids.difference_update(taken)
         try:
             with db.transaction(), db.cursor() as cur:
                 cur.execute(sql.TAKE_DIRTY.format(where=where), args)
@@ -743,6 +744,9 @@ class PostgresHistorian:
                     cur.execute(sql.ROLLUP_HOURS, {"hold": self.max_hold})
                     cur.execute(sql.DAYS_OF_TODO)
                     cur.execute(sql.ROLLUP_DAYS)
+        except BaseException:
+            self._dirty_pids.update(taken)  # rolled back: their hours are still marked
+            raise
         finally:
             self._passes -= 1
 
@@ -775,21 +779,40 @@ class PostgresHistorian:
         """Apply retention now (it also runs every ``retention_interval``)."""
         await self.flush()
         self._last_retention = time.monotonic()
-        await asyncio.get_running_loop().run_in_executor(self._wexec, self._retention)
+        await self._maintain(self._wexec, self._retention)
 
     async def refresh_rollups(self) -> None:
         """Bring every rollup up to date now (it also runs every ``rollup_interval``)."""
         await self.flush()
-        await asyncio.get_running_loop().run_in_executor(self._mexec, self._rollup_pass, None)
+        await self._maintain(self._mexec, self._rollup_pass, None)
+
+    async def _maintain(self, executor: ThreadPoolExecutor, fn: Callable[..., None], *args: Any) -> None:
+        """Run a maintenance pass now for a caller: a database failure is a HistorianError."""
+        try:
+            await asyncio.get_running_loop().run_in_executor(executor, _again_if_dropped, fn, *args)
+        except psycopg.Error as err:
+            raise HistorianError(f"history maintenance failed: {_say(err)}") from err
 
     # ------------------------------------------------------------------ queries
 
     async def _fetch(self, query: str, args: Sequence[Any] | Mapping[str, Any]) -> list[Any]:
+        """Rows of a query on the query connection, made again (once) when the server dropped it."""
         if self._r is None:
             raise HistorianError("the historian is not running")
-        async with self._r.cursor() as cur:
-            await cur.execute(query, args)
-            return await cur.fetchall()
+        for attempt in (1, 2):
+            try:
+                if self._r.closed or self._r.broken:
+                    self._r = await psycopg.AsyncConnection.connect(
+                        self.conninfo, autocommit=True, connect_timeout=self.connect_timeout)
+                async with self._r.cursor() as cur:
+                    await cur.execute(query, args)
+                    return await cur.fetchall()
+            except psycopg.OperationalError as err:
+                if attempt == 2 or not (self._r.closed or self._r.broken):
+                    raise HistorianError(f"history query failed: {_say(err)}") from err
+            except psycopg.Error as err:
+                raise HistorianError(f"history query failed: {_say(err)}") from err
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _since(self, pid: int, since: float) -> float:
         """``since``, raised to the point's retention floor."""
@@ -838,7 +861,11 @@ class PostgresHistorian:
         if pid is None:
             return RollupSeries(point)
         if not self.readonly and (pid in self._dirty_pids or self._passes):
-            await asyncio.get_running_loop().run_in_executor(self._mexec, self._rollup_pass, pid)
+            loop = asyncio.get_running_loop()
+            try:
+                await loop.run_in_executor(self._mexec, _again_if_dropped, self._rollup_pass, pid)
+            except psycopg.Error as err:
+                raise HistorianError(f"history rollups failed: {_say(err)}") from err
         rows = await self._fetch(sql.ROLLUP_PACKED.format(rollup=rollup), (pid, since, until))
         blob = rows[0][0] or b""
         array = np.frombuffer(blob, dtype=">f8").astype("<f8").reshape(-1, len(ROLLUP_FIELDS))
@@ -891,6 +918,15 @@ class PostgresHistorian:
             "JOIN samples h ON h.pid = p.pid AND h.ts >= p.since AND h.ts < %s",
             (pids, [self._since(pid, since) for pid in pids], until))
         return int(rows[0][0])
+
+
+def _again_if_dropped(fn: Callable[..., None], *args: Any) -> None:
+    """``fn(*args)``, run once more when it failed on a connection the server had dropped
+    (a server restart, an administrator's terminate): the second run connects again."""
+    try:
+        fn(*args)
+    except psycopg.OperationalError:
+        fn(*args)
 
 
 def _partition_start_of(name: str) -> float:
