@@ -74,13 +74,15 @@ def degraded_note(health: dict[str, dict[str, Any]]) -> str:
 def _serve(root: Path, data: Path | None, status_every: float, show: list[str] | None = None,
            api: tuple[str, int] | None = None, emulator_speed: float | None = None,
            open_browser: bool = False, api_settings: object = None,
-           loaded: list | None = None, mqtt: DemoMqtt | None = None) -> None:
+           loaded: list | None = None, mqtt: DemoMqtt | None = None,
+           faces: DemoFaces | None = None) -> None:
     from openbms.api.server import serve
     from openbms.service.runtime import Runtime
 
     sites: list = _load(root) if loaded is None else loaded
     last = [time.monotonic(), 0]
     holder: dict[str, Runtime] = {}
+    emulated: list[Any] = []  # the demo's emulator, once started
 
     def tick(st: RuntimeStatus) -> None:
         runtime = holder["runtime"]
@@ -106,6 +108,9 @@ def _serve(root: Path, data: Path | None, status_every: float, show: list[str] |
             url = runtime.api.url
             console.print(f"Dashboard: [bold]{url}/[/bold] · API: [bold]{url}/api/v1[/bold] · "
                           f"interactive docs [bold]{url}/docs[/bold]")
+            thermostats = emulated[0].thermostats if emulated else None
+            if faces is not None and thermostats is not None:  # the vendor pushes changes to our API
+                thermostats.register_webhook(f"{url}/api/v1/sites/{faces.site}/webhooks/rest/thermostat")
             if open_browser:
                 import webbrowser
 
@@ -115,6 +120,7 @@ def _serve(root: Path, data: Path | None, status_every: float, show: list[str] |
     announced: list[bool] = []
 
     async def main() -> None:
+        nonlocal sites
         state_url = os.environ.get("OPENBMS_DATABASE_URL")
         if emulator_speed is None:
             runtime = holder["runtime"] = Runtime(sites, data or root / "data", state_url=state_url,
@@ -126,11 +132,16 @@ def _serve(root: Path, data: Path | None, status_every: float, show: list[str] |
 
         broker = mqtt.broker if mqtt is not None else None
         async with demo_emulator(speed=emulator_speed,
-                                 mqtt=(broker.host, broker.port) if broker else None) as emulator:
+                                 mqtt=(broker.host, broker.port) if broker else None,
+                                 modbus=faces.modbus_port if faces else None,
+                                 thermostats=faces.account if faces else None) as emulator:
             assert emulator.face is not None  # started by the context manager
+            emulated.append(emulator)
             console.print(f"building emulator: {len(emulator.face.devices)} BACnet devices on "
                           f"127.0.20.x, simulated time ×{emulator_speed:g}; faults: "
                           "'openbms sim fault list' or the dashboard's Admin page")
+            if faces is not None:
+                sites = faces.announce(emulator, sites)
             if broker is not None and emulator.sensors is not None:
                 address = f"{broker.host}:{broker.port}"
                 console.print(f"MQTT sensors: {len(emulator.sensors.topics) * 2} topics (each zone's "
@@ -198,6 +209,172 @@ def _without_mqtt(sites: list) -> list:
             cfg = cfg.model_copy(update={"drivers": drivers})
         out.append(cfg)
     return out
+
+
+def _without_driver(sites: list, name: str) -> list:
+    """The sites with driver ``name`` disabled (in memory): its points get no samples."""
+    out = []
+    for cfg in sites:
+        settings = cfg.drivers.get(name)
+        if settings is not None and settings.enabled:
+            drivers = {**cfg.drivers, name: settings.model_copy(update={"enabled": False})}
+            cfg = cfg.model_copy(update={"drivers": drivers})
+        out.append(cfg)
+    return out
+
+
+class DemoFaces:
+    """The emulator's Modbus devices and REST thermostats as the demo serves them: the Modbus
+    server's port and the vendor account (None: not served), and the site they are read by."""
+
+    def __init__(self, site: str, modbus_port: int | None, account: object | None) -> None:
+        from openbms.sim.building.rest import ThermostatAccount
+
+        self.site = site
+        self.modbus_port = modbus_port
+        self.account: ThermostatAccount | None = account if isinstance(account, ThermostatAccount) else None
+
+    def announce(self, emulator: Any, sites: list) -> list:
+        """Say what the emulator serves; a face that did not start is said and its driver disabled."""
+        from openbms.sim.building.modbus import MODBUS_UNITS
+
+        for name, what in (("modbus", "Modbus devices"), ("rest", "REST thermostats")):
+            if name in emulator.unavailable:
+                console.print(f"the emulator's {what} did not start ({emulator.unavailable[name]}): the "
+                              f"demo runs without them", highlight=False)
+                sites = _without_driver(sites, name)
+        if emulator.modbus is not None:
+            port = emulator.modbus.port
+            units = ", ".join(f"{unit} {device}" for unit, (device, _profile) in MODBUS_UNITS.items())
+            console.print(f"Modbus TCP devices on 127.0.0.1:{port} (unit ids {units}); read the "
+                          f"electricity meter's power with 'openbms modbus read 127.0.0.1:{port} 1 input 52 "
+                          "--type float32 --order CDAB' (watts)", highlight=False)
+        if emulator.thermostats is not None:
+            t = emulator.thermostats
+            tstats = ", ".join(f"{vid} (zone {zone.upper()})" for vid, zone in t.zones.items())
+            console.print(f"REST thermostats {tstats}: an emulated vendor cloud at {t.url} (OAuth2; "
+                          "webhooks to this demo's API)", highlight=False)
+        return sites
+
+
+_DEMO_SECRETS = "demo-thermostats"
+
+
+def _demo_thermostat_account(root: Path, port: int) -> object:
+    """The demo's account at its emulated vendor cloud: secrets from the environment if set, else
+    random ones kept in the demo's data folder (0600, so a second start uses the same), passed to
+    the site's ``drivers: rest:`` through the environment. Never written in the site file."""
+    import secrets
+
+    from openbms.sim.building.rest import CLIENT_SECRET_ENV, WEBHOOK_SECRET_ENV, account_from_env
+
+    path = root / "data" / _DEMO_SECRETS
+    kept: list[str] = []
+    if path.exists():
+        kept = path.read_text().split("\n")[:2]
+    if len(kept) < 2 or not all(kept):
+        kept = [secrets.token_urlsafe(24), secrets.token_urlsafe(24)]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"{kept[0]}\n{kept[1]}\n")
+        path.chmod(0o600)
+    for name, value in zip((CLIENT_SECRET_ENV, WEBHOOK_SECRET_ENV), kept, strict=True):
+        os.environ.setdefault(name, value)
+    return account_from_env(port)
+
+
+def _replace_in_driver(path: Path, driver: str, key: str, old: str, new: str) -> int:
+    """Replace ``key: old`` by ``key: new`` on every line of the ``drivers: DRIVER:`` block of a
+    site file, at any depth, keeping everything else as it is; how many lines changed."""
+    import re
+
+    header = re.compile(r"^([\w-]+):\s*(#.*)?$")
+    lines = path.read_bytes().decode("utf-8").splitlines(keepends=True)
+    in_drivers = in_block = False
+    block_indent = changed = 0
+    pattern = re.compile(rf"^(\s+){re.escape(key)}:\s*{re.escape(old)}(\s*(#.*)?)$")
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        indent = len(line) - len(line.lstrip(" "))
+        block = header.match(stripped)
+        if indent == 0:
+            in_drivers, in_block = block is not None and block.group(1) == "drivers", False
+            continue
+        if in_drivers and not in_block and block is not None and block.group(1) == driver:
+            in_block, block_indent = True, indent
+            continue
+        if in_block:
+            if indent <= block_indent:
+                in_block = False
+                continue
+            body = line.rstrip("\r\n")
+            found = pattern.match(body)
+            if found:
+                lines[i] = f"{found.group(1)}{key}: {new}{found.group(2)}{line[len(body):]}"
+                changed += 1
+    if changed:
+        path.write_bytes("".join(lines).encode("utf-8"))
+    return changed
+
+
+def _demo_faces(root: Path, sites: list, created: bool) -> tuple[list, DemoFaces | None]:
+    """Decide what the demo serves of the emulator's Modbus devices and REST thermostats; the
+    sites to run (reloaded when the site file was changed: the drivers enabled in a new copy, a
+    taken port replaced by a free one)."""
+    from urllib.parse import urlsplit
+
+    from openbms.sim.mosquitto import free_port, port_is_free
+
+    cfg = next((c for c in sites if "modbus" in c.drivers or "rest" in c.drivers), None)
+    if cfg is None:
+        return sites, None  # a demo folder made by an older openbms
+    path = cfg.source or root / "site.yaml"
+    changed = False
+    served: dict[str, int] = {}
+    for name, what in (("modbus", "Modbus devices"), ("rest", "REST thermostats")):
+        settings = cfg.drivers.get(name)
+        if settings is None:
+            continue
+        extra = settings.model_extra or {}
+        if name == "modbus":
+            ports = {int(d.get("port", 502)) for d in (extra.get("devices") or {}).values()
+                     if isinstance(d, dict) and d.get("host") in _LOOPBACK}
+            if len(ports) != 1:
+                continue  # devices of the user's own, or on several ports: not the emulator's
+            port = ports.pop()
+        else:
+            url = urlsplit(str(extra.get("base_url", "")))
+            if url.hostname not in _LOOPBACK or url.port is None:
+                continue  # a vendor of the user's own
+            port = url.port
+        if not settings.enabled:
+            if not created:
+                console.print(f"the emulator's {what} are off: drivers: {name}: has enabled: false in "
+                              f"{path} (set it to true to see them)", highlight=False)
+                continue
+            if not _replace_in_driver(path, name, "enabled", "false", "true"):
+                console.print(f"could not enable drivers: {name}: in {path}: the demo runs without "
+                              f"the emulator's {what}", highlight=False)
+                continue
+            changed = True
+        if not port_is_free(port, "127.0.0.1"):
+            taken, port = port, free_port()
+            old, new = ((str(taken), str(port)) if name == "modbus" else
+                        (f"http://127.0.0.1:{taken}", f"http://127.0.0.1:{port}"))
+            if not _replace_in_driver(path, name, "port" if name == "modbus" else "base_url", old, new):
+                console.print(f"port {taken} is taken and {path} has no drivers: {name}: line to change: "
+                              f"the demo runs without the emulator's {what}", highlight=False)
+                sites = _without_driver(sites, name)
+                continue
+            console.print(f"port {taken} is taken: the emulator's {what} listen on {port} "
+                          f"(written in {path})", highlight=False)
+            changed = True
+        served[name] = port
+    if changed:
+        sites = _load(root)
+    account = _demo_thermostat_account(root, served["rest"]) if "rest" in served else None
+    return sites, DemoFaces(cfg.site.id, served.get("modbus"), account)
 
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -347,12 +524,11 @@ def register(app: typer.Typer) -> None:
                 shutil.copytree(tree, root, dirs_exist_ok=True)
             console.print(f"created the demo site in [bold]{root}[/bold] from the {example} example")
         sites = _load(root)
-        mqtt = None
+        mqtt = faces = None
         if example == "building":
+            sites, faces = _demo_faces(root, sites, created)
             sites, mqtt = _demo_mqtt(root, sites, created)
-        show = [pid for cfg in sites for pid, eq, p in cfg.points()
-                if p.name in ("sat", "oat", "kw", "oa-t", "sa-t", "elec-kw")
-                or (eq.type == "vav" and p.name in ("zone-temp", "zn-t"))][:6]
+        show = _status_points(sites)
         email, password = _demo_admin(root)
         what = ("the emulated office building, served over BACnet/IP on loopback"
                 if example == "building" else "the example office on the sim driver")
@@ -364,7 +540,24 @@ def register(app: typer.Typer) -> None:
         )
         _serve(root, None, status_every, show, api=(host, port),
                emulator_speed=speed if example == "building" else None, open_browser=not no_browser,
-               api_settings=settings, loaded=sites, mqtt=mqtt)
+               api_settings=settings, loaded=sites, mqtt=mqtt, faces=faces)
+
+
+def _status_points(sites: list) -> list[str]:
+    """The points the demo's status line shows: a few of the building's (BACnet or sim), then a
+    Modbus meter's power and a REST thermostat's temperature when the site has them."""
+    from openbms.model.binding import parse_binding
+
+    def scheme(p: Any) -> str:
+        return parse_binding(p.binding).scheme if p.binding else ""
+
+    points = [(pid, eq, p) for cfg in sites for pid, eq, p in cfg.points()]
+    show = [pid for pid, eq, p in points if scheme(p) not in ("modbus", "rest") and (
+        p.name in ("sat", "oat", "kw", "oa-t", "sa-t", "elec-kw")
+        or (eq.type == "vav" and p.name in ("zone-temp", "zn-t")))][:5]
+    for wanted, name in (("modbus", "kw"), ("rest", "temp")):
+        show += [pid for pid, _eq, p in points if scheme(p) == wanted and p.name == name][:1]
+    return show
 
 
 def _demo_admin(root: Path) -> tuple[str, str]:
