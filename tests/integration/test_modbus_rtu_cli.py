@@ -91,7 +91,8 @@ async def test_serial_options_belong_to_a_serial_target_and_a_target_has_one_of_
 async def test_a_serial_line_that_is_not_there_is_one_line_and_exit_1(tmp_path):
     code, _, err = await cli("modbus", "read", str(tmp_path / "ttyUSB7"), "1", "holding", "0",
                              "--timeout", "0.3")
-    assert code == 1 and "ttyUSB7: the serial line cannot be opened" in err
+    # (the error line is wrapped at the terminal's width: a long temporary path may break in it)
+    assert code == 1 and "ttyUSB7:theseriallinecannotbeopened" in "".join(err.split())
 
 
 @pytest.mark.parametrize(("flags", "order"), [((), "CDAB"), (("-B",), "ABCD")])

@@ -1,4 +1,5 @@
-"""The Modbus TCP driver (``modbus://`` bindings) on pymodbus.
+"""The Modbus driver (``modbus://`` bindings) on pymodbus: Modbus TCP, RTU on a serial line (with
+pyserial), and RTU over TCP.
 
 ``ModbusDriver`` is imported on first use, so the binding and settings checks
 (``points.check_binding``, ``settings.settings_problems``) run without pymodbus.
