@@ -1,18 +1,24 @@
 """The emulated building's Modbus TCP face: Debian's mbpoll (libmodbus, an independent client) reads
 the electricity meter's power as a float32 in CDAB order and gets the building's value, step after
 step; openbms's Modbus driver reads the meters and the fan's drive through the shipped profiles; a
-face whose port is taken is dropped and the building runs on."""
+face whose port is taken is dropped and the building runs on; `openbms sim serve --modbus 0
+--thermostats 0` (and ``python -m openbms.sim.building.live``) serves both faces on free ports and
+says where."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import shutil
+import signal
 import socket
 import struct
+import sys
 from datetime import datetime
 from pathlib import Path
 
+import httpx
 import pytest
 
 from openbms.config._yaml import parse
@@ -24,6 +30,7 @@ from openbms.service.assembly import Assembly
 from openbms.sim.building import SEQUENCES, Building
 from openbms.sim.building.live import LiveEmulator
 from openbms.sim.building.modbus import ModbusFace, encode_float32
+from openbms.sim.building.rest import CLIENT_SECRET_ENV, WEBHOOK_SECRET_ENV
 from tests.fixtures.waiting import eventually
 
 SITE = """\
@@ -180,3 +187,62 @@ async def test_a_modbus_face_whose_port_is_taken_is_dropped_and_the_building_run
             assert emulator.modbus is None
             assert "modbus" in emulator.unavailable and str(port) in emulator.unavailable["modbus"]
             assert emulator.advance_to(building.timestamp + 120) == 2  # the building steps on
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize("command", [
+    [sys.executable, "-m", "openbms.sim.building.live"],
+    [sys.executable, "-m", "openbms.cli", "sim", "serve"],
+], ids=["python-m", "openbms-sim-serve"])
+async def test_sim_serve_serves_the_modbus_devices_and_the_rest_thermostats_on_free_ports(command):
+    env = {**os.environ, CLIENT_SECRET_ENV: "client-secret-1", WEBHOOK_SECRET_ENV: "hook-secret-1"}
+    proc = await asyncio.create_subprocess_exec(
+        *command, "--port", str(free_udp_port()), "--subnet", "127.0.47", "--speed", "60",
+        "--start", "2025-01-06T09:00", "--modbus", "0", "--thermostats", "0", env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        lines = []
+        while not lines or lines[-1] != "ready":
+            line = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode()
+            assert line, "the emulator exited before it was ready"
+            lines.append(line.strip())
+        (modbus,) = [ln.split() for ln in lines if ln.startswith("modbus ")]
+        assert modbus[2:] == ["1=elec-meter", "2=gas-meter", "3=sf-vfd"]
+        port = int(modbus[1].rsplit(":", 1)[1])
+        watts = float(polled(await mbpoll(port, 1, 52, "-t", "3:float"), 52))
+        assert watts >= 0
+        (rest,) = [ln.split() for ln in lines if ln.startswith("rest ")]
+        assert rest[2:] == ["T-100=n1", "T-101=c2", "T-102=s3"]
+        async with httpx.AsyncClient(base_url=rest[1], timeout=10) as client:
+            refused = await client.post("/oauth/token", data={"grant_type": "client_credentials",
+                                                               "client_id": "openbms-demo",
+                                                               "client_secret": "s3cret"})
+            assert refused.status_code == 401  # only the secret from the environment signs in
+            token = await client.post("/oauth/token", data={"grant_type": "client_credentials",
+                                                             "client_id": "openbms-demo",
+                                                             "client_secret": "client-secret-1"})
+            assert token.status_code == 200, token.text
+            status = await client.get("/devices/T-100/status",
+                                      headers={"Authorization": f"Bearer {token.json()['access_token']}"})
+            assert status.status_code == 200 and 5 < status.json()["temperature"] < 35
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(proc.wait(), 30)
+    assert code == 0, (await proc.stderr.read()).decode() if proc.stderr else code
+
+
+async def test_sim_serve_with_thermostats_needs_their_secrets_in_the_environment():
+    env = {k: v for k, v in os.environ.items() if k not in (CLIENT_SECRET_ENV, WEBHOOK_SECRET_ENV)}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "openbms.cli", "sim", "serve", "--thermostats", "0", env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 2 and out == b""
+    assert CLIENT_SECRET_ENV in " ".join(err.decode().split())

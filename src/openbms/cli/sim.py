@@ -118,8 +118,17 @@ def serve(
     mqtt: str | None = typer.Option(
         None, "--mqtt", metavar="HOST:PORT",
         help="Also publish the zones' CO2 and people counters to this MQTT broker."),
+    modbus: int | None = typer.Option(
+        None, "--modbus", metavar="PORT", min=0, max=65535,
+        help="Also serve the meters and the supply fan's drive over Modbus TCP on 127.0.0.1:PORT "
+             "(0: a free port; unit 1 electricity, 2 gas, 3 the drive)."),
+    thermostats: int | None = typer.Option(
+        None, "--thermostats", metavar="PORT", min=0, max=65535,
+        help="Also serve three zones' thermostats as a vendor's REST API on 127.0.0.1:PORT (0: a free "
+             "port); the secrets from $OPENBMS_DEMO_THERMOSTAT_SECRET and $OPENBMS_DEMO_WEBHOOK_SECRET."),
 ) -> None:
-    """Serve the emulated office over BACnet/IP in live mode until Ctrl-C."""
+    """Serve the emulated office over BACnet/IP in live mode until Ctrl-C (with --mqtt, --modbus and
+    --thermostats, its other faces too)."""
     import asyncio
     import sys
 
@@ -136,12 +145,23 @@ def serve(
         if not host or not mqtt_port.isdigit() or not 0 < int(mqtt_port) < 65536:
             raise fail(f"--mqtt: expected HOST:PORT such as 127.0.0.1:1883, not {mqtt!r}", code=2)
         broker = (host, int(mqtt_port))
+    account = None
+    if thermostats is not None:
+        from openbms.sim.building.rest import account_from_env
+
+        try:
+            account = account_from_env(thermostats)
+        except ValueError as err:
+            raise fail(f"--thermostats: {err}", code=2) from None
     try:
         emulator = demo_emulator(speed, subnet, port, first, seed,
-                                 None if sequence == "none" else sequence, climate, mqtt=broker)
+                                 None if sequence == "none" else sequence, climate, mqtt=broker,
+                                 modbus=modbus, thermostats=account)
     except ValueError as err:
         raise fail(str(err), code=2) from None
     sensors = f"; CO2 and people counters to MQTT {mqtt}" if broker else ""
+    sensors += "; meters and the fan's drive over Modbus TCP" if modbus is not None else ""
+    sensors += "; zone thermostats over REST" if account is not None else ""
     err_console.print(f"serving the emulated office over BACnet/IP at ×{speed:g} "
                       f"({len(emulator.face.devices) if emulator.face else 0} devices{sensors}); "
                       "Ctrl-C stops")
