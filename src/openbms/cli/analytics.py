@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 
-from openbms.cli.common import fail
+from openbms.cli.common import DirOption, fail, match_hint, open_history, site_dir
 
 if TYPE_CHECKING:  # numpy and the models load when the command runs, not with every command
     import numpy as np
@@ -170,10 +170,10 @@ def _exclusion(text: str, tz: ZoneInfo) -> Exclusion:
     return Exclusion(a, b, note.strip() or "excluded")
 
 
-def _report(b: Baseline, gaps: int) -> list[str]:
+def _report(b: Baseline, gaps: int, gap_word: str = "empty (gaps)") -> list[str]:
     s = b.stats
     lines = [
-        f"rows: {b.interval}, {b.rows} fitted, {b.excluded_rows} excluded, {gaps} empty (gaps)",
+        f"rows: {b.interval}, {b.rows} fitted, {b.excluded_rows} excluded, {gaps} {gap_word}",
         f"model: {_MODEL_NAMES[b.model]}",
         f"R2: {s.r2:.4f}",
         f"CV(RMSE): {s.cvrmse_pct:.2f} %",
@@ -239,6 +239,107 @@ def baseline(
         raise fail(f"{out}: cannot write it ({err.strerror or err})") from None
     for line in _report(fitted, rows.gaps):
         typer.echo(line, err=True)
+
+
+def _span(option: str, text: str, tz: ZoneInfo) -> tuple[float, float]:
+    start, sep, end = text.strip().partition("/")
+    if not sep:
+        raise fail(f"{option} {text!r}: expected START/END, e.g. 2025-01-01/2026-01-01")
+    try:
+        a, _w = _timestamp(start, tz, None, option)
+        b, _w = _timestamp(end, tz, None, option)
+    except CsvError as err:
+        raise fail(str(err)) from None
+    if b <= a:
+        raise fail(f"{option} {text!r}: the end must come after the start")
+    return a, b
+
+
+@analytics_app.command("savings")
+def savings_command(
+    meter: str = typer.Argument(..., help="The meter's point id: an energy register (kWh) or a demand "
+                                          "point (kW tagged elec, gas, meter or energy)."),
+    temperature: str = typer.Option(..., "--temperature", help="The outdoor air temperature point (degC)."),
+    baseline: str = typer.Option(..., "--baseline", help="The baseline period START/END (ISO 8601; local "
+                                                        "time of the site without an offset)."),
+    reporting: str = typer.Option(..., "--reporting", help="The reporting period START/END."),
+    exclude: list[str] = typer.Option(
+        [], "--exclude", help="A non-routine event left out of either period: 'START/END NOTE' "
+                               "(repeatable)."),
+    confidence: float = typer.Option(0.9, "--confidence", min=0.5, max=0.999,
+                                     help="Confidence of the savings' uncertainty (0.9: 90 %)."),
+    directory: Path = DirOption,
+) -> None:
+    """Avoided energy of a meter over a reporting period, from the site's history (IPMVP option C).
+
+    Fits a weather-normalised baseline on the baseline period's hours and
+    prints its ASHRAE Guideline 14 statistics, then the reporting period's
+    adjusted baseline, actual and avoided energy with their uncertainty.
+    """
+    import asyncio
+
+    from openbms.analytics.baseline import fit_baseline
+    from openbms.analytics.energy import meter_of
+    from openbms.analytics.savings import hourly_rows, savings
+    from openbms.config import load_sites
+    from openbms.errors import ConfigError
+
+    root = site_dir(directory)
+    try:
+        sites = load_sites(root)
+    except ConfigError as err:
+        raise fail(f"the site configuration has problems (see 'openbms check'):\n{err}") from err
+    points = {pid: (cfg, p) for cfg in sites for pid, _, p in cfg.points()}
+    for pid in (meter, temperature):
+        if pid not in points:
+            raise fail(f"no point {pid!r}: {match_hint(pid, list(points))}")
+    cfg, point = points[meter]
+    kind = meter_of(point.kind, point.unit, point.tags)
+    if kind is None:
+        raise fail(f"{meter} is not a meter: expected a number in kWh, Wh or MWh, or in kW, W or MW tagged "
+                   "elec, gas, meter or energy")
+    zone = _zone(cfg.site.timezone)
+    base = _span("--baseline", baseline, zone)
+    report = _span("--reporting", reporting, zone)
+    exclusions = [_exclusion(e, zone) for e in exclude]
+
+    async def read() -> tuple[list, list, list, list]:
+        h = await open_history(directory)
+        try:
+            got = []
+            for a, b in (base, report):
+                got.append((await h.rollups(meter, "hour", a - 3600, b + 3600)).rows())
+                got.append((await h.rollups(temperature, "hour", a, b)).rows())
+            return got[0], got[1], got[2], got[3]
+        finally:
+            await h.stop()
+
+    base_e, base_t, rep_e, rep_t = asyncio.run(read())
+    bts, bkwh, btemp, bmissing = hourly_rows(kind, base_e, base_t, *base)
+    rts, rkwh, rtemp, rmissing = hourly_rows(kind, rep_e, rep_t, *report)
+    if len(bts) < 168:
+        raise fail(f"the baseline period has {len(bts)} hours with both {meter} and {temperature} in the "
+                   "history: at least a week (168) is needed, a year is usual")
+    if len(rts) == 0:
+        raise fail(f"the reporting period has no hour with both {meter} and {temperature} in the history")
+    try:
+        fitted = fit_baseline(bts, bkwh, btemp, zone, exclusions)
+        result = savings(fitted, rts, rkwh, rtemp, exclusions, confidence)
+    except ValueError as err:
+        raise fail(str(err)) from None
+    for line in _report(fitted, bmissing, "missing"):
+        typer.echo(line)
+    pct = f"{100 * confidence:g} %"
+    typer.echo(f"reporting: {result.rows} hours, {result.excluded_rows} excluded, {rmissing} missing")
+    typer.echo(f"adjusted baseline: {result.adjusted_baseline:.1f} kWh")
+    typer.echo(f"actual: {result.actual:.1f} kWh")
+    typer.echo(f"avoided energy: {result.avoided:.1f} kWh ({100 * result.fraction:.2f} % of the adjusted "
+               "baseline)")
+    if math.isfinite(result.fsu):
+        typer.echo(f"uncertainty at {pct}: +/-{100 * result.fsu:.1f} % of the savings, "
+                   f"{result.low:.1f} to {result.high:.1f} kWh")
+    else:
+        typer.echo(f"uncertainty at {pct}: unbounded (no savings)")
 
 
 def register(app: typer.Typer) -> None:
