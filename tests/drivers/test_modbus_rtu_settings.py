@@ -3,6 +3,8 @@ the endpoints devices share (one serial line, one gateway)."""
 
 from __future__ import annotations
 
+import pytest
+
 from openbms.drivers.modbus.settings import Endpoint, read_devices, settings_problems
 
 W = "drivers: modbus: devices:"
@@ -57,3 +59,15 @@ def test_devices_on_one_line_share_its_endpoint_and_a_gateway_its_own():
     # The specification's defaults for a line that gives none: 19200 baud, 8 bits, even, 1 stop.
     (e,) = read_devices({"devices": {"e": {"transport": "rtu", "port": "/dev/ttyS1"}}}).values()
     assert (e.baudrate, e.bytesize, e.parity, e.stopbits) == (19200, 8, "E", 1)
+
+
+def test_a_serial_lines_silence_between_frames_follows_its_speed_and_framing():
+    line = {"transport": "rtu", "port": "/dev/ttyS0"}
+    gaps = {name: d.endpoint.frame_gap for name, d in read_devices({"devices": {
+        "8E1-9600": {**line, "baudrate": 9600},
+        "8N2-9600": {**line, "port": "/dev/ttyS1", "baudrate": 9600, "parity": "N", "stopbits": 2},
+        "fast": {**line, "port": "/dev/ttyS2", "baudrate": 115200},
+        "gateway": {"transport": "rtu-over-tcp", "host": "h"}}}).items()}
+    assert gaps["8E1-9600"] == gaps["8N2-9600"] == pytest.approx(3.5 * 11 / 9600)  # 4.01 ms
+    assert gaps["fast"] == 0.00175  # the specification's fixed 1.75 ms above 19200 baud
+    assert gaps["gateway"] == 0.0  # the gateway keeps its line's silences itself

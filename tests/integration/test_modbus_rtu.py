@@ -86,6 +86,20 @@ async def test_two_unit_ids_on_one_line_share_one_connection_and_their_delay_is_
     assert all(b - a >= 0.1 for a, b in itertools.pairwise(times))
 
 
+async def test_a_serial_line_is_silent_for_3_5_characters_between_frames():
+    # At 1200 baud, 8 data bits, no parity, 1 stop bit: 3.5 × 10 bits / 1200 = 29 ms. A device
+    # finds where a frame begins by this silence; pymodbus sends the next request at once.
+    units = {1: Unit(holding={0: 1}), 2: Unit(holding={0: 2})}
+    async with ModbusTestServer(units, transport="rtu", baudrate=1200) as server:
+        d = driver({"a": server.device(1), "b": server.device(2)})
+        for _ in range(3):
+            assert await read(d, "modbus://a/holding/0", device="a") == [1]
+            assert await read(d, "modbus://b/holding/0", device="b") == [2]
+        await d.stop()
+    assert len(server.times) == 6
+    assert all(b - a >= 3.5 * 10 / 1200 for a, b in itertools.pairwise(server.times))
+
+
 @pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_writes_over_rtu_are_read_back_and_refusals_have_their_names(transport):
     unit = Unit(holding={a: 0 for a in range(10)}, coil={0: False}, input={0: 1}, refuse={8: 4})

@@ -14,7 +14,9 @@
 The transport is only the connection: merged reads, their splitting, writes,
 exception names and offline handling are the same code for all three. On a
 serial line "one request at a time" is the medium's own rule (a half-duplex
-bus, one master), and the silent interval between frames is pymodbus's.
+bus, one master), and a request waits for the line's silent interval after the
+last frame (3.5 characters, ``Endpoint.frame_gap``): pymodbus finds a frame's
+end by its length and CRC and sends the next request as soon as it is asked.
 
 This is the only module that imports pymodbus, so the command line and the
 rest of the driver import no protocol library. Any failure of the transport
@@ -106,6 +108,7 @@ class Gateway:
         self._client: Any = None  # pymodbus's AsyncModbusTcpClient, imported on first use
         self._lock = asyncio.Lock()
         self._last: dict[int, float] = {}  # unit → time.monotonic() its last request ended
+        self._ended = 0.0  # time.monotonic() the last request on the line ended
 
     def __str__(self) -> str:
         return str(self.endpoint)
@@ -202,6 +205,9 @@ class Gateway:
             if wait > 0:
                 await asyncio.sleep(wait)
         async with self._lock:
+            gap = self.endpoint.frame_gap  # a serial line's silence between frames
+            if gap > 0 and (wait := self._ended + gap - time.monotonic()) > 0:
+                await asyncio.sleep(wait)
             try:
                 client = self._client or await self._connect()
                 self.requests += 1
@@ -219,7 +225,7 @@ class Gateway:
                 self.close()
                 raise DeviceUnreachable(f"{what}: a bad answer ({type(err).__name__}: {err})") from err
             finally:
-                self._last[unit] = time.monotonic()
+                self._last[unit] = self._ended = time.monotonic()
             task = asyncio.current_task()
             if task is not None and task.cancelling():
                 # Python 3.11's asyncio.wait_for (pymodbus waits for the answer with it) returns

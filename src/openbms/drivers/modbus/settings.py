@@ -98,6 +98,17 @@ class Endpoint:
     stopbits: int = 1
     bytesize: int = 8
 
+    @property
+    def frame_gap(self) -> float:
+        """Seconds of silence a serial line needs between two frames: 3.5 characters, and 1.75 ms
+        above 19200 baud (the Modbus serial line specification); none over TCP."""
+        if self.transport != "rtu":
+            return 0.0
+        if self.baudrate > 19200:
+            return 0.00175
+        bits = 1 + self.bytesize + (self.parity != "N") + self.stopbits
+        return 3.5 * bits / self.baudrate
+
     def __str__(self) -> str:
         if self.transport == "rtu":
             return self.host
