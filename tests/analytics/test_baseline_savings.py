@@ -10,7 +10,7 @@ import pytest
 
 from openbms.analytics.baseline import Exclusion, fit_baseline
 from openbms.analytics.energy import Meter
-from openbms.analytics.savings import fractional_savings_uncertainty, hourly_rows, savings
+from openbms.analytics.savings import fractional_savings_uncertainty, hourly_rows, normalised_savings, savings
 from openbms.bench.analytics import synthetic_days, synthetic_hours
 from openbms.historian.base import RollupRow
 
@@ -108,3 +108,17 @@ def test_hourly_rows_from_rollups_leave_out_hours_not_wholly_known() -> None:
     ts, kwh, deg, missing = hourly_rows(Meter("demand", 1.0), energy, temps, 0.0, 4 * 3600.0)
     assert ts.tolist() == [0.0, 10800.0] and kwh.tolist() == [50.0, 80.0] and deg.tolist() == [5.0, 8.0]
     assert missing == 2  # half an hour of data; no temperature
+
+
+def test_normalised_savings_compare_both_periods_on_a_typical_year() -> None:
+    ts, energy, temp = synthetic_hours(365, seed=7)
+    b = fit_baseline(ts, energy, temp, LONDON)
+    rt, re, rtemp = synthetic_hours(365, seed=107, start=REPORTING)
+    r = fit_baseline(rt, 0.9 * re, rtemp, LONDON)
+    normal_ts, _e, normal_temp = synthetic_hours(365, seed=207, start=date(2025, 1, 6))
+    n = normalised_savings(b, r, normal_ts, normal_temp)
+    assert n.fraction == pytest.approx(0.10, abs=0.02)
+    assert n.avoided == pytest.approx(n.baseline - n.reporting)
+    # A colder typical year: more energy in both, the same share saved.
+    colder = normalised_savings(b, r, normal_ts, normal_temp - 3.0)
+    assert colder.baseline > n.baseline and colder.fraction == pytest.approx(0.10, abs=0.02)

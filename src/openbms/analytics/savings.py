@@ -32,7 +32,14 @@ from openbms.analytics.energy import HOUR, Meter, MeterSeries
 from openbms.analytics.gl14 import t_quantile
 from openbms.historian.base import RollupRow
 
-__all__ = ["Savings", "fractional_savings_uncertainty", "hourly_rows", "savings"]
+__all__ = [
+    "Normalised",
+    "Savings",
+    "fractional_savings_uncertainty",
+    "hourly_rows",
+    "normalised_savings",
+    "savings",
+]
 
 #: A demand meter's hour counts when its rollup covers at least this share of it (else it is a gap:
 #: part of an hour's energy would read as a low hour).
@@ -118,6 +125,39 @@ def savings(
     return Savings(rows=len(t), excluded_rows=int((~keep).sum()), exclusions=tuple(exclude),
                    adjusted_baseline=adjusted, actual=used, avoided=avoided, fraction=fraction,
                    confidence=confidence, fsu=fsu)
+
+
+@dataclass(frozen=True, slots=True)
+class Normalised:
+    """Normalised savings: what each period's model says of the same conditions (kWh)."""
+
+    baseline: float
+    reporting: float
+
+    @property
+    def avoided(self) -> float:
+        """Energy the measure saves under the normal conditions."""
+        return self.baseline - self.reporting
+
+    @property
+    def fraction(self) -> float:
+        """The saving as a share of the baseline model's energy."""
+        return self.avoided / self.baseline if self.baseline else math.inf
+
+
+def normalised_savings(
+    baseline: Baseline, reporting: Baseline, ts: npt.ArrayLike, temp: npt.ArrayLike
+) -> Normalised:
+    """Both periods' models applied to the same conditions (a typical year's weather and calendar).
+
+    ``reporting`` is a model fitted on the reporting period like ``baseline`` on
+    the baseline period; unlike avoided energy, the result does not depend on the
+    reporting period's own weather.
+    """
+    t, x, _ = _arrays(ts, temp, ordered=False)
+    kind = interval_of(t) if len(t) > 1 else baseline.interval
+    return Normalised(float(np.sum(baseline.predict(t, x, kind))),
+                      float(np.sum(reporting.predict(t, x, kind))))
 
 
 def hourly_rows(
