@@ -159,3 +159,12 @@ def test_the_console_command_runs_in_a_process(files: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "CV(RMSE): " in done.stderr and done.stdout == ""
     assert (files / "out.csv").read_text().count("\n") == 31 * 24
+
+
+def test_local_offsets_without_a_zone_get_a_note(files: Path) -> None:
+    got = _run("--train", "train.csv", "--predict", "predict.csv", "--out", "out.csv")
+    assert got.exit_code == 0, got.output
+    assert "--tz is UTC" in " ".join(got.stderr.split())
+    given = _run("--train", "train.csv", "--predict", "predict.csv", "--out", "out.csv",
+                 "--tz", "Europe/London")
+    assert "note:" not in given.stderr

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import csv
 import math
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -54,6 +54,7 @@ class _Rows:
     temp: list[float]
     lines: list[int]
     gaps: int = 0
+    offsets: set[float] = field(default_factory=set)  # the UTC offsets timestamps were written with
 
 
 def _zone(name: str) -> ZoneInfo:
@@ -93,6 +94,8 @@ def _read(path: Path, columns: tuple[str, ...], tz: ZoneInfo, gaps_allowed: bool
                                "header")
             text = fields[at["timestamp"]].strip()
             ts, previous_wall = _timestamp(text, tz, previous_wall, f"{name}:{line}:{at['timestamp'] + 1}")
+            if previous_wall is None:
+                rows.offsets.add(ts - datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp())
             numbers: dict[str, float] = {}
             empty = False
             for column in columns[1:]:
@@ -237,6 +240,9 @@ def baseline(
                 writer.writerow([text, f"{value:.10g}"])
     except OSError as err:
         raise fail(f"{out}: cannot write it ({err.strerror or err})") from None
+    if tz == "UTC" and any(o != 0 for o in rows.offsets):
+        typer.echo(f"note: {train}'s timestamps are not all UTC but --tz is UTC: its days and hours of the "
+                   "week are UTC's; give the site's zone with --tz", err=True)
     for line in _report(fitted, rows.gaps):
         typer.echo(line, err=True)
 
