@@ -293,27 +293,34 @@ async def test_after_an_outage_the_new_sessions_births_come_first_then_the_backl
     assert sat["value"] == 4.0 and sat["timestamp"] == int((T0 + 4) * 1000)
 
 
+def _unbound_site(port: int, equipment: dict[str, list[str]]) -> SiteConfig:
+    """Points without bindings (devices ``virtual:{equipment}``): a reconfiguration starts no
+    driver (a BACnet one would take a fixed UDP port)."""
+    return SiteConfig.model_validate({
+        "site": {"id": "hq", "timezone": "UTC"},
+        "mqtt": {"port": port, "timeout": 2,
+                 "bridge": {"per_point": False, "per_device": True, "format": "sparkplug"}},
+        "equipment": [{"id": eq, "type": "ahu", "points": [{"name": n, "unit": "degC"}
+                                                           for n in names]}
+                      for eq, names in equipment.items()]})
+
+
 async def test_a_new_configuration_births_the_changed_device_and_ends_the_removed_one(
         mosquitto, tmp_path):
     clock = ManualClock(T0)
-    site = _site(mosquitto.port)
+    site = _unbound_site(mosquitto.port, {"ahu-1": ["sat"], "ahu-2": ["sat"]})
     async with wire(mosquitto) as raw, bridged(site, tmp_path, clock) as a:
         await until(lambda: len(raw.of("DBIRTH")) == 2, what="the births")
-        changed = site.model_dump(mode="json", exclude_defaults=True)
-        changed["equipment"][0]["points"].append(
-            {"name": "rat", "unit": "degC", "binding": "bacnet://1001/analog-input,2"})
-        del changed["equipment"][1]
-        a.sites[0] = SiteConfig.model_validate(changed)
+        a.sites[0] = _unbound_site(mosquitto.port, {"ahu-1": ["sat", "rat"]})
         await a.reconfigure()
         await until(lambda: len(raw.of("DBIRTH")) == 3 and raw.of("DDEATH"), what="the changes")
         a.bus.publish([Sample("hq/ahu-1/rat", T0, 20.5)])
         await until(lambda: raw.of("DDATA"), what="the new point's data")
         health = a.bridge_health()["mqtt_bridge_hq"]
     topic, reborn = raw.of("DBIRTH")[2]
-    assert topic == "spBv1.0/openbms/DBIRTH/hq/bacnet:1001"
-    assert [m["name"] for m in reborn["metrics"]] == ["ahu-1/sat", "ahu-1/fan", "ahu-1/mode",
-                                                      "ahu-1/rat"]
-    assert raw.of("DDEATH")[0][0] == "spBv1.0/openbms/DDEATH/hq/virtual:zone-1"
+    assert topic == "spBv1.0/openbms/DBIRTH/hq/virtual:ahu-1"
+    assert [m["name"] for m in reborn["metrics"]] == ["ahu-1/sat", "ahu-1/rat"]
+    assert raw.of("DDEATH")[0][0] == "spBv1.0/openbms/DDEATH/hq/virtual:ahu-2"
     assert raw.of("DDATA")[0][1]["metrics"][0]["alias"] == alias_of("hq/ahu-1/rat")
     assert health["sparkplug"] == {"group": "openbms", "node": "hq", "bd_seq": 0, "rebirths": 0,
                                    "value_errors": 0}
