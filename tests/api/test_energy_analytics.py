@@ -67,6 +67,16 @@ tariffs:
     fixed:
       - {amount: 1.00, per: day}
 """
+#: Two more sites: Bristol (3 kW, 100 m²) the viewer may read, and one it may not.
+OTHER = """\
+site: {{id: {id}, timezone: Europe/London, area_m2: 100}}
+equipment:
+  - id: main
+    type: meter
+    tags: [siteMeter]
+    points:
+      - {{name: energy, unit: kWh, tags: [elec], binding: "sim://main/energy?wave=constant&value=0"}}
+"""
 STEP = 900.0
 START = date(2026, 3, 27)
 SPIKE = datetime(2026, 3, 28, 10, 0, tzinfo=LONDON).timestamp()
@@ -95,17 +105,22 @@ async def london(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     folder = tmp_path / "sites"
     folder.mkdir()
     (folder / "ldn.yaml").write_text(SITE)
+    (folder / "brs.yaml").write_text(OTHER.format(id="brs"))
+    (folder / "hid.yaml").write_text(OTHER.format(id="hid"))
     runtime = Runtime(load_sites(folder), tmp_path / "data", api=("127.0.0.1", 0), api_front=serve)
     await runtime.start()
     try:
-        create_user(runtime.state, "viewer@example.com", password_hash(PASSWORD), grants={"ldn": "viewer"})
+        create_user(runtime.state, "viewer@example.com", password_hash(PASSWORD),
+                    grants={"ldn": "viewer", "brs": "viewer"})
         async with httpx.AsyncClient(base_url=runtime.api.url, timeout=30) as anonymous:
             r = await anonymous.post("/api/v1/auth/login",
                                      json={"email": "viewer@example.com", "password": PASSWORD})
             assert r.status_code == 200, r.text
             headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
         runtime.historian.ingest([Sample("ldn/main/energy", ts, register(ts)) for ts in quarters()]
-                                 + [Sample("ldn/chiller/power", ts, chiller(ts)) for ts in quarters()])
+                                 + [Sample("ldn/chiller/power", ts, chiller(ts)) for ts in quarters()]
+                                 + [Sample(f"{site}/main/energy", ts, 3 * (ts - quarters()[0]) / 3600)
+                                    for ts in quarters() for site in ("brs", "hid")])
         await runtime.historian.flush()
         async with httpx.AsyncClient(base_url=runtime.api.url, timeout=30, headers=headers) as client:
             yield client
@@ -206,3 +221,15 @@ async def test_bad_requests_say_what_was_expected(london):
     assert r.status_code == 404
     r = await london.get("/api/v1/sites/ldn/analytics/peaks", params={"window": 20})
     assert r.status_code == 422
+
+
+async def test_sites_compared_by_energy_per_m2_only_those_the_caller_may_read(london):
+    r = await london.get("/api/v1/analytics/consumption", params={"bucket": "month", "until": UNTIL})
+    assert r.status_code == 200, r.text
+    sites = {s["site"]: s["series"][0] for s in r.json()["sites"]}
+    assert set(sites) == {"ldn", "brs"}  # not hid: the viewer has no role there
+    # March to the 30th 12:00, from the 27th: 83 hours. London 20 kW on 1 000 m², Bristol 3 kW on 100 m².
+    assert (sites["ldn"]["total_kwh"], sites["ldn"]["kwh_per_m2"]) == pytest.approx((1660, 1.66))
+    assert (sites["brs"]["total_kwh"], sites["brs"]["kwh_per_m2"]) == pytest.approx((249, 2.49))
+    r = await london.get("/api/v1/analytics/consumption", params={"sites": "brs,hid", "until": UNTIL})
+    assert [s["site"] for s in r.json()["sites"]] == ["brs"]

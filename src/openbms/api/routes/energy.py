@@ -41,7 +41,7 @@ from openbms.analytics.energy import (
     spans_of,
 )
 from openbms.analytics.tariffs import cost_of, holidays_of, peak_of
-from openbms.api.auth.permissions import require
+from openbms.api.auth.permissions import require, visible_sites
 from openbms.api.auth.principal import Principal
 from openbms.api.errors import invalid_field, not_found
 from openbms.api.helpers import MAX_JSON_ROWS, finite, parse_time, requested_points, runtime_of, site_config
@@ -291,6 +291,7 @@ class ConsumptionOut(BaseModel):
     """Energy per hour, local day, week or month of the site's meters, grouped as asked."""
 
     site: str
+    name: str
     timezone: str
     bucket: Literal["hour", "day", "week", "month"]
     week_start: str
@@ -310,7 +311,7 @@ def _periods(bucket: Bucket, count: int, end: float, tz: ZoneInfo, first_day: in
         raise invalid_field(["query", "until"], "expected a time before 9999-12-01") from None
 
 
-def _meter_points(request: Request, cfg: Any, site_id: str) -> dict[str, tuple[Entry, Meter]]:
+def _meter_points(cfg: Any) -> dict[str, tuple[Entry, Meter]]:
     """Every meter point of the site, by point id, with its counter settings."""
     index = site_index(cfg)
     out: dict[str, tuple[Entry, Meter]] = {}
@@ -449,22 +450,64 @@ async def get_consumption(
     """
     runtime = runtime_of(request)
     cfg = site_config(runtime, site_id)
-    tz = ZoneInfo(cfg.site.timezone)
     end = parse_time(until, "until")
     end = runtime.clock.now() if end is None else end
+    if meters and by != "meter":
+        raise invalid_field(["query", "meters"], "meters= names meters: use it with by=meter")
+    return await _site_consumption(runtime, cfg, bucket, count, end, by, meters, compare)
+
+
+async def _site_consumption(runtime: Any, cfg: Any, bucket: Bucket, count: int, end: float, by: str,
+                            meters: Sequence[str] | None, compare: bool) -> dict[str, Any]:
+    tz = ZoneInfo(cfg.site.timezone)
     spans = _periods(bucket, count * (2 if compare else 1), end, tz, _first_day(cfg))
     previous = spans[:count] if compare else None
     spans = spans[-count:]
-    points = _meter_points(request, cfg, site_id)
-    if meters and by != "meter":
-        raise invalid_field(["query", "meters"], "meters= names meters: use it with by=meter")
+    points = _meter_points(cfg)
     groups = _groups(cfg, points, by, meters)
     wanted = {pid for g in groups for _sign, pid in g.members}
     first = (previous or spans)[0].start
     data = await _point_meters(runtime, points, wanted, first - 86_400.0, end, None)
     series = await asyncio.to_thread(_consumption, groups, data, spans, end, previous)
-    return {"site": site_id, "timezone": cfg.site.timezone, "bucket": bucket,
+    return {"site": cfg.site.id, "name": cfg.site.name, "timezone": cfg.site.timezone, "bucket": bucket,
             "week_start": cfg.energy.week_start, "until": end, "by": by, "series": series}
+
+
+class PortfolioOut(BaseModel):
+    """Each site's own consumption (its main meters per commodity), to compare sites by EUI and change."""
+
+    bucket: Literal["day", "week", "month"]
+    until: float
+    sites: list[ConsumptionOut]
+
+
+@router.get("/analytics/consumption", response_model=PortfolioOut)
+async def get_portfolio_consumption(
+    request: Request,
+    sites: list[str] | None = Query(None, description="These sites (ids, comma lists); default every one."),
+    bucket: Literal["day", "week", "month"] = Query("month", description="Periods in each site's local time"),
+    count: int = Query(1, ge=1, le=62, description="How many periods; the last holds `until`."),
+    until: str | None = Query(None, max_length=64, description="End (ISO 8601 or epoch s); default now."),
+    compare: bool = Query(False, description="Also the periods before, as many (previous_kwh, change_pct)."),
+    user: Principal = require("history:read"),
+) -> Any:
+    """The site series (``by=site``) of every site the caller may read history of, side by side.
+
+    Each site's periods are its own local days, weeks or months; ``kwh_per_m2`` (from each
+    site's ``area_m2``) makes sites of different sizes comparable. A site the caller may not
+    read, or that does not run here, is left out, as if it did not exist.
+    """
+    runtime = runtime_of(request)
+    end = parse_time(until, "until")
+    end = runtime.clock.now() if end is None else end
+    running = [s.site.id for s in runtime.sites]
+    wanted = [t for item in sites or () for raw in item.split(",") if (t := raw.strip())]
+    visible = visible_sites(user, running, "history:read")
+    chosen = [s for s in visible if not wanted or s in wanted]
+    configs = {c.site.id: c for c in runtime.sites}
+    out = [await _site_consumption(runtime, configs[s], bucket, count, end, "site", None, compare)
+           for s in chosen]
+    return {"bucket": bucket, "until": end, "sites": out}
 
 
 class PeakWindowOut(BaseModel):
@@ -537,7 +580,7 @@ async def get_peaks(
     end = parse_time(until, "until")
     end = runtime.clock.now() if end is None else end
     spans = _periods(bucket, count, end, tz, _first_day(cfg))
-    points = _meter_points(request, cfg, site_id)
+    points = _meter_points(cfg)
     if meters and by != "meter":
         raise invalid_field(["query", "meters"], "meters= names meters: use it with by=meter")
     groups = _groups(cfg, points, by, meters)
@@ -643,7 +686,7 @@ async def get_cost(
     end = parse_time(until, "until")
     end = runtime.clock.now() if end is None else end
     spans = _periods(bucket, count, end, tz, _first_day(cfg))
-    points = _meter_points(request, cfg, site_id)
+    points = _meter_points(cfg)
     if chosen.meters:
         groups = _groups(cfg, points, "meter", list(chosen.meters))
     else:
