@@ -7,10 +7,11 @@
     virtual meter = Σ add − Σ subtract ──VirtualMeter──▶ the same two functions
     meter_groups + equipment/spaces ──members()──▶ which meters add up to an equipment, a space, the site
 
-A group's total never counts a sub-meter with its parent: of the meters in a
-group, only those whose parent is not in it are added. The site's total is
-its main meters (equipment tagged ``siteMeter``) of each commodity, else its
-meters that are no sub-meter. Energy per m² (EUI) divides by the site's or the
+A group's total never counts a sub-meter with its parent: of the meters of a
+commodity in a group, its main meters (equipment tagged ``siteMeter``) are
+added where it holds any (they measure the whole site), else those whose
+parent is not in it. So the site's total is its main meters of each
+commodity, else its meters that are no sub-meter. Energy per m² (EUI) divides by the site's or the
 space's ``area_m2`` (the site file's ``site:`` and ``spaces:`` keys).
 
 Pure: model objects, rollups and samples in, numbers out.
@@ -113,7 +114,11 @@ class Group:
 
 
 def _top(meters: Sequence[MeterGroup]) -> list[MeterGroup]:
-    """The meters of a set that are no sub-meter of another in it."""
+    """What a set of meters of one commodity adds up to: its main meters where it holds any (a main
+    meter measures the whole site, every other meter included), else those no sub-meter of another."""
+    main = [m for m in meters if m.main]
+    if main:
+        return main
     ids = {m.id for m in meters}
     return [m for m in meters if m.parent not in ids]
 
@@ -142,10 +147,8 @@ def groups_of(config: SiteConfig, meters: Sequence[MeterGroup], by: GroupKind | 
     if by == "site":
         out = []
         for commodity, ms in _per_commodity(meters).items():
-            main = [m for m in ms if m.main]
-            chosen = main or _top(ms)
             out.append(Group(f"{site}/{commodity or 'energy'}", "site", config.site.name or site, commodity,
-                             tuple((1.0, m.id) for m in chosen), config.site.area_m2))
+                             tuple((1.0, m.id) for m in _top(ms)), config.site.area_m2))
         return out
     if by == "equipment":
         names = {e.id: e.name or e.id for e in config.equipment}
