@@ -26,7 +26,7 @@ from openbms.model.sample import OFFLINE, OK, Sample
 from openbms.model.site import SiteConfig
 from openbms.runtime.clock import ManualClock
 from openbms.service.assembly import Assembly
-from tests.fixtures.services import MosquittoBroker
+from tests.fixtures.services import MosquittoBroker, mosquitto_server
 from tests.integration.mqtt_helpers import driver_for, subscribed, until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -324,6 +324,57 @@ async def test_a_new_configuration_births_the_changed_device_and_ends_the_remove
     assert raw.of("DDATA")[0][1]["metrics"][0]["alias"] == alias_of("hq/ahu-1/rat")
     assert health["sparkplug"] == {"group": "openbms", "node": "hq", "bd_seq": 0, "rebirths": 0,
                                    "value_errors": 0}
+
+
+#: The ACL lines docs/mqtt.md gives for a Sparkplug B bridge (user name = site id), and a host.
+SPARKPLUG_ACL = """
+pattern write openbms/%u/status
+pattern write spBv1.0/+/+/%u
+pattern write spBv1.0/+/+/%u/+
+pattern read spBv1.0/+/NCMD/%u
+
+user host
+topic read spBv1.0/#
+topic write spBv1.0/+/NCMD/+
+"""
+
+
+async def test_the_documented_acl_lets_a_site_be_an_edge_node_and_a_host_ask_a_rebirth(
+        tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENBMS_TEST_SP_USER", "hq")
+    monkeypatch.setenv("OPENBMS_TEST_SP_PASSWORD", "pw-hq")
+    with mosquitto_server({"hq": "pw-hq", "host": "pw-host"}, acl=SPARKPLUG_ACL) as broker:
+        site = SiteConfig.model_validate({
+            **_site(broker.port).model_dump(mode="json", exclude_defaults=True),
+            "mqtt": {"port": broker.port, "timeout": 2, "username_env": "OPENBMS_TEST_SP_USER",
+                     "password_env": "OPENBMS_TEST_SP_PASSWORD",
+                     "bridge": {"per_point": False, "per_device": True, "format": "sparkplug",
+                                "alarms": False, "commands": False}}})
+        got: list[tuple[str, dict[str, Any]]] = []
+        async with aiomqtt.Client(broker.host, broker.port, identifier="test-host",
+                                  username="host", password="pw-host") as host:
+            await host.subscribe("spBv1.0/#", qos=1)
+
+            async def read() -> None:
+                async for m in host.messages:
+                    got.append((m.topic.value, decode(bytes(m.payload))))  # type: ignore[arg-type]
+
+            reader = asyncio.create_task(read())
+            try:
+                async with bridged(site, tmp_path, ManualClock(T0)) as a:
+                    await until(lambda: len(got) == 3, what="the births")
+                    a.bus.publish([Sample("hq/ahu-1/sat", T0, 13.5)])
+                    await until(lambda: len(got) == 4, what="the data")
+                    await host.publish("spBv1.0/openbms/NCMD/hq", rebirth_request())
+                    await until(lambda: a.bridges["hq"].link.rebirths == 1, what="the rebirth")
+                    await until(lambda: len(got) == 8, what="the births again")
+                await until(lambda: len(got) == 9, what="the NDEATH at the stop")
+            finally:
+                reader.cancel()
+                await asyncio.gather(reader, return_exceptions=True)
+    assert [t.split("/")[2] for t, _d in got] == [
+        "NBIRTH", "DBIRTH", "DBIRTH", "DDATA", "NCMD",  # the host reads its own request
+        "NBIRTH", "DBIRTH", "DBIRTH", "NDEATH"]  # the rebirth, then the stop
 
 
 def test_seq_wraps_after_255_and_aliases_do_not_depend_on_the_session():
