@@ -52,6 +52,22 @@ def test_a_23_hour_day_is_priced_hour_by_hour_as_the_clock_ran(kind):
     assert lines["day"] == pytest.approx((160, 48.00)) and lines["night"] == pytest.approx((70, 7.00))
 
 
+@pytest.mark.parametrize("kind", ["register", "demand"])
+def test_a_25_hour_day_prices_the_hour_that_comes_twice(kind):
+    # 25 October 2026: London's clocks go from 02:00 back to 01:00; 01:00–02:00 comes twice. 10 kW all day:
+    #   day   07:00–23:00 = 16 h × 10 = 160 kWh × 0.30 = 48.00
+    #   night 00:00–07:00 is 8 hours this day, and 23:00–24:00: 9 h × 10 = 90 kWh × 0.10 = 9.00
+    #   fixed 0.50; total 57.50 for 250 kWh
+    register, demand = steady(10, local(2026, 10, 24), local(2026, 10, 26, 3), step=600)
+    series = MeterSeries(Meter(kind, 1.0), register if kind == "register" else demand)
+    (day,) = day_spans(1, local(2026, 10, 25, 12), LONDON)
+    cost = cost_of(DAY_NIGHT, day, day.end, series.energy, None, LONDON, lambda _d: False)
+    assert cost.kwh == pytest.approx(250)
+    assert cost.total == pytest.approx(57.50, abs=0.005)
+    lines = {line.name: line.amount for line in cost.lines}
+    assert lines["day"] == pytest.approx(48.00) and lines["night"] == pytest.approx(9.00)
+
+
 def test_a_holiday_from_the_sites_calendar_is_priced_as_a_holiday_not_a_weekday():
     # Thursday 24 and Friday 25 December 2026; the 25th is in the site's calendar "bank". A steady 4 kW.
     #   Thu: weekday 07:00–19:00 12 h × 4 = 48 kWh × 0.25 = 12.00; the rest 12 h × 4 = 48 kWh × 0.09 = 4.32
