@@ -94,3 +94,19 @@ def test_a_time_of_day_that_is_none_is_reported(tmp_path: Path):
     expected = 'expected HH:MM from 00:00 to 24:00, such as "07:00"'
     assert (29, f"'7 am' is not a time of day: {expected}") in messages
     assert (29, f"25:00 is not a time of day: {expected}") in messages
+
+
+def test_a_point_that_is_no_meter_is_refused_where_a_meter_is_named(tmp_path: Path):
+    # The chiller's point becomes a temperature: no meter to subtract, count or price.
+    text = GOOD.replace("      - {name: energy, unit: kWh, tags: [elec]}\nenergy:",
+                        "      - {name: energy, unit: degC}\nenergy:")
+    text = text.replace("point: main/energy", "point: chiller/energy").replace(
+        "meters: [main/energy, rest]", "meters: [chiller/energy, rest]")
+    found = problems(tmp_path, text)
+    assert found[(17, 14)] == "chiller/energy is not a register (a number in kWh, Wh or MWh)"
+    meter = ("a meter: a number in kWh, Wh or MWh, or in kW, W or MW tagged elec, gas, meter or energy")
+    assert found[(22, 79)] == f"hq/chiller/energy is not {meter}"
+    assert len(found) == 2  # the tariff's meters are checked once the virtual meters are right
+    found = problems(tmp_path, text.replace("subtract: [hq/chiller/energy]", "subtract: []")
+                     .replace("point: chiller/energy", "point: main/energy"))
+    assert found == {(26, 14): f"chiller/energy is not {meter}"}

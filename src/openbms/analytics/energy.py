@@ -49,7 +49,7 @@ from zoneinfo import ZoneInfo
 
 from openbms.historian.base import RollupRow
 from openbms.model.site import Equipment, Point
-from openbms.model.units import lookup
+from openbms.model.tariff import meter_kind
 
 __all__ = [
     "GAP",
@@ -82,10 +82,6 @@ GAP = 2 * HOUR
 HOLD = 900.0
 MeterKind = Literal["register", "demand"]
 
-# A unit's factor to kWh (registers) or kW (demand).
-_REGISTER = {"kwh": 1.0, "wh": 0.001, "mwh": 1000.0}
-_DEMAND = {"kw": 1.0, "w": 0.001, "mw": 1000.0}
-_METER_TAGS = ("elec", "gas", "meter", "energy")
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,17 +110,9 @@ class Meter:
 
 def meter_of(kind: str, unit: str | None, tags: Sequence[str]) -> Meter | None:
     """The meter a point is, or None: a number in kWh, Wh, MWh, or in kW, W, MW tagged as energy metering."""
-    # Tagged as energy metering: elec, gas, meter or energy.
-    if kind != "number":
-        return None
-    # The unit's symbol first ("kilowatt-hours" is kWh); a spelling the table does not know, in any case.
-    known = lookup(unit) if unit else None
-    u = (known.symbol if known is not None else unit or "").lower()
-    if u in _REGISTER:
-        return Meter("register", _REGISTER[u])
-    if u in _DEMAND and any(t in tags for t in _METER_TAGS):
-        return Meter("demand", _DEMAND[u])
-    return None
+    # Tagged as energy metering: elec, gas, meter or energy (the rule is the model's: site files check it).
+    got = meter_kind(kind, unit, tags)
+    return None if got is None else Meter(got[0], got[1])
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,18 +210,19 @@ def window_kwh(meter: Meter, samples: Sequence[tuple[float, float]], start: floa
     n = max(0, math.ceil((end - start) / window))
     ordered = sorted(samples)
     if meter.kind == "register":
-        ts = [t for t, _v in ordered]
-        steps = register_steps(meter, ts, [v for _t, v in ordered])
+        times = [t for t, _v in ordered]
+        steps = register_steps(meter, times, [v for _t, v in ordered])
         out: list[float | None] = []
         for i in range(n):
             a = start + i * window
-            got = _between(ts, steps, a, a + window)
+            got = _between(times, steps, a, a + window)
             out.append(got[0] if got is not None and got[1] >= window - 1e-6 else None)
         return out
     energy = [0.0] * n
     covered = [0.0] * n
     for k, (ts, v) in enumerate(ordered):
-        stop = min(ordered[k + 1][0] if k + 1 < len(ordered) else ts + HOLD, ts + HOLD, end)
+        nxt = ordered[k + 1][0] if k + 1 < len(ordered) else ts + HOLD
+        stop = min(nxt, ts + HOLD, end)
         t = max(ts, start)
         while t < stop:
             i = int((t - start) // window)

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -50,6 +51,7 @@ from pydantic_core import InitErrorDetails
 
 from openbms.model.calendar import WEEKDAYS, Weekday
 from openbms.model.fields import MAX_VALUE, Id
+from openbms.model.units import lookup
 
 __all__ = [
     "DAY_TYPES",
@@ -64,6 +66,7 @@ __all__ = [
     "check_energy_refs",
     "check_tariff_refs",
     "day_kind",
+    "meter_kind",
 ]
 
 DayName = Literal["weekday", "weekend", "holiday", "monday", "tuesday", "wednesday", "thursday", "friday",
@@ -104,6 +107,27 @@ def _minutes(value: Any) -> Any:
 #: Minutes after local midnight, written "HH:MM" (0 to 1440).
 Clock = Annotated[int, BeforeValidator(_minutes), Field(ge=0, le=1440)]
 Price = Annotated[float, Field(ge=0, le=MAX_PRICE)]
+
+
+_REGISTER = {"kwh": 1.0, "wh": 0.001, "mwh": 1000.0}
+_DEMAND = {"kw": 1.0, "w": 0.001, "mw": 1000.0}
+_METER_TAGS = ("elec", "gas", "meter", "energy")
+
+
+def meter_kind(kind: str, unit: str | None,
+               tags: Sequence[str]) -> tuple[Literal["register", "demand"], float] | None:
+    """Whether a point is a meter: ``register`` (kWh, Wh, MWh) or ``demand`` (kW, W, MW tagged elec, gas,
+    meter or energy) with its factor to kWh or kW; None for any other point."""
+    if kind != "number":
+        return None
+    # The unit's symbol first ("kilowatt-hours" is kWh); a spelling the table does not know, in any case.
+    known = lookup(unit) if unit else None
+    u = (known.symbol if known is not None else unit or "").lower()
+    if u in _REGISTER:
+        return "register", _REGISTER[u]
+    if u in _DEMAND and any(t in tags for t in _METER_TAGS):
+        return "demand", _DEMAND[u]
+    return None
 
 
 def day_kind(day: dt.date, holiday: bool) -> tuple[str, str]:
@@ -244,13 +268,15 @@ class EnergySettings(_Strict):
 # --- references to the rest of the site, checked by SiteConfig's fields ----------------------------
 
 
-def _points(info: ValidationInfo) -> tuple[str, set[str]] | None:
-    """The site's id and its points as ``equipment/point``; None when those did not validate."""
+def _points(info: ValidationInfo) -> tuple[str, dict[str, str | None]] | None:
+    """The site's id and its points as ``equipment/point`` → meter kind (None: no meter); None when
+    those did not validate."""
     site = info.data.get("site")
     equipment = info.data.get("equipment")
     if site is None or equipment is None:
         return None
-    return site.id, {f"{e.id}/{p.name}" for e in equipment for p in e.points}
+    return site.id, {f"{e.id}/{p.name}": (m[0] if (m := meter_kind(p.kind, p.unit, p.tags)) else None)
+                     for e in equipment for p in e.points}
 
 
 def _short(ref: str, site: str) -> str:
@@ -267,8 +293,17 @@ def _raise(errors: list[InitErrorDetails], title: str) -> None:
         raise ValidationError.from_exception_data(title, errors)
 
 
-def _unknown_point(ref: str) -> str:
-    return f"no point {ref!r} in this site: expected equipment/point of one of its meters"
+def _not_a_meter(ref: str, points: dict[str, str | None], site: str, register: bool = False) -> str | None:
+    """What is wrong with ``ref`` as a meter (a register with ``register``), or None."""
+    short = _short(ref, site)
+    if short not in points:
+        return f"no point {ref!r} in this site: expected equipment/point of one of its meters"
+    kind = points[short]
+    if kind is None or (register and kind != "register"):
+        what = "a register (a number in kWh, Wh or MWh)" if register else (
+            "a meter: a number in kWh, Wh or MWh, or in kW, W or MW tagged elec, gas, meter or energy")
+        return f"{ref} is not {what}"
+    return None
 
 
 def check_energy_refs(value: EnergySettings, info: ValidationInfo) -> EnergySettings:
@@ -279,8 +314,8 @@ def check_energy_refs(value: EnergySettings, info: ValidationInfo) -> EnergySett
     site, points = known
     errors: list[InitErrorDetails] = []
     for i, c in enumerate(value.counters):
-        if _short(c.point, site) not in points:
-            errors.append(_problem(_unknown_point(c.point), ("counters", i, "point"), c.point))
+        if (why := _not_a_meter(c.point, points, site, register=True)) is not None:
+            errors.append(_problem(why, ("counters", i, "point"), c.point))
     seen: set[str] = set()
     for i, v in enumerate(value.virtual_meters):
         if v.id in seen:
@@ -289,8 +324,8 @@ def check_energy_refs(value: EnergySettings, info: ValidationInfo) -> EnergySett
         seen.add(v.id)
         for side in ("add", "subtract"):
             for j, ref in enumerate(getattr(v, side)):
-                if _short(ref, site) not in points:
-                    errors.append(_problem(_unknown_point(ref), ("virtual_meters", i, side, j), ref))
+                if (why := _not_a_meter(ref, points, site)) is not None:
+                    errors.append(_problem(why, ("virtual_meters", i, side, j), ref))
     _raise(errors, "EnergySettings")
     return value
 
@@ -318,9 +353,13 @@ def check_tariff_refs(value: tuple[Tariff, ...], info: ValidationInfo) -> tuple[
         if known is not None and isinstance(energy, EnergySettings):  # else virtual meters are unknown
             site, points = known
             for j, ref in enumerate(t.meters):
-                if _short(ref, site) not in points and ref not in virtual:
-                    errors.append(_problem(
-                        f"no meter {ref!r} in this site: expected equipment/point of a meter, or the "
-                        "id of a virtual meter (energy: virtual_meters:)", (i, "meters", j), ref))
+                if ref in virtual:
+                    continue
+                why = _not_a_meter(ref, points, site)
+                if why is not None and _short(ref, site) not in points:
+                    why = (f"no meter {ref!r} in this site: expected equipment/point of a meter, or the "
+                           "id of a virtual meter (energy: virtual_meters:)")
+                if why is not None:
+                    errors.append(_problem(why, (i, "meters", j), ref))
     _raise(errors, "Tariffs")
     return value
