@@ -109,6 +109,8 @@ def decode(payload: bytes) -> dict[str, Any]:
                     m["timestamp"] = v
                 elif n == 4:
                     m["datatype"] = v
+                elif n == 5:
+                    m["historical"] = bool(v)
                 elif n == 7:
                     m["null"] = bool(v)
                 elif n == 9:  # PropertySet: keys (1), values (2: PropertyValue, string 8)
@@ -232,6 +234,7 @@ async def test_the_driver_reads_back_what_the_bridge_publishes_as_sparkplug_b(mo
         (None, alias_of("hq/ahu-1/sat"), int(T1 * 1000), 13.5),
         (None, alias_of("hq/ahu-1/fan"), int(T1 * 1000), True),
         (None, alias_of("hq/ahu-1/mode"), int(T1 * 1000), 3)]
+    assert not any(m.get("historical") for _t, d in raw.of("DDATA") for m in d["metrics"])
     reborn = raw.messages[6][1]["metrics"]
     assert [(m["name"], m["value"], m["timestamp"]) for m in reborn] == [
         ("ahu-1/sat", 14.0, int((T1 + 2) * 1000)), ("ahu-1/fan", False, int((T1 + 2) * 1000)),
@@ -284,10 +287,14 @@ async def test_after_an_outage_the_new_sessions_births_come_first_then_the_backl
             gate.set()
             await until(lambda: len(raw.of("DDATA")) == 5, within=30, what="the backlog")
             await until(lambda: link.outbox.stats().queued == 0, what="the outbox emptied")
+            a.bus.publish([Sample("hq/ahu-1/sat", T0 + 5, 5.0)])  # live again
+            await until(lambda: len(raw.of("DDATA")) == 6, what="live data")
     kinds = [t.split("/")[2] for t, _d in raw.messages[:8]]
     assert kinds == ["NBIRTH", "DBIRTH", "DBIRTH", "DDATA", "DDATA", "DDATA", "DDATA", "DDATA"]
     assert [d["seq"] for _t, d in raw.messages[:8]] == list(range(8))
-    assert [d["metrics"][0]["value"] for _t, d in raw.of("DDATA")] == [0.0, 1.0, 2.0, 3.0, 4.0]
+    assert [(d["metrics"][0]["value"], d["metrics"][0].get("historical", False))
+            for _t, d in raw.of("DDATA")] == [  # older than the births' values: history
+        (0.0, True), (1.0, True), (2.0, True), (3.0, True), (4.0, True), (5.0, False)]
     # The births carry the last value the bridge had: the newest of the backlog.
     sat = next(m for m in raw.messages[1][1]["metrics"] if m["name"] == "ahu-1/sat")
     assert sat["value"] == 4.0 and sat["timestamp"] == int((T0 + 4) * 1000)

@@ -11,7 +11,8 @@ bridge: per_device: true, format: sparkplug``).
                                          ──▶ DBIRTH per live device, every metric:  seq 1, 2, …
                                              name, alias, datatype, last value (null if none),
                                              timestamp, property engUnit (the point's unit)
-                                         ──▶ the outbox in order (DDATA, DDEATH, DBIRTH)
+                                         ──▶ the outbox in order (DDATA, DDEATH, DBIRTH;
+                                             DDATA queued before the births: is_historical)
     a poll batch of a device            ──▶ DDATA: metrics by alias, each with its sample's time
     every sample of a device offline    ──▶ DDEATH (once); its next data: DBIRTH, then DDATA
     NCMD Node Control/Rebirth = true    ──▶ NBIRTH (same bdSeq) and the DBIRTHs again, seq 0
@@ -22,7 +23,9 @@ moment it was made: DDATA, DDEATH and DBIRTH go through the outbox without one,
 and the link adds it as it sends (``stamp``: a protobuf field appended to the
 payload's bytes; field order does not matter to a parser). So after an outage
 the new session's NBIRTH and DBIRTHs come first and the backlog follows,
-numbered in that session. Aliases do not depend on the session either (a hash
+numbered in that session, their metrics flagged ``is_historical`` (what was
+queued before a session's births is older than the values the births carry:
+history for a host, not current values). Aliases do not depend on the session either (a hash
 of the point id), so a batch queued before a reconfiguration or a restart still
 names its metrics rightly when it is sent. ``bdSeq`` is kept in the outbox file
 (``Outbox.next_number``): a new connection, even of a new process, uses the
@@ -157,6 +160,16 @@ class EdgeNode:
             if device not in self.dead:
                 out.append((self.topic("DBIRTH", device), self.stamp(self.birth(device, now))))
         return out
+
+    @staticmethod
+    def historical(payload: bytes) -> bytes:
+        """``payload`` with every metric flagged ``is_historical``: its values are older than the
+        births the session sent (queued before them), for a host's history, not its current
+        values."""
+        msg = sp.parse(payload)
+        for m in msg.metrics:
+            m.is_historical = True
+        return msg.SerializeToString()
 
     def is_rebirth(self, payload: bytes) -> bool:
         """Whether an NCMD payload asks for a rebirth (``Node Control/Rebirth`` true)."""

@@ -16,7 +16,8 @@
     connect ──▶ Last Will  spBv1.0/{group}/NDEATH/{site}  {bdSeq}  (instead of the status one)
             ──▶ NBIRTH and the DBIRTHs first (QoS 0), then the status, then the outbox
             ──▶ subscribed to spBv1.0/{group}/NCMD/{site}: Node Control/Rebirth → births again
-    send    ──▶ each spBv1.0/… message gets the session's next ``seq`` as it goes
+    send    ──▶ each spBv1.0/… message gets the session's next ``seq`` as it goes; a DDATA
+                queued before the session's births gets its metrics flagged ``is_historical``
     stop    ──▶ NDEATH {bdSeq}, then the status ``offline``
 
 Everything the site sends goes through the outbox, connected or not: one path,
@@ -107,6 +108,8 @@ class Link:
         #: The site as a Sparkplug B edge node (None: no Sparkplug B on this link).
         self.edge = edge
         self.rebirths = 0  # births sent again on a host's Node Control/Rebirth
+        #: Sparkplug B messages queued before this outbox seq predate the session's births.
+        self._births_at = 0
         self.settings = settings
         self.outbox = outbox
         self.clock = clock
@@ -318,6 +321,7 @@ class Link:
         edge = self.edge
         assert edge is not None
         paho = client._client
+        self._births_at = self.outbox.last_seq + 1
         for topic, payload in edge.births(bd_seq, self.clock.now()):
             info = paho.publish(topic, payload, 0, False)
             if info.rc != mqtt.MQTT_ERR_SUCCESS:
@@ -383,10 +387,14 @@ class Link:
         self._window = (batch, infos)  # what _after_loss looks at if the connection breaks
         edge = self.edge
         sparkplug = edge.prefix if edge is not None else None
+        births_at = self._births_at
         for m in batch:
             payload = m.payload
             if sparkplug is not None and m.topic.startswith(sparkplug):
-                payload = edge.stamp(payload)  # type: ignore[union-attr]  # this session's seq
+                assert edge is not None
+                if m.seq < births_at and "/DDATA/" in m.topic:  # older than the births' values
+                    payload = edge.historical(payload)
+                payload = edge.stamp(payload)  # this session's seq
             info = paho.publish(m.topic, payload, max(m.qos, qos_floor), m.retain)
             if info.rc != mqtt.MQTT_ERR_SUCCESS:
                 raise aiomqtt.MqttCodeError(info.rc, "Could not publish message")

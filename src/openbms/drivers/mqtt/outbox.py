@@ -527,6 +527,11 @@ class Outbox:
     # ------------------------------------------------------------------ figures
 
     @property
+    def last_seq(self) -> int:
+        """The sequence number of the last message put (0: none yet)."""
+        return self._next - 1
+
+    @property
     def queued(self) -> int:
         """Messages on disk not yet acknowledged."""
         return self._queued
