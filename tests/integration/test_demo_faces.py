@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from openbms.api.server import serve
 from openbms.cli.main import app
-from openbms.cli.run import _demo_faces, _load, _status_points, _without_driver
+from openbms.cli.run import DemoFaces, _demo_faces, _load, _status_points, _without_driver
 from openbms.runtime.clock import ManualClock
 from openbms.service.runtime import Runtime
 from openbms.sim.building import SEQUENCES, Building
@@ -125,3 +125,26 @@ async def test_the_demo_site_reads_the_emulators_modbus_devices_and_rest_thermos
             assert temp.value == round(float(building.get("vav-n1/zone-t")), 1)
         finally:
             await runtime.stop()
+
+
+async def test_when_the_modbus_server_cannot_start_the_demo_says_so_and_runs_without_it(tmp_path, capsys):
+    root = tmp_path / "demo"
+    with resources.as_file(resources.files("openbms.examples") / "demo") as shipped:
+        shutil.copytree(shipped, root)
+    sites = _load(root)
+    faces = DemoFaces("demo", 0, None)
+    building = Building(start=datetime(2025, 1, 6, 7, 0))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        emulator = LiveEmulator(building, ManualClock(building.timestamp), step=60,
+                                modbus=ModbusFace(building, port=taken.getsockname()[1]))
+        async with emulator:
+            enabled = [cfg.model_copy(update={"drivers": {**cfg.drivers, "modbus": cfg.drivers["modbus"]
+                                                          .model_copy(update={"enabled": True})}})
+                       for cfg in sites]
+            running = faces.announce(emulator, enabled)
+    assert running[0].drivers["modbus"].enabled is False  # its points get no samples, not offline
+    said = " ".join(capsys.readouterr().out.split())
+    assert "the emulator's Modbus devices did not start (" in said and "the demo runs without them" in said
+    assert "Modbus TCP devices on" not in said
