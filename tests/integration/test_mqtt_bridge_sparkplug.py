@@ -21,7 +21,7 @@ from typing import Any
 
 import aiomqtt
 
-from openbms.drivers.mqtt.edge import EdgeNode, alias_of
+from openbms.drivers.mqtt.edge import EdgeMetric, EdgeNode, alias_of
 from openbms.model.sample import OFFLINE, OK, Sample
 from openbms.model.site import SiteConfig
 from openbms.runtime.clock import ManualClock
@@ -422,3 +422,15 @@ async def test_the_last_will_is_the_ndeath_of_the_session_when_openbms_is_killed
     # its fresh data folder.
     assert raw.of("NDEATH")[0] == ("spBv1.0/openbms/NDEATH/hq",
                                    {"metrics": [{"name": "bdSeq", "datatype": 8, "value": 0}]})
+
+
+def test_a_value_that_does_not_fit_its_metric_is_sent_null_and_counted():
+    edge = EdgeNode("g", "hq")
+    edge.define([("dev", EdgeMetric("hq/a/t", "a/t", alias_of("hq/a/t"), 10, "degC")),
+                 ("dev", EdgeMetric("hq/a/on", "a/on", alias_of("hq/a/on"), 11, None)),
+                 ("dev", EdgeMetric("hq/a/mode", "a/mode", alias_of("hq/a/mode"), 3, None))])
+    doc = decode(edge.data([("hq/a/t", T0, "warm", OK), ("hq/a/on", T0, True, OK),
+                            ("hq/a/mode", T0, 2.5, OK), ("hq/a/t", T0 + 1, None, OFFLINE)], T0))
+    assert [(m.get("value"), m.get("null", False)) for m in doc["metrics"]] == [
+        (None, True), (True, False), (None, True), (None, True)]
+    assert edge.value_errors == 2  # the text and the fraction; offline is null by design
