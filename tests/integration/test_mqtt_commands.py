@@ -135,6 +135,11 @@ async def test_a_write_reaches_the_device_through_the_arbiter_and_is_recorded(si
     assert len(rows) == 1
     assert rows[0]["actor"] == "operator@example.com" and rows[0]["target"] == "hq/ahu-1/sat-sp"
     assert rows[0]["details"]["via"] == "mqtt" and rows[0]["details"]["command_id"] == cmd["id"]
+    # openbms run answers through the responses' store-and-forward outbox in its data folder
+    # (responses were published directly, and lost while the broker was away).
+    server = site.runtime.command_links.servers["hq"]
+    assert server.outbox is not None
+    assert (site.runtime.data_dir / "mqtt-responses-hq.db").exists()
 
 
 async def test_release_empties_the_slot_and_the_default_returns(site: Site) -> None:

@@ -45,6 +45,7 @@ import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import orjson
 
@@ -55,6 +56,7 @@ from openbms.drivers.mqtt.requests import Publish, Request, Requester, RequestSe
 from openbms.errors import DriverError, OpenBMSError
 from openbms.model.mqtt import HomeAssistantSettings, MqttSettings
 from openbms.model.site import Point, SiteConfig
+from openbms.runtime.clock import Clock
 from openbms.service.protocols import CommandRequest, CommandRequestHandler
 
 __all__ = ["HOMEASSISTANT_COMMAND", "CommandLinks", "unavailable"]
@@ -98,9 +100,12 @@ class CommandLinks:
     """The sites' request connections and the handler that answers them."""
 
     def __init__(self, publish: Publish | None = None,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic, *,
+                 data_dir: Path | None = None, clock: Clock | None = None) -> None:
         self.handler: CommandRequestHandler | None = None
         self._publish = publish
+        #: Where each site's responses wait for the broker (None: published directly).
+        self._data_dir, self._clock = data_dir, clock
         self._servers: dict[str, tuple[MqttSettings, RequestServer]] = {}
         self._homeassistant: dict[str, _HomeAssistant] = {}
         #: Real seconds (the log's pace, not building time).
@@ -160,12 +165,16 @@ class CommandLinks:
                       if settings.homeassistant.enabled else None)
             handler = functools.partial(self._answer, site) if settings.commands.enabled else None
             try:
-                server = RequestServer(settings, site, handler, publish=self._publish, listen=listen)
+                server = RequestServer(settings, site, handler, publish=self._publish, listen=listen,
+                                       data_dir=self._data_dir, clock=self._clock)
             except DriverError as err:  # a secret or TLS file that cannot be read
                 raise OpenBMSError(str(err)) from None
             await server.announce(entities, previous.get(site, ()))
             self._servers[site] = (settings, server)
-            await server.start()
+            try:
+                await server.start()
+            except DriverError as err:  # the responses' outbox is locked or cannot be read
+                raise OpenBMSError(str(err)) from None
             log.info("site %s: mqtt on %s:%d: %s", site, settings.host, settings.port, ", ".join(
                 ([f"command requests on {server.filter}"] if handler else [])
                 + ([f"{len(entities)} Home Assistant entities, their commands on "

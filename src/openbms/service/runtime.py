@@ -231,7 +231,7 @@ class Runtime:
         self._commands = CommandDesk(lambda: self.assembly.arbiter)
         #: Each site's command/response connection over MQTT (``mqtt: commands:``), answered by
         #: the handler the API registers (``serve_command_requests``).
-        self.command_links = CommandLinks()
+        self.command_links = CommandLinks(data_dir=self.data_dir, clock=self.clock)
         self._started = 0.0
         # Per site: the configuration the map was made from, and device key → its point ids.
         self._served: dict[str, tuple[SiteConfig, dict[str, tuple[str, ...]]]] = {}
