@@ -434,3 +434,44 @@ def test_a_value_that_does_not_fit_its_metric_is_sent_null_and_counted():
     assert [(m.get("value"), m.get("null", False)) for m in doc["metrics"]] == [
         (None, True), (True, False), (None, True), (None, True)]
     assert edge.value_errors == 2  # the text and the fraction; offline is null by design
+
+
+async def test_the_driver_keeps_the_backlog_sent_after_an_outage_as_history(mosquitto, tmp_path):
+    """The backlog comes after the new session's births, each metric flagged is_historical and
+    older than the births' values: the driver used to refuse all of it as replays (the history
+    of the outage lost). Now each is reported once with its own time; the current value stays
+    the births'."""
+    clock = ManualClock(T0)
+    driver = driver_for(mosquitto, clock)
+    async with subscribed(driver, B_SAT) as changes, \
+            bridged(_site(mosquitto.port), tmp_path, clock) as a:
+        link = a.bridges["hq"].link
+        link.reconnect_min, link.reconnect_max = 0.05, 0.2
+        await until(lambda: changes.of(B_SAT), what="the first birth")  # no value yet: at T0
+        await clock.set(T1 + 30)
+        a.bus.publish([Sample("hq/ahu-1/sat", T1, 10.0)])
+        await until(lambda: changes.last(B_SAT) == (10.0, OK, T1), what="live data")
+        mosquitto.stop()
+        await until(lambda: not link.connected, what="the link lost the broker")
+        for i in range(1, 5):
+            a.bus.publish([Sample("hq/ahu-1/sat", T1 + i, 10.0 + i)])
+        await link.outbox.flush()
+        gate = asyncio.Event()  # the link's next session waits until the driver is back
+        numbers = link.outbox.next_number
+
+        async def gated(name: str, modulo: int = 256) -> int:
+            await gate.wait()
+            return await numbers(name, modulo)
+
+        link.outbox.next_number = gated  # type: ignore[method-assign]
+        mosquitto.start()
+        await until(lambda: driver.connected, within=30, what="the driver back")
+        gate.set()
+        await until(lambda: link.outbox.stats().queued == 0, within=30, what="the backlog sent")
+        await until(lambda: len(changes.of(B_SAT)) >= 5, what="the births and the backlog")
+        await asyncio.sleep(0.3)  # anything more would arrive now
+    ok = [(v, t) for v, status, t in changes.of(B_SAT)[1:] if status == OK]
+    assert ok == [(10.0, T1),
+                  (14.0, T1 + 4),  # the birth: the newest value
+                  (11.0, T1 + 1), (12.0, T1 + 2), (13.0, T1 + 3)]  # the outage's history, once
+    assert driver.errors.get("time", 0) == 0

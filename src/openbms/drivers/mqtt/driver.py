@@ -109,6 +109,7 @@ class _Point:
     status: str = STALE  # no message yet
     heard: float = 0.0  # clock.monotonic() of the last message (or of the subscription)
     sent: float = -1.0  # the last message's time (its own, or the clock's when it had none)
+    past: float = -1.0  # the last Sparkplug historical metric's time (a backlog sent after a birth)
     at: float = 0.0  # clock.now() of the subscription, then the time of the last change reported
     echo: asyncio.Future[None] | None = None  # after a write: done at the next value
     many: ManyChanges | None = None  # the callback's batch form, when it has one
@@ -612,6 +613,12 @@ class MQTTDriver(DriverBase):
                                             "before 2000 or more than a day ahead of the clock"))
                 ts = None
             for p in points:
+                if m.is_historical and not birth and ts is not None:
+                    self._historical(p, value, ts, topic, name)
+                    continue
+                if birth and ts is not None and ts <= p.sent:
+                    p.heard = now  # a birth restating what was already heard: not a replay
+                    continue
                 try:
                     when = self._when(p, ts, topic, f"metric {name!r}", retained)
                 except _Seen:
@@ -621,6 +628,25 @@ class MQTTDriver(DriverBase):
                     continue
                 p.heard = now
                 self._set(p, value, OK, when)
+
+    def _historical(self, p: _Point, value: Value, ts: float, topic: str, name: str) -> None:
+        """A metric flagged ``is_historical``: data an edge node queued while it was away, sent
+        after the births that gave the current values. Each is published with its own time for
+        the history (the cache keeps the newer value), once: a time not after the last historical
+        one is a replay; older than ``max_age`` is refused as for any message. The point's current
+        value, status and last time stay the birth's."""
+        if ts == p.sent:
+            return  # the value a birth just restated (the newest of the backlog): reported
+        if ts <= p.past:
+            self._bad(topic, BadPayload("time", f"metric {name!r}: historical time {ts:.3f} is not "
+                                        f"after the last one ({p.past:.3f}): a replay; not stored"))
+            return
+        if ts < self.clock.now() - self.max_age:
+            self._bad(topic, BadPayload("time", f"metric {name!r}: historical time {ts:.3f} is "
+                                        f"older than max_age ({self.max_age:g} s); not stored"))
+            return
+        p.past = ts
+        p.emit(p.binding, value, OK, ts)
 
     @staticmethod
     def _bd_seq(msg: Any) -> int | None:
