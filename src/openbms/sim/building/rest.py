@@ -24,10 +24,8 @@ import logging
 import os
 from dataclasses import dataclass
 
-import httpx
-
 from openbms.sim.building.building import Building
-from openbms.sim.thermostats import SIGNATURE_HEADER, Thermostat, ThermostatService, serve_thermostats, sign
+from openbms.sim.thermostats import Thermostat, ThermostatService, serve_thermostats
 
 __all__ = ["CLIENT_ID", "CLIENT_SECRET_ENV", "THERMOSTAT_ZONES", "WEBHOOK_SECRET_ENV", "BuildingThermostats",
            "ThermostatAccount", "account_from_env"]
@@ -64,32 +62,6 @@ def account_from_env(port: int = 0) -> ThermostatAccount:
                              port=port)
 
 
-class _VendorService(ThermostatService):
-    """The vendor service sending its webhooks over one HTTP client: a new httpx client (what the
-    base class makes for each webhook) takes about 0.1 s of the event loop to build its TLS
-    context, and in the demo that loop is openbms's own."""
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.client: httpx.AsyncClient | None = None
-
-    async def _post(self, url: str, body: bytes) -> None:
-        if self.client is None:
-            self.client = httpx.AsyncClient(timeout=5.0)
-        headers = {"content-type": "application/json", SIGNATURE_HEADER: sign(self.webhook_secret, body)}
-        try:
-            answer = await self.client.post(url, content=body, headers=headers)
-            self.webhooks_sent.append((url, answer.status_code))
-        except httpx.HTTPError as err:
-            _log.debug("webhook to %s failed: %s", url, err)
-            self.webhooks_sent.append((url, 0))
-
-    async def aclose(self) -> None:
-        client, self.client = self.client, None
-        if client is not None:
-            await client.aclose()
-
-
 class BuildingThermostats:
     """The zones' thermostats served as a vendor's REST API on ``host:port`` (0: a free port)."""
 
@@ -99,7 +71,7 @@ class BuildingThermostats:
         self.building = building
         self.host, self.port = host, port
         self.zones = dict(zones or THERMOSTAT_ZONES)
-        self.service = _VendorService([Thermostat(vid) for vid in self.zones], client_id=client_id,
+        self.service = ThermostatService([Thermostat(vid) for vid in self.zones], client_id=client_id,
                                       client_secret=client_secret, rate_limit=rate_limit,
                                       webhook_secret=webhook_secret)
         self.url = ""
