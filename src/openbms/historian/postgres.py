@@ -741,8 +741,10 @@ class PostgresHistorian:
             with db.transaction(), db.cursor() as cur:
                 cur.execute(sql.TAKE_DIRTY.format(where=where), args)
                 if cur.rowcount:
+                    cur.execute("ANALYZE _todo")  # no autovacuum for temporary tables
                     cur.execute(sql.ROLLUP_HOURS, {"hold": self.max_hold})
                     cur.execute(sql.DAYS_OF_TODO)
+                    cur.execute("ANALYZE _days")
                     cur.execute(sql.ROLLUP_DAYS)
         except BaseException:
             self._dirty_pids.update(taken)  # rolled back: their hours are still marked
