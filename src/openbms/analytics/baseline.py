@@ -474,19 +474,21 @@ class Baseline:
         if self.hourly is None:
             raise ValueError("a baseline fitted on daily rows predicts daily rows, not hourly ones")
         hourly = self.hourly._predict(loc.tow, x)
-        if self.model == "hourly":
-            return hourly
-        # The daily model chose each day's energy; the hourly model shares it among the day's hours.
-        _days, inverse = np.unique(loc.day, return_inverse=True)
-        mean = np.bincount(inverse, weights=x) / np.bincount(inverse)
-        counts = np.bincount(inverse)
-        day_hours = loc.hours[np.unique(inverse, return_index=True)[1]]
-        # A day partly asked for gets the part of its energy its hours hold (23 of 24: 23/24).
-        wanted = self.daily.per_day(mean) * day_hours / 24.0 * counts / day_hours
-        shape = np.bincount(inverse, weights=hourly)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            scale = np.where(shape > 0, wanted / shape, 1.0)
-        return hourly * scale[inverse]
+        return hourly if self.model == "hourly" else _share(self.daily, hourly, loc, x)
+
+
+def _share(daily: DailyModel, hourly: npt.NDArray[np.float64], loc: _Local,
+           temp: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Hours by the daily model: each day's energy shared among its hours as ``hourly`` shares it."""
+    _days, inverse = np.unique(loc.day, return_inverse=True)
+    counts = np.bincount(inverse)
+    mean = np.bincount(inverse, weights=temp) / counts
+    # Energy per 24 h, so each hour asked for holds 1/24 of it (a 23-hour day: 23/24 of it in all).
+    wanted = daily.per_day(mean) * counts / 24.0
+    shape = np.bincount(inverse, weights=hourly)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scale = np.where(shape > 0, wanted / shape, 1.0)
+    return hourly * scale[inverse]
 
 
 def fit_baseline(
@@ -530,9 +532,10 @@ def fit_baseline(
         scores["daily"] = fit_stats(day_e, daily.per_day(day_x) * day_h / 24.0, 0).cvrmse_pct
     choice: Literal["hourly", "daily"] = (
         "daily" if "hourly" in scores and scores["daily"] < scores["hourly"] else "hourly")
-    base = Baseline("hourly", choice, tz, daily, hourly, fit_stats(y, y, 0), scores, len(t), excluded,
-                    tuple(exclude))
-    predicted = base.predict(t, x, "hourly")
+    loc = _local(t, tz)
+    predicted = hourly._predict(loc.tow, x)
+    if choice == "daily":
+        predicted = _share(daily, predicted, loc, x)
     stats = fit_stats(y, predicted, hourly.p if choice == "hourly" else daily.p, _adjacent(t, HOUR))
     return Baseline("hourly", choice, tz, daily, hourly, stats, scores, len(t), excluded, tuple(exclude))
 
