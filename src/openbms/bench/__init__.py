@@ -24,6 +24,7 @@ BENCHMARKS: dict[str, str] = {
     "mqtt": "mqtt",
     "modbus": "modbus",
     "analytics": "analytics",
+    "pg": "pg",
 }
 
 #: Benchmarks that ``all`` leaves out: a soak is a test of hours, run on its own.

@@ -1,0 +1,30 @@
+"""``openbms bench pg --quick``: its three figures as ``name value unit`` lines, finite and
+positive, measured on a throw-away PostgreSQL of its own that is gone afterwards."""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from pathlib import Path
+
+from tests.fixtures.services import PG_BIN, require_service
+from typer.testing import CliRunner
+
+from openbms.cli.main import app
+
+
+def test_bench_pg_prints_name_value_unit_lines_and_leaves_no_server_behind():
+    if not (PG_BIN / "initdb").exists():
+        require_service("PostgreSQL", f"no initdb in {PG_BIN} (apt-get install postgresql-15)")
+    before = set(Path(tempfile.gettempdir()).glob("openbms-bench-pg-*"))
+    result = CliRunner().invoke(app, ["bench", "pg", "--quick"], env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert [line.split(" ")[0] for line in lines] == [
+        "pg.copy_samples_per_s", "pg.bytes_per_sample", "pg.rollup_year_ms"]
+    for line in lines:
+        _name, value, unit = line.split(" ")
+        assert unit and math.isfinite(float(value)) and float(value) > 0, line
+    # A stored sample takes more than its 26 bytes of columns: row header, primary key, BRIN.
+    assert float(lines[1].split(" ")[1]) > 26
+    assert set(Path(tempfile.gettempdir()).glob("openbms-bench-pg-*")) == before
