@@ -84,6 +84,65 @@ def run(
         print(f"{figure} {value:.6g} {unit}", flush=True)
 
 
+@sim_app.command("meters")
+def meters(
+    days: int = typer.Option(..., "--days", min=1, help="Whole days to simulate (after a one-day warm-up)."),
+    out: Path = typer.Option(..., "--out", help="CSV written: timestamp,value,temperature, one row an hour."),
+    start: str = typer.Option("2025-01-01", "--start", help="First day, local standard time."),
+    sequence: str = typer.Option("baseline", "--sequence",
+                                 help="A built-in sequence: 'baseline' or 'improved'."),
+    meter: str = typer.Option("electricity", "--meter", help="'electricity' or 'gas' (kWh)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the synthetic weather and the occupants."),
+    climate: str = typer.Option("temperate", "--climate", help="Synthetic weather's climate."),
+    step: float = typer.Option(300.0, "--step", min=1.0, max=3600.0,
+                               help="Seconds between the sequence's decisions, a divisor of 3600 "
+                                    "(physics steps at most 60 s)."),
+) -> None:
+    """Write the emulated office's hourly meter for energy analytics ('openbms analytics baseline --train').
+
+    value is the meter's kWh in the hour, temperature the hour's mean outdoor degC; timestamps carry
+    the climate's standard-time offset. The same --start, --days, --seed and --climate with
+    --sequence baseline is the true counterfactual of an --sequence improved run: identical weather
+    and occupants.
+    """
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from openbms.sim.building import CLIMATES, SEQUENCES
+    from openbms.sim.building.meters import METERS, Meter, simulate_hours
+
+    if sequence not in SEQUENCES:
+        raise fail(f"unknown --sequence {sequence!r}: expected one of {', '.join(SEQUENCES)}", code=2)
+    if meter not in METERS:
+        raise fail(f"unknown --meter {meter!r}: expected one of {', '.join(METERS)}", code=2)
+    kind: Meter = "gas" if meter == "gas" else "electricity"
+    if climate not in CLIMATES:
+        raise fail(f"unknown --climate {climate!r}: expected one of {', '.join(CLIMATES)}", code=2)
+    if 3600.0 / step != round(3600.0 / step):
+        raise fail(f"--step {step:g}: expected a divisor of 3600 s such as 60, 300 or 900", code=2)
+    try:
+        first = datetime.fromisoformat(start)
+    except ValueError:
+        raise fail(f"--start {start!r} is not a date such as 2025-01-01") from None
+    if first.tzinfo is not None or first != datetime(first.year, first.month, first.day):
+        raise fail(f"--start {start!r}: give a date (local standard time) without a time or zone")
+    with Progress(TextColumn(f"[bold]{sequence} {meter}"), BarColumn(),
+                  TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(), TimeRemainingColumn(),
+                  console=err_console, transient=True) as bar:
+        task = bar.add_task(sequence, total=1.0)
+        hours = simulate_hours(days, first.date(), seed=seed, climate=climate, sequence=sequence, step=step,
+                               progress=lambda f: bar.update(task, completed=f))
+    try:
+        with out.open("w", newline="", encoding="utf-8") as handle:
+            hours.write_csv(handle, kind)
+    except OSError as err:
+        raise fail(f"{out}: cannot write it ({err.strerror or err})") from None
+    offset = hours.utc_offset
+    zone = "UTC" if offset == 0 else f"Etc/GMT{-int(offset):+d}" if offset == int(offset) else None
+    hint = f"; fit it with --tz {zone} (the building's standard time)" if zone else ""
+    err_console.print(f"{out}: {len(hours.ts)} hours, {float(hours.energy(kind).sum()):.1f} kWh of "
+                      f"{meter}{hint}", markup=False, highlight=False)
+
+
 def _cosimulate(building: Building, programs: Path | None, days: float, step: float,
                 progress: Callable[[float], None]) -> Kpis:
     """openbms's schedules and programs (the demo site's, or those at ``programs``) running ``building``."""
