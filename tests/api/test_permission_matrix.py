@@ -286,6 +286,8 @@ CALLS: dict[tuple[str, str], Call] = {
     ("GET", _SITE + "/analytics/peaks"): Call(),
     ("GET", _SITE + "/analytics/cost"): Call(ok=_ok(200, 422)),  # 422: the matrix's sites have no tariff
     ("GET", "/api/v1/analytics/consumption"): Call(query=lambda r: {"sites": r.site}),
+    ("GET", _SITE + "/analytics/forecast"): Call(),
+    ("GET", _SITE + "/analytics/forecast/scores"): Call(),
     ("GET", _SITE + "/annotations"): Call(
         query=lambda r: {"points": f"{r.params['equip_id']}/{r.params['name']}"}),
     ("GET", _SITE + "/devices"): Call(),

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-__all__ = ["alarm_events", "api_tokens", "audit_log", "commands", "equipment", "login_failures", "metadata",
+__all__ = ["alarm_events", "api_tokens", "audit_log", "commands", "equipment", "forecasts", "login_failures",
+           "metadata",
            "points", "program_versions", "programs", "refresh_tokens", "runtime_state", "site_grants",
            "sites", "spaces", "users"]
 
@@ -163,6 +164,21 @@ alarm_events = sa.Table(
     sa.Column("alarm_class", sa.String(64), nullable=False, server_default=""),
     sa.Index(None, "alarm_id", "ts"),
     sa.Index(None, "site_id", "ts"),
+)
+
+# Load forecasts (openbms.service.forecasts): one row per meter, issue time and hour ahead; ``actual_kwh``
+# is filled in when the hour's energy is known, and the scores are computed from the rows that have it.
+forecasts = sa.Table(
+    "forecasts", metadata,
+    sa.Column("site_id", sa.String(64), primary_key=True),
+    sa.Column("meter", sa.String(200), primary_key=True),
+    sa.Column("issued_at", Time, primary_key=True),
+    sa.Column("start", Time, primary_key=True),
+    sa.Column("horizon", sa.Integer, nullable=False),
+    sa.Column("kwh", sa.Float, nullable=False),
+    sa.Column("temperature", sa.Float, nullable=True),
+    sa.Column("actual_kwh", sa.Float, nullable=True),
+    sa.Index(None, "site_id", "meter", "start"),
 )
 
 runtime_state = sa.Table(

@@ -61,6 +61,7 @@ from openbms.service.assembly import Assembly
 from openbms.service.command_links import CommandLinks
 from openbms.service.commands import CommandDesk
 from openbms.service.faults import FaultControl
+from openbms.service.forecasts import ForecastService
 from openbms.service.health import HealthLimits, HealthMonitor
 from openbms.service.protocols import CommandRequestHandler, DeviceReport, Services, WebhookReceiver
 
@@ -223,6 +224,8 @@ class Runtime:
         self.api_settings = api_settings  # openbms.api.ApiSettings; None: from the environment
         self.api: Any = None  # the served API (ServedApi) once started
         self.program_store: ProgramStore | None = None
+        #: The hourly load forecasts (``openbms.service.forecasts``), once started.
+        self.forecasts: ForecastService | None = None
         # Deployed and enabled programs that did not start, keyed by (site, id): see program_status.
         self.program_failures: dict[tuple[str, str], ProgramStatus] = {}
         #: The one lock of configuration changes (``change_site``).
@@ -294,6 +297,11 @@ class Runtime:
             await self._start_historian()
             await self._start_drivers()
             await self._start_control()
+            # Load forecasts each hour of the clock, from the historian into the state database.
+            assert self.state is not None  # started with the control
+            self.forecasts = ForecastService(lambda: self.sites, self.historian, self.state, self.clock)
+            await self.forecasts.start()
+            self.assembly.on_stop("load forecasts", self.forecasts.stop)
             if self.api_address is not None:
                 await self._start_api(*self.api_address)
             # After the API: its handler answers the first request (without it: unavailable).

@@ -1,0 +1,198 @@
+"""The load forecast job: every hour, each meter's next 48 hours forecast, stored, then scored.
+
+::
+
+    start ─▶ run at once, then RUN_AFTER_S past every hour of the runtime's clock
+      for each site, each meter (``meter_groups``: its register, else its demand point):
+        hourly rollups of the last 8 weeks ──MeterSeries──▶ kWh per hour
+        the site's outdoor temperature point (tagged outside + temp, °C) ──▶ °C per hour
+        ──(worker thread) analytics.forecast──▶ db.forecasts.save_forecast (issued at the hour)
+        hours forecast earlier that have ended ──▶ their kWh ──▶ record_actuals (the scores' rows)
+      forecasts issued more than KEEP_DAYS ago are deleted
+
+A meter with less than a week of energy gets no forecast (quietly: a new site
+has none yet). Outdoor temperature ahead comes from climatology and persistence
+(``temperature_ahead``): no forecast point is read yet. A failing meter or
+database is logged once and retried at the next hour; recovery is logged once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import sqlalchemy as sa
+
+from openbms.analytics.consumption import configured
+from openbms.analytics.energy import GAP, Meter, MeterSeries, meter_groups, meter_of
+from openbms.analytics.forecast import MAX_HOURS, MIN_HOURS, WEEKS, forecast
+from openbms.db.forecasts import pending_hours, prune_forecasts, record_actuals, save_forecast
+from openbms.historian import Historian
+from openbms.model.site import SiteConfig
+from openbms.runtime.clock import Clock
+
+__all__ = ["KEEP_DAYS", "RUN_AFTER_S", "ForecastRun", "ForecastService", "outdoor_point"]
+
+log = logging.getLogger(__name__)
+
+HOUR = 3600.0
+#: Seconds past the hour a run waits: the hour's last samples reach the historian's rollups first.
+RUN_AFTER_S = 120.0
+#: Days forecasts are kept (their scores are computed from the rows kept).
+KEEP_DAYS = 35
+
+
+@dataclass(frozen=True, slots=True)
+class ForecastRun:
+    """What one run did: forecasts stored, meters without enough history, hours scored."""
+
+    issued: float
+    forecasts: int
+    skipped: int
+    scored: int
+
+
+def outdoor_point(cfg: SiteConfig) -> str | None:
+    """The site's outdoor air temperature point: a number in °C tagged ``outside`` and ``temp``
+    (Haystack's ``outside air temp sensor``), not tagged ``forecast``; None when it has none."""
+    for pid, _equip, point in cfg.points():
+        tags = set(point.tags)
+        if (point.kind == "number" and point.unit in ("°C", "degC") and {"outside", "temp"} <= tags
+                and "forecast" not in tags):
+            return pid
+    return None
+
+
+def _holiday(cfg: SiteConfig) -> Callable[[date], bool] | None:
+    """Whether a local date is in one of the site's calendars (holidays, shutdowns): forecast as a Sunday."""
+    if not cfg.calendars:
+        return None
+    seen: dict[date, bool] = {}
+
+    def holiday(day: date) -> bool:
+        if day not in seen:
+            seen[day] = any(c.matches(day) for c in cfg.calendars)
+        return seen[day]
+    return holiday
+
+
+class ForecastService:
+    """Runs the forecasts of every running site's meters each hour on ``clock`` (see the module)."""
+
+    def __init__(self, sites: Callable[[], Sequence[SiteConfig]], historian: Historian, engine: sa.Engine,
+                 clock: Clock, *, hours: int = MAX_HOURS) -> None:
+        self._sites = sites
+        self._historian = historian
+        self._engine = engine
+        self._clock = clock
+        self._hours = hours
+        self._task: asyncio.Task[None] | None = None
+        self._failing: set[str] = set()
+        #: The last run's summary (None before the first).
+        self.last_run: ForecastRun | None = None
+
+    async def start(self) -> None:
+        """Run at once, then every hour, in a task."""
+        self._task = asyncio.create_task(self._loop(), name="load forecasts")
+
+    async def stop(self) -> None:
+        """Stop the task (a run in a worker thread finishes on its own). Safe to call twice."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _loop(self) -> None:
+        while True:
+            now = self._clock.now()
+            try:
+                self.last_run = await self.run_once(math.floor(now / HOUR) * HOUR)
+            except Exception:
+                log.warning("load forecasts failed: retried at the next hour", exc_info=True)
+            now = self._clock.now()
+            await self._clock.sleep(max(math.floor(now / HOUR) * HOUR + HOUR + RUN_AFTER_S - now, 1.0))
+
+    async def run_once(self, issued: float) -> ForecastRun:
+        """Forecast every meter from the hour ``issued`` (a whole hour) and score what has ended."""
+        made = skipped = scored = 0
+        for cfg in list(self._sites()):
+            for meter_id, pid, meter in self._meters(cfg):
+                key = f"{cfg.site.id}:{meter_id}"
+                try:
+                    got = await self._one(cfg, meter_id, pid, meter, issued)
+                except Exception:
+                    if key not in self._failing:
+                        self._failing.add(key)
+                        log.warning("load forecast of %s failed", meter_id, exc_info=True)
+                    continue
+                if key in self._failing:
+                    self._failing.discard(key)
+                    log.info("load forecast of %s works again", meter_id)
+                if got is None:
+                    skipped += 1
+                    continue
+                made += 1
+                scored += got
+        await asyncio.to_thread(prune_forecasts, self._engine, issued - KEEP_DAYS * 86_400.0)
+        return ForecastRun(issued, made, skipped, scored)
+
+    def _meters(self, cfg: SiteConfig) -> list[tuple[str, str, Meter]]:
+        found = []
+        for pid, equip, point in cfg.points():
+            meter = meter_of(point.kind, point.unit, point.tags)
+            if meter is not None:
+                found.append((pid, equip, point, configured(cfg, pid, meter)))
+        by_id = {pid: m for pid, _e, _p, m in found}
+        out = []
+        for group in meter_groups(found):
+            source = group.energy or group.power
+            if source is not None:
+                out.append((group.id, source, by_id[source]))
+        return out
+
+    async def _one(self, cfg: SiteConfig, meter_id: str, pid: str, meter: Meter, issued: float) -> int | None:
+        """Forecast one meter and record the actuals of its ended hours; None: too little history."""
+        since = issued - WEEKS * 7 * 86_400.0
+        # The day before: a register's reading before the first hour.
+        rollups = await self._historian.rollups(pid, "hour", since - 86_400.0, issued + GAP)
+        if len(rollups) < MIN_HOURS:
+            return None
+        temp_pid = outdoor_point(cfg)
+        temps = None
+        if temp_pid is not None:
+            t_rows = await self._historian.rollups(temp_pid, "hour", since, issued)
+            temps = {r.start: (r.tw_mean if r.tw_mean is not None else r.mean) for r in t_rows.rows()}
+        tz = ZoneInfo(cfg.site.timezone)
+        holiday = _holiday(cfg)
+        site = cfg.site.id
+
+        def compute() -> int | None:
+            series = MeterSeries(meter, rollups.rows())
+            starts = since + HOUR * np.arange(round((issued - since) / HOUR), dtype=float)
+            kwh = np.array([_or_nan(series.energy(s, s + HOUR)) for s in starts.tolist()])
+            temp = None if temps is None else np.array([_or_nan(temps.get(s)) for s in starts.tolist()])
+            try:
+                f = forecast(starts, kwh, temp, tz, issued, self._hours, holiday=holiday)
+            except ValueError:
+                return None  # less than a week of energy
+            save_forecast(self._engine, site, meter_id, issued, f.starts.tolist(), f.kwh.tolist(),
+                          None if f.temperature is None else f.temperature.tolist())
+            ended = pending_hours(self._engine, site, meter_id, issued)
+            actual = [(h, e) for h in ended
+                      if (e := series.energy(h, h + HOUR)) is not None and math.isfinite(e)]
+            return record_actuals(self._engine, site, meter_id, actual)
+
+        # Eight weeks of hours and a model fit: in a worker thread, the loop keeps serving.
+        return await asyncio.to_thread(compute)
+
+
+def _or_nan(value: float | None) -> float:
+    return math.nan if value is None else float(value)
