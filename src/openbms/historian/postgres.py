@@ -669,7 +669,11 @@ class PostgresHistorian:
                 if not self._partitions.issuperset(weeks):
                     self._ensure_partitions(cur, weeks)
                 join = sql.MERGE_RETENTION_JOIN if self._any_retention else ""
-                cur.execute(sql.MERGE.format(join=join), params)
+                try:
+                    with db.transaction():  # a savepoint: a failed INSERT leaves the COPY
+                        cur.execute(sql.INSERT_NEW.format(join=join), params)
+                except psycopg.errors.UniqueViolation:
+                    cur.execute(sql.MERGE.format(join=join), params)
                 cur.execute(sql.MARK_DIRTY, params)
                 cur.execute(sql.MERGE_LATEST)
                 spans = cur.execute(sql.SPANS).fetchall()
