@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
+from openbms.errors import HistorianError
 from openbms.historian import open_historian
 from openbms.historian.pg_schema import (
     PARTITION_SECONDS,
@@ -183,3 +184,17 @@ async def test_a_rollup_pass_reads_each_run_of_dirty_hours_in_one_scan(pg_url):
         assert scans and max(n["Actual Loops"] for n in scans) == 1
         assert sum(n.get("Rows Removed by Join Filter", 0) for n in nodes) < 14 * 1440
         assert len(await h.rollups("s/e/a", "hour", 0, 2e9)) == hours
+
+
+async def test_readonly_opens_beside_the_owner_for_queries_only(pg_url):
+    clock = ManualClock(MONDAY + DAY)
+    async with open_historian(pg_url, clock=clock) as owner:
+        owner.ingest([Sample("s/e/a", MONDAY + i * 60.0, float(i)) for i in range(90)])
+        await owner.refresh_rollups()
+        async with open_historian(pg_url, clock=clock, readonly=True) as reader:
+            assert len(await reader.raw("s/e/a", 0, 2e9)) == 90
+            assert (await reader.last_values())["s/e/a"].value == 89.0
+            assert [r.count for r in (await reader.rollups("s/e/a", "hour", 0, 2e9)).rows()] == [60, 30]
+            assert reader.watch("s/e/a") is False
+            with pytest.raises(HistorianError, match="not running"):
+                await reader.flush()

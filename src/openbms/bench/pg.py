@@ -101,10 +101,11 @@ def _bytes_per_sample(url: str) -> float:
     import psycopg
 
     with psycopg.connect(url) as conn:
-        size, rows = conn.execute(
+        row = conn.execute(
             "SELECT sum(pg_total_relation_size(i.inhrelid)), (SELECT count(*) FROM samples) "
             "FROM pg_inherits i WHERE i.inhparent = 'samples'::regclass").fetchone()
-    return float(size) / max(1, int(rows))
+    size, rows = row if row is not None else (0, 0)
+    return float(size or 0) / max(1, int(rows or 0))
 
 
 async def _copy(url: str, rounds: int) -> tuple[float, int]:

@@ -33,6 +33,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -87,8 +88,8 @@ class PostgresHistorian:
     rarely creates one itself (creating one locks the parent table briefly).
     ``max_hold`` (≤ 1 hour) bounds how long a value counts in time-weighted
     means; ``max_backlog`` bounds the outbox: past it the oldest batches are
-    dropped and counted (``stats().dropped``). ``connect_timeout`` is seconds
-    for each connection. The injected clock gives "now" for retention and
+    dropped and counted (``stats().dropped``). ``connect_timeout`` is whole
+    seconds for each connection. The injected clock gives "now" for retention and
     partitions ahead; cadences run on monotonic time.
     """
 
@@ -104,7 +105,7 @@ class PostgresHistorian:
         partitions_ahead: int = 2,
         max_hold: float = 900.0,
         max_backlog: int = 2_000_000,
-        connect_timeout: float = 10.0,
+        connect_timeout: int = 10,
         readonly: bool = False,
     ) -> None:
         if not 0 < max_hold <= _HOUR:
@@ -154,7 +155,10 @@ class PostgresHistorian:
         self._last: dict[str, Sample] = {}
         self._dirty_pids: set[int] = set()
         self._passes = 0
+        # Watched points → the oldest time a flush wrote since the watcher last asked (-inf:
+        # anything may have changed); written by the writer thread, read on the event loop.
         self._watched: dict[int, float | None] = {}
+        self._watch_lock = threading.Lock()
         self._last_rollup = 0.0
         self._last_retention = 0.0
         self._failing = False
@@ -726,11 +730,12 @@ class PostgresHistorian:
     def _note_changes(self, spans: Iterable[tuple[int, float]]) -> None:
         if not self._watched:
             return
-        watched = self._watched
-        for pid, first in spans:
-            if pid in watched:
-                old = watched[pid]
-                watched[pid] = first if old is None else min(old, first)
+        with self._watch_lock:
+            watched = self._watched
+            for pid, first in spans:
+                if pid in watched:
+                    old = watched[pid]
+                    watched[pid] = first if old is None else min(old, first)
 
     # ------------------------------------------------------------------ rollup thread
 
@@ -763,22 +768,25 @@ class PostgresHistorian:
         pid = self._pids.get(point)
         if pid is None or self.readonly:
             return False
-        self._watched.setdefault(pid, None)
+        with self._watch_lock:
+            self._watched.setdefault(pid, None)  # already watched: its notes stay
         return True
 
     def unwatch(self, point: str) -> None:
         """Stop noting changes of ``point``."""
         pid = self._pids.get(point)
         if pid is not None:
-            self._watched.pop(pid, None)
+            with self._watch_lock:
+                self._watched.pop(pid, None)
 
     def changed_since_last(self, point: str) -> float | None:
         """The oldest sample time changed since the last call (-inf: any), or None for no change."""
         pid = self._pids.get(point)
-        if pid not in self._watched:
-            return _NEG_INF
-        first = self._watched[pid]  # type: ignore[index]
-        self._watched[pid] = None  # type: ignore[index]
+        with self._watch_lock:
+            if pid is None or pid not in self._watched:
+                return _NEG_INF
+            first = self._watched[pid]
+            self._watched[pid] = None
         return first
 
     async def apply_retention(self) -> None:
@@ -812,7 +820,8 @@ class PostgresHistorian:
                         self.conninfo, autocommit=True, connect_timeout=self.connect_timeout)
                 async with self._r.cursor() as cur:
                     await cur.execute(query, args)
-                    return await cur.fetchall()
+                    rows: list[Any] = await cur.fetchall()
+                    return rows
             except psycopg.OperationalError as err:
                 if attempt == 2 or not (self._r.closed or self._r.broken):
                     raise HistorianError(f"history query failed: {_say(err)}") from err
