@@ -198,3 +198,17 @@ async def test_readonly_opens_beside_the_owner_for_queries_only(pg_url):
             assert reader.watch("s/e/a") is False
             with pytest.raises(HistorianError, match="not running"):
                 await reader.flush()
+
+
+async def test_stop_twice_and_stop_after_a_failed_start_are_harmless(pg_url):
+    clock = ManualClock(MONDAY + DAY)
+    h = open_historian(pg_url, clock=clock)
+    await h.start()
+    await h.stop()
+    await h.stop()
+    from tests.fixtures.services import free_port
+
+    bad = open_historian(f"postgresql://postgres@127.0.0.1:{free_port()}/none", connect_timeout=5)
+    with pytest.raises(HistorianError):
+        await bad.start()
+    await bad.stop()

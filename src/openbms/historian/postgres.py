@@ -146,6 +146,7 @@ class PostgresHistorian:
         self._wexec = ThreadPoolExecutor(1, thread_name_prefix="pg-historian-writer")
         self._mexec = ThreadPoolExecutor(1, thread_name_prefix="pg-historian-rollups")
         self._w: Any = None
+        self._closed = False
         self._m: Any = None
         self._r: Any = None
         self._pids: dict[str, int] = {}
@@ -193,6 +194,9 @@ class PostgresHistorian:
         except psycopg.Error as err:
             await self._close_all()
             raise HistorianError(f"cannot open the PostgreSQL history: {_say(err)}") from None
+        except BaseException:  # a schema newer than this openbms, a cancellation
+            await self._close_all()
+            raise
         if self.readonly:
             return
         self._wake = asyncio.Event()
@@ -222,6 +226,9 @@ class PostgresHistorian:
         await self._close_all()
 
     async def _close_all(self) -> None:
+        if self._closed:  # a second stop, or a stop after a failed start
+            return
+        self._closed = True
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._wexec, self._close, "_w")
         await loop.run_in_executor(self._mexec, self._close, "_m")
