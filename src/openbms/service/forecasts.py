@@ -94,6 +94,8 @@ class ForecastService:
         self._clock = clock
         self._hours = hours
         self._task: asyncio.Task[None] | None = None
+        self._current: asyncio.Future[ForecastRun] | None = None  # the run in progress
+        self._stopping = False
         self._failing: set[str] = set()
         #: The last run's summary (None before the first).
         self.last_run: ForecastRun | None = None
@@ -103,18 +105,26 @@ class ForecastService:
         self._task = asyncio.create_task(self._loop(), name="load forecasts")
 
     async def stop(self) -> None:
-        """Stop the task (a run in a worker thread finishes on its own). Safe to call twice."""
+        """Stop the task; a run in progress ends after its meter in hand (its worker thread still
+        uses the database and the historian, which stop after this). Safe to call twice."""
+        self._stopping = True
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        current, self._current = self._current, None
+        if current is not None and not current.done():
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await current
 
     async def _loop(self) -> None:
         while True:
             now = self._clock.now()
+            self._current = asyncio.ensure_future(self.run_once(math.floor(now / HOUR) * HOUR))
             try:
-                self.last_run = await self.run_once(math.floor(now / HOUR) * HOUR)
+                # Shielded: a stop waits for the run (see ``stop``) instead of leaving its thread behind.
+                self.last_run = await asyncio.shield(self._current)
             except Exception:
                 log.warning("load forecasts failed: retried at the next hour", exc_info=True)
             now = self._clock.now()
@@ -125,6 +135,8 @@ class ForecastService:
         made = skipped = scored = 0
         for cfg in list(self._sites()):
             for meter_id, pid, meter in self._meters(cfg):
+                if self._stopping:
+                    break
                 key = f"{cfg.site.id}:{meter_id}"
                 try:
                     got = await self._one(cfg, meter_id, pid, meter, issued)
