@@ -348,6 +348,119 @@ def savings_command(
         typer.echo(f"uncertainty at {pct}: unbounded (no savings)")
 
 
+@analytics_app.command("forecast")
+def forecast_command(
+    meter: str = typer.Argument(..., help="The meter's point id: an energy register (kWh) or a demand "
+                                          "point (kW tagged elec, gas, meter or energy)."),
+    temperature: str | None = typer.Option(
+        None, "--temperature", help="The outdoor air temperature point (degC); default the site's point "
+                                    "tagged outside and temp, if it has one."),
+    at: str | None = typer.Option(None, "--at", help="Issue the forecast at this hour (ISO 8601; local time "
+                                                     "of the site without an offset); default the end of the "
+                                                     "meter's history."),
+    hours: int = typer.Option(48, "--hours", min=1, max=48, help="Hours ahead (1-48)."),
+    out: Path | None = typer.Option(None, "--out", help="CSV written: timestamp,kwh,temperature,actual_kwh "
+                                                        "(default: standard output)."),
+    directory: Path = DirOption,
+) -> None:
+    """Forecast a meter's next hours from the site's history, as the running openbms does each hour.
+
+    With --at in the past, the forecast is scored against the history's actuals (MAPE and CV(RMSE)
+    on stderr): a way to try the forecasts on a site before relying on them.
+    """
+    import asyncio
+
+    import numpy as np
+
+    from openbms.analytics.energy import MeterSeries, meter_of
+    from openbms.analytics.forecast import WEEKS, forecast, score
+    from openbms.config import load_sites
+    from openbms.errors import ConfigError
+    from openbms.service.forecasts import outdoor_point
+
+    root = site_dir(directory)
+    try:
+        sites = load_sites(root)
+    except ConfigError as err:
+        raise fail(f"the site configuration has problems (see 'openbms check'):\n{err}") from err
+    points = {pid: (cfg, p) for cfg in sites for pid, _, p in cfg.points()}
+    if meter not in points:
+        raise fail(f"no point {meter!r}: {match_hint(meter, list(points))}")
+    cfg, point = points[meter]
+    kind = meter_of(point.kind, point.unit, point.tags)
+    if kind is None:
+        raise fail(f"{meter} is not a meter: expected a number in kWh, Wh or MWh, or in kW, W or MW tagged "
+                   "elec, gas, meter or energy")
+    oat = temperature or outdoor_point(cfg)
+    if oat is not None and oat not in points:
+        raise fail(f"no point {oat!r}: {match_hint(oat, list(points))}")
+    zone = _zone(cfg.site.timezone)
+    issued: float | None = None
+    if at is not None:
+        try:
+            issued, _w = _timestamp(at, zone, None, "--at")
+        except CsvError as err:
+            raise fail(str(err)) from None
+        issued = math.floor(issued / 3600) * 3600
+
+    async def read() -> tuple[list, list, float | None]:
+        h = await open_history(directory)
+        try:
+            end = issued
+            if end is None:
+                last = await h.last_values([meter])
+                end = None if meter not in last else math.floor(last[meter].ts / 3600) * 3600
+            if end is None:
+                return [], [], None
+            since = end - WEEKS * 7 * 86_400.0
+            energy = (await h.rollups(meter, "hour", since - 86_400.0, end + (hours + 2) * 3600.0)).rows()
+            temps = [] if oat is None else (await h.rollups(oat, "hour", since, end)).rows()
+            return energy, temps, end
+        finally:
+            await h.stop()
+
+    energy, temps, end = asyncio.run(read())
+    if end is None:
+        raise fail(f"{meter} has no history: nothing to forecast from")
+    series = MeterSeries(kind, energy)
+    since = end - WEEKS * 7 * 86_400.0
+    starts = since + 3600.0 * np.arange(round((end - since) / 3600.0), dtype=float)
+
+    def known(v: float | None) -> float:
+        return math.nan if v is None or not math.isfinite(v) else float(v)
+
+    kwh = np.array([known(series.energy(s, s + 3600.0)) for s in starts.tolist()])
+    by_hour = {r.start: r.tw_mean if r.tw_mean is not None else r.mean for r in temps}
+    temp = None if oat is None else np.array([known(by_hour.get(s)) for s in starts.tolist()])
+    try:
+        f = forecast(starts, kwh, temp, zone, end, hours,
+                     holiday=lambda d: any(c.matches(d) for c in cfg.calendars))
+    except ValueError as err:
+        raise fail(f"{meter}: {err}") from None
+    actual = [known(series.energy(s, s + 3600.0)) if s + 3600.0 <= float(energy[-1].start) else math.nan
+              for s in f.starts.tolist()] if energy else [math.nan] * hours
+    lines = ["timestamp,kwh,temperature,actual_kwh"]
+    for i, s in enumerate(f.starts.tolist()):
+        stamp = datetime.fromtimestamp(s, zone).isoformat()
+        t = "" if f.temperature is None else f"{f.temperature[i]:.2f}"
+        a = "" if math.isnan(actual[i]) else f"{actual[i]:.4f}"
+        lines.append(f"{stamp},{f.kwh[i]:.4f},{t},{a}")
+    text = "\n".join(lines) + "\n"
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text)
+    source = {"forecast": "a forecast", "climatology": "climatology and persistence of " + str(oat),
+              "none": "none (time of week alone)"}[f.temperature_source]
+    typer.echo(f"forecast of {meter} issued {datetime.fromtimestamp(end, zone).isoformat()} for {hours} h; "
+               f"outdoor temperature: {source}", err=True)
+    s = score(f.kwh, actual)
+    if s.n:
+        mape = "n/a" if s.mape_pct is None else f"{s.mape_pct:.2f} %"
+        cv = "n/a" if s.cvrmse_pct is None else f"{s.cvrmse_pct:.2f} %"
+        typer.echo(f"scored against the history: {s.n} hours, MAPE {mape}, CV(RMSE) {cv}", err=True)
+
+
 def register(app: typer.Typer) -> None:
     """Add ``analytics``."""
     app.add_typer(analytics_app, name="analytics")
