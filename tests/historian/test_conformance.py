@@ -1,11 +1,11 @@
 """The history store contract (``openbms.historian.Historian``): what every store must do.
 
-Each test runs once per store in ``conftest.STORES`` (SQLite today) and uses
+Each test runs once per store in ``conftest.STORES`` (SQLite and PostgreSQL) and uses
 only the contract, through ``open_historian``: writes, latest values (also
 after a restart), raw queries, streaming export, counts, rollups (checked
 against brute force, late samples included), change notes, retention,
 stats, and a stop that flushes. A store's own internals (SQLite's inbox, its
-lock file, a full disk) are tested beside the store (``test_sqlite.py``).
+lock file, a full disk) are tested beside the store (``test_sqlite.py``, ``test_postgres.py``).
 """
 
 from __future__ import annotations

@@ -122,8 +122,10 @@ def _serve(root: Path, data: Path | None, status_every: float, show: list[str] |
     async def main() -> None:
         nonlocal sites
         state_url = os.environ.get("OPENBMS_DATABASE_URL")
+        history_url = os.environ.get("OPENBMS_HISTORY_URL") or None
         if emulator_speed is None:
             runtime = holder["runtime"] = Runtime(sites, data or root / "data", state_url=state_url,
+                                                  history_url=history_url,
                                                   api=api, api_front=serve, api_settings=api_settings)
             await runtime.run_forever(on_tick=started, tick=status_every, freeze_gc=True)
             return

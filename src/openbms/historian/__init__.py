@@ -1,7 +1,7 @@
 """openbms.historian: the history store contract, and the factory that opens a store.
 
 Callers hold a :class:`Historian` (``base.py``) made by :func:`open_historian`
-(``factory.py``); the stores themselves (``sqlite.py``) are implementation.
+(``factory.py``); the stores themselves (``sqlite.py``, ``postgres.py``) are implementation.
 """
 
 from openbms.historian.base import Historian, HistorianStats, RawRow, Rollup, RollupRow, RollupSeries

@@ -12,7 +12,8 @@
                         └──▶ stats()                               O(1) counters for health and metrics
 
 A store is chosen by :func:`openbms.historian.open_historian` from a URL;
-``SQLiteHistorian`` (``historian/sqlite.py``) is the one today. Every store
+``SQLiteHistorian`` (``historian/sqlite.py``) and ``PostgresHistorian``
+(``historian/postgres.py``) are the two today. Every store
 passes the same conformance suite (``tests/historian/test_conformance.py``).
 """
 

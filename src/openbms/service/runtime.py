@@ -179,7 +179,8 @@ class Runtime:
     (``openbms.service.protocols.Services``).
 
     ``data_dir`` holds ``history.db`` and ``state.db``; ``state_url`` replaces
-    the state database (e.g. PostgreSQL). Everything that reads time uses
+    the state database (e.g. PostgreSQL), ``history_url`` the history store
+    (``postgresql://…``: ``openbms.historian.open_historian``). Everything that reads time uses
     ``clock``. ``health_limits`` say when health turns ``degraded`` (default:
     ``HealthLimits.from_env()``, the OPENBMS_HEALTH_* variables).
     """
@@ -191,6 +192,7 @@ class Runtime:
         *,
         clock: Clock | None = None,
         state_url: str | None = None,
+        history_url: str | None = None,
         historian_options: dict[str, Any] | None = None,
         api: tuple[str, int] | None = None,
         api_front: ApiFront | None = None,
@@ -208,9 +210,10 @@ class Runtime:
         #: services, programs): see ``openbms.service.assembly``.
         self.assembly = Assembly(sites, self.clock, data_dir=self.data_dir)
         options = dict(historian_options or {})
-        if "cache_mb" not in options:
+        history: str | Path = history_url or self.data_dir / "history.db"
+        if "cache_mb" not in options and not history_url:  # SQLite's page cache
             options["cache_mb"] = _sqlite_cache_mb()
-        self.historian: Historian = open_historian(self.data_dir / "history.db", clock=self.clock, **options)
+        self.historian: Historian = open_historian(history, clock=self.clock, **options)
         if health_limits is None:
             try:
                 health_limits = HealthLimits.from_env()
