@@ -284,16 +284,21 @@ def _demo_thermostat_account(root: Path, port: int) -> object:
     return account_from_env(port)
 
 
-def _replace_in_driver(path: Path, driver: str, key: str, old: str, new: str) -> int:
-    """Replace ``key: old`` by ``key: new`` on every line of the ``drivers: DRIVER:`` block of a
-    site file, at any depth, keeping everything else as it is; how many lines changed."""
+def _set_in_driver(path: Path, driver: str, key: str, new: object, old: str | None = None,
+                   every: bool = False) -> int:
+    """Write ``key: new`` over ``key: old`` (``old`` None: any value) in the ``drivers: DRIVER:``
+    block of a site file, at any depth, on the first such line (``every``: on all of them),
+    keeping everything else (comments, the user's edits, the line endings) as it is; how many
+    lines changed."""
     import re
 
-    header = re.compile(r"^([\w-]+):\s*(#.*)?$")
-    lines = path.read_bytes().decode("utf-8").splitlines(keepends=True)
+    header = re.compile(r"^([\w-]+):\s*(#.*)?$")  # a block's first line, perhaps with a comment
+    lines = path.read_bytes().decode("utf-8").splitlines(keepends=True)  # \r\n stays \r\n
+    text = str(new).lower() if isinstance(new, bool) else str(new)
+    value = r"[^#\s]+" if old is None else re.escape(old)
+    pattern = re.compile(rf"^(\s+){re.escape(key)}:\s*{value}(\s*(#.*)?)$")
     in_drivers = in_block = False
     block_indent = changed = 0
-    pattern = re.compile(rf"^(\s+){re.escape(key)}:\s*{re.escape(old)}(\s*(#.*)?)$")
     for i, line in enumerate(lines):
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
@@ -313,8 +318,10 @@ def _replace_in_driver(path: Path, driver: str, key: str, old: str, new: str) ->
             body = line.rstrip("\r\n")
             found = pattern.match(body)
             if found:
-                lines[i] = f"{found.group(1)}{key}: {new}{found.group(2)}{line[len(body):]}"
+                lines[i] = f"{found.group(1)}{key}: {text}{found.group(2)}{line[len(body):]}"
                 changed += 1
+                if not every:
+                    break
     if changed:
         path.write_bytes("".join(lines).encode("utf-8"))
     return changed
@@ -355,7 +362,7 @@ def _demo_faces(root: Path, sites: list, created: bool) -> tuple[list, DemoFaces
                 console.print(f"the emulator's {what} are off: drivers: {name}: has enabled: false in "
                               f"{path} (set it to true to see them)", highlight=False)
                 continue
-            if not _replace_in_driver(path, name, "enabled", "false", "true"):
+            if not _set_in_driver(path, name, "enabled", "true", old="false", every=True):
                 console.print(f"could not enable drivers: {name}: in {path}: the demo runs without "
                               f"the emulator's {what}", highlight=False)
                 continue
@@ -364,7 +371,8 @@ def _demo_faces(root: Path, sites: list, created: bool) -> tuple[list, DemoFaces
             taken, port = port, free_port()
             old, new = ((str(taken), str(port)) if name == "modbus" else
                         (f"http://127.0.0.1:{taken}", f"http://127.0.0.1:{port}"))
-            if not _replace_in_driver(path, name, "port" if name == "modbus" else "base_url", old, new):
+            if not _set_in_driver(path, name, "port" if name == "modbus" else "base_url", new, old=old,
+                                  every=True):
                 console.print(f"port {taken} is taken and {path} has no drivers: {name}: line to change: "
                               f"the demo runs without the emulator's {what}", highlight=False)
                 sites = _without_driver(sites, name)
@@ -383,40 +391,9 @@ _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def _set_mqtt_setting(path: Path, key: str, value: object) -> bool:
-    """Write ``key: value`` in the ``drivers: mqtt:`` block of a site file, keeping everything else
-    (comments, the user's edits, the line endings) as it is; False when the file has no such line
-    to change."""
-    import re
-
-    header = re.compile(r"^(\w+):\s*(#.*)?$")  # a block's first line, perhaps with a comment
-    text = path.read_bytes().decode("utf-8")  # as it is: \r\n stays \r\n
-    lines = text.splitlines(keepends=True)
-    in_drivers = in_mqtt = False
-    mqtt_indent = 0
-    for i, line in enumerate(lines):
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        indent = len(line) - len(line.lstrip(" "))
-        block = header.match(stripped)
-        if indent == 0:
-            in_drivers, in_mqtt = block is not None and block.group(1) == "drivers", False
-            continue
-        if in_drivers and block is not None and block.group(1) == "mqtt":
-            in_mqtt, mqtt_indent = True, indent
-            continue
-        if in_mqtt:
-            if indent <= mqtt_indent:
-                in_mqtt = False
-                continue
-            body = line.rstrip("\r\n")
-            found = re.match(rf"^(\s+){re.escape(key)}:\s*[^#\s]+(\s*(#.*)?)$", body)
-            if found:
-                text_value = str(value).lower() if isinstance(value, bool) else str(value)
-                lines[i] = f"{found.group(1)}{key}: {text_value}{found.group(2)}{line[len(body):]}"
-                path.write_bytes("".join(lines).encode("utf-8"))
-                return True
-    return False
+    """Write ``key: value`` in the ``drivers: mqtt:`` block of a site file (its first ``key:``
+    line), keeping everything else as it is; False when the file has no such line to change."""
+    return _set_in_driver(path, "mqtt", key, value) > 0
 
 
 def _demo_mqtt(root: Path, sites: list, created: bool) -> tuple[list, DemoMqtt | None]:
