@@ -69,11 +69,11 @@ def test_sim_meters_refuses_bad_options_and_says_what_was_expected(tmp_path, arg
 
 @pytest.mark.parametrize("sequence", ["baseline", "improved"])
 def test_hourly_sums_equal_the_emulators_own_counters(sequence):
-    hours = simulate_hours(2, MONDAY, seed=2, sequence=sequence, step=900.0)
-    assert len(hours.ts) == 48 and np.all(np.diff(hours.ts) == 3600.0)
+    hours = simulate_hours(1, MONDAY, seed=2, sequence=sequence, step=900.0)
+    assert len(hours.ts) == 24 and np.all(np.diff(hours.ts) == 3600.0)
     # The same building run by its own loop, its KPI meter counting after the same warm-up.
     building = Building(weather=SyntheticWeather(2), start=datetime(2025, 1, 5), seed=2)
-    kpis = building.run(2 * 86400.0, SEQUENCES[sequence](), dt=900.0, warmup=WARMUP_DAYS * 86400.0)
+    kpis = building.run(86400.0, SEQUENCES[sequence](), dt=900.0, warmup=WARMUP_DAYS * 86400.0)
     assert hours.electricity.sum() == pytest.approx(kpis.energy_elec_kwh, rel=1e-9)
     assert hours.gas.sum() == pytest.approx(kpis.energy_gas_kwh, rel=1e-9)
     assert kpis.energy_gas_kwh > 0  # a January week: the boilers run, so the gas sum means something
@@ -81,16 +81,7 @@ def test_hourly_sums_equal_the_emulators_own_counters(sequence):
     text = io.StringIO()
     hours.write_csv(text, "gas")
     written = [float(r["value"]) for r in csv.DictReader(io.StringIO(text.getvalue()))]
-    assert sum(written) == pytest.approx(kpis.energy_gas_kwh, abs=48e-6)
-
-
-def test_the_improved_sequence_uses_less_under_identical_weather_and_occupants():
-    base = simulate_hours(2, MONDAY, seed=1, sequence="baseline", step=900.0)
-    improved = simulate_hours(2, MONDAY, seed=1, sequence="improved", step=900.0)
-    np.testing.assert_array_equal(base.ts, improved.ts)
-    np.testing.assert_array_equal(base.temperature, improved.temperature)
-    assert improved.electricity.sum() < 0.95 * base.electricity.sum()
-    assert improved.gas.sum() < 0.95 * base.gas.sum()
+    assert sum(written) == pytest.approx(kpis.energy_gas_kwh, abs=24e-6)
 
 
 def test_simulate_hours_refuses_what_it_cannot_do():
