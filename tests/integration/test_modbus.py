@@ -15,20 +15,9 @@ from openbms.drivers.modbus.driver import ModbusDriver
 from openbms.errors import DeviceUnreachable, WriteRefused
 from openbms.model import DriverSettings
 from openbms.model.binding import parse_binding
-from tests.fixtures.modbus import ModbusTestServer, Unit, closed_port
+from tests.fixtures.modbus import ModbusTestServer, Unit, closed_port, words
 
 READ_HOLDING = 3
-
-
-def words(fmt: str, value: float | int, order: str) -> list[int]:
-    """The registers a device with ``order`` sends for ``value`` (computed here independently)."""
-    data = struct.pack(">" + fmt, value)
-    pairs = [data[i:i + 2] for i in range(0, len(data), 2)]
-    if order in ("BADC", "DCBA"):
-        pairs = [p[::-1] for p in pairs]
-    if order in ("CDAB", "DCBA"):
-        pairs = pairs[::-1]
-    return [int.from_bytes(p, "big") for p in pairs]
 
 
 def driver(port: int, **device: object) -> ModbusDriver:

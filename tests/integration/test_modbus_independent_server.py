@@ -9,7 +9,6 @@ when its data bank returns nothing, which lets a test put a hole in its map.
 from __future__ import annotations
 
 import socket
-import struct
 from collections.abc import Iterator
 
 import pytest
@@ -19,6 +18,7 @@ from openbms.drivers.modbus.driver import ModbusDriver
 from openbms.errors import WriteRefused
 from openbms.model import DriverSettings
 from openbms.model.binding import parse_binding
+from tests.fixtures.modbus import words
 
 HOLE = 50  # a holding register the device does not have
 
@@ -52,17 +52,6 @@ def server() -> Iterator[tuple[ModbusServer, Bank]]:
         yield srv, bank
     finally:
         srv.stop()
-
-
-def words(fmt: str, value: float | int, order: str) -> list[int]:
-    """The registers a device with ``order`` sends for ``value`` (independently of the driver)."""
-    data = struct.pack(">" + fmt, value)
-    pairs = [data[i:i + 2] for i in range(0, len(data), 2)]
-    if order in ("BADC", "DCBA"):
-        pairs = [p[::-1] for p in pairs]
-    if order in ("CDAB", "DCBA"):
-        pairs = pairs[::-1]
-    return [int.from_bytes(p, "big") for p in pairs]
 
 
 def driver(srv: ModbusServer, **device: object) -> ModbusDriver:
