@@ -51,6 +51,22 @@ def test_with_the_true_temperature_ahead_the_forecast_is_within_the_noise():
     assert naive.mape_pct is not None and s.mape_pct < naive.mape_pct
 
 
+def test_a_temperature_forecast_for_some_hours_leaves_the_rest_to_climatology():
+    ts, kwh, temp = office(11, local(2025, 7, 7), 6 * 7 * 24, LONDON)
+    cut = len(ts) - 24
+    given = np.full(24, np.nan)
+    given[:6] = 35.0  # a heat wave forecast for the first six hours
+    f = forecast(ts[:cut], kwh[:cut], temp[:cut], LONDON, ts[cut], 24, temp_ahead=given)
+    plain = forecast(ts[:cut], kwh[:cut], temp[:cut], LONDON, ts[cut], 24)
+    assert f.temperature_source == "forecast" and plain.temperature_source == "climatology"
+    assert f.temperature is not None and plain.temperature is not None
+    assert f.temperature[:6].tolist() == [35.0] * 6
+    assert f.temperature[6:] == pytest.approx(plain.temperature[6:])
+    assert f.kwh[:6].sum() > plain.kwh[:6].sum()  # cooling for the heat
+    with pytest.raises(ValueError, match="for each of the 24 hours ahead, not 3"):
+        forecast(ts[:cut], kwh[:cut], temp[:cut], LONDON, ts[cut], 24, temp_ahead=[1.0, 2.0, 3.0])
+
+
 def test_hours_of_a_clock_change_are_forecast_by_their_local_time():
     # Spring: Sunday 30 March 2025 has 23 hours. Forecast from that Sunday's midnight for 48 hours.
     ts, kwh, temp = office(5, local(2025, 1, 6), 12 * 7 * 24, LONDON)

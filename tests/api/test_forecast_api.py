@@ -48,6 +48,7 @@ equipment:
     type: weather
     points:
       - {name: oat, unit: °C, tags: [outside, air, temp, sensor], binding: "sim://weather/oat"}
+      - {name: oat-forecast, unit: °C, tags: [outside, air, temp, forecast], binding: "sim://weather/oatf"}
 """
 HOUR = 3600.0
 TZ = ZoneInfo("Europe/London")
@@ -126,6 +127,9 @@ async def test_the_job_stores_a_forecast_each_hour_and_scores_it_once_the_actual
     assert none_yet == [("fc/main/elec-kw", None, [])]
 
     samples, kwh = history()
+    # A weather service's forecast for the first six hours after H + 1 h, at the times it is for.
+    samples += [Sample("fc/weather/oat-forecast", H + HOUR * (1 + i) + 900.0 * q, -5.0)
+                for i in range(6) for q in range(4)]
     w.runtime.historian.ingest(samples)
     await w.runtime.historian.flush()
     run = await run_at(w, H + HOUR)
@@ -137,6 +141,9 @@ async def test_the_job_stores_a_forecast_each_hour_and_scores_it_once_the_actual
     assert [h["start"] for h in f["hours"]] == [H + HOUR * (1 + i) for i in range(48)]
     assert [h["horizon"] for h in f["hours"]] == list(range(1, 49))
     assert all(h["actual_kwh"] is None and h["temperature"] is not None for h in f["hours"])
+    # The forecast point's hours are used where it has them; climatology after them (January: not -5).
+    assert [h["temperature"] for h in f["hours"][:6]] == [-5.0] * 6
+    assert all(h["temperature"] != -5.0 for h in f["hours"][6:])
     # An office on a Monday at 11:00: the occupied level, not the night's (generated: 60 kW and 20 kW).
     assert 45 < f["hours"][0]["kwh"] < 90
     assert 12 < f["hours"][16]["kwh"] < 40  # 03:00 on Tuesday

@@ -6,7 +6,7 @@
       │ the last ``WEEKS`` weeks that have energy
       ├──▶ time-of-week-and-temperature model (baseline.py's LBNL TOWT, holidays as Sundays)
       │      no usable temperature (under ``TEMP_SHARE`` of the hours): time of week alone
-      ├──▶ outdoor °C ahead: a forecast given by the caller (a forecast point), else
+      ├──▶ outdoor °C ahead: a forecast given by the caller (a forecast point) where it has one, else
       │      climatology (the last week's mean per local hour of day) + persistence (the last
       │      hour's departure from it, fading with an e-folding time of ``TEMP_FADE_H``)
       ├──▶ recent-level correction: the model's error over the last hours (weighted to the newest),
@@ -67,7 +67,8 @@ class Forecast:
 
     ``temperature`` is the outdoor °C the forecast assumed per hour (None: it used none);
     ``method`` says which model made it (``towt`` or ``time_of_week``), ``temperature_source``
-    where its temperatures ahead came from (``forecast``, ``climatology`` or ``none``).
+    where its temperatures ahead came from (``forecast``: a forecast, for some hours at least;
+    ``climatology``; ``none``).
     """
 
     issued: float
@@ -138,7 +139,8 @@ def forecast(
 
     ``ts``: start of each past hour (epoch s); ``kwh``: its energy (NaN: unknown); ``temp``: its
     mean outdoor °C (NaN: unknown; None: no temperature at all). ``temp_ahead``: the outdoor °C
-    forecast for each hour ahead (a forecast point); without it, climatology and persistence.
+    forecast for each hour ahead (a forecast point; NaN where it has none); the hours without
+    one, or all without it, get climatology and persistence.
     ``holiday``: whether a local date is a holiday (forecast as a Sunday).
     """
     if not 1 <= hours <= MAX_HOURS:
@@ -165,14 +167,17 @@ def forecast(
     if use_temp:
         model = _fit_towt(tow[with_temp], x[with_temp], y[with_temp], tz)
         fitted_t, fitted_tow, fitted_y, fitted_x = t[with_temp], tow[with_temp], y[with_temp], x[with_temp]
+        future = temperature_ahead(t, x, starts, tz)
+        source = "climatology"
         if temp_ahead is not None:
-            future = np.asarray(temp_ahead, dtype=float)
-            if len(future) != hours or not np.isfinite(future).all():
-                raise ValueError(f"temp_ahead must hold a finite °C for each of the {hours} hours ahead")
-            source = "forecast"
-        else:
-            future = temperature_ahead(t, x, starts, tz)
-            source = "climatology"
+            given = np.asarray(temp_ahead, dtype=float)
+            if len(given) != hours:
+                raise ValueError(f"temp_ahead must hold a °C (or NaN: unknown) for each of the {hours} hours "
+                                 f"ahead, not {len(given)}")
+            known = np.isfinite(given)
+            if known.any():  # the hours the forecast does not reach keep climatology's
+                future = np.where(known, given, future)
+                source = "forecast"
     else:
         zeros = np.zeros(len(t))
         model = _fit_towt(tow, zeros, y, tz)

@@ -6,13 +6,15 @@
       for each site, each meter (``meter_groups``: its register, else its demand point):
         hourly rollups of the last 8 weeks ──MeterSeries──▶ kWh per hour
         the site's outdoor temperature point (tagged outside + temp, °C) ──▶ °C per hour
+        its forecast point (tagged forecast too), where it has hours ahead ──▶ °C ahead
         ──(worker thread) analytics.forecast──▶ db.forecasts.save_forecast (issued at the hour)
         hours forecast earlier that have ended ──▶ their kWh ──▶ record_actuals (the scores' rows)
       forecasts issued more than KEEP_DAYS ago are deleted
 
 A meter with less than a week of energy gets no forecast (quietly: a new site
-has none yet). Outdoor temperature ahead comes from climatology and persistence
-(``temperature_ahead``): no forecast point is read yet. A failing meter or
+has none yet). Outdoor temperature ahead comes from the site's forecast point
+where its history holds the hours ahead, else from climatology and persistence
+(``temperature_ahead``). A failing meter or
 database is logged once and retried at the next hour; recovery is logged once.
 """
 
@@ -59,13 +61,16 @@ class ForecastRun:
     scored: int
 
 
-def outdoor_point(cfg: SiteConfig) -> str | None:
+def outdoor_point(cfg: SiteConfig, forecast: bool = False) -> str | None:
     """The site's outdoor air temperature point: a number in °C tagged ``outside`` and ``temp``
-    (Haystack's ``outside air temp sensor``), not tagged ``forecast``; None when it has none."""
+    (Haystack's ``outside air temp sensor``), not tagged ``forecast``; None when it has none.
+
+    ``forecast``: its forecast point instead, tagged ``forecast`` too, whose history holds the
+    forecast °C at the future times they are for (a weather integration writes them)."""
     for pid, _equip, point in cfg.points():
         tags = set(point.tags)
         if (point.kind == "number" and point.unit in ("°C", "degC") and {"outside", "temp"} <= tags
-                and "forecast" not in tags):
+                and ("forecast" in tags) == forecast):
             return pid
     return None
 
@@ -182,6 +187,11 @@ class ForecastService:
         if temp_pid is not None:
             t_rows = await self._historian.rollups(temp_pid, "hour", since, issued)
             temps = {r.start: (r.tw_mean if r.tw_mean is not None else r.mean) for r in t_rows.rows()}
+        ahead_pid = outdoor_point(cfg, forecast=True)
+        ahead: dict[float, float | None] = {}
+        if ahead_pid is not None:
+            a_rows = await self._historian.rollups(ahead_pid, "hour", issued, issued + self._hours * HOUR)
+            ahead = {r.start: (r.tw_mean if r.tw_mean is not None else r.mean) for r in a_rows.rows()}
         tz = ZoneInfo(cfg.site.timezone)
         holiday = _holiday(cfg)
         site = cfg.site.id
@@ -191,8 +201,10 @@ class ForecastService:
             starts = since + HOUR * np.arange(round((issued - since) / HOUR), dtype=float)
             kwh = np.array([_or_nan(series.energy(s, s + HOUR)) for s in starts.tolist()])
             temp = None if temps is None else np.array([_or_nan(temps.get(s)) for s in starts.tolist()])
+            hours_ahead = issued + HOUR * np.arange(self._hours, dtype=float)
+            given = np.array([_or_nan(ahead.get(s)) for s in hours_ahead.tolist()]) if ahead else None
             try:
-                f = forecast(starts, kwh, temp, tz, issued, self._hours, holiday=holiday)
+                f = forecast(starts, kwh, temp, tz, issued, self._hours, temp_ahead=given, holiday=holiday)
             except ValueError:
                 return None  # less than a week of energy
             save_forecast(self._engine, site, meter_id, issued, f.starts.tolist(), f.kwh.tolist(),
