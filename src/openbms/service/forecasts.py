@@ -131,7 +131,9 @@ class ForecastService:
                 # Shielded: a stop waits for the run (see ``stop``) instead of leaving its thread behind.
                 self.last_run = await asyncio.shield(self._current)
             except Exception:
-                log.warning("load forecasts failed: retried at the next hour", exc_info=True)
+                self._failed("load forecasts")
+            else:
+                self._works("load forecasts")
             now = self._clock.now()
             await self._clock.sleep(max(math.floor(now / HOUR) * HOUR + HOUR + RUN_AFTER_S - now, 1.0))
 
@@ -142,24 +144,35 @@ class ForecastService:
             for meter_id, pid, meter in self._meters(cfg):
                 if self._stopping:
                     break
-                key = f"{cfg.site.id}:{meter_id}"
                 try:
                     got = await self._one(cfg, meter_id, pid, meter, issued)
                 except Exception:
-                    if key not in self._failing:
-                        self._failing.add(key)
-                        log.warning("load forecast of %s failed", meter_id, exc_info=True)
+                    self._failed(f"load forecast of {meter_id}")
                     continue
-                if key in self._failing:
-                    self._failing.discard(key)
-                    log.info("load forecast of %s works again", meter_id)
+                self._works(f"load forecast of {meter_id}")
                 if got is None:
                     skipped += 1
                     continue
                 made += 1
                 scored += got
-        await asyncio.to_thread(prune_forecasts, self._engine, issued - KEEP_DAYS * 86_400.0)
+        try:
+            await asyncio.to_thread(prune_forecasts, self._engine, issued - KEEP_DAYS * 86_400.0)
+        except Exception:
+            self._failed("pruning old load forecasts")
+        else:
+            self._works("pruning old load forecasts")
         return ForecastRun(issued, made, skipped, scored)
+
+    def _failed(self, what: str) -> None:
+        """Log a failure once (the exception being handled), until it works again."""
+        if what not in self._failing:
+            self._failing.add(what)
+            log.warning("%s failed: retried every hour", what, exc_info=True)
+
+    def _works(self, what: str) -> None:
+        if what in self._failing:
+            self._failing.discard(what)
+            log.info("%s works again", what)
 
     def _meters(self, cfg: SiteConfig) -> list[tuple[str, str, Meter]]:
         found = []
