@@ -27,6 +27,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import numpy.typing as npt
 
 from openbms.analytics.baseline import fit_baseline
 from openbms.analytics.gl14 import fit_stats
@@ -35,6 +36,8 @@ from openbms.bench import Figure
 from openbms.sim.building.meters import DEFAULT_STEP, Meter, MeterHours, simulate_hours
 
 __all__ = ["Evaluation", "MeterEvaluation", "evaluate", "meter_hours"]
+
+_F = npt.NDArray[np.float64]
 
 
 def meter_hours(
@@ -73,7 +76,7 @@ def _zone(utc_offset: float) -> ZoneInfo:
     return ZoneInfo("UTC" if utc_offset == 0 else f"Etc/GMT{-int(utc_offset):+d}")
 
 
-def _days(ts: np.ndarray, value: np.ndarray, temp: np.ndarray) -> tuple[np.ndarray, ...]:
+def _days(ts: _F, value: _F, temp: _F) -> tuple[_F, _F, _F]:
     """Hourly rows from local midnight, 24 to a day (standard time: no 23- or 25-hour days) → daily rows."""
     n = len(ts) // 24
     return (ts[: n * 24 : 24], value[: n * 24].reshape(n, 24).sum(axis=1),
