@@ -107,6 +107,7 @@ class ForecastService:
 
     async def start(self) -> None:
         """Run at once, then every hour, in a task."""
+        self._stopping = False
         self._task = asyncio.create_task(self._loop(), name="load forecasts")
 
     async def stop(self) -> None:
@@ -155,6 +156,8 @@ class ForecastService:
                     continue
                 made += 1
                 scored += got
+        if self._stopping:
+            return ForecastRun(issued, made, skipped, scored)
         try:
             await asyncio.to_thread(prune_forecasts, self._engine, issued - KEEP_DAYS * 86_400.0)
         except Exception:
