@@ -108,37 +108,20 @@ def synthetic_days(
 def emulator_hours(
     days: int, year: int = 2025, seed: int = 0, climate: str = "temperate", sequence: str = "baseline"
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64], ZoneInfo]:
-    """``days`` of the emulator's office from 1 January of ``year``, after a day's warm-up.
+    """``days`` of the emulator's office from 1 January of ``year`` (``openbms.sim.building.meters``).
 
     Returns (hour start in epoch s, electricity kWh of the hour, mean outdoor °C,
     the building's zone: its standard time, which the emulator keeps all year).
+    The sequence decides every minute, as the figures in docs/analytics.md were made.
     """
-    from openbms.sim.building import SEQUENCES, Building, SyntheticWeather
+    from openbms.sim.building.meters import simulate_hours
 
-    weather = SyntheticWeather(seed, climate)
-    offset = weather.utc_offset
+    hours = simulate_hours(days, date(year, 1, 1), seed=seed, climate=climate, sequence=sequence, step=60.0)
+    offset = hours.utc_offset
     if offset != int(offset):
         raise ValueError(f"climate {climate!r} is {offset} h from UTC: whole hours are expected")
     zone = ZoneInfo("UTC" if offset == 0 else f"Etc/GMT{-int(offset):+d}")  # Etc/GMT+6 is UTC−6
-    start = datetime(year, 1, 1)
-    building = Building(weather=weather, start=start - timedelta(days=1), seed=seed)
-    control = SEQUENCES[sequence]()
-    minute = 60.0
-    for _ in range(24 * 60):
-        control(building)
-        building.step(minute)
-    ts = np.empty(days * 24)
-    kwh = np.empty(days * 24)
-    temp = np.empty(days * 24)
-    for h in range(days * 24):
-        ts[h], before, total = building.timestamp, building.elec_kwh, 0.0
-        for _ in range(60):
-            control(building)
-            building.step(minute)
-            total += building.ws.t_out
-        kwh[h] = building.elec_kwh - before
-        temp[h] = total / 60
-    return ts, kwh, temp, zone
+    return hours.ts, hours.electricity, hours.temperature, zone
 
 
 def run(quick: bool = False) -> Iterator[Figure]:
