@@ -44,10 +44,10 @@ import numpy as np
 
 from openbms.errors import HistorianError
 from openbms.historian import pg_schema as sql
-from openbms.historian.base import ROLLUP_FIELDS, HistorianStats, RawRow, Rollup, RollupSeries
+from openbms.historian.base import ROLLUP_FIELDS, RawRow, Rollup, RollupSeries
+from openbms.historian.outbox import OutboxStore
 from openbms.model.sample import STATUS_CODES, STATUSES, Sample
-from openbms.model.site import HistoryPolicy
-from openbms.runtime.clock import Clock, WallClock
+from openbms.runtime.clock import Clock
 
 try:  # the ``postgres`` extra: SQLite users need nothing of it
     import psycopg
@@ -59,8 +59,6 @@ __all__ = ["PostgresHistorian"]
 log = logging.getLogger(__name__)
 
 _HOUR = sql.HOUR
-#: Failed writes a stop tries before it gives up on the samples still waiting (a server gone).
-STOP_ATTEMPTS = 3
 _NEG_INF = -math.inf
 _STATUS_OK = STATUS_CODES["ok"]
 
@@ -77,7 +75,7 @@ def _row_value(value: Any) -> tuple[Any, str | None]:
     return None, str(value)
 
 
-class PostgresHistorian:
+class PostgresHistorian(OutboxStore):
     """The PostgreSQL history store in the database ``conninfo`` names (libpq URL or DSN).
 
     ``flush_count`` samples or ``flush_interval`` seconds, whichever comes
@@ -90,8 +88,13 @@ class PostgresHistorian:
     means; ``max_backlog`` bounds the outbox: past it the oldest batches are
     dropped and counted (``stats().dropped``). ``connect_timeout`` is whole
     seconds for each connection. The injected clock gives "now" for retention and
-    partitions ahead; cadences run on monotonic time.
+    partitions ahead; cadences run on monotonic time. The outbox is ``OutboxStore``'s.
     """
+
+    _log = log
+    _retry_on = (psycopg.Error, OSError) if psycopg is not None else (OSError,)
+    _falling_behind = "PostgreSQL"
+    _write_where = "PostgreSQL history"
 
     def __init__(
         self,
@@ -114,32 +117,16 @@ class PostgresHistorian:
             raise ValueError("partitions_ahead must be 0 or more")
         if psycopg is None:
             raise ValueError("the psycopg driver is not installed (pip install 'openbms[postgres]')")
+        super().__init__(clock=clock, flush_count=flush_count, flush_interval=flush_interval,
+                         max_backlog=max_backlog)
         self.conninfo = conninfo
-        self.clock: Clock = clock or WallClock()
-        self.flush_count = flush_count
-        self.flush_interval = flush_interval
         self.rollup_interval = rollup_interval
         self.retention_interval = retention_interval
         self.partitions_ahead = partitions_ahead
         self.max_hold = max_hold
-        self.max_backlog = max_backlog
         self.connect_timeout = connect_timeout
         self.readonly = readonly
-
-        # Event-loop side, as in SQLiteHistorian: the outbox holds references to published batches.
-        self._outbox: list[Sequence[Sample]] = []
-        self._outbox_n = 0
-        self._outbox_since: float | None = None
-        self._wake: asyncio.Event | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._maint: asyncio.Future[None] | None = None
-        self._committed: asyncio.Event | None = None
-        self._stopping = False
-        self._writing = 0
-        self._cov: dict[str, list[Any]] = {}
-        self._disabled: frozenset[str] = frozenset()
-        self._policies: dict[str, HistoryPolicy] = {}
-        self._timezones: dict[str, str] = {}
+        self._maint: asyncio.Future[None] | None = None  # the rollup thread's running pass
 
         # The writer thread owns _w (COPY, partitions, retention), the rollup thread _m;
         # queries use the async connection _r.
@@ -161,22 +148,6 @@ class PostgresHistorian:
         self._watched: dict[int, float | None] = {}
         self._watch_lock = threading.Lock()
         self._last_rollup = 0.0
-        self._last_retention = 0.0
-        self._failing = False
-        self._maint_failing = False
-        self._write_errors = 0
-        self._maint_errors = 0
-        self._last_error: str | None = None
-        self._last_error_at: float | None = None
-        self._pending_since: float | None = None
-        self._dropping = False
-
-        self._received = 0
-        self._filtered = 0
-        self._stored = 0
-        self._dropped = 0
-        self._flushes = 0
-        self._late = 0
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -253,222 +224,29 @@ class PostgresHistorian:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    def configure(
-        self, policies: Mapping[str, HistoryPolicy], timezones: Mapping[str, str] | None = None
-    ) -> None:
-        """Set per-point history policies and, for daily rollups, each point's time zone."""
-        self._policies = dict(policies)
-        self._timezones = dict(timezones or {})
-        self._disabled = frozenset(p for p, pol in policies.items() if not pol.enabled)
-        cov: dict[str, list[Any]] = {}
-        for point, pol in policies.items():
-            if pol.enabled and (pol.deadband is not None or pol.max_interval is not None):
-                old = self._cov.get(point)
-                cov[point] = [pol.deadband, pol.max_interval, *(old[2:] if old else (None, None, None))]
-        self._cov = cov
-        self._last_retention = 0.0  # retention and time zones reach the series table soon
-
     @property
     def partitions(self) -> list[float]:
         """Start times of the weekly partitions that exist, oldest first (for tests and tools)."""
         return sorted(self._partitions)
 
-    # ------------------------------------------------------------------ hot path
-
-    def ingest(self, samples: Sequence[Sample]) -> None:
-        """Accept samples for storage. A bus callback: O(1) per batch when no point is filtered.
-
-        The historian keeps a reference to ``samples``: callers must not mutate it afterwards.
-        """
-        n = len(samples)
-        if not n:
-            return
-        self._received += n
-        if self._cov or self._disabled:
-            samples = self._filter(samples)
-            self._filtered += n - len(samples)
-            n = len(samples)
-            if not n:
-                return
-        self._outbox.append(samples)
-        self._outbox_n += n
-        if self._outbox_since is None:
-            self._outbox_since = time.monotonic()
-            if self._pending_since is None:
-                self._pending_since = self._outbox_since
-        if self._outbox_n >= self.flush_count and self._wake is not None:
-            self._wake.set()
-        if self._outbox_n > self.max_backlog:
-            self._drop_oldest()
-
-    def _filter(self, samples: Sequence[Sample]) -> list[Sample]:
-        """Apply COV deadband, max interval and disabled history to a batch (as SQLite does)."""
-        cov = self._cov
-        disabled = self._disabled
-        out: list[Sample] = []
-        append = out.append
-        for s in samples:
-            point = s[0]
-            st = cov.get(point)
-            if st is None:
-                if point not in disabled:
-                    append(s)
-                continue
-            deadband, max_interval, last_v, last_ts, last_status = st
-            value = s[2]
-            keep = (
-                last_ts is None
-                or s[3] is not last_status
-                or (max_interval is not None and s[1] - last_ts >= max_interval)
-                or value is None
-                or last_v is None
-                or deadband is None
-                or not isinstance(value, int | float)
-                or abs(value - last_v) > deadband
-            )
-            if keep:
-                st[2] = value
-                st[3] = s[1]
-                st[4] = s[3]
-                append(s)
-        return out
-
-    def _drop_oldest(self) -> None:
-        while self._outbox_n > self.max_backlog and self._outbox:
-            batch = self._outbox.pop(0)
-            self._outbox_n -= len(batch)
-            self._dropped += len(batch)
-        if not self._dropping:
-            self._dropping = True
-            log.error(
-                "history backlog above %d samples: PostgreSQL is not keeping up; dropping the "
-                "oldest (%d so far)%s",
-                self.max_backlog, self._dropped,
-                f"; last error: {self._last_error}" if self._last_error else "",
-            )
-
-    def stats(self) -> HistorianStats:
-        """Counters, O(1), as SQLiteHistorian's."""
-        since = self._pending_since
-        return HistorianStats(
-            received=self._received,
-            filtered=self._filtered,
-            stored=self._stored,
-            backlog=self._outbox_n + self._writing,
-            dropped=self._dropped,
-            flushes=self._flushes,
-            late=self._late,
-            backlog_age=0.0 if since is None else max(0.0, time.monotonic() - since),
-            write_errors=self._write_errors,
-            maintenance_errors=self._maint_errors,
-            failing=self._failing or self._maint_failing,
-            last_error=self._last_error,
-            last_error_at=self._last_error_at,
-        )
-
-    def _note_error(self, where: str, err: BaseException) -> str:
-        text = f"{where}: {_say(err)}"
-        self._last_error = text
-        self._last_error_at = self.clock.now()
-        return text
+    def _error_text(self, err: BaseException) -> str:
+        return _say(err)  # never the connection string: it may hold a password
 
     # ------------------------------------------------------------------ writer task
-
-    async def wait_backlog(self, limit: int) -> None:
-        """Wait until at most ``limit`` samples await their commit (backpressure for bulk loads)."""
-        while self._outbox_n + self._writing > limit and self._committed is not None:
-            self._committed.clear()
-            if self._wake is not None:
-                self._wake.set()
-            await self._committed.wait()
 
     async def flush(self) -> None:
         """Commit everything accepted so far: queries see it once this returns."""
         if self._task is None:
             raise HistorianError("the historian is not running (or is read-only)")
-        while self._outbox_n or self._writing:
-            batch = self._take()
-            if batch:
-                await self._write(batch)
-            else:
-                await asyncio.sleep(0.001)
+        await self._drain()
 
-    def _take(self) -> list[Sequence[Sample]]:
-        batch, self._outbox, self._outbox_n, self._outbox_since = self._outbox, [], 0, None
-        self._writing += sum(len(b) for b in batch)
-        return batch
+    async def _commit(self, batch: list[Sequence[Sample]]) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._wexec, self._copy, batch)
 
-    async def _write(self, batch: list[Sequence[Sample]]) -> None:
-        loop = asyncio.get_running_loop()
-        n = sum(len(b) for b in batch)
-        try:
-            await loop.run_in_executor(self._wexec, self._copy, batch)
-        except (psycopg.Error, OSError) as err:
-            # Keep the samples (at the front, order preserved) and retry after a pause.
-            self._outbox[:0] = batch
-            self._outbox_n += n
-            self._outbox_since = self._pending_since or time.monotonic()
-            self._write_errors += 1
-            text = self._note_error("PostgreSQL history", err)
-            if not self._failing:
-                self._failing = True
-                log.error("history writes failing (%s): %d samples kept in memory, retried every "
-                          "%g s, dropped past %d", text, self._outbox_n + self._writing - n,
-                          min(5.0, self.flush_interval), self.max_backlog)
-            self._writing -= n
-            await asyncio.sleep(min(5.0, self.flush_interval))
-        except BaseException:
-            self._writing -= n
-            raise
-        else:
-            self._writing -= n
-            if self._failing:
-                self._failing = False
-                log.warning("history writes recovered after %d failed attempts in all",
-                            self._write_errors)
-            self._stored += n
-            self._flushes += 1
-            self._dropping = False
-            if not self._outbox_n and not self._writing:
-                self._pending_since = None
-            elif self._pending_since is not None:
-                self._pending_since = self._outbox_since or self._pending_since
-            if self._committed is not None:
-                self._committed.set()
-
-    async def _writer_loop(self) -> None:
-        assert self._wake is not None
-        stop_failures = 0
-        while True:
-            since = self._outbox_since
-            timeout = self.flush_interval if since is None else max(
-                0.0, since + self.flush_interval - time.monotonic())
-            if not self._stopping and self._outbox_n < self.flush_count:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout)
-                self._wake.clear()
-            due = self._outbox_since is not None and (
-                self._outbox_n >= self.flush_count
-                or time.monotonic() - self._outbox_since >= self.flush_interval
-            )
-            if (due or self._stopping) and self._outbox_n:
-                errors = self._write_errors
-                await self._write(self._take())
-                if self._stopping and self._write_errors > errors:
-                    stop_failures += 1
-                    if stop_failures >= STOP_ATTEMPTS:
-                        self._give_up()
-            if self._stopping and not self._outbox_n:
-                return
+    async def _between_writes(self, final: bool) -> None:
+        if not final:
             await self._housekeeping()
             self._kick_rollups()
-
-    def _give_up(self) -> None:
-        lost = self._outbox_n
-        self._outbox, self._outbox_n, self._outbox_since, self._pending_since = [], 0, None, None
-        self._dropped += lost
-        log.error("history: stopping with %d samples that could not be written after %d attempts "
-                  "(%s); they are lost", lost, STOP_ATTEMPTS, self._last_error)
 
     async def _housekeeping(self) -> None:
         """Retention and partitions ahead, on the writer thread (the one that changes partitions)."""

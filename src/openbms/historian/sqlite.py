@@ -33,7 +33,7 @@ import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -44,10 +44,10 @@ import numpy as np
 
 from openbms.errors import HistorianError
 from openbms.historian import schema
-from openbms.historian.base import ROLLUP_FIELDS, HistorianStats, RawRow, Rollup, RollupSeries
+from openbms.historian.base import ROLLUP_FIELDS, RawRow, Rollup, RollupSeries
+from openbms.historian.outbox import OutboxStore
 from openbms.model.sample import STATUS_CODES, STATUSES, Sample
-from openbms.model.site import HistoryPolicy
-from openbms.runtime.clock import Clock, WallClock
+from openbms.runtime.clock import Clock
 
 __all__ = ["SQLiteHistorian"]
 
@@ -58,9 +58,6 @@ _HOUR = schema.HOUR
 PAGE_SIZE = 16384
 #: Fold the WAL back every ~16 MiB, so readers never walk a long WAL.
 CHECKPOINT_PAGES = 1000
-#: Failed writes a stop tries before it gives up on the samples still waiting (a disk still full).
-STOP_ATTEMPTS = 3
-
 _T = TypeVar("_T")
 
 
@@ -75,8 +72,8 @@ def _storable(sample: Sample) -> Sample:
     return sample._replace(value=str(value))
 
 
-class SQLiteHistorian:
-    """The SQLite history store, in ``path`` and ``path.inbox``.
+class SQLiteHistorian(OutboxStore):
+    """The SQLite history store, in ``path`` and ``path.inbox``; its outbox is ``OutboxStore``'s.
 
     ``flush_count`` samples or ``flush_interval`` seconds, whichever comes
     first, make one inbox commit. ``merge_rows`` rows or ``merge_interval``
@@ -90,6 +87,10 @@ class SQLiteHistorian:
     Flush and merge cadences run on real monotonic time (they pace I/O); the
     injected clock gives "now" for retention.
     """
+
+    _log = log
+    _retry_on = (sqlite3.Error,)
+    _falling_behind = "the disk"
 
     def __init__(
         self,
@@ -112,37 +113,21 @@ class SQLiteHistorian:
             raise ValueError("max_hold must be in (0, 3600] seconds")
         if synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
             raise ValueError(f"synchronous must be OFF, NORMAL, FULL or EXTRA, not {synchronous!r}")
+        super().__init__(clock=clock, flush_count=flush_count, flush_interval=flush_interval,
+                         max_backlog=max_backlog)
         self.path = Path(path)
         self.inbox_path = self.path.with_name(self.path.name + ".inbox")
-        self.clock: Clock = clock or WallClock()
-        self.flush_count = flush_count
-        self.flush_interval = flush_interval
+        self._write_where = self.inbox_path.name
         self.merge_rows = merge_rows
         self.merge_interval = merge_interval
         self.rollup_interval = rollup_interval
         self.retention_interval = retention_interval
         self.max_hold = max_hold
-        self.max_backlog = max_backlog
         self.synchronous = synchronous.upper()
         self.cache_mb = cache_mb
         self.readonly = readonly
         self._lock_fd: int | None = None
-
-        # Event-loop side. The outbox holds references to published batches.
-        self._outbox: list[Sequence[Sample]] = []
-        self._outbox_n = 0
-        self._outbox_since: float | None = None
-        self._wake: asyncio.Event | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._maint: asyncio.Future[None] | None = None
-        self._committed: asyncio.Event | None = None
-        self._stopping = False
-        self._writing = 0  # samples handed to the writer thread, not yet committed
-        # COV state per filtered point: [deadband, max_interval, last value, last ts, last status]
-        self._cov: dict[str, list[Any]] = {}
-        self._disabled: frozenset[str] = frozenset()
-        self._policies: dict[str, HistoryPolicy] = {}
-        self._timezones: dict[str, str] = {}
+        self._maint: asyncio.Future[None] | None = None  # the merger thread's running pass
 
         # One thread per connection: the writer appends to the inbox file, the
         # merger owns the main file, the reader answers queries.
@@ -169,24 +154,6 @@ class SQLiteHistorian:
         self._watch_lock = threading.Lock()
         self._last_merge = 0.0
         self._last_rollup = 0.0
-        self._last_retention = 0.0
-        # Failures, said once each way (STYLE habit 8) and counted; read by health checks.
-        self._failing = False  # the writer's last inbox commit failed
-        self._maint_failing = False  # the merger's last merge, rollup or retention pass failed
-        self._write_errors = 0
-        self._maint_errors = 0
-        self._last_error: str | None = None
-        self._last_error_at: float | None = None  # the injected clock's time
-        # Monotonic time the oldest sample not yet committed was accepted (None: nothing waits).
-        self._pending_since: float | None = None
-        self._dropping = False
-
-        self._received = 0
-        self._filtered = 0
-        self._stored = 0
-        self._dropped = 0
-        self._flushes = 0
-        self._late = 0
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -286,122 +253,6 @@ class SQLiteHistorian:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    def configure(
-        self, policies: Mapping[str, HistoryPolicy], timezones: Mapping[str, str] | None = None
-    ) -> None:
-        """Set per-point history policies and, for daily rollups, each point's time zone."""
-        self._policies = dict(policies)
-        self._timezones = dict(timezones or {})
-        self._disabled = frozenset(p for p, pol in policies.items() if not pol.enabled)
-        cov: dict[str, list[Any]] = {}
-        for point, pol in policies.items():
-            if pol.enabled and (pol.deadband is not None or pol.max_interval is not None):
-                old = self._cov.get(point)
-                cov[point] = [pol.deadband, pol.max_interval, *(old[2:] if old else (None, None, None))]
-        self._cov = cov
-        self._last_retention = 0.0  # retention and time zones reach the series table soon
-
-    # ------------------------------------------------------------------ hot path
-
-    def ingest(self, samples: Sequence[Sample]) -> None:
-        """Accept samples for storage. A bus callback: O(1) per batch when no point is filtered.
-
-        The historian keeps a reference to ``samples``: callers must not mutate it afterwards.
-        """
-        n = len(samples)
-        if not n:
-            return
-        self._received += n
-        if self._cov or self._disabled:
-            samples = self._filter(samples)
-            self._filtered += n - len(samples)
-            n = len(samples)
-            if not n:
-                return
-        self._outbox.append(samples)
-        self._outbox_n += n
-        if self._outbox_since is None:
-            self._outbox_since = time.monotonic()
-            if self._pending_since is None:
-                self._pending_since = self._outbox_since
-        if self._outbox_n >= self.flush_count and self._wake is not None:
-            self._wake.set()
-        if self._outbox_n > self.max_backlog:
-            self._drop_oldest()
-
-    def _filter(self, samples: Sequence[Sample]) -> list[Sample]:
-        """Apply COV deadband, max interval and disabled history to a batch."""
-        cov = self._cov
-        disabled = self._disabled
-        out: list[Sample] = []
-        append = out.append
-        for s in samples:
-            point = s[0]
-            st = cov.get(point)
-            if st is None:
-                if point not in disabled:
-                    append(s)
-                continue
-            deadband, max_interval, last_v, last_ts, last_status = st
-            value = s[2]
-            keep = (
-                last_ts is None
-                or s[3] is not last_status
-                or (max_interval is not None and s[1] - last_ts >= max_interval)
-                or value is None
-                or last_v is None
-                or deadband is None
-                or not isinstance(value, int | float)
-                or abs(value - last_v) > deadband
-            )
-            if keep:
-                st[2] = value
-                st[3] = s[1]
-                st[4] = s[3]
-                append(s)
-        return out
-
-    def _drop_oldest(self) -> None:
-        while self._outbox_n > self.max_backlog and self._outbox:
-            batch = self._outbox.pop(0)
-            self._outbox_n -= len(batch)
-            self._dropped += len(batch)
-        if not self._dropping:  # said once, until a commit succeeds again
-            self._dropping = True
-            log.error(
-                "history backlog above %d samples: the disk is not keeping up; dropping the "
-                "oldest (%d so far)%s",
-                self.max_backlog, self._dropped,
-                f"; last error: {self._last_error}" if self._last_error else "",
-            )
-
-    def stats(self) -> HistorianStats:
-        """Counters, O(1). ``backlog`` is samples accepted but not yet committed,
-        ``backlog_age`` how long the oldest of them has waited (seconds, 0 when none)."""
-        since = self._pending_since
-        return HistorianStats(
-            received=self._received,
-            filtered=self._filtered,
-            stored=self._stored,
-            backlog=self._outbox_n + self._writing,
-            dropped=self._dropped,
-            flushes=self._flushes,
-            late=self._late,
-            backlog_age=0.0 if since is None else max(0.0, time.monotonic() - since),
-            write_errors=self._write_errors,
-            maintenance_errors=self._maint_errors,
-            failing=self._failing or self._maint_failing,
-            last_error=self._last_error,
-            last_error_at=self._last_error_at,
-        )
-
-    def _note_error(self, where: str, err: BaseException) -> str:
-        """Keep ``err`` as the last error; its one-line description."""
-        text = f"{where}: {err}"
-        self._last_error = text
-        self._last_error_at = self.clock.now()
-        return text
-
     def _free_space(self) -> str:
         """Free space of the data folder, for a failure's log line (not on the hot path)."""
         try:
@@ -412,14 +263,6 @@ class SQLiteHistorian:
 
     # ------------------------------------------------------------------ writer task
 
-    async def wait_backlog(self, limit: int) -> None:
-        """Wait until at most ``limit`` samples await their commit (backpressure for bulk loads)."""
-        while self._outbox_n + self._writing > limit and self._committed is not None:
-            self._committed.clear()
-            if self._wake is not None:
-                self._wake.set()
-            await self._committed.wait()
-
     async def flush(self) -> None:
         """Commit everything accepted so far and merge it, so queries see it."""
         if self._task is None:
@@ -427,103 +270,26 @@ class SQLiteHistorian:
         await self._drain()
         await asyncio.get_running_loop().run_in_executor(self._mexec, self._merge)
 
-    async def _drain(self) -> None:
-        while self._outbox_n or self._writing:
-            batch = self._take()
-            if batch:
-                await self._write(batch)
-            else:
-                await asyncio.sleep(0.001)
-
-    def _take(self) -> list[Sequence[Sample]]:
-        batch, self._outbox, self._outbox_n, self._outbox_since = self._outbox, [], 0, None
-        self._writing += sum(len(b) for b in batch)
-        return batch
-
-    async def _write(self, batch: list[Sequence[Sample]]) -> None:
+    async def _commit(self, batch: list[Sequence[Sample]]) -> None:
         loop = asyncio.get_running_loop()
-        n = sum(len(b) for b in batch)
         try:
-            try:
-                await loop.run_in_executor(self._wexec, self._write_inbox, batch)
-            except (OverflowError, TypeError, ValueError):
-                # A value SQLite cannot store (an integer beyond 64 bits from a device, an
-                # object): the transaction was rolled back; store such values as floats (or
-                # text) and the rest as they are, rather than lose the batch or the writer.
-                batch = [[_storable(s) for s in samples] for samples in batch]
-                await loop.run_in_executor(self._wexec, self._write_inbox, batch)
-        except sqlite3.Error as err:
-            # Keep the samples (at the front, order preserved) and retry after a pause.
-            self._outbox[:0] = batch
-            self._outbox_n += n
-            self._outbox_since = self._pending_since or time.monotonic()
-            self._write_errors += 1
-            text = self._note_error(self.inbox_path.name, err)
-            if not self._failing:
-                self._failing = True
-                log.error(
-                    "history writes failing (%s; %s): %d samples kept in memory, retried every "
-                    "%g s, dropped past %d",
-                    text, self._free_space(), self._outbox_n + self._writing - n,
-                    min(5.0, self.flush_interval), self.max_backlog,
-                )
-            self._writing -= n
-            await asyncio.sleep(min(5.0, self.flush_interval))
-        except BaseException:
-            self._writing -= n
-            raise
-        else:
-            self._writing -= n
-            if self._failing:
-                self._failing = False
-                log.warning("history writes recovered after %d failed attempts in all",
-                            self._write_errors)
-            self._stored += n
-            self._flushes += 1
-            self._dropping = False
-            if not self._outbox_n and not self._writing:
-                self._pending_since = None
-            elif self._pending_since is not None:
-                # The committed batch held the oldest samples; the outbox's first is next.
-                self._pending_since = self._outbox_since or self._pending_since
-            if self._committed is not None:
-                self._committed.set()
+            await loop.run_in_executor(self._wexec, self._write_inbox, batch)
+        except (OverflowError, TypeError, ValueError):
+            # A value SQLite cannot store (an integer beyond 64 bits from a device, an
+            # object): the transaction was rolled back; store such values as floats (or
+            # text) and the rest as they are, rather than lose the batch or the writer.
+            # In place, so that a retry after a failure sends the storable values.
+            batch[:] = [[_storable(s) for s in samples] for samples in batch]
+            await loop.run_in_executor(self._wexec, self._write_inbox, batch)
 
-    async def _writer_loop(self) -> None:
-        assert self._wake is not None
-        stop_failures = 0
-        while True:
-            since = self._outbox_since
-            if since is None:
-                timeout = self.merge_interval
-            else:
-                timeout = max(0.0, since + self.flush_interval - time.monotonic())
-            if not self._stopping and self._outbox_n < self.flush_count:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout)
-                self._wake.clear()
-            due = self._outbox_since is not None and (
-                self._outbox_n >= self.flush_count
-                or time.monotonic() - self._outbox_since >= self.flush_interval
-            )
-            if (due or self._stopping) and self._outbox_n:
-                errors = self._write_errors
-                await self._write(self._take())
-                if self._stopping and self._write_errors > errors:
-                    stop_failures += 1
-                    if stop_failures >= STOP_ATTEMPTS:
-                        self._give_up()
-            self._kick_maintenance()
-            if self._stopping and not self._outbox_n:
-                return
+    def _idle_timeout(self) -> float:
+        return self.merge_interval  # the loop also paces merges
 
-    def _give_up(self) -> None:
-        """Stopping while writes keep failing (a disk still full): count the rest as dropped, say so."""
-        lost = self._outbox_n
-        self._outbox, self._outbox_n, self._outbox_since, self._pending_since = [], 0, None, None
-        self._dropped += lost
-        log.error("history: stopping with %d samples that could not be written after %d attempts "
-                  "(%s); they are lost", lost, STOP_ATTEMPTS, self._last_error)
+    async def _between_writes(self, final: bool) -> None:
+        self._kick_maintenance()  # also on the last turn: a stop forces the final merge
+
+    def _write_failure_context(self) -> str:
+        return f"; {self._free_space()}"
 
     def _kick_maintenance(self) -> None:
         """Start merge/rollup/retention work on the merger thread unless some is running."""
