@@ -54,3 +54,14 @@ def test_the_reporting_runs_share_weather_and_the_cache_gives_them_back(evaluate
     np.testing.assert_array_equal(improved.temperature, truth.temperature)
     assert improved.electricity.sum() < 0.9 * truth.electricity.sum()
     assert improved.gas.sum() < 0.9 * truth.gas.sum()
+
+
+def test_the_figures_are_named_as_the_benchmark_prints_them(evaluated):
+    result: Evaluation = evaluated[1]
+    figures = {name: (value, unit) for name, value, unit in result.figures()}
+    assert len(figures) == 24  # twelve a meter, none twice
+    e = result.electricity
+    assert figures["analytics.baseline_cvrmse_pct"] == (round(e.hourly_cvrmse_pct, 2), "%")
+    assert figures["analytics.saving_error_pp"] == (round(e.error_pp, 2), "pp")
+    assert figures["analytics.gas_saving_true_pct"] == (round(result.gas.true_saving_pct, 2), "%")
+    assert all(f"{value}" != "-0.0" for value, _ in figures.values())

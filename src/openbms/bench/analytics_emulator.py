@@ -115,7 +115,7 @@ class MeterEvaluation:
         tag = "" if self.meter == "electricity" else f"{self.meter}_"
         p = f"{prefix}{tag}"
         yield (f"{p}baseline_cvrmse_pct", round(self.hourly_cvrmse_pct, 2), "%")
-        yield (f"{p}baseline_nmbe_pct", round(self.hourly_nmbe_pct, 3), "%")
+        yield (f"{p}baseline_nmbe_pct", round(self.hourly_nmbe_pct, 3) + 0.0, "%")  # never "-0.0"
         yield (f"{p}baseline_r2", round(self.hourly_r2, 4), "")
         yield (f"{p}baseline_out_of_sample_cvrmse_pct", round(self.hourly_out_of_sample_cvrmse_pct, 2), "%")
         yield (f"{p}baseline_daily_cvrmse_pct", round(self.daily_cvrmse_pct, 2), "%")
