@@ -1,4 +1,5 @@
-"""The in-memory ingest outbox that both history stores are built on.
+"""The in-memory side that both history stores are built on: the ingest outbox and what the
+writer keeps in memory on the way (latest values, the point index, change notes).
 
 ::
 
@@ -7,6 +8,8 @@
                     failed: batch back at the front, order kept, retried after a pause
                     past max_backlog: oldest batches dropped and counted
        stats(): counters and backlog, O(1)
+    the store's writer ─▶ _last, _pids ─▶ last_values(), points()
+                      ─▶ _note_changes(spans) ─▶ changed_since_last() of watched points
 
 ``OutboxStore`` is a base class, not a component a store holds: ``ingest`` is
 the per-batch hot path and reads and writes a dozen counters that ``stats``,
@@ -22,8 +25,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from openbms.historian.base import HistorianStats
@@ -53,12 +58,14 @@ class OutboxStore:
     _write_where: str
 
     def __init__(
-        self, *, clock: Clock | None, flush_count: int, flush_interval: float, max_backlog: int
+        self, *, clock: Clock | None, flush_count: int, flush_interval: float, max_backlog: int,
+        readonly: bool,
     ) -> None:
         self.clock: Clock = clock or WallClock()
         self.flush_count = flush_count
         self.flush_interval = flush_interval
         self.max_backlog = max_backlog
+        self.readonly = readonly
 
         # Event-loop side. The outbox holds references to published batches.
         self._outbox: list[Sequence[Sample]] = []
@@ -93,6 +100,15 @@ class OutboxStore:
         self._dropped = 0
         self._flushes = 0
         self._late = 0
+
+        # Kept by the store: its point numbers, loaded at start and extended by the writer, and
+        # the newest sample committed per point (so a restarted system starts warm).
+        self._pids: dict[str, int] = {}
+        self._last: dict[str, Sample] = {}
+        # Watched points → the oldest time a write changed since the watcher last asked
+        # (-inf: anything may have changed); written by the store's threads, read on the loop.
+        self._watched: dict[int, float | None] = {}
+        self._watch_lock = threading.Lock()
 
     # ------------------------------------------------------------------ what a store supplies
 
@@ -338,3 +354,75 @@ class OutboxStore:
         self._dropped += lost
         self._log.error("history: stopping with %d samples that could not be written after %d "
                         "attempts (%s); they are lost", lost, STOP_ATTEMPTS, self._last_error)
+
+    def _forget_latest(self, undo: Mapping[str, Sample | None], late: int) -> None:
+        """A failed write: put back the latest values it replaced (``undo``) and the late count."""
+        last = self._last
+        for point, old in undo.items():
+            if old is None:
+                last.pop(point, None)
+            else:
+                last[point] = old
+        self._late = late
+
+    # ------------------------------------------------------------------ latest values, points
+
+    async def last_values(self, points: Iterable[str] | None = None) -> dict[str, Sample]:
+        """The latest sample of each point (of all points when ``points`` is None).
+
+        Served from memory: the writer keeps the newest sample it committed per
+        point, loaded from the ``latest`` table at start so a restart starts warm.
+        """
+        last = self._last
+        if points is None:
+            return dict(last)
+        return {p: last[p] for p in points if p in last}
+
+    def points(self) -> list[str]:
+        """Every point with history."""
+        return sorted(self._pids)
+
+    # ------------------------------------------------------------------ change notes
+
+    def _note_changes(self, spans: Iterable[tuple[int, float]]) -> None:
+        """Tell watchers which points' stored samples changed, from which time on (the store's
+        writing thread)."""
+        if not self._watched:
+            return
+        with self._watch_lock:
+            watched = self._watched
+            for pid, first in spans:
+                if pid in watched:
+                    old = watched[pid]
+                    watched[pid] = first if old is None else min(old, first)
+
+    def watch(self, point: str) -> bool:
+        """Start noting changes of ``point``'s stored samples (False: not stored here, or read-only).
+
+        For a cache of recent samples kept above the historian: after ``watch``,
+        ``changed_since_last`` tells whether anything was written or deleted since
+        it was last asked, and from which time on.
+        """
+        pid = self._pids.get(point)
+        if pid is None or self.readonly:
+            return False
+        with self._watch_lock:
+            self._watched.setdefault(pid, None)  # already watched: its notes stay
+        return True
+
+    def unwatch(self, point: str) -> None:
+        """Stop noting changes of ``point``."""
+        pid = self._pids.get(point)
+        if pid is not None:
+            with self._watch_lock:
+                self._watched.pop(pid, None)
+
+    def changed_since_last(self, point: str) -> float | None:
+        """The oldest sample time changed since the last call (-inf: any), or None for no change."""
+        pid = self._pids.get(point)
+        with self._watch_lock:
+            if pid is None or pid not in self._watched:
+                return -math.inf
+            first = self._watched[pid]
+            self._watched[pid] = None
+        return first

@@ -33,7 +33,6 @@ import asyncio
 import contextlib
 import logging
 import math
-import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -118,14 +117,13 @@ class PostgresHistorian(OutboxStore):
         if psycopg is None:
             raise ValueError("the psycopg driver is not installed (pip install 'openbms[postgres]')")
         super().__init__(clock=clock, flush_count=flush_count, flush_interval=flush_interval,
-                         max_backlog=max_backlog)
+                         max_backlog=max_backlog, readonly=readonly)
         self.conninfo = conninfo
         self.rollup_interval = rollup_interval
         self.retention_interval = retention_interval
         self.partitions_ahead = partitions_ahead
         self.max_hold = max_hold
         self.connect_timeout = connect_timeout
-        self.readonly = readonly
         self._maint: asyncio.Future[None] | None = None  # the rollup thread's running pass
 
         # The writer thread owns _w (COPY, partitions, retention), the rollup thread _m;
@@ -136,17 +134,11 @@ class PostgresHistorian(OutboxStore):
         self._closed = False
         self._m: Any = None
         self._r: Any = None
-        self._pids: dict[str, int] = {}
         self._floor: dict[int, float] = {}  # retention floors of points that have one
         self._partitions: set[float] = set()  # week starts of existing partitions
         self._any_retention = False
-        self._last: dict[str, Sample] = {}
         self._dirty_pids: set[int] = set()
         self._passes = 0
-        # Watched points → the oldest time a flush wrote since the watcher last asked (-inf:
-        # anything may have changed); written by the writer thread, read on the event loop.
-        self._watched: dict[int, float | None] = {}
-        self._watch_lock = threading.Lock()
         self._last_rollup = 0.0
 
     # ------------------------------------------------------------------ lifecycle
@@ -467,13 +459,7 @@ class PostgresHistorian(OutboxStore):
                 cur.execute(sql.MERGE_LATEST)
                 spans = cur.execute(sql.SPANS).fetchall()
         except BaseException:
-            last = self._last
-            for point, old in undo.items():
-                if old is None:
-                    last.pop(point, None)
-                else:
-                    last[point] = old
-            self._late = late
+            self._forget_latest(undo, late)
             raise
         self._dirty_pids.update(pid for pid, _first in spans)
         self._note_changes(spans)
@@ -512,16 +498,6 @@ class PostgresHistorian(OutboxStore):
             self._ensure_partitions(db, self._ahead())
         self._note_changes([(pid, _NEG_INF) for pid, _f, raw in floors if raw is not None])
 
-    def _note_changes(self, spans: Iterable[tuple[int, float]]) -> None:
-        if not self._watched:
-            return
-        with self._watch_lock:
-            watched = self._watched
-            for pid, first in spans:
-                if pid in watched:
-                    old = watched[pid]
-                    watched[pid] = first if old is None else min(old, first)
-
     # ------------------------------------------------------------------ rollup thread
 
     def _rollup_pass(self, pid: int | None) -> None:
@@ -546,33 +522,7 @@ class PostgresHistorian(OutboxStore):
         finally:
             self._passes -= 1
 
-    # ------------------------------------------------------------------ change notes
-
-    def watch(self, point: str) -> bool:
-        """Start noting changes of ``point``'s stored samples (False: not stored here, or read-only)."""
-        pid = self._pids.get(point)
-        if pid is None or self.readonly:
-            return False
-        with self._watch_lock:
-            self._watched.setdefault(pid, None)  # already watched: its notes stay
-        return True
-
-    def unwatch(self, point: str) -> None:
-        """Stop noting changes of ``point``."""
-        pid = self._pids.get(point)
-        if pid is not None:
-            with self._watch_lock:
-                self._watched.pop(pid, None)
-
-    def changed_since_last(self, point: str) -> float | None:
-        """The oldest sample time changed since the last call (-inf: any), or None for no change."""
-        pid = self._pids.get(point)
-        with self._watch_lock:
-            if pid is None or pid not in self._watched:
-                return _NEG_INF
-            first = self._watched[pid]
-            self._watched[pid] = None
-        return first
+    # ------------------------------------------------------------------ maintenance on demand
 
     async def apply_retention(self) -> None:
         """Apply retention now (it also runs every ``retention_interval``)."""
@@ -670,18 +620,6 @@ class PostgresHistorian(OutboxStore):
         blob = rows[0][0] or b""
         array = np.frombuffer(blob, dtype=">f8").astype("<f8").reshape(-1, len(ROLLUP_FIELDS))
         return RollupSeries(point, array)
-
-    async def last_values(self, points: Iterable[str] | None = None) -> dict[str, Sample]:
-        """The latest sample of each point (all points when ``points`` is None), from memory:
-        loaded from the ``latest`` table at start, kept by the writer."""
-        last = self._last
-        if points is None:
-            return dict(last)
-        return {p: last[p] for p in points if p in last}
-
-    def points(self) -> list[str]:
-        """Every point with history."""
-        return sorted(self._pids)
 
     async def iter_raw(
         self, points: Sequence[str], since: float, until: float, chunk: int = 10_000

@@ -31,9 +31,8 @@ import math
 import os
 import shutil
 import sqlite3
-import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -114,7 +113,7 @@ class SQLiteHistorian(OutboxStore):
         if synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
             raise ValueError(f"synchronous must be OFF, NORMAL, FULL or EXTRA, not {synchronous!r}")
         super().__init__(clock=clock, flush_count=flush_count, flush_interval=flush_interval,
-                         max_backlog=max_backlog)
+                         max_backlog=max_backlog, readonly=readonly)
         self.path = Path(path)
         self.inbox_path = self.path.with_name(self.path.name + ".inbox")
         self._write_where = self.inbox_path.name
@@ -125,7 +124,6 @@ class SQLiteHistorian(OutboxStore):
         self.max_hold = max_hold
         self.synchronous = synchronous.upper()
         self.cache_mb = cache_mb
-        self.readonly = readonly
         self._lock_fd: int | None = None
         self._maint: asyncio.Future[None] | None = None  # the merger thread's running pass
 
@@ -137,21 +135,15 @@ class SQLiteHistorian(OutboxStore):
         self._w: sqlite3.Connection | None = None
         self._m: sqlite3.Connection | None = None
         self._r: sqlite3.Connection | None = None
-        self._pids: dict[str, int] = {}
         self._names: dict[int, str] = {}
         self._next_pid = 1
         self._first_unsaved = 1  # the first point number not yet committed to new_series
-        self._last: dict[str, Sample] = {}
         # Points whose rollups may be stale: set by merges, cleared by rollup passes. A query
         # of a clean point skips the trip to the merger thread.
         self._dirty_pids: set[int] = set()
         self._passes = 0  # rollup passes running in the merger thread
         self._appended = 0  # rows the writer put in the inbox (writer thread only)
         self._merged = 0  # rows the merger took out of it (merger thread only)
-        # Watched points → the oldest time a merge wrote since the watcher last asked
-        # (-inf: anything may have changed); see watch() and changed_since_last().
-        self._watched: dict[int, float | None] = {}
-        self._watch_lock = threading.Lock()
         self._last_merge = 0.0
         self._last_rollup = 0.0
 
@@ -470,13 +462,7 @@ class SQLiteHistorian(OutboxStore):
             for point in [p for p, pid in self._pids.items() if pid >= self._first_unsaved]:
                 self._names.pop(self._pids.pop(point), None)
             self._next_pid = self._first_unsaved
-            last = self._last
-            for point, old in undo.items():
-                if old is None:
-                    last.pop(point, None)
-                else:
-                    last[point] = old
-            self._late = late
+            self._forget_latest(undo, late)
             _rollback(db)
             raise
         self._first_unsaved = self._next_pid
@@ -638,49 +624,6 @@ class SQLiteHistorian(OutboxStore):
             raise
         self._note_changes([(pid, -math.inf) for pid, raw_days, _r in cutoffs if raw_days is not None])
 
-    def _note_changes(self, spans: Iterable[tuple[int, float]]) -> None:
-        """Tell watchers which points' stored samples changed, from which time on (merger thread)."""
-        if not self._watched:
-            return
-        with self._watch_lock:
-            watched = self._watched
-            for pid, first in spans:
-                if pid in watched:
-                    old = watched[pid]
-                    watched[pid] = first if old is None else min(old, first)
-
-    def watch(self, point: str) -> bool:
-        """Start noting changes of ``point``'s stored samples (False: not stored here, or read-only).
-
-        For a cache of recent samples kept above the historian: after ``watch``,
-        ``changed_since_last`` tells whether anything was merged or deleted since
-        it was last asked, and from which time on.
-        """
-        pid = self._pid(point)
-        if pid is None or self.readonly:
-            return False
-        with self._watch_lock:
-            self._watched.setdefault(pid, None)  # already watched: its notes stay
-        return True
-
-    def unwatch(self, point: str) -> None:
-        """Stop noting changes of ``point``."""
-        pid = self._pid(point)
-        if pid is None:
-            return
-        with self._watch_lock:
-            self._watched.pop(pid, None)
-
-    def changed_since_last(self, point: str) -> float | None:
-        """The oldest sample time changed since the last call (-inf: any), or None for no change."""
-        pid = self._pid(point)
-        with self._watch_lock:
-            if pid not in self._watched:
-                return -math.inf
-            first = self._watched[pid]
-            self._watched[pid] = None
-        return first
-
     async def apply_retention(self) -> None:
         """Apply retention now (it also runs every ``retention_interval``)."""
         loop = asyncio.get_running_loop()
@@ -770,21 +713,6 @@ class SQLiteHistorian(OutboxStore):
     def _fetch_packed(self, sql: str, args: Sequence[Any]) -> bytes:
         assert self._r is not None
         return b"".join([row[0] for row in self._r.execute(sql, args)])
-
-    async def last_values(self, points: Iterable[str] | None = None) -> dict[str, Sample]:
-        """The latest sample of each point (of all points when ``points`` is None).
-
-        Served from memory: the writer keeps the newest sample it committed per
-        point, loaded from the ``latest`` table at start so a restart starts warm.
-        """
-        last = self._last
-        if points is None:
-            return dict(last)
-        return {p: last[p] for p in points if p in last}
-
-    def points(self) -> list[str]:
-        """Every point with history."""
-        return sorted(self._pids)
 
     async def iter_raw(
         self, points: Sequence[str], since: float, until: float, chunk: int = 10_000
