@@ -1,4 +1,4 @@
-"""``analytics``: fitting a baseline to a year of one meter's hourly energy.
+"""``analytics``: fitting a baseline to a year of one meter's hourly energy, and forecasting it.
 
 The timed meter is a generated office whose structure is known
 (``synthetic_hours``): a base load, an occupied schedule on weekdays
@@ -8,7 +8,12 @@ and the fit's hourly CV(RMSE) (``analytics.baseline_cvrmse_generated_pct``).
 Without ``--quick``, the emulator's office runs a year under its conventional
 sequence (``emulator_hours``: about 15 minutes of one core) and
 ``analytics.baseline_cvrmse_pct`` is the hourly CV(RMSE) of a baseline of its
-electricity meter.
+electricity meter, ``analytics.forecast_mape_pct`` the day-ahead MAPE of its
+load forecasts over the year's last 12 weeks (issued at each local midnight).
+Forecasts (``openbms.bench.forecast``): ``analytics.forecast_ms`` is the median
+time of one 48-hour forecast, fit included, and
+``analytics.forecast_mape_generated_pct`` the day-ahead MAPE on a generated
+office year.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ import numpy.typing as npt
 
 from openbms.analytics.baseline import fit_baseline
 from openbms.bench import Figure
+from openbms.bench.forecast import day_ahead_mape
+from openbms.bench.forecast import figures as forecast_figures
 
 __all__ = ["Office", "emulator_hours", "run", "synthetic_days", "synthetic_hours"]
 
@@ -139,7 +146,12 @@ def run(quick: bool = False) -> Iterator[Figure]:
     assert baseline is not None
     yield ("analytics.baseline_fit_ms", round(statistics.median(times), 1), "ms")
     yield ("analytics.baseline_cvrmse_generated_pct", round(baseline.stats.cvrmse_pct, 2), "%")
+    forecasts = forecast_figures()  # a generated office year: 48 h ahead, day-ahead scores
+    yield ("analytics.forecast_ms", round(forecasts["analytics.forecast_ms"], 1), "ms")
+    yield ("analytics.forecast_mape_generated_pct",
+           round(forecasts["analytics.forecast_mape_pct"], 2), "%")
     if not quick:
         ets, ekwh, etemp, ezone = emulator_hours(365)
         emulated = fit_baseline(ets, ekwh, etemp, ezone)
         yield ("analytics.baseline_cvrmse_pct", round(emulated.stats.cvrmse_pct, 2), "%")
+        yield ("analytics.forecast_mape_pct", round(day_ahead_mape(ets, ekwh, etemp, ezone), 2), "%")
