@@ -263,6 +263,22 @@ class OutboxStore:
                 self._wake.set()
             await self._committed.wait()
 
+    def _start_writer(self, name: str) -> None:
+        """Start the writer task (the store's ``start``, once its files or connections are open)."""
+        self._wake = asyncio.Event()
+        self._committed = asyncio.Event()
+        self._stopping = False
+        self._task = asyncio.create_task(self._writer_loop(), name=name)
+
+    async def _stop_writer(self) -> None:
+        """Write everything accepted (or give up after STOP_ATTEMPTS failures), end the writer task."""
+        self._stopping = True
+        assert self._wake is not None
+        self._wake.set()
+        assert self._task is not None
+        await self._task
+        self._task = None
+
     async def _drain(self) -> None:
         """Commit everything accepted so far (what ``flush`` does before the store's own part)."""
         while self._outbox_n or self._writing:

@@ -162,21 +162,14 @@ class PostgresHistorian(OutboxStore):
             raise
         if self.readonly:
             return
-        self._wake = asyncio.Event()
-        self._committed = asyncio.Event()
-        self._stopping = False
-        self._task = asyncio.create_task(self._writer_loop(), name="pg-historian-writer")
+        self._start_writer("pg-historian-writer")
 
     async def stop(self) -> None:
         """Flush everything accepted, bring rollups up to date, close the connections."""
         if self._task is None:
             await self._close_all()
             return
-        self._stopping = True
-        assert self._wake is not None
-        self._wake.set()
-        await self._task
-        self._task = None
+        await self._stop_writer()
         if self._maint is not None:
             with contextlib.suppress(psycopg.Error):
                 await self._maint

@@ -171,10 +171,7 @@ class SQLiteHistorian(OutboxStore):
         except sqlite3.Error as err:
             await self._close_all()
             raise HistorianError(f"cannot open history database {self.path}: {err}") from err
-        self._wake = asyncio.Event()
-        self._committed = asyncio.Event()
-        self._stopping = False
-        self._task = asyncio.create_task(self._writer_loop(), name="historian-writer")
+        self._start_writer("historian-writer")
 
     async def stop(self) -> None:
         """Flush everything accepted, bring rollups up to date, close the files."""
@@ -183,11 +180,7 @@ class SQLiteHistorian(OutboxStore):
             return
         if self._task is None:
             return
-        self._stopping = True
-        assert self._wake is not None
-        self._wake.set()
-        await self._task
-        self._task = None
+        await self._stop_writer()
         if self._maint is not None:
             with contextlib.suppress(sqlite3.Error):
                 await self._maint
