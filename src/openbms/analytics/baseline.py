@@ -47,7 +47,9 @@ __all__ = [
     "fit_baseline",
     "fit_daily",
     "fit_hourly",
+    "fit_towt",
     "interval_of",
+    "local_time",
 ]
 
 Interval = Literal["hourly", "daily"]
@@ -144,7 +146,8 @@ def _offsets(ts: _F, tz: ZoneInfo) -> _F:
     return out
 
 
-def _local(ts: _F, tz: ZoneInfo) -> _Local:
+def local_time(ts: _F, tz: ZoneInfo) -> _Local:
+    """Each time's local day, hour of the week (``tow``, Monday 00:00 is 0) and day length in ``tz``."""
     wall = ts + _offsets(ts, tz)
     day = np.floor(wall / DAY).astype(np.int64) + _EPOCH_ORDINAL
     hour = np.floor((wall - (day - _EPOCH_ORDINAL) * DAY) / HOUR).astype(np.int64)
@@ -307,7 +310,7 @@ def daily_rows(
     """
     t, x, y = _arrays(ts, temp, value)
     assert y is not None
-    loc = _local(t, tz)
+    loc = local_time(t, tz)
     days, first, counts = np.unique(loc.day, return_index=True, return_counts=True)
     whole = counts == np.round(loc.hours[first]).astype(int)
     energy = np.bincount(np.searchsorted(days, loc.day), weights=y, minlength=len(days))
@@ -364,9 +367,11 @@ class HourlyModel:
     def predict(self, ts: npt.ArrayLike, temp: npt.ArrayLike) -> npt.NDArray[np.float64]:
         """Energy of each hour starting at ``ts`` at outdoor temperature ``temp``."""
         t, x, _ = _arrays(ts, temp, ordered=False)
-        return self._predict(_local(t, self.tz).tow, x)
+        return self.predict_tow(local_time(t, self.tz).tow, x)
 
-    def _predict(self, tow: npt.NDArray[np.int64], temp: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    def predict_tow(self, tow: npt.NDArray[np.int64],
+                    temp: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """The energy of hours given by their hour of the week and outdoor temperature."""
         basis = _temp_basis(temp, self.knots)
         occ = self.occupied[tow]
         return self.tow_coef[tow] + np.where(occ, basis @ self.occ_coef, basis @ self.unocc_coef)
@@ -391,12 +396,14 @@ def fit_hourly(ts: npt.ArrayLike, value: npt.ArrayLike, temp: npt.ArrayLike, tz:
     assert y is not None
     if len(y) < 168:
         raise ValueError(f"{len(y)} hours cannot fit an hourly baseline: at least a week (168) is needed")
-    tow = _local(t, tz).tow
-    return _fit_towt(tow, x, y, tz)
+    tow = local_time(t, tz).tow
+    return fit_towt(tow, x, y, tz)
 
 
-def _fit_towt(tow: npt.NDArray[np.int64], x: npt.NDArray[np.float64], y: npt.NDArray[np.float64],
+def fit_towt(tow: npt.NDArray[np.int64], x: npt.NDArray[np.float64], y: npt.NDArray[np.float64],
               tz: ZoneInfo) -> HourlyModel:
+    """The TOWT model of hours given by their hour of the week ``tow``, temperature ``x`` and
+    energy ``y`` (``fit_hourly`` from times; the forecasts fit on their own calendar)."""
     occupied = _occupancy(tow, x, y)
     knots = _knots(x)
     basis = _temp_basis(x, knots)
@@ -468,12 +475,12 @@ class Baseline:
         if len(t) == 0:
             return np.zeros(0)
         kind = interval or (interval_of(t) if len(t) > 1 else self.interval)
-        loc = _local(t, self.tz)
+        loc = local_time(t, self.tz)
         if kind == "daily":
             return self.daily.per_day(x) * loc.hours / 24.0
         if self.hourly is None:
             raise ValueError("a baseline fitted on daily rows predicts daily rows, not hourly ones")
-        hourly = self.hourly._predict(loc.tow, x)
+        hourly = self.hourly.predict_tow(loc.tow, x)
         return hourly if self.model == "hourly" else _share(self.daily, hourly, loc, x)
 
 
@@ -511,7 +518,7 @@ def fit_baseline(
     t, x, y = t[keep], x[keep], y[keep]
     interval = interval_of(t)
     if interval == "daily":
-        loc = _local(t, tz)
+        loc = local_time(t, tz)
         daily = fit_daily(x, y * 24.0 / loc.hours)
         predicted = daily.per_day(x) * loc.hours / 24.0
         stats = fit_stats(y, predicted, daily.p, _adjacent(t, DAY))
@@ -524,7 +531,7 @@ def fit_baseline(
     # the hourly model's 168 hour-of-week terms are not parameters of a daily total).
     scores: dict[str, float] = {}
     if len(day_e) >= 2:
-        day_of = _local(t, tz).day
+        day_of = local_time(t, tz).day
         whole = np.isin(day_of, [datetime.fromtimestamp(s, tz).date().toordinal() for s in day_ts])
         sums = np.bincount(np.searchsorted(np.unique(day_of[whole]), day_of[whole]),
                            weights=hourly.predict(t[whole], x[whole]))
@@ -532,8 +539,8 @@ def fit_baseline(
         scores["daily"] = fit_stats(day_e, daily.per_day(day_x) * day_h / 24.0, 0).cvrmse_pct
     choice: Literal["hourly", "daily"] = (
         "daily" if "hourly" in scores and scores["daily"] < scores["hourly"] else "hourly")
-    loc = _local(t, tz)
-    predicted = hourly._predict(loc.tow, x)
+    loc = local_time(t, tz)
+    predicted = hourly.predict_tow(loc.tow, x)
     if choice == "daily":
         predicted = _share(daily, predicted, loc, x)
     stats = fit_stats(y, predicted, hourly.p if choice == "hourly" else daily.p, _adjacent(t, HOUR))

@@ -35,7 +35,7 @@ import numpy as np
 import numpy.typing as npt
 
 # The baseline's time-of-week model, fitted on time-of-week indices of our own (holidays as Sundays).
-from openbms.analytics.baseline import _fit_towt, _local
+from openbms.analytics.baseline import fit_towt, local_time
 
 __all__ = ["HOUR", "MAX_HOURS", "MIN_HOURS", "Forecast", "Score", "forecast", "quarters", "score",
            "temperature_ahead"]
@@ -90,7 +90,7 @@ class Score:
 
 def _tow(ts: _F, tz: ZoneInfo, holiday: Callable[[date], bool] | None) -> npt.NDArray[np.int64]:
     """Local time of week (0 = Monday 00:00) of each hour; a holiday's hours are a Sunday's."""
-    loc = _local(ts, tz)
+    loc = local_time(ts, tz)
     tow = loc.tow.copy()
     if holiday is not None and len(ts):
         days, inverse = np.unique(loc.day, return_inverse=True)
@@ -114,14 +114,14 @@ def temperature_ahead(ts: npt.ArrayLike, temp: npt.ArrayLike, starts: npt.ArrayL
         raise ValueError("no outdoor temperature is known: none can be assumed ahead")
     recent = t >= t.max() - 7 * 86_400.0
     t, x = t[recent], x[recent]
-    hod = _local(t, tz).tow % 24
+    hod = local_time(t, tz).tow % 24
     sums = np.bincount(hod, weights=x, minlength=24)
     counts = np.bincount(hod, minlength=24)
     clim = np.where(counts > 0, sums / np.maximum(counts, 1), float(x.mean()))
     last = int(np.argmax(t))
     departure = float(x[last] - clim[hod[last]])
     lead = (ahead - t[last]) / HOUR
-    return clim[_local(ahead, tz).tow % 24] + departure * np.exp(-np.maximum(lead, 0.0) / TEMP_FADE_H)
+    return clim[local_time(ahead, tz).tow % 24] + departure * np.exp(-np.maximum(lead, 0.0) / TEMP_FADE_H)
 
 
 def forecast(
@@ -165,7 +165,7 @@ def forecast(
     with_temp = np.isfinite(x)
     use_temp = int(with_temp.sum()) >= max(MIN_HOURS, TEMP_SHARE * len(t))
     if use_temp:
-        model = _fit_towt(tow[with_temp], x[with_temp], y[with_temp], tz)
+        model = fit_towt(tow[with_temp], x[with_temp], y[with_temp], tz)
         fitted_t, fitted_tow, fitted_y, fitted_x = t[with_temp], tow[with_temp], y[with_temp], x[with_temp]
         future = temperature_ahead(t, x, starts, tz)
         source = "climatology"
@@ -180,15 +180,15 @@ def forecast(
                 source = "forecast"
     else:
         zeros = np.zeros(len(t))
-        model = _fit_towt(tow, zeros, y, tz)
+        model = fit_towt(tow, zeros, y, tz)
         fitted_t, fitted_tow, fitted_y, fitted_x = t, tow, y, zeros
         future = np.zeros(hours)
         source = "none"
-    predicted = model._predict(_tow(starts, tz, holiday), future)
+    predicted = model.predict_tow(_tow(starts, tz, holiday), future)
     # The recent level: what the model missed over the last day, the newest hours weighing most.
     recent = fitted_t >= first - LEVEL_HOURS * HOUR
     if recent.any():
-        residual = fitted_y[recent] - model._predict(fitted_tow[recent], fitted_x[recent])
+        residual = fitted_y[recent] - model.predict_tow(fitted_tow[recent], fitted_x[recent])
         age = (first - fitted_t[recent]) / HOUR
         weights = 0.5 ** (age / LEVEL_HALF_LIFE_H)
         bias = float((residual * weights).sum() / weights.sum())
