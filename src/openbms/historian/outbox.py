@@ -44,9 +44,12 @@ STOP_ATTEMPTS = 3
 
 
 class OutboxStore:
-    """Ingest, filtering, the bounded outbox, the writer loop with its retry, and ``stats``.
+    """Ingest, filtering, the bounded outbox, the writer loop with its retry, ``stats``,
+    latest values, the point list and change notes.
 
-    What a store sets: ``_log`` (its module's logger, so its log lines keep its
+    The store fills ``_pids`` (point → number) and ``_last`` (newest sample per
+    point) at start and from its writer, and calls ``_note_changes`` after each
+    write or deletion. What a store sets: ``_log`` (its module's logger, so its log lines keep its
     name), ``_retry_on`` (the errors a failed write is kept and retried on),
     ``_falling_behind`` (who is not keeping up, for the drop line) and
     ``_write_where`` (what a write error is about, for ``last_error``).
