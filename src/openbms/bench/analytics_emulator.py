@@ -69,7 +69,7 @@ def meter_hours(
     return hours
 
 
-def _zone(utc_offset: float) -> ZoneInfo:
+def zone_of(utc_offset: float) -> ZoneInfo:
     """The building's standard time as an IANA zone (Etc/GMT+6 is UTC−6)."""
     if utc_offset != int(utc_offset):
         raise ValueError(f"the climate is {utc_offset} h from UTC: whole hours are expected")
@@ -199,7 +199,7 @@ def evaluate(
         runs[name] = meter_hours(cache, days, start, seed=seed, climate=climate, sequence=sequence, step=step,
                                  progress=report)
     base, actual, cf = runs["baseline period"], runs["reporting, improved"], runs["reporting, counterfactual"]
-    zone = _zone(base.utc_offset)
+    zone = zone_of(base.utc_offset)
     return Evaluation(_evaluate_meter("electricity", base, actual, cf, zone),
                       _evaluate_meter("gas", base, actual, cf, zone),
                       baseline_days, reporting_days, seed, climate)
