@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from openbms.analytics.baseline import Exclusion, fit_baseline, fit_daily, interval_of
+from openbms.analytics.baseline import Exclusion, fit_baseline, fit_daily, fit_hourly, interval_of
 from openbms.bench.analytics import Office, synthetic_days, synthetic_hours
 
 LONDON = ZoneInfo("Europe/London")
@@ -197,8 +197,18 @@ def test_rows_out_of_order_are_refused_with_the_row() -> None:
 
 def test_too_few_hours_are_refused() -> None:
     ts, energy, temp = synthetic_hours(3, seed=16)
-    with pytest.raises(ValueError, match="at least a week"):
+    with pytest.raises(ValueError, match="at least 8 days"):
         fit_baseline(ts, energy, temp, LONDON)
+
+
+def test_a_week_of_hours_is_refused_with_the_reason_and_eight_days_fit() -> None:
+    """A week (168 hours) was accepted, then refused by the statistics ("168 values cannot judge a
+    model of 172 parameters"): the hourly model has more parameters than a week has hours."""
+    ts, energy, temp = synthetic_hours(8, seed=18)
+    with pytest.raises(ValueError, match="at least 8 days"):
+        fit_hourly(ts[:168], energy[:168], temp[:168], LONDON)
+    model = fit_hourly(ts[:192], energy[:192], temp[:192], LONDON)
+    assert model.p < 192
 
 
 def test_when_the_daily_model_is_chosen_the_hours_share_its_days_energy() -> None:

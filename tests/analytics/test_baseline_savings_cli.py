@@ -92,6 +92,6 @@ def test_not_a_meter_and_an_unknown_point_are_refused(site: Path) -> None:
 
 def test_a_period_without_history_says_so(site: Path) -> None:
     got = _run(site, "--baseline", "2020-01-01/2020-06-01", "--reporting", "2023-03-03/2023-04-02")
-    assert got.exit_code == 1 and "at least a week" in " ".join(got.stderr.split())
+    assert got.exit_code == 1 and "at least 8 days" in " ".join(got.stderr.split())
     got = _run(site, "--baseline", "2023-03-03/2023-01-02", "--reporting", "2023-03-03/2023-04-02")
     assert got.exit_code == 1 and "the end must come after the start" in " ".join(got.stderr.split())

@@ -38,6 +38,7 @@ import numpy.typing as npt
 from openbms.analytics.gl14 import FitStats, fit_stats, t_two_sided_p
 
 __all__ = [
+    "MIN_HOURS",
     "Baseline",
     "DailyModel",
     "Exclusion",
@@ -74,6 +75,9 @@ MIN_DD_DAYS = 10
 MIN_DD_TOTAL = 11.0
 #: CalTRACK hourly's temperature knots (30, 45, 55, 65, 75, 90 °F) in °C; a bin holding fewer than
 #: ``MIN_BIN_HOURS`` training hours is merged with its neighbour.
+#: The fewest hours an hourly baseline fits on: more than its parameters (168 hour-of-week terms and
+#: up to 14 temperature slopes), so a week alone is not enough.
+MIN_HOURS = 8 * 24
 KNOTS = (-1.1, 7.2, 12.8, 18.3, 23.9, 32.2)
 MIN_BIN_HOURS = 20
 #: CalTRACK hourly's occupancy rule: an hour of the week is occupied when the building used more than a
@@ -394,8 +398,10 @@ def fit_hourly(ts: npt.ArrayLike, value: npt.ArrayLike, temp: npt.ArrayLike, tz:
     """Fit the time-of-week-and-temperature model on hourly rows (energy of the hour, mean °C)."""
     t, x, y = _arrays(ts, temp, value)
     assert y is not None
-    if len(y) < 168:
-        raise ValueError(f"{len(y)} hours cannot fit an hourly baseline: at least a week (168) is needed")
+    if len(y) < MIN_HOURS:
+        raise ValueError(f"{len(y)} hours cannot fit an hourly baseline: at least {MIN_HOURS // 24} days "
+                         f"({MIN_HOURS} hours) are needed (a week's 168 hour-of-week terms and the "
+                         "temperature slopes are more parameters than a week of hours)")
     tow = local_time(t, tz).tow
     return fit_towt(tow, x, y, tz)
 

@@ -284,7 +284,7 @@ def savings_command(
     """
     import asyncio
 
-    from openbms.analytics.baseline import fit_baseline
+    from openbms.analytics.baseline import MIN_HOURS, fit_baseline
     from openbms.analytics.energy import meter_of
     from openbms.analytics.savings import hourly_rows, savings
     from openbms.config import load_sites
@@ -323,9 +323,10 @@ def savings_command(
     base_e, base_t, rep_e, rep_t = asyncio.run(read())
     bts, bkwh, btemp, bmissing = hourly_rows(kind, base_e, base_t, *base)
     rts, rkwh, rtemp, rmissing = hourly_rows(kind, rep_e, rep_t, *report)
-    if len(bts) < 168:
+    if len(bts) < MIN_HOURS:
         raise fail(f"the baseline period has {len(bts)} hours with both {meter} and {temperature} in the "
-                   "history: at least a week (168) is needed, a year is usual")
+                   f"history: at least {MIN_HOURS // 24} days ({MIN_HOURS} hours) are needed, a year "
+                   "is usual")
     if len(rts) == 0:
         raise fail(f"the reporting period has no hour with both {meter} and {temperature} in the history")
     try:
