@@ -76,3 +76,18 @@ def test_counters_settings_reach_the_meter():
     meter = configured(SITE, "hq/main/elec-kwh", Meter("register", 1.0))
     assert meter.rollover == 1_000_000
     assert configured(SITE, "hq/chiller/kwh", Meter("register", 1.0)).rollover is None
+
+
+def test_meters_named_after_their_part_in_two_equipment_say_whose_they_are():
+    """The demo's two Modbus meters each hold a `kwh` and an `export` register without a
+    description: the energy page showed two cards "kwh (kwh)" and two "export (export)"."""
+    site = SiteConfig.model_validate({
+        "site": {"id": "hq"},
+        "equipment": [
+            {"id": eq, "type": "meter", "name": name, "tags": ["elec"],
+             "points": [{"name": "kwh", "unit": "kWh"}, {"name": "export", "unit": "kWh"}]}
+            for eq, name in (("elec-meter", "Electricity meter"), ("pv-meter", "PV meter"))]})
+    points = [(pid, e, p, m) for pid, e, p in site.points() if (m := meter_of(p.kind, p.unit, p.tags))]
+    names = [g.name for g in meter_groups(points)]
+    assert len(set(names)) == len(names) == 4
+    assert {n.split(":")[0] for n in names} == {"Electricity meter", "PV meter"}

@@ -594,14 +594,23 @@ def meter_groups(points: Sequence[tuple[str, Equipment, Point, Meter]]) -> list[
             if head is not None and head != key:
                 parent[key] = head
                 break
-    # Two meters of one name ("Chiller electric" twice): each says which point it is.
-    seen: dict[str, int] = {}
+    # Two meters of one name: named after their part in different equipment (two meters' "kwh"
+    # registers), each says whose it is; in one equipment ("Chiller electric" twice), which point.
+    holders: dict[str, list[str]] = {}
     for m in built.values():
-        seen[m.name] = seen.get(m.name, 0) + 1
+        holders.setdefault(m.name, []).append(m.equipment)
     for key, m in built.items():
-        if seen[m.name] > 1:
+        whose = holders[m.name]
+        if len(whose) == 1:
+            continue
+        name = m.name
+        if len(set(whose)) > 1 and len(per_equip[key[0]]) > 1:
+            equip = equipment[key[0]]
+            name = f"{equip.name or equip.id}: {name}"
+        if whose.count(m.equipment) > 1 or name == m.name:
             which = key[1] or (m.energy or m.power or "").rsplit("/", 1)[-1]
-            built[key] = replace(m, name=f"{m.name} ({which})")
+            name = f"{name} ({which})"
+        built[key] = replace(m, name=name)
     out: list[MeterGroup] = []
     for key in order:
         m = built[key]
