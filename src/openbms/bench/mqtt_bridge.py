@@ -122,8 +122,10 @@ async def _publish(assembly: Assembly, rounds: int, clock: WallClock) -> None:
         for ids in devices:
             assembly.bus.publish([Sample(pid, ts, float(r)) for pid in ids])
         await asyncio.sleep(0)
-        while True:  # a real poll cycle would not get this far ahead of the broker
-            if outbox.stats().pending + outbox.queued <= AHEAD or not assembly.bridges[SITE].link.connected:
+        while True:  # a real poll cycle would not get this far ahead of the broker, nor of the disk
+            pending = outbox.stats().pending  # waiting for the disk: past max_pending_mb, dropped
+            if pending + outbox.queued <= AHEAD or (
+                    pending <= AHEAD and not assembly.bridges[SITE].link.connected):
                 break
             await asyncio.sleep(0.005)
 
