@@ -36,12 +36,33 @@ def _brokers_of(folder: Path) -> list[int]:
 
 @contextlib.contextmanager
 def _hold_port(port: int) -> Iterator[None]:
-    """Listen on 127.0.0.1:port (if nobody does yet): the demo must find it taken."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        with contextlib.suppress(OSError):  # already taken by someone else: taken all the same
-            s.bind(("127.0.0.1", port))
-            s.listen()
+    """Listen on 127.0.0.1:port: the demo must find it taken.
+
+    Another test may probe the port for a moment (``port_is_free``): try again for a while. A
+    program that listens there all along makes it taken all the same."""
+    deadline = time.monotonic() + 30
+    while True:
+        held: socket.socket | None = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        assert held is not None
+        held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a TIME_WAIT left there is no holder
+        try:
+            held.bind(("127.0.0.1", port))
+            held.listen()
+            break
+        except OSError:
+            held.close()
+            with socket.socket() as probe, contextlib.suppress(OSError):
+                probe.settimeout(2)
+                probe.connect(("127.0.0.1", port))
+                held = None
+                break  # someone else listens there: taken all the same
+            assert time.monotonic() < deadline, f"could not hold 127.0.0.1:{port}"
+            time.sleep(0.2)
+    try:
         yield
+    finally:
+        if held is not None:
+            held.close()
 
 
 async def _check_the_mqtt_sensors_show_values(demo: DemoProcess, folder: Path) -> None:

@@ -72,3 +72,21 @@ def test_a_port_already_taken_is_an_error_that_says_so_and_leaves_nothing_runnin
         with pytest.raises(BrokerError, match=f"127.0.0.1:{port} is taken"):
             broker.start()
     assert broker.process is None or broker.process.poll() is not None
+
+
+def test_a_port_whose_last_server_just_stopped_is_free():
+    """A broker that closed its connections leaves them in TIME_WAIT for a minute: no holder, so the
+    next demo keeps its port (a bind without SO_REUSEADDR said it was taken)."""
+    with socket.socket() as server:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+            accepted, _ = server.accept()
+            accepted.close()  # the server's side closes first: TIME_WAIT is on its port
+            assert client.recv(1) == b""
+    with socket.socket() as plain:
+        with pytest.raises(OSError):
+            plain.bind(("127.0.0.1", port))  # the TIME_WAIT is there
+    assert port_is_free(port)

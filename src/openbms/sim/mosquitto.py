@@ -61,8 +61,12 @@ def find_mosquitto() -> Path | None:
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
-    """True when nothing listens on ``host:port`` (TCP) and it can be bound."""
+    """True when nothing listens on ``host:port`` (TCP) and it can be bound.
+
+    With SO_REUSEADDR, as a server binds: the connections of a broker that stopped a moment ago
+    (TIME_WAIT for a minute) do not make its port look taken to the next one."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError:
