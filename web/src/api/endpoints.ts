@@ -203,4 +203,20 @@ export const endpoints = {
       since: q.since.toFixed(3),
       until: q.until.toFixed(3),
     }),
+  /** Each meter's newest load forecast: its hours (with the actuals of those that have ended), 15-minute windows. */
+  forecast: (api: ApiClient, s: string, q: { meters?: string[]; hours?: number } = {}) =>
+    api.get<import("./types").ForecastAnswer>(`${site(s)}/analytics/forecast`, { meter: q.meters, hours: q.hours }),
+  /** MAPE and CV(RMSE) of each meter's stored forecasts, per hours ahead and day ahead. */
+  forecastScores: (api: ApiClient, s: string, q: { meters?: string[] } = {}) =>
+    api.get<import("./types").ForecastScores>(`${site(s)}/analytics/forecast/scores`, { meter: q.meters }),
+  /** Peak 15/30-minute demand per local period (the last holds `until`). */
+  peaks: (api: ApiClient, s: string, q: { bucket: "day" | "week" | "month"; count: number; window?: 15 | 30; until?: number }) =>
+    api.get<import("./types").Peaks>(`${site(s)}/analytics/peaks`, {
+      bucket: q.bucket, count: q.count, window: q.window, until: q.until?.toFixed(3),
+    }),
+  /** What the tariff's meters cost per local period (a 422 `no_tariff` when the site has none). */
+  cost: (api: ApiClient, s: string, q: { bucket: "day" | "week" | "month"; count: number; tariff?: string; until?: number }) =>
+    api.get<import("./types").Cost>(`${site(s)}/analytics/cost`, {
+      bucket: q.bucket, count: q.count, tariff: q.tariff, until: q.until?.toFixed(3),
+    }),
 };

@@ -598,3 +598,101 @@ export interface Annotations {
 export interface PointSummary {
   states?: string[] | null;
 }
+
+/** One hour of a meter's newest load forecast (GET …/analytics/forecast); `actual_kwh` once the hour has ended. */
+export interface ForecastHour {
+  start: number;
+  /** Hours ahead of the issue time: 1 is the first hour. */
+  horizon: number;
+  kwh: number;
+  temperature: number | null;
+  actual_kwh: number | null;
+}
+
+/** A meter's newest forecast (`issued` null: none yet, a meter needs a week of history). */
+export interface MeterForecast {
+  meter: string;
+  name: string;
+  commodity: string | null;
+  issued: number | null;
+  hours: ForecastHour[];
+  windows: { start: number; kwh: number; kw: number }[];
+}
+
+export interface ForecastAnswer {
+  site: string;
+  timezone: string;
+  forecasts: MeterForecast[];
+}
+
+/** How a meter's forecasts did so many hours ahead (null: no hour with actuals to compare). */
+export interface ForecastScore {
+  horizon: number;
+  n: number;
+  mape_pct: number | null;
+  cvrmse_pct: number | null;
+}
+
+export interface ForecastScores {
+  site: string;
+  since: number | null;
+  meters: { meter: string; name: string; day_ahead: ForecastScore | null; horizons: ForecastScore[] }[];
+}
+
+/** One period of a peak-demand series: the highest 15/30-minute mean demand and when its window began. */
+export interface PeakPeriod {
+  start: number;
+  end: number;
+  date: string | null;
+  kw: number | null;
+  at: number | null;
+  partial: boolean;
+}
+
+export interface Peaks {
+  site: string;
+  timezone: string;
+  bucket: "day" | "week" | "month";
+  window_minutes: 15 | 30;
+  until: number;
+  series: { id: string; kind: string; name: string; commodity: string | null; periods: PeakPeriod[] }[];
+}
+
+/** One line of a bill: energy at a time-of-use rate, a demand charge, a fixed charge. */
+export interface CostLine {
+  kind: "energy" | "demand" | "fixed";
+  name: string;
+  quantity: number;
+  unit: string;
+  rate: number;
+  amount: number;
+  at: number | null;
+}
+
+export interface CostPeriod {
+  start: number;
+  end: number;
+  date: string | null;
+  partial: boolean;
+  kwh: number | null;
+  energy_cost: number;
+  /** null for a period that is no calendar month. */
+  demand_cost: number | null;
+  fixed_cost: number;
+  total: number;
+  /** Seconds whose energy is unknown: not priced. */
+  unknown_s: number;
+  lines: CostLine[];
+}
+
+/** What a tariff's meters cost per period (GET …/analytics/cost), in its currency. */
+export interface Cost {
+  site: string;
+  timezone: string;
+  tariff: string;
+  currency: string;
+  bucket: "day" | "week" | "month";
+  until: number;
+  series: { meter: string; name: string; periods: CostPeriod[] }[];
+  totals: number[];
+}
