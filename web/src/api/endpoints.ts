@@ -219,4 +219,9 @@ export const endpoints = {
     api.get<import("./types").Cost>(`${site(s)}/analytics/cost`, {
       bucket: q.bucket, count: q.count, tariff: q.tariff, until: q.until?.toFixed(3),
     }),
+  /** Anomalies found in the site's meters (consumption vs its model, base-load creep, stuck, jumping), newest first. */
+  anomalies: (api: ApiClient, s: string, q: { meters?: string[]; since?: number; until?: number; limit?: number } = {}) =>
+    api.get<import("./types").Anomalies>(`${site(s)}/analytics/anomalies`, {
+      meter: q.meters, since: q.since?.toFixed(3), until: q.until?.toFixed(3), limit: q.limit,
+    }),
 };

@@ -696,3 +696,40 @@ export interface Cost {
   series: { meter: string; name: string; periods: CostPeriod[] }[];
   totals: number[];
 }
+
+/** What an anomaly detector found (GET …/analytics/anomalies). */
+export type AnomalyKind = "consumption" | "base_load" | "stuck" | "jump";
+
+/** One finding of the anomaly detectors with its evidence; each raised an alarm (`alarm_id`). */
+export interface Anomaly {
+  id: number;
+  /** The meter's id (the point id of its register, else of its demand point). */
+  meter: string;
+  name: string;
+  kind: AnomalyKind;
+  /** The period judged [start, end), epoch s. */
+  start: number;
+  end: number;
+  /** Energy the meter's model expected over the period and what it used (null: not an energy comparison). */
+  expected_kwh: number | null;
+  actual_kwh: number | null;
+  /** How far from normal (a robust z for consumption and base load, hours or a ratio for stuck and jump), and the threshold it crossed. */
+  score: number;
+  threshold: number;
+  /** A sentence for people: what was found, expected vs actual. */
+  message: string;
+  /** When it was found (the runtime's clock). */
+  detected: number;
+  /** The alarm it raised, and that alarm's state now (null: the alarm is no longer known). */
+  alarm_id: string;
+  alarm_state: string | null;
+  /** The dashboard's page showing the meter over the period (a path of the dashboard's hash routes). */
+  chart: string;
+}
+
+/** The site's anomaly findings, newest first. */
+export interface Anomalies {
+  site: string;
+  timezone: string;
+  anomalies: Anomaly[];
+}
