@@ -285,8 +285,8 @@ def savings_command(
     import asyncio
 
     from openbms.analytics.baseline import MIN_HOURS, fit_baseline
-    from openbms.analytics.energy import meter_of
-    from openbms.analytics.savings import hourly_rows, savings
+    from openbms.analytics.history import MeterHours, meter_hours, site_meter
+    from openbms.analytics.savings import savings
     from openbms.config import load_sites
     from openbms.errors import ConfigError
 
@@ -299,9 +299,8 @@ def savings_command(
     for pid in (meter, temperature):
         if pid not in points:
             raise fail(f"no point {pid!r}: {match_hint(pid, list(points))}")
-    cfg, point = points[meter]
-    kind = meter_of(point.kind, point.unit, point.tags)
-    if kind is None:
+    cfg = points[meter][0]
+    if site_meter(cfg, meter) is None:
         raise fail(f"{meter} is not a meter: expected a number in kWh, Wh or MWh, or in kW, W or MW tagged "
                    "elec, gas, meter or energy")
     zone = _zone(cfg.site.timezone)
@@ -309,20 +308,18 @@ def savings_command(
     report = _span("--reporting", reporting, zone)
     exclusions = [_exclusion(e, zone) for e in exclude]
 
-    async def read() -> tuple[list, list, list, list]:
+    async def read() -> tuple[MeterHours, MeterHours]:
         h = await open_history(directory)
         try:
-            got = []
-            for a, b in (base, report):
-                got.append((await h.rollups(meter, "hour", a - 3600, b + 3600)).rows())
-                got.append((await h.rollups(temperature, "hour", a, b)).rows())
-            return got[0], got[1], got[2], got[3]
+            return (await meter_hours(h, cfg, meter, *base, temperature=temperature),
+                    await meter_hours(h, cfg, meter, *report, temperature=temperature))
         finally:
             await h.stop()
 
-    base_e, base_t, rep_e, rep_t = asyncio.run(read())
-    bts, bkwh, btemp, bmissing = hourly_rows(kind, base_e, base_t, *base)
-    rts, rkwh, rtemp, rmissing = hourly_rows(kind, rep_e, rep_t, *report)
+    base_hours, report_hours = asyncio.run(read())
+    bts, bkwh, btemp = base_hours.known()
+    rts, rkwh, rtemp = report_hours.known()
+    bmissing, rmissing = base_hours.missing, report_hours.missing
     if len(bts) < MIN_HOURS:
         raise fail(f"the baseline period has {len(bts)} hours with both {meter} and {temperature} in the "
                    f"history: at least {MIN_HOURS // 24} days ({MIN_HOURS} hours) are needed, a year "
@@ -371,13 +368,10 @@ def forecast_command(
     """
     import asyncio
 
-    import numpy as np
-
-    from openbms.analytics.energy import MeterSeries, meter_of
     from openbms.analytics.forecast import WEEKS, forecast, score
+    from openbms.analytics.history import MeterHours, meter_hours, outdoor_point, site_meter
     from openbms.config import load_sites
     from openbms.errors import ConfigError
-    from openbms.service.forecasts import outdoor_point
 
     root = site_dir(directory)
     try:
@@ -387,9 +381,8 @@ def forecast_command(
     points = {pid: (cfg, p) for cfg in sites for pid, _, p in cfg.points()}
     if meter not in points:
         raise fail(f"no point {meter!r}: {match_hint(meter, list(points))}")
-    cfg, point = points[meter]
-    kind = meter_of(point.kind, point.unit, point.tags)
-    if kind is None:
+    cfg = points[meter][0]
+    if site_meter(cfg, meter) is None:
         raise fail(f"{meter} is not a meter: expected a number in kWh, Wh or MWh, or in kW, W or MW tagged "
                    "elec, gas, meter or energy")
     oat = temperature or outdoor_point(cfg)
@@ -404,7 +397,7 @@ def forecast_command(
             raise fail(str(err)) from None
         issued = math.floor(issued / 3600) * 3600
 
-    async def read() -> tuple[list, list, float | None]:
+    async def read() -> tuple[MeterHours, float] | None:
         h = await open_history(directory)
         try:
             end = issued
@@ -412,34 +405,26 @@ def forecast_command(
                 last = await h.last_values([meter])
                 end = None if meter not in last else math.floor(last[meter].ts / 3600) * 3600
             if end is None:
-                return [], [], None
+                return None
+            # The weeks before and the hours forecast (their actuals, where the history has them).
             since = end - WEEKS * 7 * 86_400.0
-            energy = (await h.rollups(meter, "hour", since - 86_400.0, end + (hours + 2) * 3600.0)).rows()
-            temps = [] if oat is None else (await h.rollups(oat, "hour", since, end)).rows()
-            return energy, temps, end
+            return await meter_hours(h, cfg, meter, since, end + hours * 3600.0, temperature=oat), end
         finally:
             await h.stop()
 
-    energy, temps, end = asyncio.run(read())
-    if end is None:
+    got = asyncio.run(read())
+    if got is None:
         raise fail(f"{meter} has no history: nothing to forecast from")
-    series = MeterSeries(kind, energy)
-    since = end - WEEKS * 7 * 86_400.0
-    starts = since + 3600.0 * np.arange(round((end - since) / 3600.0), dtype=float)
-
-    def known(v: float | None) -> float:
-        return math.nan if v is None or not math.isfinite(v) else float(v)
-
-    kwh = np.array([known(series.energy(s, s + 3600.0)) for s in starts.tolist()])
-    by_hour = {r.start: r.tw_mean if r.tw_mean is not None else r.mean for r in temps}
-    temp = None if oat is None else np.array([known(by_hour.get(s)) for s in starts.tolist()])
+    loaded, end = got
+    past = loaded.starts < end
+    starts, kwh = loaded.starts[past], loaded.kwh[past]
+    temp = None if loaded.temperature is None else loaded.temperature[past]
     try:
         f = forecast(starts, kwh, temp, zone, end, hours,
                      holiday=lambda d: any(c.matches(d) for c in cfg.calendars))
     except ValueError as err:
         raise fail(f"{meter}: {err}") from None
-    actual = [known(series.energy(s, s + 3600.0)) if s + 3600.0 <= float(energy[-1].start) else math.nan
-              for s in f.starts.tolist()] if energy else [math.nan] * hours
+    actual = loaded.kwh[~past].tolist()
     lines = ["timestamp,kwh,temperature,actual_kwh"]
     for i, s in enumerate(f.starts.tolist()):
         stamp = datetime.fromtimestamp(s, zone).isoformat()

@@ -4,8 +4,7 @@
 
     start ─▶ run at once, then RUN_AFTER_S past every hour of the runtime's clock
       for each site, each meter (``meter_groups``: its register, else its demand point):
-        hourly rollups of the last 8 weeks ──MeterSeries──▶ kWh per hour
-        the site's outdoor temperature point (tagged outside + temp, °C) ──▶ °C per hour
+        the last 8 weeks (``analytics.history.meter_hours``) ──▶ kWh and outdoor °C per hour
         its forecast point (tagged forecast too), where it has hours ahead ──▶ °C ahead
         ──(worker thread) analytics.forecast──▶ db.forecasts.save_forecast (issued at the hour)
         hours forecast earlier that have ended ──▶ their kWh ──▶ record_actuals (the scores' rows)
@@ -32,15 +31,15 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import sqlalchemy as sa
 
-from openbms.analytics.consumption import configured
-from openbms.analytics.energy import GAP, Meter, MeterSeries, meter_groups, meter_of
+from openbms.analytics.energy import meter_groups, meter_of
 from openbms.analytics.forecast import MAX_HOURS, MIN_HOURS, WEEKS, forecast
+from openbms.analytics.history import meter_hours, outdoor_point
 from openbms.db.forecasts import pending_hours, prune_forecasts, record_actuals, save_forecast
 from openbms.historian import Historian
 from openbms.model.site import SiteConfig
 from openbms.runtime.clock import Clock
 
-__all__ = ["KEEP_DAYS", "RUN_AFTER_S", "ForecastRun", "ForecastService", "outdoor_point"]
+__all__ = ["KEEP_DAYS", "RUN_AFTER_S", "ForecastRun", "ForecastService"]
 
 log = logging.getLogger(__name__)
 
@@ -59,20 +58,6 @@ class ForecastRun:
     forecasts: int
     skipped: int
     scored: int
-
-
-def outdoor_point(cfg: SiteConfig, forecast: bool = False) -> str | None:
-    """The site's outdoor air temperature point: a number in °C tagged ``outside`` and ``temp``
-    (Haystack's ``outside air temp sensor``), not tagged ``forecast``; None when it has none.
-
-    ``forecast``: its forecast point instead, tagged ``forecast`` too, whose history holds the
-    forecast °C at the future times they are for (a weather integration writes them)."""
-    for pid, _equip, point in cfg.points():
-        tags = set(point.tags)
-        if (point.kind == "number" and point.unit in ("°C", "degC") and {"outside", "temp"} <= tags
-                and ("forecast" in tags) == forecast):
-            return pid
-    return None
 
 
 def _holiday(cfg: SiteConfig) -> Callable[[date], bool] | None:
@@ -142,11 +127,11 @@ class ForecastService:
         """Forecast every meter from the hour ``issued`` (a whole hour) and score what has ended."""
         made = skipped = scored = 0
         for cfg in list(self._sites()):
-            for meter_id, pid, meter in self._meters(cfg):
+            for meter_id, pid in self._meters(cfg):
                 if self._stopping:
                     break
                 try:
-                    got = await self._one(cfg, meter_id, pid, meter, issued)
+                    got = await self._one(cfg, meter_id, pid, issued)
                 except Exception:
                     self._failed(f"load forecast of {meter_id}")
                     continue
@@ -177,32 +162,25 @@ class ForecastService:
             self._failing.discard(what)
             log.info("%s works again", what)
 
-    def _meters(self, cfg: SiteConfig) -> list[tuple[str, str, Meter]]:
+    def _meters(self, cfg: SiteConfig) -> list[tuple[str, str]]:
         found = []
         for pid, equip, point in cfg.points():
             meter = meter_of(point.kind, point.unit, point.tags)
             if meter is not None:
-                found.append((pid, equip, point, configured(cfg, pid, meter)))
-        by_id = {pid: m for pid, _e, _p, m in found}
+                found.append((pid, equip, point, meter))
         out = []
         for group in meter_groups(found):
             source = group.energy or group.power
             if source is not None:
-                out.append((group.id, source, by_id[source]))
+                out.append((group.id, source))
         return out
 
-    async def _one(self, cfg: SiteConfig, meter_id: str, pid: str, meter: Meter, issued: float) -> int | None:
+    async def _one(self, cfg: SiteConfig, meter_id: str, pid: str, issued: float) -> int | None:
         """Forecast one meter and record the actuals of its ended hours; None: too little history."""
         since = issued - WEEKS * 7 * 86_400.0
-        # The day before: a register's reading before the first hour.
-        rollups = await self._historian.rollups(pid, "hour", since - 86_400.0, issued + GAP)
-        if len(rollups) < MIN_HOURS:
+        past = await meter_hours(self._historian, cfg, pid, since, issued)
+        if int(np.isfinite(past.kwh).sum()) < MIN_HOURS:
             return None
-        temp_pid = outdoor_point(cfg)
-        temps = None
-        if temp_pid is not None:
-            t_rows = await self._historian.rollups(temp_pid, "hour", since, issued)
-            temps = {r.start: (r.tw_mean if r.tw_mean is not None else r.mean) for r in t_rows.rows()}
         ahead_pid = outdoor_point(cfg, forecast=True)
         ahead: dict[float, float | None] = {}
         if ahead_pid is not None:
@@ -213,21 +191,18 @@ class ForecastService:
         site = cfg.site.id
 
         def compute() -> int | None:
-            series = MeterSeries(meter, rollups.rows())
-            starts = since + HOUR * np.arange(round((issued - since) / HOUR), dtype=float)
-            kwh = np.array([_or_nan(series.energy(s, s + HOUR)) for s in starts.tolist()])
-            temp = None if temps is None else np.array([_or_nan(temps.get(s)) for s in starts.tolist()])
             hours_ahead = issued + HOUR * np.arange(self._hours, dtype=float)
             given = np.array([_or_nan(ahead.get(s)) for s in hours_ahead.tolist()]) if ahead else None
             try:
-                f = forecast(starts, kwh, temp, tz, issued, self._hours, temp_ahead=given, holiday=holiday)
+                f = forecast(past.starts, past.kwh, past.temperature, tz, issued, self._hours,
+                             temp_ahead=given, holiday=holiday)
             except ValueError:
                 return None  # less than a week of energy
             save_forecast(self._engine, site, meter_id, issued, f.starts.tolist(), f.kwh.tolist(),
                           None if f.temperature is None else f.temperature.tolist())
             ended = pending_hours(self._engine, site, meter_id, issued)
             actual = [(h, e) for h in ended
-                      if (e := series.energy(h, h + HOUR)) is not None and math.isfinite(e)]
+                      if (e := past.series.energy(h, h + HOUR)) is not None and math.isfinite(e)]
             return record_actuals(self._engine, site, meter_id, actual)
 
         # Eight weeks of hours and a model fit: in a worker thread, the loop keeps serving.
