@@ -6,7 +6,11 @@
  * period before: all computed by the API (GET /sites/{site}/energy). The hour
  * and the day in progress count up to the server's now and are drawn as such;
  * the page follows the building's clock, asking again each building minute
- * (at most every 15 s of the browser's).
+ * (at most every 15 s of the browser's). Above the cards, the analytics the
+ * server computes (pages/energy/): this month's peak demand and cost by the
+ * tariff's parts, the next 24 hours' load forecast with its band, and the
+ * anomalies found; below them, baseline against actual and the savings of a
+ * measure, with the printable M&V report (#/sites/{site}/energy/report?…).
  */
 import { endpoints } from "../api/endpoints";
 import { DataTable } from "../components/DataTable";
@@ -16,6 +20,9 @@ import { axisTicks, compare, dayLabel, dayTick, hasData, hourLabel, hourTick, la
 import { formatTime, formatValue } from "../lib/format";
 import { href } from "../router";
 import { LoadState } from "./common";
+import { AnomalyList } from "./energy/Anomalies";
+import { Month } from "./energy/Month";
+import { NextDay } from "./energy/NextDay";
 
 /** What a card says under its title: the equipment, its parent meter, how its energy is known. */
 function cardSub(c: MeterCardView): string {
@@ -30,6 +37,8 @@ export function Energy(props: { site: string }) {
   const { site } = props;
   // The building's minute (the server's clock): a new one asks again, the hour in progress grows.
   const minute = Math.floor(useNow(15_000) / 60_000);
+  // Forecasts, peaks, cost and anomalies change by the building's hour: asked again each one.
+  const hour = Math.floor(minute / 60);
   const data = useLoad(async () => {
     // The server finds the site's meters and cuts hours and the site's local days. Both up to the same
     // instant (the server's now of the first answer): the last 7 days then hold the last 24 hours,
@@ -57,6 +66,9 @@ export function Energy(props: { site: string }) {
           <p class="muted small" data-testid="energy-until" data-until={d.until}>
             Up to {formatTime(d.until * 1000)}, building time; the hour and the day in progress count so far.
           </p>
+          <Month site={site} hour={hour} until={d.until} />
+          <NextDay site={site} hour={hour} />
+          <AnomalyList site={site} hour={hour} />
           {d.cards.length > 1 && d.onSite.size === 0 && (
             <MeterCard
               id="All meters"
