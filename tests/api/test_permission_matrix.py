@@ -342,6 +342,7 @@ CALLS: dict[tuple[str, str], Call] = {
     ("POST", _PROGRAM + "/rollback"): Call(ok=_ok(200, 409)),
     ("POST", _PROGRAM + "/disable"): Call(),
     ("POST", _PROGRAM + "/enable"): Call(),
+    ("GET", "/api/v1/blocks"): Call(),  # the block catalogue: any signed-in user
     # the emulated building's faults: the matrix's runtime runs no emulator, so an admin gets the 409
     ("GET", "/api/v1/emulator/faults"): Call(ok=_ok(409)),
     ("PUT", "/api/v1/emulator/faults/{fault_id}"): Call(body={}, params={"fault_id": "chiller-trip:ch-1"},

@@ -224,4 +224,6 @@ export const endpoints = {
     api.get<import("./types").Anomalies>(`${site(s)}/analytics/anomalies`, {
       meter: q.meters, since: q.since?.toFixed(3), until: q.until?.toFixed(3), limit: q.limit,
     }),
+  /** The block catalogue: every kind's ports, parameters (units, limits, choices) and flags, for the editor's palette. */
+  blocks: (api: ApiClient) => api.get<import("./types").BlockCatalogue>(`${V1}/blocks`),
 };

@@ -733,3 +733,71 @@ export interface Anomalies {
   timezone: string;
   anomalies: Anomaly[];
 }
+
+/** One input or output port of a block kind (GET /api/v1/blocks). */
+export interface BlockPort {
+  name: string;
+  type: "number" | "bool" | "any";
+  /** A unit symbol; "same": one unit for every "same" port of the block; null: any unit. */
+  unit: string | null;
+  /** An input that must be wired (outputs: always true). */
+  required: boolean;
+  /** What an unwired optional input takes. */
+  default: Value;
+  /** The family of a numbered port ("in" for in1…in8), else null. */
+  group: string | null;
+}
+
+/** A family of numbered ports: `${group}${first}` … `${group}${last}`. */
+export interface BlockVariadic {
+  group: string;
+  first: number;
+  last: number;
+  /** How many of the family are required inputs (the first ones). */
+  required: number;
+  /** The parameter that says how many the block uses (leadlag's n); null: as many as are wired. */
+  count_param: string | null;
+}
+
+/** One parameter of a block kind, from its parameter model. */
+export interface BlockParam {
+  name: string;
+  type: "number" | "integer" | "boolean" | "string" | "enum" | "any";
+  nullable: boolean;
+  required: boolean;
+  default: unknown;
+  description: string;
+  /** A unit symbol ("s", "h") or "unit of <port>"; null: none. */
+  unit: string | null;
+  minimum: number | null;
+  maximum: number | null;
+  exclusive_minimum: number | null;
+  exclusive_maximum: number | null;
+  /** The values an enum parameter may take. */
+  choices: unknown[] | null;
+}
+
+/** A block kind as the editor's palette shows it. */
+export interface BlockKind {
+  kind: string;
+  title: string;
+  description: string;
+  inputs: BlockPort[];
+  outputs: BlockPort[];
+  variadic_inputs: BlockVariadic[];
+  variadic_outputs: BlockVariadic[];
+  params: BlockParam[];
+  /** The parameters' rules across fields (e.g. out_min below out_max). */
+  params_description: string;
+  /** The parameters' JSON schema, the source of `params`. */
+  params_schema: Record<string, unknown>;
+  /** Evaluated every period of the program, not only on a change. */
+  time_based: boolean;
+  /** A feedback loop through this block is allowed. */
+  breaks_cycles: boolean;
+}
+
+/** Every block kind, in the catalogue's order. */
+export interface BlockCatalogue {
+  items: BlockKind[];
+}

@@ -5,7 +5,18 @@ from __future__ import annotations
 import math
 from typing import ClassVar
 
-from openbms.control.blocks.base import Block, BlockParams, NoParams, Port, Value, as_number, clamp
+import pydantic
+
+from openbms.control.blocks.base import (
+    Block,
+    BlockParams,
+    NoParams,
+    Port,
+    Value,
+    as_number,
+    clamp,
+    param_unit,
+)
 
 __all__ = ["Add", "Divide", "Limit", "LimitParams", "Multiply", "Subtract"]
 
@@ -15,8 +26,12 @@ MAX_INPUTS = 8
 class LimitParams(BlockParams):
     """Fixed limits for ``limit``; the ``lo``/``hi`` inputs, when known, take precedence."""
 
-    lo: float | None = None
-    hi: float | None = None
+    lo: float | None = pydantic.Field(
+        None, description="lower limit when the lo input is unknown; empty: none",
+        json_schema_extra=param_unit("unit of x"))
+    hi: float | None = pydantic.Field(
+        None, description="upper limit when the hi input is unknown; empty: none",
+        json_schema_extra=param_unit("unit of x"))
 
 
 def _operands(neutral: float, unit: str | None) -> dict[str, Port]:

@@ -29,6 +29,7 @@ __all__ = [
     "as_bool",
     "as_number",
     "clamp",
+    "param_unit",
     "shifted",
     "suggest",
 ]
@@ -57,6 +58,14 @@ class BlockParams(pydantic.BaseModel):
     """Base of every block's parameter model: unknown parameters are an error."""
 
     model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+
+
+def param_unit(unit: str) -> dict[str, Any]:
+    """The unit the block catalogue shows: ``Field(..., json_schema_extra=param_unit("s"))``.
+
+    A unit symbol (``s``, ``h``; ``1``: a plain ratio) or, where it follows a port, ``"unit of <port>"``.
+    """
+    return {"unit": unit}
 
 
 class NoParams(BlockParams):

@@ -7,7 +7,7 @@ from typing import ClassVar, Literal
 
 import pydantic
 
-from openbms.control.blocks.base import Block, BlockParams, Port, Value, as_bool, as_number
+from openbms.control.blocks.base import Block, BlockParams, Port, Value, as_bool, as_number, param_unit
 
 __all__ = ["Hysteresis", "HysteresisParams"]
 
@@ -15,10 +15,15 @@ __all__ = ["Hysteresis", "HysteresisParams"]
 class HysteresisParams(BlockParams):
     """Either a setpoint with a deadband centred on it, or explicit ``on``/``off`` thresholds."""
 
-    setpoint: float | None = None
-    deadband: float = pydantic.Field(1.0, ge=0)
-    on: float | None = None
-    off: float | None = None
+    setpoint: float | None = pydantic.Field(
+        None, description="centre of the band when the sp input is unknown",
+        json_schema_extra=param_unit("unit of x"))
+    deadband: float = pydantic.Field(1.0, ge=0, description="width of the band around the setpoint",
+                                     json_schema_extra=param_unit("unit of x"))
+    on: float | None = pydantic.Field(None, description="explicit threshold to turn on (with off)",
+                                      json_schema_extra=param_unit("unit of x"))
+    off: float | None = pydantic.Field(None, description="explicit threshold to turn off (with on)",
+                                       json_schema_extra=param_unit("unit of x"))
     action: Literal["direct", "reverse"] = pydantic.Field(
         description="direct: on when x is high (cooling); reverse: on when x is low (heating)"
     )

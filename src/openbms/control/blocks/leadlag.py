@@ -8,7 +8,7 @@ from typing import ClassVar, Literal
 
 import pydantic
 
-from openbms.control.blocks.base import Block, BlockParams, Port, Value, as_bool, as_number
+from openbms.control.blocks.base import Block, BlockParams, Port, Value, as_bool, as_number, param_unit
 
 __all__ = ["LeadLag", "LeadLagParams"]
 
@@ -20,15 +20,20 @@ class LeadLagParams(BlockParams):
     """Parameters of ``leadlag``. Runtimes in hours, calendar times in seconds (UTC epoch arithmetic)."""
 
     n: int = pydantic.Field(ge=2, le=MAX_UNITS, description="number of units")
-    mode: Literal["runtime", "calendar"] = "runtime"
+    mode: Literal["runtime", "calendar"] = pydantic.Field(
+        "runtime", description="runtime: rotate on run hours; calendar: rotate at fixed instants")
     threshold_h: float = pydantic.Field(
-        24.0, ge=0, description="runtime mode: rotate when the lead has run this much more than the least"
+        24.0, ge=0, description="runtime mode: rotate when the lead has run this much more than the least",
+        json_schema_extra=param_unit("h")
     )
     rotate_every_s: float = pydantic.Field(
-        _WEEK_S, gt=0, description="calendar mode: the lead advances by one unit every this many seconds"
+        _WEEK_S, gt=0, description="calendar mode: the lead advances by one unit every this many seconds",
+        json_schema_extra=param_unit("s")
     )
     rotate_offset_s: float = pydantic.Field(
-        0.0, description="calendar mode: rotation instants are rotate_offset_s + k·rotate_every_s (UTC epoch)"
+        0.0,
+        description="calendar mode: rotation instants are rotate_offset_s + k·rotate_every_s (UTC epoch)",
+        json_schema_extra=param_unit("s")
     )
 
 

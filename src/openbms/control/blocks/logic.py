@@ -7,7 +7,16 @@ from typing import ClassVar, Literal
 
 import pydantic
 
-from openbms.control.blocks.base import Block, BlockParams, NoParams, Port, Value, as_bool, as_number
+from openbms.control.blocks.base import (
+    Block,
+    BlockParams,
+    NoParams,
+    Port,
+    Value,
+    as_bool,
+    as_number,
+    param_unit,
+)
 
 __all__ = ["And", "Compare", "CompareParams", "Not", "Or", "Xor"]
 
@@ -18,12 +27,15 @@ _NAMES = tuple(f"in{i}" for i in range(1, MAX_INPUTS + 1))
 class CompareParams(BlockParams):
     """Parameters of ``compare``."""
 
-    op: Literal["gt", "ge", "lt", "le", "eq", "ne"]
+    op: Literal["gt", "ge", "lt", "le", "eq", "ne"] = pydantic.Field(
+        description="a > b, a ≥ b, a < b, a ≤ b, a = b (within deadband), a ≠ b")
     b: float | None = pydantic.Field(
-        None, description="the value compared against when the b input is unknown"
+        None, description="the value compared against when the b input is unknown",
+        json_schema_extra=param_unit("unit of a")
     )
     deadband: float = pydantic.Field(
-        0.0, ge=0, description="gt/ge/lt/le: hysteresis before turning false again; eq/ne: tolerance"
+        0.0, ge=0, description="gt/ge/lt/le: hysteresis before turning false again; eq/ne: tolerance",
+        json_schema_extra=param_unit("unit of a")
     )
 
 

@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Literal
 
 import pydantic
 
-from openbms.control.blocks.base import Block, BlockParams, Port, Value, as_number, clamp
+from openbms.control.blocks.base import Block, BlockParams, Port, Value, as_number, clamp, param_unit
 
 __all__ = ["Pid", "PidParams"]
 
@@ -16,27 +16,37 @@ __all__ = ["Pid", "PidParams"]
 class PidParams(BlockParams):
     """Parameters of ``pid``. Times in seconds; gains in output units per input unit."""
 
-    kp: float = pydantic.Field(gt=0, description="proportional gain (output units per pv unit)")
-    ti: float = pydantic.Field(0.0, ge=0, description="integral time, s; 0 = no integral action")
-    td: float = pydantic.Field(0.0, ge=0, description="derivative time, s; 0 = no derivative action")
+    kp: float = pydantic.Field(gt=0, description="proportional gain (output units per pv unit)",
+                              json_schema_extra=param_unit("unit of out per unit of pv"))
+    ti: float = pydantic.Field(0.0, ge=0, description="integral time, s; 0 = no integral action",
+                              json_schema_extra=param_unit("s"))
+    td: float = pydantic.Field(0.0, ge=0, description="derivative time, s; 0 = no derivative action",
+                              json_schema_extra=param_unit("s"))
     d_filter: float = pydantic.Field(
-        10.0, ge=1, description="derivative filter: the filter time constant is td / d_filter"
+        10.0, ge=1, description="derivative filter: the filter time constant is td / d_filter",
+        json_schema_extra=param_unit("1"),
     )
-    out_min: float = 0.0
-    out_max: float = 100.0
+    out_min: float = pydantic.Field(0.0, description="lowest output (below out_max)",
+                                    json_schema_extra=param_unit("unit of out"))
+    out_max: float = pydantic.Field(100.0, description="highest output (above out_min)",
+                                    json_schema_extra=param_unit("unit of out"))
     action: Literal["direct", "reverse"] = pydantic.Field(
         description="direct: output rises when pv > sp (cooling); reverse: when pv < sp (heating)"
     )
-    deadband: float = pydantic.Field(0.0, ge=0, description="error band, in pv units, treated as no error")
-    anti_windup: bool = True
+    deadband: float = pydantic.Field(0.0, ge=0, description="error band, in pv units, treated as no error",
+                                    json_schema_extra=param_unit("unit of pv"))
+    anti_windup: bool = pydantic.Field(
+        True, description="back-calculation: the integral stops winding up while the output is at a limit")
     tt: float | None = pydantic.Field(
-        None, gt=0, description="anti-windup tracking time, s; default sqrt(ti*td), or ti without td"
+        None, gt=0, description="anti-windup tracking time, s; default sqrt(ti*td), or ti without td",
+        json_schema_extra=param_unit("s")
     )
     max_dt_s: float = pydantic.Field(
         60.0,
         gt=0,
         description="longest step integrated, s; a longer gap (an outage, a restore) integrates this much "
         "and continues bumplessly",
+        json_schema_extra=param_unit("s"),
     )
 
     @pydantic.model_validator(mode="after")

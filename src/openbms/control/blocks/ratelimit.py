@@ -7,7 +7,7 @@ from typing import ClassVar
 
 import pydantic
 
-from openbms.control.blocks.base import Block, BlockParams, Port, Value, as_number
+from openbms.control.blocks.base import Block, BlockParams, Port, Value, as_number, param_unit
 
 __all__ = ["RateLimit", "RateLimitParams"]
 
@@ -15,8 +15,10 @@ __all__ = ["RateLimit", "RateLimitParams"]
 class RateLimitParams(BlockParams):
     """Rates in input units per second; ``None`` leaves that direction unlimited."""
 
-    rate_up: float | None = pydantic.Field(None, gt=0)
-    rate_down: float | None = pydantic.Field(None, gt=0)
+    rate_up: float | None = pydantic.Field(None, gt=0, description="fastest rise; empty: unlimited",
+                                           json_schema_extra=param_unit("unit of x per s"))
+    rate_down: float | None = pydantic.Field(None, gt=0, description="fastest fall; empty: unlimited",
+                                             json_schema_extra=param_unit("unit of x per s"))
 
 
 class RateLimit(Block):

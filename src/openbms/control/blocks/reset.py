@@ -6,7 +6,7 @@ from typing import ClassVar
 
 import pydantic
 
-from openbms.control.blocks.base import Block, BlockParams, Port, Value, as_number
+from openbms.control.blocks.base import Block, BlockParams, Port, Value, as_number, param_unit
 
 __all__ = ["LinearReset", "LinearResetParams"]
 
@@ -14,10 +14,15 @@ __all__ = ["LinearReset", "LinearResetParams"]
 class LinearResetParams(BlockParams):
     """The line through ``(x1, y1)`` and ``(x2, y2)``; ``x1`` and ``x2`` must differ."""
 
-    x1: float
-    y1: float
-    x2: float
-    y2: float
+    x1: float = pydantic.Field(
+        description="input of the first end (e.g. the coldest outdoor temperature)",
+        json_schema_extra=param_unit("unit of x"))
+    y1: float = pydantic.Field(
+        description="output at x1 and beyond", json_schema_extra=param_unit("unit of out"))
+    x2: float = pydantic.Field(
+        description="input of the other end", json_schema_extra=param_unit("unit of x"))
+    y2: float = pydantic.Field(
+        description="output at x2 and beyond", json_schema_extra=param_unit("unit of out"))
 
     @pydantic.model_validator(mode="after")
     def _check_points(self) -> LinearResetParams:

@@ -7,7 +7,7 @@ from typing import ClassVar
 
 import pydantic
 
-from openbms.control.blocks.base import Block, BlockParams, Port, Value, as_number, shifted
+from openbms.control.blocks.base import Block, BlockParams, Port, Value, as_number, param_unit, shifted
 
 __all__ = ["Staging", "StagingParams"]
 
@@ -17,13 +17,19 @@ MAX_STAGES = 8
 class StagingParams(BlockParams):
     """Parameters of ``staging``. Thresholds in the load's unit (usually %), times in seconds."""
 
-    stages: int = pydantic.Field(ge=1, le=MAX_STAGES)
-    up: float = pydantic.Field(80.0, description="stage up while load is above this")
-    down: float = pydantic.Field(20.0, description="stage down while load is below this")
-    delay_up_s: float = pydantic.Field(300.0, ge=0, description="load must stay above 'up' this long")
-    delay_down_s: float = pydantic.Field(300.0, ge=0, description="load must stay below 'down' this long")
-    min_on_s: float = pydantic.Field(0.0, ge=0, description="a stage stays on at least this long")
-    min_off_s: float = pydantic.Field(0.0, ge=0, description="a stage stays off at least this long")
+    stages: int = pydantic.Field(ge=1, le=MAX_STAGES, description="number of stages (stage_1 … stage_n)")
+    up: float = pydantic.Field(80.0, description="stage up while load is above this",
+                              json_schema_extra=param_unit("unit of load"))
+    down: float = pydantic.Field(20.0, description="stage down while load is below this",
+                                json_schema_extra=param_unit("unit of load"))
+    delay_up_s: float = pydantic.Field(300.0, ge=0, description="load must stay above 'up' this long",
+                                       json_schema_extra=param_unit("s"))
+    delay_down_s: float = pydantic.Field(300.0, ge=0, description="load must stay below 'down' this long",
+                                         json_schema_extra=param_unit("s"))
+    min_on_s: float = pydantic.Field(0.0, ge=0, description="a stage stays on at least this long",
+                                   json_schema_extra=param_unit("s"))
+    min_off_s: float = pydantic.Field(0.0, ge=0, description="a stage stays off at least this long",
+                                    json_schema_extra=param_unit("s"))
 
     @pydantic.model_validator(mode="after")
     def _check_band(self) -> StagingParams:

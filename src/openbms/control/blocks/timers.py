@@ -15,7 +15,16 @@ from typing import ClassVar
 
 import pydantic
 
-from openbms.control.blocks.base import Block, BlockParams, Port, Value, as_bool, as_number, shifted
+from openbms.control.blocks.base import (
+    Block,
+    BlockParams,
+    Port,
+    Value,
+    as_bool,
+    as_number,
+    param_unit,
+    shifted,
+)
 
 __all__ = ["Delay", "DelayOff", "DelayOn", "Pulse"]
 
@@ -23,20 +32,21 @@ __all__ = ["Delay", "DelayOff", "DelayOn", "Pulse"]
 class TimerParams(BlockParams):
     """``t``: the delay in seconds."""
 
-    t: float = pydantic.Field(ge=0, description="seconds")
+    t: float = pydantic.Field(ge=0, description="the delay", json_schema_extra=param_unit("s"))
 
 
 class PulseParams(BlockParams):
     """``t``: the pulse length in seconds; ``retrigger``: a new edge during a pulse restarts it."""
 
-    t: float = pydantic.Field(gt=0, description="seconds")
-    retrigger: bool = False
+    t: float = pydantic.Field(gt=0, description="the pulse length", json_schema_extra=param_unit("s"))
+    retrigger: bool = pydantic.Field(False, description="a new rising edge during a pulse restarts it")
 
 
 class DelayParams(BlockParams):
     """Parameters of ``delay``."""
 
-    t: float = pydantic.Field(0.0, ge=0, description="seconds; 0 = the previous step's input")
+    t: float = pydantic.Field(0.0, ge=0, description="the delay; 0 = the previous step's input",
+                             json_schema_extra=param_unit("s"))
     initial: Value = pydantic.Field(None, description="output before any delayed input is available")
     max_samples: int = pydantic.Field(10_000, ge=1, description="input history kept for t > 0")
 
