@@ -27,14 +27,15 @@ def _warnings(path: Path, sites: Sequence[SiteConfig]) -> list[str]:
     """Every warning of the loaded ``sites`` of ``path``, as ``file:line:column: warning: …``."""
     from openbms.config import site_files
     from openbms.config._yaml import parse
-    from openbms.config.checks import graphics_warnings
+    from openbms.config.checks import graphics_warnings, shared_driver_warnings
     from openbms.model.validate import site_warnings
 
     lines: list[str] = []
+    shared = shared_driver_warnings(sites)
     # load_sites returns one site per file, in site_files' order, when nothing is wrong.
-    for file, cfg in zip(site_files(path), sites, strict=False):
+    for index, (file, cfg) in enumerate(zip(site_files(path), sites, strict=False)):
         lines += [f"{i.file}:{i.line}:{i.column}: warning: {i.message}" for i in graphics_warnings(cfg)]
-        found = site_warnings(cfg)
+        found = site_warnings(cfg) + [problem for at, problem in shared if at == index]
         if not found:
             continue
         doc = parse(file.read_text(encoding="utf-8-sig"))

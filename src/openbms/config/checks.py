@@ -8,6 +8,10 @@ that loads and every change the API makes: references between schedules,
 calendars, alarms and points, and the program files (parsed and validated
 against the site's points).
 
+``shared_driver_warnings`` looks across the sites of one folder: one process
+runs one driver per scheme for all its sites, with the first site's settings,
+so a later site whose ``drivers:`` entry differs has its settings ignored.
+
 ``graphics_warnings`` checks the saved layouts of the site's graphics
 (``openbms.config.graphics``): a file naming an element, equipment or space
 the generated drawing no longer has, or a malformed one, is a warning at its
@@ -16,6 +20,7 @@ file:line:column (``openbms check`` lists it); a layout never stops a site.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from openbms.alarms.rules import check_rules
@@ -34,7 +39,7 @@ from openbms.model.fields import state_number
 from openbms.model.schedule import Schedule
 from openbms.model.site import SiteConfig
 
-__all__ = ["check_control", "graphics_warnings"]
+__all__ = ["check_control", "graphics_warnings", "shared_driver_warnings"]
 
 Problem = tuple[tuple[str | int, ...], str]
 
@@ -150,4 +155,23 @@ def graphics_warnings(cfg: SiteConfig) -> list[ConfigIssue]:
                                          "(remove it, or rename it after a renamed one)"))
                 continue
             found += read_layout(path, drawing.element_ids(), drawing.width, drawing.height).issues
+    return found
+
+
+def shared_driver_warnings(sites: Sequence[SiteConfig]) -> list[tuple[int, Problem]]:
+    """Each later site (its index in ``sites``) whose ``drivers: NAME:`` differs from the first
+    site's that has it: one process runs one driver per scheme, with the first site's settings
+    (``Assembly.bindings``), so the later site's are not used."""
+    first: dict[str, SiteConfig] = {}
+    found: list[tuple[int, Problem]] = []
+    for i, cfg in enumerate(sites):
+        for name, settings in cfg.drivers.items():
+            owner = first.setdefault(name, cfg)
+            if owner is cfg or owner.drivers[name] == settings:
+                continue
+            found.append((i, (("drivers", name), (
+                f"drivers: {name}: differs from site '{owner.site.id}' (the first with it): one openbms "
+                f"process runs one {name} driver for all its sites, with the first site's settings, so "
+                f"these are not used; give the sites the same {name} settings, or run each site in a "
+                "process of its own"))))
     return found
