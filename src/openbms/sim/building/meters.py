@@ -18,12 +18,19 @@ the same start, days, seed and climate therefore see identical weather and
 occupants whatever their sequence: ``baseline`` over a reporting period is
 the true counterfactual of ``improved`` over it, and the true saving is the
 difference of the two.
+
+``faults`` injects plant faults (``openbms.sim.building.faults``) from a local
+day on, for anomaly detection: ``FAULTS`` names the ones that raise
+consumption, such as the air handler's outdoor-air damper stuck open in
+winter (the economiser fault: the heating coil warms outdoor air all day).
+A run with a fault from a day is identical to the run without it before that
+day.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import IO, Literal
@@ -33,9 +40,10 @@ import numpy.typing as npt
 
 from openbms.sim.building.baseline import SEQUENCES
 from openbms.sim.building.building import MAX_STEP, Building
+from openbms.sim.building.faults import Fault, StuckDamper
 from openbms.sim.building.weather import SyntheticWeather
 
-__all__ = ["DEFAULT_STEP", "METERS", "WARMUP_DAYS", "Meter", "MeterHours", "simulate_hours"]
+__all__ = ["DEFAULT_STEP", "FAULTS", "METERS", "WARMUP_DAYS", "Meter", "MeterHours", "simulate_hours"]
 
 Meter = Literal["electricity", "gas"]
 METERS: tuple[Meter, ...] = ("electricity", "gas")
@@ -46,6 +54,13 @@ HOUR = 3600.0
 #: within 0.6 % (its trim-and-respond resets run every 5 min instead of every 2); 60 s costs
 #: about a fifth more time.
 DEFAULT_STEP = 300.0
+#: Faults that raise the office's consumption, by name (``openbms sim meters --fault``'s choices):
+#: the outdoor-air damper stuck fully open (winter: heating outdoor air; summer: cooling it) and a
+#: zone's box damper stuck open (its zone overcooled, then reheated).
+FAULTS: dict[str, Fault] = {
+    "stuck-open-oa-damper": StuckDamper("ahu-1", 100.0),
+    "stuck-open-vav-damper": StuckDamper("vav-s1", 100.0),
+}
 #: Uncounted days simulated first, so the zones' thermal mass starts from a lived-in state.
 WARMUP_DAYS = 1
 
@@ -92,12 +107,14 @@ def simulate_hours(
     sequence: str = "baseline",
     step: float = DEFAULT_STEP,
     progress: Callable[[float], None] | None = None,
+    faults: Sequence[tuple[date, Fault]] = (),
 ) -> MeterHours:
     """``days`` days of the office from local-standard midnight of ``start``, after ``WARMUP_DAYS``.
 
     ``sequence`` is a built-in one (``SEQUENCES``), called every ``step``
     seconds (a divisor of an hour); ``progress`` gets the fraction done about
-    every simulated day.
+    every simulated day. ``faults``: (local day, fault) pairs, each fault
+    injected at that day's local-standard midnight and kept to the end.
     """
     if days < 1:
         raise ValueError(f"days {days}: at least one day is needed")
@@ -105,10 +122,14 @@ def simulate_hours(
         raise ValueError(f"unknown sequence {sequence!r}: expected one of {', '.join(SEQUENCES)}")
     if not 1.0 <= step <= HOUR or (HOUR / step) != round(HOUR / step):
         raise ValueError(f"step {step:g} s: expected a divisor of 3600 s such as 60, 300 or 900")
+    for when, fault in faults:
+        if not isinstance(when, date) or not isinstance(fault, Fault):
+            raise ValueError(f"fault {fault!r} from {when!r}: expected a (date, fault) pair")
     weather = SyntheticWeather(seed, climate)  # an unknown climate is a KeyError: the caller names it
     first = datetime(start.year, start.month, start.day)
     building = Building(weather=weather, start=first - timedelta(days=WARMUP_DAYS), seed=seed)
     control = SEQUENCES[sequence]()
+    pending = sorted(((datetime(d.year, d.month, d.day), f) for d, f in faults), key=lambda p: p[0])
     per_hour = round(HOUR / step)
     physics = max(1, math.ceil(step / MAX_STEP - 1e-9))
     sub = step / physics
@@ -135,6 +156,8 @@ def simulate_hours(
     temp = np.empty(n)
     samples = per_hour * physics
     for h in range(n):
+        while pending and building.now >= pending[0][0]:
+            building.inject(pending.pop(0)[1])
         ts[h] = building.timestamp
         e0, g0 = building.elec_kwh, building.gas_kwh
         t_sum = 0.0
