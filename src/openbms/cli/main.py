@@ -44,7 +44,7 @@ def _root(
 
 #: Modules under openbms.cli that add commands; each defines register(app).
 _COMMAND_MODULES = ("check", "site", "run", "data", "backup", "bench", "bacnet", "users", "sim", "mqtt",
-                    "modbus", "analytics")
+                    "modbus", "analytics", "central")
 
 for _name in _COMMAND_MODULES:
     importlib.import_module(f"openbms.cli.{_name}").register(app)

@@ -1,0 +1,197 @@
+"""The central's ingest: the edges' messages into the PostgreSQL historian and the centre's tables.
+
+::
+
+    broker ─▶ SharedSubscriber (drivers/mqtt/ingest.py) ─▶ CentralIngest.handle(topic, payload)
+                 $share/{group}/{prefix}/+/+/+     samples ─▶ historian.ingest (outbox, binary COPY)
+                 $share/{group}/{prefix}/+/alarms    ┐
+                 $share/{group}/{prefix}/+/commands  ├ events, configurations ─▶ queue ─▶ writer
+                 {prefix}/+/config (every worker)    ┘   task ─▶ CentralStore (batched, idempotent)
+
+``handle`` runs on the event loop for every message and never waits: samples
+go to the historian's outbox (a resend of the same (point, time) stores
+nothing new), events and configurations to a queue the writer task empties.
+A message that cannot be read is counted by kind and logged once per kind;
+the process keeps running. Nothing per sample is logged or built as a model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import Counter
+from typing import Any, Protocol
+
+from openbms.central.decode import (
+    BadMessage,
+    Event,
+    SiteDocument,
+    decode_batch,
+    decode_event,
+    decode_point,
+    decode_site_document,
+)
+from openbms.central.store import CentralStore
+from openbms.errors import HistorianError
+from openbms.model.sample import Sample
+from openbms.runtime.clock import Clock
+
+__all__ = ["CentralIngest", "SampleSink", "topic_filters"]
+
+log = logging.getLogger(__name__)
+
+#: Events and configurations waiting for the store at most; past it the oldest are dropped.
+MAX_PENDING = 100_000
+_EVENT_KINDS = {"alarms": "alarm", "commands": "command"}
+
+
+class SampleSink(Protocol):
+    """Where samples go (the historian's ``ingest``)."""
+
+    def ingest(self, samples: list[Sample]) -> None: ...
+
+
+def topic_filters(prefix: str, group: str) -> tuple[list[str], list[str]]:
+    """(shared filters, plain filters) of the bridges under ``prefix`` for an ingest ``group``:
+    samples and events are split among the group's workers, configurations (retained) reach all."""
+    share = f"$share/{group}/{prefix}"
+    return ([f"{share}/+/+/+", f"{share}/+/alarms", f"{share}/+/commands"],
+            [f"{prefix}/+/config"])
+
+
+class CentralIngest:
+    """Decodes the bridges' messages under ``prefix`` and stores them."""
+
+    def __init__(self, sink: SampleSink, store: CentralStore, clock: Clock,
+                 prefix: str = "openbms") -> None:
+        self.sink = sink
+        self.store = store
+        self.clock = clock
+        self.prefix = prefix
+        self._skip = len(prefix.split("/"))
+        self.samples = 0  # samples handed to the historian
+        self.refused = 0  # samples of another site's points under a site's topic: not stored
+        self.events = 0
+        self.configs = 0  # configuration versions kept (newer than the stored one)
+        self.bad: Counter[str] = Counter()  # messages not taken, by kind
+        self.dropped = 0  # events and configurations dropped past MAX_PENDING
+        self.store_errors = 0
+        self.sites_seen: dict[str, float] = {}  # site → the centre's clock at its last message
+        self._pending: list[Event | SiteDocument] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._failing = False
+
+    # ------------------------------------------------------------------ per message
+
+    def handle(self, topic: str, payload: bytes) -> None:
+        """Take one message (its topic under ``prefix``); never raises for a bad message."""
+        levels = topic.split("/")[self._skip:]
+        try:
+            if len(levels) == 3:
+                site, second, third = levels
+                if second == "devices":
+                    samples, refused = decode_batch(site, payload, topic)
+                    self.refused += refused
+                else:
+                    samples = [decode_point(site, second, third, payload, topic)]
+                if samples:
+                    self.sink.ingest(samples)
+                    self.samples += len(samples)
+            elif len(levels) == 2 and levels[1] in _EVENT_KINDS:
+                self._queue(decode_event(levels[0], _EVENT_KINDS[levels[1]], payload, topic))
+                self.events += 1
+            elif len(levels) == 2 and levels[1] == "config":
+                if not payload:  # a retained configuration cleared: the site is kept as it was
+                    return
+                self._queue(decode_site_document(levels[0], payload, topic))
+            else:
+                raise BadMessage("topic", f"{topic}: not a topic of an openbms bridge under "
+                                 f"{self.prefix}/")
+        except BadMessage as err:
+            self._bad(err)
+            return
+        self.sites_seen[levels[0]] = self.clock.now()
+
+    def _bad(self, err: BadMessage) -> None:
+        self.bad[err.kind] += 1
+        if self.bad[err.kind] == 1:
+            log.warning("central: a message refused (%s); messages refused for %s are counted in "
+                        "health, not logged again", err, err.kind)
+
+    def _queue(self, item: Event | SiteDocument) -> None:
+        pending = self._pending
+        pending.append(item)
+        if len(pending) > MAX_PENDING:
+            del pending[0]
+            self.dropped += 1
+        self._wake.set()
+
+    # ------------------------------------------------------------------ the writer task
+
+    async def start(self) -> None:
+        """Start the writer task of events and configurations."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._writer(), name="central store writer")
+
+    async def stop(self) -> None:
+        """Write what is queued (one attempt), then stop the writer task."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        with contextlib.suppress(HistorianError):
+            await self._write()
+
+    async def flush(self) -> None:
+        """Write what is queued now (for tests and a clean stop); a HistorianError when it fails."""
+        await self._write()
+
+    async def _writer(self) -> None:
+        pause = 0.5
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self._write()
+            except HistorianError as err:
+                self.store_errors += 1
+                if not self._failing:
+                    self._failing = True
+                    log.error("central: cannot store events and configurations (%s); kept and "
+                              "retried", err)
+                self._wake.set()
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 30.0)
+                continue
+            if self._failing:
+                self._failing = False
+                log.warning("central: storing events and configurations again")
+            pause = 0.5
+
+    async def _write(self) -> None:
+        items, self._pending = self._pending, []
+        if not items:
+            return
+        events = [i for i in items if isinstance(i, Event)]
+        docs = [i for i in items if isinstance(i, SiteDocument)]
+        now = self.clock.now()
+        try:
+            await self.store.put_events(events, now)
+            events = []
+            while docs:
+                if await self.store.put_site(docs[0], now):
+                    self.configs += 1
+                docs.pop(0)
+        except BaseException:
+            self._pending[:0] = [*events, *docs]  # kept, in order, before what came meanwhile
+            raise
+
+    def health(self) -> dict[str, Any]:
+        """Counters of what was taken, refused and queued."""
+        return {"samples": self.samples, "refused": self.refused, "events": self.events,
+                "configs": self.configs, "bad": dict(self.bad), "pending": len(self._pending),
+                "dropped": self.dropped, "store_errors": self.store_errors,
+                "sites": len(self.sites_seen)}

@@ -1,0 +1,120 @@
+"""One central ingest worker: the PostgreSQL historian, the centre's tables, and its connection.
+
+::
+
+    IngestWorker.start():  historian (PostgreSQL) ─▶ CentralStore ─▶ CentralIngest ─▶ subscriber
+    IngestWorker.stop():   subscriber ─▶ ingest (queued events written) ─▶ store ─▶ historian (flushed)
+
+The connection to the broker is given as a factory (``connect(filters, handler)``)
+so this package imports no driver: ``openbms central run`` passes the MQTT
+driver's ``SharedSubscriber``. Several workers (processes, or connections in
+one) with the same ``group`` split the edges' samples and events.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from openbms.central.ingest import CentralIngest, topic_filters
+from openbms.central.store import CentralStore
+from openbms.errors import HistorianError
+from openbms.historian import Historian, open_historian
+from openbms.runtime.clock import Clock, WallClock
+
+__all__ = ["DEFAULT_GROUP", "IngestWorker", "Subscriber", "libpq_url"]
+
+log = logging.getLogger(__name__)
+
+#: The shared subscription group of ``openbms central`` workers unless told otherwise.
+DEFAULT_GROUP = "openbms-central"
+
+
+class Subscriber(Protocol):
+    """A broker connection that hands each message to its handler (``SharedSubscriber``)."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def health(self) -> dict[str, Any]: ...
+
+
+Connect = Callable[[Sequence[str], Callable[[str, bytes], None]], Subscriber]
+
+
+def libpq_url(url: str) -> str:
+    """A PostgreSQL URL as libpq takes it (SQLAlchemy's ``postgresql+psycopg://`` accepted)."""
+    for scheme in ("postgresql+psycopg://", "postgres://"):
+        if url.startswith(scheme):
+            return "postgresql://" + url[len(scheme):]
+    return url
+
+
+class IngestWorker:
+    """Ingest of the bridges under ``prefix`` into the PostgreSQL database ``history_url``."""
+
+    def __init__(self, history_url: str, connect: Connect, *, prefix: str = "openbms",
+                 group: str = DEFAULT_GROUP, clock: Clock | None = None,
+                 **historian_options: Any) -> None:
+        if not libpq_url(history_url).startswith("postgresql://"):
+            raise ValueError(f"the central's history is PostgreSQL: expected a postgresql:// URL, "
+                             f"not {history_url.split(':', 1)[0]}:")
+        self.history_url = libpq_url(history_url)
+        self.clock = clock or WallClock()
+        self.prefix = prefix
+        self.group = group
+        self._connect = connect
+        self._historian_options = historian_options
+        self.historian: Historian | None = None
+        self.store: CentralStore | None = None
+        self.ingest: CentralIngest | None = None
+        self.subscriber: Subscriber | None = None
+
+    async def start(self) -> None:
+        """Open the history and the tables, then subscribe; a failure stops what was started."""
+        try:
+            self.historian = open_historian(self.history_url, clock=self.clock,
+                                            **self._historian_options)
+            await self.historian.start()
+            self.store = CentralStore(self.history_url)
+            await self.store.start()
+            self.ingest = CentralIngest(self.historian, self.store, self.clock, self.prefix)
+            await self.ingest.start()
+            shared, plain = topic_filters(self.prefix, self.group)
+            self.subscriber = self._connect([*shared, *plain], self.ingest.handle)
+            await self.subscriber.start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def stop(self) -> None:
+        """Unsubscribe, write what is queued, flush the history, close."""
+        subscriber, self.subscriber = self.subscriber, None
+        if subscriber is not None:
+            await subscriber.stop()
+        ingest, self.ingest = self.ingest, None
+        if ingest is not None:
+            await ingest.stop()
+        store, self.store = self.store, None
+        if store is not None:
+            await store.stop()
+        historian, self.historian = self.historian, None
+        if historian is not None:
+            try:
+                await historian.stop()
+            except HistorianError as err:  # said once; what stop could not flush is counted there
+                log.error("central: the history did not close cleanly: %s", err)
+
+    def health(self) -> dict[str, Any]:
+        """The connection's, the ingest's and the history's counters."""
+        out: dict[str, Any] = {}
+        if self.subscriber is not None:
+            out["broker"] = self.subscriber.health()
+        if self.ingest is not None:
+            out["ingest"] = self.ingest.health()
+        if self.historian is not None:
+            st = self.historian.stats()
+            out["history"] = {"stored": st.stored, "backlog": st.backlog, "dropped": st.dropped}
+        return out

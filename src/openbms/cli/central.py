@@ -1,0 +1,174 @@
+"""``openbms central run|sites``: the central openbms that many edge sites report to (docs/multi-site.md).
+
+::
+
+    openbms central run    one ingest worker: the edges' bridges (MQTT v5 shared subscription
+                           $share/GROUP/PREFIX/...) into the PostgreSQL history; start it more
+                           than once (same --group) and the workers split the load
+    openbms central sites  the sites whose configuration the centre holds
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import typer
+
+from openbms.cli.common import console, fail
+from openbms.cli.mqtt import (
+    BrokerOption,
+    CAOption,
+    CertOption,
+    KeyOption,
+    PasswordEnvOption,
+    PasswordFileOption,
+    TLSOption,
+    UserEnvOption,
+    UserFileOption,
+    _connection,
+)
+
+__all__ = ["register"]
+
+central_app = typer.Typer(help="The central openbms: many edge sites into one PostgreSQL over MQTT.",
+                          no_args_is_help=True)
+
+HistoryUrlOption = typer.Option(
+    None, "--history-url", envvar="OPENBMS_HISTORY_URL", show_default=False,
+    help="The PostgreSQL database, postgresql://USER@HOST[:PORT]/DB ($OPENBMS_HISTORY_URL).")
+PrefixOption = typer.Option("openbms", "--prefix", help="The edges' topic prefix (their mqtt: prefix).")
+
+
+def _history_url(url: str | None) -> str:
+    if not url:
+        raise fail("no database: give --history-url postgresql://USER@HOST/DB or set "
+                   "OPENBMS_HISTORY_URL")
+    if not url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
+        raise fail(f"--history-url: the central runs on PostgreSQL: expected postgresql://USER@HOST/DB, "
+                   f"not {url.split(':', 1)[0]}:")
+    return url
+
+
+@central_app.command("run")
+def run(
+    history_url: str | None = HistoryUrlOption,
+    broker: str = BrokerOption,
+    prefix: str = PrefixOption,
+    group: str = typer.Option("openbms-central", "--group",
+                              help="The shared subscription group: workers with the same one split "
+                                   "the load."),
+    client_id: str | None = typer.Option(
+        None, "--client-id", show_default=False,
+        help="This worker's MQTT client id (default: a random one); with --session-expiry, the "
+             "same id gets the messages queued while it was away."),
+    session_expiry: int = typer.Option(
+        0, "--session-expiry", min=0, help="Seconds the broker keeps this worker's session and "
+                                           "queues its messages after a disconnection (0: none)."),
+    status_every: float = typer.Option(10.0, "--status-every", min=0.1,
+                                       help="Seconds between status lines."),
+    username_env: str | None = UserEnvOption,
+    username_file: str | None = UserFileOption,
+    password_env: str | None = PasswordEnvOption,
+    password_file: str | None = PasswordFileOption,
+    tls: bool = TLSOption,
+    ca_file: Path | None = CAOption,
+    cert_file: Path | None = CertOption,
+    key_file: Path | None = KeyOption,
+) -> None:
+    """One ingest worker: the edges' samples, alarm and command changes and site configurations
+    into PostgreSQL. Ctrl-C (or SIGTERM) stops it cleanly."""
+    url = _history_url(history_url)
+    conn = _connection(broker, username_env, username_file, password_env, password_file, tls,
+                       ca_file, cert_file, key_file, 10.0)
+    from openbms.central import IngestWorker
+    from openbms.drivers.mqtt.ingest import SharedSubscriber
+    from openbms.errors import OpenBMSError
+
+    settings = conn.settings()
+
+    def connect(filters: Sequence[str], handler: Callable[[str, bytes], None]) -> SharedSubscriber:
+        return SharedSubscriber(settings, filters, handler, client_id=client_id,
+                                session_expiry=session_expiry)
+
+    async def main() -> None:
+        worker = IngestWorker(url, connect, prefix=prefix, group=group)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await worker.start()
+        console.print(f"openbms central: ingesting {prefix}/+/... from {conn.host}:{conn.port} as "
+                      f"group {group} into PostgreSQL (Ctrl-C to stop)", highlight=False)
+        last, seen = time.monotonic(), 0
+        try:
+            while not stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), status_every)
+                h = worker.health()
+                ingest, broker_h = h.get("ingest", {}), h.get("broker", {})
+                now = time.monotonic()
+                rate = (ingest.get("samples", 0) - seen) / max(1e-9, now - last)
+                last, seen = now, ingest.get("samples", 0)
+                bad = sum(ingest.get("bad", {}).values())
+                console.print(
+                    f"[dim]{time.strftime('%H:%M:%S')}[/dim] "
+                    f"{'connected' if broker_h.get('connected') else '[red]not connected[/red]'} · "
+                    f"{ingest.get('sites', 0)} sites · {rate:,.0f} samples/s · "
+                    f"{h.get('history', {}).get('stored', 0):,} stored · "
+                    f"{ingest.get('events', 0):,} events · {ingest.get('refused', 0):,} refused · "
+                    f"{bad:,} bad messages", highlight=False)
+        finally:
+            await worker.stop()
+
+    try:
+        asyncio.run(main())
+    except OpenBMSError as err:
+        raise fail(str(err)) from err
+    except (OSError, ValueError) as err:
+        raise fail(f"cannot start: {err}") from err
+    console.print("[green]stopped cleanly[/green]: history flushed")
+
+
+@central_app.command("sites")
+def sites(history_url: str | None = HistoryUrlOption) -> None:
+    """The sites whose configuration the centre holds: id, name, points, version."""
+    url = _history_url(history_url)
+    from datetime import UTC, datetime
+
+    from openbms.central import CentralStore
+    from openbms.central.worker import libpq_url
+    from openbms.errors import OpenBMSError
+
+    async def main() -> list:
+        store = CentralStore(libpq_url(url))
+        await store.start()
+        try:
+            return await store.sites()
+        finally:
+            await store.stop()
+
+    try:
+        stored = asyncio.run(main())
+    except OpenBMSError as err:
+        raise fail(str(err)) from err
+    if not stored:
+        console.print("no site has published its configuration yet")
+        return
+    for s in stored:
+        config = s.config
+        points = sum(len(e.get("points", ())) for e in config.get("equipment", ()))
+        when = datetime.fromtimestamp(s.version, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        name = (config.get("site") or {}).get("name") or ""
+        console.print(f"{s.site}\t{name}\t{points} points\tversion {when}\t{s.hash[:12]}",
+                      highlight=False, soft_wrap=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``central``."""
+    app.add_typer(central_app, name="central")
+

@@ -1,0 +1,161 @@
+"""The central's connection to the broker: MQTT v5 subscriptions, shared ones among ingest workers.
+
+::
+
+    broker ──$share/{group}/{filter}──▶ one worker of the group per message ──▶ handler(topic, payload)
+           ──{filter} (not shared)────▶ every worker (retained messages: site configurations)
+
+A shared subscription (MQTT v5, ``$share/GROUP/FILTER``) hands each message to
+one of the group's subscribers, so several ``openbms central`` processes split
+the edges' traffic. Retained messages are never sent to a shared subscription
+(MQTT v5, 4.8.2): what every worker must see is subscribed plainly.
+
+The connection reconnects by itself with backoff (network time), logs a lost
+broker once and its return once. ``session_expiry`` > 0 keeps the session (and
+the QoS 1 messages the broker queues for it) across a worker's restart under
+the same ``client_id``. ``handler`` runs on the event loop for each message and
+must not block (the historian's ``ingest`` only appends). This module is the
+only place the central touches aiomqtt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, cast
+
+import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from openbms.drivers.mqtt.connect import LibraryLog, secret, tls_context
+
+__all__ = ["SharedSubscriber", "shared"]
+
+log = logging.getLogger(__name__)
+
+#: Messages aiomqtt may hold for the handler before the socket waits (backpressure on the broker).
+_QUEUED = 100_000
+
+
+def shared(group: str, topic_filter: str) -> str:
+    """``$share/{group}/{topic_filter}``: a filter whose messages the group's subscribers split."""
+    return f"$share/{group}/{topic_filter}"
+
+
+class SharedSubscriber:
+    """One MQTT v5 connection subscribed to ``filters`` (QoS 1), each message given to ``handler``.
+
+    ``settings`` holds the broker's connection keys as a site's ``mqtt:`` has them (``host``,
+    ``port``, ``username_env``/``_file``, ``password_env``/``_file``, ``tls``, ``ca_file``,
+    ``cert_file``, ``key_file``, ``keepalive``, ``timeout``); a bad secret or TLS file raises
+    DriverError here, before anything connects.
+    """
+
+    def __init__(self, settings: Mapping[str, Any], filters: Sequence[str],
+                 handler: Callable[[str, bytes], None], *, client_id: str | None = None,
+                 session_expiry: int = 0, place: str = "central: broker",
+                 reconnect_min: float = 0.5, reconnect_max: float = 30.0) -> None:
+        self.host = str(settings.get("host", "127.0.0.1"))
+        self.port = int(settings.get("port", 1883))
+        self.keepalive = int(settings.get("keepalive", 30))
+        self.timeout = float(settings.get("timeout", 10.0))
+        self.username = secret(settings, "username", place)
+        self.password = secret(settings, "password", place)
+        self.tls = tls_context(settings, place)
+        self.filters = list(filters)
+        self.handler = handler
+        self.client_id = client_id or f"openbms-central-{random.getrandbits(32):08x}"
+        self.session_expiry = session_expiry
+        self.reconnect_min = reconnect_min
+        self.reconnect_max = reconnect_max
+        self.received = 0
+        self.handler_errors = 0
+        self.connects = 0
+        self.last_error: str | None = None
+        self._connected = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._lost_logged = False
+
+    @property
+    def connected(self) -> bool:
+        """Whether the connection is up and subscribed."""
+        return self._connected.is_set()
+
+    async def start(self) -> None:
+        """Connect in the background; wait up to ``timeout`` for the first subscription."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name=f"mqtt central {self.client_id}")
+        try:
+            await asyncio.wait_for(self._connected.wait(), self.timeout)
+        except TimeoutError:
+            log.warning("central: broker %s:%d not reached yet (%s); trying again in the "
+                        "background", self.host, self.port, self.last_error or "no answer")
+
+    async def stop(self) -> None:
+        """Disconnect (a kept session keeps receiving at the broker until it expires)."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._connected.clear()
+
+    def health(self) -> dict[str, Any]:
+        """Connected, messages received, handler errors, connections made, the last error."""
+        return {"connected": self.connected, "received": self.received,
+                "handler_errors": self.handler_errors, "connects": self.connects,
+                "last_error": self.last_error}
+
+    async def _run(self) -> None:
+        backoff = self.reconnect_min
+        said = LibraryLog(__name__)
+        props = None
+        if self.session_expiry > 0:
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = self.session_expiry
+        while True:
+            said.last = ""
+            try:
+                async with aiomqtt.Client(
+                    self.host, self.port, identifier=self.client_id, username=self.username,
+                    password=self.password, keepalive=self.keepalive, tls_context=self.tls,
+                    timeout=self.timeout, protocol=aiomqtt.ProtocolVersion.V5,
+                    clean_start=self.session_expiry <= 0, properties=props,
+                    max_queued_incoming_messages=_QUEUED, logger=cast(logging.Logger, said),
+                ) as client:
+                    await client.subscribe([(f, 1) for f in self.filters])
+                    self.connects += 1
+                    self._connected.set()
+                    if self._lost_logged:
+                        log.warning("central: broker %s:%d is back", self.host, self.port)
+                        self._lost_logged = False
+                    backoff = self.reconnect_min
+                    await self._take(client)
+            except aiomqtt.MqttError as err:
+                self.last_error = said.why(err)
+            self._connected.clear()
+            if not self._lost_logged:
+                log.warning("central: lost the broker %s:%d (%s); reconnecting", self.host,
+                            self.port, self.last_error)
+                self._lost_logged = True
+            await asyncio.sleep(backoff * random.uniform(0.8, 1.2))
+            backoff = min(backoff * 2, self.reconnect_max)
+
+    async def _take(self, client: aiomqtt.Client) -> None:
+        handler = self.handler
+        async for message in client.messages:
+            payload = message.payload
+            self.received += 1
+            try:
+                handler(message.topic.value,
+                        bytes(payload) if isinstance(payload, bytes | bytearray) else b"")
+            except Exception as err:  # a bug in one message's handling never ends the connection
+                self.handler_errors += 1
+                if self.handler_errors == 1:
+                    log.exception("central: handling a message on %s failed (%s); such failures "
+                                  "are counted in health, not logged again", message.topic.value,
+                                  err)
