@@ -51,6 +51,10 @@ SAMPLES: dict[str, tuple[dict[str, object], Inputs]] = {
     "multiply": ({}, lambda k: {"in1": wave(k), "in2": 2.0}),
     "divide": ({}, lambda k: {"in1": wave(k), "in2": float(k % 3)}),
     "limit": ({"lo": 20, "hi": 80}, lambda k: {"x": wave(k)}),
+    "expression": (
+        {"formula": "max(a, b) / 2 if on else -a"},
+        lambda k: {"a": wave(k), "b": 3.0, "on": k % 4 < 2},
+    ),
 }
 
 STEP_S = 10.0
@@ -71,7 +75,7 @@ def test_block_metadata_is_complete(kind):
     assert cls.__doc__
     assert issubclass(cls.Params, BlockParams)
     assert cls.Params.model_config.get("extra") == "forbid"
-    assert cls.inputs and cls.outputs
+    assert (cls.inputs or cls.dynamic_inputs in cls.Params.model_fields) and cls.outputs
     for port in (*cls.inputs.values(), *cls.outputs.values()):
         assert isinstance(port, Port)
         assert port.type in ("number", "bool", "any")

@@ -791,6 +791,8 @@ export interface BlockKind {
   params_description: string;
   /** The parameters' JSON schema, the source of `params`. */
   params_schema: Record<string, unknown>;
+  /** The parameter that names this block's inputs (the expression block's "formula": its names are its inputs); null: `inputs` lists them. */
+  dynamic_inputs: string | null;
   /** Evaluated every period of the program, not only on a change. */
   time_based: boolean;
   /** A feedback loop through this block is allowed. */

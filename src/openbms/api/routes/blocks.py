@@ -76,6 +76,8 @@ class BlockKindOut(BaseModel):
     params: list[ParamOut]
     params_description: str = Field(description="The parameters' rules across fields (out_min < out_max).")
     params_schema: dict[str, Any] = Field(description="The parameters' JSON schema, the source of 'params'.")
+    dynamic_inputs: str | None = Field(description="The parameter that names the inputs of a block of "
+                                       "kind (expression: its formula); null: 'inputs' lists them.")
     time_based: bool = Field(description="Evaluated every period of the program, not only on a change.")
     breaks_cycles: bool = Field(description="A feedback loop through this block is allowed.")
 

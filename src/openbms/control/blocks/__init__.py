@@ -14,6 +14,7 @@ from typing import Any
 
 from openbms.control.blocks.arithmetic import Add, Divide, Limit, Multiply, Subtract
 from openbms.control.blocks.base import Block, BlockParams, Port, Value, suggest
+from openbms.control.blocks.formula import Formula
 from openbms.control.blocks.hysteresis import Hysteresis
 from openbms.control.blocks.leadlag import LeadLag
 from openbms.control.blocks.logic import And, Compare, Not, Or, Xor
@@ -51,6 +52,7 @@ _CATALOGUE: tuple[type[Block], ...] = (
     Multiply,
     Divide,
     Limit,
+    Formula,
 )
 
 #: Every block class by its ``kind``: the names a program's ``"block"`` field may use.

@@ -167,6 +167,8 @@ class Block:
     time_based: ClassVar[bool] = False
     #: Output at step n depends only on inputs before step n: a feedback loop through it is allowed.
     breaks_cycles: ClassVar[bool] = False
+    #: The parameter that names an instance's inputs (``expression``'s formula); ``inputs`` is then empty.
+    dynamic_inputs: ClassVar[str | None] = None
     Params: ClassVar[type[BlockParams]]
 
     params: BlockParams

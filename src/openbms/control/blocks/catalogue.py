@@ -145,6 +145,7 @@ def describe_block(cls: type[Block]) -> dict[str, Any]:
         "params": _params(cls),
         "params_description": _doc(cls.Params),
         "params_schema": cls.Params.model_json_schema(),
+        "dynamic_inputs": cls.dynamic_inputs,
         "time_based": cls.time_based,
         "breaks_cycles": cls.breaks_cycles,
     }
