@@ -19,6 +19,12 @@ ends (at most ``max_shelve_s`` ahead), and when it ends, by an operator or
 by expiry, with the alarm still active, a ``reannunciate`` event follows the
 ``unshelve`` one, so what was raised in silence is notified after all.
 
+A service may also raise and clear alarms of its own (``raise_external``,
+``clear_external``: anomaly detection's, source ``analytics``): they have no
+rule and no tracker, but the same lifecycle, acknowledgement, shelving,
+notes, events and snapshot as a rule's alarm, and carry their evidence in
+``context``.
+
 The engine is fed batches of samples (``feed``, the bus callback) and ticked
 (``tick``) for what depends on time alone: delays, silence, the end of a
 flapping hold, shelving expiry. Both are synchronous and cheap: rules are
@@ -66,6 +72,7 @@ __all__ = [
     "ALARM_STATES",
     "NORMAL",
     "RETURNED_UNACKED",
+    "RULE_SOURCE",
     "Alarm",
     "AlarmEngine",
     "AlarmError",
@@ -89,6 +96,8 @@ _GOOD = frozenset({OK, OVERRIDDEN})  # statuses whose value can be trusted
 SNAPSHOT_VERSION = 1
 #: The longest an alarm may be shelved by default: shelving is for a job in hand, not for ever.
 MAX_SHELVE_S = 7 * 86400.0
+#: The ``source`` of an alarm raised by a rule (any other is an external alarm's raiser).
+RULE_SOURCE = "rule"
 #: A rule whose evaluation fails is logged at most this often (seconds of the engine's clock).
 RULE_ERROR_LOG_S = 300.0
 
@@ -180,6 +189,10 @@ class Alarm:
     count: int = 0
     notes: list[Note] = field(default_factory=list)
     history: deque[Transition] = field(default_factory=deque)
+    #: ``rule`` for a rule's alarm; else the service that raises it (``raise_external``).
+    source: str = RULE_SOURCE
+    #: What an external alarm's raiser gave as evidence (JSON-able); None for a rule's alarm.
+    context: dict[str, Any] | None = None
 
     @property
     def shelved(self) -> bool:
@@ -207,7 +220,7 @@ class Alarm:
 
 _ALARM_FIELDS = tuple(Alarm.__dataclass_fields__)
 _RESTORED = ("state", "value", "message", "active_since", "changed_ts", "acked_by", "acked_ts",
-             "shelved_until", "shelved_by", "shelve_reason", "flapping", "flap_count", "count")
+             "shelved_until", "shelved_by", "shelve_reason", "flapping", "flap_count", "count", "context")
 
 
 class _Message(dict[str, Any]):
@@ -724,8 +737,8 @@ class AlarmEngine:
         a.acked_by, a.acked_ts = who, now
         if to_state == NORMAL:
             a.flapping = False
-            t = self._trackers[alarm_id]
-            if a.event_type:
+            t = self._trackers.get(alarm_id)  # an external alarm has none
+            if a.event_type and t is not None:
                 t.toggles.clear()
         self._transition(a, "ack", to_state, now, who=who, note=note)
         return a.copy()
@@ -793,7 +806,7 @@ class AlarmEngine:
 
     def stats(self) -> dict[str, int]:
         """Counters for metrics."""
-        return {"rules": len(self._alarms), "active": sum(a.state != NORMAL for a in self._alarms.values()),
+        return {"rules": len(self._trackers), "active": sum(a.state != NORMAL for a in self._alarms.values()),
                 "shelved": len(self._shelved), "samples": self.samples, "events": self.events,
                 "event_errors": self.event_errors, "rule_errors": self.rule_errors}
 
@@ -809,11 +822,12 @@ class AlarmEngine:
         for rule_id, a in self._alarms.items():
             if a.state == NORMAL and not a.history and not a.notes and not a.shelved:
                 continue
-            t = self._trackers[rule_id]
+            t = self._trackers.get(rule_id)
             d = a.to_dict()
-            d["condition"] = t.cond
-            d["hold_until"] = t.hold_until
-            d["last_value"] = t.value
+            if t is not None:
+                d["condition"] = t.cond
+                d["hold_until"] = t.hold_until
+                d["last_value"] = t.value
             alarms[rule_id] = d
         return {"version": SNAPSHOT_VERSION, "ts": self._clock.now(), "alarms": alarms}
 
@@ -828,6 +842,9 @@ class AlarmEngine:
         now = self._now = self._clock.now()
         for rule_id, d in state.get("alarms", {}).items():
             a = self._alarms.get(rule_id)
+            if a is None and d.get("source", RULE_SOURCE) != RULE_SOURCE:
+                a = self._external(rule_id, d.get("source"), d.get("point"), d.get("name"), d.get("priority"),
+                                   d.get("alarm_class"))
             if a is None:
                 continue
             if d.get("state") not in ALARM_STATES:
@@ -837,7 +854,10 @@ class AlarmEngine:
                     setattr(a, f, d[f])
             a.notes = [Note(**n) for n in d.get("notes", ())]
             a.history = deque((Transition(**h) for h in d.get("history", ())), maxlen=self._history_limit)
-            t = self._trackers[rule_id]
+            t = self._trackers.get(rule_id)
+            if t is None:  # an external alarm: its state is all it has
+                self._shelve_restored(a, rule_id, now)
+                continue
             t.cond = bool(d.get("condition", a.state in _ACTIVE))
             t.value = d.get("last_value")
             t.pending = None
@@ -845,13 +865,82 @@ class AlarmEngine:
             t.hold_until = d.get("hold_until")
             if t.hold_until is not None:
                 self._timed[t] = None
-            if a.shelved:
-                until = a.shelved_until
-                if not isinstance(until, int | float) or not math.isfinite(until) \
-                        or until - now > self.max_shelve_s:
-                    a.shelved_until = now + self.max_shelve_s  # a snapshot from before the limit existed
-                self._shelved[rule_id] = None
-            else:
-                self._shelved.pop(rule_id, None)
+            self._shelve_restored(a, rule_id, now)
         for c in self._comm:
             c.last_seen = now
+
+    def _shelve_restored(self, a: Alarm, rule_id: str, now: float) -> None:
+        if a.shelved:
+            until = a.shelved_until
+            if not isinstance(until, int | float) or not math.isfinite(until) \
+                    or until - now > self.max_shelve_s:
+                a.shelved_until = now + self.max_shelve_s  # a snapshot from before the limit existed
+            self._shelved[rule_id] = None
+        else:
+            self._shelved.pop(rule_id, None)
+
+    # ------------------------------------------------------------------ external alarms
+
+    def _external(self, alarm_id: str, source: Any, point: Any, name: Any, priority: Any,
+                  alarm_class: Any) -> Alarm:
+        """The external alarm ``alarm_id``, made on first use."""
+        a = self._alarms.get(alarm_id)
+        if a is not None:
+            if a.source == RULE_SOURCE:
+                raise AlarmError(f"alarm '{alarm_id}' is a rule's: a service cannot raise or clear it")
+            return a
+        if not isinstance(source, str) or not source or source == RULE_SOURCE:
+            raise AlarmError(f"external alarm '{alarm_id}': its source must name the service that raises it "
+                             f"(such as 'analytics'), not {source!r}")
+        if not isinstance(priority, int) or isinstance(priority, bool) or not 1 <= priority <= 255:
+            raise AlarmError(f"external alarm '{alarm_id}': priority must be a whole number from 1 "
+                             f"(most urgent) to 255, not {priority!r}")
+        a = Alarm(id=alarm_id, rule_id=alarm_id, point=str(point or ""), name=str(name or alarm_id),
+                  priority=priority, alarm_class=str(alarm_class or ""), source=source,
+                  history=deque(maxlen=self._history_limit))
+        self._alarms[alarm_id] = a
+        return a
+
+    def raise_external(self, alarm_id: str, *, source: str, message: str, point: str = "", name: str = "",
+                       priority: int = 100, alarm_class: str = "", value: Value = None,
+                       context: Mapping[str, Any] | None = None) -> Alarm:
+        """Raise (or raise again) an alarm that a service decides, not a rule: ``source`` names the
+        service (``analytics``), ``context`` is its evidence (JSON-able). Returns it (a copy).
+
+        A normal alarm goes active-unacked (``raise``); a returned one active-unacked again
+        (``reactivate``); an active one keeps its state and takes the new message, value and
+        context (a ``repeat`` event, so the new evidence is recorded and notified). The alarm
+        then has the lifecycle of any other: acknowledge, shelve, note, ``clear_external``.
+        """
+        a = self._external(alarm_id, source, point, name, priority, alarm_class)
+        now = self._now = self._clock.now()
+        a.value = value
+        a.message = message
+        a.context = dict(context) if context is not None else None
+        a.count += 1
+        if a.state == NORMAL:
+            a.active_since = now
+            a.acked_by = a.acked_ts = None
+            a.flapping = False
+            a.flap_count = 0
+            self._transition(a, "raise", ACTIVE_UNACKED, now)
+        elif a.state == RETURNED_UNACKED:
+            self._transition(a, "reactivate", ACTIVE_UNACKED, now)
+        else:
+            self._transition(a, "repeat", a.state, now)
+        return a.copy()
+
+    def clear_external(self, alarm_id: str, *, value: Value = None, note: str | None = None) -> Alarm | None:
+        """The condition of an external alarm has gone: an active one returns (to returned-unacked,
+        or to normal once acknowledged). Returns it (a copy); None when there is no such alarm."""
+        a = self._alarms.get(alarm_id)
+        if a is None:
+            return None
+        if a.source == RULE_SOURCE:
+            raise AlarmError(f"alarm '{alarm_id}' is a rule's: a service cannot raise or clear it")
+        if a.state in _ACTIVE:
+            now = self._now = self._clock.now()
+            a.value = value
+            self._transition(a, "return", RETURNED_UNACKED if a.state == ACTIVE_UNACKED else NORMAL, now,
+                             note=note)
+        return a.copy()
