@@ -6,6 +6,13 @@ const api = process.env.OPENBMS_API ?? "http://127.0.0.1:8080";
 
 export default defineConfig({
   base: "/",
+  // The editor's canvas (@xyflow/react) is written for React: Preact's compat layer stands in for it.
+  resolve: {
+    alias: {
+      react: "preact/compat",
+      "react-dom": "preact/compat",
+    },
+  },
   oxc: { jsx: { runtime: "automatic", importSource: "preact" } },
   build: {
     outDir: "../src/openbms/web_static",

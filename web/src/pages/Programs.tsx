@@ -4,7 +4,9 @@
  * JSON editor with validate, save as a new version, deploy, roll back,
  * disable and enable. Every deploy, rollback, disable and enable is confirmed
  * in a dialog that names the version, what runs now, and asks why (kept in
- * the audit log).
+ * the audit log). The visual editor (editor/ProgramCanvas.tsx, loaded when
+ * opened: it holds the graph library) draws the program on a canvas to edit,
+ * validate as you go and deploy; `?edit` in the address opens it at once.
  */
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { endpoints } from "../api/endpoints";
@@ -18,19 +20,22 @@ import { formatTime, formatValue } from "../lib/format";
 import { fitZoom, layoutProgram, wirePath, wireValue, type GraphLayout, type ProgramDoc } from "../lib/graph";
 import { formatIssue, issuesFromProblem, parseProgramText, type ProgramIssue } from "../lib/programIssues";
 import { can } from "../lib/roles";
-import { href } from "../router";
+import type { CanvasProps } from "../editor/ProgramCanvas";
+import { currentPath, href, navigate } from "../router";
 import { LoadState } from "./common";
 
 export function Programs(props: { site: string }) {
-  const { api } = useApp();
+  const { api, me } = useApp();
   const list = useLoad(() => endpoints.programs(api, props.site), [api, props.site]);
   useSiteZone(props.site);
+  const mayWrite = can(me, "programs:write", props.site);
   return (
     <main id="main">
       <nav aria-label="Breadcrumb" class="crumbs">
         <a href={href(`/sites/${props.site}`)}>{props.site}</a> / <span aria-current="page">Programs</span>
       </nav>
       <h1>Logic programs</h1>
+      {mayWrite && <NewProgram site={props.site} />}
       <LoadState {...list} />
       {list.data && list.data.length === 0 && <p class="muted">This site has no logic programs.</p>}
       {list.data && list.data.length > 0 && (
@@ -61,6 +66,46 @@ export function Programs(props: { site: string }) {
   );
 }
 
+/** A new, empty program saved as its version 1, then opened in the visual editor. */
+function NewProgram(props: { site: string }) {
+  const { api } = useApp();
+  const [id, setId] = useState("");
+  const [name, setName] = useState("");
+  const [error, setError] = useState<string | undefined>(undefined);
+  const submit = async (ev: Event) => {
+    ev.preventDefault();
+    const pid = id.trim();
+    if (!/^[a-z0-9][a-z0-9_.-]*$/.test(pid) || pid.length > 64) {
+      setError("An id is lower-case letters, digits, '.', '_' and '-', starting with a letter or digit (at most 64).");
+      return;
+    }
+    try {
+      await endpoints.saveProgramVersion(api, props.site, pid, { name: name.trim(), inputs: [], blocks: [], outputs: [], wires: [] }, "new program");
+      navigate(`/sites/${props.site}/programs/${pid}?edit`);
+    } catch (err) {
+      const e = err instanceof ApiError ? err : null;
+      const issues = e ? issuesFromProblem(e.problem.errors) : [];
+      setError(issues.length ? issues.map((i) => formatIssue(i, null)).join(" ") : String(e?.message ?? err));
+    }
+  };
+  return (
+    <details class="card">
+      <summary>New program</summary>
+      <form class="actions actions--left" onSubmit={submit} noValidate>
+        <Field id="np-id" label="Id" error={error}>
+          {(aria) => <input {...aria} value={id} onInput={(e) => setId(e.currentTarget.value)} maxLength={64} placeholder="ahu-2-economiser" />}
+        </Field>
+        <Field id="np-name" label="Name">
+          {(aria) => <input {...aria} value={name} onInput={(e) => setName(e.currentTarget.value)} maxLength={200} />}
+        </Field>
+        <button type="submit" class="btn btn--primary">
+          Create and open the editor
+        </button>
+      </form>
+    </details>
+  );
+}
+
 function stateText(enabled: boolean, state: string | undefined): string {
   if (!enabled) return "disabled";
   return state ?? "not running";
@@ -77,6 +122,8 @@ export function ProgramPage(props: { site: string; id: string }) {
   const [pending, setPending] = useState<PendingChange | null>(null);
   const mayWrite = can(me, "programs:write", site);
   const mayDeploy = can(me, "programs:deploy", site);
+  const [canvasOpen, setCanvasOpen] = useState(() => /[?&]edit\b/.test(currentPath()));
+  const Canvas = useEditor(canvasOpen);
 
   // The engine's values on the wires: refreshed every few seconds.
   const [values, setValues] = useState<Record<string, Value> | null>(null);
@@ -169,7 +216,31 @@ export function ProgramPage(props: { site: string; id: string }) {
               </div>
             )}
           </section>
-          <ProgramGraph doc={d.program} values={values} />
+          <div class="actions actions--left">
+            <button type="button" class="btn" aria-pressed={canvasOpen} onClick={() => setCanvasOpen((o) => !o)}>
+              {canvasOpen ? "Close the visual editor" : mayWrite ? "Open the visual editor" : "Open on the canvas"}
+            </button>
+          </div>
+          {canvasOpen ? (
+            Canvas ? (
+              <Canvas
+                key={`${d.version}/${d.active_version}/${d.latest_version}`}
+                site={site}
+                detail={d}
+                values={values}
+                mayEdit={mayWrite}
+                mayDeploy={mayDeploy}
+                onChanged={(text) => {
+                  setMessage({ tone: "info", text });
+                  reload();
+                }}
+              />
+            ) : (
+              <p class="muted">Loading the editor…</p>
+            )
+          ) : (
+            <ProgramGraph doc={d.program} values={values} />
+          )}
           {mayWrite && (
             <ProgramEditor
               site={site}
@@ -236,6 +307,20 @@ export function ProgramPage(props: { site: string; id: string }) {
       )}
     </main>
   );
+}
+
+/** The visual editor's component, loaded the first time it is opened (the graph library is in its own chunk). */
+function useEditor(open: boolean): ((p: CanvasProps & { key?: string }) => preact.JSX.Element) | null {
+  const [comp, setComp] = useState<((p: CanvasProps) => preact.JSX.Element) | null>(null);
+  useEffect(() => {
+    if (!open || comp) return;
+    let alive = true;
+    import("../editor/ProgramCanvas").then((m) => alive && setComp(() => m.ProgramCanvas));
+    return () => {
+      alive = false;
+    };
+  }, [open, comp]);
+  return comp;
 }
 
 /** The program drawn: inputs left, outputs right, the value on each wire. */
