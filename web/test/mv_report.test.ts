@@ -35,6 +35,7 @@ describe("the report's address", () => {
     expect(parseReportQuery(search)).toEqual({ query: Q, errors: [] });
     expect(reportSearch({ ...Q, confidence: 0.68 })).toContain("confidence=0.68");
     expect(parseReportQuery(reportSearch({ ...Q, confidence: 0.68 })).query?.confidence).toBe(0.68);
+    expect(parseReportQuery(reportSearch({ ...Q, confidence: 0.4 })).errors).toEqual(["confidence: expected a number from 0.5 to below 1 (0.9 for 90 %), not “0.4”"]);
     expect(reportPath("my site", Q)).toBe(`/sites/my%20site/energy/report?${search}`);
   });
 
@@ -46,7 +47,7 @@ describe("the report's address", () => {
       "baseline: expected two dates START/END written YYYY-MM-DD, e.g. 2025-01-01/2026-01-01, not “2025-01-01/2025-02-30”",
       "reporting: the end (2026-01-01) must be after the start (2026-02-01)",
       "exclude: 2026-01-05/2026-01-06 needs a note saying why it is left out, e.g. “2026-01-05/2026-01-06 chiller replaced”",
-      "confidence: expected a number between 0 and 1 (0.9 for 90 %), not “90”",
+      "confidence: expected a number from 0.5 to below 1 (0.9 for 90 %), not “90”",
     ]);
   });
 

@@ -28,7 +28,7 @@ export interface ReportQuery {
   baseline: DayPeriod;
   reporting: DayPeriod;
   exclude: Exclusion[];
-  /** Of the savings' uncertainty, 0 < c < 1 (90 % by default, as the server's). */
+  /** Of the savings' uncertainty, 0.5 ≤ c < 1 (90 % by default, as the server's). */
   confidence: number;
 }
 
@@ -93,7 +93,7 @@ export function parseReportQuery(search: string): { query: ReportQuery | null; e
   const c = params.get("confidence");
   if (c !== null && c.trim() !== "") {
     const v = Number(c);
-    if (!(v > 0 && v < 1)) errors.push(`confidence: expected a number between 0 and 1 (0.9 for 90 %), not “${c}”`);
+    if (!(v >= 0.5 && v < 1)) errors.push(`confidence: expected a number from 0.5 to below 1 (0.9 for 90 %), not “${c}”`);
     else confidence = v;
   }
   if (errors.length > 0 || typeof baseline === "string" || typeof reporting === "string") return { query: null, errors };
