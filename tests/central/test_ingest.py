@@ -50,11 +50,12 @@ def connect_for(broker: MosquittoBroker, client_id: str) -> Any:
 
 
 @asynccontextmanager
-async def workers(broker: MosquittoBroker, url: str, n: int = 2) -> AsyncIterator[list[IngestWorker]]:
+async def workers(broker: MosquittoBroker, url: str, n: int = 2,
+                  name: str = "central-test") -> AsyncIterator[list[IngestWorker]]:
     async with AsyncExitStack() as stack:
         started = []
         for i in range(n):
-            w = IngestWorker(url, connect_for(broker, f"central-test-{i}"), flush_interval=0.05)
+            w = IngestWorker(url, connect_for(broker, f"{name}-{i}"), flush_interval=0.05)
             await w.start()
             stack.push_async_callback(w.stop)
             started.append(w)

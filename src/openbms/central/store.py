@@ -56,7 +56,7 @@ INSERT INTO central_sites AS c (site, hash, version, received, config)
 VALUES (%s, %s, %s, %s, %s)
 ON CONFLICT (site) DO UPDATE SET hash = excluded.hash, version = excluded.version,
     received = excluded.received, config = excluded.config
-WHERE excluded.version > c.version
+WHERE excluded.version > c.version AND excluded.hash <> c.hash
 """
 _PUT_EVENTS = """
 INSERT INTO central_events (site, kind, key, ts, received, body)

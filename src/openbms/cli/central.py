@@ -136,7 +136,8 @@ def run(
 
 @central_app.command("sites")
 def sites(history_url: str | None = HistoryUrlOption) -> None:
-    """The sites whose configuration the centre holds: id, name, points, version."""
+    """The sites whose configuration the centre holds, one a line, tab-separated: id, name,
+    points, version (when its edge sent it), the start of its hash."""
     url = _history_url(history_url)
     from datetime import UTC, datetime
 
@@ -164,8 +165,7 @@ def sites(history_url: str | None = HistoryUrlOption) -> None:
         points = sum(len(e.get("points", ())) for e in config.get("equipment", ()))
         when = datetime.fromtimestamp(s.version, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
         name = (config.get("site") or {}).get("name") or ""
-        console.print(f"{s.site}\t{name}\t{points} points\tversion {when}\t{s.hash[:12]}",
-                      highlight=False, soft_wrap=True)
+        typer.echo(f"{s.site}\t{name}\t{points} points\tversion {when}\t{s.hash[:12]}")
 
 
 def register(app: typer.Typer) -> None:

@@ -49,6 +49,9 @@ class BridgeSettings(_Strict):
         default=30.0, description="seconds between heartbeats on {prefix}/{site}/status")
     alarms: bool = Field(default=True, description="alarm changes on {prefix}/{site}/alarms")
     commands: bool = Field(default=True, description="command changes on {prefix}/{site}/commands")
+    config: bool = Field(
+        default=False, description="the site's configuration on {prefix}/{site}/config (retained, "
+                                   "versioned): on for an edge of a central openbms")
 
 
 class OutboxSettings(_Strict):

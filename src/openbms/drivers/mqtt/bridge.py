@@ -13,9 +13,16 @@
                                                   sample of a device's poll is offline)
     bus events "alarm"   (this site's) ──▶ {prefix}/{site}/alarms
     bus events "command" (this site's points) ──▶ {prefix}/{site}/commands
+    start, and a new configuration (follow) ──▶ {prefix}/{site}/config (retained)
+                                                  {"site", "hash", "version", "config"}
                                    │
                                    ▼
                          Link.publish ──▶ Outbox (durable) ──▶ broker
+
+The configuration message is for a central openbms (docs/multi-site.md): the
+site file's content as JSON (``config``), its SHA-256 (``hash``, of the
+canonical JSON) and ``version``, the runtime clock's time when it was sent; it
+is sent at start and when ``follow`` brings a configuration of another hash.
 
 A sample's ``time`` is its own (the runtime clock's stamp, seconds since the
 epoch, UTC) and its ``key`` is ``{point id}@{time}``: the same sample resent
@@ -33,6 +40,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import re
 from collections.abc import Sequence
@@ -52,7 +60,7 @@ from openbms.model.site import SiteConfig
 from openbms.runtime.bus import Bus, CallbackSubscription, EventSubscription
 from openbms.runtime.clock import Clock
 
-__all__ = ["BATCH_MAX", "Bridge", "edge_node", "start_bridge"]
+__all__ = ["BATCH_MAX", "Bridge", "edge_node", "site_document", "start_bridge"]
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +83,16 @@ def _device(binding: str | None, equipment: str) -> str:
     except Exception:  # a bad binding is the configuration check's to report
         return f"virtual:{equipment}"
     return _TOPIC_UNSAFE.sub("_", f"{b.scheme}:{b.device}")
+
+
+def site_document(site: SiteConfig, version: float) -> tuple[str, bytes]:
+    """The configuration message of ``site``: its content hash and the JSON payload
+    ``{"site", "hash", "version", "config"}`` (``config`` as the site file's model, its defaults
+    left out; ``SiteConfig.model_validate`` reads it back)."""
+    config = site.model_dump(mode="json", exclude_defaults=True)
+    digest = hashlib.sha256(orjson.dumps(config, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    return digest, orjson.dumps({"site": site.site.id, "hash": digest, "version": version,
+                                 "config": config})
 
 
 def edge_node(site: SiteConfig, settings: MqttSettings) -> EdgeNode | None:
@@ -101,6 +119,8 @@ class Bridge:
         self.device_base = f"{base}/devices/"
         self.alarms_topic = f"{base}/alarms"
         self.commands_topic = f"{base}/commands"
+        self.config_topic = f"{base}/config"
+        self.config_hash: str | None = None  # of the configuration last announced
         self.points = self._points_of(site)
         if self.edge is not None:
             self.edge.define(self._metrics_of(site))
@@ -127,6 +147,7 @@ class Bridge:
         Sparkplug B: a device whose metrics changed is born again (DBIRTH), one gone dies
         (DDEATH), through the outbox in order."""
         self.points = self._points_of(site)
+        self.announce(site)
         edge = self.edge
         if edge is None:
             return
@@ -142,6 +163,18 @@ class Bridge:
             elif device not in edge.dead:
                 self.link.publish(edge.topic("DBIRTH", device), edge.birth(device, now), qos=qos,
                                   key=f"{device}@{now!r}:birth")
+
+    def announce(self, site: SiteConfig) -> None:
+        """Publish the site's configuration (retained) unless it is the one last announced
+        (``bridge: config: false``: never)."""
+        if not self.settings.bridge.config:
+            return
+        digest, payload = site_document(site, self.link.clock.now())
+        if digest == self.config_hash:
+            return
+        self.config_hash = digest
+        self.link.publish(self.config_topic, payload, qos=self.settings.bridge.qos, retain=True,
+                          key=f"config@{digest}")
 
     # ------------------------------------------------------------------ samples (the hot path)
 
@@ -333,4 +366,5 @@ async def start_bridge(site: SiteConfig, data_dir: Path, clock: Clock, bus: Bus)
         await outbox.close()
         raise
     bridge.subscribe(bus)
+    bridge.announce(site)
     return bridge
