@@ -123,15 +123,18 @@ def run(
                     f"{ingest.get('events', 0):,} events · {ingest.get('refused', 0):,} refused · "
                     f"{bad:,} bad messages", highlight=False)
         finally:
+            taken.update(worker.health().get("ingest", {}))
             await worker.stop()
 
+    taken: dict[str, object] = {}
     try:
         asyncio.run(main())
     except OpenBMSError as err:
         raise fail(str(err)) from err
     except (OSError, ValueError) as err:
         raise fail(f"cannot start: {err}") from err
-    console.print("[green]stopped cleanly[/green]: history flushed")
+    console.print(f"[green]stopped cleanly[/green]: {taken.get('samples', 0)} samples and "
+                  f"{taken.get('events', 0)} events taken; history flushed", highlight=False)
 
 
 @central_app.command("sites")
