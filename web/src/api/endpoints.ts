@@ -226,4 +226,29 @@ export const endpoints = {
     }),
   /** The block catalogue: every kind's ports, parameters (units, limits, choices) and flags, for the editor's palette. */
   blocks: (api: ApiClient) => api.get<import("./types").BlockCatalogue>(`${V1}/blocks`),
+  /**
+   * A weather-normalised baseline fitted on a period of a meter: model, Guideline 14 statistics, local days
+   * actual vs expected. Times are epoch s; `exclude` is START/END/NOTE each (a 422 names a bad field).
+   */
+  baseline: (api: ApiClient, s: string, q: { meter: string; start: number; end: number; method?: "auto" | "hourly" | "daily"; exclude?: string[]; temperature?: string }) =>
+    api.get<import("./types").MvBaseline>(`${site(s)}/analytics/baseline`, {
+      meter: q.meter, start: q.start.toFixed(0), end: q.end.toFixed(0), method: q.method, exclude: q.exclude,
+      temperature: q.temperature,
+    }),
+  /** Avoided energy over a reporting period against a baseline fitted on the period before it, with its uncertainty. */
+  savings: (api: ApiClient, s: string, q: {
+    meter: string; baseline_start: number; baseline_end: number; start: number; end: number;
+    confidence?: number; bucket?: "day" | "week" | "month"; method?: "auto" | "hourly" | "daily"; exclude?: string[]; temperature?: string;
+  }) =>
+    api.get<import("./types").MvSavings>(`${site(s)}/analytics/savings`, {
+      meter: q.meter, baseline_start: q.baseline_start.toFixed(0), baseline_end: q.baseline_end.toFixed(0),
+      start: q.start.toFixed(0), end: q.end.toFixed(0), confidence: q.confidence, bucket: q.bucket, method: q.method,
+      exclude: q.exclude, temperature: q.temperature,
+    }),
+  /**
+   * A CSV or Excel download of an analytics route (consumption, cost, peaks, forecast, baseline, savings):
+   * `what` is its path under …/analytics/, `query` its usual query; the answer is the raw file Response.
+   */
+  analyticsExport: (api: ApiClient, s: string, what: string, query: import("./client").Query, format: "csv" | "xlsx") =>
+    api.request<Response>("GET", `${site(s)}/analytics/${what}`, { query: { ...query, format }, raw: true }),
 };

@@ -803,3 +803,110 @@ export interface BlockKind {
 export interface BlockCatalogue {
   items: BlockKind[];
 }
+
+/** A non-routine event left out of an M&V period (exclude=START/END/NOTE), and the rows of the period it held. */
+export interface MvExclusion {
+  start: number;
+  end: number;
+  note: string;
+  rows: number;
+}
+
+/** ASHRAE Guideline 14 statistics of a baseline over its own rows (percentages in %). */
+export interface MvStatistics {
+  cvrmse_pct: number | null;
+  /** Positive: the model predicts less than the building used. */
+  nmbe_pct: number | null;
+  r2: number;
+  n: number;
+  p: number;
+  autocorrelation: number;
+  mean_kwh: number;
+}
+
+/** Whether Guideline 14's hourly criteria are met; `reasons` says each one missed, in words. */
+export interface MvGuideline14 {
+  met: boolean;
+  cvrmse_max_pct: number;
+  nmbe_max_pct: number;
+  reasons: string[];
+}
+
+/** The model chosen and what it learnt (balance points, slopes, occupied hours), with sentences to show. */
+export interface MvModel {
+  method: "hourly" | "daily";
+  name: string;
+  interval: "hourly" | "daily";
+  candidates_cvrmse_pct: Record<string, number>;
+  daily: {
+    kind: "intercept" | "heating" | "cooling" | "heating_cooling";
+    intercept_kwh: number;
+    heating_balance_c: number | null;
+    heating_slope_kwh_per_degc_day: number | null;
+    cooling_balance_c: number | null;
+    cooling_slope_kwh_per_degc_day: number | null;
+  };
+  hourly: { occupied_hours: number; occupied: string[]; knots_c: number[] } | null;
+  words: string[];
+}
+
+/** A fitted baseline: its period, rows, statistics and model. */
+export interface MvBaselineSummary {
+  start: number;
+  end: number;
+  method_asked: "auto" | "hourly" | "daily";
+  rows: number;
+  excluded_rows: number;
+  missing_hours: number;
+  exclusions: MvExclusion[];
+  statistics: MvStatistics;
+  guideline14: MvGuideline14;
+  model: MvModel;
+}
+
+/** GET …/analytics/baseline: a baseline fitted on a period of a meter, with its local days for a chart. */
+export interface MvBaseline extends MvBaselineSummary {
+  site: string;
+  timezone: string;
+  meter: string;
+  /** The outdoor temperature point used. */
+  temperature: string;
+  series: { start: number; date: string; actual: number; expected: number; excluded: boolean }[];
+}
+
+/** One day, week or month of a reporting period: measured, adjusted baseline, avoided and avoided so far. */
+export interface MvSavingsBucket {
+  start: number;
+  end: number;
+  date: string;
+  actual: number;
+  expected: number;
+  avoided: number;
+  cumulative_avoided: number;
+}
+
+/** GET …/analytics/savings: avoided energy over a reporting period against a baseline (IPMVP option C). */
+export interface MvSavings {
+  site: string;
+  timezone: string;
+  meter: string;
+  temperature: string;
+  baseline: MvBaselineSummary;
+  start: number;
+  end: number;
+  rows: number;
+  excluded_rows: number;
+  missing_hours: number;
+  exclusions: MvExclusion[];
+  adjusted_baseline_kwh: number;
+  actual_kwh: number;
+  avoided_kwh: number;
+  savings_pct: number | null;
+  confidence: number;
+  /** Fractional savings uncertainty at `confidence`, % of the savings; null: unbounded (nothing saved). */
+  fsu_pct: number | null;
+  low_kwh: number | null;
+  high_kwh: number | null;
+  bucket: "day" | "week" | "month";
+  series: MvSavingsBucket[];
+}
