@@ -343,6 +343,9 @@ CALLS: dict[tuple[str, str], Call] = {
     ("POST", _PROGRAM + "/disable"): Call(),
     ("POST", _PROGRAM + "/enable"): Call(),
     ("GET", "/api/v1/blocks"): Call(),  # the block catalogue: any signed-in user
+    ("POST", _SITE + "/programs/replay"): Call(  # yesterday, hourly: it reads, never writes
+        body=lambda r: {"program": _program(r.site, f"{r.params['equip_id']}/{r.params['name']}", 20),
+                        "step_s": 3600}),
     # the emulated building's faults: the matrix's runtime runs no emulator, so an admin gets the 409
     ("GET", "/api/v1/emulator/faults"): Call(ok=_ok(409)),
     ("PUT", "/api/v1/emulator/faults/{fault_id}"): Call(body={}, params={"fault_id": "chiller-trip:ch-1"},

@@ -251,4 +251,7 @@ export const endpoints = {
    */
   analyticsExport: (api: ApiClient, s: string, what: string, query: import("./client").Query, format: "csv" | "xlsx") =>
     api.request<Response>("GET", `${site(s)}/analytics/${what}`, { query: { ...query, format }, raw: true }),
+  /** Replay a program document (saved or not) over a recorded day or range: outputs computed, never written (programs:read). */
+  replayProgram: (api: ApiClient, s: string, program: unknown, range: import("./types").ReplayRange = {}) =>
+    api.post<import("./types").ReplayResult>(`${site(s)}/programs/replay`, { program, ...range }),
 };

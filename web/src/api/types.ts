@@ -910,3 +910,35 @@ export interface MvSavings {
   bucket: "day" | "week" | "month";
   series: MvSavingsBucket[];
 }
+
+/** A [t (epoch s), value] pair of a replayed series: the value holds until the next pair. */
+export type ReplayPoint = [number, Value];
+
+/** One output of a replayed program: what it would have commanded, beside what its point recorded. */
+export interface ReplayOutput {
+  id: string;
+  point: string;
+  priority: number;
+  computed: ReplayPoint[];
+  recorded: ReplayPoint[];
+}
+
+/** POST …/programs/replay: a program run over recorded inputs, nothing written. */
+export interface ReplayResult {
+  start: number;
+  end: number;
+  step_s: number;
+  steps: number;
+  outputs: ReplayOutput[];
+  /** Per wired port ("node.port", as a running program's `values`) its changes, at most 500. */
+  values: Record<string, ReplayPoint[]>;
+}
+
+/** The range of a replay: a day of the site's ("YYYY-MM-DD"), or start and end (epoch s); neither: yesterday. */
+export interface ReplayRange {
+  day?: string;
+  start?: number;
+  end?: number;
+  /** Seconds between evaluations; default the program's period_s. */
+  step_s?: number;
+}

@@ -21,7 +21,10 @@ holds up the event loop every site's drivers, alarms and control share.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import math
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Body, Path, Query, Request, Response
 from pydantic import BaseModel, Field
@@ -42,6 +45,7 @@ from openbms.control.programs import (
     validate_program,
 )
 from openbms.control.programs.model import path_parts
+from openbms.control.programs.replay import OUTPUT_POINTS, check_range, run_replay, thin
 from openbms.model.sample import Value
 from openbms.service.protocols import ProgramRepository, Services
 
@@ -153,6 +157,43 @@ class ActionRequest(BaseModel):
     """Why a program is rolled back, disabled or enabled (optional): kept in the audit log."""
 
     reason: str = _REASON
+
+
+class ReplayRequest(BaseModel):
+    """A program document (saved or not) and the range to replay it over: a ``day`` of the site's, or
+    ``start`` and ``end`` (epoch s); neither: yesterday, by the server's clock and the site's time zone."""
+
+    program: dict[str, Any] = Field(description="The program document (docs/programs.md); 'id' may be left "
+                                                "out, 'site' is the URL's.")
+    day: dt.date | None = Field(None, description="A day in the site's time zone.")
+    start: float | None = Field(None, description="Epoch seconds (with end), instead of day.")
+    end: float | None = Field(None, description="Epoch seconds (with start); at most 7 days after start.")
+    step_s: float | None = Field(None, ge=1, le=86_400,
+                                 description="Seconds between evaluations; default the program's period_s.")
+
+
+class ReplayOutputOut(BaseModel):
+    """One output: what the program would have commanded, beside what its point recorded."""
+
+    id: str
+    point: str
+    priority: int
+    computed: list[list[Any]] = Field(description="[t, value] changes, each held until the next.")
+    recorded: list[list[Any]] = Field(description="[t, value] samples of the point (the first: its value "
+                                                  "at start, when one was recorded before).")
+
+
+class ReplayOut(BaseModel):
+    """A replay: per output the computed and recorded series, per wired port its series (for the wires)."""
+
+    start: float
+    end: float
+    step_s: float
+    steps: int
+    outputs: list[ReplayOutputOut]
+    values: dict[str, list[list[Any]]] = Field(
+        description="Per wired port ('node.port', as a running program's values) its [t, value] changes, "
+                    "thinned to at most 500.")
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -433,3 +474,93 @@ async def enable(
             raise _invalid(err.issues, ["program"], f"version {stored.version} cannot run on the "
                            f"site's points: {len(err.issues)} problem(s)") from None
     return await current_program(ctx, store, runtime, site_id, program_id)
+
+
+# ------------------------------------------------------------------------------ testing before deploying
+
+#: Sites replaying now, and how many replays may run at once (each holds a worker thread and memory).
+_REPLAYING: set[str] = set()
+MAX_REPLAYS = 2
+#: Recorded rows one replay may read (all its points together).
+MAX_REPLAY_ROWS = 1_000_000
+
+
+def _replay_range(body: ReplayRequest, runtime: Services, site_id: str) -> tuple[float, float]:
+    if body.start is not None or body.end is not None:
+        if body.start is None or body.end is None or body.day is not None:
+            raise ApiError(422, "give a day, or both start and end (epoch seconds)")
+        return body.start, body.end
+    tz = ZoneInfo(site_config(runtime, site_id).site.timezone)
+    day = body.day or (dt.datetime.fromtimestamp(runtime.clock.now(), tz).date() - dt.timedelta(days=1))
+    start = dt.datetime.combine(day, dt.time(), tz)
+    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tz)
+    return start.timestamp(), end.timestamp()
+
+
+async def _recorded(runtime: Services, point: str, start: float, end: float,
+                    budget: int) -> list[tuple[float, Any, int]]:
+    """The point's rows from its last one before ``start`` to ``end`` included; 422 past ``budget``."""
+    historian = runtime.historian
+    before = await historian.last_before(point, start)
+    rows = await historian.raw_rows(point, start, math.nextafter(end, math.inf), limit=budget + 1)
+    if len(rows) > budget:
+        raise ApiError(422, f"the replay would read more than {MAX_REPLAY_ROWS} recorded samples; "
+                            "replay a shorter range")
+    return ([before] if before is not None else []) + list(rows)
+
+
+@router.post("/sites/{site_id}/programs/replay", response_model=ReplayOut)
+async def replay(
+    site_id: str, body: ReplayRequest, request: Request,
+    user: Principal = require("programs:read", site_param="site_id"),
+) -> ReplayOut:
+    """Run a program over the recorded inputs of a day (at most 7): its outputs computed, never written.
+
+    Each input takes, at each step, its point's last recorded value at or
+    before that step (unknown unless its status was ok or overridden). The
+    answer gives per output the computed series beside its point's recorded
+    one, and per wired port a series for the canvas. One replay per site at
+    a time (429 while one runs); it writes nothing and changes nothing.
+    """
+    runtime, _store, engine = _parts_of(request, site_id)
+    ctx = get_context(request)
+    document = {"id": "replay", **body.program, "site": site_id}
+    try:
+        program = await ctx.run(parse_program, document)
+    except ProgramError as err:
+        raise _invalid(err.issues, ["body", "program"], f"{len(err.issues)} invalid field(s)") from None
+    start, end = _replay_range(body, runtime, site_id)
+    try:
+        check_range(program, start, end, body.step_s)
+    except ProgramError as err:
+        raise _invalid(err.issues, ["body"], "; ".join(i.message for i in err.issues)) from None
+    if site_id in _REPLAYING or len(_REPLAYING) >= MAX_REPLAYS:
+        raise ApiError(429, f"a replay is running {'for this site' if site_id in _REPLAYING else 'already'}"
+                            ": try again when it has finished")
+    _REPLAYING.add(site_id)
+    try:
+        budget = MAX_REPLAY_ROWS
+        rows: dict[str, list[tuple[float, Any, int]]] = {}
+        for point in dict.fromkeys(n.point for n in program.inputs):
+            if point in engine.catalog:
+                rows[point] = await _recorded(runtime, point, start, end, budget)
+                budget -= len(rows[point])
+        try:
+            result = await ctx.run(run_replay, program, engine.catalog, rows, start, end, body.step_s)
+        except ProgramError as err:
+            raise _invalid(err.issues, ["body", "program"],
+                           f"the program cannot run: {len(err.issues)} problem(s)") from None
+        outputs = []
+        for o in program.outputs:
+            if o.id not in result.outputs:
+                continue
+            recorded = await _recorded(runtime, o.point, start, end, budget)
+            budget -= len(recorded)
+            series = [[max(ts, start), value] for ts, value, _status in recorded]
+            outputs.append(ReplayOutputOut(id=o.id, point=o.point, priority=o.priority,
+                                           computed=result.outputs[o.id],
+                                           recorded=thin(series, OUTPUT_POINTS)))
+    finally:
+        _REPLAYING.discard(site_id)
+    return ReplayOut(start=result.start, end=result.end, step_s=result.step_s, steps=result.steps,
+                     outputs=outputs, values=result.values)
