@@ -13,7 +13,14 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from openbms.analytics.anomaly import CREEP_DAYS, MIN_TRAIN_DAYS, STUCK_MIN_HOURS, TRAIN_DAYS, judge_day
+from openbms.analytics.anomaly import (
+    CREEP_DAYS,
+    MIN_TRAIN_DAYS,
+    STUCK_MIN_HOURS,
+    TRAIN_DAYS,
+    Finding,
+    judge_day,
+)
 from openbms.analytics.baseline import local_time
 from openbms.bench.analytics import synthetic_hours
 
@@ -30,14 +37,21 @@ def _day(k: int) -> date:
     return START + timedelta(days=k)
 
 
+def _judged(*args, **kwargs) -> list[Finding]:
+    """The findings of a day that can be judged."""
+    got = judge_day(*args, **kwargs)
+    assert got is not None
+    return got
+
+
 def _rows_of(ts: np.ndarray, k: int) -> np.ndarray:
     return local_time(ts, TZ).day == _day(k).toordinal()
 
 
 def test_a_normal_week_after_eight_weeks_of_training_raises_nothing(office) -> None:
     ts, kwh, temp = office
-    found = [f for k in range(TRAIN_DAYS, TRAIN_DAYS + 7) for f in judge_day(ts, kwh, temp, TZ, _day(k))]
-    assert found == []
+    judged = [judge_day(ts, kwh, temp, TZ, _day(k)) for k in range(TRAIN_DAYS, TRAIN_DAYS + 7)]
+    assert judged == [[]] * 7
 
 
 def test_a_day_a_quarter_above_its_model_is_a_consumption_anomaly_with_its_evidence(office) -> None:
@@ -46,7 +60,7 @@ def test_a_day_a_quarter_above_its_model_is_a_consumption_anomaly_with_its_evide
     faulty = kwh.copy()
     day = _rows_of(ts, k)
     faulty[day] *= 1.25
-    found = judge_day(ts, faulty, temp, TZ, _day(k), name="Main meter")
+    found = _judged(ts, faulty, temp, TZ, _day(k), name="Main meter")
     assert [f.kind for f in found] == ["consumption"]
     f = found[0]
     assert f.actual_kwh == pytest.approx(float(faulty[day].sum()))
@@ -57,7 +71,7 @@ def test_a_day_a_quarter_above_its_model_is_a_consumption_anomaly_with_its_evide
     assert "Main meter used" in f.message and "more than" in f.message
     # A day far below its model is one too (a meter that lost a feeder).
     faulty[day] = kwh[day] * 0.6
-    low = judge_day(ts, faulty, temp, TZ, _day(k))
+    low = _judged(ts, faulty, temp, TZ, _day(k))
     assert [f.kind for f in low] == ["consumption"] and low[0].score < -low[0].threshold
     assert "less than" in low[0].message
 
@@ -68,7 +82,7 @@ def test_a_meter_reading_the_same_energy_for_hours_is_stuck(office) -> None:
     faulty = kwh.copy()
     hours = np.flatnonzero(_rows_of(ts, k))[10:10 + STUCK_MIN_HOURS + 2]
     faulty[hours] = faulty[hours[0]]
-    found = judge_day(ts, faulty, temp, TZ, _day(k))
+    found = _judged(ts, faulty, temp, TZ, _day(k))
     stuck = [f for f in found if f.kind == "stuck"]
     assert len(stuck) == 1
     assert stuck[0].score == STUCK_MIN_HOURS + 2 and stuck[0].start == ts[hours[0]]
@@ -76,7 +90,7 @@ def test_a_meter_reading_the_same_energy_for_hours_is_stuck(office) -> None:
     faulty = kwh.copy()
     short = hours[:STUCK_MIN_HOURS - 1]
     faulty[short] = faulty[short[0]]
-    assert [f for f in judge_day(ts, faulty, temp, TZ, _day(k)) if f.kind == "stuck"] == []
+    assert [f for f in _judged(ts, faulty, temp, TZ, _day(k)) if f.kind == "stuck"] == []
 
 
 def test_a_spike_and_a_negative_hour_are_jumps(office) -> None:
@@ -85,12 +99,12 @@ def test_a_spike_and_a_negative_hour_are_jumps(office) -> None:
     h = int(np.flatnonzero(_rows_of(ts, k))[3])  # 03:00, a quiet hour
     spiked = kwh.copy()
     spiked[h] = 10 * kwh.max()
-    jumps = [f for f in judge_day(ts, spiked, temp, TZ, _day(k)) if f.kind == "jump"]
+    jumps = [f for f in _judged(ts, spiked, temp, TZ, _day(k)) if f.kind == "jump"]
     assert len(jumps) == 1 and jumps[0].start == ts[h] and jumps[0].actual_kwh == spiked[h]
     assert jumps[0].score > jumps[0].threshold
     negative = kwh.copy()
     negative[h] = -500.0
-    jumps = [f for f in judge_day(ts, negative, temp, TZ, _day(k)) if f.kind == "jump"]
+    jumps = [f for f in _judged(ts, negative, temp, TZ, _day(k)) if f.kind == "jump"]
     assert len(jumps) == 1 and jumps[0].actual_kwh == -500.0 and "backwards" in jumps[0].message
 
 
@@ -103,22 +117,22 @@ def test_base_load_creeping_up_for_days_is_flagged_once_it_has_lasted(office) ->
     night = (loc.day >= _day(first).toordinal()) & ((hour < 6) | (hour >= 20))
     crept[night] += 8.0  # 40 % more base load at night: a day's total stays within its noise
     last = first + CREEP_DAYS - 1
-    assert [f.kind for f in judge_day(ts, crept, temp, TZ, _day(last))] == ["base_load"]
-    assert not any(f.kind == "base_load" for f in judge_day(ts, crept, temp, TZ, _day(last - 1)))
-    f = judge_day(ts, crept, temp, TZ, _day(last))[0]
+    assert [f.kind for f in _judged(ts, crept, temp, TZ, _day(last))] == ["base_load"]
+    assert not any(f.kind == "base_load" for f in _judged(ts, crept, temp, TZ, _day(last - 1)))
+    f = _judged(ts, crept, temp, TZ, _day(last))[0]
     assert f.actual_kwh > f.expected_kwh and f.start == ts[loc.day == _day(first).toordinal()][0]
 
 
 def test_too_little_history_or_a_day_of_gaps_is_not_judged(office) -> None:
     ts, kwh, temp = office
-    assert judge_day(ts, kwh, temp, TZ, _day(MIN_TRAIN_DAYS - 1)) == []
+    assert judge_day(ts, kwh, temp, TZ, _day(MIN_TRAIN_DAYS - 1)) is None
     gaps = kwh.copy()
     k = TRAIN_DAYS + 2
     gaps[_rows_of(ts, k)] = np.nan
-    assert judge_day(ts, gaps, temp, TZ, _day(k)) == []
+    assert judge_day(ts, gaps, temp, TZ, _day(k)) is None
     # Flagged days left out of training: too few left, no judgement.
     flagged = [_day(j) for j in range(k - TRAIN_DAYS, k - MIN_TRAIN_DAYS + 1)]
-    assert judge_day(ts, kwh * 2, temp, TZ, _day(k), exclude=flagged) == []
+    assert judge_day(ts, kwh * 2, temp, TZ, _day(k), exclude=flagged) is None
 
 
 def test_rows_of_different_lengths_are_refused() -> None:

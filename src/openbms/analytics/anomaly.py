@@ -162,13 +162,13 @@ def _kwh(v: float) -> str:
 
 
 def judge_day(ts: npt.ArrayLike, kwh: npt.ArrayLike, temp: npt.ArrayLike, tz: ZoneInfo, day: date,
-              *, name: str = "the meter", exclude: Collection[date] = ()) -> list[Finding]:
+              *, name: str = "the meter", exclude: Collection[date] = ()) -> list[Finding] | None:
     """The anomalies of the local ``day`` of a meter (see the module), from its hours.
 
     ``ts``, ``kwh`` and ``temp`` are one row per hour start (epoch s, ascending), NaN where
     unknown, from at least ``MIN_TRAIN_DAYS`` before ``day`` through its end. ``exclude``:
-    local days left out of training (days already flagged, non-routine events). Returns no
-    findings when the day or its training has too few known hours to judge.
+    local days left out of training (days already flagged, non-routine events). Returns None
+    when the day or its training has too few known hours to judge (and [] for a normal day).
     """
     t = np.asarray(ts, dtype=float)
     y_all = np.asarray(kwh, dtype=float)
@@ -176,13 +176,13 @@ def judge_day(ts: npt.ArrayLike, kwh: npt.ArrayLike, temp: npt.ArrayLike, tz: Zo
     if not (len(t) == len(y_all) == len(x_all)):
         raise ValueError("timestamps, energies and temperatures must have one entry per hour")
     if len(t) == 0:
-        return []
+        return None
     loc = local_time(t, tz)
     judged = day.toordinal()
     this = loc.day == judged
     known = np.isfinite(y_all) & np.isfinite(x_all)
     if int((this & known).sum()) < MIN_DAY_HOURS:
-        return []
+        return None
     skip = {d.toordinal() for d in exclude}
     counts = np.bincount(loc.day[known] - loc.day.min(), minlength=judged - int(loc.day.min()) + 1)
 
@@ -195,7 +195,7 @@ def judge_day(ts: npt.ArrayLike, kwh: npt.ArrayLike, temp: npt.ArrayLike, tz: Zo
 
     train_days = days_between(judged - TRAIN_DAYS, judged)
     if len(train_days) < MIN_TRAIN_DAYS:
-        return []
+        return None
     found: list[Finding] = []
     m = rows(train_days)
     ref = _reference(loc.tow[m], x_all[m], y_all[m], loc.day[m], train_days, tz)

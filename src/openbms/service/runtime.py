@@ -57,6 +57,7 @@ from openbms.model.site import SiteConfig
 from openbms.runtime.bus import Bus
 from openbms.runtime.cache import CurrentValueCache
 from openbms.runtime.clock import Clock, WallClock
+from openbms.service.anomalies import AnomalyService
 from openbms.service.assembly import Assembly
 from openbms.service.command_links import CommandLinks
 from openbms.service.commands import CommandDesk
@@ -229,6 +230,8 @@ class Runtime:
         self.program_store: ProgramStore | None = None
         #: The hourly load forecasts (``openbms.service.forecasts``), once started.
         self.forecasts: ForecastService | None = None
+        #: The daily anomaly detection on the meters (``openbms.service.anomalies``), once started.
+        self.anomalies: AnomalyService | None = None
         # Deployed and enabled programs that did not start, keyed by (site, id): see program_status.
         self.program_failures: dict[tuple[str, str], ProgramStatus] = {}
         #: The one lock of configuration changes (``change_site``).
@@ -305,6 +308,11 @@ class Runtime:
             self.forecasts = ForecastService(lambda: self.sites, self.historian, self.state, self.clock)
             await self.forecasts.start()
             self.assembly.on_stop("load forecasts", self.forecasts.stop)
+            # Each meter's ended day judged against its model each hour; findings raised as alarms.
+            self.anomalies = AnomalyService(lambda: self.sites, self.historian, self.state, self.clock,
+                                            self.alarm_engine)
+            await self.anomalies.start()
+            self.assembly.on_stop("anomaly detection", self.anomalies.stop)
             if self.api_address is not None:
                 await self._start_api(*self.api_address)
             # After the API: its handler answers the first request (without it: unavailable).
