@@ -9,7 +9,8 @@ per period. The computation is ``openbms.analytics``' (``energy``,
 ``consumption``, ``tariffs``); these routes pick the meters, fetch their
 hourly rollups (and raw samples for demand windows) through the store and run
 the arithmetic in a worker thread. The dashboard does no calendar arithmetic
-of its own. Access: ``history:read`` on the site.
+of its own. ``format=csv|xlsx`` on ``/analytics/…`` downloads the answer as a
+file (``api.export_tables``). Access: ``history:read`` on the site.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from openbms.analytics.tariffs import cost_of, holidays_of, peak_of
 from openbms.api.auth.permissions import require, visible_sites
 from openbms.api.auth.principal import Principal
 from openbms.api.errors import invalid_field, not_found
+from openbms.api.export_tables import EXPORT_RESPONSES, Column, Table, export_response, filename_of
 from openbms.api.helpers import MAX_JSON_ROWS, finite, parse_time, requested_points, runtime_of, site_config
 from openbms.api.site_index import Entry, site_index
 from openbms.historian.base import RawRow, RollupSeries
@@ -428,7 +430,30 @@ def _consumption(groups: Sequence[Group], data: dict[str, PointMeter], spans: Se
     return out
 
 
-@router.get("/sites/{site_id}/analytics/consumption", response_model=ConsumptionOut)
+#: ``format=``: the JSON answer, or a download of its series (``api.export_tables``).
+_FORMAT = Query("json", description="json, or a download: csv or xlsx (a row per series and period; units "
+                "in the header, times in the site's local time).")
+Format = Literal["json", "csv", "xlsx"]
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else ""
+
+
+def consumption_table(body: dict[str, Any]) -> Table:
+    """A row per series and period of a consumption answer."""
+    columns = (Column("series", kind="text"), Column("kind", kind="text"), Column("name", kind="text"),
+               Column("commodity", kind="text"), Column("start", kind="time"), Column("end", kind="time"),
+               Column("date", kind="text"), Column("energy", "kWh"), Column("partial", kind="text"),
+               Column("previous energy", "kWh"), Column("energy per area", "kWh/m²"))
+    rows = [[s["id"], s["kind"], s["name"], s["commodity"], p["start"], p["end"], p["date"], p["kwh"],
+             _yes(p["partial"]), p.get("previous_kwh"), p.get("kwh_per_m2")]
+            for s in body["series"] for p in s["periods"]]
+    return Table("Consumption", columns, rows)
+
+
+@router.get("/sites/{site_id}/analytics/consumption", response_model=ConsumptionOut,
+            responses=EXPORT_RESPONSES)
 async def get_consumption(
     request: Request,
     site_id: str,
@@ -440,6 +465,7 @@ async def get_consumption(
     meters: list[str] | None = Query(
         None, description="With by=meter: these meters only (equipment/point, or a virtual meter's id)."),
     compare: bool = Query(False, description="Also the periods before, as many (previous_kwh, change_pct)."),
+    format: Format = _FORMAT,
     user: Principal = require("history:read", site_param="site_id"),
 ) -> Any:
     """Energy per period of meters, virtual meters, equipment, spaces or the site, with EUI and comparison.
@@ -454,7 +480,11 @@ async def get_consumption(
     end = runtime.clock.now() if end is None else end
     if meters and by != "meter":
         raise invalid_field(["query", "meters"], "meters= names meters: use it with by=meter")
-    return await _site_consumption(runtime, cfg, bucket, count, end, by, meters, compare)
+    body = await _site_consumption(runtime, cfg, bucket, count, end, by, meters, compare)
+    if format != "json":
+        return export_response([consumption_table(body)], format,
+                               filename_of(site_id, "consumption", bucket), ZoneInfo(cfg.site.timezone))
+    return body
 
 
 async def _site_consumption(runtime: Any, cfg: Any, bucket: Bucket, count: int, end: float, by: str,
@@ -556,7 +586,18 @@ def _peaks(groups: Sequence[Group], data: dict[str, PointMeter], spans: Sequence
     return out
 
 
-@router.get("/sites/{site_id}/analytics/peaks", response_model=PeaksOut)
+def peaks_table(body: dict[str, Any]) -> Table:
+    """A row per series and period of a peaks answer."""
+    columns = (Column("series", kind="text"), Column("kind", kind="text"), Column("name", kind="text"),
+               Column("commodity", kind="text"), Column("start", kind="time"), Column("end", kind="time"),
+               Column("date", kind="text"), Column(f"peak {body['window_minutes']}-minute demand", "kW"),
+               Column("window start", kind="time"), Column("partial", kind="text"))
+    rows = [[s["id"], s["kind"], s["name"], s["commodity"], p["start"], p["end"], p["date"], p["kw"], p["at"],
+             _yes(p["partial"])] for s in body["series"] for p in s["periods"]]
+    return Table("Peaks", columns, rows)
+
+
+@router.get("/sites/{site_id}/analytics/peaks", response_model=PeaksOut, responses=EXPORT_RESPONSES)
 async def get_peaks(
     request: Request,
     site_id: str,
@@ -566,6 +607,7 @@ async def get_peaks(
     until: str | None = Query(None, max_length=64, description="End (ISO 8601 or epoch s); default now."),
     by: Literal["meter", "site"] = Query("site", description="A series per meter (or virtual one), or site."),
     meters: list[str] | None = Query(None, description="With by=meter: these meters only."),
+    format: Format = _FORMAT,
     user: Principal = require("history:read", site_param="site_id"),
 ) -> Any:
     """The highest mean demand over a 15- or 30-minute window in each period, and when it began.
@@ -587,8 +629,11 @@ async def get_peaks(
     wanted = {pid for g in groups for _sign, pid in g.members}
     data = await _point_meters(runtime, points, wanted, spans[0].start - 86_400.0, end, spans[0].start)
     series = await asyncio.to_thread(_peaks, groups, data, spans, end, window * 60.0, tz)
-    return {"site": site_id, "timezone": cfg.site.timezone, "bucket": bucket, "window_minutes": window,
+    body = {"site": site_id, "timezone": cfg.site.timezone, "bucket": bucket, "window_minutes": window,
             "until": end, "series": series}
+    if format != "json":
+        return export_response([peaks_table(body)], format, filename_of(site_id, "peaks", bucket), tz)
+    return body
 
 
 class CostLineOut(BaseModel):
@@ -658,7 +703,27 @@ def _costs(tariff: Tariff, groups: Sequence[Group], data: dict[str, PointMeter],
     return out
 
 
-@router.get("/sites/{site_id}/analytics/cost", response_model=CostOut)
+def cost_tables(body: dict[str, Any]) -> list[Table]:
+    """A row per meter and period of a cost answer; in a workbook, each bill's lines too."""
+    money = body["currency"]
+    columns = (Column("meter", kind="text"), Column("name", kind="text"), Column("start", kind="time"),
+               Column("end", kind="time"), Column("date", kind="text"), Column("energy", "kWh"),
+               Column("energy cost", money), Column("demand cost", money), Column("fixed cost", money),
+               Column("total", money), Column("unknown", "s"), Column("partial", kind="text"))
+    rows = [[s["meter"], s["name"], p["start"], p["end"], p["date"], p["kwh"], p["energy_cost"],
+             p["demand_cost"], p["fixed_cost"], p["total"], p["unknown_s"], _yes(p["partial"])]
+            for s in body["series"] for p in s["periods"]]
+    line_columns = (Column("meter", kind="text"), Column("period start", kind="time"),
+                    Column("kind", kind="text"), Column("name", kind="text"), Column("quantity"),
+                    Column("unit", kind="text"),
+                    Column("rate", f"{money} per unit"), Column("amount", money),
+                    Column("demand window start", kind="time"))
+    lines = [[s["meter"], p["start"], c["kind"], c["name"], c["quantity"], c["unit"], c["rate"], c["amount"],
+              c.get("at")] for s in body["series"] for p in s["periods"] for c in p["lines"]]
+    return [Table("Cost", columns, rows), Table("Bill lines", line_columns, lines)]
+
+
+@router.get("/sites/{site_id}/analytics/cost", response_model=CostOut, responses=EXPORT_RESPONSES)
 async def get_cost(
     request: Request,
     site_id: str,
@@ -666,6 +731,7 @@ async def get_cost(
     bucket: Literal["day", "week", "month"] = Query("month", description="Periods in the site's local time."),
     count: int = Query(1, ge=1, le=62, description="How many periods; the last holds `until`."),
     until: str | None = Query(None, max_length=64, description="End (ISO 8601 or epoch s); default now."),
+    format: Format = _FORMAT,
     user: Principal = require("history:read", site_param="site_id"),
 ) -> Any:
     """What the tariff's meters cost per period: energy at its time-of-use rates, demand and fixed charges.
@@ -698,5 +764,8 @@ async def get_cost(
     series = await asyncio.to_thread(_costs, chosen, groups, data, spans, end, tz, cfg.calendars)
     totals = [sum(s["periods"][i]["total"] for s in series if i < len(s["periods"]))
               for i in range(len(spans))]
-    return {"site": site_id, "timezone": cfg.site.timezone, "tariff": chosen.id, "currency": chosen.currency,
+    body = {"site": site_id, "timezone": cfg.site.timezone, "tariff": chosen.id, "currency": chosen.currency,
             "bucket": bucket, "until": end, "series": series, "totals": totals}
+    if format != "json":
+        return export_response(cost_tables(body), format, filename_of(site_id, "cost", chosen.id, bucket), tz)
+    return body

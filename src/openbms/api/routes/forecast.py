@@ -6,13 +6,15 @@ them. ``/forecast`` is each meter's newest forecast: its issue time, its hours
 with the actual energy of those that have ended, and the same energy shared into
 15-minute windows for peak management (``analytics.forecast.quarters``).
 ``/forecast/scores`` is MAPE and CV(RMSE) per meter and hours ahead, over the
-forecast hours whose actuals are known. Access: ``history:read`` on the site.
+forecast hours whose actuals are known. ``format=csv|xlsx`` downloads ``/forecast``
+(``api.export_tables``). Access: ``history:read`` on the site.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
@@ -24,6 +26,7 @@ from openbms.api.auth.permissions import require
 from openbms.api.auth.principal import Principal
 from openbms.api.context import get_context
 from openbms.api.errors import not_found
+from openbms.api.export_tables import EXPORT_RESPONSES, Column, Table, export_response, filename_of
 from openbms.api.helpers import finite, parse_time, runtime_of, site_config
 from openbms.db.forecasts import forecast_scores, latest_forecast
 from openbms.model.site import SiteConfig
@@ -120,12 +123,29 @@ def _meters(cfg: SiteConfig, wanted: Sequence[str] | None) -> list[tuple[str, st
     return out
 
 
-@router.get("/sites/{site_id}/analytics/forecast", response_model=ForecastOut)
+def forecast_tables(body: dict[str, Any]) -> list[Table]:
+    """A row per meter and forecast hour; in a workbook, the 15-minute windows too."""
+    hours = Table("Forecast", (
+        Column("meter", kind="text"), Column("name", kind="text"), Column("issued", kind="time"),
+        Column("start", kind="time"), Column("hours ahead", "h"), Column("energy", "kWh"),
+        Column("outdoor temperature", "°C"), Column("actual energy", "kWh")),
+        [[f["meter"], f["name"], f["issued"], h["start"], h["horizon"], h["kwh"], h["temperature"],
+          h["actual_kwh"]] for f in body["forecasts"] for h in f["hours"]])
+    windows = Table("15-minute windows", (
+        Column("meter", kind="text"), Column("start", kind="time"), Column("energy", "kWh"),
+        Column("mean demand", "kW")),
+        [[f["meter"], w["start"], w["kwh"], w["kw"]] for f in body["forecasts"] for w in f["windows"]])
+    return [hours, windows]
+
+
+@router.get("/sites/{site_id}/analytics/forecast", response_model=ForecastOut, responses=EXPORT_RESPONSES)
 async def get_forecast(
     request: Request,
     site_id: str,
     meter: list[str] | None = Query(None, description="These meters (equipment/point); default every meter."),
     hours: int = Query(MAX_HOURS, ge=1, le=MAX_HOURS, description="How many hours of the forecast."),
+    format: Literal["json", "csv", "xlsx"] = Query(
+        "json", description="json, or a download: csv (a row per meter and hour) or xlsx (and the windows)."),
     user: Principal = require("history:read", site_param="site_id"),
 ) -> Any:
     """Each meter's newest load forecast: issue time, hours with the actuals so far, 15-minute windows."""
@@ -145,7 +165,11 @@ async def get_forecast(
             "windows": [{"start": s, "kwh": e, "kw": e * 4.0}
                         for s, e in zip(q_starts.tolist(), q_kwh.tolist(), strict=True)],
         })
-    return {"site": site_id, "timezone": cfg.site.timezone, "forecasts": out}
+    body = {"site": site_id, "timezone": cfg.site.timezone, "forecasts": out}
+    if format != "json":
+        return export_response(forecast_tables(body), format, filename_of(site_id, "forecast"),
+                               ZoneInfo(cfg.site.timezone))
+    return body
 
 
 def _score(horizon: int, n: int, mape: float | None, cvrmse: float | None) -> dict[str, Any]:
