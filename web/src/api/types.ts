@@ -942,3 +942,11 @@ export interface ReplayRange {
   /** Seconds between evaluations; default the program's period_s. */
   step_s?: number;
 }
+
+/** Per block node its internal state for the live view: a PID's p, i, d and out, a timer's remaining_s, lead-lag order… */
+export type BlockStates = Record<string, Record<string, Value>>;
+
+/** GET …/programs/{id} with the blocks' states (null while the engine does not run the program). */
+export interface ProgramDetailWithState extends ProgramDetail {
+  block_states: BlockStates | null;
+}

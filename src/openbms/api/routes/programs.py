@@ -112,6 +112,9 @@ class ProgramDetail(ProgramSummary):
     program: Program
     values: dict[str, Value] | None = Field(
         description="The live value of every wired port ('node.port') while the engine runs it.")
+    block_states: dict[str, dict[str, Value]] | None = Field(
+        None, description="Per block node its internal state while the engine runs it (PID terms p, i, "
+                          "d; a timer's remaining_s; lead-lag order; staging count).")
 
 
 class VersionOut(BaseModel):
@@ -242,12 +245,13 @@ def _summary(info: ProgramInfo, runtime: Services) -> ProgramSummary:
 def program_detail(info: ProgramInfo, stored: ProgramVersion, runtime: Services) -> ProgramDetail:
     status = _status(runtime, info.site, info.id)
     engine = runtime.programs
-    values = (engine.values(info.id, site=info.site)
-              if engine is not None and engine.is_loaded(info.id, info.site) else None)
+    loaded = engine is not None and engine.is_loaded(info.id, info.site)
+    values = engine.values(info.id, site=info.site) if engine is not None and loaded else None
+    states = engine.block_states(info.id, site=info.site) if engine is not None and loaded else None
     return ProgramDetail(
         **_summary(info, runtime).model_dump(exclude={"status"}), status=status,
         version=stored.version, created_at=stored.created_at, created_by=stored.created_by,
-        comment=stored.comment, program=stored.program, values=values)
+        comment=stored.comment, program=stored.program, values=values, block_states=states)
 
 
 async def current_program(ctx: ApiContext, store: ProgramRepository, runtime: Services, site_id: str,

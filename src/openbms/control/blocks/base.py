@@ -223,6 +223,11 @@ class Block:
         """The internal state as JSON-able values, for ``restore`` after a redeploy."""
         return {"now": self._last_now, **self._state()}
 
+    def inspect(self, now: float) -> dict[str, Value]:
+        """The internal state for people watching the program run (PID terms, a timer's remaining
+        seconds, lead-lag order…): ``_state`` unless a block says more, long texts left out."""
+        return {k: v for k, v in self._inspect(now).items() if not (isinstance(v, str) and len(v) > 200)}
+
     def restore(self, state: Mapping[str, Value]) -> None:
         """Continue from a ``state()``; keys it lacks keep their initial value."""
         self.reset()
@@ -245,3 +250,6 @@ class Block:
 
     def _restore(self, state: Mapping[str, Value]) -> None:
         """Load what ``_state`` saved; called after ``_reset``."""
+
+    def _inspect(self, now: float) -> dict[str, Value]:
+        return self._state()

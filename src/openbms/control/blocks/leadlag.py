@@ -101,6 +101,7 @@ class LeadLag(Block):
         self._lead = 0  # designated lead (0-based) in runtime mode, chosen on the first step
         self._lead_known = False
         self._out_lead = 0
+        self._last_order: list[int] = []  # the healthy units in rotation order at the last step
 
     @staticmethod
     def _units_needed(demand: Value) -> int | None:
@@ -162,6 +163,7 @@ class LeadLag(Block):
                 given = as_number(inputs[f"runtime_{i + 1}"])
                 runtimes.append(self._hours[i] if given is None else given)
             order = [i for i in self._order(now, runtimes, healthy) if healthy[i]]
+            self._last_order = order
             if self.params.mode == "runtime":
                 chosen = self._sticky(order, needed, runtimes)
             else:
@@ -171,6 +173,9 @@ class LeadLag(Block):
         outputs: dict[str, Value] = {f"run_{i + 1}": self._running[i] for i in range(n)}
         outputs["lead"] = self._out_lead
         return outputs
+
+    def _inspect(self, now: float) -> dict[str, Value]:
+        return {"order": ", ".join(str(i + 1) for i in self._last_order), **self._state()}
 
     def _state(self) -> dict[str, Value]:
         state: dict[str, Value] = {

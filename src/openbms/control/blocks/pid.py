@@ -113,6 +113,7 @@ class Pid(Block):
         self._last_pv: float | None = None
         self._out: float | None = None
         self._rebalance = False
+        self._p: float | None = None  # the last proportional term, for inspect
 
     def update_params(self, **params: Any) -> None:
         """Retune the running loop; the output continues without a bump."""
@@ -161,6 +162,7 @@ class Pid(Block):
             self._derivative = (tf * self._derivative - sign * p.kp * p.td * (pv - self._last_pv)) / (tf + dt)
             self._last_pv = pv
         proportional = p.kp * error
+        self._p = proportional
 
         if p.ti > 0:
             if self._rebalance and self._out is not None:
@@ -189,6 +191,10 @@ class Pid(Block):
             "out": self._out,
             "tuning": f"{p.kp}/{p.ti}/{p.td}/{p.action}",
         }
+
+    def _inspect(self, now: float) -> dict[str, Value]:
+        return {"p": self._p, "i": self._integral, "d": self._derivative, "out": self._out,
+                "tracking": self._rebalance}
 
     def _restore(self, state: Mapping[str, Value]) -> None:
         p = self.params

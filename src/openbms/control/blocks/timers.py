@@ -51,6 +51,11 @@ class DelayParams(BlockParams):
     max_samples: int = pydantic.Field(10_000, ge=1, description="input history kept for t > 0")
 
 
+def _remaining(t: float, since: float | None, now: float) -> float | None:
+    """Seconds a timer started at ``since`` still runs at ``now`` (None: not running)."""
+    return None if since is None else max(0.0, t - (now - since))
+
+
 class DelayOn(Block):
     """``out`` turns true once ``x`` has been true for ``t`` seconds, and false as soon as ``x`` is not."""
 
@@ -78,6 +83,9 @@ class DelayOn(Block):
 
     def _state(self) -> dict[str, Value]:
         return {"since": self._since}
+
+    def _inspect(self, now: float) -> dict[str, Value]:
+        return {"since": self._since, "remaining_s": _remaining(self.params.t, self._since, now)}
 
     def _restore(self, state: Mapping[str, Value]) -> None:
         self._since = as_number(state.get("since"))
@@ -113,6 +121,9 @@ class DelayOff(Block):
 
     def _state(self) -> dict[str, Value]:
         return {"out": self._out, "off_since": self._off_since}
+
+    def _inspect(self, now: float) -> dict[str, Value]:
+        return {**self._state(), "remaining_s": _remaining(self.params.t, self._off_since, now)}
 
     def _restore(self, state: Mapping[str, Value]) -> None:
         self._out = as_bool(state.get("out")) or False
@@ -153,6 +164,9 @@ class Pulse(Block):
 
     def _state(self) -> dict[str, Value]:
         return {"previous": self._previous, "started": self._started}
+
+    def _inspect(self, now: float) -> dict[str, Value]:
+        return {**self._state(), "remaining_s": _remaining(self.params.t, self._started, now)}
 
     def _restore(self, state: Mapping[str, Value]) -> None:
         self._previous = as_bool(state.get("previous")) or False
@@ -205,6 +219,9 @@ class Delay(Block):
 
     def _state(self) -> dict[str, Value]:
         return {"out": self._out, "history": json.dumps(self._history)}
+
+    def _inspect(self, now: float) -> dict[str, Value]:
+        return {"out": self._out, "held": len(self._history)}
 
     def _restore(self, state: Mapping[str, Value]) -> None:
         self._out = state.get("out", self.params.initial)

@@ -840,3 +840,10 @@ class ProgramEngine:
         """The current value of every wired port (``"node.port"``), for the dashboard's live view."""
         run = self._get(program_id, site)
         return {f"{node}.{port}": run.values[s] for (node, port), s in run.slot_of.items()}
+
+    def block_states(self, program_id: str, site: str | None = None) -> dict[str, dict[str, Value]]:
+        """Per block node, its internal state for the live view (``Block.inspect``: PID terms, timers'
+        remaining seconds, lead-lag order…), at the clock's now."""
+        run = self._get(program_id, site)
+        now = self.clock.now()
+        return {b.id: b.block.inspect(now) for b in run.blocks}
