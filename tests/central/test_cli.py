@@ -4,6 +4,7 @@ a wrong database URL is one line, not a traceback."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -14,12 +15,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import orjson
 import paho.mqtt.client as paho
 from typer.testing import CliRunner
 
+from openbms.central import CentralStore
+from openbms.central.decode import decode_site_document
 from openbms.cli.main import app
-from tests.central.test_ingest import T0, counts
+from openbms.drivers.mqtt.bridge import site_document
+from tests.central.test_ingest import T0, counts, edge_site
 from tests.fixtures.services import MosquittoBroker
 from tests.historian.conftest import fresh_postgres_database
 
@@ -88,3 +93,45 @@ def test_a_database_that_is_not_postgresql_is_one_line():
     assert "the central runs on PostgreSQL: expected postgresql://USER@HOST/DB" in result.output
     result = CliRunner().invoke(app, ["central", "sites"], env={"OPENBMS_HISTORY_URL": "", "COLUMNS": "200"})
     assert result.exit_code == 1 and "no database" in result.output
+
+
+def test_central_serve_serves_the_stored_sites_and_stops_cleanly(mosquitto, postgres_url, tmp_path):
+    url = fresh_postgres_database(postgres_url)
+
+    async def store_one() -> None:
+        store = CentralStore(url)
+        await store.start()
+        try:
+            await store.put_site(decode_site_document(
+                "a", site_document(edge_site("a", 1883), T0)[1], "openbms/a/config"), T0)
+        finally:
+            await store.stop()
+
+    asyncio.run(store_one())
+    log = tmp_path / "serve.log"
+    env = {**os.environ, "OPENBMS_HISTORY_URL": url, "PYTHONUNBUFFERED": "1", "COLUMNS": "300",
+           "OPENBMS_ADMIN_EMAIL": "admin@example.com", "OPENBMS_ADMIN_PASSWORD": "a long password"}
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "openbms.cli", "central", "serve", "--broker",
+                                 f"{mosquitto.host}:{mosquitto.port}", "--port", "0", "--data",
+                                 str(tmp_path / "central")], stdout=out, stderr=subprocess.STDOUT,
+                                env=env)
+    try:
+        wait_for(lambda: "dashboard http" in log.read_text() or proc.poll() is not None,
+                 "the API announced")
+        found = re.search(r"dashboard (http://[\d.:]+)/", log.read_text())
+        assert found, log.read_text()
+        api = found.group(1)
+        token = httpx.post(f"{api}/api/v1/auth/login", json={
+            "email": "admin@example.com", "password": "a long password"}).json()["access_token"]
+        sites = httpx.get(f"{api}/api/v1/sites",
+                          headers={"Authorization": f"Bearer {token}"}).json()["items"]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert [s["id"] for s in sites] == ["a"]
+    assert "openbms central: 1 sites (a)" in log.read_text()
+    assert "stopped cleanly" in log.read_text() and "Traceback" not in log.read_text()

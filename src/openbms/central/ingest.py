@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from openbms.central.decode import (
@@ -49,7 +50,7 @@ _EVENT_KINDS = {"alarms": "alarm", "commands": "command"}
 class SampleSink(Protocol):
     """Where samples go (the historian's ``ingest``)."""
 
-    def ingest(self, samples: list[Sample]) -> None: ...
+    def ingest(self, samples: Sequence[Sample]) -> None: ...
 
 
 def topic_filters(prefix: str, group: str) -> tuple[list[str], list[str]]:

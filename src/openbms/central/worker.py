@@ -2,7 +2,8 @@
 
 ::
 
-    IngestWorker.start():  historian (PostgreSQL) ─▶ CentralStore ─▶ CentralIngest ─▶ subscriber
+    IngestWorker.start():  historian (PostgreSQL; or the given sink) ─▶ CentralStore ─▶ CentralIngest
+                           ─▶ subscriber
     IngestWorker.stop():   subscriber ─▶ ingest (queued events written) ─▶ store ─▶ historian (flushed)
 
 The connection to the broker is given as a factory (``connect(filters, handler)``)
@@ -17,7 +18,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from openbms.central.ingest import CentralIngest, topic_filters
+from openbms.central.ingest import CentralIngest, SampleSink, topic_filters
 from openbms.central.store import CentralStore
 from openbms.errors import HistorianError
 from openbms.historian import Historian, open_historian
@@ -57,7 +58,7 @@ class IngestWorker:
 
     def __init__(self, history_url: str, connect: Connect, *, prefix: str = "openbms",
                  group: str = DEFAULT_GROUP, clock: Clock | None = None,
-                 **historian_options: Any) -> None:
+                 sink: SampleSink | None = None, **historian_options: Any) -> None:
         if not libpq_url(history_url).startswith("postgresql://"):
             raise ValueError(f"the central's history is PostgreSQL: expected a postgresql:// URL, "
                              f"not {history_url.split(':', 1)[0]}:")
@@ -67,6 +68,9 @@ class IngestWorker:
         self.group = group
         self._connect = connect
         self._historian_options = historian_options
+        #: Where samples go: a running system's bus (``CentralServer``), else this worker's own
+        #: PostgreSQL historian.
+        self.sink = sink
         self.historian: Historian | None = None
         self.store: CentralStore | None = None
         self.ingest: CentralIngest | None = None
@@ -75,12 +79,15 @@ class IngestWorker:
     async def start(self) -> None:
         """Open the history and the tables, then subscribe; a failure stops what was started."""
         try:
-            self.historian = open_historian(self.history_url, clock=self.clock,
-                                            **self._historian_options)
-            await self.historian.start()
+            sink = self.sink
+            if sink is None:
+                self.historian = open_historian(self.history_url, clock=self.clock,
+                                                **self._historian_options)
+                await self.historian.start()
+                sink = self.historian
             self.store = CentralStore(self.history_url)
             await self.store.start()
-            self.ingest = CentralIngest(self.historian, self.store, self.clock, self.prefix)
+            self.ingest = CentralIngest(sink, self.store, self.clock, self.prefix)
             await self.ingest.start()
             shared, plain = topic_filters(self.prefix, self.group)
             self.subscriber = self._connect([*shared, *plain], self.ingest.handle)

@@ -5,6 +5,8 @@
     openbms central run    one ingest worker: the edges' bridges (MQTT v5 shared subscription
                            $share/GROUP/PREFIX/...) into the PostgreSQL history; start it more
                            than once (same --group) and the workers split the load
+    openbms central serve  the API and dashboard of every site whose configuration the centre
+                           holds, fed by one ingest worker of the group
     openbms central sites  the sites whose configuration the centre holds
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import time
 from collections.abc import Callable, Sequence
@@ -32,6 +35,7 @@ from openbms.cli.mqtt import (
     UserFileOption,
     _connection,
 )
+from openbms.cli.run import TlsCertOption, TlsKeyOption, TrustedProxyOption, _api_settings
 
 __all__ = ["register"]
 
@@ -135,6 +139,80 @@ def run(
         raise fail(f"cannot start: {err}") from err
     console.print(f"[green]stopped cleanly[/green]: {taken.get('samples', 0)} samples and "
                   f"{taken.get('events', 0)} events taken; history flushed", highlight=False)
+
+
+@central_app.command("serve")
+def serve_central(
+    history_url: str | None = HistoryUrlOption,
+    broker: str = BrokerOption,
+    prefix: str = PrefixOption,
+    group: str = typer.Option("openbms-central", "--group",
+                              help="The shared subscription group of this process's ingest."),
+    data: Path = typer.Option(Path("central-data"), "--data",
+                              help="The centre's data folder: its state database (users, audit), "
+                                   "unless $OPENBMS_DATABASE_URL names another."),
+    host: str = typer.Option("127.0.0.1", "--host", envvar="OPENBMS_HOST",
+                             help="Address the API listens on (0.0.0.0: every interface)."),
+    port: int = typer.Option(8080, "--port", envvar="OPENBMS_PORT", min=0, max=65535,
+                             help="API port (0: any free port)."),
+    refresh_every: float = typer.Option(
+        30.0, "--refresh-every", min=1.0,
+        help="Seconds between looks for newer configurations of the served sites."),
+    username_env: str | None = UserEnvOption,
+    username_file: str | None = UserFileOption,
+    password_env: str | None = PasswordEnvOption,
+    password_file: str | None = PasswordFileOption,
+    tls: bool = TLSOption,
+    ca_file: Path | None = CAOption,
+    cert_file: Path | None = CertOption,
+    key_file: Path | None = KeyOption,
+    tls_cert: Path | None = TlsCertOption,
+    tls_key: Path | None = TlsKeyOption,
+    trusted_proxy: list[str] | None = TrustedProxyOption,
+) -> None:
+    """The centre's API and dashboard for every site whose configuration it holds (with per-site
+    roles, as openbms run), fed live by one ingest worker. Ctrl-C (or SIGTERM) stops it cleanly."""
+    url = _history_url(history_url)
+    conn = _connection(broker, username_env, username_file, password_env, password_file, tls,
+                       ca_file, cert_file, key_file, 10.0)
+    api_settings = _api_settings(tls_cert, tls_key, trusted_proxy)
+    from openbms.api.server import serve
+    from openbms.central.server import CentralServer
+    from openbms.drivers.mqtt.ingest import SharedSubscriber
+    from openbms.errors import OpenBMSError
+
+    settings = conn.settings()
+
+    def connect(filters: Sequence[str], handler: Callable[[str, bytes], None]) -> SharedSubscriber:
+        return SharedSubscriber(settings, filters, handler)
+
+    async def main() -> None:
+        server = CentralServer(url, connect, data, prefix=prefix, group=group,
+                               state_url=os.environ.get("OPENBMS_DATABASE_URL") or None,
+                               api=(host, port), api_front=serve, api_settings=api_settings,
+                               refresh_every=refresh_every)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await server.start()
+        try:
+            api = server.runtime.api if server.runtime is not None else None
+            served = server.health()["served"]
+            console.print(f"openbms central: {len(served)} sites ({', '.join(served) or 'none yet'}); "
+                          f"dashboard {api.url if api else '?'}/ · ingesting {prefix}/+/... from "
+                          f"{conn.host}:{conn.port} (Ctrl-C to stop)", highlight=False)
+            await stop.wait()
+        finally:
+            await server.stop()
+
+    try:
+        asyncio.run(main())
+    except OpenBMSError as err:
+        raise fail(str(err)) from err
+    except (OSError, ValueError) as err:
+        raise fail(f"cannot start: {err}") from err
+    console.print("[green]stopped cleanly[/green]: history flushed")
 
 
 @central_app.command("sites")

@@ -1,0 +1,176 @@
+"""The central openbms with its API: every stored site served, with the edges' samples live.
+
+::
+
+    start(): CentralStore ─▶ stored configurations ─▶ central_site() each
+             ─▶ Runtime(sites, history PostgreSQL, no drivers, the API)
+             ─▶ IngestWorker(sink = the runtime's bus)
+                  samples ─▶ bus ─▶ historian (PostgreSQL), current values, WebSocket
+    refresh() (every ``refresh_every`` s): a served site whose edge published another
+             configuration is applied (``Runtime.apply_site``); a new site is said once
+             (it is served after a restart)
+    stop():  ingest worker ─▶ runtime (API, then history flushed)
+
+The API is the one ``openbms run`` serves, with its users and per-site roles: a
+user granted one site sees that site only. What the centre's copy of a site
+keeps and drops is ``central_site``'s (``sites.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from openbms.central.sites import central_site
+from openbms.central.store import CentralStore, StoredSite
+from openbms.central.worker import DEFAULT_GROUP, Connect, IngestWorker, libpq_url
+from openbms.errors import OpenBMSError
+from openbms.model.sample import Sample
+from openbms.model.site import SiteConfig
+from openbms.runtime.bus import Bus
+from openbms.runtime.clock import Clock
+from openbms.service.runtime import ApiFront, Runtime
+
+__all__ = ["CentralServer"]
+
+log = logging.getLogger(__name__)
+
+
+class _BusSink:
+    """The ingest's samples onto a running system's bus (history, cache, WebSocket follow it)."""
+
+    def __init__(self, bus: Bus) -> None:
+        self.bus = bus
+
+    def ingest(self, samples: Sequence[Sample]) -> None:
+        self.bus.publish(samples)
+
+
+class CentralServer:
+    """The central process: the stored sites' API over the PostgreSQL history, and one ingest
+    worker feeding it (more workers may run as ``openbms central run`` without ``--api``)."""
+
+    def __init__(self, history_url: str, connect: Connect, data_dir: Path, *,
+                 prefix: str = "openbms", group: str = DEFAULT_GROUP,
+                 state_url: str | None = None, api: tuple[str, int] | None = None,
+                 api_front: ApiFront | None = None, api_settings: Any = None,
+                 clock: Clock | None = None, refresh_every: float = 30.0,
+                 historian_options: dict[str, Any] | None = None) -> None:
+        self.history_url = libpq_url(history_url)
+        self.connect = connect
+        self.data_dir = data_dir
+        self.prefix = prefix
+        self.group = group
+        self.state_url = state_url
+        self.api = api
+        self.api_front = api_front
+        self.api_settings = api_settings
+        self.clock = clock
+        self.refresh_every = refresh_every
+        self.historian_options = historian_options
+        self.runtime: Runtime | None = None
+        self.worker: IngestWorker | None = None
+        self._served: dict[str, str] = {}  # site → the hash of the configuration served
+        self._told: set[tuple[str, str]] = set()  # (site, hash) said once: not served
+        self._refresher: asyncio.Task[None] | None = None
+
+    async def _stored(self) -> list[StoredSite]:
+        store = CentralStore(self.history_url)
+        await store.start()
+        try:
+            return await store.sites()
+        finally:
+            await store.stop()
+
+    def _site(self, stored: StoredSite) -> SiteConfig | None:
+        try:
+            return central_site(stored.config)
+        except ValueError as err:
+            if (stored.site, stored.hash) not in self._told:
+                self._told.add((stored.site, stored.hash))
+                log.error("central: %s; the site is not served", err)
+            return None
+
+    async def start(self) -> None:
+        """Serve every stored site, then ingest; a failure stops what was started."""
+        try:
+            sites: list[SiteConfig] = []
+            for stored in await self._stored():
+                cfg = self._site(stored)
+                if cfg is not None:
+                    sites.append(cfg)
+                    self._served[stored.site] = stored.hash
+            self.runtime = Runtime(sites, self.data_dir, clock=self.clock, state_url=self.state_url,
+                                   history_url=self.history_url,
+                                   historian_options=self.historian_options, api=self.api,
+                                   api_front=self.api_front, api_settings=self.api_settings)
+            await self.runtime.start()
+            self.worker = IngestWorker(self.history_url, self.connect, prefix=self.prefix,
+                                       group=self.group, clock=self.runtime.clock,
+                                       sink=_BusSink(self.runtime.bus))
+            await self.worker.start()
+            self._refresher = asyncio.create_task(self._refresh_forever(), name="central refresh")
+        except BaseException:
+            await self.stop()
+            raise
+        log.info("central: serving %d sites", len(self._served))
+
+    async def stop(self) -> None:
+        """Stop ingesting, then the runtime (its history flushed)."""
+        task, self._refresher = self._refresher, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        worker, self.worker = self.worker, None
+        if worker is not None:
+            await worker.stop()
+        runtime, self.runtime = self.runtime, None
+        if runtime is not None:
+            await runtime.stop()
+
+    async def _refresh_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.refresh_every)
+            try:
+                await self.refresh()
+            except OpenBMSError as err:
+                log.warning("central: the stored configurations could not be read (%s); tried "
+                            "again in %g s", err, self.refresh_every)
+
+    async def refresh(self) -> list[str]:
+        """Apply the newer configurations of the served sites; the sites changed."""
+        assert self.runtime is not None
+        changed = []
+        for stored in await self._stored():
+            served = self._served.get(stored.site)
+            if served == stored.hash or (stored.site, stored.hash) in self._told:
+                continue
+            if served is None:
+                self._told.add((stored.site, stored.hash))
+                log.warning("central: site %s published its configuration; restart openbms "
+                            "central to serve it (its samples are stored meanwhile)", stored.site)
+                continue
+            cfg = self._site(stored)
+            if cfg is None:
+                continue
+            try:
+                await self.runtime.apply_site(cfg)
+            except OpenBMSError as err:
+                self._told.add((stored.site, stored.hash))
+                log.error("central: site %s's new configuration could not be applied: %s",
+                          stored.site, err)
+                continue
+            self._served[stored.site] = stored.hash
+            changed.append(stored.site)
+        return changed
+
+    def health(self) -> dict[str, Any]:
+        """The ingest worker's counters and the sites served."""
+        out = self.worker.health() if self.worker is not None else {}
+        out["served"] = sorted(self._served)
+        return out

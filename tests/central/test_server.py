@@ -1,0 +1,130 @@
+"""The central's API on a real Mosquitto and PostgreSQL: the sites whose configurations it holds,
+served with per-site roles (a user granted one site sees only it), the edges' samples live and in
+history, a newer configuration of a served site applied; at the centre a site has no driver, no
+alarm rule or schedule of the edge's, and no writable point."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from openbms.api.server import serve
+from openbms.central.server import CentralServer
+from openbms.central.sites import central_site
+from openbms.db.accounts import create_user
+from openbms.drivers.mqtt.bridge import site_document
+from openbms.drivers.mqtt.ingest import SharedSubscriber
+from openbms.model.sample import Sample
+from openbms.model.site import SiteConfig
+from tests.api.live import password_hash
+from tests.central.test_ingest import T0, edge_site, edges, workers
+from tests.central.test_sites import stored, with_config
+from tests.fixtures.services import MosquittoBroker
+from tests.historian.conftest import fresh_postgres_database
+from tests.integration.mqtt_helpers import until
+
+PASSWORD = "a long enough password"
+
+
+def connect_for(broker: MosquittoBroker) -> Any:
+    def connect(filters: Sequence[str], handler: Any) -> SharedSubscriber:
+        return SharedSubscriber({"host": broker.host, "port": broker.port, "timeout": 5}, filters,
+                                handler, client_id="central-api", reconnect_min=0.1)
+    return connect
+
+
+@asynccontextmanager
+async def central(broker: MosquittoBroker, url: str, data: Path) -> AsyncIterator[CentralServer]:
+    server = CentralServer(url, connect_for(broker), data, api=("127.0.0.1", 0), api_front=serve,
+                           historian_options={"flush_interval": 0.05}, refresh_every=3600)
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+async def signed_in(client: httpx.AsyncClient, email: str) -> dict[str, str]:
+    r = await client.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+def site_with_rules(sid: str, port: int) -> SiteConfig:
+    data = with_config(edge_site(sid, port)).model_dump(mode="json", exclude_defaults=True)
+    point = data["equipment"][0]["points"][0]
+    point.update(writable=True, limits={"min": 10, "max": 30}, relinquish_default=20)
+    data["alarms"] = [{"id": "hot", "type": "high", "point": f"{sid}/ahu-1/sat", "limit": 30,
+                       "deadband": 1}]
+    return SiteConfig.model_validate(data)
+
+
+async def test_the_central_serves_every_stored_site_with_per_site_roles(
+        mosquitto, postgres_url, tmp_path):
+    url = fresh_postgres_database(postgres_url)
+    a, b = site_with_rules("a", mosquitto.port), with_config(edge_site("b", mosquitto.port))
+    async with edges([a, b], tmp_path / "edges") as (ea, _eb):
+        async with workers(mosquitto, url, n=1, name="first"):  # the configurations, stored
+            await until(lambda: set(stored(url)) == {"a", "b"}, what="both configurations")
+        async with central(mosquitto, url, tmp_path / "central") as server:
+            runtime = server.runtime
+            assert runtime is not None and runtime.api is not None and runtime.state is not None
+            create_user(runtime.state, "admin@example.com", _hash(), grants={"*": "admin"})
+            create_user(runtime.state, "ann@example.com", _hash(), grants={"a": "viewer"})
+            ea.bus.publish([Sample("a/ahu-1/sat", T0, 13.5), Sample("a/meter/kw", T0, 42.0)])
+            async with httpx.AsyncClient(base_url=runtime.api.url, timeout=30) as client:
+                admin = await signed_in(client, "admin@example.com")
+                ann = await signed_in(client, "ann@example.com")
+                all_sites = (await client.get("/api/v1/sites", headers=admin)).json()["items"]
+                anns = (await client.get("/api/v1/sites", headers=ann)).json()["items"]
+                not_hers = await client.get("/api/v1/sites/b/points", headers=ann)
+
+                async def sat() -> Any:
+                    r = await client.get("/api/v1/sites/a/points/ahu-1/sat", headers=ann)
+                    return r.json()
+
+                for _ in range(400):  # the sample travels edge → broker → centre → cache
+                    if (await sat()).get("value") == 13.5:
+                        break
+                    await asyncio.sleep(0.025)
+                point = await sat()
+                assert server.worker is not None and server.worker.ingest is not None
+                assert runtime.historian is not None
+                await runtime.historian.flush()
+                history = (await client.get("/api/v1/sites/a/history", headers=ann, params={
+                    "points": "a/meter/kw", "since": T0 - 1, "until": T0 + 1})).json()
+                # a new point at site a, applied at the centre
+                grown = a.model_dump(mode="json", exclude_defaults=True)
+                grown["equipment"][0]["points"].append({"name": "rat", "unit": "degC"})
+                ea.bridges["a"].follow(SiteConfig.model_validate(grown))
+                await until(lambda: stored(url)["a"][0] == site_document(
+                    SiteConfig.model_validate(grown), 0)[0], what="the new configuration stored")
+                assert await server.refresh() == ["a"]
+                points = (await client.get("/api/v1/sites/a/points", headers=ann)).json()["items"]
+    assert sorted(s["id"] for s in all_sites) == ["a", "b"]
+    assert [s["id"] for s in anns] == ["a"]
+    assert not_hers.status_code in (403, 404)
+    assert point["value"] == 13.5 and point["writable"] is False
+    (series,) = history["series"]
+    assert series["point"] == "a/meter/kw" and series["samples"] == [
+        {"ts": T0, "value": 42.0, "status": "ok"}], history
+    assert "a/ahu-1/rat" in [p["id"] for p in points]
+
+
+def test_the_centres_copy_of_a_site_keeps_what_is_shown_and_drops_what_the_edge_runs():
+    a = site_with_rules("a", 1883)
+    copy = central_site(a.model_dump(mode="json", exclude_defaults=True))
+    assert [pid for pid, _e, _p in copy.points()] == [pid for pid, _e, _p in a.points()]
+    assert [(p.unit, p.kind) for _pid, _e, p in copy.points()] == [
+        (p.unit, p.kind) for _pid, _e, p in a.points()]
+    assert copy.mqtt is None and copy.alarms == () and copy.drivers == {}
+    assert not any(p.writable or p.binding for _pid, _e, p in copy.points())
+
+
+def _hash() -> str:
+    return password_hash(PASSWORD)
