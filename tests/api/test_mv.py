@@ -335,3 +335,11 @@ async def test_savings_as_csv_in_local_time_across_the_clock_change(office):
     last = body["series"][-1]
     assert [float(v) for v in rows[last["date"]][3:]] == [last["actual"], last["expected"], last["avoided"],
                                                           last["cumulative_avoided"]]
+
+
+async def test_a_site_without_an_outdoor_temperature_point_is_told_to_name_one(office):
+    r = await office["brs"].get("/api/v1/sites/brs/analytics/baseline",
+                                params={"meter": "main/kwh", "start": BASE[0], "end": BASE[1]})
+    assert r.status_code == 422, r.text
+    loc, msg = _problem(r)
+    assert loc == ["query", "temperature"] and "no outdoor temperature point" in msg
