@@ -58,7 +58,8 @@ async def signed_in(client: httpx.AsyncClient, email: str) -> dict[str, str]:
 def site_with_rules(sid: str, port: int) -> SiteConfig:
     data = with_config(edge_site(sid, port)).model_dump(mode="json", exclude_defaults=True)
     point = data["equipment"][0]["points"][0]
-    point.update(writable=True, limits={"min": 10, "max": 30}, relinquish_default=20)
+    point.update(writable=True, limits={"min": 10, "max": 30}, relinquish_default=20,
+                 history={"deadband": 0.5, "max_interval": 900, "raw_days": 30})
     data["alarms"] = [{"id": "hot", "type": "high", "point": f"{sid}/ahu-1/sat", "limit": 30,
                        "deadband": 1}]
     return SiteConfig.model_validate(data)
@@ -124,6 +125,8 @@ def test_the_centres_copy_of_a_site_keeps_what_is_shown_and_drops_what_the_edge_
         (p.unit, p.kind) for _pid, _e, p in a.points()]
     assert copy.mqtt is None and copy.alarms == () and copy.drivers == {}
     assert not any(p.writable or p.binding for _pid, _e, p in copy.points())
+    sat = next(p for pid, _e, p in copy.points() if pid == "a/ahu-1/sat")
+    assert (sat.history.deadband, sat.history.max_interval, sat.history.raw_days) == (None, None, 30)
 
 
 def _hash() -> str:

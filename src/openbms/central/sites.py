@@ -7,7 +7,11 @@ their units, tags and history policies, calendars, energy settings and
 tariffs) and drops the rest: no binding (the centre polls nothing), no
 ``mqtt:`` (it bridges nothing), no schedules, alarm rules, notifications or
 programs, and no point is writable there (a command made at the centre would
-be executed by no one until commands travel to the edge).
+be executed by no one until commands travel to the edge). History keeps each
+point's retention but not its change-of-value filter (``deadband``,
+``max_interval``): the edge's bridge sends every sample of its bus, and the
+centre keeps every sample it receives, whichever worker takes it (a filter's
+state would be split among the workers of a shared subscription).
 """
 
 from __future__ import annotations
@@ -26,6 +30,16 @@ log = logging.getLogger(__name__)
 #: What the edge runs and the centre does not.
 _EDGE_ONLY = ("drivers", "mqtt", "schedules", "alarms", "notifications", "programs")
 _WRITING = ("binding", "poll", "writable", "limits", "relinquish_default", "command")
+#: A history policy's change-of-value filter (its retention stays).
+_FILTER = ("deadband", "max_interval")
+
+
+def _point(point: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in point.items() if k not in _WRITING}
+    history = out.get("history")
+    if isinstance(history, dict):
+        out["history"] = {k: v for k, v in history.items() if k not in _FILTER}
+    return out
 
 
 def central_site(config: dict[str, Any]) -> SiteConfig:
@@ -36,8 +50,7 @@ def central_site(config: dict[str, Any]) -> SiteConfig:
         if not isinstance(equip, dict):
             equipment.append(equip)
             continue
-        points = [{k: v for k, v in p.items() if k not in _WRITING} if isinstance(p, dict) else p
-                  for p in equip.get("points") or ()]
+        points = [_point(p) if isinstance(p, dict) else p for p in equip.get("points") or ()]
         equipment.append({**equip, "points": points})
     data["equipment"] = equipment
     try:
