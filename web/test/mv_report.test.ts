@@ -16,10 +16,9 @@ import {
   savingsWords,
   statRows,
   verdict,
-  type MvBaselineSummary,
-  type MvSavings,
   type ReportQuery,
 } from "../src/lib/mvReport";
+import type { MvBaselineSummary, MvModel, MvSavings } from "../src/api/types";
 
 const Q: ReportQuery = {
   meter: "meters/elec-kwh",
@@ -101,16 +100,22 @@ describe("periods by the server's clock in the site's zone", () => {
   });
 });
 
+const DAILY: MvModel["daily"] = {
+  kind: "intercept", intercept_kwh: 1000, heating_balance_c: null, heating_slope_kwh_per_degc_day: null,
+  cooling_balance_c: null, cooling_slope_kwh_per_degc_day: null,
+};
+
 const BASE: MvBaselineSummary = {
   start: 0,
   end: 1,
+  method_asked: "auto",
   rows: 8592,
   excluded_rows: 48,
   missing_hours: 3,
   exclusions: [],
   statistics: { cvrmse_pct: 12.3456, nmbe_pct: -0.004, r2: 0.98041, n: 8592, p: 180, autocorrelation: 0.0461, mean_kwh: 51.234 },
   guideline14: { met: true, cvrmse_max_pct: 30, nmbe_max_pct: 10, reasons: [] },
-  model: { method: "hourly", name: "time-of-week-and-temperature (hourly)", interval: "hourly", candidates_cvrmse_pct: {}, words: [] },
+  model: { method: "hourly", name: "time-of-week-and-temperature (hourly)", interval: "hourly", candidates_cvrmse_pct: {}, daily: DAILY, hourly: null, words: [] },
 };
 
 describe("the statistics and the verdict", () => {
@@ -138,7 +143,7 @@ describe("the statistics and the verdict", () => {
 });
 
 const SAVED: MvSavings = {
-  meter: "demo/meters/elec-kwh", temperature: "demo/weather/oat", baseline: BASE, start: 0, end: 1, rows: 719, excluded_rows: 0, missing_hours: 0,
+  site: "demo", timezone: "Europe/London", meter: "demo/meters/elec-kwh", temperature: "demo/weather/oat", baseline: BASE, start: 0, end: 1, rows: 719, excluded_rows: 0, missing_hours: 0,
   exclusions: [], adjusted_baseline_kwh: 44101.4, actual_kwh: 39711.2, avoided_kwh: 4390.2, savings_pct: 9.9548, confidence: 0.9,
   fsu_pct: 3.71, low_kwh: 4227.6, high_kwh: 4552.8, bucket: "day", series: [],
 };

@@ -9,6 +9,7 @@
  * savings and their uncertainty are the server's (GET …/analytics/baseline and
  * …/analytics/savings): nothing is computed here.
  */
+import type { MvBaselineSummary, MvSavings } from "../api/types";
 import { fromZonedInput, toZonedInput } from "./format";
 
 /** A period of whole local days: `start` and `end` are YYYY-MM-DD, the end day not included. */
@@ -155,50 +156,6 @@ export function pct(v: number | null | undefined, decimals = 2): string {
 /** A confidence as people say it: 0.9 → "90 %". */
 export function confidenceWords(c: number): string {
   return `${Number((c * 100).toFixed(1))} %`;
-}
-
-/**
- * What the report reads of GET …/analytics/baseline and …/analytics/savings (the API's types hold
- * more): the statistics and verdict of a fitted baseline, and the savings of a reporting period.
- */
-export interface MvBaselineSummary {
-  start: number;
-  end: number;
-  rows: number;
-  excluded_rows: number;
-  missing_hours: number;
-  exclusions: { start: number; end: number; note: string; rows: number }[];
-  statistics: { cvrmse_pct: number | null; nmbe_pct: number | null; r2: number; n: number; p: number; autocorrelation: number; mean_kwh: number };
-  guideline14: { met: boolean; cvrmse_max_pct: number; nmbe_max_pct: number; reasons: string[] };
-  model: { method: "hourly" | "daily"; name: string; interval: "hourly" | "daily"; candidates_cvrmse_pct: Record<string, number>; words: string[] };
-}
-
-export interface MvBaseline extends MvBaselineSummary {
-  meter: string;
-  temperature: string;
-  series: { start: number; date: string; actual: number; expected: number; excluded: boolean }[];
-}
-
-export interface MvSavings {
-  meter: string;
-  temperature: string;
-  baseline: MvBaselineSummary;
-  start: number;
-  end: number;
-  rows: number;
-  excluded_rows: number;
-  missing_hours: number;
-  exclusions: { start: number; end: number; note: string; rows: number }[];
-  adjusted_baseline_kwh: number;
-  actual_kwh: number;
-  avoided_kwh: number;
-  savings_pct: number | null;
-  confidence: number;
-  fsu_pct: number | null;
-  low_kwh: number | null;
-  high_kwh: number | null;
-  bucket: "day" | "week" | "month";
-  series: { start: number; end: number; date: string; actual: number; expected: number; avoided: number; cumulative_avoided: number }[];
 }
 
 /** The query of GET …/analytics/savings (and, with `start`/`end` the baseline's, of …/baseline) for a report. */

@@ -18,11 +18,13 @@ import { useApp } from "../context";
 import { useLoad, useNow } from "../hooks";
 import { axisTicks, compare, dayLabel, dayTick, hasData, hourLabel, hourTick, labelledBars, lastAndBefore, meterCards, sumBuckets, sumKwh, tickLabel, type EnergyBucket, type MeterCardView } from "../lib/energy";
 import { formatTime, formatValue } from "../lib/format";
-import { href } from "../router";
+import { href, useRoute } from "../router";
 import { LoadState } from "./common";
 import { AnomalyList } from "./energy/Anomalies";
 import { Month } from "./energy/Month";
+import { MvPanel } from "./energy/MvPanel";
 import { NextDay } from "./energy/NextDay";
+import { Report } from "./energy/Report";
 
 /** What a card says under its title: the equipment, its parent meter, how its energy is known. */
 function cardSub(c: MeterCardView): string {
@@ -32,7 +34,14 @@ function cardSub(c: MeterCardView): string {
   return parts.filter(Boolean).join(" · ");
 }
 
+/** The energy page, or its printable M&V report when the address is …/energy/report?… */
 export function Energy(props: { site: string }) {
+  const route = useRoute();
+  if (route.name === "energy" && route.report !== undefined) return <Report site={props.site} search={route.report} />;
+  return <EnergyPage site={props.site} />;
+}
+
+function EnergyPage(props: { site: string }) {
   const { api } = useApp();
   const { site } = props;
   // The building's minute (the server's clock): a new one asks again, the hour in progress grows.
@@ -103,6 +112,7 @@ export function Energy(props: { site: string }) {
               </section>
             );
           })}
+          <MvPanel site={site} timeZone={d.timeZone} nowMs={d.until * 1000} meters={d.cards.map((c) => ({ id: c.meter.id, name: c.meter.name }))} />
         </>
       )}
     </main>

@@ -28,7 +28,7 @@ export function AnomalyList(props: { site: string; hour: number; since?: number;
       <h2 id="energy-anomalies-title">
         Anomalies{" "}
         {props.exportable !== false && (
-          <ExportButtons path={`/api/v1/sites/${encodeURIComponent(site)}/analytics/anomalies`} query={{ limit: 50 }} name={`${site}-anomalies`} what="the anomalies" />
+          <ExportButtons site={site} route="anomalies" query={{ limit: 50 }} what="the anomalies" />
         )}
       </h2>
       <LoadState {...data} />

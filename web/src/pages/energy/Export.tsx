@@ -5,20 +5,22 @@
  */
 import { useState } from "preact/hooks";
 import type { Query } from "../../api/client";
+import { endpoints } from "../../api/endpoints";
 import { useApp } from "../../context";
 import { downloadName } from "../../lib/energyInsights";
 
-export function ExportButtons(props: { path: string; query: Query; name: string; what: string }) {
+/** `route` is the analytics route under …/analytics/ (forecast, peaks, cost, anomalies, baseline, savings). */
+export function ExportButtons(props: { site: string; route: string; query: Query; what: string }) {
   const { api } = useApp();
   const [error, setError] = useState<string | null>(null);
   const save = async (format: "csv" | "xlsx") => {
     setError(null);
     try {
-      const res = await api.request<Response>("GET", props.path, { query: { ...props.query, format }, raw: true });
+      const res = await endpoints.analyticsExport(api, props.site, props.route, props.query, format);
       const url = URL.createObjectURL(await res.blob());
       const a = document.createElement("a");
       a.href = url;
-      a.download = downloadName(res.headers.get("content-disposition"), `${props.name}.${format}`);
+      a.download = downloadName(res.headers.get("content-disposition"), `${props.site}-${props.route.replace(/\W+/g, "-")}.${format}`);
       a.click();
       setTimeout(() => URL.revokeObjectURL(url), 1000);
     } catch (err) {

@@ -15,7 +15,6 @@ import { ExportButtons } from "./Export";
 export function Month(props: { site: string; hour: number; until: number }) {
   const { api } = useApp();
   const { site } = props;
-  const base = `/api/v1/sites/${encodeURIComponent(site)}/analytics`;
   const peaks = useLoad(() => endpoints.peaks(api, site, { bucket: "month", count: 1, window: 15, until: props.until }), [api, site, props.hour]);
   const cost = useLoad(async () => {
     try {
@@ -57,10 +56,10 @@ export function Month(props: { site: string; hour: number; until: number }) {
         )}
       </div>
       <p class="small">
-        Peaks <ExportButtons path={`${base}/peaks`} query={{ bucket: "month", count: 1, window: 15 }} name={`${site}-peaks`} what="the peaks" />
+        Peaks <ExportButtons site={site} route="peaks" query={{ bucket: "month", count: 1, window: 15 }} what="the peaks" />
         {c && (
           <>
-            {" "}· Cost <ExportButtons path={`${base}/cost`} query={{ bucket: "month", count: 1 }} name={`${site}-cost`} what="the cost" />
+            {" "}· Cost <ExportButtons site={site} route="cost" query={{ bucket: "month", count: 1 }} what="the cost" />
           </>
         )}
       </p>

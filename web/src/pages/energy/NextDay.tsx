@@ -29,7 +29,7 @@ export function NextDay(props: { site: string; hour: number }) {
     <section class="card energy-forecast" aria-labelledby="energy-forecast-title">
       <h2 id="energy-forecast-title">
         Next 24 hours{" "}
-        <ExportButtons path={`/api/v1/sites/${encodeURIComponent(site)}/analytics/forecast`} query={{ hours: 24 }} name={`${site}-forecast`} what="the forecast" />
+        <ExportButtons site={site} route="forecast" query={{ hours: 24 }} what="the forecast" />
       </h2>
       <LoadState {...data} />
       {d && made.length === 0 && (
