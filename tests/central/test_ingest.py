@@ -19,7 +19,7 @@ from openbms.central import IngestWorker
 from openbms.drivers.mqtt.ingest import SharedSubscriber
 from openbms.model.sample import OFFLINE, Sample
 from openbms.model.site import SiteConfig
-from openbms.runtime.clock import WallClock
+from openbms.runtime.clock import Clock, ManualClock, WallClock
 from openbms.service.assembly import Assembly
 from tests.fixtures.services import MosquittoBroker
 from tests.historian.conftest import fresh_postgres_database
@@ -50,12 +50,13 @@ def connect_for(broker: MosquittoBroker, client_id: str) -> Any:
 
 
 @asynccontextmanager
-async def workers(broker: MosquittoBroker, url: str, n: int = 2,
-                  name: str = "central-test") -> AsyncIterator[list[IngestWorker]]:
+async def workers(broker: MosquittoBroker, url: str, n: int = 2, name: str = "central-test",
+                  clock: Clock | None = None) -> AsyncIterator[list[IngestWorker]]:
     async with AsyncExitStack() as stack:
         started = []
         for i in range(n):
-            w = IngestWorker(url, connect_for(broker, f"{name}-{i}"), flush_interval=0.05)
+            w = IngestWorker(url, connect_for(broker, f"{name}-{i}"), clock=clock,
+                             flush_interval=0.05)
             await w.start()
             stack.push_async_callback(w.stop)
             started.append(w)
@@ -194,3 +195,25 @@ async def test_a_worker_keeps_running_when_its_handler_meets_a_bug(mosquitto, po
         await until(lambda: w.ingest is not None and w.ingest.samples == 1, what="the next taken")
         await asyncio.sleep(0)
         assert subscriber.health()["connected"]
+
+
+async def test_each_sites_lag_is_the_centres_clock_less_its_newest_sample(mosquitto, postgres_url):
+    url = fresh_postgres_database(postgres_url)
+    clock = ManualClock(T0 + 100.0)
+
+    def batch(site: str, *times: float) -> bytes:
+        return orjson.dumps({"site": site, "device": "d", "samples": [
+            {"point": f"{site}/e/p", "value": 1.0, "status": "ok", "time": t} for t in times]})
+
+    async with workers(mosquitto, url, n=1, clock=clock) as (w,):
+        assert w.ingest is not None
+        ingest = w.ingest
+        await publish(mosquitto, ("openbms/a/devices/d", batch("a", T0 + 40.0, T0 + 10.0)),
+                      ("openbms/b/devices/d", batch("b", T0 + 90.0)),
+                      ("openbms/a/devices/d", batch("a", T0 + 20.0)))  # an older one, late
+        await until(lambda: ingest.samples == 4, what="4 samples")
+        before = ingest.health()
+        await clock.advance(50.0)
+        after = ingest.health()
+    assert before["lag_s"] == {"a": 60.0, "b": 10.0} and before["lag_max_s"] == 60.0
+    assert after["lag_s"] == {"a": 110.0, "b": 60.0}

@@ -79,6 +79,7 @@ class CentralIngest:
         self.dropped = 0  # events and configurations dropped past MAX_PENDING
         self.store_errors = 0
         self.sites_seen: dict[str, float] = {}  # site → the centre's clock at its last message
+        self.newest: dict[str, float] = {}  # site → the time of its newest sample received
         self._pending: list[Event | SiteDocument] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -100,6 +101,9 @@ class CentralIngest:
                 if samples:
                     self.sink.ingest(samples)
                     self.samples += len(samples)
+                    newest = max(s[1] for s in samples)
+                    if newest > self.newest.get(site, 0.0):
+                        self.newest[site] = newest
             elif len(levels) == 2 and levels[1] in _EVENT_KINDS:
                 self._queue(decode_event(levels[0], _EVENT_KINDS[levels[1]], payload, topic))
                 self.events += 1
@@ -190,9 +194,17 @@ class CentralIngest:
             self._pending[:0] = [*events, *docs]  # kept, in order, before what came meanwhile
             raise
 
+    def lag(self) -> dict[str, float]:
+        """Per site, how far behind the centre is: seconds from its newest sample received to
+        the centre's clock (an edge cut off, or a backlog still draining, shows here)."""
+        now = self.clock.now()
+        return {site: max(0.0, now - ts) for site, ts in sorted(self.newest.items())}
+
     def health(self) -> dict[str, Any]:
-        """Counters of what was taken, refused and queued."""
+        """Counters of what was taken, refused and queued, and each site's lag."""
+        lag = self.lag()
         return {"samples": self.samples, "refused": self.refused, "events": self.events,
                 "configs": self.configs, "bad": dict(self.bad), "pending": len(self._pending),
                 "dropped": self.dropped, "store_errors": self.store_errors,
-                "sites": len(self.sites_seen)}
+                "sites": len(self.sites_seen), "lag_s": lag,
+                "lag_max_s": max(lag.values(), default=0.0)}

@@ -125,7 +125,8 @@ def run(
                     f"{ingest.get('sites', 0)} sites · {rate:,.0f} samples/s · "
                     f"{h.get('history', {}).get('stored', 0):,} stored · "
                     f"{ingest.get('events', 0):,} events · {ingest.get('refused', 0):,} refused · "
-                    f"{bad:,} bad messages", highlight=False)
+                    f"{bad:,} bad messages · lag {ingest.get('lag_max_s', 0.0):,.1f} s at most",
+                    highlight=False)
         finally:
             taken.update(worker.health().get("ingest", {}))
             await worker.stop()
