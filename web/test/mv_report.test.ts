@@ -167,3 +167,14 @@ describe("the savings in words", () => {
     expect(confidenceWords(0.683)).toBe("68.3 %");
   });
 });
+
+describe("the report's route", () => {
+  it("is the energy page with the report's query; the energy page without one", async () => {
+    const { parseRoute } = await import("../src/router");
+    expect(parseRoute(`/sites/hq/energy/report?${reportSearch(Q)}`)).toEqual({ name: "energy", site: "hq", report: reportSearch(Q) });
+    expect(parseRoute("/sites/hq/energy")).toEqual({ name: "energy", site: "hq" });
+    expect(parseRoute("/sites/hq/energy/other").name).toBe("not-found");
+    const route = parseRoute(reportPath("hq", Q));
+    expect(route.name === "energy" && parseReportQuery(route.report ?? "").query).toEqual(Q);
+  });
+});
