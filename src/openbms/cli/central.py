@@ -8,6 +8,7 @@
     openbms central serve  the API and dashboard of every site whose configuration the centre
                            holds, fed by one ingest worker of the group
     openbms central sites  the sites whose configuration the centre holds
+    openbms central acl    a Mosquitto ACL: each edge only its site's topics
 """
 
 from __future__ import annotations
@@ -223,6 +224,60 @@ def sites(history_url: str | None = HistoryUrlOption) -> None:
     url = _history_url(history_url)
     from datetime import UTC, datetime
 
+    stored = _stored_sites(url)
+    if not stored:
+        console.print("no site has published its configuration yet")
+        return
+    for s in stored:
+        config = s.config
+        points = sum(len(e.get("points", ())) for e in config.get("equipment", ()))
+        when = datetime.fromtimestamp(s.version, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        name = (config.get("site") or {}).get("name") or ""
+        typer.echo(f"{s.site}\t{name}\t{points} points\tversion {when}\t{s.hash[:12]}")
+
+
+@central_app.command("acl")
+def acl(
+    site: list[str] | None = typer.Option(
+        None, "--site", show_default=False,
+        help="A site id (repeatable); default: every site whose configuration the centre holds."),
+    history_url: str | None = HistoryUrlOption,
+    prefix: str = PrefixOption,
+    central_user: str = typer.Option("central", "--central-user",
+                                     help="The central's user name at the broker."),
+    sparkplug: bool = typer.Option(False, "--sparkplug",
+                                   help="Also each site's Sparkplug B topics (bridge format: sparkplug)."),
+    output: Path | None = typer.Option(None, "--output", "-o", show_default=False,
+                                       help="Write the file here (default: print it)."),
+) -> None:
+    """A Mosquitto ACL file: each edge (user name = its site id) reaches only its own site's
+    topics; the central user reads them all and sends the command requests."""
+    from openbms.central.acl import acl_text
+
+    sites_ = list(site or ())
+    if not sites_:
+        if not history_url:
+            raise fail("no site: give --site ID (repeatable), or --history-url (or "
+                       "OPENBMS_HISTORY_URL) to take the sites the centre holds")
+        sites_ = [s.site for s in _stored_sites(_history_url(history_url))]
+        if not sites_:
+            raise fail("the centre holds no site's configuration yet: give --site ID")
+    try:
+        text = acl_text(sites_, prefix=prefix, central_user=central_user, sparkplug=sparkplug)
+    except ValueError as err:
+        raise fail(str(err)) from err
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        output.write_text(text)
+    except OSError as err:
+        raise fail(f"cannot write {output}: {err.strerror}") from err
+    console.print(f"wrote {output}: {len(set(sites_))} sites and the user {central_user}",
+                  highlight=False)
+
+
+def _stored_sites(url: str) -> list:
     from openbms.central import CentralStore
     from openbms.central.worker import libpq_url
     from openbms.errors import OpenBMSError
@@ -236,18 +291,9 @@ def sites(history_url: str | None = HistoryUrlOption) -> None:
             await store.stop()
 
     try:
-        stored = asyncio.run(main())
+        return asyncio.run(main())
     except OpenBMSError as err:
         raise fail(str(err)) from err
-    if not stored:
-        console.print("no site has published its configuration yet")
-        return
-    for s in stored:
-        config = s.config
-        points = sum(len(e.get("points", ())) for e in config.get("equipment", ()))
-        when = datetime.fromtimestamp(s.version, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-        name = (config.get("site") or {}).get("name") or ""
-        typer.echo(f"{s.site}\t{name}\t{points} points\tversion {when}\t{s.hash[:12]}")
 
 
 def register(app: typer.Typer) -> None:
