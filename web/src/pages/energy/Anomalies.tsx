@@ -25,12 +25,12 @@ export function AnomalyList(props: { site: string; hour: number; since?: number;
   );
   return (
     <section class="card energy-anomalies" aria-labelledby="energy-anomalies-title">
-      <h2 id="energy-anomalies-title">
-        Anomalies{" "}
-        {props.exportable !== false && (
-          <ExportButtons site={site} route="anomalies" query={{ limit: 50 }} what="the anomalies" />
-        )}
-      </h2>
+      <h2 id="energy-anomalies-title">Anomalies</h2>
+      {props.exportable !== false && (
+        <p class="small">
+          Anomalies <ExportButtons site={site} route="anomalies" query={{ limit: 50 }} what="the anomalies" />
+        </p>
+      )}
       <LoadState {...data} />
       {data.data && (
         <DataTable<Anomaly>

@@ -27,10 +27,10 @@ export function NextDay(props: { site: string; hour: number }) {
   const made = d ? d.forecast.forecasts.filter((f) => f.issued !== null && f.hours.length > 0) : [];
   return (
     <section class="card energy-forecast" aria-labelledby="energy-forecast-title">
-      <h2 id="energy-forecast-title">
-        Next 24 hours{" "}
-        <ExportButtons site={site} route="forecast" query={{ hours: 24 }} what="the forecast" />
-      </h2>
+      <h2 id="energy-forecast-title">Next 24 hours</h2>
+      <p class="small">
+        Forecast <ExportButtons site={site} route="forecast" query={{ hours: 24 }} what="the forecast" />
+      </p>
       <LoadState {...data} />
       {d && made.length === 0 && (
         <p class="muted" data-testid="forecast-none">
