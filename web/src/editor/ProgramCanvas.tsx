@@ -24,6 +24,7 @@ import {
   ReactFlow,
   ReactFlowProvider,
   useReactFlow,
+  useUpdateNodeInternals,
   type Connection,
   type Edge,
   type EdgeChange,
@@ -62,7 +63,7 @@ import {
   type EditorGraph,
   type EditorNode,
 } from "./model";
-import { DND_TYPE, Palette, type DropItem } from "./Palette";
+import { Palette, type DropItem } from "./Palette";
 import { SidePanel } from "./SidePanel";
 
 /* React Flow's components are typed for React; under preact/compat they are Preact components. */
@@ -110,7 +111,7 @@ interface CommentData {
   [key: string]: unknown;
 }
 
-function ProgramNode(props: { data: NodeData; selected?: boolean }) {
+function ProgramNode(props: { data: NodeData; selected?: boolean; isConnectable?: boolean }) {
   const { data } = props;
   const rows = Math.max(1, data.ins.length, data.outs.length);
   const invalid = data.issues.length > 0;
@@ -135,14 +136,14 @@ function ProgramNode(props: { data: NodeData; selected?: boolean }) {
       </div>
       {data.ins.map((p, i) => (
         <div key={`i-${p.name}`} class="ed-port ed-port--in" style={{ top: `${HEAD + i * ROW}px` }}>
-          <Port type="target" position={Position.Left} id={p.name} style={{ top: `${ROW / 2}px` }} data-port={`${data.node.id}.${p.name}`} />
+          <Port type="target" position={Position.Left} id={p.name} isConnectable={props.isConnectable !== false} style={{ top: `${ROW / 2}px` }} data-port={`${data.node.id}.${p.name}`} />
           {data.node.kind === "block" && <span class={p.required ? "ed-port__name ed-port__name--required" : "ed-port__name"}>{p.name}</span>}
         </div>
       ))}
       {data.outs.map((p, i) => (
         <div key={`o-${p.name}`} class="ed-port ed-port--out" style={{ top: `${HEAD + i * ROW}px` }}>
           {data.node.kind === "block" && <span class="ed-port__name">{p.name}</span>}
-          <Port type="source" position={Position.Right} id={p.name} style={{ top: `${ROW / 2}px` }} data-port={`${data.node.id}.${p.name}`} />
+          <Port type="source" position={Position.Right} id={p.name} isConnectable={props.isConnectable !== false} style={{ top: `${ROW / 2}px` }} data-port={`${data.node.id}.${p.name}`} />
         </div>
       ))}
     </div>
@@ -170,6 +171,8 @@ function CanvasInner(props: CanvasProps) {
   const flow = useReactFlow();
   const [history, setHistory] = useState<History<EditorGraph>>(() => start(programToGraph(detail.program)));
   const graph = history.present;
+  // Fit a program that has nodes into the view (never above actual size); an empty one starts at actual size.
+  const [fitAtStart] = useState(() => history.present.nodes.length > 0);
   const edit = useCallback((f: (g: EditorGraph) => EditorGraph) => setHistory((h) => push(h, f(h.present))), []);
   const doc = useMemo(() => graphToProgram(graph), [graph]);
   const clip = useRef<Clip | null>(null);
@@ -307,6 +310,14 @@ function CanvasInner(props: CanvasProps) {
     // live and values are read through their keys: a new Map each render is not a change.
   }, [graph, kinds, nodeIssues, liveKey, valuesKey]);
 
+  // A node's ports change with the catalogue, its parameters and its wires: have React Flow measure them again.
+  const updateInternals = useUpdateNodeInternals();
+  const portsKey = rfNodes.map((n) => `${n.id}:${(n.data as NodeData).ins?.length ?? 0}/${(n.data as NodeData).outs?.length ?? 0}`).join(",");
+  useEffect(() => {
+    const t = setTimeout(() => updateInternals(rfNodes.map((n) => n.id)), 0);
+    return () => clearTimeout(t);
+  }, [portsKey]);
+
   const selectedIds = rfNodes.filter((n) => n.selected).map((n) => n.id);
   const selectedNode = selectedIds.length === 1 ? graph.nodes.find((n) => n.id === selectedIds[0]) : undefined;
   const selectedComment = selectedIds.length === 1 ? graph.comments.find((c) => c.id === selectedIds[0]) : undefined;
@@ -360,11 +371,10 @@ function CanvasInner(props: CanvasProps) {
     [edit, kinds],
   );
   const wrap = useRef<HTMLDivElement>(null);
-  const onDrop = (ev: DragEvent) => {
-    const raw = ev.dataTransfer?.getData(DND_TYPE);
-    if (!raw || !mayEdit) return;
-    ev.preventDefault();
-    place(JSON.parse(raw) as DropItem, flow.screenToFlowPosition({ x: ev.clientX, y: ev.clientY }));
+  const dropAt = (item: DropItem, x: number, y: number) => {
+    const r = wrap.current?.getBoundingClientRect();
+    if (!r || !mayEdit || x < r.left || x > r.right || y < r.top || y > r.bottom) return;
+    place(item, flow.screenToFlowPosition({ x, y }));
   };
   const addAtCentre = (item: DropItem) => {
     const r = wrap.current?.getBoundingClientRect();
@@ -486,8 +496,8 @@ function CanvasInner(props: CanvasProps) {
         </p>
       )}
       <div class={`editor__body${mayEdit ? "" : " editor__body--readonly"}`}>
-        {mayEdit && <Palette site={site} kinds={catalogue} onAdd={addAtCentre} />}
-        <div class="editor__canvas" ref={wrap} onDragOver={(e) => mayEdit && e.preventDefault()} onDrop={onDrop} onKeyDown={onKeyDown} tabIndex={-1}>
+        {mayEdit && <Palette site={site} kinds={catalogue} onAdd={addAtCentre} onDropAt={dropAt} />}
+        <div class="editor__canvas" ref={wrap} onKeyDown={onKeyDown} tabIndex={-1}>
           <Flow
             nodes={rfNodes}
             edges={rfEdges}
@@ -505,7 +515,9 @@ function CanvasInner(props: CanvasProps) {
             selectionKeyCode="Shift"
             minZoom={0.1}
             maxZoom={3}
-            fitView
+            fitView={fitAtStart}
+            fitViewOptions={{ maxZoom: 1, padding: 0.1 }}
+            defaultViewport={{ x: 0, y: 0, zoom: 1 }}
             proOptions={{ hideAttribution: true }}
           >
             <Bg gap={20} size={1} />

@@ -3,7 +3,9 @@
  * output's priority, a constant's value, a block's parameters with their
  * units, limits and defaults from the catalogue), a comment's text, or with
  * nothing selected the program's own (name, run period). A change is applied
- * when the field is left or Enter is pressed: one undo step each.
+ * when the field is left or Enter is pressed: one undo step each. (Not on
+ * `change`: preact/compat, loaded with the canvas, turns a text box's
+ * onChange into onInput, as React does.)
  */
 import { useState } from "preact/hooks";
 import type { Value } from "../api/types";
@@ -50,6 +52,13 @@ function TextField(props: {
 }) {
   const [text, setText] = useState(props.value);
   const [error, setError] = useState<string | null>(null);
+  const [applied, setApplied] = useState(props.value);
+  const commit = () => {
+    if (text === applied) return;
+    const err = props.apply(text);
+    setError(err);
+    if (!err) setApplied(text);
+  };
   return (
     <div class={`field${error ? " field--error" : ""}`}>
       <label for={props.id}>{props.label}</label>
@@ -62,7 +71,8 @@ function TextField(props: {
         aria-invalid={!!error}
         aria-describedby={props.hint ? `${props.id}-hint` : undefined}
         onInput={(e) => setText(e.currentTarget.value)}
-        onChange={() => setError(props.apply(text))}
+        onBlur={commit}
+        onKeyDown={(e) => e.key === "Enter" && commit()}
       />
       {props.hint && (
         <p id={`${props.id}-hint`} class="muted small">
@@ -275,7 +285,7 @@ function CommentSettings(props: { comment: Comment; readOnly: boolean; onEdit: P
           disabled={props.readOnly}
           value={text}
           onInput={(e) => setText(e.currentTarget.value)}
-          onChange={() => props.onEdit((g) => updateComment(g, props.comment.id, { text }))}
+          onBlur={() => text !== props.comment.text && props.onEdit((g) => updateComment(g, props.comment.id, { text }))}
         />
       </div>
     </>

@@ -1,0 +1,168 @@
+"""The visual logic editor in a real headless Chromium against the demo building (issue 20).
+
+An economiser sequence is built from the palette by dragging (no JSON
+typed): two points as inputs, a compare block, the economiser enable as an
+output. The block's unconnected input is shown as a problem on its node and
+Deploy stays disabled; wired, the program validates, is deployed with its
+diff and a note, shows live values on its wires and commands the emulated
+air handler's economiser at its priority; a second deploy is rolled back
+from the page. A viewer sees the canvas but cannot edit. Waits are
+Playwright's auto-waiting expectations; nothing asserts a duration.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import Demo, admin_api, shoot, sign_in
+
+pytestmark = [pytest.mark.service, pytest.mark.slow]
+
+SITE = "demo"
+PROGRAM = "e2e-econ"
+BASE = f"/api/v1/sites/{SITE}/programs/{PROGRAM}"
+ENABLE = "demo/ahu-1/econ-enable"
+
+
+def _expect() -> Any:
+    from playwright.sync_api import expect
+
+    return expect
+
+
+def _drop_point(page: Any, query: str, point: str, at: tuple[int, int]) -> None:
+    """Search the palette's points and drag one onto the canvas as an input."""
+    page.get_by_label("Search points").fill(query)
+    item = page.locator(f'.palette__item[data-point="{point}"]')
+    item.drag_to(page.locator(".editor__canvas"), target_position={"x": at[0], "y": at[1]})
+
+
+def _wire(page: Any, source: str, target: str) -> None:
+    """Drag from an output port to an input port."""
+    page.locator(f'.react-flow__handle[data-port="{source}"]').drag_to(
+        page.locator(f'.react-flow__handle[data-port="{target}"]'))
+
+
+def _deploy(page: Any, note: str) -> None:
+    expect = _expect()
+    page.get_by_role("button", name="Deploy…").click()
+    dialog = page.get_by_role("dialog", name=re.compile("Deploy "))
+    expect(dialog).to_be_visible()
+    dialog.get_by_label("Note (why)").fill(note)
+    dialog.get_by_role("button", name="Save and deploy").click()
+    expect(page.get_by_role("status").filter(has_text=re.compile(r"Version \d+ deployed\."))).to_be_visible()
+
+
+def _slot(api: Any, point: str, priority: int) -> Any:
+    equip, name = point.split("/")[1:]
+    r = api.get(f"/api/v1/sites/{SITE}/points/{equip}/{name}")
+    assert r.status_code == 200, r.text
+    return r.json()["priority_array"][priority - 1]
+
+
+def test_build_an_economiser_by_drag_and_drop_validate_deploy_see_live_values_and_roll_back(
+        demo: Demo, page: Any) -> None:
+    expect = _expect()
+    sign_in(page, demo, path=f"/sites/{SITE}/programs")
+    page.get_by_text("New program").click()
+    page.get_by_label("Id", exact=True).fill(PROGRAM)
+    page.get_by_label("Name", exact=True).fill("E2E economiser")
+    page.get_by_role("button", name="Create and open the editor").click()
+    expect(page.get_by_role("heading", name="Visual editor")).to_be_visible()
+
+    _drop_point(page, "ahu-1/oat", "demo/ahu-1/oat", (40, 60))
+    _drop_point(page, "ahu-1/rat", "demo/ahu-1/rat", (40, 300))
+    page.get_by_label("Search blocks").fill("compare")
+    page.locator('.palette__item[data-kind="compare"]').drag_to(
+        page.locator(".editor__canvas"), target_position={"x": 260, "y": 60})
+    page.get_by_label("Search points").fill("econ-enable")
+    page.get_by_role("button", name=f"Add {ENABLE} as an output").click()
+    for node in ("oat", "rat", "compare", "econ-enable"):
+        expect(page.locator(f'.ed-node[data-node="{node}"]')).to_be_visible()
+
+    # The compare block's input a is not wired, nor is the output: both are shown, Deploy is off.
+    _wire(page, "rat.value", "compare.b")
+    compare = page.locator('.ed-node[data-node="compare"]')
+    expect(compare).to_have_class(re.compile("ed-node--invalid"))
+    problems = page.locator(".editor__issues")
+    expect(problems).to_contain_text("required input 'a' is not wired")
+    expect(problems).to_contain_text("is not wired: nothing would be written")
+    expect(page.get_by_role("button", name="Deploy…")).to_be_disabled()
+    shoot(page, "editor-unconnected-input")
+
+    _wire(page, "oat.value", "compare.a")
+    _wire(page, "compare.out", "econ-enable.value")
+    compare.click()
+    page.get_by_label("op", exact=True).select_option("lt")
+    page.locator('.ed-node[data-node="econ-enable"]').click()
+    priority = page.get_by_label("Priority (1–16)")
+    priority.fill("9")
+    priority.press("Tab")
+    expect(page.locator(".editor__status")).to_have_text("Valid: no problems found.")
+    expect(compare).not_to_have_class(re.compile("ed-node--invalid"))
+    expect(page.get_by_role("button", name="Deploy…")).to_be_enabled()
+
+    page.get_by_role("button", name="Deploy…").click()
+    dialog = page.get_by_role("dialog", name=re.compile("Deploy "))
+    expect(dialog).to_contain_text("Added block “compare”: compare.")
+    expect(dialog).to_contain_text("Added wire oat → compare.a.")
+    dialog.get_by_role("button", name="Cancel").click()
+    _deploy(page, "e2e: economiser from the palette")
+    with admin_api(demo) as api:
+        first = api.get(BASE).json()
+        assert first["active_version"] is not None
+        doc = first["program"]
+        assert [b["block"] for b in doc["blocks"]] == ["compare"]
+        assert doc["blocks"][0]["params"]["op"] == "lt"
+        assert {(w["from"], w["to"]) for w in doc["wires"]} == {
+            ("oat", "compare.a"), ("rat", "compare.b"), ("compare.out", "econ-enable")}
+        assert doc["outputs"] == [{"id": "econ-enable", "point": ENABLE, "priority": 9,
+                                   "release_when_none": True}], doc["outputs"]
+
+    # Live: the editor shows the deployed version, with values on its wires.
+    expect(page.locator(".react-flow__edge-text").first).to_be_visible()
+    expect(page.locator('.ed-node[data-node="oat"] .ed-node__live')).to_be_visible()
+    shoot(page, "editor-live")
+
+    # The air handler's economiser enable holds the program's command at priority 9.
+    with admin_api(demo) as api:
+        for _ in range(60):  # bounded: the engine writes on its first run after the deploy
+            if _slot(api, ENABLE, 9) is not None:
+                break
+            page.wait_for_timeout(500)
+        assert isinstance(_slot(api, ENABLE, 9), bool)
+
+    # A second version deployed, then rolled back from the page: the first runs again.
+    page.locator('.ed-node[data-node="compare"]').click()
+    page.get_by_label("op", exact=True).select_option("gt")
+    expect(page.locator(".editor__status")).to_have_text("Valid: no problems found.")
+    _deploy(page, "e2e: the other way round")
+    with admin_api(demo) as api:
+        second = api.get(BASE).json()["active_version"]
+        assert second != first["active_version"]
+    page.get_by_role("button", name="Roll back").click()
+    rollback = page.get_by_role("dialog", name=re.compile("Roll back"))
+    rollback.get_by_label("Reason").fill("e2e: back to the first")
+    rollback.get_by_role("button", name="Roll back").click()
+    expect(page.get_by_role("status").filter(has_text="Rolled back")).to_be_visible()
+    with admin_api(demo) as api:
+        assert api.get(BASE).json()["active_version"] == first["active_version"]
+        r = api.post(f"{BASE}/disable", json={"reason": "e2e: done"})
+        assert r.status_code == 200, r.text
+
+
+def test_a_viewer_sees_the_canvas_but_cannot_edit(demo: Demo, page: Any) -> None:
+    expect = _expect()
+    sign_in(page, demo, who="viewer", path=f"/sites/{SITE}/programs/ahu-1-supervisory")
+    page.get_by_role("button", name="Open on the canvas").click()
+    expect(page.get_by_role("heading", name="Visual editor (read only)")).to_be_visible()
+    expect(page.locator('.ed-node[data-node="econ-ok"]')).to_be_visible()
+    expect(page.get_by_role("complementary", name="Palette")).to_have_count(0)
+    expect(page.get_by_role("button", name="Deploy…")).to_have_count(0)
+    expect(page.locator(".react-flow__node.draggable")).to_have_count(0)
+    expect(page.locator(".react-flow__handle.connectable")).to_have_count(0)
+    page.locator('.ed-node[data-node="sat-reset"]').click()
+    expect(page.locator("#ed-param-x1")).to_be_disabled()
