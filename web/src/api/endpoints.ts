@@ -254,4 +254,13 @@ export const endpoints = {
   /** Replay a program document (saved or not) over a recorded day or range: outputs computed, never written (programs:read). */
   replayProgram: (api: ApiClient, s: string, program: unknown, range: import("./types").ReplayRange = {}) =>
     api.post<import("./types").ReplayResult>(`${site(s)}/programs/replay`, { program, ...range }),
+  /** Run an edited program (default: its latest saved version) live for at most 900 s, writing nothing (programs:write). */
+  startDryRun: (api: ApiClient, s: string, id: string, program: unknown | null, durationS = 900) =>
+    api.post<import("./types").DryRun>(`${site(s)}/programs/${enc(id)}/dry-run`, { program, duration_s: durationS }),
+  /** The program's dry run, running or ended (404: none). */
+  dryRun: (api: ApiClient, s: string, id: string) =>
+    api.get<import("./types").DryRun>(`${site(s)}/programs/${enc(id)}/dry-run`),
+  /** Stop the program's dry run. */
+  stopDryRun: (api: ApiClient, s: string, id: string) =>
+    api.request<void>("DELETE", `${site(s)}/programs/${enc(id)}/dry-run`),
 };

@@ -950,3 +950,21 @@ export type BlockStates = Record<string, Record<string, Value>>;
 export interface ProgramDetailWithState extends ProgramDetail {
   block_states: BlockStates | null;
 }
+
+/** A dry run: an edited program live on the live inputs, its outputs computed and never written. */
+export interface DryRun {
+  id: string;
+  site: string;
+  running: boolean;
+  started_by: string;
+  started_at: number;
+  /** When it stops by itself (the server's clock). */
+  until: number;
+  ended_at: number | null;
+  /** Commands it would have made; it made none. */
+  would_write: number;
+  /** As a running program's status: `outputs` are what it would command. */
+  status: ProgramStatus;
+  values: Record<string, Value>;
+  block_states: BlockStates;
+}

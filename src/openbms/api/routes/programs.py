@@ -23,10 +23,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Body, Path, Query, Request, Response
+from fastapi import APIRouter, Body, FastAPI, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from openbms.api.auth.permissions import require
@@ -44,6 +46,7 @@ from openbms.control.programs import (
     parse_program,
     validate_program,
 )
+from openbms.control.programs.dryrun import MAX_DRY_RUN_S, DryRun, DryRuns
 from openbms.control.programs.model import path_parts
 from openbms.control.programs.replay import OUTPUT_POINTS, check_range, run_replay, thin
 from openbms.model.sample import Value
@@ -51,7 +54,18 @@ from openbms.service.protocols import ProgramRepository, Services
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/v1", tags=["programs"])
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """At the app's shutdown, end the dry runs it started (``app.state.program_dry_runs``)."""
+    yield
+    runs: DryRuns | None = getattr(app.state, "program_dry_runs", None)
+    if runs is not None:
+        await runs.close()
+
+
+router = APIRouter(prefix="/api/v1", tags=["programs"], lifespan=_lifespan)
 
 _ID_PATTERN = r"^[a-z0-9][a-z0-9_.-]*$"
 
@@ -199,6 +213,32 @@ class ReplayOut(BaseModel):
                     "thinned to at most 500.")
 
 
+class DryRunRequest(BaseModel):
+    """The document to run live without writing (default: the latest saved version), and for how long."""
+
+    program: dict[str, Any] | None = Field(None, description="The edited document; 'id' and 'site' are "
+                                                             "the URL's. Null: the latest saved version.")
+    duration_s: float = Field(MAX_DRY_RUN_S, gt=0, le=MAX_DRY_RUN_S,
+                              description="Seconds of the server's clock it runs (at most 900).")
+
+
+class DryRunOut(BaseModel):
+    """A dry run: what the edited program computes live, in the shape of a running program's status."""
+
+    id: str
+    site: str
+    running: bool
+    started_by: str
+    started_at: float
+    until: float = Field(description="When it stops by itself (the server's clock).")
+    ended_at: float | None
+    would_write: int = Field(description="Commands it would have made; it made none.")
+    status: ProgramStatusOut = Field(description="As a running program's: outputs are what it would "
+                                                 "command, nothing is written.")
+    values: dict[str, Value]
+    block_states: dict[str, dict[str, Value]]
+
+
 # ------------------------------------------------------------------------------ helpers
 
 
@@ -232,6 +272,10 @@ def _status(runtime: Services, site_id: str, program_id: str) -> ProgramStatusOu
     status = runtime.program_status(program_id, site_id)
     if status is None:
         return None
+    return _status_out(status)
+
+
+def _status_out(status: Any) -> ProgramStatusOut:
     fields = dataclasses.asdict(status)
     return ProgramStatusOut.model_validate({k: fields[k] for k in ProgramStatusOut.model_fields})
 
@@ -568,3 +612,88 @@ async def replay(
         _REPLAYING.discard(site_id)
     return ReplayOut(start=result.start, end=result.end, step_s=result.step_s, steps=result.steps,
                      outputs=outputs, values=result.values)
+
+
+def _dry_runs(request: Request, runtime: Services) -> DryRuns:
+    """The app's dry runs (made at the first use, ended at the app's shutdown)."""
+    runs: DryRuns | None = getattr(request.app.state, "program_dry_runs", None)
+    if runs is None:
+        def catalog() -> Any:
+            engine = runtime.programs
+            assert engine is not None  # checked by _parts_of
+            return engine.catalog
+
+        runs = request.app.state.program_dry_runs = DryRuns(catalog, runtime.clock, runtime.cache.get)
+    return runs
+
+
+def _dry_run_out(run: DryRun) -> DryRunOut:
+    program, engine = run.program, run.engine
+    return DryRunOut(
+        id=program.id, site=program.site, running=run.running, started_by=run.started_by,
+        started_at=run.started_at, until=run.until, ended_at=run.ended_at, would_write=run.would_write,
+        status=_status_out(engine.status(program.id, site=program.site)[program.id]),
+        values=engine.values(program.id, site=program.site),
+        block_states=engine.block_states(program.id, site=program.site))
+
+
+@router.post("/sites/{site_id}/programs/{program_id}/dry-run", response_model=DryRunOut, status_code=201)
+async def start_dry_run(
+    site_id: str, request: Request, body: DryRunRequest,
+    program_id: str = Path(pattern=_ID_PATTERN, max_length=64),
+    user: Principal = require("programs:write", site_param="site_id"),
+) -> DryRunOut:
+    """Run an edited program live on the live inputs for a while (at most 15 minutes), writing nothing.
+
+    Its outputs are computed, never commanded; ``GET`` shows its values, block
+    states and what its outputs would command, in the shape of a running
+    program's status; ``DELETE`` stops it. One per program: a new one
+    replaces it. The deployed version, if any, runs on untouched.
+    """
+    runtime, store, _engine = _parts_of(request, site_id)
+    ctx = get_context(request)
+    if body.program is None:
+        await ctx.run(program_info, store, site_id, program_id)
+        program = (await ctx.run(store.get, program_id, site=site_id)).program
+    else:
+        try:
+            program = await ctx.run(parse_program, {**body.program, "id": program_id, "site": site_id})
+        except ProgramError as err:
+            raise _invalid(err.issues, ["body", "program"], f"{len(err.issues)} invalid field(s)") from None
+    runs = _dry_runs(request, runtime)
+    try:
+        prepared = await ctx.run(runs.prepare, program, user.actor, body.duration_s)
+        run = await runs.start(prepared)
+    except ProgramError as err:
+        raise _invalid(err.issues, ["body", "program"],
+                       f"the program cannot run: {len(err.issues)} problem(s)") from None
+    await ctx.audit(user.actor, "program.dry_run", f"{site_id}/{program_id}",
+                    {"site": site_id, "duration_s": run.duration_s}, client_addr(request))
+    return _dry_run_out(run)
+
+
+@router.get("/sites/{site_id}/programs/{program_id}/dry-run", response_model=DryRunOut)
+async def get_dry_run(
+    site_id: str, program_id: str, request: Request,
+    user: Principal = require("programs:read", site_param="site_id"),
+) -> DryRunOut:
+    """The program's dry run, running or ended (404 when there is none)."""
+    runtime, _store, _engine = _parts_of(request, site_id)
+    run = _dry_runs(request, runtime).get(site_id, program_id)
+    if run is None:
+        raise not_found(f"program {program_id!r} has no dry run")
+    return _dry_run_out(run)
+
+
+@router.delete("/sites/{site_id}/programs/{program_id}/dry-run", status_code=204)
+async def stop_dry_run(
+    site_id: str, program_id: str, request: Request,
+    user: Principal = require("programs:write", site_param="site_id"),
+) -> Response:
+    """Stop the program's dry run (404 when there is none)."""
+    runtime, _store, _engine = _parts_of(request, site_id)
+    runs = _dry_runs(request, runtime)
+    if runs.get(site_id, program_id) is None:
+        raise not_found(f"program {program_id!r} has no dry run")
+    await runs.stop(site_id, program_id)
+    return Response(status_code=204)
