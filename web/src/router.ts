@@ -12,7 +12,7 @@ export type Route =
   | { name: "alarms"; site: string }
   | { name: "overrides"; site: string }
   | { name: "list"; site: string | null; what: ListPage }
-  | { name: "energy"; site: string; report?: string }
+  | { name: "energy"; site: string; report?: string; query?: string }
   | { name: "plans"; site: string; space: string | null }
   | { name: "schedules"; site: string }
   | { name: "schedule"; site: string; schedule: string }
@@ -46,7 +46,8 @@ export function parseRoute(path: string): Route {
     if (c === "equipment" && d && parts.length === 4) return { name: "equipment", site: b, equip: d };
     if (c === "alarms" && parts.length === 3) return { name: "alarms", site: b };
     if (c === "overrides" && parts.length === 3) return { name: "overrides", site: b };
-    if (c === "energy" && parts.length === 3) return { name: "energy", site: b };
+    // With a query: a meter over a period (?meter=…&since=…&until=…, the anomalies' links; lib/energyInsights reads it).
+    if (c === "energy" && parts.length === 3) return search ? { name: "energy", site: b, query: search } : { name: "energy", site: b };
     // The printable M&V report: its meter, periods and exclusions in the query (lib/mvReport reads them).
     if (c === "energy" && d === "report" && parts.length === 4) return { name: "energy", site: b, report: search };
     if (c === "plans" && parts.length === 3) return { name: "plans", site: b, space: null };
