@@ -217,3 +217,37 @@ async def test_each_sites_lag_is_the_centres_clock_less_its_newest_sample(mosqui
         after = ingest.health()
     assert before["lag_s"] == {"a": 60.0, "b": 10.0} and before["lag_max_s"] == 60.0
     assert after["lag_s"] == {"a": 110.0, "b": 60.0}
+
+
+async def test_a_worker_with_a_kept_session_gets_what_was_sent_while_it_was_stopped(
+        mosquitto, postgres_url):
+    url = fresh_postgres_database(postgres_url)
+
+    def connect(filters: Sequence[str], handler: Any) -> SharedSubscriber:
+        return SharedSubscriber({"host": mosquitto.host, "port": mosquitto.port, "timeout": 5},
+                                filters, handler, client_id="central-kept", session_expiry=300,
+                                reconnect_min=0.1)
+
+    def batch(r: int) -> bytes:
+        return orjson.dumps({"site": "a", "device": "d", "samples": [
+            {"point": "a/e/p", "value": float(r), "status": "ok", "time": T0 + r}]})
+
+    first = IngestWorker(url, connect, flush_interval=0.05)
+    await first.start()
+    await publish(mosquitto, *(("openbms/a/devices/d", batch(r)) for r in range(5)))
+    assert first.ingest is not None
+    taken = first.ingest
+    await until(lambda: taken.samples == 5, what="5 samples before the stop")
+    await first.stop()
+    # the centre restarts: what the edges send meanwhile waits at the broker for its session
+    await publish(mosquitto, *(("openbms/a/devices/d", batch(r)) for r in range(5, 20)))
+    again = IngestWorker(url, connect, flush_interval=0.05)
+    await again.start()
+    try:
+        assert again.ingest is not None and again.historian is not None
+        second = again.ingest
+        await until(lambda: second.samples == 15, what="the 15 sent while it was stopped")
+        await again.historian.flush()
+    finally:
+        await again.stop()
+    assert counts(url) == {"a/e/p": 20}
