@@ -13,14 +13,14 @@ type CataloguePort = BlockPort;
 type CatalogueVariadic = BlockVariadic;
 
 /** Names in a formula that are functions or words of the expression language, not inputs. */
-const FORMULA_WORDS = new Set(["min", "max", "abs", "if", "and", "or", "not", "true", "false", "none", "None", "True", "False", "round", "clamp"]);
+const FORMULA_WORDS = new Set(["abs", "min", "max", "and", "or", "not", "if", "else", "true", "false", "True", "False"]);
 
 /** The inputs a formula names (the expression block's ports): identifiers that are not the language's own words. */
 export function formulaInputs(formula: unknown): string[] {
   if (typeof formula !== "string") return [];
-  const text = formula.replace(/"[^"]*"|'[^']*'/g, " ");
+  const text = formula.replace(/"[^"]*"|'[^']*'|`[^`]*`/g, " ");
   const out: string[] = [];
-  for (const m of text.matchAll(/(?<![\w.])([A-Za-z_][A-Za-z0-9_]*)(?!\s*\()/g)) {
+  for (const m of text.matchAll(/(?<![\w.])([A-Za-z_][A-Za-z0-9_]*)\b(?!\s*\()/g)) {
     const name = m[1]!;
     if (!FORMULA_WORDS.has(name) && !out.includes(name)) out.push(name);
   }
