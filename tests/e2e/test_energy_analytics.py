@@ -186,6 +186,14 @@ def test_a_viewer_reads_the_report_and_a_wrong_address_says_what_is_wrong(demo: 
     # The report reads the server's answer (a baseline, or why it cannot be fitted on this history).
     expect(page.locator("[data-testid=mv-verdict], .banner--error").first).to_be_visible(timeout=60_000)
 
+    # Where an anomaly links: the meter over its period, by hour, with the anomalies found on it then.
+    since, until = _midnight(p["split"]), _midnight(p["split"] + timedelta(days=1))
+    page.goto(f"{demo.url}/#/sites/{SITE}/energy?meter={METER}&since={since:.0f}&until={until:.0f}")
+    period = page.get_by_test_id("energy-period")
+    expect(period.get_by_role("heading", level=2).first).to_contain_text(str(p["split"].year))
+    expect(period.locator("figure.bars, p.muted.small").first).to_be_visible()
+    expect(period.locator("table.anomalies, [data-testid=anomalies-none]").first).to_be_visible()
+
     page.goto(f"{demo.url}/#/sites/{SITE}/energy/report?meter={METER}&baseline=2025-01-01/2025-02-30")
     errors = page.get_by_test_id("report-errors")
     expect(errors).to_contain_text("baseline: expected two dates START/END")

@@ -223,3 +223,23 @@ export function anomalyKind(kind: string): string {
       return kind.replace(/_/g, " ");
   }
 }
+
+/** The hours the energy page shows of a meter over a period at most (the energy route's limit is 1 000 buckets). */
+export const MAX_PERIOD_HOURS = 1000;
+
+/**
+ * A meter over a period from the energy page's query (`?meter=meters/elec-kwh&since=…&until=…`, epoch s,
+ * as an anomaly's link gives it): the meter, the period, and how many hours of it to ask for (the last
+ * MAX_PERIOD_HOURS of a longer one); an error in words when a part is missing or wrong; null without `meter`.
+ */
+export function meterPeriod(search: string): { meter: string; since: number; until: number; hours: number } | { error: string } | null {
+  const params = new URLSearchParams(search);
+  const meter = (params.get("meter") ?? "").trim();
+  if (!meter) return null;
+  const since = Number(params.get("since") ?? "");
+  const until = Number(params.get("until") ?? "");
+  if (!(params.get("since") ?? "").trim() || !Number.isFinite(since)) return { error: "since: expected the period's start in epoch seconds" };
+  if (!(params.get("until") ?? "").trim() || !Number.isFinite(until)) return { error: "until: expected the period's end in epoch seconds" };
+  if (until <= since) return { error: "until: expected a time after since" };
+  return { meter, since, until, hours: Math.min(MAX_PERIOD_HOURS, Math.max(1, Math.ceil((until - since) / 3600))) };
+}

@@ -17,6 +17,7 @@ import { DataTable } from "../components/DataTable";
 import { useApp } from "../context";
 import { useLoad, useNow } from "../hooks";
 import { axisTicks, compare, dayLabel, dayTick, hasData, hourLabel, hourTick, labelledBars, lastAndBefore, meterCards, sumBuckets, sumKwh, tickLabel, type EnergyBucket, type MeterCardView } from "../lib/energy";
+import { meterPeriod } from "../lib/energyInsights";
 import { formatTime, formatValue } from "../lib/format";
 import { href, useRoute } from "../router";
 import { LoadState } from "./common";
@@ -38,10 +39,10 @@ function cardSub(c: MeterCardView): string {
 export function Energy(props: { site: string }) {
   const route = useRoute();
   if (route.name === "energy" && route.report !== undefined) return <Report site={props.site} search={route.report} />;
-  return <EnergyPage site={props.site} />;
+  return <EnergyPage site={props.site} query={route.name === "energy" ? (route.query ?? "") : ""} />;
 }
 
-function EnergyPage(props: { site: string }) {
+function EnergyPage(props: { site: string; query: string }) {
   const { api } = useApp();
   const { site } = props;
   // The building's minute (the server's clock): a new one asks again, the hour in progress grows.
@@ -68,6 +69,7 @@ function EnergyPage(props: { site: string }) {
         <a href={href(`/sites/${site}`)}>{site}</a> / <span aria-current="page">Energy</span>
       </nav>
       <h1>Energy</h1>
+      {props.query && <MeterPeriod site={site} query={props.query} />}
       <LoadState {...data} />
       {d && d.cards.length === 0 && <p class="muted">This site has no meters (points in kWh, or kW points tagged elec, gas, meter or energy).</p>}
       {d && d.cards.length > 0 && (
@@ -116,6 +118,45 @@ function EnergyPage(props: { site: string }) {
         </>
       )}
     </main>
+  );
+}
+
+/**
+ * A meter over a period (…/energy?meter=…&since=…&until=…, where an anomaly links): its energy by
+ * hour as the server computes it, the anomalies found on it then, and its equipment's trends.
+ */
+function MeterPeriod(props: { site: string; query: string }) {
+  const { api } = useApp();
+  const { site } = props;
+  const wanted = meterPeriod(props.query);
+  const ok = wanted !== null && !("error" in wanted) ? wanted : null;
+  const data = useLoad(async () => {
+    if (!ok) return null;
+    return endpoints.energyUntil(api, site, { bucket: "hour", count: ok.hours, until: ok.until, points: [ok.meter] });
+  }, [api, site, props.query]);
+  if (wanted === null) return null;
+  if ("error" in wanted) {
+    return (
+      <p class="banner banner--error" role="alert">
+        This address names a meter but not its period: {wanted.error}.
+      </p>
+    );
+  }
+  const series = data.data?.series[0];
+  const tz = data.data?.timezone ?? "UTC";
+  const equip = wanted.meter.split("/")[0] ?? "";
+  return (
+    <section class="card energy-period" aria-labelledby="energy-period-title" data-testid="energy-period">
+      <h2 id="energy-period-title">
+        {series ? series.description || series.name : wanted.meter}, {formatTime(wanted.since * 1000, tz)} – {formatTime(wanted.until * 1000, tz)}
+      </h2>
+      <p class="small">
+        <a href={href(`/sites/${site}/equipment/${equip}`)}>Trends of {equip}</a> · <a href={href(`/sites/${site}/energy`)}>All meters</a>
+      </p>
+      <LoadState {...data} />
+      {series && <Bars title="By hour" list={series.buckets} label={(b) => hourLabel(b, tz)} tick={(b) => hourTick(b, tz)} />}
+      <AnomalyList site={site} hour={0} since={wanted.since} until={wanted.until} meters={[wanted.meter]} exportable={false} />
+    </section>
   );
 }
 
