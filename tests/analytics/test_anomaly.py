@@ -138,3 +138,16 @@ def test_too_little_history_or_a_day_of_gaps_is_not_judged(office) -> None:
 def test_rows_of_different_lengths_are_refused() -> None:
     with pytest.raises(ValueError, match="one entry per hour"):
         judge_day([0.0, 3600.0], [1.0], [5.0, 5.0], TZ, date(1970, 1, 1))
+
+
+def test_a_frozen_register_reads_zero_and_is_stuck_unless_the_meter_is_often_off(office) -> None:
+    ts, kwh, temp = office
+    k = TRAIN_DAYS + 2
+    frozen = kwh.copy()
+    hours = np.flatnonzero(_rows_of(ts, k))[6:18]
+    frozen[hours] = 0.0  # a register that stopped counting: 0 kWh an hour
+    assert [f.kind for f in _judged(ts, frozen, temp, TZ, _day(k)) if f.kind == "stuck"] == ["stuck"]
+    # A meter that is off every night in training (a gas boiler) reads zero for hours as a matter of course.
+    hour = local_time(ts, TZ).tow % 24
+    nightly_off = np.where((hour < 5), 0.0, frozen)
+    assert [f for f in _judged(ts, nightly_off, temp, TZ, _day(k)) if f.kind == "stuck"] == []

@@ -10,11 +10,12 @@
       │  training day's out-of-sample residual: what "normal" error looks like for this meter
       │
       ├─ consumption: the day's residual (actual − expected) as a robust z against the residuals of
-      │  training days of its kind (days with occupied hours, or days without) ──▶ |z| > Z_DAY
+      │  training days of its kind (its weekday, else weekdays or weekends, ``_day_class``) ──▶ |z| > Z_DAY
       ├─ base load: the mean residual of the unoccupied hours, each of the last CREEP_DAYS days, against
       │  a model trained before them ──▶ every one of them above Z_CREEP (a creep, not one odd night)
       ├─ stuck: the longest run of hours of identical energy that reaches into the day, against the
-      │  longest such run in training ──▶ longer than max(STUCK_MIN_HOURS, that run + 1)
+      │  longest such run in training ──▶ longer than max(STUCK_MIN_HOURS, that run + 1); flat at zero
+      │  only for a meter that never read zero in training
       └─ jump: a negative hour, or a change from one hour to the next beyond JUMP_FACTOR × the
          largest change in training
       ──▶ Finding(kind, start, end, expected, actual, score, threshold, message)
@@ -77,6 +78,9 @@ STUCK_MIN_HOURS = 6
 JUMP_FACTOR = 3.0
 #: Hours of a day that must be known for it to be judged or to train (a day of gaps proves nothing).
 MIN_DAY_HOURS = 18
+#: Training days of the same weekday, or of the same kind (weekday or weekend), that set a day's threshold.
+SAME_WEEKDAY = 6
+SAME_KIND = 4
 #: About how many fits give the out-of-sample residuals (a few days held out at a time).
 FOLDS = 14
 _MAD = 1.4826  # median absolute deviation × this = the standard deviation of normal errors
@@ -110,7 +114,7 @@ class _Reference:
     model: HourlyModel
     total: _F  # each training day's residual kWh (actual − expected of the model without that day)
     night: _F  # each training day's mean residual of its unoccupied hours (NaN: none)
-    occupied_day: npt.NDArray[np.bool_]  # whether each training day has occupied hours
+    weekday: npt.NDArray[np.int64]  # each training day's weekday (0 = Monday)
 
 
 def _robust(values: _F) -> tuple[float, float]:
@@ -130,7 +134,6 @@ def _reference(tow: npt.NDArray[np.int64], x: _F, y: _F, day: npt.NDArray[np.int
     model = fit_towt(tow, x, y, tz)
     total = np.full(len(days), np.nan)
     night = np.full(len(days), np.nan)
-    occupied_day = np.zeros(len(days), dtype=bool)
     # Held out a few consecutive days at a time: at most about FOLDS fits, whatever the window.
     chunk = max(1, len(days) // FOLDS)
     for lo in range(0, len(days), chunk):
@@ -142,10 +145,22 @@ def _reference(tow: npt.NDArray[np.int64], x: _F, y: _F, day: npt.NDArray[np.int
             r = y[this] - held.predict_tow(tow[this], x[this])
             total[i] = float(r.sum()) * 24.0 / len(r)  # per 24 known hours: a day with a gap is comparable
             occ = model.occupied[tow[this]]
-            occupied_day[i] = bool(occ.any())
             if (~occ).any():
                 night[i] = float(r[~occ].mean())
-    return _Reference(model, total, night, occupied_day)
+    weekday = (np.asarray(days, dtype=np.int64) - 1) % 7  # date.fromordinal(1) is a Monday
+    return _Reference(model, total, night, weekday)
+
+
+def _day_class(ref: _Reference, weekday: int) -> _F:
+    """The out-of-sample residuals of the training days like a day of ``weekday``: the same weekday
+    when there are SAME_WEEKDAY of them (six weeks), else the same kind (Monday–Friday, or
+    Saturday–Sunday) when there are SAME_KIND, else every day. A Saturday's use differs from a
+    Tuesday's in level and in spread; the threshold is the spread of its own kind."""
+    same = ref.total[ref.weekday == weekday]
+    if np.isfinite(same).sum() >= SAME_WEEKDAY:
+        return same
+    kind = ref.total[(ref.weekday >= 5) == (weekday >= 5)]
+    return kind if np.isfinite(kind).sum() >= SAME_KIND else ref.total
 
 
 def _flat_runs(v: _F) -> npt.NDArray[np.int64]:
@@ -208,9 +223,10 @@ def judge_day(ts: npt.ArrayLike, kwh: npt.ArrayLike, temp: npt.ArrayLike, tz: Zo
     expected_h = ref.model.predict_tow(loc.tow[d_rows], x_all[d_rows])
     actual = float(y_all[d_rows].sum())
     expected = float(expected_h.sum())
-    occupied_day = bool(ref.model.occupied[loc.tow[d_rows]].any())
-    same_kind = ref.total[ref.occupied_day == occupied_day]
-    centre, scale = _robust(same_kind if np.isfinite(same_kind).sum() >= 4 else ref.total)
+    centre, scale = _robust(_day_class(ref, day.weekday()))
+    # The class's spread, but never below every day's: a few similar days of a class are no proof that
+    # its days never vary more (few false alarms before many detections).
+    scale = max(scale, _robust(ref.total)[1])
     residual = (actual - expected) * 24.0 / int(d_rows.sum())
     z = (residual - centre) / scale
     if abs(z) > Z_DAY:
@@ -259,13 +275,16 @@ def judge_day(ts: npt.ArrayLike, kwh: npt.ArrayLike, temp: npt.ArrayLike, tz: Zo
     runs = _flat_runs(np.where(known | this, y_all, np.nan))
     idx = np.flatnonzero(this)
     run = int(runs[idx].max())
-    if run >= limit:
-        last = int(idx[np.argmax(runs[idx])])
-        first_i = last - run + 1
+    last = int(idx[np.argmax(runs[idx])])
+    first_i = last - run + 1
+    span = slice(first_i, last + 1)
+    value = float(y_all[last])
+    exp = float(ref.model.predict_tow(loc.tow[span], np.nan_to_num(x_all[span])).sum())
+    # Flat at zero proves nothing for a meter that reads zero in training: it is off when its plant is
+    # (no heating on a mild weekend), for as long as the plant is.
+    off_is_normal = value == 0.0 and bool((y_train == 0.0).any())
+    if run >= limit and not off_is_normal:
         s0 = float(t[first_i])
-        value = float(y_all[last])
-        span = slice(first_i, last + 1)
-        exp = float(ref.model.predict_tow(loc.tow[span], np.nan_to_num(x_all[span])).sum())
         found.append(Finding(
             "stuck", s0, float(t[last]) + HOUR, exp, float(value * run), float(run), float(limit),
             f"{name} read {_kwh(value)} every hour for {run} hours running to {when} (its longest "
