@@ -147,8 +147,12 @@ class CentralIngest:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        with contextlib.suppress(HistorianError):
+        try:
             await self._write()
+        except HistorianError as err:
+            log.error("central: %d alarm or command changes and configurations could not be "
+                      "stored at the stop (%s): they are lost (a configuration comes again, "
+                      "retained, at the next start)", len(self._pending), err)
 
     async def flush(self) -> None:
         """Write what is queued now (for tests and a clean stop); a HistorianError when it fails."""

@@ -137,6 +137,9 @@ class SharedSubscriber:
                     await self._take(client)
             except aiomqtt.MqttError as err:
                 self.last_error = said.why(err)
+            except Exception as err:  # a bug here must not end the connection task for good
+                self.last_error = f"{type(err).__name__}: {err}"
+                log.exception("central: the broker connection task failed; reconnecting")
             self._connected.clear()
             if not self._lost_logged:
                 log.warning("central: lost the broker %s:%d (%s); reconnecting", self.host,
