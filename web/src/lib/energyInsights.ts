@@ -224,8 +224,12 @@ export function anomalyKind(kind: string): string {
   }
 }
 
-/** The hours the energy page shows of a meter over a period at most (the energy route's limit is 1 000 buckets). */
-export const MAX_PERIOD_HOURS = 1000;
+/**
+ * The hours the energy page shows of a meter over a period at most: the energy route gives at most
+ * 1 000 buckets, and one more than the period's hours is asked for (the last holds `until`, the
+ * hour after the period: see MeterPeriod in pages/Energy.tsx).
+ */
+export const MAX_PERIOD_HOURS = 999;
 
 /**
  * A meter over a period from the energy page's query (`?meter=meters/elec-kwh&since=…&until=…`, epoch s,

@@ -132,7 +132,10 @@ function MeterPeriod(props: { site: string; query: string }) {
   const ok = wanted !== null && !("error" in wanted) ? wanted : null;
   const data = useLoad(async () => {
     if (!ok) return null;
-    return endpoints.energyUntil(api, site, { bucket: "hour", count: ok.hours, until: ok.until, points: [ok.meter] });
+    // The route's last bucket holds `until`: the hour after the period when it ends on the hour, so one
+    // more is asked for and the buckets from `until` on are left out.
+    const got = await endpoints.energyUntil(api, site, { bucket: "hour", count: ok.hours + 1, until: ok.until, points: [ok.meter] });
+    return { ...got, series: got.series.map((x) => ({ ...x, buckets: x.buckets.filter((b) => b.start < ok.until) })) };
   }, [api, site, props.query]);
   if (wanted === null) return null;
   if ("error" in wanted) {
