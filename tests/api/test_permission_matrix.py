@@ -195,6 +195,13 @@ async def _fresh_grant(req: Req) -> dict[str, Any]:
     return {}
 
 
+async def _fresh_dry_run(req: Req) -> dict[str, Any]:
+    """A dry run of the site's program (its saved version) for the GET and DELETE of its dry run."""
+    await req.world.ok("POST", f"/api/v1/sites/{req.site}/programs/{req.site}-prog/dry-run",
+                       json={"duration_s": 60})
+    return {}
+
+
 def _fresh_config(kind: str) -> Fresh:
     async def make(req: Req) -> dict[str, Any]:
         w, site = req.world, req.site
@@ -343,6 +350,9 @@ CALLS: dict[tuple[str, str], Call] = {
     ("POST", _PROGRAM + "/disable"): Call(),
     ("POST", _PROGRAM + "/enable"): Call(),
     ("GET", "/api/v1/blocks"): Call(),  # the block catalogue: any signed-in user
+    ("POST", _PROGRAM + "/dry-run"): Call(body={"duration_s": 60}, ok=_ok(201)),
+    ("GET", _PROGRAM + "/dry-run"): Call(fresh=_fresh_dry_run),
+    ("DELETE", _PROGRAM + "/dry-run"): Call(ok=_ok(204), fresh=_fresh_dry_run),
     ("POST", _SITE + "/programs/replay"): Call(  # yesterday, hourly: it reads, never writes
         body=lambda r: {"program": _program(r.site, f"{r.params['equip_id']}/{r.params['name']}", 20),
                         "step_s": 3600}),
