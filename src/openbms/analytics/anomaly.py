@@ -10,7 +10,7 @@
       │  training day's out-of-sample residual: what "normal" error looks like for this meter
       │
       ├─ consumption: the day's residual (actual − expected) as a robust z against the residuals of
-      │  training days of its kind (its weekday, else weekdays or weekends, ``_day_class``) ──▶ |z| > Z_DAY
+      │  training days of its kind (its weekday, else weekdays or weekends, ``_day_class``) ──▶ z > Z_DAY
       ├─ base load: the mean residual of the unoccupied hours, each of the last CREEP_DAYS days, against
       │  a model trained before them ──▶ every one of them above Z_CREEP (a creep, not one odd night)
       ├─ stuck: the longest run of hours of identical energy that reaches into the day, against the
@@ -229,14 +229,13 @@ def judge_day(ts: npt.ArrayLike, kwh: npt.ArrayLike, temp: npt.ArrayLike, tz: Zo
     scale = max(scale, _robust(ref.total)[1])
     residual = (actual - expected) * 24.0 / int(d_rows.sum())
     z = (residual - centre) / scale
-    if abs(z) > Z_DAY:
-        more = "more" if actual > expected else "less"
-        share = f" ({abs(actual - expected) / expected:.0%})" if expected > 0 else ""
+    if z > Z_DAY:  # more than expected: waste. Less is no fault (a stopped meter is stuck, below)
+        share = f" ({(actual - expected) / expected:.0%})" if expected > 0 else ""
         found.append(Finding(
             "consumption", start, end, expected, actual, round(z, 2), Z_DAY,
-            f"{name} used {_kwh(actual)} on {when}: {_kwh(abs(actual - expected))}{share} {more} than "
+            f"{name} used {_kwh(actual)} on {when}: {_kwh(actual - expected)}{share} more than "
             f"the {_kwh(expected)} its model expects for the day's weather and time of week "
-            f"(z = {z:.1f}; normal days stay within ±{Z_DAY:g})"))
+            f"(z = {z:.1f}; normal days stay below {Z_DAY:g})"))
 
     # --- base load creep: the unoccupied hours of the last CREEP_DAYS days against the weeks before
     recent = [judged - k for k in range(CREEP_DAYS - 1, -1, -1)]
