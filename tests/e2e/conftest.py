@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import pytest
 
@@ -218,7 +219,9 @@ def sign_in(page: Any, demo: Demo, who: str = "admin", path: str = "/") -> None:
     from playwright.sync_api import expect
 
     email, password = demo.users[who]
-    page.goto(f"{demo.url}/#/sign-in?next={path}" if path != "/" else f"{demo.url}/#/sign-in")
+    # Encoded as the dashboard's own signInPath does: a path with a query keeps all of it.
+    target = f"/sign-in?next={quote(path, safe='/')}" if path != "/" else "/sign-in"
+    page.goto(f"{demo.url}/#{target}")
     page.get_by_label("E-mail").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
