@@ -3,7 +3,8 @@
 An economiser sequence is built from the palette by dragging (no JSON
 typed): two points as inputs, a compare block, the economiser enable as an
 output. The block's unconnected input is shown as a problem on its node and
-Deploy stays disabled; wired, the program validates, is deployed with its
+Deploy stays disabled; wired, the program validates, is replayed over
+yesterday and run dry on the live inputs, is deployed with its
 diff and a note, shows live values on its wires and commands the emulated
 air handler's economiser at its priority; a second deploy is rolled back
 from the page. A viewer sees the canvas but cannot edit. Waits are
@@ -104,6 +105,18 @@ def test_build_an_economiser_by_drag_and_drop_validate_deploy_see_live_values_an
     expect(page.locator(".editor__status")).to_have_text("Valid: no problems found.")
     expect(compare).not_to_have_class(re.compile("ed-node--invalid"))
     expect(page.get_by_role("button", name="Deploy…")).to_be_enabled()
+
+    # Test before deploying: yesterday replayed (computed beside recorded), then a dry run live.
+    page.get_by_text("Test before deploying").click()
+    page.get_by_role("button", name="Replay yesterday").click()
+    expect(page.get_by_role("figure", name="Replay of econ-enable: computed beside recorded")).to_be_visible()
+    expect(page.get_by_role("status").filter(has_text="The wires show: Replay at")).to_be_visible()
+    page.get_by_role("button", name="Dry run live").click()
+    expect(page.get_by_role("status").filter(has_text="The wires show: Dry run")).to_be_visible()
+    expect(page.locator(".react-flow__edge-text").first).to_be_visible()
+    shoot(page, "editor-dry-run")
+    page.get_by_role("button", name="Stop the dry run").click()
+    expect(page.get_by_role("status").filter(has_text="The wires show:")).to_have_count(0)
 
     page.get_by_role("button", name="Deploy…").click()
     dialog = page.get_by_role("dialog", name=re.compile("Deploy "))

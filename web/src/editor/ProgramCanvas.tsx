@@ -37,7 +37,7 @@ import type { ComponentChildren, FunctionComponent } from "preact";
 import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { endpoints } from "../api/endpoints";
 import { ApiError } from "../api/problem";
-import type { ProgramDetail, Value } from "../api/types";
+import type { BlockStates, ProgramDetail, Value } from "../api/types";
 import { useApp } from "../context";
 import { useLive, useLiveSamples } from "../hooks";
 import { formatValue } from "../lib/format";
@@ -65,6 +65,7 @@ import {
 } from "./model";
 import { Palette, type DropItem } from "./Palette";
 import { SidePanel } from "./SidePanel";
+import { TestPanel, type WireSource } from "./TestPanel";
 
 /* React Flow's components are typed for React; under preact/compat they are Preact components. */
 const Flow = ReactFlow as unknown as FunctionComponent<Record<string, unknown>>;
@@ -81,6 +82,8 @@ export interface CanvasProps {
   detail: ProgramDetail;
   /** The engine's values of the running program ("node.port" → value), refreshed by the page. */
   values: Record<string, Value> | null;
+  /** The running blocks' insides (PID terms, timers, lead-lag order), refreshed by the page. */
+  blockStates: BlockStates | null;
   mayEdit: boolean;
   mayDeploy: boolean;
   /** After a save or deploy: the page reloads the program and its versions. */
@@ -226,13 +229,17 @@ function CanvasInner(props: CanvasProps) {
   }, [issues, doc]);
 
   /* ------------------------------------------------------------ live view */
+  // What the wires show: the running program (live inputs and the engine's values), else a replay's or a dry run's.
+  const [source, setSource] = useState<WireSource | null>(null);
+  const shown = source ? source.values : props.values;
+  const states = source ? (source.blockStates ?? null) : props.blockStates;
   const points = useMemo(() => [...doc.inputs.map((i) => i.point), ...doc.outputs.map((o) => o.point)].filter(Boolean), [doc]);
   const samples = useLiveSamples(points);
   const liveOk = useLive();
   const live = new Map<string, Value>();
   if (liveOk) for (const [p, s] of samples) if (s[2] === "ok" || s[2] === "overridden") live.set(p, s[1]);
   const liveKey = [...live].map(([k, v]) => `${k}=${String(v)}`).join("|");
-  const valuesKey = JSON.stringify(props.values ?? {});
+  const valuesKey = JSON.stringify(shown ?? {}) + (source ? "/source" : "");
 
   /* ------------------------------------------------- graph → React Flow */
   const [rfNodes, setRfNodes] = useState<Node[]>([]);
@@ -244,7 +251,7 @@ function CanvasInner(props: CanvasProps) {
         const kind = n.kind === "block" ? kinds.get(String(n.data.block)) : undefined;
         const { ins, outs } = portsOf(n, kind, wiredPorts(graph, n.id));
         const point = n.data.point;
-        const liveV = typeof point === "string" ? live.get(point) : undefined;
+        const liveV = !source && typeof point === "string" ? live.get(point) : undefined;
         const data: NodeData = {
           node: n,
           ins,
@@ -293,7 +300,7 @@ function CanvasInner(props: CanvasProps) {
         const id = `${e.from}>${e.to}#${i}`;
         const bad = nodeIssues.wires.get(i);
         const input = doc.inputs.find((x) => x.id === f.node);
-        const v = input && live.has(input.point) ? live.get(input.point) : props.values?.[`${f.node}.${f.port}`];
+        const v = !source && input && live.has(input.point) ? live.get(input.point) : shown?.[`${f.node}.${f.port}`];
         return {
           id,
           source: f.node,
@@ -490,6 +497,12 @@ function CanvasInner(props: CanvasProps) {
       <p class={`small editor__status ${checked && !valid ? "editor__status--invalid" : ""}`} role="status" aria-live="polite" data-valid={valid ? "true" : "false"}>
         {invalidText}
       </p>
+      <TestPanel site={site} programId={detail.id} doc={doc} mayEdit={mayEdit} source={source} onSource={setSource} />
+      {source && (
+        <p class="banner banner--info editor__source" role="status">
+          The wires show: {source.label}.
+        </p>
+      )}
       {note && (
         <p class={`banner banner--${note.tone}`} role={note.tone === "error" ? "alert" : "status"}>
           {note.text}
@@ -532,7 +545,8 @@ function CanvasInner(props: CanvasProps) {
           kinds={kinds}
           issues={selectedNode ? (nodeIssues.nodes.get(selectedNode.id) ?? []) : []}
           readOnly={!mayEdit}
-          values={props.values}
+          values={shown}
+          blockState={selectedNode ? (states?.[selectedNode.id] ?? null) : null}
           onEdit={edit}
         />
       </div>

@@ -22,6 +22,8 @@ interface Props {
   issues: string[];
   readOnly: boolean;
   values: Record<string, Value> | null;
+  /** The selected block's insides while it runs (PID terms, a timer's remaining_s, lead-lag order). */
+  blockState?: Record<string, Value> | null;
   onEdit: (f: (g: EditorGraph) => EditorGraph) => void;
 }
 
@@ -198,9 +200,22 @@ function NodeSettings(props: Props & { node: EditorNode }) {
           }}
         />
       ))}
+      {props.blockState && Object.keys(props.blockState).length > 0 && (
+        <>
+          <h4>State</h4>
+          <dl class="editor__values" aria-label="Block state">
+            {Object.entries(props.blockState).map(([k, v]) => (
+              <div key={k}>
+                <dt>{k}</dt>
+                <dd>{formatValue(v)}</dd>
+              </div>
+            ))}
+          </dl>
+        </>
+      )}
       {outs.length > 0 && (
         <>
-          <h4>Running values</h4>
+          <h4>Values</h4>
           <dl class="editor__values">
             {outs.map(([k, v]) => (
               <div key={k}>

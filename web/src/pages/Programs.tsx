@@ -11,7 +11,7 @@
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { endpoints } from "../api/endpoints";
 import { ApiError } from "../api/problem";
-import type { ProgramDetail, ProgramVersion, Value } from "../api/types";
+import type { BlockStates, ProgramDetail, ProgramDetailWithState, ProgramVersion, Value } from "../api/types";
 import { DataTable } from "../components/DataTable";
 import { Field } from "../components/Field";
 import { useApp } from "../context";
@@ -127,14 +127,20 @@ export function ProgramPage(props: { site: string; id: string }) {
 
   // The engine's values on the wires: refreshed every few seconds.
   const [values, setValues] = useState<Record<string, Value> | null>(null);
+  const [blockStates, setBlockStates] = useState<BlockStates | null>(null);
   useEffect(() => {
     setValues(detail.data?.values ?? null);
+    setBlockStates((detail.data as ProgramDetailWithState | null)?.block_states ?? null);
   }, [detail.data]);
   useEffect(() => {
     let alive = true;
     const t = setInterval(() => {
       endpoints.program(api, site, id).then(
-        (d) => alive && setValues(d.values ?? null),
+        (d) => {
+          if (!alive) return;
+          setValues(d.values ?? null);
+          setBlockStates((d as ProgramDetailWithState).block_states ?? null);
+        },
         () => {},
       );
     }, 3000);
@@ -228,6 +234,7 @@ export function ProgramPage(props: { site: string; id: string }) {
                 site={site}
                 detail={d}
                 values={values}
+                blockStates={blockStates}
                 mayEdit={mayWrite}
                 mayDeploy={mayDeploy}
                 onChanged={(text) => {
