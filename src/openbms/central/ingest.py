@@ -7,6 +7,7 @@
                  $share/{group}/{prefix}/+/alarms    ┐
                  $share/{group}/{prefix}/+/commands  ├ events, configurations ─▶ queue ─▶ writer
                  {prefix}/+/config (every worker)    ┘   task ─▶ CentralStore (batched, idempotent)
+                 {prefix}/+/status (every worker)  ─▶ online (the command dispatcher's)
 
 ``handle`` runs on the event loop for every message and never waits: samples
 go to the historian's outbox (a resend of the same (point, time) stores
@@ -21,8 +22,10 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
+
+import orjson
 
 from openbms.central.decode import (
     BadMessage,
@@ -55,10 +58,11 @@ class SampleSink(Protocol):
 
 def topic_filters(prefix: str, group: str) -> tuple[list[str], list[str]]:
     """(shared filters, plain filters) of the bridges under ``prefix`` for an ingest ``group``:
-    samples and events are split among the group's workers, configurations (retained) reach all."""
+    samples and events are split among the group's workers, configurations and statuses
+    (retained) reach all."""
     share = f"$share/{group}/{prefix}"
     return ([f"{share}/+/+/+", f"{share}/+/alarms", f"{share}/+/commands"],
-            [f"{prefix}/+/config"])
+            [f"{prefix}/+/config", f"{prefix}/+/status"])
 
 
 class CentralIngest:
@@ -80,6 +84,9 @@ class CentralIngest:
         self.store_errors = 0
         self.sites_seen: dict[str, float] = {}  # site → the centre's clock at its last message
         self.newest: dict[str, float] = {}  # site → the time of its newest sample received
+        self.online: dict[str, bool] = {}  # site → its edge's last status
+        #: Called with a site whose edge came online (the command dispatcher looks at once).
+        self.on_online: Callable[[str], None] | None = None
         self._pending: list[Event | SiteDocument] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -107,6 +114,8 @@ class CentralIngest:
             elif len(levels) == 2 and levels[1] in _EVENT_KINDS:
                 self._queue(decode_event(levels[0], _EVENT_KINDS[levels[1]], payload, topic))
                 self.events += 1
+            elif len(levels) == 2 and levels[1] == "status":
+                self._status(levels[0], payload, topic)
             elif len(levels) == 2 and levels[1] == "config":
                 if not payload:  # a retained configuration cleared: the site is kept as it was
                     return
@@ -118,6 +127,26 @@ class CentralIngest:
             self._bad(err)
             return
         self.sites_seen[levels[0]] = self.clock.now()
+
+    def _status(self, site: str, payload: bytes, topic: str) -> None:
+        """An edge's bridge status (retained; its Last Will says offline)."""
+        if not payload:
+            return
+        try:
+            doc = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            raise BadMessage("json", f"{topic}: not JSON") from None
+        status = doc.get("status") if isinstance(doc, dict) else None
+        if status not in ("online", "offline"):
+            raise BadMessage("shape", f"{topic}: expected {{\"status\": \"online\" or \"offline\"}}")
+        was = self.online.get(site)
+        self.online[site] = status == "online"
+        if self.online[site] and not was and self.on_online is not None:
+            self.on_online(site)
+
+    def is_online(self, site: str) -> bool:
+        """Whether the edge of ``site`` said it is online (and has not gone offline since)."""
+        return self.online.get(site, False)
 
     def _bad(self, err: BadMessage) -> None:
         self.bad[err.kind] += 1

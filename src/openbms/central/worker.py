@@ -18,6 +18,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from openbms.central.commands import Ask, CommandQueue, Dispatcher
 from openbms.central.ingest import CentralIngest, SampleSink, topic_filters
 from openbms.central.store import CentralStore
 from openbms.errors import HistorianError
@@ -58,7 +59,9 @@ class IngestWorker:
 
     def __init__(self, history_url: str, connect: Connect, *, prefix: str = "openbms",
                  group: str = DEFAULT_GROUP, clock: Clock | None = None,
-                 sink: SampleSink | None = None, **historian_options: Any) -> None:
+                 sink: SampleSink | None = None, ask: Ask | None = None,
+                 token: Callable[[str], str | None] | None = None,
+                 **historian_options: Any) -> None:
         if not libpq_url(history_url).startswith("postgresql://"):
             raise ValueError(f"the central's history is PostgreSQL: expected a postgresql:// URL, "
                              f"not {history_url.split(':', 1)[0]}:")
@@ -75,6 +78,10 @@ class IngestWorker:
         self.store: CentralStore | None = None
         self.ingest: CentralIngest | None = None
         self.subscriber: Subscriber | None = None
+        #: Commands from the centre, sent with ``ask`` and each site's ``token`` (both given).
+        self._ask = ask
+        self._token = token
+        self.dispatcher: Dispatcher | None = None
 
     async def start(self) -> None:
         """Open the history and the tables, then subscribe; a failure stops what was started."""
@@ -89,6 +96,12 @@ class IngestWorker:
             await self.store.start()
             self.ingest = CentralIngest(sink, self.store, self.clock, self.prefix)
             await self.ingest.start()
+            if self._ask is not None and self._token is not None:
+                dispatcher = Dispatcher(CommandQueue(self.history_url), self._ask,
+                                        self.ingest.is_online, self._token, self.clock)
+                self.dispatcher = dispatcher
+                self.ingest.on_online = lambda _site: dispatcher.poke()
+                await dispatcher.start()
             shared, plain = topic_filters(self.prefix, self.group)
             self.subscriber = self._connect([*shared, *plain], self.ingest.handle)
             await self.subscriber.start()
@@ -98,6 +111,9 @@ class IngestWorker:
 
     async def stop(self) -> None:
         """Unsubscribe, write what is queued, flush the history, close."""
+        dispatcher, self.dispatcher = self.dispatcher, None
+        if dispatcher is not None:
+            await dispatcher.stop()
         subscriber, self.subscriber = self.subscriber, None
         if subscriber is not None:
             await subscriber.stop()
@@ -121,6 +137,8 @@ class IngestWorker:
             out["broker"] = self.subscriber.health()
         if self.ingest is not None:
             out["ingest"] = self.ingest.health()
+        if self.dispatcher is not None:
+            out["commands"] = self.dispatcher.health()
         if self.historian is not None:
             st = self.historian.stats()
             out["history"] = {"stored": st.stored, "backlog": st.backlog, "dropped": st.dropped}
