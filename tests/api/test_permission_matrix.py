@@ -295,6 +295,7 @@ CALLS: dict[tuple[str, str], Call] = {
     ("GET", "/api/v1/analytics/consumption"): Call(query=lambda r: {"sites": r.site}),
     ("GET", _SITE + "/analytics/forecast"): Call(),
     ("GET", _SITE + "/analytics/forecast/scores"): Call(),
+    ("GET", _SITE + "/analytics/anomalies"): Call(),
     ("GET", _SITE + "/annotations"): Call(
         query=lambda r: {"points": f"{r.params['equip_id']}/{r.params['name']}"}),
     ("GET", _SITE + "/devices"): Call(),

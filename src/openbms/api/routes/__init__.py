@@ -14,6 +14,7 @@ from fastapi import APIRouter
 
 from openbms.api.routes import (
     alarms,
+    anomalies,
     annotation,
     audit,
     auth,
@@ -27,7 +28,6 @@ from openbms.api.routes import (
     graphics,
     health,
     history,
-    mv,
     operation,
     overrides,
     points,
@@ -51,7 +51,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     history.router,
     energy.router,
     forecast.router,
-    mv.router,
+    anomalies.router,
     health.router,
     docs.router,
     auth.router,
