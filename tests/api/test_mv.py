@@ -343,3 +343,24 @@ async def test_a_site_without_an_outdoor_temperature_point_is_told_to_name_one(o
     assert r.status_code == 422, r.text
     loc, msg = _problem(r)
     assert loc == ["query", "temperature"] and "no outdoor temperature point" in msg
+
+
+def test_method_hourly_keeps_the_time_of_week_model_where_the_daily_one_fits_better():
+    from openbms.analytics.energy import Meter, MeterSeries
+    from openbms.analytics.gl14 import fit_stats
+    from openbms.analytics.history import MeterHours
+    from openbms.api.routes.mv import _fit
+
+    # A load that follows the day's temperature only, with loud hourly noise: the daily model wins.
+    ts, _e, temp = synthetic_hours(30, seed=0)
+    kwh = 50 + 3 * np.maximum(15 - temp, 0) + np.random.default_rng(0).normal(0, 20, len(ts))
+    hours = MeterHours("x/m/kwh", "x/w/oat", ts, kwh, temp, MeterSeries(Meter("register", 1.0), []))
+    auto, _rows = _fit(hours, LONDON, (), "auto", "start")
+    assert auto.model == "daily" and auto.interval == "hourly"
+    forced, _rows = _fit(hours, LONDON, (), "hourly", "start")
+    assert forced.model == "hourly" and forced.hourly is not None
+    own = fit_stats(kwh, forced.hourly.predict(ts, temp), forced.hourly.p)
+    assert forced.stats.cvrmse_pct == pytest.approx(own.cvrmse_pct, rel=1e-12)
+    assert forced.stats.cvrmse_pct != pytest.approx(auto.stats.cvrmse_pct)
+    daily, rows = _fit(hours, LONDON, (), "daily", "start")
+    assert daily.interval == "daily" and len(rows.ts) == 30
