@@ -6,16 +6,22 @@ offline until after its expiry is expired and never sent."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import aiomqtt
 import orjson
+from typer.testing import CliRunner
 
 from openbms.api.server import serve
 from openbms.central import IngestWorker
 from openbms.central.commands import CommandQueue
+from openbms.cli.main import app
 from openbms.config import load_sites
 from openbms.db.accounts import create_api_token, create_user
 from openbms.drivers.mqtt.ingest import SharedSubscriber
@@ -148,3 +154,63 @@ async def test_a_command_for_an_edge_offline_past_its_expiry_is_never_sent(mosqu
         await worker.stop()
     assert command["status"] == "expired" and command["answer"] is None
     assert asked == [] and dispatcher.health()["expired"] == 1
+
+
+async def test_openbms_central_command_is_sent_by_a_worker_with_the_sites_token(
+        mosquitto, postgres_url, tmp_path: Path):
+    url = fresh_postgres_database(postgres_url)
+    folder = tmp_path / "hq"
+    folder.mkdir()
+    (folder / "hq.yaml").write_text(SITE.format(port=mosquitto.port))
+    edge = Runtime(load_sites(folder), tmp_path / "edge", api=("127.0.0.1", 0), api_front=serve)
+    await edge.start()
+    log = tmp_path / "central.log"
+    try:
+        assert edge.state is not None
+        user = create_user(edge.state, "central@example.com", "x", grants={"hq": "operator"})
+        tokens = tmp_path / "tokens"
+        tokens.mkdir()
+        (tokens / "hq").write_text(create_api_token(edge.state, user["id"], "central")[0] + "\n")
+        env = {**os.environ, "OPENBMS_HISTORY_URL": url, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
+        runner = CliRunner()
+
+        def cli(*args: str) -> str:
+            result = runner.invoke(app, ["central", *args], env=env)
+            assert result.exit_code == 0, result.output
+            return result.output
+
+        assert "queued command 1: hq/ahu-1/sat-sp ← 16.5" in await asyncio.to_thread(
+            cli, "command", "hq", "ahu-1/sat-sp", "16.5", "--priority", "11")
+        with log.open("wb") as out:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "openbms.cli", "central", "run", "--broker",
+                f"{mosquitto.host}:{mosquitto.port}", "--tokens", str(tokens), "--status-every",
+                "0.5", stdout=out, stderr=subprocess.STDOUT, env=env)
+        try:
+            listed = ""
+            for _ in range(800):  # the worker starts, hears the edge online, sends, is answered
+                listed = await asyncio.to_thread(cli, "commands", "hq")
+                if "\tanswered\t" in listed or proc.returncode is not None:
+                    break
+                await asyncio.sleep(0.025)
+            proc.send_signal(signal.SIGTERM)
+            assert await asyncio.wait_for(proc.wait(), 30) == 0
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+        slots = edge.commands.slots("hq/ahu-1/sat-sp")
+    finally:
+        await edge.stop()
+    fields = listed.strip().split("\t")
+    assert fields[:4] == ["1", "hq/ahu-1/sat-sp", "16.5", "answered"], log.read_text()
+    assert fields[4].startswith("edge command ") and fields[4].endswith(": completed")
+    assert slots[10] is not None and slots[10].value == 16.5
+
+
+def test_a_command_needs_a_value_or_release_not_both():
+    runner = CliRunner()
+    env = {"OPENBMS_HISTORY_URL": "postgresql://nobody@127.0.0.1:1/none", "COLUMNS": "200"}
+    for args in (["hq", "ahu-1/sp"], ["hq", "ahu-1/sp", "1", "--release"]):
+        result = runner.invoke(app, ["central", "command", *args], env=env)
+        assert result.exit_code == 1 and "give a VALUE, or --release without one" in result.output

@@ -21,10 +21,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from openbms.central.commands import Ask
 from openbms.central.sites import central_site
 from openbms.central.store import CentralStore, StoredSite
 from openbms.central.worker import DEFAULT_GROUP, Connect, IngestWorker, libpq_url
@@ -59,7 +60,8 @@ class CentralServer:
                  state_url: str | None = None, api: tuple[str, int] | None = None,
                  api_front: ApiFront | None = None, api_settings: Any = None,
                  clock: Clock | None = None, refresh_every: float = 30.0,
-                 historian_options: dict[str, Any] | None = None) -> None:
+                 historian_options: dict[str, Any] | None = None, ask: Ask | None = None,
+                 token: Callable[[str], str | None] | None = None) -> None:
         self.history_url = libpq_url(history_url)
         self.connect = connect
         self.data_dir = data_dir
@@ -72,6 +74,8 @@ class CentralServer:
         self.clock = clock
         self.refresh_every = refresh_every
         self.historian_options = historian_options
+        self.ask = ask
+        self.token = token
         self.runtime: Runtime | None = None
         self.worker: IngestWorker | None = None
         self._served: dict[str, str] = {}  # site → the hash of the configuration served
@@ -111,7 +115,8 @@ class CentralServer:
             await self.runtime.start()
             self.worker = IngestWorker(self.history_url, self.connect, prefix=self.prefix,
                                        group=self.group, clock=self.runtime.clock,
-                                       sink=_BusSink(self.runtime.bus))
+                                       sink=_BusSink(self.runtime.bus), ask=self.ask,
+                                       token=self.token)
             await self.worker.start()
             self._refresher = asyncio.create_task(self._refresh_forever(), name="central refresh")
         except BaseException:

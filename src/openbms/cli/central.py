@@ -9,6 +9,7 @@
                            holds, fed by one ingest worker of the group
     openbms central sites  the sites whose configuration the centre holds
     openbms central acl    a Mosquitto ACL: each edge only its site's topics
+    openbms central command|commands   queue a command for an edge, list the centre's commands
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 import typer
@@ -28,6 +30,7 @@ from openbms.cli.mqtt import (
     BrokerOption,
     CAOption,
     CertOption,
+    Connection,
     KeyOption,
     PasswordEnvOption,
     PasswordFileOption,
@@ -35,6 +38,7 @@ from openbms.cli.mqtt import (
     UserEnvOption,
     UserFileOption,
     _connection,
+    _sign_in,
 )
 from openbms.cli.run import TlsCertOption, TlsKeyOption, TrustedProxyOption, _api_settings
 
@@ -47,6 +51,49 @@ HistoryUrlOption = typer.Option(
     None, "--history-url", envvar="OPENBMS_HISTORY_URL", show_default=False,
     help="The PostgreSQL database, postgresql://USER@HOST[:PORT]/DB ($OPENBMS_HISTORY_URL).")
 PrefixOption = typer.Option("openbms", "--prefix", help="The edges' topic prefix (their mqtt: prefix).")
+
+
+TokensOption = typer.Option(
+    None, "--tokens", file_okay=False, show_default=False,
+    help="A folder of the sites' API tokens, one file per site named after it (a user with a role "
+         "on that site only; chmod 600): with it, this process sends the centre's commands.")
+_SITE_FILE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+
+def _token_reader(folder: Path | None) -> Callable[[str], str | None] | None:
+    """``token(site)``: the token in ``folder/site`` (read at each use: a rotated token is taken),
+    None when there is none."""
+    if folder is None:
+        return None
+    if not folder.is_dir():
+        raise fail(f"--tokens {folder}: not a folder (one file per site, named after it)")
+
+    def token(site: str) -> str | None:
+        if not _SITE_FILE.match(site):
+            return None
+        try:
+            text = (folder / site).read_text().strip()
+        except (OSError, UnicodeDecodeError):
+            return None
+        return text or None
+
+    return token
+
+
+def _asker(conn: Connection, prefix: str) -> Callable[[str, str, bytes, str], Awaitable[bytes]]:
+    """``ask(site, name, payload, token)``: one command request to a site over MQTT v5."""
+    from openbms.drivers.mqtt.requests import Requester
+
+    username, password, tls = _sign_in(conn)
+    host, port = conn.host, conn.port
+
+    async def ask(site: str, name: str, payload: bytes, token: str) -> bytes:
+        async with Requester(host, port, prefix, site, username=username, password=password,
+                             tls=tls, timeout=10.0) as requester:
+            return await requester.ask(name, payload,
+                                       user_properties=[("authorization", f"Bearer {token}")])
+
+    return ask
 
 
 def _history_url(url: str | None) -> str:
@@ -76,6 +123,7 @@ def run(
                                            "queues its messages after a disconnection (0: none)."),
     status_every: float = typer.Option(10.0, "--status-every", min=0.1,
                                        help="Seconds between status lines."),
+    tokens: Path | None = TokensOption,
     username_env: str | None = UserEnvOption,
     username_file: str | None = UserFileOption,
     password_env: str | None = PasswordEnvOption,
@@ -101,7 +149,9 @@ def run(
                                 session_expiry=session_expiry)
 
     async def main() -> None:
-        worker = IngestWorker(url, connect, prefix=prefix, group=group)
+        token = _token_reader(tokens)
+        worker = IngestWorker(url, connect, prefix=prefix, group=group, token=token,
+                              ask=_asker(conn, prefix) if token is not None else None)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -160,6 +210,7 @@ def serve_central(
     refresh_every: float = typer.Option(
         30.0, "--refresh-every", min=1.0,
         help="Seconds between looks for newer configurations of the served sites."),
+    tokens: Path | None = TokensOption,
     username_env: str | None = UserEnvOption,
     username_file: str | None = UserFileOption,
     password_env: str | None = PasswordEnvOption,
@@ -188,11 +239,14 @@ def serve_central(
     def connect(filters: Sequence[str], handler: Callable[[str, bytes], None]) -> SharedSubscriber:
         return SharedSubscriber(settings, filters, handler)
 
+    token = _token_reader(tokens)
+
     async def main() -> None:
         server = CentralServer(url, connect, data, prefix=prefix, group=group,
                                state_url=os.environ.get("OPENBMS_DATABASE_URL") or None,
                                api=(host, port), api_front=serve, api_settings=api_settings,
-                               refresh_every=refresh_every)
+                               refresh_every=refresh_every, token=token,
+                               ask=_asker(conn, prefix) if token is not None else None)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -234,6 +288,93 @@ def sites(history_url: str | None = HistoryUrlOption) -> None:
         when = datetime.fromtimestamp(s.version, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
         name = (config.get("site") or {}).get("name") or ""
         typer.echo(f"{s.site}\t{name}\t{points} points\tversion {when}\t{s.hash[:12]}")
+
+
+@central_app.command("command")
+def command(
+    site: str = typer.Argument(..., help="The site."),
+    point: str = typer.Argument(..., help="The point, equipment/name or site/equipment/name."),
+    value: str | None = typer.Argument(None, help="The value (a number, true/false or text); "
+                                                 "none with --release."),
+    priority: int | None = typer.Option(None, "--priority", min=1, max=16, show_default=False,
+                                        help="Its priority at the edge (default: the edge's "
+                                             "mqtt: commands: priority)."),
+    release: bool = typer.Option(False, "--release", help="Release the priority instead."),
+    expires: float = typer.Option(600.0, "--expires", min=1.0,
+                                  help="Seconds it may wait for its edge; then it is never sent."),
+    reason: str = typer.Option("", "--reason", help="Why (kept with it, and at the edge)."),
+    by: str = typer.Option(os.environ.get("USER", ""), "--by", help="Who asks."),
+    history_url: str | None = HistoryUrlOption,
+) -> None:
+    """Queue a command for a site's point: a worker with --tokens sends it when the edge is online
+    (the edge's arbiter executes it); past --expires it is never sent."""
+    import json
+    import time as clock
+
+    from openbms.central.commands import CommandQueue
+    from openbms.central.worker import libpq_url
+    from openbms.errors import OpenBMSError
+
+    url = _history_url(history_url)
+    if (value is None) != release:
+        raise fail("give a VALUE, or --release without one")
+    parsed: object = None
+    if value is not None:
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            parsed = value  # text (a state's name)
+    pid = point if point.startswith(site + "/") else f"{site}/{point}"
+
+    async def main() -> int:
+        queue = CommandQueue(libpq_url(url))
+        await queue.create()
+        return await queue.submit(site, pid, parsed, now=clock.time(), expires_s=expires,
+                                  priority=priority, release=release, reason=reason,
+                                  requested_by=by)
+
+    try:
+        cid = asyncio.run(main())
+    except (OpenBMSError, ValueError) as err:
+        raise fail(str(err)) from err
+    what = "release" if release else f"{parsed!r}"
+    console.print(f"queued command {cid}: {pid} ← {what}, expires in {expires:g} s",
+                  highlight=False)
+
+
+@central_app.command("commands")
+def commands(
+    site: str | None = typer.Argument(None, help="Only this site's."),
+    history_url: str | None = HistoryUrlOption,
+) -> None:
+    """The centre's commands, oldest first, one a line, tab-separated: id, point, value, status
+    (queued, sending, answered, unanswered, expired), the edge's answer."""
+    from openbms.central.commands import CommandQueue
+    from openbms.central.worker import libpq_url
+    from openbms.errors import OpenBMSError
+
+    url = _history_url(history_url)
+
+    async def main() -> list[dict]:
+        queue = CommandQueue(libpq_url(url))
+        await queue.create()
+        return await queue.commands(site)
+
+    try:
+        found = asyncio.run(main())
+    except OpenBMSError as err:
+        raise fail(str(err)) from err
+    for c in found:
+        answer = c["answer"] or {}
+        if answer.get("ok"):
+            edge = (answer.get("result") or {}).get("command") or {}
+            said = f"edge command {edge.get('id')}: {edge.get('status')}"
+        elif answer:
+            said = f"{(answer.get('error') or {}).get('code')}: {(answer.get('error') or {}).get('message')}"
+        else:
+            said = ""
+        value = "release" if c["release"] else repr(c["value"])
+        typer.echo(f"{c['id']}\t{c['point']}\t{value}\t{c['status']}\t{said}")
 
 
 @central_app.command("acl")
