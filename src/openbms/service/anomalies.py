@@ -167,6 +167,7 @@ class AnomalyService:
             except Exception:
                 self._failed(f"anomaly detection of {site}")
                 continue
+            self._works(f"anomaly detection of {site}")
             state = state if isinstance(state, dict) else {}
             findings: list[dict[str, Any]] = list(state.get("findings", ()))
             done: dict[str, str] = dict(state.get("judged", {}))
@@ -242,7 +243,8 @@ class AnomalyService:
 
     def _row(self, n: int, site: str, meter: str, name: str, day: date, f: Finding,
              now: float) -> dict[str, Any]:
-        row = asdict(f)
+        # JSON in the state database (PostgreSQL's refuses NaN): a number that is not finite is null.
+        row = {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in asdict(f).items()}
         row.update(id=n, meter=meter, name=name, day=day.isoformat(), detected=now,
                    alarm_id=alarm_id(site, meter, f.kind), chart=chart_path(site, meter, f.start, f.end))
         return row

@@ -1,0 +1,97 @@
+"""The anomaly job on its own, over a real history file and state database: a site without alarm rules
+and without an outdoor temperature point keeps its findings (judged on time of week alone), each day
+once; a failing database is logged once and its recovery once."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+
+from openbms.bench.analytics import synthetic_hours
+from openbms.config import load_sites
+from openbms.db import migrate, open_state
+from openbms.db.schema import runtime_state
+from openbms.historian import open_historian
+from openbms.model.sample import Sample
+from openbms.runtime.clock import ManualClock
+from openbms.service.anomalies import AnomalyService, stored_findings
+
+TZ = ZoneInfo("Europe/London")
+SITE = """\
+site: {id: job, name: Job, timezone: Europe/London}
+drivers:
+  sim: {enabled: false}
+equipment:
+  - id: main
+    type: meter
+    name: Main meter
+    points:
+      - {name: kwh, unit: kWh, tags: [elec, energy], binding: "sim://main/kwh"}
+"""
+HOUR = 3600.0
+FIRST = date(2025, 1, 6)
+DAYS = 60
+FAULT = FIRST + timedelta(days=DAYS - 1)  # the last day
+
+
+def _midnight(day: date) -> float:
+    return datetime(day.year, day.month, day.day, tzinfo=TZ).timestamp()
+
+
+async def test_findings_are_kept_without_alarms_each_day_once_and_a_failing_database_logged_once(
+        tmp_path: Path, caplog):
+    folder = tmp_path / "sites"
+    folder.mkdir()
+    (folder / "job.yaml").write_text(SITE)
+    sites = load_sites(folder)
+    after = _midnight(FAULT + timedelta(days=1)) + 2 * HOUR
+    clock = ManualClock(after)
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    migrate(url)
+    engine = open_state(url)
+    historian = open_historian(tmp_path / "history.db", clock=clock)
+    await historian.start()
+    try:
+        ts, kwh, _temp = synthetic_hours(DAYS, seed=2, tz="Europe/London", start=FIRST)
+        kwh = np.where(ts >= _midnight(FAULT), kwh * 2.0, kwh)  # weather unknown: a wider normal
+        reading = 100.0 + np.concatenate([[0.0], np.cumsum(kwh)])
+        historian.ingest([Sample("job/main/kwh", float(t), float(v))
+                          for t, v in zip(np.append(ts, ts[-1] + HOUR), reading, strict=True)])
+        await historian.flush()
+        job = AnomalyService(lambda: sites, historian, engine, clock, lambda site: None)
+        run = await job.run_once(after)
+        assert (run.judged, run.findings, run.raised) == (3, 1, 0)  # three days back; no alarms run here
+        (f,) = stored_findings(engine, "job")
+        assert (f["kind"], f["meter"], f["day"], f["alarm_id"]) == (
+            "consumption", "job/main/kwh", FAULT.isoformat(), "anomaly:consumption:main.kwh")
+        assert f["actual_kwh"] > 1.5 * f["expected_kwh"]
+        # An hour later nothing is judged again.
+        run = await job.run_once(after + HOUR)
+        assert (run.judged, run.findings) == (0, 0) and len(stored_findings(engine, "job")) == 1
+
+        # The table gone (a broken database): each run fails, logged once; then it works again, once.
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP TABLE runtime_state"))
+        with caplog.at_level(logging.INFO, logger="openbms.service.anomalies"):
+            for hour in range(3):
+                await job.run_once(after + HOUR * (2 + hour))
+            failures = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+            assert failures == ["anomaly detection of job failed: retried every hour"]
+            runtime_state.create(engine)
+            caplog.clear()
+            await job.run_once(after + 6 * HOUR)
+            assert [r.getMessage() for r in caplog.records] == ["anomaly detection of job works again"]
+    finally:
+        await historian.stop()
+        engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _quiet_sqlalchemy() -> None:
+    logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
