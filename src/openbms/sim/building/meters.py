@@ -54,7 +54,7 @@ HOUR = 3600.0
 #: within 0.6 % (its trim-and-respond resets run every 5 min instead of every 2); 60 s costs
 #: about a fifth more time.
 DEFAULT_STEP = 300.0
-#: Faults that raise the office's consumption, by name (``openbms sim meters --fault``'s choices):
+#: Faults that raise the office's consumption, by name (for ``simulate_hours(faults=…)``):
 #: the outdoor-air damper stuck fully open (winter: heating outdoor air; summer: cooling it) and a
 #: zone's box damper stuck open (its zone overcooled, then reheated).
 FAULTS: dict[str, Fault] = {
