@@ -16,6 +16,7 @@ from typing import Any
 
 import aiomqtt
 import orjson
+import pytest
 from typer.testing import CliRunner
 
 from openbms.api.server import serve
@@ -29,7 +30,7 @@ from openbms.drivers.mqtt.requests import Requester
 from openbms.model import parse_binding
 from openbms.runtime.clock import ManualClock, WallClock
 from openbms.service.runtime import Runtime
-from tests.central.test_ingest import rows
+from tests.central.test_ingest import T0, rows
 from tests.fixtures.services import MosquittoBroker
 from tests.historian.conftest import fresh_postgres_database
 from tests.integration.mqtt_helpers import until
@@ -206,6 +207,19 @@ async def test_openbms_central_command_is_sent_by_a_worker_with_the_sites_token(
     assert fields[:4] == ["1", "hq/ahu-1/sat-sp", "16.5", "answered"], log.read_text()
     assert fields[4].startswith("edge command ") and fields[4].endswith(": completed")
     assert slots[10] is not None and slots[10].value == 16.5
+
+
+async def test_the_centre_never_asks_for_the_edges_own_priorities(postgres_url):
+    queue = CommandQueue(fresh_postgres_database(postgres_url).replace("+psycopg", ""))
+    await queue.create()
+    for priority in (1, 8):
+        with pytest.raises(ValueError, match="1 to 8 are the edge's"):
+            await queue.submit("hq", "hq/ahu-1/sp", 20, now=T0, expires_s=60, priority=priority)
+    await queue.submit("hq", "hq/ahu-1/sp", 20, now=T0, expires_s=60)
+    assert [c["priority"] for c in await queue.commands()] == [12]
+    result = CliRunner().invoke(app, ["central", "command", "hq", "ahu-1/sp", "1", "--priority", "8"],
+                                env={"COLUMNS": "200"})
+    assert result.exit_code == 2 and "greater than or equal to 9" in result.output
 
 
 def test_a_command_needs_a_value_or_release_not_both():

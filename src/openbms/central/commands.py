@@ -18,8 +18,10 @@ MQTT command/response when the edge is online, executed by the edge's own arbite
 The edge keeps control authority: the request is the edge's ``write`` (or
 ``release``), checked by its API against the token the centre holds for the
 site (one token per site, of a user with a role on that site only) and
-written through its arbiter at the priority asked, else the edge's
-``mqtt: commands: priority``; its limits, minimum times and audit apply. A
+written through its arbiter at the priority asked (``DEFAULT_PRIORITY``, 12,
+unless given; never more urgent than ``MIN_PRIORITY``, 9: priorities 1-8, life
+safety to the edge's own operators, stay the edge's); its limits, minimum times
+and audit apply. A
 command is only sent while its expiry is ahead, so an edge offline past it
 never executes it late. The edge's command lifecycle (pending → executing →
 completed | failed) comes back through its bridge's command changes
@@ -46,7 +48,13 @@ try:  # the ``postgres`` extra
 except ImportError:  # pragma: no cover - the CLI says what to install
     psycopg = None  # type: ignore[assignment]
 
-__all__ = ["CommandQueue", "Dispatcher"]
+__all__ = ["DEFAULT_PRIORITY", "MIN_PRIORITY", "CommandQueue", "Dispatcher"]
+
+#: The most urgent priority the centre asks for: 1-8 stay the edge's (life safety, critical
+#: equipment, its local operators at 8), so a central command never overrides them.
+MIN_PRIORITY = 9
+#: A central command's priority unless it names one.
+DEFAULT_PRIORITY = 12
 
 log = logging.getLogger(__name__)
 
@@ -106,15 +114,17 @@ class CommandQueue:
             raise HistorianError(f"central commands: {_first_line(err)}") from err
 
     async def submit(self, site: str, point: str, value: Any, *, now: float, expires_s: float,
-                     priority: int | None = None, release: bool = False, reason: str = "",
+                     priority: int = DEFAULT_PRIORITY, release: bool = False, reason: str = "",
                      requested_by: str = "") -> int:
-        """Queue a command for ``site``'s ``point`` (``site/equipment/name``); its id."""
+        """Queue a command for ``site``'s ``point`` (``site/equipment/name``) at ``priority``
+        (``MIN_PRIORITY`` to 16); its id."""
         if not point.startswith(site + "/"):
             raise ValueError(f"point {point!r} is not of site {site!r} (site/equipment/name)")
         if not expires_s > 0:
             raise ValueError(f"expires_s {expires_s!r}: expected seconds above 0")
-        if priority is not None and not 1 <= priority <= 16:
-            raise ValueError(f"priority {priority!r}: expected 1 to 16")
+        if not MIN_PRIORITY <= priority <= 16:
+            raise ValueError(f"priority {priority!r}: expected {MIN_PRIORITY} to 16 (1 to "
+                             f"{MIN_PRIORITY - 1} are the edge's: life safety and its operators)")
         rows = await self._run(
             "INSERT INTO central_commands (site, point, value, release, priority, reason, "
             "requested_by, created, expires, updated) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "

@@ -296,9 +296,9 @@ def command(
     point: str = typer.Argument(..., help="The point, equipment/name or site/equipment/name."),
     value: str | None = typer.Argument(None, help="The value (a number, true/false or text); "
                                                  "none with --release."),
-    priority: int | None = typer.Option(None, "--priority", min=1, max=16, show_default=False,
-                                        help="Its priority at the edge (default: the edge's "
-                                             "mqtt: commands: priority)."),
+    priority: int = typer.Option(12, "--priority", min=9, max=16,
+                                 help="Its priority at the edge: 9 to 16 (1 to 8 stay the edge's: "
+                                      "life safety and its own operators)."),
     release: bool = typer.Option(False, "--release", help="Release the priority instead."),
     expires: float = typer.Option(600.0, "--expires", min=1.0,
                                   help="Seconds it may wait for its edge; then it is never sent."),
