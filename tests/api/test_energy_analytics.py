@@ -220,7 +220,16 @@ async def test_bad_requests_say_what_was_expected(london):
     r = await london.get("/api/v1/sites/ldn/analytics/consumption", params={"by": "meter", "meters": "nope"})
     assert r.status_code == 404
     r = await london.get("/api/v1/sites/ldn/analytics/peaks", params={"window": 20})
-    assert r.status_code == 422
+    assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["query", "window"]
+    assert "expected 15 or 30" in r.json()["errors"][0]["msg"]
+
+
+async def test_a_window_given_in_the_query_is_taken(london):
+    # The query's "30" is a string: a Literal[15, 30] parameter refused it (and "15") with a 422.
+    for minutes in (15, 30):
+        r = await london.get("/api/v1/sites/ldn/analytics/peaks", params={"window": minutes})
+        assert r.status_code == 200, r.text
+        assert r.json()["window_minutes"] == minutes
 
 
 async def test_sites_compared_by_energy_per_m2_only_those_the_caller_may_read(london):

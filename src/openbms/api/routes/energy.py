@@ -601,7 +601,8 @@ def peaks_table(body: dict[str, Any]) -> Table:
 async def get_peaks(
     request: Request,
     site_id: str,
-    window: Literal[15, 30] = Query(15, description="Minutes a demand window lasts."),
+    # An int checked below: a Literal[15, 30] query refused every given value ("30" is a string).
+    window: int = Query(15, description="Minutes a demand window lasts: 15 or 30."),
     bucket: Literal["day", "week", "month"] = Query("month", description="Periods in the site's local time."),
     count: int = Query(1, ge=1, le=62, description="How many periods; the last holds `until`."),
     until: str | None = Query(None, max_length=64, description="End (ISO 8601 or epoch s); default now."),
@@ -616,6 +617,8 @@ async def get_peaks(
     window × 60 / minutes. Computed from raw samples (a window is known when they cover half of it
     for demand, all of it for a register).
     """
+    if window not in (15, 30):
+        raise invalid_field(["query", "window"], f"window={window}: expected 15 or 30 (minutes)")
     runtime = runtime_of(request)
     cfg = site_config(runtime, site_id)
     tz = ZoneInfo(cfg.site.timezone)
