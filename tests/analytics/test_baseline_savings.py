@@ -9,10 +9,8 @@ import numpy as np
 import pytest
 
 from openbms.analytics.baseline import Exclusion, fit_baseline
-from openbms.analytics.energy import Meter
-from openbms.analytics.savings import fractional_savings_uncertainty, hourly_rows, normalised_savings, savings
+from openbms.analytics.savings import fractional_savings_uncertainty, normalised_savings, savings
 from openbms.bench.analytics import synthetic_days, synthetic_hours
-from openbms.historian.base import RollupRow
 
 LONDON = ZoneInfo("Europe/London")
 REPORTING = date(2024, 1, 1)
@@ -93,21 +91,6 @@ def test_reporting_rows_of_another_interval_are_refused() -> None:
     dt, de, dtemp = synthetic_days(30, seed=6, start=REPORTING)
     with pytest.raises(ValueError, match="same interval"):
         savings(b, dt, de, dtemp)
-
-
-def test_hourly_rows_from_rollups_leave_out_hours_not_wholly_known() -> None:
-    def demand(start: float, kw: float, covered: float) -> RollupRow:
-        return RollupRow("m", start, 60, kw, kw, kw, kw, covered, kw, start + 3540)
-
-    def temp(start: float, c: float) -> RollupRow:
-        return RollupRow("t", start, 4, c, c, c, c, 3600.0, c, start + 2700)
-
-    energy = [demand(0.0, 50.0, 3600.0), demand(3600.0, 60.0, 1800.0), demand(7200.0, 70.0, 3600.0),
-              demand(10800.0, 80.0, 3600.0)]
-    temps = [temp(0.0, 5.0), temp(3600.0, 6.0), temp(10800.0, 8.0)]  # no temperature at 7200
-    ts, kwh, deg, missing = hourly_rows(Meter("demand", 1.0), energy, temps, 0.0, 4 * 3600.0)
-    assert ts.tolist() == [0.0, 10800.0] and kwh.tolist() == [50.0, 80.0] and deg.tolist() == [5.0, 8.0]
-    assert missing == 2  # half an hour of data; no temperature
 
 
 def test_normalised_savings_compare_both_periods_on_a_typical_year() -> None:

@@ -28,15 +28,12 @@ import numpy as np
 import numpy.typing as npt
 
 from openbms.analytics.baseline import Baseline, Exclusion, _arrays, _keep, interval_of
-from openbms.analytics.energy import HOUR, Meter, MeterSeries
 from openbms.analytics.gl14 import t_quantile
-from openbms.historian.base import RollupRow
 
 __all__ = [
     "Normalised",
     "Savings",
     "fractional_savings_uncertainty",
-    "hourly_rows",
     "normalised_savings",
     "savings",
 ]
@@ -158,38 +155,3 @@ def normalised_savings(
     kind = interval_of(t) if len(t) > 1 else baseline.interval
     return Normalised(float(np.sum(baseline.predict(t, x, kind))),
                       float(np.sum(reporting.predict(t, x, kind))))
-
-
-def hourly_rows(
-    meter: Meter,
-    energy: Sequence[RollupRow],
-    temperature: Sequence[RollupRow],
-    start: float,
-    end: float,
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64], int]:
-    """Whole hours in ``[start, end)`` with a known energy and outdoor temperature, from hourly rollups.
-
-    Returns (hour starts, kWh, mean °C, hours missing). A register's hour is known
-    when readings on both sides of it show it; a demand meter's when its rollup
-    covers ``MIN_COVERED`` of it; the temperature is the hour's time-weighted mean.
-    """
-    series = MeterSeries(meter, energy)
-    covered = {r.start: r.covered for r in energy}
-    temps = {r.start: r.tw_mean if r.tw_mean is not None else r.mean for r in temperature}
-    ts: list[float] = []
-    kwh: list[float] = []
-    deg: list[float] = []
-    missing = 0
-    h = math.ceil(start / HOUR) * HOUR
-    while h + HOUR <= end:
-        got = series.energy(h, h + HOUR)
-        t = temps.get(h)
-        whole = meter.kind == "register" or covered.get(h, 0.0) >= MIN_COVERED * HOUR
-        if got is None or t is None or not whole or not (math.isfinite(got) and math.isfinite(t)):
-            missing += 1
-        else:
-            ts.append(h)
-            kwh.append(got)
-            deg.append(t)
-        h += HOUR
-    return np.asarray(ts, dtype=float), np.asarray(kwh, dtype=float), np.asarray(deg, dtype=float), missing
