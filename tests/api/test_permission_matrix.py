@@ -202,6 +202,15 @@ async def _fresh_dry_run(req: Req) -> dict[str, Any]:
     return {}
 
 
+async def _fresh_template(req: Req) -> dict[str, Any]:
+    """A template made from the site's program, for the routes of one template."""
+    site, equip, name = req.site, req.params["equip_id"], req.params["name"]
+    template = req.world.unique("tmpl")
+    await req.world.ok("PUT", f"/api/v1/sites/{site}/program-templates/{template}",
+                       json={"program": _program(site, f"{equip}/{name}", 20), "equipment": equip})
+    return {"params": {"template_id": template}}
+
+
 def _fresh_config(kind: str) -> Fresh:
     async def make(req: Req) -> dict[str, Any]:
         w, site = req.world, req.site
@@ -227,6 +236,7 @@ _SITE = "/api/v1/sites/{site_id}"
 _POINT = _SITE + "/points/{equip_id}/{name}"
 _ALARM = _SITE + "/alarms/{alarm_id}"
 _PROGRAM = _SITE + "/programs/{program_id}"
+_TEMPLATE = {"template_id": "matrix"}  # made by an allowed call's fresh template, or by the PUT
 
 #: Every route the app has, (method, path) → how the matrix calls it.
 CALLS: dict[tuple[str, str], Call] = {
@@ -354,6 +364,16 @@ CALLS: dict[tuple[str, str], Call] = {
     ("POST", _PROGRAM + "/dry-run"): Call(body={"duration_s": 60}, ok=_ok(201)),
     ("GET", _PROGRAM + "/dry-run"): Call(fresh=_fresh_dry_run),
     ("DELETE", _PROGRAM + "/dry-run"): Call(ok=_ok(204), fresh=_fresh_dry_run),
+    ("GET", _SITE + "/program-templates"): Call(),
+    ("GET", _SITE + "/program-templates/{template_id}"): Call(params=_TEMPLATE, fresh=_fresh_template),
+    ("PUT", _SITE + "/program-templates/{template_id}"): Call(
+        body=lambda r: {"program": _program(r.site, f"{r.params['equip_id']}/{r.params['name']}", 20),
+                        "equipment": r.params["equip_id"]},
+        params=_TEMPLATE, ok=_ok(200, 201)),
+    ("DELETE", _SITE + "/program-templates/{template_id}"): Call(ok=_ok(204), params=_TEMPLATE,
+                                                               fresh=_fresh_template),
+    ("POST", _SITE + "/program-templates/{template_id}/apply"): Call(body={}, params=_TEMPLATE,
+                                                                     fresh=_fresh_template),
     ("POST", _SITE + "/programs/replay"): Call(  # yesterday, hourly: it reads, never writes
         body=lambda r: {"program": _program(r.site, f"{r.params['equip_id']}/{r.params['name']}", 20),
                         "step_s": 3600}),

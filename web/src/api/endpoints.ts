@@ -263,4 +263,18 @@ export const endpoints = {
   /** Stop the program's dry run. */
   stopDryRun: (api: ApiClient, s: string, id: string) =>
     api.request<void>("DELETE", `${site(s)}/programs/${enc(id)}/dry-run`),
+  /** The site's program templates. */
+  programTemplates: (api: ApiClient, s: string) =>
+    api.get<{ items: import("./types").ProgramTemplate[] }>(`${site(s)}/program-templates`),
+  /** Make a template of a program written for one piece of equipment (its points become roles), or keep a whole one. */
+  saveProgramTemplate: (api: ApiClient, s: string, id: string, body: {
+    program_id?: string; program?: unknown; equipment?: string; equipment_type?: string; name?: string; description?: string;
+  }) => api.request<import("./types").ProgramTemplate>("PUT", `${site(s)}/program-templates/${enc(id)}`, { body }),
+  /** Forget a template (the programs made from it stay). */
+  deleteProgramTemplate: (api: ApiClient, s: string, id: string) =>
+    api.request<void>("DELETE", `${site(s)}/program-templates/${enc(id)}`),
+  /** One program per piece of equipment (default: every one of the template's type), validated; save: saved, not deployed. */
+  applyProgramTemplate: (api: ApiClient, s: string, id: string, body: {
+    equipment?: string[]; brick_class?: string; save?: boolean; comment?: string;
+  } = {}) => api.post<import("./types").TemplateApplied>(`${site(s)}/program-templates/${enc(id)}/apply`, body),
 };

@@ -968,3 +968,33 @@ export interface DryRun {
   values: Record<string, Value>;
   block_states: BlockStates;
 }
+
+/** A program template: a program document whose equipment points are roles ("$brick:<class>" or "$name:<point>"). */
+export interface ProgramTemplate {
+  id: string;
+  name: string;
+  description: string;
+  /** The equipment type it applies to ("vav") and its Brick class ("VAV"). */
+  equipment_type: string;
+  brick_class: string;
+  roles: string[];
+  program: import("../lib/graph").ProgramDoc;
+}
+
+/** The program a template gives one piece of equipment (program null: a role could not be bound). */
+export interface TemplateProgram {
+  equipment: string;
+  program_id: string | null;
+  program: import("../lib/graph").ProgramDoc | null;
+  /** Roles not bound, and the program's validation problems. */
+  issues: { path: string; message: string }[];
+  /** With save: the version saved (never deployed), and whether a version was made. */
+  version: number | null;
+  created: boolean;
+}
+
+/** POST …/program-templates/{id}/apply. */
+export interface TemplateApplied {
+  template: string;
+  items: TemplateProgram[];
+}
