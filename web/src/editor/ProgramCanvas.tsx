@@ -74,6 +74,9 @@ const Bg = Background as unknown as FunctionComponent<Record<string, unknown>>;
 const Ctl = Controls as unknown as FunctionComponent<Record<string, unknown>>;
 const Port = Handle as unknown as FunctionComponent<Record<string, unknown>>;
 
+/** The block catalogue once loaded, per API client: it changes only with the server's version (a reload). */
+const loadedCatalogue = new WeakMap<object, BlockKind[]>();
+
 const HEAD = 40;
 const ROW = 20;
 
@@ -179,14 +182,18 @@ function CanvasInner(props: CanvasProps) {
   const edit = useCallback((f: (g: EditorGraph) => EditorGraph) => setHistory((h) => push(h, f(h.present))), []);
   const doc = useMemo(() => graphToProgram(graph), [graph]);
   const clip = useRef<Clip | null>(null);
-  const [catalogue, setCatalogue] = useState<BlockKind[]>([]);
+  const [catalogue, setCatalogue] = useState<BlockKind[]>(() => loadedCatalogue.get(api) ?? []);
   const [catalogueError, setCatalogueError] = useState<string | null>(null);
   const kinds = useMemo(() => new Map(catalogue.map((k) => [k.kind, k])), [catalogue]);
 
   useEffect(() => {
+    if (loadedCatalogue.has(api)) return;
     let alive = true;
     endpoints.blocks(api).then(
-      (c) => alive && setCatalogue(c.items as BlockKind[]),
+      (c) => {
+        loadedCatalogue.set(api, c.items);
+        if (alive) setCatalogue(c.items);
+      },
       (err) => alive && setCatalogueError(`The block catalogue could not be loaded: ${err instanceof Error ? err.message : String(err)}`),
     );
     return () => {

@@ -1,0 +1,166 @@
+"""The visual editor's figures for docs/benchmarks.md: ``name value unit`` lines.
+
+    .venv/bin/python -m tests.e2e.bench_editor          # after: cd web && npm ci && npm run build
+
+- ``editor_js_gzip``: the editor's own chunk (assets/ProgramCanvas-*.js, the graph library with it),
+  gzipped (level 9); the dashboard loads it only when the editor is opened. ``editor_css_gzip``:
+  its style sheet. ``js_shipped_gzip``: every built JavaScript file, the editor's included.
+- ``editor_open_largest``: pressing "Open the visual editor" on the demo's largest program (most
+  nodes and wires) → every wire drawn on the canvas; signed in, over loopback against the live
+  demo building. ``_first``: the editor's chunk not yet loaded (fetched and parsed in the
+  measure); ``_again``: closed and opened again in the same page. Median of 5 page loads.
+- ``editor_drag_frame_200``: a program of 200 blocks (with 201 inputs, one output and 401
+  wires: ``_big_program``) open in the editor; one node dragged by the mouse across the canvas in 60
+  moves; the time between animation frames while dragging (median and longest), in Chromium.
+
+Chromium is /usr/bin/chromium (OPENBMS_CHROMIUM to change), headless. The 200-block program is
+saved as a version of a new program ``bench-editor-200`` on the demo site and never deployed.
+"""
+
+from __future__ import annotations
+
+import gzip
+import statistics
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from tests.e2e.bench_dashboard import _login, js_shipped_kb
+from tests.e2e.conftest import CHROMIUM, WEB_STATIC, running_demo
+
+RUNS = 5
+BIG = "bench-editor-200"
+
+
+def _gz_kb(pattern: str) -> float:
+    files = sorted((WEB_STATIC / "assets").glob(pattern))
+    if not files:
+        raise SystemExit("no built editor: cd web && npm ci && npm run build")
+    return sum(len(gzip.compress(f.read_bytes(), 9)) for f in files) / 1000
+
+
+def _big_program(blocks: int = 200) -> dict[str, Any]:
+    """A chain of `add` blocks: each adds an input to the block before it; the last is written."""
+    inputs = [{"id": f"i{k}", "point": "demo/ahu-1/oat"} for k in range(blocks + 1)]
+    nodes = [{"id": f"b{k}", "block": "add", "params": {}} for k in range(blocks)]
+    wires = [{"from": "i0", "to": "b0.in1"}]
+    for k in range(blocks):
+        wires.append({"from": f"i{k + 1}", "to": f"b{k}.in2"})
+        if k:
+            wires.append({"from": f"b{k - 1}.out", "to": f"b{k}.in1"})
+    wires.append({"from": f"b{blocks - 1}.out", "to": "o"})
+    return {"name": "Editor benchmark: 200 blocks", "inputs": inputs, "blocks": nodes,
+            "outputs": [{"id": "o", "point": "demo/ahu-1/sat-sp", "priority": 16}], "wires": wires}
+
+
+OPEN_JS = """
+async (wires) => {
+  const button = [...document.querySelectorAll('button')]
+    .find((b) => b.textContent.includes('visual editor'));
+  const start = performance.now();
+  button.click();
+  await new Promise((resolve) => {
+    const nodes = () => document.querySelectorAll('.react-flow__node').length > 0;
+    const t0 = () => {
+      if (nodes()) window.__nodesAt = performance.now() - start;
+      else requestAnimationFrame(t0);
+    };
+    t0();
+    const drawn = () => document.querySelectorAll('.react-flow__edge').length >= wires;
+    const tick = () => (drawn() ? resolve() : requestAnimationFrame(tick));
+    tick();
+  });
+  await new Promise((r) => requestAnimationFrame(() => r()));
+  return performance.now() - start;
+}
+"""
+
+FRAMES_JS = """
+() => {
+  window.__frames = [];
+  let last = performance.now();
+  window.__stop = false;
+  const tick = (t) => {
+    window.__frames.push(t - last);
+    last = t;
+    if (!window.__stop) requestAnimationFrame(tick);
+  };
+  requestAnimationFrame(tick);
+}
+"""
+
+
+def _open_page(browser: Any, url: str, tokens: dict[str, object], path: str) -> Any:
+    import json
+
+    context = browser.new_context(viewport={"width": 1600, "height": 1000})
+    context.add_init_script(f"localStorage.setItem('openbms.session', {json.dumps(json.dumps(tokens))})")
+    page = context.new_page()
+    page.goto(f"{url}/#{path}")
+    page.get_by_role("button", name="Open the visual editor").wait_for(timeout=60_000)
+    return page
+
+
+def main() -> None:
+    import httpx
+    from playwright.sync_api import sync_playwright
+
+    print(f"editor_js_gzip {_gz_kb('ProgramCanvas-*.js'):.1f} KB")
+    print(f"editor_css_gzip {_gz_kb('ProgramCanvas-*.css'):.1f} KB")
+    print(f"js_shipped_gzip {js_shipped_kb():.1f} KB")
+    with sync_playwright() as pw, tempfile.TemporaryDirectory(prefix="openbms-bench-") as tmp, \
+            running_demo(Path(tmp)) as demo:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                     args=["--no-sandbox", "--disable-dev-shm-usage"])
+        try:
+            tokens = _login(demo.url, *demo.users["admin"])
+            auth = {"Authorization": f"Bearer {tokens['access_token']}"}
+            with httpx.Client(base_url=demo.url, headers=auth, timeout=30) as api:
+                items = api.get("/api/v1/sites/demo/programs").json()["items"]
+                sizes = {}
+                for p in items:
+                    doc = api.get(f"/api/v1/sites/demo/programs/{p['id']}").json()["program"]
+                    sizes[p["id"]] = (len(doc["inputs"]) + len(doc["constants"]) + len(doc["blocks"])
+                                      + len(doc["outputs"]) + len(doc["wires"]), len(doc["wires"]))
+                largest = max(sizes, key=lambda k: sizes[k][0])
+                r = api.put(f"/api/v1/sites/demo/programs/{BIG}",
+                            json={"program": _big_program(), "comment": "editor benchmark"})
+                assert r.status_code in (200, 201), r.text
+            first, again, nodes_at = [], [], []
+            for _ in range(RUNS):
+                page = _open_page(browser, demo.url, tokens, f"/sites/demo/programs/{largest}")
+                first.append(page.evaluate(OPEN_JS, sizes[largest][1]))
+                nodes_at.append(page.evaluate("window.__nodesAt"))
+                page.get_by_role("button", name="Close the visual editor").click()
+                again.append(page.evaluate(OPEN_JS, sizes[largest][1]))
+                page.context.close()
+            print(f"# largest demo program: {largest} ({sizes[largest][0]} nodes and wires)")
+            print(f"editor_open_largest_first {statistics.median(first):.0f} ms")
+            print(f"# nodes shown after {statistics.median(nodes_at):.0f} ms (first)")
+            print(f"editor_open_largest_again {statistics.median(again):.0f} ms")
+
+            page = _open_page(browser, demo.url, tokens, f"/sites/demo/programs/{BIG}")
+            page.evaluate(OPEN_JS, 401)
+            node = page.locator('.react-flow__node[data-id="b100"]')
+            node.scroll_into_view_if_needed()
+            box = node.bounding_box()
+            assert box is not None
+            x, y = box["x"] + 20, box["y"] + 10
+            page.mouse.move(x, y)
+            page.mouse.down()
+            page.evaluate(FRAMES_JS)
+            for k in range(60):
+                page.mouse.move(x + 4 * k, y + 2 * k)
+            page.mouse.up()
+            page.evaluate("window.__stop = true")
+            frames = page.evaluate("window.__frames.slice(1)")
+            page.context.close()
+            print(f"editor_drag_frame_200_median {statistics.median(frames):.1f} ms")
+            print(f"editor_drag_frame_200_max {max(frames):.1f} ms")
+            print(f"# frames while dragging: {len(frames)}")
+        finally:
+            browser.close()
+
+
+if __name__ == "__main__":
+    main()
