@@ -13,12 +13,13 @@ Playwright's auto-waiting expectations; nothing asserts a duration.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Demo, admin_api, shoot, sign_in
+from tests.e2e.conftest import ROOT, Demo, admin_api, shoot, sign_in
 
 pytestmark = [pytest.mark.service, pytest.mark.slow]
 
@@ -179,3 +180,37 @@ def test_a_viewer_sees_the_canvas_but_cannot_edit(demo: Demo, page: Any) -> None
     expect(page.locator(".react-flow__handle.connectable")).to_have_count(0)
     page.locator('.ed-node[data-node="sat-reset"]').click()
     expect(page.locator("#ed-param-x1")).to_be_disabled()
+
+
+def test_apply_the_vav_template_to_every_vav_box_review_save_and_deploy(demo: Demo, page: Any) -> None:
+    expect = _expect()
+    template = json.loads((ROOT / "examples/demo/programs/templates/vav-setpoints.json").read_text())
+    with admin_api(demo) as api:
+        r = api.put(f"/api/v1/sites/{SITE}/program-templates/vav-setpoints",
+                    json={"equipment_type": template["equipment_type"], "program": template["program"],
+                          "name": template["name"]})
+        assert r.status_code in (200, 201), r.text
+        boxes = sorted(e["id"] for e in api.get(f"/api/v1/sites/{SITE}/equipment").json()["items"]
+                       if e["id"].startswith("vav-"))
+    assert len(boxes) == 15
+
+    sign_in(page, demo, path=f"/sites/{SITE}/programs")
+    page.get_by_role("button", name="Apply VAV occupied setpoints").click()
+    region = page.get_by_role("region", name="Apply VAV occupied setpoints")
+    expect(region.get_by_label("Brick class")).to_have_value("VAV")
+    region.get_by_role("button", name="Review").click()
+    table = region.get_by_role("table")
+    expect(table.get_by_role("row")).to_have_count(16)  # the header and one row per box
+    expect(table).not_to_contain_text("has no point")
+    region.get_by_role("button", name="Save 15 programs").click()
+    expect(table).to_contain_text("saved as v1")
+    region.get_by_label("Reason").fill("e2e: one sequence for every box")
+    region.get_by_role("button", name="Deploy 15 programs").click()
+    expect(region.get_by_role("status")).to_have_text("15 programs deployed.")
+    shoot(page, "editor-template-applied")
+    with admin_api(demo) as api:
+        for box in boxes:
+            detail = api.get(f"/api/v1/sites/{SITE}/programs/vav-setpoints-{box}").json()
+            assert detail["active_version"] == 1, (box, detail["active_version"])
+            points = {o["point"] for o in detail["program"]["outputs"]}
+            assert points == {f"demo/{box}/occ-htg-sp", f"demo/{box}/occ-clg-sp"}, points

@@ -65,6 +65,7 @@ import {
 } from "./model";
 import { Palette, type DropItem } from "./Palette";
 import { SidePanel } from "./SidePanel";
+import { SaveTemplateDialog } from "./Templates";
 import { TestPanel, type WireSource } from "./TestPanel";
 
 /* React Flow's components are typed for React; under preact/compat they are Preact components. */
@@ -430,6 +431,7 @@ function CanvasInner(props: CanvasProps) {
 
   /* -------------------------------------------------------------- deploy */
   const [deploying, setDeploying] = useState(false);
+  const [templating, setTemplating] = useState(false);
   const [busy, setBusy] = useState(false);
   const [note, setNote] = useState<{ tone: "info" | "error"; text: string } | null>(null);
   const save = async (deployNote: string | null) => {
@@ -493,6 +495,9 @@ function CanvasInner(props: CanvasProps) {
           </button>
           <button type="button" class="btn btn--small" disabled={busy} onClick={() => save(null)}>
             Save as new version
+          </button>
+          <button type="button" class="btn btn--small" onClick={() => setTemplating(true)}>
+            Save as template…
           </button>
           {mayDeploy && (
             <button type="button" class="btn btn--small btn--primary" disabled={busy || !valid} onClick={() => setDeploying(true)} title={valid ? undefined : "Fix the problems first"}>
@@ -571,6 +576,16 @@ function CanvasInner(props: CanvasProps) {
         Drag a block or a point from the palette onto the canvas, wire an output port (right) to an input port (left), drag to move, Shift+drag to
         select several; Delete removes, Ctrl+C/Ctrl+V copy, Ctrl+Z/Ctrl+Y undo and redo; scroll to zoom, drag the background to pan.
       </p>
+      {templating && (
+        <SaveTemplateDialog
+          site={site}
+          doc={doc}
+          onClose={(message) => {
+            setTemplating(false);
+            if (message) setNote({ tone: "info", text: message });
+          }}
+        />
+      )}
       {deploying && (
         <DeployDialog
           detail={detail}

@@ -21,14 +21,17 @@ import { fitZoom, layoutProgram, wirePath, wireValue, type GraphLayout, type Pro
 import { formatIssue, issuesFromProblem, parseProgramText, type ProgramIssue } from "../lib/programIssues";
 import { can } from "../lib/roles";
 import type { CanvasProps } from "../editor/ProgramCanvas";
+import { TemplatesSection } from "../editor/Templates";
 import { currentPath, href, navigate } from "../router";
 import { LoadState } from "./common";
 
 export function Programs(props: { site: string }) {
   const { api, me } = useApp();
-  const list = useLoad(() => endpoints.programs(api, props.site), [api, props.site]);
+  const [tick, setTick] = useState(0);
+  const list = useLoad(() => endpoints.programs(api, props.site), [api, props.site, tick]);
   useSiteZone(props.site);
   const mayWrite = can(me, "programs:write", props.site);
+  const mayDeploy = can(me, "programs:deploy", props.site);
   return (
     <main id="main">
       <nav aria-label="Breadcrumb" class="crumbs">
@@ -62,6 +65,7 @@ export function Programs(props: { site: string }) {
           ]}
         />
       )}
+      <TemplatesSection site={props.site} mayWrite={mayWrite} mayDeploy={mayDeploy} onChanged={() => setTick((t) => t + 1)} />
     </main>
   );
 }
