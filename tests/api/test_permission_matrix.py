@@ -211,6 +211,13 @@ async def _fresh_template(req: Req) -> dict[str, Any]:
     return {"params": {"template_id": template}}
 
 
+async def _fresh_program_override(req: Req) -> dict[str, Any]:
+    """An override of the site's program's output, for the DELETE that ends it."""
+    await req.world.ok("POST", f"/api/v1/sites/{req.site}/programs/{req.site}-prog/overrides",
+                       json={"port": "out", "value": 16, "duration_s": 60, "reason": "matrix"})
+    return {}
+
+
 def _fresh_config(kind: str) -> Fresh:
     async def make(req: Req) -> dict[str, Any]:
         w, site = req.world, req.site
@@ -305,6 +312,12 @@ CALLS: dict[tuple[str, str], Call] = {
     ("GET", "/api/v1/analytics/consumption"): Call(query=lambda r: {"sites": r.site}),
     ("GET", _SITE + "/analytics/forecast"): Call(),
     ("GET", _SITE + "/analytics/forecast/scores"): Call(),
+    # M&V: the matrix's sites have no meter, so an allowed caller gets the 422 naming meter=
+    ("GET", _SITE + "/analytics/baseline"): Call(
+        query={"meter": "none/kwh", "start": "2026-01-01", "end": "2026-01-10"}, ok=_ok(422)),
+    ("GET", _SITE + "/analytics/savings"): Call(
+        query={"meter": "none/kwh", "baseline_start": "2026-01-01", "baseline_end": "2026-01-10",
+               "start": "2026-01-10", "end": "2026-01-20"}, ok=_ok(422)),
     ("GET", _SITE + "/analytics/anomalies"): Call(),
     ("GET", _SITE + "/annotations"): Call(
         query=lambda r: {"points": f"{r.params['equip_id']}/{r.params['name']}"}),
@@ -374,6 +387,11 @@ CALLS: dict[tuple[str, str], Call] = {
                                                                fresh=_fresh_template),
     ("POST", _SITE + "/program-templates/{template_id}/apply"): Call(body={}, params=_TEMPLATE,
                                                                      fresh=_fresh_template),
+    ("POST", _PROGRAM + "/overrides"): Call(
+        body={"port": "out", "value": 16, "duration_s": 60, "reason": "matrix"}, ok=_ok(201)),
+    ("GET", _PROGRAM + "/overrides"): Call(),
+    ("DELETE", _PROGRAM + "/overrides/{port}"): Call(params={"port": "out"}, ok=_ok(204),
+                                                     fresh=_fresh_program_override),
     ("POST", _SITE + "/programs/replay"): Call(  # yesterday, hourly: it reads, never writes
         body=lambda r: {"program": _program(r.site, f"{r.params['equip_id']}/{r.params['name']}", 20),
                         "step_s": 3600}),
