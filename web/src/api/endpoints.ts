@@ -277,4 +277,16 @@ export const endpoints = {
   applyProgramTemplate: (api: ApiClient, s: string, id: string, body: {
     equipment?: string[]; brick_class?: string; save?: boolean; comment?: string;
   } = {}) => api.post<import("./types").TemplateApplied>(`${site(s)}/program-templates/${enc(id)}/apply`, body),
+  /** Override a running program's block output ("node.port") or output node (its point, at `priority`) for a while (programs:deploy). */
+  overrideProgram: (api: ApiClient, s: string, id: string, body: {
+    port: string; value: number | boolean | string; duration_s?: number; priority?: number; reason: string;
+  }) => api.post<import("./types").ProgramOverride>(`${site(s)}/programs/${enc(id)}/overrides`, body),
+  /** A running program's overrides: held block outputs and the manual slots of its output points. */
+  programOverrides: (api: ApiClient, s: string, id: string) =>
+    api.get<import("./types").ProgramOverride[]>(`${site(s)}/programs/${enc(id)}/overrides`),
+  /** End an override (an output node's point: the slot at `priority`, 8 by default). */
+  releaseProgramOverride: (api: ApiClient, s: string, id: string, port: string, priority?: number, reason = "") =>
+    api.request<void>("DELETE", `${site(s)}/programs/${enc(id)}/overrides/${enc(port)}`, {
+      query: { priority, reason },
+    }),
 };

@@ -205,6 +205,10 @@ export interface Alarm {
   flapping: boolean;
   count: number;
   notes: { ts: number; who: string; text: string }[];
+  /** "rule": the site's alarm rules; else the service that raised it ("analytics": anomaly detection). */
+  source: string;
+  /** A service's evidence (anomaly detection: expected and actual kWh, the period, a chart path). */
+  context: Record<string, unknown> | null;
 }
 
 /** The payload of a WebSocket `alarm` message (an alarm event). */
@@ -997,4 +1001,19 @@ export interface TemplateProgram {
 export interface TemplateApplied {
   template: string;
   items: TemplateProgram[];
+}
+
+/** A commissioning override of a running program: a block output held in the engine, or an output's point. */
+export interface ProgramOverride {
+  /** "node.port" of a block's output, or the id of an output node. */
+  port: string;
+  /** block: what the block feeds sees the value; point: the output's point commanded at `priority`. */
+  kind: "block" | "point";
+  value: Value;
+  until: number | null;
+  point: string | null;
+  priority: number | null;
+  command_id: string | null;
+  requested_by: string;
+  reason: string;
 }

@@ -35,7 +35,7 @@ from openbms.api.auth.permissions import require
 from openbms.api.auth.principal import Principal
 from openbms.api.context import ApiContext, client_addr, get_context
 from openbms.api.errors import ApiError, conflict, not_found
-from openbms.api.helpers import Cursor, Limit, Page, keyset_page, runtime_of, site_config
+from openbms.api.helpers import Cursor, Limit, Page, command_source, keyset_page, runtime_of, site_config
 from openbms.control.programs import (
     Program,
     ProgramEngine,
@@ -49,8 +49,9 @@ from openbms.control.programs import (
 from openbms.control.programs.dryrun import MAX_DRY_RUN_S, DryRun, DryRuns
 from openbms.control.programs.model import path_parts
 from openbms.control.programs.replay import OUTPUT_POINTS, check_range, run_replay, thin
+from openbms.errors import CommandError
 from openbms.model.sample import Value
-from openbms.service.protocols import ProgramRepository, Services
+from openbms.service.protocols import MANUAL_SOURCES, ProgramRepository, Services
 
 __all__ = ["router"]
 
@@ -237,6 +238,35 @@ class DryRunOut(BaseModel):
                                                  "command, nothing is written.")
     values: dict[str, Value]
     block_states: dict[str, dict[str, Value]]
+
+
+class ProgramOverrideRequest(BaseModel):
+    """Hold a block's output, or an output node's point, at a value for a while: commissioning."""
+
+    port: str = Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_-]*(\.[A-Za-z0-9_]+)?$", max_length=130,
+                      description="'node.port' of a block's output, or the id of an output node (its point).")
+    value: float | int | bool | str = Field(description="The value held (not null: to end it, DELETE).")
+    duration_s: float = Field(3600, gt=0, le=7 * 86_400, description="How long, by the server's clock.")
+    priority: int = Field(8, ge=1, le=16, description="An output node's point: the arbiter's priority.")
+    reason: str = Field(min_length=1, max_length=2000, pattern=r"\S",
+                        description="Why (kept in the audit log).")
+
+
+class ProgramOverrideOut(BaseModel):
+    """An override of a running program: a block output held inside the engine, or a point's slot."""
+
+    port: str
+    kind: Literal["block", "point"] = Field(description="block: what the block feeds sees the value, and "
+                                                        "it reaches points through the program's own "
+                                                        "outputs; point: the output node's point is "
+                                                        "commanded at 'priority' through the arbiter.")
+    value: Value
+    until: float | None
+    point: str | None = None
+    priority: int | None = None
+    command_id: str | None = None
+    requested_by: str = ""
+    reason: str = ""
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -696,4 +726,140 @@ async def stop_dry_run(
     if runs.get(site_id, program_id) is None:
         raise not_found(f"program {program_id!r} has no dry run")
     await runs.stop(site_id, program_id)
+    return Response(status_code=204)
+
+
+# ------------------------------------------------------------------------------ commissioning overrides
+
+#: Who held each block override and why (the engine keeps only the value and until), per app.
+_OverrideNotes = dict[tuple[str, str, str], tuple[str, str]]
+
+
+def _notes(request: Request) -> _OverrideNotes:
+    notes: _OverrideNotes | None = getattr(request.app.state, "program_override_notes", None)
+    if notes is None:
+        notes = request.app.state.program_override_notes = {}
+    return notes
+
+
+def _running(engine: ProgramEngine, site_id: str, program_id: str) -> None:
+    if not engine.is_loaded(program_id, site_id):
+        raise conflict(f"program {program_id!r} is not running: deploy it to override its blocks")
+
+
+@router.post("/sites/{site_id}/programs/{program_id}/overrides", response_model=ProgramOverrideOut,
+             status_code=201)
+async def override_program(
+    site_id: str, program_id: str, body: ProgramOverrideRequest, request: Request,
+    user: Principal = require("programs:deploy", site_param="site_id"),
+) -> ProgramOverrideOut:
+    """Override a running program for commissioning, for ``duration_s``; audited as ``program.override``.
+
+    ``port`` ``"node.port"`` of a block's output: the engine holds that output at
+    ``value`` (its block still runs; what it feeds, and through the program's
+    outputs the points, see ``value``) until it expires or is released.
+    ``port`` the id of an output node: its point is commanded at ``priority``
+    (8, manual operator, by default) through the arbiter, timed, like any
+    operator override, above the program's own slot.
+    """
+    runtime, _store, engine = _parts_of(request, site_id)
+    ctx = get_context(request)
+    _running(engine, site_id, program_id)
+    stored = await ctx.run(store_get_running, runtime, site_id, program_id)
+    node, dot, port = body.port.partition(".")
+    output = next((o for o in stored.outputs if o.id == node), None)
+    until = runtime.clock.now() + body.duration_s
+    details: dict[str, Any] = {"site": site_id, "port": body.port, "value": body.value,
+                               "duration_s": body.duration_s, "reason": body.reason.strip()}
+    if output is not None and (not dot or port == "value"):
+        try:
+            cmd = await runtime.commands.command(output.point, body.value, body.priority,
+                                                 source=command_source(user), requested_by=user.actor,
+                                                 reason=body.reason.strip(), duration=body.duration_s)
+        except CommandError as err:
+            raise ApiError(422, str(err), type="urn:openbms:problem:command-refused",
+                           title="Command refused") from err
+        await ctx.audit(user.actor, "program.override", f"{site_id}/{program_id}",
+                        {**details, "point": output.point, "priority": cmd.priority, "command_id": cmd.id},
+                        client_addr(request))
+        return ProgramOverrideOut(port=body.port, kind="point", value=cmd.value, until=cmd.expires_at,
+                                  point=output.point, priority=cmd.priority, command_id=cmd.id,
+                                  requested_by=user.actor, reason=cmd.reason)
+    try:
+        engine.override(program_id, site_id, node, port or "value", body.value, until)
+    except KeyError as err:
+        raise ApiError(422, f"{body.port!r} is neither a wired output of a block of program {program_id!r} "
+                            "nor one of its output nodes", errors=[{"loc": ["body", "port"],
+                                                                    "msg": str(err).strip("\"'"),
+                                                                    "type": "program"}]) from None
+    _notes(request)[(site_id, program_id, f"{node}.{port or 'value'}")] = (user.actor, body.reason.strip())
+    await ctx.audit(user.actor, "program.override", f"{site_id}/{program_id}", details, client_addr(request))
+    return ProgramOverrideOut(port=f"{node}.{port or 'value'}", kind="block", value=body.value, until=until,
+                              requested_by=user.actor, reason=body.reason.strip())
+
+
+def store_get_running(runtime: Services, site_id: str, program_id: str) -> Program:
+    """The program document the engine runs (its deployed version)."""
+    store = runtime.program_store
+    assert store is not None
+    return store.get(program_id, site=site_id).program
+
+
+@router.get("/sites/{site_id}/programs/{program_id}/overrides", response_model=list[ProgramOverrideOut])
+async def list_program_overrides(
+    site_id: str, program_id: str, request: Request,
+    user: Principal = require("programs:read", site_param="site_id"),
+) -> list[ProgramOverrideOut]:
+    """The program's overrides: its held block outputs, and the manual slots of its output points."""
+    runtime, _store, engine = _parts_of(request, site_id)
+    if not engine.is_loaded(program_id, site_id):
+        return []
+    notes = _notes(request)
+    out = [ProgramOverrideOut(port=port, kind="block", value=value, until=until,
+                              requested_by=notes.get((site_id, program_id, port), ("", ""))[0],
+                              reason=notes.get((site_id, program_id, port), ("", ""))[1])
+           for port, (value, until) in sorted(engine.overrides(program_id, site_id).items())]
+    stored = await get_context(request).run(store_get_running, runtime, site_id, program_id)
+    by_point = {o.point: o.id for o in stored.outputs}
+    for held in runtime.commands.overrides(site_id):
+        cmd = held.command
+        if cmd.point in by_point:
+            out.append(ProgramOverrideOut(port=by_point[cmd.point], kind="point", value=cmd.value,
+                                          until=cmd.expires_at, point=cmd.point, priority=cmd.priority,
+                                          command_id=cmd.id, requested_by=cmd.requested_by,
+                                          reason=cmd.reason))
+    return out
+
+
+@router.delete("/sites/{site_id}/programs/{program_id}/overrides/{port}", status_code=204)
+async def release_program_override(
+    site_id: str, program_id: str, port: str, request: Request,
+    priority: int = Query(8, ge=1, le=16, description="An output node's point: the slot to release."),
+    reason: str = Query("", max_length=2000),
+    user: Principal = require("programs:deploy", site_param="site_id"),
+) -> Response:
+    """End an override (404 when there is none); audited as ``program.release``."""
+    runtime, _store, engine = _parts_of(request, site_id)
+    ctx = get_context(request)
+    _running(engine, site_id, program_id)
+    stored = await ctx.run(store_get_running, runtime, site_id, program_id)
+    node, dot, name = port.partition(".")
+    output = next((o for o in stored.outputs if o.id == node), None)
+    details: dict[str, Any] = {"site": site_id, "port": port, "reason": reason.strip()}
+    if output is not None and (not dot or name == "value"):
+        held = runtime.commands.slots(output.point)[priority - 1]
+        if held is None or held.source not in MANUAL_SOURCES:  # never the program's or a schedule's
+            raise not_found(f"no override of {port!r} at priority {priority}")
+        await runtime.commands.release(output.point, priority, source=command_source(user),
+                                       requested_by=user.actor, reason=reason.strip() or "override ended")
+        details.update(point=output.point, priority=priority)
+    else:
+        try:
+            released = engine.release_override(program_id, site_id, node, name or "value")
+        except KeyError:
+            released = False
+        if not released:
+            raise not_found(f"no override of {port!r} in program {program_id!r}")
+        _notes(request).pop((site_id, program_id, f"{node}.{name or 'value'}"), None)
+    await ctx.audit(user.actor, "program.release", f"{site_id}/{program_id}", details, client_addr(request))
     return Response(status_code=204)

@@ -181,6 +181,7 @@ class _Run:
         self.last_error_at: float | None = None
         self.last_log = -_LOG_EVERY
         self.quiet = 0  # errors not logged since the last warning
+        self.forced: dict[int, tuple[Value, float | None]] = {}  # slot → (value, until): overrides
         self.cpu = 0.0  # CPU seconds of its evaluations
         self.window_cpu = 0.0  # of those, in its site's budget window ``epoch``
         self.epoch = 0
@@ -525,6 +526,8 @@ class ProgramEngine:
             run.next_tick += run.period
             if run.next_tick <= now:  # late (a busy loop, a jump of the clock): no catching up
                 run.next_tick = now + run.period
+            if run.forced:
+                self._expire_overrides(run, now)
             dirty, heap = run.dirty, run.heap
             for j in run.time_based:
                 if not dirty[j]:
@@ -556,7 +559,7 @@ class ProgramEngine:
 
     def _step(self, run: _Run, now: float) -> None:
         values, blocks, dirty, heap = run.values, run.blocks, run.dirty, run.heap
-        consumers, feeds, changed = run.consumers, run.feeds, run.changed
+        consumers, feeds, changed, forced = run.consumers, run.feeds, run.changed, run.forced
         if run.deferred:
             for j in run.deferred:
                 if not dirty[j]:
@@ -583,6 +586,8 @@ class ProgramEngine:
                 continue
             for port, slot in b.outs:
                 v = result.get(port)
+                if forced and slot in forced:  # overridden for commissioning: downstream sees the override
+                    v = forced[slot][0]
                 old = values[slot]
                 if v is old or (v == old and type(v) is type(old)):
                     continue
@@ -840,6 +845,63 @@ class ProgramEngine:
         """The current value of every wired port (``"node.port"``), for the dashboard's live view."""
         run = self._get(program_id, site)
         return {f"{node}.{port}": run.values[s] for (node, port), s in run.slot_of.items()}
+
+    # ------------------------------------------------------------------ overrides of block outputs
+
+    def _producer(self, run: _Run, node: str, port: str) -> tuple[int, int]:
+        """(block index, slot) of a block's output port that is wired; KeyError otherwise."""
+        slot = run.slot_of.get((node, port))
+        for j, b in enumerate(run.blocks):
+            if b.id == node and slot is not None and (port, slot) in b.outs:
+                return j, slot
+        raise KeyError(f"'{node}.{port}' is not a wired output of a block of program {run.id!r}")
+
+    def override(self, program_id: str, site: str, node: str, port: str, value: Value,
+                 until: float | None) -> None:
+        """Hold block ``node``'s output ``port`` at ``value`` until ``until`` (the clock; None: until
+        released): what it feeds sees ``value`` instead of what the block computes. KeyError for a
+        program not loaded or a port that is not a wired block output."""
+        run = self._get(program_id, site)
+        _j, slot = self._producer(run, node, port)
+        run.forced[slot] = (value, until)
+        if run.values[slot] != value or type(run.values[slot]) is not type(value):
+            run.values[slot] = value
+            run.mark(slot)
+        self._wake(run)
+
+    def release_override(self, program_id: str, site: str, node: str, port: str) -> bool:
+        """End an override: the block's own output again (computed at once). Whether there was one."""
+        run = self._get(program_id, site)
+        j, slot = self._producer(run, node, port)
+        if run.forced.pop(slot, None) is None:
+            return False
+        self._recompute(run, j)
+        return True
+
+    def overrides(self, program_id: str, site: str) -> dict[str, tuple[Value, float | None]]:
+        """The held block outputs: ``"node.port"`` → (value, until)."""
+        run = self._get(program_id, site)
+        names = {s: f"{node}.{port}" for (node, port), s in run.slot_of.items()}
+        return {names[s]: held for s, held in run.forced.items()}
+
+    def _expire_overrides(self, run: _Run, now: float) -> None:
+        for slot, (_value, until) in list(run.forced.items()):
+            if until is not None and until <= now:
+                del run.forced[slot]
+                for j, b in enumerate(run.blocks):
+                    if any(s == slot for _p, s in b.outs):
+                        self._recompute(run, j)
+
+    def _recompute(self, run: _Run, j: int) -> None:
+        if not run.dirty[j]:
+            run.dirty[j] = True
+            heapq.heappush(run.heap, j)
+        self._wake(run)
+
+    def _wake(self, run: _Run) -> None:
+        if run.state is RUNNING and not self._stopped:
+            self._dirty[run.key] = run
+            self._schedule()
 
     def block_states(self, program_id: str, site: str | None = None) -> dict[str, dict[str, Value]]:
         """Per block node, its internal state for the live view (``Block.inspect``: PID terms, timers'
