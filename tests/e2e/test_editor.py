@@ -149,6 +149,14 @@ def test_build_an_economiser_by_drag_and_drop_validate_deploy_see_live_values_an
             page.wait_for_timeout(500)
         assert isinstance(_slot(api, ENABLE, 9), bool)
 
+    # Commissioning: the output's point commanded from its node, through the command dialog.
+    page.locator('.ed-node[data-node="econ-enable"]').click()
+    page.get_by_role("button", name="Override the output…").click()
+    command = page.get_by_role("dialog", name=f"Command {ENABLE}")
+    expect(command).to_be_visible()
+    command.get_by_role("button", name="Close").click()
+    expect(command).to_have_count(0)
+
     # A second version deployed, then rolled back from the page: the first runs again.
     page.locator('.ed-node[data-node="compare"]').click()
     page.get_by_label("op", exact=True).select_option("gt")

@@ -8,7 +8,11 @@
  * onChange into onInput, as React does.)
  */
 import { useState } from "preact/hooks";
-import type { Value } from "../api/types";
+import { endpoints } from "../api/endpoints";
+import type { PointDetail, Value } from "../api/types";
+import { CommandDialog } from "../components/CommandDialog";
+import { useApp } from "../context";
+import { canCommand } from "../lib/roles";
 import { formatValue } from "../lib/format";
 import { paramHint, paramText, parseParam, type BlockKind, type CatalogueParam } from "./catalogue";
 import { renameNode, setParam, updateComment, updateNode, type Comment, type EditorGraph, type EditorNode } from "./model";
@@ -163,6 +167,7 @@ function NodeSettings(props: Props & { node: EditorNode }) {
           </div>
         </>
       )}
+      {node.kind === "output" && typeof node.data.point === "string" && node.data.point && <OverrideOutput site={props.site} point={node.data.point} />}
       {node.kind === "constant" && (
         <TextField
           id="ed-node-value"
@@ -227,6 +232,34 @@ function NodeSettings(props: Props & { node: EditorNode }) {
         </>
       )}
     </>
+  );
+}
+
+/**
+ * Commissioning: override what an output writes, through the arbiter like any
+ * command (a value at a priority above the program's, for a time, with a
+ * reason, audited): the command dialog of the output's point.
+ */
+function OverrideOutput(props: { site: string; point: string }) {
+  const { api, me } = useApp();
+  const [detail, setDetail] = useState<PointDetail | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  if (!canCommand(me, props.site)) return null;
+  const [, equip, name] = props.point.split("/");
+  const open = () => {
+    setError(null);
+    if (!equip || !name) return setError(`“${props.point}” is not a point id (site/equipment/name).`);
+    endpoints.point(api, props.site, equip, name).then(setDetail, (err) => setError(err instanceof Error ? err.message : String(err)));
+  };
+  return (
+    <div class="field">
+      <button type="button" class="btn btn--small" onClick={open}>
+        Override the output…
+      </button>
+      <p class="muted small">Commands its point at a priority above the program's, for a time, with a reason (audited).</p>
+      {error && <p class="field__error" role="alert">{error}</p>}
+      {detail && <CommandDialog site={props.site} point={detail} onClose={() => setDetail(null)} />}
+    </div>
   );
 }
 
