@@ -20,6 +20,7 @@ import {
   Background,
   Controls,
   Handle,
+  NodeResizer,
   Position,
   ReactFlow,
   ReactFlowProvider,
@@ -59,6 +60,7 @@ import {
   programToGraph,
   removeEdges,
   removeNodes,
+  updateComment,
   type Clip,
   type EditorGraph,
   type EditorNode,
@@ -74,6 +76,7 @@ const FlowProvider = ReactFlowProvider as unknown as FunctionComponent<{ childre
 const Bg = Background as unknown as FunctionComponent<Record<string, unknown>>;
 const Ctl = Controls as unknown as FunctionComponent<Record<string, unknown>>;
 const Port = Handle as unknown as FunctionComponent<Record<string, unknown>>;
+const Resizer = NodeResizer as unknown as FunctionComponent<Record<string, unknown>>;
 
 /** The block catalogue once loaded, per API client: it changes only with the server's version (a reload). */
 const loadedCatalogue = new WeakMap<object, BlockKind[]>();
@@ -115,6 +118,8 @@ interface NodeData {
 
 interface CommentData {
   text: string;
+  /** Resizing ended: the comment's new box (a comment is also a frame around a group of nodes). */
+  onResized?: (box: { x: number; y: number; width: number; height: number }) => void;
   [key: string]: unknown;
 }
 
@@ -158,10 +163,16 @@ function ProgramNode(props: { data: NodeData; selected?: boolean; isConnectable?
 }
 
 function CommentNode(props: { data: CommentData; selected?: boolean }) {
+  const { onResized } = props.data;
   return (
-    <div class={`ed-comment${props.selected ? " ed-node--selected" : ""}`} role="note">
-      {props.data.text}
-    </div>
+    <>
+      {onResized && (
+        <Resizer isVisible={!!props.selected} minWidth={120} minHeight={40} onResizeEnd={(_e: unknown, box: { x: number; y: number; width: number; height: number }) => onResized(box)} />
+      )}
+      <div class={`ed-comment${props.selected ? " ed-node--selected" : ""}`} role="note">
+        {props.data.text}
+      </div>
+    </>
   );
 }
 
@@ -279,7 +290,8 @@ function CanvasInner(props: CanvasProps) {
           ...(was ?? {}),
           id: n.id,
           type: "program",
-          position: { x: n.x, y: n.y },
+          // A node being dragged keeps where the pointer has it (values arriving mid-drag rebuild the nodes).
+          position: was?.dragging ? was.position : { x: n.x, y: n.y },
           data,
           className: `ed-rf ed-rf--${n.kind}`,
           selected: was?.selected ?? false,
@@ -291,8 +303,13 @@ function CanvasInner(props: CanvasProps) {
           ...(was ?? {}),
           id: c.id,
           type: "comment",
-          position: { x: c.x, y: c.y },
-          data: { text: c.text },
+          position: was?.dragging ? was.position : { x: c.x, y: c.y },
+          data: {
+            text: c.text,
+            ...(mayEdit
+              ? { onResized: (b: { x: number; y: number; width: number; height: number }) => edit((g) => updateComment(g, c.id, { x: Math.round(b.x), y: Math.round(b.y), w: Math.round(b.width), h: Math.round(b.height) })) }
+              : {}),
+          },
           style: { width: c.w, height: c.h },
           zIndex: -1,
           selected: was?.selected ?? false,
