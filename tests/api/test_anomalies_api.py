@@ -49,9 +49,7 @@ equipment:
     type: weather
     points:
       - {name: oat, unit: °C, tags: [outside, air, temp, sensor], binding: "sim://weather/oat"}
-alarms:
-  - {id: oat-high, type: high, point: an/weather/oat, limit: 60}
-"""
+"""  # no alarm rules: a site's alarms run all the same, for services' alarms such as these
 HOUR = 3600.0
 TZ = ZoneInfo("Europe/London")
 FIRST = date(2025, 1, 6)  # a Monday
@@ -161,6 +159,9 @@ async def test_a_faulty_day_becomes_an_alarm_with_its_evidence_that_an_operator_
                             headers=operator)
     assert r.status_code == 200, r.text
     assert r.json()["state"] == ACTIVE_ACKED
+    # The alarm API carries who raised it and the evidence.
+    assert r.json()["source"] == "analytics"
+    assert r.json()["context"]["expected_kwh"] == a["expected_kwh"]
     assert (await anomalies(w, viewer))["anomalies"][0]["alarm_state"] == ACTIVE_ACKED
     r = await w.client.get("/api/v1/sites/an/alarms/history", params={"alarm_id": ALARM}, headers=viewer)
     assert [e["action"] for e in r.json()["items"]] == ["ack", "raise"]

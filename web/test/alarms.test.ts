@@ -25,6 +25,8 @@ const alarm = (id: string, extra: Partial<AlarmWithHistory> = {}): AlarmWithHist
   flapping: false,
   count: 1,
   notes: [],
+  source: "rule",
+  context: null,
   ...extra,
 });
 

@@ -280,7 +280,8 @@ class Assembly:
         sid = site.site.id
         if sid not in self.bridges and sid not in self._bridge_problems:
             await self._start_bridge(site)
-        if site.alarms and self._state is not None:
+        # Every site, rules or not: services raise alarms of their own too (anomaly detection).
+        if self._state is not None:
             service = AlarmService(sid, site.alarms, site.notifications, self.clock, self.bus,
                                    self._state, texts=point_texts(site))
             await service.start()

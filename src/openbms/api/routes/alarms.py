@@ -80,6 +80,11 @@ class AlarmOut(BaseModel):
     count: int
     notes: list[NoteOut]
     history: list[TransitionOut]
+    source: str = Field("rule", description="'rule': the site's alarm rules; else the service that raised "
+                        "it ('analytics': anomaly detection)")
+    context: dict[str, Any] | None = Field(
+        None, description="A service's evidence (anomaly detection: expected and actual kWh, the period, "
+        "a chart path); null for a rule's alarm")
 
 
 class AckRequest(BaseModel):
