@@ -1,4 +1,4 @@
-"""``openbms central run|sites``: the central openbms that many edge sites report to (docs/multi-site.md).
+"""``openbms central run|serve|sites|command|commands|acl``: the central openbms many edge sites report to.
 
 ::
 
