@@ -13,6 +13,13 @@
  * saves is `graphToProgram` of it, the same document the engine runs.
  * Read-only (viewers, operators): the canvas still shows the program, its
  * live values and its settings, but nothing moves, wires or deletes.
+ *
+ * React Flow runs on preact/compat (vite.config.ts aliases react and
+ * react-dom to it). Compat installs Preact option hooks for the whole page
+ * once this chunk loads: from then on, everywhere, a text box's or
+ * textarea's onChange fires on every keystroke (as React's does) and onBlur
+ * and onFocus listen to focusout/focusin. Commit a text field on blur or
+ * Enter, never on onChange (SidePanel.tsx does).
  */
 import {
   applyEdgeChanges,
