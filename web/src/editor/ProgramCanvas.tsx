@@ -120,6 +120,8 @@ interface NodeData {
   sub: string;
   issues: string[];
   live?: string;
+  /** The point's sample status when it is not usable (offline, stale, fault). */
+  status?: string;
   [key: string]: unknown;
 }
 
@@ -151,7 +153,7 @@ function ProgramNode(props: { data: NodeData; selected?: boolean; isConnectable?
       </div>
       <div class="ed-node__sub">
         {data.sub}
-        {data.live !== undefined && <span class="ed-node__live"> = {data.live}</span>}
+        {data.live !== undefined && (data.status ? <span class="ed-node__status"> ({data.status})</span> : <span class="ed-node__live"> = {data.live}</span>)}
       </div>
       {data.ins.map((p, i) => (
         <div key={`i-${p.name}`} class="ed-port ed-port--in" style={{ top: `${HEAD + i * ROW}px` }}>
@@ -263,8 +265,14 @@ function CanvasInner(props: CanvasProps) {
   const samples = useLiveSamples(points);
   const liveOk = useLive();
   const live = new Map<string, Value>();
-  if (liveOk) for (const [p, s] of samples) if (s[2] === "ok" || s[2] === "overridden") live.set(p, s[1]);
-  const liveKey = [...live].map(([k, v]) => `${k}=${String(v)}`).join("|");
+  /** A point whose last sample is not usable: its status (offline, stale, fault), shown on its node. */
+  const bad = new Map<string, string>();
+  if (liveOk)
+    for (const [p, s] of samples) {
+      if (s[2] === "ok" || s[2] === "overridden") live.set(p, s[1]);
+      else bad.set(p, s[2]);
+    }
+  const liveKey = [...live, ...bad].map(([k, v]) => `${k}=${String(v)}`).join("|");
   const valuesKey = JSON.stringify(shown ?? {}) + (source ? "/source" : "");
 
   /* ------------------------------------------------- graph → React Flow */
@@ -278,6 +286,7 @@ function CanvasInner(props: CanvasProps) {
         const { ins, outs } = portsOf(n, kind, wiredPorts(graph, n.id));
         const point = n.data.point;
         const liveV = !source && typeof point === "string" ? live.get(point) : undefined;
+        const status = !source && typeof point === "string" ? bad.get(point) : undefined;
         const data: NodeData = {
           node: n,
           ins,
@@ -290,7 +299,7 @@ function CanvasInner(props: CanvasProps) {
                 ? `constant ${formatValue(n.data.value)}`
                 : `${n.kind === "input" ? "reads" : "writes"} ${short(point)}${n.kind === "output" ? ` @${String(n.data.priority ?? 10)}` : ""}`,
           issues: nodeIssues.nodes.get(n.id) ?? [],
-          ...(liveV !== undefined ? { live: formatValue(liveV) } : {}),
+          ...(liveV !== undefined ? { live: formatValue(liveV) } : status ? { live: status, status } : {}),
         };
         const was = old.get(n.id);
         return {
