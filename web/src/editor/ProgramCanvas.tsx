@@ -102,6 +102,8 @@ export interface CanvasProps {
   mayDeploy: boolean;
   /** After a save or deploy: the page reloads the program and its versions. */
   onChanged: (message: string) => void;
+  /** Whether the canvas holds changes not saved (the page asks before closing it). */
+  onDirty?: (dirty: boolean) => void;
 }
 
 export function ProgramCanvas(props: CanvasProps) {
@@ -203,6 +205,16 @@ function CanvasInner(props: CanvasProps) {
   const edit = useCallback((f: (g: EditorGraph) => EditorGraph) => setHistory((h) => push(h, f(h.present))), []);
   const doc = useMemo(() => graphToProgram(graph), [graph]);
   const clip = useRef<Clip | null>(null);
+  const dirty = useMemo(() => JSON.stringify(doc) !== JSON.stringify(detail.program), [doc, detail.program]);
+  useEffect(() => {
+    props.onDirty?.(dirty);
+    if (!dirty) return;
+    // Leaving or reloading the page asks first while the canvas holds unsaved changes.
+    const ask = (ev: BeforeUnloadEvent) => ev.preventDefault();
+    window.addEventListener("beforeunload", ask);
+    return () => window.removeEventListener("beforeunload", ask);
+  }, [dirty]);
+  useEffect(() => () => props.onDirty?.(false), []);
   const [catalogue, setCatalogue] = useState<BlockKind[]>(() => loadedCatalogue.get(api) ?? []);
   const [catalogueError, setCatalogueError] = useState<string | null>(null);
   const kinds = useMemo(() => new Map(catalogue.map((k) => [k.kind, k])), [catalogue]);

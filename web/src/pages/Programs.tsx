@@ -128,6 +128,7 @@ export function ProgramPage(props: { site: string; id: string }) {
   const mayDeploy = can(me, "programs:deploy", site);
   const [canvasOpen, setCanvasOpen] = useState(() => /[?&]edit\b/.test(currentPath()));
   const Canvas = useEditor(canvasOpen);
+  const canvasDirty = useRef(false);
 
   // The engine's values on the wires: refreshed every few seconds.
   const [values, setValues] = useState<Record<string, Value> | null>(null);
@@ -227,7 +228,15 @@ export function ProgramPage(props: { site: string; id: string }) {
             )}
           </section>
           <div class="actions actions--left">
-            <button type="button" class="btn" aria-pressed={canvasOpen} onClick={() => setCanvasOpen((o) => !o)}>
+            <button
+              type="button"
+              class="btn"
+              aria-pressed={canvasOpen}
+              onClick={() => {
+                if (canvasOpen && canvasDirty.current && !window.confirm("Close the editor and lose the changes not saved?")) return;
+                setCanvasOpen((o) => !o);
+              }}
+            >
               {canvasOpen ? "Close the visual editor" : mayWrite ? "Open the visual editor" : "Open on the canvas"}
             </button>
           </div>
@@ -239,6 +248,7 @@ export function ProgramPage(props: { site: string; id: string }) {
                 detail={d}
                 values={values}
                 blockStates={blockStates}
+                onDirty={(dirty) => (canvasDirty.current = dirty)}
                 mayEdit={mayWrite}
                 mayDeploy={mayDeploy}
                 onChanged={(text) => {
