@@ -197,6 +197,15 @@ async def _submit(call: _Call, release: bool, via: str = "mqtt") -> dict[str, An
     reason = _text(args, "reason", required=False, default="over MQTT")
     action = "command.release" if release else "command.write"
     details: dict[str, Any] = {"priority": priority, "reason": reason, "via": via}
+    floor = call.settings.min_priority
+    if priority is not None and priority < floor and _central(call):
+        why = (f"priority {priority}: a central openbms may {'release' if release else 'write'} "
+               f"at {floor} to 16 only (mqtt.commands.min_priority); 1 to {floor - 1} are this "
+               "site's (life safety, its own operators)")
+        await call.ctx.audit(call.principal.actor, action, pid,
+                             {**details, **({} if release else {"value": args.get("value")}),
+                              "refused": why})
+        raise Refused("refused", why, "priority", audit=False)
     value: Any = None
     duration: float | None = None
     if not release:
@@ -230,6 +239,12 @@ async def _submit(call: _Call, release: bool, via: str = "mqtt") -> dict[str, An
                          {**details, "priority": cmd.priority, "command_id": cmd.id,
                           "status": str(cmd.status), **({"error": cmd.error} if cmd.error else {})})
     return {"command": _command_out(cmd)}
+
+
+def _central(call: _Call) -> bool:
+    """Whether the request is the central openbms's (its user is in ``commands.central_users``)."""
+    email = call.principal.email.casefold()
+    return any(email == user.casefold() for user in call.settings.central_users)
 
 
 async def _write(call: _Call) -> dict[str, Any]:

@@ -77,6 +77,16 @@ class CommandSettings(_Strict):
     remember_s: Interval = Field(default=600.0,
                                  description="seconds a correlation id is remembered")
     concurrency: int = Field(default=32, ge=1, le=1024, description="requests handled at once")
+    #: The edge keeps control authority: the users whose tokens a central openbms holds write
+    #: and release at ``min_priority`` or less urgent, never over life safety or this site's
+    #: own operators (1-8 by default).
+    central_users: list[str] = Field(
+        default_factory=list,
+        description="the openbms users (their e-mail) whose API tokens the central openbms holds")
+    min_priority: int = Field(
+        default=9, ge=1, le=16,
+        description="the most urgent priority a request of a central_users user may write or "
+                    "release at; a more urgent one is refused")
 
 
 class HomeAssistantSettings(_Strict):
