@@ -127,7 +127,9 @@ export function ProgramPage(props: { site: string; id: string }) {
   const mayWrite = can(me, "programs:write", site);
   const mayDeploy = can(me, "programs:deploy", site);
   const [canvasOpen, setCanvasOpen] = useState(() => /[?&]edit\b/.test(currentPath()));
-  const Canvas = useEditor(canvasOpen);
+  // The editor's chunk starts loading when the pointer or focus reaches its button, before the click.
+  const [wanted, setWanted] = useState(false);
+  const Canvas = useEditor(canvasOpen || wanted);
   const canvasDirty = useRef(false);
 
   // The engine's values on the wires: refreshed every few seconds.
@@ -232,6 +234,8 @@ export function ProgramPage(props: { site: string; id: string }) {
               type="button"
               class="btn"
               aria-pressed={canvasOpen}
+              onPointerEnter={() => setWanted(true)}
+              onFocus={() => setWanted(true)}
               onClick={() => {
                 if (canvasOpen && canvasDirty.current && !window.confirm("Close the editor and lose the changes not saved?")) return;
                 setCanvasOpen((o) => !o);
