@@ -8,13 +8,20 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import date
 from typing import Any
 
 import httpx
 import pytest
 
 from openbms.api.export_tables import XLSX_TYPE
-from tests.api.test_energy_analytics import UNTIL, london  # noqa: F401  (the fixture)
+from openbms.api.server import serve
+from openbms.config import load_sites
+from openbms.db.accounts import create_user
+from openbms.model.sample import Sample
+from openbms.service.runtime import Runtime
+from tests.api.live import password_hash
+from tests.api.test_energy_analytics import PASSWORD, UNTIL, london, midnight, quarters  # noqa: F401
 from tests.api.test_forecast_api import HOUR, H, World, history, run_at, world  # noqa: F401  (the fixture)
 from tests.api.test_mv import xlsx_sheets
 
@@ -111,3 +118,64 @@ async def test_forecast_as_csv_and_xlsx(world: World):  # noqa: F811
     assert len(windows) == 1 + 4 * 6
     assert windows[1][2:] == [pytest.approx(f["windows"][0]["kwh"], rel=1e-15),
                               pytest.approx(f["windows"][0]["kw"], rel=1e-15)]
+
+
+#: A site whose meter's equipment is named like spreadsheet formulas (an integrator's typo or an attack).
+FORMULA_SITE = """\
+site: {id: fx, timezone: Europe/London, area_m2: 100}
+equipment:
+  - id: main
+    name: "=HYPERLINK(\\"http://example.invalid\\",\\"click\\")"
+    type: meter
+    tags: [siteMeter]
+    points:
+      - {name: energy, unit: kWh, tags: [elec], binding: "sim://main/energy?wave=constant&value=0"}
+  - id: sub
+    name: "@SUM(1+1)*cmd|' /C calc'!A0"
+    type: meter
+    tags: ["submeterOf:main"]
+    points:
+      - {name: energy, unit: kWh, tags: [elec], binding: "sim://sub/energy?wave=constant&value=0"}
+"""
+
+
+async def test_a_name_starting_like_a_formula_is_text_in_csv_and_xlsx(tmp_path):
+    folder = tmp_path / "sites"
+    folder.mkdir()
+    (folder / "fx.yaml").write_text(FORMULA_SITE)
+    runtime = Runtime(load_sites(folder), tmp_path / "data", api=("127.0.0.1", 0), api_front=serve)
+    await runtime.start()
+    try:
+        create_user(runtime.state, "v@example.com", password_hash(PASSWORD), grants={"fx": "viewer"})
+        async with httpx.AsyncClient(base_url=runtime.api.url, timeout=30) as anonymous:
+            r = await anonymous.post("/api/v1/auth/login",
+                                     json={"email": "v@example.com", "password": PASSWORD})
+            headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
+        start = quarters()[0]
+        runtime.historian.ingest([Sample(f"fx/{e}/energy", ts, (ts - start) / 3600) for ts in quarters()
+                                  for e in ("main", "sub")])
+        await runtime.historian.flush()
+        params = {"bucket": "day", "count": 1, "until": midnight(date(2026, 3, 29)), "by": "meter"}
+        async with httpx.AsyncClient(base_url=runtime.api.url, timeout=30, headers=headers) as client:
+            rows = csv_rows(await download(client, "fx", "consumption", "csv", **params))
+            names = {row[2] for row in rows[1:]}
+            # Each is written as text a spreadsheet shows, not a formula it runs: a leading quote.
+            assert names == {"'=HYPERLINK(\"http://example.invalid\",\"click\")",
+                             "'@SUM(1+1)*cmd|' /C calc'!A0"}
+            assert all(not cell.startswith(("=", "+", "-", "@", "\t", "\r")) for row in rows for cell in row
+                       if cell and not _is_number(cell))
+            sheets = xlsx_sheets((await download(client, "fx", "consumption", "xlsx", **params)).content)
+            (sheet,) = sheets.values()
+            # In a workbook a string cell is never a formula: the name as it is.
+            assert {row[2] for row in sheet[1:]} == {"=HYPERLINK(\"http://example.invalid\",\"click\")",
+                                                     "@SUM(1+1)*cmd|' /C calc'!A0"}
+    finally:
+        await runtime.stop()
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

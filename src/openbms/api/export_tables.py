@@ -12,6 +12,9 @@ column's unit (``actual (kWh)``). In a workbook numbers stay numbers (Excel
 can add them up); an unknown value is an empty cell. CSV carries the first
 table only (one table is what a CSV reader expects); a workbook has a sheet per
 table. The workbook is written with XlsxWriter, write-only and pure Python.
+No text becomes a formula: in CSV a text cell starting with ``=``, ``+``, ``-``,
+``@``, a tab or a carriage return gets a leading ``'`` (a spreadsheet shows it as
+text); in a workbook text is written as a string cell, never as a formula.
 """
 
 from __future__ import annotations
@@ -109,12 +112,24 @@ def _cells(table: Table, tz: ZoneInfo) -> list[list[Any]]:
     return out
 
 
+#: What a spreadsheet opening a CSV takes as the start of a formula (OWASP's CSV injection list).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_text(value: Any) -> Any:
+    """A text cell a spreadsheet shows as text: one starting like a formula gets a leading quote
+    (a point named ``=HYPERLINK(…)`` is a name, not a formula to run). Numbers stay numbers."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def _csv(table: Table, tz: ZoneInfo) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([c.header(tz) for c in table.columns])
+    writer.writerow([_csv_text(c.header(tz)) for c in table.columns])
     for cells in _cells(table, tz):
-        writer.writerow(["" if v is None else v for v in cells])
+        writer.writerow(["" if v is None else _csv_text(v) for v in cells])
     return buffer.getvalue().encode("utf-8")
 
 
