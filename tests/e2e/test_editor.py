@@ -58,11 +58,15 @@ def _deploy(page: Any, note: str) -> None:
     expect(page.get_by_role("status").filter(has_text=re.compile(r"Version \d+ deployed\."))).to_be_visible()
 
 
-def _slot(api: Any, point: str, priority: int) -> Any:
+def _point(api: Any, point: str) -> dict[str, Any]:
     equip, name = point.split("/")[1:]
     r = api.get(f"/api/v1/sites/{SITE}/points/{equip}/{name}")
     assert r.status_code == 200, r.text
-    return r.json()["priority_array"][priority - 1]
+    return dict(r.json())
+
+
+def _slot(api: Any, point: str, priority: int) -> Any:
+    return _point(api, point)["priority_array"][priority - 1]
 
 
 def test_build_an_economiser_by_drag_and_drop_validate_deploy_see_live_values_and_roll_back(
@@ -141,13 +145,20 @@ def test_build_an_economiser_by_drag_and_drop_validate_deploy_see_live_values_an
     expect(page.locator('.ed-node[data-node="oat"] .ed-node__live')).to_be_visible()
     shoot(page, "editor-live")
 
-    # The air handler's economiser enable holds the program's command at priority 9.
+    # The air handler's economiser enable holds the program's command at priority 9, and the
+    # emulated controller follows: the value polled from the device is the program's.
     with admin_api(demo) as api:
         for _ in range(60):  # bounded: the engine writes on its first run after the deploy
             if _slot(api, ENABLE, 9) is not None:
                 break
             page.wait_for_timeout(500)
         assert isinstance(_slot(api, ENABLE, 9), bool)
+        for _ in range(60):  # bounded: the next poll of the device reads the written value back
+            point = _point(api, ENABLE)
+            if point["value"] == point["effective"] == point["priority_array"][8]:
+                break
+            page.wait_for_timeout(500)
+        assert point["value"] == point["effective"] == point["priority_array"][8], point
 
     # Commissioning: the output's point commanded from its node, through the command dialog.
     page.locator('.ed-node[data-node="econ-enable"]').click()
