@@ -151,7 +151,11 @@ def describe_block(cls: type[Block]) -> dict[str, Any]:
     }
 
 
-@functools.cache
 def describe_blocks() -> tuple[dict[str, Any], ...]:
-    """Every kind of ``BLOCKS``, in the catalogue's order (computed once: the classes do not change)."""
-    return tuple(describe_block(cls) for cls in BLOCKS.values())
+    """Every kind of ``BLOCKS``, in the catalogue's order (computed once per set of classes)."""
+    return _describe(tuple(BLOCKS.values()))
+
+
+@functools.lru_cache(maxsize=4)
+def _describe(classes: tuple[type[Block], ...]) -> tuple[dict[str, Any], ...]:
+    return tuple(describe_block(cls) for cls in classes)
