@@ -364,3 +364,13 @@ def test_method_hourly_keeps_the_time_of_week_model_where_the_daily_one_fits_bet
     assert forced.stats.cvrmse_pct != pytest.approx(auto.stats.cvrmse_pct)
     daily, rows = _fit(hours, LONDON, (), "daily", "start")
     assert daily.interval == "daily" and len(rows.ts) == 30
+
+
+async def test_a_temperature_that_is_no_temperature_is_refused_naming_it(office):
+    # The meter's own register as the "outdoor temperature": kWh read as °C would fit nonsense.
+    for what, period in (("baseline", {"start": BASE[0], "end": BASE[1]}),
+                         ("savings", {"baseline_start": BASE[0], "baseline_end": BASE[1], "start": REPORT[0],
+                                      "end": REPORT[1]})):
+        r = await get(office["ldn"], what, 422, meter="main/kwh", temperature="main/kwh", **period)
+        loc, msg = _problem(r)
+        assert loc == ["query", "temperature"] and "main/kwh is in kWh" in msg and "°C" in msg

@@ -229,7 +229,13 @@ def _meter(cfg: SiteConfig, token: str) -> str:
 
 def _temperature(cfg: SiteConfig, token: str | None) -> str:
     if token:
-        return _point(cfg, "temperature", token)
+        pid = _point(cfg, "temperature", token)
+        point = next(p for q, _e, p in cfg.points() if q == pid)
+        if point.kind != "number" or point.unit not in ("°C", "degC"):
+            what = f"in {point.unit}" if point.kind == "number" and point.unit else f"a {point.kind}"
+            raise invalid_field(["query", "temperature"], f"{token.strip()} is {what}: expected an outdoor "
+                                "temperature, a number point in °C")
+        return pid
     found = outdoor_point(cfg)
     if found is None:
         raise invalid_field(["query", "temperature"], f"site {cfg.site.id} has no outdoor temperature point "
