@@ -205,7 +205,12 @@ function CanvasInner(props: CanvasProps) {
   const edit = useCallback((f: (g: EditorGraph) => EditorGraph) => setHistory((h) => push(h, f(h.present))), []);
   const doc = useMemo(() => graphToProgram(graph), [graph]);
   const clip = useRef<Clip | null>(null);
-  const dirty = useMemo(() => JSON.stringify(doc) !== JSON.stringify(detail.program), [doc, detail.program]);
+  // Changes not saved: the canvas differs from the program it opened and from the version it saved last.
+  const [savedText, setSavedText] = useState(() => JSON.stringify(detail.program));
+  const dirty = useMemo(() => {
+    const text = JSON.stringify(doc);
+    return text !== savedText && text !== JSON.stringify(detail.program);
+  }, [doc, detail.program, savedText]);
   useEffect(() => {
     props.onDirty?.(dirty);
     if (!dirty) return;
@@ -484,6 +489,7 @@ function CanvasInner(props: CanvasProps) {
     setNote(null);
     try {
       const res = await endpoints.saveProgramVersion(api, site, detail.id, doc, deployNote ?? "");
+      setSavedText(JSON.stringify(doc));
       if (res.issues.length) {
         setNote({ tone: "error", text: `Saved as version ${res.version}, not deployed: ${res.issues.map((i) => formatIssue(i, doc)).join(" ")}` });
         return;

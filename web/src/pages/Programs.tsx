@@ -247,7 +247,8 @@ export function ProgramPage(props: { site: string; id: string }) {
           {canvasOpen ? (
             Canvas ? (
               <Canvas
-                key={`${d.version}/${d.active_version}/${d.latest_version}`}
+                // Opened again on what runs after a deploy or a rollback; a save keeps the canvas as it is.
+                key={`${d.id}/${d.active_version}`}
                 site={site}
                 detail={d}
                 values={values}
