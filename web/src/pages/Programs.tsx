@@ -267,7 +267,8 @@ export function ProgramPage(props: { site: string; id: string }) {
           ) : (
             <ProgramGraph doc={d.program} values={values} />
           )}
-          {mayWrite && (
+          {/* One editor at a time: the canvas, or the JSON (two would drift apart). */}
+          {mayWrite && !canvasOpen && (
             <ProgramEditor
               site={site}
               detail={d}
