@@ -374,3 +374,23 @@ async def test_a_temperature_that_is_no_temperature_is_refused_naming_it(office)
         r = await get(office["ldn"], what, 422, meter="main/kwh", temperature="main/kwh", **period)
         loc, msg = _problem(r)
         assert loc == ["query", "temperature"] and "main/kwh is in kWh" in msg and "°C" in msg
+
+
+async def test_dates_without_a_time_are_the_sites_local_days(office):
+    # 27 March 2023 in London is a BST day: its midnight is 23:00 UTC the day before. An analyst excluding
+    # "2023-03-27/2023-03-28" means that local day, not 01:00 to 01:00 BST.
+    params = {"meter": "main/kwh", "baseline_start": BASE[0], "baseline_end": BASE[1], "start": "2023-03-03",
+              "end": "2023-04-01", "exclude": "2023-03-27/2023-03-28/office closed"}
+    body = (await get(office["ldn"], "savings", **params)).json()
+    (e,) = body["exclusions"]
+    assert (e["start"], e["end"]) == (_t("2023-03-27T00:00:00+01:00"), _t("2023-03-28T00:00:00+01:00"))
+    assert e["rows"] == 24
+    dates = [b["date"] for b in body["series"]]
+    assert "2023-03-27" not in dates and dates[0] == "2023-03-03" and dates[-1] == "2023-03-31"
+    assert body["end"] == _t("2023-04-01T00:00:00+01:00")
+    # With a time and no offset: UTC, as everywhere in the API.
+    body = (await get(office["ldn"], "savings", **{**params, "end": "2023-04-01T00:00:00"})).json()
+    assert body["end"] == _t("2023-04-01T00:00:00+00:00")
+    r = await get(office["ldn"], "baseline", 422, meter="main/kwh", start="2023-02-30", end=BASE[1])
+    assert _problem(r) == (["query", "start"], "'2023-02-30' is no date: expected YYYY-MM-DD, ISO 8601 or "
+                           "epoch seconds")

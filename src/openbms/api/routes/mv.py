@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import math
+import re
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
@@ -243,11 +244,26 @@ def _temperature(cfg: SiteConfig, token: str | None) -> str:
     return found
 
 
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _when(text: str | None, field: str, tz: ZoneInfo) -> float | None:
+    """A time from a query field: a date alone (``2025-03-01``) is that day's midnight at the site (an
+    M&V period is local days); anything else as ``parse_time`` reads it (without an offset: UTC)."""
+    if text is not None and _DATE.fullmatch(text.strip()):
+        try:
+            return _midnight(date.fromisoformat(text.strip()), tz)
+        except ValueError:
+            raise invalid_field(["query", field], f"{text.strip()!r} is no date: expected YYYY-MM-DD, "
+                                "ISO 8601 or epoch seconds") from None
+    return parse_time(text, field)
+
+
 def _span(start_text: str | None, end_text: str | None, start_field: str,
-          end_field: str) -> tuple[float, float]:
+          end_field: str, tz: ZoneInfo) -> tuple[float, float]:
     """A period from two query fields; 422 naming the field when one is missing, reversed or too long."""
-    start = parse_time(start_text, start_field)
-    end = parse_time(end_text, end_field)
+    start = _when(start_text, start_field, tz)
+    end = _when(end_text, end_field, tz)
     if start is None:
         raise invalid_field(["query", start_field], "expected the period's start (ISO 8601 or epoch s)")
     if end is None:
@@ -260,8 +276,9 @@ def _span(start_text: str | None, end_text: str | None, start_field: str,
     return start, end
 
 
-def _exclusions(items: Sequence[str] | None) -> list[Exclusion]:
-    """``START/END/NOTE`` (the note optional; times ISO 8601 or epoch s) each; 422 naming the one wrong."""
+def _exclusions(items: Sequence[str] | None, tz: ZoneInfo) -> list[Exclusion]:
+    """``START/END/NOTE`` (the note optional; times ISO 8601, local dates or epoch s) each; 422 naming
+    the one wrong."""
     out = []
     for i, text in enumerate(items or ()):
         parts = text.split("/", 2)
@@ -269,8 +286,8 @@ def _exclusions(items: Sequence[str] | None) -> list[Exclusion]:
             raise invalid_field(["query", "exclude", i], f"{text!r}: expected START/END/NOTE, e.g. "
                                 "2025-03-01T00:00:00Z/2025-03-15T00:00:00Z/boiler replaced")
         try:
-            start = parse_time(parts[0], "exclude")
-            end = parse_time(parts[1], "exclude")
+            start = _when(parts[0], "exclude", tz)
+            end = _when(parts[1], "exclude", tz)
         except ApiError:
             raise invalid_field(["query", "exclude", i], f"{text!r}: START and END must be ISO 8601 "
                                 "(2025-03-01T00:00:00Z) or epoch seconds") from None
@@ -585,8 +602,8 @@ def savings_tables(body: dict[str, Any], tz: ZoneInfo) -> list[Table]:
 
 # --- routes ------------------------------------------------------------------------------------------
 
-_EXCLUDE = Query(None, description="A non-routine event left out: START/END/NOTE (times ISO 8601 or epoch s; "
-                 "the note optional); repeat for several.")
+_EXCLUDE = Query(None, description="A non-routine event left out: START/END/NOTE (times ISO 8601, epoch s "
+                 "or local dates; the note optional); repeat for several.")
 _METHOD = Query("auto", description="auto: hourly rows, the model (time-of-week-and-temperature or daily "
                 "change-point) that fits whole days better; hourly: the time-of-week-and-temperature model; "
                 "daily: the daily change-point model on whole local days.")
@@ -600,7 +617,7 @@ async def get_baseline(
     site_id: str,
     meter: str = Query(..., max_length=200, description="The meter's point (equipment/point)."),
     start: str | None = Query(None, max_length=64, description="The baseline period's start (ISO 8601 or "
-                              "epoch s; without an offset: UTC)."),
+                              "epoch s; without an offset: UTC; a date alone: the site's local midnight)."),
     end: str | None = Query(None, max_length=64, description="Its end (at most 731 days after the start)."),
     method: Method = _METHOD,
     exclude: list[str] | None = _EXCLUDE,
@@ -614,9 +631,9 @@ async def get_baseline(
     cfg = site_config(runtime, site_id)
     pid = _meter(cfg, meter)
     oat = _temperature(cfg, temperature)
-    span = _span(start, end, "start", "end")
-    exclusions = _exclusions(exclude)
     tz = ZoneInfo(cfg.site.timezone)
+    span = _span(start, end, "start", "end", tz)
+    exclusions = _exclusions(exclude, tz)
     hours = await meter_hours(runtime.historian, cfg, pid, *span, temperature=oat)
     # A year of hours and a model fit: in a worker thread, so that the loop keeps serving everyone else.
     got = await asyncio.to_thread(_baseline, hours, tz, *span, method, exclusions)
@@ -632,7 +649,8 @@ async def get_savings(
     site_id: str,
     meter: str = Query(..., max_length=200, description="The meter's point (equipment/point)."),
     baseline_start: str | None = Query(None, max_length=64, description="The baseline period's start "
-                                       "(ISO 8601 or epoch s; without an offset: UTC)."),
+                                       "(ISO 8601 or epoch s; without an offset: UTC; a date alone: "
+                                       "the site's local midnight)."),
     baseline_end: str | None = Query(None, max_length=64, description="Its end (before the measure)."),
     start: str | None = Query(None, max_length=64, description="The reporting period's start (after it)."),
     end: str | None = Query(None, max_length=64, description="The reporting period's end."),
@@ -651,10 +669,10 @@ async def get_savings(
     cfg = site_config(runtime, site_id)
     pid = _meter(cfg, meter)
     oat = _temperature(cfg, temperature)
-    base_span = _span(baseline_start, baseline_end, "baseline_start", "baseline_end")
-    span = _span(start, end, "start", "end")
-    exclusions = _exclusions(exclude)
     tz = ZoneInfo(cfg.site.timezone)
+    base_span = _span(baseline_start, baseline_end, "baseline_start", "baseline_end", tz)
+    span = _span(start, end, "start", "end", tz)
+    exclusions = _exclusions(exclude, tz)
     base_hours = await meter_hours(runtime.historian, cfg, pid, *base_span, temperature=oat)
     report_hours = await meter_hours(runtime.historian, cfg, pid, *span, temperature=oat)
     first_day = _WEEKDAYS.index(cfg.energy.week_start)
