@@ -40,7 +40,7 @@ PERMISSIONS: Mapping[str, str] = {
     "schedules:write": "create, change and delete schedules",
     "programs:read": "see logic programs and their versions",
     "programs:write": "create, change and validate logic programs",
-    "programs:deploy": "deploy, disable and roll back logic programs",
+    "programs:deploy": "deploy, disable and roll back logic programs, and override them for commissioning",
     "devices:read": "see devices and driver health",
     "analytics:read": "see energy, baselines and fault detection",
     "users:admin": "manage users and their site roles",
