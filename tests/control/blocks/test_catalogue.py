@@ -58,3 +58,11 @@ def test_numbered_ports_form_variadic_groups():
     assert leadlag["fault_"]["count_param"] == "n" and leadlag["fault_"]["last"] == 8
     assert {g["group"] for g in found["staging"]["variadic_outputs"]} == {"stage_"}
     assert found["pid"]["variadic_inputs"] == []
+
+
+def test_the_expression_block_takes_its_inputs_from_its_formula():
+    found = _by_kind()
+    assert found["expression"]["dynamic_inputs"] == "formula" and found["expression"]["inputs"] == []
+    assert {b["dynamic_inputs"] for k, b in found.items() if k != "expression"} == {None}
+    formula = {p["name"]: p for p in found["expression"]["params"]}["formula"]
+    assert (formula["type"], formula["required"]) == ("string", True)
