@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from openbms.control.blocks import create_block
+from openbms.control.blocks import BLOCKS, create_block
+from tests.control.blocks.test_registry import SAMPLES
 
 T = 1_780_000_000.0
 
@@ -49,3 +52,14 @@ def test_a_delays_history_is_counted_not_shown():
     for k in range(5):
         delay.step(T + k, {"x": float(k)})
     assert delay.inspect(T + 5) == {"out": None, "held": 5}
+
+
+@pytest.mark.parametrize("kind", sorted(BLOCKS))
+def test_every_blocks_insides_are_plain_json_values(kind):
+    params, inputs = SAMPLES[kind]
+    block = create_block(kind, params)
+    for k in range(30):
+        block.step(T + 10 * k, inputs(k))
+    shown = block.inspect(T + 300)
+    assert json.loads(json.dumps(shown)) == shown
+    assert all(v is None or isinstance(v, bool | int | float | str) for v in shown.values())
