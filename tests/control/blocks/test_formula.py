@@ -15,7 +15,7 @@ A, B, OUT1 = pid("a"), pid("b"), pid("out1")
 
 def test_the_names_a_formula_uses_are_the_blocks_inputs_in_order_of_first_use():
     block = create_block("expression", {"formula": "max(oat, rat) * 0.5 if occupied else fallback"})
-    assert list(block.active_inputs()) == ["occupied", "oat", "rat", "fallback"]
+    assert list(block.active_inputs()) == ["oat", "rat", "occupied", "fallback"]  # as in the text
     assert all(p.required and p.type == "any" for p in block.active_inputs().values())
 
 

@@ -59,8 +59,8 @@ class _Compiled(Expression):
 
     def _compile(self, node: ast.AST, points: dict[str, None]) -> Callable[[Mapping[str, Value]], Any]:
         if isinstance(node, ast.IfExp):
+            body = self._compile(node.body, points)  # in the text's order: the inputs' order
             test = self._compile(node.test, points)
-            body = self._compile(node.body, points)
             orelse = self._compile(node.orelse, points)
             return lambda v: body(v) if test(v) else orelse(v)
         return super()._compile(node, points)
