@@ -76,6 +76,8 @@ DDL = (
     )""",
     "CREATE INDEX IF NOT EXISTS central_commands_queued ON central_commands (id) "
     "WHERE status = 'queued'",
+    # a timed override (the API's duration_s), released by the edge's arbiter after this long
+    "ALTER TABLE central_commands ADD COLUMN IF NOT EXISTS duration_s float8",
 )
 
 #: ask(site, request name, payload, token) → the edge's answer (TimeoutError: none in time).
@@ -115,7 +117,7 @@ class CommandQueue:
 
     async def submit(self, site: str, point: str, value: Any, *, now: float, expires_s: float,
                      priority: int = DEFAULT_PRIORITY, release: bool = False, reason: str = "",
-                     requested_by: str = "") -> int:
+                     requested_by: str = "", duration_s: float | None = None) -> int:
         """Queue a command for ``site``'s ``point`` (``site/equipment/name``) at ``priority``
         (``MIN_PRIORITY`` to 16); its id."""
         if not point.startswith(site + "/"):
@@ -127,20 +129,30 @@ class CommandQueue:
                              f"{MIN_PRIORITY - 1} are the edge's: life safety and its operators)")
         rows = await self._run(
             "INSERT INTO central_commands (site, point, value, release, priority, reason, "
-            "requested_by, created, expires, updated) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
-            "RETURNING id",
+            "requested_by, created, expires, updated, duration_s) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
             (site, point, None if release else Jsonb(value), release, priority, reason,
-             requested_by, now, now + expires_s, now))
+             requested_by, now, now + expires_s, now, duration_s))
         return int(rows[0][0])
 
-    async def commands(self, site: str | None = None) -> list[dict[str, Any]]:
-        """The commands (of ``site``), oldest first."""
+    async def commands(self, site: str | None = None, *, point: str | None = None,
+                       command_id: int | None = None, newest_first: bool = False,
+                       limit: int | None = None) -> list[dict[str, Any]]:
+        """The commands (of ``site``, of ``point``, the one ``command_id``), oldest first unless
+        ``newest_first``."""
+        where, args = [], []
+        for column, value in (("site", site), ("point", point), ("id", command_id)):
+            if value is not None:
+                where.append(f"{column} = %s")
+                args.append(value)
         rows = await self._run(
             "SELECT id, site, point, value, release, priority, reason, requested_by, created, "
-            "expires, status, answer, updated FROM central_commands "
-            + ("WHERE site = %s " if site else "") + "ORDER BY id", (site,) if site else ())
+            "expires, status, answer, updated, duration_s FROM central_commands "
+            + (f"WHERE {' AND '.join(where)} " if where else "")
+            + f"ORDER BY id{' DESC' if newest_first else ''}"
+            + (f" LIMIT {int(limit)}" if limit is not None else ""), args)
         keys = ("id", "site", "point", "value", "release", "priority", "reason", "requested_by",
-                "created", "expires", "status", "answer", "updated")
+                "created", "expires", "status", "answer", "updated", "duration_s")
         return [dict(zip(keys, r, strict=True)) for r in rows]
 
 
@@ -238,16 +250,18 @@ class Dispatcher:
             "UPDATE central_commands SET status = 'sending', updated = %(now)s WHERE id = ("
             " SELECT id FROM central_commands WHERE status = 'queued' AND site = ANY(%(sites)s)"
             " AND expires > %(now)s ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) "
-            "RETURNING id, site, point, value, release, priority, reason, requested_by, expires",
-            {"now": now, "sites": sites})
+            "RETURNING id, site, point, value, release, priority, reason, requested_by, expires, "
+            "duration_s", {"now": now, "sites": sites})
         return tuple(rows[0]) if rows else None
 
     async def _send(self, row: tuple[Any, ...]) -> None:
-        cid, site, point, value, release, priority, reason, requested_by, _expires = row
+        cid, site, point, value, release, priority, reason, requested_by, _expires, duration = row
         body: dict[str, Any] = {"id": f"central-{cid}", "point": point,
                                 "reason": reason or f"from the centre ({requested_by or 'central'})"}
         if not release:
             body["value"] = value
+            if duration is not None:
+                body["duration_s"] = duration
         if priority is not None:
             body["priority"] = priority
         token = self.token(site) or ""

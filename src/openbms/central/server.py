@@ -12,8 +12,10 @@
     stop():  ingest worker ─▶ runtime (API, then history flushed)
 
 The API is the one ``openbms run`` serves, with its users and per-site roles: a
-user granted one site sees that site only. What the centre's copy of a site
-keeps and drops is ``central_site``'s (``sites.py``).
+user granted one site sees that site only. A command made through it on a served site goes into
+the centre's queue (``remote.py``: ``CentralServices`` is the running system the API sees), and
+the ingest worker's dispatcher sends it to the edge (with ``ask`` and ``token``). What the
+centre's copy of a site keeps and drops is ``central_site``'s (``sites.py``).
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from openbms.central.commands import Ask
+from openbms.central.commands import Ask, CommandQueue
+from openbms.central.remote import CentralCommands, CentralServices
 from openbms.central.sites import central_site
 from openbms.central.store import CentralStore, StoredSite
 from openbms.central.worker import DEFAULT_GROUP, Connect, IngestWorker, libpq_url
@@ -34,7 +37,8 @@ from openbms.model.sample import Sample
 from openbms.model.site import SiteConfig
 from openbms.runtime.bus import Bus
 from openbms.runtime.clock import Clock
-from openbms.service.runtime import ApiFront, Runtime
+from openbms.service.protocols import Services
+from openbms.service.runtime import ApiFront, Runtime, ServedApi
 
 __all__ = ["CentralServer"]
 
@@ -81,6 +85,8 @@ class CentralServer:
         self._served: dict[str, str] = {}  # site → the hash of the configuration served
         self._told: set[tuple[str, str]] = set()  # (site, hash) said once: not served
         self._refresher: asyncio.Task[None] | None = None
+        #: The API's commands on the served sites, queued for their edges.
+        self.commands: CentralCommands | None = None
 
     async def _stored(self) -> list[StoredSite]:
         store = CentralStore(self.history_url)
@@ -102,16 +108,26 @@ class CentralServer:
     async def start(self) -> None:
         """Serve every stored site, then ingest; a failure stops what was started."""
         try:
+            queue = CommandQueue(self.history_url)
+            await queue.create()
             sites: list[SiteConfig] = []
-            for stored in await self._stored():
+            stored_sites = await self._stored()
+            for stored in stored_sites:
                 cfg = self._site(stored)
                 if cfg is not None:
                     sites.append(cfg)
                     self._served[stored.site] = stored.hash
+            front = self.api_front
+            if front is not None:
+                front = self._front(front)
             self.runtime = Runtime(sites, self.data_dir, clock=self.clock, state_url=self.state_url,
                                    history_url=self.history_url,
                                    historian_options=self.historian_options, api=self.api,
-                                   api_front=self.api_front, api_settings=self.api_settings)
+                                   api_front=front, api_settings=self.api_settings)
+            self.commands = CentralCommands(queue, self.runtime.clock, poke=self._poke)
+            for stored in stored_sites:
+                if stored.site in self._served:
+                    self.commands.serve(stored.site, stored.config)
             await self.runtime.start()
             self.worker = IngestWorker(self.history_url, self.connect, prefix=self.prefix,
                                        group=self.group, clock=self.runtime.clock,
@@ -123,6 +139,18 @@ class CentralServer:
             await self.stop()
             raise
         log.info("central: serving %d sites", len(self._served))
+
+    def _front(self, front: ApiFront) -> ApiFront:
+        """The API served over ``CentralServices``: the runtime, and the queue for commands."""
+        async def serve(services: Services, host: str, port: int, settings: Any) -> ServedApi:
+            assert self.commands is not None  # made before the runtime starts its API
+            return await front(CentralServices(services, self.commands), host, port, settings)
+        return serve
+
+    def _poke(self) -> None:
+        dispatcher = self.worker.dispatcher if self.worker is not None else None
+        if dispatcher is not None:
+            dispatcher.poke()
 
     async def stop(self) -> None:
         """Stop ingesting, then the runtime (its history flushed)."""
@@ -171,6 +199,8 @@ class CentralServer:
                           stored.site, err)
                 continue
             self._served[stored.site] = stored.hash
+            if self.commands is not None:
+                self.commands.serve(stored.site, stored.config)
             changed.append(stored.site)
         return changed
 

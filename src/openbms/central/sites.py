@@ -6,8 +6,9 @@ API and the dashboard show (the site, its spaces, equipment and points with
 their units, tags and history policies, calendars, energy settings and
 tariffs) and drops the rest: no binding (the centre polls nothing), no
 ``mqtt:`` (it bridges nothing), no schedules, alarm rules, notifications or
-programs, and no point is writable there (a command made at the centre would
-be executed by no one until commands travel to the edge). History keeps each
+programs, and no point is writable there: the centre's runtime holds no
+priority array. A command made through the centre's API is queued for the edge
+(``remote.py``), whose published configuration says which points it lets write. History keeps each
 point's retention but not its change-of-value filter (``deadband``,
 ``max_interval``): the edge's bridge sends every sample of its bus, and the
 centre keeps every sample it receives, whichever worker takes it (a filter's

@@ -58,6 +58,8 @@ __all__ = [
     "Override",
     "ProgramRepository",
     "ProgramStatus",
+    "RemoteCommand",
+    "RemoteCommands",
     "Services",
     "SiteConfigs",
     "StatusCounters",
@@ -357,4 +359,53 @@ class Webhooks(Protocol):
     def webhook_receiver(self, site_id: str, name: str) -> WebhookReceiver | None:
         """The running driver of ``site_id`` that takes webhooks as ``name`` (its scheme, or its
         profile's name); None when there is none."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteCommand:
+    """A command made at a central openbms for a site's edge, and how far it got (``delivery``).
+
+    ``delivery``: ``queued`` (waiting for its edge), ``sending``, ``answered`` (``answer`` is the
+    edge's: ``ok`` and its command, or its error), ``unanswered`` (sent, no answer in time: it
+    may have run) or ``expired`` (never sent)."""
+
+    id: str
+    point: str
+    value: Value
+    release: bool
+    priority: int
+    reason: str
+    requested_by: str
+    duration_s: float | None
+    created_at: float
+    expires_at: float
+    delivery: str
+    answer: dict[str, Any] | None
+    updated_at: float
+
+
+@runtime_checkable
+class RemoteCommands(Protocol):
+    """Commands executed by a site's edge (the central role, ``openbms central serve``): the API
+    queues a command on such a site instead of writing to a local arbiter; the edge's own arbiter,
+    limits and audit run it."""
+
+    def remote_site(self, site_id: str) -> bool:
+        """Whether ``site_id``'s commands go to its edge."""
+        ...
+
+    async def submit_remote(self, point: str, value: Value, priority: int | None, *,
+                            release: bool, duration: float | None, reason: str,
+                            requested_by: str) -> RemoteCommand:
+        """Queue a command for the edge; ``openbms.errors.CommandError`` (with its field) when
+        the centre refuses it (a point not writable at the edge, a priority the edge keeps)."""
+        ...
+
+    async def remote_commands(self, site_id: str, *, point: str | None = None) -> list[RemoteCommand]:
+        """The site's commands made at the centre, newest first."""
+        ...
+
+    async def remote_command(self, site_id: str, command_id: str) -> RemoteCommand | None:
+        """One of them, by its id."""
         ...

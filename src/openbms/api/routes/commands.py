@@ -7,6 +7,12 @@ request the arbiter refuses (out of limits, wrong kind, read-only point) is a
 422 problem with its reason, and nothing is written. Every request — refused
 ones too — is recorded in the audit log; the commands themselves are kept in
 the ``commands`` table, which ``GET …/commands`` reads.
+
+At a central openbms (``openbms central serve``) a site's commands are its edge's: the running
+system is also :class:`~openbms.service.protocols.RemoteCommands`, and on a remote site ``POST
+…/commands`` and ``…/release`` queue the command for the edge (priority 9 to 16, 12 unless
+given; it expires unsent after ``DEFAULT_EXPIRES_S``), and ``GET …/commands`` lists the queue's,
+each with its ``delivery`` and the edge's ``answer``. The edge's arbiter runs it.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from openbms.api.helpers import (
 from openbms.errors import CommandError
 from openbms.model.command import Command
 from openbms.model.sample import Value
+from openbms.service.protocols import RemoteCommand, RemoteCommands, Services
 
 __all__ = ["router"]
 
@@ -90,6 +97,13 @@ class CommandOut(BaseModel):
     error: str
     created_at: float
     updated_at: float
+    delivery: Literal["queued", "sending", "answered", "unanswered", "expired"] | None = Field(
+        default=None, description="At a central openbms, a command for a site's edge: queued (waiting for "
+                          "the edge), sending, answered (the edge's answer decides status), "
+                          "unanswered (no answer in time: it may have run) or expired (never sent)")
+    answer: dict[str, Any] | None = Field(
+        default=None,
+        description="At a central openbms: the edge's answer (ok and its command, or its error)")
 
 
 class Slot(BaseModel):
@@ -123,6 +137,43 @@ def _out(cmd: Command) -> CommandOut:
         error=cmd.error, created_at=cmd.created_at, updated_at=cmd.updated_at)
 
 
+_STATUSES = frozenset(CommandStatusName.__args__)  # type: ignore[attr-defined]
+#: A central command's delivery → the command status the API tells (an answer decides the rest).
+_DELIVERY: dict[str, CommandStatusName] = {"queued": "pending", "sending": "executing",
+                                           "expired": "expired", "unanswered": "failed"}
+
+
+def _remote_out(cmd: RemoteCommand) -> CommandOut:
+    """A central command as the API tells commands: its status from its delivery or the edge's answer."""
+    status: CommandStatusName = _DELIVERY.get(cmd.delivery, "failed")
+    error = ""
+    answer = cmd.answer or {}
+    if cmd.delivery == "answered":
+        edge = (answer.get("result") or {}).get("command") if answer.get("ok") else None
+        if isinstance(edge, dict) and edge.get("status") in _STATUSES:
+            status, error = edge["status"], str(edge.get("error") or "")
+        else:
+            why = answer.get("error") or {}
+            error = f"the edge refused it: {why.get('code', '?')}: {why.get('message', '')}"
+    elif cmd.delivery == "unanswered":
+        error = "sent, no answer from the edge in time: it may have run"
+    elif cmd.delivery == "expired":
+        error = "expired before its edge was online: never sent"
+    expires = cmd.created_at + cmd.duration_s if cmd.duration_s is not None else None
+    return CommandOut(
+        id=cmd.id, point=cmd.point, value=cmd.value, priority=cmd.priority, source="central",
+        requested_by=cmd.requested_by, reason=cmd.reason, release=cmd.release, expires_at=expires,
+        status=status, error=error, created_at=cmd.created_at, updated_at=cmd.updated_at,
+        delivery=cmd.delivery, answer=cmd.answer)  # type: ignore[arg-type]
+
+
+def _remote(runtime: Services, site_id: str) -> RemoteCommands | None:
+    """The centre's queue when ``site_id``'s commands go to its edge (``openbms central serve``)."""
+    if isinstance(runtime, RemoteCommands) and runtime.remote_site(site_id):
+        return runtime
+    return None
+
+
 async def _submit(request: Request, user: Principal, site_id: str, equip_id: str, name: str,
                   value: Value, priority: int | None, duration_s: float | None, reason: str,
                   release: bool) -> CommandOut:
@@ -134,7 +185,16 @@ async def _submit(request: Request, user: Principal, site_id: str, equip_id: str
     details: dict[str, Any] = {"priority": priority, "reason": reason}
     if not release:
         details.update(value=value, duration_s=duration_s)
+    remote = _remote(runtime, site_id)
     try:
+        if remote is not None:
+            queued = await remote.submit_remote(point_id, value, priority, release=release,
+                                                duration=duration_s, reason=reason,
+                                                requested_by=user.actor)
+            await ctx.audit(user.actor, action, point_id,
+                            {**details, "priority": queued.priority, "command_id": queued.id,
+                             "status": queued.delivery, "via": "central"}, client_addr(request))
+            return _remote_out(queued)
         if release:
             cmd = await runtime.commands.release(point_id, priority, source=command_source(user),
                                                 requested_by=user.actor, reason=reason)
@@ -218,6 +278,13 @@ async def list_commands(
     if point is not None and not point.startswith(f"{site_id}/"):
         raise invalid_field(["query", "point"], f"{point!r} is not a point of site {site_id!r}")
     after = decode_cursor(cursor, {"t": float, "id": str})
+    remote = _remote(runtime, site_id)
+    if remote is not None:  # the centre's commands for the edge (newest first, a human's count)
+        outs = [_remote_out(c) for c in await remote.remote_commands(site_id, point=point)]
+        outs = [c for c in outs if (status is None or c.status == status) and (
+            not after or (c.created_at, c.id) < (after["t"], after["id"]))]
+        shown, more = page(outs, limit, lambda c: {"t": c.created_at, "id": c.id})
+        return Page[CommandOut](items=shown, next_cursor=more)
     found = await runtime.commands.recent(site_id, point=point, status=status,
                                           after=(after["t"], after["id"]) if after else None,
                                           limit=limit + 1)
@@ -231,7 +298,14 @@ async def get_command(
     user: Principal = require("commands:read", site_param="site_id"),
 ) -> CommandOut:
     """One command and its current status."""
-    cmd = await runtime_of(request).commands.find(command_id)
+    runtime = runtime_of(request)
+    remote = _remote(runtime, site_id)
+    if remote is not None:
+        queued = await remote.remote_command(site_id, command_id)
+        if queued is None:
+            raise not_found(f"no command {command_id!r} on site {site_id!r}")
+        return _remote_out(queued)
+    cmd = await runtime.commands.find(command_id)
     if cmd is None or not cmd.point.startswith(f"{site_id}/"):
         raise not_found(f"no command {command_id!r} on site {site_id!r}")
     return _out(cmd)
