@@ -394,3 +394,14 @@ async def test_dates_without_a_time_are_the_sites_local_days(office):
     r = await get(office["ldn"], "baseline", 422, meter="main/kwh", start="2023-02-30", end=BASE[1])
     assert _problem(r) == (["query", "start"], "'2023-02-30' is no date: expected YYYY-MM-DD, ISO 8601 or "
                            "epoch seconds")
+
+
+async def test_a_reporting_period_that_starts_before_the_baseline_ends_is_refused(office):
+    # Savings over the baseline's own days are ~0 by construction: no measure was measured.
+    r = await get(office["ldn"], "savings", 422, meter="main/kwh", baseline_start=BASE[0],
+                  baseline_end=BASE[1], start="2023-02-01", end=REPORT[1])
+    loc, msg = _problem(r)
+    assert loc == ["query", "start"] and "before the baseline ends" in msg and "baseline_end" in msg
+    # Starting where the baseline ends is the usual case (test above); a gap between them is fine too.
+    await get(office["ldn"], "savings", meter="main/kwh", baseline_start=BASE[0], baseline_end="2023-02-28",
+              start=REPORT[0], end=REPORT[1])

@@ -672,6 +672,11 @@ async def get_savings(
     tz = ZoneInfo(cfg.site.timezone)
     base_span = _span(baseline_start, baseline_end, "baseline_start", "baseline_end", tz)
     span = _span(start, end, "start", "end", tz)
+    if span[0] < base_span[1]:
+        # Savings over the baseline's own days are nothing by construction: no measure was measured.
+        raise invalid_field(["query", "start"], f"the reporting period starts ({_local(span[0], tz)}) before "
+                            f"the baseline ends ({_local(base_span[1], tz)}): expected start at or after "
+                            "baseline_end")
     exclusions = _exclusions(exclude, tz)
     base_hours = await meter_hours(runtime.historian, cfg, pid, *base_span, temperature=oat)
     report_hours = await meter_hours(runtime.historian, cfg, pid, *span, temperature=oat)
