@@ -187,6 +187,20 @@ def test_build_an_economiser_by_drag_and_drop_validate_deploy_see_live_values_an
         assert r.status_code == 200, r.text
 
 
+def test_the_editor_opened_and_closed_without_a_change_asks_nothing(demo: Demo, page: Any) -> None:
+    expect = _expect()
+    asked: list[str] = []
+    page.on("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+    # The central plant's file lists its layout in another order than the canvas writes it.
+    sign_in(page, demo, path=f"/sites/{SITE}/programs/central-plant")
+    page.get_by_role("button", name="Open the visual editor").click()
+    expect(page.locator(".ed-node").first).to_be_visible()
+    expect(page.locator(".editor__status")).to_have_text("Valid: no problems found.")
+    page.get_by_role("button", name="Close the visual editor").click()
+    expect(page.get_by_role("heading", name="Graph")).to_be_visible()
+    assert asked == []
+
+
 def test_a_viewer_sees_the_canvas_but_cannot_edit(demo: Demo, page: Any) -> None:
     expect = _expect()
     sign_in(page, demo, who="viewer", path=f"/sites/{SITE}/programs/ahu-1-supervisory")

@@ -5,6 +5,8 @@ import { describe, expect, it } from "vitest";
 import { changeText, diffPrograms } from "../src/editor/diff";
 import { canRedo, canUndo, push, redo, start, undo } from "../src/editor/history";
 import {
+  canonicalJson,
+  isChanged,
   addComment,
   addNode,
   autoLayout,
@@ -114,6 +116,26 @@ describe("program ↔ graph conversion", () => {
     const back = graphToProgram(g);
     expect(back.layout).toEqual({ oat: { x: 1, y: 2 }, zoom: 1.5, [COMMENTS_KEY]: [{ id: "$c1", x: 10, y: 20, w: 220, h: 80, text: "Economiser" }] });
     expect(graphToProgram(programToGraph(back))).toEqual(back);
+  });
+});
+
+describe("an unchanged program", () => {
+  it.each(examples())("%s opened and not touched reads as unchanged, whatever its keys' order", (_name, doc) => {
+    const back = graphToProgram(programToGraph(doc));
+    expect(canonicalJson(back)).toBe(canonicalJson(doc));
+  });
+
+  it.each(examples())("%s opened and not touched is not a change to save", (_name, doc) => {
+    const back = graphToProgram(programToGraph(doc));
+    expect(isChanged(back, doc)).toBe(false);
+    expect(isChanged(graphToProgram(removeNodes(programToGraph(doc), [doc.outputs[0]!.id])), doc)).toBe(true);
+  });
+
+  it("differs only when something does", () => {
+    const doc = { ...SMALL, layout: { rat: { x: 1, y: 2 }, oat: { y: 4, x: 3 } } } as ProgramDoc;
+    const g = programToGraph(doc);
+    expect(canonicalJson(graphToProgram(g))).toBe(canonicalJson(doc));
+    expect(canonicalJson(graphToProgram(moveNodes(g, new Map([["oat", { x: 9, y: 9 }]]))))).not.toBe(canonicalJson(doc));
   });
 });
 

@@ -61,6 +61,7 @@ import {
   connect,
   copy,
   graphToProgram,
+  isChanged,
   issueTarget,
   moveNodes,
   paste,
@@ -206,11 +207,8 @@ function CanvasInner(props: CanvasProps) {
   const doc = useMemo(() => graphToProgram(graph), [graph]);
   const clip = useRef<Clip | null>(null);
   // Changes not saved: the canvas differs from the program it opened and from the version it saved last.
-  const [savedText, setSavedText] = useState(() => JSON.stringify(detail.program));
-  const dirty = useMemo(() => {
-    const text = JSON.stringify(doc);
-    return text !== savedText && text !== JSON.stringify(detail.program);
-  }, [doc, detail.program, savedText]);
+  const [saved, setSaved] = useState<ProgramDoc>(detail.program);
+  const dirty = useMemo(() => isChanged(doc, detail.program, saved), [doc, detail.program, saved]);
   useEffect(() => {
     props.onDirty?.(dirty);
     if (!dirty) return;
@@ -489,7 +487,7 @@ function CanvasInner(props: CanvasProps) {
     setNote(null);
     try {
       const res = await endpoints.saveProgramVersion(api, site, detail.id, doc, deployNote ?? "");
-      setSavedText(JSON.stringify(doc));
+      setSaved(doc);
       if (res.issues.length) {
         setNote({ tone: "error", text: `Saved as version ${res.version}, not deployed: ${res.issues.map((i) => formatIssue(i, doc)).join(" ")}` });
         return;

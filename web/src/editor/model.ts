@@ -321,3 +321,21 @@ export function issueTarget(path: string, doc: Pick<ProgramDoc, "inputs" | "bloc
   const el = list[i];
   return el ? { node: el.id } : {};
 }
+
+/** JSON text with every object's keys sorted: two documents that differ only in key order give the same text. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) =>
+    v && typeof v === "object" && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
+}
+
+/**
+ * Whether the canvas's program differs from every one of `versions` (the opened program, the last
+ * saved), key order aside: the canvas writes `layout` in node order, a file may not.
+ */
+export function isChanged(doc: ProgramDoc, ...versions: unknown[]): boolean {
+  const text = canonicalJson(doc);
+  return versions.every((v) => canonicalJson(v) !== text);
+}
