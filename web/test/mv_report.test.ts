@@ -98,6 +98,16 @@ describe("periods by the server's clock in the site's zone", () => {
     expect(savingsBucket({ ...Q, reporting: { start: "2026-03-01", end: "2026-09-01" } }, "UTC")).toBe("week");
     expect(savingsBucket({ ...Q, reporting: { start: "2026-03-01", end: "2027-09-01" } }, "UTC")).toBe("month");
   });
+
+  it("counts a period's length in local days, not in hours: a clock change moves no bucket", () => {
+    // 62 days over London's autumn change (25 October 2026) are 62 × 24 + 1 hours: still days.
+    const autumn = { ...Q, reporting: { start: "2026-09-01", end: "2026-11-02" } };
+    expect(savingsBucket(autumn, "Europe/London")).toBe("day");
+    expect(savingsBucket({ ...Q, reporting: { start: "2026-09-01", end: "2026-11-03" } }, "Europe/London")).toBe("week");
+    // 366 days over both changes: weeks; 367: months.
+    expect(savingsBucket({ ...Q, reporting: { start: "2027-10-01", end: "2028-10-01" } }, "Europe/London")).toBe("week");
+    expect(savingsBucket({ ...Q, reporting: { start: "2027-10-01", end: "2028-10-02" } }, "Europe/London")).toBe("month");
+  });
 });
 
 const DAILY: MvModel["daily"] = {

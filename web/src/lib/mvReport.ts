@@ -165,10 +165,12 @@ export function savingsParams(q: ReportQuery, timeZone: string): { meter: string
   return { meter: q.meter, baseline_start: b.start, baseline_end: b.end, start: r.start, end: r.end, confidence: q.confidence, exclude: exclusionParams(q.exclude, timeZone) };
 }
 
-/** A series' bucket size for a reporting period: days up to 62 days, weeks up to a year, else months. */
-export function savingsBucket(q: ReportQuery, timeZone: string): "day" | "week" | "month" {
-  const r = periodSeconds(q.reporting, timeZone);
-  const days = (r.end - r.start) / 86_400;
+/**
+ * A series' bucket size for a reporting period: days up to 62 days, weeks up to a year, else months.
+ * Its length is counted in calendar days (a period over a clock change is an hour longer or shorter).
+ */
+export function savingsBucket(q: ReportQuery, _timeZone?: string): "day" | "week" | "month" {
+  const days = (Date.parse(`${q.reporting.end}T00:00:00Z`) - Date.parse(`${q.reporting.start}T00:00:00Z`)) / 86_400_000;
   return days <= 62 ? "day" : days <= 366 ? "week" : "month";
 }
 
