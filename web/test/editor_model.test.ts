@@ -131,6 +131,10 @@ describe("an unchanged program", () => {
     expect(isChanged(graphToProgram(removeNodes(programToGraph(doc), [doc.outputs[0]!.id])), doc)).toBe(true);
   });
 
+  it.each(examples())("%s opened and not touched has nothing to deploy", (_name, doc) => {
+    expect(diffPrograms(doc, graphToProgram(programToGraph(doc)))).toEqual([]);
+  });
+
   it("differs only when something does", () => {
     const doc = { ...SMALL, layout: { rat: { x: 1, y: 2 }, oat: { y: 4, x: 3 } } } as ProgramDoc;
     const g = programToGraph(doc);

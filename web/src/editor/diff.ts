@@ -7,6 +7,7 @@
  * behaviour: a layout change is one line at the end.
  */
 import { splitRef, type ProgramDoc } from "../lib/graph";
+import { canonicalJson } from "./model";
 
 export interface Change {
   kind: "added" | "removed" | "changed";
@@ -17,7 +18,8 @@ export interface Change {
 }
 
 const show = (v: unknown) => (v === undefined ? "(none)" : JSON.stringify(v));
-const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+/** Equal as JSON, key order aside (a file's layout and params may list keys in any order). */
+const same = (a: unknown, b: unknown) => canonicalJson(a) === canonicalJson(b);
 
 const NOUN = { inputs: "input", constants: "constant", blocks: "block", outputs: "output" } as const;
 
