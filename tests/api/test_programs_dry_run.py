@@ -39,7 +39,7 @@ async def test_a_dry_run_computes_live_and_writes_nothing_beside_the_deployed_ve
     assert started["running"] is True and started["started_by"] == "fm@example.com"
     assert started["until"] == started["started_at"] + 600
     engine = live.runtime.programs
-    dry = live.runtime.api.app.state.program_dry_runs.get("hq", "hold")
+    dry = live.runtime.dry_runs.get("hq", "hold")
     await eventually(lambda: dry.engine.values("hold", site="hq").get("lim.out") is not None
                      and dry.engine.status("hold", site="hq")["hold"].outputs == {"out": 16},
                      "the dry run's first evaluation with a live input")
@@ -75,5 +75,5 @@ async def test_who_may_dry_run_and_what_is_refused(live):  # noqa: F811
     assert r.status_code == 201
     again = await live.post("fm", f"{PROGRAMS}/x/dry-run", json={"program": _hold(17), "duration_s": 5})
     assert again.status_code == 201  # replaces the first: one per program
-    runs = live.runtime.api.app.state.program_dry_runs
+    runs = live.runtime.dry_runs
     assert runs.get("hq", "x").program.constants[0].value == 17

@@ -39,6 +39,7 @@ from openbms.alarms.service import AlarmService
 from openbms.control.arbiter import Arbiter, PointIO
 from openbms.control.commands import CommandStore
 from openbms.control.programs import ProgramEngine, arbiter_write, catalog_from_sites
+from openbms.control.programs.dryrun import DryRuns
 from openbms.control.schedules import ScheduleRunner
 from openbms.control.wiring import schedule_commands
 from openbms.drivers.base import Driver
@@ -95,6 +96,8 @@ class Assembly:
         self.alarms: dict[str, AlarmService] = {}
         self.schedules: dict[str, ScheduleRunner] = {}
         self.programs: ProgramEngine | None = None
+        #: Edited programs run live for a while, writing nothing (the API's dry runs).
+        self.dry_runs: DryRuns | None = None
         self.background: set[asyncio.Task[Any]] = set()
         #: The names of the bus subscriptions made here, in the order made.
         self.subscriptions: list[str] = []
@@ -404,6 +407,9 @@ class Assembly:
             await engine.stop()
 
         self.on_stop("programs", stop)
+        # Dry runs: engines of their own on the cache's latest values, writing nothing; ended first.
+        dry_runs = self.dry_runs = DryRuns(lambda: engine.catalog, self.clock, self.cache.get)
+        self.on_stop("program dry runs", dry_runs.close)
         return engine
 
     # ------------------------------------------------------------------ configuration changes

@@ -36,6 +36,7 @@ from openbms.control.programs import (
     ProgramVersion,
     SavedVersion,
 )
+from openbms.control.programs.dryrun import DryRuns
 from openbms.historian import Historian
 from openbms.model.command import Command, CommandSource
 from openbms.model.device import DeviceHealth
@@ -238,6 +239,11 @@ class Programs(Protocol):
 
     @property
     def programs(self) -> ProgramEngine | None: ...
+
+    @property
+    def dry_runs(self) -> DryRuns | None:
+        """Edited programs run live for a while, writing nothing; None until the programs start."""
+        ...
 
     def program_status(self, program_id: str, site: str) -> ProgramStatus | None:
         """How ``site``'s program runs, or why it did not start; None: not run."""

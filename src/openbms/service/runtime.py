@@ -46,6 +46,7 @@ from openbms.control.programs import (
     catalog_from_sites,
     parse_program,
 )
+from openbms.control.programs.dryrun import DryRuns
 from openbms.control.schedules import ScheduleRunner
 from openbms.drivers.base import Driver
 from openbms.drivers.manager import DriverManager
@@ -292,6 +293,11 @@ class Runtime:
     def programs(self) -> ProgramEngine | None:
         """The logic program engine."""
         return self.assembly.programs
+
+    @property
+    def dry_runs(self) -> DryRuns | None:
+        """Edited programs run live for a while, writing nothing (None until the programs start)."""
+        return self.assembly.dry_runs
 
     # ------------------------------------------------------------------ lifecycle
 

@@ -23,12 +23,10 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Body, FastAPI, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from openbms.api.auth.permissions import require
@@ -57,16 +55,7 @@ __all__ = ["router"]
 
 
 
-@asynccontextmanager
-async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """At the app's shutdown, end the dry runs it started (``app.state.program_dry_runs``)."""
-    yield
-    runs: DryRuns | None = getattr(app.state, "program_dry_runs", None)
-    if runs is not None:
-        await runs.close()
-
-
-router = APIRouter(prefix="/api/v1", tags=["programs"], lifespan=_lifespan)
+router = APIRouter(prefix="/api/v1", tags=["programs"])
 
 _ID_PATTERN = r"^[a-z0-9][a-z0-9_.-]*$"
 
@@ -644,17 +633,11 @@ async def replay(
                      outputs=outputs, values=result.values)
 
 
-def _dry_runs(request: Request, runtime: Services) -> DryRuns:
-    """The app's dry runs (made at the first use, ended at the app's shutdown)."""
-    runs: DryRuns | None = getattr(request.app.state, "program_dry_runs", None)
-    if runs is None:
-        def catalog() -> Any:
-            engine = runtime.programs
-            assert engine is not None  # checked by _parts_of
-            return engine.catalog
-
-        runs = request.app.state.program_dry_runs = DryRuns(catalog, runtime.clock, runtime.cache.get)
-    return runs
+def _dry_runs(runtime: Services) -> DryRuns:
+    """The process's dry runs (the assembly's, started and ended with the programs)."""
+    if runtime.dry_runs is None:
+        raise ApiError(503, "the logic program engine is not running")
+    return runtime.dry_runs
 
 
 def _dry_run_out(run: DryRun) -> DryRunOut:
@@ -690,7 +673,7 @@ async def start_dry_run(
             program = await ctx.run(parse_program, {**body.program, "id": program_id, "site": site_id})
         except ProgramError as err:
             raise _invalid(err.issues, ["body", "program"], f"{len(err.issues)} invalid field(s)") from None
-    runs = _dry_runs(request, runtime)
+    runs = _dry_runs(runtime)
     try:
         prepared = await ctx.run(runs.prepare, program, user.actor, body.duration_s)
         run = await runs.start(prepared)
@@ -709,7 +692,7 @@ async def get_dry_run(
 ) -> DryRunOut:
     """The program's dry run, running or ended (404 when there is none)."""
     runtime, _store, _engine = _parts_of(request, site_id)
-    run = _dry_runs(request, runtime).get(site_id, program_id)
+    run = _dry_runs(runtime).get(site_id, program_id)
     if run is None:
         raise not_found(f"program {program_id!r} has no dry run")
     return _dry_run_out(run)
@@ -722,7 +705,7 @@ async def stop_dry_run(
 ) -> Response:
     """Stop the program's dry run (404 when there is none)."""
     runtime, _store, _engine = _parts_of(request, site_id)
-    runs = _dry_runs(request, runtime)
+    runs = _dry_runs(runtime)
     if runs.get(site_id, program_id) is None:
         raise not_found(f"program {program_id!r} has no dry run")
     await runs.stop(site_id, program_id)
