@@ -31,6 +31,7 @@ import {
   Position,
   ReactFlow,
   ReactFlowProvider,
+  useNodesInitialized,
   useReactFlow,
   useUpdateNodeInternals,
   type Connection,
@@ -373,13 +374,18 @@ function CanvasInner(props: CanvasProps) {
     // live and values are read through their keys: a new Map each render is not a change.
   }, [graph, kinds, nodeIssues, liveKey, valuesKey]);
 
-  // A node's ports change with the catalogue, its parameters and its wires: have React Flow measure them again.
+  // Have React Flow measure the nodes' ports again once it has measured the nodes, and whenever
+  // ports change (with the catalogue, parameters, wires): under preact/compat, edges whose ports
+  // were measured in the first pass were otherwise not drawn until some later change.
   const updateInternals = useUpdateNodeInternals();
+  const measured = useNodesInitialized();
   const portsKey = rfNodes.map((n) => `${n.id}:${(n.data as NodeData).ins?.length ?? 0}/${(n.data as NodeData).outs?.length ?? 0}`).join(",");
   useEffect(() => {
-    const t = setTimeout(() => updateInternals(rfNodes.map((n) => n.id)), 0);
-    return () => clearTimeout(t);
-  }, [portsKey]);
+    if (!measured) return;
+    const ids = rfNodes.map((n) => n.id);
+    const f = requestAnimationFrame(() => updateInternals(ids));
+    return () => cancelAnimationFrame(f);
+  }, [portsKey, measured]);
 
   const selectedIds = rfNodes.filter((n) => n.selected).map((n) => n.id);
   const selectedNode = selectedIds.length === 1 ? graph.nodes.find((n) => n.id === selectedIds[0]) : undefined;
