@@ -95,3 +95,48 @@ async def test_findings_are_kept_without_alarms_each_day_once_and_a_failing_data
 @pytest.fixture(autouse=True)
 def _quiet_sqlalchemy() -> None:
     logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
+
+
+WEATHER_SITE = SITE.replace("job", "wx") + """\
+  - id: weather
+    type: weather
+    points:
+      - {name: oat, unit: °C, tags: [outside, air, temp, sensor], binding: "sim://weather/oat"}
+"""
+
+
+async def test_a_dead_outdoor_sensor_does_not_stop_the_meters_being_judged(tmp_path: Path):
+    # The outdoor sensor stopped two days before the end; the meter's register froze on the last day at
+    # 06:00. Without the temperature the days are judged on time of week alone (as on a site without an
+    # outdoor point): the frozen meter is found, not silently left unjudged.
+    folder = tmp_path / "sites"
+    folder.mkdir()
+    (folder / "wx.yaml").write_text(WEATHER_SITE)
+    sites = load_sites(folder)
+    after = _midnight(FAULT + timedelta(days=1)) + 2 * HOUR
+    clock = ManualClock(after)
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    migrate(url)
+    engine = open_state(url)
+    historian = open_historian(tmp_path / "history.db", clock=clock)
+    await historian.start()
+    try:
+        ts, kwh, temp = synthetic_hours(DAYS, seed=2, tz="Europe/London", start=FIRST)
+        frozen = _midnight(FAULT) + 6 * HOUR
+        kwh = np.where(ts >= frozen, 0.0, kwh)
+        reading = 100.0 + np.concatenate([[0.0], np.cumsum(kwh)])
+        dead = _midnight(FAULT - timedelta(days=1))
+        historian.ingest([Sample("wx/main/kwh", float(t), float(v))
+                          for t, v in zip(np.append(ts, ts[-1] + HOUR), reading, strict=True)]
+                         + [Sample("wx/weather/oat", float(t), float(x))
+                            for t, x in zip(ts, temp, strict=True) if t < dead])
+        await historian.flush()
+        job = AnomalyService(lambda: sites, historian, engine, clock, lambda site: None)
+        run = await job.run_once(after)
+        assert run.judged == 3  # the day the sensor still read, and the two without it
+        found = stored_findings(engine, "wx")
+        assert [(f["kind"], f["day"]) for f in found] == [("stuck", FAULT.isoformat())]
+        assert found[0]["start"] == frozen
+    finally:
+        await historian.stop()
+        engine.dispose()

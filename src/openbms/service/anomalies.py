@@ -16,7 +16,9 @@
 
 A day that cannot be judged yet (too few known hours, or of training) is
 tried again at the next run, for CATCH_UP_DAYS. A site without an outdoor
-temperature point is judged on time of week alone.
+temperature point is judged on time of week alone, and so is a day that
+cannot be judged with its temperature (the sensor offline, that day or in
+training).
 A site whose alarms do not run (no rules, no state database) keeps its
 findings without alarms. A failing meter or database is logged once and
 retried at the next hour; recovery is logged once.
@@ -227,11 +229,16 @@ class AnomalyService:
         hours = await meter_hours(self._historian, cfg, pid, start, end)
 
         def compute() -> list[tuple[date, list[Finding] | None]]:
-            temp = hours.temperature if hours.temperature is not None else np.zeros(len(hours.starts))
+            no_weather = np.zeros(len(hours.starts))
+            temp = hours.temperature if hours.temperature is not None else no_weather
             out = []
             day = first
             while day <= last:
                 got = judge_day(hours.starts, hours.kwh, temp, tz, day, name=name, exclude=flagged)
+                if got is None and temp is not no_weather:
+                    # Its outdoor temperature unknown (a sensor offline): judged on time of week alone, as
+                    # on a site without one, rather than not at all (a stuck meter would go unnoticed).
+                    got = judge_day(hours.starts, hours.kwh, no_weather, tz, day, name=name, exclude=flagged)
                 if got is not None and any(f.kind == "consumption" for f in got):
                     flagged.add(day)  # not a day to learn from for the days after it
                 out.append((day, got))
