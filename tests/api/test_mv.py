@@ -405,3 +405,19 @@ async def test_a_reporting_period_that_starts_before_the_baseline_ends_is_refuse
     # Starting where the baseline ends is the usual case (test above); a gap between them is fine too.
     await get(office["ldn"], "savings", meter="main/kwh", baseline_start=BASE[0], baseline_end="2023-02-28",
               start=REPORT[0], end=REPORT[1])
+
+
+async def test_a_daily_baseline_leaves_out_every_day_an_exclusion_touches(office):
+    # Noon to noon (UTC, a London winter): half of the 10th and half of the 11th were non-routine. A daily
+    # row is a whole day: both days are left out, not only the one whose midnight falls inside.
+    body = (await get(office["ldn"], "baseline", meter="main/kwh", start=BASE[0], end=BASE[1], method="daily",
+                      exclude="2023-01-10T12:00:00Z/2023-01-11T12:00:00Z/meter swap")).json()
+    (e,) = body["exclusions"]
+    assert (e["start"], e["end"], e["rows"]) == (_t("2023-01-10T00:00:00Z"), _t("2023-01-12T00:00:00Z"), 2)
+    assert body["excluded_rows"] == 2
+    assert [d["date"] for d in body["series"] if d["excluded"]] == ["2023-01-10", "2023-01-11"]
+    body = (await get(office["ldn"], "savings", meter="main/kwh", baseline_start=BASE[0],
+                      baseline_end=BASE[1], start=REPORT[0], end=REPORT[1], method="daily",
+                      exclude="2023-03-10T12:00:00Z/2023-03-11T12:00:00Z/open day")).json()
+    assert (body["exclusions"][0]["rows"], body["excluded_rows"]) == (2, 2)
+    assert "2023-03-10" not in [b["date"] for b in body["series"]]

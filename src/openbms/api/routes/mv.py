@@ -465,8 +465,23 @@ def _baseline_days(b: Baseline, rows: _Rows, exclusions: Sequence[Exclusion],
     return out
 
 
+def _whole_days(exclusions: Sequence[Exclusion], tz: ZoneInfo) -> list[Exclusion]:
+    """Each exclusion widened to the whole local days it touches. A daily row is a day, known by its
+    midnight: an exclusion from noon to noon would otherwise leave out the second day only, keeping the
+    first although half of it was the non-routine event."""
+    out = []
+    for e in exclusions:
+        last = datetime.fromtimestamp(e.end, tz).date()
+        end = _midnight(last, tz)
+        out.append(Exclusion(_midnight(datetime.fromtimestamp(e.start, tz).date(), tz),
+                             end if end >= e.end else _midnight(last + timedelta(days=1), tz), e.note))
+    return out
+
+
 def _baseline(hours: MeterHours, tz: ZoneInfo, start: float, end: float, method: Method,
               exclusions: Sequence[Exclusion]) -> dict[str, Any]:
+    if method == "daily":
+        exclusions = _whole_days(exclusions, tz)
     fitted, rows = _fit(hours, tz, exclusions, method, "start")
     return {**_summary(fitted, rows, hours, start, end, method, exclusions),
             "series": _baseline_days(fitted, rows, exclusions, tz)}
@@ -486,6 +501,8 @@ def _bucket_of(day: date, bucket: str, first_day: int) -> tuple[date, date]:
 def _savings(base_hours: MeterHours, report_hours: MeterHours, tz: ZoneInfo, base_span: tuple[float, float],
              span: tuple[float, float], method: Method, exclusions: Sequence[Exclusion], confidence: float,
              bucket: str, first_day: int) -> dict[str, Any]:
+    if method == "daily":
+        exclusions = _whole_days(exclusions, tz)
     fitted, base_rows = _fit(base_hours, tz, exclusions, method, "baseline_start")
     rows = _rows(report_hours, fitted.interval, tz)
     keep = ~_inside(rows.ts, exclusions)
