@@ -25,6 +25,7 @@ BENCHMARKS: dict[str, str] = {
     "modbus": "modbus",
     "analytics": "analytics",
     "pg": "pg",
+    "central": "central",
 }
 
 #: Benchmarks that ``all`` leaves out: a soak is a test of hours, run on its own.
