@@ -20,7 +20,7 @@ from openbms.db.schema import runtime_state
 from openbms.historian import open_historian
 from openbms.model.sample import Sample
 from openbms.runtime.clock import ManualClock
-from openbms.service.anomalies import AnomalyService, stored_findings
+from openbms.service.anomalies import AnomalyService, alarm_id, stored_findings
 
 TZ = ZoneInfo("Europe/London")
 SITE = """\
@@ -140,3 +140,13 @@ async def test_a_dead_outdoor_sensor_does_not_stop_the_meters_being_judged(tmp_p
     finally:
         await historian.stop()
         engine.dispose()
+
+
+def test_two_meters_never_share_an_alarm_even_when_their_ids_hold_dots():
+    # Ids may hold dots: main/elec.kwh and main.elec/kwh are two meters, and one's normal day must not
+    # clear the other's alarm.
+    a = alarm_id("s", "s/main/elec.kwh", "consumption")
+    b = alarm_id("s", "s/main.elec/kwh", "consumption")
+    assert a != b and "/" not in a + b
+    # Ids without dots keep the documented anomaly:<kind>:<equipment>.<point>.
+    assert alarm_id("s", "s/main/kwh", "stuck") == "anomaly:stuck:main.kwh"

@@ -91,8 +91,11 @@ def state_key(site: str) -> str:
 
 def alarm_id(site: str, meter: str, kind: str) -> str:
     """The alarm of one meter's anomalies of one kind: ``anomaly:<kind>:<equipment>.<point>`` (no
-    slash: an alarm id is one segment of the API's paths)."""
-    return f"anomaly:{kind}:{short_ref(meter, site).replace('/', '.')}"
+    slash: an alarm id is one segment of the API's paths). Ids may hold dots, and ``main/elec.kwh``
+    and ``main.elec/kwh`` are two meters: when either part holds one the two are joined by ``:``
+    (which no id holds) instead, so that no two meters share an alarm."""
+    ref = short_ref(meter, site)
+    return f"anomaly:{kind}:{ref.replace('/', ':' if '.' in ref else '.')}"
 
 
 def chart_path(site: str, meter: str, start: float, end: float) -> str:
