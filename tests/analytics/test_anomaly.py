@@ -150,3 +150,16 @@ def test_a_frozen_register_reads_zero_and_is_stuck_unless_the_meter_is_often_off
     hour = local_time(ts, TZ).tow % 24
     nightly_off = np.where((hour < 5), 0.0, frozen)
     assert [f for f in _judged(ts, nightly_off, temp, TZ, _day(k)) if f.kind == "stuck"] == []
+
+
+def test_a_meter_that_reads_the_same_every_hour_in_training_is_not_stuck_for_doing_so(office) -> None:
+    # A steady 10 kW load (a server room's sub-meter) reads 10 kWh every hour of its eight weeks: reading it
+    # on the day judged is what it always does, not a fault (it was 'stuck for 1 392 hours' every day).
+    ts, _kwh, temp = office
+    steady = np.full(len(ts), 10.0)
+    k = TRAIN_DAYS + 1
+    assert [f for f in _judged(ts, steady, temp, TZ, _day(k)) if f.kind == "stuck"] == []
+    # Stuck at another value than its usual one is still found.
+    faulty = steady.copy()
+    faulty[np.flatnonzero(_rows_of(ts, k))[0]:] = 0.0
+    assert [f.kind for f in _judged(ts, faulty, temp, TZ, _day(k)) if f.kind == "stuck"] == ["stuck"]

@@ -15,7 +15,8 @@
       │  a model trained before them ──▶ every one of them above Z_CREEP (a creep, not one odd night)
       ├─ stuck: the longest run of hours of identical energy that reaches into the day, against the
       │  longest such run in training ──▶ longer than max(STUCK_MIN_HOURS, that run + 1); flat at zero
-      │  only for a meter that never read zero in training
+      │  only for a meter that never read zero in training, and never at the value it read in most
+      │  training hours (a steady load)
       └─ jump: a negative hour, or a change from one hour to the next beyond JUMP_FACTOR × the
          largest change in training
       ──▶ Finding(kind, start, end, expected, actual, score, threshold, message)
@@ -269,8 +270,6 @@ def judge_day(ts: npt.ArrayLike, kwh: npt.ArrayLike, temp: npt.ArrayLike, tz: Zo
 
     # --- stuck: identical energy hour after hour
     y_train = np.where(m, y_all, np.nan)
-    longest_normal = int(_flat_runs(y_train).max()) if len(y_train) else 1
-    limit = max(STUCK_MIN_HOURS, longest_normal + 1)
     runs = _flat_runs(np.where(known | this, y_all, np.nan))
     idx = np.flatnonzero(this)
     run = int(runs[idx].max())
@@ -278,11 +277,21 @@ def judge_day(ts: npt.ArrayLike, kwh: npt.ArrayLike, temp: npt.ArrayLike, tz: Zo
     first_i = last - run + 1
     span = slice(first_i, last + 1)
     value = float(y_all[last])
+    # A steady load (a server room's sub-meter) reads one value in most of its training hours: flat at
+    # that value is what it does (its run reaches back through the training, longer every day), and flat
+    # at another is judged against the runs of the hours it read something else.
+    trained = y_train[np.isfinite(y_train)]
+    values, counts = np.unique(trained, return_counts=True)
+    common = float(values[np.argmax(counts)]) if len(trained) and counts.max() >= 0.5 * len(trained) else None
+    usual = common is not None and value == common
+    others = y_train if common is None else np.where(y_train == common, np.nan, y_train)
+    longest_normal = int(_flat_runs(others).max()) if len(others) else 1
+    limit = max(STUCK_MIN_HOURS, longest_normal + 1)
     exp = float(ref.model.predict_tow(loc.tow[span], np.nan_to_num(x_all[span])).sum())
     # Flat at zero proves nothing for a meter that reads zero in training: it is off when its plant is
     # (no heating on a mild weekend), for as long as the plant is.
     off_is_normal = value == 0.0 and bool((y_train == 0.0).any())
-    if run >= limit and not off_is_normal:
+    if run >= limit and not off_is_normal and not usual:
         s0 = float(t[first_i])
         found.append(Finding(
             "stuck", s0, float(t[last]) + HOUR, exp, float(value * run), float(run), float(limit),
