@@ -150,3 +150,35 @@ def test_two_meters_never_share_an_alarm_even_when_their_ids_hold_dots():
     assert a != b and "/" not in a + b
     # Ids without dots keep the documented anomaly:<kind>:<equipment>.<point>.
     assert alarm_id("s", "s/main/kwh", "stuck") == "anomaly:stuck:main.kwh"
+
+
+async def test_a_meter_frozen_for_days_stays_stuck_and_its_alarm_is_not_cleared(tmp_path: Path):
+    # The register froze at 06:00 the day before the last. The first frozen day must not teach the next
+    # one that reading zero is normal: both are stuck, and nothing judges the meter normal meanwhile.
+    folder = tmp_path / "sites"
+    folder.mkdir()
+    (folder / "job.yaml").write_text(SITE)
+    sites = load_sites(folder)
+    after = _midnight(FAULT + timedelta(days=1)) + 2 * HOUR
+    clock = ManualClock(after)
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    migrate(url)
+    engine = open_state(url)
+    historian = open_historian(tmp_path / "history.db", clock=clock)
+    await historian.start()
+    try:
+        ts, kwh, _temp = synthetic_hours(DAYS, seed=2, tz="Europe/London", start=FIRST)
+        frozen = _midnight(FAULT - timedelta(days=1)) + 6 * HOUR
+        kwh = np.where(ts >= frozen, 0.0, kwh)
+        reading = 100.0 + np.concatenate([[0.0], np.cumsum(kwh)])
+        historian.ingest([Sample("job/main/kwh", float(t), float(v))
+                          for t, v in zip(np.append(ts, ts[-1] + HOUR), reading, strict=True)])
+        await historian.flush()
+        job = AnomalyService(lambda: sites, historian, engine, clock, lambda site: None)
+        run = await job.run_once(after)
+        assert run.judged == 3
+        stuck = [(f["day"], f["start"]) for f in stored_findings(engine, "job") if f["kind"] == "stuck"]
+        assert stuck == [((FAULT - timedelta(days=1)).isoformat(), frozen), (FAULT.isoformat(), frozen)]
+    finally:
+        await historian.stop()
+        engine.dispose()

@@ -7,7 +7,8 @@
         the local day that ended at least JUDGE_AFTER_S ago, and not yet judged (at most CATCH_UP_DAYS
         back after a stop)
         analytics.history.meter_hours: its kWh and the outdoor °C of the weeks before and the day
-        ──(worker thread) analytics.anomaly.judge_day (days flagged earlier left out of training)──▶ findings
+        ──(worker thread) analytics.anomaly.judge_day (days found consumption or stuck earlier left out of
+        training)──▶ findings
         each finding ──▶ kept (state database, key ``anomalies:<site>``, the newest MAX_FINDINGS)
                      ──▶ alarm ``anomaly:<kind>:<equipment>.<point>`` of the site's alarm engine
                          (raise_external, source ``analytics``): its message the finding's sentence
@@ -69,6 +70,10 @@ MAX_FINDINGS = 1000
 SOURCE = "analytics"
 ALARM_PRIORITY = 150
 ALARM_CLASS = "energy"
+#: A day found with these is left out of the training of the days after it: a day of waste is no
+#: normal, and a day a frozen register read zero would teach the next that zero is (it would be judged
+#: normal and its stuck alarm cleared while the meter stays frozen).
+UNTRAINED = ("consumption", "stuck")
 _TITLES = {"consumption": "Consumption anomaly", "base_load": "Base load creep", "stuck": "Meter stuck",
            "jump": "Meter jump"}
 
@@ -190,7 +195,7 @@ class AnomalyService:
                 if first > last:
                     continue
                 flagged = {date.fromisoformat(f["day"]) for f in findings
-                           if f["meter"] == meter_id and f["kind"] == "consumption"}
+                           if f["meter"] == meter_id and f["kind"] in UNTRAINED}
                 try:
                     got = await self._judge(cfg, pid, name, tz, first, last, flagged)
                 except Exception:
@@ -242,7 +247,7 @@ class AnomalyService:
                     # Its outdoor temperature unknown (a sensor offline): judged on time of week alone, as
                     # on a site without one, rather than not at all (a stuck meter would go unnoticed).
                     got = judge_day(hours.starts, hours.kwh, no_weather, tz, day, name=name, exclude=flagged)
-                if got is not None and any(f.kind == "consumption" for f in got):
+                if got is not None and any(f.kind in UNTRAINED for f in got):
                     flagged.add(day)  # not a day to learn from for the days after it
                 out.append((day, got))
                 day += timedelta(days=1)
