@@ -4,12 +4,14 @@ The runtime's job (``openbms.service.anomalies``) judges each meter's ended
 day every hour and keeps its findings in the state database; each finding
 raised an alarm (``anomaly:<kind>:<equipment>.<point>``) whose state now is given beside
 it. Newest first; ``meter``, ``since`` and ``until`` (on the period found)
-narrow the list. Access: ``history:read`` on the site.
+narrow the list. ``format=csv|xlsx`` downloads the list (``api.export_tables``),
+as the other analytics routes do. Access: ``history:read`` on the site.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
@@ -20,6 +22,7 @@ from openbms.api.auth.permissions import require
 from openbms.api.auth.principal import Principal
 from openbms.api.context import get_context
 from openbms.api.errors import not_found
+from openbms.api.export_tables import EXPORT_RESPONSES, Column, Table, export_response, filename_of
 from openbms.api.helpers import finite, parse_time, runtime_of, site_config
 from openbms.service.anomalies import stored_findings
 
@@ -58,7 +61,19 @@ class AnomaliesOut(BaseModel):
     anomalies: list[AnomalyOut]
 
 
-@router.get("/sites/{site_id}/analytics/anomalies", response_model=AnomaliesOut)
+def anomalies_table(body: dict[str, Any]) -> Table:
+    """The findings as a table (a CSV, or a workbook's sheet): a row each, newest first."""
+    columns = (Column("id"), Column("meter", kind="text"), Column("name", kind="text"),
+               Column("kind", kind="text"), Column("start", kind="time"), Column("end", kind="time"),
+               Column("expected", "kWh"), Column("actual", "kWh"), Column("score"), Column("threshold"),
+               Column("message", kind="text"), Column("detected", kind="time"), Column("alarm", kind="text"),
+               Column("alarm state", kind="text"), Column("chart", kind="text"))
+    keys = ("id", "meter", "name", "kind", "start", "end", "expected_kwh", "actual_kwh", "score", "threshold",
+            "message", "detected", "alarm_id", "alarm_state", "chart")
+    return Table("Anomalies", columns, [[a[k] for k in keys] for a in body["anomalies"]])
+
+
+@router.get("/sites/{site_id}/analytics/anomalies", response_model=AnomaliesOut, responses=EXPORT_RESPONSES)
 async def get_anomalies(
     request: Request,
     site_id: str,
@@ -67,6 +82,7 @@ async def get_anomalies(
                               "(ISO 8601 or epoch s)."),
     until: str | None = Query(None, max_length=64, description="Findings whose period starts before this."),
     limit: int = Query(200, ge=1, le=1000, description="At most this many (the newest)."),
+    format: Literal["json", "csv", "xlsx"] = Query("json", description="json, or a download: csv or xlsx."),
     user: Principal = require("history:read", site_param="site_id"),
 ) -> Any:
     """Anomalies found in the site's meters, newest first, with expected vs actual and their alarms."""
@@ -102,4 +118,8 @@ async def get_anomalies(
                     "alarm_state": state})
         if len(out) >= limit:
             break
-    return {"site": site_id, "timezone": cfg.site.timezone, "anomalies": out}
+    body = {"site": site_id, "timezone": cfg.site.timezone, "anomalies": out}
+    if format != "json":
+        return export_response([anomalies_table(body)], format, filename_of(site_id, "anomalies"),
+                               ZoneInfo(cfg.site.timezone))
+    return body
