@@ -9,7 +9,7 @@ new database for each run::
 
     publisher ─▶ Mosquitto ─▶ $share/GROUP/… ─▶ openbms central run × N ─▶ PostgreSQL
                                                                               ▲
-    this process counts the stored samples (SELECT count(*) FROM samples) ────┘
+    each worker's status line (every 0.1 s) says how many it has stored ─────┘
 
 - ``central.ingest_samples_per_s``: SITES × DEVICES × POINTS samples a round,
   ROUNDS rounds published as fast as the broker takes them; samples stored over
@@ -26,6 +26,7 @@ and the publisher): the figures are the machine's, not one part's.
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 import sys
 import tempfile
@@ -69,22 +70,35 @@ def _batches(shape: _Shape, ts: float, value: float, prefix: str) -> list[tuple[
     return out
 
 
-def _stored(url: str) -> int:
-    import psycopg
+class _Worker(Child):
+    """An ``openbms central run`` whose status lines (every ``STATUS_EVERY`` s) say how many
+    samples it has stored: counted without a query that would compete with it."""
 
-    with psycopg.connect(url) as conn:
-        row = conn.execute("SELECT count(*) FROM samples").fetchone()
-    return int(row[0]) if row else 0
+    stored = 0
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            if len(self.lines) < 200:
+                self.lines.append(line)
+            found = _STORED.search(line)
+            if found:
+                self.stored = int(found.group(1).replace(",", ""))
 
 
-async def _until_stored(url: str, total: int, deadline: float) -> float:
-    """The monotonic time at which ``total`` samples are stored (counted every 0.1 s)."""
+_STORED = re.compile(r"([\d,]+) stored")
+STATUS_EVERY = 0.1
+
+
+async def _until_stored(workers: list[_Worker], total: int, deadline: float) -> float:
+    """The monotonic time at which the workers have stored ``total`` samples (their status lines)."""
     while True:
-        if await asyncio.to_thread(_stored, url) >= total:
+        if sum(w.stored for w in workers) >= total:
             return time.monotonic()
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"the central stored fewer than {total} samples in time")
-        await asyncio.sleep(0.1)
+        if time.monotonic() > deadline or any(w.proc.poll() is not None for w in workers):
+            raise RuntimeError(f"the central stored fewer than {total} samples in time: "
+                               + "".join(line for w in workers for line in w.lines[-10:]))
+        await asyncio.sleep(STATUS_EVERY / 2)
 
 
 async def _publish(client: object, batches: list[tuple[str, bytes]]) -> None:
@@ -92,15 +106,15 @@ async def _publish(client: object, batches: list[tuple[str, bytes]]) -> None:
         await client.publish(topic, payload, qos=1)  # type: ignore[attr-defined]
 
 
-def _workers(n: int, port: int, url: str, prefix: str) -> list[Child]:
+def _workers(n: int, port: int, url: str, prefix: str) -> list[_Worker]:
     """``n`` workers of one group, on the edges of ``prefix`` (each run has its own)."""
-    return [Child([sys.executable, "-m", "openbms.cli", "central", "run", "--broker",
+    return [_Worker([sys.executable, "-m", "openbms.cli", "central", "run", "--broker",
                    f"127.0.0.1:{port}", "--history-url", url, "--prefix", prefix, "--group", prefix,
-                   "--client-id", f"{prefix}-{i}", "--status-every", "3600"], grace=120.0)
+                   "--client-id", f"{prefix}-{i}", "--status-every", str(STATUS_EVERY)], grace=120.0)
             for i in range(n)]
 
 
-async def _one_run(shape: _Shape, port: int, url: str, prefix: str, children: list[Child],
+async def _one_run(shape: _Shape, port: int, prefix: str, children: list[_Worker],
                    paced: bool) -> tuple[float, list[float]]:
     """Samples stored a second by ``children``, and the paced rounds' lags."""
     import aiomqtt
@@ -115,12 +129,12 @@ async def _one_run(shape: _Shape, port: int, url: str, prefix: str, children: li
         # series exist (its samples are counted out of the figures)
         await _publish(client, _batches(shape, t_start, 0.0, prefix))
         stored = shape.per_round
-        await _until_stored(url, stored, time.monotonic() + 300)
+        await _until_stored(children, stored, time.monotonic() + 300)
         t0 = time.monotonic()
         for r in range(1, shape.rounds + 1):
             await _publish(client, _batches(shape, t_start + r, float(r), prefix))
         stored += shape.rounds * shape.per_round
-        t_end = await _until_stored(url, stored, time.monotonic() + 1800)
+        t_end = await _until_stored(children, stored, time.monotonic() + 1800)
         rate = shape.rounds * shape.per_round / (t_end - t0)
         lags: list[float] = []
         if paced:
@@ -130,7 +144,7 @@ async def _one_run(shape: _Shape, port: int, url: str, prefix: str, children: li
                 await _publish(client, _batches(shape, t_start + shape.rounds + 1 + r, -1.0, prefix))
                 published = time.monotonic()
                 stored += shape.per_round
-                done = await _until_stored(url, stored, published + 600)
+                done = await _until_stored(children, stored, published + 600)
                 lags.append(done - published)
                 await asyncio.sleep(max(0.0, interval - (time.monotonic() - began)))
     return rate, lags
@@ -141,10 +155,10 @@ async def _both(shape: _Shape, port: int, one_url: str, two_url: str) -> tuple[f
     one_workers = _workers(1, port, one_url, "bench1")
     two_workers = _workers(2, port, two_url, "bench2")
     try:
-        one, lags = await _one_run(shape, port, one_url, "bench1", one_workers, paced=True)
+        one, lags = await _one_run(shape, port, "bench1", one_workers, paced=True)
         for child in one_workers:  # its cores to the next run
             child.stop()
-        two, _ = await _one_run(shape, port, two_url, "bench2", two_workers, paced=False)
+        two, _ = await _one_run(shape, port, "bench2", two_workers, paced=False)
     finally:
         for child in (*one_workers, *two_workers):
             child.stop()
