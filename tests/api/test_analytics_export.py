@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from fastapi.responses import Response
 
-from openbms.api.export_tables import XLSX_TYPE
+from openbms.api.export_tables import XLSX_TYPE, Column, Table, export_response
 from openbms.api.server import serve
 from openbms.config import load_sites
 from openbms.db.accounts import create_user
@@ -179,3 +184,43 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+class _Rows(Sequence[list[Any]]):
+    """A table's rows that note which threads read them."""
+
+    def __init__(self, rows: list[list[Any]]) -> None:
+        self.rows = rows
+        self.threads: set[int] = set()
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i):  # type: ignore[no-untyped-def]
+        self.threads.add(threading.get_ident())
+        return self.rows[i]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+async def test_a_file_is_written_off_the_event_loop(fmt: str):
+    # A workbook of a thousand rows takes a large part of a second to write: on the event loop it would
+    # stall every site's control and every other request meanwhile. The rows are read in a worker thread.
+    rows = _Rows([[1.7e9 + 3600.0 * i, float(i), f"row {i}"] for i in range(1000)])
+    columns = (Column("start", kind="time"), Column("energy", "kWh"), Column("note", kind="text"))
+    table = Table("Rows", columns, rows)
+    app = FastAPI()
+    loop_threads: set[int] = set()
+
+    @app.get("/file")
+    async def file() -> Response:
+        loop_threads.add(threading.get_ident())
+        return export_response([table], fmt, "rows", ZoneInfo("Europe/London"))  # type: ignore[arg-type]
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        r = await client.get("/file")
+    assert r.status_code == 200 and r.headers["content-disposition"] == f'attachment; filename="rows.{fmt}"'
+    if fmt == "csv":
+        assert len(r.text.splitlines()) == 1 + 1000
+    else:
+        assert len(xlsx_sheets(r.content)["Rows"]) == 1 + 1000
+    assert rows.threads and not rows.threads & loop_threads
