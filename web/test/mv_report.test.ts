@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  confidenceFromPercent,
   addDays,
   confidenceWords,
   defaultPeriods,
@@ -34,7 +35,7 @@ describe("the report's address", () => {
     expect(parseReportQuery(search)).toEqual({ query: Q, errors: [] });
     expect(reportSearch({ ...Q, confidence: 0.68 })).toContain("confidence=0.68");
     expect(parseReportQuery(reportSearch({ ...Q, confidence: 0.68 })).query?.confidence).toBe(0.68);
-    expect(parseReportQuery(reportSearch({ ...Q, confidence: 0.4 })).errors).toEqual(["confidence: expected a number from 0.5 to below 1 (0.9 for 90 %), not “0.4”"]);
+    expect(parseReportQuery(reportSearch({ ...Q, confidence: 0.4 })).errors).toEqual(["confidence: expected a number from 0.5 to 0.999 (0.9 for 90 %), not “0.4”"]);
     expect(reportPath("my site", Q)).toBe(`/sites/my%20site/energy/report?${search}`);
   });
 
@@ -46,8 +47,21 @@ describe("the report's address", () => {
       "baseline: expected two dates START/END written YYYY-MM-DD, e.g. 2025-01-01/2026-01-01, not “2025-01-01/2025-02-30”",
       "reporting: the end (2026-01-01) must be after the start (2026-02-01)",
       "exclude: 2026-01-05/2026-01-06 needs a note saying why it is left out, e.g. “2026-01-05/2026-01-06 chiller replaced”",
-      "confidence: expected a number from 0.5 to below 1 (0.9 for 90 %), not “90”",
+      "confidence: expected a number from 0.5 to 0.999 (0.9 for 90 %), not “90”",
     ]);
+  });
+
+  it("reads a confidence typed as a percentage as the server takes it", () => {
+    expect(confidenceFromPercent("99.9")).toBe(0.999); // not 0.9990000000000001, which the server refuses
+    expect(confidenceFromPercent("90")).toBe(0.9);
+    expect(confidenceFromPercent("50")).toBe(0.5);
+    expect([confidenceFromPercent("99.95"), confidenceFromPercent("49"), confidenceFromPercent(""), confidenceFromPercent("x")]).toEqual([null, null, null, null]);
+  });
+
+  it("refuses a confidence the server refuses (above 0.999), saying so before asking it", () => {
+    const { errors } = parseReportQuery("meter=m/kwh&baseline=2025-01-01/2026-01-01&reporting=2026-01-01/2026-02-01&confidence=0.9995");
+    expect(errors).toEqual(["confidence: expected a number from 0.5 to 0.999 (0.9 for 90 %), not “0.9995”"]);
+    expect(parseReportQuery("meter=m/kwh&baseline=2025-01-01/2026-01-01&reporting=2026-01-01/2026-02-01&confidence=0.999").query?.confidence).toBe(0.999);
   });
 
   it("refuses a reporting period that starts inside the baseline", () => {

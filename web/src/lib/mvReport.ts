@@ -29,11 +29,13 @@ export interface ReportQuery {
   baseline: DayPeriod;
   reporting: DayPeriod;
   exclude: Exclusion[];
-  /** Of the savings' uncertainty, 0.5 ≤ c < 1 (90 % by default, as the server's). */
+  /** Of the savings' uncertainty, 0.5 ≤ c ≤ 0.999 (90 % by default, as the server's). */
   confidence: number;
 }
 
 export const DEFAULT_CONFIDENCE = 0.9;
+/** The highest confidence the savings route takes (its `confidence` query: 0.5 to 0.999). */
+export const MAX_CONFIDENCE = 0.999;
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
@@ -94,7 +96,7 @@ export function parseReportQuery(search: string): { query: ReportQuery | null; e
   const c = params.get("confidence");
   if (c !== null && c.trim() !== "") {
     const v = Number(c);
-    if (!(v >= 0.5 && v < 1)) errors.push(`confidence: expected a number from 0.5 to below 1 (0.9 for 90 %), not “${c}”`);
+    if (!(v >= 0.5 && v <= MAX_CONFIDENCE)) errors.push(`confidence: expected a number from 0.5 to ${MAX_CONFIDENCE} (0.9 for 90 %), not “${c}”`);
     else confidence = v;
   }
   if (errors.length > 0 || typeof baseline === "string" || typeof reporting === "string") return { query: null, errors };
@@ -151,6 +153,15 @@ export function pct(v: number | null | undefined, decimals = 2): string {
   if (v === null || v === undefined || !Number.isFinite(v)) return "—";
   const text = Math.abs(v).toFixed(decimals);
   return `${v < 0 && Number(text) !== 0 ? "−" : ""}${text} %`;
+}
+
+/**
+ * A confidence typed as a percentage ("90", "99.9") as the server takes it (0.9, 0.999: 99.9 / 100 is
+ * 0.9990000000000001 in binary, which the server would refuse), or null when outside 50 to 99.9.
+ */
+export function confidenceFromPercent(text: string): number | null {
+  const c = Number((Number(text) / 100).toFixed(6));
+  return text.trim() !== "" && c >= 0.5 && c <= MAX_CONFIDENCE ? c : null;
 }
 
 /** A confidence as people say it: 0.9 → "90 %". */

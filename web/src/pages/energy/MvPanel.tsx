@@ -7,7 +7,7 @@
  */
 import { useState } from "preact/hooks";
 import { href } from "../../router";
-import { defaultPeriods, parseExclusion, parsePeriod, reportPath, type ReportQuery } from "../../lib/mvReport";
+import { confidenceFromPercent, defaultPeriods, parseExclusion, parsePeriod, reportPath, type ReportQuery } from "../../lib/mvReport";
 import { MvResults } from "./MvSections";
 
 export function MvPanel(props: { site: string; timeZone: string; nowMs: number; meters: { id: string; name: string }[] }) {
@@ -25,17 +25,17 @@ export function MvPanel(props: { site: string; timeZone: string; nowMs: number; 
   const b = parsePeriod(baseline, "Baseline period");
   const r = parsePeriod(reporting, "Reporting period");
   const ex = exclusions.split("\n").map((l) => l.trim()).filter(Boolean).map(parseExclusion);
-  const c = Number(confidence) / 100;
+  const c = confidenceFromPercent(confidence);
   const errors = [
     typeof b === "string" ? b : null,
     typeof r === "string" ? r : null,
     typeof b !== "string" && typeof r !== "string" && r.start < b.end ? `Reporting period: it starts before the baseline ends (${b.end})` : null,
     ...ex.filter((e): e is string => typeof e === "string").map((e) => `Exclusions: ${e}`),
-    !(c >= 0.5 && c < 1) ? "Confidence: expected a percentage from 50 to below 100, e.g. 90" : null,
+    c === null ? "Confidence: expected a percentage from 50 to 99.9, e.g. 90" : null,
     meter ? null : "Meter: choose one",
   ].filter((e): e is string => e !== null);
   const query: ReportQuery | null =
-    errors.length === 0 && typeof b !== "string" && typeof r !== "string"
+    errors.length === 0 && typeof b !== "string" && typeof r !== "string" && c !== null
       ? { meter, baseline: b, reporting: r, exclude: ex.filter((e): e is Exclude<typeof e, string> => typeof e !== "string"), confidence: c }
       : null;
 
