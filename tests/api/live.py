@@ -70,7 +70,7 @@ equipment:
     type: vav
     space: zone-1
     points:
-      - {name: zone-temp, unit: degC, tags: [zone, air, temp, sensor],
+      - {name: zone-temp, unit: degC, tags: [zone, air, temp, sensor], brick: Zone_Air_Temperature_Sensor,
          binding: "sim://vav-1/zone-temp?wave=constant&value=29"}
       - name: zone-sp
         unit: degC

@@ -110,6 +110,8 @@ async def test_points_filter_by_equipment_tags_kind_writable_and_text(live: Live
         "hq/vav-1/zone-temp",
     ]
     assert ids(await live.get("viewer", base, params={"q": "sat-"})) == ["hq/ahu-1/sat-sp"]
+    # The Brick class too (the editor's point search finds points by it), in any case.
+    assert ids(await live.get("viewer", base, params={"q": "zone_air_temperature"})) == ["hq/vav-1/zone-temp"]
 
 
 async def test_points_paginate_with_a_cursor(live: Live):

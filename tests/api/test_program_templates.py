@@ -24,8 +24,10 @@ async def test_a_template_from_a_program_applied_to_every_vav_saved_not_deployed
     assert r.status_code == 201, r.text
     template = r.json()
     assert (template["equipment_type"], template["brick_class"]) == ("vav", "VAV")
-    assert template["roles"] == ["$name:zone-temp", "$name:zone-sp"]  # these points have no Brick class
-    assert [n["point"] for n in template["program"]["inputs"]] == ["$name:zone-temp", "hq/ahu-1/sat"]
+    # By Brick class where the point has one (unique in its equipment), else by name.
+    assert template["roles"] == ["$brick:Zone_Air_Temperature_Sensor", "$name:zone-sp"]
+    assert [n["point"] for n in template["program"]["inputs"]] == ["$brick:Zone_Air_Temperature_Sensor",
+                                                                     "hq/ahu-1/sat"]
     listed = (await live.get("viewer", f"{BASE}/program-templates")).json()["items"]
     assert [t["id"] for t in listed] == ["follow"]
 
@@ -52,7 +54,8 @@ async def test_a_template_from_a_program_applied_to_every_vav_saved_not_deployed
     ahu = await live.post("fm", f"{BASE}/program-templates/follow/apply", json={"brick_class": "AHU"})
     (item,) = ahu.json()["items"]  # asked for: the AHU lacks the VAV's points, and says which
     assert item["program"] is None and [i["message"] for i in item["issues"]] == [
-        "'ahu-1' has no point named 'zone-temp'", "'ahu-1' has no point named 'zone-sp'"]
+        "'ahu-1' has no point of Brick class 'Zone_Air_Temperature_Sensor'",
+        "'ahu-1' has no point named 'zone-sp'"]
 
 
 async def test_a_whole_template_with_an_unbindable_role_and_who_may_do_what(live):  # noqa: F811

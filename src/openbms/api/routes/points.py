@@ -179,7 +179,8 @@ def _matches(
         return False
     if q:
         needle = q.casefold()
-        return needle in pid.casefold() or needle in point.description.casefold()
+        return (needle in pid.casefold() or needle in point.description.casefold()
+                or needle in (point.brick or "").casefold())
     return True
 
 
@@ -274,7 +275,8 @@ def _detail(request: Request, site_id: str, equip: Equipment, point: Point) -> P
 
 
 TagQuery = Query([], description="Only points with this tag; repeat it for points with all of them.")
-TextQuery = Query(None, max_length=200, description="Text in the point's id or description (any case).")
+TextQuery = Query(None, max_length=200,
+                  description="Text in the point's id, description or Brick class (any case).")
 KindQuery = Query(None, description="Only points of this kind.")
 WritableQuery = Query(None, description="Only writable (true) or read-only (false) points.")
 
