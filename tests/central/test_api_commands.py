@@ -119,6 +119,22 @@ async def test_a_command_through_the_centres_api_runs_at_the_edge_and_its_lifecy
                         break
                     await asyncio.sleep(0.025)
                 done = await shown()
+                timed = await client.post(f"{base}/points/ahu-1/sat-sp/commands", headers=op, json={
+                    "value": 17, "priority": 13, "duration_s": 1, "reason": "a timed override"})
+
+                async def timed_status() -> str:
+                    r = await client.get(f"{base}/commands/{timed.json()['id']}", headers=view)
+                    return str(r.json()["status"])
+
+                statuses = [await timed_status()]
+                for _ in range(600):  # answered completed, then expired by the edge's arbiter
+                    if statuses[-1] == "expired":
+                        break
+                    await asyncio.sleep(0.025)
+                    if (status := await timed_status()) != statuses[-1]:
+                        statuses.append(status)
+                timed_done = (await client.get(f"{base}/commands/{timed.json()['id']}",
+                                               headers=view)).json()
                 listed = (await client.get(f"{base}/commands", headers=view)).json()["items"]
                 hidden = await client.get(f"{base}/commands", headers=other)
             audit = audit_entries(runtime.state, action="command.write", limit=10)
@@ -130,15 +146,20 @@ async def test_a_command_through_the_centres_api_runs_at_the_edge_and_its_lifecy
         await edge.stop()
     assert made.status_code == 201, made.text
     first = made.json()
-    assert (first["status"], first["delivery"], first["priority"], first["source"]) == (
-        "pending", "queued", 12, "central")
+    # queued, or already taken by the dispatcher the submission woke
+    assert (first["status"], first["delivery"]) in (("pending", "queued"), ("executing", "sending"))
+    assert (first["priority"], first["source"], first["id"]) == (12, "central", cid)
     assert urgent.status_code == 422 and "9 to 16" in urgent.text  # the edge's priorities
     assert default.status_code == 403  # a viewer may not command, at the centre as anywhere
     assert read_only.status_code == 422 and "not writable at its edge" in read_only.text
     assert (done["delivery"], done["status"], done["answer"]["ok"]) == ("answered", "completed", True)
     assert done["answer"]["result"]["command"]["requested_by"] == "central@example.com"
-    assert [c["id"] for c in listed] == [cid]
+    assert [c["id"] for c in listed] == [timed_done["id"], cid]  # newest first
+    assert statuses[-2:] == ["completed", "expired"]  # the edge's later change, shown at the centre
+    assert (timed_done["delivery"], timed_done["edge"]["status"]) == ("answered", "expired")
+    assert timed_done["answer"]["result"]["command"]["status"] == "completed"  # its answer said
     assert hidden.status_code == 404
     assert device == 15.5 and slots[11] is not None and slots[11].value == 15.5
+    assert slots[12] is None  # the timed override has gone at the edge
     assert sorted((r["details"].get("command_id") or "", "refused" in r["details"]) for r in audit) \
-        == [("", True), ("", True), (cid, False)]  # the queued one, the two refused at the centre
+        == [("", True), ("", True), (cid, False), (timed_done["id"], False)]  # two refused here

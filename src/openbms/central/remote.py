@@ -48,13 +48,22 @@ def writable_points(config: dict[str, Any]) -> set[str]:
     return out
 
 
-def _remote(row: dict[str, Any]) -> RemoteCommand:
+def _edge_id(row: dict[str, Any]) -> str | None:
+    """The id of the command the edge made of ``row`` (its answer names it)."""
+    answer = row.get("answer")
+    if not isinstance(answer, dict) or not answer.get("ok"):
+        return None
+    command = (answer.get("result") or {}).get("command")
+    return str(command["id"]) if isinstance(command, dict) and command.get("id") else None
+
+
+def _remote(row: dict[str, Any], edge: dict[str, Any] | None = None) -> RemoteCommand:
     return RemoteCommand(
         id=f"{_PREFIX}{row['id']}", point=row["point"], value=row["value"], release=row["release"],
         priority=row["priority"] if row["priority"] is not None else DEFAULT_PRIORITY,
         reason=row["reason"], requested_by=row["requested_by"], duration_s=row["duration_s"],
         created_at=row["created"], expires_at=row["expires"], delivery=row["status"],
-        answer=row["answer"], updated_at=row["updated"])
+        answer=row["answer"], updated_at=row["updated"], edge=edge)
 
 
 class CentralCommands:
@@ -98,16 +107,28 @@ class CentralCommands:
         found = await self.queue.commands(site, command_id=cid)
         return _remote(found[0])
 
+    async def _with_edge(self, site: str, rows: list[dict[str, Any]]) -> list[RemoteCommand]:
+        """``rows`` with the newest change of each edge command (``central_events``)."""
+        ids = [i for i in (_edge_id(r) for r in rows) if i is not None]
+        changes: dict[str, dict[str, Any]] = {}
+        if ids:
+            found = await self.queue._run(
+                "SELECT DISTINCT ON (body->>'id') body->>'id', body FROM central_events "
+                "WHERE site = %s AND kind = 'command' AND body->>'id' = ANY(%s) "
+                "ORDER BY body->>'id', ts DESC NULLS LAST, received DESC", (site, ids))
+            changes = {str(i): body for i, body in found}
+        return [_remote(r, changes.get(_edge_id(r) or "")) for r in rows]
+
     async def remote_commands(self, site_id: str, *, point: str | None = None) -> list[RemoteCommand]:
         rows = await self.queue.commands(site_id, point=point, newest_first=True, limit=10_000)
-        return [_remote(r) for r in rows]
+        return await self._with_edge(site_id, rows)
 
     async def remote_command(self, site_id: str, command_id: str) -> RemoteCommand | None:
         number = command_id.removeprefix(_PREFIX)
         if not command_id.startswith(_PREFIX) or not number.isdigit():
             return None
         rows = await self.queue.commands(site_id, command_id=int(number))
-        return _remote(rows[0]) if rows else None
+        return (await self._with_edge(site_id, rows))[0] if rows else None
 
 
 class CentralServices:

@@ -389,6 +389,9 @@ class RemoteCommand:
     delivery: str
     answer: dict[str, Any] | None
     updated_at: float
+    #: The edge's newest change of the command it made (its bridge's command changes), if any:
+    #: what happened after the answer (a held-back write completed, a timed override expired).
+    edge: dict[str, Any] | None = None
 
 
 @runtime_checkable

@@ -104,6 +104,10 @@ class CommandOut(BaseModel):
     answer: dict[str, Any] | None = Field(
         default=None,
         description="At a central openbms: the edge's answer (ok and its command, or its error)")
+    edge: dict[str, Any] | None = Field(
+        default=None,
+        description="At a central openbms: the edge's newest change of its command (after the "
+                    "answer: a held-back write completed, a timed override expired)")
 
 
 class Slot(BaseModel):
@@ -147,11 +151,15 @@ def _remote_out(cmd: RemoteCommand) -> CommandOut:
     """A central command as the API tells commands: its status from its delivery or the edge's answer."""
     status: CommandStatusName = _DELIVERY.get(cmd.delivery, "failed")
     error = ""
+    expires: float | None = None
     answer = cmd.answer or {}
     if cmd.delivery == "answered":
         edge = (answer.get("result") or {}).get("command") if answer.get("ok") else None
+        if cmd.edge is not None and cmd.edge.get("status") in _STATUSES:
+            edge = cmd.edge  # what the edge did after it answered (its command changes)
         if isinstance(edge, dict) and edge.get("status") in _STATUSES:
             status, error = edge["status"], str(edge.get("error") or "")
+            expires = edge.get("expires_at")
         else:
             why = answer.get("error") or {}
             error = f"the edge refused it: {why.get('code', '?')}: {why.get('message', '')}"
@@ -159,12 +167,11 @@ def _remote_out(cmd: RemoteCommand) -> CommandOut:
         error = "sent, no answer from the edge in time: it may have run"
     elif cmd.delivery == "expired":
         error = "expired before its edge was online: never sent"
-    expires = cmd.created_at + cmd.duration_s if cmd.duration_s is not None else None
     return CommandOut(
         id=cmd.id, point=cmd.point, value=cmd.value, priority=cmd.priority, source="central",
         requested_by=cmd.requested_by, reason=cmd.reason, release=cmd.release, expires_at=expires,
         status=status, error=error, created_at=cmd.created_at, updated_at=cmd.updated_at,
-        delivery=cmd.delivery, answer=cmd.answer)  # type: ignore[arg-type]
+        delivery=cmd.delivery, answer=cmd.answer, edge=cmd.edge)  # type: ignore[arg-type]
 
 
 def _remote(runtime: Services, site_id: str) -> RemoteCommands | None:
