@@ -46,7 +46,7 @@ import type { ComponentChildren, FunctionComponent } from "preact";
 import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { endpoints } from "../api/endpoints";
 import { ApiError } from "../api/problem";
-import type { BlockStates, ProgramDetail, Value } from "../api/types";
+import type { BlockStates, ProgramDetail, ProgramOverride, Value } from "../api/types";
 import { useApp } from "../context";
 import { useLive, useLiveSamples } from "../hooks";
 import { formatValue } from "../lib/format";
@@ -74,6 +74,7 @@ import {
   type EditorGraph,
   type EditorNode,
 } from "./model";
+import { heldTargets } from "./overrides";
 import { Palette, type DropItem } from "./Palette";
 import { SidePanel } from "./SidePanel";
 import { SaveTemplateDialog } from "./Templates";
@@ -126,6 +127,9 @@ interface NodeData {
   live?: string;
   /** The point's sample status when it is not usable (offline, stale, fault). */
   status?: string;
+  /** Held by a commissioning override: the node (an output node's point), and which of its output ports. */
+  held?: boolean;
+  heldPorts?: string[];
   [key: string]: unknown;
 }
 
@@ -142,10 +146,11 @@ function ProgramNode(props: { data: NodeData; selected?: boolean; isConnectable?
   const invalid = data.issues.length > 0;
   return (
     <div
-      class={`ed-node ed-node--${data.node.kind}${invalid ? " ed-node--invalid" : ""}${props.selected ? " ed-node--selected" : ""}`}
+      class={`ed-node ed-node--${data.node.kind}${invalid ? " ed-node--invalid" : ""}${data.held ? " ed-node--held" : ""}${props.selected ? " ed-node--selected" : ""}`}
       style={{ height: `${HEAD + rows * ROW}px` }}
       data-node={data.node.id}
-      title={invalid ? data.issues.join("\n") : undefined}
+      data-held={data.held ? "true" : undefined}
+      title={invalid ? data.issues.join("\n") : data.held ? "Overridden (commissioning)" : undefined}
     >
       <div class="ed-node__title">
         {invalid && (
@@ -166,8 +171,8 @@ function ProgramNode(props: { data: NodeData; selected?: boolean; isConnectable?
         </div>
       ))}
       {data.outs.map((p, i) => (
-        <div key={`o-${p.name}`} class="ed-port ed-port--out" style={{ top: `${HEAD + i * ROW}px` }}>
-          {data.node.kind === "block" && <span class="ed-port__name">{p.name}</span>}
+        <div key={`o-${p.name}`} class={`ed-port ed-port--out${data.heldPorts?.includes(p.name) ? " ed-port--held" : ""}`} style={{ top: `${HEAD + i * ROW}px` }}>
+          {data.node.kind === "block" && <span class="ed-port__name">{data.heldPorts?.includes(p.name) ? `✋ ${p.name}` : p.name}</span>}
           <Port type="source" position={Position.Right} id={p.name} isConnectable={props.isConnectable !== false} style={{ top: `${ROW / 2}px` }} data-port={`${data.node.id}.${p.name}`} />
         </div>
       ))}
@@ -289,6 +294,30 @@ function CanvasInner(props: CanvasProps) {
       else bad.set(p, s[2]);
     }
   const liveKey = [...live, ...bad].map(([k, v]) => `${k}=${String(v)}`).join("|");
+
+  // The live view proper: the deployed version, running, opened unedited and not showing a test's values.
+  // Its blocks' outputs can be overridden for commissioning; the held ones are listed every few seconds.
+  // (The status is not asked: right after a deploy it may not have run yet; the server answers 409 if it is not loaded.)
+  const running = !source && !dirty && detail.enabled && detail.active_version === detail.version;
+  const [overrides, setOverrides] = useState<ProgramOverride[] | null>(null);
+  const [overridesTick, setOverridesTick] = useState(0);
+  useEffect(() => {
+    if (!running) return setOverrides(null);
+    let alive = true;
+    const load = () =>
+      endpoints.programOverrides(api, site, detail.id).then(
+        (list) => alive && setOverrides(list),
+        () => {},
+      );
+    void load();
+    const t = setInterval(load, 3000);
+    return () => {
+      alive = false;
+      clearInterval(t);
+    };
+  }, [api, site, detail.id, running, overridesTick]);
+  const held = useMemo(() => heldTargets(overrides), [overrides]);
+  const heldKey = [...held.ports, "|", ...held.nodes].join(",");
   const valuesKey = JSON.stringify(shown ?? {}) + (source ? "/source" : "");
 
   /* ------------------------------------------------- graph → React Flow */
@@ -315,6 +344,7 @@ function CanvasInner(props: CanvasProps) {
                 ? `constant ${formatValue(n.data.value)}`
                 : `${n.kind === "input" ? "reads" : "writes"} ${short(point)}${n.kind === "output" ? ` @${String(n.data.priority ?? 10)}` : ""}`,
           issues: nodeIssues.nodes.get(n.id) ?? [],
+          ...(held.nodes.has(n.id) ? { held: true, heldPorts: outs.filter((p) => held.ports.has(`${n.id}.${p.name}`)).map((p) => p.name) } : {}),
           ...(liveV !== undefined ? { live: formatValue(liveV) } : status ? { live: status, status } : {}),
         };
         const was = old.get(n.id);
@@ -358,6 +388,7 @@ function CanvasInner(props: CanvasProps) {
         const bad = nodeIssues.wires.get(i);
         const input = doc.inputs.find((x) => x.id === f.node);
         const v = !source && input && live.has(input.point) ? live.get(input.point) : shown?.[`${f.node}.${f.port}`];
+        const isHeld = held.ports.has(`${f.node}.${f.port}`);
         return {
           id,
           source: f.node,
@@ -365,14 +396,14 @@ function CanvasInner(props: CanvasProps) {
           target: t.node,
           targetHandle: t.port,
           selected: sel.has(id),
-          className: bad ? "ed-edge ed-edge--invalid" : "ed-edge",
-          ...(bad ? { label: "!", ariaLabel: bad.join(" ") } : v !== undefined && v !== null ? { label: formatValue(v) } : {}),
+          className: bad ? "ed-edge ed-edge--invalid" : isHeld ? "ed-edge ed-edge--held" : "ed-edge",
+          ...(bad ? { label: "!", ariaLabel: bad.join(" ") } : v !== undefined && v !== null ? { label: isHeld ? `✋ ${formatValue(v)}` : formatValue(v) } : {}),
           data: { index: i, issues: bad ?? [] },
         } as Edge;
       });
     });
     // live and values are read through their keys: a new Map each render is not a change.
-  }, [graph, kinds, nodeIssues, liveKey, valuesKey]);
+  }, [graph, kinds, nodeIssues, liveKey, valuesKey, heldKey]);
 
   // Have React Flow measure the nodes' ports again once it has measured the nodes, and whenever
   // ports change (with the catalogue, parameters, wires): under preact/compat, edges whose ports
@@ -615,6 +646,7 @@ function CanvasInner(props: CanvasProps) {
           values={shown}
           blockState={selectedNode ? (states?.[selectedNode.id] ?? null) : null}
           onEdit={edit}
+          live={running ? { programId: detail.id, overrides, mayDeploy, onChanged: () => setOverridesTick((t) => t + 1) } : null}
         />
       </div>
       {checked && issues.length > 0 && (

@@ -9,12 +9,13 @@
  */
 import { useState } from "preact/hooks";
 import { endpoints } from "../api/endpoints";
-import type { PointDetail, Value } from "../api/types";
+import type { PointDetail, ProgramOverride, Value } from "../api/types";
 import { CommandDialog } from "../components/CommandDialog";
 import { useApp } from "../context";
 import { canCommand } from "../lib/roles";
 import { formatValue } from "../lib/format";
-import { paramHint, paramText, parseParam, type BlockKind, type CatalogueParam } from "./catalogue";
+import { paramHint, paramText, parseParam, portsOf, wiredPorts, type BlockKind, type CatalogueParam } from "./catalogue";
+import { OverridePanel } from "./OverridePanel";
 import { renameNode, setParam, updateComment, updateNode, type Comment, type EditorGraph, type EditorNode } from "./model";
 
 interface Props {
@@ -29,6 +30,15 @@ interface Props {
   /** The selected block's insides while it runs (PID terms, a timer's remaining_s, lead-lag order). */
   blockState?: Record<string, Value> | null;
   onEdit: (f: (g: EditorGraph) => EditorGraph) => void;
+  /** The live view of the running program (its deployed version, unedited): overrides of its blocks' outputs. */
+  live?: LiveOverrides | null;
+}
+
+export interface LiveOverrides {
+  programId: string;
+  overrides: ProgramOverride[] | null;
+  mayDeploy: boolean;
+  onChanged: () => void;
 }
 
 export function SidePanel(props: Props) {
@@ -218,7 +228,19 @@ function NodeSettings(props: Props & { node: EditorNode }) {
           </dl>
         </>
       )}
-      {outs.length > 0 && (
+      {props.live && (node.kind === "block" || node.kind === "output") && (
+        <OverridePanel
+          site={props.site}
+          programId={props.live.programId}
+          node={node.id}
+          outs={node.kind === "block" ? portsOf(node, kind, wiredPorts(props.graph, node.id)).outs.filter((p) => wiredPorts(props.graph, node.id).outs.has(p.name)) : []}
+          values={props.values}
+          overrides={props.live.overrides}
+          mayDeploy={props.live.mayDeploy}
+          onChanged={props.live.onChanged}
+        />
+      )}
+      {outs.length > 0 && !(props.live && node.kind === "block") && (
         <>
           <h4>Values</h4>
           <dl class="editor__values">
