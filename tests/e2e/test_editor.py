@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -27,6 +28,7 @@ SITE = "demo"
 PROGRAM = "e2e-econ"
 BASE = f"/api/v1/sites/{SITE}/programs/{PROGRAM}"
 ENABLE = "demo/ahu-1/econ-enable"
+DAMPER = "demo/ahu-1/oa-damper"
 
 
 def _expect() -> Any:
@@ -67,6 +69,89 @@ def _point(api: Any, point: str) -> dict[str, Any]:
 
 def _slot(api: Any, point: str, priority: int) -> Any:
     return _point(api, point)["priority_array"][priority - 1]
+
+
+def _damper(api: Any) -> float:
+    return float(_point(api, DAMPER)["value"])
+
+
+def _until(page: Any, what: str, ok: Callable[[], bool], tries: int = 240) -> None:
+    """Poll ``ok`` (bounded only to stop a broken run; nothing asserts how long it took)."""
+    for _ in range(tries):
+        if ok():
+            return
+        page.wait_for_timeout(500)
+    raise AssertionError(f"never: {what}")
+
+
+def _override_a_block_output_and_see_the_damper_follow(demo: Demo, page: Any) -> None:
+    """Commissioning from the side panel: the compare block's output held off, then released.
+
+    The emulated air handler's fan is held on and its outdoor-air sensor reads 5 °C
+    (a failed-sensor fault, so the weather of the day the test runs does not decide):
+    the program enables the economiser and the damper opens above its minimum; the
+    block's output held false, the enable the program writes turns false and the
+    damper closes to its minimum; released, the program enables it again (the
+    controller reads true; how far the damper reopens is the economiser's own
+    sequence, left to the emulator's tests).
+    """
+    from openbms.sim.building.faults import FailedSensor
+
+    expect = _expect()
+    cold = FailedSensor("ahu-1/oat", 5.0)
+    demo.call(demo.building.inject, cold)
+    try:
+        with admin_api(demo) as api:
+            r = api.post(f"/api/v1/sites/{SITE}/points/ahu-1/fan-cmd/commands",
+                         json={"value": True, "priority": 8, "duration_s": 3600, "reason": "e2e: fan on"})
+            assert r.status_code == 201, r.text
+            oa_min = float(_point(api, "demo/ahu-1/oa-min")["value"])
+            _until(page, "the program enables the economiser", lambda: _slot(api, ENABLE, 9) is True)
+            _until(page, "the economiser opens the damper above its minimum",
+                   lambda: _damper(api) > oa_min + 5)
+
+            page.locator('.ed-node[data-node="compare"]').click()
+            outs = page.locator(".editor__outs")
+            expect(outs.locator('li[data-port="compare.out"]')).to_contain_text("out = On")
+            page.get_by_role("button", name="Override compare.out…").click()
+            form = page.get_by_role("form", name="Override compare.out")
+            form.get_by_label("Value (true or false)").select_option("false")
+            form.get_by_label("For (minutes)").fill("30")
+            form.get_by_role("button", name="Hold").click()
+            expect(form.get_by_role("alert")).to_contain_text("Reason: say why")  # a reason is required
+            form.get_by_label("Reason").fill("e2e: commissioning the economiser")
+            form.get_by_role("button", name="Hold").click()
+
+            held = page.get_by_role("list", name="Held overrides")
+            expect(held).to_contain_text(f"Held at Off by {demo.users['admin'][0]} until")
+            expect(held).to_contain_text("(e2e: commissioning the economiser)")
+            expect(page.locator('.ed-node[data-node="compare"]')).to_have_class(re.compile("ed-node--held"))
+            expect(page.locator(".react-flow__edge.ed-edge--held")).to_have_count(1)
+            shoot(page, "editor-override")
+            listed = api.get(f"{BASE}/overrides").json()
+            assert [(o["port"], o["kind"], o["value"]) for o in listed] == [
+                ("compare.out", "block", False)], listed
+
+            # The enable the program writes follows the held output, and the emulated damper follows it.
+            _until(page, "the program writes the held value", lambda: _slot(api, ENABLE, 9) is False)
+            _until(page, "the damper closes to its minimum", lambda: abs(_damper(api) - oa_min) < 1.0)
+
+            page.get_by_role("button", name="Release compare.out").click()
+            expect(held).to_have_count(0)
+            expect(page.locator('.ed-node[data-node="compare"]')).not_to_have_class(re.compile("ed-node--held"))
+            expect(page.locator(".react-flow__edge.ed-edge--held")).to_have_count(0)
+            assert api.get(f"{BASE}/overrides").json() == []
+            _until(page, "the program enables the economiser again", lambda: _slot(api, ENABLE, 9) is True)
+            _until(page, "the controller is enabled again", lambda: _point(api, ENABLE)["value"] is True)
+            audit = api.get("/api/v1/audit", params={"target": f"{SITE}/{PROGRAM}"})
+            assert audit.status_code == 200, audit.text
+            actions = [row["action"] for row in audit.json()["items"]]
+            assert "program.override" in actions and "program.release" in actions, actions
+    finally:
+        with admin_api(demo) as api:
+            api.post(f"/api/v1/sites/{SITE}/points/ahu-1/fan-cmd/release",
+                     json={"priority": 8, "reason": "e2e: done"})
+        demo.call(demo.building.clear, cold)
 
 
 def test_build_an_economiser_by_drag_and_drop_validate_deploy_see_live_values_and_roll_back(
@@ -167,6 +252,8 @@ def test_build_an_economiser_by_drag_and_drop_validate_deploy_see_live_values_an
     expect(command).to_be_visible()
     command.get_by_role("button", name="Close").click()
     expect(command).to_have_count(0)
+
+    _override_a_block_output_and_see_the_damper_follow(demo, page)
 
     # A second version deployed, then rolled back from the page: the first runs again.
     page.locator('.ed-node[data-node="compare"]').click()

@@ -172,7 +172,7 @@ function ProgramNode(props: { data: NodeData; selected?: boolean; isConnectable?
       ))}
       {data.outs.map((p, i) => (
         <div key={`o-${p.name}`} class={`ed-port ed-port--out${data.heldPorts?.includes(p.name) ? " ed-port--held" : ""}`} style={{ top: `${HEAD + i * ROW}px` }}>
-          {data.node.kind === "block" && <span class="ed-port__name">{data.heldPorts?.includes(p.name) ? `✋ ${p.name}` : p.name}</span>}
+          {data.node.kind === "block" && <span class="ed-port__name">{data.heldPorts?.includes(p.name) ? `${p.name} (held)` : p.name}</span>}
           <Port type="source" position={Position.Right} id={p.name} isConnectable={props.isConnectable !== false} style={{ top: `${ROW / 2}px` }} data-port={`${data.node.id}.${p.name}`} />
         </div>
       ))}
@@ -397,7 +397,7 @@ function CanvasInner(props: CanvasProps) {
           targetHandle: t.port,
           selected: sel.has(id),
           className: bad ? "ed-edge ed-edge--invalid" : isHeld ? "ed-edge ed-edge--held" : "ed-edge",
-          ...(bad ? { label: "!", ariaLabel: bad.join(" ") } : v !== undefined && v !== null ? { label: isHeld ? `✋ ${formatValue(v)}` : formatValue(v) } : {}),
+          ...(bad ? { label: "!", ariaLabel: bad.join(" ") } : v !== undefined && v !== null ? { label: isHeld ? `${formatValue(v)} (held)` : formatValue(v) } : {}),
           data: { index: i, issues: bad ?? [] },
         } as Edge;
       });
