@@ -86,7 +86,6 @@ def test_a_port_whose_last_server_just_stopped_is_free():
             accepted, _ = server.accept()
             accepted.close()  # the server's side closes first: TIME_WAIT is on its port
             assert client.recv(1) == b""
-    with socket.socket() as plain:
-        with pytest.raises(OSError):
-            plain.bind(("127.0.0.1", port))  # the TIME_WAIT is there
+    with socket.socket() as plain, pytest.raises(OSError):
+        plain.bind(("127.0.0.1", port))  # the TIME_WAIT is there
     assert port_is_free(port)

@@ -14,8 +14,8 @@ from fastapi import APIRouter
 
 from openbms.api.routes import (
     alarms,
-    anomalies,
     annotation,
+    anomalies,
     audit,
     auth,
     blocks,
