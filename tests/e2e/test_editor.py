@@ -6,8 +6,10 @@ output. The block's unconnected input is shown as a problem on its node and
 Deploy stays disabled; wired, the program validates, is replayed over
 yesterday and run dry on the live inputs, is deployed with its
 diff and a note, shows live values on its wires and commands the emulated
-air handler's economiser at its priority; a second deploy is rolled back
-from the page. A viewer sees the canvas but cannot edit. Waits are
+air handler's economiser at its priority; the compare block's output is
+held from the side panel (seen held on its node, wire and list), the enable
+and the emulated outdoor-air damper follow, and it is released; a second
+deploy is rolled back from the page. A viewer sees the canvas but cannot edit. Waits are
 Playwright's auto-waiting expectations; nothing asserts a duration.
 """
 

@@ -2,7 +2,9 @@
  * The side panel: the selected node's settings (its id, a point's id, an
  * output's priority, a constant's value, a block's parameters with their
  * units, limits and defaults from the catalogue), a comment's text, or with
- * nothing selected the program's own (name, run period). A change is applied
+ * nothing selected the program's own (name, run period). In the live view of
+ * a running program a block's outputs can be overridden (OverridePanel.tsx).
+ * A change is applied
  * when the field is left or Enter is pressed: one undo step each. (Not on
  * `change`: preact/compat, loaded with the canvas, turns a text box's
  * onChange into onInput, as React does.)
