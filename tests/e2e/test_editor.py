@@ -302,6 +302,8 @@ def test_a_viewer_sees_the_canvas_but_cannot_edit(demo: Demo, page: Any) -> None
     expect(page.locator(".react-flow__handle.connectable")).to_have_count(0)
     page.locator('.ed-node[data-node="sat-reset"]').click()
     expect(page.locator("#ed-param-x1")).to_be_disabled()
+    # Overriding a block's output needs programs:deploy: a viewer is offered none.
+    expect(page.get_by_role("button", name=re.compile("^Override"))).to_have_count(0)
 
 
 def test_apply_the_vav_template_to_every_vav_box_review_save_and_deploy(demo: Demo, page: Any) -> None:
