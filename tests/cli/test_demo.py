@@ -36,14 +36,14 @@ def _brokers_of(folder: Path) -> list[int]:
 
 @contextlib.contextmanager
 def _hold_port(port: int) -> Iterator[None]:
-    """Listen on 127.0.0.1:port: the demo must find it taken.
+    """Listen on 127.0.0.1:port ourselves: the demo must find it taken.
 
-    Another test may probe the port for a moment (``port_is_free``): try again for a while. A
-    program that listens there all along makes it taken all the same."""
-    deadline = time.monotonic() + 30
+    Another test may hold it for a while (``port_is_free`` probing it, or another demo's broker
+    stopping): try again until it is ours. Someone else's listener would not do: it may go before
+    the demo looks."""
+    deadline = time.monotonic() + 120
     while True:
-        held: socket.socket | None = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        assert held is not None
+        held = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a TIME_WAIT left there is no holder
         try:
             held.bind(("127.0.0.1", port))
@@ -51,18 +51,12 @@ def _hold_port(port: int) -> Iterator[None]:
             break
         except OSError:
             held.close()
-            with socket.socket() as probe, contextlib.suppress(OSError):
-                probe.settimeout(2)
-                probe.connect(("127.0.0.1", port))
-                held = None
-                break  # someone else listens there: taken all the same
-            assert time.monotonic() < deadline, f"could not hold 127.0.0.1:{port}"
-            time.sleep(0.2)
+            assert time.monotonic() < deadline, f"could not hold 127.0.0.1:{port}: something else keeps it"
+            time.sleep(0.5)
     try:
         yield
     finally:
-        if held is not None:
-            held.close()
+        held.close()
 
 
 async def _check_the_mqtt_sensors_show_values(demo: DemoProcess, folder: Path) -> None:
