@@ -28,7 +28,6 @@ retried at the next hour; recovery is logged once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 from collections.abc import Callable, Sequence
@@ -50,13 +49,13 @@ from openbms.db import load_state, save_state
 from openbms.historian import Historian
 from openbms.model.site import SiteConfig
 from openbms.runtime.clock import Clock
+from openbms.service.hourly import HOUR, HourlyJob
 
 __all__ = ["ALARM_PRIORITY", "MAX_FINDINGS", "RUN_AFTER_S", "SOURCE", "AnomalyRun", "AnomalyService",
            "alarm_id", "chart_path", "state_key", "stored_findings"]
 
 log = logging.getLogger(__name__)
 
-HOUR = 3600.0
 DAY = 86_400.0
 #: Seconds past the hour a run waits: the hour's last samples reach the historian's rollups first.
 RUN_AFTER_S = 180.0
@@ -115,7 +114,7 @@ def stored_findings(engine: sa.Engine, site: str) -> list[dict[str, Any]]:
     return list(state.get("findings", ())) if isinstance(state, dict) else []
 
 
-class AnomalyService:
+class AnomalyService(HourlyJob[AnomalyRun]):
     """Judges every running site's meters each hour on ``clock`` (see the module).
 
     ``alarms(site)`` is the site's running alarm engine (None: its alarms do not run).
@@ -123,47 +122,11 @@ class AnomalyService:
 
     def __init__(self, sites: Callable[[], Sequence[SiteConfig]], historian: Historian, engine: sa.Engine,
                  clock: Clock, alarms: Callable[[str], AlarmEngine | None]) -> None:
+        super().__init__("anomaly detection", clock, RUN_AFTER_S, log)
         self._sites = sites
         self._historian = historian
         self._engine = engine
-        self._clock = clock
         self._alarms = alarms
-        self._task: asyncio.Task[None] | None = None
-        self._current: asyncio.Future[AnomalyRun] | None = None
-        self._stopping = False
-        self._failing: set[str] = set()
-        #: The last run's summary (None before the first).
-        self.last_run: AnomalyRun | None = None
-
-    async def start(self) -> None:
-        """Run at once, then every hour, in a task."""
-        self._stopping = False
-        self._task = asyncio.create_task(self._loop(), name="anomaly detection")
-
-    async def stop(self) -> None:
-        """Stop the task; a run in progress ends after its meter in hand. Safe to call twice."""
-        self._stopping = True
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        current, self._current = self._current, None
-        if current is not None and not current.done():
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                await current
-
-    async def _loop(self) -> None:
-        while True:
-            self._current = asyncio.ensure_future(self.run_once(self._clock.now()))
-            try:
-                self.last_run = await asyncio.shield(self._current)
-            except Exception:
-                self._failed("anomaly detection")
-            else:
-                self._works("anomaly detection")
-            now = self._clock.now()
-            await self._clock.sleep(max(math.floor(now / HOUR) * HOUR + HOUR + RUN_AFTER_S - now, 1.0))
 
     async def run_once(self, now: float) -> AnomalyRun:
         """Judge every meter's days that have ended by ``now`` and are not judged yet."""
@@ -175,9 +138,9 @@ class AnomalyService:
             try:
                 state = await asyncio.to_thread(load_state, self._engine, state_key(site))
             except Exception:
-                self._failed(f"anomaly detection of {site}")
+                self.failed(f"anomaly detection of {site}")
                 continue
-            self._works(f"anomaly detection of {site}")
+            self.works(f"anomaly detection of {site}")
             state = state if isinstance(state, dict) else {}
             findings: list[dict[str, Any]] = list(state.get("findings", ()))
             done: dict[str, str] = dict(state.get("judged", {}))
@@ -199,9 +162,9 @@ class AnomalyService:
                 try:
                     got = await self._judge(cfg, pid, name, tz, first, last, flagged)
                 except Exception:
-                    self._failed(f"anomaly detection of {meter_id}")
+                    self.failed(f"anomaly detection of {meter_id}")
                     continue
-                self._works(f"anomaly detection of {meter_id}")
+                self.works(f"anomaly detection of {meter_id}")
                 for day, day_findings in got:
                     if day_findings is None:
                         continue  # too few known hours (yet): tried again at the next run
@@ -225,9 +188,9 @@ class AnomalyService:
                 try:
                     await asyncio.to_thread(save_state, self._engine, state_key(site), keep, now)
                 except Exception:
-                    self._failed(f"keeping the anomalies of {site}")
+                    self.failed(f"keeping the anomalies of {site}")
                 else:
-                    self._works(f"keeping the anomalies of {site}")
+                    self.works(f"keeping the anomalies of {site}")
         return AnomalyRun(now, judged, found, raised, cleared)
 
     async def _judge(self, cfg: SiteConfig, pid: str, name: str, tz: ZoneInfo, first: date, last: date,
@@ -288,17 +251,6 @@ class AnomalyService:
             return 0
         engine.clear_external(alarm_id(site, meter, kind), note=f"{day.isoformat()} judged normal")
         return 1
-
-    def _failed(self, what: str) -> None:
-        """Log a failure once (the exception being handled), until it works again."""
-        if what not in self._failing:
-            self._failing.add(what)
-            log.warning("%s failed: retried every hour", what, exc_info=True)
-
-    def _works(self, what: str) -> None:
-        if what in self._failing:
-            self._failing.discard(what)
-            log.info("%s works again", what)
 
 
 def _meters(cfg: SiteConfig) -> list[tuple[str, str, str]]:

@@ -20,7 +20,6 @@ database is logged once and retried at the next hour; recovery is logged once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 from collections.abc import Callable, Sequence
@@ -38,12 +37,12 @@ from openbms.db.forecasts import pending_hours, prune_forecasts, record_actuals,
 from openbms.historian import Historian
 from openbms.model.site import SiteConfig
 from openbms.runtime.clock import Clock
+from openbms.service.hourly import HOUR, HourlyJob
 
 __all__ = ["KEEP_DAYS", "RUN_AFTER_S", "ForecastRun", "ForecastService"]
 
 log = logging.getLogger(__name__)
 
-HOUR = 3600.0
 #: Seconds past the hour a run waits: the hour's last samples reach the historian's rollups first.
 RUN_AFTER_S = 120.0
 #: Days forecasts are kept (their scores are computed from the rows kept).
@@ -73,55 +72,20 @@ def _holiday(cfg: SiteConfig) -> Callable[[date], bool] | None:
     return holiday
 
 
-class ForecastService:
+class ForecastService(HourlyJob[ForecastRun]):
     """Runs the forecasts of every running site's meters each hour on ``clock`` (see the module)."""
 
     def __init__(self, sites: Callable[[], Sequence[SiteConfig]], historian: Historian, engine: sa.Engine,
                  clock: Clock, *, hours: int = MAX_HOURS) -> None:
+        super().__init__("load forecasts", clock, RUN_AFTER_S, log)
         self._sites = sites
         self._historian = historian
         self._engine = engine
-        self._clock = clock
         self._hours = hours
-        self._task: asyncio.Task[None] | None = None
-        self._current: asyncio.Future[ForecastRun] | None = None  # the run in progress
-        self._stopping = False
-        self._failing: set[str] = set()
-        #: The last run's summary (None before the first).
-        self.last_run: ForecastRun | None = None
 
-    async def start(self) -> None:
-        """Run at once, then every hour, in a task."""
-        self._stopping = False
-        self._task = asyncio.create_task(self._loop(), name="load forecasts")
-
-    async def stop(self) -> None:
-        """Stop the task; a run in progress ends after its meter in hand (its worker thread still
-        uses the database and the historian, which stop after this). Safe to call twice."""
-        self._stopping = True
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        current, self._current = self._current, None
-        if current is not None and not current.done():
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                await current
-
-    async def _loop(self) -> None:
-        while True:
-            now = self._clock.now()
-            self._current = asyncio.ensure_future(self.run_once(math.floor(now / HOUR) * HOUR))
-            try:
-                # Shielded: a stop waits for the run (see ``stop``) instead of leaving its thread behind.
-                self.last_run = await asyncio.shield(self._current)
-            except Exception:
-                self._failed("load forecasts")
-            else:
-                self._works("load forecasts")
-            now = self._clock.now()
-            await self._clock.sleep(max(math.floor(now / HOUR) * HOUR + HOUR + RUN_AFTER_S - now, 1.0))
+    def run_at(self, now: float) -> float:
+        """Forecasts are issued at whole hours."""
+        return math.floor(now / HOUR) * HOUR
 
     async def run_once(self, issued: float) -> ForecastRun:
         """Forecast every meter from the hour ``issued`` (a whole hour) and score what has ended."""
@@ -133,9 +97,9 @@ class ForecastService:
                 try:
                     got = await self._one(cfg, meter_id, pid, issued)
                 except Exception:
-                    self._failed(f"load forecast of {meter_id}")
+                    self.failed(f"load forecast of {meter_id}")
                     continue
-                self._works(f"load forecast of {meter_id}")
+                self.works(f"load forecast of {meter_id}")
                 if got is None:
                     skipped += 1
                     continue
@@ -146,21 +110,10 @@ class ForecastService:
         try:
             await asyncio.to_thread(prune_forecasts, self._engine, issued - KEEP_DAYS * 86_400.0)
         except Exception:
-            self._failed("pruning old load forecasts")
+            self.failed("pruning old load forecasts")
         else:
-            self._works("pruning old load forecasts")
+            self.works("pruning old load forecasts")
         return ForecastRun(issued, made, skipped, scored)
-
-    def _failed(self, what: str) -> None:
-        """Log a failure once (the exception being handled), until it works again."""
-        if what not in self._failing:
-            self._failing.add(what)
-            log.warning("%s failed: retried every hour", what, exc_info=True)
-
-    def _works(self, what: str) -> None:
-        if what in self._failing:
-            self._failing.discard(what)
-            log.info("%s works again", what)
 
     def _meters(self, cfg: SiteConfig) -> list[tuple[str, str]]:
         found = []
