@@ -389,6 +389,8 @@ async def test_real_requests_and_responses_validate_against_the_schemas(site: Si
         "program-deploy": {"id": "5", "program": "p", "version": version, "reason": "schema"},
         "program-get": {"id": "6", "program": "p"},
         "config": {"id": "7"},
+        "history": {"id": "8", "samples": {"point": "ahu-1/sat", "since": site.runtime.clock.now() - 86400,
+                                           "until": site.runtime.clock.now() + 60, "limit": 2}},
     }
     assert set(requests) == set(REQUESTS)
     for name, body in requests.items():

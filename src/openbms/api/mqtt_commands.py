@@ -374,6 +374,137 @@ async def _config(call: _Call) -> dict[str, Any]:
                           for e in sorted(cfg.equipment, key=lambda e: e.id)]}
 
 
+#: The longest range a ``history`` request may cover, in days.
+MAX_HISTORY_DAYS = 31
+#: The most samples one ``history`` samples answer carries (its ``limit``), and its default.
+MAX_HISTORY_SAMPLES = 10_000
+DEFAULT_HISTORY_SAMPLES = 1_000
+#: The most points one ``history`` counts request names, and the most point-hours it may cover.
+MAX_COUNT_POINTS = 5_000
+MAX_COUNT_CELLS = 200_000
+_HOUR = 3600.0
+
+
+def _when(body: dict[str, Any], name: str, where: str) -> float:
+    """``body[name]``: an ISO 8601 time with its offset (``Z`` or ``+hh:mm``) or UTC epoch seconds."""
+    from datetime import datetime
+
+    field = f"{where}.{name}"
+    value = body.get(name)
+    if value is None:
+        raise Refused("invalid", f"{field}: required (an ISO 8601 time such as "
+                                 "2026-12-07T10:00:00Z, or UTC epoch seconds)", field)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if not math.isfinite(value) or not 0 <= value < 1e11:
+            raise Refused("invalid", f"{field}: {_show(value)}; expected UTC epoch seconds", field)
+        return float(value)
+    if isinstance(value, str) and len(value) <= 64:
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            parsed = None
+        if parsed is not None and parsed.tzinfo is None:
+            raise Refused("invalid", f"{field}: {_show(value)} has no time zone; add Z (UTC) or "
+                                     "an offset such as +01:00", field)
+        if parsed is not None:
+            return parsed.timestamp()
+    raise Refused("invalid", f"{field}: {_show(value)}; expected an ISO 8601 time such as "
+                             "2026-12-07T10:00:00Z, or UTC epoch seconds", field)
+
+
+def _range(body: dict[str, Any], where: str) -> tuple[float, float]:
+    since, until = _when(body, "since", where), _when(body, "until", where)
+    if not until > since:
+        raise Refused("invalid", f"{where}.until: it must be after since (the range is "
+                                 "[since, until))", f"{where}.until")
+    if until - since > MAX_HISTORY_DAYS * 86400:
+        raise Refused("invalid", f"{where}: the range covers {(until - since) / 86400:.1f} days; at "
+                                 f"most {MAX_HISTORY_DAYS} in one request", f"{where}.until")
+    return since, until
+
+
+def _form(call: _Call, name: str, allowed: frozenset[str]) -> dict[str, Any]:
+    body = call.args[name]
+    if not isinstance(body, dict):
+        raise Refused("invalid", f"{name}: expected an object with {', '.join(sorted(allowed))}", name)
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise Refused("invalid", f"{name}.{unknown[0]}: not an argument (expected "
+                                 f"{', '.join(sorted(allowed))})", f"{name}.{unknown[0]}")
+    return body
+
+
+async def _history(call: _Call) -> dict[str, Any]:
+    """The edge's historian, read-only: per point and hour the samples it holds (``counts``, from
+    the hourly rollups), or one point's samples in time order, page by page (``samples``)."""
+    forms = [name for name in ("counts", "samples") if call.args.get(name) is not None]
+    if len(forms) != 1:
+        raise Refused("invalid", "expected exactly one of counts (per point and hour, how many "
+                                 "samples) or samples (one point's samples)",
+                      forms[1] if forms else "counts")
+    if forms[0] == "counts":
+        return await _history_counts(call)
+    return await _history_samples(call)
+
+
+async def _history_counts(call: _Call) -> dict[str, Any]:
+    body = _form(call, "counts", frozenset({"since", "until", "points"}))
+    since, until = _range(body, "counts")
+    start, end = math.floor(since / _HOUR) * _HOUR, math.ceil(until / _HOUR) * _HOUR
+    names = body.get("points")
+    if names is None:
+        site = call.cfg.site.id
+        pids = [f"{site}/{e.id}/{p.name}" for e in call.cfg.equipment for p in e.points]
+    else:
+        if not isinstance(names, list) or not names or len(names) > MAX_COUNT_POINTS or not all(
+                isinstance(n, str) for n in names):
+            raise Refused("invalid", f"counts.points: expected a list of 1 to {MAX_COUNT_POINTS} "
+                                     "point names (equipment/name)", "counts.points")
+        pids = [_point(call, "counts.points", name)[0] for name in names]
+    hours = round((end - start) / _HOUR)
+    if len(pids) * hours > MAX_COUNT_CELLS:
+        raise Refused("invalid", f"counts: {len(pids)} points × {hours} hours is more than "
+                                 f"{MAX_COUNT_CELLS:,} point-hours in one request; name fewer "
+                                 "points or ask a shorter range", "counts.points")
+    historian = call.runtime.historian
+    out = []
+    for pid in dict.fromkeys(pids):
+        series = await historian.rollups(pid, "hour", start, end)
+        out.append({"point": pid, "hours": [[s, int(c)] for s, c in
+                                            zip(series.start.tolist(), series.count.tolist(),
+                                                strict=True) if c > 0]})
+    return {"since": start, "until": end, "points": out}
+
+
+async def _history_samples(call: _Call) -> dict[str, Any]:
+    from openbms.model.sample import STATUSES
+
+    body = _form(call, "samples", frozenset({"point", "since", "until", "limit", "after"}))
+    raw = body.get("point")
+    if not isinstance(raw, str) or not raw.strip() or len(raw) > 400:
+        raise Refused("invalid", "samples.point: " + ("required" if raw is None else _show(raw))
+                      + "; expected a point, equipment/name or site/equipment/name", "samples.point")
+    pid, _model = _point(call, "samples.point", raw.strip())
+    since, until = _range(body, "samples")
+    limit = body.get("limit", DEFAULT_HISTORY_SAMPLES)
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_HISTORY_SAMPLES:
+        raise Refused("invalid", f"samples.limit: {_show(limit)}; expected a whole number from 1 to "
+                                 f"{MAX_HISTORY_SAMPLES}", "samples.limit")
+    after = body.get("after")
+    if after is not None and (isinstance(after, bool) or not isinstance(after, int | float)
+                              or not math.isfinite(after)):
+        raise Refused("invalid", f"samples.after: {_show(after)}; expected the next cursor of the "
+                                 "previous answer", "samples.after")
+    low = since if after is None else max(since, float(after))
+    rows = await call.runtime.historian.raw_rows(pid, low, until, limit + 2)
+    if after is not None:
+        rows = [r for r in rows if r[0] > after]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {"point": pid, "samples": [[ts, finite(v), STATUSES[st]] for ts, v, st in rows],
+            "next": rows[-1][0] if more else None}
+
+
 _COMMON = frozenset({"id", "token"})
 
 #: Every command: the topic level ``{name}`` → what it needs and does. The permissions are the
@@ -389,6 +520,7 @@ COMMANDS: Mapping[str, CommandSpec] = {
     "program-deploy": CommandSpec("programs:deploy", _COMMON | {"program", "version", "reason"}, True,
                                   _program_deploy),
     "config": CommandSpec("sites:read", _COMMON, False, _config),
+    "history": CommandSpec("history:read", _COMMON | {"counts", "samples"}, False, _history),
 }
 
 #: Home Assistant's commands (``HomeAssistantSettings.COMMAND``): not a command a client may name.

@@ -18,9 +18,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
-from openbms.api.mqtt_commands import COMMANDS, ERROR_CODES
+from openbms.api.mqtt_commands import (
+    COMMANDS,
+    DEFAULT_HISTORY_SAMPLES,
+    ERROR_CODES,
+    MAX_COUNT_POINTS,
+    MAX_HISTORY_DAYS,
+    MAX_HISTORY_SAMPLES,
+)
 from openbms.api.routes.commands import CommandOut, PriorityArray
 from openbms.api.routes.programs import ProgramDetail
 from openbms.api.routes.sites import EquipmentOut, SiteOut
@@ -97,6 +104,51 @@ class ConfigRequest(_Request):
     """The site's configuration: the site, its spaces and its equipment, as the REST API shows them."""
 
 
+_TIME_DOC = ("An ISO 8601 time with its offset (2026-12-07T10:00:00Z, 2026-12-07T11:00:00+01:00) "
+             "or UTC epoch seconds.")
+_RANGE_DOC = f"[since, until): at most {MAX_HISTORY_DAYS} days."
+
+
+class HistoryCounts(BaseModel):
+    """Per point and hour, how many samples the edge's historian holds (its hourly rollups' count).
+    The range is widened to whole UTC hours."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    since: str | float = Field(description=_TIME_DOC + " " + _RANGE_DOC)
+    until: str | float = Field(description=_TIME_DOC)
+    points: list[str] | None = Field(
+        default=None, min_length=1, max_length=MAX_COUNT_POINTS,
+        description="Points (equipment/name or site/equipment/name); default: every point of the "
+                    "site. Points × hours at most 200 000.")
+
+
+class HistorySamples(BaseModel):
+    """One point's stored samples in ``[since, until)``, in time order, ``limit`` at a time."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    point: str = _POINT
+    since: str | float = Field(description=_TIME_DOC + " " + _RANGE_DOC)
+    until: str | float = Field(description=_TIME_DOC)
+    limit: int = Field(default=DEFAULT_HISTORY_SAMPLES, ge=1, le=MAX_HISTORY_SAMPLES)
+    after: float | None = Field(default=None,
+                                description="The previous answer's next: the samples after it.")
+
+
+class HistoryRequest(_Request):
+    """The edge's history, read-only (a backfill from the centre): exactly one of counts or samples."""
+
+    counts: HistoryCounts | None = None
+    samples: HistorySamples | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> HistoryRequest:
+        if (self.counts is None) == (self.samples is None):
+            raise ValueError("expected exactly one of counts or samples")
+        return self
+
+
 class PointValue(BaseModel):
     """A point's current value (all null before its first sample)."""
 
@@ -134,6 +186,36 @@ class ConfigResult(BaseModel):
     equipment: list[EquipmentOut]
 
 
+class PointHours(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    point: str
+    hours: list[tuple[float, int]] = Field(
+        description="[hour start (UTC epoch seconds), samples] of each hour holding any, in order.")
+
+
+class HistoryCountsResult(BaseModel):
+    """The counts asked for: ``since`` and ``until`` are the range widened to whole hours."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    since: float
+    until: float
+    points: list[PointHours]
+
+
+class HistorySamplesResult(BaseModel):
+    """A page of one point's samples; ``next`` (the last one's time) asks for the following page as
+    ``after``, null when there is none."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    point: str
+    samples: list[tuple[float, Value, str]] = Field(
+        description="[time (UTC epoch seconds), value, status] in time order.")
+    next: float | None
+
+
 class ErrorDetail(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -152,7 +234,7 @@ class ErrorResponse(BaseModel):
     error: ErrorDetail
 
 
-def _ok(result: type[BaseModel], name: str) -> type[BaseModel]:
+def _ok(result: Any, name: str) -> type[BaseModel]:
     return type(f"{name}Response", (BaseModel,), {
         "__annotations__": {"id": str | None, "ok": Literal[True], "result": result},
         "model_config": ConfigDict(extra="forbid"),
@@ -164,12 +246,12 @@ def _ok(result: type[BaseModel], name: str) -> type[BaseModel]:
 REQUESTS: Mapping[str, type[BaseModel]] = {
     "write": WriteRequest, "release": ReleaseRequest, "read": ReadRequest,
     "priority-array": PriorityArrayRequest, "program-get": ProgramGetRequest,
-    "program-deploy": ProgramDeployRequest, "config": ConfigRequest,
+    "program-deploy": ProgramDeployRequest, "config": ConfigRequest, "history": HistoryRequest,
 }
-_RESULTS: Mapping[str, type[BaseModel]] = {
+_RESULTS: Mapping[str, Any] = {
     "write": CommandResult, "release": CommandResult, "read": ReadResult,
     "priority-array": PriorityArray, "program-get": ProgramResult, "program-deploy": ProgramResult,
-    "config": ConfigResult,
+    "config": ConfigResult, "history": HistoryCountsResult | HistorySamplesResult,
 }
 #: Each command's successful response model (an error response is ``ErrorResponse``).
 RESPONSES: Mapping[str, type[BaseModel]] = {
