@@ -218,3 +218,17 @@ async def test_the_energy_of_each_meter_is_computed_off_the_event_loop(west, mon
     # The test, the server and its event loop share one thread: the computation was not on it.
     assert threading.get_ident() not in threads
     assert body["series"][1]["buckets"][0]["kwh"] == 7 * 24
+
+
+async def test_a_date_alone_is_the_sites_midnight_not_utcs(west):
+    """``until=2026-03-09`` ends the energy at midnight in Los Angeles (08:00 UTC), as the M&V routes
+    read a date; it used to be read as midnight UTC, the 8th's 16:00 there."""
+    _runtime, client = west
+    body = await energy(client, bucket="day", count=2, until="2026-03-09")
+    demand = next(s for s in body["series"] if s["point"] == "west/sub/demand")
+    # The bucket holding ``until`` is the 9th's, empty; read as UTC it was the 8th's, to 16:00.
+    assert [b["date"] for b in demand["buckets"]] == ["2026-03-08", "2026-03-09"]
+    assert [b["kwh"] for b in demand["buckets"]] == [8 * 23, None]
+    assert body == await energy(client, bucket="day", count=2, until=midnight(date(2026, 3, 9)))
+    r = await client.get("/api/v1/sites/west/energy", params={"until": "2026-02-30"})
+    assert r.status_code == 422 and "no date" in r.text, r.text

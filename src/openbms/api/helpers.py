@@ -49,9 +49,11 @@ import base64
 import binascii
 import json
 import math
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Generic, TypeVar
+from zoneinfo import ZoneInfo
 
 from fastapi import Query
 from pydantic import BaseModel, ValidationError
@@ -81,6 +83,7 @@ __all__ = [
     "finite",
     "keyset_page",
     "page",
+    "parse_site_time",
     "parse_time",
     "replace_equipment",
     "requested_points",
@@ -123,6 +126,22 @@ def parse_time(text: str | None, name: str) -> float | None:
     if not (math.isfinite(value) and 0 <= value <= _LATEST):
         raise invalid_field(["query", name], "expected a time between 1970 and 9999")
     return value
+
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def parse_site_time(text: str | None, name: str, timezone: str) -> float | None:
+    """As :func:`parse_time`, except that a date alone (``2025-03-01``) is that day's midnight in
+    the site's time zone: energy and M&V periods are the site's local days."""
+    if text is not None and _DATE.fullmatch(text.strip()):
+        try:
+            day = date.fromisoformat(text.strip())
+        except ValueError:
+            raise invalid_field(["query", name], f"{text.strip()!r} is no date: expected YYYY-MM-DD, "
+                                "ISO 8601 or epoch seconds") from None
+        return datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(timezone)).timestamp()
+    return parse_time(text, name)
 
 
 def requested_points(site_id: str, requested: Sequence[str], find: Callable[[str], T | None]) -> list[T]:

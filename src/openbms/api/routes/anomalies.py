@@ -23,7 +23,7 @@ from openbms.api.auth.principal import Principal
 from openbms.api.context import get_context
 from openbms.api.errors import not_found
 from openbms.api.export_tables import EXPORT_RESPONSES, Column, Table, export_response, filename_of
-from openbms.api.helpers import finite, parse_time, runtime_of, site_config
+from openbms.api.helpers import finite, parse_site_time, runtime_of, site_config
 from openbms.service.anomalies import stored_findings
 
 __all__ = ["router"]
@@ -88,7 +88,8 @@ async def get_anomalies(
     """Anomalies found in the site's meters, newest first, with expected vs actual and their alarms."""
     runtime = runtime_of(request)
     cfg = site_config(runtime, site_id)
-    lo, hi = parse_time(since, "since"), parse_time(until, "until")
+    lo = parse_site_time(since, "since", cfg.site.timezone)
+    hi = parse_site_time(until, "until", cfg.site.timezone)
     ctx = get_context(request)
     rows = await ctx.run(stored_findings, ctx.engine, site_id)
     wanted = None

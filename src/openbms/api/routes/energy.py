@@ -46,7 +46,15 @@ from openbms.api.auth.permissions import require, visible_sites
 from openbms.api.auth.principal import Principal
 from openbms.api.errors import invalid_field, not_found
 from openbms.api.export_tables import EXPORT_RESPONSES, Column, Table, export_response, filename_of
-from openbms.api.helpers import MAX_JSON_ROWS, finite, parse_time, requested_points, runtime_of, site_config
+from openbms.api.helpers import (
+    MAX_JSON_ROWS,
+    finite,
+    parse_site_time,
+    parse_time,
+    requested_points,
+    runtime_of,
+    site_config,
+)
 from openbms.api.site_index import Entry, site_index
 from openbms.historian.base import RawRow, RollupSeries
 from openbms.model.calendar import Calendar
@@ -203,7 +211,7 @@ async def get_energy(
     cfg = site_config(runtime_of(request), site_id)
     tz = ZoneInfo(cfg.site.timezone)
     meters = _meters(request, site_id, points)
-    end = parse_time(until, "until")
+    end = parse_site_time(until, "until", cfg.site.timezone)
     end = runtime.clock.now() if end is None else end
     try:
         spans = hour_spans(count, end) if bucket == "hour" else day_spans(count, end, tz)
@@ -476,7 +484,7 @@ async def get_consumption(
     """
     runtime = runtime_of(request)
     cfg = site_config(runtime, site_id)
-    end = parse_time(until, "until")
+    end = parse_site_time(until, "until", cfg.site.timezone)
     end = runtime.clock.now() if end is None else end
     if meters and by != "meter":
         raise invalid_field(["query", "meters"], "meters= names meters: use it with by=meter")
@@ -528,7 +536,7 @@ async def get_portfolio_consumption(
     read, or that does not run here, is left out, as if it did not exist.
     """
     runtime = runtime_of(request)
-    end = parse_time(until, "until")
+    end = parse_time(until, "until")  # the portfolio's sites may be in several time zones
     end = runtime.clock.now() if end is None else end
     running = [s.site.id for s in runtime.sites]
     wanted = [t for item in sites or () for raw in item.split(",") if (t := raw.strip())]
@@ -622,7 +630,7 @@ async def get_peaks(
     runtime = runtime_of(request)
     cfg = site_config(runtime, site_id)
     tz = ZoneInfo(cfg.site.timezone)
-    end = parse_time(until, "until")
+    end = parse_site_time(until, "until", cfg.site.timezone)
     end = runtime.clock.now() if end is None else end
     spans = _periods(bucket, count, end, tz, _first_day(cfg))
     points = _meter_points(cfg)
@@ -752,7 +760,7 @@ async def get_cost(
         raise invalid_field(["query", "tariff"], f"no tariff {tariff!r}: expected one of "
                             f"{', '.join(t.id for t in cfg.tariffs)}")
     tz = ZoneInfo(cfg.site.timezone)
-    end = parse_time(until, "until")
+    end = parse_site_time(until, "until", cfg.site.timezone)
     end = runtime.clock.now() if end is None else end
     spans = _periods(bucket, count, end, tz, _first_day(cfg))
     points = _meter_points(cfg)

@@ -27,7 +27,7 @@ from openbms.api.auth.principal import Principal
 from openbms.api.context import get_context
 from openbms.api.errors import not_found
 from openbms.api.export_tables import EXPORT_RESPONSES, Column, Table, export_response, filename_of
-from openbms.api.helpers import finite, parse_time, runtime_of, site_config
+from openbms.api.helpers import finite, parse_site_time, runtime_of, site_config
 from openbms.db.forecasts import forecast_scores, latest_forecast
 from openbms.model.site import SiteConfig
 
@@ -187,7 +187,7 @@ async def get_forecast_scores(
 ) -> Any:
     """MAPE and CV(RMSE) of each meter's forecasts per hours ahead, against the actual energy."""
     cfg = site_config(runtime_of(request), site_id)
-    start = parse_time(since, "since")
+    start = parse_site_time(since, "since", cfg.site.timezone)
     ctx = get_context(request)
     out = []
     for mid, name, _commodity in _meters(cfg, meter):

@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import math
-import re
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
@@ -44,7 +43,7 @@ from openbms.api.auth.permissions import require
 from openbms.api.auth.principal import Principal
 from openbms.api.errors import ApiError, invalid_field
 from openbms.api.export_tables import EXPORT_RESPONSES, Column, Table, export_response, filename_of
-from openbms.api.helpers import finite, parse_time, runtime_of, site_config
+from openbms.api.helpers import finite, parse_site_time, runtime_of, site_config
 from openbms.model.site import SiteConfig
 
 __all__ = ["MAX_DAYS", "MIN_DAYS", "router"]
@@ -244,26 +243,11 @@ def _temperature(cfg: SiteConfig, token: str | None) -> str:
     return found
 
 
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-def _when(text: str | None, field: str, tz: ZoneInfo) -> float | None:
-    """A time from a query field: a date alone (``2025-03-01``) is that day's midnight at the site (an
-    M&V period is local days); anything else as ``parse_time`` reads it (without an offset: UTC)."""
-    if text is not None and _DATE.fullmatch(text.strip()):
-        try:
-            return _midnight(date.fromisoformat(text.strip()), tz)
-        except ValueError:
-            raise invalid_field(["query", field], f"{text.strip()!r} is no date: expected YYYY-MM-DD, "
-                                "ISO 8601 or epoch seconds") from None
-    return parse_time(text, field)
-
-
 def _span(start_text: str | None, end_text: str | None, start_field: str,
           end_field: str, tz: ZoneInfo) -> tuple[float, float]:
     """A period from two query fields; 422 naming the field when one is missing, reversed or too long."""
-    start = _when(start_text, start_field, tz)
-    end = _when(end_text, end_field, tz)
+    start = parse_site_time(start_text, start_field, tz.key)
+    end = parse_site_time(end_text, end_field, tz.key)
     if start is None:
         raise invalid_field(["query", start_field], "expected the period's start (ISO 8601 or epoch s)")
     if end is None:
@@ -286,8 +270,8 @@ def _exclusions(items: Sequence[str] | None, tz: ZoneInfo) -> list[Exclusion]:
             raise invalid_field(["query", "exclude", i], f"{text!r}: expected START/END/NOTE, e.g. "
                                 "2025-03-01T00:00:00Z/2025-03-15T00:00:00Z/boiler replaced")
         try:
-            start = _when(parts[0], "exclude", tz)
-            end = _when(parts[1], "exclude", tz)
+            start = parse_site_time(parts[0], "exclude", tz.key)
+            end = parse_site_time(parts[1], "exclude", tz.key)
         except ApiError:
             raise invalid_field(["query", "exclude", i], f"{text!r}: START and END must be ISO 8601 "
                                 "(2025-03-01T00:00:00Z) or epoch seconds") from None
