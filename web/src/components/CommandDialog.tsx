@@ -77,7 +77,9 @@ export function CommandDialog(props: { site: string; point: PointDetail; onClose
   const latest = useLiveSamples([props.point.id]).get(props.point.id);
   const nowValue = latest && (point.ts === null || latest[0] >= point.ts) ? latest[1] : point.value;
   const nowStatus = latest && (point.ts === null || latest[0] >= point.ts) ? latest[2] : point.status;
-  const [priority, setPriority] = useState(8);
+  // At a central openbms the edge keeps 1-8 (its life safety and own operators): 9-16, 12 unless chosen.
+  const priorities = props.point.remote ? [9, 10, 11, 12, 13, 14, 15, 16] : Array.from({ length: 16 }, (_, i) => i + 1);
+  const [priority, setPriority] = useState(props.point.remote ? 12 : 8);
   const [duration, setDuration] = useState<number | null>(600);
   const [reason, setReason] = useState("");
   const [errors, setErrors] = useState<{ fields: Record<string, string>; general: string[] }>({ fields: {}, general: [] });
@@ -222,10 +224,15 @@ export function CommandDialog(props: { site: string; point: PointDetail; onClose
           </Field>
         )}
         <div class="row">
-          <Field id="cmd-priority" label="Priority" error={errors.fields.priority} hint="1 is highest; 8 is manual operator">
+          <Field
+            id="cmd-priority"
+            label="Priority"
+            error={errors.fields.priority}
+            hint={point.remote ? "Sent to the site, whose priorities 1-8 stay its own" : "1 is highest; 8 is manual operator"}
+          >
             {(aria) => (
               <select {...aria} value={String(priority)} onChange={(e) => setPriority(Number(e.currentTarget.value))}>
-                {Array.from({ length: 16 }, (_, i) => i + 1).map((p) => (
+                {priorities.map((p) => (
                   <option key={p} value={p}>
                     {p}
                     {p === 8 ? " (manual operator)" : ""}
