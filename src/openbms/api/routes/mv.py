@@ -23,9 +23,10 @@ site; reading is not audited, like the other analytics routes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -45,6 +46,7 @@ from openbms.api.errors import ApiError, invalid_field
 from openbms.api.export_tables import EXPORT_RESPONSES, Column, Table, export_response, filename_of
 from openbms.api.helpers import finite, parse_site_time, runtime_of, site_config
 from openbms.model.site import SiteConfig
+from openbms.service.protocols import Services
 
 __all__ = ["MAX_DAYS", "MIN_DAYS", "router"]
 
@@ -603,6 +605,47 @@ def savings_tables(body: dict[str, Any], tz: ZoneInfo) -> list[Table]:
 
 # --- routes ------------------------------------------------------------------------------------------
 
+#: Model fits run at once (each a worker thread busy for up to seconds); more wait their turn.
+FITS_AT_ONCE = 2
+#: Fits that may wait; one more is answered 503 with Retry-After rather than queued without end.
+FITS_WAITING = 8
+
+
+class _Fits:
+    """The server's model fits: at most ``FITS_AT_ONCE`` run, at most ``FITS_WAITING`` wait."""
+
+    def __init__(self) -> None:
+        self.slots = asyncio.Semaphore(FITS_AT_ONCE)
+        self.waiting = 0
+
+
+@contextlib.asynccontextmanager
+async def _fitting(request: Request) -> AsyncIterator[None]:
+    fits: _Fits | None = getattr(request.app.state, "mv_fits", None)
+    if fits is None:
+        fits = request.app.state.mv_fits = _Fits()
+    if fits.slots.locked() and fits.waiting >= FITS_WAITING:
+        raise ApiError(503, f"{FITS_AT_ONCE} baseline fits are running and {fits.waiting} are waiting: "
+                       "try again in a few seconds", headers={"Retry-After": "5"})
+    fits.waiting += 1
+    try:
+        await fits.slots.acquire()
+    finally:
+        fits.waiting -= 1
+    try:
+        yield
+    finally:
+        fits.slots.release()
+
+
+def _subject(request: Request, site_id: str, meter: str,
+             temperature: str | None) -> tuple[Services, SiteConfig, str, str, ZoneInfo]:
+    """The runtime, the site, its meter's and outdoor temperature's points and its zone, checked."""
+    runtime = runtime_of(request)
+    cfg = site_config(runtime, site_id)
+    return runtime, cfg, _meter(cfg, meter), _temperature(cfg, temperature), ZoneInfo(cfg.site.timezone)
+
+
 _EXCLUDE = Query(None, description="A non-routine event left out: START/END/NOTE (times ISO 8601, epoch s "
                  "or local dates; the note optional); repeat for several.")
 _METHOD = Query("auto", description="auto: hourly rows, the model (time-of-week-and-temperature or daily "
@@ -628,16 +671,13 @@ async def get_baseline(
     user: Principal = require("history:read", site_param="site_id"),
 ) -> Any:
     """Fit a weather-normalised baseline on a period of a meter: model, Guideline 14 statistics, days."""
-    runtime = runtime_of(request)
-    cfg = site_config(runtime, site_id)
-    pid = _meter(cfg, meter)
-    oat = _temperature(cfg, temperature)
-    tz = ZoneInfo(cfg.site.timezone)
+    runtime, cfg, pid, oat, tz = _subject(request, site_id, meter, temperature)
     span = _span(start, end, "start", "end", tz)
     exclusions = _exclusions(exclude, tz)
     hours = await meter_hours(runtime.historian, cfg, pid, *span, temperature=oat)
     # A year of hours and a model fit: in a worker thread, so that the loop keeps serving everyone else.
-    got = await asyncio.to_thread(_baseline, hours, tz, *span, method, exclusions)
+    async with _fitting(request):
+        got = await asyncio.to_thread(_baseline, hours, tz, *span, method, exclusions)
     body = {"site": site_id, "timezone": cfg.site.timezone, "meter": pid, "temperature": oat, **got}
     if format != "json":
         return export_response(baseline_tables(body, tz), format, filename_of(site_id, pid, "baseline"), tz)
@@ -666,11 +706,7 @@ async def get_savings(
     user: Principal = require("history:read", site_param="site_id"),
 ) -> Any:
     """Avoided energy of a meter over a reporting period against a baseline fitted before it."""
-    runtime = runtime_of(request)
-    cfg = site_config(runtime, site_id)
-    pid = _meter(cfg, meter)
-    oat = _temperature(cfg, temperature)
-    tz = ZoneInfo(cfg.site.timezone)
+    runtime, cfg, pid, oat, tz = _subject(request, site_id, meter, temperature)
     base_span = _span(baseline_start, baseline_end, "baseline_start", "baseline_end", tz)
     span = _span(start, end, "start", "end", tz)
     if span[0] < base_span[1]:
@@ -682,8 +718,9 @@ async def get_savings(
     base_hours = await meter_hours(runtime.historian, cfg, pid, *base_span, temperature=oat)
     report_hours = await meter_hours(runtime.historian, cfg, pid, *span, temperature=oat)
     first_day = _WEEKDAYS.index(cfg.energy.week_start)
-    got = await asyncio.to_thread(_savings, base_hours, report_hours, tz, base_span, span, method,
-                                  exclusions, confidence, bucket, first_day)
+    async with _fitting(request):
+        got = await asyncio.to_thread(_savings, base_hours, report_hours, tz, base_span, span, method,
+                                      exclusions, confidence, bucket, first_day)
     body = {"site": site_id, "timezone": cfg.site.timezone, "meter": pid, "temperature": oat, **got}
     if format != "json":
         return export_response(savings_tables(body, tz), format, filename_of(site_id, pid, "savings"), tz)
