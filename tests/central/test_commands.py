@@ -60,7 +60,7 @@ SP = "sim://ahu-1/sat-sp?wave=constant&value=13"
 
 
 def central_for(broker: MosquittoBroker, url: str, tokens: dict[str, str], asked: list[str],
-                clock: Any) -> IngestWorker:
+                clock: Any, backfill_hours: float = 0) -> IngestWorker:
     def connect(filters: Sequence[str], handler: Any) -> SharedSubscriber:
         return SharedSubscriber({"host": broker.host, "port": broker.port, "timeout": 5}, filters,
                                 handler, client_id="central-commands", reconnect_min=0.1)
@@ -71,7 +71,8 @@ def central_for(broker: MosquittoBroker, url: str, tokens: dict[str, str], asked
             return await requester.ask(name, payload,
                                        user_properties=[("authorization", f"Bearer {token}")])
 
-    return IngestWorker(url, connect, clock=clock, ask=ask, token=tokens.get, flush_interval=0.05)
+    return IngestWorker(url, connect, clock=clock, ask=ask, token=tokens.get, flush_interval=0.05,
+                        backfill_hours=backfill_hours)
 
 
 async def test_a_command_from_the_centre_runs_through_the_edges_arbiter(

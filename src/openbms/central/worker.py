@@ -6,6 +6,10 @@
                            ─▶ subscriber
     IngestWorker.stop():   subscriber ─▶ ingest (queued events written) ─▶ store ─▶ historian (flushed)
 
+With ``ask`` and ``token`` the worker also sends the centre's commands (``Dispatcher``) and
+backfills each site whose edge comes online from the edge's historian (``AutoBackfill``: the
+last ``backfill_hours``, one site at a time, on a PostgreSQL history of its own per run).
+
 The connection to the broker is given as a factory (``connect(filters, handler)``)
 so this package imports no driver: ``openbms central run`` passes the MQTT
 driver's ``SharedSubscriber``. Several workers (processes, or connections in
@@ -14,10 +18,12 @@ one) with the same ``group`` split the edges' samples and events.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Protocol
 
+from openbms.central.backfill import AutoBackfill, site_points
 from openbms.central.commands import Ask, CommandQueue, Dispatcher
 from openbms.central.ingest import CentralIngest, SampleSink, topic_filters
 from openbms.central.store import CentralStore
@@ -25,12 +31,14 @@ from openbms.errors import HistorianError
 from openbms.historian import Historian, open_historian
 from openbms.runtime.clock import Clock, WallClock
 
-__all__ = ["DEFAULT_GROUP", "IngestWorker", "Subscriber", "libpq_url"]
+__all__ = ["DEFAULT_BACKFILL_HOURS", "DEFAULT_GROUP", "IngestWorker", "Subscriber", "libpq_url"]
 
 log = logging.getLogger(__name__)
 
 #: The shared subscription group of ``openbms central`` workers unless told otherwise.
 DEFAULT_GROUP = "openbms-central"
+#: Hours an edge coming online is backfilled over unless told otherwise.
+DEFAULT_BACKFILL_HOURS = 24.0
 
 
 class Subscriber(Protocol):
@@ -61,6 +69,7 @@ class IngestWorker:
                  group: str = DEFAULT_GROUP, clock: Clock | None = None,
                  sink: SampleSink | None = None, ask: Ask | None = None,
                  token: Callable[[str], str | None] | None = None,
+                 backfill_hours: float = DEFAULT_BACKFILL_HOURS,
                  **historian_options: Any) -> None:
         if not libpq_url(history_url).startswith("postgresql://"):
             raise ValueError(f"the central's history is PostgreSQL: expected a postgresql:// URL, "
@@ -82,6 +91,9 @@ class IngestWorker:
         self._ask = ask
         self._token = token
         self.dispatcher: Dispatcher | None = None
+        #: Backfills of edges coming online (with ``ask`` and ``token``; ``backfill_hours`` 0: none).
+        self.backfill_hours = backfill_hours
+        self.backfill: AutoBackfill | None = None
 
     async def start(self) -> None:
         """Open the history and the tables, then subscribe; a failure stops what was started."""
@@ -100,8 +112,23 @@ class IngestWorker:
                 dispatcher = Dispatcher(CommandQueue(self.history_url), self._ask,
                                         self.ingest.is_online, self._token, self.clock)
                 self.dispatcher = dispatcher
-                self.ingest.on_online = lambda _site: dispatcher.poke()
                 await dispatcher.start()
+                backfill = None
+                if self.backfill_hours > 0:
+                    store = self.store
+                    backfill = AutoBackfill(self._backfill_history, self._ask, self._token,
+                                            self.clock, hours=self.backfill_hours,
+                                            online=self.ingest.is_online, points=self._points,
+                                            record=store.put_events)
+                    self.backfill = backfill
+                    await backfill.start()
+
+                def online(site: str) -> None:
+                    dispatcher.poke()
+                    if backfill is not None:
+                        backfill.request(site)
+
+                self.ingest.on_online = online
             shared, plain = topic_filters(self.prefix, self.group)
             self.subscriber = self._connect([*shared, *plain], self.ingest.handle)
             await self.subscriber.start()
@@ -109,8 +136,31 @@ class IngestWorker:
             await self.stop()
             raise
 
+    @contextlib.asynccontextmanager
+    async def _backfill_history(self) -> AsyncIterator[Historian]:
+        """A PostgreSQL history of a backfill run's own: its point index read now (another
+        worker's points included), its writes flushed and rolled up when it closes."""
+        history = open_historian(self.history_url, clock=self.clock, **self._historian_options)
+        await history.start()
+        try:
+            yield history
+        finally:
+            await history.stop()
+
+    async def _points(self, site: str) -> list[str] | None:
+        """The site's points as its edge published them (None: not known here yet)."""
+        if self.store is None:
+            return None
+        for stored in await self.store.sites():
+            if stored.site == site:
+                return site_points(site, stored.config) or None
+        return None
+
     async def stop(self) -> None:
         """Unsubscribe, write what is queued, flush the history, close."""
+        backfill, self.backfill = self.backfill, None
+        if backfill is not None:
+            await backfill.stop()
         dispatcher, self.dispatcher = self.dispatcher, None
         if dispatcher is not None:
             await dispatcher.stop()
@@ -139,6 +189,8 @@ class IngestWorker:
             out["ingest"] = self.ingest.health()
         if self.dispatcher is not None:
             out["commands"] = self.dispatcher.health()
+        if self.backfill is not None:
+            out["backfill"] = self.backfill.health()
         if self.historian is not None:
             st = self.historian.stats()
             out["history"] = {"stored": st.stored, "backlog": st.backlog, "dropped": st.dropped}

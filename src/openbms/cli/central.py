@@ -1,4 +1,5 @@
-"""``openbms central run|serve|sites|command|commands|acl``: the central openbms many edge sites report to.
+"""``openbms central run|serve|sites|command|commands|backfill|acl``: the central openbms many edge
+sites report to.
 
 ::
 
@@ -10,6 +11,8 @@
     openbms central sites  the sites whose configuration the centre holds
     openbms central acl    a Mosquitto ACL: each edge only its site's topics
     openbms central command|commands   queue a command for an edge, list the centre's commands
+    openbms central backfill   fill the centre's history from an edge's historian over a range
+                           (per-hour counts compared, the missing hours' samples fetched)
 """
 
 from __future__ import annotations
@@ -22,10 +25,11 @@ import signal
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import typer
 
-from openbms.cli.common import console, fail
+from openbms.cli.common import console, fail, parse_time
 from openbms.cli.mqtt import (
     BrokerOption,
     CAOption,
@@ -124,6 +128,10 @@ def run(
     status_every: float = typer.Option(10.0, "--status-every", min=0.1,
                                        help="Seconds between status lines."),
     tokens: Path | None = TokensOption,
+    backfill_hours: float = typer.Option(
+        24.0, "--backfill-hours", envvar="OPENBMS_BACKFILL_HOURS", min=0.0,
+        help="With --tokens: when an edge comes online (and for each one online at the start), "
+             "backfill this many hours before now from its historian; 0: never."),
     username_env: str | None = UserEnvOption,
     username_file: str | None = UserFileOption,
     password_env: str | None = PasswordEnvOption,
@@ -151,7 +159,8 @@ def run(
     async def main() -> None:
         token = _token_reader(tokens)
         worker = IngestWorker(url, connect, prefix=prefix, group=group, token=token,
-                              ask=_asker(conn, prefix) if token is not None else None)
+                              ask=_asker(conn, prefix) if token is not None else None,
+                              backfill_hours=backfill_hours)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -375,6 +384,94 @@ def commands(
             said = ""
         value = "release" if c["release"] else repr(c["value"])
         typer.echo(f"{c['id']}\t{c['point']}\t{value}\t{c['status']}\t{said}")
+
+
+@central_app.command("backfill")
+def backfill(
+    site: str = typer.Option(..., "--site", help="The site whose edge is asked."),
+    since: str | None = typer.Option(
+        None, "--since", show_default=False,
+        help="From: ISO 8601 (UTC if no zone), or a duration ago such as 6h or 7d (default: 24 h "
+             "before now); widened to the whole hour."),
+    until: str | None = typer.Option(None, "--until", show_default=False,
+                                     help="Until: as --since (default: now)."),
+    point: list[str] | None = typer.Option(
+        None, "--point", show_default=False,
+        help="Only this point, equipment/name (repeatable; default: every point of the edge)."),
+    tokens: Path | None = TokensOption,
+    history_url: str | None = HistoryUrlOption,
+    broker: str = BrokerOption,
+    prefix: str = PrefixOption,
+    timeout: float = typer.Option(30.0, "--timeout", min=1.0,
+                                  help="Seconds to wait for each answer of the edge."),
+    username_env: str | None = UserEnvOption,
+    username_file: str | None = UserFileOption,
+    password_env: str | None = PasswordEnvOption,
+    password_file: str | None = PasswordFileOption,
+    tls: bool = TLSOption,
+    ca_file: Path | None = CAOption,
+    cert_file: Path | None = CertOption,
+    key_file: Path | None = KeyOption,
+) -> None:
+    """Fill the centre's history from the edge's: per point and hour, the edge's sample count is
+    compared with the centre's, and each hour with fewer here is fetched from the edge (over its
+    MQTT history request, with the site's token) and written; what the centre holds already is
+    kept as it is, so running it again writes nothing."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from openbms.central.backfill import Backfill, BackfillError
+    from openbms.central.worker import libpq_url
+    from openbms.errors import OpenBMSError
+    from openbms.historian import open_historian
+    from openbms.runtime.clock import WallClock
+
+    url = _history_url(history_url)
+    token = _token_reader(tokens)
+    if token is None:
+        raise fail("--tokens DIR is needed: the folder holding the site's API token (a file named "
+                   "after the site), which the edge checks")
+    if token(site) is None:
+        raise fail(f"--tokens {tokens}: no token for site {site!r} (a file {tokens}/{site})")
+    clock = WallClock()
+    now = clock.now()
+    start = parse_time(since, now) if since is not None else now - 86400.0
+    end = parse_time(until, now)
+    if not end > start:
+        raise fail(f"--until must be after --since (the range is [since, until)), not "
+                   f"{since or '24 h ago'} to {until or 'now'}")
+    conn = _connection(broker, username_env, username_file, password_env, password_file, tls,
+                       ca_file, cert_file, key_file, 10.0)
+
+    async def main(bar: Progress) -> Any:
+        task = bar.add_task(f"{site}: point-hours compared", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=max(total, 1))
+
+        history = open_historian(libpq_url(url), clock=clock)
+        await history.start()
+        try:
+            return await Backfill(history, _asker(conn, prefix), token, clock, timeout=timeout).run(
+                site, start, end, points=point or None, progress=progress)
+        finally:
+            await history.stop()
+
+    try:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=console, transient=True) as bar:
+            result = asyncio.run(main(bar))
+    except (BackfillError, OpenBMSError) as err:
+        raise fail(str(err)) from err
+    except (OSError, ValueError) as err:
+        raise fail(f"cannot backfill: {err}") from err
+    from datetime import UTC, datetime
+
+    def day(ts: float) -> str:
+        return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+    console.print(f"site {site}, {day(result.since)} to {day(result.until)}: "
+                  f"{result.hours_checked} hours checked, {result.hours_filled} filled, "
+                  f"{result.samples_written} samples written", highlight=False)
 
 
 @central_app.command("acl")

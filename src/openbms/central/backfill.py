@@ -1,0 +1,327 @@
+"""Backfill from the centre: the samples an edge holds and the centre does not, found by comparing
+per-hour counts and fetched from the edge's historian over its MQTT command/response.
+
+::
+
+    Backfill.run(site, since, until)
+        edge ──history {"counts": …}──▶ per point, per hour: samples at the edge (its hourly rollups)
+        centre's PostgreSQL history ──▶ per point, per hour: samples here (the same rollups' count)
+        each (point, hour) with fewer here ──▶ history {"samples": …} page by page (next cursor)
+            ──▶ the samples whose (point, time) is not here ──▶ historian.ingest ──▶ flush
+        ─▶ BackfillResult: hours checked, hours filled, samples written
+
+    AutoBackfill (the worker that dispatches commands):
+        a site's retained status goes online after offline or unknown (so also once at the
+        worker's start) ─▶ queued ─▶ one site at a time, the last ``hours`` ─▶ central_events
+        (kind "backfill") and the worker's health
+
+The edge answers with the samples it stored (its history policy decides which); what
+the centre already holds for a (point, time) is left as it is, so a second run
+writes nothing. The requests are the edge's ``history`` (``openbms.api.mqtt_commands``),
+sent with the token the centre holds for the site, like its commands; the run is its own
+task and its own connections, so command dispatch never waits for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from openbms.central.commands import Ask
+from openbms.central.decode import Event
+from openbms.errors import OpenBMSError
+from openbms.historian import Historian
+from openbms.model.sample import Sample
+from openbms.runtime.clock import Clock
+
+__all__ = ["AutoBackfill", "Backfill", "BackfillError", "BackfillResult", "site_points"]
+
+log = logging.getLogger(__name__)
+
+HOUR = 3600.0
+#: The longest range one counts request covers (the edge's limit is 31 days).
+WINDOW_S = 86400.0
+#: Points per counts request (× 24 hours: well below the edge's 200 000 point-hours).
+POINTS_PER_REQUEST = 200
+#: Samples per page of a samples request (the edge's most).
+PAGE = 10_000
+
+#: ``open_history()``: the centre's history, started, closed when the context ends.
+OpenHistory = Callable[[], contextlib.AbstractAsyncContextManager[Historian]]
+#: ``progress(done, total)``: (point, hour) cells compared so far, of the total known so far.
+Progress = Callable[[int, int], None]
+
+
+class BackfillError(OpenBMSError):
+    """A backfill could not be made: no token for the site, no answer, or the edge refused."""
+
+
+@dataclass(slots=True)
+class BackfillResult:
+    """What one backfill of ``site`` over ``[since, until)`` did."""
+
+    site: str
+    since: float
+    until: float
+    started: float
+    finished: float = 0.0
+    #: (point, hour) pairs in which the edge holds samples: each compared with the centre.
+    hours_checked: int = 0
+    #: Those in which the centre had fewer and at least one sample was written.
+    hours_filled: int = 0
+    samples_written: int = 0
+    error: str | None = None
+    #: (point, hour start) of each hour filled, at most the first 100.
+    filled: list[tuple[str, float]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+
+
+def site_points(site: str, config: dict[str, Any]) -> list[str]:
+    """The point ids of a site's configuration as its edge published it (``central_sites``)."""
+    out = []
+    for equip in config.get("equipment") or ():
+        for point in equip.get("points") or ():
+            if isinstance(equip.get("id"), str) and isinstance(point.get("name"), str):
+                out.append(f"{site}/{equip['id']}/{point['name']}")
+    return out
+
+
+class Backfill:
+    """Fills the centre's ``history`` from the edges' historians, asked with ``ask`` and each
+    site's ``token`` (module docstring)."""
+
+    def __init__(self, history: Historian, ask: Ask, token: Callable[[str], str | None],
+                 clock: Clock, *, timeout: float = 30.0) -> None:
+        self.history = history
+        self.ask = ask
+        self.token = token
+        self.clock = clock
+        self.timeout = timeout
+        self._n = 0
+
+    async def _request(self, site: str, token: str, body: dict[str, Any]) -> dict[str, Any]:
+        self._n += 1
+        payload = orjson.dumps({"id": f"backfill-{self.clock.now():.0f}-{self._n}", **body})
+        try:
+            async with asyncio.timeout(self.timeout):
+                raw = await self.ask(site, "history", payload, token)
+        except TimeoutError:
+            raise BackfillError(f"site {site}: its edge did not answer a history request within "
+                                f"{self.timeout:g} s (offline, or an openbms without history "
+                                "requests)") from None
+        except OpenBMSError as err:  # the broker connection (DriverError)
+            raise BackfillError(f"site {site}: cannot ask its edge: {err}") from err
+        try:
+            answer = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise BackfillError(f"site {site}: its edge's answer is not JSON") from None
+        if not isinstance(answer, dict) or answer.get("ok") is not True:
+            error = (answer.get("error") if isinstance(answer, dict) else None) or {}
+            raise BackfillError(f"site {site}: its edge refused the history request: "
+                                f"{error.get('code', '?')}: {error.get('message', raw[:200])}")
+        result = answer.get("result")
+        if not isinstance(result, dict):
+            raise BackfillError(f"site {site}: its edge's answer has no result")
+        return result
+
+    async def edge_counts(self, site: str, token: str, since: float, until: float,
+                          points: Sequence[str] | None) -> AsyncIterator[tuple[str, list[Any]]]:
+        """(point, [[hour start, samples], …]) as the edge counts them, window by window."""
+        batches: list[list[str] | None] = (
+            [list(points[i:i + POINTS_PER_REQUEST]) for i in range(0, len(points), POINTS_PER_REQUEST)]
+            if points else [None])
+        start = since
+        while start < until:
+            end = min(until, start + WINDOW_S)
+            for batch in batches:
+                body: dict[str, Any] = {"since": _iso(start), "until": _iso(end)}
+                if batch is not None:
+                    body["points"] = batch
+                result = await self._request(site, token, {"counts": body})
+                for row in result.get("points") or ():
+                    yield row["point"], row["hours"]
+            start = end
+
+    async def run(self, site: str, since: float, until: float, *,
+                  points: Sequence[str] | None = None,
+                  progress: Progress | None = None) -> BackfillResult:
+        """Backfill ``site`` over ``[since, until)`` (widened to whole UTC hours); ``points``:
+        only these (default: every point the edge has). Raises BackfillError when it cannot."""
+        since = math.floor(since / HOUR) * HOUR
+        until = math.ceil(until / HOUR) * HOUR
+        result = BackfillResult(site, since, until, started=self.clock.now())
+        token = self.token(site)
+        if token is None:
+            raise BackfillError(f"site {site}: the centre holds no API token for it")
+        if points is not None:
+            prefix = site + "/"
+            points = [p if p.startswith(prefix) else prefix + p for p in points]
+        done = total = 0
+        history = self.history
+        async for point, hours in self.edge_counts(site, token, since, until, points):
+            if not point.startswith(site + "/"):  # never write another site's points
+                continue
+            total += len(hours)
+            if not hours:
+                continue
+            here = await history.rollups(point, "hour", since, until)
+            counts = dict(zip(here.start.tolist(), here.count.tolist(), strict=True))
+            for start, count in hours:
+                result.hours_checked += 1
+                if counts.get(float(start), 0) < count:
+                    written = await self._fill(site, token, point, float(start))
+                    if written:
+                        result.hours_filled += 1
+                        result.samples_written += written
+                        if len(result.filled) < 100:
+                            result.filled.append((point, float(start)))
+                done += 1
+                if progress is not None:
+                    progress(done, total)
+        await history.flush()
+        result.finished = self.clock.now()
+        return result
+
+    async def _fill(self, site: str, token: str, point: str, start: float) -> int:
+        """Write the edge's samples of ``point`` in ``[start, start + 1 h)`` that the centre lacks."""
+        end = start + HOUR
+        have = {row[0] for row in await self.history.raw_rows(point, start, end)}
+        written = 0
+        after: float | None = None
+        while True:
+            body: dict[str, Any] = {"point": point, "since": start, "until": end, "limit": PAGE}
+            if after is not None:
+                body["after"] = after
+            page = await self._request(site, token, {"samples": body})
+            new = [Sample(point, float(ts), value, status) for ts, value, status in page["samples"]
+                   if ts not in have]
+            if new:
+                self.history.ingest(new)
+                written += len(new)
+            after = page.get("next")
+            if after is None:
+                return written
+
+
+@dataclass(slots=True)
+class _SiteRuns:
+    runs: int = 0
+    failed: int = 0
+    last: dict[str, Any] | None = None
+
+
+class AutoBackfill:
+    """Backfills of the last ``hours`` for each site whose edge comes online, one at a time.
+
+    ``request(site)`` never waits (the ingest calls it on a status message); the runs are this
+    object's own task. A run that fails (the edge not yet answering, the database away) is tried
+    again ``retries`` times, ``retry_s`` apart, while the site stays online. Each run's result is
+    kept in ``central_events`` (kind ``backfill``) by ``record`` and in :meth:`health`.
+    """
+
+    def __init__(self, open_history: OpenHistory, ask: Ask, token: Callable[[str], str | None],
+                 clock: Clock, *, hours: float = 24.0, online: Callable[[str], bool] | None = None,
+                 points: Callable[[str], Awaitable[list[str] | None]] | None = None,
+                 record: Callable[[Sequence[Event], float], Awaitable[None]] | None = None,
+                 retries: int = 3, retry_s: float = 10.0, timeout: float = 30.0) -> None:
+        if not hours > 0:
+            raise ValueError(f"backfill hours {hours!r}: expected more than 0")
+        self.open_history = open_history
+        self.ask = ask
+        self.token = token
+        self.clock = clock
+        self.hours = hours
+        self.online = online or (lambda _site: True)
+        self.points = points
+        self.record = record
+        self.retries = retries
+        self.retry_s = retry_s
+        self.timeout = timeout
+        self.sites: dict[str, _SiteRuns] = {}
+        self._queue: dict[str, None] = {}  # an ordered set: a site queued twice runs once
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.running: str | None = None
+
+    def request(self, site: str) -> None:
+        """Queue a backfill of ``site`` (its edge came online)."""
+        self._queue[site] = None
+        self._wake.set()
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._loop(), name="central backfill")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def _loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._queue:
+                site = next(iter(self._queue))
+                del self._queue[site]
+                self.running = site
+                try:
+                    await self._run(site)
+                finally:
+                    self.running = None
+
+    async def _run(self, site: str) -> BackfillResult:
+        runs = self.sites.setdefault(site, _SiteRuns())
+        for attempt in range(self.retries + 1):
+            now = self.clock.now()
+            result = BackfillResult(site, now - self.hours * HOUR, now, started=now)
+            try:
+                points = await self.points(site) if self.points is not None else None
+                async with self.open_history() as history:
+                    backfill = Backfill(history, self.ask, self.token, self.clock,
+                                        timeout=self.timeout)
+                    result = await backfill.run(site, result.since, result.until, points=points)
+            except (OpenBMSError, OSError) as err:
+                result.error = str(err) or type(err).__name__
+                result.finished = self.clock.now()
+                if attempt < self.retries and self.online(site):
+                    log.info("central backfill of %s: %s; tried again in %g s", site, err,
+                             self.retry_s)
+                    await asyncio.sleep(self.retry_s)
+                    continue
+                log.warning("central backfill of %s failed: %s", site, err)
+            break
+        runs.runs += 1
+        runs.failed += result.error is not None
+        runs.last = result.as_dict()
+        if result.error is None and result.samples_written:
+            log.info("central backfill of %s: %d samples the centre lacked in %d hours written",
+                        site, result.samples_written, result.hours_filled)
+        if self.record is not None:
+            try:
+                await self.record([Event(site, "backfill", f"{result.started:.6f}", result.started,
+                                         runs.last)], self.clock.now())
+            except OpenBMSError as err:
+                log.warning("central backfill of %s: its result could not be kept: %s", site, err)
+        return result
+
+    def health(self) -> dict[str, Any]:
+        """Per site: runs, failed runs and the last run's result; the site running now, the queue."""
+        return {"running": self.running, "queued": list(self._queue),
+                "sites": {site: {"runs": r.runs, "failed": r.failed, "last": r.last}
+                          for site, r in sorted(self.sites.items())}}
