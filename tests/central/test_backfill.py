@@ -163,11 +163,18 @@ async def test_samples_that_never_reached_the_centre_are_filled_once(
                 f"{mosquitto.host}:{mosquitto.port}"]
         first_run = await asyncio.to_thread(CliRunner().invoke, app, args, env=env)
         second_run = await asyncio.to_thread(CliRunner().invoke, app, args, env=env)
+        unknown = await asyncio.to_thread(CliRunner().invoke, app, [*args, "--point", "ahu-1/nope"],
+                                          env=env)
+        backwards = await asyncio.to_thread(CliRunner().invoke, app, [*args, "--until", iso(h0 - 3 * HOUR)],
+                                            env=env)
         at_edge = [(s.ts, s.value) for s in await edge.runtime.historian.raw(SAT, h0, h0 + 2 * HOUR)]
     assert first_run.exit_code == 0, first_run.output
     assert "2 hours checked, 2 filled, 90 samples written" in first_run.output, first_run.output
     assert second_run.exit_code == 0, second_run.output
     assert "2 hours checked, 0 filled, 0 samples written" in second_run.output, second_run.output
+    assert unknown.exit_code == 1 and "refused the history request: unknown_point: no point " \
+        "'hq/ahu-1/nope'" in " ".join(unknown.output.split()), unknown.output
+    assert backwards.exit_code == 1 and "--until must be after --since" in backwards.output
     here = central_rows(url, SAT, h0, h0 + 2 * HOUR)
     assert len(at_edge) == 120 and here == at_edge  # the bridged 30 kept, the 90 others added
     assert here[-1] == (h0 + HOUR + 3590.0, None)

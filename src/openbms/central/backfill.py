@@ -180,27 +180,27 @@ class Backfill:
                 continue
             here = await history.rollups(point, "hour", since, until)
             counts = dict(zip(here.start.tolist(), here.count.tolist(), strict=True))
-            for start, count in hours:
-                result.hours_checked += 1
-                if counts.get(float(start), 0) < count:
-                    written = await self._fill(site, token, point, float(start))
-                    if written:
-                        result.hours_filled += 1
-                        result.samples_written += written
-                        if len(result.filled) < 100:
-                            result.filled.append((point, float(start)))
-                done += 1
-                if progress is not None:
-                    progress(done, total)
+            gaps = [float(start) for start, count in hours if counts.get(float(start), 0) < count]
+            result.hours_checked += len(hours)
+            for first, end in _ranges(gaps):
+                for hour, written in sorted((await self._fill(site, token, point, first, end)).items()):
+                    result.hours_filled += 1
+                    result.samples_written += written
+                    if len(result.filled) < 100:
+                        result.filled.append((point, hour))
+            done += len(hours)
+            if progress is not None:
+                progress(done, total)
         await history.flush()
         result.finished = self.clock.now()
         return result
 
-    async def _fill(self, site: str, token: str, point: str, start: float) -> int:
-        """Write the edge's samples of ``point`` in ``[start, start + 1 h)`` that the centre lacks."""
-        end = start + HOUR
+    async def _fill(self, site: str, token: str, point: str, start: float,
+                    end: float) -> dict[float, int]:
+        """Write the edge's samples of ``point`` in ``[start, end)`` that the centre lacks; per
+        hour, how many were written."""
         have = {row[0] for row in await self.history.raw_rows(point, start, end)}
-        written = 0
+        written: dict[float, int] = {}
         after: float | None = None
         while True:
             body: dict[str, Any] = {"point": point, "since": start, "until": end, "limit": PAGE}
@@ -211,10 +211,24 @@ class Backfill:
                    if ts not in have]
             if new:
                 self.history.ingest(new)
-                written += len(new)
+                for sample in new:
+                    hour = math.floor(sample.ts / HOUR) * HOUR
+                    written[hour] = written.get(hour, 0) + 1
             after = page.get("next")
             if after is None:
                 return written
+
+
+def _ranges(hours: Sequence[float]) -> list[tuple[float, float]]:
+    """Runs of consecutive hour starts (in order) as ``[first, last + 1 h)`` ranges: one series of
+    requests per gap, not per hour of it."""
+    out: list[tuple[float, float]] = []
+    for hour in hours:
+        if out and out[-1][1] == hour:
+            out[-1] = (out[-1][0], hour + HOUR)
+        else:
+            out.append((hour, hour + HOUR))
+    return out
 
 
 @dataclass(slots=True)

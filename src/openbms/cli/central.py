@@ -421,6 +421,7 @@ def backfill(
 
     from openbms.central.backfill import Backfill, BackfillError
     from openbms.central.worker import libpq_url
+    from openbms.drivers.mqtt.requests import Requester
     from openbms.errors import OpenBMSError
     from openbms.historian import open_historian
     from openbms.runtime.clock import WallClock
@@ -448,13 +449,22 @@ def backfill(
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=max(total, 1))
 
-        history = open_historian(libpq_url(url), clock=clock)
-        await history.start()
-        try:
-            return await Backfill(history, _asker(conn, prefix), token, clock, timeout=timeout).run(
-                site, start, end, points=point or None, progress=progress)
-        finally:
-            await history.stop()
+        username, password, tls_context = _sign_in(conn)
+        async with Requester(conn.host, conn.port, prefix, site, username=username,
+                             password=password, tls=tls_context, timeout=timeout) as requester:
+
+            async def ask(_site: str, name: str, payload: bytes, token_: str) -> bytes:
+                # one connection for the whole run, not one per request
+                return await requester.ask(name, payload,
+                                           user_properties=[("authorization", f"Bearer {token_}")])
+
+            history = open_historian(libpq_url(url), clock=clock)
+            await history.start()
+            try:
+                return await Backfill(history, ask, token, clock, timeout=timeout).run(
+                    site, start, end, points=point or None, progress=progress)
+            finally:
+                await history.stop()
 
     try:
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
