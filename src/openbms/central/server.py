@@ -9,13 +9,17 @@
     refresh() (every ``refresh_every`` s): a served site whose edge published another
              configuration is applied (``Runtime.apply_site``); a new site is said once
              (it is served after a restart)
+    lag (every ``lag_every`` s): each site's newest stored sample, read from PostgreSQL (what
+             every worker of the group stored, not only this one's share) ─▶ CentralView
     stop():  ingest worker ─▶ runtime (API, then history flushed)
 
 The API is the one ``openbms run`` serves, with its users and per-site roles: a
 user granted one site sees that site only. A command made through it on a served site goes into
 the centre's queue (``remote.py``: ``CentralServices`` is the running system the API sees), and
-the ingest worker's dispatcher sends it to the edge (with ``ask`` and ``token``). What the
-centre's copy of a site keeps and drops is ``central_site``'s (``sites.py``).
+the ingest worker's dispatcher sends it to the edge (with ``ask`` and ``token``). The edges'
+alarms, their own commands' changes and each site's lag are read from the centre's tables
+(``CentralView``, ``remote.py``). What the centre's copy of a site keeps and drops is
+``central_site``'s (``sites.py``).
 """
 
 from __future__ import annotations
@@ -28,7 +32,12 @@ from pathlib import Path
 from typing import Any
 
 from openbms.central.commands import Ask, CommandQueue
-from openbms.central.remote import CentralCommands, CentralServices
+from openbms.central.remote import (
+    DEFAULT_LAG_WARNING_S,
+    CentralCommands,
+    CentralServices,
+    CentralView,
+)
 from openbms.central.sites import central_site
 from openbms.central.store import CentralStore, StoredSite
 from openbms.central.worker import DEFAULT_GROUP, Connect, IngestWorker, libpq_url
@@ -65,7 +74,8 @@ class CentralServer:
                  api_front: ApiFront | None = None, api_settings: Any = None,
                  clock: Clock | None = None, refresh_every: float = 30.0,
                  historian_options: dict[str, Any] | None = None, ask: Ask | None = None,
-                 token: Callable[[str], str | None] | None = None) -> None:
+                 token: Callable[[str], str | None] | None = None, lag_every: float = 5.0,
+                 lag_warning_s: float = DEFAULT_LAG_WARNING_S) -> None:
         self.history_url = libpq_url(history_url)
         self.connect = connect
         self.data_dir = data_dir
@@ -85,8 +95,14 @@ class CentralServer:
         self._served: dict[str, str] = {}  # site → the hash of the configuration served
         self._told: set[tuple[str, str]] = set()  # (site, hash) said once: not served
         self._refresher: asyncio.Task[None] | None = None
+        self._lagger: asyncio.Task[None] | None = None
+        self.lag_every = lag_every
+        self.lag_warning_s = lag_warning_s
+        self._store: CentralStore | None = None  # the API's reads
         #: The API's commands on the served sites, queued for their edges.
         self.commands: CentralCommands | None = None
+        #: The served sites' alarms and lag, for the API.
+        self.view: CentralView | None = None
 
     async def _stored(self) -> list[StoredSite]:
         store = CentralStore(self.history_url)
@@ -124,10 +140,15 @@ class CentralServer:
                                    history_url=self.history_url,
                                    historian_options=self.historian_options, api=self.api,
                                    api_front=front, api_settings=self.api_settings)
-            self.commands = CentralCommands(queue, self.runtime.clock, poke=self._poke)
+            self._store = CentralStore(self.history_url)
+            await self._store.start()
+            self.commands = CentralCommands(queue, self._store, self.runtime.clock, poke=self._poke)
+            self.view = CentralView(self._store, self.runtime.clock, warn_s=self.lag_warning_s,
+                                    online=self._online)
             for stored in stored_sites:
                 if stored.site in self._served:
                     self.commands.serve(stored.site, stored.config)
+                    self.view.serve(stored.site, stored.config)
             await self.runtime.start()
             self.worker = IngestWorker(self.history_url, self.connect, prefix=self.prefix,
                                        group=self.group, clock=self.runtime.clock,
@@ -135,6 +156,7 @@ class CentralServer:
                                        token=self.token)
             await self.worker.start()
             self._refresher = asyncio.create_task(self._refresh_forever(), name="central refresh")
+            self._lagger = asyncio.create_task(self._lag_forever(), name="central lag")
         except BaseException:
             await self.stop()
             raise
@@ -143,9 +165,16 @@ class CentralServer:
     def _front(self, front: ApiFront) -> ApiFront:
         """The API served over ``CentralServices``: the runtime, and the queue for commands."""
         async def serve(services: Services, host: str, port: int, settings: Any) -> ServedApi:
-            assert self.commands is not None  # made before the runtime starts its API
-            return await front(CentralServices(services, self.commands), host, port, settings)
+            assert self.commands is not None and self.view is not None  # made before the API
+            return await front(CentralServices(services, self.commands, self.view), host, port,
+                               settings)
         return serve
+
+    def _online(self, site: str) -> bool | None:
+        """The edge's last bridge status as this process's ingest heard it (retained, so every
+        worker hears every site's); None: never heard."""
+        ingest = self.worker.ingest if self.worker is not None else None
+        return None if ingest is None else ingest.online.get(site)
 
     def _poke(self) -> None:
         dispatcher = self.worker.dispatcher if self.worker is not None else None
@@ -154,17 +183,21 @@ class CentralServer:
 
     async def stop(self) -> None:
         """Stop ingesting, then the runtime (its history flushed)."""
-        task, self._refresher = self._refresher, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        for task in (self._refresher, self._lagger):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._refresher = self._lagger = None
         worker, self.worker = self.worker, None
         if worker is not None:
             await worker.stop()
         runtime, self.runtime = self.runtime, None
         if runtime is not None:
             await runtime.stop()
+        store, self._store = self._store, None
+        if store is not None:
+            await store.stop()
 
     async def _refresh_forever(self) -> None:
         while True:
@@ -174,6 +207,28 @@ class CentralServer:
             except OpenBMSError as err:
                 log.warning("central: the stored configurations could not be read (%s); tried "
                             "again in %g s", err, self.refresh_every)
+
+    async def _lag_forever(self) -> None:
+        failing = False
+        while True:
+            try:
+                await self.refresh_lag()
+            except OpenBMSError as err:
+                if not failing:
+                    log.warning("central: the sites' newest samples could not be read (%s); "
+                                "their lag is as last read, tried again every %g s", err,
+                                self.lag_every)
+                failing = True
+            else:
+                if failing:
+                    log.warning("central: the sites' newest samples are read again")
+                failing = False
+            await asyncio.sleep(self.lag_every)
+
+    async def refresh_lag(self) -> None:
+        """Read each site's newest stored sample (its lag) now."""
+        if self.view is not None:
+            await self.view.refresh_lag()
 
     async def refresh(self) -> list[str]:
         """Apply the newer configurations of the served sites; the sites changed."""
@@ -201,6 +256,8 @@ class CentralServer:
             self._served[stored.site] = stored.hash
             if self.commands is not None:
                 self.commands.serve(stored.site, stored.config)
+            if self.view is not None:
+                self.view.serve(stored.site, stored.config)
             changed.append(stored.site)
         return changed
 

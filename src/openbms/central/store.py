@@ -8,6 +8,11 @@ configuration and every site's alarm and command changes.
 
 Both writes are idempotent: an edge's outbox resends after an outage, and two
 ingest workers may each receive a copy of the same retained configuration.
+
+What ``openbms central serve`` reads back for its API (``remote.py``): each alarm's latest
+changes (its state), the alarm changes as a history, each command's changes (its lifecycle at the
+edge), and the time of each site's newest stored sample (from the historian's ``latest`` and
+``series`` tables in the same database), which is how far behind the centre is.
 """
 
 from __future__ import annotations
@@ -163,6 +168,73 @@ class CentralStore:
             "SELECT body FROM central_events WHERE site = %s AND kind = %s "
             "ORDER BY ts NULLS FIRST, key", (site, kind))
         return [r[0] for r in rows]
+
+
+    # ------------------------------------------------------------------ reads for the API
+
+    async def alarm_changes(self, site: str, *, per_alarm: int = 100) -> list[dict[str, Any]]:
+        """The newest ``per_alarm`` changes of each alarm of ``site``, oldest first."""
+        rows = await self._execute(
+            "SELECT body FROM (SELECT body, ts, received, key, row_number() OVER ("
+            "PARTITION BY body->>'alarm_id' ORDER BY ts DESC NULLS LAST, received DESC, key DESC) "
+            "AS n FROM central_events WHERE site = %s AND kind = 'alarm') e WHERE n <= %s "
+            "ORDER BY ts NULLS FIRST, received, key", (site, per_alarm))
+        return [r[0] for r in rows]
+
+    async def alarm_history(self, site: str, *, alarm_id: str | None = None,
+                            action: str | None = None, since: float | None = None,
+                            until: float | None = None, after: tuple[float, int] | None = None,
+                            limit: int = 100) -> list[tuple[int, float, dict[str, Any]]]:
+        """``site``'s alarm changes, newest first: (a stable number of the change, its time, the
+        change), after the keyset ``after`` (time, number) when given."""
+        where = ["site = %s", "kind = 'alarm'", "ts IS NOT NULL"]
+        args: list[Any] = [site]
+        for clause, value in (("body->>'alarm_id' = %s", alarm_id), ("body->>'action' = %s", action),
+                              ("ts >= %s", since), ("ts < %s", until)):
+            if value is not None:
+                where.append(clause)
+                args.append(value)
+        if after is not None:
+            where.append("(ts, hashtext(key)::int8) < (%s, %s)")
+            args += [after[0], after[1]]
+        rows = await self._execute(
+            "SELECT hashtext(key)::int8 AS n, ts, body FROM central_events WHERE "
+            + " AND ".join(where) + " ORDER BY ts DESC, n DESC LIMIT %s", (*args, limit))
+        return [(int(n), float(ts), body) for n, ts, body in rows]
+
+    async def command_changes(self, site: str, *, ids: Sequence[str] | None = None,
+                              point: str | None = None,
+                              limit: int = 10_000) -> dict[str, list[dict[str, Any]]]:
+        """The changes of ``site``'s commands (those ``ids``, of ``point``, or all), oldest
+        first, by command id; the commands newest first (by their first change), ``limit`` of
+        them."""
+        where = ["site = %s", "kind = 'command'"]
+        args: list[Any] = [site]
+        if ids is not None:
+            where.append("body->>'id' = ANY(%s)")
+            args.append(list(ids))
+        if point is not None:
+            where.append("body->>'point' = %s")
+            args.append(point)
+        cond = " AND ".join(where)
+        rows = await self._execute(
+            f"WITH c AS (SELECT body->>'id' AS id, min(ts) AS first FROM central_events WHERE {cond} "
+            "GROUP BY 1 ORDER BY first DESC NULLS LAST LIMIT %s) "
+            "SELECT c.id, e.body FROM central_events e JOIN c ON e.body->>'id' = c.id "
+            "WHERE e.site = %s AND e.kind = 'command' "
+            "ORDER BY c.first DESC NULLS LAST, c.id, e.ts NULLS FIRST, e.received",
+            (*args, limit, site))
+        out: dict[str, list[dict[str, Any]]] = {}
+        for cid, body in rows:
+            out.setdefault(str(cid), []).append(body)
+        return out
+
+    async def newest_samples(self) -> dict[str, float]:
+        """Per site, the time of its newest sample stored (the historian's latest values)."""
+        rows = await self._execute(
+            "SELECT split_part(s.point, '/', 1), max(l.ts) FROM latest l JOIN series s USING (pid) "
+            "GROUP BY 1", ())
+        return {str(site): float(ts) for site, ts in rows if ts is not None}
 
 
 def _first_line(err: BaseException) -> str:

@@ -56,13 +56,16 @@ __all__ = [
     "Commands",
     "DeviceReport",
     "Devices",
+    "EdgeCommand",
     "Override",
     "ProgramRepository",
     "ProgramStatus",
     "RemoteCommand",
     "RemoteCommands",
+    "RemoteSites",
     "Services",
     "SiteConfigs",
+    "SiteLag",
     "StatusCounters",
     "WebhookReceiver",
     "Webhooks",
@@ -392,6 +395,19 @@ class RemoteCommand:
     #: The edge's newest change of the command it made (its bridge's command changes), if any:
     #: what happened after the answer (a held-back write completed, a timed override expired).
     edge: dict[str, Any] | None = None
+    #: Every change of that command the centre holds, oldest first (the edge's lifecycle).
+    changes: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeCommand:
+    """A command a site's edge made itself (its operators, schedules, programs), as a central
+    openbms knows it: the changes its bridge sent, oldest first, each as the edge sent it
+    (``id``, ``point``, ``value``, ``priority``, ``release``, ``status``, ``error``, ``source``,
+    ``requested_by``, ``updated_at``)."""
+
+    id: str
+    changes: tuple[dict[str, Any], ...]
 
 
 @runtime_checkable
@@ -417,4 +433,58 @@ class RemoteCommands(Protocol):
 
     async def remote_command(self, site_id: str, command_id: str) -> RemoteCommand | None:
         """One of them, by its id."""
+        ...
+
+    def edge_writable(self, point: str) -> bool:
+        """Whether the edge's published configuration lets ``point`` be written (from the centre)."""
+        ...
+
+    async def edge_commands(self, site_id: str, *, point: str | None = None,
+                            command_id: str | None = None) -> list[EdgeCommand]:
+        """The commands the site's edge made itself (not those the centre sent it), newest first."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class SiteLag:
+    """How far behind a central openbms is on one site."""
+
+    #: The time of the site's newest sample stored at the centre; None before the first.
+    newest: float | None
+    #: The centre's clock less ``newest`` (seconds); None before the first sample.
+    lag_s: float | None
+    #: Its edge's last bridge status (online / offline); None: never heard.
+    online: bool | None
+    #: ``lag_s`` is past ``warn_s``, or no sample has come yet.
+    behind: bool
+    #: The threshold ``behind`` is measured against (seconds).
+    warn_s: float
+
+
+@runtime_checkable
+class RemoteSites(Protocol):
+    """At a central openbms (``openbms central serve``): what each served site's edge sent besides
+    its samples, read from the centre's tables: its alarm changes, and how far behind the centre
+    is. The alarms are the edge's: acknowledged, noted and shelved there."""
+
+    def remote_site(self, site_id: str) -> bool:
+        """Whether ``site_id`` is a site of an edge."""
+        ...
+
+    def site_lag(self, site_id: str) -> SiteLag | None:
+        """How far behind the centre is on ``site_id``; None for a site that is not an edge's."""
+        ...
+
+    async def remote_alarms(self, site_id: str) -> list[dict[str, Any]]:
+        """Each alarm of the site the centre heard of, as its latest changes make it (the fields
+        of ``Alarm.to_dict``), in any state."""
+        ...
+
+    async def remote_alarm_events(self, site_id: str, *, alarm_id: str | None = None,
+                                  action: str | None = None, since: float | None = None,
+                                  until: float | None = None,
+                                  after: tuple[float, int] | None = None,
+                                  limit: int = 100) -> list[dict[str, Any]]:
+        """The site's alarm changes, newest first, as ``Runtime.alarm_events`` returns its rows
+        (``id`` a stable number of the change)."""
         ...
