@@ -1,7 +1,8 @@
 """The central's API on a real Mosquitto and PostgreSQL: the sites whose configurations it holds,
 served with per-site roles (a user granted one site sees only it), the edges' samples live and in
 history, a newer configuration of a served site applied; at the centre a site has no driver, no
-alarm rule or schedule of the edge's, and no writable point."""
+alarm rule or schedule of the edge's, and no priority array (a point the edge lets write is
+commanded through the edge)."""
 
 from __future__ import annotations
 
@@ -110,7 +111,8 @@ async def test_the_central_serves_every_stored_site_with_per_site_roles(
     assert sorted(s["id"] for s in all_sites) == ["a", "b"]
     assert [s["id"] for s in anns] == ["a"]
     assert not_hers.status_code in (403, 404)
-    assert point["value"] == 13.5 and point["writable"] is False
+    # writable as the edge's configuration says, and commanded through the edge (its arbiter)
+    assert point["value"] == 13.5 and point["writable"] is True and point["remote"] is True
     (series,) = history["series"]
     assert series["point"] == "a/meter/kw" and series["samples"] == [
         {"ts": T0, "value": 42.0, "status": "ok"}], history

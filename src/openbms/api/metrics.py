@@ -12,7 +12,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from openbms.service.protocols import Services
+from openbms.service.protocols import RemoteSites, Services
 
 __all__ = ["Metrics", "MetricsMiddleware"]
 
@@ -103,6 +103,27 @@ def _runtime_metrics(runtime: Services) -> list[str]:
     ):
         out += [f"# HELP {name} {help_}", f"# TYPE {name} {kind}", f"{name} {_num(value)}"]
     out += _health_metrics(runtime.health())
+    if isinstance(runtime, RemoteSites):
+        out += _central_metrics(runtime, [s.site.id for s in runtime.sites])
+    return out
+
+
+def _central_metrics(runtime: RemoteSites, sites: list[str]) -> list[str]:
+    """A central openbms's lag over its sites: the largest and how many are behind (no site id
+    here: the metrics are public; each site's lag is in its API, per the user's roles)."""
+    lags = [lag for site in sites if (lag := runtime.site_lag(site)) is not None]
+    known = [lag.lag_s for lag in lags if lag.lag_s is not None]
+    out: list[str] = []
+    for name, help_, value in (
+        ("openbms_central_lag_max_seconds",
+         "The largest lag over the sites: the centre's clock less a site's newest stored sample.",
+         max(known, default=None)),
+        ("openbms_central_sites_behind",
+         "Sites whose lag is past the warning threshold, or with no sample yet.",
+         sum(1 for lag in lags if lag.behind)),
+        ("openbms_central_sites", "Sites the centre serves.", len(lags)),
+    ):
+        out += [f"# HELP {name} {help_}", f"# TYPE {name} gauge", f"{name} {_num(value)}"]
     return out
 
 

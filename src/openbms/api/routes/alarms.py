@@ -6,6 +6,12 @@ the caller's name and recorded in the audit log (``alarm.ack``,
 ``alarm.note``, ``alarm.shelve``, ``alarm.unshelve``) as well as in the
 alarm's own history. ``GET …/alarms/history`` reads the stored events (the
 ``alarm_events`` table), which the engine writes moments after they happen.
+
+At a central openbms (``openbms central serve``) a site's alarms are its edge's: the list and one
+alarm are each alarm's latest changes as the edge's bridge sent them (``central_events``), folded
+into its state, with ``remote`` true; the history is those changes, newest first. They are
+acknowledged, noted and shelved at the edge, by its operators: those requests are refused here
+(409, ``urn:openbms:problem:alarm-at-edge``) and change nothing.
 """
 
 from __future__ import annotations
@@ -19,9 +25,10 @@ from openbms.alarms.engine import ALARM_STATES, Alarm, AlarmEngine, AlarmError
 from openbms.api.auth.permissions import require
 from openbms.api.auth.principal import Principal
 from openbms.api.context import client_addr, get_context
-from openbms.api.errors import conflict, invalid_field, not_found
+from openbms.api.errors import ApiError, conflict, invalid_field, not_found
 from openbms.api.helpers import Cursor, Limit, Page, decode_cursor, keyset_page, page, runtime_of, site_config
 from openbms.model.sample import Value
+from openbms.service.protocols import RemoteSites
 
 __all__ = ["router"]
 
@@ -85,6 +92,9 @@ class AlarmOut(BaseModel):
     context: dict[str, Any] | None = Field(
         None, description="A service's evidence (anomaly detection: expected and actual kWh, the period, "
         "a chart path); null for a rule's alarm")
+    remote: bool = Field(
+        False, description="At a central openbms: the edge's alarm, from the changes its bridge sent; it is "
+        "acknowledged, noted and shelved at the edge only")
 
 
 class AckRequest(BaseModel):
@@ -160,6 +170,26 @@ class AlarmEventOut(BaseModel):
     alarm_class: str
 
 
+def _remote(request: Request, site_id: str) -> RemoteSites | None:
+    """The centre's view when ``site_id``'s alarms are its edge's (``openbms central serve``)."""
+    runtime = runtime_of(request)
+    site_config(runtime, site_id)
+    if isinstance(runtime, RemoteSites) and runtime.remote_site(site_id):
+        return runtime
+    return None
+
+
+def _at_edge(site_id: str, what: str) -> ApiError:
+    return ApiError(409, f"site {site_id!r}'s alarms are its edge's: {what} them at the edge (its "
+                    "own API or dashboard); the centre shows them and changes nothing",
+                    type="urn:openbms:problem:alarm-at-edge", title="Alarms are handled at the edge")
+
+
+async def _remote_alarms(remote: RemoteSites, site_id: str) -> list[AlarmOut]:
+    return [AlarmOut.model_validate({**a, "site": site_id, "remote": True})
+            for a in await remote.remote_alarms(site_id)]
+
+
 def _engine(request: Request, site_id: str) -> AlarmEngine | None:
     runtime = runtime_of(request)
     site_config(runtime, site_id)
@@ -201,6 +231,18 @@ async def list_alarms(
     user: Principal = require("alarms:read", site_param="site_id"),
 ) -> Page[AlarmOut]:
     """The site's active alarms (anything but ``normal``), most urgent first, then oldest first."""
+    remote = _remote(request, site_id)
+    if remote is not None:
+        outs = [a for a in await _remote_alarms(remote, site_id)
+                if (include_normal or a.state != "normal")
+                and (state is None or a.state == state)
+                and (alarm_class is None or a.alarm_class == alarm_class)
+                and (priority is None or a.priority == priority)
+                and (max_priority is None or a.priority <= max_priority)
+                and (shelved is None or a.shelved == shelved)]
+        outs.sort(key=_order)
+        shown, next_page = keyset_page(outs, _order, limit, cursor)
+        return Page[AlarmOut](items=shown, next_cursor=next_page)
     engine = _engine(request, site_id)
     alarms = [] if engine is None else (engine.alarms() if include_normal else engine.active())
     found = [a for a in alarms
@@ -214,7 +256,7 @@ async def list_alarms(
     return Page[AlarmOut](items=[_out(site_id, a) for a in items], next_cursor=next_cursor)
 
 
-def _order(a: Alarm) -> list[Any]:
+def _order(a: Alarm | AlarmOut) -> list[Any]:
     return [a.priority, a.active_since or 0.0, a.id]  # the engine's order
 
 
@@ -232,9 +274,10 @@ async def alarm_history(
     """The site's stored alarm events, newest first: raises, returns, acknowledgements, notes, shelving."""
     runtime = runtime_of(request)
     after = decode_cursor(cursor, {"ts": float, "id": int})
-    rows = await runtime.alarm_events(site_id, alarm_id=alarm_id, action=action, since=since, until=until,
-                                      after=(after["ts"], after["id"]) if after else None,
-                                      limit=limit + 1)
+    remote = _remote(request, site_id)
+    read = runtime.alarm_events if remote is None else remote.remote_alarm_events
+    rows = await read(site_id, alarm_id=alarm_id, action=action, since=since, until=until,
+                      after=(after["ts"], after["id"]) if after else None, limit=limit + 1)
     items, next_cursor = page(rows, limit, lambda r: {"ts": r["ts"], "id": r["id"]})
     return Page[AlarmEventOut](items=[AlarmEventOut(
         id=r["id"], alarm_id=r["alarm_id"], rule_id=r["rule_id"], point=r["point_id"], ts=r["ts"],
@@ -250,6 +293,8 @@ async def acknowledge_many(
     user: Principal = require("alarms:ack", site_param="site_id"),
 ) -> BulkAckOut:
     """Acknowledge several alarms; each result says whether it was acknowledged, or why not."""
+    if _remote(request, site_id) is not None:
+        raise _at_edge(site_id, "acknowledge")
     engine = _engine(request, site_id)
     results = []
     for alarm_id in body.ids:
@@ -273,6 +318,12 @@ async def get_alarm(
     user: Principal = require("alarms:read", site_param="site_id"),
 ) -> AlarmOut:
     """One alarm, in any state."""
+    remote = _remote(request, site_id)
+    if remote is not None:
+        found = [a for a in await _remote_alarms(remote, site_id) if a.id == alarm_id]
+        if not found:
+            raise not_found(f"no alarm {alarm_id!r} on site {site_id!r}")
+        return found[0]
     return _out(site_id, _existing(request, site_id, alarm_id).get(alarm_id))
 
 
@@ -282,6 +333,8 @@ async def acknowledge(
     user: Principal = require("alarms:ack", site_param="site_id"),
 ) -> AlarmOut:
     """Acknowledge an unacknowledged alarm (409 when there is nothing to acknowledge)."""
+    if _remote(request, site_id) is not None:
+        raise _at_edge(site_id, "acknowledge")
     engine = _existing(request, site_id, alarm_id)
     note = body.note if body is not None else None
     try:
@@ -298,6 +351,8 @@ async def add_note(
     user: Principal = require("alarms:ack", site_param="site_id"),
 ) -> AlarmOut:
     """Add a note to an alarm, in any state."""
+    if _remote(request, site_id) is not None:
+        raise _at_edge(site_id, "add notes to")
     engine = _existing(request, site_id, alarm_id)
     engine.add_note(alarm_id, user.actor, body.note)
     await _audit(request, user, "alarm.note", site_id, alarm_id, {"note": body.note})
@@ -310,6 +365,8 @@ async def shelve(
     user: Principal = require("alarms:ack", site_param="site_id"),
 ) -> AlarmOut:
     """Shelve an alarm (in any state) until a time at most 7 days ahead: it notifies no one meanwhile."""
+    if _remote(request, site_id) is not None:
+        raise _at_edge(site_id, "shelve")
     engine = _existing(request, site_id, alarm_id)
     runtime = runtime_of(request)
     until = body.until if body.until is not None else runtime.clock.now() + (body.duration_s or 0.0)
@@ -328,6 +385,8 @@ async def unshelve(
     user: Principal = require("alarms:ack", site_param="site_id"),
 ) -> AlarmOut:
     """End an alarm's shelving now (409 when it is not shelved); an active alarm is announced again."""
+    if _remote(request, site_id) is not None:
+        raise _at_edge(site_id, "unshelve")
     engine = _existing(request, site_id, alarm_id)
     note = body.note if body is not None else None
     try:

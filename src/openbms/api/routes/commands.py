@@ -12,7 +12,9 @@ At a central openbms (``openbms central serve``) a site's commands are its edge'
 system is also :class:`~openbms.service.protocols.RemoteCommands`, and on a remote site ``POST
 …/commands`` and ``…/release`` queue the command for the edge (priority 9 to 16, 12 unless
 given; it expires unsent after ``DEFAULT_EXPIRES_S``), and ``GET …/commands`` lists the queue's,
-each with its ``delivery`` and the edge's ``answer``. The edge's arbiter runs it.
+each with its ``delivery``, the edge's ``answer`` and the ``changes`` the edge's bridge sent of
+the command it made of it, and the commands the edge made itself (its operators, schedules,
+programs: ``origin`` ``edge``), from their changes. The edge's arbiter runs them all.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from openbms.api.helpers import (
 from openbms.errors import CommandError
 from openbms.model.command import Command
 from openbms.model.sample import Value
-from openbms.service.protocols import RemoteCommand, RemoteCommands, Services
+from openbms.service.protocols import EdgeCommand, RemoteCommand, RemoteCommands, Services
 
 __all__ = ["router"]
 
@@ -108,6 +110,14 @@ class CommandOut(BaseModel):
         default=None,
         description="At a central openbms: the edge's newest change of its command (after the "
                     "answer: a held-back write completed, a timed override expired)")
+    changes: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="At a central openbms: every change of the edge's command the centre holds, "
+                    "oldest first (its lifecycle at the edge: status, error, updated_at...)")
+    origin: Literal["central", "edge"] | None = Field(
+        default=None,
+        description="At a central openbms: made at the centre and sent to the edge, or made by the "
+                    "edge itself (its operators, schedules, programs); null at an edge")
 
 
 class Slot(BaseModel):
@@ -171,7 +181,35 @@ def _remote_out(cmd: RemoteCommand) -> CommandOut:
         id=cmd.id, point=cmd.point, value=cmd.value, priority=cmd.priority, source="central",
         requested_by=cmd.requested_by, reason=cmd.reason, release=cmd.release, expires_at=expires,
         status=status, error=error, created_at=cmd.created_at, updated_at=cmd.updated_at,
-        delivery=cmd.delivery, answer=cmd.answer, edge=cmd.edge)  # type: ignore[arg-type]
+        delivery=cmd.delivery, answer=cmd.answer, edge=cmd.edge,  # type: ignore[arg-type]
+        changes=list(cmd.changes), origin="central")
+
+
+def _edge_out(cmd: EdgeCommand) -> CommandOut:
+    """A command the edge made itself, as its newest change says (its first change dates it)."""
+    last, first = cmd.changes[-1], cmd.changes[0]
+    status = last.get("status")
+    expires = last.get("expires_at")
+    return CommandOut(
+        id=cmd.id, point=str(last.get("point", "")), value=last.get("value"),
+        priority=int(last.get("priority") or 16), source=str(last.get("source") or "edge"),
+        requested_by=str(last.get("requested_by") or ""), reason=str(last.get("reason") or ""),
+        release=bool(last.get("release")),
+        expires_at=float(expires) if isinstance(expires, int | float) else None,
+        status=status if status in _STATUSES else "failed",  # type: ignore[arg-type]
+        error=str(last.get("error") or ""), created_at=float(first.get("updated_at") or 0.0),
+        updated_at=float(last.get("updated_at") or 0.0), edge=last, changes=list(cmd.changes),
+        origin="edge")
+
+
+def _edge_ids(cmds: list[RemoteCommand]) -> set[str]:
+    """The ids of the edge's commands made of the centre's (their answers name them)."""
+    out = set()
+    for c in cmds:
+        made = ((c.answer or {}).get("result") or {}).get("command") if (c.answer or {}).get("ok") else None
+        if isinstance(made, dict) and made.get("id"):
+            out.add(str(made["id"]))
+    return out
 
 
 def _remote(runtime: Services, site_id: str) -> RemoteCommands | None:
@@ -286,8 +324,12 @@ async def list_commands(
         raise invalid_field(["query", "point"], f"{point!r} is not a point of site {site_id!r}")
     after = decode_cursor(cursor, {"t": float, "id": str})
     remote = _remote(runtime, site_id)
-    if remote is not None:  # the centre's commands for the edge (newest first, a human's count)
-        outs = [_remote_out(c) for c in await remote.remote_commands(site_id, point=point)]
+    if remote is not None:  # the centre's commands for the edge and the edge's own, newest first
+        central = await remote.remote_commands(site_id, point=point)
+        sent = _edge_ids(central)
+        outs = [_remote_out(c) for c in central] + [
+            _edge_out(c) for c in await remote.edge_commands(site_id, point=point) if c.id not in sent]
+        outs.sort(key=lambda c: (c.created_at, c.id), reverse=True)
         outs = [c for c in outs if (status is None or c.status == status) and (
             not after or (c.created_at, c.id) < (after["t"], after["id"]))]
         shown, more = page(outs, limit, lambda c: {"t": c.created_at, "id": c.id})
@@ -309,9 +351,12 @@ async def get_command(
     remote = _remote(runtime, site_id)
     if remote is not None:
         queued = await remote.remote_command(site_id, command_id)
-        if queued is None:
+        if queued is not None:
+            return _remote_out(queued)
+        made = await remote.edge_commands(site_id, command_id=command_id)
+        if not made:
             raise not_found(f"no command {command_id!r} on site {site_id!r}")
-        return _remote_out(queued)
+        return _edge_out(made[0])
     cmd = await runtime.commands.find(command_id)
     if cmd is None or not cmd.point.startswith(f"{site_id}/"):
         raise not_found(f"no command {command_id!r} on site {site_id!r}")

@@ -8,11 +8,15 @@ winning slot is held by an operator or through the API carries that
 memory. Changes go through
 the service's ``change_site``, which rewrites the site's YAML file and applies the
 change to polling, control and history.
+
+At a central openbms (``openbms central serve``) a point is ``writable`` when its edge's published
+configuration says so, and ``remote`` is true: a command on it is queued for the edge (priority 9
+to 16, 12 unless given) and run by the edge's arbiter; the centre holds no priority array.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
@@ -51,6 +55,7 @@ from openbms.model.site import (
     SiteConfig,
     WriteLimits,
 )
+from openbms.service.protocols import RemoteCommands
 
 __all__ = ["PointDetail", "PointOverride", "PointSummary", "router"]
 
@@ -98,7 +103,10 @@ class PointSummary(BaseModel):
         description="an enum point's state labels, state 1 first (its values count from 1); null for others")
     description: str
     tags: list[str]
-    writable: bool
+    writable: bool = Field(description="commands may be sent to it (at a central openbms: its edge's "
+                           "configuration says so)")
+    remote: bool = Field(default=False, description="at a central openbms: a command goes to the site's "
+                         "edge (priority 9 to 16, 12 unless given), whose arbiter runs it")
     value: Value = Field(description="the newest value, null when there is none")
     status: str | None = Field(
         description="ok, stale, fault, offline or overridden; null before the first value"
@@ -160,6 +168,18 @@ class PointPatch(BaseModel):
     history: HistoryPolicy | None = None
 
 
+def _edge_writable(request: Request) -> Callable[[str], bool | None]:
+    """Whether a point may be written at its edge (a central openbms); None: not an edge's point."""
+    runtime = runtime_of(request)
+    if not isinstance(runtime, RemoteCommands):
+        return lambda _pid: None
+    remote = runtime
+
+    def writable(pid: str) -> bool | None:
+        return remote.edge_writable(pid) if remote.remote_site(pid.split("/", 1)[0]) else None
+    return writable
+
+
 def _matches(
     entry: Entry,
     equipment: str | None,
@@ -167,14 +187,17 @@ def _matches(
     kind: str | None,
     writable: bool | None,
     q: str | None,
+    at_edge: Callable[[str], bool | None] = lambda _pid: None,
 ) -> bool:
     pid, _site, equip, point = entry
     if equipment is not None and equip.id != equipment:
         return False
     if kind is not None and point.kind != kind:
         return False
-    if writable is not None and point.writable != writable:
-        return False
+    if writable is not None:
+        edge = at_edge(pid)
+        if (point.writable if edge is None else edge) != writable:
+            return False
     if tags and not set(tags) <= set(point.tags):
         return False
     if q:
@@ -190,11 +213,15 @@ def _summary_rows(request: Request, rows: Sequence[dict[str, Any]]) -> list[dict
     runtime = runtime_of(request)
     get = runtime.cache.getter()
     held = runtime.commands.override
+    at_edge = _edge_writable(request)
     out = []
     for row in rows:
         sample = get(row["id"])
         cmd = held(row["id"]) if row["writable"] else None
         override = None if cmd is None else override_of(cmd)
+        edge = at_edge(row["id"])
+        if edge is not None:  # a central openbms: the edge's point, written there
+            row = {**row, "writable": edge, "remote": True}
         if sample is None:
             out.append({**row, "value": None, "status": None, "ts": None, "override": override})
         else:
@@ -241,11 +268,13 @@ def _page(
                 index.pages.clear()
             hit = index.pages[(start, limit)] = (arrays, version, _encode_page(request, rows, limit))
         return Response(hit[2], media_type="application/json")
+    at_edge = _edge_writable(request)
     found = [
         entry
         for index in indexes
         for entry in index.entries
-        if (after is None or entry[0] > after) and (unfiltered or _matches(entry, *filters))
+        if (after is None or entry[0] > after)
+        and (unfiltered or _matches(entry, *filters, at_edge=at_edge))
     ]
     if len(indexes) > 1:
         found.sort(key=lambda entry: entry[0])

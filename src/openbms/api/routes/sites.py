@@ -1,5 +1,9 @@
 """``/api/v1/sites``: the sites a user may see, their spaces and equipment (``sites:read``, ``sites:write``).
 
+At a central openbms (``openbms central serve``) each site also says how far behind the centre is
+on it (``central``: the newest stored sample's time, the lag, its edge's status, and ``behind``
+past the centre's threshold); ``null`` at an edge.
+
 Changes go through the service's ``change_site``: the site's YAML file is rewritten
 and the running site follows, so the file and the API never disagree. A
 space or equipment still in use (by equipment, child spaces or points) is a
@@ -30,6 +34,7 @@ from openbms.api.helpers import (
     validation_problem,
 )
 from openbms.model.site import MAX_VALUE, Equipment, EquipmentType, SiteConfig, Space
+from openbms.service.protocols import RemoteSites, Services
 
 __all__ = ["router"]
 
@@ -51,6 +56,25 @@ class SiteOut(BaseModel):
     spaces: int = Field(description="number of spaces")
     equipment: int = Field(description="number of equipment")
     points: int = Field(description="number of points")
+
+
+class SiteLagOut(BaseModel):
+    """How far behind a central openbms is on a site (its edge's samples)."""
+
+    newest_ts: float | None = Field(description="epoch seconds of the site's newest sample stored at "
+                                    "the centre; null before the first")
+    lag_s: float | None = Field(description="the centre's clock less newest_ts; null before the "
+                                "first sample")
+    online: bool | None = Field(description="its edge's last bridge status; null: never heard")
+    behind: bool = Field(description="lag_s is past warn_s, or no sample has come yet")
+    warn_s: float = Field(description="the centre's threshold for behind (seconds)")
+
+
+class SiteStatusOut(SiteOut):
+    """A site, and at a central openbms how far behind the centre is on it."""
+
+    central: SiteLagOut | None = Field(
+        default=None, description="at a central openbms: the lag of the site's samples; null at an edge")
 
 
 class EquipmentOut(BaseModel):
@@ -103,6 +127,13 @@ def site_out(cfg: SiteConfig) -> SiteOut:
     )
 
 
+def _status_out(runtime: Services, cfg: SiteConfig) -> SiteStatusOut:
+    lag = runtime.site_lag(cfg.site.id) if isinstance(runtime, RemoteSites) else None
+    central = None if lag is None else SiteLagOut(
+        newest_ts=lag.newest, lag_s=lag.lag_s, online=lag.online, behind=lag.behind, warn_s=lag.warn_s)
+    return SiteStatusOut(**site_out(cfg).model_dump(), central=central)
+
+
 def equipment_out(e: Equipment) -> EquipmentOut:
     return EquipmentOut(
         id=e.id,
@@ -118,24 +149,25 @@ def equipment_out(e: Equipment) -> EquipmentOut:
 # ---------------------------------------------------------------------- sites
 
 
-@router.get("/sites", response_model=Page[SiteOut])
+@router.get("/sites", response_model=Page[SiteStatusOut])
 async def list_sites(
     request: Request, limit: int = Limit, cursor: str | None = Cursor, user: Principal = require("sites:read")
-) -> Page[SiteOut]:
-    """The sites the caller may see, by id."""
+) -> Page[SiteStatusOut]:
+    """The sites the caller may see, by id (at a central openbms, with each one's lag)."""
     runtime = runtime_of(request)
     visible = set(visible_sites(user, [s.site.id for s in runtime.sites], "sites:read"))
     cfgs = sorted((s for s in runtime.sites if s.site.id in visible), key=lambda s: s.site.id)
     items, next_cursor = keyset_page(cfgs, lambda s: [s.site.id], limit, cursor)
-    return Page[SiteOut](items=[site_out(s) for s in items], next_cursor=next_cursor)
+    return Page[SiteStatusOut](items=[_status_out(runtime, s) for s in items], next_cursor=next_cursor)
 
 
-@router.get("/sites/{site_id}", response_model=SiteOut)
+@router.get("/sites/{site_id}", response_model=SiteStatusOut)
 async def get_site(
     request: Request, site_id: str, user: Principal = require("sites:read", site_param="site_id")
-) -> SiteOut:
-    """One site."""
-    return site_out(site_config(runtime_of(request), site_id))
+) -> SiteStatusOut:
+    """One site (at a central openbms, with its lag)."""
+    runtime = runtime_of(request)
+    return _status_out(runtime, site_config(runtime, site_id))
 
 
 # ---------------------------------------------------------------------- spaces
