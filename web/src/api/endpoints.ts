@@ -67,6 +67,8 @@ export const endpoints = {
   release: (api: ApiClient, s: string, equip: string, name: string, body: { priority?: number; reason: string }) =>
     api.post<Command>(`${point(s, equip, name)}/release`, body),
   commandStatus: (api: ApiClient, s: string, id: string) => api.get<Command>(`${site(s)}/commands/${enc(id)}`),
+  /** The site's newest commands (one page), newest first. */
+  commands: (api: ApiClient, s: string, limit = 100) => api.get<Page<Command>>(`${site(s)}/commands`, { limit }),
   history: (
     api: ApiClient,
     s: string,

@@ -28,6 +28,17 @@ export interface Site {
   spaces: number;
   equipment: number;
   points: number;
+  /** At a central openbms: how far behind the centre is on the site (null or absent at an edge). */
+  central?: SiteLag | null;
+}
+
+/** How far behind a central openbms is on a site's samples; `behind` is the server's verdict. */
+export interface SiteLag {
+  newest_ts: number | null;
+  lag_s: number | null;
+  online: boolean | null;
+  behind: boolean;
+  warn_s: number;
 }
 
 export interface Equipment {
@@ -50,6 +61,8 @@ export interface PointSummary {
   description: string;
   tags: string[];
   writable: boolean;
+  /** At a central openbms: a command goes to the site's edge (priority 9 to 16, 12 unless given). */
+  remote?: boolean;
   value: Value;
   status: string | null;
   ts: number | null;
@@ -104,6 +117,10 @@ export interface Command {
   answer?: Record<string, unknown> | null;
   /** At a central openbms: the edge's newest change of the command. */
   edge?: Record<string, unknown> | null;
+  /** At a central openbms: every change of the edge's command, oldest first (its lifecycle there). */
+  changes?: Record<string, unknown>[] | null;
+  /** At a central openbms: made at the centre, or by the edge itself (its operators, schedules). */
+  origin?: "central" | "edge" | null;
 }
 
 export interface HistorySample {
@@ -215,6 +232,8 @@ export interface Alarm {
   source: string;
   /** A service's evidence (anomaly detection: expected and actual kWh, the period, a chart path). */
   context: Record<string, unknown> | null;
+  /** At a central openbms: the edge's alarm, acknowledged, noted and shelved at the edge only. */
+  remote?: boolean;
 }
 
 /** The payload of a WebSocket `alarm` message (an alarm event). */

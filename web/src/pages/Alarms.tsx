@@ -2,6 +2,10 @@
  * The alarm console: the site's alarms live, filters, acknowledge one or
  * many, notes, shelving, and the event history. New alarms are outlined and
  * announced (no sound) until acknowledged or looked at.
+ *
+ * At a central openbms the alarms are the edges' (`remote`): shown, read again every 10 s (the
+ * centre's WebSocket carries no alarm events), and acknowledged, noted and shelved at the edge:
+ * the page offers none of those there and says so.
  */
 import { useEffect, useRef, useState } from "preact/hooks";
 import { endpoints } from "../api/endpoints";
@@ -11,6 +15,7 @@ import { Field, FormErrors } from "../components/Field";
 import { useApp } from "../context";
 import { useLoad, useNow, useSiteZone } from "../hooks";
 import { ackNote, filterAlarms, hiddenShelvedText, type AlarmWithHistory, type ShelvedFilter } from "../lib/alarms";
+import { alarmsActionable } from "../lib/central";
 import { formatAge, formatTime, formatValue, pointLabel, stateWords } from "../lib/format";
 import { canAck } from "../lib/roles";
 import { LoadState } from "./common";
@@ -33,7 +38,9 @@ export function Alarms(props: { site: string }) {
   const [announce, setAnnounce] = useState("");
   const now = useNow(10_000);
   useSiteZone(site);
-  const mayAck = canAck(me, site);
+  // At a central openbms the site's alarms are its edge's: handled there.
+  const siteInfo = useLoad(() => endpoints.site(api, site), [api, site]);
+  const atEdge = !!siteInfo.data?.central;
   // The site's points, for each alarm's point as people read it: its display name, precision and unit.
   const points = useLoad(() => endpoints.points(api, site), [api, site]);
   const pointOf = new Map((points.data ?? []).map((p) => [p.id, p]));
@@ -49,6 +56,12 @@ export function Alarms(props: { site: string }) {
   );
   const reload = useRef(alarms.reload);
   reload.current = alarms.reload;
+  const mayAck = canAck(me, site) && alarmsActionable(alarms.data, siteInfo.data);
+  useEffect(() => {
+    if (!atEdge) return;
+    const timer = setInterval(() => reload.current(), 10_000);
+    return () => clearInterval(timer);
+  }, [atEdge]);
 
   // Live: every alarm event reloads the list (coalesced), and a raise marks the alarm new.
   useEffect(() => {
@@ -84,6 +97,11 @@ export function Alarms(props: { site: string }) {
   return (
     <main id="main">
       <h1>Alarms</h1>
+      {atEdge && (
+        <p class="muted" data-testid="alarms-at-edge">
+          These are the site's own alarms, as its openbms reported them. Acknowledge, add notes and shelve at the site.
+        </p>
+      )}
       <div class="sr-only" role="status" aria-live="polite">
         {announce}
       </div>

@@ -2,16 +2,20 @@
  * A site's active overrides: every slot of a priority array an operator or the API holds, with
  * who, why, since and until when, and whether it wins; each released from here with a reason
  * (through the point's release endpoint). The list follows commands live.
+ *
+ * Below it, the site's recent commands (opened on demand): at a central openbms those the centre
+ * sent to the edge and those the edge made itself, each with its lifecycle at the edge.
  */
 import { useEffect, useRef, useState } from "preact/hooks";
 import { endpoints } from "../api/endpoints";
 import { ApiError } from "../api/problem";
-import type { OverrideItem } from "../api/types";
+import type { Command, OverrideItem } from "../api/types";
 import { DataTable } from "../components/DataTable";
 import { Field, FormErrors } from "../components/Field";
 import { useApp } from "../context";
 import { useLoad, useSiteZone, type Loaded } from "../hooks";
-import { formatTime, formatValue, pointLabel } from "../lib/format";
+import { commandOrigin, lifecycle } from "../lib/central";
+import { formatTime, formatValue, pointLabel, stateWords } from "../lib/format";
 import { overrideCounts } from "../lib/overrides";
 import { canCommand } from "../lib/roles";
 import { href } from "../router";
@@ -222,6 +226,63 @@ export function Overrides(props: { site: string }) {
           ]}
         />
       )}
+      <RecentCommands site={site} />
     </main>
+  );
+}
+
+/** The site's newest commands, loaded when opened (and again with its button). */
+function RecentCommands(props: { site: string }) {
+  const { api } = useApp();
+  const [open, setOpen] = useState(false);
+  const [items, setItems] = useState<Command[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const load = () =>
+    endpoints.commands(api, props.site).then(
+      (page) => (setItems(page.items), setError(null)),
+      (err: unknown) => setError(err instanceof ApiError ? err.message : String(err)),
+    );
+  useEffect(() => {
+    if (open) void load();
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [open, props.site]);
+  return (
+    <details class="card" onToggle={(e) => setOpen(e.currentTarget.open)}>
+      <summary>Recent commands</summary>
+      {error && <p class="banner banner--error" role="alert">{error}</p>}
+      {open && (
+        <button type="button" class="btn btn--small" onClick={() => void load()}>
+          Reload
+        </button>
+      )}
+      {items && (
+        <DataTable
+          class="commands"
+          rows={items}
+          rowKey={(c) => c.id}
+          caption="Recent commands, newest first"
+          empty={<p class="muted">No command yet.</p>}
+          columns={[
+            { key: "when", header: "When", cell: (c) => formatTime(c.created_at * 1000) },
+            { key: "point", header: "Point", rowHeader: true, cell: (c) => c.point },
+            { key: "value", header: "Value", cell: (c) => (c.release ? "release" : formatValue(c.value)) },
+            { key: "priority", header: "Priority", cell: (c) => c.priority },
+            { key: "by", header: "By", cell: (c) => commandOrigin(c) },
+            {
+              key: "status",
+              header: "Status",
+              cell: (c) => (
+                <>
+                  {stateWords(c.status)}
+                  {c.changes?.length ? <span class="muted small"> ({lifecycle(c)})</span> : null}
+                  {c.error ? <span class="muted small"> — {c.error}</span> : null}
+                </>
+              ),
+            },
+            { key: "reason", header: "Reason", headClass: "hide-sm", cellClass: "hide-sm", cell: (c) => c.reason },
+          ]}
+        />
+      )}
+    </details>
   );
 }

@@ -1,8 +1,13 @@
-/** The sites the user may see; one site opens its overview directly. */
+/**
+ * The sites the user may see; one site opens its overview directly. At a central openbms each
+ * site says how far behind the centre is on it ("3 s behind"; the server's `behind` marks it),
+ * read again every 10 s.
+ */
 import { useEffect } from "preact/hooks";
 import { endpoints } from "../api/endpoints";
 import { useApp } from "../context";
 import { useLoad } from "../hooks";
+import { lagLabel } from "../lib/central";
 import { href, navigate } from "../router";
 import { LoadState } from "./common";
 
@@ -12,6 +17,13 @@ export function Sites() {
   useEffect(() => {
     if (sites.data?.length === 1) navigate(`/sites/${sites.data[0]!.id}`, true);
   }, [sites.data]);
+  const central = sites.data?.some((s) => s.central) ?? false;
+  useEffect(() => {
+    if (!central) return;
+    const timer = setInterval(() => sites.reload(), 10_000);
+    return () => clearInterval(timer);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [central]);
   return (
     <main id="main">
       <h1>Sites</h1>
@@ -25,6 +37,13 @@ export function Sites() {
             <p class="muted">
               {s.equipment} equipment · {s.points} points · {s.timezone}
             </p>
+            {lagLabel(s.central) && (
+              <p class="small" data-testid="site-lag">
+                <span class={`tag${lagLabel(s.central)!.warn ? " tag--stale" : ""}`} title={lagLabel(s.central)!.title}>
+                  {lagLabel(s.central)!.text}
+                </span>
+              </p>
+            )}
           </li>
         ))}
       </ul>
