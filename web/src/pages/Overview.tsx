@@ -3,6 +3,7 @@
  * active alarms, active overrides, comfort and schedule misses, energy today against yesterday,
  * and equipment by type with status, mode and key values (an overridden point named, with its
  * priority, who and until when). Modes and comfort are the server's (GET …/operation).
+ * At a central openbms the header says how far behind the centre is on the site (read every 10 s).
  */
 import { useEffect } from "preact/hooks";
 import type { ApiClient } from "../api/client";
@@ -13,6 +14,7 @@ import { OverrideMark, StatusDot, ValueText } from "../components/Value";
 import { useApp } from "../context";
 import { useLive, useLiveSamples, useLoad, useNow } from "../hooks";
 import { alarmsTileLabel } from "../lib/alarms";
+import { lagLabel } from "../lib/central";
 import { formatValue, pointLabel } from "../lib/format";
 import { comfortWords, equipmentState, keyPoints, modeWords, scheduleMissWords, zoneSpread } from "../lib/overview";
 import { overrideCounts, winningByPoint } from "../lib/overrides";
@@ -37,6 +39,14 @@ export function Overview(props: { site: string }) {
     return () => clearInterval(id);
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [api, site]);
+  const central = !!info.data?.central;
+  useEffect(() => {
+    if (!central) return;
+    const id = setInterval(info.reload, 10_000);
+    return () => clearInterval(id);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [central, api, site]);
+  const lag = lagLabel(info.data?.central);
   const samples = useLiveSamples([`${site}/*`]);
   const live = useLive();
   const now = useNow();
@@ -78,6 +88,13 @@ export function Overview(props: { site: string }) {
   return (
     <main id="main">
       <h1>{info.data?.name || site}</h1>
+      {lag && (
+        <p class="small" data-testid="site-lag">
+          <span class={`tag${lag.warn ? " tag--stale" : ""}`} title={lag.title}>
+            {lag.text}
+          </span>
+        </p>
+      )}
       <LoadState {...points} />
       <section class="tiles" aria-label="Key values" data-live={hasLive ? "yes" : "no"}>
         <Tile label="Outdoor air">
