@@ -13,15 +13,29 @@ A flush is one transaction: binary COPY into the temporary ``_stage``, then
 one INSERT … ON CONFLICT from it (a resent sample that changes nothing
 writes nothing; a corrected one replaces the stored row, as the contract
 says), the dirty rollup hours and the latest values, all from ``_stage``.
+
+Compaction. A week partition older than a setting is *compacted*: its rows
+become one ``packed`` row per point and UTC day (the encoded time, value,
+NULL and status arrays of ``pg_pack.py``, TOAST-compressed with lz4) in the
+week's ``packed_YYYY_MM_DD`` partition, and the samples partition is emptied
+(TRUNCATE; it stays, for late data). Invariant: a (point, day) is either
+packed or has its rows in ``samples``, never both, and a rollup pass only
+ever reads ``samples``: a flush whose samples (or the hours they make dirty)
+reach a packed day first moves that day back to ``samples`` (*unpacks* it),
+and compaction skips a week while rollup hours near it are dirty. A flush
+that may reach compacted weeks holds the shared advisory lock COMPACT_LOCK,
+compaction the exclusive one.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-__all__ = ["PARTITION_SECONDS", "SCHEMA_VERSION", "partition_name", "partition_start"]
+__all__ = [
+    "PARTITION_SECONDS", "SCHEMA_VERSION", "packed_name", "partition_name", "partition_start",
+]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: packed (compacted) history
 HOUR = 3600
 PARTITION_SECONDS = 7 * 86400
 #: Weeks start on Monday 00:00 UTC: the epoch was a Thursday, four days after a Monday.
@@ -36,6 +50,11 @@ def partition_start(ts: float) -> float:
 def partition_name(start: float) -> str:
     """``samples_YYYY_MM_DD``: the partition of the week starting at ``start``."""
     return "samples_" + datetime.fromtimestamp(start, UTC).strftime("%Y_%m_%d")
+
+
+def packed_name(start: float) -> str:
+    """``packed_YYYY_MM_DD``: the compacted rows of the week starting at ``start``."""
+    return "packed_" + datetime.fromtimestamp(start, UTC).strftime("%Y_%m_%d")
 
 
 DDL = (
@@ -63,6 +82,22 @@ DDL = (
         PRIMARY KEY (pid, ts)
     ) PARTITION BY RANGE (ts)""",
     "CREATE INDEX IF NOT EXISTS samples_ts_brin ON samples USING brin (ts)",
+    # Compacted history: one row per point and UTC day [start, start + 1 day), n samples from
+    # ``first`` to ``last``; the arrays are pg_pack.py's (nulls and status NULL when all are
+    # non-NULL and ok, txt NULL when no value is text). Partitioned by week as samples is.
+    """CREATE TABLE IF NOT EXISTS packed (
+        pid int4 NOT NULL,
+        start float8 NOT NULL,
+        n int4 NOT NULL,
+        first float8 NOT NULL,
+        last float8 NOT NULL,
+        t bytea NOT NULL,
+        v bytea NOT NULL,
+        nulls bytea,
+        status bytea,
+        txt text[],
+        PRIMARY KEY (pid, start)
+    ) PARTITION BY RANGE (start)""",
     """CREATE TABLE IF NOT EXISTS latest (
         pid int4 PRIMARY KEY,
         ts float8 NOT NULL,
@@ -110,8 +145,8 @@ COPY_STAGE = "COPY _stage (pid, ts, value, status, txt) FROM STDIN (FORMAT BINAR
 COPY_TYPES = ("int4", "float8", "float8", "int2", "text")
 
 STAGE_WEEKS = f"""
-SELECT DISTINCT floor((ts - {_MONDAY}) / {PARTITION_SECONDS}) * {PARTITION_SECONDS} + {_MONDAY}
-FROM _stage
+SELECT floor((ts - {_MONDAY}) / {PARTITION_SECONDS}) * {PARTITION_SECONDS} + {_MONDAY}, min(ts)
+FROM _stage GROUP BY 1
 """
 
 # Of two staged rows with the same (point, time) the later arrival wins: a fresh temporary
@@ -155,6 +190,77 @@ WHERE excluded.ts >= l.ts
 """
 
 SPANS = "SELECT pid, min(ts) FROM _stage GROUP BY pid"
+
+# ---------------------------------------------------------------------- compaction
+
+DAY = 86400
+#: Held shared by a flush that may reach compacted weeks, exclusive by compaction.
+COMPACT_LOCK = "hashtext('openbms.compact')"
+#: How far before a sample a packed day must be unpacked: the hours a sample makes dirty are
+#: its own and the next, and a dirty hour's rollup reads from %(hold)s before it.
+UNPACK_MARGIN = 2 * HOUR
+
+# The packed days a flush's samples reach (with the rollup margin), taken out of packed.
+UNPACK = f"""
+WITH s AS (SELECT pid, min(ts) AS lo, max(ts) AS hi FROM _stage GROUP BY pid)
+DELETE FROM packed p USING s
+WHERE p.pid = s.pid AND p.start > s.lo - {DAY + UNPACK_MARGIN} - %(hold)s
+    AND p.start < s.hi + {UNPACK_MARGIN}
+RETURNING p.pid, p.t, p.v, p.nulls, p.status, p.txt
+"""
+UNPACK_TEMP_DDL = (
+    """CREATE TEMP TABLE IF NOT EXISTS _unpacked (
+        pid int4, ts float8, value float8, status int2, txt text
+    ) ON COMMIT DELETE ROWS""",
+)
+COPY_UNPACKED = "COPY _unpacked (pid, ts, value, status, txt) FROM STDIN (FORMAT BINARY)"
+# Rows of this flush win over the unpacked ones of the same (point, time).
+INSERT_UNPACKED = """
+INSERT INTO samples (pid, ts, value, status, txt) SELECT pid, ts, value, status, txt FROM _unpacked
+ON CONFLICT (pid, ts) DO NOTHING
+"""
+
+# A week's rows, one row per point and UTC day, each array in time order as big-endian bytes.
+PACK_WEEK = f"""
+SELECT pid, floor(ts / {DAY}) * {DAY} AS day, count(*)::int4,
+    string_agg(float8send(ts), ''::bytea ORDER BY ts),
+    string_agg(float8send(coalesce(value, 0.0)), ''::bytea ORDER BY ts),
+    CASE WHEN bool_or(value IS NULL) THEN
+        string_agg(CASE WHEN value IS NULL THEN '\\x01'::bytea ELSE '\\x00'::bytea END,
+                   ''::bytea ORDER BY ts) END,
+    CASE WHEN bool_or(status <> %(ok)s) THEN string_agg(int2send(status), ''::bytea ORDER BY ts) END,
+    CASE WHEN bool_or(txt IS NOT NULL) THEN array_agg(txt ORDER BY ts) END
+FROM {{part}} WHERE pid >= %(lo)s AND pid < %(hi)s GROUP BY pid, day
+"""
+COPY_PACKED = ("COPY packed (pid, start, n, first, last, t, v, nulls, status, txt) "
+               "FROM STDIN (FORMAT BINARY)")
+PACKED_TYPES = ("int4", "float8", "int4", "float8", "float8", "bytea", "bytea", "bytea", "bytea",
+                "text[]")
+# Rollup hours whose recomputation would read the week (a dirty hour reads from hold before it).
+DIRTY_NEAR = "SELECT EXISTS (SELECT 1 FROM rollup_dirty WHERE start > %s AND start < %s)"
+
+PACKED_PARTITIONS = """
+SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+WHERE i.inhparent = 'packed'::regclass
+"""
+# One point's packed days that may hold samples in [%s, %s) (start bounds prune partitions).
+PACKED_RANGE = f"""
+SELECT t, v, nulls, status, txt FROM packed
+WHERE pid = %(pid)s AND start > %(since)s - {DAY} AND start < %(until)s
+    AND last >= %(since)s AND first < %(until)s
+ORDER BY start
+"""
+PACKED_BEFORE = """
+SELECT t, v, nulls, status, txt FROM packed
+WHERE pid = %(pid)s AND first < %(ts)s AND last >= %(floor)s AND start < %(ts)s
+ORDER BY start DESC LIMIT 1
+"""
+PACKED_COUNT = f"""
+SELECT p.since, h.n, CASE WHEN h.first < p.since OR h.last >= %(until)s THEN h.t END
+FROM unnest(%(pids)s::int4[], %(sinces)s::float8[]) AS p(pid, since)
+JOIN packed h ON h.pid = p.pid AND h.start > p.since - {DAY} AND h.start < %(until)s
+    AND h.last >= p.since AND h.first < %(until)s
+"""
 
 NUMBER = """
 INSERT INTO series AS s (point, raw_days, rollup_days, tz)

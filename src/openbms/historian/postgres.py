@@ -12,6 +12,7 @@ Flow of a sample::
                         partitions: created a few weeks ahead, and for any week a batch reaches
                         retention: per-point floors, whole partitions dropped
        rollup thread ─▶ rollup_dirty ─▶ rollup_hour ─▶ rollup_day
+                     ─▶ compaction: samples_W ─▶ packed_W (a row per point and day), samples_W emptied
        queries       ─▶ one async connection; export through a server-side cursor
 
 ``ingest`` runs on the event loop and only appends a reference to the batch,
@@ -25,12 +26,20 @@ retentions: a point whose retention is shorter than its neighbours' gets a
 query and rollup ignores its rows; they go physically with their partition.
 A point with no raw retention keeps every partition (nothing is dropped).
 Rollups are small tables keyed by (point, bucket) and are trimmed by DELETE.
+
+Compaction. Every ``compact_interval`` the rollup thread compacts the week
+partitions that ended ``compact_after_days`` ago: each point's day becomes
+one ``packed`` row of encoded arrays (``pg_pack.py``), in one transaction per
+week (interrupted, it leaves the week as it was; run again, it finds nothing
+left to do). Queries read both forms and merge them; a late sample for a
+packed day moves that day back to ``samples`` first (see ``pg_schema.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import logging
 import math
 import time
@@ -45,6 +54,7 @@ from openbms.errors import HistorianError
 from openbms.historian import pg_schema as sql
 from openbms.historian.base import ROLLUP_FIELDS, RawRow, Rollup, RollupSeries
 from openbms.historian.outbox import OutboxStore
+from openbms.historian.pg_pack import decode_times, decode_values, encode_times, encode_values
 from openbms.model.sample import STATUS_CODES, STATUSES, Sample
 from openbms.runtime.clock import Clock
 
@@ -60,6 +70,7 @@ log = logging.getLogger(__name__)
 _HOUR = sql.HOUR
 _NEG_INF = -math.inf
 _STATUS_OK = STATUS_CODES["ok"]
+_PACK_PIDS = 200  # points a compaction query aggregates at a time (a week each: ~1 M rows at 1/min)
 
 
 def _row_value(value: Any) -> tuple[Any, str | None]:
@@ -85,7 +96,9 @@ class PostgresHistorian(OutboxStore):
     rarely creates one itself (creating one locks the parent table briefly).
     ``max_hold`` (≤ 1 hour) bounds how long a value counts in time-weighted
     means; ``max_backlog`` bounds the outbox: past it the oldest batches are
-    dropped and counted (``stats().dropped``). ``connect_timeout`` is whole
+    dropped and counted (``stats().dropped``). Week partitions that ended
+    ``compact_after_days`` ago (None: never) are compacted every
+    ``compact_interval`` seconds. ``connect_timeout`` is whole
     seconds for each connection. The injected clock gives "now" for retention and
     partitions ahead; cadences run on monotonic time. The outbox is ``OutboxStore``'s.
     """
@@ -107,6 +120,8 @@ class PostgresHistorian(OutboxStore):
         partitions_ahead: int = 2,
         max_hold: float = 900.0,
         max_backlog: int = 2_000_000,
+        compact_after_days: float | None = 7.0,
+        compact_interval: float = 3600.0,
         connect_timeout: int = 10,
         readonly: bool = False,
     ) -> None:
@@ -114,6 +129,8 @@ class PostgresHistorian(OutboxStore):
             raise ValueError("max_hold must be in (0, 3600] seconds")
         if partitions_ahead < 0:
             raise ValueError("partitions_ahead must be 0 or more")
+        if compact_after_days is not None and not compact_after_days >= 0:
+            raise ValueError("compact_after_days must be 0 or more (or None: never compact)")
         if psycopg is None:
             raise ValueError("the psycopg driver is not installed (pip install 'openbms[postgres]')")
         super().__init__(clock=clock, flush_count=flush_count, flush_interval=flush_interval,
@@ -124,6 +141,12 @@ class PostgresHistorian(OutboxStore):
         self.partitions_ahead = partitions_ahead
         self.max_hold = max_hold
         self.connect_timeout = connect_timeout
+        self.compact_after_days = compact_after_days
+        self.compact_interval = compact_interval
+        self._last_compact = time.monotonic()  # the first pass an interval after the start
+        # The end of the newest compacted week this store knows of (compaction of weeks that
+        # are not over yet only happens when asked for: compact(math.inf)).
+        self._packed_until = _NEG_INF
         self._maint: asyncio.Future[None] | None = None  # the rollup thread's running pass
 
         # The writer thread owns _w (COPY, partitions, retention), the rollup thread _m;
@@ -255,7 +278,7 @@ class PostgresHistorian(OutboxStore):
             return
         self._last_rollup = time.monotonic()
         loop = asyncio.get_running_loop()
-        self._maint = loop.run_in_executor(self._mexec, _again_if_dropped, self._rollup_pass, None)
+        self._maint = loop.run_in_executor(self._mexec, _again_if_dropped, self._background_pass)
         self._maint.add_done_callback(self._rollups_done)
 
     def _rollups_done(self, fut: Future[None] | asyncio.Future[None]) -> None:
@@ -291,7 +314,7 @@ class PostgresHistorian(OutboxStore):
         if self._w is None or self._w.closed or self._w.broken:
             self._close("_w")
             self._w = self._connect()
-            for ddl in sql.TEMP_DDL:
+            for ddl in (*sql.TEMP_DDL, *sql.UNPACK_TEMP_DDL):
                 self._w.execute(ddl)
         return self._w
 
@@ -318,9 +341,10 @@ class PostgresHistorian(OutboxStore):
                 raise HistorianError(
                     f"history schema version {version} is newer than this openbms "
                     f"({sql.SCHEMA_VERSION}); upgrade openbms")
-            db.execute("INSERT INTO historian_meta VALUES ('schema', %s) ON CONFLICT DO NOTHING",
-                       (str(sql.SCHEMA_VERSION),))
-        for ddl in sql.TEMP_DDL:
+            # Upgraded in place (version 2 only added packed): an older openbms then refuses it.
+            db.execute("INSERT INTO historian_meta VALUES ('schema', %s) ON CONFLICT (key) "
+                       "DO UPDATE SET value = excluded.value", (str(sql.SCHEMA_VERSION),))
+        for ddl in (*sql.TEMP_DDL, *sql.UNPACK_TEMP_DDL):
             db.execute(ddl)
         self._load_partitions(db)
         with db.transaction():
@@ -343,6 +367,10 @@ class PostgresHistorian(OutboxStore):
                 if floor != _NEG_INF:
                     self._floor[pid] = floor
                 self._any_retention = self._any_retention or raw_days is not None
+            await cur.execute("SELECT value FROM historian_meta WHERE key = 'packed_until'")
+            row = await cur.fetchone()
+            if row is not None:
+                self._packed_until = max(self._packed_until, float(row[0]))
             await cur.execute("SELECT pid, ts, value, status, txt FROM latest")
             for pid, ts, value, status, txt in await cur.fetchall():
                 point = names.get(pid)
@@ -439,9 +467,16 @@ class PostgresHistorian(OutboxStore):
                     for rows in row_lists:
                         for row in rows:
                             write(row)
-                weeks = [w for (w,) in cur.execute(sql.STAGE_WEEKS).fetchall()]
+                stage_weeks = cur.execute(sql.STAGE_WEEKS).fetchall()
+                weeks = [w for w, _lo in stage_weeks]
                 if not self._partitions.issuperset(weeks):
                     self._ensure_partitions(cur, weeks)
+                lo = min((first for _w, first in stage_weeks), default=math.inf)
+                # Packed days lie before _packed_bound(): only a batch reaching them (or the
+                # hours its rollups read) unpacks, and waits for a compaction in progress.
+                reach = lo - sql.UNPACK_MARGIN - self.max_hold < self._packed_bound()
+                if reach:
+                    cur.execute(f"SELECT pg_advisory_xact_lock_shared({sql.COMPACT_LOCK})")
                 join = sql.MERGE_RETENTION_JOIN if self._any_retention else ""
                 try:
                     with db.transaction():  # a savepoint: a failed INSERT leaves the COPY
@@ -450,12 +485,35 @@ class PostgresHistorian(OutboxStore):
                     cur.execute(sql.MERGE.format(join=join), params)
                 cur.execute(sql.MARK_DIRTY, params)
                 cur.execute(sql.MERGE_LATEST)
+                if reach:
+                    self._unpack(cur, params)
                 spans = cur.execute(sql.SPANS).fetchall()
         except BaseException:
             self._forget_latest(undo, late)
             raise
         self._dirty_pids.update(pid for pid, _first in spans)
         self._note_changes(spans)
+
+    def _packed_bound(self) -> float:
+        """No packed day reaches this time: the current week is only ever compacted on request."""
+        return max(sql.partition_start(self.clock.now()), self._packed_until)
+
+    def _unpack(self, cur: Any, params: Mapping[str, Any]) -> None:
+        """Move the packed days this flush's samples reach back into samples (its own rows win)."""
+        got = cur.execute(sql.UNPACK, params, binary=True).fetchall()
+        if not got:
+            return
+        rows: list[tuple[Any, ...]] = []
+        for pid, t, v, nulls, status, txt in got:
+            ts, values, codes = _decode(t, v, nulls, status, txt)
+            rows.extend(zip([pid] * len(values), ts.tolist(), values, codes,
+                            txt if txt is not None else [None] * len(values), strict=True))
+        self._ensure_partitions(cur, {sql.partition_start(r[1]) for r in rows})
+        with cur.copy(sql.COPY_UNPACKED) as copy:
+            copy.set_types(sql.COPY_TYPES)
+            for pid, ts1, value, code, text in rows:
+                copy.write_row((pid, ts1, None if text is not None else value, code, text))
+        cur.execute(sql.INSERT_UNPACKED)
 
     def _retention(self) -> None:
         """Write policies into series, move each point's floor, drop the partitions every point's
@@ -485,7 +543,8 @@ class PostgresHistorian(OutboxStore):
             for start in sorted(self._partitions):
                 if start + sql.PARTITION_SECONDS <= cutoff:
                     # A partition no point may keep anything of: dropped whole, never DELETEd.
-                    db.execute(f"DROP TABLE IF EXISTS {sql.partition_name(start)}")
+                    db.execute(f"DROP TABLE IF EXISTS {sql.partition_name(start)}, "
+                               f"{sql.packed_name(start)}")
                     self._partitions.discard(start)
         with db.transaction():
             self._ensure_partitions(db, self._ahead())
@@ -515,6 +574,95 @@ class PostgresHistorian(OutboxStore):
         finally:
             self._passes -= 1
 
+    # ------------------------------------------------------------------ compaction (rollup thread)
+
+    def _background_pass(self) -> None:
+        """The rollup thread's periodic work: rollups, then compaction when it is due."""
+        self._rollup_pass(None)
+        if (self.compact_after_days is not None
+                and time.monotonic() - self._last_compact >= self.compact_interval):
+            self._last_compact = time.monotonic()
+            self._compact_pass(self.clock.now() - self.compact_after_days * 86400.0, None)
+
+    def _compact_pass(self, before: float, progress: Callable[[int, int], None] | None) -> int:
+        """Compact every week partition that ends by ``before`` and holds rows; the samples packed.
+
+        Rollups are brought up to date first: a week near dirty rollup hours is skipped
+        (their recomputation reads raw samples), and taken at the next pass."""
+        self._rollup_pass(None)
+        db = self._rollup_conn()
+        starts = sorted(_partition_start_of(name) for (name,) in db.execute(sql.PARTITIONS).fetchall()
+                        if name.startswith("samples_"))
+        due = [w for w in starts if w + sql.PARTITION_SECONDS <= before]
+        packed = 0
+        for i, week in enumerate(due):
+            name = sql.partition_name(week)
+            row = db.execute(f"SELECT EXISTS (SELECT 1 FROM {name})").fetchone()
+            if row is not None and row[0]:
+                packed += self._compact_week(db, week)
+            if progress is not None:
+                progress(i + 1, len(due))
+        return packed
+
+    def _compact_week(self, db: Any, week: float) -> int:
+        """One week's rows into packed rows, in one transaction; the samples packed (0: skipped)."""
+        name, end = sql.partition_name(week), week + sql.PARTITION_SECONDS
+        packed = 0
+        self._packed_until = max(self._packed_until, end)  # flushes from now on take the lock
+        with db.transaction(), db.cursor(binary=True) as cur:
+            cur.execute(f"SELECT pg_advisory_xact_lock({sql.COMPACT_LOCK})")
+            # Writers that did not take the advisory lock (a week not over yet) wait here.
+            cur.execute(f"LOCK TABLE {name} IN SHARE MODE")
+            near = cur.execute(sql.DIRTY_NEAR, (week - _HOUR, end + self.max_hold)).fetchone()
+            if near is not None and near[0]:
+                return 0
+            pname = sql.packed_name(week)
+            cur.execute("SELECT pg_advisory_xact_lock(hashtext('openbms.partitions'))")
+            if cur.execute("SELECT to_regclass(%s) IS NULL", (pname,)).fetchone()[0]:
+                cur.execute(f"CREATE TABLE {pname} PARTITION OF packed "
+                            f"FOR VALUES FROM ({week!r}) TO ({end!r}) WITH (toast_tuple_target = 128)")
+                cur.execute(f"ALTER TABLE {pname} ALTER t SET COMPRESSION lz4, "
+                            "ALTER v SET COMPRESSION lz4, ALTER nulls SET COMPRESSION lz4, "
+                            "ALTER status SET COMPRESSION lz4, ALTER txt SET COMPRESSION lz4")
+            lo, hi = cur.execute(f"SELECT min(pid), max(pid) FROM {name}").fetchone()
+            if lo is None:  # emptied meanwhile (another process compacted it)
+                return 0
+            query = sql.PACK_WEEK.format(part=name)
+            for first in range(lo, hi + 1, _PACK_PIDS):
+                rows = cur.execute(query, {"ok": _STATUS_OK, "lo": first,
+                                           "hi": first + _PACK_PIDS}).fetchall()
+                with cur.copy(sql.COPY_PACKED) as copy:
+                    copy.set_types(sql.PACKED_TYPES)
+                    for pid, day, n, t, v, nulls, status, txt in rows:
+                        ts = np.frombuffer(t, dtype=">f8")
+                        copy.write_row((pid, day, n, float(ts[0]), float(ts[-1]), encode_times(ts),
+                                        encode_values(np.frombuffer(v, dtype=">f8")),
+                                        nulls, status, txt))
+                        packed += n
+            cur.execute(f"TRUNCATE {name}")
+            cur.execute("INSERT INTO historian_meta VALUES ('packed_until', %s) ON CONFLICT (key) "
+                        "DO UPDATE SET value = greatest(historian_meta.value::float8, "
+                        "excluded.value::float8)::text", (repr(end),))
+        return packed
+
+    async def compact(self, before: float | None = None,
+                      progress: Callable[[int, int], None] | None = None) -> int:
+        """Compact the week partitions that end by ``before`` now (default: ``compact_after_days``
+        ago; ``math.inf``: every week, this one too); the samples packed. What is stored is
+        compacted: call ``flush()`` first for what was just ingested. ``progress(done, total)``
+        is called (on another thread) after each week."""
+        if self.readonly:
+            raise HistorianError("a read-only historian does not compact")
+        if before is None:
+            if self.compact_after_days is None:
+                return 0
+            before = self.clock.now() - self.compact_after_days * 86400.0
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                self._mexec, self._compact_pass, before, progress)
+        except psycopg.Error as err:
+            raise HistorianError(f"history compaction failed: {_say(err)}") from err
+
     # ------------------------------------------------------------------ maintenance on demand
 
     async def apply_retention(self) -> None:
@@ -537,7 +685,8 @@ class PostgresHistorian(OutboxStore):
 
     # ------------------------------------------------------------------ queries
 
-    async def _fetch(self, query: str, args: Sequence[Any] | Mapping[str, Any]) -> list[Any]:
+    async def _fetch(self, query: str, args: Sequence[Any] | Mapping[str, Any],
+                     binary: bool = False) -> list[Any]:
         """Rows of a query on the query connection, made again (once) when the server dropped it."""
         if self._r is None:
             raise HistorianError("the historian is not running")
@@ -546,7 +695,7 @@ class PostgresHistorian(OutboxStore):
                 if self._r.closed or self._r.broken:
                     self._r = await psycopg.AsyncConnection.connect(
                         self.conninfo, autocommit=True, connect_timeout=self.connect_timeout)
-                async with self._r.cursor() as cur:
+                async with self._r.cursor(binary=binary) as cur:
                     await cur.execute(query, args)
                     rows: list[Any] = await cur.fetchall()
                     return rows
@@ -580,21 +729,41 @@ class PostgresHistorian(OutboxStore):
         if limit is not None:
             query += " LIMIT %s"
             args += (limit,)
-        return [(ts, txt if txt is not None else v, st)
-                for ts, v, txt, st in await self._fetch(query, args)]
+        rows: list[RawRow] = [(ts, txt if txt is not None else v, st)
+                              for ts, v, txt, st in await self._fetch(query, args)]
+        if args[1] < self._packed_bound():
+            packed = await self._packed(pid, args[1], until)
+            if packed:
+                rows = list(heapq.merge(rows, packed, key=_ts))[:limit]
+        return rows
+
+    async def _packed(self, pid: int, since: float, until: float) -> list[RawRow]:
+        """The rows of one point's packed days in ``[since, until)`` (``since`` past its floor)."""
+        got = await self._fetch(sql.PACKED_RANGE, {"pid": pid, "since": since, "until": until},
+                                binary=True)
+        return _packed_rows(got, since, until)
 
     async def last_before(self, point: str, ts: float) -> RawRow | None:
         """The newest ``(ts, value, status code)`` row of ``point`` before ``ts``, or None."""
         pid = self._pids.get(point)
         if pid is None:
             return None
+        floor = self._since(pid, _NEG_INF)
         rows = await self._fetch(
             "SELECT ts, value, txt, status FROM samples WHERE pid = %s AND ts < %s AND ts >= %s "
-            "ORDER BY ts DESC LIMIT 1", (pid, ts, self._since(pid, _NEG_INF)))
-        if not rows:
-            return None
-        t, v, txt, st = rows[0]
-        return (t, txt if txt is not None else v, st)
+            "ORDER BY ts DESC LIMIT 1", (pid, ts, floor))
+        found: RawRow | None = None
+        if rows:
+            t, v, txt, st = rows[0]
+            found = (t, txt if txt is not None else v, st)
+        bound = self._packed_bound()
+        if found is None or found[0] < bound:  # a packed day may hold a newer one
+            got = await self._fetch(sql.PACKED_BEFORE, {"pid": pid, "ts": ts, "floor": floor},
+                                    binary=True)
+            packed = _packed_rows(got, floor, ts)
+            if packed and (found is None or packed[-1][0] > found[0]):
+                found = packed[-1]
+        return found
 
     async def rollups(self, point: str, rollup: Rollup, since: float, until: float) -> RollupSeries:
         """Rollups of one point whose bucket starts in ``[since, until)``, brought up to date first."""
@@ -628,14 +797,45 @@ class PostgresHistorian(OutboxStore):
         try:
             async with conn.transaction():
                 for point, pid in wanted:
+                    lo = self._since(pid, since)
+                    buckets: list[Any] = []
+                    if lo < self._packed_bound():
+                        async with conn.cursor(binary=True) as bcur:
+                            await bcur.execute(sql.PACKED_RANGE,
+                                               {"pid": pid, "since": lo, "until": until})
+                            buckets = await bcur.fetchall()
                     async with conn.cursor(name="openbms_export") as cur:
                         await cur.execute(
                             "SELECT ts, value, txt, status FROM samples "
                             "WHERE pid = %s AND ts >= %s AND ts < %s ORDER BY ts",
-                            (pid, self._since(pid, since), until))
+                            (pid, lo, until))
+                        if not buckets:
+                            while rows := await cur.fetchmany(chunk):
+                                yield [Sample(point, ts, txt if txt is not None else v,
+                                              statuses[st]) for ts, v, txt, st in rows]
+                            continue
+                        # Packed days and raw rows, merged in time order, chunk by chunk.
+                        packed = (row for b in buckets for row in _packed_rows([b], lo, until))
+                        out: list[Sample] = []
+                        nxt = next(packed, None)
                         while rows := await cur.fetchmany(chunk):
-                            yield [Sample(point, ts, txt if txt is not None else v, statuses[st])
-                                   for ts, v, txt, st in rows]
+                            for ts, v, txt, st in rows:
+                                while nxt is not None and nxt[0] < ts:
+                                    out.append(Sample(point, nxt[0], nxt[1], statuses[nxt[2]]))
+                                    nxt = next(packed, None)
+                                out.append(Sample(point, ts, txt if txt is not None else v,
+                                                  statuses[st]))
+                            while len(out) >= chunk:
+                                yield out[:chunk]
+                                out = out[chunk:]
+                        while nxt is not None:
+                            out.append(Sample(point, nxt[0], nxt[1], statuses[nxt[2]]))
+                            nxt = next(packed, None)
+                            if len(out) >= chunk:
+                                yield out
+                                out = []
+                        if out:
+                            yield out
         finally:
             await conn.close()
 
@@ -644,11 +844,50 @@ class PostgresHistorian(OutboxStore):
         pids = [self._pids[p] for p in points if p in self._pids]
         if not pids:
             return 0
+        sinces = [self._since(pid, since) for pid in pids]
         rows = await self._fetch(
             "SELECT count(*) FROM unnest(%s::int4[], %s::float8[]) AS p(pid, since) "
             "JOIN samples h ON h.pid = p.pid AND h.ts >= p.since AND h.ts < %s",
-            (pids, [self._since(pid, since) for pid in pids], until))
-        return int(rows[0][0])
+            (pids, sinces, until))
+        n = int(rows[0][0])
+        if min(sinces) < self._packed_bound():
+            for lo, count, t in await self._fetch(
+                    sql.PACKED_COUNT, {"pids": pids, "sinces": sinces, "until": until}, binary=True):
+                if t is None:  # the whole day is in the range
+                    n += count
+                else:
+                    ts = decode_times(t)
+                    n += int(np.count_nonzero((ts >= lo) & (ts < until)))
+        return n
+
+
+def _decode(t: bytes, v: bytes, nulls: bytes | None, status: bytes | None,
+            txt: list[str | None] | None) -> tuple[np.ndarray, list[Any], list[int]]:
+    """A packed row's times, values (None where NULL, text not put in) and status codes."""
+    ts = decode_times(t)
+    values: list[Any] = decode_values(v).tolist()
+    if nulls is not None:
+        for i in np.flatnonzero(np.frombuffer(nulls, dtype=np.uint8)).tolist():
+            values[i] = None
+    codes = (np.frombuffer(status, dtype=">i2").tolist() if status is not None
+             else [_STATUS_OK] * len(values))
+    return ts, values, codes
+
+
+def _packed_rows(got: Iterable[Sequence[Any]], since: float, until: float) -> list[RawRow]:
+    """RawRows of packed rows ``(t, v, nulls, status, txt)`` with ``since <= ts < until``."""
+    out: list[RawRow] = []
+    for t, v, nulls, status, txt in got:
+        ts, values, codes = _decode(t, v, nulls, status, txt)
+        if txt is not None:
+            values = [x if x is not None else y for x, y in zip(txt, values, strict=True)]
+        lo, hi = np.searchsorted(ts, [since, until]).tolist()
+        out.extend(zip(ts[lo:hi].tolist(), values[lo:hi], codes[lo:hi], strict=True))
+    return out
+
+
+def _ts(row: RawRow) -> float:
+    return row[0]
 
 
 def _again_if_dropped(fn: Callable[..., None], *args: Any) -> None:
