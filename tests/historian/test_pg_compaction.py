@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 
 import numpy as np
 import psycopg
@@ -13,6 +14,7 @@ import pytest
 
 from openbms.historian import open_historian
 from openbms.historian.pg_pack import decode_times, decode_values, encode_times, encode_values
+from openbms.historian.pg_schema import partition_start
 from openbms.historian.postgres import PostgresHistorian
 from openbms.model import HistoryPolicy, Sample
 from openbms.runtime.clock import ManualClock
@@ -199,3 +201,27 @@ async def test_compacted_storage_of_a_minute_temperature_is_under_8_bytes_a_samp
         packed = _sql(pg_url, "SELECT pg_total_relation_size('packed_2024_04_01')")[0][0] / (2 * n)
     assert raw > 50
     assert packed < 8, f"{packed:.1f} bytes a sample compacted ({raw:.1f} raw)"
+
+
+def test_history_compact_command_compacts_the_weeks_that_ended_long_enough_ago(pg_url):
+    from typer.testing import CliRunner
+
+    from openbms.cli.main import app
+
+    now = time.time()
+    this_week = partition_start(now)
+
+    async def write() -> None:
+        async with open_historian(pg_url, clock=ManualClock(now)) as h:
+            h.ingest([Sample("s/e/a", this_week - 21 * DAY + i * HOUR, float(i))
+                      for i in range(21 * 24)])
+
+    asyncio.run(write())
+    result = CliRunner().invoke(app, ["history-compact", "--history-url", pg_url,
+                                      "--older-than", "7"])
+    assert result.exit_code == 0, result.output
+    # Three weeks before this one; the last of them ended less than 7 days ago: two packed.
+    assert f"compacted {14 * 24} samples" in result.output
+    assert _sql(pg_url, "SELECT count(*), sum(n) FROM packed") == [(14, 14 * 24)]
+    bad = CliRunner().invoke(app, ["history-compact", "--history-url", "sqlite:///x.db"])
+    assert bad.exit_code == 1 and "PostgreSQL" in bad.output

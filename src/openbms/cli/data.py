@@ -1,4 +1,5 @@
-"""``openbms points``, ``history`` and ``export``: read what the historian keeps."""
+"""``openbms points``, ``history`` and ``export``: read what the historian keeps;
+``history-compact``: compact a PostgreSQL history's older weeks now."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from openbms.cli.common import (
     site_dir,
     site_now,
 )
-from openbms.errors import ConfigError
+from openbms.errors import ConfigError, HistorianError
 from openbms.historian.export import FORMATS, export_history, iso
 from openbms.model import Sample
 from openbms.model.fields import state_number
@@ -97,7 +98,7 @@ def _points_table(configured: list[tuple[str, Point]], last: dict[str, Sample], 
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``points``, ``history`` and ``export``."""
+    """Add ``points``, ``history``, ``history-compact`` and ``export``."""
 
     @app.command()
     def points(
@@ -180,6 +181,53 @@ def register(app: typer.Typer) -> None:
                 await h.stop()
 
         asyncio.run(query())
+
+    @app.command("history-compact")
+    def history_compact(
+        history_url: str = typer.Option(
+            ..., "--history-url", envvar="OPENBMS_HISTORY_URL",
+            help="The PostgreSQL history, postgresql://USER@HOST[:PORT]/DB ($OPENBMS_HISTORY_URL)."),
+        older_than: float = typer.Option(
+            7.0, "--older-than", min=0.0,
+            help="Compact the weeks that ended at least this many days ago (0: every past week)."),
+    ) -> None:
+        """Compact a PostgreSQL history's older weeks now (it also runs hourly), with a progress bar."""
+        from openbms.historian import open_historian
+        from openbms.historian.postgres import PostgresHistorian
+        from openbms.runtime.clock import WallClock
+
+        if not history_url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
+            raise fail(f"--history-url: compaction is PostgreSQL's: expected postgresql://USER@HOST/DB, "
+                       f"not {history_url.split(':', 1)[0]}:")
+        clock = WallClock()
+
+        async def run_compact() -> tuple[int, int]:
+            h = open_historian(history_url, clock=clock)
+            if not isinstance(h, PostgresHistorian):  # pragma: no cover - the scheme says it is
+                raise fail("compaction is PostgreSQL's")
+            await h.start()
+            try:
+                with Progress(
+                    TextColumn("[bold]compacting"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("weeks"), TimeRemainingColumn(), console=console, transient=False,
+                ) as progress:
+                    task = progress.add_task("compact", total=None)
+                    weeks = [0]
+
+                    def step(done: int, total: int) -> None:  # on the historian's thread
+                        weeks[0] = total
+                        progress.update(task, completed=done, total=total)
+
+                    packed = await h.compact(clock.now() - older_than * 86400.0, progress=step)
+                    return packed, weeks[0]
+            finally:
+                await h.stop()
+
+        try:
+            packed, weeks = asyncio.run(run_compact())
+        except HistorianError as err:
+            raise fail(str(err)) from None
+        console.print(f"[green]compacted {packed} samples[/green] ({weeks} weeks looked at)")
 
     @app.command()
     def export(
