@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
+from psycopg.types.json import Jsonb
 
 from openbms.api.server import serve
 from openbms.central.remote import CentralView, alarm_state
@@ -163,6 +165,23 @@ async def test_the_centre_shows_each_edges_alarms_commands_writability_and_lag(
                 local_one = await command(local.id)
                 hidden_commands = await client.get(f"{base}/commands/{local.id}", headers=other)
 
+                # an edge's change that is no command or alarm (a bridge should never send one):
+                # left out, and the rest still shown
+                with psycopg.connect(libpq_url(url)) as conn:
+                    conn.execute(
+                        "INSERT INTO central_events (site, kind, key, ts, received, body) VALUES "
+                        "('hq', 'command', 'odd:completed', 1, 1, %s), "
+                        "('hq', 'alarm', 'odd:raise@1', 1, 1, %s)",
+                        (Jsonb({"id": "odd", "point": "hq/ahu-1/sat-sp", "value": {"x": 1},
+                                "status": "completed", "updated_at": 1}),
+                         Jsonb({"alarm_id": "odd", "action": "raise", "ts": 1, "value": {"x": 1},
+                                "from_state": "normal", "to_state": "exploded"})))
+                after_odd = await client.get(f"{base}/commands", headers=view)
+                odd_one = await client.get(f"{base}/commands/odd", headers=view)
+                alarms_after_odd = await client.get(f"{base}/alarms", headers=view,
+                                                    params={"include_normal": "true"})
+                history_after_odd = await client.get(f"{base}/alarms/history", headers=view)
+
                 # 4. lag: the newest stored sample of the site, read from PostgreSQL
                 assert runtime.historian is not None
                 await runtime.historian.flush()
@@ -229,6 +248,10 @@ async def test_the_centre_shows_each_edges_alarms_commands_writability_and_lag(
     assert (local_one["value"], local_one["priority"], local_one["status"]) == (16.0, 8, "completed")
     assert local_one["delivery"] is None and local_one["changes"][-1]["status"] == "completed"
     assert hidden_commands.status_code == 404
+    assert after_odd.status_code == 200 and "odd" not in [c["id"] for c in after_odd.json()["items"]]
+    assert len(after_odd.json()["items"]) == len(both) and odd_one.status_code == 404
+    assert [a["id"] for a in alarms_after_odd.json()["items"]] == ["hot"]
+    assert [h["action"] for h in history_after_odd.json()["items"]] == ["note", "ack", "raise"]
 
     (site,) = sites
     lag = site["central"]
