@@ -1,4 +1,4 @@
-"""``openbms bench pg --quick``: its three figures as ``name value unit`` lines, finite and
+"""``openbms bench pg --quick``: its four figures as ``name value unit`` lines, finite and
 positive, measured on a throw-away PostgreSQL of its own that is gone afterwards."""
 
 from __future__ import annotations
@@ -21,10 +21,13 @@ def test_bench_pg_prints_name_value_unit_lines_and_leaves_no_server_behind():
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert [line.split(" ")[0] for line in lines] == [
-        "pg.copy_samples_per_s", "pg.bytes_per_sample", "pg.rollup_year_ms"]
+        "pg.copy_samples_per_s", "pg.bytes_per_sample_raw", "pg.bytes_per_sample_compacted",
+        "pg.rollup_year_ms"]
     for line in lines:
         _name, value, unit = line.split(" ")
         assert unit and math.isfinite(float(value)) and float(value) > 0, line
     # A stored sample takes more than its 26 bytes of columns: row header, primary key, BRIN.
     assert float(lines[1].split(" ")[1]) > 26
+    # Compacted, far less than raw (the target is 8 bytes).
+    assert float(lines[2].split(" ")[1]) < float(lines[1].split(" ")[1]) / 4
     assert set(Path(tempfile.gettempdir()).glob("openbms-bench-pg-*")) == before

@@ -10,16 +10,21 @@ creates a database of its own for each run and drops it afterwards.
   ingested straight into the store (no bus), paced by its backlog as in
   ``ingest``; the clock stops when the last sample is committed. Median of
   three runs (one with ``--quick``).
-- ``pg.bytes_per_sample``: the samples partitions' size (heap, primary key,
-  BRIN) over the samples they hold, after that run.
-- ``pg.rollup_year_ms``: hourly rollups of one point over a year of one-minute
-  samples (525 600, 8 760 buckets), median of 20 queries through the public API.
+- ``pg.bytes_per_sample_raw`` and ``pg.bytes_per_sample_compacted``: a year
+  of one-minute samples of two points (1 051 200 samples: a zone temperature
+  read to 0.01 °C, a slowly varying day/night cycle with noise, and a
+  meter's kW as a BACnet REAL, float32, with noise), its storage (heap,
+  TOAST, indexes: ``pg_total_relation_size``) over the samples, before and
+  after compacting every week.
+- ``pg.rollup_year_ms``: hourly rollups of the meter over that year (8 760
+  buckets), median of 20 queries through the public API.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import shutil
 import socket
@@ -30,6 +35,8 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+
+import numpy as np
 
 from openbms.bench import Figure
 from openbms.historian import open_historian
@@ -97,15 +104,27 @@ def _database(server: str) -> Iterator[str]:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
-def _bytes_per_sample(url: str) -> float:
+def _bytes_per_sample(url: str, table: str, count: str) -> float:
+    """Bytes of ``table``'s partitions (with TOAST and indexes) over the samples ``count`` says."""
     import psycopg
 
     with psycopg.connect(url) as conn:
         row = conn.execute(
-            "SELECT sum(pg_total_relation_size(i.inhrelid)), (SELECT count(*) FROM samples) "
-            "FROM pg_inherits i WHERE i.inhparent = 'samples'::regclass").fetchone()
+            f"SELECT sum(pg_total_relation_size(i.inhrelid)), ({count}) "
+            f"FROM pg_inherits i WHERE i.inhparent = '{table}'::regclass").fetchone()
     size, rows = row if row is not None else (0, 0)
     return float(size or 0) / max(1, int(rows or 0))
+
+
+def _year_of_minutes(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """A year of one-minute values of a zone temperature and a meter, as sensors give them."""
+    minutes = np.arange(365 * 1440)
+    day = np.sin((minutes % 1440) / 1440 * 2 * math.pi - math.pi / 2)  # coldest at midnight
+    season = np.sin(minutes / (365 * 1440) * 2 * math.pi)
+    temp = np.round(21.0 + 1.5 * day + 0.5 * season + rng.normal(0, 0.05, len(minutes)), 2)
+    occupied = ((minutes % 1440) >= 7 * 60) & ((minutes % 1440) < 19 * 60)
+    kw = (40.0 + 25.0 * occupied + 5.0 * season + rng.normal(0, 1.5, len(minutes))).astype(np.float32)
+    return {"bench/zone-1/temp": temp, "bench/meter/kw": kw.astype(np.float64)}
 
 
 async def _copy(url: str, rounds: int) -> tuple[float, int]:
@@ -127,41 +146,53 @@ async def _copy(url: str, rounds: int) -> tuple[float, int]:
     return elapsed, stored
 
 
-async def _rollup_year(url: str) -> float:
+async def _year(url: str) -> tuple[float, float, float]:
+    """A year of two points: bytes a sample raw and compacted, the year's rollup query (ms)."""
+    from openbms.historian.postgres import PostgresHistorian
+
     historian = open_historian(url, clock=WallClock())
     await historian.start()
+    if not isinstance(historian, PostgresHistorian):  # pragma: no cover - the URL says it is
+        raise TypeError("not a PostgreSQL historian")
     end = float(int(time.time() // 86400) * 86400)
     start = end - YEAR
-    point = "bench/meter/kw"
+    series = _year_of_minutes(np.random.default_rng(19))
     for day in range(365):
         t = start + day * 86400
-        historian.ingest([Sample(point, t + m * MINUTE, 50.0 + (m % 60), OK) for m in range(1440)])
+        times = (t + np.arange(1440) * MINUTE).tolist()
+        for point, values in series.items():
+            historian.ingest([Sample(point, ts, v, OK) for ts, v in
+                              zip(times, values[day * 1440:(day + 1) * 1440].tolist(), strict=True)])
         await historian.wait_backlog(100_000)
     await historian.refresh_rollups()
+    raw = _bytes_per_sample(url, "samples", "SELECT count(*) FROM samples")
+    await historian.compact(math.inf)
+    compacted = _bytes_per_sample(url, "packed", "SELECT sum(n) FROM packed")
+    point = "bench/meter/kw"
     await historian.rollups(point, "hour", start, end)  # warm
-    times = []
+    took = []
     for _ in range(20):
         t0 = time.perf_counter()
-        series = await historian.rollups(point, "hour", start, end)
-        times.append((time.perf_counter() - t0) * 1000)
-    assert len(series) == 365 * 24
+        rollups = await historian.rollups(point, "hour", start, end)
+        took.append((time.perf_counter() - t0) * 1000)
+    assert len(rollups) == 365 * 24
     await historian.stop()
-    return statistics.median(times)
+    return raw, compacted, statistics.median(took)
 
 
 def run(quick: bool = False) -> Iterator[Figure]:
-    """Figures: pg.copy_samples_per_s, pg.bytes_per_sample, pg.rollup_year_ms."""
+    """Figures: pg.copy_samples_per_s, pg.bytes_per_sample_raw, pg.bytes_per_sample_compacted,
+    pg.rollup_year_ms."""
     rounds, runs = (60, 1) if quick else (300, 3)
     rates = []
-    per_sample = 0.0
     with _server() as server:
         for _ in range(runs):
             with _database(server) as url:
                 elapsed, stored = asyncio.run(_copy(url, rounds))
                 rates.append(stored / elapsed)
-                per_sample = _bytes_per_sample(url)
         with _database(server) as url:
-            rollup_ms = asyncio.run(_rollup_year(url))
+            raw, compacted, rollup_ms = asyncio.run(_year(url))
     yield "pg.copy_samples_per_s", round(statistics.median(rates)), "1/s"
-    yield "pg.bytes_per_sample", round(per_sample, 1), "B"
+    yield "pg.bytes_per_sample_raw", round(raw, 1), "B"
+    yield "pg.bytes_per_sample_compacted", round(compacted, 2), "B"
     yield "pg.rollup_year_ms", round(rollup_ms, 2), "ms"
