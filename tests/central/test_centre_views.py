@@ -201,12 +201,15 @@ async def test_the_centre_shows_each_edges_alarms_commands_writability_and_lag(
     store = CentralStore(libpq_url(url))
     await store.start()
     try:
-        views = [CentralView(store, ManualClock((await store.newest_samples())["hq"] + ahead),
-                             warn_s=300.0) for ahead in (301.0, 299.0)]
+        last = (await store.newest_samples())["hq"]
+        views = [CentralView(store, ManualClock(last + ahead), warn_s=300.0) for ahead in (301.0, 299.0)]
+        # a newer sample this process received (its share of the shared subscription) counts too
+        views.append(CentralView(store, ManualClock(last + 301.0), warn_s=300.0,
+                                 received=lambda: {"hq": last + 200.0}))
         for threshold in views:
             threshold.serve("hq", {})
             await threshold.refresh_lag()
-        far_behind, not_behind = (threshold.site_lag("hq") for threshold in views)
+        far_behind, not_behind, received_later = (threshold.site_lag("hq") for threshold in views)
     finally:
         await store.stop()
 
@@ -263,6 +266,8 @@ async def test_the_centre_shows_each_edges_alarms_commands_writability_and_lag(
     assert edge_point["writable"] is True and edge_point["remote"] is False
     assert far_behind is not None and far_behind.behind and far_behind.lag_s == 301.0
     assert not_behind is not None and not not_behind.behind and not_behind.lag_s == 299.0
+    assert received_later is not None and received_later.lag_s == 101.0
+    assert not received_later.behind and received_later.newest == last + 200.0
 
 
 def test_an_alarms_changes_fold_into_its_state_as_the_edges_engine_holds_it():

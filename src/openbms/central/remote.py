@@ -204,15 +204,23 @@ def alarm_state(alarm_id: str, changes: Sequence[dict[str, Any]],
 
 class CentralView:
     """``RemoteSites``: the served sites' alarms and lag, from the centre's tables (module
-    docstring). ``online`` tells an edge's last bridge status (the ingest worker's)."""
+    docstring). ``online`` tells an edge's last bridge status and ``received`` the time of each
+    site's newest sample this process's ingest worker received (both the worker's, in memory).
+
+    A site's newest sample is the later of what this process received (its share of the shared
+    subscription: up to date, but only a share) and what every worker stored (``refresh_lag``, a
+    query over every point's latest value: 2.4 s for 1 000 sites of 1 000 points on the loaded
+    development machine, hence read seldom)."""
 
     def __init__(self, store: CentralStore, clock: Clock, *,
                  warn_s: float = DEFAULT_LAG_WARNING_S,
-                 online: Callable[[str], bool | None] | None = None) -> None:
+                 online: Callable[[str], bool | None] | None = None,
+                 received: Callable[[], dict[str, float]] | None = None) -> None:
         self.store = store
         self.clock = clock
         self.warn_s = warn_s
         self.online = online
+        self.received = received
         self._rules: dict[str, dict[str, dict[str, Any]]] = {}  # site → alarm rules by id
         #: site → the time of its newest stored sample (``refresh_lag``).
         self.newest: dict[str, float] = {}
@@ -232,7 +240,10 @@ class CentralView:
     def site_lag(self, site_id: str) -> SiteLag | None:
         if site_id not in self._rules:
             return None
-        newest = self.newest.get(site_id)
+        stored = self.newest.get(site_id)
+        here = self.received().get(site_id) if self.received is not None else None
+        known = [t for t in (stored, here) if t is not None]
+        newest = max(known) if known else None
         lag = None if newest is None else max(0.0, self.clock.now() - newest)
         online = self.online(site_id) if self.online is not None else None
         return SiteLag(newest=newest, lag_s=lag, online=online,

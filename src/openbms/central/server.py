@@ -9,8 +9,9 @@
     refresh() (every ``refresh_every`` s): a served site whose edge published another
              configuration is applied (``Runtime.apply_site``); a new site is said once
              (it is served after a restart)
-    lag (every ``lag_every`` s): each site's newest stored sample, read from PostgreSQL (what
-             every worker of the group stored, not only this one's share) ─▶ CentralView
+    lag: each site's newest sample, the later of what this process's worker received (its
+             share, in memory) and what every worker of the group stored (read from PostgreSQL
+             every ``lag_every`` s: a query over every point) ─▶ CentralView
     stop():  ingest worker ─▶ runtime (API, then history flushed)
 
 The API is the one ``openbms run`` serves, with its users and per-site roles: a
@@ -74,7 +75,7 @@ class CentralServer:
                  api_front: ApiFront | None = None, api_settings: Any = None,
                  clock: Clock | None = None, refresh_every: float = 30.0,
                  historian_options: dict[str, Any] | None = None, ask: Ask | None = None,
-                 token: Callable[[str], str | None] | None = None, lag_every: float = 5.0,
+                 token: Callable[[str], str | None] | None = None, lag_every: float = 60.0,
                  lag_warning_s: float = DEFAULT_LAG_WARNING_S) -> None:
         self.history_url = libpq_url(history_url)
         self.connect = connect
@@ -144,7 +145,7 @@ class CentralServer:
             await self._store.start()
             self.commands = CentralCommands(queue, self._store, self.runtime.clock, poke=self._poke)
             self.view = CentralView(self._store, self.runtime.clock, warn_s=self.lag_warning_s,
-                                    online=self._online)
+                                    online=self._online, received=self._received)
             for stored in stored_sites:
                 if stored.site in self._served:
                     self.commands.serve(stored.site, stored.config)
@@ -169,6 +170,11 @@ class CentralServer:
             return await front(CentralServices(services, self.commands, self.view), host, port,
                                settings)
         return serve
+
+    def _received(self) -> dict[str, float]:
+        """Each site's newest sample this process's ingest worker received (its share)."""
+        ingest = self.worker.ingest if self.worker is not None else None
+        return {} if ingest is None else ingest.newest
 
     def _online(self, site: str) -> bool | None:
         """The edge's last bridge status as this process's ingest heard it (retained, so every

@@ -449,7 +449,7 @@ class RemoteCommands(Protocol):
 class SiteLag:
     """How far behind a central openbms is on one site."""
 
-    #: The time of the site's newest sample stored at the centre; None before the first.
+    #: The time of the site's newest sample received or stored at the centre; None before the first.
     newest: float | None
     #: The centre's clock less ``newest`` (seconds); None before the first sample.
     lag_s: float | None

@@ -61,8 +61,8 @@ class SiteOut(BaseModel):
 class SiteLagOut(BaseModel):
     """How far behind a central openbms is on a site (its edge's samples)."""
 
-    newest_ts: float | None = Field(description="epoch seconds of the site's newest sample stored at "
-                                    "the centre; null before the first")
+    newest_ts: float | None = Field(description="epoch seconds of the site's newest sample received or "
+                                    "stored at the centre; null before the first")
     lag_s: float | None = Field(description="the centre's clock less newest_ts; null before the "
                                 "first sample")
     online: bool | None = Field(description="its edge's last bridge status; null: never heard")
