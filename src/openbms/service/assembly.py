@@ -272,6 +272,10 @@ class Assembly:
         async def stop_services() -> None:
             for site_id in list(self.alarms) + list(self._schedule_tasks):
                 await self.stop_site(site_id)
+            # The polls end before the bridges: a sample the history keeps is in the outbox too
+            # (a bridge's link may take its mqtt timeout to stop while the broker is away).
+            if self.manager is not None:
+                await self.manager.stop()
             for site_id in [*self.bridges, *self._bridge_problems]:  # after the alarms' last events
                 await self._stop_bridge(site_id)
 

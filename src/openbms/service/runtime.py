@@ -405,13 +405,17 @@ class Runtime:
         await self.assembly.start_history(self.historian)
 
     async def _start_drivers(self) -> None:
-        await self.assembly.start_drivers()
+        # Built, not polling yet: the polls start with the control, once the bridges take the bus.
+        await self.assembly.start_drivers(poll=False)
 
     async def _start_control(self) -> None:
         assert self.state is not None  # started before control
         store = self._commands.store = CommandStore(self.state)
         await self.assembly.start_arbiter(store, on_command=self._command_changed)
         await self.assembly.start_site_services(self.state)
+        # Every sample polled from here is in the history and in the MQTT bridges' outboxes.
+        assert self.assembly.manager is not None  # built by _start_drivers
+        await self.assembly.manager.start()
         await self._start_programs()
 
     # ------------------------------------------------------------------ configuration changes

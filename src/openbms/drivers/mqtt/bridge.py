@@ -358,13 +358,16 @@ async def start_bridge(site: SiteConfig, data_dir: Path, clock: Clock, bus: Bus)
     link = Link(sid, settings, outbox, clock, edge=edge_node(site, settings))
     bridge = Bridge(site, settings, link)
     await outbox.open()
+    # Subscribed before the link waits (up to ``timeout``) for the broker: what the site polls
+    # meanwhile is queued too, not only kept in its own history (the outbox takes it offline).
+    bridge.subscribe(bus)
+    bridge.announce(site)
     try:
         await link.start()
     except BaseException:
+        bridge.unsubscribe()
         with contextlib.suppress(Exception):
             await link.stop()
         await outbox.close()
         raise
-    bridge.subscribe(bus)
-    bridge.announce(site)
     return bridge
