@@ -14,12 +14,11 @@ import { OverrideMark, StatusDot, ValueText } from "../components/Value";
 import { useApp } from "../context";
 import { useLive, useLiveSamples, useLoad, useNow } from "../hooks";
 import { alarmsTileLabel } from "../lib/alarms";
-import { lagLabel } from "../lib/central";
 import { formatValue, pointLabel } from "../lib/format";
 import { comfortWords, equipmentState, keyPoints, modeWords, scheduleMissWords, zoneSpread } from "../lib/overview";
 import { overrideCounts, winningByPoint } from "../lib/overrides";
 import { href } from "../router";
-import { LoadState } from "./common";
+import { LagTag, LoadState } from "./common";
 import { useOverrides } from "./Overrides";
 
 const STATE_LABEL = { alarm: "in alarm", offline: "offline", overridden: "overridden", ok: "ok", unknown: "no data yet" };
@@ -46,7 +45,6 @@ export function Overview(props: { site: string }) {
     return () => clearInterval(id);
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [central, api, site]);
-  const lag = lagLabel(info.data?.central);
   const samples = useLiveSamples([`${site}/*`]);
   const live = useLive();
   const now = useNow();
@@ -88,13 +86,7 @@ export function Overview(props: { site: string }) {
   return (
     <main id="main">
       <h1>{info.data?.name || site}</h1>
-      {lag && (
-        <p class="small" data-testid="site-lag">
-          <span class={`tag${lag.warn ? " tag--stale" : ""}`} title={lag.title}>
-            {lag.text}
-          </span>
-        </p>
-      )}
+      <LagTag lag={info.data?.central} />
       <LoadState {...points} />
       <section class="tiles" aria-label="Key values" data-live={hasLive ? "yes" : "no"}>
         <Tile label="Outdoor air">

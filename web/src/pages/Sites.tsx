@@ -7,9 +7,8 @@ import { useEffect } from "preact/hooks";
 import { endpoints } from "../api/endpoints";
 import { useApp } from "../context";
 import { useLoad } from "../hooks";
-import { lagLabel } from "../lib/central";
 import { href, navigate } from "../router";
-import { LoadState } from "./common";
+import { LagTag, LoadState } from "./common";
 
 export function Sites() {
   const { api } = useApp();
@@ -37,13 +36,7 @@ export function Sites() {
             <p class="muted">
               {s.equipment} equipment · {s.points} points · {s.timezone}
             </p>
-            {lagLabel(s.central) && (
-              <p class="small" data-testid="site-lag">
-                <span class={`tag${lagLabel(s.central)!.warn ? " tag--stale" : ""}`} title={lagLabel(s.central)!.title}>
-                  {lagLabel(s.central)!.text}
-                </span>
-              </p>
-            )}
+            <LagTag lag={s.central} />
           </li>
         ))}
       </ul>

@@ -1,5 +1,7 @@
-/** Loading, error and not-found states every page shows the same way. */
+/** Loading, error and not-found states every page shows the same way; a central's lag tag. */
 import type { ApiError } from "../api/problem";
+import type { SiteLag } from "../api/types";
+import { lagLabel } from "../lib/central";
 
 export function LoadState(props: { loading: boolean; error: ApiError | null; data: unknown; reload?: () => void }) {
   if (props.error) {
@@ -28,5 +30,18 @@ export function NotFound(props: { what: string; back: { href: string; label: str
         <a href={props.back.href}>{props.back.label}</a>
       </p>
     </main>
+  );
+}
+
+/** At a central openbms: how far behind the centre is on a site ("3 s behind"), in the stale colour when behind. */
+export function LagTag(props: { lag: SiteLag | null | undefined }) {
+  const lag = lagLabel(props.lag);
+  if (!lag) return null;
+  return (
+    <p class="small" data-testid="site-lag">
+      <span class={`tag${lag.warn ? " tag--stale" : ""}`} style={{ textTransform: "none" }} title={lag.title}>
+        {lag.text}
+      </span>
+    </p>
   );
 }
