@@ -14,6 +14,21 @@ go to the historian's outbox (a resend of the same (point, time) stores
 nothing new), events and configurations to a queue the writer task empties.
 A message that cannot be read is counted by kind and logged once per kind;
 the process keeps running. Nothing per sample is logged or built as a model.
+
+``handle`` returns a receipt for a message whose samples or events are not yet
+durable; the connection acknowledges the message (PUBACK) once the receipt
+says ``durable()``. Both queues are first in, first out, so a position in each
+is enough::
+
+    samples: position = the history's accepted count (stored + dropped + backlog) after ingest
+             durable when stored + dropped reaches it          (a history with ``stats()``)
+    events:  position = events queued so far; durable when written + dropped reaches it
+
+Samples given to a sink that is not a history (a running system's bus, which
+feeds its own historian) and configurations (retained: the broker sends them
+again at the next start) are acknowledged on receipt. Samples the history
+dropped (past its ``max_backlog``, counted and logged there) are acknowledged
+too: they are lost either way, and holding them would stop the connection.
 """
 
 from __future__ import annotations
@@ -23,7 +38,7 @@ import contextlib
 import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import orjson
 
@@ -38,6 +53,7 @@ from openbms.central.decode import (
 )
 from openbms.central.store import CentralStore
 from openbms.errors import HistorianError
+from openbms.historian.base import HistorianStats
 from openbms.model.sample import Sample
 from openbms.runtime.clock import Clock
 
@@ -54,6 +70,35 @@ class SampleSink(Protocol):
     """Where samples go (the historian's ``ingest``)."""
 
     def ingest(self, samples: Sequence[Sample]) -> None: ...
+
+
+class _History(SampleSink, Protocol):
+    """A sink that says what it has committed (a historian): messages are acknowledged after it."""
+
+    def stats(self) -> HistorianStats: ...
+
+
+class _Receipt:
+    """A message's place in the samples' and the events' queues (0: nothing in that one)."""
+
+    __slots__ = ("events", "ingest", "samples")
+
+    def __init__(self, ingest: CentralIngest, samples: int, events: int) -> None:
+        self.ingest = ingest
+        self.samples = samples
+        self.events = events
+
+    def durable(self) -> bool:
+        """Whether the message's samples and events are committed (or dropped and counted)."""
+        ingest = self.ingest
+        if self.events and ingest._events_done < self.events:
+            return False
+        if self.samples:
+            history = ingest._history
+            assert history is not None
+            st = history.stats()
+            return st.stored + st.dropped >= self.samples
+        return True
 
 
 def topic_filters(prefix: str, group: str) -> tuple[list[str], list[str]]:
@@ -88,15 +133,24 @@ class CentralIngest:
         #: Called with a site whose edge came online (the command dispatcher looks at once).
         self.on_online: Callable[[str], None] | None = None
         self._pending: list[Event | SiteDocument] = []
+        #: The sink when it says what it committed (acknowledgements wait for it), else None.
+        self._history: _History | None = (
+            cast(_History, sink) if callable(getattr(sink, "stats", None)) else None)
+        self._events_queued = 0  # events ever queued (a receipt's position)
+        self._events_done = 0  # events written or dropped
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._failing = False
 
     # ------------------------------------------------------------------ per message
 
-    def handle(self, topic: str, payload: bytes) -> None:
-        """Take one message (its topic under ``prefix``); never raises for a bad message."""
+    def handle(self, topic: str, payload: bytes) -> _Receipt | None:
+        """Take one message (its topic under ``prefix``); never raises for a bad message.
+
+        A receipt when what it carried is not yet durable (its acknowledgement waits for
+        ``durable()``), None when nothing is left to wait for."""
         levels = topic.split("/")[self._skip:]
+        receipt = None
         try:
             if len(levels) == 3:
                 site, second, third = levels
@@ -111,22 +165,29 @@ class CentralIngest:
                     newest = max(s[1] for s in samples)
                     if newest > self.newest.get(site, 0.0):
                         self.newest[site] = newest
+                    history = self._history
+                    if history is not None:
+                        st = history.stats()
+                        receipt = _Receipt(self, st.stored + st.dropped + st.backlog, 0)
             elif len(levels) == 2 and levels[1] in _EVENT_KINDS:
                 self._queue(decode_event(levels[0], _EVENT_KINDS[levels[1]], payload, topic))
                 self.events += 1
+                self._events_queued += 1
+                receipt = _Receipt(self, 0, self._events_queued)
             elif len(levels) == 2 and levels[1] == "status":
                 self._status(levels[0], payload, topic)
             elif len(levels) == 2 and levels[1] == "config":
                 if not payload:  # a retained configuration cleared: the site is kept as it was
-                    return
+                    return None
                 self._queue(decode_site_document(levels[0], payload, topic))
             else:
                 raise BadMessage("topic", f"{topic}: not a topic of an openbms bridge under "
                                  f"{self.prefix}/")
         except BadMessage as err:
             self._bad(err)
-            return
+            return None
         self.sites_seen[levels[0]] = self.clock.now()
+        return receipt
 
     def _status(self, site: str, payload: bytes, topic: str) -> None:
         """An edge's bridge status (retained; its Last Will says offline)."""
@@ -158,8 +219,10 @@ class CentralIngest:
         pending = self._pending
         pending.append(item)
         if len(pending) > MAX_PENDING:
-            del pending[0]
+            gone = pending.pop(0)
             self.dropped += 1
+            if isinstance(gone, Event):  # lost and counted: its acknowledgement may go
+                self._events_done += 1
         self._wake.set()
 
     # ------------------------------------------------------------------ the writer task
@@ -218,6 +281,7 @@ class CentralIngest:
         now = self.clock.now()
         try:
             await self.store.put_events(events, now)
+            self._events_done += len(events)
             events = []
             while docs:
                 if await self.store.put_site(docs[0], now):

@@ -51,7 +51,9 @@ class Subscriber(Protocol):
     def health(self) -> dict[str, Any]: ...
 
 
-Connect = Callable[[Sequence[str], Callable[[str, bytes], None]], Subscriber]
+#: ``connect(filters, handler)``; the handler returns a receipt the connection acknowledges the
+#: message after (``CentralIngest.handle``), or None.
+Connect = Callable[[Sequence[str], Callable[[str, bytes], Any]], Subscriber]
 
 
 def libpq_url(url: str) -> str:

@@ -16,6 +16,22 @@ the QoS 1 messages the broker queues for it) across a worker's restart under
 the same ``client_id``. ``handler`` runs on the event loop for each message and
 must not block (the historian's ``ingest`` only appends). This module is the
 only place the central touches aiomqtt.
+
+Acknowledged when stored, not when received::
+
+    PUBLISH mid ─▶ handler(topic, payload) ─▶ None: PUBACK now (nothing to keep, or kept already)
+                                            └▶ a receipt ─▶ unacked (in arrival order)
+    acker task: while the oldest unacked receipt says durable() ─▶ PUBACK it
+
+A message's PUBACK waits until what it carried is committed (its receipt's
+``durable()``), so a worker killed between receiving and writing has not
+acknowledged it: the broker sends it again (to the same client id, when its
+session is kept) and the write is idempotent on (point, time). The worker's
+CONNECT says ``receive_maximum``: the broker sends at most that many messages
+not yet acknowledged, and keeps the rest queued (backpressure when the history
+falls behind). aiomqtt 2.5 has no manual acknowledgement of its own (aiomqtt
+issue #345, PR #346 open): it is paho-mqtt 2's ``manual_ack_set`` and ``ack``
+on the client aiomqtt wraps, set before it connects.
 """
 
 from __future__ import annotations
@@ -24,8 +40,9 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -33,12 +50,25 @@ from paho.mqtt.properties import Properties
 
 from openbms.drivers.mqtt.connect import LibraryLog, secret, tls_context
 
-__all__ = ["SharedSubscriber", "shared"]
+__all__ = ["Receipt", "SharedSubscriber", "shared"]
 
 log = logging.getLogger(__name__)
 
-#: Messages aiomqtt may hold for the handler before the socket waits (backpressure on the broker).
+#: Messages aiomqtt may hold for the handler; above ``receive_maximum``, so none is ever discarded
+#: (aiomqtt discards past it, and paho would acknowledge the discarded one).
 _QUEUED = 100_000
+#: The largest Receive Maximum MQTT v5 allows (its default when a client says none).
+RECEIVE_MAXIMUM = 65_535
+#: Seconds between looks at the oldest unacknowledged receipt while some wait.
+ACK_POLL = 0.02
+
+
+class Receipt(Protocol):
+    """What a handler returns for a message whose data is not yet durable."""
+
+    def durable(self) -> bool:
+        """Whether what the message carried is committed (its PUBACK may go)."""
+        ...
 
 
 def shared(group: str, topic_filter: str) -> str:
@@ -56,9 +86,12 @@ class SharedSubscriber:
     """
 
     def __init__(self, settings: Mapping[str, Any], filters: Sequence[str],
-                 handler: Callable[[str, bytes], None], *, client_id: str | None = None,
+                 handler: Callable[[str, bytes], Receipt | None], *, client_id: str | None = None,
                  session_expiry: int = 0, place: str = "central: broker",
-                 reconnect_min: float = 0.5, reconnect_max: float = 30.0) -> None:
+                 reconnect_min: float = 0.5, reconnect_max: float = 30.0,
+                 receive_maximum: int = RECEIVE_MAXIMUM) -> None:
+        if not 1 <= receive_maximum <= RECEIVE_MAXIMUM:
+            raise ValueError(f"receive_maximum must be 1 to {RECEIVE_MAXIMUM}, not {receive_maximum}")
         self.host = str(settings.get("host", "127.0.0.1"))
         self.port = int(settings.get("port", 1883))
         self.keepalive = int(settings.get("keepalive", 30))
@@ -72,8 +105,13 @@ class SharedSubscriber:
         self.session_expiry = session_expiry
         self.reconnect_min = reconnect_min
         self.reconnect_max = reconnect_max
+        self.receive_maximum = receive_maximum
         self.received = 0
+        self.acked = 0  # PUBACKs sent (QoS 1 messages acknowledged)
         self.handler_errors = 0
+        # (receipt, mid) of messages received on this connection, not yet acknowledged, in order
+        self._unacked: deque[tuple[Receipt, int]] = deque()
+        self._unacked_wake = asyncio.Event()
         self.connects = 0
         self.last_error: str | None = None
         self._connected = asyncio.Event()
@@ -105,28 +143,32 @@ class SharedSubscriber:
         self._connected.clear()
 
     def health(self) -> dict[str, Any]:
-        """Connected, messages received, handler errors, connections made, the last error."""
-        return {"connected": self.connected, "received": self.received,
-                "handler_errors": self.handler_errors, "connects": self.connects,
-                "last_error": self.last_error}
+        """Connected, messages received and acknowledged, those waiting for their write before
+        the acknowledgement, handler errors, connections made, the last error."""
+        return {"connected": self.connected, "received": self.received, "acked": self.acked,
+                "unacked": len(self._unacked), "handler_errors": self.handler_errors,
+                "connects": self.connects, "last_error": self.last_error}
 
     async def _run(self) -> None:
         backoff = self.reconnect_min
         said = LibraryLog(__name__)
-        props = None
+        props = Properties(PacketTypes.CONNECT)
+        props.ReceiveMaximum = self.receive_maximum
         if self.session_expiry > 0:
-            props = Properties(PacketTypes.CONNECT)
             props.SessionExpiryInterval = self.session_expiry
         while True:
             said.last = ""
             try:
-                async with aiomqtt.Client(
+                client = aiomqtt.Client(
                     self.host, self.port, identifier=self.client_id, username=self.username,
                     password=self.password, keepalive=self.keepalive, tls_context=self.tls,
                     timeout=self.timeout, protocol=aiomqtt.ProtocolVersion.V5,
                     clean_start=self.session_expiry <= 0, properties=props,
                     max_queued_incoming_messages=_QUEUED, logger=cast(logging.Logger, said),
-                ) as client:
+                )
+                # Before CONNECT: a kept session's unacknowledged messages come right after CONNACK.
+                client._client.manual_ack_set(True)  # aiomqtt has no API for it
+                async with client:
                     await client.subscribe([(f, 1) for f in self.filters])
                     self.connects += 1
                     self._connected.set()
@@ -134,7 +176,16 @@ class SharedSubscriber:
                         log.warning("central: broker %s:%d is back", self.host, self.port)
                         self._lost_logged = False
                     backoff = self.reconnect_min
-                    await self._take(client)
+                    acker = asyncio.create_task(self._acker(client), name="mqtt central acks")
+                    try:
+                        await self._take(client)
+                    finally:
+                        acker.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await acker
+                        # this connection's message ids mean nothing on the next one: the broker
+                        # sends what was not acknowledged again (a kept session) or drops it
+                        self._unacked.clear()
             except aiomqtt.MqttError as err:
                 self.last_error = said.why(err)
             except Exception as err:  # a bug here must not end the connection task for good
@@ -150,15 +201,53 @@ class SharedSubscriber:
 
     async def _take(self, client: aiomqtt.Client) -> None:
         handler = self.handler
+        paho = client._client  # for its ack(): see the docstring
+        unacked = self._unacked
         async for message in client.messages:
             payload = message.payload
             self.received += 1
+            receipt: Receipt | None = None
             try:
-                handler(message.topic.value,
-                        bytes(payload) if isinstance(payload, bytes | bytearray) else b"")
+                receipt = handler(message.topic.value,
+                                  bytes(payload) if isinstance(payload, bytes | bytearray) else b"")
             except Exception as err:  # a bug in one message's handling never ends the connection
                 self.handler_errors += 1
                 if self.handler_errors == 1:
                     log.exception("central: handling a message on %s failed (%s); such failures "
                                   "are counted in health, not logged again", message.topic.value,
                                   err)
+            if message.qos == 0:
+                continue
+            if receipt is None and not unacked:  # acknowledgements keep the arrival order
+                paho.ack(message.mid, message.qos)
+                self.acked += 1
+                continue
+            unacked.append((receipt if receipt is not None else _DONE, message.mid))
+            self._unacked_wake.set()
+
+    async def _acker(self, client: aiomqtt.Client) -> None:
+        """Acknowledge the oldest messages whose data is durable, in arrival order."""
+        paho = client._client
+        unacked = self._unacked
+        wake = self._unacked_wake
+        while True:
+            while unacked and unacked[0][0].durable():
+                paho.ack(unacked.popleft()[1], 1)
+                self.acked += 1
+            if unacked:
+                await asyncio.sleep(ACK_POLL)
+            else:
+                wake.clear()
+                await wake.wait()
+
+
+class _Done:
+    """The receipt of a message with nothing left to write, behind others not yet acknowledged."""
+
+    __slots__ = ()
+
+    def durable(self) -> bool:
+        return True
+
+
+_DONE = _Done()
