@@ -20,6 +20,12 @@
  * textarea's onChange fires on every keystroke (as React's does) and onBlur
  * and onFocus listen to focusout/focusin. Commit a text field on blur or
  * Enter, never on onChange (SidePanel.tsx does).
+ *
+ * Opening is one render: the program page has loaded this chunk and the
+ * catalogue already (preload.ts); the nodes come with their sizes and
+ * handles (flow.ts, geometry.ts) and React Flow's store is created with
+ * them and the fitted view, so the first frame shows every node and wire
+ * where it stays (docs/benchmarks.md has the figures).
  */
 import {
   applyEdgeChanges,
@@ -31,29 +37,30 @@ import {
   Position,
   ReactFlow,
   ReactFlowProvider,
-  useNodesInitialized,
-  useReactFlow,
-  useUpdateNodeInternals,
   type Connection,
   type Edge,
   type EdgeChange,
   type Node,
   type NodeChange,
+  type ReactFlowInstance,
+  type Viewport,
 } from "@xyflow/react";
 import "@xyflow/react/dist/base.css";
 import "./editor.css";
 import type { ComponentChildren, FunctionComponent } from "preact";
-import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { memo } from "preact/compat";
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import { endpoints } from "../api/endpoints";
 import { ApiError } from "../api/problem";
 import type { BlockStates, ProgramDetail, ProgramOverride, Value } from "../api/types";
 import { useApp } from "../context";
 import { useLive, useLiveSamples } from "../hooks";
-import { formatValue } from "../lib/format";
-import { splitRef, type ProgramDoc } from "../lib/graph";
+import type { ProgramDoc } from "../lib/graph";
 import { formatIssue, issuesFromProblem, type ProgramIssue } from "../lib/programIssues";
-import { portsOf, wiredPorts, type BlockKind, type PortView } from "./catalogue";
+import type { BlockKind } from "./catalogue";
 import { changeText, diffPrograms } from "./diff";
+import { flowEdges, flowNodes, type CommentData, type FlowInput, type NodeData } from "./flow";
+import { FIT, fitViewport, HEAD, ROW } from "./geometry";
 import { canRedo, canUndo, push, redo, start, undo, type History } from "./history";
 import {
   addComment,
@@ -72,27 +79,21 @@ import {
   updateComment,
   type Clip,
   type EditorGraph,
-  type EditorNode,
 } from "./model";
 import { heldTargets } from "./overrides";
 import { Palette, type DropItem } from "./Palette";
+import { loadCatalogue, loadedCatalogue } from "./preload";
 import { SidePanel } from "./SidePanel";
 import { SaveTemplateDialog } from "./Templates";
 import { TestPanel, type WireSource } from "./TestPanel";
 
 /* React Flow's components are typed for React; under preact/compat they are Preact components. */
 const Flow = ReactFlow as unknown as FunctionComponent<Record<string, unknown>>;
-const FlowProvider = ReactFlowProvider as unknown as FunctionComponent<{ children: ComponentChildren }>;
+const FlowProvider = ReactFlowProvider as unknown as FunctionComponent<Record<string, unknown> & { children: ComponentChildren }>;
 const Bg = Background as unknown as FunctionComponent<Record<string, unknown>>;
 const Ctl = Controls as unknown as FunctionComponent<Record<string, unknown>>;
 const Port = Handle as unknown as FunctionComponent<Record<string, unknown>>;
 const Resizer = NodeResizer as unknown as FunctionComponent<Record<string, unknown>>;
-
-/** The block catalogue once loaded, per API client: it changes only with the server's version (a reload). */
-const loadedCatalogue = new WeakMap<object, BlockKind[]>();
-
-const HEAD = 40;
-const ROW = 20;
 
 export interface CanvasProps {
   site: string;
@@ -107,37 +108,6 @@ export interface CanvasProps {
   onChanged: (message: string) => void;
   /** Whether the canvas holds changes not saved (the page asks before closing it). */
   onDirty?: (dirty: boolean) => void;
-}
-
-export function ProgramCanvas(props: CanvasProps) {
-  return (
-    <FlowProvider>
-      <CanvasInner {...props} />
-    </FlowProvider>
-  );
-}
-
-interface NodeData {
-  node: EditorNode;
-  ins: PortView[];
-  outs: PortView[];
-  title: string;
-  sub: string;
-  issues: string[];
-  live?: string;
-  /** The point's sample status when it is not usable (offline, stale, fault). */
-  status?: string;
-  /** Held by a commissioning override: the node (an output node's point), and which of its output ports. */
-  held?: boolean;
-  heldPorts?: string[];
-  [key: string]: unknown;
-}
-
-interface CommentData {
-  text: string;
-  /** Resizing ended: the comment's new box (a comment is also a frame around a group of nodes). */
-  onResized?: (box: { x: number; y: number; width: number; height: number }) => void;
-  [key: string]: unknown;
 }
 
 function ProgramNode(props: { data: NodeData; selected?: boolean; isConnectable?: boolean }) {
@@ -194,21 +164,28 @@ function CommentNode(props: { data: CommentData; selected?: boolean }) {
   );
 }
 
+/*
+ * The panels beside the canvas re-render only when their own props change: the canvas re-renders
+ * several times a second while live values arrive, and the palette alone lists the whole catalogue.
+ */
+const PaletteView = memo(Palette);
+const SidePanelView = memo(SidePanel);
+const TestPanelView = memo(TestPanel);
+
 const NODE_TYPES = { program: ProgramNode, comment: CommentNode } as unknown as Record<string, unknown>;
 
-const short = (point: unknown) => {
-  const s = String(point ?? "");
-  return s.split("/").slice(1).join("/") || s || "(no point)";
-};
+/** No issues (one array: a new empty one each render would rebuild every node each render). */
+const NO_ISSUES: ProgramIssue[] = [];
+const NO_TEXT: string[] = [];
 
-function CanvasInner(props: CanvasProps) {
+export function ProgramCanvas(props: CanvasProps) {
   const { api } = useApp();
   const { site, detail, mayEdit, mayDeploy } = props;
-  const flow = useReactFlow();
+  // React Flow's instance (screen ↔ canvas coordinates), once it has started.
+  const flow = useRef<ReactFlowInstance | null>(null);
+  const wrap = useRef<HTMLDivElement>(null);
   const [history, setHistory] = useState<History<EditorGraph>>(() => start(programToGraph(detail.program)));
   const graph = history.present;
-  // Fit a program that has nodes into the view (never above actual size); an empty one starts at actual size.
-  const [fitAtStart] = useState(() => history.present.nodes.length > 0);
   const edit = useCallback((f: (g: EditorGraph) => EditorGraph) => setHistory((h) => push(h, f(h.present))), []);
   const doc = useMemo(() => graphToProgram(graph), [graph]);
   const clip = useRef<Clip | null>(null);
@@ -224,18 +201,16 @@ function CanvasInner(props: CanvasProps) {
     return () => window.removeEventListener("beforeunload", ask);
   }, [dirty]);
   useEffect(() => () => props.onDirty?.(false), []);
-  const [catalogue, setCatalogue] = useState<BlockKind[]>(() => loadedCatalogue.get(api) ?? []);
+  // The program page started loading the catalogue when it opened (editor/preload.ts): usually it is here already.
+  const [catalogue, setCatalogue] = useState<BlockKind[]>(() => loadedCatalogue(api) ?? []);
   const [catalogueError, setCatalogueError] = useState<string | null>(null);
   const kinds = useMemo(() => new Map(catalogue.map((k) => [k.kind, k])), [catalogue]);
 
   useEffect(() => {
-    if (loadedCatalogue.has(api)) return;
+    if (loadedCatalogue(api)) return;
     let alive = true;
-    endpoints.blocks(api).then(
-      (c) => {
-        loadedCatalogue.set(api, c.items);
-        if (alive) setCatalogue(c.items);
-      },
+    loadCatalogue(api).then(
+      (items) => alive && setCatalogue(items),
       (err) => alive && setCatalogueError(`The block catalogue could not be loaded: ${err instanceof Error ? err.message : String(err)}`),
     );
     return () => {
@@ -263,7 +238,7 @@ function CanvasInner(props: CanvasProps) {
     };
   }, [api, site, doc]);
   const checked = check !== null && check.doc === doc && !check.error;
-  const issues = checked ? check!.issues : [];
+  const issues = checked ? check!.issues : NO_ISSUES;
   const valid = checked && issues.length === 0;
   const nodeIssues = useMemo(() => {
     const m = new Map<string, string[]>();
@@ -317,106 +292,49 @@ function CanvasInner(props: CanvasProps) {
     };
   }, [api, site, detail.id, running, overridesTick]);
   const held = useMemo(() => heldTargets(overrides), [overrides]);
+  const overridesChanged = useCallback(() => setOverridesTick((t) => t + 1), []);
+  const liveOverrides = useMemo(
+    () => (running ? { programId: detail.id, overrides, mayDeploy, onChanged: overridesChanged } : null),
+    [running, detail.id, overrides, mayDeploy, overridesChanged],
+  );
   const heldKey = [...held.ports, "|", ...held.nodes].join(",");
   const valuesKey = JSON.stringify(shown ?? {}) + (source ? "/source" : "");
 
   /* ------------------------------------------------- graph → React Flow */
-  const [rfNodes, setRfNodes] = useState<Node[]>([]);
-  const [rfEdges, setRfEdges] = useState<Edge[]>([]);
-  useEffect(() => {
-    setRfNodes((prev) => {
-      const old = new Map(prev.map((n) => [n.id, n]));
-      const out: Node[] = graph.nodes.map((n) => {
-        const kind = n.kind === "block" ? kinds.get(String(n.data.block)) : undefined;
-        const { ins, outs } = portsOf(n, kind, wiredPorts(graph, n.id));
-        const point = n.data.point;
-        const liveV = !source && typeof point === "string" ? live.get(point) : undefined;
-        const status = !source && typeof point === "string" ? bad.get(point) : undefined;
-        const data: NodeData = {
-          node: n,
-          ins,
-          outs,
-          title: n.id,
-          sub:
-            n.kind === "block"
-              ? (kind?.title ?? String(n.data.block))
-              : n.kind === "constant"
-                ? `constant ${formatValue(n.data.value)}`
-                : `${n.kind === "input" ? "reads" : "writes"} ${short(point)}${n.kind === "output" ? ` @${String(n.data.priority ?? 10)}` : ""}`,
-          issues: nodeIssues.nodes.get(n.id) ?? [],
-          ...(held.nodes.has(n.id) ? { held: true, heldPorts: outs.filter((p) => held.ports.has(`${n.id}.${p.name}`)).map((p) => p.name) } : {}),
-          ...(liveV !== undefined ? { live: formatValue(liveV) } : status ? { live: status, status } : {}),
-        };
-        const was = old.get(n.id);
-        return {
-          ...(was ?? {}),
-          id: n.id,
-          type: "program",
-          // A node being dragged keeps where the pointer has it (values arriving mid-drag rebuild the nodes).
-          position: was?.dragging ? was.position : { x: n.x, y: n.y },
-          data,
-          className: `ed-rf ed-rf--${n.kind}`,
-          selected: was?.selected ?? false,
-        } as Node;
-      });
-      for (const c of graph.comments) {
-        const was = old.get(c.id);
-        out.push({
-          ...(was ?? {}),
-          id: c.id,
-          type: "comment",
-          position: was?.dragging ? was.position : { x: c.x, y: c.y },
-          data: {
-            text: c.text,
-            ...(mayEdit
-              ? { onResized: (b: { x: number; y: number; width: number; height: number }) => edit((g) => updateComment(g, c.id, { x: Math.round(b.x), y: Math.round(b.y), w: Math.round(b.width), h: Math.round(b.height) })) }
-              : {}),
-          },
-          style: { width: c.w, height: c.h },
-          zIndex: -1,
-          selected: was?.selected ?? false,
-        } as Node);
-      }
-      return out;
-    });
-    setRfEdges((prev) => {
-      const sel = new Set(prev.filter((e) => e.selected).map((e) => e.id));
-      return graph.edges.map((e, i) => {
-        const f = splitRef(e.from);
-        const t = splitRef(e.to);
-        const id = `${e.from}>${e.to}#${i}`;
-        const bad = nodeIssues.wires.get(i);
-        const input = doc.inputs.find((x) => x.id === f.node);
-        const v = !source && input && live.has(input.point) ? live.get(input.point) : shown?.[`${f.node}.${f.port}`];
-        const isHeld = held.ports.has(`${f.node}.${f.port}`);
-        return {
-          id,
-          source: f.node,
-          sourceHandle: f.port,
-          target: t.node,
-          targetHandle: t.port,
-          selected: sel.has(id),
-          className: bad ? "ed-edge ed-edge--invalid" : isHeld ? "ed-edge ed-edge--held" : "ed-edge",
-          ...(bad ? { label: "!", ariaLabel: bad.join(" ") } : v !== undefined && v !== null ? { label: isHeld ? `${formatValue(v)} (held)` : formatValue(v) } : {}),
-          data: { index: i, issues: bad ?? [] },
-        } as Edge;
-      });
-    });
+  // Built before the first render (not in an effect after it), with every node's size and handles
+  // (editor/geometry.ts): React Flow draws the nodes, their wires and the fitted view at once.
+  const onResized = useCallback(
+    (id: string, b: { x: number; y: number; width: number; height: number }) =>
+      edit((g) => updateComment(g, id, { x: Math.round(b.x), y: Math.round(b.y), w: Math.round(b.width), h: Math.round(b.height) })),
+    [edit],
+  );
+  const flowInput: FlowInput = { graph, doc, kinds, nodeIssues, live, bad, testing: source !== null, shown, held, onResized: mayEdit ? onResized : undefined };
+  const [rfNodes, setRfNodes] = useState<Node[]>(() => flowNodes([], flowInput));
+  const [rfEdges, setRfEdges] = useState<Edge[]>(() => flowEdges([], flowInput));
+  const built = useRef(false);
+  useLayoutEffect(() => {
+    if (!built.current) {
+      built.current = true;
+      return;
+    }
+    setRfNodes((prev) => flowNodes(prev, flowInput));
+    setRfEdges((prev) => flowEdges(prev, flowInput));
     // live and values are read through their keys: a new Map each render is not a change.
   }, [graph, kinds, nodeIssues, liveKey, valuesKey, heldKey]);
 
-  // Have React Flow measure the nodes' ports again once it has measured the nodes, and whenever
-  // ports change (with the catalogue, parameters, wires): under preact/compat, edges whose ports
-  // were measured in the first pass were otherwise not drawn until some later change.
-  const updateInternals = useUpdateNodeInternals();
-  const measured = useNodesInitialized();
-  const portsKey = rfNodes.map((n) => `${n.id}:${(n.data as NodeData).ins?.length ?? 0}/${(n.data as NodeData).outs?.length ?? 0}`).join(",");
-  useEffect(() => {
-    if (!measured) return;
-    const ids = rfNodes.map((n) => n.id);
-    const f = requestAnimationFrame(() => updateInternals(ids));
-    return () => cancelAnimationFrame(f);
-  }, [portsKey, measured]);
+  // React Flow starts once the canvas has its size (before the first paint): its store is created with
+  // the nodes, the wires and the view that fits them (a program with nodes, never above actual size; an
+  // empty one at actual size), so its first render draws them all. Its own fitView would wait for its
+  // measuring and then move everything once more.
+  const [boot, setBoot] = useState<{ width: number; height: number; view: Viewport; fit: boolean } | null>(null);
+  useLayoutEffect(() => {
+    const el = wrap.current;
+    if (!el) return;
+    const size = { width: el.clientWidth, height: el.clientHeight };
+    const fit = rfNodes.length > 0;
+    const boxes = rfNodes.map((n) => ({ ...n.position, width: n.width ?? 0, height: n.height ?? 0 }));
+    setBoot({ ...size, fit, view: fit ? fitViewport(boxes, size) : { x: 0, y: 0, zoom: 1 } });
+  }, []);
 
   const selectedIds = rfNodes.filter((n) => n.selected).map((n) => n.id);
   const selectedNode = selectedIds.length === 1 ? graph.nodes.find((n) => n.id === selectedIds[0]) : undefined;
@@ -470,17 +388,21 @@ function CanvasInner(props: CanvasProps) {
     },
     [edit, kinds],
   );
-  const wrap = useRef<HTMLDivElement>(null);
   const dropAt = (item: DropItem, x: number, y: number) => {
     const r = wrap.current?.getBoundingClientRect();
     if (!r || !mayEdit || x < r.left || x > r.right || y < r.top || y > r.bottom) return;
-    place(item, flow.screenToFlowPosition({ x, y }));
+    if (flow.current) place(item, flow.current.screenToFlowPosition({ x, y }));
   };
   const addAtCentre = (item: DropItem) => {
     const r = wrap.current?.getBoundingClientRect();
-    const at = r ? flow.screenToFlowPosition({ x: r.left + r.width / 2, y: r.top + r.height / 3 }) : { x: 40, y: 40 };
+    const at = r && flow.current ? flow.current.screenToFlowPosition({ x: r.left + r.width / 2, y: r.top + r.height / 3 }) : { x: 40, y: 40 };
     place(item, { x: at.x + (graph.nodes.length % 5) * 12, y: at.y + (graph.nodes.length % 5) * 12 });
   };
+  // The palette's handlers, the same functions from render to render (the palette is memoised).
+  const paletteActs = useRef({ dropAt, addAtCentre });
+  paletteActs.current = { dropAt, addAtCentre };
+  const onPaletteAdd = useCallback((item: DropItem) => paletteActs.current.addAtCentre(item), []);
+  const onPaletteDrop = useCallback((item: DropItem, x: number, y: number) => paletteActs.current.dropAt(item, x, y), []);
 
   /* ------------------------------------------------------------ keyboard */
   const select = (ids: string[]) => {
@@ -595,7 +517,7 @@ function CanvasInner(props: CanvasProps) {
       <p class={`small editor__status ${checked && !valid ? "editor__status--invalid" : ""}`} role="status" aria-live="polite" data-valid={valid ? "true" : "false"}>
         {invalidText}
       </p>
-      <TestPanel site={site} programId={detail.id} doc={doc} mayEdit={mayEdit} source={source} onSource={setSource} />
+      <TestPanelView site={site} programId={detail.id} doc={doc} mayEdit={mayEdit} source={source} onSource={setSource} />
       {source && (
         <p class="banner banner--info editor__source" role="status">
           The wires show: {source.label}.
@@ -607,9 +529,21 @@ function CanvasInner(props: CanvasProps) {
         </p>
       )}
       <div class={`editor__body${mayEdit ? "" : " editor__body--readonly"}`}>
-        {mayEdit && <Palette site={site} kinds={catalogue} onAdd={addAtCentre} onDropAt={dropAt} />}
+        {mayEdit && <PaletteView site={site} kinds={catalogue} onAdd={onPaletteAdd} onDropAt={onPaletteDrop} />}
         <div class="editor__canvas" ref={wrap} onKeyDown={onKeyDown} tabIndex={-1}>
+          {boot && (
+          <FlowProvider
+            initialNodes={rfNodes}
+            initialEdges={rfEdges}
+            initialWidth={boot.width}
+            initialHeight={boot.height}
+            fitView={boot.fit}
+            initialFitViewOptions={FIT}
+            initialMinZoom={FIT.minZoom}
+            initialMaxZoom={FIT.maxZoom}
+          >
           <Flow
+            onInit={(instance: ReactFlowInstance) => (flow.current = instance)}
             nodes={rfNodes}
             edges={rfEdges}
             nodeTypes={NODE_TYPES}
@@ -626,27 +560,28 @@ function CanvasInner(props: CanvasProps) {
             selectionKeyCode="Shift"
             minZoom={0.1}
             maxZoom={3}
-            fitView={fitAtStart}
-            fitViewOptions={{ maxZoom: 1, padding: 0.1 }}
-            defaultViewport={{ x: 0, y: 0, zoom: 1 }}
+            fitViewOptions={FIT}
+            defaultViewport={boot.view}
             proOptions={{ hideAttribution: true }}
           >
             <Bg gap={20} size={1} />
             <Ctl showInteractive={false} />
           </Flow>
+          </FlowProvider>
+          )}
         </div>
-        <SidePanel
+        <SidePanelView
           site={site}
           graph={graph}
           node={selectedNode}
           comment={selectedComment}
           kinds={kinds}
-          issues={selectedNode ? (nodeIssues.nodes.get(selectedNode.id) ?? []) : []}
+          issues={selectedNode ? (nodeIssues.nodes.get(selectedNode.id) ?? NO_TEXT) : NO_TEXT}
           readOnly={!mayEdit}
           values={shown}
           blockState={selectedNode ? (states?.[selectedNode.id] ?? null) : null}
           onEdit={edit}
-          live={running ? { programId: detail.id, overrides, mayDeploy, onChanged: () => setOverridesTick((t) => t + 1) } : null}
+          live={liveOverrides}
         />
       </div>
       {checked && issues.length > 0 && (

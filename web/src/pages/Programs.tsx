@@ -4,9 +4,10 @@
  * JSON editor with validate, save as a new version, deploy, roll back,
  * disable and enable. Every deploy, rollback, disable and enable is confirmed
  * in a dialog that names the version, what runs now, and asks why (kept in
- * the audit log). The visual editor (editor/ProgramCanvas.tsx, loaded when
- * opened: it holds the graph library) draws the program on a canvas to edit,
- * validate as you go and deploy; `?edit` in the address opens it at once.
+ * the audit log). The visual editor (editor/ProgramCanvas.tsx, its own chunk
+ * with the graph library, loaded as a program page opens) draws the program
+ * on a canvas to edit, validate as you go and deploy; `?edit` in the address
+ * opens it at once.
  */
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { endpoints } from "../api/endpoints";
@@ -21,6 +22,7 @@ import { fitZoom, layoutProgram, wirePath, wireValue, type GraphLayout, type Pro
 import { formatIssue, issuesFromProblem, parseProgramText, type ProgramIssue } from "../lib/programIssues";
 import { can } from "../lib/roles";
 import type { CanvasProps } from "../editor/ProgramCanvas";
+import { loadedEditor, loadEditor, preloadEditor } from "../editor/preload";
 import { TemplatesSection } from "../editor/Templates";
 import { currentPath, href, navigate } from "../router";
 import { LoadState } from "./common";
@@ -127,9 +129,9 @@ export function ProgramPage(props: { site: string; id: string }) {
   const mayWrite = can(me, "programs:write", site);
   const mayDeploy = can(me, "programs:deploy", site);
   const [canvasOpen, setCanvasOpen] = useState(() => /[?&]edit\b/.test(currentPath()));
-  // The editor's chunk starts loading when the pointer or focus reaches its button, before the click.
-  const [wanted, setWanted] = useState(false);
-  const Canvas = useEditor(canvasOpen || wanted);
+  // The editor's chunk and the block catalogue load as the page opens: opening the editor waits for neither.
+  useEffect(() => preloadEditor(api), [api]);
+  const { Canvas, error: canvasError } = useEditor(canvasOpen);
   const canvasDirty = useRef(false);
 
   // The engine's values on the wires: refreshed every few seconds.
@@ -234,8 +236,6 @@ export function ProgramPage(props: { site: string; id: string }) {
               type="button"
               class="btn"
               aria-pressed={canvasOpen}
-              onPointerEnter={() => setWanted(true)}
-              onFocus={() => setWanted(true)}
               onClick={() => {
                 if (canvasOpen && canvasDirty.current && !window.confirm("Close the editor and lose the changes not saved?")) return;
                 setCanvasOpen((o) => !o);
@@ -262,7 +262,9 @@ export function ProgramPage(props: { site: string; id: string }) {
                 }}
               />
             ) : (
-              <p class="muted">Loading the editor…</p>
+              <p class={canvasError ? "banner banner--error" : "muted"} role={canvasError ? "alert" : undefined}>
+                {canvasError ?? "Loading the editor…"}
+              </p>
             )
           ) : (
             <ProgramGraph doc={d.program} values={values} />
@@ -336,18 +338,26 @@ export function ProgramPage(props: { site: string; id: string }) {
   );
 }
 
-/** The visual editor's component, loaded the first time it is opened (the graph library is in its own chunk). */
-function useEditor(open: boolean): ((p: CanvasProps & { key?: string }) => preact.JSX.Element) | null {
-  const [comp, setComp] = useState<((p: CanvasProps) => preact.JSX.Element) | null>(null);
+/**
+ * The visual editor's component once its chunk has loaded (editor/preload.ts starts it as the page
+ * opens), or why it could not load; opening the editor again tries again.
+ */
+function useEditor(open: boolean): { Canvas: ((p: CanvasProps & { key?: string }) => preact.JSX.Element) | null; error: string | null } {
+  const [comp, setComp] = useState<((p: CanvasProps) => preact.JSX.Element) | null>(() => loadedEditor());
+  const [error, setError] = useState<string | null>(null);
   useEffect(() => {
-    if (!open || comp) return;
+    if (comp) return;
     let alive = true;
-    import("../editor/ProgramCanvas").then((m) => alive && setComp(() => m.ProgramCanvas));
+    setError(null);
+    loadEditor().then(
+      (c) => alive && setComp(() => c),
+      (err: unknown) => alive && open && setError(`The editor could not be loaded (${err instanceof Error ? err.message : String(err)}): check the connection and open it again.`),
+    );
     return () => {
       alive = false;
     };
-  }, [open, comp]);
-  return comp;
+  }, [comp, open]);
+  return { Canvas: comp, error };
 }
 
 /** The program drawn: inputs left, outputs right, the value on each wire. */
