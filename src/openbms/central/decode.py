@@ -32,6 +32,9 @@ __all__ = ["BadMessage", "Event", "SiteDocument", "decode_batch", "decode_event"
 
 #: Timestamps before 2000 are not believed (a clock that never synchronised).
 _EARLIEST = 946_684_800.0
+_INF = math.inf
+#: Values taken as they are (JSON has no NaN or infinity: a float is finite).
+_PLAIN = frozenset({float, int, bool, str, type(None)})
 
 
 class BadMessage(ValueError):
@@ -101,15 +104,28 @@ def decode_batch(site: str, payload: bytes, topic: str) -> tuple[list[Sample], i
                          f"{site!r}: refused")
     mine = site + "/"
     out: list[Sample] = []
+    append = out.append
     refused = 0
     for i, item in enumerate(doc["samples"]):
+        # the common case in one test (a float time after 2000, a known status, a plain value of
+        # one of this site's points): about half the cost of the checks one by one below
+        if item.__class__ is dict:
+            point = item.get("point")
+            ts = item.get("time")
+            status = item.get("status", "ok")
+            value = item.get("value")
+            if (ts.__class__ is float and _EARLIEST <= ts < _INF and value.__class__ in _PLAIN
+                    and status in STATUS_CODES and point.__class__ is str
+                    and point.startswith(mine)):
+                append(Sample(point, ts, value, status))
+                continue
         if not isinstance(item, dict) or not isinstance(item.get("point"), str):
             raise BadMessage("shape", f"{topic}: samples[{i}]: expected an object with a point")
         point = item["point"]
         if not point.startswith(mine):
             refused += 1
             continue
-        out.append(_sample(point, item, f"{topic}: samples[{i}] ({point})"))
+        append(_sample(point, item, f"{topic}: samples[{i}] ({point})"))
     return out, refused
 
 
