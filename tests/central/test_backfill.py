@@ -7,6 +7,7 @@ coming online again is backfilled by the worker on its own."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import os
 from collections.abc import AsyncIterator
@@ -24,6 +25,7 @@ from openbms.api.mqtt_schemas import RESPONSES, ErrorResponse
 from openbms.api.server import serve
 from openbms.central import IngestWorker
 from openbms.central.backfill import Backfill, BackfillError
+from openbms.central.commands import CommandQueue
 from openbms.cli.main import app
 from openbms.config import load_sites
 from openbms.db.accounts import create_api_token, create_user
@@ -33,7 +35,7 @@ from openbms.model.sample import OFFLINE, Sample
 from openbms.runtime.clock import WallClock
 from openbms.service.runtime import Runtime
 from tests.central.test_commands import central_for
-from tests.central.test_ingest import rows
+from tests.central.test_ingest import connect_for, rows
 from tests.fixtures.services import MosquittoBroker
 from tests.historian.conftest import fresh_postgres_database
 from tests.integration.mqtt_helpers import until
@@ -322,3 +324,48 @@ async def test_an_edge_coming_back_online_is_backfilled_by_the_worker(
     assert [(int(n), e) for n, e in kept] == [(first["samples_written"], None),
                                               (second["samples_written"], None)]
     assert health["backfill"]["sites"]["hq"]["failed"] == 0 and health["commands"]["sent"] == 0
+
+
+async def test_commands_are_sent_while_a_backfill_waits_for_the_edge(
+        mosquitto, postgres_url, tmp_path: Path):
+    url = fresh_postgres_database(postgres_url)
+    edge = await start_edge(mosquitto, tmp_path)
+    gate = asyncio.Event()
+    real = _asker(mosquitto)
+
+    async def ask_(site: str, name: str, payload: bytes, token: str) -> bytes:
+        if name == "history":  # the backfill's first request waits until the command is answered
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(gate.wait(), 60)
+        return bytes(await real(site, name, payload, token))
+
+    try:
+        assert edge.state is not None
+        user = create_user(edge.state, "central@example.com", "x", grants={"hq": "operator"})
+        tokens = {"hq": create_api_token(edge.state, user["id"], "central")[0]}
+        worker = IngestWorker(url, connect_for(mosquitto, "central-backfill-dispatch"), ask=ask_,
+                              token=tokens.get, backfill_hours=24, flush_interval=0.05)
+        await worker.start()
+        try:
+            assert worker.backfill is not None and worker.dispatcher is not None
+            backfill, dispatcher = worker.backfill, worker.dispatcher
+            await until(lambda: backfill.running == "hq", within=30, what="the backfill running")
+            queue = CommandQueue(worker.history_url)
+            await queue.submit("hq", "hq/ahu-1/sat", 15.0, now=WallClock().now(), expires_s=600)
+            dispatcher.poke()
+            for _ in range(1200):
+                if (await queue.commands("hq"))[0]["status"] not in ("queued", "sending"):
+                    break
+                await asyncio.sleep(0.025)
+            (command,) = await queue.commands("hq")
+            waiting = backfill.running
+            gate.set()
+            await until(lambda: "hq" in backfill.sites and backfill.sites["hq"].runs == 1,
+                        within=120, what="the backfill's end")
+            last = backfill.sites["hq"].last
+        finally:
+            await worker.stop()
+    finally:
+        await edge.stop()
+    assert command["status"] == "answered" and waiting == "hq"  # sent while the backfill waited
+    assert last is not None and last["error"] is None
