@@ -172,7 +172,9 @@ const PaletteView = memo(Palette);
 const SidePanelView = memo(SidePanel);
 const TestPanelView = memo(TestPanel);
 
-const NODE_TYPES = { program: ProgramNode, comment: CommentNode } as unknown as Record<string, unknown>;
+// Memoised: React Flow re-renders every node once it has measured them after the first paint (its
+// ResizeObserver always re-measures); a node whose props are the same need not draw again.
+const NODE_TYPES = { program: memo(ProgramNode), comment: memo(CommentNode) } as unknown as Record<string, unknown>;
 
 /** No issues (one array: a new empty one each render would rebuild every node each render). */
 const NO_ISSUES: ProgramIssue[] = [];
