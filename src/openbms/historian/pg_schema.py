@@ -39,7 +39,7 @@ SCHEMA_VERSION = 2  # 2: packed (compacted) history
 HOUR = 3600
 PARTITION_SECONDS = 7 * 86400
 #: Weeks start on Monday 00:00 UTC: the epoch was a Thursday, four days after a Monday.
-_MONDAY = 4 * 86400
+_MONDAY = MONDAY = 4 * 86400
 
 
 def partition_start(ts: float) -> float:
@@ -142,6 +142,20 @@ ROLLUP_TEMP_DDL = (
 )
 
 COPY_STAGE = "COPY _stage (pid, ts, value, status, txt) FROM STDIN (FORMAT BINARY)"
+# Straight into samples (a batch of new keys only: see PostgresHistorian._append).
+COPY_SAMPLES = "COPY samples (pid, ts, value, status, txt) FROM STDIN (FORMAT BINARY)"
+COPY_PLAIN = "COPY samples (pid, ts, value, status) FROM STDIN (FORMAT BINARY)"
+MARK_DIRTY_ARRAYS = """
+INSERT INTO rollup_dirty (pid, start) SELECT * FROM unnest(%s::int4[], %s::float8[])
+ON CONFLICT DO NOTHING
+"""
+MERGE_LATEST_ARRAYS = """
+INSERT INTO latest AS l (pid, ts, value, txt, status)
+SELECT * FROM unnest(%s::int4[], %s::float8[], %s::float8[], %s::text[], %s::int2[])
+ON CONFLICT (pid) DO UPDATE
+SET ts = excluded.ts, value = excluded.value, status = excluded.status, txt = excluded.txt
+WHERE excluded.ts >= l.ts
+"""
 COPY_TYPES = ("int4", "float8", "float8", "int2", "text")
 
 STAGE_WEEKS = f"""

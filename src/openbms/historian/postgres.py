@@ -70,6 +70,7 @@ log = logging.getLogger(__name__)
 _HOUR = sql.HOUR
 _NEG_INF = -math.inf
 _STATUS_OK = STATUS_CODES["ok"]
+_HOUR_OFFSET = 2**31  # added to epoch hours so (pid << 32) + hour is a key of both
 _PACK_PIDS = 200  # points a compaction query aggregates at a time (a week each: ~1 M rows at 1/min)
 
 
@@ -160,6 +161,7 @@ class PostgresHistorian(OutboxStore):
         self._floor: dict[int, float] = {}  # retention floors of points that have one
         self._partitions: set[float] = set()  # week starts of existing partitions
         self._any_retention = False
+        self._min_raw_days = math.inf  # the shortest raw retention in series
         self._dirty_pids: set[int] = set()
         self._passes = 0
         self._last_rollup = 0.0
@@ -367,6 +369,8 @@ class PostgresHistorian(OutboxStore):
                 if floor != _NEG_INF:
                     self._floor[pid] = floor
                 self._any_retention = self._any_retention or raw_days is not None
+                if raw_days is not None:
+                    self._min_raw_days = min(self._min_raw_days, raw_days)
             await cur.execute("SELECT value FROM historian_meta WHERE key = 'packed_until'")
             row = await cur.fetchone()
             if row is not None:
@@ -448,51 +452,113 @@ class PostgresHistorian(OutboxStore):
             self._pids[point] = pid
             if floor != _NEG_INF:
                 self._floor[pid] = floor
-        if any(pol is not None and pol.raw_days is not None for pol in pols):
+        days = [pol.raw_days for pol in pols if pol is not None and pol.raw_days is not None]
+        if days:
             self._any_retention = True
+            self._min_raw_days = min(self._min_raw_days, *days)
 
     def _copy(self, batch: list[Sequence[Sample]]) -> None:
-        """One transaction: COPY the batch into _stage, then merge it into samples, mark the
-        rollup hours it changes and keep the latest values."""
+        """One transaction: the batch appended straight to samples when it can be (see
+        ``_append``), else COPY'd into _stage and merged into samples; the rollup hours it
+        changes marked and the latest values kept."""
         db = self._writer()
         undo: dict[str, Sample | None] = {}
         late = self._late
         try:
-            row_lists = [self._rows(samples, undo) for samples in batch]
+            rows = [row for samples in batch for row in self._rows(samples, undo)]
             params = {"now": self.clock.now(), "hold": self.max_hold}
             with db.transaction(), db.cursor() as cur:
-                with cur.copy(sql.COPY_STAGE) as copy:
-                    copy.set_types(sql.COPY_TYPES)
-                    write = copy.write_row
-                    for rows in row_lists:
-                        for row in rows:
-                            write(row)
-                stage_weeks = cur.execute(sql.STAGE_WEEKS).fetchall()
-                weeks = [w for w, _lo in stage_weeks]
-                if not self._partitions.issuperset(weeks):
-                    self._ensure_partitions(cur, weeks)
-                lo = min((first for _w, first in stage_weeks), default=math.inf)
-                # Packed days lie before _packed_bound(): only a batch reaching them (or the
-                # hours its rollups read) unpacks, and waits for a compaction in progress.
-                reach = lo - sql.UNPACK_MARGIN - self.max_hold < self._packed_bound()
-                if reach:
-                    cur.execute(f"SELECT pg_advisory_xact_lock_shared({sql.COMPACT_LOCK})")
-                join = sql.MERGE_RETENTION_JOIN if self._any_retention else ""
-                try:
-                    with db.transaction():  # a savepoint: a failed INSERT leaves the COPY
-                        cur.execute(sql.INSERT_NEW.format(join=join), params)
-                except psycopg.errors.UniqueViolation:
-                    cur.execute(sql.MERGE.format(join=join), params)
-                cur.execute(sql.MARK_DIRTY, params)
-                cur.execute(sql.MERGE_LATEST)
-                if reach:
-                    self._unpack(cur, params)
-                spans = cur.execute(sql.SPANS).fetchall()
+                spans = self._append(db, cur, rows, undo, params) if rows else None
+                if spans is None:
+                    spans = self._merge(db, cur, rows, params)
         except BaseException:
             self._forget_latest(undo, late)
             raise
         self._dirty_pids.update(pid for pid, _first in spans)
         self._note_changes(spans)
+
+    def _append(self, db: Any, cur: Any, rows: list[tuple[Any, ...]], undo: Mapping[str, Any],
+                params: Mapping[str, Any]) -> list[tuple[int, float]] | None:
+        """The common case, about twice as fast as the merge: a batch of new (point, time) keys,
+        none near packed days or past a retention, COPY'd straight into samples; the dirty
+        hours, latest values and spans computed here from its columns. None (and nothing done)
+        when the batch is not such a batch: the COPY fails on the primary key when it meets a
+        stored key (a resend, a correction, two of one key in the batch)."""
+        pid_col, ts_col, value_col, code_col, txt_col = zip(*rows, strict=True)
+        ts = np.array(ts_col, dtype=np.float64)
+        lo = float(ts.min())
+        if lo - sql.UNPACK_MARGIN - self.max_hold < self._packed_bound():
+            return None
+        if self._any_retention and lo < params["now"] - self._min_raw_days * 86400.0:
+            return None
+        weeks = np.unique(np.floor((ts - sql.MONDAY) / sql.PARTITION_SECONDS)).tolist()
+        week_starts = [w * sql.PARTITION_SECONDS + sql.MONDAY for w in weeks]
+        if not self._partitions.issuperset(week_starts):
+            self._ensure_partitions(cur, week_starts)
+        pid = np.array(pid_col, dtype=np.int64)
+        plain = txt_col.count(None) == len(txt_col) and None not in value_col
+        try:
+            with db.transaction():  # a savepoint: the merge follows a failed COPY
+                if plain:  # the COPY data made by numpy, not row by row
+                    with cur.copy(sql.COPY_PLAIN) as copy:
+                        copy.write(_binary_copy(pid, ts, value_col, code_col))
+                else:
+                    with cur.copy(sql.COPY_SAMPLES) as copy:
+                        copy.set_types(sql.COPY_TYPES)
+                        for row in rows:
+                            copy.write_row(row)
+        except psycopg.errors.UniqueViolation:
+            return None
+        # Dirty hours: each sample's own, and the next when its value is held into it.
+        hour = np.floor(ts / _HOUR).astype(np.int64) + _HOUR_OFFSET
+        key = pid << 32
+        held = ts + self.max_hold > (hour - _HOUR_OFFSET + 1) * _HOUR
+        keys = np.unique(np.concatenate([key + hour, (key + hour + 1)[held]]))
+        starts = ((keys & 0xFFFFFFFF) - _HOUR_OFFSET).astype(np.float64) * _HOUR
+        cur.execute(sql.MARK_DIRTY_ARRAYS, ((keys >> 32).tolist(), starts.tolist()))
+        latest = [self._last[point] for point in undo]
+        if latest:
+            pids = self._pids
+            numbers, texts = zip(*(_row_value(s[2]) for s in latest), strict=True)
+            cur.execute(sql.MERGE_LATEST_ARRAYS, (
+                [pids[s[0]] for s in latest], [s[1] for s in latest],
+                [None if x is None else float(x) for x in numbers], list(texts),
+                [STATUS_CODES[s[3]] for s in latest]))
+        order = np.lexsort((ts, pid))
+        first_pids, first = np.unique(pid[order], return_index=True)
+        return list(zip(first_pids.tolist(), ts[order][first].tolist(), strict=True))
+
+    def _merge(self, db: Any, cur: Any, rows: list[tuple[Any, ...]],
+               params: Mapping[str, Any]) -> list[tuple[int, float]]:
+        """Any batch: COPY into _stage, merged into samples (a corrected sample replaces, a
+        resend writes nothing), packed days it reaches unpacked; the spans of its points."""
+        with cur.copy(sql.COPY_STAGE) as copy:
+            copy.set_types(sql.COPY_TYPES)
+            write = copy.write_row
+            for row in rows:
+                write(row)
+        stage_weeks = cur.execute(sql.STAGE_WEEKS).fetchall()
+        weeks = [w for w, _lo in stage_weeks]
+        if not self._partitions.issuperset(weeks):
+            self._ensure_partitions(cur, weeks)
+        lo = min((first for _w, first in stage_weeks), default=math.inf)
+        # Packed days lie before _packed_bound(): only a batch reaching them (or the
+        # hours its rollups read) unpacks, and waits for a compaction in progress.
+        reach = lo - sql.UNPACK_MARGIN - self.max_hold < self._packed_bound()
+        if reach:
+            cur.execute(f"SELECT pg_advisory_xact_lock_shared({sql.COMPACT_LOCK})")
+        join = sql.MERGE_RETENTION_JOIN if self._any_retention else ""
+        try:
+            with db.transaction():  # a savepoint: a failed INSERT leaves the COPY
+                cur.execute(sql.INSERT_NEW.format(join=join), params)
+        except psycopg.errors.UniqueViolation:
+            cur.execute(sql.MERGE.format(join=join), params)
+        cur.execute(sql.MARK_DIRTY, params)
+        cur.execute(sql.MERGE_LATEST)
+        if reach:
+            self._unpack(cur, params)
+        spans: list[tuple[int, float]] = cur.execute(sql.SPANS).fetchall()
+        return spans
 
     def _packed_bound(self) -> float:
         """No packed day reaches this time: the current week is only ever compacted on request."""
@@ -537,6 +603,7 @@ class PostgresHistorian(OutboxStore):
                 cur.execute(sql.ROLLUP_RETENTION.format(rollup=rollup), {"now": now})
         self._floor = {pid: floor for pid, floor, _raw in floors if floor != _NEG_INF}
         self._any_retention = any(raw is not None for _p, _f, raw in floors)
+        self._min_raw_days = min((raw for _p, _f, raw in floors if raw is not None), default=math.inf)
         keep_all, days = longest
         if not keep_all and days is not None:
             cutoff = now - days * 86400.0
@@ -884,6 +951,26 @@ def _packed_rows(got: Iterable[Sequence[Any]], since: float, until: float) -> li
         lo, hi = np.searchsorted(ts, [since, until]).tolist()
         out.extend(zip(ts[lo:hi].tolist(), values[lo:hi], codes[lo:hi], strict=True))
     return out
+
+
+_COPY_ROW = np.dtype([("fields", ">i2"), ("pid_len", ">i4"), ("pid", ">i4"), ("ts_len", ">i4"),
+                      ("ts", ">f8"), ("value_len", ">i4"), ("value", ">f8"),
+                      ("status_len", ">i4"), ("status", ">i2")])
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, no header extension
+_COPY_TRAILER = b"\xff\xff"
+
+
+def _binary_copy(pid: np.ndarray, ts: np.ndarray, values: Sequence[Any], codes: Sequence[int]) -> bytes:
+    """PostgreSQL's binary COPY data of (pid int4, ts float8, value float8, status int2) rows,
+    made by numpy in one go (no value may be None)."""
+    out = np.empty(len(ts), dtype=_COPY_ROW)
+    out["fields"] = 4
+    out["pid_len"], out["ts_len"], out["value_len"], out["status_len"] = 4, 8, 8, 2
+    out["pid"] = pid
+    out["ts"] = ts
+    out["value"] = np.array(values, dtype=np.float64)
+    out["status"] = np.array(codes, dtype=np.int16)
+    return _COPY_HEADER + out.tobytes() + _COPY_TRAILER
 
 
 def _ts(row: RawRow) -> float:
