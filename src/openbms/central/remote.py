@@ -161,7 +161,8 @@ def alarm_state(alarm_id: str, changes: Sequence[dict[str, Any]],
                 rule: dict[str, Any] | None = None) -> dict[str, Any]:
     """An alarm as the edge's engine holds it (``Alarm.to_dict``'s fields), from its changes at
     the centre, oldest first (the latest 100 are kept per alarm); ``rule`` is its rule in the
-    edge's published configuration (its name, whether it is an event)."""
+    edge's published configuration (its name, whether it is an event). Fields are passed on as
+    the edge sent them: the API's model says which are not what they should be."""
     last = changes[-1]
     out: dict[str, Any] = {
         "id": alarm_id, "rule_id": last.get("rule_id") or alarm_id, "point": last.get("point") or "",
@@ -171,7 +172,7 @@ def alarm_state(alarm_id: str, changes: Sequence[dict[str, Any]],
         "value": None, "message": "", "active_since": None, "changed_ts": None, "acked_by": None,
         "acked_ts": None, "shelved": bool(last.get("shelved")), "shelved_until": None,
         "shelved_by": None, "shelve_reason": None, "flapping": False,
-        "flap_count": int(last.get("flap_count") or 0), "count": 0, "notes": [], "history": [],
+        "flap_count": last.get("flap_count") or 0, "count": 0, "notes": [], "history": [],
         "source": "rule" if rule is not None else "service", "context": None}
     for c in changes:
         ts, action = c.get("ts"), c.get("action")
