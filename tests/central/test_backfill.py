@@ -21,6 +21,7 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
+from openbms.api import mqtt_commands
 from openbms.api.mqtt_schemas import RESPONSES, ErrorResponse
 from openbms.api.server import serve
 from openbms.central import IngestWorker
@@ -184,7 +185,7 @@ async def test_samples_that_never_reached_the_centre_are_filled_once(
 
 
 async def test_the_edge_answers_history_page_by_page_and_refuses_bad_requests(
-        mosquitto, postgres_url, tmp_path: Path):
+        mosquitto, postgres_url, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     h0 = past_hour(3)
     async with an_edge(mosquitto, tmp_path) as edge:
         token = edge.tokens["central"]  # a viewer of hq: any role may ask
@@ -228,6 +229,16 @@ async def test_the_edge_answers_history_page_by_page_and_refuses_bad_requests(
             await backfill.run("hq", h0, h0 + HOUR, points=["ahu-1/nope"])
         with pytest.raises(BackfillError) as no_token:
             await backfill.run("lab", h0, h0 + HOUR)
+        # a site with more point-hours a day than the edge counts at once: asked an hour at a time
+        monkeypatch.setattr(mqtt_commands, "MAX_COUNT_CELLS", 10)
+        too_many = await ask(mosquitto, token, {"counts": {"since": iso(h0), "until": iso(h0 + 6 * HOUR)}})
+        history = open_historian(fresh_postgres_database(postgres_url), clock=WallClock())
+        await history.start()
+        try:
+            hourly = await Backfill(history, _asker(mosquitto), {"hq": token}.get, WallClock()).run(
+                "hq", h0 - 12 * HOUR, h0 + 3 * HOUR)  # up to the current hour: no live sample
+        finally:
+            await history.stop()
         running = edge.runtime.command_links.servers["hq"].connected
     assert running  # every bad request answered, the edge still serving
     assert counts["ok"] is True, counts
@@ -263,6 +274,9 @@ async def test_the_edge_answers_history_page_by_page_and_refuses_bad_requests(
     assert "refused the history request: unknown_point: no point 'hq/ahu-1/nope'" in str(
         refused_run.value)
     assert "holds no API token" in str(no_token.value)
+    assert too_many["error"]["field"] == "counts.points"
+    assert "2 points × 6 hours is more than 10 point-hours" in too_many["error"]["message"]
+    assert (hourly.hours_checked, hourly.hours_filled, hourly.samples_written) == (2, 2, 26)
 
 
 def _asker(broker: MosquittoBroker) -> Any:

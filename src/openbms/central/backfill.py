@@ -42,7 +42,7 @@ from openbms.historian import Historian
 from openbms.model.sample import Sample
 from openbms.runtime.clock import Clock
 
-__all__ = ["AutoBackfill", "Backfill", "BackfillError", "BackfillResult", "site_points"]
+__all__ = ["AutoBackfill", "Backfill", "BackfillError", "BackfillResult"]
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,13 @@ Progress = Callable[[int, int], None]
 
 
 class BackfillError(OpenBMSError):
-    """A backfill could not be made: no token for the site, no answer, or the edge refused."""
+    """A backfill could not be made: no token for the site, no answer, or the edge refused
+    (``code`` and ``field``: the edge's error)."""
+
+    def __init__(self, message: str, code: str | None = None, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.field = field
 
 
 @dataclass(slots=True)
@@ -88,16 +94,6 @@ class BackfillResult:
 
 def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
-
-
-def site_points(site: str, config: dict[str, Any]) -> list[str]:
-    """The point ids of a site's configuration as its edge published it (``central_sites``)."""
-    out = []
-    for equip in config.get("equipment") or ():
-        for point in equip.get("points") or ():
-            if isinstance(equip.get("id"), str) and isinstance(point.get("name"), str):
-                out.append(f"{site}/{equip['id']}/{point['name']}")
-    return out
 
 
 class Backfill:
@@ -132,7 +128,8 @@ class Backfill:
         if not isinstance(answer, dict) or answer.get("ok") is not True:
             error = (answer.get("error") if isinstance(answer, dict) else None) or {}
             raise BackfillError(f"site {site}: its edge refused the history request: "
-                                f"{error.get('code', '?')}: {error.get('message', raw[:200])}")
+                                f"{error.get('code', '?')}: {error.get('message', raw[:200])}",
+                                error.get("code"), error.get("field"))
         result = answer.get("result")
         if not isinstance(result, dict):
             raise BackfillError(f"site {site}: its edge's answer has no result")
@@ -144,17 +141,27 @@ class Backfill:
         batches: list[list[str] | None] = (
             [list(points[i:i + POINTS_PER_REQUEST]) for i in range(0, len(points), POINTS_PER_REQUEST)]
             if points else [None])
-        start = since
+        start, window = since, WINDOW_S
         while start < until:
-            end = min(until, start + WINDOW_S)
+            end = min(until, start + window)
             for batch in batches:
                 body: dict[str, Any] = {"since": _iso(start), "until": _iso(end)}
                 if batch is not None:
                     body["points"] = batch
-                result = await self._request(site, token, {"counts": body})
+                try:
+                    result = await self._request(site, token, {"counts": body})
+                except BackfillError as err:
+                    # every point of a very large site for a day is more point-hours than the
+                    # edge answers at once: an hour at a time then
+                    if batch is None and window > HOUR and (err.code, err.field) == (
+                            "invalid", "counts.points"):
+                        window = HOUR
+                        break
+                    raise
                 for row in result.get("points") or ():
                     yield row["point"], row["hours"]
-            start = end
+            else:
+                start = end
 
     async def run(self, site: str, since: float, until: float, *,
                   points: Sequence[str] | None = None,
@@ -249,7 +256,6 @@ class AutoBackfill:
 
     def __init__(self, open_history: OpenHistory, ask: Ask, token: Callable[[str], str | None],
                  clock: Clock, *, hours: float = 24.0, online: Callable[[str], bool] | None = None,
-                 points: Callable[[str], Awaitable[list[str] | None]] | None = None,
                  record: Callable[[Sequence[Event], float], Awaitable[None]] | None = None,
                  retries: int = 3, retry_s: float = 10.0, timeout: float = 30.0) -> None:
         if not hours > 0:
@@ -260,7 +266,6 @@ class AutoBackfill:
         self.clock = clock
         self.hours = hours
         self.online = online or (lambda _site: True)
-        self.points = points
         self.record = record
         self.retries = retries
         self.retry_s = retry_s
@@ -305,11 +310,10 @@ class AutoBackfill:
             now = self.clock.now()
             result = BackfillResult(site, now - self.hours * HOUR, now, started=now)
             try:
-                points = await self.points(site) if self.points is not None else None
                 async with self.open_history() as history:
                     backfill = Backfill(history, self.ask, self.token, self.clock,
                                         timeout=self.timeout)
-                    result = await backfill.run(site, result.since, result.until, points=points)
+                    result = await backfill.run(site, result.since, result.until)
             except (OpenBMSError, OSError) as err:
                 result.error = str(err) or type(err).__name__
                 result.finished = self.clock.now()

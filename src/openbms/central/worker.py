@@ -23,7 +23,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Protocol
 
-from openbms.central.backfill import AutoBackfill, site_points
+from openbms.central.backfill import AutoBackfill
 from openbms.central.commands import Ask, CommandQueue, Dispatcher
 from openbms.central.ingest import CentralIngest, SampleSink, topic_filters
 from openbms.central.store import CentralStore
@@ -120,7 +120,7 @@ class IngestWorker:
                     store = self.store
                     backfill = AutoBackfill(self._backfill_history, self._ask, self._token,
                                             self.clock, hours=self.backfill_hours,
-                                            online=self.ingest.is_online, points=self._points,
+                                            online=self.ingest.is_online,
                                             record=store.put_events)
                     self.backfill = backfill
                     await backfill.start()
@@ -148,15 +148,6 @@ class IngestWorker:
             yield history
         finally:
             await history.stop()
-
-    async def _points(self, site: str) -> list[str] | None:
-        """The site's points as its edge published them (None: not known here yet)."""
-        if self.store is None:
-            return None
-        for stored in await self.store.sites():
-            if stored.site == site:
-                return site_points(site, stored.config) or None
-        return None
 
     async def stop(self) -> None:
         """Unsubscribe, write what is queued, flush the history, close."""
