@@ -428,6 +428,7 @@ async def test_three_edges_and_a_centre_as_processes_meet_issue_19s_acceptance(p
 
         await until(all_drained, "every edge's outbox drained", within=120, step=0.5)
         end = min(drained.values()) - 5.0  # every sample before it was sent and acknowledged
+        before = centre_times(url, end)  # what the outboxes delivered, before the backfill
         written = {}
         for site in SITES:  # one backfill, as the issue allows: the centre asks each edge's history
             fill = procs.add(f"backfill-{site}", ["central", "backfill", "--site", site, "--tokens",
@@ -438,7 +439,8 @@ async def test_three_edges_and_a_centre_as_processes_meet_issue_19s_acceptance(p
             found = re.search(r"(\d+) samples written", fill.text())
             assert found, fill.text()
             written[site] = int(found.group(1))
-        print(f"samples written by the backfill after the drain: {written}")
+        print(f"samples written by the backfill after the drain: {written} (its range runs to "
+              "now: samples still on their way count)")
         for p in (*(e.process for e in edges.values()), serve, worker):
             assert await asyncio.to_thread(p.stop) == 0, p.text()
         at_centre = centre_times(url, end)
@@ -455,7 +457,9 @@ async def test_three_edges_and_a_centre_as_processes_meet_issue_19s_acceptance(p
                                               events["b killed"] - 3.0 < t < events["b killed"])]
                     for p, ts in extra.items()}
             counts = ({p: len(t) for p, t in own.items()}, {p: len(t) for p, t in mine.items()})
-            print(f"edge {edge.site}: samples (edge, centre) {counts}; at the centre only: {extra}")
+            filled = {p: sorted(set(t) - set(before.get(p, ()))) for p, t in mine.items()}
+            print(f"edge {edge.site}: samples (edge, centre) {counts}; at the centre only: {extra}; "
+                  f"before {end:.1f}, filled by the backfill: {filled}")
             assert not any(missing.values()) and not any(lost.values()), (
                 f"edge {edge.site}: counts (edge, centre): {counts}\nat the edge, not at the centre: "
                 f"{missing}\nat the centre, not at the edge: {extra}\nevents: {events}")
