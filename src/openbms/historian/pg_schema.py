@@ -142,16 +142,17 @@ ROLLUP_TEMP_DDL = (
 )
 
 COPY_STAGE = "COPY _stage (pid, ts, value, status, txt) FROM STDIN (FORMAT BINARY)"
-# Straight into samples (a batch of new keys only: see PostgresHistorian._append).
+# Straight into samples (a batch of new keys only: see PostgresHistorian._append). Arrays go
+# as binary parameters (%b): 10 000 floats as text took 5 times as long to send.
 COPY_SAMPLES = "COPY samples (pid, ts, value, status, txt) FROM STDIN (FORMAT BINARY)"
 COPY_PLAIN = "COPY samples (pid, ts, value, status) FROM STDIN (FORMAT BINARY)"
 MARK_DIRTY_ARRAYS = """
-INSERT INTO rollup_dirty (pid, start) SELECT * FROM unnest(%s::int4[], %s::float8[])
+INSERT INTO rollup_dirty (pid, start) SELECT * FROM unnest(%b::int4[], %b::float8[])
 ON CONFLICT DO NOTHING
 """
 MERGE_LATEST_ARRAYS = """
 INSERT INTO latest AS l (pid, ts, value, txt, status)
-SELECT * FROM unnest(%s::int4[], %s::float8[], %s::float8[], %s::text[], %s::int2[])
+SELECT * FROM unnest(%b::int4[], %b::float8[], %b::float8[], %b::text[], %b::int2[])
 ON CONFLICT (pid) DO UPDATE
 SET ts = excluded.ts, value = excluded.value, status = excluded.status, txt = excluded.txt
 WHERE excluded.ts >= l.ts
