@@ -26,6 +26,14 @@ and no pydantic model is touched:
   unknown (``None``) value releases the program's slot (``release_when_none``).
   Writes go through one writer task per program, in order, latest value per
   slot, so a slow device never holds up another program's evaluation.
+- A value whose write failed (refused by the arbiter, or by the device) is not
+  counted as written: the program's status shows the output as not commanded,
+  and the value is written again at the first evaluation ``_RETRY_FIRST``
+  seconds of the clock after the failure, then after twice as long while it
+  keeps failing, up to ``_RETRY_MAX``; a success resets the wait. A changed
+  value is written at once, as always. A device that does not answer is the
+  arbiter's to retry (it keeps the command and writes it when the device
+  answers), so that write is not a failure here.
 - Errors are isolated per program: a block that raises or a refused write is
   counted, logged (at most once a minute per program) and recorded in
   ``status()``. After ``max_errors`` consecutive errors the program is marked
@@ -77,10 +85,14 @@ DISABLED: ProgramState = "disabled"
 FAILED: ProgramState = "failed"
 
 _UNSET: Any = object()  # an output never written
+_FAILED: Any = object()  # an output whose last write failed: its slot may hold anything
 _Key = tuple[str, str]  # (site, program id)
 _GOOD = frozenset({OK, OVERRIDDEN})
 _LOG_EVERY = 60.0  # seconds between warnings about one program's errors
 _BUDGET_WINDOW = 60.0  # seconds of the timer over which the per-minute CPU budgets are counted
+_RETRY_FIRST = 30.0  # seconds of the clock after a failed write before the value is written again
+_RETRY_MAX = 600.0  # the wait doubles while the writes keep failing, up to this
+_NEVER = float("inf")
 
 
 def arbiter_write(arbiter: Any) -> WriteFn:
@@ -120,7 +132,7 @@ class ProgramStatus:
     errors: int
     last_error: str
     last_error_at: float | None
-    outputs: dict[str, Value]  # output node id → the value last commanded (None: released or never)
+    outputs: dict[str, Value]  # output node id → the value last commanded (None: released, never, or failed)
     cpu_s: float = 0.0  # CPU seconds spent evaluating it since it was loaded
     cpu_minute_s: float = 0.0  # of those, in its site's current budget minute (of the timer)
 
@@ -136,7 +148,7 @@ class _BlockRun:
 
 
 class _OutputRun:
-    __slots__ = ("enum", "id", "point", "priority", "release", "sent", "slot")
+    __slots__ = ("backoff", "enum", "id", "point", "priority", "release", "retry_at", "sent", "slot")
 
     def __init__(self, node_id: str, point: str, priority: int, release: bool, slot: int,
                  enum: bool) -> None:
@@ -147,6 +159,8 @@ class _OutputRun:
         self.slot = slot
         self.enum = enum
         self.sent: Any = _UNSET
+        self.backoff = 0.0  # seconds waited before the next retry; 0: the last write did not fail
+        self.retry_at = _NEVER  # the clock's time from which a failed value is written again
 
 
 class _Run:
@@ -170,6 +184,8 @@ class _Run:
         self.heap: list[int] = []
         self.deferred: set[int] = set()
         self.changed: set[int] = set()  # outputs whose source changed
+        self.retry_at = _NEVER  # the earliest ``retry_at`` of its outputs
+        self.backing_off = 0  # outputs whose last write failed (``backoff`` > 0)
         self.state: ProgramState = RUNNING
         self.next_tick = 0.0
         self.runs = 0
@@ -410,8 +426,9 @@ class ProgramEngine:
         run.state = RUNNING
         run.consecutive = 0
         run.window_cpu = 0.0  # a fresh share of its site's current window
+        run.retry_at, run.backing_off = _NEVER, 0  # everything is written afresh
         for o in run.outputs:
-            o.sent = _UNSET
+            o.sent, o.backoff, o.retry_at = _UNSET, 0.0, _NEVER
         run.next_tick = self.clock.now() + run.period
         run.mark_all()
         if not self._stopped:
@@ -601,9 +618,23 @@ class ProgramEngine:
                         run.deferred.add(j)
                 for o in feeds[slot]:
                     changed.add(o)
+        if now >= run.retry_at:
+            self._due_retries(run, now)
         queued = self._queue_outputs(run) if changed else False
         if not failed and not queued:
             run.consecutive = 0
+
+    @staticmethod
+    def _due_retries(run: _Run, now: float) -> None:
+        """The outputs whose failed write is due again are written as if their value changed."""
+        following = _NEVER
+        for i, o in enumerate(run.outputs):
+            if o.retry_at <= now:
+                o.retry_at = _NEVER
+                run.changed.add(i)
+            elif o.retry_at < following:
+                following = o.retry_at
+        run.retry_at = following
 
     def _queue_outputs(self, run: _Run) -> bool:
         pending: dict[tuple[str, int], Value] | None = None
@@ -658,23 +689,50 @@ class ProgramEngine:
             try:
                 await self._write(point, value, priority, key[1])
             except CommandError as err:
-                self._write_failed(key, f"write refused: {err}")
+                self._write_failed(key, point, priority, f"write refused: {err}")
             except Exception as err:  # whatever a write function raises must not stop the others
-                self._write_failed(key, f"write failed: {type(err).__name__}: {err}")
+                self._write_failed(key, point, priority, f"write failed: {type(err).__name__}: {err}")
             else:
                 run = self._runs.get(key)
                 if run is not None:
                     run.writes += 1
+                    if run.backing_off:
+                        self._write_made(run, point, priority)
                     if run.state is RUNNING:
                         run.consecutive = 0
             pending = self._pending.get(key)
 
-    def _write_failed(self, key: _Key, message: str) -> None:
+    def _write_failed(self, key: _Key, point: str, priority: int, message: str) -> None:
+        """A write failed: the output's value is not counted as sent, and is written again later.
+
+        Unless a newer value for the slot is already waiting (that one is written
+        next), or the program no longer runs (its slots are being released).
+        """
         run = self._runs.get(key)
         if run is None:
             log.warning("program %s/%s (unloaded): %s", key[0], key[1], message)
-        else:
-            self._error(run, message)
+            return
+        pending = self._pending.get(key)
+        if run.state is RUNNING and not (pending and (point, priority) in pending):
+            now = self.clock.now()
+            for o in run.outputs:
+                if o.point == point and o.priority == priority:
+                    if o.backoff == 0.0:
+                        run.backing_off += 1
+                    o.backoff = min(o.backoff * 2, _RETRY_MAX) if o.backoff else _RETRY_FIRST
+                    o.sent = _FAILED
+                    o.retry_at = now + o.backoff
+                    if o.retry_at < run.retry_at:
+                        run.retry_at = o.retry_at
+        self._error(run, message)
+
+    @staticmethod
+    def _write_made(run: _Run, point: str, priority: int) -> None:
+        """A write succeeded: the output's next failure waits ``_RETRY_FIRST`` again."""
+        for o in run.outputs:
+            if o.backoff and o.point == point and o.priority == priority:
+                o.backoff, o.retry_at = 0.0, _NEVER
+                run.backing_off -= 1
 
     async def _settle(self, key: _Key) -> None:
         task = self._writers.get(key)
@@ -837,7 +895,7 @@ class ProgramEngine:
             id=r.id, site=r.program.site, name=r.program.name, version=r.version, state=r.state,
             last_run=r.last_run, runs=r.runs, writes=r.writes, errors=r.errors,
             last_error=r.last_error, last_error_at=r.last_error_at,
-            outputs={o.id: (None if o.sent is _UNSET else o.sent) for o in r.outputs},
+            outputs={o.id: (None if o.sent is _UNSET or o.sent is _FAILED else o.sent) for o in r.outputs},
             cpu_s=r.cpu, cpu_minute_s=this_minute(r),
         ) for r in runs}
 
