@@ -25,7 +25,7 @@ from openbms.api import mqtt_commands
 from openbms.api.mqtt_schemas import RESPONSES, ErrorResponse
 from openbms.api.server import serve
 from openbms.central import IngestWorker
-from openbms.central.backfill import Backfill, BackfillError
+from openbms.central.backfill import AutoBackfill, Backfill, BackfillError
 from openbms.central.commands import CommandQueue
 from openbms.cli.main import app
 from openbms.config import load_sites
@@ -383,3 +383,32 @@ async def test_commands_are_sent_while_a_backfill_waits_for_the_edge(
         await edge.stop()
     assert command["status"] == "answered" and waiting == "hq"  # sent while the backfill waited
     assert last is not None and last["error"] is None
+
+
+async def test_a_run_is_counted_in_the_health_only_once_its_result_is_kept(tmp_path: Path):
+    kept: list[Any] = []
+
+    async def record(events: Any, _now: float) -> None:
+        await asyncio.sleep(0.3)  # a busy database
+        kept.extend(events)
+
+    @asynccontextmanager
+    async def history() -> AsyncIterator[Any]:
+        async with open_historian(tmp_path / "history.db", clock=WallClock()) as store:
+            yield store
+
+    async def never(*_args: Any) -> bytes:
+        raise AssertionError("no request without a token")
+
+    auto = AutoBackfill(history, never, lambda _site: None, WallClock(), retries=0, record=record)
+    await auto.start()
+    try:
+        auto.request("hq")
+        await until(lambda: "hq" in auto.sites and auto.sites["hq"].runs == 1, within=30,
+                    what="the run")
+        seen = list(kept)
+    finally:
+        await auto.stop()
+    assert [(e.site, e.kind, e.body["error"]) for e in seen] == [
+        ("hq", "backfill", "site hq: the centre holds no API token for it")]
+    assert auto.health()["sites"]["hq"]["failed"] == 1
