@@ -966,10 +966,12 @@ def _binary_copy(pid: np.ndarray, ts: np.ndarray, values: Sequence[Any], codes: 
     out = np.empty(len(ts), dtype=_COPY_ROW)
     out["fields"] = 4
     out["pid_len"], out["ts_len"], out["value_len"], out["status_len"] = 4, 8, 8, 2
-    out["pid"] = pid
-    out["ts"] = ts
-    out["value"] = np.array(values, dtype=np.float64)
-    out["status"] = np.array(codes, dtype=np.int16)
+    # In primary-key order: a point's samples of the batch go into one index page together.
+    order = np.lexsort((ts, pid))
+    out["pid"] = pid[order]
+    out["ts"] = ts[order]
+    out["value"] = np.array(values, dtype=np.float64)[order]
+    out["status"] = np.array(codes, dtype=np.int16)[order]
     return _COPY_HEADER + out.tobytes() + _COPY_TRAILER
 
 
