@@ -69,7 +69,8 @@ def _edge_id(row: dict[str, Any]) -> str | None:
     answer = row.get("answer")
     if not isinstance(answer, dict) or not answer.get("ok"):
         return None
-    command = (answer.get("result") or {}).get("command")
+    result = answer.get("result")  # as the edge sent it: not necessarily an object
+    command = result.get("command") if isinstance(result, dict) else None
     return str(command["id"]) if isinstance(command, dict) and command.get("id") else None
 
 
@@ -147,7 +148,7 @@ class CentralCommands:
 
     async def remote_command(self, site_id: str, command_id: str) -> RemoteCommand | None:
         number = command_id.removeprefix(_PREFIX)
-        if not command_id.startswith(_PREFIX) or not number.isdigit():
+        if not command_id.startswith(_PREFIX) or not (number.isascii() and number.isdigit()):
             return None
         rows = await self.queue.commands(site_id, command_id=int(number))
         return (await self._with_edge(site_id, rows))[0] if rows else None
@@ -270,7 +271,8 @@ class CentralView:
                  "from_state": str(c.get("from_state")), "to_state": str(c.get("to_state")),
                  "value": c.get("value"), "message": str(c.get("message") or ""),
                  "who": str(c.get("who") or ""), "note": str(c.get("note") or ""),
-                 "priority": int(c.get("priority") or 100),
+                 # as sent (the API's model refuses one that is no number); 0 is a priority
+                 "priority": 100 if c.get("priority") is None else c.get("priority"),
                  "alarm_class": str(c.get("alarm_class") or "")} for n, ts, c in rows]
 
 

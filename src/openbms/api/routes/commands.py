@@ -166,17 +166,21 @@ def _remote_out(cmd: RemoteCommand) -> CommandOut:
     status: CommandStatusName = _DELIVERY.get(cmd.delivery, "failed")
     error = ""
     expires: float | None = None
-    answer = cmd.answer or {}
+    # The edge's answer as it sent it (any JSON): only an object is read, and shown
+    answer = cmd.answer if isinstance(cmd.answer, dict) else {}
     if cmd.delivery == "answered":
-        edge = (answer.get("result") or {}).get("command") if answer.get("ok") else None
-        if cmd.edge is not None and cmd.edge.get("status") in _STATUSES:
+        edge = _made(answer)
+        if isinstance(cmd.edge, dict) and cmd.edge.get("status") in _STATUSES:
             edge = cmd.edge  # what the edge did after it answered (its command changes)
         if isinstance(edge, dict) and edge.get("status") in _STATUSES:
             status, error = edge["status"], str(edge.get("error") or "")
             at = edge.get("expires_at")
             expires = float(at) if isinstance(at, int | float) else None
+        elif not isinstance(cmd.answer, dict):
+            error = f"the edge's answer is not an object: {str(cmd.answer)[:200]}"
         else:
-            why = answer.get("error") or {}
+            why = answer.get("error")
+            why = why if isinstance(why, dict) else {"message": str(why or "")}
             error = f"the edge refused it: {why.get('code', '?')}: {why.get('message', '')}"
     elif cmd.delivery == "unanswered":
         error = "sent, no answer from the edge in time: it may have run"
@@ -186,7 +190,8 @@ def _remote_out(cmd: RemoteCommand) -> CommandOut:
         id=cmd.id, point=cmd.point, value=cmd.value, priority=cmd.priority, source="central",
         requested_by=cmd.requested_by, reason=cmd.reason, release=cmd.release, expires_at=expires,
         status=status, error=error, created_at=cmd.created_at, updated_at=cmd.updated_at,
-        delivery=cmd.delivery, answer=cmd.answer, edge=cmd.edge,  # type: ignore[arg-type]
+        delivery=cmd.delivery, answer=answer or None,  # type: ignore[arg-type]
+        edge=cmd.edge if isinstance(cmd.edge, dict) else None,
         changes=list(cmd.changes), origin="central")
 
 
@@ -227,10 +232,18 @@ def _edge_ids(cmds: list[RemoteCommand]) -> set[str]:
     """The ids of the edge's commands made of the centre's (their answers name them)."""
     out = set()
     for c in cmds:
-        made = ((c.answer or {}).get("result") or {}).get("command") if (c.answer or {}).get("ok") else None
+        made = _made(c.answer)
         if isinstance(made, dict) and made.get("id"):
             out.add(str(made["id"]))
     return out
+
+
+def _made(answer: object) -> object:
+    """The command an edge's ``ok`` answer says it made (None when the answer says none)."""
+    if not isinstance(answer, dict) or not answer.get("ok"):
+        return None
+    result = answer.get("result")
+    return result.get("command") if isinstance(result, dict) else None
 
 
 def _remote(runtime: Services, site_id: str) -> RemoteCommands | None:
