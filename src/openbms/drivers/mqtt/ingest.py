@@ -112,6 +112,8 @@ class SharedSubscriber:
         # (receipt, mid) of messages received on this connection, not yet acknowledged, in order
         self._unacked: deque[tuple[Receipt, int]] = deque()
         self._unacked_wake = asyncio.Event()
+        self._draining = False  # stopping: messages are no longer taken
+        self._none_unacked = asyncio.Event()  # set when the last one waiting is acknowledged
         self.connects = 0
         self.last_error: str | None = None
         self._connected = asyncio.Event()
@@ -133,14 +135,24 @@ class SharedSubscriber:
             log.warning("central: broker %s:%d not reached yet (%s); trying again in the "
                         "background", self.host, self.port, self.last_error or "no answer")
 
-    async def stop(self) -> None:
-        """Disconnect (a kept session keeps receiving at the broker until it expires)."""
+    async def stop(self, drain: float | None = None) -> None:
+        """Stop taking messages, wait up to ``drain`` seconds (``timeout`` unless given) for those
+        taken to be acknowledged (their writes committed), then disconnect. What is still not
+        acknowledged, and what came meanwhile, the broker sends again to a kept session; a kept
+        session keeps receiving at the broker until it expires."""
+        if self._task is not None and self._unacked:
+            self._draining = True
+            self._none_unacked.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._none_unacked.wait(),
+                                       self.timeout if drain is None else drain)
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._connected.clear()
+        self._draining = False
 
     def health(self) -> dict[str, Any]:
         """Connected, messages received and acknowledged, those waiting for their write before
@@ -186,6 +198,7 @@ class SharedSubscriber:
                         # this connection's message ids mean nothing on the next one: the broker
                         # sends what was not acknowledged again (a kept session) or drops it
                         self._unacked.clear()
+                        self._none_unacked.set()
             except aiomqtt.MqttError as err:
                 self.last_error = said.why(err)
             except Exception as err:  # a bug here must not end the connection task for good
@@ -204,6 +217,8 @@ class SharedSubscriber:
         paho = client._client  # for its ack(): see the docstring
         unacked = self._unacked
         async for message in client.messages:
+            if self._draining:  # not taken, not acknowledged: the broker sends it again
+                continue
             payload = message.payload
             self.received += 1
             receipt: Receipt | None = None
@@ -234,6 +249,8 @@ class SharedSubscriber:
             while unacked and unacked[0][0].durable():
                 paho.ack(unacked.popleft()[1], 1)
                 self.acked += 1
+                if not unacked:
+                    self._none_unacked.set()
             if unacked:
                 await asyncio.sleep(ACK_POLL)
             else:
