@@ -144,17 +144,19 @@ class Assembly:
                 zones[pid] = site.site.timezone
         return policies, zones
 
-    async def start_history(self, historian: Historian | None) -> None:
+    async def start_history(self, historian: Historian | None, *, store: bool = True) -> None:
         """The historian (configured with the sites' policies, started) and the cache on the bus.
 
-        ``None``: the cache only (a co-simulation keeps no history).
+        ``None``: the cache only (a co-simulation keeps no history). ``store`` false: the
+        historian is read, not fed from the bus (a central openbms: its ingest workers store).
         """
         if historian is not None:
             historian.configure(*self.history_policies())
             await historian.start()
             self.historian = historian
             self.on_stop("historian", historian.stop)
-            self._subscribe("historian", historian.ingest)
+            if store:
+                self._subscribe("historian", historian.ingest)
         self._subscribe("cache", self.cache.update)
 
     # ------------------------------------------------------------------ drivers
@@ -430,7 +432,6 @@ class Assembly:
             await self.manager.stop()
         self.manager = DriverManager(self.bus, self.clock, self.drivers, bindings, settings,
                                      seed=self._seed)
-        await self.manager.start()
         if self.arbiter is not None:
             self.arbiter.io = self.manager
             self.arbiter.reconfigure(self.sites)
@@ -438,5 +439,11 @@ class Assembly:
             self.historian.configure(*self.history_policies())
         if self.programs is not None:  # programs deployed from now on are checked against the new points
             self.programs.catalog = catalog_from_sites(self.sites)
-        if self._bridging:
-            await self._follow_bridges()
+        # The bridges, then the polls (as at start): a bridge restarted for a changed mqtt: section
+        # takes its link's timeout to stop and to start while the broker is away, and what was
+        # polled meanwhile would be in the history and never in its outbox.
+        try:
+            if self._bridging:
+                await self._follow_bridges()
+        finally:  # a bridge that failed to stop or start stops no polls
+            await self.manager.start()
