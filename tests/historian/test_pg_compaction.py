@@ -12,6 +12,7 @@ import numpy as np
 import psycopg
 import pytest
 
+from openbms.errors import HistorianError
 from openbms.historian import open_historian
 from openbms.historian.pg_pack import decode_times, decode_values, encode_times, encode_values
 from openbms.historian.pg_schema import partition_start
@@ -33,7 +34,8 @@ def pg_url(postgres_url: str) -> str:
 
 def _sql(url: str, query: str, *args: object) -> list[tuple]:
     with psycopg.connect(url) as conn:
-        return conn.execute(query, args).fetchall()
+        cur = conn.execute(query, args)
+        return cur.fetchall() if cur.description else []
 
 
 def _week(points: tuple[str, ...], start: float, days: int = 7, step: float = 60.0) -> list[Sample]:
@@ -162,6 +164,31 @@ async def test_a_late_sample_for_a_packed_day_unpacks_it_replaces_and_corrects_r
         await h.compact(MONDAY + 7 * DAY)
         assert _sql(pg_url, "SELECT count(*) FROM samples_2024_04_01") == [(0,)]
         assert await h.raw("s/e/a", 0, 2e9) == [*raw, Sample("s/e/a", MONDAY + 5 * DAY, 5.0)]
+
+
+async def test_a_failed_compaction_leaves_the_week_as_it_was_and_a_later_one_completes(pg_url):
+    clock = ManualClock(MONDAY + 20 * DAY)
+    async with open_historian(pg_url, clock=clock) as h:
+        assert isinstance(h, PostgresHistorian)
+        h.ingest([Sample("s/e/a", MONDAY + i * 60.0, float(i % 90)) for i in range(2 * 1440)])
+        await h.refresh_rollups()
+        stored = await h.raw("s/e/a", 0, 2e9)
+        h.ingest([Sample("s/e/a", MONDAY + 8 * DAY, 1.0)])  # the week after: not compacted
+        await h.flush()
+        # A packed row already there for the first day: packing that day fails on its key.
+        with psycopg.connect(pg_url) as conn:
+            conn.execute(f"CREATE TABLE packed_2024_04_01 PARTITION OF packed "
+                         f"FOR VALUES FROM ({MONDAY}) TO ({MONDAY + 7 * DAY})")
+            conn.execute("INSERT INTO packed VALUES (1, %s, 1, %s, %s, %s, %s)",
+                         (MONDAY, MONDAY + 1, MONDAY + 1, encode_times(np.array([MONDAY + 1.0])),
+                          encode_values(np.array([5.0]))))
+        with pytest.raises(HistorianError, match="compaction failed: duplicate key"):
+            await h.compact(MONDAY + 7 * DAY)
+        assert _sql(pg_url, "SELECT count(*) FROM samples_2024_04_01") == [(2 * 1440,)]
+        assert _sql(pg_url, "SELECT count(*) FROM packed") == [(1,)]  # nothing added
+        _sql(pg_url, "DELETE FROM packed")
+        assert await h.compact(MONDAY + 7 * DAY) == 2 * 1440
+        assert await h.raw("s/e/a", 0, MONDAY + 7 * DAY) == stored
 
 
 async def test_compaction_runs_in_the_background_and_retention_drops_packed_weeks(pg_url):
