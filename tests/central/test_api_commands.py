@@ -6,6 +6,7 @@ roles; what the edge does not let write, or a priority the edge keeps, is refuse
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -54,10 +55,15 @@ equipment:
 SP = "sim://ahu-1/sat-sp?wave=constant&value=13"
 
 
+#: A client id of its own for each connection (the centre's live feed and its worker are two).
+_CONNECTIONS = itertools.count()
+
+
 def central_server(broker: MosquittoBroker, url: str, data: Path, tokens: dict[str, str]) -> CentralServer:
     def connect(filters: Sequence[str], handler: Any) -> SharedSubscriber:
         return SharedSubscriber({"host": broker.host, "port": broker.port, "timeout": 5}, filters,
-                                handler, client_id="central-api-commands", reconnect_min=0.1)
+                                handler, client_id=f"central-api-commands-{next(_CONNECTIONS)}",
+                                reconnect_min=0.1)
 
     async def ask(site: str, name: str, payload: bytes, token: str) -> bytes:
         async with Requester(broker.host, broker.port, "openbms", site, timeout=10) as requester:

@@ -7,6 +7,7 @@ commanded through the edge)."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -32,10 +33,13 @@ from tests.integration.mqtt_helpers import until
 PASSWORD = "a long enough password"
 
 
+#: A client id of its own for each connection (the centre's live feed and its worker are two).
+_CONNECTIONS = itertools.count()
+
 def connect_for(broker: MosquittoBroker) -> Any:
     def connect(filters: Sequence[str], handler: Any) -> SharedSubscriber:
         return SharedSubscriber({"host": broker.host, "port": broker.port, "timeout": 5}, filters,
-                                handler, client_id="central-api", reconnect_min=0.1)
+                                handler, client_id=f"central-api-{next(_CONNECTIONS)}", reconnect_min=0.1)
     return connect
 
 
@@ -97,9 +101,15 @@ async def test_the_central_serves_every_stored_site_with_per_site_roles(
                 point = await sat()
                 assert server.worker is not None and server.worker.ingest is not None
                 assert runtime.historian is not None
-                await runtime.historian.flush()
-                history = (await client.get("/api/v1/sites/a/history", headers=ann, params={
-                    "points": "a/meter/kw", "since": T0 - 1, "until": T0 + 1})).json()
+                # The live feed (current values) and the ingest worker (storage) are two
+                # subscriptions: the sample may be shown a moment before it is stored.
+                for _ in range(400):
+                    await runtime.historian.flush()
+                    history = (await client.get("/api/v1/sites/a/history", headers=ann, params={
+                        "points": "a/meter/kw", "since": T0 - 1, "until": T0 + 1})).json()
+                    if history["series"] and history["series"][0]["samples"]:
+                        break
+                    await asyncio.sleep(0.025)
                 # a new point at site a, applied at the centre
                 grown = a.model_dump(mode="json", exclude_defaults=True)
                 grown["equipment"][0]["points"].append({"name": "rat", "unit": "degC"})
@@ -133,3 +143,42 @@ def test_the_centres_copy_of_a_site_keeps_what_is_shown_and_drops_what_the_edge_
 
 def _hash() -> str:
     return password_hash(PASSWORD)
+
+
+async def test_the_centre_shows_every_sites_live_values_beside_other_workers_and_stores_each_once(
+        mosquitto, postgres_url, tmp_path):
+    """With a second ingest worker in the group, the shared subscription gives the serving process
+    only its share to store; its current values must still be every site's (they were its share
+    only: a point whose messages went to the other worker had no value at the centre)."""
+    url = fresh_postgres_database(postgres_url)
+    sites = [edge_site(sid, mosquitto.port) for sid in ("a", "b", "c", "d")]
+    async with edges([with_config(s) for s in sites], tmp_path / "edges") as running:
+        async with workers(mosquitto, url, n=1, name="configs"):
+            await until(lambda: set(stored(url)) == {"a", "b", "c", "d"}, what="the configurations")
+        async with central(mosquitto, url, tmp_path / "central") as server, \
+                workers(mosquitto, url, n=1, name="other"):
+            runtime = server.runtime
+            assert runtime is not None
+            rounds = 12
+            for i in range(rounds):  # messages enough that each worker of the group gets some
+                for edge in running:
+                    sid = edge.sites[0].site.id
+                    edge.bus.publish([Sample(f"{sid}/ahu-1/sat", T0 + i, 10.0 + i),
+                                      Sample(f"{sid}/meter/kw", T0 + i, 100.0 + i)])
+                await asyncio.sleep(0.05)
+            last = T0 + rounds - 1
+            wanted = {f"{s.site.id}/{p}" for s in sites for p in ("ahu-1/sat", "meter/kw")}
+
+            def live() -> set[str]:
+                return {p for p in wanted if (s := runtime.cache.get(p)) is not None and s[1] == last}
+
+            await until(lambda: live() == wanted, what="every site's newest values at the centre")
+            await until(lambda: rows_stored(url) == rounds * len(wanted),
+                        what="every sample stored by the group")
+            assert server.health()["live"]["samples"] >= rounds * len(wanted)
+    assert rows_stored(url) == rounds * len(wanted)  # once each: the live feed stores nothing
+
+
+def rows_stored(url: str) -> int:
+    from tests.central.test_ingest import rows
+    return int(rows(url, "SELECT count(*) FROM samples")[0][0])

@@ -201,8 +201,12 @@ class Runtime:
         api_settings: Any = None,
         health_limits: HealthLimits | None = None,
         faults: FaultControl | None = None,
+        store_samples: bool = True,
     ) -> None:
         self.data_dir = Path(data_dir)
+        #: False: the history is read only, the bus's samples are stored by someone else (a
+        #: central openbms's ingest workers), not by this process's historian.
+        self.store_samples = store_samples
         #: The emulated building's faults, when the process runs one (``openbms demo``): see
         #: ``openbms.service.faults``.
         self.faults = faults
@@ -402,7 +406,7 @@ class Runtime:
                 log.debug("state database checkpoint failed", exc_info=True)
 
     async def _start_historian(self) -> None:
-        await self.assembly.start_history(self.historian)
+        await self.assembly.start_history(self.historian, store=self.store_samples)
 
     async def _start_drivers(self) -> None:
         # Built, not polling yet: the polls start with the control, once the bridges take the bus.
