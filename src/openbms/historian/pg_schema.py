@@ -284,11 +284,20 @@ ON CONFLICT (point) DO UPDATE SET point = s.point
 RETURNING pid, point, floor
 """
 
-# Take the dirty hours (of one point, or all) into _todo.
+# Take a chunk of the dirty hours (of one point, or all; in key order, so a point's hours stay
+# together) into _todo. The rows are deleted at the start of the chunk's transaction and stay
+# locked until it commits: a flush marking one of those hours again waits for that commit, so
+# a pass is many short transactions, not one (a pass over 100 000 points held every writer
+# for 15-35 s). SKIP LOCKED: another process's pass takes other hours meanwhile.
 TAKE_DIRTY = """
-WITH d AS (DELETE FROM rollup_dirty {where} RETURNING pid, start)
+WITH d AS (
+    DELETE FROM rollup_dirty WHERE (pid, start) IN (
+        SELECT pid, start FROM rollup_dirty {where} ORDER BY pid, start
+        LIMIT %(limit)s FOR UPDATE SKIP LOCKED)
+    RETURNING pid, start)
 INSERT INTO _todo SELECT pid, start FROM d
 """
+COUNT_DIRTY = "SELECT count(*) FROM rollup_dirty {where}"
 
 # Recompute hourly rollups for the buckets in _todo, exactly as SQLite does (schema.py's
 # ROLLUP_HOURS): each value holds from its time until the next sample, at most %(hold)s

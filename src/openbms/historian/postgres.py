@@ -125,6 +125,7 @@ class PostgresHistorian(OutboxStore):
         compact_interval: float = 3600.0,
         connect_timeout: int = 10,
         readonly: bool = False,
+        rollup_chunk: int = 5_000,
     ) -> None:
         if not 0 < max_hold <= _HOUR:
             raise ValueError("max_hold must be in (0, 3600] seconds")
@@ -144,6 +145,10 @@ class PostgresHistorian(OutboxStore):
         self.connect_timeout = connect_timeout
         self.compact_after_days = compact_after_days
         self.compact_interval = compact_interval
+        if rollup_chunk < 1:
+            raise ValueError("rollup_chunk must be 1 or more")
+        #: Dirty hours recomputed a transaction (a pass is as many transactions as it needs).
+        self.rollup_chunk = rollup_chunk
         self._last_compact = time.monotonic()  # the first pass an interval after the start
         # The end of the newest compacted week this store knows of (compaction of weeks that
         # are not over yet only happens when asked for: compact(math.inf)).
@@ -627,9 +632,13 @@ class PostgresHistorian(OutboxStore):
         taken = set(self._dirty_pids) if pid is None else {pid}
         self._dirty_pids.difference_update(taken)
         try:
-            with db.transaction(), db.cursor() as cur:
-                cur.execute(sql.TAKE_DIRTY.format(where=where), args)
-                if cur.rowcount:
+            row = db.execute(sql.COUNT_DIRTY.format(where=where), args).fetchone()
+            # The hours dirty now, a chunk a transaction (those marked meanwhile: the next pass).
+            for _chunk in range(-(-(row[0] if row else 0) // self.rollup_chunk)):
+                with db.transaction(), db.cursor() as cur:
+                    cur.execute(sql.TAKE_DIRTY.format(where=where), {**args, "limit": self.rollup_chunk})
+                    if not cur.rowcount:
+                        break
                     cur.execute("ANALYZE _todo")  # no autovacuum for temporary tables
                     cur.execute(sql.ROLLUP_HOURS, {"hold": self.max_hold})
                     cur.execute(sql.DAYS_OF_TODO)
