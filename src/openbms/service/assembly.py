@@ -279,7 +279,10 @@ class Assembly:
             if self.manager is not None:
                 await self.manager.stop()
             for site_id in [*self.bridges, *self._bridge_problems]:  # after the alarms' last events
-                await self._stop_bridge(site_id)
+                try:
+                    await self._stop_bridge(site_id)
+                except Exception:  # the other sites' bridges still stop and close their outboxes
+                    log.exception("site %s: its MQTT bridge did not stop cleanly", site_id)
 
         self.on_stop("alarms and schedules", stop_services)
 

@@ -330,8 +330,10 @@ class Bridge:
         self.unsubscribe()
         tasks, self._tasks = self._tasks, []
         await asyncio.gather(*tasks, return_exceptions=True)
-        await self.link.stop()
-        await self.link.outbox.close()
+        try:
+            await self.link.stop()
+        finally:  # the outbox is closed (its rows written) even when the link fails to stop
+            await self.link.outbox.close()
 
     def health(self) -> dict[str, Any]:
         """The link's health (connected, queued, dropped, last error) and the samples published;
