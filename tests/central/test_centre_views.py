@@ -206,10 +206,14 @@ async def test_the_centre_shows_each_edges_alarms_commands_writability_and_lag(
         # a newer sample this process received (its share of the shared subscription) counts too
         views.append(CentralView(store, ManualClock(last + 301.0), warn_s=300.0,
                                  received=lambda: {"hq": last + 200.0}))
+        # a stored sample dated ahead of the centre's clock (an edge's clock running fast) does not
+        # make the site look current: only what was received counts
+        views.append(CentralView(store, ManualClock(last - 60.0), warn_s=300.0,
+                                 received=lambda: {"hq": last - 500.0}))
         for threshold in views:
             threshold.serve("hq", {})
             await threshold.refresh_lag()
-        far_behind, not_behind, received_later = (threshold.site_lag("hq") for threshold in views)
+        far_behind, not_behind, received_later, fast_edge = (threshold.site_lag("hq") for threshold in views)
     finally:
         await store.stop()
 
@@ -267,6 +271,7 @@ async def test_the_centre_shows_each_edges_alarms_commands_writability_and_lag(
     assert far_behind is not None and far_behind.behind and far_behind.lag_s == 301.0
     assert not_behind is not None and not not_behind.behind and not_behind.lag_s == 299.0
     assert received_later is not None and received_later.lag_s == 101.0
+    assert fast_edge is not None and fast_edge.lag_s == 440.0 and fast_edge.behind
     assert not received_later.behind and received_later.newest == last + 200.0
 
 

@@ -76,3 +76,27 @@ def test_a_message_of_another_site_or_of_another_shape_is_refused_whole():
     with pytest.raises(BadMessage) as err:
         decode_batch("a", b"{not json", TOPIC)
     assert err.value.kind == "json"
+
+
+async def test_a_site_sending_times_ahead_of_the_centres_clock_is_received_as_now():
+    """An edge whose clock runs fast must not keep its site looking current after it dies: what
+    is received counts at most as the centre's now (review: a future sample hid a dead edge)."""
+    from typing import Any
+
+    from openbms.central.ingest import CentralIngest
+    from openbms.runtime.clock import ManualClock
+
+    taken: list[Sample] = []
+
+    class Sink:
+        def ingest(self, samples: Any) -> None:
+            taken.extend(samples)
+
+    clock = ManualClock(1_765_000_000.0)
+    ingest = CentralIngest(Sink(), None, clock)  # type: ignore[arg-type]  # no event comes
+    ingest.handle("openbms/a/devices/sim:ahu-1",
+                  batch({"point": "a/ahu-1/sat", "time": 1_765_003_600.0, "value": 14.0}))
+    assert [s.ts for s in taken] == [1_765_003_600.0]  # stored with the edge's own time
+    assert ingest.newest == {"a": 1_765_000_000.0}
+    await clock.advance(600.0)
+    assert ingest.lag() == {"a": 600.0}

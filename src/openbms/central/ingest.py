@@ -162,7 +162,9 @@ class CentralIngest:
                 if samples:
                     self.sink.ingest(samples)
                     self.samples += len(samples)
-                    newest = max(s[1] for s in samples)
+                    # Received now: a time ahead of the centre's clock (an edge's clock running
+                    # fast) counts as now, or the site would look current after its edge died.
+                    newest = min(max(s[1] for s in samples), self.clock.now())
                     if newest > self.newest.get(site, 0.0):
                         self.newest[site] = newest
                     history = self._history
