@@ -412,3 +412,29 @@ async def test_a_run_is_counted_in_the_health_only_once_its_result_is_kept(tmp_p
     assert [(e.site, e.kind, e.body["error"]) for e in seen] == [
         ("hq", "backfill", "site hq: the centre holds no API token for it")]
     assert auto.health()["sites"]["hq"]["failed"] == 1
+
+
+async def test_stop_ends_the_backfills_even_when_a_request_swallows_the_cancellation(tmp_path: Path):
+    """A request that swallows the stop's CancelledError (as an async context's exit awaiting its
+    reader under contextlib.suppress does) must not keep the worker from stopping."""
+    asked = asyncio.Event()
+
+    async def swallowing(*_args: Any) -> bytes:
+        asked.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(30)
+        return orjson.dumps({"id": "x", "ok": False, "error": {"code": "unavailable",
+                                                              "message": "busy", "field": None}})
+
+    @asynccontextmanager
+    async def history() -> AsyncIterator[Any]:
+        async with open_historian(tmp_path / "history.db", clock=WallClock()) as store:
+            yield store
+
+    auto = AutoBackfill(history, swallowing, lambda _site: "a token", WallClock(), retry_s=0.05)
+    await auto.start()
+    auto.request("hq")
+    await asyncio.wait_for(asked.wait(), 30)
+    stopped = asyncio.create_task(auto.stop())
+    done, _ = await asyncio.wait({stopped}, timeout=20)
+    assert stopped in done, "stop() still waiting for the backfill task"

@@ -274,6 +274,7 @@ class AutoBackfill:
         self._queue: dict[str, None] = {}  # an ordered set: a site queued twice runs once
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self.running: str | None = None
 
     def request(self, site: str) -> None:
@@ -286,16 +287,22 @@ class AutoBackfill:
             self._task = asyncio.create_task(self._loop(), name="central backfill")
 
     async def stop(self) -> None:
+        """Stop the runs (a run under way is abandoned; what it wrote is kept)."""
+        # The flag as well as the cancellation: a library that swallows a CancelledError (an
+        # async context's exit awaiting under contextlib.suppress) would otherwise leave the
+        # loop waiting for the next site for ever, and this stop with it.
+        self._stopping = True
+        self._wake.set()
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        while task is not None and not task.done():
+            task.cancel()  # again while it runs on: the next await takes it
+            await asyncio.wait({task}, timeout=1.0)
 
     async def _loop(self) -> None:
-        while True:
+        while not self._stopping:
             await self._wake.wait()
             self._wake.clear()
-            while self._queue:
+            while self._queue and not self._stopping:
                 site = next(iter(self._queue))
                 del self._queue[site]
                 self.running = site
@@ -319,7 +326,7 @@ class AutoBackfill:
             except (OpenBMSError, OSError) as err:
                 result.error = str(err) or type(err).__name__
                 result.finished = self.clock.now()
-                if attempt < self.retries and self.online(site):
+                if attempt < self.retries and self.online(site) and not self._stopping:
                     log.info("central backfill of %s: %s; tried again in %g s", site, err,
                              self.retry_s)
                     await asyncio.sleep(self.retry_s)
