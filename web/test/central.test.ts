@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { SiteLag } from "../src/api/types";
-import { alarmsActionable, commandOrigin, lagLabel, lagWords, lifecycle } from "../src/lib/central";
+import { alarmsActionable, commandOrigin, lagLabel, lagWords, lastAsked, lifecycle } from "../src/lib/central";
 
 const lag = (extra: Partial<SiteLag> = {}): SiteLag => ({ newest_ts: 1000, lag_s: 3, online: true, behind: false, warn_s: 300, ...extra });
 
@@ -47,5 +47,20 @@ describe("a central's commands and alarms", () => {
     expect(alarmsActionable([], {})).toBe(true);
     expect(alarmsActionable([{ remote: true }], null)).toBe(false);
     expect(alarmsActionable([], { central: lag() })).toBe(false);
+  });
+});
+
+describe("lastAsked", () => {
+  it("keeps only the last question's answer", () => {
+    const ask = lastAsked<string>();
+    const first = ask("a");
+    expect(first()).toBe(true);
+    const second = ask("b");
+    expect(first()).toBe(false); // the answer for site a, arriving after b was asked: dropped
+    expect(second()).toBe(true);
+    const again = ask("a");
+    expect(second()).toBe(false);
+    expect(again()).toBe(true); // asking a again is a new question: the first a's answer stays dropped
+    expect(first()).toBe(false);
   });
 });

@@ -51,3 +51,15 @@ export function alarmsActionable(alarms: { remote?: boolean }[] | null | undefin
   if (site?.central) return false;
   return !(alarms ?? []).some((a) => a.remote);
 }
+
+/**
+ * Answers of the last question only: `ask(key)` before each request gives a test that is true
+ * while no newer question was asked, so a slow answer for a site left meanwhile is dropped.
+ */
+export function lastAsked<K>(): (key: K) => () => boolean {
+  let current: { key: K } | null = null;
+  return (key: K) => {
+    const mine = (current = { key });
+    return () => current === mine;
+  };
+}

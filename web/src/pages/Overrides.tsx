@@ -14,7 +14,7 @@ import { DataTable } from "../components/DataTable";
 import { Field, FormErrors } from "../components/Field";
 import { useApp } from "../context";
 import { useLoad, useSiteZone, type Loaded } from "../hooks";
-import { commandOrigin, lifecycle } from "../lib/central";
+import { commandOrigin, lastAsked, lifecycle } from "../lib/central";
 import { formatTime, formatValue, pointLabel, stateWords } from "../lib/format";
 import { overrideCounts } from "../lib/overrides";
 import { canCommand } from "../lib/roles";
@@ -237,12 +237,21 @@ function RecentCommands(props: { site: string }) {
   const [open, setOpen] = useState(false);
   const [items, setItems] = useState<Command[] | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const load = () =>
-    endpoints.commands(api, props.site).then(
-      (page) => (setItems(page.items), setError(null)),
-      (err: unknown) => setError(err instanceof ApiError ? err.message : String(err)),
+  // Only the last request's answer is shown: a slower one for a site left meanwhile is dropped.
+  const ask = useRef(lastAsked<string>()).current;
+  const load = () => {
+    const current = ask(props.site);
+    return endpoints.commands(api, props.site).then(
+      (page) => {
+        if (current()) (setItems(page.items), setError(null));
+      },
+      (err: unknown) => {
+        if (current()) setError(err instanceof ApiError ? err.message : String(err));
+      },
     );
+  };
   useEffect(() => {
+    setItems(null); // another site's list is never shown under this one's heading
     if (open) void load();
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [open, props.site]);
