@@ -186,6 +186,29 @@ async def test_a_rollup_pass_reads_each_run_of_dirty_hours_in_one_scan(pg_url):
         assert len(await h.rollups("s/e/a", "hour", 0, 2e9)) == hours
 
 
+async def test_hours_a_dead_rollup_pass_had_taken_are_recomputed_by_the_next(pg_url):
+    """A pass moves the dirty hours to rollup_taken in a short transaction (a flush marking one
+    again waits only for that), then recomputes them a chunk a transaction: hours left there by
+    a pass that died are recomputed by the next one, and a flush meanwhile is never kept waiting."""
+    clock = ManualClock(MONDAY + 2 * DAY)
+    async with open_historian(pg_url, clock=clock, rollup_interval=1e9, rollup_chunk=3) as h:
+        h.ingest([Sample("s/e/a", MONDAY + m * 60.0, float(m % 60)) for m in range(10 * 60)])
+        await h.flush()
+        with psycopg.connect(pg_url, autocommit=True) as conn:  # a pass that died after its move
+            moved = conn.execute("WITH d AS (DELETE FROM rollup_dirty RETURNING pid, start) "
+                                 "INSERT INTO rollup_taken SELECT pid, start FROM d").rowcount
+            assert moved == 11  # the ten hours and the one their last sample is carried into
+            # a flush now marks hours as usual (rollup_dirty is free)
+            h.ingest([Sample("s/e/a", MONDAY + 10 * 3600.0 + 30.0, 7.0)])
+            await h.flush()
+            await h.refresh_rollups()
+            left = conn.execute("SELECT (SELECT count(*) FROM rollup_dirty), "
+                                "(SELECT count(*) FROM rollup_taken)").fetchone()
+        assert left == (0, 0)
+        hours = await h.rollups("s/e/a", "hour", 0, 2e9)
+        assert len(hours) == 11 and list(hours.count) == [60] * 10 + [1]
+
+
 async def test_readonly_opens_beside_the_owner_for_queries_only(pg_url):
     clock = ManualClock(MONDAY + DAY)
     async with open_historian(pg_url, clock=clock) as owner:

@@ -35,7 +35,7 @@ __all__ = [
     "PARTITION_SECONDS", "SCHEMA_VERSION", "packed_name", "partition_name", "partition_start",
 ]
 
-SCHEMA_VERSION = 2  # 2: packed (compacted) history
+SCHEMA_VERSION = 3  # 2: packed (compacted) history; 3: rollup_taken
 HOUR = 3600
 PARTITION_SECONDS = 7 * 86400
 #: Weeks start on Monday 00:00 UTC: the epoch was a Thursday, four days after a Monday.
@@ -107,6 +107,13 @@ DDL = (
     )""",
     # Hours whose rollups must be recomputed: marked by each flush, taken by the rollup pass.
     """CREATE TABLE IF NOT EXISTS rollup_dirty (
+        pid int4 NOT NULL,
+        start float8 NOT NULL,
+        PRIMARY KEY (pid, start)
+    )""",
+    # Hours a rollup pass has taken out of rollup_dirty and recomputes a chunk a transaction
+    # (a pass that dies leaves them here for the next one, of any process).
+    """CREATE TABLE IF NOT EXISTS rollup_taken (
         pid int4 NOT NULL,
         start float8 NOT NULL,
         PRIMARY KEY (pid, start)
@@ -252,7 +259,8 @@ COPY_PACKED = ("COPY packed (pid, start, n, first, last, t, v, nulls, status, tx
 PACKED_TYPES = ("int4", "float8", "int4", "float8", "float8", "bytea", "bytea", "bytea", "bytea",
                 "text[]")
 # Rollup hours whose recomputation would read the week (a dirty hour reads from hold before it).
-DIRTY_NEAR = "SELECT EXISTS (SELECT 1 FROM rollup_dirty WHERE start > %s AND start < %s)"
+DIRTY_NEAR = """SELECT EXISTS (SELECT 1 FROM rollup_dirty WHERE start > %(lo)s AND start < %(hi)s)
+    OR EXISTS (SELECT 1 FROM rollup_taken WHERE start > %(lo)s AND start < %(hi)s)"""
 
 PACKED_PARTITIONS = """
 SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
@@ -284,20 +292,29 @@ ON CONFLICT (point) DO UPDATE SET point = s.point
 RETURNING pid, point, floor
 """
 
-# Take a chunk of the dirty hours (of one point, or all; in key order, so a point's hours stay
-# together) into _todo. The rows are deleted at the start of the chunk's transaction and stay
-# locked until it commits: a flush marking one of those hours again waits for that commit, so
-# a pass is many short transactions, not one (a pass over 100 000 points held every writer
-# for 15-35 s). SKIP LOCKED: another process's pass takes other hours meanwhile.
+# A rollup pass first moves the dirty hours (of one point, or all) to rollup_taken, in a short
+# transaction of its own: a flush marking one of those hours again waits only for that (a mark
+# waits for a transaction that deleted its key to end). It used to take them at the start of the
+# one transaction that recomputed them all, and every flush waited for the whole pass (15-35 s
+# for 100 000 points: the centre's ingest stalls). Taking them in chunks from rollup_dirty was
+# not enough: a flush marking every point's hour met one chunk after another.
+MOVE_DIRTY = """
+WITH d AS (DELETE FROM rollup_dirty {where} RETURNING pid, start)
+INSERT INTO rollup_taken SELECT pid, start FROM d ON CONFLICT DO NOTHING
+"""
+# Then a chunk of the taken hours a transaction into _todo (key order: a point's hours stay
+# together). {lock}: SKIP LOCKED for the background pass (another process's pass takes other
+# chunks meanwhile); a plain FOR UPDATE for one point's pass before a read (it waits for a
+# chunk being recomputed, so that the read sees it done).
 TAKE_DIRTY = """
 WITH d AS (
-    DELETE FROM rollup_dirty WHERE (pid, start) IN (
-        SELECT pid, start FROM rollup_dirty {where} ORDER BY pid, start
-        LIMIT %(limit)s FOR UPDATE SKIP LOCKED)
+    DELETE FROM rollup_taken WHERE (pid, start) IN (
+        SELECT pid, start FROM rollup_taken {where} ORDER BY pid, start
+        LIMIT %(limit)s {lock})
     RETURNING pid, start)
 INSERT INTO _todo SELECT pid, start FROM d
 """
-COUNT_DIRTY = "SELECT count(*) FROM rollup_dirty {where}"
+COUNT_DIRTY = "SELECT count(*) FROM rollup_taken {where}"
 
 # Recompute hourly rollups for the buckets in _todo, exactly as SQLite does (schema.py's
 # ROLLUP_HOURS): each value holds from its time until the next sample, at most %(hold)s

@@ -348,7 +348,7 @@ class PostgresHistorian(OutboxStore):
                 raise HistorianError(
                     f"history schema version {version} is newer than this openbms "
                     f"({sql.SCHEMA_VERSION}); upgrade openbms")
-            # Upgraded in place (version 2 only added packed): an older openbms then refuses it.
+            # Upgraded in place (2 added packed, 3 rollup_taken): an older openbms then refuses it.
             db.execute("INSERT INTO historian_meta VALUES ('schema', %s) ON CONFLICT (key) "
                        "DO UPDATE SET value = excluded.value", (str(sql.SCHEMA_VERSION),))
         for ddl in (*sql.TEMP_DDL, *sql.UNPACK_TEMP_DDL):
@@ -632,11 +632,15 @@ class PostgresHistorian(OutboxStore):
         taken = set(self._dirty_pids) if pid is None else {pid}
         self._dirty_pids.difference_update(taken)
         try:
+            with db.transaction():
+                db.execute(sql.MOVE_DIRTY.format(where=where), args)
             row = db.execute(sql.COUNT_DIRTY.format(where=where), args).fetchone()
-            # The hours dirty now, a chunk a transaction (those marked meanwhile: the next pass).
+            lock = "FOR UPDATE" if pid is not None else "FOR UPDATE SKIP LOCKED"
+            take = sql.TAKE_DIRTY.format(where=where, lock=lock)
+            # The hours taken now, a chunk a transaction (those marked meanwhile: the next pass).
             for _chunk in range(-(-(row[0] if row else 0) // self.rollup_chunk)):
                 with db.transaction(), db.cursor() as cur:
-                    cur.execute(sql.TAKE_DIRTY.format(where=where), {**args, "limit": self.rollup_chunk})
+                    cur.execute(take, {**args, "limit": self.rollup_chunk})
                     if not cur.rowcount:
                         break
                     cur.execute("ANALYZE _todo")  # no autovacuum for temporary tables
@@ -689,7 +693,7 @@ class PostgresHistorian(OutboxStore):
             cur.execute(f"SELECT pg_advisory_xact_lock({sql.COMPACT_LOCK})")
             # Writers that did not take the advisory lock (a week not over yet) wait here.
             cur.execute(f"LOCK TABLE {name} IN SHARE MODE")
-            near = cur.execute(sql.DIRTY_NEAR, (week - _HOUR, end + self.max_hold)).fetchone()
+            near = cur.execute(sql.DIRTY_NEAR, {"lo": week - _HOUR, "hi": end + self.max_hold}).fetchone()
             if near is not None and near[0]:
                 return 0
             pname = sql.packed_name(week)
