@@ -38,7 +38,7 @@ test: $(STAMP) $(WEB_STAMP)
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy
 	cd web && npm run typecheck && npm test
-	$(BIN)/pytest -q -n auto --dist loadgroup --durations=25
+	$(BIN)/pytest -q -n auto --dist loadgroup --durations=40
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
