@@ -512,12 +512,18 @@ class Requester:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
-        with contextlib.suppress(aiomqtt.MqttError):
-            await self._client.__aexit__(None, None, None)
+        try:
+            if self._reader is not None:
+                self._reader.cancel()
+                try:
+                    await self._reader
+                except asyncio.CancelledError:
+                    task = asyncio.current_task()
+                    if task is not None and task.cancelling():
+                        raise  # the task closing this one is cancelled too: not swallowed
+        finally:
+            with contextlib.suppress(aiomqtt.MqttError):
+                await self._client.__aexit__(None, None, None)
 
     async def _read(self) -> None:
         with contextlib.suppress(aiomqtt.MqttError):
