@@ -250,26 +250,23 @@ async def list_alarms(
     user: Principal = require("alarms:read", site_param="site_id"),
 ) -> Page[AlarmOut]:
     """The site's active alarms (anything but ``normal``), most urgent first, then oldest first."""
-    remote = _remote(request, site_id)
-    if remote is not None:
-        outs = [a for a in await _remote_alarms(remote, site_id)
-                if (include_normal or a.state != "normal")
-                and (state is None or a.state == state)
+    def wanted(a: Alarm | AlarmOut) -> bool:
+        return ((state is None or a.state == state)
                 and (alarm_class is None or a.alarm_class == alarm_class)
                 and (priority is None or a.priority == priority)
                 and (max_priority is None or a.priority <= max_priority)
-                and (shelved is None or a.shelved == shelved)]
+                and (shelved is None or a.shelved == shelved))
+
+    remote = _remote(request, site_id)
+    if remote is not None:
+        outs = [a for a in await _remote_alarms(remote, site_id)
+                if (include_normal or a.state != "normal") and wanted(a)]
         outs.sort(key=_order)
         shown, next_page = keyset_page(outs, _order, limit, cursor)
         return Page[AlarmOut](items=shown, next_cursor=next_page)
     engine = _engine(request, site_id)
     alarms = [] if engine is None else (engine.alarms() if include_normal else engine.active())
-    found = [a for a in alarms
-             if (state is None or a.state == state)
-             and (alarm_class is None or a.alarm_class == alarm_class)
-             and (priority is None or a.priority == priority)
-             and (max_priority is None or a.priority <= max_priority)
-             and (shelved is None or a.shelved == shelved)]
+    found = [a for a in alarms if wanted(a)]
     found.sort(key=_order)
     items, next_cursor = keyset_page(found, _order, limit, cursor)
     return Page[AlarmOut](items=[_out(site_id, a) for a in items], next_cursor=next_cursor)
