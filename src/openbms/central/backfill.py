@@ -30,15 +30,15 @@ import logging
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
 from openbms.central.commands import Ask
-from openbms.central.decode import Event
+from openbms.central.decode import BadMessage, Event, decode_sample
 from openbms.errors import OpenBMSError
 from openbms.historian import Historian
+from openbms.historian.export import iso
 from openbms.model.sample import Sample
 from openbms.runtime.clock import Clock
 
@@ -92,10 +92,6 @@ class BackfillResult:
         return asdict(self)
 
 
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
-
-
 class Backfill:
     """Fills the centre's ``history`` from the edges' historians, asked with ``ask`` and each
     site's ``token`` (module docstring)."""
@@ -145,7 +141,7 @@ class Backfill:
         while start < until:
             end = min(until, start + window)
             for batch in batches:
-                body: dict[str, Any] = {"since": _iso(start), "until": _iso(end)}
+                body: dict[str, Any] = {"since": iso(start), "until": iso(end)}
                 if batch is not None:
                     body["points"] = batch
                 try:
@@ -159,7 +155,7 @@ class Backfill:
                         break
                     raise
                 for row in result.get("points") or ():
-                    yield row["point"], row["hours"]
+                    yield _counts(site, row)
             else:
                 start = end
 
@@ -214,8 +210,7 @@ class Backfill:
             if after is not None:
                 body["after"] = after
             page = await self._request(site, token, {"samples": body})
-            new = [Sample(point, float(ts), value, status) for ts, value, status in page["samples"]
-                   if ts not in have]
+            new = [s for s in _samples(site, point, page, start, end) if s.ts not in have]
             if new:
                 self.history.ingest(new)
                 for sample in new:
@@ -224,6 +219,40 @@ class Backfill:
             after = page.get("next")
             if after is None:
                 return written
+
+
+def _counts(site: str, row: Any) -> tuple[str, list[tuple[float, int]]]:
+    """A point's hourly counts in the edge's answer, checked: ``{"point", "hours": [[start, n]]}``."""
+    hours = row.get("hours") if isinstance(row, dict) else None
+    point = row.get("point") if isinstance(row, dict) else None
+    if not isinstance(point, str) or not isinstance(hours, list) or not all(
+            isinstance(h, list) and len(h) == 2 and h[0].__class__ in (int, float)
+            and math.isfinite(h[0]) and h[1].__class__ is int and h[1] >= 0 for h in hours):
+        raise BackfillError(f"site {site}: its edge's counts are not as expected: "
+                            '{"point", "hours": [[hour start, count], ...]}, got ' + str(row)[:200])
+    return point, [(float(h[0]), h[1]) for h in hours]
+
+
+def _samples(site: str, point: str, page: dict[str, Any], start: float, end: float) -> list[Sample]:
+    """The samples of a page of the edge's answer, each checked as the ingest checks a bridged one
+    (a finite time after 2000, a known status, a plain value) and inside ``[start, end)``."""
+    rows = page.get("samples")
+    if not isinstance(rows, list):
+        raise BackfillError(f"site {site}: its edge's samples page has no list of samples")
+    out = []
+    for i, row in enumerate(rows):
+        where = f"site {site}: its edge's samples[{i}] of {point}"
+        if not isinstance(row, list) or len(row) != 3:
+            raise BackfillError(f"{where}: expected [time, value, status], got {str(row)[:100]}")
+        try:
+            sample = decode_sample(point, {"time": row[0], "value": row[1], "status": row[2]}, where)
+        except BadMessage as err:
+            raise BackfillError(str(err)) from None
+        if not start <= sample.ts < end:
+            raise BackfillError(f"{where}: time {sample.ts} is outside the range asked, "
+                                f"[{start}, {end})")
+        out.append(sample)
+    return out
 
 
 def _ranges(hours: Sequence[float]) -> list[tuple[float, float]]:

@@ -28,7 +28,7 @@ import orjson
 from openbms.model.sample import STATUS_CODES, Sample
 
 __all__ = ["BadMessage", "Event", "SiteDocument", "decode_batch", "decode_event", "decode_point",
-           "decode_site_document"]
+           "decode_sample", "decode_site_document"]
 
 #: Timestamps before 2000 are not believed (a clock that never synchronised).
 _EARLIEST = 946_684_800.0
@@ -74,7 +74,9 @@ def _json(payload: bytes, topic: str) -> Any:
         raise BadMessage("json", f"{topic}: not JSON ({err})") from None
 
 
-def _sample(point: str, item: dict[str, Any], where: str) -> Sample:
+def decode_sample(point: str, item: dict[str, Any], where: str) -> Sample:
+    """One sample of ``point`` from ``{"time", "value", "status"}``, checked (BadMessage naming
+    ``where`` and what was expected)."""
     ts = item.get("time")
     if ts.__class__ not in (float, int) or isinstance(ts, bool) or not (
             math.isfinite(ts) and ts >= _EARLIEST):
@@ -125,7 +127,7 @@ def decode_batch(site: str, payload: bytes, topic: str) -> tuple[list[Sample], i
         if not point.startswith(mine):
             refused += 1
             continue
-        append(_sample(point, item, f"{topic}: samples[{i}] ({point})"))
+        append(decode_sample(point, item, f"{topic}: samples[{i}] ({point})"))
     return out, refused
 
 
@@ -134,7 +136,7 @@ def decode_point(site: str, equipment: str, name: str, payload: bytes, topic: st
     doc = _json(payload, topic)
     if not isinstance(doc, dict) or "time" not in doc:
         raise BadMessage("shape", f"{topic}: expected {{\"value\", \"status\", \"time\", \"key\"}}")
-    return _sample(f"{site}/{equipment}/{name}", doc, topic)
+    return decode_sample(f"{site}/{equipment}/{name}", doc, topic)
 
 
 def decode_event(site: str, kind: str, payload: bytes, topic: str) -> Event:
