@@ -14,6 +14,8 @@ MQTT command/response when the edge is online, executed by the edge's own arbite
                                                                        the edge's command changes
                                                                        in central_events say)
         the edge offline ───────────────────────────────▶ stays queued
+    submit(supersede=True) (the centre's schedules and programs, ``supervise.py``): a queued
+        command of the same point, priority and requester ────▶ superseded (never sent)
 
 The edge keeps control authority: the request is the edge's ``write`` (or
 ``release``), checked by its API against the token the centre holds for the
@@ -117,9 +119,12 @@ class CommandQueue:
 
     async def submit(self, site: str, point: str, value: Any, *, now: float, expires_s: float,
                      priority: int = DEFAULT_PRIORITY, release: bool = False, reason: str = "",
-                     requested_by: str = "", duration_s: float | None = None) -> int:
+                     requested_by: str = "", duration_s: float | None = None,
+                     supersede: bool = False) -> int:
         """Queue a command for ``site``'s ``point`` (``site/equipment/name``) at ``priority``
-        (``MIN_PRIORITY`` to 16); its id."""
+        (``MIN_PRIORITY`` to 16); its id. ``supersede``: the commands of the same point,
+        priority and ``requested_by`` still queued are superseded by it (never sent), in the
+        same transaction."""
         if not point.startswith(site + "/"):
             raise ValueError(f"point {point!r} is not of site {site!r} (site/equipment/name)")
         if not expires_s > 0:
@@ -127,13 +132,26 @@ class CommandQueue:
         if not MIN_PRIORITY <= priority <= 16:
             raise ValueError(f"priority {priority!r}: expected {MIN_PRIORITY} to 16 (1 to "
                              f"{MIN_PRIORITY - 1} are the edge's: life safety and its operators)")
-        rows = await self._run(
-            "INSERT INTO central_commands (site, point, value, release, priority, reason, "
-            "requested_by, created, expires, updated, duration_s) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-            (site, point, None if release else Jsonb(value), release, priority, reason,
-             requested_by, now, now + expires_s, now, duration_s))
-        return int(rows[0][0])
+        insert = ("INSERT INTO central_commands (site, point, value, release, priority, reason, "
+                  "requested_by, created, expires, updated, duration_s) "
+                  "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id")
+        args = (site, point, None if release else Jsonb(value), release, priority, reason,
+                requested_by, now, now + expires_s, now, duration_s)
+        if not supersede:
+            rows = await self._run(insert, args)
+            return int(rows[0][0])
+        try:
+            async with await self._conn() as conn, conn.transaction(), conn.cursor() as cur:
+                await cur.execute(
+                    "UPDATE central_commands SET status = 'superseded', updated = %s "
+                    "WHERE status = 'queued' AND site = %s AND point = %s AND priority = %s "
+                    "AND requested_by = %s", (now, site, point, priority, requested_by))
+                await cur.execute(insert, args)
+                row = await cur.fetchone()
+        except psycopg.Error as err:
+            raise HistorianError(f"central commands: {_first_line(err)}") from err
+        assert row is not None
+        return int(row[0])
 
     async def commands(self, site: str | None = None, *, point: str | None = None,
                        command_id: int | None = None, newest_first: bool = False,

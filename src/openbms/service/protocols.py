@@ -377,7 +377,8 @@ class RemoteCommand:
 
     ``delivery``: ``queued`` (waiting for its edge), ``sending``, ``answered`` (``answer`` is the
     edge's: ``ok`` and its command, or its error), ``unanswered`` (sent, no answer in time: it
-    may have run) or ``expired`` (never sent)."""
+    may have run), ``expired`` (never sent) or ``superseded`` (a newer value of the same central
+    schedule or program was queued before it was sent: never sent)."""
 
     id: str
     point: str

@@ -112,7 +112,7 @@ export interface Command {
   created_at: number;
   updated_at: number;
   /** At a central openbms, a command for a site's edge: how far it got (null elsewhere). */
-  delivery?: "queued" | "sending" | "answered" | "unanswered" | "expired" | null;
+  delivery?: "queued" | "sending" | "answered" | "unanswered" | "expired" | "superseded" | null;
   /** At a central openbms: the edge's answer (ok and its command, or its error). */
   answer?: Record<string, unknown> | null;
   /** At a central openbms: the edge's newest change of the command. */

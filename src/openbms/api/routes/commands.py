@@ -103,10 +103,13 @@ class CommandOut(BaseModel):
     error: str
     created_at: float
     updated_at: float
-    delivery: Literal["queued", "sending", "answered", "unanswered", "expired"] | None = Field(
+    delivery: Literal["queued", "sending", "answered", "unanswered", "expired",
+                      "superseded"] | None = Field(
         default=None, description="At a central openbms, a command for a site's edge: queued (waiting for "
                           "the edge), sending, answered (the edge's answer decides status), "
-                          "unanswered (no answer in time: it may have run) or expired (never sent)")
+                          "unanswered (no answer in time: it may have run), expired (never sent) "
+                          "or superseded (a central schedule's or program's newer value was "
+                          "queued before it was sent: never sent)")
     answer: dict[str, Any] | None = Field(
         default=None,
         description="At a central openbms: the edge's answer (ok and its command, or its error)")
@@ -158,7 +161,8 @@ def _out(cmd: Command) -> CommandOut:
 _STATUSES = frozenset(CommandStatusName.__args__)  # type: ignore[attr-defined]
 #: A central command's delivery → the command status the API tells (an answer decides the rest).
 _DELIVERY: dict[str, CommandStatusName] = {"queued": "pending", "sending": "executing",
-                                           "expired": "expired", "unanswered": "failed"}
+                                           "expired": "expired", "unanswered": "failed",
+                                           "superseded": "superseded"}
 
 
 def _remote_out(cmd: RemoteCommand) -> CommandOut:
@@ -186,6 +190,8 @@ def _remote_out(cmd: RemoteCommand) -> CommandOut:
         error = "sent, no answer from the edge in time: it may have run"
     elif cmd.delivery == "expired":
         error = "expired before its edge was online: never sent"
+    elif cmd.delivery == "superseded":
+        error = "a newer value of its schedule or program was queued before it was sent: never sent"
     return CommandOut(
         id=cmd.id, point=cmd.point, value=cmd.value, priority=cmd.priority, source="central",
         requested_by=cmd.requested_by, reason=cmd.reason, release=cmd.release, expires_at=expires,
