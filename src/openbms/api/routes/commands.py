@@ -43,7 +43,9 @@ from openbms.api.helpers import (
 )
 from openbms.errors import CommandError
 from openbms.model.command import Command
+from openbms.model.fields import state_number
 from openbms.model.sample import Value
+from openbms.model.site import Point
 from openbms.service.protocols import EdgeCommand, RemoteCommand, RemoteCommands, Services
 
 __all__ = ["router"]
@@ -252,6 +254,35 @@ def _made(answer: object) -> object:
     return result.get("command") if isinstance(result, dict) else None
 
 
+#: Characters of a refused text value shown in the answer and kept in the audit row.
+_SHOWN = 64
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= _SHOWN else text[:_SHOWN] + "…"
+
+
+def _text_refused(point_id: str, point: Point, value: Value) -> CommandError | None:
+    """At the centre, the refusal the edge's arbiter would answer to a text ``value``, at once.
+
+    Text is only ever a state label of an enum point (``Arbiter._checked``: a bool point takes
+    true or false, a number point a number), so an accepted text is as long as a label of the
+    point as its edge published it; any other text, however long, was queued for the edge to
+    refuse. Numbers and true/false are left to the edge (the centre's copy has no limits).
+    """
+    if not isinstance(value, str):
+        return None
+    shown = repr(_cut(value)) + (f" ({len(value)} characters)" if len(value) > _SHOWN else "")
+    if point.kind == "enum":
+        states = point.states or ()
+        if state_number(states, value) is not None:
+            return None
+        return CommandError(f"{point_id}: expected a state 1–{len(states)} or one of "
+                            f"{', '.join(states)}; not {shown}", field="value")
+    expected = "true or false" if point.kind == "bool" else "a number"
+    return CommandError(f"{point_id}: expected {expected}, not {shown}", field="value")
+
+
 def _remote(runtime: Services, site_id: str) -> RemoteCommands | None:
     """The centre's queue when ``site_id``'s commands go to its edge (``openbms central serve``)."""
     if isinstance(runtime, RemoteCommands) and runtime.remote_site(site_id):
@@ -264,7 +295,8 @@ async def _submit(request: Request, user: Principal, site_id: str, equip_id: str
                   release: bool) -> CommandOut:
     runtime = runtime_of(request)
     cfg = site_config(runtime, site_id)
-    point_id = cfg.point_id(*find_point(cfg, equip_id, name))
+    equip, point = find_point(cfg, equip_id, name)
+    point_id = cfg.point_id(equip, point)
     ctx = get_context(request)
     action = "command.release" if release else "command.write"
     details: dict[str, Any] = {"priority": priority, "reason": reason}
@@ -273,6 +305,10 @@ async def _submit(request: Request, user: Principal, site_id: str, equip_id: str
     remote = _remote(runtime, site_id)
     try:
         if remote is not None:
+            refused = None if release else _text_refused(point_id, point, value)
+            if refused is not None:
+                details["value"] = _cut(str(value))  # not the whole text in the audit log
+                raise refused
             queued = await remote.submit_remote(point_id, value, priority, release=release,
                                                 duration=duration_s, reason=reason,
                                                 requested_by=user.actor)
