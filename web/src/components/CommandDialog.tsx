@@ -58,6 +58,27 @@ export function prefill(point: Pick<PointDetail, "kind" | "states" | "value" | "
   return typeof v === "number" && Number.isFinite(v) ? inputNumber(v, point.precision) : String(v ?? "");
 }
 
+/**
+ * The priorities the dialog offers for a point and the one it starts at: at a central openbms the
+ * edge keeps 1-8 (its life safety and its own operators), so 9-16 and 12; else 1-16 and 8.
+ */
+export function priorityChoices(point: Pick<PointDetail, "remote">): { offered: number[]; initial: number } {
+  return point.remote
+    ? { offered: [9, 10, 11, 12, 13, 14, 15, 16], initial: 12 }
+    : { offered: Array.from({ length: 16 }, (_, i) => i + 1), initial: 8 };
+}
+
+/**
+ * The priority the dialog shows and sends for the point it has now: the one chosen while that
+ * point offers it, else the point's initial one. Derived on every render, never kept apart from
+ * the point: a priority kept from an earlier point (8, chosen or initial, then a central point
+ * offering 9-16) was sent while the select showed none of its options.
+ */
+export function dialogPriority(point: Pick<PointDetail, "remote">, chosen: number | null): number {
+  const { offered, initial } = priorityChoices(point);
+  return chosen !== null && offered.includes(chosen) ? chosen : initial;
+}
+
 function parseValue(text: string, point: PointDetail): Value {
   if (point.kind === "bool") return text === "true";
   if (point.kind === "enum") return text;
@@ -77,9 +98,10 @@ export function CommandDialog(props: { site: string; point: PointDetail; onClose
   const latest = useLiveSamples([props.point.id]).get(props.point.id);
   const nowValue = latest && (point.ts === null || latest[0] >= point.ts) ? latest[1] : point.value;
   const nowStatus = latest && (point.ts === null || latest[0] >= point.ts) ? latest[2] : point.status;
-  // At a central openbms the edge keeps 1-8 (its life safety and own operators): 9-16, 12 unless chosen.
-  const priorities = props.point.remote ? [9, 10, 11, 12, 13, 14, 15, 16] : Array.from({ length: 16 }, (_, i) => i + 1);
-  const [priority, setPriority] = useState(props.point.remote ? 12 : 8);
+  // The priorities of the point the dialog has now (it follows its props): 9-16 at a central openbms.
+  const priorities = priorityChoices(point).offered;
+  const [chosenPriority, setPriority] = useState<number | null>(null);
+  const priority = dialogPriority(point, chosenPriority);
   const [duration, setDuration] = useState<number | null>(600);
   const [reason, setReason] = useState("");
   const [errors, setErrors] = useState<{ fields: Record<string, string>; general: string[] }>({ fields: {}, general: [] });
@@ -99,13 +121,33 @@ export function CommandDialog(props: { site: string; point: PointDetail; onClose
     const active = document.activeElement;
     opener.current = active instanceof HTMLElement && active !== document.body ? active : null;
     ref.current?.showModal();
-    void loadArray();
     return () => {
       const el = opener.current;
       if (el?.isConnected) el.focus();
     };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, []);
+
+  // The page may hand the open dialog a fresh copy of its point, or another point: it follows
+  // (another point starts afresh: its value, its priorities, no command or refusal of the last).
+  const given = useRef(props.point);
+  useEffect(() => {
+    if (given.current === props.point) return;
+    const other = given.current.id !== props.point.id;
+    given.current = props.point;
+    setPoint(props.point);
+    if (other) {
+      setValue(prefill(props.point));
+      setPriority(null);
+      setCmd(null);
+      setArray(null);
+      setErrors({ fields: {}, general: [] });
+    }
+  }, [props.point]);
+
+  useEffect(() => {
+    void loadArray();
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [point.id]);
 
   // Follow the command: WebSocket `command` messages, and a poll in case the stream is down.
   useEffect(() => {
