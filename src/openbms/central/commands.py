@@ -274,8 +274,10 @@ class Dispatcher:
 
     async def _send(self, row: tuple[Any, ...]) -> None:
         cid, site, point, value, release, priority, reason, requested_by, _expires, duration = row
+        # The edge's audit says why, and who at the centre asked (within its 500 characters).
+        said = f"(from the centre: {(requested_by or 'central')[:120]})"
         body: dict[str, Any] = {"id": f"central-{cid}", "point": point,
-                                "reason": reason or f"from the centre ({requested_by or 'central'})"}
+                                "reason": f"{(reason or '')[:499 - len(said)]} {said}".strip()}
         if not release:
             body["value"] = value
             if duration is not None:

@@ -109,6 +109,9 @@ class CentralCommands:
     def edge_writable(self, point: str) -> bool:
         return point in self._writable.get(point.split("/", 1)[0], ())
 
+    def edge_min_priority(self) -> int:
+        return MIN_PRIORITY
+
     async def submit_remote(self, point: str, value: Value, priority: int | None, *,
                             release: bool, duration: float | None, reason: str,
                             requested_by: str) -> RemoteCommand:
@@ -310,6 +313,9 @@ class CentralServices:
 
     def edge_writable(self, point: str) -> bool:
         return self._remote.edge_writable(point)
+
+    def edge_min_priority(self) -> int:
+        return self._remote.edge_min_priority()
 
     async def edge_commands(self, site_id: str, *, point: str | None = None,
                             command_id: str | None = None) -> list[EdgeCommand]:

@@ -10,8 +10,11 @@
              ─▶ the live feed: every site's samples (a plain subscription, not the group's
                   share) ─▶ the runtime's bus ─▶ current values, WebSocket (never stored twice)
     refresh() (every ``refresh_every`` s): a served site whose edge published another
-             configuration is applied (``Runtime.apply_site``); a new site is said once
-             (it is served after a restart)
+             configuration, or whose own file of the centre changed, is applied
+             (``Runtime.apply_site``); a new site is said once (it is served after a restart)
+    the centre's own schedules (``sites/SITE.yaml``, ``CentralSites``) and the programs deployed
+             through its API run in its runtime; they write to ``CentralWriter``
+             (``supervise.py``): commands queued for the edges, held with a lease
     lag: each site's newest sample, the later of what the live feed received (in memory) and
              what every worker of the group stored (read from PostgreSQL every ``lag_every`` s: a
              query over every point) ─▶ CentralView
@@ -48,14 +51,15 @@ from openbms.central.remote import (
     CentralServices,
     CentralView,
 )
-from openbms.central.sites import central_site
+from openbms.central.sites import CentralSites
 from openbms.central.store import CentralStore, StoredSite
+from openbms.central.supervise import DEFAULT_LEASE_S, DEFAULT_MIN_INTERVAL_S, CentralWriter
 from openbms.central.worker import DEFAULT_GROUP, Connect, IngestWorker, Subscriber, libpq_url
 from openbms.errors import OpenBMSError
 from openbms.model.sample import Sample
 from openbms.model.site import SiteConfig
 from openbms.runtime.bus import Bus
-from openbms.runtime.clock import Clock
+from openbms.runtime.clock import Clock, WallClock
 from openbms.service.protocols import Services
 from openbms.service.runtime import ApiFront, Runtime, ServedApi
 
@@ -85,7 +89,9 @@ class CentralServer:
                  clock: Clock | None = None, refresh_every: float = 30.0,
                  historian_options: dict[str, Any] | None = None, ask: Ask | None = None,
                  token: Callable[[str], str | None] | None = None, lag_every: float = 60.0,
-                 lag_warning_s: float = DEFAULT_LAG_WARNING_S) -> None:
+                 lag_warning_s: float = DEFAULT_LAG_WARNING_S,
+                 backfill_hours: float | None = None, lease_s: float = DEFAULT_LEASE_S,
+                 command_interval_s: float = DEFAULT_MIN_INTERVAL_S) -> None:
         self.history_url = libpq_url(history_url)
         self.connect = connect
         self.data_dir = data_dir
@@ -95,8 +101,15 @@ class CentralServer:
         self.api = api
         self.api_front = api_front
         self.api_settings = api_settings
-        self.clock = clock
+        self.clock: Clock = clock or WallClock()
         self.refresh_every = refresh_every
+        self.backfill_hours = backfill_hours
+        #: The centre's copies of the sites, with its own schedules and calendars.
+        self.sites = CentralSites(self.data_dir / "sites")
+        #: Where the centre's schedules and programs write (``supervise.py``); made at start.
+        self.writer: CentralWriter | None = None
+        self.lease_s = lease_s
+        self.command_interval_s = command_interval_s
         self.historian_options = historian_options
         self.ask = ask
         self.token = token
@@ -105,7 +118,9 @@ class CentralServer:
         #: Every site's samples onto the runtime's bus (current values, WebSocket), not stored.
         self.live: CentralIngest | None = None
         self._live_feed: Subscriber | None = None
-        self._served: dict[str, str] = {}  # site → the hash of the configuration served
+        #: site → the hash of the configuration served, and the stamp of the centre's own file
+        self._served: dict[str, tuple[str, tuple[int, int] | None]] = {}
+        self._configs: dict[str, StoredSite] = {}  # site → the published configuration served
         self._told: set[tuple[str, str]] = set()  # (site, hash) said once: not served
         self._refresher: asyncio.Task[None] | None = None
         self._lagger: asyncio.Task[None] | None = None
@@ -127,7 +142,7 @@ class CentralServer:
 
     def _site(self, stored: StoredSite) -> SiteConfig | None:
         try:
-            return central_site(stored.config)
+            return self.sites.build(stored.config)
         except ValueError as err:
             if (stored.site, stored.hash) not in self._told:
                 self._told.add((stored.site, stored.hash))
@@ -139,35 +154,37 @@ class CentralServer:
         try:
             queue = CommandQueue(self.history_url)
             await queue.create()
+            self._store = CentralStore(self.history_url)
+            await self._store.start()
+            self.commands = CentralCommands(queue, self._store, self.clock, poke=self._poke)
+            self.view = CentralView(self._store, self.clock, warn_s=self.lag_warning_s,
+                                    online=self._online, received=self._received)
+            self.writer = CentralWriter(queue, self.clock, self.commands.edge_writable,
+                                        lease_s=self.lease_s,
+                                        min_interval_s=self.command_interval_s, poke=self._poke)
             sites: list[SiteConfig] = []
-            stored_sites = await self._stored()
-            for stored in stored_sites:
+            for stored in await self._stored():
                 cfg = self._site(stored)
                 if cfg is not None:
                     sites.append(cfg)
-                    self._served[stored.site] = stored.hash
+                    self._serve(stored)
             front = self.api_front
             if front is not None:
                 front = self._front(front)
             self.runtime = Runtime(sites, self.data_dir, clock=self.clock, state_url=self.state_url,
                                    history_url=self.history_url, store_samples=False,
                                    historian_options=self.historian_options, api=self.api,
-                                   api_front=front, api_settings=self.api_settings)
-            self._store = CentralStore(self.history_url)
-            await self._store.start()
-            self.commands = CentralCommands(queue, self._store, self.runtime.clock, poke=self._poke)
-            self.view = CentralView(self._store, self.runtime.clock, warn_s=self.lag_warning_s,
-                                    online=self._online, received=self._received)
-            for stored in stored_sites:
-                if stored.site in self._served:
-                    self.commands.serve(stored.site, stored.config)
-                    self.view.serve(stored.site, stored.config)
+                                   api_front=front, api_settings=self.api_settings,
+                                   remote=self.writer, write_site=self.sites.write)
             await self.runtime.start()
+            await self.writer.start()
             # The runtime's historian (configured with the sites' retention and time zones)
             # stores the worker's share, not its bus: each message is acknowledged once stored.
+            extra = {} if self.backfill_hours is None else {"backfill_hours": self.backfill_hours}
             self.worker = IngestWorker(self.history_url, self.connect, prefix=self.prefix,
                                        group=self.group, clock=self.runtime.clock,
-                                       sink=self.runtime.historian, ask=self.ask, token=self.token)
+                                       sink=self.runtime.historian, ask=self.ask, token=self.token,
+                                       **extra)
             await self.worker.start()
             assert self.worker.store is not None
             # Samples only (``{prefix}/SITE/EQUIP/NAME`` and ``…/devices/…``): its store is never written.
@@ -181,6 +198,14 @@ class CentralServer:
             await self.stop()
             raise
         log.info("central: serving %d sites", len(self._served))
+
+    def _serve(self, stored: StoredSite) -> None:
+        """``stored`` is the configuration served of its site: its commands, alarms and lag."""
+        assert self.commands is not None and self.view is not None
+        self._served[stored.site] = (stored.hash, self.sites.stamp(stored.site))
+        self._configs[stored.site] = stored
+        self.commands.serve(stored.site, stored.config)
+        self.view.serve(stored.site, stored.config)
 
     def _front(self, front: ApiFront) -> ApiFront:
         """The API served over ``CentralServices``: the runtime, and the queue for commands."""
@@ -223,6 +248,9 @@ class CentralServer:
         runtime, self.runtime = self.runtime, None
         if runtime is not None:
             await runtime.stop()
+        writer = self.writer
+        if writer is not None:  # after the programs and schedules that write to it
+            await writer.stop()
         store, self._store = self._store, None
         if store is not None:
             await store.stop()
@@ -264,7 +292,8 @@ class CentralServer:
         changed = []
         for stored in await self._stored():
             served = self._served.get(stored.site)
-            if served == stored.hash or (stored.site, stored.hash) in self._told:
+            now = (stored.hash, self.sites.stamp(stored.site))
+            if served == now or (stored.site, stored.hash) in self._told:
                 continue
             if served is None:
                 self._told.add((stored.site, stored.hash))
@@ -274,18 +303,16 @@ class CentralServer:
             cfg = self._site(stored)
             if cfg is None:
                 continue
+            before = self._configs[stored.site]
+            self._serve(stored)  # first: the programs' catalogue follows its writable points
             try:
-                await self.runtime.apply_site(cfg)
+                await self.runtime.apply_site(cfg, keep=False)
             except OpenBMSError as err:
                 self._told.add((stored.site, stored.hash))
                 log.error("central: site %s's new configuration could not be applied: %s",
                           stored.site, err)
+                self._serve(before)
                 continue
-            self._served[stored.site] = stored.hash
-            if self.commands is not None:
-                self.commands.serve(stored.site, stored.config)
-            if self.view is not None:
-                self.view.serve(stored.site, stored.config)
             changed.append(stored.site)
         return changed
 
@@ -293,6 +320,8 @@ class CentralServer:
         """The ingest worker's counters and the sites served."""
         out = self.worker.health() if self.worker is not None else {}
         out["served"] = sorted(self._served)
+        if self.writer is not None:
+            out["supervision"] = self.writer.health()
         if self.live is not None:
             out["live"] = {"samples": self.live.samples, "refused": self.live.refused,
                            "bad": dict(self.live.bad)}

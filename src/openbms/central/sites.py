@@ -13,18 +13,36 @@ point's retention but not its change-of-value filter (``deadband``,
 ``max_interval``): the edge's bridge sends every sample of its bus, and the
 centre keeps every sample it receives, whichever worker takes it (a filter's
 state would be split among the workers of a shared subscription).
+
+The centre has schedules and calendars of its own for a site (``CentralSites``): they are kept
+in its folder as ``sites/SITE.yaml`` (``schedules:`` and ``calendars:`` only), edited there or
+through the API, and merged into the copy. Its schedules target the points the edge lets write,
+at priorities 9 to 16, and command them through the queue (``supervise.py``); a calendar of the
+edge's is read, never changed, at the centre. Any other change to a site at the centre is
+refused: the rest of its configuration is its edge's.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
+import yaml
 from pydantic import ValidationError
 
+from openbms.central.commands import MIN_PRIORITY
+from openbms.central.remote import writable_points
+from openbms.config.checks import check_control
+from openbms.errors import ConfigError, ConfigIssue
 from openbms.model.site import SiteConfig
 
-__all__ = ["central_site"]
+__all__ = ["CentralSites", "central_site"]
+
+#: The sections of a site the centre keeps of its own (``CentralSites``).
+OWN = ("schedules", "calendars")
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +61,19 @@ def _point(point: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def central_site(config: dict[str, Any]) -> SiteConfig:
-    """The centre's copy of a published configuration; ValueError says what is wrong with it."""
+def central_site(config: dict[str, Any], own: Mapping[str, Any] | None = None) -> SiteConfig:
+    """The centre's copy of a published configuration, with the centre's ``own`` schedules and
+    calendars when given; ValueError says what is wrong with it."""
     data = {k: v for k, v in config.items() if k not in _EDGE_ONLY}
+    if own:
+        edge = {c.get("id") for c in data.get("calendars") or () if isinstance(c, dict)}
+        calendars = list(own.get("calendars") or ())
+        for c in calendars:
+            if isinstance(c, dict) and c.get("id") in edge:
+                raise ValueError(f"calendar {c.get('id')!r} of the centre has the id of one of "
+                                 "the edge's: give it another")
+        data["calendars"] = [*(data.get("calendars") or ()), *calendars]
+        data["schedules"] = list(own.get("schedules") or ())
     equipment = []
     for equip in data.get("equipment") or ():
         if not isinstance(equip, dict):
@@ -62,3 +90,123 @@ def central_site(config: dict[str, Any]) -> SiteConfig:
         where = ".".join(str(x) for x in first["loc"])
         raise ValueError(f"site {site!r}: its published configuration is not one this openbms "
                          f"reads: {where}: {first['msg']} ({err.error_count()} problem(s))") from None
+
+
+class CentralSites:
+    """The centre's copies of the served sites: what each edge published, with the centre's own
+    schedules and calendars from ``folder/SITE.yaml`` (module docstring)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self._published: dict[str, dict[str, Any]] = {}  # site → what its edge published
+
+    def path(self, site: str) -> Path:
+        return self.folder / f"{site}.yaml"
+
+    def stamp(self, site: str) -> tuple[int, int] | None:
+        """When the centre's own file of ``site`` last changed (None: it has none)."""
+        try:
+            st = self.path(site).stat()
+        except OSError:
+            return None
+        return st.st_mtime_ns, st.st_size
+
+    def _own(self, site: str) -> dict[str, Any] | None:
+        """The centre's own sections of ``site``; ValueError says what is wrong with the file."""
+        path = self.path(site)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except OSError as err:
+            raise ValueError(f"cannot read it: {err.strerror}") from None
+        try:
+            doc = yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            at = f"line {mark.line + 1}: " if mark is not None else ""
+            raise ValueError(f"{at}not YAML ({getattr(err, 'problem', None) or err})") from None
+        if doc is None:
+            return None
+        if not isinstance(doc, dict):
+            raise ValueError("expected a mapping with 'schedules:' and 'calendars:'")
+        other = sorted(str(k) for k in doc if k not in OWN)
+        if other:
+            raise ValueError(f"{', '.join(other)}: the centre keeps only {' and '.join(OWN)} of a "
+                             "site (the rest is its edge's)")
+        for key in OWN:
+            if not isinstance(doc.get(key) or [], list):
+                raise ValueError(f"{key}: expected a list")
+        return doc
+
+    def _merged(self, config: dict[str, Any], own: Mapping[str, Any]) -> SiteConfig:
+        """The copy with ``own``, checked: schedules on points the edge lets write, at 9 to 16."""
+        merged = central_site(config, own)
+        writable = writable_points(config)
+        problems = check_control(merged, writable=writable.__contains__, min_priority=MIN_PRIORITY)
+        if problems:
+            first = ".".join(str(x) for x in problems[0][0])
+            raise ValueError(f"{first}: {problems[0][1]}"
+                             + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
+        return merged
+
+    def build(self, config: dict[str, Any]) -> SiteConfig:
+        """The copy of what an edge published, with the centre's own schedules and calendars; a
+        ValueError when the edge's part cannot be read (the site is not served). A file of the
+        centre's own that is wrong is said in the log and left as it is; the site is served
+        without it."""
+        copy = central_site(config)
+        site = copy.site.id
+        self._published[site] = config
+        path = self.path(site)
+        try:
+            own = self._own(site)
+            if own is not None:
+                copy = self._merged(config, own)
+        except ValueError as err:
+            log.error("central: %s: the centre's schedules and calendars of site %s do not run: "
+                      "%s (the file is left as it is)", path, site, err)
+        return copy.with_source(path)
+
+    def write(self, running: SiteConfig, new: SiteConfig, path: Path) -> SiteConfig:
+        """The runtime's ``write_site`` at the centre: keep the centre's own schedules and
+        calendars of ``new`` in its file (the previous one as ``.bak``); a ConfigError refuses
+        any other change, or a change to a calendar of the edge's."""
+        site = new.site.id
+        config = self._published.get(site)
+        if config is None:
+            raise ConfigError([ConfigIssue(str(path), 1, 1, f"site {site!r} is not served here")])
+
+        def refuse(message: str) -> ConfigError:
+            return ConfigError([ConfigIssue(str(path), 1, 1, message)])
+
+        blank = {"schedules": (), "calendars": ()}
+        if running.model_copy(update=blank) != new.model_copy(update=blank):
+            raise refuse(f"site {site!r}: its configuration is its edge's; at the centre only the "
+                         "centre's own schedules and calendars change (change the rest at the edge)")
+        edge = {c.get("id") for c in config.get("calendars") or () if isinstance(c, dict)}
+        before = {c.id: c for c in running.calendars}
+        after = {c.id: c for c in new.calendars}
+        for cid in sorted(str(c) for c in edge):
+            if before.get(cid) != after.get(cid):
+                raise refuse(f"calendar {cid!r} is the edge's (its published configuration): change "
+                             "it at the edge")
+        own = {"schedules": [s.model_dump(mode="json", exclude_defaults=True, by_alias=True)
+                             for s in new.schedules],
+               "calendars": [c.model_dump(mode="json", exclude_defaults=True, by_alias=True)
+                             for c in new.calendars if c.id not in edge]}
+        try:
+            merged = self._merged(config, own)
+        except ValueError as err:
+            raise refuse(str(err)) from None
+        text = (f"# The central openbms's own schedules and calendars of site {site}: the rest of\n"
+                "# its configuration is its edge's. Written after a change through the API; the\n"
+                f"# previous version is in {path.name}.bak. Comments are not kept.\n"
+                + yaml.safe_dump(own, sort_keys=False, allow_unicode=True, width=100))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.new")
+        tmp.write_text(text, encoding="utf-8")
+        if path.exists():
+            path.with_name(path.name + ".bak").write_bytes(path.read_bytes())
+        os.replace(tmp, path)
+        return merged.with_source(path)

@@ -110,6 +110,12 @@ def _history_url(url: str | None) -> str:
     return url
 
 
+BackfillHoursOption = typer.Option(
+    24.0, "--backfill-hours", envvar="OPENBMS_BACKFILL_HOURS", min=0.0,
+    help="With --tokens: when an edge comes online (and for each one online at the start), "
+         "backfill this many hours before now from its historian; 0: never.")
+
+
 @central_app.command("run")
 def run(
     history_url: str | None = HistoryUrlOption,
@@ -128,10 +134,7 @@ def run(
     status_every: float = typer.Option(10.0, "--status-every", min=0.1,
                                        help="Seconds between status lines."),
     tokens: Path | None = TokensOption,
-    backfill_hours: float = typer.Option(
-        24.0, "--backfill-hours", envvar="OPENBMS_BACKFILL_HOURS", min=0.0,
-        help="With --tokens: when an edge comes online (and for each one online at the start), "
-             "backfill this many hours before now from its historian; 0: never."),
+    backfill_hours: float = BackfillHoursOption,
     username_env: str | None = UserEnvOption,
     username_file: str | None = UserFileOption,
     password_env: str | None = PasswordEnvOption,
@@ -218,7 +221,26 @@ def serve_central(
                              help="API port (0: any free port)."),
     refresh_every: float = typer.Option(
         30.0, "--refresh-every", min=1.0,
-        help="Seconds between looks for newer configurations of the served sites."),
+        help="Seconds between looks for newer configurations of the served sites (and of the "
+             "centre's own schedules in DATA/sites/)."),
+    lag_warning: float = typer.Option(
+        300.0, "--lag-warning", min=1.0,
+        help="Seconds behind after which a site is shown behind (dashboard, /sites, /metrics)."),
+    lag_every: float = typer.Option(
+        60.0, "--lag-every", min=1.0,
+        help="Seconds between reads of every site's newest stored sample (a query over every "
+             "point's latest value: seldom at thousands of sites)."),
+    backfill_hours: float = BackfillHoursOption,
+    lease: float = typer.Option(
+        900.0, "--lease", min=60.0,
+        help="Seconds a command of the centre's schedules and programs holds at its edge "
+             "unless renewed (renewed every half of it): the edge falls back to its own control "
+             "this long after it stops hearing from the centre."),
+    command_interval: float = typer.Option(
+        60.0, "--command-interval", min=0.0,
+        help="The least seconds between two commands of one point and priority from the "
+             "centre's schedules and programs (a newer value meanwhile waits, the latest wins); "
+             "at most half the lease."),
     tokens: Path | None = TokensOption,
     username_env: str | None = UserEnvOption,
     username_file: str | None = UserFileOption,
@@ -255,7 +277,10 @@ def serve_central(
                                state_url=os.environ.get("OPENBMS_DATABASE_URL") or None,
                                api=(host, port), api_front=serve, api_settings=api_settings,
                                refresh_every=refresh_every, token=token,
-                               ask=_asker(conn, prefix) if token is not None else None)
+                               ask=_asker(conn, prefix) if token is not None else None,
+                               lag_warning_s=lag_warning, lag_every=lag_every,
+                               backfill_hours=backfill_hours, lease_s=lease,
+                               command_interval_s=command_interval)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -20,7 +20,7 @@ file:line:column (``openbms check`` lists it); a layout never stops a site.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from openbms.alarms.rules import check_rules
@@ -57,8 +57,13 @@ def _enum_values(sched: Schedule, i: int, target: str, states: tuple[str, ...]) 
             for loc, v in values if v is not None and state_number(states, v) is None]
 
 
-def check_control(cfg: SiteConfig) -> list[Problem]:
-    """What needs the whole file: references between schedules, calendars, alarms and points."""
+def check_control(cfg: SiteConfig, *, writable: Callable[[str], bool] | None = None,
+                  min_priority: int = 1) -> list[Problem]:
+    """What needs the whole file: references between schedules, calendars, alarms and points.
+
+    ``writable`` says which points a schedule may target (default: the file's ``writable``); a
+    central openbms passes those its edges let write, and ``min_priority`` 9 (1 to 8 are the
+    edge's own)."""
     problems: list[Problem] = []
     points = {pid: p for pid, _e, p in cfg.points()}
     calendars: dict[str, int] = {}
@@ -72,6 +77,10 @@ def check_control(cfg: SiteConfig) -> list[Problem]:
             problems.append((("schedules", i, "id"), f"schedule id '{sched.id}' is used twice "
                              f"(also schedules[{seen[sched.id]}])"))
         seen.setdefault(sched.id, i)
+        if sched.priority < min_priority:
+            problems.append((("schedules", i, "priority"), f"priority {sched.priority}: a schedule "
+                             f"here commands at {min_priority} to 16 (1 to {min_priority - 1} stay "
+                             "the edge's: life safety and its own operators)"))
         if sched.site != cfg.site.id:
             problems.append((("schedules", i, "site"), f"schedule '{sched.id}' is for site "
                              f"'{sched.site}', but this file describes '{cfg.site.id}'"))
@@ -85,9 +94,9 @@ def check_control(cfg: SiteConfig) -> list[Problem]:
             where = ("schedules", i, "targets", j)
             if point is None:
                 problems.append((where, f"schedule '{sched.id}' targets unknown point '{target}'"))
-            elif not point.writable:
+            elif not (point.writable if writable is None else writable(target)):
                 problems.append((where, f"schedule '{sched.id}' targets '{target}', which is not "
-                                 "writable"))
+                                 "writable" + ("" if writable is None else " at its edge")))
             elif point.kind != sched.kind:
                 problems.append((where, f"schedule '{sched.id}' is a {sched.kind} schedule but "
                                  f"'{target}' is a {point.kind} point"))

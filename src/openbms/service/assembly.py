@@ -32,7 +32,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from openbms.alarms import point_texts
 from openbms.alarms.service import AlarmService
@@ -40,6 +40,7 @@ from openbms.control.arbiter import Arbiter, PointIO
 from openbms.control.commands import CommandStore
 from openbms.control.programs import ProgramEngine, arbiter_write, catalog_from_sites
 from openbms.control.programs.dryrun import DryRuns
+from openbms.control.programs.validate import PointInfo
 from openbms.control.schedules import ScheduleRunner
 from openbms.control.wiring import schedule_commands
 from openbms.drivers.base import Driver
@@ -58,11 +59,28 @@ from openbms.runtime.clock import Clock
 if TYPE_CHECKING:
     from openbms.drivers.mqtt.bridge import Bridge
 
-__all__ = ["Assembly"]
+__all__ = ["Assembly", "RemoteTarget"]
 
 log = logging.getLogger(__name__)
 
 StopFn = Callable[[], Any]
+
+
+class RemoteTarget(Protocol):
+    """Where a central openbms's schedules and programs write: the arbiter's ``command`` and
+    ``release``, for points another process (an edge) holds (``openbms.central.supervise``)."""
+
+    min_priority: int
+
+    def writable(self, point: str) -> bool: ...
+
+    async def command(self, point: str, value: Any, priority: int | None = None, *,
+                      source: str = ..., requested_by: str = ..., reason: str = ...) -> Any: ...
+
+    async def release(self, point: str, priority: int | None = None, *, source: str = ...,
+                      requested_by: str = ..., reason: str = ...) -> Any: ...
+
+    def holder(self, point: str, priority: int) -> str | None: ...
 
 
 class Assembly:
@@ -72,6 +90,8 @@ class Assembly:
     ``reconfigure`` (polling, control and history follow the list). The parts
     are attributes (``historian``, ``drivers``, ``manager``, ``arbiter``,
     ``alarms``, ``schedules``, ``programs``), None or empty until started.
+    ``remote`` (a central openbms): schedules and programs command it, not the arbiter, and the
+    programs' catalogue takes the points it lets write as writable.
     ``background`` holds command tasks under way (schedule writes, releases),
     cancelled before the arbiter stops. ``data_dir`` holds the MQTT bridges'
     outboxes (None: no bridge is started; a site that asks for one is reported
@@ -79,9 +99,13 @@ class Assembly:
     """
 
     def __init__(self, sites: list[SiteConfig], clock: Clock, *, bus: Bus | None = None,
-                 cache: CurrentValueCache | None = None, data_dir: Path | None = None) -> None:
+                 cache: CurrentValueCache | None = None, data_dir: Path | None = None,
+                 remote: RemoteTarget | None = None) -> None:
         self.sites = sites
         self.clock = clock
+        #: Where schedules and programs write instead of the arbiter (a central openbms: its
+        #: edges' command queue, ``openbms.central.supervise``), and which points it lets write.
+        self.remote = remote
         self.data_dir = None if data_dir is None else Path(data_dir)
         #: Each site's running MQTT telemetry bridge, by site id.
         self.bridges: dict[str, Bridge] = {}
@@ -302,7 +326,7 @@ class Assembly:
                 self.subscriptions.append(f"alarms {sid}")
         if site.schedules:
             runner = ScheduleRunner(site.schedules, site.calendars, self.clock,
-                                    schedule_commands(lambda: self.arbiter, self.background),
+                                    schedule_commands(self._target, self.background),
                                     timezones={sid: self._timezones.get(sid, site.site.timezone)})
             self.schedules[sid] = runner
             self._schedule_tasks[sid] = asyncio.create_task(runner.run(), name=f"schedules of {sid}")
@@ -392,8 +416,8 @@ class Assembly:
         """
         if self.arbiter is None:
             raise RuntimeError("start_arbiter comes before start_programs")
-        engine = self.programs = ProgramEngine(catalog_from_sites(self.sites), self.clock,
-                                               arbiter_write(self.arbiter),
+        engine = self.programs = ProgramEngine(self.catalog(), self.clock,
+                                               arbiter_write(self._target()),
                                                timer=time.monotonic if timer is None else timer)
         if load is not None:
             await load(engine)
@@ -421,6 +445,20 @@ class Assembly:
         self.on_stop("program dry runs", dry_runs.close)
         return engine
 
+    def _target(self) -> Any:
+        """What schedules and programs command: ``remote`` when given, else the arbiter."""
+        return self.remote if self.remote is not None else self.arbiter
+
+    def catalog(self) -> dict[str, PointInfo]:
+        """The programs' catalogue of the sites' points (with ``remote``: writable as it says,
+        from its most urgent priority)."""
+        catalog = catalog_from_sites(self.sites)
+        remote = self.remote
+        if remote is None:
+            return catalog
+        return {pid: PointInfo(info.kind, info.unit, remote.writable(pid), remote.min_priority)
+                for pid, info in catalog.items()}
+
     # ------------------------------------------------------------------ configuration changes
 
     async def reconfigure(self) -> None:
@@ -441,7 +479,7 @@ class Assembly:
         if self.historian is not None:
             self.historian.configure(*self.history_policies())
         if self.programs is not None:  # programs deployed from now on are checked against the new points
-            self.programs.catalog = catalog_from_sites(self.sites)
+            self.programs.catalog = self.catalog()
         # The bridges, then the polls (as at start): a bridge restarted for a changed mqtt: section
         # takes its link's timeout to stop and to start while the broker is away, and what was
         # polled meanwhile would be in the history and never in its outbox.

@@ -440,6 +440,11 @@ class RemoteCommands(Protocol):
         """Whether the edge's published configuration lets ``point`` be written (from the centre)."""
         ...
 
+    def edge_min_priority(self) -> int:
+        """The most urgent priority the centre commands an edge at (its commands, schedules and
+        programs): 1 up to it stay the edge's."""
+        ...
+
     async def edge_commands(self, site_id: str, *, point: str | None = None,
                             command_id: str | None = None) -> list[EdgeCommand]:
         """The commands the site's edge made itself (not those the centre sent it), newest first."""

@@ -43,7 +43,6 @@ from openbms.control.programs import (
     ProgramError,
     ProgramStatus,
     ProgramStore,
-    catalog_from_sites,
     parse_program,
 )
 from openbms.control.programs.dryrun import DryRuns
@@ -59,7 +58,7 @@ from openbms.runtime.bus import Bus
 from openbms.runtime.cache import CurrentValueCache
 from openbms.runtime.clock import Clock, WallClock
 from openbms.service.anomalies import AnomalyService
-from openbms.service.assembly import Assembly
+from openbms.service.assembly import Assembly, RemoteTarget
 from openbms.service.command_links import CommandLinks
 from openbms.service.commands import CommandDesk
 from openbms.service.faults import FaultControl
@@ -98,6 +97,15 @@ def _write_site(cfg: SiteConfig, path: Path) -> SiteConfig:
         shutil.copyfile(path, path.with_name(path.name + ".bak"))
     os.replace(tmp, path)
     return loaded.with_source(path)
+
+
+def _write_new_site(_running: SiteConfig, cfg: SiteConfig, path: Path) -> SiteConfig:
+    return _write_site(cfg, path)
+
+
+#: How ``change_site`` keeps a changed configuration: (running, new, its file) → the new one as
+#: kept (a ConfigError refuses the change, and nothing changes).
+SiteWriter = Callable[[SiteConfig, SiteConfig, Path], SiteConfig]
 
 
 def sync_site_config(engine: Any, cfg: SiteConfig, now: float) -> None:
@@ -202,6 +210,8 @@ class Runtime:
         health_limits: HealthLimits | None = None,
         faults: FaultControl | None = None,
         store_samples: bool = True,
+        remote: RemoteTarget | None = None,
+        write_site: SiteWriter | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         #: False: the history is read only, the bus's samples are stored by someone else (a
@@ -214,7 +224,11 @@ class Runtime:
         self.state_url = state_url or f"sqlite:///{self.data_dir / 'state.db'}"
         #: The bus, the cache and the parts wired to them (drivers, manager, arbiter, site
         #: services, programs): see ``openbms.service.assembly``.
-        self.assembly = Assembly(sites, self.clock, data_dir=self.data_dir)
+        self.assembly = Assembly(sites, self.clock, data_dir=self.data_dir, remote=remote)
+        #: How a changed configuration is kept: (running, new, its file) → the new one as kept.
+        #: By default written over the site's YAML file (the old one kept as ``.bak``); a central
+        #: openbms keeps its own schedules and calendars only (``openbms.central.own``).
+        self.write_site: SiteWriter = write_site or _write_new_site
         options = dict(historian_options or {})
         history: str | Path = history_url or self.data_dir / "history.db"
         if "cache_mb" not in options and not history_url:  # SQLite's page cache
@@ -428,13 +442,15 @@ class Runtime:
         """The running configuration of ``site_id``; None: no such site runs."""
         return next((s for s in self.sites if s.site.id == site_id), None)
 
-    async def apply_site(self, cfg: SiteConfig) -> None:
+    async def apply_site(self, cfg: SiteConfig, *, keep: bool = True) -> None:
         """Make ``cfg`` the configuration of its site (``change_site`` with a change that ignores
-        what runs now)."""
-        await self.change_site(cfg.site.id, lambda _running: cfg)
+        what runs now). ``keep`` False: run it without keeping it (``write_site`` is not called:
+        a central openbms's copy of what an edge published)."""
+        await self.change_site(cfg.site.id, lambda _running: cfg, keep=keep)
 
     async def change_site(self, site_id: str,
-                          change: Callable[[SiteConfig], SiteConfig | Awaitable[SiteConfig]]) -> SiteConfig:
+                          change: Callable[[SiteConfig], SiteConfig | Awaitable[SiteConfig]], *,
+                          keep: bool = True) -> SiteConfig:
         """Apply ``change`` to the running configuration of ``site_id``, in its file and in
         everything running; the configuration now running.
 
@@ -462,7 +478,10 @@ class Runtime:
                 raise ConfigError([ConfigIssue("", 1, 1, f"a change of site {site_id!r} cannot "
                                                          f"rename it to {cfg.site.id!r}")])
             path = old.source or self.data_dir / f"{cfg.site.id}.yaml"
-            new = await asyncio.to_thread(_write_site, cfg, Path(path))
+            if keep:
+                new = await asyncio.to_thread(self.write_site, old, cfg, Path(path))
+            else:
+                new = cfg if cfg.source is not None else cfg.with_source(old.source)
             try:
                 await self._switch(index, new)
             except Exception as err:
@@ -471,7 +490,7 @@ class Runtime:
                 log.error("site %s: the change could not be applied (%s); restoring the previous "
                           "configuration", cfg.site.id, err)
                 backup = Path(path).with_name(Path(path).name + ".bak")
-                if backup.exists():
+                if keep and backup.exists():
                     await asyncio.to_thread(shutil.copyfile, backup, path)
                 try:
                     await self._switch(index, old)
@@ -487,7 +506,8 @@ class Runtime:
     async def _release_schedule_slots(self, old: SiteConfig, new: SiteConfig) -> None:
         """Release the slots each schedule of ``old`` held that ``new`` no longer writes (all of
         them for a deleted schedule): nothing else would ever release them."""
-        if self.arbiter is None:
+        remote = self.assembly.remote
+        if self.arbiter is None and remote is None:
             return
         kept = {s.id: {(t, s.priority) for t in s.targets} for s in new.schedules}
         for schedule in old.schedules:
@@ -496,6 +516,12 @@ class Runtime:
                 if (target, schedule.priority) in kept.get(schedule.id, ()):
                     continue
                 try:
+                    if remote is not None:  # a central openbms: the slot it holds at the edge
+                        if remote.holder(target, schedule.priority) == who:
+                            await remote.release(target, schedule.priority, source="schedule",
+                                                 requested_by=who, reason=f"schedule "
+                                                 f"{schedule.id} changed or deleted")
+                        continue
                     slot = self._commands.slots(target)[schedule.priority - 1]
                     if slot is not None and slot.requested_by == who:
                         await self._commands.release(
@@ -521,7 +547,7 @@ class Runtime:
         """Deploy the site files' programs (a changed file is a new version), then run what is deployed."""
         assert self.state is not None  # started before programs
         store = self.program_store = ProgramStore(self.state, now=self.clock.now)
-        catalog = catalog_from_sites(self.sites)
+        catalog = self.assembly.catalog()
         for site in self.sites:
             for path in site.program_paths():
                 program = await asyncio.to_thread(parse_program, path)

@@ -38,7 +38,7 @@ from openbms.model.fields import PointKind
 from openbms.model.sample import Value
 from openbms.model.schedule import Schedule, ScheduleException, Weekly
 from openbms.model.site import SiteConfig
-from openbms.service.protocols import Services
+from openbms.service.protocols import RemoteCommands, Services
 
 __all__ = ["router"]
 
@@ -137,10 +137,19 @@ def _schedule(cfg: SiteConfig, schedule_id: str) -> Schedule:
     raise not_found(f"no schedule {schedule_id!r} on site {cfg.site.id!r}")
 
 
-def _check(cfg: SiteConfig, section: str, index: int) -> None:
-    """The whole-site checks of the changed configuration; problems of the changed entry by field."""
+def _check(cfg: SiteConfig, section: str, index: int, request: Request) -> None:
+    """The whole-site checks of the changed configuration; problems of the changed entry by field.
+
+    At a central openbms a site's schedules target the points its edge lets write, at the
+    centre's priorities (``RemoteCommands``)."""
+    runtime = runtime_of(request)
     errors = []
-    for loc, message in check_control(cfg):
+    if isinstance(runtime, RemoteCommands) and runtime.remote_site(cfg.site.id):
+        problems = check_control(cfg, writable=runtime.edge_writable,
+                                 min_priority=runtime.edge_min_priority())
+    else:
+        problems = check_control(cfg)
+    for loc, message in problems:
         if len(loc) >= 2 and loc[0] == section and loc[1] == index:
             where: list[str | int] = ["body", *loc[2:]]
         else:
@@ -228,7 +237,7 @@ async def put_schedule(
             schedules = tuple(schedule if s.id == schedule_id else s for s in cfg.schedules)
         changed = cfg.model_copy(update={"schedules": schedules})
         index = next(i for i, s in enumerate(schedules) if s.id == schedule_id)
-        await get_context(request).run(_check, changed, "schedules", index)
+        await get_context(request).run(_check, changed, "schedules", index, request)
         return changed
 
     cfg = await change_site(request, site_id, put)
@@ -308,7 +317,7 @@ async def put_calendar(
                      else tuple(calendar if c.id == calendar_id else c for c in cfg.calendars))
         changed = cfg.model_copy(update={"calendars": calendars})
         index = next(i for i, c in enumerate(calendars) if c.id == calendar_id)
-        await get_context(request).run(_check, changed, "calendars", index)
+        await get_context(request).run(_check, changed, "calendars", index, request)
         return changed
 
     await change_site(request, site_id, put)

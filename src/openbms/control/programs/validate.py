@@ -33,6 +33,9 @@ class PointInfo(NamedTuple):
     kind: str  # "number", "bool" or "enum"
     unit: str | None
     writable: bool
+    #: The most urgent priority a program may command it at (9 at a central openbms: 1 to 8
+    #: stay its edge's).
+    min_priority: int = 1
 
 
 #: Point id → what it is. Plain ``(kind, unit, writable)`` tuples work too.
@@ -160,6 +163,12 @@ def analyse(program: Program, catalog: Catalog) -> Analysis:
     for i, o in enumerate(program.outputs):
         declare(o.id, "output", f"outputs[{i}]")
         check_point(o.point, f"outputs[{i}].point", writable=True)
+        info = points.get(o.point)
+        if info is not None and info.writable and o.priority < info.min_priority:
+            a.add(f"outputs[{i}].priority",
+                  f"priority {o.priority}: {o.point!r} is commanded from here at priority "
+                  f"{info.min_priority} to 16 (1 to {info.min_priority - 1} stay its edge's: life "
+                  "safety and its own operators)")
         other = written.setdefault((o.point, o.priority), i)
         if other != i:
             a.add(f"outputs[{i}].point", f"{o.point!r} is already commanded at priority {o.priority} "

@@ -1,0 +1,219 @@
+"""The centre's own schedules and logic programs, commanding the edges through the command queue.
+
+::
+
+    a central schedule's new value ─┐        (ScheduleRunner, as at an edge)
+    a central program's output ─────┴─▶ CentralWriter.command / release (the arbiter's calls)
+        ─▶ writable at its edge (the configuration it published)? priority 9 to 16?
+                                                   no: CommandError at once (as the arbiter's)
+        ─▶ held per (point, priority): at most one command each ``min_interval_s``; a newer
+           value meanwhile replaces the one waiting (the latest wins), sent once it has passed
+        ─▶ CommandQueue.submit(supersede=True, duration_s=lease_s): a command of the same
+           point, priority and requester still queued (its edge offline) is superseded
+        ─▶ the Dispatcher sends it when the edge is online ─▶ the edge's arbiter, limits, audit
+    renewal: every held value is queued again each ``lease_s / 2``
+
+A command from the centre's schedules and programs is a timed override at the edge, of
+``lease_s`` (15 minutes unless told), renewed while the centre holds it. An edge that stops
+hearing from the centre (the centre stopped or failed, the WAN cut) falls back to its own control
+within ``lease_s``, and a slot the centre forgot (a schedule deleted while the edge was away) is
+never held for good: the edge keeps control authority. A value the queue could not take (the
+database away) stays held and is queued at the next tick, so a schedule's transition is not lost.
+
+What the centre sends is recorded: each command is a row of ``central_commands`` (its
+``requested_by`` is ``schedule:ID`` or ``program:ID``), and the edge records what it ran.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from openbms.central.commands import MIN_PRIORITY, CommandQueue
+from openbms.errors import CommandError, OpenBMSError
+from openbms.model.sample import Value
+from openbms.runtime.clock import Clock
+
+__all__ = ["DEFAULT_LEASE_S", "DEFAULT_MIN_INTERVAL_S", "CentralWriter", "Queued"]
+
+log = logging.getLogger(__name__)
+
+#: Seconds a central schedule's or program's command holds at the edge unless renewed.
+DEFAULT_LEASE_S = 900.0
+#: The least seconds between two commands of one point and priority from the centre.
+DEFAULT_MIN_INTERVAL_S = 60.0
+#: Seconds a command waits in the queue for its edge (a newer one supersedes it before).
+DEFAULT_QUEUE_S = 600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """What ``command`` and ``release`` answer: taken for the edge (``status`` never ``failed``:
+    the edge's answer is in the centre's command list)."""
+
+    point: str
+    priority: int
+    status: str = "pending"
+    error: str = ""
+
+
+@dataclass(slots=True)
+class _Held:
+    value: Value  # None with ``release``
+    release: bool
+    source: str
+    requested_by: str
+    reason: str
+    sent_at: float | None = None  # when it was last queued (None: never)
+    waiting: bool = True  # changed since it was last queued
+
+
+class CentralWriter:
+    """The target of the centre's schedules and programs (module docstring).
+
+    ``writable(point)`` says whether the point's edge lets it be written (its published
+    configuration); ``poke`` wakes the dispatcher after a command is queued.
+    """
+
+    #: The most urgent priority it commands at (1 to 8 stay the edges').
+    min_priority = MIN_PRIORITY
+
+    def __init__(self, queue: CommandQueue, clock: Clock, writable: Callable[[str], bool], *,
+                 lease_s: float = DEFAULT_LEASE_S, min_interval_s: float = DEFAULT_MIN_INTERVAL_S,
+                 queue_s: float = DEFAULT_QUEUE_S, tick_s: float = 1.0,
+                 poke: Callable[[], None] | None = None) -> None:
+        if not lease_s >= 60:
+            raise ValueError(f"lease {lease_s!r} s: expected 60 s or more")
+        if not 0 <= min_interval_s <= lease_s / 2:
+            raise ValueError(f"minimum interval {min_interval_s!r} s: expected 0 to half the "
+                             f"lease ({lease_s / 2:g} s)")
+        self.queue = queue
+        self.clock = clock
+        self.writable = writable
+        self.lease_s = lease_s
+        self.min_interval_s = min_interval_s
+        self.queue_s = queue_s
+        self.tick_s = tick_s
+        self.poke = poke
+        self._held: dict[tuple[str, int], _Held] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._failing = False
+        #: Commands queued, renewals among them, and values that waited for the interval.
+        self.queued = 0
+        self.renewed = 0
+        self.coalesced = 0
+
+    # ------------------------------------------------------------------ the arbiter's calls
+
+    async def command(self, point: str, value: Value, priority: int | None = None, *,
+                      source: str = "logic", requested_by: str = "", reason: str = "") -> Queued:
+        """Hold ``value`` on ``point`` at ``priority`` for its edge; CommandError when the edge
+        does not let the point be written or the priority is one of the edge's own."""
+        return self._hold(point, priority, value, False, source, requested_by, reason)
+
+    async def release(self, point: str, priority: int | None = None, *, source: str = "logic",
+                      requested_by: str = "", reason: str = "") -> Queued:
+        """Release the centre's slot of ``point`` at ``priority`` at its edge."""
+        return self._hold(point, priority, None, True, source, requested_by, reason)
+
+    def holder(self, point: str, priority: int) -> str | None:
+        """Who holds ``point`` at ``priority`` from the centre (``schedule:ID``…); None: nobody."""
+        held = self._held.get((point, priority))
+        return None if held is None or held.release else held.requested_by
+
+    def _hold(self, point: str, priority: int | None, value: Value, release: bool, source: str,
+              requested_by: str, reason: str) -> Queued:
+        if priority is None:
+            raise CommandError(f"{point}: a command from the centre names its priority "
+                               f"({MIN_PRIORITY} to 16)", field="priority")
+        if not self.writable(point):
+            raise CommandError(f"{point}: not writable at its edge (its published configuration)")
+        if not MIN_PRIORITY <= priority <= 16:
+            raise CommandError(f"{point}: priority {priority}: a command from the centre is "
+                               f"{MIN_PRIORITY} to 16; 1 to {MIN_PRIORITY - 1} stay the edge's "
+                               "(life safety, its own operators)", field="priority")
+        key = (point, priority)
+        old = self._held.get(key)
+        if old is not None and old.release == release and old.value == value \
+                and type(old.value) is type(value) and old.requested_by == requested_by:
+            return Queued(point, priority)  # held already: renewed in time
+        if old is not None and old.waiting:
+            self.coalesced += 1
+        self._held[key] = _Held(value, release, source, requested_by, reason,
+                                sent_at=None if old is None else old.sent_at)
+        self._wake.set()
+        return Queued(point, priority)
+
+    # ------------------------------------------------------------------ sending
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._loop(), name="central supervision")
+
+    async def stop(self) -> None:
+        """Stop sending; what is held stays at the edges until its lease ends."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.send_due()
+            except OpenBMSError as err:  # the database away: what is held waits, and is sent later
+                if not self._failing:
+                    log.error("central schedules and programs: commands cannot be queued (%s); "
+                              "tried again every %g s", err, self.tick_s)
+                self._failing = True
+            else:
+                if self._failing:
+                    log.warning("central schedules and programs: commands are queued again")
+                self._failing = False
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.tick_s)
+
+    async def send_due(self) -> int:
+        """Queue every held value that is due (changed, past the interval; or due for renewal);
+        how many were queued. A HistorianError leaves the rest held."""
+        sent = 0
+        for key, held in list(self._held.items()):
+            now = self.clock.now()
+            last = held.sent_at
+            if held.waiting:
+                if last is not None and now < last + self.min_interval_s:
+                    continue
+            elif held.release or last is None or now < last + self.lease_s / 2:
+                continue
+            point, priority = key
+            renewal = not held.waiting
+            # Marked sent before the await: a newer value held meanwhile waits the interval.
+            before = held.sent_at, held.waiting
+            held.sent_at, held.waiting = now, False
+            try:
+                await self.queue.submit(
+                    point.split("/", 1)[0], point, held.value, now=now,
+                    expires_s=min(self.queue_s, self.lease_s / 2), priority=priority,
+                    release=held.release, reason=held.reason, requested_by=held.requested_by,
+                    duration_s=None if held.release else self.lease_s, supersede=True)
+            except BaseException:
+                held.sent_at, held.waiting = before
+                raise
+            sent += 1
+            self.queued += 1
+            self.renewed += renewal
+            if held.release and self._held.get(key) is held:
+                del self._held[key]  # released: nothing to renew
+        if sent and self.poke is not None:
+            self.poke()
+        return sent
+
+    def health(self) -> dict[str, int]:
+        return {"held": sum(not h.release for h in self._held.values()), "queued": self.queued,
+                "renewed": self.renewed, "coalesced": self.coalesced}
+
