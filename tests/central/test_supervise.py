@@ -53,7 +53,8 @@ async def test_a_value_is_queued_at_once_with_its_lease_and_the_latest_value_win
         (SP, 15.5, False, 12, "program:reset", "superseded", 900.0, 450.0),  # never sent: edge away
         (SP, 17.0, False, 12, "program:reset", "queued", 900.0, 450.0)]
     assert writer.holder(SP, 12) == "program:reset"
-    assert writer.health() == {"held": 1, "queued": 2, "renewed": 0, "coalesced": 2}
+    assert writer.health() == {"status": "ok", "reasons": [], "held": 1, "queued": 2,
+                               "renewed": 0, "coalesced": 2}
 
 
 async def test_a_held_value_is_renewed_each_half_lease_and_a_release_ends_it(postgres_url: str) -> None:
@@ -113,6 +114,8 @@ async def test_a_value_the_database_did_not_take_stays_held_and_is_queued_later(
     await writer.command(SP, 15.0, 12, requested_by="schedule:occ")
     with pytest.raises(Exception, match="central commands"):
         await writer.send_due()
+    writer._failing = True  # as the loop marks it: the health says so
+    assert writer.health()["status"] == "degraded" and writer.health()["held"] == 1
     queue.conninfo = good
     assert await writer.send_due() == 1  # not made to wait the interval: it was never sent
     assert [(r["value"], r["status"]) for r in await queue.commands("hq")] == [(15.0, "queued")]

@@ -31,6 +31,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from openbms.central.commands import MIN_PRIORITY, CommandQueue
 from openbms.errors import CommandError, OpenBMSError
@@ -213,7 +214,15 @@ class CentralWriter:
             self.poke()
         return sent
 
-    def health(self) -> dict[str, int]:
-        return {"held": sum(not h.release for h in self._held.values()), "queued": self.queued,
-                "renewed": self.renewed, "coalesced": self.coalesced}
+    def health(self) -> dict[str, Any]:
+        """A health component: degraded while commands cannot be queued; the values held, the
+        commands queued (renewals among them) and the values that waited for the interval."""
+        out: dict[str, Any] = {"status": "degraded" if self._failing else "ok", "reasons": [],
+                               "held": sum(not h.release for h in self._held.values()),
+                               "queued": self.queued, "renewed": self.renewed,
+                               "coalesced": self.coalesced}
+        if self._failing:
+            out["reasons"] = ["the centre's schedules and programs cannot queue their commands "
+                              "(the database): their values are held and tried again"]
+        return out
 

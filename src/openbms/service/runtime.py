@@ -719,6 +719,9 @@ class Runtime:
         if links:
             out["mqtt_commands"] = {"status": "degraded", "reasons": links}
         out.update(self.assembly.bridge_health())  # mqtt_bridge_{site}: connected, queued, dropped
+        report = getattr(self.assembly.remote, "health", None)
+        if report is not None:  # a central openbms: its schedules' and programs' commands
+            out["central_supervision"] = report()
         return out
 
     def status(self) -> RuntimeStatus:
