@@ -218,6 +218,11 @@ async def test_the_centre_refuses_what_is_the_edges_and_queues_nothing(
             # a change the point's model takes (a description): only the centre's guard refuses it
             patched = await client.patch(f"{BASE}/points/ahu-1/sat-sp", headers=fm,
                                          json={"description": "changed at the centre"})
+            # limits: refused as the edge's, not for a field the operator never sent
+            limited = await client.patch(f"{BASE}/points/ahu-1/sat-sp", headers=fm,
+                                         json={"limits": {"min": 11, "max": 17}})
+            added = await client.post(f"{BASE}/equipment", headers=fm,
+                                      json={"id": "ahu-9", "type": "ahu"})
             point_after = (await client.get(f"{BASE}/points/ahu-1/sat-sp", headers=fm)).json()
             listed = (await client.get(f"{BASE}/schedules", headers=fm)).json()["items"]
             after = await commands()
@@ -227,8 +232,10 @@ async def test_the_centre_refuses_what_is_the_edges_and_queues_nothing(
     assert "priority" in urgent.text and "9 to 16" in urgent.text
     assert read_only.status_code == 422, read_only.text
     assert "not writable at its edge" in read_only.text
-    assert 400 <= patched.status_code < 500, patched.text
-    assert "its configuration is its edge's" in patched.text, patched.text
+    for refused in (patched, limited, added):
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["type"] == "urn:openbms:problem:site-at-edge", refused.text
+        assert "its configuration is its edge's" in refused.text, refused.text
     assert point_after["description"] == point_before["description"] != "changed at the centre"
     assert [s["schedule"]["id"] for s in listed] == ["base"]
     assert after == before  # nothing queued for the refused ones

@@ -64,7 +64,7 @@ from openbms.api.context import client_addr, get_context
 from openbms.api.errors import ApiError, invalid_field, not_found, site_not_found
 from openbms.errors import ConfigError
 from openbms.model.site import Equipment, Point, SiteConfig
-from openbms.service.protocols import Services
+from openbms.service.protocols import RemoteCommands, Services
 
 __all__ = [
     "MAX_JSON_ROWS",
@@ -372,16 +372,23 @@ def _config_problem(err: ConfigError, removal: bool) -> ApiError:
 
 async def change_site(
     request: Request, site_id: str, change: Callable[[SiteConfig], SiteConfig | Awaitable[SiteConfig]], *,
-    removal: bool = False,
+    removal: bool = False, edges: bool = True,
 ) -> SiteConfig:
     """Apply ``change`` to the running configuration of ``site_id``; the configuration now running.
 
     ``change`` may raise ``ApiError`` (404, 409, 422). A change the whole site
     rejects (references, bindings, units) is a 422 listing every problem, or
-    for a ``removal`` (a DELETE, which has no body to blame) a 409.
+    for a ``removal`` (a DELETE, which has no body to blame) a 409. ``edges``: the change
+    is of a part an edge owns (its points, equipment, spaces): at a central openbms, on a
+    site served from its edge, a 409 ``site-at-edge`` before anything is checked (schedules and
+    calendars pass ``edges=False``: the centre keeps its own).
     """
     runtime = runtime_of(request)
     site_config(runtime, site_id)  # 404 for a site that does not run here
+    if edges and isinstance(runtime, RemoteCommands) and runtime.remote_site(site_id):
+        raise ApiError(409, f"site {site_id!r}: its configuration is its edge's; change it at the "
+                            "edge, which publishes it to the centre (the centre changes only its "
+                            "own schedules and calendars)", type="urn:openbms:problem:site-at-edge")
     try:
         return await runtime.change_site(site_id, change)
     except ConfigError as err:

@@ -227,7 +227,7 @@ class Runtime:
         self.assembly = Assembly(sites, self.clock, data_dir=self.data_dir, remote=remote)
         #: How a changed configuration is kept: (running, new, its file) → the new one as kept.
         #: By default written over the site's YAML file (the old one kept as ``.bak``); a central
-        #: openbms keeps its own schedules and calendars only (``openbms.central.own``).
+        #: openbms keeps its own schedules and calendars only (``openbms.central.sites``).
         self.write_site: SiteWriter = write_site or _write_new_site
         options = dict(historian_options or {})
         history: str | Path = history_url or self.data_dir / "history.db"

@@ -240,7 +240,7 @@ async def put_schedule(
         await get_context(request).run(_check, changed, "schedules", index, request)
         return changed
 
-    cfg = await change_site(request, site_id, put)
+    cfg = await change_site(request, site_id, put, edges=False)
     await get_context(request).audit(
         user.actor, "schedule.create" if old is None else "schedule.update", f"{site_id}/{schedule_id}",
         {"schedule": schedule.model_dump(mode="json", exclude_defaults=True)}, client_addr(request))
@@ -259,7 +259,7 @@ async def delete_schedule(
         _schedule(cfg, schedule_id)  # 404
         return cfg.model_copy(update={"schedules": tuple(s for s in cfg.schedules if s.id != schedule_id)})
 
-    await change_site(request, site_id, delete, removal=True)
+    await change_site(request, site_id, delete, removal=True, edges=False)
     await get_context(request).audit(user.actor, "schedule.delete", f"{site_id}/{schedule_id}", {},
                                      client_addr(request))
     return Response(status_code=204)
@@ -320,7 +320,7 @@ async def put_calendar(
         await get_context(request).run(_check, changed, "calendars", index, request)
         return changed
 
-    await change_site(request, site_id, put)
+    await change_site(request, site_id, put, edges=False)
     await get_context(request).audit(
         user.actor, "calendar.create" if old is None else "calendar.update", f"{site_id}/{calendar_id}",
         {"calendar": calendar.model_dump(mode="json", exclude_defaults=True)}, client_addr(request))
@@ -342,7 +342,7 @@ async def delete_calendar(
             raise conflict(f"calendar {calendar_id!r} is used by schedule(s) {', '.join(users)}")
         return cfg.model_copy(update={"calendars": tuple(c for c in cfg.calendars if c.id != calendar_id)})
 
-    await change_site(request, site_id, delete, removal=True)
+    await change_site(request, site_id, delete, removal=True, edges=False)
     await get_context(request).audit(user.actor, "calendar.delete", f"{site_id}/{calendar_id}", {},
                                      client_addr(request))
     return Response(status_code=204)
