@@ -703,6 +703,9 @@ class AlarmEngine:
         a.state = to_state
         if from_state != to_state:
             a.changed_ts = now
+        # empty text is none: the event reads the same once stored (empty text is how the table
+        # keeps none) as when published
+        who, note = who or None, note or None
         a.history.append(Transition(now, action, from_state, to_state, a.value, who, note))
         event = AlarmEvent(a.id, a.rule_id, a.point, now, action, from_state, to_state, a.value, a.message,
                            who, note, a.priority, a.alarm_class, a.shelved, a.flap_count)

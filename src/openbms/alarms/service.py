@@ -112,7 +112,8 @@ class AlarmService:
                  "point_id": e.point or "", "ts": e.ts, "action": e.action,
                  "from_state": e.from_state, "to_state": e.to_state, "value": e.value,
                  "message": e.message or "", "who": e.who or "", "note": e.note or "",
-                 "priority": e.priority, "alarm_class": e.alarm_class or ""} for e in events]
+                 "priority": e.priority, "alarm_class": e.alarm_class or "",
+                 "shelved": e.shelved, "flap_count": e.flap_count} for e in events]
         try:
             await asyncio.to_thread(_insert, self.state, rows)
             self.written += len(rows)
@@ -138,13 +139,14 @@ def _insert(engine: sa.Engine, rows: list[dict[str, Any]]) -> None:
 
 def alarm_history(engine: sa.Engine, site: str | None = None, alarm_id: str | None = None,
                   limit: int = 100, before: float | None = None, *, action: str | None = None,
-                  since: float | None = None, after: tuple[float, int] | None = None
-                  ) -> list[dict[str, Any]]:
-    """Stored alarm events, newest first (by time, then id): optionally one site's, one alarm's,
-    one action's, from ``since`` (included) to ``before`` (excluded), or after the (ts, id)
-    ``after`` of a previous page."""
+                  since: float | None = None, after: tuple[float, int] | None = None,
+                  oldest_first: bool = False) -> list[dict[str, Any]]:
+    """Stored alarm events, newest first (by time, then id; ``oldest_first``: the other way):
+    optionally one site's, one alarm's, one action's, from ``since`` (included) to ``before``
+    (excluded), or after the (ts, id) ``after`` of a previous page."""
     c = alarm_events.c
-    q = sa.select(alarm_events).order_by(c.ts.desc(), c.id.desc())
+    q = sa.select(alarm_events).order_by(*((c.ts, c.id) if oldest_first
+                                           else (c.ts.desc(), c.id.desc())))
     if site is not None:
         q = q.where(c.site_id == site)
     if alarm_id is not None:
@@ -157,6 +159,7 @@ def alarm_history(engine: sa.Engine, site: str | None = None, alarm_id: str | No
         q = q.where(c.ts < before)
     if after is not None:
         ts, event_id = after
-        q = q.where(sa.or_(c.ts < ts, sa.and_(c.ts == ts, c.id < event_id)))
+        q = q.where(sa.or_(c.ts > ts, sa.and_(c.ts == ts, c.id > event_id)) if oldest_first
+                    else sa.or_(c.ts < ts, sa.and_(c.ts == ts, c.id < event_id)))
     with engine.connect() as conn:
         return [dict(r._mapping) for r in conn.execute(q.limit(limit))]

@@ -103,6 +103,7 @@ commands = sa.Table(
     sa.CheckConstraint("priority BETWEEN 1 AND 16", name="ck_commands_priority"),
     sa.Index(None, "point_id", "status"),
     sa.Index(None, "created_at"),
+    sa.Index(None, "updated_at"),
 )
 
 audit_log = sa.Table(
@@ -162,6 +163,9 @@ alarm_events = sa.Table(
     sa.Column("note", sa.Text, nullable=False, server_default=""),
     sa.Column("priority", sa.Integer, nullable=False),
     sa.Column("alarm_class", sa.String(64), nullable=False, server_default=""),
+    # as published (AlarmEvent); null in rows written before schema 0006
+    sa.Column("shelved", sa.Boolean, nullable=True),
+    sa.Column("flap_count", sa.Integer, nullable=True),
     sa.Index(None, "alarm_id", "ts"),
     sa.Index(None, "site_id", "ts"),
 )
