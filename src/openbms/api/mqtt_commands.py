@@ -382,6 +382,12 @@ DEFAULT_HISTORY_SAMPLES = 1_000
 #: The most points one ``history`` counts request names, and the most point-hours it may cover.
 MAX_COUNT_POINTS = 5_000
 MAX_COUNT_CELLS = 200_000
+#: The most alarm or command changes one ``history`` events answer carries (its ``limit``), and
+#: its default.
+MAX_HISTORY_EVENTS = 1_000
+DEFAULT_HISTORY_EVENTS = 500
+#: The kinds of change an ``events`` request asks for.
+EVENT_KINDS = ("alarm", "command")
 _HOUR = 3600.0
 
 
@@ -435,15 +441,18 @@ def _form(call: _Call, name: str, allowed: frozenset[str]) -> dict[str, Any]:
 
 
 async def _history(call: _Call) -> dict[str, Any]:
-    """The edge's historian, read-only: per point and hour the samples it holds (``counts``, from
-    the hourly rollups), or one point's samples in time order, page by page (``samples``)."""
-    forms = [name for name in ("counts", "samples") if call.args.get(name) is not None]
+    """The edge's history, read-only: per point and hour the samples it holds (``counts``, from
+    the hourly rollups), one point's samples in time order, page by page (``samples``), or its
+    alarm or command changes as its bridge publishes them, page by page (``events``)."""
+    forms = [name for name in ("counts", "samples", "events") if call.args.get(name) is not None]
     if len(forms) != 1:
         raise Refused("invalid", "expected exactly one of counts (per point and hour, how many "
-                                 "samples) or samples (one point's samples)",
-                      forms[1] if forms else "counts")
+                                 "samples), samples (one point's samples) or events (alarm or "
+                                 "command changes)", forms[1] if forms else "counts")
     if forms[0] == "counts":
         return await _history_counts(call)
+    if forms[0] == "events":
+        return await _history_events(call)
     return await _history_samples(call)
 
 
@@ -505,6 +514,77 @@ async def _history_samples(call: _Call) -> dict[str, Any]:
             "next": rows[-1][0] if more else None}
 
 
+async def _history_events(call: _Call) -> dict[str, Any]:
+    """The site's alarm changes (its stored alarm events) or command changes (its stored commands,
+    each at its latest change) in ``[since, until)``, in time order, each as the bridge publishes
+    it (``AlarmService._on_event``, ``Runtime._command_changed``), so the centre keys it alike."""
+    body = _form(call, "events", frozenset({"since", "until", "kind", "limit", "after"}))
+    kind = body.get("kind")
+    if kind not in EVENT_KINDS:
+        raise Refused("invalid", "events.kind: " + ("required" if kind is None else _show(kind))
+                      + f"; expected one of {', '.join(EVENT_KINDS)}", "events.kind")
+    since, until = _range(body, "events")
+    limit = body.get("limit", DEFAULT_HISTORY_EVENTS)
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_HISTORY_EVENTS:
+        raise Refused("invalid", f"events.limit: {_show(limit)}; expected a whole number from 1 to "
+                                 f"{MAX_HISTORY_EVENTS}", "events.limit")
+    after = _event_cursor(body.get("after"), kind)
+    site = call.cfg.site.id
+    events: list[dict[str, Any]]
+    if kind == "alarm":
+        rows = await call.runtime.alarm_events(
+            site, since=since, until=until, limit=limit + 1, oldest_first=True,
+            after=None if after is None else (after[0], int(after[1])))
+        more = len(rows) > limit
+        rows = rows[:limit]
+        events = [_alarm_change(site, row) for row in rows]
+        last = (rows[-1]["ts"], rows[-1]["id"]) if rows else None
+    else:
+        cmds = await call.runtime.commands.updated(site, since, until, after=after, limit=limit + 1)
+        more = len(cmds) > limit
+        cmds = cmds[:limit]
+        events = [_command_change(cmd) for cmd in cmds]
+        last = (cmds[-1].updated_at, cmds[-1].id) if cmds else None
+    return {"kind": kind, "since": since, "until": until, "events": events,
+            "next": f"{last[0]!r}|{last[1]}" if more and last is not None else None}
+
+
+def _event_cursor(raw: Any, kind: str) -> tuple[float, str] | None:
+    """The ``after`` of an events request: the ``next`` of the previous answer, ``time|id``."""
+    if raw is None:
+        return None
+    ts, bar, key = raw.partition("|") if isinstance(raw, str) and len(raw) <= 200 else ("", "", "")
+    try:
+        when = float(ts)
+    except ValueError:
+        when = math.nan
+    if not (bar and key and math.isfinite(when) and (kind == "command" or key.isdigit())):
+        raise Refused("invalid", f"events.after: {_show(raw)}; expected the next of the previous "
+                                 f"answer (of the same kind)", "events.after")
+    return when, key
+
+
+def _alarm_change(site: str, row: dict[str, Any]) -> dict[str, Any]:
+    """A stored alarm event as ``AlarmService._on_event`` published it: ``AlarmEvent.to_dict()``
+    (its fields in order) and ``site``. The table keeps None as empty text for who and note (the
+    engine never publishes empty text there); ``shelved`` and ``flap_count`` are kept since schema
+    0006 (read as false and 0 in rows written before)."""
+    return {"alarm_id": row["alarm_id"], "rule_id": row["rule_id"], "point": row["point_id"],
+            "ts": row["ts"], "action": row["action"], "from_state": row["from_state"],
+            "to_state": row["to_state"], "value": row["value"], "message": row["message"],
+            "who": row["who"] or None, "note": row["note"] or None, "priority": row["priority"],
+            "alarm_class": row["alarm_class"], "shelved": bool(row.get("shelved") or False),
+            "flap_count": int(row.get("flap_count") or 0), "site": site}
+
+
+def _command_change(cmd: Command) -> dict[str, Any]:
+    """A stored command as ``Runtime._command_changed`` publishes its change (its latest one)."""
+    return {"id": cmd.id, "point": cmd.point, "value": cmd.value, "priority": cmd.priority,
+            "release": cmd.release, "status": str(cmd.status), "error": cmd.error,
+            "source": str(cmd.source), "requested_by": cmd.requested_by,
+            "updated_at": cmd.updated_at}
+
+
 _COMMON = frozenset({"id", "token"})
 
 #: Every command: the topic level ``{name}`` → what it needs and does. The permissions are the
@@ -520,7 +600,8 @@ COMMANDS: Mapping[str, CommandSpec] = {
     "program-deploy": CommandSpec("programs:deploy", _COMMON | {"program", "version", "reason"}, True,
                                   _program_deploy),
     "config": CommandSpec("sites:read", _COMMON, False, _config),
-    "history": CommandSpec("history:read", _COMMON | {"counts", "samples"}, False, _history),
+    "history": CommandSpec("history:read", _COMMON | {"counts", "samples", "events"}, False,
+                           _history),
 }
 
 #: Home Assistant's commands (``HomeAssistantSettings.COMMAND``): not a command a client may name.

@@ -22,10 +22,12 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from openbms.api.mqtt_commands import (
     COMMANDS,
+    DEFAULT_HISTORY_EVENTS,
     DEFAULT_HISTORY_SAMPLES,
     ERROR_CODES,
     MAX_COUNT_POINTS,
     MAX_HISTORY_DAYS,
+    MAX_HISTORY_EVENTS,
     MAX_HISTORY_SAMPLES,
 )
 from openbms.api.routes.commands import CommandOut, PriorityArray
@@ -136,16 +138,33 @@ class HistorySamples(BaseModel):
                                 description="The previous answer's next: the samples after it.")
 
 
+class HistoryEvents(BaseModel):
+    """The site's alarm changes or command changes in ``[since, until)``, each as the bridge
+    publishes it, in time order, ``limit`` at a time. A command appears once, at its latest change
+    (the edge keeps each command's latest state), if that change is in the range."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    since: str | float = Field(description=_TIME_DOC + " " + _RANGE_DOC)
+    until: str | float = Field(description=_TIME_DOC)
+    kind: Literal["alarm", "command"]
+    limit: int = Field(default=DEFAULT_HISTORY_EVENTS, ge=1, le=MAX_HISTORY_EVENTS)
+    after: str | None = Field(default=None, min_length=3, max_length=200,
+                              description="The previous answer's next: the changes after it.")
+
+
 class HistoryRequest(_Request):
-    """The edge's history, read-only (a backfill from the centre): exactly one of counts or samples."""
+    """The edge's history, read-only (a backfill from the centre): exactly one of counts, samples
+    or events."""
 
     counts: HistoryCounts | None = None
     samples: HistorySamples | None = None
+    events: HistoryEvents | None = None
 
     @model_validator(mode="after")
     def _one_form(self) -> HistoryRequest:
-        if (self.counts is None) == (self.samples is None):
-            raise ValueError("expected exactly one of counts or samples")
+        if [self.counts, self.samples, self.events].count(None) != 2:
+            raise ValueError("expected exactly one of counts, samples or events")
         return self
 
 
@@ -216,6 +235,59 @@ class HistorySamplesResult(BaseModel):
     next: float | None
 
 
+class AlarmChange(BaseModel):
+    """An alarm change as the bridge publishes it on ``{prefix}/{site}/alarms``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    alarm_id: str
+    rule_id: str
+    point: str
+    ts: float
+    action: str
+    from_state: str
+    to_state: str
+    value: Value
+    message: str
+    who: str | None
+    note: str | None
+    priority: int
+    alarm_class: str
+    shelved: bool
+    flap_count: int
+    site: str
+
+
+class CommandChange(BaseModel):
+    """A command change as the bridge publishes it on ``{prefix}/{site}/commands``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    point: str
+    value: Value
+    priority: int
+    release: bool
+    status: str
+    error: str
+    source: str
+    requested_by: str
+    updated_at: float
+
+
+class HistoryEventsResult(BaseModel):
+    """A page of alarm or command changes in time order; ``next`` asks for the following page as
+    ``after``, null when there is none. ``since`` and ``until``: the range asked, in epoch seconds."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["alarm", "command"]
+    since: float
+    until: float
+    events: list[AlarmChange] | list[CommandChange]
+    next: str | None
+
+
 class ErrorDetail(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -251,7 +323,7 @@ REQUESTS: Mapping[str, type[BaseModel]] = {
 _RESULTS: Mapping[str, Any] = {
     "write": CommandResult, "release": CommandResult, "read": ReadResult,
     "priority-array": PriorityArray, "program-get": ProgramResult, "program-deploy": ProgramResult,
-    "config": ConfigResult, "history": HistoryCountsResult | HistorySamplesResult,
+    "config": ConfigResult, "history": HistoryCountsResult | HistorySamplesResult | HistoryEventsResult,
 }
 #: Each command's successful response model (an error response is ``ErrorResponse``).
 RESPONSES: Mapping[str, type[BaseModel]] = {

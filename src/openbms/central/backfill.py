@@ -8,7 +8,11 @@ per-hour counts and fetched from the edge's historian over its MQTT command/resp
         centre's PostgreSQL history ──▶ per point, per hour: samples here (the same rollups' count)
         each (point, hour) with fewer here ──▶ history {"samples": …} page by page (next cursor)
             ──▶ the samples whose (point, time) is not here ──▶ historian.ingest ──▶ flush
-        ─▶ BackfillResult: hours checked, hours filled, samples written
+        then, with the centre's store, for kind alarm and command:
+        edge ──history {"events": {kind, …}}──▶ the changes in [since, until), page by page
+            ──▶ each checked as a bridged one (decode_event: the same key) ──▶ put_events
+        ─▶ BackfillResult: hours checked, hours filled, samples written; alarm and command
+           changes fetched, and of them written (the centre held no change of their key)
 
     AutoBackfill (the worker that dispatches commands):
         a site's retained status goes online after offline or unknown (so also once at the
@@ -17,9 +21,12 @@ per-hour counts and fetched from the edge's historian over its MQTT command/resp
 
 The edge answers with the samples it stored (its history policy decides which); what
 the centre already holds for a (point, time) is left as it is, so a second run
-writes nothing. The requests are the edge's ``history`` (``openbms.api.mqtt_commands``),
-sent with the token the centre holds for the site, like its commands; the run is its own
-task and its own connections, so command dispatch never waits for it.
+writes nothing. Alarm and command changes come as the edge's bridge publishes them, so each has
+the key a bridged copy has (``alarm_id:action@ts``, ``id:status``) and a change both bridged and
+backfilled is kept once. The edge keeps each command's latest state only: a backfill brings a
+command's latest change, not the ones before it. The requests are the edge's ``history``
+(``openbms.api.mqtt_commands``), sent with the token the centre holds for the site, like its
+commands; the run is its own task and its own connections, so command dispatch never waits for it.
 """
 
 from __future__ import annotations
@@ -30,17 +37,20 @@ import logging
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from openbms.central.commands import Ask
-from openbms.central.decode import BadMessage, Event, decode_sample
+from openbms.central.decode import BadMessage, Event, decode_event, decode_sample
 from openbms.errors import OpenBMSError
 from openbms.historian import Historian
 from openbms.historian.export import iso
 from openbms.model.sample import Sample
 from openbms.runtime.clock import Clock
+
+if TYPE_CHECKING:
+    from openbms.central.store import CentralStore
 
 __all__ = ["AutoBackfill", "Backfill", "BackfillError", "BackfillResult"]
 
@@ -53,6 +63,12 @@ WINDOW_S = 86400.0
 POINTS_PER_REQUEST = 200
 #: Samples per page of a samples request (the edge's most).
 PAGE = 10_000
+#: Changes per page of an events request (the edge's most), and the longest range one covers
+#: (within the edge's 31 days).
+EVENT_PAGE = 1_000
+EVENT_WINDOW_S = 28 * 86400.0
+#: The kinds of change backfilled, each with its fields in ``BackfillResult``.
+EVENT_KINDS = ("alarm", "command")
 
 #: ``open_history()``: the centre's history, started, closed when the context ends.
 OpenHistory = Callable[[], contextlib.AbstractAsyncContextManager[Historian]]
@@ -84,6 +100,12 @@ class BackfillResult:
     #: Those in which the centre had fewer and at least one sample was written.
     hours_filled: int = 0
     samples_written: int = 0
+    #: Alarm and command changes the edge sent (every one in the range) and, of them, those
+    #: written: the centre held no change of their key before (a second run writes none).
+    alarm_changes: int = 0
+    alarm_changes_written: int = 0
+    command_changes: int = 0
+    command_changes_written: int = 0
     error: str | None = None
     #: (point, hour start) of each hour filled, at most the first 100.
     filled: list[tuple[str, float]] = field(default_factory=list)
@@ -93,16 +115,17 @@ class BackfillResult:
 
 
 class Backfill:
-    """Fills the centre's ``history`` from the edges' historians, asked with ``ask`` and each
-    site's ``token`` (module docstring)."""
+    """Fills the centre's ``history`` from the edges' historians, and with ``store`` its alarm
+    and command changes too, asked with ``ask`` and each site's ``token`` (module docstring)."""
 
     def __init__(self, history: Historian, ask: Ask, token: Callable[[str], str | None],
-                 clock: Clock, *, timeout: float = 30.0) -> None:
+                 clock: Clock, *, timeout: float = 30.0, store: CentralStore | None = None) -> None:
         self.history = history
         self.ask = ask
         self.token = token
         self.clock = clock
         self.timeout = timeout
+        self.store = store
         self._n = 0
 
     async def _request(self, site: str, token: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -195,8 +218,47 @@ class Backfill:
             if progress is not None:
                 progress(done, total)
         await history.flush()
+        if self.store is not None:
+            for kind in EVENT_KINDS:
+                fetched, written = await self._changes(site, token, kind, since, until)
+                setattr(result, f"{kind}_changes", fetched)
+                setattr(result, f"{kind}_changes_written", written)
         result.finished = self.clock.now()
         return result
+
+    async def _changes(self, site: str, token: str, kind: str, since: float,
+                       until: float) -> tuple[int, int]:
+        """Keep the edge's ``kind`` changes in ``[since, until)``: how many it sent, how many of
+        them the centre did not hold (by key) and now does."""
+        assert self.store is not None
+        fetched = written = 0
+        start = since
+        while start < until:
+            end = min(until, start + EVENT_WINDOW_S)
+            after: str | None = None
+            while True:
+                body: dict[str, Any] = {"since": start, "until": end, "kind": kind,
+                                        "limit": EVENT_PAGE}
+                if after is not None:
+                    body["after"] = after
+                page = await self._request(site, token, {"events": body})
+                events = _changes(site, kind, page, start, end)
+                if events:
+                    keys = list({e.key for e in events})
+                    held = await self.store._execute(
+                        "SELECT key FROM central_events WHERE site = %s AND kind = %s "
+                        "AND key = ANY(%s)", (site, kind, keys))
+                    await self.store.put_events(events, self.clock.now())
+                    fetched += len(events)
+                    written += len(keys) - len(held)
+                after = page.get("next")
+                if after is None:
+                    break
+                if not isinstance(after, str):
+                    raise BackfillError(f"site {site}: its edge's {kind} changes: next "
+                                        f"{str(after)[:60]}: expected a cursor (text) or null")
+            start = end
+        return fetched, written
 
     async def _fill(self, site: str, token: str, point: str, start: float,
                     end: float) -> dict[float, int]:
@@ -255,6 +317,30 @@ def _samples(site: str, point: str, page: dict[str, Any], start: float, end: flo
     return out
 
 
+def _changes(site: str, kind: str, page: dict[str, Any], start: float, end: float) -> list[Event]:
+    """The changes of a page of the edge's events answer, each checked as the ingest checks a
+    bridged one (``decode_event``: the same key) and its time inside ``[start, end)``."""
+    items = page.get("events")
+    if not isinstance(items, list) or page.get("kind") != kind:
+        raise BackfillError(f"site {site}: its edge's {kind} changes page is not as expected: "
+                            f'{{"kind": "{kind}", "events": [...], "next"}}')
+    out = []
+    for i, item in enumerate(items):
+        where = f"site {site}: its edge's {kind} changes, events[{i}]"
+        if not isinstance(item, dict):
+            raise BackfillError(f"{where}: expected an object, got {str(item)[:100]}")
+        try:
+            event = decode_event(site, kind, orjson.dumps(item), where)
+        except (BadMessage, TypeError, orjson.JSONEncodeError) as err:
+            raise BackfillError(str(err)) from None
+        if event.ts is None or not start <= event.ts < end:
+            name = "ts" if kind == "alarm" else "updated_at"
+            raise BackfillError(f"{where}: {name} {item.get(name)!r}: expected a time inside the "
+                                f"range asked, [{start}, {end})")
+        out.append(event)
+    return out
+
+
 def _ranges(hours: Sequence[float]) -> list[tuple[float, float]]:
     """Runs of consecutive hour starts (in order) as ``[first, last + 1 h)`` ranges: one series of
     requests per gap, not per hour of it."""
@@ -275,7 +361,8 @@ class _SiteRuns:
 
 
 class AutoBackfill:
-    """Backfills of the last ``hours`` for each site whose edge comes online, one at a time.
+    """Backfills of the last ``hours`` for each site whose edge comes online, one at a time (with
+    ``store``, its alarm and command changes too).
 
     ``request(site)`` never waits (the ingest calls it on a status message); the runs are this
     object's own task. A run that fails (the edge not yet answering, the database away) is tried
@@ -286,7 +373,8 @@ class AutoBackfill:
     def __init__(self, open_history: OpenHistory, ask: Ask, token: Callable[[str], str | None],
                  clock: Clock, *, hours: float = 24.0, online: Callable[[str], bool] | None = None,
                  record: Callable[[Sequence[Event], float], Awaitable[None]] | None = None,
-                 retries: int = 3, retry_s: float = 10.0, timeout: float = 30.0) -> None:
+                 retries: int = 3, retry_s: float = 10.0, timeout: float = 30.0,
+                 store: CentralStore | None = None) -> None:
         if not hours > 0:
             raise ValueError(f"backfill hours {hours!r}: expected more than 0")
         self.open_history = open_history
@@ -299,6 +387,8 @@ class AutoBackfill:
         self.retries = retries
         self.retry_s = retry_s
         self.timeout = timeout
+        #: Where the alarm and command changes go (None: samples only).
+        self.store = store
         self.sites: dict[str, _SiteRuns] = {}
         self._queue: dict[str, None] = {}  # an ordered set: a site queued twice runs once
         self._wake = asyncio.Event()
@@ -350,7 +440,7 @@ class AutoBackfill:
             try:
                 async with self.open_history() as history:
                     backfill = Backfill(history, self.ask, self.token, self.clock,
-                                        timeout=self.timeout)
+                                        timeout=self.timeout, store=self.store)
                     result = await backfill.run(site, result.since, result.until)
             except (OpenBMSError, OSError) as err:
                 result.error = str(err) or type(err).__name__
@@ -363,9 +453,12 @@ class AutoBackfill:
                 log.warning("central backfill of %s failed: %s", site, err)
             break
         done = result.as_dict()
-        if result.error is None and result.samples_written:
-            log.info("central backfill of %s: %d samples the centre lacked in %d hours written",
-                     site, result.samples_written, result.hours_filled)
+        if result.error is None and (result.samples_written or result.alarm_changes_written
+                                     or result.command_changes_written):
+            log.info("central backfill of %s: %d samples the centre lacked in %d hours written, "
+                     "%d alarm changes, %d command changes", site, result.samples_written,
+                     result.hours_filled, result.alarm_changes_written,
+                     result.command_changes_written)
         if self.record is not None:
             try:
                 await self.record([Event(site, "backfill", f"{result.started:.6f}", result.started,

@@ -121,7 +121,7 @@ class IngestWorker:
                     backfill = AutoBackfill(self._backfill_history, self._ask, self._token,
                                             self.clock, hours=self.backfill_hours,
                                             online=self.ingest.is_online,
-                                            record=store.put_events)
+                                            record=store.put_events, store=store)
                     self.backfill = backfill
                     await backfill.start()
 

@@ -440,11 +440,13 @@ def backfill(
 ) -> None:
     """Fill the centre's history from the edge's: per point and hour, the edge's sample count is
     compared with the centre's, and each hour with fewer here is fetched from the edge (over its
-    MQTT history request, with the site's token) and written; what the centre holds already is
-    kept as it is, so running it again writes nothing."""
+    MQTT history request, with the site's token) and written; then the edge's alarm and command
+    changes in the range (each command at its latest change) are kept as bridged ones are. What
+    the centre holds already is kept as it is, so running it again writes nothing."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from openbms.central.backfill import Backfill, BackfillError
+    from openbms.central.store import CentralStore
     from openbms.central.worker import libpq_url
     from openbms.drivers.mqtt.requests import Requester
     from openbms.errors import OpenBMSError
@@ -485,10 +487,14 @@ def backfill(
 
             history = open_historian(libpq_url(url), clock=clock)
             await history.start()
+            store = CentralStore(libpq_url(url))
             try:
-                return await Backfill(history, ask, token, clock, timeout=timeout).run(
-                    site, start, end, points=point or None, progress=progress)
+                await store.start()
+                return await Backfill(history, ask, token, clock, timeout=timeout,
+                                      store=store).run(site, start, end, points=point or None,
+                                                       progress=progress)
             finally:
+                await store.stop()
                 await history.stop()
 
     try:
@@ -506,7 +512,9 @@ def backfill(
 
     console.print(f"site {site}, {day(result.since)} to {day(result.until)}: "
                   f"{result.hours_checked} hours checked, {result.hours_filled} filled, "
-                  f"{result.samples_written} samples written", highlight=False)
+                  f"{result.samples_written} samples written; {result.alarm_changes} alarm "
+                  f"changes, {result.alarm_changes_written} written; {result.command_changes} "
+                  f"command changes, {result.command_changes_written} written", highlight=False)
 
 
 @central_app.command("acl")

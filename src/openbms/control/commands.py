@@ -120,6 +120,20 @@ class CommandStore:
         with self.engine.connect() as conn:
             return [_command(r) for r in conn.execute(q.limit(limit))]
 
+    def updated(self, site: str, since: float, until: float,
+                after: tuple[float, str] | None = None, limit: int = 100) -> list[Command]:
+        """``site``'s commands whose latest change is in ``[since, until)``, oldest change first
+        (by updated_at, then id), after the (updated_at, id) ``after`` of a previous page."""
+        c = commands.c
+        q = (sa.select(commands).where(c.point_id.startswith(f"{site}/", autoescape=True),
+                                       c.updated_at >= since, c.updated_at < until)
+             .order_by(c.updated_at, c.id))
+        if after is not None:
+            t, cid = after
+            q = q.where(sa.or_(c.updated_at > t, sa.and_(c.updated_at == t, c.id > cid)))
+        with self.engine.connect() as conn:
+            return [_command(r) for r in conn.execute(q.limit(limit))]
+
     def holding(self) -> list[Command]:
         """For each (point, priority), the newest live command: what held the slot at shutdown.
 

@@ -107,6 +107,13 @@ class CommandDesk:
         await self.arbiter.flush()  # status changes are stored in batches: read the latest
         return await asyncio.to_thread(self.store.query, point, status, limit, site=site_id, after=after)
 
+    async def updated(self, site_id: str, since: float, until: float, *,
+                      after: tuple[float, str] | None = None, limit: int = 100) -> list[Command]:
+        if self.store is None:
+            return []
+        await self.arbiter.flush()
+        return await asyncio.to_thread(self.store.updated, site_id, since, until, after, limit)
+
     async def find(self, command_id: str) -> Command | None:
         if self.store is None:
             return None

@@ -165,6 +165,12 @@ class Commands(Protocol):
         changes stored first."""
         ...
 
+    async def updated(self, site_id: str, since: float, until: float, *,
+                      after: tuple[float, str] | None = None, limit: int = 100) -> list[Command]:
+        """The site's stored commands last changed in ``[since, until)``, oldest change first (by
+        updated_at, then id; after the (updated_at, id) ``after``), all changes stored first."""
+        ...
+
     async def find(self, command_id: str) -> Command | None:
         """One stored command (its changes stored first); None: no such command."""
         ...
@@ -197,8 +203,9 @@ class Alarms(Protocol):
     async def alarm_events(self, site_id: str, *, alarm_id: str | None = None, action: str | None = None,
                            since: float | None = None, until: float | None = None,
                            after: tuple[float, int] | None = None,
-                           limit: int = 100) -> list[dict[str, Any]]:
-        """The site's stored alarm events (rows of ``alarm_events``), newest first."""
+                           limit: int = 100, oldest_first: bool = False) -> list[dict[str, Any]]:
+        """The site's stored alarm events (rows of ``alarm_events``), newest first (by time, then
+        id; ``oldest_first``: the other way, ``after`` then meaning later)."""
         ...
 
 
@@ -409,6 +416,9 @@ class EdgeCommand:
 
     id: str
     changes: tuple[dict[str, Any], ...]
+    #: Its first change's time (the centre's ``ts`` of it, 0 when it has none): what the command
+    #: list is ordered and paged by, and the API's ``created_at``.
+    created_at: float = 0.0
 
 
 @runtime_checkable
@@ -428,8 +438,12 @@ class RemoteCommands(Protocol):
         the centre refuses it (a point not writable at the edge, a priority the edge keeps)."""
         ...
 
-    async def remote_commands(self, site_id: str, *, point: str | None = None) -> list[RemoteCommand]:
-        """The site's commands made at the centre, newest first."""
+    async def remote_commands(self, site_id: str, *, point: str | None = None,
+                              after: tuple[float, str] | None = None,
+                              limit: int | None = None) -> list[RemoteCommand]:
+        """The site's commands made at the centre, newest first by (``created_at``, ``id``), ids
+        compared as Python compares str; after the keyset ``after`` (created_at, id) and at most
+        ``limit`` of them when given."""
         ...
 
     async def remote_command(self, site_id: str, command_id: str) -> RemoteCommand | None:
@@ -446,8 +460,12 @@ class RemoteCommands(Protocol):
         ...
 
     async def edge_commands(self, site_id: str, *, point: str | None = None,
-                            command_id: str | None = None) -> list[EdgeCommand]:
-        """The commands the site's edge made itself (not those the centre sent it), newest first."""
+                            command_id: str | None = None,
+                            after: tuple[float, str] | None = None,
+                            limit: int | None = None) -> list[EdgeCommand]:
+        """The commands the site's edge made itself (not those it made of the centre's, whose
+        answers name them), newest first by (``created_at``, ``id``) as ``remote_commands``, after
+        ``after`` and at most ``limit`` when given; with ``command_id``, that one, whoever made it."""
         ...
 
 

@@ -691,12 +691,13 @@ class Runtime:
     async def alarm_events(self, site_id: str, *, alarm_id: str | None = None, action: str | None = None,
                            since: float | None = None, until: float | None = None,
                            after: tuple[float, int] | None = None,
-                           limit: int = 100) -> list[dict[str, Any]]:
+                           limit: int = 100, oldest_first: bool = False) -> list[dict[str, Any]]:
         """The site's stored alarm events, newest first (read in a worker thread)."""
         if self.state is None:
             return []
         return await asyncio.to_thread(alarm_history, self.state, site_id, alarm_id, limit, until,
-                                       action=action, since=since, after=after)
+                                       action=action, since=since, after=after,
+                                       oldest_first=oldest_first)
 
     # ------------------------------------------------------------------ status
 
