@@ -40,7 +40,7 @@ from typing import Any
 
 import orjson
 
-from openbms.central.store import _first_line
+from openbms.central.store import SENT_ID, _first_line
 from openbms.errors import HistorianError
 from openbms.runtime.clock import Clock
 
@@ -80,7 +80,19 @@ DDL = (
     "WHERE status = 'queued'",
     # a timed override (the API's duration_s), released by the edge's arbiter after this long
     "ALTER TABLE central_commands ADD COLUMN IF NOT EXISTS duration_s float8",
+    # the API's command list, paged newest first (``commands(newest_first=True, after=...)``),
+    # of a site and of a point; and the edge's commands made of these (hidden from that list)
+    "CREATE INDEX IF NOT EXISTS central_commands_site_time ON central_commands "
+    "(site, created, ('central-' || id::text) COLLATE \"C\")",
+    "CREATE INDEX IF NOT EXISTS central_commands_point_time ON central_commands "
+    "(point, created, ('central-' || id::text) COLLATE \"C\")",
+    "CREATE INDEX IF NOT EXISTS central_commands_sent ON central_commands "
+    f"(site, {SENT_ID.format(answer='answer')})",
 )
+
+#: A command's id as the API shows it (``central-N``), in the order Python compares str: the
+#: second key of the API's (created_at, id) order (an index's expression: named alike).
+_API_ID = "('central-' || id::text) COLLATE \"C\""
 
 #: ask(site, request name, payload, token) → the edge's answer (TimeoutError: none in time).
 Ask = Callable[[str, str, bytes, str], Awaitable[bytes]]
@@ -155,19 +167,28 @@ class CommandQueue:
 
     async def commands(self, site: str | None = None, *, point: str | None = None,
                        command_id: int | None = None, newest_first: bool = False,
+                       after: tuple[float, str] | None = None,
                        limit: int | None = None) -> list[dict[str, Any]]:
-        """The commands (of ``site``, of ``point``, the one ``command_id``), oldest first unless
-        ``newest_first``."""
-        where, args = [], []
+        """The commands (of ``site``, of ``point``, the one ``command_id``), oldest first (by id)
+        unless ``newest_first``: then by (``created``, the API's id ``central-N`` compared as
+        Python compares str) descending, the API's order, after the keyset ``after`` (created,
+        API id) when given."""
+        where: list[str] = []
+        args: list[Any] = []
         for column, value in (("site", site), ("point", point), ("id", command_id)):
             if value is not None:
                 where.append(f"{column} = %s")
                 args.append(value)
+        if after is not None:
+            if not newest_first:
+                raise ValueError("after: a position in the newest-first order (newest_first=True)")
+            where.append(f"(created, {_API_ID}) < (%s, %s COLLATE \"C\")")
+            args += [after[0], after[1]]
         rows = await self._run(
             "SELECT id, site, point, value, release, priority, reason, requested_by, created, "
             "expires, status, answer, updated, duration_s FROM central_commands "
             + (f"WHERE {' AND '.join(where)} " if where else "")
-            + f"ORDER BY id{' DESC' if newest_first else ''}"
+            + (f"ORDER BY created DESC, {_API_ID} DESC" if newest_first else "ORDER BY id")
             + (f" LIMIT {int(limit)}" if limit is not None else ""), args)
         keys = ("id", "site", "point", "value", "release", "priority", "reason", "requested_by",
                 "created", "expires", "status", "answer", "updated", "duration_s")

@@ -7,7 +7,8 @@
         ─▶ CentralCommands.submit_remote: writable at the edge? priority 9-16?
         ─▶ CommandQueue.submit (expires in ``expires_s``) ─▶ the Dispatcher sends it
     GET …/commands: the queue's commands of the site, newest first (``delivery`` says
-        queued, sending, answered, unanswered or expired; ``answer`` the edge's)
+        queued, sending, answered, unanswered or expired; ``answer`` the edge's), paged in
+        PostgreSQL by the API's cursor (created_at, id)
 
 The centre's copy of a site has no writable point (``central_site``): its runtime holds no
 priority array and writes nothing. Which points the edge lets write is read from the
@@ -136,17 +137,26 @@ class CentralCommands:
     async def _with_edge(self, site: str, rows: list[dict[str, Any]]) -> list[RemoteCommand]:
         """``rows`` with the changes of the command the edge made of each (``central_events``)."""
         ids = [i for i in (_edge_id(r) for r in rows) if i is not None]
-        changes = await self.store.command_changes(site, ids=ids) if ids else {}
+        found = await self.store.command_changes(site, ids=ids) if ids else []
+        changes = {cid: made for cid, _first, made in found}
         return [_remote(r, changes.get(_edge_id(r) or "", ())) for r in rows]
 
     async def edge_commands(self, site_id: str, *, point: str | None = None,
-                            command_id: str | None = None) -> list[EdgeCommand]:
-        found = await self.store.command_changes(
-            site_id, ids=None if command_id is None else [command_id], point=point)
-        return [EdgeCommand(cid, tuple(changes)) for cid, changes in found.items()]
+                            command_id: str | None = None,
+                            after: tuple[float, str] | None = None,
+                            limit: int | None = None) -> list[EdgeCommand]:
+        if command_id is not None:  # that one, also when the edge made it of the centre's
+            found = await self.store.command_changes(site_id, ids=[command_id], point=point)
+        else:
+            found = await self.store.command_changes(site_id, point=point, after=after,
+                                                     limit=limit, hide_sent=True)
+        return [EdgeCommand(cid, tuple(changes), first) for cid, first, changes in found]
 
-    async def remote_commands(self, site_id: str, *, point: str | None = None) -> list[RemoteCommand]:
-        rows = await self.queue.commands(site_id, point=point, newest_first=True, limit=10_000)
+    async def remote_commands(self, site_id: str, *, point: str | None = None,
+                              after: tuple[float, str] | None = None,
+                              limit: int | None = None) -> list[RemoteCommand]:
+        rows = await self.queue.commands(site_id, point=point, newest_first=True, after=after,
+                                         limit=limit)
         return await self._with_edge(site_id, rows)
 
     async def remote_command(self, site_id: str, command_id: str) -> RemoteCommand | None:
@@ -305,8 +315,10 @@ class CentralServices:
                                                 duration=duration, reason=reason,
                                                 requested_by=requested_by)
 
-    async def remote_commands(self, site_id: str, *, point: str | None = None) -> list[RemoteCommand]:
-        return await self._remote.remote_commands(site_id, point=point)
+    async def remote_commands(self, site_id: str, *, point: str | None = None,
+                              after: tuple[float, str] | None = None,
+                              limit: int | None = None) -> list[RemoteCommand]:
+        return await self._remote.remote_commands(site_id, point=point, after=after, limit=limit)
 
     async def remote_command(self, site_id: str, command_id: str) -> RemoteCommand | None:
         return await self._remote.remote_command(site_id, command_id)
@@ -318,8 +330,11 @@ class CentralServices:
         return self._remote.edge_min_priority()
 
     async def edge_commands(self, site_id: str, *, point: str | None = None,
-                            command_id: str | None = None) -> list[EdgeCommand]:
-        return await self._remote.edge_commands(site_id, point=point, command_id=command_id)
+                            command_id: str | None = None,
+                            after: tuple[float, str] | None = None,
+                            limit: int | None = None) -> list[EdgeCommand]:
+        return await self._remote.edge_commands(site_id, point=point, command_id=command_id,
+                                                after=after, limit=limit)
 
     def site_lag(self, site_id: str) -> SiteLag | None:
         return self._view.site_lag(site_id)

@@ -34,7 +34,7 @@ try:  # the ``postgres`` extra
 except ImportError:  # pragma: no cover - the CLI says what to install
     psycopg = None  # type: ignore[assignment]
 
-__all__ = ["CentralStore", "StoredSite"]
+__all__ = ["SENT_ID", "CentralStore", "StoredSite"]
 
 DDL = (
     """CREATE TABLE IF NOT EXISTS central_sites (
@@ -55,7 +55,29 @@ DDL = (
         PRIMARY KEY (site, kind, key)
     )""",
     "CREATE INDEX IF NOT EXISTS central_events_ts ON central_events (site, kind, ts)",
+    # the API's command list, paged newest first (``command_changes``): the commands' order, of a
+    # site and of a point, and each command's changes by its id
+    # (not partial: ANALYZE gathers statistics on an index's expressions for a full index only,
+    # and without them the planner sorted every change of a site instead of walking these)
+    "CREATE INDEX IF NOT EXISTS central_events_command_time ON central_events "
+    "(site, kind, coalesce(ts, 0), (body->>'id') COLLATE \"C\")",
+    "CREATE INDEX IF NOT EXISTS central_events_command_point ON central_events "
+    "(site, kind, (body->>'point'), coalesce(ts, 0), (body->>'id') COLLATE \"C\")",
+    "CREATE INDEX IF NOT EXISTS central_events_command_id ON central_events "
+    "(site, kind, (body->>'id'))",
 )
+
+#: A command change's time and its command's id, as the command list orders them (the indexes'
+#: expressions: a query names them alike to be served by them).
+_CHANGE_TIME = "coalesce(e.ts, 0)"
+_COMMAND_ID = "(e.body->>'id') COLLATE \"C\""
+_FALSY = "('false', 'null', '0', '\"\"', '[]', '{{}}')"
+#: The id of the edge's command a queued command's ``answer`` names (``remote._edge_id`` in SQL:
+#: ``ok`` true-ish, ``result.command`` an object with a true-ish ``id``); NULL when none. The
+#: ``central_commands`` table (``commands.py``) indexes it by site.
+SENT_ID = ("(CASE WHEN {answer}->'ok' NOT IN " + _FALSY + " AND jsonb_typeof({answer} #> "
+           "'{{result,command}}') = 'object' AND {answer} #> '{{result,command,id}}' NOT IN "
+           + _FALSY + " THEN {answer} #>> '{{result,command,id}}' END)")
 
 # ``seq`` orders the changes of one time in the alarm history's keyset. A table made before it
 # had one gets it in place (its rows numbered then); checked first, as ALTER TABLE would take an
@@ -134,7 +156,7 @@ class CentralStore:
             with contextlib.suppress(psycopg.Error):
                 await conn.close()
 
-    async def _execute(self, query: str, args: Sequence[Any]) -> list[Any]:
+    async def _execute(self, query: str, args: Sequence[Any] | dict[str, Any]) -> list[Any]:
         """A statement, on a connection made again (once) when the server dropped it."""
         async with self._lock:
             for attempt in (1, 2):
@@ -215,30 +237,46 @@ class CentralStore:
         return [(int(n), float(ts), body) for n, ts, body in rows]
 
     async def command_changes(self, site: str, *, ids: Sequence[str] | None = None,
-                              point: str | None = None,
-                              limit: int = 10_000) -> dict[str, list[dict[str, Any]]]:
-        """The changes of ``site``'s commands (those ``ids``, of ``point``, or all), oldest
-        first, by command id; the commands newest first (by their first change), ``limit`` of
-        them."""
-        where = ["site = %s", "kind = 'command'"]
-        args: list[Any] = [site]
+                              point: str | None = None, after: tuple[float, str] | None = None,
+                              limit: int | None = None, hide_sent: bool = False,
+                              ) -> list[tuple[str, float, list[dict[str, Any]]]]:
+        """``site``'s commands (those ``ids``, of ``point``, or all) newest first: (id, time,
+        changes oldest first), after the keyset ``after`` (time, id) and at most ``limit`` when
+        given. A command's time is its first change's (``ts``, 0 when it has none); the order is
+        (time, id) descending with ids compared as Python compares str (``COLLATE "C"``: UTF-8
+        bytes sort as code points), the API's cursor. ``hide_sent``: the commands the edge made
+        of the centre's queued ones (an answer in ``central_commands`` names them) are left out."""
+        where = ["e.site = %(site)s", "e.kind = 'command'"]
+        args: dict[str, Any] = {"site": site}
         if ids is not None:
-            where.append("body->>'id' = ANY(%s)")
-            args.append(list(ids))
+            where.append("e.body->>'id' = ANY(%(ids)s)")
+            args["ids"] = list(ids)
         if point is not None:
-            where.append("body->>'point' = %s")
-            args.append(point)
-        cond = " AND ".join(where)
+            where.append("e.body->>'point' = %(point)s")
+            args["point"] = point
+        if after is not None:
+            where.append(f"({_CHANGE_TIME}, {_COMMAND_ID}) < (%(t)s, %(id)s COLLATE \"C\")")
+            args["t"], args["id"] = after
+        if hide_sent:
+            where.append(f"NOT EXISTS (SELECT 1 FROM central_commands q WHERE q.site = e.site "
+                         f"AND {SENT_ID.format(answer='q.answer')} = e.body->>'id')")
+        # one row per command: its first change (the least (time, key) of its changes)
         rows = await self._execute(
-            f"WITH c AS (SELECT body->>'id' AS id, min(ts) AS first FROM central_events WHERE {cond} "
-            "GROUP BY 1 ORDER BY first DESC NULLS LAST LIMIT %s) "
-            "SELECT c.id, e.body FROM central_events e JOIN c ON e.body->>'id' = c.id "
-            "WHERE e.site = %s AND e.kind = 'command' "
-            "ORDER BY c.first DESC NULLS LAST, c.id, e.ts NULLS FIRST, e.received",
-            (*args, limit, site))
-        out: dict[str, list[dict[str, Any]]] = {}
-        for cid, body in rows:
-            out.setdefault(str(cid), []).append(body)
+            f"WITH c AS (SELECT e.body->>'id' AS id, {_CHANGE_TIME} AS first FROM central_events e "
+            f"WHERE {' AND '.join(where)} AND NOT EXISTS (SELECT 1 FROM central_events f "
+            "WHERE f.site = e.site AND f.kind = 'command' AND f.body->>'id' = e.body->>'id' "
+            "AND (coalesce(f.ts, 0), f.key) < (coalesce(e.ts, 0), e.key)) "
+            f"ORDER BY {_CHANGE_TIME} DESC, {_COMMAND_ID} DESC"
+            + (" LIMIT %(limit)s" if limit is not None else "") + ") "
+            "SELECT c.id, c.first, e.body FROM c JOIN central_events e ON e.site = %(site)s "
+            "AND e.kind = 'command' AND e.body->>'id' = c.id "
+            "ORDER BY c.first DESC, c.id COLLATE \"C\" DESC, e.ts NULLS FIRST, e.received, e.key",
+            {**args, "limit": limit})
+        out: list[tuple[str, float, list[dict[str, Any]]]] = []
+        for cid, first, body in rows:
+            if not out or out[-1][0] != cid:
+                out.append((str(cid), float(first), []))
+            out[-1][2].append(body)
         return out
 
     async def newest_samples(self) -> dict[str, float]:

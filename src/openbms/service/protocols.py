@@ -416,6 +416,9 @@ class EdgeCommand:
 
     id: str
     changes: tuple[dict[str, Any], ...]
+    #: Its first change's time (the centre's ``ts`` of it, 0 when it has none): what the command
+    #: list is ordered and paged by, and the API's ``created_at``.
+    created_at: float = 0.0
 
 
 @runtime_checkable
@@ -435,8 +438,12 @@ class RemoteCommands(Protocol):
         the centre refuses it (a point not writable at the edge, a priority the edge keeps)."""
         ...
 
-    async def remote_commands(self, site_id: str, *, point: str | None = None) -> list[RemoteCommand]:
-        """The site's commands made at the centre, newest first."""
+    async def remote_commands(self, site_id: str, *, point: str | None = None,
+                              after: tuple[float, str] | None = None,
+                              limit: int | None = None) -> list[RemoteCommand]:
+        """The site's commands made at the centre, newest first by (``created_at``, ``id``), ids
+        compared as Python compares str; after the keyset ``after`` (created_at, id) and at most
+        ``limit`` of them when given."""
         ...
 
     async def remote_command(self, site_id: str, command_id: str) -> RemoteCommand | None:
@@ -453,8 +460,12 @@ class RemoteCommands(Protocol):
         ...
 
     async def edge_commands(self, site_id: str, *, point: str | None = None,
-                            command_id: str | None = None) -> list[EdgeCommand]:
-        """The commands the site's edge made itself (not those the centre sent it), newest first."""
+                            command_id: str | None = None,
+                            after: tuple[float, str] | None = None,
+                            limit: int | None = None) -> list[EdgeCommand]:
+        """The commands the site's edge made itself (not those it made of the centre's, whose
+        answers name them), newest first by (``created_at``, ``id``) as ``remote_commands``, after
+        ``after`` and at most ``limit`` when given; with ``command_id``, that one, whoever made it."""
         ...
 
 

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import logging
 import math
+from collections import deque
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -206,22 +208,26 @@ def _remote_out(cmd: RemoteCommand) -> CommandOut:
 def _edge_outs(site_id: str, cmds: list[EdgeCommand]) -> list[CommandOut]:
     """The edge's own commands the API can show; one that is not a command (a change the edge's
     bridge should never send) is left out, and said once per site."""
-    out = []
-    for cmd in cmds:
-        try:
-            out.append(_edge_out(cmd))
-        except (ValidationError, TypeError, ValueError) as err:
-            if site_id not in _UNREADABLE:
-                _UNREADABLE.add(site_id)
-                log.warning("central: site %s: the edge's command %r is left out of the API: %s "
-                            "(such changes of this site are not logged again)", site_id, cmd.id,
-                            str(err).splitlines()[0])
-    return out
+    return [out for out in (_shown(site_id, cmd) for cmd in cmds) if out is not None]
+
+
+def _shown(site_id: str, cmd: EdgeCommand) -> CommandOut | None:
+    """``cmd`` as the API shows it; None (said once per site) when it cannot be shown."""
+    try:
+        return _edge_out(cmd)
+    except (ValidationError, TypeError, ValueError) as err:
+        if site_id not in _UNREADABLE:
+            _UNREADABLE.add(site_id)
+            log.warning("central: site %s: the edge's command %r is left out of the API: %s "
+                        "(such changes of this site are not logged again)", site_id, cmd.id,
+                        str(err).splitlines()[0])
+        return None
 
 
 def _edge_out(cmd: EdgeCommand) -> CommandOut:
-    """A command the edge made itself, as its newest change says (its first change dates it)."""
-    last, first = cmd.changes[-1], cmd.changes[0]
+    """A command the edge made itself, as its newest change says (its first change dates it: the
+    centre's time of it, ``created_at``, which orders the list)."""
+    last = cmd.changes[-1]
     status = last.get("status")
     expires = last.get("expires_at")
     return CommandOut(
@@ -231,9 +237,74 @@ def _edge_out(cmd: EdgeCommand) -> CommandOut:
         release=bool(last.get("release")),
         expires_at=float(expires) if isinstance(expires, int | float) else None,
         status=status if status in _STATUSES else "failed",  # type: ignore[arg-type]
-        error=str(last.get("error") or ""), created_at=float(first.get("updated_at") or 0.0),
+        error=str(last.get("error") or ""), created_at=cmd.created_at,
         updated_at=float(last.get("updated_at") or 0.0), edge=last, changes=list(cmd.changes),
         origin="edge")
+
+
+#: The most rows one read of a source of the centre's command list asks for (a status filter
+#: reads batch after batch, each twice the last, from the page's size up to this).
+_BATCH_MAX = 1000
+Key = tuple[float, str]
+
+
+class _Source:
+    """One source of the centre's command list (its queue, or the edge's own commands), read
+    newest first in batches after a position, as the API shows them (None: one left out)."""
+
+    def __init__(self, read: Callable[[Key | None, int], Awaitable[list[tuple[Key, CommandOut | None]]]],
+                 after: Key | None, size: int) -> None:
+        self.read = read
+        self.after = after
+        self.size = size
+        self.buffer: deque[tuple[Key, CommandOut | None]] = deque()
+        self.done = False
+
+    async def head(self) -> CommandOut | None:
+        """The newest command not yet taken; None: there is none left."""
+        while True:
+            while self.buffer and self.buffer[0][1] is None:
+                self.buffer.popleft()
+            if self.buffer:
+                return self.buffer[0][1]
+            if self.done:
+                return None
+            got = await self.read(self.after, self.size)
+            self.done = len(got) < self.size
+            if got:
+                self.after = got[-1][0]
+            self.buffer.extend(got)
+            self.size = min(self.size * 2, max(_BATCH_MAX, self.size))
+
+
+async def _remote_page(remote: RemoteCommands, site_id: str, *, point: str | None,
+                       status: str | None, after: Key | None, limit: int) -> list[CommandOut]:
+    """Up to ``limit + 1`` of the site's commands at a central openbms after ``after``, newest
+    first by (created_at, id): the centre's queued ones and the edge's own, each read in
+    PostgreSQL after the cursor (``limit + 1`` at first) and merged. ``status`` is derived here
+    (from delivery, answer and changes), so with it batches are read until the page is full or
+    both sources are exhausted."""
+
+    async def central(at: Key | None, size: int) -> list[tuple[Key, CommandOut | None]]:
+        found = await remote.remote_commands(site_id, point=point, after=at, limit=size)
+        return [((c.created_at, c.id), _remote_out(c)) for c in found]
+
+    async def edge(at: Key | None, size: int) -> list[tuple[Key, CommandOut | None]]:
+        found = await remote.edge_commands(site_id, point=point, after=at, limit=size)
+        return [((c.created_at, c.id), _shown(site_id, c)) for c in found]
+
+    sources = (_Source(central, after, limit + 1), _Source(edge, after, limit + 1))
+    out: list[CommandOut] = []
+    while len(out) <= limit:
+        heads = [(await s.head(), s) for s in sources]
+        ready = [(c, s) for c, s in heads if c is not None]
+        if not ready:
+            break
+        cmd, source = max(ready, key=lambda h: (h[0].created_at, h[0].id))
+        source.buffer.popleft()
+        if status is None or cmd.status == status:
+            out.append(cmd)
+    return out
 
 
 def _edge_ids(cmds: list[RemoteCommand]) -> set[str]:
@@ -401,19 +472,14 @@ async def list_commands(
     after = decode_cursor(cursor, {"t": float, "id": str})
     remote = _remote(runtime, site_id)
     if remote is not None:  # the centre's commands for the edge and the edge's own, newest first
-        central = await remote.remote_commands(site_id, point=point)
-        sent = _edge_ids(central)
-        outs = [_remote_out(c) for c in central] + _edge_outs(site_id, [
-            c for c in await remote.edge_commands(site_id, point=point) if c.id not in sent])
-        outs.sort(key=lambda c: (c.created_at, c.id), reverse=True)
-        outs = [c for c in outs if (status is None or c.status == status) and (
-            not after or (c.created_at, c.id) < (after["t"], after["id"]))]
-        shown, more = page(outs, limit, lambda c: {"t": c.created_at, "id": c.id})
+        found = await _remote_page(remote, site_id, point=point, status=status,
+                                   after=(after["t"], after["id"]) if after else None, limit=limit)
+        shown, more = page(found, limit, lambda c: {"t": c.created_at, "id": c.id})
         return Page[CommandOut](items=shown, next_cursor=more)
-    found = await runtime.commands.recent(site_id, point=point, status=status,
-                                          after=(after["t"], after["id"]) if after else None,
-                                          limit=limit + 1)
-    items, next_cursor = page(found, limit, lambda c: {"t": c.created_at, "id": c.id})
+    stored = await runtime.commands.recent(site_id, point=point, status=status,
+                                           after=(after["t"], after["id"]) if after else None,
+                                           limit=limit + 1)
+    items, next_cursor = page(stored, limit, lambda c: {"t": c.created_at, "id": c.id})
     return Page[CommandOut](items=[_out(c) for c in items], next_cursor=next_cursor)
 
 
