@@ -76,3 +76,18 @@ async def test_who_may_override_and_what_cannot_be(live):  # noqa: F811
     assert r.status_code == 422 and "neither a wired output of a block" in r.text
     r = await live.post("fm", f"{PROGRAMS}/cx/overrides", json={**body, "reason": " "})
     assert r.status_code == 422
+
+
+async def test_an_override_that_is_no_finite_number_is_a_422_and_holds_nothing(live):  # noqa: F811
+    assert (await live.put("fm", f"{PROGRAMS}/nan", json={"program": _program()})).status_code == 201
+    deployed = await live.post("fm", f"{PROGRAMS}/nan/deploy", json={"version": 1, "reason": "t"})
+    assert deployed.status_code == 200
+    await eventually(lambda: _slot(live, 10) == 14, "the program's command")
+    for raw in ("NaN", "Infinity", "-Infinity"):  # JSON as Python's json writes them
+        body = '{"port": "lim.out", "value": ' + raw + ', "duration_s": 60, "reason": "x"}'
+        r = await live.post("fm", f"{PROGRAMS}/nan/overrides", content=body,
+                            headers={"Content-Type": "application/json"})
+        assert r.status_code == 422, r.text
+        assert "not a finite number" in r.text
+    assert (await live.get("viewer", f"{PROGRAMS}/nan/overrides")).json() == []
+    assert _slot(live, 10) == 14

@@ -138,3 +138,36 @@ def test_a_program_at_the_centre_commands_the_edges_writable_points_at_9_to_16_o
     urgent = validate_program(program(8), catalog)
     assert [(i.path, "9 to 16" in i.message) for i in urgent] == [("outputs[0].priority", True)]
     assert "not writable" in validate_program(program(12, "hq/ahu-1/sat"), catalog)[0].message
+
+
+def test_while_the_centres_file_is_wrong_an_api_change_is_refused_and_the_file_kept(
+        tmp_path: Path) -> None:
+    night = {**OCCUPANCY, "id": "night", "targets": ["hq/ahu-1/sat"]}  # not writable at the edge
+    path = _own(tmp_path / "sites", {"schedules": [OCCUPANCY, night]})
+    before = path.read_bytes()
+    sites = CentralSites(tmp_path / "sites")
+    running = sites.build(EDGE)
+    assert running.schedules == ()
+    assert len(sites.problems()) == 1 and "not writable at its edge" in sites.problems()[0]
+    occupancy = type(running).model_validate({**EDGE, "schedules": [OCCUPANCY]}).schedules
+    with pytest.raises(ConfigError, match=r"is wrong .* fix it"):
+        sites.write(running, running.model_copy(update={"schedules": occupancy}), path)
+    assert path.read_bytes() == before  # neither schedule is lost
+    path.write_text(yaml.safe_dump({"schedules": [OCCUPANCY]}))  # fixed by hand
+    assert [s.id for s in sites.build(EDGE).schedules] == ["occ"] and sites.problems() == []
+
+
+@pytest.mark.parametrize(("schedule", "said"), [
+    ({**OCCUPANCY, "priority": 12}, "written by the edge's own schedule 'edge-own'"),
+    ({**OCCUPANCY, "default": 25}, "25 is outside the limits of 'hq/ahu-1/sat-sp' at its edge"),
+    ({**OCCUPANCY, "weekly": {"friday": [{"time": "06:00", "value": 9}]}}, "9 is outside"),
+])
+def test_a_schedule_of_the_centre_against_the_edge_is_refused(
+        tmp_path: Path, schedule: dict[str, Any], said: str) -> None:
+    sites = CentralSites(tmp_path / "sites")
+    running = sites.build(EDGE)
+    assert running.source is not None
+    wanted = type(running).model_validate({**EDGE, "schedules": [schedule]}).schedules
+    with pytest.raises(ConfigError, match=said):
+        sites.write(running, running.model_copy(update={"schedules": wanted}), running.source)
+    assert not running.source.exists()

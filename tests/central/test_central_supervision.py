@@ -273,6 +273,8 @@ async def test_a_program_deployed_at_the_centre_commands_the_edge_at_its_priorit
             await until(lambda: setup.slot(13) is not None, within=WITHIN,
                         what="the program's output at priority 13 at the edge")
             held = setup.slot(13)
+            overridden = await client.post(f"{BASE}/programs/fixed/overrides", headers=fm, json={
+                "port": "out", "value": 15, "priority": 12, "duration_s": 60, "reason": "hand"})
             checked = await client.post(f"{BASE}/programs/validate", headers=fm,
                                         json={**urgent, "id": "urgent", "site": "hq"})
             saved_urgent = await client.put(f"{BASE}/programs/urgent", headers=fm,
@@ -285,6 +287,9 @@ async def test_a_program_deployed_at_the_centre_commands_the_edge_at_its_priorit
     assert (held.value, held.priority) == (16.5, 13)
     assert "program:fixed" in held.reason, held.reason
     assert held.expires_at is not None  # a lease
+    assert overridden.status_code == 409, overridden.text  # the point is the edge's
+    assert overridden.json()["type"] == "urn:openbms:problem:site-at-edge"
+    assert "command it from here" in overridden.text
     assert checked.status_code == 200, checked.text
     assert checked.json()["valid"] is False
     issues = checked.json()["issues"]

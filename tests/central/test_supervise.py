@@ -5,6 +5,7 @@ edge does not let write or a priority of the edge's; a database away loses no va
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -129,3 +130,65 @@ def test_a_lease_or_interval_that_makes_no_sense_is_refused() -> None:
         CentralWriter(queue, ManualClock(T0), WRITABLE.__contains__, lease_s=10)
     with pytest.raises(ValueError, match="half the lease"):
         CentralWriter(queue, ManualClock(T0), WRITABLE.__contains__, lease_s=600, min_interval_s=400)
+
+
+async def test_a_value_that_is_no_plain_value_is_refused_and_holds_up_no_other(
+        postgres_url: str) -> None:
+    writer, queue, _clock = await _writer(postgres_url)
+    for bad in (float("nan"), float("inf"), [1, 2], {"a": 1}, None):
+        with pytest.raises(CommandError, match="expected a finite number") as refused:
+            await writer.command(SP, bad, 13, requested_by="program:p")  # type: ignore[arg-type]
+        assert refused.value.field == "value"
+    await writer.command("hq/ahu-1/fan", True, 12, requested_by="program:p")
+    assert await writer.send_due() == 1
+    assert [(r["point"], r["value"]) for r in await queue.commands("hq")] == [("hq/ahu-1/fan", True)]
+
+
+async def test_a_point_no_longer_writable_at_its_edge_drops_what_the_centre_held_there(
+        postgres_url: str) -> None:
+    writable = set(WRITABLE)
+    queue = CommandQueue(fresh_postgres_database(postgres_url))
+    await queue.create()
+    clock = ManualClock(T0)
+    writer = CentralWriter(queue, clock, writable.__contains__, lease_s=900, min_interval_s=60)
+    await writer.command(SP, 14.0, 14, requested_by="schedule:occ")
+    assert await writer.send_due() == 1
+    writable.discard(SP)  # the edge published the point read-only
+    # the schedule's release is taken (not refused), and nothing is renewed any more
+    await writer.release(SP, 14, requested_by="schedule:occ", reason="schedule deleted")
+    assert writer.holder(SP, 14) is None
+    await writer.command("hq/ahu-1/fan", True, 12, requested_by="program:p")
+    await clock.advance(900)
+    assert await writer.send_due() == 1  # the fan only
+    writable.add(SP)  # writable again: the deleted schedule's value does not come back
+    await clock.advance(900)
+    await writer.send_due()
+    assert [(r["point"], r["value"]) for r in await queue.commands("hq")
+            if r["point"] == SP] == [(SP, 14.0)]
+    # a value the centre held when the point went read-only is dropped at the next pass
+    await writer.command(SP, 15.0, 13, requested_by="program:p")
+    await writer.send_due()
+    writable.discard(SP)
+    await clock.advance(450)
+    await writer.send_due()
+    assert writer.holder(SP, 13) is None
+    writable.add(SP)
+    await clock.advance(450)
+    await writer.send_due()
+    assert [r["value"] for r in await queue.commands("hq") if r["point"] == SP] == [14.0, 15.0]
+
+
+async def test_a_release_keeps_the_interval_for_the_next_value(postgres_url: str) -> None:
+    writer, queue, clock = await _writer(postgres_url, min_interval_s=60)
+    sent = 0
+    for step in range(10):  # value, release, value… every 31 s for 310 s
+        if step % 2:
+            await writer.release(SP, 12, requested_by="program:toggle")
+        else:
+            await writer.command(SP, 15.0 + step, 12, requested_by="program:toggle")
+        sent += await writer.send_due()
+        await clock.advance(31)
+    sent += await writer.send_due()
+    assert sent <= 310 // 60 + 1  # at most one command a minute, releases included
+    rows = await queue.commands("hq")
+    assert all(b["created"] - a["created"] >= 60 for a, b in itertools.pairwise(rows))

@@ -161,7 +161,8 @@ class CentralServer:
                                     online=self._online, received=self._received)
             self.writer = CentralWriter(queue, self.clock, self.commands.edge_writable,
                                         lease_s=self.lease_s,
-                                        min_interval_s=self.command_interval_s, poke=self._poke)
+                                        min_interval_s=self.command_interval_s, poke=self._poke,
+                                        problems=self.sites.problems)
             sites: list[SiteConfig] = []
             for stored in await self._stored():
                 cfg = self._site(stored)
@@ -304,6 +305,9 @@ class CentralServer:
             if cfg is None:
                 continue
             before = self._configs[stored.site]
+            if stored.hash == before.hash and cfg == self.runtime.site(stored.site):
+                self._serve(stored)  # its own file rewritten by an API change already applied
+                continue
             self._serve(stored)  # first: the programs' catalogue follows its writable points
             try:
                 await self.runtime.apply_site(cfg, keep=False)
@@ -312,6 +316,7 @@ class CentralServer:
                 log.error("central: site %s's new configuration could not be applied: %s",
                           stored.site, err)
                 self._serve(before)
+                self._site(before)  # the copy's published configuration is the one served again
                 continue
             changed.append(stored.site)
         return changed

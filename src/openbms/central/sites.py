@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +35,10 @@ from pydantic import ValidationError
 
 from openbms.central.commands import MIN_PRIORITY
 from openbms.central.remote import writable_points
-from openbms.config.checks import check_control
+from openbms.config.checks import Problem, check_control
 from openbms.errors import ConfigError, ConfigIssue
+from openbms.model.calendar import WEEKDAYS
+from openbms.model.schedule import Schedule
 from openbms.model.site import SiteConfig
 
 __all__ = ["CentralSites", "central_site"]
@@ -99,6 +101,7 @@ class CentralSites:
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
         self._published: dict[str, dict[str, Any]] = {}  # site → what its edge published
+        self._broken: dict[str, str] = {}  # site → what is wrong with its own file of the centre
 
     def path(self, site: str) -> Path:
         return self.folder / f"{site}.yaml"
@@ -140,10 +143,12 @@ class CentralSites:
         return doc
 
     def _merged(self, config: dict[str, Any], own: Mapping[str, Any]) -> SiteConfig:
-        """The copy with ``own``, checked: schedules on points the edge lets write, at 9 to 16."""
+        """The copy with ``own``, checked: schedules on points the edge lets write, at 9 to 16,
+        not on a slot one of the edge's own schedules writes, and inside the point's limits."""
         merged = central_site(config, own)
         writable = writable_points(config)
         problems = check_control(merged, writable=writable.__contains__, min_priority=MIN_PRIORITY)
+        problems += _against_the_edge(merged.schedules, config)
         if problems:
             first = ".".join(str(x) for x in problems[0][0])
             raise ValueError(f"{first}: {problems[0][1]}"
@@ -158,15 +163,23 @@ class CentralSites:
         copy = central_site(config)
         site = copy.site.id
         self._published[site] = config
+        self._broken.pop(site, None)
         path = self.path(site)
         try:
             own = self._own(site)
             if own is not None:
                 copy = self._merged(config, own)
         except ValueError as err:
+            self._broken[site] = str(err)
             log.error("central: %s: the centre's schedules and calendars of site %s do not run: "
                       "%s (the file is left as it is)", path, site, err)
         return copy.with_source(path)
+
+    def problems(self) -> list[str]:
+        """The sites whose own file of the centre is wrong, each with what is wrong (their
+        schedules of the centre do not run; health says so)."""
+        return [f"{self.path(site)}: the centre's schedules and calendars of site {site} do not "
+                f"run: {why}" for site, why in sorted(self._broken.items())]
 
     def write(self, running: SiteConfig, new: SiteConfig, path: Path) -> SiteConfig:
         """The runtime's ``write_site`` at the centre: keep the centre's own schedules and
@@ -179,6 +192,11 @@ class CentralSites:
 
         def refuse(message: str) -> ConfigError:
             return ConfigError([ConfigIssue(str(path), 1, 1, message)])
+
+        if site in self._broken:  # its schedules there are not served: a change would lose them
+            raise refuse(f"the centre's own file of site {site!r} ({path.name}) is wrong "
+                         f"({self._broken[site]}): fix it (or move it away) first; it is left as "
+                         "it is")
 
         blank = {"schedules": (), "calendars": ()}
         if running.model_copy(update=blank) != new.model_copy(update=blank):
@@ -210,3 +228,47 @@ class CentralSites:
             path.with_name(path.name + ".bak").write_bytes(path.read_bytes())
         os.replace(tmp, path)
         return merged.with_source(path)
+
+
+def _values(schedule: Schedule) -> list[Any]:
+    """Every value a schedule may command (its default, its weekly and special days' events)."""
+    events = [e for day in WEEKDAYS for e in getattr(schedule.weekly, day)]
+    events += [e for x in schedule.exceptions for e in x.events]
+    return [schedule.default, *(e.value for e in events)]
+
+
+def _against_the_edge(schedules: Sequence[Schedule], config: dict[str, Any]) -> list[Problem]:
+    """What the centre's ``schedules`` would do against the edge: write a slot (point, priority)
+    that one of the edge's own schedules writes (the two would release each other's value), or
+    command a value outside the point's limits (the edge would refuse it at every renewal)."""
+    slots: dict[tuple[str, int], str] = {}
+    for edge in config.get("schedules") or ():
+        priority = edge.get("priority", 12) if isinstance(edge, dict) else None
+        if isinstance(priority, int) and isinstance(edge, dict):
+            for target in edge.get("targets") or ():
+                slots[(str(target), priority)] = str(edge.get("id"))
+    limits: dict[str, tuple[float | None, float | None]] = {}
+    sid = (config.get("site") or {}).get("id")
+    for equip in config.get("equipment") or ():
+        for point in (equip.get("points") or ()) if isinstance(equip, dict) else ():
+            lim = point.get("limits") if isinstance(point, dict) else None
+            if isinstance(lim, dict):
+                limits[f"{sid}/{equip.get('id')}/{point.get('name')}"] = (lim.get("min"),
+                                                                         lim.get("max"))
+    problems: list[Problem] = []
+    for i, schedule in enumerate(schedules):
+        for j, target in enumerate(schedule.targets):
+            edge_id = slots.get((target, schedule.priority))
+            if edge_id is not None:
+                problems.append((("schedules", i, "priority"), f"priority {schedule.priority} of "
+                                 f"{target!r} is written by the edge's own schedule {edge_id!r}: "
+                                 "choose another priority"))
+            low, high = limits.get(target, (None, None))
+            for value in _values(schedule):
+                if isinstance(value, bool) or not isinstance(value, int | float):
+                    continue
+                if (low is not None and value < low) or (high is not None and value > high):
+                    problems.append((("schedules", i, "targets", j), f"{value!r} is outside the "
+                                     f"limits of {target!r} at its edge ({low} to {high})"))
+                    break
+    return problems

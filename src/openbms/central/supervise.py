@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -48,6 +49,14 @@ DEFAULT_LEASE_S = 900.0
 DEFAULT_MIN_INTERVAL_S = 60.0
 #: Seconds a command waits in the queue for its edge (a newer one supersedes it before).
 DEFAULT_QUEUE_S = 600.0
+
+
+def _plain(value: Value) -> bool:
+    """A value an edge's arbiter may take: a finite number, true/false, or text (a state label;
+    the edge checks which)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return isinstance(value, bool | int | str)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +94,8 @@ class CentralWriter:
     def __init__(self, queue: CommandQueue, clock: Clock, writable: Callable[[str], bool], *,
                  lease_s: float = DEFAULT_LEASE_S, min_interval_s: float = DEFAULT_MIN_INTERVAL_S,
                  queue_s: float = DEFAULT_QUEUE_S, tick_s: float = 1.0,
-                 poke: Callable[[], None] | None = None) -> None:
+                 poke: Callable[[], None] | None = None,
+                 problems: Callable[[], list[str]] | None = None) -> None:
         if not lease_s >= 60:
             raise ValueError(f"lease {lease_s!r} s: expected 60 s or more")
         if not 0 <= min_interval_s <= lease_s / 2:
@@ -103,6 +113,9 @@ class CentralWriter:
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._failing = False
+        self._last_error = ""
+        #: What else the health tells (the centre's own files of the sites that do not run).
+        self.problems = problems
         #: Commands queued, renewals among them, and values that waited for the interval.
         self.queued = 0
         self.renewed = 0
@@ -122,7 +135,8 @@ class CentralWriter:
         return self._hold(point, priority, None, True, source, requested_by, reason)
 
     def holder(self, point: str, priority: int) -> str | None:
-        """Who holds ``point`` at ``priority`` from the centre (``schedule:ID``…); None: nobody."""
+        """Who holds ``point`` at ``priority`` from the centre (``schedule:ID``…); None: nobody
+        (a release is kept, sent or not, so the interval holds for the next value too)."""
         held = self._held.get((point, priority))
         return None if held is None or held.release else held.requested_by
 
@@ -131,13 +145,19 @@ class CentralWriter:
         if priority is None:
             raise CommandError(f"{point}: a command from the centre names its priority "
                                f"({MIN_PRIORITY} to 16)", field="priority")
-        if not self.writable(point):
-            raise CommandError(f"{point}: not writable at its edge (its published configuration)")
         if not MIN_PRIORITY <= priority <= 16:
             raise CommandError(f"{point}: priority {priority}: a command from the centre is "
                                f"{MIN_PRIORITY} to 16; 1 to {MIN_PRIORITY - 1} stay the edge's "
                                "(life safety, its own operators)", field="priority")
         key = (point, priority)
+        if not self.writable(point):
+            if release:  # the edge holds no slot of it any more: nothing to hold or renew
+                self._held.pop(key, None)
+                return Queued(point, priority)
+            raise CommandError(f"{point}: not writable at its edge (its published configuration)")
+        if not release and not _plain(value):
+            raise CommandError(f"{point}: {value!r}: expected a finite number, true/false or a "
+                               "state label", field="value")
         old = self._held.get(key)
         if old is not None and old.release == release and old.value == value \
                 and type(old.value) is type(value) and old.requested_by == requested_by:
@@ -155,12 +175,19 @@ class CentralWriter:
         if self._task is None:
             self._task = asyncio.create_task(self._loop(), name="central supervision")
 
-    async def stop(self) -> None:
-        """Stop sending; what is held stays at the edges until its lease ends."""
+    async def stop(self, *, last_s: float = 5.0) -> None:
+        """Stop sending, after one last pass of what is due (``last_s`` at most: the releases made
+        while stopping); what is held stays at the edges until its lease ends."""
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+            try:
+                async with asyncio.timeout(last_s):
+                    await self.send_due()
+            except (OpenBMSError, TimeoutError) as err:
+                log.warning("central schedules and programs: the last commands were not queued at "
+                            "the stop (%s); the edges' leases end them", err or "no time left")
 
     async def _loop(self) -> None:
         while True:
@@ -171,10 +198,15 @@ class CentralWriter:
                     log.error("central schedules and programs: commands cannot be queued (%s); "
                               "tried again every %g s", err, self.tick_s)
                 self._failing = True
+            except Exception as err:  # a defect: said, and the loop goes on (health says so)
+                if not self._failing:
+                    log.exception("central schedules and programs: commands cannot be queued")
+                self._failing = True
+                self._last_error = f"{type(err).__name__}: {err}"
             else:
                 if self._failing:
                     log.warning("central schedules and programs: commands are queued again")
-                self._failing = False
+                self._failing, self._last_error = False, ""
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.tick_s)
@@ -186,6 +218,14 @@ class CentralWriter:
         for key, held in list(self._held.items()):
             now = self.clock.now()
             last = held.sent_at
+            if not self.writable(key[0]):
+                # The edge no longer lets it be written (a new configuration): it holds no slot
+                # of it, and a value renewed now would come back if it ever did again.
+                if not held.release:
+                    log.warning("central: %s is no longer writable at its edge: %s's value at "
+                                "priority %d is dropped", key[0], held.requested_by, key[1])
+                del self._held[key]
+                continue
             if held.waiting:
                 if last is not None and now < last + self.min_interval_s:
                     continue
@@ -208,8 +248,6 @@ class CentralWriter:
             sent += 1
             self.queued += 1
             self.renewed += renewal
-            if held.release and self._held.get(key) is held:
-                del self._held[key]  # released: nothing to renew
         if sent and self.poke is not None:
             self.poke()
         return sent
@@ -217,12 +255,15 @@ class CentralWriter:
     def health(self) -> dict[str, Any]:
         """A health component: degraded while commands cannot be queued; the values held, the
         commands queued (renewals among them) and the values that waited for the interval."""
-        out: dict[str, Any] = {"status": "degraded" if self._failing else "ok", "reasons": [],
+        problems = list(self.problems()) if self.problems is not None else []
+        out: dict[str, Any] = {"status": "degraded" if self._failing or problems else "ok",
+                               "reasons": problems,
                                "held": sum(not h.release for h in self._held.values()),
                                "queued": self.queued, "renewed": self.renewed,
                                "coalesced": self.coalesced}
         if self._failing:
-            out["reasons"] = ["the centre's schedules and programs cannot queue their commands "
-                              "(the database): their values are held and tried again"]
+            out["reasons"].insert(0, "the centre's schedules and programs cannot queue their "
+                                     f"commands ({self._last_error or 'the database'}): their "
+                                     "values are held and tried again")
         return out
 

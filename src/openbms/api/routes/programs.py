@@ -27,7 +27,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Body, Path, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from openbms.api.auth.permissions import require
 from openbms.api.auth.principal import Principal
@@ -49,7 +49,7 @@ from openbms.control.programs.model import path_parts
 from openbms.control.programs.replay import OUTPUT_POINTS, check_range, run_replay, thin
 from openbms.errors import CommandError
 from openbms.model.sample import Value
-from openbms.service.protocols import MANUAL_SOURCES, ProgramRepository, Services
+from openbms.service.protocols import MANUAL_SOURCES, ProgramRepository, RemoteCommands, Services
 
 __all__ = ["router"]
 
@@ -234,11 +234,20 @@ class ProgramOverrideRequest(BaseModel):
 
     port: str = Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_-]*(\.[A-Za-z0-9_]+)?$", max_length=130,
                       description="'node.port' of a block's output, or the id of an output node (its point).")
-    value: float | int | bool | str = Field(description="The value held (not null: to end it, DELETE).")
+    value: float | int | bool | str = Field(
+        description="The value held (not null: to end it, DELETE); a number is finite.")
     duration_s: float = Field(3600, gt=0, le=7 * 86_400, description="How long, by the server's clock.")
     priority: int = Field(8, ge=1, le=16, description="An output node's point: the arbiter's priority.")
     reason: str = Field(min_length=1, max_length=2000, pattern=r"\S",
                         description="Why (kept in the audit log).")
+
+    @field_validator("value")
+    @classmethod
+    def _finite(cls, value: float | int | bool | str) -> float | int | bool | str:
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"{value!r} is not a finite number: expected a number, true/false "
+                             "or a state label")
+        return value
 
 
 class ProgramOverrideOut(BaseModel):
@@ -755,6 +764,11 @@ async def override_program(
     details: dict[str, Any] = {"site": site_id, "port": body.port, "value": body.value,
                                "duration_s": body.duration_s, "reason": body.reason.strip()}
     if output is not None and (not dot or port == "value"):
+        if isinstance(runtime, RemoteCommands) and runtime.remote_site(site_id):
+            raise ApiError(409, f"{output.point}: at a central openbms an output's point is its "
+                                "edge's: override it there, or command it from here (its command "
+                                "dialog, priority 9 to 16, with a duration); a block's output can "
+                                "be held here", type="urn:openbms:problem:site-at-edge")
         try:
             cmd = await runtime.commands.command(output.point, body.value, body.priority,
                                                  source=command_source(user), requested_by=user.actor,
