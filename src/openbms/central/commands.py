@@ -35,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -88,7 +89,19 @@ DDL = (
     "(point, created, ('central-' || id::text) COLLATE \"C\")",
     "CREATE INDEX IF NOT EXISTS central_commands_sent ON central_commands "
     f"(site, {SENT_ID.format(answer='answer')})",
+    # the commands done with, by age: pruned (``Dispatcher.prune``)
+    "CREATE INDEX IF NOT EXISTS central_commands_done ON central_commands (updated) "
+    "WHERE status NOT IN ('queued', 'sending')",
 )
+
+#: Seconds a command done with (answered, unanswered, expired) is kept at the centre (the edge
+#: keeps its own audit); ``openbms central run|serve --keep-commands-days``.
+DEFAULT_KEEP_S = 90 * 86400.0
+#: Seconds a superseded command (never sent: a newer value of a central schedule's or program's
+#: was queued before its edge came back) is kept.
+SUPERSEDED_KEEP_S = 86400.0
+#: Rows deleted per statement when pruning (a short transaction each).
+_PRUNE_BATCH = 10_000
 
 #: A command's id as the API shows it (``central-N``), in the order Python compares str: the
 #: second key of the API's (created_at, id) order (an index's expression: named alike).
@@ -205,8 +218,15 @@ class Dispatcher:
 
     def __init__(self, queue: CommandQueue, ask: Ask, online: Callable[[str], bool],
                  token: Callable[[str], str | None], clock: Clock, *, interval: float = 1.0,
-                 timeout: float = 10.0) -> None:
+                 timeout: float = 10.0, keep_s: float = DEFAULT_KEEP_S,
+                 prune_every: float = 3600.0) -> None:
+        if not keep_s >= SUPERSEDED_KEEP_S:
+            raise ValueError(f"keep {keep_s / 86400:g} days: expected 1 day or more")
         self.queue = queue
+        self.keep_s = keep_s
+        self.prune_every = prune_every
+        self._next_prune = -math.inf
+        self.pruned = 0
         self.ask = ask
         self.online = online
         self.token = token
@@ -252,9 +272,33 @@ class Dispatcher:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.interval)
 
-    async def pass_once(self) -> int:
-        """Expire what is due, send what may be sent; how many were sent."""
+    async def prune(self) -> int:
+        """Delete the commands done with and older than ``keep_s`` (superseded ones after a
+        day), a batch at a time; how many."""
         now = self.clock.now()
+        total = 0
+        for statuses, age in ((("answered", "unanswered", "expired"), self.keep_s),
+                              (("superseded",), SUPERSEDED_KEEP_S)):
+            while True:
+                rows = await self.queue._run(
+                    "DELETE FROM central_commands WHERE id IN (SELECT id FROM central_commands "
+                    "WHERE status NOT IN ('queued', 'sending') AND status = ANY(%s) "
+                    "AND updated < %s LIMIT %s) RETURNING 1", (list(statuses), now - age, _PRUNE_BATCH))
+                total += len(rows)
+                if len(rows) < _PRUNE_BATCH:
+                    break
+        self.pruned += total
+        if total:
+            log.info("central commands: %d done with and older than their keep pruned", total)
+        return total
+
+    async def pass_once(self) -> int:
+        """Expire what is due, send what may be sent (and prune once each ``prune_every``); how
+        many were sent."""
+        now = self.clock.now()
+        if now >= self._next_prune:
+            self._next_prune = now + self.prune_every
+            await self.prune()
         expired = await self.queue._run(
             "UPDATE central_commands SET status = 'expired', updated = %s "
             "WHERE status = 'queued' AND expires <= %s RETURNING id", (now, now))
@@ -324,4 +368,5 @@ class Dispatcher:
             (status, Jsonb(answer), self.clock.now(), cid))
 
     def health(self) -> dict[str, int]:
-        return {"sent": self.sent, "expired": self.expired, "unanswered": self.unanswered}
+        return {"sent": self.sent, "expired": self.expired, "unanswered": self.unanswered,
+                "pruned": self.pruned}

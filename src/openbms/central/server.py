@@ -91,7 +91,8 @@ class CentralServer:
                  token: Callable[[str], str | None] | None = None, lag_every: float = 60.0,
                  lag_warning_s: float = DEFAULT_LAG_WARNING_S,
                  backfill_hours: float | None = None, lease_s: float = DEFAULT_LEASE_S,
-                 command_interval_s: float = DEFAULT_MIN_INTERVAL_S) -> None:
+                 command_interval_s: float = DEFAULT_MIN_INTERVAL_S,
+                 keep_commands_s: float | None = None) -> None:
         self.history_url = libpq_url(history_url)
         self.connect = connect
         self.data_dir = data_dir
@@ -104,6 +105,7 @@ class CentralServer:
         self.clock: Clock = clock or WallClock()
         self.refresh_every = refresh_every
         self.backfill_hours = backfill_hours
+        self.keep_commands_s = keep_commands_s
         #: The centre's copies of the sites, with its own schedules and calendars.
         self.sites = CentralSites(self.data_dir / "sites")
         #: Where the centre's schedules and programs write (``supervise.py``); made at start.
@@ -181,7 +183,11 @@ class CentralServer:
             await self.writer.start()
             # The runtime's historian (configured with the sites' retention and time zones)
             # stores the worker's share, not its bus: each message is acknowledged once stored.
-            extra = {} if self.backfill_hours is None else {"backfill_hours": self.backfill_hours}
+            extra: dict[str, Any] = {}
+            if self.backfill_hours is not None:
+                extra["backfill_hours"] = self.backfill_hours
+            if self.keep_commands_s is not None:
+                extra["keep_commands_s"] = self.keep_commands_s
             self.worker = IngestWorker(self.history_url, self.connect, prefix=self.prefix,
                                        group=self.group, clock=self.runtime.clock,
                                        sink=self.runtime.historian, ask=self.ask, token=self.token,

@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Protocol
 
 from openbms.central.backfill import AutoBackfill
-from openbms.central.commands import Ask, CommandQueue, Dispatcher
+from openbms.central.commands import DEFAULT_KEEP_S, Ask, CommandQueue, Dispatcher
 from openbms.central.ingest import CentralIngest, SampleSink, topic_filters
 from openbms.central.store import CentralStore
 from openbms.errors import HistorianError
@@ -72,6 +72,7 @@ class IngestWorker:
                  sink: SampleSink | None = None, ask: Ask | None = None,
                  token: Callable[[str], str | None] | None = None,
                  backfill_hours: float = DEFAULT_BACKFILL_HOURS,
+                 keep_commands_s: float = DEFAULT_KEEP_S,
                  **historian_options: Any) -> None:
         if not libpq_url(history_url).startswith("postgresql://"):
             raise ValueError(f"the central's history is PostgreSQL: expected a postgresql:// URL, "
@@ -96,6 +97,8 @@ class IngestWorker:
         #: Backfills of edges coming online (with ``ask`` and ``token``; ``backfill_hours`` 0: none).
         self.backfill_hours = backfill_hours
         self.backfill: AutoBackfill | None = None
+        #: Seconds the commands done with are kept (the dispatcher prunes older ones).
+        self.keep_commands_s = keep_commands_s
 
     async def start(self) -> None:
         """Open the history and the tables, then subscribe; a failure stops what was started."""
@@ -112,7 +115,8 @@ class IngestWorker:
             await self.ingest.start()
             if self._ask is not None and self._token is not None:
                 dispatcher = Dispatcher(CommandQueue(self.history_url), self._ask,
-                                        self.ingest.is_online, self._token, self.clock)
+                                        self.ingest.is_online, self._token, self.clock,
+                                        keep_s=self.keep_commands_s)
                 self.dispatcher = dispatcher
                 await dispatcher.start()
                 backfill = None

@@ -110,6 +110,11 @@ def _history_url(url: str | None) -> str:
     return url
 
 
+KeepCommandsOption = typer.Option(
+    90.0, "--keep-commands-days", min=1.0,
+    help="With --tokens: days the centre keeps a command done with (answered, unanswered, "
+         "expired; a superseded one a day); older ones are pruned each hour. The edge keeps "
+         "its own audit.")
 BackfillHoursOption = typer.Option(
     24.0, "--backfill-hours", envvar="OPENBMS_BACKFILL_HOURS", min=0.0,
     help="With --tokens: when an edge comes online (and for each one online at the start), "
@@ -135,6 +140,7 @@ def run(
                                        help="Seconds between status lines."),
     tokens: Path | None = TokensOption,
     backfill_hours: float = BackfillHoursOption,
+    keep_commands_days: float = KeepCommandsOption,
     username_env: str | None = UserEnvOption,
     username_file: str | None = UserFileOption,
     password_env: str | None = PasswordEnvOption,
@@ -163,7 +169,8 @@ def run(
         token = _token_reader(tokens)
         worker = IngestWorker(url, connect, prefix=prefix, group=group, token=token,
                               ask=_asker(conn, prefix) if token is not None else None,
-                              backfill_hours=backfill_hours)
+                              backfill_hours=backfill_hours,
+                              keep_commands_s=keep_commands_days * 86400)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -231,6 +238,7 @@ def serve_central(
         help="Seconds between reads of every site's newest stored sample (a query over every "
              "point's latest value: seldom at thousands of sites)."),
     backfill_hours: float = BackfillHoursOption,
+    keep_commands_days: float = KeepCommandsOption,
     lease: float = typer.Option(
         900.0, "--lease", min=60.0,
         help="Seconds a command of the centre's schedules and programs holds at its edge "
@@ -280,7 +288,8 @@ def serve_central(
                                ask=_asker(conn, prefix) if token is not None else None,
                                lag_warning_s=lag_warning, lag_every=lag_every,
                                backfill_hours=backfill_hours, lease_s=lease,
-                               command_interval_s=command_interval)
+                               command_interval_s=command_interval,
+                               keep_commands_s=keep_commands_days * 86400)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
