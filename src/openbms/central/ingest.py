@@ -114,7 +114,7 @@ class CentralIngest:
     """Decodes the bridges' messages under ``prefix`` and stores them."""
 
     def __init__(self, sink: SampleSink, store: CentralStore, clock: Clock,
-                 prefix: str = "openbms") -> None:
+                 prefix: str = "openbms", *, newest_every: float = 5.0) -> None:
         self.sink = sink
         self.store = store
         self.clock = clock
@@ -141,6 +141,11 @@ class CentralIngest:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._failing = False
+        #: Seconds between writes of each site's newest sample time (``central_newest``).
+        self.newest_every = newest_every
+        self._newest_kept: dict[str, float] = {}  # what was written of ``newest``
+        self._newest_task: asyncio.Task[None] | None = None
+        self._newest_failing = False
 
     # ------------------------------------------------------------------ per message
 
@@ -230,12 +235,43 @@ class CentralIngest:
     # ------------------------------------------------------------------ the writer task
 
     async def start(self) -> None:
-        """Start the writer task of events and configurations."""
+        """Start the writer tasks: events and configurations, and each site's newest time."""
         if self._task is None:
             self._task = asyncio.create_task(self._writer(), name="central store writer")
+        if self._newest_task is None:
+            self._newest_task = asyncio.create_task(self._newest_forever(),
+                                                    name="central newest times")
+
+    async def write_newest(self) -> None:
+        """Write the sites' newest sample times that moved since the last write."""
+        kept = self._newest_kept
+        moved = {site: ts for site, ts in self.newest.items() if ts > kept.get(site, -1.0)}
+        if moved:
+            await self.store.put_newest(moved)
+            kept.update(moved)
+
+    async def _newest_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.newest_every)
+            try:
+                await self.write_newest()
+            except HistorianError as err:
+                if not self._newest_failing:
+                    log.warning("central: the sites' newest sample times cannot be written (%s); "
+                                "tried again every %g s (the lag shown lags)", err,
+                                self.newest_every)
+                self._newest_failing = True
+            else:
+                self._newest_failing = False
 
     async def stop(self) -> None:
-        """Write what is queued (one attempt), then stop the writer task."""
+        """Write what is queued (one attempt), then stop the writer tasks."""
+        newest, self._newest_task = self._newest_task, None
+        if newest is not None:
+            newest.cancel()
+            await asyncio.gather(newest, return_exceptions=True)
+            with contextlib.suppress(HistorianError):
+                await self.write_newest()
         task, self._task = self._task, None
         if task is not None:
             task.cancel()

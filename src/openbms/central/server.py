@@ -16,8 +16,8 @@
              through its API run in its runtime; they write to ``CentralWriter``
              (``supervise.py``): commands queued for the edges, held with a lease
     lag: each site's newest sample, the later of what the live feed received (in memory) and
-             what every worker of the group stored (read from PostgreSQL every ``lag_every`` s: a
-             query over every point) ─▶ CentralView
+             what every worker of the group took (``central_newest``, one row a site, read every
+             ``lag_every`` s) ─▶ CentralView
     stop():  live feed ─▶ ingest worker ─▶ runtime (API)
 
 With several workers (``openbms central run`` beside it) the group splits the samples to

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -65,6 +65,12 @@ DDL = (
     "(site, kind, (body->>'point'), coalesce(ts, 0), (body->>'id') COLLATE \"C\")",
     "CREATE INDEX IF NOT EXISTS central_events_command_id ON central_events "
     "(site, kind, (body->>'id'))",
+    # each site's newest sample time a worker took (``put_newest``): the lag, read in one row a
+    # site instead of every point's latest value
+    """CREATE TABLE IF NOT EXISTS central_newest (
+        site text PRIMARY KEY,
+        newest float8 NOT NULL
+    )""",
 )
 
 #: A command change's time and its command's id, as the command list orders them (the indexes'
@@ -188,6 +194,21 @@ class CentralStore:
             [e.site for e in events], [e.kind for e in events], [e.key for e in events],
             [e.ts for e in events], [received] * len(events),
             [orjson.dumps(e.body).decode() for e in events]))
+
+    async def put_newest(self, newest: Mapping[str, float]) -> None:
+        """Keep each site's newest sample time, unless a later one is kept (several workers)."""
+        if not newest:
+            return
+        await self._execute(
+            "INSERT INTO central_newest (site, newest) SELECT * FROM unnest(%s::text[], "
+            "%s::float8[]) ON CONFLICT (site) DO UPDATE SET newest = "
+            "greatest(central_newest.newest, excluded.newest)",
+            (list(newest), list(newest.values())))
+
+    async def newest_times(self) -> dict[str, float]:
+        """Per site, the newest sample time the workers took (``put_newest``)."""
+        rows = await self._execute("SELECT site, newest FROM central_newest", ())
+        return {str(site): float(ts) for site, ts in rows}
 
     async def sites(self) -> list[StoredSite]:
         """Every site's newest configuration, by site id."""
