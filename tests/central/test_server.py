@@ -182,3 +182,40 @@ async def test_the_centre_shows_every_sites_live_values_beside_other_workers_and
 def rows_stored(url: str) -> int:
     from tests.central.test_ingest import rows
     return int(rows(url, "SELECT count(*) FROM samples")[0][0])
+
+
+async def test_a_site_that_publishes_its_first_configuration_is_served_without_a_restart(
+        mosquitto, postgres_url, tmp_path):
+    url = fresh_postgres_database(postgres_url)
+    a, b = site_with_rules("a", mosquitto.port), with_config(edge_site("b", mosquitto.port))
+    async with edges([a], tmp_path / "edges-a"):
+        async with workers(mosquitto, url, n=1, name="first"):
+            await until(lambda: set(stored(url)) == {"a"}, what="site a's configuration")
+        async with central(mosquitto, url, tmp_path / "central") as server:
+            runtime = server.runtime
+            assert runtime is not None and runtime.api is not None and runtime.state is not None
+            create_user(runtime.state, "bob@example.com", _hash(), grants={"b": "operator"})
+            assert await server.refresh() == []
+            async with edges([b], tmp_path / "edges-b") as (eb,):  # a new building
+                await until(lambda: "b" in stored(url), what="site b's first configuration")
+                added = await server.refresh()
+                again = await server.refresh()
+                eb.bus.publish([Sample("b/ahu-1/sat", T0, 12.5)])
+                async with httpx.AsyncClient(base_url=runtime.api.url, timeout=30) as client:
+                    bob = await signed_in(client, "bob@example.com")
+                    bobs = (await client.get("/api/v1/sites", headers=bob)).json()["items"]
+
+                    async def sat() -> Any:
+                        r = await client.get("/api/v1/sites/b/points/ahu-1/sat", headers=bob)
+                        return r.json()
+
+                    for _ in range(400):  # edge → broker → the centre's live feed → cache
+                        if (await sat()).get("value") == 12.5:
+                            break
+                        await asyncio.sleep(0.025)
+                    point = await sat()
+            health = server.health()
+    assert added == ["b"] and again == []
+    assert [s["id"] for s in bobs] == ["b"]
+    assert point["value"] == 12.5 and point["remote"] is True
+    assert health["served"] == ["a", "b"]

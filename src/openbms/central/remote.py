@@ -104,6 +104,11 @@ class CentralCommands:
         self._sites.add(site)
         self._writable[site] = writable_points(config)
 
+    def forget(self, site: str) -> None:
+        """``site`` is not served any more."""
+        self._sites.discard(site)
+        self._writable.pop(site, None)
+
     def remote_site(self, site_id: str) -> bool:
         return site_id in self._sites
 
@@ -246,6 +251,10 @@ class CentralView:
         """``site`` is an edge's; its alarm rules are those of ``config``."""
         rules = config.get("alarms") or ()
         self._rules[site] = {str(r.get("id")): r for r in rules if isinstance(r, dict)}
+
+    def forget(self, site: str) -> None:
+        """``site`` is not served any more."""
+        self._rules.pop(site, None)
 
     def remote_site(self, site_id: str) -> bool:
         return site_id in self._rules

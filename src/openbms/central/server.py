@@ -11,7 +11,7 @@
                   share) ─▶ the runtime's bus ─▶ current values, WebSocket (never stored twice)
     refresh() (every ``refresh_every`` s): a served site whose edge published another
              configuration, or whose own file of the centre changed, is applied
-             (``Runtime.apply_site``); a new site is said once (it is served after a restart)
+             (``Runtime.apply_site``); a new site is served (``Runtime.add_site``)
     the centre's own schedules (``sites/SITE.yaml``, ``CentralSites``) and the programs deployed
              through its API run in its runtime; they write to ``CentralWriter``
              (``supervise.py``): commands queued for the edges, held with a lease
@@ -214,6 +214,15 @@ class CentralServer:
         self.commands.serve(stored.site, stored.config)
         self.view.serve(stored.site, stored.config)
 
+    def _unserve(self, site: str) -> None:
+        """``site`` is not served (its first configuration could not be)."""
+        self._served.pop(site, None)
+        self._configs.pop(site, None)
+        if self.commands is not None:
+            self.commands.forget(site)
+        if self.view is not None:
+            self.view.forget(site)
+
     def _front(self, front: ApiFront) -> ApiFront:
         """The API served over ``CentralServices``: the runtime, and the queue for commands."""
         async def serve(services: Services, host: str, port: int, settings: Any) -> ServedApi:
@@ -294,7 +303,8 @@ class CentralServer:
             await self.view.refresh_lag()
 
     async def refresh(self) -> list[str]:
-        """Apply the newer configurations of the served sites; the sites changed."""
+        """Apply the newer configurations of the served sites, and serve the new ones; the sites
+        changed or added."""
         assert self.runtime is not None
         changed = []
         for stored in await self._stored():
@@ -302,13 +312,22 @@ class CentralServer:
             now = (stored.hash, self.sites.stamp(stored.site))
             if served == now or (stored.site, stored.hash) in self._told:
                 continue
-            if served is None:
-                self._told.add((stored.site, stored.hash))
-                log.warning("central: site %s published its configuration; restart openbms "
-                            "central to serve it (its samples are stored meanwhile)", stored.site)
-                continue
             cfg = self._site(stored)
             if cfg is None:
+                continue
+            if served is None:  # an edge's first configuration: the site is served from now
+                self._serve(stored)  # first: the programs' catalogue follows its writable points
+                try:
+                    await self.runtime.add_site(cfg)
+                except OpenBMSError as err:
+                    self._unserve(stored.site)
+                    self._told.add((stored.site, stored.hash))
+                    log.error("central: site %s published its first configuration, which could "
+                              "not be served: %s", stored.site, err)
+                    continue
+                log.info("central: site %s published its first configuration: served",
+                         stored.site)
+                changed.append(stored.site)
                 continue
             before = self._configs[stored.site]
             if stored.hash == before.hash and cfg == self.runtime.site(stored.site):

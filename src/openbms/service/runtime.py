@@ -442,6 +442,29 @@ class Runtime:
         """The running configuration of ``site_id``; None: no such site runs."""
         return next((s for s in self.sites if s.site.id == site_id), None)
 
+    async def add_site(self, cfg: SiteConfig) -> None:
+        """Run a new site beside the others (a central openbms: an edge published its first
+        configuration), under the configuration lock: state database, polling, history and the
+        programs' catalogue, then its alarms, schedules and bridge. Nothing is written to a site
+        file. A failure takes it out again and raises; a site of that id already running is a
+        ConfigError."""
+        async with self._config_lock:
+            if self.site(cfg.site.id) is not None:
+                raise ConfigError([ConfigIssue("", 1, 1, f"site {cfg.site.id!r} runs already")])
+            self.sites.append(cfg)
+            try:
+                await asyncio.to_thread(sync_site_config, self.state, cfg, self.clock.now())
+                await self.assembly.reconfigure()
+                await self.assembly.start_site(cfg)
+                if self.command_links.servers or cfg.mqtt is not None:
+                    await self.command_links.apply(self.sites)
+            except BaseException:
+                self.sites.remove(cfg)
+                await self.assembly.stop_site(cfg.site.id)
+                await self.assembly.reconfigure()
+                raise
+            log.info("site %s: added and running", cfg.site.id)
+
     async def apply_site(self, cfg: SiteConfig, *, keep: bool = True) -> None:
         """Make ``cfg`` the configuration of its site (``change_site`` with a change that ignores
         what runs now). ``keep`` False: run it without keeping it (``write_site`` is not called:
