@@ -51,6 +51,8 @@ class AlarmService:
         self._pending: list[AlarmEvent] = []
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._history: asyncio.Task[None] | None = None
+        self._stopping = False
         self._sub: Any = None
         self.written = 0
 
@@ -71,8 +73,9 @@ class AlarmService:
         if self.engine.points:
             self._sub = self.bus.subscribe_callback(sorted(self.engine.points), self.engine.feed,
                                                     name=f"alarms {self.site}")
+        self._stopping = False
+        self._history = asyncio.create_task(self._writer(), name=f"alarm history {self.site}")
         self._tasks = [asyncio.create_task(self.engine.run(1.0), name=f"alarms {self.site}"),
-                       asyncio.create_task(self._writer(), name=f"alarm history {self.site}"),
                        asyncio.create_task(self._snapshots(), name=f"alarm state {self.site}")]
 
     async def stop(self) -> None:
@@ -84,6 +87,13 @@ class AlarmService:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        # The history writer ends on its own after its flush: cancelled in the middle of one, the
+        # events it took were written by a thread nobody waited for (or, failing, lost).
+        history, self._history = self._history, None
+        if history is not None:
+            self._stopping = True
+            self._wake.set()
+            await asyncio.gather(history, return_exceptions=True)
         await self._flush()
         await self._save()
         await self.notifier.stop()
@@ -99,7 +109,7 @@ class AlarmService:
         self.notifier.submit(event)
 
     async def _writer(self) -> None:
-        while True:
+        while not self._stopping:
             await self._wake.wait()
             self._wake.clear()
             await self._flush()
