@@ -29,6 +29,7 @@ answers are under test here, not the hashing cost.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import dataclasses
 import threading
@@ -50,6 +51,7 @@ from openbms.api.ratelimit import Rate
 from openbms.api.server import serve
 from openbms.config import load_sites
 from openbms.db.accounts import create_user
+from openbms.model.expression import AST_LOCK
 from openbms.service.runtime import Runtime
 from tests.api.live import FAST_PASSWORDS, HQ, LAB, PASSWORD, USERS, fast_password_hash
 
@@ -158,6 +160,25 @@ async def _start(folder: Path, data: Path) -> Runtime:
     ctx.settings = dataclasses.replace(ctx.settings, login_rate_ip=unlimited, login_rate_account=unlimited,
                                        write_rate_user=unlimited, write_rate_ip=unlimited)
     return runtime
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_syntax_tree_at_a_time() -> Iterator[None]:
+    """openbms runs in a thread of this process, and hypothesis parses lambdas' source in the
+    test's: CPython 3.11.7 (gh-106905) may fail one of two ``ast.parse`` running at once with
+    "AST constructor recursion depth mismatch" (it failed this test twice in CI). Both take
+    openbms's lock around it here, as openbms's own threads do."""
+    original = ast.parse
+
+    def parse(*args: Any, **kwargs: Any) -> Any:
+        with AST_LOCK:
+            return original(*args, **kwargs)
+
+    ast.parse = parse  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        ast.parse = original
 
 
 @pytest.fixture(scope="module")

@@ -28,12 +28,19 @@ import io
 import itertools
 import operator
 import re
+import threading
 import tokenize
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from openbms.errors import OpenBMSError
 from openbms.model.sample import Value
+
+#: Held around every ``ast.parse``: CPython before 3.11.8 and 3.12.1 (gh-106905) may fail with
+#: "SystemError: AST constructor recursion depth mismatch" when two threads build Python syntax
+#: trees at once (two API requests validating expressions in worker threads). Reentrant: a
+#: caller may hold it around code that parses here too.
+AST_LOCK = threading.RLock()
 
 __all__ = ["FUNCTIONS", "Expression", "ExpressionError"]
 
@@ -163,7 +170,8 @@ class Expression:
         # changing the warning filters around ast.parse would change them for every thread.
         _refuse_warned(text, stripped, self._lead)
         try:
-            tree = ast.parse(stripped, mode="eval")
+            with AST_LOCK:
+                tree = ast.parse(stripped, mode="eval")
         except SyntaxError as err:
             if not err.offset:  # Python gives no column when the text ends too early
                 raise _error_at(text, len(text.rstrip()), "syntax error: the expression is incomplete") \
