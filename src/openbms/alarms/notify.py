@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import http.client
+import importlib.util
 import json
 import logging
 import math
@@ -40,10 +41,9 @@ from openbms.alarms.engine import AlarmEvent
 from openbms.model.alarm import NotificationsConfig, WebhookTarget
 from openbms.runtime.clock import Clock, WallClock
 
-try:  # httpx is the preferred client; the standard library does the same job without it.
-    import httpx
-except ImportError:  # pragma: no cover - depends on the environment
-    httpx = None  # type: ignore[assignment, unused-ignore]
+#: httpx is the preferred client, imported when a webhook first posts (17 MB that every process
+#: with alarms paid at its start); the standard library does the same job without it.
+HAVE_HTTPX = importlib.util.find_spec("httpx") is not None
 
 __all__ = [
     "EmailNotifier",
@@ -202,12 +202,12 @@ class WebhookNotifier(_Retrying):
         super().__init__(name or f"webhook {url}", retries, backoff, max_backoff, clock)
         if not url.startswith(("http://", "https://")):
             raise ValueError(f"a webhook URL starts with http:// or https://, not {url!r}")
-        if client == "httpx" and httpx is None:
+        if client == "httpx" and not HAVE_HTTPX:
             raise ValueError("client='httpx' but httpx is not installed")
         self.url = url
         self.headers = {"Content-Type": "application/json", "User-Agent": "openbms", **(headers or {})}
         self.timeout = timeout
-        self._use_httpx = httpx is not None and client != "stdlib"
+        self._use_httpx = HAVE_HTTPX and client != "stdlib"
         self._client: Any = None
 
     async def _attempt(self, event: AlarmEvent) -> None:
@@ -224,6 +224,8 @@ class WebhookNotifier(_Retrying):
         raise _Permanent(f"HTTP {status} from {self.url} (not retried)", f"HTTP {status}")
 
     async def _post_httpx(self, body: bytes) -> tuple[int, str | None]:
+        import httpx
+
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=self.timeout)
         try:

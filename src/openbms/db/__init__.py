@@ -20,8 +20,6 @@ from pathlib import Path
 from typing import Any, TypeAlias
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 
 from openbms.db.schema import audit_log, equipment, metadata, points, runtime_state, sites, spaces
 from openbms.model.site import SiteConfig
@@ -40,7 +38,11 @@ STORAGE_ERRORS: tuple[type[Exception], ...] = (sa.exc.OperationalError, sqlite3.
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-def _alembic_config(url: str) -> Config:
+def _alembic_config(url: str) -> Any:
+    # Imported here: alembic (with mako, click and rich) is 10 MB of a process that only
+    # migrates at its start, and most importers of this package never do.
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(_MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -107,6 +109,8 @@ def migrate(url: str) -> None:
         with engine.begin() as conn:
             cfg = _alembic_config(url)
             cfg.attributes["connection"] = conn
+            from alembic import command
+
             command.upgrade(cfg, "head")
     finally:
         engine.dispose()
