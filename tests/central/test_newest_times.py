@@ -54,18 +54,32 @@ async def test_the_workers_keep_each_sites_newest_time_and_the_view_reads_it(
                     break
                 await asyncio.sleep(0.05)
             # an older time written later by another worker does not go back
-            await store.put_newest({"a": T0 + 5.0})
+            await store.put_newest({"a": T0 + 5.0}, now=clock.now())
             assert (await times())["a"] == T0 + 40.0
             view = CentralView(store, clock, warn_s=300.0)
             view.serve("a", {})
             view.serve("b", {})
             await view.refresh_lag()  # the first look: the table and every point's latest value
             first = view.site_lag("a")
-            await store.put_newest({"a": T0 + 95.0})  # a worker took a newer sample since
+            await store.put_newest({"a": T0 + 95.0}, now=clock.now())  # a newer sample since
             await view.refresh_lag()  # the table only
             second = view.site_lag("a")
+            # a site only the slow query knows (no worker wrote it: before an upgrade) is kept
+            # in the table by the first read, so the next reads still know it
+            await store._execute("DELETE FROM central_newest WHERE site = 'b'", ())
+            fresh = CentralView(store, clock, warn_s=300.0)
+            fresh.serve("b", {})
+            await fresh.refresh_lag()
+            await fresh.refresh_lag()
+            silent = fresh.site_lag("b")
+            # a time written by a worker whose clock ran a year ahead is not kept for good
+            await store.put_newest({"a": T0 + 3e7}, now=T0 + 3e7)
+            await store.put_newest({"a": T0 + 99.0}, now=clock.now())
+            after_skew = (await times())["a"]
         finally:
             await store.stop()
     assert found == {"a": T0 + 40.0, "b": T0 + 90.0}
     assert first is not None and first.newest == T0 + 40.0 and first.lag_s == 60.0
     assert second is not None and second.newest == T0 + 95.0 and second.lag_s == 5.0
+    assert silent is not None and silent.newest == T0 + 90.0
+    assert after_skew == T0 + 99.0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -196,9 +197,21 @@ async def test_a_site_that_publishes_its_first_configuration_is_served_without_a
             assert runtime is not None and runtime.api is not None and runtime.state is not None
             create_user(runtime.state, "bob@example.com", _hash(), grants={"b": "operator"})
             assert await server.refresh() == []
+            real_add = runtime.add_site
+            calls = []
+
+            async def busy_once(cfg: SiteConfig) -> None:  # the state database busy, once
+                calls.append(cfg.site.id)
+                if len(calls) == 1:
+                    raise sqlite3.OperationalError("database is locked")
+                await real_add(cfg)
+
+            runtime.add_site = busy_once  # type: ignore[method-assign]
             async with edges([b], tmp_path / "edges-b") as (eb,):  # a new building
                 await until(lambda: "b" in stored(url), what="site b's first configuration")
-                added = await server.refresh()
+                failed = await server.refresh()
+                served_after_failure = server.health()["served"]
+                added = await server.refresh()  # tried again
                 again = await server.refresh()
                 eb.bus.publish([Sample("b/ahu-1/sat", T0, 12.5)])
                 async with httpx.AsyncClient(base_url=runtime.api.url, timeout=30) as client:
@@ -215,6 +228,7 @@ async def test_a_site_that_publishes_its_first_configuration_is_served_without_a
                         await asyncio.sleep(0.025)
                     point = await sat()
             health = server.health()
+    assert failed == [] and served_after_failure == ["a"] and calls == ["b", "b"]
     assert added == ["b"] and again == []
     assert [s["id"] for s in bobs] == ["b"]
     assert point["value"] == 12.5 and point["remote"] is True

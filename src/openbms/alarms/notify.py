@@ -224,8 +224,8 @@ class WebhookNotifier(_Retrying):
         raise _Permanent(f"HTTP {status} from {self.url} (not retried)", f"HTTP {status}")
 
     async def _post_httpx(self, body: bytes) -> tuple[int, str | None]:
-        import httpx
-
+        # The first post imports httpx, in a worker thread: 60-90 ms the event loop does not wait.
+        httpx = await asyncio.to_thread(importlib.import_module, "httpx")
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=self.timeout)
         try:

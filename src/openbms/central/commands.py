@@ -272,33 +272,29 @@ class Dispatcher:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.interval)
 
-    async def prune(self) -> int:
-        """Delete the commands done with and older than ``keep_s`` (superseded ones after a
-        day), a batch at a time; how many."""
+    async def prune(self) -> bool:
+        """Delete one batch of the commands done with and older than ``keep_s`` (superseded ones
+        after a day); whether more may be left (the next pass takes the next batch: sending
+        never waits for a whole backlog)."""
         now = self.clock.now()
-        total = 0
+        more = False
         for statuses, age in ((("answered", "unanswered", "expired"), self.keep_s),
                               (("superseded",), SUPERSEDED_KEEP_S)):
-            while True:
-                rows = await self.queue._run(
-                    "DELETE FROM central_commands WHERE id IN (SELECT id FROM central_commands "
-                    "WHERE status NOT IN ('queued', 'sending') AND status = ANY(%s) "
-                    "AND updated < %s LIMIT %s) RETURNING 1", (list(statuses), now - age, _PRUNE_BATCH))
-                total += len(rows)
-                if len(rows) < _PRUNE_BATCH:
-                    break
-        self.pruned += total
-        if total:
-            log.info("central commands: %d done with and older than their keep pruned", total)
-        return total
+            rows = await self.queue._run(
+                "DELETE FROM central_commands WHERE id IN (SELECT id FROM central_commands "
+                "WHERE status NOT IN ('queued', 'sending') AND status = ANY(%s) "
+                "AND updated < %s LIMIT %s) RETURNING 1", (list(statuses), now - age, _PRUNE_BATCH))
+            self.pruned += len(rows)
+            more = more or len(rows) == _PRUNE_BATCH
+        return more
 
     async def pass_once(self) -> int:
         """Expire what is due, send what may be sent (and prune once each ``prune_every``); how
         many were sent."""
         now = self.clock.now()
         if now >= self._next_prune:
-            self._next_prune = now + self.prune_every
-            await self.prune()
+            more = await self.prune()
+            self._next_prune = now if more else now + self.prune_every
         expired = await self.queue._run(
             "UPDATE central_commands SET status = 'expired', updated = %s "
             "WHERE status = 'queued' AND expires <= %s RETURNING id", (now, now))

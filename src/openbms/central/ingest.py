@@ -247,7 +247,7 @@ class CentralIngest:
         kept = self._newest_kept
         moved = {site: ts for site, ts in self.newest.items() if ts > kept.get(site, -1.0)}
         if moved:
-            await self.store.put_newest(moved)
+            await self.store.put_newest(moved, now=self.clock.now())
             kept.update(moved)
 
     async def _newest_forever(self) -> None:

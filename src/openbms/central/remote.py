@@ -265,9 +265,12 @@ class CentralView:
         found = await self.store.newest_times()
         if not self._scanned:
             # Once: every point's latest value (the slow query), for the sites no worker has
-            # written a time for yet (an upgrade, or a site silent since before it).
-            for site, ts in (await self.store.newest_samples()).items():
-                found[site] = max(ts, found.get(site, ts))
+            # written a time for yet (an upgrade, or a site silent since before it); kept in the
+            # table for the next reads.
+            scanned = {site: ts for site, ts in (await self.store.newest_samples()).items()
+                       if ts > found.get(site, -1.0) and ts <= now}
+            await self.store.put_newest(scanned, now=now)
+            found.update(scanned)
             self._scanned = True
         # A stored time ahead of the centre's clock (an edge whose clock runs fast) would show its
         # site 0 s behind long after the edge died: it is left out (what was received counts).

@@ -37,7 +37,6 @@ alarms, their own commands' changes and each site's lag are read from the centre
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -251,8 +250,8 @@ class CentralServer:
         for task in (self._refresher, self._lagger):
             if task is not None:
                 task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                # a task that died of an error is said by its loop's log: the stop goes on
+                await asyncio.gather(task, return_exceptions=True)
         self._refresher = self._lagger = None
         feed, self._live_feed = self._live_feed, None
         if feed is not None:
@@ -279,13 +278,16 @@ class CentralServer:
             except OpenBMSError as err:
                 log.warning("central: the stored configurations could not be read (%s); tried "
                             "again in %g s", err, self.refresh_every)
+            except Exception:  # one refresh's failure must not end the refreshes
+                log.exception("central: a refresh of the served sites failed; tried again in %g s",
+                              self.refresh_every)
 
     async def _lag_forever(self) -> None:
         failing = False
         while True:
             try:
                 await self.refresh_lag()
-            except OpenBMSError as err:
+            except Exception as err:
                 if not failing:
                     log.warning("central: the sites' newest samples could not be read (%s); "
                                 "their lag is as last read, tried again every %g s", err,
@@ -319,11 +321,17 @@ class CentralServer:
                 self._serve(stored)  # first: the programs' catalogue follows its writable points
                 try:
                     await self.runtime.add_site(cfg)
-                except OpenBMSError as err:
+                except OpenBMSError as err:  # the configuration itself: said once
                     self._unserve(stored.site)
                     self._told.add((stored.site, stored.hash))
                     log.error("central: site %s published its first configuration, which could "
                               "not be served: %s", stored.site, err)
+                    continue
+                except Exception:  # the state database busy, say: tried again at the next refresh
+                    self._unserve(stored.site)
+                    log.exception("central: site %s published its first configuration, which "
+                                  "could not be served now; tried again in %g s", stored.site,
+                                  self.refresh_every)
                     continue
                 log.info("central: site %s published its first configuration: served",
                          stored.site)

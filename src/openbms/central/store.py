@@ -195,15 +195,17 @@ class CentralStore:
             [e.ts for e in events], [received] * len(events),
             [orjson.dumps(e.body).decode() for e in events]))
 
-    async def put_newest(self, newest: Mapping[str, float]) -> None:
-        """Keep each site's newest sample time, unless a later one is kept (several workers)."""
+    async def put_newest(self, newest: Mapping[str, float], *, now: float) -> None:
+        """Keep each site's newest sample time, unless a later one is kept (several workers); a
+        kept time ahead of ``now`` (a clock that ran ahead) is replaced, never kept for good."""
         if not newest:
             return
         await self._execute(
             "INSERT INTO central_newest (site, newest) SELECT * FROM unnest(%s::text[], "
-            "%s::float8[]) ON CONFLICT (site) DO UPDATE SET newest = "
-            "greatest(central_newest.newest, excluded.newest)",
-            (list(newest), list(newest.values())))
+            "%s::float8[]) ON CONFLICT (site) DO UPDATE SET newest = CASE WHEN "
+            "central_newest.newest > %s THEN excluded.newest ELSE "
+            "greatest(central_newest.newest, excluded.newest) END",
+            (list(newest), list(newest.values()), now))
 
     async def newest_times(self) -> dict[str, float]:
         """Per site, the newest sample time the workers took (``put_newest``)."""
