@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import orjson
 import paho.mqtt.client as paho
+import pytest
 from typer.testing import CliRunner
 
 from openbms.central import CentralStore
@@ -135,3 +136,14 @@ def test_central_serve_serves_the_stored_sites_and_stops_cleanly(mosquitto, post
     assert [s["id"] for s in sites] == ["a"]
     assert "openbms central: 1 sites (a)" in log.read_text()
     assert "stopped cleanly" in log.read_text() and "Traceback" not in log.read_text()
+
+
+@pytest.mark.parametrize(("option", "value"), [
+    ("--lease", "inf"), ("--lease", "1e12"), ("--command-interval", "nan"),
+    ("--keep-commands-days", "inf"), ("--lag-every", "1e9"), ("--backfill-hours", "1e6"),
+    ("--refresh-every", "inf"), ("--lag-warning", "inf")])
+def test_central_serve_refuses_a_time_that_is_not_finite_and_bounded(option: str, value: str) -> None:
+    result = CliRunner().invoke(app, ["central", "serve", option, value, "--history-url",
+                                      "postgresql://127.0.0.1:1/none", "-b", "127.0.0.1:1"])
+    assert result.exit_code == 2, result.output  # a usage error, before anything starts
+    assert option in result.output

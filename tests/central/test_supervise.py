@@ -126,8 +126,9 @@ async def test_a_value_the_database_did_not_take_stays_held_and_is_queued_later(
 
 def test_a_lease_or_interval_that_makes_no_sense_is_refused() -> None:
     queue: Any = object()
-    with pytest.raises(ValueError, match="60 s or more"):
-        CentralWriter(queue, ManualClock(T0), WRITABLE.__contains__, lease_s=10)
+    for lease in (10, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match="60 s or more"):
+            CentralWriter(queue, ManualClock(T0), WRITABLE.__contains__, lease_s=lease)
     with pytest.raises(ValueError, match="half the lease"):
         CentralWriter(queue, ManualClock(T0), WRITABLE.__contains__, lease_s=600, min_interval_s=400)
 

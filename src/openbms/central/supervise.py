@@ -74,7 +74,6 @@ class Queued:
 class _Held:
     value: Value  # None with ``release``
     release: bool
-    source: str
     requested_by: str
     reason: str
     sent_at: float | None = None  # when it was last queued (None: never)
@@ -96,8 +95,8 @@ class CentralWriter:
                  queue_s: float = DEFAULT_QUEUE_S, tick_s: float = 1.0,
                  poke: Callable[[], None] | None = None,
                  problems: Callable[[], list[str]] | None = None) -> None:
-        if not lease_s >= 60:
-            raise ValueError(f"lease {lease_s!r} s: expected 60 s or more")
+        if not (math.isfinite(lease_s) and lease_s >= 60):
+            raise ValueError(f"lease {lease_s!r} s: expected 60 s or more, finite")
         if not 0 <= min_interval_s <= lease_s / 2:
             raise ValueError(f"minimum interval {min_interval_s!r} s: expected 0 to half the "
                              f"lease ({lease_s / 2:g} s)")
@@ -127,12 +126,12 @@ class CentralWriter:
                       source: str = "logic", requested_by: str = "", reason: str = "") -> Queued:
         """Hold ``value`` on ``point`` at ``priority`` for its edge; CommandError when the edge
         does not let the point be written or the priority is one of the edge's own."""
-        return self._hold(point, priority, value, False, source, requested_by, reason)
+        return self._hold(point, priority, value, False, requested_by, reason)
 
     async def release(self, point: str, priority: int | None = None, *, source: str = "logic",
                       requested_by: str = "", reason: str = "") -> Queued:
         """Release the centre's slot of ``point`` at ``priority`` at its edge."""
-        return self._hold(point, priority, None, True, source, requested_by, reason)
+        return self._hold(point, priority, None, True, requested_by, reason)
 
     def holder(self, point: str, priority: int) -> str | None:
         """Who holds ``point`` at ``priority`` from the centre (``schedule:ID``…); None: nobody
@@ -140,8 +139,10 @@ class CentralWriter:
         held = self._held.get((point, priority))
         return None if held is None or held.release else held.requested_by
 
-    def _hold(self, point: str, priority: int | None, value: Value, release: bool, source: str,
+    def _hold(self, point: str, priority: int | None, value: Value, release: bool,
               requested_by: str, reason: str) -> Queued:
+        # ``source`` (the arbiter's argument) is not kept: ``requested_by`` says schedule:ID or
+        # program:ID, at the centre and in the edge's audit reason.
         if priority is None:
             raise CommandError(f"{point}: a command from the centre names its priority "
                                f"({MIN_PRIORITY} to 16)", field="priority")
@@ -164,7 +165,7 @@ class CentralWriter:
             return Queued(point, priority)  # held already: renewed in time
         if old is not None and old.waiting:
             self.coalesced += 1
-        self._held[key] = _Held(value, release, source, requested_by, reason,
+        self._held[key] = _Held(value, release, requested_by, reason,
                                 sent_at=None if old is None else old.sent_at)
         self._wake.set()
         return Queued(point, priority)

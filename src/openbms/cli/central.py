@@ -111,12 +111,12 @@ def _history_url(url: str | None) -> str:
 
 
 KeepCommandsOption = typer.Option(
-    90.0, "--keep-commands-days", min=1.0,
+    90.0, "--keep-commands-days", min=1.0, max=3650.0,
     help="With --tokens: days the centre keeps a command done with (answered, unanswered, "
          "expired; a superseded one a day); older ones are pruned each hour. The edge keeps "
          "its own audit.")
 BackfillHoursOption = typer.Option(
-    24.0, "--backfill-hours", envvar="OPENBMS_BACKFILL_HOURS", min=0.0,
+    24.0, "--backfill-hours", envvar="OPENBMS_BACKFILL_HOURS", min=0.0, max=744.0,
     help="With --tokens: when an edge comes online (and for each one online at the start), "
          "backfill this many hours before now from its historian; 0: never.")
 
@@ -227,25 +227,25 @@ def serve_central(
     port: int = typer.Option(8080, "--port", envvar="OPENBMS_PORT", min=0, max=65535,
                              help="API port (0: any free port)."),
     refresh_every: float = typer.Option(
-        30.0, "--refresh-every", min=1.0,
+        30.0, "--refresh-every", min=1.0, max=86400.0,
         help="Seconds between looks for newer configurations of the served sites (and of the "
              "centre's own schedules in DATA/sites/)."),
     lag_warning: float = typer.Option(
-        300.0, "--lag-warning", min=1.0,
+        300.0, "--lag-warning", min=1.0, max=30 * 86400.0,
         help="Seconds behind after which a site is shown behind (dashboard, /sites, /metrics)."),
     lag_every: float = typer.Option(
-        60.0, "--lag-every", min=1.0,
+        60.0, "--lag-every", min=1.0, max=86400.0,
         help="Seconds between reads of every site's newest stored sample (a query over every "
              "point's latest value: seldom at thousands of sites)."),
     backfill_hours: float = BackfillHoursOption,
     keep_commands_days: float = KeepCommandsOption,
     lease: float = typer.Option(
-        900.0, "--lease", min=60.0,
+        900.0, "--lease", min=60.0, max=86400.0,
         help="Seconds a command of the centre's schedules and programs holds at its edge "
              "unless renewed (renewed every half of it): the edge falls back to its own control "
              "this long after it stops hearing from the centre."),
     command_interval: float = typer.Option(
-        60.0, "--command-interval", min=0.0,
+        60.0, "--command-interval", min=0.0, max=43200.0,
         help="The least seconds between two commands of one point and priority from the "
              "centre's schedules and programs (a newer value meanwhile waits, the latest wins); "
              "at most half the lease."),
